@@ -1,0 +1,107 @@
+"""The topic registry: every topic Kinship reads or writes, with its key and retention."""
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from kinship_contracts.checkins import CheckinRecorded, CheckinSubmitted
+from kinship_contracts.directory import DirectoryPerson
+from kinship_contracts.kudos import KudosSubmitted
+from kinship_contracts.signals import SignalSubmitted
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A Kafka topic's contract: name, key, payload model and storage settings."""
+
+    name: str
+    key: str
+    payload: type[BaseModel]
+    event_type: str
+    description: str
+    partitions: int = 12
+    retention_ms: int = 7 * DAY_MS
+    compacted: bool = False
+    ingestion: bool = False
+    """Published by other systems: validated on arrival, with a dead-letter topic."""
+
+    @property
+    def dead_letter(self) -> str | None:
+        """The dead-letter topic for an ingestion topic, else None."""
+        return dead_letter_topic(self.name) if self.ingestion else None
+
+    def config(self) -> dict[str, str]:
+        """Kafka topic configuration."""
+        if self.compacted:
+            return {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
+        return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms)}
+
+
+def dead_letter_topic(name: str) -> str:
+    """The dead-letter topic of ``name``: ``<name>.dlq``."""
+    return f"{name}.dlq"
+
+
+CHECKINS_SUBMITTED = TopicSpec(
+    name="wellbeing.checkins.submitted",
+    key="person_id",
+    payload=CheckinSubmitted,
+    event_type="kinship.checkin.submitted.v1",
+    description="Check-ins from people or from systems on their behalf.",
+    ingestion=True,
+)
+CHECKINS_RECORDED = TopicSpec(
+    name="wellbeing.checkins.recorded",
+    key="subject_id",
+    payload=CheckinRecorded,
+    event_type="kinship.checkin.recorded.v1",
+    description="Validated, persisted check-ins: pseudonymous, without notes, with scores.",
+    retention_ms=30 * DAY_MS,
+)
+SIGNALS_SUBMITTED = TopicSpec(
+    name="wellbeing.signals.submitted",
+    key="person_id or team_id",
+    payload=SignalSubmitted,
+    event_type="kinship.signal.submitted.v1",
+    description="Signals: critical-incident exposure, overtime, on-call load, absence.",
+    partitions=6,
+    ingestion=True,
+)
+DIRECTORY_PEOPLE = TopicSpec(
+    name="directory.people",
+    key="person_id",
+    payload=DirectoryPerson,
+    event_type="kinship.directory.person.v1",
+    description="The organisation directory; compacted, a null value removes the person.",
+    partitions=6,
+    compacted=True,
+    ingestion=True,
+)
+KUDOS_SUBMITTED = TopicSpec(
+    name="recognition.kudos.submitted",
+    key="to_person_id",
+    payload=KudosSubmitted,
+    event_type="kinship.kudos.submitted.v1",
+    description="Kudos between colleagues.",
+    partitions=6,
+    ingestion=True,
+)
+
+TOPICS: tuple[TopicSpec, ...] = (
+    CHECKINS_SUBMITTED,
+    CHECKINS_RECORDED,
+    SIGNALS_SUBMITTED,
+    DIRECTORY_PEOPLE,
+    KUDOS_SUBMITTED,
+)
+
+
+def topic(name: str) -> TopicSpec:
+    """The registered topic called ``name``; KeyError names the known topics."""
+    for spec in TOPICS:
+        if spec.name == name:
+            return spec
+    known = ", ".join(spec.name for spec in TOPICS)
+    raise KeyError(f"no topic {name!r} in the registry; known topics: {known}")

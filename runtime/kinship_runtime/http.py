@@ -1,0 +1,49 @@
+"""The HTTP application shell every service shares: errors, OpenAPI and AsyncAPI documents."""
+
+import json
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
+    """Field errors without the submitted values (they may hold a person's answers)."""
+    return [
+        {"loc": list(detail["loc"]), "msg": detail["msg"], "type": detail["type"]}
+        for detail in error.errors()
+    ]
+
+
+async def _validation_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    return JSONResponse({"detail": field_errors(error)}, status_code=422)
+
+
+def create_http_app(
+    *,
+    title: str,
+    description: str,
+    lifespan: Lifespan,
+    routers: Sequence[APIRouter],
+    broker: KafkaBroker,
+) -> FastAPI:
+    """A FastAPI app with the service's routes, ``/openapi.json`` and ``/asyncapi.json``."""
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    for router in routers:
+        app.include_router(router)
+    asyncapi_document = AsyncAPI(broker, title=title, version="1.0.0", description=description)
+
+    @app.get("/asyncapi.json", tags=["documents"], summary="AsyncAPI 3.0 document")
+    async def asyncapi() -> JSONResponse:
+        return JSONResponse(json.loads(asyncapi_document.to_specification().to_json()))
+
+    return app

@@ -1,0 +1,119 @@
+"""Kafka connections: the FastStream broker, plain clients and topic provisioning."""
+
+import contextlib
+import ssl
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+from faststream.middlewares import BaseMiddleware
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+
+from kinship_contracts.topics import TopicSpec, dead_letter_topic
+from kinship_runtime.settings import KinshipSettings
+
+
+def client_options(settings: KinshipSettings) -> dict[str, Any]:
+    """aiokafka connection options (bootstrap, TLS, SASL) from the settings."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
+        if settings.kafka_ssl_certfile:
+            context.load_cert_chain(settings.kafka_ssl_certfile, settings.kafka_ssl_keyfile)
+        options["ssl_context"] = context
+    if settings.kafka_sasl_mechanism:
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        password = settings.kafka_sasl_password
+        options["sasl_plain_password"] = password.get_secret_value() if password else None
+    return options
+
+
+def make_broker(
+    settings: KinshipSettings, middlewares: Sequence[type[BaseMiddleware]] = ()
+) -> KafkaBroker:
+    """The service's FastStream broker; subscribers choose their own ack policy."""
+    options = client_options(settings)
+    return KafkaBroker(
+        options.pop("bootstrap_servers"),
+        client_id=f"kinship-{settings.service_name}",
+        graceful_timeout=settings.graceful_timeout_seconds,
+        enable_idempotence=True,
+        acks="all",
+        middlewares=middlewares,
+        description=f"Kinship {settings.service_name} service",
+        **_broker_security(options),
+    )
+
+
+def _broker_security(options: dict[str, Any]) -> dict[str, Any]:
+    # FastStream takes TLS/SASL through its security objects; map the plain options onto them.
+    protocol = options.get("security_protocol", "PLAINTEXT")
+    context = options.get("ssl_context")
+    mechanism = options.get("sasl_mechanism")
+    user, password = options.get("sasl_plain_username"), options.get("sasl_plain_password")
+    if mechanism == "PLAIN":
+        return {"security": SASLPlaintext(user or "", password or "", ssl_context=context)}
+    if mechanism == "SCRAM-SHA-256":
+        return {"security": SASLScram256(user or "", password or "", ssl_context=context)}
+    if mechanism == "SCRAM-SHA-512":
+        return {"security": SASLScram512(user or "", password or "", ssl_context=context)}
+    if protocol == "SSL":
+        return {"security": BaseSecurity(ssl_context=context)}
+    return {}
+
+
+def make_producer(settings: KinshipSettings, **overrides: Any) -> AIOKafkaProducer:
+    """An idempotent, acks=all producer for mechanisms that publish outside a handler."""
+    options = client_options(settings) | {
+        "client_id": f"kinship-{settings.service_name}-producer",
+        "enable_idempotence": True,
+        "acks": "all",
+        "linger_ms": 2,
+        "max_batch_size": 256 * 1024,
+    }
+    return AIOKafkaProducer(**(options | overrides))
+
+
+async def ensure_topics(
+    settings: KinshipSettings, specs: Iterable[TopicSpec], replication_factor: int = 1
+) -> None:
+    """Create the registered topics (and their dead-letter topics) that do not exist yet.
+
+    Production clusters declare topics through Strimzi ``KafkaTopic`` resources; this is for
+    local stacks and tests, where creating them up front avoids auto-creation races.
+    """
+    wanted: dict[str, NewTopic] = {}
+    for spec in specs:
+        name = settings.topic(spec)
+        wanted[name] = NewTopic(
+            name,
+            num_partitions=spec.partitions,
+            replication_factor=replication_factor,
+            topic_configs=spec.config(),
+        )
+        if spec.ingestion:
+            dlq = settings.topic(dead_letter_topic(spec.name))
+            wanted[dlq] = NewTopic(
+                dlq,
+                num_partitions=1,
+                replication_factor=replication_factor,
+                topic_configs={"retention.ms": str(30 * 86400000)},
+            )
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [topic for name, topic in wanted.items() if name not in existing]
+        if missing:
+            # another replica may have created them first
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
+    finally:
+        await admin.close()

@@ -1,0 +1,162 @@
+"""The transactional outbox: events written in the same transaction as the state they describe.
+
+Writers insert rows into ``outbox`` inside their transaction (each service's first migration
+creates the table and a trigger that NOTIFYs ``kinship_outbox`` with the schema name). One relay
+per service (leader chosen with a PostgreSQL advisory lock, so replicas stand by) claims rows
+in order, publishes them with an idempotent producer, waits for the broker's acks and only
+then deletes them, in the same transaction as the claim. A crash before the acks leaves the
+rows in place to be published again; a crash after the acks but before the delete commits can
+publish a row twice, with the same event id, which consumers deduplicate.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from kinship_runtime.database import Connection
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "kinship_outbox"
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A Kafka record waiting in the outbox."""
+
+    event_id: str
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+def header_rows(headers: Sequence[tuple[str, bytes]]) -> list[list[str]]:
+    """Headers as JSON-friendly pairs (values are UTF-8 text in Kinship)."""
+    return [[name, value.decode()] for name, value in headers]
+
+
+class OutboxRelay:
+    """Publishes outbox rows to Kafka in order; one active relay per schema."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        schema: str,
+        batch_size: int = 2000,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self._pool = pool
+        self._producer = producer
+        self._schema = schema
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.published = 0
+        # Fault injection for crash tests: exit the process at a named point, like SIGKILL.
+        self._fault = os.environ.get("KINSHIP_FAULT_INJECTION", "")
+
+    def start(self) -> None:
+        """Start relaying in the background."""
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay:{self._schema}")
+
+    async def stop(self) -> None:
+        """Publish what is pending (briefly), then stop."""
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=10)
+            except TimeoutError:
+                log.warning("outbox relay did not stop in time; pending rows stay for restart")
+
+    def wake(self) -> None:
+        """Nudge the relay after this process wrote rows (saves a NOTIFY round trip)."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                async with self._pool.acquire() as leader:
+                    await self._lead(leader)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                log.warning("outbox relay lost its database connection: %s", type(error).__name__)
+                await self._sleep(1.0)
+
+    async def _lead(self, leader: Connection) -> None:
+        while not self._stopping.is_set():
+            got = await leader.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self._lock)
+            if got:
+                break
+            await self._sleep(self._poll_interval)
+        else:
+            return
+        await leader.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        try:
+            while True:
+                self._wake.clear()
+                while await self.relay_once():
+                    pass
+                if self._stopping.is_set():
+                    return
+                await self._sleep(self._poll_interval)
+        finally:
+            await leader.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+            await leader.execute("SELECT pg_advisory_unlock(hashtext($1))", self._lock)
+
+    @property
+    def _lock(self) -> str:
+        return f"outbox-relay:{self._schema}"
+
+    def _on_notify(self, _conn: Connection, _pid: int, _channel: str, payload: object) -> None:
+        if payload == self._schema:
+            self._wake.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+
+    async def relay_once(self) -> int:
+        """Publish one batch; returns how many rows were published (0 when none wait)."""
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                rows = await conn.fetch(
+                    "DELETE FROM outbox WHERE seq IN ("
+                    " SELECT seq FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)"
+                    " RETURNING seq, topic, key, value, headers",
+                    self._batch_size,
+                )
+                if not rows:
+                    return 0
+                rows.sort(key=lambda row: row["seq"])
+                if self._fault == "exit_before_publish":
+                    os._exit(137)
+                sends = [
+                    await self._producer.send(
+                        row["topic"],
+                        value=row["value"],
+                        key=row["key"],
+                        headers=[(name, value.encode()) for name, value in row["headers"]],
+                    )
+                    for row in rows
+                ]
+                await asyncio.gather(*sends)
+                if self._fault == "exit_after_publish":
+                    os._exit(137)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            raise
+        except Exception as error:  # broker unavailable: rows stay, retry with backoff
+            log.error("outbox publish failed, will retry: %s", type(error).__name__)
+            await asyncio.sleep(1.0)
+            return 0
+        self.published += len(rows)
+        return len(rows)

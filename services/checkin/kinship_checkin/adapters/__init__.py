@@ -1,0 +1,1 @@
+"""Adapters: PostgreSQL persistence of the check-in service."""

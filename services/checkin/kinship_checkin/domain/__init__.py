@@ -1,0 +1,1 @@
+"""The check-in domain: pure model and rules, no I/O."""

@@ -1,0 +1,55 @@
+"""Pseudonymous subject ids and note encryption."""
+
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+NONCE_BYTES = 12
+
+
+class Pseudonymiser:
+    """Turns a directory person_id into a stable pseudonymous subject id (keyed HMAC-SHA256)."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def subject_id(self, person_id: str) -> str:
+        """The subject id of ``person_id``: the same person always gets the same id."""
+        return hmac.new(self._key, person_id.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class SealedNote:
+    """An encrypted note: nonce followed by AES-GCM ciphertext, and the id of its key."""
+
+    key_id: str
+    blob: bytes
+
+
+class NoteKeyUnknownError(LookupError):
+    """A note was sealed with a key id that is no longer configured."""
+
+
+class NoteCipher:
+    """AES-256-GCM for notes; the check-in id is bound in as associated data."""
+
+    def __init__(self, keys: dict[str, bytes], active_key_id: str) -> None:
+        self._keys = {key_id: AESGCM(key) for key_id, key in keys.items()}
+        self._active = active_key_id
+
+    def seal(self, note: str, checkin_id: str) -> SealedNote:
+        """Encrypt ``note`` with the active key."""
+        nonce = os.urandom(NONCE_BYTES)
+        ciphertext = self._keys[self._active].encrypt(nonce, note.encode(), checkin_id.encode())
+        return SealedNote(self._active, nonce + ciphertext)
+
+    def open(self, sealed: SealedNote, checkin_id: str) -> str:
+        """Decrypt a sealed note; raises if it was tampered with or moved to another check-in."""
+        cipher = self._keys.get(sealed.key_id)
+        if cipher is None:
+            raise NoteKeyUnknownError(f"note key {sealed.key_id!r} is not configured")
+        nonce, ciphertext = sealed.blob[:NONCE_BYTES], sealed.blob[NONCE_BYTES:]
+        return cipher.decrypt(nonce, ciphertext, checkin_id.encode()).decode()

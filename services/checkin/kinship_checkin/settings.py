@@ -1,0 +1,58 @@
+"""Check-in service settings (``KINSHIP_*`` environment variables)."""
+
+import base64
+import binascii
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+
+from kinship_runtime.settings import KinshipSettings
+
+
+class CheckinSettings(KinshipSettings):
+    """Settings of the check-in service."""
+
+    service_name: str = "checkin"
+    http_port: int = 8001
+    pseudonym_key: SecretStr = Field(
+        description="Key of the HMAC that turns person_id into subject_id (at least 32 bytes)."
+    )
+    note_keys: SecretStr = Field(
+        description="Comma-separated 'key_id:base64' AES-256 keys; old ids stay to decrypt."
+    )
+    note_key_id: str = Field(description="The key id that encrypts new notes.")
+    trends_min_people: int = Field(
+        default=5, ge=5, description="k: a team aggregate needs at least this many people."
+    )
+    ingest_max_records: int = Field(default=2000, ge=1, description="Records per Kafka batch.")
+    crisis_resources_file: Path | None = Field(
+        default=None, description="JSON list of crisis resources; a built-in default otherwise."
+    )
+    outbox_batch_size: int = 2000
+
+    @field_validator("pseudonym_key")
+    @classmethod
+    def _long_enough(cls, key: SecretStr) -> SecretStr:
+        if len(key.get_secret_value().encode()) < 32:
+            raise ValueError("KINSHIP_PSEUDONYM_KEY needs at least 32 bytes")
+        return key
+
+    def note_key_table(self) -> dict[str, bytes]:
+        """The note keys by id, decoded; errors name the bad entry's id, never the key."""
+        table: dict[str, bytes] = {}
+        for entry in self.note_keys.get_secret_value().split(","):
+            key_id, separator, encoded = entry.strip().partition(":")
+            if not separator:
+                raise ValueError("KINSHIP_NOTE_KEYS entries look like 'key_id:base64key'")
+            try:
+                key = base64.b64decode(encoded, validate=True)
+            except binascii.Error as error:
+                raise ValueError(f"note key {key_id!r} is not valid base64") from error
+            if len(key) != 32:
+                raise ValueError(f"note key {key_id!r} must be 32 bytes (AES-256)")
+            table[key_id] = key
+        if self.note_key_id not in table:
+            raise ValueError(
+                f"KINSHIP_NOTE_KEY_ID {self.note_key_id!r} is not in KINSHIP_NOTE_KEYS"
+            )
+        return table
