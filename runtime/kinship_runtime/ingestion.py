@@ -3,17 +3,21 @@
 A record that fails validation goes to ``<topic>.dlq`` with its original key, bytes and
 headers, plus ``kinship-dlq-*`` headers that say why; consumption then continues. Reasons
 never contain the offending values: a rejected note must not leak into the dead-letter
-headers, logs or traces.
+headers, logs or traces. Where the payload may hold free text (check-in notes), the service
+passes a ``seal`` function: the original bytes are then stored encrypted (header
+``kinship-dlq-sealed`` names the key), so they can be recovered exactly but not read on Kafka.
 """
 
 import asyncio
+import functools
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
+import asyncpg
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel, ValidationError
 
@@ -103,12 +107,24 @@ def parse_records(
     return accepted, rejected
 
 
+Seal = Callable[[bytes, str], tuple[str, bytes]]
+"""Encrypts a payload with associated data; returns (key id, ciphertext)."""
+
+
+def dead_letter_aad(record: Record) -> str:
+    """Associated data binding a sealed dead letter to its original position."""
+    return f"{record.topic}:{record.partition}:{record.offset}"
+
+
 class DeadLetters:
     """Publishes rejected records to their topic's dead-letter topic."""
 
-    def __init__(self, producer: AIOKafkaProducer, consumer_name: str) -> None:
+    def __init__(
+        self, producer: AIOKafkaProducer, consumer_name: str, seal: Seal | None = None
+    ) -> None:
         self._producer = producer
         self._consumer_name = consumer_name
+        self._seal = seal
 
     async def send(self, rejected: Sequence[Rejected]) -> None:
         """Dead-letter every rejection and wait until the broker has them all."""
@@ -128,9 +144,13 @@ class DeadLetters:
                 ("kinship-dlq-consumer", self._consumer_name.encode()),
                 ("kinship-dlq-failed-at", failed_at.encode()),
             ]
+            value = record.value
+            if value is not None and self._seal is not None:
+                key_id, value = self._seal(value, dead_letter_aad(record))
+                headers.append(("kinship-dlq-sealed", key_id.encode()))
             sends.append(
                 await self._producer.send(
-                    f"{record.topic}.dlq", value=record.value, key=record.key, headers=headers
+                    f"{record.topic}.dlq", value=value, key=record.key, headers=headers
                 )
             )
             log.warning(
@@ -143,3 +163,62 @@ class DeadLetters:
                 },
             )
         await asyncio.gather(*sends)
+
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+"""Errors that mean "the database is away", not "this record is wrong"."""
+
+
+async def until_stored(operation: Callable[[], Awaitable[object]], what: str) -> None:
+    """Retry an operation through database outages, with capped exponential backoff.
+
+    Holding the batch (and so the partition) is right here: nothing can be stored until the
+    database is back, and the offsets stay uncommitted meanwhile.
+    """
+    delay = 0.2
+    while True:
+        try:
+            await operation()
+            return
+        except TRANSIENT_ERRORS as error:
+            log.warning("%s waits for the database: %s", what, type(error).__name__)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+ItemT = TypeVar("ItemT")
+
+
+async def store_or_dead_letter(
+    items: Sequence[ItemT],
+    store: Callable[[Sequence[ItemT]], Awaitable[object]],
+    record_of: Callable[[ItemT], Record],
+    what: str,
+) -> list[Rejected]:
+    """Store a batch; if it fails for a reason other than an outage, retry record by record.
+
+    The records that still fail are returned as rejections for the dead-letter topic, so one
+    poisonous record never stops a partition.
+    """
+    if not items:
+        return []
+    try:
+        await until_stored(functools.partial(store, items), what)
+        return []
+    except (asyncpg.PostgresError, ValueError):
+        log.exception("%s batch failed; retrying record by record", what)
+    rejected = []
+    for item in items:
+        try:
+            await until_stored(functools.partial(store, [item]), what)
+        except (asyncpg.PostgresError, ValueError) as error:
+            reason = {"code": "processing_failed", "errors": [{"msg": type(error).__name__}]}
+            rejected.append(Rejected(record_of(item), reason))
+    return rejected

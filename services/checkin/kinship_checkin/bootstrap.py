@@ -84,7 +84,10 @@ class CheckinService:
         self._store = PostgresCheckinStore(self._pool)
         self._producer = make_producer(settings)
         await self._producer.start()
-        self._dead_letters = DeadLetters(self._producer, settings.consumer_group("ingest"))
+        # Submissions may carry notes: dead letters keep their bytes, encrypted with a note key.
+        self._dead_letters = DeadLetters(
+            self._producer, settings.consumer_group("ingest"), seal=self.privacy.notes.seal_bytes
+        )
         self._relay = OutboxRelay(
             self._pool,
             self._producer,

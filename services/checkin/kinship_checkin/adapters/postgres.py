@@ -50,7 +50,8 @@ ON CONFLICT (subject_id) DO NOTHING
 
 _UPSERT_PERSON = """
 INSERT INTO directory_people (person_id, team_id, timezone, roles, active, updated_at)
-SELECT *, now() FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[])
+SELECT person_id, team_id, timezone, roles::text[], active, now()
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[])
     AS t(person_id, team_id, timezone, roles, active)
 ON CONFLICT (person_id) DO UPDATE SET team_id = excluded.team_id,
     timezone = excluded.timezone, roles = excluded.roles, active = excluded.active,

@@ -46,6 +46,19 @@ class NoteCipher:
         ciphertext = self._keys[self._active].encrypt(nonce, note.encode(), checkin_id.encode())
         return SealedNote(self._active, nonce + ciphertext)
 
+    def seal_bytes(self, payload: bytes, associated: str) -> tuple[str, bytes]:
+        """Encrypt raw bytes (a dead-lettered submission) with the active key."""
+        nonce = os.urandom(NONCE_BYTES)
+        ciphertext = self._keys[self._active].encrypt(nonce, payload, associated.encode())
+        return self._active, nonce + ciphertext
+
+    def open_bytes(self, key_id: str, blob: bytes, associated: str) -> bytes:
+        """Decrypt what ``seal_bytes`` sealed."""
+        cipher = self._keys.get(key_id)
+        if cipher is None:
+            raise NoteKeyUnknownError(f"note key {key_id!r} is not configured")
+        return cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], associated.encode())
+
     def open(self, sealed: SealedNote, checkin_id: str) -> str:
         """Decrypt a sealed note; raises if it was tampered with or moved to another check-in."""
         cipher = self._keys.get(sealed.key_id)

@@ -4,13 +4,11 @@ Offsets are committed only after a whole batch is stored (``NACK_ON_ERROR``): at
 delivery, made exactly-once in effect by the event-id primary key.
 """
 
-import asyncio
-import functools
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -22,18 +20,16 @@ from kinship_checkin.handlers import apply_directory_records, record_checkins
 from kinship_contracts.checkins import CheckinSubmitted
 from kinship_contracts.directory import DirectoryPerson
 from kinship_contracts.topics import CHECKINS_SUBMITTED, DIRECTORY_PEOPLE
-from kinship_runtime.ingestion import Accepted, Record, Rejected, parse_records, validation_reason
+from kinship_runtime.ingestion import (
+    Accepted,
+    Record,
+    Rejected,
+    parse_records,
+    store_or_dead_letter,
+    validation_reason,
+)
 
 log = logging.getLogger(__name__)
-
-TRANSIENT_ERRORS = (
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.TooManyConnectionsError,
-)
 
 
 async def keep_raw_records(message: StreamMessage[Any]) -> Any:
@@ -47,37 +43,17 @@ def records_of(message: StreamMessage[Any]) -> list[Record]:
     return list(raw) if isinstance(raw, tuple) else [raw]
 
 
-async def until_stored(operation: Callable[[], Awaitable[None]], what: str) -> None:
-    """Retry an operation through database or broker outages, with capped backoff."""
-    delay = 0.2
-    while True:
-        try:
-            await operation()
-            return
-        except TRANSIENT_ERRORS as error:
-            log.warning("%s waits for the database: %s", what, type(error).__name__)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+@dataclass(frozen=True)
+class DirectoryChange:
+    """A directory record: a person's new state, or None for a removal."""
+
+    record: Record
+    person_id: str
+    person: DirectoryPerson | None
 
 
-async def _one_by_one(
-    accepted: Sequence[Accepted[Any]],
-    store_some: Callable[[Sequence[Accepted[Any]]], Awaitable[None]],
-) -> list[Rejected]:
-    # A batch failed for a reason that is not an outage: find the record(s) at fault, so a
-    # single poisonous record is dead-lettered instead of stopping the partition.
-    failed = []
-    for item in accepted:
-        try:
-            await until_stored(functools.partial(store_some, [item]), "check-in")
-        except (asyncpg.PostgresError, ValueError) as error:
-            failed.append(
-                Rejected(
-                    item.record,
-                    {"code": "processing_failed", "errors": [{"msg": type(error).__name__}]},
-                )
-            )
-    return failed
+def _record_of(item: Accepted[Any] | DirectoryChange) -> Record:
+    return item.record
 
 
 def register_consumers(broker: KafkaBroker, service: CheckinService) -> None:
@@ -99,7 +75,7 @@ def register_consumers(broker: KafkaBroker, service: CheckinService) -> None:
     async def on_checkins_submitted(message: KafkaMessage) -> None:
         accepted, rejected = parse_records(records_of(message), CheckinSubmitted)
 
-        async def store(items: Sequence[Accepted[Any]]) -> None:
+        async def store(items: Sequence[Accepted[CheckinSubmitted]]) -> None:
             await record_checkins(
                 [item.event for item in items],
                 service.store,
@@ -107,11 +83,8 @@ def register_consumers(broker: KafkaBroker, service: CheckinService) -> None:
                 service.recorded_topic,
             )
 
+        rejected += await store_or_dead_letter(accepted, store, _record_of, "check-in")
         if accepted:
-            try:
-                await until_stored(lambda: store(accepted), "check-in batch")
-            except (asyncpg.PostgresError, ValueError):
-                rejected += await _one_by_one(accepted, store)
             service.relay.wake()
         await service.dead_letters.send(rejected)
 
@@ -128,7 +101,7 @@ def register_consumers(broker: KafkaBroker, service: CheckinService) -> None:
         description="The organisation directory: person to team and time zone.",
     )
     async def on_directory(message: KafkaMessage) -> None:
-        changes: list[tuple[str, DirectoryPerson | None]] = []
+        changes: list[DirectoryChange] = []
         rejected: list[Rejected] = []
         for record in records_of(message):
             if record.key is None:
@@ -136,7 +109,7 @@ def register_consumers(broker: KafkaBroker, service: CheckinService) -> None:
                 continue
             person_id = record.key.decode(errors="replace")
             if record.value is None:
-                changes.append((person_id, None))
+                changes.append(DirectoryChange(record, person_id, None))
                 continue
             try:
                 person = DirectoryPerson.model_validate_json(record.value)
@@ -150,7 +123,12 @@ def register_consumers(broker: KafkaBroker, service: CheckinService) -> None:
                 }
                 rejected.append(Rejected(record, reason))
                 continue
-            changes.append((person_id, person))
-        if changes:
-            await until_stored(lambda: apply_directory_records(changes, service.store), "directory")
+            changes.append(DirectoryChange(record, person_id, person))
+
+        async def store(items: Sequence[DirectoryChange]) -> None:
+            await apply_directory_records(
+                [(item.person_id, item.person) for item in items], service.store
+            )
+
+        rejected += await store_or_dead_letter(changes, store, _record_of, "directory")
         await service.dead_letters.send(rejected)

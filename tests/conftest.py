@@ -1,0 +1,119 @@
+"""Shared fixtures: a real Kafka broker and PostgreSQL server for integration and e2e tests.
+
+Endpoints come from, in order: ``KINSHIP_KAFKA_BOOTSTRAP_SERVERS`` and
+``KINSHIP_DATABASE_URL`` when both are set; testcontainers when a Docker engine answers;
+otherwise the project's own local stack (Kafka from Maven Central, PostgreSQL from the
+system binaries) on test ports, started for the session and stopped after it.
+Each test gets its own topic prefix, consumer groups and database schema.
+"""
+
+import base64
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_KAFKA_PORT = int(os.environ.get("KINSHIP_TEST_KAFKA_PORT", "29192"))
+TEST_POSTGRES_PORT = int(os.environ.get("KINSHIP_TEST_POSTGRES_PORT", "25532"))
+NOTE_KEY = base64.b64encode(b"n" * 32).decode()
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the test broker and database listen."""
+
+    bootstrap_servers: str
+    database_url: str
+    origin: str
+
+
+def _docker_engine_answers() -> bool:
+    # The docker client may be installed without an engine: ask the engine itself.
+    if shutil.which("docker") is None:
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.fixture(scope="session")
+def endpoints() -> Iterator[Endpoints]:
+    """The session's Kafka and PostgreSQL."""
+    kafka = os.environ.get("KINSHIP_KAFKA_BOOTSTRAP_SERVERS")
+    database = os.environ.get("KINSHIP_DATABASE_URL")
+    if kafka and database:
+        yield Endpoints(kafka, database, "environment")
+        return
+    if _docker_engine_answers():
+        from testcontainers.kafka import KafkaContainer
+        from testcontainers.postgres import PostgresContainer
+
+        with (
+            KafkaContainer("confluentinc/cp-kafka:7.9.0").with_kraft() as kafka_container,
+            PostgresContainer("postgres:15", driver=None) as postgres_container,
+        ):
+            yield Endpoints(
+                kafka_container.get_bootstrap_server(),
+                postgres_container.get_connection_url(),
+                "testcontainers",
+            )
+        return
+    from kinship_devstack.stack import LocalStack, StackConfig
+
+    stack = LocalStack(
+        StackConfig(
+            state_dir=REPO / ".kinship" / "test-stack",
+            kafka_port=TEST_KAFKA_PORT,
+            postgres_port=TEST_POSTGRES_PORT,
+        )
+    )
+    import asyncio
+
+    asyncio.run(stack.start_infra())
+    try:
+        yield Endpoints(stack.bootstrap_servers, stack.database_url, "local stack")
+    finally:
+        asyncio.run(stack.stop_infra())
+
+
+@pytest.fixture
+def test_id() -> str:
+    """A short id unique to this test, for topic prefixes, groups and schemas."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+async def database(endpoints: Endpoints, test_id: str) -> AsyncIterator[str]:
+    """A fresh schema name for this test; dropped afterwards."""
+    schema = f"t_{test_id}"
+    yield schema
+    conn = await asyncpg.connect(endpoints.database_url)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def service_env(endpoints: Endpoints, test_id: str, database: str) -> dict[str, str]:
+    """Environment for a check-in service isolated to this test."""
+    return {
+        "KINSHIP_KAFKA_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,
+        "KINSHIP_DATABASE_URL": endpoints.database_url,
+        "KINSHIP_DATABASE_SCHEMA": database,
+        "KINSHIP_TOPIC_PREFIX": f"t{test_id}.",
+        "KINSHIP_CONSUMER_GROUP_PREFIX": f"t{test_id}",
+        "KINSHIP_API_KEYS": "tests=test-key",
+        "KINSHIP_PSEUDONYM_KEY": "test-pseudonym-key-0123456789abcdef",
+        "KINSHIP_NOTE_KEYS": f"t1:{NOTE_KEY}",
+        "KINSHIP_NOTE_KEY_ID": "t1",
+        "KINSHIP_GRACEFUL_TIMEOUT_SECONDS": "10",
+    }
