@@ -17,7 +17,7 @@ async def read_all(bootstrap: str, topic: str, expect: int = 0, timeout: float =
         while partitions is None:
             partitions = consumer.partitions_for_topic(topic)
             if partitions is None:
-                await consumer._client.force_metadata_update()  # noqa: SLF001
+                await consumer._client.force_metadata_update()
                 if asyncio.get_running_loop().time() > deadline:
                     return []
                 await asyncio.sleep(0.2)

@@ -14,7 +14,6 @@ import pytest
 from kinship_checkin.bootstrap import create_app
 from kinship_checkin.domain.privacy import NoteCipher
 from kinship_checkin.settings import CheckinSettings
-from kinship_runtime.ingestion import dead_letter_aad
 from tests.conftest import NOTE_KEY, Endpoints
 from tests.kafka_reading import checkin, encode, publish, read_all
 

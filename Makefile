@@ -1,0 +1,45 @@
+# Kinship: the two commands are `make run` (the platform with a demo) and `make test` (everything).
+.PHONY: bootstrap up down run demo status test lint typecheck contracts unit integration bench
+
+UV ?= uv
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+up: bootstrap
+	@$(UV) run kinship-dev up
+
+down:
+	@$(UV) run kinship-dev down
+
+status:
+	@$(UV) run kinship-dev status
+
+demo:
+	@$(UV) run python -m kinship_devstack.demo
+
+run: up demo
+
+lint:
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+typecheck:
+	$(UV) run mypy contracts/kinship_contracts runtime/kinship_runtime devstack/kinship_devstack services/checkin/kinship_checkin tests
+
+contracts:
+	$(UV) run python -m kinship_contracts.schemas check
+
+unit: bootstrap
+	$(UV) run pytest tests/unit -q
+
+integration: bootstrap
+	$(UV) run pytest tests/integration tests/e2e -q
+
+# The whole suite: static checks, contract compatibility, unit, integration and e2e tests.
+# Integration tests start their own Kafka and PostgreSQL on test ports (see tests/conftest.py).
+test: bootstrap lint typecheck contracts
+	$(UV) run pytest -q -p no:cacheprovider
+
+bench: bootstrap
+	$(UV) run python bench/checkin_throughput.py
