@@ -1,22 +1,39 @@
-"""Bearer authentication of calling systems by API key."""
+"""Bearer authentication: an API key per calling system, or a signed JWT.
+
+API keys identify internal systems (HR portal, chat bot). JWTs identify people acting in
+Kinship (peer responders, coordinators): ``sub`` is their ``person_id`` and ``roles`` their
+programme roles. Neither identity is ever logged.
+"""
 
 import hmac
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Annotated
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
+import jwt
 from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
-_bearer = HTTPBearer(auto_error=False, description="An API key issued to the calling system.")
+from kinship_runtime.settings import KinshipSettings
+
+_bearer = HTTPBearer(
+    auto_error=False, description="An API key issued to the calling system, or a signed JWT."
+)
 
 
 @dataclass(frozen=True)
 class Caller:
-    """The authenticated calling system (never a person's identity)."""
+    """The authenticated caller: a system (API key) or a person (JWT ``sub``)."""
 
     name: str
+    person_id: str | None = None
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_system(self) -> bool:
+        """True for a calling system authenticated by API key."""
+        return self.person_id is None
 
 
 class ApiKeys:
@@ -34,7 +51,7 @@ class ApiKeys:
             self._keys.append((name.strip(), key.strip().encode()))
 
     def caller_for(self, token: str) -> Caller | None:
-        """The caller that owns ``token``; compares in constant time."""
+        """The caller that owns ``token``; compares against every key in constant time."""
         presented = token.encode()
         found = None
         for name, key in self._keys:
@@ -42,8 +59,86 @@ class ApiKeys:
                 found = Caller(name)
         return found
 
+
+class JwtVerifier:
+    """Verifies JWTs signed with a shared secret (HS256) or a public key (RS/ES/EdDSA)."""
+
+    def __init__(
+        self,
+        *,
+        secret: SecretStr | None,
+        public_key: str | None,
+        audience: str,
+        issuer: str | None,
+        leeway_seconds: float = 30.0,
+    ) -> None:
+        self._keys: list[tuple[Any, list[str]]] = []
+        if secret is not None and secret.get_secret_value():
+            self._keys.append((secret.get_secret_value(), ["HS256", "HS384", "HS512"]))
+        if public_key:
+            algorithms = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
+            self._keys.append((public_key, algorithms))
+        self._audience = audience
+        self._issuer = issuer
+        self._leeway = leeway_seconds
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any verification key is configured."""
+        return bool(self._keys)
+
+    def caller_for(self, token: str) -> Caller | None:
+        """The person a valid token names, or None for any invalid or expired token."""
+        for key, algorithms in self._keys:
+            try:
+                claims = jwt.decode(
+                    token,
+                    key,
+                    algorithms=algorithms,
+                    audience=self._audience,
+                    issuer=self._issuer,
+                    leeway=self._leeway,
+                    options={"require": ["sub", "exp"]},
+                )
+            except jwt.PyJWTError:
+                continue
+            roles = claims.get("roles", [])
+            if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+                return None
+            return Caller(name="person", person_id=str(claims["sub"]), roles=frozenset(roles))
+        return None
+
+
+class Authenticator:
+    """Accepts an API key or, when configured, a JWT; answers 401 otherwise."""
+
+    def __init__(self, api_keys: ApiKeys, jwts: JwtVerifier) -> None:
+        self._api_keys = api_keys
+        self._jwts = jwts
+
+    @classmethod
+    def from_settings(cls, settings: KinshipSettings) -> "Authenticator":
+        """The authenticator the settings describe."""
+        return cls(
+            ApiKeys(settings.api_keys),
+            JwtVerifier(
+                secret=settings.jwt_secret,
+                public_key=settings.jwt_public_key,
+                audience=settings.jwt_audience,
+                issuer=settings.jwt_issuer,
+            ),
+        )
+
+    def caller_for(self, token: str) -> Caller | None:
+        """The caller a bearer token identifies, if any."""
+        # A JWT has two dots; API keys are opaque strings and are checked first.
+        caller = self._api_keys.caller_for(token)
+        if caller is None and self._jwts.enabled and token.count(".") == 2:
+            caller = self._jwts.caller_for(token)
+        return caller
+
     def dependency(self) -> Callable[..., Awaitable[Caller]]:
-        """A FastAPI dependency that answers 401 unless a known key is presented."""
+        """A FastAPI dependency that answers 401 unless a known key or valid JWT is presented."""
 
         async def authenticate(
             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -52,7 +147,10 @@ class ApiKeys:
             if caller is None:
                 raise HTTPException(
                     status.HTTP_401_UNAUTHORIZED,
-                    detail="send 'Authorization: Bearer <API key>' with your system's API key",
+                    detail=(
+                        "send 'Authorization: Bearer <token>' with your system's API key "
+                        "or a valid, unexpired JWT"
+                    ),
                     headers={"WWW-Authenticate": "Bearer"},
                 )
             return caller

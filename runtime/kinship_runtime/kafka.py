@@ -1,6 +1,7 @@
 """Kafka connections: the FastStream broker, plain clients and topic provisioning."""
 
 import contextlib
+import logging
 import ssl
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -47,6 +48,9 @@ def make_broker(
         enable_idempotence=True,
         acks="all",
         middlewares=middlewares,
+        # Access lines go through our JSON handler, at DEBUG: one line per batch is noise.
+        logger=logging.getLogger(f"kinship.{settings.service_name}.broker"),
+        log_level=logging.DEBUG,
         description=f"Kinship {settings.service_name} service",
         **_broker_security(options),
     )

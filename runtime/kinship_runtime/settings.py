@@ -40,6 +40,14 @@ class KinshipSettings(BaseSettings):
         default=SecretStr(""),
         description="Comma-separated 'caller=key' pairs (or bare keys) accepted as bearer tokens.",
     )
+    jwt_secret: SecretStr | None = Field(
+        default=None, description="Shared secret for HS256 JWTs; unset disables them."
+    )
+    jwt_public_key: str | None = Field(
+        default=None, description="PEM public key for RS256/ES256/EdDSA JWTs from your IdP."
+    )
+    jwt_audience: str = "kinship"
+    jwt_issuer: str | None = None
     log_level: str = "INFO"
     graceful_timeout_seconds: float = 20.0
 

@@ -52,6 +52,11 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Libraries that install their own plain-text handlers are routed through ours instead.
+    for name in ("faststream", "faststream.access", "uvicorn", "uvicorn.error", "uvicorn.access"):
+        library = logging.getLogger(name)
+        library.handlers.clear()
+        library.propagate = True
 
 
 def configure_tracing(service: str) -> TracerProvider:

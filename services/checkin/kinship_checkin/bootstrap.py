@@ -16,7 +16,7 @@ from kinship_checkin.domain.support import SupportResource, load_crisis_resource
 from kinship_checkin.handlers import CheckinPrivacy
 from kinship_checkin.settings import CheckinSettings
 from kinship_contracts.topics import CHECKINS_RECORDED, TOPICS
-from kinship_runtime.auth import ApiKeys
+from kinship_runtime.auth import Authenticator
 from kinship_runtime.database import apply_migrations, create_pool
 from kinship_runtime.health import health_router
 from kinship_runtime.http import create_http_app
@@ -34,7 +34,7 @@ class CheckinService:
 
     def __init__(self, settings: CheckinSettings) -> None:
         self.settings = settings
-        self.api_keys = ApiKeys(settings.api_keys)
+        self.authenticator = Authenticator.from_settings(settings)
         self.privacy = CheckinPrivacy(
             pseudonyms=Pseudonymiser(settings.pseudonym_key.get_secret_value().encode()),
             notes=NoteCipher(settings.note_key_table(), settings.note_key_id),

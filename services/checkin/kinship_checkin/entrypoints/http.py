@@ -44,7 +44,7 @@ class TeamTrendResponse(BaseModel):
 def checkin_router(service: CheckinService) -> APIRouter:
     """Routes: ``POST /v1/checkins`` and ``GET /v1/teams/{team_id}/trends``."""
     router = APIRouter(prefix="/v1", tags=["checkins"])
-    authenticated = Depends(service.api_keys.dependency())
+    authenticated = Depends(service.authenticator.dependency())
 
     @router.post(
         "/checkins",
