@@ -22,9 +22,6 @@ Phq9Answers = Annotated[list[PhqItem], Field(min_length=9, max_length=9)]
 Phq2Answers = Annotated[list[PhqItem], Field(min_length=2, max_length=2)]
 
 NOTE_MAX_CHARS = 2000
-_SUBSTANTIVE_FIELDS = ("mood", "who5", "phq9", "phq2", "wants_contact")
-
-
 class CheckinSubmitted(IngestionModel):
     """A check-in submitted by a person or by a system on their behalf.
 
@@ -52,8 +49,14 @@ class CheckinSubmitted(IngestionModel):
 
     @model_validator(mode="after")
     def _needs_an_answer(self) -> Self:
-        given = self.model_fields_set
-        if not any(name in given for name in _SUBSTANTIVE_FIELDS):
+        answered = (
+            self.mood is not None
+            or self.who5 is not None
+            or self.phq9 is not None
+            or self.phq2 is not None
+            or "wants_contact" in self.model_fields_set
+        )
+        if not answered:
             raise ValueError(
                 "a check-in needs at least one of: mood, who5, phq9, phq2, wants_contact"
             )

@@ -11,6 +11,21 @@ CONTENT_TYPE = "application/json"
 Headers = list[tuple[str, bytes]]
 
 
+def cloud_event_headers(event_id: str, source: str, event_type: str, time: str) -> Headers:
+    """Binary-mode headers from already valid attributes (``time`` in RFC 3339).
+
+    For hot paths that publish many events of one type: no model is built per event.
+    """
+    return [
+        ("ce_id", event_id.encode()),
+        ("ce_source", source.encode()),
+        ("ce_type", event_type.encode()),
+        ("ce_specversion", b"1.0"),
+        ("ce_time", time.encode()),
+        ("content-type", b"application/json"),
+    ]
+
+
 class CloudEventAttributes(BaseModel):
     """The CloudEvents attributes every Kinship message carries as Kafka headers.
 
@@ -28,12 +43,7 @@ class CloudEventAttributes(BaseModel):
     def to_headers(self, extra: Iterable[tuple[str, bytes]] = ()) -> Headers:
         """Kafka headers in binary content mode."""
         return [
-            ("ce_id", self.id.encode()),
-            ("ce_source", self.source.encode()),
-            ("ce_type", self.type.encode()),
-            ("ce_specversion", self.specversion.encode()),
-            ("ce_time", self.time.isoformat().encode()),
-            ("content-type", CONTENT_TYPE.encode()),
+            *cloud_event_headers(self.id, self.source, self.type, self.time.isoformat()),
             *extra,
         ]
 

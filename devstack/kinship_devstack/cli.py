@@ -6,7 +6,12 @@ import os
 import sys
 from pathlib import Path
 
-from kinship_devstack.services import available_services, start_service, stop_service
+from kinship_devstack.services import (
+    SERVICE_NAMES,
+    available_services,
+    start_service,
+    stop_service,
+)
 from kinship_devstack.stack import LocalStack, StackConfig, StackError, pid_alive, repo_root, tail
 
 
@@ -27,23 +32,25 @@ async def _up(stack: LocalStack, with_services: bool) -> None:
     )
     await stack.start_infra()
     await stack.create_database("kinship")
+    services = available_services(os.environ.get("KINSHIP_DEV_REPLICAS", ""))
     if with_services:
-        for spec in available_services():
-            print(f"starting {spec.name} on http://127.0.0.1:{spec.port} ...")
+        for spec in services:
+            print(f"starting {spec.instance} on http://127.0.0.1:{spec.port} ...")
             await start_service(stack, spec)
     print("ready:")
     print(f"  kafka       {stack.bootstrap_servers}")
     print(f"  postgresql  {stack.url_for('kinship')}")
-    for spec in available_services() if with_services else []:
+    for spec in services if with_services else []:
         print(
-            f"  {spec.name:<11} http://127.0.0.1:{spec.port}  (docs: /docs, logs: "
-            f"{stack.state / 'logs' / (spec.name + '.log')})"
+            f"  {spec.instance:<11} http://127.0.0.1:{spec.port}  (docs: /docs, logs: "
+            f"{stack.state / 'logs' / (spec.instance + '.log')})"
         )
 
 
 async def _down(stack: LocalStack, with_services: bool) -> None:
     if with_services:
-        for spec in reversed(available_services()):
+        # Every replica that may run, whatever KINSHIP_DEV_REPLICAS says now.
+        for spec in reversed(available_services(",".join(f"{s}=9" for s in SERVICE_NAMES))):
             stop_service(stack, spec)
     await stack.stop_infra()
     print("stopped")
@@ -51,7 +58,12 @@ async def _down(stack: LocalStack, with_services: bool) -> None:
 
 def _status(stack: LocalStack) -> None:
     rows = [("kafka", stack.state / "kafka" / "kafka.pid")]
-    rows += [(spec.name, stack.state / "run" / f"{spec.name}.pid") for spec in available_services()]
+    every = available_services(",".join(f"{name}=9" for name in SERVICE_NAMES))
+    rows += [
+        (spec.instance, stack.state / "run" / f"{spec.instance}.pid")
+        for spec in every
+        if spec.replica == 0 or (stack.state / "run" / f"{spec.instance}.pid").exists()
+    ]
     for name, pid_file in rows:
         pid = pid_alive(pid_file)
         print(f"{name:<13} {'running (pid ' + str(pid) + ')' if pid else 'stopped'}")

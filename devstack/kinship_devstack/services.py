@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -24,6 +24,12 @@ class ServiceSpec:
     name: str
     module: str
     port: int
+    replica: int = 0
+
+    @property
+    def instance(self) -> str:
+        """The process's name: the service name, with ``-<n>`` for extra replicas."""
+        return self.name if self.replica == 0 else f"{self.name}-{self.replica}"
 
 
 SERVICES = (
@@ -33,10 +39,37 @@ SERVICES = (
     ServiceSpec("recognition", "kinship_recognition", 8004),
 )
 
+SERVICE_NAMES = tuple(spec.name for spec in SERVICES)
 
-def available_services() -> list[ServiceSpec]:
-    """The registered services whose packages are installed (the others are not built yet)."""
-    return [spec for spec in SERVICES if importlib.util.find_spec(spec.module) is not None]
+
+def available_services(replicas: str = "") -> list[ServiceSpec]:
+    """The registered services whose packages are installed (the others are not built yet).
+
+    ``replicas`` ("checkin=2,escalation=2") asks for more processes of a service; replica n
+    listens on the service's port + 100 n and joins the same consumer groups.
+    """
+    wanted = parse_replicas(replicas)
+    return [
+        replace(spec, port=spec.port + 100 * replica, replica=replica)
+        for spec in SERVICES
+        if importlib.util.find_spec(spec.module) is not None
+        for replica in range(wanted.get(spec.name, 1))
+    ]
+
+
+def parse_replicas(replicas: str) -> dict[str, int]:
+    """``"checkin=2"`` as ``{"checkin": 2}``; raises StackError on anything else."""
+    counts: dict[str, int] = {}
+    known = {spec.name for spec in SERVICES}
+    for entry in filter(None, (part.strip() for part in replicas.split(","))):
+        name, _, count = entry.partition("=")
+        if name not in known or not count.isdigit() or not 1 <= int(count) <= 9:
+            raise StackError(
+                f"KINSHIP_DEV_REPLICAS entry {entry!r}: expected <service>=<1-9> "
+                f"with service one of {sorted(known)}"
+            )
+        counts[name] = int(count)
+    return counts
 
 
 def service_environment(stack: LocalStack, spec: ServiceSpec) -> dict[str, str]:
@@ -56,7 +89,8 @@ def service_environment(stack: LocalStack, spec: ServiceSpec) -> dict[str, str]:
 
 
 def _paths(stack: LocalStack, spec: ServiceSpec) -> tuple[Path, Path]:
-    return stack.state / "run" / f"{spec.name}.pid", stack.state / "logs" / f"{spec.name}.log"
+    run, logs = stack.state / "run", stack.state / "logs"
+    return run / f"{spec.instance}.pid", logs / f"{spec.instance}.log"
 
 
 async def start_service(stack: LocalStack, spec: ServiceSpec, timeout: float = 60.0) -> None:
@@ -64,7 +98,7 @@ async def start_service(stack: LocalStack, spec: ServiceSpec, timeout: float = 6
     pid_file, log = _paths(stack, spec)
     if pid_alive(pid_file) is None:
         if port_open(spec.port):
-            raise StackError(f"port {spec.port} for {spec.name} is taken by another program")
+            raise StackError(f"port {spec.port} for {spec.instance} is taken by another program")
         pid_file.parent.mkdir(parents=True, exist_ok=True)
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("ab") as out:
@@ -88,7 +122,7 @@ async def start_service(stack: LocalStack, spec: ServiceSpec, timeout: float = 6
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.5)
-    raise StackError(f"{spec.name} did not become ready; its log ends:\n{tail(log)}")
+    raise StackError(f"{spec.instance} did not become ready; its log ends:\n{tail(log)}")
 
 
 def stop_service(stack: LocalStack, spec: ServiceSpec) -> None:

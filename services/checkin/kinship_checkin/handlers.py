@@ -16,7 +16,7 @@ from kinship_checkin.domain.privacy import NoteCipher, Pseudonymiser
 from kinship_checkin.domain.trends import TeamTrend, TrendCell, team_trend
 from kinship_contracts.checkins import CheckinSubmitted
 from kinship_contracts.directory import DirectoryPerson
-from kinship_contracts.envelope import CloudEventAttributes
+from kinship_contracts.envelope import cloud_event_headers
 from kinship_contracts.topics import CHECKINS_RECORDED
 from kinship_runtime.outbox import OutboxMessage
 
@@ -74,17 +74,14 @@ class CheckinPrivacy:
     notes: NoteCipher
 
 
-def _outbox_message(recorded: RecordedCheckin, topic: str) -> OutboxMessage:
+def _outbox_message(recorded: RecordedCheckin, topic: str, time: str) -> OutboxMessage:
     event = recorded.event
-    attributes = CloudEventAttributes(
-        id=event.id, source=EVENT_SOURCE, type=CHECKINS_RECORDED.event_type, time=event.recorded_at
-    )
     return OutboxMessage(
         event_id=event.id,
         topic=topic,
         key=event.subject_id.encode(),
         value=event.model_dump_json(exclude_none=True).encode(),
-        headers=attributes.to_headers(),
+        headers=cloud_event_headers(event.id, EVENT_SOURCE, CHECKINS_RECORDED.event_type, time),
     )
 
 
@@ -111,7 +108,8 @@ async def record_checkins(
         )
         for submission in unique
     ]
-    messages = [_outbox_message(item, recorded_topic) for item in recorded]
+    time = recorded_at.isoformat()
+    messages = [_outbox_message(item, recorded_topic, time) for item in recorded]
     stored = await store.record(recorded, messages)
     results = []
     for submission in submissions:
