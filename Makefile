@@ -1,5 +1,5 @@
 # Kinship: the two commands are `make run` (the platform with a demo) and `make test` (everything).
-.PHONY: bootstrap up down run demo status test lint typecheck contracts unit integration bench
+.PHONY: bootstrap up down run demo status test lint typecheck contracts catalogue unit integration bench
 
 UV ?= uv
 
@@ -25,10 +25,16 @@ lint:
 	$(UV) run ruff format --check .
 
 typecheck:
-	$(UV) run mypy contracts/kinship_contracts runtime/kinship_runtime devstack/kinship_devstack services/checkin/kinship_checkin tests
+	$(UV) run mypy contracts/kinship_contracts runtime/kinship_runtime devstack/kinship_devstack services/checkin/kinship_checkin services/escalation/kinship_escalation tests
 
 contracts:
 	$(UV) run python -m kinship_contracts.schemas check
+	@$(UV) run python -m kinship_contracts.schemas catalogue | diff -u docs/events/README.md - \
+		|| { echo "docs/events/README.md is stale: run 'make catalogue' and commit it"; exit 1; }
+
+catalogue:
+	$(UV) run python -m kinship_contracts.schemas export
+	$(UV) run python -m kinship_contracts.schemas catalogue > docs/events/README.md
 
 unit: bootstrap
 	$(UV) run pytest tests/unit -q

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -43,7 +44,7 @@ async def read_all(bootstrap: str, topic: str, expect: int = 0, timeout: float =
 async def publish(
     bootstrap: str,
     topic: str,
-    messages: list[tuple[bytes | None, bytes | None]],
+    messages: Sequence[tuple[bytes | None, bytes | None]],
     headers: list[tuple[str, bytes]] | None = None,
 ) -> None:
     """Publish (key, value) pairs as another internal system would."""

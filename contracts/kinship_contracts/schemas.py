@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kinship_contracts.topics import TOPICS, TopicSpec
+from kinship_contracts.topics import EVENT_TYPES, TopicSpec
 
 SNAPSHOT_DIR = Path(__file__).resolve().parent.parent / "schemas"
 JsonSchema = dict[str, Any]
@@ -40,7 +40,7 @@ def export(directory: Path = SNAPSHOT_DIR) -> list[Path]:
     """Write every topic's schema; returns the paths written."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for spec in TOPICS:
+    for spec in EVENT_TYPES:
         path = snapshot_path(spec, directory)
         path.write_text(json.dumps(schema_of(spec), indent=2, sort_keys=True) + "\n")
         written.append(path)
@@ -144,7 +144,7 @@ def incompatibilities(old: JsonSchema, new: JsonSchema) -> list[str]:
 def check(directory: Path = SNAPSHOT_DIR) -> list[str]:
     """Problems found comparing current schemas with the committed snapshots."""
     problems = []
-    for spec in TOPICS:
+    for spec in EVENT_TYPES:
         path = snapshot_path(spec, directory)
         if not path.exists():
             problems.append(
@@ -172,15 +172,15 @@ def catalogue() -> str:
         "| topic | event type | key | partitions | retention | dead letters |",
         "|---|---|---|---|---|---|",
     ]
-    for spec in TOPICS:
+    for spec in EVENT_TYPES:
         retention = "compacted" if spec.compacted else f"{spec.retention_ms // 86_400_000} days"
         lines.append(
             f"| `{spec.name}` | `{spec.event_type}` | `{spec.key}` | {spec.partitions} "
-            f"| {retention} | {f'`{spec.dead_letter}`' if spec.dead_letter else '-'} |"
+            f"| {retention} | `{spec.dead_letter}` |"
         )
-    for spec in TOPICS:
+    for spec in EVENT_TYPES:
         schema = schema_of(spec)
-        lines += ["", f"## `{spec.name}`", "", spec.description, ""]
+        lines += ["", f"## `{spec.name}` — `{spec.event_type}`", "", spec.description, ""]
         lines += [(spec.payload.__doc__ or "").strip(), "", "| field | required | description |"]
         lines.append("|---|---|---|")
         required = set(schema.get("required", ()))

@@ -4,9 +4,11 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from kinship_contracts.cases import CaseEvent, GroupSessionProposed
 from kinship_contracts.checkins import CheckinRecorded, CheckinSubmitted
 from kinship_contracts.directory import DirectoryPerson
 from kinship_contracts.kudos import KudosSubmitted
+from kinship_contracts.notifications import NotificationReceipt, NotificationRequest
 from kinship_contracts.signals import SignalSubmitted
 
 DAY_MS = 24 * 60 * 60 * 1000
@@ -28,9 +30,9 @@ class TopicSpec:
     """Published by other systems: validated on arrival, with a dead-letter topic."""
 
     @property
-    def dead_letter(self) -> str | None:
-        """The dead-letter topic for an ingestion topic, else None."""
-        return dead_letter_topic(self.name) if self.ingestion else None
+    def dead_letter(self) -> str:
+        """Where records that fail validation go: ``<name>.dlq`` (every topic has one)."""
+        return dead_letter_topic(self.name)
 
     def config(self) -> dict[str, str]:
         """Kafka topic configuration."""
@@ -89,13 +91,54 @@ KUDOS_SUBMITTED = TopicSpec(
     ingestion=True,
 )
 
+ESCALATION_CASES = TopicSpec(
+    name="escalation.cases",
+    key="case_id (team_id for group-session proposals)",
+    payload=CaseEvent,
+    event_type="kinship.case.transition.v1",
+    description="Every case transition; also voluntary group-session proposals.",
+    partitions=6,
+    retention_ms=30 * DAY_MS,
+)
+GROUP_SESSIONS = TopicSpec(
+    name="escalation.cases",
+    key="team_id",
+    payload=GroupSessionProposed,
+    event_type="kinship.case.group_session_proposed.v1",
+    description="Voluntary group-session proposals for a team's coordinators.",
+    partitions=6,
+    retention_ms=30 * DAY_MS,
+)
+"""The second event type on ``escalation.cases`` (told apart by ``ce_type``)."""
+NOTIFICATION_REQUESTS = TopicSpec(
+    name="notifications.requests",
+    key="recipient (person_id or subject_id)",
+    payload=NotificationRequest,
+    event_type="kinship.notification.requested.v1",
+    description="Messages to deliver: alerts to responders, resources and reminders to people.",
+    partitions=12,
+)
+NOTIFICATION_RECEIPTS = TopicSpec(
+    name="notifications.receipts",
+    key="request id",
+    payload=NotificationReceipt,
+    event_type="kinship.notification.receipt.v1",
+    description="What happened to each request: delivered, failed or suppressed.",
+    partitions=6,
+)
+
 TOPICS: tuple[TopicSpec, ...] = (
     CHECKINS_SUBMITTED,
     CHECKINS_RECORDED,
     SIGNALS_SUBMITTED,
     DIRECTORY_PEOPLE,
     KUDOS_SUBMITTED,
+    ESCALATION_CASES,
+    NOTIFICATION_REQUESTS,
+    NOTIFICATION_RECEIPTS,
 )
+EVENT_TYPES: tuple[TopicSpec, ...] = (*TOPICS, GROUP_SESSIONS)
+"""Every (topic, event type) pair, for schema export; a topic may carry several types."""
 
 
 def topic(name: str) -> TopicSpec:

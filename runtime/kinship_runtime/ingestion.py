@@ -19,7 +19,10 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from faststream.message import StreamMessage
 from pydantic import BaseModel, ValidationError
+
+from kinship_contracts.directory import DirectoryPerson
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,54 @@ def validation_reason(error: ValidationError) -> dict[str, Any]:
 
 def _headers(record: Record) -> dict[str, bytes]:
     return {name: value for name, value in (record.headers or ())}
+
+
+async def keep_raw_records(message: StreamMessage[Any]) -> Any:
+    """FastStream decoder that leaves bytes alone: validation and dead letters are ours."""
+    return None
+
+
+def records_of(message: StreamMessage[Any]) -> list[Record]:
+    """The Kafka records of a (batch) message."""
+    raw = message.raw_message
+    return list(raw) if isinstance(raw, tuple) else [raw]
+
+
+@dataclass(frozen=True)
+class DirectoryChange:
+    """A ``directory.people`` record: a person's new state, or None for a removal."""
+
+    record: Record
+    person_id: str
+    person: DirectoryPerson | None
+
+
+def parse_directory(records: Sequence[Record]) -> tuple[list[DirectoryChange], list[Rejected]]:
+    """Directory changes (keyed by person_id; a null value removes) and rejections."""
+    changes: list[DirectoryChange] = []
+    rejected: list[Rejected] = []
+    for record in records:
+        if record.key is None:
+            rejected.append(Rejected(record, {"code": "missing_key", "errors": []}))
+            continue
+        person_id = record.key.decode(errors="replace")
+        if record.value is None:
+            changes.append(DirectoryChange(record, person_id, None))
+            continue
+        try:
+            person = DirectoryPerson.model_validate_json(record.value)
+        except ValidationError as error:
+            rejected.append(Rejected(record, validation_reason(error)))
+            continue
+        if person.person_id != person_id:
+            reason = {
+                "code": "key_mismatch",
+                "errors": [{"loc": ["person_id"], "msg": "record key differs from person_id"}],
+            }
+            rejected.append(Rejected(record, reason))
+            continue
+        changes.append(DirectoryChange(record, person_id, person))
+    return changes, rejected
 
 
 def parse_records(

@@ -15,6 +15,7 @@ from kinship_checkin.bootstrap import create_app
 from kinship_checkin.domain.privacy import NoteCipher
 from kinship_checkin.settings import CheckinSettings
 from tests.conftest import NOTE_KEY, Endpoints
+from tests.database import rows, wait_for_count
 from tests.kafka_reading import checkin, encode, publish, read_all
 
 pytestmark = pytest.mark.integration
@@ -33,22 +34,12 @@ class RunningService:
         return self.settings.topic(name)
 
     async def rows(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(self.endpoints.database_url)
-        try:
-            await conn.execute(f'SET search_path TO "{self.settings.owned_schema()}"')
-            return await conn.fetch(sql, *args)
-        finally:
-            await conn.close()
+        return await rows(self.endpoints.database_url, self.settings.owned_schema(), sql, *args)
 
     async def wait_for_rows(self, sql: str, count: int, timeout: float = 20.0) -> int:
-        deadline = asyncio.get_running_loop().time() + timeout
-        found = 0
-        while asyncio.get_running_loop().time() < deadline:
-            found = (await self.rows(sql))[0][0]
-            if found >= count:
-                return int(found)
-            await asyncio.sleep(0.2)
-        return int(found)
+        return await wait_for_count(
+            self.endpoints.database_url, self.settings.owned_schema(), sql, count, timeout
+        )
 
 
 @pytest.fixture

@@ -1,24 +1,15 @@
 """Pseudonymous subject ids and note encryption."""
 
-import hashlib
-import hmac
 import os
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from kinship_contracts.subjects import Pseudonymiser
+
+__all__ = ["NoteCipher", "NoteKeyUnknownError", "Pseudonymiser", "SealedNote"]
+
 NONCE_BYTES = 12
-
-
-class Pseudonymiser:
-    """Turns a directory person_id into a stable pseudonymous subject id (keyed HMAC-SHA256)."""
-
-    def __init__(self, key: bytes) -> None:
-        self._key = key
-
-    def subject_id(self, person_id: str) -> str:
-        """The subject id of ``person_id``: the same person always gets the same id."""
-        return hmac.new(self._key, person_id.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -6,50 +6,28 @@ delivery, made exactly-once in effect by the event-id primary key.
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from faststream.message import StreamMessage
-from pydantic import ValidationError
 
 from kinship_checkin.bootstrap import CheckinService
 from kinship_checkin.handlers import apply_directory_records, record_checkins
 from kinship_contracts.checkins import CheckinSubmitted
-from kinship_contracts.directory import DirectoryPerson
 from kinship_contracts.topics import CHECKINS_SUBMITTED, DIRECTORY_PEOPLE
 from kinship_runtime.ingestion import (
     Accepted,
+    DirectoryChange,
     Record,
-    Rejected,
+    keep_raw_records,
+    parse_directory,
     parse_records,
+    records_of,
     store_or_dead_letter,
-    validation_reason,
 )
 
 log = logging.getLogger(__name__)
-
-
-async def keep_raw_records(message: StreamMessage[Any]) -> Any:
-    """Decoder that leaves bytes alone: validation (and dead-lettering) is ours to do."""
-    return None
-
-
-def records_of(message: StreamMessage[Any]) -> list[Record]:
-    """The Kafka records of a (batch) message."""
-    raw = message.raw_message
-    return list(raw) if isinstance(raw, tuple) else [raw]
-
-
-@dataclass(frozen=True)
-class DirectoryChange:
-    """A directory record: a person's new state, or None for a removal."""
-
-    record: Record
-    person_id: str
-    person: DirectoryPerson | None
 
 
 def _record_of(item: Accepted[Any] | DirectoryChange) -> Record:
@@ -101,29 +79,7 @@ def register_consumers(broker: KafkaBroker, service: CheckinService) -> None:
         description="The organisation directory: person to team and time zone.",
     )
     async def on_directory(message: KafkaMessage) -> None:
-        changes: list[DirectoryChange] = []
-        rejected: list[Rejected] = []
-        for record in records_of(message):
-            if record.key is None:
-                rejected.append(Rejected(record, {"code": "missing_key", "errors": []}))
-                continue
-            person_id = record.key.decode(errors="replace")
-            if record.value is None:
-                changes.append(DirectoryChange(record, person_id, None))
-                continue
-            try:
-                person = DirectoryPerson.model_validate_json(record.value)
-            except ValidationError as error:
-                rejected.append(Rejected(record, validation_reason(error)))
-                continue
-            if person.person_id != person_id:
-                reason = {
-                    "code": "key_mismatch",
-                    "errors": [{"loc": ["person_id"], "msg": "record key differs from person_id"}],
-                }
-                rejected.append(Rejected(record, reason))
-                continue
-            changes.append(DirectoryChange(record, person_id, person))
+        changes, rejected = parse_directory(records_of(message))
 
         async def store(items: Sequence[DirectoryChange]) -> None:
             await apply_directory_records(

@@ -1,0 +1,1 @@
+"""Kinship escalation service: distress detection and the crisis-support workflow."""

@@ -1,0 +1,573 @@
+"""PostgreSQL persistence of the escalation service: one unit of work per transaction."""
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from kinship_contracts.cases import CaseOutcome, CaseStatus, Severity
+from kinship_escalation.domain.cases import Case
+from kinship_escalation.domain.observations import CheckinObservation
+from kinship_escalation.domain.policies import (
+    EscalationPolicy,
+    OnCallRotation,
+    Responder,
+    ResponderLoad,
+)
+from kinship_runtime.database import Connection
+from kinship_runtime.outbox import OutboxMessage, enqueue
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """A directory person with a programme role."""
+
+    person_id: str
+    subject_id: str
+    team_id: str
+    responder: bool
+    coordinator: bool
+
+    def as_responder(self) -> Responder:
+        """This person as someone who can be alerted."""
+        return Responder(self.person_id, self.subject_id, self.team_id)
+
+
+@dataclass(frozen=True)
+class Timer:
+    """A durable timer that came due."""
+
+    id: str
+    kind: str
+    due_at: datetime
+    case_id: str | None
+    subject_id: str | None
+    team_id: str | None
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """An alert sent for a case step."""
+
+    id: str
+    case_id: str
+    recipient_id: str
+    step: int
+    attempt: int
+    link_used_at: datetime | None
+
+
+@dataclass
+class StoredCase:
+    """A case with its escalation policy and who was alerted in this escalation round."""
+
+    case: Case
+    policy: EscalationPolicy
+    alerted: list[str]
+
+
+_OBSERVATION_COLUMNS = (
+    "id, at, mood, stress, energy, who5_raw, phq9_total, phq2_total, item9_positive, wants_contact"
+)
+
+
+def _observation(row: asyncpg.Record) -> CheckinObservation:
+    return CheckinObservation(
+        id=row["id"],
+        at=row["at"],
+        mood=row["mood"],
+        stress=row["stress"],
+        energy=row["energy"],
+        who5_raw=row["who5_raw"],
+        phq9_total=row["phq9_total"],
+        phq2_total=row["phq2_total"],
+        item9_positive=row["item9_positive"],
+        wants_contact=row["wants_contact"],
+    )
+
+
+def _case(row: asyncpg.Record) -> StoredCase:
+    case = Case(
+        id=row["id"],
+        subject_id=row["subject_id"],
+        team_id=row["team_id"],
+        severity=Severity(row["severity"]),
+        opened_at=row["opened_at"],
+        status=CaseStatus(row["status"]),
+        rules=list(row["rules"]),
+        observation_ids=list(row["observation_ids"]),
+        step=row["step"],
+        attempt=row["attempt"],
+        responder_id=row["responder_id"],
+        assigned_at=row["assigned_at"],
+        acknowledged_at=row["acknowledged_at"],
+        contacted_at=row["contacted_at"],
+        resolved_at=row["resolved_at"],
+        outcome=CaseOutcome(row["outcome"]) if row["outcome"] else None,
+        sequence=row["sequence"],
+    )
+    policy = EscalationPolicy.model_validate(_json(row["policy"]))
+    return StoredCase(case, policy, list(row["alerted"]))
+
+
+_SCHEDULE = (
+    "INSERT INTO timers (id, kind, due_at, case_id, subject_id, team_id, payload)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb) ON CONFLICT (id) DO NOTHING"
+)
+_SCHEDULE_REPLACING = (
+    "INSERT INTO timers (id, kind, due_at, case_id, subject_id, team_id, payload)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb) ON CONFLICT (id) DO UPDATE SET"
+    " due_at = EXCLUDED.due_at, fired_at = NULL, payload = EXCLUDED.payload"
+)
+
+
+class EscalationUnit:
+    """The operations of one transaction (implements ``handlers.Unit``)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def first_time(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
+        """Mark events processed; returns those never seen before (the idempotency key)."""
+        rows = await self.conn.fetch(
+            "INSERT INTO processed_events (consumer, event_id)"
+            " SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING event_id",
+            consumer,
+            list(event_ids),
+        )
+        return {row["event_id"] for row in rows}
+
+    async def add_observations(
+        self, items: Sequence[tuple[str, str | None, CheckinObservation]]
+    ) -> set[str]:
+        """Store (subject, team, observation) rows; returns the ids that were new."""
+        rows = await self.conn.fetch(
+            "INSERT INTO observations (id, subject_id, team_id, at, mood, stress, energy,"
+            " who5_raw, phq9_total, phq2_total, item9_positive, wants_contact)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[],"
+            " $5::smallint[], $6::smallint[], $7::smallint[], $8::smallint[], $9::smallint[],"
+            " $10::smallint[], $11::boolean[], $12::boolean[])"
+            " ON CONFLICT (id) DO NOTHING RETURNING id",
+            [o.id for _, _, o in items],
+            [subject for subject, _, _ in items],
+            [team for _, team, _ in items],
+            [o.at for _, _, o in items],
+            [o.mood for _, _, o in items],
+            [o.stress for _, _, o in items],
+            [o.energy for _, _, o in items],
+            [o.who5_raw for _, _, o in items],
+            [o.phq9_total for _, _, o in items],
+            [o.phq2_total for _, _, o in items],
+            [o.item9_positive for _, _, o in items],
+            [o.wants_contact for _, _, o in items],
+        )
+        return {row["id"] for row in rows}
+
+    async def histories(
+        self, subject_ids: Sequence[str], since: datetime
+    ) -> dict[str, list[CheckinObservation]]:
+        """Each subject's observations since ``since``, oldest first."""
+        rows = await self.conn.fetch(
+            f"SELECT subject_id, {_OBSERVATION_COLUMNS} FROM observations"  # noqa: S608
+            " WHERE subject_id = ANY($1::text[]) AND at >= $2 ORDER BY subject_id, at, id",
+            list(subject_ids),
+            since,
+        )
+        found: dict[str, list[CheckinObservation]] = {}
+        for row in rows:
+            found.setdefault(row["subject_id"], []).append(_observation(row))
+        return found
+
+    async def open_case_of(self, subject_id: str) -> StoredCase | None:
+        """The subject's open case, locked for this transaction."""
+        row = await self.conn.fetchrow(
+            "SELECT * FROM cases WHERE subject_id = $1 AND status <> 'resolved' FOR UPDATE",
+            subject_id,
+        )
+        return _case(row) if row else None
+
+    async def case(self, case_id: str) -> StoredCase | None:
+        """A case by id, locked for this transaction."""
+        row = await self.conn.fetchrow("SELECT * FROM cases WHERE id = $1 FOR UPDATE", case_id)
+        return _case(row) if row else None
+
+    async def cases_for(self, responder_id: str | None, open_only: bool) -> list[StoredCase]:
+        """Cases assigned to ``responder_id`` (all cases when None), newest first."""
+        rows = await self.conn.fetch(
+            "SELECT * FROM cases WHERE ($1::text IS NULL OR responder_id = $1)"
+            " AND (NOT $2 OR status <> 'resolved') ORDER BY opened_at DESC LIMIT 500",
+            responder_id,
+            open_only,
+        )
+        return [_case(row) for row in rows]
+
+    async def programme_metrics(self, min_cases: int) -> dict[str, Any]:
+        """Time to acknowledge and to first contact, escalation per step, outcomes, feedback.
+
+        Aggregates only; with fewer than ``min_cases`` cases the figures are withheld.
+        """
+        total = await self.conn.fetchval("SELECT count(*) FROM cases")
+        if total < min_cases:
+            return {"cases": None, "withheld": f"fewer than {min_cases} cases so far"}
+        timing = await self.conn.fetchrow(
+            "SELECT"
+            " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM"
+            "  acknowledged_at - opened_at)) AS ack_median,"
+            " percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM"
+            "  acknowledged_at - opened_at)) AS ack_p90,"
+            " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM"
+            "  contacted_at - opened_at)) AS contact_median,"
+            " percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM"
+            "  contacted_at - opened_at)) AS contact_p90"
+            " FROM cases"
+        )
+        assert timing is not None  # an aggregate always returns a row
+        steps = await self.conn.fetch(
+            "SELECT step, count(*) AS reached FROM (SELECT generate_series(1, max(step)) AS step,"
+            " id FROM cases GROUP BY id) s GROUP BY step ORDER BY step"
+        )
+        outcomes = await self.conn.fetch(
+            "SELECT outcome, count(*) AS n FROM cases WHERE outcome IS NOT NULL GROUP BY outcome"
+        )
+        feedback = await self.conn.fetch(
+            "SELECT given_by, count(*) AS n, avg(score)::float AS mean FROM feedback"
+            " GROUP BY given_by"
+        )
+        return {
+            "cases": total,
+            "time_to_acknowledge_seconds": {
+                "median": timing["ack_median"],
+                "p90": timing["ack_p90"],
+            },
+            "time_to_first_contact_seconds": {
+                "median": timing["contact_median"],
+                "p90": timing["contact_p90"],
+            },
+            "escalation_rate_by_step": {str(row["step"]): row["reached"] / total for row in steps},
+            "outcomes": {row["outcome"]: row["n"] for row in outcomes},
+            "feedback": {
+                row["given_by"]: {"count": row["n"], "mean_score": row["mean"]}
+                for row in feedback
+                if row["n"] >= min_cases
+            },
+        }
+
+    async def save_case(self, stored: StoredCase) -> None:
+        """Insert or update a case."""
+        case = stored.case
+        await self.conn.execute(
+            "INSERT INTO cases (id, subject_id, team_id, status, severity, rules,"
+            " observation_ids, step, attempt, responder_id, alerted, opened_at, assigned_at,"
+            " acknowledged_at, contacted_at, resolved_at, outcome, sequence, policy)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
+            " $17, $18, $19::text::jsonb)"
+            " ON CONFLICT (id) DO UPDATE SET status = $4, severity = $5, rules = $6,"
+            " observation_ids = $7, step = $8, attempt = $9, responder_id = $10, alerted = $11,"
+            " assigned_at = $13, acknowledged_at = $14, contacted_at = $15, resolved_at = $16,"
+            " outcome = $17, sequence = $18",
+            case.id,
+            case.subject_id,
+            case.team_id,
+            case.status.value,
+            case.severity.value,
+            case.rules,
+            case.observation_ids,
+            case.step,
+            case.attempt,
+            case.responder_id,
+            stored.alerted,
+            case.opened_at,
+            case.assigned_at,
+            case.acknowledged_at,
+            case.contacted_at,
+            case.resolved_at,
+            case.outcome.value if case.outcome else None,
+            case.sequence,
+            stored.policy.model_dump_json(),
+        )
+
+    async def audit(
+        self, case_id: str, action: str, actor: str, sequence: int | None = None
+    ) -> None:
+        """Append to the case's audit trail (transitions and reads)."""
+        await self.conn.execute(
+            "INSERT INTO case_audit (case_id, action, actor, sequence) VALUES ($1, $2, $3, $4)",
+            case_id,
+            action,
+            actor,
+            sequence,
+        )
+
+    async def staff(self) -> list[StaffMember]:
+        """Active peer responders and coordinators, ordered by person_id."""
+        rows = await self.conn.fetch(
+            "SELECT person_id, subject_id, team_id, responder, coordinator FROM directory"
+            " WHERE active AND (responder OR coordinator) ORDER BY person_id"
+        )
+        return [StaffMember(**dict(row)) for row in rows]
+
+    async def loads(self, now: datetime) -> dict[str, ResponderLoad]:
+        """Open cases per responder and rest owed."""
+        rows = await self.conn.fetch(
+            "SELECT d.person_id,"
+            " (SELECT count(*) FROM cases c WHERE c.responder_id = d.person_id"
+            "  AND c.status <> 'resolved') AS open_cases,"
+            " r.resting_until FROM directory d LEFT JOIN responder_rest r USING (person_id)"
+            " WHERE d.active AND d.responder"
+        )
+        return {
+            row["person_id"]: ResponderLoad(row["open_cases"], row["resting_until"]) for row in rows
+        }
+
+    async def rest(self, person_id: str, until: datetime) -> None:
+        """Give a responder rest until ``until``."""
+        await self.conn.execute(
+            "INSERT INTO responder_rest (person_id, resting_until) VALUES ($1, $2)"
+            " ON CONFLICT (person_id) DO UPDATE SET resting_until = GREATEST("
+            " responder_rest.resting_until, $2)",
+            person_id,
+            until,
+        )
+
+    async def person(self, person_id: str) -> StaffMember | None:
+        """A directory person (any role)."""
+        row = await self.conn.fetchrow(
+            "SELECT person_id, subject_id, team_id, responder, coordinator FROM directory"
+            " WHERE person_id = $1 AND active",
+            person_id,
+        )
+        return StaffMember(**dict(row)) if row else None
+
+    async def team_of_subject(self, subject_id: str) -> str | None:
+        """A subject's team, from the directory."""
+        value = await self.conn.fetchval(
+            "SELECT team_id FROM directory WHERE subject_id = $1", subject_id
+        )
+        return str(value) if value is not None else None
+
+    async def upsert_person(
+        self,
+        person_id: str,
+        subject_id: str,
+        team_id: str,
+        timezone: str,
+        responder: bool,
+        coordinator: bool,
+        active: bool,
+    ) -> None:
+        """Apply a directory update."""
+        await self.conn.execute(
+            "INSERT INTO directory (person_id, subject_id, team_id, timezone, responder,"
+            " coordinator, active, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, now())"
+            " ON CONFLICT (person_id) DO UPDATE SET subject_id = $2, team_id = $3,"
+            " timezone = $4, responder = $5, coordinator = $6, active = $7, updated_at = now()",
+            person_id,
+            subject_id,
+            team_id,
+            timezone,
+            responder,
+            coordinator,
+            active,
+        )
+
+    async def remove_person(self, person_id: str) -> None:
+        """Apply a directory removal."""
+        await self.conn.execute("DELETE FROM directory WHERE person_id = $1", person_id)
+
+    async def add_alert(self, alert: AlertRecord, sent_at: datetime) -> None:
+        """Record an alert sent."""
+        await self.conn.execute(
+            "INSERT INTO alerts (id, case_id, recipient_id, step, attempt, sent_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            alert.id,
+            alert.case_id,
+            alert.recipient_id,
+            alert.step,
+            alert.attempt,
+            sent_at,
+        )
+
+    async def alert(self, alert_id: str) -> AlertRecord | None:
+        """An alert by id, locked for this transaction."""
+        row = await self.conn.fetchrow(
+            "SELECT id, case_id, recipient_id, step, attempt, link_used_at FROM alerts"
+            " WHERE id = $1 FOR UPDATE",
+            alert_id,
+        )
+        return AlertRecord(**dict(row)) if row else None
+
+    async def use_link(self, alert_id: str, now: datetime) -> None:
+        """Spend an alert's one-time link."""
+        await self.conn.execute("UPDATE alerts SET link_used_at = $2 WHERE id = $1", alert_id, now)
+
+    async def mark_alert_failed(self, alert_id: str, now: datetime) -> None:
+        """Note that the alert could not be delivered."""
+        await self.conn.execute("UPDATE alerts SET failed_at = $2 WHERE id = $1", alert_id, now)
+
+    async def schedule(
+        self,
+        timer_id: str,
+        kind: str,
+        due_at: datetime,
+        *,
+        case_id: str | None = None,
+        subject_id: str | None = None,
+        team_id: str | None = None,
+        payload: dict[str, Any] | None = None,
+        replace: bool = False,
+    ) -> None:
+        """Create a timer (``replace``: move an unfired one with the same id)."""
+        await self.conn.execute(
+            _SCHEDULE_REPLACING if replace else _SCHEDULE,
+            timer_id,
+            kind,
+            due_at,
+            case_id,
+            subject_id,
+            team_id,
+            json.dumps(payload or {}),
+        )
+
+    async def cancel_timer(self, timer_id: str) -> None:
+        """Drop a timer that has not fired."""
+        await self.conn.execute("DELETE FROM timers WHERE id = $1 AND fired_at IS NULL", timer_id)
+
+    async def claim_due_timers(self, now: datetime, limit: int) -> list[Timer]:
+        """Due timers, locked and marked fired in this transaction (skipped by other replicas)."""
+        rows = await self.conn.fetch(
+            "UPDATE timers SET fired_at = $1 WHERE id = ANY(ARRAY("
+            " SELECT id FROM timers WHERE fired_at IS NULL AND due_at <= $1"
+            " ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED))"
+            " RETURNING id, kind, due_at, case_id, subject_id, team_id, payload",
+            now,
+            limit,
+        )
+        timers = [Timer(**{**dict(row), "payload": _json(row["payload"])}) for row in rows]
+        return sorted(timers, key=lambda timer: (timer.due_at, timer.id))
+
+    async def mark_distress(self, team_id: str, subject_id: str, at: datetime) -> None:
+        """Remember that a team member was in distress (for team clusters)."""
+        await self.conn.execute(
+            "INSERT INTO distress_marks (team_id, subject_id, at) VALUES ($1, $2, $3)"
+            " ON CONFLICT DO NOTHING",
+            team_id,
+            subject_id,
+            at,
+        )
+
+    async def team_distress(self, team_id: str, since: datetime) -> list[tuple[str, datetime]]:
+        """A team's distress marks since ``since``."""
+        rows = await self.conn.fetch(
+            "SELECT subject_id, at FROM distress_marks WHERE team_id = $1 AND at >= $2",
+            team_id,
+            since,
+        )
+        return [(row["subject_id"], row["at"]) for row in rows]
+
+    async def record_group_offer(
+        self, offer_id: str, team_id: str, reason: str, kind: str, now: datetime
+    ) -> bool:
+        """Record a group-session offer; False when this offer was already made."""
+        row = await self.conn.fetchval(
+            "INSERT INTO group_offers (id, team_id, reason, kind, proposed_at)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id",
+            offer_id,
+            team_id,
+            reason,
+            kind,
+            now,
+        )
+        return row is not None
+
+    async def last_group_offer(self, team_id: str, reason: str) -> datetime | None:
+        """When a team last got an offer for ``reason``."""
+        value = await self.conn.fetchval(
+            "SELECT max(proposed_at) FROM group_offers WHERE team_id = $1 AND reason = $2",
+            team_id,
+            reason,
+        )
+        return value if isinstance(value, datetime) else None
+
+    async def self_care_due(self, subject_id: str, now: datetime, every_days: int) -> bool:
+        """Claim the subject's self-care message unless one went out recently."""
+        value = await self.conn.fetchval(
+            "INSERT INTO self_care_sent (subject_id, sent_at) VALUES ($1, $2)"
+            " ON CONFLICT (subject_id) DO UPDATE SET sent_at = $2"
+            " WHERE self_care_sent.sent_at <= $2 - make_interval(days => $3)"
+            " RETURNING subject_id",
+            subject_id,
+            now,
+            every_days,
+        )
+        return value is not None
+
+    async def rotation(self, name: str) -> OnCallRotation | None:
+        """A stored rotation."""
+        body = await self.conn.fetchval("SELECT body FROM rotations WHERE name = $1", name)
+        return OnCallRotation.model_validate(_json(body)) if body is not None else None
+
+    async def save_rotation(self, rotation: OnCallRotation) -> None:
+        """Create or replace a rotation."""
+        await self.conn.execute(
+            "INSERT INTO rotations (name, body) VALUES ($1, $2::text::jsonb)"
+            " ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body, updated_at = now()",
+            rotation.name,
+            rotation.model_dump_json(),
+        )
+
+    async def rotations(self) -> list[OnCallRotation]:
+        """Every rotation."""
+        rows = await self.conn.fetch("SELECT body FROM rotations ORDER BY name")
+        return [OnCallRotation.model_validate(_json(row["body"])) for row in rows]
+
+    async def policy(self, name: str = "default") -> EscalationPolicy | None:
+        """A stored escalation policy."""
+        body = await self.conn.fetchval("SELECT body FROM policies WHERE name = $1", name)
+        return EscalationPolicy.model_validate(_json(body)) if body is not None else None
+
+    async def save_policy(self, policy: EscalationPolicy) -> None:
+        """Create or replace an escalation policy."""
+        await self.conn.execute(
+            "INSERT INTO policies (name, body) VALUES ($1, $2::text::jsonb)"
+            " ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body, updated_at = now()",
+            policy.name,
+            policy.model_dump_json(),
+        )
+
+    async def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        """Queue messages in the outbox of this transaction."""
+        await enqueue(self.conn, messages)
+
+    async def save_feedback(self, case_id: str, given_by: str, score: int, at: datetime) -> bool:
+        """Store feedback once per case and giver; False when already given."""
+        value = await self.conn.fetchval(
+            "INSERT INTO feedback (case_id, given_by, score, at) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT DO NOTHING RETURNING case_id",
+            case_id,
+            given_by,
+            score,
+            at,
+        )
+        return value is not None
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+class PostgresEscalation:
+    """Opens units of work on the service's pool."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[EscalationUnit]:
+        """A transaction: everything done through the unit commits together, or not at all."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield EscalationUnit(conn)

@@ -1,0 +1,166 @@
+"""Wiring of the escalation service: one place that builds every dependency."""
+
+import hashlib
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from kinship_contracts.subjects import Pseudonymiser
+from kinship_contracts.topics import ESCALATION_CASES, NOTIFICATION_REQUESTS, TOPICS
+from kinship_escalation.adapters.postgres import PostgresEscalation
+from kinship_escalation.domain.links import AckLinks
+from kinship_escalation.domain.policies import default_policy
+from kinship_escalation.domain.rules import DetectionRules
+from kinship_escalation.entrypoints.timers import TimerWorker
+from kinship_escalation.handlers import EscalationContext
+from kinship_escalation.settings import EscalationSettings
+from kinship_runtime.auth import Authenticator
+from kinship_runtime.database import apply_migrations, create_pool
+from kinship_runtime.health import health_router
+from kinship_runtime.http import create_http_app
+from kinship_runtime.ingestion import DeadLetters
+from kinship_runtime.kafka import ensure_topics, make_broker, make_producer
+from kinship_runtime.outbox import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _link_secret(settings: EscalationSettings) -> bytes:
+    configured = settings.link_secret.get_secret_value()
+    if configured:
+        return configured.encode()
+    key = settings.pseudonym_key.get_secret_value().encode()
+    return hmac.new(key, b"kinship-ack-links", hashlib.sha256).digest()
+
+
+class EscalationService:
+    """The running service's dependencies; I/O resources are opened by ``start``."""
+
+    def __init__(self, settings: EscalationSettings) -> None:
+        self.settings = settings
+        self.authenticator = Authenticator.from_settings(settings)
+        self.context = EscalationContext(
+            rules=DetectionRules.load(settings.rules_file),
+            default_policy=default_policy(
+                settings.ack_timeout_seconds, settings.contact_timeout_seconds
+            ),
+            links=AckLinks(_link_secret(settings), settings.public_url),
+            pseudonyms=Pseudonymiser(settings.pseudonym_key.get_secret_value().encode()),
+            cases_topic=settings.topic(ESCALATION_CASES),
+            requests_topic=settings.topic(NOTIFICATION_REQUESTS),
+            responder_rest=timedelta(hours=settings.responder_rest_hours),
+        )
+        self.broker: KafkaBroker = make_broker(settings)
+        self._pool: asyncpg.Pool | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._relay: OutboxRelay | None = None
+        self._store: PostgresEscalation | None = None
+        self._dead_letters: DeadLetters | None = None
+        self._timers: TimerWorker | None = None
+
+    @property
+    def store(self) -> PostgresEscalation:
+        assert self._store is not None, "the service is not started"
+        return self._store
+
+    @property
+    def relay(self) -> OutboxRelay:
+        assert self._relay is not None, "the service is not started"
+        return self._relay
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        assert self._dead_letters is not None, "the service is not started"
+        return self._dead_letters
+
+    @property
+    def timers(self) -> TimerWorker:
+        assert self._timers is not None, "the service is not started"
+        return self._timers
+
+    async def start(self) -> None:
+        """Open the database and Kafka, apply migrations, start relay, timers and consumers."""
+        settings = self.settings
+        self._pool = await create_pool(settings)
+        if settings.migrate_on_start:
+            async with self._pool.acquire() as conn:
+                applied = await apply_migrations(conn, settings.owned_schema(), MIGRATIONS)
+            if applied:
+                log.info("applied migrations", extra={"count": len(applied)})
+        if settings.create_topics:
+            await ensure_topics(settings, TOPICS)
+        self._store = PostgresEscalation(self._pool)
+        self._producer = make_producer(settings)
+        await self._producer.start()
+        self._dead_letters = DeadLetters(self._producer, settings.consumer_group("events"))
+        self._relay = OutboxRelay(self._pool, self._producer, settings.owned_schema())
+        self._relay.start()
+        self._timers = TimerWorker(
+            self._store,
+            self.context,
+            poll_seconds=settings.timer_poll_seconds,
+            batch_size=settings.timer_batch_size,
+            after_round=self._relay.wake,
+        )
+        self._timers.start()
+        await self.broker.start()
+
+    async def stop(self) -> None:
+        """Finish in-flight batches and timers, flush the outbox briefly, close connections."""
+        await self.broker.stop()
+        if self._timers is not None:
+            await self._timers.stop()
+        if self._relay is not None:
+            await self._relay.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def database_ready(self) -> bool:
+        """PostgreSQL answers."""
+        return bool(await self.store.pool.fetchval("SELECT 1") == 1)
+
+    async def kafka_ready(self) -> bool:
+        """The Kafka cluster answers."""
+        return await self.broker.ping(timeout=2.0)
+
+
+def create_app(settings: EscalationSettings | None = None) -> FastAPI:
+    """The escalation service as an ASGI app: HTTP API plus consumers and timers."""
+    from kinship_escalation.entrypoints.consumers import register_consumers
+    from kinship_escalation.entrypoints.http import escalation_router
+
+    service = EscalationService(settings or EscalationSettings())
+    register_consumers(service.broker, service)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = create_http_app(
+        title="Kinship escalation service",
+        description="Distress detection, crisis-support cases, on-call escalation and timers.",
+        lifespan=lifespan,
+        routers=[
+            escalation_router(service),
+            health_router({"postgres": service.database_ready, "kafka": service.kafka_ready}),
+        ],
+        broker=service.broker,
+    )
+    app.state.service = service
+    return app

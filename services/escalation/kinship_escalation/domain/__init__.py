@@ -1,0 +1,1 @@
+"""Pure domain: observations, detection rules, cases, policies. No I/O."""

@@ -1,0 +1,188 @@
+"""The case aggregate: one open case per subject, a strict lifecycle, an event per transition."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from kinship_contracts.cases import CaseEvent, CaseEventKind, CaseOutcome, CaseStatus, Severity
+from kinship_escalation.domain.rules import Evidence, strongest
+
+
+class CaseTransitionError(Exception):
+    """A transition the case's state does not allow; ``status`` tells where the case is."""
+
+    def __init__(self, case_id: str, action: str, status: CaseStatus, hint: str) -> None:
+        super().__init__(f"case {case_id} is {status.value}: cannot {action}; {hint}")
+        self.case_id = case_id
+        self.status = status
+
+
+@dataclass
+class Case:
+    """A crisis-support case about one subject. Methods return the events they cause."""
+
+    id: str
+    subject_id: str
+    team_id: str | None
+    severity: Severity
+    opened_at: datetime
+    status: CaseStatus = CaseStatus.OPENED
+    rules: list[str] = field(default_factory=list)
+    observation_ids: list[str] = field(default_factory=list)
+    step: int = 0
+    attempt: int = 0
+    responder_id: str | None = None
+    assigned_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    contacted_at: datetime | None = None
+    resolved_at: datetime | None = None
+    outcome: CaseOutcome | None = None
+    sequence: int = 0
+
+    @classmethod
+    def open(
+        cls,
+        case_id: str,
+        subject_id: str,
+        team_id: str | None,
+        evidence: list[Evidence],
+        now: datetime,
+    ) -> tuple["Case", list[CaseEvent]]:
+        """A new case from the evidence that fired."""
+        case = cls(case_id, subject_id, team_id, strongest(evidence), now)
+        case._attach(evidence)
+        return case, [case._event(CaseEventKind.OPENED, now)]
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the case is not resolved yet."""
+        return self.status is not CaseStatus.RESOLVED
+
+    @property
+    def awaiting_acknowledgement(self) -> bool:
+        """Alerted and nobody has acknowledged yet."""
+        return self.status in (CaseStatus.OPENED, CaseStatus.ASSIGNED)
+
+    def add_evidence(self, evidence: list[Evidence], now: datetime) -> list[CaseEvent]:
+        """Attach new evidence; severity only rises. No event when nothing is new."""
+        before = (self.severity, len(self.rules), len(self.observation_ids))
+        self._attach(evidence)
+        if (self.severity, len(self.rules), len(self.observation_ids)) == before:
+            return []
+        return [self._event(CaseEventKind.EVIDENCE_ADDED, now)]
+
+    def _attach(self, evidence: list[Evidence]) -> None:
+        for item in evidence:
+            if item.severity.rank > self.severity.rank:
+                self.severity = item.severity
+            if item.rule not in self.rules:
+                self.rules.append(item.rule)
+            for observation in item.observation_ids:
+                if observation not in self.observation_ids:
+                    self.observation_ids.append(observation)
+
+    def assign(
+        self, responder_id: str | None, step: int, attempt: int, now: datetime
+    ) -> list[CaseEvent]:
+        """Alert step ``step`` (assigning a responder, or None for a group of coordinators)."""
+        self._require_awaiting("assign", "it was already acknowledged")
+        escalated = self.step > 0 and step > self.step
+        self.step, self.attempt = step, attempt
+        self.responder_id = responder_id
+        self.assigned_at = now
+        self.status = CaseStatus.ASSIGNED
+        kind = CaseEventKind.ESCALATED if escalated else CaseEventKind.ASSIGNED
+        return [self._event(kind, now)]
+
+    def acknowledge(self, by: str, now: datetime) -> list[CaseEvent]:
+        """The alerted responder (or coordinator) takes the case."""
+        self._require_awaiting("acknowledge", "it is already acknowledged")
+        self.responder_id = by
+        self.acknowledged_at = now
+        self.status = CaseStatus.ACKNOWLEDGED
+        return [self._event(CaseEventKind.ACKNOWLEDGED, now)]
+
+    def contact(self, by: str, now: datetime) -> list[CaseEvent]:
+        """The responder reached the person (first contact)."""
+        if self.status is not CaseStatus.ACKNOWLEDGED:
+            raise CaseTransitionError(self.id, "record contact", self.status, "acknowledge first")
+        self._require_responder(by, "record contact")
+        self.contacted_at = now
+        self.status = CaseStatus.CONTACTED
+        return [self._event(CaseEventKind.CONTACTED, now)]
+
+    def contact_overdue(self) -> None:
+        """Acknowledged, but nobody reached the person in time: it awaits a new acknowledgement.
+
+        The escalation to the next step that follows publishes the transition.
+        """
+        if self.status is not CaseStatus.ACKNOWLEDGED:
+            raise CaseTransitionError(self.id, "escalate", self.status, "it is not waiting")
+        self.status = CaseStatus.ASSIGNED
+        self.acknowledged_at = None
+
+    def hand_over(self, by: str, to: str, now: datetime) -> list[CaseEvent]:
+        """The responder passes the case to another; it awaits the new one's acknowledgement."""
+        if self.status not in (CaseStatus.ACKNOWLEDGED, CaseStatus.CONTACTED):
+            raise CaseTransitionError(self.id, "hand over", self.status, "acknowledge first")
+        self._require_responder(by, "hand over")
+        self.responder_id = to
+        self.assigned_at = now
+        self.acknowledged_at = None
+        self.status = CaseStatus.ASSIGNED
+        return [self._event(CaseEventKind.HANDED_OVER, now)]
+
+    def resolve(self, by: str, outcome: CaseOutcome, now: datetime) -> list[CaseEvent]:
+        """Close the case with its outcome."""
+        if self.status not in (CaseStatus.ACKNOWLEDGED, CaseStatus.CONTACTED):
+            raise CaseTransitionError(self.id, "resolve", self.status, "acknowledge first")
+        self._require_responder(by, "resolve")
+        self.resolved_at = now
+        self.outcome = outcome
+        self.status = CaseStatus.RESOLVED
+        return [self._event(CaseEventKind.RESOLVED, now)]
+
+    def feedback(self, score: int, given_by: str, now: datetime) -> list[CaseEvent]:
+        """Feedback after resolution, from the person or the responder (a 1-5 score)."""
+        if self.status is not CaseStatus.RESOLVED:
+            raise CaseTransitionError(self.id, "take feedback", self.status, "resolve first")
+        return [self._event(CaseEventKind.FEEDBACK_RECEIVED, now, score, given_by)]
+
+    def follow_up_due(self, now: datetime) -> list[CaseEvent]:
+        """The scheduled follow-up after resolution has come."""
+        return [self._event(CaseEventKind.FOLLOW_UP_DUE, now)]
+
+    def _require_awaiting(self, action: str, hint: str) -> None:
+        if not self.awaiting_acknowledgement:
+            raise CaseTransitionError(self.id, action, self.status, hint)
+
+    def _require_responder(self, by: str, action: str) -> None:
+        if by != self.responder_id:
+            raise CaseTransitionError(
+                self.id, action, self.status, "only the assigned responder can do this"
+            )
+
+    def _event(
+        self,
+        kind: CaseEventKind,
+        now: datetime,
+        score: int | None = None,
+        given_by: str | None = None,
+    ) -> CaseEvent:
+        self.sequence += 1
+        return CaseEvent(
+            id=f"{self.id}:{self.sequence}",
+            case_id=self.id,
+            sequence=self.sequence,
+            kind=kind,
+            occurred_at=now,
+            subject_id=self.subject_id,
+            team_id=self.team_id,
+            status=self.status,
+            severity=self.severity,
+            rules=list(self.rules),
+            step=self.step or None,
+            responder_id=self.responder_id,
+            outcome=self.outcome,
+            feedback_score=score,
+            feedback_from=given_by,
+        )

@@ -1,0 +1,49 @@
+"""Escalation service settings (``KINSHIP_*`` environment variables)."""
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+
+from kinship_runtime.settings import KinshipSettings
+
+
+class EscalationSettings(KinshipSettings):
+    """Settings of the escalation service."""
+
+    service_name: str = "escalation"
+    http_port: int = 8002
+    pseudonym_key: SecretStr = Field(
+        description="The same HMAC key as the check-in service: links directory people and "
+        "signals to subject ids (one-way; the vault stays in the check-in service)."
+    )
+    ack_timeout_seconds: int = Field(
+        default=300, ge=1, description="Acknowledgement timeout of each default policy step."
+    )
+    contact_timeout_seconds: int = Field(
+        default=3600, ge=1, description="Acknowledged but no first contact: escalate."
+    )
+    responder_rest_hours: float = Field(
+        default=12.0, ge=0, description="Rest after a critical case before the next one."
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8002",
+        description="Base URL of this service as responders reach it (acknowledgement links).",
+    )
+    link_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="Key that signs one-time acknowledgement links; derived from the pseudonym "
+        "key when unset (replicas must share it).",
+    )
+    rules_file: Path | None = Field(
+        default=None, description="JSON detection rules; the spec's defaults otherwise."
+    )
+    timer_poll_seconds: float = Field(default=1.0, gt=0, description="How often due timers run.")
+    timer_batch_size: int = Field(default=100, ge=1)
+    ingest_max_records: int = Field(default=1000, ge=1, description="Records per Kafka batch.")
+
+    @field_validator("pseudonym_key")
+    @classmethod
+    def _long_enough(cls, key: SecretStr) -> SecretStr:
+        if len(key.get_secret_value().encode()) < 32:
+            raise ValueError("KINSHIP_PSEUDONYM_KEY needs at least 32 bytes")
+        return key
