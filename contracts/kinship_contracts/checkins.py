@@ -22,6 +22,8 @@ Phq9Answers = Annotated[list[PhqItem], Field(min_length=9, max_length=9)]
 Phq2Answers = Annotated[list[PhqItem], Field(min_length=2, max_length=2)]
 
 NOTE_MAX_CHARS = 2000
+
+
 class CheckinSubmitted(IngestionModel):
     """A check-in submitted by a person or by a system on their behalf.
 

@@ -3,159 +3,25 @@
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-import jwt
 import pytest
 
-from kinship_contracts.checkins import CheckinRecorded, DerivedScores
-from kinship_contracts.subjects import Pseudonymiser
-from kinship_escalation.bootstrap import create_app
-from kinship_escalation.settings import EscalationSettings
-from tests.conftest import Endpoints
-from tests.database import rows, wait_for_count
-from tests.kafka_reading import encode, publish, read_all
+from tests.escalation_support import (
+    AUTH,
+    STAFF,
+    SUBJECTS,
+    Escalation,
+    Starter,
+    bearer,
+    person,
+    recorded,
+    seed_directory,
+)
+from tests.kafka_reading import encode, publish
 
 pytestmark = pytest.mark.integration
-
-AUTH = {"Authorization": "Bearer test-key"}
-JWT_SECRET = "test-jwt-secret-0123456789abcdef0123456789"
-PSEUDONYM_KEY = "test-pseudonym-key-0123456789abcdef"
-SUBJECTS = Pseudonymiser(PSEUDONYM_KEY.encode())
-
-
-def bearer(person_id: str, *roles: str) -> dict[str, str]:
-    claims = {
-        "sub": person_id,
-        "aud": "kinship",
-        "exp": int(time.time()) + 600,
-        "roles": list(roles),
-    }
-    return {"Authorization": f"Bearer {jwt.encode(claims, JWT_SECRET, algorithm='HS256')}"}
-
-
-@dataclass
-class Escalation:
-    client: httpx.AsyncClient
-    settings: EscalationSettings
-    endpoints: Endpoints
-
-    def topic(self, name: str) -> str:
-        return self.settings.topic(name)
-
-    async def rows(self, sql: str, *args: Any) -> list[Any]:
-        return await rows(self.endpoints.database_url, self.settings.owned_schema(), sql, *args)
-
-    async def wait_for(self, sql: str, count: int, timeout: float = 20.0) -> int:
-        return await wait_for_count(
-            self.endpoints.database_url, self.settings.owned_schema(), sql, count, timeout
-        )
-
-    async def messages(self, topic: str, expect: int = 0, timeout: float = 10.0) -> list[Any]:
-        records = await read_all(
-            self.endpoints.bootstrap_servers, self.topic(topic), expect, timeout
-        )
-        return [json.loads(record.value) for record in records]
-
-
-Starter = Callable[[], AbstractAsyncContextManager[Escalation]]
-
-
-@pytest.fixture
-def escalation_env(service_env: dict[str, str]) -> dict[str, str]:
-    return service_env | {
-        "KINSHIP_ACK_TIMEOUT_SECONDS": "2",
-        "KINSHIP_CONTACT_TIMEOUT_SECONDS": "600",
-        "KINSHIP_TIMER_POLL_SECONDS": "0.1",
-        "KINSHIP_JWT_SECRET": JWT_SECRET,
-        "KINSHIP_PUBLIC_URL": "http://escalation.test",
-    }
-
-
-@pytest.fixture
-def start_escalation(
-    escalation_env: dict[str, str], endpoints: Endpoints, monkeypatch: pytest.MonkeyPatch
-) -> Starter:
-    for name, value in escalation_env.items():
-        monkeypatch.setenv(name, value)
-
-    @asynccontextmanager
-    async def start() -> AsyncIterator[Escalation]:
-        settings = EscalationSettings()
-        app = create_app(settings)
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://escalation.test"
-            ) as client,
-        ):
-            yield Escalation(client, settings, endpoints)
-
-    return start
-
-
-@pytest.fixture
-async def escalation(start_escalation: Starter) -> AsyncIterator[Escalation]:
-    async with start_escalation() as running:
-        yield running
-
-
-def person(person_id: str, team: str, *roles: str) -> tuple[bytes, bytes]:
-    body = {
-        "person_id": person_id,
-        "display_name": person_id.title(),
-        "team_id": team,
-        "timezone": "Europe/London",
-        "roles": list(roles),
-        "channels": {"webhook": f"http://127.0.0.1:9/{person_id}"},
-        "active": True,
-    }
-    return person_id.encode(), encode(body)
-
-
-STAFF = [
-    person("resp-a", "team-r", "peer_responder"),
-    person("resp-b", "team-s", "peer_responder"),
-    person("coord-1", "team-c", "coordinator"),
-    person("worker-1", "team-x"),
-]
-
-
-async def seed_directory(service: Escalation, people: list[tuple[bytes, bytes]]) -> None:
-    await publish(service.endpoints.bootstrap_servers, service.topic("directory.people"), people)
-    assert await service.wait_for("SELECT count(*) FROM directory", len(people)) == len(people)
-
-
-def recorded(
-    id_: str, person_id: str, at: datetime, team: str | None = "team-x", **answers: Any
-) -> tuple[bytes, bytes]:
-    """A recorded check-in as the check-in service publishes it."""
-    phq9 = answers.pop("phq9", None)
-    who5 = answers.pop("who5", None)
-    event = CheckinRecorded(
-        id=id_,
-        subject_id=SUBJECTS.subject_id(person_id),
-        team_id=team,
-        occurred_at=at,
-        recorded_at=at,
-        source="tests",
-        phq9=phq9,
-        who5=who5,
-        scores=DerivedScores(
-            who5_raw=sum(who5) if who5 else None,
-            phq9_total=sum(phq9) if phq9 else None,
-            phq9_item9_positive=(phq9[8] > 0) if phq9 else None,
-            phq2_total=sum(phq9[:2]) if phq9 else None,
-        ),
-        **answers,
-    )
-    return event.subject_id.encode(), event.model_dump_json().encode()
-
 
 CRITICAL_PHQ9 = [1, 1, 1, 1, 1, 1, 1, 1, 1]
 
@@ -203,7 +69,8 @@ async def test_critical_checkin_alerts_escalates_and_stops_at_acknowledgement(
     # No acknowledgement within 2 s: the backup responder is alerted.
     assert await escalation.wait_for("SELECT count(*) FROM alerts", 2, timeout=10) == 2
     requests = await escalation.messages("notifications.requests", expect=3)
-    alerts = [r for r in requests if r["kind"] == "alert"]
+    # Alerts are keyed by recipient, so they may sit on different partitions: order by step.
+    alerts = sorted((r for r in requests if r["kind"] == "alert"), key=lambda r: r["alert"]["step"])
     assert [a["recipient"]["person_id"] for a in alerts] == ["resp-a", "resp-b"]
     second = alerts[1]["alert"]
     assert second["step"] == 2
