@@ -6,6 +6,7 @@ from pydantic import AwareDatetime, Field, HttpUrl
 
 from kinship_contracts.base import PlatformModel
 from kinship_contracts.cases import Severity
+from kinship_contracts.resources import SupportResource
 
 
 class MessageKind(StrEnum):
@@ -60,6 +61,9 @@ class NotificationRequest(PlatformModel):
     template: str = Field(description="Template name, e.g. 'alert', 'crisis_resources'.")
     params: dict[str, str] = Field(
         default_factory=dict, description="Template parameters; never answers or notes."
+    )
+    resources: list[SupportResource] = Field(
+        default_factory=list, description="Resources to include (crisis lines, guides)."
     )
     case_id: str | None = None
     created_at: AwareDatetime

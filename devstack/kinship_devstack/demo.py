@@ -1,7 +1,8 @@
 """The demo scenario: a demo organisation checks in, and the platform's events are shown live.
 
-Today the platform runs the check-in service; the escalation, notification and recognition
-services join the scenario as they land (see the project's issues).
+Today the platform runs the check-in and escalation services; notifications (delivery to
+webhooks and email) and recognition join the scenario as they land (see the project's
+issues). Until then the demo shows the alert requests the escalation service publishes.
 """
 
 import asyncio
@@ -22,6 +23,11 @@ TEAM = [
     ("dev", "platform"),
     ("eli", "platform"),
     ("fay", "support"),
+]
+STAFF = [
+    ("rosa", "care", ["peer_responder"]),
+    ("sam", "care", ["peer_responder"]),
+    ("cora", "care", ["coordinator"]),
 ]
 
 
@@ -46,16 +52,24 @@ async def main() -> None:
         auto_offset_reset="latest",
     )
     await consumer.start()
+    escalation = AIOKafkaConsumer(
+        "notifications.requests",
+        "escalation.cases",
+        bootstrap_servers=BOOTSTRAP,
+        auto_offset_reset="latest",
+        group_id=f"kinship-demo-{uuid.uuid4().hex[:8]}",
+    )
+    await escalation.start()
     await asyncio.sleep(1)
     try:
-        print("1. the directory: six people in two teams (published to directory.people)")
-        for person, team in TEAM:
+        print("1. the directory: six people in two teams, two peer responders and a coordinator")
+        for person, team, roles in [(p, t, []) for p, t in TEAM] + STAFF:
             person_record = {
                 "person_id": person,
                 "display_name": person.title(),
                 "team_id": team,
                 "timezone": "Europe/London",
-                "roles": [],
+                "roles": roles,
                 "channels": {},
                 "active": True,
             }
@@ -113,10 +127,51 @@ async def main() -> None:
             )
             trend = (await client.get("/v1/teams/support/trends")).json()
             print(f"   team 'support': {trend['message']}")
+        await _follow_escalation(escalation)
     finally:
+        await escalation.stop()
         await consumer.stop()
         await producer.stop()
     print("done. `make down` stops the stack; logs are under .kinship/stack/logs/")
+
+
+async def _follow_escalation(consumer: AIOKafkaConsumer) -> None:
+    """Show fay's case opening, the alert to the on-call responder, and its acknowledgement."""
+    print("7. the escalation service opened a case for fay's check-in and alerted a responder:")
+    ack_url = None
+    case_ids: set[str] = set()  # only the demo's critical case, whatever else is going on
+    deadline = asyncio.get_running_loop().time() + 20
+    while ack_url is None and asyncio.get_running_loop().time() < deadline:
+        batch = await consumer.getmany(timeout_ms=500)
+        for records in batch.values():
+            for record in records:
+                event = json.loads(record.value)
+                if record.topic == "escalation.cases" and "sequence" in event:
+                    if event["kind"] == "opened" and "immediate_risk" in event["rules"]:
+                        case_ids.add(event["case_id"])
+                    if event["case_id"] not in case_ids:
+                        continue
+                    print(
+                        f"   case {event['case_id'][:8]}… {event['kind']}: severity "
+                        f"{event['severity']}, rules {event['rules']}"
+                    )
+                elif event.get("case_id") not in case_ids:
+                    continue
+                elif event.get("kind") == "alert":
+                    alert = event["alert"]
+                    who = event["recipient"]["person_id"]
+                    print(f"   ALERT to {who} (step {alert['step']}): {alert['reason']}")
+                    print(f"         acknowledge: {alert['ack_url']}")
+                    ack_url = alert["ack_url"]
+                elif event.get("kind") == "crisis_resources":
+                    print("   crisis resources requested for the person (critical)")
+    if ack_url is None:
+        print("   (no alert yet: is the escalation service running? `make status`)")
+        return
+    print("8. the responder follows the link and takes the case; escalation stops")
+    async with httpx.AsyncClient() as client:
+        taken = (await client.post(ack_url)).json()
+    print(f"   case status: {taken['status']}, responder {taken['responder_id']}")
 
 
 if __name__ == "__main__":

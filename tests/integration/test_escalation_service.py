@@ -65,6 +65,8 @@ async def test_critical_checkin_alerts_escalates_and_stops_at_acknowledgement(
     crisis = [r for r in requests if r["kind"] == "crisis_resources"]
     assert crisis[0]["recipient"] == {"subject_id": SUBJECTS.subject_id("worker-1")}
     assert crisis[0]["critical"] is True
+    # worker-1 is in Europe/London: the UK crisis line comes first.
+    assert crisis[0]["resources"][0]["name"] == "Samaritans"
 
     # No acknowledgement within 2 s: the backup responder is alerted.
     assert await escalation.wait_for("SELECT count(*) FROM alerts", 2, timeout=10) == 2

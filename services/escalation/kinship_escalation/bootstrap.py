@@ -15,6 +15,7 @@ from faststream.kafka import KafkaBroker
 
 from kinship_contracts.subjects import Pseudonymiser
 from kinship_contracts.topics import ESCALATION_CASES, NOTIFICATION_REQUESTS, TOPICS
+from kinship_escalation.adapters.files import load_catalogue, read_zone_table
 from kinship_escalation.adapters.postgres import PostgresEscalation
 from kinship_escalation.domain.links import AckLinks
 from kinship_escalation.domain.policies import default_policy
@@ -59,6 +60,8 @@ class EscalationService:
             cases_topic=settings.topic(ESCALATION_CASES),
             requests_topic=settings.topic(NOTIFICATION_REQUESTS),
             responder_rest=timedelta(hours=settings.responder_rest_hours),
+            resources=load_catalogue(settings.resources_file),
+            zone_table=read_zone_table(),
         )
         self.broker: KafkaBroker = make_broker(settings)
         self._pool: asyncpg.Pool | None = None

@@ -31,6 +31,7 @@ from kinship_contracts.notifications import (
     NotificationRequest,
     Recipient,
 )
+from kinship_contracts.resources import ResourceKind, SupportResource
 from kinship_contracts.signals import SignalKind, SignalSubmitted
 from kinship_contracts.subjects import Pseudonymiser
 from kinship_contracts.topics import ESCALATION_CASES, GROUP_SESSIONS, NOTIFICATION_REQUESTS
@@ -44,6 +45,7 @@ from kinship_escalation.domain.policies import (
     Responder,
     choose_responder,
 )
+from kinship_escalation.domain.resources import DEFAULT_CATALOGUE, country_of_timezone, select
 from kinship_escalation.domain.rules import (
     CRITICAL_INCIDENT,
     REASONS,
@@ -82,6 +84,8 @@ class EscalationContext:
     cases_topic: str
     requests_topic: str
     responder_rest: timedelta
+    resources: tuple[SupportResource, ...] = DEFAULT_CATALOGUE
+    zone_table: str = ""
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
 
@@ -153,6 +157,7 @@ async def _message(
     case_id: str | None = None,
     params: dict[str, str] | None = None,
     alert: Alert | None = None,
+    resources: list[SupportResource] | None = None,
 ) -> None:
     request = NotificationRequest(
         id=request_id,
@@ -162,6 +167,7 @@ async def _message(
         alert=alert,
         template=kind.value,
         params=params or {},
+        resources=resources or [],
         case_id=case_id,
         created_at=ctx.clock(),
     )
@@ -271,7 +277,16 @@ async def open_or_update_case(
     return stored
 
 
+async def _resources_for(
+    unit: EscalationUnit, ctx: EscalationContext, subject_id: str, kinds: set[ResourceKind]
+) -> list[SupportResource]:
+    timezone = await unit.timezone_of_subject(subject_id)
+    country = country_of_timezone(timezone, ctx.zone_table) if timezone else None
+    return select(ctx.resources, kinds, country)
+
+
 async def _crisis_resources(unit: EscalationUnit, ctx: EscalationContext, case: Case) -> None:
+    kinds = {ResourceKind.CRISIS, ResourceKind.EMPLOYEE_ASSISTANCE}
     await _message(
         unit,
         ctx,
@@ -280,6 +295,7 @@ async def _crisis_resources(unit: EscalationUnit, ctx: EscalationContext, case: 
         request_id=f"crisis:{case.id}",
         critical=True,
         case_id=case.id,
+        resources=await _resources_for(unit, ctx, case.subject_id, kinds),
     )
 
 

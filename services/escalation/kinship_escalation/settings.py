@@ -37,6 +37,10 @@ class EscalationSettings(KinshipSettings):
     rules_file: Path | None = Field(
         default=None, description="JSON detection rules; the spec's defaults otherwise."
     )
+    resources_file: Path | None = Field(
+        default=None,
+        description="JSON list of support resources (crisis lines by country, EAP, guides).",
+    )
     timer_poll_seconds: float = Field(default=1.0, gt=0, description="How often due timers run.")
     timer_batch_size: int = Field(default=100, ge=1)
     ingest_max_records: int = Field(default=1000, ge=1, description="Records per Kafka batch.")

@@ -343,6 +343,13 @@ class EscalationUnit:
         )
         return StaffMember(**dict(row)) if row else None
 
+    async def timezone_of_subject(self, subject_id: str) -> str | None:
+        """A subject's time zone, from the directory."""
+        value = await self.conn.fetchval(
+            "SELECT timezone FROM directory WHERE subject_id = $1", subject_id
+        )
+        return str(value) if value is not None else None
+
     async def team_of_subject(self, subject_id: str) -> str | None:
         """A subject's team, from the directory."""
         value = await self.conn.fetchval(

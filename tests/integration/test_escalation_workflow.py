@@ -1,0 +1,186 @@
+"""More of the crisis-support workflow over the real broker and database: contact timeout,
+handover, self-care, exposure and team clusters, programme metrics."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.escalation_support import (
+    AUTH,
+    STAFF,
+    SUBJECTS,
+    Escalation,
+    Starter,
+    bearer,
+    person,
+    recorded,
+    seed_directory,
+)
+from tests.kafka_reading import encode, publish
+
+pytestmark = pytest.mark.integration
+
+RESPONDER = ("peer_responder",)
+
+
+async def send_checkins(service: Escalation, *messages: tuple[bytes, bytes]) -> None:
+    topic = service.topic("wellbeing.checkins.recorded")
+    await publish(service.endpoints.bootstrap_servers, topic, list(messages))
+
+
+async def test_no_first_contact_in_time_escalates_and_handover_realerts(
+    start_escalation: Starter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KINSHIP_CONTACT_TIMEOUT_SECONDS", "1")
+    monkeypatch.setenv("KINSHIP_ACK_TIMEOUT_SECONDS", "600")
+    async with start_escalation() as service:
+        await seed_directory(service, [*STAFF, person("resp-c", "team-t", *RESPONDER)])
+        await send_checkins(
+            service, recorded("c-1", "worker-1", datetime.now(UTC), wants_contact=True, mood=3)
+        )
+        assert await service.wait_for("SELECT count(*) FROM alerts", 1) == 1
+        case_id = (await service.rows("SELECT id FROM cases"))[0]["id"]
+        taken = await service.client.post(
+            f"/v1/cases/{case_id}/acknowledge", headers=bearer("resp-a", *RESPONDER)
+        )
+        assert taken.status_code == 200, taken.text
+        # Acknowledged but nobody reached the person within 1 s: the next step is alerted.
+        assert await service.wait_for("SELECT count(*) FROM alerts", 2, timeout=10) == 2
+        case = (await service.rows("SELECT status, step, responder_id FROM cases"))[0]
+        assert (case["status"], case["step"]) == ("assigned", 2)
+        assert case["responder_id"] in {"resp-b", "resp-c"}
+        backup = case["responder_id"]
+        await service.client.post(
+            f"/v1/cases/{case_id}/acknowledge", headers=bearer(backup, *RESPONDER)
+        )
+        await service.client.post(
+            f"/v1/cases/{case_id}/contact", headers=bearer(backup, *RESPONDER)
+        )
+        handed = await service.client.post(
+            f"/v1/cases/{case_id}/handover",
+            json={"to_person_id": "resp-a"},
+            headers=bearer(backup, *RESPONDER),
+        )
+        assert handed.status_code == 200, handed.text
+        assert handed.json()["status"] == "assigned"
+        alerts = await service.rows("SELECT recipient_id FROM alerts ORDER BY sent_at")
+        assert [a["recipient_id"] for a in alerts][-1] == "resp-a"
+        refused = await service.client.post(
+            f"/v1/cases/{case_id}/handover",
+            json={"to_person_id": "worker-1"},
+            headers=bearer("resp-a", *RESPONDER),
+        )
+        assert refused.status_code in (403, 409)
+
+
+async def test_low_scores_without_a_case_get_self_care_once_a_week(escalation: Escalation) -> None:
+    now = datetime.now(UTC)
+    await send_checkins(
+        escalation,
+        recorded("c-1", "worker-9", now - timedelta(days=2), mood=2),
+        recorded("c-2", "worker-9", now - timedelta(days=1), mood=4),
+        recorded("c-3", "worker-9", now, stress=5, mood=3),
+    )
+    assert await escalation.wait_for("SELECT count(*) FROM observations", 3) == 3
+    requests = await escalation.messages("notifications.requests", expect=1, timeout=5)
+    self_care = [r for r in requests if r["kind"] == "self_care"]
+    assert len(self_care) == 1
+    assert self_care[0]["recipient"] == {"subject_id": SUBJECTS.subject_id("worker-9")}
+    assert self_care[0]["critical"] is False
+    assert await escalation.rows("SELECT id FROM cases") == []
+
+
+async def test_critical_incident_offers_group_sessions_and_schedules_follow_ups(
+    escalation: Escalation,
+) -> None:
+    await seed_directory(escalation, [*STAFF, person("coord-x", "team-x", "coordinator")])
+    incident_at = datetime.now(UTC) - timedelta(minutes=30)
+    signal = {
+        "id": "sig-1",
+        "person_id": "worker-1",
+        "kind": "critical_incident",
+        "severity": 5,
+        "occurred_at": incident_at.isoformat(),
+        "source": "incident-tool",
+    }
+    topic = escalation.topic("wellbeing.signals.submitted")
+    await publish(
+        escalation.endpoints.bootstrap_servers, topic, [(b"worker-1", encode(signal))] * 2
+    )
+    assert await escalation.wait_for("SELECT count(*) FROM group_offers", 1) == 1
+    await asyncio.sleep(1)
+    timers = await escalation.rows("SELECT kind, due_at FROM timers ORDER BY due_at")
+    assert [(t["kind"], t["due_at"] - incident_at) for t in timers] == [
+        ("support_session", timedelta(hours=24)),
+        ("exposure_follow_up", timedelta(hours=72)),
+        ("exposure_follow_up", timedelta(hours=720)),
+    ]
+    proposals = [
+        m for m in await escalation.messages("escalation.cases", expect=1) if "window_start" in m
+    ]
+    assert [(p["team_id"], p["kind"], p["reason"]) for p in proposals] == [
+        ("team-x", "defusing", "critical_incident")
+    ]
+    offers = [
+        r
+        for r in await escalation.messages("notifications.requests", expect=1)
+        if r["kind"] == "group_session_offer"
+    ]
+    assert [o["recipient"]["person_id"] for o in offers] == ["coord-x"]
+    assert await escalation.rows("SELECT id FROM cases") == []
+
+
+async def test_three_people_of_a_team_in_distress_bring_one_group_offer(
+    escalation: Escalation,
+) -> None:
+    await seed_directory(escalation, STAFF)
+    now = datetime.now(UTC)
+    await send_checkins(
+        escalation,
+        *[
+            recorded(f"c-{n}", f"mate-{n}", now, team="team-q", wants_contact=True, mood=3)
+            for n in range(4)
+        ],
+    )
+    assert await escalation.wait_for("SELECT count(*) FROM cases", 4) == 4
+    offers = await escalation.rows("SELECT team_id, reason, kind FROM group_offers")
+    assert [(o["team_id"], o["reason"], o["kind"]) for o in offers] == [
+        ("team-q", "team_cluster", "support_session")
+    ]
+
+
+async def test_programme_metrics_are_aggregates_withheld_below_five_cases(
+    escalation: Escalation,
+) -> None:
+    await seed_directory(escalation, STAFF)
+    now = datetime.now(UTC)
+    people = [f"m-{n}" for n in range(5)]
+    await send_checkins(
+        escalation, *[recorded(f"c-{p}", p, now, wants_contact=True, mood=3) for p in people[:4]]
+    )
+    assert await escalation.wait_for("SELECT count(*) FROM cases", 4) == 4
+    withheld = await escalation.client.get("/v1/metrics/programme", headers=AUTH)
+    assert withheld.json()["cases"] is None
+    await send_checkins(escalation, recorded("c-m-4", "m-4", now, wants_contact=True, mood=3))
+    assert await escalation.wait_for("SELECT count(*) FROM cases", 5) == 5
+    case = (await escalation.rows("SELECT id, responder_id FROM cases LIMIT 1"))[0]
+    who = bearer(case["responder_id"], *RESPONDER)
+    for action in ("acknowledge", "contact"):
+        assert (
+            await escalation.client.post(f"/v1/cases/{case['id']}/{action}", headers=who)
+        ).is_success
+    resolved = await escalation.client.post(
+        f"/v1/cases/{case['id']}/resolve", json={"outcome": "supported"}, headers=who
+    )
+    assert resolved.is_success
+    metrics = (await escalation.client.get("/v1/metrics/programme", headers=AUTH)).json()
+    assert metrics["cases"] == 5
+    assert metrics["outcomes"] == {"supported": 1}
+    assert metrics["escalation_rate_by_step"]["1"] == 1.0
+    assert metrics["time_to_acknowledge_seconds"]["median"] >= 0
+    forbidden = await escalation.client.get(
+        "/v1/metrics/programme", headers=bearer("resp-a", *RESPONDER)
+    )
+    assert forbidden.status_code == 403
+    assert "m-0" not in str(metrics) and SUBJECTS.subject_id("m-0") not in str(metrics)
