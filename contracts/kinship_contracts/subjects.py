@@ -2,6 +2,19 @@
 
 import hashlib
 import hmac
+from typing import Annotated
+
+from pydantic import AfterValidator, SecretStr
+
+
+def _long_enough(key: SecretStr) -> SecretStr:
+    if len(key.get_secret_value().encode()) < 32:
+        raise ValueError("KINSHIP_PSEUDONYM_KEY needs at least 32 bytes")
+    return key
+
+
+PseudonymKey = Annotated[SecretStr, AfterValidator(_long_enough)]
+"""The HMAC key of subject ids (at least 32 bytes); services that share it share subject ids."""
 
 
 class Pseudonymiser:

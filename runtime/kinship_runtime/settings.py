@@ -11,7 +11,10 @@ from kinship_contracts.topics import TopicSpec
 class KinshipSettings(BaseSettings):
     """Base settings; each service extends it. Every field maps to ``KINSHIP_<NAME>``."""
 
-    model_config = SettingsConfigDict(env_prefix="KINSHIP_", extra="ignore")
+    # Errors never echo values: a misconfigured key must not end up in a log.
+    model_config = SettingsConfigDict(
+        env_prefix="KINSHIP_", extra="ignore", hide_input_in_errors=True
+    )
 
     service_name: str = "kinship"
     kafka_bootstrap_servers: str = "127.0.0.1:19092"

@@ -106,3 +106,15 @@ def test_replica_counts_are_parsed_and_checked() -> None:
     specs = available_services("checkin=2")
     checkins = [s for s in specs if s.name == "checkin"]
     assert [(s.instance, s.port) for s in checkins] == [("checkin", 8001), ("checkin-1", 8101)]
+
+
+def test_settings_errors_never_echo_the_configured_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from kinship_escalation.settings import EscalationSettings
+
+    monkeypatch.setenv("KINSHIP_PSEUDONYM_KEY", "too-short-secret-value")
+    with pytest.raises(ValidationError) as error:
+        EscalationSettings()
+    assert "32 bytes" in str(error.value)
+    assert "too-short-secret-value" not in str(error.value)

@@ -1,8 +1,6 @@
 """Wiring of the check-in service: one place that builds every dependency."""
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -18,8 +16,7 @@ from kinship_checkin.settings import CheckinSettings
 from kinship_contracts.topics import CHECKINS_RECORDED, TOPICS
 from kinship_runtime.auth import Authenticator
 from kinship_runtime.database import apply_migrations, create_pool
-from kinship_runtime.health import health_router
-from kinship_runtime.http import create_http_app
+from kinship_runtime.http import create_service_app
 from kinship_runtime.ingestion import DeadLetters
 from kinship_runtime.kafka import ensure_topics, make_broker, make_producer
 from kinship_runtime.outbox import OutboxRelay
@@ -124,23 +121,9 @@ def create_app(settings: CheckinSettings | None = None) -> FastAPI:
     service = CheckinService(settings or CheckinSettings())
     register_consumers(service.broker, service)
 
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await service.start()
-        try:
-            yield
-        finally:
-            await service.stop()
-
-    app = create_http_app(
+    return create_service_app(
+        service,
         title="Kinship check-in service",
         description="Check-in ingestion, pseudonymisation, encrypted notes and team trends.",
-        lifespan=lifespan,
-        routers=[
-            checkin_router(service),
-            health_router({"postgres": service.database_ready, "kafka": service.kafka_ready}),
-        ],
-        broker=service.broker,
+        routers=[checkin_router(service)],
     )
-    app.state.service = service
-    return app

@@ -4,8 +4,9 @@ import base64
 import binascii
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 
+from kinship_contracts.subjects import PseudonymKey
 from kinship_runtime.settings import KinshipSettings
 
 
@@ -14,7 +15,7 @@ class CheckinSettings(KinshipSettings):
 
     service_name: str = "checkin"
     http_port: int = 8001
-    pseudonym_key: SecretStr = Field(
+    pseudonym_key: PseudonymKey = Field(
         description="Key of the HMAC that turns person_id into subject_id (at least 32 bytes)."
     )
     note_keys: SecretStr = Field(
@@ -29,13 +30,6 @@ class CheckinSettings(KinshipSettings):
         default=None, description="JSON list of crisis resources; a built-in default otherwise."
     )
     outbox_batch_size: int = 2000
-
-    @field_validator("pseudonym_key")
-    @classmethod
-    def _long_enough(cls, key: SecretStr) -> SecretStr:
-        if len(key.get_secret_value().encode()) < 32:
-            raise ValueError("KINSHIP_PSEUDONYM_KEY needs at least 32 bytes")
-        return key
 
     def note_key_table(self) -> dict[str, bytes]:
         """The note keys by id, decoded; errors name the bad entry's id, never the key."""

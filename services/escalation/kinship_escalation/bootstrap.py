@@ -3,8 +3,6 @@
 import hashlib
 import hmac
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,8 +23,7 @@ from kinship_escalation.handlers import EscalationContext
 from kinship_escalation.settings import EscalationSettings
 from kinship_runtime.auth import Authenticator
 from kinship_runtime.database import apply_migrations, create_pool
-from kinship_runtime.health import health_router
-from kinship_runtime.http import create_http_app
+from kinship_runtime.http import create_service_app
 from kinship_runtime.ingestion import DeadLetters
 from kinship_runtime.kafka import ensure_topics, make_broker, make_producer
 from kinship_runtime.outbox import OutboxRelay
@@ -147,23 +144,9 @@ def create_app(settings: EscalationSettings | None = None) -> FastAPI:
     service = EscalationService(settings or EscalationSettings())
     register_consumers(service.broker, service)
 
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await service.start()
-        try:
-            yield
-        finally:
-            await service.stop()
-
-    app = create_http_app(
+    return create_service_app(
+        service,
         title="Kinship escalation service",
         description="Distress detection, crisis-support cases, on-call escalation and timers.",
-        lifespan=lifespan,
-        routers=[
-            escalation_router(service),
-            health_router({"postgres": service.database_ready, "kafka": service.kafka_ready}),
-        ],
-        broker=service.broker,
+        routers=[escalation_router(service)],
     )
-    app.state.service = service
-    return app

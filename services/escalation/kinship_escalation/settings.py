@@ -2,8 +2,9 @@
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 
+from kinship_contracts.subjects import PseudonymKey
 from kinship_runtime.settings import KinshipSettings
 
 
@@ -12,7 +13,7 @@ class EscalationSettings(KinshipSettings):
 
     service_name: str = "escalation"
     http_port: int = 8002
-    pseudonym_key: SecretStr = Field(
+    pseudonym_key: PseudonymKey = Field(
         description="The same HMAC key as the check-in service: links directory people and "
         "signals to subject ids (one-way; the vault stays in the check-in service)."
     )
@@ -44,10 +45,3 @@ class EscalationSettings(KinshipSettings):
     timer_poll_seconds: float = Field(default=1.0, gt=0, description="How often due timers run.")
     timer_batch_size: int = Field(default=100, ge=1)
     ingest_max_records: int = Field(default=1000, ge=1, description="Records per Kafka batch.")
-
-    @field_validator("pseudonym_key")
-    @classmethod
-    def _long_enough(cls, key: SecretStr) -> SecretStr:
-        if len(key.get_secret_value().encode()) < 32:
-            raise ValueError("KINSHIP_PSEUDONYM_KEY needs at least 32 bytes")
-        return key
