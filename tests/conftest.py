@@ -97,7 +97,13 @@ async def database(endpoints: Endpoints, test_id: str) -> AsyncIterator[str]:
     yield schema
     conn = await asyncpg.connect(endpoints.database_url)
     try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        # The test's services may each own a schema named after it (t_<id>, t_<id>_n, ...).
+        owned = await conn.fetch(
+            "SELECT nspname FROM pg_namespace WHERE nspname = $1 OR nspname LIKE $1 || '\\_%'",
+            schema,
+        )
+        for row in owned:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{row["nspname"]}" CASCADE')
     finally:
         await conn.close()
 

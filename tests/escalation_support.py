@@ -72,17 +72,25 @@ def escalation_env(service_env: dict[str, str]) -> dict[str, str]:
     }
 
 
-def person(person_id: str, team: str, *roles: str) -> tuple[bytes, bytes]:
+def encode_person(
+    person_id: str, team: str, channels: dict[str, str], *roles: str
+) -> tuple[bytes, bytes]:
+    """A ``directory.people`` record."""
     body = {
         "person_id": person_id,
         "display_name": person_id.title(),
         "team_id": team,
         "timezone": "Europe/London",
         "roles": list(roles),
-        "channels": {"webhook": f"http://127.0.0.1:9/{person_id}"},
+        "channels": channels,
         "active": True,
     }
     return person_id.encode(), encode(body)
+
+
+def person(person_id: str, team: str, *roles: str) -> tuple[bytes, bytes]:
+    """A directory record whose webhook points at a closed loopback port."""
+    return encode_person(person_id, team, {"webhook": f"http://127.0.0.1:9/{person_id}"}, *roles)
 
 
 STAFF = [

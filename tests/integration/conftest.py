@@ -1,15 +1,19 @@
 """Fixtures of the integration tests."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import httpx
 import pytest
 
 from kinship_escalation.bootstrap import create_app
 from kinship_escalation.settings import EscalationSettings
+from kinship_notifications.bootstrap import create_app as create_notifications_app
+from kinship_notifications.settings import NotificationSettings
 from tests.conftest import Endpoints
 from tests.escalation_support import Escalation, Starter, escalation_env
+from tests.notifications_support import WEBHOOK_SECRET, Notifications
+from tests.receivers import SmtpReceiver, WebhookReceiver
 
 
 @pytest.fixture
@@ -39,4 +43,71 @@ def start_escalation(
 async def escalation(start_escalation: Starter) -> AsyncIterator[Escalation]:
     """One escalation service isolated to this test."""
     async with start_escalation() as running:
+        yield running
+
+
+NotificationStarter = Callable[[], AbstractAsyncContextManager[Notifications]]
+
+
+@pytest.fixture
+async def webhooks() -> AsyncIterator[WebhookReceiver]:
+    """A local webhook receiver on loopback."""
+    receiver = WebhookReceiver()
+    await receiver.start()
+    yield receiver
+    await receiver.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpReceiver]:
+    """A local SMTP server on loopback."""
+    server = SmtpReceiver()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def start_notifications(
+    service_env: dict[str, str],
+    endpoints: Endpoints,
+    smtp: SmtpReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> NotificationStarter:
+    """Starts notifications service instances with short timeouts for tests."""
+    settings_env = {
+        "KINSHIP_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "KINSHIP_SMTP_HOST": "127.0.0.1",
+        "KINSHIP_SMTP_PORT": str(smtp.port),
+        "KINSHIP_DELIVERY_TIMEOUT_SECONDS": "1",
+        "KINSHIP_RETRY_BASE_SECONDS": "0.1",
+        "KINSHIP_DELIVERY_MAX_ATTEMPTS": "5",
+        "KINSHIP_DELIVERY_LEASE_SECONDS": "3",
+        "KINSHIP_DELIVERY_POLL_SECONDS": "0.1",
+    }
+    for name, value in (escalation_env(service_env) | settings_env).items():
+        monkeypatch.setenv(name, value)
+
+    @asynccontextmanager
+    async def start() -> AsyncIterator[Notifications]:
+        # Its own schema, so it can run beside an escalation service in the same test.
+        settings = NotificationSettings(
+            database_schema=f"{service_env['KINSHIP_DATABASE_SCHEMA']}_n"
+        )
+        app = create_notifications_app(settings)
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://notifications.test"
+            ) as client,
+        ):
+            yield Notifications(client, settings, endpoints)
+
+    return start
+
+
+@pytest.fixture
+async def notifications(start_notifications: NotificationStarter) -> AsyncIterator[Notifications]:
+    """One notifications service isolated to this test."""
+    async with start_notifications() as running:
         yield running

@@ -184,3 +184,34 @@ async def test_programme_metrics_are_aggregates_withheld_below_five_cases(
     )
     assert forbidden.status_code == 403
     assert "m-0" not in str(metrics) and SUBJECTS.subject_id("m-0") not in str(metrics)
+
+
+async def test_failed_delivery_on_the_last_step_waits_for_its_timer(
+    escalation: Escalation,
+) -> None:
+    await seed_directory(escalation, STAFF)
+    policy = {"steps": [{"target": "coordinators", "timeout_seconds": 600}]}
+    assert (
+        await escalation.client.put("/v1/policies/default", json=policy, headers=AUTH)
+    ).is_success
+    await send_checkins(
+        escalation, recorded("c-1", "worker-1", datetime.now(UTC), wants_contact=True, mood=1)
+    )
+    assert await escalation.wait_for("SELECT count(*) FROM alerts", 1) == 1
+    alert = (await escalation.rows("SELECT id, case_id FROM alerts"))[0]
+    receipt = {
+        "id": "r-1",
+        "request_id": f"alert:{alert['id']}",
+        "kind": "alert",
+        "status": "failed",
+        "attempts": 5,
+        "alert_id": alert["id"],
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+    topic = escalation.topic("notifications.receipts")
+    await publish(escalation.endpoints.bootstrap_servers, topic, [(b"r-1", encode(receipt))])
+    assert (
+        await escalation.wait_for("SELECT count(*) FROM alerts WHERE failed_at IS NOT NULL", 1) == 1
+    )
+    await asyncio.sleep(2)
+    assert len(await escalation.rows("SELECT id FROM alerts")) == 1  # no tight re-alert loop

@@ -440,7 +440,11 @@ async def _step_timed_out(
 async def handle_receipts(
     unit: EscalationUnit, ctx: EscalationContext, receipts: Sequence[NotificationReceipt]
 ) -> None:
-    """A failed alert moves the case to its next step at once instead of waiting."""
+    """A step whose alerts all failed moves on to the next step at once instead of waiting.
+
+    On the last step there is nothing to move on to: its acknowledgement timer re-alerts it,
+    so a recipient who cannot be reached never causes a tight loop of alerts.
+    """
     for receipt in receipts:
         if receipt.kind is not MessageKind.ALERT or receipt.status is not DeliveryStatus.FAILED:
             continue
@@ -450,7 +454,15 @@ async def handle_receipts(
         if alert is None:
             continue
         await unit.mark_alert_failed(alert.id, ctx.clock())
-        await _step_timed_out(unit, ctx, alert.case_id, alert.step, alert.attempt)
+        if not await unit.all_alerts_failed(alert.case_id, alert.step, alert.attempt):
+            continue  # someone else alerted at this step may still take it
+        stored = await unit.case(alert.case_id)
+        if stored is None or not stored.case.awaiting_acknowledgement:
+            continue
+        if (stored.case.step, stored.case.attempt) != (alert.step, alert.attempt):
+            continue
+        if alert.step < len(stored.policy.steps):
+            await alert_step(unit, ctx, stored, step=alert.step + 1, attempt=1, now=ctx.clock())
 
 
 # ---- responders' actions -------------------------------------------------------------------

@@ -412,6 +412,17 @@ class EscalationUnit:
         """Spend an alert's one-time link."""
         await self.conn.execute("UPDATE alerts SET link_used_at = $2 WHERE id = $1", alert_id, now)
 
+    async def all_alerts_failed(self, case_id: str, step: int, attempt: int) -> bool:
+        """Whether every alert of a case's step and attempt failed to be delivered."""
+        value = await self.conn.fetchval(
+            "SELECT bool_and(failed_at IS NOT NULL) FROM alerts"
+            " WHERE case_id = $1 AND step = $2 AND attempt = $3",
+            case_id,
+            step,
+            attempt,
+        )
+        return bool(value)
+
     async def mark_alert_failed(self, alert_id: str, now: datetime) -> None:
         """Note that the alert could not be delivered."""
         await self.conn.execute("UPDATE alerts SET failed_at = $2 WHERE id = $1", alert_id, now)

@@ -1,0 +1,1 @@
+"""Kinship notifications service: reliable alerts to responders, and messages to people."""

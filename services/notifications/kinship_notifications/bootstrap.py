@@ -1,0 +1,160 @@
+"""Wiring of the notifications service: one place that builds every dependency."""
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from kinship_contracts.subjects import Pseudonymiser
+from kinship_contracts.topics import NOTIFICATION_RECEIPTS, TOPICS
+from kinship_notifications.adapters.postgres import NotificationStore
+from kinship_notifications.adapters.senders import Senders, SmtpServer
+from kinship_notifications.adapters.templates import Templates
+from kinship_notifications.domain.policy import CircuitBreaker, RetryPolicy
+from kinship_notifications.entrypoints.delivery import DeliveryConfig, DeliveryWorker
+from kinship_notifications.settings import NotificationSettings
+from kinship_runtime.auth import Authenticator
+from kinship_runtime.database import apply_migrations, create_pool
+from kinship_runtime.http import create_service_app
+from kinship_runtime.ingestion import DeadLetters
+from kinship_runtime.kafka import ensure_topics, make_broker, make_producer
+from kinship_runtime.outbox import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class NotificationService:
+    """The running service's dependencies; I/O resources are opened by ``start``."""
+
+    def __init__(
+        self,
+        settings: NotificationSettings,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.authenticator = Authenticator.from_settings(settings)
+        self.pseudonyms = Pseudonymiser(settings.pseudonym_key.get_secret_value().encode())
+        self.templates = Templates()
+        self.broker: KafkaBroker = make_broker(settings)
+        self._pool: asyncpg.Pool | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._relay: OutboxRelay | None = None
+        self._store: NotificationStore | None = None
+        self._dead_letters: DeadLetters | None = None
+        self._worker: DeliveryWorker | None = None
+        self._http: httpx.AsyncClient | None = None
+
+    @property
+    def store(self) -> NotificationStore:
+        assert self._store is not None, "the service is not started"
+        return self._store
+
+    @property
+    def worker(self) -> DeliveryWorker:
+        assert self._worker is not None, "the service is not started"
+        return self._worker
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        assert self._dead_letters is not None, "the service is not started"
+        return self._dead_letters
+
+    async def start(self) -> None:
+        """Open the database and Kafka, apply migrations, start relay, deliveries, consumers."""
+        settings = self.settings
+        self._pool = await create_pool(settings)
+        if settings.migrate_on_start:
+            async with self._pool.acquire() as conn:
+                await apply_migrations(conn, settings.owned_schema(), MIGRATIONS)
+        if settings.create_topics:
+            await ensure_topics(settings, TOPICS)
+        self._store = NotificationStore(self._pool)
+        self._producer = make_producer(settings)
+        await self._producer.start()
+        self._dead_letters = DeadLetters(self._producer, settings.consumer_group("events"))
+        self._relay = OutboxRelay(self._pool, self._producer, settings.owned_schema())
+        self._relay.start()
+        self._http = httpx.AsyncClient(follow_redirects=False)
+        smtp = SmtpServer(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            starttls=settings.smtp_starttls,
+        )
+        senders = Senders(
+            self._http,
+            settings.webhook_secret.get_secret_value().encode(),
+            smtp,
+            settings.delivery_timeout_seconds,
+        )
+        self._worker = DeliveryWorker(
+            self._store,
+            senders,
+            self.templates,
+            CircuitBreaker(
+                settings.breaker_threshold, timedelta(seconds=settings.breaker_cool_down_seconds)
+            ),
+            DeliveryConfig(
+                receipts_topic=settings.topic(NOTIFICATION_RECEIPTS),
+                concurrency=settings.delivery_concurrency,
+                lease=timedelta(seconds=settings.delivery_lease_seconds),
+                poll_seconds=settings.delivery_poll_seconds,
+                retry=RetryPolicy(
+                    max_attempts=settings.delivery_max_attempts,
+                    base_seconds=settings.retry_base_seconds,
+                    max_seconds=settings.retry_max_seconds,
+                ),
+            ),
+            after_finish=self._relay.wake,
+            clock=self.clock,
+        )
+        self._worker.start()
+        await self.broker.start()
+
+    async def stop(self) -> None:
+        """Stop consuming, let in-flight deliveries finish briefly, flush, close."""
+        await self.broker.stop()
+        if self._worker is not None:
+            await self._worker.stop(self.settings.delivery_timeout_seconds)
+        if self._relay is not None:
+            await self._relay.stop()
+        if self._http is not None:
+            await self._http.aclose()
+        if self._producer is not None:
+            await self._producer.stop()
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def database_ready(self) -> bool:
+        """PostgreSQL answers."""
+        return bool(await self.store.pool.fetchval("SELECT 1") == 1)
+
+    async def kafka_ready(self) -> bool:
+        """The Kafka cluster answers."""
+        return await self.broker.ping(timeout=2.0)
+
+
+def create_app(settings: NotificationSettings | None = None) -> FastAPI:
+    """The notifications service as an ASGI app: HTTP API plus consumers and deliveries."""
+    from kinship_notifications.entrypoints.consumers import register_consumers
+    from kinship_notifications.entrypoints.http import notifications_router
+
+    service = NotificationService(settings or NotificationSettings())
+    register_consumers(service.broker, service)
+    return create_service_app(
+        service,
+        title="Kinship notifications service",
+        description="Signed webhooks, Slack and email; exactly once as the recipient sees it.",
+        routers=[notifications_router(service)],
+    )

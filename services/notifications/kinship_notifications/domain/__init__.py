@@ -1,0 +1,1 @@
+"""Pure domain: delivery policy (retries, quiet hours, rate limits), signatures, channels."""

@@ -1,0 +1,128 @@
+"""Delivery policy: what to do with a message now, retries with backoff, circuit breakers."""
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from kinship_contracts.notifications import MessageKind, NotificationRequest
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """A recipient's delivery preferences (defaults apply when they set none)."""
+
+    locale: str = "en"
+    quiet_start: time | None = None
+    quiet_end: time | None = None
+    recognition_opt_out: bool = False
+    max_per_day: int = 5
+
+
+class Action(StrEnum):
+    """What to do with a message now."""
+
+    SEND = "send"
+    DEFER = "defer"
+    SUPPRESS = "suppress"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The decision, with the time to try again (defer) or the reason (suppress)."""
+
+    action: Action
+    until: datetime | None = None
+    reason: str | None = None
+
+
+def quiet_until(now: datetime, timezone: str, preferences: Preferences) -> datetime | None:
+    """When the recipient's quiet hours end, if ``now`` falls inside them (in their zone)."""
+    start, end = preferences.quiet_start, preferences.quiet_end
+    if start is None or end is None or start == end:
+        return None
+    local = now.astimezone(ZoneInfo(timezone))
+    clock = local.time().replace(tzinfo=None)
+    inside = start <= clock < end if start < end else (clock >= start or clock < end)
+    if not inside:
+        return None
+    ends = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+    if ends <= local:
+        ends += timedelta(days=1)
+    return ends
+
+
+def decide(
+    request: NotificationRequest,
+    preferences: Preferences,
+    timezone: str,
+    sent_today: int,
+    now: datetime,
+) -> Decision:
+    """Critical messages always go at once; others respect opt-outs, rate limits, quiet hours."""
+    if request.critical:
+        return Decision(Action.SEND)
+    if request.kind is MessageKind.CELEBRATION and preferences.recognition_opt_out:
+        return Decision(Action.SUPPRESS, reason="opted_out")
+    if sent_today >= preferences.max_per_day:
+        return Decision(Action.SUPPRESS, reason="rate_limited")
+    until = quiet_until(now, timezone, preferences)
+    if until is not None:
+        return Decision(Action.DEFER, until=until)
+    return Decision(Action.SEND)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter, then a ``failed`` receipt."""
+
+    max_attempts: int = 5
+    base_seconds: float = 0.5
+    max_seconds: float = 300.0
+    jitter: float = 0.2
+
+    def delay(self, attempt: int, random: Callable[[], float]) -> timedelta:
+        """The wait after failed attempt ``attempt`` (1-based): base * 2^(n-1), +/- jitter."""
+        raw = min(self.base_seconds * 2 ** (attempt - 1), self.max_seconds)
+        spread = 1 - self.jitter + 2 * self.jitter * random()
+        return timedelta(seconds=raw * spread)
+
+
+class CircuitBreaker:
+    """Per endpoint: after ``threshold`` failures in a row, fail fast for ``cool_down``.
+
+    After the cool-down one trial goes through (half-open); its success closes the circuit.
+    A dead endpoint then costs its recipient's retries nothing but a quick refusal, and
+    never ties up delivery to anyone else.
+    """
+
+    def __init__(self, threshold: int = 5, cool_down: timedelta = timedelta(seconds=30)) -> None:
+        self._threshold = threshold
+        self._cool_down = cool_down
+        self._failures: dict[str, int] = {}
+        self._open_until: dict[str, datetime] = {}
+
+    def allows(self, endpoint: str, now: datetime) -> bool:
+        """Whether to try ``endpoint`` now."""
+        until = self._open_until.get(endpoint)
+        return until is None or now >= until
+
+    def succeeded(self, endpoint: str) -> None:
+        """A delivery to ``endpoint`` worked: close its circuit."""
+        self._failures.pop(endpoint, None)
+        self._open_until.pop(endpoint, None)
+
+    def failed(self, endpoint: str, now: datetime) -> None:
+        """A delivery to ``endpoint`` failed; open the circuit at the threshold."""
+        count = self._failures.get(endpoint, 0) + 1
+        self._failures[endpoint] = count
+        if count >= self._threshold:
+            self._open_until[endpoint] = now + self._cool_down
+
+
+def signature(secret: bytes, body: bytes) -> str:
+    """The ``X-Kinship-Signature`` header value: ``sha256=<hex HMAC of the body>``."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()

@@ -1,0 +1,81 @@
+"""Kafka consumers of the notifications service: queue requests, follow the directory.
+
+Queuing is a fast insert keyed by the request id (a redelivered request is ignored);
+sending happens in the delivery worker, so the partition never waits for an endpoint.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from kinship_contracts.notifications import NotificationRequest
+from kinship_contracts.topics import DIRECTORY_PEOPLE, NOTIFICATION_REQUESTS
+from kinship_notifications.bootstrap import NotificationService
+from kinship_runtime.ingestion import (
+    Accepted,
+    DirectoryChange,
+    Record,
+    keep_raw_records,
+    parse_directory,
+    parse_records,
+    records_of,
+    store_or_dead_letter,
+)
+
+
+def _record_of(item: Accepted[Any] | DirectoryChange) -> Record:
+    return item.record
+
+
+def register_consumers(broker: KafkaBroker, service: NotificationService) -> None:
+    """Declare the service's subscribers on its broker."""
+    settings = service.settings
+
+    @broker.subscriber(
+        settings.topic(NOTIFICATION_REQUESTS),
+        group_id=settings.consumer_group("requests"),
+        title="notifications.requests",
+        description="Messages to deliver; queued, then sent by the delivery worker.",
+        batch=True,
+        max_records=settings.ingest_max_records,
+        batch_timeout_ms=10,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=keep_raw_records,
+    )
+    async def on_requests(message: KafkaMessage) -> None:
+        accepted, rejected = parse_records(records_of(message), NotificationRequest)
+
+        async def store(items: Sequence[Accepted[NotificationRequest]]) -> None:
+            await service.store.accept([item.event for item in items], service.clock())
+
+        rejected += await store_or_dead_letter(accepted, store, _record_of, "requests")
+        if accepted:
+            service.worker.wake()
+        await service.dead_letters.send(rejected)
+
+    @broker.subscriber(
+        settings.topic(DIRECTORY_PEOPLE),
+        group_id=settings.consumer_group("directory"),
+        title="notifications.directory",
+        description="The directory: channels and time zones of recipients.",
+        batch=True,
+        max_records=settings.ingest_max_records,
+        batch_timeout_ms=20,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=keep_raw_records,
+    )
+    async def on_directory(message: KafkaMessage) -> None:
+        changes, rejected = parse_directory(records_of(message))
+
+        async def store(items: Sequence[DirectoryChange]) -> None:
+            await service.store.apply_directory(
+                [(item.person_id, item.person) for item in items], service.pseudonyms
+            )
+
+        rejected += await store_or_dead_letter(changes, store, _record_of, "directory")
+        await service.dead_letters.send(rejected)

@@ -1,0 +1,59 @@
+-- Deliveries, recipients, preferences and the outbox of the notifications service.
+
+CREATE TABLE recipients (
+    person_id text PRIMARY KEY,
+    subject_id text NOT NULL,
+    timezone text NOT NULL,
+    channels jsonb NOT NULL,
+    active boolean NOT NULL
+);
+CREATE INDEX recipients_by_subject ON recipients (subject_id);
+
+CREATE TABLE preferences (
+    person_id text PRIMARY KEY,
+    locale text NOT NULL DEFAULT 'en',
+    quiet_start time,
+    quiet_end time,
+    recognition_opt_out boolean NOT NULL DEFAULT false,
+    max_per_day integer NOT NULL DEFAULT 5,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- One row per request: its id is the delivery id, so a redelivered request is a no-op.
+CREATE TABLE deliveries (
+    id text PRIMARY KEY,
+    kind text NOT NULL,
+    critical boolean NOT NULL,
+    request jsonb NOT NULL,
+    status text NOT NULL DEFAULT 'pending',
+    attempts integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL,
+    lease_until timestamptz,
+    channel text,
+    last_error text,
+    person_id text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz
+);
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX deliveries_sent_by_person ON deliveries (person_id, finished_at)
+    WHERE status = 'delivered' AND NOT critical;
+
+CREATE TABLE outbox (
+    seq bigserial PRIMARY KEY,
+    event_id text NOT NULL,
+    topic text NOT NULL,
+    key bytea,
+    value bytea NOT NULL,
+    headers jsonb NOT NULL DEFAULT '[]',
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE FUNCTION notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('kinship_outbox', TG_TABLE_SCHEMA);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION notify_outbox();

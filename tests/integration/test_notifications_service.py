@@ -1,0 +1,242 @@
+"""The notifications service against the real broker and database, with a local webhook
+receiver and a local SMTP server."""
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from kinship_contracts.notifications import Alert, MessageKind, NotificationRequest, Recipient
+from tests.escalation_support import encode_person
+from tests.integration.conftest import NotificationStarter
+from tests.kafka_reading import publish, read_all
+from tests.notifications_support import WEBHOOK_SECRET, Notifications
+from tests.receivers import SmtpReceiver, WebhookReceiver
+
+pytestmark = pytest.mark.integration
+
+
+def alert_request(delivery_id: str, person_id: str, critical: bool = True) -> NotificationRequest:
+    return NotificationRequest(
+        id=delivery_id,
+        kind=MessageKind.ALERT,
+        recipient=Recipient(person_id=person_id),
+        critical=critical,
+        template="alert",
+        case_id="case-1",
+        alert=Alert(
+            alert_id=f"alert-{delivery_id}",
+            case_id="case-1",
+            severity="critical",
+            step=1,
+            reason="Immediate risk: the person may be unsafe. Reach out now.",
+            opened_at=datetime.now(UTC),
+            ack_url="http://127.0.0.1:8002/v1/alerts/x/acknowledge?token=t",
+        ),
+        created_at=datetime.now(UTC),
+    )
+
+
+async def send(service: Notifications, *requests: NotificationRequest) -> None:
+    await publish(
+        service.endpoints.bootstrap_servers,
+        service.topic("notifications.requests"),
+        [(r.id.encode(), r.model_dump_json().encode()) for r in requests],
+    )
+
+
+async def directory(service: Notifications, *people: tuple[str, dict[str, str]]) -> None:
+    await publish(
+        service.endpoints.bootstrap_servers,
+        service.topic("directory.people"),
+        [encode_person(person_id, "team-r", channels) for person_id, channels in people],
+    )
+    assert await service.wait_for("SELECT count(*) FROM recipients", len(people)) == len(people)
+
+
+async def receipts(
+    service: Notifications, expect: int, timeout: float = 10
+) -> list[dict[str, Any]]:
+    records = await read_all(
+        service.endpoints.bootstrap_servers,
+        service.topic("notifications.receipts"),
+        expect,
+        timeout,
+    )
+    return [json.loads(record.value) for record in records]
+
+
+async def until(predicate: Any, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return bool(predicate())
+
+
+async def test_alert_arrives_once_with_a_valid_signature(
+    notifications: Notifications, webhooks: WebhookReceiver
+) -> None:
+    await directory(notifications, ("resp-a", {"webhook": webhooks.url("resp-a")}))
+    request = alert_request("d-1", "resp-a")
+    await send(notifications, request, request)  # redelivered by Kafka: one page only
+    assert await until(lambda: webhooks.accepted("resp-a"))
+    await asyncio.sleep(1)
+    received = webhooks.attempts("resp-a")
+    assert len(received) == 1
+    body = received[0].body
+    expected = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert received[0].headers["x-kinship-signature"] == expected
+    assert received[0].headers["x-kinship-delivery"] == "d-1"
+    assert set(json.loads(body)) == {
+        "alert_id",
+        "case_id",
+        "severity",
+        "step",
+        "reason",
+        "opened_at",
+        "ack_url",
+    }
+    (receipt,) = await receipts(notifications, 1)
+    assert (receipt["status"], receipt["alert_id"], receipt["attempts"]) == (
+        "delivered",
+        "alert-d-1",
+        1,
+    )
+
+
+async def test_receiver_failing_three_times_gets_exactly_one_accepted_delivery(
+    notifications: Notifications, webhooks: WebhookReceiver
+) -> None:
+    webhooks.fail_first["resp-a"] = 3
+    await directory(notifications, ("resp-a", {"webhook": webhooks.url("resp-a")}))
+    await send(notifications, alert_request("d-2", "resp-a"))
+    assert await until(lambda: webhooks.accepted("resp-a"), timeout=15)
+    await asyncio.sleep(1)
+    assert len(webhooks.attempts("resp-a")) == 4
+    assert len(webhooks.accepted("resp-a")) == 1
+    assert {r.headers["x-kinship-delivery"] for r in webhooks.attempts("resp-a")} == {"d-2"}
+    (receipt,) = await receipts(notifications, 1)
+    assert (receipt["status"], receipt["attempts"]) == ("delivered", 4)
+
+
+async def test_receiver_that_never_answers_yields_a_failed_receipt(
+    notifications: Notifications, webhooks: WebhookReceiver
+) -> None:
+    webhooks.hang.add("resp-a")
+    await directory(notifications, ("resp-a", {"webhook": webhooks.url("resp-a")}))
+    await send(notifications, alert_request("d-3", "resp-a"))
+    found = await receipts(notifications, 1, timeout=30)
+    assert [(r["status"], r["reason"]) for r in found] in (
+        [("failed", "timeout")],
+        [("failed", "circuit_open")],
+    )
+    assert found[0]["attempts"] == 5
+
+
+async def test_dead_endpoint_of_one_recipient_does_not_delay_a_critical_alert_to_another(
+    notifications: Notifications, webhooks: WebhookReceiver
+) -> None:
+    webhooks.hang.add("dead")
+    await directory(
+        notifications,
+        ("resp-dead", {"webhook": webhooks.url("dead")}),
+        ("resp-b", {"webhook": webhooks.url("resp-b")}),
+    )
+    await send(notifications, *[alert_request(f"dead-{n}", "resp-dead") for n in range(30)])
+    await asyncio.sleep(0.5)  # the dead endpoint's deliveries are now in flight
+    published = time.monotonic()
+    await send(notifications, alert_request("live", "resp-b"))
+    assert await until(lambda: webhooks.accepted("resp-b"), timeout=10)
+    latency = webhooks.accepted("resp-b")[0].at - published
+    print(f"critical alert latency with a dead endpoint busy: {latency * 1000:.0f} ms")
+    assert latency < 1.0
+
+
+async def test_email_carries_the_delivery_id_as_message_id(
+    notifications: Notifications, smtp: SmtpReceiver
+) -> None:
+    await directory(notifications, ("resp-m", {"email": "resp-m@example.org"}))
+    await send(notifications, alert_request("d-mail", "resp-m"))
+    assert await until(lambda: smtp.messages)
+    message = smtp.messages[0]
+    assert message["Message-ID"] == "<d-mail@kinship>"
+    assert message["To"] == "resp-m@example.org"
+    assert message["Subject"].startswith("Kinship alert")
+    assert "Take the case: http://127.0.0.1:8002" in message.get_payload()
+
+
+async def test_quiet_hours_hold_non_critical_messages_but_never_critical_ones(
+    notifications: Notifications, webhooks: WebhookReceiver
+) -> None:
+    await directory(notifications, ("resp-q", {"webhook": webhooks.url("resp-q")}))
+    always_quiet = {"quiet_start": "00:00:00", "quiet_end": "23:59:59"}
+    put = await notifications.client.put(
+        "/v1/preferences/resp-q", json=always_quiet, headers={"Authorization": "Bearer test-key"}
+    )
+    assert put.status_code == 200, put.text
+    reminder = NotificationRequest(
+        id="d-quiet",
+        kind=MessageKind.CHECKIN_REMINDER,
+        recipient=Recipient(person_id="resp-q"),
+        template="checkin_reminder",
+        created_at=datetime.now(UTC),
+    )
+    await send(notifications, reminder, alert_request("d-loud", "resp-q"))
+    assert await until(lambda: webhooks.accepted("resp-q"))
+    await asyncio.sleep(1.5)
+    ids = [r.headers["x-kinship-delivery"] for r in webhooks.attempts("resp-q")]
+    assert ids == ["d-loud"]
+    held = await notifications.rows(
+        "SELECT status, next_attempt_at FROM deliveries WHERE id = 'd-quiet'"
+    )
+    assert held[0]["status"] == "pending"
+    assert held[0]["next_attempt_at"] > datetime.now(UTC)
+
+
+async def test_celebrations_respect_opt_outs(
+    notifications: Notifications, webhooks: WebhookReceiver
+) -> None:
+    await directory(notifications, ("p-opt", {"webhook": webhooks.url("p-opt")}))
+    await notifications.client.put(
+        "/v1/preferences/p-opt",
+        json={"recognition_opt_out": True},
+        headers={"Authorization": "Bearer test-key"},
+    )
+    celebration = NotificationRequest(
+        id="d-cel",
+        kind=MessageKind.CELEBRATION,
+        recipient=Recipient(person_id="p-opt"),
+        template="celebration",
+        params={"text": "Four weeks of check-ins!"},
+        created_at=datetime.now(UTC),
+    )
+    await send(notifications, celebration)
+    (receipt,) = await receipts(notifications, 1)
+    assert (receipt["status"], receipt["reason"]) == ("suppressed", "opted_out")
+    assert webhooks.attempts("p-opt") == []
+
+
+async def test_a_restart_mid_delivery_sends_nothing_the_receiver_sees_twice(
+    start_notifications: NotificationStarter, webhooks: WebhookReceiver
+) -> None:
+    webhooks.hang.add("slow")
+    async with start_notifications() as service:
+        await directory(service, ("resp-s", {"webhook": webhooks.url("slow")}))
+        await send(service, alert_request("d-restart", "resp-s"))
+        assert await until(lambda: webhooks.attempts("slow"))
+    # Stopped mid-delivery: the lease (3 s) runs out and a new instance delivers again.
+    webhooks.hang.discard("slow")
+    async with start_notifications() as service:
+        assert await until(lambda: webhooks.accepted("slow"), timeout=20)
+        found = await receipts(service, 1)
+    deliveries = {r.headers["x-kinship-delivery"] for r in webhooks.attempts("slow")}
+    assert deliveries == {"d-restart"}  # every attempt names the same delivery
+    assert len(webhooks.accepted("slow")) == 1
+    assert [r["status"] for r in found] == ["delivered"]

@@ -1,0 +1,151 @@
+"""Delivery policy, channels and templates of the notifications service."""
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+
+from kinship_contracts.directory import Channels
+from kinship_contracts.notifications import Alert, MessageKind, NotificationRequest, Recipient
+from kinship_contracts.resources import ResourceKind, SupportResource
+from kinship_notifications.adapters.templates import Templates
+from kinship_notifications.domain.channels import ChannelKind, choose_address, webhook_body
+from kinship_notifications.domain.policy import (
+    Action,
+    CircuitBreaker,
+    Preferences,
+    RetryPolicy,
+    decide,
+    quiet_until,
+    signature,
+)
+
+NOW = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)  # 23:30 in London, 00:30 in Berlin
+NIGHT = Preferences(quiet_start=time(22), quiet_end=time(7))
+
+
+def request(
+    kind: MessageKind = MessageKind.CHECKIN_REMINDER, **fields: object
+) -> NotificationRequest:
+    return NotificationRequest(
+        id="d-1",
+        kind=kind,
+        recipient=Recipient(person_id="p-1"),
+        template=kind.value,
+        created_at=NOW,
+        **fields,
+    )
+
+
+def alert_request() -> NotificationRequest:
+    alert = Alert(
+        alert_id="a-1",
+        case_id="k-1",
+        severity="critical",
+        step=1,
+        reason="The person asked a peer responder to reach out.",
+        opened_at=NOW,
+        ack_url="http://127.0.0.1:8002/v1/alerts/a-1/acknowledge?token=t",
+    )
+    return request(MessageKind.ALERT, critical=True, alert=alert)
+
+
+def test_quiet_hours_across_midnight_in_the_recipients_zone() -> None:
+    ends = quiet_until(NOW, "Europe/London", NIGHT)
+    assert ends is not None
+    assert ends.astimezone(UTC) == datetime(2026, 11, 25, 7, tzinfo=UTC)
+    assert quiet_until(NOW.replace(hour=12), "Europe/London", NIGHT) is None
+    assert quiet_until(NOW, "Europe/London", Preferences()) is None
+
+
+def test_critical_messages_ignore_quiet_hours_limits_and_opt_outs() -> None:
+    strict = Preferences(quiet_start=time(0), quiet_end=time(23, 59), max_per_day=0)
+    assert decide(alert_request(), strict, "UTC", 99, NOW).action is Action.SEND
+
+
+def test_non_critical_messages_wait_for_the_end_of_quiet_hours() -> None:
+    decision = decide(request(), NIGHT, "Europe/Berlin", 0, NOW)
+    assert decision.action is Action.DEFER
+    assert decision.until is not None and decision.until.astimezone(UTC).hour == 6
+
+
+def test_rate_limit_and_recognition_opt_out_suppress() -> None:
+    assert decide(request(), Preferences(max_per_day=2), "UTC", 2, NOW).reason == "rate_limited"
+    opted_out = Preferences(recognition_opt_out=True)
+    celebration = request(MessageKind.CELEBRATION)
+    assert decide(celebration, opted_out, "UTC", 0, NOW).reason == "opted_out"
+    assert decide(request(), opted_out, "UTC", 0, NOW).action is Action.SEND
+
+
+def test_backoff_doubles_within_the_jitter_band() -> None:
+    policy = RetryPolicy(base_seconds=1, max_seconds=10, jitter=0.2)
+    assert policy.delay(1, lambda: 0.5) == timedelta(seconds=1)
+    assert policy.delay(3, lambda: 0.5) == timedelta(seconds=4)
+    assert policy.delay(3, lambda: 0.0) == timedelta(seconds=3.2)
+    assert policy.delay(3, lambda: 1.0) == timedelta(seconds=4.8)
+    assert policy.delay(9, lambda: 0.5) == timedelta(seconds=10)
+
+
+def test_circuit_opens_after_failures_and_closes_after_a_success() -> None:
+    breaker = CircuitBreaker(threshold=2, cool_down=timedelta(seconds=30))
+    breaker.failed("hooks.example", NOW)
+    assert breaker.allows("hooks.example", NOW)
+    breaker.failed("hooks.example", NOW)
+    assert not breaker.allows("hooks.example", NOW + timedelta(seconds=29))
+    assert breaker.allows("other.example", NOW)
+    assert breaker.allows("hooks.example", NOW + timedelta(seconds=30))  # half-open trial
+    breaker.succeeded("hooks.example")
+    breaker.failed("hooks.example", NOW)
+    assert breaker.allows("hooks.example", NOW)
+
+
+def test_signature_is_hmac_sha256_of_the_body() -> None:
+    body = b'{"alert_id": "a-1"}'
+    expected = hmac.new(b"secret", body, hashlib.sha256).hexdigest()
+    assert signature(b"secret", body) == f"sha256={expected}"
+
+
+def test_channel_order_is_webhook_then_slack_then_email() -> None:
+    both = Channels(email="p@example.org", webhook="https://hooks.example/p")
+    address = choose_address(both)
+    assert address is not None and address.channel is ChannelKind.WEBHOOK
+    assert address.endpoint == "https://hooks.example/p"
+    email = choose_address(Channels(email="p@example.org"))
+    assert email is not None and email.endpoint == "smtp:example.org"
+    assert choose_address(Channels()) is None
+
+
+def test_webhook_alert_body_is_exactly_the_spec_fields() -> None:
+    body = json.loads(webhook_body(alert_request(), "ignored"))
+    assert set(body) == {
+        "alert_id",
+        "case_id",
+        "severity",
+        "step",
+        "reason",
+        "opened_at",
+        "ack_url",
+    }
+
+
+@pytest.mark.parametrize("locale", ["en", "de", "fr"])
+def test_templates_render_in_the_locale_or_english(locale: str) -> None:
+    rendered = Templates().render(alert_request(), locale)
+    assert "a-1" in rendered.text
+    assert rendered.subject.startswith("Kinship")
+    german = "Fall übernehmen" in rendered.text
+    assert german is (locale == "de")
+
+
+def test_crisis_template_lists_the_resources() -> None:
+    resources = [
+        SupportResource(
+            kind=ResourceKind.CRISIS, name="Samaritans", description="Any time.", contact="116 123"
+        )
+    ]
+    rendered = Templates().render(
+        request(MessageKind.CRISIS_RESOURCES, critical=True, resources=resources), "en"
+    )
+    assert "Samaritans: 116 123" in rendered.text
