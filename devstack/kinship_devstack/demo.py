@@ -1,19 +1,31 @@
 """The demo scenario: a demo organisation checks in, and the platform's events are shown live.
 
-Today the platform runs the check-in and escalation services; notifications (delivery to
-webhooks and email) and recognition join the scenario as they land (see the project's
-issues). Until then the demo shows the alert requests the escalation service publishes.
+The check-in, escalation and notifications services run; the demo plays a local webhook
+receiver for every person, so alerts really arrive (signed) and are acknowledged through
+their links. Recognition joins the scenario when it lands.
 """
 
 import asyncio
 import json
+import os
 import uuid
 from datetime import UTC, datetime
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from kinship_devstack.receiver import DemoReceiver
+
 CHECKIN_URL = "http://127.0.0.1:8001"
+ESCALATION_URL = "http://127.0.0.1:8002"
+DEMO_POLICY = {
+    "steps": [
+        {"target": "responders", "timeout_seconds": 10},
+        {"target": "responders", "timeout_seconds": 10},
+        {"target": "coordinators", "timeout_seconds": 30},
+    ],
+    "contact_timeout_seconds": 3600,
+}
 BOOTSTRAP = "127.0.0.1:19092"
 AUTH = {"Authorization": "Bearer kinship-dev-key"}
 TEAM = [
@@ -43,6 +55,8 @@ def _checkin(person: str, **answers: object) -> dict[str, object]:
 
 async def main() -> None:
     """Seed the directory, submit check-ins over HTTP and Kafka, and show what happens."""
+    receiver = DemoReceiver(os.environ.get("KINSHIP_WEBHOOK_SECRET", "kinship-dev-secret").encode())
+    await receiver.start()
     producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all")
     await producer.start()
     consumer = AIOKafkaConsumer(
@@ -70,13 +84,16 @@ async def main() -> None:
                 "team_id": team,
                 "timezone": "Europe/London",
                 "roles": roles,
-                "channels": {},
+                "channels": {"webhook": receiver.url(person)},
                 "active": True,
             }
             await producer.send_and_wait(
                 "directory.people", json.dumps(person_record).encode(), key=person.encode()
             )
         await asyncio.sleep(1)
+        print("   a coordinator sets a demo escalation policy: 10 s per responder step")
+        async with httpx.AsyncClient(base_url=ESCALATION_URL, headers=AUTH) as coordinator:
+            await coordinator.put("/v1/policies/default", json=DEMO_POLICY)
         async with httpx.AsyncClient(base_url=CHECKIN_URL, headers=AUTH) as client:
             print("2. check-ins over HTTP (mood, WHO-5, a private note)")
             for person, _team in TEAM[:5]:
@@ -127,51 +144,69 @@ async def main() -> None:
             )
             trend = (await client.get("/v1/teams/support/trends")).json()
             print(f"   team 'support': {trend['message']}")
-        await _follow_escalation(escalation)
+        await _follow_escalation(escalation, receiver)
     finally:
         await escalation.stop()
         await consumer.stop()
         await producer.stop()
+        await receiver.stop()
     print("done. `make down` stops the stack; logs are under .kinship/stack/logs/")
 
 
-async def _follow_escalation(consumer: AIOKafkaConsumer) -> None:
-    """Show fay's case opening, the alert to the on-call responder, and its acknowledgement."""
-    print("7. the escalation service opened a case for fay's check-in and alerted a responder:")
-    ack_url = None
-    case_ids: set[str] = set()  # only the demo's critical case, whatever else is going on
-    deadline = asyncio.get_running_loop().time() + 20
-    while ack_url is None and asyncio.get_running_loop().time() < deadline:
-        batch = await consumer.getmany(timeout_ms=500)
+async def _follow_escalation(consumer: AIOKafkaConsumer, receiver: DemoReceiver) -> None:
+    """Live: fay's case opens, rosa is paged, nobody answers, sam is paged and takes it."""
+    print("7. live: the escalation service opens a case; alerts arrive on responders' webhooks")
+    case_ids: set[str] = set()
+    started = asyncio.get_running_loop().time()
+    deadline = started + 60
+    taken = None
+    while taken is None and asyncio.get_running_loop().time() < deadline:
+        batch = await consumer.getmany(timeout_ms=200)
         for records in batch.values():
             for record in records:
                 event = json.loads(record.value)
                 if record.topic == "escalation.cases" and "sequence" in event:
                     if event["kind"] == "opened" and "immediate_risk" in event["rules"]:
                         case_ids.add(event["case_id"])
-                    if event["case_id"] not in case_ids:
-                        continue
-                    print(
-                        f"   case {event['case_id'][:8]}… {event['kind']}: severity "
-                        f"{event['severity']}, rules {event['rules']}"
-                    )
-                elif event.get("case_id") not in case_ids:
-                    continue
-                elif event.get("kind") == "alert":
-                    alert = event["alert"]
-                    who = event["recipient"]["person_id"]
-                    print(f"   ALERT to {who} (step {alert['step']}): {alert['reason']}")
-                    print(f"         acknowledge: {alert['ack_url']}")
-                    ack_url = alert["ack_url"]
-                elif event.get("kind") == "crisis_resources":
-                    print("   crisis resources requested for the person (critical)")
-    if ack_url is None:
-        print("   (no alert yet: is the escalation service running? `make status`)")
+                    if event["case_id"] in case_ids:
+                        print(
+                            f"   [{_since(started)}] case {event['case_id'][:8]}… "
+                            f"{event['kind']} (severity {event['severity']}, step "
+                            f"{event.get('step')})"
+                        )
+        while not receiver.arrived.empty():
+            delivery = receiver.arrived.get_nowait()
+            signed = "signature ok" if delivery.signed else "BAD SIGNATURE"
+            if delivery.kind == "alert" and delivery.body.get("case_id") in case_ids:
+                alert = delivery.body
+                print(
+                    f"   [{_since(started)}] webhook -> {delivery.recipient}: ALERT step "
+                    f"{alert['step']}: {alert['reason']} ({signed})"
+                )
+                if alert["step"] == 1:
+                    print(f"   [{_since(started)}] {delivery.recipient} does not answer...")
+                else:
+                    print(f"   [{_since(started)}] {delivery.recipient} follows the link")
+                    async with httpx.AsyncClient() as client:
+                        taken = (await client.post(alert["ack_url"])).json()
+            elif delivery.kind != "alert":
+                print(
+                    f"   [{_since(started)}] webhook -> {delivery.recipient}: "
+                    f"{delivery.kind} ({signed})"
+                )
+    if taken is None:
+        print("   (no acknowledgement within a minute: see `make status` and the logs)")
         return
-    print("8. the responder follows the link and takes the case; escalation stops")
-    async with httpx.AsyncClient() as client:
-        taken = (await client.post(ack_url)).json()
-    print(f"   case status: {taken['status']}, responder {taken['responder_id']}")
+    print(f"8. case {taken['status']} by {taken['responder_id']}: escalation stops.")
+    alerts = [d for d in receiver.deliveries if d.kind == "alert"]
+    print(
+        f"   summary: {len(alerts)} alerts, each delivered once and signed; "
+        f"time to acknowledge {_since(started)}"
+    )
+
+
+def _since(started: float) -> str:
+    return f"{asyncio.get_running_loop().time() - started:5.1f}s"
 
 
 if __name__ == "__main__":

@@ -1,0 +1,87 @@
+"""A local webhook receiver for the demo: prints what responders and people would get."""
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class Delivery:
+    """One webhook call as received."""
+
+    recipient: str
+    delivery_id: str
+    kind: str
+    body: dict[str, Any]
+    signed: bool
+    at: float
+
+
+@dataclass
+class DemoReceiver:
+    """Accepts webhooks on ``http://127.0.0.1:<port>/<recipient>``; one record per delivery id."""
+
+    secret: bytes
+    port: int = 8099
+    deliveries: list[Delivery] = field(default_factory=list)
+    arrived: asyncio.Queue[Delivery] = field(default_factory=asyncio.Queue)
+    _server: uvicorn.Server | None = None
+    _task: asyncio.Task[None] | None = None
+
+    def url(self, recipient: str) -> str:
+        """The webhook URL of a recipient."""
+        return f"http://127.0.0.1:{self.port}/{recipient}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI app."""
+        if scope["type"] != "http":
+            return
+        raw = b""
+        while True:
+            message = await receive()
+            raw += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        expected = "sha256=" + hmac.new(self.secret, raw, hashlib.sha256).hexdigest()
+        delivery_id = headers.get("x-kinship-delivery", "")
+        if all(d.delivery_id != delivery_id for d in self.deliveries):  # the same id: once
+            delivery = Delivery(
+                recipient=scope["path"].strip("/"),
+                delivery_id=delivery_id,
+                kind=headers.get("x-kinship-kind", "?"),
+                body=json.loads(raw or b"{}"),
+                signed=hmac.compare_digest(expected, headers.get("x-kinship-signature", "")),
+                at=time.monotonic(),
+            )
+            self.deliveries.append(delivery)
+            self.arrived.put_nowait(delivery)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def start(self) -> None:
+        """Listen on loopback."""
+        config = uvicorn.Config(
+            self, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+        )
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.create_task(self._server.serve())
+        while not self._server.started:  # noqa: ASYNC110 - uvicorn has no started event
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task
