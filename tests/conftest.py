@@ -8,6 +8,7 @@ Each test gets its own topic prefix, consumer groups and database schema.
 """
 
 import base64
+import fcntl
 import os
 import shutil
 import subprocess
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+
+from tests.receivers import SmtpReceiver, WebhookReceiver
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_KAFKA_PORT = int(os.environ.get("KINSHIP_TEST_KAFKA_PORT", "29192"))
@@ -77,11 +80,22 @@ def endpoints() -> Iterator[Endpoints]:
     )
     import asyncio
 
-    asyncio.run(stack.start_infra())
-    try:
-        yield Endpoints(stack.bootstrap_servers, stack.database_url, "local stack")
-    finally:
-        asyncio.run(stack.stop_infra())
+    # Several test sessions may share the test stack (two terminals, an editor's runner):
+    # each holds a shared lock while it runs, and only the last one out stops the stack.
+    stack.state.mkdir(parents=True, exist_ok=True)
+    with (stack.state / "sessions.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        asyncio.run(stack.start_infra())
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        try:
+            yield Endpoints(stack.bootstrap_servers, stack.database_url, "local stack")
+        finally:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pass  # another session still uses the stack: leave it running
+            else:
+                asyncio.run(stack.stop_infra())
 
 
 @pytest.fixture
@@ -123,3 +137,21 @@ def service_env(endpoints: Endpoints, test_id: str, database: str) -> dict[str, 
         "KINSHIP_NOTE_KEY_ID": "t1",
         "KINSHIP_GRACEFUL_TIMEOUT_SECONDS": "10",
     }
+
+
+@pytest.fixture
+async def webhooks() -> AsyncIterator[WebhookReceiver]:
+    """A local webhook receiver on loopback."""
+    receiver = WebhookReceiver()
+    await receiver.start()
+    yield receiver
+    await receiver.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpReceiver]:
+    """A local SMTP server on loopback."""
+    server = SmtpReceiver()
+    server.start()
+    yield server
+    server.stop()

@@ -2,77 +2,18 @@
 
 import asyncio
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
-import httpx
 import pytest
 
 from tests.conftest import Endpoints
 from tests.kafka_reading import checkin, encode, publish, read_all
+from tests.processes import ServiceProcess
 
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ServiceProcess:
-    """``python -m kinship_checkin`` with its own environment and log file."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = _free_port()
-        self.env = {**os.environ, **env, "KINSHIP_HTTP_PORT": str(self.port)}
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, **extra: str) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "kinship_checkin"],
-                env={**self.env, **extra},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    async def ready(self, timeout: float = 60.0) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
-        async with httpx.AsyncClient() as client:
-            while asyncio.get_running_loop().time() < deadline:
-                assert self.process is not None
-                if self.process.poll() is not None:
-                    raise AssertionError(f"service exited early: {self.log.read_text()[-3000:]}")
-                try:
-                    response = await client.get(f"http://127.0.0.1:{self.port}/readyz")
-                    if response.status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.3)
-        raise AssertionError(f"service not ready: {self.log.read_text()[-3000:]}")
-
-    async def exited(self, timeout: float = 60.0) -> int:
-        assert self.process is not None
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self.process.poll() is None:
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError("service did not exit")
-            await asyncio.sleep(0.1)
-        return int(self.process.returncode)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
 
 
 @pytest.fixture

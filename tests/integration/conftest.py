@@ -1,6 +1,6 @@
 """Fixtures of the integration tests."""
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import httpx
@@ -13,7 +13,7 @@ from kinship_notifications.settings import NotificationSettings
 from tests.conftest import Endpoints
 from tests.escalation_support import Escalation, Starter, escalation_env
 from tests.notifications_support import WEBHOOK_SECRET, Notifications
-from tests.receivers import SmtpReceiver, WebhookReceiver
+from tests.receivers import SmtpReceiver
 
 
 @pytest.fixture
@@ -47,24 +47,6 @@ async def escalation(start_escalation: Starter) -> AsyncIterator[Escalation]:
 
 
 NotificationStarter = Callable[[], AbstractAsyncContextManager[Notifications]]
-
-
-@pytest.fixture
-async def webhooks() -> AsyncIterator[WebhookReceiver]:
-    """A local webhook receiver on loopback."""
-    receiver = WebhookReceiver()
-    await receiver.start()
-    yield receiver
-    await receiver.stop()
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpReceiver]:
-    """A local SMTP server on loopback."""
-    server = SmtpReceiver()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
