@@ -62,6 +62,16 @@ CHECKINS_RECORDED = TopicSpec(
     description="Validated, persisted check-ins: pseudonymous, without notes, with scores.",
     retention_ms=30 * DAY_MS,
 )
+CHECKINS_URGENT = TopicSpec(
+    name="wellbeing.checkins.urgent",
+    key="subject_id",
+    payload=CheckinRecorded,
+    event_type="kinship.checkin.urgent.v1",
+    description="Recorded check-ins showing immediate risk, also published here (same id) so "
+    "that no backlog on wellbeing.checkins.recorded can delay them.",
+    partitions=3,
+    retention_ms=30 * DAY_MS,
+)
 SIGNALS_SUBMITTED = TopicSpec(
     name="wellbeing.signals.submitted",
     key="person_id or team_id",
@@ -130,6 +140,7 @@ NOTIFICATION_RECEIPTS = TopicSpec(
 TOPICS: tuple[TopicSpec, ...] = (
     CHECKINS_SUBMITTED,
     CHECKINS_RECORDED,
+    CHECKINS_URGENT,
     SIGNALS_SUBMITTED,
     DIRECTORY_PEOPLE,
     KUDOS_SUBMITTED,

@@ -196,6 +196,12 @@ async def test_crisis_resources_come_back_at_once_for_immediate_risk(
     assert len(response.json()["immediate_support"]) >= 1
     calm = await service.client.post("/v1/checkins", json=checkin("calm-1"), headers=AUTH)
     assert "immediate_support" not in calm.json()
+    # Immediate risk also goes on the urgent lane (same id); ordinary check-ins do not.
+    bootstrap = service.endpoints.bootstrap_servers
+    urgent = await read_all(bootstrap, service.topic("wellbeing.checkins.urgent"), expect=1)
+    assert [json.loads(r.value)["id"] for r in urgent] == ["risk-1"]
+    recorded = await read_all(bootstrap, service.topic("wellbeing.checkins.recorded"), expect=2)
+    assert sorted(json.loads(r.value)["id"] for r in recorded) == ["calm-1", "risk-1"]
 
 
 async def test_bad_http_input_gets_field_errors_and_no_credentials_get_401(

@@ -215,3 +215,18 @@ async def test_failed_delivery_on_the_last_step_waits_for_its_timer(
     )
     await asyncio.sleep(2)
     assert len(await escalation.rows("SELECT id FROM alerts")) == 1  # no tight re-alert loop
+
+
+async def test_urgent_lane_opens_the_case_and_the_recorded_copy_changes_nothing(
+    escalation: Escalation,
+) -> None:
+    await seed_directory(escalation, STAFF)
+    message = recorded("c-u", "worker-1", datetime.now(UTC), phq9=[0] * 8 + [1])
+    urgent = escalation.topic("wellbeing.checkins.urgent")
+    await publish(escalation.endpoints.bootstrap_servers, urgent, [message])
+    assert await escalation.wait_for("SELECT count(*) FROM alerts", 1) == 1
+    await send_checkins(escalation, message)  # the same event on the ordinary lane
+    await asyncio.sleep(1.5)
+    assert len(await escalation.rows("SELECT id FROM observations")) == 1
+    assert len(await escalation.rows("SELECT id FROM cases")) == 1
+    assert len(await escalation.rows("SELECT id FROM alerts")) == 1

@@ -13,7 +13,7 @@ from kinship_checkin.domain.privacy import NoteCipher, Pseudonymiser
 from kinship_checkin.domain.support import SupportResource, load_crisis_resources
 from kinship_checkin.handlers import CheckinPrivacy
 from kinship_checkin.settings import CheckinSettings
-from kinship_contracts.topics import CHECKINS_RECORDED, TOPICS
+from kinship_contracts.topics import CHECKINS_RECORDED, CHECKINS_URGENT, TOPICS
 from kinship_runtime.auth import Authenticator
 from kinship_runtime.database import apply_migrations, create_pool
 from kinship_runtime.http import create_service_app
@@ -40,6 +40,7 @@ class CheckinService:
             settings.crisis_resources_file
         )
         self.recorded_topic = settings.topic(CHECKINS_RECORDED)
+        self.urgent_topic = settings.topic(CHECKINS_URGENT)
         self.broker: KafkaBroker = make_broker(settings)
         self._pool: asyncpg.Pool | None = None
         self._producer: AIOKafkaProducer | None = None

@@ -17,7 +17,7 @@ from kinship_checkin.domain.trends import TeamTrend, TrendCell, team_trend
 from kinship_contracts.checkins import CheckinSubmitted
 from kinship_contracts.directory import DirectoryPerson
 from kinship_contracts.envelope import cloud_event_headers
-from kinship_contracts.topics import CHECKINS_RECORDED
+from kinship_contracts.topics import CHECKINS_RECORDED, CHECKINS_URGENT
 from kinship_runtime.outbox import OutboxMessage
 
 EVENT_SOURCE = "kinship/checkin"
@@ -74,15 +74,25 @@ class CheckinPrivacy:
     notes: NoteCipher
 
 
-def _outbox_message(recorded: RecordedCheckin, topic: str, time: str) -> OutboxMessage:
+def _outbox_messages(
+    recorded: RecordedCheckin, topic: str, urgent_topic: str | None, urgent: bool, time: str
+) -> list[OutboxMessage]:
     event = recorded.event
-    return OutboxMessage(
-        event_id=event.id,
-        topic=topic,
-        key=event.subject_id.encode(),
-        value=event.model_dump_json(exclude_none=True).encode(),
-        headers=cloud_event_headers(event.id, EVENT_SOURCE, CHECKINS_RECORDED.event_type, time),
-    )
+    key, value = event.subject_id.encode(), event.model_dump_json(exclude_none=True).encode()
+    messages = [
+        OutboxMessage(
+            event_id=event.id,
+            topic=topic,
+            key=key,
+            value=value,
+            headers=cloud_event_headers(event.id, EVENT_SOURCE, CHECKINS_RECORDED.event_type, time),
+        )
+    ]
+    if urgent and urgent_topic is not None:
+        # Immediate risk also takes the urgent lane, first, so no backlog delays its alert.
+        headers = cloud_event_headers(event.id, EVENT_SOURCE, CHECKINS_URGENT.event_type, time)
+        messages.insert(0, OutboxMessage(event.id, urgent_topic, key, value, headers))
+    return messages
 
 
 async def record_checkins(
@@ -91,6 +101,7 @@ async def record_checkins(
     privacy: CheckinPrivacy,
     recorded_topic: str,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    urgent_topic: str | None = None,
 ) -> list[CheckinResult]:
     """Record valid submissions once each and queue their ``CheckinRecorded`` events."""
     unique = first_of_each_id(list(submissions))
@@ -109,7 +120,13 @@ async def record_checkins(
         for submission in unique
     ]
     time = recorded_at.isoformat()
-    messages = [_outbox_message(item, recorded_topic, time) for item in recorded]
+    messages = [
+        message
+        for item, submission in zip(recorded, unique, strict=True)
+        for message in _outbox_messages(
+            item, recorded_topic, urgent_topic, needs_immediate_support(submission), time
+        )
+    ]
     stored = await store.record(recorded, messages)
     results = []
     for submission in submissions:

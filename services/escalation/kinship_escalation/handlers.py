@@ -190,11 +190,17 @@ async def handle_checkins(
     now = ctx.clock()
     since = min(event.occurred_at for event in fresh) - timedelta(days=HISTORY_DAYS)
     histories = await unit.histories(sorted({event.subject_id for event in fresh}), since)
+    no_watch: list[str] = []
     for event in fresh:
         history = [item for item in histories[event.subject_id] if item.at <= event.occurred_at]
         await _evaluate(unit, ctx, event.subject_id, event.team_id, history, now)
         if history and history[-1].id == event.id:
-            await _watch_for_withdrawal(unit, ctx, event.subject_id, event.team_id, history)
+            watching = await _watch_for_withdrawal(
+                unit, ctx, event.subject_id, event.team_id, history
+            )
+            if not watching:
+                no_watch.append(f"{MISSED_CHECKINS}:{event.subject_id}")
+    await unit.cancel_timers(no_watch)  # one statement for the batch: the common case
     return len(fresh)
 
 
@@ -230,12 +236,12 @@ async def _watch_for_withdrawal(
     subject_id: str,
     team_id: str | None,
     history: list[CheckinObservation],
-) -> None:
+) -> bool:
+    """Schedule (or move) the missed-check-ins timer after a low trend; False if none is due."""
     timer_id = f"{MISSED_CHECKINS}:{subject_id}"
     due = withdrawal_due(history, ctx.rules)
     if due is None:
-        await unit.cancel_timer(timer_id)
-        return
+        return False
     await unit.schedule(
         timer_id,
         MISSED_CHECKINS,
@@ -245,6 +251,7 @@ async def _watch_for_withdrawal(
         payload={"last_checkin": history[-1].id},
         replace=True,
     )
+    return True
 
 
 async def open_or_update_case(

@@ -101,3 +101,21 @@ async def test_immediate_support_is_flagged_for_item9() -> None:
         [submission("c-1", phq9=[0] * 8 + [2]), submission("c-2")], store, PRIVACY, "recorded"
     )
     assert [r.immediate_support for r in results] == [True, False]
+
+
+async def test_immediate_risk_also_takes_the_urgent_lane_first() -> None:
+    store = FakeCheckinStore()
+    await record_checkins(
+        [submission("c-1", phq9=[0] * 8 + [1]), submission("c-2")],
+        store,
+        PRIVACY,
+        "recorded",
+        urgent_topic="urgent",
+    )
+    assert [(m.event_id, m.topic) for m in store.outbox] == [
+        ("c-1", "urgent"),
+        ("c-1", "recorded"),
+        ("c-2", "recorded"),
+    ]
+    assert store.outbox[0].value == store.outbox[1].value
+    assert dict(store.outbox[0].headers)["ce_type"] == b"kinship.checkin.urgent.v1"

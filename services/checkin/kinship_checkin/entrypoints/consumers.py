@@ -59,6 +59,7 @@ def register_consumers(broker: KafkaBroker, service: CheckinService) -> None:
                 service.store,
                 service.privacy,
                 service.recorded_topic,
+                urgent_topic=service.urgent_topic,
             )
 
         rejected += await store_or_dead_letter(accepted, store, _record_of, "check-in")

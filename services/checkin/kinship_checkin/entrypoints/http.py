@@ -61,7 +61,11 @@ def checkin_router(service: CheckinService) -> APIRouter:
         When the check-in shows immediate risk the response carries crisis resources at once.
         """
         (result,) = await record_checkins(
-            [submission], service.store, service.privacy, service.recorded_topic
+            [submission],
+            service.store,
+            service.privacy,
+            service.recorded_topic,
+            urgent_topic=service.urgent_topic,
         )
         service.relay.wake()
         return CheckinAccepted(

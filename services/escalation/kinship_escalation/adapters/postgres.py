@@ -71,8 +71,13 @@ class StoredCase:
     alerted: list[str]
 
 
-_OBSERVATION_COLUMNS = (
-    "id, at, mood, stress, energy, who5_raw, phq9_total, phq2_total, item9_positive, wants_contact"
+HISTORY_LIMIT = 80
+_HISTORIES = (
+    "SELECT h.subject_id, h.id, h.at, h.mood, h.stress, h.energy, h.who5_raw, h.phq9_total,"
+    " h.phq2_total, h.item9_positive, h.wants_contact FROM unnest($1::text[]) AS wanted(subject)"
+    " CROSS JOIN LATERAL (SELECT * FROM observations o WHERE o.subject_id = wanted.subject"
+    " AND o.at >= $2 ORDER BY o.at DESC, o.id DESC LIMIT $3) AS h"
+    " ORDER BY h.subject_id, h.at, h.id"
 )
 
 
@@ -172,11 +177,13 @@ class EscalationUnit:
         self, subject_ids: Sequence[str], since: datetime
     ) -> dict[str, list[CheckinObservation]]:
         """Each subject's observations since ``since``, oldest first."""
+        # The newest HISTORY_LIMIT per subject are plenty for every rule (daily check-ins over
+        # the 74-day window); LATERAL + LIMIT reads only those through the (subject, at) index.
         rows = await self.conn.fetch(
-            f"SELECT subject_id, {_OBSERVATION_COLUMNS} FROM observations"  # noqa: S608
-            " WHERE subject_id = ANY($1::text[]) AND at >= $2 ORDER BY subject_id, at, id",
+            _HISTORIES,
             list(subject_ids),
             since,
+            HISTORY_LIMIT,
         )
         found: dict[str, list[CheckinObservation]] = {}
         for row in rows:
@@ -451,9 +458,13 @@ class EscalationUnit:
             json.dumps(payload or {}),
         )
 
-    async def cancel_timer(self, timer_id: str) -> None:
-        """Drop a timer that has not fired."""
-        await self.conn.execute("DELETE FROM timers WHERE id = $1 AND fired_at IS NULL", timer_id)
+    async def cancel_timers(self, timer_ids: Sequence[str]) -> None:
+        """Drop timers that have not fired (one statement for many)."""
+        if timer_ids:
+            await self.conn.execute(
+                "DELETE FROM timers WHERE id = ANY($1::text[]) AND fired_at IS NULL",
+                list(timer_ids),
+            )
 
     async def claim_due_timers(self, now: datetime, limit: int) -> list[Timer]:
         """Due timers, locked and marked fired in this transaction (skipped by other replicas)."""

@@ -17,6 +17,7 @@ from kinship_contracts.notifications import NotificationReceipt
 from kinship_contracts.signals import SignalSubmitted
 from kinship_contracts.topics import (
     CHECKINS_RECORDED,
+    CHECKINS_URGENT,
     DIRECTORY_PEOPLE,
     NOTIFICATION_RECEIPTS,
     SIGNALS_SUBMITTED,
@@ -84,6 +85,27 @@ def register_consumers(broker: KafkaBroker, service: EscalationService) -> None:
     )
     async def on_checkins(message: KafkaMessage) -> None:
         # Observations are keyed by the check-in id: their insert is the idempotency check.
+        await consume(
+            message,
+            CheckinRecorded,
+            lambda unit, events: handlers.handle_checkins(unit, ctx, events),
+            None,
+        )
+
+    @broker.subscriber(
+        settings.topic(CHECKINS_URGENT),
+        group_id=settings.consumer_group("urgent"),
+        title="escalation.urgent",
+        description="Immediate-risk check-ins on their own lane: no backlog delays them.",
+        batch=True,
+        max_records=settings.ingest_max_records,
+        batch_timeout_ms=20,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=keep_raw_records,
+    )
+    async def on_urgent_checkins(message: KafkaMessage) -> None:
+        # The same event arrives again on the recorded topic: the observation id dedupes it.
         await consume(
             message,
             CheckinRecorded,
