@@ -240,3 +240,17 @@ async def test_a_restart_mid_delivery_sends_nothing_the_receiver_sees_twice(
     assert deliveries == {"d-restart"}  # every attempt names the same delivery
     assert len(webhooks.accepted("slow")) == 1
     assert [r["status"] for r in found] == ["delivered"]
+
+
+async def test_slack_incoming_webhook_gets_the_rendered_text(
+    notifications: Notifications, webhooks: WebhookReceiver
+) -> None:
+    await directory(notifications, ("resp-sl", {"slack_webhook": webhooks.url("slack-sl")}))
+    await send(notifications, alert_request("d-slack", "resp-sl"))
+    assert await until(lambda: webhooks.attempts("slack-sl"))
+    (received,) = webhooks.attempts("slack-sl")
+    text = json.loads(received.body)["text"]
+    assert text.startswith("*Kinship alert: a colleague needs support (critical, step 1)*")
+    assert "Take the case: http://127.0.0.1:8002" in text
+    (receipt,) = await receipts(notifications, 1)
+    assert (receipt["status"], receipt["channel"]) == ("delivered", "slack")
