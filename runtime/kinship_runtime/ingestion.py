@@ -273,3 +273,26 @@ async def store_or_dead_letter(
             reason = {"code": "processing_failed", "errors": [{"msg": type(error).__name__}]}
             rejected.append(Rejected(record_of(item), reason))
     return rejected
+
+
+async def consume_directory(
+    message: StreamMessage[Any],
+    apply: Callable[[list[tuple[str, DirectoryPerson | None]]], Awaitable[object]],
+    dead_letters: DeadLetters,
+) -> None:
+    """The body of every service's ``directory.people`` subscriber.
+
+    Parses the batch (a null value removes a person), applies it (isolating a record the
+    database refuses), and dead-letters what could not be used.
+    """
+    changes, rejected = parse_directory(records_of(message))
+
+    async def store(items: Sequence[DirectoryChange]) -> None:
+        await apply([(item.person_id, item.person) for item in items])
+
+    rejected += await store_or_dead_letter(changes, store, _change_record, "directory")
+    await dead_letters.send(rejected)
+
+
+def _change_record(change: DirectoryChange) -> Record:
+    return change.record

@@ -1,17 +1,27 @@
-"""The command line every service shares: ``python -m kinship_<service> [serve|migrate]``."""
+"""What every service shares to run: its core resources and ``python -m kinship_<service>``."""
 
 import argparse
 import asyncio
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import asyncpg
 import uvicorn
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 
+from kinship_contracts.topics import TOPICS
 from kinship_runtime.database import apply_migrations, create_pool
+from kinship_runtime.ingestion import DeadLetters, Seal
+from kinship_runtime.kafka import ensure_topics, make_broker, make_producer
+from kinship_runtime.outbox import OutboxRelay
 from kinship_runtime.settings import KinshipSettings
 from kinship_runtime.telemetry import configure_logging, configure_tracing
+
+log = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=KinshipSettings)
 
@@ -54,3 +64,89 @@ def run_service(
         timeout_graceful_shutdown=int(settings.graceful_timeout_seconds),
     )
     return 0
+
+
+class ServiceCore:
+    """What every service opens at start and closes at stop, in the right order.
+
+    The database pool (migrations applied), the registry's topics (local stacks), an
+    idempotent producer, the outbox relay and dead-letter publishing. Services add their own
+    workers around it.
+    """
+
+    def __init__(
+        self,
+        settings: KinshipSettings,
+        migrations: Path,
+        *,
+        dead_letter_seal: Seal | None = None,
+        outbox_batch_size: int = 2000,
+    ) -> None:
+        self.settings = settings
+        self.broker: KafkaBroker = make_broker(settings)
+        self._migrations = migrations
+        self._seal = dead_letter_seal
+        self._outbox_batch_size = outbox_batch_size
+        self._pool: asyncpg.Pool | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._relay: OutboxRelay | None = None
+        self._dead_letters: DeadLetters | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The service's database pool."""
+        assert self._pool is not None, "the service is not started"
+        return self._pool
+
+    @property
+    def relay(self) -> OutboxRelay:
+        """The outbox relay."""
+        assert self._relay is not None, "the service is not started"
+        return self._relay
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        """Dead-letter publishing."""
+        assert self._dead_letters is not None, "the service is not started"
+        return self._dead_letters
+
+    async def open(self) -> None:
+        """Open the pool (and migrate), create topics, start the producer and the relay."""
+        settings = self.settings
+        self._pool = await create_pool(settings)
+        if settings.migrate_on_start:
+            async with self._pool.acquire() as conn:
+                applied = await apply_migrations(conn, settings.owned_schema(), self._migrations)
+            if applied:
+                log.info("applied migrations", extra={"count": len(applied)})
+        if settings.create_topics:
+            await ensure_topics(settings, TOPICS)
+        self._producer = make_producer(settings)
+        await self._producer.start()
+        self._dead_letters = DeadLetters(
+            self._producer, settings.consumer_group("events"), seal=self._seal
+        )
+        self._relay = OutboxRelay(
+            self._pool,
+            self._producer,
+            settings.owned_schema(),
+            batch_size=self._outbox_batch_size,
+        )
+        self._relay.start()
+
+    async def close(self) -> None:
+        """Flush the outbox briefly, stop the producer, close the pool."""
+        if self._relay is not None:
+            await self._relay.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def database_ready(self) -> bool:
+        """PostgreSQL answers."""
+        return bool(await self.pool.fetchval("SELECT 1") == 1)
+
+    async def kafka_ready(self) -> bool:
+        """The Kafka cluster answers."""
+        return await self.broker.ping(timeout=2.0)

@@ -6,13 +6,11 @@ import logging
 from datetime import timedelta
 from pathlib import Path
 
-import asyncpg
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from kinship_contracts.subjects import Pseudonymiser
-from kinship_contracts.topics import ESCALATION_CASES, NOTIFICATION_REQUESTS, TOPICS
+from kinship_contracts.topics import ESCALATION_CASES, NOTIFICATION_REQUESTS
 from kinship_escalation.adapters.files import load_catalogue, read_zone_table
 from kinship_escalation.adapters.postgres import PostgresEscalation
 from kinship_escalation.domain.links import AckLinks
@@ -22,11 +20,10 @@ from kinship_escalation.entrypoints.timers import TimerWorker
 from kinship_escalation.handlers import EscalationContext
 from kinship_escalation.settings import EscalationSettings
 from kinship_runtime.auth import Authenticator
-from kinship_runtime.database import apply_migrations, create_pool
 from kinship_runtime.http import create_service_app
 from kinship_runtime.ingestion import DeadLetters
-from kinship_runtime.kafka import ensure_topics, make_broker, make_producer
 from kinship_runtime.outbox import OutboxRelay
+from kinship_runtime.service import ServiceCore
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +57,9 @@ class EscalationService:
             resources=load_catalogue(settings.resources_file),
             zone_table=read_zone_table(),
         )
-        self.broker: KafkaBroker = make_broker(settings)
-        self._pool: asyncpg.Pool | None = None
-        self._producer: AIOKafkaProducer | None = None
-        self._relay: OutboxRelay | None = None
+        self.core = ServiceCore(settings, MIGRATIONS)
+        self.broker: KafkaBroker = self.core.broker
         self._store: PostgresEscalation | None = None
-        self._dead_letters: DeadLetters | None = None
         self._timers: TimerWorker | None = None
 
     @property
@@ -75,13 +69,11 @@ class EscalationService:
 
     @property
     def relay(self) -> OutboxRelay:
-        assert self._relay is not None, "the service is not started"
-        return self._relay
+        return self.core.relay
 
     @property
     def dead_letters(self) -> DeadLetters:
-        assert self._dead_letters is not None, "the service is not started"
-        return self._dead_letters
+        return self.core.dead_letters
 
     @property
     def timers(self) -> TimerWorker:
@@ -90,27 +82,14 @@ class EscalationService:
 
     async def start(self) -> None:
         """Open the database and Kafka, apply migrations, start relay, timers and consumers."""
-        settings = self.settings
-        self._pool = await create_pool(settings)
-        if settings.migrate_on_start:
-            async with self._pool.acquire() as conn:
-                applied = await apply_migrations(conn, settings.owned_schema(), MIGRATIONS)
-            if applied:
-                log.info("applied migrations", extra={"count": len(applied)})
-        if settings.create_topics:
-            await ensure_topics(settings, TOPICS)
-        self._store = PostgresEscalation(self._pool)
-        self._producer = make_producer(settings)
-        await self._producer.start()
-        self._dead_letters = DeadLetters(self._producer, settings.consumer_group("events"))
-        self._relay = OutboxRelay(self._pool, self._producer, settings.owned_schema())
-        self._relay.start()
+        await self.core.open()
+        self._store = PostgresEscalation(self.core.pool)
         self._timers = TimerWorker(
             self._store,
             self.context,
-            poll_seconds=settings.timer_poll_seconds,
-            batch_size=settings.timer_batch_size,
-            after_round=self._relay.wake,
+            poll_seconds=self.settings.timer_poll_seconds,
+            batch_size=self.settings.timer_batch_size,
+            after_round=self.core.relay.wake,
         )
         self._timers.start()
         await self.broker.start()
@@ -120,20 +99,15 @@ class EscalationService:
         await self.broker.stop()
         if self._timers is not None:
             await self._timers.stop()
-        if self._relay is not None:
-            await self._relay.stop()
-        if self._producer is not None:
-            await self._producer.stop()
-        if self._pool is not None:
-            await self._pool.close()
+        await self.core.close()
 
     async def database_ready(self) -> bool:
         """PostgreSQL answers."""
-        return bool(await self.store.pool.fetchval("SELECT 1") == 1)
+        return await self.core.database_ready()
 
     async def kafka_ready(self) -> bool:
         """The Kafka cluster answers."""
-        return await self.broker.ping(timeout=2.0)
+        return await self.core.kafka_ready()
 
 
 def create_app(settings: EscalationSettings | None = None) -> FastAPI:

@@ -5,14 +5,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
 import httpx
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from kinship_contracts.subjects import Pseudonymiser
-from kinship_contracts.topics import NOTIFICATION_RECEIPTS, TOPICS
+from kinship_contracts.topics import NOTIFICATION_RECEIPTS
 from kinship_notifications.adapters.postgres import NotificationStore
 from kinship_notifications.adapters.senders import Senders, SmtpServer
 from kinship_notifications.adapters.templates import Templates
@@ -20,11 +18,9 @@ from kinship_notifications.domain.policy import CircuitBreaker, RetryPolicy
 from kinship_notifications.entrypoints.delivery import DeliveryConfig, DeliveryWorker
 from kinship_notifications.settings import NotificationSettings
 from kinship_runtime.auth import Authenticator
-from kinship_runtime.database import apply_migrations, create_pool
 from kinship_runtime.http import create_service_app
 from kinship_runtime.ingestion import DeadLetters
-from kinship_runtime.kafka import ensure_topics, make_broker, make_producer
-from kinship_runtime.outbox import OutboxRelay
+from kinship_runtime.service import ServiceCore
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +40,9 @@ class NotificationService:
         self.authenticator = Authenticator.from_settings(settings)
         self.pseudonyms = Pseudonymiser(settings.pseudonym_key.get_secret_value().encode())
         self.templates = Templates()
-        self.broker: KafkaBroker = make_broker(settings)
-        self._pool: asyncpg.Pool | None = None
-        self._producer: AIOKafkaProducer | None = None
-        self._relay: OutboxRelay | None = None
+        self.core = ServiceCore(settings, MIGRATIONS)
+        self.broker: KafkaBroker = self.core.broker
         self._store: NotificationStore | None = None
-        self._dead_letters: DeadLetters | None = None
         self._worker: DeliveryWorker | None = None
         self._http: httpx.AsyncClient | None = None
 
@@ -65,24 +58,13 @@ class NotificationService:
 
     @property
     def dead_letters(self) -> DeadLetters:
-        assert self._dead_letters is not None, "the service is not started"
-        return self._dead_letters
+        return self.core.dead_letters
 
     async def start(self) -> None:
         """Open the database and Kafka, apply migrations, start relay, deliveries, consumers."""
         settings = self.settings
-        self._pool = await create_pool(settings)
-        if settings.migrate_on_start:
-            async with self._pool.acquire() as conn:
-                await apply_migrations(conn, settings.owned_schema(), MIGRATIONS)
-        if settings.create_topics:
-            await ensure_topics(settings, TOPICS)
-        self._store = NotificationStore(self._pool)
-        self._producer = make_producer(settings)
-        await self._producer.start()
-        self._dead_letters = DeadLetters(self._producer, settings.consumer_group("events"))
-        self._relay = OutboxRelay(self._pool, self._producer, settings.owned_schema())
-        self._relay.start()
+        await self.core.open()
+        self._store = NotificationStore(self.core.pool)
         self._http = httpx.AsyncClient(follow_redirects=False)
         smtp = SmtpServer(
             host=settings.smtp_host,
@@ -116,7 +98,7 @@ class NotificationService:
                     max_seconds=settings.retry_max_seconds,
                 ),
             ),
-            after_finish=self._relay.wake,
+            after_finish=self.core.relay.wake,
             clock=self.clock,
         )
         self._worker.start()
@@ -127,22 +109,17 @@ class NotificationService:
         await self.broker.stop()
         if self._worker is not None:
             await self._worker.stop(self.settings.delivery_timeout_seconds)
-        if self._relay is not None:
-            await self._relay.stop()
         if self._http is not None:
             await self._http.aclose()
-        if self._producer is not None:
-            await self._producer.stop()
-        if self._pool is not None:
-            await self._pool.close()
+        await self.core.close()
 
     async def database_ready(self) -> bool:
         """PostgreSQL answers."""
-        return bool(await self.store.pool.fetchval("SELECT 1") == 1)
+        return await self.core.database_ready()
 
     async def kafka_ready(self) -> bool:
         """The Kafka cluster answers."""
-        return await self.broker.ping(timeout=2.0)
+        return await self.core.kafka_ready()
 
 
 def create_app(settings: NotificationSettings | None = None) -> FastAPI:

@@ -20,8 +20,8 @@ from kinship_runtime.ingestion import (
     Accepted,
     DirectoryChange,
     Record,
+    consume_directory,
     keep_raw_records,
-    parse_directory,
     parse_records,
     records_of,
     store_or_dead_letter,
@@ -80,12 +80,8 @@ def register_consumers(broker: KafkaBroker, service: CheckinService) -> None:
         description="The organisation directory: person to team and time zone.",
     )
     async def on_directory(message: KafkaMessage) -> None:
-        changes, rejected = parse_directory(records_of(message))
-
-        async def store(items: Sequence[DirectoryChange]) -> None:
-            await apply_directory_records(
-                [(item.person_id, item.person) for item in items], service.store
-            )
-
-        rejected += await store_or_dead_letter(changes, store, _record_of, "directory")
-        await service.dead_letters.send(rejected)
+        await consume_directory(
+            message,
+            lambda changes: apply_directory_records(changes, service.store),
+            service.dead_letters,
+        )

@@ -13,6 +13,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel
 
 from kinship_contracts.checkins import CheckinRecorded
+from kinship_contracts.directory import DirectoryPerson
 from kinship_contracts.notifications import NotificationReceipt
 from kinship_contracts.signals import SignalSubmitted
 from kinship_contracts.topics import (
@@ -29,8 +30,8 @@ from kinship_runtime.ingestion import (
     Accepted,
     DirectoryChange,
     Record,
+    consume_directory,
     keep_raw_records,
-    parse_directory,
     parse_records,
     records_of,
     store_or_dead_letter,
@@ -166,13 +167,8 @@ def register_consumers(broker: KafkaBroker, service: EscalationService) -> None:
         decoder=keep_raw_records,
     )
     async def on_directory(message: KafkaMessage) -> None:
-        changes, rejected = parse_directory(records_of(message))
-
-        async def store(items: Sequence[DirectoryChange]) -> None:
+        async def apply(changes: list[tuple[str, DirectoryPerson | None]]) -> None:
             async with service.store.unit() as unit:
-                await handlers.handle_directory(
-                    unit, ctx, [(item.person_id, item.person) for item in items]
-                )
+                await handlers.handle_directory(unit, ctx, changes)
 
-        rejected += await store_or_dead_letter(changes, store, _record_of, "directory")
-        await service.dead_letters.send(rejected)
+        await consume_directory(message, apply, service.dead_letters)

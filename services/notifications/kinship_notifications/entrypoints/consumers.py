@@ -18,8 +18,8 @@ from kinship_runtime.ingestion import (
     Accepted,
     DirectoryChange,
     Record,
+    consume_directory,
     keep_raw_records,
-    parse_directory,
     parse_records,
     records_of,
     store_or_dead_letter,
@@ -70,12 +70,8 @@ def register_consumers(broker: KafkaBroker, service: NotificationService) -> Non
         decoder=keep_raw_records,
     )
     async def on_directory(message: KafkaMessage) -> None:
-        changes, rejected = parse_directory(records_of(message))
-
-        async def store(items: Sequence[DirectoryChange]) -> None:
-            await service.store.apply_directory(
-                [(item.person_id, item.person) for item in items], service.pseudonyms
-            )
-
-        rejected += await store_or_dead_letter(changes, store, _record_of, "directory")
-        await service.dead_letters.send(rejected)
+        await consume_directory(
+            message,
+            lambda changes: service.store.apply_directory(changes, service.pseudonyms),
+            service.dead_letters,
+        )
