@@ -25,7 +25,7 @@ lint:
 	$(UV) run ruff format --check .
 
 typecheck:
-	$(UV) run mypy contracts/kinship_contracts runtime/kinship_runtime devstack/kinship_devstack services/checkin/kinship_checkin services/escalation/kinship_escalation services/notifications/kinship_notifications tests
+	$(UV) run mypy contracts/kinship_contracts runtime/kinship_runtime devstack/kinship_devstack services/checkin/kinship_checkin services/escalation/kinship_escalation services/notifications/kinship_notifications services/recognition/kinship_recognition tests
 
 contracts:
 	$(UV) run python -m kinship_contracts.schemas check

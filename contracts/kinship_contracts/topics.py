@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from kinship_contracts.awards import Award
 from kinship_contracts.cases import CaseEvent, GroupSessionProposed
 from kinship_contracts.checkins import CheckinRecorded, CheckinSubmitted
 from kinship_contracts.directory import DirectoryPerson
@@ -137,6 +138,16 @@ NOTIFICATION_RECEIPTS = TopicSpec(
     partitions=6,
 )
 
+RECOGNITION_AWARDS = TopicSpec(
+    name="recognition.awards",
+    key="person_id or subject_id",
+    payload=Award,
+    event_type="kinship.recognition.award.v1",
+    description="Awards to celebrate: kudos received, kudos milestones, check-in streaks.",
+    partitions=6,
+    retention_ms=30 * DAY_MS,
+)
+
 TOPICS: tuple[TopicSpec, ...] = (
     CHECKINS_SUBMITTED,
     CHECKINS_RECORDED,
@@ -147,6 +158,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     ESCALATION_CASES,
     NOTIFICATION_REQUESTS,
     NOTIFICATION_RECEIPTS,
+    RECOGNITION_AWARDS,
 )
 EVENT_TYPES: tuple[TopicSpec, ...] = (*TOPICS, GROUP_SESSIONS)
 """Every (topic, event type) pair, for schema export; a topic may carry several types."""

@@ -93,7 +93,7 @@ def _actor(caller: Caller, body: ActingAs | None) -> str:
         return caller.person_id
     if body is None or body.person_id is None:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            422,
             detail=[
                 {
                     "loc": ["body", "person_id"],
@@ -207,7 +207,7 @@ def escalation_router(service: EscalationService) -> APIRouter:
         mine = assigned_to == "me" or not _is_coordinator(caller)
         if mine and caller.person_id is None:
             raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY,
+                422,
                 detail="assigned_to=me needs a person's JWT, not a system API key",
             )
         async with unit() as work:
@@ -236,7 +236,7 @@ def escalation_router(service: EscalationService) -> APIRouter:
         """Create or replace an on-call rotation (coordinators)."""
         require_coordinator(caller)
         if rotation.name != name:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail="name mismatch")
+            raise HTTPException(422, detail="name mismatch")
         async with unit() as work:
             await work.save_rotation(rotation)
         return rotation

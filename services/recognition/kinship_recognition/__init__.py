@@ -1,0 +1,1 @@
+"""Kinship recognition service: kudos, streaks and milestones, celebrated."""

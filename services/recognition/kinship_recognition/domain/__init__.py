@@ -1,0 +1,1 @@
+"""Pure domain: kudos rules, streaks, milestones. No I/O."""

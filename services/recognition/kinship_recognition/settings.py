@@ -1,0 +1,18 @@
+"""Recognition service settings (``KINSHIP_*`` environment variables)."""
+
+from pydantic import Field
+
+from kinship_contracts.subjects import PseudonymKey
+from kinship_runtime.settings import KinshipSettings
+
+
+class RecognitionSettings(KinshipSettings):
+    """Settings of the recognition service."""
+
+    service_name: str = "recognition"
+    http_port: int = 8004
+    pseudonym_key: PseudonymKey = Field(
+        description="The check-in service's HMAC key: finds a person's time zone for streaks."
+    )
+    kudos_daily_limit: int = Field(default=10, ge=1, description="Kudos a person may send a day.")
+    ingest_max_records: int = Field(default=500, ge=1)
