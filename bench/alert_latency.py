@@ -120,6 +120,8 @@ async def main() -> None:
     sent = await background if background else 0
     async with httpx.AsyncClient(base_url="http://127.0.0.1:8002", headers=AUTH) as escalation:
         await escalation.put("/v1/policies/default", json=previous)
+    # The benchmark's responder leaves the directory: nobody is paged at a dead port later.
+    await producer.send_and_wait("directory.people", None, key=responder.encode())
     await producer.stop()
     await receiver.stop()
     ordered = sorted(latencies)

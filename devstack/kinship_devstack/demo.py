@@ -28,13 +28,16 @@ DEMO_POLICY = {
 }
 BOOTSTRAP = "127.0.0.1:19092"
 AUTH = {"Authorization": "Bearer kinship-dev-key"}
+# A new person in crisis each run: a case stays open until resolved, so re-running the demo
+# on the same stack would otherwise only add evidence to the last run's case.
+CRISIS_PERSON = f"fay-{uuid.uuid4().hex[:6]}"
 TEAM = [
     ("ada", "platform"),
     ("ben", "platform"),
     ("cleo", "platform"),
     ("dev", "platform"),
     ("eli", "platform"),
-    ("fay", "support"),
+    (CRISIS_PERSON, "support"),
 ]
 STAFF = [
     ("rosa", "care", ["peer_responder"]),
@@ -105,7 +108,9 @@ async def main() -> None:
             print("3. a check-in showing immediate risk: crisis resources come back at once")
             response = await client.post(
                 "/v1/checkins",
-                json=_checkin("fay", mood=1, phq9=[2, 2, 1, 1, 1, 1, 1, 1, 1], wants_contact=True),
+                json=_checkin(
+                    CRISIS_PERSON, mood=1, phq9=[2, 2, 1, 1, 1, 1, 1, 1, 1], wants_contact=True
+                ),
             )
             for resource in response.json().get("immediate_support", []):
                 print(f"   - {resource['name']}: {resource['contact']}")
@@ -198,6 +203,16 @@ async def _follow_escalation(consumer: AIOKafkaConsumer, receiver: DemoReceiver)
         print("   (no acknowledgement within a minute: see `make status` and the logs)")
         return
     print(f"8. case {taken['status']} by {taken['responder_id']}: escalation stops.")
+    case_id, responder = taken["case_id"], taken["responder_id"]
+    async with httpx.AsyncClient(base_url=ESCALATION_URL, headers=AUTH) as client:
+        await client.post(f"/v1/cases/{case_id}/contact", json={"person_id": responder})
+        resolved = await client.post(
+            f"/v1/cases/{case_id}/resolve", json={"outcome": "supported", "person_id": responder}
+        )
+    print(
+        f"   {responder} reaches the person, then resolves the case: "
+        f"{resolved.json().get('outcome')} (feedback requested, follow-up in 72 h)"
+    )
     alerts = [d for d in receiver.deliveries if d.kind == "alert"]
     print(
         f"   summary: {len(alerts)} alerts, each delivered once and signed; "
