@@ -17,6 +17,7 @@ class AwardKind(StrEnum):
     KUDOS_RECEIVED = "kudos_received"
     KUDOS_MILESTONE = "kudos_milestone"
     CHECKIN_STREAK = "checkin_streak"
+    RESPONDER_APPRECIATION = "responder_appreciation"
 
 
 class Award(PlatformModel):

@@ -103,3 +103,58 @@ async def test_four_weekly_checkins_earn_the_streak_award_once_even_when_replaye
     subject = SUBJECTS.subject_id("eve")
     assert [(a["id"], a["count"]) for a in awards] == [(f"streak:{subject}:4", 4)]
     assert all("mood" not in a and "eve" not in json.dumps(a) for a in awards)
+
+
+def case_event(kind: str, sequence: int, **fields: Any) -> tuple[bytes, bytes]:
+    body = {
+        "id": f"case-1:{sequence}",
+        "case_id": "case-1",
+        "sequence": sequence,
+        "kind": kind,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "subject_id": SUBJECTS.subject_id("w"),
+        "status": "resolved",
+        "severity": "high",
+        "rules": ["self_referral"],
+        "responder_id": "resp-a",
+        **fields,
+    }
+    return b"case-1", encode(body)
+
+
+async def test_responders_are_appreciated_for_cases_supported_and_thanks(
+    recognition: Recognition,
+) -> None:
+    topic = recognition.topic("escalation.cases")
+    proposal = {
+        "id": "defusing:sig-1",
+        "team_id": "team-x",
+        "kind": "defusing",
+        "reason": "critical_incident",
+        "offer_by": datetime.now(UTC).isoformat(),
+        "window_start": datetime.now(UTC).isoformat(),
+        "window_end": datetime.now(UTC).isoformat(),
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+    await publish(
+        recognition.endpoints.bootstrap_servers,
+        topic,
+        [(b"team-x", encode(proposal))],
+        headers=[("ce_type", b"kinship.case.group_session_proposed.v1")],
+    )
+    resolved = case_event("resolved", 6, outcome="supported")
+    await publish(recognition.endpoints.bootstrap_servers, topic, [resolved, resolved])
+    await publish(
+        recognition.endpoints.bootstrap_servers,
+        topic,
+        [case_event("feedback_received", 7, feedback_score=5, feedback_from="person")],
+    )
+    assert await recognition.wait_for("SELECT count(*) FROM awards", 2) == 2
+    awards = await messages(recognition, "recognition.awards", expect=2)
+    assert sorted((a["id"], a["person_id"]) for a in awards) == [
+        ("supported:resp-a:1", "resp-a"),
+        ("thanks:case-1", "resp-a"),
+    ]
+    assert all(SUBJECTS.subject_id("w") not in json.dumps(a) for a in awards)
+    dlq = await read_all(recognition.endpoints.bootstrap_servers, f"{topic}.dlq", 0, timeout=2)
+    assert dlq == []

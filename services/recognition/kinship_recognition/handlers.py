@@ -10,16 +10,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from kinship_contracts.awards import Award, AwardKind
+from kinship_contracts.cases import CaseEvent, CaseEventKind
 from kinship_contracts.checkins import CheckinRecorded
 from kinship_contracts.kudos import KudosSubmitted
 from kinship_contracts.notifications import MessageKind, NotificationRequest, Recipient
 from kinship_contracts.topics import NOTIFICATION_REQUESTS, RECOGNITION_AWARDS
 from kinship_recognition.adapters.postgres import RecognitionUnit
 from kinship_recognition.domain.kudos import (
+    THANKS_SCORE,
     KudosRefusal,
     clean_message,
     milestone_reached,
     refusal,
+    supported_milestone,
 )
 from kinship_recognition.domain.streaks import current_streak, streak_milestones, week_of
 from kinship_runtime.outbox import event_message
@@ -149,6 +152,61 @@ async def record_checkins(
                     subject_id=event.subject_id,
                     title=f"{milestone} weeks of check-ins",
                     count=milestone,
+                    occurred_at=ctx.clock(),
+                ),
+            )
+
+
+async def record_case_events(
+    unit: RecognitionUnit, ctx: RecognitionContext, events: Sequence[CaseEvent]
+) -> None:
+    """Appreciate responders: cases supported (milestones) and thanks from people supported.
+
+    Only the responder is celebrated; the person supported is never named, and the outcome
+    of a case is not used.
+    """
+    for event in events:
+        if event.kind is CaseEventKind.RESOLVED and event.responder_id is not None:
+            if not await unit.add_supported_case(
+                event.case_id, event.responder_id, event.occurred_at
+            ):
+                continue
+            supported = await unit.supported_by(event.responder_id)
+            milestone = supported_milestone(supported)
+            if milestone is not None:
+                title = (
+                    "Thank you for supporting a colleague"
+                    if milestone == 1
+                    else f"{milestone} colleagues supported"
+                )
+                await _award(
+                    unit,
+                    ctx,
+                    Award(
+                        id=f"supported:{event.responder_id}:{milestone}",
+                        kind=AwardKind.RESPONDER_APPRECIATION,
+                        person_id=event.responder_id,
+                        title=title,
+                        count=milestone,
+                        occurred_at=ctx.clock(),
+                    ),
+                )
+        elif (
+            event.kind is CaseEventKind.FEEDBACK_RECEIVED
+            and event.feedback_from == "person"
+            and (event.feedback_score or 0) >= THANKS_SCORE
+        ):
+            responder = await unit.responder_of(event.case_id) or event.responder_id
+            if responder is None:
+                continue
+            await _award(
+                unit,
+                ctx,
+                Award(
+                    id=f"thanks:{event.case_id}",
+                    kind=AwardKind.RESPONDER_APPRECIATION,
+                    person_id=responder,
+                    title="Someone you supported says thank you",
                     occurred_at=ctx.clock(),
                 ),
             )

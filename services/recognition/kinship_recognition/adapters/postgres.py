@@ -98,6 +98,33 @@ class RecognitionUnit:
         )
         return value is not None
 
+    async def add_supported_case(
+        self, case_id: str, responder_id: str, resolved_at: datetime
+    ) -> bool:
+        """Count a resolved case for its responder once; False when counted before."""
+        value = await self.conn.fetchval(
+            "INSERT INTO supported_cases (case_id, responder_id, resolved_at)"
+            " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING case_id",
+            case_id,
+            responder_id,
+            resolved_at,
+        )
+        return value is not None
+
+    async def supported_by(self, responder_id: str) -> int:
+        """Cases a responder has supported."""
+        value = await self.conn.fetchval(
+            "SELECT count(*) FROM supported_cases WHERE responder_id = $1", responder_id
+        )
+        return int(value)
+
+    async def responder_of(self, case_id: str) -> str | None:
+        """Who resolved a case."""
+        value = await self.conn.fetchval(
+            "SELECT responder_id FROM supported_cases WHERE case_id = $1", case_id
+        )
+        return str(value) if value is not None else None
+
     async def publish(self, messages: Sequence[OutboxMessage]) -> None:
         """Queue messages in this transaction's outbox."""
         await enqueue(self.conn, messages)

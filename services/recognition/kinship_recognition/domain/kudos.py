@@ -33,6 +33,16 @@ def refusal(kudos: KudosSubmitted, sent_today: int, daily_limit: int) -> KudosRe
     return None
 
 
+SUPPORTED_MILESTONES = (1, 5, 10, 25, 50)
+THANKS_SCORE = 4
+"""Feedback from the person supported at or above this score thanks the responder."""
+
+
+def supported_milestone(supported: int) -> int | None:
+    """The cases-supported milestone a responder reaches with their ``supported``-th case."""
+    return supported if supported in SUPPORTED_MILESTONES else None
+
+
 def milestone_reached(received: int) -> int | None:
     """The kudos milestone a person reaches with their ``received``-th kudos, if any."""
     return received if received in KUDOS_MILESTONES else None

@@ -7,10 +7,17 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from kinship_contracts.cases import CaseEvent
 from kinship_contracts.checkins import CheckinRecorded
 from kinship_contracts.directory import DirectoryPerson
 from kinship_contracts.kudos import KudosSubmitted
-from kinship_contracts.topics import CHECKINS_RECORDED, DIRECTORY_PEOPLE, KUDOS_SUBMITTED
+from kinship_contracts.topics import (
+    CHECKINS_RECORDED,
+    DIRECTORY_PEOPLE,
+    ESCALATION_CASES,
+    GROUP_SESSIONS,
+    KUDOS_SUBMITTED,
+)
 from kinship_recognition import handlers
 from kinship_recognition.bootstrap import RecognitionService
 from kinship_runtime.ingestion import (
@@ -83,6 +90,35 @@ def register_consumers(broker: KafkaBroker, service: RecognitionService) -> None
                 await handlers.record_checkins(unit, ctx, [item.event for item in items])
 
         rejected += await store_or_dead_letter(accepted, store, _record_of, "checkins")
+        service.relay.wake()
+        await service.dead_letters.send(rejected)
+
+    @broker.subscriber(
+        settings.topic(ESCALATION_CASES),
+        group_id=settings.consumer_group("cases"),
+        title="recognition.cases",
+        description="Case transitions: resolutions and thanks appreciate responders.",
+        batch=True,
+        max_records=settings.ingest_max_records,
+        batch_timeout_ms=50,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=keep_raw_records,
+    )
+    async def on_cases(message: KafkaMessage) -> None:
+        # Group-session proposals share the topic: only case transitions are read here.
+        records = [
+            record
+            for record in records_of(message)
+            if dict(record.headers or ()).get("ce_type") != GROUP_SESSIONS.event_type.encode()
+        ]
+        accepted, rejected = parse_records(records, CaseEvent)
+
+        async def store(items: Sequence[Accepted[CaseEvent]]) -> None:
+            async with service.store.unit() as unit:
+                await handlers.record_case_events(unit, ctx, [item.event for item in items])
+
+        rejected += await store_or_dead_letter(accepted, store, _record_of, "cases")
         service.relay.wake()
         await service.dead_letters.send(rejected)
 
