@@ -19,6 +19,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.receivers import SmtpReceiver, WebhookReceiver
 
@@ -123,13 +124,28 @@ async def database(endpoints: Endpoints, test_id: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def service_env(endpoints: Endpoints, test_id: str, database: str) -> dict[str, str]:
+async def topics(endpoints: Endpoints, test_id: str) -> AsyncIterator[str]:
+    """This test's topic prefix; its topics are deleted afterwards (a broker has a file limit)."""
+    prefix = f"t{test_id}."
+    yield prefix
+    admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.bootstrap_servers)
+    await admin.start()
+    try:
+        mine = [name for name in await admin.list_topics() if name.startswith(prefix)]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+def service_env(endpoints: Endpoints, topics: str, test_id: str, database: str) -> dict[str, str]:
     """Environment for a check-in service isolated to this test."""
     return {
         "KINSHIP_KAFKA_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,
         "KINSHIP_DATABASE_URL": endpoints.database_url,
         "KINSHIP_DATABASE_SCHEMA": database,
-        "KINSHIP_TOPIC_PREFIX": f"t{test_id}.",
+        "KINSHIP_TOPIC_PREFIX": topics,
         "KINSHIP_CONSUMER_GROUP_PREFIX": f"t{test_id}",
         "KINSHIP_API_KEYS": "tests=test-key",
         "KINSHIP_PSEUDONYM_KEY": "test-pseudonym-key-0123456789abcdef",
