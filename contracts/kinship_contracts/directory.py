@@ -20,7 +20,8 @@ def _known_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ValueError(f"unknown IANA time zone {name!r}") from error
+        # The value is not repeated: error messages travel into dead-letter headers.
+        raise ValueError("not a known IANA time zone, e.g. 'Europe/London'") from error
     return name
 
 

@@ -68,6 +68,8 @@ def pid_alive(pid_file: Path) -> int | None:
     """The pid recorded in ``pid_file`` if that process still runs."""
     try:
         pid = int(pid_file.read_text().strip())
+        if pid <= 1:  # 0 and -1 address process groups, 1 is init: never ours to signal
+            return None
         os.kill(pid, 0)
     except (OSError, ValueError):
         return None

@@ -6,6 +6,7 @@ programme roles. Neither identity is ever logged.
 """
 
 import hmac
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -36,6 +37,9 @@ class Caller:
         return self.person_id is None
 
 
+_CALLER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+
+
 class ApiKeys:
     """The accepted API keys: ``caller=key`` pairs, or bare keys named by position."""
 
@@ -46,7 +50,8 @@ class ApiKeys:
             if not entry:
                 continue
             name, separator, key = entry.partition("=")
-            if not separator:
+            if not separator or not _CALLER_NAME.fullmatch(name.strip()) or not key.strip("= "):
+                # A bare key (base64 padding may hold '='), named by its position.
                 name, key = f"api-key-{position + 1}", entry
             self._keys.append((name.strip(), key.strip().encode()))
 

@@ -94,12 +94,6 @@ def test_pid_alive_is_none_for_a_pid_no_process_has(tmp_path: Path) -> None:
     assert pid_alive(path) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stack.pid_alive accepts pids <= 0: os.kill(0, 0) and os.kill(-1, 0) succeed "
-    "(process group / every process), so a pid file holding '0' or '-1' looks alive and "
-    "stop_pid would then signal the caller's process group or every process it may signal",
-)
 @pytest.mark.parametrize("content", ["0", "-1"])
 def test_a_pid_file_holding_zero_or_a_negative_number_is_not_a_live_process(
     tmp_path: Path, content: str
