@@ -122,8 +122,10 @@ def test_small_week_is_hidden_together_with_another_so_it_cannot_be_subtracted()
     assert hidden_people >= 5
 
 
-def test_small_weeks_are_all_hidden_but_the_whole_period_of_k_people_is_shown() -> None:
+def test_whole_period_figures_are_withheld_when_any_week_is_hidden() -> None:
     trend = team_trend("t", [cell(0, 3), cell(1, 3, offset=50)], min_people=5)
     assert trend.available
     assert all(week.figures is None for week in trend.weeks)
-    assert trend.overall is not None and trend.overall.people == 6
+    assert trend.overall is None
+    shown = team_trend("t", [cell(0, 5), cell(1, 6, offset=50)], min_people=5)
+    assert shown.overall is not None and shown.overall.people == 11

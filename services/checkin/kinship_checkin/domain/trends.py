@@ -91,14 +91,13 @@ def team_trend(team_id: str, cells: list[TrendCell], min_people: int) -> TeamTre
         return TeamTrend(team_id=team_id, min_people=min_people, available=False)
     hidden = [cell for cell in cells if len(cell.people) < min_people]
     visible = [cell for cell in cells if len(cell.people) >= min_people]
-    show_overall = True
-    while hidden and _people(hidden) < min_people:
-        if not visible:
-            show_overall = False
-            break
+    while hidden and _people(hidden) < min_people and visible:
         smallest = min(visible, key=lambda cell: (len(cell.people), cell.week_start))
         visible.remove(smallest)
         hidden.append(smallest)
+    # Whole-period figures only when no week is hidden: callers choose the window, and the
+    # difference of two windows' totals would otherwise reveal a hidden week.
+    show_overall = not hidden
     shown = {cell.week_start for cell in visible}
     return TeamTrend(
         team_id=team_id,
