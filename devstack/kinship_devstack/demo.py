@@ -99,12 +99,15 @@ async def main() -> None:
             await coordinator.put("/v1/policies/default", json=DEMO_POLICY)
         async with httpx.AsyncClient(base_url=CHECKIN_URL, headers=AUTH) as client:
             print("2. check-ins over HTTP (mood, WHO-5, a private note)")
+            statuses = []
             for person, _team in TEAM[:5]:
                 response = await client.post(
                     "/v1/checkins",
                     json=_checkin(person, mood=4, who5=[3, 3, 4, 3, 3], note="a private note"),
                 )
-                print(f"   {person}: HTTP {response.status_code} {response.json()['status']}")
+                statuses.append(f"{response.status_code} {response.json()['status']}")
+            # Who checked in, and what they answered, is never printed: counts only.
+            print(f"   {len(statuses)} check-ins: {', '.join(sorted(set(statuses)))}")
             print("3. a check-in showing immediate risk: crisis resources come back at once")
             response = await client.post(
                 "/v1/checkins",
@@ -138,10 +141,11 @@ async def main() -> None:
                             print(f"   dead letter: {reason}")
                         else:
                             event = json.loads(record.value)
+                            # The shape of the event, never its answers or scores.
                             print(
-                                f"   recorded {event['id']} subject {event['subject_id'][:12]}… "
-                                f"team {event.get('team_id')} mood {event.get('mood')} "
-                                f"scores {event['scores']} note? {event['has_note']}"
+                                f"   recorded: subject {event['subject_id'][:12]}…, team "
+                                f"{event.get('team_id')}, derived scores "
+                                f"{sorted(event['scores'])}, note text on Kafka: none"
                             )
             trend = (await client.get("/v1/teams/platform/trends")).json()
             print(
@@ -195,10 +199,10 @@ async def _follow_escalation(consumer: AIOKafkaConsumer, receiver: DemoReceiver)
                     async with httpx.AsyncClient() as client:
                         taken = (await client.post(alert["ack_url"])).json()
             elif delivery.kind != "alert":
-                print(
-                    f"   [{_since(started)}] webhook -> {delivery.recipient}: "
-                    f"{delivery.kind} ({signed})"
-                )
+                # Messages to the person supported: never name them next to their crisis.
+                staff = {name for name, _team, _roles in STAFF}
+                who = delivery.recipient if delivery.recipient in staff else "the person"
+                print(f"   [{_since(started)}] webhook -> {who}: {delivery.kind} ({signed})")
     if taken is None:
         print("   (no acknowledgement within a minute: see `make status` and the logs)")
         return
