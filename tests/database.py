@@ -1,9 +1,14 @@
-"""Test helpers that read a service's schema with a plain asyncpg connection."""
+"""Test helpers: read a service's schema with a plain asyncpg connection; services in-process."""
 
 import asyncio
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import asyncpg
+import httpx
+
+from kinship_runtime.settings import KinshipSettings
+from tests.conftest import Endpoints
 
 
 async def rows(database_url: str, schema: str, sql: str, *args: Any) -> list[asyncpg.Record]:
@@ -29,3 +34,26 @@ async def wait_for_count(
             return found
         await asyncio.sleep(0.1)
     return found
+
+
+S = TypeVar("S", bound=KinshipSettings)
+
+
+@dataclass
+class InProcessService(Generic[S]):
+    """A service app run in-process for a test: its HTTP client, settings and endpoints."""
+
+    client: httpx.AsyncClient
+    settings: S
+    endpoints: Endpoints
+
+    def topic(self, name: str) -> str:
+        return self.settings.topic(name)
+
+    async def rows(self, sql: str, *args: Any) -> list[Any]:
+        return await rows(self.endpoints.database_url, self.settings.owned_schema(), sql, *args)
+
+    async def wait_for(self, sql: str, count: int, timeout: float = 20.0) -> int:
+        return await wait_for_count(
+            self.endpoints.database_url, self.settings.owned_schema(), sql, count, timeout
+        )

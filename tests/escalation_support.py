@@ -4,18 +4,15 @@ import json
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import httpx
 import jwt
 
 from kinship_contracts.checkins import CheckinRecorded, DerivedScores
 from kinship_contracts.subjects import Pseudonymiser
 from kinship_escalation.settings import EscalationSettings
-from tests.conftest import Endpoints
-from tests.database import rows, wait_for_count
+from tests.database import InProcessService
 from tests.kafka_reading import encode, publish, read_all
 
 AUTH = {"Authorization": "Bearer test-key"}
@@ -34,22 +31,8 @@ def bearer(person_id: str, *roles: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {jwt.encode(claims, JWT_SECRET, algorithm='HS256')}"}
 
 
-@dataclass
-class Escalation:
-    client: httpx.AsyncClient
-    settings: EscalationSettings
-    endpoints: Endpoints
-
-    def topic(self, name: str) -> str:
-        return self.settings.topic(name)
-
-    async def rows(self, sql: str, *args: Any) -> list[Any]:
-        return await rows(self.endpoints.database_url, self.settings.owned_schema(), sql, *args)
-
-    async def wait_for(self, sql: str, count: int, timeout: float = 20.0) -> int:
-        return await wait_for_count(
-            self.endpoints.database_url, self.settings.owned_schema(), sql, count, timeout
-        )
+class Escalation(InProcessService[EscalationSettings]):
+    """The escalation service in-process."""
 
     async def messages(self, topic: str, expect: int = 0, timeout: float = 10.0) -> list[Any]:
         records = await read_all(

@@ -5,7 +5,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import asyncpg
 import uvicorn
@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from kinship_contracts.topics import TOPICS
+from kinship_runtime.auth import Authenticator
 from kinship_runtime.database import apply_migrations, create_pool
 from kinship_runtime.ingestion import DeadLetters, Seal
 from kinship_runtime.kafka import ensure_topics, make_broker, make_producer
@@ -150,3 +151,63 @@ class ServiceCore:
     async def kafka_ready(self) -> bool:
         """The Kafka cluster answers."""
         return await self.broker.ping(timeout=2.0)
+
+
+class KinshipService(Generic[S]):
+    """Base of every service's wiring: settings, authentication, the core resources, and
+    the order of start and stop. Services add their own parts in ``on_start``/``on_stop``.
+    """
+
+    def __init__(
+        self,
+        settings: S,
+        migrations: Path,
+        *,
+        dead_letter_seal: Seal | None = None,
+        outbox_batch_size: int = 2000,
+    ) -> None:
+        self.settings = settings
+        self.authenticator = Authenticator.from_settings(settings)
+        self.core = ServiceCore(
+            settings,
+            migrations,
+            dead_letter_seal=dead_letter_seal,
+            outbox_batch_size=outbox_batch_size,
+        )
+        self.broker: KafkaBroker = self.core.broker
+
+    @property
+    def relay(self) -> OutboxRelay:
+        """The outbox relay (wake it after a commit that queued messages)."""
+        return self.core.relay
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        """Dead-letter publishing."""
+        return self.core.dead_letters
+
+    async def start(self) -> None:
+        """Open the core, then the service's own parts, then start consuming."""
+        await self.core.open()
+        await self.on_start()
+        await self.broker.start()
+
+    async def stop(self) -> None:
+        """Finish in-flight batches, stop the service's own parts, then close the core."""
+        await self.broker.stop()
+        await self.on_stop()
+        await self.core.close()
+
+    async def on_start(self) -> None:
+        """Open the service's own parts; the core (pool, producer, relay) is open."""
+
+    async def on_stop(self) -> None:
+        """Stop the service's own parts; consumers have stopped, the core is still open."""
+
+    async def database_ready(self) -> bool:
+        """PostgreSQL answers."""
+        return await self.core.database_ready()
+
+    async def kafka_ready(self) -> bool:
+        """The Kafka cluster answers."""
+        return await self.core.kafka_ready()

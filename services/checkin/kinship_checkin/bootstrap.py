@@ -4,7 +4,6 @@ import logging
 from pathlib import Path
 
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
 
 from kinship_checkin.adapters.postgres import PostgresCheckinStore
 from kinship_checkin.domain.privacy import NoteCipher, Pseudonymiser
@@ -12,40 +11,35 @@ from kinship_checkin.domain.support import SupportResource, load_crisis_resource
 from kinship_checkin.handlers import CheckinPrivacy
 from kinship_checkin.settings import CheckinSettings
 from kinship_contracts.topics import CHECKINS_RECORDED, CHECKINS_URGENT
-from kinship_runtime.auth import Authenticator
 from kinship_runtime.http import create_service_app
-from kinship_runtime.ingestion import DeadLetters
-from kinship_runtime.outbox import OutboxRelay
-from kinship_runtime.service import ServiceCore
+from kinship_runtime.service import KinshipService
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
-class CheckinService:
+class CheckinService(KinshipService[CheckinSettings]):
     """The running service's dependencies; I/O resources are opened by ``start``."""
 
     def __init__(self, settings: CheckinSettings) -> None:
-        self.settings = settings
-        self.authenticator = Authenticator.from_settings(settings)
-        self.privacy = CheckinPrivacy(
+        privacy = CheckinPrivacy(
             pseudonyms=Pseudonymiser(settings.pseudonym_key.get_secret_value().encode()),
             notes=NoteCipher(settings.note_key_table(), settings.note_key_id),
         )
+        # Submissions may carry notes: dead letters keep their bytes, encrypted with a note key.
+        super().__init__(
+            settings,
+            MIGRATIONS,
+            dead_letter_seal=privacy.notes.seal_bytes,
+            outbox_batch_size=settings.outbox_batch_size,
+        )
+        self.privacy = privacy
         self.crisis_resources: tuple[SupportResource, ...] = load_crisis_resources(
             settings.crisis_resources_file
         )
         self.recorded_topic = settings.topic(CHECKINS_RECORDED)
         self.urgent_topic = settings.topic(CHECKINS_URGENT)
-        # Submissions may carry notes: dead letters keep their bytes, encrypted with a note key.
-        self.core = ServiceCore(
-            settings,
-            MIGRATIONS,
-            dead_letter_seal=self.privacy.notes.seal_bytes,
-            outbox_batch_size=settings.outbox_batch_size,
-        )
-        self.broker: KafkaBroker = self.core.broker
         self._store: PostgresCheckinStore | None = None
 
     @property
@@ -53,32 +47,9 @@ class CheckinService:
         assert self._store is not None, "the service is not started"
         return self._store
 
-    @property
-    def relay(self) -> OutboxRelay:
-        return self.core.relay
-
-    @property
-    def dead_letters(self) -> DeadLetters:
-        return self.core.dead_letters
-
-    async def start(self) -> None:
-        """Open the database and Kafka, apply migrations, start relaying and consuming."""
-        await self.core.open()
+    async def on_start(self) -> None:
+        """The store, on the core's pool."""
         self._store = PostgresCheckinStore(self.core.pool)
-        await self.broker.start()
-
-    async def stop(self) -> None:
-        """Finish in-flight batches and commit, flush the outbox briefly, close connections."""
-        await self.broker.stop()
-        await self.core.close()
-
-    async def database_ready(self) -> bool:
-        """PostgreSQL answers."""
-        return await self.core.database_ready()
-
-    async def kafka_ready(self) -> bool:
-        """The Kafka cluster answers."""
-        return await self.core.kafka_ready()
 
 
 def create_app(settings: CheckinSettings | None = None) -> FastAPI:

@@ -7,7 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
 
 from kinship_contracts.subjects import Pseudonymiser
 from kinship_contracts.topics import ESCALATION_CASES, NOTIFICATION_REQUESTS
@@ -19,11 +18,8 @@ from kinship_escalation.domain.rules import DetectionRules
 from kinship_escalation.entrypoints.timers import TimerWorker
 from kinship_escalation.handlers import EscalationContext
 from kinship_escalation.settings import EscalationSettings
-from kinship_runtime.auth import Authenticator
 from kinship_runtime.http import create_service_app
-from kinship_runtime.ingestion import DeadLetters
-from kinship_runtime.outbox import OutboxRelay
-from kinship_runtime.service import ServiceCore
+from kinship_runtime.service import KinshipService
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +34,11 @@ def _link_secret(settings: EscalationSettings) -> bytes:
     return hmac.new(key, b"kinship-ack-links", hashlib.sha256).digest()
 
 
-class EscalationService:
+class EscalationService(KinshipService[EscalationSettings]):
     """The running service's dependencies; I/O resources are opened by ``start``."""
 
     def __init__(self, settings: EscalationSettings) -> None:
-        self.settings = settings
-        self.authenticator = Authenticator.from_settings(settings)
+        super().__init__(settings, MIGRATIONS)
         self.context = EscalationContext(
             rules=DetectionRules.load(settings.rules_file),
             default_policy=default_policy(
@@ -57,8 +52,6 @@ class EscalationService:
             resources=load_catalogue(settings.resources_file),
             zone_table=read_zone_table(),
         )
-        self.core = ServiceCore(settings, MIGRATIONS)
-        self.broker: KafkaBroker = self.core.broker
         self._store: PostgresEscalation | None = None
         self._timers: TimerWorker | None = None
 
@@ -68,21 +61,12 @@ class EscalationService:
         return self._store
 
     @property
-    def relay(self) -> OutboxRelay:
-        return self.core.relay
-
-    @property
-    def dead_letters(self) -> DeadLetters:
-        return self.core.dead_letters
-
-    @property
     def timers(self) -> TimerWorker:
         assert self._timers is not None, "the service is not started"
         return self._timers
 
-    async def start(self) -> None:
-        """Open the database and Kafka, apply migrations, start relay, timers and consumers."""
-        await self.core.open()
+    async def on_start(self) -> None:
+        """The store and the durable-timer worker."""
         self._store = PostgresEscalation(self.core.pool)
         self._timers = TimerWorker(
             self._store,
@@ -92,22 +76,11 @@ class EscalationService:
             after_round=self.core.relay.wake,
         )
         self._timers.start()
-        await self.broker.start()
 
-    async def stop(self) -> None:
-        """Finish in-flight batches and timers, flush the outbox briefly, close connections."""
-        await self.broker.stop()
+    async def on_stop(self) -> None:
+        """Let the timer round in progress finish."""
         if self._timers is not None:
             await self._timers.stop()
-        await self.core.close()
-
-    async def database_ready(self) -> bool:
-        """PostgreSQL answers."""
-        return await self.core.database_ready()
-
-    async def kafka_ready(self) -> bool:
-        """The Kafka cluster answers."""
-        return await self.core.kafka_ready()
 
 
 def create_app(settings: EscalationSettings | None = None) -> FastAPI:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
 
 from kinship_contracts.subjects import Pseudonymiser
 from kinship_contracts.topics import NOTIFICATION_RECEIPTS
@@ -17,17 +16,15 @@ from kinship_notifications.adapters.templates import Templates
 from kinship_notifications.domain.policy import CircuitBreaker, RetryPolicy
 from kinship_notifications.entrypoints.delivery import DeliveryConfig, DeliveryWorker
 from kinship_notifications.settings import NotificationSettings
-from kinship_runtime.auth import Authenticator
 from kinship_runtime.http import create_service_app
-from kinship_runtime.ingestion import DeadLetters
-from kinship_runtime.service import ServiceCore
+from kinship_runtime.service import KinshipService
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
-class NotificationService:
+class NotificationService(KinshipService[NotificationSettings]):
     """The running service's dependencies; I/O resources are opened by ``start``."""
 
     def __init__(
@@ -35,13 +32,10 @@ class NotificationService:
         settings: NotificationSettings,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.settings = settings
+        super().__init__(settings, MIGRATIONS)
         self.clock = clock
-        self.authenticator = Authenticator.from_settings(settings)
         self.pseudonyms = Pseudonymiser(settings.pseudonym_key.get_secret_value().encode())
         self.templates = Templates()
-        self.core = ServiceCore(settings, MIGRATIONS)
-        self.broker: KafkaBroker = self.core.broker
         self._store: NotificationStore | None = None
         self._worker: DeliveryWorker | None = None
         self._http: httpx.AsyncClient | None = None
@@ -56,14 +50,9 @@ class NotificationService:
         assert self._worker is not None, "the service is not started"
         return self._worker
 
-    @property
-    def dead_letters(self) -> DeadLetters:
-        return self.core.dead_letters
-
-    async def start(self) -> None:
-        """Open the database and Kafka, apply migrations, start relay, deliveries, consumers."""
+    async def on_start(self) -> None:
+        """The store, the senders and the delivery worker."""
         settings = self.settings
-        await self.core.open()
         self._store = NotificationStore(self.core.pool)
         self._http = httpx.AsyncClient(follow_redirects=False)
         smtp = SmtpServer(
@@ -102,24 +91,13 @@ class NotificationService:
             clock=self.clock,
         )
         self._worker.start()
-        await self.broker.start()
 
-    async def stop(self) -> None:
-        """Stop consuming, let in-flight deliveries finish briefly, flush, close."""
-        await self.broker.stop()
+    async def on_stop(self) -> None:
+        """Let in-flight deliveries finish briefly (their leases cover the rest)."""
         if self._worker is not None:
             await self._worker.stop(self.settings.delivery_timeout_seconds)
         if self._http is not None:
             await self._http.aclose()
-        await self.core.close()
-
-    async def database_ready(self) -> bool:
-        """PostgreSQL answers."""
-        return await self.core.database_ready()
-
-    async def kafka_ready(self) -> bool:
-        """The Kafka cluster answers."""
-        return await self.core.kafka_ready()
 
 
 def create_app(settings: NotificationSettings | None = None) -> FastAPI:
