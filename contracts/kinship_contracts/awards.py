@@ -18,15 +18,22 @@ class AwardKind(StrEnum):
     KUDOS_MILESTONE = "kudos_milestone"
     CHECKIN_STREAK = "checkin_streak"
     RESPONDER_APPRECIATION = "responder_appreciation"
+    TEAM_MILESTONE = "team_milestone"
 
 
 class Award(PlatformModel):
-    """An award, keyed by its recipient. ``id`` is deterministic: replays award nothing twice."""
+    """An award, keyed by its recipient (person, subject or team).
+
+    ``id`` is deterministic: replays award nothing twice.
+    """
 
     id: str
     kind: AwardKind
     person_id: str | None = Field(default=None, description="For kudos awards.")
     subject_id: str | None = Field(default=None, description="For streaks (pseudonymous).")
+    team_id: str | None = Field(
+        default=None, description="For team celebrations (teams with ≥ 5 contributing)."
+    )
     title: str = Field(description="Words to celebrate with, e.g. '4 weeks of check-ins'.")
     count: int | None = Field(default=None, description="The milestone reached, if any.")
     occurred_at: AwareDatetime

@@ -10,6 +10,7 @@ from kinship_contracts.checkins import CheckinRecorded, CheckinSubmitted
 from kinship_contracts.directory import DirectoryPerson
 from kinship_contracts.kudos import KudosSubmitted
 from kinship_contracts.notifications import NotificationReceipt, NotificationRequest
+from kinship_contracts.pulse import PulseSubmitted
 from kinship_contracts.signals import SignalSubmitted
 
 DAY_MS = 24 * 60 * 60 * 1000
@@ -138,12 +139,22 @@ NOTIFICATION_RECEIPTS = TopicSpec(
     partitions=6,
 )
 
+PULSE_SUBMITTED = TopicSpec(
+    name="programme.pulse.submitted",
+    key="person_id",
+    payload=PulseSubmitted,
+    event_type="kinship.pulse.submitted.v1",
+    description="Programme pulse-survey answers from survey tools (reported only for k ≥ 5).",
+    partitions=6,
+    ingestion=True,
+)
+
 RECOGNITION_AWARDS = TopicSpec(
     name="recognition.awards",
-    key="person_id or subject_id",
+    key="person_id, subject_id or team_id",
     payload=Award,
     event_type="kinship.recognition.award.v1",
-    description="Awards to celebrate: kudos received, kudos milestones, check-in streaks.",
+    description="Awards to celebrate: kudos, milestones, streaks, responders, teams.",
     partitions=6,
     retention_ms=30 * DAY_MS,
 )
@@ -155,6 +166,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     SIGNALS_SUBMITTED,
     DIRECTORY_PEOPLE,
     KUDOS_SUBMITTED,
+    PULSE_SUBMITTED,
     ESCALATION_CASES,
     NOTIFICATION_REQUESTS,
     NOTIFICATION_RECEIPTS,

@@ -25,6 +25,7 @@ class RecognitionService(KinshipService[RecognitionSettings]):
             awards_topic=settings.topic(RECOGNITION_AWARDS),
             requests_topic=settings.topic(NOTIFICATION_REQUESTS),
             kudos_daily_limit=settings.kudos_daily_limit,
+            pseudonyms=self.pseudonyms,
         )
         self._store: PostgresRecognition | None = None
 

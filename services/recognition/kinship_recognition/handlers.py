@@ -7,13 +7,15 @@ Nothing here reads scores, cases or outcomes: a celebration must never reveal di
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from kinship_contracts.awards import Award, AwardKind
 from kinship_contracts.cases import CaseEvent, CaseEventKind
 from kinship_contracts.checkins import CheckinRecorded
 from kinship_contracts.kudos import KudosSubmitted
 from kinship_contracts.notifications import MessageKind, NotificationRequest, Recipient
+from kinship_contracts.pulse import PulseSubmitted
+from kinship_contracts.subjects import Pseudonymiser
 from kinship_contracts.topics import NOTIFICATION_REQUESTS, RECOGNITION_AWARDS
 from kinship_recognition.adapters.postgres import RecognitionUnit
 from kinship_recognition.domain.kudos import (
@@ -24,7 +26,9 @@ from kinship_recognition.domain.kudos import (
     refusal,
     supported_milestone,
 )
+from kinship_recognition.domain.reports import ProgrammeReport, Sources, Window, build_report
 from kinship_recognition.domain.streaks import current_streak, streak_milestones, week_of
+from kinship_recognition.domain.teams import participation_milestone, team_kudos_milestone
 from kinship_runtime.outbox import event_message
 
 SOURCE = "kinship/recognition"
@@ -37,6 +41,7 @@ class RecognitionContext:
     awards_topic: str
     requests_topic: str
     kudos_daily_limit: int
+    pseudonyms: Pseudonymiser
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -50,43 +55,109 @@ class KudosOutcome:
     refusal: KudosRefusal | None = None
 
 
-async def _award(unit: RecognitionUnit, ctx: RecognitionContext, award: Award) -> None:
+async def _award(
+    unit: RecognitionUnit,
+    ctx: RecognitionContext,
+    award: Award,
+    members: Sequence[str] = (),
+) -> bool:
+    """Publish an award once, and a celebration for its recipient (or each team member).
+
+    False when the award was given before: a replay celebrates nothing twice.
+    """
     if not await unit.add_award(
-        award.id, award.kind.value, award.person_id, award.subject_id, award.count
+        award.id, award.kind.value, award.person_id, award.subject_id, award.team_id, award.count
     ):
-        return
-    key = award.person_id or award.subject_id or award.id
-    recipient = Recipient(person_id=award.person_id, subject_id=award.subject_id)
-    request = NotificationRequest(
-        id=f"celebration:{award.id}",
-        kind=MessageKind.CELEBRATION,
-        recipient=recipient,
-        template="celebration",
-        params={"text": award.title},
-        created_at=award.occurred_at,
-    )
-    await unit.publish(
-        [
-            event_message(
-                ctx.awards_topic,
+        return False
+    key = award.person_id or award.subject_id or award.team_id or award.id
+    messages = [
+        event_message(
+            ctx.awards_topic,
+            key,
+            award,
+            event_id=award.id,
+            event_type=RECOGNITION_AWARDS.event_type,
+            source=SOURCE,
+            time=award.occurred_at,
+        )
+    ]
+    if award.team_id is None:
+        celebrations = [
+            (
+                f"celebration:{award.id}",
                 key,
-                award,
-                event_id=award.id,
-                event_type=RECOGNITION_AWARDS.event_type,
-                source=SOURCE,
-                time=award.occurred_at,
-            ),
+                Recipient(person_id=award.person_id, subject_id=award.subject_id),
+            )
+        ]
+    else:
+        celebrations = [
+            (f"celebration:{award.id}:{member}", member, Recipient(person_id=member))
+            for member in members
+        ]
+    for request_id, request_key, recipient in celebrations:
+        request = NotificationRequest(
+            id=request_id,
+            kind=MessageKind.CELEBRATION,
+            recipient=recipient,
+            template="celebration",
+            params={"text": award.title},
+            created_at=award.occurred_at,
+        )
+        messages.append(
             event_message(
                 ctx.requests_topic,
-                key,
+                request_key,
                 request,
                 event_id=request.id,
                 event_type=NOTIFICATION_REQUESTS.event_type,
                 source=SOURCE,
                 time=award.occurred_at,
-            ),
-        ]
+            )
+        )
+    await unit.publish(messages)
+    return True
+
+
+async def _celebrate_team_kudos(
+    unit: RecognitionUnit, ctx: RecognitionContext, sender: str
+) -> None:
+    team_id = await unit.team_of_person(sender)
+    if team_id is None:
+        return
+    milestone = team_kudos_milestone(*await unit.team_kudos(team_id))
+    if milestone is None:
+        return
+    award = Award(
+        id=f"team-kudos:{team_id}:{milestone}",
+        kind=AwardKind.TEAM_MILESTONE,
+        team_id=team_id,
+        title=f"Your team has thanked colleagues {milestone} times",
+        count=milestone,
+        occurred_at=ctx.clock(),
     )
+    if not await unit.is_awarded(award.id):
+        await _award(unit, ctx, award, await unit.team_members(team_id))
+
+
+async def _celebrate_team_week(
+    unit: RecognitionUnit, ctx: RecognitionContext, subject_id: str, week: date
+) -> None:
+    team_id = await unit.team_of_subject(subject_id)
+    if team_id is None:
+        return
+    milestone = participation_milestone(*await unit.team_week(team_id, week))
+    if milestone is None:
+        return
+    award = Award(
+        id=f"team-participation:{team_id}:{milestone}",
+        kind=AwardKind.TEAM_MILESTONE,
+        team_id=team_id,
+        title=f"{milestone}% of your team checked in in one week",
+        count=milestone,
+        occurred_at=ctx.clock(),
+    )
+    if not await unit.is_awarded(award.id):
+        await _award(unit, ctx, award, await unit.team_members(team_id))
 
 
 async def give_kudos(
@@ -127,6 +198,7 @@ async def give_kudos(
                 occurred_at=now,
             ),
         )
+    await _celebrate_team_kudos(unit, ctx, kudos.from_person_id)
     return KudosOutcome(kudos.id, accepted=True)
 
 
@@ -139,8 +211,10 @@ async def record_checkins(
     """
     for event in events:
         timezone = await unit.timezone_of_subject(event.subject_id) or "UTC"
-        if not await unit.add_week(event.subject_id, week_of(event.occurred_at, timezone)):
+        week = week_of(event.occurred_at, timezone)
+        if not await unit.add_week(event.subject_id, week):
             continue
+        await _celebrate_team_week(unit, ctx, event.subject_id, week)
         streak = current_streak(await unit.weeks(event.subject_id))
         for milestone in streak_milestones(streak):
             await _award(
@@ -160,12 +234,26 @@ async def record_checkins(
 async def record_case_events(
     unit: RecognitionUnit, ctx: RecognitionContext, events: Sequence[CaseEvent]
 ) -> None:
-    """Appreciate responders: cases supported (milestones) and thanks from people supported.
+    """Keep each case's facts for programme reports, and appreciate responders: cases
+    supported (milestones) and thanks from people supported.
 
     Only the responder is celebrated; the person supported is never named, and the outcome
-    of a case is not used.
+    of a case is not used for any award.
     """
     for event in events:
+        await unit.record_case_fact(event)
+        if (
+            event.kind is CaseEventKind.FEEDBACK_RECEIVED
+            and event.feedback_from is not None
+            and event.feedback_score is not None
+        ):
+            await unit.add_feedback(
+                event.case_id,
+                event.feedback_from,
+                event.subject_id,
+                event.feedback_score,
+                event.occurred_at,
+            )
         if event.kind is CaseEventKind.RESOLVED and event.responder_id is not None:
             if not await unit.add_supported_case(
                 event.case_id, event.responder_id, event.occurred_at
@@ -210,3 +298,40 @@ async def record_case_events(
                     occurred_at=ctx.clock(),
                 ),
             )
+
+
+async def record_pulse(
+    unit: RecognitionUnit, ctx: RecognitionContext, responses: Sequence[PulseSubmitted]
+) -> None:
+    """Keep pulse answers under the respondent's pseudonym; their latest answers win."""
+    for pulse in responses:
+        await unit.add_pulse(pulse, ctx.pseudonyms.subject_id(pulse.person_id))
+
+
+async def programme_report(
+    unit: RecognitionUnit,
+    ctx: RecognitionContext,
+    weeks: int,
+    team_id: str | None = None,
+) -> ProgrammeReport:
+    """The programme report for the last ``weeks`` weeks (this one included), k ≥ 5."""
+    now = ctx.clock()
+    window = Window.ending_with(now.date(), weeks)
+    sources = Sources(
+        window=window,
+        members=await unit.members(team_id),
+        participation=[
+            *await unit.participation(window, team_id, by_week=True),
+            *await unit.participation(window, team_id, by_week=False),
+        ],
+        cases=[*await unit.cases(window, by_week=True), *await unit.cases(window, by_week=False)],
+        feedback=[
+            *await unit.feedback(window, by_week=True),
+            *await unit.feedback(window, by_week=False),
+        ],
+        pulse=[
+            *await unit.pulse(window, team_id, by_week=True),
+            *await unit.pulse(window, team_id, by_week=False),
+        ],
+    )
+    return build_report(sources, team_id, generated_at=now)

@@ -1,16 +1,39 @@
 """PostgreSQL persistence of the recognition service: one unit of work per transaction."""
 
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 
 import asyncpg
 
+from kinship_contracts.cases import CaseEvent, CaseEventKind
 from kinship_contracts.directory import DirectoryPerson
 from kinship_contracts.kudos import KudosSubmitted
+from kinship_contracts.pulse import PULSE_QUESTIONS, PulseSubmitted
 from kinship_contracts.subjects import Pseudonymiser
+from kinship_recognition.domain.reports import (
+    CaseWeek,
+    FeedbackWeek,
+    ParticipationWeek,
+    PulseWeek,
+    Timing,
+    Window,
+)
 from kinship_runtime.database import Connection
 from kinship_runtime.outbox import OutboxMessage, enqueue
+
+_CASE_TIMES = {
+    CaseEventKind.OPENED: "opened_at",
+    CaseEventKind.ACKNOWLEDGED: "acknowledged_at",
+    CaseEventKind.CONTACTED: "contacted_at",
+    CaseEventKind.RESOLVED: "resolved_at",
+}
+
+
+def _week(column: str, by_week: bool) -> str:
+    """The week a row falls in (UTC Monday), or one bucket for the whole window."""
+    return f"date_trunc('week', {column} AT TIME ZONE 'UTC')::date" if by_week else "NULL::date"
 
 
 class RecognitionUnit:
@@ -32,8 +55,9 @@ class RecognitionUnit:
         """Store kudos once; False when the id was seen before."""
         value = await self.conn.fetchval(
             "INSERT INTO kudos (id, from_person_id, to_person_id, message, occurred_at,"
-            " received_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING"
-            " RETURNING id",
+            " received_at, from_team_id) VALUES ($1, $2, $3, $4, $5, $6,"
+            " (SELECT team_id FROM people WHERE person_id = $2))"
+            " ON CONFLICT (id) DO NOTHING RETURNING id",
             kudos.id,
             kudos.from_person_id,
             kudos.to_person_id,
@@ -53,6 +77,51 @@ class RecognitionUnit:
             "SELECT count(*) FROM kudos WHERE to_person_id = $1", person_id
         )
         return int(value)
+
+    async def team_of_person(self, person_id: str) -> str | None:
+        """A person's team, from the directory."""
+        value = await self.conn.fetchval(
+            "SELECT team_id FROM people WHERE person_id = $1", person_id
+        )
+        return str(value) if value is not None else None
+
+    async def team_of_subject(self, subject_id: str) -> str | None:
+        """A subject's team, from the directory."""
+        value = await self.conn.fetchval(
+            "SELECT team_id FROM people WHERE subject_id = $1", subject_id
+        )
+        return str(value) if value is not None else None
+
+    async def team_kudos(self, team_id: str) -> tuple[int, int]:
+        """Kudos a team's members have sent, and how many of them sent any."""
+        row = await self.conn.fetchrow(
+            "SELECT count(*) AS given, count(DISTINCT from_person_id) AS senders"
+            " FROM kudos WHERE from_team_id = $1",
+            team_id,
+        )
+        assert row is not None  # an aggregate always returns a row
+        return int(row["given"]), int(row["senders"])
+
+    async def team_week(self, team_id: str, week: date) -> tuple[int, int]:
+        """Members of a team who checked in during ``week``, and its active members."""
+        row = await self.conn.fetchrow(
+            "SELECT (SELECT count(DISTINCT w.subject_id) FROM checkin_weeks w"
+            "  JOIN people p ON p.subject_id = w.subject_id"
+            "  WHERE p.team_id = $1 AND p.active AND w.week_start = $2) AS participants,"
+            " (SELECT count(*) FROM people WHERE team_id = $1 AND active) AS members",
+            team_id,
+            week,
+        )
+        assert row is not None
+        return int(row["participants"]), int(row["members"])
+
+    async def team_members(self, team_id: str) -> list[str]:
+        """The active members of a team (person ids), to celebrate a team milestone with."""
+        rows = await self.conn.fetch(
+            "SELECT person_id FROM people WHERE team_id = $1 AND active ORDER BY person_id",
+            team_id,
+        )
+        return [str(row["person_id"]) for row in rows]
 
     async def timezone_of_subject(self, subject_id: str) -> str | None:
         """A subject's time zone, from the directory."""
@@ -84,19 +153,25 @@ class RecognitionUnit:
         kind: str,
         person_id: str | None,
         subject_id: str | None,
+        team_id: str | None,
         count: int | None,
     ) -> bool:
         """Record an award once; False when it was given before."""
         value = await self.conn.fetchval(
-            "INSERT INTO awards (id, kind, person_id, subject_id, count)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING RETURNING id",
+            "INSERT INTO awards (id, kind, person_id, subject_id, team_id, count)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING id",
             award_id,
             kind,
             person_id,
             subject_id,
+            team_id,
             count,
         )
         return value is not None
+
+    async def is_awarded(self, award_id: str) -> bool:
+        """Whether an award was given before."""
+        return await self.conn.fetchval("SELECT 1 FROM awards WHERE id = $1", award_id) is not None
 
     async def add_supported_case(
         self, case_id: str, responder_id: str, resolved_at: datetime
@@ -124,6 +199,173 @@ class RecognitionUnit:
             "SELECT responder_id FROM supported_cases WHERE case_id = $1", case_id
         )
         return str(value) if value is not None else None
+
+    async def record_case_fact(self, event: CaseEvent) -> None:
+        """Fold a case transition into the case's facts (times, outcome); replays change nothing.
+
+        The earliest time of each transition wins, so a repeat or a late duplicate does not
+        move it.
+        """
+        column = _CASE_TIMES.get(event.kind)
+        times = {
+            name: event.occurred_at if name == column else None for name in _CASE_TIMES.values()
+        }
+        await self.conn.execute(
+            "INSERT INTO case_facts (case_id, subject_id, team_id, severity, opened_at,"
+            " acknowledged_at, contacted_at, resolved_at, outcome)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (case_id) DO UPDATE SET"
+            " team_id = coalesce(case_facts.team_id, EXCLUDED.team_id),"
+            " severity = EXCLUDED.severity,"
+            " opened_at = least(case_facts.opened_at, EXCLUDED.opened_at),"
+            " acknowledged_at = least(case_facts.acknowledged_at, EXCLUDED.acknowledged_at),"
+            " contacted_at = least(case_facts.contacted_at, EXCLUDED.contacted_at),"
+            " resolved_at = least(case_facts.resolved_at, EXCLUDED.resolved_at),"
+            " outcome = coalesce(EXCLUDED.outcome, case_facts.outcome)",
+            event.case_id,
+            event.subject_id,
+            event.team_id,
+            event.severity.value,
+            times["opened_at"],
+            times["acknowledged_at"],
+            times["contacted_at"],
+            times["resolved_at"],
+            event.outcome.value if event.outcome is not None else None,
+        )
+
+    async def add_feedback(
+        self, case_id: str, given_by: str, subject_id: str, score: int, at: datetime
+    ) -> None:
+        """Store a case's feedback score once per side ('person' or 'responder')."""
+        await self.conn.execute(
+            "INSERT INTO case_feedback (case_id, given_by, subject_id, score, given_at)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            case_id,
+            given_by,
+            subject_id,
+            score,
+            at,
+        )
+
+    async def add_pulse(self, pulse: PulseSubmitted, respondent: str) -> None:
+        """Store a person's answers to a survey round; their latest answers win."""
+        answers = pulse.answers
+        await self.conn.execute(
+            "INSERT INTO pulse_responses (survey_id, respondent, response_id, team_id,"
+            " answered_at, know_how_to_get_support, comfortable_asking, programme_helps)"
+            " VALUES ($1, $2, $3, (SELECT team_id FROM people WHERE person_id = $4), $5,"
+            " $6, $7, $8) ON CONFLICT (survey_id, respondent) DO UPDATE SET"
+            " response_id = EXCLUDED.response_id, team_id = EXCLUDED.team_id,"
+            " answered_at = EXCLUDED.answered_at,"
+            " know_how_to_get_support = EXCLUDED.know_how_to_get_support,"
+            " comfortable_asking = EXCLUDED.comfortable_asking,"
+            " programme_helps = EXCLUDED.programme_helps"
+            " WHERE EXCLUDED.answered_at > pulse_responses.answered_at",
+            pulse.survey_id,
+            respondent,
+            pulse.id,
+            pulse.person_id,
+            pulse.occurred_at,
+            answers.know_how_to_get_support,
+            answers.comfortable_asking,
+            answers.programme_helps,
+        )
+
+    async def members(self, team_id: str | None) -> int:
+        """Active people in the directory, or in one team."""
+        value = await self.conn.fetchval(
+            "SELECT count(*) FROM people WHERE active AND ($1::text IS NULL OR team_id = $1)",
+            team_id,
+        )
+        return int(value)
+
+    async def participation(
+        self, window: Window, team_id: str | None, by_week: bool
+    ) -> list[ParticipationWeek]:
+        """Active directory members who checked in, by week (or over the window)."""
+        week = "w.week_start" if by_week else "NULL::date"
+        rows = await self.conn.fetch(
+            f"SELECT {week} AS week, count(DISTINCT w.subject_id) AS people"  # noqa: S608 (fixed fragments)
+            " FROM checkin_weeks w JOIN people p ON p.subject_id = w.subject_id AND p.active"
+            " WHERE w.week_start >= $1 AND w.week_start < $2"
+            " AND ($3::text IS NULL OR p.team_id = $3) GROUP BY 1",
+            window.start,
+            window.end,
+            team_id,
+        )
+        return [ParticipationWeek(row["week"], int(row["people"])) for row in rows]
+
+    async def cases(self, window: Window, by_week: bool) -> list[CaseWeek]:
+        """Cases opened, by week (or over the window): times to act and outcomes."""
+        week = _week("opened_at", by_week)
+        rows = await self.conn.fetch(
+            f"SELECT {week} AS week, count(*) AS opened, count(DISTINCT subject_id) AS people,"  # noqa: S608 (fixed fragments)
+            " count(acknowledged_at) AS acknowledged,"
+            " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM"
+            "  acknowledged_at - opened_at)) AS ack_median,"
+            " percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM"
+            "  acknowledged_at - opened_at)) AS ack_p90,"
+            " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM"
+            "  contacted_at - opened_at)) AS contact_median,"
+            " percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM"
+            "  contacted_at - opened_at)) AS contact_p90,"
+            " coalesce(jsonb_object_agg(outcome, n) FILTER (WHERE outcome IS NOT NULL), '{}')"
+            "  AS outcomes"
+            " FROM (SELECT *, count(*) OVER (PARTITION BY"
+            f"  {week}, outcome) AS n FROM case_facts"
+            "  WHERE opened_at >= $1 AND opened_at < $2) c GROUP BY 1",
+            window.start_time,
+            window.end_time,
+        )
+        return [
+            CaseWeek(
+                week=row["week"],
+                opened=int(row["opened"]),
+                people=int(row["people"]),
+                acknowledged=int(row["acknowledged"]),
+                time_to_acknowledge=Timing(median=row["ack_median"], p90=row["ack_p90"]),
+                time_to_first_contact=Timing(median=row["contact_median"], p90=row["contact_p90"]),
+                outcomes=dict(json.loads(row["outcomes"])),
+            )
+            for row in rows
+        ]
+
+    async def feedback(self, window: Window, by_week: bool) -> list[FeedbackWeek]:
+        """Feedback scores by week (or over the window) and by side."""
+        week = _week("given_at", by_week)
+        rows = await self.conn.fetch(
+            f"SELECT {week} AS week, given_by, count(*) AS responses,"  # noqa: S608 (fixed fragments)
+            " count(DISTINCT subject_id) AS people, avg(score)::float AS mean"
+            " FROM case_feedback WHERE given_at >= $1 AND given_at < $2 GROUP BY 1, 2",
+            window.start_time,
+            window.end_time,
+        )
+        return [
+            FeedbackWeek(
+                row["week"], row["given_by"], int(row["responses"]), int(row["people"]), row["mean"]
+            )
+            for row in rows
+        ]
+
+    async def pulse(self, window: Window, team_id: str | None, by_week: bool) -> list[PulseWeek]:
+        """Pulse answers by week (or over the window): respondents and mean agreement."""
+        week = _week("answered_at", by_week)
+        means = ", ".join(f"avg({name})::float AS {name}" for name in PULSE_QUESTIONS)
+        rows = await self.conn.fetch(
+            f"SELECT {week} AS week, count(DISTINCT respondent) AS respondents, {means}"  # noqa: S608 (fixed fragments)
+            " FROM pulse_responses WHERE answered_at >= $1 AND answered_at < $2"
+            " AND ($3::text IS NULL OR team_id = $3) GROUP BY 1",
+            window.start_time,
+            window.end_time,
+            team_id,
+        )
+        return [
+            PulseWeek(
+                row["week"],
+                int(row["respondents"]),
+                {name: row[name] for name in PULSE_QUESTIONS if row[name] is not None},
+            )
+            for row in rows
+        ]
 
     async def publish(self, messages: Sequence[OutboxMessage]) -> None:
         """Queue messages in this transaction's outbox."""

@@ -11,12 +11,14 @@ from kinship_contracts.cases import CaseEvent
 from kinship_contracts.checkins import CheckinRecorded
 from kinship_contracts.directory import DirectoryPerson
 from kinship_contracts.kudos import KudosSubmitted
+from kinship_contracts.pulse import PulseSubmitted
 from kinship_contracts.topics import (
     CHECKINS_RECORDED,
     DIRECTORY_PEOPLE,
     ESCALATION_CASES,
     GROUP_SESSIONS,
     KUDOS_SUBMITTED,
+    PULSE_SUBMITTED,
 )
 from kinship_recognition import handlers
 from kinship_recognition.bootstrap import RecognitionService
@@ -120,6 +122,28 @@ def register_consumers(broker: KafkaBroker, service: RecognitionService) -> None
 
         rejected += await store_or_dead_letter(accepted, store, _record_of, "cases")
         service.relay.wake()
+        await service.dead_letters.send(rejected)
+
+    @broker.subscriber(
+        settings.topic(PULSE_SUBMITTED),
+        group_id=settings.consumer_group("pulse"),
+        title="recognition.pulse",
+        description="Pulse-survey answers from survey tools, for programme reports.",
+        batch=True,
+        max_records=settings.ingest_max_records,
+        batch_timeout_ms=50,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=keep_raw_records,
+    )
+    async def on_pulse(message: KafkaMessage) -> None:
+        accepted, rejected = parse_records(records_of(message), PulseSubmitted)
+
+        async def store(items: Sequence[Accepted[PulseSubmitted]]) -> None:
+            async with service.store.unit() as unit:
+                await handlers.record_pulse(unit, ctx, [item.event for item in items])
+
+        rejected += await store_or_dead_letter(accepted, store, _record_of, "pulse")
         await service.dead_letters.send(rejected)
 
     @broker.subscriber(
