@@ -11,13 +11,12 @@ import math
 from typing import Literal
 
 import matplotlib
-
-matplotlib.use("Agg")
-matplotlib.rcParams["svg.fonttype"] = "none"  # real text: searchable, accessible, smaller
-
 from matplotlib.figure import Figure
 
 from kinship_recognition.domain.reports import ProgrammeReport
+
+matplotlib.use("Agg")  # no display: files only
+matplotlib.rcParams["svg.fonttype"] = "none"  # real text: searchable, accessible, smaller
 
 ChartFormat = Literal["svg", "png"]
 MEDIA_TYPES: dict[ChartFormat, str] = {"svg": "image/svg+xml", "png": "image/png"}

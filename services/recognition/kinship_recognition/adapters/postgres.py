@@ -1,6 +1,5 @@
 """PostgreSQL persistence of the recognition service: one unit of work per transaction."""
 
-import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
@@ -324,7 +323,7 @@ class RecognitionUnit:
                 acknowledged=int(row["acknowledged"]),
                 time_to_acknowledge=Timing(median=row["ack_median"], p90=row["ack_p90"]),
                 time_to_first_contact=Timing(median=row["contact_median"], p90=row["contact_p90"]),
-                outcomes=dict(json.loads(row["outcomes"])),
+                outcomes=dict(row["outcomes"]),
             )
             for row in rows
         ]

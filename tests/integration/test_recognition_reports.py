@@ -1,0 +1,263 @@
+"""Team celebrations and programme reports, against the real broker and database.
+
+Both are about groups, and a group counts only with at least five people in it: each test
+tries four first.
+"""
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from kinship_contracts.cases import CaseEventKind
+from tests.escalation_support import AUTH, SUBJECTS, bearer, encode_person, recorded
+from tests.kafka_reading import encode, publish, read_all
+from tests.notifications_support import Recognition
+
+pytestmark = pytest.mark.integration
+
+
+async def directory(recognition: Recognition, team: str, people: list[str]) -> None:
+    records = [encode_person(person, team, {}) for person in people]
+    await publish(
+        recognition.endpoints.bootstrap_servers, recognition.topic("directory.people"), records
+    )
+
+
+def kudos(id_: str, sender: str, to: str) -> dict[str, Any]:
+    return {
+        "id": id_,
+        "from_person_id": sender,
+        "to_person_id": to,
+        "message": "Thanks for the cover",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "source": "tests",
+    }
+
+
+async def awards(recognition: Recognition, expect: int) -> list[dict[str, Any]]:
+    topic = recognition.topic("recognition.awards")
+    return [
+        json.loads(r.value)
+        for r in await read_all(recognition.endpoints.bootstrap_servers, topic, expect)
+    ]
+
+
+async def test_team_kudos_are_celebrated_with_five_senders_not_four(
+    recognition: Recognition,
+) -> None:
+    four = [f"a{n}" for n in range(4)]
+    five = [f"b{n}" for n in range(5)]
+    await directory(recognition, "team-a", four)
+    await directory(recognition, "team-b", five)
+    assert await recognition.wait_for("SELECT count(*) FROM people", 9) == 9
+    sent = 0
+    for sender in four:  # 12 kudos from four people: no team celebration
+        for n in range(3):
+            body = kudos(f"ka-{sender}-{n}", sender, "outsider")
+            sent += (
+                await recognition.client.post("/v1/kudos", json=body, headers=AUTH)
+            ).status_code == 202
+    for sender in five:  # 10 kudos from five people: the team's first milestone
+        for n in range(2):
+            body = kudos(f"kb-{sender}-{n}", sender, "outsider")
+            sent += (
+                await recognition.client.post("/v1/kudos", json=body, headers=AUTH)
+            ).status_code == 202
+    assert sent == 22
+    team = await recognition.rows("SELECT id, team_id FROM awards WHERE kind = 'team_milestone'")
+    assert [(row["id"], row["team_id"]) for row in team] == [("team-kudos:team-b:10", "team-b")]
+
+    published = await awards(recognition, expect=22 + 1)
+    team_awards = [a for a in published if a["kind"] == "team_milestone"]
+    assert [(a["id"], a["team_id"], a["count"]) for a in team_awards] == [
+        ("team-kudos:team-b:10", "team-b", 10)
+    ]
+    topic = recognition.topic("notifications.requests")
+    requests = [
+        json.loads(r.value)
+        for r in await read_all(recognition.endpoints.bootstrap_servers, topic, 22 + 5)
+    ]
+    celebrated = sorted(
+        r["recipient"]["person_id"]
+        for r in requests
+        if r["id"].startswith("celebration:team-kudos:")
+    )
+    assert celebrated == five  # each member of team-b, nobody from team-a
+
+
+async def test_team_participation_is_celebrated_at_five_people_not_four(
+    recognition: Recognition,
+) -> None:
+    await directory(recognition, "team-p", [f"p{n}" for n in range(6)])
+    await directory(recognition, "team-q", [f"q{n}" for n in range(4)])
+    assert await recognition.wait_for("SELECT count(*) FROM people", 10) == 10
+    now = datetime.now(UTC)
+    checkins = [recorded(f"cp-{n}", f"p{n}", now, team="team-p", mood=3) for n in range(5)]
+    checkins += [recorded(f"cq-{n}", f"q{n}", now, team="team-q", mood=3) for n in range(4)]
+    topic = recognition.topic("wellbeing.checkins.recorded")
+    await publish(recognition.endpoints.bootstrap_servers, topic, checkins)
+    assert await recognition.wait_for("SELECT count(*) FROM checkin_weeks", 9) == 9
+    await publish(recognition.endpoints.bootstrap_servers, topic, checkins)  # a replay
+    assert await recognition.wait_for("SELECT count(*) FROM awards", 1) == 1
+    published = await awards(recognition, expect=1)
+    # 5 of 6 is 83 %: the 75 % milestone, once; four of four earn nothing.
+    assert [(a["id"], a["count"]) for a in published] == [("team-participation:team-p:75", 75)]
+
+
+def case(
+    case_id: str, person: str, sequence: int, kind: CaseEventKind, at: datetime, **fields: Any
+) -> tuple[bytes, bytes]:
+    body = {
+        "id": f"{case_id}:{sequence}",
+        "case_id": case_id,
+        "sequence": sequence,
+        "kind": kind.value,
+        "occurred_at": at.isoformat(),
+        "subject_id": SUBJECTS.subject_id(person),
+        "team_id": "team-c",
+        "status": "opened",
+        "severity": "high",
+        "rules": ["sustained_low_mood"],
+        **fields,
+    }
+    return case_id.encode(), encode(body)
+
+
+def lifecycle(n: int, opened: datetime) -> list[tuple[bytes, bytes]]:
+    """A case opened, acknowledged after n minutes, contacted, resolved, with feedback."""
+    case_id = f"case-{n}"
+    person = f"person-{n}"
+    return [
+        case(case_id, person, 1, CaseEventKind.OPENED, opened),
+        case(
+            case_id,
+            person,
+            2,
+            CaseEventKind.ACKNOWLEDGED,
+            opened + timedelta(minutes=n),
+            responder_id="resp-a",
+        ),
+        case(case_id, person, 3, CaseEventKind.CONTACTED, opened + timedelta(minutes=2 * n)),
+        case(
+            case_id,
+            person,
+            4,
+            CaseEventKind.RESOLVED,
+            opened + timedelta(hours=1),
+            outcome="supported",
+            responder_id="resp-a",
+        ),
+        case(
+            case_id,
+            person,
+            5,
+            CaseEventKind.FEEDBACK_RECEIVED,
+            opened + timedelta(hours=2),
+            feedback_score=4,
+            feedback_from="person",
+        ),
+    ]
+
+
+def pulse(id_: str, person: str, helps: int) -> dict[str, Any]:
+    return {
+        "id": id_,
+        "person_id": person,
+        "survey_id": "2026-11",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "source": "tests",
+        "answers": {"programme_helps": helps, "comfortable_asking": 4},
+    }
+
+
+async def report(recognition: Recognition, **params: str) -> dict[str, Any]:
+    response = await recognition.client.get(
+        "/v1/reports/programme", params={"weeks": "2", **params}, headers=AUTH
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_the_programme_report_shows_groups_of_five_and_never_of_four(
+    recognition: Recognition,
+) -> None:
+    server = recognition.endpoints.bootstrap_servers
+    opened = datetime.now(UTC) - timedelta(seconds=5)
+    cases_topic = recognition.topic("escalation.cases")
+    await publish(server, cases_topic, [e for n in range(1, 5) for e in lifecycle(n, opened)])
+    for n in range(4):
+        answered = await recognition.client.post(
+            "/v1/pulse", json=pulse(f"pulse-{n}", f"r{n}", 5), headers=AUTH
+        )
+        assert answered.status_code == 202
+    assert await recognition.wait_for("SELECT count(*) FROM case_feedback", 4) == 4
+
+    four = (await report(recognition))["weeks"][-1]
+    assert four["cases"] is None and four["pulse"] is None and four["satisfaction"] == {}
+    assert "cases: fewer than 5 people" in four["withheld"]
+    assert "pulse: fewer than 5 people" in four["withheld"]
+    assert "satisfaction.person: fewer than 5 people" in four["withheld"]
+
+    await publish(server, cases_topic, lifecycle(5, opened) * 2)  # the fifth, twice
+    pulse_topic = recognition.topic("programme.pulse.submitted")
+    await publish(server, pulse_topic, [(b"r4", encode(pulse("pulse-4", "r4", 3)))])
+    assert await recognition.wait_for("SELECT count(*) FROM pulse_responses", 5) == 5
+    assert await recognition.wait_for("SELECT count(*) FROM case_feedback", 5) == 5
+
+    five = await report(recognition)
+    week = five["weeks"][-1]
+    assert week["cases"]["opened"] == 5 and week["cases"]["acknowledged"] == 5
+    assert week["cases"]["time_to_acknowledge_seconds"]["median"] == pytest.approx(180.0)
+    assert week["cases"]["time_to_first_contact_seconds"]["median"] == pytest.approx(360.0)
+    assert week["cases"]["outcomes"] == {"supported": 5}
+    assert week["satisfaction"]["person"] == {"responses": 5, "mean_score": 4.0}
+    assert week["pulse"]["respondents"] == 5
+    assert week["pulse"]["mean_agreement"]["programme_helps"] == pytest.approx(4.6)
+    text = json.dumps(five)
+    assert not any(
+        f"person-{n}" in text or SUBJECTS.subject_id(f"person-{n}") in text for n in range(1, 6)
+    )
+
+    team = (await report(recognition, team_id="team-c"))["weeks"][-1]
+    assert team["cases"] is None
+    assert "cases: reported for the whole organisation only" in team["withheld"]
+
+    chart = await recognition.client.get(
+        "/v1/reports/programme/chart.svg", params={"weeks": "4"}, headers=AUTH
+    )
+    assert chart.status_code == 200
+    assert chart.headers["content-type"].startswith("image/svg+xml")
+    assert b"time to acknowledge (min)" in chart.content
+    png = await recognition.client.get("/v1/reports/programme/chart.png", headers=AUTH)
+    assert png.content.startswith(b"\x89PNG")
+
+
+async def test_reports_are_for_coordinators_and_bad_pulses_are_refused(
+    recognition: Recognition,
+) -> None:
+    responder = await recognition.client.get(
+        "/v1/reports/programme", headers=bearer("resp-a", "peer_responder")
+    )
+    assert responder.status_code == 403
+    coordinator = await recognition.client.get(
+        "/v1/reports/programme", headers=bearer("coord", "coordinator")
+    )
+    assert coordinator.status_code == 200
+    bad = await recognition.client.post("/v1/pulse", json=pulse("p-bad", "r1", 9), headers=AUTH)
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"][-2:] == ["answers", "programme_helps"]
+    other = await recognition.client.post(
+        "/v1/pulse", json=pulse("p-other", "r1", 4), headers=bearer("r2")
+    )
+    assert other.status_code == 403
+    weeks = await recognition.client.get(
+        "/v1/reports/programme", params={"weeks": "53"}, headers=AUTH
+    )
+    assert weeks.status_code == 422
+    topic = recognition.topic("programme.pulse.submitted")
+    await publish(recognition.endpoints.bootstrap_servers, topic, [(b"r1", b'{"id": "p-x"}')])
+    dlq = await read_all(recognition.endpoints.bootstrap_servers, f"{topic}.dlq", 1)
+    assert len(dlq) == 1 and dict(dlq[0].headers)["kinship-dlq-code"] == b"validation_failed"
