@@ -1,8 +1,9 @@
 """The demo scenario: a demo organisation checks in, and the platform's events are shown live.
 
-The check-in, escalation and notifications services run; the demo plays a local webhook
-receiver for every person, so alerts really arrive (signed) and are acknowledged through
-their links. Recognition joins the scenario when it lands.
+All four services run; the demo plays a local webhook receiver for every person, so alerts
+and celebrations really arrive (signed) and alerts are acknowledged through their links. It
+ends with kudos celebrated live and the programme report (its chart is written to
+``.kinship/stack/programme-report.svg``).
 """
 
 import asyncio
@@ -10,6 +11,7 @@ import json
 import os
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -18,6 +20,8 @@ from kinship_devstack.receiver import DemoReceiver
 
 CHECKIN_URL = "http://127.0.0.1:8001"
 ESCALATION_URL = "http://127.0.0.1:8002"
+RECOGNITION_URL = "http://127.0.0.1:8004"
+CHART = Path(os.environ.get("KINSHIP_STATE_DIR", ".kinship/stack")) / "programme-report.svg"
 DEMO_POLICY = {
     "steps": [
         {"target": "responders", "timeout_seconds": 10},
@@ -154,6 +158,8 @@ async def main() -> None:
             trend = (await client.get("/v1/teams/support/trends")).json()
             print(f"   team 'support': {trend['message']}")
         await _follow_escalation(escalation, receiver)
+        await _celebrate(producer, receiver)
+        await _report()
     finally:
         await escalation.stop()
         await consumer.stop()
@@ -198,6 +204,11 @@ async def _follow_escalation(consumer: AIOKafkaConsumer, receiver: DemoReceiver)
                     print(f"   [{_since(started)}] {delivery.recipient} follows the link")
                     async with httpx.AsyncClient() as client:
                         taken = (await client.post(alert["ack_url"])).json()
+            elif delivery.kind == "celebration":
+                text = str(delivery.body.get("text", "")).strip()
+                print(
+                    f"   [{_since(started)}] webhook -> {delivery.recipient}: {text!r} ({signed})"
+                )
             elif delivery.kind != "alert":
                 # Messages to the person supported: never name them next to their crisis.
                 staff = {name for name, _team, _roles in STAFF}
@@ -222,6 +233,66 @@ async def _follow_escalation(consumer: AIOKafkaConsumer, receiver: DemoReceiver)
         f"   summary: {len(alerts)} alerts, each delivered once and signed; "
         f"time to acknowledge {_since(started)}"
     )
+
+
+def _kudos(sender: str, to: str, message: str) -> dict[str, object]:
+    return {
+        "id": f"demo-kudos-{uuid.uuid4().hex[:12]}",
+        "from_person_id": sender,
+        "to_person_id": to,
+        "message": message,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "source": "kinship-demo",
+    }
+
+
+async def _celebrate(producer: AIOKafkaProducer, receiver: DemoReceiver) -> None:
+    """Live: kudos over HTTP and Kafka, each celebrated once on the recipient's webhook."""
+    print("9. kudos for rosa: ada over HTTP, ben over Kafka (with markup, which is removed)")
+    started = asyncio.get_running_loop().time()
+    async with httpx.AsyncClient(base_url=RECOGNITION_URL, headers=AUTH) as client:
+        sent = await client.post("/v1/kudos", json=_kudos("ada", "rosa", "Thanks for today"))
+        print(f"   POST /v1/kudos -> {sent.status_code} {sent.json().get('status', sent.text)}")
+    kudos = _kudos("ben", "rosa", "<b>You were there</b> when it mattered")
+    await producer.send_and_wait(
+        "recognition.kudos.submitted", json.dumps(kudos).encode(), key=b"rosa"
+    )
+    staff = {name for name, _team, _roles in STAFF}
+    celebrations = 0
+    deadline = started + 30
+    while celebrations < 2 and asyncio.get_running_loop().time() < deadline:
+        try:
+            delivery = await asyncio.wait_for(receiver.arrived.get(), timeout=0.5)
+        except TimeoutError:
+            continue
+        if delivery.kind != "celebration" or delivery.recipient not in staff:
+            continue
+        celebrations += delivery.recipient == "rosa"
+        signed = "signature ok" if delivery.signed else "BAD SIGNATURE"
+        text = str(delivery.body.get("text", "")).strip()
+        print(f"   [{_since(started)}] webhook -> {delivery.recipient}: {text!r} ({signed})")
+    if celebrations < 2:
+        print("   (celebrations did not arrive in 30 s: see `make status` and the logs)")
+
+
+async def _report() -> None:
+    """The programme report a coordinator reads: aggregates only, every group k >= 5."""
+    print("10. the programme report (coordinators): only groups of at least 5 people")
+    async with httpx.AsyncClient(base_url=RECOGNITION_URL, headers=AUTH) as client:
+        report = (await client.get("/v1/reports/programme", params={"weeks": 4})).json()
+        week = report["weeks"][-1]
+        participation = week["participation"]
+        if participation is not None:
+            print(
+                f"   this week: {participation['people']} of {participation['members']} "
+                "people checked in"
+            )
+        for reason in week["withheld"]:
+            print(f"   withheld: {reason}")
+        chart = await client.get("/v1/reports/programme/chart.svg", params={"weeks": 4})
+    CHART.parent.mkdir(parents=True, exist_ok=True)
+    CHART.write_bytes(chart.content)
+    print(f"   chart: {CHART} (gaps are weeks with fewer than 5 people)")
 
 
 def _since(started: float) -> str:

@@ -129,7 +129,8 @@ def test_the_chart_is_an_svg_with_gaps_for_withheld_weeks() -> None:
     assert root.tag.endswith("svg")
     text = svg.decode()
     assert "participation (%)" in text and "time to acknowledge (min)" in text
-    assert "fewer than 5 people contributed" in text
+    assert "fewer than 5 people contributed are not shown" in text
+    assert "2026-11-09 to 2026-11-29" in text
     assert render(report, "png").startswith(b"\x89PNG\r\n\x1a\n")
 
 

@@ -8,6 +8,7 @@ state), so charts can be rendered in worker threads.
 
 import io
 import math
+from datetime import timedelta
 from typing import Literal
 
 import matplotlib
@@ -53,7 +54,12 @@ def render(report: ProgrammeReport, fmt: ChartFormat) -> bytes:
 
     figure = Figure(figsize=(9, 8), layout="constrained")
     scope = f"team {report.team_id}" if report.team_id else "the organisation"
-    figure.suptitle(f"Kinship programme report: {scope}, {report.start} to {report.end}")
+    last_day = report.end - timedelta(days=1)
+    figure.suptitle(
+        f"Kinship programme report: {scope}, {report.start} to {last_day}\n"
+        f"Gaps: weeks where fewer than {report.k} people contributed are not shown",
+        fontsize=11,
+    )
     top, middle, bottom = figure.subplots(3, 1, sharex=True)
     top.plot(labels, participation, marker="o", color="#2a7f62", label="checked in")
     top.set_ylabel("participation (%)")
@@ -67,14 +73,21 @@ def render(report: ProgrammeReport, fmt: ChartFormat) -> bytes:
     bottom.set_ylim(1, 5)
     bottom.legend(loc="lower left")
     bottom.tick_params(axis="x", labelrotation=45)
-    for axes in (top, middle, bottom):
+    bottom.set_xlabel("week starting (Monday, UTC)")
+    for axes, values in ((top, participation), (middle, ack), (bottom, person + pulse)):
         axes.grid(alpha=0.3)
-    figure.text(
-        0.01,
-        0.005,
-        f"Gaps: fewer than {report.k} people contributed that week, so it is not shown.",
-        fontsize=8,
-    )
+        if all(math.isnan(value) for value in values):
+            axes.text(
+                0.5,
+                0.5,
+                f"nothing to show: none yet, or fewer than {report.k} people each week",
+                transform=axes.transAxes,
+                ha="center",
+                va="center",
+                color="#666666",
+            )
+    if all(math.isnan(value) for value in ack):
+        middle.set_ylim(0, 10)
     buffer = io.BytesIO()
     figure.savefig(buffer, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
     return buffer.getvalue()
