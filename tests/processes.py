@@ -22,7 +22,13 @@ class ServiceProcess:
     def __init__(self, env: dict[str, str], log: Path, module: str = "kinship_checkin") -> None:
         self.module = module
         self.port = _free_port()
-        self.env = {**os.environ, **env, "KINSHIP_HTTP_PORT": str(self.port)}
+        self.env = {
+            "OTEL_TRACES_EXPORTER": "none",  # no collector in tests
+            "OTEL_METRICS_EXPORTER": "none",
+            **os.environ,
+            **env,
+            "KINSHIP_HTTP_PORT": str(self.port),
+        }
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 

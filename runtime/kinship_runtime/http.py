@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from kinship_runtime.health import health_router
 
@@ -43,6 +44,11 @@ def create_http_app(
     for router in routers:
         app.include_router(router)
     asyncapi_document = AsyncAPI(broker, title=title, version="1.0.0", description=description)
+    # Server spans named by route template ("POST /v1/checkins"), never by the raw path; their
+    # attributes are filtered again on export (telemetry.SafeSpanExporter).
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls="healthz,readyz", exclude_spans=["receive", "send"]
+    )
 
     @app.get("/asyncapi.json", tags=["documents"], summary="AsyncAPI 3.0 document")
     async def asyncapi() -> JSONResponse:

@@ -41,7 +41,13 @@ def client_options(settings: KinshipSettings) -> dict[str, Any]:
 def make_broker(
     settings: KinshipSettings, middlewares: Sequence[type[BaseMiddleware]] = ()
 ) -> KafkaBroker:
-    """The service's FastStream broker; subscribers choose their own ack policy."""
+    """The service's FastStream broker; subscribers choose their own ack policy.
+
+    Every batch is handled in a ``process <topic>`` span that continues the trace its first
+    record carries (``TracingMiddleware``).
+    """
+    from kinship_runtime.telemetry import TracingMiddleware
+
     options = client_options(settings)
     return KafkaBroker(
         options.pop("bootstrap_servers"),
@@ -49,7 +55,7 @@ def make_broker(
         graceful_timeout=settings.graceful_timeout_seconds,
         enable_idempotence=True,
         acks="all",
-        middlewares=middlewares,
+        middlewares=(TracingMiddleware, *middlewares),
         # Access lines go through our JSON handler, at DEBUG: one line per batch is noise.
         logger=logging.getLogger(f"kinship.{settings.service_name}.broker"),
         log_level=logging.DEBUG,

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from kinship_contracts.envelope import cloud_event_headers
 from kinship_runtime.database import Connection
 from kinship_runtime.kafka import KeyHashPartitioner
+from kinship_runtime.telemetry import EVENTS_PRODUCED, trace_headers
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,10 @@ def event_message(
         topic=topic,
         key=key.encode(),
         value=event.model_dump_json(exclude_none=True).encode(),
-        headers=cloud_event_headers(event_id, source, event_type, time.isoformat()),
+        headers=[
+            *cloud_event_headers(event_id, source, event_type, time.isoformat()),
+            *trace_headers(),
+        ],
     )
 
 
@@ -184,6 +188,11 @@ class OutboxRelay:
                     raise ValueError(f"outbox row {row['seq']} is larger than a record batch")
         for (topic, partition), batch in open_batches.items():
             sends.append(await self._producer.send_batch(batch, topic, partition=partition))
+        produced: dict[str, int] = {}
+        for row in rows:
+            produced[row["topic"]] = produced.get(row["topic"], 0) + 1
+        for topic, count in produced.items():
+            EVENTS_PRODUCED.add(count, {"topic": topic})
         return sends
 
     @property

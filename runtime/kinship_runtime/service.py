@@ -20,7 +20,7 @@ from kinship_runtime.ingestion import DeadLetters, Seal
 from kinship_runtime.kafka import ensure_topics, make_broker, make_producer
 from kinship_runtime.outbox import OutboxRelay
 from kinship_runtime.settings import KinshipSettings
-from kinship_runtime.telemetry import configure_logging, configure_tracing
+from kinship_runtime.telemetry import configure_logging, configure_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def run_service(
         for name in asyncio.run(migrate(settings, migrations)):
             print(f"applied {name}")
         return 0
-    configure_tracing(settings.service_name)
+    telemetry = configure_telemetry(settings.service_name)
     # uvicorn turns SIGTERM into a graceful shutdown: the lifespan stops consumers after
     # their in-flight batch is stored and committed.
     uvicorn.run(
@@ -64,6 +64,7 @@ def run_service(
         log_config=None,
         timeout_graceful_shutdown=int(settings.graceful_timeout_seconds),
     )
+    telemetry.shutdown()  # export what is still buffered
     return 0
 
 

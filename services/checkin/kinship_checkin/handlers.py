@@ -19,6 +19,7 @@ from kinship_contracts.directory import DirectoryPerson
 from kinship_contracts.envelope import cloud_event_headers
 from kinship_contracts.topics import CHECKINS_RECORDED, CHECKINS_URGENT
 from kinship_runtime.outbox import OutboxMessage
+from kinship_runtime.telemetry import trace_headers
 
 EVENT_SOURCE = "kinship/checkin"
 
@@ -75,7 +76,12 @@ class CheckinPrivacy:
 
 
 def _outbox_messages(
-    recorded: RecordedCheckin, topic: str, urgent_topic: str | None, urgent: bool, time: str
+    recorded: RecordedCheckin,
+    topic: str,
+    urgent_topic: str | None,
+    urgent: bool,
+    time: str,
+    tracing: list[tuple[str, bytes]],
 ) -> list[OutboxMessage]:
     event = recorded.event
     key, value = event.subject_id.encode(), event.model_dump_json(exclude_none=True).encode()
@@ -85,13 +91,16 @@ def _outbox_messages(
             topic=topic,
             key=key,
             value=value,
-            headers=cloud_event_headers(event.id, EVENT_SOURCE, CHECKINS_RECORDED.event_type, time),
+            headers=[
+                *cloud_event_headers(event.id, EVENT_SOURCE, CHECKINS_RECORDED.event_type, time),
+                *tracing,
+            ],
         )
     ]
     if urgent and urgent_topic is not None:
         # Immediate risk also takes the urgent lane, first, so no backlog delays its alert.
         headers = cloud_event_headers(event.id, EVENT_SOURCE, CHECKINS_URGENT.event_type, time)
-        messages.insert(0, OutboxMessage(event.id, urgent_topic, key, value, headers))
+        messages.insert(0, OutboxMessage(event.id, urgent_topic, key, value, [*headers, *tracing]))
     return messages
 
 
@@ -120,11 +129,12 @@ async def record_checkins(
         for submission in unique
     ]
     time = recorded_at.isoformat()
+    tracing = trace_headers()  # the batch's (or request's) trace continues downstream
     messages = [
         message
         for item, submission in zip(recorded, unique, strict=True)
         for message in _outbox_messages(
-            item, recorded_topic, urgent_topic, needs_immediate_support(submission), time
+            item, recorded_topic, urgent_topic, needs_immediate_support(submission), time, tracing
         )
     ]
     stored = await store.record(recorded, messages)

@@ -59,6 +59,7 @@ from kinship_escalation.domain.rules import (
     withdrawal_due,
 )
 from kinship_runtime.outbox import OutboxMessage, event_message
+from kinship_runtime.telemetry import CASES_OPENED, TIME_TO_ACKNOWLEDGE
 
 log = logging.getLogger(__name__)
 
@@ -269,6 +270,7 @@ async def open_or_update_case(
         case, events = Case.open(ctx.new_id(), subject_id, team_id, evidence, now)
         stored = StoredCase(case, policy, [])
         await _record(unit, ctx, stored, events, "detection")
+        CASES_OPENED.add(1, {"severity": case.severity.value})
         if case.severity is Severity.CRITICAL:
             await _crisis_resources(unit, ctx, case)
         await alert_step(unit, ctx, stored, step=1, attempt=1, now=now)
@@ -492,6 +494,8 @@ async def acknowledge(
     now = ctx.clock()
     events = stored.case.acknowledge(by, now)
     await _record(unit, ctx, stored, events, by)
+    waited = (now - stored.case.opened_at).total_seconds()
+    TIME_TO_ACKNOWLEDGE.record(waited, {"severity": stored.case.severity.value})
     await unit.schedule(
         f"{CONTACT_TIMEOUT}:{case_id}:{stored.case.sequence}",
         CONTACT_TIMEOUT,

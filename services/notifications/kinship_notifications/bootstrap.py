@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
 from kinship_contracts.subjects import Pseudonymiser
 from kinship_contracts.topics import NOTIFICATION_RECEIPTS
@@ -55,6 +56,9 @@ class NotificationService(KinshipService[NotificationSettings]):
         settings = self.settings
         self._store = NotificationStore(self.core.pool)
         self._http = httpx.AsyncClient(follow_redirects=False)
+        # Webhook calls carry the trace (traceparent) and get client spans; their URLs are
+        # not exported (telemetry.SafeSpanExporter keeps no url.* attribute).
+        HTTPXClientInstrumentor.instrument_client(self._http)
         smtp = SmtpServer(
             host=settings.smtp_host,
             port=settings.smtp_port,

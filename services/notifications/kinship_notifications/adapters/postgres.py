@@ -21,6 +21,7 @@ class Delivery:
     id: str
     request: NotificationRequest
     attempts: int
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -39,17 +40,26 @@ class NotificationStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def accept(self, requests: Sequence[NotificationRequest], now: datetime) -> int:
-        """Queue requests for delivery; a request id seen before is ignored. Returns new ones."""
+    async def accept(
+        self,
+        requests: Sequence[NotificationRequest],
+        now: datetime,
+        traceparents: Sequence[str | None] | None = None,
+    ) -> int:
+        """Queue requests for delivery; a request id seen before is ignored. Returns new ones.
+
+        ``traceparents`` (one per request) keep each request's trace for its delivery.
+        """
         rows = await self.pool.fetch(
-            "INSERT INTO deliveries (id, kind, critical, request, next_attempt_at)"
+            "INSERT INTO deliveries (id, kind, critical, request, next_attempt_at, traceparent)"
             " SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[], $4::text[]::jsonb[],"
-            " $5::timestamptz[]) ON CONFLICT (id) DO NOTHING RETURNING id",
+            " $5::timestamptz[], $6::text[]) ON CONFLICT (id) DO NOTHING RETURNING id",
             [r.id for r in requests],
             [r.kind.value for r in requests],
             [r.critical for r in requests],
             [r.model_dump_json() for r in requests],
             [now for _ in requests],
+            list(traceparents) if traceparents is not None else [None for _ in requests],
         )
         return len(rows)
 
@@ -62,7 +72,7 @@ class NotificationStore:
             " SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1"
             " AND (lease_until IS NULL OR lease_until <= $1)"
             " ORDER BY critical DESC, next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED))"
-            " RETURNING id, request, attempts, critical, next_attempt_at",
+            " RETURNING id, request, attempts, critical, next_attempt_at, traceparent",
             now,
             limit,
             lease_until,
@@ -73,6 +83,7 @@ class NotificationStore:
                 row["id"],
                 NotificationRequest.model_validate(_json(row["request"])),
                 row["attempts"],
+                row["traceparent"],
             )
             for row in rows
         ]

@@ -24,6 +24,7 @@ from kinship_runtime.ingestion import (
     records_of,
     store_or_dead_letter,
 )
+from kinship_runtime.telemetry import traceparent_of
 
 
 def _record_of(item: Accepted[Any] | DirectoryChange) -> Record:
@@ -50,7 +51,11 @@ def register_consumers(broker: KafkaBroker, service: NotificationService) -> Non
         accepted, rejected = parse_records(records_of(message), NotificationRequest)
 
         async def store(items: Sequence[Accepted[NotificationRequest]]) -> None:
-            await service.store.accept([item.event for item in items], service.clock())
+            await service.store.accept(
+                [item.event for item in items],
+                service.clock(),
+                [traceparent_of(item.record.headers) for item in items],
+            )
 
         rejected += await store_or_dead_letter(accepted, store, _record_of, "requests")
         if accepted:

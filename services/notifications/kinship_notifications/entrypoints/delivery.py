@@ -15,6 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
 from kinship_contracts.notifications import (
     DeliveryStatus,
     NotificationReceipt,
@@ -26,8 +29,23 @@ from kinship_notifications.adapters.templates import Templates
 from kinship_notifications.domain.channels import choose_address
 from kinship_notifications.domain.policy import Action, CircuitBreaker, RetryPolicy, decide
 from kinship_runtime.outbox import event_message
+from kinship_runtime.telemetry import (
+    DELIVERIES,
+    TRACER,
+    context_of_traceparent,
+    span_attributes,
+)
 
 log = logging.getLogger(__name__)
+
+
+def _outcome(outcome: str, channel: str | None) -> None:
+    """Count an attempt's outcome and note it on the delivery's span."""
+    DELIVERIES.add(1, {"outcome": outcome, "channel": channel or "none"})
+    trace.get_current_span().set_attributes(
+        span_attributes({"outcome": outcome, "channel": channel})
+    )
+
 
 SOURCE = "kinship/notifications"
 
@@ -115,6 +133,19 @@ class DeliveryWorker:
         self._wake.set()  # a slot is free
 
     async def _deliver(self, delivery: Delivery) -> None:
+        """One attempt, in a span that continues the trace of the request it came from."""
+        attributes = span_attributes(
+            {"kind": delivery.request.kind.value, "attempt": delivery.attempts + 1}
+        )
+        with TRACER.start_as_current_span(
+            f"deliver {delivery.request.kind.value}",
+            context=context_of_traceparent(delivery.traceparent),
+            kind=SpanKind.PRODUCER,
+            attributes=attributes,
+        ):
+            await self._attempt(delivery)
+
+    async def _attempt(self, delivery: Delivery) -> None:
         request = delivery.request
         now = self._clock()
         person = await self._store.reachable(request.recipient)
@@ -132,6 +163,7 @@ class DeliveryWorker:
             )
             return
         if decision.action is Action.DEFER and decision.until is not None:
+            _outcome("deferred", None)
             await self._store.retry_at(
                 delivery.id, delivery.attempts, decision.until, "quiet_hours"
             )
@@ -170,6 +202,7 @@ class DeliveryWorker:
             )
             return
         when = self._clock() + retry.delay(attempts, self._jitter)
+        _outcome("retry", channel)
         await self._store.retry_at(delivery.id, attempts, when, reason)
 
     async def _finish(
@@ -183,6 +216,7 @@ class DeliveryWorker:
     ) -> None:
         request = delivery.request
         now = self._clock()
+        _outcome(status.value, channel)
         receipt = NotificationReceipt(
             id=f"{request.id}:{status.value}",
             request_id=request.id,
