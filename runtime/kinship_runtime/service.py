@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from kinship_contracts.topics import TOPICS
+from kinship_contracts.topics import TOPICS, TopicSpec
 from kinship_runtime.auth import Authenticator
 from kinship_runtime.database import apply_migrations, create_pool
 from kinship_runtime.ingestion import DeadLetters, Seal
@@ -159,6 +159,10 @@ class KinshipService(Generic[S]):
     the order of start and stop. Services add their own parts in ``on_start``/``on_stop``.
     """
 
+    produces: tuple[TopicSpec, ...] = ()
+    """The events the service publishes (through its outbox): declared on the broker so its
+    AsyncAPI document shows them beside its subscriptions."""
+
     def __init__(
         self,
         settings: S,
@@ -176,6 +180,14 @@ class KinshipService(Generic[S]):
             outbox_batch_size=outbox_batch_size,
         )
         self.broker: KafkaBroker = self.core.broker
+        for spec in self.produces:
+            # Documentation only: events leave through the outbox relay, not these publishers.
+            self.broker.publisher(
+                settings.topic(spec.name),
+                title=f"{settings.service_name}:{spec.event_type}",
+                description=spec.description,
+                schema=spec.payload,
+            )
 
     @property
     def relay(self) -> OutboxRelay:

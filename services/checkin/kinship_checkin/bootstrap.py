@@ -22,6 +22,8 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 class CheckinService(KinshipService[CheckinSettings]):
     """The running service's dependencies; I/O resources are opened by ``start``."""
 
+    produces = (CHECKINS_RECORDED, CHECKINS_URGENT)
+
     def __init__(self, settings: CheckinSettings) -> None:
         privacy = CheckinPrivacy(
             pseudonyms=Pseudonymiser(settings.pseudonym_key.get_secret_value().encode()),

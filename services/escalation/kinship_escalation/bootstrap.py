@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from kinship_contracts.subjects import Pseudonymiser
-from kinship_contracts.topics import ESCALATION_CASES, NOTIFICATION_REQUESTS
+from kinship_contracts.topics import ESCALATION_CASES, GROUP_SESSIONS, NOTIFICATION_REQUESTS
 from kinship_escalation.adapters.files import load_catalogue, read_zone_table
 from kinship_escalation.adapters.postgres import PostgresEscalation
 from kinship_escalation.domain.links import AckLinks
@@ -36,6 +36,8 @@ def _link_secret(settings: EscalationSettings) -> bytes:
 
 class EscalationService(KinshipService[EscalationSettings]):
     """The running service's dependencies; I/O resources are opened by ``start``."""
+
+    produces = (ESCALATION_CASES, GROUP_SESSIONS, NOTIFICATION_REQUESTS)
 
     def __init__(self, settings: EscalationSettings) -> None:
         super().__init__(settings, MIGRATIONS)

@@ -28,6 +28,8 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 class NotificationService(KinshipService[NotificationSettings]):
     """The running service's dependencies; I/O resources are opened by ``start``."""
 
+    produces = (NOTIFICATION_RECEIPTS,)
+
     def __init__(
         self,
         settings: NotificationSettings,

@@ -18,6 +18,8 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 class RecognitionService(KinshipService[RecognitionSettings]):
     """The running service's dependencies; I/O resources are opened by ``start``."""
 
+    produces = (RECOGNITION_AWARDS, NOTIFICATION_REQUESTS)
+
     def __init__(self, settings: RecognitionSettings) -> None:
         super().__init__(settings, MIGRATIONS)
         self.pseudonyms = Pseudonymiser(settings.pseudonym_key.get_secret_value().encode())
