@@ -1,22 +1,29 @@
-"""The demo scenario: a demo organisation checks in, and the platform's events are shown live.
+"""The demo scenario: a demo organisation checks in, and the platform is shown live.
 
-All four services run; the demo plays a local webhook receiver for every person, so alerts
-and celebrations really arrive (signed) and alerts are acknowledged through their links. It
-ends with kudos celebrated live and the programme report (its chart is written to
-``.kinship/stack/programme-report.svg``).
+All four services run. The demo plays a webhook receiver and an SMTP server (aiosmtpd) for
+everyone on loopback, so alerts and celebrations really arrive (signed webhooks, email) and
+alerts are acknowledged through their links. The scenario: ordinary check-ins (HTTP and
+Kafka, one malformed), a worrying trend, a self-referral, a critical incident on a team, a
+check-in showing immediate risk that escalates until a responder takes it, kudos, and the
+programme report (its chart goes to ``.kinship/stack/programme-report.svg``). A summary ends
+it. Names are printed only for staff: never who is in distress, never anyone's answers.
 """
 
 import asyncio
 import json
 import os
+import re
 import uuid
-from datetime import UTC, datetime
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from kinship_devstack.receiver import DemoReceiver
+from kinship_devstack.receiver import Delivery, DemoMailbox, DemoReceiver
 
 CHECKIN_URL = "http://127.0.0.1:8001"
 ESCALATION_URL = "http://127.0.0.1:8002"
@@ -32,210 +39,40 @@ DEMO_POLICY = {
 }
 BOOTSTRAP = "127.0.0.1:19092"
 AUTH = {"Authorization": "Bearer kinship-dev-key"}
-# A new person in crisis each run: a case stays open until resolved, so re-running the demo
-# on the same stack would otherwise only add evidence to the last run's case.
-CRISIS_PERSON = f"fay-{uuid.uuid4().hex[:6]}"
+# New people in distress each run: a case stays open until resolved, so re-running the demo
+# on the same stack would otherwise only add evidence to the last run's cases.
+RUN = uuid.uuid4().hex[:6]
+TRENDING, SELF_REFERRAL, CRISIS = f"dev-{RUN}", f"eli-{RUN}", f"fay-{RUN}"
+THANKED = f"gus-{RUN}"  # new each run: messages to one person are capped per day
 TEAM = [
     ("ada", "platform"),
     ("ben", "platform"),
     ("cleo", "platform"),
-    ("dev", "platform"),
-    ("eli", "platform"),
-    (CRISIS_PERSON, "support"),
+    (TRENDING, "platform"),
+    (SELF_REFERRAL, "platform"),
+    (CRISIS, "support"),
+    (THANKED, "care"),
 ]
 STAFF = [
-    ("rosa", "care", ["peer_responder"]),
-    ("sam", "care", ["peer_responder"]),
-    ("cora", "care", ["coordinator"]),
+    ("rosa", "care", ["peer_responder"], "webhook"),
+    ("sam", "care", ["peer_responder"], "email"),
+    ("cora", "care", ["coordinator"], "webhook"),
 ]
+STAFF_NAMES = {name for name, _team, _roles, _channel in STAFF}
+T = TypeVar("T")
 
 
-def _checkin(person: str, **answers: object) -> dict[str, object]:
+def _checkin(person: str, at: datetime | None = None, **answers: object) -> dict[str, object]:
     return {
         "id": f"demo-{uuid.uuid4().hex[:12]}",
         "person_id": person,
-        "occurred_at": datetime.now(UTC).isoformat(),
+        "occurred_at": (at or datetime.now(UTC)).isoformat(),
         "source": "kinship-demo",
         **answers,
     }
 
 
-async def main() -> None:
-    """Seed the directory, submit check-ins over HTTP and Kafka, and show what happens."""
-    receiver = DemoReceiver(os.environ.get("KINSHIP_WEBHOOK_SECRET", "kinship-dev-secret").encode())
-    await receiver.start()
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all")
-    await producer.start()
-    consumer = AIOKafkaConsumer(
-        "wellbeing.checkins.recorded",
-        "wellbeing.checkins.submitted.dlq",
-        bootstrap_servers=BOOTSTRAP,
-        auto_offset_reset="latest",
-    )
-    await consumer.start()
-    escalation = AIOKafkaConsumer(
-        "notifications.requests",
-        "escalation.cases",
-        bootstrap_servers=BOOTSTRAP,
-        auto_offset_reset="latest",
-        group_id=f"kinship-demo-{uuid.uuid4().hex[:8]}",
-    )
-    await escalation.start()
-    await asyncio.sleep(1)
-    try:
-        print("1. the directory: six people in two teams, two peer responders and a coordinator")
-        for person, team, roles in [(p, t, []) for p, t in TEAM] + STAFF:
-            person_record = {
-                "person_id": person,
-                "display_name": person.title(),
-                "team_id": team,
-                "timezone": "Europe/London",
-                "roles": roles,
-                "channels": {"webhook": receiver.url(person)},
-                "active": True,
-            }
-            await producer.send_and_wait(
-                "directory.people", json.dumps(person_record).encode(), key=person.encode()
-            )
-        await asyncio.sleep(1)
-        print("   a coordinator sets a demo escalation policy: 10 s per responder step")
-        async with httpx.AsyncClient(base_url=ESCALATION_URL, headers=AUTH) as coordinator:
-            await coordinator.put("/v1/policies/default", json=DEMO_POLICY)
-        async with httpx.AsyncClient(base_url=CHECKIN_URL, headers=AUTH) as client:
-            print("2. check-ins over HTTP (mood, WHO-5, a private note)")
-            statuses = []
-            for person, _team in TEAM[:5]:
-                response = await client.post(
-                    "/v1/checkins",
-                    json=_checkin(person, mood=4, who5=[3, 3, 4, 3, 3], note="a private note"),
-                )
-                statuses.append(f"{response.status_code} {response.json()['status']}")
-            # Who checked in, and what they answered, is never printed: counts only.
-            print(f"   {len(statuses)} check-ins: {', '.join(sorted(set(statuses)))}")
-            print("3. a check-in showing immediate risk: crisis resources come back at once")
-            response = await client.post(
-                "/v1/checkins",
-                json=_checkin(
-                    CRISIS_PERSON, mood=1, phq9=[2, 2, 1, 1, 1, 1, 1, 1, 1], wants_contact=True
-                ),
-            )
-            for resource in response.json().get("immediate_support", []):
-                print(f"   - {resource['name']}: {resource['contact']}")
-            print("4. a chat bot publishes to Kafka: one valid check-in and one malformed")
-            await producer.send_and_wait(
-                "wellbeing.checkins.submitted",
-                json.dumps(_checkin("ada", mood=3)).encode(),
-                key=b"ada",
-            )
-            await producer.send_and_wait(
-                "wellbeing.checkins.submitted",
-                json.dumps(_checkin("ben", mood=9)).encode(),
-                key=b"ben",
-            )
-            print("5. what other services see (pseudonymous, no notes):")
-            seen = 0
-            deadline = asyncio.get_running_loop().time() + 15
-            while seen < 8 and asyncio.get_running_loop().time() < deadline:
-                batch = await consumer.getmany(timeout_ms=500)
-                for records in batch.values():
-                    for record in records:
-                        seen += 1
-                        if record.topic.endswith(".dlq"):
-                            reason = dict(record.headers)["kinship-dlq-reason"].decode()
-                            print(f"   dead letter: {reason}")
-                        else:
-                            event = json.loads(record.value)
-                            # The shape of the event, never its answers or scores.
-                            print(
-                                f"   recorded: subject {event['subject_id'][:12]}…, team "
-                                f"{event.get('team_id')}, derived scores "
-                                f"{sorted(event['scores'])}, note text on Kafka: none"
-                            )
-            trend = (await client.get("/v1/teams/platform/trends")).json()
-            print(
-                f"6. team 'platform' trend (k >= 5): {trend['message']}; overall {trend['overall']}"
-            )
-            trend = (await client.get("/v1/teams/support/trends")).json()
-            print(f"   team 'support': {trend['message']}")
-        await _follow_escalation(escalation, receiver)
-        await _celebrate(producer, receiver)
-        await _report()
-    finally:
-        await escalation.stop()
-        await consumer.stop()
-        await producer.stop()
-        await receiver.stop()
-    print("done. `make down` stops the stack; logs are under .kinship/stack/logs/")
-
-
-async def _follow_escalation(consumer: AIOKafkaConsumer, receiver: DemoReceiver) -> None:
-    """Live: fay's case opens, rosa is paged, nobody answers, sam is paged and takes it."""
-    print("7. live: the escalation service opens a case; alerts arrive on responders' webhooks")
-    case_ids: set[str] = set()
-    started = asyncio.get_running_loop().time()
-    deadline = started + 60
-    taken = None
-    while taken is None and asyncio.get_running_loop().time() < deadline:
-        batch = await consumer.getmany(timeout_ms=200)
-        for records in batch.values():
-            for record in records:
-                event = json.loads(record.value)
-                if record.topic == "escalation.cases" and "sequence" in event:
-                    if event["kind"] == "opened" and "immediate_risk" in event["rules"]:
-                        case_ids.add(event["case_id"])
-                    if event["case_id"] in case_ids:
-                        print(
-                            f"   [{_since(started)}] case {event['case_id'][:8]}… "
-                            f"{event['kind']} (severity {event['severity']}, step "
-                            f"{event.get('step')})"
-                        )
-        while not receiver.arrived.empty():
-            delivery = receiver.arrived.get_nowait()
-            signed = "signature ok" if delivery.signed else "BAD SIGNATURE"
-            if delivery.kind == "alert" and delivery.body.get("case_id") in case_ids:
-                alert = delivery.body
-                print(
-                    f"   [{_since(started)}] webhook -> {delivery.recipient}: ALERT step "
-                    f"{alert['step']}: {alert['reason']} ({signed})"
-                )
-                if alert["step"] == 1:
-                    print(f"   [{_since(started)}] {delivery.recipient} does not answer...")
-                else:
-                    print(f"   [{_since(started)}] {delivery.recipient} follows the link")
-                    async with httpx.AsyncClient() as client:
-                        taken = (await client.post(alert["ack_url"])).json()
-            elif delivery.kind == "celebration":
-                text = str(delivery.body.get("text", "")).strip()
-                print(
-                    f"   [{_since(started)}] webhook -> {delivery.recipient}: {text!r} ({signed})"
-                )
-            elif delivery.kind != "alert":
-                # Messages to the person supported: never name them next to their crisis.
-                staff = {name for name, _team, _roles in STAFF}
-                who = delivery.recipient if delivery.recipient in staff else "the person"
-                print(f"   [{_since(started)}] webhook -> {who}: {delivery.kind} ({signed})")
-    if taken is None:
-        print("   (no acknowledgement within a minute: see `make status` and the logs)")
-        return
-    print(f"8. case {taken['status']} by {taken['responder_id']}: escalation stops.")
-    case_id, responder = taken["case_id"], taken["responder_id"]
-    async with httpx.AsyncClient(base_url=ESCALATION_URL, headers=AUTH) as client:
-        await client.post(f"/v1/cases/{case_id}/contact", json={"person_id": responder})
-        resolved = await client.post(
-            f"/v1/cases/{case_id}/resolve", json={"outcome": "supported", "person_id": responder}
-        )
-    print(
-        f"   {responder} reaches the person, then resolves the case: "
-        f"{resolved.json().get('outcome')} (feedback requested, follow-up in 72 h)"
-    )
-    alerts = [d for d in receiver.deliveries if d.kind == "alert"]
-    print(
-        f"   summary: {len(alerts)} alerts, each delivered once and signed; "
-        f"time to acknowledge {_since(started)}"
-    )
-
-
-def _kudos(sender: str, to: str, message: str) -> dict[str, object]:
+def _kudos_body(sender: str, to: str, message: str) -> dict[str, object]:
     return {
         "id": f"demo-kudos-{uuid.uuid4().hex[:12]}",
         "from_person_id": sender,
@@ -246,38 +83,361 @@ def _kudos(sender: str, to: str, message: str) -> dict[str, object]:
     }
 
 
-async def _celebrate(producer: AIOKafkaProducer, receiver: DemoReceiver) -> None:
-    """Live: kudos over HTTP and Kafka, each celebrated once on the recipient's webhook."""
-    print("9. kudos for rosa: ada over HTTP, ben over Kafka (with markup, which is removed)")
-    started = asyncio.get_running_loop().time()
-    async with httpx.AsyncClient(base_url=RECOGNITION_URL, headers=AUTH) as client:
-        sent = await client.post("/v1/kudos", json=_kudos("ada", "rosa", "Thanks for today"))
-        print(f"   POST /v1/kudos -> {sent.status_code} {sent.json().get('status', sent.text)}")
-    kudos = _kudos("ben", "rosa", "<b>You were there</b> when it mattered")
-    await producer.send_and_wait(
-        "recognition.kudos.submitted", json.dumps(kudos).encode(), key=b"rosa"
+class Live:
+    """Follows the platform while the scenario plays: prints case transitions and every
+    delivery as they happen, acknowledges alerts the way the scenario wants, and keeps the
+    tallies for the summary."""
+
+    def __init__(self, cases: AIOKafkaConsumer, receiver: DemoReceiver) -> None:
+        self._cases = cases
+        self._receiver = receiver
+        self._loop = asyncio.get_running_loop()
+        self.started = self._loop.time()
+        self.transitions: list[dict[str, Any]] = []
+        self.deliveries: list[Delivery] = []
+        self.acknowledged: list[dict[str, Any]] = []
+        self.ignore_next_first_step = False
+        self._celebrated: Counter[str] = Counter()
+        self.first_alert_seconds: float | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._acks: set[asyncio.Task[None]] = set()
+
+    def since(self) -> str:
+        return f"[{self._loop.time() - self.started:5.1f}s]"
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._follow())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def wait(self, found: Callable[[], T | None], timeout: float = 30) -> T | None:
+        """Until ``found`` returns something (or the timeout passes)."""
+        deadline = self._loop.time() + timeout
+        while self._loop.time() < deadline:
+            if (value := found()) is not None:
+                return value
+            await asyncio.sleep(0.1)
+        return None
+
+    def case_of(self, rule: str) -> str | None:
+        """The newest case opened by ``rule``."""
+        for event in reversed(self.transitions):
+            if event.get("kind") == "opened" and rule in event.get("rules", []):
+                return str(event["case_id"])
+        return None
+
+    def alerts_for(self, case_id: str) -> list[Delivery]:
+        """The alerts delivered for a case, in order of arrival."""
+        return [d for d in self.deliveries if d.kind == "alert" and _alert(d)["case_id"] == case_id]
+
+    def state_of(self, case_id: str, kind: str) -> dict[str, Any] | None:
+        for event in self.transitions:
+            if event.get("case_id") == case_id and event.get("kind") == kind:
+                return event
+        return None
+
+    async def _follow(self) -> None:
+        while True:
+            batch = await self._cases.getmany(timeout_ms=100)
+            for records in batch.values():
+                for record in records:
+                    self._transition(json.loads(record.value))
+            while not self._receiver.arrived.empty():
+                await self._delivered(self._receiver.arrived.get_nowait())
+
+    def _transition(self, event: dict[str, Any]) -> None:
+        if "sequence" not in event:  # a group-session proposal
+            print(
+                f"   {self.since()} {event['kind']} offered to team {event['team_id']}'s "
+                f"coordinators ({event['reason']}), by {event['offer_by'][11:16]} UTC"
+            )
+            return
+        self.transitions.append(event)
+        kind = event["kind"]
+        if kind in ("opened", "escalated", "acknowledged", "resolved"):
+            detail = {
+                "opened": f"{', '.join(event['rules'])} (severity {event['severity']})",
+                "escalated": f"to step {event.get('step')}: nobody answered in time",
+                "acknowledged": f"by {event.get('responder_id')}",
+                "resolved": f"{event.get('outcome')}",
+            }[kind]
+            print(f"   {self.since()} case {event['case_id'][:8]}… {kind}: {detail}")
+
+    async def _delivered(self, delivery: Delivery) -> None:
+        self.deliveries.append(delivery)
+        how = "email" if delivery.channel == "email" else "webhook"
+        check = ""
+        if delivery.channel == "webhook":
+            check = " (signed)" if delivery.signed else " (BAD SIGNATURE)"
+        if delivery.kind == "alert":
+            alert = _alert(delivery)
+            step = alert.get("step", "?")
+            print(
+                f"   {self.since()} {how} -> {delivery.recipient}: ALERT step {step}, case "
+                f"{str(alert.get('case_id', ''))[:8]}…{check}"
+            )
+            if self.ignore_next_first_step and step == 1:
+                self.ignore_next_first_step = False
+                print(f"   {self.since()} {delivery.recipient} does not answer…")
+                return
+            if alert.get("ack_url"):
+                task = asyncio.create_task(
+                    self._acknowledge(delivery.recipient, str(alert["ack_url"]))
+                )
+                self._acks.add(task)
+                task.add_done_callback(self._acks.discard)
+        elif delivery.kind == "celebration":
+            lines = str(delivery.body.get("text", "")).strip().splitlines()
+            words = lines[0] if lines else ""
+            self._celebrated[words] += 1
+            if delivery.recipient == THANKED:
+                print(f"   {self.since()} {how} -> gus: celebration {words!r}{check}")
+            elif self._celebrated[words] == 1:  # a team's members get the same words
+                print(f"   {self.since()} {how} -> team members: celebration {words!r}{check}")
+        elif delivery.recipient in STAFF_NAMES:
+            print(f"   {self.since()} {how} -> {delivery.recipient}: {delivery.kind}{check}")
+        else:
+            # Messages to a person being supported: never name them next to their distress.
+            print(f"   {self.since()} {how} -> the person: {delivery.kind}{check}")
+
+    async def _acknowledge(self, responder: str, url: str) -> None:
+        await asyncio.sleep(1)  # the responder reads the alert
+        async with httpx.AsyncClient() as client:
+            taken = await client.post(url)
+        if taken.status_code == 200:
+            self.acknowledged.append(taken.json())
+            print(f"   {self.since()} {responder} follows the alert's link and takes the case")
+
+
+def _alert(delivery: Delivery) -> dict[str, Any]:
+    """The alert a delivery carries: the webhook's body, or what the email says."""
+    if "case_id" in delivery.body:
+        return delivery.body
+    text = str(delivery.body.get("text", ""))
+    link = re.search(r"Take the case: (\S+)", text)
+    case = re.search(r"Case (\S+), opened", text)
+    step = re.search(r"step (\d+)", str(delivery.body.get("subject", "")))
+    return {
+        "case_id": case.group(1) if case else "",
+        "step": int(step.group(1)) if step else 0,
+        "ack_url": link.group(1) if link else None,
+    }
+
+
+async def main() -> None:
+    """Seed the directory, play the scenario, and show what happens."""
+    secret = os.environ.get("KINSHIP_WEBHOOK_SECRET", "kinship-dev-secret").encode()
+    receiver = DemoReceiver(secret)
+    await receiver.start()
+    mailbox = DemoMailbox(receiver)
+    mailbox.start()
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all")
+    await producer.start()
+    recorded = AIOKafkaConsumer(
+        "wellbeing.checkins.recorded",
+        "wellbeing.checkins.submitted.dlq",
+        bootstrap_servers=BOOTSTRAP,
+        auto_offset_reset="latest",
     )
-    staff = {name for name, _team, _roles in STAFF}
-    celebrations = 0
-    deadline = started + 30
-    while celebrations < 2 and asyncio.get_running_loop().time() < deadline:
-        try:
-            delivery = await asyncio.wait_for(receiver.arrived.get(), timeout=0.5)
-        except TimeoutError:
-            continue
-        if delivery.kind != "celebration" or delivery.recipient not in staff:
-            continue
-        celebrations += delivery.recipient == "rosa"
-        signed = "signature ok" if delivery.signed else "BAD SIGNATURE"
-        text = str(delivery.body.get("text", "")).strip()
-        print(f"   [{_since(started)}] webhook -> {delivery.recipient}: {text!r} ({signed})")
-    if celebrations < 2:
-        print("   (celebrations did not arrive in 30 s: see `make status` and the logs)")
+    cases = AIOKafkaConsumer(
+        "escalation.cases",
+        bootstrap_servers=BOOTSTRAP,
+        auto_offset_reset="latest",
+        group_id=f"kinship-demo-{RUN}",
+    )
+    await recorded.start()
+    await cases.start()
+    await asyncio.sleep(1)
+    live = Live(cases, receiver)
+    live.start()
+    try:
+        await _organisation(producer, receiver, mailbox)
+        await _ordinary_checkins(producer, recorded)
+        await _worrying_trend(live)
+        await _self_referral(live)
+        await _critical_incident(producer, live)
+        await _immediate_risk(live)
+        await _kudos(producer, live)
+        await _report()
+        _summary(live)
+    finally:
+        await live.stop()
+        await cases.stop()
+        await recorded.stop()
+        await producer.stop()
+        mailbox.stop()
+        await receiver.stop()
+    print("done. `make down` stops the stack; logs are under .kinship/stack/logs/")
+
+
+async def _organisation(
+    producer: AIOKafkaProducer, receiver: DemoReceiver, mailbox: DemoMailbox
+) -> None:
+    print(
+        "1. a demo organisation: three teams, two peer responders (webhook, email), a coordinator"
+    )
+    people: list[tuple[str, str, list[str], str]] = [(p, t, [], "webhook") for p, t in TEAM]
+    people += STAFF
+    for person, team, roles, channel in people:
+        address = receiver.url(person) if channel == "webhook" else f"{person}@example.org"
+        record = {
+            "person_id": person,
+            "display_name": person.split("-")[0].title(),
+            "team_id": team,
+            "timezone": "Europe/London",
+            "roles": roles,
+            "channels": {channel: address},
+            "active": True,
+        }
+        await producer.send_and_wait(
+            "directory.people", json.dumps(record).encode(), key=person.encode()
+        )
+    print(f"   webhooks on {receiver.url('<person>')}, email to smtp://127.0.0.1:{mailbox.port}")
+    await asyncio.sleep(1)
+    print("   a coordinator sets a demo escalation policy: 10 s per responder step")
+    async with httpx.AsyncClient(base_url=ESCALATION_URL, headers=AUTH) as coordinator:
+        await coordinator.put("/v1/policies/default", json=DEMO_POLICY)
+
+
+async def _ordinary_checkins(producer: AIOKafkaProducer, recorded: AIOKafkaConsumer) -> None:
+    async with httpx.AsyncClient(base_url=CHECKIN_URL, headers=AUTH) as client:
+        print("2. ordinary check-ins over HTTP (mood, WHO-5, a private note)")
+        statuses = []
+        for person, _team in TEAM[:5]:
+            response = await client.post(
+                "/v1/checkins",
+                json=_checkin(person, mood=4, who5=[3, 3, 4, 3, 3], note="a private note"),
+            )
+            statuses.append(f"{response.status_code} {response.json()['status']}")
+        # Who checked in, and what they answered, is never printed: counts only.
+        print(f"   {len(statuses)} check-ins: {', '.join(sorted(set(statuses)))}")
+        print("   a chat bot publishes to Kafka: one valid check-in and one malformed")
+        for person, mood in (("ada", 3), ("ben", 9)):
+            await producer.send_and_wait(
+                "wellbeing.checkins.submitted",
+                json.dumps(_checkin(person, mood=mood)).encode(),
+                key=person.encode(),
+            )
+        print("   what other services see (pseudonymous, no notes):")
+        seen, shown = 0, 0
+        deadline = asyncio.get_running_loop().time() + 15
+        while seen < 7 and asyncio.get_running_loop().time() < deadline:
+            batch = await recorded.getmany(timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    seen += 1
+                    if record.topic.endswith(".dlq"):
+                        reason = dict(record.headers)["kinship-dlq-reason"].decode()
+                        print(f"   dead letter: {reason}")
+                    elif shown < 2:
+                        shown += 1
+                        event = json.loads(record.value)
+                        # The shape of the event, never its answers or scores.
+                        print(
+                            f"   recorded: subject {event['subject_id'][:12]}…, team "
+                            f"{event.get('team_id')}, derived scores {sorted(event['scores'])}, "
+                            "note text on Kafka: none"
+                        )
+        trend = (await client.get("/v1/teams/platform/trends")).json()
+        print(f"   team 'platform' trend (k >= 5): {trend['message']}")
+        trend = (await client.get("/v1/teams/support/trends")).json()
+        print(f"   team 'support': {trend['message']}")
+
+
+async def _worrying_trend(live: Live) -> None:
+    print("3. a colleague's check-ins show a worrying trend (low mood three times running)")
+    now = datetime.now(UTC)
+    async with httpx.AsyncClient(base_url=CHECKIN_URL, headers=AUTH) as client:
+        for days in (2, 1, 0):
+            at = now - timedelta(days=days, minutes=1)
+            await client.post("/v1/checkins", json=_checkin(TRENDING, at, mood=2))
+    case = await live.wait(lambda: live.case_of("sustained_decline"))
+    if case is not None:
+        await live.wait(lambda: live.state_of(case, "acknowledged"))
+
+
+async def _self_referral(live: Live) -> None:
+    print("4. a colleague asks for someone to reach out (a self-referral)")
+    async with httpx.AsyncClient(base_url=CHECKIN_URL, headers=AUTH) as client:
+        await client.post("/v1/checkins", json=_checkin(SELF_REFERRAL, mood=3, wants_contact=True))
+    case = await live.wait(lambda: live.case_of("self_referral"))
+    if case is not None:
+        await live.wait(lambda: live.state_of(case, "acknowledged"))
+
+
+async def _critical_incident(producer: AIOKafkaProducer, live: Live) -> None:
+    print("5. incident tooling reports a critical incident on team 'platform'")
+    signal = {
+        "id": f"demo-incident-{RUN}",
+        "team_id": "platform",
+        "kind": "critical_incident",
+        "severity": 5,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "source": "incident-tool",
+    }
+    await producer.send_and_wait(
+        "wellbeing.signals.submitted", json.dumps(signal).encode(), key=b"platform"
+    )
+    await live.wait(
+        lambda: next((d for d in live.deliveries if d.kind == "group_session_offer"), None), 15
+    )
+
+
+async def _immediate_risk(live: Live) -> None:
+    print("6. a check-in showing immediate risk: crisis resources come back at once")
+    live.ignore_next_first_step = True  # the first responder paged will not answer
+    async with httpx.AsyncClient(base_url=CHECKIN_URL, headers=AUTH) as client:
+        response = await client.post(
+            "/v1/checkins",
+            json=_checkin(CRISIS, mood=1, phq9=[2, 2, 1, 1, 1, 1, 1, 1, 1], wants_contact=True),
+        )
+    for resource in response.json().get("immediate_support", []):
+        print(f"   - {resource['name']}: {resource['contact']}")
+    submitted = asyncio.get_running_loop().time()
+    case = await live.wait(lambda: live.case_of("immediate_risk"))
+    if case is None:
+        print("   (no case within 30 s: see `make status` and the logs)")
+        return
+    first = await live.wait(lambda: next(iter(live.alerts_for(case)), None))
+    if first is not None:
+        live.first_alert_seconds = first.at - submitted
+    taken = await live.wait(lambda: live.state_of(case, "acknowledged"), timeout=60)
+    if taken is None:
+        print("   (no acknowledgement within a minute: see `make status` and the logs)")
+        return
+    responder = taken["responder_id"]
+    async with httpx.AsyncClient(base_url=ESCALATION_URL, headers=AUTH) as client:
+        await client.post(f"/v1/cases/{case}/contact", json={"person_id": responder})
+        await client.post(
+            f"/v1/cases/{case}/resolve", json={"outcome": "supported", "person_id": responder}
+        )
+    await live.wait(lambda: live.state_of(case, "resolved"), 10)
+    print(f"   {responder} reached the person; feedback is requested, a follow-up set for 72 h")
+
+
+async def _kudos(producer: AIOKafkaProducer, live: Live) -> None:
+    print("7. kudos for gus: ada over HTTP, ben over Kafka (with markup, which is removed)")
+    async with httpx.AsyncClient(base_url=RECOGNITION_URL, headers=AUTH) as client:
+        sent = await client.post("/v1/kudos", json=_kudos_body("ada", THANKED, "Thanks for today"))
+        print(f"   POST /v1/kudos -> {sent.status_code} {sent.json().get('status', sent.text)}")
+    kudos = _kudos_body("ben", THANKED, "<b>You were there</b> when it mattered")
+    await producer.send_and_wait(
+        "recognition.kudos.submitted", json.dumps(kudos).encode(), key=THANKED.encode()
+    )
+
+    def both() -> int | None:
+        got = [d for d in live.deliveries if d.kind == "celebration" and d.recipient == THANKED]
+        return len(got) if len(got) >= 2 else None
+
+    await live.wait(both, 20)
 
 
 async def _report() -> None:
     """The programme report a coordinator reads: aggregates only, every group k >= 5."""
-    print("10. the programme report (coordinators): only groups of at least 5 people")
+    print("8. the programme report (coordinators): only groups of at least 5 people")
     async with httpx.AsyncClient(base_url=RECOGNITION_URL, headers=AUTH) as client:
         report = (await client.get("/v1/reports/programme", params={"weeks": 4})).json()
         week = report["weeks"][-1]
@@ -295,8 +455,26 @@ async def _report() -> None:
     print(f"   chart: {CHART} (gaps are weeks with fewer than 5 people)")
 
 
-def _since(started: float) -> str:
-    return f"{asyncio.get_running_loop().time() - started:5.1f}s"
+def _summary(live: Live) -> None:
+    opened = Counter(e["severity"] for e in live.transitions if e["kind"] == "opened")
+    escalated = sum(1 for e in live.transitions if e["kind"] == "escalated")
+    alerts = [d for d in live.deliveries if d.kind == "alert"]
+    kinds = Counter(d.kind for d in live.deliveries)
+    unsigned = [d for d in live.deliveries if d.channel == "webhook" and not d.signed]
+    print("summary")
+    print(
+        f"   cases opened: {dict(opened)}; escalations: {escalated}; "
+        f"acknowledged through alert links: {len(live.acknowledged)}"
+    )
+    print(
+        f"   deliveries: {dict(kinds)} ({len(alerts)} alerts), each once by delivery id; "
+        f"unsigned webhooks: {len(unsigned)}"
+    )
+    if live.first_alert_seconds is not None:
+        seconds = live.first_alert_seconds
+        print(f"   immediate risk: the first alert arrived {seconds:.2f} s after the check-in")
+    else:
+        print("   no alert for the immediate-risk case: see `make status` and the logs")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
-"""A local webhook receiver for the demo: prints what responders and people would get."""
+"""Local receivers for the demo: webhooks (signed) and email (a real SMTP server, aiosmtpd),
+so the demo shows what responders and people would get.
+"""
 
 import asyncio
 import hashlib
@@ -7,9 +9,11 @@ import json
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
+from email import message_from_bytes
 from typing import Any
 
 import uvicorn
+from aiosmtpd.controller import Controller
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -26,6 +30,7 @@ class Delivery:
     body: dict[str, Any]
     signed: bool
     at: float
+    channel: str = "webhook"
 
 
 @dataclass
@@ -85,3 +90,50 @@ class DemoReceiver:
         if self._server is not None and self._task is not None:
             self._server.should_exit = True
             await self._task
+
+
+class DemoMailbox:
+    """An SMTP server on ``127.0.0.1:<port>`` whose mail joins the webhook receiver's queue.
+
+    aiosmtpd runs in its own thread; messages are handed to the demo's event loop.
+    """
+
+    def __init__(self, receiver: DemoReceiver, port: int = 8025) -> None:
+        self.port = port
+        self._receiver = receiver
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._controller = Controller(self, hostname="127.0.0.1", port=port)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        """aiosmtpd's hook: one message received."""
+        message = message_from_bytes(envelope.content)
+        delivery_id = str(message.get("X-Kinship-Delivery", ""))
+        payload = message.get_payload(decode=True)
+        text = payload.decode(errors="replace") if isinstance(payload, bytes) else ""
+        recipient = str(envelope.rcpt_tos[0]).split("@", 1)[0] if envelope.rcpt_tos else "?"
+        delivery = Delivery(
+            recipient=recipient,
+            delivery_id=delivery_id,
+            kind=delivery_id.split(":", 1)[0] or "?",
+            body={"subject": str(message.get("Subject", "")), "text": text},
+            signed=True,
+            at=time.monotonic(),
+            channel="email",
+        )
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._receive, delivery)
+        return "250 OK"
+
+    def _receive(self, delivery: Delivery) -> None:
+        if all(d.delivery_id != delivery.delivery_id for d in self._receiver.deliveries):
+            self._receiver.deliveries.append(delivery)
+            self._receiver.arrived.put_nowait(delivery)
+
+    def start(self) -> None:
+        """Listen on loopback (in aiosmtpd's thread)."""
+        self._loop = asyncio.get_running_loop()
+        self._controller.start()
+
+    def stop(self) -> None:
+        """Stop listening."""
+        self._controller.stop()

@@ -85,6 +85,9 @@ def service_environment(stack: LocalStack, spec: ServiceSpec) -> dict[str, str]:
         ),
         "KINSHIP_NOTE_KEYS": os.environ.get("KINSHIP_NOTE_KEYS", f"dev1:{DEV_NOTE_KEY}"),
         "KINSHIP_NOTE_KEY_ID": os.environ.get("KINSHIP_NOTE_KEY_ID", "dev1"),
+        # The demo's mailbox (kinship_devstack.receiver.DemoMailbox) receives email locally.
+        "KINSHIP_SMTP_HOST": os.environ.get("KINSHIP_SMTP_HOST", "127.0.0.1"),
+        "KINSHIP_SMTP_PORT": os.environ.get("KINSHIP_SMTP_PORT", "8025"),
         # No collector runs locally: export nothing unless the developer points OTEL_* at one.
         "OTEL_TRACES_EXPORTER": os.environ.get("OTEL_TRACES_EXPORTER", "none"),
         "OTEL_METRICS_EXPORTER": os.environ.get("OTEL_METRICS_EXPORTER", "none"),

@@ -149,3 +149,11 @@ def test_crisis_template_lists_the_resources() -> None:
         request(MessageKind.CRISIS_RESOURCES, critical=True, resources=resources), "en"
     )
     assert "Samaritans: 116 123" in rendered.text
+
+
+def test_alerts_and_group_offers_are_never_rate_limited() -> None:
+    busy = Preferences(max_per_day=2)
+    assert decide(request(MessageKind.ALERT), busy, "UTC", 50, NOW).action is Action.SEND
+    offer = request(MessageKind.GROUP_SESSION_OFFER)
+    assert decide(offer, busy, "UTC", 50, NOW).action is Action.SEND
+    assert decide(request(), busy, "UTC", 50, NOW).action is Action.SUPPRESS

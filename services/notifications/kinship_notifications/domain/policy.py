@@ -55,6 +55,9 @@ def quiet_until(now: datetime, timezone: str, preferences: Preferences) -> datet
     return ends
 
 
+_NEVER_LIMITED = frozenset({MessageKind.ALERT, MessageKind.GROUP_SESSION_OFFER})
+
+
 def decide(
     request: NotificationRequest,
     preferences: Preferences,
@@ -62,12 +65,18 @@ def decide(
     sent_today: int,
     now: datetime,
 ) -> Decision:
-    """Critical messages always go at once; others respect opt-outs, rate limits, quiet hours."""
+    """Critical messages always go at once; others respect opt-outs, rate limits, quiet hours.
+
+    Alerts to responders and group-session offers to coordinators are never rate-limited:
+    they are the programme's work, and a page that is silently dropped leaves a case waiting
+    for its timeout. They still wait out quiet hours unless critical; if nobody acknowledges
+    meanwhile, the case escalates to the next step.
+    """
     if request.critical:
         return Decision(Action.SEND)
     if request.kind is MessageKind.CELEBRATION and preferences.recognition_opt_out:
         return Decision(Action.SUPPRESS, reason="opted_out")
-    if sent_today >= preferences.max_per_day:
+    if request.kind not in _NEVER_LIMITED and sent_today >= preferences.max_per_day:
         return Decision(Action.SUPPRESS, reason="rate_limited")
     until = quiet_until(now, timezone, preferences)
     if until is not None:
