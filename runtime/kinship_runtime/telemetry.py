@@ -265,15 +265,17 @@ def safe_views() -> list[View]:
 
 @dataclass
 class Telemetry:
-    """The providers a process set up; ``shutdown`` flushes them."""
+    """The providers a process set up (None: that signal is off); ``shutdown`` flushes them."""
 
-    tracer_provider: TracerProvider
-    meter_provider: MeterProvider
+    tracer_provider: TracerProvider | None
+    meter_provider: MeterProvider | None
 
     def shutdown(self) -> None:
         """Export what is buffered and stop."""
-        self.tracer_provider.shutdown()
-        self.meter_provider.shutdown()
+        if self.tracer_provider is not None:
+            self.tracer_provider.shutdown()
+        if self.meter_provider is not None:
+            self.meter_provider.shutdown()
 
 
 def telemetry_resource(service: str) -> Resource:
@@ -292,17 +294,21 @@ def configure_telemetry(
     """Set the process's tracer and meter providers from the ``OTEL_*`` variables.
 
     Tests pass their own exporters and readers instead; every span exporter is wrapped in
-    ``SafeSpanExporter`` either way.
+    ``SafeSpanExporter`` either way. A signal with no exporter keeps OpenTelemetry's no-op
+    provider, which costs nothing and still passes incoming trace context on downstream.
     """
     resource = telemetry_resource(service)
-    tracer_provider = TracerProvider(resource=resource)
     exporters = (
         span_exporters
         if span_exporters is not None
         else [_span_exporter(name) for name in _exporter_names("OTEL_TRACES_EXPORTER")]
     )
-    for exporter in exporters:
-        tracer_provider.add_span_processor(BatchSpanProcessor(SafeSpanExporter(exporter)))
+    tracer_provider = None
+    if exporters:
+        tracer_provider = TracerProvider(resource=resource)
+        for exporter in exporters:
+            tracer_provider.add_span_processor(BatchSpanProcessor(SafeSpanExporter(exporter)))
+        trace.set_tracer_provider(tracer_provider)
     readers = (
         metric_readers
         if metric_readers is not None
@@ -311,11 +317,12 @@ def configure_telemetry(
             for name in _exporter_names("OTEL_METRICS_EXPORTER")
         ]
     )
-    meter_provider = MeterProvider(
-        metric_readers=list(readers), resource=resource, views=safe_views()
-    )
-    trace.set_tracer_provider(tracer_provider)
-    metrics.set_meter_provider(meter_provider)
+    meter_provider = None
+    if readers:
+        meter_provider = MeterProvider(
+            metric_readers=list(readers), resource=resource, views=safe_views()
+        )
+        metrics.set_meter_provider(meter_provider)
     return Telemetry(tracer_provider, meter_provider)
 
 

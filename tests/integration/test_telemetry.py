@@ -93,6 +93,7 @@ async def test_one_checkin_gives_one_trace_to_the_webhook_and_no_personal_data_l
     webhooks: WebhookReceiver,
 ) -> None:
     providers, exporter, reader = telemetry
+    assert providers.tracer_provider is not None
     exporter.clear()
     staff = [
         encode_person(RESPONDER, "team-r", {"webhook": webhooks.url(RESPONDER)}, "peer_responder"),
