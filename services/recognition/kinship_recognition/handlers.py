@@ -118,6 +118,28 @@ async def _award(
     return True
 
 
+async def _celebrate_team(
+    unit: RecognitionUnit,
+    ctx: RecognitionContext,
+    team_id: str,
+    award_id: str,
+    milestone: int,
+    title: str,
+) -> None:
+    """A team award once, celebrated with each active member."""
+    if await unit.is_awarded(award_id):
+        return
+    award = Award(
+        id=award_id,
+        kind=AwardKind.TEAM_MILESTONE,
+        team_id=team_id,
+        title=title,
+        count=milestone,
+        occurred_at=ctx.clock(),
+    )
+    await _award(unit, ctx, award, await unit.team_members(team_id))
+
+
 async def _celebrate_team_kudos(
     unit: RecognitionUnit, ctx: RecognitionContext, sender: str
 ) -> None:
@@ -125,18 +147,11 @@ async def _celebrate_team_kudos(
     if team_id is None:
         return
     milestone = team_kudos_milestone(*await unit.team_kudos(team_id))
-    if milestone is None:
-        return
-    award = Award(
-        id=f"team-kudos:{team_id}:{milestone}",
-        kind=AwardKind.TEAM_MILESTONE,
-        team_id=team_id,
-        title=f"Your team has thanked colleagues {milestone} times",
-        count=milestone,
-        occurred_at=ctx.clock(),
-    )
-    if not await unit.is_awarded(award.id):
-        await _award(unit, ctx, award, await unit.team_members(team_id))
+    if milestone is not None:
+        title = f"Your team has thanked colleagues {milestone} times"
+        await _celebrate_team(
+            unit, ctx, team_id, f"team-kudos:{team_id}:{milestone}", milestone, title
+        )
 
 
 async def _celebrate_team_week(
@@ -146,18 +161,11 @@ async def _celebrate_team_week(
     if team_id is None:
         return
     milestone = participation_milestone(*await unit.team_week(team_id, week))
-    if milestone is None:
-        return
-    award = Award(
-        id=f"team-participation:{team_id}:{milestone}",
-        kind=AwardKind.TEAM_MILESTONE,
-        team_id=team_id,
-        title=f"{milestone}% of your team checked in in one week",
-        count=milestone,
-        occurred_at=ctx.clock(),
-    )
-    if not await unit.is_awarded(award.id):
-        await _award(unit, ctx, award, await unit.team_members(team_id))
+    if milestone is not None:
+        title = f"{milestone}% of your team checked in in one week"
+        await _celebrate_team(
+            unit, ctx, team_id, f"team-participation:{team_id}:{milestone}", milestone, title
+        )
 
 
 async def give_kudos(
