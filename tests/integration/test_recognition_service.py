@@ -1,11 +1,14 @@
 """The recognition service against the real broker and database."""
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
+from kinship_recognition.bootstrap import create_app as create_recognition_app
 from tests.escalation_support import AUTH, SUBJECTS, encode_person, recorded
 from tests.kafka_reading import encode, publish, read_all
 from tests.notifications_support import Recognition
@@ -24,6 +27,22 @@ def kudos(
         "occurred_at": datetime.now(UTC).isoformat(),
         "source": "tests",
     }
+
+
+async def consumed_to_end(service: Recognition, group: str, topic: str, count: int) -> bool:
+    """Whether ``group`` committed offsets past all ``count`` records of ``topic`` (20 s)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=service.endpoints.bootstrap_servers)
+    await admin.start()
+    try:
+        for _ in range(200):
+            offsets = await admin.list_consumer_group_offsets(group)
+            committed = sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic)
+            if committed >= count:
+                return True
+            await asyncio.sleep(0.1)
+        return False
+    finally:
+        await admin.close()
 
 
 async def messages(service: Recognition, topic: str, expect: int) -> list[dict[str, Any]]:
@@ -99,6 +118,16 @@ async def test_four_weekly_checkins_earn_the_streak_award_once_even_when_replaye
     assert await recognition.wait_for("SELECT count(*) FROM awards", 1) == 1
     await publish(recognition.endpoints.bootstrap_servers, topic, weekly)  # replay
     assert await recognition.wait_for("SELECT count(*) FROM checkin_weeks", 4) == 4
+    # A second instance with a new consumer group reads the whole topic from its start.
+    fresh = recognition.settings.model_copy(
+        update={"consumer_group_prefix": f"{recognition.settings.consumer_group_prefix}-replay"}
+    )
+    app = create_recognition_app(fresh)
+    async with app.router.lifespan_context(app):
+        group = fresh.consumer_group("checkins")
+        assert await consumed_to_end(recognition, group, topic, 8)
+    stored = await recognition.rows("SELECT id FROM awards")
+    assert [row["id"] for row in stored] == [f"streak:{SUBJECTS.subject_id('eve')}:4"]
     awards = await messages(recognition, "recognition.awards", expect=1)
     subject = SUBJECTS.subject_id("eve")
     assert [(a["id"], a["count"]) for a in awards] == [(f"streak:{subject}:4", 4)]
