@@ -1,5 +1,5 @@
 # Kinship: the two commands are `make run` (the platform with a demo) and `make test` (everything).
-.PHONY: bootstrap up down run demo status test lint typecheck contracts catalogue unit integration bench
+.PHONY: bootstrap up down run demo status test lint typecheck contracts catalogue containers unit integration bench
 
 UV ?= uv
 
@@ -37,6 +37,11 @@ catalogue:
 	$(UV) run python -m kinship_contracts.schemas export
 	$(UV) run python -m kinship_devstack.catalogue
 
+# Dockerfiles (BuildKit's linter plus our image policy) and the Compose file (the Compose
+# Specification schema plus our rules), statically: no Docker engine is needed.
+containers:
+	@bash scripts/check-containers.sh
+
 unit: bootstrap
 	$(UV) run pytest tests/unit -q
 
@@ -45,7 +50,7 @@ integration: bootstrap
 
 # The whole suite: static checks, contract compatibility, unit, integration and e2e tests.
 # Integration tests start their own Kafka and PostgreSQL on test ports (see tests/conftest.py).
-test: bootstrap lint typecheck contracts
+test: bootstrap lint typecheck contracts containers
 	$(UV) run pytest -q -p no:cacheprovider
 
 bench: bootstrap

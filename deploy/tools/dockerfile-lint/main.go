@@ -1,0 +1,285 @@
+// Command dockerfile-lint checks Dockerfiles without a Docker engine.
+//
+// It runs BuildKit's own Dockerfile frontend in lint mode (dockerfile2llb.DockerfileLint, the
+// code behind `docker build --check`) with an offline image resolver, so every rule of
+// BuildKit's built-in linter applies exactly as in a real build. Rules BuildKit can only
+// evaluate with a build context attached (CopyIgnoredFile) are evaluated here with BuildKit's
+// own pattern matcher against the context's .dockerignore. Then Kinship's image policy runs
+// on the parsed instructions (see policy.go and docs/containers.md).
+//
+// Usage:
+//
+//	dockerfile-lint [-context DIR] [-require-digest] [-platform linux/amd64] Dockerfile...
+//
+// It prints what it checked and every finding as `file:line: [source] rule: message`, and
+// exits 1 when there is any finding (a warning is a failure), 2 on a usage error.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"strings"
+
+	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/client/llb/sourceresolver"
+	"github.com/moby/buildkit/frontend/dockerfile/dockerfile2llb"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerui"
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Finding is one problem in one Dockerfile.
+type Finding struct {
+	File    string
+	Line    int
+	Source  string // "buildkit" or "policy"
+	Rule    string
+	Message string
+}
+
+func (f Finding) String() string {
+	location := f.File
+	if f.Line > 0 {
+		location = fmt.Sprintf("%s:%d", f.File, f.Line)
+	}
+	return fmt.Sprintf("%s: [%s] %s: %s", location, f.Source, f.Rule, f.Message)
+}
+
+// offlineResolver answers BuildKit's base-image lookups without a registry: an image of the
+// requested platform with one layer and only PATH set. BuildKit needs the config to finish
+// the conversion; no rule depends on the real contents except variables a base image
+// defines, which Kinship's Dockerfiles do not rely on (UndefinedVar would report them).
+type offlineResolver struct{}
+
+func (offlineResolver) ResolveImageConfig(
+	_ context.Context, ref string, opt sourceresolver.Opt,
+) (string, digest.Digest, []byte, error) {
+	platform := platforms.DefaultSpec()
+	if opt.ImageOpt != nil && opt.ImageOpt.Platform != nil {
+		platform = *opt.ImageOpt.Platform
+	}
+	config := map[string]any{
+		"architecture": platform.Architecture,
+		"os":           platform.OS,
+		"variant":      platform.Variant,
+		"rootfs": map[string]any{
+			"type":     "layers",
+			"diff_ids": []string{digest.FromString(ref).String()},
+		},
+		"config": map[string]any{
+			"Env": []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+		},
+	}
+	data, err := json.Marshal(config)
+	return ref, "", data, err
+}
+
+func buildkitVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	for _, dep := range info.Deps {
+		if dep.Path == "github.com/moby/buildkit" {
+			return dep.Version
+		}
+	}
+	return "unknown"
+}
+
+// lintWithBuildKit runs BuildKit's linter, as `docker build --check` does.
+func lintWithBuildKit(ctx context.Context, file string, data []byte, platform ocispecs.Platform) ([]Finding, error) {
+	// As BuildKit's frontend does: the Dockerfile comes from a local source named dockerfile.
+	source := llb.Local("dockerfile")
+	definition, err := source.Marshal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sourceMap := llb.NewSourceMap(&source, file, "Dockerfile", data)
+	sourceMap.Definition = definition
+	results, err := dockerfile2llb.DockerfileLint(ctx, data, dockerfile2llb.ConvertOpt{
+		Config:         dockerui.Config{TargetPlatforms: []ocispecs.Platform{platform}},
+		SourceMap:      sourceMap,
+		TargetPlatform: &platform,
+		MetaResolver:   offlineResolver{},
+	})
+	if err != nil {
+		return nil, err
+	}
+	var findings []Finding
+	for _, warning := range results.Warnings {
+		line := 0
+		if warning.Location != nil && len(warning.Location.Ranges) > 0 {
+			line = int(warning.Location.Ranges[0].Start.Line)
+		}
+		message := warning.Detail
+		if warning.URL != "" {
+			message += " (" + warning.URL + ")"
+		}
+		findings = append(findings, Finding{file, line, "buildkit", warning.RuleName, message})
+	}
+	if results.Error != nil {
+		// With `# check=error=true` BuildKit also returns the warnings as one error.
+		if len(findings) == 0 || !strings.HasPrefix(results.Error.Message, "lint violation found") {
+			line := 0
+			if len(results.Error.Location.Ranges) > 0 {
+				line = int(results.Error.Location.Ranges[0].Start.Line)
+			}
+			findings = append(findings, Finding{file, line, "buildkit", "BuildError", results.Error.Message})
+		}
+	}
+	return findings, nil
+}
+
+// loadDockerignore reads the build context's .dockerignore (nil when there is none).
+func loadDockerignore(contextDir string) (*patternmatcher.PatternMatcher, error) {
+	f, err := os.Open(filepath.Join(contextDir, ".dockerignore"))
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	patterns, err := ignorefile.ReadAll(f)
+	if err != nil {
+		return nil, err
+	}
+	return patternmatcher.New(patterns)
+}
+
+// checkContextSources evaluates BuildKit's CopyIgnoredFile rule (which BuildKit applies only
+// with a build context attached) the way BuildKit does, and checks that every path copied
+// from the context exists in it.
+func checkContextSources(file string, stages []instructions.Stage, contextDir string, ignore *patternmatcher.PatternMatcher) []Finding {
+	var findings []Finding
+	for _, stage := range stages {
+		for _, command := range stage.Commands {
+			var sources []string
+			verb := ""
+			switch c := command.(type) {
+			case *instructions.CopyCommand:
+				if c.From != "" {
+					continue
+				}
+				sources, verb = c.SourcePaths, "Copy"
+			case *instructions.AddCommand:
+				sources, verb = c.SourcePaths, "Add"
+			default:
+				continue
+			}
+			line := lineOf(command)
+			for _, source := range sources {
+				if strings.Contains(source, "://") || strings.Contains(source, "$") {
+					continue
+				}
+				clean := filepath.ToSlash(filepath.Clean(source))
+				// Same rule and exemptions as BuildKit's validateCopySourcePath.
+				if ignore != nil && !ignore.Exclusions() && clean != "." && clean != "/" {
+					matched, err := ignore.MatchesOrParentMatches(clean)
+					if err == nil && matched {
+						findings = append(findings, Finding{file, line, "buildkit", "CopyIgnoredFile",
+							fmt.Sprintf("Attempting to %s file %q that is excluded by .dockerignore "+
+								"(https://docs.docker.com/go/dockerfile/rule/copy-ignored-file/)", verb, clean)})
+					}
+				}
+				matches, err := filepath.Glob(filepath.Join(contextDir, clean))
+				if err != nil || len(matches) == 0 {
+					findings = append(findings, Finding{file, line, "policy", "context-source-exists",
+						fmt.Sprintf("%s source %q does not exist in the build context %s", strings.ToUpper(verb), clean, contextDir)})
+				}
+			}
+		}
+	}
+	return findings
+}
+
+type locatable interface{ Location() []parser.Range }
+
+func lineOf(command any) int {
+	if c, ok := command.(locatable); ok {
+		if ranges := c.Location(); len(ranges) > 0 {
+			return ranges[0].Start.Line
+		}
+	}
+	return 0
+}
+
+func main() {
+	contextDir := flag.String("context", ".", "build context (the repository root); its .dockerignore is applied")
+	requireDigest := flag.Bool("require-digest", false, "require every base image to be pinned by digest too")
+	platformFlag := flag.String("platform", "linux/amd64", "target platform for the lint conversion")
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: dockerfile-lint [-context DIR] [-require-digest] [-platform P] Dockerfile...")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() == 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	platform, err := platforms.Parse(*platformFlag)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dockerfile-lint: -platform: %v\n", err)
+		os.Exit(2)
+	}
+	ignore, err := loadDockerignore(*contextDir)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dockerfile-lint: .dockerignore: %v\n", err)
+		os.Exit(2)
+	}
+
+	fmt.Printf("dockerfile-lint: BuildKit %s Dockerfile linter (the rules of `docker build --check`, experimental ones as each file's check directive asks), CopyIgnoredFile against %s/.dockerignore, Kinship image policy: %s\n",
+		buildkitVersion(), *contextDir, strings.Join(policyRuleNames(*requireDigest), ", "))
+
+	ctx := context.Background()
+	total := 0
+	for _, file := range flag.Args() {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "dockerfile-lint: %v\n", err)
+			os.Exit(2)
+		}
+		findings, err := lintWithBuildKit(ctx, file, data, platform)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "dockerfile-lint: %s: %v\n", file, err)
+			os.Exit(2)
+		}
+		ast, err := parser.Parse(bytes.NewReader(data))
+		if err != nil {
+			findings = append(findings, Finding{file, 0, "buildkit", "ParseError", err.Error()})
+		} else if stages, _, err := instructions.Parse(ast.AST, nil); err != nil {
+			findings = append(findings, Finding{file, 0, "buildkit", "ParseError", err.Error()})
+		} else {
+			findings = append(findings, checkContextSources(file, stages, *contextDir, ignore)...)
+			findings = append(findings, checkPolicy(file, data, stages, *requireDigest)...)
+		}
+		sort.SliceStable(findings, func(i, j int) bool { return findings[i].Line < findings[j].Line })
+		if len(findings) == 0 {
+			fmt.Printf("  ok    %s\n", file)
+			continue
+		}
+		fmt.Printf("  FAIL  %s (%d)\n", file, len(findings))
+		for _, finding := range findings {
+			fmt.Printf("        %s\n", finding)
+		}
+		total += len(findings)
+	}
+	if total > 0 {
+		fmt.Printf("dockerfile-lint: %d problem(s) in %d Dockerfile(s)\n", total, flag.NArg())
+		os.Exit(1)
+	}
+	fmt.Printf("dockerfile-lint: %d Dockerfile(s), no problems\n", flag.NArg())
+}
