@@ -1,0 +1,85 @@
+"""Kudos to celebration delivery across services: recognition → notifications → webhook.
+
+Against the real broker and database: kudos over HTTP and over Kafka each reach the
+recipient's webhook exactly once, duplicates none; an opted-out person gets no message while
+the award is still published.
+"""
+
+import asyncio
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from tests.escalation_support import AUTH, encode_person
+from tests.integration.conftest import NotificationStarter
+from tests.kafka_reading import encode, publish, read_all
+from tests.notifications_support import Recognition
+from tests.receivers import WebhookReceiver
+
+pytestmark = pytest.mark.integration
+
+
+def kudos(id_: str, sender: str, to: str) -> dict[str, Any]:
+    return {
+        "id": id_,
+        "from_person_id": sender,
+        "to_person_id": to,
+        "message": "Thank you for covering my shift",
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "source": "tests",
+    }
+
+
+async def test_kudos_over_http_and_kafka_each_give_one_celebration_delivery(
+    recognition: Recognition,
+    start_notifications: NotificationStarter,
+    webhooks: WebhookReceiver,
+) -> None:
+    servers = recognition.endpoints.bootstrap_servers
+    people = [
+        encode_person(name, "team-k", {"webhook": webhooks.url(name)})
+        for name in ("ann", "bob", "cat", "dee")
+    ]
+    async with start_notifications() as notifications:
+        await publish(servers, recognition.topic("directory.people"), people)
+        assert await notifications.wait_for("SELECT count(*) FROM recipients", 4) == 4
+        opted_out = await notifications.client.put(
+            "/v1/preferences/dee", json={"recognition_opt_out": True}, headers=AUTH
+        )
+        assert opted_out.status_code == 200, opted_out.text
+
+        for _ in range(2):  # every submission twice: the same id has one effect
+            sent = await recognition.client.post(
+                "/v1/kudos", json=kudos("k-http", "ann", "bob"), headers=AUTH
+            )
+            assert sent.status_code == 202
+        topic = recognition.topic("recognition.kudos.submitted")
+        over_kafka = encode(kudos("k-kafka", "cat", "bob"))
+        await publish(servers, topic, [(b"bob", over_kafka), (b"bob", over_kafka)])
+        await recognition.client.post("/v1/kudos", json=kudos("k-dee", "ann", "dee"), headers=AUTH)
+
+        deadline = time.monotonic() + 20
+        while len(webhooks.accepted("bob")) < 2 and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+        receipts = recognition.topic("notifications.receipts")
+        suppressed = [
+            json.loads(r.value)
+            for r in await read_all(servers, receipts, expect=3)
+            if json.loads(r.value)["request_id"] == "celebration:kudos:k-dee"
+        ]
+
+    to_bob = webhooks.attempts("bob")
+    ids = sorted(item.headers["x-kinship-delivery"] for item in to_bob)
+    assert ids == ["celebration:kudos:k-http", "celebration:kudos:k-kafka"]
+    assert all(json.loads(item.body)["kind"] == "celebration" for item in to_bob)
+    assert webhooks.attempts("dee") == []
+    assert [(r["status"], r["reason"]) for r in suppressed] == [("suppressed", "opted_out")]
+    awards = await read_all(servers, recognition.topic("recognition.awards"), expect=3)
+    assert sorted(json.loads(r.value)["id"] for r in awards) == [
+        "kudos:k-dee",
+        "kudos:k-http",
+        "kudos:k-kafka",
+    ]
