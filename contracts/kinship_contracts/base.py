@@ -1,8 +1,18 @@
 """Shared model configuration for event payloads."""
 
-from typing import Annotated
+import re
+from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 EventId = Annotated[
     str,
@@ -22,6 +32,22 @@ SourceName = Annotated[
     StringConstraints(min_length=1, max_length=200, strip_whitespace=True),
     Field(description="The publishing system, e.g. 'hr-portal' or 'chat-bot'."),
 ]
+
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _rfc3339_only(value: Any) -> Any:
+    """Refuse what a lax datetime would take but RFC 3339 is not: epoch numbers, other text."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _RFC3339.match(value):
+        return value
+    raise ValueError("must be an RFC 3339 timestamp with an offset, e.g. 2026-11-24T09:00:00Z")
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
+"""An RFC 3339 timestamp with an offset, as the public contract says; nothing laxer."""
 
 
 def _reject_nul(value: str) -> str:

@@ -12,6 +12,7 @@ from kinship_contracts.base import (
     IngestionModel,
     PlatformModel,
     SourceName,
+    Timestamp,
 )
 
 Likert = Annotated[StrictInt, Field(ge=1, le=5)]
@@ -33,7 +34,7 @@ class CheckinSubmitted(IngestionModel):
 
     id: EventId
     person_id: Identifier = Field(description="The person's id in the organisation directory.")
-    occurred_at: AwareDatetime = Field(description="When the person checked in (RFC 3339).")
+    occurred_at: Timestamp = Field(description="When the person checked in (RFC 3339).")
     source: SourceName
     mood: Likert | None = Field(default=None, description="1 (very low) to 5 (very good).")
     stress: Likert | None = Field(default=None, description="1 (none) to 5 (most stress).")

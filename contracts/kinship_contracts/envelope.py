@@ -1,7 +1,6 @@
 """CloudEvents 1.0 attributes in Kafka headers (binary content mode)."""
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -38,24 +37,40 @@ class CloudEventAttributes(BaseModel):
     source: str = Field(min_length=1, description="Producing system (ce_source).")
     type: str = Field(min_length=1, description="Event type, e.g. 'kinship.checkin.recorded.v1'.")
     specversion: str = Field(default=SPEC_VERSION, description="CloudEvents version.")
-    time: AwareDatetime = Field(description="When the event happened (ce_time).")
+    time: AwareDatetime | None = Field(
+        default=None, description="When the event happened (ce_time; optional in CloudEvents)."
+    )
 
     def to_headers(self, extra: Iterable[tuple[str, bytes]] = ()) -> Headers:
-        """Kafka headers in binary content mode."""
-        return [
-            *cloud_event_headers(self.id, self.source, self.type, self.time.isoformat()),
-            *extra,
-        ]
+        """Kafka headers in binary content mode (``ce_time`` only when known)."""
+        if self.time is not None:
+            headers = cloud_event_headers(self.id, self.source, self.type, self.time.isoformat())
+        else:
+            headers = [
+                (name, value)
+                for name, value in cloud_event_headers(self.id, self.source, self.type, "")
+                if name != "ce_time"
+            ]
+        return [*headers, *extra]
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, bytes]) -> "CloudEventAttributes | None":
-        """Attributes from Kafka headers, or None when the producer sent none."""
+        """Attributes from Kafka headers, or None when the producer sent none.
+
+        ``ce_time`` is optional (as in CloudEvents 1.0); a malformed one is a
+        ``ValidationError``, like any other invalid attribute.
+        """
         if "ce_id" not in headers:
             return None
-        return cls(
-            id=headers["ce_id"].decode(),
-            source=headers.get("ce_source", b"unknown").decode(),
-            type=headers.get("ce_type", b"unknown").decode(),
-            specversion=headers.get("ce_specversion", SPEC_VERSION.encode()).decode(),
-            time=datetime.fromisoformat(headers["ce_time"].decode()),
+        time = headers.get("ce_time")
+        return cls.model_validate(
+            {
+                "id": headers["ce_id"].decode(errors="replace"),
+                "source": headers.get("ce_source", b"unknown").decode(errors="replace"),
+                "type": headers.get("ce_type", b"unknown").decode(errors="replace"),
+                "specversion": headers.get("ce_specversion", SPEC_VERSION.encode()).decode(
+                    errors="replace"
+                ),
+                "time": time.decode(errors="replace") if time is not None else None,
+            }
         )

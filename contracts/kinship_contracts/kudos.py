@@ -2,9 +2,16 @@
 
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from kinship_contracts.base import EventId, FreeText, Identifier, IngestionModel, SourceName
+from kinship_contracts.base import (
+    EventId,
+    FreeText,
+    Identifier,
+    IngestionModel,
+    SourceName,
+    Timestamp,
+)
 
 
 class KudosSubmitted(IngestionModel):
@@ -17,5 +24,5 @@ class KudosSubmitted(IngestionModel):
     from_person_id: Identifier
     to_person_id: Identifier
     message: Annotated[FreeText, Field(min_length=1, max_length=500)]
-    occurred_at: AwareDatetime
+    occurred_at: Timestamp
     source: SourceName

@@ -8,9 +8,9 @@ least five respondents.
 
 from typing import Annotated, Self
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
-from kinship_contracts.base import EventId, Identifier, IngestionModel, SourceName
+from kinship_contracts.base import EventId, Identifier, IngestionModel, SourceName, Timestamp
 
 Agreement = Annotated[int, Field(ge=1, le=5, description="1 strongly disagree … 5 strongly agree.")]
 
@@ -46,6 +46,6 @@ class PulseSubmitted(IngestionModel):
     id: EventId
     person_id: Identifier
     survey_id: Identifier = Field(description="The survey round, e.g. '2026-11'.")
-    occurred_at: AwareDatetime
+    occurred_at: Timestamp
     source: SourceName
     answers: PulseAnswers

@@ -104,10 +104,21 @@ def _compare(
             )
 
 
+def _allowed(node: JsonSchema) -> set[str] | None:
+    """The values a schema allows by ``enum`` or ``const``; None when any value goes."""
+    if "enum" in node:
+        return {str(value) for value in node["enum"]}
+    if "const" in node:
+        return {str(node["const"])}
+    return None
+
+
 def _compare_constraints(path: str, old: JsonSchema, new: JsonSchema) -> Iterator[str]:
-    if "enum" in old:
-        new_values: list[Any] = new.get("enum") or old["enum"]
-        removed = {str(value) for value in old["enum"]} - {str(value) for value in new_values}
+    old_values, new_values = _allowed(old), _allowed(new)
+    if new_values is not None and old_values is None:
+        yield f"{path}: narrowed from any value to {sorted(new_values)}"
+    elif new_values is not None and old_values is not None:
+        removed = old_values - new_values
         if removed:
             yield f"{path}: enum values removed: {sorted(removed)}"
     for bound in _LOWER_BOUNDS:
@@ -129,6 +140,10 @@ def _compare_objects(
     new_props: JsonSchema = new.get("properties", {})
     for name in sorted(set(old_props) - set(new_props)):
         yield f"{path}.{name}: field removed"
+    if old.get("additionalProperties", True) is not False and (
+        new.get("additionalProperties", True) is False
+    ):
+        yield f"{path}: closed to additional properties (extra fields are now refused)"
     newly_required = set(new.get("required", ())) - set(old.get("required", ()))
     for name in sorted(newly_required):
         yield f"{path}.{name}: field became required"

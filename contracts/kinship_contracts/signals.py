@@ -3,9 +3,16 @@
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import AwareDatetime, Field, StrictInt, model_validator
+from pydantic import Field, StrictInt, model_validator
 
-from kinship_contracts.base import EventId, FreeText, Identifier, IngestionModel, SourceName
+from kinship_contracts.base import (
+    EventId,
+    FreeText,
+    Identifier,
+    IngestionModel,
+    SourceName,
+    Timestamp,
+)
 
 
 class SignalKind(StrEnum):
@@ -29,7 +36,7 @@ class SignalSubmitted(IngestionModel):
     team_id: Identifier | None = None
     kind: SignalKind
     severity: Annotated[StrictInt, Field(ge=1, le=5)]
-    occurred_at: AwareDatetime
+    occurred_at: Timestamp
     source: SourceName
     summary: Annotated[FreeText, Field(max_length=500)] | None = Field(
         default=None, description="Short description for responders; no clinical detail."
