@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from pathlib import Path
@@ -73,6 +74,8 @@ def _status(stack: LocalStack) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``kinship-dev``."""
+    # While Kafka starts, aiokafka logs every refused connection of the readiness probe.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     parser = argparse.ArgumentParser(prog="kinship-dev", description=__doc__)
     parser.add_argument(
         "command", choices=["up", "down", "status", "env", "logs", "infra-up", "infra-down"]
