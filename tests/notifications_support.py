@@ -1,5 +1,8 @@
 """Helpers for notifications and recognition tests: the services run in-process."""
 
+from datetime import UTC, datetime
+from typing import Any
+
 from kinship_notifications.settings import NotificationSettings
 from kinship_recognition.settings import RecognitionSettings
 from tests.database import InProcessService
@@ -11,3 +14,17 @@ Notifications = InProcessService[NotificationSettings]
 
 Recognition = InProcessService[RecognitionSettings]
 """The recognition service in-process."""
+
+
+def kudos(
+    id_: str, sender: str = "ann", to: str = "bob", message: str = "Thank you!"
+) -> dict[str, Any]:
+    """A ``recognition.kudos.submitted`` body (also ``POST /v1/kudos``)."""
+    return {
+        "id": id_,
+        "from_person_id": sender,
+        "to_person_id": to,
+        "message": message,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "source": "tests",
+    }

@@ -8,29 +8,16 @@ the award is still published.
 import asyncio
 import json
 import time
-from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
 from tests.escalation_support import AUTH, encode_person
 from tests.integration.conftest import NotificationStarter
 from tests.kafka_reading import encode, publish, read_all
-from tests.notifications_support import Recognition
+from tests.notifications_support import Recognition, kudos
 from tests.receivers import WebhookReceiver
 
 pytestmark = pytest.mark.integration
-
-
-def kudos(id_: str, sender: str, to: str) -> dict[str, Any]:
-    return {
-        "id": id_,
-        "from_person_id": sender,
-        "to_person_id": to,
-        "message": "Thank you for covering my shift",
-        "occurred_at": datetime.now(UTC).isoformat(),
-        "source": "tests",
-    }
 
 
 async def test_kudos_over_http_and_kafka_each_give_one_celebration_delivery(

@@ -13,7 +13,7 @@ import pytest
 from kinship_contracts.cases import CaseEventKind
 from tests.escalation_support import AUTH, SUBJECTS, bearer, encode_person, recorded
 from tests.kafka_reading import encode, publish, read_all
-from tests.notifications_support import Recognition
+from tests.notifications_support import Recognition, kudos
 
 pytestmark = pytest.mark.integration
 
@@ -23,17 +23,6 @@ async def directory(recognition: Recognition, team: str, people: list[str]) -> N
     await publish(
         recognition.endpoints.bootstrap_servers, recognition.topic("directory.people"), records
     )
-
-
-def kudos(id_: str, sender: str, to: str) -> dict[str, Any]:
-    return {
-        "id": id_,
-        "from_person_id": sender,
-        "to_person_id": to,
-        "message": "Thanks for the cover",
-        "occurred_at": datetime.now(UTC).isoformat(),
-        "source": "tests",
-    }
 
 
 async def awards(recognition: Recognition, expect: int) -> list[dict[str, Any]]:

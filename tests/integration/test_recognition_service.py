@@ -11,22 +11,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from kinship_recognition.bootstrap import create_app as create_recognition_app
 from tests.escalation_support import AUTH, SUBJECTS, encode_person, recorded
 from tests.kafka_reading import encode, publish, read_all
-from tests.notifications_support import Recognition
+from tests.notifications_support import Recognition, kudos
 
 pytestmark = pytest.mark.integration
-
-
-def kudos(
-    id_: str, sender: str = "ann", to: str = "bob", message: str = "Thank you!"
-) -> dict[str, Any]:
-    return {
-        "id": id_,
-        "from_person_id": sender,
-        "to_person_id": to,
-        "message": message,
-        "occurred_at": datetime.now(UTC).isoformat(),
-        "source": "tests",
-    }
 
 
 async def consumed_to_end(service: Recognition, group: str, topic: str, count: int) -> bool:
