@@ -1,5 +1,5 @@
 # Kinship: the two commands are `make run` (the platform with a demo) and `make test` (everything).
-.PHONY: bootstrap up down run demo status test lint typecheck contracts catalogue containers unit integration bench
+.PHONY: bootstrap up down run demo status test lint typecheck contracts catalogue containers helm unit integration bench
 
 UV ?= uv
 
@@ -25,7 +25,7 @@ lint:
 	$(UV) run ruff format --check .
 
 typecheck:
-	$(UV) run mypy contracts/kinship_contracts runtime/kinship_runtime devstack/kinship_devstack services/checkin/kinship_checkin services/escalation/kinship_escalation services/notifications/kinship_notifications services/recognition/kinship_recognition tests
+	$(UV) run mypy contracts/kinship_contracts runtime/kinship_runtime devstack/kinship_devstack services/checkin/kinship_checkin services/escalation/kinship_escalation services/notifications/kinship_notifications services/recognition/kinship_recognition tests deploy/helm/generate.py deploy/helm/verify_rendered.py deploy/schemas/vendor.py
 
 # Published schemas only grow compatibly; the event catalogue (AsyncAPI per service, merged
 # with the contracts) matches the code.
@@ -42,6 +42,11 @@ catalogue:
 containers:
 	@bash scripts/check-containers.sh
 
+# The Helm chart: topics and ACLs match the code, helm lint/template, and every rendered
+# manifest validated against the Kubernetes, Strimzi and KEDA schemas kept in deploy/schemas.
+helm:
+	@bash scripts/check-helm.sh
+
 unit: bootstrap
 	$(UV) run pytest tests/unit -q
 
@@ -50,7 +55,7 @@ integration: bootstrap
 
 # The whole suite: static checks, contract compatibility, unit, integration and e2e tests.
 # Integration tests start their own Kafka and PostgreSQL on test ports (see tests/conftest.py).
-test: bootstrap lint typecheck contracts containers
+test: bootstrap lint typecheck contracts containers helm
 	$(UV) run pytest -q -p no:cacheprovider
 
 bench: bootstrap

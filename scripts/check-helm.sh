@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# Static checks of the Helm chart (deploy/helm/kinship), without Docker or a Kubernetes
+# cluster (docs/kubernetes.md, Validation):
+#   1. tools: helm and kubeconform, pinned, built with the machine's Go into
+#      .kinship/tools/bin (skipped when the pinned version is there); PyYAML hash-pinned in a
+#      tools venv (deploy/tools/check-helm/requirements.txt);
+#   2. the chart's registry (topics, ACLs, secrets) matches the code: generate.py --check;
+#   3. the vendored JSON schemas match deploy/schemas/sources.json (offline);
+#   4. helm lint --strict and helm template with the default values and each ci/*-values.yaml
+#      (every optional feature on; mTLS with KEDA and values-created Secrets);
+#   5. kubeconform -strict on every rendered manifest against the vendored schemas only
+#      (Kubernetes built-ins, Strimzi KafkaTopic/KafkaUser, KEDA ScaledObject/
+#      TriggerAuthentication): no network, no kind skipped;
+#   6. the rendered KafkaTopics, KafkaUser ACLs, Deployments, migration hooks and KEDA
+#      triggers agree with the registry (deploy/helm/verify_rendered.py);
+#   7. self-tests: known-bad manifests must be rejected, a stale registry must be caught, a
+#      chart whose topics or ACLs drift from the registry must fail step 6, and misspelt
+#      values must be refused.
+# Exits non-zero on any problem. Needs: bash, python3, uv (installed with pip when missing),
+# Go >= 1.26 (helm v3.22's requirement), and the Go module proxy and PyPI on first run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Pins (docs/kubernetes.md says how to update them).
+HELM_VERSION=v3.22.0
+KUBECONFORM_VERSION=v0.8.0
+KUBERNETES_VERSION=1.35.4 # the schemas in deploy/schemas/kubernetes (vendor.py)
+CHART=deploy/helm/kinship
+REGISTRY=$CHART/files/registry.json
+REQUIREMENTS=deploy/tools/check-helm/requirements.txt
+TOOLS_DIR=${KINSHIP_TOOLS_DIR:-.kinship/tools}
+BIN_DIR=$TOOLS_DIR/bin
+VENV=$TOOLS_DIR/check-helm-venv
+OUT=.kinship/check-helm # rendered manifests, kept for inspection
+
+started=$(date +%s.%N)
+step_started=$started
+failures=0
+
+elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$(date +%s.%N)"; }
+step() { step_started=$(date +%s.%N); echo "==> $*"; }
+done_step() { echo "    ($(elapsed "$step_started") s)"; }
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+sha256() { sha256sum "$@" | cut -d' ' -f1; }
+
+mkdir -p "$BIN_DIR" "$OUT"
+BIN_DIR=$(cd "$BIN_DIR" && pwd)
+VENV=$(cd "$TOOLS_DIR" && pwd)/$(basename "$VENV")
+HELM=$BIN_DIR/helm
+KUBECONFORM=$BIN_DIR/kubeconform
+
+# --- 1. tools ------------------------------------------------------------------------------
+if ! command -v go >/dev/null 2>&1; then
+  echo "check-helm: Go is required to build helm and kubeconform (the go command on PATH)" >&2
+  exit 1
+fi
+if ! command -v uv >/dev/null 2>&1; then
+  echo "    installing uv"
+  python3 -m pip install --quiet 'uv>=0.9,<1'
+fi
+
+# go_tool BINARY MODULE PACKAGE VERSION [LDFLAGS]: go install into BIN_DIR unless the binary
+# there was built from MODULE@VERSION (its build info says) with these ldflags (its stamp says;
+# -trimpath keeps them out of the build info).
+go_tool() {
+  local binary=$1 module=$2 package=$3 version=$4 ldflags=${5:-}
+  local target=$BIN_DIR/$binary
+  local stamp
+  stamp=$(printf '%s\n' "$module@$version" "$ldflags" | sha256sum | cut -d' ' -f1)
+  if [ -x "$target" ] && [ "$(cat "$target.stamp" 2>/dev/null)" = "$stamp" ] \
+      && go version -m "$target" 2>/dev/null \
+        | awk -v m="$module" -v v="$version" '$1 == "mod" && $2 == m && $3 == v {found = 1} END {exit !found}'; then
+    echo "    $binary $version: up to date ($target)"
+    return
+  fi
+  echo "    $binary $version: go install $package@$version ($(go env GOVERSION); first run downloads its modules)"
+  GOBIN=$BIN_DIR CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
+    go install -trimpath -ldflags "$ldflags" "$package@$version"
+  echo "$stamp" > "$target.stamp"
+}
+
+step "tools: helm $HELM_VERSION, kubeconform $KUBECONFORM_VERSION in $BIN_DIR; PyYAML in $VENV"
+# As helm's own release build: its version, and the Kubernetes version it defaults to (its
+# k8s.io/client-go is v0.37, so 1.37) for `helm template` and lint without --kube-version.
+HELM_KUBE_MINOR=37
+helm_ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+for pkg in pkg/lint/rules pkg/chartutil; do
+  helm_ldflags+=" -X helm.sh/helm/v3/$pkg.k8sVersionMajor=1 -X helm.sh/helm/v3/$pkg.k8sVersionMinor=$HELM_KUBE_MINOR"
+done
+go_tool helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "$helm_ldflags"
+go_tool kubeconform github.com/yannh/kubeconform github.com/yannh/kubeconform/cmd/kubeconform \
+  "$KUBECONFORM_VERSION" "-s -w"
+echo "    $("$HELM" version --short)"
+requirements_stamp=$(sha256 "$REQUIREMENTS")
+if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.stamp" 2>/dev/null)" = "$requirements_stamp" ]; then
+  echo "    PyYAML venv: up to date"
+else
+  rm -rf "$VENV"
+  uv venv --quiet --python python3 "$VENV"
+  uv pip install --quiet --python "$VENV/bin/python" --require-hashes -r "$REQUIREMENTS"
+  echo "$requirements_stamp" > "$VENV/.stamp"
+  echo "    PyYAML venv: installed ($("$VENV/bin/python" -c 'import yaml; print("PyYAML", yaml.__version__)'))"
+fi
+done_step
+
+# --- 2. registry -------------------------------------------------------------------------------
+step "registry: $REGISTRY matches the code (uv run python deploy/helm/generate.py --check)"
+if ! uv run --frozen python deploy/helm/generate.py --check; then
+  fail "$REGISTRY is stale: run 'uv run python deploy/helm/generate.py' and commit it"
+fi
+done_step
+
+# --- 3. vendored schemas -----------------------------------------------------------------------
+step "schemas: deploy/schemas matches sources.json (offline)"
+if ! uv run --frozen python deploy/schemas/vendor.py --verify; then
+  fail "the vendored schemas were edited or are incomplete"
+fi
+schemas_version=$(python3 -c "import json; print(json.load(open('deploy/schemas/sources.json'))['kubernetesVersion'])")
+if [ "$schemas_version" != "$KUBERNETES_VERSION" ]; then
+  fail "deploy/schemas holds Kubernetes $schemas_version, this script pins $KUBERNETES_VERSION"
+fi
+done_step
+
+kubeconform() {
+  "$KUBECONFORM" -strict -summary -kubernetes-version "$KUBERNETES_VERSION" \
+    -schema-location 'deploy/schemas/kubernetes/{{ .NormalizedKubernetesVersion }}/{{ .ResourceKind }}{{ .KindSuffix }}.json' \
+    -schema-location 'deploy/schemas/crds/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json' \
+    "$@"
+}
+
+# --- 4. lint and render ------------------------------------------------------------------------
+value_sets=(default "$CHART"/ci/*-values.yaml)
+rendered=()
+for values in "${value_sets[@]}"; do
+  if [ "$values" = default ]; then
+    name=default
+    args=()
+  else
+    name=$(basename "$values" -values.yaml)
+    args=(--values "$values")
+  fi
+  step "helm lint --strict and helm template ($name values)"
+  if ! "$HELM" lint "$CHART" --strict --kube-version "$KUBERNETES_VERSION" "${args[@]}"; then
+    fail "helm lint ($name values)"
+  fi
+  target=$OUT/$name.yaml
+  if "$HELM" template kinship "$CHART" --namespace kinship --kube-version "$KUBERNETES_VERSION" \
+      "${args[@]}" > "$target"; then
+    echo "    rendered $target: $(grep -c '^kind: ' "$target") resources"
+    rendered+=("$target")
+  else
+    fail "helm template ($name values)"
+  fi
+  done_step
+done
+
+# --- 5. schemas --------------------------------------------------------------------------------
+step "kubeconform -strict (Kubernetes $KUBERNETES_VERSION, Strimzi and KEDA CRDs from deploy/schemas)"
+if [ ${#rendered[@]} -gt 0 ] && ! kubeconform "${rendered[@]}"; then
+  fail "a rendered manifest does not match its schema"
+fi
+done_step
+
+# --- 6. the registry, rendered -------------------------------------------------------------------
+step "rendered KafkaTopics, KafkaUser ACLs, Deployments, hooks and KEDA triggers vs the registry"
+if [ ${#rendered[@]} -gt 0 ] && ! "$VENV/bin/python" deploy/helm/verify_rendered.py "$REGISTRY" "${rendered[@]}"; then
+  fail "the rendered chart disagrees with the registry"
+fi
+done_step
+
+# --- 7. self-tests -------------------------------------------------------------------------------
+step "self-tests: the checks above catch what they are for"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# (a) every known-bad manifest is rejected, and a kind without a schema is an error.
+if kubeconform -output json deploy/schemas/tests/invalid.yaml > "$tmp/invalid.json" 2>&1; then
+  fail "kubeconform accepted deploy/schemas/tests/invalid.yaml"
+fi
+if ! python3 - "$tmp/invalid.json" deploy/schemas/tests/invalid.yaml <<'PY'
+import json, re, sys
+report = json.load(open(sys.argv[1]))
+expected = len(re.findall(r"^kind: ", open(sys.argv[2]).read(), re.M))
+statuses = [r["status"] for r in report["resources"]]
+invalid, errors = statuses.count("statusInvalid"), statuses.count("statusError")
+print(f"    kubeconform rejected {invalid} known-bad manifests and reported {errors} kind without a schema")
+sys.exit(0 if (invalid, errors) == (expected - 1, 1) and len(statuses) == expected else 1)
+PY
+then
+  fail "kubeconform did not reject every known-bad manifest in deploy/schemas/tests/invalid.yaml"
+fi
+# (b) a registry file that differs from the code is caught.
+cp "$REGISTRY" "$tmp/registry.json"
+python3 - "$tmp/registry.json" <<'PY'
+import json, sys
+data = json.load(open(sys.argv[1]))
+data["topics"][0]["partitions"] += 1
+json.dump(data, open(sys.argv[1], "w"), indent=2, sort_keys=True)
+PY
+if uv run --frozen python deploy/helm/generate.py --check --file "$tmp/registry.json" > /dev/null 2>&1; then
+  fail "generate.py --check accepted a stale registry file"
+else
+  echo "    generate.py --check caught a stale registry file"
+fi
+# (c) a chart rendering topics or ACLs that differ from the registry fails step 6.
+cp -r "$CHART" "$tmp/chart"
+python3 - "$tmp/chart/files/registry.json" <<'PY'
+import json, sys
+data = json.load(open(sys.argv[1]))
+data["topics"].pop()  # a topic the chart would no longer render
+data["services"]["checkin"]["acls"]["write"].append("escalation.cases")  # a right too many
+json.dump(data, open(sys.argv[1], "w"))
+PY
+"$HELM" template kinship "$tmp/chart" --namespace kinship --kube-version "$KUBERNETES_VERSION" > "$tmp/drift.yaml"
+if "$VENV/bin/python" deploy/helm/verify_rendered.py "$REGISTRY" "$tmp/drift.yaml" > "$tmp/drift.log" 2>&1; then
+  fail "verify_rendered.py accepted a chart whose topics and ACLs drifted from the registry"
+elif [ "$(grep -c '^FAIL' "$tmp/drift.log")" -lt 2 ]; then
+  fail "verify_rendered.py did not report both the missing topic and the extra ACL"
+else
+  echo "    verify_rendered.py caught a missing KafkaTopic and an extra ACL"
+fi
+# (d) a misspelt value is refused (values.schema.json), as is an unknown secret setting.
+if "$HELM" lint "$CHART" --set services.checkin.replica=3 > "$tmp/lint.log" 2>&1; then
+  fail "helm lint accepted the misspelt value services.checkin.replica"
+elif "$HELM" template kinship "$CHART" --set services.checkin.secrets.values.KINSHIP_NOTE_KEY=x > /dev/null 2>&1; then
+  fail "helm template accepted the unknown secret setting KINSHIP_NOTE_KEY"
+else
+  echo "    values.schema.json refused a misspelt value; the templates an unknown secret setting"
+fi
+done_step
+
+if [ "$failures" -ne 0 ]; then
+  echo "check-helm: FAILED ($failures problem(s)) in $(elapsed "$started") s"
+  exit 1
+fi
+echo "check-helm: all checks passed in $(elapsed "$started") s (helm $HELM_VERSION, kubeconform $KUBECONFORM_VERSION, Kubernetes $KUBERNETES_VERSION schemas)"
