@@ -48,12 +48,16 @@ def run_service(
     parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
     args = parser.parse_args(argv)
-    settings = settings_type()
-    configure_logging(settings.service_name, settings.log_level)
     if args.command == "migrate":
-        for name in asyncio.run(migrate(settings, migrations)):
+        # Migrations need the database only: not the service's keys (a migration Job gets
+        # the database secret and nothing else).
+        common = KinshipSettings(service_name=settings_type.model_fields["service_name"].default)
+        configure_logging(common.service_name, common.log_level)
+        for name in asyncio.run(migrate(common, migrations)):
             print(f"applied {name}")
         return 0
+    settings = settings_type()
+    configure_logging(settings.service_name, settings.log_level)
     telemetry = configure_telemetry(settings.service_name)
     # uvicorn turns SIGTERM into a graceful shutdown: the lifespan stops consumers after
     # their in-flight batch is stored and committed.

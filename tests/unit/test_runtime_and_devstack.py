@@ -3,6 +3,7 @@
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -10,6 +11,7 @@ from kinship_contracts.checkins import CheckinSubmitted
 from kinship_devstack.services import available_services, parse_replicas
 from kinship_devstack.stack import StackConfig, StackError, render_server_properties
 from kinship_runtime.ingestion import parse_directory, parse_records
+from kinship_runtime.settings import KinshipSettings
 
 PLANTED = "SECRET-NOTE-123"
 
@@ -118,3 +120,26 @@ def test_settings_errors_never_echo_the_configured_value(monkeypatch: pytest.Mon
         EscalationSettings()
     assert "32 bytes" in str(error.value)
     assert "too-short-secret-value" not in str(error.value)
+
+
+def test_migrate_needs_only_the_database_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from kinship_recognition.settings import RecognitionSettings
+    from kinship_runtime import service
+
+    seen: list[KinshipSettings] = []
+
+    async def fake_migrate(settings: KinshipSettings, migrations: Path) -> list[str]:
+        seen.append(settings)
+        return []
+
+    monkeypatch.delenv("KINSHIP_PSEUDONYM_KEY", raising=False)  # the service would need it
+    monkeypatch.setenv("KINSHIP_DATABASE_SCHEMA", "recognition_x")
+    monkeypatch.setattr(service, "migrate", fake_migrate)
+
+    def never(_settings: RecognitionSettings) -> Any:
+        raise AssertionError("migrate builds no app")
+
+    assert service.run_service("t", RecognitionSettings, never, tmp_path, ["migrate"]) == 0
+    assert [(s.service_name, s.owned_schema()) for s in seen] == [("recognition", "recognition_x")]
