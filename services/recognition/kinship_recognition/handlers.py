@@ -155,11 +155,8 @@ async def _celebrate_team_kudos(
 
 
 async def _celebrate_team_week(
-    unit: RecognitionUnit, ctx: RecognitionContext, subject_id: str, week: date
+    unit: RecognitionUnit, ctx: RecognitionContext, team_id: str, week: date
 ) -> None:
-    team_id = await unit.team_of_subject(subject_id)
-    if team_id is None:
-        return
     milestone = participation_milestone(*await unit.team_week(team_id, week))
     if milestone is not None:
         title = f"{milestone}% of your team checked in in one week"
@@ -215,23 +212,33 @@ async def record_checkins(
 ) -> None:
     """Count weeks with a check-in (in the person's zone) and award streak milestones.
 
-    Only that a check-in happened is used: never its answers or scores.
+    Only that a check-in happened is used: never its answers or scores. A batch costs a few
+    statements whatever its size: the weeks are inserted together, and only subjects with a
+    new week are looked at again.
     """
-    for event in events:
-        timezone = await unit.timezone_of_subject(event.subject_id) or "UTC"
-        week = week_of(event.occurred_at, timezone)
-        if not await unit.add_week(event.subject_id, week):
-            continue
-        await _celebrate_team_week(unit, ctx, event.subject_id, week)
-        streak = current_streak(await unit.weeks(event.subject_id))
-        for milestone in streak_milestones(streak):
+    subjects = sorted({event.subject_id for event in events})
+    timezones = await unit.timezones_of(subjects)
+    weeks = {
+        (event.subject_id, week_of(event.occurred_at, timezones.get(event.subject_id, "UTC")))
+        for event in events
+    }
+    new = await unit.add_weeks(sorted(weeks))
+    if not new:
+        return
+    changed = sorted({subject for subject, _ in new})
+    teams = await unit.teams_of_subjects(changed)
+    for team_id, week in sorted({(teams[s], w) for s, w in new if s in teams}):
+        await _celebrate_team_week(unit, ctx, team_id, week)
+    history = await unit.weeks_of(changed)
+    for subject_id in changed:
+        for milestone in streak_milestones(current_streak(history.get(subject_id, []))):
             await _award(
                 unit,
                 ctx,
                 Award(
-                    id=f"streak:{event.subject_id}:{milestone}",
+                    id=f"streak:{subject_id}:{milestone}",
                     kind=AwardKind.CHECKIN_STREAK,
-                    subject_id=event.subject_id,
+                    subject_id=subject_id,
                     title=f"{milestone} weeks of check-ins",
                     count=milestone,
                     occurred_at=ctx.clock(),

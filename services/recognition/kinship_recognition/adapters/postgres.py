@@ -84,12 +84,43 @@ class RecognitionUnit:
         )
         return str(value) if value is not None else None
 
-    async def team_of_subject(self, subject_id: str) -> str | None:
-        """A subject's team, from the directory."""
-        value = await self.conn.fetchval(
-            "SELECT team_id FROM people WHERE subject_id = $1", subject_id
+    async def timezones_of(self, subject_ids: Sequence[str]) -> dict[str, str]:
+        """Subjects' time zones, from the directory (subjects not in it are left out)."""
+        rows = await self.conn.fetch(
+            "SELECT subject_id, timezone FROM people WHERE subject_id = ANY($1::text[])",
+            list(subject_ids),
         )
-        return str(value) if value is not None else None
+        return {row["subject_id"]: row["timezone"] for row in rows}
+
+    async def teams_of_subjects(self, subject_ids: Sequence[str]) -> dict[str, str]:
+        """Subjects' teams, from the directory (subjects not in it are left out)."""
+        rows = await self.conn.fetch(
+            "SELECT subject_id, team_id FROM people WHERE subject_id = ANY($1::text[])",
+            list(subject_ids),
+        )
+        return {row["subject_id"]: row["team_id"] for row in rows}
+
+    async def add_weeks(self, weeks: Sequence[tuple[str, date]]) -> list[tuple[str, date]]:
+        """Record weeks with a check-in; returns those not recorded before."""
+        rows = await self.conn.fetch(
+            "INSERT INTO checkin_weeks (subject_id, week_start)"
+            " SELECT * FROM unnest($1::text[], $2::date[]) ON CONFLICT DO NOTHING"
+            " RETURNING subject_id, week_start",
+            [subject for subject, _ in weeks],
+            [week for _, week in weeks],
+        )
+        return [(row["subject_id"], row["week_start"]) for row in rows]
+
+    async def weeks_of(self, subject_ids: Sequence[str]) -> dict[str, list[date]]:
+        """The weeks each subject checked in."""
+        rows = await self.conn.fetch(
+            "SELECT subject_id, week_start FROM checkin_weeks WHERE subject_id = ANY($1::text[])",
+            list(subject_ids),
+        )
+        found: dict[str, list[date]] = {}
+        for row in rows:
+            found.setdefault(row["subject_id"], []).append(row["week_start"])
+        return found
 
     async def team_kudos(self, team_id: str) -> tuple[int, int]:
         """Kudos a team's members have sent, and how many of them sent any."""
@@ -121,30 +152,6 @@ class RecognitionUnit:
             team_id,
         )
         return [str(row["person_id"]) for row in rows]
-
-    async def timezone_of_subject(self, subject_id: str) -> str | None:
-        """A subject's time zone, from the directory."""
-        value = await self.conn.fetchval(
-            "SELECT timezone FROM people WHERE subject_id = $1", subject_id
-        )
-        return str(value) if value is not None else None
-
-    async def add_week(self, subject_id: str, week: date) -> bool:
-        """Record a week with a check-in; False when already recorded."""
-        value = await self.conn.fetchval(
-            "INSERT INTO checkin_weeks (subject_id, week_start) VALUES ($1, $2)"
-            " ON CONFLICT DO NOTHING RETURNING week_start",
-            subject_id,
-            week,
-        )
-        return value is not None
-
-    async def weeks(self, subject_id: str) -> list[date]:
-        """The weeks a subject checked in."""
-        rows = await self.conn.fetch(
-            "SELECT week_start FROM checkin_weeks WHERE subject_id = $1", subject_id
-        )
-        return [row["week_start"] for row in rows]
 
     async def add_award(
         self,
