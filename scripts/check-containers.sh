@@ -23,15 +23,8 @@ TOOLS_DIR=${KINSHIP_TOOLS_DIR:-.kinship/tools}
 BIN_DIR=$TOOLS_DIR/bin
 CHECK_VENV=$TOOLS_DIR/check-containers-venv
 
-started=$(date +%s.%N)
-step_started=$started
-failures=0
-
-elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$(date +%s.%N)"; }
-step() { step_started=$(date +%s.%N); echo "==> $*"; }
-done_step() { echo "    ($(elapsed "$step_started") s)"; }
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-sha256() { sha256sum "$@" | cut -d' ' -f1; }
+# shellcheck source=scripts/lib/steps.sh
+source scripts/lib/steps.sh
 
 mkdir -p "$BIN_DIR"
 BIN_DIR=$(cd "$BIN_DIR" && pwd)

@@ -33,15 +33,8 @@ BIN_DIR=$TOOLS_DIR/bin
 VENV=$TOOLS_DIR/check-helm-venv
 OUT=.kinship/check-helm # rendered manifests, kept for inspection
 
-started=$(date +%s.%N)
-step_started=$started
-failures=0
-
-elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$(date +%s.%N)"; }
-step() { step_started=$(date +%s.%N); echo "==> $*"; }
-done_step() { echo "    ($(elapsed "$step_started") s)"; }
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-sha256() { sha256sum "$@" | cut -d' ' -f1; }
+# shellcheck source=scripts/lib/steps.sh
+source scripts/lib/steps.sh
 
 mkdir -p "$BIN_DIR" "$OUT"
 BIN_DIR=$(cd "$BIN_DIR" && pwd)
