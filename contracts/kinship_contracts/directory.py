@@ -1,12 +1,15 @@
 """Directory records: people, their teams, time zones, roles and alert channels."""
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, AnyHttpUrl, EmailStr, Field, StrictBool
+from pydantic import AfterValidator, AnyHttpUrl, EmailStr, Field, StrictBool, ValidationError
 
 from kinship_contracts.base import Identifier, IngestionModel
+from kinship_contracts.errors import safe_field_errors
 
 
 class Role(StrEnum):
@@ -49,3 +52,54 @@ class DirectoryPerson(IngestionModel):
     roles: list[Role] = Field(default_factory=list)
     channels: Channels = Field(default_factory=Channels)
     active: StrictBool = True
+
+
+@dataclass(frozen=True)
+class DirectoryChange:
+    """One ``directory.people`` record: a person's new state, or ``None`` for a removal."""
+
+    person_id: str
+    person: DirectoryPerson | None
+
+
+class DirectoryRecordError(ValueError):
+    """A ``directory.people`` record that cannot be used; ``reason`` says why, safely."""
+
+    def __init__(self, reason: dict[str, Any]) -> None:
+        super().__init__(reason["code"])
+        self.reason = reason
+
+
+def parse_directory_record(key: bytes | None, value: bytes | None) -> DirectoryChange:
+    """A directory change from a record's key and value (a null value removes the person).
+
+    Raises ``DirectoryRecordError`` for a missing key, an invalid person, or a key that
+    differs from the person's id.
+    """
+    if key is None:
+        raise DirectoryRecordError({"code": "missing_key", "errors": []})
+    person_id = key.decode(errors="replace")
+    if value is None:
+        return DirectoryChange(person_id, None)
+    try:
+        person = DirectoryPerson.model_validate_json(value)
+    except ValidationError as error:
+        raise DirectoryRecordError(
+            {"code": "validation_failed", "errors": safe_field_errors(error, DirectoryPerson)}
+        ) from None
+    if person.person_id != person_id:
+        raise DirectoryRecordError(
+            {
+                "code": "key_mismatch",
+                "errors": [{"loc": ["person_id"], "msg": "record key differs from person_id"}],
+            }
+        )
+    return DirectoryChange(person_id, person)
+
+
+def latest_per_person(changes: Sequence[DirectoryChange]) -> list[DirectoryChange]:
+    """The last change per person, in first-seen order: a batch applies as a compaction would."""
+    latest: dict[str, DirectoryChange] = {}
+    for change in changes:
+        latest[change.person_id] = change
+    return list(latest.values())

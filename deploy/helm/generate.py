@@ -212,13 +212,10 @@ def _wiring(name: str, build: Callable[[], tuple[Any, Any]]) -> Wiring:
 
 
 def _checkin() -> tuple[Any, Any]:
-    from kinship_checkin.bootstrap import CheckinService
-    from kinship_checkin.entrypoints.consumers import register_consumers
+    from kinship_checkin.composition import create_app
     from kinship_checkin.settings import CheckinSettings
 
-    service = CheckinService(CheckinSettings())
-    register_consumers(service.broker, service)
-    return service, CheckinSettings
+    return create_app(CheckinSettings()).state.kinship, CheckinSettings
 
 
 def _escalation() -> tuple[Any, Any]:

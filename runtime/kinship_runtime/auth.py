@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import jwt
-from fastapi import Depends, HTTPException, status
+from dishka import AsyncContainer
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
@@ -143,21 +144,43 @@ class Authenticator:
         return caller
 
     def dependency(self) -> Callable[..., Awaitable[Caller]]:
-        """A FastAPI dependency that answers 401 unless a known key or valid JWT is presented."""
+        """TRANSITIONAL: a FastAPI dependency bound to this authenticator (services not yet
+        on dishka); use ``Authenticated`` instead."""
 
         async def authenticate(
             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
         ) -> Caller:
-            caller = self.caller_for(credentials.credentials) if credentials else None
-            if caller is None:
-                raise HTTPException(
-                    status.HTTP_401_UNAUTHORIZED,
-                    detail=(
-                        "send 'Authorization: Bearer <token>' with your system's API key "
-                        "or a valid, unexpired JWT"
-                    ),
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-            return caller
+            return _or_401(self.caller_for(credentials.credentials) if credentials else None)
 
         return authenticate
+
+
+def _or_401(caller: Caller | None) -> Caller:
+    if caller is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail=(
+                "send 'Authorization: Bearer <token>' with your system's API key "
+                "or a valid, unexpired JWT"
+            ),
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return caller
+
+
+async def authenticate(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    """A FastAPI dependency: the caller, or 401 unless a known key or valid JWT is presented.
+
+    The ``Authenticator`` comes from the service's dishka container (set on the request by
+    ``dishka.integrations.fastapi``).
+    """
+    container: AsyncContainer = request.state.dishka_container
+    authenticator = await container.get(Authenticator)
+    return _or_401(authenticator.caller_for(credentials.credentials) if credentials else None)
+
+
+Authenticated = Annotated[Caller, Depends(authenticate)]
+"""A route parameter for the authenticated caller (401 otherwise)."""

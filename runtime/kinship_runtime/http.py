@@ -57,6 +57,8 @@ def create_http_app(
     return app
 
 
+# TRANSITIONAL: the pre-dishka service shell, removed once every service uses
+# kinship_runtime.composition.service_app.
 class ServiceLifecycle(Protocol):
     """What ``create_service_app`` needs from a service's wiring."""
 

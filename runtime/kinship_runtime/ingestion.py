@@ -1,4 +1,6 @@
-"""Ingestion from other systems: validate raw Kafka records, dead-letter the invalid ones.
+"""TRANSITIONAL (replaced by kinship_runtime.ingest and .records).
+
+Ingestion from other systems: validate raw Kafka records, dead-letter the invalid ones.
 
 A record that fails validation goes to ``<topic>.dlq`` with its original key, bytes and
 headers, plus ``kinship-dlq-*`` headers that say why; consumption then continues. Reasons

@@ -1,7 +1,8 @@
 """The transactional outbox: events written in the same transaction as the state they describe.
 
-Writers insert rows into ``outbox`` inside their transaction (each service's first migration
-creates the table and a trigger that NOTIFYs ``kinship_outbox`` with the schema name). One relay
+Writers insert rows into ``outbox`` inside their transaction (the runtime's own migration
+creates the table in each service's schema, with a trigger that NOTIFYs ``kinship_outbox``
+with the schema name). One relay
 per service (leader chosen with a PostgreSQL advisory lock, so replicas stand by) claims rows
 in order, publishes them with an idempotent producer, waits for the broker's acks and only
 then deletes them, in the same transaction as the claim. A crash before the acks leaves the
@@ -21,12 +22,14 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from asyncpg.pool import PoolConnectionProxy
 from pydantic import BaseModel
 
 from kinship_contracts.envelope import cloud_event_headers
 from kinship_runtime.database import Connection
 from kinship_runtime.kafka import KeyHashPartitioner
 from kinship_runtime.telemetry import EVENTS_PRODUCED, trace_headers
+from kinship_runtime.workers import SupervisedLoop
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +89,13 @@ async def enqueue(conn: Connection, messages: Sequence[OutboxMessage]) -> None:
 
 
 class OutboxRelay:
-    """Publishes outbox rows to Kafka in order; one active relay per schema."""
+    """Publishes outbox rows to Kafka in order; one active relay per schema.
+
+    Runs as a ``SupervisedLoop``: each round makes sure this replica leads (a session advisory
+    lock on a connection it keeps, which also LISTENs for new rows), then publishes until the
+    outbox is empty. Losing the database or the broker ends the round; the loop waits the
+    outage out and leads again.
+    """
 
     def __init__(
         self,
@@ -101,61 +110,72 @@ class OutboxRelay:
         self._partitioner = KeyHashPartitioner()
         self._schema = schema
         self._batch_size = batch_size
-        self._poll_interval = poll_interval
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._leader: PoolConnectionProxy | None = None
+        self._loop = SupervisedLoop(
+            f"outbox-relay:{schema}", self._round, poll_seconds=poll_interval, logger=log
+        )
+        self.name = self._loop.name
         self.published = 0
         # Fault injection for crash tests: exit the process at a named point, like SIGKILL.
         self._fault = os.environ.get("KINSHIP_FAULT_INJECTION", "")
 
     def start(self) -> None:
         """Start relaying in the background."""
-        self._task = asyncio.create_task(self._run(), name=f"outbox-relay:{self._schema}")
+        self._loop.start()
 
     async def stop(self) -> None:
-        """Publish what is pending (briefly), then stop."""
-        self._stopping.set()
-        self._wake.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout=10)
-            except TimeoutError:
-                log.warning("outbox relay did not stop in time; pending rows stay for restart")
+        """Publish what is pending (briefly), then stop and give up leadership."""
+        self._loop.wake()
+        await self._loop.stop(grace_seconds=10)
+        await self._resign()
 
     def wake(self) -> None:
         """Nudge the relay after this process wrote rows (saves a NOTIFY round trip)."""
-        self._wake.set()
+        self._loop.wake()
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                async with self._pool.acquire() as leader:
-                    await self._lead(leader)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                log.warning("outbox relay lost its database connection: %s", type(error).__name__)
-                await self._sleep(1.0)
+    def healthy(self) -> bool:
+        """Whether the relay loop runs and is not stuck."""
+        return self._loop.healthy()
 
-    async def _lead(self, leader: Connection) -> None:
-        while not self._stopping.is_set():
-            got = await leader.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self._lock)
-            if got:
-                break
-            await self._sleep(self._poll_interval)
-        else:
-            return
-        await leader.add_listener(NOTIFY_CHANNEL, self._on_notify)
+    async def _round(self) -> bool:
+        if not await self._lead():
+            return False
+        published = 0
         try:
-            while True:
-                self._wake.clear()
-                while await self.relay_once():
-                    pass
-                if self._stopping.is_set():
-                    return
-                await self._sleep(self._poll_interval)
-        finally:
-            await leader.remove_listener(NOTIFY_CHANNEL, self._on_notify)
-            await leader.execute("SELECT pg_advisory_unlock(hashtext($1))", self._lock)
+            while count := await self.relay_once():
+                published += count
+                if self._loop.stopping.is_set():
+                    break
+        except Exception:
+            await self._resign()
+            raise
+        return published > 0
+
+    async def _lead(self) -> bool:
+        if self._leader is not None and not self._leader.is_closed():
+            return True
+        self._leader = None
+        conn = await self._pool.acquire()
+        try:
+            if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self._lock):
+                await self._pool.release(conn)
+                return False
+            await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        except BaseException:
+            await self._pool.release(conn)
+            raise
+        self._leader = conn
+        return True
+
+    async def _resign(self) -> None:
+        conn, self._leader = self._leader, None
+        if conn is None:
+            return
+        with contextlib.suppress(Exception):
+            await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", self._lock)
+        with contextlib.suppress(Exception):
+            await self._pool.release(conn)
 
     async def _publish(self, rows: list[asyncpg.Record]) -> list[asyncio.Future[Any]]:
         # One record batch per partition (in outbox order) costs far less than a send()
@@ -199,41 +219,34 @@ class OutboxRelay:
     def _lock(self) -> str:
         return f"outbox-relay:{self._schema}"
 
-    def _on_notify(self, _conn: Connection, _pid: int, _channel: str, payload: object) -> None:
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         if payload == self._schema:
-            self._wake.set()
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+            self._loop.wake()
 
     async def relay_once(self) -> int:
-        """Publish one batch; returns how many rows were published (0 when none wait)."""
-        try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                # "= ANY(ARRAY(...))" keeps the primary-key index in every plan: with "IN
-                # (subquery)" a generic plan cached while the table was empty turned into a
-                # nested-loop sequential scan that stalled the relay for a minute under load.
-                rows = await conn.fetch(
-                    "DELETE FROM outbox WHERE seq = ANY(ARRAY("
-                    " SELECT seq FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED))"
-                    " RETURNING seq, topic, key, value, headers",
-                    self._batch_size,
-                )
-                if not rows:
-                    return 0
-                rows.sort(key=lambda row: row["seq"])
-                if self._fault == "exit_before_publish":
-                    os._exit(137)
-                sends = await self._publish(rows)
-                await asyncio.gather(*sends)
-                if self._fault == "exit_after_publish":
-                    os._exit(137)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-            raise
-        except Exception as error:  # broker unavailable: rows stay, retry with backoff
-            log.error("outbox publish failed, will retry: %s", type(error).__name__)
-            await asyncio.sleep(1.0)
-            return 0
+        """Publish one batch; returns how many rows were published (0 when none wait).
+
+        A failed publish (broker away) raises and rolls the claim back: the rows stay, in
+        order, and the supervising loop retries with backoff.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            # "= ANY(ARRAY(...))" keeps the primary-key index in every plan: with "IN
+            # (subquery)" a generic plan cached while the table was empty turned into a
+            # nested-loop sequential scan that stalled the relay for a minute under load.
+            rows = await conn.fetch(
+                "DELETE FROM outbox WHERE seq = ANY(ARRAY("
+                " SELECT seq FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED))"
+                " RETURNING seq, topic, key, value, headers",
+                self._batch_size,
+            )
+            if not rows:
+                return 0
+            rows.sort(key=lambda row: row["seq"])
+            if self._fault == "exit_before_publish":
+                os._exit(137)
+            sends = await self._publish(rows)
+            await asyncio.gather(*sends)
+            if self._fault == "exit_after_publish":
+                os._exit(137)
         self.published += len(rows)
         return len(rows)

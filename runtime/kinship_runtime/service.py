@@ -1,4 +1,6 @@
-"""What every service shares to run: its core resources and ``python -m kinship_<service>``."""
+"""TRANSITIONAL (replaced by kinship_runtime.composition).
+
+What every service shares to run: its core resources and ``python -m kinship_<service>``."""
 
 import argparse
 import asyncio

@@ -51,6 +51,15 @@ class KinshipSettings(BaseSettings):
     )
     jwt_audience: str = "kinship"
     jwt_issuer: str | None = None
+    ingest_max_records: int = Field(
+        default=1000, ge=1, le=10_000, description="Records per consumed Kafka batch."
+    )
+    ingest_batch_timeout_ms: int = Field(
+        default=20, ge=1, le=10_000, description="How long a batch waits to fill up."
+    )
+    outbox_batch_size: int = Field(
+        default=2000, ge=1, le=50_000, description="Outbox rows published per relay round."
+    )
     log_level: str = "INFO"
     graceful_timeout_seconds: float = 20.0
 

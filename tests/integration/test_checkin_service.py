@@ -11,7 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
-from kinship_checkin.bootstrap import create_app
+from kinship_checkin.composition import create_app
 from kinship_checkin.domain.privacy import NoteCipher
 from kinship_checkin.settings import CheckinSettings
 from tests.conftest import NOTE_KEY, Endpoints
@@ -62,7 +62,7 @@ async def service(
 async def test_readyz_reports_kafka_and_postgres(service: RunningService) -> None:
     response = await service.client.get("/readyz")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"postgres": "ok", "kafka": "ok"}
+    assert response.json()["checks"] == {"postgres": "ok", "kafka": "ok", "workers": "ok"}
 
 
 async def test_http_and_kafka_checkins_are_recorded_exactly_once(service: RunningService) -> None:

@@ -19,7 +19,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from kinship_checkin.bootstrap import create_app as create_checkin_app
+from kinship_checkin.composition import create_app as create_checkin_app
 from kinship_checkin.settings import CheckinSettings
 from kinship_runtime.telemetry import Telemetry, configure_logging, configure_telemetry
 from tests.conftest import Endpoints

@@ -5,7 +5,7 @@ import pytest
 from kinship_contracts import scoring
 from kinship_contracts.checkins import DerivedScores
 from kinship_contracts.scoring import Phq9Band
-from tests.unit.fakes import submitted
+from tests.unit.fakes.checkin import submitted
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from kinship_runtime.ingestion import (
     until_stored,
 )
 from tests.kafka_reading import checkin, encode
-from tests.unit.fakes import FakeProducer, FakeRecord
+from tests.unit.fakes.kafka import FakeProducer, FakeRecord
 
 PLANTED = "SECRET-NOTE-123"
 

@@ -11,7 +11,7 @@ from kinship_contracts.topics import EVENT_TYPES, TOPICS, TopicSpec, dead_letter
 from kinship_runtime.ingestion import parse_records
 from kinship_runtime.settings import KinshipSettings
 from tests.kafka_reading import checkin, encode
-from tests.unit.fakes import FakeRecord
+from tests.unit.fakes.kafka import FakeRecord
 
 SPEC_INGESTION = {
     "wellbeing.checkins.submitted": "person_id",

@@ -27,9 +27,10 @@ class CheckinSettings(KinshipSettings):
     )
     ingest_max_records: int = Field(default=2000, ge=1, description="Records per Kafka batch.")
     crisis_resources_file: Path | None = Field(
-        default=None, description="JSON list of crisis resources; a built-in default otherwise."
+        default=None,
+        description="JSON list of support resources (the escalation catalogue's format); the "
+        "crisis and assistance ones are returned at once; a built-in catalogue otherwise.",
     )
-    outbox_batch_size: int = 2000
 
     def note_key_table(self) -> dict[str, bytes]:
         """The note keys by id, decoded; errors name the bad entry's id, never the key."""

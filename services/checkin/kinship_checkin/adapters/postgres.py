@@ -1,4 +1,4 @@
-"""PostgreSQL store of the check-in service: check-ins, vault, directory, outbox."""
+"""PostgreSQL unit of work of the check-in service: check-ins, vault, directory, outbox."""
 
 import json
 from collections.abc import Sequence
@@ -7,7 +7,9 @@ import asyncpg
 
 from kinship_checkin.domain.checkins import RecordedCheckin
 from kinship_checkin.domain.trends import TrendCell
-from kinship_contracts.directory import DirectoryPerson
+from kinship_contracts.directory import DirectoryChange
+from kinship_runtime.database import PoolTransaction
+from kinship_runtime.directory import DirectoryProjection
 from kinship_runtime.outbox import OutboxMessage, header_rows
 
 # One statement per batch: check-ins that are new go in, and only their events join the outbox.
@@ -48,16 +50,6 @@ SELECT * FROM unnest($1::text[], $2::text[])
 ON CONFLICT (subject_id) DO NOTHING
 """
 
-_UPSERT_PERSON = """
-INSERT INTO directory_people (person_id, team_id, timezone, roles, active, updated_at)
-SELECT person_id, team_id, timezone, roles::text[], active, now()
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[])
-    AS t(person_id, team_id, timezone, roles, active)
-ON CONFLICT (person_id) DO UPDATE SET team_id = excluded.team_id,
-    timezone = excluded.timezone, roles = excluded.roles, active = excluded.active,
-    updated_at = excluded.updated_at
-"""
-
 _TREND = """
 SELECT date_trunc('week', occurred_at)::date AS week_start,
        array_agg(DISTINCT subject_id) AS people,
@@ -77,15 +69,16 @@ def _array_text(items: list[int] | None) -> str | None:
     return None if items is None else "{" + ",".join(map(str, items)) + "}"
 
 
-class PostgresCheckinStore:
-    """The check-in service's persistence (implements ``handlers.CheckinStore``)."""
+class PostgresCheckinUnitOfWork(PoolTransaction):
+    """One transaction of the check-in service (implements ``handlers.ports.CheckinUnitOfWork``)."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+    def __init__(self, pool: asyncpg.Pool, directory: DirectoryProjection) -> None:
+        super().__init__(pool)
+        self._directory = directory
 
     async def teams_of(self, person_ids: Sequence[str]) -> dict[str, str]:
         """Team ids of the given people, as far as the directory knows them."""
-        rows = await self._pool.fetch(
+        rows = await self.conn.fetch(
             "SELECT person_id, team_id FROM directory_people WHERE person_id = ANY($1::text[])",
             list(person_ids),
         )
@@ -94,66 +87,50 @@ class PostgresCheckinStore:
     async def record(
         self, checkins: Sequence[RecordedCheckin], messages: Sequence[OutboxMessage]
     ) -> set[str]:
-        """Store new check-ins with their vault entries and outbox messages, atomically."""
+        """Store new check-ins with their vault entries and outbox messages."""
         if not checkins:
             return set()
         events = [item.event for item in checkins]
         vault = {item.event.subject_id: item.person_id for item in checkins}
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(_VAULT, list(vault), list(vault.values()))
-            rows = await conn.fetch(
-                _RECORD,
-                [e.id for e in events],
-                [e.subject_id for e in events],
-                [e.team_id for e in events],
-                [e.occurred_at for e in events],
-                [e.recorded_at for e in events],
-                [e.source for e in events],
-                [e.mood for e in events],
-                [e.stress for e in events],
-                [e.energy for e in events],
-                [_array_text(e.who5) for e in events],
-                [_array_text(e.phq9) for e in events],
-                [_array_text(e.phq2) for e in events],
-                [e.wants_contact for e in events],
-                [e.scores.who5_raw for e in events],
-                [e.scores.who5_percent for e in events],
-                [e.scores.phq9_total for e in events],
-                [e.scores.phq9_item9_positive for e in events],
-                [e.scores.phq2_total for e in events],
-                [item.sealed_note.blob if item.sealed_note else None for item in checkins],
-                [item.sealed_note.key_id if item.sealed_note else None for item in checkins],
-                [m.event_id for m in messages],
-                [m.topic for m in messages],
-                [m.key for m in messages],
-                [m.value for m in messages],
-                [json.dumps(header_rows(m.headers)) for m in messages],
-            )
+        conn = self.conn
+        await conn.execute(_VAULT, list(vault), list(vault.values()))
+        rows = await conn.fetch(
+            _RECORD,
+            [e.id for e in events],
+            [e.subject_id for e in events],
+            [e.team_id for e in events],
+            [e.occurred_at for e in events],
+            [e.recorded_at for e in events],
+            [e.source for e in events],
+            [e.mood for e in events],
+            [e.stress for e in events],
+            [e.energy for e in events],
+            [_array_text(e.who5) for e in events],
+            [_array_text(e.phq9) for e in events],
+            [_array_text(e.phq2) for e in events],
+            [e.wants_contact for e in events],
+            [e.scores.who5_raw for e in events],
+            [e.scores.who5_percent for e in events],
+            [e.scores.phq9_total for e in events],
+            [e.scores.phq9_item9_positive for e in events],
+            [e.scores.phq2_total for e in events],
+            [item.sealed_note.blob if item.sealed_note else None for item in checkins],
+            [item.sealed_note.key_id if item.sealed_note else None for item in checkins],
+            [m.event_id for m in messages],
+            [m.topic for m in messages],
+            [m.key for m in messages],
+            [m.value for m in messages],
+            [json.dumps(header_rows(m.headers)) for m in messages],
+        )
         return {row["id"] for row in rows}
 
-    async def apply_directory(
-        self, upserts: Sequence[DirectoryPerson], removals: Sequence[str]
-    ) -> None:
-        """Upsert and remove directory people in one transaction."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            if upserts:
-                await conn.execute(
-                    _UPSERT_PERSON,
-                    [p.person_id for p in upserts],
-                    [p.team_id for p in upserts],
-                    [p.timezone for p in upserts],
-                    [_roles_text(p) for p in upserts],
-                    [p.active for p in upserts],
-                )
-            if removals:
-                await conn.execute(
-                    "DELETE FROM directory_people WHERE person_id = ANY($1::text[])",
-                    list(removals),
-                )
+    async def apply_directory(self, changes: Sequence[DirectoryChange]) -> None:
+        """Apply directory changes to the service's projection."""
+        await self._directory.apply(self.conn, changes)
 
     async def trend_cells(self, team_id: str, weeks: int) -> list[TrendCell]:
         """Weekly raw figures of a team's check-ins over the last ``weeks`` weeks."""
-        rows = await self._pool.fetch(_TREND, team_id, weeks)
+        rows = await self.conn.fetch(_TREND, team_id, weeks)
         return [
             TrendCell(
                 week_start=row["week_start"],
@@ -170,8 +147,3 @@ class PostgresCheckinStore:
             )
             for row in rows
         ]
-
-
-def _roles_text(person: DirectoryPerson) -> str:
-    # Role values are fixed identifiers (no quotes or commas), safe in an array literal.
-    return "{" + ",".join(role.value for role in person.roles) + "}"

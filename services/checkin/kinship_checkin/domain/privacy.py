@@ -7,7 +7,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kinship_contracts.subjects import Pseudonymiser
 
-__all__ = ["NoteCipher", "NoteKeyUnknownError", "Pseudonymiser", "SealedNote"]
+__all__ = ["CheckinPrivacy", "NoteCipher", "NoteKeyUnknownError", "Pseudonymiser", "SealedNote"]
 
 NONCE_BYTES = 12
 
@@ -57,3 +57,11 @@ class NoteCipher:
             raise NoteKeyUnknownError(f"note key {sealed.key_id!r} is not configured")
         nonce, ciphertext = sealed.blob[:NONCE_BYTES], sealed.blob[NONCE_BYTES:]
         return cipher.decrypt(nonce, ciphertext, checkin_id.encode()).decode()
+
+
+@dataclass(frozen=True)
+class CheckinPrivacy:
+    """The keyed operations that protect people's identity and notes."""
+
+    pseudonyms: Pseudonymiser
+    notes: NoteCipher

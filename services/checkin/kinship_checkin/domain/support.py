@@ -4,38 +4,33 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from kinship_contracts.resources import DEFAULT_CATALOGUE, ResourceKind, SupportResource, select
 
-@dataclass(frozen=True)
-class SupportResource:
-    """A place to get help now."""
+__all__ = ["PEER_OUTREACH", "CrisisResources", "SupportResource", "load_crisis_resources"]
 
-    name: str
-    description: str
-    contact: str
-
-
-DEFAULT_CRISIS_RESOURCES: tuple[SupportResource, ...] = (
-    SupportResource(
-        name="Emergency services",
-        description="If you are in immediate danger, call your local emergency number now.",
-        contact="112 / 911 / 999 (your local emergency number)",
-    ),
-    SupportResource(
-        name="Crisis line",
-        description="Free, confidential support from trained listeners, any time.",
-        contact="Find your country's crisis line at https://findahelpline.com",
-    ),
-    SupportResource(
-        name="Peer responder",
-        description="A trained colleague from the peer support team will reach out to you soon.",
-        contact="No action needed: we are on it.",
-    ),
+PEER_OUTREACH = SupportResource(
+    kind=ResourceKind.CRISIS,
+    name="Peer responder",
+    description="A trained colleague from the peer support team will reach out to you soon.",
+    contact="No action needed: we are on it.",
 )
 
 
-def load_crisis_resources(path: Path | None) -> tuple[SupportResource, ...]:
-    """The organisation's crisis resources from a JSON list, or the built-in defaults."""
-    if path is None:
-        return DEFAULT_CRISIS_RESOURCES
-    entries = json.loads(path.read_text())
-    return tuple(SupportResource(**entry) for entry in entries)
+@dataclass(frozen=True)
+class CrisisResources:
+    """What the HTTP answer to an immediate-risk check-in carries."""
+
+    resources: tuple[SupportResource, ...]
+
+
+def load_crisis_resources(path: Path | None) -> CrisisResources:
+    """Crisis lines and the employee assistance programme from the organisation's catalogue
+    (a JSON list of resources, the same format escalation reads) or the built-in one; the
+    ones for every country, then a word that a peer responder is on the way."""
+    catalogue = DEFAULT_CATALOGUE
+    if path is not None:
+        catalogue = tuple(
+            SupportResource.model_validate(item) for item in json.loads(path.read_text())
+        )
+    chosen = select(catalogue, {ResourceKind.CRISIS, ResourceKind.EMPLOYEE_ASSISTANCE}, None)
+    return CrisisResources((*chosen, PEER_OUTREACH))

@@ -1,10 +1,9 @@
-"""Check-in use cases: small functions over a store, the same for HTTP and Kafka."""
+"""Recording check-ins: the same use case for HTTP and Kafka submissions."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
 
 from kinship_checkin.domain.checkins import (
     RecordedCheckin,
@@ -12,43 +11,15 @@ from kinship_checkin.domain.checkins import (
     needs_immediate_support,
     record_checkin,
 )
-from kinship_checkin.domain.privacy import NoteCipher, Pseudonymiser
-from kinship_checkin.domain.trends import TeamTrend, TrendCell, team_trend
+from kinship_checkin.domain.privacy import CheckinPrivacy
+from kinship_checkin.handlers.ports import CheckinUnitOfWork
 from kinship_contracts.checkins import CheckinSubmitted
-from kinship_contracts.directory import DirectoryPerson
 from kinship_contracts.envelope import cloud_event_headers
 from kinship_contracts.topics import CHECKINS_RECORDED, CHECKINS_URGENT
 from kinship_runtime.outbox import OutboxMessage
 from kinship_runtime.telemetry import trace_headers
 
 EVENT_SOURCE = "kinship/checkin"
-
-
-class CheckinStore(Protocol):
-    """What the handlers need from persistence."""
-
-    async def teams_of(self, person_ids: Sequence[str]) -> dict[str, str]:
-        """Team ids of the given people, as far as the directory knows them."""
-        ...
-
-    async def record(
-        self, checkins: Sequence[RecordedCheckin], messages: Sequence[OutboxMessage]
-    ) -> set[str]:
-        """Store check-ins, vault entries and outbox messages atomically; skip known ids.
-
-        Returns the ids stored now (the others were already there).
-        """
-        ...
-
-    async def apply_directory(
-        self, upserts: Sequence[DirectoryPerson], removals: Sequence[str]
-    ) -> None:
-        """Upsert and remove directory people."""
-        ...
-
-    async def trend_cells(self, team_id: str, weeks: int) -> list[TrendCell]:
-        """Weekly raw figures of a team's check-ins."""
-        ...
 
 
 class Outcome(StrEnum):
@@ -68,11 +39,11 @@ class CheckinResult:
 
 
 @dataclass(frozen=True)
-class CheckinPrivacy:
-    """The keyed operations that protect people's identity and notes."""
+class RecordingTopics:
+    """Where recorded check-ins are published (with the environment's prefix)."""
 
-    pseudonyms: Pseudonymiser
-    notes: NoteCipher
+    recorded: str
+    urgent: str | None = None
 
 
 def _outbox_messages(
@@ -106,16 +77,14 @@ def _outbox_messages(
 
 async def record_checkins(
     submissions: Sequence[CheckinSubmitted],
-    store: CheckinStore,
+    uow: CheckinUnitOfWork,
     privacy: CheckinPrivacy,
-    recorded_topic: str,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    urgent_topic: str | None = None,
+    topics: RecordingTopics,
+    recorded_at: datetime,
 ) -> list[CheckinResult]:
     """Record valid submissions once each and queue their ``CheckinRecorded`` events."""
     unique = first_of_each_id(list(submissions))
-    teams = await store.teams_of(sorted({submission.person_id for submission in unique}))
-    recorded_at = clock()
+    teams = await uow.teams_of(sorted({submission.person_id for submission in unique}))
     recorded = [
         record_checkin(
             submission,
@@ -134,10 +103,10 @@ async def record_checkins(
         message
         for item, submission in zip(recorded, unique, strict=True)
         for message in _outbox_messages(
-            item, recorded_topic, urgent_topic, needs_immediate_support(submission), time, tracing
+            item, topics.recorded, topics.urgent, needs_immediate_support(submission), time, tracing
         )
     ]
-    stored = await store.record(recorded, messages)
+    stored = await uow.record(recorded, messages)
     results = []
     for submission in submissions:
         first_time = submission.id in stored
@@ -150,22 +119,3 @@ async def record_checkins(
             )
         )
     return results
-
-
-async def apply_directory_records(
-    records: Sequence[tuple[str, DirectoryPerson | None]], store: CheckinStore
-) -> None:
-    """Apply directory records in order; the last record per person wins, None removes."""
-    latest: dict[str, DirectoryPerson | None] = {}
-    for person_id, person in records:
-        latest[person_id] = person
-    upserts = [person for person in latest.values() if person is not None]
-    removals = [person_id for person_id, person in latest.items() if person is None]
-    await store.apply_directory(upserts, removals)
-
-
-async def team_trend_for(
-    team_id: str, store: CheckinStore, min_people: int, weeks: int = 12
-) -> TeamTrend:
-    """A team's weekly trend, with every group smaller than ``min_people`` suppressed."""
-    return team_trend(team_id, await store.trend_cells(team_id, weeks), min_people)

@@ -5,8 +5,8 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 
 from kinship_checkin.domain.trends import TeamTrend, TrendCell, team_trend
-from kinship_checkin.handlers import team_trend_for
-from tests.unit.fakes import FakeCheckinStore
+from kinship_checkin.handlers.trends import team_trend_for
+from tests.unit.fakes.checkin import FakeCheckinUnitOfWork
 
 K = 5
 MONDAY = date(2026, 11, 2)
@@ -139,14 +139,19 @@ def test_contract_holds_for_many_random_teams() -> None:
             assert len(frozenset().union(*(c.people for c in hidden))) >= K
 
 
+async def trend_of(uow: FakeCheckinUnitOfWork, team_id: str, weeks: int = 12) -> TeamTrend:
+    async with uow:
+        return await team_trend_for(team_id, uow, K, weeks)
+
+
 async def test_team_trend_for_reads_the_team_cells_from_the_store() -> None:
-    store = FakeCheckinStore(cells={"t-1": [cell(0, range(5))], "t-2": [cell(0, range(4))]})
-    assert (await team_trend_for("t-1", store, K)).available
-    assert not (await team_trend_for("t-2", store, K)).available
-    assert not (await team_trend_for("unknown", store, K)).available
+    uow = FakeCheckinUnitOfWork(cells={"t-1": [cell(0, range(5))], "t-2": [cell(0, range(4))]})
+    assert (await trend_of(uow, "t-1")).available
+    assert not (await trend_of(uow, "t-2")).available
+    assert not (await trend_of(uow, "unknown")).available
 
 
-def _window_store() -> FakeCheckinStore:
+def _window_store() -> FakeCheckinUnitOfWork:
     # today is in the week after week 3; week 0 has 2 people, the others 6, 7 and 8.
     cells = [
         cell(0, range(100, 102), mood=1),
@@ -154,18 +159,27 @@ def _window_store() -> FakeCheckinStore:
         cell(2, range(7), mood=4),
         cell(3, range(8), mood=4),
     ]
-    return FakeCheckinStore(cells={"t": cells}, today=week(4) + timedelta(days=2))
+    return FakeCheckinUnitOfWork(cells={"t": cells}, today=week(4) + timedelta(days=2))
 
 
 async def test_a_two_person_week_is_hidden_in_a_four_week_window() -> None:
-    trend = await team_trend_for("t", _window_store(), K, weeks=4)
+    trend = await trend_of(_window_store(), "t", weeks=4)
     assert week(0) in hidden_weeks(trend)
 
 
 async def test_a_hidden_week_cannot_be_derived_by_subtracting_two_windows() -> None:
-    store = _window_store()
-    wide = await team_trend_for("t", store, K, weeks=4)
-    narrow = await team_trend_for("t", store, K, weeks=3)
+    uow = _window_store()
+    wide = await trend_of(uow, "t", weeks=4)
+    narrow = await trend_of(uow, "t", weeks=3)
     # The window holding the hidden week publishes no whole-period figures to subtract.
     assert hidden_weeks(wide) and wide.overall is None
     assert not hidden_weeks(narrow) and narrow.overall is not None
+
+
+def test_whole_period_figures_are_withheld_when_any_week_is_hidden() -> None:
+    trend = team_trend("t", [cell(0, range(3)), cell(1, range(50, 53))], min_people=K)
+    assert trend.available
+    assert all(week.figures is None for week in trend.weeks)
+    assert trend.overall is None
+    shown = team_trend("t", [cell(0, range(5)), cell(1, range(50, 56))], min_people=K)
+    assert shown.overall is not None and shown.overall.people == 11

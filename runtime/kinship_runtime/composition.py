@@ -1,0 +1,236 @@
+"""What every service's composition root builds on: the shared resources as a dishka
+``Provider``, the ASGI app with its lifespan and health checks, and ``python -m``.
+
+A service's composition root (``kinship_<service>/composition.py``) makes a container from
+``RuntimeProvider`` plus its own provider, declares its subscriptions with ``ingest`` and
+its routes, and hands them to ``service_app``. Resources are opened lazily by the container
+and closed in reverse order when it closes: nothing is half-built, nothing is a global.
+
+Start order: topics (local stacks) → pool (migrations applied) → producer → outbox relay →
+the service's workers → consumers. Stop order is the reverse: consumers finish their
+in-flight batch and commit, workers finish their round, the relay flushes, connections close.
+"""
+
+import argparse
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import asyncpg
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from dishka import AsyncContainer, Provider, Scope, from_context, provide
+from dishka.integrations.fastapi import setup_dishka
+from fastapi import APIRouter, FastAPI
+from faststream.kafka import KafkaBroker
+
+from kinship_contracts.topics import TOPICS, TopicSpec
+from kinship_runtime.auth import Authenticator
+from kinship_runtime.database import create_pool, migrate_schema
+from kinship_runtime.dead_letters import DeadLetters
+from kinship_runtime.health import ReadinessCheck, health_router
+from kinship_runtime.http import create_http_app
+from kinship_runtime.kafka import ensure_topics, make_producer
+from kinship_runtime.outbox import OutboxRelay
+from kinship_runtime.settings import KinshipSettings
+from kinship_runtime.telemetry import configure_logging, configure_telemetry
+from kinship_runtime.workers import Worker
+
+log = logging.getLogger(__name__)
+
+S = TypeVar("S", bound=KinshipSettings)
+
+
+class RuntimeProvider(Provider):
+    """App-scoped resources every service has: pool, producer, relay, dead letters, auth.
+
+    The container's context supplies ``KinshipSettings`` and the ``KafkaBroker``.
+    """
+
+    scope = Scope.APP
+    settings = from_context(provides=KinshipSettings, scope=Scope.APP)
+    broker = from_context(provides=KafkaBroker, scope=Scope.APP)
+
+    def __init__(self, migrations: Path) -> None:
+        super().__init__()
+        self._migrations = migrations
+
+    @provide
+    async def pool(self, settings: KinshipSettings) -> AsyncIterator[asyncpg.Pool]:
+        """The service's pool on its own schema, with migrations applied first."""
+        pool = await create_pool(settings)
+        try:
+            if settings.migrate_on_start:
+                async with pool.acquire() as conn:
+                    applied = await migrate_schema(conn, settings.owned_schema(), self._migrations)
+                if applied:
+                    log.info("applied migrations", extra={"count": len(applied)})
+        except BaseException:
+            await pool.close()
+            raise
+        yield pool
+        await pool.close()
+
+    @provide
+    async def producer(self, settings: KinshipSettings) -> AsyncIterator[AIOKafkaProducer]:
+        """An idempotent producer for the outbox relay and dead letters."""
+        producer = make_producer(settings)
+        await producer.start()
+        yield producer
+        await producer.stop()
+
+    @provide
+    async def relay(
+        self, pool: asyncpg.Pool, producer: AIOKafkaProducer, settings: KinshipSettings
+    ) -> AsyncIterator[OutboxRelay]:
+        """The outbox relay, running from first use until the container closes."""
+        relay = OutboxRelay(
+            pool, producer, settings.owned_schema(), batch_size=settings.outbox_batch_size
+        )
+        relay.start()
+        yield relay
+        await relay.stop()
+
+    @provide
+    def dead_letters(self, producer: AIOKafkaProducer, settings: KinshipSettings) -> DeadLetters:
+        """Dead-letter publishing (unsealed; services with personal payloads override it)."""
+        return DeadLetters(producer, settings.consumer_group("events"))
+
+    @provide
+    def authenticator(self, settings: KinshipSettings) -> Authenticator:
+        """Bearer authentication from the settings."""
+        return Authenticator.from_settings(settings)
+
+
+def declare_productions(
+    broker: KafkaBroker, settings: KinshipSettings, produces: Sequence[TopicSpec]
+) -> None:
+    """Declare what the service publishes (through its outbox), for its AsyncAPI document."""
+    for spec in produces:
+        broker.publisher(
+            settings.topic(spec),
+            title=f"{settings.service_name}:{spec.event_type}",
+            description=spec.description,
+            schema=spec.payload,
+        )
+
+
+@dataclass(frozen=True)
+class ServiceParts:
+    """What a built service is made of, for tools that inspect it (the Helm chart generator,
+    the event catalogue): ``app.state.kinship``."""
+
+    settings: KinshipSettings
+    broker: KafkaBroker
+    produces: tuple[TopicSpec, ...]
+
+
+def service_app(
+    container: AsyncContainer,
+    broker: KafkaBroker,
+    settings: KinshipSettings,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    produces: Sequence[TopicSpec] = (),
+    workers: Sequence[type[Worker]] = (),
+) -> FastAPI:
+    """A service's ASGI app: routes, health checks, and a lifespan that runs the service.
+
+    ``produces`` lists the events the service publishes through its outbox (declared on the
+    broker for its AsyncAPI document); ``workers`` the background workers the container
+    provides, started before consumers and stopped after them.
+    """
+    declare_productions(broker, settings, produces)
+    started: list[Worker] = []
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            if settings.create_topics:
+                await ensure_topics(settings, TOPICS)
+            started.append(await container.get(OutboxRelay))
+            for worker_type in workers:
+                started.append(await container.get(worker_type))
+            await broker.start()
+            yield
+        finally:
+            await broker.stop()
+            await container.close()
+            started.clear()
+
+    async def database_ready() -> bool:
+        pool = await container.get(asyncpg.Pool)
+        return bool(await pool.fetchval("SELECT 1") == 1)
+
+    async def kafka_ready() -> bool:
+        return await broker.ping(timeout=2.0)
+
+    async def workers_ready() -> bool:
+        return bool(started) and all(worker.healthy() for worker in started)
+
+    checks: dict[str, ReadinessCheck] = {
+        "postgres": database_ready,
+        "kafka": kafka_ready,
+        "workers": workers_ready,
+    }
+    app = create_http_app(
+        title=title,
+        description=description,
+        lifespan=lifespan,
+        routers=[*routers, health_router(checks)],
+        broker=broker,
+    )
+    setup_dishka(container, app)
+    app.state.kinship = ServiceParts(settings, broker, tuple(produces))
+    return app
+
+
+async def migrate(settings: KinshipSettings, migrations: Path) -> list[str]:
+    """Apply the runtime's and the service's pending migrations to its schema."""
+    pool = await create_pool(settings)
+    try:
+        async with pool.acquire() as conn:
+            return await migrate_schema(conn, settings.owned_schema(), migrations)
+    finally:
+        await pool.close()
+
+
+def run_service(
+    prog: str,
+    settings_type: type[S],
+    create_app: Callable[[S], FastAPI],
+    migrations: Path,
+    argv: list[str] | None = None,
+) -> int:
+    """Serve the HTTP API and consumers (default), or apply migrations and exit."""
+    parser = argparse.ArgumentParser(prog=prog)
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
+    args = parser.parse_args(argv)
+    if args.command == "migrate":
+        # Migrations need the database only: not the service's keys (a migration Job gets
+        # the database secret and nothing else).
+        common = KinshipSettings(service_name=settings_type.model_fields["service_name"].default)
+        configure_logging(common.service_name, common.log_level)
+        for name in asyncio.run(migrate(common, migrations)):
+            print(f"applied {name}")
+        return 0
+    settings = settings_type()
+    configure_logging(settings.service_name, settings.log_level)
+    telemetry = configure_telemetry(settings.service_name)
+    # uvicorn turns SIGTERM into a graceful shutdown: the lifespan stops consumers after
+    # their in-flight batch is stored and committed.
+    uvicorn.run(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        timeout_graceful_shutdown=int(settings.graceful_timeout_seconds),
+    )
+    telemetry.shutdown()  # export what is still buffered
+    return 0

@@ -1,0 +1,328 @@
+"""Recording check-ins through the handlers, with the in-memory unit of work."""
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kinship_checkin.domain.checkins import needs_immediate_support
+from kinship_checkin.domain.privacy import CheckinPrivacy, NoteCipher, Pseudonymiser
+from kinship_checkin.domain.support import PEER_OUTREACH, load_crisis_resources
+from kinship_checkin.handlers.directory import apply_directory
+from kinship_checkin.handlers.recording import (
+    EVENT_SOURCE,
+    CheckinResult,
+    Outcome,
+    RecordingTopics,
+    record_checkins,
+)
+from kinship_contracts.checkins import CheckinSubmitted
+from kinship_contracts.directory import DirectoryChange, DirectoryPerson
+from kinship_contracts.resources import ResourceKind, SupportResource
+from tests.unit.fakes.checkin import FakeCheckinUnitOfWork, submitted
+
+PRIVACY = CheckinPrivacy(Pseudonymiser(b"s" * 32), NoteCipher({"n1": b"n" * 32}, "n1"))
+RECORDED_AT = datetime(2026, 11, 24, 10, 15, tzinfo=UTC)
+PLANTED_NOTE = "SECRET-NOTE-123"
+
+
+async def record(
+    uow: FakeCheckinUnitOfWork, *items: CheckinSubmitted, urgent: str | None = None
+) -> list[CheckinResult]:
+    async with uow:
+        return await record_checkins(
+            list(items), uow, PRIVACY, RecordingTopics("recorded", urgent), RECORDED_AT
+        )
+
+
+def outcomes(results: list[CheckinResult]) -> list[Outcome]:
+    return [result.outcome for result in results]
+
+
+# Idempotency ---------------------------------------------------------------
+
+
+async def test_a_duplicate_id_in_a_later_batch_has_no_second_effect() -> None:
+    uow = FakeCheckinUnitOfWork()
+    assert outcomes(await record(uow, submitted("c-1", mood=2))) == [Outcome.RECORDED]
+    assert outcomes(await record(uow, submitted("c-1", mood=5, note="changed"))) == [
+        Outcome.DUPLICATE
+    ]
+    assert list(uow.checkins) == ["c-1"]
+    assert uow.checkins["c-1"].event.mood == 2
+    assert uow.checkins["c-1"].sealed_note is None
+    assert [m.event_id for m in uow.outbox] == ["c-1"]
+
+
+async def test_an_id_repeated_within_one_batch_reaches_the_store_once_and_the_first_wins() -> None:
+    uow = FakeCheckinUnitOfWork()
+    results = await record(
+        uow, submitted("c-1", mood=1), submitted("c-1", mood=5), submitted("c-2")
+    )
+    assert outcomes(results) == [Outcome.RECORDED, Outcome.DUPLICATE, Outcome.RECORDED]
+    assert [r.id for r in results] == ["c-1", "c-1", "c-2"]
+    assert uow.record_calls == [["c-1", "c-2"]]
+    assert uow.checkins["c-1"].event.mood == 1
+    assert len(uow.outbox) == 2
+
+
+async def test_a_batch_of_only_repeats_of_a_known_id_is_all_duplicates() -> None:
+    uow = FakeCheckinUnitOfWork()
+    await record(uow, submitted("c-1"))
+    results = await record(uow, submitted("c-1"), submitted("c-1"))
+    assert outcomes(results) == [Outcome.DUPLICATE, Outcome.DUPLICATE]
+    assert len(uow.outbox) == 1
+
+
+async def test_an_empty_batch_records_nothing() -> None:
+    uow = FakeCheckinUnitOfWork()
+    assert await record(uow) == []
+    assert uow.checkins == {} and uow.outbox == []
+
+
+# What the recorded event carries -------------------------------------------
+
+
+async def test_the_recorded_event_json_has_no_person_id_and_no_note_text() -> None:
+    uow = FakeCheckinUnitOfWork(teams={"alice-7": "team-a"})
+    await record(uow, submitted("c-1", person="alice-7", note=PLANTED_NOTE))
+    (message,) = uow.outbox
+    text = message.value.decode()
+    assert "person_id" not in json.loads(text)
+    assert "note" not in json.loads(text)
+    assert "alice-7" not in text
+    assert PLANTED_NOTE not in text
+    assert all(PLANTED_NOTE.encode() not in value for _, value in message.headers)
+    assert message.key is not None and b"alice-7" not in message.key
+
+
+async def test_the_recorded_event_says_a_note_exists_and_the_stored_note_is_sealed() -> None:
+    uow = FakeCheckinUnitOfWork()
+    await record(uow, submitted("c-1", note=PLANTED_NOTE))
+    assert json.loads(uow.outbox[0].value)["has_note"] is True
+    sealed = uow.checkins["c-1"].sealed_note
+    assert sealed is not None and sealed.key_id == "n1"
+    assert PLANTED_NOTE.encode() not in sealed.blob
+    assert PRIVACY.notes.open(sealed, "c-1") == PLANTED_NOTE
+
+
+async def test_an_empty_note_is_no_note() -> None:
+    uow = FakeCheckinUnitOfWork()
+    await record(uow, submitted("c-1", note=""))
+    assert json.loads(uow.outbox[0].value)["has_note"] is False
+    assert uow.checkins["c-1"].sealed_note is None
+
+
+async def test_the_event_is_keyed_by_the_subject_id_and_the_vault_maps_it_back() -> None:
+    uow = FakeCheckinUnitOfWork()
+    await record(uow, submitted("c-1", person="bob"))
+    subject = PRIVACY.pseudonyms.subject_id("bob")
+    (message,) = uow.outbox
+    assert message.key == subject.encode()
+    assert json.loads(message.value)["subject_id"] == subject
+    assert uow.vault == {subject: "bob"}
+
+
+async def test_team_id_is_filled_from_the_directory() -> None:
+    uow = FakeCheckinUnitOfWork(teams={"alice": "team-a", "bob": "team-b"})
+    await record(uow, submitted("c-1", person="alice"), submitted("c-2", person="bob"))
+    teams = {m.event_id: json.loads(m.value)["team_id"] for m in uow.outbox}
+    assert teams == {"c-1": "team-a", "c-2": "team-b"}
+    assert uow.teams_asked == [["alice", "bob"]]
+
+
+async def test_a_person_unknown_to_the_directory_has_no_team_id_in_the_event() -> None:
+    uow = FakeCheckinUnitOfWork()
+    await record(uow, submitted("c-1", person="newcomer"))
+    assert "team_id" not in json.loads(uow.outbox[0].value)
+    assert uow.checkins["c-1"].event.team_id is None
+
+
+async def test_the_directory_is_asked_once_per_person_per_batch() -> None:
+    uow = FakeCheckinUnitOfWork()
+    await record(
+        uow,
+        submitted("c-1", person="b"),
+        submitted("c-2", person="a"),
+        submitted("c-3", person="b"),
+    )
+    assert uow.teams_asked == [["a", "b"]]
+
+
+async def test_the_event_keeps_the_id_answers_and_adds_derived_scores() -> None:
+    uow = FakeCheckinUnitOfWork()
+    await record(uow, submitted("c-1", who5=[3, 3, 3, 3, 0], phq9=[1, 2, 0, 0, 0, 0, 0, 0, 0]))
+    body = json.loads(uow.outbox[0].value)
+    assert body["id"] == "c-1"
+    assert body["who5"] == [3, 3, 3, 3, 0]
+    assert body["recorded_at"] == "2026-11-24T10:15:00Z"
+    assert body["occurred_at"] == "2026-11-20T09:30:00+01:00"
+    assert body["scores"] == {
+        "who5_raw": 12,
+        "who5_percent": 48,
+        "phq9_total": 3,
+        "phq9_band": "minimal",
+        "phq9_item9_positive": False,
+        "phq2_total": 3,
+    }
+
+
+async def test_the_event_carries_cloudevents_headers_with_the_submission_id() -> None:
+    uow = FakeCheckinUnitOfWork()
+    await record(uow, submitted("c-1"))
+    headers = dict(uow.outbox[0].headers)
+    assert headers["ce_id"] == b"c-1"
+    assert headers["ce_source"] == EVENT_SOURCE.encode()
+    assert headers["ce_type"] == b"kinship.checkin.recorded.v1"
+    assert headers["ce_time"] == RECORDED_AT.isoformat().encode()
+    assert headers["content-type"] == b"application/json"
+
+
+# Immediate support ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "immediate"),
+    [
+        ({"phq9": [0] * 8 + [1]}, True),
+        ({"phq9": [0] * 8 + [3], "mood": 5}, True),
+        ({"phq9": [3] * 8 + [0]}, False),
+        ({"wants_contact": True, "stress": 5}, True),
+        ({"wants_contact": True, "mood": 1}, True),
+        ({"wants_contact": True, "stress": 4, "mood": 2}, False),
+        ({"wants_contact": True}, False),
+        ({"wants_contact": False, "stress": 5, "mood": 1}, False),
+        ({"phq2": [3, 3]}, False),
+    ],
+    ids=[
+        "item9-1",
+        "item9-3-good-mood",
+        "item9-0-all-else-high",
+        "contact-stress-5",
+        "contact-mood-1",
+        "contact-moderate",
+        "contact-only",
+        "low-without-contact",
+        "phq2-positive",
+    ],
+)
+async def test_immediate_support_follows_the_immediate_risk_rule(
+    fields: dict[str, Any], immediate: bool
+) -> None:
+    item = submitted("c-1", **fields)
+    assert needs_immediate_support(item) is immediate
+    uow = FakeCheckinUnitOfWork()
+    (result,) = await record(uow, item, urgent="urgent")
+    assert result.immediate_support is immediate
+    assert [m.topic for m in uow.outbox] == (["urgent", "recorded"] if immediate else ["recorded"])
+
+
+async def test_a_retried_critical_checkin_is_a_duplicate_that_still_gets_support() -> None:
+    uow = FakeCheckinUnitOfWork()
+    critical = submitted("c-1", phq9=[0] * 8 + [2])
+    await record(uow, critical, urgent="urgent")
+    (retry,) = await record(uow, critical, urgent="urgent")
+    assert (retry.outcome, retry.immediate_support) == (Outcome.DUPLICATE, True)
+    assert [m.topic for m in uow.outbox] == ["urgent", "recorded"]
+
+
+async def test_without_an_urgent_topic_critical_checkins_go_only_to_recorded() -> None:
+    uow = FakeCheckinUnitOfWork()
+    await record(uow, submitted("c-1", phq9=[0] * 8 + [1]))
+    assert [m.topic for m in uow.outbox] == ["recorded"]
+
+
+def test_the_builtin_crisis_resources_include_emergency_a_helpline_and_the_peer_responder() -> None:
+    resources = load_crisis_resources(None).resources
+    names = [resource.name for resource in resources]
+    assert "Emergency services" in names and "Find a helpline" in names
+    assert resources[-1] == PEER_OUTREACH
+    assert all(not resource.countries for resource in resources)  # no country-only lines
+
+
+def test_an_organisations_catalogue_replaces_the_defaults_and_keeps_only_crisis_help(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "catalogue.json"
+    entries = [
+        {"kind": "employee_assistance", "name": "EAP", "description": "24/7", "contact": "0800 1"},
+        {"kind": "self_care", "name": "Guide", "description": "", "contact": "https://x.test"},
+    ]
+    path.write_text(json.dumps(entries))
+    eap = SupportResource(
+        kind=ResourceKind.EMPLOYEE_ASSISTANCE, name="EAP", description="24/7", contact="0800 1"
+    )
+    assert load_crisis_resources(path).resources == (eap, PEER_OUTREACH)
+
+
+# Directory -------------------------------------------------------------------
+
+
+def person(person_id: str, team: str) -> DirectoryPerson:
+    return DirectoryPerson(person_id=person_id, display_name=person_id.title(), team_id=team)
+
+
+async def test_directory_records_apply_in_order_the_last_per_person_wins() -> None:
+    uow = FakeCheckinUnitOfWork(teams={"gone": "t-0"})
+    changes = [
+        DirectoryChange("alice", person("alice", "t-1")),
+        DirectoryChange("bob", person("bob", "t-1")),
+        DirectoryChange("alice", person("alice", "t-2")),
+        DirectoryChange("bob", None),
+        DirectoryChange("gone", None),
+        DirectoryChange("carol", None),
+        DirectoryChange("carol", person("carol", "t-3")),
+    ]
+    async with uow:
+        await apply_directory(changes, uow)
+    assert uow.teams == {"alice": "t-2", "carol": "t-3"}
+
+
+async def test_a_directory_change_is_seen_by_the_next_checkin() -> None:
+    uow = FakeCheckinUnitOfWork()
+    async with uow:
+        await apply_directory([DirectoryChange("alice", person("alice", "t-9"))], uow)
+    await record(uow, submitted("c-1", person="alice"))
+    assert json.loads(uow.outbox[0].value)["team_id"] == "t-9"
+
+
+async def test_a_failed_unit_of_work_records_nothing() -> None:
+    uow = FakeCheckinUnitOfWork()
+    with pytest.raises(RuntimeError):
+        async with uow:
+            await record_checkins(
+                [submitted("c-1")], uow, PRIVACY, RecordingTopics("recorded"), RECORDED_AT
+            )
+            raise RuntimeError("the database refused the batch")
+    assert (uow.checkins, uow.outbox, uow.rollbacks) == ({}, [], 1)
+
+
+# Merged from the former tests/unit/checkin/test_checkin_handlers.py --------------
+
+
+async def test_recorded_event_has_subject_team_and_no_person_or_note() -> None:
+    uow = FakeCheckinUnitOfWork(teams={"alice": "team-7"})
+    await record(uow, submitted("c-1", note=PLANTED_NOTE))
+    message = uow.outbox[0]
+    body = json.loads(message.value)
+    assert "person_id" not in body and "alice" not in message.value.decode()
+    assert PLANTED_NOTE not in message.value.decode()
+    assert body["has_note"] is True
+    assert body["team_id"] == "team-7"
+    assert message.key == PRIVACY.pseudonyms.subject_id("alice").encode()
+    stored = uow.checkins["c-1"].sealed_note
+    assert stored is not None and PLANTED_NOTE.encode() not in stored.blob
+
+
+async def test_immediate_risk_takes_the_urgent_lane_first_with_the_same_value() -> None:
+    uow = FakeCheckinUnitOfWork()
+    await record(uow, submitted("c-1", phq9=[0] * 8 + [1]), submitted("c-2"), urgent="urgent")
+    assert [(m.event_id, m.topic) for m in uow.outbox] == [
+        ("c-1", "urgent"),
+        ("c-1", "recorded"),
+        ("c-2", "recorded"),
+    ]
+    assert uow.outbox[0].value == uow.outbox[1].value
+    assert dict(uow.outbox[0].headers)["ce_type"] == b"kinship.checkin.urgent.v1"
