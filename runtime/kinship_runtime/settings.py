@@ -13,7 +13,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kinship_contracts.topics import TopicSpec
 
-
 DEV_NOTE_KEY = base64.b64encode(b"kinship-dev-note-key-32-bytes!!!").decode()
 DEV_CREDENTIALS: dict[str, str] = {
     "KINSHIP_API_KEYS key": "kinship-dev-key",
