@@ -108,7 +108,8 @@ def parse_api_keys(configured: str) -> list[ApiKeyEntry]:
     if len(set(names)) != len(names):
         raise ApiKeyConfigError("KINSHIP_API_KEYS: every key needs its own name")
     for entry in entries:
-        entry.digest()
+        if entry.key is None and entry.key_sha256 is None:
+            raise ApiKeyConfigError(f"KINSHIP_API_KEYS: {entry.name!r} needs key or key_sha256")
     return entries
 
 
@@ -156,18 +157,22 @@ class JwksCache:
     client: httpx.AsyncClient | None = None
     min_refresh_seconds: float = 60.0
     _keys: dict[str, PyJWK] = field(default_factory=dict)
-    _fetched_at: float = 0.0
+    _fetched_at: float | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def key(self, kid: str | None) -> PyJWK | None:
         """The key ``kid`` names (the only key when the token names none)."""
         found = self._pick(kid)
-        if found is None and time.monotonic() - self._fetched_at >= self.min_refresh_seconds:
+        if found is None and self._may_refresh():
             async with self._lock:
-                if time.monotonic() - self._fetched_at >= self.min_refresh_seconds:
+                if self._may_refresh():
                     await self._refresh()
             found = self._pick(kid)
         return found
+
+    def _may_refresh(self) -> bool:
+        fetched = self._fetched_at
+        return fetched is None or time.monotonic() - fetched >= self.min_refresh_seconds
 
     def _pick(self, kid: str | None) -> PyJWK | None:
         if kid is None:
