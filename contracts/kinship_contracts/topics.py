@@ -44,6 +44,10 @@ class TopicSpec:
         return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms)}
 
 
+DEAD_LETTER_RETENTION_MS = 14 * DAY_MS
+"""How long dead letters are kept (their sealing keys expire with them)."""
+
+
 def dead_letter_topic(name: str) -> str:
     """The dead-letter topic of ``name``: ``<name>.dlq``."""
     return f"{name}.dlq"

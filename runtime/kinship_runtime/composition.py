@@ -31,7 +31,7 @@ from faststream.kafka import KafkaBroker
 from kinship_contracts.topics import TOPICS, TopicSpec
 from kinship_runtime.auth import Authenticator
 from kinship_runtime.database import create_pool, migrate_schema
-from kinship_runtime.dead_letters import DeadLetters
+from kinship_runtime.dead_letters import DeadLetterKeys, DeadLetters
 from kinship_runtime.health import ReadinessCheck, health_router
 from kinship_runtime.http import create_http_app
 from kinship_runtime.kafka import ensure_topics, make_producer
@@ -96,9 +96,16 @@ class RuntimeProvider(Provider):
         await relay.stop()
 
     @provide
-    def dead_letters(self, producer: AIOKafkaProducer, settings: KinshipSettings) -> DeadLetters:
-        """Dead-letter publishing (unsealed; services with personal payloads override it)."""
-        return DeadLetters(producer, settings.consumer_group("events"))
+    def dead_letter_keys(self, pool: asyncpg.Pool, settings: KinshipSettings) -> DeadLetterKeys:
+        """The keys that seal this service's dead letters (shredded on erasure)."""
+        return DeadLetterKeys(pool, settings.dead_letter_wrapping_key())
+
+    @provide
+    def dead_letters(
+        self, producer: AIOKafkaProducer, keys: DeadLetterKeys, settings: KinshipSettings
+    ) -> DeadLetters:
+        """Sealed dead-letter publishing."""
+        return DeadLetters(producer, settings.consumer_group("events"), keys)
 
     @provide
     def authenticator(self, settings: KinshipSettings) -> Authenticator:

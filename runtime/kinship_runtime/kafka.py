@@ -15,7 +15,7 @@ from faststream.kafka import KafkaBroker
 from faststream.middlewares import BaseMiddleware
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
-from kinship_contracts.topics import TopicSpec, dead_letter_topic
+from kinship_contracts.topics import DEAD_LETTER_RETENTION_MS, TopicSpec, dead_letter_topic
 from kinship_runtime.settings import KinshipSettings
 
 
@@ -138,7 +138,7 @@ async def ensure_topics(
             dlq,
             num_partitions=1,
             replication_factor=replication_factor,
-            topic_configs={"retention.ms": str(30 * 86400000)},
+            topic_configs={"retention.ms": str(DEAD_LETTER_RETENTION_MS)},
         )
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()

@@ -6,6 +6,7 @@ than 32 bytes: a forgotten secret must fail loudly, not run with a key anyone ca
 """
 
 import base64
+import hashlib
 from typing import ClassVar, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
@@ -123,10 +124,24 @@ class KinshipSettings(BaseSettings):
     outbox_batch_size: int = Field(
         default=2000, ge=1, le=50_000, description="Outbox rows published per relay round."
     )
+    dead_letter_key: SecretStr | None = Field(
+        default=None,
+        description="Wraps the per-record keys that seal dead letters (>= 32 bytes; required "
+        "outside KINSHIP_ENV=dev, where a development key is used).",
+    )
     log_level: str = "INFO"
     graceful_timeout_seconds: float = 20.0
 
     NOT_KEYS: ClassVar[frozenset[str]] = _NOT_KEYS
+
+    def dead_letter_wrapping_key(self) -> bytes:
+        """The 32-byte key wrapping dead-letter keys (SHA-256 of the configured secret)."""
+        configured = self.dead_letter_key
+        if configured is None:
+            if self.env != "dev":
+                raise InsecureSettingsError("KINSHIP_DEAD_LETTER_KEY is required")
+            configured = SecretStr(DEV_CREDENTIALS["KINSHIP_DEAD_LETTER_KEY"])
+        return hashlib.sha256(configured.get_secret_value().encode()).digest()
 
     @model_validator(mode="after")
     def _refuse_development_credentials(self) -> Self:

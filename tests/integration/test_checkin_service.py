@@ -1,7 +1,6 @@
 """The check-in service against the real broker and database (service run in-process)."""
 
 import asyncio
-import base64
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -12,9 +11,9 @@ import httpx
 import pytest
 
 from kinship_checkin.composition import create_app
-from kinship_checkin.domain.privacy import NoteCipher
 from kinship_checkin.settings import CheckinSettings
-from tests.conftest import NOTE_KEY, Endpoints
+from kinship_runtime.dead_letters import DeadLetterKeys
+from tests.conftest import Endpoints
 from tests.database import rows, wait_for_count
 from tests.kafka_reading import checkin, encode, publish, read_all
 
@@ -132,22 +131,31 @@ async def test_malformed_messages_are_dead_lettered_while_valid_ones_keep_flowin
     assert len(dead) == 4
     codes = sorted(dict(record.headers)["kinship-dlq-code"].decode() for record in dead)
     assert codes == ["empty_value", "validation_failed", "validation_failed", "validation_failed"]
-    cipher = NoteCipher({"t1": base64.b64decode(NOTE_KEY)}, "t1")
+    pool = await asyncpg.create_pool(
+        service.endpoints.database_url,
+        server_settings={"search_path": service.settings.owned_schema()},
+    )
+    assert pool is not None
+    keys = DeadLetterKeys(pool, service.settings.dead_letter_wrapping_key())
     locations: list[tuple[str, ...]] = []
-    for record in dead:
-        headers = dict(record.headers)
-        reason = json.loads(headers["kinship-dlq-reason"])
-        assert SECRET_NOTE not in headers["kinship-dlq-reason"].decode()
-        if record.value is not None:
-            assert SECRET_NOTE.encode() not in record.value
-            original_offset = int(headers["kinship-dlq-offset"])
-            original = cipher.open_bytes(
-                headers["kinship-dlq-sealed"].decode(),
-                record.value,
-                f"{submitted}:{headers['kinship-dlq-partition'].decode()}:{original_offset}",
-            )
-            assert original in {value for _, value in messages}
-        locations.extend(tuple(error["loc"]) for error in reason["errors"])
+    try:
+        for record in dead:
+            headers = dict(record.headers)
+            reason = json.loads(headers["kinship-dlq-reason"])
+            assert SECRET_NOTE not in headers["kinship-dlq-reason"].decode()
+            assert record.key == headers["kinship-dlq-sealed"]  # not the person's id
+            if record.value is not None:
+                assert SECRET_NOTE.encode() not in record.value
+                original_offset = int(headers["kinship-dlq-offset"])
+                original = await keys.open(
+                    headers["kinship-dlq-sealed"].decode(),
+                    record.value,
+                    f"{submitted}:{headers['kinship-dlq-partition'].decode()}:{original_offset}",
+                )
+                assert original in {value for _, value in messages}
+            locations.extend(tuple(error["loc"]) for error in reason["errors"])
+    finally:
+        await pool.close()
     assert ("mood",) in locations  # the out-of-range answer is named
     assert () in locations  # the check-in without answers is a whole-payload error
     rows = await service.rows("SELECT id FROM checkins ORDER BY id")

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
 from dishka import Provider, Scope, make_async_container, provide
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
@@ -18,7 +17,6 @@ from kinship_checkin.handlers.recording import RecordingTopics
 from kinship_checkin.settings import CheckinSettings
 from kinship_contracts.topics import CHECKINS_RECORDED, CHECKINS_URGENT
 from kinship_runtime.composition import RuntimeProvider, service_app
-from kinship_runtime.dead_letters import DeadLetters
 from kinship_runtime.directory import DirectoryProjection
 from kinship_runtime.ingest import ingest
 from kinship_runtime.kafka import make_broker
@@ -44,15 +42,6 @@ class CheckinProvider(Provider):
         return CheckinPrivacy(
             pseudonyms=Pseudonymiser(settings.pseudonym_key.get_secret_value().encode()),
             notes=NoteCipher(settings.note_key_table(), settings.note_key_id),
-        )
-
-    @provide
-    def dead_letters(
-        self, producer: AIOKafkaProducer, privacy: CheckinPrivacy, settings: CheckinSettings
-    ) -> DeadLetters:
-        """Submissions may carry notes: dead letters keep their bytes, sealed with a note key."""
-        return DeadLetters(
-            producer, settings.consumer_group("events"), seal=privacy.notes.seal_bytes
         )
 
     @provide
