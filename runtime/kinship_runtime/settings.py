@@ -44,10 +44,10 @@ class KinshipSettings(BaseSettings):
         description="Comma-separated 'caller=key' pairs (or bare keys) accepted as bearer tokens.",
     )
     jwt_secret: SecretStr | None = Field(
-        default=None, description="Shared secret for HS256 JWTs; unset disables them."
+        default=None, description="Shared secret for HS256/384/512 JWTs; unset disables them."
     )
     jwt_public_key: str | None = Field(
-        default=None, description="PEM public key for RS256/ES256/EdDSA JWTs from your IdP."
+        default=None, description="PEM public key for RS, PS, ES or EdDSA JWTs from your IdP."
     )
     jwt_audience: str = "kinship"
     jwt_issuer: str | None = None
@@ -58,7 +58,7 @@ class KinshipSettings(BaseSettings):
         default=20, ge=1, le=10_000, description="How long a batch waits to fill up."
     )
     outbox_batch_size: int = Field(
-        default=2000, ge=1, le=50_000, description="Outbox rows published per relay round."
+        default=2000, ge=1, le=50_000, description="Outbox rows claimed and published per batch."
     )
     log_level: str = "INFO"
     graceful_timeout_seconds: float = 20.0
