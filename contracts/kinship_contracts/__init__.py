@@ -2,7 +2,6 @@
 
 from kinship_contracts.checkins import CheckinRecorded, CheckinSubmitted, DerivedScores
 from kinship_contracts.directory import Channels, DirectoryPerson, Role
-from kinship_contracts.envelope import CloudEventAttributes
 from kinship_contracts.kudos import KudosSubmitted
 from kinship_contracts.signals import SignalKind, SignalSubmitted
 from kinship_contracts.topics import TOPICS, TopicSpec, dead_letter_topic, topic
@@ -12,7 +11,6 @@ __all__ = [
     "Channels",
     "CheckinRecorded",
     "CheckinSubmitted",
-    "CloudEventAttributes",
     "DerivedScores",
     "DirectoryPerson",
     "KudosSubmitted",

@@ -61,10 +61,11 @@ FreeText = Annotated[str, AfterValidator(_reject_nul)]
 
 
 class IngestionModel(BaseModel):
-    """Payloads published into Kinship by other systems: strict, unknown fields rejected.
+    """Payloads published into Kinship by other systems: frozen, unknown fields rejected.
 
     Unknown fields are rejected on purpose: a misspelt optional field (``wants_contcat``)
-    would otherwise be dropped silently, and with it a request for help.
+    would otherwise be dropped silently, and with it a request for help. Type checks are
+    pydantic's lax ones unless a field says ``StrictInt`` or ``StrictBool``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)

@@ -23,7 +23,7 @@ _UPPER_BOUNDS = ("maximum", "exclusiveMaximum", "maxLength", "maxItems")
 
 
 def schema_of(spec: TopicSpec) -> JsonSchema:
-    """The JSON Schema of a topic's payload, titled and tagged with its topic."""
+    """The JSON Schema of an event type's payload, with its ``$id``, topic and key."""
     schema = spec.payload.model_json_schema(mode="validation")
     schema["$id"] = f"urn:kinship:{spec.event_type}"
     schema["x-kinship-topic"] = spec.name
@@ -32,12 +32,12 @@ def schema_of(spec: TopicSpec) -> JsonSchema:
 
 
 def snapshot_path(spec: TopicSpec, directory: Path = SNAPSHOT_DIR) -> Path:
-    """Where a topic's published schema snapshot lives."""
+    """Where an event type's published schema snapshot lives (a topic may carry several)."""
     return directory / f"{spec.event_type}.json"
 
 
 def export(directory: Path = SNAPSHOT_DIR) -> list[Path]:
-    """Write every topic's schema; returns the paths written."""
+    """Write every event type's schema; returns the paths written."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for spec in EVENT_TYPES:

@@ -47,6 +47,8 @@ DOCS_END = "<!-- /registry tables -->"
 # Placeholders so the services' settings validate while their wiring is built; nothing
 # connects and none of these values reaches the output.
 _PLACEHOLDER_ENV = {
+    # Nothing runs: placeholder keys are built into the file-generating process only.
+    "KINSHIP_ENV": "dev",
     "KINSHIP_PSEUDONYM_KEY": "chart-generator-placeholder-pseudonym-key",
     "KINSHIP_WEBHOOK_SECRET": "chart-generator-placeholder",
     "KINSHIP_NOTE_KEYS": "gen:" + "A" * 43 + "=",

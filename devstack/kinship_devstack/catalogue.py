@@ -29,6 +29,7 @@ SERVICES = ("checkin", "escalation", "notifications", "recognition")
 # Placeholders for building the apps: nothing connects (no lifespan runs), and the servers
 # named in the documents are the in-cluster names of the Compose file and the Helm chart.
 _DOCUMENT_ENV = {
+    "KINSHIP_ENV": "dev",  # documentation-only keys below
     "KINSHIP_KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
     "KINSHIP_DATABASE_URL": "postgresql://kinship@postgres:5432/kinship",
     "KINSHIP_API_KEYS": "docs=documentation-only-key",

@@ -67,7 +67,8 @@ class ApiKeys:
 
 
 class JwtVerifier:
-    """Verifies JWTs signed with a shared secret (HS256) or a public key (RS/ES/EdDSA)."""
+    """Verifies JWTs signed with a shared secret (HS256/384/512) or a public key (RS, PS, ES
+    or EdDSA)."""
 
     def __init__(
         self,

@@ -95,8 +95,9 @@ async def apply_migrations(
             " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
             " applied_at timestamptz NOT NULL DEFAULT now())"
         )
-        # The schema name is validated by the settings (lower-case identifier), never user
-        # input; the table name is one of two constants.
+        # The schema name comes from configuration, never from user input (the service's name,
+        # or KINSHIP_DATABASE_SCHEMA, which the settings check is a lower-case identifier);
+        # the table name is one of two constants.
         rows = await conn.fetch(
             f'SELECT version, name, checksum FROM "{schema}".{table}'  # noqa: S608
         )

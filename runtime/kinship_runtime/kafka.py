@@ -43,8 +43,8 @@ def make_broker(
 ) -> KafkaBroker:
     """The service's FastStream broker; subscribers choose their own ack policy.
 
-    Every batch is handled in a ``process <topic>`` span that continues the trace its first
-    record carries (``TracingMiddleware``).
+    Every batch is handled in a ``process <topic>`` span that continues the trace of its first
+    record that carries one (``TracingMiddleware``).
     """
     from kinship_runtime.telemetry import TracingMiddleware
 

@@ -2,12 +2,12 @@
 
 Writers insert rows into ``outbox`` inside their transaction (the runtime's own migration
 creates the table in each service's schema, with a trigger that NOTIFYs ``kinship_outbox``
-with the schema name). One relay
-per service (leader chosen with a PostgreSQL advisory lock, so replicas stand by) claims rows
-in order, publishes them with an idempotent producer, waits for the broker's acks and only
-then deletes them, in the same transaction as the claim. A crash before the acks leaves the
-rows in place to be published again; a crash after the acks but before the delete commits can
-publish a row twice, with the same event id, which consumers deduplicate.
+with the schema name). One relay per service (leader chosen with a PostgreSQL advisory lock,
+so replicas stand by) claims a batch of rows in order by deleting them, publishes them with an
+idempotent producer, and commits the delete only after the broker's acks. A crash before the
+acks rolls the delete back, leaving the rows to be published again; a crash after the acks
+but before the commit can publish a row twice, with the same event id, which consumers
+deduplicate.
 """
 
 import asyncio
@@ -124,7 +124,10 @@ class OutboxRelay:
         self._loop.start()
 
     async def stop(self) -> None:
-        """Publish what is pending (briefly), then stop and give up leadership."""
+        """Finish the batch in progress (up to 10 s), then stop and give up leadership.
+
+        Rows still waiting stay in the outbox for the next leader (or the next start).
+        """
         self._loop.wake()
         await self._loop.stop(grace_seconds=10)
         await self._resign()

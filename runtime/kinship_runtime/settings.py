@@ -122,7 +122,7 @@ class KinshipSettings(BaseSettings):
         default=20, ge=1, le=10_000, description="How long a batch waits to fill up."
     )
     outbox_batch_size: int = Field(
-        default=2000, ge=1, le=50_000, description="Outbox rows published per relay round."
+        default=2000, ge=1, le=50_000, description="Outbox rows claimed and published per batch."
     )
     dead_letter_key: SecretStr | None = Field(
         default=None,

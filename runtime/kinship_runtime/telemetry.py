@@ -6,7 +6,8 @@ Exporters are chosen only through the standard ``OTEL_*`` environment variables:
 ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_TRACES_SAMPLER``,
 ``OTEL_PROPAGATORS``, ``OTEL_METRIC_EXPORT_INTERVAL``.
 
-Nothing personal leaves a service through telemetry. Log records carry only ``SAFE_FIELDS``.
+Nothing personal leaves a service through telemetry. A log line carries its message and,
+of a record's extra fields, only ``SAFE_FIELDS`` (an exception only by its type).
 Spans are exported through ``SafeSpanExporter``, which keeps only the attributes in
 ``SAFE_SPAN_ATTRIBUTES`` (so a library's ``url.full``, which may hold a webhook's secret
 path, or an exception message, which may quote input, never leaves), and metrics keep only
@@ -14,8 +15,9 @@ path, or an exception message, which may quote input, never leaves), and metrics
 
 Trace context crosses Kafka in the W3C ``traceparent`` header: every outbox message carries
 the context of the transaction that produced it, and every consumer batch runs in a
-``process <topic>`` span whose parent is its first record's context and which links the
-others (the OpenTelemetry messaging conventions for batches). A single event therefore
+``process <topic>`` span whose parent is the context of its first record that carries one
+and which links (up to 32 of) the others (the OpenTelemetry messaging conventions for
+batches). A single event therefore
 yields one connected trace from the HTTP request to the webhook delivery.
 """
 
@@ -369,10 +371,11 @@ def _records(message: StreamMessage[Any]) -> list[Any]:
 
 
 class TracingMiddleware(BaseMiddleware):
-    """Each consumed batch in a ``process <topic>`` span continuing its first record's trace.
+    """Each consumed batch in a ``process <topic>`` span continuing its first traced record's
+    trace.
 
-    The other records' traces are linked. Also counts consumed records, times the handler
-    and notes the consumer's lag after the batch.
+    Up to 32 other records' traces are linked. Also counts consumed records, times the
+    handler and notes the consumer's lag after the batch.
     """
 
     async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from kinship_contracts.checkins import CheckinSubmitted
+from kinship_contracts.envelope import cloud_event_headers
 from kinship_contracts.kudos import KudosSubmitted
 from kinship_runtime.records import Rejected, parse_directory, parse_records, tolerant_parser
 from tests.kafka_reading import checkin, encode
@@ -102,6 +103,24 @@ def test_a_ce_id_header_that_is_not_utf8_is_a_mismatch_not_a_crash() -> None:
     assert rejected.reason["code"] == "id_mismatch"
 
 
+def test_a_record_without_headers_takes_its_event_id_from_the_payload() -> None:
+    accepted, rejected = parse_records(CheckinSubmitted)(
+        [FakeRecord(encode(checkin("payload-id")), headers=[])]
+    )
+    assert rejected == []
+    assert [item.event.id for item in accepted] == ["payload-id"]
+
+
+def test_a_record_with_cloudevents_headers_and_a_matching_ce_id_is_accepted() -> None:
+    headers = cloud_event_headers(
+        "c-9", "hr", "kinship.checkin.submitted.v1", "2026-11-24T09:30:00+01:00"
+    )
+    accepted, rejected = parse_records(CheckinSubmitted)(
+        [FakeRecord(encode(checkin("c-9")), headers=headers)]
+    )
+    assert [item.event.id for item in accepted] == ["c-9"] and rejected == []
+
+
 def test_an_invalid_payload_is_a_validation_failure_even_when_ce_id_differs() -> None:
     record = FakeRecord(encode(checkin("c-1", mood=0)), headers=[("ce_id", b"other")])
     _, (rejected,) = parse_records(CheckinSubmitted)([record])
@@ -133,6 +152,24 @@ def test_parse_records_works_for_other_ingestion_models() -> None:
 # directory.people ---------------------------------------------------------------
 
 PERSON = {"person_id": "p-1", "display_name": "P", "team_id": "t"}
+
+
+def test_a_directory_batch_splits_into_upserts_removals_and_rejections_in_order() -> None:
+    person = json.dumps(PERSON).encode()
+    changes, rejected = parse_directory(
+        [
+            FakeRecord(person, key=b"p-1"),
+            FakeRecord(None, key=b"p-2"),
+            FakeRecord(person, key=b"p-3"),
+            FakeRecord(b"{}", key=None),  # the missing key is reported before the bad body
+        ]
+    )
+    assert [(c.event.person_id, c.event.person is None) for c in changes] == [
+        ("p-1", False),
+        ("p-2", True),
+    ]
+    assert changes[0].event.person is not None and changes[0].event.person.team_id == "t"
+    assert [r.reason["code"] for r in rejected] == ["key_mismatch", "missing_key"]
 
 
 def test_a_directory_record_with_bad_json_is_rejected_as_validation_failed() -> None:

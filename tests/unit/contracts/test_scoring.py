@@ -57,19 +57,24 @@ def test_phq9_total_is_the_item_sum(items: list[int], total: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("below", "at", "band_below", "band_at"),
+    ("total", "band"),
     [
-        (4, 5, Phq9Band.MINIMAL, Phq9Band.MILD),
-        (9, 10, Phq9Band.MILD, Phq9Band.MODERATE),
-        (14, 15, Phq9Band.MODERATE, Phq9Band.MODERATELY_SEVERE),
-        (19, 20, Phq9Band.MODERATELY_SEVERE, Phq9Band.SEVERE),
+        (0, "minimal"),
+        (4, "minimal"),
+        (5, "mild"),
+        (9, "mild"),
+        (10, "moderate"),
+        (14, "moderate"),
+        (15, "moderately_severe"),
+        (19, "moderately_severe"),
+        (20, "severe"),
+        (27, "severe"),
     ],
 )
-def test_phq9_band_changes_exactly_at_each_published_cut_off(
-    below: int, at: int, band_below: Phq9Band, band_at: Phq9Band
+def test_phq9_bands_follow_kroenke_2001_at_both_ends_and_each_side_of_every_cut_off(
+    total: int, band: str
 ) -> None:
-    assert scoring.phq9_band(below) is band_below
-    assert scoring.phq9_band(at) is band_at
+    assert scoring.phq9_band(total) is Phq9Band(band)
 
 
 @pytest.mark.parametrize("total", [-1, 28])

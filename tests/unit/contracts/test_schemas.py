@@ -151,6 +151,32 @@ def test_removing_a_roles_enum_value_inside_an_array_is_reported() -> None:
     ]
 
 
+PLAIN: JsonSchema = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "maxLength": 200},
+        "mood": {"type": "integer", "minimum": 1, "maximum": 5},
+        "kind": {"enum": ["a", "b"]},
+    },
+    "required": ["id"],
+}
+"""A hand-made schema whose fields are plain nodes (pydantic wraps optional ones in anyOf)."""
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"properties__mood": {"type": "string"}},
+        {"properties__kind": {"enum": ["a"]}},
+        {"properties__id": {"maxLength": 100}},
+        {"properties__mood": {"minimum": 2}},
+    ],
+    ids=["type-changed", "enum-value-removed", "max-length-tightened", "minimum-raised"],
+)
+def test_incompatible_changes_to_plain_fields_are_reported(change: dict[str, Any]) -> None:
+    assert incompatibilities(PLAIN, edited(PLAIN, **change)) != []
+
+
 class _TwoKinds(BaseModel):
     kind: Literal["a", "b"]
     free: str

@@ -95,6 +95,15 @@ def test_phq2_needs_two_integers_from_0_to_3(phq2: list[int], loc: tuple[Any], k
     assert refusal(phq2=phq2) == [(loc, kind)]
 
 
+@pytest.mark.parametrize(
+    ("field", "items"),
+    [("phq9", [3] * 9), ("phq2", [0, 3])],
+    ids=["phq9-all-3", "phq2-0-and-3"],
+)
+def test_phq_items_0_to_3_are_accepted(field: str, items: list[int]) -> None:
+    assert getattr(parse(**{field: items}), field) == items
+
+
 def test_note_of_exactly_2000_characters_is_accepted_counting_characters_not_bytes() -> None:
     note = "é" * NOTE_MAX_CHARS  # 4000 bytes in UTF-8
     assert parse(note=note).note == note

@@ -1,4 +1,4 @@
-"""The dev stack's pure helpers: Kafka configuration, pid files, ports, paths."""
+"""The dev stack's pure helpers: Kafka configuration, pid files, ports, paths, replicas."""
 
 import os
 import re
@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from kinship_devstack.services import available_services, parse_replicas
 from kinship_devstack.stack import (
     LocalStack,
     StackConfig,
+    StackError,
     default_cache_dir,
     pid_alive,
     port_open,
@@ -156,3 +158,14 @@ def test_the_cache_dir_follows_kinship_cache_dir(
     assert default_cache_dir() == tmp_path
     monkeypatch.delenv("KINSHIP_CACHE_DIR")
     assert default_cache_dir() == Path.home() / ".cache" / "kinship"
+
+
+def test_replica_counts_are_parsed_and_checked() -> None:
+    assert parse_replicas("checkin=2, escalation=1") == {"checkin": 2, "escalation": 1}
+    with pytest.raises(StackError, match="expected"):
+        parse_replicas("checkin=0")
+    with pytest.raises(StackError):
+        parse_replicas("unknown=2")
+    specs = available_services("checkin=2")
+    checkins = [s for s in specs if s.name == "checkin"]
+    assert [(s.instance, s.port) for s in checkins] == [("checkin", 8001), ("checkin-1", 8101)]

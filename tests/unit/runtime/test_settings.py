@@ -1,0 +1,47 @@
+"""Settings every service shares (kinship_runtime.settings) and the ``migrate`` command."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from kinship_contracts.topics import topic
+from kinship_escalation.settings import EscalationSettings
+from kinship_recognition.settings import RecognitionSettings
+from kinship_runtime import composition
+from kinship_runtime.settings import KinshipSettings
+
+
+def test_the_environment_prefix_applies_to_physical_topic_names() -> None:
+    settings = KinshipSettings(topic_prefix="test-42.")
+    assert settings.topic(topic("directory.people")) == "test-42.directory.people"
+    assert settings.topic("wellbeing.checkins.submitted") == "test-42.wellbeing.checkins.submitted"
+
+
+def test_settings_errors_never_echo_the_configured_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KINSHIP_PSEUDONYM_KEY", "too-short-secret-value")
+    with pytest.raises(ValidationError) as error:
+        EscalationSettings()
+    assert "32 bytes" in str(error.value)
+    assert "too-short-secret-value" not in str(error.value)
+
+
+def test_migrate_needs_only_the_database_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen: list[KinshipSettings] = []
+
+    async def fake_migrate(settings: KinshipSettings, migrations: Path) -> list[str]:
+        seen.append(settings)
+        return []
+
+    monkeypatch.delenv("KINSHIP_PSEUDONYM_KEY", raising=False)  # the service would need it
+    monkeypatch.setenv("KINSHIP_DATABASE_SCHEMA", "recognition_x")
+    monkeypatch.setattr(composition, "migrate", fake_migrate)
+
+    def never(_settings: RecognitionSettings) -> Any:
+        raise AssertionError("migrate builds no app")
+
+    assert composition.run_service("t", RecognitionSettings, never, tmp_path, ["migrate"]) == 0
+    assert [(s.service_name, s.owned_schema()) for s in seen] == [("recognition", "recognition_x")]
