@@ -12,17 +12,22 @@ from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from kinship_contracts.errors import UNKNOWN
 from kinship_runtime.health import health_router
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
-    """Field errors without the submitted values (they may hold a person's answers)."""
-    return [
-        {"loc": list(detail["loc"]), "msg": detail["msg"], "type": detail["type"]}
-        for detail in error.errors()
-    ]
+    """Field errors without the submitted values (they may hold a person's answers), and
+    without the name of a field the contract does not know (the sender chose that text)."""
+    errors = []
+    for detail in error.errors():
+        loc = list(detail["loc"])
+        if detail["type"] == "extra_forbidden" and loc:
+            loc[-1] = UNKNOWN
+        errors.append({"loc": loc, "msg": detail["msg"], "type": detail["type"]})
+    return errors
 
 
 async def _validation_error(_request: Request, error: Exception) -> JSONResponse:

@@ -162,3 +162,11 @@ async def test_http_invalid_checkin_is_422_with_field_locations_and_no_submitted
     assert locations == [("body", "mood"), ("body", "note")]
     assert PLANTED_NOTE not in response.text
     assert uow.checkins == {}
+
+
+async def test_http_422_never_echoes_an_unknown_field_name(client: httpx.AsyncClient) -> None:
+    body = {**checkin("c-1"), PLANTED_NOTE: "x"}
+    response = await client.post("/v1/checkins", json=body, headers=AUTH)
+    assert response.status_code == 422
+    assert [e["loc"] for e in response.json()["detail"]] == [["body", "<unknown>"]]
+    assert PLANTED_NOTE not in response.text
