@@ -21,6 +21,7 @@ import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
+from kinship_runtime.identity import all_scopes_key
 from tests.receivers import SmtpReceiver, WebhookReceiver
 
 REPO = Path(__file__).resolve().parent.parent
@@ -147,7 +148,7 @@ def service_env(endpoints: Endpoints, topics: str, test_id: str, database: str) 
         "KINSHIP_DATABASE_SCHEMA": database,
         "KINSHIP_TOPIC_PREFIX": topics,
         "KINSHIP_CONSUMER_GROUP_PREFIX": f"t{test_id}",
-        "KINSHIP_API_KEYS": "tests=test-key",
+        "KINSHIP_API_KEYS": all_scopes_key("tests", "test-key"),
         "KINSHIP_PSEUDONYM_KEY": "test-pseudonym-key-0123456789abcdef",
         "KINSHIP_NOTE_KEYS": f"t1:{NOTE_KEY}",
         "KINSHIP_NOTE_KEY_ID": "t1",

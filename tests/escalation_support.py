@@ -17,16 +17,20 @@ from tests.kafka_reading import encode, publish, read_all
 
 AUTH = {"Authorization": "Bearer test-key"}
 JWT_SECRET = "test-jwt-secret-0123456789abcdef0123456789"
+JWT_ISSUER = "http://127.0.0.1:9/kinship-tests"
 PSEUDONYM_KEY = "test-pseudonym-key-0123456789abcdef"
 SUBJECTS = Pseudonymiser(PSEUDONYM_KEY.encode())
 
 
 def bearer(person_id: str, *roles: str) -> dict[str, str]:
+    now = int(time.time())
     claims = {
         "sub": person_id,
         "aud": "kinship",
-        "exp": int(time.time()) + 600,
-        "roles": list(roles),
+        "iss": JWT_ISSUER,
+        "iat": now,
+        "exp": now + 600,
+        "roles": list(roles),  # ignored by the services: roles come from the directory
     }
     return {"Authorization": f"Bearer {jwt.encode(claims, JWT_SECRET, algorithm='HS256')}"}
 
@@ -51,6 +55,7 @@ def escalation_env(service_env: dict[str, str]) -> dict[str, str]:
         "KINSHIP_CONTACT_TIMEOUT_SECONDS": "600",
         "KINSHIP_TIMER_POLL_SECONDS": "0.1",
         "KINSHIP_JWT_SECRET": JWT_SECRET,
+        "KINSHIP_JWT_ISSUER": JWT_ISSUER,
         "KINSHIP_PUBLIC_URL": "http://escalation.test",
     }
 

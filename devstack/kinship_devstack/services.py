@@ -1,7 +1,6 @@
 """The services the local stack runs, each in its own process."""
 
 import asyncio
-import base64
 import importlib.util
 import os
 import subprocess
@@ -13,8 +12,8 @@ from pathlib import Path
 import httpx
 
 from kinship_devstack.stack import LocalStack, StackError, pid_alive, port_open, stop_pid, tail
-
-DEV_NOTE_KEY = base64.b64encode(b"kinship-dev-note-key-32-bytes!!!").decode()
+from kinship_runtime.identity import all_scopes_key
+from kinship_runtime.settings import DEV_CREDENTIALS
 
 
 @dataclass(frozen=True)
@@ -80,12 +79,18 @@ def service_environment(stack: LocalStack, spec: ServiceSpec) -> dict[str, str]:
         "KINSHIP_HTTP_PORT": str(spec.port),
         # The local stack runs with published development credentials: dev profile only.
         "KINSHIP_ENV": "dev",
-        "KINSHIP_API_KEYS": os.environ.get("KINSHIP_API_KEYS", "local=kinship-dev-key"),
-        "KINSHIP_WEBHOOK_SECRET": os.environ.get("KINSHIP_WEBHOOK_SECRET", "kinship-dev-secret"),
-        "KINSHIP_PSEUDONYM_KEY": os.environ.get(
-            "KINSHIP_PSEUDONYM_KEY", "kinship-dev-pseudonym-key-not-for-production"
+        "KINSHIP_API_KEYS": os.environ.get(
+            "KINSHIP_API_KEYS", all_scopes_key("local", "kinship-dev-key")
         ),
-        "KINSHIP_NOTE_KEYS": os.environ.get("KINSHIP_NOTE_KEYS", f"dev1:{DEV_NOTE_KEY}"),
+        "KINSHIP_WEBHOOK_SECRET": os.environ.get(
+            "KINSHIP_WEBHOOK_SECRET", DEV_CREDENTIALS["KINSHIP_WEBHOOK_SECRET"]
+        ),
+        "KINSHIP_PSEUDONYM_KEY": os.environ.get(
+            "KINSHIP_PSEUDONYM_KEY", DEV_CREDENTIALS["KINSHIP_PSEUDONYM_KEY"]
+        ),
+        "KINSHIP_NOTE_KEYS": os.environ.get(
+            "KINSHIP_NOTE_KEYS", DEV_CREDENTIALS["KINSHIP_NOTE_KEYS"]
+        ),
         "KINSHIP_NOTE_KEY_ID": os.environ.get("KINSHIP_NOTE_KEY_ID", "dev1"),
         # The demo's mailbox (kinship_devstack.receiver.DemoMailbox) receives email locally.
         "KINSHIP_SMTP_HOST": os.environ.get("KINSHIP_SMTP_HOST", "127.0.0.1"),

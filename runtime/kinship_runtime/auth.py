@@ -46,7 +46,16 @@ class ApiKeys:
 
     def __init__(self, configured: SecretStr) -> None:
         self._keys: list[tuple[str, bytes]] = []
-        for position, entry in enumerate(configured.get_secret_value().split(",")):
+        text = configured.get_secret_value()
+        if text.strip().startswith("["):
+            # The scoped format (kinship_runtime.identity); scopes are not enforced here.
+            from kinship_runtime.identity import parse_api_keys
+
+            for scoped in parse_api_keys(text):
+                if scoped.key is not None:
+                    self._keys.append((scoped.name, scoped.key.get_secret_value().encode()))
+            return
+        for position, entry in enumerate(text.split(",")):
             entry = entry.strip()
             if not entry:
                 continue

@@ -29,12 +29,15 @@ from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 
 from kinship_contracts.topics import TOPICS, TopicSpec
+from kinship_runtime.access import PeopleDirectory, PostgresPeopleDirectory, RateLimits
 from kinship_runtime.auth import Authenticator
 from kinship_runtime.database import create_pool, migrate_schema
 from kinship_runtime.dead_letters import DeadLetterKeys, DeadLetters
 from kinship_runtime.health import ReadinessCheck, health_router
 from kinship_runtime.http import create_http_app
+from kinship_runtime.identity import IdentityVerifier, identity_verifier
 from kinship_runtime.kafka import ensure_topics, make_producer
+from kinship_runtime.limits import RequestLimits
 from kinship_runtime.outbox import OutboxRelay
 from kinship_runtime.settings import KinshipSettings
 from kinship_runtime.telemetry import configure_logging, configure_telemetry
@@ -109,8 +112,23 @@ class RuntimeProvider(Provider):
 
     @provide
     def authenticator(self, settings: KinshipSettings) -> Authenticator:
-        """Bearer authentication from the settings."""
+        """TRANSITIONAL bearer authentication (services not yet on access policies)."""
         return Authenticator.from_settings(settings)
+
+    @provide
+    def identities(self, settings: KinshipSettings) -> IdentityVerifier:
+        """API keys and people's tokens, verified as the settings say."""
+        return identity_verifier(settings)
+
+    @provide
+    def people(self, pool: asyncpg.Pool) -> PeopleDirectory:
+        """Roles of signed-in people, from this service's directory projection."""
+        return PostgresPeopleDirectory(pool)
+
+    @provide
+    def rate_limits(self, settings: KinshipSettings) -> RateLimits:
+        """Submission limits per person and per calling system."""
+        return RateLimits.of(settings.rate_limit_per_person, settings.rate_limit_per_key)
 
 
 def declare_productions(
@@ -146,12 +164,15 @@ def service_app(
     routers: Sequence[APIRouter],
     produces: Sequence[TopicSpec] = (),
     workers: Sequence[type[Worker]] = (),
+    public_paths: Sequence[str] = (),
 ) -> FastAPI:
     """A service's ASGI app: routes, health checks, and a lifespan that runs the service.
 
     ``produces`` lists the events the service publishes through its outbox (declared on the
     broker for its AsyncAPI document); ``workers`` the background workers the container
-    provides, started before consumers and stopped after them.
+    provides, started before consumers and stopped after them; ``public_paths`` the path
+    prefixes under ``/v1/`` that take a body without a bearer token (signed links, signed
+    webhooks): every other request with a body authenticates before it is read.
     """
     declare_productions(broker, settings, produces)
     started: list[Worker] = []
@@ -194,6 +215,16 @@ def service_app(
         broker=broker,
     )
     setup_dishka(container, app)
+
+    async def identify(token: str) -> object | None:
+        return await (await container.get(IdentityVerifier)).identify(token)
+
+    app.add_middleware(
+        RequestLimits,
+        max_body_bytes=settings.max_body_bytes,
+        identify=identify,
+        public_paths=tuple(public_paths),
+    )
     app.state.kinship = ServiceParts(settings, broker, tuple(produces))
     return app
 

@@ -19,13 +19,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 import jwt
 from jwt import PyJWK, PyJWKSet
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+if TYPE_CHECKING:
+    from kinship_runtime.settings import KinshipSettings
 
 log = logging.getLogger(__name__)
 
@@ -300,3 +303,50 @@ class IdentityVerifier:
         if self._jwts is not None and token.count(".") == 2:
             return await self._jwts.identify(token)
         return None
+
+
+def identity_verifier(settings: "KinshipSettings") -> IdentityVerifier:
+    """The verifier the settings describe: API keys, and people's tokens when configured.
+
+    Tokens need an issuer (``KINSHIP_JWT_ISSUER``, or the OIDC issuer) and a key: the OIDC
+    provider's JWKS (``KINSHIP_OIDC_ISSUER`` discovery or ``KINSHIP_JWT_JWKS_URL``), a PEM
+    public key, or a shared secret of at least 32 bytes. Plain-http identity providers are
+    accepted on this machine only, unless ``KINSHIP_ENV=dev``.
+    """
+    keys = ApiKeys(parse_api_keys(settings.api_keys.get_secret_value()))
+    issuer = settings.jwt_issuer or settings.oidc_issuer
+    has_key = bool(
+        settings.jwt_secret
+        or settings.jwt_public_key
+        or settings.jwt_jwks_url
+        or settings.oidc_issuer
+    )
+    if not has_key:
+        return IdentityVerifier(keys, None)
+    if not issuer:
+        raise ValueError("people's tokens need KINSHIP_JWT_ISSUER or KINSHIP_OIDC_ISSUER")
+    for url in (settings.oidc_issuer, settings.jwt_jwks_url):
+        if url and url.startswith("http://") and not loopback_url(url) and settings.env != "dev":
+            raise ValueError("the identity provider must be reached over https")
+    jwks = None
+    if settings.oidc_issuer or settings.jwt_jwks_url:
+        jwks = JwksCache(issuer=settings.oidc_issuer, jwks_url=settings.jwt_jwks_url)
+    return IdentityVerifier(
+        keys,
+        JwtVerifier(
+            JwtRules(
+                issuer=issuer,
+                audience=settings.jwt_audience,
+                max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
+                person_claim=settings.jwt_person_claim,
+            ),
+            secret=settings.jwt_secret,
+            public_key=settings.jwt_public_key,
+            jwks=jwks,
+        ),
+    )
+
+
+def all_scopes_key(name: str, key: str) -> str:
+    """``KINSHIP_API_KEYS`` with one key holding every scope (the local stack and tests)."""
+    return json.dumps([{"name": name, "scopes": [scope.value for scope in Scope], "key": key}])

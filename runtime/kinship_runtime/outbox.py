@@ -43,7 +43,8 @@ class OutboxMessage:
     event_id: str
     topic: str
     key: bytes | None
-    value: bytes
+    value: bytes | None
+    """None is a tombstone: it removes ``key`` from a compacted topic."""
     headers: list[tuple[str, bytes]] = field(default_factory=list)
 
 

@@ -24,6 +24,7 @@ DEV_CREDENTIALS: dict[str, str] = {
     "KINSHIP_NOTE_KEYS": f"dev1:{DEV_NOTE_KEY}",
     "KINSHIP_REQUEST_SIGNING_KEY": "kinship-dev-request-signing-key-not-for-production",
     "KINSHIP_DEAD_LETTER_KEY": "kinship-dev-dead-letter-key-not-for-production",
+    "KINSHIP_GRANT_KEY": "kinship-dev-reveal-grant-key-not-for-production",
 }
 """The local stack's credentials: published in the README, so refused outside ``dev``."""
 

@@ -4,6 +4,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -15,6 +16,7 @@ from kinship_checkin.settings import CheckinSettings
 from kinship_runtime.dead_letters import DeadLetterKeys
 from tests.conftest import Endpoints
 from tests.database import rows, wait_for_count
+from tests.escalation_support import bearer, escalation_env
 from tests.kafka_reading import checkin, encode, publish, read_all
 
 pytestmark = pytest.mark.integration
@@ -45,7 +47,7 @@ class RunningService:
 async def service(
     service_env: dict[str, str], endpoints: Endpoints, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[RunningService]:
-    for name, value in service_env.items():
+    for name, value in escalation_env(service_env).items():  # people's tokens too
         monkeypatch.setenv(name, value)
     settings = CheckinSettings()
     app = create_app(settings)
@@ -226,7 +228,8 @@ async def test_bad_http_input_gets_field_errors_and_no_credentials_get_401(
     )
     assert bad.status_code == 422
     locations = {tuple(error["loc"]) for error in bad.json()["detail"]}
-    assert ("body", "mood") in locations and ("body", "extra") in locations
+    # The unknown field is named "<unknown>": its name is text the sender chose.
+    assert ("body", "mood") in locations and ("body", "<unknown>") in locations
     assert SECRET_NOTE not in bad.text
     assert (await service.rows("SELECT count(*) FROM checkins"))[0][0] == 0
 
@@ -236,6 +239,7 @@ async def test_team_trends_need_five_people_and_directory_gives_the_team(
 ) -> None:
     directory = service.topic("directory.people")
     people = [(f"a{i}", "team-a") for i in range(5)] + [(f"b{i}", "team-b") for i in range(4)]
+    roles = {"coord": ["coordinator"], "a0": ["team_manager"]}
     await publish(
         service.endpoints.bootstrap_servers,
         directory,
@@ -248,17 +252,19 @@ async def test_team_trends_need_five_people_and_directory_gives_the_team(
                         "display_name": person,
                         "team_id": team,
                         "timezone": "Europe/Paris",
-                        "roles": [],
+                        "roles": roles.get(person, []),
                         "channels": {},
                         "active": True,
                     }
                 ),
             )
-            for person, team in people
+            for person, team in [*people, ("coord", "team-c")]
         ],
     )
-    assert await service.wait_for_rows("SELECT count(*) FROM directory_people", 9) == 9
-    now = "2026-11-24T08:00:00+00:00"
+    assert await service.wait_for_rows("SELECT count(*) FROM directory_people", 10) == 10
+    # Only closed weeks are published: check in during last week.
+    last_week = datetime.now(UTC) - timedelta(days=7)
+    now = last_week.isoformat()
     for person, _team in people:
         response = await service.client.post(
             "/v1/checkins",
@@ -266,14 +272,25 @@ async def test_team_trends_need_five_people_and_directory_gives_the_team(
             headers=AUTH,
         )
         assert response.status_code == 202
-    team_a = (await service.client.get("/v1/teams/team-a/trends", headers=AUTH)).json()
+    coordinator = bearer("coord")
+    assert (await service.client.get("/v1/teams/team-a/trends", headers=AUTH)).status_code == 403
+    assert (
+        await service.client.get("/v1/teams/team-b/trends", headers=bearer("a0"))
+    ).status_code == 403  # a0 manages team-a, not team-b
+    this_week = await service.client.post(
+        "/v1/checkins",
+        json=checkin("c-now", "a1", occurred_at=datetime.now(UTC).isoformat(), mood=1),
+        headers=AUTH,
+    )
+    assert this_week.status_code == 202
+    team_a = (await service.client.get("/v1/teams/team-a/trends", headers=bearer("a0"))).json()
     assert team_a["available"] is True
     assert team_a["overall"]["people"] == 5
     assert team_a["overall"]["mood_mean"] == 4.0
-    team_b = (await service.client.get("/v1/teams/team-b/trends", headers=AUTH)).json()
+    team_b = (await service.client.get("/v1/teams/team-b/trends", headers=coordinator)).json()
     assert team_b["available"] is False
     assert team_b["overall"] is None and team_b["weeks"] == []
     assert "not enough responses" in team_b["message"]
     # a tombstone removes the person from the directory
     await publish(service.endpoints.bootstrap_servers, directory, [(b"b0", None)])
-    assert await service.wait_for_rows("SELECT 9 - count(*) FROM directory_people", 1) == 1
+    assert await service.wait_for_rows("SELECT 10 - count(*) FROM directory_people", 1) == 1

@@ -8,14 +8,22 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from kinship_checkin.adapters.postgres import PostgresCheckinUnitOfWork
-from kinship_checkin.domain.privacy import CheckinPrivacy, NoteCipher, Pseudonymiser
+from kinship_checkin.domain.privacy import NoteCipher
 from kinship_checkin.domain.support import CrisisResources, load_crisis_resources
 from kinship_checkin.entrypoints.consumers import SUBSCRIPTIONS
 from kinship_checkin.entrypoints.http import checkin_router
+from kinship_checkin.handlers.erasure import ErasureTopics, erasure_topics
 from kinship_checkin.handlers.ports import CheckinUnitOfWork
 from kinship_checkin.handlers.recording import RecordingTopics
 from kinship_checkin.settings import CheckinSettings
-from kinship_contracts.topics import CHECKINS_RECORDED, CHECKINS_URGENT
+from kinship_contracts.topics import (
+    CHECKINS_RECORDED,
+    CHECKINS_URGENT,
+    DIRECTORY_PEOPLE,
+    ERASURE_RECEIPTS,
+    ERASURE_REQUESTED,
+    ERASURE_SUBJECTS,
+)
 from kinship_runtime.composition import RuntimeProvider, service_app
 from kinship_runtime.directory import DirectoryProjection
 from kinship_runtime.ingest import ingest
@@ -37,17 +45,19 @@ class CheckinProvider(Provider):
         return settings
 
     @provide
-    def privacy(self, settings: CheckinSettings) -> CheckinPrivacy:
-        """Pseudonyms and note encryption, from the service's keys."""
-        return CheckinPrivacy(
-            pseudonyms=Pseudonymiser(settings.pseudonym_key.get_secret_value().encode()),
-            notes=NoteCipher(settings.note_key_table(), settings.note_key_id),
-        )
+    def notes(self, settings: CheckinSettings) -> NoteCipher:
+        """Note encryption under per-person keys, wrapped by the master note keys."""
+        return NoteCipher(settings.note_key_table(), settings.note_key_id)
 
     @provide
     def topics(self, settings: CheckinSettings) -> RecordingTopics:
         """Where recorded check-ins go."""
         return RecordingTopics(settings.topic(CHECKINS_RECORDED), settings.topic(CHECKINS_URGENT))
+
+    @provide
+    def erasure(self, settings: CheckinSettings) -> ErasureTopics:
+        """Where erasure events go."""
+        return erasure_topics(settings.topic)
 
     @provide
     def crisis_resources(self, settings: CheckinSettings) -> CrisisResources:
@@ -56,8 +66,8 @@ class CheckinProvider(Provider):
 
     @provide
     def directory(self) -> DirectoryProjection:
-        """The directory projection (teams and time zones; no contact details yet)."""
-        return DirectoryProjection()
+        """The directory projection, with names and channels for reveals."""
+        return DirectoryProjection(keep_contact=True)
 
     @provide(scope=Scope.REQUEST)
     def unit_of_work(self, pool: asyncpg.Pool, directory: DirectoryProjection) -> CheckinUnitOfWork:
@@ -81,7 +91,15 @@ def create_app(settings: CheckinSettings | None = None) -> FastAPI:
         broker,
         settings,
         title="Kinship check-in service",
-        description="Check-in ingestion, pseudonymisation, encrypted notes and team trends.",
+        description="Check-ins, the pseudonym vault, encrypted notes, reveals to the assigned "
+        "responder, erasure, and team trends.",
         routers=[checkin_router()],
-        produces=(CHECKINS_RECORDED, CHECKINS_URGENT),
+        produces=(
+            CHECKINS_RECORDED,
+            CHECKINS_URGENT,
+            ERASURE_REQUESTED,
+            ERASURE_SUBJECTS,
+            ERASURE_RECEIPTS,
+            DIRECTORY_PEOPLE,
+        ),
     )

@@ -6,8 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
-from kinship_contracts.subjects import PseudonymKey
-from kinship_runtime.settings import KinshipSettings
+from kinship_runtime.settings import DEV_CREDENTIALS, InsecureSettingsError, KinshipSettings
 
 
 class CheckinSettings(KinshipSettings):
@@ -15,8 +14,10 @@ class CheckinSettings(KinshipSettings):
 
     service_name: str = "checkin"
     http_port: int = 8001
-    pseudonym_key: PseudonymKey = Field(
-        description="Key of the HMAC that turns person_id into subject_id (at least 32 bytes)."
+    grant_key: SecretStr | None = Field(
+        default=None,
+        description="Verifies the escalation service's reveal grants (the same secret there; "
+        ">= 32 bytes; required outside KINSHIP_ENV=dev).",
     )
     note_keys: SecretStr = Field(
         description="Comma-separated 'key_id:base64' AES-256 keys; old ids stay to decrypt."
@@ -51,3 +52,12 @@ class CheckinSettings(KinshipSettings):
                 f"KINSHIP_NOTE_KEY_ID {self.note_key_id!r} is not in KINSHIP_NOTE_KEYS"
             )
         return table
+
+    def grant_signing_key(self) -> bytes:
+        """The reveal-grant key (a development one in the dev profile)."""
+        configured = self.grant_key
+        if configured is None:
+            if self.env != "dev":
+                raise InsecureSettingsError("KINSHIP_GRANT_KEY is required")
+            configured = SecretStr(DEV_CREDENTIALS["KINSHIP_GRANT_KEY"])
+        return configured.get_secret_value().encode()

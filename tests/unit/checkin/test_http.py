@@ -1,10 +1,14 @@
 """The check-in HTTP API over the in-memory unit of work (the real routes, fakes behind them)."""
 
 import base64
+import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import ClassVar
 
 import httpx
+import jwt
 import pytest
 from dishka import Provider, Scope, make_async_container, provide
 from dishka.integrations.fastapi import setup_dishka
@@ -12,14 +16,23 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from pydantic import SecretStr
 
-from kinship_checkin.domain.privacy import CheckinPrivacy, NoteCipher, Pseudonymiser
+from kinship_checkin.domain.privacy import NoteCipher
 from kinship_checkin.domain.support import CrisisResources, load_crisis_resources
 from kinship_checkin.entrypoints.http import checkin_router
+from kinship_checkin.handlers.erasure import ErasureTopics
 from kinship_checkin.handlers.ports import CheckinUnitOfWork
 from kinship_checkin.handlers.recording import RecordingTopics
 from kinship_checkin.settings import CheckinSettings
-from kinship_runtime.auth import ApiKeys, Authenticator, JwtVerifier
+from kinship_contracts.directory import Role
+from kinship_runtime.access import PeopleDirectory, Person, RateLimits
 from kinship_runtime.http import create_http_app
+from kinship_runtime.identity import (
+    ApiKeys,
+    IdentityVerifier,
+    JwtRules,
+    JwtVerifier,
+    parse_api_keys,
+)
 from kinship_runtime.outbox import OutboxRelay
 from tests.kafka_reading import checkin
 from tests.unit.fakes.checkin import FakeCheckinUnitOfWork
@@ -37,6 +50,31 @@ class FakeRelay:
 
     def wake(self) -> None:
         self.wakes += 1
+
+
+ISSUER = "http://127.0.0.1:9/idp"
+JWT_SECRET = "a-test-secret-that-is-long-enough-for-hs256"
+
+
+def bearer(person_id: str) -> dict[str, str]:
+    now = int(time.time())
+    claims = {"sub": person_id, "aud": "kinship", "iss": ISSUER, "iat": now, "exp": now + 60}
+    return {"Authorization": f"Bearer {jwt.encode(claims, JWT_SECRET, 'HS256')}"}
+
+
+class FakePeople:
+    """The directory roles of the people in these tests."""
+
+    people: ClassVar[dict[str, Person]] = {
+        "coord": Person("coord", frozenset({Role.COORDINATOR}), "t-0"),
+        "mgr": Person("mgr", frozenset({Role.TEAM_MANAGER}), "t-1"),
+        "resp": Person("resp", frozenset({Role.PEER_RESPONDER}), "t-2"),
+        "ann": Person("ann", frozenset(), "t-1"),
+    }
+
+    async def person(self, person_id: str) -> tuple[Person, bool] | None:
+        found = self.people.get(person_id)
+        return (found, True) if found else None
 
 
 class Fakes(Provider):
@@ -57,15 +95,35 @@ class Fakes(Provider):
         return self.relay  # type: ignore[return-value]
 
     @provide
-    def authenticator(self) -> Authenticator:
-        return Authenticator(
-            ApiKeys(SecretStr("tests=unit-key")),
-            JwtVerifier(secret=None, public_key=None, audience="kinship", issuer=None),
+    def identities(self) -> IdentityVerifier:
+        keys = [
+            {"name": "survey", "scopes": ["checkins:submit"], "key": "unit-key"},
+            {"name": "hr", "scopes": ["erasure:request"], "key": "hr-key"},
+            {"name": "notifications", "scopes": ["subjects:deliver"], "key": "notify-key"},
+        ]
+        return IdentityVerifier(
+            ApiKeys(parse_api_keys(json.dumps(keys))),
+            JwtVerifier(
+                JwtRules(issuer=ISSUER, audience="kinship", max_lifetime_seconds=600),
+                secret=SecretStr(JWT_SECRET),
+            ),
         )
 
     @provide
-    def privacy(self) -> CheckinPrivacy:
-        return CheckinPrivacy(Pseudonymiser(b"s" * 32), NoteCipher({"n1": b"n" * 32}, "n1"))
+    def people(self) -> PeopleDirectory:
+        return FakePeople()
+
+    @provide
+    def limits(self) -> RateLimits:
+        return RateLimits.of("100/minute", "100/minute")
+
+    @provide
+    def erasure_topics(self) -> ErasureTopics:
+        return ErasureTopics("requested", "subjects", "receipts", "directory")
+
+    @provide
+    def notes(self) -> NoteCipher:
+        return NoteCipher({"n1": b"n" * 32}, "n1")
 
     @provide
     def topics(self) -> RecordingTopics:
@@ -78,7 +136,7 @@ class Fakes(Provider):
     @provide
     def settings(self) -> CheckinSettings:
         return CheckinSettings(
-            pseudonym_key=SecretStr("p" * 32),
+            env="dev",
             note_keys=SecretStr(f"n1:{NOTE_KEY}"),
             note_key_id="n1",
         )
@@ -170,3 +228,81 @@ async def test_http_422_never_echoes_an_unknown_field_name(client: httpx.AsyncCl
     assert response.status_code == 422
     assert [e["loc"] for e in response.json()["detail"]] == [["body", "<unknown>"]]
     assert PLANTED_NOTE not in response.text
+
+
+async def test_a_person_submits_check_ins_only_as_themself(client: httpx.AsyncClient) -> None:
+    own = await client.post(
+        "/v1/checkins", json=checkin("c-1", person="ann"), headers=bearer("ann")
+    )
+    assert own.status_code == 202
+    other = await client.post(
+        "/v1/checkins", json=checkin("c-2", person="bob"), headers=bearer("ann")
+    )
+    assert other.status_code == 403 and "only as yourself" in other.json()["detail"]
+
+
+async def test_a_key_without_the_submit_scope_cannot_submit(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/v1/checkins", json=checkin("c-1"), headers={"Authorization": "Bearer hr-key"}
+    )
+    assert response.status_code == 403
+
+
+async def test_team_trends_are_for_the_teams_manager_and_coordinators_only(
+    client: httpx.AsyncClient,
+) -> None:
+    async def status(team: str, who: dict[str, str]) -> int:
+        return (await client.get(f"/v1/teams/{team}/trends", headers=who)).status_code
+
+    assert await status("t-1", bearer("mgr")) == 200
+    assert await status("t-9", bearer("mgr")) == 403  # another team
+    assert await status("t-9", bearer("coord")) == 200
+    assert await status("t-1", bearer("ann")) == 403  # a team member is not its manager
+    assert await status("t-1", AUTH) == 403  # a key never reads team trends
+
+
+async def test_erasure_is_for_the_person_a_coordinator_or_an_hr_key(
+    client: httpx.AsyncClient, uow: FakeCheckinUnitOfWork
+) -> None:
+    mine = await client.post("/v1/people/ann/erasure", headers=bearer("ann"))
+    assert mine.status_code == 202
+    assert (await client.post("/v1/people/bob/erasure", headers=bearer("ann"))).status_code == 403
+    assert (await client.post("/v1/people/bob/erasure", headers=bearer("coord"))).status_code == 202
+    hr = await client.post("/v1/people/bob/erasure", headers={"Authorization": "Bearer hr-key"})
+    assert hr.status_code == 202
+    assert (await client.post("/v1/people/bob/erasure", headers=AUTH)).status_code == 403
+    status = await client.get(mine.json()["status_url"], headers=bearer("ann"))
+    assert status.json()["requested_by"] == "the person" and not status.json()["complete"]
+    listed = await client.get("/v1/erasures", headers=bearer("coord"))
+    assert len(listed.json()) == 3
+    assert (await client.get("/v1/erasures", headers=bearer("ann"))).status_code == 403
+
+
+async def test_only_the_notifications_key_resolves_a_subject_for_delivery(
+    client: httpx.AsyncClient, uow: FakeCheckinUnitOfWork
+) -> None:
+    await client.post("/v1/checkins", json=checkin("c-1", person="ann"), headers=AUTH)
+    subject = uow.vault["ann"]
+    body = {"request_id": "req-1"}
+    path = f"/v1/subjects/{subject}/delivery"
+    ok = await client.post(path, json=body, headers={"Authorization": "Bearer notify-key"})
+    assert ok.json() == {"person_id": "ann"}
+    for who in (AUTH, bearer("coord"), bearer("resp")):
+        assert (await client.post(path, json=body, headers=who)).status_code == 403
+    unknown = await client.post(
+        "/v1/subjects/nobody/delivery", json=body, headers={"Authorization": "Bearer notify-key"}
+    )
+    assert unknown.status_code == 404
+
+
+async def test_a_reveal_without_a_valid_grant_is_refused_and_never_cached(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        "/v1/reveal", json={"grant": "not-a-grant-at-all"}, headers=bearer("resp")
+    )
+    assert response.status_code == 403
+    assert response.headers["cache-control"] == "no-store"
+    assert (
+        await client.post("/v1/reveal", json={"grant": "x" * 20}, headers=AUTH)
+    ).status_code == 403

@@ -1,137 +1,124 @@
-"""Pseudonymous subject ids and note encryption (kinship_checkin.domain.privacy)."""
+"""Notes sealed under per-person data keys (kinship_checkin.domain.privacy)."""
 
-import re
+import os
 
 import pytest
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kinship_checkin.domain.privacy import (
     NONCE_BYTES,
     NoteCipher,
     NoteKeyUnknownError,
-    Pseudonymiser,
+    PersonKey,
     SealedNote,
 )
 
 KEY_1, KEY_2, KEY_3 = b"1" * 32, b"2" * 32, b"3" * 32
 GCM_TAG_BYTES = 16
+SUBJECT = "5f0c3a9d2e7b4c18a6d9e0f1b2c3d4e5"
 
 
-def test_subject_id_is_deterministic_for_one_key_even_across_instances() -> None:
-    assert Pseudonymiser(KEY_1).subject_id("person-42") == Pseudonymiser(KEY_1).subject_id(
-        "person-42"
-    )
+@pytest.fixture
+def cipher() -> NoteCipher:
+    return NoteCipher({"k1": KEY_1}, "k1")
 
 
-def test_subject_ids_differ_across_keys() -> None:
-    assert Pseudonymiser(KEY_1).subject_id("person-42") != Pseudonymiser(KEY_2).subject_id(
-        "person-42"
-    )
-
-
-def test_subject_ids_differ_across_people_even_similar_ids() -> None:
-    pseudonyms = Pseudonymiser(KEY_1)
-    ids = {pseudonyms.subject_id(person) for person in ["p1", "p2", "P1", "p1 ", "p10"]}
-    assert len(ids) == 5
-
-
-def test_subject_id_is_a_sha256_hex_digest_that_does_not_contain_the_person_id() -> None:
-    person = "abc123"  # hex-looking, so a leak could hide inside a hex digest
-    subject = Pseudonymiser(KEY_1).subject_id(person)
-    assert re.fullmatch(r"[0-9a-f]{64}", subject)
-    assert person not in subject
-
-
-def test_a_note_opens_with_the_key_and_checkin_it_was_sealed_for() -> None:
-    cipher = NoteCipher({"k1": KEY_1}, "k1")
+def test_a_note_opens_with_the_persons_key_and_the_checkin_it_was_sealed_for(
+    cipher: NoteCipher,
+) -> None:
+    key = cipher.new_person_key(SUBJECT)
     note = "Schlaf schlecht 😔 — need to talk"
-    sealed = cipher.seal(note, "c-1")
-    assert sealed.key_id == "k1"
-    assert cipher.open(sealed, "c-1") == note
+    sealed = cipher.seal(note, "c-1", key, SUBJECT)
+    assert (sealed.key_id, sealed.per_person) == ("k1", True)
+    assert cipher.open(sealed, "c-1", key, SUBJECT) == note
 
 
-def test_a_sealed_note_is_nonce_ciphertext_and_tag_with_no_plaintext() -> None:
-    sealed = NoteCipher({"k1": KEY_1}, "k1").seal("SECRET-NOTE-123", "c-1")
+def test_a_sealed_note_is_nonce_ciphertext_and_tag_with_no_plaintext(cipher: NoteCipher) -> None:
+    sealed = cipher.seal("SECRET-NOTE-123", "c-1", cipher.new_person_key(SUBJECT), SUBJECT)
     assert len(sealed.blob) == NONCE_BYTES + len(b"SECRET-NOTE-123") + GCM_TAG_BYTES
     assert b"SECRET-NOTE-123" not in sealed.blob
 
 
-def test_an_empty_note_seals_and_opens() -> None:
-    cipher = NoteCipher({"k1": KEY_1}, "k1")
-    assert cipher.open(cipher.seal("", "c-1"), "c-1") == ""
+def test_each_person_key_is_new_and_wrapped_not_stored_in_clear(cipher: NoteCipher) -> None:
+    first, second = cipher.new_person_key(SUBJECT), cipher.new_person_key(SUBJECT)
+    assert first.wrapped != second.wrapped and first.master_key_id == "k1"
+    assert len(first.wrapped) == NONCE_BYTES + 32 + GCM_TAG_BYTES
 
 
-def test_opening_with_the_wrong_checkin_id_as_associated_data_fails() -> None:
-    cipher = NoteCipher({"k1": KEY_1}, "k1")
-    sealed = cipher.seal("note", "c-1")
+def test_without_the_persons_key_a_note_cannot_be_opened_even_with_every_master_key(
+    cipher: NoteCipher,
+) -> None:
+    sealed = cipher.seal("note", "c-1", cipher.new_person_key(SUBJECT), SUBJECT)
+    with pytest.raises(NoteKeyUnknownError, match="erased"):
+        cipher.open(sealed, "c-1", None, SUBJECT)
+    another = cipher.new_person_key(SUBJECT)  # a key made afterwards is not the old one
     with pytest.raises(InvalidTag):
-        cipher.open(sealed, "c-10")
+        cipher.open(sealed, "c-1", another, SUBJECT)
 
 
-def test_a_tampered_blob_does_not_open() -> None:
-    cipher = NoteCipher({"k1": KEY_1}, "k1")
-    sealed = cipher.seal("note", "c-1")
+def test_a_persons_key_does_not_open_under_another_subject(cipher: NoteCipher) -> None:
+    key = cipher.new_person_key(SUBJECT)
+    sealed = cipher.seal("note", "c-1", key, SUBJECT)
+    with pytest.raises(InvalidTag):
+        cipher.open(sealed, "c-1", key, "another-subject")
+
+
+def test_opening_with_the_wrong_checkin_id_fails(cipher: NoteCipher) -> None:
+    key = cipher.new_person_key(SUBJECT)
+    sealed = cipher.seal("note", "c-1", key, SUBJECT)
+    with pytest.raises(InvalidTag):
+        cipher.open(sealed, "c-10", key, SUBJECT)
+
+
+def test_a_tampered_blob_does_not_open(cipher: NoteCipher) -> None:
+    key = cipher.new_person_key(SUBJECT)
+    sealed = cipher.seal("note", "c-1", key, SUBJECT)
     flipped = bytearray(sealed.blob)
     flipped[-1] ^= 0x01
     with pytest.raises(InvalidTag):
-        cipher.open(SealedNote(sealed.key_id, bytes(flipped)), "c-1")
+        cipher.open(SealedNote(sealed.key_id, bytes(flipped)), "c-1", key, SUBJECT)
 
 
-def test_the_same_key_id_with_different_key_material_does_not_open() -> None:
-    sealed = NoteCipher({"k1": KEY_1}, "k1").seal("note", "c-1")
-    with pytest.raises(InvalidTag):
-        NoteCipher({"k1": KEY_2}, "k1").open(sealed, "c-1")
+def test_an_empty_note_seals_and_opens(cipher: NoteCipher) -> None:
+    key = cipher.new_person_key(SUBJECT)
+    assert cipher.open(cipher.seal("", "c-1", key, SUBJECT), "c-1", key, SUBJECT) == ""
 
 
-def test_an_unknown_key_id_raises_note_key_unknown_error_naming_the_id() -> None:
-    sealed = SealedNote("retired-key", b"\x00" * 40)
-    cipher = NoteCipher({"k1": KEY_1}, "k1")
-    with pytest.raises(NoteKeyUnknownError, match="retired-key"):
-        cipher.open(sealed, "c-1")
-    with pytest.raises(LookupError):
-        cipher.open_bytes("retired-key", b"\x00" * 40, "aad")
-
-
-def test_rotation_seals_with_the_current_key_and_opens_every_kept_key() -> None:
+def test_rotation_rewraps_person_keys_and_old_master_keys_still_unwrap() -> None:
     before = NoteCipher({"k1": KEY_1}, "k1")
-    old_note = before.seal("old", "c-1")
-    old_bytes = before.seal_bytes(b"old-bytes", "t:0:1")
+    key = before.new_person_key(SUBJECT)
+    sealed = before.seal("old", "c-1", key, SUBJECT)
     after = NoteCipher({"k1": KEY_1, "k2": KEY_2}, "k2")
-    new_note = after.seal("new", "c-2")
-    new_key_id, new_blob = after.seal_bytes(b"new-bytes", "t:0:2")
-    assert (new_note.key_id, new_key_id) == ("k2", "k2")
-    assert after.open(old_note, "c-1") == "old"
-    assert after.open(new_note, "c-2") == "new"
-    assert after.open_bytes(*old_bytes, "t:0:1") == b"old-bytes"
-    assert after.open_bytes(new_key_id, new_blob, "t:0:2") == b"new-bytes"
+    assert after.open(sealed, "c-1", key, SUBJECT) == "old"
+    rewrapped = after.rewrap(key, SUBJECT)
+    assert rewrapped.master_key_id == "k2"
+    assert NoteCipher({"k2": KEY_2}, "k2").open(sealed, "c-1", rewrapped, SUBJECT) == "old"
 
 
-def test_after_the_old_key_is_dropped_its_notes_raise_note_key_unknown_error() -> None:
-    old_note = NoteCipher({"k1": KEY_1}, "k1").seal("old", "c-1")
-    with pytest.raises(NoteKeyUnknownError):
-        NoteCipher({"k2": KEY_2, "k3": KEY_3}, "k3").open(old_note, "c-1")
+def test_after_a_master_key_is_dropped_keys_it_wrapped_raise_note_key_unknown_error() -> None:
+    before = NoteCipher({"k1": KEY_1}, "k1")
+    key = before.new_person_key(SUBJECT)
+    sealed = before.seal("old", "c-1", key, SUBJECT)
+    with pytest.raises(NoteKeyUnknownError, match="k1"):
+        NoteCipher({"k2": KEY_2, "k3": KEY_3}, "k3").open(sealed, "c-1", key, SUBJECT)
 
 
-def test_seal_bytes_round_trips_arbitrary_bytes_bound_to_their_associated_data() -> None:
-    cipher = NoteCipher({"k1": KEY_1}, "k1")
-    payload = b'{"note": "SECRET-NOTE-123"}\xff\x00'
-    key_id, blob = cipher.seal_bytes(payload, "wellbeing.checkins.submitted:3:1200")
-    assert key_id == "k1"
-    assert b"SECRET-NOTE-123" not in blob
-    assert cipher.open_bytes(key_id, blob, "wellbeing.checkins.submitted:3:1200") == payload
-    with pytest.raises(InvalidTag):
-        cipher.open_bytes(key_id, blob, "wellbeing.checkins.submitted:3:1201")
+def test_notes_sealed_before_person_keys_still_open_with_their_master_key() -> None:
+    nonce = os.urandom(NONCE_BYTES)
+    legacy = SealedNote("k1", nonce + AESGCM(KEY_1).encrypt(nonce, b"old note", b"c-1"), False)
+    assert NoteCipher({"k1": KEY_1}, "k1").open(legacy, "c-1", None, SUBJECT) == "old note"
 
 
-def test_sealing_twice_uses_fresh_nonces() -> None:
-    cipher = NoteCipher({"k1": KEY_1}, "k1")
-    blobs = {cipher.seal_bytes(b"same", "aad")[1][:NONCE_BYTES] for _ in range(20)}
+def test_the_same_note_seals_differently_each_time(cipher: NoteCipher) -> None:
+    key = cipher.new_person_key(SUBJECT)
+    blobs = {cipher.seal("same", "c-1", key, SUBJECT).blob for _ in range(20)}
     assert len(blobs) == 20
 
 
-def test_a_note_sealed_as_a_note_does_not_open_as_dead_letter_bytes_of_another_position() -> None:
+def test_a_key_and_a_note_of_an_unknown_master_key_raise_naming_the_id() -> None:
     cipher = NoteCipher({"k1": KEY_1}, "k1")
-    sealed = cipher.seal("note", "c-1")
-    assert cipher.open_bytes(sealed.key_id, sealed.blob, "c-1") == b"note"
-    with pytest.raises(InvalidTag):
-        cipher.open_bytes(sealed.key_id, sealed.blob, "topic:0:0")
+    with pytest.raises(NoteKeyUnknownError, match="retired-key"):
+        cipher.open(SealedNote("retired-key", b"\x00" * 40, False), "c-1", None, SUBJECT)
+    with pytest.raises(NoteKeyUnknownError, match="retired-key"):
+        cipher.seal("x", "c-1", PersonKey("retired-key", b"\x00" * 60), SUBJECT)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kinship_checkin.domain.checkins import needs_immediate_support
-from kinship_checkin.domain.privacy import CheckinPrivacy, NoteCipher, Pseudonymiser
+from kinship_checkin.domain.privacy import NoteCipher
 from kinship_checkin.domain.support import PEER_OUTREACH, load_crisis_resources
 from kinship_checkin.handlers.directory import apply_directory
 from kinship_checkin.handlers.recording import (
@@ -21,9 +21,10 @@ from kinship_checkin.handlers.recording import (
 from kinship_contracts.checkins import CheckinSubmitted
 from kinship_contracts.directory import DirectoryChange, DirectoryPerson
 from kinship_contracts.resources import ResourceKind, SupportResource
+from kinship_runtime.outbox import OutboxMessage
 from tests.unit.fakes.checkin import FakeCheckinUnitOfWork, submitted
 
-PRIVACY = CheckinPrivacy(Pseudonymiser(b"s" * 32), NoteCipher({"n1": b"n" * 32}, "n1"))
+NOTES = NoteCipher({"n1": b"n" * 32}, "n1")
 RECORDED_AT = datetime(2026, 11, 24, 10, 15, tzinfo=UTC)
 PLANTED_NOTE = "SECRET-NOTE-123"
 
@@ -33,8 +34,13 @@ async def record(
 ) -> list[CheckinResult]:
     async with uow:
         return await record_checkins(
-            list(items), uow, PRIVACY, RecordingTopics("recorded", urgent), RECORDED_AT
+            list(items), uow, NOTES, RecordingTopics("recorded", urgent), RECORDED_AT
         )
+
+
+def value(message: OutboxMessage) -> bytes:
+    assert message.value is not None, "a check-in event is never a tombstone"
+    return message.value
 
 
 def outcomes(results: list[CheckinResult]) -> list[Outcome]:
@@ -89,7 +95,7 @@ async def test_the_recorded_event_json_has_no_person_id_and_no_note_text() -> No
     uow = FakeCheckinUnitOfWork(teams={"alice-7": "team-a"})
     await record(uow, submitted("c-1", person="alice-7", note=PLANTED_NOTE))
     (message,) = uow.outbox
-    text = message.value.decode()
+    text = value(message).decode()
     assert "person_id" not in json.loads(text)
     assert "note" not in json.loads(text)
     assert "alice-7" not in text
@@ -101,34 +107,56 @@ async def test_the_recorded_event_json_has_no_person_id_and_no_note_text() -> No
 async def test_the_recorded_event_says_a_note_exists_and_the_stored_note_is_sealed() -> None:
     uow = FakeCheckinUnitOfWork()
     await record(uow, submitted("c-1", note=PLANTED_NOTE))
-    assert json.loads(uow.outbox[0].value)["has_note"] is True
+    assert json.loads(value(uow.outbox[0]))["has_note"] is True
     sealed = uow.checkins["c-1"].sealed_note
-    assert sealed is not None and sealed.key_id == "n1"
+    assert sealed is not None and sealed.key_id == "n1" and sealed.per_person
     assert PLANTED_NOTE.encode() not in sealed.blob
-    assert PRIVACY.notes.open(sealed, "c-1") == PLANTED_NOTE
+    subject = uow.vault["alice"]
+    assert NOTES.open(sealed, "c-1", uow.keys[subject], subject) == PLANTED_NOTE
+
+
+async def test_each_person_gets_one_data_key_and_only_when_they_write_a_note() -> None:
+    uow = FakeCheckinUnitOfWork()
+    await record(
+        uow,
+        submitted("c-1", person="ann", note="one"),
+        submitted("c-2", person="ann", note="two"),
+        submitted("c-3", person="bob"),
+    )
+    await record(uow, submitted("c-4", person="ann", note="three"))
+    assert set(uow.keys) == {uow.vault["ann"]}
+    ann = uow.vault["ann"]
+    for checkin_id, note in (("c-1", "one"), ("c-2", "two"), ("c-4", "three")):
+        sealed = uow.checkins[checkin_id].sealed_note
+        assert sealed is not None
+        assert NOTES.open(sealed, checkin_id, uow.keys[ann], ann) == note
 
 
 async def test_an_empty_note_is_no_note() -> None:
     uow = FakeCheckinUnitOfWork()
     await record(uow, submitted("c-1", note=""))
-    assert json.loads(uow.outbox[0].value)["has_note"] is False
+    assert json.loads(value(uow.outbox[0]))["has_note"] is False
     assert uow.checkins["c-1"].sealed_note is None
 
 
-async def test_the_event_is_keyed_by_the_subject_id_and_the_vault_maps_it_back() -> None:
+async def test_the_event_is_keyed_by_a_random_subject_id_only_the_vault_maps_back() -> None:
     uow = FakeCheckinUnitOfWork()
     await record(uow, submitted("c-1", person="bob"))
-    subject = PRIVACY.pseudonyms.subject_id("bob")
-    (message,) = uow.outbox
-    assert message.key == subject.encode()
-    assert json.loads(message.value)["subject_id"] == subject
-    assert uow.vault == {subject: "bob"}
+    await record(uow, submitted("c-2", person="bob"))
+    subject = uow.vault["bob"]
+    keys = {message.key for message in uow.outbox}
+    assert keys == {subject.encode()}  # the same pseudonym for every check-in of one person
+    assert json.loads(value(uow.outbox[0]))["subject_id"] == subject
+    assert len(subject) == 32 and "bob" not in subject
+    other = FakeCheckinUnitOfWork()
+    await record(other, submitted("c-1", person="bob"))
+    assert other.vault["bob"] != subject  # not derived from the person: not recomputable
 
 
 async def test_team_id_is_filled_from_the_directory() -> None:
     uow = FakeCheckinUnitOfWork(teams={"alice": "team-a", "bob": "team-b"})
     await record(uow, submitted("c-1", person="alice"), submitted("c-2", person="bob"))
-    teams = {m.event_id: json.loads(m.value)["team_id"] for m in uow.outbox}
+    teams = {m.event_id: json.loads(value(m))["team_id"] for m in uow.outbox}
     assert teams == {"c-1": "team-a", "c-2": "team-b"}
     assert uow.teams_asked == [["alice", "bob"]]
 
@@ -136,7 +164,7 @@ async def test_team_id_is_filled_from_the_directory() -> None:
 async def test_a_person_unknown_to_the_directory_has_no_team_id_in_the_event() -> None:
     uow = FakeCheckinUnitOfWork()
     await record(uow, submitted("c-1", person="newcomer"))
-    assert "team_id" not in json.loads(uow.outbox[0].value)
+    assert "team_id" not in json.loads(value(uow.outbox[0]))
     assert uow.checkins["c-1"].event.team_id is None
 
 
@@ -154,7 +182,7 @@ async def test_the_directory_is_asked_once_per_person_per_batch() -> None:
 async def test_the_event_keeps_the_id_answers_and_adds_derived_scores() -> None:
     uow = FakeCheckinUnitOfWork()
     await record(uow, submitted("c-1", who5=[3, 3, 3, 3, 0], phq9=[1, 2, 0, 0, 0, 0, 0, 0, 0]))
-    body = json.loads(uow.outbox[0].value)
+    body = json.loads(value(uow.outbox[0]))
     assert body["id"] == "c-1"
     assert body["who5"] == [3, 3, 3, 3, 0]
     assert body["recorded_at"] == "2026-11-24T10:15:00Z"
@@ -285,7 +313,7 @@ async def test_a_directory_change_is_seen_by_the_next_checkin() -> None:
     async with uow:
         await apply_directory([DirectoryChange("alice", person("alice", "t-9"))], uow)
     await record(uow, submitted("c-1", person="alice"))
-    assert json.loads(uow.outbox[0].value)["team_id"] == "t-9"
+    assert json.loads(value(uow.outbox[0]))["team_id"] == "t-9"
 
 
 async def test_a_failed_unit_of_work_records_nothing() -> None:
@@ -293,7 +321,7 @@ async def test_a_failed_unit_of_work_records_nothing() -> None:
     with pytest.raises(RuntimeError):
         async with uow:
             await record_checkins(
-                [submitted("c-1")], uow, PRIVACY, RecordingTopics("recorded"), RECORDED_AT
+                [submitted("c-1")], uow, NOTES, RecordingTopics("recorded"), RECORDED_AT
             )
             raise RuntimeError("the database refused the batch")
     assert (uow.checkins, uow.outbox, uow.rollbacks) == ({}, [], 1)
@@ -306,12 +334,12 @@ async def test_recorded_event_has_subject_team_and_no_person_or_note() -> None:
     uow = FakeCheckinUnitOfWork(teams={"alice": "team-7"})
     await record(uow, submitted("c-1", note=PLANTED_NOTE))
     message = uow.outbox[0]
-    body = json.loads(message.value)
-    assert "person_id" not in body and "alice" not in message.value.decode()
-    assert PLANTED_NOTE not in message.value.decode()
+    body = json.loads(value(message))
+    assert "person_id" not in body and "alice" not in value(message).decode()
+    assert PLANTED_NOTE not in value(message).decode()
     assert body["has_note"] is True
     assert body["team_id"] == "team-7"
-    assert message.key == PRIVACY.pseudonyms.subject_id("alice").encode()
+    assert message.key == uow.vault["alice"].encode()
     stored = uow.checkins["c-1"].sealed_note
     assert stored is not None and PLANTED_NOTE.encode() not in stored.blob
 

@@ -1,26 +1,61 @@
 """The check-in service's unit-of-work port, in memory."""
 
 import copy
-from collections.abc import Sequence
-from datetime import date, timedelta
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
 from kinship_checkin.domain.checkins import RecordedCheckin
+from kinship_checkin.domain.people import Contact, ErasureStatus
+from kinship_checkin.domain.privacy import PersonKey, SealedNote
 from kinship_checkin.domain.trends import TrendCell
 from kinship_contracts.checkins import CheckinSubmitted
 from kinship_contracts.directory import DirectoryChange, latest_per_person
+from kinship_contracts.privacy import ErasureReceipt
 from kinship_runtime.outbox import OutboxMessage
 from tests.kafka_reading import checkin, encode
+
+
+@dataclass
+class AuditEntry:
+    action: str
+    actor: str
+    subject_id: str | None
+    case_id: str | None
+    detail: dict[str, Any]
+
+
+@dataclass
+class Erasure:
+    requested_at: datetime
+    requested_by: str
+    erased_at: datetime | None = None
+    subjects: int | None = None
+    receipts: dict[str, datetime] = field(default_factory=dict)
 
 
 class FakeCheckinUnitOfWork:
     """Implements ``kinship_checkin.handlers.ports.CheckinUnitOfWork`` in memory.
 
     Like the PostgreSQL unit of work it is idempotent by event id (a known id is skipped and
-    only the outbox messages of newly stored check-ins are queued) and transactional: what a
-    failed unit of work changed is rolled back.
+    only the outbox messages of newly stored check-ins are queued), gives people random
+    subject ids, and is transactional: what a failed unit of work changed is rolled back.
     """
+
+    _STATE = (
+        "teams",
+        "contacts",
+        "checkins",
+        "vault",
+        "keys",
+        "outbox",
+        "processed",
+        "audits",
+        "erasure_records",
+    )
 
     def __init__(
         self,
@@ -29,11 +64,16 @@ class FakeCheckinUnitOfWork:
         today: date = date(2026, 11, 30),
     ) -> None:
         self.teams: dict[str, str] = dict(teams or {})
+        self.contacts: dict[str, Contact] = {}
         self.cells: dict[str, list[TrendCell]] = dict(cells or {})
         self.today = today
         self.checkins: dict[str, RecordedCheckin] = {}
-        self.vault: dict[str, str] = {}
+        self.vault: dict[str, str] = {}  # person_id -> subject_id
+        self.keys: dict[str, PersonKey] = {}
         self.outbox: list[OutboxMessage] = []
+        self.processed: set[tuple[str, str]] = set()
+        self.audits: list[AuditEntry] = []
+        self.erasure_records: dict[str, Erasure] = {}
         self.record_calls: list[list[str]] = []
         self.directory_calls: list[list[str]] = []
         self.teams_asked: list[list[str]] = []
@@ -45,14 +85,7 @@ class FakeCheckinUnitOfWork:
     async def __aenter__(self) -> Self:
         assert not self._entered, "a unit of work is entered once at a time"
         self._entered = True
-        self._snapshot = copy.deepcopy(
-            {
-                "teams": self.teams,
-                "checkins": self.checkins,
-                "vault": self.vault,
-                "outbox": self.outbox,
-            }
-        )
+        self._snapshot = copy.deepcopy({name: getattr(self, name) for name in self._STATE})
         return self
 
     async def __aexit__(
@@ -72,10 +105,36 @@ class FakeCheckinUnitOfWork:
     def _check_entered(self) -> None:
         assert self._entered, "handlers run inside an entered unit of work"
 
+    async def first_time(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
+        self._check_entered()
+        new = {i for i in event_ids if (consumer, i) not in self.processed}
+        self.processed |= {(consumer, i) for i in new}
+        return new
+
     async def teams_of(self, person_ids: Sequence[str]) -> dict[str, str]:
         self._check_entered()
         self.teams_asked.append(list(person_ids))
         return {person: self.teams[person] for person in person_ids if person in self.teams}
+
+    async def subjects_for(self, person_ids: Sequence[str], create: bool = True) -> dict[str, str]:
+        self._check_entered()
+        if create:
+            for person in person_ids:
+                self.vault.setdefault(person, secrets.token_hex(16))
+        return {p: self.vault[p] for p in person_ids if p in self.vault}
+
+    async def person_of(self, subject_id: str) -> str | None:
+        self._check_entered()
+        return next((p for p, s in self.vault.items() if s == subject_id), None)
+
+    async def person_keys(self, subject_ids: Sequence[str]) -> dict[str, PersonKey]:
+        self._check_entered()
+        return {s: self.keys[s] for s in subject_ids if s in self.keys}
+
+    async def add_person_keys(self, keys: Mapping[str, PersonKey]) -> None:
+        self._check_entered()
+        for subject, key in keys.items():
+            self.keys.setdefault(subject, key)
 
     async def record(
         self, checkins: Sequence[RecordedCheckin], messages: Sequence[OutboxMessage]
@@ -87,10 +146,16 @@ class FakeCheckinUnitOfWork:
             if item.event.id in self.checkins:
                 continue
             self.checkins[item.event.id] = item
-            self.vault.setdefault(item.event.subject_id, item.person_id)
             new.add(item.event.id)
         self.outbox += [message for message in messages if message.event_id in new]
         return new
+
+    async def note_of(self, checkin_id: str, subject_id: str) -> SealedNote | None:
+        self._check_entered()
+        found = self.checkins.get(checkin_id)
+        if found is None or found.event.subject_id != subject_id:
+            return None
+        return found.sealed_note
 
     async def apply_directory(self, changes: Sequence[DirectoryChange]) -> None:
         self._check_entered()
@@ -98,15 +163,100 @@ class FakeCheckinUnitOfWork:
         for change in latest_per_person(changes):
             if change.person is None:
                 self.teams.pop(change.person_id, None)
+                self.contacts.pop(change.person_id, None)
             else:
-                self.teams[change.person_id] = change.person.team_id
+                person = change.person
+                self.teams[change.person_id] = person.team_id
+                self.contacts[change.person_id] = Contact(
+                    person.display_name,
+                    {k: str(v) for k, v in person.channels.model_dump(exclude_none=True).items()},
+                    person.timezone,
+                )
+
+    async def contact_of(self, person_id: str) -> Contact | None:
+        self._check_entered()
+        return self.contacts.get(person_id)
 
     async def trend_cells(self, team_id: str, weeks: int) -> list[TrendCell]:
-        """The team's cells from ``weeks`` weeks before the current week on (as the SQL does)."""
+        """The team's closed weeks from ``weeks`` weeks before the current week (as the SQL)."""
         self._check_entered()
         this_week = self.today - timedelta(days=self.today.weekday())
         since = this_week - timedelta(weeks=weeks)
-        return [cell for cell in self.cells.get(team_id, []) if cell.week_start >= since]
+        return [
+            cell for cell in self.cells.get(team_id, []) if since <= cell.week_start < this_week
+        ]
+
+    async def audit(
+        self,
+        action: str,
+        actor: str,
+        subject_id: str | None = None,
+        case_id: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._check_entered()
+        self.audits.append(AuditEntry(action, actor, subject_id, case_id, dict(detail or {})))
+
+    async def erase(self, person_id: str, subject_ids: Sequence[str]) -> dict[str, int]:
+        self._check_entered()
+        gone = [i for i, c in self.checkins.items() if c.event.subject_id in subject_ids]
+        for checkin_id in gone:
+            del self.checkins[checkin_id]
+        keys = [s for s in subject_ids if self.keys.pop(s, None) is not None]
+        self.contacts.pop(person_id, None)
+        audits = [a for a in self.audits if a.subject_id in subject_ids]
+        self.audits = [a for a in self.audits if a.subject_id not in subject_ids]
+        for entry in self.audits:
+            if entry.actor == f"person:{person_id}":
+                entry.actor = "person:erased"
+        return {
+            "checkins": len(gone),
+            "data_keys": len(keys),
+            "pseudonyms": int(self.vault.pop(person_id, None) is not None),
+            "directory": int(self.teams.pop(person_id, None) is not None),
+            "audit_records": len(audits),
+            "dead_letter_keys": 0,
+        }
+
+    async def record_erasure(self, erasure_id: str, requested_at: datetime, by: str) -> None:
+        self._check_entered()
+        self.erasure_records.setdefault(erasure_id, Erasure(requested_at, by))
+
+    async def mark_erased(self, erasure_id: str, at: datetime, subjects: int) -> None:
+        self._check_entered()
+        self.erasure_records[erasure_id].erased_at = at
+        self.erasure_records[erasure_id].subjects = subjects
+
+    async def add_receipt(self, receipt: ErasureReceipt) -> None:
+        self._check_entered()
+        erasure = self.erasure_records.get(receipt.erasure_id)
+        if erasure is not None:
+            erasure.receipts.setdefault(receipt.service, receipt.completed_at)
+
+    async def erasure_status(
+        self, erasure_id: str, services: Sequence[str]
+    ) -> ErasureStatus | None:
+        self._check_entered()
+        erasure = self.erasure_records.get(erasure_id)
+        if erasure is None:
+            return None
+        return ErasureStatus(
+            erasure_id,
+            erasure.requested_at,
+            erasure.requested_by,
+            {name: erasure.receipts.get(name) for name in services},
+        )
+
+    async def erasures(self, services: Sequence[str], limit: int) -> list[ErasureStatus]:
+        self._check_entered()
+        records = self.erasure_records
+        newest = sorted(records, key=lambda e: records[e].requested_at, reverse=True)
+        found = [await self.erasure_status(e, services) for e in newest[:limit]]
+        return [status for status in found if status is not None]
+
+    async def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        self._check_entered()
+        self.outbox += messages
 
 
 def submitted(id_: str = "c-1", person: str = "alice", **fields: Any) -> CheckinSubmitted:

@@ -1,16 +1,24 @@
 """PostgreSQL unit of work of the check-in service: check-ins, vault, directory, outbox."""
 
 import json
-from collections.abc import Sequence
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
 
 import asyncpg
 
 from kinship_checkin.domain.checkins import RecordedCheckin
+from kinship_checkin.domain.people import Contact, ErasureStatus
+from kinship_checkin.domain.privacy import PersonKey, SealedNote
 from kinship_checkin.domain.trends import TrendCell
 from kinship_contracts.directory import DirectoryChange
-from kinship_runtime.database import PoolTransaction
-from kinship_runtime.directory import DirectoryProjection
-from kinship_runtime.outbox import OutboxMessage, header_rows
+from kinship_contracts.privacy import ErasureReceipt
+from kinship_runtime.database import Connection, PoolTransaction
+from kinship_runtime.dead_letters import shred_dead_letters
+from kinship_runtime.directory import DirectoryProjection, channels_of
+from kinship_runtime.idempotency import first_time
+from kinship_runtime.outbox import OutboxMessage, enqueue, header_rows
 
 # One statement per batch: check-ins that are new go in, and only their events join the outbox.
 _RECORD = """
@@ -19,17 +27,18 @@ WITH incoming AS (
         $1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[],
         $7::smallint[], $8::smallint[], $9::smallint[], $10::text[], $11::text[], $12::text[],
         $13::boolean[], $14::smallint[], $15::smallint[], $16::smallint[], $17::boolean[],
-        $18::smallint[], $19::bytea[], $20::text[]
+        $18::smallint[], $19::bytea[], $20::text[], $26::boolean[]
     ) AS t(id, subject_id, team_id, occurred_at, recorded_at, source, mood, stress, energy,
            who5, phq9, phq2, wants_contact, who5_raw, who5_percent, phq9_total,
-           phq9_item9_positive, phq2_total, note_ciphertext, note_key_id)
+           phq9_item9_positive, phq2_total, note_ciphertext, note_key_id, note_per_person)
 ), inserted AS (
     INSERT INTO checkins (id, subject_id, team_id, occurred_at, recorded_at, source, mood,
         stress, energy, who5, phq9, phq2, wants_contact, who5_raw, who5_percent, phq9_total,
-        phq9_item9_positive, phq2_total, note_ciphertext, note_key_id)
+        phq9_item9_positive, phq2_total, note_ciphertext, note_key_id, note_per_person)
     SELECT id, subject_id, team_id, occurred_at, recorded_at, source, mood, stress, energy,
         who5::smallint[], phq9::smallint[], phq2::smallint[], wants_contact, who5_raw,
-        who5_percent, phq9_total, phq9_item9_positive, phq2_total, note_ciphertext, note_key_id
+        who5_percent, phq9_total, phq9_item9_positive, phq2_total, note_ciphertext, note_key_id,
+        coalesce(note_per_person, false)
     FROM incoming
     ON CONFLICT (id) DO NOTHING
     RETURNING id
@@ -44,10 +53,10 @@ WITH incoming AS (
 SELECT id FROM inserted
 """
 
-_VAULT = """
+_NEW_SUBJECTS = """
 INSERT INTO pseudonyms (subject_id, person_id)
 SELECT * FROM unnest($1::text[], $2::text[])
-ON CONFLICT (subject_id) DO NOTHING
+ON CONFLICT DO NOTHING
 """
 
 _TREND = """
@@ -60,6 +69,8 @@ SELECT date_trunc('week', occurred_at)::date AS week_start,
        coalesce(sum(who5_percent), 0) AS who5_percent_sum, count(who5_percent) AS who5_count
 FROM checkins
 WHERE team_id = $1 AND occurred_at >= date_trunc('week', now()) - make_interval(weeks => $2)
+    AND occurred_at < date_trunc('week', now())  -- closed weeks only: the open one could be
+                                                 -- read before and after one more check-in
 GROUP BY 1
 """
 
@@ -76,6 +87,167 @@ class PostgresCheckinUnitOfWork(PoolTransaction):
         super().__init__(pool)
         self._directory = directory
 
+    async def first_time(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
+        """Mark events processed by ``consumer``; the ids never seen before."""
+        return await first_time(self.conn, consumer, event_ids)
+
+    async def subjects_for(self, person_ids: Sequence[str], create: bool = True) -> dict[str, str]:
+        """The vault's subject id of each person; new people get a random one (when asked)."""
+        wanted = list(person_ids)
+        if not wanted:
+            return {}
+        if create:
+            # Random, never derived: nothing but this table links a subject id to a person.
+            await self.conn.execute(_NEW_SUBJECTS, [secrets.token_hex(16) for _ in wanted], wanted)
+        rows = await self.conn.fetch(
+            "SELECT person_id, subject_id FROM pseudonyms WHERE person_id = ANY($1::text[])",
+            wanted,
+        )
+        return {row["person_id"]: row["subject_id"] for row in rows}
+
+    async def person_of(self, subject_id: str) -> str | None:
+        """The vault's person for a subject id (None once erased)."""
+        value = await self.conn.fetchval(
+            "SELECT person_id FROM pseudonyms WHERE subject_id = $1", subject_id
+        )
+        return str(value) if value is not None else None
+
+    async def person_keys(self, subject_ids: Sequence[str]) -> dict[str, PersonKey]:
+        """The data keys of these people, as far as they have one."""
+        rows = await self.conn.fetch(
+            "SELECT subject_id, master_key_id, wrapped_key FROM person_keys"
+            " WHERE subject_id = ANY($1::text[])",
+            list(subject_ids),
+        )
+        return {
+            row["subject_id"]: PersonKey(row["master_key_id"], bytes(row["wrapped_key"]))
+            for row in rows
+        }
+
+    async def add_person_keys(self, keys: Mapping[str, PersonKey]) -> None:
+        """Store new data keys; one stored meanwhile by another transaction wins."""
+        await self.conn.executemany(
+            "INSERT INTO person_keys (subject_id, master_key_id, wrapped_key)"
+            " VALUES ($1, $2, $3) ON CONFLICT (subject_id) DO NOTHING",
+            [(subject, key.master_key_id, key.wrapped) for subject, key in keys.items()],
+        )
+
+    async def note_of(self, checkin_id: str, subject_id: str) -> SealedNote | None:
+        """The sealed note of one of this subject's check-ins, if it has one."""
+        row = await self.conn.fetchrow(
+            "SELECT note_ciphertext, note_key_id, note_per_person FROM checkins"
+            " WHERE id = $1 AND subject_id = $2 AND note_ciphertext IS NOT NULL",
+            checkin_id,
+            subject_id,
+        )
+        if row is None:
+            return None
+        return SealedNote(row["note_key_id"], bytes(row["note_ciphertext"]), row["note_per_person"])
+
+    async def contact_of(self, person_id: str) -> Contact | None:
+        """The person's name, channels and time zone, from the directory."""
+        row = await self.conn.fetchrow(
+            "SELECT display_name, channels, timezone FROM directory_people"
+            " WHERE person_id = $1 AND active",
+            person_id,
+        )
+        if row is None or row["display_name"] is None:
+            return None
+        return Contact(row["display_name"], channels_of(row["channels"]), row["timezone"])
+
+    async def audit(
+        self,
+        action: str,
+        actor: str,
+        subject_id: str | None = None,
+        case_id: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Append to the audit trail."""
+        await self.conn.execute(
+            "INSERT INTO audit (action, actor, subject_id, case_id, detail)"
+            " VALUES ($1, $2, $3, $4, $5::jsonb)",
+            action,
+            actor,
+            subject_id,
+            case_id,
+            json.dumps(dict(detail or {})),
+        )
+
+    async def erase(self, person_id: str, subject_ids: Sequence[str]) -> dict[str, int]:
+        """Remove or crypto-shred everything about the person; counts by kind."""
+        conn, subjects = self.conn, list(subject_ids)
+        removed = {
+            "checkins": await _count(
+                conn, "DELETE FROM checkins WHERE subject_id = ANY($1::text[])", subjects
+            ),
+            "data_keys": await _count(
+                conn, "DELETE FROM person_keys WHERE subject_id = ANY($1::text[])", subjects
+            ),
+            "pseudonyms": await _count(
+                conn, "DELETE FROM pseudonyms WHERE person_id = $1", person_id
+            ),
+            "directory": await _count(
+                conn, "DELETE FROM directory_people WHERE person_id = $1", person_id
+            ),
+            "audit_records": await _count(
+                conn, "DELETE FROM audit WHERE subject_id = ANY($1::text[])", subjects
+            ),
+            "dead_letter_keys": await shred_dead_letters(conn, [person_id, *subjects]),
+        }
+        # What the person did (as a responder) stays in the trail, no longer under their name.
+        await conn.execute(
+            "UPDATE audit SET actor = 'person:erased' WHERE actor = $1", f"person:{person_id}"
+        )
+        return removed
+
+    async def record_erasure(self, erasure_id: str, requested_at: datetime, by: str) -> None:
+        """Remember an erasure request (never whom it is about)."""
+        await self.conn.execute(
+            "INSERT INTO erasures (erasure_id, requested_at, requested_by) VALUES ($1, $2, $3)"
+            " ON CONFLICT (erasure_id) DO NOTHING",
+            erasure_id,
+            requested_at,
+            by,
+        )
+
+    async def mark_erased(self, erasure_id: str, at: datetime, subjects: int) -> None:
+        """This service finished the erasure."""
+        await self.conn.execute(
+            "UPDATE erasures SET erased_at = $2, subjects = $3 WHERE erasure_id = $1",
+            erasure_id,
+            at,
+            subjects,
+        )
+
+    async def add_receipt(self, receipt: ErasureReceipt) -> None:
+        """A service's erasure receipt (once per erasure and service)."""
+        await self.conn.execute(
+            "INSERT INTO erasure_receipts (erasure_id, service, completed_at, removed)"
+            " VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT DO NOTHING",
+            receipt.erasure_id,
+            receipt.service,
+            receipt.completed_at,
+            json.dumps(receipt.removed),
+        )
+
+    async def erasure_status(
+        self, erasure_id: str, services: Sequence[str]
+    ) -> ErasureStatus | None:
+        """An erasure's progress across ``services``."""
+        rows = await self.conn.fetch(_STATUS + " HAVING e.erasure_id = $1", erasure_id)
+        found = _statuses(rows, services)
+        return found[0] if found else None
+
+    async def erasures(self, services: Sequence[str], limit: int) -> list[ErasureStatus]:
+        """The latest erasures, newest first."""
+        rows = await self.conn.fetch(_STATUS + " ORDER BY e.requested_at DESC LIMIT $1", limit)
+        return _statuses(rows, services)
+
+    async def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        """Queue messages in this transaction's outbox."""
+        await enqueue(self.conn, messages)
+
     async def teams_of(self, person_ids: Sequence[str]) -> dict[str, str]:
         """Team ids of the given people, as far as the directory knows them."""
         rows = await self.conn.fetch(
@@ -91,10 +263,7 @@ class PostgresCheckinUnitOfWork(PoolTransaction):
         if not checkins:
             return set()
         events = [item.event for item in checkins]
-        vault = {item.event.subject_id: item.person_id for item in checkins}
-        conn = self.conn
-        await conn.execute(_VAULT, list(vault), list(vault.values()))
-        rows = await conn.fetch(
+        rows = await self.conn.fetch(
             _RECORD,
             [e.id for e in events],
             [e.subject_id for e in events],
@@ -121,6 +290,7 @@ class PostgresCheckinUnitOfWork(PoolTransaction):
             [m.key for m in messages],
             [m.value for m in messages],
             [json.dumps(header_rows(m.headers)) for m in messages],
+            [item.sealed_note.per_person if item.sealed_note else None for item in checkins],
         )
         return {row["id"] for row in rows}
 
@@ -147,3 +317,35 @@ class PostgresCheckinUnitOfWork(PoolTransaction):
             )
             for row in rows
         ]
+
+
+_STATUS = (
+    "SELECT e.erasure_id, e.requested_at, e.requested_by,"
+    " coalesce(jsonb_object_agg(r.service, r.completed_at)"
+    "  FILTER (WHERE r.service IS NOT NULL), '{}') AS done"
+    " FROM erasures e LEFT JOIN erasure_receipts r USING (erasure_id)"
+    " GROUP BY e.erasure_id, e.requested_at, e.requested_by"
+)
+
+
+def _statuses(rows: Sequence[asyncpg.Record], services: Sequence[str]) -> list[ErasureStatus]:
+    statuses = []
+    for row in rows:
+        done = row["done"] if isinstance(row["done"], dict) else json.loads(row["done"])
+        statuses.append(
+            ErasureStatus(
+                erasure_id=row["erasure_id"],
+                requested_at=row["requested_at"],
+                requested_by=row["requested_by"],
+                services={
+                    name: datetime.fromisoformat(done[name]) if name in done else None
+                    for name in services
+                },
+            )
+        )
+    return statuses
+
+
+async def _count(conn: Connection, sql: str, *args: Any) -> int:
+    status = await conn.execute(sql, *args)  # "DELETE <n>"
+    return int(status.rsplit(" ", 1)[-1])

@@ -12,7 +12,6 @@ class RecordedCheckin:
     """A check-in as the service stores it: pseudonymous, note sealed, scores derived."""
 
     event: CheckinRecorded
-    person_id: str
     sealed_note: SealedNote | None
 
 
@@ -41,7 +40,7 @@ def record_checkin(
         has_note=submission.note is not None and submission.note != "",
         scores=DerivedScores.of(submission),
     )
-    return RecordedCheckin(event=event, person_id=submission.person_id, sealed_note=sealed_note)
+    return RecordedCheckin(event=event, sealed_note=sealed_note)
 
 
 def needs_immediate_support(submission: CheckinSubmitted) -> bool:

@@ -10,13 +10,20 @@ from typing import Any
 
 from dishka import FromDishka
 
-from kinship_checkin.domain.privacy import CheckinPrivacy
+from kinship_checkin.domain.privacy import NoteCipher
 from kinship_checkin.handlers.directory import apply_directory
+from kinship_checkin.handlers.erasure import ErasureTopics, erase_people, record_receipts
 from kinship_checkin.handlers.ports import CheckinUnitOfWork
 from kinship_checkin.handlers.recording import RecordingTopics, record_checkins
 from kinship_contracts.checkins import CheckinSubmitted
 from kinship_contracts.directory import DirectoryChange
-from kinship_contracts.topics import CHECKINS_SUBMITTED, DIRECTORY_PEOPLE
+from kinship_contracts.privacy import ErasureReceipt, ErasureRequested
+from kinship_contracts.topics import (
+    CHECKINS_SUBMITTED,
+    DIRECTORY_PEOPLE,
+    ERASURE_RECEIPTS,
+    ERASURE_REQUESTED,
+)
 from kinship_runtime.ingest import Subscription
 from kinship_runtime.records import parse_directory, parse_records
 
@@ -24,12 +31,12 @@ from kinship_runtime.records import parse_directory, parse_records
 async def store_submissions(
     submissions: Sequence[CheckinSubmitted],
     uow: FromDishka[CheckinUnitOfWork],
-    privacy: FromDishka[CheckinPrivacy],
+    notes: FromDishka[NoteCipher],
     topics: FromDishka[RecordingTopics],
 ) -> None:
     """Record a batch of submitted check-ins once each."""
     async with uow:
-        await record_checkins(submissions, uow, privacy, topics, datetime.now(UTC))
+        await record_checkins(submissions, uow, notes, topics, datetime.now(UTC))
 
 
 async def store_directory(
@@ -38,6 +45,24 @@ async def store_directory(
     """Apply a batch of directory changes."""
     async with uow:
         await apply_directory(changes, uow)
+
+
+async def store_erasures(
+    requests: Sequence[ErasureRequested],
+    uow: FromDishka[CheckinUnitOfWork],
+    topics: FromDishka[ErasureTopics],
+) -> None:
+    """Carry out erasure requests."""
+    async with uow:
+        await erase_people(requests, uow, topics, datetime.now(UTC))
+
+
+async def store_receipts(
+    receipts: Sequence[ErasureReceipt], uow: FromDishka[CheckinUnitOfWork]
+) -> None:
+    """Follow every service's erasure receipts."""
+    async with uow:
+        await record_receipts(receipts, uow)
 
 
 SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
@@ -53,6 +78,22 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
         "directory",
         parse=parse_directory,
         store=store_directory,
-        description="The organisation directory: person to team and time zone.",
+        description="The organisation directory: teams, time zones, contact details for "
+        "reveals. This service owns the topic's dead letters.",
+    ),
+    Subscription(
+        ERASURE_REQUESTED,
+        "erasure",
+        parse=parse_records(ErasureRequested),
+        store=store_erasures,
+        description="Erasure requests: forget the person, name their subject ids to the other "
+        "services, tombstone them in the directory. This service owns the dead letters.",
+    ),
+    Subscription(
+        ERASURE_RECEIPTS,
+        "erasure-receipts",
+        parse=parse_records(ErasureReceipt),
+        store=store_receipts,
+        description="Every service's erasure receipts, for the status coordinators read.",
     ),
 )

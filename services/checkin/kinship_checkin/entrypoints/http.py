@@ -1,23 +1,57 @@
-"""HTTP API of the check-in service."""
+"""HTTP API of the check-in service.
 
+Every route states who may call it (``kinship_runtime.access``); row-level rules (a person
+submits only as themself, a manager reads only their teams) are checked here too.
+"""
+
+import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from dishka import FromDishka
 from dishka.integrations.fastapi import DishkaRoute
-from fastapi import APIRouter, Path, Query, status
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
 
-from kinship_checkin.domain.privacy import CheckinPrivacy
+from kinship_checkin.domain.people import ErasureStatus
+from kinship_checkin.domain.privacy import NoteCipher
 from kinship_checkin.domain.support import CrisisResources, SupportResource
 from kinship_checkin.domain.trends import TrendFigures
+from kinship_checkin.handlers.erasure import (
+    ErasureTopics,
+    erasure_status,
+    recent_erasures,
+    request_erasure,
+)
 from kinship_checkin.handlers.ports import CheckinUnitOfWork
 from kinship_checkin.handlers.recording import Outcome, RecordingTopics, record_checkins
+from kinship_checkin.handlers.reveal import PersonGoneError, RevealRefusedError, reveal
+from kinship_checkin.handlers.subjects import lookup_subjects, resolve_for_delivery, screen
 from kinship_checkin.handlers.trends import team_trend_for
 from kinship_checkin.settings import CheckinSettings
+from kinship_contracts.base import Identifier
 from kinship_contracts.checkins import CheckinSubmitted
-from kinship_runtime.auth import Authenticated
+from kinship_contracts.directory import Role
+from kinship_runtime.access import Actor, allow, forbidden
+from kinship_runtime.identity import Scope
 from kinship_runtime.outbox import OutboxRelay
+
+SubmitCheckins = Annotated[
+    Actor, Depends(allow(scopes=[Scope.CHECKINS_SUBMIT], everyone=True, rate_limited=True))
+]
+ReadTeamTrends = Annotated[Actor, Depends(allow(roles=[Role.TEAM_MANAGER, Role.COORDINATOR]))]
+LookupSubjects = Annotated[Actor, Depends(allow(scopes=[Scope.SUBJECTS_LOOKUP]))]
+ScreenSubjects = Annotated[Actor, Depends(allow(scopes=[Scope.SUBJECTS_SCREEN]))]
+ResolveSubjects = Annotated[Actor, Depends(allow(scopes=[Scope.SUBJECTS_DELIVER]))]
+RevealPeople = Annotated[Actor, Depends(allow(roles=[Role.PEER_RESPONDER, Role.COORDINATOR]))]
+RequestErasure = Annotated[
+    Actor, Depends(allow(scopes=[Scope.ERASURE_REQUEST], everyone=True, rate_limited=True))
+]
+ReadErasure = Annotated[Actor, Depends(allow(scopes=[Scope.ERASURE_REQUEST], everyone=True))]
+ListErasures = Annotated[Actor, Depends(allow(roles=[Role.COORDINATOR]))]
+
+SubjectId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
+PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
 class CheckinAccepted(BaseModel):
@@ -47,12 +81,100 @@ class TeamTrendResponse(BaseModel):
     overall: TrendFigures | None
 
 
+class PersonIds(BaseModel):
+    """People a service already knows by their directory ids."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    person_ids: list[Identifier] = Field(min_length=1, max_length=1000)
+
+
+class Subjects(BaseModel):
+    """Subject id per person id."""
+
+    subjects: dict[str, str]
+
+
+class Screened(BaseModel):
+    """Which of the people asked about are the subject (at most one)."""
+
+    conflicts: list[str]
+
+
+class DeliveryResolution(BaseModel):
+    """Which message the resolution is for (audited)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: Identifier
+
+
+class DeliveryTarget(BaseModel):
+    """The person to deliver one message to."""
+
+    person_id: str
+
+
+class RevealRequest(BaseModel):
+    """The grant the escalation service gave the responder for one case."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grant: str = Field(min_length=10, max_length=4096)
+
+
+class RevealedPerson(BaseModel):
+    """Who a case is about and how to reach them; the note only when the person allowed it."""
+
+    case_id: str
+    display_name: str
+    channels: dict[str, str]
+    timezone: str
+    note: str | None
+
+
+class ErasureAccepted(BaseModel):
+    """The erasure is under way; follow it at ``status_url``."""
+
+    erasure_id: str
+    status_url: str
+
+
+class ErasureView(BaseModel):
+    """An erasure's progress: each service's completion time, or null while pending."""
+
+    erasure_id: str
+    requested_at: datetime
+    requested_by: str
+    complete: bool
+    services: dict[str, datetime | None]
+
+    @classmethod
+    def of(cls, found: ErasureStatus) -> "ErasureView":
+        """The view of a status."""
+        return cls(
+            erasure_id=found.erasure_id,
+            requested_at=found.requested_at,
+            requested_by=found.requested_by,
+            complete=found.complete,
+            services=found.services,
+        )
+
+
 def checkin_router() -> APIRouter:
-    """Routes: ``POST /v1/checkins`` and ``GET /v1/teams/{team_id}/trends``."""
-    router = APIRouter(prefix="/v1", tags=["checkins"], route_class=DishkaRoute)
+    """The check-in service's routes."""
+    router = APIRouter(prefix="/v1", route_class=DishkaRoute)
+    _checkin_routes(router)
+    _subject_routes(router)
+    _erasure_routes(router)
+    return router
+
+
+def _checkin_routes(router: APIRouter) -> None:
 
     @router.post(
         "/checkins",
+        tags=["checkins"],
         status_code=status.HTTP_202_ACCEPTED,
         response_model_exclude_none=True,
         summary="Submit a check-in",
@@ -60,9 +182,9 @@ def checkin_router() -> APIRouter:
     )
     async def submit_checkin(
         submission: CheckinSubmitted,
-        _caller: Authenticated,
+        actor: SubmitCheckins,
         uow: FromDishka[CheckinUnitOfWork],
-        privacy: FromDishka[CheckinPrivacy],
+        notes: FromDishka[NoteCipher],
         topics: FromDishka[RecordingTopics],
         crisis: FromDishka[CrisisResources],
         relay: FromDishka[OutboxRelay],
@@ -70,9 +192,11 @@ def checkin_router() -> APIRouter:
         """Record a check-in once; the same id again changes nothing and answers 202 again.
 
         When the check-in shows immediate risk the response carries crisis resources at once.
+        People submit only as themselves; calling systems need ``checkins:submit``.
         """
+        actor.require_self(submission.person_id, "submit check-ins")
         async with uow:
-            (result,) = await record_checkins([submission], uow, privacy, topics, datetime.now(UTC))
+            (result,) = await record_checkins([submission], uow, notes, topics, datetime.now(UTC))
         relay.wake()
         return CheckinAccepted(
             id=result.id,
@@ -80,15 +204,24 @@ def checkin_router() -> APIRouter:
             immediate_support=list(crisis.resources) if result.immediate_support else None,
         )
 
-    @router.get("/teams/{team_id}/trends", summary="A team's weekly wellbeing trend (k >= 5)")
+    @router.get(
+        "/teams/{team_id}/trends",
+        tags=["checkins"],
+        summary="A team's weekly wellbeing trend (k >= 5, closed weeks)",
+    )
     async def team_trends(
         team_id: Annotated[str, Path(min_length=1, max_length=200)],
-        _caller: Authenticated,
+        actor: ReadTeamTrends,
         uow: FromDishka[CheckinUnitOfWork],
         settings: FromDishka[CheckinSettings],
         weeks: Annotated[int, Query(ge=1, le=52)] = 12,
     ) -> TeamTrendResponse:
-        """Weekly aggregates, shown only for groups of at least k people (k = 5 by default)."""
+        """Weekly aggregates over closed weeks, shown only for groups of at least k people
+        (k = 5 by default): for the team's manager and coordinators only."""
+        if not actor.is_coordinator and (
+            actor.person is None or team_id not in actor.person.managed_teams
+        ):
+            raise forbidden("team trends are for that team's manager and for coordinators")
         async with uow:
             trend = await team_trend_for(team_id, uow, settings.trends_min_people, weeks)
         k = trend.min_people
@@ -112,4 +245,133 @@ def checkin_router() -> APIRouter:
             overall=trend.overall,
         )
 
-    return router
+
+def _subject_routes(router: APIRouter) -> None:
+    @router.post("/subjects/lookup", tags=["subjects"], response_model=Subjects)
+    async def lookup(
+        body: PersonIds, _actor: LookupSubjects, uow: FromDishka[CheckinUnitOfWork]
+    ) -> Subjects:
+        """Kinship services only: the subject ids of people they already know (one-way)."""
+        async with uow:
+            return Subjects(subjects=await lookup_subjects(body.person_ids, uow))
+
+    @router.post("/subjects/{subject_id}/screen", tags=["subjects"], response_model=Screened)
+    async def screen_staff(
+        subject_id: SubjectId,
+        body: PersonIds,
+        _actor: ScreenSubjects,
+        uow: FromDishka[CheckinUnitOfWork],
+    ) -> Screened:
+        """Kinship services only: which of these staff is the subject (never page them)."""
+        async with uow:
+            return Screened(conflicts=await screen(subject_id, body.person_ids, uow))
+
+    @router.post(
+        "/subjects/{subject_id}/delivery", tags=["subjects"], response_model=DeliveryTarget
+    )
+    async def delivery_target(
+        subject_id: SubjectId,
+        body: DeliveryResolution,
+        actor: ResolveSubjects,
+        uow: FromDishka[CheckinUnitOfWork],
+    ) -> DeliveryTarget:
+        """Kinship's notifications service only: whom to deliver one message to (audited)."""
+        async with uow:
+            person = await resolve_for_delivery(subject_id, body.request_id, actor.audit_name, uow)
+        if person is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such subject (erased?)")
+        return DeliveryTarget(person_id=person)
+
+    @router.post("/reveal", tags=["subjects"], response_model=RevealedPerson)
+    async def reveal_person(
+        body: RevealRequest,
+        actor: RevealPeople,
+        response: Response,
+        uow: FromDishka[CheckinUnitOfWork],
+        notes: FromDishka[NoteCipher],
+        settings: FromDishka[CheckinSettings],
+    ) -> RevealedPerson:
+        """The assigned responder learns who the person is, with the case's grant (audited)."""
+        response.headers.update(PRIVATE)
+        assert actor.person_id is not None  # the policy admits people only
+        try:
+            async with uow:
+                revealed = await reveal(
+                    body.grant,
+                    actor.person_id,
+                    uow,
+                    notes,
+                    settings.grant_signing_key(),
+                    datetime.now(UTC),
+                )
+        except RevealRefusedError as error:
+            raise HTTPException(403, detail=str(error), headers=PRIVATE) from None
+        except PersonGoneError as error:
+            raise HTTPException(status.HTTP_410_GONE, detail=str(error), headers=PRIVATE) from None
+        contact = revealed.contact
+        return RevealedPerson(
+            case_id=revealed.case_id,
+            display_name=contact.display_name,
+            channels=contact.channels,
+            timezone=contact.timezone,
+            note=revealed.note,
+        )
+
+
+def _erasure_routes(router: APIRouter) -> None:
+    @router.post(
+        "/people/{person_id}/erasure",
+        tags=["privacy"],
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=ErasureAccepted,
+    )
+    async def erase(
+        person_id: Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")],
+        actor: RequestErasure,
+        uow: FromDishka[CheckinUnitOfWork],
+        topics: FromDishka[ErasureTopics],
+        relay: FromDishka[OutboxRelay],
+    ) -> ErasureAccepted:
+        """Forget a person in every service: the person themself, a coordinator, or a system
+        with ``erasure:request`` (the HR portal)."""
+        if actor.person is not None and not actor.is_coordinator:
+            actor.require_self(person_id, "ask for erasure")
+        if actor.system is not None:
+            requested_by = actor.audit_name
+        else:
+            requested_by = "a coordinator" if actor.person_id != person_id else "the person"
+        async with uow:
+            erasure_id = await request_erasure(
+                person_id,
+                requested_by,
+                "kinship",
+                uow,
+                topics,
+                datetime.now(UTC),
+                lambda: f"er-{uuid.uuid4().hex}",
+            )
+        relay.wake()
+        return ErasureAccepted(erasure_id=erasure_id, status_url=f"/v1/erasures/{erasure_id}")
+
+    @router.get("/erasures/{erasure_id}", tags=["privacy"], response_model=ErasureView)
+    async def erasure(
+        erasure_id: Annotated[str, Path(min_length=1, max_length=200)],
+        _actor: ReadErasure,
+        uow: FromDishka[CheckinUnitOfWork],
+    ) -> ErasureView:
+        """How far an erasure got in every service (its id is the capability to ask)."""
+        async with uow:
+            found = await erasure_status(erasure_id, uow)
+        if found is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such erasure")
+        return ErasureView.of(found)
+
+    @router.get("/erasures", tags=["privacy"], response_model=list[ErasureView])
+    async def erasures(
+        _actor: ListErasures,
+        uow: FromDishka[CheckinUnitOfWork],
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> list[ErasureView]:
+        """The latest erasures and their status across services (coordinators)."""
+        async with uow:
+            return [ErasureView.of(found) for found in await recent_erasures(uow, limit)]

@@ -1,12 +1,16 @@
 """The port the check-in handlers need from persistence: one unit of work (a transaction)."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from kinship_checkin.domain.checkins import RecordedCheckin
+from kinship_checkin.domain.people import Contact, ErasureStatus
+from kinship_checkin.domain.privacy import PersonKey, SealedNote
 from kinship_checkin.domain.trends import TrendCell
 from kinship_contracts.directory import DirectoryChange
+from kinship_contracts.privacy import ErasureReceipt
 from kinship_runtime.outbox import OutboxMessage
 
 
@@ -23,23 +27,89 @@ class CheckinUnitOfWork(Protocol):
         traceback: TracebackType | None,
     ) -> None: ...
 
+    async def first_time(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
+        """Mark events processed by ``consumer``; the ids never seen before."""
+        ...
+
     async def teams_of(self, person_ids: Sequence[str]) -> dict[str, str]:
         """Team ids of the given people, as far as the directory knows them."""
+        ...
+
+    async def subjects_for(self, person_ids: Sequence[str], create: bool = True) -> dict[str, str]:
+        """The vault's subject id of each person (new random ones when ``create``)."""
+        ...
+
+    async def person_of(self, subject_id: str) -> str | None:
+        """The vault's person for a subject id (None once erased)."""
+        ...
+
+    async def person_keys(self, subject_ids: Sequence[str]) -> dict[str, PersonKey]:
+        """The data keys of these people, as far as they have one."""
+        ...
+
+    async def add_person_keys(self, keys: Mapping[str, PersonKey]) -> None:
+        """Store new data keys (a key stored meanwhile by another transaction wins)."""
         ...
 
     async def record(
         self, checkins: Sequence[RecordedCheckin], messages: Sequence[OutboxMessage]
     ) -> set[str]:
-        """Store check-ins, vault entries and outbox messages; skip known ids.
+        """Store check-ins and their outbox messages; skip known ids; the ids stored now."""
+        ...
 
-        Returns the ids stored now (the others were already there).
-        """
+    async def note_of(self, checkin_id: str, subject_id: str) -> SealedNote | None:
+        """The sealed note of one of this subject's check-ins, if it has one."""
         ...
 
     async def apply_directory(self, changes: Sequence[DirectoryChange]) -> None:
         """Apply directory changes (the last per person wins; ``None`` removes)."""
         ...
 
+    async def contact_of(self, person_id: str) -> Contact | None:
+        """The person's name, channels and time zone from the directory."""
+        ...
+
     async def trend_cells(self, team_id: str, weeks: int) -> list[TrendCell]:
-        """Weekly raw figures of a team's check-ins."""
+        """Weekly raw figures of a team's check-ins, closed weeks only."""
+        ...
+
+    async def audit(
+        self,
+        action: str,
+        actor: str,
+        subject_id: str | None = None,
+        case_id: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Append to the audit trail: who did what, and whom it concerns."""
+        ...
+
+    async def erase(self, person_id: str, subject_ids: Sequence[str]) -> dict[str, int]:
+        """Remove or crypto-shred everything about the person; counts by kind."""
+        ...
+
+    async def record_erasure(self, erasure_id: str, requested_at: datetime, by: str) -> None:
+        """Remember an erasure request (never whom it is about)."""
+        ...
+
+    async def mark_erased(self, erasure_id: str, at: datetime, subjects: int) -> None:
+        """This service finished the erasure."""
+        ...
+
+    async def add_receipt(self, receipt: ErasureReceipt) -> None:
+        """A service's erasure receipt (once per erasure and service)."""
+        ...
+
+    async def erasure_status(
+        self, erasure_id: str, services: Sequence[str]
+    ) -> ErasureStatus | None:
+        """An erasure's progress across ``services``."""
+        ...
+
+    async def erasures(self, services: Sequence[str], limit: int) -> list[ErasureStatus]:
+        """The latest erasures, newest first."""
+        ...
+
+    async def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        """Queue messages in this transaction's outbox."""
         ...

@@ -11,7 +11,7 @@ from kinship_checkin.domain.checkins import (
     needs_immediate_support,
     record_checkin,
 )
-from kinship_checkin.domain.privacy import CheckinPrivacy
+from kinship_checkin.domain.privacy import NoteCipher, PersonKey
 from kinship_checkin.handlers.ports import CheckinUnitOfWork
 from kinship_contracts.checkins import CheckinSubmitted
 from kinship_contracts.envelope import cloud_event_headers
@@ -78,25 +78,37 @@ def _outbox_messages(
 async def record_checkins(
     submissions: Sequence[CheckinSubmitted],
     uow: CheckinUnitOfWork,
-    privacy: CheckinPrivacy,
+    notes: NoteCipher,
     topics: RecordingTopics,
     recorded_at: datetime,
 ) -> list[CheckinResult]:
-    """Record valid submissions once each and queue their ``CheckinRecorded`` events."""
+    """Record valid submissions once each and queue their ``CheckinRecorded`` events.
+
+    Each person is known beyond this service only by the random subject id the vault gives
+    them; a note is sealed under the person's own data key.
+    """
     unique = first_of_each_id(list(submissions))
-    teams = await uow.teams_of(sorted({submission.person_id for submission in unique}))
-    recorded = [
-        record_checkin(
-            submission,
-            subject_id=privacy.pseudonyms.subject_id(submission.person_id),
-            team_id=teams.get(submission.person_id),
-            sealed_note=(
-                privacy.notes.seal(submission.note, submission.id) if submission.note else None
-            ),
-            recorded_at=recorded_at,
+    people = sorted({submission.person_id for submission in unique})
+    teams = await uow.teams_of(people)
+    subjects = await uow.subjects_for(people)
+    keys = await person_keys_for(
+        uow, notes, {subjects[item.person_id] for item in unique if item.note}
+    )
+    recorded = []
+    for submission in unique:
+        subject_id = subjects[submission.person_id]
+        sealed = None
+        if submission.note:
+            sealed = notes.seal(submission.note, submission.id, keys[subject_id], subject_id)
+        recorded.append(
+            record_checkin(
+                submission,
+                subject_id=subject_id,
+                team_id=teams.get(submission.person_id),
+                sealed_note=sealed,
+                recorded_at=recorded_at,
+            )
         )
-        for submission in unique
-    ]
     time = recorded_at.isoformat()
     tracing = trace_headers()  # the batch's (or request's) trace continues downstream
     messages = [
@@ -119,3 +131,18 @@ async def record_checkins(
             )
         )
     return results
+
+
+async def person_keys_for(
+    uow: CheckinUnitOfWork, notes: NoteCipher, subject_ids: set[str]
+) -> dict[str, PersonKey]:
+    """Each person's data key, made on first use (a key another writer stored first wins)."""
+    if not subject_ids:
+        return {}
+    wanted = sorted(subject_ids)
+    found = await uow.person_keys(wanted)
+    missing = [subject for subject in wanted if subject not in found]
+    if missing:
+        await uow.add_person_keys({subject: notes.new_person_key(subject) for subject in missing})
+        found = await uow.person_keys(wanted)
+    return found

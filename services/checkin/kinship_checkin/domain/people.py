@@ -1,0 +1,38 @@
+"""What the check-in service can tell about a person, and to whom."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Contact:
+    """How the assigned responder can reach a person (from the directory)."""
+
+    display_name: str
+    channels: dict[str, str] = field(default_factory=dict)
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Revealed:
+    """What a reveal shows the assigned responder: who, how to reach them, and the note of
+    the triggering check-in only when the person allowed it."""
+
+    case_id: str
+    contact: Contact
+    note: str | None
+
+
+@dataclass(frozen=True)
+class ErasureStatus:
+    """How far an erasure got: when it was asked for, and each service's receipt."""
+
+    erasure_id: str
+    requested_at: datetime
+    requested_by: str
+    services: dict[str, datetime | None]
+
+    @property
+    def complete(self) -> bool:
+        """Every service has sent its receipt."""
+        return all(done is not None for done in self.services.values())

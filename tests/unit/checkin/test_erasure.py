@@ -1,0 +1,118 @@
+"""Erasure in the check-in service: forget the person, tell the others, follow receipts."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from kinship_checkin.domain.people import Contact
+from kinship_checkin.domain.privacy import NoteCipher
+from kinship_checkin.handlers.erasure import (
+    ErasureTopics,
+    erase_people,
+    erasure_status,
+    recent_erasures,
+    record_receipts,
+    request_erasure,
+)
+from kinship_checkin.handlers.recording import RecordingTopics, record_checkins
+from kinship_contracts.privacy import ErasureReceipt, ErasureRequested
+from tests.unit.fakes.checkin import FakeCheckinUnitOfWork, submitted
+
+NOTES = NoteCipher({"n1": b"n" * 32}, "n1")
+NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
+TOPICS = ErasureTopics("requested", "subjects", "receipts", "directory")
+
+
+async def people_with_checkins() -> FakeCheckinUnitOfWork:
+    uow = FakeCheckinUnitOfWork(teams={"ann": "t-1", "bob": "t-1"})
+    uow.contacts["ann"] = Contact("Ann", {"email": "ann@example.test"})
+    async with uow:
+        await record_checkins(
+            [
+                submitted("c-1", person="ann", note="ann's note"),
+                submitted("c-2", person="bob", note="bob's note"),
+            ],
+            uow,
+            NOTES,
+            RecordingTopics("recorded"),
+            NOW,
+        )
+        await uow.audit("reveal", "person:ann", subject_id=uow.vault["bob"], case_id="k")
+        await uow.audit("reveal", "person:resp", subject_id=uow.vault["ann"], case_id="k")
+    uow.outbox.clear()
+    return uow
+
+
+def request(erasure_id: str = "er-1", person: str = "ann") -> ErasureRequested:
+    return ErasureRequested(id=erasure_id, person_id=person, requested_at=NOW, source="hr")
+
+
+async def test_erasure_forgets_the_person_and_leaves_others_intact() -> None:
+    uow = await people_with_checkins()
+    ann, bob = uow.vault["ann"], uow.vault["bob"]
+    async with uow:
+        await erase_people([request()], uow, TOPICS, NOW)
+    assert "ann" not in uow.vault and ann not in uow.keys
+    assert list(uow.checkins) == ["c-2"] and bob in uow.keys
+    assert "ann" not in uow.teams and "ann" not in uow.contacts
+    assert [(a.actor, a.subject_id) for a in uow.audits] == [("person:erased", bob)]
+
+
+async def test_erasure_names_the_subjects_tombstones_the_directory_and_sends_a_receipt() -> None:
+    uow = await people_with_checkins()
+    ann = uow.vault["ann"]
+    async with uow:
+        await erase_people([request()], uow, TOPICS, NOW)
+    subjects, tombstone, receipt = uow.outbox
+    assert (subjects.topic, subjects.key) == ("subjects", b"er-1")
+    assert json.loads(subjects.value or b"")["subject_ids"] == [ann]
+    assert b"ann" not in (subjects.value or b"").replace(ann.encode(), b"")
+    assert (tombstone.topic, tombstone.key, tombstone.value) == ("directory", b"ann", None)
+    body = json.loads(receipt.value or b"")
+    assert (receipt.topic, body["service"], body["erasure_id"]) == ("receipts", "checkin", "er-1")
+    assert body["removed"]["checkins"] == 1 and body["removed"]["data_keys"] == 1
+    assert "ann" not in json.dumps(body)
+
+
+async def test_the_same_erasure_twice_has_one_effect_and_a_person_never_seen_is_fine() -> None:
+    uow = await people_with_checkins()
+    async with uow:
+        await erase_people([request(), request()], uow, TOPICS, NOW)
+        await erase_people([request()], uow, TOPICS, NOW)
+        await erase_people([request("er-2", "nobody")], uow, TOPICS, NOW)
+    kinds = [m.topic for m in uow.outbox]
+    assert kinds == ["subjects", "directory", "receipts"] * 2
+    assert json.loads(uow.outbox[3].value or b"")["subject_ids"] == []
+
+
+async def test_an_erasure_asked_here_is_published_and_followed_to_completion() -> None:
+    uow = FakeCheckinUnitOfWork()
+    async with uow:
+        erasure_id = await request_erasure(
+            "ann", "the person", "kinship", uow, TOPICS, NOW, lambda: "er-9"
+        )
+    (published,) = uow.outbox
+    assert (erasure_id, published.topic, published.key) == ("er-9", "requested", b"ann")
+    async with uow:
+        status = await erasure_status("er-9", uow)
+        assert status is not None and not status.complete and status.requested_by == "the person"
+        await record_receipts(
+            [
+                ErasureReceipt(id=f"er-9:{s}", erasure_id="er-9", service=s, completed_at=NOW)
+                for s in ("checkin", "escalation", "notifications", "recognition")
+            ],
+            uow,
+        )
+        status = await erasure_status("er-9", uow)
+        assert status is not None and status.complete
+        assert [s.erasure_id for s in await recent_erasures(uow)] == ["er-9"]
+        assert await erasure_status("er-unknown", uow) is None
+
+
+async def test_the_erasure_record_never_names_the_person() -> None:
+    uow = FakeCheckinUnitOfWork()
+    async with uow:
+        await request_erasure(
+            "ann", "the person", "kinship", uow, TOPICS, NOW + timedelta(1), lambda: "er-1"
+        )
+        await erase_people([request()], uow, TOPICS, NOW)
+    assert "ann" not in repr(uow.erasure_records)

@@ -1,0 +1,151 @@
+"""The vault's guarded answers: lookups, conflict screens, deliveries and reveals."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from kinship_checkin.domain.people import Contact, Revealed
+from kinship_checkin.domain.privacy import NoteCipher
+from kinship_checkin.handlers.recording import RecordingTopics, record_checkins
+from kinship_checkin.handlers.reveal import PersonGoneError, RevealRefusedError, reveal
+from kinship_checkin.handlers.subjects import lookup_subjects, resolve_for_delivery, screen
+from kinship_contracts.grants import RevealGrant, sign_grant
+from tests.unit.fakes.checkin import FakeCheckinUnitOfWork, submitted
+
+NOTES = NoteCipher({"n1": b"n" * 32}, "n1")
+GRANT_KEY = b"g" * 32
+NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
+NOTE = "please call me after 6"
+
+
+async def with_checkin(note: str | None = NOTE) -> FakeCheckinUnitOfWork:
+    uow = FakeCheckinUnitOfWork()
+    uow.contacts["ann"] = Contact("Ann Example", {"email": "ann@example.test"}, "Europe/Berlin")
+    async with uow:
+        await record_checkins(
+            [submitted("c-1", person="ann", note=note, mood=1, wants_contact=True)],
+            uow,
+            NOTES,
+            RecordingTopics("recorded"),
+            NOW,
+        )
+    return uow
+
+
+def grant(uow: FakeCheckinUnitOfWork, **changes: object) -> str:
+    fields: dict[str, object] = {
+        "case_id": "case-1",
+        "subject_id": uow.vault["ann"],
+        "responder_id": "resp-a",
+        "note_checkin_id": "c-1",
+        "issued_at": NOW,
+        "expires_at": NOW + timedelta(minutes=5),
+    }
+    fields.update(changes)
+    return sign_grant(RevealGrant.model_validate(fields), GRANT_KEY)
+
+
+async def reveal_as(uow: FakeCheckinUnitOfWork, token: str, responder: str = "resp-a") -> Revealed:
+    async with uow:
+        return await reveal(token, responder, uow, NOTES, GRANT_KEY, NOW)
+
+
+async def test_the_assigned_responder_sees_name_channels_zone_and_allowed_note() -> None:
+    uow = await with_checkin()
+    revealed = await reveal_as(uow, grant(uow))
+    assert revealed.contact == Contact(
+        "Ann Example", {"email": "ann@example.test"}, "Europe/Berlin"
+    )
+    assert revealed.note == NOTE
+    (entry,) = uow.audits
+    assert (entry.action, entry.actor, entry.case_id) == ("reveal", "person:resp-a", "case-1")
+    assert entry.subject_id == uow.vault["ann"] and entry.detail == {"note": True}
+    assert NOTE not in str(entry) and "Ann" not in str(entry)
+
+
+async def test_the_note_stays_hidden_unless_the_grant_allows_it() -> None:
+    uow = await with_checkin()
+    revealed = await reveal_as(uow, grant(uow, note_checkin_id=None))
+    assert revealed.note is None
+
+
+@pytest.mark.parametrize(
+    ("token_changes", "responder", "reason"),
+    [
+        ({}, "resp-b", "another responder"),
+        ({"expires_at": NOW - timedelta(seconds=1)}, "resp-a", "expired"),
+        ({"expires_at": NOW + timedelta(hours=2)}, "resp-a", "too long"),
+    ],
+    ids=["someone-elses-grant", "expired", "lives-too-long"],
+)
+async def test_a_grant_for_someone_else_or_out_of_date_reveals_nothing(
+    token_changes: dict[str, object], responder: str, reason: str
+) -> None:
+    uow = await with_checkin()
+    with pytest.raises(RevealRefusedError, match=reason):
+        await reveal_as(uow, grant(uow, **token_changes), responder)
+    assert uow.audits == []
+
+
+async def test_a_forged_grant_reveals_nothing() -> None:
+    uow = await with_checkin()
+    forged = sign_grant(
+        RevealGrant(
+            case_id="case-1",
+            subject_id=uow.vault["ann"],
+            responder_id="resp-a",
+            issued_at=NOW,
+            expires_at=NOW + timedelta(minutes=5),
+        ),
+        b"not-the-grant-key-but-long-enough",
+    )
+    with pytest.raises(RevealRefusedError):
+        await reveal_as(uow, forged)
+
+
+async def test_a_responder_is_never_shown_their_own_case() -> None:
+    uow = await with_checkin()
+    with pytest.raises(RevealRefusedError, match="about you"):
+        await reveal_as(uow, grant(uow, responder_id="ann"), responder="ann")
+
+
+async def test_after_erasure_a_grant_reveals_nothing() -> None:
+    uow = await with_checkin()
+    token = grant(uow)
+    async with uow:
+        await uow.erase("ann", [uow.vault["ann"]])
+    with pytest.raises(PersonGoneError):
+        await reveal_as(uow, token)
+
+
+async def test_lookup_is_one_way_and_stable_and_screen_finds_only_the_subject() -> None:
+    uow = FakeCheckinUnitOfWork()
+    async with uow:
+        first = await lookup_subjects(["ann", "bob", "ann"], uow)
+        again = await lookup_subjects(["ann"], uow)
+        assert first["ann"] == again["ann"] and first["ann"] != first["bob"]
+        assert await screen(first["ann"], ["resp-a", "ann", "bob"], uow) == ["ann"]
+        assert await screen(first["ann"], ["resp-a", "new-hire"], uow) == []
+        assert "new-hire" not in uow.vault  # screening creates no pseudonyms
+
+
+async def test_a_delivery_resolution_is_audited_without_naming_the_person() -> None:
+    uow = FakeCheckinUnitOfWork()
+    async with uow:
+        subject = (await lookup_subjects(["ann"], uow))["ann"]
+        assert await resolve_for_delivery(subject, "req-1", "system:notifications", uow) == "ann"
+        assert await resolve_for_delivery("unknown", "req-2", "system:notifications", uow) is None
+    assert [(a.action, a.actor, a.subject_id, a.detail) for a in uow.audits] == [
+        (
+            "resolve_for_delivery",
+            "system:notifications",
+            subject,
+            {"request_id": "req-1", "found": True},
+        ),
+        (
+            "resolve_for_delivery",
+            "system:notifications",
+            "unknown",
+            {"request_id": "req-2", "found": False},
+        ),
+    ]
