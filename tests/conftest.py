@@ -152,6 +152,7 @@ def service_env(endpoints: Endpoints, topics: str, test_id: str, database: str) 
         "KINSHIP_NOTE_KEYS": f"t1:{NOTE_KEY}",
         "KINSHIP_NOTE_KEY_ID": "t1",
         "KINSHIP_GRACEFUL_TIMEOUT_SECONDS": "10",
+        "KINSHIP_ENV": "dev",
     }
 
 

@@ -13,10 +13,26 @@ from kinship_contracts.errors import safe_field_errors
 
 
 class Role(StrEnum):
-    """A person's roles in the peer support programme."""
+    """A person's roles in the peer support programme (every person is also an employee)."""
 
     PEER_RESPONDER = "peer_responder"
     COORDINATOR = "coordinator"
+    TEAM_MANAGER = "team_manager"
+    """Reads their teams' aggregate trends (k >= 5, closed periods); never individual data."""
+
+
+class OutreachPreference(StrEnum):
+    """Whether a peer may reach out when a person's check-ins show they are struggling.
+
+    A self-referral is consent; immediate risk overrides the preference (duty of care).
+    """
+
+    WELCOME = "welcome"
+    """A peer may contact me when my check-ins show I am struggling."""
+    ASK_FIRST = "ask_first"
+    """Kinship asks me first (a one-tap yes/no) before anyone sees who I am. The default."""
+    RESOURCES_ONLY = "resources_only"
+    """Send me resources; no outreach (except immediate risk)."""
 
 
 def _known_timezone(name: str) -> str:
@@ -52,6 +68,17 @@ class DirectoryPerson(IngestionModel):
     roles: list[Role] = Field(default_factory=list)
     channels: Channels = Field(default_factory=Channels)
     active: StrictBool = True
+    manages: list[Identifier] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Teams whose aggregate trends a team_manager reads (their own team when "
+        "empty).",
+    )
+    outreach: OutreachPreference | None = Field(
+        default=None,
+        description="The person's outreach preference as the directory knows it; a choice the "
+        "person makes in Kinship wins over it.",
+    )
 
 
 @dataclass(frozen=True)

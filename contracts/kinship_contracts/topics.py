@@ -10,6 +10,7 @@ from kinship_contracts.checkins import CheckinRecorded, CheckinSubmitted
 from kinship_contracts.directory import DirectoryPerson
 from kinship_contracts.kudos import KudosSubmitted
 from kinship_contracts.notifications import NotificationReceipt, NotificationRequest
+from kinship_contracts.privacy import ErasureReceipt, ErasureRequested, SubjectsErased
 from kinship_contracts.pulse import PulseSubmitted
 from kinship_contracts.signals import SignalSubmitted
 
@@ -159,6 +160,38 @@ RECOGNITION_AWARDS = TopicSpec(
     retention_ms=30 * DAY_MS,
 )
 
+ERASURE_REQUESTED = TopicSpec(
+    name="privacy.erasure.requested",
+    key="person_id",
+    payload=ErasureRequested,
+    event_type="kinship.privacy.erasure_requested.v1",
+    description="A person's erasure request (from the HR portal or Kinship's own endpoint); "
+    "every service consumes it. Kept 7 days: the request names the person.",
+    partitions=3,
+    retention_ms=7 * DAY_MS,
+    ingestion=True,
+)
+ERASURE_SUBJECTS = TopicSpec(
+    name="privacy.erasure.subjects",
+    key="erasure id",
+    payload=SubjectsErased,
+    event_type="kinship.privacy.subjects_erased.v1",
+    description="The pseudonymous subject ids an erasure concerns, from the check-in service "
+    "(the only one that can link them to a person). Kept 7 days.",
+    partitions=3,
+    retention_ms=7 * DAY_MS,
+)
+ERASURE_RECEIPTS = TopicSpec(
+    name="privacy.erasure.receipts",
+    key="erasure id",
+    payload=ErasureReceipt,
+    event_type="kinship.privacy.erasure_receipt.v1",
+    description="One receipt per service and erasure: everything it held about the person "
+    "is gone. No personal data.",
+    partitions=3,
+    retention_ms=30 * DAY_MS,
+)
+
 TOPICS: tuple[TopicSpec, ...] = (
     CHECKINS_SUBMITTED,
     CHECKINS_RECORDED,
@@ -171,6 +204,9 @@ TOPICS: tuple[TopicSpec, ...] = (
     NOTIFICATION_REQUESTS,
     NOTIFICATION_RECEIPTS,
     RECOGNITION_AWARDS,
+    ERASURE_REQUESTED,
+    ERASURE_SUBJECTS,
+    ERASURE_RECEIPTS,
 )
 EVENT_TYPES: tuple[TopicSpec, ...] = (*TOPICS, GROUP_SESSIONS)
 """Every (topic, event type) pair, for schema export; a topic may carry several types."""

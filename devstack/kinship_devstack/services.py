@@ -78,6 +78,8 @@ def service_environment(stack: LocalStack, spec: ServiceSpec) -> dict[str, str]:
         "KINSHIP_KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
         "KINSHIP_DATABASE_URL": stack.url_for("kinship"),
         "KINSHIP_HTTP_PORT": str(spec.port),
+        # The local stack runs with published development credentials: dev profile only.
+        "KINSHIP_ENV": "dev",
         "KINSHIP_API_KEYS": os.environ.get("KINSHIP_API_KEYS", "local=kinship-dev-key"),
         "KINSHIP_WEBHOOK_SECRET": os.environ.get("KINSHIP_WEBHOOK_SECRET", "kinship-dev-secret"),
         "KINSHIP_PSEUDONYM_KEY": os.environ.get(

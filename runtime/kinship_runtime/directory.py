@@ -15,16 +15,16 @@ from kinship_runtime.database import Connection
 
 _UPSERT = """
 INSERT INTO directory_people (person_id, team_id, timezone, roles, active, subject_id,
-    display_name, channels, updated_at)
+    display_name, channels, manages, updated_at)
 SELECT person_id, team_id, timezone, roles::text[], active, subject_id, display_name,
-    channels::jsonb, now()
+    channels::jsonb, manages::text[], now()
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[],
-    $7::text[], $8::text[]) AS t(person_id, team_id, timezone, roles, active, subject_id,
-    display_name, channels)
+    $7::text[], $8::text[], $9::text[]) AS t(person_id, team_id, timezone, roles, active,
+    subject_id, display_name, channels, manages)
 ON CONFLICT (person_id) DO UPDATE SET team_id = excluded.team_id,
     timezone = excluded.timezone, roles = excluded.roles, active = excluded.active,
     subject_id = excluded.subject_id, display_name = excluded.display_name,
-    channels = excluded.channels, updated_at = excluded.updated_at
+    channels = excluded.channels, manages = excluded.manages, updated_at = excluded.updated_at
 """
 
 
@@ -56,11 +56,18 @@ class DirectoryProjection:
                     p.channels.model_dump_json(exclude_none=True) if self._keep_contact else None
                     for p in people
                 ],
+                [_array_literal(p.manages) for p in people],
             )
         if removed:
             await conn.execute(
                 "DELETE FROM directory_people WHERE person_id = ANY($1::text[])", removed
             )
+
+
+def _array_literal(items: Sequence[str]) -> str:
+    """A PostgreSQL array literal (arrays of arrays cannot travel through one unnest)."""
+    quoted = ('"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items)
+    return "{" + ",".join(quoted) + "}"
 
 
 def channels_of(value: object) -> dict[str, str]:

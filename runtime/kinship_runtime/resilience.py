@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import asyncpg
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
 T = TypeVar("T")
 
@@ -38,9 +38,9 @@ _TRANSIENT_DATABASE_ERRORS: tuple[type[BaseException], ...] = (
 
 def is_transient(error: BaseException) -> bool:
     """Whether ``error`` means "a dependency is away", not "this work is wrong"."""
-    if isinstance(error, _TRANSIENT_DATABASE_ERRORS | OSError | TimeoutError):
+    if isinstance(error, (*_TRANSIENT_DATABASE_ERRORS, OSError, TimeoutError)):
         return True
-    if isinstance(error, KafkaConnectionError):
+    if isinstance(error, KafkaConnectionError | KafkaTimeoutError):
         return True
     if isinstance(error, KafkaError):
         return bool(getattr(error, "retriable", False))

@@ -1,11 +1,39 @@
-"""Settings every Kinship service shares, read from ``KINSHIP_*`` environment variables."""
+"""Settings every Kinship service shares, read from ``KINSHIP_*`` environment variables.
 
-from typing import Literal
+Outside the dev profile (``KINSHIP_ENV=dev``, which only the local stack and the tests set) a
+service refuses to start with the local stack's published credentials or with keys shorter
+than 32 bytes: a forgotten secret must fail loudly, not run with a key anyone can read.
+"""
 
-from pydantic import Field, SecretStr
+import base64
+from typing import ClassVar, Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kinship_contracts.topics import TopicSpec
+
+DEV_NOTE_KEY = base64.b64encode(b"kinship-dev-note-key-32-bytes!!!").decode()
+DEV_CREDENTIALS: dict[str, str] = {
+    "KINSHIP_API_KEYS key": "kinship-dev-key",
+    "KINSHIP_WEBHOOK_SECRET": "kinship-dev-secret",
+    "KINSHIP_LINK_SECRET": "kinship-dev-link-secret-not-for-production",
+    "KINSHIP_JWT_SECRET": "kinship-dev-jwt-secret-not-for-production-use",
+    "KINSHIP_PSEUDONYM_KEY": "kinship-dev-pseudonym-key-not-for-production",
+    "KINSHIP_NOTE_KEYS": f"dev1:{DEV_NOTE_KEY}",
+    "KINSHIP_REQUEST_SIGNING_KEY": "kinship-dev-request-signing-key-not-for-production",
+    "KINSHIP_DEAD_LETTER_KEY": "kinship-dev-dead-letter-key-not-for-production",
+}
+"""The local stack's credentials: published in the README, so refused outside ``dev``."""
+
+MIN_KEY_BYTES = 32
+
+_NOT_KEYS = frozenset({"database_url", "kafka_sasl_password", "smtp_password"})
+"""Secret settings that are credentials to other systems, whose strength is not ours to set."""
+
+
+class InsecureSettingsError(ValueError):
+    """A development credential or a short key outside the dev profile (never quotes it)."""
 
 
 class KinshipSettings(BaseSettings):
@@ -17,6 +45,11 @@ class KinshipSettings(BaseSettings):
     )
 
     service_name: str = "kinship"
+    env: Literal["production", "dev"] = Field(
+        default="production",
+        description="'dev' only on a developer's machine and in tests: allows the local stack's "
+        "published credentials, short keys and plain-http webhooks.",
+    )
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
@@ -41,16 +74,46 @@ class KinshipSettings(BaseSettings):
     http_port: int = 8000
     api_keys: SecretStr = Field(
         default=SecretStr(""),
-        description="Comma-separated 'caller=key' pairs (or bare keys) accepted as bearer tokens.",
+        description="JSON list of calling systems' keys: "
+        '[{"name": "hr-portal", "scopes": ["checkins:submit"], "key": "..."}] '
+        "(or key_sha256 instead of key).",
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="The identity provider's issuer URL: its signing keys are found through "
+        "OIDC discovery (…/.well-known/openid-configuration) and tokens must name it.",
+    )
+    jwt_jwks_url: str | None = Field(
+        default=None, description="JWKS URL of the identity provider (instead of discovery)."
     )
     jwt_secret: SecretStr | None = Field(
-        default=None, description="Shared secret for HS256 JWTs; unset disables them."
+        default=None, description="Shared secret (>= 32 bytes) for HS256 JWTs; unset: none."
     )
     jwt_public_key: str | None = Field(
-        default=None, description="PEM public key for RS256/ES256/EdDSA JWTs from your IdP."
+        default=None, description="PEM public key for RS/ES/PS/EdDSA JWTs (instead of JWKS)."
     )
-    jwt_audience: str = "kinship"
-    jwt_issuer: str | None = None
+    jwt_audience: str = Field(default="kinship", description="Tokens must name this audience.")
+    jwt_issuer: str | None = Field(
+        default=None, description="Tokens must name this issuer (the OIDC issuer by default)."
+    )
+    jwt_max_lifetime_seconds: int = Field(
+        default=7200, ge=60, le=86_400, description="Refuse tokens that live longer (exp - iat)."
+    )
+    jwt_person_claim: str = Field(
+        default="sub", description="The claim holding the person's directory id."
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="Largest request body accepted (413 above, before anything is parsed).",
+    )
+    rate_limit_per_person: str = Field(
+        default="60/minute", description="Submissions a person may make (limits notation)."
+    )
+    rate_limit_per_key: str = Field(
+        default="12000/minute", description="Submissions a calling system may make."
+    )
     ingest_max_records: int = Field(
         default=1000, ge=1, le=10_000, description="Records per consumed Kafka batch."
     )
@@ -62,6 +125,46 @@ class KinshipSettings(BaseSettings):
     )
     log_level: str = "INFO"
     graceful_timeout_seconds: float = 20.0
+
+    NOT_KEYS: ClassVar[frozenset[str]] = _NOT_KEYS
+
+    @model_validator(mode="after")
+    def _refuse_development_credentials(self) -> Self:
+        if self.env == "dev":
+            return self
+        dev_values = set(DEV_CREDENTIALS.values())
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name in self.NOT_KEYS or not isinstance(value, SecretStr):
+                continue
+            secret = value.get_secret_value()
+            if not secret or name == "api_keys":
+                continue
+            variable = f"KINSHIP_{name.upper()}"
+            if secret in dev_values:
+                raise InsecureSettingsError(
+                    f"{variable} is the local stack's published development value; set a real "
+                    "secret (or KINSHIP_ENV=dev on a developer's machine)"
+                )
+            if len(secret.encode()) < MIN_KEY_BYTES:
+                raise InsecureSettingsError(
+                    f"{variable} needs at least {MIN_KEY_BYTES} bytes outside KINSHIP_ENV=dev"
+                )
+        self._refuse_weak_api_keys(dev_values)
+        return self
+
+    def _refuse_weak_api_keys(self, dev_values: set[str]) -> None:
+        from kinship_runtime.identity import parse_api_keys
+
+        for entry in parse_api_keys(self.api_keys.get_secret_value()):
+            if entry.key is None:
+                continue  # only its SHA-256 is configured: nothing to measure
+            key = entry.key.get_secret_value()
+            if key in dev_values or len(key.encode()) < MIN_KEY_BYTES:
+                raise InsecureSettingsError(
+                    f"KINSHIP_API_KEYS: the key named {entry.name!r} is a development key or "
+                    f"shorter than {MIN_KEY_BYTES} bytes; issue a long random key"
+                )
 
     def topic(self, spec: TopicSpec | str) -> str:
         """The physical name of a registered topic (with the environment's prefix)."""

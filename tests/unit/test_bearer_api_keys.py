@@ -55,7 +55,7 @@ def test_a_bare_base64_key_with_padding_is_not_cut_down_to_its_padding() -> None
 
 
 def test_settings_build_an_authenticator_that_accepts_the_dev_key() -> None:
-    settings = KinshipSettings(api_keys=SecretStr("local=kinship-dev-key"))
+    settings = KinshipSettings(env="dev", api_keys=SecretStr("local=kinship-dev-key"))
     caller = Authenticator.from_settings(settings).caller_for("kinship-dev-key")
     assert caller == Caller("local")
 

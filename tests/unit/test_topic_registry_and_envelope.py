@@ -18,6 +18,9 @@ SPEC_INGESTION = {
     "wellbeing.signals.submitted": "person_id or team_id",
     "directory.people": "person_id",
     "recognition.kudos.submitted": "to_person_id",
+    # Listed among the spec's platform topics, but written by other systems (the HR portal)
+    # as well as by Kinship's own endpoint: validated and dead-lettered like any ingestion.
+    "privacy.erasure.requested": "person_id",
 }
 ADDED_INGESTION = {"programme.pulse.submitted": "person_id"}
 """Ingestion topics Kinship adds to the spec's (docs/decisions.md): additions only."""
