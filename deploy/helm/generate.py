@@ -231,13 +231,10 @@ def _escalation() -> tuple[Any, Any]:
 
 
 def _notifications() -> tuple[Any, Any]:
-    from kinship_notifications.bootstrap import NotificationService
-    from kinship_notifications.entrypoints.consumers import register_consumers
+    from kinship_notifications.composition import create_app
     from kinship_notifications.settings import NotificationSettings
 
-    service = NotificationService(NotificationSettings())
-    register_consumers(service.broker, service)
-    return service, NotificationSettings
+    return create_app(NotificationSettings()).state.kinship, NotificationSettings
 
 
 def _recognition() -> tuple[Any, Any]:

@@ -53,7 +53,9 @@ async def test_sigkill_mid_delivery_then_restart_delivers_once_with_the_same_id(
         [encode_person("resp-k", "team-r", {"webhook": webhooks.url("resp-k")})],
     )
     assert (
-        await wait_for_count(endpoints.database_url, schema, "SELECT count(*) FROM recipients", 1)
+        await wait_for_count(
+            endpoints.database_url, schema, "SELECT count(*) FROM directory_people", 1
+        )
         == 1
     )
     request = NotificationRequest(

@@ -8,7 +8,7 @@ import pytest
 
 from kinship_escalation.bootstrap import create_app
 from kinship_escalation.settings import EscalationSettings
-from kinship_notifications.bootstrap import create_app as create_notifications_app
+from kinship_notifications.composition import create_app as create_notifications_app
 from kinship_notifications.settings import NotificationSettings
 from kinship_recognition.bootstrap import create_app as create_recognition_app
 from kinship_recognition.settings import RecognitionSettings

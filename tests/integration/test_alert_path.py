@@ -33,7 +33,7 @@ async def test_critical_checkin_pages_the_responder_and_a_dead_endpoint_escalate
     ]
     async with start_escalation() as escalation, start_notifications() as notifications:
         await seed_directory(escalation, staff)
-        assert await notifications.wait_for("SELECT count(*) FROM recipients", 4) == 4
+        assert await notifications.wait_for("SELECT count(*) FROM directory_people", 4) == 4
         started = time.monotonic()
         await publish(
             escalation.endpoints.bootstrap_servers,

@@ -32,7 +32,7 @@ async def test_kudos_over_http_and_kafka_each_give_one_celebration_delivery(
     ]
     async with start_notifications() as notifications:
         await publish(servers, recognition.topic("directory.people"), people)
-        assert await notifications.wait_for("SELECT count(*) FROM recipients", 4) == 4
+        assert await notifications.wait_for("SELECT count(*) FROM directory_people", 4) == 4
         opted_out = await notifications.client.put(
             "/v1/preferences/dee", json={"recognition_opt_out": True}, headers=AUTH
         )

@@ -56,7 +56,9 @@ async def directory(service: Notifications, *people: tuple[str, dict[str, str]])
         service.topic("directory.people"),
         [encode_person(person_id, "team-r", channels) for person_id, channels in people],
     )
-    assert await service.wait_for("SELECT count(*) FROM recipients", len(people)) == len(people)
+    assert await service.wait_for("SELECT count(*) FROM directory_people", len(people)) == len(
+        people
+    )
 
 
 async def receipts(

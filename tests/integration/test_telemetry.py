@@ -105,7 +105,7 @@ async def test_one_checkin_gives_one_trace_to_the_webhook_and_no_personal_data_l
         checkin_service(service_env, endpoints) as checkin,
     ):
         await seed_directory(escalation, staff)
-        assert await notifications.wait_for("SELECT count(*) FROM recipients", 2) == 2
+        assert await notifications.wait_for("SELECT count(*) FROM directory_people", 2) == 2
         submitted = await checkin.client.post(
             "/v1/checkins",
             headers=AUTH,

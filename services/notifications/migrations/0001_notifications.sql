@@ -1,13 +1,5 @@
--- Deliveries, recipients, preferences and the outbox of the notifications service.
-
-CREATE TABLE recipients (
-    person_id text PRIMARY KEY,
-    subject_id text NOT NULL,
-    timezone text NOT NULL,
-    channels jsonb NOT NULL,
-    active boolean NOT NULL
-);
-CREATE INDEX recipients_by_subject ON recipients (subject_id);
+-- Deliveries and preferences of the notifications service (the runtime's migrations add the
+-- outbox and the directory projection; 0003 moves recipients of earlier schemas into it).
 
 CREATE TABLE preferences (
     person_id text PRIMARY KEY,
@@ -38,22 +30,3 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX deliveries_sent_by_person ON deliveries (person_id, finished_at)
     WHERE status = 'delivered' AND NOT critical;
-
-CREATE TABLE outbox (
-    seq bigserial PRIMARY KEY,
-    event_id text NOT NULL,
-    topic text NOT NULL,
-    key bytea,
-    value bytea NOT NULL,
-    headers jsonb NOT NULL DEFAULT '[]',
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-
-CREATE FUNCTION notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('kinship_outbox', TG_TABLE_SCHEMA);
-    RETURN NULL;
-END $$;
-
-CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
-    FOR EACH STATEMENT EXECUTE FUNCTION notify_outbox();

@@ -8,17 +8,14 @@ import aiosmtplib
 import httpx
 
 from kinship_contracts.notifications import NotificationRequest
-from kinship_notifications.adapters.templates import Rendered
-from kinship_notifications.domain.channels import Address, ChannelKind, webhook_body
+from kinship_notifications.domain.channels import (
+    Address,
+    ChannelKind,
+    DeliveryFailedError,
+    Rendered,
+    webhook_body,
+)
 from kinship_notifications.domain.policy import signature
-
-
-class DeliveryFailedError(Exception):
-    """The channel did not take the message; ``reason`` is machine-readable, never content."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -34,7 +31,8 @@ class SmtpServer:
 
 
 class Senders:
-    """Sends one rendered message to one address, carrying the delivery id to the channel."""
+    """Sends one rendered message to one address, carrying the delivery id to the channel
+    (implements ``handlers.ports.Sender``)."""
 
     def __init__(
         self, http: httpx.AsyncClient, webhook_secret: bytes, smtp: SmtpServer, timeout: float

@@ -1,26 +1,19 @@
 """Message templates (Jinja2), one folder per locale, falling back to English."""
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
 from kinship_contracts.notifications import NotificationRequest
+from kinship_notifications.domain.channels import Rendered
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FALLBACK_LOCALE = "en"
 
 
-@dataclass(frozen=True)
-class Rendered:
-    """A rendered message."""
-
-    subject: str
-    text: str
-
-
 class Templates:
-    """Renders requests; a template's first line is ``Subject: …``, the rest is the body.
+    """Renders requests (implements ``handlers.ports.TemplateRenderer``); a template's first
+    line is ``Subject: …``, the rest is the body.
 
     Templates see the request's ``alert``, ``params`` and ``resources`` only: requests never
     carry a person's answers or notes, so no template can show them.

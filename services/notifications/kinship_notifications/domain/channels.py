@@ -8,6 +8,22 @@ from kinship_contracts.directory import Channels
 from kinship_contracts.notifications import NotificationRequest
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered message."""
+
+    subject: str
+    text: str
+
+
+class DeliveryFailedError(Exception):
+    """The channel did not take the message; ``reason`` is machine-readable, never content."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class ChannelKind(StrEnum):
     """The delivery channels."""
 

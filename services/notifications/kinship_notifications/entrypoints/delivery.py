@@ -1,56 +1,46 @@
 """The delivery worker: sends queued messages concurrently, each on its own schedule.
 
 The Kafka consumer only queues requests (a fast insert), so a slow or dead endpoint never
-holds up the partition. Each claimed delivery runs as its own task with a timeout; a
-failure schedules that delivery alone for later (backoff with jitter), so one recipient's
-dead endpoint cannot delay another's critical alert. Claims are leases: a delivery whose
-worker died is claimed again after the lease, with the same delivery id.
+holds up the partition. Each round claims due deliveries (leases) and runs each as its own
+task, bounded by its lease; a failure schedules that delivery alone for later (the
+``deliver`` handler), so one recipient's dead endpoint cannot delay another's critical
+alert. A delivery whose worker died is claimed again after the lease, with the same
+delivery id. The rounds run in a ``SupervisedLoop``: a database outage (PostgreSQL
+restarting, say) is waited out and the worker carries on; if it could not, ``/readyz`` would
+say so.
 """
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from kinship_contracts.notifications import (
-    DeliveryStatus,
-    NotificationReceipt,
+from kinship_notifications.domain.deliveries import Delivery
+from kinship_notifications.domain.policy import CircuitBreaker, RetryPolicy
+from kinship_notifications.handlers.deliver import claim_due, deliver
+from kinship_notifications.handlers.ports import (
+    Clock,
+    NotificationsUnitOfWork,
+    Sender,
+    TemplateRenderer,
 )
-from kinship_contracts.topics import NOTIFICATION_RECEIPTS
-from kinship_notifications.adapters.postgres import Delivery, NotificationStore
-from kinship_notifications.adapters.senders import DeliveryFailedError, Senders
-from kinship_notifications.adapters.templates import Templates
-from kinship_notifications.domain.channels import choose_address
-from kinship_notifications.domain.policy import Action, CircuitBreaker, RetryPolicy, decide
-from kinship_runtime.outbox import event_message
-from kinship_runtime.telemetry import (
-    DELIVERIES,
-    TRACER,
-    context_of_traceparent,
-    span_attributes,
-)
+from kinship_notifications.metrics import count_delivery
+from kinship_runtime.resilience import Backoff
+from kinship_runtime.telemetry import TRACER, context_of_traceparent, span_attributes
+from kinship_runtime.workers import SupervisedLoop
 
 log = logging.getLogger(__name__)
 
 
-def _outcome(outcome: str, channel: str | None) -> None:
-    """Count an attempt's outcome and note it on the delivery's span."""
-    DELIVERIES.add(1, {"outcome": outcome, "channel": channel or "none"})
-    trace.get_current_span().set_attributes(
-        span_attributes({"outcome": outcome, "channel": channel})
-    )
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
-SOURCE = "kinship/notifications"
-
-
-@dataclass
+@dataclass(frozen=True)
 class DeliveryConfig:
     """How the worker runs."""
 
@@ -59,195 +49,129 @@ class DeliveryConfig:
     lease: timedelta
     poll_seconds: float
     retry: RetryPolicy
+    grace_seconds: float
+    """How long ``stop`` lets deliveries in flight finish; their leases cover the rest."""
+
+
+@dataclass(frozen=True)
+class DeliveryChannels:
+    """What an attempt sends with: the channels, the templates and the circuit breaker."""
+
+    sender: Sender
+    templates: TemplateRenderer
+    breaker: CircuitBreaker
 
 
 class DeliveryWorker:
-    """Claims due deliveries and sends each in its own task."""
+    """Claims due deliveries and sends each in its own task (a ``kinship_runtime`` worker).
+
+    ``units`` makes a fresh unit of work (one per claim and per delivery: deliveries run
+    concurrently). ``after_finish`` is called when a receipt was queued (wakes the relay).
+    """
+
+    name = "notification-delivery"
 
     def __init__(
         self,
-        store: NotificationStore,
-        senders: Senders,
-        templates: Templates,
-        breaker: CircuitBreaker,
+        units: Callable[[], NotificationsUnitOfWork],
+        channels: DeliveryChannels,
         config: DeliveryConfig,
         *,
         after_finish: Callable[[], None] = lambda: None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = _utc_now,
         jitter: Callable[[], float] = random.random,
+        backoff: Backoff | None = None,
     ) -> None:
-        self._store = store
-        self._senders = senders
-        self._templates = templates
-        self._breaker = breaker
+        self._units = units
+        self._channels = channels
         self._config = config
         self._after_finish = after_finish
         self._clock = clock
         self._jitter = jitter
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
-        self._task: asyncio.Task[None] | None = None
+        self._loop = SupervisedLoop(
+            self.name,
+            self._round,
+            poll_seconds=config.poll_seconds,
+            logger=log,
+            backoff=backoff,
+        )
 
     def start(self) -> None:
         """Run in the background until ``stop``."""
-        self._task = asyncio.create_task(self._run(), name="notification-delivery")
+        self._loop.start()
 
     def wake(self) -> None:
         """New requests were queued: look now instead of at the next poll."""
-        self._wake.set()
+        self._loop.wake()
 
-    async def stop(self, grace_seconds: float) -> None:
-        """Stop claiming; give in-flight deliveries some time (their leases cover the rest)."""
-        self._stopping.set()
-        self._wake.set()
-        if self._task is not None:
-            await self._task
-        if self._in_flight:
-            await asyncio.wait(self._in_flight, timeout=grace_seconds)
+    def healthy(self) -> bool:
+        """Whether the claiming loop runs and is not stuck."""
+        return self._loop.healthy()
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()
-            free = self._config.concurrency - len(self._in_flight)
-            claimed: list[Delivery] = []
-            try:
-                now = self._clock()
-                claimed = await self._store.claim(now, free, now + self._config.lease)
-            except (OSError, ConnectionError) as error:
-                log.warning("deliveries wait for the database: %s", type(error).__name__)
-            for delivery in claimed:
-                task = asyncio.create_task(self._deliver(delivery))
-                self._in_flight.add(task)
-                task.add_done_callback(self._done)
-            if claimed and len(claimed) == free:
-                await asyncio.sleep(0)
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._config.poll_seconds)
+    async def stop(self) -> None:
+        """Stop claiming; give deliveries in flight the grace period, then stop them (their
+        leases bring them back, with the same delivery id)."""
+        grace = self._config.grace_seconds
+        await self._loop.stop(grace_seconds=grace)
+        if not self._in_flight:
+            return
+        _, pending = await asyncio.wait(self._in_flight, timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+            log.info("stopped deliveries still in flight", extra={"count": len(pending)})
+
+    @property
+    def in_flight(self) -> int:
+        """Deliveries being attempted now."""
+        return len(self._in_flight)
+
+    async def _round(self) -> bool:
+        free = self._config.concurrency - len(self._in_flight)
+        if free <= 0:
+            return False  # a finishing delivery wakes the loop
+        now = self._clock()
+        uow = self._units()
+        async with uow:
+            claimed = await claim_due(uow, now, free, self._config.lease)
+        for delivery in claimed:
+            task = asyncio.create_task(self._deliver(delivery), name=f"{self.name}-attempt")
+            self._in_flight.add(task)
+            task.add_done_callback(self._done)
+        return len(claimed) == free  # maybe more are due: claim again at once
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("a delivery task failed: %s", type(task.exception()).__name__)
-        self._wake.set()  # a slot is free
+        self._loop.wake()  # a slot is free
 
     async def _deliver(self, delivery: Delivery) -> None:
-        """One attempt, in a span that continues the trace of the request it came from."""
-        attributes = span_attributes(
-            {"kind": delivery.request.kind.value, "attempt": delivery.attempts + 1}
-        )
+        """One attempt, in a span that continues the trace of the request it came from.
+
+        Bounded by the lease: past it, another claim may be sending the same delivery.
+        """
+        kind = delivery.request.kind.value
         with TRACER.start_as_current_span(
-            f"deliver {delivery.request.kind.value}",
+            f"deliver {kind}",
             context=context_of_traceparent(delivery.traceparent),
             kind=SpanKind.PRODUCER,
-            attributes=attributes,
+            attributes=span_attributes({"kind": kind, "attempt": delivery.attempts + 1}),
         ):
-            await self._attempt(delivery)
-
-    async def _attempt(self, delivery: Delivery) -> None:
-        request = delivery.request
-        now = self._clock()
-        person = await self._store.reachable(request.recipient)
-        if person is None or not person.active:
-            await self._finish(delivery, DeliveryStatus.FAILED, None, None, "unknown_recipient")
-            return
-        preferences = await self._store.preferences(person.person_id)
-        sent_today = 0
-        if not request.critical:
-            sent_today = await self._store.sent_since(person.person_id, now - timedelta(days=1))
-        decision = decide(request, preferences, person.timezone, sent_today, now)
-        if decision.action is Action.SUPPRESS:
-            await self._finish(
-                delivery, DeliveryStatus.SUPPRESSED, person.person_id, None, decision.reason
-            )
-            return
-        if decision.action is Action.DEFER and decision.until is not None:
-            _outcome("deferred", None)
-            await self._store.retry_at(
-                delivery.id, delivery.attempts, decision.until, "quiet_hours"
-            )
-            return
-        address = choose_address(person.channels)
-        if address is None:
-            await self._finish(
-                delivery, DeliveryStatus.FAILED, person.person_id, None, "no_channel"
-            )
-            return
-        attempts = delivery.attempts + 1
-        try:
-            if not self._breaker.allows(address.endpoint, now):
-                raise DeliveryFailedError("circuit_open")
-            rendered = self._templates.render(request, preferences.locale)
-            await self._senders.send(address, request, rendered)
-        except DeliveryFailedError as error:
-            if error.reason != "circuit_open":
-                self._breaker.failed(address.endpoint, self._clock())
-            await self._failed_attempt(
-                delivery, attempts, person.person_id, address.channel, error.reason
-            )
-            return
-        self._breaker.succeeded(address.endpoint)
-        await self._finish(
-            delivery, DeliveryStatus.DELIVERED, person.person_id, address.channel, None, attempts
-        )
-
-    async def _failed_attempt(
-        self, delivery: Delivery, attempts: int, person_id: str, channel: str, reason: str
-    ) -> None:
-        retry = self._config.retry
-        if attempts >= retry.max_attempts:
-            await self._finish(
-                delivery, DeliveryStatus.FAILED, person_id, channel, reason, attempts
-            )
-            return
-        when = self._clock() + retry.delay(attempts, self._jitter)
-        _outcome("retry", channel)
-        await self._store.retry_at(delivery.id, attempts, when, reason)
-
-    async def _finish(
-        self,
-        delivery: Delivery,
-        status: DeliveryStatus,
-        person_id: str | None,
-        channel: str | None,
-        reason: str | None,
-        attempts: int | None = None,
-    ) -> None:
-        request = delivery.request
-        now = self._clock()
-        _outcome(status.value, channel)
-        receipt = NotificationReceipt(
-            id=f"{request.id}:{status.value}",
-            request_id=request.id,
-            kind=request.kind,
-            status=status,
-            channel=channel,
-            attempts=attempts if attempts is not None else delivery.attempts,
-            case_id=request.case_id,
-            alert_id=request.alert.alert_id if request.alert else None,
-            reason=reason,
-            occurred_at=now,
-        )
-        message = event_message(
-            self._config.receipts_topic,
-            request.id,
-            receipt,
-            event_id=receipt.id,
-            event_type=NOTIFICATION_RECEIPTS.event_type,
-            source=SOURCE,
-            time=now,
-        )
-        finished = await self._store.finish(
-            delivery.id,
-            status.value,
-            attempts=receipt.attempts,
-            person_id=person_id,
-            channel=channel,
-            error=reason,
-            receipt=message,
-            now=now,
-        )
-        if finished:
-            log.info("delivery finished", extra={"status": status.value})
-            self._after_finish()
+            async with asyncio.timeout(self._config.lease.total_seconds()):
+                result = await deliver(
+                    delivery,
+                    self._units(),
+                    sender=self._channels.sender,
+                    templates=self._channels.templates,
+                    breaker=self._channels.breaker,
+                    retry=self._config.retry,
+                    clock=self._clock,
+                    receipts_topic=self._config.receipts_topic,
+                    jitter=self._jitter,
+                )
+            count_delivery(result.outcome, result.channel)
+            if result.receipt_queued:
+                self._after_finish()

@@ -1,14 +1,22 @@
 """HTTP API of the notifications service: preferences and delivery status."""
 
+import dataclasses
 from datetime import time
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from dishka import FromDishka
+from dishka.integrations.fastapi import DishkaRoute
+from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from kinship_notifications.bootstrap import NotificationService
 from kinship_notifications.domain.policy import Preferences
-from kinship_runtime.auth import Caller
+from kinship_notifications.handlers.ports import NotificationsUnitOfWork
+from kinship_notifications.handlers.preferences import (
+    NotYourPreferencesError,
+    preferences_of,
+    set_preferences,
+)
+from kinship_notifications.handlers.status import SystemsOnlyError, delivery_state
+from kinship_runtime.auth import Authenticated
 
 
 class PreferencesBody(BaseModel):
@@ -23,44 +31,53 @@ class PreferencesBody(BaseModel):
     max_per_day: int = Field(default=5, ge=0, le=100, description="Non-critical messages.")
 
 
-def _may_manage(caller: Caller, person_id: str) -> None:
-    if not (caller.is_system or caller.person_id == person_id):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only for your own preferences")
+def _forbidden(error: Exception) -> HTTPException:
+    return HTTPException(status.HTTP_403_FORBIDDEN, detail=str(error))
 
 
-def notifications_router(service: NotificationService) -> APIRouter:
-    """The service's routes."""
-    router = APIRouter()
-    authenticated = Depends(service.authenticator.dependency())
+def notifications_router() -> APIRouter:
+    """Routes: preferences (``/v1/preferences/{person_id}``) and ``/v1/deliveries/{id}``."""
+    router = APIRouter(route_class=DishkaRoute)
 
     @router.put("/v1/preferences/{person_id}", tags=["preferences"], response_model=PreferencesBody)
     async def put_preferences(
-        person_id: str, body: PreferencesBody, caller: Annotated[Caller, authenticated]
+        person_id: str,
+        body: PreferencesBody,
+        caller: Authenticated,
+        uow: FromDishka[NotificationsUnitOfWork],
     ) -> PreferencesBody:
         """Set a person's locale, quiet hours, opt-outs and daily limit."""
-        _may_manage(caller, person_id)
-        await service.store.save_preferences(person_id, Preferences(**body.model_dump()))
+        try:
+            async with uow:
+                await set_preferences(caller, person_id, Preferences(**body.model_dump()), uow)
+        except NotYourPreferencesError as error:
+            raise _forbidden(error) from None
         return body
 
     @router.get("/v1/preferences/{person_id}", tags=["preferences"], response_model=PreferencesBody)
     async def get_preferences(
-        person_id: str, caller: Annotated[Caller, authenticated]
+        person_id: str, caller: Authenticated, uow: FromDishka[NotificationsUnitOfWork]
     ) -> PreferencesBody:
         """A person's preferences (the defaults when none were set)."""
-        _may_manage(caller, person_id)
-        preferences = await service.store.preferences(person_id)
-        return PreferencesBody(**preferences.__dict__)
+        try:
+            async with uow:
+                preferences = await preferences_of(caller, person_id, uow)
+        except NotYourPreferencesError as error:
+            raise _forbidden(error) from None
+        return PreferencesBody(**dataclasses.asdict(preferences))
 
     @router.get("/v1/deliveries/{delivery_id}", tags=["deliveries"])
     async def delivery(
-        delivery_id: str, caller: Annotated[Caller, authenticated]
+        delivery_id: str, caller: Authenticated, uow: FromDishka[NotificationsUnitOfWork]
     ) -> dict[str, object]:
         """Where a delivery stands (operators, systems): status and attempts, no content."""
-        if not caller.is_system:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, detail="systems only")
-        found = await service.store.delivery_status(delivery_id)
+        try:
+            async with uow:
+                found = await delivery_state(caller, delivery_id, uow)
+        except SystemsOnlyError as error:
+            raise _forbidden(error) from None
         if found is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no delivery {delivery_id}")
-        return found
+        return dataclasses.asdict(found)
 
     return router

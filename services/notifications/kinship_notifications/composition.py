@@ -1,0 +1,171 @@
+"""Composition root of the notifications service: the one place that builds every dependency."""
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+from dishka import Provider, Scope, make_async_container, provide
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+from kinship_contracts.subjects import Pseudonymiser
+from kinship_contracts.topics import NOTIFICATION_RECEIPTS
+from kinship_notifications.adapters.postgres import PostgresNotificationsUnitOfWork
+from kinship_notifications.adapters.senders import Senders, SmtpServer
+from kinship_notifications.adapters.templates import Templates
+from kinship_notifications.domain.policy import CircuitBreaker, RetryPolicy
+from kinship_notifications.entrypoints.consumers import SUBSCRIPTIONS
+from kinship_notifications.entrypoints.delivery import (
+    DeliveryChannels,
+    DeliveryConfig,
+    DeliveryWorker,
+)
+from kinship_notifications.entrypoints.http import notifications_router
+from kinship_notifications.handlers.ports import NotificationsUnitOfWork, Sender, TemplateRenderer
+from kinship_notifications.settings import NotificationSettings
+from kinship_runtime.composition import RuntimeProvider, service_app
+from kinship_runtime.directory import DirectoryProjection
+from kinship_runtime.ingest import ingest
+from kinship_runtime.kafka import make_broker
+from kinship_runtime.outbox import OutboxRelay
+from kinship_runtime.settings import KinshipSettings
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class NotificationsProvider(Provider):
+    """The notifications service's own dependencies."""
+
+    scope = Scope.APP
+
+    @provide
+    def settings(self, settings: KinshipSettings) -> NotificationSettings:
+        """The service's settings (the same object the runtime sees)."""
+        assert isinstance(settings, NotificationSettings)
+        return settings
+
+    @provide
+    def directory(self, settings: NotificationSettings) -> DirectoryProjection:
+        """The directory projection with contact details (display name, channels), and each
+        person's subject id (the check-in service's key, one-way) to reach people being
+        supported."""
+        pseudonyms = Pseudonymiser(settings.pseudonym_key.get_secret_value().encode())
+        return DirectoryProjection(keep_contact=True, subject_of=pseudonyms.subject_id)
+
+    @provide(scope=Scope.REQUEST)
+    def unit_of_work(
+        self, pool: asyncpg.Pool, directory: DirectoryProjection
+    ) -> NotificationsUnitOfWork:
+        """A unit of work per request or message."""
+        return PostgresNotificationsUnitOfWork(pool, directory)
+
+    @provide
+    async def http_client(self) -> AsyncIterator[httpx.AsyncClient]:
+        """The client of webhook and Slack calls, closed after the worker stopped."""
+        client = httpx.AsyncClient(follow_redirects=False)
+        # Webhook calls carry the trace (traceparent) and get client spans; their URLs are
+        # not exported (telemetry.SafeSpanExporter keeps no url.* attribute).
+        HTTPXClientInstrumentor.instrument_client(client)
+        yield client
+        await client.aclose()
+
+    @provide
+    def smtp(self, settings: NotificationSettings) -> SmtpServer:
+        """Where email goes out."""
+        password = settings.smtp_password
+        return SmtpServer(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            username=settings.smtp_username,
+            password=password.get_secret_value() if password else None,
+            starttls=settings.smtp_starttls,
+        )
+
+    @provide
+    def sender(
+        self, http: httpx.AsyncClient, smtp: SmtpServer, settings: NotificationSettings
+    ) -> Sender:
+        """Signed webhooks, Slack incoming webhooks and SMTP, each call with the timeout."""
+        return Senders(
+            http,
+            settings.webhook_secret.get_secret_value().encode(),
+            smtp,
+            settings.delivery_timeout_seconds,
+        )
+
+    @provide
+    def templates(self) -> TemplateRenderer:
+        """The Jinja2 templates beside the package."""
+        return Templates()
+
+    @provide
+    def breaker(self, settings: NotificationSettings) -> CircuitBreaker:
+        """One circuit per endpoint, shared by every delivery of this process."""
+        return CircuitBreaker(
+            settings.breaker_threshold, timedelta(seconds=settings.breaker_cool_down_seconds)
+        )
+
+    @provide
+    def delivery_config(self, settings: NotificationSettings) -> DeliveryConfig:
+        """How the delivery worker runs."""
+        return DeliveryConfig(
+            receipts_topic=settings.topic(NOTIFICATION_RECEIPTS),
+            concurrency=settings.delivery_concurrency,
+            lease=timedelta(seconds=settings.delivery_lease_seconds),
+            poll_seconds=settings.delivery_poll_seconds,
+            retry=RetryPolicy(
+                max_attempts=settings.delivery_max_attempts,
+                base_seconds=settings.retry_base_seconds,
+                max_seconds=settings.retry_max_seconds,
+            ),
+            grace_seconds=settings.delivery_timeout_seconds,
+        )
+
+    @provide
+    async def worker(
+        self,
+        pool: asyncpg.Pool,
+        directory: DirectoryProjection,
+        sender: Sender,
+        templates: TemplateRenderer,
+        breaker: CircuitBreaker,
+        config: DeliveryConfig,
+        relay: OutboxRelay,
+    ) -> AsyncIterator[DeliveryWorker]:
+        """The delivery worker, running from first use until the container closes."""
+        worker = DeliveryWorker(
+            lambda: PostgresNotificationsUnitOfWork(pool, directory),
+            DeliveryChannels(sender, templates, breaker),
+            config,
+            after_finish=relay.wake,
+        )
+        worker.start()
+        yield worker
+        await worker.stop()
+
+
+def create_app(settings: NotificationSettings | None = None) -> FastAPI:
+    """The notifications service as an ASGI app: HTTP API, consumers and the delivery worker."""
+    settings = settings or NotificationSettings()
+    broker = make_broker(settings)
+    container = make_async_container(
+        RuntimeProvider(MIGRATIONS),
+        NotificationsProvider(),
+        context={KinshipSettings: settings, KafkaBroker: broker},
+    )
+    for subscription in SUBSCRIPTIONS:
+        ingest(broker, settings, container, subscription)
+    return service_app(
+        container,
+        broker,
+        settings,
+        title="Kinship notifications service",
+        description="Signed webhooks, Slack and email; exactly once as the recipient sees it.",
+        routers=[notifications_router()],
+        produces=(NOTIFICATION_RECEIPTS,),
+        workers=(DeliveryWorker,),
+    )

@@ -1,0 +1,19 @@
+"""Queuing requests for delivery: a fast insert; the delivery worker sends them."""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from kinship_notifications.domain.deliveries import QueuedRequest
+from kinship_notifications.handlers.ports import NotificationsUnitOfWork
+
+
+async def accept_requests(
+    requests: Sequence[QueuedRequest], uow: NotificationsUnitOfWork, now: datetime
+) -> int:
+    """Queue requests due at once; a request id seen before is ignored (Kafka redelivers).
+
+    Returns how many were new.
+    """
+    if not requests:
+        return 0
+    return await uow.accept(requests, now)

@@ -1,0 +1,160 @@
+"""The notifications schema of an earlier release upgrades in place: the amended 0001 is
+accepted (``superseded.txt``) and 0003 moves ``recipients`` into the runtime's
+``directory_people``, so that nobody has to re-read the compacted directory topic."""
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+import kinship_notifications
+from kinship_contracts.directory import Channels
+from kinship_contracts.notifications import Recipient
+from kinship_notifications.adapters.postgres import PostgresNotificationsUnitOfWork
+from kinship_runtime.database import apply_migrations, migrate_schema
+from kinship_runtime.directory import DirectoryProjection
+from tests.conftest import Endpoints
+
+pytestmark = pytest.mark.integration
+
+MIGRATIONS = Path(kinship_notifications.__file__).resolve().parent.parent / "migrations"
+
+# 0001_notifications.sql as release 0.1 applied it (its checksum is in superseded.txt).
+RELEASE_0_1 = """-- Deliveries, recipients, preferences and the outbox of the notifications service.
+
+CREATE TABLE recipients (
+    person_id text PRIMARY KEY,
+    subject_id text NOT NULL,
+    timezone text NOT NULL,
+    channels jsonb NOT NULL,
+    active boolean NOT NULL
+);
+CREATE INDEX recipients_by_subject ON recipients (subject_id);
+
+CREATE TABLE preferences (
+    person_id text PRIMARY KEY,
+    locale text NOT NULL DEFAULT 'en',
+    quiet_start time,
+    quiet_end time,
+    recognition_opt_out boolean NOT NULL DEFAULT false,
+    max_per_day integer NOT NULL DEFAULT 5,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- One row per request: its id is the delivery id, so a redelivered request is a no-op.
+CREATE TABLE deliveries (
+    id text PRIMARY KEY,
+    kind text NOT NULL,
+    critical boolean NOT NULL,
+    request jsonb NOT NULL,
+    status text NOT NULL DEFAULT 'pending',
+    attempts integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz NOT NULL,
+    lease_until timestamptz,
+    channel text,
+    last_error text,
+    person_id text,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz
+);
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX deliveries_sent_by_person ON deliveries (person_id, finished_at)
+    WHERE status = 'delivered' AND NOT critical;
+
+CREATE TABLE outbox (
+    seq bigserial PRIMARY KEY,
+    event_id text NOT NULL,
+    topic text NOT NULL,
+    key bytea,
+    value bytea NOT NULL,
+    headers jsonb NOT NULL DEFAULT '[]',
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE FUNCTION notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('kinship_outbox', TG_TABLE_SCHEMA);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION notify_outbox();
+"""
+
+
+@pytest.fixture
+async def conn(endpoints: Endpoints) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(endpoints.database_url)
+    yield connection
+    await connection.close()
+
+
+async def tables(conn: asyncpg.Connection, schema: str) -> set[str]:
+    rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = $1", schema)
+    return {row["tablename"] for row in rows}
+
+
+async def test_recipients_of_an_earlier_release_move_into_the_directory_projection(
+    conn: asyncpg.Connection, database: str, endpoints: Endpoints, tmp_path: Path
+) -> None:
+    superseded = (MIGRATIONS / "superseded.txt").read_text()
+    assert hashlib.sha256(RELEASE_0_1.encode()).hexdigest() in superseded
+    (tmp_path / "0001_notifications.sql").write_text(RELEASE_0_1)
+    (tmp_path / "0002_trace_context.sql").write_text(
+        (MIGRATIONS / "0002_trace_context.sql").read_text()
+    )
+    await apply_migrations(conn, database, tmp_path)  # release 0.1: no runtime migrations
+    hook = {"email": None, "webhook": "http://127.0.0.1:9/hooks/p-1", "slack_webhook": None}
+    await conn.executemany(
+        f'INSERT INTO "{database}".recipients (person_id, subject_id, timezone, channels, active)'
+        " VALUES ($1, $2, $3, $4::text::jsonb, $5)",
+        [
+            ("p-1", "subject-1", "Europe/London", json.dumps(hook), True),
+            ("p-2", "subject-2", "UTC", json.dumps({"email": "p-2@example.org"}), False),
+        ],
+    )
+
+    applied = await migrate_schema(conn, database, MIGRATIONS)
+
+    assert "0003_directory_people.sql" in applied
+    assert "0001_notifications.sql" not in applied  # accepted as amended, not applied again
+    assert "recipients" not in await tables(conn, database)
+    rows = await conn.fetch(
+        f'SELECT person_id, team_id, timezone, roles, active, subject_id FROM "{database}"'
+        ".directory_people ORDER BY person_id"
+    )
+    assert [tuple(row) for row in rows] == [
+        ("p-1", "", "Europe/London", [], True, "subject-1"),
+        ("p-2", "", "UTC", [], False, "subject-2"),
+    ]
+    pool = await asyncpg.create_pool(
+        endpoints.database_url, min_size=1, max_size=1, server_settings={"search_path": database}
+    )
+    try:
+        async with PostgresNotificationsUnitOfWork(pool, DirectoryProjection()) as uow:
+            found = await uow.reachable(Recipient(subject_id="subject-1"))
+            inactive = await uow.reachable(Recipient(person_id="p-2"))
+    finally:
+        await pool.close()
+    assert found is not None
+    assert (found.person_id, found.timezone, found.active) == ("p-1", "Europe/London", True)
+    assert found.channels == Channels(webhook="http://127.0.0.1:9/hooks/p-1")
+    assert inactive is not None and not inactive.active
+    assert await migrate_schema(conn, database, MIGRATIONS) == []
+
+
+async def test_a_new_schema_never_has_a_recipients_table(
+    conn: asyncpg.Connection, database: str
+) -> None:
+    applied = await migrate_schema(conn, database, MIGRATIONS)
+    assert applied[-3:] == [
+        "0001_notifications.sql",
+        "0002_trace_context.sql",
+        "0003_directory_people.sql",
+    ]
+    found = await tables(conn, database)
+    assert {"deliveries", "preferences", "directory_people", "outbox"} <= found
+    assert "recipients" not in found

@@ -1,0 +1,299 @@
+"""One attempt at one delivery (``handlers.deliver``), over the in-memory ports."""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import pytest
+
+from kinship_contracts.directory import Channels
+from kinship_contracts.notifications import NotificationRequest
+from kinship_notifications.domain.deliveries import QueuedRequest
+from kinship_notifications.domain.policy import CircuitBreaker, Preferences, RetryPolicy
+from kinship_notifications.handlers.accept import accept_requests
+from kinship_notifications.handlers.deliver import AttemptResult, claim_due, deliver
+from tests.unit.fakes.notifications import (
+    NOW,
+    FakeClock,
+    FakeNotificationsUnitOfWork,
+    FakeSender,
+    FakeTemplates,
+    no_jitter,
+    request,
+    subject_of,
+)
+
+HOOK = "http://127.0.0.1:9/hooks/p-1"
+OTHER_HOOK = "http://127.0.0.1:9/hooks/p-2"
+LEASE = timedelta(seconds=60)
+
+
+@dataclass
+class World:
+    """The ports of one test, and the domain's breaker and retry policy."""
+
+    uow: FakeNotificationsUnitOfWork = field(default_factory=FakeNotificationsUnitOfWork)
+    sender: FakeSender = field(default_factory=FakeSender)
+    templates: FakeTemplates = field(default_factory=FakeTemplates)
+    clock: FakeClock = field(default_factory=FakeClock)
+    breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(base_seconds=1.0))
+
+    async def queue(self, *requests: NotificationRequest) -> None:
+        async with self.uow:
+            await accept_requests([QueuedRequest(r) for r in requests], self.uow, self.clock())
+
+    async def prefer(self, person_id: str, **preferences: Any) -> None:
+        async with self.uow:
+            await self.uow.save_preferences(person_id, Preferences(**preferences))
+
+    async def attempt(self) -> list[AttemptResult]:
+        """Claim what is due now and attempt each, one after the other."""
+        async with self.uow:
+            claimed = await claim_due(self.uow, self.clock(), 100, LEASE)
+        return [
+            await deliver(
+                delivery,
+                self.uow,
+                sender=self.sender,
+                templates=self.templates,
+                breaker=self.breaker,
+                retry=self.retry,
+                clock=self.clock,
+                receipts_topic="receipts",
+                jitter=no_jitter,
+            )
+            for delivery in claimed
+        ]
+
+
+def outcomes(results: list[AttemptResult]) -> list[tuple[str, str | None]]:
+    return [(result.outcome, result.channel) for result in results]
+
+
+@pytest.fixture
+def world() -> World:
+    world = World()
+    world.uow.add_person("p-1", Channels(webhook=HOOK, email="p-1@example.org"))
+    return world
+
+
+# Delivered -----------------------------------------------------------------
+
+
+async def test_a_message_is_sent_on_the_first_channel_and_its_receipt_queued(world: World) -> None:
+    await world.queue(request("d-1"))
+    (result,) = await world.attempt()
+    assert result == AttemptResult("delivered", "webhook", receipt_queued=True)
+    (sent,) = world.sender.calls
+    assert (sent.address.target, sent.request.id) == (HOOK, "d-1")
+    assert sent.rendered.subject == "checkin_reminder (en)"
+    (message,) = world.uow.tables.outbox
+    assert (message.topic, message.event_id, message.key) == ("receipts", "d-1:delivered", b"d-1")
+    (receipt,) = world.uow.receipts()
+    assert receipt["status"] == "delivered"
+    assert (receipt["request_id"], receipt["channel"], receipt["attempts"]) == ("d-1", "webhook", 1)
+    stored = world.uow.delivery("d-1")
+    assert (stored.status, stored.person_id, stored.finished_at) == ("delivered", "p-1", NOW)
+    assert await world.attempt() == []  # nothing left to send
+
+
+async def test_the_recipients_locale_picks_the_template_language(world: World) -> None:
+    await world.prefer("p-1", locale="de")
+    await world.queue(request("d-1"))
+    await world.attempt()
+    assert world.templates.locales == ["de"]
+
+
+async def test_a_person_being_supported_is_reached_by_subject_id(world: World) -> None:
+    await world.queue(request("d-1", "crisis_resources", subject_id=subject_of("p-1")))
+    assert outcomes(await world.attempt()) == [("delivered", "webhook")]
+    assert world.uow.delivery("d-1").person_id == "p-1"
+
+
+async def test_a_delivery_finished_elsewhere_queues_no_second_receipt(world: World) -> None:
+    await world.queue(request("d-1"))
+    async with world.uow:
+        (claimed,) = await claim_due(world.uow, NOW, 10, LEASE)
+    for _ in range(2):  # e.g. a lease ran out while the first attempt was still sending
+        await deliver(
+            claimed,
+            world.uow,
+            sender=world.sender,
+            templates=world.templates,
+            breaker=world.breaker,
+            retry=world.retry,
+            clock=world.clock,
+            receipts_topic="receipts",
+        )
+    assert len(world.uow.tables.outbox) == 1
+
+
+# Deferred and suppressed ---------------------------------------------------
+
+
+async def test_quiet_hours_defer_a_non_critical_message_to_their_end(world: World) -> None:
+    world.uow.add_person("p-1", Channels(webhook=HOOK), timezone="Europe/London")
+    await world.prefer("p-1", quiet_start=time(22), quiet_end=time(7))
+    await world.queue(request("d-1"))
+    assert outcomes(await world.attempt()) == [("deferred", None)]
+    stored = world.uow.delivery("d-1")
+    assert stored.next_attempt_at == datetime(2026, 11, 25, 7, tzinfo=UTC)
+    assert (stored.status, stored.attempts, stored.last_error) == ("pending", 0, "quiet_hours")
+    assert stored.lease_until is None
+    assert world.sender.calls == [] and world.uow.tables.outbox == []
+    world.clock.now = datetime(2026, 11, 25, 7, tzinfo=UTC)
+    assert outcomes(await world.attempt()) == [("delivered", "webhook")]
+    assert world.uow.receipts()[0]["attempts"] == 1  # the deferral was not an attempt
+
+
+async def test_messages_beyond_the_daily_limit_are_suppressed(world: World) -> None:
+    await world.prefer("p-1", max_per_day=2)
+    await world.queue(request("d-1"), request("d-2"))
+    await world.attempt()
+    world.clock.advance(hours=1)
+    await world.queue(request("d-3"))
+    assert outcomes(await world.attempt()) == [("suppressed", None)]
+    receipt = world.uow.receipts()[-1]
+    assert (receipt["status"], receipt["reason"]) == ("suppressed", "rate_limited")
+    assert [sent.request.id for sent in world.sender.calls] == ["d-1", "d-2"]
+    world.clock.advance(hours=24)  # the earlier two are more than a day old now
+    await world.queue(request("d-4"))
+    assert outcomes(await world.attempt()) == [("delivered", "webhook")]
+
+
+async def test_a_celebration_to_someone_who_opted_out_is_suppressed(world: World) -> None:
+    await world.prefer("p-1", recognition_opt_out=True)
+    await world.queue(request("d-1", "celebration", params={"text": "Well done"}))
+    assert outcomes(await world.attempt()) == [("suppressed", None)]
+    (receipt,) = world.uow.receipts()
+    assert (receipt["status"], receipt["reason"], receipt["attempts"]) == (
+        "suppressed",
+        "opted_out",
+        0,
+    )
+    assert world.uow.delivery("d-1").person_id == "p-1"
+    assert world.sender.calls == []
+
+
+async def test_a_critical_message_ignores_quiet_hours_limits_and_opt_outs(world: World) -> None:
+    await world.prefer(
+        "p-1",
+        quiet_start=time(0),
+        quiet_end=time(23, 59),
+        max_per_day=0,
+        recognition_opt_out=True,
+    )
+    await world.queue(request("d-1", "crisis_resources", critical=True))
+    assert outcomes(await world.attempt()) == [("delivered", "webhook")]
+
+
+# Failed at once -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("known", [False, True], ids=["unknown", "inactive"])
+async def test_an_unknown_or_inactive_recipient_fails_with_a_receipt(
+    world: World, known: bool
+) -> None:
+    if known:
+        world.uow.add_person("p-9", Channels(webhook=HOOK), active=False)
+    await world.queue(request("d-1", person_id="p-9"))
+    assert outcomes(await world.attempt()) == [("failed", None)]
+    (receipt,) = world.uow.receipts()
+    assert (receipt["status"], receipt["reason"], receipt["attempts"]) == (
+        "failed",
+        "unknown_recipient",
+        0,
+    )
+    assert world.sender.calls == []
+
+
+async def test_a_recipient_without_a_channel_fails_with_no_channel(world: World) -> None:
+    world.uow.add_person("p-2", Channels())
+    await world.queue(request("d-1", person_id="p-2"))
+    assert outcomes(await world.attempt()) == [("failed", None)]
+    (receipt,) = world.uow.receipts()
+    assert (receipt["status"], receipt["reason"]) == ("failed", "no_channel")
+    assert world.uow.delivery("d-1").person_id == "p-2"
+
+
+# Retries, the last attempt, the circuit breaker ------------------------------
+
+
+async def test_a_failed_send_is_retried_with_exponential_backoff(world: World) -> None:
+    world.sender.fail(HOOK, "http_503", times=2)
+    await world.queue(request("d-1"))
+    assert outcomes(await world.attempt()) == [("retry", "webhook")]
+    stored = world.uow.delivery("d-1")
+    assert (stored.status, stored.attempts, stored.last_error) == ("pending", 1, "http_503")
+    assert stored.next_attempt_at == NOW + timedelta(seconds=1)
+    assert world.uow.tables.outbox == []
+    assert await world.attempt() == []  # not due yet
+    world.clock.advance(seconds=1)
+    assert outcomes(await world.attempt()) == [("retry", "webhook")]
+    assert stored.next_attempt_at == world.clock.now + timedelta(seconds=2)  # doubled
+    world.clock.advance(seconds=2)
+    assert outcomes(await world.attempt()) == [("delivered", "webhook")]
+    (receipt,) = world.uow.receipts()
+    assert (receipt["status"], receipt["attempts"]) == ("delivered", 3)
+    assert {sent.request.id for sent in world.sender.calls} == {"d-1"}
+
+
+async def test_the_last_failed_attempt_finishes_with_a_failed_receipt(world: World) -> None:
+    world.retry = RetryPolicy(max_attempts=3, base_seconds=1.0)
+    world.sender.fail(HOOK, "timeout")
+    await world.queue(request("d-1"))
+    results = []
+    for _ in range(5):
+        results += await world.attempt()
+        world.clock.advance(seconds=10)
+    assert [result.outcome for result in results] == ["retry", "retry", "failed"]
+    (receipt,) = world.uow.receipts()
+    assert (receipt["status"], receipt["reason"], receipt["attempts"]) == ("failed", "timeout", 3)
+    assert receipt["channel"] == "webhook"
+    assert len(world.sender.calls) == 3
+
+
+async def test_an_open_circuit_fails_fast_without_calling_the_endpoint(world: World) -> None:
+    world.breaker = CircuitBreaker(threshold=2, cool_down=timedelta(seconds=30))
+    world.uow.add_person("p-2", Channels(webhook=OTHER_HOOK))
+    world.sender.fail(HOOK, "http_500")
+    await world.queue(request("d-1"), request("d-2"))
+    assert [r.outcome for r in await world.attempt()] == ["retry", "retry"]  # circuit opens
+    await world.queue(request("d-3"), request("d-4", person_id="p-2"))
+    world.clock.advance(seconds=5)
+    await world.attempt()
+    assert world.uow.delivery("d-3").last_error == "circuit_open"
+    assert world.uow.delivery("d-3").attempts == 1  # failing fast is an attempt too
+    assert world.uow.delivery("d-4").status == "delivered"  # another endpoint is unaffected
+    assert [sent.request.id for sent in world.sender.calls] == ["d-1", "d-2", "d-4"]
+    world.sender.recover(HOOK)
+    # 30 s after it opened (failing fast did not extend it), the endpoint is tried again.
+    world.clock.advance(seconds=25)
+    assert {r.outcome for r in await world.attempt()} == {"delivered"}
+    assert {world.uow.delivery(d).status for d in ("d-1", "d-2", "d-3")} == {"delivered"}
+    assert world.breaker.allows(HOOK, world.clock())
+
+
+# Claiming ------------------------------------------------------------------
+
+
+async def test_claims_take_critical_deliveries_first_up_to_the_limit(world: World) -> None:
+    await world.queue(request("d-1"), request("d-2"), request("d-3", "alert", critical=True))
+    async with world.uow:
+        claimed = await claim_due(world.uow, NOW, 2, LEASE)
+    assert [delivery.id for delivery in claimed] == ["d-3", "d-1"]
+
+
+async def test_a_claimed_delivery_is_claimed_again_only_after_its_lease(world: World) -> None:
+    await world.queue(request("d-1"))
+    async with world.uow:
+        assert len(await claim_due(world.uow, NOW, 10, LEASE)) == 1
+        assert await claim_due(world.uow, NOW + LEASE / 2, 10, LEASE) == []
+        (again,) = await claim_due(world.uow, NOW + LEASE, 10, LEASE)
+    assert (again.id, again.attempts) == ("d-1", 0)
+
+
+async def test_no_free_slot_claims_nothing_and_touches_no_storage() -> None:
+    uow = FakeNotificationsUnitOfWork()  # not entered: touching it would fail the test
+    assert await claim_due(uow, NOW, 0, LEASE) == []
