@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from kinship_recognition.bootstrap import create_app as create_recognition_app
+from kinship_recognition.composition import create_app as create_recognition_app
 from tests.escalation_support import AUTH, SUBJECTS, encode_person, recorded
 from tests.kafka_reading import encode, publish, read_all
 from tests.notifications_support import Recognition, kudos
@@ -97,7 +97,7 @@ async def test_four_weekly_checkins_earn_the_streak_award_once_even_when_replaye
             )
         ],
     )
-    assert await recognition.wait_for("SELECT count(*) FROM people", 1) == 1
+    assert await recognition.wait_for("SELECT count(*) FROM directory_people", 1) == 1
     now = datetime.now(UTC)
     weekly = [recorded(f"c-{w}", "eve", now - timedelta(weeks=3 - w), mood=2) for w in range(4)]
     topic = recognition.topic("wellbeing.checkins.recorded")
