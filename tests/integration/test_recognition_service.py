@@ -1,14 +1,21 @@
 """The recognition service against the real broker and database."""
 
 import asyncio
+import hashlib
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
+from kinship_recognition.composition import MIGRATIONS
 from kinship_recognition.composition import create_app as create_recognition_app
+from kinship_runtime.database import apply_migrations, migrate_schema, superseded_checksums
+from tests.conftest import Endpoints
 from tests.escalation_support import AUTH, SUBJECTS, encode_person, recorded
 from tests.kafka_reading import encode, publish, read_all
 from tests.notifications_support import Recognition, kudos
@@ -174,3 +181,75 @@ async def test_responders_are_appreciated_for_cases_supported_and_thanks(
     assert all(SUBJECTS.subject_id("w") not in json.dumps(a) for a in awards)
     dlq = await read_all(recognition.endpoints.bootstrap_servers, f"{topic}.dlq", 0, timeout=2)
     assert dlq == []
+
+
+# The 0.1 text of 0001_recognition.sql: today's, with its own outbox (now the runtime's).
+_OLD_HEADER = (
+    "-- Kudos, check-in weeks, awards, the directory view and the outbox of the recognition"
+    " service.\n"
+)
+_OLD_OUTBOX = """
+CREATE TABLE outbox (
+    seq bigserial PRIMARY KEY,
+    event_id text NOT NULL,
+    topic text NOT NULL,
+    key bytea,
+    value bytea NOT NULL,
+    headers jsonb NOT NULL DEFAULT '[]',
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE FUNCTION notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('kinship_outbox', TG_TABLE_SCHEMA);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION notify_outbox();
+"""
+
+
+def old_migrations(directory: Path) -> Path:
+    """The recognition service's migrations as 0.1 shipped them (0001-0003)."""
+    body = (MIGRATIONS / "0001_recognition.sql").read_text().split("\n", 2)[2]
+    old = _OLD_HEADER + body + _OLD_OUTBOX
+    checksum = hashlib.sha256(old.encode()).hexdigest()
+    assert ("0001_recognition.sql", checksum) in superseded_checksums(MIGRATIONS)
+    (directory / "0001_recognition.sql").write_text(old)
+    for name in ("0002_responders.sql", "0003_teams_and_evaluation.sql"):
+        shutil.copy(MIGRATIONS / name, directory / name)
+    return directory
+
+
+async def test_a_schema_from_before_the_runtime_projection_keeps_its_directory(
+    endpoints: Endpoints, database: str, tmp_path: Path
+) -> None:
+    conn = await asyncpg.connect(endpoints.database_url)
+    try:
+        await apply_migrations(conn, database, old_migrations(tmp_path))
+        await conn.execute(
+            f'INSERT INTO "{database}".people (person_id, subject_id, timezone, team_id, active)'
+            " VALUES ('ann', 's-ann', 'Europe/Berlin', 'team-a', true),"
+            " ('bob', 's-bob', 'UTC', 'team-b', false)"
+        )
+        await conn.execute(
+            f"INSERT INTO \"{database}\".outbox (event_id, topic, value) VALUES ('e', 't', 'v')"
+        )
+        applied = await migrate_schema(conn, database, MIGRATIONS)
+        assert [name for name in applied if not name.startswith("runtime/")] == [
+            "0004_directory_people.sql"
+        ]
+        people = await conn.fetch(
+            "SELECT person_id, subject_id, timezone, team_id, active, roles"
+            f' FROM "{database}".directory_people ORDER BY person_id'
+        )
+        assert [tuple(row) for row in people] == [
+            ("ann", "s-ann", "Europe/Berlin", "team-a", True, []),
+            ("bob", "s-bob", "UTC", "team-b", False, []),
+        ]
+        assert await conn.fetchval("SELECT to_regclass($1)", f"{database}.people") is None
+        assert await conn.fetchval(f'SELECT count(*) FROM "{database}".outbox') == 1
+        assert await migrate_schema(conn, database, MIGRATIONS) == []
+    finally:
+        await conn.close()
