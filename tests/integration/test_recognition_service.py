@@ -90,6 +90,41 @@ async def test_self_kudos_and_the_daily_limit_are_refused(recognition: Recogniti
     assert [dict(r.headers)["kinship-dlq-code"] for r in dlq] == [b"self_kudos"]
 
 
+async def test_refused_kudos_reach_the_dlq_when_their_batch_is_retried_record_by_record(
+    recognition: Recognition,
+) -> None:
+    # Issue 14. The database refuses one kudos for good (a trigger, standing in for any lasting
+    # failure), so the batch is retried record by record: the self-kudos refused on the way
+    # must still be dead-lettered, and the valid kudos awarded.
+    schema = recognition.settings.owned_schema()
+    await recognition.rows(
+        f'CREATE FUNCTION "{schema}".refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$'
+        " BEGIN IF NEW.id = 'k-poison' THEN RAISE EXCEPTION 'poisoned'; END IF;"
+        " RETURN NEW; END $$"
+    )
+    await recognition.rows(
+        f'CREATE TRIGGER refuse_poison BEFORE INSERT ON "{schema}".kudos'
+        f' FOR EACH ROW EXECUTE FUNCTION "{schema}".refuse_poison()'
+    )
+    topic = recognition.topic("recognition.kudos.submitted")
+    batch = [
+        kudos("k-self", sender="dan", to="dan"),
+        kudos("k-ok", sender="ann", to="bob"),
+        kudos("k-poison", sender="cat", to="bob"),
+    ]
+    await publish(
+        recognition.endpoints.bootstrap_servers, topic, [(b"one", encode(k)) for k in batch]
+    )
+    dlq = await read_all(recognition.endpoints.bootstrap_servers, f"{topic}.dlq", 2)
+    codes = sorted(
+        (json.loads(r.value)["id"], dict(r.headers)["kinship-dlq-code"].decode()) for r in dlq
+    )
+    assert codes == [("k-poison", "processing_failed"), ("k-self", "self_kudos")]
+    assert await recognition.wait_for("SELECT count(*) FROM kudos", 1) == 1
+    awards = await messages(recognition, "recognition.awards", expect=1)
+    assert [a["id"] for a in awards] == ["kudos:k-ok"]
+
+
 async def test_four_weekly_checkins_earn_the_streak_award_once_even_when_replayed(
     recognition: Recognition,
 ) -> None:
