@@ -238,13 +238,10 @@ def _notifications() -> tuple[Any, Any]:
 
 
 def _recognition() -> tuple[Any, Any]:
-    from kinship_recognition.bootstrap import RecognitionService
-    from kinship_recognition.entrypoints.consumers import register_consumers
+    from kinship_recognition.composition import create_app
     from kinship_recognition.settings import RecognitionSettings
 
-    service = RecognitionService(RecognitionSettings())
-    register_consumers(service.broker, service)
-    return service, RecognitionSettings
+    return create_app(RecognitionSettings()).state.kinship, RecognitionSettings
 
 
 BUILDERS: dict[str, Callable[[], tuple[Any, Any]]] = {

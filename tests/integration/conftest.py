@@ -10,7 +10,7 @@ from kinship_escalation.bootstrap import create_app
 from kinship_escalation.settings import EscalationSettings
 from kinship_notifications.composition import create_app as create_notifications_app
 from kinship_notifications.settings import NotificationSettings
-from kinship_recognition.bootstrap import create_app as create_recognition_app
+from kinship_recognition.composition import create_app as create_recognition_app
 from kinship_recognition.settings import RecognitionSettings
 from tests.conftest import Endpoints
 from tests.escalation_support import Escalation, Starter, escalation_env

@@ -40,7 +40,7 @@ async def test_team_kudos_are_celebrated_with_five_senders_not_four(
     five = [f"b{n}" for n in range(5)]
     await directory(recognition, "team-a", four)
     await directory(recognition, "team-b", five)
-    assert await recognition.wait_for("SELECT count(*) FROM people", 9) == 9
+    assert await recognition.wait_for("SELECT count(*) FROM directory_people", 9) == 9
     sent = 0
     for sender in four:  # 12 kudos from four people: no team celebration
         for n in range(3):
@@ -81,7 +81,7 @@ async def test_team_participation_is_celebrated_at_five_people_not_four(
 ) -> None:
     await directory(recognition, "team-p", [f"p{n}" for n in range(6)])
     await directory(recognition, "team-q", [f"q{n}" for n in range(4)])
-    assert await recognition.wait_for("SELECT count(*) FROM people", 10) == 10
+    assert await recognition.wait_for("SELECT count(*) FROM directory_people", 10) == 10
     now = datetime.now(UTC)
     checkins = [recorded(f"cp-{n}", f"p{n}", now, team="team-p", mood=3) for n in range(5)]
     checkins += [recorded(f"cq-{n}", f"q{n}", now, team="team-q", mood=3) for n in range(4)]

@@ -1,14 +1,21 @@
 """The recognition service against the real broker and database."""
 
 import asyncio
+import hashlib
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from kinship_recognition.bootstrap import create_app as create_recognition_app
+from kinship_recognition.composition import MIGRATIONS
+from kinship_recognition.composition import create_app as create_recognition_app
+from kinship_runtime.database import apply_migrations, migrate_schema, superseded_checksums
+from tests.conftest import Endpoints
 from tests.escalation_support import AUTH, SUBJECTS, encode_person, recorded
 from tests.kafka_reading import encode, publish, read_all
 from tests.notifications_support import Recognition, kudos
@@ -83,6 +90,41 @@ async def test_self_kudos_and_the_daily_limit_are_refused(recognition: Recogniti
     assert [dict(r.headers)["kinship-dlq-code"] for r in dlq] == [b"self_kudos"]
 
 
+async def test_refused_kudos_reach_the_dlq_when_their_batch_is_retried_record_by_record(
+    recognition: Recognition,
+) -> None:
+    # Issue 14. The database refuses one kudos for good (a trigger, standing in for any lasting
+    # failure), so the batch is retried record by record: the self-kudos refused on the way
+    # must still be dead-lettered, and the valid kudos awarded.
+    schema = recognition.settings.owned_schema()
+    await recognition.rows(
+        f'CREATE FUNCTION "{schema}".refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$'
+        " BEGIN IF NEW.id = 'k-poison' THEN RAISE EXCEPTION 'poisoned'; END IF;"
+        " RETURN NEW; END $$"
+    )
+    await recognition.rows(
+        f'CREATE TRIGGER refuse_poison BEFORE INSERT ON "{schema}".kudos'
+        f' FOR EACH ROW EXECUTE FUNCTION "{schema}".refuse_poison()'
+    )
+    topic = recognition.topic("recognition.kudos.submitted")
+    batch = [
+        kudos("k-self", sender="dan", to="dan"),
+        kudos("k-ok", sender="ann", to="bob"),
+        kudos("k-poison", sender="cat", to="bob"),
+    ]
+    await publish(
+        recognition.endpoints.bootstrap_servers, topic, [(b"one", encode(k)) for k in batch]
+    )
+    dlq = await read_all(recognition.endpoints.bootstrap_servers, f"{topic}.dlq", 2)
+    codes = sorted(
+        (json.loads(r.value)["id"], dict(r.headers)["kinship-dlq-code"].decode()) for r in dlq
+    )
+    assert codes == [("k-poison", "processing_failed"), ("k-self", "self_kudos")]
+    assert await recognition.wait_for("SELECT count(*) FROM kudos", 1) == 1
+    awards = await messages(recognition, "recognition.awards", expect=1)
+    assert [a["id"] for a in awards] == ["kudos:k-ok"]
+
+
 async def test_four_weekly_checkins_earn_the_streak_award_once_even_when_replayed(
     recognition: Recognition,
 ) -> None:
@@ -97,7 +139,7 @@ async def test_four_weekly_checkins_earn_the_streak_award_once_even_when_replaye
             )
         ],
     )
-    assert await recognition.wait_for("SELECT count(*) FROM people", 1) == 1
+    assert await recognition.wait_for("SELECT count(*) FROM directory_people", 1) == 1
     now = datetime.now(UTC)
     weekly = [recorded(f"c-{w}", "eve", now - timedelta(weeks=3 - w), mood=2) for w in range(4)]
     topic = recognition.topic("wellbeing.checkins.recorded")
@@ -174,3 +216,75 @@ async def test_responders_are_appreciated_for_cases_supported_and_thanks(
     assert all(SUBJECTS.subject_id("w") not in json.dumps(a) for a in awards)
     dlq = await read_all(recognition.endpoints.bootstrap_servers, f"{topic}.dlq", 0, timeout=2)
     assert dlq == []
+
+
+# The 0.1 text of 0001_recognition.sql: today's, with its own outbox (now the runtime's).
+_OLD_HEADER = (
+    "-- Kudos, check-in weeks, awards, the directory view and the outbox of the recognition"
+    " service.\n"
+)
+_OLD_OUTBOX = """
+CREATE TABLE outbox (
+    seq bigserial PRIMARY KEY,
+    event_id text NOT NULL,
+    topic text NOT NULL,
+    key bytea,
+    value bytea NOT NULL,
+    headers jsonb NOT NULL DEFAULT '[]',
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE FUNCTION notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('kinship_outbox', TG_TABLE_SCHEMA);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+    FOR EACH STATEMENT EXECUTE FUNCTION notify_outbox();
+"""
+
+
+def old_migrations(directory: Path) -> Path:
+    """The recognition service's migrations as 0.1 shipped them (0001-0003)."""
+    body = (MIGRATIONS / "0001_recognition.sql").read_text().split("\n", 2)[2]
+    old = _OLD_HEADER + body + _OLD_OUTBOX
+    checksum = hashlib.sha256(old.encode()).hexdigest()
+    assert ("0001_recognition.sql", checksum) in superseded_checksums(MIGRATIONS)
+    (directory / "0001_recognition.sql").write_text(old)
+    for name in ("0002_responders.sql", "0003_teams_and_evaluation.sql"):
+        shutil.copy(MIGRATIONS / name, directory / name)
+    return directory
+
+
+async def test_a_schema_from_before_the_runtime_projection_keeps_its_directory(
+    endpoints: Endpoints, database: str, tmp_path: Path
+) -> None:
+    conn = await asyncpg.connect(endpoints.database_url)
+    try:
+        await apply_migrations(conn, database, old_migrations(tmp_path))
+        await conn.execute(
+            f'INSERT INTO "{database}".people (person_id, subject_id, timezone, team_id, active)'
+            " VALUES ('ann', 's-ann', 'Europe/Berlin', 'team-a', true),"
+            " ('bob', 's-bob', 'UTC', 'team-b', false)"
+        )
+        await conn.execute(
+            f"INSERT INTO \"{database}\".outbox (event_id, topic, value) VALUES ('e', 't', 'v')"
+        )
+        applied = await migrate_schema(conn, database, MIGRATIONS)
+        assert [name for name in applied if not name.startswith("runtime/")] == [
+            "0004_directory_people.sql"
+        ]
+        people = await conn.fetch(
+            "SELECT person_id, subject_id, timezone, team_id, active, roles"
+            f' FROM "{database}".directory_people ORDER BY person_id'
+        )
+        assert [tuple(row) for row in people] == [
+            ("ann", "s-ann", "Europe/Berlin", "team-a", True, []),
+            ("bob", "s-bob", "UTC", "team-b", False, []),
+        ]
+        assert await conn.fetchval("SELECT to_regclass($1)", f"{database}.people") is None
+        assert await conn.fetchval(f'SELECT count(*) FROM "{database}".outbox') == 1
+        assert await migrate_schema(conn, database, MIGRATIONS) == []
+    finally:
+        await conn.close()

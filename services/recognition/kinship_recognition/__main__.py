@@ -2,9 +2,9 @@
 
 import sys
 
-from kinship_recognition.bootstrap import MIGRATIONS, create_app
+from kinship_recognition.composition import MIGRATIONS, create_app
 from kinship_recognition.settings import RecognitionSettings
-from kinship_runtime.service import run_service
+from kinship_runtime.composition import run_service
 
 if __name__ == "__main__":
     sys.exit(

@@ -1,4 +1,5 @@
--- Kudos, check-in weeks, awards, the directory view and the outbox of the recognition service.
+-- Kudos, check-in weeks, awards and the (former) directory view of the recognition service
+-- (the runtime's migrations add the outbox; 0004 moves `people` into `directory_people`).
 
 CREATE TABLE people (
     person_id text PRIMARY KEY,
@@ -34,22 +35,3 @@ CREATE TABLE awards (
     count integer,
     awarded_at timestamptz NOT NULL DEFAULT now()
 );
-
-CREATE TABLE outbox (
-    seq bigserial PRIMARY KEY,
-    event_id text NOT NULL,
-    topic text NOT NULL,
-    key bytea,
-    value bytea NOT NULL,
-    headers jsonb NOT NULL DEFAULT '[]',
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-
-CREATE FUNCTION notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('kinship_outbox', TG_TABLE_SCHEMA);
-    RETURN NULL;
-END $$;
-
-CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
-    FOR EACH STATEMENT EXECUTE FUNCTION notify_outbox();

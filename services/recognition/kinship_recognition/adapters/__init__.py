@@ -1,0 +1,1 @@
+"""Adapters: PostgreSQL persistence and matplotlib charts of the recognition service."""

@@ -3,24 +3,22 @@ look rather than read.
 
 Withheld weeks are gaps in the lines, never zeros: a gap says "fewer than k people", a zero
 would say something untrue. Figures are drawn with matplotlib's object API (no pyplot
-state), so charts can be rendered in worker threads.
+state), so charts are rendered in worker threads, off the event loop.
 """
 
+import asyncio
 import io
 import math
 from datetime import timedelta
-from typing import Literal
 
 import matplotlib
 from matplotlib.figure import Figure
 
 from kinship_recognition.domain.reports import ProgrammeReport
+from kinship_recognition.handlers.ports import ChartFormat
 
 matplotlib.use("Agg")  # no display: files only
 matplotlib.rcParams["svg.fonttype"] = "none"  # real text: searchable, accessible, smaller
-
-ChartFormat = Literal["svg", "png"]
-MEDIA_TYPES: dict[ChartFormat, str] = {"svg": "image/svg+xml", "png": "image/png"}
 
 
 def _value(value: float | None) -> float:
@@ -91,3 +89,11 @@ def render(report: ProgrammeReport, fmt: ChartFormat) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
     return buffer.getvalue()
+
+
+class MatplotlibChart:
+    """Draws programme reports with matplotlib (implements ``handlers.ports.ChartRenderer``)."""
+
+    async def render(self, report: ProgrammeReport, fmt: ChartFormat) -> bytes:
+        """The chart, drawn in a worker thread: a drawing takes tens of milliseconds."""
+        return await asyncio.to_thread(render, report, fmt)

@@ -1,16 +1,16 @@
-"""PostgreSQL persistence of the recognition service: one unit of work per transaction."""
+"""PostgreSQL unit of work of the recognition service: kudos, check-in weeks, awards, case
+facts, feedback, pulse answers, the directory projection and the outbox."""
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import date, datetime
 
 import asyncpg
 
+from kinship_contracts.awards import Award
 from kinship_contracts.cases import CaseEvent, CaseEventKind
-from kinship_contracts.directory import DirectoryPerson
+from kinship_contracts.directory import DirectoryChange
 from kinship_contracts.kudos import KudosSubmitted
 from kinship_contracts.pulse import PULSE_QUESTIONS, PulseSubmitted
-from kinship_contracts.subjects import Pseudonymiser
 from kinship_recognition.domain.reports import (
     CaseWeek,
     FeedbackWeek,
@@ -19,7 +19,8 @@ from kinship_recognition.domain.reports import (
     Timing,
     Window,
 )
-from kinship_runtime.database import Connection
+from kinship_runtime.database import PoolTransaction
+from kinship_runtime.directory import DirectoryProjection
 from kinship_runtime.outbox import OutboxMessage, enqueue
 
 _CASE_TIMES = {
@@ -35,11 +36,13 @@ def _week(column: str, by_week: bool) -> str:
     return f"date_trunc('week', {column} AT TIME ZONE 'UTC')::date" if by_week else "NULL::date"
 
 
-class RecognitionUnit:
-    """The operations of one transaction."""
+class PostgresRecognitionUnitOfWork(PoolTransaction):
+    """One transaction of the recognition service (implements
+    ``handlers.ports.RecognitionUnitOfWork``)."""
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+    def __init__(self, pool: asyncpg.Pool, directory: DirectoryProjection) -> None:
+        super().__init__(pool)
+        self._directory = directory
 
     async def sent_since(self, person_id: str, since: datetime) -> int:
         """Kudos a person sent since ``since``."""
@@ -55,7 +58,7 @@ class RecognitionUnit:
         value = await self.conn.fetchval(
             "INSERT INTO kudos (id, from_person_id, to_person_id, message, occurred_at,"
             " received_at, from_team_id) VALUES ($1, $2, $3, $4, $5, $6,"
-            " (SELECT team_id FROM people WHERE person_id = $2))"
+            " (SELECT team_id FROM directory_people WHERE person_id = $2))"
             " ON CONFLICT (id) DO NOTHING RETURNING id",
             kudos.id,
             kudos.from_person_id,
@@ -80,14 +83,14 @@ class RecognitionUnit:
     async def team_of_person(self, person_id: str) -> str | None:
         """A person's team, from the directory."""
         value = await self.conn.fetchval(
-            "SELECT team_id FROM people WHERE person_id = $1", person_id
+            "SELECT team_id FROM directory_people WHERE person_id = $1", person_id
         )
         return str(value) if value is not None else None
 
     async def timezones_of(self, subject_ids: Sequence[str]) -> dict[str, str]:
         """Subjects' time zones, from the directory (subjects not in it are left out)."""
         rows = await self.conn.fetch(
-            "SELECT subject_id, timezone FROM people WHERE subject_id = ANY($1::text[])",
+            "SELECT subject_id, timezone FROM directory_people WHERE subject_id = ANY($1::text[])",
             list(subject_ids),
         )
         return {row["subject_id"]: row["timezone"] for row in rows}
@@ -95,7 +98,7 @@ class RecognitionUnit:
     async def teams_of_subjects(self, subject_ids: Sequence[str]) -> dict[str, str]:
         """Subjects' teams, from the directory (subjects not in it are left out)."""
         rows = await self.conn.fetch(
-            "SELECT subject_id, team_id FROM people WHERE subject_id = ANY($1::text[])",
+            "SELECT subject_id, team_id FROM directory_people WHERE subject_id = ANY($1::text[])",
             list(subject_ids),
         )
         return {row["subject_id"]: row["team_id"] for row in rows}
@@ -136,9 +139,9 @@ class RecognitionUnit:
         """Members of a team who checked in during ``week``, and its active members."""
         row = await self.conn.fetchrow(
             "SELECT (SELECT count(DISTINCT w.subject_id) FROM checkin_weeks w"
-            "  JOIN people p ON p.subject_id = w.subject_id"
+            "  JOIN directory_people p ON p.subject_id = w.subject_id"
             "  WHERE p.team_id = $1 AND p.active AND w.week_start = $2) AS participants,"
-            " (SELECT count(*) FROM people WHERE team_id = $1 AND active) AS members",
+            " (SELECT count(*) FROM directory_people WHERE team_id = $1 AND active) AS members",
             team_id,
             week,
         )
@@ -148,30 +151,23 @@ class RecognitionUnit:
     async def team_members(self, team_id: str) -> list[str]:
         """The active members of a team (person ids), to celebrate a team milestone with."""
         rows = await self.conn.fetch(
-            "SELECT person_id FROM people WHERE team_id = $1 AND active ORDER BY person_id",
+            "SELECT person_id FROM directory_people"
+            " WHERE team_id = $1 AND active ORDER BY person_id",
             team_id,
         )
         return [str(row["person_id"]) for row in rows]
 
-    async def add_award(
-        self,
-        award_id: str,
-        kind: str,
-        person_id: str | None,
-        subject_id: str | None,
-        team_id: str | None,
-        count: int | None,
-    ) -> bool:
+    async def add_award(self, award: Award) -> bool:
         """Record an award once; False when it was given before."""
         value = await self.conn.fetchval(
             "INSERT INTO awards (id, kind, person_id, subject_id, team_id, count)"
             " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING id",
-            award_id,
-            kind,
-            person_id,
-            subject_id,
-            team_id,
-            count,
+            award.id,
+            award.kind.value,
+            award.person_id,
+            award.subject_id,
+            award.team_id,
+            award.count,
         )
         return value is not None
 
@@ -258,7 +254,7 @@ class RecognitionUnit:
         await self.conn.execute(
             "INSERT INTO pulse_responses (survey_id, respondent, response_id, team_id,"
             " answered_at, know_how_to_get_support, comfortable_asking, programme_helps)"
-            " VALUES ($1, $2, $3, (SELECT team_id FROM people WHERE person_id = $4), $5,"
+            " VALUES ($1, $2, $3, (SELECT team_id FROM directory_people WHERE person_id = $4), $5,"
             " $6, $7, $8) ON CONFLICT (survey_id, respondent) DO UPDATE SET"
             " response_id = EXCLUDED.response_id, team_id = EXCLUDED.team_id,"
             " answered_at = EXCLUDED.answered_at,"
@@ -279,7 +275,8 @@ class RecognitionUnit:
     async def members(self, team_id: str | None) -> int:
         """Active people in the directory, or in one team."""
         value = await self.conn.fetchval(
-            "SELECT count(*) FROM people WHERE active AND ($1::text IS NULL OR team_id = $1)",
+            "SELECT count(*) FROM directory_people"
+            " WHERE active AND ($1::text IS NULL OR team_id = $1)",
             team_id,
         )
         return int(value)
@@ -291,7 +288,8 @@ class RecognitionUnit:
         week = "w.week_start" if by_week else "NULL::date"
         rows = await self.conn.fetch(
             f"SELECT {week} AS week, count(DISTINCT w.subject_id) AS people"  # noqa: S608 (fixed fragments)
-            " FROM checkin_weeks w JOIN people p ON p.subject_id = w.subject_id AND p.active"
+            " FROM checkin_weeks w"
+            " JOIN directory_people p ON p.subject_id = w.subject_id AND p.active"
             " WHERE w.week_start >= $1 AND w.week_start < $2"
             " AND ($3::text IS NULL OR p.team_id = $3) GROUP BY 1",
             window.start,
@@ -377,34 +375,6 @@ class RecognitionUnit:
         """Queue messages in this transaction's outbox."""
         await enqueue(self.conn, messages)
 
-    async def apply_directory(
-        self, changes: Sequence[tuple[str, DirectoryPerson | None]], pseudonyms: Pseudonymiser
-    ) -> None:
-        """Apply directory changes (None removes the person)."""
-        for person_id, person in changes:
-            if person is None:
-                await self.conn.execute("DELETE FROM people WHERE person_id = $1", person_id)
-                continue
-            await self.conn.execute(
-                "INSERT INTO people (person_id, subject_id, timezone, team_id, active)"
-                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (person_id) DO UPDATE SET"
-                " subject_id = $2, timezone = $3, team_id = $4, active = $5",
-                person_id,
-                pseudonyms.subject_id(person_id),
-                person.timezone,
-                person.team_id,
-                person.active,
-            )
-
-
-class PostgresRecognition:
-    """Opens units of work on the service's pool."""
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
-
-    @asynccontextmanager
-    async def unit(self) -> AsyncIterator[RecognitionUnit]:
-        """A transaction."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            yield RecognitionUnit(conn)
+    async def apply_directory(self, changes: Sequence[DirectoryChange]) -> None:
+        """Apply directory changes to the service's projection."""
+        await self._directory.apply(self.conn, changes)

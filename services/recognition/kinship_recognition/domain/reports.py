@@ -178,6 +178,85 @@ def shown(contributors: int, k: int = K_MIN) -> bool:
     return contributors == 0 or contributors >= k
 
 
+@dataclass
+class _Bucket:
+    """One bucket being reported (a week, or the window when ``week`` is None): the metrics
+    it withholds, and why.
+
+    ``hidden`` names metrics withheld from some week: for the whole window they are withheld
+    too.
+    """
+
+    week: date | None
+    k: int
+    hidden: set[str]
+    withheld: list[str] = field(default_factory=list)
+    hides: set[str] = field(default_factory=set)
+
+    def withhold(self, metric: str, reason: str) -> None:
+        self.withheld.append(f"{metric}: {reason}")
+        self.hides.add(metric)
+
+    def may_show(self, metric: str, people: int) -> bool:
+        """Whether ``metric`` over ``people`` may be shown; otherwise it is withheld."""
+        if self.week is None and metric in self.hidden:
+            self.withhold(metric, "a week of the window is withheld")
+            return False
+        if not shown(people, self.k):
+            self.withhold(metric, f"fewer than {self.k} people")
+            return False
+        return True
+
+
+def _participation(bucket: _Bucket, sources: Sources) -> ParticipationFigures | None:
+    people = next((p.people for p in sources.participation if p.week == bucket.week), 0)
+    if not bucket.may_show("participation", people):
+        return None
+    rate = people / sources.members if sources.members else None
+    return ParticipationFigures(people=people, members=sources.members, rate=rate)
+
+
+def _cases(bucket: _Bucket, sources: Sources) -> CaseFigures | None:
+    week = bucket.week
+    row = next((c for c in sources.cases if c.week == week), CaseWeek(week, 0, 0, 0))
+    if not bucket.may_show("cases", row.people):
+        return None
+    return CaseFigures(
+        opened=row.opened,
+        acknowledged=row.acknowledged,
+        time_to_acknowledge_seconds=TimingFigures(
+            median=row.time_to_acknowledge.median, p90=row.time_to_acknowledge.p90
+        ),
+        time_to_first_contact_seconds=TimingFigures(
+            median=row.time_to_first_contact.median, p90=row.time_to_first_contact.p90
+        ),
+        outcomes=dict(sorted(row.outcomes.items())),
+    )
+
+
+def _satisfaction(bucket: _Bucket, sources: Sources) -> dict[str, SatisfactionFigures]:
+    satisfaction: dict[str, SatisfactionFigures] = {}
+    for side in ("person", "responder"):
+        given = next(
+            (f for f in sources.feedback if f.week == bucket.week and f.given_by == side), None
+        )
+        people = given.people if given is not None else 0
+        if bucket.may_show(f"satisfaction.{side}", people) and given is not None:
+            satisfaction[side] = SatisfactionFigures(
+                responses=given.responses, mean_score=round(given.mean, 2)
+            )
+    return satisfaction
+
+
+def _pulse(bucket: _Bucket, sources: Sources) -> PulseFigures | None:
+    week = bucket.week
+    answers = next((p for p in sources.pulse if p.week == week), PulseWeek(week, 0, {}))
+    if not bucket.may_show("pulse", answers.respondents) or not answers.respondents:
+        return None
+    means = {name: round(value, 2) for name, value in answers.means.items()}
+    return PulseFigures(respondents=answers.respondents, mean_agreement=means)
+
+
 def _figures(
     week: date | None,
     sources: Sources,
@@ -185,83 +264,25 @@ def _figures(
     k: int,
     hidden: set[str],
 ) -> tuple[Figures, set[str]]:
-    """One bucket's figures, and the metrics withheld from it.
-
-    ``hidden`` names metrics withheld from some week: for the whole window (``week`` None)
-    they are withheld too.
-    """
-    withheld: list[str] = []
-    hides: set[str] = set()
-
-    def withhold(metric: str, reason: str) -> None:
-        withheld.append(f"{metric}: {reason}")
-        hides.add(metric)
-
-    people = next((p.people for p in sources.participation if p.week == week), 0)
-    participation = None
-    if week is None and "participation" in hidden:
-        withhold("participation", "a week of the window is withheld")
-    elif not shown(people, k):
-        withhold("participation", f"fewer than {k} people")
-    else:
-        rate = people / sources.members if sources.members else None
-        participation = ParticipationFigures(people=people, members=sources.members, rate=rate)
-
+    """One bucket's figures, and the metrics withheld from it."""
+    bucket = _Bucket(week, k, hidden)
+    participation = _participation(bucket, sources)
     cases = None
     satisfaction: dict[str, SatisfactionFigures] = {}
     if team_id is not None:
-        withhold("cases", "reported for the whole organisation only")
-        withhold("satisfaction", "reported for the whole organisation only")
+        bucket.withhold("cases", "reported for the whole organisation only")
+        bucket.withhold("satisfaction", "reported for the whole organisation only")
     else:
-        row = next((c for c in sources.cases if c.week == week), CaseWeek(week, 0, 0, 0))
-        if week is None and "cases" in hidden:
-            withhold("cases", "a week of the window is withheld")
-        elif not shown(row.people, k):
-            withhold("cases", f"fewer than {k} people")
-        else:
-            cases = CaseFigures(
-                opened=row.opened,
-                acknowledged=row.acknowledged,
-                time_to_acknowledge_seconds=TimingFigures(
-                    median=row.time_to_acknowledge.median, p90=row.time_to_acknowledge.p90
-                ),
-                time_to_first_contact_seconds=TimingFigures(
-                    median=row.time_to_first_contact.median, p90=row.time_to_first_contact.p90
-                ),
-                outcomes=dict(sorted(row.outcomes.items())),
-            )
-        for side in ("person", "responder"):
-            metric = f"satisfaction.{side}"
-            given = next(
-                (f for f in sources.feedback if f.week == week and f.given_by == side), None
-            )
-            if week is None and metric in hidden:
-                withhold(metric, "a week of the window is withheld")
-            elif given is not None and not shown(given.people, k):
-                withhold(metric, f"fewer than {k} people")
-            elif given is not None:
-                satisfaction[side] = SatisfactionFigures(
-                    responses=given.responses, mean_score=round(given.mean, 2)
-                )
-
-    answers = next((p for p in sources.pulse if p.week == week), PulseWeek(week, 0, {}))
-    pulse = None
-    if week is None and "pulse" in hidden:
-        withhold("pulse", "a week of the window is withheld")
-    elif not shown(answers.respondents, k):
-        withhold("pulse", f"fewer than {k} people")
-    elif answers.respondents:
-        means = {name: round(value, 2) for name, value in answers.means.items()}
-        pulse = PulseFigures(respondents=answers.respondents, mean_agreement=means)
-
+        cases = _cases(bucket, sources)
+        satisfaction = _satisfaction(bucket, sources)
     figures = Figures(
         participation=participation,
         cases=cases,
         satisfaction=satisfaction,
-        pulse=pulse,
-        withheld=withheld,
+        pulse=_pulse(bucket, sources),
+        withheld=bucket.withheld,
     )
-    return figures, hides
+    return figures, bucket.hides
 
 
 def build_report(

@@ -1,17 +1,22 @@
-"""Kafka consumers of the recognition service: thin functions over the handlers."""
+"""Kafka subscriptions of the recognition service: thin functions over the handlers.
+
+Each ``store`` function receives a batch of events; its other parameters are injected from
+a fresh request scope (``kinship_runtime.ingest``), so each attempt (the whole batch, or one
+record when the batch is isolated record by record) has its own unit of work.
+"""
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
+from dishka import FromDishka
 
 from kinship_contracts.cases import CaseEvent
 from kinship_contracts.checkins import CheckinRecorded
-from kinship_contracts.directory import DirectoryPerson
+from kinship_contracts.directory import DirectoryChange
 from kinship_contracts.kudos import KudosSubmitted
 from kinship_contracts.pulse import PulseSubmitted
+from kinship_contracts.subjects import Pseudonymiser
 from kinship_contracts.topics import (
     CHECKINS_RECORDED,
     DIRECTORY_PEOPLE,
@@ -20,147 +25,154 @@ from kinship_contracts.topics import (
     KUDOS_SUBMITTED,
     PULSE_SUBMITTED,
 )
-from kinship_recognition import handlers
-from kinship_recognition.bootstrap import RecognitionService
-from kinship_runtime.ingestion import (
+from kinship_recognition.handlers.awards import AwardTopics
+from kinship_recognition.handlers.directory import apply_directory
+from kinship_recognition.handlers.feedback import record_case_feedback, record_pulse
+from kinship_recognition.handlers.kudos import give_kudos
+from kinship_recognition.handlers.ports import RecognitionUnitOfWork
+from kinship_recognition.handlers.responders import record_case_events
+from kinship_recognition.handlers.streaks import record_checkins
+from kinship_recognition.settings import RecognitionSettings
+from kinship_runtime.dead_letters import DeadLetters
+from kinship_runtime.ingest import Subscription
+from kinship_runtime.records import (
     Accepted,
+    Parse,
     Record,
     Rejected,
-    consume_directory,
-    keep_raw_records,
+    header,
+    parse_directory,
     parse_records,
-    records_of,
-    store_or_dead_letter,
 )
 
-
-def _record_of(item: Accepted[Any]) -> Record:
-    return item.record
+T = TypeVar("T")
 
 
-def register_consumers(broker: KafkaBroker, service: RecognitionService) -> None:
-    """Declare the service's subscribers on its broker."""
-    settings = service.settings
-    ctx = service.context
+def with_records(parse: Parse[T]) -> Parse[Accepted[T]]:
+    """A parser whose events keep their Kafka record (to dead-letter what a handler refuses)."""
 
-    @broker.subscriber(
-        settings.topic(KUDOS_SUBMITTED),
-        group_id=settings.consumer_group("kudos"),
-        title="recognition.kudos",
-        description="Kudos from other systems; refused ones go to the .dlq with the reason.",
-        batch=True,
-        max_records=settings.ingest_max_records,
-        batch_timeout_ms=20,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        decoder=keep_raw_records,
-    )
-    async def on_kudos(message: KafkaMessage) -> None:
-        accepted, rejected = parse_records(records_of(message), KudosSubmitted)
-        refused: list[Rejected] = []
+    def parse_keeping(
+        records: Sequence[Record],
+    ) -> tuple[list[Accepted[Accepted[T]]], list[Rejected]]:
+        accepted, rejected = parse(records)
+        return [Accepted(item.record, item) for item in accepted], rejected
 
-        async def store(items: Sequence[Accepted[KudosSubmitted]]) -> None:
-            refused.clear()
-            async with service.store.unit() as unit:
-                for item in items:
-                    outcome = await handlers.give_kudos(unit, ctx, item.event)
-                    if outcome.refusal is not None:
-                        reason: dict[str, Any] = {"code": outcome.refusal.value, "errors": []}
-                        refused.append(Rejected(item.record, reason))
+    return parse_keeping
 
-        rejected += await store_or_dead_letter(accepted, store, _record_of, "kudos")
-        service.relay.wake()
-        await service.dead_letters.send([*rejected, *refused])
 
-    @broker.subscriber(
-        settings.topic(CHECKINS_RECORDED),
-        group_id=settings.consumer_group("checkins"),
-        title="recognition.checkins",
-        description="Recorded check-ins: only that one happened, for weekly streaks.",
-        batch=True,
-        max_records=settings.ingest_max_records,
-        batch_timeout_ms=50,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        decoder=keep_raw_records,
-    )
-    async def on_checkins(message: KafkaMessage) -> None:
-        accepted, rejected = parse_records(records_of(message), CheckinRecorded)
+_parse_cases = parse_records(CaseEvent)
 
-        async def store(items: Sequence[Accepted[CheckinRecorded]]) -> None:
-            async with service.store.unit() as unit:
-                await handlers.record_checkins(unit, ctx, [item.event for item in items])
 
-        rejected += await store_or_dead_letter(accepted, store, _record_of, "checkins")
-        service.relay.wake()
-        await service.dead_letters.send(rejected)
+def parse_case_transitions(
+    records: Sequence[Record],
+) -> tuple[list[Accepted[CaseEvent]], list[Rejected]]:
+    """Case transitions; group-session proposals share the topic and are skipped."""
+    proposals = GROUP_SESSIONS.event_type
+    return _parse_cases([r for r in records if header(r, "ce_type") != proposals])
 
-    @broker.subscriber(
-        settings.topic(ESCALATION_CASES),
-        group_id=settings.consumer_group("cases"),
-        title="recognition.cases",
-        description="Case transitions: resolutions and thanks appreciate responders.",
-        batch=True,
-        max_records=settings.ingest_max_records,
-        batch_timeout_ms=50,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        decoder=keep_raw_records,
-    )
-    async def on_cases(message: KafkaMessage) -> None:
-        # Group-session proposals share the topic: only case transitions are read here.
-        records = [
-            record
-            for record in records_of(message)
-            if dict(record.headers or ()).get("ce_type") != GROUP_SESSIONS.event_type.encode()
+
+async def store_kudos(
+    items: Sequence[Accepted[KudosSubmitted]],
+    uow: FromDishka[RecognitionUnitOfWork],
+    topics: FromDishka[AwardTopics],
+    settings: FromDishka[RecognitionSettings],
+    dead_letters: FromDishka[DeadLetters],
+) -> None:
+    """Give kudos once each; dead-letter the refused ones with the reason.
+
+    Refusals are dead-lettered by the attempt that made them, once it has committed: when a
+    batch is retried record by record, each record's attempt sends its own (issue 14).
+    """
+    now = datetime.now(UTC)
+    async with uow:
+        outcomes = [
+            await give_kudos(
+                item.event, uow, topics, daily_limit=settings.kudos_daily_limit, now=now
+            )
+            for item in items
         ]
-        accepted, rejected = parse_records(records, CaseEvent)
+    refused = [
+        Rejected(item.record, {"code": outcome.refusal.value, "errors": []})
+        for item, outcome in zip(items, outcomes, strict=True)
+        if outcome.refusal is not None
+    ]
+    await dead_letters.send(refused)
 
-        async def store(items: Sequence[Accepted[CaseEvent]]) -> None:
-            async with service.store.unit() as unit:
-                await handlers.record_case_events(unit, ctx, [item.event for item in items])
 
-        rejected += await store_or_dead_letter(accepted, store, _record_of, "cases")
-        service.relay.wake()
-        await service.dead_letters.send(rejected)
+async def store_checkins(
+    events: Sequence[CheckinRecorded],
+    uow: FromDishka[RecognitionUnitOfWork],
+    topics: FromDishka[AwardTopics],
+) -> None:
+    """Count a batch of recorded check-ins towards streaks and team participation."""
+    async with uow:
+        await record_checkins(events, uow, topics, datetime.now(UTC))
 
-    @broker.subscriber(
-        settings.topic(PULSE_SUBMITTED),
-        group_id=settings.consumer_group("pulse"),
-        title="recognition.pulse",
+
+async def store_cases(
+    events: Sequence[CaseEvent],
+    uow: FromDishka[RecognitionUnitOfWork],
+    topics: FromDishka[AwardTopics],
+) -> None:
+    """Keep a batch of case transitions' facts and feedback; appreciate responders."""
+    async with uow:
+        await record_case_events(events, uow, topics, datetime.now(UTC))
+        await record_case_feedback(events, uow)
+
+
+async def store_pulse(
+    responses: Sequence[PulseSubmitted],
+    uow: FromDishka[RecognitionUnitOfWork],
+    pseudonyms: FromDishka[Pseudonymiser],
+) -> None:
+    """Keep a batch of pulse answers."""
+    async with uow:
+        await record_pulse(responses, uow, pseudonyms)
+
+
+async def store_directory(
+    changes: Sequence[DirectoryChange], uow: FromDishka[RecognitionUnitOfWork]
+) -> None:
+    """Apply a batch of directory changes."""
+    async with uow:
+        await apply_directory(changes, uow)
+
+
+SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
+    Subscription(
+        KUDOS_SUBMITTED,
+        "kudos",
+        parse=with_records(parse_records(KudosSubmitted)),
+        store=store_kudos,
+        description="Kudos from other systems; refused ones go to the .dlq with the reason.",
+    ),
+    Subscription(
+        CHECKINS_RECORDED,
+        "checkins",
+        parse=parse_records(CheckinRecorded),
+        store=store_checkins,
+        description="Recorded check-ins: only that one happened, for weekly streaks.",
+    ),
+    Subscription(
+        ESCALATION_CASES,
+        "cases",
+        parse=parse_case_transitions,
+        store=store_cases,
+        description="Case transitions: resolutions and thanks appreciate responders.",
+    ),
+    Subscription(
+        PULSE_SUBMITTED,
+        "pulse",
+        parse=parse_records(PulseSubmitted),
+        store=store_pulse,
         description="Pulse-survey answers from survey tools, for programme reports.",
-        batch=True,
-        max_records=settings.ingest_max_records,
-        batch_timeout_ms=50,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        decoder=keep_raw_records,
-    )
-    async def on_pulse(message: KafkaMessage) -> None:
-        accepted, rejected = parse_records(records_of(message), PulseSubmitted)
-
-        async def store(items: Sequence[Accepted[PulseSubmitted]]) -> None:
-            async with service.store.unit() as unit:
-                await handlers.record_pulse(unit, ctx, [item.event for item in items])
-
-        rejected += await store_or_dead_letter(accepted, store, _record_of, "pulse")
-        await service.dead_letters.send(rejected)
-
-    @broker.subscriber(
-        settings.topic(DIRECTORY_PEOPLE),
-        group_id=settings.consumer_group("directory"),
-        title="recognition.directory",
+    ),
+    Subscription(
+        DIRECTORY_PEOPLE,
+        "directory",
+        parse=parse_directory,
+        store=store_directory,
         description="The directory: time zones for weekly streaks.",
-        batch=True,
-        max_records=settings.ingest_max_records,
-        batch_timeout_ms=50,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        decoder=keep_raw_records,
-    )
-    async def on_directory(message: KafkaMessage) -> None:
-        async def apply(changes: list[tuple[str, DirectoryPerson | None]]) -> None:
-            async with service.store.unit() as unit:
-                await unit.apply_directory(changes, service.pseudonyms)
-
-        await consume_directory(message, apply, service.dead_letters)
+        owns_dead_letters=False,  # the check-in service dead-letters directory records
+    ),
+)

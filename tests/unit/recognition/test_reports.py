@@ -1,18 +1,16 @@
-"""Team celebrations (k ≥ 5), programme reports (k ≥ 5, no differencing) and their chart."""
+"""Programme reports: k ≥ 5 for every group, no differencing between windows (domain), and
+the report and chart use cases over the in-memory ports."""
 
-import json
-import xml.etree.ElementTree as ET
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from pydantic import ValidationError
 
-from kinship_contracts.pulse import PulseSubmitted
-from kinship_recognition.adapters.chart import render
+from kinship_contracts.cases import CaseEventKind
 from kinship_recognition.domain.reports import (
     CaseWeek,
     FeedbackWeek,
     ParticipationWeek,
+    ProgrammeReport,
     PulseWeek,
     Sources,
     Timing,
@@ -20,28 +18,19 @@ from kinship_recognition.domain.reports import (
     build_report,
     shown,
 )
-from kinship_recognition.domain.teams import participation_milestone, team_kudos_milestone
+from kinship_recognition.handlers.ports import ChartFormat
+from kinship_recognition.handlers.reports import programme_chart, programme_report
+from tests.unit.fakes.recognition import (
+    FakeChartRenderer,
+    FakeRecognitionUnitOfWork,
+    Person,
+    case_event,
+    pulse,
+)
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)  # a Wednesday
 WINDOW = Window.ending_with(NOW.date(), 3)
 W1, W2, W3 = WINDOW.weeks()
-
-
-def test_team_kudos_are_celebrated_only_with_five_senders_and_only_the_highest_milestone() -> None:
-    assert team_kudos_milestone(given=30, senders=4) is None
-    assert team_kudos_milestone(given=9, senders=5) is None
-    assert team_kudos_milestone(given=10, senders=5) == 10
-    assert team_kudos_milestone(given=30, senders=5) == 25
-
-
-@pytest.mark.parametrize(
-    ("participants", "members", "expected"),
-    [(4, 4, None), (5, 11, None), (5, 10, 50), (6, 8, 75), (9, 10, 90), (5, 0, None)],
-)
-def test_team_participation_milestones_need_five_people(
-    participants: int, members: int, expected: int | None
-) -> None:
-    assert participation_milestone(participants, members) == expected
 
 
 def test_a_window_is_whole_utc_weeks_ending_with_this_one() -> None:
@@ -122,35 +111,80 @@ def test_team_reports_never_show_case_figures() -> None:
     assert report.team_id == "team-a"
 
 
-def test_the_chart_is_an_svg_with_gaps_for_withheld_weeks() -> None:
-    report = build_report(sources(), team_id=None, generated_at=NOW)
-    svg = render(report, "svg")
-    root = ET.fromstring(svg)  # noqa: S314 (our own output)
-    assert root.tag.endswith("svg")
-    text = svg.decode()
-    assert "participation (%)" in text and "time to acknowledge (min)" in text
-    assert "fewer than 5 people contributed are not shown" in text
-    assert "2026-11-09 to 2026-11-29" in text
-    assert render(report, "png").startswith(b"\x89PNG\r\n\x1a\n")
+# The use cases -----------------------------------------------------------------
 
 
-def pulse(**answers: int) -> PulseSubmitted:
-    body = {
-        "id": "p-1",
-        "person_id": "ann",
-        "survey_id": "2026-11",
-        "occurred_at": "2026-11-24T09:00:00+00:00",
-        "source": "tests",
-        "answers": answers,
-    }
-    return PulseSubmitted.model_validate_json(json.dumps(body))
+def organisation(people: int) -> FakeRecognitionUnitOfWork:
+    """``people`` active members of team-c who each checked in this week."""
+    uow = FakeRecognitionUnitOfWork(
+        {f"p{n}": Person("team-c", subject_id=f"s{n}") for n in range(people)}
+    )
+    for n in range(people):
+        uow.weeks.add((f"s{n}", W3))
+    return uow
 
 
-def test_pulse_answers_are_one_to_five_and_at_least_one() -> None:
-    assert pulse(programme_helps=5).answers.programme_helps == 5
-    with pytest.raises(ValidationError, match="at least one"):
-        pulse()
-    with pytest.raises(ValidationError, match="less than or equal to 5"):
-        pulse(programme_helps=6)
-    with pytest.raises(ValidationError, match="Extra inputs"):
-        pulse(programme_help=4)
+async def fill(uow: FakeRecognitionUnitOfWork, people: int) -> None:
+    """A case for each of ``people`` (acknowledged after n + 1 minutes) and pulse answers."""
+    opened = NOW - timedelta(hours=1)
+    async with uow:
+        for n in range(people):
+            await uow.record_case_fact(
+                case_event(f"case-{n}", 1, CaseEventKind.OPENED, opened, f"s{n}")
+            )
+            ack = case_event(
+                f"case-{n}",
+                2,
+                CaseEventKind.ACKNOWLEDGED,
+                opened + timedelta(minutes=n + 1),
+                f"s{n}",
+            )
+            await uow.record_case_fact(ack)
+            await uow.add_pulse(pulse(f"pulse-{n}", f"p{n}", NOW, programme_helps=4), f"s{n}")
+
+
+async def report_for(uow: FakeRecognitionUnitOfWork, team_id: str | None = None) -> ProgrammeReport:
+    async with uow:
+        return await programme_report(uow, 3, team_id, NOW)
+
+
+async def test_the_report_withholds_a_week_of_four_people() -> None:
+    uow = organisation(4)
+    await fill(uow, 4)
+    week = (await report_for(uow)).weeks[-1]
+    assert week.participation is None and week.cases is None and week.pulse is None
+    assert "participation: fewer than 5 people" in week.withheld
+    assert "cases: fewer than 5 people" in week.withheld
+    assert "pulse: fewer than 5 people" in week.withheld
+
+
+async def test_the_report_shows_a_week_of_five_people() -> None:
+    uow = organisation(5)
+    await fill(uow, 5)
+    report = await report_for(uow)
+    assert (report.start, report.end, report.generated_at) == (W1, WINDOW.end, NOW)
+    week = report.weeks[-1]
+    assert week.participation is not None and week.participation.rate == 1.0
+    assert week.cases is not None and week.cases.opened == 5
+    assert week.cases.time_to_acknowledge_seconds.median == pytest.approx(180.0)
+    assert week.pulse is not None and week.pulse.mean_agreement == {"programme_helps": 4.0}
+    assert report.period.participation is not None  # the earlier weeks had no one
+
+
+async def test_a_team_report_counts_the_team_only_and_never_its_cases() -> None:
+    uow = organisation(5)
+    uow.people |= {f"o{n}": Person("team-o", subject_id=f"so{n}") for n in range(3)}
+    await fill(uow, 5)
+    week = (await report_for(uow, "team-c")).weeks[-1]
+    assert week.participation is not None and week.participation.members == 5
+    assert week.cases is None and "cases: reported for the whole organisation only" in week.withheld
+
+
+@pytest.mark.parametrize("fmt", ["svg", "png"])
+async def test_the_chart_draws_the_report_in_the_format_asked(fmt: ChartFormat) -> None:
+    uow = organisation(5)
+    report = await report_for(uow)
+    chart = FakeChartRenderer()
+    drawn = await programme_chart(report, chart, fmt)
+    assert drawn == f"{fmt} chart of 3 weeks".encode()
+    assert chart.drawn == [(report, fmt)]

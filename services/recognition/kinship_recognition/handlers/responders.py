@@ -1,0 +1,85 @@
+"""Responders: each case's facts kept for programme reports, and responders appreciated for
+the cases they supported (milestones) and for thanks from the people they supported.
+
+Only the responder is celebrated; the person supported is never named, and the outcome of a
+case is not used for any award (a referral is as much a success as a conversation).
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from kinship_contracts.awards import Award, AwardKind
+from kinship_contracts.cases import CaseEvent, CaseEventKind
+from kinship_recognition.domain.kudos import THANKS_SCORE, supported_milestone
+from kinship_recognition.handlers.awards import AwardTopics, publish_award
+from kinship_recognition.handlers.ports import RecognitionUnitOfWork
+
+
+async def record_case_events(
+    events: Sequence[CaseEvent],
+    uow: RecognitionUnitOfWork,
+    topics: AwardTopics,
+    now: datetime,
+) -> None:
+    """Fold each case transition into the case's facts and appreciate its responder."""
+    for event in events:
+        await uow.record_case_fact(event)
+        if event.kind is CaseEventKind.RESOLVED and event.responder_id is not None:
+            await _appreciate_support(event, event.responder_id, uow, topics, now)
+        elif _is_thanks(event):
+            await _appreciate_thanks(event, uow, topics, now)
+
+
+def _is_thanks(event: CaseEvent) -> bool:
+    """Feedback from the person supported that thanks their responder."""
+    return (
+        event.kind is CaseEventKind.FEEDBACK_RECEIVED
+        and event.feedback_from == "person"
+        and (event.feedback_score or 0) >= THANKS_SCORE
+    )
+
+
+async def _appreciate_support(
+    event: CaseEvent,
+    responder_id: str,
+    uow: RecognitionUnitOfWork,
+    topics: AwardTopics,
+    now: datetime,
+) -> None:
+    """Count a resolved case once for its responder; celebrate their milestones."""
+    if not await uow.add_supported_case(event.case_id, responder_id, event.occurred_at):
+        return
+    milestone = supported_milestone(await uow.supported_by(responder_id))
+    if milestone is None:
+        return
+    title = (
+        "Thank you for supporting a colleague"
+        if milestone == 1
+        else f"{milestone} colleagues supported"
+    )
+    award = Award(
+        id=f"supported:{responder_id}:{milestone}",
+        kind=AwardKind.RESPONDER_APPRECIATION,
+        person_id=responder_id,
+        title=title,
+        count=milestone,
+        occurred_at=now,
+    )
+    await publish_award(award, uow, topics)
+
+
+async def _appreciate_thanks(
+    event: CaseEvent, uow: RecognitionUnitOfWork, topics: AwardTopics, now: datetime
+) -> None:
+    """Pass the thanks on to whoever resolved the case (or the event's responder)."""
+    responder = await uow.responder_of(event.case_id) or event.responder_id
+    if responder is None:
+        return
+    award = Award(
+        id=f"thanks:{event.case_id}",
+        kind=AwardKind.RESPONDER_APPRECIATION,
+        person_id=responder,
+        title="Someone you supported says thank you",
+        occurred_at=now,
+    )
+    await publish_award(award, uow, topics)

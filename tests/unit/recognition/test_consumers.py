@@ -1,0 +1,274 @@
+"""The recognition service's Kafka subscriptions, run through the runtime's ``ingest`` over
+the in-memory unit of work: what is stored, what is dead-lettered, and with which reason."""
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from dishka import AsyncContainer, Provider, Scope, make_async_container, provide
+from faststream.kafka import KafkaBroker
+from pydantic import SecretStr
+
+from kinship_contracts.subjects import Pseudonymiser
+from kinship_contracts.topics import (
+    DIRECTORY_PEOPLE,
+    ESCALATION_CASES,
+    GROUP_SESSIONS,
+    KUDOS_SUBMITTED,
+    PULSE_SUBMITTED,
+)
+from kinship_recognition.entrypoints.consumers import SUBSCRIPTIONS
+from kinship_recognition.handlers.awards import AwardTopics
+from kinship_recognition.handlers.ports import RecognitionUnitOfWork
+from kinship_recognition.settings import RecognitionSettings
+from kinship_runtime.dead_letters import DeadLetters
+from kinship_runtime.ingest import ingest
+from kinship_runtime.outbox import OutboxRelay
+from kinship_runtime.settings import KinshipSettings
+from tests.unit.fakes.kafka import FakeProducer, FakeRecord
+from tests.unit.fakes.recognition import FakeRecognitionUnitOfWork, FakeRelay, Person
+
+Consume = Callable[[Any], Awaitable[None]]
+SETTINGS = RecognitionSettings(pseudonym_key=SecretStr("p" * 32), kudos_daily_limit=10)
+NOW = datetime.now(UTC)
+
+
+@dataclass
+class CapturingBroker:
+    """Stands in for ``KafkaBroker.subscriber``: keeps each declared consumer by topic."""
+
+    consumers: dict[str, Consume] = field(default_factory=dict)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def subscriber(self, topic: str, **options: Any) -> Callable[[Consume], Consume]:
+        def register(consume: Consume) -> Consume:
+            self.consumers[topic] = consume
+            self.options[topic] = options
+            return consume
+
+        return register
+
+
+class Fakes(Provider):
+    """What the subscriptions are injected with, faked; dead letters are the real ones over
+    a fake producer."""
+
+    scope = Scope.APP
+
+    def __init__(
+        self, uow: FakeRecognitionUnitOfWork, producer: FakeProducer, relay: FakeRelay
+    ) -> None:
+        super().__init__()
+        self.uow, self.producer, self.relay = uow, producer, relay
+
+    @provide(scope=Scope.REQUEST)
+    def unit_of_work(self) -> RecognitionUnitOfWork:
+        return self.uow
+
+    @provide
+    def settings(self) -> RecognitionSettings:
+        return SETTINGS
+
+    @provide
+    def topics(self) -> AwardTopics:
+        return AwardTopics("awards", "requests")
+
+    @provide
+    def pseudonyms(self) -> Pseudonymiser:
+        return Pseudonymiser(b"p" * 32)
+
+    @provide
+    def dead_letters(self) -> DeadLetters:
+        return DeadLetters(cast(AIOKafkaProducer, self.producer), "kinship.recognition.events")
+
+    @provide
+    def relay_(self) -> OutboxRelay:
+        return cast(OutboxRelay, self.relay)
+
+
+@dataclass
+class Running:
+    broker: CapturingBroker
+    uow: FakeRecognitionUnitOfWork
+    producer: FakeProducer
+    relay: FakeRelay
+    container: AsyncContainer
+
+    async def deliver(self, topic: str, records: Sequence[FakeRecord]) -> None:
+        """One consumed batch of ``records`` on ``topic``."""
+        await self.broker.consumers[topic](SimpleNamespace(raw_message=tuple(records)))
+
+    def dead_letters(self) -> list[tuple[str, int, str]]:
+        """(topic, original offset, reason code) of each dead letter sent."""
+        found = []
+        for sent in self.producer.sent:
+            headers = dict(sent.headers)
+            code = headers["kinship-dlq-code"].decode()
+            found.append((sent.topic, int(headers["kinship-dlq-offset"]), code))
+        return found
+
+
+@pytest.fixture
+def uow() -> FakeRecognitionUnitOfWork:
+    return FakeRecognitionUnitOfWork()
+
+
+@pytest.fixture
+async def running(uow: FakeRecognitionUnitOfWork) -> AsyncIterator[Running]:
+    producer, relay, broker = FakeProducer(), FakeRelay(), CapturingBroker()
+    container = make_async_container(Fakes(uow, producer, relay))
+    for subscription in SUBSCRIPTIONS:
+        ingest(cast(KafkaBroker, broker), cast(KinshipSettings, SETTINGS), container, subscription)
+    yield Running(broker, uow, producer, relay, container)
+    await container.close()
+
+
+def kudos_record(id_: str, sender: str, to: str, offset: int) -> FakeRecord:
+    body = {
+        "id": id_,
+        "from_person_id": sender,
+        "to_person_id": to,
+        "message": "Thank you!",
+        "occurred_at": NOW.isoformat(),
+        "source": "tests",
+    }
+    return FakeRecord(json.dumps(body).encode(), topic=KUDOS_SUBMITTED.name, offset=offset)
+
+
+def test_every_subscription_reads_its_topic_with_its_own_group() -> None:
+    broker = CapturingBroker()
+    container = make_async_container(
+        Fakes(FakeRecognitionUnitOfWork(), FakeProducer(), FakeRelay())
+    )
+    for subscription in SUBSCRIPTIONS:
+        ingest(cast(KafkaBroker, broker), cast(KinshipSettings, SETTINGS), container, subscription)
+    groups = {topic: options["group_id"] for topic, options in broker.options.items()}
+    assert groups == {
+        "recognition.kudos.submitted": "kinship.recognition.kudos",
+        "wellbeing.checkins.recorded": "kinship.recognition.checkins",
+        "escalation.cases": "kinship.recognition.cases",
+        "programme.pulse.submitted": "kinship.recognition.pulse",
+        "directory.people": "kinship.recognition.directory",
+    }
+    owners = {s.topic.name: s.owns_dead_letters for s in SUBSCRIPTIONS}
+    assert owners[DIRECTORY_PEOPLE.name] is False  # the check-in service dead-letters those
+    assert owners[KUDOS_SUBMITTED.name] and owners[PULSE_SUBMITTED.name]
+
+
+async def test_kudos_over_kafka_are_awarded_and_refused_ones_dead_lettered_with_the_reason(
+    running: Running,
+) -> None:
+    await running.deliver(
+        KUDOS_SUBMITTED.name,
+        [
+            kudos_record("k-1", "ann", "bob", offset=1),
+            kudos_record("k-self", "dan", "dan", offset=2),
+            kudos_record("k-1", "ann", "bob", offset=3),  # the same id again
+            FakeRecord(b'{"id": "k-bad"}', topic=KUDOS_SUBMITTED.name, offset=4),
+        ],
+    )
+    assert list(running.uow.kudos) == ["k-1"]
+    assert [a["id"] for a in running.uow.published("awards")] == ["kudos:k-1"]
+    assert sorted(running.dead_letters()) == [
+        ("recognition.kudos.submitted.dlq", 2, "self_kudos"),
+        ("recognition.kudos.submitted.dlq", 4, "validation_failed"),
+    ]
+    assert running.relay.wakes == 1
+
+
+@pytest.mark.parametrize("uow", [FakeRecognitionUnitOfWork(poisoned_kudos={"k-poison"})])
+async def test_refused_kudos_are_dead_lettered_when_their_batch_is_retried_record_by_record(
+    running: Running,
+) -> None:
+    # Issue 14: a record that fails for good sends the batch record by record; every refusal
+    # made on the way must still reach the dead-letter topic, the valid kudos be awarded.
+    await running.deliver(
+        KUDOS_SUBMITTED.name,
+        [
+            kudos_record("k-self", "dan", "dan", offset=10),
+            kudos_record("k-ok", "ann", "bob", offset=11),
+            kudos_record("k-self-2", "eve", "eve", offset=12),
+            kudos_record("k-poison", "cat", "bob", offset=13),
+        ],
+    )
+    assert sorted(running.dead_letters()) == [
+        ("recognition.kudos.submitted.dlq", 10, "self_kudos"),
+        ("recognition.kudos.submitted.dlq", 12, "self_kudos"),
+        ("recognition.kudos.submitted.dlq", 13, "processing_failed"),
+    ]
+    assert list(running.uow.kudos) == ["k-ok"]
+    assert [a["id"] for a in running.uow.published("awards")] == ["kudos:k-ok"]
+    assert running.uow.rollbacks >= 1  # the whole batch was tried first, and rolled back
+
+
+async def test_group_session_proposals_on_the_cases_topic_are_neither_used_nor_dead_lettered(
+    running: Running,
+) -> None:
+    proposal = {"id": "defusing:sig-1", "team_id": "team-x", "kind": "defusing"}
+    resolved = {
+        "id": "case-1:6",
+        "case_id": "case-1",
+        "sequence": 6,
+        "kind": "resolved",
+        "occurred_at": NOW.isoformat(),
+        "subject_id": "subject-w",
+        "status": "resolved",
+        "severity": "high",
+        "rules": ["self_referral"],
+        "responder_id": "resp-a",
+        "outcome": "supported",
+    }
+    ce_type = ("ce_type", GROUP_SESSIONS.event_type.encode())
+    await running.deliver(
+        ESCALATION_CASES.name,
+        [
+            FakeRecord(json.dumps(proposal).encode(), headers=[ce_type], topic="escalation.cases"),
+            FakeRecord(json.dumps(resolved).encode(), topic="escalation.cases", offset=1),
+        ],
+    )
+    assert running.dead_letters() == []
+    assert list(running.uow.case_facts) == ["case-1"]
+    assert [a["id"] for a in running.uow.published("awards")] == ["supported:resp-a:1"]
+
+
+async def test_pulse_answers_are_kept_and_invalid_ones_dead_lettered(running: Running) -> None:
+    good = {
+        "id": "p-1",
+        "person_id": "ann",
+        "survey_id": "2026-11",
+        "occurred_at": NOW.isoformat(),
+        "source": "tests",
+        "answers": {"programme_helps": 4},
+    }
+    topic = PULSE_SUBMITTED.name
+    await running.deliver(
+        topic,
+        [
+            FakeRecord(json.dumps(good).encode(), topic=topic),
+            FakeRecord(b'{"id": "p-x"}', topic=topic, offset=1),
+        ],
+    )
+    assert len(running.uow.pulse_rows) == 1
+    assert running.dead_letters() == [("programme.pulse.submitted.dlq", 1, "validation_failed")]
+
+
+@pytest.mark.parametrize("uow", [FakeRecognitionUnitOfWork(subject_of=lambda p: f"subject-{p}")])
+async def test_directory_records_are_applied_and_invalid_ones_left_to_their_owner(
+    running: Running,
+) -> None:
+    person = {"person_id": "ann", "display_name": "Ann", "team_id": "team-a", "timezone": "UTC"}
+    topic = DIRECTORY_PEOPLE.name
+    await running.deliver(
+        topic,
+        [
+            FakeRecord(json.dumps(person).encode(), key=b"ann", topic=topic),
+            FakeRecord(b"{}", key=None, topic=topic, offset=1),
+        ],
+    )
+    assert running.uow.people == {"ann": Person("team-a", "UTC", subject_id="subject-ann")}
+    assert running.dead_letters() == []
