@@ -7,7 +7,7 @@ up: a later layer sits above the earlier ones and wins wherever it has someone o
 (PagerDuty's "the lowest layer in the list takes precedence" — its Layer 2 covers Layer 1).
 """
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
@@ -55,6 +55,14 @@ TimeOfDay = Annotated[
     AfterValidator(_time_of_day),
     Field(description="A wall-clock time in the schedule's zone, whole minutes ('HH:MM')."),
 ]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+# Instants are kept in UTC: Python subtracts two datetimes sharing a tzinfo on the wall clock.
+Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
 
 
 class _Frozen(BaseModel):
@@ -167,8 +175,8 @@ class Override(_Frozen):
     """
 
     person_id: PersonId
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
     layer: Name | None = None
 
     @model_validator(mode="after")
@@ -186,8 +194,8 @@ class Swap(_Frozen):
 
     first: PersonId
     second: PersonId
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
     layer: Name | None = None
 
     @model_validator(mode="after")
@@ -285,8 +293,8 @@ class Shift(_Frozen):
     """A stretch of time one person is the effective responder."""
 
     person_id: PersonId
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
     layer: str | None = Field(description="The layer it comes from; None for a schedule override.")
     source: ShiftSource
     override: bool = Field(default=False, description="Whether an override put them on call.")
