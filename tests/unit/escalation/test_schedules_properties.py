@@ -56,13 +56,18 @@ SETTINGS = settings(
 
 @cache
 def offset_changes(name: str) -> tuple[datetime, ...]:
-    """Days (UTC midnight) on which the zone's UTC offset changes, 2025-2027."""
+    """The instants the zone's UTC offset changes, 2025-2027 (the first with the new one)."""
     tz = ZoneInfo(name)
     day, changes = datetime(2025, 1, 1, tzinfo=UTC), []
     while day.year < 2028:
         after = day + timedelta(days=1)
         if day.astimezone(tz).utcoffset() != after.astimezone(tz).utcoffset():
-            changes.append(day)
+            lo, hi = day, after
+            while hi - lo > timedelta(seconds=1):
+                middle = lo + (hi - lo) / 2
+                same = middle.astimezone(tz).utcoffset() == lo.astimezone(tz).utcoffset()
+                lo, hi = (middle, hi) if same else (lo, middle)
+            changes.append(hi)
         day = after
     return tuple(changes) or (datetime(2026, 3, 1, tzinfo=UTC),)
 
@@ -71,36 +76,64 @@ def wall(instant: datetime, zone: str) -> datetime:
     return instant.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
 
 
+def times_near(zone: str, change: datetime) -> list[time]:
+    """Quarter-hours from an hour before to an hour after the skipped or repeated local times."""
+    before, after = wall(change - TICK, zone), wall(change, zone)
+    first = min(before, after).replace(second=0, microsecond=0) - timedelta(hours=1)
+    last = max(before, after) + timedelta(hours=1)
+    first -= timedelta(minutes=first.minute % 15)
+    found = []
+    while first <= last:
+        found.append(first.time())
+        first += timedelta(minutes=15)
+    return found
+
+
 @st.composite
-def periods(draw: st.DrawFn, zone: str) -> tuple[datetime, datetime]:
+def periods(draw: st.DrawFn, zone: str) -> tuple[tuple[datetime, datetime], list[time]]:
+    """A period around one of the zone's changes, and local times near that change."""
     change = draw(st.sampled_from(offset_changes(zone)))
     start = change + timedelta(minutes=draw(st.integers(-4 * 24 * 60, 24 * 60)))
-    return start, start + timedelta(minutes=draw(st.integers(60, 8 * 24 * 60)))
+    period = (start, start + timedelta(minutes=draw(st.integers(60, 8 * 24 * 60))))
+    return period, times_near(zone, change)
 
 
 quarter_hours = st.builds(time, st.integers(0, 23), st.sampled_from([0, 15, 30, 45]))
+
+
+def local_times(near: list[time]) -> st.SearchStrategy[time]:
+    return st.one_of(quarter_hours, st.sampled_from(near))
+
+
 rotations = st.one_of(
     st.builds(Rotation, every=st.sampled_from([1, 2, 3, 5, 6, 8, 12, 24]), unit=st.just("hours")),
     st.builds(Rotation, every=st.integers(1, 3), unit=st.just("days")),
     st.builds(Rotation, every=st.integers(1, 2), unit=st.just("weeks")),
 )
-restrictions = st.builds(
-    Restriction,
-    days=st.lists(st.sampled_from(list(Weekday)), min_size=1, max_size=7, unique=True).map(tuple),
-    start=quarter_hours,
-    end=quarter_hours,
-)
+
+
+def restrictions(near: list[time]) -> st.SearchStrategy[Restriction]:
+    return st.builds(
+        Restriction,
+        days=st.lists(st.sampled_from(list(Weekday)), min_size=1, max_size=7, unique=True).map(
+            tuple
+        ),
+        start=local_times(near),
+        end=local_times(near),
+    )
 
 
 @st.composite
-def layers(draw: st.DrawFn, name: str, first_day: date, restricted: bool) -> Layer:
+def layers(
+    draw: st.DrawFn, name: str, first_day: date, restricted: bool, near: list[time]
+) -> Layer:
     return Layer(
         name=name,
         participants=tuple(draw(st.lists(st.sampled_from(PEOPLE), min_size=1, max_size=4))),
         rotation=draw(rotations),
-        handoff_time=draw(quarter_hours),
+        handoff_time=draw(local_times(near)),
         start_date=first_day - timedelta(days=draw(st.integers(-1, 20))),
-        restrictions=tuple(draw(st.lists(restrictions, max_size=2))) if restricted else (),
+        restrictions=tuple(draw(st.lists(restrictions(near), max_size=2))) if restricted else (),
         on_holidays=draw(st.sampled_from(list(HolidayRule))) if restricted else HolidayRule.APPLY,
     )
 
@@ -119,10 +152,10 @@ def scenarios(
 ) -> tuple[Schedule, tuple[datetime, datetime], dict[str, datetime]]:
     """A random schedule (restrictions, holidays, overrides, swaps) and rest, around a change."""
     zone = draw(st.sampled_from(ZONES))
-    period = draw(periods(zone))
+    period, near = draw(periods(zone))
     first_day = wall(period[0], zone).date()
     count = draw(st.integers(1, 3))
-    stack = tuple(draw(layers(f"l{i}", first_day, restricted=i > 0)) for i in range(count))
+    stack = tuple(draw(layers(f"l{i}", first_day, i > 0, near)) for i in range(count))
     names = [layer.name for layer in stack]
     overrides = []
     for _ in range(draw(st.integers(0, 2))):
@@ -194,13 +227,13 @@ def test_shifts_are_ordered_non_empty_and_never_overlap(
 def plain_layers(draw: st.DrawFn) -> tuple[Schedule, tuple[datetime, datetime]]:
     """One unrestricted layer of at least two people, started before the period."""
     zone = draw(st.sampled_from(ZONES))
-    period = draw(periods(zone))
+    period, near = draw(periods(zone))
     first_day = wall(period[0], zone).date() - timedelta(days=draw(st.integers(1, 30)))
     layer = Layer(
         name="only",
         participants=tuple(draw(st.permutations(PEOPLE[: draw(st.integers(2, 5))]))),
         rotation=draw(rotations),
-        handoff_time=draw(quarter_hours),
+        handoff_time=draw(local_times(near)),
         start_date=first_day,
     )
     return Schedule(name="plain", time_zone=zone, layers=(layer,)), period
