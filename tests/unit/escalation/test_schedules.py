@@ -466,3 +466,8 @@ def test_instants_are_kept_in_utc_and_measured_in_real_time() -> None:
     plan = schedule(overrides=[override])
     (held,) = [s for s in shifts(plan, london(2026, 3, 29), london(2026, 3, 30)) if s.override]
     assert held.duration == timedelta(hours=11)
+
+
+def test_rest_must_end_at_an_aware_instant() -> None:
+    with pytest.raises(ValueError, match="the end of a rest must be an aware datetime"):
+        on_call_at(schedule(), london(2026, 3, 3, 12), resting={"ben": datetime(2026, 3, 4)})

@@ -281,13 +281,21 @@ def checked_period(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return lo, hi
 
 
+def _resting(resting: Resting | None) -> Resting:
+    if not resting:
+        return _NOBODY_RESTS
+    return {  # no person id in the error: it may end up in a log
+        person: checked_instant(until, "the end of a rest") for person, until in resting.items()
+    }
+
+
 def _within(found: list[Shift], lo: datetime, hi: datetime) -> list[Shift]:
     return [shift for shift in found if shift.end > lo and shift.start < hi]
 
 
 def on_call_at(schedule: Schedule, instant: datetime, resting: Resting | None = None) -> list[str]:
     """The effective responders at ``instant``: one person id, or none when nobody is on call."""
-    cover = _Plan(schedule).cover(checked_instant(instant, "instant"), resting or _NOBODY_RESTS)
+    cover = _Plan(schedule).cover(checked_instant(instant, "instant"), _resting(resting))
     return [cover.person_id] if cover is not None else []
 
 
@@ -301,7 +309,7 @@ def on_call_order(
     in list order, each once; people resting come last. Empty when nobody is on call. This is
     what ``OnCallRotation.order_at`` gave the escalation handlers.
     """
-    moment, rests = checked_instant(instant, "instant"), resting or _NOBODY_RESTS
+    moment, rests = checked_instant(instant, "instant"), _resting(resting)
     plan = _Plan(schedule)
     cover = plan.cover(moment, rests)
     if cover is None:
@@ -340,7 +348,7 @@ def shifts(
     """
     lo, hi = checked_period(start, end)
     plan = _Plan(schedule)
-    rests = resting or _NOBODY_RESTS
+    rests = _resting(resting)
     if not whole:
         return plan.segments(lo, hi, rests, plan.clocks, lambda t: plan.cover(t, rests))
     margin = plan.margin()
@@ -364,7 +372,7 @@ def layer_shifts(
     lo, hi = checked_period(start, end)
     plan = _Plan(schedule)
     clock = plan.clock(layer)
-    rests = resting or _NOBODY_RESTS
+    rests = _resting(resting)
     margin = plan.margin() if whole else timedelta()
     found = plan.segments(
         lo - margin, hi + margin, rests, [clock], lambda t: plan.layer_cover(clock, t, rests)
@@ -384,7 +392,7 @@ def next_handoff(
     A turn passing to the same person is not a hand-off; someone going off call with nobody
     after them is. None when nothing changes ``within`` the given time.
     """
-    moment, rests = checked_instant(instant, "instant"), resting or _NOBODY_RESTS
+    moment, rests = checked_instant(instant, "instant"), _resting(resting)
     plan = _Plan(schedule)
 
     def people(at: datetime) -> str | None:
