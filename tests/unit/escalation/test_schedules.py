@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
+from kinship_escalation.domain.policies import OnCallRotation
 from kinship_escalation.domain.schedules import (
     WEEKDAYS,
     Holiday,
@@ -22,6 +23,7 @@ from kinship_escalation.domain.schedules import (
     next_handoff,
     on_call_at,
     on_call_order,
+    schedule_from_rotation,
     shifts,
 )
 
@@ -471,3 +473,14 @@ def test_instants_are_kept_in_utc_and_measured_in_real_time() -> None:
 def test_rest_must_end_at_an_aware_instant() -> None:
     with pytest.raises(ValueError, match="the end of a rest must be an aware datetime"):
         on_call_at(schedule(), london(2026, 3, 3, 12), resting={"ben": datetime(2026, 3, 4)})
+
+
+def test_a_stored_rotation_becomes_a_schedule_with_the_same_turns() -> None:
+    starts = datetime(2026, 3, 1, 6, 30, tzinfo=UTC)
+    old = OnCallRotation(name="night", members=["a", "b", "c"], shift_hours=10, starts_at=starts)
+    new = schedule_from_rotation(old.name, old.members, old.shift_hours, old.starts_at)
+    for hours in range(0, 24 * 20, 7):
+        instant = starts + timedelta(hours=hours, minutes=3)
+        assert on_call_at(new, instant) == old.order_at(instant)[:1]
+        assert on_call_order(new, instant) == old.order_at(instant)
+    assert on_call_at(new, starts - timedelta(minutes=1)) == []

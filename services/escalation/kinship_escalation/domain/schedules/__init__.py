@@ -51,6 +51,7 @@ from kinship_escalation.domain.schedules.model import (
     ShiftSource,
     Swap,
     Weekday,
+    schedule_from_rotation,
 )
 from kinship_escalation.domain.schedules.wellbeing import (
     FairShareReport,
@@ -109,5 +110,6 @@ __all__ = [
     "resolve",
     "schedule_calendar",
     "schedule_fair_share",
+    "schedule_from_rotation",
     "shifts",
 ]

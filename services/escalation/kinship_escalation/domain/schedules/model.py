@@ -7,6 +7,7 @@ up: a later layer sits above the earlier ones and wins wherever it has someone o
 (PagerDuty's "the lowest layer in the list takes precedence" — its Layer 2 covers Layer 1).
 """
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
@@ -316,3 +317,28 @@ class Shift(_Frozen):
     def duration(self) -> timedelta:
         """How long the shift lasts."""
         return self.end - self.start
+
+
+def schedule_from_rotation(
+    name: str, members: Sequence[str], shift_hours: int, starts_at: datetime
+) -> Schedule:
+    """The schedule equivalent to a stored single-layer ``OnCallRotation``.
+
+    One layer in UTC handing off every ``shift_hours`` from ``starts_at`` (to the minute), so
+    from its start it puts the same member on call as ``OnCallRotation.order_at`` did. Before
+    ``starts_at`` it has nobody, where the old rotation had its first member.
+    """
+    start = starts_at.astimezone(UTC)
+    return Schedule(
+        name=name,
+        time_zone="UTC",
+        layers=(
+            Layer(
+                name="main",
+                participants=tuple(members),
+                rotation=Rotation(every=shift_hours, unit="hours"),
+                handoff_time=start.time().replace(second=0, microsecond=0, tzinfo=None),
+                start_date=start.date(),
+            ),
+        ),
+    )
