@@ -54,6 +54,10 @@ SETTINGS = settings(
 )
 
 
+def offset(timestamp: int, tz: ZoneInfo) -> timedelta | None:
+    return datetime.fromtimestamp(timestamp, UTC).astimezone(tz).utcoffset()
+
+
 @cache
 def offset_changes(name: str) -> tuple[datetime, ...]:
     """The instants the zone's UTC offset changes, 2025-2027 (the first with the new one)."""
@@ -62,12 +66,14 @@ def offset_changes(name: str) -> tuple[datetime, ...]:
     while day.year < 2028:
         after = day + timedelta(days=1)
         if day.astimezone(tz).utcoffset() != after.astimezone(tz).utcoffset():
-            lo, hi = day, after
-            while hi - lo > timedelta(seconds=1):
-                middle = lo + (hi - lo) / 2
-                same = middle.astimezone(tz).utcoffset() == lo.astimezone(tz).utcoffset()
-                lo, hi = (middle, hi) if same else (lo, middle)
-            changes.append(hi)
+            lo, hi = int(day.timestamp()), int(after.timestamp())  # changes fall on a second
+            while hi - lo > 1:
+                middle = (lo + hi) // 2
+                if offset(middle, tz) == offset(lo, tz):
+                    lo = middle
+                else:
+                    hi = middle
+            changes.append(datetime.fromtimestamp(hi, UTC))
         day = after
     return tuple(changes) or (datetime(2026, 3, 1, tzinfo=UTC),)
 
@@ -274,10 +280,10 @@ def test_handoffs_happen_when_the_local_clock_reaches_the_handoff_time(
 def largest_change(name: str) -> timedelta:
     """The largest jump of the zone's UTC offset, 2025-2027."""
     tz, largest = ZoneInfo(name), timedelta()
-    for day in offset_changes(name):
+    for change in offset_changes(name):
         before, after = (
-            day.astimezone(tz).utcoffset(),
-            (day + timedelta(days=1)).astimezone(tz).utcoffset(),
+            (change - TICK).astimezone(tz).utcoffset(),
+            change.astimezone(tz).utcoffset(),
         )
         assert before is not None and after is not None
         largest = max(largest, abs(after - before))
