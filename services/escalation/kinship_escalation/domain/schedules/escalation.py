@@ -1,0 +1,269 @@
+"""Escalation policies per team and per severity: steps, targets, progression, choice.
+
+A policy is a list of steps tried in order until someone acknowledges. Each step alerts its
+targets (schedules, people, the directory's peer responders, or the coordinators), all at
+once or one at a time in turn, waits ``timeout_seconds`` and repeats up to ``repeat`` times.
+
+**No policy ends with nobody.** A policy whose last step does not target the coordinators
+gets a coordinators step appended when it is validated (same timeout as the last step, one
+repeat), so a stored policy always shows the step that will really run last; when every step
+is spent the last step, the coordinators, is alerted again on every timeout
+(:class:`Exhausted`). Appending rather than refusing keeps the spec's rule ("coordinators
+keep being paged until someone acknowledges") true for every policy, old stored ones included.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any, Literal, NamedTuple
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from kinship_contracts.cases import Severity
+from kinship_escalation.domain.schedules.model import Name, PersonId
+
+MAX_STEPS = 10
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ScheduleTarget(_Frozen):
+    """Whoever a schedule has on call (then the rest of that layer, in order)."""
+
+    kind: Literal["schedule"] = "schedule"
+    schedule: Name
+
+
+class PeopleTarget(_Frozen):
+    """Named people."""
+
+    kind: Literal["people"] = "people"
+    people: tuple[PersonId, ...] = Field(min_length=1, max_length=50)
+
+    @field_validator("people")
+    @classmethod
+    def _distinct(cls, people: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(people)) != len(people):
+            raise ValueError("a person is listed twice in a people target")
+        return people
+
+
+class RespondersTarget(_Frozen):
+    """The directory's active peer responders, least loaded first (the spec's default)."""
+
+    kind: Literal["responders"] = "responders"
+
+
+class CoordinatorsTarget(_Frozen):
+    """Every active programme coordinator: the last resort of every policy."""
+
+    kind: Literal["coordinators"] = "coordinators"
+
+
+def parse_target(text: str) -> "Target":
+    """A target from the string form policies were stored in before: ``'responders'``,
+    ``'coordinators'``, ``'rotation:<name>'`` (now a schedule) or ``'person:<id>'``."""
+    if text == "responders":
+        return RespondersTarget()
+    if text == "coordinators":
+        return CoordinatorsTarget()
+    if text.startswith("rotation:"):
+        return ScheduleTarget(schedule=text.removeprefix("rotation:"))
+    if text.startswith("person:"):
+        return PeopleTarget(people=(text.removeprefix("person:"),))
+    raise ValueError(
+        f"unknown target {text!r}: use 'responders', 'coordinators', 'rotation:<name>', "
+        "'person:<id>' or an object with a 'kind'"
+    )
+
+
+def _from_string(value: Any) -> Any:
+    return parse_target(value) if isinstance(value, str) else value
+
+
+Target = Annotated[
+    ScheduleTarget | PeopleTarget | RespondersTarget | CoordinatorsTarget,
+    Field(discriminator="kind"),
+    BeforeValidator(_from_string),
+]
+
+
+class NotifyMode(StrEnum):
+    """How a step alerts the people its targets resolve to."""
+
+    ALL = "all"  # everyone at once
+    ROUND_ROBIN = "round_robin"  # one person per alert, the next one each time
+
+
+class EscalationStep(_Frozen):
+    """One step: whom to alert, how, how long to wait, how often to repeat."""
+
+    targets: tuple[Target, ...] = Field(min_length=1, max_length=10)
+    notify: NotifyMode = NotifyMode.ALL
+    timeout_seconds: int = Field(ge=1, le=86_400, description="Wait for acknowledgement.")
+    repeat: int = Field(default=1, ge=1, le=5, description="Times this step alerts.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_form(cls, data: Any) -> Any:
+        # Policies stored before schedules had one string ``target`` per step.
+        if isinstance(data, dict) and "target" in data and "targets" not in data:
+            rest = {key: value for key, value in data.items() if key != "target"}
+            return {**rest, "targets": [data["target"]]}
+        return data
+
+    @property
+    def reaches_coordinators(self) -> bool:
+        """Whether this step alerts the coordinators."""
+        return any(isinstance(target, CoordinatorsTarget) for target in self.targets)
+
+
+class EscalationPolicy(_Frozen):
+    """Steps tried in order until someone acknowledges, for a team and/or a severity.
+
+    Neither ``team_id`` nor ``severity``: the default policy. See :func:`choose_policy`.
+    """
+
+    name: str = Field(default="default", pattern=r"^[a-z0-9_-]{1,64}$")
+    team_id: str | None = Field(default=None, min_length=1, max_length=200)
+    severity: Severity | None = None
+    steps: tuple[EscalationStep, ...] = Field(min_length=1)
+    contact_timeout_seconds: int = Field(
+        default=3600, ge=1, description="Acknowledged but no first contact: escalate."
+    )
+
+    @field_validator("steps")
+    @classmethod
+    def _ends_with_coordinators(
+        cls, steps: tuple[EscalationStep, ...]
+    ) -> tuple[EscalationStep, ...]:
+        if not steps[-1].reaches_coordinators:
+            last = EscalationStep(
+                targets=(CoordinatorsTarget(),), timeout_seconds=steps[-1].timeout_seconds
+            )
+            steps = (*steps, last)
+        if len(steps) > MAX_STEPS:
+            raise ValueError(
+                f"a policy has at most {MAX_STEPS} steps, counting the coordinators step that "
+                f"ends every policy; this one has {len(steps)}"
+            )
+        return steps
+
+
+def default_policy(ack_timeout_seconds: int, contact_timeout_seconds: int) -> EscalationPolicy:
+    """The spec's default: a peer responder, a backup responder, then the coordinators."""
+    responders = EscalationStep(targets=(RespondersTarget(),), timeout_seconds=ack_timeout_seconds)
+    return EscalationPolicy(
+        steps=(
+            responders,
+            responders,
+            EscalationStep(targets=(CoordinatorsTarget(),), timeout_seconds=ack_timeout_seconds),
+        ),
+        contact_timeout_seconds=contact_timeout_seconds,
+    )
+
+
+class PolicyConflictError(ValueError):
+    """Two policies claim the same team and severity; ``names`` says which."""
+
+    def __init__(self, team_id: str | None, severity: Severity | None, names: list[str]) -> None:
+        scope = f"team {team_id!r}" if team_id else "every team"
+        level = f"severity {severity.value}" if severity else "every severity"
+        super().__init__(
+            f"policies {names} all apply to {scope} at {level}: keep one, or narrow the others"
+        )
+        self.team_id = team_id
+        self.severity = severity
+        self.names = names
+
+
+def check_policies(policies: Iterable[EscalationPolicy]) -> None:
+    """Refuse a set of policies with a repeated name or two for the same (team, severity)."""
+    by_scope: dict[tuple[str | None, Severity | None], list[str]] = {}
+    names: set[str] = set()
+    for policy in policies:
+        if policy.name in names:
+            raise ValueError(f"two policies are called {policy.name!r}: names must be distinct")
+        names.add(policy.name)
+        by_scope.setdefault((policy.team_id, policy.severity), []).append(policy.name)
+    for (team_id, severity), claimed in by_scope.items():
+        if len(claimed) > 1:
+            raise PolicyConflictError(team_id, severity, sorted(claimed))
+
+
+def choose_policy(
+    policies: Iterable[EscalationPolicy], *, team_id: str | None, severity: Severity
+) -> EscalationPolicy | None:
+    """The policy for a case: the most specific that applies.
+
+    Team and severity, then team, then severity, then the default (neither). None when no
+    policy applies (use :func:`default_policy`); :class:`PolicyConflictError` when two
+    policies tie at the most specific level.
+    """
+
+    def rank(policy: EscalationPolicy) -> int | None:
+        if policy.team_id is not None and policy.team_id != team_id:
+            return None
+        if policy.severity is not None and policy.severity is not severity:
+            return None
+        return (0 if policy.team_id else 2) + (0 if policy.severity else 1)
+
+    ranked = [(r, policy) for policy in policies if (r := rank(policy)) is not None]
+    if not ranked:
+        return None
+    best = min(r for r, _ in ranked)
+    winners = [policy for r, policy in ranked if r == best]
+    if len(winners) > 1:
+        raise PolicyConflictError(
+            winners[0].team_id, winners[0].severity, sorted(p.name for p in winners)
+        )
+    return winners[0]
+
+
+class StepAttempt(NamedTuple):
+    """A position in a policy: the 1-based step and the 1-based attempt at it."""
+
+    step: int
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Exhausted:
+    """Every step and repeat is spent: keep alerting ``last_step`` (the coordinators)."""
+
+    last_step: int
+
+
+def next_step(policy: EscalationPolicy, step: int, attempt: int) -> StepAttempt | Exhausted:
+    """Where to go when ``(step, attempt)`` times out unacknowledged.
+
+    The same step again while it has repeats left, then the next step's first attempt; after
+    the last step's last repeat, :class:`Exhausted`.
+    """
+    if not 1 <= step <= len(policy.steps):
+        raise ValueError(f"step {step} is outside the policy's steps 1-{len(policy.steps)}")
+    repeat = policy.steps[step - 1].repeat
+    if not 1 <= attempt <= repeat:
+        raise ValueError(f"attempt {attempt} is outside step {step}'s attempts 1-{repeat}")
+    if attempt < repeat:
+        return StepAttempt(step, attempt + 1)
+    if step < len(policy.steps):
+        return StepAttempt(step + 1, 1)
+    return Exhausted(last_step=len(policy.steps))
+
+
+def pick_recipients(step: EscalationStep, candidates: Sequence[str], *, turn: int) -> list[str]:
+    """Whom a step alerts, from the people its targets resolved to (in order).
+
+    ``all``: every candidate, each once. ``round_robin``: one, the ``turn``-th in order
+    (wrapping): pass ``attempt - 1`` to alert the next person on each repeat, or a counter kept
+    per step to spread alerts over cases as PagerDuty's round robin does.
+    """
+    unique = list(dict.fromkeys(candidates))
+    if not unique:
+        return []
+    if step.notify is NotifyMode.ALL:
+        return unique
+    return [unique[turn % len(unique)]]
