@@ -57,3 +57,34 @@ class InProcessService(Generic[S]):
         return await wait_for_count(
             self.endpoints.database_url, self.settings.owned_schema(), sql, count, timeout
         )
+
+
+async def open_dead_letters(
+    database_url: str, settings: KinshipSettings, dead: list[Any]
+) -> list[bytes | None]:
+    """The original bytes of sealed dead letters, opened with the service's keys (None for a
+    dead letter whose key is gone, e.g. erased)."""
+    from kinship_runtime.dead_letters import DeadLetterKeys
+
+    pool = await asyncpg.create_pool(
+        database_url, server_settings={"search_path": settings.owned_schema()}
+    )
+    assert pool is not None
+    try:
+        keys = DeadLetterKeys(pool, settings.dead_letter_wrapping_key())
+        opened: list[bytes | None] = []
+        for record in dead:
+            headers = dict(record.headers)
+            position = (
+                f"{headers['kinship-dlq-topic'].decode()}:"
+                f"{headers['kinship-dlq-partition'].decode()}:"
+                f"{headers['kinship-dlq-offset'].decode()}"
+            )
+            opened.append(
+                None
+                if record.value is None
+                else await keys.open(headers["kinship-dlq-sealed"].decode(), record.value, position)
+            )
+        return opened
+    finally:
+        await pool.close()

@@ -16,6 +16,7 @@ from kinship_recognition.composition import MIGRATIONS
 from kinship_recognition.composition import create_app as create_recognition_app
 from kinship_runtime.database import apply_migrations, migrate_schema, superseded_checksums
 from tests.conftest import Endpoints
+from tests.database import open_dead_letters
 from tests.escalation_support import AUTH, SUBJECTS, encode_person, recorded
 from tests.kafka_reading import encode, publish, read_all
 from tests.notifications_support import Recognition, kudos
@@ -116,8 +117,13 @@ async def test_refused_kudos_reach_the_dlq_when_their_batch_is_retried_record_by
         recognition.endpoints.bootstrap_servers, topic, [(b"one", encode(k)) for k in batch]
     )
     dlq = await read_all(recognition.endpoints.bootstrap_servers, f"{topic}.dlq", 2)
+    originals = await open_dead_letters(
+        recognition.endpoints.database_url, recognition.settings, dlq
+    )
+    assert all(record.value != original for record, original in zip(dlq, originals, strict=True))
     codes = sorted(
-        (json.loads(r.value)["id"], dict(r.headers)["kinship-dlq-code"].decode()) for r in dlq
+        (json.loads(original or b"")["id"], dict(r.headers)["kinship-dlq-code"].decode())
+        for r, original in zip(dlq, originals, strict=True)
     )
     assert codes == [("k-poison", "processing_failed"), ("k-self", "self_kudos")]
     assert await recognition.wait_for("SELECT count(*) FROM kudos", 1) == 1

@@ -1,7 +1,11 @@
 """Kafka stand-ins for unit tests: consumed records and an acknowledging producer."""
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+from kinship_runtime.dead_letters import Sealed
 
 
 @dataclass
@@ -43,3 +47,16 @@ class FakeProducer:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         future.set_result(None)
         return future
+
+
+class ClearSealer:
+    """Stands in for ``DeadLetterKeys``: keeps dead letters' bytes as they were (the real
+    sealing is tested against PostgreSQL), each under a key id of its own."""
+
+    def __init__(self) -> None:
+        self.sealed: list[Any] = []
+
+    async def seal(self, records: Sequence[Any]) -> list[Sealed]:
+        self.sealed += records
+        start = len(self.sealed) - len(records)
+        return [Sealed(f"dlk-{start + n}", r.value, None) for n, r in enumerate(records)]

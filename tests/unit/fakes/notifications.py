@@ -122,7 +122,7 @@ class FakeNotificationsUnitOfWork:
 
     def receipts(self) -> list[dict[str, Any]]:
         """The receipts queued in the outbox, as their JSON payloads."""
-        return [json.loads(message.value) for message in self.tables.outbox]
+        return [json.loads(message.value or b"null") for message in self.tables.outbox]
 
     # The port ----------------------------------------------------------------
 

@@ -181,7 +181,7 @@ class FakeRecognitionUnitOfWork:
 
     def published(self, topic: str) -> list[dict[str, Any]]:
         """The payloads queued on ``topic``, in order."""
-        return [json.loads(m.value) for m in self.outbox if m.topic == topic]
+        return [json.loads(m.value or b"null") for m in self.outbox if m.topic == topic]
 
     # Kudos -------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from kinship_runtime.dead_letters import DeadLetters
 from kinship_runtime.ingest import ingest
 from kinship_runtime.outbox import OutboxRelay
 from kinship_runtime.settings import KinshipSettings
-from tests.unit.fakes.kafka import FakeProducer, FakeRecord
+from tests.unit.fakes.kafka import ClearSealer, FakeProducer, FakeRecord
 from tests.unit.fakes.recognition import FakeRecognitionUnitOfWork, FakeRelay, Person
 
 Consume = Callable[[Any], Awaitable[None]]
@@ -84,7 +84,9 @@ class Fakes(Provider):
 
     @provide
     def dead_letters(self) -> DeadLetters:
-        return DeadLetters(cast(AIOKafkaProducer, self.producer), "kinship.recognition.events")
+        return DeadLetters(
+            cast(AIOKafkaProducer, self.producer), "kinship.recognition.events", ClearSealer()
+        )
 
     @provide
     def relay_(self) -> OutboxRelay:
