@@ -41,6 +41,7 @@ from kinship_runtime.limits import RequestLimits
 from kinship_runtime.outbox import OutboxRelay
 from kinship_runtime.settings import KinshipSettings
 from kinship_runtime.telemetry import configure_logging, configure_telemetry
+from kinship_runtime.vault import VaultClient
 from kinship_runtime.workers import Worker
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,13 @@ class RuntimeProvider(Provider):
     def people(self, pool: asyncpg.Pool) -> PeopleDirectory:
         """Roles of signed-in people, from this service's directory projection."""
         return PostgresPeopleDirectory(pool)
+
+    @provide
+    async def vault(self, settings: KinshipSettings) -> AsyncIterator[VaultClient]:
+        """The check-in service's vault (for the services that are not the check-in service)."""
+        client = VaultClient(settings.checkin_url, settings.vault_key())
+        yield client
+        await client.aclose()
 
     @provide
     def rate_limits(self, settings: KinshipSettings) -> RateLimits:

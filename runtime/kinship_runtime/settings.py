@@ -125,6 +125,15 @@ class KinshipSettings(BaseSettings):
     outbox_batch_size: int = Field(
         default=2000, ge=1, le=50_000, description="Outbox rows claimed and published per batch."
     )
+    checkin_url: str = Field(
+        default="http://127.0.0.1:8001",
+        description="The check-in service, whose vault the other services ask for subject ids.",
+    )
+    checkin_api_key: SecretStr | None = Field(
+        default=None,
+        description="This service's key for the check-in service (scopes subjects:lookup, "
+        "subjects:screen or subjects:deliver as it needs; the dev key in KINSHIP_ENV=dev).",
+    )
     dead_letter_key: SecretStr | None = Field(
         default=None,
         description="Wraps the per-record keys that seal dead letters (>= 32 bytes; required "
@@ -134,6 +143,14 @@ class KinshipSettings(BaseSettings):
     graceful_timeout_seconds: float = 20.0
 
     NOT_KEYS: ClassVar[frozenset[str]] = _NOT_KEYS
+
+    def vault_key(self) -> SecretStr:
+        """The key this service presents to the check-in service's vault."""
+        if self.checkin_api_key is not None:
+            return self.checkin_api_key
+        if self.env != "dev":
+            raise InsecureSettingsError("KINSHIP_CHECKIN_API_KEY is required")
+        return SecretStr(DEV_CREDENTIALS["KINSHIP_API_KEYS key"])
 
     def dead_letter_wrapping_key(self) -> bytes:
         """The 32-byte key wrapping dead-letter keys (SHA-256 of the configured secret)."""

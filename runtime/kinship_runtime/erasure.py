@@ -1,0 +1,71 @@
+"""Erasure progress in a service other than check-in: two halves, then one receipt.
+
+A person's erasure reaches a service twice: ``privacy.erasure.requested`` names the person
+(for what the service keeps by person id: directory facts, preferences, kudos) and
+``privacy.erasure.subjects``, from the check-in service, names their subject ids (cases,
+streaks, deliveries to them). They may arrive in either order. ``note_done`` records a half in
+the service's ``erasure_progress`` table, inside the transaction that erased it, and, when both
+halves are done, returns the receipt to publish on ``privacy.erasure.receipts`` in the same
+transaction. Each half's ``processed`` idempotency is the caller's (by event id).
+"""
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+
+from kinship_contracts.privacy import ErasureReceipt, ErasureStage
+from kinship_contracts.topics import ERASURE_RECEIPTS
+from kinship_runtime.database import Connection
+from kinship_runtime.outbox import OutboxMessage, event_message
+
+_COLUMN = {ErasureStage.PERSON: "person_done_at", ErasureStage.SUBJECTS: "subjects_done_at"}
+
+
+async def note_done(
+    conn: Connection,
+    erasure_id: str,
+    stage: ErasureStage,
+    removed: Mapping[str, int],
+    *,
+    service: str,
+    receipts_topic: str,
+    now: datetime,
+) -> OutboxMessage | None:
+    """Record that ``stage`` of an erasure is done; the receipt once both stages are."""
+    column = _COLUMN[stage]
+    row = await conn.fetchrow(
+        "INSERT INTO erasure_progress (erasure_id, " + column + ", removed)"  # noqa: S608
+        " VALUES ($1, $2, $3::jsonb) ON CONFLICT (erasure_id) DO UPDATE SET"
+        f" {column} = coalesce(erasure_progress.{column}, excluded.{column}),"
+        " removed = erasure_progress.removed || excluded.removed"
+        " RETURNING person_done_at, subjects_done_at, receipt_sent_at, removed",
+        erasure_id,
+        now,
+        json.dumps(dict(removed)),
+    )
+    assert row is not None
+    if row["receipt_sent_at"] is not None or None in (
+        row["person_done_at"],
+        row["subjects_done_at"],
+    ):
+        return None
+    await conn.execute(
+        "UPDATE erasure_progress SET receipt_sent_at = $2 WHERE erasure_id = $1", erasure_id, now
+    )
+    totals = row["removed"] if isinstance(row["removed"], dict) else json.loads(row["removed"])
+    receipt = ErasureReceipt(
+        id=f"{erasure_id}:{service}",
+        erasure_id=erasure_id,
+        service=service,
+        completed_at=now,
+        removed={str(k): int(v) for k, v in totals.items()},
+    )
+    return event_message(
+        receipts_topic,
+        erasure_id,
+        receipt,
+        event_id=receipt.id,
+        event_type=ERASURE_RECEIPTS.event_type,
+        source=f"kinship/{service}",
+        time=now,
+    )

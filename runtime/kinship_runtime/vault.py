@@ -1,0 +1,104 @@
+"""The check-in service's vault, as Kinship's other services call it.
+
+Only the check-in service can link a person to their pseudonymous subject id. The others ask
+it, with their own API key and scope, for exactly what they need:
+
+- ``subjects``: the subject ids of people they already know by id (one-way; scope
+  ``subjects:lookup``), e.g. the recipient of kudos, whose award is published by subject id;
+- ``conflicts``: which of some staff is the subject of a case (``subjects:screen``), so that
+  nobody is paged about themself;
+- ``delivery_target``: the person to deliver one message to (``subjects:deliver``; audited).
+
+Nothing they learn is stored next to a subject id. An unreachable vault is a transient
+failure (``VaultUnavailableError`` is an ``OSError``): the caller's work is retried later.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+_BATCH = 1000
+
+
+class VaultUnavailableError(ConnectionError):
+    """The check-in service did not answer (or answered 429/5xx): try again later."""
+
+
+class VaultRefusedError(RuntimeError):
+    """The check-in service refused the call (a missing scope or bad input): a bug or a
+    configuration error, not an outage."""
+
+
+class VaultClient:
+    """HTTP client of the check-in service's subject endpoints."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: SecretStr,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout_seconds: float = 3.0,
+    ) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {api_key.get_secret_value()}"},
+            timeout=timeout_seconds,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        """Close the connections."""
+        await self._client.aclose()
+
+    async def subjects(self, person_ids: Sequence[str]) -> dict[str, str]:
+        """Each person's subject id (a person seen for the first time gets a new one)."""
+        wanted = sorted(set(person_ids))
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), _BATCH):
+            answer = await self._post(
+                "/v1/subjects/lookup", {"person_ids": wanted[start : start + _BATCH]}
+            )
+            found.update(answer["subjects"])
+        return found
+
+    async def conflicts(self, subject_id: str, person_ids: Sequence[str]) -> list[str]:
+        """Those of ``person_ids`` who are the subject ``subject_id``."""
+        if not person_ids:
+            return []
+        answer = await self._post(
+            f"/v1/subjects/{subject_id}/screen", {"person_ids": sorted(set(person_ids))[:_BATCH]}
+        )
+        return [str(person) for person in answer["conflicts"]]
+
+    async def delivery_target(self, subject_id: str, request_id: str) -> str | None:
+        """The person to deliver ``request_id`` to, or None when the subject was erased."""
+        try:
+            answer = await self._post(
+                f"/v1/subjects/{subject_id}/delivery", {"request_id": request_id}
+            )
+        except LookupError:
+            return None
+        return str(answer["person_id"])
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = await self._client.post(path, json=body)
+        except httpx.HTTPError as error:
+            raise VaultUnavailableError(
+                f"the check-in service is unreachable ({type(error).__name__})"
+            ) from None
+        if response.status_code == 404:
+            raise LookupError("unknown subject")
+        if response.status_code == 429 or response.status_code >= 500:
+            raise VaultUnavailableError(f"the check-in service answered {response.status_code}")
+        if response.status_code >= 400:
+            raise VaultRefusedError(
+                f"the check-in service refused {path} ({response.status_code}); "
+                "check this service's KINSHIP_CHECKIN_API_KEY and its scopes"
+            )
+        answer: dict[str, Any] = response.json()
+        return answer

@@ -1,0 +1,80 @@
+"""The check-in service's vault as the other services call it (kinship_runtime.vault)."""
+
+import json
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from kinship_runtime.resilience import is_transient
+from kinship_runtime.vault import VaultClient, VaultRefusedError, VaultUnavailableError
+
+BASE = "http://127.0.0.1:9"
+
+
+def vault(handler: httpx.MockTransport) -> VaultClient:
+    return VaultClient(BASE, SecretStr("service-key"), transport=handler)
+
+
+async def test_lookups_go_in_batches_with_the_services_key() -> None:
+    seen: list[tuple[str, list[str], str]] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        seen.append((request.url.path, body["person_ids"], request.headers["authorization"]))
+        return httpx.Response(200, json={"subjects": {p: f"s-{p}" for p in body["person_ids"]}})
+
+    client = vault(httpx.MockTransport(handle))
+    people = [f"p{n:04d}" for n in range(1500)]
+    found = await client.subjects([*people, "p0001"])
+    assert found["p1499"] == "s-p1499" and len(found) == 1500
+    assert [(path, len(batch)) for path, batch, _ in seen] == [
+        ("/v1/subjects/lookup", 1000),
+        ("/v1/subjects/lookup", 500),
+    ]
+    assert {auth for _, _, auth in seen} == {"Bearer service-key"}
+    await client.aclose()
+
+
+async def test_screen_and_delivery_target() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/screen"):
+            return httpx.Response(200, json={"conflicts": ["resp-a"]})
+        if request.url.path == "/v1/subjects/s-gone/delivery":
+            return httpx.Response(404, json={"detail": "no such subject"})
+        return httpx.Response(200, json={"person_id": "ann"})
+
+    client = vault(httpx.MockTransport(handle))
+    assert await client.conflicts("s-1", ["resp-a", "resp-b"]) == ["resp-a"]
+    assert await client.conflicts("s-1", []) == []
+    assert await client.delivery_target("s-1", "req-1") == "ann"
+    assert await client.delivery_target("s-gone", "req-1") is None
+    await client.aclose()
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+async def test_an_overloaded_or_failing_vault_is_a_transient_failure(status: int) -> None:
+    client = vault(httpx.MockTransport(lambda _request: httpx.Response(status)))
+    with pytest.raises(VaultUnavailableError) as error:
+        await client.subjects(["ann"])
+    assert is_transient(error.value)
+    await client.aclose()
+
+
+async def test_an_unreachable_vault_is_a_transient_failure() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    client = vault(httpx.MockTransport(refuse))
+    with pytest.raises(VaultUnavailableError) as error:
+        await client.delivery_target("s-1", "req-1")
+    assert is_transient(error.value)
+    await client.aclose()
+
+
+async def test_a_refusal_is_a_configuration_error_not_an_outage() -> None:
+    client = vault(httpx.MockTransport(lambda _request: httpx.Response(403)))
+    with pytest.raises(VaultRefusedError, match="KINSHIP_CHECKIN_API_KEY") as error:
+        await client.conflicts("s-1", ["resp-a"])
+    assert not is_transient(error.value)
+    await client.aclose()
