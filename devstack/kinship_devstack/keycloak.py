@@ -33,7 +33,7 @@ from kinship_devstack.stack import (
 KEYCLOAK_VERSION = "26.7.3"
 REALM = "kinship"
 REALM_FILE = Path(__file__).resolve().parent / "keycloak" / "kinship-realm.json"
-DEMO_PASSWORD = "kinship-demo"
+DEMO_PASSWORD = "kinship-demo"  # noqa: S105 - the demo realm's documented password
 """Every demo person's password in the demo realm (local stacks and tests only)."""
 CONSOLE_CLIENT_ID = "kinship-console"
 DEV_CONSOLE_CLIENT_SECRET = "kinship-console-dev-secret"  # noqa: S105 - the dev realm's own
@@ -74,8 +74,8 @@ def java_major(java: str) -> int | None:
     return int(match.group(2) or 0) if major == 1 else major
 
 
-def newest_java() -> Path:
-    """JAVA_HOME of the newest working JDK or JRE (17 or later) on the machine."""
+def java_homes() -> list[Path]:
+    """Where JDKs may be: JAVA_HOME, /usr/lib/jvm/*, and the ``java`` on PATH."""
     candidates: list[Path] = []
     if os.environ.get("JAVA_HOME"):
         candidates.append(Path(os.environ["JAVA_HOME"]))
@@ -83,6 +83,12 @@ def newest_java() -> Path:
     on_path = shutil.which("java")
     if on_path:
         candidates.append(Path(on_path).resolve().parent.parent)
+    return candidates
+
+
+def newest_java(candidates: list[Path] | None = None) -> Path:
+    """JAVA_HOME of the newest working JDK or JRE (17 or later) among ``candidates``."""
+    candidates = java_homes() if candidates is None else candidates
     best: tuple[int, Path] | None = None
     for home in dict.fromkeys(candidate.resolve() for candidate in candidates):
         major = java_major(str(home / "bin" / "java"))
@@ -93,6 +99,46 @@ def newest_java() -> Path:
             f"Keycloak needs Java {MINIMUM_JAVA} or later: apt-get install openjdk-17-jre-headless"
         )
     return best[1]
+
+
+DEV_CONSOLE_SESSION_KEY = base64.b64encode(b"kinship-console-dev-session-key!").decode()
+
+
+def local_keycloak(state_dir: Path) -> "Keycloak":
+    """The local stack's Keycloak: 127.0.0.1:8180, management 9180, console on 8005."""
+    return Keycloak(
+        KeycloakConfig(
+            state_dir=state_dir / "keycloak",
+            http_port=int(os.environ.get("KINSHIP_KEYCLOAK_PORT", "8180")),
+            management_port=int(os.environ.get("KINSHIP_KEYCLOAK_MANAGEMENT_PORT", "9180")),
+        )
+    )
+
+
+def console_environment(keycloak: "Keycloak") -> dict[str, str]:
+    """The console's settings in the local stack (development keys: ``KINSHIP_ENV=dev``)."""
+    return {
+        "KINSHIP_ENV": "dev",
+        "KINSHIP_CONSOLE_PUBLIC_URL": keycloak.config.console_url,
+        "KINSHIP_CONSOLE_OIDC_ISSUER": keycloak.issuer,
+        "KINSHIP_CONSOLE_OIDC_CLIENT_SECRET": keycloak.config.console_client_secret,
+        "KINSHIP_CONSOLE_SESSION_KEY": os.environ.get(
+            "KINSHIP_CONSOLE_SESSION_KEY", DEV_CONSOLE_SESSION_KEY
+        ),
+    }
+
+
+async def token_verification_environment(keycloak: "Keycloak") -> dict[str, str]:
+    """Settings that make the services accept the realm's access tokens.
+
+    Today's verifier takes a PEM key (``KINSHIP_JWT_PUBLIC_KEY``); the realm's key is read
+    from Keycloak once it answers.
+    """
+    return {
+        "KINSHIP_JWT_PUBLIC_KEY": await keycloak.public_key_pem(),
+        "KINSHIP_JWT_ISSUER": keycloak.issuer,
+        "KINSHIP_JWT_AUDIENCE": "kinship",
+    }
 
 
 def realm_public_key_pem(realm: dict[str, object]) -> str:
