@@ -101,7 +101,7 @@ def newest_java(candidates: list[Path] | None = None) -> Path:
     return best[1]
 
 
-DEV_CONSOLE_SESSION_KEY = base64.b64encode(b"kinship-console-dev-session-key!").decode()
+DEV_CONSOLE_SESSION_KEY = "kinshipConsoleDevSessionKeyNotForProduction="
 
 
 def local_keycloak(state_dir: Path) -> "Keycloak":

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SESSION_KEY = base64.b64encode(b"kinship-console-dev-session-key!").decode()
+DEV_SESSION_KEY = "kinshipConsoleDevSessionKeyNotForProduction="
 """The local stack's session key: refused unless ``KINSHIP_ENV=dev``."""
 DEV_CLIENT_SECRET = "kinship-console-dev-secret"  # noqa: S105 - refused outside dev, see below
 
@@ -55,6 +55,11 @@ class ConsoleSettings(DatabaseSettings):
         description="The URL people open; the OIDC redirect URIs are derived from it.",
     )
     console_oidc_issuer: str = Field(description="The OIDC issuer (discovery is read from it).")
+    console_oidc_discovery_url: str | None = Field(
+        default=None,
+        description="Where the console reads the discovery document, when it reaches the "
+        "provider at another address than browsers do (containers); default: the issuer's.",
+    )
     console_oidc_client_id: str = "kinship-console"
     console_oidc_client_secret: SecretStr = Field(description="The confidential client's secret.")
     console_oidc_scope: str = "openid"
@@ -128,6 +133,8 @@ class ConsoleSettings(DatabaseSettings):
     @property
     def discovery_url(self) -> str:
         """The issuer's OpenID Connect discovery document."""
+        if self.console_oidc_discovery_url:
+            return self.console_oidc_discovery_url
         return f"{self.issuer}/.well-known/openid-configuration"
 
     @property
