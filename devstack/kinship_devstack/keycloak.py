@@ -9,6 +9,7 @@ is imported anew (the import is skipped when the realm exists). Stop with SIGTER
 
 import asyncio
 import base64
+import hashlib
 import os
 import re
 import shutil
@@ -241,6 +242,8 @@ class Keycloak:
         if fresh:
             shutil.rmtree(data / "h2", ignore_errors=True)
             shutil.rmtree(data / "transaction-logs", ignore_errors=True)
+            if (self.seed / "h2").is_dir():
+                shutil.copytree(self.seed / "h2", data / "h2")
         (data / "import").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.config.realm_file, data / "import" / "kinship-realm.json")
         java_home = newest_java()
@@ -293,6 +296,32 @@ class Keycloak:
         """Launch (unless running) and wait until ready."""
         await asyncio.to_thread(self.launch, fresh=fresh)
         await self.ready(timeout)
+
+    @property
+    def seed(self) -> Path:
+        """Where the database right after a fresh import of this realm configuration is kept."""
+        digest = hashlib.sha256()
+        for part in (
+            KEYCLOAK_VERSION,
+            self.config.realm_file.read_text(),
+            self.config.console_url,
+            self.config.console_client_secret,
+        ):
+            digest.update(part.encode() + b"\0")
+        return self.state / "seeds" / digest.hexdigest()[:16]
+
+    async def keep_seed(self, timeout: float = 240.0) -> None:
+        """After a fresh start: keep its database for the next fresh start (once per realm
+        configuration; Keycloak is stopped for the copy and started again)."""
+        if (self.seed / "h2").is_dir():
+            return
+        await self.stop()
+        staging = self.seed.parent / f"staging-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        await asyncio.to_thread(shutil.copytree, self.home / "data" / "h2", staging / "h2")
+        shutil.rmtree(self.seed, ignore_errors=True)
+        staging.rename(self.seed)
+        await self.start(timeout=timeout)
 
     async def stop(self) -> None:
         """SIGTERM (kc.sh passes it on to the JVM), SIGKILL after 30 s."""

@@ -10,7 +10,6 @@ import asyncio
 import base64
 import json
 import os
-import secrets
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -30,6 +29,10 @@ from tests.processes import ServiceProcess
 
 KEYCLOAK_PORT = int(os.environ.get("KINSHIP_TEST_KEYCLOAK_PORT", "28180"))
 KEYCLOAK_MANAGEMENT_PORT = int(os.environ.get("KINSHIP_TEST_KEYCLOAK_MANAGEMENT_PORT", "29180"))
+# Fixed, so that the realm (its redirect URIs and client secret) is the same every run and
+# Keycloak can start from the database of an earlier fresh import (Keycloak.keep_seed).
+CONSOLE_PORT = int(os.environ.get("KINSHIP_TEST_CONSOLE_PORT", "28005"))
+CLIENT_SECRET = "browser-tests-console-secret"
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = os.environ.get("KINSHIP_CONSOLE_SCREENSHOTS")
 CHROMIUM_FLAGS = [
@@ -78,7 +81,7 @@ def launched(browser_logs: Path) -> Iterator[Launched]:
     """Starts Keycloak first, so that it boots (6-60 s) while Kafka and PostgreSQL start."""
     if shutil.which("chromium") is None or not AXE.exists():
         pytest.fail("run scripts/bootstrap.sh: it installs Debian's chromium and npm's axe-core")
-    client_secret = secrets.token_urlsafe(24)
+    client_secret = CLIENT_SECRET
     session_key = base64.b64encode(os.urandom(32)).decode()
     console_env = {
         "KINSHIP_ENV": "test",
@@ -86,6 +89,8 @@ def launched(browser_logs: Path) -> Iterator[Launched]:
         "KINSHIP_CONSOLE_SESSION_KEY": session_key,
     }
     console = ServiceProcess(console_env, browser_logs / "console.log", module="kinship_console")
+    console.port = CONSOLE_PORT
+    console.env["KINSHIP_HTTP_PORT"] = str(CONSOLE_PORT)
     keycloak = Keycloak(
         KeycloakConfig(
             state_dir=REPO / ".kinship" / "test-keycloak",
@@ -95,7 +100,7 @@ def launched(browser_logs: Path) -> Iterator[Launched]:
             console_client_secret=client_secret,
         )
     )
-    # A fresh realm for this session's console URL and secret.
+    # A fresh realm (imported, or the copy of an earlier fresh import).
     stop_pid(keycloak.pid_file, 30.0)
     keycloak.launch(fresh=True)
     try:
@@ -115,6 +120,7 @@ async def stack(
     processes: list[ServiceProcess] = [console]
     try:
         await keycloak.ready()
+        await keycloak.keep_seed()
         public_key = await keycloak.public_key_pem()
         services_env = {
             "KINSHIP_KAFKA_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,

@@ -128,3 +128,15 @@ def test_the_local_console_gets_development_settings(tmp_path: Path) -> None:
     assert env["KINSHIP_ENV"] == "dev"
     assert env["KINSHIP_CONSOLE_OIDC_ISSUER"] == "http://127.0.0.1:8180/realms/kinship"
     assert env["KINSHIP_CONSOLE_PUBLIC_URL"] == "http://127.0.0.1:8005"
+
+
+def test_a_kept_seed_belongs_to_one_realm_configuration(tmp_path: Path) -> None:
+    def seed(**config: str) -> Path:
+        return Keycloak(KeycloakConfig(state_dir=tmp_path, **config)).seed  # type: ignore[arg-type]
+
+    assert seed() == seed()
+    assert seed(console_url="http://127.0.0.1:28005") != seed()
+    assert seed(console_client_secret="another") != seed()
+    edited = tmp_path / "realm.json"
+    edited.write_text(REALM_FILE.read_text().replace("Demo", "Changed"))
+    assert seed(realm_file=edited) != seed()  # type: ignore[arg-type]
