@@ -7,6 +7,11 @@ import os
 import sys
 from pathlib import Path
 
+from kinship_devstack.keycloak import (
+    console_environment,
+    local_keycloak,
+    token_verification_environment,
+)
 from kinship_devstack.services import (
     SERVICE_NAMES,
     available_services,
@@ -31,20 +36,36 @@ async def _up(stack: LocalStack, with_services: bool) -> None:
         f"starting Kafka on {stack.bootstrap_servers} and PostgreSQL on port "
         f"{stack.config.postgres_port} (first start fetches Kafka with Maven)..."
     )
+    keycloak = local_keycloak(stack.state)
+    if with_services:
+        # Keycloak boots (6-60 s; the first start also fetches it) while Kafka and PostgreSQL do.
+        print(f"starting Keycloak on {keycloak.issuer} ...")
+        await asyncio.to_thread(keycloak.launch)
     await stack.start_infra()
     await stack.create_database("kinship")
     services = available_services(os.environ.get("KINSHIP_DEV_REPLICAS", ""))
     if with_services:
+        await keycloak.ready()
+        tokens = await token_verification_environment(keycloak)
         for spec in services:
             print(f"starting {spec.instance} on http://127.0.0.1:{spec.port} ...")
-            await start_service(stack, spec)
+            extra = console_environment(keycloak) if spec.name == "console" else {}
+            await start_service(stack, spec, extra_env={**tokens, **extra})
     print("ready:")
     print(f"  kafka       {stack.bootstrap_servers}")
     print(f"  postgresql  {stack.url_for('kinship')}")
+    if with_services:
+        print(f"  keycloak    {keycloak.issuer}  (logs: {keycloak.log})")
     for spec in services if with_services else []:
         print(
             f"  {spec.instance:<11} http://127.0.0.1:{spec.port}  (docs: /docs, logs: "
             f"{stack.state / 'logs' / (spec.instance + '.log')})"
+        )
+    if with_services and any(spec.name == "console" for spec in services):
+        print(
+            "console: sign in at http://127.0.0.1:8005 as ada, ben or cleo (employees), rosa or "
+            "sam (peer responders), cora (coordinator), mia or theo (team managers); "
+            "password kinship-demo"
         )
 
 
@@ -53,12 +74,16 @@ async def _down(stack: LocalStack, with_services: bool) -> None:
         # Every replica that may run, whatever KINSHIP_DEV_REPLICAS says now.
         for spec in reversed(available_services(",".join(f"{s}=9" for s in SERVICE_NAMES))):
             stop_service(stack, spec)
+        await local_keycloak(stack.state).stop()
     await stack.stop_infra()
     print("stopped")
 
 
 def _status(stack: LocalStack) -> None:
-    rows = [("kafka", stack.state / "kafka" / "kafka.pid")]
+    rows = [
+        ("kafka", stack.state / "kafka" / "kafka.pid"),
+        ("keycloak", local_keycloak(stack.state).pid_file),
+    ]
     every = available_services(",".join(f"{name}=9" for name in SERVICE_NAMES))
     rows += [
         (spec.instance, stack.state / "run" / f"{spec.instance}.pid")

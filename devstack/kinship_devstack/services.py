@@ -36,6 +36,8 @@ SERVICES = (
     ServiceSpec("escalation", "kinship_escalation", 8002),
     ServiceSpec("notifications", "kinship_notifications", 8003),
     ServiceSpec("recognition", "kinship_recognition", 8004),
+    # Started last, once Keycloak answers (its readiness needs the OIDC discovery document).
+    ServiceSpec("console", "kinship_console", 8005),
 )
 
 SERVICE_NAMES = tuple(spec.name for spec in SERVICES)
@@ -106,8 +108,16 @@ def _paths(stack: LocalStack, spec: ServiceSpec) -> tuple[Path, Path]:
     return run / f"{spec.instance}.pid", logs / f"{spec.instance}.log"
 
 
-async def start_service(stack: LocalStack, spec: ServiceSpec, timeout: float = 60.0) -> None:
-    """Start a service detached (unless it runs already) and wait for its ``/readyz``."""
+async def start_service(
+    stack: LocalStack,
+    spec: ServiceSpec,
+    timeout: float = 60.0,
+    extra_env: dict[str, str] | None = None,
+) -> None:
+    """Start a service detached (unless it runs already) and wait for its ``/readyz``.
+
+    ``extra_env`` adds settings (the identity provider's, from ``kinship-dev up``).
+    """
     pid_file, log = _paths(stack, spec)
     if pid_alive(pid_file) is None:
         if port_open(spec.port):
@@ -117,7 +127,7 @@ async def start_service(stack: LocalStack, spec: ServiceSpec, timeout: float = 6
         with log.open("ab") as out:
             process = subprocess.Popen(
                 [sys.executable, "-m", spec.module],
-                env={**os.environ, **service_environment(stack, spec)},
+                env={**os.environ, **service_environment(stack, spec), **(extra_env or {})},
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -14,12 +14,14 @@ CREATE ROLE checkin LOGIN PASSWORD 'checkin-dev-password';
 CREATE ROLE escalation LOGIN PASSWORD 'escalation-dev-password';
 CREATE ROLE notifications LOGIN PASSWORD 'notifications-dev-password';
 CREATE ROLE recognition LOGIN PASSWORD 'recognition-dev-password';
+CREATE ROLE console LOGIN PASSWORD 'console-dev-password';
 
 CREATE SCHEMA checkin AUTHORIZATION checkin;
 CREATE SCHEMA escalation AUTHORIZATION escalation;
 CREATE SCHEMA notifications AUTHORIZATION notifications;
 CREATE SCHEMA recognition AUTHORIZATION recognition;
+CREATE SCHEMA console AUTHORIZATION console;
 
 REVOKE ALL ON DATABASE kinship FROM PUBLIC;
-GRANT CONNECT, CREATE, TEMPORARY ON DATABASE kinship TO checkin, escalation, notifications, recognition;
+GRANT CONNECT, CREATE, TEMPORARY ON DATABASE kinship TO checkin, escalation, notifications, recognition, console;
 REVOKE ALL ON SCHEMA public FROM PUBLIC;

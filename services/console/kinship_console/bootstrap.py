@@ -1,0 +1,292 @@
+"""Wiring of the console: one place that builds every dependency and the ASGI app."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+import asyncpg
+import httpx
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kinship_console.adapters.api import HttpKinshipApi, KinshipApi
+from kinship_console.adapters.database import apply_migrations, create_pool
+from kinship_console.adapters.oidc import AuthlibProvider, IdentityProvider
+from kinship_console.adapters.sessions import (
+    PostgresSessionStore,
+    SessionData,
+    SessionSealer,
+    SessionStore,
+    StoredSession,
+)
+from kinship_console.clock import Clock
+from kinship_console.entrypoints.i18n import N_, Catalogs
+from kinship_console.entrypoints.pages import ConsolePages, SignInRequiredError, page_router
+from kinship_console.entrypoints.rendering import STATIC, Pages
+from kinship_console.entrypoints.security import (
+    CsrfGuard,
+    CsrfRefusedError,
+    FormTooLargeError,
+    SecurityHeaders,
+    content_security_policy,
+)
+from kinship_console.entrypoints.sessions import ServerSessions
+from kinship_console.settings import ConsoleSettings, DatabaseSettings
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+COOKIE_HTTPS = "__Host-kinship-session"
+COOKIE_HTTP = "kinship-session"
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+async def migrate(settings: DatabaseSettings) -> list[str]:
+    """Apply the console's migrations and exit (a migration job needs only the database)."""
+    conn = await asyncpg.connect(settings.database_url.get_secret_value())
+    try:
+        return await apply_migrations(conn, settings.database_schema, MIGRATIONS)
+    finally:
+        await conn.close()
+
+
+class LazySessionStore:
+    """The PostgreSQL store, opened by the app's lifespan (pages only run after it)."""
+
+    def __init__(self) -> None:
+        self.store: SessionStore | None = None
+
+    def _open(self) -> SessionStore:
+        assert self.store is not None, "the console is not started"
+        return self.store
+
+    async def load(self, session_id: str) -> StoredSession | None:
+        return await self._open().load(session_id)
+
+    async def save(self, session_id: str, data: SessionData, expires_at: datetime) -> None:
+        await self._open().save(session_id, data, expires_at)
+
+    async def touch(self, session_id: str) -> None:
+        await self._open().touch(session_id)
+
+    async def delete(self, session_id: str) -> None:
+        await self._open().delete(session_id)
+
+
+def create_app(
+    settings: ConsoleSettings | None = None,
+    *,
+    api: KinshipApi | None = None,
+    provider: IdentityProvider | None = None,
+    store: SessionStore | None = None,
+    clock: Clock | None = None,
+    readiness: dict[str, ReadinessCheck] | None = None,
+) -> SecurityHeaders:
+    """The console as an ASGI app. Tests pass fakes for the services, provider and store.
+
+    The security headers wrap everything, error pages included (Starlette answers a 500
+    outside its own middleware stack); the FastAPI app is the result's ``app``.
+    """
+    settings = settings or ConsoleSettings()
+    clock = clock or Clock()
+    http_api = None
+    if api is None:
+        http_api = HttpKinshipApi(
+            {
+                "checkin": settings.console_checkin_url,
+                "escalation": settings.console_escalation_url,
+                "notifications": settings.console_notifications_url,
+                "recognition": settings.console_recognition_url,
+            },
+            timeout=settings.console_api_timeout_seconds,
+        )
+        api = http_api
+    provider = provider or AuthlibProvider(
+        discovery_url=settings.discovery_url,
+        client_id=settings.console_oidc_client_id,
+        client_secret=settings.console_oidc_client_secret.get_secret_value(),
+        scope=settings.console_oidc_scope,
+        timeout=settings.console_api_timeout_seconds,
+    )
+    lazy = LazySessionStore()
+    pool_holder: dict[str, asyncpg.Pool] = {}
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if store is not None:
+            lazy.store = store
+        else:
+            if settings.migrate_on_start:
+                applied = await migrate(settings)
+                if applied:
+                    log.info("applied migrations", extra={"count": len(applied)})
+            pool = await create_pool(
+                settings.database_url.get_secret_value(),
+                settings.database_schema,
+                settings.database_pool_min,
+                settings.database_pool_max,
+            )
+            pool_holder["pool"] = pool
+            sealer = SessionSealer(settings.session_key(), settings.session_key_id())
+            postgres = PostgresSessionStore(
+                pool, sealer, timedelta(minutes=settings.console_session_idle_minutes)
+            )
+            await postgres.delete_expired()
+            lazy.store = postgres
+        try:
+            yield
+        finally:
+            if http_api is not None:
+                await http_api.close()
+            if "pool" in pool_holder:
+                await pool_holder["pool"].close()
+
+    async def database_ready() -> bool:
+        pool = pool_holder.get("pool")
+        return pool is not None and await pool.fetchval("SELECT 1") == 1
+
+    async def provider_ready() -> bool:
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            return (await client.get(settings.discovery_url)).status_code == 200
+
+    checks = readiness or {"postgres": database_ready, "oidc_discovery": provider_ready}
+    pages = Pages(Catalogs())
+    console = ConsolePages(
+        api=api,
+        provider=provider,
+        pages=pages,
+        clock=clock,
+        public_url=settings.public_url,
+        session_max_age=timedelta(hours=settings.console_session_max_hours),
+    )
+    app = FastAPI(
+        title="Kinship console",
+        lifespan=lifespan,
+        dependencies=[Depends(CsrfGuard(settings.public_origin))],
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.include_router(page_router(console))
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        results: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                ok = await asyncio.wait_for(check(), timeout=3.0)
+            except Exception as error:
+                results[name] = f"unavailable: {type(error).__name__}"
+            else:
+                results[name] = "ok" if ok else "unavailable"
+        ready = all(result == "ok" for result in results.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": results},
+            status_code=200 if ready else 503,
+        )
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _add_error_pages(app, console)
+    app.add_middleware(
+        ServerSessions,
+        store=lazy,
+        clock=clock,
+        cookie_name=COOKIE_HTTPS if settings.https else COOKIE_HTTP,
+        signin_lifetime=timedelta(minutes=settings.console_signin_minutes),
+    )
+    return SecurityHeaders(
+        app, csp=content_security_policy(settings.issuer_origin), https=settings.https
+    )
+
+
+def _add_error_pages(app: FastAPI, console: ConsolePages) -> None:
+    """Every failure is a page that says what happened (never a stack trace, never JSON)."""
+
+    async def sign_in_required(request: Request, error: Exception) -> Response:
+        assert isinstance(error, SignInRequiredError)
+        if request.method == "GET":
+            return RedirectResponse(f"/signin?next={quote(error.next_path)}", status_code=303)
+        return console.state_page(
+            request,
+            401,
+            N_("Your sign-in has ended"),
+            N_("Nothing was sent. Sign in again, then fill in the form once more."),
+            action=(f"/signin?next={quote(error.next_path)}", N_("Sign in again")),
+        )
+
+    async def csrf_refused(request: Request, _error: Exception) -> Response:
+        return console.state_page(
+            request,
+            403,
+            N_("This form could not be accepted"),
+            N_(
+                "The form was out of date or did not come from this page, so nothing was "
+                "sent. Go back, reload the page and try again."
+            ),
+            action=("/", N_("Back to the start page")),
+        )
+
+    async def too_large(request: Request, _error: Exception) -> Response:
+        return console.state_page(
+            request,
+            413,
+            N_("Too much to send"),
+            N_("The form was larger than Kinship accepts. Nothing was sent."),
+            action=("/", N_("Back to the start page")),
+        )
+
+    async def http_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, StarletteHTTPException)
+        if error.status_code == 404:
+            return console.state_page(
+                request,
+                404,
+                N_("Page not found"),
+                N_("There is no page at this address."),
+                action=("/", N_("Back to the start page")),
+            )
+        return console.state_page(
+            request,
+            error.status_code,
+            N_("This did not work"),
+            N_("The request could not be handled."),
+            action=("/", N_("Back to the start page")),
+        )
+
+    async def invalid_request(request: Request, _error: Exception) -> Response:
+        return console.state_page(
+            request,
+            400,
+            N_("This did not work"),
+            N_("The request could not be handled."),
+            action=("/", N_("Back to the start page")),
+        )
+
+    async def unexpected(request: Request, error: Exception) -> Response:
+        # The type only: messages and tracebacks may carry values from the request.
+        log.error("unexpected error", extra={"error": type(error).__name__})
+        return console.state_page(
+            request,
+            500,
+            N_("Something went wrong"),
+            N_("Kinship could not show this page. Please try again in a few minutes."),
+            action=("/", N_("Back to the start page")),
+        )
+
+    app.add_exception_handler(SignInRequiredError, sign_in_required)
+    app.add_exception_handler(CsrfRefusedError, csrf_refused)
+    app.add_exception_handler(FormTooLargeError, too_large)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(Exception, unexpected)

@@ -1,0 +1,106 @@
+"""English and German: the browser's language decides (``Accept-Language``).
+
+Catalogs are the ``.po`` files under ``translations/``, compiled in memory at start (no
+``.mo`` files in the repository). English is the source language.
+"""
+
+import io
+from collections.abc import Callable
+from contextvars import ContextVar
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from babel import Locale
+from babel.dates import format_timedelta
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+DEFAULT_LOCALE = "en"
+LOCALES = ("en", "de")
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "translate later"
+    """Mark a message for extraction; it is translated where it is shown."""
+    return message
+
+
+def preferred_languages(header: str | None) -> list[str]:
+    """The tags of an ``Accept-Language`` header, most wanted first (q=0 dropped)."""
+    weighted: list[tuple[float, int, str]] = []
+    for position, part in enumerate((header or "").split(",")):
+        tag, _, parameters = part.strip().partition(";")
+        tag = tag.strip()
+        if not tag or tag == "*":
+            continue
+        quality = 1.0
+        for parameter in parameters.split(";"):
+            name, _, value = parameter.strip().partition("=")
+            if name == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > 0:
+            weighted.append((-quality, position, tag))
+    return [tag for _quality, _position, tag in sorted(weighted)]
+
+
+def negotiate_locale(header: str | None) -> str:
+    """``de``, ``de-DE``, ``de-AT``… give German; anything else English."""
+    for tag in preferred_languages(header):
+        language = tag.replace("_", "-").split("-")[0].lower()
+        if language in LOCALES:
+            return language
+    return DEFAULT_LOCALE
+
+
+class Catalogs:
+    """The compiled message catalogs, one per supported language."""
+
+    def __init__(self, directory: Path = TRANSLATIONS) -> None:
+        self._translations: dict[str, NullTranslations] = {DEFAULT_LOCALE: NullTranslations()}
+        for locale in LOCALES:
+            po = directory / locale / "LC_MESSAGES" / "messages.po"
+            if locale == DEFAULT_LOCALE or not po.exists():
+                continue
+            with po.open("rb") as source:
+                catalog = read_po(source, locale=locale)
+            compiled = io.BytesIO()
+            write_mo(compiled, catalog, use_fuzzy=False)
+            compiled.seek(0)
+            self._translations[locale] = Translations(compiled)
+
+    def get(self, locale: str) -> NullTranslations:
+        return self._translations.get(locale, self._translations[DEFAULT_LOCALE])
+
+
+_ENGLISH = NullTranslations()
+_current: ContextVar[NullTranslations | None] = ContextVar("translations", default=None)
+
+
+def use_translations(translations: NullTranslations) -> None:
+    """The catalog templates and ``gettext`` use while this request renders."""
+    _current.set(translations)
+
+
+def gettext(message: str) -> str:
+    """``message`` in the current request's language."""
+    return (_current.get() or _ENGLISH).gettext(message)
+
+
+def ngettext(singular: str, plural: str, count: int) -> str:
+    """The singular or plural of a message in the current request's language."""
+    return (_current.get() or _ENGLISH).ngettext(singular, plural, count)
+
+
+def age_text(age: timedelta, locale: str) -> str:
+    """How long ago, in words ("3 hours ago", "vor 3 Stunden")."""
+    return format_timedelta(-age, threshold=1.5, add_direction=True, locale=Locale.parse(locale))
+
+
+def template_globals() -> dict[str, Callable[..., Any]]:
+    """Functions the templates call besides ``_``."""
+    return {"age_text": age_text}

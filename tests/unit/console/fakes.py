@@ -1,0 +1,131 @@
+"""Fakes for the console's unit tests: the services, the identity provider, the session store."""
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+
+from kinship_console.adapters.api import ApiError, CaseSummary, CheckinReceipt
+from kinship_console.adapters.oidc import SignInFailedError, Tokens
+from kinship_console.adapters.sessions import SessionData, StoredSession, session_hash
+from kinship_console.clock import Clock
+from kinship_contracts.checkins import CheckinSubmitted
+
+
+@dataclass
+class FakeApi:
+    """Records what the pages asked and answers what a test says (or raises its error)."""
+
+    receipt: CheckinReceipt | None = None
+    cases: list[CaseSummary] = field(default_factory=list)
+    error: ApiError | None = None
+    errors_left: int = 1_000_000
+    checkins: list[tuple[str, CheckinSubmitted]] = field(default_factory=list)
+    case_reads: list[str] = field(default_factory=list)
+
+    def _fail(self) -> None:
+        if self.error is not None and self.errors_left > 0:
+            self.errors_left -= 1
+            raise self.error
+
+    async def submit_checkin(self, token: str, checkin: CheckinSubmitted) -> CheckinReceipt:
+        self.checkins.append((token, checkin))
+        self._fail()
+        return self.receipt or CheckinReceipt(id=checkin.id, status="accepted")
+
+    async def my_cases(self, token: str) -> list[CaseSummary]:
+        self.case_reads.append(token)
+        self._fail()
+        return self.cases
+
+
+@dataclass
+class FakeProvider:
+    """An identity provider that signs in ``person_id`` when the callback's state matches."""
+
+    person_id: str | None = "ada"
+    refuse_refresh: bool = False
+    lifetime: float = 300.0
+    issued: int = 0
+    refreshed: int = 0
+    begun_locales: list[str] = field(default_factory=list)
+
+    async def begin(self, request: Request, redirect_uri: str, locale: str) -> RedirectResponse:
+        state = f"state-{self.issued + len(self.begun_locales)}"
+        request.session["_state_fake"] = state
+        self.begun_locales.append(locale)
+        query = urlencode({"state": state, "redirect_uri": redirect_uri, "ui_locales": locale})
+        return RedirectResponse(
+            f"http://127.0.0.1:28180/realms/kinship/auth?{query}", status_code=302
+        )
+
+    async def complete(self, request: Request) -> Tokens:
+        expected = request.session.pop("_state_fake", None)
+        if expected is None or request.query_params.get("state") != expected:
+            raise SignInFailedError("state mismatch")
+        if self.person_id is None:
+            from kinship_console.adapters.oidc import NoPersonIdError
+
+            raise NoPersonIdError
+        self.issued += 1
+        return Tokens(
+            person_id=self.person_id,
+            access_token=f"access-{self.issued}",
+            expires_at=time.time() + self.lifetime,
+            refresh_token=f"refresh-{self.issued}",
+            id_token=f"id-{self.issued}",
+        )
+
+    async def refresh(self, tokens: Tokens) -> Tokens:
+        if self.refuse_refresh:
+            raise SignInFailedError("refresh refused")
+        self.refreshed += 1
+        return Tokens(
+            person_id=tokens.person_id,
+            access_token=f"refreshed-{self.refreshed}",
+            expires_at=time.time() + self.lifetime,
+            refresh_token=tokens.refresh_token,
+            id_token=tokens.id_token,
+        )
+
+    async def logout_url(self, id_token: str | None, post_logout_redirect_uri: str) -> str:
+        query = urlencode(
+            {"id_token_hint": id_token or "", "post_logout_redirect_uri": post_logout_redirect_uri}
+        )
+        return f"http://127.0.0.1:28180/realms/kinship/logout?{query}"
+
+
+class MemorySessionStore:
+    """Sessions in a dict with the PostgreSQL store's expiry rules (JSON values only)."""
+
+    def __init__(self, idle: timedelta, clock: Clock) -> None:
+        self.rows: dict[bytes, StoredSession] = {}
+        self._idle = idle
+        self._clock = clock
+
+    async def load(self, session_id: str) -> StoredSession | None:
+        stored = self.rows.get(session_hash(session_id))
+        now = self._clock.now()
+        if stored is None or stored.expires_at <= now or stored.last_seen_at <= now - self._idle:
+            return None
+        return StoredSession(
+            json.loads(json.dumps(stored.data)), stored.expires_at, stored.last_seen_at
+        )
+
+    async def save(self, session_id: str, data: SessionData, expires_at: datetime) -> None:
+        self.rows[session_hash(session_id)] = StoredSession(
+            json.loads(json.dumps(data)), expires_at, self._clock.now()
+        )
+
+    async def touch(self, session_id: str) -> None:
+        key = session_hash(session_id)
+        if key in self.rows:
+            stored = self.rows[key]
+            self.rows[key] = StoredSession(stored.data, stored.expires_at, self._clock.now())
+
+    async def delete(self, session_id: str) -> None:
+        self.rows.pop(session_hash(session_id), None)
