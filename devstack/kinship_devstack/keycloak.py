@@ -132,13 +132,14 @@ def console_environment(keycloak: "Keycloak") -> dict[str, str]:
 async def token_verification_environment(keycloak: "Keycloak") -> dict[str, str]:
     """Settings that make the services accept the realm's access tokens.
 
-    Today's verifier takes a PEM key (``KINSHIP_JWT_PUBLIC_KEY``); the realm's key is read
-    from Keycloak once it answers.
+    The services find the realm's signing keys through OIDC discovery (JWKS, rotation
+    included) and take the person from the realm's ``person_id`` claim: Keycloak's own
+    ``sub`` is its internal user id, not the directory's person id.
     """
     return {
-        "KINSHIP_JWT_PUBLIC_KEY": await keycloak.public_key_pem(),
-        "KINSHIP_JWT_ISSUER": keycloak.issuer,
+        "KINSHIP_OIDC_ISSUER": keycloak.issuer,
         "KINSHIP_JWT_AUDIENCE": "kinship",
+        "KINSHIP_JWT_PERSON_CLAIM": "person_id",
     }
 
 

@@ -22,8 +22,14 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from kinship_devstack.keycloak import DEMO_PASSWORD, Keycloak, KeycloakConfig
+from kinship_devstack.keycloak import (
+    DEMO_PASSWORD,
+    Keycloak,
+    KeycloakConfig,
+    token_verification_environment,
+)
 from kinship_devstack.stack import stop_pid
+from kinship_runtime.identity import all_scopes_key
 from tests.conftest import NOTE_KEY, REPO, Endpoints
 from tests.processes import ServiceProcess
 
@@ -121,22 +127,20 @@ async def stack(
     try:
         await keycloak.ready()
         await keycloak.keep_seed()
-        public_key = await keycloak.public_key_pem()
         services_env = {
+            "KINSHIP_ENV": "dev",
             "KINSHIP_KAFKA_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,
             "KINSHIP_DATABASE_URL": endpoints.database_url,
             "KINSHIP_TOPIC_PREFIX": f"b{run}.",
             "KINSHIP_CONSUMER_GROUP_PREFIX": f"b{run}",
-            "KINSHIP_API_KEYS": "tests=test-key",
+            "KINSHIP_API_KEYS": all_scopes_key("tests", "test-key"),
             "KINSHIP_PSEUDONYM_KEY": "test-pseudonym-key-0123456789abcdef",
             "KINSHIP_NOTE_KEYS": f"t1:{NOTE_KEY}",
             "KINSHIP_NOTE_KEY_ID": "t1",
             "KINSHIP_WEBHOOK_SECRET": "browser-test-webhook-secret",
             "KINSHIP_GRACEFUL_TIMEOUT_SECONDS": "5",
-            # Today's verifier: the realm's key as PEM; the person comes from the request body.
-            "KINSHIP_JWT_PUBLIC_KEY": public_key,
-            "KINSHIP_JWT_ISSUER": keycloak.issuer,
-            "KINSHIP_JWT_AUDIENCE": "kinship",
+            # The realm's keys through OIDC discovery; the person from its person_id claim.
+            **await token_verification_environment(keycloak),
         }
         checkin = ServiceProcess(
             {**services_env, "KINSHIP_DATABASE_SCHEMA": f"b{run}_checkin"},
