@@ -91,7 +91,8 @@ STAFF = [
 
 async def seed_directory(service: Escalation, people: list[tuple[bytes, bytes]]) -> None:
     await publish(service.endpoints.bootstrap_servers, service.topic("directory.people"), people)
-    assert await service.wait_for("SELECT count(*) FROM directory_people", len(people)) == len(people)
+    expected = len(people)
+    assert await service.wait_for("SELECT count(*) FROM directory_people", expected) == expected
 
 
 def recorded(
