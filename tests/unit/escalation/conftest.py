@@ -8,21 +8,20 @@ from typing import Any
 
 import pytest
 
-from kinship_contracts.checkins import CheckinRecorded, DerivedScores
+from kinship_contracts.checkins import CheckinRecorded
 from kinship_contracts.directory import DirectoryChange, DirectoryPerson
 from kinship_contracts.notifications import DeliveryStatus, MessageKind, NotificationReceipt
 from kinship_contracts.signals import SignalSubmitted
-from kinship_contracts.subjects import Pseudonymiser
 from kinship_escalation.domain.links import AckLinks
 from kinship_escalation.domain.policies import EscalationPolicy, default_policy
 from kinship_escalation.domain.rules import DetectionRules
 from kinship_escalation.handlers.context import EscalationContext
+from tests.escalation_support import SUBJECTS, recorded_event
 from tests.unit.fakes.escalation import FakeEscalationUnitOfWork
 
 NOW = datetime(2026, 11, 24, 9, tzinfo=UTC)
 CASES = "escalation.cases"
 REQUESTS = "notifications.requests"
-SUBJECTS = Pseudonymiser(b"unit-pseudonym-key-0123456789abcdef")
 ZONES = "GB\t+513030-0000731\tEurope/London\nUS\t+404251-0740023\tAmerica/New_York\n"
 
 
@@ -121,25 +120,7 @@ def checkin(
     **answers: Any,
 ) -> CheckinRecorded:
     """A recorded check-in as the check-in service publishes it."""
-    phq9 = answers.pop("phq9", None)
-    who5 = answers.pop("who5", None)
-    return CheckinRecorded(
-        id=id_,
-        subject_id=subject(person_id),
-        team_id=team,
-        occurred_at=at,
-        recorded_at=at,
-        source="tests",
-        phq9=phq9,
-        who5=who5,
-        scores=DerivedScores(
-            who5_raw=sum(who5) if who5 else None,
-            phq9_total=sum(phq9) if phq9 else None,
-            phq9_item9_positive=(phq9[8] > 0) if phq9 else None,
-            phq2_total=sum(phq9[:2]) if phq9 else None,
-        ),
-        **answers,
-    )
+    return recorded_event(id_, person_id, at, team, **answers)
 
 
 CRITICAL_PHQ9 = [1, 1, 1, 1, 1, 1, 1, 1, 1]

@@ -14,10 +14,10 @@ from kinship_escalation.entrypoints.consumers import (
     store_signals,
 )
 from kinship_escalation.handlers.context import EscalationContext
+from tests.escalation_support import SUBJECTS
 from tests.unit.escalation.conftest import (
     NOW,
     STAFF,
-    SUBJECTS,
     checkin,
     receipt,
     sent,

@@ -1,12 +1,10 @@
 """The escalation HTTP API over the in-memory unit of work (the real routes, fakes behind them):
 who may do what, how handler errors answer, and that reads are audited."""
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-import jwt
 import pytest
 from dishka import Provider, Scope, make_async_container, provide
 from dishka.integrations.fastapi import setup_dishka
@@ -21,29 +19,13 @@ from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_runtime.auth import ApiKeys, Authenticator, JwtVerifier
 from kinship_runtime.http import create_http_app
 from kinship_runtime.outbox import OutboxRelay
-from tests.unit.escalation.conftest import STAFF, SUBJECTS, checkin
+from tests.escalation_support import JWT_SECRET, SUBJECTS, bearer
+from tests.unit.escalation.conftest import STAFF, checkin
 from tests.unit.fakes.escalation import FakeEscalationUnitOfWork
+from tests.unit.fakes.relay import FakeRelay
 
 SYSTEM = {"Authorization": "Bearer unit-key"}
-JWT_SECRET = "unit-jwt-secret-0123456789abcdef0123456789"
-
-
-def bearer(person_id: str, *roles: str) -> dict[str, str]:
-    claims = {"sub": person_id, "aud": "kinship", "exp": int(time.time()) + 600, "roles": roles}
-    return {"Authorization": f"Bearer {jwt.encode(claims, JWT_SECRET, algorithm='HS256')}"}
-
-
 RESPONDER = ("peer_responder",)
-
-
-class FakeRelay:
-    """Counts wake-ups instead of publishing."""
-
-    def __init__(self) -> None:
-        self.wakes = 0
-
-    def wake(self) -> None:
-        self.wakes += 1
 
 
 class Fakes(Provider):

@@ -6,10 +6,10 @@ outbox relay after the commit. Handler errors become HTTP answers in ``_answers`
 """
 
 import html
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from dishka import FromDishka
 from dishka.integrations.fastapi import DishkaRoute
@@ -32,6 +32,8 @@ from kinship_runtime.auth import Authenticated, Caller
 from kinship_runtime.outbox import OutboxRelay
 
 COORDINATOR = "coordinator"
+
+T = TypeVar("T")
 
 Uow = FromDishka[EscalationUnitOfWork]
 Context = FromDishka[EscalationContext]
@@ -150,6 +152,18 @@ def _answers() -> Iterator[None]:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from error
 
 
+async def _run(
+    uow: EscalationUnitOfWork, relay: OutboxRelay, use_case: Callable[[], Awaitable[T]]
+) -> T:
+    """Run a use case in the unit of work (handler errors as HTTP answers); once it has
+    committed, wake the outbox relay for what it published."""
+    with _answers():
+        async with uow:
+            result = await use_case()
+    relay.wake()
+    return result
+
+
 # ---- responders' actions ----------------------------------------------------------------------
 
 
@@ -164,10 +178,7 @@ async def acknowledge(
 ) -> CaseView:
     """The alerted responder takes the case; further escalation stops."""
     by = _actor(caller, body)
-    with _answers():
-        async with uow:
-            stored = await cases.acknowledge(case_id, by, uow, ctx)
-    relay.wake()
+    stored = await _run(uow, relay, lambda: cases.acknowledge(case_id, by, uow, ctx))
     return CaseView.of(stored)
 
 
@@ -188,10 +199,7 @@ async def acknowledge_by_link(
     alert_id: str, token: str, uow: Uow, ctx: Context, relay: Relay
 ) -> CaseView:
     """Acknowledge through the alert's one-time signed link (no other credentials)."""
-    with _answers():
-        async with uow:
-            stored = await cases.acknowledge_by_link(alert_id, token, uow, ctx)
-    relay.wake()
+    stored = await _run(uow, relay, lambda: cases.acknowledge_by_link(alert_id, token, uow, ctx))
     return CaseView.of(stored)
 
 
@@ -206,10 +214,7 @@ async def contact(
 ) -> CaseView:
     """The responder reached the person (the first-contact time is measured)."""
     by = _actor(caller, body)
-    with _answers():
-        async with uow:
-            stored = await cases.record_contact(case_id, by, uow, ctx)
-    relay.wake()
+    stored = await _run(uow, relay, lambda: cases.record_contact(case_id, by, uow, ctx))
     return CaseView.of(stored)
 
 
@@ -219,10 +224,9 @@ async def handover(
 ) -> CaseView:
     """Hand the case to another responder, who is alerted."""
     by = _actor(caller, body)
-    with _answers():
-        async with uow:
-            stored = await cases.hand_over(case_id, by, body.to_person_id, uow, ctx)
-    relay.wake()
+    stored = await _run(
+        uow, relay, lambda: cases.hand_over(case_id, by, body.to_person_id, uow, ctx)
+    )
     return CaseView.of(stored)
 
 
@@ -232,10 +236,7 @@ async def resolve(
 ) -> CaseView:
     """Close the case with its outcome; feedback is requested and a follow-up scheduled."""
     by = _actor(caller, body)
-    with _answers():
-        async with uow:
-            stored = await cases.resolve(case_id, by, body.outcome, uow, ctx)
-    relay.wake()
+    stored = await _run(uow, relay, lambda: cases.resolve(case_id, by, body.outcome, uow, ctx))
     return CaseView.of(stored)
 
 
@@ -245,12 +246,11 @@ async def give_feedback(
 ) -> dict[str, bool]:
     """Feedback after resolution (once per side; a repeat is accepted and ignored)."""
     actor = _reader(caller)
-    with _answers():
-        async with uow:
-            recorded = await feedback.give_feedback(
-                case_id, body.given_by, body.score, actor, uow, ctx
-            )
-    relay.wake()
+    recorded = await _run(
+        uow,
+        relay,
+        lambda: feedback.give_feedback(case_id, body.given_by, body.score, actor, uow, ctx),
+    )
     return {"recorded": recorded}
 
 
@@ -272,21 +272,18 @@ async def list_cases(
             422,
             detail="assigned_to=me needs a person's JWT, not a system API key",
         )
-    async with uow:
-        stored = await cases.list_cases(
-            caller.person_id if mine else None, open_only, _reader(caller), uow
-        )
-    relay.wake()
+    responder = caller.person_id if mine else None
+    reader = _reader(caller)
+    stored = await _run(uow, relay, lambda: cases.list_cases(responder, open_only, reader, uow))
     return [CaseView.of(item) for item in stored]
 
 
 @_routes.get("/v1/cases/{case_id}", tags=["cases"], response_model=CaseView)
 async def get_case(case_id: str, caller: Authenticated, uow: Uow, relay: Relay) -> CaseView:
     """One case, for its responder or a coordinator. The read is audited."""
-    with _answers():
-        async with uow:
-            stored = await cases.read_case(case_id, _reader(caller), _is_coordinator(caller), uow)
-    relay.wake()
+    stored = await _run(
+        uow, relay, lambda: cases.read_case(case_id, _reader(caller), _is_coordinator(caller), uow)
+    )
     return CaseView.of(stored)
 
 
