@@ -423,7 +423,11 @@ class FakeEscalationUnitOfWork:
 
     def published(self, topic: str) -> list[dict[str, Any]]:
         """The payloads queued for ``topic``, in order."""
-        return [json.loads(m.value) for m in self.tables.outbox if m.topic == topic]
+        return [
+            json.loads(m.value)
+            for m in self.tables.outbox
+            if m.topic == topic and m.value is not None
+        ]
 
     def timer(self, timer_id: str) -> ArmedTimer | None:
         """A timer row by id."""
