@@ -125,4 +125,6 @@ def create_app(settings: EscalationSettings | None = None) -> FastAPI:
         routers=[escalation_router()],
         produces=(ESCALATION_CASES, GROUP_SESSIONS, NOTIFICATION_REQUESTS),
         workers=(TimerWorker,),
+        # The one-time signed acknowledgement links carry their own proof, no bearer token.
+        public_paths=("/v1/alerts/",),
     )
