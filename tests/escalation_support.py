@@ -91,16 +91,17 @@ STAFF = [
 
 async def seed_directory(service: Escalation, people: list[tuple[bytes, bytes]]) -> None:
     await publish(service.endpoints.bootstrap_servers, service.topic("directory.people"), people)
-    assert await service.wait_for("SELECT count(*) FROM directory", len(people)) == len(people)
+    expected = len(people)
+    assert await service.wait_for("SELECT count(*) FROM directory_people", expected) == expected
 
 
-def recorded(
+def recorded_event(
     id_: str, person_id: str, at: datetime, team: str | None = "team-x", **answers: Any
-) -> tuple[bytes, bytes]:
-    """A recorded check-in as the check-in service publishes it."""
+) -> CheckinRecorded:
+    """A recorded check-in as the check-in service publishes it (scores from the answers)."""
     phq9 = answers.pop("phq9", None)
     who5 = answers.pop("who5", None)
-    event = CheckinRecorded(
+    return CheckinRecorded(
         id=id_,
         subject_id=SUBJECTS.subject_id(person_id),
         team_id=team,
@@ -117,4 +118,11 @@ def recorded(
         ),
         **answers,
     )
+
+
+def recorded(
+    id_: str, person_id: str, at: datetime, team: str | None = "team-x", **answers: Any
+) -> tuple[bytes, bytes]:
+    """A recorded check-in as a Kafka record (key, value)."""
+    event = recorded_event(id_, person_id, at, team, **answers)
     return event.subject_id.encode(), event.model_dump_json().encode()

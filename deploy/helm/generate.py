@@ -221,13 +221,10 @@ def _checkin() -> tuple[Any, Any]:
 
 
 def _escalation() -> tuple[Any, Any]:
-    from kinship_escalation.bootstrap import EscalationService
-    from kinship_escalation.entrypoints.consumers import register_consumers
+    from kinship_escalation.composition import create_app
     from kinship_escalation.settings import EscalationSettings
 
-    service = EscalationService(EscalationSettings())
-    register_consumers(service.broker, service)
-    return service, EscalationSettings
+    return create_app(EscalationSettings()).state.kinship, EscalationSettings
 
 
 def _notifications() -> tuple[Any, Any]:

@@ -25,7 +25,6 @@ DEV_CREDENTIALS: dict[str, str] = {
     "KINSHIP_REQUEST_SIGNING_KEY": "kinship-dev-request-signing-key-not-for-production",
     "KINSHIP_DEAD_LETTER_KEY": "kinship-dev-dead-letter-key-not-for-production",
     "KINSHIP_GRANT_KEY": "kinship-dev-reveal-grant-key-not-for-production",
-    "KINSHIP_LINK_SECRET": "kinship-dev-link-secret-not-for-production",
 }
 """The local stack's credentials: published in the README, so refused outside ``dev``."""
 

@@ -6,7 +6,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import httpx
 import pytest
 
-from kinship_escalation.bootstrap import create_app
+from kinship_escalation.composition import create_app
 from kinship_escalation.settings import EscalationSettings
 from kinship_notifications.composition import create_app as create_notifications_app
 from kinship_notifications.settings import NotificationSettings

@@ -2,9 +2,9 @@
 
 import sys
 
-from kinship_escalation.bootstrap import MIGRATIONS, create_app
+from kinship_escalation.composition import MIGRATIONS, create_app
 from kinship_escalation.settings import EscalationSettings
-from kinship_runtime.service import run_service
+from kinship_runtime.composition import run_service
 
 if __name__ == "__main__":
     sys.exit(

@@ -44,4 +44,3 @@ class EscalationSettings(KinshipSettings):
     )
     timer_poll_seconds: float = Field(default=1.0, gt=0, description="How often due timers run.")
     timer_batch_size: int = Field(default=100, ge=1)
-    ingest_max_records: int = Field(default=1000, ge=1, description="Records per Kafka batch.")

@@ -1,13 +1,7 @@
--- Detection state, cases, alerts, durable timers, policies and the outbox of the escalation
--- service. People appear only as pseudonymous subject ids, except directory staff roles
--- (responders and coordinators), who are alerted by person_id.
-
-CREATE TABLE processed_events (
-    consumer text NOT NULL,
-    event_id text NOT NULL,
-    processed_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (consumer, event_id)
-);
+-- Detection state, cases, alerts, durable timers and policies of the escalation service (the
+-- runtime's migrations add the outbox and processed events). People appear only as
+-- pseudonymous subject ids, except directory staff roles (responders and coordinators), who
+-- are alerted by person_id.
 
 CREATE TABLE observations (
     id text PRIMARY KEY,
@@ -141,22 +135,3 @@ CREATE TABLE policies (
     body jsonb NOT NULL,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
-
-CREATE TABLE outbox (
-    seq bigserial PRIMARY KEY,
-    event_id text NOT NULL,
-    topic text NOT NULL,
-    key bytea,
-    value bytea NOT NULL,
-    headers jsonb NOT NULL DEFAULT '[]',
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-
-CREATE FUNCTION notify_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('kinship_outbox', TG_TABLE_SCHEMA);
-    RETURN NULL;
-END $$;
-
-CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
-    FOR EACH STATEMENT EXECUTE FUNCTION notify_outbox();

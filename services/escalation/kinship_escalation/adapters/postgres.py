@@ -1,77 +1,65 @@
-"""PostgreSQL persistence of the escalation service: one unit of work per transaction."""
+"""PostgreSQL unit of work of the escalation service: every statement the service runs.
+
+One class per group of operations of the port (``handlers.ports``), all on the connection of
+the unit of work's transaction.
+"""
 
 import json
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from kinship_contracts.cases import CaseOutcome, CaseStatus, Severity
-from kinship_escalation.domain.cases import Case
+from kinship_contracts.directory import DirectoryChange, Role
+from kinship_escalation.domain.cases import AlertRecord, Case, StoredCase
 from kinship_escalation.domain.observations import CheckinObservation
 from kinship_escalation.domain.policies import (
     EscalationPolicy,
     OnCallRotation,
-    Responder,
     ResponderLoad,
+    StaffMember,
 )
-from kinship_runtime.database import Connection
+from kinship_escalation.domain.timers import Timer, TimerKind
+from kinship_escalation.handlers.ports import SubjectObservation
+from kinship_runtime.database import Connection, PoolTransaction
+from kinship_runtime.directory import DirectoryProjection
+from kinship_runtime.idempotency import first_time
 from kinship_runtime.outbox import OutboxMessage, enqueue
 
-
-@dataclass(frozen=True)
-class StaffMember:
-    """A directory person with a programme role."""
-
-    person_id: str
-    subject_id: str
-    team_id: str
-    responder: bool
-    coordinator: bool
-
-    def as_responder(self) -> Responder:
-        """This person as someone who can be alerted."""
-        return Responder(self.person_id, self.subject_id, self.team_id)
+log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Timer:
-    """A durable timer that came due."""
-
-    id: str
-    kind: str
-    due_at: datetime
-    case_id: str | None
-    subject_id: str | None
-    team_id: str | None
-    payload: dict[str, Any]
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
 
 
-@dataclass(frozen=True)
-class AlertRecord:
-    """An alert sent for a case step."""
+class _Statements:
+    """Operations that run on the connection of their unit of work's transaction."""
 
-    id: str
-    case_id: str
-    recipient_id: str
-    step: int
-    attempt: int
-    link_used_at: datetime | None
+    def __init__(self, uow: PoolTransaction) -> None:
+        self._uow = uow
+
+    @property
+    def conn(self) -> Connection:
+        """The connection of the transaction in progress."""
+        return self._uow.conn
 
 
-@dataclass
-class StoredCase:
-    """A case with its escalation policy and who was alerted in this escalation round."""
-
-    case: Case
-    policy: EscalationPolicy
-    alerted: list[str]
-
+# ---- observations ---------------------------------------------------------------------------
 
 HISTORY_LIMIT = 80
+_ADD_OBSERVATIONS = (
+    "INSERT INTO observations (id, subject_id, team_id, at, mood, stress, energy,"
+    " who5_raw, phq9_total, phq2_total, item9_positive, wants_contact)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[],"
+    " $5::smallint[], $6::smallint[], $7::smallint[], $8::smallint[], $9::smallint[],"
+    " $10::smallint[], $11::boolean[], $12::boolean[])"
+    " ON CONFLICT (id) DO NOTHING RETURNING id"
+)
 _HISTORIES = (
     "SELECT h.subject_id, h.id, h.at, h.mood, h.stress, h.energy, h.who5_raw, h.phq9_total,"
     " h.phq2_total, h.item9_positive, h.wants_contact FROM unnest($1::text[]) AS wanted(subject)"
@@ -94,6 +82,73 @@ def _observation(row: asyncpg.Record) -> CheckinObservation:
         item9_positive=row["item9_positive"],
         wants_contact=row["wants_contact"],
     )
+
+
+class PostgresObservations(_Statements):
+    """The ``observations`` table."""
+
+    async def add(self, observations: Sequence[SubjectObservation]) -> set[str]:
+        """Store (subject, team, observation) rows; returns the ids that were new."""
+        items = [o for _, _, o in observations]
+        rows = await self.conn.fetch(
+            _ADD_OBSERVATIONS,
+            [o.id for o in items],
+            [subject for subject, _, _ in observations],
+            [team for _, team, _ in observations],
+            [o.at for o in items],
+            [o.mood for o in items],
+            [o.stress for o in items],
+            [o.energy for o in items],
+            [o.who5_raw for o in items],
+            [o.phq9_total for o in items],
+            [o.phq2_total for o in items],
+            [o.item9_positive for o in items],
+            [o.wants_contact for o in items],
+        )
+        return {row["id"] for row in rows}
+
+    async def histories(
+        self, subject_ids: Sequence[str], since: datetime
+    ) -> dict[str, list[CheckinObservation]]:
+        """Each subject's observations since ``since``, oldest first."""
+        # The newest HISTORY_LIMIT per subject are plenty for every rule (daily check-ins over
+        # the 74-day window); LATERAL + LIMIT reads only those through the (subject, at) index.
+        rows = await self.conn.fetch(_HISTORIES, list(subject_ids), since, HISTORY_LIMIT)
+        found: dict[str, list[CheckinObservation]] = {}
+        for row in rows:
+            found.setdefault(row["subject_id"], []).append(_observation(row))
+        return found
+
+
+# ---- cases, audit, feedback -----------------------------------------------------------------
+
+_SAVE_CASE = (
+    "INSERT INTO cases (id, subject_id, team_id, status, severity, rules,"
+    " observation_ids, step, attempt, responder_id, alerted, opened_at, assigned_at,"
+    " acknowledged_at, contacted_at, resolved_at, outcome, sequence, policy)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
+    " $17, $18, $19::text::jsonb)"
+    " ON CONFLICT (id) DO UPDATE SET status = $4, severity = $5, rules = $6,"
+    " observation_ids = $7, step = $8, attempt = $9, responder_id = $10, alerted = $11,"
+    " assigned_at = $13, acknowledged_at = $14, contacted_at = $15, resolved_at = $16,"
+    " outcome = $17, sequence = $18"
+)
+_TIMING = (
+    "SELECT"
+    " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM"
+    "  acknowledged_at - opened_at)) AS ack_median,"
+    " percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM"
+    "  acknowledged_at - opened_at)) AS ack_p90,"
+    " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM"
+    "  contacted_at - opened_at)) AS contact_median,"
+    " percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM"
+    "  contacted_at - opened_at)) AS contact_p90"
+    " FROM cases"
+)
+_STEPS_REACHED = (
+    "SELECT step, count(*) AS reached FROM (SELECT generate_series(1, max(step)) AS step,"
+    " id FROM cases GROUP BY id) s GROUP BY step ORDER BY step"
+)
 
 
 def _case(row: asyncpg.Record) -> StoredCase:
@@ -120,75 +175,8 @@ def _case(row: asyncpg.Record) -> StoredCase:
     return StoredCase(case, policy, list(row["alerted"]))
 
 
-_SCHEDULE = (
-    "INSERT INTO timers (id, kind, due_at, case_id, subject_id, team_id, payload)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb) ON CONFLICT (id) DO NOTHING"
-)
-_SCHEDULE_REPLACING = (
-    "INSERT INTO timers (id, kind, due_at, case_id, subject_id, team_id, payload)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb) ON CONFLICT (id) DO UPDATE SET"
-    " due_at = EXCLUDED.due_at, fired_at = NULL, payload = EXCLUDED.payload"
-)
-
-
-class EscalationUnit:
-    """The operations of one transaction (implements ``handlers.Unit``)."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    async def first_time(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
-        """Mark events processed; returns those never seen before (the idempotency key)."""
-        rows = await self.conn.fetch(
-            "INSERT INTO processed_events (consumer, event_id)"
-            " SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING event_id",
-            consumer,
-            list(event_ids),
-        )
-        return {row["event_id"] for row in rows}
-
-    async def add_observations(
-        self, items: Sequence[tuple[str, str | None, CheckinObservation]]
-    ) -> set[str]:
-        """Store (subject, team, observation) rows; returns the ids that were new."""
-        rows = await self.conn.fetch(
-            "INSERT INTO observations (id, subject_id, team_id, at, mood, stress, energy,"
-            " who5_raw, phq9_total, phq2_total, item9_positive, wants_contact)"
-            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[],"
-            " $5::smallint[], $6::smallint[], $7::smallint[], $8::smallint[], $9::smallint[],"
-            " $10::smallint[], $11::boolean[], $12::boolean[])"
-            " ON CONFLICT (id) DO NOTHING RETURNING id",
-            [o.id for _, _, o in items],
-            [subject for subject, _, _ in items],
-            [team for _, team, _ in items],
-            [o.at for _, _, o in items],
-            [o.mood for _, _, o in items],
-            [o.stress for _, _, o in items],
-            [o.energy for _, _, o in items],
-            [o.who5_raw for _, _, o in items],
-            [o.phq9_total for _, _, o in items],
-            [o.phq2_total for _, _, o in items],
-            [o.item9_positive for _, _, o in items],
-            [o.wants_contact for _, _, o in items],
-        )
-        return {row["id"] for row in rows}
-
-    async def histories(
-        self, subject_ids: Sequence[str], since: datetime
-    ) -> dict[str, list[CheckinObservation]]:
-        """Each subject's observations since ``since``, oldest first."""
-        # The newest HISTORY_LIMIT per subject are plenty for every rule (daily check-ins over
-        # the 74-day window); LATERAL + LIMIT reads only those through the (subject, at) index.
-        rows = await self.conn.fetch(
-            _HISTORIES,
-            list(subject_ids),
-            since,
-            HISTORY_LIMIT,
-        )
-        found: dict[str, list[CheckinObservation]] = {}
-        for row in rows:
-            found.setdefault(row["subject_id"], []).append(_observation(row))
-        return found
+class PostgresCases(_Statements):
+    """The ``cases``, ``case_audit`` and ``feedback`` tables."""
 
     async def open_case_of(self, subject_id: str) -> StoredCase | None:
         """The subject's open case, locked for this transaction."""
@@ -198,12 +186,12 @@ class EscalationUnit:
         )
         return _case(row) if row else None
 
-    async def case(self, case_id: str) -> StoredCase | None:
+    async def get(self, case_id: str) -> StoredCase | None:
         """A case by id, locked for this transaction."""
         row = await self.conn.fetchrow("SELECT * FROM cases WHERE id = $1 FOR UPDATE", case_id)
         return _case(row) if row else None
 
-    async def cases_for(self, responder_id: str | None, open_only: bool) -> list[StoredCase]:
+    async def assigned_to(self, responder_id: str | None, open_only: bool) -> list[StoredCase]:
         """Cases assigned to ``responder_id`` (all cases when None), newest first."""
         rows = await self.conn.fetch(
             "SELECT * FROM cases WHERE ($1::text IS NULL OR responder_id = $1)"
@@ -213,70 +201,11 @@ class EscalationUnit:
         )
         return [_case(row) for row in rows]
 
-    async def programme_metrics(self, min_cases: int) -> dict[str, Any]:
-        """Time to acknowledge and to first contact, escalation per step, outcomes, feedback.
-
-        Aggregates only; with fewer than ``min_cases`` cases the figures are withheld.
-        """
-        total = await self.conn.fetchval("SELECT count(*) FROM cases")
-        if total < min_cases:
-            return {"cases": None, "withheld": f"fewer than {min_cases} cases so far"}
-        timing = await self.conn.fetchrow(
-            "SELECT"
-            " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM"
-            "  acknowledged_at - opened_at)) AS ack_median,"
-            " percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM"
-            "  acknowledged_at - opened_at)) AS ack_p90,"
-            " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM"
-            "  contacted_at - opened_at)) AS contact_median,"
-            " percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM"
-            "  contacted_at - opened_at)) AS contact_p90"
-            " FROM cases"
-        )
-        assert timing is not None  # an aggregate always returns a row
-        steps = await self.conn.fetch(
-            "SELECT step, count(*) AS reached FROM (SELECT generate_series(1, max(step)) AS step,"
-            " id FROM cases GROUP BY id) s GROUP BY step ORDER BY step"
-        )
-        outcomes = await self.conn.fetch(
-            "SELECT outcome, count(*) AS n FROM cases WHERE outcome IS NOT NULL GROUP BY outcome"
-        )
-        feedback = await self.conn.fetch(
-            "SELECT given_by, count(*) AS n, avg(score)::float AS mean FROM feedback"
-            " GROUP BY given_by"
-        )
-        return {
-            "cases": total,
-            "time_to_acknowledge_seconds": {
-                "median": timing["ack_median"],
-                "p90": timing["ack_p90"],
-            },
-            "time_to_first_contact_seconds": {
-                "median": timing["contact_median"],
-                "p90": timing["contact_p90"],
-            },
-            "escalation_rate_by_step": {str(row["step"]): row["reached"] / total for row in steps},
-            "outcomes": {row["outcome"]: row["n"] for row in outcomes},
-            "feedback": {
-                row["given_by"]: {"count": row["n"], "mean_score": row["mean"]}
-                for row in feedback
-                if row["n"] >= min_cases
-            },
-        }
-
-    async def save_case(self, stored: StoredCase) -> None:
-        """Insert or update a case."""
+    async def save(self, stored: StoredCase) -> None:
+        """Insert or update a case (the one-open-case index refuses a second open one)."""
         case = stored.case
         await self.conn.execute(
-            "INSERT INTO cases (id, subject_id, team_id, status, severity, rules,"
-            " observation_ids, step, attempt, responder_id, alerted, opened_at, assigned_at,"
-            " acknowledged_at, contacted_at, resolved_at, outcome, sequence, policy)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
-            " $17, $18, $19::text::jsonb)"
-            " ON CONFLICT (id) DO UPDATE SET status = $4, severity = $5, rules = $6,"
-            " observation_ids = $7, step = $8, attempt = $9, responder_id = $10, alerted = $11,"
-            " assigned_at = $13, acknowledged_at = $14, contacted_at = $15, resolved_at = $16,"
-            " outcome = $17, sequence = $18",
+            _SAVE_CASE,
             case.id,
             case.subject_id,
             case.team_id,
@@ -310,13 +239,231 @@ class EscalationUnit:
             sequence,
         )
 
+    async def save_feedback(self, case_id: str, given_by: str, score: int, at: datetime) -> bool:
+        """Store feedback once per case and giver; False when already given."""
+        value = await self.conn.fetchval(
+            "INSERT INTO feedback (case_id, given_by, score, at) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT DO NOTHING RETURNING case_id",
+            case_id,
+            given_by,
+            score,
+            at,
+        )
+        return value is not None
+
+    async def programme_metrics(self, min_cases: int) -> dict[str, Any]:
+        """Time to acknowledge and to first contact, escalation per step, outcomes, feedback.
+
+        Aggregates only; with fewer than ``min_cases`` cases the figures are withheld.
+        """
+        total = await self.conn.fetchval("SELECT count(*) FROM cases")
+        if total < min_cases:
+            return {"cases": None, "withheld": f"fewer than {min_cases} cases so far"}
+        timing = await self.conn.fetchrow(_TIMING)
+        assert timing is not None  # an aggregate always returns a row
+        steps = await self.conn.fetch(_STEPS_REACHED)
+        outcomes = await self.conn.fetch(
+            "SELECT outcome, count(*) AS n FROM cases WHERE outcome IS NOT NULL GROUP BY outcome"
+        )
+        feedback = await self.conn.fetch(
+            "SELECT given_by, count(*) AS n, avg(score)::float AS mean FROM feedback"
+            " GROUP BY given_by"
+        )
+        return {
+            "cases": total,
+            "time_to_acknowledge_seconds": {
+                "median": timing["ack_median"],
+                "p90": timing["ack_p90"],
+            },
+            "time_to_first_contact_seconds": {
+                "median": timing["contact_median"],
+                "p90": timing["contact_p90"],
+            },
+            "escalation_rate_by_step": {str(row["step"]): row["reached"] / total for row in steps},
+            "outcomes": {row["outcome"]: row["n"] for row in outcomes},
+            "feedback": {
+                row["given_by"]: {"count": row["n"], "mean_score": row["mean"]}
+                for row in feedback
+                if row["n"] >= min_cases
+            },
+        }
+
+
+# ---- alerts ---------------------------------------------------------------------------------
+
+
+class PostgresAlerts(_Statements):
+    """The ``alerts`` table."""
+
+    async def add(self, alert: AlertRecord, sent_at: datetime) -> None:
+        """Record an alert sent."""
+        await self.conn.execute(
+            "INSERT INTO alerts (id, case_id, recipient_id, step, attempt, sent_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            alert.id,
+            alert.case_id,
+            alert.recipient_id,
+            alert.step,
+            alert.attempt,
+            sent_at,
+        )
+
+    async def get(self, alert_id: str) -> AlertRecord | None:
+        """An alert by id, locked for this transaction."""
+        row = await self.conn.fetchrow(
+            "SELECT id, case_id, recipient_id, step, attempt, link_used_at FROM alerts"
+            " WHERE id = $1 FOR UPDATE",
+            alert_id,
+        )
+        return AlertRecord(**dict(row)) if row else None
+
+    async def use_link(self, alert_id: str, now: datetime) -> None:
+        """Spend an alert's one-time link."""
+        await self.conn.execute("UPDATE alerts SET link_used_at = $2 WHERE id = $1", alert_id, now)
+
+    async def mark_failed(self, alert_id: str, now: datetime) -> None:
+        """Note that the alert could not be delivered."""
+        await self.conn.execute("UPDATE alerts SET failed_at = $2 WHERE id = $1", alert_id, now)
+
+    async def all_failed(self, case_id: str, step: int, attempt: int) -> bool:
+        """Whether every alert of a case's step and attempt failed to be delivered."""
+        value = await self.conn.fetchval(
+            "SELECT bool_and(failed_at IS NOT NULL) FROM alerts"
+            " WHERE case_id = $1 AND step = $2 AND attempt = $3",
+            case_id,
+            step,
+            attempt,
+        )
+        return bool(value)
+
+
+# ---- timers ---------------------------------------------------------------------------------
+
+_SCHEDULE = (
+    "INSERT INTO timers (id, kind, due_at, case_id, subject_id, team_id, payload)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb) ON CONFLICT (id) DO NOTHING"
+)
+_SCHEDULE_REPLACING = (
+    "INSERT INTO timers (id, kind, due_at, case_id, subject_id, team_id, payload)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb) ON CONFLICT (id) DO UPDATE SET"
+    " due_at = EXCLUDED.due_at, fired_at = NULL, payload = EXCLUDED.payload"
+)
+# Due timers are locked and marked fired in one statement; other replicas skip the locked ones.
+_CLAIM_DUE = (
+    "UPDATE timers SET fired_at = $1 WHERE id = ANY(ARRAY("
+    " SELECT id FROM timers WHERE fired_at IS NULL AND due_at <= $1"
+    " ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED))"
+    " RETURNING id, kind, due_at, case_id, subject_id, team_id, payload"
+)
+
+
+def _timer(row: asyncpg.Record) -> Timer | None:
+    try:
+        kind = TimerKind(row["kind"])
+    except ValueError:
+        # Written by another version of the service; claimed, so it will not come back.
+        log.warning("unknown timer kind %s skipped", row["kind"])
+        return None
+    return Timer(
+        id=row["id"],
+        kind=kind,
+        due_at=row["due_at"],
+        case_id=row["case_id"],
+        subject_id=row["subject_id"],
+        team_id=row["team_id"],
+        payload=_json(row["payload"]),
+    )
+
+
+class PostgresTimers(_Statements):
+    """The ``timers`` table."""
+
+    async def schedule(self, timer: Timer, *, replace: bool = False) -> None:
+        """Create a timer (``replace``: move one with the same id and arm it again)."""
+        await self.conn.execute(
+            _SCHEDULE_REPLACING if replace else _SCHEDULE,
+            timer.id,
+            timer.kind.value,
+            timer.due_at,
+            timer.case_id,
+            timer.subject_id,
+            timer.team_id,
+            json.dumps(timer.payload),
+        )
+
+    async def cancel(self, timer_ids: Sequence[str]) -> None:
+        """Drop timers that have not fired (one statement for many)."""
+        if timer_ids:
+            await self.conn.execute(
+                "DELETE FROM timers WHERE id = ANY($1::text[]) AND fired_at IS NULL",
+                list(timer_ids),
+            )
+
+    async def claim_due(self, now: datetime, limit: int) -> list[Timer]:
+        """Due timers, locked and marked fired in this transaction, oldest first."""
+        rows = await self.conn.fetch(_CLAIM_DUE, now, limit)
+        timers = [timer for timer in map(_timer, rows) if timer is not None]
+        return sorted(timers, key=lambda timer: (timer.due_at, timer.id))
+
+    async def retry_at(self, timer_id: str, due_at: datetime) -> None:
+        """Arm a claimed timer again for ``due_at``."""
+        await self.conn.execute(
+            "UPDATE timers SET fired_at = NULL, due_at = $2 WHERE id = $1", timer_id, due_at
+        )
+
+
+# ---- the directory and responders' workload -------------------------------------------------
+
+_STAFF_COLUMNS = (
+    "SELECT person_id, subject_id, team_id, $1 = ANY(roles) AS responder,"
+    " $2 = ANY(roles) AS coordinator FROM directory_people"
+)
+_ROLES = (Role.PEER_RESPONDER.value, Role.COORDINATOR.value)
+
+
+class PostgresDirectory(_Statements):
+    """The directory projection (``directory_people``, kept by the runtime's projection)."""
+
+    def __init__(self, uow: PoolTransaction, projection: DirectoryProjection) -> None:
+        super().__init__(uow)
+        self._projection = projection
+
+    async def apply(self, changes: Sequence[DirectoryChange]) -> None:
+        """Apply directory changes to the projection."""
+        await self._projection.apply(self.conn, changes)
+
     async def staff(self) -> list[StaffMember]:
         """Active peer responders and coordinators, ordered by person_id."""
         rows = await self.conn.fetch(
-            "SELECT person_id, subject_id, team_id, responder, coordinator FROM directory"
-            " WHERE active AND (responder OR coordinator) ORDER BY person_id"
+            _STAFF_COLUMNS + " WHERE active AND roles && ARRAY[$1, $2]::text[] ORDER BY person_id",
+            *_ROLES,
         )
         return [StaffMember(**dict(row)) for row in rows]
+
+    async def person(self, person_id: str) -> StaffMember | None:
+        """A directory person (any role)."""
+        row = await self.conn.fetchrow(
+            _STAFF_COLUMNS + " WHERE person_id = $3 AND active", *_ROLES, person_id
+        )
+        return StaffMember(**dict(row)) if row else None
+
+    async def timezone_of_subject(self, subject_id: str) -> str | None:
+        """A subject's time zone, from the directory."""
+        value = await self.conn.fetchval(
+            "SELECT timezone FROM directory_people WHERE subject_id = $1", subject_id
+        )
+        return str(value) if value is not None else None
+
+    async def team_of_subject(self, subject_id: str) -> str | None:
+        """A subject's team, from the directory."""
+        value = await self.conn.fetchval(
+            "SELECT team_id FROM directory_people WHERE subject_id = $1", subject_id
+        )
+        return str(value) if value is not None else None
+
+
+class PostgresWorkload(_Statements):
+    """Open cases per responder (from ``cases``) and the ``responder_rest`` table."""
 
     async def loads(self, now: datetime) -> dict[str, ResponderLoad]:
         """Open cases per responder and rest owed."""
@@ -324,8 +471,10 @@ class EscalationUnit:
             "SELECT d.person_id,"
             " (SELECT count(*) FROM cases c WHERE c.responder_id = d.person_id"
             "  AND c.status <> 'resolved') AS open_cases,"
-            " r.resting_until FROM directory d LEFT JOIN responder_rest r USING (person_id)"
-            " WHERE d.active AND d.responder"
+            " r.resting_until FROM directory_people d"
+            " LEFT JOIN responder_rest r USING (person_id)"
+            " WHERE d.active AND $1 = ANY(d.roles)",
+            Role.PEER_RESPONDER.value,
         )
         return {
             row["person_id"]: ResponderLoad(row["open_cases"], row["resting_until"]) for row in rows
@@ -341,143 +490,12 @@ class EscalationUnit:
             until,
         )
 
-    async def person(self, person_id: str) -> StaffMember | None:
-        """A directory person (any role)."""
-        row = await self.conn.fetchrow(
-            "SELECT person_id, subject_id, team_id, responder, coordinator FROM directory"
-            " WHERE person_id = $1 AND active",
-            person_id,
-        )
-        return StaffMember(**dict(row)) if row else None
 
-    async def timezone_of_subject(self, subject_id: str) -> str | None:
-        """A subject's time zone, from the directory."""
-        value = await self.conn.fetchval(
-            "SELECT timezone FROM directory WHERE subject_id = $1", subject_id
-        )
-        return str(value) if value is not None else None
+# ---- support beyond cases -------------------------------------------------------------------
 
-    async def team_of_subject(self, subject_id: str) -> str | None:
-        """A subject's team, from the directory."""
-        value = await self.conn.fetchval(
-            "SELECT team_id FROM directory WHERE subject_id = $1", subject_id
-        )
-        return str(value) if value is not None else None
 
-    async def upsert_person(
-        self,
-        person_id: str,
-        subject_id: str,
-        team_id: str,
-        timezone: str,
-        responder: bool,
-        coordinator: bool,
-        active: bool,
-    ) -> None:
-        """Apply a directory update."""
-        await self.conn.execute(
-            "INSERT INTO directory (person_id, subject_id, team_id, timezone, responder,"
-            " coordinator, active, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, now())"
-            " ON CONFLICT (person_id) DO UPDATE SET subject_id = $2, team_id = $3,"
-            " timezone = $4, responder = $5, coordinator = $6, active = $7, updated_at = now()",
-            person_id,
-            subject_id,
-            team_id,
-            timezone,
-            responder,
-            coordinator,
-            active,
-        )
-
-    async def remove_person(self, person_id: str) -> None:
-        """Apply a directory removal."""
-        await self.conn.execute("DELETE FROM directory WHERE person_id = $1", person_id)
-
-    async def add_alert(self, alert: AlertRecord, sent_at: datetime) -> None:
-        """Record an alert sent."""
-        await self.conn.execute(
-            "INSERT INTO alerts (id, case_id, recipient_id, step, attempt, sent_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6)",
-            alert.id,
-            alert.case_id,
-            alert.recipient_id,
-            alert.step,
-            alert.attempt,
-            sent_at,
-        )
-
-    async def alert(self, alert_id: str) -> AlertRecord | None:
-        """An alert by id, locked for this transaction."""
-        row = await self.conn.fetchrow(
-            "SELECT id, case_id, recipient_id, step, attempt, link_used_at FROM alerts"
-            " WHERE id = $1 FOR UPDATE",
-            alert_id,
-        )
-        return AlertRecord(**dict(row)) if row else None
-
-    async def use_link(self, alert_id: str, now: datetime) -> None:
-        """Spend an alert's one-time link."""
-        await self.conn.execute("UPDATE alerts SET link_used_at = $2 WHERE id = $1", alert_id, now)
-
-    async def all_alerts_failed(self, case_id: str, step: int, attempt: int) -> bool:
-        """Whether every alert of a case's step and attempt failed to be delivered."""
-        value = await self.conn.fetchval(
-            "SELECT bool_and(failed_at IS NOT NULL) FROM alerts"
-            " WHERE case_id = $1 AND step = $2 AND attempt = $3",
-            case_id,
-            step,
-            attempt,
-        )
-        return bool(value)
-
-    async def mark_alert_failed(self, alert_id: str, now: datetime) -> None:
-        """Note that the alert could not be delivered."""
-        await self.conn.execute("UPDATE alerts SET failed_at = $2 WHERE id = $1", alert_id, now)
-
-    async def schedule(
-        self,
-        timer_id: str,
-        kind: str,
-        due_at: datetime,
-        *,
-        case_id: str | None = None,
-        subject_id: str | None = None,
-        team_id: str | None = None,
-        payload: dict[str, Any] | None = None,
-        replace: bool = False,
-    ) -> None:
-        """Create a timer (``replace``: move an unfired one with the same id)."""
-        await self.conn.execute(
-            _SCHEDULE_REPLACING if replace else _SCHEDULE,
-            timer_id,
-            kind,
-            due_at,
-            case_id,
-            subject_id,
-            team_id,
-            json.dumps(payload or {}),
-        )
-
-    async def cancel_timers(self, timer_ids: Sequence[str]) -> None:
-        """Drop timers that have not fired (one statement for many)."""
-        if timer_ids:
-            await self.conn.execute(
-                "DELETE FROM timers WHERE id = ANY($1::text[]) AND fired_at IS NULL",
-                list(timer_ids),
-            )
-
-    async def claim_due_timers(self, now: datetime, limit: int) -> list[Timer]:
-        """Due timers, locked and marked fired in this transaction (skipped by other replicas)."""
-        rows = await self.conn.fetch(
-            "UPDATE timers SET fired_at = $1 WHERE id = ANY(ARRAY("
-            " SELECT id FROM timers WHERE fired_at IS NULL AND due_at <= $1"
-            " ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED))"
-            " RETURNING id, kind, due_at, case_id, subject_id, team_id, payload",
-            now,
-            limit,
-        )
-        timers = [Timer(**{**dict(row), "payload": _json(row["payload"])}) for row in rows]
-        return sorted(timers, key=lambda timer: (timer.due_at, timer.id))
+class PostgresSupport(_Statements):
+    """The ``distress_marks``, ``group_offers`` and ``self_care_sent`` tables."""
 
     async def mark_distress(self, team_id: str, subject_id: str, at: datetime) -> None:
         """Remember that a team member was in distress (for team clusters)."""
@@ -535,10 +553,22 @@ class EscalationUnit:
         )
         return value is not None
 
+
+# ---- on-call configuration ------------------------------------------------------------------
+
+
+class PostgresOnCall(_Statements):
+    """The ``rotations`` and ``policies`` tables."""
+
     async def rotation(self, name: str) -> OnCallRotation | None:
         """A stored rotation."""
         body = await self.conn.fetchval("SELECT body FROM rotations WHERE name = $1", name)
         return OnCallRotation.model_validate(_json(body)) if body is not None else None
+
+    async def rotations(self) -> list[OnCallRotation]:
+        """Every rotation."""
+        rows = await self.conn.fetch("SELECT body FROM rotations ORDER BY name")
+        return [OnCallRotation.model_validate(_json(row["body"])) for row in rows]
 
     async def save_rotation(self, rotation: OnCallRotation) -> None:
         """Create or replace a rotation."""
@@ -548,11 +578,6 @@ class EscalationUnit:
             rotation.name,
             rotation.model_dump_json(),
         )
-
-    async def rotations(self) -> list[OnCallRotation]:
-        """Every rotation."""
-        rows = await self.conn.fetch("SELECT body FROM rotations ORDER BY name")
-        return [OnCallRotation.model_validate(_json(row["body"])) for row in rows]
 
     async def policy(self, name: str = "default") -> EscalationPolicy | None:
         """A stored escalation policy."""
@@ -568,35 +593,35 @@ class EscalationUnit:
             policy.model_dump_json(),
         )
 
+
+# ---- the unit of work -----------------------------------------------------------------------
+
+
+class PostgresEscalationUnitOfWork(PoolTransaction):
+    """One transaction of the escalation service (implements
+    ``handlers.ports.EscalationUnitOfWork``)."""
+
+    def __init__(self, pool: asyncpg.Pool, directory: DirectoryProjection) -> None:
+        super().__init__(pool)
+        self.observations = PostgresObservations(self)
+        self.cases = PostgresCases(self)
+        self.alerts = PostgresAlerts(self)
+        self.timers = PostgresTimers(self)
+        self.directory = PostgresDirectory(self, directory)
+        self.workload = PostgresWorkload(self)
+        self.support = PostgresSupport(self)
+        self.on_call = PostgresOnCall(self)
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A nested transaction (a savepoint): an exception inside undoes only its work."""
+        async with self.conn.transaction():
+            yield
+
+    async def first_time(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
+        """Mark events processed by ``consumer``; returns the ids never seen before."""
+        return await first_time(self.conn, consumer, event_ids)
+
     async def publish(self, messages: Sequence[OutboxMessage]) -> None:
         """Queue messages in the outbox of this transaction."""
         await enqueue(self.conn, messages)
-
-    async def save_feedback(self, case_id: str, given_by: str, score: int, at: datetime) -> bool:
-        """Store feedback once per case and giver; False when already given."""
-        value = await self.conn.fetchval(
-            "INSERT INTO feedback (case_id, given_by, score, at) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT DO NOTHING RETURNING case_id",
-            case_id,
-            given_by,
-            score,
-            at,
-        )
-        return value is not None
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
-
-
-class PostgresEscalation:
-    """Opens units of work on the service's pool."""
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
-
-    @asynccontextmanager
-    async def unit(self) -> AsyncIterator[EscalationUnit]:
-        """A transaction: everything done through the unit commits together, or not at all."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            yield EscalationUnit(conn)

@@ -1,1 +1,1 @@
-"""Pure domain: observations, detection rules, cases, policies. No I/O."""
+"""Pure domain: observations, detection rules, cases, policies, timers. No I/O."""

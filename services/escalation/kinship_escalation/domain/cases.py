@@ -4,7 +4,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from kinship_contracts.cases import CaseEvent, CaseEventKind, CaseOutcome, CaseStatus, Severity
+from kinship_escalation.domain.policies import EscalationPolicy
 from kinship_escalation.domain.rules import Evidence, strongest
+
+
+class CaseNotFoundError(LookupError):
+    """No case (or alert) with this id."""
+
+
+class NotAllowedError(PermissionError):
+    """The caller may not do this to the case."""
 
 
 class CaseTransitionError(Exception):
@@ -186,3 +195,40 @@ class Case:
             feedback_score=score,
             feedback_from=given_by,
         )
+
+
+@dataclass
+class StoredCase:
+    """A case with the escalation policy it was opened with, and who was alerted in this
+    escalation round (a responder step never alerts them again)."""
+
+    case: Case
+    policy: EscalationPolicy
+    alerted: list[str] = field(default_factory=list)
+
+    def alert(self, people: list[str]) -> None:
+        """Remember that ``people`` were alerted (each once, in order)."""
+        self.alerted = [*self.alerted, *(p for p in people if p not in self.alerted)]
+
+    def last_alerted(self) -> list[str]:
+        """Who a repeat of the current step alerts again: the assigned responder, or else
+        the last person alerted."""
+        if self.case.responder_id is not None:
+            return [self.case.responder_id]
+        return self.alerted[-1:]
+
+    def may_acknowledge(self, person_id: str) -> bool:
+        """Whether ``person_id`` was alerted for this case or is its responder."""
+        return person_id in self.alerted or person_id == self.case.responder_id
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """An alert sent for a case's step and attempt, with its one-time link's use."""
+
+    id: str
+    case_id: str
+    recipient_id: str
+    step: int
+    attempt: int
+    link_used_at: datetime | None = None

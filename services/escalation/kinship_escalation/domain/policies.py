@@ -1,20 +1,102 @@
-"""On-call rotations, escalation policies and the choice of responder."""
+"""Escalation policies, their targets and progression, on-call rotations, the choice of
+responder."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
+
+_NAME = r"^[a-z0-9_-]{1,64}$"
+
+
+class RespondersTarget(BaseModel):
+    """Directory peer responders, the least loaded first."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["responders"] = "responders"
+
+    def __str__(self) -> str:
+        return "responders"
+
+
+class CoordinatorsTarget(BaseModel):
+    """Every active coordinator at once."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["coordinators"] = "coordinators"
+
+    def __str__(self) -> str:
+        return "coordinators"
+
+
+class RotationTarget(BaseModel):
+    """An on-call rotation: the member on call first, then the next."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["rotation"] = "rotation"
+    name: str = Field(pattern=_NAME)
+
+    def __str__(self) -> str:
+        return f"rotation:{self.name}"
+
+
+class PersonTarget(BaseModel):
+    """One named person."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["person"] = "person"
+    person_id: str = Field(pattern=r"^\S+$")
+
+    def __str__(self) -> str:
+        return f"person:{self.person_id}"
+
+
+class TargetError(ValueError):
+    """A step target in none of the known forms."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "a target is 'responders', 'coordinators', 'rotation:<name>' or 'person:<id>' "
+            "(or the same as an object with a 'kind')"
+        )
+
+
+def _from_text(value: Any) -> Any:
+    """The object form of a target written as text ('rotation:<name>', 'person:<id>', …)."""
+    if not isinstance(value, str):
+        return value
+    kind, separator, rest = value.partition(":")
+    if not separator and kind in ("responders", "coordinators"):
+        return {"kind": kind}
+    if separator and kind == "rotation":
+        return {"kind": kind, "name": rest}
+    if separator and kind == "person":
+        return {"kind": kind, "person_id": rest}
+    raise TargetError
+
 
 Target = Annotated[
-    str,
-    StringConstraints(pattern=r"^(responders|coordinators|rotation:[a-z0-9_-]{1,64}|person:\S+)$"),
-    Field(
-        description="Who a step alerts: 'responders' (directory peer responders, balanced), "
-        "'coordinators', 'rotation:<name>' (the on-call member first), or 'person:<id>'."
-    ),
+    RespondersTarget | CoordinatorsTarget | RotationTarget | PersonTarget,
+    Field(discriminator="kind"),
+    # Stored policies and API bodies write targets as text; they are read and written so.
+    BeforeValidator(_from_text),
+    PlainSerializer(str, return_type=str),
 ]
+"""Who a step alerts. Read from the text forms or objects; written as text."""
 
 
 class PolicyStep(BaseModel):
@@ -22,9 +104,22 @@ class PolicyStep(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    target: Target
+    target: Target = Field(
+        description="Who a step alerts: 'responders' (directory peer responders, balanced), "
+        "'coordinators', 'rotation:<name>' (the on-call member first), or 'person:<id>'."
+    )
     timeout_seconds: int = Field(ge=1, le=86_400, description="Wait for acknowledgement.")
     repeat: int = Field(default=1, ge=1, le=5, description="Times this step alerts.")
+
+
+@dataclass(frozen=True)
+class NextAlert:
+    """Where escalation goes after a step timed out unacknowledged."""
+
+    step: int
+    attempt: int
+    fresh_round: bool = False
+    """The last step again: everyone may be alerted again (nobody sits on a case)."""
 
 
 class EscalationPolicy(BaseModel):
@@ -32,20 +127,49 @@ class EscalationPolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(default="default", pattern=r"^[a-z0-9_-]{1,64}$")
+    name: str = Field(default="default", pattern=_NAME)
     steps: list[PolicyStep] = Field(min_length=1, max_length=10)
     contact_timeout_seconds: int = Field(
         default=3600, ge=1, description="Acknowledged but no first contact: escalate."
     )
+
+    def step(self, number: int) -> PolicyStep:
+        """Step ``number`` (from 1; beyond the last, the last)."""
+        return self.steps[self.bounded(number) - 1]
+
+    def bounded(self, number: int) -> int:
+        """``number``, or the last step's when it is beyond it."""
+        return min(number, len(self.steps))
+
+    def is_last(self, number: int) -> bool:
+        """Whether no step follows step ``number``."""
+        return number >= len(self.steps)
+
+    def after_timeout(self, step: int, attempt: int) -> NextAlert:
+        """What to alert when ``(step, attempt)`` timed out: the step again while it has
+        repeats left, then the next step; after the last step, the last step again, afresh."""
+        if attempt < self.step(step).repeat:
+            return NextAlert(step, attempt + 1)
+        if not self.is_last(step):
+            return NextAlert(step + 1, 1)
+        return NextAlert(step, 1, fresh_round=True)
+
+    def after_failed_delivery(self, step: int) -> int | None:
+        """The step to alert at once when every alert of ``step`` failed to be delivered.
+
+        None on the last step: its own timer alerts it again, so a recipient who cannot be
+        reached never causes a tight loop of alerts.
+        """
+        return None if self.is_last(step) else step + 1
 
 
 def default_policy(ack_timeout_seconds: int, contact_timeout_seconds: int) -> EscalationPolicy:
     """The spec's default: a peer responder, a backup responder, then the coordinators."""
     return EscalationPolicy(
         steps=[
-            PolicyStep(target="responders", timeout_seconds=ack_timeout_seconds),
-            PolicyStep(target="responders", timeout_seconds=ack_timeout_seconds),
-            PolicyStep(target="coordinators", timeout_seconds=ack_timeout_seconds),
+            PolicyStep(target=RespondersTarget(), timeout_seconds=ack_timeout_seconds),
+            PolicyStep(target=RespondersTarget(), timeout_seconds=ack_timeout_seconds),
+            PolicyStep(target=CoordinatorsTarget(), timeout_seconds=ack_timeout_seconds),
         ],
         contact_timeout_seconds=contact_timeout_seconds,
     )
@@ -56,7 +180,7 @@ class OnCallRotation(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(pattern=r"^[a-z0-9_-]{1,64}$")
+    name: str = Field(pattern=_NAME)
     members: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
         min_length=1, max_length=500
     )
@@ -77,6 +201,21 @@ class Responder:
     person_id: str
     subject_id: str
     team_id: str | None
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """An active directory person, with their programme roles."""
+
+    person_id: str
+    subject_id: str
+    team_id: str
+    responder: bool
+    coordinator: bool
+
+    def as_responder(self) -> Responder:
+        """This person as someone who can be alerted."""
+        return Responder(self.person_id, self.subject_id, self.team_id)
 
 
 @dataclass(frozen=True)

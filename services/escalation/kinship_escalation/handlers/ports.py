@@ -1,0 +1,253 @@
+"""The port the escalation handlers need from persistence: one unit of work (a transaction),
+its operations grouped by what they keep (observations, cases, alerts, timers, …)."""
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from kinship_contracts.directory import DirectoryChange
+from kinship_escalation.domain.cases import AlertRecord, StoredCase
+from kinship_escalation.domain.observations import CheckinObservation
+from kinship_escalation.domain.policies import (
+    EscalationPolicy,
+    OnCallRotation,
+    ResponderLoad,
+    StaffMember,
+)
+from kinship_escalation.domain.timers import Timer
+from kinship_runtime.outbox import OutboxMessage
+
+SubjectObservation = tuple[str, str | None, CheckinObservation]
+"""(subject id, team id, observation)."""
+
+
+class Observations(Protocol):
+    """What detection has seen of each subject."""
+
+    async def add(self, observations: Sequence[SubjectObservation]) -> set[str]:
+        """Store observations; returns the ids that were new (the check-ins' idempotency)."""
+        ...
+
+    async def histories(
+        self, subject_ids: Sequence[str], since: datetime
+    ) -> dict[str, list[CheckinObservation]]:
+        """Each subject's recent observations since ``since``, oldest first."""
+        ...
+
+
+class Cases(Protocol):
+    """Cases, their audit trail and the feedback on them."""
+
+    async def open_case_of(self, subject_id: str) -> StoredCase | None:
+        """The subject's open case, locked for this unit of work."""
+        ...
+
+    async def get(self, case_id: str) -> StoredCase | None:
+        """A case by id, locked for this unit of work."""
+        ...
+
+    async def assigned_to(self, responder_id: str | None, open_only: bool) -> list[StoredCase]:
+        """Cases assigned to ``responder_id`` (all cases when None), newest first."""
+        ...
+
+    async def save(self, stored: StoredCase) -> None:
+        """Insert or update a case (at most one open case per subject)."""
+        ...
+
+    async def audit(
+        self, case_id: str, action: str, actor: str, sequence: int | None = None
+    ) -> None:
+        """Append to the case's audit trail (transitions and reads)."""
+        ...
+
+    async def save_feedback(self, case_id: str, given_by: str, score: int, at: datetime) -> bool:
+        """Store feedback once per case and giver; False when already given."""
+        ...
+
+    async def programme_metrics(self, min_cases: int) -> dict[str, Any]:
+        """Aggregates over all cases; withheld with fewer than ``min_cases`` cases."""
+        ...
+
+
+class Alerts(Protocol):
+    """Alerts sent for case steps."""
+
+    async def add(self, alert: AlertRecord, sent_at: datetime) -> None:
+        """Record an alert sent."""
+        ...
+
+    async def get(self, alert_id: str) -> AlertRecord | None:
+        """An alert by id, locked for this unit of work."""
+        ...
+
+    async def use_link(self, alert_id: str, now: datetime) -> None:
+        """Spend an alert's one-time link."""
+        ...
+
+    async def mark_failed(self, alert_id: str, now: datetime) -> None:
+        """Note that the alert could not be delivered."""
+        ...
+
+    async def all_failed(self, case_id: str, step: int, attempt: int) -> bool:
+        """Whether every alert of a case's step and attempt failed to be delivered."""
+        ...
+
+
+class Timers(Protocol):
+    """Durable timers."""
+
+    async def schedule(self, timer: Timer, *, replace: bool = False) -> None:
+        """Create a timer; a timer with the same id is kept, or with ``replace`` moved to
+        the new time and payload (and armed again if it had fired)."""
+        ...
+
+    async def cancel(self, timer_ids: Sequence[str]) -> None:
+        """Drop timers that have not fired."""
+        ...
+
+    async def claim_due(self, now: datetime, limit: int) -> list[Timer]:
+        """Timers due at ``now``, oldest first, marked fired in this unit of work (other
+        replicas skip them; a rollback releases them)."""
+        ...
+
+    async def retry_at(self, timer_id: str, due_at: datetime) -> None:
+        """Arm a claimed timer again for ``due_at``."""
+        ...
+
+
+class Directory(Protocol):
+    """The service's view of the organisation directory."""
+
+    async def apply(self, changes: Sequence[DirectoryChange]) -> None:
+        """Apply directory changes (the last per person wins; ``None`` removes)."""
+        ...
+
+    async def staff(self) -> list[StaffMember]:
+        """Active peer responders and coordinators, ordered by person_id."""
+        ...
+
+    async def person(self, person_id: str) -> StaffMember | None:
+        """An active directory person (any role)."""
+        ...
+
+    async def timezone_of_subject(self, subject_id: str) -> str | None:
+        """A subject's time zone."""
+        ...
+
+    async def team_of_subject(self, subject_id: str) -> str | None:
+        """A subject's team."""
+        ...
+
+
+class Workload(Protocol):
+    """How busy responders are."""
+
+    async def loads(self, now: datetime) -> dict[str, ResponderLoad]:
+        """Open cases and rest owed, per active responder."""
+        ...
+
+    async def rest(self, person_id: str, until: datetime) -> None:
+        """Give a responder rest until ``until`` (rest already owed is never shortened)."""
+        ...
+
+
+class Support(Protocol):
+    """Support offered beyond cases: team distress, group sessions, self-care messages."""
+
+    async def mark_distress(self, team_id: str, subject_id: str, at: datetime) -> None:
+        """Remember that a team member was in distress (for team clusters)."""
+        ...
+
+    async def team_distress(self, team_id: str, since: datetime) -> list[tuple[str, datetime]]:
+        """A team's distress marks since ``since``: (subject id, when)."""
+        ...
+
+    async def record_group_offer(
+        self, offer_id: str, team_id: str, reason: str, kind: str, now: datetime
+    ) -> bool:
+        """Record a group-session offer; False when this offer was already made."""
+        ...
+
+    async def last_group_offer(self, team_id: str, reason: str) -> datetime | None:
+        """When a team last got an offer for ``reason``."""
+        ...
+
+    async def self_care_due(self, subject_id: str, now: datetime, every_days: int) -> bool:
+        """Claim the subject's self-care message unless one went out in ``every_days``."""
+        ...
+
+
+class OnCall(Protocol):
+    """Rotations and escalation policies, as coordinators configure them."""
+
+    async def rotation(self, name: str) -> OnCallRotation | None:
+        """A stored rotation."""
+        ...
+
+    async def rotations(self) -> list[OnCallRotation]:
+        """Every rotation, by name."""
+        ...
+
+    async def save_rotation(self, rotation: OnCallRotation) -> None:
+        """Create or replace a rotation."""
+        ...
+
+    async def policy(self, name: str = "default") -> EscalationPolicy | None:
+        """A stored escalation policy."""
+        ...
+
+    async def save_policy(self, policy: EscalationPolicy) -> None:
+        """Create or replace an escalation policy."""
+        ...
+
+
+class EscalationUnitOfWork(Protocol):
+    """One transaction of the escalation service: entered with ``async with``, committed on
+    a clean exit and rolled back on an exception."""
+
+    @property
+    def observations(self) -> Observations: ...
+
+    @property
+    def cases(self) -> Cases: ...
+
+    @property
+    def alerts(self) -> Alerts: ...
+
+    @property
+    def timers(self) -> Timers: ...
+
+    @property
+    def directory(self) -> Directory: ...
+
+    @property
+    def workload(self) -> Workload: ...
+
+    @property
+    def support(self) -> Support: ...
+
+    @property
+    def on_call(self) -> OnCall: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
+        """A nested transaction: an exception inside undoes only what was done inside."""
+        ...
+
+    async def first_time(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
+        """Mark events processed by ``consumer``; returns the ids never seen before."""
+        ...
+
+    async def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        """Queue messages in the outbox of this transaction."""
+        ...

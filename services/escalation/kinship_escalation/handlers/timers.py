@@ -1,0 +1,167 @@
+"""Firing durable timers: each kind has its handler in ``TIMER_HANDLERS``.
+
+Timers are claimed and fired in the unit of work that marks them fired, each in its own
+savepoint: a timer that fails is armed again for later and never dropped (it may be an
+alert), while the others of the round go ahead. A timer checks that its case is still where
+it left it (step and attempt, or sequence), so a late timer after an acknowledgement does
+nothing.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from kinship_contracts.cases import GroupSessionKind
+from kinship_contracts.notifications import MessageKind, Recipient
+from kinship_escalation.domain.timers import Timer, TimerKind
+from kinship_escalation.handlers.alerts import alert_step
+from kinship_escalation.handlers.context import EscalationContext
+from kinship_escalation.handlers.detection import missed_checkins_due
+from kinship_escalation.handlers.group_support import propose_group_session
+from kinship_escalation.handlers.messages import record_transitions, request_notification
+from kinship_escalation.handlers.ports import EscalationUnitOfWork
+from kinship_runtime.resilience import is_transient
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER = timedelta(seconds=30)
+"""When a timer whose handler failed is tried again."""
+
+TimerHandler = Callable[[Timer, EscalationUnitOfWork, EscalationContext], Awaitable[None]]
+
+
+def _incomplete(timer: Timer) -> None:
+    log.warning("incomplete timer %s skipped", timer.kind)
+
+
+async def _ack_timed_out(timer: Timer, uow: EscalationUnitOfWork, ctx: EscalationContext) -> None:
+    """Nobody acknowledged the step: repeat it, or move on along the policy."""
+    if timer.case_id is None:
+        _incomplete(timer)
+        return
+    step, attempt = int(timer.payload["step"]), int(timer.payload["attempt"])
+    stored = await uow.cases.get(timer.case_id)
+    if stored is None:
+        return
+    case = stored.case
+    if not case.awaiting_acknowledgement or (case.step, case.attempt) != (step, attempt):
+        return  # acknowledged, or already moved on (e.g. after a failed delivery)
+    now = ctx.clock()
+    after = stored.policy.after_timeout(step, attempt)
+    if after.fresh_round:
+        stored.alerted = []
+    await alert_step(stored, uow, ctx, step=after.step, attempt=after.attempt, now=now)
+
+
+async def _contact_timed_out(
+    timer: Timer, uow: EscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    """Acknowledged but nobody reached the person in time: the next step is alerted."""
+    if timer.case_id is None:
+        _incomplete(timer)
+        return
+    sequence = int(timer.payload["sequence"])
+    stored = await uow.cases.get(timer.case_id)
+    if stored is None or stored.case.sequence != sequence:
+        return  # the case moved on (contacted, handed over, resolved)
+    case = stored.case
+    if case.contacted_at is not None or not case.is_open:
+        return
+    case.contact_overdue()
+    await alert_step(stored, uow, ctx, step=case.step + 1, attempt=1, now=ctx.clock())
+
+
+async def _checkin_reminder(
+    subject_id: str, reason: str, uow: EscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    await request_notification(
+        MessageKind.CHECKIN_REMINDER,
+        Recipient(subject_id=subject_id),
+        uow,
+        ctx,
+        request_id=f"reminder:{reason}",
+        params={"purpose": "follow_up"},
+    )
+
+
+async def _case_follow_up(timer: Timer, uow: EscalationUnitOfWork, ctx: EscalationContext) -> None:
+    """After resolution: the follow-up event and a check-in reminder for the person."""
+    if timer.case_id is None:
+        _incomplete(timer)
+        return
+    stored = await uow.cases.get(timer.case_id)
+    if stored is not None:
+        events = stored.case.follow_up_due(ctx.clock())
+        await record_transitions(stored, events, "timer", uow, ctx)
+        await _checkin_reminder(stored.case.subject_id, timer.id, uow, ctx)
+
+
+async def _exposure_follow_up(
+    timer: Timer, uow: EscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    """After a critical incident: a check-in reminder for the person exposed."""
+    if timer.subject_id is None:
+        _incomplete(timer)
+        return
+    await _checkin_reminder(timer.subject_id, timer.id, uow, ctx)
+
+
+async def _missed_checkins(timer: Timer, uow: EscalationUnitOfWork, ctx: EscalationContext) -> None:
+    """The withdrawal watch came due."""
+    if timer.subject_id is None:
+        _incomplete(timer)
+        return
+    last_checkin = timer.payload.get("last_checkin")
+    await missed_checkins_due(timer.subject_id, timer.team_id, last_checkin, uow, ctx)
+
+
+async def _support_session(timer: Timer, uow: EscalationUnitOfWork, ctx: EscalationContext) -> None:
+    """The support-session window after an incident opens: offer a session to the team."""
+    if timer.team_id is None:
+        _incomplete(timer)
+        return
+    await propose_group_session(
+        timer.team_id,
+        GroupSessionKind.SUPPORT_SESSION,
+        str(timer.payload["reason"]),
+        datetime.fromisoformat(timer.payload["from"]),
+        uow,
+        ctx,
+        now=ctx.clock(),
+    )
+
+
+TIMER_HANDLERS: dict[TimerKind, TimerHandler] = {
+    TimerKind.ACK_TIMEOUT: _ack_timed_out,
+    TimerKind.CONTACT_TIMEOUT: _contact_timed_out,
+    TimerKind.CASE_FOLLOW_UP: _case_follow_up,
+    TimerKind.EXPOSURE_FOLLOW_UP: _exposure_follow_up,
+    TimerKind.MISSED_CHECKINS: _missed_checkins,
+    TimerKind.SUPPORT_SESSION: _support_session,
+}
+"""What each kind of timer does."""
+
+
+async def fire_timer(timer: Timer, uow: EscalationUnitOfWork, ctx: EscalationContext) -> None:
+    """Run one due timer's handler."""
+    await TIMER_HANDLERS[timer.kind](timer, uow, ctx)
+
+
+async def fire_due_timers(uow: EscalationUnitOfWork, ctx: EscalationContext, limit: int) -> int:
+    """Claim up to ``limit`` due timers and fire each in a savepoint; returns how many.
+
+    A timer that fails is armed again ``RETRY_AFTER`` later, never dropped. A transient
+    failure (the database is away) fails the whole round instead: the claims roll back and
+    the next round fires them all.
+    """
+    timers = await uow.timers.claim_due(ctx.clock(), limit)
+    for timer in timers:
+        try:
+            async with uow.savepoint():
+                await fire_timer(timer, uow, ctx)
+        except Exception as error:
+            if is_transient(error):
+                raise
+            log.exception("timer %s failed; retrying later", timer.kind)
+            await uow.timers.retry_at(timer.id, ctx.clock() + RETRY_AFTER)
+    return len(timers)

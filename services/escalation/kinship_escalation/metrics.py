@@ -1,0 +1,13 @@
+"""The escalation service's own measures (OpenTelemetry instruments; labels carry no one's
+identity, only the case's severity)."""
+
+from kinship_runtime.telemetry import METER
+
+CASES_OPENED = METER.create_counter(
+    "kinship.cases.opened", unit="{case}", description="Crisis-support cases opened, by severity."
+)
+TIME_TO_ACKNOWLEDGE = METER.create_histogram(
+    "kinship.cases.time_to_acknowledge",
+    unit="s",
+    description="From a case opening to a responder acknowledging it.",
+)

@@ -1,0 +1,97 @@
+"""The Kafka subscriptions (``entrypoints.consumers``): what each topic's batch does, in one
+unit of work, and which service dead-letters which topic."""
+
+from datetime import timedelta
+
+import pytest
+
+from kinship_contracts.directory import DirectoryChange
+from kinship_escalation.entrypoints.consumers import (
+    SUBSCRIPTIONS,
+    store_checkins,
+    store_directory,
+    store_receipts,
+    store_signals,
+)
+from kinship_escalation.handlers.context import EscalationContext
+from tests.escalation_support import SUBJECTS
+from tests.unit.escalation.conftest import (
+    NOW,
+    STAFF,
+    checkin,
+    receipt,
+    sent,
+    signal,
+)
+from tests.unit.fakes.escalation import FakeEscalationUnitOfWork
+
+
+@pytest.fixture
+async def fresh() -> FakeEscalationUnitOfWork:
+    """A unit of work not entered yet (the store functions enter it), with ``STAFF``."""
+    work = FakeEscalationUnitOfWork(subject_of=SUBJECTS.subject_id)
+    async with work:
+        await work.directory.apply(STAFF)
+    return work
+
+
+def test_subscriptions_name_their_consumers_and_dead_letter_owners() -> None:
+    declared = [(s.topic.name, s.purpose, s.owns_dead_letters) for s in SUBSCRIPTIONS]
+    assert declared == [
+        ("wellbeing.checkins.recorded", "checkins", True),
+        ("wellbeing.checkins.urgent", "urgent", True),
+        ("wellbeing.signals.submitted", "signals", True),
+        ("notifications.receipts", "receipts", True),
+        ("directory.people", "directory", False),  # the check-in service dead-letters it
+    ]
+
+
+async def test_a_batch_of_checkins_is_evaluated_and_committed_in_one_unit_of_work(
+    fresh: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    event = checkin("c-1", wants_contact=True)
+    await store_checkins([event], fresh, ctx)
+    await store_checkins([event], fresh, ctx)  # the urgent lane's copy, or a redelivery
+    assert fresh.commits == 3
+    assert len(fresh.tables.cases) == 1
+    assert sent(fresh).alerted() == [("resp-a", 1)]
+
+
+async def test_a_batch_that_fails_leaves_nothing_behind_for_ingest_to_retry_record_by_record(
+    fresh: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    # A record the handlers cannot use (no time), after a good one in the same batch.
+    broken = checkin("c-2", wants_contact=True).model_copy(update={"occurred_at": None})
+    with pytest.raises(TypeError):
+        await store_checkins([checkin("c-1", wants_contact=True), broken], fresh, ctx)
+    assert fresh.rollbacks == 1
+    assert fresh.tables.observations == {}
+    assert fresh.tables.outbox == []
+
+
+async def test_a_signal_delivered_again_is_acted_on_once(
+    fresh: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    incident = signal("sig-1", NOW - timedelta(minutes=5), person_id="worker-1")
+    await store_signals([incident, incident], fresh, ctx)
+    await store_signals([incident], fresh, ctx)
+    assert len(sent(fresh).proposals) == 1
+    assert ("signals", "sig-1") in fresh.tables.processed
+
+
+async def test_a_receipt_delivered_again_is_acted_on_once(
+    fresh: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    await store_checkins([checkin("c-1", wants_contact=True)], fresh, ctx)
+    (alert_id,) = fresh.tables.alerts
+    failed = receipt(alert_id)
+    await store_receipts([failed], fresh, ctx)
+    await store_receipts([failed], fresh, ctx)
+    assert sent(fresh).alerted() == [("resp-a", 1), ("resp-b", 2)]
+    assert ("receipts", failed.id) in fresh.tables.processed
+
+
+async def test_directory_changes_are_applied(fresh: FakeEscalationUnitOfWork) -> None:
+    await store_directory([DirectoryChange("resp-a", None)], fresh)
+    assert "resp-a" not in fresh.tables.people
+    assert fresh.commits == 2

@@ -1,0 +1,196 @@
+"""Detection (``handlers.detection``): check-ins open or update cases, earn self-care, start
+and cancel the withdrawal watch; the watch coming due opens a withdrawal case."""
+
+from datetime import timedelta
+
+from kinship_escalation.domain.timers import TimerKind, missed_checkins_id
+from kinship_escalation.handlers.context import EscalationContext
+from kinship_escalation.handlers.detection import handle_checkins, missed_checkins_due
+from tests.unit.escalation.conftest import (
+    CRITICAL_PHQ9,
+    NOW,
+    Clock,
+    checkin,
+    policy,
+    sent,
+    subject,
+)
+from tests.unit.fakes.escalation import FakeEscalationUnitOfWork
+
+
+async def test_a_critical_checkin_opens_a_case_sends_crisis_resources_and_alerts_step_1(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    assert await handle_checkins([checkin("c-1", phq9=CRITICAL_PHQ9)], uow, ctx) == 1
+
+    (stored,) = uow.tables.cases.values()
+    case = stored.case
+    assert (case.subject_id, case.severity.value, case.rules) == (
+        subject("worker-1"),
+        "critical",
+        ["immediate_risk"],
+    )
+    assert (case.status.value, case.step, case.attempt, case.responder_id) == (
+        "assigned",
+        1,
+        1,
+        "resp-a",
+    )
+    out = sent(uow)
+    assert [t["kind"] for t in out.transitions] == ["opened", "assigned"]
+    assert out.alerted() == [("resp-a", 1)]
+    (alert,) = out.of_kind("alert")
+    assert alert["critical"] is True
+    assert ctx.links.url(alert["alert"]["alert_id"]) == alert["alert"]["ack_url"]
+    assert alert["alert"]["reason"].startswith("Immediate risk")
+    (crisis,) = out.of_kind("crisis_resources")
+    assert crisis["recipient"] == {"subject_id": subject("worker-1")}
+    assert crisis["critical"] is True
+    assert crisis["resources"][0]["name"] == "Samaritans"  # worker-1 is in Europe/London
+    timer = uow.timer(f"ack_timeout:{case.id}:1:1")
+    assert timer is not None and timer.timer.due_at == NOW + timedelta(seconds=300)
+    assert [(a[1], a[2]) for a in uow.tables.audit] == [
+        ("opened", "detection"),
+        ("assigned", "escalation"),
+    ]
+
+
+async def test_the_same_checkin_twice_has_one_effect(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    event = checkin("c-dup", wants_contact=True, mood=3)
+    await handle_checkins([event, event], uow, ctx)
+    assert await handle_checkins([event], uow, ctx) == 0  # redelivered: nothing new
+    assert len(uow.tables.cases) == 1
+    assert sent(uow).alerted() == [("resp-a", 1)]
+    (stored,) = uow.tables.cases.values()
+    assert (stored.case.severity.value, stored.case.rules) == ("high", ["self_referral"])
+
+
+async def test_new_evidence_joins_the_open_case_and_a_rise_to_critical_sends_resources_once(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    await handle_checkins([checkin("c-1", wants_contact=True, mood=3)], uow, ctx)
+    later = clock.advance(minutes=1)
+    await handle_checkins([checkin("c-2", at=later, phq9=CRITICAL_PHQ9)], uow, ctx)
+    later = clock.advance(minutes=1)
+    await handle_checkins([checkin("c-3", at=later, phq9=CRITICAL_PHQ9)], uow, ctx)
+
+    (stored,) = uow.tables.cases.values()
+    assert stored.case.severity.value == "critical"
+    assert stored.case.observation_ids == ["c-1", "c-2", "c-3"]
+    out = sent(uow)
+    assert [t["kind"] for t in out.transitions] == [
+        "opened",
+        "assigned",
+        "evidence_added",
+        "evidence_added",
+    ]
+    assert len(out.of_kind("crisis_resources")) == 1
+    assert out.alerted() == [("resp-a", 1)]  # evidence alerts nobody new
+
+
+async def test_a_low_reading_without_a_case_earns_self_care_at_most_once_a_week(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    await handle_checkins([checkin("c-1", person_id="worker-9", stress=5, mood=3)], uow, ctx)
+    at = clock.advance(days=3)
+    await handle_checkins([checkin("c-2", "worker-9", at, stress=5, mood=3)], uow, ctx)
+    at = clock.advance(days=4)
+    await handle_checkins([checkin("c-3", "worker-9", at, stress=5, mood=3)], uow, ctx)
+
+    self_care = sent(uow).of_kind("self_care")
+    assert [r["id"] for r in self_care] == ["self-care:c-1", "self-care:c-3"]
+    assert self_care[0]["recipient"] == {"subject_id": subject("worker-9")}
+    assert self_care[0]["critical"] is False
+    assert uow.tables.cases == {}
+
+
+async def test_no_self_care_while_the_person_has_an_open_case(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    await handle_checkins([checkin("c-1", wants_contact=True, mood=3)], uow, ctx)
+    at = clock.advance(hours=1)
+    await handle_checkins([checkin("c-2", at=at, stress=5, mood=3)], uow, ctx)
+    assert sent(uow).of_kind("self_care") == []
+
+
+async def test_a_low_trend_starts_the_withdrawal_watch_and_a_good_checkin_cancels_it(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    second = NOW + timedelta(days=1)
+    await handle_checkins([checkin("c-1", "w-2", NOW, mood=2)], uow, ctx)
+    assert uow.timer(missed_checkins_id(subject("w-2"))) is None  # one low reading: no trend
+    await handle_checkins([checkin("c-2", "w-2", second, mood=2)], uow, ctx)
+    watch = uow.timer(missed_checkins_id(subject("w-2")))
+    assert watch is not None
+    assert watch.timer.kind is TimerKind.MISSED_CHECKINS
+    # Too few check-ins for a usual interval: 7 days, twice, after the newest.
+    assert watch.timer.due_at == second + timedelta(days=14)
+    assert watch.timer.payload == {"last_checkin": "c-2"}
+
+    third = clock.advance(days=2)
+    await handle_checkins([checkin("c-3", "w-2", third, mood=2)], uow, ctx)
+    moved = uow.timer(missed_checkins_id(subject("w-2")))
+    assert moved is not None and moved.timer.payload == {"last_checkin": "c-3"}
+
+    await handle_checkins([checkin("c-4", "w-2", clock.advance(days=1), mood=4)], uow, ctx)
+    assert uow.timer(missed_checkins_id(subject("w-2"))) is None
+
+
+async def test_the_withdrawal_watch_coming_due_opens_a_withdrawal_case(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    await handle_checkins(
+        [
+            checkin("c-1", "w-3", NOW, mood=3),
+            checkin("c-2", "w-3", NOW + timedelta(days=1), mood=2),
+        ],
+        uow,
+        ctx,
+    )
+    await handle_checkins([checkin("c-3", "w-3", NOW + timedelta(days=2), mood=2)], uow, ctx)
+    assert uow.tables.cases == {}
+    clock.advance(days=20)
+    await missed_checkins_due(subject("w-3"), "team-x", "c-3", uow, ctx)
+
+    (stored,) = uow.tables.cases.values()
+    assert (stored.case.severity.value, stored.case.rules) == ("medium", ["withdrawal"])
+    assert stored.case.observation_ids == ["c-2", "c-3"]
+    assert sent(uow).alerted() == [("resp-a", 1)]
+
+
+async def test_the_withdrawal_watch_does_nothing_when_the_person_checked_in_since(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    await handle_checkins(
+        [
+            checkin("c-1", "w-4", NOW, mood=2),
+            checkin("c-2", "w-4", NOW + timedelta(days=1), mood=2),
+        ],
+        uow,
+        ctx,
+    )
+    clock.advance(days=20)
+    await missed_checkins_due(subject("w-4"), "team-x", "c-1", uow, ctx)
+    await missed_checkins_due(subject("w-4"), "team-x", None, uow, ctx)
+    assert uow.tables.cases == {}
+
+
+async def test_an_opened_case_marks_distress_in_the_persons_team(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    await handle_checkins([checkin("c-1", team="team-q", wants_contact=True, mood=3)], uow, ctx)
+    await handle_checkins([checkin("c-2", "worker-2", team=None, wants_contact=True)], uow, ctx)
+    assert uow.tables.distress == {("team-q", subject("worker-1"), NOW)}
+
+
+async def test_a_case_follows_the_stored_policy_it_was_opened_with(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    await uow.on_call.save_policy(policy(("coordinators", 60)))
+    await handle_checkins([checkin("c-1", wants_contact=True, mood=3)], uow, ctx)
+    (stored,) = uow.tables.cases.values()
+    assert stored.policy == policy(("coordinators", 60))
+    assert sent(uow).alerted() == [("coord-1", 1)]
+    assert stored.case.responder_id is None  # a group was alerted, nobody assigned
