@@ -1,9 +1,9 @@
 """The HTTP application shell every service shares: errors, OpenAPI and AsyncAPI documents."""
 
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,7 +13,6 @@ from faststream.specification import AsyncAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from kinship_contracts.errors import UNKNOWN
-from kinship_runtime.health import health_router
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -59,53 +58,4 @@ def create_http_app(
     async def asyncapi() -> JSONResponse:
         return JSONResponse(json.loads(asyncapi_document.to_specification().to_json()))
 
-    return app
-
-
-# TRANSITIONAL: the pre-dishka service shell, removed once every service uses
-# kinship_runtime.composition.service_app.
-class ServiceLifecycle(Protocol):
-    """What ``create_service_app`` needs from a service's wiring."""
-
-    broker: KafkaBroker
-
-    async def start(self) -> None:
-        """Open connections and start consumers and background workers."""
-        ...
-
-    async def stop(self) -> None:
-        """Finish in-flight work, commit, close connections."""
-        ...
-
-    async def database_ready(self) -> bool:
-        """PostgreSQL answers."""
-        ...
-
-    async def kafka_ready(self) -> bool:
-        """The Kafka cluster answers."""
-        ...
-
-
-def create_service_app(
-    service: ServiceLifecycle, *, title: str, description: str, routers: Sequence[APIRouter]
-) -> FastAPI:
-    """A service's ASGI app: its routes and health checks; its lifespan runs the service."""
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await service.start()
-        try:
-            yield
-        finally:
-            await service.stop()
-
-    checks = {"postgres": service.database_ready, "kafka": service.kafka_ready}
-    app = create_http_app(
-        title=title,
-        description=description,
-        lifespan=lifespan,
-        routers=[*routers, health_router(checks)],
-        broker=service.broker,
-    )
-    app.state.service = service
     return app

@@ -112,20 +112,6 @@ EVENTS_PRODUCED = METER.create_counter(
 HANDLER_DURATION = METER.create_histogram(
     "kinship.handler.duration", unit="s", description="Time to handle one consumed batch."
 )
-CASES_OPENED = METER.create_counter(
-    "kinship.cases.opened", unit="{case}", description="Crisis-support cases opened, by severity."
-)
-TIME_TO_ACKNOWLEDGE = METER.create_histogram(
-    "kinship.cases.time_to_acknowledge",
-    unit="s",
-    description="From a case opening to a responder acknowledging it.",
-)
-DELIVERIES = METER.create_counter(
-    "kinship.deliveries",
-    unit="{delivery}",
-    description="Delivery attempts by outcome (delivered, retry, failed, suppressed) and channel.",
-)
-
 _LAG: dict[tuple[str, int], int] = {}
 
 
