@@ -116,7 +116,7 @@ async def test_keyboard_only_check_in_in_order_and_item_9_shows_crisis_resources
     assert page.url == f"{visit.stack.console_url}/checkin/done"
     crisis = page.locator(".crisis")
     await expect(crisis).to_contain_text("Emergency services")
-    await expect(crisis).to_contain_text("Crisis line")
+    await expect(crisis).to_contain_text("Find a helpline")
     assert await _checkins(visit.stack) == before + 1, "the check-in service stored it"
     await checked(visit)
     await visit.screenshot("crisis-resources")
