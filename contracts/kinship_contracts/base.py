@@ -1,7 +1,7 @@
 """Shared model configuration for event payloads."""
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -27,9 +27,20 @@ Identifier = Annotated[
 ]
 """An opaque identifier from the organisation's directory (person, team)."""
 
+def _storable(value: str) -> str:
+    # PostgreSQL text cannot hold NUL, and a lone surrogate cannot be encoded as UTF-8: refuse
+    # both at the edge with a clear reason instead of failing in the database.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    if any("\ud800" <= char <= "\udfff" for char in value):
+        raise ValueError("must not contain unpaired surrogate code points (invalid Unicode)")
+    return value
+
+
 SourceName = Annotated[
     str,
     StringConstraints(min_length=1, max_length=200, strip_whitespace=True),
+    AfterValidator(_storable),
     Field(description="The publishing system, e.g. 'hr-portal' or 'chat-bot'."),
 ]
 
@@ -46,18 +57,26 @@ def _rfc3339_only(value: Any) -> Any:
     raise ValueError("must be an RFC 3339 timestamp with an offset, e.g. 2026-11-24T09:00:00Z")
 
 
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
-"""An RFC 3339 timestamp with an offset, as the public contract says; nothing laxer."""
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
-def _reject_nul(value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refuse it at the edge instead of failing in the database.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+def _in_range(value: datetime) -> datetime:
+    # Year 1 or 9999 with an offset is valid RFC 3339 but overflows date arithmetic later.
+    try:
+        inside = EARLIEST <= value.astimezone(UTC) < LATEST
+    except OverflowError:
+        inside = False
+    if not inside:
+        raise ValueError("must be between 1970-01-01 and 2100-01-01 (UTC)")
     return value
 
 
-FreeText = Annotated[str, AfterValidator(_reject_nul)]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only), AfterValidator(_in_range)]
+"""An RFC 3339 timestamp with an offset, as the public contract says, within a sane range."""
+
+
+FreeText = Annotated[str, AfterValidator(_storable)]
 
 
 class IngestionModel(BaseModel):

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, AnyHttpUrl, EmailStr, Field, StrictBool, ValidationError
 
-from kinship_contracts.base import Identifier, IngestionModel
+from kinship_contracts.base import FreeText, Identifier, IngestionModel
 from kinship_contracts.errors import safe_field_errors
 
 
@@ -62,7 +62,7 @@ class DirectoryPerson(IngestionModel):
     """
 
     person_id: Identifier
-    display_name: Annotated[str, Field(min_length=1, max_length=200)]
+    display_name: Annotated[FreeText, Field(min_length=1, max_length=200)]
     team_id: Identifier
     timezone: Timezone = "UTC"
     roles: list[Role] = Field(default_factory=list)

@@ -1,6 +1,7 @@
 """The HTTP application shell every service shares: errors, OpenAPI and AsyncAPI documents."""
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -13,8 +14,11 @@ from faststream.specification import AsyncAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from kinship_contracts.errors import UNKNOWN
+from kinship_runtime.resilience import is_transient
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 5
 
 
 def field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
@@ -34,6 +38,18 @@ async def _validation_error(_request: Request, error: Exception) -> JSONResponse
     return JSONResponse({"detail": field_errors(error)}, status_code=422)
 
 
+async def _unexpected_error(_request: Request, error: Exception) -> JSONResponse:
+    if is_transient(error):
+        # The database or the broker is away: tell the caller to retry, not that it failed.
+        return JSONResponse(
+            {"detail": "temporarily unavailable; retry shortly"},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    log.error("request failed (%s)", type(error).__name__)  # never the message: it may quote input
+    return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
 def create_http_app(
     *,
     title: str,
@@ -45,6 +61,7 @@ def create_http_app(
     """A FastAPI app with the service's routes, ``/openapi.json`` and ``/asyncapi.json``."""
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)
     for router in routers:
         app.include_router(router)
     asyncapi_document = AsyncAPI(broker, title=title, version="1.0.0", description=description)

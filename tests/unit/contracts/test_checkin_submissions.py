@@ -1,5 +1,6 @@
 """What ``CheckinSubmitted`` accepts and refuses at the edge (topic and HTTP body)."""
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -243,3 +244,61 @@ def test_occurred_at_compares_as_an_instant() -> None:
     assert parse(occurred_at="2026-11-24T09:00:00+01:00").occurred_at == datetime(
         2026, 11, 24, 8, tzinfo=UTC
     )
+
+
+# Input that used to reach the database and fail there (issue 14) ----------------------
+
+
+def _refused(**fields: object) -> list[str]:
+    payload = json.dumps({**VALID_BASE, **fields})
+    with pytest.raises(ValidationError) as error:
+        CheckinSubmitted.model_validate_json(payload)
+    return [".".join(map(str, e["loc"])) for e in error.value.errors()]
+
+
+VALID_BASE = {
+    "id": "c-1",
+    "person_id": "p-1",
+    "occurred_at": "2026-11-24T09:00:00+00:00",
+    "source": "tests",
+    "mood": 3,
+}
+
+
+def test_a_nul_in_the_source_is_refused() -> None:
+    assert _refused(source="portal\u0000") == ["source"]
+
+
+@pytest.mark.parametrize("field", ["note", "source"])
+def test_a_lone_surrogate_is_refused_where_text_is_stored(field: str) -> None:
+    # An unpaired surrogate cannot be stored as UTF-8. Kafka bytes carrying one are refused
+    # as invalid JSON; an HTTP body (parsed by Python's json) reaches the field validator.
+    with pytest.raises(ValidationError) as raw:
+        CheckinSubmitted.model_validate_json(
+            json.dumps({**VALID_BASE, field: "placeholder"}).replace("placeholder", "x\\ud800y")
+        )
+    assert [e["type"] for e in raw.value.errors()] == ["json_invalid"]
+    with pytest.raises(ValidationError) as parsed:
+        CheckinSubmitted.model_validate({**VALID_BASE, field: "x\ud800y"})
+    assert [e["loc"] for e in parsed.value.errors()] == [(field,)]
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31T23:59:59-12:00",
+        "1969-12-31T23:59:59Z",
+        "2100-01-01T00:00:00Z",
+    ],
+)
+def test_timestamps_outside_1970_to_2100_are_refused_not_overflowed(when: str) -> None:
+    assert _refused(occurred_at=when) == ["occurred_at"]
+
+
+@pytest.mark.parametrize("when", ["1970-01-01T00:00:00Z", "2099-12-31T23:59:59+00:00"])
+def test_timestamps_at_the_edges_of_the_range_are_accepted(when: str) -> None:
+    payload = json.dumps({**VALID_BASE, "occurred_at": when})
+    assert CheckinSubmitted.model_validate_json(payload).occurred_at.year in (1970, 2099)
