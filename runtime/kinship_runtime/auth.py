@@ -189,7 +189,23 @@ async def authenticate(
     """
     container: AsyncContainer = request.state.dishka_container
     authenticator = await container.get(Authenticator)
-    return _or_401(authenticator.caller_for(credentials.credentials) if credentials else None)
+    if credentials is None:
+        return _or_401(None)
+    caller = authenticator.caller_for(credentials.credentials)
+    if caller is None:
+        # People's tokens from an OIDC provider (JWKS, person claim) verified the new way.
+        from dishka.exceptions import NoFactoryError
+
+        from kinship_runtime.identity import IdentityVerifier, PersonIdentity
+
+        try:
+            verifier = await container.get(IdentityVerifier)
+        except NoFactoryError:
+            return _or_401(None)
+        identity = await verifier.identify(credentials.credentials)
+        if isinstance(identity, PersonIdentity):
+            caller = Caller(name="person", person_id=identity.person_id)
+    return _or_401(caller)
 
 
 Authenticated = Annotated[Caller, Depends(authenticate)]
