@@ -49,6 +49,11 @@ class CheckinSubmitted(IngestionModel):
     wants_contact: StrictBool = Field(
         default=False, description="The person asks a peer responder to reach out."
     )
+    share_note: StrictBool = Field(
+        default=False,
+        description="The person allows the peer responder who reaches out to read the note "
+        "(otherwise nobody reads it).",
+    )
 
     @model_validator(mode="after")
     def _needs_an_answer(self) -> Self:
@@ -106,7 +111,10 @@ class CheckinRecorded(PlatformModel):
     """
 
     id: str = Field(description="The submission's event id.")
-    subject_id: str = Field(description="Pseudonymous subject id (keyed HMAC of person_id).")
+    subject_id: str = Field(
+        description="Pseudonymous subject id: random, linked to the person only in the check-in "
+        "service's vault."
+    )
     team_id: str | None = Field(
         default=None, description="The person's team from the directory, when known."
     )
@@ -122,5 +130,9 @@ class CheckinRecorded(PlatformModel):
     wants_contact: bool = False
     has_note: bool = Field(
         default=False, description="A note exists (readable only by an assigned responder)."
+    )
+    note_shared: bool = Field(
+        default=False,
+        description="The person allowed the responder who reaches out to read the note.",
     )
     scores: DerivedScores

@@ -10,6 +10,7 @@ from kinship_contracts.checkins import CheckinRecorded, CheckinSubmitted
 from kinship_contracts.directory import DirectoryPerson
 from kinship_contracts.kudos import KudosSubmitted
 from kinship_contracts.notifications import NotificationReceipt, NotificationRequest
+from kinship_contracts.outreach import OutreachChanged
 from kinship_contracts.privacy import ErasureReceipt, ErasureRequested, SubjectsErased
 from kinship_contracts.pulse import PulseSubmitted
 from kinship_contracts.signals import SignalSubmitted
@@ -40,7 +41,15 @@ class TopicSpec:
     def config(self) -> dict[str, str]:
         """Kafka topic configuration."""
         if self.compacted:
-            return {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
+            # An erased person's record is gone within a day: segments roll hourly, a record
+            # is compacted at most a day after its tombstone, and tombstones live a day.
+            return {
+                "cleanup.policy": "compact",
+                "min.compaction.lag.ms": "60000",
+                "max.compaction.lag.ms": str(DAY_MS),
+                "segment.ms": str(60 * 60 * 1000),
+                "delete.retention.ms": str(DAY_MS),
+            }
         return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms)}
 
 
@@ -196,6 +205,17 @@ ERASURE_RECEIPTS = TopicSpec(
     retention_ms=30 * DAY_MS,
 )
 
+OUTREACH_PREFERENCES = TopicSpec(
+    name="privacy.outreach.preferences",
+    key="subject_id",
+    payload=OutreachChanged,
+    event_type="kinship.privacy.outreach_changed.v1",
+    description="Each subject's outreach preference (welcome, ask_first, resources_only), from "
+    "the check-in service; compacted, a null value forgets the subject.",
+    partitions=6,
+    compacted=True,
+)
+
 TOPICS: tuple[TopicSpec, ...] = (
     CHECKINS_SUBMITTED,
     CHECKINS_RECORDED,
@@ -211,6 +231,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     ERASURE_REQUESTED,
     ERASURE_SUBJECTS,
     ERASURE_RECEIPTS,
+    OUTREACH_PREFERENCES,
 )
 EVENT_TYPES: tuple[TopicSpec, ...] = (*TOPICS, GROUP_SESSIONS)
 """Every (topic, event type) pair, for schema export; a topic may carry several types."""

@@ -13,6 +13,7 @@ from kinship_checkin.domain.support import CrisisResources, load_crisis_resource
 from kinship_checkin.entrypoints.consumers import SUBSCRIPTIONS
 from kinship_checkin.entrypoints.http import checkin_router
 from kinship_checkin.handlers.erasure import ErasureTopics, erasure_topics
+from kinship_checkin.handlers.outreach import OutreachTopic
 from kinship_checkin.handlers.ports import CheckinUnitOfWork
 from kinship_checkin.handlers.recording import RecordingTopics
 from kinship_checkin.settings import CheckinSettings
@@ -23,6 +24,7 @@ from kinship_contracts.topics import (
     ERASURE_RECEIPTS,
     ERASURE_REQUESTED,
     ERASURE_SUBJECTS,
+    OUTREACH_PREFERENCES,
 )
 from kinship_runtime.composition import RuntimeProvider, service_app
 from kinship_runtime.directory import DirectoryProjection
@@ -58,6 +60,11 @@ class CheckinProvider(Provider):
     def erasure(self, settings: CheckinSettings) -> ErasureTopics:
         """Where erasure events go."""
         return erasure_topics(settings.topic)
+
+    @provide
+    def outreach(self, settings: CheckinSettings) -> OutreachTopic:
+        """Where outreach preferences go."""
+        return OutreachTopic(settings.topic(OUTREACH_PREFERENCES))
 
     @provide
     def crisis_resources(self, settings: CheckinSettings) -> CrisisResources:
@@ -101,5 +108,6 @@ def create_app(settings: CheckinSettings | None = None) -> FastAPI:
             ERASURE_SUBJECTS,
             ERASURE_RECEIPTS,
             DIRECTORY_PEOPLE,
+            OUTREACH_PREFERENCES,
         ),
     )

@@ -19,7 +19,7 @@ from tests.unit.fakes.checkin import FakeCheckinUnitOfWork, submitted
 
 NOTES = NoteCipher({"n1": b"n" * 32}, "n1")
 NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
-TOPICS = ErasureTopics("requested", "subjects", "receipts", "directory")
+TOPICS = ErasureTopics("requested", "subjects", "receipts", "directory", "outreach")
 
 
 async def people_with_checkins() -> FakeCheckinUnitOfWork:
@@ -62,7 +62,8 @@ async def test_erasure_names_the_subjects_tombstones_the_directory_and_sends_a_r
     ann = uow.vault["ann"]
     async with uow:
         await erase_people([request()], uow, TOPICS, NOW)
-    subjects, tombstone, receipt = uow.outbox
+    subjects, outreach, tombstone, receipt = uow.outbox
+    assert (outreach.topic, outreach.key, outreach.value) == ("outreach", ann.encode(), None)
     assert (subjects.topic, subjects.key) == ("subjects", b"er-1")
     assert json.loads(subjects.value or b"")["subject_ids"] == [ann]
     assert b"ann" not in (subjects.value or b"").replace(ann.encode(), b"")
@@ -80,8 +81,16 @@ async def test_the_same_erasure_twice_has_one_effect_and_a_person_never_seen_is_
         await erase_people([request()], uow, TOPICS, NOW)
         await erase_people([request("er-2", "nobody")], uow, TOPICS, NOW)
     kinds = [m.topic for m in uow.outbox]
-    assert kinds == ["subjects", "directory", "receipts"] * 2
-    assert json.loads(uow.outbox[3].value or b"")["subject_ids"] == []
+    assert kinds == [
+        "subjects",
+        "outreach",
+        "directory",
+        "receipts",
+        "subjects",
+        "directory",
+        "receipts",
+    ]
+    assert json.loads(uow.outbox[4].value or b"")["subject_ids"] == []
 
 
 async def test_an_erasure_asked_here_is_published_and_followed_to_completion() -> None:

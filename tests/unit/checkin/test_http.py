@@ -20,6 +20,7 @@ from kinship_checkin.domain.privacy import NoteCipher
 from kinship_checkin.domain.support import CrisisResources, load_crisis_resources
 from kinship_checkin.entrypoints.http import checkin_router
 from kinship_checkin.handlers.erasure import ErasureTopics
+from kinship_checkin.handlers.outreach import OutreachTopic
 from kinship_checkin.handlers.ports import CheckinUnitOfWork
 from kinship_checkin.handlers.recording import RecordingTopics
 from kinship_checkin.settings import CheckinSettings
@@ -119,7 +120,11 @@ class Fakes(Provider):
 
     @provide
     def erasure_topics(self) -> ErasureTopics:
-        return ErasureTopics("requested", "subjects", "receipts", "directory")
+        return ErasureTopics("requested", "subjects", "receipts", "directory", "outreach")
+
+    @provide
+    def outreach_topic(self) -> OutreachTopic:
+        return OutreachTopic("outreach")
 
     @provide
     def notes(self) -> NoteCipher:
@@ -306,3 +311,21 @@ async def test_a_reveal_without_a_valid_grant_is_refused_and_never_cached(
     assert (
         await client.post("/v1/reveal", json={"grant": "x" * 20}, headers=AUTH)
     ).status_code == 403
+
+
+async def test_a_person_reads_and_chooses_their_own_outreach_preference(
+    client: httpx.AsyncClient, uow: FakeCheckinUnitOfWork
+) -> None:
+    first = await client.get("/v1/me/outreach", headers=bearer("ann"))
+    assert first.json() == {"preference": "ask_first"}
+    assert first.headers["cache-control"] == "no-store"
+    chosen = await client.put(
+        "/v1/me/outreach", json={"preference": "welcome"}, headers=bearer("ann")
+    )
+    assert chosen.status_code == 200
+    assert (await client.get("/v1/me/outreach", headers=bearer("ann"))).json() == {
+        "preference": "welcome"
+    }
+    assert (await client.get("/v1/me/outreach", headers=AUTH)).status_code == 403  # keys never
+    bad = await client.put("/v1/me/outreach", json={"preference": "always"}, headers=bearer("ann"))
+    assert bad.status_code == 422

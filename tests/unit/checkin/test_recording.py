@@ -304,14 +304,16 @@ async def test_directory_records_apply_in_order_the_last_per_person_wins() -> No
         DirectoryChange("carol", person("carol", "t-3")),
     ]
     async with uow:
-        await apply_directory(changes, uow)
+        await apply_directory(changes, uow, "outreach", RECORDED_AT)
     assert uow.teams == {"alice": "t-2", "carol": "t-3"}
 
 
 async def test_a_directory_change_is_seen_by_the_next_checkin() -> None:
     uow = FakeCheckinUnitOfWork()
     async with uow:
-        await apply_directory([DirectoryChange("alice", person("alice", "t-9"))], uow)
+        await apply_directory(
+            [DirectoryChange("alice", person("alice", "t-9"))], uow, "outreach", RECORDED_AT
+        )
     await record(uow, submitted("c-1", person="alice"))
     assert json.loads(value(uow.outbox[0]))["team_id"] == "t-9"
 
@@ -354,3 +356,16 @@ async def test_immediate_risk_takes_the_urgent_lane_first_with_the_same_value() 
     ]
     assert uow.outbox[0].value == uow.outbox[1].value
     assert dict(uow.outbox[0].headers)["ce_type"] == b"kinship.checkin.urgent.v1"
+
+
+async def test_the_event_says_whether_the_person_shared_the_note_never_the_note() -> None:
+    uow = FakeCheckinUnitOfWork()
+    await record(
+        uow,
+        submitted("c-1", note=PLANTED_NOTE, share_note=True),
+        submitted("c-2", note=PLANTED_NOTE),
+        submitted("c-3", share_note=True),
+    )
+    shared = {m.event_id: json.loads(value(m))["note_shared"] for m in uow.outbox}
+    assert shared == {"c-1": True, "c-2": False, "c-3": False}
+    assert all(PLANTED_NOTE.encode() not in value(m) for m in uow.outbox)

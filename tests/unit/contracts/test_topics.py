@@ -52,11 +52,17 @@ def test_event_types_are_unique_and_versioned() -> None:
     assert all(t.startswith("kinship.") and t.rsplit(".", 1)[-1] == "v1" for t in types)
 
 
-def test_directory_people_is_the_only_compacted_topic_and_has_no_retention_limit() -> None:
-    assert [spec.name for spec in TOPICS if spec.compacted] == ["directory.people"]
-    config = topic("directory.people").config()
-    assert config["cleanup.policy"] == "compact"
-    assert "retention.ms" not in config
+def test_compacted_topics_forget_an_erased_record_within_a_day_and_keep_no_retention() -> None:
+    assert [spec.name for spec in TOPICS if spec.compacted] == [
+        "directory.people",
+        "privacy.outreach.preferences",
+    ]
+    for name in ("directory.people", "privacy.outreach.preferences"):
+        config = topic(name).config()
+        assert config["cleanup.policy"] == "compact"
+        assert "retention.ms" not in config
+        assert int(config["max.compaction.lag.ms"]) <= 86_400_000
+        assert int(config["delete.retention.ms"]) <= 86_400_000
 
 
 def test_other_topics_delete_after_their_retention() -> None:

@@ -13,7 +13,7 @@ from kinship_checkin.domain.people import Contact, ErasureStatus
 from kinship_checkin.domain.privacy import PersonKey, SealedNote
 from kinship_checkin.domain.trends import TrendCell
 from kinship_contracts.checkins import CheckinSubmitted
-from kinship_contracts.directory import DirectoryChange, latest_per_person
+from kinship_contracts.directory import DirectoryChange, OutreachPreference, latest_per_person
 from kinship_contracts.privacy import ErasureReceipt
 from kinship_runtime.outbox import OutboxMessage
 from tests.kafka_reading import checkin, encode
@@ -55,6 +55,7 @@ class FakeCheckinUnitOfWork:
         "processed",
         "audits",
         "erasure_records",
+        "outreach",
     )
 
     def __init__(
@@ -74,6 +75,7 @@ class FakeCheckinUnitOfWork:
         self.processed: set[tuple[str, str]] = set()
         self.audits: list[AuditEntry] = []
         self.erasure_records: dict[str, Erasure] = {}
+        self.outreach: dict[str, tuple[OutreachPreference, str]] = {}
         self.record_calls: list[list[str]] = []
         self.directory_calls: list[list[str]] = []
         self.teams_asked: list[list[str]] = []
@@ -204,6 +206,7 @@ class FakeCheckinUnitOfWork:
             del self.checkins[checkin_id]
         keys = [s for s in subject_ids if self.keys.pop(s, None) is not None]
         self.contacts.pop(person_id, None)
+        outreach = [s for s in subject_ids if self.outreach.pop(s, None) is not None]
         audits = [a for a in self.audits if a.subject_id in subject_ids]
         self.audits = [a for a in self.audits if a.subject_id not in subject_ids]
         for entry in self.audits:
@@ -215,6 +218,7 @@ class FakeCheckinUnitOfWork:
             "pseudonyms": int(self.vault.pop(person_id, None) is not None),
             "directory": int(self.teams.pop(person_id, None) is not None),
             "audit_records": len(audits),
+            "outreach": len(outreach),
             "dead_letter_keys": 0,
         }
 
@@ -253,6 +257,22 @@ class FakeCheckinUnitOfWork:
         newest = sorted(records, key=lambda e: records[e].requested_at, reverse=True)
         found = [await self.erasure_status(e, services) for e in newest[:limit]]
         return [status for status in found if status is not None]
+
+    async def outreach_of(self, subject_id: str) -> tuple[OutreachPreference, str] | None:
+        self._check_entered()
+        return self.outreach.get(subject_id)
+
+    async def set_outreach(
+        self, subject_id: str, preference: OutreachPreference, chosen_by: str, now: datetime
+    ) -> bool:
+        self._check_entered()
+        current = self.outreach.get(subject_id)
+        if current is not None and current[1] == "person" and chosen_by == "directory":
+            return False
+        if current == (preference, chosen_by):
+            return False
+        self.outreach[subject_id] = (preference, chosen_by)
+        return True
 
     async def publish(self, messages: Sequence[OutboxMessage]) -> None:
         self._check_entered()

@@ -12,7 +12,7 @@ from kinship_checkin.domain.checkins import RecordedCheckin
 from kinship_checkin.domain.people import Contact, ErasureStatus
 from kinship_checkin.domain.privacy import PersonKey, SealedNote
 from kinship_checkin.domain.trends import TrendCell
-from kinship_contracts.directory import DirectoryChange
+from kinship_contracts.directory import DirectoryChange, OutreachPreference
 from kinship_contracts.privacy import ErasureReceipt
 from kinship_runtime.database import Connection, PoolTransaction
 from kinship_runtime.dead_letters import shred_dead_letters
@@ -193,6 +193,9 @@ class PostgresCheckinUnitOfWork(PoolTransaction):
             "audit_records": await _count(
                 conn, "DELETE FROM audit WHERE subject_id = ANY($1::text[])", subjects
             ),
+            "outreach": await _count(
+                conn, "DELETE FROM outreach WHERE subject_id = ANY($1::text[])", subjects
+            ),
             "dead_letter_keys": await shred_dead_letters(conn, [person_id, *subjects]),
         }
         # What the person did (as a responder) stays in the trail, no longer under their name.
@@ -243,6 +246,33 @@ class PostgresCheckinUnitOfWork(PoolTransaction):
         """The latest erasures, newest first."""
         rows = await self.conn.fetch(_STATUS + " ORDER BY e.requested_at DESC LIMIT $1", limit)
         return _statuses(rows, services)
+
+    async def outreach_of(self, subject_id: str) -> tuple[OutreachPreference, str] | None:
+        """A subject's outreach preference and who chose it."""
+        row = await self.conn.fetchrow(
+            "SELECT preference, chosen_by FROM outreach WHERE subject_id = $1", subject_id
+        )
+        return (OutreachPreference(row["preference"]), row["chosen_by"]) if row else None
+
+    async def set_outreach(
+        self, subject_id: str, preference: OutreachPreference, chosen_by: str, now: datetime
+    ) -> bool:
+        """Store a preference; a directory default never replaces the person's own choice."""
+        changed = await self.conn.fetchval(
+            "INSERT INTO outreach (subject_id, preference, chosen_by, updated_at)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (subject_id) DO UPDATE"
+            " SET preference = excluded.preference, chosen_by = excluded.chosen_by,"
+            " updated_at = excluded.updated_at"
+            " WHERE (outreach.chosen_by = 'directory' OR excluded.chosen_by = 'person')"
+            " AND (outreach.preference, outreach.chosen_by)"
+            " IS DISTINCT FROM (excluded.preference, excluded.chosen_by)"
+            " RETURNING subject_id",
+            subject_id,
+            preference.value,
+            chosen_by,
+            now,
+        )
+        return changed is not None
 
     async def publish(self, messages: Sequence[OutboxMessage]) -> None:
         """Queue messages in this transaction's outbox."""

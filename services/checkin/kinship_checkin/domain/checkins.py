@@ -38,6 +38,7 @@ def record_checkin(
         phq2=submission.phq2,
         wants_contact=submission.wants_contact,
         has_note=submission.note is not None and submission.note != "",
+        note_shared=bool(submission.note) and submission.share_note,
         scores=DerivedScores.of(submission),
     )
     return RecordedCheckin(event=event, sealed_note=sealed_note)

@@ -13,6 +13,7 @@ from dishka import FromDishka
 from kinship_checkin.domain.privacy import NoteCipher
 from kinship_checkin.handlers.directory import apply_directory
 from kinship_checkin.handlers.erasure import ErasureTopics, erase_people, record_receipts
+from kinship_checkin.handlers.outreach import OutreachTopic
 from kinship_checkin.handlers.ports import CheckinUnitOfWork
 from kinship_checkin.handlers.recording import RecordingTopics, record_checkins
 from kinship_contracts.checkins import CheckinSubmitted
@@ -40,11 +41,13 @@ async def store_submissions(
 
 
 async def store_directory(
-    changes: Sequence[DirectoryChange], uow: FromDishka[CheckinUnitOfWork]
+    changes: Sequence[DirectoryChange],
+    uow: FromDishka[CheckinUnitOfWork],
+    outreach: FromDishka[OutreachTopic],
 ) -> None:
     """Apply a batch of directory changes."""
     async with uow:
-        await apply_directory(changes, uow)
+        await apply_directory(changes, uow, outreach.name, datetime.now(UTC))
 
 
 async def store_erasures(

@@ -23,6 +23,7 @@ from kinship_checkin.handlers.erasure import (
     recent_erasures,
     request_erasure,
 )
+from kinship_checkin.handlers.outreach import OutreachTopic, choose_outreach, outreach_of_person
 from kinship_checkin.handlers.ports import CheckinUnitOfWork
 from kinship_checkin.handlers.recording import Outcome, RecordingTopics, record_checkins
 from kinship_checkin.handlers.reveal import PersonGoneError, RevealRefusedError, reveal
@@ -31,7 +32,7 @@ from kinship_checkin.handlers.trends import team_trend_for
 from kinship_checkin.settings import CheckinSettings
 from kinship_contracts.base import Identifier
 from kinship_contracts.checkins import CheckinSubmitted
-from kinship_contracts.directory import Role
+from kinship_contracts.directory import OutreachPreference, Role
 from kinship_runtime.access import Actor, allow, forbidden
 from kinship_runtime.identity import Scope
 from kinship_runtime.outbox import OutboxRelay
@@ -49,6 +50,7 @@ RequestErasure = Annotated[
 ]
 ReadErasure = Annotated[Actor, Depends(allow(scopes=[Scope.ERASURE_REQUEST], everyone=True))]
 ListErasures = Annotated[Actor, Depends(allow(roles=[Role.COORDINATOR]))]
+PersonOnly = Annotated[Actor, Depends(allow(everyone=True))]
 
 SubjectId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -161,10 +163,19 @@ class ErasureView(BaseModel):
         )
 
 
+class OutreachView(BaseModel):
+    """Whether a peer may reach out when your check-ins show you are struggling."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preference: OutreachPreference
+
+
 def checkin_router() -> APIRouter:
     """The check-in service's routes."""
     router = APIRouter(prefix="/v1", route_class=DishkaRoute)
     _checkin_routes(router)
+    _outreach_routes(router)
     _subject_routes(router)
     _erasure_routes(router)
     return router
@@ -244,6 +255,35 @@ def _checkin_routes(router: APIRouter) -> None:
             ],
             overall=trend.overall,
         )
+
+
+def _outreach_routes(router: APIRouter) -> None:
+    @router.get("/me/outreach", tags=["privacy"], response_model=OutreachView)
+    async def my_outreach(
+        actor: PersonOnly, uow: FromDishka[CheckinUnitOfWork], response: Response
+    ) -> OutreachView:
+        """Your outreach preference (``ask_first`` until you or the directory choose)."""
+        response.headers.update(PRIVATE)
+        assert actor.person_id is not None
+        async with uow:
+            return OutreachView(preference=await outreach_of_person(actor.person_id, uow))
+
+    @router.put("/me/outreach", tags=["privacy"], response_model=OutreachView)
+    async def choose_my_outreach(
+        body: OutreachView,
+        actor: PersonOnly,
+        uow: FromDishka[CheckinUnitOfWork],
+        outreach: FromDishka[OutreachTopic],
+        relay: FromDishka[OutboxRelay],
+    ) -> OutreachView:
+        """Choose whether a peer may reach out (it wins over the directory's default)."""
+        assert actor.person_id is not None
+        async with uow:
+            await choose_outreach(
+                actor.person_id, body.preference, uow, outreach.name, datetime.now(UTC)
+            )
+        relay.wake()
+        return body
 
 
 def _subject_routes(router: APIRouter) -> None:

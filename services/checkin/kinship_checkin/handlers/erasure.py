@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kinship_checkin.domain.people import ErasureStatus
+from kinship_checkin.handlers.outreach import forgotten
 from kinship_checkin.handlers.ports import CheckinUnitOfWork
 from kinship_contracts.privacy import ErasureReceipt, ErasureRequested, SubjectsErased
 from kinship_contracts.topics import (
@@ -21,6 +22,7 @@ from kinship_contracts.topics import (
     ERASURE_RECEIPTS,
     ERASURE_REQUESTED,
     ERASURE_SUBJECTS,
+    OUTREACH_PREFERENCES,
 )
 from kinship_runtime.outbox import OutboxMessage, event_message
 
@@ -37,6 +39,7 @@ class ErasureTopics:
     subjects: str
     receipts: str
     directory: str
+    outreach: str
 
 
 async def request_erasure(
@@ -114,6 +117,7 @@ def _announcements(
             source=SOURCE,
             time=now,
         ),
+        *forgotten(topics.outreach, subjects, request.id),
         # The directory record (name, channels) is removed from the compacted topic too.
         OutboxMessage(
             event_id=f"{request.id}:directory",
@@ -157,4 +161,5 @@ def erasure_topics(topic: Callable[[str], str]) -> ErasureTopics:
         subjects=topic(ERASURE_SUBJECTS.name),
         receipts=topic(ERASURE_RECEIPTS.name),
         directory=topic(DIRECTORY_PEOPLE.name),
+        outreach=topic(OUTREACH_PREFERENCES.name),
     )

@@ -9,7 +9,7 @@ from kinship_checkin.domain.checkins import RecordedCheckin
 from kinship_checkin.domain.people import Contact, ErasureStatus
 from kinship_checkin.domain.privacy import PersonKey, SealedNote
 from kinship_checkin.domain.trends import TrendCell
-from kinship_contracts.directory import DirectoryChange
+from kinship_contracts.directory import DirectoryChange, OutreachPreference
 from kinship_contracts.privacy import ErasureReceipt
 from kinship_runtime.outbox import OutboxMessage
 
@@ -108,6 +108,19 @@ class CheckinUnitOfWork(Protocol):
 
     async def erasures(self, services: Sequence[str], limit: int) -> list[ErasureStatus]:
         """The latest erasures, newest first."""
+        ...
+
+    async def outreach_of(self, subject_id: str) -> tuple[OutreachPreference, str] | None:
+        """A subject's outreach preference and who chose it ('person' or 'directory')."""
+        ...
+
+    async def set_outreach(
+        self, subject_id: str, preference: OutreachPreference, chosen_by: str, now: datetime
+    ) -> bool:
+        """Store a preference; a directory default never replaces the person's own choice.
+
+        Returns whether anything changed.
+        """
         ...
 
     async def publish(self, messages: Sequence[OutboxMessage]) -> None:
