@@ -27,6 +27,7 @@ Identifier = Annotated[
 ]
 """An opaque identifier from the organisation's directory (person, team)."""
 
+
 def _storable(value: str) -> str:
     # PostgreSQL text cannot hold NUL, and a lone surrogate cannot be encoded as UTF-8: refuse
     # both at the edge with a clear reason instead of failing in the database.
