@@ -7,6 +7,11 @@ comes with check-jsonschema):
 
 Prints each rule it checked and every violation; exits 1 on any violation. With
 KINSHIP_REQUIRE_DIGESTS=1, third-party images must also be pinned by digest.
+
+    python deploy/compose/check_policy.py --builds docker-compose.yml
+
+prints the build arguments of each service built from services/Dockerfile, one build a line
+as NAME=VALUE,NAME=VALUE (what the Dockerfile linter's -build-args takes).
 """
 
 import os
@@ -29,6 +34,8 @@ NO_HEALTHCHECK = {
 SECRET_NAME = re.compile(r"(KEY|KEYS|SECRET|PASSWORD|TOKEN)$")
 DEV_VALUE = re.compile(r"dev|not-for-production", re.IGNORECASE)
 LOOPBACK = {"127.0.0.1", "::1", "[::1]", "localhost"}
+# The one Dockerfile of the services: SERVICE names the service, PORT the port it serves on.
+SERVICE_DOCKERFILE = "services/Dockerfile"
 
 Problems = list[str]
 Services = dict[str, dict[str, Any]]
@@ -82,11 +89,29 @@ def strings_in(value: Any) -> Iterator[str]:
             yield from strings_in(item)
 
 
+def mapping(value: Any) -> dict[str, str]:
+    """A Compose mapping written as a map or as a list of NAME=VALUE."""
+    if isinstance(value, list):
+        value = dict(item.split("=", 1) if "=" in item else (item, "") for item in value)
+    return {str(key): "" if item is None else str(item) for key, item in (value or {}).items()}
+
+
 def environment(spec: dict[str, Any]) -> dict[str, str]:
-    env = spec.get("environment") or {}
-    if isinstance(env, list):
-        env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
-    return {str(key): "" if value is None else str(value) for key, value in env.items()}
+    return mapping(spec.get("environment"))
+
+
+def build_args(spec: dict[str, Any]) -> dict[str, str]:
+    build = spec.get("build")
+    return mapping(build.get("args")) if isinstance(build, dict) else {}
+
+
+def container_ports(spec: dict[str, Any]) -> set[str]:
+    """The container side of each published port."""
+    ports = set()
+    for port in spec.get("ports") or []:
+        target = port.get("target") if isinstance(port, dict) else str(port).rsplit(":", 1)[-1]
+        ports.add(str(target).split("/")[0])
+    return ports
 
 
 def rule_no_interpolation(compose: dict[str, Any], services: Services, root: Path) -> Problems:
@@ -280,20 +305,35 @@ def rule_files_exist(compose: dict[str, Any], services: Services, root: Path) ->
     return problems
 
 
-def rule_every_service_built(compose: dict[str, Any], services: Services, root: Path) -> Problems:
-    """Every service of the workspace (services/*/pyproject.toml) has a Dockerfile and a
-    compose service of the same name built from it."""
+def build_problems(name: str, spec: dict[str, Any]) -> Problems:
+    """A service is built from services/Dockerfile with the repository root as context, its
+    own name as SERVICE and the port it publishes as PORT."""
+    build = spec.get("build") or {}
+    if isinstance(build, str) or build.get("dockerfile") != SERVICE_DOCKERFILE:
+        return [f"{name}: no compose service built from {SERVICE_DOCKERFILE}"]
     problems = []
+    if build.get("context", ".") != ".":
+        problems.append(f"{name}: the build context must be the repository root")
+    args = build_args(spec)
+    if args.get("SERVICE") != name:
+        problems.append(f"{name}: build argument SERVICE must be {name!r} (its services/ folder)")
+    port, published = args.get("PORT", ""), container_ports(spec)
+    if not port.isdigit():
+        problems.append(f"{name}: build argument PORT must be the port it serves on")
+    elif published and port not in published:
+        problems.append(f"{name}: build argument PORT {port} is not a port it publishes")
+    return problems
+
+
+def rule_every_service_built(compose: dict[str, Any], services: Services, root: Path) -> Problems:
+    """Every service of the workspace (services/*/pyproject.toml) has a compose service of the
+    same name built from services/Dockerfile with its name and port as build arguments."""
+    problems = []
+    if not (root / SERVICE_DOCKERFILE).is_file():
+        problems.append(f"{SERVICE_DOCKERFILE} is missing")
     for manifest in sorted(root.glob("services/*/pyproject.toml")):
         name = manifest.parent.name
-        dockerfile = f"services/{name}/Dockerfile"
-        if not (root / dockerfile).is_file():
-            problems.append(f"{dockerfile} is missing")
-        build = services.get(name, {}).get("build") or {}
-        if isinstance(build, str) or build.get("dockerfile") != dockerfile:
-            problems.append(f"{name}: no compose service built from {dockerfile}")
-        elif build.get("context", ".") != ".":
-            problems.append(f"{name}: the build context must be the repository root")
+        problems += build_problems(name, services.get(name, {}))
     return problems
 
 
@@ -349,7 +389,19 @@ RULES: list[Rule] = [
 ]
 
 
+def print_builds(compose_path: Path) -> int:
+    """The build arguments of each service built from services/Dockerfile, a line each."""
+    services: Services = load(compose_path).get("services") or {}
+    for spec in app_services(services).values():
+        build = spec["build"]
+        if isinstance(build, dict) and build.get("dockerfile") == SERVICE_DOCKERFILE:
+            print(",".join(f"{key}={value}" for key, value in sorted(build_args(spec).items())))
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv[1:2] == ["--builds"]:
+        return print_builds(Path(argv[2] if len(argv) > 2 else "docker-compose.yml"))
     compose_path = Path(argv[1] if len(argv) > 1 else "docker-compose.yml")
     collector_path = Path(argv[2] if len(argv) > 2 else "deploy/compose/otel-collector.yaml")
     root = compose_path.resolve().parent
