@@ -33,20 +33,9 @@ CHECK_VENV=$(cd "$TOOLS_DIR" && pwd)/$(basename "$CHECK_VENV")
 
 # --- tools ---------------------------------------------------------------------------------
 step "tools: check-jsonschema (hash-pinned, $CHECK_REQUIREMENTS) in $CHECK_VENV"
-if ! command -v uv >/dev/null 2>&1; then
-  echo "    installing uv"
-  python3 -m pip install --quiet 'uv>=0.9,<1'
-fi
-requirements_stamp=$(sha256 "$CHECK_REQUIREMENTS")
-if [ -x "$CHECK_VENV/bin/check-jsonschema" ] && [ "$(cat "$CHECK_VENV/.stamp" 2>/dev/null)" = "$requirements_stamp" ]; then
-  echo "    up to date"
-else
-  rm -rf "$CHECK_VENV"
-  uv venv --quiet --python python3 "$CHECK_VENV"
-  uv pip install --quiet --python "$CHECK_VENV/bin/python" --require-hashes -r "$CHECK_REQUIREMENTS"
-  echo "$requirements_stamp" > "$CHECK_VENV/.stamp"
-  echo "    installed $("$CHECK_VENV/bin/check-jsonschema" --version)"
-fi
+ensure_uv
+ensure_venv "$CHECK_VENV" "$CHECK_REQUIREMENTS" check-jsonschema
+echo "    $("$CHECK_VENV/bin/check-jsonschema" --version)"
 done_step
 
 step "tools: dockerfile-lint ($LINT_SRC, $(sed -n 's/^\tgithub.com\/moby\/buildkit \(v[^ ]*\).*/BuildKit \1/p' "$LINT_SRC/go.mod")) in $BIN_DIR"
