@@ -28,7 +28,12 @@ from kinship_console.adapters.sessions import (
 )
 from kinship_console.clock import Clock
 from kinship_console.entrypoints.i18n import N_, Catalogs
-from kinship_console.entrypoints.pages import ConsolePages, SignInRequiredError, page_router
+from kinship_console.entrypoints.pages import (
+    BACK_HOME,
+    ConsolePages,
+    SignInRequiredError,
+    page_router,
+)
 from kinship_console.entrypoints.rendering import STATIC, Pages
 from kinship_console.entrypoints.security import (
     CsrfGuard,
@@ -46,6 +51,7 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 COOKIE_HTTPS = "__Host-kinship-session"
 COOKIE_HTTP = "kinship-session"
 ReadinessCheck = Callable[[], Awaitable[bool]]
+ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 
 async def migrate(settings: DatabaseSettings) -> list[str]:
@@ -243,6 +249,33 @@ def _add_health_routes(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
 def _add_error_pages(app: FastAPI, console: ConsolePages) -> None:
     """Every failure is a page that says what happened (never a stack trace, never JSON)."""
 
+    def page(status_code: int, title: str, message: str) -> ErrorHandler:
+        async def handler(request: Request, _error: Exception) -> Response:
+            return console.state_page(request, status_code, title, message, action=BACK_HOME)
+
+        return handler
+
+    did_not_work = (N_("This did not work"), N_("The request could not be handled."))
+    csrf_refused = page(
+        403,
+        N_("This form could not be accepted"),
+        N_(
+            "The form was out of date or did not come from this page, so nothing was "
+            "sent. Go back, reload the page and try again."
+        ),
+    )
+    too_large = page(
+        413,
+        N_("Too much to send"),
+        N_("The form was larger than Kinship accepts. Nothing was sent."),
+    )
+    not_found = page(404, N_("Page not found"), N_("There is no page at this address."))
+    went_wrong = page(
+        500,
+        N_("Something went wrong"),
+        N_("Kinship could not show this page. Please try again in a few minutes."),
+    )
+
     async def sign_in_required(request: Request, error: Exception) -> Response:
         assert isinstance(error, SignInRequiredError)
         if request.method == "GET":
@@ -255,68 +288,20 @@ def _add_error_pages(app: FastAPI, console: ConsolePages) -> None:
             action=(f"/signin?next={quote(error.next_path)}", N_("Sign in again")),
         )
 
-    async def csrf_refused(request: Request, _error: Exception) -> Response:
-        return console.state_page(
-            request,
-            403,
-            N_("This form could not be accepted"),
-            N_(
-                "The form was out of date or did not come from this page, so nothing was "
-                "sent. Go back, reload the page and try again."
-            ),
-            action=("/", N_("Back to the start page")),
-        )
-
-    async def too_large(request: Request, _error: Exception) -> Response:
-        return console.state_page(
-            request,
-            413,
-            N_("Too much to send"),
-            N_("The form was larger than Kinship accepts. Nothing was sent."),
-            action=("/", N_("Back to the start page")),
-        )
-
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, StarletteHTTPException)
         if error.status_code == 404:
-            return console.state_page(
-                request,
-                404,
-                N_("Page not found"),
-                N_("There is no page at this address."),
-                action=("/", N_("Back to the start page")),
-            )
-        return console.state_page(
-            request,
-            error.status_code,
-            N_("This did not work"),
-            N_("The request could not be handled."),
-            action=("/", N_("Back to the start page")),
-        )
-
-    async def invalid_request(request: Request, _error: Exception) -> Response:
-        return console.state_page(
-            request,
-            400,
-            N_("This did not work"),
-            N_("The request could not be handled."),
-            action=("/", N_("Back to the start page")),
-        )
+            return await not_found(request, error)
+        return await page(error.status_code, *did_not_work)(request, error)
 
     async def unexpected(request: Request, error: Exception) -> Response:
         # The type only: messages and tracebacks may carry values from the request.
         log.error("unexpected error", extra={"error": type(error).__name__})
-        return console.state_page(
-            request,
-            500,
-            N_("Something went wrong"),
-            N_("Kinship could not show this page. Please try again in a few minutes."),
-            action=("/", N_("Back to the start page")),
-        )
+        return await went_wrong(request, error)
 
     app.add_exception_handler(SignInRequiredError, sign_in_required)
     app.add_exception_handler(CsrfRefusedError, csrf_refused)
     app.add_exception_handler(FormTooLargeError, too_large)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(RequestValidationError, page(400, *did_not_work))
     app.add_exception_handler(Exception, unexpected)
