@@ -47,10 +47,7 @@ if ! command -v go >/dev/null 2>&1; then
   echo "check-helm: Go is required to build helm and kubeconform (the go command on PATH)" >&2
   exit 1
 fi
-if ! command -v uv >/dev/null 2>&1; then
-  echo "    installing uv"
-  python3 -m pip install --quiet 'uv>=0.9,<1'
-fi
+ensure_uv
 
 # go_tool BINARY MODULE PACKAGE VERSION [LDFLAGS]: go install into BIN_DIR unless the binary
 # there was built from MODULE@VERSION (its build info says) with these ldflags (its stamp says;
@@ -84,16 +81,8 @@ go_tool helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "$helm_ldf
 go_tool kubeconform github.com/yannh/kubeconform github.com/yannh/kubeconform/cmd/kubeconform \
   "$KUBECONFORM_VERSION" "-s -w"
 echo "    $("$HELM" version --short)"
-requirements_stamp=$(sha256 "$REQUIREMENTS")
-if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.stamp" 2>/dev/null)" = "$requirements_stamp" ]; then
-  echo "    PyYAML venv: up to date"
-else
-  rm -rf "$VENV"
-  uv venv --quiet --python python3 "$VENV"
-  uv pip install --quiet --python "$VENV/bin/python" --require-hashes -r "$REQUIREMENTS"
-  echo "$requirements_stamp" > "$VENV/.stamp"
-  echo "    PyYAML venv: installed ($("$VENV/bin/python" -c 'import yaml; print("PyYAML", yaml.__version__)'))"
-fi
+ensure_venv "$VENV" "$REQUIREMENTS" "PyYAML venv"
+echo "    $("$VENV/bin/python" -c 'import yaml; print("PyYAML", yaml.__version__)')"
 done_step
 
 # --- 2. registry -------------------------------------------------------------------------------

@@ -3,18 +3,14 @@
 import asyncio
 import socket
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from typing import Any
 
-import uvicorn
 from aiosmtpd.controller import Controller
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+from kinship_devstack.loopback import LoopbackServer, Receive, Scope, Send, read_body
 
 
 def free_port() -> int:
@@ -40,8 +36,7 @@ class WebhookReceiver:
     hang: set[str] = field(default_factory=set)
     received: list[Received] = field(default_factory=list)
     port: int = field(default_factory=free_port)
-    _server: uvicorn.Server | None = None
-    _task: asyncio.Task[None] | None = None
+    _server: LoopbackServer | None = None
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}/{path}"
@@ -60,12 +55,7 @@ class WebhookReceiver:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         path = scope["path"]
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         if path.lstrip("/") in self.hang:
@@ -82,19 +72,12 @@ class WebhookReceiver:
         await send({"type": "http.response.body", "body": b"ok" if accepted else b"no"})
 
     async def start(self) -> None:
-        config = uvicorn.Config(
-            self, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:  # noqa: ASYNC110 - uvicorn has no started event
-            await asyncio.sleep(0.02)
+        self._server = LoopbackServer(self, self.port)
+        await self._server.start()
 
     async def stop(self) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            self._server.force_exit = True
-            await asyncio.wait_for(self._task, timeout=10)
+        if self._server is not None:
+            await self._server.stop(force=True)  # hung requests never end by themselves
 
 
 class _Mailbox:

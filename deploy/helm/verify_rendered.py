@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 Doc = dict[str, Any]
+Acl = tuple[str, str, str]  # (resource type, name, pattern type)
 
 
 def load_documents(path: Path) -> list[Doc]:
@@ -120,27 +121,9 @@ class Checker:
             if entry is None:
                 self.fail(f"KafkaUser {doc['metadata']['name']} belongs to no service")
                 continue
-            want: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-            for topic in entry["acls"]["read"]:
-                want[("topic", topic_prefix + topic, "literal")] |= {"Read", "Describe"}
-            for topic in entry["acls"]["write"]:
-                want[("topic", topic_prefix + topic, "literal")] |= {"Write", "Describe"}
             acls = doc["spec"]["authorization"]["acls"]
-            groups = [a for a in acls if a["resource"]["type"] == "group"]
-            patterns = {a["resource"].get("patternType", "literal") for a in groups}
-            if patterns == {"prefix"}:
-                want[("group", f"{group_prefix}.{service}.", "prefix")] |= {"Read", "Describe"}
-            else:
-                for purpose in entry["groups"]:
-                    name = f"{group_prefix}.{service}.{purpose}"
-                    want[("group", name, "literal")] |= {"Read", "Describe"}
-            got: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-            for acl in acls:
-                resource = acl["resource"]
-                if acl.get("type", "allow") != "allow":
-                    self.fail(f"KafkaUser {service}: unexpected {acl.get('type')} rule")
-                key = (resource["type"], resource.get("name", ""), resource.get("patternType"))
-                got[key] |= set(acl.get("operations", []))
+            want = self.wanted_acls(service, entry, acls, topic_prefix, group_prefix)
+            got = self.granted_acls(service, acls)
             if dict(got) != dict(want):
                 extra = {k: sorted(v - want.get(k, set())) for k, v in got.items()}
                 lacking = {k: sorted(v - got.get(k, set())) for k, v in want.items()}
@@ -152,6 +135,38 @@ class Checker:
         missing = set(self.registry["services"]) - seen
         if missing:
             self.fail(f"no KafkaUser for {sorted(missing)}")
+
+    @staticmethod
+    def wanted_acls(
+        service: str, entry: Doc, acls: list[Doc], topic_prefix: str, group_prefix: str
+    ) -> dict[Acl, set[str]]:
+        """The operations the registry grants a service, per (type, name, pattern); its
+        groups by prefix when the rendered user grants them by prefix."""
+        want: dict[Acl, set[str]] = defaultdict(set)
+        for topic in entry["acls"]["read"]:
+            want[("topic", topic_prefix + topic, "literal")] |= {"Read", "Describe"}
+        for topic in entry["acls"]["write"]:
+            want[("topic", topic_prefix + topic, "literal")] |= {"Write", "Describe"}
+        groups = [a for a in acls if a["resource"]["type"] == "group"]
+        patterns = {a["resource"].get("patternType", "literal") for a in groups}
+        if patterns == {"prefix"}:
+            want[("group", f"{group_prefix}.{service}.", "prefix")] |= {"Read", "Describe"}
+        else:
+            for purpose in entry["groups"]:
+                name = f"{group_prefix}.{service}.{purpose}"
+                want[("group", name, "literal")] |= {"Read", "Describe"}
+        return want
+
+    def granted_acls(self, service: str, acls: list[Doc]) -> dict[Acl, set[str]]:
+        """The operations a rendered KafkaUser allows, per (type, name, pattern)."""
+        got: dict[Acl, set[str]] = defaultdict(set)
+        for acl in acls:
+            resource = acl["resource"]
+            if acl.get("type", "allow") != "allow":
+                self.fail(f"KafkaUser {service}: unexpected {acl.get('type')} rule")
+            key = (resource["type"], resource.get("name", ""), resource.get("patternType"))
+            got[key] |= set(acl.get("operations", []))
+        return got
 
     def check_publisher(self, doc: Doc, ingestion: set[str]) -> None:
         """An outside publisher may only Write (and Describe) ingestion topics."""
@@ -181,33 +196,36 @@ class Checker:
             graceful = float(configs.get(service, {}).get("KINSHIP_GRACEFUL_TIMEOUT_SECONDS", 0))
             if not pod.get("terminationGracePeriodSeconds", 30) > graceful:
                 self.fail(f"{where}: terminationGracePeriodSeconds <= graceful timeout")
-            container = pod["containers"][0]
-            if container.get("command", []) + container.get("args", []) != [
-                "python",
-                "-m",
-                f"kinship_{service}",
-                "serve",
-            ]:
-                self.fail(f"{where}: does not run python -m kinship_{service} serve")
-            ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
-            if ports.get("http") != entry["httpPort"]:
-                self.fail(f"{where}: http port {ports.get('http')}, code says {entry['httpPort']}")
-            for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
-                if container.get(probe, {}).get("httpGet", {}).get("path") != path:
-                    self.fail(f"{where}: {probe} is not on {path}")
-            security = container.get("securityContext", {})
-            if (
-                security.get("readOnlyRootFilesystem") is not True
-                or security.get("allowPrivilegeEscalation") is not False
-                or security.get("capabilities", {}).get("drop") != ["ALL"]
-            ):
-                self.fail(f"{where}: container security context is not locked down")
-            resources = container.get("resources", {})
-            if not resources.get("requests") or not resources.get("limits"):
-                self.fail(f"{where}: needs resource requests and limits")
+            self.check_container(where, service, entry, pod["containers"][0])
         missing = set(self.registry["services"]) - seen
         if missing:
             self.fail(f"no Deployment for {sorted(missing)}")
+
+    def check_container(self, where: str, service: str, entry: Doc, container: Doc) -> None:
+        """A service container: its command, port, probes, security context and resources."""
+        if container.get("command", []) + container.get("args", []) != [
+            "python",
+            "-m",
+            f"kinship_{service}",
+            "serve",
+        ]:
+            self.fail(f"{where}: does not run python -m kinship_{service} serve")
+        ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+        if ports.get("http") != entry["httpPort"]:
+            self.fail(f"{where}: http port {ports.get('http')}, code says {entry['httpPort']}")
+        for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+            if container.get(probe, {}).get("httpGet", {}).get("path") != path:
+                self.fail(f"{where}: {probe} is not on {path}")
+        security = container.get("securityContext", {})
+        if (
+            security.get("readOnlyRootFilesystem") is not True
+            or security.get("allowPrivilegeEscalation") is not False
+            or security.get("capabilities", {}).get("drop") != ["ALL"]
+        ):
+            self.fail(f"{where}: container security context is not locked down")
+        resources = container.get("resources", {})
+        if not resources.get("requests") or not resources.get("limits"):
+            self.fail(f"{where}: needs resource requests and limits")
 
     def check_migrations(self) -> None:
         """A pre-install/pre-upgrade hook Job per service runs its migrations."""

@@ -7,17 +7,13 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from typing import Any
 
-import uvicorn
 from aiosmtpd.controller import Controller
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+from kinship_devstack.loopback import LoopbackServer, Receive, Scope, Send, read_body
 
 
 @dataclass
@@ -41,8 +37,7 @@ class DemoReceiver:
     port: int = 8099
     deliveries: list[Delivery] = field(default_factory=list)
     arrived: asyncio.Queue[Delivery] = field(default_factory=asyncio.Queue)
-    _server: uvicorn.Server | None = None
-    _task: asyncio.Task[None] | None = None
+    _server: LoopbackServer | None = None
 
     def url(self, recipient: str) -> str:
         """The webhook URL of a recipient."""
@@ -52,12 +47,7 @@ class DemoReceiver:
         """The ASGI app."""
         if scope["type"] != "http":
             return
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        raw = await read_body(receive)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         expected = "sha256=" + hmac.new(self.secret, raw, hashlib.sha256).hexdigest()
         delivery_id = headers.get("x-kinship-delivery", "")
@@ -77,19 +67,13 @@ class DemoReceiver:
 
     async def start(self) -> None:
         """Listen on loopback."""
-        config = uvicorn.Config(
-            self, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:  # noqa: ASYNC110 - uvicorn has no started event
-            await asyncio.sleep(0.02)
+        self._server = LoopbackServer(self, self.port)
+        await self._server.start()
 
     async def stop(self) -> None:
         """Stop listening."""
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
+        if self._server is not None:
+            await self._server.stop()
 
 
 class DemoMailbox:

@@ -1,10 +1,11 @@
 """What every service's composition root builds on: the shared resources as a dishka
 ``Provider``, the ASGI app with its lifespan and health checks, and ``python -m``.
 
-A service's composition root (``kinship_<service>/composition.py``) makes a container from
-``RuntimeProvider`` plus its own provider, declares its subscriptions with ``ingest`` and
-its routes, and hands them to ``service_app``. Resources are opened lazily by the container
-and closed in reverse order when it closes: nothing is half-built, nothing is a global.
+A service's composition root (``kinship_<service>/composition.py``) hands its own provider,
+subscriptions and routes to ``compose_service``, which makes a container from
+``RuntimeProvider`` plus that provider, declares the subscriptions with ``ingest`` and builds
+the app with ``service_app``. Resources are opened lazily by the container and closed in
+reverse order when it closes: nothing is half-built, nothing is a global.
 
 Start order: topics (local stacks) → pool (migrations applied) → producer → outbox relay →
 the service's workers → consumers. Stop order is the reverse: consumers finish their
@@ -18,12 +19,12 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import uvicorn
 from aiokafka import AIOKafkaProducer
-from dishka import AsyncContainer, Provider, Scope, from_context, provide
+from dishka import AsyncContainer, Provider, Scope, from_context, make_async_container, provide
 from dishka.integrations.fastapi import setup_dishka
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
@@ -36,7 +37,8 @@ from kinship_runtime.dead_letters import DeadLetterKeys, DeadLetters
 from kinship_runtime.health import ReadinessCheck, health_router
 from kinship_runtime.http import create_http_app
 from kinship_runtime.identity import IdentityVerifier, identity_verifier
-from kinship_runtime.kafka import ensure_topics, make_producer
+from kinship_runtime.ingest import Subscription, ingest
+from kinship_runtime.kafka import ensure_topics, make_broker, make_producer
 from kinship_runtime.limits import RequestLimits
 from kinship_runtime.outbox import OutboxRelay
 from kinship_runtime.settings import KinshipSettings
@@ -235,6 +237,48 @@ def service_app(
     )
     app.state.kinship = ServiceParts(settings, broker, tuple(produces))
     return app
+
+
+def compose_service(
+    settings: KinshipSettings,
+    service: Provider,
+    migrations: Path,
+    subscriptions: Sequence[Subscription[Any]],
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    produces: Sequence[TopicSpec] = (),
+    workers: Sequence[type[Worker]] = (),
+    public_paths: Sequence[str] = (),
+) -> FastAPI:
+    """A service's ASGI app from its parts: a broker for ``settings``, a container of the
+    runtime's resources (``migrations`` applied to the pool) and ``service``'s own, a consumer
+    per subscription, and ``service_app`` with the rest of the arguments.
+
+    The container's context holds the settings as ``KinshipSettings`` and as their own type
+    (a service provider declares ``from_context(provides=<its settings type>)``), and the
+    broker.
+    """
+    broker = make_broker(settings)
+    container = make_async_container(
+        RuntimeProvider(migrations),
+        service,
+        context={KinshipSettings: settings, type(settings): settings, KafkaBroker: broker},
+    )
+    for subscription in subscriptions:
+        ingest(broker, settings, container, subscription)
+    return service_app(
+        container,
+        broker,
+        settings,
+        title=title,
+        description=description,
+        routers=routers,
+        produces=produces,
+        workers=workers,
+        public_paths=public_paths,
+    )
 
 
 async def migrate(settings: KinshipSettings, migrations: Path) -> list[str]:

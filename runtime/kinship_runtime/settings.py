@@ -144,21 +144,26 @@ class KinshipSettings(BaseSettings):
 
     NOT_KEYS: ClassVar[frozenset[str]] = _NOT_KEYS
 
+    def required_secret(
+        self, configured: SecretStr | None, variable: str, dev_credential: str | None = None
+    ) -> SecretStr:
+        """``configured`` when set; else the published development value (``DEV_CREDENTIALS``
+        under ``dev_credential``, by default ``variable``) in the dev profile only."""
+        if configured is not None:
+            return configured
+        if self.env != "dev":
+            raise InsecureSettingsError(f"{variable} is required")
+        return SecretStr(DEV_CREDENTIALS[dev_credential or variable])
+
     def vault_key(self) -> SecretStr:
         """The key this service presents to the check-in service's vault."""
-        if self.checkin_api_key is not None:
-            return self.checkin_api_key
-        if self.env != "dev":
-            raise InsecureSettingsError("KINSHIP_CHECKIN_API_KEY is required")
-        return SecretStr(DEV_CREDENTIALS["KINSHIP_API_KEYS key"])
+        return self.required_secret(
+            self.checkin_api_key, "KINSHIP_CHECKIN_API_KEY", "KINSHIP_API_KEYS key"
+        )
 
     def dead_letter_wrapping_key(self) -> bytes:
         """The 32-byte key wrapping dead-letter keys (SHA-256 of the configured secret)."""
-        configured = self.dead_letter_key
-        if configured is None:
-            if self.env != "dev":
-                raise InsecureSettingsError("KINSHIP_DEAD_LETTER_KEY is required")
-            configured = SecretStr(DEV_CREDENTIALS["KINSHIP_DEAD_LETTER_KEY"])
+        configured = self.required_secret(self.dead_letter_key, "KINSHIP_DEAD_LETTER_KEY")
         return hashlib.sha256(configured.get_secret_value().encode()).digest()
 
     @model_validator(mode="after")

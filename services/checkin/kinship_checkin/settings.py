@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 
-from kinship_runtime.settings import DEV_CREDENTIALS, InsecureSettingsError, KinshipSettings
+from kinship_runtime.settings import KinshipSettings
 
 
 class CheckinSettings(KinshipSettings):
@@ -55,9 +55,4 @@ class CheckinSettings(KinshipSettings):
 
     def grant_signing_key(self) -> bytes:
         """The reveal-grant key (a development one in the dev profile)."""
-        configured = self.grant_key
-        if configured is None:
-            if self.env != "dev":
-                raise InsecureSettingsError("KINSHIP_GRANT_KEY is required")
-            configured = SecretStr(DEV_CREDENTIALS["KINSHIP_GRANT_KEY"])
-        return configured.get_secret_value().encode()
+        return self.required_secret(self.grant_key, "KINSHIP_GRANT_KEY").get_secret_value().encode()

@@ -1,15 +1,19 @@
 """The vault's guarded answers: lookups, conflict screens, deliveries and reveals."""
 
+import base64
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import SecretStr
 
 from kinship_checkin.domain.people import Contact, Revealed
 from kinship_checkin.domain.privacy import NoteCipher
 from kinship_checkin.handlers.recording import RecordingTopics, record_checkins
 from kinship_checkin.handlers.reveal import PersonGoneError, RevealRefusedError, reveal
 from kinship_checkin.handlers.subjects import lookup_subjects, resolve_for_delivery, screen
+from kinship_checkin.settings import CheckinSettings
 from kinship_contracts.grants import RevealGrant, sign_grant
+from kinship_runtime.settings import DEV_CREDENTIALS, InsecureSettingsError
 from tests.unit.fakes.checkin import FakeCheckinUnitOfWork, submitted
 
 NOTES = NoteCipher({"n1": b"n" * 32}, "n1")
@@ -149,3 +153,14 @@ async def test_a_delivery_resolution_is_audited_without_naming_the_person() -> N
             {"request_id": "req-2", "found": False},
         ),
     ]
+
+
+def test_the_grant_key_is_required_outside_the_dev_profile() -> None:
+    note_keys = SecretStr("n1:" + base64.b64encode(b"n" * 32).decode())
+    production = CheckinSettings(env="production", note_keys=note_keys, note_key_id="n1")
+    with pytest.raises(InsecureSettingsError, match="KINSHIP_GRANT_KEY is required"):
+        production.grant_signing_key()
+    configured = production.model_copy(update={"grant_key": SecretStr("g" * 40)})
+    assert configured.grant_signing_key() == b"g" * 40
+    dev = CheckinSettings(env="dev", note_keys=note_keys, note_key_id="n1")
+    assert dev.grant_signing_key() == DEV_CREDENTIALS["KINSHIP_GRANT_KEY"].encode()

@@ -1,16 +1,17 @@
 """Settings every service shares (kinship_runtime.settings) and the ``migrate`` command."""
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from kinship_contracts.topics import topic
 from kinship_escalation.settings import EscalationSettings
 from kinship_recognition.settings import RecognitionSettings
 from kinship_runtime import composition
-from kinship_runtime.settings import KinshipSettings
+from kinship_runtime.settings import DEV_CREDENTIALS, InsecureSettingsError, KinshipSettings
 
 
 def test_the_environment_prefix_applies_to_physical_topic_names() -> None:
@@ -45,3 +46,19 @@ def test_migrate_needs_only_the_database_settings(
 
     assert composition.run_service("t", RecognitionSettings, never, tmp_path, ["migrate"]) == 0
     assert [(s.service_name, s.owned_schema()) for s in seen] == [("recognition", "recognition_x")]
+
+
+def test_an_unset_secret_is_the_development_value_in_dev_and_refused_in_production() -> None:
+    dev = KinshipSettings(env="dev")
+    assert dev.vault_key().get_secret_value() == DEV_CREDENTIALS["KINSHIP_API_KEYS key"]
+    assert (
+        dev.dead_letter_wrapping_key()
+        == hashlib.sha256(DEV_CREDENTIALS["KINSHIP_DEAD_LETTER_KEY"].encode()).digest()
+    )
+    production = KinshipSettings(env="production")
+    with pytest.raises(InsecureSettingsError, match="KINSHIP_CHECKIN_API_KEY is required"):
+        production.vault_key()
+    with pytest.raises(InsecureSettingsError, match="KINSHIP_DEAD_LETTER_KEY is required"):
+        production.dead_letter_wrapping_key()
+    configured = KinshipSettings(env="production", dead_letter_key=SecretStr("k" * 40))
+    assert configured.dead_letter_wrapping_key() == hashlib.sha256(b"k" * 40).digest()
