@@ -74,13 +74,18 @@ class RecognitionProvider(Provider):
         return PostgresRecognitionUnitOfWork(pool, directory)
 
 
-def create_app(settings: RecognitionSettings | None = None) -> FastAPI:
-    """The recognition service as an ASGI app: HTTP API plus Kafka consumers in its lifespan."""
+def create_app(settings: RecognitionSettings | None = None, *overrides: Provider) -> FastAPI:
+    """The recognition service as an ASGI app: HTTP API plus Kafka consumers in its lifespan.
+
+    ``overrides``: providers that replace what they provide (tests: the vault over an
+    in-process check-in service).
+    """
     settings = settings or RecognitionSettings()
     broker = make_broker(settings)
     container = make_async_container(
         RuntimeProvider(MIGRATIONS),
         RecognitionProvider(),
+        *overrides,
         context={KinshipSettings: settings, KafkaBroker: broker},
     )
     for subscription in SUBSCRIPTIONS:
