@@ -10,12 +10,11 @@ from kinship_escalation.composition import create_app
 from kinship_escalation.settings import EscalationSettings
 from kinship_notifications.composition import create_app as create_notifications_app
 from kinship_notifications.settings import NotificationSettings
-from kinship_recognition.composition import create_app as create_recognition_app
-from kinship_recognition.settings import RecognitionSettings
 from tests.conftest import Endpoints
 from tests.escalation_support import Escalation, Starter, escalation_env
-from tests.notifications_support import WEBHOOK_SECRET, Notifications, Recognition
+from tests.notifications_support import WEBHOOK_SECRET, Notifications
 from tests.receivers import SmtpReceiver
+from tests.recognition_support import RunningRecognition, recognition_running
 
 
 @pytest.fixture
@@ -100,17 +99,11 @@ async def notifications(start_notifications: NotificationStarter) -> AsyncIterat
 @pytest.fixture
 async def recognition(
     service_env: dict[str, str], endpoints: Endpoints, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Recognition]:
-    """A recognition service isolated to this test (its own schema)."""
+) -> AsyncIterator[RunningRecognition]:
+    """A recognition service isolated to this test (its own schema), with a check-in service
+    in-process as its vault."""
     for name, value in escalation_env(service_env).items():
         monkeypatch.setenv(name, value)
     schema = f"{service_env['KINSHIP_DATABASE_SCHEMA']}_r"
-    settings = RecognitionSettings(database_schema=schema, kudos_daily_limit=3)
-    app = create_recognition_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://recognition.test"
-        ) as client,
-    ):
-        yield Recognition(client, settings, endpoints)
+    async with recognition_running(schema, endpoints, kudos_daily_limit=3) as running:
+        yield running

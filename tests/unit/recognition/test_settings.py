@@ -1,0 +1,35 @@
+"""Recognition settings: the request-signing key, refused when missing, published or short
+outside the dev profile."""
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from kinship_recognition.settings import RecognitionSettings
+from kinship_runtime.settings import DEV_CREDENTIALS, InsecureSettingsError
+
+STRONG = "a-request-signing-key-that-is-long-enough-0123"
+
+
+def test_the_dev_profile_signs_with_the_published_development_key() -> None:
+    dev = RecognitionSettings(env="dev")
+    assert dev.request_signing_secret() == DEV_CREDENTIALS["KINSHIP_REQUEST_SIGNING_KEY"].encode()
+
+
+def test_outside_dev_the_signing_key_is_required() -> None:
+    with pytest.raises(InsecureSettingsError, match="KINSHIP_REQUEST_SIGNING_KEY is required"):
+        RecognitionSettings().request_signing_secret()
+    configured = RecognitionSettings(request_signing_key=SecretStr(STRONG))
+    assert configured.request_signing_secret() == STRONG.encode()
+
+
+@pytest.mark.parametrize(
+    "value", [DEV_CREDENTIALS["KINSHIP_REQUEST_SIGNING_KEY"], "short-signing-key"]
+)
+def test_outside_dev_a_published_or_short_signing_key_is_refused(value: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        RecognitionSettings(request_signing_key=SecretStr(value))
+    assert "KINSHIP_REQUEST_SIGNING_KEY" in str(error.value) and value not in str(error.value)
+
+
+def test_the_pseudonym_key_is_no_setting_of_this_service() -> None:
+    assert "pseudonym_key" not in RecognitionSettings.model_fields
