@@ -35,7 +35,8 @@ from kinship_notifications.domain.signing import endpoint_secret
 from tests.receivers import WebhookReceiver
 
 MASTER = b"m" * 32
-SENT_AT = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)
+SENT_AT = datetime.now(UTC).replace(microsecond=250000)
+"""When the senders send (a receiver refuses bodies more than five minutes old)."""
 LOOPBACK = Allowlist.parse("127.0.0.1")
 
 
@@ -86,7 +87,7 @@ class SpyBackend(httpcore.AsyncNetworkBackend):
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[WebhookReceiver]:
-    server = WebhookReceiver()
+    server = WebhookReceiver(master=MASTER)  # verifies with its endpoint's secret
     await server.start()
     yield server
     await server.stop()
@@ -214,7 +215,9 @@ async def test_a_webhook_is_signed_with_its_endpoints_secret_and_carries_its_tim
     master = "sha256=" + hmac.new(MASTER, received.body, hashlib.sha256).hexdigest()
     assert received.headers["x-kinship-signature"] != master
     body = json.loads(received.body)
-    assert (body["delivery_id"], body["sent_at"]) == ("alert:a-1", "2026-11-24T23:30:00.000Z")
+    stamp = SENT_AT.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert (body["delivery_id"], body["sent_at"]) == ("alert:a-1", stamp)
+    assert stamp.endswith(".250Z")
     assert received.headers["x-kinship-timestamp"] == body["sent_at"]
     assert received.headers["x-kinship-delivery"] == "alert:a-1"
 
