@@ -136,6 +136,25 @@ async def test_recipients_of_an_earlier_release_move_into_the_directory_projecti
         ],
     )
 
+    link = "http://127.0.0.1:8002/v1/alerts/a-1/acknowledge"
+    alert = {
+        "alert_id": "a-1",
+        "case_id": "k-1",
+        "severity": "critical",
+        "step": 1,
+        "reason": "r",
+        "opened_at": "2026-11-24T10:00:00Z",
+        "ack_url": f"{link}?token=v1.9.abc",
+    }
+    await conn.executemany(
+        f'INSERT INTO "{database}".deliveries (id, kind, critical, request, next_attempt_at,'
+        " person_id, status) VALUES ($1, 'alert', true, $2::text::jsonb, now(), 'p-1', $3)",
+        [
+            (id_, json.dumps(reminder | {"id": id_, "kind": "alert", "alert": alert}), status)
+            for id_, status in (("a-sent", "delivered"), ("a-pending", "pending"))
+        ],
+    )
+
     applied = await migrate_schema(conn, database, MIGRATIONS)
 
     assert "0003_directory_people.sql" in applied
@@ -152,7 +171,7 @@ async def test_recipients_of_an_earlier_release_move_into_the_directory_projecti
     ]
     deliveries = await conn.fetch(
         f"SELECT id, person_id, subject_id, last_error, request->'recipient' AS recipient,"
-        f' waits FROM "{database}".deliveries ORDER BY id'
+        f" waits FROM \"{database}\".deliveries WHERE kind <> 'alert' ORDER BY id"
     )
     assert [
         (r["id"], r["person_id"], r["subject_id"], r["last_error"], json.loads(r["recipient"]))
@@ -164,6 +183,15 @@ async def test_recipients_of_an_earlier_release_move_into_the_directory_projecti
         ("d-4", "p-2", None, "failed", {"person_id": "p-2"}),
     ]
     assert {r["waits"] for r in deliveries} == {0}
+    links = await conn.fetch(
+        f"SELECT id, request->'alert'->>'ack_url' AS link FROM \"{database}\".deliveries"
+        " WHERE kind = 'alert' ORDER BY id"
+    )
+    # A sent alert keeps no usable token; a pending one still needs its old link.
+    assert [(r["id"], r["link"]) for r in links] == [
+        ("a-pending", f"{link}?token=v1.9.abc"),
+        ("a-sent", link),
+    ]
     pool = await asyncpg.create_pool(
         endpoints.database_url, min_size=1, max_size=1, server_settings={"search_path": database}
     )

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import HttpUrl
 
 from kinship_contracts.links import check_ack_token
 from kinship_contracts.notifications import Alert, MessageKind, NotificationRequest, Recipient
@@ -131,6 +132,24 @@ async def test_alert_arrives_once_signed_for_its_endpoint_with_a_link_minted_at_
         1,
     )
     assert token not in json.dumps(receipt)
+
+
+async def test_an_old_request_with_a_token_is_sent_as_it_came_and_not_kept_once_sent(
+    notifications: Notifications, webhooks: WebhookReceiver
+) -> None:
+    await directory(notifications, ("resp-o", {"webhook": webhooks.url("resp-o")}))
+    new = alert_request("d-old", "resp-o")
+    assert new.alert is not None
+    link = str(new.alert.ack_url)
+    with_token = HttpUrl(f"{link}?token=v1.123.from-escalation")
+    old = new.model_copy(update={"alert": new.alert.model_copy(update={"ack_url": with_token})})
+    await send(notifications, old)
+    (receipt,) = await receipts(notifications, 1)
+    assert receipt["status"] == "delivered"
+    (received,) = webhooks.accepted("resp-o")
+    assert json.loads(received.body)["ack_url"] == f"{link}?token=v1.123.from-escalation"
+    (row,) = await notifications.rows("SELECT request->'alert'->>'ack_url' AS link FROM deliveries")
+    assert row["link"] == link
 
 
 async def test_unsigned_or_forged_requests_are_dead_lettered_and_nothing_is_sent(

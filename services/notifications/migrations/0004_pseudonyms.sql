@@ -5,7 +5,8 @@
 --    delivery to a subject used to record the person it reached; that is cleared, and a
 --    request naming both keeps only the person id;
 --  * waits: how often a delivery waited for the vault (not attempts at the channel);
---  * failure reasons become coarse (no HTTP status, exception name or SMTP detail).
+--  * failure reasons become coarse (no HTTP status, exception name or SMTP detail);
+--  * finished alerts keep their acknowledgement link without its token.
 
 UPDATE directory_people SET subject_id = NULL WHERE subject_id IS NOT NULL;
 
@@ -27,6 +28,13 @@ SET last_error = CASE
     WHEN last_error LIKE 'transport:%' OR last_error LIKE 'smtp:%' THEN 'failed'
     ELSE last_error END
 WHERE last_error LIKE 'http\_%' OR last_error LIKE 'transport:%' OR last_error LIKE 'smtp:%';
+
+-- Finished deliveries of alerts from before links were minted at send time keep no token.
+UPDATE deliveries
+SET request = jsonb_set(request, '{alert,ack_url}',
+    to_jsonb(regexp_replace(regexp_replace(request->'alert'->>'ack_url',
+        '([?&])token=[^&#]*&?', '\1'), '[?&]$', '')))
+WHERE status <> 'pending' AND request->'alert'->>'ack_url' ~ '[?&]token=';
 
 -- Daily limits count deliveries per address; erasure finds them by either id.
 DROP INDEX IF EXISTS deliveries_sent_by_person;

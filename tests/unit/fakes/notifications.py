@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
+from pydantic import HttpUrl
+
 from kinship_contracts.directory import Channels, DirectoryChange, latest_per_person
 from kinship_contracts.notifications import NotificationRequest, Recipient
 from kinship_contracts.privacy import ErasureReceipt, ErasureStage
@@ -25,6 +27,7 @@ from kinship_notifications.domain.deliveries import (
     QueuedRequest,
     Reachable,
 )
+from kinship_notifications.domain.links import has_token, without_token
 from kinship_notifications.domain.policy import Preferences
 from kinship_runtime.outbox import OutboxMessage
 from kinship_runtime.vault import VaultRefusedError, VaultUnavailableError
@@ -237,6 +240,11 @@ class FakeNotificationsUnitOfWork:
         if stored is None or stored.status != "pending":
             return False
         stored.status, stored.attempts = status, attempts
+        alert = stored.request.alert
+        if alert is not None and has_token(str(alert.ack_url)):  # as the adapter's SQL does
+            link = HttpUrl(without_token(str(alert.ack_url)))
+            update = {"alert": alert.model_copy(update={"ack_url": link})}
+            stored.request = stored.request.model_copy(update=update)
         stored.channel, stored.last_error, stored.finished_at = channel, error, now
         stored.lease_until = None
         self.tables.outbox.append(receipt)

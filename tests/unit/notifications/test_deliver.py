@@ -11,7 +11,7 @@ from kinship_contracts.directory import Channels
 from kinship_contracts.links import check_ack_token
 from kinship_contracts.notifications import NotificationRequest
 from kinship_notifications.domain.deliveries import QueuedRequest
-from kinship_notifications.domain.links import AckLinks
+from kinship_notifications.domain.links import AckLinks, has_token, without_token
 from kinship_notifications.domain.policy import CircuitBreaker, Preferences, RetryPolicy
 from kinship_notifications.handlers.accept import accept_requests
 from kinship_notifications.handlers.deliver import (
@@ -471,9 +471,20 @@ async def test_each_attempt_mints_its_own_token(world: World) -> None:
     assert len(set(links)) == 2
 
 
-async def test_an_old_request_whose_link_has_a_token_is_sent_as_it_came(world: World) -> None:
+async def test_an_old_request_whose_link_has_a_token_is_sent_as_it_came_then_not_kept(
+    world: World,
+) -> None:
     old = LINK + "?token=v1.123.abc"
     await world.queue(alert("d-1", old))
     await world.attempt()
     (sent,) = world.sender.calls
     assert sent.request.alert is not None and str(sent.request.alert.ack_url) == old
+    stored = world.uow.delivery("d-1").request.alert
+    assert stored is not None and str(stored.ack_url) == LINK
+
+
+def test_a_link_loses_only_its_token() -> None:
+    assert without_token(LINK + "?token=v1.1.x") == LINK
+    assert without_token(LINK + "?lang=de&token=v1.1.x") == LINK + "?lang=de"
+    assert without_token(LINK) == LINK
+    assert has_token(LINK + "?a=1&token=t") and not has_token(LINK + "?tokens=t")

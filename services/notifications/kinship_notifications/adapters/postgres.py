@@ -53,9 +53,15 @@ ON CONFLICT (person_id) DO UPDATE SET locale = $2, quiet_start = $3, quiet_end =
     recognition_opt_out = $5, max_per_day = $6, updated_at = now()
 """
 
+# A request from before links were minted at send time may carry a token in its link: it
+# is needed until the alert is sent, and dropped from the stored request when it finishes.
 _FINISH = """
 UPDATE deliveries SET status = $2, attempts = $3, channel = $4, last_error = $5,
-    finished_at = $6, lease_until = NULL
+    finished_at = $6, lease_until = NULL,
+    request = CASE WHEN request->'alert'->>'ack_url' ~ '[?&]token='
+        THEN jsonb_set(request, '{alert,ack_url}', to_jsonb(regexp_replace(regexp_replace(
+            request->'alert'->>'ack_url', '([?&])token=[^&#]*&?', '\\1'), '[?&]$', '')))
+        ELSE request END
 WHERE id = $1 AND status = 'pending' RETURNING id
 """
 

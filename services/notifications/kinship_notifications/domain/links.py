@@ -10,7 +10,7 @@ before this change already carries a token: it is used as is.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import HttpUrl
 
@@ -22,7 +22,14 @@ DEFAULT_LIFETIME = timedelta(hours=24)
 
 def has_token(link: str) -> bool:
     """Whether a link already carries a token (requests from before the change)."""
-    return "token" in parse_qs(urlsplit(link).query)
+    return any(name == "token" for name, _ in parse_qsl(urlsplit(link).query))
+
+
+def without_token(link: str) -> str:
+    """The link with no token (what a finished delivery keeps of an old request's link)."""
+    parts = urlsplit(link)
+    query = [(name, value) for name, value in parse_qsl(parts.query) if name != "token"]
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 @dataclass(frozen=True)
