@@ -139,6 +139,14 @@ class KinshipSettings(BaseSettings):
         description="Wraps the per-record keys that seal dead letters (>= 32 bytes; required "
         "outside KINSHIP_ENV=dev, where a development key is used).",
     )
+    request_signing_key: SecretStr | None = Field(
+        default=None,
+        description="Signs the notification requests Kinship services produce and verifies "
+        "them in the notifications service (header kinship-request-signature): only Kinship "
+        "services make Kinship send messages (>= 32 bytes; the same value in every producer and "
+        "the notifications service; required outside KINSHIP_ENV=dev, where a development key "
+        "is used).",
+    )
     log_level: str = "INFO"
     graceful_timeout_seconds: float = 20.0
 
@@ -165,6 +173,15 @@ class KinshipSettings(BaseSettings):
         """The 32-byte key wrapping dead-letter keys (SHA-256 of the configured secret)."""
         configured = self.required_secret(self.dead_letter_key, "KINSHIP_DEAD_LETTER_KEY")
         return hashlib.sha256(configured.get_secret_value().encode()).digest()
+
+    def request_signing_secret(self) -> bytes:
+        """The key of notification-request signatures (a development one in the dev profile)."""
+        configured = self.request_signing_key
+        if configured is None:
+            if self.env != "dev":
+                raise InsecureSettingsError("KINSHIP_REQUEST_SIGNING_KEY is required")
+            configured = SecretStr(DEV_CREDENTIALS["KINSHIP_REQUEST_SIGNING_KEY"])
+        return configured.get_secret_value().encode()
 
     @model_validator(mode="after")
     def _refuse_development_credentials(self) -> Self:

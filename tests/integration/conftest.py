@@ -5,6 +5,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import httpx
 import pytest
+from dishka import Provider
 
 from kinship_escalation.composition import create_app
 from kinship_escalation.settings import EscalationSettings
@@ -47,7 +48,9 @@ async def escalation(start_escalation: Starter) -> AsyncIterator[Escalation]:
         yield running
 
 
-NotificationStarter = Callable[[], AbstractAsyncContextManager[Notifications]]
+NotificationStarter = Callable[..., AbstractAsyncContextManager[Notifications]]
+"""``start(*overrides)``: a notifications service; ``overrides`` are dishka providers that
+replace what they provide (the vault over an in-process check-in service)."""
 
 
 @pytest.fixture
@@ -67,17 +70,21 @@ def start_notifications(
         "KINSHIP_DELIVERY_MAX_ATTEMPTS": "5",
         "KINSHIP_DELIVERY_LEASE_SECONDS": "3",
         "KINSHIP_DELIVERY_POLL_SECONDS": "0.1",
+        # The vault: a closed port unless a test runs a check-in service (never the local
+        # stack's on 8001); the tests' key has every scope.
+        "KINSHIP_CHECKIN_URL": "http://127.0.0.1:9",
+        "KINSHIP_CHECKIN_API_KEY": "test-key",
     }
     for name, value in (escalation_env(service_env) | settings_env).items():
         monkeypatch.setenv(name, value)
 
     @asynccontextmanager
-    async def start() -> AsyncIterator[Notifications]:
+    async def start(*overrides: Provider) -> AsyncIterator[Notifications]:
         # Its own schema, so it can run beside an escalation service in the same test.
         settings = NotificationSettings(
             database_schema=f"{service_env['KINSHIP_DATABASE_SCHEMA']}_n"
         )
-        app = create_notifications_app(settings)
+        app = create_notifications_app(settings, *overrides)
         async with (
             app.router.lifespan_context(app),
             httpx.AsyncClient(

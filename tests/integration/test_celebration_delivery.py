@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.escalation_support import AUTH, encode_person
+from tests.escalation_support import AUTH, bearer, encode_person
 from tests.integration.conftest import NotificationStarter
 from tests.kafka_reading import encode, publish, read_all
 from tests.notifications_support import kudos
@@ -33,7 +33,10 @@ async def test_kudos_over_http_and_kafka_each_give_one_celebration_delivery(
     recognition: RunningRecognition,
     start_notifications: NotificationStarter,
     webhooks: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # TRANSITIONAL: until the recognition service signs its notification requests.
+    monkeypatch.setenv("KINSHIP_ACCEPT_UNSIGNED_REQUESTS", "true")
     servers = recognition.endpoints.bootstrap_servers
     people = [
         encode_person(name, "team-k", {"webhook": webhooks.url(name)})
@@ -43,7 +46,7 @@ async def test_kudos_over_http_and_kafka_each_give_one_celebration_delivery(
         await publish(servers, recognition.topic("directory.people"), people)
         assert await notifications.wait_for("SELECT count(*) FROM directory_people", 4) == 4
         opted_out = await notifications.client.put(
-            "/v1/preferences/dee", json={"recognition_opt_out": True}, headers=AUTH
+            "/v1/preferences/dee", json={"recognition_opt_out": True}, headers=bearer("dee")
         )
         assert opted_out.status_code == 200, opted_out.text
 

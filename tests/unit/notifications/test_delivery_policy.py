@@ -11,7 +11,12 @@ from kinship_contracts.directory import Channels
 from kinship_contracts.notifications import Alert, MessageKind, NotificationRequest, Recipient
 from kinship_contracts.resources import ResourceKind, SupportResource
 from kinship_notifications.adapters.templates import Templates
-from kinship_notifications.domain.channels import ChannelKind, choose_address, webhook_body
+from kinship_notifications.domain.channels import (
+    ChannelKind,
+    TemplateFailedError,
+    choose_address,
+    webhook_body,
+)
 from kinship_notifications.domain.policy import (
     Action,
     CircuitBreaker,
@@ -19,8 +24,8 @@ from kinship_notifications.domain.policy import (
     RetryPolicy,
     decide,
     quiet_until,
-    signature,
 )
+from kinship_notifications.domain.signing import endpoint_secret, endpoint_url, signature
 
 NOW = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)  # 23:30 in London, 00:30 in Berlin
 NIGHT = Preferences(quiet_start=time(22), quiet_end=time(7))
@@ -29,13 +34,15 @@ NIGHT = Preferences(quiet_start=time(22), quiet_end=time(7))
 def request(
     kind: MessageKind = MessageKind.CHECKIN_REMINDER, **fields: object
 ) -> NotificationRequest:
-    return NotificationRequest(
-        id="d-1",
-        kind=kind,
-        recipient=Recipient(person_id="p-1"),
-        template=kind.value,
-        created_at=NOW,
-        **fields,
+    return NotificationRequest.model_validate(
+        {
+            "id": "d-1",
+            "kind": kind,
+            "recipient": Recipient(person_id="p-1"),
+            "template": kind.value,
+            "created_at": NOW,
+            **fields,
+        }
     )
 
 
@@ -47,7 +54,7 @@ def alert_request() -> NotificationRequest:
         step=1,
         reason="The person asked a peer responder to reach out.",
         opened_at=NOW,
-        ack_url="http://127.0.0.1:8002/v1/alerts/a-1/acknowledge?token=t",
+        ack_url="http://127.0.0.1:8002/v1/alerts/a-1/acknowledge",
     )
     return request(MessageKind.ALERT, critical=True, alert=alert)
 
@@ -117,8 +124,27 @@ def test_channel_order_is_webhook_then_slack_then_email() -> None:
     assert choose_address(Channels()) is None
 
 
-def test_webhook_alert_body_is_exactly_the_spec_fields() -> None:
-    body = json.loads(webhook_body(alert_request(), "ignored"))
+def test_every_endpoint_has_its_own_secret_derived_from_the_master_secret() -> None:
+    master = b"m" * 32
+    one = endpoint_secret(master, "https://hooks.example/alerts/ann")
+    assert len(one) == 64 and int(one, 16) >= 0
+    assert one == endpoint_secret(master, "https://hooks.example/alerts/ann")
+    assert one != endpoint_secret(master, "https://hooks.example/alerts/bob")
+    assert one != endpoint_secret(b"n" * 32, "https://hooks.example/alerts/ann")
+    expected = hmac.new(
+        master, b"kinship-webhook-endpoint:v1:https://hooks.example/alerts/ann", hashlib.sha256
+    ).hexdigest()
+    assert one == expected
+    # The URL as the directory keeps it: a bare host gains its slash, the host is lower case.
+    assert endpoint_url("https://Hooks.Example") == "https://hooks.example/"
+    assert endpoint_secret(master, "https://Hooks.Example") == endpoint_secret(
+        master, "https://hooks.example/"
+    )
+
+
+def test_webhook_alert_body_is_the_spec_fields_with_delivery_id_and_sent_at() -> None:
+    sent_at = datetime(2026, 11, 24, 23, 30, 5, 250000, tzinfo=UTC)
+    body = json.loads(webhook_body(alert_request(), "ignored", sent_at))
     assert set(body) == {
         "alert_id",
         "case_id",
@@ -127,7 +153,27 @@ def test_webhook_alert_body_is_exactly_the_spec_fields() -> None:
         "reason",
         "opened_at",
         "ack_url",
+        "delivery_id",
+        "sent_at",
     }
+    assert (body["delivery_id"], body["sent_at"]) == ("d-1", "2026-11-24T23:30:05.250Z")
+    other = json.loads(webhook_body(request(), "Hello", sent_at))
+    assert other == {
+        "kind": "checkin_reminder",
+        "text": "Hello",
+        "delivery_id": "d-1",
+        "sent_at": "2026-11-24T23:30:05.250Z",
+    }
+
+
+def test_a_missing_or_failing_template_is_a_template_failure() -> None:
+    with pytest.raises(TemplateFailedError) as missing:
+        Templates().render(request(template="no_such_template"), "en")
+    assert (missing.value.reason, missing.value.permanent) == ("template_error", True)
+    with pytest.raises(TemplateFailedError):  # a group-session offer needs its params
+        Templates().render(request(MessageKind.GROUP_SESSION_OFFER), "en")
+    with pytest.raises(TemplateFailedError):  # no way out of the template folder
+        Templates().render(request(template="../../pyproject"), "en")
 
 
 @pytest.mark.parametrize("locale", ["en", "de", "fr"])

@@ -5,7 +5,7 @@ from pathlib import Path
 import jinja2
 
 from kinship_contracts.notifications import NotificationRequest
-from kinship_notifications.domain.channels import Rendered
+from kinship_notifications.domain.channels import Rendered, TemplateFailedError
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FALLBACK_LOCALE = "en"
@@ -30,13 +30,20 @@ class Templates:
         )
 
     def render(self, request: NotificationRequest, locale: str) -> Rendered:
-        """The message in the recipient's locale (English when there is no translation)."""
-        template = self._environment.select_template(
-            [f"{locale}/{request.template}.txt", f"{FALLBACK_LOCALE}/{request.template}.txt"]
-        )
-        text = template.render(
-            alert=request.alert, params=request.params, resources=request.resources
-        )
+        """The message in the recipient's locale (English when there is no translation).
+
+        A template that does not exist or does not render (a missing parameter, say) raises
+        ``TemplateFailedError``: no attempt can cure it, so the delivery fails at once.
+        """
+        try:
+            template = self._environment.select_template(
+                [f"{locale}/{request.template}.txt", f"{FALLBACK_LOCALE}/{request.template}.txt"]
+            )
+            text = template.render(
+                alert=request.alert, params=request.params, resources=request.resources
+            )
+        except Exception:  # rendering is pure: whatever fails is the template's fault
+            raise TemplateFailedError from None
         first, _, body = text.partition("\n")
         subject = first.removeprefix("Subject:").strip()
         return Rendered(subject=subject, text=body.strip() + "\n")

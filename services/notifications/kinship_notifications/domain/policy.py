@@ -1,7 +1,5 @@
 """Delivery policy: what to do with a message now, retries with backoff, circuit breakers."""
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -130,8 +128,3 @@ class CircuitBreaker:
         self._failures[endpoint] = count
         if count >= self._threshold:
             self._open_until[endpoint] = now + self._cool_down
-
-
-def signature(secret: bytes, body: bytes) -> str:
-    """The ``X-Kinship-Signature`` header value: ``sha256=<hex HMAC of the body>``."""
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
