@@ -22,7 +22,6 @@ from aiosmtpd.controller import Controller
 
 from kinship_devstack.loopback import LoopbackServer, Receive, Scope, Send, read_body
 
-
 MAX_AGE = timedelta(minutes=5)
 
 

@@ -22,27 +22,18 @@ from tests.recognition_support import RunningRecognition, VaultOverAsgi
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.xfail(
-    raises=TypeError,
-    strict=True,
-    reason="the notifications service of this branch finds a subject's channels with its own "
-    "pseudonym key and takes no vault: it needs trust-notifications (start(*overrides), "
-    "subjects resolved through the vault); then this marker goes",
-)
 async def test_kudos_over_http_and_kafka_each_give_one_celebration_delivery(
     recognition: RunningRecognition,
     start_notifications: NotificationStarter,
     webhooks: WebhookReceiver,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # TRANSITIONAL: until the recognition service signs its notification requests.
-    monkeypatch.setenv("KINSHIP_ACCEPT_UNSIGNED_REQUESTS", "true")
     servers = recognition.endpoints.bootstrap_servers
     people = [
         encode_person(name, "team-k", {"webhook": webhooks.url(name)})
         for name in ("ann", "bob", "cat", "dee")
     ]
-    async with start_notifications(VaultOverAsgi(recognition.checkin_app)) as notifications:  # type: ignore[call-arg]
+    async with start_notifications(VaultOverAsgi(recognition.checkin_app)) as notifications:
         await publish(servers, recognition.topic("directory.people"), people)
         assert await notifications.wait_for("SELECT count(*) FROM directory_people", 4) == 4
         opted_out = await notifications.client.put(

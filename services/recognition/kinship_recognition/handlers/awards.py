@@ -16,16 +16,15 @@ Kinship.
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from kinship_contracts.awards import Award, AwardKind
-from kinship_contracts.links import REQUEST_SIGNATURE_HEADER, sign_request
 from kinship_contracts.notifications import MessageKind, NotificationRequest, Recipient
 from kinship_contracts.topics import NOTIFICATION_REQUESTS, RECOGNITION_AWARDS
 from kinship_recognition.domain.awards import Grant
 from kinship_recognition.handlers.ports import RecognitionUnitOfWork, SubjectLookup
-from kinship_runtime.outbox import OutboxMessage, event_message
+from kinship_runtime.outbox import OutboxMessage, event_message, signed_request
 
 SOURCE = "kinship/recognition"
 
@@ -51,13 +50,6 @@ async def give(grant: Grant, uow: RecognitionUnitOfWork, given: list[Grant]) -> 
         given.append(grant)
 
 
-def signed(message: OutboxMessage, key: bytes) -> OutboxMessage:
-    """A notification request with the signature the notifications service checks."""
-    signature = sign_request(key, message.value or b"")
-    header = (REQUEST_SIGNATURE_HEADER, signature.encode())
-    return replace(message, headers=[*message.headers, header])
-
-
 def _request(topics: AwardTopics, request_id: str, recipient: str, award: Award) -> OutboxMessage:
     request = NotificationRequest(
         id=request_id,
@@ -76,7 +68,7 @@ def _request(topics: AwardTopics, request_id: str, recipient: str, award: Award)
         source=SOURCE,
         time=award.occurred_at,
     )
-    return signed(message, topics.request_key)
+    return signed_request(message, topics.request_key)
 
 
 def _award_message(topics: AwardTopics, award: Award, key: str) -> OutboxMessage:
