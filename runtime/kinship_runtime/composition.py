@@ -31,6 +31,7 @@ from faststream.kafka import KafkaBroker
 
 from kinship_contracts.topics import TOPICS, TopicSpec
 from kinship_runtime.access import PeopleDirectory, PostgresPeopleDirectory, RateLimits
+from kinship_runtime.access_log import AccessLog
 from kinship_runtime.auth import Authenticator
 from kinship_runtime.database import create_pool, migrate_schema
 from kinship_runtime.dead_letters import DeadLetterKeys, DeadLetters
@@ -235,6 +236,7 @@ def service_app(
         identify=identify,
         public_paths=tuple(public_paths),
     )
+    app.add_middleware(AccessLog)  # outermost: refusals before any route are logged too
     app.state.kinship = ServiceParts(settings, broker, tuple(produces))
     return app
 
@@ -320,6 +322,9 @@ def run_service(
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
+        # uvicorn's access log prints client addresses and query strings (tokens): the
+        # runtime's AccessLog logs route templates instead.
+        access_log=False,
         timeout_graceful_shutdown=int(settings.graceful_timeout_seconds),
     )
     telemetry.shutdown()  # export what is still buffered

@@ -6,7 +6,6 @@ operator means to read it)."""
 import argparse
 import sys
 
-from kinship_notifications import access_log
 from kinship_notifications.composition import MIGRATIONS, create_app
 from kinship_notifications.domain.signing import endpoint_secret, endpoint_url
 from kinship_notifications.settings import NotificationSettings
@@ -39,7 +38,6 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["endpoint-secret"]:
         return endpoint_secret_command(args[1:])
-    access_log.install()  # no person id, query string or client address in the access log
     return run_service(PROG, NotificationSettings, create_app, MIGRATIONS, args)
 
 
