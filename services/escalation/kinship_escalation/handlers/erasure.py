@@ -17,7 +17,6 @@ the receipt goes out when both are done.
 
 from collections.abc import Sequence
 
-from kinship_contracts.directory import DirectoryChange
 from kinship_contracts.privacy import ErasureRequested, ErasureStage, SubjectsErased
 from kinship_escalation.domain.cases import AuditRecord
 from kinship_escalation.handlers.alerts import alert_step
@@ -45,18 +44,10 @@ async def erase_person(
     """Forget what is kept by the person's id; note the half done."""
     person_id, now = request.person_id, ctx.clock()
     held = [stored.case.id for stored in await uow.cases.assigned_to(person_id, True)]
-    await uow.directory.apply([DirectoryChange(person_id, None)])  # never alerted again
-    released = 0
-    for case_id in held:
-        stored = await uow.cases.get(case_id)  # locked
-        if stored is None or stored.case.responder_id != person_id or not stored.case.is_open:
-            continue
-        stored.alerted = [p for p in stored.alerted if p != person_id]
-        events = stored.case.responder_gone(now)
-        await record_transitions(stored, events, ACTOR, uow, ctx)
-        case = stored.case
-        await alert_step(stored, uow, ctx, step=case.step + 1, attempt=1, now=now)
-        released += 1
+    # Their id goes everywhere first (they are never alerted again), then their places in
+    # rotations and policies; what they held goes back to its policy: the next step is
+    # alerted, as after a hand-over.
+    removed = await uow.erasure.forget_person(person_id)
     rotations = 0
     for rotation in await uow.on_call.rotations():
         kept = rotation.without(person_id)
@@ -74,8 +65,15 @@ async def erase_person(
         stored.policy = stored.policy.without_person(person_id)
         await uow.cases.save(stored)
         policies += 1
-    removed = await uow.erasure.forget_person(person_id)
-    removed |= {"cases_released": released, "rotations": rotations, "policies": policies}
+    for case_id in held:
+        released = await uow.cases.get(case_id)  # locked
+        if released is None or not released.case.is_open:
+            continue
+        events = released.case.responder_gone(now)
+        await record_transitions(released, events, ACTOR, uow, ctx)
+        step = released.case.step + 1
+        await alert_step(released, uow, ctx, step=step, attempt=1, now=now)
+    removed |= {"cases_released": len(held), "rotations": rotations, "policies": policies}
     await _done(request.id, ErasureStage.PERSON, removed, uow, ctx)
 
 
