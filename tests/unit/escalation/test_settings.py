@@ -2,6 +2,7 @@
 nothing derived from another key; and tokens kept out of the access log."""
 
 import logging
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -17,9 +18,8 @@ VAULT_KEY = "escalation-key-for-the-check-in-vault-0123"
 
 
 def production(**secrets: str) -> EscalationSettings:
-    return EscalationSettings(
-        env="production", **{name: SecretStr(value) for name, value in secrets.items()}
-    )
+    fields: dict[str, Any] = {name: SecretStr(value) for name, value in secrets.items()}
+    return EscalationSettings(env="production", **fields)
 
 
 def test_the_dev_profile_uses_the_published_development_secrets() -> None:
