@@ -13,7 +13,7 @@ from kinship_notifications.settings import NotificationSettings
 from kinship_recognition.composition import create_app as create_recognition_app
 from kinship_recognition.settings import RecognitionSettings
 from tests.conftest import Endpoints
-from tests.escalation_support import Escalation, Starter, escalation_env
+from tests.escalation_support import Escalation, Starter, VaultOf, checkin_vault, escalation_env
 from tests.notifications_support import WEBHOOK_SECRET, Notifications, Recognition
 from tests.receivers import SmtpReceiver
 
@@ -29,14 +29,15 @@ def start_escalation(
     @asynccontextmanager
     async def start() -> AsyncIterator[Escalation]:
         settings = EscalationSettings()
-        app = create_app(settings)
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://escalation.test"
-            ) as client,
-        ):
-            yield Escalation(client, settings, endpoints)
+        async with checkin_vault(settings) as vault:
+            app = create_app(settings, providers=[VaultOf(vault)])
+            async with (
+                app.router.lifespan_context(app),
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://escalation.test"
+                ) as client,
+            ):
+                yield Escalation(client, settings, endpoints)
 
     return start
 
