@@ -1,6 +1,7 @@
 """Helpers for escalation tests: a service run in-process (with the check-in service as its
 vault), directory and check-in records."""
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +22,7 @@ from kinship_contracts.links import mint_ack_token
 from kinship_contracts.subjects import Pseudonymiser
 from kinship_escalation.settings import EscalationSettings
 from kinship_runtime.vault import VaultClient
+from tests.conftest import Endpoints
 from tests.database import InProcessService
 from tests.kafka_reading import encode, publish, read_all
 
@@ -189,3 +191,23 @@ def recorded(
     """A recorded check-in as a Kafka record (key, value)."""
     event = recorded_event(id_, person_id, at, team, **answers)
     return event.subject_id.encode(), event.model_dump_json().encode()
+
+
+async def pg_dump(endpoints: Endpoints, schema: str) -> str:
+    """Every row of ``schema`` as ``pg_dump`` writes it (bytea as hex)."""
+    process = await asyncio.create_subprocess_exec(
+        "pg_dump",
+        f"--dbname={endpoints.database_url}",
+        f"--schema={schema}",
+        "--data-only",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
+def mentions(dump: str, needle: str) -> bool:
+    """Whether ``dump`` holds ``needle`` as text or as hex (bytea columns)."""
+    return needle in dump or needle.encode().hex() in dump

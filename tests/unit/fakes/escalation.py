@@ -444,8 +444,8 @@ class FakeErasure(_Part):
             "timers": len(timers),
             "feedback": len(feedback),
             "audit_subjects": len(scrubbed),
-            "unsent_messages": self._unsent(subjects | set(case_ids), case_ids),
-            "dead_letter_keys": self._shred(subjects),
+            "unsent_messages_about_them": self._unsent(subjects | set(case_ids), case_ids),
+            "subject_dead_letter_keys": self._shred(subjects),
         }
 
     async def note_done(
