@@ -41,13 +41,7 @@ class Alert(PlatformModel):
     step: int
     reason: str = Field(description="Why the case was opened, in words a responder can act on.")
     opened_at: AwareDatetime
-    ack_url: HttpUrl = Field(
-        description="The acknowledgement link without its token: the notifications service "
-        "adds a one-time token (kinship_contracts.links) when it sends the alert."
-    )
-    expires_at: AwareDatetime | None = Field(
-        default=None, description="When the acknowledgement link stops working."
-    )
+    ack_url: HttpUrl
 
 
 class NotificationRequest(PlatformModel):
