@@ -41,7 +41,15 @@ class Alert(PlatformModel):
     step: int
     reason: str = Field(description="Why the case was opened, in words a responder can act on.")
     opened_at: AwareDatetime
-    ack_url: HttpUrl
+    ack_url: HttpUrl = Field(
+        description="The acknowledgement link WITHOUT its token: the notifications service "
+        "mints the token when it sends the alert (kinship_contracts.links), so no usable link "
+        "is stored or travels on Kafka. (Requests from before carry a token: used as is.)"
+    )
+    expires_at: AwareDatetime | None = Field(
+        default=None,
+        description="Until when the acknowledgement link works; 24 h after sending if absent.",
+    )
 
 
 class NotificationRequest(PlatformModel):
