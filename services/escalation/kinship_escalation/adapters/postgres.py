@@ -706,10 +706,10 @@ class PostgresErasure(_Statements):
                 subjects,
                 ERASED,
             ),
-            "unsent_messages": await _count(
+            "unsent_messages_about_them": await _count(
                 conn, _UNSENT_ABOUT, [key.encode() for key in subjects + cases], cases
             ),
-            "dead_letter_keys": await shred_dead_letters(conn, subjects),
+            "subject_dead_letter_keys": await shred_dead_letters(conn, subjects),
         }
 
     async def note_done(
