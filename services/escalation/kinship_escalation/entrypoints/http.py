@@ -40,6 +40,7 @@ from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_runtime.access import Actor, allow
 from kinship_runtime.identity import Scope
 from kinship_runtime.outbox import OutboxRelay
+from kinship_runtime.vault import VaultUnavailableError
 
 T = TypeVar("T")
 
@@ -152,7 +153,7 @@ def _answers(headers: dict[str, str] | None = None) -> Iterator[None]:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(error), headers) from error
     except CaseTransitionError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error), headers) from error
-    except OSError as error:  # the vault did not answer (VaultUnavailableError)
+    except VaultUnavailableError as error:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             "the check-in service did not answer; try again shortly",
