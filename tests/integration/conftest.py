@@ -12,7 +12,7 @@ from kinship_escalation.settings import EscalationSettings
 from kinship_notifications.composition import create_app as create_notifications_app
 from kinship_notifications.settings import NotificationSettings
 from tests.conftest import Endpoints
-from tests.escalation_support import Escalation, Starter, escalation_env
+from tests.escalation_support import Escalation, Starter, VaultOf, checkin_vault, escalation_env
 from tests.notifications_support import WEBHOOK_SECRET, Notifications
 from tests.receivers import SmtpReceiver
 from tests.recognition_support import RunningRecognition, recognition_running
@@ -29,14 +29,15 @@ def start_escalation(
     @asynccontextmanager
     async def start() -> AsyncIterator[Escalation]:
         settings = EscalationSettings()
-        app = create_app(settings)
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://escalation.test"
-            ) as client,
-        ):
-            yield Escalation(client, settings, endpoints)
+        async with checkin_vault(settings) as vault:
+            app = create_app(settings, providers=[VaultOf(vault)])
+            async with (
+                app.router.lifespan_context(app),
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://escalation.test"
+                ) as client,
+            ):
+                yield Escalation(client, settings, endpoints)
 
     return start
 

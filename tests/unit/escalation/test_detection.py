@@ -41,17 +41,21 @@ async def test_a_critical_checkin_opens_a_case_sends_crisis_resources_and_alerts
     assert out.alerted() == [("resp-a", 1)]
     (alert,) = out.of_kind("alert")
     assert alert["critical"] is True
-    assert ctx.links.url(alert["alert"]["alert_id"]) == alert["alert"]["ack_url"]
+    # The link carries no token (the notifications service adds one when it sends it).
+    assert alert["alert"]["ack_url"] == ctx.links.url(alert["alert"]["alert_id"])
+    assert "token" not in alert["alert"]["ack_url"]
+    assert alert["alert"]["expires_at"] == "2026-11-25T09:00:00Z"
     assert alert["alert"]["reason"].startswith("Immediate risk")
     (crisis,) = out.of_kind("crisis_resources")
     assert crisis["recipient"] == {"subject_id": subject("worker-1")}
     assert crisis["critical"] is True
-    assert crisis["resources"][0]["name"] == "Samaritans"  # worker-1 is in Europe/London
+    # Where the person is is not known here: the resources for everyone, wherever they are.
+    assert crisis["resources"] and all(not r.get("countries") for r in crisis["resources"])
     timer = uow.timer(f"ack_timeout:{case.id}:1:1")
     assert timer is not None and timer.timer.due_at == NOW + timedelta(seconds=300)
-    assert [(a[1], a[2]) for a in uow.tables.audit] == [
-        ("opened", "detection"),
-        ("assigned", "escalation"),
+    assert [(a.action, a.actor, a.subject_ids) for a in uow.tables.audit] == [
+        ("opened", "detection", (subject("worker-1"),)),
+        ("assigned", "escalation", (subject("worker-1"),)),
     ]
 
 

@@ -160,7 +160,7 @@ async def test_the_follow_up_after_resolution_publishes_it_and_reminds_the_perso
     assert reminder["id"] == f"reminder:case_follow_up:{case_id}"
     assert reminder["recipient"] == {"subject_id": subject("worker-1")}
     assert reminder["params"] == {"purpose": "follow_up"}
-    assert uow.tables.audit[-1][1:3] == ("follow_up_due", "timer")
+    assert (uow.tables.audit[-1].action, uow.tables.audit[-1].actor) == ("follow_up_due", "timer")
 
 
 async def test_an_exposure_follow_up_reminds_the_person(

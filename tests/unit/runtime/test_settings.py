@@ -21,7 +21,7 @@ def test_the_environment_prefix_applies_to_physical_topic_names() -> None:
 
 
 def test_settings_errors_never_echo_the_configured_value(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KINSHIP_PSEUDONYM_KEY", "too-short-secret-value")
+    monkeypatch.setenv("KINSHIP_LINK_SECRET", "too-short-secret-value")
     with pytest.raises(ValidationError) as error:
         EscalationSettings()
     assert "32 bytes" in str(error.value)

@@ -15,7 +15,8 @@ import asyncpg
 
 from kinship_contracts.cases import CaseOutcome, CaseStatus, Severity
 from kinship_contracts.directory import DirectoryChange, Role
-from kinship_escalation.domain.cases import AlertRecord, Case, StoredCase
+from kinship_contracts.privacy import ErasureStage
+from kinship_escalation.domain.cases import ERASED, AlertRecord, AuditRecord, Case, StoredCase
 from kinship_escalation.domain.observations import CheckinObservation
 from kinship_escalation.domain.policies import (
     EscalationPolicy,
@@ -26,7 +27,9 @@ from kinship_escalation.domain.policies import (
 from kinship_escalation.domain.timers import Timer, TimerKind
 from kinship_escalation.handlers.ports import SubjectObservation
 from kinship_runtime.database import Connection, PoolTransaction
+from kinship_runtime.dead_letters import shred_dead_letters
 from kinship_runtime.directory import DirectoryProjection
+from kinship_runtime.erasure import note_done
 from kinship_runtime.idempotency import first_time
 from kinship_runtime.outbox import OutboxMessage, enqueue
 
@@ -128,10 +131,11 @@ _SAVE_CASE = (
     " acknowledged_at, contacted_at, resolved_at, outcome, sequence, policy)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
     " $17, $18, $19::text::jsonb)"
-    " ON CONFLICT (id) DO UPDATE SET status = $4, severity = $5, rules = $6,"
-    " observation_ids = $7, step = $8, attempt = $9, responder_id = $10, alerted = $11,"
-    " assigned_at = $13, acknowledged_at = $14, contacted_at = $15, resolved_at = $16,"
-    " outcome = $17, sequence = $18"
+    " ON CONFLICT (id) DO UPDATE SET subject_id = $2, team_id = $3, status = $4,"
+    " severity = $5, rules = $6, observation_ids = $7, step = $8, attempt = $9,"
+    " responder_id = $10, alerted = $11, assigned_at = $13, acknowledged_at = $14,"
+    " contacted_at = $15, resolved_at = $16, outcome = $17, sequence = $18,"
+    " policy = $19::text::jsonb"
 )
 _TIMING = (
     "SELECT"
@@ -201,6 +205,24 @@ class PostgresCases(_Statements):
         )
         return [_case(row) for row in rows]
 
+    async def about(self, subject_ids: Sequence[str]) -> list[StoredCase]:
+        """Every case about any of ``subject_ids``, locked for this transaction."""
+        rows = await self.conn.fetch(
+            "SELECT * FROM cases WHERE subject_id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+            list(subject_ids),
+        )
+        return [_case(row) for row in rows]
+
+    async def following_person(self, person_id: str) -> list[StoredCase]:
+        """Cases whose policy has a step alerting ``person_id`` by name, locked."""
+        rows = await self.conn.fetch(
+            "SELECT * FROM cases WHERE policy -> 'steps'"
+            " @> jsonb_build_array(jsonb_build_object('target', 'person:' || $1::text))"
+            " ORDER BY id FOR UPDATE",
+            person_id,
+        )
+        return [_case(row) for row in rows]
+
     async def save(self, stored: StoredCase) -> None:
         """Insert or update a case (the one-open-case index refuses a second open one)."""
         case = stored.case
@@ -227,16 +249,17 @@ class PostgresCases(_Statements):
             stored.policy.model_dump_json(),
         )
 
-    async def audit(
-        self, case_id: str, action: str, actor: str, sequence: int | None = None
-    ) -> None:
-        """Append to the case's audit trail (transitions and reads)."""
+    async def audit(self, record: AuditRecord) -> None:
+        """Append to the audit trail (``case_id`` too when it is about one case)."""
         await self.conn.execute(
-            "INSERT INTO case_audit (case_id, action, actor, sequence) VALUES ($1, $2, $3, $4)",
-            case_id,
-            action,
-            actor,
-            sequence,
+            "INSERT INTO case_audit (case_id, case_ids, subject_ids, action, actor, sequence)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            record.case_ids[0] if len(record.case_ids) == 1 else None,
+            list(record.case_ids),
+            list(record.subject_ids),
+            record.action,
+            record.actor,
+            record.sequence,
         )
 
     async def save_feedback(self, case_id: str, given_by: str, score: int, at: datetime) -> bool:
@@ -415,7 +438,7 @@ class PostgresTimers(_Statements):
 # ---- the directory and responders' workload -------------------------------------------------
 
 _STAFF_COLUMNS = (
-    "SELECT person_id, subject_id, team_id, $1 = ANY(roles) AS responder,"
+    "SELECT person_id, team_id, $1 = ANY(roles) AS responder,"
     " $2 = ANY(roles) AS coordinator FROM directory_people"
 )
 _ROLES = (Role.PEER_RESPONDER.value, Role.COORDINATOR.value)
@@ -447,17 +470,10 @@ class PostgresDirectory(_Statements):
         )
         return StaffMember(**dict(row)) if row else None
 
-    async def timezone_of_subject(self, subject_id: str) -> str | None:
-        """A subject's time zone, from the directory."""
+    async def team_of(self, person_id: str) -> str | None:
+        """A person's team, from the directory."""
         value = await self.conn.fetchval(
-            "SELECT timezone FROM directory_people WHERE subject_id = $1", subject_id
-        )
-        return str(value) if value is not None else None
-
-    async def team_of_subject(self, subject_id: str) -> str | None:
-        """A subject's team, from the directory."""
-        value = await self.conn.fetchval(
-            "SELECT team_id FROM directory_people WHERE subject_id = $1", subject_id
+            "SELECT team_id FROM directory_people WHERE person_id = $1", person_id
         )
         return str(value) if value is not None else None
 
@@ -579,6 +595,15 @@ class PostgresOnCall(_Statements):
             rotation.model_dump_json(),
         )
 
+    async def delete_rotation(self, name: str) -> None:
+        """Remove a rotation."""
+        await self.conn.execute("DELETE FROM rotations WHERE name = $1", name)
+
+    async def policies(self) -> list[EscalationPolicy]:
+        """Every stored policy."""
+        rows = await self.conn.fetch("SELECT body FROM policies ORDER BY name")
+        return [EscalationPolicy.model_validate(_json(row["body"])) for row in rows]
+
     async def policy(self, name: str = "default") -> EscalationPolicy | None:
         """A stored escalation policy."""
         body = await self.conn.fetchval("SELECT body FROM policies WHERE name = $1", name)
@@ -591,6 +616,120 @@ class PostgresOnCall(_Statements):
             " ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body, updated_at = now()",
             policy.name,
             policy.model_dump_json(),
+        )
+
+
+# ---- erasure --------------------------------------------------------------------------------
+
+
+async def _count(conn: Connection, sql: str, *args: Any) -> int:
+    """Rows a DELETE or UPDATE touched."""
+    status = await conn.execute(sql, *args)
+    return int(status.rsplit(" ", 1)[-1])
+
+
+_UNSENT_ABOUT = (
+    "DELETE FROM outbox WHERE key = ANY($1::bytea[]) OR (value IS NOT NULL"
+    " AND convert_from(value, 'UTF8')::jsonb ->> 'case_id' = ANY($2::text[]))"
+)
+"""Messages not sent yet: to the people named (record keys), or about the cases named."""
+
+
+class PostgresErasure(_Statements):
+    """What an erasure removes beyond the handlers' changes, and its progress."""
+
+    async def forget_person(self, person_id: str) -> dict[str, int]:
+        """Remove what is kept by ``person_id`` as staff and their id wherever they acted."""
+        conn = self.conn
+        return {
+            "directory": await _count(
+                conn, "DELETE FROM directory_people WHERE person_id = $1", person_id
+            ),
+            "rest": await _count(
+                conn, "DELETE FROM responder_rest WHERE person_id = $1", person_id
+            ),
+            # Records from before actors were named by kind ("resp-a") are covered too.
+            "audit_actors": await _count(
+                conn,
+                "UPDATE case_audit SET actor = 'person:erased'"
+                " WHERE actor = 'person:' || $1::text OR actor = $1",
+                person_id,
+            ),
+            "alert_recipients": await _count(
+                conn,
+                "UPDATE alerts SET recipient_id = $2 WHERE recipient_id = $1",
+                person_id,
+                ERASED,
+            ),
+            "case_responders": await _count(
+                conn, "UPDATE cases SET responder_id = NULL WHERE responder_id = $1", person_id
+            ),
+            "case_alerted": await _count(
+                conn,
+                "UPDATE cases SET alerted = array_remove(alerted, $1) WHERE $1 = ANY(alerted)",
+                person_id,
+            ),
+            "unsent_messages": await _count(conn, _UNSENT_ABOUT, [person_id.encode()], []),
+            "dead_letter_keys": await shred_dead_letters(conn, [person_id]),
+        }
+
+    async def forget_subjects(
+        self, subject_ids: Sequence[str], case_ids: Sequence[str]
+    ) -> dict[str, int]:
+        """Remove what is kept by the subject ids and about their cases."""
+        conn, subjects, cases = self.conn, list(subject_ids), list(case_ids)
+        return {
+            "observations": await _count(
+                conn, "DELETE FROM observations WHERE subject_id = ANY($1::text[])", subjects
+            ),
+            "distress_marks": await _count(
+                conn, "DELETE FROM distress_marks WHERE subject_id = ANY($1::text[])", subjects
+            ),
+            "self_care_marks": await _count(
+                conn, "DELETE FROM self_care_sent WHERE subject_id = ANY($1::text[])", subjects
+            ),
+            "timers": await _count(
+                conn,
+                "DELETE FROM timers WHERE subject_id = ANY($1::text[])"
+                " OR case_id = ANY($2::text[])",
+                subjects,
+                cases,
+            ),
+            "feedback": await _count(
+                conn, "DELETE FROM feedback WHERE case_id = ANY($1::text[])", cases
+            ),
+            "audit_subjects": await _count(
+                conn,
+                "UPDATE case_audit SET subject_ids = ARRAY(SELECT CASE WHEN s = ANY($1::text[])"
+                " THEN $2 ELSE s END FROM unnest(subject_ids) AS s)"
+                " WHERE subject_ids && $1::text[]",
+                subjects,
+                ERASED,
+            ),
+            "unsent_messages_about_them": await _count(
+                conn, _UNSENT_ABOUT, [key.encode() for key in subjects + cases], cases
+            ),
+            "subject_dead_letter_keys": await shred_dead_letters(conn, subjects),
+        }
+
+    async def note_done(
+        self,
+        erasure_id: str,
+        stage: ErasureStage,
+        removed: dict[str, int],
+        *,
+        receipts_topic: str,
+        now: datetime,
+    ) -> OutboxMessage | None:
+        """Record a half of an erasure; the receipt once both are done."""
+        return await note_done(
+            self.conn,
+            erasure_id,
+            stage,
+            removed,
+            service="escalation",
+            receipts_topic=receipts_topic,
+            now=now,
         )
 
 
@@ -611,6 +750,7 @@ class PostgresEscalationUnitOfWork(PoolTransaction):
         self.workload = PostgresWorkload(self)
         self.support = PostgresSupport(self)
         self.on_call = PostgresOnCall(self)
+        self.erasure = PostgresErasure(self)
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

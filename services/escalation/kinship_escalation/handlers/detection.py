@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from kinship_contracts.cases import Severity
 from kinship_contracts.checkins import CheckinRecorded
 from kinship_contracts.notifications import MessageKind, Recipient
-from kinship_contracts.resources import ResourceKind, SupportResource
+from kinship_contracts.resources import ResourceKind
 from kinship_escalation.domain.cases import Case, StoredCase
 from kinship_escalation.domain.observations import CheckinObservation
-from kinship_escalation.domain.resources import country_of_timezone, select
+from kinship_escalation.domain.resources import general_resources
 from kinship_escalation.domain.rules import (
     Evidence,
     evaluate_checkin,
@@ -178,16 +178,9 @@ async def _crisis_resources(case: Case, uow: EscalationUnitOfWork, ctx: Escalati
         request_id=f"crisis:{case.id}",
         critical=True,
         case_id=case.id,
-        resources=await _resources_for(case.subject_id, kinds, uow, ctx),
+        # This service does not know where the person is (see domain/resources.py).
+        resources=general_resources(ctx.resources, kinds),
     )
-
-
-async def _resources_for(
-    subject_id: str, kinds: set[ResourceKind], uow: EscalationUnitOfWork, ctx: EscalationContext
-) -> list[SupportResource]:
-    timezone = await uow.directory.timezone_of_subject(subject_id)
-    country = country_of_timezone(timezone, ctx.zone_table) if timezone else None
-    return select(ctx.resources, kinds, country)
 
 
 async def missed_checkins_due(

@@ -18,19 +18,29 @@ from kinship_runtime.outbox import event_message
 async def handle_signals(
     signals: Sequence[SignalSubmitted], uow: EscalationUnitOfWork, ctx: EscalationContext
 ) -> None:
-    """Critical-incident exposure: group offers for the team, follow-ups for the person."""
-    for signal in signals:
-        if signal.kind is SignalKind.CRITICAL_INCIDENT:
-            await _critical_incident(signal, uow, ctx)
+    """Critical-incident exposure: group offers for the team, follow-ups for the person.
+
+    A signal names a person by their directory id; their follow-ups are kept under their
+    subject id, which only the vault gives (one call for the batch). An unreachable vault
+    fails the batch, to be retried: never dropped.
+    """
+    incidents = [s for s in signals if s.kind is SignalKind.CRITICAL_INCIDENT]
+    people = sorted({s.person_id for s in incidents if s.person_id})
+    subjects = await ctx.vault.subjects(people) if people else {}
+    for signal in incidents:
+        subject_id = subjects.get(signal.person_id) if signal.person_id else None
+        await _critical_incident(signal, subject_id, uow, ctx)
 
 
 async def _critical_incident(
-    signal: SignalSubmitted, uow: EscalationUnitOfWork, ctx: EscalationContext
+    signal: SignalSubmitted,
+    subject_id: str | None,
+    uow: EscalationUnitOfWork,
+    ctx: EscalationContext,
 ) -> None:
-    subject_id = ctx.pseudonyms.subject_id(signal.person_id) if signal.person_id else None
     team_id = signal.team_id
-    if team_id is None and subject_id is not None:
-        team_id = await uow.directory.team_of_subject(subject_id)
+    if team_id is None and signal.person_id is not None:
+        team_id = await uow.directory.team_of(signal.person_id)
     now = ctx.clock()
     if subject_id is not None:
         for hours in ctx.rules.follow_up_after_hours:

@@ -1,5 +1,6 @@
-"""The port the escalation handlers need from persistence: one unit of work (a transaction),
-its operations grouped by what they keep (observations, cases, alerts, timers, …)."""
+"""The ports of the escalation handlers: persistence as one unit of work (a transaction), its
+operations grouped by what they keep (observations, cases, alerts, timers, …), and the
+check-in service's vault."""
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
@@ -8,7 +9,8 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from kinship_contracts.directory import DirectoryChange
-from kinship_escalation.domain.cases import AlertRecord, StoredCase
+from kinship_contracts.privacy import ErasureStage
+from kinship_escalation.domain.cases import AlertRecord, AuditRecord, StoredCase
 from kinship_escalation.domain.observations import CheckinObservation
 from kinship_escalation.domain.policies import (
     EscalationPolicy,
@@ -21,6 +23,19 @@ from kinship_runtime.outbox import OutboxMessage
 
 SubjectObservation = tuple[str, str | None, CheckinObservation]
 """(subject id, team id, observation)."""
+
+
+class Vault(Protocol):
+    """The check-in service's vault, the only place that links people to subject ids
+    (``kinship_runtime.vault.VaultClient``). An unreachable vault raises an ``OSError``."""
+
+    async def subjects(self, person_ids: Sequence[str]) -> dict[str, str]:
+        """Each person's subject id (one-way)."""
+        ...
+
+    async def conflicts(self, subject_id: str, person_ids: Sequence[str]) -> list[str]:
+        """Those of ``person_ids`` who are the subject ``subject_id``."""
+        ...
 
 
 class Observations(Protocol):
@@ -52,14 +67,20 @@ class Cases(Protocol):
         """Cases assigned to ``responder_id`` (all cases when None), newest first."""
         ...
 
+    async def about(self, subject_ids: Sequence[str]) -> list[StoredCase]:
+        """Every case (open or resolved) about any of ``subject_ids``, locked."""
+        ...
+
+    async def following_person(self, person_id: str) -> list[StoredCase]:
+        """Cases whose policy has a step alerting ``person_id`` by name, locked."""
+        ...
+
     async def save(self, stored: StoredCase) -> None:
         """Insert or update a case (at most one open case per subject)."""
         ...
 
-    async def audit(
-        self, case_id: str, action: str, actor: str, sequence: int | None = None
-    ) -> None:
-        """Append to the case's audit trail (transitions and reads)."""
+    async def audit(self, record: AuditRecord) -> None:
+        """Append to the audit trail (transitions, reads, grants)."""
         ...
 
     async def save_feedback(self, case_id: str, given_by: str, score: int, at: datetime) -> bool:
@@ -132,12 +153,8 @@ class Directory(Protocol):
         """An active directory person (any role)."""
         ...
 
-    async def timezone_of_subject(self, subject_id: str) -> str | None:
-        """A subject's time zone."""
-        ...
-
-    async def team_of_subject(self, subject_id: str) -> str | None:
-        """A subject's team."""
+    async def team_of(self, person_id: str) -> str | None:
+        """A person's team, as the directory knows it."""
         ...
 
 
@@ -194,12 +211,51 @@ class OnCall(Protocol):
         """Create or replace a rotation."""
         ...
 
+    async def delete_rotation(self, name: str) -> None:
+        """Remove a rotation."""
+        ...
+
+    async def policies(self) -> list[EscalationPolicy]:
+        """Every stored escalation policy, by name."""
+        ...
+
     async def policy(self, name: str = "default") -> EscalationPolicy | None:
         """A stored escalation policy."""
         ...
 
     async def save_policy(self, policy: EscalationPolicy) -> None:
         """Create or replace an escalation policy."""
+        ...
+
+
+class Erasure(Protocol):
+    """Forgetting people: what an erasure removes beyond what the handlers change through
+    the other groups, and its progress."""
+
+    async def forget_person(self, person_id: str) -> dict[str, int]:
+        """Remove what is kept by the person's id as staff (directory row, rest, dead
+        letters, messages not sent yet) and their id wherever they acted (audit actors,
+        alert recipients, cases' responders and alerted lists); counts by kind."""
+        ...
+
+    async def forget_subjects(
+        self, subject_ids: Sequence[str], case_ids: Sequence[str]
+    ) -> dict[str, int]:
+        """Remove what is kept by the subject ids (observations, distress and self-care
+        marks, timers, dead letters, messages not sent yet) and about their cases (feedback,
+        timers, the subjects in audit records); counts by kind."""
+        ...
+
+    async def note_done(
+        self,
+        erasure_id: str,
+        stage: ErasureStage,
+        removed: dict[str, int],
+        *,
+        receipts_topic: str,
+        now: datetime,
+    ) -> OutboxMessage | None:
+        """Record that a half of an erasure is done; the receipt once both halves are."""
         ...
 
 
@@ -230,6 +286,9 @@ class EscalationUnitOfWork(Protocol):
 
     @property
     def on_call(self) -> OnCall: ...
+
+    @property
+    def erasure(self) -> Erasure: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -1,0 +1,86 @@
+"""The escalation service's secrets: each its own, a development value only in the dev profile,
+nothing derived from another key; and tokens kept out of the access log."""
+
+import logging
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from kinship_escalation.composition import QueryStringRedactor, create_app, redact_access_log
+from kinship_escalation.settings import EscalationSettings
+from kinship_runtime.settings import DEV_CREDENTIALS, InsecureSettingsError
+
+LINK = "a-link-secret-for-this-purpose-only-0123"
+GRANT = "a-grant-key-shared-with-check-in-01234567"
+SIGNING = "a-request-signing-key-for-notifications-0"
+VAULT_KEY = "escalation-key-for-the-check-in-vault-0123"
+
+
+def production(**secrets: str) -> EscalationSettings:
+    fields: dict[str, Any] = {name: SecretStr(value) for name, value in secrets.items()}
+    return EscalationSettings(env="production", **fields)
+
+
+def test_the_dev_profile_uses_the_published_development_secrets() -> None:
+    settings = EscalationSettings(env="dev")
+    assert settings.ack_link_secret() == DEV_CREDENTIALS["KINSHIP_LINK_SECRET"].encode()
+    assert settings.grant_signing_key() == DEV_CREDENTIALS["KINSHIP_GRANT_KEY"].encode()
+    assert (
+        settings.request_signature_key() == DEV_CREDENTIALS["KINSHIP_REQUEST_SIGNING_KEY"].encode()
+    )
+
+
+def test_outside_dev_every_secret_is_required_and_none_is_derived_from_another(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The pseudonym key used to stand in for the link secret: it no longer does anything here.
+    monkeypatch.setenv("KINSHIP_PSEUDONYM_KEY", "a-pseudonym-key-that-is-long-enough-0123")
+    settings = production(grant_key=GRANT, request_signing_key=SIGNING)
+    with pytest.raises(InsecureSettingsError, match="KINSHIP_LINK_SECRET is required"):
+        settings.ack_link_secret()
+    with pytest.raises(InsecureSettingsError, match="KINSHIP_GRANT_KEY is required"):
+        production(link_secret=LINK).grant_signing_key()
+    with pytest.raises(InsecureSettingsError, match="KINSHIP_REQUEST_SIGNING_KEY is required"):
+        production(link_secret=LINK).request_signature_key()
+    configured = production(link_secret=LINK, grant_key=GRANT, request_signing_key=SIGNING)
+    assert configured.ack_link_secret() == LINK.encode()
+    assert configured.grant_signing_key() == GRANT.encode()
+    assert configured.request_signature_key() == SIGNING.encode()
+
+
+@pytest.mark.parametrize("name", ["link_secret", "grant_key", "request_signing_key"])
+def test_outside_dev_short_or_development_secrets_are_refused(name: str) -> None:
+    # (the validator's error comes wrapped in pydantic's ValidationError, a ValueError)
+    with pytest.raises(ValueError, match="at least 32 bytes"):
+        production(**{name: "too-short"})
+    variable = f"KINSHIP_{name.upper()}"
+    with pytest.raises(ValueError, match="published development value"):
+        production(**{name: DEV_CREDENTIALS[variable]})
+
+
+def test_the_service_does_not_start_without_its_secrets() -> None:
+    with pytest.raises(InsecureSettingsError, match="KINSHIP_LINK_SECRET"):
+        create_app(production(grant_key=GRANT, request_signing_key=SIGNING))
+    with pytest.raises(InsecureSettingsError, match="KINSHIP_CHECKIN_API_KEY"):
+        create_app(production(link_secret=LINK, grant_key=GRANT, request_signing_key=SIGNING))
+
+
+def test_the_access_log_keeps_the_path_and_drops_the_query_string() -> None:
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "POST", "/v1/alerts/a-1/acknowledge?token=v1.123.abc", "1.1", 200),
+        None,
+    )
+    assert QueryStringRedactor().filter(record)
+    line = record.getMessage()
+    assert "token" not in line and "v1.123.abc" not in line
+    assert line == '127.0.0.1:5000 - "POST /v1/alerts/a-1/acknowledge HTTP/1.1" 200'
+    redact_access_log()
+    redact_access_log()
+    installed = logging.getLogger("uvicorn.access").filters
+    assert sum(isinstance(f, QueryStringRedactor) for f in installed) == 1
