@@ -94,7 +94,6 @@ async def test_one_checkin_gives_one_trace_to_the_webhook_and_no_personal_data_l
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # TRANSITIONAL: until the escalation service signs its notification requests.
-    monkeypatch.setenv("KINSHIP_ACCEPT_UNSIGNED_REQUESTS", "true")
     providers, exporter, reader = telemetry
     assert providers.tracer_provider is not None
     exporter.clear()

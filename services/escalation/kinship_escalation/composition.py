@@ -1,6 +1,5 @@
 """Composition root of the escalation service: the one place that builds every dependency."""
 
-import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -36,24 +35,6 @@ from kinship_runtime.settings import KinshipSettings
 from kinship_runtime.vault import VaultClient
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-
-
-class QueryStringRedactor(logging.Filter):
-    """Drops query strings from uvicorn's access log lines: an acknowledgement link's token
-    travels in one, and a token never reaches a log."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
-        return True
-
-
-def redact_access_log() -> None:
-    """Install ``QueryStringRedactor`` on uvicorn's access logger (once)."""
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, QueryStringRedactor) for f in access.filters):
-        access.addFilter(QueryStringRedactor())
 
 
 class EscalationProvider(Provider):
@@ -138,7 +119,6 @@ def create_app(
     settings.grant_signing_key()
     settings.request_signature_key()
     settings.vault_key()
-    redact_access_log()
     broker = make_broker(settings)
     container = make_async_container(
         RuntimeProvider(MIGRATIONS),

@@ -1,13 +1,12 @@
 """The escalation service's secrets: each its own, a development value only in the dev profile,
 nothing derived from another key; and tokens kept out of the access log."""
 
-import logging
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
 
-from kinship_escalation.composition import QueryStringRedactor, create_app, redact_access_log
+from kinship_escalation.composition import create_app
 from kinship_escalation.settings import EscalationSettings
 from kinship_runtime.settings import DEV_CREDENTIALS, InsecureSettingsError
 
@@ -64,23 +63,3 @@ def test_the_service_does_not_start_without_its_secrets() -> None:
         create_app(production(grant_key=GRANT, request_signing_key=SIGNING))
     with pytest.raises(InsecureSettingsError, match="KINSHIP_CHECKIN_API_KEY"):
         create_app(production(link_secret=LINK, grant_key=GRANT, request_signing_key=SIGNING))
-
-
-def test_the_access_log_keeps_the_path_and_drops_the_query_string() -> None:
-    record = logging.LogRecord(
-        "uvicorn.access",
-        logging.INFO,
-        __file__,
-        1,
-        '%s - "%s %s HTTP/%s" %d',
-        ("127.0.0.1:5000", "POST", "/v1/alerts/a-1/acknowledge?token=v1.123.abc", "1.1", 200),
-        None,
-    )
-    assert QueryStringRedactor().filter(record)
-    line = record.getMessage()
-    assert "token" not in line and "v1.123.abc" not in line
-    assert line == '127.0.0.1:5000 - "POST /v1/alerts/a-1/acknowledge HTTP/1.1" 200'
-    redact_access_log()
-    redact_access_log()
-    installed = logging.getLogger("uvicorn.access").filters
-    assert sum(isinstance(f, QueryStringRedactor) for f in installed) == 1
