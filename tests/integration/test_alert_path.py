@@ -25,7 +25,6 @@ async def test_critical_checkin_pages_the_responder_and_a_dead_endpoint_escalate
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("KINSHIP_ACK_TIMEOUT_SECONDS", "600")  # only a failure may move it on
-    # TRANSITIONAL: until the escalation service signs its notification requests.
     webhooks.hang.add("resp-a")
     staff = [
         encode_person("resp-a", "team-r", {"webhook": webhooks.url("resp-a")}, "peer_responder"),

@@ -93,7 +93,6 @@ async def test_one_checkin_gives_one_trace_to_the_webhook_and_no_personal_data_l
     webhooks: WebhookReceiver,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # TRANSITIONAL: until the escalation service signs its notification requests.
     providers, exporter, reader = telemetry
     assert providers.tracer_provider is not None
     exporter.clear()
