@@ -88,8 +88,10 @@ def service_environment(stack: LocalStack, spec: ServiceSpec) -> dict[str, str]:
         "KINSHIP_WEBHOOK_SECRET": os.environ.get(
             "KINSHIP_WEBHOOK_SECRET", DEV_CREDENTIALS["KINSHIP_WEBHOOK_SECRET"]
         ),
-        "KINSHIP_PSEUDONYM_KEY": os.environ.get(
-            "KINSHIP_PSEUDONYM_KEY", DEV_CREDENTIALS["KINSHIP_PSEUDONYM_KEY"]
+        # The demo signs its staff's tokens with the dev profile's HS secret (refused
+        # outside KINSHIP_ENV=dev); people signing in use Keycloak's keys (OIDC discovery).
+        "KINSHIP_JWT_SECRET": os.environ.get(
+            "KINSHIP_JWT_SECRET", DEV_CREDENTIALS["KINSHIP_JWT_SECRET"]
         ),
         "KINSHIP_NOTE_KEYS": os.environ.get(
             "KINSHIP_NOTE_KEYS", DEV_CREDENTIALS["KINSHIP_NOTE_KEYS"]

@@ -269,8 +269,13 @@ async def test_two_replicas_open_one_case_and_fire_each_timer_once(
         per_step = await second.rows(
             "SELECT case_id, step, count(*) AS n FROM alerts GROUP BY case_id, step"
         )
+        # Each step of each case alerted exactly once, whichever replica fired its timer (on a
+        # busy machine some cases reach step 3 before this count: still once each).
         assert all(row["n"] == 1 for row in per_step)
-        assert len(per_step) == 40
+        steps: dict[str, set[int]] = {}
+        for row in per_step:
+            steps.setdefault(row["case_id"], set()).add(row["step"])
+        assert len(steps) == 20 and all({1, 2} <= found for found in steps.values())
         requests = await first.messages("notifications.requests", expect=80)
         alert_ids = [r["alert"]["alert_id"] for r in requests if r["kind"] == "alert"]
         assert len(alert_ids) >= 40

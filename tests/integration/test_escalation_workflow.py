@@ -236,4 +236,5 @@ async def test_urgent_lane_opens_the_case_and_the_recorded_copy_changes_nothing(
     await asyncio.sleep(1.5)
     assert len(await escalation.rows("SELECT id FROM observations")) == 1
     assert len(await escalation.rows("SELECT id FROM cases")) == 1
-    assert len(await escalation.rows("SELECT id FROM alerts")) == 1
+    # (the 2 s step timeout may page step 2 meanwhile on a busy machine: count step 1 only)
+    assert len(await escalation.rows("SELECT id FROM alerts WHERE step = 1 AND attempt = 1")) == 1
