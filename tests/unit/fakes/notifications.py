@@ -219,7 +219,7 @@ class FakeNotificationsUnitOfWork:
             for stored in self.tables.deliveries.values()
             if (stored.person_id, stored.subject_id) == (recipient.person_id, recipient.subject_id)
             and stored.status == "delivered"
-            and not stored.request.critical
+            and stored.request.limited
             and stored.finished_at is not None
             and stored.finished_at >= since
         )

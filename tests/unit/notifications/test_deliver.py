@@ -131,8 +131,13 @@ async def test_a_person_being_supported_is_reached_through_the_vault_and_never_s
     assert "p-1" not in stored.request.model_dump_json()
     (receipt,) = world.uow.receipts()
     assert "p-1" not in json.dumps(receipt)
-    # Their daily limit counts deliveries to that subject id (the only link kept is none).
-    await world.queue(request("d-2", "self_care", subject_id="s-1"))
+    # Their daily limit counts deliveries to that subject id (the only link kept is none);
+    # care messages neither count nor are held back.
+    await world.queue(
+        request("d-2", "self_care", subject_id="s-1"), request("d-3", subject_id="s-1")
+    )
+    assert outcomes(await world.attempt()) == [("delivered", "webhook")] * 2
+    await world.queue(request("d-4", subject_id="s-1"))
     assert outcomes(await world.attempt()) == [("suppressed", None)]
 
 
@@ -241,6 +246,47 @@ async def test_messages_beyond_the_daily_limit_are_suppressed(world: World) -> N
     world.clock.advance(hours=24)  # the earlier two are more than a day old now
     await world.queue(request("d-4"))
     assert outcomes(await world.attempt()) == [("delivered", "webhook")]
+
+
+CARE = [
+    request("c-self-care", "self_care"),
+    request("c-feedback", "feedback_request", params={"from": "person"}),
+    request("c-follow-up", params={"purpose": "follow_up"}),
+    request("c-exposure", params={"purpose": "exposure_follow_up"}),
+    request("c-group", "group_session_offer"),
+    request("c-consent", "consent_request"),
+    request("c-crisis", "crisis_resources"),
+]
+
+
+async def test_care_messages_beyond_the_limit_are_delivered_and_do_not_use_it_up(
+    world: World,
+) -> None:
+    await world.prefer("p-1", max_per_day=1, recognition_opt_out=True)
+    await world.queue(*CARE)
+    results = await world.attempt()
+    assert outcomes(results) == [("delivered", "webhook")] * len(CARE)
+    # Seven care messages today, and the one limited message of the day still goes ...
+    await world.queue(request("d-1", params={"purpose": "overdue"}))
+    assert outcomes(await world.attempt()) == [("delivered", "webhook")]
+    # ... and the next is held back: only limited messages count.
+    await world.queue(request("d-2", "celebration"), request("d-3"))
+    assert outcomes(await world.attempt()) == [("suppressed", None)] * 2
+    assert [r["reason"] for r in world.uow.receipts()[-2:]] == ["opted_out", "rate_limited"]
+
+
+async def test_an_urgent_message_skips_quiet_hours_but_not_the_limit(world: World) -> None:
+    await world.prefer("p-1", quiet_start=time(22), quiet_end=time(7), max_per_day=0)
+    await world.queue(
+        request("d-1", "alert", urgent=True),
+        request("d-2", "alert"),
+        request("d-3", urgent=True),
+    )
+    assert outcomes(await world.attempt()) == [
+        ("delivered", "webhook"),
+        ("deferred", None),
+        ("suppressed", None),
+    ]
 
 
 async def test_a_celebration_to_someone_who_opted_out_is_suppressed(world: World) -> None:

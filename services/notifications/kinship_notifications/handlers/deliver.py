@@ -161,7 +161,7 @@ async def _plan(attempt: _Attempt, person_id: str, now: datetime) -> AttemptResu
         return await _finish(attempt, DeliveryStatus.FAILED, None, "unknown_recipient")
     preferences = await uow.preferences(person_id)
     sent_today = 0
-    if not request.critical:
+    if request.limited:
         sent_today = await uow.sent_since(request.recipient, now - timedelta(days=1))
     decision = decide(request, preferences, person.timezone, sent_today, now)
     if decision.action is Action.SUPPRESS:

@@ -61,8 +61,9 @@ class NotificationsUnitOfWork(Protocol):
         ...
 
     async def sent_since(self, recipient: Recipient, since: datetime) -> int:
-        """Non-critical messages delivered to this address (person id or subject id) since
-        ``since``."""
+        """Messages held to the daily limit (``NotificationRequest.limited``: celebrations and
+        plain check-in reminders, not critical) delivered to this address (person id or
+        subject id) since ``since``; care messages do not count."""
         ...
 
     async def finish(
