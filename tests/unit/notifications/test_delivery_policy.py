@@ -168,17 +168,17 @@ def test_webhook_alert_body_is_the_spec_fields_with_delivery_id_and_sent_at() ->
 
 def test_a_missing_or_failing_template_is_a_template_failure() -> None:
     with pytest.raises(TemplateFailedError) as missing:
-        Templates().render(request(template="no_such_template"), "en")
+        Templates().render(request(template="no_such_template"), "en", "UTC")
     assert (missing.value.reason, missing.value.permanent) == ("template_error", True)
     with pytest.raises(TemplateFailedError):  # a group-session offer needs its params
-        Templates().render(request(MessageKind.GROUP_SESSION_OFFER), "en")
+        Templates().render(request(MessageKind.GROUP_SESSION_OFFER), "en", "UTC")
     with pytest.raises(TemplateFailedError):  # no way out of the template folder
-        Templates().render(request(template="../../pyproject"), "en")
+        Templates().render(request(template="../../pyproject"), "en", "UTC")
 
 
 @pytest.mark.parametrize("locale", ["en", "de", "fr"])
 def test_templates_render_in_the_locale_or_english(locale: str) -> None:
-    rendered = Templates().render(alert_request(), locale)
+    rendered = Templates().render(alert_request(), locale, "Europe/London")
     assert "a-1" in rendered.text
     assert rendered.subject.startswith("Kinship")
     german = "Fall übernehmen" in rendered.text
@@ -192,7 +192,7 @@ def test_crisis_template_lists_the_resources() -> None:
         )
     ]
     rendered = Templates().render(
-        request(MessageKind.CRISIS_RESOURCES, critical=True, resources=resources), "en"
+        request(MessageKind.CRISIS_RESOURCES, critical=True, resources=resources), "en", "UTC"
     )
     assert "Samaritans: 116 123" in rendered.text
 
