@@ -1,7 +1,8 @@
 """The notifications schema of an earlier release upgrades in place: the amended 0001 is
 accepted (``superseded.txt``), 0003 moves ``recipients`` into the runtime's
 ``directory_people``, so that nobody has to re-read the compacted directory topic, and 0004
-forgets every link between a person and a subject id (issue 11)."""
+forgets every link between a person and a subject id (issue 11); 0005 marks which deliveries
+count against the daily limit (issue 12)."""
 
 import hashlib
 import json
@@ -136,6 +137,20 @@ async def test_recipients_of_an_earlier_release_move_into_the_directory_projecti
         ],
     )
 
+    later = [  # a follow-up reminder is care; a celebration is held to the daily limit
+        ("f-1", "checkin_reminder", {"purpose": "follow_up"}),
+        ("o-1", "checkin_reminder", {"purpose": "overdue"}),
+        ("c-1", "celebration", {"text": "Well done"}),
+    ]
+    await conn.executemany(
+        f'INSERT INTO "{database}".deliveries (id, kind, critical, request, next_attempt_at,'
+        " person_id, status) VALUES ($1, $2, false, $3::text::jsonb, now(), 'p-1', 'delivered')",
+        [
+            (id_, kind, json.dumps(reminder | {"id": id_, "kind": kind, "params": params}))
+            for id_, kind, params in later
+        ],
+    )
+
     link = "http://127.0.0.1:8002/v1/alerts/a-1/acknowledge"
     alert = {
         "alert_id": "a-1",
@@ -159,6 +174,7 @@ async def test_recipients_of_an_earlier_release_move_into_the_directory_projecti
 
     assert "0003_directory_people.sql" in applied
     assert "0004_pseudonyms.sql" in applied
+    assert "0005_care_messages.sql" in applied
     assert "0001_notifications.sql" not in applied  # accepted as amended, not applied again
     assert "recipients" not in await tables(conn, database)
     rows = await conn.fetch(
@@ -171,7 +187,7 @@ async def test_recipients_of_an_earlier_release_move_into_the_directory_projecti
     ]
     deliveries = await conn.fetch(
         f"SELECT id, person_id, subject_id, last_error, request->'recipient' AS recipient,"
-        f" waits FROM \"{database}\".deliveries WHERE kind <> 'alert' ORDER BY id"
+        f" waits FROM \"{database}\".deliveries WHERE id LIKE 'd-%' ORDER BY id"
     )
     assert [
         (r["id"], r["person_id"], r["subject_id"], r["last_error"], json.loads(r["recipient"]))
@@ -183,6 +199,10 @@ async def test_recipients_of_an_earlier_release_move_into_the_directory_projecti
         ("d-4", "p-2", None, "failed", {"person_id": "p-2"}),
     ]
     assert {r["waits"] for r in deliveries} == {0}
+    limited = await conn.fetch(
+        f'SELECT id FROM "{database}".deliveries WHERE limited ORDER BY id'
+    )  # plain reminders count against the daily limit; critical alerts never did
+    assert [r["id"] for r in limited] == ["c-1", "d-1", "d-2", "d-3", "d-4", "o-1"]
     links = await conn.fetch(
         f"SELECT id, request->'alert'->>'ack_url' AS link FROM \"{database}\".deliveries"
         " WHERE kind = 'alert' ORDER BY id"
@@ -212,11 +232,12 @@ async def test_a_new_schema_never_has_a_recipients_table(
     conn: asyncpg.Connection, database: str
 ) -> None:
     applied = await migrate_schema(conn, database, MIGRATIONS)
-    assert applied[-4:] == [
+    assert applied[-5:] == [
         "0001_notifications.sql",
         "0002_trace_context.sql",
         "0003_directory_people.sql",
         "0004_pseudonyms.sql",
+        "0005_care_messages.sql",
     ]
     found = await tables(conn, database)
     assert {"deliveries", "preferences", "directory_people", "outbox"} <= found

@@ -16,7 +16,7 @@ from kinship_notifications.adapters.network import GuardedNetworkBackend, guarde
 from kinship_notifications.adapters.postgres import PostgresNotificationsUnitOfWork
 from kinship_notifications.adapters.senders import Senders, SmtpServer
 from kinship_notifications.adapters.templates import Templates
-from kinship_notifications.domain.links import AckLinks
+from kinship_notifications.domain.links import MessageLinks
 from kinship_notifications.domain.policy import CircuitBreaker, RetryPolicy
 from kinship_notifications.entrypoints.consumers import RequestSignatures, subscriptions
 from kinship_notifications.entrypoints.delivery import DeliveryConfig, DeliveryWorker
@@ -64,9 +64,10 @@ class NotificationsProvider(Provider):
         return vault
 
     @provide
-    def links(self, settings: NotificationSettings) -> AckLinks:
-        """Acknowledgement tokens, minted as alerts are sent."""
-        return AckLinks(settings.ack_link_secret())
+    def links(self, settings: NotificationSettings) -> MessageLinks:
+        """Link tokens (acknowledgement, consent), minted as messages are sent, and the
+        console's pages for links a request does not carry."""
+        return MessageLinks(settings.ack_link_secret(), settings.console_url)
 
     @provide
     def erasure(self, settings: NotificationSettings) -> ErasureConfig:
@@ -160,7 +161,7 @@ class NotificationsProvider(Provider):
         templates: TemplateRenderer,
         breaker: CircuitBreaker,
         targets: DeliveryTargets,
-        links: AckLinks,
+        links: MessageLinks,
         config: DeliveryConfig,
         relay: OutboxRelay,
     ) -> AsyncIterator[DeliveryWorker]:

@@ -21,9 +21,15 @@ class NotificationSettings(KinshipSettings):
     )
     link_secret: SecretStr | None = Field(
         default=None,
-        description="Mints acknowledgement-link tokens when alerts are sent; the escalation "
-        "service checks them with the same secret (>= 32 bytes; required outside "
-        "KINSHIP_ENV=dev, where a development secret is used).",
+        description="Mints the tokens of acknowledgement and consent links when messages are "
+        "sent; the escalation service checks them with the same secret (>= 32 bytes; "
+        "required outside KINSHIP_ENV=dev, where a development secret is used).",
+    )
+    console_url: str = Field(
+        default="http://127.0.0.1:8005",
+        pattern=r"^https?://[^\s]+$",
+        description="The web console people open: check-in reminders link to its check-in "
+        "page (<url>/checkin) and feedback requests to it, when a request carries no link.",
     )
     accept_unsigned_requests: bool = Field(
         default=False,

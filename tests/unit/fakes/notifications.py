@@ -219,7 +219,7 @@ class FakeNotificationsUnitOfWork:
             for stored in self.tables.deliveries.values()
             if (stored.person_id, stored.subject_id) == (recipient.person_id, recipient.subject_id)
             and stored.status == "delivered"
-            and not stored.request.critical
+            and stored.request.limited
             and stored.finished_at is not None
             and stored.finished_at >= since
         )
@@ -456,18 +456,24 @@ class FakeSender:
 
 class FakeTemplates:
     """Implements ``kinship_notifications.handlers.ports.TemplateRenderer``: names what it
-    rendered, in which locale, with an alert's link; templates named in ``missing`` fail."""
+    rendered, in which locale, with its links (an alert's, and every ``*_url`` parameter);
+    records the locales and time zones it was asked for; templates named in ``missing``
+    fail."""
 
     def __init__(self) -> None:
         self.locales: list[str] = []
+        self.timezones: list[str] = []
         self.missing: set[str] = set()
 
-    def render(self, request: NotificationRequest, locale: str) -> Rendered:
+    def render(self, request: NotificationRequest, locale: str, timezone: str) -> Rendered:
         if request.template in self.missing:
             raise TemplateFailedError
         self.locales.append(locale)
-        link = f"\n{request.alert.ack_url}" if request.alert else ""
-        return Rendered(subject=f"{request.template} ({locale})", text=f"{request.id}{link}\n")
+        self.timezones.append(timezone)
+        links = [str(request.alert.ack_url)] if request.alert else []
+        links += [value for name, value in sorted(request.params.items()) if name.endswith("_url")]
+        text = "\n".join([request.id, *links])
+        return Rendered(subject=f"{request.template} ({locale})", text=f"{text}\n")
 
 
 class FakeClock:

@@ -16,7 +16,7 @@ from kinship_contracts.topics import (
     ERASURE_SUBJECTS,
     NOTIFICATION_REQUESTS,
 )
-from kinship_notifications.domain.links import AckLinks
+from kinship_notifications.domain.links import MessageLinks
 from kinship_notifications.domain.policy import CircuitBreaker, RetryPolicy
 from kinship_notifications.entrypoints.consumers import (
     RequestSignatures,
@@ -113,7 +113,7 @@ async def test_queued_requests_are_stored_once_and_wake_the_worker() -> None:
     sender = FakeSender()
     worker = DeliveryWorker(
         uow.another,
-        DeliveryTools(sender, FakeTemplates(), CircuitBreaker(), FakeVault(), AckLinks(KEY)),
+        DeliveryTools(sender, FakeTemplates(), CircuitBreaker(), FakeVault(), MessageLinks(KEY)),
         DeliveryConfig(
             receipts_topic="receipts",
             concurrency=4,

@@ -8,10 +8,15 @@ from typing import Any
 import pytest
 
 from kinship_contracts.directory import Channels
-from kinship_contracts.links import check_ack_token
-from kinship_contracts.notifications import NotificationRequest
+from kinship_contracts.links import ConsentAnswer, check_ack_token, check_consent_token
+from kinship_contracts.notifications import NotificationRequest, ReminderPurpose
 from kinship_notifications.domain.deliveries import QueuedRequest
-from kinship_notifications.domain.links import AckLinks, has_token, without_token
+from kinship_notifications.domain.links import (
+    MessageLinks,
+    checkin_link,
+    has_token,
+    without_token,
+)
 from kinship_notifications.domain.policy import CircuitBreaker, Preferences, RetryPolicy
 from kinship_notifications.handlers.accept import accept_requests
 from kinship_notifications.handlers.deliver import (
@@ -47,7 +52,7 @@ class World:
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
     retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(base_seconds=1.0))
     vault: FakeVault = field(default_factory=lambda: FakeVault({"s-1": "p-1"}))
-    links: AckLinks = field(default_factory=lambda: AckLinks(b"l" * 32))
+    links: MessageLinks = field(default_factory=lambda: MessageLinks(b"l" * 32))
 
     @property
     def tools(self) -> DeliveryTools:
@@ -111,11 +116,12 @@ async def test_a_message_is_sent_on_the_first_channel_and_its_receipt_queued(wor
     assert await world.attempt() == []  # nothing left to send
 
 
-async def test_the_recipients_locale_picks_the_template_language(world: World) -> None:
-    await world.prefer("p-1", locale="de")
-    await world.queue(request("d-1"))
+async def test_the_recipients_locale_and_zone_shape_the_message(world: World) -> None:
+    world.uow.add_person("p-2", Channels(webhook=OTHER_HOOK), timezone="Europe/Berlin")
+    await world.prefer("p-2", locale="de-DE")
+    await world.queue(request("d-1", person_id="p-2"))
     await world.attempt()
-    assert world.templates.locales == ["de"]
+    assert (world.templates.locales, world.templates.timezones) == (["de-DE"], ["Europe/Berlin"])
 
 
 async def test_a_person_being_supported_is_reached_through_the_vault_and_never_stored(
@@ -131,8 +137,13 @@ async def test_a_person_being_supported_is_reached_through_the_vault_and_never_s
     assert "p-1" not in stored.request.model_dump_json()
     (receipt,) = world.uow.receipts()
     assert "p-1" not in json.dumps(receipt)
-    # Their daily limit counts deliveries to that subject id (the only link kept is none).
-    await world.queue(request("d-2", "self_care", subject_id="s-1"))
+    # Their daily limit counts deliveries to that subject id (the only link kept is none);
+    # care messages neither count nor are held back.
+    await world.queue(
+        request("d-2", "self_care", subject_id="s-1"), request("d-3", subject_id="s-1")
+    )
+    assert outcomes(await world.attempt()) == [("delivered", "webhook")] * 2
+    await world.queue(request("d-4", subject_id="s-1"))
     assert outcomes(await world.attempt()) == [("suppressed", None)]
 
 
@@ -241,6 +252,55 @@ async def test_messages_beyond_the_daily_limit_are_suppressed(world: World) -> N
     world.clock.advance(hours=24)  # the earlier two are more than a day old now
     await world.queue(request("d-4"))
     assert outcomes(await world.attempt()) == [("delivered", "webhook")]
+
+
+CARE = [
+    request("c-self-care", "self_care"),
+    request("c-feedback", "feedback_request", params={"from": "person"}),
+    request("c-follow-up", params={"purpose": "follow_up"}),
+    request("c-exposure", params={"purpose": "exposure_follow_up"}),
+    request("c-group", "group_session_offer"),
+    request(
+        "c-consent",
+        "consent_request",
+        params={
+            "consent_id": "c-1",
+            "consent_yes_url": "http://127.0.0.1:8002/v1/consents/c-1/yes",
+            "consent_no_url": "http://127.0.0.1:8002/v1/consents/c-1/no",
+        },
+    ),
+    request("c-crisis", "crisis_resources"),
+]
+
+
+async def test_care_messages_beyond_the_limit_are_delivered_and_do_not_use_it_up(
+    world: World,
+) -> None:
+    await world.prefer("p-1", max_per_day=1, recognition_opt_out=True)
+    await world.queue(*CARE)
+    results = await world.attempt()
+    assert outcomes(results) == [("delivered", "webhook")] * len(CARE)
+    # Seven care messages today, and the one limited message of the day still goes ...
+    await world.queue(request("d-1", params={"purpose": "overdue"}))
+    assert outcomes(await world.attempt()) == [("delivered", "webhook")]
+    # ... and the next is held back: only limited messages count.
+    await world.queue(request("d-2", "celebration"), request("d-3"))
+    assert outcomes(await world.attempt()) == [("suppressed", None)] * 2
+    assert [r["reason"] for r in world.uow.receipts()[-2:]] == ["opted_out", "rate_limited"]
+
+
+async def test_an_urgent_message_skips_quiet_hours_but_not_the_limit(world: World) -> None:
+    await world.prefer("p-1", quiet_start=time(22), quiet_end=time(7), max_per_day=0)
+    await world.queue(
+        request("d-1", "alert", urgent=True),
+        request("d-2", "alert"),
+        request("d-3", urgent=True),
+    )
+    assert outcomes(await world.attempt()) == [
+        ("delivered", "webhook"),
+        ("deferred", None),
+        ("suppressed", None),
+    ]
 
 
 async def test_a_celebration_to_someone_who_opted_out_is_suppressed(world: World) -> None:
@@ -488,3 +548,114 @@ def test_a_link_loses_only_its_token() -> None:
     assert without_token(LINK + "?lang=de&token=v1.1.x") == LINK + "?lang=de"
     assert without_token(LINK) == LINK
     assert has_token(LINK + "?a=1&token=t") and not has_token(LINK + "?tokens=t")
+
+
+CONSENT = "http://127.0.0.1:8002/v1/consents/c-1"
+
+
+def consent(id_: str = "d-1", **params: str) -> NotificationRequest:
+    fields = {
+        "consent_id": "c-1",
+        "consent_yes_url": f"{CONSENT}/yes",
+        "consent_no_url": f"{CONSENT}/no",
+    }
+    return request(id_, "consent_request", subject_id="s-1", params=fields | params)
+
+
+def token_of(link: str) -> str:
+    return link.split("token=", 1)[1]
+
+
+async def test_a_consent_question_is_sent_with_one_tap_links_minted_now_and_stored_without(
+    world: World,
+) -> None:
+    await world.queue(consent())
+    assert outcomes(await world.attempt()) == [("delivered", "webhook")]
+    (sent,) = world.sender.calls
+    yes, no = sent.request.params["consent_yes_url"], sent.request.params["consent_no_url"]
+    assert yes.startswith(f"{CONSENT}/yes?token=") and no.startswith(f"{CONSENT}/no?token=")
+    assert yes in sent.rendered.text and no in sent.rendered.text
+    later = NOW + timedelta(hours=71)
+    assert check_consent_token(b"l" * 32, "c-1", ConsentAnswer.YES, token_of(yes), later)
+    assert check_consent_token(b"l" * 32, "c-1", ConsentAnswer.NO, token_of(no), later)
+    assert not check_consent_token(b"l" * 32, "c-1", ConsentAnswer.NO, token_of(yes), NOW)
+    expired = NOW + timedelta(hours=72)
+    assert not check_consent_token(b"l" * 32, "c-1", ConsentAnswer.YES, token_of(yes), expired)
+    # The expiry the links carry is what the message shows.
+    assert sent.request.params["consent_expires_at"] == expired.isoformat()
+    stored = world.uow.delivery("d-1").request.params
+    assert (stored["consent_yes_url"], stored["consent_no_url"]) == (
+        f"{CONSENT}/yes",
+        f"{CONSENT}/no",
+    )
+    assert "consent_expires_at" not in stored
+    assert token_of(yes) not in repr(world.uow.tables)
+
+
+async def test_a_consent_questions_expiry_bounds_its_links(world: World) -> None:
+    until = NOW + timedelta(hours=2)
+    await world.queue(consent(consent_expires_at=until.isoformat()))
+    await world.attempt()
+    (sent,) = world.sender.calls
+    yes = token_of(sent.request.params["consent_yes_url"])
+    assert check_consent_token(b"l" * 32, "c-1", ConsentAnswer.YES, yes, until - timedelta(1))
+    assert not check_consent_token(b"l" * 32, "c-1", ConsentAnswer.YES, yes, until)
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"consent_id": ""},
+        {"consent_no_url": ""},
+        {"consent_expires_at": "soon"},
+        {"consent_expires_at": "2026-11-25T10:00:00"},  # no offset: whose 10:00?
+    ],
+)
+async def test_a_consent_question_its_links_cannot_be_minted_for_fails_at_once(
+    world: World, broken: dict[str, str]
+) -> None:
+    await world.queue(consent(**broken))
+    assert outcomes(await world.attempt()) == [("failed", "webhook")]
+    (receipt,) = world.uow.receipts()
+    assert (receipt["reason"], receipt["attempts"]) == ("template_error", 1)
+    assert world.sender.calls == []
+
+
+@pytest.mark.parametrize(
+    ("params", "link"),
+    [
+        ({"purpose": "follow_up"}, "http://127.0.0.1:8005/checkin"),
+        ({"purpose": "overdue"}, "http://127.0.0.1:8005/checkin"),
+        ({"purpose": "exposure_follow_up"}, "http://127.0.0.1:8005/checkin?instrument=who5"),
+        ({"checkin_url": "http://127.0.0.1:8005/checkin?from=mail"}, None),
+    ],
+)
+async def test_a_reminder_links_to_the_consoles_check_in_unless_it_brings_a_link(
+    world: World, params: dict[str, str], link: str | None
+) -> None:
+    await world.queue(request("d-1", params=params))
+    await world.attempt()
+    (sent,) = world.sender.calls
+    assert sent.request.params["checkin_url"] == (link or params["checkin_url"])
+    assert sent.request.params["checkin_url"] in sent.rendered.text
+    assert world.uow.delivery("d-1").request.params == params  # stored as it came
+
+
+async def test_a_feedback_request_links_to_the_console_unless_it_brings_a_link(
+    world: World,
+) -> None:
+    own = "http://127.0.0.1:8005/cases/k-1/feedback"
+    await world.queue(
+        request("d-1", "feedback_request", params={"from": "person"}),
+        request("d-2", "feedback_request", params={"from": "person", "feedback_url": own}),
+    )
+    await world.attempt()
+    links = [sent.request.params["feedback_url"] for sent in world.sender.calls]
+    assert links == ["http://127.0.0.1:8005", own]
+
+
+def test_the_check_in_link_is_the_consoles_page_and_who5_after_an_incident() -> None:
+    assert checkin_link("http://127.0.0.1:9005/", None) == "http://127.0.0.1:9005/checkin"
+    assert checkin_link("http://127.0.0.1:9005", ReminderPurpose.EXPOSURE_FOLLOW_UP) == (
+        "http://127.0.0.1:9005/checkin?instrument=who5"
+    )

@@ -168,17 +168,17 @@ def test_webhook_alert_body_is_the_spec_fields_with_delivery_id_and_sent_at() ->
 
 def test_a_missing_or_failing_template_is_a_template_failure() -> None:
     with pytest.raises(TemplateFailedError) as missing:
-        Templates().render(request(template="no_such_template"), "en")
+        Templates().render(request(template="no_such_template"), "en", "UTC")
     assert (missing.value.reason, missing.value.permanent) == ("template_error", True)
     with pytest.raises(TemplateFailedError):  # a group-session offer needs its params
-        Templates().render(request(MessageKind.GROUP_SESSION_OFFER), "en")
+        Templates().render(request(MessageKind.GROUP_SESSION_OFFER), "en", "UTC")
     with pytest.raises(TemplateFailedError):  # no way out of the template folder
-        Templates().render(request(template="../../pyproject"), "en")
+        Templates().render(request(template="../../pyproject"), "en", "UTC")
 
 
 @pytest.mark.parametrize("locale", ["en", "de", "fr"])
 def test_templates_render_in_the_locale_or_english(locale: str) -> None:
-    rendered = Templates().render(alert_request(), locale)
+    rendered = Templates().render(alert_request(), locale, "Europe/London")
     assert "a-1" in rendered.text
     assert rendered.subject.startswith("Kinship")
     german = "Fall übernehmen" in rendered.text
@@ -192,14 +192,66 @@ def test_crisis_template_lists_the_resources() -> None:
         )
     ]
     rendered = Templates().render(
-        request(MessageKind.CRISIS_RESOURCES, critical=True, resources=resources), "en"
+        request(MessageKind.CRISIS_RESOURCES, critical=True, resources=resources), "en", "UTC"
     )
     assert "Samaritans: 116 123" in rendered.text
 
 
-def test_alerts_and_group_offers_are_never_rate_limited() -> None:
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [
+        (MessageKind.ALERT, {}),
+        (MessageKind.CRISIS_RESOURCES, {}),
+        (MessageKind.SELF_CARE, {}),
+        (MessageKind.FEEDBACK_REQUEST, {"from": "person"}),
+        (MessageKind.FEEDBACK_REQUEST, {"from": "responder"}),
+        (MessageKind.GROUP_SESSION_OFFER, {}),
+        (MessageKind.CONSENT_REQUEST, {}),
+        (MessageKind.CHECKIN_REMINDER, {"purpose": "follow_up"}),
+        (MessageKind.CHECKIN_REMINDER, {"purpose": "exposure_follow_up"}),
+    ],
+)
+def test_care_messages_are_never_rate_limited_or_opted_out_of(
+    kind: MessageKind, params: dict[str, str]
+) -> None:
+    strict = Preferences(max_per_day=0, recognition_opt_out=True)
+    decision = decide(request(kind, params=params), strict, "UTC", 50, NOW)
+    assert decision.action is Action.SEND
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "reason"),
+    [
+        (MessageKind.CELEBRATION, {}, "rate_limited"),
+        (MessageKind.CHECKIN_REMINDER, {"purpose": "overdue"}, "rate_limited"),
+        (MessageKind.CHECKIN_REMINDER, {}, "rate_limited"),
+    ],
+)
+def test_only_celebrations_and_plain_reminders_are_rate_limited(
+    kind: MessageKind, params: dict[str, str], reason: str
+) -> None:
     busy = Preferences(max_per_day=2)
-    assert decide(request(MessageKind.ALERT), busy, "UTC", 50, NOW).action is Action.SEND
-    offer = request(MessageKind.GROUP_SESSION_OFFER)
-    assert decide(offer, busy, "UTC", 50, NOW).action is Action.SEND
-    assert decide(request(), busy, "UTC", 50, NOW).action is Action.SUPPRESS
+    limited = request(kind, params=params)
+    assert decide(limited, busy, "UTC", 2, NOW).reason == reason
+    assert decide(limited, busy, "UTC", 1, NOW).action is Action.SEND
+
+
+@pytest.mark.parametrize("kind", [k for k in MessageKind if k is not MessageKind.CELEBRATION])
+def test_the_recognition_opt_out_holds_back_celebrations_only(kind: MessageKind) -> None:
+    opted_out = Preferences(recognition_opt_out=True)
+    assert decide(request(kind), opted_out, "UTC", 0, NOW).action is Action.SEND
+
+
+@pytest.mark.parametrize("kind", list(MessageKind))
+def test_care_messages_still_wait_out_quiet_hours_unless_urgent(kind: MessageKind) -> None:
+    assert decide(request(kind), NIGHT, "Europe/London", 0, NOW).action is Action.DEFER
+    urgent = request(kind, urgent=True)
+    assert decide(urgent, NIGHT, "Europe/London", 0, NOW).action is Action.SEND
+    assert decide(request(kind, critical=True), NIGHT, "UTC", 0, NOW).action is Action.SEND
+
+
+def test_an_urgent_message_is_still_held_to_the_limit_and_opt_outs() -> None:
+    celebration = request(MessageKind.CELEBRATION, urgent=True)
+    decision = decide(celebration, Preferences(recognition_opt_out=True), "UTC", 0, NOW)
+    assert decision.reason == "opted_out"
+    assert decide(celebration, Preferences(max_per_day=1), "UTC", 1, NOW).reason == "rate_limited"

@@ -11,7 +11,7 @@ import pytest
 
 from kinship_contracts.directory import Channels
 from kinship_notifications.domain.deliveries import QueuedRequest
-from kinship_notifications.domain.links import AckLinks
+from kinship_notifications.domain.links import MessageLinks
 from kinship_notifications.domain.policy import CircuitBreaker, RetryPolicy
 from kinship_notifications.entrypoints.delivery import DeliveryConfig, DeliveryWorker
 from kinship_notifications.handlers.accept import accept_requests
@@ -53,7 +53,7 @@ class Harness:
         self.worker = DeliveryWorker(
             self.uow.another,
             DeliveryTools(
-                self.sender, FakeTemplates(), CircuitBreaker(), FakeVault(), AckLinks(b"l" * 32)
+                self.sender, FakeTemplates(), CircuitBreaker(), FakeVault(), MessageLinks(b"l" * 32)
             ),
             DeliveryConfig(
                 receipts_topic="receipts",

@@ -64,3 +64,17 @@ def test_endpoint_secret_prints_the_secret_of_that_endpoint_only(
     assert "https://hooks.example/" in normalised.err
     with pytest.raises(SystemExit):
         main(["endpoint-secret", "not a url"])
+
+
+def test_reminders_link_to_the_console_at_kinship_console_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = NotificationSettings(env="dev", webhook_secret=SecretStr(LONG))
+    assert settings.console_url == "http://127.0.0.1:8005"
+    monkeypatch.setenv("KINSHIP_CONSOLE_URL", "http://127.0.0.1:9005/")
+    assert NotificationSettings(env="dev", webhook_secret=SecretStr(LONG)).console_url == (
+        "http://127.0.0.1:9005/"
+    )
+    monkeypatch.setenv("KINSHIP_CONSOLE_URL", "console")
+    with pytest.raises(ValueError, match="console_url"):
+        NotificationSettings(env="dev", webhook_secret=SecretStr(LONG))

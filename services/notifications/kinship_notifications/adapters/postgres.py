@@ -25,11 +25,12 @@ from kinship_runtime.idempotency import first_time
 from kinship_runtime.outbox import OutboxMessage, enqueue
 
 # A delivery keeps its recipient as addressed (a person id or a subject id), never both.
+# ``limited``: whether the daily limit holds it back and counts it (not a care message).
 _ACCEPT = """
 INSERT INTO deliveries (id, kind, critical, request, next_attempt_at, traceparent, person_id,
-    subject_id)
+    subject_id, limited)
 SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[], $4::text[]::jsonb[],
-    $5::timestamptz[], $6::text[], $7::text[], $8::text[])
+    $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::boolean[])
 ON CONFLICT (id) DO NOTHING RETURNING id
 """
 
@@ -66,7 +67,7 @@ WHERE id = $1 AND status = 'pending' RETURNING id
 """
 
 _SENT_SINCE = """
-SELECT count(*) FROM deliveries WHERE {column} = $1 AND status = 'delivered' AND NOT critical
+SELECT count(*) FROM deliveries WHERE {column} = $1 AND status = 'delivered' AND limited
     AND finished_at >= $2
 """
 
@@ -100,6 +101,7 @@ class PostgresNotificationsUnitOfWork(PoolTransaction):
             [q.traceparent for q in requests],
             [q.request.recipient.person_id for q in requests],
             [q.request.recipient.subject_id for q in requests],
+            [q.request.limited for q in requests],
         )
         return len(rows)
 
@@ -156,7 +158,8 @@ class PostgresNotificationsUnitOfWork(PoolTransaction):
         )
 
     async def sent_since(self, recipient: Recipient, since: datetime) -> int:
-        """Non-critical messages delivered to this person id or subject id since ``since``."""
+        """Limited messages (celebrations, plain reminders) delivered to this person id or
+        subject id since ``since``."""
         if recipient.person_id is not None:
             sql, address = _SENT_SINCE.format(column="person_id"), recipient.person_id
         elif recipient.subject_id is not None:

@@ -2,8 +2,9 @@
 
 An attempt finds the recipient (a subject id is resolved by the vault, at that moment, and
 the answer is never stored), their preferences, decides (send, wait out quiet hours, or
-suppress), chooses a channel, mints an alert's acknowledgement token, renders, asks the
-circuit breaker and sends. A failure schedules that delivery alone for later (backoff with
+suppress), chooses a channel, mints the tokens of its links (an alert's acknowledgement, a
+consent question's answers), renders in the recipient's language, time zone and locale, asks
+the circuit breaker and sends. A failure schedules that delivery alone for later (backoff with
 jitter) until the last attempt, which finishes it as ``failed``; a failure no attempt can
 cure (a missing template, a refused address) finishes it at once. An unreachable vault is
 not an attempt: the delivery waits (backoff) and stays pending. Every finished delivery
@@ -20,7 +21,7 @@ from kinship_contracts.notifications import DeliveryStatus, NotificationReceipt
 from kinship_contracts.topics import NOTIFICATION_RECEIPTS
 from kinship_notifications.domain.channels import Address, DeliveryFailedError, choose_address
 from kinship_notifications.domain.deliveries import Delivery
-from kinship_notifications.domain.links import AckLinks
+from kinship_notifications.domain.links import MessageLinks
 from kinship_notifications.domain.policy import Action, CircuitBreaker, RetryPolicy, decide
 from kinship_notifications.handlers.ports import (
     Clock,
@@ -61,7 +62,7 @@ class DeliveryTools:
     templates: TemplateRenderer
     breaker: CircuitBreaker
     targets: DeliveryTargets
-    links: AckLinks
+    links: MessageLinks
 
 
 async def claim_due(
@@ -78,6 +79,7 @@ async def claim_due(
 class _Send:
     address: Address
     locale: str
+    timezone: str
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,7 @@ async def _plan(attempt: _Attempt, person_id: str, now: datetime) -> AttemptResu
         return await _finish(attempt, DeliveryStatus.FAILED, None, "unknown_recipient")
     preferences = await uow.preferences(person_id)
     sent_today = 0
-    if not request.critical:
+    if request.limited:
         sent_today = await uow.sent_since(request.recipient, now - timedelta(days=1))
     decision = decide(request, preferences, person.timezone, sent_today, now)
     if decision.action is Action.SUPPRESS:
@@ -173,7 +175,7 @@ async def _plan(attempt: _Attempt, person_id: str, now: datetime) -> AttemptResu
     address = choose_address(person.channels)
     if address is None:
         return await _finish(attempt, DeliveryStatus.FAILED, None, "no_channel")
-    return _Send(address, preferences.locale)
+    return _Send(address, preferences.locale, person.timezone)
 
 
 async def _send(
@@ -181,14 +183,15 @@ async def _send(
 ) -> DeliveryFailedError | None:
     """Mint, render, send through the breaker; the failure, or None when the channel took it.
 
-    The message with the minted acknowledgement token exists only here, on its way to the
-    channel: the stored request keeps its link without a token.
+    The message with its minted tokens (an alert's acknowledgement link, a consent question's
+    answers) exists only here, on its way to the channel: the stored request keeps its links
+    without tokens.
     """
-    outgoing = tools.links.for_sending(attempt.delivery.request, now)
     try:
-        rendered = tools.templates.render(outgoing, plan.locale)
+        outgoing = tools.links.for_sending(attempt.delivery.request, now)
+        rendered = tools.templates.render(outgoing, plan.locale, plan.timezone)
     except DeliveryFailedError as error:
-        return error  # the template's fault, not the endpoint's: the breaker is untouched
+        return error  # the request's fault, not the endpoint's: the breaker is untouched
     endpoint = plan.address.endpoint
     try:
         if not tools.breaker.allows(endpoint, now):

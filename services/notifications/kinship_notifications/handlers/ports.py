@@ -61,8 +61,9 @@ class NotificationsUnitOfWork(Protocol):
         ...
 
     async def sent_since(self, recipient: Recipient, since: datetime) -> int:
-        """Non-critical messages delivered to this address (person id or subject id) since
-        ``since``."""
+        """Messages held to the daily limit (``NotificationRequest.limited``: celebrations and
+        plain check-in reminders, not critical) delivered to this address (person id or
+        subject id) since ``since``; care messages do not count."""
         ...
 
     async def finish(
@@ -150,9 +151,10 @@ class Sender(Protocol):
 
 
 class TemplateRenderer(Protocol):
-    """Renders a request's template in a locale."""
+    """Renders a request's template for one recipient."""
 
-    def render(self, request: NotificationRequest, locale: str) -> Rendered:
-        """The message in ``locale``, or in the fallback language when it has no translation;
+    def render(self, request: NotificationRequest, locale: str, timezone: str) -> Rendered:
+        """The message in the language of the recipient's ``locale`` preference (English
+        when there is no translation), its times in their ``timezone`` and locale;
         ``domain.channels.TemplateFailedError`` when the template is missing or fails."""
         ...
