@@ -43,10 +43,7 @@ _DOCUMENT_ENV = {
 
 
 async def _document(service: str) -> dict[str, Any]:
-    try:
-        module = importlib.import_module(f"kinship_{service}.composition")
-    except ModuleNotFoundError:  # TRANSITIONAL: services not yet on the composition root
-        module = importlib.import_module(f"kinship_{service}.bootstrap")
+    module = importlib.import_module(f"kinship_{service}.composition")
     app = module.create_app()
     transport = httpx.ASGITransport(app=app)  # no lifespan: nothing starts or connects
     async with httpx.AsyncClient(transport=transport, base_url="http://docs") as client:

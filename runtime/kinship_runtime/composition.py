@@ -32,7 +32,6 @@ from faststream.kafka import KafkaBroker
 from kinship_contracts.topics import TOPICS, TopicSpec
 from kinship_runtime.access import PeopleDirectory, PostgresPeopleDirectory, RateLimits
 from kinship_runtime.access_log import AccessLog
-from kinship_runtime.auth import Authenticator
 from kinship_runtime.database import create_pool, migrate_schema
 from kinship_runtime.dead_letters import DeadLetterKeys, DeadLetters
 from kinship_runtime.health import ReadinessCheck, health_router
@@ -113,11 +112,6 @@ class RuntimeProvider(Provider):
     ) -> DeadLetters:
         """Sealed dead-letter publishing."""
         return DeadLetters(producer, settings.consumer_group("events"), keys)
-
-    @provide
-    def authenticator(self, settings: KinshipSettings) -> Authenticator:
-        """TRANSITIONAL bearer authentication (services not yet on access policies)."""
-        return Authenticator.from_settings(settings)
 
     @provide
     def identities(self, settings: KinshipSettings) -> IdentityVerifier:

@@ -33,7 +33,7 @@ class NotificationSettings(KinshipSettings):
     )
     accept_unsigned_requests: bool = Field(
         default=False,
-        description="TRANSITIONAL: accept notification requests WITHOUT a "
+        description="Migration only: accept notification requests WITHOUT a "
         "kinship-request-signature (a wrong signature is never accepted); off once every "
         "producer signs.",
     )
