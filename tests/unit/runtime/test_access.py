@@ -151,7 +151,8 @@ async def test_no_or_a_bad_token_is_401(client: httpx.AsyncClient) -> None:
 
 
 async def test_the_bearer_scheme_is_case_insensitive(client: httpx.AsyncClient) -> None:
-    response = await client.post("/v1/checkins", headers={"Authorization": "bearer emp"})
+    token = bearer("emp")["Authorization"].removeprefix("Bearer ")
+    response = await client.post("/v1/checkins", headers={"Authorization": f"bearer {token}"})
     assert response.status_code == 200
 
 
