@@ -15,7 +15,8 @@ it is typed by hand:
   (``KinshipService.produces``, what its outbox relays) give the topics it writes; every
   consumed topic's ``.dlq`` is written too (``runtime.ingestion.DeadLetters``). Its settings
   class gives its HTTP port, graceful timeout, and which settings are secrets (``SecretStr``)
-  and which are required.
+  and which are required outside the dev profile (``SECRETS``): a secret it does not declare
+  is not given to it.
 
 It also writes the topic and ACL tables of ``docs/kubernetes.md`` (between its markers).
 ``--check`` writes nothing and exits 1 when either committed file differs from what the code
@@ -49,7 +50,6 @@ DOCS_END = "<!-- /registry tables -->"
 _PLACEHOLDER_ENV = {
     # Nothing runs: placeholder keys are built into the file-generating process only.
     "KINSHIP_ENV": "dev",
-    "KINSHIP_PSEUDONYM_KEY": "chart-generator-placeholder-pseudonym-key",
     "KINSHIP_WEBHOOK_SECRET": "chart-generator-placeholder",
     "KINSHIP_NOTE_KEYS": "gen:" + "A" * 43 + "=",
     "KINSHIP_NOTE_KEY_ID": "gen",
@@ -67,12 +67,11 @@ SCALE_ON: dict[str, tuple[str, ...]] = {
     "notifications": ("requests",),
     "recognition": ("checkins",),
 }
-# Secret settings that are one value per service even though every service has the setting
-# (each service logs in to PostgreSQL with its own role); other secrets that every service
-# has (the pseudonym key, API keys, the JWT secret) are shared, one Secret for the four.
-PER_SERVICE_SECRETS = frozenset({"KINSHIP_DATABASE_URL"})
-# Required in a cluster although the code has a default (the local stack's URL).
-REQUIRED_IN_CLUSTER = frozenset({"KINSHIP_DATABASE_URL"})
+# Which secrets a service is given, and which it needs outside KINSHIP_ENV=dev, is what its
+# settings class declares (``SECRETS``). Secrets that every service reads are shared, one
+# Secret for the four, except those that are one value per service: each service logs in to
+# PostgreSQL with its own role and asks the check-in vault with its own key (its own scopes).
+PER_SERVICE_SECRETS = frozenset({"KINSHIP_DATABASE_URL", "KINSHIP_CHECKIN_API_KEY"})
 # Secret settings the chart fills itself (from the service's Strimzi KafkaUser Secret).
 CHART_MANAGED_SECRETS = frozenset({"KINSHIP_KAFKA_SASL_PASSWORD"})
 
@@ -193,14 +192,18 @@ def _subscribers(broker: Any, service: str) -> tuple[Consumer, ...]:
 def _wiring(name: str, build: Callable[[], tuple[Any, Any]]) -> Wiring:
     service, settings_type = build()
     secrets: dict[str, bool] = {}
-    required_config = []
-    for field_name, field in settings_type.model_fields.items():
+    for field_name, required in settings_type.SECRETS.items():
+        field = settings_type.model_fields.get(field_name)
+        if field is None or not _is_secret(field.annotation):
+            raise SystemExit(f"{name}: SECRETS names {field_name!r}, not a secret setting")
         env = f"KINSHIP_{field_name.upper()}"
-        if _is_secret(field.annotation):
-            if env not in CHART_MANAGED_SECRETS:
-                secrets[env] = bool(field.is_required()) or env in REQUIRED_IN_CLUSTER
-        elif field.is_required():
-            required_config.append(env)
+        if env not in CHART_MANAGED_SECRETS:
+            secrets[env] = bool(required)
+    required_config = [
+        f"KINSHIP_{field_name.upper()}"
+        for field_name, field in settings_type.model_fields.items()
+        if field.is_required() and not _is_secret(field.annotation)
+    ]
     settings = service.settings
     return Wiring(
         name=name,

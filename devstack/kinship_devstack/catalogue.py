@@ -33,7 +33,6 @@ _DOCUMENT_ENV = {
     "KINSHIP_KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
     "KINSHIP_DATABASE_URL": "postgresql://kinship@postgres:5432/kinship",
     "KINSHIP_API_KEYS": '[{"name": "docs", "key": "documentation-only-key"}]',
-    "KINSHIP_PSEUDONYM_KEY": "documentation-only-pseudonym-key-0000",
     "KINSHIP_WEBHOOK_SECRET": "documentation-only-webhook-secret",
     "KINSHIP_NOTE_KEYS": "docs:" + "A" * 43 + "=",
     "KINSHIP_NOTE_KEY_ID": "docs",

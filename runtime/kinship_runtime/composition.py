@@ -41,7 +41,7 @@ from kinship_runtime.ingest import Subscription, ingest
 from kinship_runtime.kafka import ensure_topics, make_broker, make_producer
 from kinship_runtime.limits import RequestLimits
 from kinship_runtime.outbox import OutboxRelay
-from kinship_runtime.settings import KinshipSettings
+from kinship_runtime.settings import KinshipSettings, MigrationSettings
 from kinship_runtime.telemetry import configure_logging, configure_telemetry
 from kinship_runtime.vault import VaultClient
 from kinship_runtime.workers import Worker
@@ -301,7 +301,7 @@ def run_service(
     if args.command == "migrate":
         # Migrations need the database only: not the service's keys (a migration Job gets
         # the database secret and nothing else).
-        common = KinshipSettings(service_name=settings_type.model_fields["service_name"].default)
+        common = MigrationSettings(service_name=settings_type.model_fields["service_name"].default)
         configure_logging(common.service_name, common.log_level)
         for name in asyncio.run(migrate(common, migrations)):
             print(f"applied {name}")

@@ -134,7 +134,6 @@ async def stack(
             "KINSHIP_TOPIC_PREFIX": f"b{run}.",
             "KINSHIP_CONSUMER_GROUP_PREFIX": f"b{run}",
             "KINSHIP_API_KEYS": all_scopes_key("tests", "test-key"),
-            "KINSHIP_PSEUDONYM_KEY": "test-pseudonym-key-0123456789abcdef",
             "KINSHIP_NOTE_KEYS": f"t1:{NOTE_KEY}",
             "KINSHIP_NOTE_KEY_ID": "t1",
             "KINSHIP_WEBHOOK_SECRET": "browser-test-webhook-secret",
