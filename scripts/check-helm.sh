@@ -10,8 +10,7 @@
 #      (every optional feature on; mTLS with KEDA and values-created Secrets);
 #   5. kubeconform -strict on every rendered manifest against the vendored schemas only
 #      (Kubernetes built-ins, Strimzi KafkaTopic/KafkaUser, KEDA ScaledObject/
-#      TriggerAuthentication): no network, no kind skipped but one, named: the console's
-#      Ingress, until deploy/schemas vendors its schema (step 6 checks its fields);
+#      TriggerAuthentication): no network, no kind skipped;
 #   6. the rendered KafkaTopics, KafkaUser ACLs, Deployments, migration hooks, KEDA triggers,
 #      settings, secret references and NetworkPolicies agree with the registry
 #      (deploy/helm/verify_rendered.py);
@@ -142,15 +141,7 @@ done
 
 # --- 5. schemas --------------------------------------------------------------------------------
 step "kubeconform -strict (Kubernetes $KUBERNETES_VERSION, Strimzi and KEDA CRDs from deploy/schemas)"
-# The console's Ingress (networking.k8s.io/v1) has no vendored schema yet: until
-# deploy/schemas/vendor.py vendors it, it is skipped here (and named), and
-# verify_rendered.py checks its fields instead. Once the file exists, it is validated.
-skip_kinds=()
-if [ ! -f "deploy/schemas/kubernetes/v$KUBERNETES_VERSION/ingress-networking-v1.json" ]; then
-  skip_kinds=(-skip Ingress)
-  echo "    NOTE: Ingress skipped: deploy/schemas has no Ingress schema (vendor.py KUBERNETES_KINDS)"
-fi
-if [ ${#rendered[@]} -gt 0 ] && ! kubeconform "${skip_kinds[@]}" "${rendered[@]}"; then
+if [ ${#rendered[@]} -gt 0 ] && ! kubeconform "${rendered[@]}"; then
   fail "a rendered manifest does not match its schema"
 fi
 done_step
