@@ -188,7 +188,7 @@ async def stack(
 def _directory_records() -> list[tuple[bytes, bytes]]:
     """The demo organisation (the realm's people) as the HR system publishes it: the services
     take people's roles and teams from this directory, never from a token's claims."""
-    people = [(name, team, []) for name, team in TEAM] + [
+    people: list[tuple[str, str, list[str]]] = [(name, team, []) for name, team in TEAM] + [
         (name, team, roles) for name, team, roles, _channel in STAFF
     ]
     return [
