@@ -82,16 +82,24 @@ def missed_checkins_id(subject_id: str) -> str:
 
 
 def missed_checkins(
-    subject_id: str, team_id: str | None, last_checkin: str, due_at: datetime
+    subject_id: str,
+    team_id: str | None,
+    last_checkin: str,
+    due_at: datetime,
+    last_at: datetime | None = None,
 ) -> Timer:
-    """Watch for withdrawal: fires unless a check-in newer than ``last_checkin`` arrives."""
+    """Watch for withdrawal: fires unless a check-in newer than ``last_checkin`` (made at
+    ``last_at``: the history judged then is read from there) arrives."""
+    payload = {"last_checkin": last_checkin}
+    if last_at is not None:
+        payload["last_at"] = last_at.isoformat()
     return Timer(
         missed_checkins_id(subject_id),
         TimerKind.MISSED_CHECKINS,
         due_at,
         subject_id=subject_id,
         team_id=team_id,
-        payload={"last_checkin": last_checkin},
+        payload=payload,
     )
 
 
