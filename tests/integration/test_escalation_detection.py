@@ -2,6 +2,7 @@
 detects withdrawal; cases keep their explanation (rules version, thresholds, observations)
 in PostgreSQL and publish the rules version; load signals open a case and explain it."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -21,8 +22,17 @@ from kinship_escalation.settings import EscalationSettings
 from kinship_runtime.database import create_pool, migrate_schema
 from kinship_runtime.directory import DirectoryProjection
 from tests.conftest import Endpoints
-from tests.escalation_support import STAFF, SUBJECTS, Starter, recorded, seed_directory
-from tests.kafka_reading import publish
+from tests.escalation_support import (
+    STAFF,
+    SUBJECTS,
+    Escalation,
+    Starter,
+    checkin_vault,
+    recorded,
+    recorded_event,
+    seed_directory,
+)
+from tests.kafka_reading import encode, publish
 from tests.unit.escalation.conftest import NOW, Clock, checkin, context, subject
 from tests.unit.escalation.conftest import STAFF as STAFF_CHANGES
 from tests.unit.fakes.escalation import FakeVault
@@ -127,6 +137,47 @@ async def test_load_signals_are_kept_by_subject_without_their_ids_and_explain_th
     ]
 
 
+async def test_a_checkin_and_signals_about_one_person_at_once_are_judged_one_after_the_other(
+    pool: asyncpg.Pool,
+) -> None:
+    """The check-ins consumer and the signals consumer run at once: without the subject's
+    detection lock each would miss what the other had not committed yet, and neither would
+    see the low reading under sustained load."""
+    ctx = context(Clock(), vault=FakeVault(subject))
+    setup = PostgresEscalationUnitOfWork(pool, DirectoryProjection())
+    async with setup:
+        await setup.directory.apply(STAFF_CHANGES)
+    signals = [
+        SignalSubmitted.model_validate(
+            {
+                "id": f"ot-{n}",
+                "kind": "overtime",
+                "severity": 2,
+                "source": "rota",
+                "person_id": "worker-1",
+                "occurred_at": (NOW - timedelta(days=n)).isoformat(),
+            }
+        )
+        for n in (1, 5)
+    ]
+    checkins = PostgresEscalationUnitOfWork(pool, DirectoryProjection())
+    signalled = PostgresEscalationUnitOfWork(pool, DirectoryProjection())
+
+    async def signals_meanwhile() -> None:
+        async with signalled:
+            await handle_signals(signals, signalled, ctx)
+
+    async with checkins:
+        await handle_checkins([checkin("c-1", at=NOW - timedelta(days=2), mood=2)], checkins, ctx)
+        meanwhile = asyncio.create_task(signals_meanwhile())
+        await asyncio.sleep(0.5)
+        assert not meanwhile.done()  # it waits for this unit of work's subject lock
+    await asyncio.wait_for(meanwhile, timeout=10)
+    async with setup:
+        rules = await setup.conn.fetch("SELECT rules FROM cases")
+    assert [list(row["rules"]) for row in rules] == [["sustained_load"]]
+
+
 async def test_a_whole_history_handled_as_one_batch_keeps_the_withdrawal_watch(
     pool: asyncpg.Pool,
 ) -> None:
@@ -194,3 +245,59 @@ async def test_a_backfilled_history_in_one_batch_is_detected_as_withdrawal(
         (DetectionRules().version, ["withdrawal"])
     ]
     assert kinds_of(events, case["id"])[:2] == ["opened", "assigned"]
+
+
+async def test_overtime_signals_and_a_low_checkin_open_a_load_case_over_the_broker(
+    escalation: Escalation,
+) -> None:
+    """Signals name the person; their subject comes from the check-in service's vault."""
+    await seed_directory(escalation, STAFF)
+    async with checkin_vault(escalation.settings) as vault:
+        subject_id = (await vault.subjects(["worker-1"]))["worker-1"]
+    now = datetime.now(UTC).replace(microsecond=0)
+    reading = recorded_event("c-low", "worker-1", now - timedelta(days=1), mood=2)
+    reading = reading.model_copy(update={"subject_id": subject_id})
+    signals = [
+        {
+            "id": f"ot-{n}",
+            "person_id": "worker-1",
+            "kind": kind,
+            "severity": severity,
+            "occurred_at": (now - timedelta(days=n)).isoformat(),
+            "source": "rota",
+        }
+        for n, kind, severity in ((1, "overtime", 1), (4, "overtime", 2), (6, "on_call_load", 3))
+    ]
+    servers = escalation.endpoints.bootstrap_servers
+    await publish(
+        servers,
+        escalation.topic("wellbeing.signals.submitted"),
+        [(b"worker-1", encode(signal)) for signal in signals],
+    )
+    await publish(
+        servers,
+        escalation.topic("wellbeing.checkins.recorded"),
+        [(subject_id.encode(), reading.model_dump_json().encode())],
+    )
+    assert await escalation.wait_for("SELECT count(*) FROM cases", 1) == 1
+    (case,) = await escalation.rows("SELECT id, subject_id, severity, rules FROM cases")
+    assert (case["subject_id"], case["severity"], list(case["rules"])) == (
+        subject_id,
+        "medium",
+        ["sustained_load"],
+    )
+    assert await escalation.wait_for("SELECT count(*) FROM signal_observations", 3) == 3
+    kept = await escalation.rows("SELECT * FROM signal_observations")
+    assert {row["subject_id"] for row in kept} == {subject_id}
+    assert not any("ot-" in str(value) for row in kept for value in row.values())
+    evidence = await escalation.rows(
+        "SELECT ref, checkin_id, signal_kind, scores FROM case_evidence WHERE case_id = $1"
+        " ORDER BY observed_at",
+        case["id"],
+    )
+    # The severity-1 signal counts for nothing; the others by kind and severity only.
+    assert [(e["checkin_id"], e["signal_kind"], json.loads(e["scores"])) for e in evidence] == [
+        (None, "on_call_load", {"severity": 3}),
+        (None, "overtime", {"severity": 2}),
+        ("c-low", None, {"mood": 2}),
+    ]

@@ -313,3 +313,18 @@ async def test_a_late_checkin_older_than_the_newest_neither_moves_nor_drops_the_
     await handle_checkins([checkin("c-old", "w-6", NOW - timedelta(days=1), mood=5)], uow, ctx)
     watch = uow.timer(missed_checkins_id(subject("w-6")))
     assert watch is not None and watch.timer.payload["last_checkin"] == "c-2"
+
+
+async def test_detection_takes_each_subjects_lock_before_it_reads_what_was_observed(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    await handle_checkins(
+        [checkin("c-1", "w-8", NOW, mood=2), checkin("c-2", "w-7", NOW, mood=2)], uow, ctx
+    )
+    await handle_checkins([checkin("c-1", "w-8", NOW, mood=2)], uow, ctx)  # nothing new
+    clock.advance(days=30)
+    await missed_checkins_due(subject("w-8"), "team-x", "c-1", uow, ctx)
+    assert uow.serialised == [
+        sorted([subject("w-8"), subject("w-7")]),
+        [subject("w-8")],
+    ]

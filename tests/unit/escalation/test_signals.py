@@ -6,6 +6,8 @@ group offers and follow-ups."""
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
+
 from kinship_contracts.signals import SignalSubmitted
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.detection import handle_checkins
@@ -86,6 +88,33 @@ async def test_one_severe_load_signal_before_a_low_checkin_opens_the_case_at_the
     await handle_checkins([checkin("c-2", at=NOW + timedelta(hours=1), mood=2)], uow, ctx)
     (stored,) = uow.tables.cases.values()
     assert stored.case.rules == ["sustained_load"]
+
+
+@pytest.mark.parametrize("signals_first", [True, False])
+async def test_the_load_rule_does_not_depend_on_whether_the_reading_or_the_signals_came_first(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, signals_first: bool
+) -> None:
+    signals = [
+        load("ot-1", "overtime", 2, NOW - timedelta(days=20), person_id="worker-1"),
+        load("ot-2", "overtime", 2, NOW - timedelta(days=9), person_id="worker-1"),
+        load("ot-3", "overtime", 2, NOW + timedelta(hours=2), person_id="worker-1"),
+    ]
+    reading = [checkin("c-1", at=NOW, mood=2)]
+    if signals_first:
+        await handle_signals(signals, uow, ctx)
+        await handle_checkins(reading, uow, ctx)
+    else:
+        await handle_checkins(reading, uow, ctx)
+        await handle_signals(signals, uow, ctx)
+    (stored,) = uow.tables.cases.values()
+    explanation = await uow.evidence.explain(stored.case.id)
+    assert explanation is not None
+    # The reading and the two signals within 14 days of it (not the one 20 days before).
+    assert [o.at - NOW for o in explanation.rules[0].observations] == [
+        -timedelta(days=9),
+        timedelta(0),
+        timedelta(hours=2),
+    ]
 
 
 async def test_an_absence_after_a_low_trend_counts_like_withdrawal(

@@ -123,6 +123,10 @@ class FakeObservations(_Part):
                 found.setdefault(subject, []).append(observation)
         return {s: sorted(items, key=lambda o: (o.at, o.id)) for s, items in found.items()}
 
+    async def serialise(self, subject_ids: Sequence[str]) -> None:
+        self._uow.check_entered()
+        self._uow.serialised.append(sorted(set(subject_ids)))
+
     async def add_signals(self, signals: Sequence[SubjectSignal]) -> None:
         self.tables.signals += signals
 
@@ -569,6 +573,9 @@ class FakeEscalationUnitOfWork:
         self.on_call = FakeOnCall(self)
         self.erasure = FakeErasure(self)
         self.evidence = FakeCaseEvidence(self)
+        self.serialised: list[list[str]] = []
+        """The subjects whose detection lock each call took (a lock held by nobody else:
+        the fake is single-threaded; tests check it is taken)."""
         self.commits = 0
         self.rollbacks = 0
         self._entered = False

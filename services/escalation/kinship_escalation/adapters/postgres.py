@@ -70,6 +70,10 @@ _HISTORIES = (
     " item9_positive, wants_contact FROM observations"
     " WHERE subject_id = ANY($1::text[]) AND at >= $2 ORDER BY subject_id, at, id"
 )
+_SERIALISE = (
+    "SELECT count(pg_advisory_xact_lock(hashtext('kinship.detection'), hashtext(s)))"
+    " FROM (SELECT s FROM unnest($1::text[]) AS s ORDER BY s) AS subjects"
+)
 _ADD_SIGNALS = (
     "INSERT INTO signal_observations (subject_id, kind, severity, at)"
     " SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::timestamptz[])"
@@ -129,6 +133,12 @@ class PostgresObservations(_Statements):
         for row in rows:
             found.setdefault(row["subject_id"], []).append(_observation(row))
         return found
+
+    async def serialise(self, subject_ids: Sequence[str]) -> None:
+        """Transaction-level advisory locks, one per subject, taken in one order (no
+        deadlock between two batches); the two-key form keeps them apart from others."""
+        if subject_ids:
+            await self.conn.execute(_SERIALISE, sorted(set(subject_ids)))
 
     async def add_signals(self, signals: Sequence[SubjectSignal]) -> None:
         """Store load signals about subjects."""

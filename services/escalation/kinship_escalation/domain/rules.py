@@ -393,26 +393,26 @@ def absence_withdrawal(
 def sustained_load(
     history: Sequence[CheckinObservation],
     signals: Sequence[SignalObservation],
-    at: datetime,
     rules: DetectionRules,
 ) -> Evidence | None:
     """Sustained overtime or on-call load with a low reading: a peer check-in (medium).
 
-    As of ``at`` (a check-in's time, or a signal's): the newest check-in in the load window
-    before ``at`` is low, and the window holds ``load_signals_needed`` overtime or on-call
-    signals of at least ``load_signal_min_severity``, or one of ``load_signal_severe_at``.
-    A signal below the minimum severity counts for nothing.
+    The reading is the newest check-in of ``history``; it must be low, and within
+    ``load_window_days`` of it (before or after) there must be ``load_signals_needed``
+    overtime or on-call signals of at least ``load_signal_min_severity``, or one of
+    ``load_signal_severe_at``. A signal below the minimum severity counts for nothing. The
+    result is the same whether the reading or the signals arrive first.
     """
-    since = at - timedelta(days=rules.load_window_days)
-    checkins = [item for item in history if since <= item.at <= at]
-    if not checkins or not is_low(checkins[-1], rules):
+    if not history or not is_low(history[-1], rules):
         return None
+    reading = history[-1]
+    window = timedelta(days=rules.load_window_days)
     counted = [
         signal
         for signal in signals
         if signal.kind in LOAD_KINDS
         and signal.severity >= rules.load_signal_min_severity
-        and since <= signal.at <= at
+        and abs(signal.at - reading.at) <= window
     ]
     severe = [signal for signal in counted if signal.severity >= rules.load_signal_severe_at]
     if len(counted) < rules.load_signals_needed and not severe:
@@ -420,15 +420,15 @@ def sustained_load(
     condition = (
         f">= {rules.load_signals_needed} overtime/on-call signals of severity >= "
         f"{rules.load_signal_min_severity} (or one >= {rules.load_signal_severe_at}) within "
-        f"{rules.load_window_days} days, with a low reading ({_low_condition(rules)})"
+        f"{rules.load_window_days} days of a low reading ({_low_condition(rules)})"
     )
-    newest = checkins[-1]
     facts = (
-        _facts(newest, low_scores(newest, rules)),
-        *(_signal_facts(signal) for signal in sorted(counted, key=lambda s: s.at)),
+        _facts(reading, low_scores(reading, rules)),
+        *(_signal_facts(signal) for signal in counted),
     )
     threshold = Threshold("load_signals_needed", condition, SOURCES["load"])
-    return Evidence(SUSTAINED_LOAD, Severity.MEDIUM, (newest.id,), (threshold,), facts)
+    ordered = tuple(sorted(facts, key=lambda f: f.at))
+    return Evidence(SUSTAINED_LOAD, Severity.MEDIUM, (reading.id,), (threshold,), ordered)
 
 
 def evaluate_checkin(
@@ -444,7 +444,7 @@ def evaluate_checkin(
         self_referral(newest),
         poor_wellbeing(newest, rules),
         sustained_decline(history, rules),
-        sustained_load(history, signals, newest.at, rules),
+        sustained_load(history, signals, rules),
     ]
     return [evidence for evidence in found if evidence is not None]
 
@@ -455,9 +455,10 @@ def evaluate_signal(
     signal: SignalObservation,
     rules: DetectionRules,
 ) -> list[Evidence]:
-    """Every rule that fires when a load signal arrives (``signals`` includes it)."""
+    """Every rule that fires when a load signal arrives: ``history`` is every check-in
+    observed (oldest first), ``signals`` include the new one."""
     found = [
-        sustained_load(history, signals, signal.at, rules) if signal.kind in LOAD_KINDS else None,
+        sustained_load(history, signals, rules) if signal.kind in LOAD_KINDS else None,
         absence_withdrawal(history, signal, rules),
     ]
     return [evidence for evidence in found if evidence is not None]

@@ -4,7 +4,9 @@ earns self-care, a low trend starts a watch for withdrawal.
 
 The outcome never depends on how records are batched: each check-in is judged on what had
 arrived before it (``rules.history_at``), and the withdrawal watch is decided once per
-subject from everything observed, after the batch.
+subject from everything observed, after the batch. Nor on how consumers interleave: each
+unit of work takes its subjects' detection locks before it reads what was observed, so a
+check-in and a signal about one person arriving at once are judged one after the other.
 """
 
 from collections.abc import Sequence
@@ -59,6 +61,7 @@ async def handle_checkins(
         return 0
     now = ctx.clock()
     subjects = sorted({event.subject_id for event in fresh})
+    await uow.observations.serialise(subjects)
     earliest = min(event.occurred_at for event in fresh)
     stored = await uow.observations.histories(subjects, earliest - timedelta(days=HISTORY_DAYS))
     signals = await uow.observations.signal_histories(
@@ -150,10 +153,12 @@ async def handle_load_signals(
     await uow.observations.add_signals([(subject, signal) for subject, _, signal in signals])
     now = ctx.clock()
     subjects = sorted({subject for subject, _, _ in signals})
+    await uow.observations.serialise(subjects)
     earliest = min(signal.at for _, _, signal in signals)
     histories = await uow.observations.histories(subjects, earliest - timedelta(days=HISTORY_DAYS))
+    # A reading up to a window before the signal counts with signals a window before it.
     loads = await uow.observations.signal_histories(
-        subjects, earliest - timedelta(days=ctx.rules.load_window_days)
+        subjects, earliest - 2 * timedelta(days=ctx.rules.load_window_days)
     )
     for subject_id, team_id, signal in signals:
         history = histories.get(subject_id, [])
@@ -251,6 +256,7 @@ async def missed_checkins_due(
     whose silence began months ago is still judged.
     """
     now = ctx.clock()
+    await uow.observations.serialise([subject_id])
     since = min(now, last_at or now) - timedelta(days=HISTORY_DAYS)
     histories = await uow.observations.histories([subject_id], since)
     observed = histories.get(subject_id, [])

@@ -56,6 +56,13 @@ class Observations(Protocol):
         they use), oldest first by (time, id)."""
         ...
 
+    async def serialise(self, subject_ids: Sequence[str]) -> None:
+        """Hold each subject's detection lock until the unit of work ends, so that detection
+        about one subject runs one transaction at a time (check-ins, signals and the
+        withdrawal watch arrive on different consumers and the timer worker) and each sees
+        what the one before it stored."""
+        ...
+
     async def add_signals(self, signals: Sequence[SubjectSignal]) -> None:
         """Store load signals about subjects (each signal event is handled once)."""
         ...
