@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from kinship_contracts.cases import CaseOutcome
 from kinship_contracts.privacy import ErasureRequested, SubjectsErased
+from kinship_contracts.signals import SignalSubmitted
 from kinship_escalation.adapters.postgres import PostgresEscalationUnitOfWork
 from kinship_escalation.composition import MIGRATIONS
 from kinship_escalation.domain.policies import OnCallRotation
@@ -90,8 +91,8 @@ async def test_both_halves_leave_nothing_that_names_the_person_or_their_subject(
         await list_cases("resp-c", False, "resp-c", uow)
         clock.advance(hours=1)
         await handle_checkins([checkin("c-3", "resp-c", clock.now, phq9=CRITICAL_PHQ9)], uow, ctx)
-        overtime = signal("sig-2", clock.now, person_id="resp-c").model_copy(
-            update={"kind": "overtime"}
+        overtime = SignalSubmitted.model_validate(
+            signal("sig-2", clock.now, person_id="resp-c").model_dump() | {"kind": "overtime"}
         )
         await handle_signals([signal("sig-1", clock.now, person_id="resp-c"), overtime], uow, ctx)
         theirs = await uow.conn.fetchval(
