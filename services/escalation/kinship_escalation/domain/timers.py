@@ -19,7 +19,7 @@ class TimerKind(StrEnum):
     CASE_FOLLOW_UP = "case_follow_up"
     """After resolution: the follow-up event and a check-in reminder."""
     EXPOSURE_FOLLOW_UP = "exposure_follow_up"
-    """After a critical incident: a check-in reminder for the person."""
+    """After a critical incident: a follow-up check-in (a short WHO-5) for the person."""
     MISSED_CHECKINS = "missed_checkins"
     """After a low trend, the expected check-ins did not come: withdrawal."""
     SUPPORT_SESSION = "support_session"
