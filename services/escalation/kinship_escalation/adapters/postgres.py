@@ -31,7 +31,7 @@ from kinship_escalation.domain.timers import Timer, TimerKind
 from kinship_escalation.handlers.ports import SubjectObservation, SubjectSignal
 from kinship_runtime.database import Connection, PoolTransaction
 from kinship_runtime.dead_letters import shred_dead_letters
-from kinship_runtime.directory import DirectoryProjection
+from kinship_runtime.directory import DirectoryProjection, team_members, team_of
 from kinship_runtime.erasure import note_done
 from kinship_runtime.idempotency import first_time
 from kinship_runtime.outbox import OutboxMessage, enqueue
@@ -583,19 +583,11 @@ class PostgresDirectory(_Statements):
 
     async def team_of(self, person_id: str) -> str | None:
         """A person's team, from the directory."""
-        value = await self.conn.fetchval(
-            "SELECT team_id FROM directory_people WHERE person_id = $1", person_id
-        )
-        return str(value) if value is not None else None
+        return await team_of(self.conn, person_id)
 
     async def members(self, team_id: str) -> list[str]:
         """The active people of a team, by person_id."""
-        rows = await self.conn.fetch(
-            "SELECT person_id FROM directory_people WHERE team_id = $1 AND active"
-            " ORDER BY person_id",
-            team_id,
-        )
-        return [row["person_id"] for row in rows]
+        return await team_members(self.conn, team_id)
 
 
 class PostgresWorkload(_Statements):

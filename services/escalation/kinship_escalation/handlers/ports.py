@@ -5,8 +5,7 @@ check-in service's vault."""
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 from kinship_contracts.directory import DirectoryChange
 from kinship_contracts.privacy import ErasureStage
@@ -21,6 +20,7 @@ from kinship_escalation.domain.policies import (
 )
 from kinship_escalation.domain.timers import Timer
 from kinship_runtime.outbox import OutboxMessage
+from kinship_runtime.unit_of_work import UnitOfWork
 
 SubjectObservation = tuple[str, str | None, CheckinObservation]
 """(subject id, team id, observation)."""
@@ -299,7 +299,7 @@ class Erasure(Protocol):
         ...
 
 
-class EscalationUnitOfWork(Protocol):
+class EscalationUnitOfWork(UnitOfWork, Protocol):
     """One transaction of the escalation service: entered with ``async with``, committed on
     a clean exit and rolled back on an exception."""
 
@@ -332,15 +332,6 @@ class EscalationUnitOfWork(Protocol):
 
     @property
     def evidence(self) -> CaseEvidence: ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None: ...
 
     def savepoint(self) -> AbstractAsyncContextManager[None]:
         """A nested transaction: an exception inside undoes only what was done inside."""

@@ -3,8 +3,7 @@ delivery targets, the channels, the templates and the clock."""
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from kinship_contracts.directory import DirectoryChange
 from kinship_contracts.notifications import NotificationRequest, Recipient
@@ -18,23 +17,15 @@ from kinship_notifications.domain.deliveries import (
 )
 from kinship_notifications.domain.policy import Preferences
 from kinship_runtime.outbox import OutboxMessage
+from kinship_runtime.unit_of_work import UnitOfWork
 
 Clock = Callable[[], datetime]
 """The current time (timezone-aware)."""
 
 
-class NotificationsUnitOfWork(Protocol):
+class NotificationsUnitOfWork(UnitOfWork, Protocol):
     """One transaction over deliveries, preferences, the directory and the outbox: entered
     with ``async with``, committed on a clean exit and rolled back on an exception."""
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None: ...
 
     async def accept(self, requests: Sequence[QueuedRequest], now: datetime) -> int:
         """Queue requests, due at ``now``; a known request id is ignored. Returns new ones.

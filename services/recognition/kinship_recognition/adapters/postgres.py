@@ -30,7 +30,7 @@ from kinship_recognition.domain.reports import (
 from kinship_recognition.handlers.ports import CheckinWeek
 from kinship_runtime.database import Connection, PoolTransaction
 from kinship_runtime.dead_letters import shred_dead_letters
-from kinship_runtime.directory import DirectoryProjection
+from kinship_runtime.directory import DirectoryProjection, team_members, team_of
 from kinship_runtime.erasure import note_done
 from kinship_runtime.idempotency import first_time
 from kinship_runtime.outbox import OutboxMessage, enqueue
@@ -136,19 +136,11 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
 
     async def team_of_person(self, person_id: str) -> str | None:
         """A person's team, from the directory."""
-        value = await self.conn.fetchval(
-            "SELECT team_id FROM directory_people WHERE person_id = $1", person_id
-        )
-        return str(value) if value is not None else None
+        return await team_of(self.conn, person_id)
 
     async def team_members(self, team_id: str) -> list[str]:
         """The active members of a team (person ids), to celebrate a team milestone with."""
-        rows = await self.conn.fetch(
-            "SELECT person_id FROM directory_people"
-            " WHERE team_id = $1 AND active ORDER BY person_id",
-            team_id,
-        )
-        return [str(row["person_id"]) for row in rows]
+        return await team_members(self.conn, team_id)
 
     # Check-in weeks ----------------------------------------------------------
 

@@ -3,8 +3,7 @@ subject lookup, and a chart."""
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from types import TracebackType
-from typing import Literal, NamedTuple, Protocol, Self
+from typing import Literal, NamedTuple, Protocol
 
 from kinship_contracts.cases import CaseEvent
 from kinship_contracts.directory import DirectoryChange
@@ -23,6 +22,7 @@ from kinship_recognition.domain.reports import (
     Window,
 )
 from kinship_runtime.outbox import OutboxMessage
+from kinship_runtime.unit_of_work import UnitOfWork
 
 ChartFormat = Literal["svg", "png"]
 
@@ -47,7 +47,7 @@ class SubjectLookup(Protocol):
         ...
 
 
-class RecognitionUnitOfWork(Protocol):
+class RecognitionUnitOfWork(UnitOfWork, Protocol):
     """One transaction of the recognition service: entered with ``async with``, committed on
     a clean exit and rolled back on an exception.
 
@@ -55,15 +55,6 @@ class RecognitionUnitOfWork(Protocol):
     by person id; what arrives by subject id (check-ins, cases, pulse answers) is kept by
     subject id. Nothing links the two.
     """
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None: ...
 
     # Kudos -------------------------------------------------------------------
 
