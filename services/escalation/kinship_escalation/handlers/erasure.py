@@ -23,6 +23,7 @@ from kinship_escalation.handlers.alerts import alert_step
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.messages import record_transitions
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
+from kinship_runtime.idempotency import first_seen
 
 ACTOR = "erasure"
 
@@ -31,11 +32,8 @@ async def erase_people(
     requests: Sequence[ErasureRequested], uow: EscalationUnitOfWork, ctx: EscalationContext
 ) -> None:
     """Carry out erasure requests, each once however often it arrives."""
-    fresh = await uow.first_time("erasure", [request.id for request in requests])
-    for request in requests:
-        if request.id in fresh:
-            fresh.discard(request.id)  # a repeat within the batch is a duplicate too
-            await erase_person(request, uow, ctx)
+    for request in await first_seen(uow, "erasure", requests):
+        await erase_person(request, uow, ctx)
 
 
 async def erase_person(
@@ -81,11 +79,8 @@ async def erase_subject_sets(
     events: Sequence[SubjectsErased], uow: EscalationUnitOfWork, ctx: EscalationContext
 ) -> None:
     """Carry out the subject halves of erasures, each once however often it arrives."""
-    fresh = await uow.first_time("erasure-subjects", [event.id for event in events])
-    for event in events:
-        if event.id in fresh:
-            fresh.discard(event.id)
-            await erase_subjects(event, uow, ctx)
+    for event in await first_seen(uow, "erasure-subjects", events):
+        await erase_subjects(event, uow, ctx)
 
 
 async def erase_subjects(

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from kinship_contracts.privacy import ErasureRequested, ErasureStage, SubjectsErased
 from kinship_notifications.handlers.ports import NotificationsUnitOfWork
+from kinship_runtime.idempotency import first_seen
 
 SERVICE = "notifications"
 
@@ -32,11 +33,7 @@ async def erase_people(
     now: datetime,
 ) -> None:
     """Forget what is kept by each requested person's id (each erasure once)."""
-    fresh = await uow.first_time("erasure.person", [request.id for request in requests])
-    for request in requests:
-        if request.id not in fresh:
-            continue
-        fresh.discard(request.id)  # a repeat within the batch is a duplicate too
+    for request in await first_seen(uow, "erasure.person", requests):
         removed = await uow.erase_person(request.person_id)
         await uow.erasure_done(
             request.id,
@@ -54,11 +51,7 @@ async def erase_subjects(
     now: datetime,
 ) -> None:
     """Forget what is kept by each erased person's subject ids (each event once)."""
-    fresh = await uow.first_time("erasure.subjects", [event.id for event in events])
-    for event in events:
-        if event.id not in fresh:
-            continue
-        fresh.discard(event.id)
+    for event in await first_seen(uow, "erasure.subjects", events):
         removed = await uow.erase_subjects(event.subject_ids)
         await uow.erasure_done(
             event.erasure_id,

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from kinship_contracts.privacy import ErasureRequested, ErasureStage, SubjectsErased
 from kinship_recognition.handlers.ports import RecognitionUnitOfWork
+from kinship_runtime.idempotency import first_seen
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,7 @@ async def erase_people(
     now: datetime,
 ) -> None:
     """Carry out the person half of erasure requests (each once, however often it arrives)."""
-    fresh = await uow.first_time("erasure.person", [request.id for request in requests])
-    for request in requests:
-        if request.id not in fresh:
-            continue
-        fresh.discard(request.id)  # a repeat within the batch is a duplicate too
+    for request in await first_seen(uow, "erasure.person", requests):
         removed = await uow.erase_person(request.person_id)
         await _done(request.id, ErasureStage.PERSON, removed, uow, topics, now)
 
@@ -47,11 +44,7 @@ async def erase_subjects(
     now: datetime,
 ) -> None:
     """Carry out the subjects half of erasures (each once, however often it arrives)."""
-    fresh = await uow.first_time("erasure.subjects", [event.id for event in events])
-    for event in events:
-        if event.id not in fresh:
-            continue
-        fresh.discard(event.id)
+    for event in await first_seen(uow, "erasure.subjects", events):
         removed = await uow.erase_subjects(event.subject_ids)
         await _done(event.erasure_id, ErasureStage.SUBJECTS, removed, uow, topics, now)
 
