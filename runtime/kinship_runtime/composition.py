@@ -247,10 +247,13 @@ def compose_service(
     produces: Sequence[TopicSpec] = (),
     workers: Sequence[type[Worker]] = (),
     public_paths: Sequence[str] = (),
+    overrides: Sequence[Provider] = (),
 ) -> FastAPI:
     """A service's ASGI app from its parts: a broker for ``settings``, a container of the
     runtime's resources (``migrations`` applied to the pool) and ``service``'s own, a consumer
-    per subscription, and ``service_app`` with the rest of the arguments.
+    per subscription, and ``service_app`` with the rest of the arguments. ``overrides`` are
+    providers that replace what they provide (tests: the vault over an in-process check-in
+    service).
 
     The container's context holds the settings as ``KinshipSettings`` and as their own type
     (a service provider declares ``from_context(provides=<its settings type>)``), and the
@@ -260,6 +263,7 @@ def compose_service(
     container = make_async_container(
         RuntimeProvider(migrations),
         service,
+        *overrides,
         context={KinshipSettings: settings, type(settings): settings, KafkaBroker: broker},
     )
     for subscription in subscriptions:

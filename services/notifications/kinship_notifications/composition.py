@@ -6,9 +6,8 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from dishka import Provider, Scope, make_async_container, provide
+from dishka import Provider, Scope, from_context, provide
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
 from kinship_contracts.topics import ERASURE_RECEIPTS, NOTIFICATION_RECEIPTS
@@ -30,12 +29,9 @@ from kinship_notifications.handlers.ports import (
     TemplateRenderer,
 )
 from kinship_notifications.settings import NotificationSettings
-from kinship_runtime.composition import RuntimeProvider, service_app
+from kinship_runtime.composition import compose_service
 from kinship_runtime.directory import DirectoryProjection
-from kinship_runtime.ingest import ingest
-from kinship_runtime.kafka import make_broker
 from kinship_runtime.outbox import OutboxRelay
-from kinship_runtime.settings import KinshipSettings
 from kinship_runtime.vault import VaultClient
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -46,11 +42,7 @@ class NotificationsProvider(Provider):
 
     scope = Scope.APP
 
-    @provide
-    def settings(self, settings: KinshipSettings) -> NotificationSettings:
-        """The service's settings (the same object the runtime sees)."""
-        assert isinstance(settings, NotificationSettings)
-        return settings
+    settings = from_context(provides=NotificationSettings, scope=Scope.APP)
 
     @provide
     def directory(self) -> DirectoryProjection:
@@ -187,22 +179,15 @@ def create_app(settings: NotificationSettings | None = None, *overrides: Provide
     signatures = RequestSignatures(
         settings.request_signing_secret(), settings.accept_unsigned_requests
     )
-    broker = make_broker(settings)
-    container = make_async_container(
-        RuntimeProvider(MIGRATIONS),
-        NotificationsProvider(),
-        *overrides,
-        context={KinshipSettings: settings, KafkaBroker: broker},
-    )
-    for subscription in subscriptions(signatures):
-        ingest(broker, settings, container, subscription)
-    return service_app(
-        container,
-        broker,
+    return compose_service(
         settings,
+        NotificationsProvider(),
+        MIGRATIONS,
+        subscriptions(signatures),
         title="Kinship notifications service",
         description="Signed webhooks, Slack and email; exactly once as the recipient sees it.",
         routers=[notifications_router()],
         produces=(NOTIFICATION_RECEIPTS, ERASURE_RECEIPTS),
         workers=(DeliveryWorker,),
+        overrides=overrides,
     )

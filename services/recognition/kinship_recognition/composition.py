@@ -3,9 +3,8 @@
 from pathlib import Path
 
 import asyncpg
-from dishka import Provider, Scope, make_async_container, provide
+from dishka import Provider, Scope, from_context, provide
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
 
 from kinship_contracts.topics import ERASURE_RECEIPTS, NOTIFICATION_REQUESTS, RECOGNITION_AWARDS
 from kinship_recognition.adapters.chart import MatplotlibChart
@@ -16,11 +15,8 @@ from kinship_recognition.handlers.awards import AwardTopics
 from kinship_recognition.handlers.erasure import ErasureTopics
 from kinship_recognition.handlers.ports import ChartRenderer, RecognitionUnitOfWork, SubjectLookup
 from kinship_recognition.settings import RecognitionSettings
-from kinship_runtime.composition import RuntimeProvider, service_app
+from kinship_runtime.composition import compose_service
 from kinship_runtime.directory import DirectoryProjection
-from kinship_runtime.ingest import ingest
-from kinship_runtime.kafka import make_broker
-from kinship_runtime.settings import KinshipSettings
 from kinship_runtime.vault import VaultClient
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -31,11 +27,7 @@ class RecognitionProvider(Provider):
 
     scope = Scope.APP
 
-    @provide
-    def settings(self, settings: KinshipSettings) -> RecognitionSettings:
-        """The service's settings (the same object the runtime sees)."""
-        assert isinstance(settings, RecognitionSettings)
-        return settings
+    settings = from_context(provides=RecognitionSettings, scope=Scope.APP)
 
     @provide
     def topics(self, settings: RecognitionSettings) -> AwardTopics:
@@ -80,22 +72,14 @@ def create_app(settings: RecognitionSettings | None = None, *overrides: Provider
     ``overrides``: providers that replace what they provide (tests: the vault over an
     in-process check-in service).
     """
-    settings = settings or RecognitionSettings()
-    broker = make_broker(settings)
-    container = make_async_container(
-        RuntimeProvider(MIGRATIONS),
+    return compose_service(
+        settings or RecognitionSettings(),
         RecognitionProvider(),
-        *overrides,
-        context={KinshipSettings: settings, KafkaBroker: broker},
-    )
-    for subscription in SUBSCRIPTIONS:
-        ingest(broker, settings, container, subscription)
-    return service_app(
-        container,
-        broker,
-        settings,
+        MIGRATIONS,
+        SUBSCRIPTIONS,
         title="Kinship recognition service",
         description="Kudos, check-in streaks and milestones, celebrated.",
         routers=[recognition_router()],
         produces=(RECOGNITION_AWARDS, NOTIFICATION_REQUESTS, ERASURE_RECEIPTS),
+        overrides=overrides,
     )
