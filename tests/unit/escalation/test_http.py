@@ -59,6 +59,16 @@ CLAIMING = bearer("worker-2", "coordinator", "peer_responder")
 """An employee whose token claims roles the directory does not give them."""
 
 
+@pytest.fixture(autouse=True)
+def fresh_tokens() -> None:
+    """Tokens live ten minutes: minted again as each test starts (the whole suite reaches
+    this module later than that after importing it)."""
+    global RESP_A, RESP_B, COORD, WORKER, CLAIMING
+    RESP_A, RESP_B, COORD = bearer("resp-a"), bearer("resp-b"), bearer("coord-1")
+    WORKER = bearer("worker-1")
+    CLAIMING = bearer("worker-2", "coordinator", "peer_responder")
+
+
 class DirectoryRoles:
     """``PeopleDirectory`` over the fake unit of work's ``directory_people`` rows."""
 
