@@ -278,6 +278,36 @@ async def test_email_carries_the_delivery_id_as_message_id(
     assert f"Take the case: {link}" in message.get_payload()
 
 
+async def test_a_failing_first_channel_falls_through_to_the_second_within_its_delay(
+    notifications: Notifications, webhooks: WebhookReceiver, smtp: SmtpReceiver
+) -> None:
+    webhooks.fail_first["resp-f"] = 100  # the webhook answers 500 throughout
+    await directory(
+        notifications, ("resp-f", {"webhook": webhooks.url("resp-f"), "email": "f@example.org"})
+    )
+    methods = {
+        "contact_methods": [
+            {"channel": "webhook", "delay_seconds": 0},
+            {"channel": "email", "delay_seconds": 2},
+        ]
+    }
+    put = await notifications.client.put(
+        "/v1/preferences/resp-f", json=methods, headers=bearer("resp-f")
+    )
+    assert put.status_code == 200, put.text
+    await send(notifications, alert_request("d-fall", "resp-f"))
+    assert await until(lambda: webhooks.attempts("resp-f"), timeout=10)
+    tried = time.monotonic()
+    assert await until(lambda: smtp.messages, timeout=15)
+    waited = time.monotonic() - tried
+    assert 1.5 <= waited < 10, waited  # not before its delay; then at once
+    (message,) = smtp.messages
+    assert message["X-Kinship-Delivery"] == "d-fall"  # the same delivery id on both channels
+    assert webhooks.attempts("resp-f")[0].headers["x-kinship-delivery"] == "d-fall"
+    (receipt,) = await receipts(notifications, 1, timeout=10)
+    assert (receipt["status"], receipt["channel"], receipt["attempts"]) == ("delivered", "email", 2)
+
+
 async def test_quiet_hours_hold_non_critical_messages_but_never_critical_ones(
     notifications: Notifications, webhooks: WebhookReceiver
 ) -> None:

@@ -50,6 +50,8 @@ class StoredDelivery:
     last_error: str | None = None
     finished_at: datetime | None = None
     waits: int = 0
+    method: int = 0
+    round_started_at: datetime | None = None
 
     @property
     def person_id(self) -> str | None:
@@ -193,7 +195,13 @@ class FakeNotificationsUnitOfWork:
             stored.lease_until = lease_until
             claimed.append(
                 Delivery(
-                    delivery_id, stored.request, stored.attempts, stored.traceparent, stored.waits
+                    delivery_id,
+                    stored.request,
+                    stored.attempts,
+                    stored.traceparent,
+                    stored.waits,
+                    stored.method,
+                    stored.round_started_at,
                 )
             )
         return claimed
@@ -259,6 +267,26 @@ class FakeNotificationsUnitOfWork:
             return
         stored.attempts, stored.next_attempt_at, stored.last_error = attempts, when, error
         stored.lease_until = None
+
+    async def fall_through(
+        self,
+        delivery_id: str,
+        attempts: int,
+        method: int,
+        when: datetime,
+        round_started_at: datetime,
+        error: str | None,
+    ) -> None:
+        self._check_entered()
+        stored = self.tables.deliveries.get(delivery_id)
+        if stored is None or stored.status != "pending":
+            return
+        stored.attempts, stored.method, stored.next_attempt_at = attempts, method, when
+        stored.round_started_at, stored.last_error, stored.lease_until = (
+            round_started_at,
+            error,
+            None,
+        )
 
     async def postpone(self, delivery_id: str, when: datetime, reason: str) -> None:
         self._check_entered()

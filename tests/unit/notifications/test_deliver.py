@@ -10,6 +10,7 @@ import pytest
 from kinship_contracts.directory import Channels
 from kinship_contracts.links import ConsentAnswer, check_ack_token, check_consent_token
 from kinship_contracts.notifications import NotificationRequest, ReminderPurpose
+from kinship_notifications.domain.channels import ChannelKind, ContactMethod, contact_plan
 from kinship_notifications.domain.deliveries import QueuedRequest
 from kinship_notifications.domain.links import (
     MessageLinks,
@@ -360,6 +361,7 @@ async def test_a_recipient_without_a_channel_fails_with_no_channel(world: World)
 
 
 async def test_a_failed_send_is_retried_with_exponential_backoff(world: World) -> None:
+    world.uow.add_person("p-1", Channels(webhook=HOOK))  # one way to reach them
     world.sender.fail(HOOK, "rejected_by_receiver", times=2)
     await world.queue(request("d-1"))
     assert outcomes(await world.attempt()) == [("retry", "webhook")]
@@ -383,6 +385,7 @@ async def test_a_failed_send_is_retried_with_exponential_backoff(world: World) -
 
 
 async def test_the_last_failed_attempt_finishes_with_a_failed_receipt(world: World) -> None:
+    world.uow.add_person("p-1", Channels(webhook=HOOK))  # one way to reach them
     world.retry = RetryPolicy(max_attempts=3, base_seconds=1.0)
     world.sender.fail(HOOK, "timeout")
     await world.queue(request("d-1"))
@@ -398,6 +401,7 @@ async def test_the_last_failed_attempt_finishes_with_a_failed_receipt(world: Wor
 
 
 async def test_an_open_circuit_fails_fast_without_calling_the_endpoint(world: World) -> None:
+    world.uow.add_person("p-1", Channels(webhook=HOOK))  # one way to reach them
     world.breaker = CircuitBreaker(threshold=2, cool_down=timedelta(seconds=30))
     world.uow.add_person("p-2", Channels(webhook=OTHER_HOOK))
     world.sender.fail(HOOK, "rejected_by_receiver")
@@ -464,6 +468,7 @@ async def test_a_missing_template_fails_the_delivery_at_once_with_a_receipt(worl
 
 
 async def test_a_permanent_channel_failure_is_not_retried(world: World) -> None:
+    world.uow.add_person("p-1", Channels(webhook=HOOK))  # one way to reach them
     world.sender.fail(HOOK, "refused_address", permanent=True)
     await world.queue(request("d-1"))
     assert outcomes(await world.attempt()) == [("failed", "webhook")]
@@ -659,3 +664,100 @@ def test_the_check_in_link_is_the_consoles_page_and_who5_after_an_incident() -> 
     assert checkin_link("http://127.0.0.1:9005", ReminderPurpose.EXPOSURE_FOLLOW_UP) == (
         "http://127.0.0.1:9005/checkin?instrument=who5"
     )
+
+
+# Several contact methods: a failed channel falls through ------------------------------------
+
+SLACK = "http://127.0.0.1:9/slack/p-1"
+MAIL = "p-1@example.org"
+
+
+async def test_without_a_choice_a_failed_channel_falls_through_to_the_next_at_once(
+    world: World,
+) -> None:
+    world.sender.fail(HOOK, "rejected_by_receiver")
+    await world.queue(request("d-1"))
+    assert outcomes(await world.attempt()) == [("fell_through", "webhook")]
+    stored = world.uow.delivery("d-1")
+    assert (stored.method, stored.next_attempt_at, stored.attempts) == (1, NOW, 1)
+    assert outcomes(await world.attempt()) == [("delivered", "email")]
+    (receipt,) = world.uow.receipts()
+    assert (receipt["channel"], receipt["attempts"]) == ("email", 2)
+    assert [sent.address.target for sent in world.sender.calls] == [HOOK, MAIL]
+    assert {sent.request.id for sent in world.sender.calls} == {"d-1"}  # one delivery id
+
+
+async def test_a_chosen_later_method_waits_for_its_delay_after_the_first_try(
+    world: World,
+) -> None:
+    world.uow.add_person("p-1", Channels(slack_webhook=SLACK, email=MAIL, webhook=HOOK))
+    await world.prefer(
+        "p-1",
+        contact_methods=(
+            ContactMethod(ChannelKind.SLACK),
+            ContactMethod(ChannelKind.EMAIL, timedelta(minutes=2)),
+        ),
+    )
+    world.sender.fail(SLACK, "timeout")
+    await world.queue(request("d-1"))
+    world.clock.advance(seconds=5)  # the first try happens 5 s after queueing
+    assert outcomes(await world.attempt()) == [("fell_through", "slack")]
+    assert world.uow.delivery("d-1").next_attempt_at == world.clock.now + timedelta(minutes=2)
+    world.clock.advance(seconds=119)
+    assert await world.attempt() == []  # not before its delay
+    world.clock.advance(seconds=1)
+    assert outcomes(await world.attempt()) == [("delivered", "email")]
+    # The webhook, not chosen, would have come after email, at email's delay.
+    assert [sent.address.channel for sent in world.sender.calls] == [
+        ChannelKind.SLACK,
+        ChannelKind.EMAIL,
+    ]
+
+
+async def test_when_every_method_fails_a_new_round_starts_from_the_first_with_backoff(
+    world: World,
+) -> None:
+    world.sender.fail(HOOK, "rejected_by_receiver")
+    world.sender.fail(MAIL, "timeout", times=1)
+    await world.queue(request("d-1"))
+    assert outcomes(await world.attempt()) == [("fell_through", "webhook")]
+    assert outcomes(await world.attempt()) == [("retry", "email")]
+    stored = world.uow.delivery("d-1")
+    assert (stored.method, stored.attempts) == (0, 2)
+    assert stored.next_attempt_at == NOW + timedelta(seconds=2)  # backoff after 2 attempts
+    world.clock.advance(seconds=2)
+    assert outcomes(await world.attempt()) == [("fell_through", "webhook")]
+    assert outcomes(await world.attempt()) == [("delivered", "email")]
+
+
+async def test_a_refused_address_falls_through_but_a_missing_template_ends_at_once(
+    world: World,
+) -> None:
+    world.sender.fail(HOOK, "refused_address", permanent=True)
+    await world.queue(request("d-1"))
+    assert outcomes(await world.attempt()) == [("fell_through", "webhook")]
+    assert outcomes(await world.attempt()) == [("delivered", "email")]
+    world.templates.missing.add("checkin_reminder")
+    await world.queue(request("d-2"))
+    assert outcomes(await world.attempt()) == [("failed", "webhook")]
+    assert world.uow.receipts()[-1]["reason"] == "template_error"
+
+
+def test_the_plan_puts_chosen_methods_first_skips_unreachable_ones_and_keeps_the_rest() -> None:
+    channels = Channels(webhook=HOOK, email=MAIL)
+    plan = contact_plan(
+        channels,
+        (
+            ContactMethod(ChannelKind.SLACK),  # no Slack address in the directory: skipped
+            ContactMethod(ChannelKind.EMAIL, timedelta(minutes=1)),
+        ),
+    )
+    assert [(p.address.channel, p.delay) for p in plan] == [
+        (ChannelKind.EMAIL, timedelta(minutes=1)),
+        (ChannelKind.WEBHOOK, timedelta(minutes=1)),  # never fewer ways than they have
+    ]
+    assert [p.address.channel for p in contact_plan(channels)] == [
+        ChannelKind.WEBHOOK,
+        ChannelKind.EMAIL,
+    ]
+    assert contact_plan(Channels()) == []

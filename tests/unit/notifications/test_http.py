@@ -175,12 +175,56 @@ async def test_a_person_sets_then_reads_their_own_preferences(
         "quiet_end": None,
         "recognition_opt_out": False,
         "max_per_day": 5,
+        "contact_methods": [],
     }
     body = {"locale": "de", "quiet_start": "22:00:00", "quiet_end": "07:00:00", "max_per_day": 2}
     put = await client.put("/v1/preferences/ann", json=body, headers=ann)
     assert put.status_code == 200, put.text
     got = (await client.get("/v1/preferences/ann", headers=ann)).json()
     assert (got["locale"], got["quiet_start"], got["max_per_day"]) == ("de", "22:00:00", 2)
+
+
+async def test_a_person_orders_their_channels_with_delays(
+    client: httpx.AsyncClient, uow: FakeNotificationsUnitOfWork
+) -> None:
+    ann = bearer("ann")
+    methods = [{"channel": "slack", "delay_seconds": 0}, {"channel": "email", "delay_seconds": 120}]
+    put = await client.put("/v1/preferences/ann", json={"contact_methods": methods}, headers=ann)
+    assert put.status_code == 200, put.text
+    got = (await client.get("/v1/preferences/ann", headers=ann)).json()
+    assert got["contact_methods"] == methods
+    stored = uow.tables.preferences["ann"].contact_methods
+    assert [(m.channel.value, m.delay.total_seconds()) for m in stored] == [
+        ("slack", 0),
+        ("email", 120),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("methods", "problem"),
+    [
+        ([{"channel": "email"}, {"channel": "email", "delay_seconds": 60}], "at most once"),
+        (
+            [{"channel": "email", "delay_seconds": 60}, {"channel": "slack", "delay_seconds": 0}],
+            "at least the one before",
+        ),
+        ([{"channel": "pager"}], "channel"),
+        ([{"channel": "email", "delay_seconds": 7200}], "delay_seconds"),
+    ],
+)
+async def test_contact_methods_that_cannot_be_followed_are_refused_by_field(
+    client: httpx.AsyncClient,
+    uow: FakeNotificationsUnitOfWork,
+    methods: list[dict[str, object]],
+    problem: str,
+) -> None:
+    put = await client.put(
+        "/v1/preferences/ann", json={"contact_methods": methods}, headers=bearer("ann")
+    )
+    assert put.status_code == 422
+    assert problem in put.text
+    assert "contact_methods" in put.text
+    assert uow.tables.preferences == {}
 
 
 async def test_someone_the_directory_does_not_know_yet_manages_their_own(

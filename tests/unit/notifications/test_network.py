@@ -229,6 +229,22 @@ async def test_a_webhook_is_signed_with_its_endpoints_secret_and_carries_its_tim
     assert received.headers["x-kinship-delivery"] == "alert:a-1"
 
 
+async def test_a_slack_message_carries_its_delivery_id_in_slacks_metadata(
+    receiver: WebhookReceiver,
+) -> None:
+    sender, client = senders(StubResolver({"127.0.0.1": [["127.0.0.1"]]}), SpyBackend())
+    async with client:
+        await sender.send(Address(ChannelKind.SLACK, receiver.url("slack-a")), alert(), RENDERED)
+    (received,) = receiver.accepted("slack-a")
+    body = json.loads(received.body)
+    assert body["metadata"] == {
+        "event_type": "kinship_delivery",
+        "event_payload": {"delivery_id": "alert:a-1"},
+    }
+    assert body["text"].startswith("*")
+    assert received.headers["x-kinship-delivery"] == "alert:a-1"
+
+
 async def test_outside_the_dev_profile_plain_http_is_refused_before_any_lookup() -> None:
     resolver = StubResolver({"hooks.test": [["127.0.0.1"]]})
     spy = SpyBackend()

@@ -3,13 +3,14 @@ directory projection, erasure and the outbox."""
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
 from kinship_contracts.directory import Channels, DirectoryChange
 from kinship_contracts.notifications import NotificationRequest, Recipient
 from kinship_contracts.privacy import ErasureStage
+from kinship_notifications.domain.channels import ChannelKind, ContactMethod
 from kinship_notifications.domain.deliveries import (
     Delivery,
     DeliveryState,
@@ -40,7 +41,8 @@ UPDATE deliveries SET lease_until = $3 WHERE id = ANY(ARRAY(
     SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1
     AND (lease_until IS NULL OR lease_until <= $1)
     ORDER BY critical DESC, next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED))
-RETURNING id, request, attempts, critical, next_attempt_at, traceparent, waits
+RETURNING id, request, attempts, critical, next_attempt_at, traceparent, waits, method,
+    round_started_at
 """
 
 _REACHABLE = (
@@ -49,9 +51,10 @@ _REACHABLE = (
 
 _SAVE_PREFERENCES = """
 INSERT INTO preferences (person_id, locale, quiet_start, quiet_end, recognition_opt_out,
-    max_per_day) VALUES ($1, $2, $3, $4, $5, $6)
+    max_per_day, contact_methods) VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb)
 ON CONFLICT (person_id) DO UPDATE SET locale = $2, quiet_start = $3, quiet_end = $4,
-    recognition_opt_out = $5, max_per_day = $6, updated_at = now()
+    recognition_opt_out = $5, max_per_day = $6, contact_methods = $7::text::jsonb,
+    updated_at = now()
 """
 
 # A request from before links were minted at send time may carry a token in its link: it
@@ -116,6 +119,8 @@ class PostgresNotificationsUnitOfWork(PoolTransaction):
                 row["attempts"],
                 row["traceparent"],
                 row["waits"],
+                row["method"],
+                row["round_started_at"],
             )
             for row in rows
         ]
@@ -143,6 +148,7 @@ class PostgresNotificationsUnitOfWork(PoolTransaction):
             quiet_end=row["quiet_end"],
             recognition_opt_out=row["recognition_opt_out"],
             max_per_day=row["max_per_day"],
+            contact_methods=_methods(row["contact_methods"]),
         )
 
     async def save_preferences(self, person_id: str, preferences: Preferences) -> None:
@@ -155,6 +161,12 @@ class PostgresNotificationsUnitOfWork(PoolTransaction):
             preferences.quiet_end,
             preferences.recognition_opt_out,
             preferences.max_per_day,
+            json.dumps(
+                [
+                    {"channel": m.channel.value, "delay_seconds": m.delay.total_seconds()}
+                    for m in preferences.contact_methods
+                ]
+            ),
         )
 
     async def sent_since(self, recipient: Recipient, since: datetime) -> int:
@@ -196,6 +208,29 @@ class PostgresNotificationsUnitOfWork(PoolTransaction):
             delivery_id,
             attempts,
             when,
+            error,
+        )
+
+    async def fall_through(
+        self,
+        delivery_id: str,
+        attempts: int,
+        method: int,
+        when: datetime,
+        round_started_at: datetime,
+        error: str | None,
+    ) -> None:
+        """Try contact method ``method`` at ``when`` (its round began at
+        ``round_started_at``)."""
+        await self.conn.execute(
+            "UPDATE deliveries SET attempts = $2, method = $3, next_attempt_at = $4,"
+            " round_started_at = $5, last_error = $6, lease_until = NULL"
+            " WHERE id = $1 AND status = 'pending'",
+            delivery_id,
+            attempts,
+            method,
+            when,
+            round_started_at,
             error,
         )
 
@@ -290,6 +325,16 @@ class PostgresNotificationsUnitOfWork(PoolTransaction):
             return False
         await enqueue(self.conn, [receipt])
         return True
+
+
+def _methods(value: object) -> tuple[ContactMethod, ...]:
+    """Stored contact methods (a JSON list) as the domain's."""
+    items = _json(value) or []
+    assert isinstance(items, list)
+    return tuple(
+        ContactMethod(ChannelKind(item["channel"]), timedelta(seconds=item["delay_seconds"]))
+        for item in items
+    )
 
 
 def _count(status: str) -> int:

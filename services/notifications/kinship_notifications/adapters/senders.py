@@ -5,7 +5,6 @@ exception's text, a status code or a connection detail, which would let anyone w
 webhook URL probe the network through Kinship.
 """
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from kinship_notifications.domain.channels import (
     DeliveryFailedError,
     Rendered,
     rfc3339,
+    slack_body,
     webhook_body,
 )
 from kinship_notifications.domain.signing import (
@@ -97,8 +97,8 @@ class Senders:
                 "X-Kinship-Kind": request.kind.value,
             }
         else:
-            body = json.dumps({"text": f"*{rendered.subject}*\n{rendered.text}"}).encode()
-            headers = {"content-type": "application/json"}
+            body = slack_body(request, rendered)
+            headers = {"content-type": "application/json", DELIVERY_HEADER: request.id}
         await self._post(url, body, headers)
 
     async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> None:

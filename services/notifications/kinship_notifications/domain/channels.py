@@ -1,8 +1,9 @@
 """Which channel reaches a recipient, and what each channel is sent."""
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from kinship_contracts.directory import Channels
@@ -81,15 +82,81 @@ class Address:
         return self.target
 
 
+DEFAULT_ORDER = (ChannelKind.WEBHOOK, ChannelKind.SLACK, ChannelKind.EMAIL)
+"""The order of a person's channels when they chose none: each tried at once when the one
+before it fails."""
+
+MAX_METHOD_DELAY = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class ContactMethod:
+    """One of a person's chosen ways to be reached, in their order: ``delay`` after the
+    delivery's first try at the earliest (e.g. Slack at once, email after 2 minutes)."""
+
+    channel: ChannelKind
+    delay: timedelta = timedelta(0)
+
+
+@dataclass(frozen=True)
+class PlannedAddress:
+    """A channel with its address, and how long after the first try it may be used."""
+
+    address: Address
+    delay: timedelta
+
+
+def address_of(channels: Channels, channel: ChannelKind) -> Address | None:
+    """The directory's address for ``channel``, if the person has one."""
+    value = {
+        ChannelKind.WEBHOOK: channels.webhook,
+        ChannelKind.SLACK: channels.slack_webhook,
+        ChannelKind.EMAIL: channels.email,
+    }[channel]
+    return Address(channel, str(value)) if value is not None else None
+
+
+def contact_plan(channels: Channels, methods: Sequence[ContactMethod] = ()) -> list[PlannedAddress]:
+    """Where to try, in order: the person's chosen methods that have an address in the
+    directory, then their other channels in the default order (never fewer ways to reach
+    someone than they have); without a choice, every channel they have, each at once."""
+    plan: list[PlannedAddress] = []
+    chosen = {method.channel for method in methods}
+    for method in methods:
+        address = address_of(channels, method.channel)
+        if address is not None:
+            plan.append(PlannedAddress(address, method.delay))
+    last = plan[-1].delay if plan else timedelta(0)
+    for channel in DEFAULT_ORDER:
+        address = address_of(channels, channel)
+        if channel not in chosen and address is not None:
+            plan.append(PlannedAddress(address, last))
+    return plan
+
+
 def choose_address(channels: Channels) -> Address | None:
     """The recipient's first channel, in the order webhook, Slack, email."""
-    if channels.webhook is not None:
-        return Address(ChannelKind.WEBHOOK, str(channels.webhook))
-    if channels.slack_webhook is not None:
-        return Address(ChannelKind.SLACK, str(channels.slack_webhook))
-    if channels.email is not None:
-        return Address(ChannelKind.EMAIL, str(channels.email))
-    return None
+    plan = contact_plan(channels)
+    return plan[0].address if plan else None
+
+
+@dataclass(frozen=True)
+class FallThrough:
+    """After a failed channel: the plan's next method, and when it may be tried."""
+
+    method: int
+    at: datetime
+
+
+def fall_through(
+    plan: Sequence[PlannedAddress], failed: int, first_tried_at: datetime, now: datetime
+) -> FallThrough | None:
+    """The next method after ``failed`` and when (its delay after the first try, or now if
+    that has passed); None when ``failed`` was the last one (the round is over)."""
+    following = failed + 1
+    if following >= len(plan):
+        return None
+    return FallThrough(following, max(now, first_tried_at + plan[following].delay))
 
 
 ALERT_FIELDS = frozenset(
@@ -113,3 +180,20 @@ def webhook_body(request: NotificationRequest, text: str, sent_at: datetime) -> 
         return json.dumps(alert | stamp).encode()
     body = {"kind": request.kind.value, "text": text} | stamp
     return json.dumps(body).encode()
+
+
+SLACK_EVENT_TYPE = "kinship_delivery"
+
+
+def slack_body(request: NotificationRequest, rendered: Rendered) -> bytes:
+    """A Slack message: the text, and the delivery id in Slack's message metadata (the same
+    id every channel carries), so that a receiver can recognise a repeat."""
+    return json.dumps(
+        {
+            "text": f"*{rendered.subject}*\n{rendered.text}",
+            "metadata": {
+                "event_type": SLACK_EVENT_TYPE,
+                "event_payload": {"delivery_id": request.id},
+            },
+        }
+    ).encode()

@@ -34,6 +34,10 @@ class Delivery:
     attempts: int
     traceparent: str | None = None
     waits: int = 0
+    method: int = 0
+    """Which of the recipient's contact methods this attempt uses (0: the first)."""
+    round_started_at: datetime | None = None
+    """When this round over the methods began (their delays count from it)."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from kinship_contracts.notifications import MessageKind, NotificationRequest
+from kinship_notifications.domain.channels import ContactMethod
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,8 @@ class Preferences:
     quiet_end: time | None = None
     recognition_opt_out: bool = False
     max_per_day: int = 5
+    contact_methods: tuple[ContactMethod, ...] = ()
+    """Their channels in their order, with delays; empty: every channel, each at once."""
 
 
 class Action(StrEnum):

@@ -6,15 +6,16 @@ never reaches either. The row-level rules are the handlers'.
 """
 
 import dataclasses
-from datetime import time
+from datetime import time, timedelta
 from typing import Annotated
 
 from dishka import FromDishka
 from dishka.integrations.fastapi import DishkaRoute
 from fastapi import APIRouter, Depends, HTTPException, Path, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kinship_contracts.directory import Role
+from kinship_notifications.domain.channels import MAX_METHOD_DELAY, ChannelKind, ContactMethod
 from kinship_notifications.domain.policy import Preferences
 from kinship_notifications.handlers.ports import NotificationsUnitOfWork
 from kinship_notifications.handlers.preferences import (
@@ -33,6 +34,20 @@ PersonId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[\x21-\x
 DeliveryId = Annotated[str, Path(min_length=1, max_length=300, pattern=r"^[\x21-\x7e]+$")]
 
 
+class ContactMethodBody(BaseModel):
+    """One way to reach you, and how long after a message's first try it may be used."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: ChannelKind
+    delay_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=int(MAX_METHOD_DELAY.total_seconds()),
+        description="Seconds after the first try (e.g. 120: email two minutes later).",
+    )
+
+
 class PreferencesBody(BaseModel):
     """A person's delivery preferences. Quiet hours never apply to critical alerts."""
 
@@ -43,6 +58,43 @@ class PreferencesBody(BaseModel):
     quiet_end: time | None = Field(default=None, description="Local time, e.g. 07:00.")
     recognition_opt_out: bool = Field(default=False, description="No celebration messages.")
     max_per_day: int = Field(default=5, ge=0, le=100, description="Non-critical messages.")
+    contact_methods: list[ContactMethodBody] = Field(
+        default_factory=list,
+        max_length=len(ChannelKind),
+        description="Your channels in order, each with its delay; a failed channel falls "
+        "through to the next. Channels you have but leave out come last; none: every channel "
+        "you have, each at once.",
+    )
+
+    @field_validator("contact_methods")
+    @classmethod
+    def _each_channel_once(cls, methods: list[ContactMethodBody]) -> list[ContactMethodBody]:
+        channels = [method.channel for method in methods]
+        if len(set(channels)) != len(channels):
+            raise ValueError("each channel at most once")
+        delays = [method.delay_seconds for method in methods]
+        if delays != sorted(delays):
+            raise ValueError("each method's delay at least the one before it")
+        return methods
+
+    def preferences(self) -> Preferences:
+        """The domain's preferences."""
+        fields = self.model_dump(exclude={"contact_methods"})
+        methods = tuple(
+            ContactMethod(m.channel, timedelta(seconds=m.delay_seconds))
+            for m in self.contact_methods
+        )
+        return Preferences(**fields, contact_methods=methods)
+
+    @classmethod
+    def of(cls, preferences: Preferences) -> "PreferencesBody":
+        """The body of stored preferences."""
+        fields = dataclasses.asdict(preferences)
+        fields["contact_methods"] = [
+            ContactMethodBody(channel=m.channel, delay_seconds=int(m.delay.total_seconds()))
+            for m in preferences.contact_methods
+        ]
+        return cls(**fields)
 
 
 def notifications_router() -> APIRouter:
@@ -59,7 +111,7 @@ def notifications_router() -> APIRouter:
         """Set your locale, quiet hours, opt-outs and daily limit (your own only)."""
         try:
             async with uow:
-                await set_preferences(actor, person_id, Preferences(**body.model_dump()), uow)
+                await set_preferences(actor, person_id, body.preferences(), uow)
         except NotYourPreferencesError as error:
             raise forbidden(str(error)) from None
         return body
@@ -75,7 +127,7 @@ def notifications_router() -> APIRouter:
                 preferences = await preferences_of(actor, person_id, uow)
         except NotYourPreferencesError as error:
             raise forbidden(str(error)) from None
-        return PreferencesBody(**dataclasses.asdict(preferences))
+        return PreferencesBody.of(preferences)
 
     @router.get("/v1/deliveries/{delivery_id}", tags=["deliveries"])
     async def delivery(

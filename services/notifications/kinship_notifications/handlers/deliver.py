@@ -19,7 +19,12 @@ from datetime import datetime, timedelta
 
 from kinship_contracts.notifications import DeliveryStatus, NotificationReceipt
 from kinship_contracts.topics import NOTIFICATION_RECEIPTS
-from kinship_notifications.domain.channels import Address, DeliveryFailedError, choose_address
+from kinship_notifications.domain.channels import (
+    DeliveryFailedError,
+    PlannedAddress,
+    contact_plan,
+    fall_through,
+)
 from kinship_notifications.domain.deliveries import Delivery
 from kinship_notifications.domain.links import MessageLinks
 from kinship_notifications.domain.policy import Action, CircuitBreaker, RetryPolicy, decide
@@ -41,13 +46,14 @@ SOURCE = "kinship/notifications"
 DEFERRED = "deferred"
 RETRY = "retry"
 WAITING = "waiting"
+FELL_THROUGH = "fell_through"
 
 
 @dataclass(frozen=True)
 class AttemptResult:
     """What an attempt did: ``delivered``, ``failed``, ``suppressed`` (finished), ``deferred``,
-    ``retry`` or ``waiting`` (for the vault); the channel it tried; whether it queued a
-    receipt just now."""
+    ``retry``, ``fell_through`` (the next contact method is due) or ``waiting`` (for the
+    vault); the channel it tried; whether it queued a receipt just now."""
 
     outcome: str
     channel: str | None = None
@@ -77,9 +83,14 @@ async def claim_due(
 
 @dataclass(frozen=True)
 class _Send:
-    address: Address
+    plan: list[PlannedAddress]
+    method: int
     locale: str
     timezone: str
+
+    @property
+    def target(self) -> PlannedAddress:
+        return self.plan[self.method]
 
 
 @dataclass(frozen=True)
@@ -129,14 +140,39 @@ async def deliver(
         return plan
     attempts = delivery.attempts + 1
     failure = await _send(plan, attempt, tools, now)
-    channel = plan.address.channel.value
+    channel = plan.target.address.channel.value
     async with uow:
         if failure is None:
             return await _finish(attempt, DeliveryStatus.DELIVERED, channel, None, attempts)
-        if failure.permanent or attempts >= retry.max_attempts:
-            return await _finish(attempt, DeliveryStatus.FAILED, channel, failure.reason, attempts)
-        when = clock() + retry.delay(attempts, jitter)
-        await uow.retry_at(delivery.id, attempts, when, failure.reason)
+        return await _after_failure(attempt, plan, failure, attempts, retry, jitter, now)
+
+
+async def _after_failure(
+    attempt: _Attempt,
+    plan: _Send,
+    failure: DeliveryFailedError,
+    attempts: int,
+    retry: RetryPolicy,
+    jitter: Callable[[], float],
+    now: datetime,
+) -> AttemptResult:
+    """A failed channel falls through to the recipient's next contact method (at its delay);
+    after the last one, the round starts again with backoff, until the last attempt. A
+    failure no channel can cure (the template) finishes at once, and so does a permanent one
+    when the recipient has a single way to be reached."""
+    delivery, uow, channel = attempt.delivery, attempt.uow, plan.target.address.channel.value
+    started = delivery.round_started_at if plan.method > 0 else None
+    following = fall_through(plan.plan, plan.method, started or now, attempt.clock())
+    hopeless = failure.reason == "template_error" or (failure.permanent and len(plan.plan) == 1)
+    if hopeless or attempts >= retry.max_attempts:
+        return await _finish(attempt, DeliveryStatus.FAILED, channel, failure.reason, attempts)
+    if following is not None:
+        await uow.fall_through(
+            delivery.id, attempts, following.method, following.at, started or now, failure.reason
+        )
+        return AttemptResult(FELL_THROUGH, channel)
+    when = attempt.clock() + retry.delay(attempts, jitter)  # a new round, from the first
+    await uow.fall_through(delivery.id, attempts, 0, when, when, failure.reason)
     return AttemptResult(RETRY, channel)
 
 
@@ -172,10 +208,11 @@ async def _plan(attempt: _Attempt, person_id: str, now: datetime) -> AttemptResu
         # A deferral is not an attempt: the count stays.
         await uow.retry_at(delivery.id, delivery.attempts, decision.until, "quiet_hours")
         return AttemptResult(DEFERRED)
-    address = choose_address(person.channels)
-    if address is None:
+    plan = contact_plan(person.channels, preferences.contact_methods)
+    if not plan:
         return await _finish(attempt, DeliveryStatus.FAILED, None, "no_channel")
-    return _Send(address, preferences.locale, person.timezone)
+    method = delivery.method if delivery.method < len(plan) else 0  # the directory changed
+    return _Send(plan, method, preferences.locale, person.timezone)
 
 
 async def _send(
@@ -192,11 +229,12 @@ async def _send(
         rendered = tools.templates.render(outgoing, plan.locale, plan.timezone)
     except DeliveryFailedError as error:
         return error  # the request's fault, not the endpoint's: the breaker is untouched
-    endpoint = plan.address.endpoint
+    address = plan.target.address
+    endpoint = address.endpoint
     try:
         if not tools.breaker.allows(endpoint, now):
             raise DeliveryFailedError("circuit_open")
-        await tools.sender.send(plan.address, outgoing, rendered)
+        await tools.sender.send(address, outgoing, rendered)
     except DeliveryFailedError as error:
         if error.reason != "circuit_open" and not error.permanent:
             tools.breaker.failed(endpoint, attempt.clock())

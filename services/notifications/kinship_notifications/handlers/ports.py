@@ -72,6 +72,18 @@ class NotificationsUnitOfWork(UnitOfWork, Protocol):
         queued) when it was already finished (or erased)."""
         ...
 
+    async def fall_through(
+        self,
+        delivery_id: str,
+        attempts: int,
+        method: int,
+        when: datetime,
+        round_started_at: datetime,
+        error: str | None,
+    ) -> None:
+        """The channel failed: try the recipient's contact method ``method`` at ``when``."""
+        ...
+
     async def retry_at(
         self, delivery_id: str, attempts: int, when: datetime, error: str | None
     ) -> None:
