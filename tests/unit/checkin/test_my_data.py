@@ -44,11 +44,14 @@ async def test_the_download_has_the_persons_checkins_with_their_own_notes_opened
     assert held.outreach is OutreachPreference.WELCOME and held.outreach_chosen_by == "person"
     assert held.directory is not None and held.directory.timezone == "Europe/Berlin"
     assert [(e.action, e.actor, e.case_id) for e in held.audit] == [
-        ("reveal", "person:rosa", "case-1")
+        ("reveal", "staff", "case-1")  # the responder is not named
     ]
-    # The export itself is audited, under the person's subject id.
+    # The export itself is audited, under the person's subject id, and shown as theirs.
     assert uow.audits[-1].action == "export" and uow.audits[-1].actor == "person:ann"
     assert uow.audits[-1].subject_id == uow.vault["ann"]
+    async with uow:
+        again = await personal_data("ann", uow, NOTES)
+    assert [(e.action, e.actor) for e in again.audit] == [("reveal", "staff"), ("export", "you")]
 
 
 async def test_someone_who_never_checked_in_gets_the_defaults_and_no_subject_is_made() -> None:

@@ -1,9 +1,12 @@
 """A person's own copy of what the check-in service holds about them (``GET /v1/me/data``).
 
 Their directory entry as this service keeps it, their outreach preference, every check-in
-with its scores and their own note opened, and the audit records about them (who revealed
-their identity to a responder, which messages were addressed to them). The export itself is
-audited. Erasure records are not part of it: they never say whom they concern.
+with its scores and their own note opened, and the audit records about them (when their
+identity was revealed to a responder and for which case, when a message was addressed to
+them, their own exports). Staff are not named in it (``staff``; the person's own actions
+are ``you``): a responder's identity is theirs, and the person learns it when contacted.
+The export itself is audited. Erasure records are not part of it: they never say whom they
+concern.
 """
 
 from dataclasses import dataclass
@@ -47,7 +50,10 @@ async def personal_data(person_id: str, uow: CheckinUnitOfWork, notes: NoteCiphe
     stored = await uow.checkins_of(subject_id)
     key = (await uow.person_keys([subject_id])).get(subject_id)
     opened = [_opened(item, key, subject_id, notes) for item in stored]
-    audit = await uow.audit_about(subject_id)
+    audit = [
+        AuditEvent(event.at, event.action, shown_actor(event.actor, person_id), event.case_id)
+        for event in await uow.audit_about(subject_id)
+    ]
     await uow.audit("export", f"person:{person_id}", subject_id=subject_id)
     return PersonalData(
         person_id=person_id,
@@ -57,6 +63,16 @@ async def personal_data(person_id: str, uow: CheckinUnitOfWork, notes: NoteCiphe
         checkins=opened,
         audit=audit,
     )
+
+
+def shown_actor(actor: str, person_id: str) -> str:
+    """Who acted, as the person's copy shows it: ``you``, ``staff`` (a responder or
+    coordinator, never by id), or the calling system."""
+    if actor == f"person:{person_id}":
+        return "you"
+    if actor.startswith("person:"):
+        return "staff"
+    return actor
 
 
 def _opened(
