@@ -176,6 +176,7 @@ def recorded_event(
 ) -> CheckinRecorded:
     """A recorded check-in as the check-in service publishes it (scores from the answers)."""
     phq9 = answers.pop("phq9", None)
+    phq2 = answers.pop("phq2", None)
     who5 = answers.pop("who5", None)
     return CheckinRecorded(
         id=id_,
@@ -185,12 +186,13 @@ def recorded_event(
         recorded_at=at,
         source="tests",
         phq9=phq9,
+        phq2=phq2,
         who5=who5,
         scores=DerivedScores(
             who5_raw=sum(who5) if who5 else None,
             phq9_total=sum(phq9) if phq9 else None,
             phq9_item9_positive=(phq9[8] > 0) if phq9 else None,
-            phq2_total=sum(phq9[:2]) if phq9 else None,
+            phq2_total=sum(phq2 or phq9[:2]) if (phq2 or phq9) else None,
         ),
         **answers,
     )

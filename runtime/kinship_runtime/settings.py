@@ -199,7 +199,7 @@ class KinshipSettings(BaseSettings):
         missing = [
             f"KINSHIP_{name.upper()}"
             for name, required in self.SECRETS.items()
-            if required and getattr(self, name) is None
+            if required and not _configured(getattr(self, name))
         ]
         if missing:
             raise InsecureSettingsError(
@@ -252,6 +252,12 @@ class KinshipSettings(BaseSettings):
     def owned_schema(self) -> str:
         """The PostgreSQL schema this service owns."""
         return self.database_schema or self.service_name
+
+
+def _configured(value: object) -> bool:
+    if isinstance(value, SecretStr):
+        return bool(value.get_secret_value())
+    return value is not None
 
 
 class MigrationSettings(KinshipSettings):

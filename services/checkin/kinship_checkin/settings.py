@@ -17,6 +17,7 @@ class CheckinSettings(KinshipSettings):
     http_port: int = 8001
     SECRETS: ClassVar[dict[str, bool]] = {
         **KinshipSettings.SECRETS,
+        "api_keys": True,  # the vault clients' keys (escalation, notifications, recognition)
         "note_keys": True,
         "grant_key": True,
     }

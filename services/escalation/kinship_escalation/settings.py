@@ -33,6 +33,11 @@ class EscalationSettings(KinshipSettings):
         default="http://127.0.0.1:8002",
         description="Base URL of this service as responders reach it (acknowledgement links).",
     )
+    console_url: str = Field(
+        default="http://127.0.0.1:8005",
+        description="Base URL of the web console as people reach it (follow-up check-in links "
+        "open its check-in page on the short WHO-5 form).",
+    )
     link_secret: SecretStr | None = Field(
         default=None,
         description="Checks the tokens of acknowledgement links, which the notifications "
