@@ -1,8 +1,8 @@
 """The console in a real browser over the real stack.
 
 A session starts: Keycloak (from Maven Central, the demo realm imported fresh), Kafka and
-PostgreSQL (tests/conftest.py), the check-in and escalation services as processes that
-verify Keycloak's tokens, and the console as a process; Debian's Chromium is driven by
+PostgreSQL (tests/conftest.py), the four services (check-in, escalation, recognition,
+notifications) as processes that verify Keycloak's tokens, and the console as a process; Debian's Chromium is driven by
 Playwright (never ``playwright install``). axe-core (npm) checks each page.
 """
 
@@ -42,8 +42,14 @@ KEYCLOAK_MANAGEMENT_PORT = int(os.environ.get("KINSHIP_TEST_KEYCLOAK_MANAGEMENT_
 CONSOLE_PORT = int(os.environ.get("KINSHIP_TEST_CONSOLE_PORT", "28005"))
 CLIENT_SECRET = "browser-tests-console-secret"
 KEYCLOAK_START_SECONDS = 600.0
+API_KEY = "test-key"
+"""The services' key with every scope: the vault clients' key, and the tests' (they record
+check-ins of earlier weeks for the team trends, as an HR system may)."""
+SMALL_TEAM = ("kai", "lea", "max", "noa")
+"""A four-person team (``kiosk``) that theo manages: its trend is always withheld (k = 5)."""
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = os.environ.get("KINSHIP_CONSOLE_SCREENSHOTS")
+SERVICES = ("checkin", "escalation", "recognition", "notifications")
 CHROMIUM_FLAGS = [
     # The machine's network is closed: without these Chromium keeps calling home.
     "--disable-background-networking",
@@ -63,6 +69,7 @@ class Stack:
     issuer: str
     keycloak: Keycloak
     endpoints: Endpoints
+    checkin_url: str
     checkin_schema: str
     console_schema: str
     session_key: bytes
@@ -122,7 +129,7 @@ def launched(browser_logs: Path) -> Iterator[Launched]:
 async def stack(
     launched: Launched, endpoints: Endpoints, browser_logs: Path
 ) -> AsyncIterator[Stack]:
-    """Keycloak, Kafka, PostgreSQL, check-in, escalation and the console, for the session."""
+    """Keycloak, Kafka, PostgreSQL, the four services and the console, for the session."""
     run = uuid.uuid4().hex[:8]
     keycloak, console, session_key = launched.keycloak, launched.console, launched.session_key
     console_url = f"http://127.0.0.1:{console.port}"
@@ -138,7 +145,7 @@ async def stack(
             "KINSHIP_DATABASE_URL": endpoints.database_url,
             "KINSHIP_TOPIC_PREFIX": f"b{run}.",
             "KINSHIP_CONSUMER_GROUP_PREFIX": f"b{run}",
-            "KINSHIP_API_KEYS": all_scopes_key("tests", "test-key"),
+            "KINSHIP_API_KEYS": all_scopes_key("tests", API_KEY),
             "KINSHIP_NOTE_KEYS": f"t1:{NOTE_KEY}",
             "KINSHIP_NOTE_KEY_ID": "t1",
             "KINSHIP_WEBHOOK_SECRET": "browser-test-webhook-secret",
@@ -157,26 +164,46 @@ async def stack(
             module="kinship_escalation",
         )
         escalation.env["KINSHIP_PUBLIC_URL"] = f"http://127.0.0.1:{escalation.port}"
+        recognition = ServiceProcess(
+            {**services_env, "KINSHIP_DATABASE_SCHEMA": f"b{run}_recognition"},
+            browser_logs / "recognition.log",
+            module="kinship_recognition",
+        )
+        notifications = ServiceProcess(
+            {**services_env, "KINSHIP_DATABASE_SCHEMA": f"b{run}_notifications"},
+            browser_logs / "notifications.log",
+            module="kinship_notifications",
+        )
+        checkin_url = f"http://127.0.0.1:{checkin.port}"
+        for vault_client in (escalation, recognition, notifications):
+            # The check-in service's vault maps people to subject ids for the others.
+            vault_client.env["KINSHIP_CHECKIN_URL"] = checkin_url
+            vault_client.env["KINSHIP_CHECKIN_API_KEY"] = API_KEY
+        notifications.env["KINSHIP_CONSOLE_URL"] = console_url
         console.env.update(
             {
                 "KINSHIP_DATABASE_URL": endpoints.database_url,
                 "KINSHIP_DATABASE_SCHEMA": f"b{run}_console",
                 "KINSHIP_CONSOLE_PUBLIC_URL": console_url,
                 "KINSHIP_CONSOLE_OIDC_ISSUER": keycloak.issuer,
-                "KINSHIP_CONSOLE_CHECKIN_URL": f"http://127.0.0.1:{checkin.port}",
+                "KINSHIP_CONSOLE_CHECKIN_URL": checkin_url,
                 "KINSHIP_CONSOLE_ESCALATION_URL": f"http://127.0.0.1:{escalation.port}",
+                "KINSHIP_CONSOLE_RECOGNITION_URL": f"http://127.0.0.1:{recognition.port}",
+                "KINSHIP_CONSOLE_NOTIFICATIONS_URL": f"http://127.0.0.1:{notifications.port}",
             }
         )
-        processes += [checkin, escalation]
+        processes += [checkin, escalation, recognition, notifications]
         for process in processes:
             process.start()
-        await asyncio.gather(*(process.ready() for process in processes))
+        # Generous: five processes start at once, and the machine may be shared and busy.
+        await asyncio.gather(*(process.ready(timeout=240.0) for process in processes))
         await _publish_directory(endpoints, run)
         yield Stack(
             console_url,
             keycloak.issuer,
             keycloak,
             endpoints,
+            checkin_url,
             f"b{run}_checkin",
             f"b{run}_console",
             base64.b64decode(session_key),
@@ -194,6 +221,8 @@ def _directory_records() -> list[tuple[bytes, bytes]]:
     people: list[tuple[str, str, list[str]]] = [(name, team, []) for name, team in TEAM] + [
         (name, team, roles) for name, team, roles, _channel in STAFF
     ]
+    people += [(name, "kiosk", []) for name in SMALL_TEAM]
+    manages = {"theo": ["kiosk"]}  # mia manages her own team, platform (6 people)
     return [
         (
             name.encode(),
@@ -206,6 +235,7 @@ def _directory_records() -> list[tuple[bytes, bytes]]:
                     "roles": roles,
                     "channels": {"email": f"{name}@example.org"},
                     "active": True,
+                    "manages": manages.get(name, []),
                 }
             ).encode(),
         )
@@ -214,7 +244,7 @@ def _directory_records() -> list[tuple[bytes, bytes]]:
 
 
 async def _publish_directory(endpoints: Endpoints, run: str) -> None:
-    """Publish the directory and wait until check-in and escalation both hold it."""
+    """Publish the directory and wait until every service holds it."""
     records = _directory_records()
     await publish(endpoints.bootstrap_servers, f"b{run}.directory.people", records)
     conn = await asyncpg.connect(endpoints.database_url)
@@ -222,12 +252,12 @@ async def _publish_directory(endpoints: Endpoints, run: str) -> None:
         for _ in range(300):
             counts = [
                 await conn.fetchval(f'SELECT count(*) FROM "b{run}_{service}".directory_people')
-                for service in ("checkin", "escalation")
+                for service in SERVICES
             ]
             if all(count >= len(records) for count in counts):
                 return
             await asyncio.sleep(0.1)
-        raise AssertionError(f"the directory did not reach check-in and escalation: {counts}")
+        raise AssertionError(f"the directory did not reach every service: {counts}")
     finally:
         await conn.close()
 
@@ -235,7 +265,7 @@ async def _publish_directory(endpoints: Endpoints, run: str) -> None:
 async def _drop_schemas(endpoints: Endpoints, run: str) -> None:
     conn = await asyncpg.connect(endpoints.database_url)
     try:
-        for suffix in ("checkin", "escalation", "console"):
+        for suffix in (*SERVICES, "console"):
             await conn.execute(f'DROP SCHEMA IF EXISTS "b{run}_{suffix}" CASCADE')
     finally:
         await conn.close()

@@ -71,11 +71,12 @@ async def test_keyboard_only_check_in_in_order_and_item_9_shows_crisis_resources
     await visit.sign_in("ben")
     page = visit.page
     await page.goto(f"{visit.stack.console_url}/checkin")
-    expected = ["#main", "/", "Sign out", "/", "/checkin", "/cases"]
+    # ben is no responder and manages no team: the navigation offers only what he can use.
+    expected = ["#main", "/", "Sign out", "/", "/checkin", "/me/data", "/checkin?instrument=who5"]
     expected += ["mood-1", "stress-1", "energy-1"]
     expected += [f"who5_{n}-5" for n in range(1, 6)]
     expected += [f"phq9_{n}-0" for n in range(1, 10)]
-    expected += ["note", "wants_contact", "Send check-in"]
+    expected += ["note", "share_note", "wants_contact", "Send check-in"]
     reached = []
     for _ in expected:
         await page.keyboard.press("Tab")
@@ -89,6 +90,8 @@ async def test_keyboard_only_check_in_in_order_and_item_9_shows_crisis_resources
     assert await page.evaluate("document.activeElement.id") == "main"
 
     # Answer with the keyboard alone: Space picks the focused choice, arrows move within it.
+    await page.keyboard.press("Tab")
+    assert await page.evaluate(FOCUSED) == "/checkin?instrument=who5"
     await page.keyboard.press("Tab")
     assert await page.evaluate(FOCUSED) == "mood-1"
     await page.keyboard.press("ArrowRight")  # mood 2
@@ -105,7 +108,9 @@ async def test_keyboard_only_check_in_in_order_and_item_9_shows_crisis_resources
     await page.keyboard.press("Tab")
     await page.keyboard.type("typed without a mouse")
     await page.keyboard.press("Tab")
-    await page.keyboard.press("Space")
+    await page.keyboard.press("Space")  # share the note
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Space")  # someone to reach out
     await page.keyboard.press("Tab")
     before = await _checkins(visit.stack)
     await page.keyboard.press("Enter")

@@ -28,13 +28,9 @@ from kinship_console.adapters.sessions import (
 )
 from kinship_console.clock import Clock
 from kinship_console.entrypoints.i18n import N_, Catalogs
-from kinship_console.entrypoints.pages import (
-    BACK_HOME,
-    ConsolePages,
-    SignInRequiredError,
-    page_router,
-)
+from kinship_console.entrypoints.pages import BACK_HOME, ConsolePages, SignInRequiredError
 from kinship_console.entrypoints.rendering import STATIC, Pages
+from kinship_console.entrypoints.router import page_router
 from kinship_console.entrypoints.security import (
     CsrfGuard,
     CsrfRefusedError,

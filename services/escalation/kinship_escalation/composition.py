@@ -17,6 +17,7 @@ from kinship_contracts.topics import (
 )
 from kinship_escalation.adapters.files import load_catalogue
 from kinship_escalation.adapters.postgres import PostgresEscalationUnitOfWork
+from kinship_escalation.adapters.subject_records import PostgresSubjectRecords
 from kinship_escalation.domain.links import AckLinks
 from kinship_escalation.domain.policies import default_policy
 from kinship_escalation.domain.rules import DetectionRules
@@ -25,6 +26,7 @@ from kinship_escalation.entrypoints.http import escalation_router
 from kinship_escalation.entrypoints.timers import TimerWorker
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
+from kinship_escalation.handlers.subject_records import SubjectRecords
 from kinship_escalation.settings import EscalationSettings
 from kinship_runtime.composition import RuntimeProvider, service_app
 from kinship_runtime.directory import DirectoryProjection
@@ -105,6 +107,11 @@ class EscalationProvider(Provider):
         worker.start()
         yield worker
         await worker.stop()
+
+    @provide
+    def subject_records(self, pool: asyncpg.Pool) -> SubjectRecords:
+        """Read-only copies of what is kept about a subject (a person's own data)."""
+        return PostgresSubjectRecords(pool)
 
 
 def create_app(

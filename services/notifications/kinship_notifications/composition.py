@@ -26,6 +26,7 @@ from kinship_notifications.handlers.ports import (
     DeliveryTargets,
     NotificationsUnitOfWork,
     Sender,
+    SubjectLookup,
     TemplateRenderer,
 )
 from kinship_notifications.settings import NotificationSettings
@@ -53,6 +54,12 @@ class NotificationsProvider(Provider):
     @provide
     def delivery_targets(self, vault: VaultClient) -> DeliveryTargets:
         """The check-in service's vault (scope ``subjects:deliver``)."""
+        return vault
+
+    @provide
+    def subject_lookup(self, vault: VaultClient) -> SubjectLookup:
+        """The check-in service's vault (scope ``subjects:lookup``): a person's own subject
+        id, when they download their data."""
         return vault
 
     @provide

@@ -4,16 +4,32 @@ import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
-from kinship_console.adapters.api import ApiError, CaseSummary, CheckinReceipt
+from kinship_console.adapters.api import (
+    ApiError,
+    CaseSummary,
+    CheckinReceipt,
+    ErasureProgress,
+    ErasureStarted,
+    KudosReceipt,
+    Me,
+    NotAllowedError,
+    NotFoundError,
+    PersonFound,
+    Service,
+    Streak,
+    TeamTrend,
+)
 from kinship_console.adapters.oidc import SignInFailedError, Tokens
 from kinship_console.adapters.sessions import SessionData, StoredSession, session_hash
 from kinship_console.clock import Clock
 from kinship_contracts.checkins import CheckinSubmitted
+from kinship_contracts.kudos import KudosSubmitted
 
 
 @dataclass
@@ -26,6 +42,17 @@ class FakeApi:
     errors_left: int = 1_000_000
     checkins: list[tuple[str, CheckinSubmitted]] = field(default_factory=list)
     case_reads: list[str] = field(default_factory=list)
+    person: Me | None = None
+    me_error: ApiError | None = None
+    people: list[PersonFound] = field(default_factory=list)
+    outreach_preference: str = "ask_first"
+    streak: Streak | None = None
+    data_errors: dict[str, ApiError] = field(default_factory=dict)
+    erasure_progress: ErasureProgress | None = None
+    trends: dict[str, TeamTrend] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    kudos: list[tuple[str, KudosSubmitted]] = field(default_factory=list)
+    erasures: list[tuple[str, str]] = field(default_factory=list)
 
     def _fail(self) -> None:
         if self.error is not None and self.errors_left > 0:
@@ -41,6 +68,65 @@ class FakeApi:
         self.case_reads.append(token)
         self._fail()
         return self.cases
+
+    async def me(self, token: str) -> Me:
+        self.calls.append(("me", token))
+        if self.me_error is not None:
+            raise self.me_error
+        return self.person or Me(person_id="ada", display_name="Ada", team_id="platform")
+
+    async def find_people(self, token: str, text: str) -> list[PersonFound]:
+        self.calls.append(("find_people", text))
+        self._fail()
+        needle = text.casefold()
+        return [p for p in self.people if needle in p.display_name.casefold()]
+
+    async def outreach(self, token: str) -> str:
+        self.calls.append(("outreach", token))
+        self._fail()
+        return self.outreach_preference
+
+    async def set_outreach(self, token: str, preference: str) -> str:
+        self.calls.append(("set_outreach", preference))
+        self._fail()
+        self.outreach_preference = preference
+        return preference
+
+    async def give_kudos(self, token: str, kudos: KudosSubmitted) -> KudosReceipt:
+        self.kudos.append((token, kudos))
+        self._fail()
+        return KudosReceipt(id=kudos.id, status="accepted")
+
+    async def my_streak(self, token: str) -> Streak:
+        self.calls.append(("my_streak", token))
+        self._fail()
+        return self.streak or Streak(current_weeks=0, longest_weeks=0)
+
+    async def my_data(self, token: str, service: Service) -> dict[str, Any]:
+        self.calls.append(("my_data", service))
+        if service in self.data_errors:
+            raise self.data_errors[service]
+        self._fail()
+        return {"service": service, "person_id": "ada", "items": [f"{service}-item"]}
+
+    async def request_erasure(self, token: str, person_id: str) -> ErasureStarted:
+        self.erasures.append((token, person_id))
+        self._fail()
+        return ErasureStarted(erasure_id="er-0001")
+
+    async def erasure(self, token: str, erasure_id: str) -> ErasureProgress:
+        self.calls.append(("erasure", erasure_id))
+        self._fail()
+        if self.erasure_progress is None or self.erasure_progress.erasure_id != erasure_id:
+            raise NotFoundError("checkin", 404)
+        return self.erasure_progress
+
+    async def team_trend(self, token: str, team_id: str, weeks: int) -> TeamTrend:
+        self.calls.append(("team_trend", f"{team_id}:{weeks}"))
+        self._fail()
+        if team_id not in self.trends:
+            raise NotAllowedError("checkin", 403)
+        return self.trends[team_id]
 
 
 @dataclass

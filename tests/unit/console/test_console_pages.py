@@ -265,8 +265,10 @@ def test_a_rejected_token_is_refreshed_and_the_call_tried_once_more(console: Con
 def test_a_token_about_to_expire_is_refreshed_before_the_call(console: Console) -> None:
     console.provider.lifetime = 10  # inside the refresh margin
     console.sign_in()
+    before = console.provider.refreshed
     assert console.client.get("/cases").status_code == 200
-    assert console.api.case_reads == ["refreshed-1"]
+    assert console.provider.refreshed == before + 1
+    assert console.api.case_reads == [f"refreshed-{before + 1}"]
 
 
 def test_a_refused_refresh_ends_the_session_and_asks_to_sign_in(console: Console) -> None:

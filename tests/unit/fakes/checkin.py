@@ -3,15 +3,26 @@
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from kinship_checkin.domain.checkins import RecordedCheckin
-from kinship_checkin.domain.people import Contact, ErasureStatus
+from kinship_checkin.domain.checkins import RecordedCheckin, StoredCheckin
+from kinship_checkin.domain.people import (
+    AuditEvent,
+    Contact,
+    DirectoryEntry,
+    ErasureStatus,
+    PersonMatch,
+)
 from kinship_checkin.domain.privacy import PersonKey, SealedNote
 from kinship_checkin.domain.trends import TrendCell
 from kinship_contracts.checkins import CheckinSubmitted
-from kinship_contracts.directory import DirectoryChange, OutreachPreference, latest_per_person
+from kinship_contracts.directory import (
+    DirectoryChange,
+    DirectoryPerson,
+    OutreachPreference,
+    latest_per_person,
+)
 from kinship_contracts.privacy import ErasureReceipt
 from kinship_runtime.outbox import OutboxMessage
 from tests.kafka_reading import checkin, encode
@@ -25,6 +36,7 @@ class AuditEntry:
     subject_id: str | None
     case_id: str | None
     detail: dict[str, Any]
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass
@@ -55,6 +67,7 @@ class FakeCheckinUnitOfWork(FakeUnitOfWork):
         "audits",
         "erasure_records",
         "outreach",
+        "people",
     )
 
     def __init__(
@@ -76,6 +89,7 @@ class FakeCheckinUnitOfWork(FakeUnitOfWork):
         self.audits: list[AuditEntry] = []
         self.erasure_records: dict[str, Erasure] = {}
         self.outreach: dict[str, tuple[OutreachPreference, str]] = {}
+        self.people: dict[str, DirectoryPerson] = {}  # the directory records, as applied
         self.record_calls: list[list[str]] = []
         self.directory_calls: list[list[str]] = []
         self.teams_asked: list[list[str]] = []
@@ -137,10 +151,12 @@ class FakeCheckinUnitOfWork(FakeUnitOfWork):
         self.directory_calls.append([change.person_id for change in changes])
         for change in latest_per_person(changes):
             if change.person is None:
+                self.people.pop(change.person_id, None)
                 self.teams.pop(change.person_id, None)
                 self.contacts.pop(change.person_id, None)
             else:
                 person = change.person
+                self.people[change.person_id] = person
                 self.teams[change.person_id] = person.team_id
                 self.contacts[change.person_id] = Contact(
                     person.display_name,
@@ -179,6 +195,7 @@ class FakeCheckinUnitOfWork(FakeUnitOfWork):
             del self.checkins[checkin_id]
         keys = [s for s in subject_ids if self.keys.pop(s, None) is not None]
         self.contacts.pop(person_id, None)
+        self.people.pop(person_id, None)
         outreach = [s for s in subject_ids if self.outreach.pop(s, None) is not None]
         audits = [a for a in self.audits if a.subject_id in subject_ids]
         self.audits = [a for a in self.audits if a.subject_id not in subject_ids]
@@ -250,6 +267,69 @@ class FakeCheckinUnitOfWork(FakeUnitOfWork):
     async def publish(self, messages: Sequence[OutboxMessage]) -> None:
         self._check_entered()
         self.outbox += messages
+
+    async def directory_entry(self, person_id: str) -> DirectoryEntry | None:
+        self._check_entered()
+        person = self.people.get(person_id)
+        if person is None:
+            return None
+        return DirectoryEntry(
+            person_id=person_id,
+            display_name=person.display_name,
+            team_id=person.team_id,
+            timezone=person.timezone,
+            roles=tuple(role.value for role in person.roles),
+            manages=tuple(person.manages),
+            channels={k: str(v) for k, v in person.channels.model_dump(exclude_none=True).items()},
+            active=person.active,
+        )
+
+    async def search_people(self, text: str, limit: int) -> list[PersonMatch]:
+        self._check_entered()
+        wanted = text.lower()
+        found = [
+            PersonMatch(p.person_id, p.display_name)
+            for p in self.people.values()
+            if p.active
+            and (wanted in p.display_name.lower() or p.person_id.lower().startswith(wanted))
+        ]
+        return sorted(found, key=lambda m: (m.display_name.lower(), m.person_id))[:limit]
+
+    async def checkins_of(self, subject_id: str) -> list[StoredCheckin]:
+        self._check_entered()
+        mine = [c for c in self.checkins.values() if c.event.subject_id == subject_id]
+        return [
+            StoredCheckin(
+                id=e.id,
+                occurred_at=e.occurred_at,
+                recorded_at=e.recorded_at,
+                source=e.source,
+                team_id=e.team_id,
+                mood=e.mood,
+                stress=e.stress,
+                energy=e.energy,
+                who5=e.who5,
+                phq9=e.phq9,
+                phq2=e.phq2,
+                wants_contact=e.wants_contact,
+                who5_raw=e.scores.who5_raw,
+                who5_percent=e.scores.who5_percent,
+                phq9_total=e.scores.phq9_total,
+                phq9_item9_positive=e.scores.phq9_item9_positive,
+                phq2_total=e.scores.phq2_total,
+                sealed_note=c.sealed_note,
+            )
+            for c in sorted(mine, key=lambda c: (c.event.occurred_at, c.event.id))
+            for e in [c.event]
+        ]
+
+    async def audit_about(self, subject_id: str) -> list[AuditEvent]:
+        self._check_entered()
+        return [
+            AuditEvent(a.at, a.action, a.actor, a.case_id)
+            for a in self.audits
+            if a.subject_id == subject_id
+        ]
 
 
 def submitted(id_: str = "c-1", person: str = "alice", **fields: Any) -> CheckinSubmitted:

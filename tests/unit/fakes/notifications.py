@@ -305,6 +305,18 @@ class FakeNotificationsUnitOfWork:
                 continue
             self.add_person(person.person_id, person.channels, person.timezone, person.active)
 
+    async def deliveries_to(self, person_id: str, subject_id: str | None) -> list[DeliveryState]:
+        self._check_entered()
+        mine = [
+            delivery_id
+            for delivery_id, stored in self.tables.deliveries.items()
+            if stored.person_id == person_id
+            or (subject_id is not None and stored.subject_id == subject_id)
+        ]
+        states = [await self.delivery_state(delivery_id) for delivery_id in mine]
+        found = [state for state in states if state is not None]
+        return sorted(found, key=lambda state: (state.created_at, state.id))
+
     async def delivery_state(self, delivery_id: str) -> DeliveryState | None:
         self._check_entered()
         stored = self.tables.deliveries.get(delivery_id)
@@ -400,7 +412,8 @@ class FakeNotificationsUnitOfWork:
 
 
 class FakeVault:
-    """Implements ``handlers.ports.DeliveryTargets``: the vault's subject -> person links.
+    """Implements ``handlers.ports.DeliveryTargets`` and ``SubjectLookup``: the vault's
+    subject -> person links.
 
     ``unavailable`` makes calls raise ``VaultUnavailableError`` (an ``OSError``) and
     ``refusing`` ``VaultRefusedError``; ``calls`` records each (subject id, request id).
@@ -411,6 +424,20 @@ class FakeVault:
         self.unavailable = False
         self.refusing = False
         self.calls: list[tuple[str, str]] = []
+
+    async def subjects(self, person_ids: Sequence[str]) -> dict[str, str]:
+        """``handlers.ports.SubjectLookup``: each person's subject id (a new one for a person
+        the links do not name, as the vault gives one)."""
+        if self.unavailable:
+            raise VaultUnavailableError("the check-in service is unreachable")
+        found = {}
+        for person in person_ids:
+            known = [subject for subject, linked in self.links.items() if linked == person]
+            if not known:
+                self.links[f"subj-{person}"] = person
+                known = [f"subj-{person}"]
+            found[person] = known[0]
+        return found
 
     async def delivery_target(self, subject_id: str, request_id: str) -> str | None:
         self.calls.append((subject_id, request_id))

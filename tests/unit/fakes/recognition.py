@@ -18,6 +18,14 @@ from kinship_contracts.privacy import ErasureReceipt, ErasureStage
 from kinship_contracts.pulse import PULSE_QUESTIONS, PulseSubmitted
 from kinship_contracts.topics import ERASURE_RECEIPTS
 from kinship_recognition.domain.awards import Grant
+from kinship_recognition.domain.records import (
+    AwardRecord,
+    CaseFactRecord,
+    FeedbackRecord,
+    KudosRecord,
+    PersonalRecords,
+    PulseRecord,
+)
 from kinship_recognition.domain.reports import (
     CaseWeek,
     FeedbackWeek,
@@ -648,6 +656,71 @@ class FakeRecognitionUnitOfWork:
             event_type=ERASURE_RECEIPTS.event_type,
             source="kinship/recognition",
             time=now,
+        )
+
+    # A person's own data -----------------------------------------------------
+
+    async def personal_records(self, person_id: str, subject_id: str) -> PersonalRecords:
+        self._check_entered()
+        kudos = sorted(
+            (
+                s
+                for s in self.kudos.values()
+                if person_id in (s.kudos.from_person_id, s.kudos.to_person_id)
+            ),
+            key=lambda s: (s.received_at, s.kudos.id),
+        )
+        facts = sorted(
+            (item for item in self.case_facts.items() if item[1].subject_id == subject_id),
+            key=lambda item: (item[1].opened_at or datetime.min.replace(tzinfo=UTC), item[0]),
+        )
+        return PersonalRecords(
+            kudos=[
+                KudosRecord(
+                    s.kudos.id,
+                    s.kudos.from_person_id,
+                    s.kudos.to_person_id,
+                    s.message,
+                    s.kudos.occurred_at,
+                    s.received_at,
+                )
+                for s in kudos
+            ],
+            checkin_weeks=sorted(week for subject, week in self.weeks if subject == subject_id),
+            awards=[
+                AwardRecord(key, grant.kind.value, grant.count, None)
+                for key, grant in self.awards.items()
+                if grant.person_id == person_id or grant.subject_id == subject_id
+            ],
+            pulse=[
+                PulseRecord(survey, row.answered_at, dict(row.answers))
+                for (survey, respondent), row in sorted(self.pulse_rows.items())
+                if respondent == subject_id
+            ],
+            cases=[
+                CaseFactRecord(
+                    case_id,
+                    fact.severity,
+                    fact.opened_at,
+                    fact.acknowledged_at,
+                    fact.contacted_at,
+                    fact.resolved_at,
+                    fact.outcome,
+                )
+                for case_id, fact in facts
+            ],
+            feedback=[
+                FeedbackRecord(case_id, given_by, row.score, row.given_at)
+                for (case_id, given_by), row in sorted(self.feedback_rows.items())
+                if row.subject_id == subject_id
+            ],
+            cases_supported=[
+                case_id
+                for case_id, (responder, _) in sorted(
+                    self.supported.items(), key=lambda item: (item[1][1], item[0])
+                )
+                if responder == person_id
+            ],
         )
 
 

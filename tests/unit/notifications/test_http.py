@@ -17,11 +17,12 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from pydantic import SecretStr
 
-from kinship_contracts.directory import Role
+from kinship_contracts.directory import Channels, Role
 from kinship_notifications.domain.deliveries import QueuedRequest
+from kinship_notifications.domain.policy import Preferences
 from kinship_notifications.entrypoints.http import notifications_router
 from kinship_notifications.handlers.accept import accept_requests
-from kinship_notifications.handlers.ports import NotificationsUnitOfWork
+from kinship_notifications.handlers.ports import NotificationsUnitOfWork, SubjectLookup
 from kinship_runtime.access import PeopleDirectory, Person, RateLimits, policies
 from kinship_runtime.http import create_http_app
 from kinship_runtime.identity import (
@@ -32,7 +33,7 @@ from kinship_runtime.identity import (
     parse_api_keys,
 )
 from kinship_runtime.identity import Scope as KeyScope
-from tests.unit.fakes.notifications import NOW, FakeNotificationsUnitOfWork, request
+from tests.unit.fakes.notifications import NOW, FakeNotificationsUnitOfWork, FakeVault, request
 
 ISSUER = "http://127.0.0.1:9/idp"
 JWT_SECRET = "a-unit-test-secret-that-is-long-enough-for-hs256"
@@ -66,13 +67,18 @@ class Fakes(Provider):
 
     scope = Scope.APP
 
-    def __init__(self, uow: FakeNotificationsUnitOfWork) -> None:
+    def __init__(self, uow: FakeNotificationsUnitOfWork, vault: FakeVault | None = None) -> None:
         super().__init__()
         self.uow = uow
+        self.vault_ = vault or FakeVault()
 
     @provide(scope=Scope.REQUEST)
     def unit_of_work(self) -> NotificationsUnitOfWork:
         return self.uow
+
+    @provide
+    def vault(self) -> SubjectLookup:
+        return self.vault_
 
     @provide
     def identities(self) -> IdentityVerifier:
@@ -116,9 +122,16 @@ def uow() -> FakeNotificationsUnitOfWork:
 
 
 @pytest.fixture
-async def client(uow: FakeNotificationsUnitOfWork) -> AsyncIterator[httpx.AsyncClient]:
+def vault() -> FakeVault:
+    return FakeVault()
+
+
+@pytest.fixture
+async def client(
+    uow: FakeNotificationsUnitOfWork, vault: FakeVault
+) -> AsyncIterator[httpx.AsyncClient]:
     app = routes_app()
-    container = make_async_container(Fakes(uow))
+    container = make_async_container(Fakes(uow, vault))
     setup_dishka(container, app)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://notifications") as http:
@@ -132,6 +145,7 @@ def test_every_route_declares_exactly_one_access_policy() -> None:
         "GET /v1/preferences/{person_id}",
         "PUT /v1/preferences/{person_id}",
         "GET /v1/deliveries/{delivery_id}",
+        "GET /v1/me/data",
     }
     assert all(len(found) == 1 for found in table.values())
     assert all(not found[0].scopes for found in table.values()), "no API key reaches any"
@@ -143,6 +157,7 @@ def test_every_route_declares_exactly_one_access_policy() -> None:
         ("GET", "/v1/preferences/ann"),
         ("PUT", "/v1/preferences/ann"),
         ("GET", "/v1/deliveries/d-1"),
+        ("GET", "/v1/me/data"),
     ],
 )
 async def test_without_credentials_every_route_is_401(
@@ -309,3 +324,47 @@ async def test_a_coordinator_sees_status_and_a_coarse_reason_and_404_when_unknow
     }
     missing = await client.get("/v1/deliveries/d-9", headers=bearer("cora"))
     assert (missing.status_code, missing.json()["detail"]) == (404, "no such delivery")
+
+
+async def test_my_data_has_my_preferences_and_the_deliveries_to_me_by_id_and_by_subject(
+    client: httpx.AsyncClient, uow: FakeNotificationsUnitOfWork, vault: FakeVault
+) -> None:
+    vault.links["subj-ann"] = "ann"
+    async with uow:
+        uow.add_person("ann", Channels(email="ann@example.org"), "Europe/Berlin", True)
+        await uow.save_preferences("ann", Preferences(locale="de", max_per_day=2))
+        await accept_requests(
+            [
+                QueuedRequest(request("d-1", person_id="ann")),
+                QueuedRequest(request("d-2", subject_id="subj-ann")),
+                QueuedRequest(request("d-3", person_id="bob")),
+                QueuedRequest(request("d-4", subject_id="subj-bob")),
+            ],
+            uow,
+            NOW,
+        )
+    answer = await client.get("/v1/me/data", headers=bearer("ann"))
+    assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store"
+    body = answer.json()
+    assert body["service"] == "notifications" and body["person_id"] == "ann"
+    assert (body["preferences"]["locale"], body["preferences"]["max_per_day"]) == ("de", 2)
+    assert body["directory"] == {
+        "timezone": "Europe/Berlin",
+        "channels": {"email": "ann@example.org"},
+        "active": True,
+    }
+    assert [d["id"] for d in body["deliveries"]] == ["d-1", "d-2"]
+    assert {d["status"] for d in body["deliveries"]} == {"pending"}
+    assert "subj-ann" not in answer.text, "the subject id is used, never shown"
+    assert (await client.get("/v1/me/data", headers=EVERY_SCOPE)).status_code == 403
+
+
+async def test_my_data_of_someone_unknown_is_the_defaults_and_a_vault_away_is_503(
+    client: httpx.AsyncClient, vault: FakeVault
+) -> None:
+    fresh = (await client.get("/v1/me/data", headers=bearer("newcomer"))).json()
+    assert fresh["directory"] is None and fresh["deliveries"] == []
+    assert fresh["preferences"]["max_per_day"] == 5
+    vault.unavailable = True
+    away = await client.get("/v1/me/data", headers=bearer("newcomer"))
+    assert away.status_code == 503 and away.headers["retry-after"] == "5"

@@ -5,7 +5,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, cast
 
 import httpx
@@ -236,6 +236,8 @@ def test_every_route_states_the_least_it_needs() -> None:
         "GET /v1/reports/programme/chart.{fmt}": [
             "systems with reports:read; people who are coordinator"
         ],
+        "GET /v1/me/streak": ["any signed-in person"],
+        "GET /v1/me/data": ["any signed-in person"],
     }
     submissions = {
         route: found[0].rate_limited
@@ -447,3 +449,47 @@ async def test_the_chart_is_drawn_from_the_report_with_its_media_type(
 async def test_an_unknown_chart_format_is_422(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/reports/programme/chart.gif", headers=REPORTS_KEY)
     assert response.status_code == 422
+
+
+# A person's own streak and data ------------------------------------------------------
+
+
+async def test_streak_and_data_routes_are_for_the_person_themself(
+    client: httpx.AsyncClient, uow: FakeRecognitionUnitOfWork, vault: FakeVault
+) -> None:
+    this_week = datetime.now(UTC).date() - timedelta(days=datetime.now(UTC).weekday())
+    for back in (0, 1, 2):
+        uow.check_in(vault.subject("ann"), this_week - timedelta(weeks=back))
+    sent = await client.post(
+        "/v1/kudos",
+        json=kudos("k-1", sender="ann", to="cat", message="Thank you"),
+        headers=bearer("ann"),
+    )
+    assert sent.status_code == 202
+    streak = await client.get("/v1/me/streak", headers=bearer("ann"))
+    assert streak.status_code == 200 and streak.headers["cache-control"] == "no-store"
+    assert streak.json() == {
+        "current_weeks": 3,
+        "longest_weeks": 3,
+        "last_week": this_week.isoformat(),
+        "weeks_with_checkin": 3,
+    }
+    data = (await client.get("/v1/me/data", headers=bearer("ann"))).json()
+    assert data["service"] == "recognition" and data["person_id"] == "ann"
+    assert [k["message"] for k in data["kudos_sent"]] == ["Thank you"]
+    assert data["kudos_received"] == [] and data["streak"]["current_weeks"] == 3
+    theirs = (await client.get("/v1/me/data", headers=bearer("cat"))).json()
+    assert [k["from_person_id"] for k in theirs["kudos_received"]] == ["ann"]
+    assert [a["kind"] for a in theirs["awards"]] == ["kudos_received"]
+    assert theirs["checkin_weeks"] == []
+    for path in ("/v1/me/streak", "/v1/me/data"):
+        assert (await client.get(path, headers=KUDOS_KEY)).status_code == 403
+        assert (await client.get(path)).status_code == 401
+
+
+async def test_an_unreachable_vault_is_a_503_to_retry(
+    client: httpx.AsyncClient, vault: FakeVault
+) -> None:
+    vault.unavailable = True
+    answer = await client.get("/v1/me/streak", headers=bearer("ann"))
+    assert answer.status_code == 503 and answer.headers["retry-after"]

@@ -8,8 +8,14 @@ from typing import Any
 
 import asyncpg
 
-from kinship_checkin.domain.checkins import RecordedCheckin
-from kinship_checkin.domain.people import Contact, ErasureStatus
+from kinship_checkin.domain.checkins import RecordedCheckin, StoredCheckin
+from kinship_checkin.domain.people import (
+    AuditEvent,
+    Contact,
+    DirectoryEntry,
+    ErasureStatus,
+    PersonMatch,
+)
 from kinship_checkin.domain.privacy import PersonKey, SealedNote
 from kinship_checkin.domain.trends import TrendCell
 from kinship_contracts.directory import DirectoryChange, OutreachPreference
@@ -348,6 +354,83 @@ class PostgresCheckinUnitOfWork(PoolTransaction):
             for row in rows
         ]
 
+    async def directory_entry(self, person_id: str) -> DirectoryEntry | None:
+        """What the directory copy holds about a person."""
+        row = await self.conn.fetchrow(
+            "SELECT display_name, team_id, timezone, roles, manages, channels, active"
+            " FROM directory_people WHERE person_id = $1",
+            person_id,
+        )
+        if row is None:
+            return None
+        return DirectoryEntry(
+            person_id=person_id,
+            display_name=row["display_name"],
+            team_id=row["team_id"] or None,
+            timezone=row["timezone"],
+            roles=tuple(row["roles"] or ()),
+            manages=tuple(row["manages"] or ()),
+            channels=channels_of(row["channels"]),
+            active=bool(row["active"]),
+        )
+
+    async def search_people(self, text: str, limit: int) -> list[PersonMatch]:
+        """Active people by a part of their name or the start of their id."""
+        literal = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = await self.conn.fetch(
+            "SELECT person_id, display_name FROM directory_people"
+            " WHERE active AND display_name IS NOT NULL"
+            " AND (display_name ILIKE $1 OR person_id ILIKE $2)"
+            " ORDER BY lower(display_name), person_id LIMIT $3",
+            f"%{literal}%",
+            f"{literal}%",
+            limit,
+        )
+        return [PersonMatch(row["person_id"], row["display_name"]) for row in rows]
+
+    async def checkins_of(self, subject_id: str) -> list[StoredCheckin]:
+        """Every check-in of a subject, oldest first."""
+        rows = await self.conn.fetch(
+            "SELECT * FROM checkins WHERE subject_id = $1 ORDER BY occurred_at, id", subject_id
+        )
+        return [
+            StoredCheckin(
+                id=row["id"],
+                occurred_at=row["occurred_at"],
+                recorded_at=row["recorded_at"],
+                source=row["source"],
+                team_id=row["team_id"],
+                mood=row["mood"],
+                stress=row["stress"],
+                energy=row["energy"],
+                who5=_int_list(row["who5"]),
+                phq9=_int_list(row["phq9"]),
+                phq2=_int_list(row["phq2"]),
+                wants_contact=row["wants_contact"],
+                who5_raw=row["who5_raw"],
+                who5_percent=row["who5_percent"],
+                phq9_total=row["phq9_total"],
+                phq9_item9_positive=row["phq9_item9_positive"],
+                phq2_total=row["phq2_total"],
+                sealed_note=(
+                    SealedNote(
+                        row["note_key_id"], bytes(row["note_ciphertext"]), row["note_per_person"]
+                    )
+                    if row["note_ciphertext"] is not None
+                    else None
+                ),
+            )
+            for row in rows
+        ]
+
+    async def audit_about(self, subject_id: str) -> list[AuditEvent]:
+        """The audit records that concern a subject, oldest first."""
+        rows = await self.conn.fetch(
+            "SELECT at, action, actor, case_id FROM audit WHERE subject_id = $1 ORDER BY seq",
+            subject_id,
+        )
+        return [AuditEvent(row["at"], row["action"], row["actor"], row["case_id"]) for row in rows]
+
 
 _STATUS = (
     "SELECT e.erasure_id, e.requested_at, e.requested_by,"
@@ -379,3 +462,7 @@ def _statuses(rows: Sequence[asyncpg.Record], services: Sequence[str]) -> list[E
 async def _count(conn: Connection, sql: str, *args: Any) -> int:
     status = await conn.execute(sql, *args)  # "DELETE <n>"
     return int(status.rsplit(" ", 1)[-1])
+
+
+def _int_list(value: Sequence[int] | None) -> list[int] | None:
+    return None if value is None else [int(item) for item in value]

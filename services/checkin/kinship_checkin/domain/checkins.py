@@ -64,3 +64,29 @@ def first_of_each_id(submissions: list[CheckinSubmitted]) -> list[CheckinSubmitt
             seen.add(submission.id)
             unique.append(submission)
     return unique
+
+
+@dataclass(frozen=True)
+class StoredCheckin:
+    """A check-in as the service keeps it, for its person's own copy of their data: the
+    answers, the derived scores and the sealed note (the service does not keep whether the
+    note was shared: that travels to escalation with the recorded event)."""
+
+    id: str
+    occurred_at: datetime
+    recorded_at: datetime
+    source: str
+    team_id: str | None
+    mood: int | None
+    stress: int | None
+    energy: int | None
+    who5: list[int] | None
+    phq9: list[int] | None
+    phq2: list[int] | None
+    wants_contact: bool
+    who5_raw: int | None
+    who5_percent: int | None
+    phq9_total: int | None
+    phq9_item9_positive: bool | None
+    phq2_total: int | None
+    sealed_note: SealedNote | None

@@ -36,3 +36,47 @@ class ErasureStatus:
     def complete(self) -> bool:
         """Every service has sent its receipt."""
         return all(done is not None for done in self.services.values())
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    """What this service's copy of the directory holds about one person."""
+
+    person_id: str
+    display_name: str | None
+    team_id: str | None
+    timezone: str | None
+    roles: tuple[str, ...]
+    manages: tuple[str, ...]
+    channels: dict[str, str]
+    active: bool
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Who a signed-in person is to Kinship: their name, team and roles, and the teams whose
+    trends they read (as a team manager)."""
+
+    person_id: str
+    display_name: str | None
+    team_id: str | None
+    roles: tuple[str, ...]
+    managed_teams: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PersonMatch:
+    """An active colleague found by name: their id and display name, nothing else."""
+
+    person_id: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """An audit record about a person: what was done, when, by whom, for which case."""
+
+    at: datetime
+    action: str
+    actor: str
+    case_id: str | None

@@ -23,7 +23,15 @@ from kinship_checkin.handlers.erasure import (
     recent_erasures,
     request_erasure,
 )
+from kinship_checkin.handlers.my_data import OpenedCheckin, personal_data
 from kinship_checkin.handlers.outreach import OutreachTopic, choose_outreach, outreach_of_person
+from kinship_checkin.handlers.people import (
+    SEARCH_MAX_RESULTS,
+    SEARCH_MIN_CHARS,
+    SearchTooShortError,
+    about,
+    find_people,
+)
 from kinship_checkin.handlers.ports import CheckinUnitOfWork
 from kinship_checkin.handlers.recording import Outcome, RecordingTopics, record_checkins
 from kinship_checkin.handlers.reveal import PersonGoneError, RevealRefusedError, reveal
@@ -51,6 +59,7 @@ RequestErasure = Annotated[
 ReadErasure = Annotated[Actor, Depends(allow(scopes=[Scope.ERASURE_REQUEST], everyone=True))]
 ListErasures = Annotated[Actor, Depends(allow(roles=[Role.COORDINATOR]))]
 PersonOnly = Annotated[Actor, Depends(allow(everyone=True))]
+FindPeople = Annotated[Actor, Depends(allow(everyone=True, rate_limited=True))]
 
 SubjectId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -178,6 +187,7 @@ def checkin_router() -> APIRouter:
     _outreach_routes(router)
     _subject_routes(router)
     _erasure_routes(router)
+    _people_routes(router)
     return router
 
 
@@ -415,3 +425,184 @@ def _erasure_routes(router: APIRouter) -> None:
         """The latest erasures and their status across services (coordinators)."""
         async with uow:
             return [ErasureView.of(found) for found in await recent_erasures(uow, limit)]
+
+
+class MeView(BaseModel):
+    """Who you are to Kinship: name, team, roles, the teams whose trends you read, and where
+    to get help now (the crisis resources an immediate-risk check-in gets)."""
+
+    person_id: str
+    display_name: str | None
+    team_id: str | None
+    roles: list[str]
+    managed_teams: list[str]
+    support: list[SupportResource]
+
+
+class PersonFound(BaseModel):
+    """An active colleague: their id and display name, nothing else."""
+
+    person_id: str
+    display_name: str
+
+
+class PeopleFound(BaseModel):
+    """Colleagues matching a search (at most 20)."""
+
+    people: list[PersonFound]
+
+
+class DirectoryView(BaseModel):
+    """The directory entry this service keeps about you."""
+
+    display_name: str | None
+    team_id: str | None
+    timezone: str | None
+    roles: list[str]
+    manages: list[str]
+    channels: dict[str, str]
+    active: bool
+
+
+class OutreachHeld(BaseModel):
+    """Your outreach preference, and who chose it (``person``, ``directory``, or null for
+    the default)."""
+
+    preference: OutreachPreference
+    chosen_by: str | None
+
+
+class CheckinRecordView(BaseModel):
+    """One of your check-ins as stored: answers, derived scores and your note."""
+
+    id: str
+    occurred_at: datetime
+    recorded_at: datetime
+    source: str
+    team_id: str | None
+    mood: int | None
+    stress: int | None
+    energy: int | None
+    who5: list[int] | None
+    phq9: list[int] | None
+    phq2: list[int] | None
+    wants_contact: bool
+    who5_raw: int | None
+    who5_percent: int | None
+    phq9_total: int | None
+    phq9_item9_positive: bool | None
+    phq2_total: int | None
+    note: str | None
+    note_unreadable: bool
+
+    @classmethod
+    def of(cls, opened: OpenedCheckin) -> "CheckinRecordView":
+        """The view of an opened check-in (the sealed bytes never leave)."""
+        fields = {
+            name: getattr(opened.checkin, name)
+            for name in cls.model_fields
+            if name not in ("note", "note_unreadable")
+        }
+        return cls(**fields, note=opened.note, note_unreadable=opened.note_unreadable)
+
+
+class AuditView(BaseModel):
+    """An audit record about you: what was done, when, by whom, for which case."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    action: str
+    actor: str
+    case_id: str | None
+
+
+class MyCheckinData(BaseModel):
+    """Everything the check-in service holds about you."""
+
+    service: Literal["checkin"] = "checkin"
+    person_id: str
+    directory: DirectoryView | None
+    outreach: OutreachHeld
+    checkins: list[CheckinRecordView]
+    audit: list[AuditView]
+
+
+def _people_routes(router: APIRouter) -> None:
+    @router.get("/me", tags=["people"], response_model=MeView)
+    async def me(
+        actor: PersonOnly,
+        response: Response,
+        uow: FromDishka[CheckinUnitOfWork],
+        crisis: FromDishka[CrisisResources],
+    ) -> MeView:
+        """Who you are to Kinship (from the directory): your name, team, roles and the
+        teams whose trends you read; and where to get help now. People only."""
+        response.headers.update(PRIVATE)
+        assert actor.person_id is not None  # the policy admits people only
+        async with uow:
+            profile = await about(actor.person_id, uow)
+        return MeView(
+            person_id=profile.person_id,
+            display_name=profile.display_name,
+            team_id=profile.team_id,
+            roles=list(profile.roles),
+            managed_teams=list(profile.managed_teams),
+            support=list(crisis.resources),
+        )
+
+    @router.get("/people", tags=["people"], response_model=PeopleFound)
+    async def people(
+        actor: FindPeople,
+        response: Response,
+        uow: FromDishka[CheckinUnitOfWork],
+        q: Annotated[str, Query(min_length=SEARCH_MIN_CHARS, max_length=100)],
+    ) -> PeopleFound:
+        """Active colleagues whose name contains ``q`` (or whose id starts with it): ids and
+        names only, at most 20, for choosing whom to thank. People only; rate limited."""
+        response.headers.update(PRIVATE)
+        del actor  # any signed-in person; the policy counted the search
+        try:
+            async with uow:
+                found = await find_people(q, uow, SEARCH_MAX_RESULTS)
+        except SearchTooShortError as error:
+            detail = [{"loc": ["query", "q"], "msg": str(error), "type": "too_short"}]
+            raise HTTPException(422, detail=detail) from None
+        return PeopleFound(
+            people=[PersonFound(person_id=p.person_id, display_name=p.display_name) for p in found]
+        )
+
+    @router.get("/me/data", tags=["privacy"], response_model=MyCheckinData)
+    async def my_data(
+        actor: PersonOnly,
+        response: Response,
+        uow: FromDishka[CheckinUnitOfWork],
+        notes: FromDishka[NoteCipher],
+    ) -> MyCheckinData:
+        """Everything this service holds about you, your notes opened for you: your
+        directory entry, outreach preference, check-ins and the audit records about you.
+        People only, about themselves; the export is audited."""
+        response.headers.update(PRIVATE)
+        assert actor.person_id is not None
+        async with uow:
+            held = await personal_data(actor.person_id, uow, notes)
+        directory = held.directory
+        return MyCheckinData(
+            person_id=held.person_id,
+            directory=(
+                DirectoryView(
+                    display_name=directory.display_name,
+                    team_id=directory.team_id,
+                    timezone=directory.timezone,
+                    roles=list(directory.roles),
+                    manages=list(directory.manages),
+                    channels=directory.channels,
+                    active=directory.active,
+                )
+                if directory is not None
+                else None
+            ),
+            outreach=OutreachHeld(preference=held.outreach, chosen_by=held.outreach_chosen_by),
+            checkins=[CheckinRecordView.of(item) for item in held.checkins],
+            audit=[AuditView.model_validate(event) for event in held.audit],
+        )

@@ -4,8 +4,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from kinship_checkin.domain.checkins import RecordedCheckin
-from kinship_checkin.domain.people import Contact, ErasureStatus
+from kinship_checkin.domain.checkins import RecordedCheckin, StoredCheckin
+from kinship_checkin.domain.people import (
+    AuditEvent,
+    Contact,
+    DirectoryEntry,
+    ErasureStatus,
+    PersonMatch,
+)
 from kinship_checkin.domain.privacy import PersonKey, SealedNote
 from kinship_checkin.domain.trends import TrendCell
 from kinship_contracts.directory import DirectoryChange, OutreachPreference
@@ -115,4 +121,21 @@ class CheckinUnitOfWork(UnitOfWork, Protocol):
 
     async def publish(self, messages: Sequence[OutboxMessage]) -> None:
         """Queue messages in this transaction's outbox."""
+        ...
+
+    async def directory_entry(self, person_id: str) -> DirectoryEntry | None:
+        """What the directory copy holds about a person (None when it does not know them)."""
+        ...
+
+    async def search_people(self, text: str, limit: int) -> list[PersonMatch]:
+        """Active people whose display name contains ``text`` or whose id starts with it
+        (case-insensitive; ``%`` and ``_`` match themselves), by name, at most ``limit``."""
+        ...
+
+    async def checkins_of(self, subject_id: str) -> list[StoredCheckin]:
+        """Every check-in of a subject, oldest first."""
+        ...
+
+    async def audit_about(self, subject_id: str) -> list[AuditEvent]:
+        """The audit records that concern a subject, oldest first."""
         ...

@@ -6,15 +6,20 @@ errors (``ApiError`` subclasses) that pages turn into clear states, never a 500.
 Nothing here logs a token, a URL with a query, or a response body.
 """
 
-from datetime import datetime
-from typing import Any, Literal, Protocol
+from datetime import date, datetime
+from typing import Any, Literal, Protocol, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from kinship_contracts.checkins import CheckinSubmitted
+from kinship_contracts.kudos import KudosSubmitted
 
 Service = Literal["checkin", "escalation", "notifications", "recognition"]
+SERVICES: tuple[Service, ...] = ("checkin", "recognition", "notifications", "escalation")
+"""Every service that holds something about a person (the order of a download)."""
+M = TypeVar("M", bound=BaseModel)
 
 
 class ApiError(Exception):
@@ -88,6 +93,84 @@ class CaseSummary(_Lenient):
     responder_id: str | None = None
 
 
+class Me(_Lenient):
+    """Who the signed-in person is to Kinship (the check-in service's directory copy)."""
+
+    person_id: str
+    display_name: str | None = None
+    team_id: str | None = None
+    roles: list[str] = []
+    managed_teams: list[str] = []
+    support: list[SupportResource] = []
+
+
+class PersonFound(_Lenient):
+    """A colleague found by name."""
+
+    person_id: str
+    display_name: str
+
+
+class KudosReceipt(_Lenient):
+    """The recognition service's answer to kudos."""
+
+    id: str
+    status: Literal["accepted", "duplicate"]
+
+
+class Streak(_Lenient):
+    """The person's weekly check-in streak."""
+
+    current_weeks: int
+    longest_weeks: int
+    last_week: date | None = None
+    weeks_with_checkin: int = 0
+
+
+class ErasureStarted(_Lenient):
+    """An erasure under way."""
+
+    erasure_id: str
+
+
+class ErasureProgress(_Lenient):
+    """How far an erasure got: each service's completion time, or null while pending."""
+
+    erasure_id: str
+    requested_at: datetime
+    complete: bool
+    services: dict[str, datetime | None]
+
+
+class TrendFigures(_Lenient):
+    """A week's (or the period's) aggregate figures."""
+
+    people: int
+    checkins: int
+    mood_mean: float | None = None
+    stress_mean: float | None = None
+    energy_mean: float | None = None
+    who5_percent_mean: float | None = None
+
+
+class TrendWeek(_Lenient):
+    """One closed week of a team trend; no figures when withheld."""
+
+    week_start: date
+    suppressed: bool
+    figures: TrendFigures | None = None
+
+
+class TeamTrend(_Lenient):
+    """A team's trend as its manager may see it (k-anonymous, closed weeks only)."""
+
+    team_id: str
+    available: bool
+    min_people: int
+    weeks: list[TrendWeek] = []
+    overall: TrendFigures | None = None
+
+
 class KinshipApi(Protocol):
     """What the console's pages ask of the other services."""
 
@@ -97,6 +180,46 @@ class KinshipApi(Protocol):
 
     async def my_cases(self, token: str) -> list[CaseSummary]:
         """``GET /v1/cases?assigned_to=me`` on the escalation service."""
+        ...
+
+    async def me(self, token: str) -> Me:
+        """``GET /v1/me`` on the check-in service."""
+        ...
+
+    async def find_people(self, token: str, text: str) -> list[PersonFound]:
+        """``GET /v1/people?q=`` on the check-in service."""
+        ...
+
+    async def outreach(self, token: str) -> str:
+        """``GET /v1/me/outreach`` on the check-in service: the preference's value."""
+        ...
+
+    async def set_outreach(self, token: str, preference: str) -> str:
+        """``PUT /v1/me/outreach`` on the check-in service."""
+        ...
+
+    async def give_kudos(self, token: str, kudos: KudosSubmitted) -> KudosReceipt:
+        """``POST /v1/kudos`` on the recognition service."""
+        ...
+
+    async def my_streak(self, token: str) -> Streak:
+        """``GET /v1/me/streak`` on the recognition service."""
+        ...
+
+    async def my_data(self, token: str, service: Service) -> dict[str, Any]:
+        """``GET /v1/me/data`` on one service: everything it holds about the person."""
+        ...
+
+    async def request_erasure(self, token: str, person_id: str) -> ErasureStarted:
+        """``POST /v1/people/{person_id}/erasure`` on the check-in service."""
+        ...
+
+    async def erasure(self, token: str, erasure_id: str) -> ErasureProgress:
+        """``GET /v1/erasures/{erasure_id}`` on the check-in service."""
+        ...
+
+    async def team_trend(self, token: str, team_id: str, weeks: int) -> TeamTrend:
+        """``GET /v1/teams/{team_id}/trends`` on the check-in service."""
         ...
 
 
@@ -195,3 +318,68 @@ class HttpKinshipApi:
             return [CaseSummary.model_validate(item) for item in answer]
         except (ValidationError, TypeError) as error:
             raise UnavailableError("escalation", 200) from error
+
+    async def _read(
+        self,
+        service: Service,
+        model: type[M],
+        method: str,
+        path: str,
+        token: str,
+        **options: Any,
+    ) -> M:
+        """One call whose answer must be a ``model`` (otherwise the service is unusable)."""
+        answer = await self._call(service, method, path, token, **options)
+        try:
+            return model.model_validate(answer)
+        except ValidationError as error:
+            raise UnavailableError(service, 200) from error
+
+    async def me(self, token: str) -> Me:
+        return await self._read("checkin", Me, "GET", "/v1/me", token)
+
+    async def find_people(self, token: str, text: str) -> list[PersonFound]:
+        answer = await self._call("checkin", "GET", "/v1/people", token, params={"q": text})
+        try:
+            return [PersonFound.model_validate(item) for item in answer["people"]]
+        except (ValidationError, TypeError, KeyError) as error:
+            raise UnavailableError("checkin", 200) from error
+
+    async def outreach(self, token: str) -> str:
+        return (await self._read("checkin", _Outreach, "GET", "/v1/me/outreach", token)).preference
+
+    async def set_outreach(self, token: str, preference: str) -> str:
+        body = {"preference": preference}
+        answer = await self._read("checkin", _Outreach, "PUT", "/v1/me/outreach", token, json=body)
+        return answer.preference
+
+    async def give_kudos(self, token: str, kudos: KudosSubmitted) -> KudosReceipt:
+        body = kudos.model_dump(mode="json")
+        return await self._read("recognition", KudosReceipt, "POST", "/v1/kudos", token, json=body)
+
+    async def my_streak(self, token: str) -> Streak:
+        return await self._read("recognition", Streak, "GET", "/v1/me/streak", token)
+
+    async def my_data(self, token: str, service: Service) -> dict[str, Any]:
+        answer = await self._call(service, "GET", "/v1/me/data", token)
+        if not isinstance(answer, dict) or answer.get("service") != service:
+            raise UnavailableError(service, 200)
+        return answer
+
+    async def request_erasure(self, token: str, person_id: str) -> ErasureStarted:
+        path = f"/v1/people/{quote(person_id, safe='')}/erasure"
+        return await self._read("checkin", ErasureStarted, "POST", path, token)
+
+    async def erasure(self, token: str, erasure_id: str) -> ErasureProgress:
+        path = f"/v1/erasures/{quote(erasure_id, safe='')}"
+        return await self._read("checkin", ErasureProgress, "GET", path, token)
+
+    async def team_trend(self, token: str, team_id: str, weeks: int) -> TeamTrend:
+        path = f"/v1/teams/{quote(team_id, safe='')}/trends"
+        return await self._read(
+            "checkin", TeamTrend, "GET", path, token, params={"weeks": str(weeks)}
+        )
+
+
+class _Outreach(_Lenient):
+    preference: str

@@ -106,13 +106,7 @@ def parse_checkin_form(form: Mapping[str, str]) -> ParsedCheckin:
         setattr(answers, name, value)
     answers.who5 = _questionnaire(form, WHO5_FIELDS, 5, "who5_incomplete", errors)
     answers.phq9 = _questionnaire(form, PHQ9_FIELDS, 3, "phq9_incomplete", errors)
-    note = form.get("note", "").replace("\r\n", "\n").strip()
-    if len(note) > NOTE_MAX_CHARS:
-        errors["note"] = "note_too_long"
-    elif "\x00" in note:
-        errors["note"] = "note_invalid"
-    elif note:
-        answers.note = note
+    answers.note = _note(form, errors)
     answers.wants_contact = form.get("wants_contact", "") == "yes"
     answers.share_note = form.get("share_note", "") == "yes"
     nothing = (
@@ -124,8 +118,50 @@ def parse_checkin_form(form: Mapping[str, str]) -> ParsedCheckin:
     )
     if nothing and not errors:
         errors["mood"] = "nothing_answered"
+    return _with_submission_id(form, answers, errors)
+
+
+def parse_who5_form(form: Mapping[str, str]) -> ParsedCheckin:
+    """The WHO-5 short form (``/checkin?instrument=who5``): the five items, all of them."""
+    errors: dict[str, str] = {}
+    answers = CheckinAnswers()
+    answers.who5 = _questionnaire(form, WHO5_FIELDS, 5, "who5_incomplete", errors)
+    if answers.who5 is None and not errors:
+        errors[WHO5_FIELDS[0]] = "who5_required"
+    return _with_submission_id(form, answers, errors)
+
+
+def parse_reach_out_form(form: Mapping[str, str]) -> ParsedCheckin:
+    """ "I'd like someone to reach out": a self-referral, with an optional note the person may
+    let the responder read."""
+    errors: dict[str, str] = {}
+    answers = CheckinAnswers(wants_contact=True)
+    answers.note = _note(form, errors)
+    answers.share_note = form.get("share_note", "") == "yes"
+    return _with_submission_id(form, answers, errors)
+
+
+def _note(form: Mapping[str, str], errors: dict[str, str]) -> str | None:
+    note = form.get("note", "").replace("\r\n", "\n").strip()
+    if len(note) > NOTE_MAX_CHARS:
+        errors["note"] = "note_too_long"
+    elif "\x00" in note:
+        errors["note"] = "note_invalid"
+    elif note:
+        return note
+    return None
+
+
+def submission_id_of(form: Mapping[str, str]) -> str | None:
+    """The id the rendered form carried, if it is one the console made."""
     submission_id = form.get("submission_id", "")
-    if not _SUBMISSION_ID.fullmatch(submission_id):
+    return submission_id if _SUBMISSION_ID.fullmatch(submission_id) else None
+
+
+def _with_submission_id(
+    form: Mapping[str, str], answers: CheckinAnswers, errors: dict[str, str]
+) -> ParsedCheckin:
+    submission_id = submission_id_of(form)
+    if submission_id is None:
         errors["submission_id"] = "form_expired"
-        return ParsedCheckin(answers, None, errors)
     return ParsedCheckin(answers, submission_id, errors)

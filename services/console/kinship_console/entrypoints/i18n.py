@@ -7,14 +7,17 @@ Catalogs are the ``.po`` files under ``translations/``, compiled in memory at st
 import io
 from collections.abc import Callable
 from contextvars import ContextVar
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from babel import Locale
-from babel.dates import format_timedelta
+from babel.dates import format_date as babel_format_date
+from babel.dates import format_datetime as babel_format_datetime
+from babel.dates import format_skeleton, format_timedelta
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
@@ -101,6 +104,31 @@ def age_text(age: timedelta, locale: str) -> str:
     return format_timedelta(-age, threshold=1.5, add_direction=True, locale=Locale.parse(locale))
 
 
+def date_text(day: date, locale: str, form: str = "medium") -> str:
+    """A date in the page's language; ``short_week`` is the day and month ("12 May", "12. Mai")."""
+    if form == "short_week":
+        return format_skeleton("dMMM", day, locale=Locale.parse(locale))
+    return babel_format_date(day, format=form, locale=Locale.parse(locale))
+
+
+def datetime_text(moment: datetime, locale: str) -> str:
+    """A moment in the page's language, in UTC (the console does not know the person's zone)."""
+    text = babel_format_datetime(
+        moment.astimezone(UTC), format="medium", locale=Locale.parse(locale)
+    )
+    return f"{text} UTC"
+
+
+def number_text(value: float, locale: str) -> str:
+    """A figure with at most two decimals in the page's language ("3.25", "3,25")."""
+    return format_decimal(value, format="#,##0.##", locale=Locale.parse(locale))
+
+
 def template_globals() -> dict[str, Callable[..., Any]]:
     """Functions the templates call besides ``_``."""
-    return {"age_text": age_text}
+    return {
+        "age_text": age_text,
+        "format_date": date_text,
+        "format_datetime": datetime_text,
+        "format_number": number_text,
+    }

@@ -1,10 +1,13 @@
-"""The console's pages: sign-in and sign-out, home, the employee's check-in, My cases.
+"""What every page of the console shares: sign-in and sign-out, the session helpers that call
+the services as the signed-in person, who they are (roles, from the directory), the start
+page, and the page states that say what happened when a service did not do what was asked.
 
-Each page calls the other services as the signed-in person; what they answer decides what
-the page shows. Errors become clear page states (``problem_page``), never a 500.
+Each role area has its own module (``employee``, ``manager``, ``responder``) exposing its
+routes; ``entrypoints.router.page_router`` puts them together. Errors become clear page
+states (``problem_page``), never a 500.
 """
 
-import secrets
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from kinship_console.adapters.api import (
     ApiError,
     KinshipApi,
+    Me,
     NotAllowedError,
     NotFoundError,
     NotSignedInError,
@@ -32,37 +36,19 @@ from kinship_console.adapters.oidc import (
     Tokens,
 )
 from kinship_console.clock import Clock
-from kinship_console.domain.cases import CaseFacts, case_rows
-from kinship_console.domain.checkin_form import (
-    LIKERT_FIELDS,
-    PHQ9_FIELDS,
-    WHO5_FIELDS,
-    new_submission_id,
-    parse_checkin_form,
-)
 from kinship_console.entrypoints.i18n import N_, gettext
-from kinship_console.entrypoints.rendering import Pages, request_locale
+from kinship_console.entrypoints.rendering import ME_KEY, Pages, request_locale
 from kinship_console.entrypoints.security import CSRF_SESSION_KEY, new_csrf_token
 from kinship_console.entrypoints.sessions import session_state
 
 T = TypeVar("T")
 REFRESH_MARGIN_SECONDS = 30
+ME_FRESH_SECONDS = 300
+"""How long the console trusts what it learned of the person's roles (pages re-ask after)."""
 NEXT_KEY = "next"
-RESULT_KEY = "checkin_result"
+NOTICE_KEY = "notice"
 BACK_HOME = ("/", N_("Back to the start page"))
 """The action of a state page that offers only the way back to the start."""
-
-FORM_ERRORS = {
-    "out_of_range": N_("Choose one of the answers shown."),
-    "who5_incomplete": N_("Answer all five wellbeing statements, or leave all five empty."),
-    "phq9_incomplete": N_("Answer all nine questions about the last two weeks, or none of them."),
-    "note_too_long": N_("Keep the note to 2,000 characters or fewer."),
-    "note_invalid": N_("The note contains a character that cannot be stored."),
-    "nothing_answered": N_(
-        "Answer at least one question, or tick \u201cI\u2019d like someone to reach out\u201d."
-    ),
-    "form_expired": N_("This form is out of date. Your answers were not sent: please send again."),
-}
 
 
 class SignInRequiredError(Exception):
@@ -75,7 +61,7 @@ class SignInRequiredError(Exception):
 
 @dataclass(frozen=True)
 class Capability:
-    """Something the signed-in person can do, shown on the home page."""
+    """Something the signed-in person can do, shown on the start page."""
 
     href: str
     title: str
@@ -83,23 +69,77 @@ class Capability:
     audience: str
 
 
-# Roles come from Kinship's directory, never from the token. Until the directory answers
-# "what may I do" for a person, the home page offers every page and the services decide
-# (a responder-only page shows a clear "not allowed" state to others).
-CAPABILITIES = (
+EMPLOYEE_CAPABILITIES = (
     Capability(
         "/checkin",
         N_("Check in"),
-        N_("Tell us how you are. Ask for someone to reach out, any time."),
+        N_("Tell us how you are: a short form, with optional questionnaires and a note."),
         N_("Everyone"),
     ),
     Capability(
-        "/cases",
-        N_("My cases"),
-        N_("The cases assigned to you: severity, status and how long they have been open."),
-        N_("Peer responders"),
+        "/reach-out",
+        N_("I\u2019d like someone to reach out"),
+        N_("Ask a trained colleague from the peer support team to contact you."),
+        N_("Everyone"),
+    ),
+    Capability(
+        "/outreach",
+        N_("Outreach preference"),
+        N_("Choose whether a peer may contact you when your check-ins show you are struggling."),
+        N_("Everyone"),
+    ),
+    Capability(
+        "/kudos",
+        N_("Kudos"),
+        N_("Thank a colleague for something they did."),
+        N_("Everyone"),
+    ),
+    Capability(
+        "/streak",
+        N_("My streak"),
+        N_("How many weeks in a row you have checked in."),
+        N_("Everyone"),
+    ),
+    Capability(
+        "/me/data",
+        N_("My data"),
+        N_("Download everything Kinship holds about you, or erase it."),
+        N_("Everyone"),
     ),
 )
+MANAGER_CAPABILITY = Capability(
+    "/teams",
+    N_("Team trends"),
+    N_("How your team is doing, week by week: only for groups of five people or more."),
+    N_("Team managers"),
+)
+RESPONDER_CAPABILITY = Capability(
+    "/cases",
+    N_("My cases"),
+    N_("The cases assigned to you: severity, status and how long they have been open."),
+    N_("Peer responders"),
+)
+COORDINATOR_CAPABILITY = Capability(
+    "/cases",
+    N_("Cases"),
+    N_("The programme's cases. More coordinator pages are on their way."),
+    N_("Coordinators"),
+)
+
+
+def capabilities(me: Me | None) -> list[Capability]:
+    """The start page's offers for a person: the employee's always, the others by role (the
+    directory's, through the check-in service; ``None`` when it could not be asked)."""
+    offered = list(EMPLOYEE_CAPABILITIES)
+    if me is None:
+        return offered
+    if me.managed_teams:
+        offered.append(MANAGER_CAPABILITY)
+    if "peer_responder" in me.roles:
+        offered.append(RESPONDER_CAPABILITY)
+    if "coordinator" in me.roles:
+        offered.append(COORDINATOR_CAPABILITY)
+    return offered
 
 
 def safe_next(value: str | None) -> str:
@@ -162,10 +202,53 @@ class ConsolePages:
             token = await self.access_token(request)
             return await call(token)
 
+    async def me(self, request: Request, *, fresh: bool = False) -> Me:
+        """Who the person is to Kinship (roles, teams), asked of the check-in service and
+        kept in the session for a few minutes; raises ``ApiError`` when it cannot answer."""
+        data = session_state(request).data
+        kept = data.get(ME_KEY)
+        if (
+            not fresh
+            and isinstance(kept, dict)
+            and kept.get("at", 0) > time.time() - ME_FRESH_SECONDS
+        ):
+            return Me.model_validate(kept["me"])
+        found = await self.as_person(request, self.api.me)
+        data[ME_KEY] = {"at": time.time(), "me": found.model_dump(mode="json")}
+        return found
+
+    def notice(self, request: Request, message: str) -> None:
+        """A message for the next page this person sees (shown once)."""
+        session_state(request).data[NOTICE_KEY] = message
+
+    def take_notice(self, request: Request) -> str | None:
+        """The message left for this page, translated (and gone from the session)."""
+        message = session_state(request).data.pop(NOTICE_KEY, None)
+        return gettext(message) if isinstance(message, str) else None
+
     # Pages ------------------------------------------------------------------------
 
     async def home(self, request: Request) -> HTMLResponse:
-        return self.pages.render(request, "home.html", {"capabilities": CAPABILITIES})
+        if not isinstance(session_state(request).data.get("person_id"), str):
+            return self.pages.render(
+                request, "home.html", {"capabilities": [], "roles_known": True}
+            )
+        me: Me | None
+        try:
+            me = await self.me(request)
+        except NotSignedInError as error:
+            return self.problem_page(request, error, N_("Your start page could not be shown."))
+        except ApiError:
+            me = None  # the employee's pages still work; say that the rest is missing
+        return self.pages.render(
+            request,
+            "home.html",
+            {
+                "capabilities": capabilities(me),
+                "roles_known": me is not None,
+                "display_name": me.display_name if me else None,
+            },
+        )
 
     async def sign_in(self, request: Request, next: str | None = None) -> Response:
         state = session_state(request)
@@ -209,6 +292,10 @@ class ConsolePages:
             {**tokens.as_session(), CSRF_SESSION_KEY: new_csrf_token()},
             self.clock.now() + self.session_max_age,
         )
+        # The navigation shows the person's roles from the first page on; when the check-in
+        # service cannot say, the start page asks again (nothing else depends on it).
+        with contextlib.suppress(ApiError, SignInRequiredError):
+            await self.me(request, fresh=True)
         return RedirectResponse(next_path, status_code=303)
 
     async def sign_out(self, request: Request) -> Response:
@@ -225,87 +312,6 @@ class ConsolePages:
 
     async def signed_out(self, request: Request) -> HTMLResponse:
         return self.pages.render(request, "signed_out.html")
-
-    async def checkin_form(self, request: Request) -> HTMLResponse:
-        self.person(request)
-        return self._checkin_page(request, {}, {}, new_submission_id(secrets.token_hex(16)))
-
-    def _checkin_page(
-        self,
-        request: Request,
-        values: dict[str, str],
-        errors: dict[str, str],
-        submission_id: str,
-        status_code: int = 200,
-    ) -> HTMLResponse:
-        messages = [
-            (field, gettext(FORM_ERRORS[code]))
-            for field, code in errors.items()
-            if field != "submission_id" and code in FORM_ERRORS
-        ]
-        if "submission_id" in errors:
-            messages.insert(0, ("mood", gettext(FORM_ERRORS["form_expired"])))
-        return self.pages.render(
-            request,
-            "checkin.html",
-            {
-                "values": values,
-                "errors": {field: gettext(FORM_ERRORS[code]) for field, code in errors.items()},
-                "error_messages": messages,
-                "submission_id": submission_id,
-                "likert_fields": LIKERT_FIELDS,
-                "who5_fields": WHO5_FIELDS,
-                "phq9_fields": PHQ9_FIELDS,
-            },
-            status_code=status_code,
-        )
-
-    async def submit_checkin(self, request: Request) -> Response:
-        person_id = self.person(request)
-        form = await request.form()
-        values = {key: value for key, value in form.items() if isinstance(value, str)}
-        values.pop("csrf_token", None)
-        parsed = parse_checkin_form(values)
-        if not parsed.valid or parsed.submission_id is None:
-            fresh_id = parsed.submission_id or new_submission_id(secrets.token_hex(16))
-            return self._checkin_page(request, values, parsed.errors, fresh_id, 422)
-        submission = parsed.answers.submission(parsed.submission_id, person_id, self.clock.now())
-        try:
-            receipt = await self.as_person(
-                request, lambda token: self.api.submit_checkin(token, submission)
-            )
-        except ApiError as error:
-            return self.problem_page(request, error, N_("Your check-in was not sent."))
-        session_state(request).data[RESULT_KEY] = {
-            "support": [resource.model_dump() for resource in receipt.immediate_support or []],
-            "wants_contact": parsed.answers.wants_contact,
-        }
-        return RedirectResponse("/checkin/done", status_code=303)
-
-    async def checkin_done(self, request: Request) -> Response:
-        self.person(request)
-        result = session_state(request).data.pop(RESULT_KEY, None)
-        if not isinstance(result, dict):
-            return RedirectResponse("/checkin", status_code=303)
-        return self.pages.render(
-            request,
-            "checkin_done.html",
-            {"support": result.get("support") or [], "wants_contact": result.get("wants_contact")},
-        )
-
-    async def my_cases(self, request: Request) -> HTMLResponse:
-        self.person(request)
-        try:
-            cases = await self.as_person(request, self.api.my_cases)
-        except ApiError as error:
-            return self.problem_page(request, error, N_("Your cases could not be shown."))
-        now = self.clock.now()
-        rows = case_rows(
-            (CaseFacts(c.case_id, c.severity, c.status, c.opened_at) for c in cases), now
-        )
-        return self.pages.render(
-            request, "cases.html", {"rows": rows, "updated_at": now, "page_scripts": ["htmx"]}
-        )
 
     # Page states ----------------------------------------------------------------
 
@@ -372,6 +378,15 @@ class ConsolePages:
                 detail=what,
                 action=BACK_HOME,
             )
+        if isinstance(error, RejectedError) and error.status == 429:
+            return self.state_page(
+                request,
+                429,
+                N_("Too many requests"),
+                N_("You have done this many times in a short while. Please wait a minute."),
+                detail=what,
+                action=back,
+            )
         if isinstance(error, RejectedError):
             return self.state_page(
                 request,
@@ -395,16 +410,12 @@ class ConsolePages:
         )
 
 
-def page_router(console: ConsolePages) -> APIRouter:
-    """The console's routes."""
+def shared_routes(console: ConsolePages) -> APIRouter:
+    """The start page, sign-in and sign-out."""
     router = APIRouter()
     router.add_api_route("/", console.home, methods=["GET"], response_class=HTMLResponse)
     router.add_api_route("/signin", console.sign_in, methods=["GET"])
     router.add_api_route("/auth/callback", console.callback, methods=["GET"])
     router.add_api_route("/signout", console.sign_out, methods=["POST"])
     router.add_api_route("/signed-out", console.signed_out, methods=["GET"])
-    router.add_api_route("/checkin", console.checkin_form, methods=["GET"])
-    router.add_api_route("/checkin", console.submit_checkin, methods=["POST"])
-    router.add_api_route("/checkin/done", console.checkin_done, methods=["GET"])
-    router.add_api_route("/cases", console.my_cases, methods=["GET"])
     return router

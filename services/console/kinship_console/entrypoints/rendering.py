@@ -14,6 +14,8 @@ from kinship_console.entrypoints.sessions import session_state
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 STATIC = Path(__file__).resolve().parent.parent / "static"
 LOCALE_STATE = "kinship.locale"
+ME_KEY = "me"
+"""Where the session keeps what the check-in service said of the person (roles, teams)."""
 
 
 def request_locale(request: Request) -> str:
@@ -56,15 +58,24 @@ class Pages:
         i18n.use_translations(self.catalogs.get(locale))
         state = request.scope.get("kinship.session")
         person = None
+        roles: list[str] = []
+        manages = False
         if state is not None:
-            person_id = session_state(request).data.get("person_id")
+            data = session_state(request).data
+            person_id = data.get("person_id")
             person = person_id if isinstance(person_id, str) else None
+            kept = data.get(ME_KEY)
+            if person and isinstance(kept, dict) and isinstance(kept.get("me"), dict):
+                roles = [str(role) for role in kept["me"].get("roles") or []]
+                manages = bool(kept["me"].get("managed_teams"))
         values: dict[str, Any] = {
             "locale": locale,
             "person": person,
             "csrf": csrf_token(request) if person else "",
             "path": request.url.path,
             "page_scripts": [],
+            "nav_roles": roles,
+            "nav_manages": manages,
         }
         values.update(context or {})
         body = self.env.get_template(name).render(values)

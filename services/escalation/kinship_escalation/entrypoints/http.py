@@ -12,6 +12,7 @@ commit. Handler errors become HTTP answers in ``_answers``: no case → 404, not
 403, an expired link → 410, not in the state for it → 409, the vault away → 503.
 """
 
+import dataclasses
 import html
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -37,6 +38,7 @@ from kinship_escalation.domain.policies import EscalationPolicy, OnCallRotation
 from kinship_escalation.handlers import cases, configuration, feedback, programme, reveal
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
+from kinship_escalation.handlers.subject_records import SubjectRecords, subject_data
 from kinship_runtime.access import Actor, allow
 from kinship_runtime.identity import Scope
 from kinship_runtime.outbox import OutboxRelay
@@ -395,4 +397,106 @@ def escalation_router() -> APIRouter:
     """The service's routes."""
     router = APIRouter()
     router.include_router(_routes)
+    router.include_router(subject_data_routes())
     return router
+
+
+# ---- a person's own data: registered apart (handlers/subject_records.py) ----------------------
+
+PersonOnly = Annotated[Actor, Depends(allow(everyone=True))]
+"""Any signed-in person, about themself only; never a key."""
+
+
+class CaseEntryView(BaseModel):
+    """One entry of your case's history: what happened, when, and who (``you``, ``staff``,
+    or the part of Kinship that acted)."""
+
+    at: datetime
+    action: str
+    by: str
+
+
+class SubjectCaseView(BaseModel):
+    """A case about you: why it opened (the rules that fired), how it went, how it ended."""
+
+    case_id: str
+    status: str
+    severity: str
+    rules: list[str]
+    opened_at: datetime
+    acknowledged_at: datetime | None
+    contacted_at: datetime | None
+    resolved_at: datetime | None
+    outcome: str | None
+    history: list[CaseEntryView]
+    feedback: dict[str, int]
+
+
+class ObservationView(BaseModel):
+    """What detection keeps of one of your check-ins (scores, never notes)."""
+
+    id: str
+    at: datetime
+    mood: int | None
+    stress: int | None
+    energy: int | None
+    who5_raw: int | None
+    phq9_total: int | None
+    phq2_total: int | None
+    item9_positive: bool
+    wants_contact: bool
+
+
+class MyEscalationData(BaseModel):
+    """Everything the escalation service holds about you (never a responder's notes)."""
+
+    service: Literal["escalation"] = "escalation"
+    person_id: str
+    cases: list[SubjectCaseView]
+    observations: list[ObservationView]
+
+
+def subject_data_routes() -> APIRouter:
+    """``GET /v1/me/data``: the signed-in person's own copy."""
+    routes = APIRouter(route_class=DishkaRoute)
+
+    @routes.get("/v1/me/data", tags=["privacy"], response_model=MyEscalationData)
+    async def my_data(
+        actor: PersonOnly,
+        response: Response,
+        ctx: Context,
+        records: FromDishka[SubjectRecords],
+    ) -> MyEscalationData:
+        """Everything this service holds about you: the cases about you with their history
+        and feedback, and the check-in observations detection keeps. Never a responder's
+        private notes, never a staff member's id. People only, about themselves."""
+        response.headers.update(PRIVATE)
+        me = _person(actor)
+        with _answers(PRIVATE):
+            held = await subject_data(me, ctx.vault, records)
+        return MyEscalationData(
+            person_id=me,
+            cases=[
+                SubjectCaseView(
+                    case_id=case.case_id,
+                    status=case.status,
+                    severity=case.severity,
+                    rules=case.rules,
+                    opened_at=case.opened_at,
+                    acknowledged_at=case.acknowledged_at,
+                    contacted_at=case.contacted_at,
+                    resolved_at=case.resolved_at,
+                    outcome=case.outcome,
+                    history=[
+                        CaseEntryView(at=e.at, action=e.action, by=e.actor) for e in case.history
+                    ],
+                    feedback=case.feedback,
+                )
+                for case in held.cases
+            ],
+            observations=[
+                ObservationView(**dataclasses.asdict(item)) for item in held.observations
+            ],
+        )
+
+    return routes

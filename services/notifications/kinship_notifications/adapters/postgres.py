@@ -248,6 +248,17 @@ class PostgresNotificationsUnitOfWork(PoolTransaction):
         """Apply directory changes to the service's projection (with contact details)."""
         await self._directory.apply(self.conn, changes)
 
+    async def deliveries_to(self, person_id: str, subject_id: str | None) -> list[DeliveryState]:
+        """Deliveries addressed to the person's id or subject id, oldest first."""
+        rows = await self.conn.fetch(
+            "SELECT id, kind, critical, status, attempts, channel, last_error, created_at,"
+            " finished_at FROM deliveries WHERE person_id = $1 OR subject_id = $2"
+            " ORDER BY created_at, id",
+            person_id,
+            subject_id,
+        )
+        return [DeliveryState(**dict(row)) for row in rows]
+
     async def delivery_state(self, delivery_id: str) -> DeliveryState | None:
         """Where a delivery stands: no content, no address."""
         row = await self.conn.fetchrow(

@@ -6,18 +6,19 @@ never reaches either. The row-level rules are the handlers'.
 """
 
 import dataclasses
-from datetime import time, timedelta
-from typing import Annotated
+from datetime import datetime, time, timedelta
+from typing import Annotated, Literal
 
 from dishka import FromDishka
 from dishka.integrations.fastapi import DishkaRoute
-from fastapi import APIRouter, Depends, HTTPException, Path, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kinship_contracts.directory import Role
 from kinship_notifications.domain.channels import MAX_METHOD_DELAY, ChannelKind, ContactMethod
 from kinship_notifications.domain.policy import Preferences
-from kinship_notifications.handlers.ports import NotificationsUnitOfWork
+from kinship_notifications.handlers.my_data import personal_data
+from kinship_notifications.handlers.ports import NotificationsUnitOfWork, SubjectLookup
 from kinship_notifications.handlers.preferences import (
     NotYourPreferencesError,
     preferences_of,
@@ -25,6 +26,7 @@ from kinship_notifications.handlers.preferences import (
 )
 from kinship_notifications.handlers.status import CoordinatorsOnlyError, delivery_state
 from kinship_runtime.access import Actor, allow, forbidden
+from kinship_runtime.vault import VaultUnavailableError
 
 People = Annotated[Actor, Depends(allow(everyone=True))]
 """Any signed-in person (the handlers allow only their own preferences, or coordinators)."""
@@ -144,4 +146,80 @@ def notifications_router() -> APIRouter:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such delivery")
         return dataclasses.asdict(found)
 
+    _my_data_route(router)
     return router
+
+
+class DirectoryKept(BaseModel):
+    """Your directory entry as this service keeps it, to reach you."""
+
+    timezone: str
+    channels: dict[str, str]
+    active: bool
+
+
+class DeliveryKept(BaseModel):
+    """A message addressed to you: its kind and what became of it (no content, no address)."""
+
+    id: str
+    kind: str
+    critical: bool
+    status: str
+    attempts: int
+    channel: str | None
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class MyNotificationsData(BaseModel):
+    """Everything the notifications service keeps about you."""
+
+    service: Literal["notifications"] = "notifications"
+    person_id: str
+    preferences: PreferencesBody
+    directory: DirectoryKept | None
+    deliveries: list[DeliveryKept]
+
+
+def _my_data_route(router: APIRouter) -> None:
+    @router.get("/v1/me/data", tags=["privacy"], response_model=MyNotificationsData)
+    async def my_data(
+        actor: People,
+        response: Response,
+        uow: FromDishka[NotificationsUnitOfWork],
+        vault: FromDishka[SubjectLookup],
+    ) -> MyNotificationsData:
+        """Everything this service keeps about you: your preferences, your time zone and
+        channels, and the messages addressed to you (states only). People, themselves."""
+        response.headers.update({"Cache-Control": "no-store"})
+        me = actor.person_id
+        if me is None:  # the policy admits people only; a key never gets here
+            raise forbidden("your own data is for you")
+        try:
+            async with uow:
+                held = await personal_data(me, uow, vault)
+        except VaultUnavailableError:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                detail="the check-in service did not answer; try again shortly",
+                headers={"Retry-After": "5"},
+            ) from None
+        directory = held.directory
+        return MyNotificationsData(
+            person_id=me,
+            preferences=PreferencesBody(**dataclasses.asdict(held.preferences)),
+            directory=(
+                DirectoryKept(
+                    timezone=directory.timezone,
+                    channels={
+                        name: str(value)
+                        for name, value in directory.channels.model_dump(exclude_none=True).items()
+                    },
+                    active=directory.active,
+                )
+                if directory is not None
+                else None
+            ),
+            deliveries=[DeliveryKept(**dataclasses.asdict(item)) for item in held.deliveries],
+        )

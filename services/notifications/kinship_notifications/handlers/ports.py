@@ -131,6 +131,11 @@ class NotificationsUnitOfWork(UnitOfWork, Protocol):
         both are (returns whether it was queued now)."""
         ...
 
+    async def deliveries_to(self, person_id: str, subject_id: str | None) -> list[DeliveryState]:
+        """Deliveries addressed to the person's id or to their subject id, oldest first:
+        states only (no content, no address, no link)."""
+        ...
+
 
 class DeliveryTargets(Protocol):
     """The check-in service's vault, asked whom to deliver a message to a subject to."""
@@ -140,6 +145,16 @@ class DeliveryTargets(Protocol):
         or None when the subject is unknown (erased). Raises ``OSError`` when the vault
         cannot answer now (``kinship_runtime.vault.VaultUnavailableError``) and
         ``VaultRefusedError`` when it refuses this service."""
+        ...
+
+
+class SubjectLookup(Protocol):
+    """The check-in service's vault, asked for a person's own subject id (scope
+    ``subjects:lookup``) when they download their data; the answer is used for that request
+    and never stored."""
+
+    async def subjects(self, person_ids: Sequence[str]) -> dict[str, str]:
+        """Each person's subject id."""
         ...
 
 

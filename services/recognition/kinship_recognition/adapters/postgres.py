@@ -16,6 +16,14 @@ from kinship_contracts.kudos import KudosSubmitted
 from kinship_contracts.privacy import ErasureStage
 from kinship_contracts.pulse import PULSE_QUESTIONS, PulseSubmitted
 from kinship_recognition.domain.awards import Grant
+from kinship_recognition.domain.records import (
+    AwardRecord,
+    CaseFactRecord,
+    FeedbackRecord,
+    KudosRecord,
+    PersonalRecords,
+    PulseRecord,
+)
 from kinship_recognition.domain.reports import (
     CLOSING_DELAY,
     CaseWeek,
@@ -524,4 +532,62 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
             service=SERVICE,
             receipts_topic=receipts_topic,
             now=now,
+        )
+
+    # A person's own data -----------------------------------------------------
+
+    async def personal_records(self, person_id: str, subject_id: str) -> PersonalRecords:
+        """Everything kept by the person's id and by their subject id, oldest first."""
+        conn = self.conn
+        kudos = await conn.fetch(
+            "SELECT id, from_person_id, to_person_id, message, occurred_at, received_at"
+            " FROM kudos WHERE from_person_id = $1 OR to_person_id = $1"
+            " ORDER BY received_at, id",
+            person_id,
+        )
+        weeks = await conn.fetch(
+            "SELECT week_start FROM checkin_weeks WHERE subject_id = $1 ORDER BY week_start",
+            subject_id,
+        )
+        awards = await conn.fetch(
+            "SELECT id, kind, count, awarded_at FROM awards"
+            " WHERE person_id = $1 OR subject_id = $2 ORDER BY awarded_at, id",
+            person_id,
+            subject_id,
+        )
+        pulse = await conn.fetch(
+            "SELECT survey_id, answered_at, know_how_to_get_support, comfortable_asking,"
+            " programme_helps FROM pulse_responses WHERE respondent = $1 ORDER BY answered_at",
+            subject_id,
+        )
+        cases = await conn.fetch(
+            "SELECT case_id, severity, opened_at, acknowledged_at, contacted_at, resolved_at,"
+            " outcome FROM case_facts WHERE subject_id = $1 ORDER BY opened_at, case_id",
+            subject_id,
+        )
+        feedback = await conn.fetch(
+            "SELECT case_id, given_by, score, given_at FROM case_feedback"
+            " WHERE subject_id = $1 ORDER BY given_at, case_id",
+            subject_id,
+        )
+        supported = await conn.fetch(
+            "SELECT case_id FROM supported_cases WHERE responder_id = $1"
+            " ORDER BY resolved_at, case_id",
+            person_id,
+        )
+        return PersonalRecords(
+            kudos=[KudosRecord(**dict(row)) for row in kudos],
+            checkin_weeks=[row["week_start"] for row in weeks],
+            awards=[AwardRecord(**dict(row)) for row in awards],
+            pulse=[
+                PulseRecord(
+                    row["survey_id"],
+                    row["answered_at"],
+                    {name: row[name] for name in PULSE_QUESTIONS},
+                )
+                for row in pulse
+            ],
+            cases=[CaseFactRecord(**dict(row)) for row in cases],
+            feedback=[FeedbackRecord(**dict(row)) for row in feedback],
+            cases_supported=[row["case_id"] for row in supported],
         )

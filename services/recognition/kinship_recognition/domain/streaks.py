@@ -1,6 +1,7 @@
 """Check-in streaks: weekly cadence in the person's local time, one missed week forgiven."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 STREAK_MILESTONES = (4, 12, 26, 52)
@@ -37,3 +38,45 @@ def current_streak(weeks: Iterable[date]) -> int:
 def streak_milestones(streak: int) -> list[int]:
     """The milestones a streak of ``streak`` weeks has reached."""
     return [milestone for milestone in STREAK_MILESTONES if streak >= milestone]
+
+
+@dataclass(frozen=True)
+class StreakSummary:
+    """A person's weekly check-in streak as they see it."""
+
+    current: int
+    """Weeks in the run still going: 0 once two weeks in a row have passed without one."""
+    longest: int
+    """Weeks in the longest run ever (one missed week forgiven inside a run)."""
+    last_week: date | None
+    """The Monday of the latest week with a check-in."""
+    weeks: int
+    """Weeks with a check-in, in all."""
+
+
+def longest_streak(weeks: Iterable[date]) -> int:
+    """Weeks in the longest run, with the same forgiveness as ``current_streak``."""
+    ordered = sorted(set(weeks))
+    longest = run = 0
+    previous: date | None = None
+    for week in ordered:
+        run = run + 1 if previous is not None and (week - previous).days // 7 <= 2 else 1
+        longest = max(longest, run)
+        previous = week
+    return longest
+
+
+def streak_summary(weeks: Iterable[date], today: date) -> StreakSummary:
+    """The current and longest streak as of ``today`` (a run whose last week is more than
+    two weeks before this week is over: two weeks in a row were missed)."""
+    ordered = sorted(set(weeks))
+    if not ordered:
+        return StreakSummary(0, 0, None, 0)
+    this_week = today - timedelta(days=today.weekday())
+    alive = (this_week - ordered[-1]).days // 7 <= 2
+    return StreakSummary(
+        current=current_streak(ordered) if alive else 0,
+        longest=longest_streak(ordered),
+        last_week=ordered[-1],
+        weeks=len(ordered),
+    )

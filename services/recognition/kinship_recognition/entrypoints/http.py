@@ -6,27 +6,32 @@ Every route states who may call it (``kinship_runtime.access``), the least each 
   as themself (``from_person_id``); rate limited.
 - ``POST /v1/pulse``: a calling system with ``pulse:submit``, or any signed-in person, only
   as themself (``person_id``); rate limited.
+- ``GET /v1/me/streak`` and ``GET /v1/me/data``: any signed-in person, about themself only
+  (never a key).
 - ``GET /v1/reports/programme`` and its chart: coordinators (a role the directory gives, never
   a token claim), or a calling system with ``reports:read`` (aggregates only, k ≥ 5).
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
 from dishka import FromDishka
 from dishka.integrations.fastapi import DishkaRoute
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from kinship_contracts.directory import Role
 from kinship_contracts.kudos import KudosSubmitted
 from kinship_contracts.pulse import PulseSubmitted
 from kinship_recognition.domain.kudos import KudosRefusal
+from kinship_recognition.domain.records import KudosRecord
 from kinship_recognition.domain.reports import ProgrammeReport
+from kinship_recognition.domain.streaks import StreakSummary
 from kinship_recognition.handlers import kudos as kudos_handlers
 from kinship_recognition.handlers import reports as report_handlers
 from kinship_recognition.handlers.awards import AwardTopics
 from kinship_recognition.handlers.feedback import record_pulse
+from kinship_recognition.handlers.me import my_records, my_streak
 from kinship_recognition.handlers.ports import (
     ChartFormat,
     ChartRenderer,
@@ -45,6 +50,7 @@ SubmitKudos = Annotated[
 SubmitPulse = Annotated[
     Actor, Depends(allow(scopes=[Scope.PULSE_SUBMIT], everyone=True, rate_limited=True))
 ]
+PersonOnly = Annotated[Actor, Depends(allow(everyone=True))]
 ReadReports = Annotated[
     Actor, Depends(allow(scopes=[Scope.REPORTS_READ], roles=[Role.COORDINATOR]))
 ]
@@ -185,4 +191,151 @@ def recognition_router() -> APIRouter:
         drawn = await report_handlers.programme_chart(report, chart, fmt)
         return Response(drawn, media_type=MEDIA_TYPES[fmt])
 
+    _me_routes(router)
     return router
+
+
+PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+class StreakView(BaseModel):
+    """Your weekly check-in streak: a week counts with one check-in (Monday to Sunday, your
+    local time); one missed week is forgiven, two in a row end the run."""
+
+    current_weeks: int
+    longest_weeks: int
+    last_week: date | None
+    weeks_with_checkin: int
+
+    @classmethod
+    def of(cls, summary: StreakSummary) -> "StreakView":
+        """The view of a summary."""
+        return cls(
+            current_weeks=summary.current,
+            longest_weeks=summary.longest,
+            last_week=summary.last_week,
+            weeks_with_checkin=summary.weeks,
+        )
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class KudosView(_Record):
+    """Kudos you sent or received, with their text."""
+
+    id: str
+    from_person_id: str
+    to_person_id: str
+    message: str
+    occurred_at: datetime
+    received_at: datetime
+
+
+class AwardView(_Record):
+    """An award addressed to you."""
+
+    id: str
+    kind: str
+    count: int | None
+    awarded_at: datetime | None
+
+
+class PulseView(_Record):
+    """Your answers to a pulse survey round."""
+
+    survey_id: str
+    answered_at: datetime
+    answers: dict[str, int | None]
+
+
+class CaseFactView(_Record):
+    """The facts kept of a case about you (times and outcome)."""
+
+    case_id: str
+    severity: str
+    opened_at: datetime | None
+    acknowledged_at: datetime | None
+    contacted_at: datetime | None
+    resolved_at: datetime | None
+    outcome: str | None
+
+
+class FeedbackView(_Record):
+    """A feedback score on a case about you."""
+
+    case_id: str
+    given_by: str
+    score: int
+    given_at: datetime
+
+
+class MyRecognitionData(BaseModel):
+    """Everything the recognition service keeps about you."""
+
+    service: Literal["recognition"] = "recognition"
+    person_id: str
+    kudos_sent: list[KudosView]
+    kudos_received: list[KudosView]
+    streak: StreakView
+    checkin_weeks: list[date]
+    awards: list[AwardView]
+    pulse_answers: list[PulseView]
+    cases: list[CaseFactView]
+    case_feedback: list[FeedbackView]
+    cases_supported: list[str]
+
+
+def _me_routes(router: APIRouter) -> None:
+    @router.get("/v1/me/streak", response_model=StreakView, tags=["kudos"])
+    async def streak(
+        actor: PersonOnly,
+        response: Response,
+        uow: FromDishka[RecognitionUnitOfWork],
+        vault: FromDishka[SubjectLookup],
+    ) -> StreakView:
+        """Your current and longest weekly check-in streak (people only, about themselves)."""
+        response.headers.update(PRIVATE)
+        assert actor.person_id is not None  # the policy admits people only
+        try:
+            async with uow:
+                summary = await my_streak(actor.person_id, uow, vault, datetime.now(UTC).date())
+        except VaultUnavailableError:
+            raise _vault_away() from None
+        return StreakView.of(summary)
+
+    @router.get("/v1/me/data", response_model=MyRecognitionData, tags=["privacy"])
+    async def my_data(
+        actor: PersonOnly,
+        response: Response,
+        uow: FromDishka[RecognitionUnitOfWork],
+        vault: FromDishka[SubjectLookup],
+    ) -> MyRecognitionData:
+        """Everything this service keeps about you: kudos you sent and received, your
+        check-in weeks and streak, awards addressed to you, your pulse answers, the facts and
+        feedback of cases about you, the cases you supported (people only, themselves)."""
+        response.headers.update(PRIVATE)
+        me = actor.person_id
+        assert me is not None
+        try:
+            async with uow:
+                records, summary = await my_records(me, uow, vault, datetime.now(UTC).date())
+        except VaultUnavailableError:
+            raise _vault_away() from None
+
+        def kudos(items: list[KudosRecord]) -> list[KudosView]:
+            return [KudosView.model_validate(item) for item in items]
+
+        return MyRecognitionData(
+            person_id=me,
+            kudos_sent=kudos([k for k in records.kudos if k.from_person_id == me]),
+            kudos_received=kudos([k for k in records.kudos if k.to_person_id == me]),
+            streak=StreakView.of(summary),
+            checkin_weeks=records.checkin_weeks,
+            awards=[AwardView.model_validate(item) for item in records.awards],
+            pulse_answers=[PulseView.model_validate(item) for item in records.pulse],
+            cases=[CaseFactView.model_validate(item) for item in records.cases],
+            case_feedback=[FeedbackView.model_validate(item) for item in records.feedback],
+            cases_supported=records.cases_supported,
+        )

@@ -11,6 +11,7 @@ from kinship_contracts.kudos import KudosSubmitted
 from kinship_contracts.privacy import ErasureStage
 from kinship_contracts.pulse import PulseSubmitted
 from kinship_recognition.domain.awards import Grant
+from kinship_recognition.domain.records import PersonalRecords
 from kinship_recognition.domain.reports import (
     CaseWeek,
     FeedbackWeek,
@@ -217,6 +218,12 @@ class RecognitionUnitOfWork(UnitOfWork, Protocol):
         now: datetime,
     ) -> OutboxMessage | None:
         """Record that one half of an erasure is done; the receipt once both halves are."""
+        ...
+
+    # A person's own data -----------------------------------------------------
+
+    async def personal_records(self, person_id: str, subject_id: str) -> PersonalRecords:
+        """Everything kept by the person's id and by their subject id, oldest first."""
         ...
 
 
