@@ -47,6 +47,7 @@ def test_subscriptions_name_their_consumers_and_dead_letter_owners() -> None:
         ("wellbeing.signals.submitted", "signals", True),
         ("notifications.receipts", "receipts", True),
         ("directory.people", "directory", False),  # the check-in service dead-letters it
+        ("privacy.outreach.preferences", "outreach", False),  # the check-in service's topic
         ("privacy.erasure.requested", "erasure", False),  # so does it erasure requests
         ("privacy.erasure.subjects", "erasure-subjects", True),
     ]

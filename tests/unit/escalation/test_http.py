@@ -43,6 +43,7 @@ from tests.unit.escalation.conftest import (
     Clock,
     checkin,
     link_token,
+    sent,
     subject,
 )
 from tests.unit.fakes.escalation import FakeEscalationUnitOfWork, FakeVault
@@ -171,7 +172,7 @@ Route = tuple[str, str, dict[str, Any] | None]
 CASE_ROUTES: list[Route] = [
     ("POST", "/v1/cases/{case}/acknowledge", None),
     ("POST", "/v1/cases/{case}/contact", None),
-    ("POST", "/v1/cases/{case}/handover", {"to_person_id": "resp-b"}),
+    ("POST", "/v1/cases/{case}/handover", {"to_person_id": "resp-b", "reason": "workload"}),
     ("POST", "/v1/cases/{case}/resolve", {"outcome": "supported"}),
     ("POST", "/v1/cases/{case}/reveal-grant", None),
     ("GET", "/v1/cases", None),
@@ -199,6 +200,8 @@ def test_every_route_states_one_policy_and_only_the_link_is_public(app: FastAPI)
     assert public == {
         "GET /v1/alerts/{alert_id}/acknowledge",
         "POST /v1/alerts/{alert_id}/acknowledge",
+        "GET /v1/consent/{consent_id}/{answer}",
+        "POST /v1/consent/{consent_id}/{answer}",
     }
     assert all(len(found) == 1 for route, found in table.items() if route not in public)
     workers = "people who are coordinator or peer_responder"
@@ -262,7 +265,7 @@ async def test_acting_for_someone_else_in_the_body_is_refused(
     assert named.status_code == 403
     for path, body in [
         ("resolve", {"outcome": "supported", "person_id": "resp-a"}),
-        ("handover", {"to_person_id": "resp-b", "person_id": "resp-a"}),
+        ("handover", {"to_person_id": "resp-b", "reason": "other", "person_id": "resp-a"}),
     ]:
         response = await client.post(f"/v1/cases/{case_id}/{path}", json=body, headers=RESP_B)
         assert response.status_code == 422, path
@@ -369,15 +372,21 @@ async def test_handover_contact_resolve_and_feedback_over_http(
 ) -> None:
     assert (await client.post(f"/v1/cases/{case_id}/acknowledge", headers=RESP_A)).is_success
     handed = await client.post(
-        f"/v1/cases/{case_id}/handover", json={"to_person_id": "resp-b"}, headers=RESP_A
+        f"/v1/cases/{case_id}/handover",
+        json={"to_person_id": "resp-b", "reason": "workload"},
+        headers=RESP_A,
     )
     assert (handed.status_code, handed.json()["status"]) == (200, "assigned")
     early = await client.post(
-        f"/v1/cases/{case_id}/handover", json={"to_person_id": "resp-a"}, headers=RESP_B
+        f"/v1/cases/{case_id}/handover",
+        json={"to_person_id": "resp-a", "reason": "other"},
+        headers=RESP_B,
     )
     assert early.status_code == 409  # resp-b has not acknowledged yet
     not_staff = await client.post(
-        f"/v1/cases/{case_id}/handover", json={"to_person_id": "worker-2"}, headers=RESP_B
+        f"/v1/cases/{case_id}/handover",
+        json={"to_person_id": "worker-2", "reason": "other"},
+        headers=RESP_B,
     )
     assert not_staff.status_code == 403
     for action in ("acknowledge", "contact"):
@@ -473,8 +482,10 @@ async def test_the_assigned_responder_of_an_acknowledged_case_gets_a_reveal_gran
         None,
     )
     assert grant.expires_at - grant.issued_at == timedelta(minutes=5)
-    (granted,) = [r for r in service.tables.audit if r.action == "reveal_granted"]
+    (granted,) = [r for r in service.tables.audit if r.action == "revealed"]
     assert (granted.actor, granted.case_ids) == ("person:resp-a", (case_id,))
+    event = sent(service).transitions[-1]
+    assert (event["kind"], event["consent"]) == ("revealed", "self_referral")
 
 
 async def test_rotations_and_policies_are_for_coordinators_metrics_also_for_report_keys(

@@ -20,10 +20,15 @@ from kinship_escalation.domain.rules import (
     withdrawal_due,
 )
 from kinship_escalation.domain.timers import missed_checkins, missed_checkins_id
-from kinship_escalation.handlers.alerts import alert_step
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.group_support import note_team_distress
 from kinship_escalation.handlers.messages import record_transitions, request_notification
+from kinship_escalation.handlers.outreach import (
+    consent_at_opening,
+    evidence_added,
+    reach_out,
+    resources_instead,
+)
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_escalation.metrics import CASES_OPENED
 
@@ -121,8 +126,9 @@ async def open_or_update_case(
     uow: EscalationUnitOfWork,
     ctx: EscalationContext,
     now: datetime,
-) -> StoredCase:
-    """One open case per subject: open it and alert step 1, or attach the new evidence."""
+) -> StoredCase | None:
+    """One open case per subject: open it and alert step 1, or attach the new evidence.
+    (No case when the person wants resources only: ``handlers.outreach``.)"""
     stored = await uow.cases.open_case_of(subject_id)
     if stored is None:
         stored = await _open_case(subject_id, team_id, evidence, uow, ctx, now)
@@ -140,7 +146,11 @@ async def _open_case(
     uow: EscalationUnitOfWork,
     ctx: EscalationContext,
     now: datetime,
-) -> StoredCase:
+) -> StoredCase | None:
+    consent = await consent_at_opening(subject_id, evidence, uow)
+    if consent is None:  # resources only: no case, no alert, no outreach
+        await resources_instead(subject_id, evidence, uow, ctx, now)
+        return None
     policy = await uow.on_call.policy() or ctx.default_policy
     case, events = Case.open(ctx.new_id(), subject_id, team_id, evidence, now)
     stored = StoredCase(case, policy, [])
@@ -148,7 +158,7 @@ async def _open_case(
     CASES_OPENED.add(1, {"severity": case.severity.value})
     if case.severity is Severity.CRITICAL:
         await _crisis_resources(case, uow, ctx)
-    await alert_step(stored, uow, ctx, step=1, attempt=1, now=now)
+    await reach_out(stored, consent, uow, ctx, now)
     return stored
 
 
@@ -165,6 +175,7 @@ async def _add_evidence(
         await record_transitions(stored, events, "detection", uow, ctx)
     if stored.case.severity is Severity.CRITICAL and not was_critical:
         await _crisis_resources(stored.case, uow, ctx)
+    await evidence_added(stored, was_critical, uow, ctx, now)
 
 
 async def _crisis_resources(case: Case, uow: EscalationUnitOfWork, ctx: EscalationContext) -> None:
