@@ -8,9 +8,11 @@ import pytest
 
 from kinship_contracts.cases import CaseOutcome
 from kinship_escalation.domain.timers import Timer, TimerKind, ack_timeout, support_session
+from kinship_escalation.handlers.alerts import handle_receipts
 from kinship_escalation.handlers.cases import (
     acknowledge,
     acknowledge_by_link,
+    hand_over,
     record_contact,
     resolve,
 )
@@ -26,6 +28,7 @@ from tests.unit.escalation.conftest import (
     link_token,
     person,
     policy,
+    receipt,
     sent,
     subject,
 )
@@ -337,3 +340,99 @@ async def test_a_round_fires_at_most_its_batch_oldest_first(
         "reminder:t3",
         "reminder:t2",
     ]
+
+
+async def test_the_contact_timeout_survives_new_evidence(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    """Before: any new evidence bumped the case's sequence and disarmed the timeout, so an
+    acknowledged case could sit with nobody reaching the person."""
+    case_id = await opened(uow, ctx)
+    await acknowledge(case_id, "resp-a", uow, ctx)
+    at = clock.advance(minutes=30)
+    await handle_checkins([checkin("c-2", at=at, wants_contact=True, mood=2)], uow, ctx)
+    assert [t["kind"] for t in sent(uow).transitions][-1] == "evidence_added"
+    clock.advance(minutes=30)
+    await fire_due_timers(uow, ctx, 100)
+    case = uow.tables.cases[case_id].case
+    assert (case.status.value, case.step, case.responder_id) == ("assigned", 2, "resp-b")
+    assert sent(uow).alerted() == [("resp-a", 1), ("resp-b", 2)]
+
+
+async def test_an_old_contact_timeout_of_a_case_taken_again_since_does_nothing(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    case_id = await opened(uow, ctx)
+    await acknowledge(case_id, "resp-a", uow, ctx)
+    clock.advance(minutes=59)
+    await hand_over(case_id, "resp-a", "resp-b", uow, ctx)
+    await acknowledge(case_id, "resp-b", uow, ctx)
+    clock.advance(minutes=1)  # resp-a's timeout comes: resp-b has an hour of their own
+    await fire_due_timers(uow, ctx, 100)
+    assert uow.tables.cases[case_id].case.status.value == "acknowledged"
+    clock.advance(minutes=59)
+    await fire_due_timers(uow, ctx, 100)
+    assert uow.tables.cases[case_id].case.status.value == "assigned"  # resp-b's came
+
+
+async def test_a_rise_to_critical_with_nobody_assigned_starts_the_policy_again_at_once(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    await uow.on_call.save_policy(policy(("coordinators", 600), ("responders", 600)))
+    case_id = await opened(uow, ctx, who5=[1, 1, 1, 1, 1])  # high, step 1: coordinators
+    assert uow.tables.cases[case_id].case.responder_id is None
+    at = clock.advance(minutes=1)
+    await handle_checkins([checkin("c-2", at=at, phq9=CRITICAL_PHQ9)], uow, ctx)
+    alerts = sent(uow).of_kind("alert")
+    assert [(a["recipient"]["person_id"], a["critical"]) for a in alerts] == [
+        ("coord-1", False),
+        ("coord-1", True),  # the policy again from step 1, at once, not after 10 minutes
+    ]
+
+
+@pytest.mark.parametrize(
+    ("answers", "urgent_from", "urgent", "critical"),
+    [
+        ({"wants_contact": True, "mood": 3}, "high", True, False),
+        ({"wants_contact": True, "mood": 3}, "critical", False, False),
+        ({"phq9": CRITICAL_PHQ9}, "critical", True, True),
+    ],
+)
+async def test_alerts_skip_quiet_hours_from_the_severity_the_policy_says(
+    uow: FakeEscalationUnitOfWork,
+    ctx: EscalationContext,
+    answers: dict[str, Any],
+    urgent_from: str,
+    urgent: bool,
+    critical: bool,
+) -> None:
+    stored_policy = policy(("responders", 60)).model_copy(update={"urgent_from": urgent_from})
+    await uow.on_call.save_policy(stored_policy)
+    await handle_checkins([checkin("c-1", **answers)], uow, ctx)
+    (alert,) = sent(uow).of_kind("alert")
+    assert (alert["urgent"], alert["critical"]) == (urgent, critical)
+
+
+async def test_a_medium_case_alerts_without_skipping_quiet_hours(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    for n in range(3):  # three low moods: a sustained decline (medium)
+        at = clock.advance(days=1)
+        await handle_checkins([checkin(f"c-{n}", at=at, mood=2)], uow, ctx)
+    (alert,) = sent(uow).of_kind("alert")
+    assert (alert["alert"]["severity"], alert["urgent"]) == ("medium", False)
+
+
+async def test_a_failed_unanswered_page_moves_nothing_on(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    await uow.on_call.save_policy(policy(("coordinators", 60)))
+    case_id = await opened(uow, ctx)
+    clock.advance(seconds=60)
+    await fire_due_timers(uow, ctx, 100)
+    pages = [a for a in uow.tables.alerts.values() if a.record.purpose == "unanswered"]
+    assert len(pages) == 1
+    before = len(sent(uow).of_kind("alert"))
+    await handle_receipts([receipt(pages[0].record.id)], uow, ctx)
+    assert len(sent(uow).of_kind("alert")) == before
+    assert uow.tables.cases[case_id].case.status.value == "assigned"

@@ -350,7 +350,7 @@ def _answers(headers: dict[str, str] | None = None) -> Iterator[None]:
     except (CaseTransitionError, ConsentClosedError) as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error), headers) from error
     except InvalidActionError as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error), headers) from error
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error), headers) from error
     except NotesUnavailableError as error:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error), headers) from error
     except VaultUnavailableError as error:
