@@ -183,7 +183,7 @@ async def test_the_assigned_responder_learns_who_the_person_is_and_nobody_else_d
         assert "Worker-1" not in answer.text
 
     granted = await escalation.rows(
-        "SELECT actor, case_ids FROM case_audit WHERE action = 'reveal_granted'"
+        "SELECT actor, case_ids FROM case_audit WHERE action = 'revealed'"
     )
     assert [(r["actor"], r["case_ids"]) for r in granted] == [("person:resp-a", [case_id])]
     reveals = await services.checkin_rows(
