@@ -311,7 +311,14 @@ async def test_the_case_view_explains_itself_and_shows_its_timeline_without_pers
     assert detail.notes == 1 and detail.safety_plan_recorded is False
     explanation = detail.explanation
     assert [rule.rule for rule in explanation.rules] == ["sustained_decline"]
-    assert explanation.rules[0].reason.startswith("Mood has been low")
+    (fired,) = explanation.rules
+    assert fired.reason.startswith("Mood has been low")
+    # What detection kept: the rules version, the severity, cited thresholds, observations.
+    assert explanation.rules_version == ctx.rules.version
+    assert fired.severity is not None and fired.thresholds
+    assert all(threshold.source for threshold in fired.thresholds)
+    assert fired.checkin_ids == ("c-1", "c-2", "c-3")
+    assert [o.checkin_id for o in fired.observations] == ["c-1", "c-2", "c-3"]
     assert [(c.id, c.scores) for c in explanation.checkins] == [
         (f"c-{n}", {"mood": 2, "stress": 4}) for n in (1, 2, 3)
     ]

@@ -624,7 +624,11 @@ async def test_the_case_view_explains_the_case_to_its_responder_and_coordinators
     )
     explanation = body["explanation"]
     assert [r["rule"] for r in explanation["rules"]] == ["self_referral"]
-    assert explanation["rules"][0]["reason"] == "The person asked a peer responder to reach out."
+    (fired,) = explanation["rules"]
+    assert fired["reason"] == "The person asked a peer responder to reach out."
+    assert explanation["rules_version"] and fired["severity"] == "high"
+    assert [(o["checkin_id"], o["signal_kind"]) for o in fired["observations"]] == [("c-1", None)]
+    assert fired["first_fired_at"] == fired["last_fired_at"] is not None
     assert [(c["checkin_id"], c["scores"]) for c in explanation["checkins"]] == [
         ("c-1", {"wants_contact": True})
     ]

@@ -127,13 +127,28 @@ class ThresholdView(BaseModel):
     source: str
 
 
+class ObservationView(BaseModel):
+    """Something a rule rests on: a check-in (by id) or a load signal (by kind only), when,
+    and the scores that mattered (never item answers or notes)."""
+
+    at: datetime
+    checkin_id: str | None
+    signal_kind: str | None
+    scores: dict[str, int | float | bool | str]
+
+
 class RuleView(BaseModel):
-    """A rule that fired: what a responder is told, its cited thresholds, its check-ins."""
+    """A rule that fired: what a responder is told, the severity it asked for, its cited
+    thresholds, what it rests on, and when it first and last fired."""
 
     rule: str
     reason: str
+    severity: Severity | None = Field(description="Null: not recorded for this case.")
     thresholds: list[ThresholdView]
     checkin_ids: list[str]
+    observations: list[ObservationView]
+    first_fired_at: datetime | None
+    last_fired_at: datetime | None
 
 
 class CheckinFacts(BaseModel):
@@ -208,8 +223,20 @@ class CaseDetailView(CaseView):
                     RuleView(
                         rule=rule.rule,
                         reason=rule.reason,
+                        severity=rule.severity,
                         thresholds=[ThresholdView(**t.__dict__) for t in rule.thresholds],
                         checkin_ids=list(rule.checkin_ids),
+                        observations=[
+                            ObservationView(
+                                at=o.at,
+                                checkin_id=o.checkin_id,
+                                signal_kind=o.signal_kind,
+                                scores=o.scores,
+                            )
+                            for o in rule.observations
+                        ],
+                        first_fired_at=rule.first_fired_at,
+                        last_fired_at=rule.last_fired_at,
                     )
                     for rule in explanation.rules
                 ],

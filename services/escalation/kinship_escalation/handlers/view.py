@@ -9,9 +9,13 @@ For the case's responder and coordinators; every read is audited.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from kinship_contracts.cases import Severity
 from kinship_escalation.domain.cases import StoredCase
 from kinship_escalation.domain.casework import CaseWork, NoteKind, ObservedCheckin, TimelineEntry
+from kinship_escalation.domain.evidence import ObservedFacts, Threshold
+from kinship_escalation.domain.explanations import FiredRule
 from kinship_escalation.domain.rules import REASONS
 from kinship_escalation.handlers.cases import read_case
 from kinship_escalation.handlers.context import EscalationContext
@@ -21,23 +25,22 @@ from kinship_escalation.handlers.reveal import shared_note_of
 
 
 @dataclass(frozen=True)
-class CitedThreshold:
-    """A threshold a rule applied: its setting, the condition with its number, its source."""
-
-    setting: str
-    condition: str
-    source: str
-
-
-@dataclass(frozen=True)
 class ExplainedRule:
     """A rule that fired for the case."""
 
     rule: str
     reason: str
-    thresholds: tuple[CitedThreshold, ...]
+    severity: Severity | None
+    """The highest severity it asked for (None: not recorded for this case)."""
+    thresholds: tuple[Threshold, ...]
+    """Its cited thresholds: setting, condition with the configured number, source."""
     checkin_ids: tuple[str, ...]
     """The check-ins this rule rests on (all the case's when not recorded per rule)."""
+    observations: tuple[ObservedFacts, ...]
+    """Everything it rests on, oldest first: check-ins by id and load signals by kind, with
+    their dates and the scores that mattered."""
+    first_fired_at: datetime | None
+    last_fired_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -65,18 +68,37 @@ class CaseDetail:
 
 
 async def explain(stored: StoredCase, uow: EscalationUnitOfWork) -> Explanation:
-    """Why the case is open, from what the case itself keeps: its rules by name and the
-    check-ins it rests on (their dates and scores).
-
-    The adapter point for the detection side's explanation (``uow.evidence.explain``: the
-    rules version, and per rule its cited thresholds and observations): until that is in,
-    the version is not known and thresholds are not cited here.
-    """
+    """Why the case is open: the evidence detection kept (``uow.evidence.explain``: the rules
+    version, and per rule its severity, cited thresholds and observations), and the check-ins
+    the case rests on with their dates and scores. A case opened before evidence was kept
+    (an upgrade) is explained by its rules' names and all its check-ins."""
     case = stored.case
     checkins = tuple(await uow.casework.checkins(case.observation_ids))
+    kept = await uow.evidence.explain(case.id)
+    fired = kept.rules if kept is not None else ()
+    rules = tuple(_explained(rule) for rule in fired)
+    recorded = {rule.rule for rule in fired}
     ids = tuple(checkin.id for checkin in checkins)
-    rules = tuple(ExplainedRule(rule, REASONS.get(rule, rule), (), ids) for rule in case.rules)
-    return Explanation(None, rules, checkins)
+    rules += tuple(
+        ExplainedRule(rule, REASONS.get(rule, rule), None, (), ids, (), None, None)
+        for rule in case.rules
+        if rule not in recorded
+    )
+    version = kept.rules_version if kept is not None else None
+    return Explanation(version or case.rules_version, rules, checkins)
+
+
+def _explained(fired: FiredRule) -> ExplainedRule:
+    return ExplainedRule(
+        rule=fired.rule,
+        reason=fired.reason,
+        severity=fired.severity,
+        thresholds=fired.thresholds,
+        checkin_ids=tuple(o.checkin_id for o in fired.observations if o.checkin_id is not None),
+        observations=fired.observations,
+        first_fired_at=fired.first_fired_at,
+        last_fired_at=fired.last_fired_at,
+    )
 
 
 async def view_case(
