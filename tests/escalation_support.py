@@ -1,17 +1,20 @@
 """Helpers for escalation tests: a service run in-process (with the check-in service as its
-vault), directory and check-in records."""
+vault, or beside it whole: ``escalation_beside_checkin``), directory and check-in records."""
 
 import asyncio
 import hashlib
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import jwt
+import pytest
 from dishka import Provider, Scope, provide
 from fastapi import FastAPI
 from pydantic import SecretStr
@@ -20,10 +23,11 @@ from kinship_checkin.composition import create_app as create_checkin_app
 from kinship_checkin.settings import CheckinSettings
 from kinship_contracts.checkins import CheckinRecorded, DerivedScores
 from kinship_contracts.links import mint_ack_token
+from kinship_escalation.composition import create_app
 from kinship_escalation.settings import EscalationSettings
 from kinship_runtime.vault import VaultClient
 from tests.conftest import Endpoints
-from tests.database import InProcessService
+from tests.database import InProcessService, rows, wait_for_count
 from tests.kafka_reading import encode, publish, read_all
 
 AUTH = {"Authorization": "Bearer test-key"}
@@ -224,3 +228,83 @@ async def pg_dump(endpoints: Endpoints, schema: str) -> str:
 def mentions(dump: str, needle: str) -> bool:
     """Whether ``dump`` holds ``needle`` as text or as hex (bytea columns)."""
     return needle in dump or needle.encode().hex() in dump
+
+
+@dataclass
+class Services:
+    """The escalation service with the check-in service beside it."""
+
+    escalation: Escalation
+    checkin: httpx.AsyncClient
+    checkin_settings: CheckinSettings
+    vault: VaultClient
+
+    async def checkin_rows(self, sql: str, *args: Any) -> list[Any]:
+        schema = self.checkin_settings.owned_schema()
+        return await rows(self.escalation.endpoints.database_url, schema, sql, *args)
+
+    async def directory(self, people: list[tuple[bytes, bytes]]) -> None:
+        """Publish the directory and wait until both services have it."""
+        endpoints = self.escalation.endpoints
+        await publish(
+            endpoints.bootstrap_servers, self.escalation.topic("directory.people"), people
+        )
+        count = "SELECT count(*) FROM directory_people"
+        assert await self.escalation.wait_for(count, len(people)) == len(people)
+        schema = self.checkin_settings.owned_schema()
+        found = await wait_for_count(endpoints.database_url, schema, count, len(people))
+        assert found == len(people)
+
+    async def check_in(self, person_id: str, **answers: Any) -> str:
+        """The person submits a check-in as themself; its id."""
+        checkin_id = f"ck-{uuid.uuid4().hex[:12]}"  # never the person's id in it
+        body = {
+            "id": checkin_id,
+            "person_id": person_id,
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "source": "tests",
+            **answers,
+        }
+        response = await self.checkin.post("/v1/checkins", json=body, headers=bearer(person_id))
+        assert response.status_code == 202, response.text
+        return checkin_id
+
+    async def alerts_of(self, case_id: str, expect: int = 1) -> list[dict[str, Any]]:
+        """The alert requests sent for a case, by step."""
+        for _ in range(50):
+            requests = await self.escalation.messages("notifications.requests", timeout=2)
+            found = [r for r in requests if r["kind"] == "alert" and r["case_id"] == case_id]
+            if len(found) >= expect:
+                return sorted(found, key=lambda r: (r["alert"]["step"], r["created_at"]))
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"fewer than {expect} alerts for {case_id}")
+
+
+@asynccontextmanager
+async def escalation_beside_checkin(
+    service_env: dict[str, str], endpoints: Endpoints, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Services]:
+    """The escalation service with the check-in service in-process beside it (its consumers
+    and outbox too), the check-in service as the vault; acknowledgement timeouts of 10 min
+    (steps move on when a test says)."""
+    for name, value in escalation_env(service_env).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("KINSHIP_ACK_TIMEOUT_SECONDS", "600")  # steps move on when a test says
+    settings = EscalationSettings()
+    checkin = checkin_settings(settings)
+    checkin_app = create_checkin_app(checkin)
+    async with (
+        checkin_app.router.lifespan_context(checkin_app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=checkin_app), base_url="http://checkin.test"
+        ) as checkin_client,
+        vault_client(checkin_app) as vault,
+    ):
+        app = create_app(settings, providers=[VaultOf(vault)])
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://escalation.test"
+            ) as client,
+        ):
+            yield Services(Escalation(client, settings, endpoints), checkin_client, checkin, vault)

@@ -60,6 +60,28 @@ class CaseEventKind(StrEnum):
     RESOLVED = "resolved"
     FEEDBACK_RECEIVED = "feedback_received"
     FOLLOW_UP_DUE = "follow_up_due"
+    CONSENT_REQUESTED = "consent_requested"
+    """The person (``ask_first``) was asked whether a peer may reach out."""
+    CONSENT_GIVEN = "consent_given"
+    """The person said yes: a peer may reach out."""
+    CONSENT_DECLINED = "consent_declined"
+    """The person said no; the case closes as ``declined``."""
+    CONSENT_EXPIRED = "consent_expired"
+    """The person did not answer in time; the case closes as ``no_contact``."""
+    REVEALED = "revealed"
+    """The assigned responder was granted to learn who the person is (no personal data)."""
+    NOTE_ADDED = "note_added"
+    """A private case note was written (its text stays encrypted in the service)."""
+    SAFETY_PLAN_UPDATED = "safety_plan_updated"
+    """The safety plan of a critical case was written (its text stays encrypted)."""
+    FOLLOW_UP_SCHEDULED = "follow_up_scheduled"
+    """The responder planned a follow-up (``follow_up_at``)."""
+    FOLLOW_UP_REMINDED = "follow_up_reminded"
+    """The responder's planned follow-up came: they were reminded."""
+    REOPENED = "reopened"
+    """A resolved case was opened again (``reason``)."""
+    UNANSWERED = "unanswered"
+    """Every step of the policy was spent unacknowledged: coordinators are paged (again)."""
 
 
 class CaseEvent(PlatformModel):
@@ -80,6 +102,23 @@ class CaseEvent(PlatformModel):
         default=None, description="The responder assigned (a person_id from the directory)."
     )
     outcome: CaseOutcome | None = None
+    consent: str | None = Field(
+        default=None,
+        description="Whether a peer may reach out: 'welcome', 'asked', 'yes', 'no', "
+        "'self_referral' or 'immediate_risk' (on transitions that change or need it).",
+    )
+    channel: str | None = Field(
+        default=None,
+        description="On 'contacted': how the person was reached ('phone', 'chat', "
+        "'in_person', 'video', 'email', 'other').",
+    )
+    reason: str | None = Field(
+        default=None,
+        description="On 'handed_over' and 'reopened': a coded reason, never free text.",
+    )
+    follow_up_at: AwareDatetime | None = Field(
+        default=None, description="On 'follow_up_scheduled': when the responder follows up."
+    )
     feedback_score: int | None = Field(default=None, ge=1, le=5)
     feedback_from: str | None = Field(default=None, description="'person' or 'responder'.")
     rules_version: str | None = Field(

@@ -127,12 +127,13 @@ async def test_critical_checkin_alerts_escalates_and_stops_at_acknowledgement(
     ]
     assert events[-1]["outcome"] == "referred_professional"
     follow_up = await escalation.rows(
-        "SELECT due_at FROM timers WHERE kind = 'case_follow_up' AND case_id = $1", case_id
+        "SELECT due_at FROM timers WHERE kind = 'case_follow_up' AND case_id = $1 ORDER BY due_at",
+        case_id,
     )
-    assert len(follow_up) == 1
-    assert abs(follow_up[0]["due_at"] - (datetime.now(UTC) + timedelta(hours=72))) < timedelta(
-        minutes=1
-    )
+    assert len(follow_up) == 2  # about 72 hours and about a month after resolution
+    for row, hours in zip(follow_up, (72, 720), strict=True):
+        expected = datetime.now(UTC) + timedelta(hours=hours)
+        assert abs(row["due_at"] - expected) < timedelta(minutes=1)
     requests = await escalation.messages("notifications.requests", expect=5)
     feedback = sorted(r["params"]["from"] for r in requests if r["kind"] == "feedback_request")
     assert feedback == ["person", "responder"]

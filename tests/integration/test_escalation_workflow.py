@@ -61,7 +61,7 @@ async def test_no_first_contact_in_time_escalates_and_handover_realerts(
         )
         handed = await service.client.post(
             f"/v1/cases/{case_id}/handover",
-            json={"to_person_id": "resp-a"},
+            json={"to_person_id": "resp-a", "reason": "workload"},
             headers=bearer(backup, *RESPONDER),
         )
         assert handed.status_code == 200, handed.text
@@ -70,7 +70,7 @@ async def test_no_first_contact_in_time_escalates_and_handover_realerts(
         assert [a["recipient_id"] for a in alerts][-1] == "resp-a"
         refused = await service.client.post(
             f"/v1/cases/{case_id}/handover",
-            json={"to_person_id": "worker-1"},
+            json={"to_person_id": "worker-1", "reason": "other"},
             headers=bearer("resp-a", *RESPONDER),
         )
         assert refused.status_code == 403  # resp-a has not acknowledged: not theirs yet

@@ -21,6 +21,7 @@ from kinship_escalation.adapters.subject_records import PostgresSubjectRecords
 from kinship_escalation.domain.links import AckLinks
 from kinship_escalation.domain.policies import default_policy
 from kinship_escalation.domain.rules import DetectionRules
+from kinship_escalation.domain.sealing import CaseNoteCipher
 from kinship_escalation.entrypoints.consumers import SUBSCRIPTIONS
 from kinship_escalation.entrypoints.http import escalation_router
 from kinship_escalation.entrypoints.timers import TimerWorker
@@ -71,6 +72,9 @@ class EscalationProvider(Provider):
             grant_key=settings.grant_signing_key(),
             responder_rest=timedelta(hours=settings.responder_rest_hours),
             resources=load_catalogue(settings.resources_file),
+            case_notes=CaseNoteCipher(*settings.case_note_key_table()),
+            consent_lifetime=timedelta(hours=settings.consent_hours),
+            reopen_within=timedelta(days=settings.reopen_days),
             console_url=settings.console_url,
         )
 
@@ -127,6 +131,7 @@ def create_app(
     settings.grant_signing_key()
     settings.request_signature_key()
     settings.vault_key()
+    settings.case_note_key_table()
     broker = make_broker(settings)
     container = make_async_container(
         RuntimeProvider(MIGRATIONS),
@@ -145,6 +150,6 @@ def create_app(
         routers=[escalation_router()],
         produces=(ESCALATION_CASES, GROUP_SESSIONS, NOTIFICATION_REQUESTS, ERASURE_RECEIPTS),
         workers=(TimerWorker,),
-        # The one-time acknowledgement links carry their own proof, no bearer token.
-        public_paths=("/v1/alerts/",),
+        # The one-time acknowledgement and consent links carry their own proof, no bearer token.
+        public_paths=("/v1/alerts/", "/v1/consent/"),
     )

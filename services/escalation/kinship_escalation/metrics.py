@@ -17,3 +17,9 @@ SCREENS_SKIPPED = METER.create_counter(
     description="Alert steps sent without asking the vault who the case is about (it did not "
     "answer): each is in the case's audit trail.",
 )
+UNANSWERED = METER.create_counter(
+    "kinship.cases.unanswered",
+    unit="{page}",
+    description="Coordinators paged about a case nobody acknowledged after every step of its "
+    "policy (kind: first, again), by severity.",
+)

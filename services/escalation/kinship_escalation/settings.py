@@ -1,5 +1,7 @@
 """Escalation service settings (``KINSHIP_*`` environment variables)."""
 
+import base64
+import binascii
 from pathlib import Path
 from typing import ClassVar
 
@@ -19,6 +21,7 @@ class EscalationSettings(KinshipSettings):
         "request_signing_key": True,
         "grant_key": True,
         "link_secret": True,
+        "case_note_keys": True,
     }
     ack_timeout_seconds: int = Field(
         default=300, ge=1, description="Acknowledgement timeout of each default policy step."
@@ -67,6 +70,25 @@ class EscalationSettings(KinshipSettings):
         default=None,
         description="JSON list of support resources (crisis lines by country, EAP, guides).",
     )
+    case_note_keys: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated 'key_id:base64' AES-256 master keys that wrap each "
+        "person's data key for case notes and safety plans; old ids stay to unwrap (required "
+        "outside KINSHIP_ENV=dev).",
+    )
+    case_note_key_id: str | None = Field(
+        default=None, description="The key id of KINSHIP_CASE_NOTE_KEYS that wraps new data keys."
+    )
+    consent_hours: float = Field(
+        default=72.0,
+        gt=0,
+        le=24 * 14,
+        description="How long an 'ask_first' person's yes/no links work; unanswered then, the "
+        "case closes as no_contact.",
+    )
+    reopen_days: int = Field(
+        default=30, ge=0, le=365, description="How long after resolution a case may be re-opened."
+    )
     timer_poll_seconds: float = Field(default=1.0, gt=0, description="How often due timers run.")
     timer_batch_size: int = Field(default=100, ge=1)
 
@@ -81,6 +103,31 @@ class EscalationSettings(KinshipSettings):
     def request_signature_key(self) -> bytes:
         """The notification requests' signing key (a development one in the dev profile)."""
         return self._secret(self.request_signing_key, "KINSHIP_REQUEST_SIGNING_KEY")
+
+    def case_note_key_table(self) -> tuple[dict[str, bytes], str]:
+        """The case note master keys by id, decoded, and the active id (the development key
+        in the dev profile); errors name the bad entry's id, never the key."""
+        configured = self.required_secret(
+            self.case_note_keys, "KINSHIP_CASE_NOTE_KEYS", "KINSHIP_NOTE_KEYS"
+        )
+        table: dict[str, bytes] = {}
+        for entry in configured.get_secret_value().split(","):
+            key_id, separator, encoded = entry.strip().partition(":")
+            if not separator:
+                raise ValueError("KINSHIP_CASE_NOTE_KEYS entries look like 'key_id:base64key'")
+            try:
+                key = base64.b64decode(encoded, validate=True)
+            except binascii.Error as error:
+                raise ValueError(f"case note key {key_id!r} is not valid base64") from error
+            if len(key) != 32:
+                raise ValueError(f"case note key {key_id!r} must be 32 bytes (AES-256)")
+            table[key_id] = key
+        active = self.case_note_key_id or (next(iter(table)) if len(table) == 1 else None)
+        if active not in table:
+            raise ValueError(
+                "KINSHIP_CASE_NOTE_KEY_ID must name one of KINSHIP_CASE_NOTE_KEYS' key ids"
+            )
+        return table, active
 
     def _secret(self, configured: SecretStr | None, variable: str) -> bytes:
         if configured is None or not configured.get_secret_value():

@@ -16,6 +16,7 @@ from kinship_contracts.signals import SignalSubmitted
 from kinship_escalation.domain.links import AckLinks
 from kinship_escalation.domain.policies import EscalationPolicy, default_policy
 from kinship_escalation.domain.rules import DetectionRules
+from kinship_escalation.domain.sealing import CaseNoteCipher
 from kinship_escalation.handlers.context import EscalationContext
 from tests.escalation_support import SUBJECTS, recorded_event
 from tests.unit.fakes.escalation import FakeEscalationUnitOfWork, FakeVault
@@ -28,6 +29,7 @@ LINK_SECRET = b"unit-link-secret-0123456789abcdef"
 REQUEST_KEY = b"unit-request-key-0123456789abcdef"
 GRANT_KEY = b"unit-grant-key-0123456789abcdef01"
 LINK_LIFETIME = timedelta(hours=24)
+CASE_NOTE_KEY = b"unit-case-note-key-32-bytes-long"
 
 
 class Clock:
@@ -71,6 +73,7 @@ def context(clock: Clock, **overrides: Any) -> EscalationContext:
         "responder_rest": timedelta(hours=12),
         "clock": clock,
         "new_id": Ids(),
+        "case_notes": CaseNoteCipher({"unit": CASE_NOTE_KEY}, "unit"),
     }
     return EscalationContext(**(settings | overrides))
 

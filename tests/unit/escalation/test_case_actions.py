@@ -78,7 +78,10 @@ async def test_the_alerted_responder_acknowledges_and_the_contact_timer_starts(
     timer = uow.timer(f"contact_timeout:{case_id}:{stored.case.sequence}")
     assert timer is not None
     assert timer.timer.due_at == clock.now + timedelta(seconds=3600)
-    assert timer.timer.payload == {"sequence": stored.case.sequence}
+    assert timer.timer.payload == {
+        "sequence": stored.case.sequence,
+        "acknowledged_at": clock.now.isoformat(),
+    }
 
 
 async def test_only_someone_alerted_may_acknowledge_and_only_once(
@@ -193,7 +196,7 @@ async def test_a_handover_goes_ahead_unscreened_when_the_vault_is_away(
     assert skipped and all(r.case_ids == (case_id,) for r in skipped)
 
 
-async def test_resolving_asks_both_sides_for_feedback_and_schedules_the_follow_up(
+async def test_resolving_asks_both_sides_for_feedback_and_schedules_both_follow_ups(
     uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
 ) -> None:
     case_id = await opened(uow, ctx)
@@ -219,8 +222,11 @@ async def test_resolving_asks_both_sides_for_feedback_and_schedules_the_follow_u
             {"case_id": case_id, "from": "responder"},
         ),
     ]
-    follow_up = uow.timer(f"case_follow_up:{case_id}")
-    assert follow_up is not None and follow_up.timer.due_at == clock.now + timedelta(hours=72)
+    follow_ups = [uow.timer(f"case_follow_up:{case_id}:1:{hours}") for hours in (72, 720)]
+    assert [armed.timer.due_at if armed else None for armed in follow_ups] == [
+        clock.now + timedelta(hours=72),
+        clock.now + timedelta(days=30),
+    ]
     assert uow.tables.rest == {}  # not a critical case: no rest owed
 
 

@@ -5,14 +5,16 @@ from datetime import timedelta
 
 import pytest
 
-from kinship_contracts.directory import DirectoryChange
+from kinship_contracts.directory import DirectoryChange, OutreachPreference
 from kinship_contracts.privacy import ErasureRequested, SubjectsErased
+from kinship_escalation.domain.casework import PreferenceChange
 from kinship_escalation.entrypoints.consumers import (
     SUBSCRIPTIONS,
     store_checkins,
     store_directory,
     store_erased_subjects,
     store_erasures,
+    store_outreach,
     store_receipts,
     store_signals,
 )
@@ -47,6 +49,7 @@ def test_subscriptions_name_their_consumers_and_dead_letter_owners() -> None:
         ("wellbeing.signals.submitted", "signals", True),
         ("notifications.receipts", "receipts", True),
         ("directory.people", "directory", False),  # the check-in service dead-letters it
+        ("privacy.outreach.preferences", "outreach", False),  # the check-in service's topic
         ("privacy.erasure.requested", "erasure", False),  # so does it erasure requests
         ("privacy.erasure.subjects", "erasure-subjects", True),
     ]
@@ -122,3 +125,21 @@ async def test_both_halves_of_an_erasure_each_once_then_one_receipt(
     assert (receipt_sent["erasure_id"], receipt_sent["service"]) == ("er-1", "escalation")
     assert receipt_sent["removed"]["open_cases_closed"] == 1
     assert {("erasure", "er-1"), ("erasure-subjects", "er-1:subjects")} <= fresh.tables.processed
+
+
+async def test_outreach_preferences_are_kept_in_one_unit_of_work(
+    fresh: FakeEscalationUnitOfWork,
+) -> None:
+    who = subject("worker-1")
+    await store_outreach([PreferenceChange(who, OutreachPreference.WELCOME, NOW)], fresh)
+    assert fresh.commits == 2
+    async with fresh:
+        assert await fresh.preferences.of(who) is OutreachPreference.WELCOME
+
+
+async def test_shared_notes_are_remembered_with_the_checkins_that_carry_them(
+    fresh: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    shared = checkin("c-1", wants_contact=True).model_copy(update={"note_shared": True})
+    await store_checkins([shared, checkin("c-2", mood=3)], fresh, ctx)
+    assert fresh.tables.shared_notes == {"c-1"}

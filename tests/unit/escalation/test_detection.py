@@ -88,10 +88,12 @@ async def test_new_evidence_joins_the_open_case_and_a_rise_to_critical_sends_res
         "opened",
         "assigned",
         "evidence_added",
+        "assigned",  # the rise to critical pages the alerted responder again, at once
         "evidence_added",
     ]
     assert len(out.of_kind("crisis_resources")) == 1
-    assert out.alerted() == [("resp-a", 1)]  # evidence alerts nobody new
+    assert out.alerted() == [("resp-a", 1), ("resp-a", 1)]  # nobody new; once per rise
+    assert [a["critical"] for a in out.of_kind("alert")] == [False, True]
 
 
 async def test_a_low_reading_without_a_case_earns_self_care_at_most_once_a_week(
@@ -281,6 +283,7 @@ async def test_case_events_carry_the_rules_version_and_the_rules_that_fired(
         ("opened", ctx.rules.version, ["self_referral"]),
         ("assigned", ctx.rules.version, None),
         ("evidence_added", ctx.rules.version, ["immediate_risk", "poor_wellbeing"]),
+        ("assigned", ctx.rules.version, None),  # the rise to critical pages the responder again
     ]
     # Scores and thresholds stay in the service: events carry rule names only.
     assert all("thresholds" not in t and "scores" not in t for t in out)

@@ -2,10 +2,11 @@
 who may call each route (the weakest credential that should be refused is refused), how
 handler errors answer, the acknowledgement link's pages, reveal grants, and audited reads."""
 
+import html
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from pydantic import SecretStr
 
 from kinship_contracts.directory import Role
 from kinship_contracts.grants import read_grant
+from kinship_contracts.links import ConsentAnswer, mint_consent_token
 from kinship_escalation.entrypoints.http import escalation_router
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.detection import handle_checkins
@@ -38,11 +40,13 @@ from kinship_runtime.outbox import OutboxRelay
 from tests.escalation_support import JWT_ISSUER, JWT_SECRET, bearer
 from tests.unit.escalation.conftest import (
     GRANT_KEY,
+    LINK_SECRET,
     NOW,
     STAFF,
     Clock,
     checkin,
     link_token,
+    sent,
     subject,
 )
 from tests.unit.fakes.escalation import FakeEscalationUnitOfWork, FakeVault
@@ -181,7 +185,7 @@ Route = tuple[str, str, dict[str, Any] | None]
 CASE_ROUTES: list[Route] = [
     ("POST", "/v1/cases/{case}/acknowledge", None),
     ("POST", "/v1/cases/{case}/contact", None),
-    ("POST", "/v1/cases/{case}/handover", {"to_person_id": "resp-b"}),
+    ("POST", "/v1/cases/{case}/handover", {"to_person_id": "resp-b", "reason": "workload"}),
     ("POST", "/v1/cases/{case}/resolve", {"outcome": "supported"}),
     ("POST", "/v1/cases/{case}/reveal-grant", None),
     ("GET", "/v1/cases", None),
@@ -209,6 +213,8 @@ def test_every_route_states_one_policy_and_only_the_link_is_public(app: FastAPI)
     assert public == {
         "GET /v1/alerts/{alert_id}/acknowledge",
         "POST /v1/alerts/{alert_id}/acknowledge",
+        "GET /v1/consent/{consent_id}/{answer}",
+        "POST /v1/consent/{consent_id}/{answer}",
     }
     assert all(len(found) == 1 for route, found in table.items() if route not in public)
     workers = "people who are coordinator or peer_responder"
@@ -272,7 +278,7 @@ async def test_acting_for_someone_else_in_the_body_is_refused(
     assert named.status_code == 403
     for path, body in [
         ("resolve", {"outcome": "supported", "person_id": "resp-a"}),
-        ("handover", {"to_person_id": "resp-b", "person_id": "resp-a"}),
+        ("handover", {"to_person_id": "resp-b", "reason": "other", "person_id": "resp-a"}),
     ]:
         response = await client.post(f"/v1/cases/{case_id}/{path}", json=body, headers=RESP_B)
         assert response.status_code == 422, path
@@ -379,15 +385,21 @@ async def test_handover_contact_resolve_and_feedback_over_http(
 ) -> None:
     assert (await client.post(f"/v1/cases/{case_id}/acknowledge", headers=RESP_A)).is_success
     handed = await client.post(
-        f"/v1/cases/{case_id}/handover", json={"to_person_id": "resp-b"}, headers=RESP_A
+        f"/v1/cases/{case_id}/handover",
+        json={"to_person_id": "resp-b", "reason": "workload"},
+        headers=RESP_A,
     )
     assert (handed.status_code, handed.json()["status"]) == (200, "assigned")
     early = await client.post(
-        f"/v1/cases/{case_id}/handover", json={"to_person_id": "resp-a"}, headers=RESP_B
+        f"/v1/cases/{case_id}/handover",
+        json={"to_person_id": "resp-a", "reason": "other"},
+        headers=RESP_B,
     )
     assert early.status_code == 409  # resp-b has not acknowledged yet
     not_staff = await client.post(
-        f"/v1/cases/{case_id}/handover", json={"to_person_id": "worker-2"}, headers=RESP_B
+        f"/v1/cases/{case_id}/handover",
+        json={"to_person_id": "worker-2", "reason": "other"},
+        headers=RESP_B,
     )
     assert not_staff.status_code == 403
     for action in ("acknowledge", "contact"):
@@ -483,8 +495,10 @@ async def test_the_assigned_responder_of_an_acknowledged_case_gets_a_reveal_gran
         None,
     )
     assert grant.expires_at - grant.issued_at == timedelta(minutes=5)
-    (granted,) = [r for r in service.tables.audit if r.action == "reveal_granted"]
+    (granted,) = [r for r in service.tables.audit if r.action == "revealed"]
     assert (granted.actor, granted.case_ids) == ("person:resp-a", (case_id,))
+    event = sent(service).transitions[-1]
+    assert (event["kind"], event["consent"]) == ("revealed", "self_referral")
 
 
 async def test_rotations_and_policies_are_for_coordinators_metrics_also_for_report_keys(
@@ -525,3 +539,199 @@ async def test_the_specs_default_policy_is_in_force_until_one_is_stored(
         ("coordinators", 300),
     ]
     assert body["contact_timeout_seconds"] == 3600
+
+
+# ---- working a case, the case view, consent links ---------------------------------------------
+
+WORK_ROUTES: list[Route] = [
+    ("POST", "/v1/cases/{case}/contact", {"channel": "phone"}),
+    ("POST", "/v1/cases/{case}/notes", {"text": "called, all fine"}),
+    ("PUT", "/v1/cases/{case}/safety-plan", {"who_to_call": "a friend", "what_helps": "walks"}),
+    ("POST", "/v1/cases/{case}/follow-up", {"at": (NOW + timedelta(days=1)).isoformat()}),
+    ("POST", "/v1/cases/{case}/reveal-grant", None),
+    ("POST", "/v1/cases/{case}/handover", {"reason": "unavailable"}),
+    ("POST", "/v1/cases/{case}/resolve", {"outcome": "supported"}),
+]
+"""What only the assigned responder (having acknowledged) may do."""
+
+
+@pytest.fixture
+async def critical_case(service: FakeEscalationUnitOfWork, ctx: EscalationContext) -> str:
+    """A critical case about worker-2 (immediate risk), alerting resp-a."""
+    async with service:
+        await handle_checkins([checkin("c-9", "worker-2", phq9=[0] * 8 + [2])], service, ctx)
+    (opened,) = [k for k, s in service.tables.cases.items() if s.case.severity == "critical"]
+    return opened
+
+
+async def test_working_a_case_is_for_its_assigned_responder_and_never_a_key(
+    client: httpx.AsyncClient, critical_case: str, service: FakeEscalationUnitOfWork
+) -> None:
+    case_path = f"/v1/cases/{critical_case}"
+    assert (await client.post(f"{case_path}/acknowledge", headers=RESP_A)).is_success
+    for method, path, body in WORK_ROUTES:
+        for refused in (RESP_B, COORD, WORKER, ALL_SCOPES, CLAIMING):
+            answer = await client.request(
+                method, path.format(case=critical_case), json=body, headers=refused
+            )
+            assert answer.status_code == 403, (path, refused)
+    kinds_before = len(sent(service).transitions)
+    for method, path, body in WORK_ROUTES[:5]:
+        answer = await client.request(
+            method, path.format(case=critical_case), json=body, headers=RESP_A
+        )
+        assert answer.is_success, (path, answer.text)
+    kinds = [t["kind"] for t in sent(service).transitions][kinds_before:]
+    assert kinds == [
+        "contacted",
+        "note_added",
+        "safety_plan_updated",
+        "follow_up_scheduled",
+        "revealed",
+    ]
+    assert {r.actor for r in service.tables.audit if r.action in kinds} == {"person:resp-a"}
+    assert "called, all fine" not in str(service.tables.outbox) + str(service.tables.audit)
+    bad_time = await client.post(
+        f"{case_path}/follow-up", json={"at": NOW.isoformat()}, headers=RESP_A
+    )
+    assert bad_time.status_code == 422  # not in the future
+
+
+async def test_notes_are_read_by_the_responder_and_coordinators_and_never_cached(
+    client: httpx.AsyncClient, critical_case: str, service: FakeEscalationUnitOfWork
+) -> None:
+    path = f"/v1/cases/{critical_case}"
+    assert (await client.post(f"{path}/acknowledge", headers=RESP_A)).is_success
+    written = await client.post(f"{path}/notes", json={"text": "prefers phone"}, headers=RESP_A)
+    assert written.status_code == 201 and written.json()["note_id"]
+    plan = {"who_to_call": "her sister", "what_helps": "a walk"}
+    assert (await client.put(f"{path}/safety-plan", json=plan, headers=RESP_A)).status_code == 204
+    for reader in (RESP_A, COORD):
+        notes = await client.get(f"{path}/notes", headers=reader)
+        assert notes.status_code == 200
+        assert notes.headers["cache-control"] == "no-store"
+        body = notes.json()
+        assert [n["text"] for n in body["notes"]] == ["prefers phone"]
+        assert body["safety_plan"]["who_to_call"] == "her sister"
+    for refused in (RESP_B, WORKER, ALL_SCOPES, CLAIMING):
+        assert (await client.get(f"{path}/notes", headers=refused)).status_code == 403
+    reads = [r.actor for r in service.tables.audit if r.action == "notes_read"]
+    assert reads == ["person:resp-a", "person:coord-1"]
+
+
+async def test_the_case_view_explains_the_case_to_its_responder_and_coordinators(
+    client: httpx.AsyncClient, case_id: str
+) -> None:
+    assert (await client.post(f"/v1/cases/{case_id}/acknowledge", headers=RESP_A)).is_success
+    answer = await client.get(f"/v1/cases/{case_id}", headers=RESP_A)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["cache-control"] == "no-store"
+    body = answer.json()
+    assert (body["consent"], body["reveal_allowed"], body["note_may_be_shown"]) == (
+        "self_referral",
+        True,
+        False,
+    )
+    explanation = body["explanation"]
+    assert [r["rule"] for r in explanation["rules"]] == ["self_referral"]
+    (fired,) = explanation["rules"]
+    assert fired["reason"] == "The person asked a peer responder to reach out."
+    assert explanation["rules_version"] and fired["severity"] == "high"
+    assert [(o["checkin_id"], o["signal_kind"]) for o in fired["observations"]] == [("c-1", None)]
+    assert fired["first_fired_at"] == fired["last_fired_at"] is not None
+    assert [(c["checkin_id"], c["scores"]) for c in explanation["checkins"]] == [
+        ("c-1", {"wants_contact": True})
+    ]
+    assert [e["action"] for e in body["timeline"]] == [
+        "opened",
+        "assigned",
+        "acknowledged",
+        "read",
+    ]
+    assert subject("worker-1") not in answer.text and "worker-1" not in answer.text
+    assert (await client.get(f"/v1/cases/{case_id}", headers=COORD)).status_code == 200
+    for refused in (RESP_B, WORKER, ALL_SCOPES):
+        assert (await client.get(f"/v1/cases/{case_id}", headers=refused)).status_code == 403
+
+
+async def test_a_coordinator_reopens_a_resolved_case_and_holds_it(
+    client: httpx.AsyncClient, case_id: str
+) -> None:
+    path = f"/v1/cases/{case_id}"
+    for action, body in (("acknowledge", None), ("resolve", {"outcome": "supported"})):
+        assert (await client.post(f"{path}/{action}", json=body, headers=RESP_A)).is_success
+    refused = await client.post(f"{path}/reopen", json={"reason": "other"}, headers=RESP_B)
+    assert refused.status_code == 403
+    reopened = await client.post(
+        f"{path}/reopen", json={"reason": "follow_up_concern", "note": "low again"}, headers=COORD
+    )
+    assert reopened.status_code == 200, reopened.text
+    assert (reopened.json()["status"], reopened.json()["responder_id"]) == (
+        "acknowledged",
+        "coord-1",
+    )
+
+
+@pytest.fixture
+async def question(
+    service: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> tuple[str, str, str]:
+    """An ``ask_first`` person's question: (case id, consent id, the yes link's path)."""
+    async with service:
+        await handle_checkins([checkin("c-5", "worker-2", who5=[1, 1, 1, 1, 1])], service, ctx)
+    (request,) = [r for r in sent(service).requests if r["kind"] == "consent_request"]
+    consent_id = request["params"]["consent_id"]
+    expires = datetime.fromisoformat(request["params"]["consent_expires_at"])
+    yes = mint_consent_token(LINK_SECRET, consent_id, ConsentAnswer.YES, expires)
+    case_id = request["case_id"]
+    return case_id, consent_id, f"/v1/consent/{consent_id}/yes?token={yes}"
+
+
+async def test_a_consent_link_opens_a_page_with_both_answers_and_records_nothing(
+    client: httpx.AsyncClient, question: tuple[str, str, str], service: FakeEscalationUnitOfWork
+) -> None:
+    case_id, consent_id, yes_path = question
+    page = await client.get(yes_path, headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert (page.headers["cache-control"], page.headers["referrer-policy"]) == (
+        "no-store",
+        "no-referrer",
+    )
+    assert page.text.count('<form method="post"') == 2
+    assert f"/v1/consent/{consent_id}/yes?token=" in page.text
+    assert f"/v1/consent/{consent_id}/no?token=" in page.text
+    assert service.tables.case_work[case_id].consent.value == "asked"  # a GET answers nothing
+
+
+async def test_the_other_answer_on_the_page_works_too_and_a_link_answers_once(
+    client: httpx.AsyncClient, question: tuple[str, str, str], service: FakeEscalationUnitOfWork
+) -> None:
+    case_id, consent_id, yes_path = question
+    page = await client.get(yes_path, headers={"Accept": "text/html"})
+    no_path = html.unescape(page.text.split(f'action="/v1/consent/{consent_id}/no')[1])
+    no_path = f"/v1/consent/{consent_id}/no" + no_path.split('"')[0]
+    answered = await client.post(no_path, headers={"Accept": "text/html"})
+    assert answered.status_code == 200, answered.text
+    assert "Nobody will reach out" in answered.text
+    assert service.tables.cases[case_id].case.outcome == "declined"
+    again = await client.post(yes_path)
+    assert again.status_code == 409 and again.headers["cache-control"] == "no-store"
+
+
+async def test_a_consent_answer_over_http_and_its_refusals(
+    client: httpx.AsyncClient,
+    question: tuple[str, str, str],
+    service: FakeEscalationUnitOfWork,
+    clock: Clock,
+) -> None:
+    case_id, _, yes_path = question
+    forged = await client.post(yes_path[:-1] + ("0" if yes_path[-1] != "0" else "1"))
+    assert forged.status_code == 403
+    as_no = await client.post(yes_path.replace("/yes?", "/no?"))
+    assert as_no.status_code == 403  # the yes token never answers no
+    yes = await client.post(yes_path)
+    assert (yes.status_code, yes.json()) == (200, {"consent": "yes"})
+    assert service.tables.case_work[case_id].consent.value == "yes"
+    clock.advance(hours=73)
+    expired = await client.get(yes_path, headers={"Accept": "text/html"})
+    assert expired.status_code == 410 and "expired" in expired.text

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from kinship_contracts.cases import Severity
 from kinship_escalation.domain.policies import (
     CoordinatorsTarget,
     EscalationPolicy,
@@ -102,7 +103,23 @@ def test_a_stored_policy_in_the_text_form_reads_back_unchanged() -> None:
         RotationTarget(name="weekday"),
         PersonTarget(person_id="coord-1"),
     ]
-    assert policy.model_dump_json() == stored
+    # A policy stored before urgency and unanswered reminders were settings gets the defaults.
+    assert policy.model_dump_json() == stored.removesuffix("}") + (
+        ',"urgent_from":"high","unanswered_interval_seconds":900}'
+    )
+    assert EscalationPolicy.model_validate_json(policy.model_dump_json()) == policy
+
+
+def test_high_severity_alerts_are_urgent_unless_the_policy_keeps_urgency_for_critical() -> None:
+    assert THREE_STEPS.urgent(Severity.HIGH) and THREE_STEPS.urgent(Severity.CRITICAL)
+    assert not THREE_STEPS.urgent(Severity.MEDIUM)
+    critical_only = THREE_STEPS.model_copy(update={"urgent_from": Severity.CRITICAL})
+    assert not critical_only.urgent(Severity.HIGH)
+    assert critical_only.urgent(Severity.CRITICAL)
+    with pytest.raises(ValidationError):
+        EscalationPolicy.model_validate(
+            {"steps": [{"target": "responders", "timeout_seconds": 1}], "urgent_from": "medium"}
+        )
 
 
 THREE_STEPS = EscalationPolicy.model_validate(
@@ -122,13 +139,14 @@ def test_a_step_repeats_before_the_next_step_is_alerted() -> None:
     assert THREE_STEPS.after_timeout(2, 1) == NextAlert(3, 1)
 
 
-def test_after_the_last_step_the_last_step_starts_a_fresh_round() -> None:
-    assert THREE_STEPS.after_timeout(3, 1) == NextAlert(3, 1, fresh_round=True)
+def test_the_last_step_repeats_per_its_policy_then_the_case_is_unanswered() -> None:
+    assert THREE_STEPS.after_timeout(3, 1) == NextAlert(3, 1, unanswered=True)
     one_step = EscalationPolicy.model_validate(
         {"steps": [{"target": "coordinators", "timeout_seconds": 60, "repeat": 3}]}
     )
+    assert one_step.after_timeout(1, 1) == NextAlert(1, 2)
     assert one_step.after_timeout(1, 2) == NextAlert(1, 3)
-    assert one_step.after_timeout(1, 3) == NextAlert(1, 1, fresh_round=True)
+    assert one_step.after_timeout(1, 3) == NextAlert(1, 3, unanswered=True)
 
 
 def test_a_failed_delivery_moves_on_except_from_the_last_step() -> None:

@@ -8,7 +8,14 @@ import pytest
 
 from kinship_contracts.cases import CaseOutcome
 from kinship_escalation.domain.timers import Timer, TimerKind, ack_timeout, support_session
-from kinship_escalation.handlers.cases import acknowledge, record_contact, resolve
+from kinship_escalation.handlers.alerts import handle_receipts
+from kinship_escalation.handlers.cases import (
+    acknowledge,
+    acknowledge_by_link,
+    hand_over,
+    record_contact,
+    resolve,
+)
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.detection import handle_checkins
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
@@ -18,8 +25,10 @@ from tests.unit.escalation.conftest import (
     NOW,
     Clock,
     checkin,
+    link_token,
     person,
     policy,
+    receipt,
     sent,
     subject,
 )
@@ -79,33 +88,67 @@ async def test_a_step_repeats_before_moving_on(
     assert sent(uow).alerted() == [("resp-a", 1), ("resp-a", 1), ("coord-1", 2)]
 
 
-async def test_after_the_last_step_times_out_everyone_may_be_alerted_again(
+async def test_the_last_step_repeats_per_its_policy_then_coordinators_are_paged_until_someone_acks(
     uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
 ) -> None:
+    """Before: the last step re-alerted once, reusing its first timer id (ON CONFLICT DO
+    NOTHING), and then the case waited with no timer. Now it repeats as its policy says and
+    then pages the coordinators on an "unanswered" alert, again at the interval, for ever."""
     await uow.directory.apply([person("resp-b", "team-s")])  # resp-b is no responder now
-    await uow.on_call.save_policy(policy(("responders", 60)))
-    case_id = await opened(uow, ctx)
+    unanswered_every = 120
+    stored_policy = policy(("responders", 60), ("responders", 60, 2))
+    stored_policy = stored_policy.model_copy(
+        update={"unanswered_interval_seconds": unanswered_every}
+    )
+    await uow.on_call.save_policy(stored_policy)
+    case_id = await opened(uow, ctx)  # a self-referral (high): step 1 alerts resp-a
     clock.advance(seconds=60)
+    await fire_due_timers(uow, ctx, 100)  # step 2: nobody new → its own timer, nobody alerted
+    assert sent(uow).alerted() == [("resp-a", 1)]
+    clock.advance(seconds=60)
+    await fire_due_timers(uow, ctx, 100)  # step 2, repeat 2: the last one alerted, again
+    assert sent(uow).alerted() == [("resp-a", 1), ("resp-a", 2)]
+    clock.advance(seconds=60)
+    await fire_due_timers(uow, ctx, 100)  # every step spent: unanswered
+    out = sent(uow)
+    pages = [r for r in out.of_kind("alert") if r["alert"]["reason"].startswith("Unanswered")]
+    assert [r["recipient"]["person_id"] for r in pages] == ["coord-1"]
+    assert pages[0]["urgent"] is True  # a high case: quiet hours do not hold it
+    assert "self_referral" not in pages[0]["alert"]["reason"]  # a sentence, no rule names
+    assert out.transitions[-1]["kind"] == "unanswered"
+
+    for _ in range(3):  # reminded at the interval, never stopping on its own
+        clock.advance(seconds=unanswered_every)
+        await fire_due_timers(uow, ctx, 100)
+    pages = [r for r in sent(uow).of_kind("alert") if r["alert"]["reason"].startswith("Unanswered")]
+    assert len(pages) == 4
+    assert len({r["alert"]["alert_id"] for r in pages}) == 4
+    armed = [t.timer.kind for t in uow.tables.timers.values() if t.fired_at is None]
+    assert armed.count(TimerKind.UNANSWERED) == 1
+
+    # The coordinator takes it through their link; earlier links (resp-a's) worked as well.
+    await acknowledge(case_id, "coord-1", uow, ctx)
+    clock.advance(seconds=unanswered_every)
     await fire_due_timers(uow, ctx, 100)
-    # A fresh round: resp-a, the only responder, is alerted again on the last step.
-    assert sent(uow).alerted() == [("resp-a", 1), ("resp-a", 1)]
+    assert len(sent(uow).of_kind("alert")) == 2 + 4
     case = uow.tables.cases[case_id].case
-    assert (case.step, case.attempt, case.status.value) == (1, 1, "assigned")
+    assert (case.status.value, case.responder_id) == ("acknowledged", "coord-1")
 
 
-async def test_the_last_steps_fresh_round_reuses_its_first_timer_so_none_is_armed_again(
+async def test_an_earlier_responders_link_still_takes_the_case_while_it_awaits_acknowledgement(
     uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
 ) -> None:
-    """Today's behaviour, kept by the refactoring: the fresh round schedules the timer id the
-    last step's first alerting had (``ack_timeout:<case>:<step>:1``), which exists (fired),
-    so no further timer is armed and the case then waits."""
-    await uow.on_call.save_policy(policy(("coordinators", 60)))
+    """Before: after escalation, the earlier responders' links answered 403."""
+    await uow.on_call.save_policy(policy(("responders", 60), ("coordinators", 60)))
     case_id = await opened(uow, ctx)
+    (first,) = uow.tables.alerts
     clock.advance(seconds=60)
-    await fire_due_timers(uow, ctx, 100)
-    assert sent(uow).alerted() == [("coord-1", 1), ("coord-1", 1)]
-    armed = [t for t in uow.tables.timers.values() if t.fired_at is None]
-    assert [t.timer.id for t in armed if t.timer.case_id == case_id] == []
+    await fire_due_timers(uow, ctx, 100)  # coordinators
+    clock.advance(seconds=60)
+    await fire_due_timers(uow, ctx, 100)  # unanswered
+    assert uow.tables.cases[case_id].case.status.value == "assigned"
+    stored = await acknowledge_by_link(first, link_token(first), uow, ctx)
+    assert (stored.case.status.value, stored.case.responder_id) == ("acknowledged", "resp-a")
 
 
 async def test_a_late_timer_after_acknowledgement_does_nothing(
@@ -151,16 +194,36 @@ async def test_the_follow_up_after_resolution_publishes_it_and_reminds_the_perso
     await acknowledge(case_id, "resp-a", uow, ctx)
     await resolve(case_id, "resp-a", CaseOutcome.SUPPORTED, uow, ctx)
     clock.advance(hours=72)
-    # The late step timer and contact timeout (both no-ops now), and the follow-up.
+    # The late step timer and contact timeout (both no-ops now), and the first follow-up.
     assert await fire_due_timers(uow, ctx, 100) == 3
 
     out = sent(uow)
     assert out.transitions[-1]["kind"] == "follow_up_due"
     (reminder,) = out.of_kind("checkin_reminder")
-    assert reminder["id"] == f"reminder:case_follow_up:{case_id}"
+    assert reminder["id"] == f"reminder:case_follow_up:{case_id}:1:72"
     assert reminder["recipient"] == {"subject_id": subject("worker-1")}
     assert reminder["params"] == {"purpose": "follow_up"}
     assert (uow.tables.audit[-1].action, uow.tables.audit[-1].actor) == ("follow_up_due", "timer")
+    clock.advance(hours=720 - 72)
+    assert await fire_due_timers(uow, ctx, 100) == 1  # about a month after resolution
+    assert [r["id"] for r in sent(uow).of_kind("checkin_reminder")][-1] == (
+        f"reminder:case_follow_up:{case_id}:1:720"
+    )
+
+
+async def test_a_follow_up_timer_from_before_0_3_still_reminds_the_person(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    case_id = await opened(uow, ctx)
+    await acknowledge(case_id, "resp-a", uow, ctx)
+    await resolve(case_id, "resp-a", CaseOutcome.SUPPORTED, uow, ctx)
+    await uow.timers.schedule(
+        Timer(f"case_follow_up:{case_id}", TimerKind.CASE_FOLLOW_UP, NOW, case_id)
+    )
+    await fire_due_timers(uow, ctx, 100)
+    assert [r["id"] for r in sent(uow).of_kind("checkin_reminder")] == [
+        f"reminder:case_follow_up:{case_id}"
+    ]
 
 
 async def test_an_exposure_follow_up_asks_the_person_for_a_short_who5_checkin(
@@ -282,3 +345,99 @@ async def test_a_round_fires_at_most_its_batch_oldest_first(
         "reminder:t3",
         "reminder:t2",
     ]
+
+
+async def test_the_contact_timeout_survives_new_evidence(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    """Before: any new evidence bumped the case's sequence and disarmed the timeout, so an
+    acknowledged case could sit with nobody reaching the person."""
+    case_id = await opened(uow, ctx)
+    await acknowledge(case_id, "resp-a", uow, ctx)
+    at = clock.advance(minutes=30)
+    await handle_checkins([checkin("c-2", at=at, wants_contact=True, mood=2)], uow, ctx)
+    assert [t["kind"] for t in sent(uow).transitions][-1] == "evidence_added"
+    clock.advance(minutes=30)
+    await fire_due_timers(uow, ctx, 100)
+    case = uow.tables.cases[case_id].case
+    assert (case.status.value, case.step, case.responder_id) == ("assigned", 2, "resp-b")
+    assert sent(uow).alerted() == [("resp-a", 1), ("resp-b", 2)]
+
+
+async def test_an_old_contact_timeout_of_a_case_taken_again_since_does_nothing(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    case_id = await opened(uow, ctx)
+    await acknowledge(case_id, "resp-a", uow, ctx)
+    clock.advance(minutes=59)
+    await hand_over(case_id, "resp-a", "resp-b", uow, ctx)
+    await acknowledge(case_id, "resp-b", uow, ctx)
+    clock.advance(minutes=1)  # resp-a's timeout comes: resp-b has an hour of their own
+    await fire_due_timers(uow, ctx, 100)
+    assert uow.tables.cases[case_id].case.status.value == "acknowledged"
+    clock.advance(minutes=59)
+    await fire_due_timers(uow, ctx, 100)
+    assert uow.tables.cases[case_id].case.status.value == "assigned"  # resp-b's came
+
+
+async def test_a_rise_to_critical_with_nobody_assigned_starts_the_policy_again_at_once(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    await uow.on_call.save_policy(policy(("coordinators", 600), ("responders", 600)))
+    case_id = await opened(uow, ctx, who5=[1, 1, 1, 1, 1])  # high, step 1: coordinators
+    assert uow.tables.cases[case_id].case.responder_id is None
+    at = clock.advance(minutes=1)
+    await handle_checkins([checkin("c-2", at=at, phq9=CRITICAL_PHQ9)], uow, ctx)
+    alerts = sent(uow).of_kind("alert")
+    assert [(a["recipient"]["person_id"], a["critical"]) for a in alerts] == [
+        ("coord-1", False),
+        ("coord-1", True),  # the policy again from step 1, at once, not after 10 minutes
+    ]
+
+
+@pytest.mark.parametrize(
+    ("answers", "urgent_from", "urgent", "critical"),
+    [
+        ({"wants_contact": True, "mood": 3}, "high", True, False),
+        ({"wants_contact": True, "mood": 3}, "critical", False, False),
+        ({"phq9": CRITICAL_PHQ9}, "critical", True, True),
+    ],
+)
+async def test_alerts_skip_quiet_hours_from_the_severity_the_policy_says(
+    uow: FakeEscalationUnitOfWork,
+    ctx: EscalationContext,
+    answers: dict[str, Any],
+    urgent_from: str,
+    urgent: bool,
+    critical: bool,
+) -> None:
+    stored_policy = policy(("responders", 60)).model_copy(update={"urgent_from": urgent_from})
+    await uow.on_call.save_policy(stored_policy)
+    await handle_checkins([checkin("c-1", **answers)], uow, ctx)
+    (alert,) = sent(uow).of_kind("alert")
+    assert (alert["urgent"], alert["critical"]) == (urgent, critical)
+
+
+async def test_a_medium_case_alerts_without_skipping_quiet_hours(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    for n in range(3):  # three low moods: a sustained decline (medium)
+        at = clock.advance(days=1)
+        await handle_checkins([checkin(f"c-{n}", at=at, mood=2)], uow, ctx)
+    (alert,) = sent(uow).of_kind("alert")
+    assert (alert["alert"]["severity"], alert["urgent"]) == ("medium", False)
+
+
+async def test_a_failed_unanswered_page_moves_nothing_on(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    await uow.on_call.save_policy(policy(("coordinators", 60)))
+    case_id = await opened(uow, ctx)
+    clock.advance(seconds=60)
+    await fire_due_timers(uow, ctx, 100)
+    pages = [a for a in uow.tables.alerts.values() if a.record.purpose == "unanswered"]
+    assert len(pages) == 1
+    before = len(sent(uow).of_kind("alert"))
+    await handle_receipts([receipt(pages[0].record.id)], uow, ctx)
+    assert len(sent(uow).of_kind("alert")) == before
+    assert uow.tables.cases[case_id].case.status.value == "assigned"

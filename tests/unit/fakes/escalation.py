@@ -10,9 +10,21 @@ from types import TracebackType
 from typing import Any, Self
 
 from kinship_contracts.cases import CaseStatus
-from kinship_contracts.directory import DirectoryChange, Role, latest_per_person
+from kinship_contracts.directory import (
+    DirectoryChange,
+    OutreachPreference,
+    Role,
+    latest_per_person,
+)
 from kinship_contracts.privacy import ErasureReceipt, ErasureStage
 from kinship_escalation.domain.cases import ERASED, AlertRecord, AuditRecord, StoredCase
+from kinship_escalation.domain.casework import (
+    CaseNote,
+    CaseWork,
+    ObservedCheckin,
+    PreferenceChange,
+    TimelineEntry,
+)
 from kinship_escalation.domain.explanations import CaseExplanation, RecordedEvidence
 from kinship_escalation.domain.observations import CheckinObservation, SignalObservation
 from kinship_escalation.domain.policies import (
@@ -21,6 +33,7 @@ from kinship_escalation.domain.policies import (
     ResponderLoad,
     StaffMember,
 )
+from kinship_escalation.domain.sealing import SubjectKey
 from kinship_escalation.domain.timers import Timer
 from kinship_escalation.handlers.ports import SubjectObservation, SubjectSignal
 from kinship_runtime.outbox import OutboxMessage, event_message
@@ -89,6 +102,12 @@ class Tables:
     erasures: dict[str, dict[str, Any]] = field(default_factory=dict)
     dead_letter_people: set[str] = field(default_factory=set)
     """People named by the dead letters whose keys are still kept."""
+    preferences: dict[str, tuple[OutreachPreference, datetime | None]] = field(default_factory=dict)
+    case_work: dict[str, CaseWork] = field(default_factory=dict)
+    case_notes: list[CaseNote] = field(default_factory=list)
+    subject_keys: dict[str, SubjectKey] = field(default_factory=dict)
+    shared_notes: set[str] = field(default_factory=set)
+    """Observed check-ins whose notes the person shared (``observations.note_shared``)."""
     signals: list[SubjectSignal] = field(default_factory=list)
     evidence: dict[tuple[str, str, str], RecordedEvidence] = field(default_factory=dict)
     """``case_evidence`` rows by (case id, rule, observation ref), in recording order."""
@@ -382,6 +401,120 @@ class FakeSupport(_Part):
         return True
 
 
+class FakePreferences(_Part):
+    async def apply(self, changes: Sequence[PreferenceChange]) -> None:
+        for change in changes:
+            if change.preference is None:
+                self.tables.preferences.pop(change.subject_id, None)
+                continue
+            kept = self.tables.preferences.get(change.subject_id)
+            if kept and kept[1] and change.updated_at and kept[1] > change.updated_at:
+                continue  # an older preference never replaces a newer one
+            self.tables.preferences[change.subject_id] = (change.preference, change.updated_at)
+
+    async def of(self, subject_id: str) -> OutreachPreference | None:
+        kept = self.tables.preferences.get(subject_id)
+        return kept[0] if kept else None
+
+    async def forget(self, subject_ids: Sequence[str]) -> int:
+        gone = [s for s in subject_ids if s in self.tables.preferences]
+        for subject in gone:
+            del self.tables.preferences[subject]
+        return len(gone)
+
+
+class FakeCaseFiles(_Part):
+    async def get(self, case_id: str) -> CaseWork | None:
+        work = self.tables.case_work.get(case_id)
+        return copy.deepcopy(work) if work else None
+
+    async def by_consent(self, consent_id: str) -> CaseWork | None:
+        for work in self.tables.case_work.values():
+            if work.consent_id == consent_id:
+                return copy.deepcopy(work)
+        return None
+
+    async def save(self, work: CaseWork) -> None:
+        assert work.case_id in self.tables.cases, "case work references a stored case"
+        clash = [
+            other
+            for other in self.tables.case_work.values()
+            if other.case_id != work.case_id
+            and work.consent_id is not None
+            and other.consent_id == work.consent_id
+        ]
+        assert not clash, "consent ids are unique"
+        self.tables.case_work[work.case_id] = copy.deepcopy(work)
+
+    async def add_note(self, note: CaseNote) -> None:
+        assert note.case_id in self.tables.cases, "notes reference a stored case"
+        self.tables.case_notes.append(note)
+
+    async def notes(self, case_id: str) -> list[CaseNote]:
+        found = [note for note in self.tables.case_notes if note.case_id == case_id]
+        return sorted(found, key=lambda note: (note.written_at, note.id))
+
+    async def subject_key(self, subject_id: str) -> SubjectKey | None:
+        return self.tables.subject_keys.get(subject_id)
+
+    async def add_subject_key(self, subject_id: str, key: SubjectKey) -> SubjectKey:
+        return self.tables.subject_keys.setdefault(subject_id, key)
+
+    async def share_notes(self, checkin_ids: Sequence[str]) -> None:
+        self.tables.shared_notes |= {i for i in checkin_ids if i in self.tables.observations}
+
+    async def checkins(self, checkin_ids: Sequence[str]) -> list[ObservedCheckin]:
+        found = []
+        for checkin_id in checkin_ids:
+            if checkin_id not in self.tables.observations:
+                continue
+            observation = self.tables.observations[checkin_id][2]
+            scores: dict[str, int | bool] = {
+                name: value
+                for name in ("mood", "stress", "energy", "who5_raw", "phq9_total", "phq2_total")
+                if (value := getattr(observation, name)) is not None
+            }
+            if observation.item9_positive:
+                scores["phq9_item9_positive"] = True
+            if observation.wants_contact:
+                scores["wants_contact"] = True
+            shared = checkin_id in self.tables.shared_notes
+            found.append(ObservedCheckin(checkin_id, observation.at, scores, shared))
+        return sorted(found, key=lambda checkin: (checkin.at, checkin.id))
+
+    async def timeline(self, case_id: str) -> list[TimelineEntry]:
+        return [
+            TimelineEntry(record.at, record.action, record.actor, record.sequence)
+            for record in self.tables.audit
+            if case_id in record.case_ids
+        ]
+
+    async def forget_subjects(
+        self, subject_ids: Sequence[str], case_ids: Sequence[str]
+    ) -> dict[str, int]:
+        t = self.tables
+        keys = [s for s in subject_ids if s in t.subject_keys]
+        for subject in keys:
+            del t.subject_keys[subject]
+        notes = [n for n in t.case_notes if n.case_id in case_ids]
+        t.case_notes = [n for n in t.case_notes if n.case_id not in case_ids]
+        t.shared_notes &= set(t.observations)  # their observations went with the rows
+        questions = 0
+        for case_id in case_ids:
+            work = t.case_work.get(case_id)
+            if work is not None and work.consent_id is not None:
+                work.consent_id = None
+                questions += 1
+        return {"subject_keys": len(keys), "case_notes": len(notes), "consent_questions": questions}
+
+    async def forget_person(self, person_id: str) -> dict[str, int]:
+        t = self.tables
+        theirs = [i for i, n in enumerate(t.case_notes) if n.author == f"person:{person_id}"]
+        for i in theirs:
+            t.case_notes[i] = CaseNote(**{**t.case_notes[i].__dict__, "author": "person:erased"})
+        return {"note_authors": len(theirs)}
+
+
 class FakeOnCall(_Part):
     async def rotation(self, name: str) -> OnCallRotation | None:
         return self.tables.rotations.get(name)
@@ -570,6 +703,8 @@ class FakeEscalationUnitOfWork:
         self.directory = FakeDirectory(self)
         self.workload = FakeWorkload(self)
         self.support = FakeSupport(self)
+        self.preferences = FakePreferences(self)
+        self.casework = FakeCaseFiles(self)
         self.on_call = FakeOnCall(self)
         self.erasure = FakeErasure(self)
         self.evidence = FakeCaseEvidence(self)

@@ -14,10 +14,27 @@ from typing import Any
 import asyncpg
 
 from kinship_contracts.cases import CaseOutcome, CaseStatus, Severity
-from kinship_contracts.directory import DirectoryChange, Role
+from kinship_contracts.directory import DirectoryChange, OutreachPreference, Role
 from kinship_contracts.privacy import ErasureStage
 from kinship_contracts.signals import SignalKind
-from kinship_escalation.domain.cases import ERASED, AlertRecord, AuditRecord, Case, StoredCase
+from kinship_escalation.domain.cases import (
+    ERASED,
+    AlertPurpose,
+    AlertRecord,
+    AuditRecord,
+    Case,
+    StoredCase,
+)
+from kinship_escalation.domain.casework import (
+    CaseNote,
+    CaseWork,
+    Consent,
+    ContactChannel,
+    NoteKind,
+    ObservedCheckin,
+    PreferenceChange,
+    TimelineEntry,
+)
 from kinship_escalation.domain.evidence import ObservedFacts, Threshold
 from kinship_escalation.domain.explanations import CaseExplanation, RecordedEvidence
 from kinship_escalation.domain.observations import CheckinObservation, SignalObservation
@@ -27,6 +44,7 @@ from kinship_escalation.domain.policies import (
     ResponderLoad,
     StaffMember,
 )
+from kinship_escalation.domain.sealing import SubjectKey
 from kinship_escalation.domain.timers import Timer, TimerKind
 from kinship_escalation.handlers.ports import SubjectObservation, SubjectSignal
 from kinship_runtime.database import Connection, PoolTransaction
@@ -363,14 +381,15 @@ class PostgresCases(_Statements):
     async def audit(self, record: AuditRecord) -> None:
         """Append to the audit trail (``case_id`` too when it is about one case)."""
         await self.conn.execute(
-            "INSERT INTO case_audit (case_id, case_ids, subject_ids, action, actor, sequence)"
-            " VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO case_audit (case_id, case_ids, subject_ids, action, actor, sequence, at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, now()))",
             record.case_ids[0] if len(record.case_ids) == 1 else None,
             list(record.case_ids),
             list(record.subject_ids),
             record.action,
             record.actor,
             record.sequence,
+            record.at,
         )
 
     async def save_feedback(self, case_id: str, given_by: str, score: int, at: datetime) -> bool:
@@ -432,24 +451,27 @@ class PostgresAlerts(_Statements):
     async def add(self, alert: AlertRecord, sent_at: datetime) -> None:
         """Record an alert sent."""
         await self.conn.execute(
-            "INSERT INTO alerts (id, case_id, recipient_id, step, attempt, sent_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO alerts (id, case_id, recipient_id, step, attempt, sent_at, purpose)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
             alert.id,
             alert.case_id,
             alert.recipient_id,
             alert.step,
             alert.attempt,
             sent_at,
+            alert.purpose.value,
         )
 
     async def get(self, alert_id: str) -> AlertRecord | None:
         """An alert by id, locked for this transaction."""
         row = await self.conn.fetchrow(
-            "SELECT id, case_id, recipient_id, step, attempt, link_used_at FROM alerts"
+            "SELECT id, case_id, recipient_id, step, attempt, link_used_at, purpose FROM alerts"
             " WHERE id = $1 FOR UPDATE",
             alert_id,
         )
-        return AlertRecord(**dict(row)) if row else None
+        if row is None:
+            return None
+        return AlertRecord(**{**dict(row), "purpose": AlertPurpose(row["purpose"])})
 
     async def use_link(self, alert_id: str, now: datetime) -> None:
         """Spend an alert's one-time link."""
@@ -731,6 +753,229 @@ class PostgresOnCall(_Statements):
         )
 
 
+# ---- outreach preferences and working cases ------------------------------------------------
+
+
+class PostgresPreferences(_Statements):
+    """The ``outreach_preferences`` table (by subject id)."""
+
+    async def apply(self, changes: Sequence[PreferenceChange]) -> None:
+        """Keep each subject's latest preference (an older one never replaces a newer)."""
+        latest = {change.subject_id: change for change in changes}
+        kept = [c for c in latest.values() if c.preference is not None]
+        gone = [c.subject_id for c in latest.values() if c.preference is None]
+        if kept:
+            await self.conn.executemany(
+                "INSERT INTO outreach_preferences (subject_id, preference, updated_at)"
+                " VALUES ($1, $2, $3) ON CONFLICT (subject_id) DO UPDATE SET"
+                " preference = EXCLUDED.preference, updated_at = EXCLUDED.updated_at"
+                " WHERE outreach_preferences.updated_at IS NULL OR EXCLUDED.updated_at IS NULL"
+                " OR outreach_preferences.updated_at <= EXCLUDED.updated_at",
+                [(c.subject_id, str(c.preference), c.updated_at) for c in kept],
+            )
+        if gone:
+            await self.forget(gone)
+
+    async def of(self, subject_id: str) -> OutreachPreference | None:
+        """The subject's preference, if stated."""
+        value = await self.conn.fetchval(
+            "SELECT preference FROM outreach_preferences WHERE subject_id = $1", subject_id
+        )
+        return OutreachPreference(value) if value is not None else None
+
+    async def forget(self, subject_ids: Sequence[str]) -> int:
+        """Forget the subjects' preferences."""
+        return await _count(
+            self.conn,
+            "DELETE FROM outreach_preferences WHERE subject_id = ANY($1::text[])",
+            list(subject_ids),
+        )
+
+
+_CASE_WORK_COLUMNS = (
+    "case_id, consent, consent_id, consent_expires_at, consent_answered_at, contact_channel,"
+    " follow_up_at, resolutions, reopened"
+)
+_SAVE_CASE_WORK = (
+    f"INSERT INTO case_work ({_CASE_WORK_COLUMNS})"  # noqa: S608 - constant column names
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (case_id) DO UPDATE SET"
+    " consent = $2, consent_id = $3, consent_expires_at = $4, consent_answered_at = $5,"
+    " contact_channel = $6, follow_up_at = $7, resolutions = $8, reopened = $9"
+)
+_SCORES = ("mood", "stress", "energy", "who5_raw", "phq9_total", "phq2_total")
+
+
+def _case_work(row: asyncpg.Record) -> CaseWork:
+    channel = row["contact_channel"]
+    return CaseWork(
+        case_id=row["case_id"],
+        consent=Consent(row["consent"]),
+        consent_id=row["consent_id"],
+        consent_expires_at=row["consent_expires_at"],
+        consent_answered_at=row["consent_answered_at"],
+        contact_channel=ContactChannel(channel) if channel else None,
+        follow_up_at=row["follow_up_at"],
+        resolutions=row["resolutions"],
+        reopened=row["reopened"],
+    )
+
+
+def _observed(row: asyncpg.Record) -> ObservedCheckin:
+    scores: dict[str, int | bool] = {name: row[name] for name in _SCORES if row[name] is not None}
+    if row["item9_positive"]:
+        scores["phq9_item9_positive"] = True
+    if row["wants_contact"]:
+        scores["wants_contact"] = True
+    return ObservedCheckin(row["id"], row["at"], scores, row["note_shared"])
+
+
+class PostgresCaseFiles(_Statements):
+    """The ``case_work``, ``case_notes`` and ``subject_keys`` tables; observations' shared
+    notes; the audit trail as a case's timeline."""
+
+    async def get(self, case_id: str) -> CaseWork | None:
+        """A case's working state, locked for this transaction."""
+        row = await self.conn.fetchrow(
+            f"SELECT {_CASE_WORK_COLUMNS} FROM case_work"  # noqa: S608 - constant columns
+            " WHERE case_id = $1 FOR UPDATE",
+            case_id,
+        )
+        return _case_work(row) if row else None
+
+    async def by_consent(self, consent_id: str) -> CaseWork | None:
+        """The working state of the case that asked ``consent_id``, locked."""
+        row = await self.conn.fetchrow(
+            f"SELECT {_CASE_WORK_COLUMNS} FROM case_work"  # noqa: S608 - constant columns
+            " WHERE consent_id = $1 FOR UPDATE",
+            consent_id,
+        )
+        return _case_work(row) if row else None
+
+    async def save(self, work: CaseWork) -> None:
+        """Insert or update a case's working state."""
+        await self.conn.execute(
+            _SAVE_CASE_WORK,
+            work.case_id,
+            work.consent.value,
+            work.consent_id,
+            work.consent_expires_at,
+            work.consent_answered_at,
+            work.contact_channel.value if work.contact_channel else None,
+            work.follow_up_at,
+            work.resolutions,
+            work.reopened,
+        )
+
+    async def add_note(self, note: CaseNote) -> None:
+        """Keep a sealed note."""
+        await self.conn.execute(
+            "INSERT INTO case_notes (id, case_id, kind, author, written_at, sealed)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            note.id,
+            note.case_id,
+            note.kind.value,
+            note.author,
+            note.written_at,
+            note.sealed,
+        )
+
+    async def notes(self, case_id: str) -> list[CaseNote]:
+        """A case's notes, oldest first."""
+        rows = await self.conn.fetch(
+            "SELECT id, case_id, kind, author, written_at, sealed FROM case_notes"
+            " WHERE case_id = $1 ORDER BY written_at, id",
+            case_id,
+        )
+        return [
+            CaseNote(
+                r["id"],
+                r["case_id"],
+                NoteKind(r["kind"]),
+                r["author"],
+                r["written_at"],
+                bytes(r["sealed"]),
+            )
+            for r in rows
+        ]
+
+    async def subject_key(self, subject_id: str) -> SubjectKey | None:
+        """A subject's wrapped data key."""
+        row = await self.conn.fetchrow(
+            "SELECT master_key_id, wrapped_key FROM subject_keys WHERE subject_id = $1",
+            subject_id,
+        )
+        return SubjectKey(row["master_key_id"], bytes(row["wrapped_key"])) if row else None
+
+    async def add_subject_key(self, subject_id: str, key: SubjectKey) -> SubjectKey:
+        """Keep a new data key unless another replica kept one first; the one kept."""
+        await self.conn.execute(
+            "INSERT INTO subject_keys (subject_id, master_key_id, wrapped_key)"
+            " VALUES ($1, $2, $3) ON CONFLICT (subject_id) DO NOTHING",
+            subject_id,
+            key.master_key_id,
+            key.wrapped,
+        )
+        kept = await self.subject_key(subject_id)
+        assert kept is not None  # inserted, or there already
+        return kept
+
+    async def share_notes(self, checkin_ids: Sequence[str]) -> None:
+        """Mark the observed check-ins whose notes the person shared."""
+        await self.conn.execute(
+            "UPDATE observations SET note_shared = true WHERE id = ANY($1::text[])",
+            list(checkin_ids),
+        )
+
+    async def checkins(self, checkin_ids: Sequence[str]) -> list[ObservedCheckin]:
+        """The observed check-ins among ``checkin_ids``, oldest first."""
+        rows = await self.conn.fetch(
+            "SELECT id, at, mood, stress, energy, who5_raw, phq9_total, phq2_total,"
+            " item9_positive, wants_contact, note_shared FROM observations"
+            " WHERE id = ANY($1::text[]) ORDER BY at, id",
+            list(checkin_ids),
+        )
+        return [_observed(row) for row in rows]
+
+    async def timeline(self, case_id: str) -> list[TimelineEntry]:
+        """The audit records about the case, oldest first."""
+        rows = await self.conn.fetch(
+            "SELECT at, action, actor, sequence FROM case_audit"
+            " WHERE case_ids @> ARRAY[$1::text] ORDER BY seq",
+            case_id,
+        )
+        return [TimelineEntry(r["at"], r["action"], r["actor"], r["sequence"]) for r in rows]
+
+    async def forget_subjects(
+        self, subject_ids: Sequence[str], case_ids: Sequence[str]
+    ) -> dict[str, int]:
+        """Shred the subjects' data keys, delete their cases' notes, forget their questions."""
+        conn, subjects, cases = self.conn, list(subject_ids), list(case_ids)
+        return {
+            "subject_keys": await _count(
+                conn, "DELETE FROM subject_keys WHERE subject_id = ANY($1::text[])", subjects
+            ),
+            "case_notes": await _count(
+                conn, "DELETE FROM case_notes WHERE case_id = ANY($1::text[])", cases
+            ),
+            "consent_questions": await _count(
+                conn,
+                "UPDATE case_work SET consent_id = NULL WHERE case_id = ANY($1::text[])"
+                " AND consent_id IS NOT NULL",
+                cases,
+            ),
+        }
+
+    async def forget_person(self, person_id: str) -> dict[str, int]:
+        """Notes the person wrote name them no more."""
+        return {
+            "note_authors": await _count(
+                self.conn,
+                "UPDATE case_notes SET author = 'person:erased' WHERE author = 'person:' || $1",
+                person_id,
+            )
+        }
+
+
 # ---- erasure --------------------------------------------------------------------------------
 
 
@@ -869,6 +1114,8 @@ class PostgresEscalationUnitOfWork(PoolTransaction):
         self.directory = PostgresDirectory(self, directory)
         self.workload = PostgresWorkload(self)
         self.support = PostgresSupport(self)
+        self.preferences = PostgresPreferences(self)
+        self.casework = PostgresCaseFiles(self)
         self.on_call = PostgresOnCall(self)
         self.erasure = PostgresErasure(self)
         self.evidence = PostgresCaseEvidence(self)

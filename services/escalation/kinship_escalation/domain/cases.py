@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from kinship_contracts.cases import CaseEvent, CaseEventKind, CaseOutcome, CaseStatus, Severity
 from kinship_escalation.domain.policies import EscalationPolicy
@@ -127,12 +128,13 @@ class Case:
         self.status = CaseStatus.ACKNOWLEDGED
         return [self._event(CaseEventKind.ACKNOWLEDGED, now)]
 
-    def contact(self, by: str, now: datetime) -> list[CaseEvent]:
-        """The responder reached the person (first contact)."""
+    def contact(self, by: str, now: datetime, at: datetime | None = None) -> list[CaseEvent]:
+        """The responder reached the person (first contact, at ``at``, by default now). A
+        case handed on after first contact keeps the time of its first contact."""
         if self.status is not CaseStatus.ACKNOWLEDGED:
             raise CaseTransitionError(self.id, "record contact", self.status, "acknowledge first")
         self._require_responder(by, "record contact")
-        self.contacted_at = now
+        self.contacted_at = self.contacted_at or at or now
         self.status = CaseStatus.CONTACTED
         return [self._event(CaseEventKind.CONTACTED, now)]
 
@@ -146,8 +148,9 @@ class Case:
         self.status = CaseStatus.ASSIGNED
         self.acknowledged_at = None
 
-    def hand_over(self, by: str, to: str, now: datetime) -> list[CaseEvent]:
-        """The responder passes the case to another; it awaits the new one's acknowledgement."""
+    def hand_over(self, by: str, to: str | None, now: datetime) -> list[CaseEvent]:
+        """The responder passes the case to another (``to``), or back to the rotation (None:
+        whoever its policy alerts next); it awaits the new one's acknowledgement."""
         if self.status not in (CaseStatus.ACKNOWLEDGED, CaseStatus.CONTACTED):
             raise CaseTransitionError(self.id, "hand over", self.status, "acknowledge first")
         self._require_responder(by, "hand over")
@@ -204,6 +207,34 @@ class Case:
     def follow_up_due(self, now: datetime) -> list[CaseEvent]:
         """The scheduled follow-up after resolution has come."""
         return [self._event(CaseEventKind.FOLLOW_UP_DUE, now)]
+
+    def record(self, kind: CaseEventKind, now: datetime) -> list[CaseEvent]:
+        """An event about the case that does not move it along its lifecycle (a consent
+        question or answer, a reveal, a note, a planned follow-up, an unanswered page)."""
+        return [self._event(kind, now)]
+
+    def close_for_person(self, outcome: CaseOutcome, now: datetime) -> list[CaseEvent]:
+        """The person declined outreach, or never answered whether a peer may reach out: the
+        case closes with ``outcome`` whoever holds it (nobody may reach out)."""
+        if not self.is_open:
+            raise CaseTransitionError(self.id, "close", self.status, "it is resolved already")
+        self.resolved_at = now
+        self.outcome = outcome
+        self.status = CaseStatus.RESOLVED
+        return [self._event(CaseEventKind.RESOLVED, now)]
+
+    def reopen(self, by: str, now: datetime) -> list[CaseEvent]:
+        """A resolved case is opened again by ``by``, who holds it (acknowledged) from now."""
+        if self.is_open:
+            raise CaseTransitionError(self.id, "re-open", self.status, "it is open")
+        if self.subject_id == ERASED:
+            raise CaseTransitionError(self.id, "re-open", self.status, "its person was erased")
+        self.status = CaseStatus.ACKNOWLEDGED
+        self.responder_id = by
+        self.acknowledged_at = now
+        self.resolved_at = None
+        self.outcome = None
+        return [self._event(CaseEventKind.REOPENED, now)]
 
     def _require_awaiting(self, action: str, hint: str) -> None:
         if not self.awaiting_acknowledgement:
@@ -289,11 +320,20 @@ class AuditRecord:
     case_ids: tuple[str, ...]
     subject_ids: tuple[str, ...]
     sequence: int | None = None
+    at: datetime | None = field(default=None, compare=False)
+    """When (the database's time when None)."""
 
     @classmethod
-    def of(cls, case: Case, action: str, actor: str, sequence: int | None = None) -> "AuditRecord":
+    def of(
+        cls,
+        case: Case,
+        action: str,
+        actor: str,
+        sequence: int | None = None,
+        at: datetime | None = None,
+    ) -> "AuditRecord":
         """An entry about one case."""
-        return cls(action, actor, (case.id,), (case.subject_id,), sequence)
+        return cls(action, actor, (case.id,), (case.subject_id,), sequence, at)
 
     @classmethod
     def listing(cls, cases: list[Case], actor: str) -> "AuditRecord":
@@ -306,6 +346,19 @@ class AuditRecord:
         )
 
 
+class AlertPurpose(StrEnum):
+    """Why an alert was sent to someone about a case."""
+
+    PAGE = "page"
+    """A step of the case's escalation policy."""
+    UNANSWERED = "unanswered"
+    """Every step was spent unacknowledged: coordinators are paged, and reminded."""
+    CRITICAL = "critical"
+    """The case rose to critical while its responder held it."""
+    FOLLOW_UP = "follow_up"
+    """The responder's planned follow-up came."""
+
+
 @dataclass(frozen=True)
 class AlertRecord:
     """An alert sent for a case's step and attempt, with its one-time link's use."""
@@ -316,3 +369,5 @@ class AlertRecord:
     step: int
     attempt: int
     link_used_at: datetime | None = None
+    purpose: AlertPurpose = AlertPurpose.PAGE
+    """Why it was sent; only pages move a case on when they all fail."""

@@ -1,16 +1,21 @@
-"""Acknowledgement links of alerts.
+"""Links that act: acknowledgement links of alerts, and the yes/no links of consent questions.
 
-The alert on ``notifications.requests`` carries the link without a token, and when it stops
+A request on ``notifications.requests`` carries the link without a token, and when it stops
 working; the notifications service adds a one-time token (``kinship_contracts.links``) to the
 message it sends, so no usable link is ever stored or sent on Kafka. This service checks the
-token when the responder follows the link, with the secret both services hold for this
-purpose only (``KINSHIP_LINK_SECRET``), and records the link's first use against the alert.
+token when the link is followed, with the secret both services hold for this purpose only
+(``KINSHIP_LINK_SECRET``), and records the link's first use (an alert's; a question's answer).
 """
 
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from kinship_contracts.links import check_ack_token
+from kinship_contracts.links import (
+    ConsentAnswer,
+    check_ack_token,
+    check_consent_token,
+    mint_consent_token,
+)
 
 _BEFORE_ANY_EXPIRY = datetime.fromtimestamp(0, UTC)
 
@@ -26,7 +31,8 @@ class LinkCheck(StrEnum):
 
 
 class AckLinks:
-    """The acknowledgement link of each alert, its expiry, and the check of its token."""
+    """The acknowledgement link of each alert, its expiry, and the check of its token; the
+    yes/no links of each consent question and the check of theirs."""
 
     def __init__(self, secret: bytes, public_url: str, lifetime: timedelta) -> None:
         if not secret:
@@ -50,3 +56,26 @@ class AckLinks:
         if check_ack_token(self._secret, alert_id, token, _BEFORE_ANY_EXPIRY):
             return LinkCheck.EXPIRED
         return LinkCheck.FORGED
+
+    def consent_url(self, consent_id: str, answer: ConsentAnswer) -> str:
+        """The link of one answer to a consent question, without a token."""
+        return f"{self._base}/v1/consent/{consent_id}/{ConsentAnswer(answer).value}"
+
+    def check_consent(
+        self, consent_id: str, answer: ConsentAnswer, token: str, now: datetime
+    ) -> LinkCheck:
+        """Whether ``token`` was minted for this answer to ``consent_id`` and is still valid."""
+        if check_consent_token(self._secret, consent_id, answer, token, now):
+            return LinkCheck.VALID
+        if check_consent_token(self._secret, consent_id, answer, token, _BEFORE_ANY_EXPIRY):
+            return LinkCheck.EXPIRED
+        return LinkCheck.FORGED
+
+    def other_answer_token(
+        self, consent_id: str, answer: ConsentAnswer, token: str
+    ) -> tuple[ConsentAnswer, str]:
+        """The other answer and its token, valid as long as ``token`` (a checked one): whoever
+        holds one answer's link is the person asked, and may choose either answer on its page."""
+        other = ConsentAnswer.NO if answer is ConsentAnswer.YES else ConsentAnswer.YES
+        expires = datetime.fromtimestamp(int(token.split(".")[1]), UTC)
+        return other, mint_consent_token(self._secret, consent_id, other, expires)

@@ -16,6 +16,8 @@ from pydantic import (
     StringConstraints,
 )
 
+from kinship_contracts.cases import Severity
+
 _NAME = r"^[a-z0-9_-]{1,64}$"
 
 
@@ -118,8 +120,9 @@ class NextAlert:
 
     step: int
     attempt: int
-    fresh_round: bool = False
-    """The last step again: everyone may be alerted again (nobody sits on a case)."""
+    unanswered: bool = False
+    """Every step and repeat was spent: coordinators are paged on an "unanswered" alert, and
+    reminded every ``unanswered_interval_seconds`` until someone acknowledges."""
 
 
 class EscalationPolicy(BaseModel):
@@ -131,6 +134,18 @@ class EscalationPolicy(BaseModel):
     steps: list[PolicyStep] = Field(min_length=1, max_length=10)
     contact_timeout_seconds: int = Field(
         default=3600, ge=1, description="Acknowledged but no first contact: escalate."
+    )
+    urgent_from: Literal[Severity.HIGH, Severity.CRITICAL] = Field(
+        default=Severity.HIGH,
+        description="Alerts of cases this severe or worse skip the responders' quiet hours "
+        "('high' or 'critical'; critical alerts always do).",
+    )
+    unanswered_interval_seconds: int = Field(
+        default=900,
+        ge=1,
+        le=86_400,
+        description="After every step was spent unacknowledged, coordinators are reminded at "
+        "this interval until someone acknowledges.",
     )
 
     def step(self, number: int) -> PolicyStep:
@@ -147,12 +162,17 @@ class EscalationPolicy(BaseModel):
 
     def after_timeout(self, step: int, attempt: int) -> NextAlert:
         """What to alert when ``(step, attempt)`` timed out: the step again while it has
-        repeats left, then the next step; after the last step, the last step again, afresh."""
+        repeats left (the last step too), then the next step; when the last step's repeats
+        are spent, the case is unanswered (nobody is ever left alone: coordinators)."""
         if attempt < self.step(step).repeat:
             return NextAlert(step, attempt + 1)
         if not self.is_last(step):
             return NextAlert(step + 1, 1)
-        return NextAlert(step, 1, fresh_round=True)
+        return NextAlert(step, attempt, unanswered=True)
+
+    def urgent(self, severity: Severity) -> bool:
+        """Whether alerts of a case this severe skip the responders' quiet hours."""
+        return severity.rank >= Severity(self.urgent_from).rank
 
     def without_person(self, person_id: str) -> "EscalationPolicy":
         """The policy with steps naming ``person_id`` (who was erased) alerting the

@@ -24,6 +24,12 @@ class TimerKind(StrEnum):
     """After a low trend, the expected check-ins did not come: withdrawal."""
     SUPPORT_SESSION = "support_session"
     """The support-session window after a critical incident opens: offer one."""
+    UNANSWERED = "unanswered"
+    """Every step was spent unacknowledged: page the coordinators (again)."""
+    RESPONDER_FOLLOW_UP = "responder_follow_up"
+    """The responder's planned follow-up has come: remind them."""
+    CONSENT_EXPIRY = "consent_expiry"
+    """The person never answered whether a peer may reach out: the case closes."""
 
 
 @dataclass(frozen=True)
@@ -39,31 +45,56 @@ class Timer:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-def ack_timeout(case_id: str, step: int, attempt: int, due_at: datetime) -> Timer:
-    """The acknowledgement timeout of one alerting of a case's step."""
+def ack_timeout(
+    case_id: str, step: int, attempt: int, due_at: datetime, assigned_at: datetime | None = None
+) -> Timer:
+    """The acknowledgement timeout of one alerting of a case's step: it fires only while the
+    case is still alerted as it was then (``assigned_at``). Alerting the same step and
+    attempt again later (the last step, after a contact timeout) arms the same timer again
+    (``Timers.schedule(..., replace=True)``)."""
+    payload: dict[str, Any] = {"step": step, "attempt": attempt}
+    if assigned_at is not None:
+        payload["assigned_at"] = assigned_at.isoformat()
     return Timer(
         f"{TimerKind.ACK_TIMEOUT}:{case_id}:{step}:{attempt}",
         TimerKind.ACK_TIMEOUT,
         due_at,
         case_id=case_id,
-        payload={"step": step, "attempt": attempt},
+        payload=payload,
     )
 
 
-def contact_timeout(case_id: str, sequence: int, due_at: datetime) -> Timer:
-    """First contact is due: the case must still be at ``sequence`` when it fires."""
+def contact_timeout(
+    case_id: str, sequence: int, due_at: datetime, acknowledged_at: datetime | None = None
+) -> Timer:
+    """First contact is due: it fires unless the person was reached, or the case was taken
+    again (acknowledged at another time) or closed. New evidence does not disarm it."""
+    payload: dict[str, Any] = {"sequence": sequence}
+    if acknowledged_at is not None:
+        payload["acknowledged_at"] = acknowledged_at.isoformat()
     return Timer(
         f"{TimerKind.CONTACT_TIMEOUT}:{case_id}:{sequence}",
         TimerKind.CONTACT_TIMEOUT,
         due_at,
         case_id=case_id,
-        payload={"sequence": sequence},
+        payload=payload,
     )
 
 
-def case_follow_up(case_id: str, due_at: datetime) -> Timer:
-    """The follow-up after a case was resolved."""
-    return Timer(f"{TimerKind.CASE_FOLLOW_UP}:{case_id}", TimerKind.CASE_FOLLOW_UP, due_at, case_id)
+def case_follow_up(
+    case_id: str, due_at: datetime, resolution: int | None = None, hours: int | None = None
+) -> Timer:
+    """A follow-up ``hours`` after a case's ``resolution``-th resolution."""
+    if resolution is None or hours is None:
+        timer_id = f"{TimerKind.CASE_FOLLOW_UP}:{case_id}"  # one per case, before 0.3
+        return Timer(timer_id, TimerKind.CASE_FOLLOW_UP, due_at, case_id)
+    return Timer(
+        f"{TimerKind.CASE_FOLLOW_UP}:{case_id}:{resolution}:{hours}",
+        TimerKind.CASE_FOLLOW_UP,
+        due_at,
+        case_id,
+        payload={"resolution": resolution, "hours": hours},
+    )
 
 
 def exposure_follow_up(signal_id: str, hours: int, subject_id: str, due_at: datetime) -> Timer:
@@ -113,4 +144,40 @@ def support_session(
         due_at,
         team_id=team_id,
         payload={"reason": reason, "from": since.isoformat()},
+    )
+
+
+def unanswered(
+    case_id: str, sequence: int, page: int, case_at: dict[str, Any], due_at: datetime
+) -> Timer:
+    """The next "unanswered" page to the coordinators (``page`` counts them), while the case
+    stays where ``case_at`` says (step, attempt, assigned_at) unacknowledged."""
+    return Timer(
+        f"{TimerKind.UNANSWERED}:{case_id}:{sequence}",
+        TimerKind.UNANSWERED,
+        due_at,
+        case_id=case_id,
+        payload={**case_at, "page": page},
+    )
+
+
+def responder_follow_up(case_id: str, sequence: int, due_at: datetime) -> Timer:
+    """The responder's planned follow-up (``sequence``: the case's when it was planned)."""
+    return Timer(
+        f"{TimerKind.RESPONDER_FOLLOW_UP}:{case_id}:{sequence}",
+        TimerKind.RESPONDER_FOLLOW_UP,
+        due_at,
+        case_id=case_id,
+        payload={"at": due_at.isoformat()},
+    )
+
+
+def consent_expiry(case_id: str, consent_id: str, due_at: datetime) -> Timer:
+    """The consent question ``consent_id`` expires unanswered."""
+    return Timer(
+        f"{TimerKind.CONSENT_EXPIRY}:{case_id}",
+        TimerKind.CONSENT_EXPIRY,
+        due_at,
+        case_id=case_id,
+        payload={"consent_id": consent_id},
     )

@@ -9,10 +9,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from dishka import FromDishka
+from pydantic import ValidationError
 
 from kinship_contracts.checkins import CheckinRecorded
 from kinship_contracts.directory import DirectoryChange
+from kinship_contracts.errors import safe_field_errors
 from kinship_contracts.notifications import NotificationReceipt
+from kinship_contracts.outreach import OutreachChanged
 from kinship_contracts.privacy import ErasureRequested, SubjectsErased
 from kinship_contracts.signals import SignalSubmitted
 from kinship_contracts.topics import (
@@ -22,17 +25,20 @@ from kinship_contracts.topics import (
     ERASURE_REQUESTED,
     ERASURE_SUBJECTS,
     NOTIFICATION_RECEIPTS,
+    OUTREACH_PREFERENCES,
     SIGNALS_SUBMITTED,
 )
+from kinship_escalation.domain.casework import PreferenceChange
 from kinship_escalation.handlers.alerts import handle_receipts
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.detection import handle_checkins
 from kinship_escalation.handlers.directory import apply_directory
 from kinship_escalation.handlers.erasure import erase_people, erase_subject_sets
+from kinship_escalation.handlers.outreach import apply_preferences, remember_shared_notes
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_escalation.handlers.signals import handle_signals
 from kinship_runtime.ingest import Subscription
-from kinship_runtime.records import parse_directory, parse_records
+from kinship_runtime.records import Accepted, Record, Rejected, parse_directory, parse_records
 
 
 async def store_checkins(
@@ -43,6 +49,7 @@ async def store_checkins(
     """Evaluate a batch of recorded check-ins (from either lane: the observation id dedupes)."""
     async with uow:
         await handle_checkins(checkins, uow, ctx)
+        await remember_shared_notes(checkins, uow)
 
 
 async def store_signals(
@@ -95,6 +102,43 @@ async def store_erased_subjects(
         await erase_subject_sets(events, uow, ctx)
 
 
+async def store_outreach(
+    changes: Sequence[PreferenceChange], uow: FromDishka[EscalationUnitOfWork]
+) -> None:
+    """Keep people's outreach preferences (by subject id)."""
+    async with uow:
+        await apply_preferences(changes, uow)
+
+
+def parse_outreach(
+    records: Sequence[Record],
+) -> tuple[list[Accepted[PreferenceChange]], list[Rejected]]:
+    """Preference changes keyed by subject id; a null value (tombstone) forgets the subject."""
+    accepted: list[Accepted[PreferenceChange]] = []
+    rejected: list[Rejected] = []
+    for record in records:
+        key = record.key.decode(errors="replace") if record.key else None
+        if record.value is None:
+            if key:
+                accepted.append(Accepted(record, PreferenceChange(key, None)))
+            else:
+                rejected.append(Rejected(record, {"code": "missing_key", "errors": []}))
+            continue
+        try:
+            event = OutreachChanged.model_validate_json(record.value)
+        except ValidationError as error:
+            errors = safe_field_errors(error, OutreachChanged)
+            rejected.append(Rejected(record, {"code": "validation_failed", "errors": errors}))
+            continue
+        if key is not None and key != event.subject_id:
+            reason = {"code": "key_mismatch", "errors": [{"loc": ["subject_id"], "msg": "key"}]}
+            rejected.append(Rejected(record, reason))
+            continue
+        change = PreferenceChange(event.subject_id, event.preference, event.updated_at)
+        accepted.append(Accepted(record, change))
+    return accepted, rejected
+
+
 SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
     Subscription(
         CHECKINS_RECORDED,
@@ -132,6 +176,14 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
         store=store_directory,
         description="The directory: teams and programme roles.",
         owns_dead_letters=False,  # the check-in service dead-letters invalid directory records
+    ),
+    Subscription(
+        OUTREACH_PREFERENCES,
+        "outreach",
+        parse=parse_outreach,
+        store=store_outreach,
+        description="People's outreach preferences by subject id: may a peer reach out?",
+        owns_dead_letters=False,  # the check-in service publishes it and owns its dead letters
     ),
     Subscription(
         ERASURE_REQUESTED,

@@ -5,11 +5,13 @@ Every route states who may call it (``kinship_runtime.access``): cases are for p
 reads or acts on a case), rotations and policies for coordinators, programme metrics for
 coordinators and keys with ``reports:read``, feedback for any signed-in person (row-level:
 the case's subject or its responder). The acknowledgement links are the one public part:
-their token is their proof.
+their token is their proof, and so are the consent links a person asked whether a peer may
+reach out follows (``/v1/consent/...``).
 
 Each route enters a unit of work, calls one handler and wakes the outbox relay after the
 commit. Handler errors become HTTP answers in ``_answers``: no case → 404, not allowed →
-403, an expired link → 410, not in the state for it → 409, the vault away → 503.
+403, an expired link → 410, not in the state for it (or a question answered) → 409, details
+that cannot be right → 422, the vault away → 503.
 """
 
 import dataclasses
@@ -23,10 +25,12 @@ from dishka import FromDishka
 from dishka.integrations.fastapi import DishkaRoute
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from kinship_contracts.base import FreeText
 from kinship_contracts.cases import CaseOutcome, CaseStatus, Severity
 from kinship_contracts.directory import Role
+from kinship_contracts.links import ConsentAnswer
 from kinship_escalation.domain.cases import (
     CaseNotFoundError,
     CaseTransitionError,
@@ -34,9 +38,28 @@ from kinship_escalation.domain.cases import (
     NotAllowedError,
     StoredCase,
 )
+from kinship_escalation.domain.casework import (
+    Consent,
+    ContactChannel,
+    HandoverReason,
+    InvalidActionError,
+    NoteKind,
+    ReopenReason,
+)
 from kinship_escalation.domain.policies import EscalationPolicy, OnCallRotation
-from kinship_escalation.handlers import cases, configuration, feedback, programme, reveal
+from kinship_escalation.handlers import (
+    cases,
+    casework,
+    configuration,
+    feedback,
+    outreach,
+    programme,
+    reveal,
+    view,
+)
 from kinship_escalation.handlers.context import EscalationContext
+from kinship_escalation.handlers.notes import NotesUnavailableError
+from kinship_escalation.handlers.outreach import ConsentClosedError
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_escalation.handlers.subject_records import SubjectRecords, subject_data
 from kinship_runtime.access import Actor, allow
@@ -98,6 +121,203 @@ class CaseView(BaseModel):
         )
 
 
+class ThresholdView(BaseModel):
+    """A threshold a rule applied, with its number and its source."""
+
+    setting: str
+    condition: str
+    source: str
+
+
+class ObservationView(BaseModel):
+    """Something a rule rests on: a check-in (by id) or a load signal (by kind only), when,
+    and the scores that mattered (never item answers or notes)."""
+
+    at: datetime
+    checkin_id: str | None
+    signal_kind: str | None
+    scores: dict[str, int | float | bool | str]
+
+
+class RuleView(BaseModel):
+    """A rule that fired: what a responder is told, the severity it asked for, its cited
+    thresholds, what it rests on, and when it first and last fired."""
+
+    rule: str
+    reason: str
+    severity: Severity | None = Field(description="Null: not recorded for this case.")
+    thresholds: list[ThresholdView]
+    checkin_ids: list[str]
+    observations: list[ObservationView]
+    first_fired_at: datetime | None
+    last_fired_at: datetime | None
+
+
+class CheckinFacts(BaseModel):
+    """A check-in the case rests on: when, and its scores (never item answers or notes)."""
+
+    checkin_id: str
+    at: datetime
+    scores: dict[str, int | bool]
+
+
+class ExplanationView(BaseModel):
+    """Why the case is open."""
+
+    rules_version: str | None = Field(
+        description="The detection rules version that judged it (null: not recorded)."
+    )
+    rules: list[RuleView]
+    checkins: list[CheckinFacts]
+
+
+class TimelineItem(BaseModel):
+    """An event or audit record of the case: what, who (staff, a part of the service, or
+    'subject' for the person), when."""
+
+    at: datetime | None
+    action: str
+    actor: str
+    sequence: int | None
+
+
+class CaseDetailView(CaseView):
+    """The responder's case view: the case, why it is open, whether a peer may reach out,
+    how it is being worked, and its timeline. No personal data."""
+
+    consent: Consent = Field(
+        description="'welcome', 'asked' (waiting for the person's answer), 'yes', 'no', "
+        "'self_referral' or 'immediate_risk'."
+    )
+    consent_expires_at: datetime | None
+    reveal_allowed: bool = Field(
+        description="Whether the assigned responder, once acknowledged, may learn who the "
+        "person is (consent, a self-referral, or immediate risk)."
+    )
+    note_may_be_shown: bool = Field(
+        description="Whether the person shared the note of the triggering check-in (a reveal "
+        "then shows it)."
+    )
+    contact_channel: ContactChannel | None
+    follow_up_at: datetime | None
+    safety_plan_recorded: bool
+    notes: int = Field(description="How many private notes the case has (read them apart).")
+    explanation: ExplanationView
+    timeline: list[TimelineItem]
+
+    @classmethod
+    def of_detail(cls, detail: view.CaseDetail) -> "CaseDetailView":
+        """The view of a case's detail."""
+        work, explanation = detail.work, detail.explanation
+        return cls(
+            **CaseView.of(detail.stored).model_dump(),
+            consent=work.consent,
+            consent_expires_at=work.consent_expires_at,
+            reveal_allowed=work.consent.allows_outreach,
+            note_may_be_shown=detail.note_may_be_shown,
+            contact_channel=work.contact_channel,
+            follow_up_at=work.follow_up_at,
+            safety_plan_recorded=detail.safety_plan_recorded,
+            notes=detail.notes,
+            explanation=ExplanationView(
+                rules_version=explanation.rules_version,
+                rules=[
+                    RuleView(
+                        rule=rule.rule,
+                        reason=rule.reason,
+                        severity=rule.severity,
+                        thresholds=[ThresholdView(**t.__dict__) for t in rule.thresholds],
+                        checkin_ids=list(rule.checkin_ids),
+                        observations=[
+                            ObservationView(
+                                at=o.at,
+                                checkin_id=o.checkin_id,
+                                signal_kind=o.signal_kind,
+                                scores=o.scores,
+                            )
+                            for o in rule.observations
+                        ],
+                        first_fired_at=rule.first_fired_at,
+                        last_fired_at=rule.last_fired_at,
+                    )
+                    for rule in explanation.rules
+                ],
+                checkins=[
+                    CheckinFacts(checkin_id=c.id, at=c.at, scores=c.scores)
+                    for c in explanation.checkins
+                ],
+            ),
+            timeline=[TimelineItem(**entry.__dict__) for entry in detail.timeline],
+        )
+
+
+class Contact(BaseModel):
+    """First contact: how and when (now when not given)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: ContactChannel | None = None
+    at: AwareDatetime | None = None
+
+
+class NoteBody(BaseModel):
+    """A private note (encrypted at rest; never on an event or in a log)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: FreeText = Field(min_length=1, max_length=4000)
+
+
+class NoteView(BaseModel):
+    """A private note, for the case's responder and coordinators."""
+
+    note_id: str
+    kind: NoteKind
+    author: str
+    written_at: datetime
+    text: str
+
+
+class SafetyPlanBody(BaseModel):
+    """A critical case's safety plan (encrypted at rest)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    who_to_call: FreeText = Field(min_length=1, max_length=2000)
+    what_helps: FreeText = Field(min_length=1, max_length=2000)
+
+
+class SafetyPlanView(SafetyPlanBody):
+    """The latest safety plan, and who wrote it when."""
+
+    author: str
+    written_at: datetime
+
+
+class NotesView(BaseModel):
+    """A case's private notes and safety plan."""
+
+    notes: list[NoteView]
+    safety_plan: SafetyPlanView | None
+
+
+class FollowUpPlan(BaseModel):
+    """When the responder will follow up (a reminder comes then)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: AwareDatetime
+
+
+class Reopening(BaseModel):
+    """Why a resolved case is opened again; ``note`` is kept encrypted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: ReopenReason
+    note: FreeText | None = Field(default=None, max_length=4000)
+
+
 class Resolution(BaseModel):
     """How the case ended."""
 
@@ -107,11 +327,14 @@ class Resolution(BaseModel):
 
 
 class Handover(BaseModel):
-    """Hand the case to another responder."""
+    """Hand the case to a named responder, or back to the rotation (no ``to_person_id``),
+    with a coded reason; ``note`` is kept encrypted."""
 
     model_config = ConfigDict(extra="forbid")
 
-    to_person_id: str = Field(min_length=1, max_length=200)
+    to_person_id: str | None = Field(default=None, min_length=1, max_length=200)
+    reason: HandoverReason
+    note: FreeText | None = Field(default=None, max_length=4000)
 
 
 class Feedback(BaseModel):
@@ -153,8 +376,12 @@ def _answers(headers: dict[str, str] | None = None) -> Iterator[None]:
         raise HTTPException(status.HTTP_410_GONE, str(error), headers) from error
     except NotAllowedError as error:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(error), headers) from error
-    except CaseTransitionError as error:
+    except (CaseTransitionError, ConsentClosedError) as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error), headers) from error
+    except InvalidActionError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error), headers) from error
+    except NotesUnavailableError as error:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error), headers) from error
     except VaultUnavailableError as error:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -193,11 +420,21 @@ async def acknowledge(
 
 @_routes.post("/v1/cases/{case_id}/contact", tags=["cases"], response_model=CaseView)
 async def contact(
-    case_id: str, actor: CaseWorkers, uow: Uow, ctx: Context, relay: Relay
+    case_id: str,
+    actor: CaseWorkers,
+    uow: Uow,
+    ctx: Context,
+    relay: Relay,
+    body: Contact | None = None,
 ) -> CaseView:
-    """The assigned responder reached the person (the first-contact time is measured)."""
-    by = _person(actor)
-    stored = await _run(uow, relay, lambda: cases.record_contact(case_id, by, uow, ctx))
+    """The assigned responder reached the person: how (``channel``) and when (``at``, now by
+    default). The first-contact time is measured. Only once a peer may reach out."""
+    by, given = _person(actor), body or Contact()
+    stored = await _run(
+        uow,
+        relay,
+        lambda: cases.record_contact(case_id, by, uow, ctx, given.channel, given.at),
+    )
     return CaseView.of(stored)
 
 
@@ -205,10 +442,87 @@ async def contact(
 async def handover(
     case_id: str, body: Handover, actor: CaseWorkers, uow: Uow, ctx: Context, relay: Relay
 ) -> CaseView:
-    """The assigned responder hands the case to another responder, who is alerted."""
+    """The assigned responder hands the case to a named responder (who is alerted), or back
+    to the rotation (its policy starts again), with a coded reason."""
     by = _person(actor)
     stored = await _run(
-        uow, relay, lambda: cases.hand_over(case_id, by, body.to_person_id, uow, ctx)
+        uow,
+        relay,
+        lambda: cases.hand_over(case_id, by, body.to_person_id, uow, ctx, body.reason, body.note),
+    )
+    return CaseView.of(stored)
+
+
+@_routes.post("/v1/cases/{case_id}/notes", tags=["cases"], status_code=201)
+async def add_note(
+    case_id: str, body: NoteBody, actor: CaseWorkers, uow: Uow, ctx: Context, relay: Relay
+) -> dict[str, str]:
+    """The assigned responder writes a private note (encrypted; its text is on no event)."""
+    by = _person(actor)
+    note_id = await _run(uow, relay, lambda: casework.add_note(case_id, by, body.text, uow, ctx))
+    return {"note_id": note_id}
+
+
+@_routes.get("/v1/cases/{case_id}/notes", tags=["cases"], response_model=NotesView)
+async def read_notes(
+    case_id: str, actor: CaseWorkers, response: Response, uow: Uow, ctx: Context, relay: Relay
+) -> NotesView:
+    """A case's private notes and safety plan: for its assigned responder and coordinators.
+    The read is audited."""
+    response.headers.update(PRIVATE)
+    me, coordinator = _person(actor), actor.is_coordinator
+    found = await _run(
+        uow, relay, lambda: casework.read_notes(case_id, me, coordinator, uow, ctx), PRIVATE
+    )
+    plan = found.safety_plan
+    return NotesView(
+        notes=[
+            NoteView(
+                note_id=n.id, kind=n.kind, author=n.author, written_at=n.written_at, text=n.text
+            )
+            for n in found.notes
+        ],
+        safety_plan=SafetyPlanView(**plan.__dict__) if plan else None,
+    )
+
+
+@_routes.put("/v1/cases/{case_id}/safety-plan", tags=["cases"], status_code=204)
+async def safety_plan(
+    case_id: str, body: SafetyPlanBody, actor: CaseWorkers, uow: Uow, ctx: Context, relay: Relay
+) -> None:
+    """The assigned responder writes a critical case's safety plan (who to call, what helps;
+    encrypted)."""
+    by = _person(actor)
+    await _run(
+        uow,
+        relay,
+        lambda: casework.write_safety_plan(
+            case_id, by, body.who_to_call, body.what_helps, uow, ctx
+        ),
+    )
+
+
+@_routes.post("/v1/cases/{case_id}/follow-up", tags=["cases"], response_model=CaseView)
+async def follow_up(
+    case_id: str, body: FollowUpPlan, actor: CaseWorkers, uow: Uow, ctx: Context, relay: Relay
+) -> CaseView:
+    """The assigned responder plans a follow-up: a reminder comes at ``at``."""
+    by = _person(actor)
+    stored = await _run(uow, relay, lambda: casework.plan_follow_up(case_id, by, body.at, uow, ctx))
+    return CaseView.of(stored)
+
+
+@_routes.post("/v1/cases/{case_id}/reopen", tags=["cases"], response_model=CaseView)
+async def reopen(
+    case_id: str, body: Reopening, actor: CaseWorkers, uow: Uow, ctx: Context, relay: Relay
+) -> CaseView:
+    """The case's last responder (or a coordinator, who then holds it) opens a resolved case
+    again, within the re-opening window, with a coded reason."""
+    by, coordinator = _person(actor), actor.is_coordinator
+    stored = await _run(
+        uow,
+        relay,
+        lambda: casework.reopen(case_id, by, coordinator, body.reason, body.note, uow, ctx),
     )
     return CaseView.of(stored)
 
@@ -323,6 +637,95 @@ async def acknowledge_by_link(
     return JSONResponse(CaseView.of(stored).model_dump(mode="json"), headers=PRIVATE)
 
 
+# ---- the consent links: public, their token is the proof --------------------------------------
+
+_CONSENT_REFUSALS = {
+    status.HTTP_403_FORBIDDEN: "This link cannot be used",
+    status.HTTP_404_NOT_FOUND: "This question is unknown",
+    status.HTTP_409_CONFLICT: "This question was answered already",
+    status.HTTP_410_GONE: "This link has expired",
+}
+
+
+def _consent_refusal(error: HTTPException, request: Request) -> Response:
+    if not _wants_html(request):
+        headers = {**PRIVATE, **(error.headers or {})}
+        return JSONResponse({"detail": error.detail}, error.status_code, headers)
+    title = _CONSENT_REFUSALS.get(error.status_code, "Please try again")
+    return _page(title, f"<p>{html.escape(str(error.detail))}</p>", error.status_code)
+
+
+_ANSWER_BUTTONS = {
+    ConsentAnswer.YES: "Yes, please reach out",
+    ConsentAnswer.NO: "No, thank you",
+}
+
+
+@_routes.get("/v1/consent/{consent_id}/{answer}", tags=["consent"], response_class=HTMLResponse)
+async def consent_page(
+    consent_id: str,
+    answer: ConsentAnswer,
+    token: Token,
+    request: Request,
+    uow: Uow,
+    ctx: Context,
+) -> Response:
+    """The page a consent link opens: the question with two buttons. Nothing is recorded
+    until the person presses one (a mail scanner that follows links never answers)."""
+    try:
+        with _answers():
+            async with uow:
+                await outreach.open_question(consent_id, answer, token, uow, ctx)
+    except HTTPException as error:
+        return _consent_refusal(error, request)
+    other, other_token = ctx.links.other_answer_token(consent_id, answer, token)
+    buttons = "".join(
+        f'<form method="post" action="{html.escape(action)}">'
+        f"<button>{_ANSWER_BUTTONS[choice]}</button></form>"
+        for choice, action in (
+            (answer, f"/v1/consent/{consent_id}/{answer.value}?token={token}"),
+            (other, f"/v1/consent/{consent_id}/{other.value}?token={other_token}"),
+        )
+    )
+    return _page(
+        "May a peer supporter reach out to you?",
+        "<p>A trained peer supporter from your organisation would like to reach out to you. "
+        "Nobody has been told who you are. Either answer is fine.</p>" + buttons,
+    )
+
+
+_ANSWERED = {
+    Consent.YES: ("Thank you", "<p>A peer supporter will reach out to you soon.</p>"),
+    Consent.NO: (
+        "Thank you for letting us know",
+        "<p>Nobody will reach out about this. You can ask for contact at any time with your "
+        "next check-in.</p>",
+    ),
+}
+
+
+@_routes.post("/v1/consent/{consent_id}/{answer}", tags=["consent"])
+async def answer_consent(
+    consent_id: str,
+    answer: ConsentAnswer,
+    token: Token,
+    request: Request,
+    uow: Uow,
+    ctx: Context,
+    relay: Relay,
+) -> Response:
+    """The person's answer, through the question's one-time link (no other credentials)."""
+    try:
+        consent = await _run(
+            uow, relay, lambda: outreach.answer_consent(consent_id, answer, token, uow, ctx)
+        )
+    except HTTPException as error:
+        return _consent_refusal(error, request)
+    if _wants_html(request):
+        return _page(*_ANSWERED[consent])
+    return JSONResponse({"consent": consent.value}, headers=PRIVATE)
+
+
 # ---- reading cases ----------------------------------------------------------------------------
 
 
@@ -342,12 +745,17 @@ async def list_cases(
     return [CaseView.of(item) for item in stored]
 
 
-@_routes.get("/v1/cases/{case_id}", tags=["cases"], response_model=CaseView)
-async def get_case(case_id: str, actor: CaseWorkers, uow: Uow, relay: Relay) -> CaseView:
-    """One case, for its responder or a coordinator. The read is audited."""
+@_routes.get("/v1/cases/{case_id}", tags=["cases"], response_model=CaseDetailView)
+async def get_case(
+    case_id: str, actor: CaseWorkers, response: Response, uow: Uow, ctx: Context, relay: Relay
+) -> CaseDetailView:
+    """One case, explained, for its responder or a coordinator. The read is audited."""
+    response.headers.update(PRIVATE)
     me, coordinator = _person(actor), actor.is_coordinator
-    stored = await _run(uow, relay, lambda: cases.read_case(case_id, me, coordinator, uow))
-    return CaseView.of(stored)
+    detail = await _run(
+        uow, relay, lambda: view.view_case(case_id, me, coordinator, uow, ctx), PRIVATE
+    )
+    return CaseDetailView.of_detail(detail)
 
 
 # ---- coordinators' configuration and measures -------------------------------------------------

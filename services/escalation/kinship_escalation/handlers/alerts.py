@@ -1,4 +1,6 @@
-"""Alerting a case's policy step, and moving on when every alert of a step failed.
+"""Alerting a case's policy step, moving on when every alert of a step failed, paging the
+coordinators when every step was spent ("unanswered", until someone acknowledges), and paging
+the responder at once when a case rises to critical.
 
 Nobody is alerted about themself: the people a step would alert are screened with the
 check-in service's vault (``conflicts``), the only place that knows who a subject is. When
@@ -9,10 +11,11 @@ case's audit trail records that the screen was skipped.
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import HttpUrl
 
-from kinship_contracts.cases import Severity
+from kinship_contracts.cases import CaseEventKind, Severity
 from kinship_contracts.notifications import (
     Alert,
     DeliveryStatus,
@@ -20,7 +23,13 @@ from kinship_contracts.notifications import (
     NotificationReceipt,
     Recipient,
 )
-from kinship_escalation.domain.cases import AlertRecord, AuditRecord, Case, StoredCase
+from kinship_escalation.domain.cases import (
+    AlertPurpose,
+    AlertRecord,
+    AuditRecord,
+    Case,
+    StoredCase,
+)
 from kinship_escalation.domain.policies import (
     CoordinatorsTarget,
     PersonTarget,
@@ -32,11 +41,11 @@ from kinship_escalation.domain.policies import (
     choose_responder,
 )
 from kinship_escalation.domain.rules import REASONS
-from kinship_escalation.domain.timers import ack_timeout
+from kinship_escalation.domain.timers import ack_timeout, unanswered
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.messages import record_transitions, request_notification
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
-from kinship_escalation.metrics import SCREENS_SKIPPED
+from kinship_escalation.metrics import SCREENS_SKIPPED, UNANSWERED
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +81,7 @@ async def screened(
     except Exception as error:  # any failure: alert anyway, never wait
         log.warning("screen skipped: the vault did not answer (%s)", type(error).__name__)
         SCREENS_SKIPPED.add(1)
-        await uow.cases.audit(AuditRecord.of(case, "screen_skipped", "escalation"))
+        await uow.cases.audit(AuditRecord.of(case, "screen_skipped", "escalation", at=ctx.clock()))
         return list(person_ids)
     return [person for person in person_ids if person not in conflicts]
 
@@ -156,34 +165,54 @@ async def alert_step(
     if not people and not policy.is_last(step):
         await alert_step(stored, uow, ctx, step=step + 1, attempt=1, now=now)
         return
-    events = stored.case.assign(responder, step, attempt, now)
+    case = stored.case
+    events = case.assign(responder, step, attempt, now)
     stored.alert(people)
     await record_transitions(stored, events, "escalation", uow, ctx)
     for person_id in people:
-        await _send_alert(stored.case, person_id, step, attempt, uow, ctx, now)
+        await send_alert(stored, person_id, AlertPurpose.PAGE, reason_of(case), uow, ctx, now)
     if not people:
         log.warning("no responder or coordinator to alert; retrying after the step timeout")
-    timeout = timedelta(seconds=policy.step(step).timeout_seconds)
-    await uow.timers.schedule(ack_timeout(stored.case.id, step, attempt, now + timeout))
+    due = now + timedelta(seconds=policy.step(step).timeout_seconds)
+    timer = ack_timeout(case.id, step, attempt, due, case.assigned_at)
+    await uow.timers.schedule(timer, replace=True)  # a step alerted again is timed again
 
 
-async def _send_alert(
-    case: Case,
+def still_alerted(case: Case, payload: dict[str, Any]) -> bool:
+    """Whether ``case`` still awaits acknowledgement as a timer armed with ``payload`` left
+    it: the same step and attempt, alerted at the same time (older timers have no time)."""
+    if not case.awaiting_acknowledgement:
+        return False
+    if (case.step, case.attempt) != (int(payload["step"]), int(payload["attempt"])):
+        return False
+    assigned_at = payload.get("assigned_at")
+    return assigned_at is None or (
+        case.assigned_at is not None and case.assigned_at == datetime.fromisoformat(assigned_at)
+    )
+
+
+async def send_alert(
+    stored: StoredCase,
     person_id: str,
-    step: int,
-    attempt: int,
+    purpose: AlertPurpose,
+    reason: str,
     uow: EscalationUnitOfWork,
     ctx: EscalationContext,
     now: datetime,
 ) -> None:
+    """Alert ``person_id`` about the case: an ``alert`` request with the case's severity and
+    step, ``reason`` (never answers), and the bare acknowledgement link. Critical cases'
+    alerts are critical; the policy says from which severity they are urgent (quiet hours)."""
+    case = stored.case
     alert_id = ctx.new_id()
-    await uow.alerts.add(AlertRecord(alert_id, case.id, person_id, step, attempt), now)
+    record = AlertRecord(alert_id, case.id, person_id, case.step, case.attempt, purpose=purpose)
+    await uow.alerts.add(record, now)
     alert = Alert(
         alert_id=alert_id,
         case_id=case.id,
         severity=case.severity,
-        step=step,
-        reason=reason_of(case),
+        step=max(case.step, 1),
+        reason=reason,
         opened_at=case.opened_at,
         # The link carries no token: the notifications service adds one when it sends it.
         ack_url=HttpUrl(ctx.links.url(alert_id)),
@@ -196,9 +225,64 @@ async def _send_alert(
         ctx,
         request_id=f"alert:{alert_id}",
         critical=case.severity is Severity.CRITICAL,
+        urgent=purpose is not AlertPurpose.FOLLOW_UP and stored.policy.urgent(case.severity),
         case_id=case.id,
         alert=alert,
     )
+
+
+UNANSWERED_REASON = (
+    "Unanswered: nobody has taken this case after every step of its escalation policy. "
+    "Please take it, or find someone who can, now."
+)
+
+
+async def page_unanswered(
+    stored: StoredCase,
+    page: int,
+    uow: EscalationUnitOfWork,
+    ctx: EscalationContext,
+    now: datetime,
+) -> None:
+    """Every step was spent unacknowledged: page the coordinators on a distinct "unanswered"
+    alert (everyone alerted so far when there is no coordinator), and again every
+    ``unanswered_interval_seconds`` until someone acknowledges. Earlier alerts' links keep
+    working meanwhile."""
+    case = stored.case
+    staff = await uow.directory.staff()
+    people = await screened(stored, [m.person_id for m in staff if m.coordinator], uow, ctx)
+    if not people:
+        log.warning("no coordinator to page about an unanswered case; paging everyone alerted")
+        people = await screened(stored, list(stored.alerted), uow, ctx)
+    events = case.record(CaseEventKind.UNANSWERED, now)
+    stored.alert(people)
+    await record_transitions(stored, events, "escalation", uow, ctx)
+    UNANSWERED.add(1, {"severity": case.severity.value, "kind": "first" if page == 1 else "again"})
+    for person_id in people:
+        reason = f"{UNANSWERED_REASON} {reason_of(case)}"
+        await send_alert(stored, person_id, AlertPurpose.UNANSWERED, reason, uow, ctx, now)
+    assert case.assigned_at is not None  # alerted before it could go unanswered
+    at = {"step": case.step, "attempt": case.attempt, "assigned_at": case.assigned_at.isoformat()}
+    due = now + timedelta(seconds=stored.policy.unanswered_interval_seconds)
+    await uow.timers.schedule(unanswered(case.id, case.sequence, page, at, due))
+
+
+async def page_critical(
+    stored: StoredCase, uow: EscalationUnitOfWork, ctx: EscalationContext, now: datetime
+) -> None:
+    """The case rose to critical: its current responder is paged at once (a critical alert,
+    whether they have acknowledged or not); a case nobody holds starts its policy again."""
+    case = stored.case
+    if case.awaiting_acknowledgement:
+        if case.responder_id is not None:  # alerted, not acknowledged: alert them again now
+            await alert_step(stored, uow, ctx, step=case.step, attempt=case.attempt + 1, now=now)
+        else:
+            await alert_step(stored, uow, ctx, step=1, attempt=1, now=now)
+        return
+    if case.responder_id is not None:
+        reason = f"Now critical. {reason_of(case)}"
+        await send_alert(stored, case.responder_id, AlertPurpose.CRITICAL, reason, uow, ctx, now)
+        await uow.cases.audit(AuditRecord.of(case, "paged_critical", "detection", at=now))
 
 
 async def handle_receipts(
@@ -218,7 +302,7 @@ async def _alert_failed(
     receipt: NotificationReceipt, uow: EscalationUnitOfWork, ctx: EscalationContext
 ) -> None:
     alert = await uow.alerts.get(receipt.alert_id) if receipt.alert_id else None
-    if alert is None:
+    if alert is None or alert.purpose is not AlertPurpose.PAGE:
         return
     await uow.alerts.mark_failed(alert.id, ctx.clock())
     if not await uow.alerts.all_failed(alert.case_id, alert.step, alert.attempt):

@@ -10,6 +10,7 @@ from kinship_escalation.domain.links import AckLinks
 from kinship_escalation.domain.policies import EscalationPolicy
 from kinship_escalation.domain.resources import DEFAULT_CATALOGUE
 from kinship_escalation.domain.rules import DetectionRules
+from kinship_escalation.domain.sealing import CaseNoteCipher
 from kinship_escalation.handlers.ports import Vault
 
 
@@ -44,3 +45,9 @@ class EscalationContext:
     """The web console as people reach it (links to check in)."""
     clock: Callable[[], datetime] = field(default=_now)
     new_id: Callable[[], str] = field(default=_new_id)
+    case_notes: CaseNoteCipher | None = None
+    """Seals case notes and safety plans (``KINSHIP_CASE_NOTE_KEYS``); None: notes refused."""
+    consent_lifetime: timedelta = timedelta(hours=72)
+    """How long a consent question's links work; unanswered then, the case closes."""
+    reopen_within: timedelta = timedelta(days=30)
+    """How long after resolution a case may be re-opened."""

@@ -31,10 +31,15 @@ from kinship_escalation.domain.rules import (
     withdrawal_due,
 )
 from kinship_escalation.domain.timers import missed_checkins, missed_checkins_id
-from kinship_escalation.handlers.alerts import alert_step
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.group_support import note_team_distress
 from kinship_escalation.handlers.messages import record_transitions, request_notification
+from kinship_escalation.handlers.outreach import (
+    consent_at_opening,
+    evidence_added,
+    reach_out,
+    resources_instead,
+)
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_escalation.metrics import CASES_OPENED
 
@@ -174,9 +179,10 @@ async def open_or_update_case(
     uow: EscalationUnitOfWork,
     ctx: EscalationContext,
     now: datetime,
-) -> StoredCase:
+) -> StoredCase | None:
     """One open case per subject: open it and alert step 1, or attach the new evidence.
-    Either way the evidence is kept to explain the case."""
+    Either way the evidence is kept to explain the case. (No case when the person wants
+    resources only: ``handlers.outreach``.)"""
     stored = await uow.cases.open_case_of(subject_id)
     if stored is None:
         stored = await _open_case(subject_id, team_id, evidence, uow, ctx, now)
@@ -194,7 +200,11 @@ async def _open_case(
     uow: EscalationUnitOfWork,
     ctx: EscalationContext,
     now: datetime,
-) -> StoredCase:
+) -> StoredCase | None:
+    consent = await consent_at_opening(subject_id, evidence, uow)
+    if consent is None:  # resources only: no case, no alert, no outreach
+        await resources_instead(subject_id, evidence, uow, ctx, now)
+        return None
     policy = await uow.on_call.policy() or ctx.default_policy
     version = ctx.rules.version
     case, events = Case.open(ctx.new_id(), subject_id, team_id, evidence, now, version)
@@ -204,7 +214,7 @@ async def _open_case(
     CASES_OPENED.add(1, {"severity": case.severity.value})
     if case.severity is Severity.CRITICAL:
         await _crisis_resources(case, uow, ctx)
-    await alert_step(stored, uow, ctx, step=1, attempt=1, now=now)
+    await reach_out(stored, consent, uow, ctx, now)
     return stored
 
 
@@ -223,6 +233,7 @@ async def _add_evidence(
     await uow.evidence.record(stored.case.id, RecordedEvidence.of(evidence, version, now))
     if stored.case.severity is Severity.CRITICAL and not was_critical:
         await _crisis_resources(stored.case, uow, ctx)
+    await evidence_added(stored, was_critical, uow, ctx, now)
 
 
 async def _crisis_resources(case: Case, uow: EscalationUnitOfWork, ctx: EscalationContext) -> None:

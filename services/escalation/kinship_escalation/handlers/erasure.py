@@ -7,9 +7,10 @@ recipient, a case's responder) — and an open case they hold goes back to the p
 hand-over to whoever is alerted next.
 
 ``privacy.erasure.subjects`` (from the check-in service, the only one that can link the two)
-names their subject ids: their observations, distress and self-care marks, timers and dead
-letters go; an open case about them is closed without alerting or telling anyone, and
-every case about them keeps only its unlinked measures (timings, rules, steps, outcome).
+names their subject ids: their observations, distress and self-care marks, timers, dead
+letters and outreach preference go, their data key for case notes is shredded and the notes
+deleted; an open case about them is closed without alerting or telling anyone, and every
+case about them keeps only its unlinked measures (timings, rules, steps, outcome, consent).
 
 Each half is done once per erasure (by event id), in one transaction with its progress note;
 the receipt goes out when both are done.
@@ -46,6 +47,7 @@ async def erase_person(
     # rotations and policies; what they held goes back to its policy: the next step is
     # alerted, as after a hand-over.
     removed = await uow.erasure.forget_person(person_id)
+    removed |= await uow.casework.forget_person(person_id)
     rotations = 0
     for rotation in await uow.on_call.rotations():
         kept = rotation.without(person_id)
@@ -95,9 +97,10 @@ async def erase_subjects(
         stored.case.forget_subject(now)
         await uow.cases.save(stored)
         await uow.cases.audit(AuditRecord.of(stored.case, "erased", ACTOR))
-    removed = await uow.erasure.forget_subjects(
-        event.subject_ids, [stored.case.id for stored in cases]
-    )
+    case_ids = [stored.case.id for stored in cases]
+    removed = await uow.erasure.forget_subjects(event.subject_ids, case_ids)
+    removed |= await uow.casework.forget_subjects(event.subject_ids, case_ids)
+    removed["outreach_preferences"] = await uow.preferences.forget(event.subject_ids)
     removed |= {"cases_anonymised": len(cases), "open_cases_closed": closed}
     await _done(event.erasure_id, ErasureStage.SUBJECTS, removed, uow, ctx)
 

@@ -5,12 +5,10 @@ from typing import Literal
 from kinship_escalation.domain.cases import NotAllowedError
 from kinship_escalation.handlers.cases import load_case
 from kinship_escalation.handlers.context import EscalationContext
-from kinship_escalation.handlers.messages import person_actor, record_transitions
+from kinship_escalation.handlers.messages import SUBJECT_ACTOR, person_actor, record_transitions
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 
-SUBJECT_ACTOR = "subject"
-"""How the audit trail names the person a case is about when they act on it: never by their
-person id, which next to the case's subject id would link them to their pseudonym."""
+__all__ = ["SUBJECT_ACTOR", "give_feedback"]
 
 
 async def give_feedback(

@@ -16,6 +16,11 @@ from kinship_runtime.outbox import OutboxMessage, event_message
 
 SOURCE = "kinship/escalation"
 
+SUBJECT_ACTOR = "subject"
+"""How the audit trail names the person a case is about when they act on it (feedback, an
+answer to a consent question): never by their person id, which next to the case's subject id
+would link them to their pseudonym."""
+
 
 def person_actor(person_id: str) -> str:
     """How the audit trail names a person acting (``Actor.audit_name`` of a person)."""
@@ -62,8 +67,17 @@ async def record_transitions(
     """Save the case, audit each transition with its actor, and publish the transitions."""
     await uow.cases.save(stored)
     for event in events:
-        await uow.cases.audit(AuditRecord.of(stored.case, event.kind.value, actor, event.sequence))
+        record = AuditRecord.of(
+            stored.case, event.kind.value, actor, event.sequence, at=event.occurred_at
+        )
+        await uow.cases.audit(record)
     await uow.publish([_case_message(ctx, event) for event in events])
+
+
+def with_details(events: list[CaseEvent], **details: object) -> list[CaseEvent]:
+    """``events`` carrying more of what they are about (consent, channel, a coded reason, a
+    follow-up time); never personal data."""
+    return [event.model_copy(update=details) for event in events]
 
 
 async def request_notification(
@@ -74,6 +88,7 @@ async def request_notification(
     *,
     request_id: str,
     critical: bool = False,
+    urgent: bool = False,
     case_id: str | None = None,
     params: dict[str, str] | None = None,
     alert: Alert | None = None,
@@ -85,6 +100,7 @@ async def request_notification(
         kind=kind,
         recipient=recipient,
         critical=critical,
+        urgent=urgent,
         alert=alert,
         template=kind.value,
         params=params or {},

@@ -7,9 +7,16 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
-from kinship_contracts.directory import DirectoryChange
+from kinship_contracts.directory import DirectoryChange, OutreachPreference
 from kinship_contracts.privacy import ErasureStage
 from kinship_escalation.domain.cases import AlertRecord, AuditRecord, StoredCase
+from kinship_escalation.domain.casework import (
+    CaseNote,
+    CaseWork,
+    ObservedCheckin,
+    PreferenceChange,
+    TimelineEntry,
+)
 from kinship_escalation.domain.explanations import CaseExplanation, RecordedEvidence
 from kinship_escalation.domain.observations import CheckinObservation, SignalObservation
 from kinship_escalation.domain.policies import (
@@ -18,6 +25,7 @@ from kinship_escalation.domain.policies import (
     ResponderLoad,
     StaffMember,
 )
+from kinship_escalation.domain.sealing import SubjectKey
 from kinship_escalation.domain.timers import Timer
 from kinship_runtime.outbox import OutboxMessage
 from kinship_runtime.unit_of_work import UnitOfWork
@@ -236,6 +244,79 @@ class Support(Protocol):
         ...
 
 
+class Preferences(Protocol):
+    """People's outreach preferences, by subject id (``privacy.outreach.preferences``, kept
+    by the check-in service; this service only applies them)."""
+
+    async def apply(self, changes: Sequence[PreferenceChange]) -> None:
+        """Keep each subject's latest preference (a newer one wins; None forgets)."""
+        ...
+
+    async def of(self, subject_id: str) -> OutreachPreference | None:
+        """The subject's preference, None when never stated (the default applies)."""
+        ...
+
+    async def forget(self, subject_ids: Sequence[str]) -> int:
+        """Forget the subjects' preferences (erasure); how many there were."""
+        ...
+
+
+class CaseFiles(Protocol):
+    """Working a case: consent, contact, planned follow-ups, private notes sealed under each
+    subject's data key, and what a case's view shows (its check-ins, its timeline)."""
+
+    async def get(self, case_id: str) -> CaseWork | None:
+        """A case's working state, locked for this unit of work (None before it had one)."""
+        ...
+
+    async def by_consent(self, consent_id: str) -> CaseWork | None:
+        """The case asked the consent question ``consent_id``, locked."""
+        ...
+
+    async def save(self, work: CaseWork) -> None:
+        """Insert or update a case's working state (its case is saved already)."""
+        ...
+
+    async def add_note(self, note: CaseNote) -> None:
+        """Keep a sealed note."""
+        ...
+
+    async def notes(self, case_id: str) -> list[CaseNote]:
+        """A case's notes, oldest first."""
+        ...
+
+    async def subject_key(self, subject_id: str) -> SubjectKey | None:
+        """A subject's wrapped data key, if any."""
+        ...
+
+    async def add_subject_key(self, subject_id: str, key: SubjectKey) -> SubjectKey:
+        """Keep a new data key for the subject; the one kept (another replica's may win)."""
+        ...
+
+    async def share_notes(self, checkin_ids: Sequence[str]) -> None:
+        """Remember that the person shared the notes of these (observed) check-ins."""
+        ...
+
+    async def checkins(self, checkin_ids: Sequence[str]) -> list[ObservedCheckin]:
+        """The observed check-ins among ``checkin_ids``, oldest first."""
+        ...
+
+    async def timeline(self, case_id: str) -> list[TimelineEntry]:
+        """A case's audit records, oldest first (reads of lists naming it included)."""
+        ...
+
+    async def forget_subjects(
+        self, subject_ids: Sequence[str], case_ids: Sequence[str]
+    ) -> dict[str, int]:
+        """Erasure: shred the subjects' data keys, delete the cases' notes and forget their
+        consent questions; counts by kind."""
+        ...
+
+    async def forget_person(self, person_id: str) -> dict[str, int]:
+        """Erasure: notes the person wrote as a responder name them no more; counts."""
+        ...
+
+
 class OnCall(Protocol):
     """Rotations and escalation policies, as coordinators configure them."""
 
@@ -323,6 +404,12 @@ class EscalationUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def support(self) -> Support: ...
+
+    @property
+    def preferences(self) -> Preferences: ...
+
+    @property
+    def casework(self) -> CaseFiles: ...
 
     @property
     def on_call(self) -> OnCall: ...

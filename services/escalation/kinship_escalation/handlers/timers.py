@@ -3,23 +3,27 @@
 Timers are claimed and fired in the unit of work that marks them fired, each in its own
 savepoint: a timer that fails is armed again for later and never dropped (it may be an
 alert), while the others of the round go ahead. A timer checks that its case is still where
-it left it (step and attempt, or sequence), so a late timer after an acknowledgement does
-nothing.
+it left it (alerted at that step, attempt and time; acknowledged at that time), so a late
+timer after an acknowledgement does nothing — and new evidence, which changes neither, never
+disarms one.
 """
 
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from kinship_contracts.cases import GroupSessionKind
+from kinship_contracts.cases import CaseStatus, GroupSessionKind
 from kinship_contracts.notifications import MessageKind, Recipient
 from kinship_escalation.domain.timers import Timer, TimerKind
-from kinship_escalation.handlers.alerts import alert_step
+from kinship_escalation.handlers.alerts import alert_step, page_unanswered, still_alerted
+from kinship_escalation.handlers.casework import responder_follow_up_due
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.detection import missed_checkins_due
 from kinship_escalation.handlers.group_support import exposure_follow_up_due, propose_group_session
-from kinship_escalation.handlers.messages import record_transitions, request_notification
+from kinship_escalation.handlers.messages import request_notification
+from kinship_escalation.handlers.outreach import consent_expired
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
+from kinship_escalation.handlers.resolution import follow_up_due
 from kinship_runtime.resilience import is_transient
 
 log = logging.getLogger(__name__)
@@ -41,16 +45,26 @@ async def _ack_timed_out(timer: Timer, uow: EscalationUnitOfWork, ctx: Escalatio
         return
     step, attempt = int(timer.payload["step"]), int(timer.payload["attempt"])
     stored = await uow.cases.get(timer.case_id)
-    if stored is None:
-        return
-    case = stored.case
-    if not case.awaiting_acknowledgement or (case.step, case.attempt) != (step, attempt):
+    if stored is None or not still_alerted(stored.case, timer.payload):
         return  # acknowledged, or already moved on (e.g. after a failed delivery)
     now = ctx.clock()
     after = stored.policy.after_timeout(step, attempt)
-    if after.fresh_round:
-        stored.alerted = []
-    await alert_step(stored, uow, ctx, step=after.step, attempt=after.attempt, now=now)
+    if after.unanswered:
+        await page_unanswered(stored, 1, uow, ctx, now)
+    else:
+        await alert_step(stored, uow, ctx, step=after.step, attempt=after.attempt, now=now)
+
+
+async def _unanswered(timer: Timer, uow: EscalationUnitOfWork, ctx: EscalationContext) -> None:
+    """Still nobody took the case: page the coordinators again (and again, at the interval)."""
+    if timer.case_id is None:
+        _incomplete(timer)
+        return
+    stored = await uow.cases.get(timer.case_id)
+    if stored is None or not still_alerted(stored.case, timer.payload):
+        return  # acknowledged, handed over, re-alerted or closed meanwhile
+    page = int(timer.payload.get("page", 1)) + 1
+    await page_unanswered(stored, page, uow, ctx, ctx.clock())
 
 
 async def _contact_timed_out(
@@ -60,13 +74,18 @@ async def _contact_timed_out(
     if timer.case_id is None:
         _incomplete(timer)
         return
-    sequence = int(timer.payload["sequence"])
     stored = await uow.cases.get(timer.case_id)
-    if stored is None or stored.case.sequence != sequence:
-        return  # the case moved on (contacted, handed over, resolved)
-    case = stored.case
-    if case.contacted_at is not None or not case.is_open:
+    if stored is None:
         return
+    case = stored.case
+    if case.status is not CaseStatus.ACKNOWLEDGED or case.contacted_at is not None:
+        return  # contacted, handed over, waiting for someone to take it, or resolved
+    acknowledged_at = timer.payload.get("acknowledged_at")
+    if acknowledged_at is None:  # armed before 0.3: the case must not have moved on
+        if case.sequence != int(timer.payload["sequence"]):
+            return
+    elif case.acknowledged_at != datetime.fromisoformat(acknowledged_at):
+        return  # taken again since: its own timer runs
     case.contact_overdue()
     await alert_step(stored, uow, ctx, step=case.step + 1, attempt=1, now=ctx.clock())
 
@@ -89,11 +108,25 @@ async def _case_follow_up(timer: Timer, uow: EscalationUnitOfWork, ctx: Escalati
     if timer.case_id is None:
         _incomplete(timer)
         return
-    stored = await uow.cases.get(timer.case_id)
-    if stored is not None:
-        events = stored.case.follow_up_due(ctx.clock())
-        await record_transitions(stored, events, "timer", uow, ctx)
-        await _checkin_reminder(stored.case.subject_id, timer.id, uow, ctx)
+    await follow_up_due(timer, uow, ctx)
+
+
+async def _responder_follow_up(
+    timer: Timer, uow: EscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    """The responder's planned follow-up has come: remind them."""
+    if timer.case_id is None:
+        _incomplete(timer)
+        return
+    await responder_follow_up_due(timer, uow, ctx)
+
+
+async def _consent_expiry(timer: Timer, uow: EscalationUnitOfWork, ctx: EscalationContext) -> None:
+    """The person never answered whether a peer may reach out: the case closes."""
+    if timer.case_id is None:
+        _incomplete(timer)
+        return
+    await consent_expired(timer, uow, ctx)
 
 
 async def _exposure_follow_up(
@@ -140,6 +173,9 @@ TIMER_HANDLERS: dict[TimerKind, TimerHandler] = {
     TimerKind.EXPOSURE_FOLLOW_UP: _exposure_follow_up,
     TimerKind.MISSED_CHECKINS: _missed_checkins,
     TimerKind.SUPPORT_SESSION: _support_session,
+    TimerKind.UNANSWERED: _unanswered,
+    TimerKind.RESPONDER_FOLLOW_UP: _responder_follow_up,
+    TimerKind.CONSENT_EXPIRY: _consent_expiry,
 }
 """What each kind of timer does."""
 
