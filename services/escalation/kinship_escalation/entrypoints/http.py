@@ -840,7 +840,7 @@ class SubjectCaseView(BaseModel):
     feedback: dict[str, int]
 
 
-class ObservationView(BaseModel):
+class MyObservationView(BaseModel):
     """What detection keeps of one of your check-ins (scores, never notes)."""
 
     id: str
@@ -861,7 +861,7 @@ class MyEscalationData(BaseModel):
     service: Literal["escalation"] = "escalation"
     person_id: str
     cases: list[SubjectCaseView]
-    observations: list[ObservationView]
+    observations: list[MyObservationView]
 
 
 def subject_data_routes() -> APIRouter:
@@ -903,7 +903,7 @@ def subject_data_routes() -> APIRouter:
                 for case in held.cases
             ],
             observations=[
-                ObservationView(**dataclasses.asdict(item)) for item in held.observations
+                MyObservationView(**dataclasses.asdict(item)) for item in held.observations
             ],
         )
 
