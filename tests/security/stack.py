@@ -176,6 +176,7 @@ class People:
         self.fay = self._add("fay", f"Fay Otherperson {suffix}", "team-e")
         self.pia = self._add("pia", "Pia Seudonym", "team-p")
         self.lee = self._add("lee", "Lee Nk", "team-l")
+        self.rae = self._add("rae", "Rae Limit", "team-l")
         self.wes = self._add("wes", "Wes Hook", "team-w", webhook="wes")
         self.wyn = self._add("wyn", "Wyn Hook", "team-w", webhook="wyn")
 
@@ -589,6 +590,44 @@ class Stack:
         finally:
             await consumer.stop()
 
+    # ---- dead letters ----
+
+    async def dead_letter_owners(self, key_id: str) -> list[str]:
+        """The services whose schema holds the key of the dead letter ``key_id``."""
+        owners = []
+        for service in SERVICES:
+            if await self.value(
+                service, "SELECT count(*) FROM dead_letter_keys WHERE key_id = $1", key_id
+            ):
+                owners.append(service)
+        return owners
+
+    async def open_dead_letter(self, record: Any) -> bytes | None:
+        """The original bytes of a sealed dead letter, opened as an operator holding every
+        key would (``KINSHIP_DEAD_LETTER_KEY`` and the database); None once its key is gone."""
+        from kinship_runtime.dead_letters import DeadLetterKeys
+
+        headers = dict(record.headers)
+        key_id = headers["kinship-dlq-sealed"].decode()
+        position = ":".join(
+            headers[f"kinship-dlq-{part}"].decode() for part in ("topic", "partition", "offset")
+        )
+        wrapping = hashlib.sha256(self.secrets.dead_letter.encode()).digest()
+        for service in SERVICES:
+            pool = await asyncpg.create_pool(
+                self.endpoints.database_url,
+                min_size=1,
+                max_size=1,
+                server_settings={"search_path": self.schemas[service]},
+            )
+            try:
+                opened = await DeadLetterKeys(pool, wrapping).open(key_id, record.value, position)
+            finally:
+                await pool.close()
+            if opened is not None:
+                return opened
+        return None
+
     # ---- logs ----
 
     def log_text(self) -> str:
@@ -748,10 +787,11 @@ async def running_stack(endpoints: Endpoints, directory: Path) -> AsyncIterator[
         await http.aclose()
         await webhooks.stop()
         smtp.stop()
-        await _clean_up(endpoints, schema, prefix)
+        await clean_up(endpoints, schema, prefix)
 
 
-async def _clean_up(endpoints: Endpoints, schema: str, prefix: str) -> None:
+async def clean_up(endpoints: Endpoints, schema: str, prefix: str) -> None:
+    """Drop the schemas named ``<schema>_*`` and delete the topics starting with ``prefix``."""
     conn = await asyncpg.connect(endpoints.database_url)
     try:
         for row in await conn.fetch(
