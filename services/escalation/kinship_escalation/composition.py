@@ -69,6 +69,7 @@ class EscalationProvider(Provider):
             grant_key=settings.grant_signing_key(),
             responder_rest=timedelta(hours=settings.responder_rest_hours),
             resources=load_catalogue(settings.resources_file),
+            console_url=settings.console_url,
         )
 
     @provide

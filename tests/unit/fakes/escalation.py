@@ -13,7 +13,8 @@ from kinship_contracts.cases import CaseStatus
 from kinship_contracts.directory import DirectoryChange, Role, latest_per_person
 from kinship_contracts.privacy import ErasureReceipt, ErasureStage
 from kinship_escalation.domain.cases import ERASED, AlertRecord, AuditRecord, StoredCase
-from kinship_escalation.domain.observations import CheckinObservation
+from kinship_escalation.domain.explanations import CaseExplanation, RecordedEvidence
+from kinship_escalation.domain.observations import CheckinObservation, SignalObservation
 from kinship_escalation.domain.policies import (
     EscalationPolicy,
     OnCallRotation,
@@ -21,7 +22,7 @@ from kinship_escalation.domain.policies import (
     StaffMember,
 )
 from kinship_escalation.domain.timers import Timer
-from kinship_escalation.handlers.ports import SubjectObservation
+from kinship_escalation.handlers.ports import SubjectObservation, SubjectSignal
 from kinship_runtime.outbox import OutboxMessage, event_message
 from kinship_runtime.vault import VaultUnavailableError
 
@@ -88,6 +89,9 @@ class Tables:
     erasures: dict[str, dict[str, Any]] = field(default_factory=dict)
     dead_letter_people: set[str] = field(default_factory=set)
     """People named by the dead letters whose keys are still kept."""
+    signals: list[SubjectSignal] = field(default_factory=list)
+    evidence: dict[tuple[str, str, str], RecordedEvidence] = field(default_factory=dict)
+    """``case_evidence`` rows by (case id, rule, observation ref), in recording order."""
 
 
 class _Part:
@@ -118,6 +122,36 @@ class FakeObservations(_Part):
             if subject in subject_ids and observation.at >= since:
                 found.setdefault(subject, []).append(observation)
         return {s: sorted(items, key=lambda o: (o.at, o.id)) for s, items in found.items()}
+
+    async def serialise(self, subject_ids: Sequence[str]) -> None:
+        self._uow.check_entered()
+        self._uow.serialised.append(sorted(set(subject_ids)))
+
+    async def add_signals(self, signals: Sequence[SubjectSignal]) -> None:
+        self.tables.signals += signals
+
+    async def signal_histories(
+        self, subject_ids: Sequence[str], since: datetime
+    ) -> dict[str, list[SignalObservation]]:
+        found: dict[str, list[SignalObservation]] = {}
+        for subject, signal in self.tables.signals:
+            if subject in subject_ids and signal.at >= since:
+                found.setdefault(subject, []).append(signal)
+        return {s: sorted(items, key=lambda o: o.at) for s, items in found.items()}
+
+
+class FakeCaseEvidence(_Part):
+    async def record(self, case_id: str, entries: Sequence[RecordedEvidence]) -> None:
+        assert case_id in self.tables.cases, "evidence references a stored case"
+        for entry in entries:
+            self.tables.evidence.setdefault((case_id, entry.rule, entry.observation.ref), entry)
+
+    async def explain(self, case_id: str) -> CaseExplanation | None:
+        stored = self.tables.cases.get(case_id)
+        if stored is None:
+            return None
+        kept = [entry for (case, _, _), entry in self.tables.evidence.items() if case == case_id]
+        return CaseExplanation.of(case_id, stored.case.rules_version, kept)
 
 
 class FakeCases(_Part):
@@ -288,6 +322,11 @@ class FakeDirectory(_Part):
         person = self.tables.people.get(person_id)
         return person.team_id if person else None
 
+    async def members(self, team_id: str) -> list[str]:
+        return sorted(
+            p.person_id for p in self.tables.people.values() if p.team_id == team_id and p.active
+        )
+
 
 class FakeWorkload(_Part):
     async def loads(self, now: datetime) -> dict[str, ResponderLoad]:
@@ -419,6 +458,11 @@ class FakeErasure(_Part):
             del t.observations[key]
         marks = {m for m in t.distress if m[1] in subjects}
         t.distress -= marks
+        signals = [item for item in t.signals if item[0] in subjects]
+        t.signals = [item for item in t.signals if item[0] not in subjects]
+        evidence = [row for row in t.evidence if row[0] in case_ids]
+        for row in evidence:
+            del t.evidence[row]
         self_care = [s for s in t.self_care if s in subjects]
         for subject in self_care:
             del t.self_care[subject]
@@ -439,6 +483,8 @@ class FakeErasure(_Part):
             t.audit[i] = AuditRecord(**{**record.__dict__, "subject_ids": kept})
         return {
             "observations": len(observations),
+            "signal_observations": len(signals),
+            "case_evidence": len(evidence),
             "distress_marks": len(marks),
             "self_care_marks": len(self_care),
             "timers": len(timers),
@@ -526,6 +572,10 @@ class FakeEscalationUnitOfWork:
         self.support = FakeSupport(self)
         self.on_call = FakeOnCall(self)
         self.erasure = FakeErasure(self)
+        self.evidence = FakeCaseEvidence(self)
+        self.serialised: list[list[str]] = []
+        """The subjects whose detection lock each call took (a lock held by nobody else:
+        the fake is single-threaded; tests check it is taken)."""
         self.commits = 0
         self.rollbacks = 0
         self._entered = False
