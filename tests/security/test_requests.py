@@ -85,8 +85,8 @@ async def test_a_request_kinship_did_not_sign_sends_nothing_and_is_dead_lettered
 
     assert await until(all_dead_lettered, timeout=60), "the forged requests are dead letters"
     for record in (await stack.read("notifications.requests.dlq"))[dead_before:]:
-        headers = dict(record.headers)
-        assert headers["kinship-dlq-code"] in (b"unsigned_request", b"bad_signature"), headers
+        dead = dict(record.headers)
+        assert dead["kinship-dlq-code"] in (b"unsigned_request", b"bad_signature"), dead
         assert record.key.startswith(b"dlk-")  # a key id, never the recipient
         assert target.id.encode() not in (record.value or b"")
 
