@@ -104,34 +104,50 @@ async def test_no_service_keeps_a_person_next_to_their_subject_id(
         assert directory[0]["n"] == 0
 
 
-async def still_linked_by_a_join(
-    tables: dict[str, list[str]], pairs: dict[str, str], teams: set[str]
-) -> list[tuple[str, str, str]]:
-    """(person, table naming them, table naming their subject) for every id that a row
-    naming a person shares with a row naming that person's subject id: one join links them.
+Rows = dict[str, list[tuple[str, set[str]]]]
+"""By ``p:<person id>`` / ``s:<person id>``: (table, joinable values) of each row naming the
+person / their subject id."""
 
-    Team ids are left out (a team is a group, by design) and so are timestamps and short
-    values (kinds, statuses, locales)."""
-    rows_of: dict[str, list[tuple[str, set[str]]]] = defaultdict(list)
+
+def rows_naming(tables: dict[str, list[str]], pairs: dict[str, str], teams: set[str]) -> Rows:
+    """The rows naming each person or their subject id, with the values they could be joined
+    on: team ids (a team is a group, by design), timestamps and short values (kinds,
+    statuses, locales) left out."""
+    rows_of: Rows = defaultdict(list)
     for table, texts in tables.items():
         for text in texts:
-            document = json.loads(text)
+            values = {
+                v
+                for v in leaves(json.loads(text))
+                if len(v) >= 8 and not TIMESTAMP.match(v) and v not in teams
+            }
             for person_id, subject_id in pairs.items():
-                values = {
-                    v
-                    for v in leaves(document)
-                    if len(v) >= 8 and not TIMESTAMP.match(v) and v not in teams
-                }
                 if person_id in values:
                     rows_of[f"p:{person_id}"].append((table, values - {person_id}))
                 if subject_id in values:
                     rows_of[f"s:{person_id}"].append((table, values - {subject_id}))
+    return rows_of
+
+
+async def still_linked_by_a_join(
+    tables: dict[str, list[str]], pairs: dict[str, str], teams: set[str]
+) -> list[tuple[str, str, str, list[str]]]:
+    """(person, table naming them, table naming their subject, the values) for every id that
+    a row naming a person shares with a row naming that person's subject id: one join links
+    them. A value in rows about several people (a status, a template name) joins nobody in
+    particular; a link is a value only one person's rows hold."""
+    rows_of = rows_naming(tables, pairs, teams)
+    whose: dict[str, set[str]] = defaultdict(set)
+    for key, found in rows_of.items():
+        for value in set().union(*(values for _table, values in found)):
+            whose[value].add(key[2:])
     linked = []
     for person_id in pairs:
         for table_p, values_p in rows_of[f"p:{person_id}"]:
             for table_s, values_s in rows_of[f"s:{person_id}"]:
-                if values_p & values_s:
-                    linked.append((person_id, table_p, table_s))
+                shared = {v for v in values_p & values_s if whose[v] == {person_id}}
+                if shared:
+                    linked.append((person_id, table_p, table_s, sorted(shared)))
     return linked
 
 
