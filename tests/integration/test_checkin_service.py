@@ -294,3 +294,56 @@ async def test_team_trends_need_five_people_and_directory_gives_the_team(
     # a tombstone removes the person from the directory
     await publish(service.endpoints.bootstrap_servers, directory, [(b"b0", None)])
     assert await service.wait_for_rows("SELECT 10 - count(*) FROM directory_people", 1) == 1
+
+
+async def test_a_closed_week_reads_the_same_after_a_check_in_dated_back_into_it(
+    service: RunningService,
+) -> None:
+    # Differencing: a manager reads the trend, a colleague checks in "for last week", the
+    # manager reads again; the difference would be that colleague's mood. A week's figures
+    # are those of its first reading.
+    team = [(f"d{i}", "team-d") for i in range(5)]
+    await publish(
+        service.endpoints.bootstrap_servers,
+        service.topic("directory.people"),
+        [
+            (
+                person.encode(),
+                encode(
+                    {
+                        "person_id": person,
+                        "display_name": person,
+                        "team_id": team_id,
+                        "timezone": "Europe/Paris",
+                        "roles": ["coordinator"] if person == "dcoord" else [],
+                        "channels": {},
+                        "active": True,
+                    }
+                ),
+            )
+            for person, team_id in [*team, ("dcoord", "team-x")]
+        ],
+    )
+    assert (
+        await service.wait_for_rows(
+            "SELECT count(*) FROM directory_people WHERE person_id LIKE 'd%'", 6
+        )
+        == 6
+    )
+    last_week = (datetime.now(UTC) - timedelta(days=7)).isoformat()
+    for person, _team in team:
+        body = checkin(f"c-{person}", person, occurred_at=last_week, mood=4)
+        assert (
+            await service.client.post("/v1/checkins", json=body, headers=AUTH)
+        ).status_code == 202
+
+    async def read() -> Any:
+        answer = await service.client.get("/v1/teams/team-d/trends", headers=bearer("dcoord"))
+        assert answer.status_code == 200
+        return answer.json()
+
+    first = await read()
+    assert first["overall"]["people"] == 5 and first["overall"]["mood_mean"] == 4.0
+    late = checkin("c-d0-late", "d0", occurred_at=last_week, mood=1)
+    assert (await service.client.post("/v1/checkins", json=late, headers=AUTH)).status_code == 202
+    assert await read() == first

@@ -65,18 +65,32 @@ SELECT * FROM unnest($1::text[], $2::text[])
 ON CONFLICT DO NOTHING
 """
 
+_TREND_READ = """
+INSERT INTO trend_reads (team_id, week_start, first_read_at)
+SELECT $1, week::date, now()
+FROM generate_series(date_trunc('week', now()) - make_interval(weeks => $2),
+                     date_trunc('week', now()) - interval '1 week', interval '1 week') AS week
+ON CONFLICT DO NOTHING
+"""
+"""Note the first reading of each closed week of the window (``_TREND`` freezes it there)."""
+
 _TREND = """
-SELECT date_trunc('week', occurred_at)::date AS week_start,
-       array_agg(DISTINCT subject_id) AS people,
+SELECT date_trunc('week', c.occurred_at)::date AS week_start,
+       array_agg(DISTINCT c.subject_id) AS people,
        count(*) AS checkins,
-       coalesce(sum(mood), 0) AS mood_sum, count(mood) AS mood_count,
-       coalesce(sum(stress), 0) AS stress_sum, count(stress) AS stress_count,
-       coalesce(sum(energy), 0) AS energy_sum, count(energy) AS energy_count,
-       coalesce(sum(who5_percent), 0) AS who5_percent_sum, count(who5_percent) AS who5_count
-FROM checkins
-WHERE team_id = $1 AND occurred_at >= date_trunc('week', now()) - make_interval(weeks => $2)
-    AND occurred_at < date_trunc('week', now())  -- closed weeks only: the open one could be
-                                                 -- read before and after one more check-in
+       coalesce(sum(c.mood), 0) AS mood_sum, count(c.mood) AS mood_count,
+       coalesce(sum(c.stress), 0) AS stress_sum, count(c.stress) AS stress_count,
+       coalesce(sum(c.energy), 0) AS energy_sum, count(c.energy) AS energy_count,
+       coalesce(sum(c.who5_percent), 0) AS who5_percent_sum, count(c.who5_percent) AS who5_count
+FROM checkins c
+JOIN trend_reads r
+  ON r.team_id = c.team_id AND r.week_start = date_trunc('week', c.occurred_at)::date
+WHERE c.team_id = $1
+    AND c.occurred_at >= date_trunc('week', now()) - make_interval(weeks => $2)
+    AND c.occurred_at < date_trunc('week', now())  -- closed weeks only: the open one could
+                                                   -- be read before and after one more
+    AND c.recorded_at <= r.first_read_at  -- and as first read: a check-in dated back into
+                                          -- a week already seen would be the difference
 GROUP BY 1
 """
 
@@ -335,7 +349,9 @@ class PostgresCheckinUnitOfWork(PoolTransaction):
         await self._directory.apply(self.conn, changes)
 
     async def trend_cells(self, team_id: str, weeks: int) -> list[TrendCell]:
-        """Weekly raw figures of a team's check-ins over the last ``weeks`` weeks."""
+        """Weekly raw figures of a team's check-ins over the last ``weeks`` closed weeks, each
+        as it stood when it was first read (that first reading is noted here)."""
+        await self.conn.execute(_TREND_READ, team_id, weeks)
         rows = await self.conn.fetch(_TREND, team_id, weeks)
         return [
             TrendCell(

@@ -66,7 +66,8 @@ class CheckinUnitOfWork(UnitOfWork, Protocol):
         ...
 
     async def trend_cells(self, team_id: str, weeks: int) -> list[TrendCell]:
-        """Weekly raw figures of a team's check-ins, closed weeks only."""
+        """Weekly raw figures of a team's check-ins, closed weeks only, each as it stood when
+        it was first read."""
         ...
 
     async def audit(

@@ -1,0 +1,196 @@
+"""Aggregates that cannot be subtracted (issue 11, "Why" 6): a team's trend read before and
+after one more check-in (in the open week, or dated back into a closed one) is the same; no
+window of weeks gives away a hidden week; the organisation's pulse minus the visible teams
+never isolates a small team; and only a team's manager and coordinators read its trend.
+
+The team has six members and a manager (``People.team``). Its history is made over HTTP as
+the members would: six people checked in three weeks ago and two weeks ago, two last week
+(a week under k = 5). Pulse history for the organisation is written into the recognition
+service's table as the service itself records answers (a week closes before it is
+reported, so a test cannot answer in time over HTTP).
+"""
+
+import secrets
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import pytest
+
+from tests.security.flows import checkin_body, pulse_body
+from tests.security.stack import Stack
+
+pytestmark = pytest.mark.security
+
+K = 5
+
+
+def monday(weeks_ago: int) -> date:
+    today = datetime.now(UTC).date()
+    return today - timedelta(days=today.weekday(), weeks=weeks_ago)
+
+
+def during(weeks_ago: int) -> str:
+    """Tuesday noon (UTC) of the week ``weeks_ago`` weeks before this one."""
+    at = datetime.combine(monday(weeks_ago) + timedelta(days=1), time(12), UTC)
+    return at.isoformat()
+
+
+async def post_checkin(stack: Stack, person_id: str, **answers: Any) -> None:
+    body = checkin_body(person_id, **answers)
+    answer = await stack.call("POST", "checkin", "/v1/checkins", stack.bearer(person_id), json=body)
+    assert answer.status_code == 202, answer.text
+
+
+async def trend(stack: Stack, weeks: int = 4, reader: str | None = None) -> dict[str, Any]:
+    """The team's trend as its manager (or ``reader``) reads it."""
+    answer = await stack.call(
+        "GET",
+        "checkin",
+        f"/v1/teams/{stack.people.team}/trends",
+        stack.bearer(reader or stack.people.manager.id),
+        params={"weeks": str(weeks)},
+    )
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+@pytest.fixture(scope="module")
+async def history(stack: Stack) -> dict[str, Any]:
+    """The team's closed weeks, then the trend as first read (weeks=4)."""
+    members = [m.id for m in stack.people.members]
+    for n, member in enumerate(members):
+        await post_checkin(stack, member, occurred_at=during(3), mood=3 + n % 2, stress=2)
+        await post_checkin(stack, member, occurred_at=during(2), mood=2 + n % 3, stress=3)
+    for member in members[:2]:
+        await post_checkin(stack, member, occurred_at=during(1), mood=1, stress=5)
+    before = await trend(stack)
+    assert before["available"] is True
+    shown = [w for w in before["weeks"] if w["figures"] is not None]
+    assert shown, before  # something is published: the attacks below have a target
+    return before
+
+
+def weeks_of(body: dict[str, Any]) -> dict[str, Any]:
+    return {w["week_start"]: w["figures"] for w in body["weeks"]}
+
+
+async def test_one_more_check_in_this_week_changes_no_trend(
+    stack: Stack, history: dict[str, Any]
+) -> None:
+    victim = stack.people.members[2].id
+    await post_checkin(stack, victim, mood=1, stress=5, energy=1)  # the open week
+    assert await trend(stack) == history
+
+
+async def test_a_check_in_dated_back_into_a_closed_week_changes_no_trend(
+    stack: Stack, history: dict[str, Any]
+) -> None:
+    """The same attack with a check-in dated into a week already read: its figures stay
+    those first published, so the difference reveals nothing."""
+    victim = stack.people.members[3].id
+    for weeks_ago in (3, 2, 1):
+        await post_checkin(stack, victim, occurred_at=during(weeks_ago), mood=1, stress=5)
+    assert await trend(stack) == history
+
+
+async def test_no_window_of_weeks_gives_away_the_hidden_week(
+    stack: Stack, history: dict[str, Any]
+) -> None:
+    last_week = monday(1).isoformat()
+    for weeks in range(1, 7):
+        body = await trend(stack, weeks)
+        if not body["available"]:
+            continue
+        figures = weeks_of(body)
+        assert figures.get(last_week) is None, (weeks, body)  # two people: never shown
+        if last_week in figures:
+            # Hidden with at least one other week (so the hidden ones cover >= k people),
+            # and no whole-window figure to subtract the shown weeks from.
+            assert sum(1 for f in figures.values() if f is None) >= 2, (weeks, body)
+            assert body["overall"] is None, (weeks, body)
+        for shown in filter(None, figures.values()):
+            assert shown["people"] >= K, (weeks, body)
+
+
+async def test_only_the_teams_manager_and_coordinators_read_its_trend(
+    stack: Stack, history: dict[str, Any]
+) -> None:
+    people = stack.people
+    path = f"/v1/teams/{people.team}/trends"
+    refused = {
+        "another team's manager": stack.bearer(people.other_manager.id),
+        "a member of the team": stack.bearer(people.members[0].id),
+        "a peer responder": stack.bearer(people.responder_a.id),
+        "an employee claiming to manage it": stack.bearer(
+            people.employee.id, roles=["team_manager", "coordinator"], manages=[people.team]
+        ),
+        "the BI tool (reports:read)": stack.key("bi-tool"),
+        "the survey tool": stack.key("survey-tool"),
+    }
+    for who, credential in refused.items():
+        answer = await stack.call("GET", "checkin", path, credential)
+        assert answer.status_code == 403, (who, answer.text)
+        assert "figures" not in answer.text
+    assert await trend(stack, reader=people.coordinator.id) == history
+
+
+# ---- the organisation's pulse ------------------------------------------------------------------
+
+
+async def report(stack: Stack, team_id: str | None = None) -> dict[str, Any]:
+    params = {"weeks": "4"} | ({"team_id": team_id} if team_id else {})
+    answer = await stack.call(
+        "GET", "recognition", "/v1/reports/programme", stack.key("bi-tool"), params=params
+    )
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    body.pop("generated_at", None)
+    return body
+
+
+def pulse_of(body: dict[str, Any], week: date) -> dict[str, Any] | None:
+    found = [w for w in body["weeks"] if w["week"] == week.isoformat()]
+    return found[0]["pulse"] if found else None
+
+
+async def test_org_pulse_minus_the_visible_teams_isolates_no_small_team(stack: Stack) -> None:
+    run = secrets.token_hex(3)
+    teams = {f"pa-{run}": (6, 4), f"pb-{run}": (7, 4), f"pc-{run}": (2, 1)}
+    week = monday(2)
+    answered = datetime.combine(week + timedelta(days=2), time(10), UTC)
+    for team, (size, helps) in teams.items():
+        await stack.rows(
+            "recognition",
+            "INSERT INTO pulse_responses (survey_id, respondent, response_id, team_id,"
+            " answered_at, programme_helps, recorded_at)"
+            " SELECT 'sec', $1 || n, $1 || 'r' || n, $1, $2, $3, $2"
+            " FROM generate_series(1, $4) AS n",
+            team,
+            answered,
+            helps,
+            size,
+        )
+    org = pulse_of(await report(stack), week)
+    left = org["respondents"] if org else 0
+    for team in teams:
+        shown = pulse_of(await report(stack, team), week)
+        if shown is not None:
+            assert shown["respondents"] >= K
+            left -= shown["respondents"]
+    # Whatever the organisation's figure minus the visible teams is, it covers >= k people
+    # (or nothing at all): the two-person team's answers are never alone in it.
+    assert left == 0 or left >= K, left
+    assert pulse_of(await report(stack, f"pc-{run}"), week) is None
+
+
+async def test_one_more_pulse_answer_changes_no_report(stack: Stack) -> None:
+    before = await report(stack)
+    rae = stack.people.rae
+    for extra in ({}, {"occurred_at": during(2)}):
+        body = pulse_body(rae, helps=1, **extra)
+        answer = await stack.call(
+            "POST", "recognition", "/v1/pulse", stack.bearer(rae.id), json=body
+        )
+        assert answer.status_code == 202, answer.text
+    assert await report(stack) == before
