@@ -37,10 +37,16 @@ DEMO_POLICY = {
     "steps": [
         {"target": "responders", "timeout_seconds": 10},
         {"target": "responders", "timeout_seconds": 10},
-        {"target": "coordinators", "timeout_seconds": 30},
+        {"target": "coordinators", "timeout_seconds": 15},
     ],
     "contact_timeout_seconds": 3600,
+    # When every step is spent, coordinators are paged as "unanswered" at this interval
+    # until someone takes the case (900 s outside the demo).
+    "unanswered_interval_seconds": 10,
 }
+SILENT_RULE = "sustained_decline"
+"""The demo's responders never answer cases this rule opened: the case shows escalation to
+the coordinators, then the "unanswered" page a coordinator answers."""
 BOOTSTRAP = "127.0.0.1:19092"
 AUTH = {"Authorization": "Bearer kinship-dev-key"}
 # New people in distress each run: a case stays open until resolved, so re-running the demo
@@ -124,6 +130,7 @@ class Live:
         self.deliveries: list[Delivery] = []
         self.acknowledged: list[dict[str, Any]] = []
         self.ignore_next_first_step = False
+        self.silent_rules: set[str] = set()
         self._celebrated: Counter[str] = Counter()
         self.first_alert_seconds: float | None = None
         self._task: asyncio.Task[None] | None = None
@@ -184,10 +191,11 @@ class Live:
             return
         self.transitions.append(event)
         kind = event["kind"]
-        if kind in ("opened", "escalated", "acknowledged", "resolved"):
+        if kind in ("opened", "escalated", "unanswered", "acknowledged", "resolved"):
             detail = {
                 "opened": f"{', '.join(event['rules'])} (severity {event['severity']})",
                 "escalated": f"to step {event.get('step')}: nobody answered in time",
+                "unanswered": "every step spent: coordinators are paged until someone takes it",
                 "acknowledged": f"by {event.get('responder_id')}",
                 "resolved": f"{event.get('outcome')}",
             }[kind]
@@ -210,6 +218,9 @@ class Live:
                 self.ignore_next_first_step = False
                 print(f"   {self.since()} {delivery.recipient} does not answer…")
                 return
+            if self._stays_silent(str(alert.get("case_id", "")), delivery.recipient):
+                print(f"   {self.since()} {delivery.recipient} does not answer…")
+                return
             if alert.get("ack_url"):
                 task = asyncio.create_task(
                     self._acknowledge(delivery.recipient, str(alert["ack_url"]))
@@ -229,6 +240,15 @@ class Live:
         else:
             # Messages to a person being supported: never name them next to their distress.
             print(f"   {self.since()} {how} -> the person: {delivery.kind}{check}")
+
+    def _stays_silent(self, case_id: str, recipient: str) -> bool:
+        """Whether this alert goes unanswered: a silent rule's case, until coordinators are
+        paged as unanswered (then the coordinator takes it)."""
+        opened = self.state_of(case_id, "opened")
+        if opened is None or not self.silent_rules & set(opened.get("rules", [])):
+            return False
+        coordinator = recipient in {n for n, _t, roles, _c in STAFF if "coordinator" in roles}
+        return not (coordinator and self.state_of(case_id, "unanswered") is not None)
 
     async def _acknowledge(self, responder: str, url: str) -> None:
         await asyncio.sleep(1)  # the responder reads the alert
@@ -382,14 +402,20 @@ async def _ordinary_checkins(producer: AIOKafkaProducer, recorded: AIOKafkaConsu
 
 async def _worrying_trend(live: Live) -> None:
     print("3. a colleague's check-ins show a worrying trend (low mood three times running)")
+    print("   this time no responder answers: watch it escalate to the coordinators")
+    live.silent_rules.add(SILENT_RULE)
     now = datetime.now(UTC)
     async with httpx.AsyncClient(base_url=CHECKIN_URL, headers=AUTH) as client:
         for days in (2, 1, 0):
             at = now - timedelta(days=days, minutes=1)
             await client.post("/v1/checkins", json=_checkin(TRENDING, at, mood=2))
-    case = await live.wait(lambda: live.case_of("sustained_decline"))
-    if case is not None:
-        await live.wait(lambda: live.state_of(case, "acknowledged"))
+    case = await live.wait(lambda: live.case_of(SILENT_RULE))
+    if case is None:
+        print("   (no case within 30 s: see `make status` and the logs)")
+        return
+    taken = await live.wait(lambda: live.state_of(case, "acknowledged"), timeout=120)
+    if taken is None:
+        print("   (nobody took the case within two minutes: see `make status` and the logs)")
 
 
 async def _self_referral(live: Live) -> None:
@@ -444,7 +470,12 @@ async def _immediate_risk(live: Live) -> None:
     responder = taken["responder_id"]
     await _reveal(responder, case)
     async with httpx.AsyncClient(base_url=ESCALATION_URL, headers=as_person(responder)) as client:
-        await client.post(f"/v1/cases/{case}/contact")
+        contact = await client.post(f"/v1/cases/{case}/contact", json={"channel": "phone"})
+        print(f"   {responder} records the first contact (by phone) -> {contact.status_code}")
+        note = await client.post(
+            f"/v1/cases/{case}/notes", json={"text": "Talked; will call again tomorrow."}
+        )
+        print(f"   {responder} writes a private case note (sealed) -> {note.status_code}")
         await client.post(f"/v1/cases/{case}/resolve", json={"outcome": "supported"})
     await live.wait(lambda: live.state_of(case, "resolved"), 10)
     print(f"   {responder} reached the person; feedback is requested, a follow-up set for 72 h")

@@ -234,10 +234,7 @@ async def test_immediate_risk_is_alerted_taken_revealed_contacted_noted_resolved
         "SELECT actor, case_id, detail FROM audit WHERE action = 'reveal'"
     )
     assert [(r["actor"], r["case_id"]) for r in reveals] == [("person:resp-a", case_id)]
-    detail_kept = json.loads(reveals[0]["detail"])
-    if isinstance(detail_kept, str):  # the check-in service stores it as a JSON string
-        detail_kept = json.loads(detail_kept)
-    assert detail_kept == {"note": True}
+    assert json.loads(reveals[0]["detail"]) == {"note": True}  # an object, not a string
 
     # At rest, the note and the plan are sealed: the schema's dump holds neither.
     dump = await pg_dump(escalation.endpoints, escalation.settings.owned_schema())

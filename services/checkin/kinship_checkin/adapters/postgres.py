@@ -184,9 +184,10 @@ class PostgresCheckinUnitOfWork(PoolTransaction):
         detail: Mapping[str, Any] | None = None,
     ) -> None:
         """Append to the audit trail."""
+        # Text cast to jsonb: the pool's json codec would encode the text again.
         await self.conn.execute(
             "INSERT INTO audit (action, actor, subject_id, case_id, detail)"
-            " VALUES ($1, $2, $3, $4, $5::jsonb)",
+            " VALUES ($1, $2, $3, $4, $5::text::jsonb)",
             action,
             actor,
             subject_id,
