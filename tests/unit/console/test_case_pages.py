@@ -4,6 +4,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -35,11 +36,12 @@ def fake(console: Console) -> FakeCasesApi:
     return console.api
 
 
-def post(console: Console, action: str, **form: str) -> object:
+def post(console: Console, action: str, **form: str) -> httpx.Response:
     token = console.csrf(f"/cases/{CASE}")
-    return console.client.post(
+    answer: httpx.Response = console.client.post(
         f"/cases/{CASE}/{action}", data={"csrf_token": token, **form}, follow_redirects=False
     )
+    return answer
 
 
 def working(console: Console, **changes: object) -> FakeCasesApi:
