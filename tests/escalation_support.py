@@ -2,6 +2,7 @@
 vault), directory and check-in records."""
 
 import asyncio
+import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -19,7 +20,6 @@ from kinship_checkin.composition import create_app as create_checkin_app
 from kinship_checkin.settings import CheckinSettings
 from kinship_contracts.checkins import CheckinRecorded, DerivedScores
 from kinship_contracts.links import mint_ack_token
-from kinship_contracts.subjects import Pseudonymiser
 from kinship_escalation.settings import EscalationSettings
 from kinship_runtime.vault import VaultClient
 from tests.conftest import Endpoints
@@ -29,8 +29,19 @@ from tests.kafka_reading import encode, publish, read_all
 AUTH = {"Authorization": "Bearer test-key"}
 JWT_SECRET = "test-jwt-secret-0123456789abcdef0123456789"
 JWT_ISSUER = "http://127.0.0.1:9/kinship-tests"
-PSEUDONYM_KEY = "test-pseudonym-key-0123456789abcdef"
-SUBJECTS = Pseudonymiser(PSEUDONYM_KEY.encode())
+
+
+class TestSubjects:
+    """Stable, made-up subject ids for test people (the check-in vault draws random ones)."""
+
+    __test__ = False
+
+    def subject_id(self, person_id: str) -> str:
+        """The test subject id of ``person_id``."""
+        return hashlib.sha256(b"kinship-test-subject:" + person_id.encode()).hexdigest()
+
+
+SUBJECTS = TestSubjects()
 """Subject ids for events the tests publish themselves (the escalation service never derives
 one: it takes them from the events, and asks the check-in service's vault for the rest)."""
 
@@ -165,6 +176,7 @@ def recorded_event(
 ) -> CheckinRecorded:
     """A recorded check-in as the check-in service publishes it (scores from the answers)."""
     phq9 = answers.pop("phq9", None)
+    phq2 = answers.pop("phq2", None)
     who5 = answers.pop("who5", None)
     return CheckinRecorded(
         id=id_,
@@ -174,12 +186,13 @@ def recorded_event(
         recorded_at=at,
         source="tests",
         phq9=phq9,
+        phq2=phq2,
         who5=who5,
         scores=DerivedScores(
             who5_raw=sum(who5) if who5 else None,
             phq9_total=sum(phq9) if phq9 else None,
             phq9_item9_positive=(phq9[8] > 0) if phq9 else None,
-            phq2_total=sum(phq9[:2]) if phq9 else None,
+            phq2_total=sum(phq2 or phq9[:2]) if (phq2 or phq9) else None,
         ),
         **answers,
     )

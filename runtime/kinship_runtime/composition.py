@@ -32,7 +32,6 @@ from faststream.kafka import KafkaBroker
 from kinship_contracts.topics import TOPICS, TopicSpec
 from kinship_runtime.access import PeopleDirectory, PostgresPeopleDirectory, RateLimits
 from kinship_runtime.access_log import AccessLog
-from kinship_runtime.auth import Authenticator
 from kinship_runtime.database import create_pool, migrate_schema
 from kinship_runtime.dead_letters import DeadLetterKeys, DeadLetters
 from kinship_runtime.health import ReadinessCheck, health_router
@@ -42,7 +41,7 @@ from kinship_runtime.ingest import Subscription, ingest
 from kinship_runtime.kafka import ensure_topics, make_broker, make_producer
 from kinship_runtime.limits import RequestLimits
 from kinship_runtime.outbox import OutboxRelay
-from kinship_runtime.settings import KinshipSettings
+from kinship_runtime.settings import KinshipSettings, MigrationSettings
 from kinship_runtime.telemetry import configure_logging, configure_telemetry
 from kinship_runtime.vault import VaultClient
 from kinship_runtime.workers import Worker
@@ -113,11 +112,6 @@ class RuntimeProvider(Provider):
     ) -> DeadLetters:
         """Sealed dead-letter publishing."""
         return DeadLetters(producer, settings.consumer_group("events"), keys)
-
-    @provide
-    def authenticator(self, settings: KinshipSettings) -> Authenticator:
-        """TRANSITIONAL bearer authentication (services not yet on access policies)."""
-        return Authenticator.from_settings(settings)
 
     @provide
     def identities(self, settings: KinshipSettings) -> IdentityVerifier:
@@ -307,7 +301,7 @@ def run_service(
     if args.command == "migrate":
         # Migrations need the database only: not the service's keys (a migration Job gets
         # the database secret and nothing else).
-        common = KinshipSettings(service_name=settings_type.model_fields["service_name"].default)
+        common = MigrationSettings(service_name=settings_type.model_fields["service_name"].default)
         configure_logging(common.service_name, common.log_level)
         for name in asyncio.run(migrate(common, migrations)):
             print(f"applied {name}")

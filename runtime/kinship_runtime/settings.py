@@ -20,7 +20,6 @@ DEV_CREDENTIALS: dict[str, str] = {
     "KINSHIP_WEBHOOK_SECRET": "kinship-dev-secret",
     "KINSHIP_LINK_SECRET": "kinship-dev-link-secret-not-for-production",
     "KINSHIP_JWT_SECRET": "kinship-dev-jwt-secret-not-for-production-use",
-    "KINSHIP_PSEUDONYM_KEY": "kinship-dev-pseudonym-key-not-for-production",
     "KINSHIP_NOTE_KEYS": f"dev1:{DEV_NOTE_KEY}",
     "KINSHIP_REQUEST_SIGNING_KEY": "kinship-dev-request-signing-key-not-for-production",
     "KINSHIP_DEAD_LETTER_KEY": "kinship-dev-dead-letter-key-not-for-production",
@@ -151,6 +150,16 @@ class KinshipSettings(BaseSettings):
     graceful_timeout_seconds: float = 20.0
 
     NOT_KEYS: ClassVar[frozenset[str]] = _NOT_KEYS
+    SECRETS: ClassVar[dict[str, bool]] = {
+        "database_url": True,
+        "kafka_sasl_password": False,
+        "dead_letter_key": True,
+        "api_keys": False,
+        "jwt_secret": False,
+    }
+    """The secret settings this service reads (field name -> required outside
+    KINSHIP_ENV=dev). Services add theirs; a secret the service does not list is not given to
+    it in a cluster (the Helm chart's registry is generated from this) and must not be read."""
 
     def required_secret(
         self, configured: SecretStr | None, variable: str, dev_credential: str | None = None
@@ -187,6 +196,16 @@ class KinshipSettings(BaseSettings):
     def _refuse_development_credentials(self) -> Self:
         if self.env == "dev":
             return self
+        missing = [
+            f"KINSHIP_{name.upper()}"
+            for name, required in self.SECRETS.items()
+            if required and not _configured(getattr(self, name))
+        ]
+        if missing:
+            raise InsecureSettingsError(
+                " and ".join(f"{variable} is required" for variable in missing)
+                + " outside KINSHIP_ENV=dev (docs/configuration.md)"
+            )
         dev_values = set(DEV_CREDENTIALS.values())
         for name in type(self).model_fields:
             value = getattr(self, name)
@@ -233,3 +252,16 @@ class KinshipSettings(BaseSettings):
     def owned_schema(self) -> str:
         """The PostgreSQL schema this service owns."""
         return self.database_schema or self.service_name
+
+
+def _configured(value: object) -> bool:
+    if isinstance(value, SecretStr):
+        return bool(value.get_secret_value())
+    return value is not None
+
+
+class MigrationSettings(KinshipSettings):
+    """What ``python -m kinship_<service> migrate`` reads: the database and nothing else (a
+    migration Job is given the database secret only)."""
+
+    SECRETS: ClassVar[dict[str, bool]] = {"database_url": True}

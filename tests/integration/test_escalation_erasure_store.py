@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from kinship_contracts.cases import CaseOutcome
 from kinship_contracts.privacy import ErasureRequested, SubjectsErased
+from kinship_contracts.signals import SignalSubmitted
 from kinship_escalation.adapters.postgres import PostgresEscalationUnitOfWork
 from kinship_escalation.composition import MIGRATIONS
 from kinship_escalation.domain.policies import OnCallRotation
@@ -19,7 +20,7 @@ from kinship_escalation.handlers.configuration import save_default_policy
 from kinship_escalation.handlers.detection import handle_checkins
 from kinship_escalation.handlers.erasure import erase_people, erase_subject_sets
 from kinship_escalation.handlers.feedback import give_feedback
-from kinship_escalation.handlers.group_support import handle_signals
+from kinship_escalation.handlers.signals import handle_signals
 from kinship_escalation.settings import EscalationSettings
 from kinship_runtime.database import create_pool, migrate_schema
 from kinship_runtime.directory import DirectoryProjection
@@ -90,7 +91,10 @@ async def test_both_halves_leave_nothing_that_names_the_person_or_their_subject(
         await list_cases("resp-c", False, "resp-c", uow)
         clock.advance(hours=1)
         await handle_checkins([checkin("c-3", "resp-c", clock.now, phq9=CRITICAL_PHQ9)], uow, ctx)
-        await handle_signals([signal("sig-1", clock.now, person_id="resp-c")], uow, ctx)
+        overtime = SignalSubmitted.model_validate(
+            signal("sig-2", clock.now, person_id="resp-c").model_dump() | {"kind": "overtime"}
+        )
+        await handle_signals([signal("sig-1", clock.now, person_id="resp-c"), overtime], uow, ctx)
         theirs = await uow.conn.fetchval(
             "SELECT id FROM cases WHERE subject_id = $1", subject("resp-c")
         )
@@ -136,6 +140,8 @@ async def test_both_halves_leave_nothing_that_names_the_person_or_their_subject(
         receipts = await uow.conn.fetch("SELECT value FROM outbox WHERE topic = $1", RECEIPTS)
         dead = await uow.conn.fetch("SELECT key_id FROM dead_letter_keys ORDER BY key_id")
         timers = await uow.conn.fetch("SELECT id, case_id, subject_id FROM timers")
+        explained = await uow.conn.fetch("SELECT DISTINCT case_id FROM case_evidence")
+        signals_kept = await uow.conn.fetchval("SELECT count(*) FROM signal_observations")
     assert (cases[theirs]["subject_id"], cases[theirs]["status"]) == ("erased", "resolved")
     assert cases[theirs]["team_id"] is None
     assert (cases[handled]["subject_id"], cases[handled]["outcome"]) == (
@@ -147,6 +153,9 @@ async def test_both_halves_leave_nothing_that_names_the_person_or_their_subject(
     assert cases[held]["responder_id"] in ("resp-a", "resp-b")
     assert [row["key_id"] for row in dead] == ["dlk-resp-a"]
     assert all(t["case_id"] != theirs and t["subject_id"] is None for t in timers)
+    # Their case keeps its rules, not what they rested on (check-ins, dates, scores).
+    assert {row["case_id"] for row in explained} == {handled, held}
+    assert signals_kept == 0
     (receipt,) = [json.loads(row["value"]) for row in receipts]
     assert receipt["removed"]["open_cases_closed"] == 1
     assert (

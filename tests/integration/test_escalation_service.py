@@ -127,8 +127,7 @@ async def test_critical_checkin_alerts_escalates_and_stops_at_acknowledgement(
     ]
     assert events[-1]["outcome"] == "referred_professional"
     follow_up = await escalation.rows(
-        "SELECT due_at FROM timers WHERE kind = 'case_follow_up' AND case_id = $1"
-        " ORDER BY due_at",
+        "SELECT due_at FROM timers WHERE kind = 'case_follow_up' AND case_id = $1 ORDER BY due_at",
         case_id,
     )
     assert len(follow_up) == 2  # about 72 hours and about a month after resolution

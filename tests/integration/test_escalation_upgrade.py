@@ -67,9 +67,9 @@ async def test_an_existing_database_keeps_its_staff_in_the_runtimes_directory_pr
 
     applied = await migrate_schema(conn, database, MIGRATIONS)
 
-    assert applied[-2:] == ["0002_directory_people.sql", "0003_trust.sql"]
+    assert applied[-3:] == ["0002_directory_people.sql", "0003_trust.sql", "0004_detection.sql"]
     assert "0001_escalation.sql" not in applied
-    assert all(name.startswith("runtime/") for name in applied[:-2])
+    assert all(name.startswith("runtime/") for name in applied[:-3])
     current = await conn.fetchval(
         f'SELECT checksum FROM "{database}".schema_migrations WHERE version = 1'
     )
@@ -115,7 +115,12 @@ async def test_a_new_database_has_only_the_runtimes_directory(
     conn: asyncpg.Connection, database: str
 ) -> None:
     applied = await migrate_schema(conn, database, MIGRATIONS)
-    assert applied[-3:] == ["0001_escalation.sql", "0002_directory_people.sql", "0003_trust.sql"]
+    assert applied[-4:] == [
+        "0001_escalation.sql",
+        "0002_directory_people.sql",
+        "0003_trust.sql",
+        "0004_detection.sql",
+    ]
     made = await tables(conn, database)
     assert {"directory_people", "outbox", "processed_events", "cases", "timers"} <= made
     assert "directory" not in made

@@ -3,6 +3,7 @@
 import base64
 import binascii
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field, SecretStr
 
@@ -14,6 +15,12 @@ class CheckinSettings(KinshipSettings):
 
     service_name: str = "checkin"
     http_port: int = 8001
+    SECRETS: ClassVar[dict[str, bool]] = {
+        **KinshipSettings.SECRETS,
+        "api_keys": True,  # the vault clients' keys (escalation, notifications, recognition)
+        "note_keys": True,
+        "grant_key": True,
+    }
     grant_key: SecretStr | None = Field(
         default=None,
         description="Verifies the escalation service's reveal grants (the same secret there; "

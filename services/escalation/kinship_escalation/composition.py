@@ -73,6 +73,7 @@ class EscalationProvider(Provider):
             case_notes=CaseNoteCipher(*settings.case_note_key_table()),
             consent_lifetime=timedelta(hours=settings.consent_hours),
             reopen_within=timedelta(days=settings.reopen_days),
+            console_url=settings.console_url,
         )
 
     @provide

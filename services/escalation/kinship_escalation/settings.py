@@ -3,6 +3,7 @@
 import base64
 import binascii
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field, SecretStr
 
@@ -14,6 +15,14 @@ class EscalationSettings(KinshipSettings):
 
     service_name: str = "escalation"
     http_port: int = 8002
+    SECRETS: ClassVar[dict[str, bool]] = {
+        **KinshipSettings.SECRETS,
+        "checkin_api_key": True,
+        "request_signing_key": True,
+        "grant_key": True,
+        "link_secret": True,
+        "case_note_keys": True,
+    }
     ack_timeout_seconds: int = Field(
         default=300, ge=1, description="Acknowledgement timeout of each default policy step."
     )
@@ -26,6 +35,11 @@ class EscalationSettings(KinshipSettings):
     public_url: str = Field(
         default="http://127.0.0.1:8002",
         description="Base URL of this service as responders reach it (acknowledgement links).",
+    )
+    console_url: str = Field(
+        default="http://127.0.0.1:8005",
+        description="Base URL of the web console as people reach it (follow-up check-in links "
+        "open its check-in page on the short WHO-5 form).",
     )
     link_secret: SecretStr | None = Field(
         default=None,

@@ -1,5 +1,7 @@
 """Notifications service settings (``KINSHIP_*`` environment variables)."""
 
+from typing import ClassVar
+
 from pydantic import Field, SecretStr
 
 from kinship_notifications.domain.addresses import Allowlist
@@ -14,6 +16,14 @@ class NotificationSettings(KinshipSettings):
 
     service_name: str = "notifications"
     http_port: int = 8003
+    SECRETS: ClassVar[dict[str, bool]] = {
+        **KinshipSettings.SECRETS,
+        "checkin_api_key": True,
+        "request_signing_key": True,
+        "link_secret": True,
+        "webhook_secret": True,
+        "smtp_password": False,
+    }
     webhook_secret: SecretStr = Field(
         description="Derives each webhook endpoint's signing secret (HMAC of the endpoint's "
         "URL): `python -m kinship_notifications endpoint-secret <url>` prints the one to give "
@@ -33,7 +43,7 @@ class NotificationSettings(KinshipSettings):
     )
     accept_unsigned_requests: bool = Field(
         default=False,
-        description="TRANSITIONAL: accept notification requests WITHOUT a "
+        description="Migration only: accept notification requests WITHOUT a "
         "kinship-request-signature (a wrong signature is never accepted); off once every "
         "producer signs.",
     )

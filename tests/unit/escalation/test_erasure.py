@@ -11,7 +11,7 @@ from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.detection import handle_checkins
 from kinship_escalation.handlers.erasure import erase_people, erase_subject_sets
 from kinship_escalation.handlers.feedback import give_feedback
-from kinship_escalation.handlers.group_support import handle_signals
+from kinship_escalation.handlers.signals import handle_signals
 from kinship_escalation.handlers.timers import fire_due_timers
 from tests.unit.escalation.conftest import (
     CRITICAL_PHQ9,

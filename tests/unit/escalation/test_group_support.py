@@ -6,7 +6,8 @@ from datetime import timedelta
 import pytest
 
 from kinship_escalation.handlers.context import EscalationContext
-from kinship_escalation.handlers.group_support import handle_signals, note_team_distress
+from kinship_escalation.handlers.group_support import note_team_distress
+from kinship_escalation.handlers.signals import handle_signals
 from tests.unit.escalation.conftest import NOW, Clock, person, sent, signal, subject
 from tests.unit.fakes.escalation import FakeEscalationUnitOfWork, FakeVault
 
@@ -57,7 +58,7 @@ async def test_a_team_without_coordinators_has_every_coordinator_offered_the_ses
     assert [armed.timer.id for armed in uow.tables.timers.values()] == ["support_session:sig-1"]
 
 
-async def test_the_same_incident_twice_is_offered_once_and_other_signals_are_ignored(
+async def test_the_same_incident_twice_is_offered_once_and_load_signals_bring_no_group_offer(
     uow: FakeEscalationUnitOfWork, ctx: EscalationContext
 ) -> None:
     overtime = signal("sig-2", NOW, person_id="worker-1").model_copy(update={"kind": "overtime"})

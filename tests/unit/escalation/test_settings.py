@@ -10,16 +10,20 @@ from pydantic import SecretStr
 from kinship_escalation.composition import create_app
 from kinship_escalation.domain.sealing import CaseNoteCipher, NoteKeyUnknownError
 from kinship_escalation.settings import EscalationSettings
-from kinship_runtime.settings import DEV_CREDENTIALS, InsecureSettingsError
+from kinship_runtime.settings import DEV_CREDENTIALS
+from tests.unit.fakes.settings import strong_secrets
 
 LINK = "a-link-secret-for-this-purpose-only-0123"
 GRANT = "a-grant-key-shared-with-check-in-01234567"
 SIGNING = "a-request-signing-key-for-notifications-0"
 VAULT_KEY = "escalation-key-for-the-check-in-vault-0123"
+NOTE_KEY = base64.b64encode(b"a-case-note-master-key-32-bytes!").decode()
 
 
 def production(**secrets: str) -> EscalationSettings:
-    fields: dict[str, Any] = {name: SecretStr(value) for name, value in secrets.items()}
+    fields: dict[str, Any] = strong_secrets(EscalationSettings, without=tuple(secrets))
+    fields["case_note_keys"] = SecretStr(f"k1:{NOTE_KEY}")  # a 'key_id:base64' table
+    fields.update({name: SecretStr(value) for name, value in secrets.items()})
     return EscalationSettings(env="production", **fields)
 
 
@@ -32,18 +36,25 @@ def test_the_dev_profile_uses_the_published_development_secrets() -> None:
     )
 
 
-def test_outside_dev_every_secret_is_required_and_none_is_derived_from_another(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # The pseudonym key used to stand in for the link secret: it no longer does anything here.
-    monkeypatch.setenv("KINSHIP_PSEUDONYM_KEY", "a-pseudonym-key-that-is-long-enough-0123")
-    settings = production(grant_key=GRANT, request_signing_key=SIGNING)
-    with pytest.raises(InsecureSettingsError, match="KINSHIP_LINK_SECRET is required"):
-        settings.ack_link_secret()
-    with pytest.raises(InsecureSettingsError, match="KINSHIP_GRANT_KEY is required"):
-        production(link_secret=LINK).grant_signing_key()
-    with pytest.raises(InsecureSettingsError, match="KINSHIP_REQUEST_SIGNING_KEY is required"):
-        production(link_secret=LINK).request_signature_key()
+@pytest.mark.parametrize(
+    "name",
+    [
+        "link_secret",
+        "grant_key",
+        "request_signing_key",
+        "checkin_api_key",
+        "dead_letter_key",
+        "case_note_keys",
+    ],
+)
+def test_outside_dev_the_service_does_not_even_configure_without_each_secret(name: str) -> None:
+    # The pseudonym key used to stand in for the link secret: nothing derives from another key.
+    fields = strong_secrets(EscalationSettings, without=(name,))
+    with pytest.raises(ValueError, match=f"KINSHIP_{name.upper()} is required"):
+        EscalationSettings(env="production", **fields)
+
+
+def test_outside_dev_each_secret_is_its_own_configured_value() -> None:
     configured = production(link_secret=LINK, grant_key=GRANT, request_signing_key=SIGNING)
     assert configured.ack_link_secret() == LINK.encode()
     assert configured.grant_signing_key() == GRANT.encode()
@@ -60,33 +71,20 @@ def test_outside_dev_short_or_development_secrets_are_refused(name: str) -> None
         production(**{name: DEV_CREDENTIALS[variable]})
 
 
-def test_the_service_does_not_start_without_its_secrets() -> None:
-    with pytest.raises(InsecureSettingsError, match="KINSHIP_LINK_SECRET"):
-        create_app(production(grant_key=GRANT, request_signing_key=SIGNING))
-    with pytest.raises(InsecureSettingsError, match="KINSHIP_CHECKIN_API_KEY"):
-        create_app(production(link_secret=LINK, grant_key=GRANT, request_signing_key=SIGNING))
+def test_the_service_starts_with_its_secrets_and_a_development_one_stops_it() -> None:
+    assert create_app(production(link_secret=LINK, checkin_api_key=VAULT_KEY)) is not None
+    with pytest.raises(ValueError, match="KINSHIP_LINK_SECRET is the local stack's"):
+        create_app(production(link_secret=DEV_CREDENTIALS["KINSHIP_LINK_SECRET"]))
 
 
-NOTE_KEY = base64.b64encode(b"a-case-note-master-key-32-bytes!").decode()
-
-
-def test_case_note_keys_have_a_development_value_and_are_required_outside_dev() -> None:
+def test_case_note_keys_have_a_development_value_and_only_a_real_one_outside_dev() -> None:
     table, active = EscalationSettings(env="dev").case_note_key_table()
     assert table == {"dev1": base64.b64decode(DEV_CREDENTIALS["KINSHIP_NOTE_KEYS"][5:])}
     assert active == "dev1"
-    with pytest.raises(InsecureSettingsError, match="KINSHIP_CASE_NOTE_KEYS is required"):
-        production().case_note_key_table()
     with pytest.raises(ValueError, match="published development value"):
         production(case_note_keys=DEV_CREDENTIALS["KINSHIP_NOTE_KEYS"])
-    with pytest.raises(InsecureSettingsError, match="KINSHIP_CASE_NOTE_KEYS"):
-        create_app(
-            production(
-                link_secret=LINK,
-                grant_key=GRANT,
-                request_signing_key=SIGNING,
-                checkin_api_key=VAULT_KEY,
-            )
-        )
+    (key,) = production().case_note_key_table()[0].values()
+    assert key == b"a-case-note-master-key-32-bytes!"
 
 
 def test_case_note_keys_rotate_by_id_and_errors_name_the_entry_never_the_key() -> None:

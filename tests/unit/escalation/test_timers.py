@@ -226,7 +226,7 @@ async def test_a_follow_up_timer_from_before_0_3_still_reminds_the_person(
     ]
 
 
-async def test_an_exposure_follow_up_reminds_the_person(
+async def test_an_exposure_follow_up_asks_the_person_for_a_short_who5_checkin(
     uow: FakeEscalationUnitOfWork, ctx: EscalationContext
 ) -> None:
     timer = Timer("exposure_follow_up:sig-1:72", TimerKind.EXPOSURE_FOLLOW_UP, NOW, subject_id="s1")
@@ -237,6 +237,11 @@ async def test_an_exposure_follow_up_reminds_the_person(
         "reminder:exposure_follow_up:sig-1:72",
         {"subject_id": "s1"},
     )
+    # An explicit follow-up check-in: a short WHO-5 check-in in the console.
+    assert reminder["params"] == {
+        "purpose": "exposure_follow_up",
+        "checkin_url": "http://127.0.0.1:8005/checkin?form=who5",
+    }
 
 
 async def test_the_support_session_window_opening_offers_a_session(

@@ -25,7 +25,8 @@ from kinship_escalation.domain.casework import (
     PreferenceChange,
     TimelineEntry,
 )
-from kinship_escalation.domain.observations import CheckinObservation
+from kinship_escalation.domain.explanations import CaseExplanation, RecordedEvidence
+from kinship_escalation.domain.observations import CheckinObservation, SignalObservation
 from kinship_escalation.domain.policies import (
     EscalationPolicy,
     OnCallRotation,
@@ -34,7 +35,7 @@ from kinship_escalation.domain.policies import (
 )
 from kinship_escalation.domain.sealing import SubjectKey
 from kinship_escalation.domain.timers import Timer
-from kinship_escalation.handlers.ports import SubjectObservation
+from kinship_escalation.handlers.ports import SubjectObservation, SubjectSignal
 from kinship_runtime.outbox import OutboxMessage, event_message
 from kinship_runtime.vault import VaultUnavailableError
 
@@ -107,6 +108,9 @@ class Tables:
     subject_keys: dict[str, SubjectKey] = field(default_factory=dict)
     shared_notes: set[str] = field(default_factory=set)
     """Observed check-ins whose notes the person shared (``observations.note_shared``)."""
+    signals: list[SubjectSignal] = field(default_factory=list)
+    evidence: dict[tuple[str, str, str], RecordedEvidence] = field(default_factory=dict)
+    """``case_evidence`` rows by (case id, rule, observation ref), in recording order."""
 
 
 class _Part:
@@ -137,6 +141,36 @@ class FakeObservations(_Part):
             if subject in subject_ids and observation.at >= since:
                 found.setdefault(subject, []).append(observation)
         return {s: sorted(items, key=lambda o: (o.at, o.id)) for s, items in found.items()}
+
+    async def serialise(self, subject_ids: Sequence[str]) -> None:
+        self._uow.check_entered()
+        self._uow.serialised.append(sorted(set(subject_ids)))
+
+    async def add_signals(self, signals: Sequence[SubjectSignal]) -> None:
+        self.tables.signals += signals
+
+    async def signal_histories(
+        self, subject_ids: Sequence[str], since: datetime
+    ) -> dict[str, list[SignalObservation]]:
+        found: dict[str, list[SignalObservation]] = {}
+        for subject, signal in self.tables.signals:
+            if subject in subject_ids and signal.at >= since:
+                found.setdefault(subject, []).append(signal)
+        return {s: sorted(items, key=lambda o: o.at) for s, items in found.items()}
+
+
+class FakeCaseEvidence(_Part):
+    async def record(self, case_id: str, entries: Sequence[RecordedEvidence]) -> None:
+        assert case_id in self.tables.cases, "evidence references a stored case"
+        for entry in entries:
+            self.tables.evidence.setdefault((case_id, entry.rule, entry.observation.ref), entry)
+
+    async def explain(self, case_id: str) -> CaseExplanation | None:
+        stored = self.tables.cases.get(case_id)
+        if stored is None:
+            return None
+        kept = [entry for (case, _, _), entry in self.tables.evidence.items() if case == case_id]
+        return CaseExplanation.of(case_id, stored.case.rules_version, kept)
 
 
 class FakeCases(_Part):
@@ -306,6 +340,11 @@ class FakeDirectory(_Part):
     async def team_of(self, person_id: str) -> str | None:
         person = self.tables.people.get(person_id)
         return person.team_id if person else None
+
+    async def members(self, team_id: str) -> list[str]:
+        return sorted(
+            p.person_id for p in self.tables.people.values() if p.team_id == team_id and p.active
+        )
 
 
 class FakeWorkload(_Part):
@@ -552,6 +591,11 @@ class FakeErasure(_Part):
             del t.observations[key]
         marks = {m for m in t.distress if m[1] in subjects}
         t.distress -= marks
+        signals = [item for item in t.signals if item[0] in subjects]
+        t.signals = [item for item in t.signals if item[0] not in subjects]
+        evidence = [row for row in t.evidence if row[0] in case_ids]
+        for row in evidence:
+            del t.evidence[row]
         self_care = [s for s in t.self_care if s in subjects]
         for subject in self_care:
             del t.self_care[subject]
@@ -572,6 +616,8 @@ class FakeErasure(_Part):
             t.audit[i] = AuditRecord(**{**record.__dict__, "subject_ids": kept})
         return {
             "observations": len(observations),
+            "signal_observations": len(signals),
+            "case_evidence": len(evidence),
             "distress_marks": len(marks),
             "self_care_marks": len(self_care),
             "timers": len(timers),
@@ -661,6 +707,10 @@ class FakeEscalationUnitOfWork:
         self.casework = FakeCaseFiles(self)
         self.on_call = FakeOnCall(self)
         self.erasure = FakeErasure(self)
+        self.evidence = FakeCaseEvidence(self)
+        self.serialised: list[list[str]] = []
+        """The subjects whose detection lock each call took (a lock held by nobody else:
+        the fake is single-threaded; tests check it is taken)."""
         self.commits = 0
         self.rollbacks = 0
         self._entered = False

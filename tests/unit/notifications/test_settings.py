@@ -8,7 +8,8 @@ from pydantic import SecretStr
 from kinship_notifications.__main__ import main
 from kinship_notifications.domain.signing import endpoint_secret
 from kinship_notifications.settings import NotificationSettings
-from kinship_runtime.settings import DEV_CREDENTIALS, InsecureSettingsError
+from kinship_runtime.settings import DEV_CREDENTIALS
+from tests.unit.fakes.settings import strong_secrets
 
 LONG = "w" * 40
 
@@ -22,25 +23,26 @@ def test_the_dev_profile_admits_loopback_plain_http_and_the_development_link_sec
 
 
 def test_production_needs_https_a_real_link_secret_and_admits_no_loopback() -> None:
+    others = strong_secrets(NotificationSettings, without=("link_secret",))
+    with pytest.raises(ValueError, match="KINSHIP_LINK_SECRET is required"):
+        NotificationSettings(env="production", webhook_secret=SecretStr(LONG), **others)
     prod = NotificationSettings(
         env="production",
         webhook_secret=SecretStr(LONG),
         webhook_allowed_hosts="alerts.internal, 10.20.0.0/16",
+        link_secret=SecretStr("l" * 32),
+        **others,
     )
     assert prod.https_only
     assert not prod.webhook_allowlist().admits("localhost", ip_address("127.0.0.1"))
     assert prod.webhook_allowlist().admits("alerts.internal", ip_address("10.0.0.1"))
-    with pytest.raises(InsecureSettingsError, match="KINSHIP_LINK_SECRET is required"):
-        prod.ack_link_secret()
-    configured = NotificationSettings(
-        env="production", webhook_secret=SecretStr(LONG), link_secret=SecretStr("l" * 32)
-    )
-    assert configured.ack_link_secret() == b"l" * 32
+    assert prod.ack_link_secret() == b"l" * 32
     with pytest.raises(ValueError, match="KINSHIP_LINK_SECRET is the local stack's"):
         NotificationSettings(
             env="production",
             webhook_secret=SecretStr(LONG),
             link_secret=SecretStr(DEV_CREDENTIALS["KINSHIP_LINK_SECRET"]),
+            **others,
         )
     assert not prod.accept_unsigned_requests  # only signed requests, unless told otherwise
 

@@ -5,7 +5,8 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from kinship_recognition.settings import RecognitionSettings
-from kinship_runtime.settings import DEV_CREDENTIALS, InsecureSettingsError
+from kinship_runtime.settings import DEV_CREDENTIALS
+from tests.unit.fakes.settings import strong_secrets
 
 STRONG = "a-request-signing-key-that-is-long-enough-0123"
 
@@ -16,9 +17,10 @@ def test_the_dev_profile_signs_with_the_published_development_key() -> None:
 
 
 def test_outside_dev_the_signing_key_is_required() -> None:
-    with pytest.raises(InsecureSettingsError, match="KINSHIP_REQUEST_SIGNING_KEY is required"):
-        RecognitionSettings().request_signing_secret()
-    configured = RecognitionSettings(request_signing_key=SecretStr(STRONG))
+    others = strong_secrets(RecognitionSettings, without=("request_signing_key",))
+    with pytest.raises(ValidationError, match="KINSHIP_REQUEST_SIGNING_KEY is required"):
+        RecognitionSettings(**others)
+    configured = RecognitionSettings(**others, request_signing_key=SecretStr(STRONG))
     assert configured.request_signing_secret() == STRONG.encode()
 
 
@@ -27,7 +29,10 @@ def test_outside_dev_the_signing_key_is_required() -> None:
 )
 def test_outside_dev_a_published_or_short_signing_key_is_refused(value: str) -> None:
     with pytest.raises(ValidationError) as error:
-        RecognitionSettings(request_signing_key=SecretStr(value))
+        RecognitionSettings(
+            **strong_secrets(RecognitionSettings, without=("request_signing_key",)),
+            request_signing_key=SecretStr(value),
+        )
     assert "KINSHIP_REQUEST_SIGNING_KEY" in str(error.value) and value not in str(error.value)
 
 

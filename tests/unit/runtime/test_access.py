@@ -150,6 +150,12 @@ async def test_no_or_a_bad_token_is_401(client: httpx.AsyncClient) -> None:
         assert response.headers["www-authenticate"] == "Bearer"
 
 
+async def test_the_bearer_scheme_is_case_insensitive(client: httpx.AsyncClient) -> None:
+    token = bearer("emp")["Authorization"].removeprefix("Bearer ")
+    response = await client.post("/v1/checkins", headers={"Authorization": f"bearer {token}"})
+    assert response.status_code == 200
+
+
 async def test_submissions_are_rate_limited_per_person_and_per_key(
     client: httpx.AsyncClient,
 ) -> None:

@@ -8,8 +8,10 @@ from pydantic import SecretStr
 
 from kinship_contracts.links import REQUEST_SIGNATURE_HEADER, request_signed
 from kinship_contracts.notifications import MessageKind, NotificationRequest, Recipient
+from kinship_recognition.settings import RecognitionSettings
 from kinship_runtime.outbox import OutboxMessage, event_message, signed_request
 from kinship_runtime.settings import DEV_CREDENTIALS, InsecureSettingsError, KinshipSettings
+from tests.unit.fakes.settings import strong_secrets
 
 KEY = b"k" * 32
 
@@ -62,15 +64,22 @@ def test_a_tombstone_cannot_be_signed() -> None:
 def test_the_signing_key_has_a_development_default_only_in_the_dev_profile() -> None:
     dev = KinshipSettings(env="dev")
     assert dev.request_signing_secret() == DEV_CREDENTIALS["KINSHIP_REQUEST_SIGNING_KEY"].encode()
+    others = strong_secrets(RecognitionSettings, without=("request_signing_key",))
+    # A signing service refuses to configure without it (pydantic wraps the error) ...
+    with pytest.raises(ValueError, match="KINSHIP_REQUEST_SIGNING_KEY is required"):
+        RecognitionSettings(env="production", **others)
+    # ... and a service that does not declare it never falls back to a development key.
     with pytest.raises(InsecureSettingsError, match="KINSHIP_REQUEST_SIGNING_KEY is required"):
-        KinshipSettings(env="production").request_signing_secret()
-    configured = KinshipSettings(env="production", request_signing_key=SecretStr("s" * 32))
+        KinshipSettings(env="production", **others).request_signing_secret()
+    configured = RecognitionSettings(
+        env="production", request_signing_key=SecretStr("s" * 32), **others
+    )
     assert configured.request_signing_secret() == b"s" * 32
-    # Refused when the settings are read (pydantic wraps the error).
     with pytest.raises(ValueError, match="KINSHIP_REQUEST_SIGNING_KEY is the local stack's"):
-        KinshipSettings(
+        RecognitionSettings(
             env="production",
             request_signing_key=SecretStr(DEV_CREDENTIALS["KINSHIP_REQUEST_SIGNING_KEY"]),
+            **others,
         )
     with pytest.raises(ValueError, match="KINSHIP_REQUEST_SIGNING_KEY needs at least 32"):
-        KinshipSettings(env="production", request_signing_key=SecretStr("short"))
+        RecognitionSettings(env="production", request_signing_key=SecretStr("short"), **others)

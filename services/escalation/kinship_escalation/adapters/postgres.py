@@ -16,6 +16,7 @@ import asyncpg
 from kinship_contracts.cases import CaseOutcome, CaseStatus, Severity
 from kinship_contracts.directory import DirectoryChange, OutreachPreference, Role
 from kinship_contracts.privacy import ErasureStage
+from kinship_contracts.signals import SignalKind
 from kinship_escalation.domain.cases import (
     ERASED,
     AlertPurpose,
@@ -34,7 +35,9 @@ from kinship_escalation.domain.casework import (
     PreferenceChange,
     TimelineEntry,
 )
-from kinship_escalation.domain.observations import CheckinObservation
+from kinship_escalation.domain.evidence import ObservedFacts, Threshold
+from kinship_escalation.domain.explanations import CaseExplanation, RecordedEvidence
+from kinship_escalation.domain.observations import CheckinObservation, SignalObservation
 from kinship_escalation.domain.policies import (
     EscalationPolicy,
     OnCallRotation,
@@ -43,7 +46,7 @@ from kinship_escalation.domain.policies import (
 )
 from kinship_escalation.domain.sealing import SubjectKey
 from kinship_escalation.domain.timers import Timer, TimerKind
-from kinship_escalation.handlers.ports import SubjectObservation
+from kinship_escalation.handlers.ports import SubjectObservation, SubjectSignal
 from kinship_runtime.database import Connection, PoolTransaction
 from kinship_runtime.dead_letters import shred_dead_letters
 from kinship_runtime.directory import DirectoryProjection
@@ -72,7 +75,6 @@ class _Statements:
 
 # ---- observations ---------------------------------------------------------------------------
 
-HISTORY_LIMIT = 80
 _ADD_OBSERVATIONS = (
     "INSERT INTO observations (id, subject_id, team_id, at, mood, stress, energy,"
     " who5_raw, phq9_total, phq2_total, item9_positive, wants_contact)"
@@ -82,11 +84,21 @@ _ADD_OBSERVATIONS = (
     " ON CONFLICT (id) DO NOTHING RETURNING id"
 )
 _HISTORIES = (
-    "SELECT h.subject_id, h.id, h.at, h.mood, h.stress, h.energy, h.who5_raw, h.phq9_total,"
-    " h.phq2_total, h.item9_positive, h.wants_contact FROM unnest($1::text[]) AS wanted(subject)"
-    " CROSS JOIN LATERAL (SELECT * FROM observations o WHERE o.subject_id = wanted.subject"
-    " AND o.at >= $2 ORDER BY o.at DESC, o.id DESC LIMIT $3) AS h"
-    " ORDER BY h.subject_id, h.at, h.id"
+    "SELECT subject_id, id, at, mood, stress, energy, who5_raw, phq9_total, phq2_total,"
+    " item9_positive, wants_contact FROM observations"
+    " WHERE subject_id = ANY($1::text[]) AND at >= $2 ORDER BY subject_id, at, id"
+)
+_SERIALISE = (
+    "SELECT count(pg_advisory_xact_lock(hashtext('kinship.detection'), hashtext(s)))"
+    " FROM (SELECT s FROM unnest($1::text[]) AS s ORDER BY s) AS subjects"
+)
+_ADD_SIGNALS = (
+    "INSERT INTO signal_observations (subject_id, kind, severity, at)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::timestamptz[])"
+)
+_SIGNAL_HISTORIES = (
+    "SELECT subject_id, kind, severity, at FROM signal_observations"
+    " WHERE subject_id = ANY($1::text[]) AND at >= $2 ORDER BY subject_id, at, seq"
 )
 
 
@@ -132,13 +144,110 @@ class PostgresObservations(_Statements):
         self, subject_ids: Sequence[str], since: datetime
     ) -> dict[str, list[CheckinObservation]]:
         """Each subject's observations since ``since``, oldest first."""
-        # The newest HISTORY_LIMIT per subject are plenty for every rule (daily check-ins over
-        # the 74-day window); LATERAL + LIMIT reads only those through the (subject, at) index.
-        rows = await self.conn.fetch(_HISTORIES, list(subject_ids), since, HISTORY_LIMIT)
+        # No limit: detection bounds each history itself (rules.HISTORY_LIMIT), the same for a
+        # check-in however it was batched; the (subject, at) index keeps the read narrow.
+        rows = await self.conn.fetch(_HISTORIES, list(subject_ids), since)
         found: dict[str, list[CheckinObservation]] = {}
         for row in rows:
             found.setdefault(row["subject_id"], []).append(_observation(row))
         return found
+
+    async def serialise(self, subject_ids: Sequence[str]) -> None:
+        """Transaction-level advisory locks, one per subject, taken in one order (no
+        deadlock between two batches); the two-key form keeps them apart from others."""
+        if subject_ids:
+            await self.conn.execute(_SERIALISE, sorted(set(subject_ids)))
+
+    async def add_signals(self, signals: Sequence[SubjectSignal]) -> None:
+        """Store load signals about subjects."""
+        if signals:
+            await self.conn.execute(
+                _ADD_SIGNALS,
+                [subject for subject, _ in signals],
+                [signal.kind.value for _, signal in signals],
+                [signal.severity for _, signal in signals],
+                [signal.at for _, signal in signals],
+            )
+
+    async def signal_histories(
+        self, subject_ids: Sequence[str], since: datetime
+    ) -> dict[str, list[SignalObservation]]:
+        """Each subject's load signals since ``since``, oldest first."""
+        rows = await self.conn.fetch(_SIGNAL_HISTORIES, list(subject_ids), since)
+        found: dict[str, list[SignalObservation]] = {}
+        for row in rows:
+            signal = SignalObservation(SignalKind(row["kind"]), row["severity"], row["at"])
+            found.setdefault(row["subject_id"], []).append(signal)
+        return found
+
+
+# ---- case evidence --------------------------------------------------------------------------
+
+_RECORD_EVIDENCE = (
+    "INSERT INTO case_evidence (case_id, rule, ref, checkin_id, signal_kind, observed_at,"
+    " scores, severity, rules_version, thresholds, recorded_at)"
+    " SELECT $1, rule, ref, checkin, kind, at, scores::jsonb, severity, version,"
+    " thresholds::jsonb, recorded FROM unnest($2::text[], $3::text[], $4::text[], $5::text[],"
+    " $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])"
+    " AS e(rule, ref, checkin, kind, at, scores, severity, version, thresholds, recorded)"
+    " ON CONFLICT DO NOTHING"
+)
+
+
+def _thresholds(value: Any) -> tuple[Threshold, ...]:
+    return tuple(Threshold(**item) for item in _json(value))
+
+
+def _recorded(row: asyncpg.Record) -> RecordedEvidence:
+    facts = ObservedFacts(
+        at=row["observed_at"],
+        scores=_json(row["scores"]),
+        checkin_id=row["checkin_id"],
+        signal_kind=row["signal_kind"],
+    )
+    return RecordedEvidence(
+        rule=row["rule"],
+        severity=Severity(row["severity"]),
+        rules_version=row["rules_version"],
+        thresholds=_thresholds(row["thresholds"]),
+        observation=facts,
+        recorded_at=row["recorded_at"],
+    )
+
+
+class PostgresCaseEvidence(_Statements):
+    """The ``case_evidence`` table (and the case's ``rules_version``)."""
+
+    async def record(self, case_id: str, entries: Sequence[RecordedEvidence]) -> None:
+        """Keep new evidence for a case; an entry already kept stays as it was."""
+        if not entries:
+            return
+        await self.conn.execute(
+            _RECORD_EVIDENCE,
+            case_id,
+            [e.rule for e in entries],
+            [e.observation.ref for e in entries],
+            [e.observation.checkin_id for e in entries],
+            [e.observation.signal_kind for e in entries],
+            [e.observation.at for e in entries],
+            [json.dumps(e.observation.scores) for e in entries],
+            [e.severity.value for e in entries],
+            [e.rules_version for e in entries],
+            [json.dumps([t.__dict__ for t in e.thresholds]) for e in entries],
+            [e.recorded_at for e in entries],
+        )
+
+    async def explain(self, case_id: str) -> CaseExplanation | None:
+        """A case's explanation from its kept evidence."""
+        version = await self.conn.fetchrow("SELECT rules_version FROM cases WHERE id = $1", case_id)
+        if version is None:
+            return None
+        rows = await self.conn.fetch(
+            "SELECT * FROM case_evidence WHERE case_id = $1 ORDER BY seq", case_id
+        )
+        return CaseExplanation.of(
+            case_id, version["rules_version"], [_recorded(row) for row in rows]
+        )
 
 
 # ---- cases, audit, feedback -----------------------------------------------------------------
@@ -146,14 +255,14 @@ class PostgresObservations(_Statements):
 _SAVE_CASE = (
     "INSERT INTO cases (id, subject_id, team_id, status, severity, rules,"
     " observation_ids, step, attempt, responder_id, alerted, opened_at, assigned_at,"
-    " acknowledged_at, contacted_at, resolved_at, outcome, sequence, policy)"
+    " acknowledged_at, contacted_at, resolved_at, outcome, sequence, policy, rules_version)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
-    " $17, $18, $19::text::jsonb)"
+    " $17, $18, $19::text::jsonb, $20)"
     " ON CONFLICT (id) DO UPDATE SET subject_id = $2, team_id = $3, status = $4,"
     " severity = $5, rules = $6, observation_ids = $7, step = $8, attempt = $9,"
     " responder_id = $10, alerted = $11, assigned_at = $13, acknowledged_at = $14,"
     " contacted_at = $15, resolved_at = $16, outcome = $17, sequence = $18,"
-    " policy = $19::text::jsonb"
+    " policy = $19::text::jsonb, rules_version = $20"
 )
 _TIMING = (
     "SELECT"
@@ -192,6 +301,7 @@ def _case(row: asyncpg.Record) -> StoredCase:
         resolved_at=row["resolved_at"],
         outcome=CaseOutcome(row["outcome"]) if row["outcome"] else None,
         sequence=row["sequence"],
+        rules_version=row["rules_version"],
     )
     policy = EscalationPolicy.model_validate(_json(row["policy"]))
     return StoredCase(case, policy, list(row["alerted"]))
@@ -265,6 +375,7 @@ class PostgresCases(_Statements):
             case.outcome.value if case.outcome else None,
             case.sequence,
             stored.policy.model_dump_json(),
+            case.rules_version,
         )
 
     async def audit(self, record: AuditRecord) -> None:
@@ -498,6 +609,15 @@ class PostgresDirectory(_Statements):
             "SELECT team_id FROM directory_people WHERE person_id = $1", person_id
         )
         return str(value) if value is not None else None
+
+    async def members(self, team_id: str) -> list[str]:
+        """The active people of a team, by person_id."""
+        rows = await self.conn.fetch(
+            "SELECT person_id FROM directory_people WHERE team_id = $1 AND active"
+            " ORDER BY person_id",
+            team_id,
+        )
+        return [row["person_id"] for row in rows]
 
 
 class PostgresWorkload(_Statements):
@@ -927,6 +1047,14 @@ class PostgresErasure(_Statements):
             "observations": await _count(
                 conn, "DELETE FROM observations WHERE subject_id = ANY($1::text[])", subjects
             ),
+            "signal_observations": await _count(
+                conn,
+                "DELETE FROM signal_observations WHERE subject_id = ANY($1::text[])",
+                subjects,
+            ),
+            "case_evidence": await _count(
+                conn, "DELETE FROM case_evidence WHERE case_id = ANY($1::text[])", cases
+            ),
             "distress_marks": await _count(
                 conn, "DELETE FROM distress_marks WHERE subject_id = ANY($1::text[])", subjects
             ),
@@ -998,6 +1126,7 @@ class PostgresEscalationUnitOfWork(PoolTransaction):
         self.casework = PostgresCaseFiles(self)
         self.on_call = PostgresOnCall(self)
         self.erasure = PostgresErasure(self)
+        self.evidence = PostgresCaseEvidence(self)
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

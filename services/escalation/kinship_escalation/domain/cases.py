@@ -54,6 +54,8 @@ class Case:
     resolved_at: datetime | None = None
     outcome: CaseOutcome | None = None
     sequence: int = 0
+    rules_version: str | None = None
+    """The detection rules version that judged the latest evidence (None: an older case)."""
 
     @classmethod
     def open(
@@ -63,11 +65,14 @@ class Case:
         team_id: str | None,
         evidence: list[Evidence],
         now: datetime,
+        rules_version: str | None = None,
     ) -> tuple["Case", list[CaseEvent]]:
-        """A new case from the evidence that fired."""
+        """A new case from the evidence that fired (judged by ``rules_version``)."""
         case = cls(case_id, subject_id, team_id, strongest(evidence), now)
+        case.rules_version = rules_version
         case._attach(evidence)
-        return case, [case._event(CaseEventKind.OPENED, now)]
+        fired = _rule_names(evidence)
+        return case, [case._event(CaseEventKind.OPENED, now, evidence_rules=fired)]
 
     @property
     def is_open(self) -> bool:
@@ -79,13 +84,18 @@ class Case:
         """Alerted and nobody has acknowledged yet."""
         return self.status in (CaseStatus.OPENED, CaseStatus.ASSIGNED)
 
-    def add_evidence(self, evidence: list[Evidence], now: datetime) -> list[CaseEvent]:
-        """Attach new evidence; severity only rises. No event when nothing is new."""
+    def add_evidence(
+        self, evidence: list[Evidence], now: datetime, rules_version: str | None = None
+    ) -> list[CaseEvent]:
+        """Attach new evidence (judged by ``rules_version``); severity only rises. No event
+        when nothing is new."""
         before = (self.severity, len(self.rules), len(self.observation_ids))
         self._attach(evidence)
         if (self.severity, len(self.rules), len(self.observation_ids)) == before:
             return []
-        return [self._event(CaseEventKind.EVIDENCE_ADDED, now)]
+        self.rules_version = rules_version or self.rules_version
+        fired = _rule_names(evidence)
+        return [self._event(CaseEventKind.EVIDENCE_ADDED, now, evidence_rules=fired)]
 
     def _attach(self, evidence: list[Evidence]) -> None:
         for item in evidence:
@@ -240,6 +250,7 @@ class Case:
         now: datetime,
         score: int | None = None,
         given_by: str | None = None,
+        evidence_rules: list[str] | None = None,
     ) -> CaseEvent:
         self.sequence += 1
         return CaseEvent(
@@ -258,7 +269,14 @@ class Case:
             outcome=self.outcome,
             feedback_score=score,
             feedback_from=given_by,
+            rules_version=self.rules_version,
+            evidence_rules=evidence_rules,
         )
+
+
+def _rule_names(evidence: list[Evidence]) -> list[str]:
+    """The rules of ``evidence``, each once, in order."""
+    return list(dict.fromkeys(item.rule for item in evidence))
 
 
 @dataclass

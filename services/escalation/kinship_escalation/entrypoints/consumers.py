@@ -34,9 +34,9 @@ from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.detection import handle_checkins
 from kinship_escalation.handlers.directory import apply_directory
 from kinship_escalation.handlers.erasure import erase_people, erase_subject_sets
-from kinship_escalation.handlers.group_support import handle_signals
 from kinship_escalation.handlers.outreach import apply_preferences, remember_shared_notes
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
+from kinship_escalation.handlers.signals import handle_signals
 from kinship_runtime.ingest import Subscription
 from kinship_runtime.records import Accepted, Record, Rejected, parse_directory, parse_records
 
@@ -159,7 +159,8 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
         "signals",
         parse=parse_records(SignalSubmitted),
         store=store_signals,
-        description="Signals: critical-incident exposure.",
+        description="Signals: critical-incident exposure; overtime, on-call load and absence "
+        "for detection.",
     ),
     Subscription(
         NOTIFICATION_RECEIPTS,

@@ -41,6 +41,8 @@ class EscalationContext:
     """Signs reveal grants for the check-in service."""
     responder_rest: timedelta
     resources: tuple[SupportResource, ...] = DEFAULT_CATALOGUE
+    console_url: str = "http://127.0.0.1:8005"
+    """The web console as people reach it (links to check in)."""
     clock: Callable[[], datetime] = field(default=_now)
     new_id: Callable[[], str] = field(default=_new_id)
     case_notes: CaseNoteCipher | None = None

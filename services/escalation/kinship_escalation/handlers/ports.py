@@ -18,7 +18,8 @@ from kinship_escalation.domain.casework import (
     PreferenceChange,
     TimelineEntry,
 )
-from kinship_escalation.domain.observations import CheckinObservation
+from kinship_escalation.domain.explanations import CaseExplanation, RecordedEvidence
+from kinship_escalation.domain.observations import CheckinObservation, SignalObservation
 from kinship_escalation.domain.policies import (
     EscalationPolicy,
     OnCallRotation,
@@ -31,6 +32,9 @@ from kinship_runtime.outbox import OutboxMessage
 
 SubjectObservation = tuple[str, str | None, CheckinObservation]
 """(subject id, team id, observation)."""
+
+SubjectSignal = tuple[str, SignalObservation]
+"""(subject id, load signal)."""
 
 
 class Vault(Protocol):
@@ -56,7 +60,39 @@ class Observations(Protocol):
     async def histories(
         self, subject_ids: Sequence[str], since: datetime
     ) -> dict[str, list[CheckinObservation]]:
-        """Each subject's recent observations since ``since``, oldest first."""
+        """Each subject's observations since ``since`` (all of them: the rules bound what
+        they use), oldest first by (time, id)."""
+        ...
+
+    async def serialise(self, subject_ids: Sequence[str]) -> None:
+        """Hold each subject's detection lock until the unit of work ends, so that detection
+        about one subject runs one transaction at a time (check-ins, signals and the
+        withdrawal watch arrive on different consumers and the timer worker) and each sees
+        what the one before it stored."""
+        ...
+
+    async def add_signals(self, signals: Sequence[SubjectSignal]) -> None:
+        """Store load signals about subjects (each signal event is handled once)."""
+        ...
+
+    async def signal_histories(
+        self, subject_ids: Sequence[str], since: datetime
+    ) -> dict[str, list[SignalObservation]]:
+        """Each subject's load signals since ``since``, oldest first."""
+        ...
+
+
+class CaseEvidence(Protocol):
+    """What each case's rules rested on: kept per rule and observation as it accumulates."""
+
+    async def record(self, case_id: str, entries: Sequence[RecordedEvidence]) -> None:
+        """Keep new evidence for a case (an entry for a rule and observation already kept
+        is ignored: the first one stays)."""
+        ...
+
+    async def explain(self, case_id: str) -> CaseExplanation | None:
+        """Why a case is open: its rules version, each rule that fired, its thresholds and
+        observations (None when there is no such case)."""
         ...
 
 
@@ -163,6 +199,10 @@ class Directory(Protocol):
 
     async def team_of(self, person_id: str) -> str | None:
         """A person's team, as the directory knows it."""
+        ...
+
+    async def members(self, team_id: str) -> list[str]:
+        """The active people of a team (any role), by person_id."""
         ...
 
 
@@ -376,6 +416,9 @@ class EscalationUnitOfWork(Protocol):
 
     @property
     def erasure(self) -> Erasure: ...
+
+    @property
+    def evidence(self) -> CaseEvidence: ...
 
     async def __aenter__(self) -> Self: ...
 
