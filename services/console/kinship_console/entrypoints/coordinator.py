@@ -212,7 +212,7 @@ class CoordinatorPages:
         console = self.console
         console.person(request)
         values = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-        existing = values.pop("existing") == "yes"
+        existing = values.pop("existing", "") == "yes"
         form = parse_rotation(values)
         if form.valid:
             try:
