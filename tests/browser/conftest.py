@@ -154,6 +154,9 @@ async def stack(
             module="kinship_escalation",
         )
         escalation.env["KINSHIP_PUBLIC_URL"] = f"http://127.0.0.1:{escalation.port}"
+        # The check-in service's vault (screening, reveals' shared notes) for escalation.
+        escalation.env["KINSHIP_CHECKIN_URL"] = f"http://127.0.0.1:{checkin.port}"
+        escalation.env["KINSHIP_CHECKIN_API_KEY"] = "test-key"
         console.env.update(
             {
                 "KINSHIP_DATABASE_URL": endpoints.database_url,

@@ -301,3 +301,11 @@ def test_no_inline_script_or_style_on_the_case_page(console: Console) -> None:
     text = console.client.get(f"/cases/{CASE}").text
     assert "<script>" not in text and "style=" not in text and "<style" not in text
     assert re.search(r"\son\w+=", text) is None
+
+
+def test_a_hand_over_the_service_refuses_is_explained_on_the_case_page(console: Console) -> None:
+    api = working(console)
+    api.action_error = NotAllowedError("escalation", 403)
+    answer = post(console, "handover", to="person", to_person_id="nobody", reason="workload")
+    assert answer.status_code == 403
+    assert "is the id a peer responder" in answer.text and "<h1>Case c0ffee00</h1>" in answer.text

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
-from kinship_console.adapters.api import ApiError, ConflictError, RejectedError
+from kinship_console.adapters.api import ApiError, ConflictError, NotAllowedError, RejectedError
 from kinship_console.adapters.cases_api import CaseDetail, CaseNotes, CasesApi, RevealedPerson
 from kinship_console.domain.casework import (
     CHANNELS,
@@ -426,7 +426,8 @@ class CasePages:
                     t, case_id, body.get("to_person_id"), body["reason"], body.get("note")
                 ),
             )
-        except (ConflictError, RejectedError):
+        except (ConflictError, RejectedError, NotAllowedError) as error:
+            # An id that is no active responder's is refused as not allowed (403).
             return await self._render(
                 request,
                 case_id,
@@ -434,7 +435,7 @@ class CasePages:
                     "The case was not handed over: the escalation service did not accept it "
                     "(is the id a peer responder's?)."
                 ),
-                status_code=409,
+                status_code=error.status or 409,
             )
         except ApiError as error:
             return console.problem_page(request, error, N_("The case was not handed over."))
