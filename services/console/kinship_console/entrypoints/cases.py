@@ -143,7 +143,8 @@ ACTIONS = {
     "unanswered": N_("Unanswered: coordinators paged"),
     "paged_critical": N_("Rose to critical: paged at once"),
     "read": N_("Case read"),
-    "listed": N_("Listed"),
+    "list": N_("Shown in a case list"),
+    "screen_skipped": N_("Screening skipped"),
     "erased": N_("Erased"),
 }
 FLASHES = {
