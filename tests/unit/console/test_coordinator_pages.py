@@ -281,3 +281,10 @@ def test_a_withheld_report_says_why(console: Console) -> None:
     console.sign_in()
     text = console.client.get("/coordinator/report").text
     assert "the figures are withheld" in text and "<svg" not in text
+
+
+def test_my_cases_leads_to_the_coordinator_pages_and_each_case_page(console: Console) -> None:
+    fake(console).cases = [sample_case("dddd4444-x")]
+    console.sign_in()
+    text = console.client.get("/cases").text
+    assert 'href="/coordinator"' in text and 'href="/cases/dddd4444-x"' in text
