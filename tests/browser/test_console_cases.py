@@ -47,6 +47,12 @@ def escalation_schema(stack: Stack) -> str:
 async def immediate_risk_case(stack: Stack, open_visit: Any, employee: str) -> tuple[str, str]:
     """The employee checks in with PHQ-9 item 9 positive in the console; the escalation
     service opens a case and assigns a responder. Returns (case id, responder)."""
+    cases = f'"{escalation_schema(stack)}".cases'
+    conn = await asyncpg.connect(stack.endpoints.database_url)
+    try:
+        earlier = {row["id"] for row in await conn.fetch(f"SELECT id FROM {cases}")}
+    finally:
+        await conn.close()
     async with open_visit() as visit:
         await visit.sign_in(employee)
         page = visit.page
@@ -61,9 +67,9 @@ async def immediate_risk_case(stack: Stack, open_visit: Any, employee: str) -> t
     try:
         for _ in range(600):
             row = await conn.fetchrow(
-                f'SELECT id, responder_id FROM "{escalation_schema(stack)}".cases'
-                " WHERE responder_id IS NOT NULL AND status = 'assigned'"
-                " ORDER BY opened_at DESC LIMIT 1"
+                f"SELECT id, responder_id FROM {cases} WHERE responder_id IS NOT NULL"
+                " AND status = 'assigned' AND NOT (id = ANY($1::text[]))",
+                list(earlier),
             )
             if row is not None:
                 return str(row["id"]), str(row["responder_id"])
