@@ -46,7 +46,9 @@ def escalation_schema(stack: Stack) -> str:
 
 async def immediate_risk_case(stack: Stack, open_visit: Any, employee: str) -> tuple[str, str]:
     """The employee checks in with PHQ-9 item 9 positive in the console; the escalation
-    service opens a case and assigns a responder. Returns (case id, responder)."""
+    service opens a case and assigns a responder. Returns (case id, responder). The employee
+    must have no open case (a check-in then adds evidence to it): ben's is opened by
+    test_console_browser, so these tests use ada and cleo."""
     cases = f'"{escalation_schema(stack)}".cases'
     conn = await asyncpg.connect(stack.endpoints.database_url)
     try:
@@ -164,7 +166,7 @@ async def test_a_responder_works_an_immediate_risk_case_from_alert_to_resolution
 
 
 async def test_the_case_page_works_with_the_keyboard_alone(stack: Stack, open_visit: Any) -> None:
-    case_id, responder = await immediate_risk_case(stack, open_visit, "ben")
+    case_id, responder = await immediate_risk_case(stack, open_visit, "cleo")
     async with open_visit() as visit:
         await visit.sign_in(responder)
         page = await open_case(visit, case_id)
