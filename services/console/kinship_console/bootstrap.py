@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kinship_console.adapters.api import HttpKinshipApi, KinshipApi
+from kinship_console.adapters.cases_api import CasesApi, HttpCasesApi
 from kinship_console.adapters.database import apply_migrations, create_pool
 from kinship_console.adapters.oidc import AuthlibProvider, IdentityProvider
 from kinship_console.adapters.sessions import (
@@ -27,6 +28,8 @@ from kinship_console.adapters.sessions import (
     StoredSession,
 )
 from kinship_console.clock import Clock
+from kinship_console.entrypoints.cases import case_routes
+from kinship_console.entrypoints.coordinator import coordinator_routes
 from kinship_console.entrypoints.i18n import N_, Catalogs
 from kinship_console.entrypoints.pages import BACK_HOME, ConsolePages, SignInRequiredError
 from kinship_console.entrypoints.rendering import STATIC, Pages
@@ -141,7 +144,7 @@ class ConsoleResources:
 
 
 def _http_api(settings: ConsoleSettings) -> HttpKinshipApi:
-    return HttpKinshipApi(
+    return HttpCasesApi(
         {
             "checkin": settings.console_checkin_url,
             "escalation": settings.console_escalation_url,
@@ -199,6 +202,9 @@ def create_app(
         openapi_url=None,
     )
     app.include_router(page_router(console))
+    if isinstance(api, CasesApi):  # the case page and the coordinator's (tests may leave out)
+        app.include_router(case_routes(console, api))
+        app.include_router(coordinator_routes(console, api))
     _add_health_routes(
         app,
         readiness

@@ -1,0 +1,406 @@
+"""The escalation and check-in calls behind the case page and the coordinator's pages.
+
+Kept apart from ``adapters.api`` (one module per area of the console): ``HttpCasesApi``
+extends ``HttpKinshipApi`` with the case work (the explained case view, acknowledge, the
+reveal grant and the check-in service's reveal, contact, notes, hand-over, follow-up,
+resolve, safety plan) and the coordinator's configuration (rotations, the default policy,
+the programme measures). Every call goes as the signed-in person; answers are validated
+leniently and anything unusable is an ``ApiError``. A refused configuration (422) keeps the
+full location of each refused field (``FieldsRejectedError``), never the values.
+"""
+
+from datetime import datetime
+from typing import Any, Protocol, TypeVar, runtime_checkable
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kinship_console.adapters.api import (
+    CaseSummary,
+    HttpKinshipApi,
+    RejectedError,
+    Service,
+    UnavailableError,
+)
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Threshold(_Lenient):
+    """A threshold a rule applied: the setting, its condition with the number, its source."""
+
+    setting: str
+    condition: str
+    source: str = ""
+
+
+class FiredRule(_Lenient):
+    """A rule that fired, what a responder is told about it, and what it rests on."""
+
+    rule: str
+    reason: str = ""
+    thresholds: list[Threshold] = Field(default_factory=list)
+    checkin_ids: list[str] = Field(default_factory=list)
+
+
+class ObservedCheckin(_Lenient):
+    """A check-in the case rests on: when, and its scores (never item answers)."""
+
+    checkin_id: str
+    at: datetime
+    scores: dict[str, int | bool] = Field(default_factory=dict)
+
+
+class Explanation(_Lenient):
+    """Why the case is open."""
+
+    rules_version: str | None = None
+    rules: list[FiredRule] = Field(default_factory=list)
+    checkins: list[ObservedCheckin] = Field(default_factory=list)
+
+
+class TimelineItem(_Lenient):
+    """What happened to the case, who did it (staff or a part of the service), when."""
+
+    at: datetime | None = None
+    action: str
+    actor: str = ""
+    sequence: int | None = None
+
+
+class CaseDetail(CaseSummary):
+    """The escalation service's explained case view (no personal data)."""
+
+    rules: list[str] = Field(default_factory=list)
+    step: int = 1
+    resolved_at: datetime | None = None
+    outcome: str | None = None
+    consent: str = "welcome"
+    consent_expires_at: datetime | None = None
+    reveal_allowed: bool = False
+    note_may_be_shown: bool = False
+    contact_channel: str | None = None
+    follow_up_at: datetime | None = None
+    safety_plan_recorded: bool = False
+    notes: int = 0
+    explanation: Explanation = Field(default_factory=Explanation)
+    timeline: list[TimelineItem] = Field(default_factory=list)
+
+
+class CaseNote(_Lenient):
+    """A private note: who wrote it, when, its text (shown, never stored by the console)."""
+
+    note_id: str
+    kind: str = "note"
+    author: str = ""
+    written_at: datetime
+    text: str
+
+
+class SafetyPlan(_Lenient):
+    """A critical case's latest safety plan."""
+
+    who_to_call: str
+    what_helps: str
+    author: str = ""
+    written_at: datetime | None = None
+
+
+class CaseNotes(_Lenient):
+    """A case's private notes and safety plan."""
+
+    notes: list[CaseNote] = Field(default_factory=list)
+    safety_plan: SafetyPlan | None = None
+
+
+class RevealGrant(_Lenient):
+    """The escalation service's short-lived grant for the check-in service's reveal."""
+
+    case_id: str
+    grant: str
+    expires_at: datetime
+
+
+class RevealedPerson(_Lenient):
+    """Who the case is about and how to reach them (shown once, never kept)."""
+
+    case_id: str
+    display_name: str
+    channels: dict[str, str] = Field(default_factory=dict)
+    timezone: str = ""
+    note: str | None = None
+
+
+class Rotation(_Lenient):
+    """An on-call rotation as the escalation service keeps it."""
+
+    name: str
+    members: list[str]
+    shift_hours: int
+    starts_at: datetime
+
+
+class PolicyStep(_Lenient):
+    """One step of an escalation policy; ``target`` in its text form."""
+
+    target: str
+    timeout_seconds: int
+    repeat: int = 1
+
+
+class Policy(_Lenient):
+    """The escalation policy new cases follow."""
+
+    name: str = "default"
+    steps: list[PolicyStep]
+    contact_timeout_seconds: int
+    urgent_from: str = "high"
+    unanswered_interval_seconds: int = 900
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class FieldsRejectedError(RejectedError):
+    """A 422 with the full location of each refused field (``("steps", 0, "repeat")``)."""
+
+    def __init__(
+        self, service: Service, status: int | None, locations: list[tuple[str | int, ...]]
+    ) -> None:
+        super().__init__(service, status, [str(loc[-1]) for loc in locations if loc])
+        self.locations = locations
+
+
+@runtime_checkable
+class CasesApi(Protocol):
+    """What the case page and the coordinator's pages ask of the services."""
+
+    async def case(self, token: str, case_id: str) -> CaseDetail:
+        """``GET /v1/cases/{id}`` (escalation): the explained case view."""
+        ...
+
+    async def open_cases(self, token: str) -> list[CaseSummary]:
+        """``GET /v1/cases`` (escalation): every open case the caller may see."""
+        ...
+
+    async def acknowledge(self, token: str, case_id: str) -> CaseSummary:
+        """``POST /v1/cases/{id}/acknowledge`` (escalation)."""
+        ...
+
+    async def reveal_grant(self, token: str, case_id: str) -> RevealGrant:
+        """``POST /v1/cases/{id}/reveal-grant`` (escalation)."""
+        ...
+
+    async def reveal(self, token: str, grant: str) -> RevealedPerson:
+        """``POST /v1/reveal`` (check-in) with the grant."""
+        ...
+
+    async def record_contact(self, token: str, case_id: str, channel: str) -> CaseSummary:
+        """``POST /v1/cases/{id}/contact`` (escalation)."""
+        ...
+
+    async def case_notes(self, token: str, case_id: str) -> CaseNotes:
+        """``GET /v1/cases/{id}/notes`` (escalation)."""
+        ...
+
+    async def add_note(self, token: str, case_id: str, text: str) -> None:
+        """``POST /v1/cases/{id}/notes`` (escalation)."""
+        ...
+
+    async def hand_over(
+        self, token: str, case_id: str, to_person_id: str | None, reason: str, note: str | None
+    ) -> CaseSummary:
+        """``POST /v1/cases/{id}/handover`` (escalation)."""
+        ...
+
+    async def plan_follow_up(self, token: str, case_id: str, at: datetime) -> CaseSummary:
+        """``POST /v1/cases/{id}/follow-up`` (escalation)."""
+        ...
+
+    async def resolve(self, token: str, case_id: str, outcome: str) -> CaseSummary:
+        """``POST /v1/cases/{id}/resolve`` (escalation)."""
+        ...
+
+    async def write_safety_plan(
+        self, token: str, case_id: str, who_to_call: str, what_helps: str
+    ) -> None:
+        """``PUT /v1/cases/{id}/safety-plan`` (escalation)."""
+        ...
+
+    async def rotations(self, token: str) -> list[Rotation]:
+        """``GET /v1/rotations`` (escalation, coordinators)."""
+        ...
+
+    async def save_rotation(self, token: str, rotation: Rotation) -> Rotation:
+        """``PUT /v1/rotations/{name}`` (escalation, coordinators)."""
+        ...
+
+    async def policy(self, token: str) -> Policy:
+        """``GET /v1/policies/default`` (escalation, coordinators)."""
+        ...
+
+    async def save_policy(self, token: str, policy: Policy) -> Policy:
+        """``PUT /v1/policies/default`` (escalation, coordinators)."""
+        ...
+
+    async def programme(self, token: str) -> dict[str, Any]:
+        """``GET /v1/metrics/programme`` (escalation, coordinators)."""
+        ...
+
+
+def _locations(response: httpx.Response) -> list[tuple[str | int, ...]]:
+    """The locations a 422 names, without the leading ``body`` (never the values)."""
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        return []
+    found: list[tuple[str | int, ...]] = []
+    if isinstance(detail, list):
+        for item in detail:
+            location = item.get("loc") if isinstance(item, dict) else None
+            if isinstance(location, list) and location:
+                parts = [p for p in location if isinstance(p, str | int)]
+                if parts and parts[0] == "body":
+                    parts = parts[1:]
+                found.append(tuple(parts))
+    return found
+
+
+class HttpCasesApi(HttpKinshipApi):
+    """The services over HTTP: the calls of ``HttpKinshipApi`` and the case work's."""
+
+    def _parse(self, service: Service, model: type[M], answer: Any) -> M:
+        try:
+            return model.model_validate(answer)
+        except ValidationError as error:
+            raise UnavailableError(service, 200) from error
+
+    async def _configure(self, method: str, path: str, token: str, body: Any) -> Any:
+        """A coordinator's PUT: a 422 keeps the refused fields' full locations."""
+        url = f"{self._base_urls['escalation']}{path}"
+        try:
+            response = await self._client.request(
+                method, url, json=body, headers={"Authorization": f"Bearer {token}"}
+            )
+        except httpx.HTTPError as error:
+            raise UnavailableError("escalation") from error
+        if response.status_code == 422:
+            raise FieldsRejectedError("escalation", 422, _locations(response))
+        if response.status_code >= 300:
+            return await self._call("escalation", method, path, token, json=body)
+        try:
+            return response.json()
+        except ValueError as error:
+            raise UnavailableError("escalation", response.status_code) from error
+
+    async def case(self, token: str, case_id: str) -> CaseDetail:
+        answer = await self._call("escalation", "GET", f"/v1/cases/{_id(case_id)}", token)
+        return self._parse("escalation", CaseDetail, answer)
+
+    async def open_cases(self, token: str) -> list[CaseSummary]:
+        answer = await self._call("escalation", "GET", "/v1/cases", token)
+        if not isinstance(answer, list):
+            raise UnavailableError("escalation", 200)
+        return [self._parse("escalation", CaseSummary, item) for item in answer]
+
+    async def _case_action(
+        self, token: str, case_id: str, action: str, body: Any = None
+    ) -> CaseSummary:
+        path = f"/v1/cases/{_id(case_id)}/{action}"
+        answer = await self._call("escalation", "POST", path, token, json=body)
+        return self._parse("escalation", CaseSummary, answer)
+
+    async def acknowledge(self, token: str, case_id: str) -> CaseSummary:
+        return await self._case_action(token, case_id, "acknowledge")
+
+    async def reveal_grant(self, token: str, case_id: str) -> RevealGrant:
+        path = f"/v1/cases/{_id(case_id)}/reveal-grant"
+        answer = await self._call("escalation", "POST", path, token)
+        return self._parse("escalation", RevealGrant, answer)
+
+    async def reveal(self, token: str, grant: str) -> RevealedPerson:
+        answer = await self._call("checkin", "POST", "/v1/reveal", token, json={"grant": grant})
+        return self._parse("checkin", RevealedPerson, answer)
+
+    async def record_contact(self, token: str, case_id: str, channel: str) -> CaseSummary:
+        return await self._case_action(token, case_id, "contact", {"channel": channel})
+
+    async def case_notes(self, token: str, case_id: str) -> CaseNotes:
+        answer = await self._call("escalation", "GET", f"/v1/cases/{_id(case_id)}/notes", token)
+        return self._parse("escalation", CaseNotes, answer)
+
+    async def add_note(self, token: str, case_id: str, text: str) -> None:
+        path = f"/v1/cases/{_id(case_id)}/notes"
+        await self._call("escalation", "POST", path, token, json={"text": text})
+
+    async def hand_over(
+        self, token: str, case_id: str, to_person_id: str | None, reason: str, note: str | None
+    ) -> CaseSummary:
+        body: dict[str, str] = {"reason": reason}
+        if to_person_id:
+            body["to_person_id"] = to_person_id
+        if note:
+            body["note"] = note
+        return await self._case_action(token, case_id, "handover", body)
+
+    async def plan_follow_up(self, token: str, case_id: str, at: datetime) -> CaseSummary:
+        return await self._case_action(token, case_id, "follow-up", {"at": at.isoformat()})
+
+    async def resolve(self, token: str, case_id: str, outcome: str) -> CaseSummary:
+        return await self._case_action(token, case_id, "resolve", {"outcome": outcome})
+
+    async def write_safety_plan(
+        self, token: str, case_id: str, who_to_call: str, what_helps: str
+    ) -> None:
+        path = f"/v1/cases/{_id(case_id)}/safety-plan"
+        body = {"who_to_call": who_to_call, "what_helps": what_helps}
+        await self._call_no_content("escalation", "PUT", path, token, body)
+
+    async def _call_no_content(
+        self, service: Service, method: str, path: str, token: str, body: Any
+    ) -> None:
+        """A call answered with 204 (no JSON to read)."""
+        url = f"{self._base_urls[service]}{path}"
+        try:
+            response = await self._client.request(
+                method, url, json=body, headers={"Authorization": f"Bearer {token}"}
+            )
+        except httpx.HTTPError as error:
+            raise UnavailableError(service) from error
+        if response.status_code >= 300:
+            await self._call(service, method, path, token, json=body)  # raises its error
+            raise UnavailableError(service, response.status_code)
+
+    async def rotations(self, token: str) -> list[Rotation]:
+        answer = await self._call("escalation", "GET", "/v1/rotations", token)
+        if not isinstance(answer, list):
+            raise UnavailableError("escalation", 200)
+        return [self._parse("escalation", Rotation, item) for item in answer]
+
+    async def save_rotation(self, token: str, rotation: Rotation) -> Rotation:
+        path = f"/v1/rotations/{_id(rotation.name)}"
+        answer = await self._configure("PUT", path, token, rotation.model_dump(mode="json"))
+        return self._parse("escalation", Rotation, answer)
+
+    async def policy(self, token: str) -> Policy:
+        answer = await self._call("escalation", "GET", "/v1/policies/default", token)
+        return self._parse("escalation", Policy, answer)
+
+    async def save_policy(self, token: str, policy: Policy) -> Policy:
+        body = policy.model_dump(mode="json")
+        answer = await self._configure("PUT", "/v1/policies/default", token, body)
+        return self._parse("escalation", Policy, answer)
+
+    async def programme(self, token: str) -> dict[str, Any]:
+        answer = await self._call("escalation", "GET", "/v1/metrics/programme", token)
+        if not isinstance(answer, dict):
+            raise UnavailableError("escalation", 200)
+        return answer
+
+
+def _id(value: str) -> str:
+    """A path segment: ids travel quoted, so no id can reach another route."""
+    return quote(value, safe="")

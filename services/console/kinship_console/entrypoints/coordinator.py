@@ -1,0 +1,288 @@
+"""The coordinator's pages: cases nobody has acknowledged, the default escalation policy and
+the on-call rotations (forms with errors by field), and the programme report.
+
+Every page calls the escalation service as the signed-in person: only coordinators are let
+in by it (anyone else sees "not available to you"). Forms are checked here with the
+service's own limits so that each error is named by its field; the service checks again,
+and a field it refuses is named the same way. Saved forms redirect with a confirmation.
+"""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from kinship_console.adapters.api import ApiError
+from kinship_console.adapters.cases_api import CasesApi, FieldsRejectedError, Policy, Rotation
+from kinship_console.domain.cases import CaseFacts, case_rows
+from kinship_console.domain.casework import OPEN
+from kinship_console.domain.coordination import (
+    MAX_STEPS,
+    TARGETS,
+    ConfigForm,
+    parse_policy,
+    parse_rotation,
+    policy_field,
+    policy_values,
+    programme_report,
+    rotation_field,
+    rotation_values,
+    step_rows,
+)
+from kinship_console.entrypoints.cases import OUTCOME_NAMES, SEVERITIES, STATUSES
+from kinship_console.entrypoints.i18n import N_, gettext
+from kinship_console.entrypoints.pages import ConsolePages
+from kinship_console.entrypoints.sessions import session_state
+
+FLASH_KEY = "coordinator_flash"
+FLASHES = {
+    "policy": N_("The escalation policy was saved. New cases follow it."),
+    "rotation": N_("The rotation was saved."),
+}
+TARGET_NAMES = {
+    "responders": N_("Peer responders (least busy first)"),
+    "coordinators": N_("All coordinators"),
+    "rotation": N_("An on-call rotation"),
+    "person": N_("A named person"),
+}
+FIELD_ERRORS = {
+    "target": N_("Choose whom this step alerts."),
+    "no_steps": N_("The policy needs at least one step."),
+    "rotation_name": N_(
+        "Use 1 to 64 lower-case letters, digits, hyphens or underscores (for example care-week)."
+    ),
+    "person_id": N_("Enter a Kinship id (no spaces)."),
+    "step_timeout": N_("Enter a whole number of seconds from 1 to 86400 (one day)."),
+    "repeat": N_("Enter a whole number from 1 to 5."),
+    "contact_timeout": N_("Enter a whole number of seconds from 1 to 2592000 (30 days)."),
+    "unanswered_interval": N_("Enter a whole number of seconds from 1 to 86400 (one day)."),
+    "urgent_from": N_("Choose high or critical."),
+    "members_missing": N_("Enter at least one member."),
+    "members_invalid": N_("Enter Kinship ids without spaces, one per line (at most 500)."),
+    "members_repeated": N_("Each member can be in the rotation once."),
+    "shift_hours": N_("Enter a whole number of hours from 1 to 744 (31 days)."),
+    "starts_at": N_("Enter the date and time the first shift starts."),
+    "refused": N_("The escalation service did not accept this value."),
+}
+WITHHELD = N_("Too few cases so far: the figures are withheld so that nobody can be recognised.")
+
+
+@dataclass
+class CoordinatorPages:
+    """The coordinator's pages over the shared console and the cases API."""
+
+    console: ConsolePages
+    api: CasesApi
+
+    def _flash(self, request: Request) -> str | None:
+        code = session_state(request).data.pop(FLASH_KEY, None)
+        return gettext(FLASHES[code]) if isinstance(code, str) and code in FLASHES else None
+
+    def _errors(self, form: ConfigForm) -> dict[str, str]:
+        return {
+            name: gettext(FIELD_ERRORS.get(code, FIELD_ERRORS["refused"]))
+            for name, code in form.errors.items()
+        }
+
+    async def _read(self, request: Request, call: Callable[[str], Awaitable[Any]]) -> Any:
+        self.console.person(request)
+        return await self.console.as_person(request, call)
+
+    async def unacknowledged(self, request: Request) -> Response:
+        console = self.console
+        try:
+            cases = await self._read(request, self.api.open_cases)
+        except ApiError as error:
+            return console.problem_page(request, error, N_("The cases could not be shown."))
+        now = console.clock.now()
+        waiting = [c for c in cases if c.status in OPEN]
+        rows = case_rows(
+            (CaseFacts(c.case_id, c.severity, c.status, c.opened_at) for c in waiting), now
+        )
+        return console.pages.render(
+            request,
+            "coordinator/unacknowledged.html",
+            {
+                "rows": rows,
+                "open_count": len(cases),
+                "updated_at": now,
+                "severities": SEVERITIES,
+                "statuses": STATUSES,
+                "section": "unacknowledged",
+            },
+        )
+
+    # ---- the default policy ----------------------------------------------------------------
+
+    async def policy_form(self, request: Request) -> Response:
+        try:
+            policy = await self._read(request, self.api.policy)
+        except ApiError as error:
+            return self.console.problem_page(request, error, N_("The policy could not be shown."))
+        values = policy_values(policy.model_dump(mode="json"))
+        return self._policy_page(request, ConfigForm(values), flash=self._flash(request))
+
+    def _policy_page(
+        self,
+        request: Request,
+        form: ConfigForm,
+        *,
+        flash: str | None = None,
+        status_code: int = 200,
+    ) -> HTMLResponse:
+        return self.console.pages.render(
+            request,
+            "coordinator/policy.html",
+            {
+                "values": form.values,
+                "errors": self._errors(form),
+                "rows": step_rows(form.values),
+                "max_steps": MAX_STEPS,
+                "targets": [(t, TARGET_NAMES[t]) for t in TARGETS],
+                "flash": flash,
+                "section": "policy",
+            },
+            status_code=status_code,
+        )
+
+    async def save_policy(self, request: Request) -> Response:
+        console = self.console
+        console.person(request)
+        values = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        form = parse_policy(values)
+        if not form.valid:
+            return self._policy_page(request, form, status_code=422)
+        try:
+            policy = Policy.model_validate(form.body)
+        except ValidationError:  # the checks above mirror the service's: not expected
+            form.errors["step-1-target"] = "refused"
+            return self._policy_page(request, form, status_code=422)
+        try:
+            await console.as_person(request, lambda t: self.api.save_policy(t, policy))
+        except FieldsRejectedError as error:
+            for location in error.locations:
+                form.errors[policy_field(location) or "step-1-target"] = "refused"
+            return self._policy_page(request, form, status_code=422)
+        except ApiError as error:
+            return console.problem_page(request, error, N_("The policy was not saved."))
+        session_state(request).data[FLASH_KEY] = "policy"
+        return RedirectResponse("/coordinator/policy", status_code=303)
+
+    # ---- rotations ---------------------------------------------------------------------------
+
+    async def rotations(self, request: Request) -> Response:
+        try:
+            found = await self._read(request, self.api.rotations)
+        except ApiError as error:
+            return self.console.problem_page(
+                request, error, N_("The rotations could not be shown.")
+            )
+        forms = [ConfigForm(rotation_values(r.model_dump())) for r in found]
+        return self._rotations_page(request, forms, None, flash=self._flash(request))
+
+    def _rotations_page(
+        self,
+        request: Request,
+        forms: list[ConfigForm],
+        new: ConfigForm | None,
+        *,
+        flash: str | None = None,
+        status_code: int = 200,
+    ) -> HTMLResponse:
+        now = self.console.clock.now()
+        blank = {"name": "", "members": "", "shift_hours": "168"}
+        blank["starts_at"] = now.strftime("%Y-%m-%dT00:00")
+        return self.console.pages.render(
+            request,
+            "coordinator/rotations.html",
+            {
+                "rotations": [(f.values, self._errors(f)) for f in forms],
+                "new": (new.values, self._errors(new)) if new else (blank, {}),
+                "flash": flash,
+                "section": "rotations",
+                "has_errors": status_code == 422,
+            },
+            status_code=status_code,
+        )
+
+    async def save_rotation(self, request: Request) -> Response:
+        console = self.console
+        console.person(request)
+        values = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        existing = values.pop("existing", "") == "yes"
+        form = parse_rotation(values)
+        if form.valid:
+            try:
+                rotation = Rotation.model_validate(form.body)
+                await console.as_person(request, lambda t: self.api.save_rotation(t, rotation))
+            except ValidationError:
+                form.errors["name"] = "refused"
+            except FieldsRejectedError as error:
+                for location in error.locations:
+                    form.errors[rotation_field(location) or "name"] = "refused"
+            except ApiError as error:
+                return console.problem_page(request, error, N_("The rotation was not saved."))
+            else:
+                session_state(request).data[FLASH_KEY] = "rotation"
+                return RedirectResponse("/coordinator/rotations", status_code=303)
+        try:
+            found = await console.as_person(request, self.api.rotations)
+        except ApiError as error:
+            return console.problem_page(request, error, N_("The rotation was not saved."))
+        forms = [
+            form
+            if existing and r.name == form.values.get("name")
+            else ConfigForm(rotation_values(r.model_dump()))
+            for r in found
+        ]
+        return self._rotations_page(request, forms, None if existing else form, status_code=422)
+
+    # ---- the programme report ----------------------------------------------------------------
+
+    async def report(self, request: Request) -> Response:
+        try:
+            measures = await self._read(request, self.api.programme)
+        except ApiError as error:
+            return self.console.problem_page(request, error, N_("The report could not be shown."))
+        report = programme_report(measures)
+        return self.console.pages.render(
+            request,
+            "coordinator/report.html",
+            {
+                "report": report,
+                "withheld": gettext(WITHHELD),
+                "outcome_names": OUTCOME_NAMES,
+                "duration": _duration,
+                "section": "report",
+            },
+        )
+
+
+def _duration(seconds: float | None) -> str:
+    """Seconds as a short duration (``1 h 05 min``, ``4 min``, ``45 s``); a dash for none."""
+    if seconds is None:
+        return "\u2013"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min"
+    return f"{secs} s"
+
+
+def coordinator_routes(console: ConsolePages, api: CasesApi) -> APIRouter:
+    """``/coordinator`` and its pages."""
+    pages = CoordinatorPages(console, api)
+    router = APIRouter()
+    router.add_api_route("/coordinator", pages.unacknowledged, methods=["GET"])
+    router.add_api_route("/coordinator/policy", pages.policy_form, methods=["GET"])
+    router.add_api_route("/coordinator/policy", pages.save_policy, methods=["POST"])
+    router.add_api_route("/coordinator/rotations", pages.rotations, methods=["GET"])
+    router.add_api_route("/coordinator/rotations", pages.save_rotation, methods=["POST"])
+    router.add_api_route("/coordinator/report", pages.report, methods=["GET"])
+    return router

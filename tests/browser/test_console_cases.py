@@ -1,0 +1,269 @@
+"""The case page and the coordinator's pages in Debian's Chromium, over the real stack.
+
+An employee's check-in with PHQ-9 item 9 positive goes to the real check-in service; the
+real escalation service opens an immediate-risk case and assigns a peer responder (rosa or
+sam, from the demo directory); that responder signs in through Keycloak and works the case in
+the console. Every page passes axe-core (no serious or critical violation) with no CSP
+violation reported by the browser.
+"""
+
+import asyncio
+import re
+from typing import Any
+
+import asyncpg
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.browser.conftest import Stack, Visit
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
+
+FOCUSABLE = """(() => {
+  const all = [...document.querySelectorAll('a[href], button, input, select, textarea')]
+    .filter(e => e.type !== 'hidden' && !e.disabled && e.offsetParent !== null);
+  const seen = new Set();
+  return all.filter(e => {
+    if (e.type !== 'radio') return true;
+    if (seen.has(e.name)) return false;
+    seen.add(e.name);
+    return true;
+  }).map(e => e.id || e.getAttribute('href') || e.name + ':' + e.textContent.trim());
+})()"""
+FOCUSED = """(() => { const e = document.activeElement;
+  return e.id || e.getAttribute('href') || e.name + ':' + e.textContent.trim(); })()"""
+
+
+async def checked(visit: Visit) -> None:
+    """The page passes axe-core and the browser reported no CSP violation."""
+    assert await visit.axe() == []
+    assert visit.csp_violations == []
+
+
+def escalation_schema(stack: Stack) -> str:
+    return stack.checkin_schema.removesuffix("_checkin") + "_escalation"
+
+
+async def immediate_risk_case(stack: Stack, open_visit: Any, employee: str) -> tuple[str, str]:
+    """The employee checks in with PHQ-9 item 9 positive in the console; the escalation
+    service opens a case and assigns a responder. Returns (case id, responder). The employee
+    must have no open case (a check-in then adds evidence to it): ben's is opened by
+    test_console_browser, so these tests use ada and cleo."""
+    cases = f'"{escalation_schema(stack)}".cases'
+    conn = await asyncpg.connect(stack.endpoints.database_url)
+    try:
+        earlier = {row["id"] for row in await conn.fetch(f"SELECT id FROM {cases}")}
+    finally:
+        await conn.close()
+    async with open_visit() as visit:
+        await visit.sign_in(employee)
+        page = visit.page
+        await page.goto(f"{stack.console_url}/checkin")
+        await page.check("#mood-1")
+        for item in range(1, 9):
+            await page.check(f"#phq9_{item}-1")
+        await page.check("#phq9_9-1")
+        await page.click("text=Send check-in")
+        await expect(page.locator(".crisis")).to_be_visible()
+    conn = await asyncpg.connect(stack.endpoints.database_url)
+    try:
+        for _ in range(600):
+            row = await conn.fetchrow(
+                f"SELECT id, responder_id FROM {cases} WHERE responder_id IS NOT NULL"
+                " AND status = 'assigned' AND NOT (id = ANY($1::text[]))",
+                list(earlier),
+            )
+            if row is not None:
+                return str(row["id"]), str(row["responder_id"])
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    raise AssertionError("no case was opened and assigned for the check-in")
+
+
+async def case_row(stack: Stack, case_id: str) -> asyncpg.Record:
+    conn = await asyncpg.connect(stack.endpoints.database_url)
+    try:
+        row = await conn.fetchrow(
+            f'SELECT status, outcome, contacted_at FROM "{escalation_schema(stack)}".cases'
+            " WHERE id = $1",
+            case_id,
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    return row
+
+
+async def open_case(visit: Visit, case_id: str) -> Page:
+    page = visit.page
+    await page.goto(f"{visit.stack.console_url}/cases")
+    await page.click(f"a[href='/cases/{case_id}']")
+    await expect(page.get_by_role("heading", level=1)).to_have_text(f"Case {case_id[:8]}")
+    return page
+
+
+async def test_a_responder_works_an_immediate_risk_case_from_alert_to_resolution(
+    stack: Stack, open_visit: Any
+) -> None:
+    case_id, responder = await immediate_risk_case(stack, open_visit, "ada")
+    assert responder in ("rosa", "sam")
+    async with open_visit() as visit:
+        await visit.sign_in(responder)
+        page = await open_case(visit, case_id)
+        await expect(page.locator("body")).to_contain_text("Immediate risk")
+        await expect(page.locator("body")).to_contain_text("PHQ-9 item 9 answered positive")
+        # The rules version as the escalation service gives it (it does not record it yet:
+        # the view's explanation is not wired to the detection evidence; see docs).
+        await expect(page.locator(".rules-version")).to_have_text(
+            re.compile(r"Judged by the detection rules version \S+\.|The rules version was not")
+        )
+        await expect(page.locator(".timeline")).to_contain_text("Case opened")
+        await checked(visit)
+        await visit.screenshot("case-new")
+
+        await page.click("#acknowledge")
+        await expect(page.locator("#flash")).to_contain_text("You have taken this case.")
+        await checked(visit)
+
+        async with page.expect_response(f"**/cases/{case_id}/reveal") as revealing:
+            await page.click("#reveal")
+        revealed = await revealing.value
+        assert revealed.status == 200
+        assert revealed.headers["cache-control"] == "no-store"
+        section = page.locator(".revealed")
+        await expect(section.locator(".person-name")).to_have_text("Ada")
+        await expect(section).to_contain_text("ada@example.org")
+        await expect(section).to_contain_text("Europe/London")
+        await checked(visit)
+        await visit.screenshot("case-revealed")
+
+        await page.check("#contact-channel-phone")
+        await page.click("text=Record first contact")
+        await expect(page.locator("#flash")).to_contain_text("First contact recorded.")
+
+        await page.fill("#note-text", "Talked for 20 minutes; calling again on Friday.")
+        await page.click("text=Save note")
+        await expect(page.locator("#flash")).to_contain_text("Your note was saved.")
+        await expect(page.locator(".notes")).to_contain_text("calling again on Friday")
+
+        await page.fill("#safety_plan-who_to_call", "Her sister; the crisis line")
+        await page.fill("#safety_plan-what_helps", "A walk outside, music")
+        await page.click("text=Save the safety plan")
+        await expect(page.locator("#flash")).to_contain_text("The safety plan was saved.")
+        await checked(visit)
+        await visit.screenshot("case-working")
+
+        await page.check("#resolve-outcome-supported")
+        await page.click("text=Resolve the case")
+        await expect(page.locator("#flash")).to_contain_text("The case is resolved.")
+        await expect(page.locator(".timeline")).to_contain_text("Resolved")
+        await checked(visit)
+        await visit.screenshot("case-resolved")
+    row = await case_row(stack, case_id)
+    assert row["status"] == "resolved" and row["outcome"] == "supported"
+    assert row["contacted_at"] is not None
+
+
+async def test_the_case_page_works_with_the_keyboard_alone(stack: Stack, open_visit: Any) -> None:
+    case_id, responder = await immediate_risk_case(stack, open_visit, "cleo")
+    async with open_visit() as visit:
+        await visit.sign_in(responder)
+        page = await open_case(visit, case_id)
+        # Acknowledge with the keyboard: Tab to the button, Enter.
+        for _ in range(40):
+            await page.keyboard.press("Tab")
+            if await page.evaluate("document.activeElement.id") == "acknowledge":
+                break
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#flash")).to_contain_text("You have taken this case.")
+
+        # Tab order reaches every control of the page, in document order.
+        await page.goto(f"{stack.console_url}/cases/{case_id}")
+        expected = await page.evaluate(FOCUSABLE)
+        assert "reveal" in expected and "note-text" in expected
+        reached = []
+        await page.keyboard.press("Tab")  # the skip link
+        for _ in expected:
+            reached.append(await page.evaluate(FOCUSED))
+            await page.keyboard.press("Tab")
+        assert reached == expected
+
+        # A form submitted with Enter: a channel chosen with Space, the button with Enter.
+        await page.focus("#contact-channel-phone")
+        await page.keyboard.press("ArrowDown")  # chat
+        await page.keyboard.press("Tab")
+        assert await page.evaluate("document.activeElement.textContent.trim()") == (
+            "Record first contact"
+        )
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#flash")).to_contain_text("First contact recorded.")
+        await expect(page.locator("body")).to_contain_text("Chat")
+
+        # Enter in a text field submits its form too (the hand-over's person id).
+        await page.focus("#handover-to-person")
+        await page.keyboard.press("Space")
+        await page.focus("#handover-to_person_id")
+        await page.keyboard.type("not-a-responder")
+        await page.focus("#handover-reason-workload")
+        await page.keyboard.press("Space")
+        await page.focus("#handover-to_person_id")
+        await page.keyboard.press("Enter")
+        await expect(page.locator(".error-summary")).to_contain_text("not handed over")
+        await checked(visit)
+        assert (await case_row(stack, case_id))["status"] == "contacted"
+
+
+def policy_timeout(page: Page) -> Any:
+    return page.locator("#step-1-timeout")
+
+
+async def test_a_coordinator_edits_the_policy_and_sees_each_page(visit: Visit) -> None:
+    await visit.sign_in("cora")
+    page = visit.page
+    await page.goto(f"{visit.stack.console_url}/coordinator")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Unacknowledged cases")
+    await checked(visit)
+    await visit.screenshot("coordinator-unacknowledged")
+
+    await page.click("text=Escalation policy")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Escalation policy")
+    await checked(visit)
+    await visit.screenshot("coordinator-policy")
+    previous = await policy_timeout(page).input_value()
+    await policy_timeout(page).fill("0")
+    async with page.expect_response(f"{visit.stack.console_url}/coordinator/policy") as sent:
+        await page.click("text=Save the policy")
+    assert (await sent.value).status == 422
+    await expect(page.locator("#step-1-timeout-error")).to_contain_text(
+        "Enter a whole number of seconds from 1 to 86400"
+    )
+    assert await policy_timeout(page).get_attribute("aria-invalid") == "true"
+    await page.click(".error-summary a")
+    assert page.url.endswith("#q-step-1-timeout")
+    await checked(visit)
+    await visit.screenshot("coordinator-policy-error")
+
+    valid = str(max(int(previous or "0"), 900) + 60)
+    await policy_timeout(page).fill(valid)
+    await page.click("text=Save the policy")
+    await expect(page.locator("#flash")).to_contain_text("The escalation policy was saved.")
+    await expect(policy_timeout(page)).to_have_value(valid)
+    await page.reload()
+    await expect(policy_timeout(page)).to_have_value(valid)
+
+    await page.click("text=Rotations")
+    await page.fill("#rnew-name", "care-nights")
+    await page.fill("#rnew-members", "rosa\nsam")
+    await page.fill("#rnew-shift_hours", "12")
+    await page.click("text=Add the rotation")
+    await expect(page.locator("#flash")).to_contain_text("The rotation was saved.")
+    await expect(page.locator("#r1-members")).to_have_value("rosa\nsam")
+    await checked(visit)
+    await visit.screenshot("coordinator-rotations")
+
+    await page.click("text=Programme report")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Programme report")
+    await checked(visit)
+    await visit.screenshot("coordinator-report")
+    assert re.search(r"withheld|cases so far", await page.locator("main").inner_text())

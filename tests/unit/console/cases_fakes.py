@@ -1,0 +1,252 @@
+"""A fake of the services for the case page and the coordinator's pages.
+
+``FakeCasesApi`` keeps cases, notes, rotations and the policy in memory and applies each
+action the way the escalation service does in its essentials (who may, in which state), so
+the pages can be tested through whole workflows; ``calls`` records what was asked, with the
+token it was asked with.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from kinship_console.adapters.api import (
+    ApiError,
+    CaseSummary,
+    ConflictError,
+    NotAllowedError,
+    NotFoundError,
+)
+from kinship_console.adapters.cases_api import (
+    CaseDetail,
+    CaseNote,
+    CaseNotes,
+    Explanation,
+    FiredRule,
+    ObservedCheckin,
+    Policy,
+    PolicyStep,
+    RevealedPerson,
+    RevealGrant,
+    Rotation,
+    SafetyPlan,
+    Threshold,
+    TimelineItem,
+)
+from tests.unit.console.fakes import FakeApi
+
+OPENED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+READS = frozenset({"case", "open_cases", "case_notes", "rotations", "policy", "programme"})
+"""Calls that only read: ``action_error`` fails the others."""
+
+
+def sample_case(case_id: str = "c0ffee00-case", **changes: Any) -> CaseDetail:
+    """An immediate-risk case with its explanation, as the escalation service shows it."""
+    values: dict[str, Any] = {
+        "case_id": case_id,
+        "status": "assigned",
+        "severity": "critical",
+        "opened_at": OPENED,
+        "responder_id": "ada",
+        "rules": ["immediate_risk"],
+        "step": 1,
+        "consent": "immediate_risk",
+        "reveal_allowed": True,
+        "note_may_be_shown": True,
+        "explanation": Explanation(
+            rules_version="kinship-default-2026.12",
+            rules=[
+                FiredRule(
+                    rule="immediate_risk",
+                    reason="Immediate risk: the person may be unsafe. Reach out now.",
+                    thresholds=[
+                        Threshold(
+                            setting="phq9_item9",
+                            condition="PHQ-9 item 9 at 1 or more",
+                            source="Kroenke et al. 2001",
+                        )
+                    ],
+                    checkin_ids=["ck-1"],
+                )
+            ],
+            checkins=[
+                ObservedCheckin(
+                    checkin_id="ck-1",
+                    at=OPENED - timedelta(minutes=2),
+                    scores={"mood": 1, "phq9_total": 17, "phq9_item9_positive": True},
+                )
+            ],
+        ),
+        "timeline": [TimelineItem(at=OPENED, action="opened", actor="detection", sequence=1)],
+        **changes,
+    }
+    return CaseDetail(**values)
+
+
+@dataclass
+class FakeCasesApi(FakeApi):
+    """The services as the case page and the coordinator's pages see them."""
+
+    acting: str = "ada"
+    details: dict[str, CaseDetail] = field(default_factory=dict)
+    notes_of: dict[str, list[CaseNote]] = field(default_factory=dict)
+    plans: dict[str, SafetyPlan] = field(default_factory=dict)
+    stored_rotations: list[Rotation] = field(default_factory=list)
+    stored_policy: Policy = field(
+        default_factory=lambda: Policy(
+            steps=[
+                PolicyStep(target="responders", timeout_seconds=300),
+                PolicyStep(target="coordinators", timeout_seconds=600, repeat=2),
+            ],
+            contact_timeout_seconds=3600,
+        )
+    )
+    measures: dict[str, Any] = field(default_factory=dict)
+    revealed: RevealedPerson | None = None
+    action_error: ApiError | None = None
+    case_calls: list[tuple[str, str, tuple[Any, ...]]] = field(default_factory=list)
+    """The case and coordinator calls (``calls`` keeps the base fake's)."""
+
+    def _record(self, name: str, token: str, *args: Any) -> None:
+        self.case_calls.append((name, token, args))
+        if self.action_error is not None and name not in READS:
+            raise self.action_error
+
+    def called(self, name: str) -> list[tuple[Any, ...]]:
+        return [args for call, _token, args in self.case_calls if call == name]
+
+    def _case(self, case_id: str) -> CaseDetail:
+        if case_id not in self.details:
+            raise NotFoundError("escalation", 404)
+        return self.details[case_id]
+
+    def _update(self, case_id: str, action: str, **changes: Any) -> CaseSummary:
+        case = self._case(case_id)
+        timeline = [
+            *case.timeline,
+            TimelineItem(at=OPENED, action=action, actor=f"person:{self.acting}"),
+        ]
+        updated = case.model_copy(update={**changes, "timeline": timeline})
+        self.details[case_id] = updated
+        return updated
+
+    def _holding(self, case_id: str) -> CaseDetail:
+        case = self._case(case_id)
+        if case.responder_id != self.acting:
+            raise NotAllowedError("escalation", 403)
+        if case.status not in ("acknowledged", "contacted"):
+            raise ConflictError("escalation", 409)
+        return case
+
+    async def case(self, token: str, case_id: str) -> CaseDetail:
+        self._record("case", token, case_id)
+        return self._case(case_id)
+
+    async def open_cases(self, token: str) -> list[CaseSummary]:
+        self._record("open_cases", token)
+        return [c for c in self.details.values() if c.status != "resolved"]
+
+    async def acknowledge(self, token: str, case_id: str) -> CaseSummary:
+        self._record("acknowledge", token, case_id)
+        if self._case(case_id).status not in ("opened", "assigned"):
+            raise ConflictError("escalation", 409)
+        return self._update(
+            case_id,
+            "acknowledged",
+            status="acknowledged",
+            responder_id=self.acting,
+            acknowledged_at=OPENED + timedelta(minutes=3),
+        )
+
+    async def reveal_grant(self, token: str, case_id: str) -> RevealGrant:
+        self._record("reveal_grant", token, case_id)
+        self._holding(case_id)
+        return RevealGrant(case_id=case_id, grant=f"grant-for-{case_id}", expires_at=OPENED)
+
+    async def reveal(self, token: str, grant: str) -> RevealedPerson:
+        self._record("reveal", token, grant)
+        assert self.revealed is not None, "the test says who is revealed"
+        return self.revealed
+
+    async def record_contact(self, token: str, case_id: str, channel: str) -> CaseSummary:
+        self._record("record_contact", token, case_id, channel)
+        self._holding(case_id)
+        return self._update(
+            case_id,
+            "contacted",
+            status="contacted",
+            contact_channel=channel,
+            contacted_at=OPENED + timedelta(minutes=20),
+        )
+
+    async def case_notes(self, token: str, case_id: str) -> CaseNotes:
+        self._record("case_notes", token, case_id)
+        return CaseNotes(notes=self.notes_of.get(case_id, []), safety_plan=self.plans.get(case_id))
+
+    async def add_note(self, token: str, case_id: str, text: str) -> None:
+        self._record("add_note", token, case_id, text)
+        case = self._holding(case_id)
+        note = CaseNote(
+            note_id=f"n{case.notes + 1}",
+            author=f"person:{self.acting}",
+            written_at=OPENED,
+            text=text,
+        )
+        self.notes_of.setdefault(case_id, []).append(note)
+        self._update(case_id, "note_added", notes=case.notes + 1)
+
+    async def hand_over(
+        self, token: str, case_id: str, to_person_id: str | None, reason: str, note: str | None
+    ) -> CaseSummary:
+        self._record("hand_over", token, case_id, to_person_id, reason, note)
+        self._holding(case_id)
+        return self._update(case_id, "handed_over", status="assigned", responder_id=to_person_id)
+
+    async def plan_follow_up(self, token: str, case_id: str, at: datetime) -> CaseSummary:
+        self._record("plan_follow_up", token, case_id, at)
+        self._holding(case_id)
+        return self._update(case_id, "follow_up_scheduled", follow_up_at=at)
+
+    async def resolve(self, token: str, case_id: str, outcome: str) -> CaseSummary:
+        self._record("resolve", token, case_id, outcome)
+        self._holding(case_id)
+        return self._update(
+            case_id,
+            "resolved",
+            status="resolved",
+            outcome=outcome,
+            resolved_at=OPENED + timedelta(hours=1),
+        )
+
+    async def write_safety_plan(
+        self, token: str, case_id: str, who_to_call: str, what_helps: str
+    ) -> None:
+        self._record("write_safety_plan", token, case_id, who_to_call, what_helps)
+        self._holding(case_id)
+        self.plans[case_id] = SafetyPlan(
+            who_to_call=who_to_call, what_helps=what_helps, author=f"person:{self.acting}"
+        )
+        self._update(case_id, "safety_plan_updated", safety_plan_recorded=True)
+
+    async def rotations(self, token: str) -> list[Rotation]:
+        self._record("rotations", token)
+        return list(self.stored_rotations)
+
+    async def save_rotation(self, token: str, rotation: Rotation) -> Rotation:
+        self._record("save_rotation", token, rotation)
+        self.stored_rotations = [r for r in self.stored_rotations if r.name != rotation.name]
+        self.stored_rotations.append(rotation)
+        return rotation
+
+    async def policy(self, token: str) -> Policy:
+        self._record("policy", token)
+        return self.stored_policy
+
+    async def save_policy(self, token: str, policy: Policy) -> Policy:
+        self._record("save_policy", token, policy)
+        self.stored_policy = policy
+        return policy
+
+    async def programme(self, token: str) -> dict[str, Any]:
+        self._record("programme", token)
+        return self.measures
