@@ -4,7 +4,7 @@
 A service's composition root (``kinship_<service>/composition.py``) hands its own provider,
 subscriptions and routes to ``compose_service``, which makes a container from
 ``RuntimeProvider`` plus that provider, declares the subscriptions with ``ingest`` and builds
-the app with ``service_app``. Resources are opened lazily by the container and closed in
+the app. Resources are opened lazily by the container and closed in
 reverse order when it closes: nothing is half-built, nothing is a global.
 
 Start order: topics (local stacks) → pool (migrations applied) → producer → outbox relay →
@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import asyncpg
 import uvicorn
 from aiokafka import AIOKafkaProducer
-from dishka import AsyncContainer, Provider, Scope, from_context, make_async_container, provide
+from dishka import Provider, Scope, from_context, make_async_container, provide
 from dishka.integrations.fastapi import setup_dishka
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
@@ -159,10 +159,11 @@ class ServiceParts:
     produces: tuple[TopicSpec, ...]
 
 
-def service_app(
-    container: AsyncContainer,
-    broker: KafkaBroker,
+def compose_service(
     settings: KinshipSettings,
+    service: Provider,
+    migrations: Path,
+    subscriptions: Sequence[Subscription[Any]],
     *,
     title: str,
     description: str,
@@ -170,15 +171,33 @@ def service_app(
     produces: Sequence[TopicSpec] = (),
     workers: Sequence[type[Worker]] = (),
     public_paths: Sequence[str] = (),
+    overrides: Sequence[Provider] = (),
 ) -> FastAPI:
-    """A service's ASGI app: routes, health checks, and a lifespan that runs the service.
+    """A service's ASGI app from its parts: a broker for ``settings``, a container of the
+    runtime's resources (``migrations`` applied to the pool) and ``service``'s own, a consumer
+    per subscription, routes, health checks, and a lifespan that runs the service.
+    ``overrides`` are providers that replace what they provide (tests: the vault over an
+    in-process check-in service).
 
     ``produces`` lists the events the service publishes through its outbox (declared on the
     broker for its AsyncAPI document); ``workers`` the background workers the container
     provides, started before consumers and stopped after them; ``public_paths`` the path
     prefixes under ``/v1/`` that take a body without a bearer token (signed links, signed
     webhooks): every other request with a body authenticates before it is read.
+
+    The container's context holds the settings as ``KinshipSettings`` and as their own type
+    (a service provider declares ``from_context(provides=<its settings type>)``), and the
+    broker.
     """
+    broker = make_broker(settings)
+    container = make_async_container(
+        RuntimeProvider(migrations),
+        service,
+        *overrides,
+        context={KinshipSettings: settings, type(settings): settings, KafkaBroker: broker},
+    )
+    for subscription in subscriptions:
+        ingest(broker, settings, container, subscription)
     declare_productions(broker, settings, produces)
     started: list[Worker] = []
 
@@ -233,52 +252,6 @@ def service_app(
     app.add_middleware(AccessLog)  # outermost: refusals before any route are logged too
     app.state.kinship = ServiceParts(settings, broker, tuple(produces))
     return app
-
-
-def compose_service(
-    settings: KinshipSettings,
-    service: Provider,
-    migrations: Path,
-    subscriptions: Sequence[Subscription[Any]],
-    *,
-    title: str,
-    description: str,
-    routers: Sequence[APIRouter],
-    produces: Sequence[TopicSpec] = (),
-    workers: Sequence[type[Worker]] = (),
-    public_paths: Sequence[str] = (),
-    overrides: Sequence[Provider] = (),
-) -> FastAPI:
-    """A service's ASGI app from its parts: a broker for ``settings``, a container of the
-    runtime's resources (``migrations`` applied to the pool) and ``service``'s own, a consumer
-    per subscription, and ``service_app`` with the rest of the arguments. ``overrides`` are
-    providers that replace what they provide (tests: the vault over an in-process check-in
-    service).
-
-    The container's context holds the settings as ``KinshipSettings`` and as their own type
-    (a service provider declares ``from_context(provides=<its settings type>)``), and the
-    broker.
-    """
-    broker = make_broker(settings)
-    container = make_async_container(
-        RuntimeProvider(migrations),
-        service,
-        *overrides,
-        context={KinshipSettings: settings, type(settings): settings, KafkaBroker: broker},
-    )
-    for subscription in subscriptions:
-        ingest(broker, settings, container, subscription)
-    return service_app(
-        container,
-        broker,
-        settings,
-        title=title,
-        description=description,
-        routers=routers,
-        produces=produces,
-        workers=workers,
-        public_paths=public_paths,
-    )
 
 
 async def migrate(settings: KinshipSettings, migrations: Path) -> list[str]:

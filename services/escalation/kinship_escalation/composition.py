@@ -5,9 +5,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
-from dishka import Provider, Scope, make_async_container, provide
+from dishka import Provider, Scope, from_context, provide
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
 
 from kinship_contracts.topics import (
     ERASURE_RECEIPTS,
@@ -29,12 +28,9 @@ from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_escalation.handlers.subject_records import SubjectRecords
 from kinship_escalation.settings import EscalationSettings
-from kinship_runtime.composition import RuntimeProvider, service_app
+from kinship_runtime.composition import compose_service
 from kinship_runtime.directory import DirectoryProjection
-from kinship_runtime.ingest import ingest
-from kinship_runtime.kafka import make_broker
 from kinship_runtime.outbox import OutboxRelay
-from kinship_runtime.settings import KinshipSettings
 from kinship_runtime.vault import VaultClient
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -45,11 +41,7 @@ class EscalationProvider(Provider):
 
     scope = Scope.APP
 
-    @provide
-    def settings(self, settings: KinshipSettings) -> EscalationSettings:
-        """The service's settings (the same object the runtime sees)."""
-        assert isinstance(settings, EscalationSettings)
-        return settings
+    settings = from_context(provides=EscalationSettings, scope=Scope.APP)
 
     @provide
     def context(self, settings: EscalationSettings, vault: VaultClient) -> EscalationContext:
@@ -132,19 +124,11 @@ def create_app(
     settings.request_signature_key()
     settings.vault_key()
     settings.case_note_key_table()
-    broker = make_broker(settings)
-    container = make_async_container(
-        RuntimeProvider(MIGRATIONS),
-        EscalationProvider(),
-        *providers,
-        context={KinshipSettings: settings, KafkaBroker: broker},
-    )
-    for subscription in SUBSCRIPTIONS:
-        ingest(broker, settings, container, subscription)
-    return service_app(
-        container,
-        broker,
+    return compose_service(
         settings,
+        EscalationProvider(),
+        MIGRATIONS,
+        SUBSCRIPTIONS,
         title="Kinship escalation service",
         description="Distress detection, crisis-support cases, on-call escalation and timers.",
         routers=[escalation_router()],
@@ -152,4 +136,5 @@ def create_app(
         workers=(TimerWorker,),
         # The one-time acknowledgement and consent links carry their own proof, no bearer token.
         public_paths=("/v1/alerts/", "/v1/consent/"),
+        overrides=providers,
     )
