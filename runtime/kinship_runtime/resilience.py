@@ -22,7 +22,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
 T = TypeVar("T")
 
-_TRANSIENT_DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+_TRANSIENT_DATABASE_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.exceptions.CannotConnectNowError,
@@ -34,6 +34,14 @@ _TRANSIENT_DATABASE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.InsufficientResourcesError,
     asyncpg.exceptions.OperatorInterventionError,
 )
+
+
+TRANSIENT_TYPES: tuple[type[Exception], ...] = (
+    *_TRANSIENT_DATABASE_ERRORS,
+    OSError,
+    KafkaError,
+)
+"""Every exception class ``is_transient`` may accept (for Kafka, only retriable errors)."""
 
 
 def is_transient(error: BaseException) -> bool:
