@@ -137,18 +137,24 @@ class Platform:
         return "\n".join(parts)
 
 
+def receive_operations(document: dict[str, Any], group_prefix: str) -> dict[str, str]:
+    """Consumer group → topic, from a service's AsyncAPI document: its ``receive``
+    operations are named ``<service>.<purpose>``, and the group is ``<prefix>.<that>``."""
+    found: dict[str, str] = {}
+    for name, operation in document["operations"].items():
+        if operation["action"] == "receive":
+            channel = operation["channel"]["$ref"].rsplit("/", 1)[-1]
+            found[f"{group_prefix}.{name}"] = document["channels"][channel]["address"]
+    return found
+
+
 async def consumer_operations(urls: Iterable[str], group_prefix: str) -> dict[str, str]:
-    """Consumer group → topic, from the services' own AsyncAPI documents (``receive``
-    operations are named ``<service>.<purpose>``; the group is ``<prefix>.<that>``)."""
+    """Consumer group → topic of every service at ``urls`` (their ``/asyncapi.json``)."""
     found: dict[str, str] = {}
     async with httpx.AsyncClient(timeout=10) as client:
         for url in urls:
             document = (await client.get(f"{url}/asyncapi.json")).json()
-            for name, operation in document["operations"].items():
-                if operation["action"] != "receive":
-                    continue
-                channel = operation["channel"]["$ref"].rsplit("/", 1)[-1]
-                found[f"{group_prefix}.{name}"] = document["channels"][channel]["address"]
+            found |= receive_operations(document, group_prefix)
     return found
 
 
