@@ -146,7 +146,7 @@ async def test_a_header_that_is_not_utf8_costs_no_record_in_any_service(
     def headers(id_: str, i: int) -> list[tuple[str, bytes]]:
         return [("ce_id", id_.encode()), *(BAD_HEADERS if i % 2 else [])]
 
-    sends: list[tuple[str, bytes, dict[str, Any], str]] = []
+    sends: list[tuple[str, str, dict[str, Any], str]] = []
     for i in range(6):
         person = f"{tag}p{i}"
         sends += [
