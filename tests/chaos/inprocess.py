@@ -26,7 +26,7 @@ from kinship_recognition.settings import RecognitionSettings
 from kinship_runtime.settings import KinshipSettings
 from tests.chaos.harness import platform_env, receive_operations, schema_of, wait_for_no_lag
 from tests.conftest import Endpoints
-from tests.database import rows, wait_for_count
+from tests.database import rows
 
 
 @dataclass
@@ -54,10 +54,14 @@ class InProcessPlatform:
     async def count(self, service: str, sql: str, *args: Any) -> int:
         return int((await self.rows(service, sql, *args))[0][0])
 
-    async def wait_for(self, service: str, sql: str, want: int, timeout: float = 30.0) -> int:
-        return await wait_for_count(
-            self.endpoints.database_url, self.schema(service), sql, want, timeout
-        )
+    async def wait_for(self, service: str, sql: str, want: int, *args: Any) -> int:
+        """Polls a ``SELECT count(*)`` (with ``args``) until it reaches ``want`` or 30 s pass."""
+        deadline = asyncio.get_running_loop().time() + 30
+        found = await self.count(service, sql, *args)
+        while found < want and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.2)
+            found = await self.count(service, sql, *args)
+        return found
 
     async def settle(self, timeout: float = 60.0) -> dict[str, int]:
         """Waits until every consumer group caught up; returns the groups still behind."""

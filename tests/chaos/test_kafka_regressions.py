@@ -6,7 +6,6 @@
 - Dead-letter reasons never echo a submitted value or an unknown field's name.
 """
 
-import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -88,7 +87,7 @@ async def test_year_1_and_9999_on_the_recorded_topic_do_not_stop_escalations_par
         )
 
     cases = "SELECT count(*) FROM cases WHERE subject_id = $1"
-    assert await _wait(platform, "escalation", cases, 1, subject) == 1
+    assert await platform.wait_for("escalation", cases, 1, subject) == 1
     assert await platform.settle() == {}, "no consumer group is stuck"
     observed = {
         row["id"]
@@ -117,15 +116,6 @@ async def test_year_1_and_9999_on_the_recorded_topic_do_not_stop_escalations_par
     for reason in reasons(dead):
         assert reason["code"] in ("processing_failed", "validation_failed")
         assert "0001" not in json.dumps(reason) and "9999" not in json.dumps(reason)
-
-
-async def _wait(platform: InProcessPlatform, service: str, sql: str, want: int, *args: Any) -> int:
-    deadline = asyncio.get_running_loop().time() + 30
-    found = await platform.count(service, sql, *args)
-    while found < want and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.2)
-        found = await platform.count(service, sql, *args)
-    return found
 
 
 BAD_HEADERS = [
@@ -241,7 +231,7 @@ async def test_a_header_that_is_not_utf8_costs_no_record_in_any_service(
             for service in ("checkin", "escalation", "notifications", "recognition")
         },
     }
-    found = {name: await _wait(platform, s, sql, 6, mine) for name, (s, sql) in counts.items()}
+    found = {name: await platform.wait_for(s, sql, 6, mine) for name, (s, sql) in counts.items()}
     assert found == dict.fromkeys(counts, 6), found
     for name in {name for name, *_ in sends}:
         dead = [
