@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+import asyncpg
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -89,6 +90,27 @@ def _transient_error(
     return handle
 
 
+UNSTORABLE_TEXT: tuple[type[Exception], ...] = (
+    asyncpg.exceptions.CharacterNotInRepertoireError,
+    asyncpg.exceptions.UntranslatableCharacterError,
+    UnicodeEncodeError,
+)
+"""What a caller's text causes where it meets the database or an encoder: a NUL character
+(PostgreSQL text cannot hold one) or an unpaired surrogate (no UTF-8 for it). Contracts
+refuse both at the door; these catch the rest (path and query parameters, say)."""
+
+
+async def _unstorable_text(_request: Request, _error: Exception) -> JSONResponse:
+    detail = [
+        {
+            "loc": ["request"],
+            "msg": "text must not contain NUL characters or unpaired surrogates",
+            "type": "value_error",
+        }
+    ]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
 async def _unexpected_error(_request: Request, error: Exception) -> JSONResponse:
     if is_transient(error):
         # The database or the broker is away (seen outside a route, e.g. in a middleware).
@@ -132,6 +154,8 @@ def create_http_app(
     outage = DependencyOutage()
     for error_type in TRANSIENT_TYPES:
         app.add_exception_handler(error_type, _transient_error(outage))
+    for error_type in UNSTORABLE_TEXT:
+        app.add_exception_handler(error_type, _unstorable_text)
     app.add_exception_handler(Exception, _unexpected_error)
     app.add_middleware(_OutageEnd, outage=outage)
     for router in routers:

@@ -97,7 +97,8 @@ async def running_platform(
             await stack.enter_async_context(app.router.lifespan_context(app))
             clients[name] = await stack.enter_async_context(
                 httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=app), base_url=f"http://{name}.test"
+                    transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+                    base_url=f"http://{name}.test",
                 )
             )
         platform = InProcessPlatform(

@@ -63,3 +63,32 @@ async def test_an_outage_is_503_for_every_request_and_two_log_lines(
         "dependencies answer again; 21 requests got 503 meanwhile",
     ]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_text_the_database_cannot_hold_is_a_422_not_a_500() -> None:
+    router = APIRouter()
+
+    @router.get("/nul")
+    async def nul() -> None:
+        raise asyncpg.exceptions.CharacterNotInRepertoireError(
+            'invalid byte sequence for encoding "UTF8": 0x00'
+        )
+
+    @router.get("/surrogate")
+    async def surrogate() -> None:
+        "\ud800".encode()
+
+    app = create_http_app(
+        title="t",
+        description="",
+        lifespan=_no_lifespan,
+        routers=[router],
+        broker=KafkaBroker("127.0.0.1:9"),
+    )
+    transport = httpx.ASGITransport(app=app)  # nothing re-raised into the server either
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        for path in ("/nul", "/surrogate"):
+            response = await client.get(path)
+            assert response.status_code == 422
+            assert response.json()["detail"][0]["loc"] == ["request"]
+            assert "0x00" not in response.text

@@ -24,4 +24,5 @@ class AckLinks:
 
     def valid(self, alert_id: str, token: str) -> bool:
         """Whether ``token`` was issued for ``alert_id`` (constant-time comparison)."""
-        return hmac.compare_digest(self.token(alert_id), token)
+        # compare_digest refuses non-ASCII text (TypeError): a hostile token is just invalid.
+        return token.isascii() and hmac.compare_digest(self.token(alert_id), token)
