@@ -33,6 +33,11 @@ _TRANSIENT_DATABASE_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.exceptions.DeadlockDetectedError,
     asyncpg.exceptions.InsufficientResourcesError,
     asyncpg.exceptions.OperatorInterventionError,
+    # What asyncpg raises when a query goes out on a connection the server closed in the
+    # middle of an operation ("cannot switch to state 15; another operation (2) is in
+    # progress"): seen on every fast shutdown of PostgreSQL under load (the chaos suite). A new
+    # attempt gets another connection.
+    asyncpg.exceptions.InternalClientError,
 )
 
 

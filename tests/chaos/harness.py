@@ -224,6 +224,7 @@ class Faults:
 
     def note(self, what: str) -> None:
         self.log.append((time.monotonic(), what))
+        print(f"[{time.strftime('%H:%M:%S')}] {what}", flush=True)  # shown with pytest -s
 
     async def restart_kafka(self, down_seconds: float = 2.0) -> None:
         """SIGKILL the broker, leave it down a moment, start it and wait for it."""
