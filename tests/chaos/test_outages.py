@@ -32,8 +32,8 @@ from tests.chaos.harness import (
 from tests.chaos.receivers import SlowWebhookReceiver
 from tests.conftest import Endpoints
 from tests.database import rows, wait_for_count
-from tests.escalation_support import encode_person
-from tests.kafka_reading import checkin, publish
+from tests.escalation_support import encode_person, recorded
+from tests.kafka_reading import checkin, publish, read_all
 
 pytestmark = pytest.mark.chaos
 
@@ -233,3 +233,74 @@ async def _answers_503_while_postgres_is_down(
         "until it is back",
         "dependencies answer again; 10 requests got 503 meanwhile",
     ]
+
+
+async def test_postgres_restarts_under_load_leave_no_outbox_row_behind(
+    faults: Faults, endpoints: Endpoints, service_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The outbox relay leads again after PostgreSQL restarts (before the fix, its leader
+    connection, taken back by the pool when the server dropped it, failed every round from
+    then on, silently: alerts of new cases were never published)."""
+    platform = Platform.of(service_env, tmp_path, only=["escalation"])
+    try:
+        await platform.start()
+        prefix = service_env["KINSHIP_TOPIC_PREFIX"]
+        schema = schema_of(service_env, "escalation")
+        await publish(
+            endpoints.bootstrap_servers,
+            f"{prefix}directory.people",
+            [
+                encode_person(
+                    f"resp-{i}", "team-r", {"webhook": "http://127.0.0.1:9/r"}, "peer_responder"
+                )
+                for i in range(3)
+            ],
+        )
+        stop = asyncio.Event()
+
+        async def stream() -> int:
+            sent = 0
+            while not stop.is_set():
+                at = datetime.now(UTC)
+                batch = [
+                    recorded(
+                        f"c-{sent}-{j}", f"w-{sent}-{j}", at, phq9=[0] * 8 + [2 if j == 0 else 0]
+                    )
+                    for j in range(5)
+                ]
+                await publish(
+                    endpoints.bootstrap_servers, f"{prefix}wellbeing.checkins.urgent", batch[:1]
+                )
+                await publish(
+                    endpoints.bootstrap_servers, f"{prefix}wellbeing.checkins.recorded", batch
+                )
+                sent += 1
+                await asyncio.sleep(0.2)
+            return sent
+
+        streaming = asyncio.create_task(stream())
+        await asyncio.sleep(3)
+        await faults.restart_postgres(times=3, pause=1.0)
+        await asyncio.sleep(3)
+        stop.set()
+        sent = await streaming
+
+        async def drained() -> bool:
+            waiting = await rows(endpoints.database_url, schema, "SELECT count(*) FROM outbox")
+            cases = await rows(endpoints.database_url, schema, "SELECT count(*) FROM cases")
+            return int(waiting[0][0]) == 0 and int(cases[0][0]) == sent
+
+        assert await wait_until(drained, 60), (
+            "every case opened and its outbox rows published\n" + platform.logs()
+        )
+        requests = await read_all(
+            endpoints.bootstrap_servers, f"{prefix}notifications.requests", expect=sent, timeout=30
+        )
+        alerts = {
+            json.loads(r.value)["id"] for r in requests if json.loads(r.value)["kind"] == "alert"
+        }
+        assert len(alerts) == sent, "one alert request per case reached the topic"
+        ready = await platform.wait_ready(30)
+        assert ready["escalation"][0] == 200, ready
+    finally:
+        platform.stop_all()
