@@ -231,7 +231,7 @@ class Faults:
         self.note("kafka: SIGKILL")
         await self.stack.stop_kafka(kill=True)
         await asyncio.sleep(down_seconds)
-        await self.stack.start_kafka()
+        await self.stack.start_kafka(timeout=240)  # recovery after SIGKILL, on a busy machine
         self.note("kafka: back")
 
     async def restart_postgres(self, times: int = 1, pause: float = 1.0) -> None:

@@ -43,7 +43,7 @@ pytestmark = [pytest.mark.chaos, pytest.mark.timeout(900)]
 RESPONDERS = [f"resp-{i}" for i in range(4)]
 KAFKA_PER_SECOND = 60.0
 HTTP_PER_SECOND = 8.0  # per client; two clients
-STEADY_SECONDS = 4.0
+STEADY_SECONDS = 3.0
 
 
 async def count(endpoints: Endpoints, schema: str, sql: str, *args: Any) -> int:
