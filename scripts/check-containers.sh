@@ -4,9 +4,10 @@
 #      github.com/compose-spec/compose-go/v2, checksum verified), with check-jsonschema
 #      installed hash-pinned from deploy/compose/check-requirements.txt;
 #   2. Kinship's Compose rules and the collector config (deploy/compose/check_policy.py);
-#   3. every services/*/Dockerfile with BuildKit's own linter (the rules of
-#      `docker build --check`) and Kinship's image policy (deploy/tools/dockerfile-lint,
-#      built with Go into .kinship/tools/bin, rebuilt only when its sources or Go change).
+#   3. services/Dockerfile, once per service with the build arguments docker-compose.yml gives
+#      it, with BuildKit's own linter (the rules of `docker build --check`) and Kinship's
+#      image policy (deploy/tools/dockerfile-lint, built with Go into .kinship/tools/bin,
+#      rebuilt only when its sources or Go change).
 # KINSHIP_REQUIRE_DIGESTS=1 also requires every third-party image to be pinned by digest.
 # Exits non-zero on any problem. Needs: bash, python3, uv (installed with pip when missing),
 # Go >= 1.26.8 (BuildKit's requirement), and PyPI and the Go module proxy on first run.
@@ -32,20 +33,9 @@ CHECK_VENV=$(cd "$TOOLS_DIR" && pwd)/$(basename "$CHECK_VENV")
 
 # --- tools ---------------------------------------------------------------------------------
 step "tools: check-jsonschema (hash-pinned, $CHECK_REQUIREMENTS) in $CHECK_VENV"
-if ! command -v uv >/dev/null 2>&1; then
-  echo "    installing uv"
-  python3 -m pip install --quiet 'uv>=0.9,<1'
-fi
-requirements_stamp=$(sha256 "$CHECK_REQUIREMENTS")
-if [ -x "$CHECK_VENV/bin/check-jsonschema" ] && [ "$(cat "$CHECK_VENV/.stamp" 2>/dev/null)" = "$requirements_stamp" ]; then
-  echo "    up to date"
-else
-  rm -rf "$CHECK_VENV"
-  uv venv --quiet --python python3 "$CHECK_VENV"
-  uv pip install --quiet --python "$CHECK_VENV/bin/python" --require-hashes -r "$CHECK_REQUIREMENTS"
-  echo "$requirements_stamp" > "$CHECK_VENV/.stamp"
-  echo "    installed $("$CHECK_VENV/bin/check-jsonschema" --version)"
-fi
+ensure_uv
+ensure_venv "$CHECK_VENV" "$CHECK_REQUIREMENTS" check-jsonschema
+echo "    $("$CHECK_VENV/bin/check-jsonschema" --version)"
 done_step
 
 step "tools: dockerfile-lint ($LINT_SRC, $(sed -n 's/^\tgithub.com\/moby\/buildkit \(v[^ ]*\).*/BuildKit \1/p' "$LINT_SRC/go.mod")) in $BIN_DIR"
@@ -81,15 +71,21 @@ if ! "$CHECK_VENV/bin/python" deploy/compose/check_policy.py docker-compose.yml 
 fi
 done_step
 
-# --- 3. Dockerfiles ---------------------------------------------------------------------------
-dockerfiles=(services/*/Dockerfile)
-step "dockerfiles: BuildKit linter and image policy on ${dockerfiles[*]}"
+# --- 3. Dockerfile ----------------------------------------------------------------------------
+dockerfile=services/Dockerfile
+step "dockerfile: BuildKit linter and image policy on $dockerfile, each service's build"
 lint_flags=(-context .)
 if [ "${KINSHIP_REQUIRE_DIGESTS:-0}" = 1 ]; then
   lint_flags+=(-require-digest)
 fi
-if ! "$lint_bin" "${lint_flags[@]}" "${dockerfiles[@]}"; then
-  fail "a Dockerfile has lint or policy problems"
+builds=$("$CHECK_VENV/bin/python" deploy/compose/check_policy.py --builds docker-compose.yml)
+for build in $builds; do
+  lint_flags+=(-build-args "$build")
+done
+if [ -z "$builds" ]; then
+  fail "docker-compose.yml builds no service from $dockerfile"
+elif ! "$lint_bin" "${lint_flags[@]}" "$dockerfile"; then
+  fail "$dockerfile has lint or policy problems"
 fi
 done_step
 

@@ -11,11 +11,14 @@
 #   5. kubeconform -strict on every rendered manifest against the vendored schemas only
 #      (Kubernetes built-ins, Strimzi KafkaTopic/KafkaUser, KEDA ScaledObject/
 #      TriggerAuthentication): no network, no kind skipped;
-#   6. the rendered KafkaTopics, KafkaUser ACLs, Deployments, migration hooks and KEDA
-#      triggers agree with the registry (deploy/helm/verify_rendered.py);
+#   6. the rendered KafkaTopics, KafkaUser ACLs, Deployments, migration hooks, KEDA triggers,
+#      settings, secret references and NetworkPolicies agree with the registry
+#      (deploy/helm/verify_rendered.py);
 #   7. self-tests: known-bad manifests must be rejected, a stale registry must be caught, a
-#      chart whose topics or ACLs drift from the registry must fail step 6, and misspelt
-#      values must be refused.
+#      chart whose topics or ACLs drift from the registry or whose NetworkPolicies misplace
+#      the check-in vault must fail step 6, misspelt or misplaced values and secret values
+#      the services would refuse must be refused, and a required secret left empty must be
+#      listed as missing.
 # Exits non-zero on any problem. Needs: bash, python3, uv (installed with pip when missing),
 # Go >= 1.26 (helm v3.22's requirement), and the Go module proxy and PyPI on first run.
 set -euo pipefail
@@ -47,10 +50,7 @@ if ! command -v go >/dev/null 2>&1; then
   echo "check-helm: Go is required to build helm and kubeconform (the go command on PATH)" >&2
   exit 1
 fi
-if ! command -v uv >/dev/null 2>&1; then
-  echo "    installing uv"
-  python3 -m pip install --quiet 'uv>=0.9,<1'
-fi
+ensure_uv
 
 # go_tool BINARY MODULE PACKAGE VERSION [LDFLAGS]: go install into BIN_DIR unless the binary
 # there was built from MODULE@VERSION (its build info says) with these ldflags (its stamp says;
@@ -84,16 +84,8 @@ go_tool helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "$helm_ldf
 go_tool kubeconform github.com/yannh/kubeconform github.com/yannh/kubeconform/cmd/kubeconform \
   "$KUBECONFORM_VERSION" "-s -w"
 echo "    $("$HELM" version --short)"
-requirements_stamp=$(sha256 "$REQUIREMENTS")
-if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.stamp" 2>/dev/null)" = "$requirements_stamp" ]; then
-  echo "    PyYAML venv: up to date"
-else
-  rm -rf "$VENV"
-  uv venv --quiet --python python3 "$VENV"
-  uv pip install --quiet --python "$VENV/bin/python" --require-hashes -r "$REQUIREMENTS"
-  echo "$requirements_stamp" > "$VENV/.stamp"
-  echo "    PyYAML venv: installed ($("$VENV/bin/python" -c 'import yaml; print("PyYAML", yaml.__version__)'))"
-fi
+ensure_venv "$VENV" "$REQUIREMENTS" "PyYAML venv"
+echo "    $("$VENV/bin/python" -c 'import yaml; print("PyYAML", yaml.__version__)')"
 done_step
 
 # --- 2. registry -------------------------------------------------------------------------------
@@ -155,7 +147,7 @@ fi
 done_step
 
 # --- 6. the registry, rendered -------------------------------------------------------------------
-step "rendered KafkaTopics, KafkaUser ACLs, Deployments, hooks and KEDA triggers vs the registry"
+step "rendered KafkaTopics, KafkaUser ACLs, Deployments, hooks, KEDA triggers, secrets and NetworkPolicies vs the registry"
 if [ ${#rendered[@]} -gt 0 ] && ! "$VENV/bin/python" deploy/helm/verify_rendered.py "$REGISTRY" "${rendered[@]}"; then
   fail "the rendered chart disagrees with the registry"
 fi
@@ -211,13 +203,106 @@ elif [ "$(grep -c '^FAIL' "$tmp/drift.log")" -lt 2 ]; then
 else
   echo "    verify_rendered.py caught a missing KafkaTopic and an extra ACL"
 fi
-# (d) a misspelt value is refused (values.schema.json), as is an unknown secret setting.
+# (d) NetworkPolicies that open the vault to the wrong pod, or close it to a client, fail step 6.
+"$VENV/bin/python" - .kinship/check-helm/default.yaml "$tmp/fences.yaml" <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+for doc in docs:
+    if doc["kind"] != "NetworkPolicy":
+        continue
+    name, spec = doc["metadata"]["name"], doc["spec"]
+    if name.endswith("-escalation"):  # escalation loses its way to the vault
+        spec["egress"] = [r for r in spec["egress"] if "8001" not in str(r.get("ports"))]
+    if name.endswith("-recognition-migrations"):  # a migration Job may call the vault
+        spec["egress"].append({"ports": [{"protocol": "TCP", "port": 8001}]})
+yaml.safe_dump_all(docs, open(sys.argv[2], "w"))
+PY
+"$VENV/bin/python" deploy/helm/verify_rendered.py "$REGISTRY" "$tmp/fences.yaml" > "$tmp/fences.log" 2>&1 || true
+if grep -q 'escalation cannot reach the check-in service' "$tmp/fences.log" \
+    && grep -q 'recognition migration may reach the check-in port' "$tmp/fences.log"; then
+  echo "    verify_rendered.py caught a vault client fenced out and a migration Job let in"
+else
+  fail "verify_rendered.py did not catch NetworkPolicies that misplace the check-in vault"
+fi
+# refused RENDER_ARGS... -- TEXT: helm template with the mtls values and RENDER_ARGS must fail
+# saying TEXT.
+refused() {
+  local args=() text
+  while [ "$1" != -- ]; do args+=("$1"); shift; done
+  text=$2
+  if "$HELM" template kinship "$CHART" --namespace kinship -f "$CHART/ci/mtls-values.yaml" \
+      "${args[@]}" > "$tmp/refused.log" 2>&1; then
+    fail "helm template accepted ${args[*]}"
+  elif ! grep -qF -- "$text" "$tmp/refused.log"; then
+    fail "helm template refused ${args[*]} without saying '$text': $(tail -1 "$tmp/refused.log")"
+  else
+    refusals=$((refusals + 1))
+  fi
+}
+# (e) misspelt values are refused (values.schema.json), and so are secrets and settings given
+# to a workload that does not read them, and secret values the services would refuse.
+refusals=0
 if "$HELM" lint "$CHART" --set services.checkin.replica=3 > "$tmp/lint.log" 2>&1; then
   fail "helm lint accepted the misspelt value services.checkin.replica"
-elif "$HELM" template kinship "$CHART" --set services.checkin.secrets.values.KINSHIP_NOTE_KEY=x > /dev/null 2>&1; then
-  fail "helm template accepted the unknown secret setting KINSHIP_NOTE_KEY"
 else
-  echo "    values.schema.json refused a misspelt value; the templates an unknown secret setting"
+  refusals=$((refusals + 1))
+fi
+refused --set services.checkin.secrets.values.KINSHIP_NOTE_KEY=x -- "KINSHIP_NOTE_KEY is not a secret this one reads"
+refused --set services.checkin.secrets.values.KINSHIP_REQUEST_SIGNING_KEY=render-only-placeholder-request-signing-key-00000 \
+  -- "KINSHIP_REQUEST_SIGNING_KEY is not a secret this one reads"
+refused --set console.secrets.values.KINSHIP_DEAD_LETTER_KEY=render-only-placeholder-dead-letter-key-0000000000 \
+  -- "KINSHIP_DEAD_LETTER_KEY is not a secret this one reads"
+refused --set services.notifications.env.KINSHIP_WEBHOOK_SECRET=x -- "KINSHIP_WEBHOOK_SECRET is a secret"
+refused --set services.recognition.env.KINSHIP_SMTP_HOST=smtp.example.com -- "KINSHIP_SMTP_HOST is not a setting of recognition"
+refused --set config.env.KINSHIP_CHECKIN_URL=http://elsewhere:8001 -- "KINSHIP_CHECKIN_URL is set by the chart"
+refused --set services.escalation.secrets.values.KINSHIP_GRANT_KEY=render-only-placeholder-another-grant-key-000000 \
+  -- "KINSHIP_GRANT_KEY must be the same value in checkin, escalation"
+refused --set services.notifications.secrets.values.KINSHIP_WEBHOOK_SECRET=short -- "KINSHIP_WEBHOOK_SECRET is shorter than 32 bytes"
+refused --set secrets.values.KINSHIP_DEAD_LETTER_KEY=kinship-dev-dead-letter-key-not-for-production \
+  -- "KINSHIP_DEAD_LETTER_KEY is the local stack's published development value"
+refused --set services.recognition.secrets.values.KINSHIP_CHECKIN_API_KEY=render-only-placeholder-unknown-vault-key-0000000 \
+  -- "services.recognition.secrets.values.KINSHIP_CHECKIN_API_KEY is not one of the keys in secrets.values.KINSHIP_API_KEYS"
+cat > "$tmp/scopes.yaml" <<'YAML'
+secrets:
+  values:
+    KINSHIP_API_KEYS: >-
+      [{"name": "escalation", "scopes": ["subjects:lookup"],
+        "key": "render-only-placeholder-escalation-vault-key-0000"},
+       {"name": "notifications", "scopes": ["subjects:deliver"],
+        "key": "render-only-placeholder-notifications-vault-key-000"},
+       {"name": "recognition", "scopes": ["subjects:lookup"],
+        "key": "render-only-placeholder-recognition-vault-key-000"}]
+YAML
+refused -f "$tmp/scopes.yaml" -- "(escalation's KINSHIP_CHECKIN_API_KEY) lacks the scopes subjects:screen"
+echo "    values.schema.json and the templates refused $refusals values (misspelt, misplaced, unusable)"
+# (f) a render with values-created Secrets lists a required secret left empty as missing
+# (NOTES.txt), and lists nothing when all are given. NOTES.txt is rendered through a ConfigMap
+# added to a copy of the chart (helm template prints no notes).
+cp -r "$CHART" "$tmp/notes-chart"
+cat > "$tmp/notes-chart/templates/notes-check.yaml" <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: notes
+data:
+  NOTES.txt: {{ include "kinship/templates/NOTES.txt" . | quote }}
+YAML
+notes() {
+  "$HELM" template kinship "$tmp/notes-chart" --namespace kinship -f "$CHART/ci/mtls-values.yaml" \
+    --show-only templates/notes-check.yaml "$@" \
+    | "$VENV/bin/python" -c 'import sys, yaml; print(yaml.safe_load(sys.stdin)["data"]["NOTES.txt"])'
+}
+if notes > "$tmp/notes-complete.txt" && grep -q 'MISSING SETTINGS' "$tmp/notes-complete.txt"; then
+  fail "ci/mtls-values.yaml gives every secret, yet NOTES.txt lists missing settings: $(grep '^  - ' "$tmp/notes-complete.txt" | tr -d '\n')"
+elif ! notes --set services.escalation.secrets.values.KINSHIP_LINK_SECRET= \
+      --set console.secrets.values.KINSHIP_CONSOLE_SESSION_KEY= > "$tmp/notes-missing.txt"; then
+  fail "helm template failed with a required secret left empty (it must render and list it)"
+elif ! grep -q '^  - services.escalation.secrets.values.KINSHIP_LINK_SECRET ' "$tmp/notes-missing.txt" \
+    || ! grep -q '^  - console.secrets.values.KINSHIP_CONSOLE_SESSION_KEY ' "$tmp/notes-missing.txt" \
+    || [ "$(grep -c '^  - ' "$tmp/notes-missing.txt")" -ne 2 ]; then
+  fail "NOTES.txt did not list exactly the two empty required secrets: $(grep '^  - ' "$tmp/notes-missing.txt" | tr -d '\n')"
+else
+  echo "    NOTES.txt listed the required secrets left empty (and nothing when all are given)"
 fi
 done_step
 

@@ -149,7 +149,6 @@ def service_env(endpoints: Endpoints, topics: str, test_id: str, database: str) 
         "KINSHIP_TOPIC_PREFIX": topics,
         "KINSHIP_CONSUMER_GROUP_PREFIX": f"t{test_id}",
         "KINSHIP_API_KEYS": all_scopes_key("tests", "test-key"),
-        "KINSHIP_PSEUDONYM_KEY": "test-pseudonym-key-0123456789abcdef",
         "KINSHIP_NOTE_KEYS": f"t1:{NOTE_KEY}",
         "KINSHIP_NOTE_KEY_ID": "t1",
         "KINSHIP_GRACEFUL_TIMEOUT_SECONDS": "10",

@@ -1,25 +1,49 @@
-"""Helpers for escalation tests: a service run in-process, directory and check-in records."""
+"""Helpers for escalation tests: a service run in-process (with the check-in service as its
+vault), directory and check-in records."""
 
+import asyncio
+import hashlib
 import json
 import time
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any
 
+import httpx
 import jwt
+from dishka import Provider, Scope, provide
+from fastapi import FastAPI
+from pydantic import SecretStr
 
+from kinship_checkin.composition import create_app as create_checkin_app
+from kinship_checkin.settings import CheckinSettings
 from kinship_contracts.checkins import CheckinRecorded, DerivedScores
-from kinship_contracts.subjects import Pseudonymiser
+from kinship_contracts.links import mint_ack_token
 from kinship_escalation.settings import EscalationSettings
+from kinship_runtime.vault import VaultClient
+from tests.conftest import Endpoints
 from tests.database import InProcessService
 from tests.kafka_reading import encode, publish, read_all
 
 AUTH = {"Authorization": "Bearer test-key"}
 JWT_SECRET = "test-jwt-secret-0123456789abcdef0123456789"
 JWT_ISSUER = "http://127.0.0.1:9/kinship-tests"
-PSEUDONYM_KEY = "test-pseudonym-key-0123456789abcdef"
-SUBJECTS = Pseudonymiser(PSEUDONYM_KEY.encode())
+
+
+class TestSubjects:
+    """Stable, made-up subject ids for test people (the check-in vault draws random ones)."""
+
+    __test__ = False
+
+    def subject_id(self, person_id: str) -> str:
+        """The test subject id of ``person_id``."""
+        return hashlib.sha256(b"kinship-test-subject:" + person_id.encode()).hexdigest()
+
+
+SUBJECTS = TestSubjects()
+"""Subject ids for events the tests publish themselves (the escalation service never derives
+one: it takes them from the events, and asks the check-in service's vault for the rest)."""
 
 
 def bearer(person_id: str, *roles: str) -> dict[str, str]:
@@ -37,6 +61,14 @@ def bearer(person_id: str, *roles: str) -> dict[str, str]:
 
 class Escalation(InProcessService[EscalationSettings]):
     """The escalation service in-process."""
+
+    def link(self, alert: dict[str, Any]) -> str:
+        """The path of an alert's acknowledgement link with the token the notifications
+        service adds when it sends the alert (minted here with the same secret)."""
+        expires = datetime.fromisoformat(alert["expires_at"])
+        token = mint_ack_token(self.settings.ack_link_secret(), alert["alert_id"], expires)
+        path = str(alert["ack_url"]).removeprefix(self.settings.public_url)
+        return f"{path}?token={token}"
 
     async def messages(self, topic: str, expect: int = 0, timeout: float = 10.0) -> list[Any]:
         records = await read_all(
@@ -57,7 +89,51 @@ def escalation_env(service_env: dict[str, str]) -> dict[str, str]:
         "KINSHIP_JWT_SECRET": JWT_SECRET,
         "KINSHIP_JWT_ISSUER": JWT_ISSUER,
         "KINSHIP_PUBLIC_URL": "http://escalation.test",
+        # The vault: the check-in service in-process (``VaultOf``); never a running stack.
+        "KINSHIP_CHECKIN_URL": "http://127.0.0.1:9",
+        "KINSHIP_CHECKIN_API_KEY": "test-key",
     }
+
+
+class VaultOf(Provider):
+    """Replaces the runtime's vault client with one of a check-in service in-process."""
+
+    def __init__(self, client: VaultClient) -> None:
+        super().__init__()
+        self._client = client
+
+    @provide(scope=Scope.APP, override=True)
+    def vault(self) -> VaultClient:
+        return self._client
+
+
+def checkin_settings(escalation: EscalationSettings) -> CheckinSettings:
+    """Settings of a check-in service beside ``escalation`` (its own schema)."""
+    return CheckinSettings(database_schema=f"{escalation.owned_schema()}_c")
+
+
+@asynccontextmanager
+async def vault_client(app: FastAPI, key: str = "test-key") -> AsyncIterator[VaultClient]:
+    """A vault client of a check-in service app, in-process."""
+    client = VaultClient(
+        "http://checkin.test", SecretStr(key), transport=httpx.ASGITransport(app=app)
+    )
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@asynccontextmanager
+async def checkin_vault(escalation: EscalationSettings) -> AsyncIterator[VaultClient]:
+    """The check-in service's vault endpoints in-process, without its consumers: enough for
+    the escalation service's screens and lookups."""
+    app = create_checkin_app(checkin_settings(escalation))
+    try:
+        async with vault_client(app) as client:
+            yield client
+    finally:
+        await app.state.dishka_container.close()
 
 
 def encode_person(
@@ -100,6 +176,7 @@ def recorded_event(
 ) -> CheckinRecorded:
     """A recorded check-in as the check-in service publishes it (scores from the answers)."""
     phq9 = answers.pop("phq9", None)
+    phq2 = answers.pop("phq2", None)
     who5 = answers.pop("who5", None)
     return CheckinRecorded(
         id=id_,
@@ -109,12 +186,13 @@ def recorded_event(
         recorded_at=at,
         source="tests",
         phq9=phq9,
+        phq2=phq2,
         who5=who5,
         scores=DerivedScores(
             who5_raw=sum(who5) if who5 else None,
             phq9_total=sum(phq9) if phq9 else None,
             phq9_item9_positive=(phq9[8] > 0) if phq9 else None,
-            phq2_total=sum(phq9[:2]) if phq9 else None,
+            phq2_total=sum(phq2 or phq9[:2]) if (phq2 or phq9) else None,
         ),
         **answers,
     )
@@ -126,3 +204,23 @@ def recorded(
     """A recorded check-in as a Kafka record (key, value)."""
     event = recorded_event(id_, person_id, at, team, **answers)
     return event.subject_id.encode(), event.model_dump_json().encode()
+
+
+async def pg_dump(endpoints: Endpoints, schema: str) -> str:
+    """Every row of ``schema`` as ``pg_dump`` writes it (bytea as hex)."""
+    process = await asyncio.create_subprocess_exec(
+        "pg_dump",
+        f"--dbname={endpoints.database_url}",
+        f"--schema={schema}",
+        "--data-only",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
+def mentions(dump: str, needle: str) -> bool:
+    """Whether ``dump`` holds ``needle`` as text or as hex (bytea columns)."""
+    return needle in dump or needle.encode().hex() in dump

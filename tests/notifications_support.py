@@ -1,13 +1,44 @@
 """Helpers for notifications and recognition tests: the services run in-process."""
 
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+from aiokafka import AIOKafkaProducer
+from dishka import Provider, Scope, provide
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from kinship_checkin.composition import create_app as create_checkin_app
+from kinship_checkin.settings import CheckinSettings
+from kinship_contracts.links import REQUEST_SIGNATURE_HEADER, sign_request
+from kinship_contracts.notifications import NotificationRequest
+from kinship_notifications.domain.signing import endpoint_secret
 from kinship_notifications.settings import NotificationSettings
 from kinship_recognition.settings import RecognitionSettings
+from kinship_runtime.settings import DEV_CREDENTIALS
+from kinship_runtime.vault import VaultClient
+from tests.conftest import Endpoints
 from tests.database import InProcessService
+from tests.receivers import WEBHOOK_SECRET
 
-WEBHOOK_SECRET = "test-webhook-secret"
+__all__ = ["WEBHOOK_SECRET"]
+
+REQUEST_SIGNING_KEY = DEV_CREDENTIALS["KINSHIP_REQUEST_SIGNING_KEY"].encode()
+"""What Kinship's services sign notification requests with in tests (the dev profile's)."""
+
+
+def signed_headers(value: bytes, key: bytes = REQUEST_SIGNING_KEY) -> list[tuple[str, bytes]]:
+    """The header a Kinship service puts on a ``notifications.requests`` record."""
+    return [(REQUEST_SIGNATURE_HEADER, sign_request(key, value).encode())]
+
+
+def secret_of(url: str) -> bytes:
+    """The signing secret of the webhook endpoint ``url`` (what its receiver is given)."""
+    return endpoint_secret(WEBHOOK_SECRET.encode(), url).encode()
+
 
 Notifications = InProcessService[NotificationSettings]
 """The notifications service in-process."""
@@ -28,3 +59,65 @@ def kudos(
         "occurred_at": datetime.now(UTC).isoformat(),
         "source": "tests",
     }
+
+
+async def publish_requests(
+    bootstrap: str,
+    topic: str,
+    requests: Sequence[NotificationRequest],
+    *,
+    key: bytes | None = REQUEST_SIGNING_KEY,
+) -> None:
+    """Publish notification requests as a Kinship service does: keyed by recipient, each
+    signed (``key=None``: unsigned, as an outsider or an old producer would)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        for request in requests:
+            value = request.model_dump_json().encode()
+            recipient = request.recipient.person_id or request.recipient.subject_id or request.id
+            headers = signed_headers(value, key) if key is not None else []
+            await producer.send_and_wait(topic, value, key=recipient.encode(), headers=headers)
+    finally:
+        await producer.stop()
+
+
+class VaultOver(Provider):
+    """The notifications service's vault: a check-in app run in-process (over ASGI)."""
+
+    scope = Scope.APP
+
+    def __init__(self, checkin: FastAPI, api_key: str = "test-key") -> None:
+        super().__init__()
+        self._checkin = checkin
+        self._key = api_key
+
+    @provide(override=True)
+    async def vault(self) -> AsyncIterator[VaultClient]:
+        client = VaultClient(
+            "http://checkin.test",
+            SecretStr(self._key),
+            transport=httpx.ASGITransport(app=self._checkin),
+        )
+        yield client
+        await client.aclose()
+
+
+Checkin = InProcessService[CheckinSettings]
+
+
+@asynccontextmanager
+async def checkin_running(
+    schema: str, endpoints: Endpoints
+) -> AsyncIterator[tuple[FastAPI, Checkin]]:
+    """A check-in service (the vault) in-process, on its own schema, settings from the
+    environment the notifications fixture set."""
+    settings = CheckinSettings(database_schema=schema)
+    app = create_checkin_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://checkin.test"
+        ) as client,
+    ):
+        yield app, InProcessService(client, settings, endpoints)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
+from kinship_devstack.services import wait_until_ready
 
 
 def _free_port() -> int:
@@ -42,19 +42,12 @@ class ServiceProcess:
             )
 
     async def ready(self, timeout: float = 60.0) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
-        async with httpx.AsyncClient() as client:
-            while asyncio.get_running_loop().time() < deadline:
-                assert self.process is not None
-                if self.process.poll() is not None:
-                    raise AssertionError(f"service exited early: {self.log.read_text()[-3000:]}")
-                try:
-                    response = await client.get(f"http://127.0.0.1:{self.port}/readyz")
-                    if response.status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.3)
+        process = self.process
+        assert process is not None
+        if await wait_until_ready(self.port, lambda: process.poll() is None, timeout, 0.3):
+            return
+        if process.poll() is not None:
+            raise AssertionError(f"service exited early: {self.log.read_text()[-3000:]}")
         raise AssertionError(f"service not ready: {self.log.read_text()[-3000:]}")
 
     async def exited(self, timeout: float = 60.0) -> int:

@@ -82,6 +82,17 @@ class CaseEvent(PlatformModel):
     outcome: CaseOutcome | None = None
     feedback_score: int | None = Field(default=None, ge=1, le=5)
     feedback_from: str | None = Field(default=None, description="'person' or 'responder'.")
+    rules_version: str | None = Field(
+        default=None,
+        description="Version of the detection rules that judged the case's latest evidence "
+        "(absent before versions were recorded).",
+    )
+    evidence_rules: list[str] | None = Field(
+        default=None,
+        description="On 'opened' and 'evidence_added': the rules whose evidence this "
+        "transition adds, in the order they fired (their thresholds and observations stay in "
+        "the service: the case view explains them).",
+    )
 
 
 class GroupSessionKind(StrEnum):

@@ -82,8 +82,22 @@ class DerivedScores(PlatformModel):
         default=None, description="PHQ-9 item 9 (thoughts of self-harm) answered above 0."
     )
     phq2_total: int | None = Field(
-        default=None, description="PHQ-2 total, 0-6; from PHQ-9 items 1-2 when only PHQ-9 is given."
+        default=None,
+        description="PHQ-2 total, 0-6; from PHQ-9 items 1-2 when only PHQ-9 is given (kept for "
+        "compatibility: with a full PHQ-9 its total decides, so this derived PHQ-2 screens "
+        "nothing; see phq2_screen).",
     )
+
+    @property
+    def phq2_screen(self) -> int | None:
+        """The PHQ-2 total as a screen: only when the PHQ-2 was asked on its own.
+
+        With a full PHQ-9 its total (and item 9) decides (Kroenke et al. 2001); its items 1-2
+        are no separate PHQ-2 screen (Kroenke et al. 2003 validate the PHQ-2 as a short form
+        asked instead of the PHQ-9), so a PHQ-9 totalling 3 with items 1-2 at 2 and 1 is
+        "minimal", not a positive screen.
+        """
+        return self.phq2_total if self.phq9_total is None else None
 
     @classmethod
     def of(cls, checkin: CheckinSubmitted) -> "DerivedScores":

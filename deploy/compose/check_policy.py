@@ -7,6 +7,11 @@ comes with check-jsonschema):
 
 Prints each rule it checked and every violation; exits 1 on any violation. With
 KINSHIP_REQUIRE_DIGESTS=1, third-party images must also be pinned by digest.
+
+    python deploy/compose/check_policy.py --builds docker-compose.yml
+
+prints the build arguments of each service built from services/Dockerfile, one build a line
+as NAME=VALUE,NAME=VALUE (what the Dockerfile linter's -build-args takes).
 """
 
 import os
@@ -29,6 +34,8 @@ NO_HEALTHCHECK = {
 SECRET_NAME = re.compile(r"(KEY|KEYS|SECRET|PASSWORD|TOKEN)$")
 DEV_VALUE = re.compile(r"dev|not-for-production", re.IGNORECASE)
 LOOPBACK = {"127.0.0.1", "::1", "[::1]", "localhost"}
+# The one Dockerfile of the services: SERVICE names the service, PORT the port it serves on.
+SERVICE_DOCKERFILE = "services/Dockerfile"
 
 Problems = list[str]
 Services = dict[str, dict[str, Any]]
@@ -82,11 +89,29 @@ def strings_in(value: Any) -> Iterator[str]:
             yield from strings_in(item)
 
 
+def mapping(value: Any) -> dict[str, str]:
+    """A Compose mapping written as a map or as a list of NAME=VALUE."""
+    if isinstance(value, list):
+        value = dict(item.split("=", 1) if "=" in item else (item, "") for item in value)
+    return {str(key): "" if item is None else str(item) for key, item in (value or {}).items()}
+
+
 def environment(spec: dict[str, Any]) -> dict[str, str]:
-    env = spec.get("environment") or {}
-    if isinstance(env, list):
-        env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
-    return {str(key): "" if value is None else str(value) for key, value in env.items()}
+    return mapping(spec.get("environment"))
+
+
+def build_args(spec: dict[str, Any]) -> dict[str, str]:
+    build = spec.get("build")
+    return mapping(build.get("args")) if isinstance(build, dict) else {}
+
+
+def container_ports(spec: dict[str, Any]) -> set[str]:
+    """The container side of each published port."""
+    ports = set()
+    for port in spec.get("ports") or []:
+        target = port.get("target") if isinstance(port, dict) else str(port).rsplit(":", 1)[-1]
+        ports.add(str(target).split("/")[0])
+    return ports
 
 
 def rule_no_interpolation(compose: dict[str, Any], services: Services, root: Path) -> Problems:
@@ -98,38 +123,41 @@ def rule_no_interpolation(compose: dict[str, Any], services: Services, root: Pat
     ]
 
 
+def image_problems(name: str, spec: dict[str, Any], built: set[str]) -> Problems:
+    """What is wrong with one service's image reference and pull policy."""
+    image = spec.get("image")
+    if not image:
+        return [f"{name}: name its image (image:) so it can be checked"]
+    repository, tag, digest = image_reference(image)
+    problems = [f"{name}: image {image} uses the latest tag"] if tag == "latest" else []
+    if "build" in spec:
+        if not tag:
+            problems.append(f"{name}: built image {image} needs an explicit tag")
+        if spec.get("pull_policy") != "build":
+            problems.append(f"{name}: built image {image}: set pull_policy: build")
+    elif image in built:
+        if spec.get("pull_policy") != "never":
+            problems.append(
+                f"{name}: reuses the image built for another service: set pull_policy: never"
+            )
+    else:
+        pattern = TWO_PART_VERSIONS.get(repository, EXACT_VERSION)
+        if not digest and (not tag or not pattern.match(tag)):
+            problems.append(
+                f"{name}: image {image} is not pinned to an exact version (or a digest)"
+            )
+        if not digest and os.environ.get("KINSHIP_REQUIRE_DIGESTS") == "1":
+            problems.append(f"{name}: image {image} is not pinned by digest")
+    return problems
+
+
 def rule_images_pinned(compose: dict[str, Any], services: Services, root: Path) -> Problems:
     """Third-party images pinned to an exact version (or digest), never latest; images built
     here are never pulled (pull_policy build, or never for services reusing them)."""
-    problems = []
     built = built_images(services)
-    for name, spec in services.items():
-        image = spec.get("image")
-        if not image:
-            problems.append(f"{name}: name its image (image:) so it can be checked")
-            continue
-        repository, tag, digest = image_reference(image)
-        if tag == "latest":
-            problems.append(f"{name}: image {image} uses the latest tag")
-        if "build" in spec:
-            if not tag:
-                problems.append(f"{name}: built image {image} needs an explicit tag")
-            if spec.get("pull_policy") != "build":
-                problems.append(f"{name}: built image {image}: set pull_policy: build")
-        elif image in built:
-            if spec.get("pull_policy") != "never":
-                problems.append(
-                    f"{name}: reuses the image built for another service: set pull_policy: never"
-                )
-        else:
-            pattern = TWO_PART_VERSIONS.get(repository, EXACT_VERSION)
-            if not digest and (not tag or not pattern.match(tag)):
-                problems.append(
-                    f"{name}: image {image} is not pinned to an exact version (or a digest)"
-                )
-            if not digest and os.environ.get("KINSHIP_REQUIRE_DIGESTS") == "1":
-                problems.append(f"{name}: image {image} is not pinned by digest")
-    return problems
+    return [
+        problem for name, spec in services.items() for problem in image_problems(name, spec, built)
+    ]
 
 
 def rule_healthchecks(compose: dict[str, Any], services: Services, root: Path) -> Problems:
@@ -166,42 +194,55 @@ def rule_ports_loopback(compose: dict[str, Any], services: Services, root: Path)
     return problems
 
 
+def condition_problems(name: str, spec: dict[str, Any], services: Services) -> Problems:
+    """What is wrong with one service's depends_on conditions."""
+    depends = spec.get("depends_on") or {}
+    if isinstance(depends, list):
+        return [f"{name}: depends_on without conditions: use the long syntax"]
+    problems = []
+    for target, options in depends.items():
+        if target not in services:
+            problems.append(f"{name}: depends on unknown service {target}")
+            continue
+        condition = (options or {}).get("condition")
+        if condition == "service_healthy" and not healthcheck_enabled(services[target]):
+            problems.append(f"{name}: waits for {target} to be healthy: no healthcheck")
+        if condition == "service_completed_successfully" and not one_shot(services[target]):
+            problems.append(f"{name}: waits for {target} to complete but it restarts")
+        if condition is None:
+            problems.append(f"{name}: depends_on {target} without a condition")
+    return problems
+
+
+def app_start_problems(name: str, spec: dict[str, Any], services: Services) -> Problems:
+    """An app service waits for its own migrate job and for Kafka to be healthy."""
+    depends = spec.get("depends_on") or {}
+    if not isinstance(depends, dict):
+        return []
+    migrations = [
+        target
+        for target, options in depends.items()
+        if (options or {}).get("condition") == "service_completed_successfully"
+        and services.get(target, {}).get("image") == spec.get("image")
+        and services.get(target, {}).get("command") == ["migrate"]
+    ]
+    problems = []
+    if not migrations:
+        problems.append(f"{name}: does not wait for its migrate job (command: [migrate])")
+    if (depends.get("kafka") or {}).get("condition") != "service_healthy":
+        problems.append(f"{name}: does not wait for kafka to be healthy")
+    return problems
+
+
 def rule_depends_on(compose: dict[str, Any], services: Services, root: Path) -> Problems:
     """depends_on uses conditions; service_healthy targets have healthchecks,
     service_completed_successfully targets are one-shot; each app service waits for its
     migrations and for Kafka."""
     problems = []
     for name, spec in services.items():
-        depends = spec.get("depends_on") or {}
-        if isinstance(depends, list):
-            problems.append(f"{name}: depends_on without conditions: use the long syntax")
-            continue
-        for target, options in depends.items():
-            if target not in services:
-                problems.append(f"{name}: depends on unknown service {target}")
-                continue
-            condition = (options or {}).get("condition")
-            if condition == "service_healthy" and not healthcheck_enabled(services[target]):
-                problems.append(f"{name}: waits for {target} to be healthy: no healthcheck")
-            if condition == "service_completed_successfully" and not one_shot(services[target]):
-                problems.append(f"{name}: waits for {target} to complete but it restarts")
-            if condition is None:
-                problems.append(f"{name}: depends_on {target} without a condition")
+        problems += condition_problems(name, spec, services)
     for name, spec in app_services(services).items():
-        depends = spec.get("depends_on") or {}
-        if not isinstance(depends, dict):
-            continue
-        migrations = [
-            target
-            for target, options in depends.items()
-            if (options or {}).get("condition") == "service_completed_successfully"
-            and services.get(target, {}).get("image") == spec.get("image")
-            and services.get(target, {}).get("command") == ["migrate"]
-        ]
-        if not migrations:
-            problems.append(f"{name}: does not wait for its migrate job (command: [migrate])")
-        if (depends.get("kafka") or {}).get("condition") != "service_healthy":
-            problems.append(f"{name}: does not wait for kafka to be healthy")
+        problems += app_start_problems(name, spec, services)
     return problems
 
 
@@ -264,43 +305,66 @@ def rule_files_exist(compose: dict[str, Any], services: Services, root: Path) ->
     return problems
 
 
-def rule_every_service_built(compose: dict[str, Any], services: Services, root: Path) -> Problems:
-    """Every service of the workspace (services/*/pyproject.toml) has a Dockerfile and a
-    compose service of the same name built from it."""
+def build_problems(name: str, spec: dict[str, Any]) -> Problems:
+    """A service is built from services/Dockerfile with the repository root as context, its
+    own name as SERVICE and the port it publishes as PORT."""
+    build = spec.get("build") or {}
+    if isinstance(build, str) or build.get("dockerfile") != SERVICE_DOCKERFILE:
+        return [f"{name}: no compose service built from {SERVICE_DOCKERFILE}"]
     problems = []
+    if build.get("context", ".") != ".":
+        problems.append(f"{name}: the build context must be the repository root")
+    args = build_args(spec)
+    if args.get("SERVICE") != name:
+        problems.append(f"{name}: build argument SERVICE must be {name!r} (its services/ folder)")
+    port, published = args.get("PORT", ""), container_ports(spec)
+    if not port.isdigit():
+        problems.append(f"{name}: build argument PORT must be the port it serves on")
+    elif published and port not in published:
+        problems.append(f"{name}: build argument PORT {port} is not a port it publishes")
+    return problems
+
+
+def rule_every_service_built(compose: dict[str, Any], services: Services, root: Path) -> Problems:
+    """Every service of the workspace (services/*/pyproject.toml) has a compose service of the
+    same name built from services/Dockerfile with its name and port as build arguments."""
+    problems = []
+    if not (root / SERVICE_DOCKERFILE).is_file():
+        problems.append(f"{SERVICE_DOCKERFILE} is missing")
     for manifest in sorted(root.glob("services/*/pyproject.toml")):
         name = manifest.parent.name
-        dockerfile = f"services/{name}/Dockerfile"
-        if not (root / dockerfile).is_file():
-            problems.append(f"{dockerfile} is missing")
-        build = services.get(name, {}).get("build") or {}
-        if isinstance(build, str) or build.get("dockerfile") != dockerfile:
-            problems.append(f"{name}: no compose service built from {dockerfile}")
-        elif build.get("context", ".") != ".":
-            problems.append(f"{name}: the build context must be the repository root")
+        problems += build_problems(name, services.get(name, {}))
+    return problems
+
+
+def pipeline_problems(config: dict[str, Any], pipeline: str, parts: dict[str, Any]) -> Problems:
+    """Every component one collector pipeline names is defined; it receives and exports."""
+    problems = []
+    for kind in ("receivers", "processors", "exporters"):
+        for component in parts.get(kind) or []:
+            defined = dict(config.get(kind) or {})
+            if kind in ("receivers", "exporters"):
+                defined |= config.get("connectors") or {}
+            if component not in defined:
+                problems.append(f"collector: {pipeline}: {kind[:-1]} {component} undefined")
+    if not parts.get("receivers") or not parts.get("exporters"):
+        problems.append(f"collector: pipeline {pipeline} needs receivers and exporters")
     return problems
 
 
 def collector_problems(config: dict[str, Any], services: Services) -> Problems:
     """Every component a pipeline names is defined; exporters point at compose services."""
-    problems = []
     service = config.get("service") or {}
-    for extension in service.get("extensions") or []:
-        if extension not in (config.get("extensions") or {}):
-            problems.append(f"collector: extension {extension} is not defined")
+    problems = [
+        f"collector: extension {extension} is not defined"
+        for extension in service.get("extensions") or []
+        if extension not in (config.get("extensions") or {})
+    ]
     pipelines = service.get("pipelines") or {}
     if not pipelines:
         problems.append("collector: no pipelines")
     for pipeline, parts in pipelines.items():
-        for kind in ("receivers", "processors", "exporters"):
-            for component in parts.get(kind) or []:
-                defined = dict(config.get(kind) or {})
-                if kind in ("receivers", "exporters"):
-                    defined |= config.get("connectors") or {}
-                if component not in defined:
-                    problems.append(f"collector: {pipeline}: {kind[:-1]} {component} undefined")
-        if not parts.get("receivers") or not parts.get("exporters"):
-            problems.append(f"collector: pipeline {pipeline} needs receivers and exporters")
+        problems += pipeline_problems(config, pipeline, parts)
     for exporter, options in (config.get("exporters") or {}).items():
         endpoint = str((options or {}).get("endpoint", ""))
         host = re.sub(r"^https?://", "", endpoint).split(":")[0]
@@ -325,7 +389,19 @@ RULES: list[Rule] = [
 ]
 
 
+def print_builds(compose_path: Path) -> int:
+    """The build arguments of each service built from services/Dockerfile, a line each."""
+    services: Services = load(compose_path).get("services") or {}
+    for spec in app_services(services).values():
+        build = spec["build"]
+        if isinstance(build, dict) and build.get("dockerfile") == SERVICE_DOCKERFILE:
+            print(",".join(f"{key}={value}" for key, value in sorted(build_args(spec).items())))
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv[1:2] == ["--builds"]:
+        return print_builds(Path(argv[2] if len(argv) > 2 else "docker-compose.yml"))
     compose_path = Path(argv[1] if len(argv) > 1 else "docker-compose.yml")
     collector_path = Path(argv[2] if len(argv) > 2 else "deploy/compose/otel-collector.yaml")
     root = compose_path.resolve().parent

@@ -15,9 +15,24 @@ it is typed by hand:
   (``KinshipService.produces``, what its outbox relays) give the topics it writes; every
   consumed topic's ``.dlq`` is written too (``runtime.ingestion.DeadLetters``). Its settings
   class gives its HTTP port, graceful timeout, and which settings are secrets (``SecretStr``)
-  and which are required.
+  and which are required outside the dev profile (``SECRETS``): a secret it does not declare
+  is not given to it. Its plain settings (every other field) bound what the chart may set in
+  its environment; its migration Job gets only what ``MigrationSettings`` declares (the
+  database). A secret that several services read, but not all four, is one value among them
+  (a key one signs with and another verifies), except those that are one per service.
+  Services that read ``KINSHIP_CHECKIN_API_KEY`` ask the check-in service's vault; the scopes
+  their key needs (``VAULT_SCOPES``) are a deployment fact checked against that.
+- **console**: the web console (``services/console``, no Kafka) has no ``SECRETS`` list: its
+  secrets are its ``SecretStr`` settings, required when the field has no default (the OIDC
+  client secret, the session key) and, as every service's, its database URL (the default is
+  the local stack's); its required plain settings are its fields without a default (the OIDC
+  issuer); its migration Job gets the secrets of ``DatabaseSettings`` (the database).
+- **refusedValueSha256**: SHA-256 of the local stack's published credentials, which every
+  service refuses outside the dev profile, and **minKeyBytes**, the shortest key they accept
+  (``kinship_runtime.settings``): the chart refuses such values too.
 
-It also writes the topic and ACL tables of ``docs/kubernetes.md`` (between its markers).
+It also writes the topic, ACL and secret tables of ``docs/kubernetes.md`` (between their
+markers).
 ``--check`` writes nothing and exits 1 when either committed file differs from what the code
 gives (CI runs it through ``scripts/check-helm.sh``).
 """
@@ -25,6 +40,7 @@ gives (CI runs it through ``scripts/check-helm.sh``).
 import argparse
 import asyncio
 import difflib
+import hashlib
 import json
 import os
 import sys
@@ -43,13 +59,14 @@ OUTPUT = ROOT / "deploy" / "helm" / "kinship" / "files" / "registry.json"
 DOCS = ROOT / "docs" / "kubernetes.md"
 DOCS_START = "<!-- registry tables: written by deploy/helm/generate.py, do not edit -->"
 DOCS_END = "<!-- /registry tables -->"
+SECRETS_START = "<!-- secret tables: written by deploy/helm/generate.py, do not edit -->"
+SECRETS_END = "<!-- /secret tables -->"
 
 # Placeholders so the services' settings validate while their wiring is built; nothing
 # connects and none of these values reaches the output.
 _PLACEHOLDER_ENV = {
     # Nothing runs: placeholder keys are built into the file-generating process only.
     "KINSHIP_ENV": "dev",
-    "KINSHIP_PSEUDONYM_KEY": "chart-generator-placeholder-pseudonym-key",
     "KINSHIP_WEBHOOK_SECRET": "chart-generator-placeholder",
     "KINSHIP_NOTE_KEYS": "gen:" + "A" * 43 + "=",
     "KINSHIP_NOTE_KEY_ID": "gen",
@@ -67,14 +84,26 @@ SCALE_ON: dict[str, tuple[str, ...]] = {
     "notifications": ("requests",),
     "recognition": ("checkins",),
 }
-# Secret settings that are one value per service even though every service has the setting
-# (each service logs in to PostgreSQL with its own role); other secrets that every service
-# has (the pseudonym key, API keys, the JWT secret) are shared, one Secret for the four.
-PER_SERVICE_SECRETS = frozenset({"KINSHIP_DATABASE_URL"})
-# Required in a cluster although the code has a default (the local stack's URL).
-REQUIRED_IN_CLUSTER = frozenset({"KINSHIP_DATABASE_URL"})
+# Which secrets a service is given, and which it needs outside KINSHIP_ENV=dev, is what its
+# settings class declares (``SECRETS``). Secrets that every service reads are shared, one
+# Secret for the four, except those that are one value per service: each service logs in to
+# PostgreSQL with its own role and asks the check-in vault with its own key (its own scopes).
+PER_SERVICE_SECRETS = frozenset({"KINSHIP_DATABASE_URL", "KINSHIP_CHECKIN_API_KEY"})
 # Secret settings the chart fills itself (from the service's Strimzi KafkaUser Secret).
 CHART_MANAGED_SECRETS = frozenset({"KINSHIP_KAFKA_SASL_PASSWORD"})
+# The scopes each service's KINSHIP_CHECKIN_API_KEY needs at the check-in service's vault
+# (kinship_runtime.vault: subjects -> subjects:lookup, conflicts -> subjects:screen,
+# delivery_target -> subjects:deliver), by what its handlers call. Checked against the
+# services that declare the key and against kinship_runtime.identity.Scope.
+VAULT_SCOPES: dict[str, tuple[str, ...]] = {
+    "escalation": ("subjects:lookup", "subjects:screen"),
+    "notifications": ("subjects:deliver",),
+    "recognition": ("subjects:lookup",),
+}
+VAULT_KEY = "KINSHIP_CHECKIN_API_KEY"
+# Every workload's database URL is required in a cluster, although the console's settings
+# default it (to the local stack's database).
+CLUSTER_REQUIRED_SECRETS = frozenset({"KINSHIP_DATABASE_URL"})
 
 
 @dataclass(frozen=True)
@@ -96,7 +125,12 @@ class Wiring:
     produces: tuple[str, ...]
     secrets: dict[str, bool]
     """Secret settings (env var name → required)."""
+    keys: frozenset[str]
+    """The secrets that are keys (at least ``MIN_KEY_BYTES`` outside the dev profile)."""
     required_config: tuple[str, ...]
+    settings: tuple[str, ...]
+    """Every plain (non-secret) setting, as its env var name."""
+    migration_secrets: tuple[str, ...]
 
 
 class _CapturingAdmin:
@@ -190,18 +224,59 @@ def _subscribers(broker: Any, service: str) -> tuple[Consumer, ...]:
     return tuple(sorted(found, key=lambda c: (c.topic, c.group)))
 
 
+def _env(settings_type: Any, field_name: str) -> str:
+    prefix = settings_type.model_config.get("env_prefix")
+    if prefix != "KINSHIP_":
+        raise SystemExit(f"{settings_type.__name__} reads {prefix!r}, not KINSHIP_ variables")
+    return f"KINSHIP_{field_name.upper()}"
+
+
+def _plain_settings(settings_type: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(every plain setting, the required ones) of a settings class, as env var names."""
+    plain = {
+        name: field
+        for name, field in settings_type.model_fields.items()
+        if not _is_secret(field.annotation)
+    }
+    every = tuple(sorted(_env(settings_type, name) for name in plain))
+    required = tuple(
+        sorted(_env(settings_type, name) for name, field in plain.items() if field.is_required())
+    )
+    return every, required
+
+
+def _secret_fields(settings_type: Any) -> list[str]:
+    return [
+        name for name, field in settings_type.model_fields.items() if _is_secret(field.annotation)
+    ]
+
+
 def _wiring(name: str, build: Callable[[], tuple[Any, Any]]) -> Wiring:
+    from kinship_runtime.settings import KinshipSettings, MigrationSettings
+
     service, settings_type = build()
     secrets: dict[str, bool] = {}
-    required_config = []
-    for field_name, field in settings_type.model_fields.items():
-        env = f"KINSHIP_{field_name.upper()}"
-        if _is_secret(field.annotation):
-            if env not in CHART_MANAGED_SECRETS:
-                secrets[env] = bool(field.is_required()) or env in REQUIRED_IN_CLUSTER
-        elif field.is_required():
-            required_config.append(env)
+    for field_name, required in settings_type.SECRETS.items():
+        field = settings_type.model_fields.get(field_name)
+        if field is None or not _is_secret(field.annotation):
+            raise SystemExit(f"{name}: SECRETS names {field_name!r}, not a secret setting")
+        env = _env(settings_type, field_name)
+        if env not in CHART_MANAGED_SECRETS:
+            secrets[env] = bool(required)
+    undeclared = set(_secret_fields(settings_type)) - set(settings_type.SECRETS)
+    keys = frozenset(
+        _env(settings_type, field_name)
+        for field_name in settings_type.SECRETS
+        if field_name not in settings_type.NOT_KEYS and field_name != "api_keys"
+    )
+    every, required_config = _plain_settings(settings_type)
     settings = service.settings
+    migration = [_env(MigrationSettings, field) for field in MigrationSettings.SECRETS]
+    # The base class has secrets only some services read; a secret setting of the service's
+    # own that its SECRETS does not list is a mistake (it would never reach the service).
+    own = undeclared - set(KinshipSettings.model_fields)
+    if own:
+        raise SystemExit(f"{name}: its secret settings {sorted(own)} are not in SECRETS")
     return Wiring(
         name=name,
         http_port=int(settings.http_port),
@@ -209,7 +284,10 @@ def _wiring(name: str, build: Callable[[], tuple[Any, Any]]) -> Wiring:
         consumers=_subscribers(service.broker, name),
         produces=tuple(sorted({spec.name for spec in service.produces})),
         secrets=dict(sorted(secrets.items())),
-        required_config=tuple(sorted(required_config)),
+        keys=keys & set(secrets),
+        required_config=required_config,
+        settings=every,
+        migration_secrets=tuple(sorted(migration)),
     )
 
 
@@ -249,6 +327,16 @@ BUILDERS: dict[str, Callable[[], tuple[Any, Any]]] = {
 }
 
 
+def _secret_list(
+    secrets: dict[str, bool], keys: frozenset[str], skip: set[str]
+) -> list[dict[str, Any]]:
+    return [
+        {"env": env, "required": required, "key": env in keys}
+        for env, required in secrets.items()
+        if env not in skip
+    ]
+
+
 def _service_entry(wiring: Wiring, topic_names: set[str], shared: set[str]) -> dict[str, Any]:
     reads = sorted({c.topic for c in wiring.consumers})
     dead_letters = sorted(f"{topic}.dlq" for topic in reads)
@@ -266,7 +354,8 @@ def _service_entry(wiring: Wiring, topic_names: set[str], shared: set[str]) -> d
                 f"(its groups: {groups}); fix SCALE_ON in {Path(__file__).name}"
             )
         scale_on.append({"group": purpose, "topic": topics[0]})
-    return {
+    entry: dict[str, Any] = {
+        "kafka": True,
         "httpPort": wiring.http_port,
         "gracefulTimeoutSeconds": wiring.graceful_timeout_seconds,
         "consumers": [{"topic": c.topic, "group": c.group} for c in wiring.consumers],
@@ -274,34 +363,103 @@ def _service_entry(wiring: Wiring, topic_names: set[str], shared: set[str]) -> d
         "produces": list(wiring.produces),
         "acls": {"read": reads, "write": writes},
         "scaleOn": scale_on,
-        "secrets": [
-            {"env": env, "required": required}
-            for env, required in wiring.secrets.items()
-            if env not in shared
-        ],
+        "secrets": _secret_list(wiring.secrets, wiring.keys, shared),
+        "migrationSecrets": list(wiring.migration_secrets),
         "requiredConfig": list(wiring.required_config),
+        "settings": list(wiring.settings),
     }
+    if VAULT_KEY in wiring.secrets:
+        entry["vaultScopes"] = list(VAULT_SCOPES[wiring.name])
+    return entry
+
+
+def _check_vault_scopes(wirings: dict[str, Wiring]) -> None:
+    from kinship_runtime.identity import Scope
+
+    clients = {name for name, wiring in wirings.items() if VAULT_KEY in wiring.secrets}
+    if clients != set(VAULT_SCOPES):
+        raise SystemExit(
+            f"the services that read {VAULT_KEY} are {sorted(clients)}; VAULT_SCOPES in "
+            f"{Path(__file__).name} names {sorted(VAULT_SCOPES)}"
+        )
+    known = {scope.value for scope in Scope if scope.value.startswith("subjects:")}
+    for name, scopes in VAULT_SCOPES.items():
+        if not scopes or set(scopes) - known:
+            raise SystemExit(f"VAULT_SCOPES[{name!r}] = {scopes}: vault scopes are {known}")
+
+
+def console_entry() -> dict[str, Any]:
+    """The console: no SECRETS list and no Kafka, so from its settings classes' fields."""
+    from kinship_console.settings import ConsoleSettings, DatabaseSettings
+
+    secrets = {
+        _env(ConsoleSettings, name): (
+            ConsoleSettings.model_fields[name].is_required()
+            or _env(ConsoleSettings, name) in CLUSTER_REQUIRED_SECRETS
+        )
+        for name in _secret_fields(ConsoleSettings)
+    }
+    every, required_config = _plain_settings(ConsoleSettings)
+    if "KINSHIP_KAFKA_BOOTSTRAP_SERVERS" in every:
+        raise SystemExit("the console reads Kafka settings: give it a KafkaUser in the chart")
+    return {
+        "kafka": False,
+        "httpPort": int(ConsoleSettings.model_fields["http_port"].default),
+        "secrets": _secret_list(dict(sorted(secrets.items())), frozenset(), set()),
+        "migrationSecrets": sorted(
+            _env(DatabaseSettings, n) for n in _secret_fields(DatabaseSettings)
+        ),
+        "requiredConfig": list(required_config),
+        "settings": list(every),
+    }
+
+
+def refused_values() -> list[str]:
+    """SHA-256 (hex) of every published development credential the services refuse."""
+    from kinship_console.settings import DEV_CLIENT_SECRET, DEV_SESSION_KEY
+    from kinship_runtime.settings import DEV_CREDENTIALS
+
+    values = {*DEV_CREDENTIALS.values(), DEV_CLIENT_SECRET, DEV_SESSION_KEY}
+    return sorted(hashlib.sha256(value.encode()).hexdigest() for value in values)
 
 
 def registry() -> dict[str, Any]:
     """The whole registry file's content."""
+    from kinship_runtime.settings import MIN_KEY_BYTES
+
     _clean_environment()
     topics = registry_topics()
     wirings = {name: _wiring(name, build) for name, build in BUILDERS.items()}
+    _check_vault_scopes(wirings)
     # Shared secrets: settings every service has, except those that are one per service.
     everywhere = set.intersection(*(set(w.secrets) for w in wirings.values()))
     shared = everywhere - PER_SERVICE_SECRETS
     shared_required = {
         env: any(w.secrets.get(env, False) for w in wirings.values()) for env in sorted(shared)
     }
+    shared_keys = frozenset().union(*(w.keys for w in wirings.values())) & shared
+    # A secret several services read (not all: those are shared) is one value among them.
+    readers: dict[str, list[str]] = {}
+    for name, wiring in wirings.items():
+        for env in wiring.secrets:
+            readers.setdefault(env, []).append(name)
+    same_value = {
+        env: sorted(names)
+        for env, names in sorted(readers.items())
+        if len(names) > 1 and env not in everywhere and env not in PER_SERVICE_SECRETS
+    }
     topic_names = {str(t["name"]) for t in topics}
     return {
         "generatedBy": "uv run python deploy/helm/generate.py (do not edit by hand)",
         "topics": topics,
-        "sharedSecrets": [{"env": env, "required": req} for env, req in shared_required.items()],
+        "minKeyBytes": MIN_KEY_BYTES,
+        "sharedSecrets": _secret_list(shared_required, shared_keys, set()),
+        "sameValueSecrets": same_value,
+        "refusedValueSha256": refused_values(),
         "services": {
             name: _service_entry(wiring, topic_names, shared) for name, wiring in wirings.items()
         },
+        "console": console_entry(),
     }
 
 
@@ -350,12 +508,95 @@ def docs_tables(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _and(items: list[str]) -> str:
+    return ", ".join(items[:-1]) + (" and " if len(items) > 1 else "") + items[-1]
+
+
+def _secret_row(
+    data: dict[str, Any], env: str, where: str, readers: list[str], required: bool, key: bool
+) -> str:
+    notes = [f"≥ {data['minKeyBytes']} bytes"] if key else []
+    needed = "yes" if required else "no"
+    if env == "KINSHIP_API_KEYS":
+        clients = [name for name, entry in data["services"].items() if entry.get("vaultScopes")]
+        needed = "yes, in a cluster"
+        notes.append(
+            "JSON list of `{name, scopes, key or key_sha256}`; must hold the vault keys "
+            f"(`KINSHIP_CHECKIN_API_KEY`) of {_and(clients)} with their scopes"
+        )
+    if env == "KINSHIP_NOTE_KEYS":
+        notes = ["comma-separated `key_id:base64` AES-256 keys (32 bytes each)"]
+    if env in data["sameValueSecrets"]:
+        notes.append("the same value in " + _and(data["sameValueSecrets"][env]))
+    elif len(readers) > 1 and where.startswith("services."):
+        notes.append("each service its own value")
+    if env == VAULT_KEY:
+        notes += [
+            f"{name}: " + ", ".join(f"`{scope}`" for scope in data["services"][name]["vaultScopes"])
+            for name in readers
+        ]
+    return f"| `{env}` | `{where}` | {', '.join(readers)} | {needed} | {'; '.join(notes)} |"
+
+
+def secret_tables(data: dict[str, Any]) -> str:
+    """The secret table of docs/kubernetes.md: which Secret holds what, who reads it."""
+    lines = [
+        SECRETS_START,
+        "| variable | values (or the `existingSecret`'s key) | read by | required | notes |",
+        "|---|---|---|---|---|",
+    ]
+    for secret in data["sharedSecrets"]:
+        lines.append(
+            _secret_row(
+                data,
+                secret["env"],
+                "secrets.values",
+                ["all four services"],
+                secret["required"],
+                secret["key"],
+            )
+        )
+    readers: dict[str, list[dict[str, Any]]] = {}
+    for name, entry in data["services"].items():
+        for secret in entry["secrets"]:
+            readers.setdefault(secret["env"], []).append({"service": name, **secret})
+    for env, entries in sorted(readers.items()):
+        lines.append(
+            _secret_row(
+                data,
+                env,
+                "services.<name>.secrets.values",
+                [e["service"] for e in entries],
+                any(e["required"] for e in entries),
+                any(e["key"] for e in entries),
+            )
+        )
+    for secret in data["console"]["secrets"]:
+        lines.append(
+            _secret_row(
+                data,
+                secret["env"],
+                "console.secrets.values",
+                ["console"],
+                secret["required"],
+                secret["key"],
+            )
+        )
+    lines.append(SECRETS_END)
+    return "\n".join(lines)
+
+
+def _replace_between(text: str, start_marker: str, end_marker: str, content: str) -> str:
+    if start_marker not in text or end_marker not in text:
+        raise SystemExit(f"{DOCS.relative_to(ROOT)} lacks the markers {start_marker} {end_marker}")
+    start, end = text.index(start_marker), text.index(end_marker) + len(end_marker)
+    return text[:start] + content + text[end:]
+
+
 def docs_with_tables(text: str, data: dict[str, Any]) -> str:
     """docs/kubernetes.md with its generated tables replaced."""
-    if DOCS_START not in text or DOCS_END not in text:
-        raise SystemExit(f"{DOCS.relative_to(ROOT)} lacks the markers {DOCS_START} {DOCS_END}")
-    start, end = text.index(DOCS_START), text.index(DOCS_END) + len(DOCS_END)
-    return text[:start] + docs_tables(data) + text[end:]
+    text = _replace_between(text, DOCS_START, DOCS_END, docs_tables(data))
+    return _replace_between(text, SECRETS_START, SECRETS_END, secret_tables(data))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -379,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = (
         f"{len(data['topics'])} topics "
         f"({sum(t['role'] == 'dead-letter' for t in data['topics'])} dead-letter), "
-        f"{len(data['services'])} services"
+        f"{len(data['services'])} services and the console"
     )
     docs = DOCS.read_text()
     files = [

@@ -8,11 +8,24 @@ means. For each ``helm template`` output given:
 - each service's KafkaUser grants exactly Read+Describe on what it consumes and on its
   consumer groups, and Write+Describe on what it produces and its dead-letter topics; a
   publisher's KafkaUser only Write+Describe on ingestion topics;
-- every Deployment runs ``python -m kinship_<service> serve`` non-root with a read-only root
-  filesystem, no capabilities, resources, /healthz and /readyz probes on the port of the
-  code, and a grace period longer than the service's graceful timeout;
-- every service has a pre-install/pre-upgrade migration Job, and the KEDA triggers (when
-  rendered) watch the registry's scaling groups.
+- every workload (the four services and the console) has a Deployment that runs
+  ``python -m kinship_<name> serve`` non-root with a read-only root filesystem, no
+  capabilities, resources, /healthz and /readyz probes on the port of the code, and a grace
+  period longer than the service's graceful timeout;
+- every workload has a pre-install/pre-upgrade migration Job, and the KEDA triggers (when
+  rendered) watch the registry's scaling groups;
+- every ConfigMap key ``KINSHIP_*`` is a setting of its workload; the vault's clients find the
+  check-in Service at KINSHIP_CHECKIN_URL and the console every service at its Service;
+- a workload's containers get exactly the secrets its settings declare (required ones not
+  optional; a migration Job only its database URL), and values-created Secrets hold nothing
+  their workload does not read;
+- every workload's pods (and every migration Job's) are selected by a NetworkPolicy for
+  ingress and egress; evaluated as Kubernetes does, the check-in port (the vault) is reachable
+  from exactly the vault's clients and the console among Kinship's pods, the console reaches
+  every service, every pod reaches DNS, and the identity provider's port is open to a
+  workload exactly when it is configured to call one.
+
+The renders it checks have the console and the network policies on (the chart's defaults).
 
 Usage: ``verify_rendered.py REGISTRY_JSON MANIFEST.yaml...`` (needs PyYAML; check-helm.sh
 runs it with its hash-pinned tools venv). Exits 1 listing every problem.
@@ -22,10 +35,22 @@ import importlib
 import json
 import sys
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 Doc = dict[str, Any]
+Acl = tuple[str, str, str]  # (resource type, name, pattern type)
+CHART_MANAGED_SECRETS = {"KINSHIP_KAFKA_SASL_PASSWORD"}
+MIGRATIONS_URL = "KINSHIP_MIGRATIONS_DATABASE_URL"
+# The settings that point a workload at the identity provider.
+IDP_SETTINGS = (
+    "KINSHIP_OIDC_ISSUER",
+    "KINSHIP_JWT_JWKS_URL",
+    "KINSHIP_CONSOLE_OIDC_ISSUER",
+    "KINSHIP_CONSOLE_OIDC_DISCOVERY_URL",
+)
 
 
 def load_documents(path: Path) -> list[Doc]:
@@ -35,11 +60,74 @@ def load_documents(path: Path) -> list[Doc]:
     return [doc for doc in yaml.load_all(path.read_text(), Loader=loader) if doc]
 
 
+@dataclass(frozen=True)
+class Pod:
+    """A Kinship pod as NetworkPolicies see it: its namespace, labels and named ports."""
+
+    what: str
+    namespace: str
+    labels: dict[str, str]
+    ports: dict[str, int]
+
+
+def _selects(selector: Doc | None, labels: dict[str, str]) -> bool:
+    """Whether a label selector matches (an empty selector matches everything)."""
+    selector = selector or {}
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator = expression["key"], expression["operator"]
+        values = expression.get("values") or []
+        present = key in labels
+        if (
+            (operator == "In" and labels.get(key) not in values)
+            or (operator == "NotIn" and present and labels[key] in values)
+            or (operator == "Exists" and not present)
+            or (operator == "DoesNotExist" and present)
+        ):
+            return False
+    return True
+
+
+def _peer_matches(peer: Doc, policy_namespace: str, pod: Pod, assume_ip: bool) -> bool:
+    """Whether a NetworkPolicyPeer covers a pod. Pod addresses are unknown: an ipBlock covers
+    it when ``assume_ip`` (checks that a path is closed) and not otherwise (checks that a path
+    is open)."""
+    if "ipBlock" in peer:
+        return assume_ip
+    namespace_labels = {"kubernetes.io/metadata.name": pod.namespace}
+    if "namespaceSelector" in peer:
+        if not _selects(peer["namespaceSelector"], namespace_labels):
+            return False
+    elif pod.namespace != policy_namespace:
+        return False
+    return _selects(peer.get("podSelector"), pod.labels)
+
+
+def _port_matches(ports: list[Doc] | None, port: int, names: dict[str, int]) -> bool:
+    """Whether a rule's ports cover TCP ``port`` of a pod whose named ports are ``names``."""
+    if not ports:
+        return True
+    for entry in ports:
+        if entry.get("protocol", "TCP") != "TCP":
+            continue
+        wanted: int | str | None = entry.get("port")
+        if wanted is None:
+            return True
+        if isinstance(wanted, str):
+            if names.get(wanted) == port:
+                return True
+        elif wanted <= port <= int(entry.get("endPort", wanted)):
+            return True
+    return False
+
+
 class Checker:
     """Collects the problems of one rendered manifest stream."""
 
     def __init__(self, registry: Doc, documents: list[Doc], label: str) -> None:
         self.registry = registry
+        self.workloads: dict[str, Doc] = {**registry["services"], "console": registry["console"]}
         self.label = label
         self.problems: list[str] = []
         self.by_kind: dict[str, list[Doc]] = defaultdict(list)
@@ -55,21 +143,22 @@ class Checker:
         return str(doc["metadata"].get("labels", {}).get("kinship.io/service", ""))
 
     def config_maps(self) -> dict[str, dict[str, str]]:
-        """Each service's rendered settings."""
+        """Each workload's rendered settings."""
         found = {}
         for doc in self.by_kind["ConfigMap"]:
             service = self.service_of(doc)
             if service:
                 found[service] = doc.get("data", {})
-        missing = set(self.registry["services"]) - set(found)
+        missing = set(self.workloads) - set(found)
         if missing:
             self.fail(f"no ConfigMap for {sorted(missing)}")
         return found
 
     def prefixes(self, configs: dict[str, dict[str, str]]) -> tuple[str, str]:
         """The topic and consumer-group prefixes, which every service must agree on."""
-        topic = {c.get("KINSHIP_TOPIC_PREFIX", "") for c in configs.values()}
-        group = {c.get("KINSHIP_CONSUMER_GROUP_PREFIX", "kinship") for c in configs.values()}
+        kafka = [c for name, c in configs.items() if name in self.registry["services"]]
+        topic = {c.get("KINSHIP_TOPIC_PREFIX", "") for c in kafka}
+        group = {c.get("KINSHIP_CONSUMER_GROUP_PREFIX", "kinship") for c in kafka}
         if len(topic) != 1 or len(group) != 1:
             self.fail(f"services disagree on prefixes: topics {topic}, groups {group}")
         return min(topic), min(group)
@@ -120,27 +209,9 @@ class Checker:
             if entry is None:
                 self.fail(f"KafkaUser {doc['metadata']['name']} belongs to no service")
                 continue
-            want: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-            for topic in entry["acls"]["read"]:
-                want[("topic", topic_prefix + topic, "literal")] |= {"Read", "Describe"}
-            for topic in entry["acls"]["write"]:
-                want[("topic", topic_prefix + topic, "literal")] |= {"Write", "Describe"}
             acls = doc["spec"]["authorization"]["acls"]
-            groups = [a for a in acls if a["resource"]["type"] == "group"]
-            patterns = {a["resource"].get("patternType", "literal") for a in groups}
-            if patterns == {"prefix"}:
-                want[("group", f"{group_prefix}.{service}.", "prefix")] |= {"Read", "Describe"}
-            else:
-                for purpose in entry["groups"]:
-                    name = f"{group_prefix}.{service}.{purpose}"
-                    want[("group", name, "literal")] |= {"Read", "Describe"}
-            got: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-            for acl in acls:
-                resource = acl["resource"]
-                if acl.get("type", "allow") != "allow":
-                    self.fail(f"KafkaUser {service}: unexpected {acl.get('type')} rule")
-                key = (resource["type"], resource.get("name", ""), resource.get("patternType"))
-                got[key] |= set(acl.get("operations", []))
+            want = self.wanted_acls(service, entry, acls, topic_prefix, group_prefix)
+            got = self.granted_acls(service, acls)
             if dict(got) != dict(want):
                 extra = {k: sorted(v - want.get(k, set())) for k, v in got.items()}
                 lacking = {k: sorted(v - got.get(k, set())) for k, v in want.items()}
@@ -152,6 +223,38 @@ class Checker:
         missing = set(self.registry["services"]) - seen
         if missing:
             self.fail(f"no KafkaUser for {sorted(missing)}")
+
+    @staticmethod
+    def wanted_acls(
+        service: str, entry: Doc, acls: list[Doc], topic_prefix: str, group_prefix: str
+    ) -> dict[Acl, set[str]]:
+        """The operations the registry grants a service, per (type, name, pattern); its
+        groups by prefix when the rendered user grants them by prefix."""
+        want: dict[Acl, set[str]] = defaultdict(set)
+        for topic in entry["acls"]["read"]:
+            want[("topic", topic_prefix + topic, "literal")] |= {"Read", "Describe"}
+        for topic in entry["acls"]["write"]:
+            want[("topic", topic_prefix + topic, "literal")] |= {"Write", "Describe"}
+        groups = [a for a in acls if a["resource"]["type"] == "group"]
+        patterns = {a["resource"].get("patternType", "literal") for a in groups}
+        if patterns == {"prefix"}:
+            want[("group", f"{group_prefix}.{service}.", "prefix")] |= {"Read", "Describe"}
+        else:
+            for purpose in entry["groups"]:
+                name = f"{group_prefix}.{service}.{purpose}"
+                want[("group", name, "literal")] |= {"Read", "Describe"}
+        return want
+
+    def granted_acls(self, service: str, acls: list[Doc]) -> dict[Acl, set[str]]:
+        """The operations a rendered KafkaUser allows, per (type, name, pattern)."""
+        got: dict[Acl, set[str]] = defaultdict(set)
+        for acl in acls:
+            resource = acl["resource"]
+            if acl.get("type", "allow") != "allow":
+                self.fail(f"KafkaUser {service}: unexpected {acl.get('type')} rule")
+            key = (resource["type"], resource.get("name", ""), resource.get("patternType"))
+            got[key] |= set(acl.get("operations", []))
+        return got
 
     def check_publisher(self, doc: Doc, ingestion: set[str]) -> None:
         """An outside publisher may only Write (and Describe) ingestion topics."""
@@ -173,7 +276,10 @@ class Checker:
         for doc in self.by_kind["Deployment"]:
             service = self.service_of(doc)
             seen.add(service)
-            entry = self.registry["services"][service]
+            entry = self.workloads.get(service)
+            if entry is None:
+                self.fail(f"Deployment {doc['metadata']['name']} belongs to no workload")
+                continue
             pod = doc["spec"]["template"]["spec"]
             where = f"Deployment {doc['metadata']['name']}"
             if pod.get("securityContext", {}).get("runAsNonRoot") is not True:
@@ -181,40 +287,43 @@ class Checker:
             graceful = float(configs.get(service, {}).get("KINSHIP_GRACEFUL_TIMEOUT_SECONDS", 0))
             if not pod.get("terminationGracePeriodSeconds", 30) > graceful:
                 self.fail(f"{where}: terminationGracePeriodSeconds <= graceful timeout")
-            container = pod["containers"][0]
-            if container.get("command", []) + container.get("args", []) != [
-                "python",
-                "-m",
-                f"kinship_{service}",
-                "serve",
-            ]:
-                self.fail(f"{where}: does not run python -m kinship_{service} serve")
-            ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
-            if ports.get("http") != entry["httpPort"]:
-                self.fail(f"{where}: http port {ports.get('http')}, code says {entry['httpPort']}")
-            for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
-                if container.get(probe, {}).get("httpGet", {}).get("path") != path:
-                    self.fail(f"{where}: {probe} is not on {path}")
-            security = container.get("securityContext", {})
-            if (
-                security.get("readOnlyRootFilesystem") is not True
-                or security.get("allowPrivilegeEscalation") is not False
-                or security.get("capabilities", {}).get("drop") != ["ALL"]
-            ):
-                self.fail(f"{where}: container security context is not locked down")
-            resources = container.get("resources", {})
-            if not resources.get("requests") or not resources.get("limits"):
-                self.fail(f"{where}: needs resource requests and limits")
-        missing = set(self.registry["services"]) - seen
+            self.check_container(where, service, entry, pod["containers"][0])
+        missing = set(self.workloads) - seen
         if missing:
             self.fail(f"no Deployment for {sorted(missing)}")
+
+    def check_container(self, where: str, service: str, entry: Doc, container: Doc) -> None:
+        """A service container: its command, port, probes, security context and resources."""
+        if container.get("command", []) + container.get("args", []) != [
+            "python",
+            "-m",
+            f"kinship_{service}",
+            "serve",
+        ]:
+            self.fail(f"{where}: does not run python -m kinship_{service} serve")
+        ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+        if ports.get("http") != entry["httpPort"]:
+            self.fail(f"{where}: http port {ports.get('http')}, code says {entry['httpPort']}")
+        for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+            if container.get(probe, {}).get("httpGet", {}).get("path") != path:
+                self.fail(f"{where}: {probe} is not on {path}")
+        security = container.get("securityContext", {})
+        if (
+            security.get("readOnlyRootFilesystem") is not True
+            or security.get("allowPrivilegeEscalation") is not False
+            or security.get("capabilities", {}).get("drop") != ["ALL"]
+        ):
+            self.fail(f"{where}: container security context is not locked down")
+        resources = container.get("resources", {})
+        if not resources.get("requests") or not resources.get("limits"):
+            self.fail(f"{where}: needs resource requests and limits")
 
     def check_migrations(self) -> None:
         """A pre-install/pre-upgrade hook Job per service runs its migrations."""
         jobs = {self.service_of(doc): doc for doc in self.by_kind["Job"]}
         if not jobs:
             return  # migrations.enabled=false
-        for service in self.registry["services"]:
+        for service in self.workloads:
             job = jobs.get(service)
             if job is None:
                 self.fail(f"no migration Job for {service}")
@@ -247,6 +356,282 @@ class Checker:
             if got != want:
                 self.fail(f"ScaledObject {service}: triggers {sorted(got)}, want {sorted(want)}")
 
+    # --- settings and secrets ------------------------------------------------------------
+
+    def service_urls(self) -> dict[str, str]:
+        """Each workload's in-cluster URL, from its rendered Service."""
+        urls = {}
+        for doc in self.by_kind["Service"]:
+            ports = {p["name"]: p["port"] for p in doc["spec"].get("ports", [])}
+            if "http" in ports:
+                urls[self.service_of(doc)] = f"http://{doc['metadata']['name']}:{ports['http']}"
+        return urls
+
+    def check_settings(self, configs: dict[str, dict[str, str]]) -> None:
+        """ConfigMap keys are settings of their workload; the in-cluster URLs are wired."""
+        urls = self.service_urls()
+        for name, config in configs.items():
+            entry = self.workloads.get(name)
+            if entry is None:
+                continue
+            unknown = sorted(
+                key for key in config if key.startswith("KINSHIP_") and key not in entry["settings"]
+            )
+            if unknown:
+                self.fail(f"ConfigMap {name}: {unknown} are not settings of {name}")
+            vault = config.get("KINSHIP_CHECKIN_URL")
+            if entry.get("vaultScopes") and vault != urls.get("checkin"):
+                self.fail(
+                    f"ConfigMap {name}: KINSHIP_CHECKIN_URL is {vault!r}, the check-in "
+                    f"Service is {urls.get('checkin')!r}"
+                )
+            if not entry.get("vaultScopes") and vault is not None:
+                self.fail(f"ConfigMap {name}: KINSHIP_CHECKIN_URL set, but {name} asks no vault")
+        console = configs.get("console", {})
+        for service in self.registry["services"]:
+            key = f"KINSHIP_CONSOLE_{service.upper()}_URL"
+            if console.get(key) != urls.get(service):
+                self.fail(
+                    f"ConfigMap console: {key} is {console.get(key)!r}, the {service} "
+                    f"Service is {urls.get(service)!r}"
+                )
+
+    def wanted_secrets(self, service: str, migration: bool) -> dict[str, bool]:
+        """The secret env a workload's containers get (name -> required)."""
+        entry = self.workloads[service]
+        if migration:
+            return {
+                s["env"]: s["required"]
+                for s in entry["secrets"]
+                if s["env"] in entry["migrationSecrets"]
+            }
+        wanted = {s["env"]: s["required"] for s in entry["secrets"]}
+        if service in self.registry["services"]:
+            wanted.update({s["env"]: s["required"] for s in self.registry["sharedSecrets"]})
+        return wanted
+
+    def check_secret_env(self, where: str, service: str, pod: Doc, migration: bool) -> None:
+        """A container's secretKeyRefs are exactly what the workload's settings declare."""
+        got: dict[str, bool] = {}
+        for container in pod["containers"]:
+            for env in container.get("env", []):
+                ref = (env.get("valueFrom") or {}).get("secretKeyRef")
+                if ref is not None and env["name"] not in CHART_MANAGED_SECRETS:
+                    got[env["name"]] = not ref.get("optional", False)
+        want = self.wanted_secrets(service, migration)
+        if set(got) != set(want):
+            self.fail(
+                f"{where}: secrets {sorted(set(got) - set(want))} are not its to read, "
+                f"{sorted(set(want) - set(got))} are missing"
+            )
+        lax = sorted(env for env, required in want.items() if required and not got.get(env, True))
+        if lax:
+            self.fail(f"{where}: required secrets {lax} are optional")
+
+    def check_secrets(self) -> None:
+        """Secret env of Deployments and Jobs; values-created Secrets' keys."""
+        for kind, migration in (("Deployment", False), ("Job", True)):
+            for doc in self.by_kind[kind]:
+                service = self.service_of(doc)
+                if service in self.workloads:
+                    where = f"{kind} {doc['metadata']['name']}"
+                    self.check_secret_env(
+                        where, service, doc["spec"]["template"]["spec"], migration
+                    )
+        shared = {s["env"] for s in self.registry["sharedSecrets"]}
+        for doc in self.by_kind["Secret"]:
+            keys = set(doc.get("stringData") or {}) | set(doc.get("data") or {})
+            service = self.service_of(doc)
+            labels = doc["metadata"].get("labels", {})
+            if not service:
+                allowed = shared
+            elif labels.get("app.kubernetes.io/component") == "migrations":
+                allowed = {"KINSHIP_DATABASE_URL", MIGRATIONS_URL}
+            else:
+                allowed = {s["env"] for s in self.workloads[service]["secrets"]} | {MIGRATIONS_URL}
+            if keys - allowed:
+                self.fail(
+                    f"Secret {doc['metadata']['name']}: holds {sorted(keys - allowed)}, which "
+                    "its workload does not read"
+                )
+
+    # --- network policies ------------------------------------------------------------------
+
+    def pods(self) -> dict[str, Pod]:
+        """Every Kinship pod template (Deployments by workload, Jobs as '<name> migration')."""
+        found = {}
+        for kind in ("Deployment", "Job"):
+            for doc in self.by_kind[kind]:
+                service = self.service_of(doc)
+                if service not in self.workloads:
+                    continue
+                template = doc["spec"]["template"]
+                ports = {
+                    port["name"]: port["containerPort"]
+                    for container in template["spec"]["containers"]
+                    for port in container.get("ports", [])
+                    if "name" in port
+                }
+                what = service if kind == "Deployment" else f"{service} migration"
+                found[what] = Pod(
+                    what, doc["metadata"]["namespace"], template["metadata"]["labels"], ports
+                )
+        return found
+
+    def policies_of(self, pod: Pod, direction: str) -> list[Doc]:
+        """The NetworkPolicies that restrict ``pod`` in ``direction`` (Ingress or Egress)."""
+        return [
+            doc
+            for doc in self.by_kind["NetworkPolicy"]
+            if doc["metadata"]["namespace"] == pod.namespace
+            and _selects(doc["spec"].get("podSelector"), pod.labels)
+            and direction in doc["spec"].get("policyTypes", ["Ingress"])
+        ]
+
+    def egress_allows(self, source: Pod, port: int, target: Pod | None, assume: bool) -> bool:
+        """Whether ``source`` may open TCP ``port`` to ``target``; None: to some destination
+        (a service outside Kinship, wherever the rule's peers put it)."""
+        policies = self.policies_of(source, "Egress")
+        if not policies:
+            return True  # not isolated
+        for policy in policies:
+            namespace = policy["metadata"]["namespace"]
+            for rule in policy["spec"].get("egress") or []:
+                names = target.ports if target else {}
+                if not _port_matches(rule.get("ports"), port, names):
+                    continue
+                peers = rule.get("to") or []
+                if target is None or not peers:
+                    return True
+                if any(_peer_matches(peer, namespace, target, assume) for peer in peers):
+                    return True
+        return False
+
+    def ingress_allows(self, target: Pod, port: int, source: Pod, assume: bool) -> bool:
+        """Whether ``target`` accepts TCP ``port`` from ``source``."""
+        policies = self.policies_of(target, "Ingress")
+        if not policies:
+            return True  # not isolated
+        for policy in policies:
+            namespace = policy["metadata"]["namespace"]
+            for rule in policy["spec"].get("ingress") or []:
+                if not _port_matches(rule.get("ports"), port, target.ports):
+                    continue
+                peers = rule.get("from") or []
+                if not peers or any(_peer_matches(p, namespace, source, assume) for p in peers):
+                    return True
+        return False
+
+    def reachable(self, source: Pod, target: Pod, port: int, assume: bool) -> bool:
+        """Egress of the source and ingress of the target both allow it."""
+        return self.egress_allows(source, port, target, assume) and self.ingress_allows(
+            target, port, source, assume
+        )
+
+    def check_network_policies(self, configs: dict[str, dict[str, str]]) -> None:
+        """Every Kinship pod is fenced; the vault, console, DNS and IdP paths are as meant."""
+        if not self.by_kind["NetworkPolicy"]:
+            self.fail("no NetworkPolicies rendered (networkPolicy.enabled is the default)")
+            return
+        pods = self.pods()
+        dns = Pod("dns", "kube-system", {"k8s-app": "kube-dns"}, {})
+        for pod in pods.values():
+            for direction in ("Ingress", "Egress"):
+                if not self.policies_of(pod, direction):
+                    self.fail(f"no NetworkPolicy restricts {direction.lower()} of {pod.what}")
+            if not self.egress_allows(pod, 53, dns, assume=False):
+                self.fail(f"NetworkPolicy: {pod.what} cannot reach DNS (kube-dns, port 53)")
+        self.check_vault_path(pods)
+        self.check_console_paths(pods)
+        for name, config in configs.items():
+            if name in pods:
+                self.check_identity_provider(pods[name], config)
+
+    def check_console_paths(self, pods: dict[str, Pod]) -> None:
+        """The console reaches every service's HTTP port (it calls them as the person)."""
+        console = pods.get("console")
+        for service, entry in self.registry["services"].items():
+            target, port = pods.get(service), entry["httpPort"]
+            if console and target and not self.reachable(console, target, port, assume=False):
+                self.fail(f"NetworkPolicy: the console cannot reach {service} on {port}")
+
+    def check_vault_path(self, pods: dict[str, Pod]) -> None:
+        """The check-in port is reachable from exactly the vault's clients and the console."""
+        checkin = pods.get("checkin")
+        if checkin is None:
+            return
+        port = self.registry["services"]["checkin"]["httpPort"]
+        clients = {n for n, e in self.registry["services"].items() if e.get("vaultScopes")}
+        expected = clients | {"console"}
+        for pod in pods.values():
+            if pod.what == "checkin":
+                continue
+            if pod.what in expected and not self.reachable(pod, checkin, port, assume=False):
+                self.fail(f"NetworkPolicy: {pod.what} cannot reach the check-in service on {port}")
+            if pod.what not in expected and self.reachable(pod, checkin, port, assume=True):
+                self.fail(
+                    f"NetworkPolicy: {pod.what} may reach the check-in port {port}, which only "
+                    f"{sorted(expected)} may"
+                )
+
+    def check_identity_provider(self, pod: Pod, config: dict[str, str]) -> None:
+        """Egress to the identity provider's ports exactly when the workload calls one."""
+        urls = [config[key] for key in IDP_SETTINGS if config.get(key)]
+        for url in urls:
+            parts = urlsplit(url)
+            port = parts.port or (80 if parts.scheme == "http" else 443)
+            if not self.egress_allows(pod, port, None, assume=False):
+                self.fail(f"NetworkPolicy: {pod.what} calls {url} but may not open port {port}")
+        # Only notifications' deliveries go out on 443 without an identity provider.
+        quiet = not urls and pod.what != "notifications"
+        if quiet and self.egress_allows(pod, 443, None, assume=True):
+            self.fail(f"NetworkPolicy: {pod.what} may call out on 443 with no identity provider")
+
+    def check_ingress(self) -> None:
+        """The console's Ingress routes https://<host>/ to the console's Service and port, with
+        only the fields the chart means (its kind has no vendored schema yet)."""
+        urls = self.service_urls()
+        shape: dict[str, set[str]] = {
+            "": {"apiVersion", "kind", "metadata", "spec"},
+            "metadata": {"name", "namespace", "labels", "annotations"},
+            "spec": {"ingressClassName", "tls", "rules"},
+            "tls": {"hosts", "secretName"},
+            "rule": {"host", "http"},
+            "http": {"paths"},
+            "path": {"path", "pathType", "backend"},
+            "backend": {"service"},
+            "service": {"name", "port"},
+            "port": {"number", "name"},
+        }
+        for doc in self.by_kind["Ingress"]:
+            where = f"Ingress {doc['metadata']['name']}"
+            spec = doc.get("spec", {})
+            parts: list[tuple[str, Doc]] = [("", doc), ("metadata", doc["metadata"])]
+            parts += [("spec", spec)] + [("tls", tls) for tls in spec.get("tls", [])]
+            for rule in spec.get("rules", []):
+                parts += [("rule", rule), ("http", rule.get("http", {}))]
+                for path in rule.get("http", {}).get("paths", []):
+                    service = path.get("backend", {}).get("service", {})
+                    parts += [("path", path), ("backend", path.get("backend", {}))]
+                    parts += [("service", service), ("port", service.get("port", {}))]
+                    url = f"http://{service.get('name')}:{service.get('port', {}).get('number')}"
+                    if url != urls.get("console"):
+                        self.fail(f"{where}: routes to {url}, not the console's Service")
+                    if path.get("pathType") not in ("Prefix", "Exact", "ImplementationSpecific"):
+                        self.fail(f"{where}: pathType {path.get('pathType')!r}")
+            for part, value in parts:
+                unknown = set(value) - shape[part]
+                if unknown:
+                    self.fail(
+                        f"{where}: unknown fields {sorted(unknown)} in {part or 'the object'}"
+                    )
+            if doc.get("apiVersion") != "networking.k8s.io/v1":
+                self.fail(f"{where}: apiVersion {doc.get('apiVersion')}")
+            hosts = {rule.get("host") for rule in spec.get("rules", [])}
+            covered = {host for tls in spec.get("tls", []) for host in tls.get("hosts", [])}
+            if hosts - covered:
+                self.fail(f"{where}: hosts {sorted(hosts - covered)} are served without TLS")
+
     def run(self) -> list[str]:
         """Every check; the problems found."""
         configs = self.config_maps()
@@ -256,6 +641,10 @@ class Checker:
         self.check_deployments(configs)
         self.check_migrations()
         self.check_scaling(topic_prefix, group_prefix)
+        self.check_settings(configs)
+        self.check_secrets()
+        self.check_network_policies(configs)
+        self.check_ingress()
         return self.problems
 
 
@@ -276,8 +665,9 @@ def main(argv: list[str]) -> int:
         status = "FAILED" if found else "ok"
         print(
             f"{name}: {status} ({kinds['KafkaTopic']} KafkaTopics, {kinds['KafkaUser']} "
-            f"KafkaUsers, {kinds['Deployment']} Deployments, {kinds['ScaledObject']} "
-            "ScaledObjects checked against the registry)"
+            f"KafkaUsers, {kinds['Deployment']} Deployments, {kinds['NetworkPolicy']} "
+            f"NetworkPolicies, {kinds['ScaledObject']} ScaledObjects checked against the "
+            "registry)"
         )
     for problem in problems:
         print(f"FAIL: {problem}", file=sys.stderr)

@@ -53,6 +53,7 @@ KUBERNETES_KINDS = (
     ("batch/v1", "Job"),
     ("policy/v1", "PodDisruptionBudget"),
     ("networking.k8s.io/v1", "NetworkPolicy"),
+    ("networking.k8s.io/v1", "Ingress"),
 )
 # Strimzi 0.51 serves kafka.strimzi.io v1beta2 (the chart's default) and v1 (Strimzi 1.x
 # serves only v1): both are vendored from the same CRD.

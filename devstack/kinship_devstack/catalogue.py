@@ -33,7 +33,6 @@ _DOCUMENT_ENV = {
     "KINSHIP_KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
     "KINSHIP_DATABASE_URL": "postgresql://kinship@postgres:5432/kinship",
     "KINSHIP_API_KEYS": '[{"name": "docs", "key": "documentation-only-key"}]',
-    "KINSHIP_PSEUDONYM_KEY": "documentation-only-pseudonym-key-0000",
     "KINSHIP_WEBHOOK_SECRET": "documentation-only-webhook-secret",
     "KINSHIP_NOTE_KEYS": "docs:" + "A" * 43 + "=",
     "KINSHIP_NOTE_KEY_ID": "docs",
@@ -43,10 +42,7 @@ _DOCUMENT_ENV = {
 
 
 async def _document(service: str) -> dict[str, Any]:
-    try:
-        module = importlib.import_module(f"kinship_{service}.composition")
-    except ModuleNotFoundError:  # TRANSITIONAL: services not yet on the composition root
-        module = importlib.import_module(f"kinship_{service}.bootstrap")
+    module = importlib.import_module(f"kinship_{service}.composition")
     app = module.create_app()
     transport = httpx.ASGITransport(app=app)  # no lifespan: nothing starts or connects
     async with httpx.AsyncClient(transport=transport, base_url="http://docs") as client:

@@ -21,14 +21,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import jwt
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from kinship_devstack.keycloak import local_keycloak
 from kinship_devstack.receiver import Delivery, DemoMailbox, DemoReceiver
+from kinship_runtime.settings import DEV_CREDENTIALS
 
 CHECKIN_URL = "http://127.0.0.1:8001"
 ESCALATION_URL = "http://127.0.0.1:8002"
 RECOGNITION_URL = "http://127.0.0.1:8004"
-CHART = Path(os.environ.get("KINSHIP_STATE_DIR", ".kinship/stack")) / "programme-report.svg"
+STATE = Path(os.environ.get("KINSHIP_STATE_DIR", ".kinship/stack"))
+CHART = STATE / "programme-report.svg"
 DEMO_POLICY = {
     "steps": [
         {"target": "responders", "timeout_seconds": 10},
@@ -57,9 +61,32 @@ STAFF = [
     ("rosa", "care", ["peer_responder"], "webhook"),
     ("sam", "care", ["peer_responder"], "email"),
     ("cora", "care", ["coordinator"], "webhook"),
+    ("mia", "platform", ["team_manager"], "webhook"),
+    ("theo", "care", ["team_manager"], "webhook"),
 ]
 STAFF_NAMES = {name for name, _team, _roles, _channel in STAFF}
 T = TypeVar("T")
+
+
+def as_person(person_id: str) -> dict[str, str]:
+    """The bearer header of a signed-in member of staff.
+
+    People sign in at Keycloak (the console); the demo, which plays them, signs their tokens
+    with the local stack's development secret (``KINSHIP_JWT_SECRET``, refused outside
+    ``KINSHIP_ENV=dev``) under Keycloak's issuer, and the services take the person from the
+    ``person_id`` claim as they do for Keycloak's tokens. Roles come from the directory.
+    """
+    now = int(datetime.now(UTC).timestamp())
+    claims = {
+        "iss": local_keycloak(STATE).issuer,
+        "aud": "kinship",
+        "sub": f"demo-{person_id}",
+        "person_id": person_id,
+        "iat": now,
+        "exp": now + 600,
+    }
+    secret = os.environ.get("KINSHIP_JWT_SECRET", DEV_CREDENTIALS["KINSHIP_JWT_SECRET"])
+    return {"Authorization": f"Bearer {jwt.encode(claims, secret, algorithm='HS256')}"}
 
 
 def _checkin(person: str, at: datetime | None = None, **answers: object) -> dict[str, object]:
@@ -277,7 +304,8 @@ async def _organisation(
     producer: AIOKafkaProducer, receiver: DemoReceiver, mailbox: DemoMailbox
 ) -> None:
     print(
-        "1. a demo organisation: three teams, two peer responders (webhook, email), a coordinator"
+        "1. a demo organisation: three teams, two peer responders (webhook, email), a "
+        "coordinator, two team managers"
     )
     people: list[tuple[str, str, list[str], str]] = [(p, t, [], "webhook") for p, t in TEAM]
     people += STAFF
@@ -298,20 +326,23 @@ async def _organisation(
     print(f"   webhooks on {receiver.url('<person>')}, email to smtp://127.0.0.1:{mailbox.port}")
     await asyncio.sleep(1)
     print("   a coordinator sets a demo escalation policy: 10 s per responder step")
-    async with httpx.AsyncClient(base_url=ESCALATION_URL, headers=AUTH) as coordinator:
-        await coordinator.put("/v1/policies/default", json=DEMO_POLICY)
+    async with httpx.AsyncClient(base_url=ESCALATION_URL, headers=as_person("cora")) as coordinator:
+        set_policy = await coordinator.put("/v1/policies/default", json=DEMO_POLICY)
+    print(f"   cora (coordinator) PUT /v1/policies/default -> {set_policy.status_code}")
 
 
 async def _ordinary_checkins(producer: AIOKafkaProducer, recorded: AIOKafkaConsumer) -> None:
     async with httpx.AsyncClient(base_url=CHECKIN_URL, headers=AUTH) as client:
-        print("2. ordinary check-ins over HTTP (mood, WHO-5, a private note)")
+        print("2. ordinary check-ins over HTTP (mood, WHO-5, a private note), this week and last")
         statuses = []
+        last_week = datetime.now(UTC) - timedelta(days=7)
         for person, _team in TEAM[:5]:
-            response = await client.post(
-                "/v1/checkins",
-                json=_checkin(person, mood=4, who5=[3, 3, 4, 3, 3], note="a private note"),
-            )
-            statuses.append(f"{response.status_code} {response.json()['status']}")
+            for at in (None, last_week):
+                response = await client.post(
+                    "/v1/checkins",
+                    json=_checkin(person, at, mood=4, who5=[3, 3, 4, 3, 3], note="a private note"),
+                )
+                statuses.append(f"{response.status_code} {response.json()['status']}")
         # Who checked in, and what they answered, is never printed: counts only.
         print(f"   {len(statuses)} check-ins: {', '.join(sorted(set(statuses)))}")
         print("   a chat bot publishes to Kafka: one valid check-in and one malformed")
@@ -324,7 +355,7 @@ async def _ordinary_checkins(producer: AIOKafkaProducer, recorded: AIOKafkaConsu
         print("   what other services see (pseudonymous, no notes):")
         seen, shown = 0, 0
         deadline = asyncio.get_running_loop().time() + 15
-        while seen < 7 and asyncio.get_running_loop().time() < deadline:
+        while seen < 12 and asyncio.get_running_loop().time() < deadline:
             batch = await recorded.getmany(timeout_ms=500)
             for records in batch.values():
                 for record in records:
@@ -341,10 +372,12 @@ async def _ordinary_checkins(producer: AIOKafkaProducer, recorded: AIOKafkaConsu
                             f"{event.get('team_id')}, derived scores {sorted(event['scores'])}, "
                             "note text on Kafka: none"
                         )
-        trend = (await client.get("/v1/teams/platform/trends")).json()
-        print(f"   team 'platform' trend (k >= 5): {trend['message']}")
-        trend = (await client.get("/v1/teams/support/trends")).json()
-        print(f"   team 'support': {trend['message']}")
+    # Trends are for a team's manager and coordinators, over weeks that have ended (k >= 5).
+    async with httpx.AsyncClient(base_url=CHECKIN_URL, headers=as_person("mia")) as manager:
+        trend = (await manager.get("/v1/teams/platform/trends")).json()
+        print(f"   mia (manager of 'platform') reads its trend (k >= 5): {trend['message']}")
+        other = await manager.get("/v1/teams/support/trends")
+        print(f"   mia asks for team 'support' -> {other.status_code} (not her team)")
 
 
 async def _worrying_trend(live: Live) -> None:
@@ -409,13 +442,37 @@ async def _immediate_risk(live: Live) -> None:
         print("   (no acknowledgement within a minute: see `make status` and the logs)")
         return
     responder = taken["responder_id"]
-    async with httpx.AsyncClient(base_url=ESCALATION_URL, headers=AUTH) as client:
-        await client.post(f"/v1/cases/{case}/contact", json={"person_id": responder})
-        await client.post(
-            f"/v1/cases/{case}/resolve", json={"outcome": "supported", "person_id": responder}
-        )
+    await _reveal(responder, case)
+    async with httpx.AsyncClient(base_url=ESCALATION_URL, headers=as_person(responder)) as client:
+        await client.post(f"/v1/cases/{case}/contact")
+        await client.post(f"/v1/cases/{case}/resolve", json={"outcome": "supported"})
     await live.wait(lambda: live.state_of(case, "resolved"), 10)
     print(f"   {responder} reached the person; feedback is requested, a follow-up set for 72 h")
+
+
+async def _reveal(responder: str, case: str) -> None:
+    """The assigned responder learns who the person is: a grant from escalation, turned into
+    a name by the check-in service (audited). The demo never prints it."""
+    async with httpx.AsyncClient(headers=as_person(responder)) as client:
+        granted = await client.post(f"{ESCALATION_URL}/v1/cases/{case}/reveal-grant")
+        if granted.status_code != 200:
+            print(f"   (no reveal grant: {granted.status_code})")
+            return
+        revealed = await client.post(
+            f"{CHECKIN_URL}/v1/reveal", json={"grant": granted.json()["grant"]}
+        )
+    if revealed.status_code == 200:
+        person = revealed.json()
+        print(
+            f"   {responder} reveals who the person is: a name, "
+            f"{len(person['channels'])} channel(s), a time zone (not printed here; audited)"
+        )
+    else:
+        print(f"   (reveal refused: {revealed.status_code})")
+    other = "sam" if responder != "sam" else "rosa"
+    async with httpx.AsyncClient(headers=as_person(other)) as client:
+        refused = await client.post(f"{ESCALATION_URL}/v1/cases/{case}/reveal-grant")
+    print(f"   {other}, not assigned, asks for a grant -> {refused.status_code}")
 
 
 async def _kudos(producer: AIOKafkaProducer, live: Live) -> None:
@@ -444,8 +501,9 @@ async def _report() -> None:
         participation = week["participation"]
         if participation is not None:
             print(
-                f"   this week: {participation['people']} of {participation['members']} "
-                "people checked in"
+                f"   last full week: {participation['people']} of {participation['members']} "
+                "people checked in (a published week never changes: the demo's backdated "
+                "check-ins, recorded after it closed, are not added)"
             )
         for reason in week["withheld"]:
             print(f"   withheld: {reason}")

@@ -1,5 +1,10 @@
 """Local receivers for the demo: webhooks (signed) and email (a real SMTP server, aiosmtpd),
 so the demo shows what responders and people would get.
+
+The webhook receiver checks each call as a real receiver should: ``X-Kinship-Signature`` with
+the secret of ITS endpoint (what ``python -m kinship_notifications endpoint-secret <url>``
+prints; derived here from the local stack's ``KINSHIP_WEBHOOK_SECRET``, as the operator
+would), and the signed ``sent_at``: a body older than five minutes is a replay and refused.
 """
 
 import asyncio
@@ -7,17 +12,39 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from typing import Any
 
-import uvicorn
 from aiosmtpd.controller import Controller
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+from kinship_devstack.loopback import LoopbackServer, Receive, Scope, Send, read_body
+
+MAX_AGE = timedelta(minutes=5)
+
+
+def endpoint_secret(master: bytes, url: str) -> bytes:
+    """The signing secret of the endpoint ``url`` (as the notifications service derives it:
+    HMAC-SHA256 of the URL with its webhook secret, in hex), as the HMAC key."""
+    message = b"kinship-webhook-endpoint:v1:" + url.encode()
+    return hmac.new(master, message, hashlib.sha256).hexdigest().encode()
+
+
+def verified(secret: bytes, body: bytes, headers: Mapping[str, str], now: datetime) -> bool:
+    """Whether a webhook is signed with this endpoint's secret and was sent in the last five
+    minutes (the signed ``sent_at``, which ``X-Kinship-Timestamp`` repeats)."""
+    expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, headers.get("x-kinship-signature", "")):
+        return False
+    try:
+        stamp = str(json.loads(body)["sent_at"])
+        sent_at = datetime.fromisoformat(stamp)
+    except (ValueError, KeyError, TypeError):
+        return False
+    fresh = now - MAX_AGE <= sent_at <= now + timedelta(seconds=30)
+    return fresh and headers.get("x-kinship-timestamp") == stamp
 
 
 @dataclass
@@ -35,14 +62,19 @@ class Delivery:
 
 @dataclass
 class DemoReceiver:
-    """Accepts webhooks on ``http://127.0.0.1:<port>/<recipient>``; one record per delivery id."""
+    """Accepts webhooks on ``http://127.0.0.1:<port>/<recipient>``; one record per delivery id.
+
+    ``secret`` is the notifications service's ``KINSHIP_WEBHOOK_SECRET``: each recipient's
+    endpoint secret is derived from it. A call that is not signed for its endpoint, or is
+    stale, is refused (401) and counted in ``refused``; a later good attempt still arrives.
+    """
 
     secret: bytes
     port: int = 8099
     deliveries: list[Delivery] = field(default_factory=list)
+    refused: int = 0
     arrived: asyncio.Queue[Delivery] = field(default_factory=asyncio.Queue)
-    _server: uvicorn.Server | None = None
-    _task: asyncio.Task[None] | None = None
+    _server: LoopbackServer | None = None
 
     def url(self, recipient: str) -> str:
         """The webhook URL of a recipient."""
@@ -52,24 +84,30 @@ class DemoReceiver:
         """The ASGI app."""
         if scope["type"] != "http":
             return
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        raw = await read_body(receive)
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        expected = "sha256=" + hmac.new(self.secret, raw, hashlib.sha256).hexdigest()
+        recipient = scope["path"].strip("/")
+        secret = endpoint_secret(self.secret, self.url(recipient))
+        signed = verified(secret, raw, headers, datetime.now(UTC))
         delivery_id = headers.get("x-kinship-delivery", "")
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = {}
+        delivery = Delivery(
+            recipient=recipient,
+            delivery_id=delivery_id,
+            kind=headers.get("x-kinship-kind", "?"),
+            body=body if isinstance(body, dict) else {},
+            signed=signed,
+            at=time.monotonic(),
+        )
+        if not signed:
+            self.refused += 1  # never acted on (nor shown as a delivery)
+            await send({"type": "http.response.start", "status": 401, "headers": []})
+            await send({"type": "http.response.body", "body": b"bad signature or stale"})
+            return
         if all(d.delivery_id != delivery_id for d in self.deliveries):  # the same id: once
-            delivery = Delivery(
-                recipient=scope["path"].strip("/"),
-                delivery_id=delivery_id,
-                kind=headers.get("x-kinship-kind", "?"),
-                body=json.loads(raw or b"{}"),
-                signed=hmac.compare_digest(expected, headers.get("x-kinship-signature", "")),
-                at=time.monotonic(),
-            )
             self.deliveries.append(delivery)
             self.arrived.put_nowait(delivery)
         await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -77,19 +115,13 @@ class DemoReceiver:
 
     async def start(self) -> None:
         """Listen on loopback."""
-        config = uvicorn.Config(
-            self, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
-        )
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:  # noqa: ASYNC110 - uvicorn has no started event
-            await asyncio.sleep(0.02)
+        self._server = LoopbackServer(self, self.port)
+        await self._server.start()
 
     async def stop(self) -> None:
         """Stop listening."""
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
+        if self._server is not None:
+            await self._server.stop()
 
 
 class DemoMailbox:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -87,8 +88,10 @@ def service_environment(stack: LocalStack, spec: ServiceSpec) -> dict[str, str]:
         "KINSHIP_WEBHOOK_SECRET": os.environ.get(
             "KINSHIP_WEBHOOK_SECRET", DEV_CREDENTIALS["KINSHIP_WEBHOOK_SECRET"]
         ),
-        "KINSHIP_PSEUDONYM_KEY": os.environ.get(
-            "KINSHIP_PSEUDONYM_KEY", DEV_CREDENTIALS["KINSHIP_PSEUDONYM_KEY"]
+        # The demo signs its staff's tokens with the dev profile's HS secret (refused
+        # outside KINSHIP_ENV=dev); people signing in use Keycloak's keys (OIDC discovery).
+        "KINSHIP_JWT_SECRET": os.environ.get(
+            "KINSHIP_JWT_SECRET", DEV_CREDENTIALS["KINSHIP_JWT_SECRET"]
         ),
         "KINSHIP_NOTE_KEYS": os.environ.get(
             "KINSHIP_NOTE_KEYS", DEV_CREDENTIALS["KINSHIP_NOTE_KEYS"]
@@ -133,19 +136,27 @@ async def start_service(
                 start_new_session=True,
             )
         pid_file.write_text(str(process.pid))
+    if await wait_until_ready(spec.port, lambda: pid_alive(pid_file) is not None, timeout):
+        return
+    raise StackError(f"{spec.instance} did not become ready; its log ends:\n{tail(log)}")
+
+
+async def wait_until_ready(
+    port: int, alive: Callable[[], bool], timeout: float, interval: float = 0.5
+) -> bool:
+    """Ask ``http://127.0.0.1:<port>/readyz`` until it answers 200 (True); False once the
+    process is no longer ``alive`` or ``timeout`` seconds have passed."""
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            if pid_alive(pid_file) is None:
-                break
+        while time.monotonic() < deadline and alive():
             try:
-                response = await client.get(f"http://127.0.0.1:{spec.port}/readyz")
+                response = await client.get(f"http://127.0.0.1:{port}/readyz")
                 if response.status_code == 200:
-                    return
+                    return True
             except httpx.TransportError:
                 pass
-            await asyncio.sleep(0.5)
-    raise StackError(f"{spec.instance} did not become ready; its log ends:\n{tail(log)}")
+            await asyncio.sleep(interval)
+    return False
 
 
 def stop_service(stack: LocalStack, spec: ServiceSpec) -> None:

@@ -1,10 +1,11 @@
 """What every service's composition root builds on: the shared resources as a dishka
 ``Provider``, the ASGI app with its lifespan and health checks, and ``python -m``.
 
-A service's composition root (``kinship_<service>/composition.py``) makes a container from
-``RuntimeProvider`` plus its own provider, declares its subscriptions with ``ingest`` and
-its routes, and hands them to ``service_app``. Resources are opened lazily by the container
-and closed in reverse order when it closes: nothing is half-built, nothing is a global.
+A service's composition root (``kinship_<service>/composition.py``) hands its own provider,
+subscriptions and routes to ``compose_service``, which makes a container from
+``RuntimeProvider`` plus that provider, declares the subscriptions with ``ingest`` and builds
+the app with ``service_app``. Resources are opened lazily by the container and closed in
+reverse order when it closes: nothing is half-built, nothing is a global.
 
 Start order: topics (local stacks) → pool (migrations applied) → producer → outbox relay →
 the service's workers → consumers. Stop order is the reverse: consumers finish their
@@ -18,28 +19,29 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import uvicorn
 from aiokafka import AIOKafkaProducer
-from dishka import AsyncContainer, Provider, Scope, from_context, provide
+from dishka import AsyncContainer, Provider, Scope, from_context, make_async_container, provide
 from dishka.integrations.fastapi import setup_dishka
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 
 from kinship_contracts.topics import TOPICS, TopicSpec
 from kinship_runtime.access import PeopleDirectory, PostgresPeopleDirectory, RateLimits
-from kinship_runtime.auth import Authenticator
+from kinship_runtime.access_log import AccessLog
 from kinship_runtime.database import create_pool, migrate_schema
 from kinship_runtime.dead_letters import DeadLetterKeys, DeadLetters
 from kinship_runtime.health import ReadinessCheck, health_router
 from kinship_runtime.http import create_http_app
 from kinship_runtime.identity import IdentityVerifier, identity_verifier
-from kinship_runtime.kafka import ensure_topics, make_producer
+from kinship_runtime.ingest import Subscription, ingest
+from kinship_runtime.kafka import ensure_topics, make_broker, make_producer
 from kinship_runtime.limits import RequestLimits
 from kinship_runtime.outbox import OutboxRelay
-from kinship_runtime.settings import KinshipSettings
+from kinship_runtime.settings import KinshipSettings, MigrationSettings
 from kinship_runtime.telemetry import configure_logging, configure_telemetry
 from kinship_runtime.vault import VaultClient
 from kinship_runtime.workers import Worker
@@ -110,11 +112,6 @@ class RuntimeProvider(Provider):
     ) -> DeadLetters:
         """Sealed dead-letter publishing."""
         return DeadLetters(producer, settings.consumer_group("events"), keys)
-
-    @provide
-    def authenticator(self, settings: KinshipSettings) -> Authenticator:
-        """TRANSITIONAL bearer authentication (services not yet on access policies)."""
-        return Authenticator.from_settings(settings)
 
     @provide
     def identities(self, settings: KinshipSettings) -> IdentityVerifier:
@@ -233,8 +230,51 @@ def service_app(
         identify=identify,
         public_paths=tuple(public_paths),
     )
+    app.add_middleware(AccessLog)  # outermost: refusals before any route are logged too
     app.state.kinship = ServiceParts(settings, broker, tuple(produces))
     return app
+
+
+def compose_service(
+    settings: KinshipSettings,
+    service: Provider,
+    migrations: Path,
+    subscriptions: Sequence[Subscription[Any]],
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    produces: Sequence[TopicSpec] = (),
+    workers: Sequence[type[Worker]] = (),
+    public_paths: Sequence[str] = (),
+) -> FastAPI:
+    """A service's ASGI app from its parts: a broker for ``settings``, a container of the
+    runtime's resources (``migrations`` applied to the pool) and ``service``'s own, a consumer
+    per subscription, and ``service_app`` with the rest of the arguments.
+
+    The container's context holds the settings as ``KinshipSettings`` and as their own type
+    (a service provider declares ``from_context(provides=<its settings type>)``), and the
+    broker.
+    """
+    broker = make_broker(settings)
+    container = make_async_container(
+        RuntimeProvider(migrations),
+        service,
+        context={KinshipSettings: settings, type(settings): settings, KafkaBroker: broker},
+    )
+    for subscription in subscriptions:
+        ingest(broker, settings, container, subscription)
+    return service_app(
+        container,
+        broker,
+        settings,
+        title=title,
+        description=description,
+        routers=routers,
+        produces=produces,
+        workers=workers,
+        public_paths=public_paths,
+    )
 
 
 async def migrate(settings: KinshipSettings, migrations: Path) -> list[str]:
@@ -261,7 +301,7 @@ def run_service(
     if args.command == "migrate":
         # Migrations need the database only: not the service's keys (a migration Job gets
         # the database secret and nothing else).
-        common = KinshipSettings(service_name=settings_type.model_fields["service_name"].default)
+        common = MigrationSettings(service_name=settings_type.model_fields["service_name"].default)
         configure_logging(common.service_name, common.log_level)
         for name in asyncio.run(migrate(common, migrations)):
             print(f"applied {name}")
@@ -276,6 +316,9 @@ def run_service(
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
+        # uvicorn's access log prints client addresses and query strings (tokens): the
+        # runtime's AccessLog logs route templates instead.
+        access_log=False,
         timeout_graceful_shutdown=int(settings.graceful_timeout_seconds),
     )
     telemetry.shutdown()  # export what is still buffered

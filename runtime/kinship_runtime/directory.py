@@ -3,8 +3,9 @@
 
 Every service keeps a person's team, time zone, roles and whether they are active; a service
 that must reach people (notifications) or show them to their responder (check-in) also keeps
-their display name and channels (``keep_contact``). Queries belong to each service's own
-adapter: this module only applies changes.
+their display name and channels (``keep_contact``). This module applies changes and answers
+the two questions several services ask of it (a person's team, a team's active people);
+every other query belongs to the service's own adapter.
 """
 
 import json
@@ -62,6 +63,23 @@ class DirectoryProjection:
             await conn.execute(
                 "DELETE FROM directory_people WHERE person_id = ANY($1::text[])", removed
             )
+
+
+async def team_of(conn: Connection, person_id: str) -> str | None:
+    """A person's team, from the projection."""
+    value = await conn.fetchval(
+        "SELECT team_id FROM directory_people WHERE person_id = $1", person_id
+    )
+    return str(value) if value is not None else None
+
+
+async def team_members(conn: Connection, team_id: str) -> list[str]:
+    """A team's active people (person ids, in order)."""
+    rows = await conn.fetch(
+        "SELECT person_id FROM directory_people WHERE team_id = $1 AND active ORDER BY person_id",
+        team_id,
+    )
+    return [str(row["person_id"]) for row in rows]
 
 
 def _array_literal(items: Sequence[str]) -> str:

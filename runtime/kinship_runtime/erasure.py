@@ -35,7 +35,8 @@ async def note_done(
     column = _COLUMN[stage]
     row = await conn.fetchrow(
         "INSERT INTO erasure_progress (erasure_id, " + column + ", removed)"  # noqa: S608
-        " VALUES ($1, $2, $3::jsonb) ON CONFLICT (erasure_id) DO UPDATE SET"
+        # Text cast to jsonb: a service pool's json codec would encode the text again.
+        " VALUES ($1, $2, $3::text::jsonb) ON CONFLICT (erasure_id) DO UPDATE SET"
         f" {column} = coalesce(erasure_progress.{column}, excluded.{column}),"
         " removed = erasure_progress.removed || excluded.removed"
         " RETURNING person_done_at, subjects_done_at, receipt_sent_at, removed",

@@ -2,9 +2,12 @@
 
 The ids are recorded in ``processed_events`` (the runtime's migration) in the same
 transaction as the effect, so a redelivered or replayed event is recognised and skipped.
+Handlers use :func:`first_seen` through their unit of work's ``first_time``; adapters
+implement that with :func:`first_time`.
 """
 
 from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 from kinship_runtime.database import Connection
 
@@ -20,3 +23,29 @@ async def first_time(conn: Connection, consumer: str, event_ids: Sequence[str]) 
         list(event_ids),
     )
     return {row["event_id"] for row in rows}
+
+
+class SeenEvents(Protocol):
+    """What a unit of work offers to make a handler idempotent."""
+
+    async def first_time(self, consumer: str, event_ids: Sequence[str]) -> set[str]: ...
+
+
+class Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+E = TypeVar("E", bound=Identified)
+
+
+async def first_seen(uow: SeenEvents, consumer: str, events: Sequence[E]) -> list[E]:
+    """The events ``consumer`` never handled before, in order, once each (marked as handled
+    in the caller's transaction): a repeat within the batch is a duplicate too."""
+    fresh = await uow.first_time(consumer, [event.id for event in events])
+    kept: list[E] = []
+    for event in events:
+        if event.id in fresh:
+            fresh.discard(event.id)
+            kept.append(event)
+    return kept

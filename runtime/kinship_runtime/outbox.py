@@ -16,7 +16,7 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from asyncpg.pool import PoolConnectionProxy
 from pydantic import BaseModel
 
 from kinship_contracts.envelope import cloud_event_headers
+from kinship_contracts.links import REQUEST_SIGNATURE_HEADER, sign_request
 from kinship_runtime.database import Connection
 from kinship_runtime.kafka import KeyHashPartitioner
 from kinship_runtime.telemetry import EVENTS_PRODUCED, trace_headers
@@ -74,6 +75,21 @@ def event_message(
             *trace_headers(),
         ],
     )
+
+
+def signed_request(message: OutboxMessage, key: bytes) -> OutboxMessage:
+    """A ``notifications.requests`` message with the signature that proves a Kinship service
+    produced it (header ``kinship-request-signature`` over the value, with
+    ``KINSHIP_REQUEST_SIGNING_KEY``: ``settings.request_signing_secret()``). The notifications
+    service dead-letters requests without a valid one and sends nothing.
+
+    Sign the final value: a value changed afterwards no longer matches its signature.
+    """
+    if message.value is None:
+        raise ValueError("a notification request has a value; tombstones are not signed")
+    signature = sign_request(key, message.value).encode()
+    headers = [(name, value) for name, value in message.headers if name != REQUEST_SIGNATURE_HEADER]
+    return replace(message, headers=[*headers, (REQUEST_SIGNATURE_HEADER, signature)])
 
 
 async def enqueue(conn: Connection, messages: Sequence[OutboxMessage]) -> None:

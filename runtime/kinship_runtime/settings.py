@@ -20,7 +20,6 @@ DEV_CREDENTIALS: dict[str, str] = {
     "KINSHIP_WEBHOOK_SECRET": "kinship-dev-secret",
     "KINSHIP_LINK_SECRET": "kinship-dev-link-secret-not-for-production",
     "KINSHIP_JWT_SECRET": "kinship-dev-jwt-secret-not-for-production-use",
-    "KINSHIP_PSEUDONYM_KEY": "kinship-dev-pseudonym-key-not-for-production",
     "KINSHIP_NOTE_KEYS": f"dev1:{DEV_NOTE_KEY}",
     "KINSHIP_REQUEST_SIGNING_KEY": "kinship-dev-request-signing-key-not-for-production",
     "KINSHIP_DEAD_LETTER_KEY": "kinship-dev-dead-letter-key-not-for-production",
@@ -139,32 +138,74 @@ class KinshipSettings(BaseSettings):
         description="Wraps the per-record keys that seal dead letters (>= 32 bytes; required "
         "outside KINSHIP_ENV=dev, where a development key is used).",
     )
+    request_signing_key: SecretStr | None = Field(
+        default=None,
+        description="Signs the notification requests Kinship services produce and verifies "
+        "them in the notifications service (header kinship-request-signature): only Kinship "
+        "services make Kinship send messages (>= 32 bytes; the same value in every producer and "
+        "the notifications service; required outside KINSHIP_ENV=dev, where a development key "
+        "is used).",
+    )
     log_level: str = "INFO"
     graceful_timeout_seconds: float = 20.0
 
     NOT_KEYS: ClassVar[frozenset[str]] = _NOT_KEYS
+    SECRETS: ClassVar[dict[str, bool]] = {
+        "database_url": True,
+        "kafka_sasl_password": False,
+        "dead_letter_key": True,
+        "api_keys": False,
+        "jwt_secret": False,
+    }
+    """The secret settings this service reads (field name -> required outside
+    KINSHIP_ENV=dev). Services add theirs; a secret the service does not list is not given to
+    it in a cluster (the Helm chart's registry is generated from this) and must not be read."""
+
+    def required_secret(
+        self, configured: SecretStr | None, variable: str, dev_credential: str | None = None
+    ) -> SecretStr:
+        """``configured`` when set; else the published development value (``DEV_CREDENTIALS``
+        under ``dev_credential``, by default ``variable``) in the dev profile only."""
+        if configured is not None:
+            return configured
+        if self.env != "dev":
+            raise InsecureSettingsError(f"{variable} is required")
+        return SecretStr(DEV_CREDENTIALS[dev_credential or variable])
 
     def vault_key(self) -> SecretStr:
         """The key this service presents to the check-in service's vault."""
-        if self.checkin_api_key is not None:
-            return self.checkin_api_key
-        if self.env != "dev":
-            raise InsecureSettingsError("KINSHIP_CHECKIN_API_KEY is required")
-        return SecretStr(DEV_CREDENTIALS["KINSHIP_API_KEYS key"])
+        return self.required_secret(
+            self.checkin_api_key, "KINSHIP_CHECKIN_API_KEY", "KINSHIP_API_KEYS key"
+        )
 
     def dead_letter_wrapping_key(self) -> bytes:
         """The 32-byte key wrapping dead-letter keys (SHA-256 of the configured secret)."""
-        configured = self.dead_letter_key
+        configured = self.required_secret(self.dead_letter_key, "KINSHIP_DEAD_LETTER_KEY")
+        return hashlib.sha256(configured.get_secret_value().encode()).digest()
+
+    def request_signing_secret(self) -> bytes:
+        """The key of notification-request signatures (a development one in the dev profile)."""
+        configured = self.request_signing_key
         if configured is None:
             if self.env != "dev":
-                raise InsecureSettingsError("KINSHIP_DEAD_LETTER_KEY is required")
-            configured = SecretStr(DEV_CREDENTIALS["KINSHIP_DEAD_LETTER_KEY"])
-        return hashlib.sha256(configured.get_secret_value().encode()).digest()
+                raise InsecureSettingsError("KINSHIP_REQUEST_SIGNING_KEY is required")
+            configured = SecretStr(DEV_CREDENTIALS["KINSHIP_REQUEST_SIGNING_KEY"])
+        return configured.get_secret_value().encode()
 
     @model_validator(mode="after")
     def _refuse_development_credentials(self) -> Self:
         if self.env == "dev":
             return self
+        missing = [
+            f"KINSHIP_{name.upper()}"
+            for name, required in self.SECRETS.items()
+            if required and not _configured(getattr(self, name))
+        ]
+        if missing:
+            raise InsecureSettingsError(
+                " and ".join(f"{variable} is required" for variable in missing)
+                + " outside KINSHIP_ENV=dev (docs/configuration.md)"
+            )
         dev_values = set(DEV_CREDENTIALS.values())
         for name in type(self).model_fields:
             value = getattr(self, name)
@@ -211,3 +252,16 @@ class KinshipSettings(BaseSettings):
     def owned_schema(self) -> str:
         """The PostgreSQL schema this service owns."""
         return self.database_schema or self.service_name
+
+
+def _configured(value: object) -> bool:
+    if isinstance(value, SecretStr):
+        return bool(value.get_secret_value())
+    return value is not None
+
+
+class MigrationSettings(KinshipSettings):
+    """What ``python -m kinship_<service> migrate`` reads: the database and nothing else (a
+    migration Job is given the database secret only)."""
+
+    SECRETS: ClassVar[dict[str, bool]] = {"database_url": True}

@@ -22,6 +22,7 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
+from kinship_devstack.demo import STAFF, TEAM
 from kinship_devstack.keycloak import (
     DEMO_PASSWORD,
     Keycloak,
@@ -31,6 +32,7 @@ from kinship_devstack.keycloak import (
 from kinship_devstack.stack import stop_pid
 from kinship_runtime.identity import all_scopes_key
 from tests.conftest import NOTE_KEY, REPO, Endpoints
+from tests.kafka_reading import publish
 from tests.processes import ServiceProcess
 
 KEYCLOAK_PORT = int(os.environ.get("KINSHIP_TEST_KEYCLOAK_PORT", "28180"))
@@ -134,7 +136,6 @@ async def stack(
             "KINSHIP_TOPIC_PREFIX": f"b{run}.",
             "KINSHIP_CONSUMER_GROUP_PREFIX": f"b{run}",
             "KINSHIP_API_KEYS": all_scopes_key("tests", "test-key"),
-            "KINSHIP_PSEUDONYM_KEY": "test-pseudonym-key-0123456789abcdef",
             "KINSHIP_NOTE_KEYS": f"t1:{NOTE_KEY}",
             "KINSHIP_NOTE_KEY_ID": "t1",
             "KINSHIP_WEBHOOK_SECRET": "browser-test-webhook-secret",
@@ -167,6 +168,7 @@ async def stack(
         for process in processes:
             process.start()
         await asyncio.gather(*(process.ready() for process in processes))
+        await _publish_directory(endpoints, run)
         yield Stack(
             console_url,
             keycloak.issuer,
@@ -181,6 +183,50 @@ async def stack(
         for process in processes:
             process.stop()
         await _drop_schemas(endpoints, run)
+
+
+def _directory_records() -> list[tuple[bytes, bytes]]:
+    """The demo organisation (the realm's people) as the HR system publishes it: the services
+    take people's roles and teams from this directory, never from a token's claims."""
+    people: list[tuple[str, str, list[str]]] = [(name, team, []) for name, team in TEAM] + [
+        (name, team, roles) for name, team, roles, _channel in STAFF
+    ]
+    return [
+        (
+            name.encode(),
+            json.dumps(
+                {
+                    "person_id": name,
+                    "display_name": name.title(),
+                    "team_id": team,
+                    "timezone": "Europe/London",
+                    "roles": roles,
+                    "channels": {"email": f"{name}@example.org"},
+                    "active": True,
+                }
+            ).encode(),
+        )
+        for name, team, roles in people
+    ]
+
+
+async def _publish_directory(endpoints: Endpoints, run: str) -> None:
+    """Publish the directory and wait until check-in and escalation both hold it."""
+    records = _directory_records()
+    await publish(endpoints.bootstrap_servers, f"b{run}.directory.people", records)
+    conn = await asyncpg.connect(endpoints.database_url)
+    try:
+        for _ in range(300):
+            counts = [
+                await conn.fetchval(f'SELECT count(*) FROM "b{run}_{service}".directory_people')
+                for service in ("checkin", "escalation")
+            ]
+            if all(count >= len(records) for count in counts):
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"the directory did not reach check-in and escalation: {counts}")
+    finally:
+        await conn.close()
 
 
 async def _drop_schemas(endpoints: Endpoints, run: str) -> None:

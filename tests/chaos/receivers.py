@@ -3,7 +3,8 @@
 import asyncio
 from dataclasses import dataclass
 
-from tests.receivers import Receive, Scope, Send, WebhookReceiver
+from kinship_devstack.loopback import Receive, Scope, Send
+from tests.receivers import WebhookReceiver
 
 
 @dataclass

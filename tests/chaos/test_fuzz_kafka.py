@@ -106,6 +106,25 @@ async def test_every_ingestion_contract_under_fuzz_over_kafka(
     }
     assert ready == dict.fromkeys(platform.clients, 200)
 
+    dead = await dead_letters_by_position(platform, positions)
+    problems: list[str] = []
+    for position, case in positions.items():
+        letters = dead.get(position, [])
+        if case.valid:
+            problems += await valid_problems(platform, case, letters)
+        else:
+            problems += invalid_problems(platform, case, letters)
+    assert problems == [], "\n".join(problems[:30])
+    valid = sum(case.valid for case in positions.values())
+    invalid = len(positions) - valid
+    print(f"\nKafka fuzz: {valid} valid and {invalid} invalid records over {len(TOPIC)} topics")
+    assert valid >= len(TOPIC) and invalid >= len(TOPIC), "the corpus has both kinds"
+
+
+async def dead_letters_by_position(
+    platform: InProcessPlatform, positions: dict[tuple[str, int, int], Case]
+) -> dict[tuple[str, int, int], list[Any]]:
+    """The dead letters of the published cases, by the original record's position."""
     dead: dict[tuple[str, int, int], list[Any]] = {}
     for contract in TOPIC:
         topic = platform.topic(TOPIC[contract])
@@ -118,47 +137,41 @@ async def test_every_ingestion_contract_under_fuzz_over_kafka(
             )
             if position in positions:
                 dead.setdefault(position, []).append(record)
+    return dead
 
-    problems: list[str] = []
-    valid = invalid = 0
-    for position, case in positions.items():
-        letters = dead.get(position, [])
-        if case.valid:
-            valid += 1
-            if letters:
-                reasons = [dict(r.headers)["kinship-dlq-reason"].decode() for r in letters]
-                problems.append(
-                    f"valid {case.contract} dead-lettered: {reasons} {case.payload!r:.200}"
-                )
-                continue
-            if case.tombstone:
-                continue
-            for service, sql in EFFECT[case.contract]:
-                found = await platform.count(service, sql, _id(case))
-                if found != 1:
-                    problems.append(
-                        f"valid {case.contract} has {found} effects in {service}: {case.payload!r:.200}"
-                    )
-        else:
-            invalid += 1
-            owner = platform.settings[OWNER[case.contract]].consumer_group("events")
-            mine = [r for r in letters if dict(r.headers)["kinship-dlq-consumer"].decode() == owner]
-            if len(mine) != 1:
-                problems.append(
-                    f"{case.contract} with {case.defect}: {len(mine)} dead letters from its owner"
-                )
-                continue
-            reason_text = dict(mine[0].headers)["kinship-dlq-reason"].decode()
-            reason = reason_is_safe(reason_text)
-            if echoed := echoes(case, reason_text):
-                problems.append(f"{case.contract} {case.defect}: reason echoes {echoed}: {reason}")
-            if case.defect.startswith(("field:", "missing:", "unknown")) and not reason.get(
-                "errors"
-            ):
-                problems.append(f"{case.contract} {case.defect}: no field errors in {reason}")
-    assert problems == [], "\n".join(problems[:30])
-    print(f"\nKafka fuzz: {valid} valid and {invalid} invalid records over {len(TOPIC)} topics")
-    assert valid >= len(TOPIC) and invalid >= len(TOPIC), "the corpus has both kinds"
+
+async def valid_problems(platform: InProcessPlatform, case: Case, letters: list[Any]) -> list[str]:
+    """A valid record: no dead letter, exactly one effect in every service that keeps it."""
+    if letters:
+        reasons = [dict(r.headers)["kinship-dlq-reason"].decode() for r in letters]
+        return [f"valid {case.contract} dead-lettered: {reasons} {case.payload!r:.200}"]
+    if case.tombstone:
+        return []
+    problems = []
+    for service, sql in EFFECT[case.contract]:
+        found = await platform.count(service, sql, _id(case))
+        if found != 1:
+            problems.append(
+                f"valid {case.contract} has {found} effects in {service}: {case.payload!r:.200}"
+            )
+    return problems
+
+
+def invalid_problems(platform: InProcessPlatform, case: Case, letters: list[Any]) -> list[str]:
+    """An invalid record: one dead letter from the topic's owner, with a safe reason."""
+    owner = platform.settings[OWNER[case.contract]].consumer_group("events")
+    mine = [r for r in letters if dict(r.headers)["kinship-dlq-consumer"].decode() == owner]
+    if len(mine) != 1:
+        return [f"{case.contract} with {case.defect}: {len(mine)} dead letters from its owner"]
+    reason_text = dict(mine[0].headers)["kinship-dlq-reason"].decode()
+    reason = reason_is_safe(reason_text)
+    problems = []
+    if echoed := echoes(case, reason_text):
+        problems.append(f"{case.contract} {case.defect}: reason echoes {echoed}: {reason}")
+    fields = case.defect.startswith(("field:", "missing:", "unknown"))
+    if fields and not reason.get("errors"):
+        problems.append(f"{case.contract} {case.defect}: no field errors in {reason}")
+    return problems
 
 
 def _id(case: Case) -> str:

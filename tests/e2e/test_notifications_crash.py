@@ -15,7 +15,7 @@ from tests.conftest import Endpoints
 from tests.database import wait_for_count
 from tests.escalation_support import encode_person, escalation_env
 from tests.kafka_reading import publish, read_all
-from tests.notifications_support import WEBHOOK_SECRET
+from tests.notifications_support import WEBHOOK_SECRET, publish_requests
 from tests.processes import ServiceProcess
 from tests.receivers import WebhookReceiver
 
@@ -30,6 +30,7 @@ def notifications_process(service_env: dict[str, str], tmp_path: Path) -> Iterat
         "KINSHIP_DELIVERY_TIMEOUT_SECONDS": "30",
         "KINSHIP_DELIVERY_LEASE_SECONDS": "3",
         "KINSHIP_DELIVERY_POLL_SECONDS": "0.1",
+        "KINSHIP_CHECKIN_URL": "http://127.0.0.1:9",  # never the local stack's vault
     }
     service = ServiceProcess(env, tmp_path / "notifications.log", module="kinship_notifications")
     yield service
@@ -71,14 +72,12 @@ async def test_sigkill_mid_delivery_then_restart_delivers_once_with_the_same_id(
             step=1,
             reason="Immediate risk: the person may be unsafe. Reach out now.",
             opened_at=datetime.now(UTC),
-            ack_url="http://127.0.0.1:8002/v1/alerts/a-kill/acknowledge?token=t",
+            ack_url="http://127.0.0.1:8002/v1/alerts/a-kill/acknowledge",
         ),
         created_at=datetime.now(UTC),
     )
-    await publish(
-        endpoints.bootstrap_servers,
-        f"{prefix}notifications.requests",
-        [(b"resp-k", request.model_dump_json().encode())],
+    await publish_requests(
+        endpoints.bootstrap_servers, f"{prefix}notifications.requests", [request]
     )
     for _ in range(200):
         if webhooks.attempts("resp-k"):

@@ -5,17 +5,17 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import httpx
 import pytest
+from dishka import Provider
 
 from kinship_escalation.composition import create_app
 from kinship_escalation.settings import EscalationSettings
 from kinship_notifications.composition import create_app as create_notifications_app
 from kinship_notifications.settings import NotificationSettings
-from kinship_recognition.composition import create_app as create_recognition_app
-from kinship_recognition.settings import RecognitionSettings
 from tests.conftest import Endpoints
-from tests.escalation_support import Escalation, Starter, escalation_env
-from tests.notifications_support import WEBHOOK_SECRET, Notifications, Recognition
+from tests.escalation_support import Escalation, Starter, VaultOf, checkin_vault, escalation_env
+from tests.notifications_support import WEBHOOK_SECRET, Notifications
 from tests.receivers import SmtpReceiver
+from tests.recognition_support import RunningRecognition, recognition_running
 
 
 @pytest.fixture
@@ -29,14 +29,15 @@ def start_escalation(
     @asynccontextmanager
     async def start() -> AsyncIterator[Escalation]:
         settings = EscalationSettings()
-        app = create_app(settings)
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://escalation.test"
-            ) as client,
-        ):
-            yield Escalation(client, settings, endpoints)
+        async with checkin_vault(settings) as vault:
+            app = create_app(settings, providers=[VaultOf(vault)])
+            async with (
+                app.router.lifespan_context(app),
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://escalation.test"
+                ) as client,
+            ):
+                yield Escalation(client, settings, endpoints)
 
     return start
 
@@ -48,7 +49,9 @@ async def escalation(start_escalation: Starter) -> AsyncIterator[Escalation]:
         yield running
 
 
-NotificationStarter = Callable[[], AbstractAsyncContextManager[Notifications]]
+NotificationStarter = Callable[..., AbstractAsyncContextManager[Notifications]]
+"""``start(*overrides)``: a notifications service; ``overrides`` are dishka providers that
+replace what they provide (the vault over an in-process check-in service)."""
 
 
 @pytest.fixture
@@ -68,17 +71,21 @@ def start_notifications(
         "KINSHIP_DELIVERY_MAX_ATTEMPTS": "5",
         "KINSHIP_DELIVERY_LEASE_SECONDS": "3",
         "KINSHIP_DELIVERY_POLL_SECONDS": "0.1",
+        # The vault: a closed port unless a test runs a check-in service (never the local
+        # stack's on 8001); the tests' key has every scope.
+        "KINSHIP_CHECKIN_URL": "http://127.0.0.1:9",
+        "KINSHIP_CHECKIN_API_KEY": "test-key",
     }
     for name, value in (escalation_env(service_env) | settings_env).items():
         monkeypatch.setenv(name, value)
 
     @asynccontextmanager
-    async def start() -> AsyncIterator[Notifications]:
+    async def start(*overrides: Provider) -> AsyncIterator[Notifications]:
         # Its own schema, so it can run beside an escalation service in the same test.
         settings = NotificationSettings(
             database_schema=f"{service_env['KINSHIP_DATABASE_SCHEMA']}_n"
         )
-        app = create_notifications_app(settings)
+        app = create_notifications_app(settings, *overrides)
         async with (
             app.router.lifespan_context(app),
             httpx.AsyncClient(
@@ -100,17 +107,11 @@ async def notifications(start_notifications: NotificationStarter) -> AsyncIterat
 @pytest.fixture
 async def recognition(
     service_env: dict[str, str], endpoints: Endpoints, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Recognition]:
-    """A recognition service isolated to this test (its own schema)."""
+) -> AsyncIterator[RunningRecognition]:
+    """A recognition service isolated to this test (its own schema), with a check-in service
+    in-process as its vault."""
     for name, value in escalation_env(service_env).items():
         monkeypatch.setenv(name, value)
     schema = f"{service_env['KINSHIP_DATABASE_SCHEMA']}_r"
-    settings = RecognitionSettings(database_schema=schema, kudos_daily_limit=3)
-    app = create_recognition_app(settings)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://recognition.test"
-        ) as client,
-    ):
-        yield Recognition(client, settings, endpoints)
+    async with recognition_running(schema, endpoints, kudos_daily_limit=3) as running:
+        yield running

@@ -12,7 +12,7 @@ import pytest
 from tests.escalation_support import STAFF, Starter, encode_person, recorded, seed_directory
 from tests.integration.conftest import NotificationStarter
 from tests.kafka_reading import publish
-from tests.notifications_support import WEBHOOK_SECRET
+from tests.notifications_support import secret_of
 from tests.receivers import WebhookReceiver
 
 pytestmark = pytest.mark.integration
@@ -49,7 +49,7 @@ async def test_critical_checkin_pages_the_responder_and_a_dead_endpoint_escalate
         assert len(paged) == 1, "the backup responder is paged once"
         print(f"backup paged {paged[0].at - started:.1f} s after the check-in")
         body = paged[0].body
-        expected = hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+        expected = hmac.new(secret_of(webhooks.url("resp-b")), body, hashlib.sha256).hexdigest()
         assert paged[0].headers["x-kinship-signature"] == f"sha256={expected}"
         alert = json.loads(body)
         assert (alert["step"], alert["severity"]) == (2, "critical")

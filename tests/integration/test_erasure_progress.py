@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from kinship_contracts.privacy import ErasureStage
-from kinship_runtime.database import migrate_schema
+from kinship_runtime.database import _register_codecs, migrate_schema
 from kinship_runtime.erasure import note_done
 from tests.conftest import Endpoints
 
@@ -54,3 +54,14 @@ async def test_the_receipt_goes_out_once_both_halves_are_done_in_either_order(
     assert body["removed"] == {"kudos": 2, "streaks": 1}
     assert await done(conn, "er-1", second) is None  # never a second receipt
     assert await done(conn, "er-1", first) is None
+
+
+async def test_it_works_on_a_service_pools_connection_with_its_json_codec(
+    conn: asyncpg.Connection,
+) -> None:
+    await _register_codecs(conn)  # what every service's pool does to its connections
+    assert await done(conn, "er-2", ErasureStage.PERSON, kudos=2) is None
+    receipt = await done(conn, "er-2", ErasureStage.SUBJECTS, streaks=1)
+    assert receipt is not None
+    body = json.loads(receipt.value or b"")  # type: ignore[attr-defined]
+    assert body["removed"] == {"kudos": 2, "streaks": 1}

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from tests.escalation_support import (
-    AUTH,
     STAFF,
     SUBJECTS,
     Escalation,
@@ -60,13 +59,16 @@ async def test_critical_checkin_alerts_escalates_and_stops_at_acknowledgement(
         "reason",
         "opened_at",
         "ack_url",
+        "expires_at",
     }
     assert (alert["severity"], alert["step"]) == ("critical", 1)
+    # The link on Kafka carries no token: the notifications service adds one when it sends.
+    assert alert["ack_url"] == f"http://escalation.test/v1/alerts/{alert['alert_id']}/acknowledge"
     crisis = [r for r in requests if r["kind"] == "crisis_resources"]
     assert crisis[0]["recipient"] == {"subject_id": SUBJECTS.subject_id("worker-1")}
     assert crisis[0]["critical"] is True
-    # worker-1 is in Europe/London: the UK crisis line comes first.
-    assert crisis[0]["resources"][0]["name"] == "Samaritans"
+    # Where the person is is not known here: the resources for everyone.
+    assert crisis[0]["resources"] and all(not r.get("countries") for r in crisis[0]["resources"])
 
     # No acknowledgement within 2 s: the backup responder is alerted.
     assert await escalation.wait_for("SELECT count(*) FROM alerts", 2, timeout=10) == 2
@@ -78,15 +80,19 @@ async def test_critical_checkin_alerts_escalates_and_stops_at_acknowledgement(
     assert second["step"] == 2
 
     # The backup acknowledges through the link; the link works once.
-    path = second["ack_url"].removeprefix("http://escalation.test")
+    path = escalation.link(second)
     page = await escalation.client.get(path)
-    assert page.status_code == 200 and "<form method=post" in page.text
+    assert page.status_code == 200 and '<form method="post"' in page.text
+    assert (page.headers["cache-control"], page.headers["referrer-policy"]) == (
+        "no-store",
+        "no-referrer",
+    )
     taken = await escalation.client.post(path)
     assert taken.status_code == 200, taken.text
     assert (taken.json()["status"], taken.json()["responder_id"]) == ("acknowledged", "resp-b")
     again = await escalation.client.post(path)
     assert again.status_code == 403
-    forged = await escalation.client.post(path.replace("token=", "token=0"))
+    forged = await escalation.client.post(path[:-1] + ("0" if path[-1] != "0" else "1"))
     assert forged.status_code == 403
 
     await asyncio.sleep(3)  # longer than a step: nothing more may be sent
@@ -102,7 +108,7 @@ async def test_critical_checkin_alerts_escalates_and_stops_at_acknowledgement(
         json={"outcome": "supported"},
         headers=bearer("resp-a", "peer_responder"),
     )
-    assert wrong.status_code == 409
+    assert wrong.status_code == 403  # not their case
     done = await escalation.client.post(
         f"/v1/cases/{case_id}/resolve",
         json={"outcome": "referred_professional"},
@@ -130,8 +136,15 @@ async def test_critical_checkin_alerts_escalates_and_stops_at_acknowledgement(
     requests = await escalation.messages("notifications.requests", expect=5)
     feedback = sorted(r["params"]["from"] for r in requests if r["kind"] == "feedback_request")
     assert feedback == ["person", "responder"]
-    audit = await escalation.rows("SELECT action FROM case_audit WHERE case_id = $1", case_id)
-    assert [row["action"] for row in audit][-2:] == ["contacted", "resolved"]
+    audit = await escalation.rows(
+        "SELECT action, actor, subject_ids FROM case_audit WHERE case_id = $1 ORDER BY seq",
+        case_id,
+    )
+    assert [(r["action"], r["actor"]) for r in audit][-2:] == [
+        ("contacted", "person:resp-b"),
+        ("resolved", "person:resp-b"),
+    ]
+    assert {tuple(r["subject_ids"]) for r in audit} == {(SUBJECTS.subject_id("worker-1"),)}
 
 
 async def test_same_recorded_checkin_twice_has_one_effect(escalation: Escalation) -> None:
@@ -157,7 +170,7 @@ async def test_failed_alert_delivery_escalates_at_once(escalation: Escalation) -
                 {"target": "coordinators", "timeout_seconds": 600},
             ]
         },
-        headers=AUTH,
+        headers=bearer("coord-1"),
     )
     await publish(
         escalation.endpoints.bootstrap_servers,
@@ -223,8 +236,17 @@ async def test_cases_are_scoped_to_the_caller_and_reads_are_audited(
     )
     assert denied.status_code == 403
     assert (await escalation.client.get("/v1/cases")).status_code == 401
-    reads = await escalation.rows("SELECT actor FROM case_audit WHERE action = 'read'")
-    assert sorted(r["actor"] for r in reads) == ["coord-1", "coord-1", "resp-a"]
+    key = {"Authorization": "Bearer test-key"}  # every scope there is: never a case
+    assert (await escalation.client.get("/v1/cases", headers=key)).status_code == 403
+    assert (await escalation.client.get(f"/v1/cases/{other}", headers=key)).status_code == 403
+    reads = await escalation.rows(
+        "SELECT action, actor, cardinality(case_ids) AS cases FROM case_audit"
+        " WHERE action IN ('read', 'list') ORDER BY seq"
+    )
+    assert [(r["action"], r["actor"], r["cases"]) for r in reads] == [
+        ("list", "person:resp-a", 1),
+        ("list", "person:coord-1", 2),  # one record for the whole list
+    ]
     assert "worker" not in json.dumps(everything.json())
 
 
@@ -247,8 +269,13 @@ async def test_two_replicas_open_one_case_and_fire_each_timer_once(
         per_step = await second.rows(
             "SELECT case_id, step, count(*) AS n FROM alerts GROUP BY case_id, step"
         )
+        # Each step of each case alerted exactly once, whichever replica fired its timer (on a
+        # busy machine some cases reach step 3 before this count: still once each).
         assert all(row["n"] == 1 for row in per_step)
-        assert len(per_step) == 40
+        steps: dict[str, set[int]] = {}
+        for row in per_step:
+            steps.setdefault(row["case_id"], set()).add(row["step"])
+        assert len(steps) == 20 and all({1, 2} <= found for found in steps.values())
         requests = await first.messages("notifications.requests", expect=80)
         alert_ids = [r["alert"]["alert_id"] for r in requests if r["kind"] == "alert"]
         assert len(alert_ids) >= 40

@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 
-from kinship_contracts.subjects import Pseudonymiser
 from tests.escalation_support import (
-    PSEUDONYM_KEY,
     STAFF,
+    SUBJECTS,
     Starter,
     recorded,
     seed_directory,
@@ -92,7 +91,7 @@ async def test_simulated_weeks_open_exactly_the_predicted_cases_across_a_restart
         await service.wait_for("SELECT count(*) FROM cases", expected_cases, timeout=30)
         cases = await service.rows("SELECT subject_id, severity, rules FROM cases")
 
-    subjects = Pseudonymiser(PSEUDONYM_KEY.encode())
+    subjects = SUBJECTS
     kind_of = {
         subjects.subject_id(f"{kind}-{n}"): kind for kind in SCRIPT for n in range(PEOPLE_PER_KIND)
     }

@@ -1,5 +1,6 @@
 """Upgrading an escalation database made before the runtime owned the directory projection:
-the amended first migration is accepted and the staff are kept (real PostgreSQL)."""
+the amended first migration is accepted and the staff are kept, by person id only (their
+subject ids go); the audit trail gains its case and subject columns (real PostgreSQL)."""
 
 import shutil
 from collections.abc import AsyncIterator
@@ -54,11 +55,21 @@ async def test_an_existing_database_keeps_its_staff_in_the_runtimes_directory_pr
             ("gone", "s-gone", "team-r", "UTC", True, False, False),
         ],
     )
+    await conn.execute(
+        f'INSERT INTO "{database}".cases (id, subject_id, status, severity, rules,'
+        " observation_ids, step, attempt, opened_at, sequence, policy) VALUES ('k-1',"
+        " 's-worker-1', 'opened', 'high', '{self_referral}', '{c-1}', 0, 0, now(), 1, '{}')"
+    )
+    await conn.execute(
+        f'INSERT INTO "{database}".case_audit (case_id, action, actor) VALUES'
+        " ('k-1', 'opened', 'detection'), ('k-1', 'read', 'coord-1')"
+    )
 
     applied = await migrate_schema(conn, database, MIGRATIONS)
 
-    assert "0002_directory_people.sql" in applied and "0001_escalation.sql" not in applied
-    assert all(name.startswith("runtime/") for name in applied[:-1])
+    assert applied[-3:] == ["0002_directory_people.sql", "0003_trust.sql", "0004_detection.sql"]
+    assert "0001_escalation.sql" not in applied
+    assert all(name.startswith("runtime/") for name in applied[:-3])
     current = await conn.fetchval(
         f'SELECT checksum FROM "{database}".schema_migrations WHERE version = 1'
     )
@@ -69,11 +80,18 @@ async def test_an_existing_database_keeps_its_staff_in_the_runtimes_directory_pr
         ".directory_people ORDER BY person_id"
     )
     assert [tuple(row.values()) for row in rows] == [
-        ("both", "s-both", "team-b", "UTC", ["peer_responder", "coordinator"], True),
-        ("coord-1", "s-coord-1", "team-c", "America/New_York", ["coordinator"], True),
-        ("gone", "s-gone", "team-r", "UTC", ["peer_responder"], False),
-        ("resp-a", "s-resp-a", "team-r", "Europe/London", ["peer_responder"], True),
-        ("worker-1", "s-worker-1", "team-x", "Europe/London", [], True),
+        ("both", None, "team-b", "UTC", ["peer_responder", "coordinator"], True),
+        ("coord-1", None, "team-c", "America/New_York", ["coordinator"], True),
+        ("gone", None, "team-r", "UTC", ["peer_responder"], False),
+        ("resp-a", None, "team-r", "Europe/London", ["peer_responder"], True),
+        ("worker-1", None, "team-x", "Europe/London", [], True),
+    ]
+    audit = await conn.fetch(
+        f'SELECT case_id, case_ids, subject_ids, actor FROM "{database}".case_audit ORDER BY seq'
+    )
+    assert [tuple(row.values()) for row in audit] == [
+        ("k-1", ["k-1"], ["s-worker-1"], "detection"),
+        ("k-1", ["k-1"], ["s-worker-1"], "coord-1"),
     ]
 
     pool = await asyncpg.create_pool(
@@ -86,9 +104,9 @@ async def test_an_existing_database_keeps_its_staff_in_the_runtimes_directory_pr
     finally:
         await pool.close()
     assert staff == [
-        StaffMember("both", "s-both", "team-b", True, True),
-        StaffMember("coord-1", "s-coord-1", "team-c", False, True),
-        StaffMember("resp-a", "s-resp-a", "team-r", True, False),
+        StaffMember("both", "team-b", True, True),
+        StaffMember("coord-1", "team-c", False, True),
+        StaffMember("resp-a", "team-r", True, False),
     ]
     assert sorted(loads) == ["both", "resp-a"]
 
@@ -97,7 +115,12 @@ async def test_a_new_database_has_only_the_runtimes_directory(
     conn: asyncpg.Connection, database: str
 ) -> None:
     applied = await migrate_schema(conn, database, MIGRATIONS)
-    assert applied[-2:] == ["0001_escalation.sql", "0002_directory_people.sql"]
+    assert applied[-4:] == [
+        "0001_escalation.sql",
+        "0002_directory_people.sql",
+        "0003_trust.sql",
+        "0004_detection.sql",
+    ]
     made = await tables(conn, database)
     assert {"directory_people", "outbox", "processed_events", "cases", "timers"} <= made
     assert "directory" not in made

@@ -22,6 +22,8 @@ from tests.kafka_reading import encode, publish
 pytestmark = pytest.mark.integration
 
 RESPONDER = ("peer_responder",)
+REPORTS = AUTH
+"""The tests' key holds every scope, ``reports:read`` among them: programme metrics only."""
 
 
 async def send_checkins(service: Escalation, *messages: tuple[bytes, bytes]) -> None:
@@ -71,7 +73,7 @@ async def test_no_first_contact_in_time_escalates_and_handover_realerts(
             json={"to_person_id": "worker-1"},
             headers=bearer("resp-a", *RESPONDER),
         )
-        assert refused.status_code in (403, 409)
+        assert refused.status_code == 403  # resp-a has not acknowledged: not theirs yet
 
 
 async def test_low_scores_without_a_case_get_self_care_once_a_week(escalation: Escalation) -> None:
@@ -116,6 +118,11 @@ async def test_critical_incident_offers_group_sessions_and_schedules_follow_ups(
         ("exposure_follow_up", timedelta(hours=72)),
         ("exposure_follow_up", timedelta(hours=720)),
     ]
+    # The person's follow-ups are kept under the subject id the check-in service's vault gave.
+    followed = await escalation.rows(
+        "SELECT DISTINCT subject_id FROM timers WHERE kind = 'exposure_follow_up'"
+    )
+    assert len(followed) == 1 and followed[0]["subject_id"] not in (None, "worker-1")
     proposals = [
         m for m in await escalation.messages("escalation.cases", expect=1) if "window_start" in m
     ]
@@ -160,7 +167,7 @@ async def test_programme_metrics_are_aggregates_withheld_below_five_cases(
         escalation, *[recorded(f"c-{p}", p, now, wants_contact=True, mood=3) for p in people[:4]]
     )
     assert await escalation.wait_for("SELECT count(*) FROM cases", 4) == 4
-    withheld = await escalation.client.get("/v1/metrics/programme", headers=AUTH)
+    withheld = await escalation.client.get("/v1/metrics/programme", headers=REPORTS)
     assert withheld.json()["cases"] is None
     await send_checkins(escalation, recorded("c-m-4", "m-4", now, wants_contact=True, mood=3))
     assert await escalation.wait_for("SELECT count(*) FROM cases", 5) == 5
@@ -174,7 +181,7 @@ async def test_programme_metrics_are_aggregates_withheld_below_five_cases(
         f"/v1/cases/{case['id']}/resolve", json={"outcome": "supported"}, headers=who
     )
     assert resolved.is_success
-    metrics = (await escalation.client.get("/v1/metrics/programme", headers=AUTH)).json()
+    metrics = (await escalation.client.get("/v1/metrics/programme", headers=REPORTS)).json()
     assert metrics["cases"] == 5
     assert metrics["outcomes"] == {"supported": 1}
     assert metrics["escalation_rate_by_step"]["1"] == 1.0
@@ -192,7 +199,7 @@ async def test_failed_delivery_on_the_last_step_waits_for_its_timer(
     await seed_directory(escalation, STAFF)
     policy = {"steps": [{"target": "coordinators", "timeout_seconds": 600}]}
     assert (
-        await escalation.client.put("/v1/policies/default", json=policy, headers=AUTH)
+        await escalation.client.put("/v1/policies/default", json=policy, headers=bearer("coord-1"))
     ).is_success
     await send_checkins(
         escalation, recorded("c-1", "worker-1", datetime.now(UTC), wants_contact=True, mood=1)
@@ -229,4 +236,5 @@ async def test_urgent_lane_opens_the_case_and_the_recorded_copy_changes_nothing(
     await asyncio.sleep(1.5)
     assert len(await escalation.rows("SELECT id FROM observations")) == 1
     assert len(await escalation.rows("SELECT id FROM cases")) == 1
-    assert len(await escalation.rows("SELECT id FROM alerts")) == 1
+    # (the 2 s step timeout may page step 2 meanwhile on a busy machine: count step 1 only)
+    assert len(await escalation.rows("SELECT id FROM alerts WHERE step = 1 AND attempt = 1")) == 1

@@ -7,7 +7,12 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from kinship_runtime.database import MigrationError, migrate_schema
+from kinship_runtime.database import (
+    RUNTIME_MIGRATIONS,
+    MigrationError,
+    load_migrations,
+    migrate_schema,
+)
 from tests.conftest import Endpoints
 
 pytestmark = pytest.mark.integration
@@ -35,12 +40,13 @@ async def test_the_runtime_tables_come_first_and_a_second_run_applies_nothing(
 ) -> None:
     write(tmp_path, "0001_things.sql", "CREATE TABLE things (id text PRIMARY KEY);")
     applied = await migrate_schema(conn, database, tmp_path)
-    assert applied == [
+    runtime = [f"runtime/{m.name}" for m in load_migrations(RUNTIME_MIGRATIONS)]
+    assert runtime[:3] == [
         "runtime/0001_outbox.sql",
         "runtime/0002_processed_events.sql",
         "runtime/0003_directory.sql",
-        "0001_things.sql",
     ]
+    assert applied == [*runtime, "0001_things.sql"]
     assert {"outbox", "processed_events", "directory_people", "things"} <= await tables(
         conn, database
     )

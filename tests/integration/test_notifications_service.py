@@ -1,24 +1,30 @@
 """The notifications service against the real broker and database, with a local webhook
-receiver and a local SMTP server."""
+receiver (which verifies each endpoint's signature and refuses stale bodies) and a local SMTP
+server."""
 
 import asyncio
 import hashlib
 import hmac
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import HttpUrl
 
+from kinship_contracts.links import check_ack_token
 from kinship_contracts.notifications import Alert, MessageKind, NotificationRequest, Recipient
-from tests.escalation_support import encode_person
+from kinship_runtime.settings import DEV_CREDENTIALS
+from tests.escalation_support import bearer, encode_person
 from tests.integration.conftest import NotificationStarter
 from tests.kafka_reading import publish, read_all
-from tests.notifications_support import WEBHOOK_SECRET, Notifications
+from tests.notifications_support import Notifications, publish_requests, secret_of
 from tests.receivers import SmtpReceiver, WebhookReceiver
 
 pytestmark = pytest.mark.integration
+
+LINK_SECRET = DEV_CREDENTIALS["KINSHIP_LINK_SECRET"].encode()
 
 
 def alert_request(delivery_id: str, person_id: str, critical: bool = True) -> NotificationRequest:
@@ -36,17 +42,16 @@ def alert_request(delivery_id: str, person_id: str, critical: bool = True) -> No
             step=1,
             reason="Immediate risk: the person may be unsafe. Reach out now.",
             opened_at=datetime.now(UTC),
-            ack_url="http://127.0.0.1:8002/v1/alerts/x/acknowledge?token=t",
+            ack_url=f"http://127.0.0.1:8002/v1/alerts/alert-{delivery_id}/acknowledge",
         ),
         created_at=datetime.now(UTC),
     )
 
 
 async def send(service: Notifications, *requests: NotificationRequest) -> None:
-    await publish(
-        service.endpoints.bootstrap_servers,
-        service.topic("notifications.requests"),
-        [(r.id.encode(), r.model_dump_json().encode()) for r in requests],
+    """Publish requests signed, as a Kinship service does."""
+    await publish_requests(
+        service.endpoints.bootstrap_servers, service.topic("notifications.requests"), requests
     )
 
 
@@ -82,7 +87,7 @@ async def until(predicate: Any, timeout: float = 10.0) -> bool:
     return bool(predicate())
 
 
-async def test_alert_arrives_once_with_a_valid_signature(
+async def test_alert_arrives_once_signed_for_its_endpoint_with_a_link_minted_at_send_time(
     notifications: Notifications, webhooks: WebhookReceiver
 ) -> None:
     await directory(notifications, ("resp-a", {"webhook": webhooks.url("resp-a")}))
@@ -91,12 +96,15 @@ async def test_alert_arrives_once_with_a_valid_signature(
     assert await until(lambda: webhooks.accepted("resp-a"))
     await asyncio.sleep(1)
     received = webhooks.attempts("resp-a")
-    assert len(received) == 1
+    assert len(received) == 1 and received[0].accepted, received[0].problem
     body = received[0].body
-    expected = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    assert received[0].headers["x-kinship-signature"] == expected
+    own = "sha256=" + hmac.new(secret_of(webhooks.url("resp-a")), body, hashlib.sha256).hexdigest()
+    assert received[0].headers["x-kinship-signature"] == own
+    other = secret_of(webhooks.url("resp-b"))
+    assert own != "sha256=" + hmac.new(other, body, hashlib.sha256).hexdigest()
     assert received[0].headers["x-kinship-delivery"] == "d-1"
-    assert set(json.loads(body)) == {
+    alert = json.loads(body)
+    assert set(alert) == {
         "alert_id",
         "case_id",
         "severity",
@@ -104,13 +112,96 @@ async def test_alert_arrives_once_with_a_valid_signature(
         "reason",
         "opened_at",
         "ack_url",
+        "delivery_id",
+        "sent_at",
     }
+    assert alert["delivery_id"] == "d-1"
+    assert abs(datetime.fromisoformat(alert["sent_at"]) - datetime.now(UTC)) < timedelta(minutes=1)
+    link, _, token = alert["ack_url"].partition("?token=")
+    assert link == "http://127.0.0.1:8002/v1/alerts/alert-d-1/acknowledge"
+    now = datetime.now(UTC)
+    assert check_ack_token(LINK_SECRET, "alert-d-1", token, now)
+    assert not check_ack_token(LINK_SECRET, "alert-d-1", token, now + timedelta(hours=24))
+    # The token exists only in what the responder received: not stored, not in the receipt.
+    stored = await notifications.rows("SELECT request::text AS request FROM deliveries")
+    assert [token in row["request"] for row in stored] == [False]
     (receipt,) = await receipts(notifications, 1)
     assert (receipt["status"], receipt["alert_id"], receipt["attempts"]) == (
         "delivered",
         "alert-d-1",
         1,
     )
+    assert token not in json.dumps(receipt)
+
+
+async def test_an_old_request_with_a_token_is_sent_as_it_came_and_not_kept_once_sent(
+    notifications: Notifications, webhooks: WebhookReceiver
+) -> None:
+    await directory(notifications, ("resp-o", {"webhook": webhooks.url("resp-o")}))
+    new = alert_request("d-old", "resp-o")
+    assert new.alert is not None
+    link = str(new.alert.ack_url)
+    with_token = HttpUrl(f"{link}?token=v1.123.from-escalation")
+    old = new.model_copy(update={"alert": new.alert.model_copy(update={"ack_url": with_token})})
+    await send(notifications, old)
+    (receipt,) = await receipts(notifications, 1)
+    assert receipt["status"] == "delivered"
+    (received,) = webhooks.accepted("resp-o")
+    assert json.loads(received.body)["ack_url"] == f"{link}?token=v1.123.from-escalation"
+    (row,) = await notifications.rows("SELECT request->'alert'->>'ack_url' AS link FROM deliveries")
+    assert row["link"] == link
+
+
+async def test_unsigned_or_forged_requests_are_dead_lettered_and_nothing_is_sent(
+    notifications: Notifications, webhooks: WebhookReceiver
+) -> None:
+    await directory(notifications, ("resp-a", {"webhook": webhooks.url("resp-a")}))
+    topic = notifications.topic("notifications.requests")
+    servers = notifications.endpoints.bootstrap_servers
+    await publish_requests(servers, topic, [alert_request("d-unsigned", "resp-a")], key=None)
+    await publish_requests(servers, topic, [alert_request("d-forged", "resp-a")], key=b"x" * 32)
+    await send(notifications, alert_request("d-signed", "resp-a"))
+    assert await until(lambda: webhooks.accepted("resp-a"))
+    dead = await read_all(servers, f"{topic}.dlq", expect=2)
+    assert sorted(dict(r.headers)["kinship-dlq-code"].decode() for r in dead) == [
+        "unsigned_request",
+        "unsigned_request",
+    ]
+    await asyncio.sleep(1)
+    assert [r.headers["x-kinship-delivery"] for r in webhooks.attempts("resp-a")] == ["d-signed"]
+    rows = await notifications.rows("SELECT id FROM deliveries")
+    assert [row["id"] for row in rows] == ["d-signed"]
+
+
+async def test_a_missing_template_finishes_the_delivery_as_failed_with_a_receipt(
+    notifications: Notifications, webhooks: WebhookReceiver
+) -> None:
+    await directory(notifications, ("p-t", {"webhook": webhooks.url("p-t")}))
+    broken = NotificationRequest(
+        id="d-template",
+        kind=MessageKind.CHECKIN_REMINDER,
+        recipient=Recipient(person_id="p-t"),
+        template="no_such_template",
+        created_at=datetime.now(UTC),
+    )
+    await send(notifications, broken)
+    (receipt,) = await receipts(notifications, 1)
+    assert (receipt["status"], receipt["reason"], receipt["attempts"]) == (
+        "failed",
+        "template_error",
+        1,
+    )
+    await asyncio.sleep(1)  # never claimed again
+    (row,) = await notifications.rows(
+        "SELECT status, attempts, lease_until, last_error FROM deliveries WHERE id = 'd-template'"
+    )
+    assert (row["status"], row["attempts"], row["lease_until"], row["last_error"]) == (
+        "failed",
+        1,
+        None,
+        "template_error",
+    )
+    assert webhooks.attempts("p-t") == []
 
 
 async def test_receiver_failing_three_times_gets_exactly_one_accepted_delivery(
@@ -139,6 +230,8 @@ async def test_receiver_that_never_answers_yields_a_failed_receipt(
         [("failed", "timeout")],
         [("failed", "circuit_open")],
     )
+    (state,) = await notifications.rows("SELECT last_error FROM deliveries")
+    assert state["last_error"] in ("timeout", "circuit_open")
     assert found[0]["attempts"] == 5
 
 
@@ -171,7 +264,8 @@ async def test_email_carries_the_delivery_id_as_message_id(
     assert message["Message-ID"] == "<d-mail@kinship>"
     assert message["To"] == "resp-m@example.org"
     assert message["Subject"].startswith("Kinship alert")
-    assert "Take the case: http://127.0.0.1:8002" in message.get_payload()
+    link = "http://127.0.0.1:8002/v1/alerts/alert-d-mail/acknowledge?token="
+    assert f"Take the case: {link}" in message.get_payload()
 
 
 async def test_quiet_hours_hold_non_critical_messages_but_never_critical_ones(
@@ -180,7 +274,7 @@ async def test_quiet_hours_hold_non_critical_messages_but_never_critical_ones(
     await directory(notifications, ("resp-q", {"webhook": webhooks.url("resp-q")}))
     always_quiet = {"quiet_start": "00:00:00", "quiet_end": "23:59:59"}
     put = await notifications.client.put(
-        "/v1/preferences/resp-q", json=always_quiet, headers={"Authorization": "Bearer test-key"}
+        "/v1/preferences/resp-q", json=always_quiet, headers=bearer("resp-q")
     )
     assert put.status_code == 200, put.text
     reminder = NotificationRequest(
@@ -206,11 +300,10 @@ async def test_celebrations_respect_opt_outs(
     notifications: Notifications, webhooks: WebhookReceiver
 ) -> None:
     await directory(notifications, ("p-opt", {"webhook": webhooks.url("p-opt")}))
-    await notifications.client.put(
-        "/v1/preferences/p-opt",
-        json={"recognition_opt_out": True},
-        headers={"Authorization": "Bearer test-key"},
+    put = await notifications.client.put(
+        "/v1/preferences/p-opt", json={"recognition_opt_out": True}, headers=bearer("p-opt")
     )
+    assert put.status_code == 200, put.text
     celebration = NotificationRequest(
         id="d-cel",
         kind=MessageKind.CELEBRATION,
@@ -253,6 +346,6 @@ async def test_slack_incoming_webhook_gets_the_rendered_text(
     (received,) = webhooks.attempts("slack-sl")
     text = json.loads(received.body)["text"]
     assert text.startswith("*Kinship alert: a colleague needs support (critical, step 1)*")
-    assert "Take the case: http://127.0.0.1:8002" in text
+    assert "Take the case: http://127.0.0.1:8002/v1/alerts/alert-d-slack/acknowledge?token=" in text
     (receipt,) = await receipts(notifications, 1)
     assert (receipt["status"], receipt["channel"]) == ("delivered", "slack")

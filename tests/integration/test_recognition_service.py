@@ -1,6 +1,5 @@
 """The recognition service against the real broker and database."""
 
-import asyncio
 import hashlib
 import json
 import shutil
@@ -10,39 +9,29 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
+from kinship_contracts.links import REQUEST_SIGNATURE_HEADER, request_signed
 from kinship_recognition.composition import MIGRATIONS
 from kinship_recognition.composition import create_app as create_recognition_app
 from kinship_runtime.database import apply_migrations, migrate_schema, superseded_checksums
+from kinship_runtime.settings import DEV_CREDENTIALS
 from tests.conftest import Endpoints
 from tests.database import open_dead_letters
 from tests.escalation_support import AUTH, SUBJECTS, encode_person, recorded
 from tests.kafka_reading import encode, publish, read_all
-from tests.notifications_support import Recognition, kudos
+from tests.notifications_support import kudos
+from tests.recognition_support import RunningRecognition as Recognition
+from tests.recognition_support import VaultOverAsgi, consumed_to_end
 
 pytestmark = pytest.mark.integration
 
 
-async def consumed_to_end(service: Recognition, group: str, topic: str, count: int) -> bool:
-    """Whether ``group`` committed offsets past all ``count`` records of ``topic`` (20 s)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=service.endpoints.bootstrap_servers)
-    await admin.start()
-    try:
-        for _ in range(200):
-            offsets = await admin.list_consumer_group_offsets(group)
-            committed = sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic)
-            if committed >= count:
-                return True
-            await asyncio.sleep(0.1)
-        return False
-    finally:
-        await admin.close()
+async def records(service: Recognition, topic: str, expect: int) -> list[Any]:
+    return await read_all(service.endpoints.bootstrap_servers, service.topic(topic), expect)
 
 
 async def messages(service: Recognition, topic: str, expect: int) -> list[dict[str, Any]]:
-    records = await read_all(service.endpoints.bootstrap_servers, service.topic(topic), expect)
-    return [json.loads(r.value) for r in records]
+    return [json.loads(r.value) for r in await records(service, topic, expect)]
 
 
 async def test_kudos_over_http_and_kafka_give_one_award_and_one_celebration_each(
@@ -61,15 +50,25 @@ async def test_kudos_over_http_and_kafka_give_one_award_and_one_celebration_each
     stored = await recognition.rows("SELECT message FROM kudos WHERE id = 'k-http'")
     assert stored[0]["message"] == "Great handover"
 
-    awards = await messages(recognition, "recognition.awards", expect=2)
-    assert sorted(a["id"] for a in awards) == ["kudos:k-http", "kudos:k-kafka"]
-    requests = await messages(recognition, "notifications.requests", expect=2)
-    celebrations = [r for r in requests if r["kind"] == "celebration"]
-    assert sorted(r["id"] for r in celebrations) == [
-        "celebration:kudos:k-http",
-        "celebration:kudos:k-kafka",
+    stored = await recognition.rows("SELECT id, person_id, subject_id FROM awards ORDER BY id")
+    assert [tuple(row) for row in stored] == [
+        ("kudos:k-http", "bob", None),
+        ("kudos:k-kafka", "bob", None),
     ]
-    assert all(r["recipient"] == {"person_id": "bob"} for r in celebrations)
+    bob = await recognition.subject("bob")
+    awards = await messages(recognition, "recognition.awards", expect=2)
+    assert [a["subject_id"] for a in awards] == [bob, bob]
+    requests = await records(recognition, "notifications.requests", expect=2)
+    celebrations = [json.loads(r.value) for r in requests]
+    assert sorted(r["id"] for r in celebrations) == sorted(f"celebration:{a['id']}" for a in awards)
+    assert all(r["recipient"] == {"subject_id": bob} for r in celebrations)
+    assert all(r.key == bob.encode() for r in requests)
+    key = DEV_CREDENTIALS["KINSHIP_REQUEST_SIGNING_KEY"].encode()  # the dev profile's
+    for record in requests:
+        signature = dict(record.headers)[REQUEST_SIGNATURE_HEADER].decode()
+        assert request_signed(key, record.value, signature)
+    published = b"".join(r.value for r in requests) + json.dumps(awards).encode()
+    assert b"bob" not in published and b"k-http" not in published  # nothing to join on
 
 
 async def test_self_kudos_and_the_daily_limit_are_refused(recognition: Recognition) -> None:
@@ -128,7 +127,8 @@ async def test_refused_kudos_reach_the_dlq_when_their_batch_is_retried_record_by
     assert codes == [("k-poison", "processing_failed"), ("k-self", "self_kudos")]
     assert await recognition.wait_for("SELECT count(*) FROM kudos", 1) == 1
     awards = await messages(recognition, "recognition.awards", expect=1)
-    assert [a["id"] for a in awards] == ["kudos:k-ok"]
+    assert [a["subject_id"] for a in awards] == [await recognition.subject("bob")]
+    assert [row["id"] for row in await recognition.rows("SELECT id FROM awards")] == ["kudos:k-ok"]
 
 
 async def test_four_weekly_checkins_earn_the_streak_award_once_even_when_replayed(
@@ -146,6 +146,7 @@ async def test_four_weekly_checkins_earn_the_streak_award_once_even_when_replaye
         ],
     )
     assert await recognition.wait_for("SELECT count(*) FROM directory_people", 1) == 1
+    assert await recognition.rows("SELECT subject_id FROM directory_people") == [(None,)]
     now = datetime.now(UTC)
     weekly = [recorded(f"c-{w}", "eve", now - timedelta(weeks=3 - w), mood=2) for w in range(4)]
     topic = recognition.topic("wellbeing.checkins.recorded")
@@ -157,7 +158,7 @@ async def test_four_weekly_checkins_earn_the_streak_award_once_even_when_replaye
     fresh = recognition.settings.model_copy(
         update={"consumer_group_prefix": f"{recognition.settings.consumer_group_prefix}-replay"}
     )
-    app = create_recognition_app(fresh)
+    app = create_recognition_app(fresh, VaultOverAsgi(recognition.checkin_app))
     async with app.router.lifespan_context(app):
         group = fresh.consumer_group("checkins")
         assert await consumed_to_end(recognition, group, topic, 8)
@@ -214,11 +215,15 @@ async def test_responders_are_appreciated_for_cases_supported_and_thanks(
         [case_event("feedback_received", 7, feedback_score=5, feedback_from="person")],
     )
     assert await recognition.wait_for("SELECT count(*) FROM awards", 2) == 2
-    awards = await messages(recognition, "recognition.awards", expect=2)
-    assert sorted((a["id"], a["person_id"]) for a in awards) == [
-        ("supported:resp-a:1", "resp-a"),
-        ("thanks:case-1", "resp-a"),
+    stored = await recognition.rows("SELECT id, person_id, subject_id FROM awards ORDER BY id")
+    assert [tuple(row) for row in stored] == [
+        ("supported:resp-a:1", "resp-a", None),
+        ("thanks:case-1", "resp-a", None),
     ]
+    awards = await messages(recognition, "recognition.awards", expect=2)
+    responder = await recognition.subject("resp-a")
+    assert [a["subject_id"] for a in awards] == [responder, responder]
+    assert all("resp-a" not in json.dumps(a) and "case-1" not in json.dumps(a) for a in awards)
     assert all(SUBJECTS.subject_id("w") not in json.dumps(a) for a in awards)
     dlq = await read_all(recognition.endpoints.bootstrap_servers, f"{topic}.dlq", 0, timeout=2)
     assert dlq == []
@@ -279,15 +284,17 @@ async def test_a_schema_from_before_the_runtime_projection_keeps_its_directory(
         )
         applied = await migrate_schema(conn, database, MIGRATIONS)
         assert [name for name in applied if not name.startswith("runtime/")] == [
-            "0004_directory_people.sql"
+            "0004_directory_people.sql",
+            "0005_trust.sql",
         ]
         people = await conn.fetch(
             "SELECT person_id, subject_id, timezone, team_id, active, roles"
             f' FROM "{database}".directory_people ORDER BY person_id'
         )
+        # The people are kept; their subject ids are not (0005: no person next to a subject).
         assert [tuple(row) for row in people] == [
-            ("ann", "s-ann", "Europe/Berlin", "team-a", True, []),
-            ("bob", "s-bob", "UTC", "team-b", False, []),
+            ("ann", None, "Europe/Berlin", "team-a", True, []),
+            ("bob", None, "UTC", "team-b", False, []),
         ]
         assert await conn.fetchval("SELECT to_regclass($1)", f"{database}.people") is None
         assert await conn.fetchval(f'SELECT count(*) FROM "{database}".outbox') == 1

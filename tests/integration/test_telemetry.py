@@ -91,6 +91,7 @@ async def test_one_checkin_gives_one_trace_to_the_webhook_and_no_personal_data_l
     start_escalation: Starter,
     start_notifications: NotificationStarter,
     webhooks: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     providers, exporter, reader = telemetry
     assert providers.tracer_provider is not None

@@ -9,8 +9,12 @@
 //
 // Usage:
 //
-//	dockerfile-lint [-context DIR] [-require-digest] [-platform linux/amd64] Dockerfile...
+//	dockerfile-lint [-context DIR] [-require-digest] [-platform linux/amd64]
+//	  [-build-args NAME=VALUE[,NAME=VALUE...]]... Dockerfile...
 //
+// Each -build-args names one build's arguments (what `docker build --build-arg` would pass);
+// every Dockerfile is checked once per build so given, with the arguments applied (BuildKit's
+// rules and the paths copied from the context), or once without arguments when none is given.
 // It prints what it checked and every finding as `file:line: [source] rule: message`, and
 // exits 1 when there is any finding (a warning is a failure), 2 on a usage error.
 package main
@@ -33,6 +37,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/dockerfile2llb"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
@@ -100,7 +105,7 @@ func buildkitVersion() string {
 }
 
 // lintWithBuildKit runs BuildKit's linter, as `docker build --check` does.
-func lintWithBuildKit(ctx context.Context, file string, data []byte, platform ocispecs.Platform) ([]Finding, error) {
+func lintWithBuildKit(ctx context.Context, file string, data []byte, platform ocispecs.Platform, args map[string]string) ([]Finding, error) {
 	// As BuildKit's frontend does: the Dockerfile comes from a local source named dockerfile.
 	source := llb.Local("dockerfile")
 	definition, err := source.Marshal(ctx)
@@ -110,7 +115,7 @@ func lintWithBuildKit(ctx context.Context, file string, data []byte, platform oc
 	sourceMap := llb.NewSourceMap(&source, file, "Dockerfile", data)
 	sourceMap.Definition = definition
 	results, err := dockerfile2llb.DockerfileLint(ctx, data, dockerfile2llb.ConvertOpt{
-		Config:         dockerui.Config{TargetPlatforms: []ocispecs.Platform{platform}},
+		Config:         dockerui.Config{TargetPlatforms: []ocispecs.Platform{platform}, BuildArgs: args},
 		SourceMap:      sourceMap,
 		TargetPlatform: &platform,
 		MetaResolver:   offlineResolver{},
@@ -162,8 +167,14 @@ func loadDockerignore(contextDir string) (*patternmatcher.PatternMatcher, error)
 
 // checkContextSources evaluates BuildKit's CopyIgnoredFile rule (which BuildKit applies only
 // with a build context attached) the way BuildKit does, and checks that every path copied
-// from the context exists in it.
-func checkContextSources(file string, stages []instructions.Stage, contextDir string, ignore *patternmatcher.PatternMatcher) []Finding {
+// from the context exists in it. Build arguments in a path are expanded with args as BuildKit
+// would; a path that names an argument args does not give is not checked.
+func checkContextSources(file string, stages []instructions.Stage, contextDir string, ignore *patternmatcher.PatternMatcher, args map[string]string) []Finding {
+	lex := shell.NewLex('\\')
+	env := make([]string, 0, len(args))
+	for name, value := range args {
+		env = append(env, name+"="+value)
+	}
 	var findings []Finding
 	for _, stage := range stages {
 		for _, command := range stage.Commands {
@@ -182,8 +193,15 @@ func checkContextSources(file string, stages []instructions.Stage, contextDir st
 			}
 			line := lineOf(command)
 			for _, source := range sources {
-				if strings.Contains(source, "://") || strings.Contains(source, "$") {
+				if strings.Contains(source, "://") {
 					continue
+				}
+				if strings.Contains(source, "$") {
+					expanded, unmatched, err := lex.ProcessWord(source, shell.EnvsFromSlice(env))
+					if err != nil || len(unmatched) > 0 {
+						continue
+					}
+					source = expanded
 				}
 				clean := filepath.ToSlash(filepath.Clean(source))
 				// Same rule and exemptions as BuildKit's validateCopySourcePath.
@@ -217,12 +235,64 @@ func lineOf(command any) int {
 	return 0
 }
 
+// buildArgsFlag collects -build-args: one map of arguments per build to check.
+type buildArgsFlag []map[string]string
+
+func (b *buildArgsFlag) String() string { return fmt.Sprint(*b) }
+
+func (b *buildArgsFlag) Set(value string) error {
+	args := map[string]string{}
+	for _, pair := range strings.Split(value, ",") {
+		name, arg, ok := strings.Cut(pair, "=")
+		if !ok || name == "" {
+			return fmt.Errorf("%q: want NAME=VALUE[,NAME=VALUE...]", value)
+		}
+		args[name] = arg
+	}
+	*b = append(*b, args)
+	return nil
+}
+
+// label names a Dockerfile and the build arguments it is checked with.
+func label(file string, args map[string]string) string {
+	if len(args) == 0 {
+		return file
+	}
+	pairs := make([]string, 0, len(args))
+	for name, value := range args {
+		pairs = append(pairs, name+"="+value)
+	}
+	sort.Strings(pairs)
+	return fmt.Sprintf("%s (%s)", file, strings.Join(pairs, " "))
+}
+
+// lintFile runs BuildKit's linter, the context checks and the policy on one build of a file.
+func lintFile(ctx context.Context, file string, data []byte, platform ocispecs.Platform, args map[string]string, contextDir string, ignore *patternmatcher.PatternMatcher, requireDigest bool) ([]Finding, error) {
+	findings, err := lintWithBuildKit(ctx, file, data, platform, args)
+	if err != nil {
+		return nil, err
+	}
+	ast, err := parser.Parse(bytes.NewReader(data))
+	if err != nil {
+		findings = append(findings, Finding{file, 0, "buildkit", "ParseError", err.Error()})
+	} else if stages, _, err := instructions.Parse(ast.AST, nil); err != nil {
+		findings = append(findings, Finding{file, 0, "buildkit", "ParseError", err.Error()})
+	} else {
+		findings = append(findings, checkContextSources(file, stages, contextDir, ignore, args)...)
+		findings = append(findings, checkPolicy(file, data, stages, requireDigest)...)
+	}
+	sort.SliceStable(findings, func(i, j int) bool { return findings[i].Line < findings[j].Line })
+	return findings, nil
+}
+
 func main() {
+	var builds buildArgsFlag
+	flag.Var(&builds, "build-args", "one build's arguments, NAME=VALUE[,NAME=VALUE...]; repeat for each build to check")
 	contextDir := flag.String("context", ".", "build context (the repository root); its .dockerignore is applied")
 	requireDigest := flag.Bool("require-digest", false, "require every base image to be pinned by digest too")
 	platformFlag := flag.String("platform", "linux/amd64", "target platform for the lint conversion")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: dockerfile-lint [-context DIR] [-require-digest] [-platform P] Dockerfile...")
+		fmt.Fprintln(os.Stderr, "usage: dockerfile-lint [-context DIR] [-require-digest] [-platform P] [-build-args NAME=VALUE,...]... Dockerfile...")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -244,42 +314,39 @@ func main() {
 	fmt.Printf("dockerfile-lint: BuildKit %s Dockerfile linter (the rules of `docker build --check`, experimental ones as each file's check directive asks), CopyIgnoredFile against %s/.dockerignore, Kinship image policy: %s\n",
 		buildkitVersion(), *contextDir, strings.Join(policyRuleNames(*requireDigest), ", "))
 
+	if len(builds) == 0 {
+		builds = buildArgsFlag{nil}
+	}
 	ctx := context.Background()
-	total := 0
+	total, checked := 0, 0
 	for _, file := range flag.Args() {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "dockerfile-lint: %v\n", err)
 			os.Exit(2)
 		}
-		findings, err := lintWithBuildKit(ctx, file, data, platform)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "dockerfile-lint: %s: %v\n", file, err)
-			os.Exit(2)
+		for _, args := range builds {
+			name := label(file, args)
+			findings, err := lintFile(ctx, file, data, platform, args, *contextDir, ignore, *requireDigest)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "dockerfile-lint: %s: %v\n", name, err)
+				os.Exit(2)
+			}
+			checked++
+			if len(findings) == 0 {
+				fmt.Printf("  ok    %s\n", name)
+				continue
+			}
+			fmt.Printf("  FAIL  %s (%d)\n", name, len(findings))
+			for _, finding := range findings {
+				fmt.Printf("        %s\n", finding)
+			}
+			total += len(findings)
 		}
-		ast, err := parser.Parse(bytes.NewReader(data))
-		if err != nil {
-			findings = append(findings, Finding{file, 0, "buildkit", "ParseError", err.Error()})
-		} else if stages, _, err := instructions.Parse(ast.AST, nil); err != nil {
-			findings = append(findings, Finding{file, 0, "buildkit", "ParseError", err.Error()})
-		} else {
-			findings = append(findings, checkContextSources(file, stages, *contextDir, ignore)...)
-			findings = append(findings, checkPolicy(file, data, stages, *requireDigest)...)
-		}
-		sort.SliceStable(findings, func(i, j int) bool { return findings[i].Line < findings[j].Line })
-		if len(findings) == 0 {
-			fmt.Printf("  ok    %s\n", file)
-			continue
-		}
-		fmt.Printf("  FAIL  %s (%d)\n", file, len(findings))
-		for _, finding := range findings {
-			fmt.Printf("        %s\n", finding)
-		}
-		total += len(findings)
 	}
 	if total > 0 {
-		fmt.Printf("dockerfile-lint: %d problem(s) in %d Dockerfile(s)\n", total, flag.NArg())
+		fmt.Printf("dockerfile-lint: %d problem(s) in %d build(s) of %d Dockerfile(s)\n", total, checked, flag.NArg())
 		os.Exit(1)
 	}
-	fmt.Printf("dockerfile-lint: %d Dockerfile(s), no problems\n", flag.NArg())
+	fmt.Printf("dockerfile-lint: %d build(s) of %d Dockerfile(s), no problems\n", checked, flag.NArg())
 }

@@ -3,9 +3,8 @@
 from pathlib import Path
 
 import asyncpg
-from dishka import Provider, Scope, make_async_container, provide
+from dishka import Provider, Scope, from_context, provide
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
 
 from kinship_checkin.adapters.postgres import PostgresCheckinUnitOfWork
 from kinship_checkin.domain.privacy import NoteCipher
@@ -26,11 +25,8 @@ from kinship_contracts.topics import (
     ERASURE_SUBJECTS,
     OUTREACH_PREFERENCES,
 )
-from kinship_runtime.composition import RuntimeProvider, service_app
+from kinship_runtime.composition import compose_service
 from kinship_runtime.directory import DirectoryProjection
-from kinship_runtime.ingest import ingest
-from kinship_runtime.kafka import make_broker
-from kinship_runtime.settings import KinshipSettings
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -40,11 +36,7 @@ class CheckinProvider(Provider):
 
     scope = Scope.APP
 
-    @provide
-    def settings(self, settings: KinshipSettings) -> CheckinSettings:
-        """The service's settings (the same object the runtime sees)."""
-        assert isinstance(settings, CheckinSettings)
-        return settings
+    settings = from_context(provides=CheckinSettings, scope=Scope.APP)
 
     @provide
     def notes(self, settings: CheckinSettings) -> NoteCipher:
@@ -84,19 +76,11 @@ class CheckinProvider(Provider):
 
 def create_app(settings: CheckinSettings | None = None) -> FastAPI:
     """The check-in service as an ASGI app: HTTP API plus Kafka consumers in its lifespan."""
-    settings = settings or CheckinSettings()
-    broker = make_broker(settings)
-    container = make_async_container(
-        RuntimeProvider(MIGRATIONS),
+    return compose_service(
+        settings or CheckinSettings(),
         CheckinProvider(),
-        context={KinshipSettings: settings, KafkaBroker: broker},
-    )
-    for subscription in SUBSCRIPTIONS:
-        ingest(broker, settings, container, subscription)
-    return service_app(
-        container,
-        broker,
-        settings,
+        MIGRATIONS,
+        SUBSCRIPTIONS,
         title="Kinship check-in service",
         description="Check-ins, the pseudonym vault, encrypted notes, reveals to the assigned "
         "responder, erasure, and team trends.",

@@ -3,10 +3,11 @@
 import base64
 import binascii
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field, SecretStr
 
-from kinship_runtime.settings import DEV_CREDENTIALS, InsecureSettingsError, KinshipSettings
+from kinship_runtime.settings import KinshipSettings
 
 
 class CheckinSettings(KinshipSettings):
@@ -14,6 +15,12 @@ class CheckinSettings(KinshipSettings):
 
     service_name: str = "checkin"
     http_port: int = 8001
+    SECRETS: ClassVar[dict[str, bool]] = {
+        **KinshipSettings.SECRETS,
+        "api_keys": True,  # the vault clients' keys (escalation, notifications, recognition)
+        "note_keys": True,
+        "grant_key": True,
+    }
     grant_key: SecretStr | None = Field(
         default=None,
         description="Verifies the escalation service's reveal grants (the same secret there; "
@@ -55,9 +62,4 @@ class CheckinSettings(KinshipSettings):
 
     def grant_signing_key(self) -> bytes:
         """The reveal-grant key (a development one in the dev profile)."""
-        configured = self.grant_key
-        if configured is None:
-            if self.env != "dev":
-                raise InsecureSettingsError("KINSHIP_GRANT_KEY is required")
-            configured = SecretStr(DEV_CREDENTIALS["KINSHIP_GRANT_KEY"])
-        return configured.get_secret_value().encode()
+        return self.required_secret(self.grant_key, "KINSHIP_GRANT_KEY").get_secret_value().encode()

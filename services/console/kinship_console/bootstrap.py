@@ -28,7 +28,12 @@ from kinship_console.adapters.sessions import (
 )
 from kinship_console.clock import Clock
 from kinship_console.entrypoints.i18n import N_, Catalogs
-from kinship_console.entrypoints.pages import ConsolePages, SignInRequiredError, page_router
+from kinship_console.entrypoints.pages import (
+    BACK_HOME,
+    ConsolePages,
+    SignInRequiredError,
+    page_router,
+)
 from kinship_console.entrypoints.rendering import STATIC, Pages
 from kinship_console.entrypoints.security import (
     CsrfGuard,
@@ -46,6 +51,7 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 COOKIE_HTTPS = "__Host-kinship-session"
 COOKIE_HTTP = "kinship-session"
 ReadinessCheck = Callable[[], Awaitable[bool]]
+ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 
 async def migrate(settings: DatabaseSettings) -> list[str]:
@@ -80,6 +86,86 @@ class LazySessionStore:
         await self._open().delete(session_id)
 
 
+class ConsoleResources:
+    """What the console opens at start and closes at stop: the session store's database pool
+    (unless a test passes its own store) and the services' HTTP client (when it made one)."""
+
+    def __init__(
+        self, settings: ConsoleSettings, store: SessionStore | None, http_api: HttpKinshipApi | None
+    ) -> None:
+        self.settings = settings
+        self.given_store = store
+        self.http_api = http_api
+        self.sessions = LazySessionStore()
+        self.pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        """Migrate (when asked), open the pool and the session store, purge expired sessions."""
+        if self.given_store is not None:
+            self.sessions.store = self.given_store
+            return
+        settings = self.settings
+        if settings.migrate_on_start:
+            applied = await migrate(settings)
+            if applied:
+                log.info("applied migrations", extra={"count": len(applied)})
+        self.pool = await create_pool(
+            settings.database_url.get_secret_value(),
+            settings.database_schema,
+            settings.database_pool_min,
+            settings.database_pool_max,
+        )
+        sealer = SessionSealer(settings.session_key(), settings.session_key_id())
+        postgres = PostgresSessionStore(
+            self.pool, sealer, timedelta(minutes=settings.console_session_idle_minutes)
+        )
+        await postgres.delete_expired()
+        self.sessions.store = postgres
+
+    async def close(self) -> None:
+        if self.http_api is not None:
+            await self.http_api.close()
+        if self.pool is not None:
+            await self.pool.close()
+
+    @asynccontextmanager
+    async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        await self.open()
+        try:
+            yield
+        finally:
+            await self.close()
+
+    async def database_ready(self) -> bool:
+        return self.pool is not None and await self.pool.fetchval("SELECT 1") == 1
+
+    async def provider_ready(self) -> bool:
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            return (await client.get(self.settings.discovery_url)).status_code == 200
+
+
+def _http_api(settings: ConsoleSettings) -> HttpKinshipApi:
+    return HttpKinshipApi(
+        {
+            "checkin": settings.console_checkin_url,
+            "escalation": settings.console_escalation_url,
+            "notifications": settings.console_notifications_url,
+            "recognition": settings.console_recognition_url,
+        },
+        timeout=settings.console_api_timeout_seconds,
+    )
+
+
+def _identity_provider(settings: ConsoleSettings) -> AuthlibProvider:
+    return AuthlibProvider(
+        discovery_url=settings.discovery_url,
+        client_id=settings.console_oidc_client_id,
+        client_secret=settings.console_oidc_client_secret.get_secret_value(),
+        scope=settings.console_oidc_scope,
+        timeout=settings.console_api_timeout_seconds,
+    )
+
+
 def create_app(
     settings: ConsoleSettings | None = None,
     *,
@@ -98,83 +184,46 @@ def create_app(
     clock = clock or Clock()
     http_api = None
     if api is None:
-        http_api = HttpKinshipApi(
-            {
-                "checkin": settings.console_checkin_url,
-                "escalation": settings.console_escalation_url,
-                "notifications": settings.console_notifications_url,
-                "recognition": settings.console_recognition_url,
-            },
-            timeout=settings.console_api_timeout_seconds,
-        )
-        api = http_api
-    provider = provider or AuthlibProvider(
-        discovery_url=settings.discovery_url,
-        client_id=settings.console_oidc_client_id,
-        client_secret=settings.console_oidc_client_secret.get_secret_value(),
-        scope=settings.console_oidc_scope,
-        timeout=settings.console_api_timeout_seconds,
-    )
-    lazy = LazySessionStore()
-    pool_holder: dict[str, asyncpg.Pool] = {}
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if store is not None:
-            lazy.store = store
-        else:
-            if settings.migrate_on_start:
-                applied = await migrate(settings)
-                if applied:
-                    log.info("applied migrations", extra={"count": len(applied)})
-            pool = await create_pool(
-                settings.database_url.get_secret_value(),
-                settings.database_schema,
-                settings.database_pool_min,
-                settings.database_pool_max,
-            )
-            pool_holder["pool"] = pool
-            sealer = SessionSealer(settings.session_key(), settings.session_key_id())
-            postgres = PostgresSessionStore(
-                pool, sealer, timedelta(minutes=settings.console_session_idle_minutes)
-            )
-            await postgres.delete_expired()
-            lazy.store = postgres
-        try:
-            yield
-        finally:
-            if http_api is not None:
-                await http_api.close()
-            if "pool" in pool_holder:
-                await pool_holder["pool"].close()
-
-    async def database_ready() -> bool:
-        pool = pool_holder.get("pool")
-        return pool is not None and await pool.fetchval("SELECT 1") == 1
-
-    async def provider_ready() -> bool:
-        async with httpx.AsyncClient(timeout=2.0) as client:
-            return (await client.get(settings.discovery_url)).status_code == 200
-
-    checks = readiness or {"postgres": database_ready, "oidc_discovery": provider_ready}
-    pages = Pages(Catalogs())
+        http_api = api = _http_api(settings)
+    resources = ConsoleResources(settings, store, http_api)
     console = ConsolePages(
         api=api,
-        provider=provider,
-        pages=pages,
+        provider=provider or _identity_provider(settings),
+        pages=Pages(Catalogs()),
         clock=clock,
         public_url=settings.public_url,
         session_max_age=timedelta(hours=settings.console_session_max_hours),
     )
     app = FastAPI(
         title="Kinship console",
-        lifespan=lifespan,
+        lifespan=resources.lifespan,
         dependencies=[Depends(CsrfGuard(settings.public_origin))],
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
     )
     app.include_router(page_router(console))
+    _add_health_routes(
+        app,
+        readiness
+        or {"postgres": resources.database_ready, "oidc_discovery": resources.provider_ready},
+    )
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _add_error_pages(app, console)
+    app.add_middleware(
+        ServerSessions,
+        store=resources.sessions,
+        clock=clock,
+        cookie_name=COOKIE_HTTPS if settings.https else COOKIE_HTTP,
+        signin_lifetime=timedelta(minutes=settings.console_signin_minutes),
+    )
+    return SecurityHeaders(
+        app, csp=content_security_policy(settings.issuer_origin), https=settings.https
+    )
+
+
+def _add_health_routes(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
+    """/healthz (the process answers) and /readyz (each dependency answers within 3 s)."""
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -196,22 +245,36 @@ def create_app(
             status_code=200 if ready else 503,
         )
 
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    _add_error_pages(app, console)
-    app.add_middleware(
-        ServerSessions,
-        store=lazy,
-        clock=clock,
-        cookie_name=COOKIE_HTTPS if settings.https else COOKIE_HTTP,
-        signin_lifetime=timedelta(minutes=settings.console_signin_minutes),
-    )
-    return SecurityHeaders(
-        app, csp=content_security_policy(settings.issuer_origin), https=settings.https
-    )
-
 
 def _add_error_pages(app: FastAPI, console: ConsolePages) -> None:
     """Every failure is a page that says what happened (never a stack trace, never JSON)."""
+
+    def page(status_code: int, title: str, message: str) -> ErrorHandler:
+        async def handler(request: Request, _error: Exception) -> Response:
+            return console.state_page(request, status_code, title, message, action=BACK_HOME)
+
+        return handler
+
+    did_not_work = (N_("This did not work"), N_("The request could not be handled."))
+    csrf_refused = page(
+        403,
+        N_("This form could not be accepted"),
+        N_(
+            "The form was out of date or did not come from this page, so nothing was "
+            "sent. Go back, reload the page and try again."
+        ),
+    )
+    too_large = page(
+        413,
+        N_("Too much to send"),
+        N_("The form was larger than Kinship accepts. Nothing was sent."),
+    )
+    not_found = page(404, N_("Page not found"), N_("There is no page at this address."))
+    went_wrong = page(
+        500,
+        N_("Something went wrong"),
+        N_("Kinship could not show this page. Please try again in a few minutes."),
+    )
 
     async def sign_in_required(request: Request, error: Exception) -> Response:
         assert isinstance(error, SignInRequiredError)
@@ -225,68 +288,20 @@ def _add_error_pages(app: FastAPI, console: ConsolePages) -> None:
             action=(f"/signin?next={quote(error.next_path)}", N_("Sign in again")),
         )
 
-    async def csrf_refused(request: Request, _error: Exception) -> Response:
-        return console.state_page(
-            request,
-            403,
-            N_("This form could not be accepted"),
-            N_(
-                "The form was out of date or did not come from this page, so nothing was "
-                "sent. Go back, reload the page and try again."
-            ),
-            action=("/", N_("Back to the start page")),
-        )
-
-    async def too_large(request: Request, _error: Exception) -> Response:
-        return console.state_page(
-            request,
-            413,
-            N_("Too much to send"),
-            N_("The form was larger than Kinship accepts. Nothing was sent."),
-            action=("/", N_("Back to the start page")),
-        )
-
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, StarletteHTTPException)
         if error.status_code == 404:
-            return console.state_page(
-                request,
-                404,
-                N_("Page not found"),
-                N_("There is no page at this address."),
-                action=("/", N_("Back to the start page")),
-            )
-        return console.state_page(
-            request,
-            error.status_code,
-            N_("This did not work"),
-            N_("The request could not be handled."),
-            action=("/", N_("Back to the start page")),
-        )
-
-    async def invalid_request(request: Request, _error: Exception) -> Response:
-        return console.state_page(
-            request,
-            400,
-            N_("This did not work"),
-            N_("The request could not be handled."),
-            action=("/", N_("Back to the start page")),
-        )
+            return await not_found(request, error)
+        return await page(error.status_code, *did_not_work)(request, error)
 
     async def unexpected(request: Request, error: Exception) -> Response:
         # The type only: messages and tracebacks may carry values from the request.
         log.error("unexpected error", extra={"error": type(error).__name__})
-        return console.state_page(
-            request,
-            500,
-            N_("Something went wrong"),
-            N_("Kinship could not show this page. Please try again in a few minutes."),
-            action=("/", N_("Back to the start page")),
-        )
+        return await went_wrong(request, error)
 
     app.add_exception_handler(SignInRequiredError, sign_in_required)
     app.add_exception_handler(CsrfRefusedError, csrf_refused)
     app.add_exception_handler(FormTooLargeError, too_large)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(RequestValidationError, page(400, *did_not_work))
     app.add_exception_handler(Exception, unexpected)

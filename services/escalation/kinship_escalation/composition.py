@@ -1,8 +1,6 @@
 """Composition root of the escalation service: the one place that builds every dependency."""
 
-import hashlib
-import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,9 +9,13 @@ from dishka import Provider, Scope, make_async_container, provide
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from kinship_contracts.subjects import Pseudonymiser
-from kinship_contracts.topics import ESCALATION_CASES, GROUP_SESSIONS, NOTIFICATION_REQUESTS
-from kinship_escalation.adapters.files import load_catalogue, read_zone_table
+from kinship_contracts.topics import (
+    ERASURE_RECEIPTS,
+    ESCALATION_CASES,
+    GROUP_SESSIONS,
+    NOTIFICATION_REQUESTS,
+)
+from kinship_escalation.adapters.files import load_catalogue
 from kinship_escalation.adapters.postgres import PostgresEscalationUnitOfWork
 from kinship_escalation.domain.links import AckLinks
 from kinship_escalation.domain.policies import default_policy
@@ -30,16 +32,9 @@ from kinship_runtime.ingest import ingest
 from kinship_runtime.kafka import make_broker
 from kinship_runtime.outbox import OutboxRelay
 from kinship_runtime.settings import KinshipSettings
+from kinship_runtime.vault import VaultClient
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-
-
-def _link_secret(settings: EscalationSettings) -> bytes:
-    configured = settings.link_secret.get_secret_value()
-    if configured:
-        return configured.encode()
-    key = settings.pseudonym_key.get_secret_value().encode()
-    return hmac.new(key, b"kinship-ack-links", hashlib.sha256).digest()
 
 
 class EscalationProvider(Provider):
@@ -54,27 +49,34 @@ class EscalationProvider(Provider):
         return settings
 
     @provide
-    def context(self, settings: EscalationSettings) -> EscalationContext:
-        """Rules, the default policy, links, pseudonyms, topics and resources of the use cases."""
+    def context(self, settings: EscalationSettings, vault: VaultClient) -> EscalationContext:
+        """Rules, the default policy, links, the vault, topics, keys and resources."""
         return EscalationContext(
             rules=DetectionRules.load(settings.rules_file),
             default_policy=default_policy(
                 settings.ack_timeout_seconds, settings.contact_timeout_seconds
             ),
-            links=AckLinks(_link_secret(settings), settings.public_url),
-            pseudonyms=Pseudonymiser(settings.pseudonym_key.get_secret_value().encode()),
+            links=AckLinks(
+                settings.ack_link_secret(),
+                settings.public_url,
+                timedelta(hours=settings.ack_link_hours),
+            ),
+            vault=vault,
             cases_topic=settings.topic(ESCALATION_CASES),
             requests_topic=settings.topic(NOTIFICATION_REQUESTS),
+            receipts_topic=settings.topic(ERASURE_RECEIPTS),
+            request_key=settings.request_signature_key(),
+            grant_key=settings.grant_signing_key(),
             responder_rest=timedelta(hours=settings.responder_rest_hours),
             resources=load_catalogue(settings.resources_file),
-            zone_table=read_zone_table(),
+            console_url=settings.console_url,
         )
 
     @provide
-    def directory(self, context: EscalationContext) -> DirectoryProjection:
-        """The directory projection: roles and time zones, people linked to their subject ids
-        (to tell who a case is about)."""
-        return DirectoryProjection(subject_of=context.pseudonyms.subject_id)
+    def directory(self) -> DirectoryProjection:
+        """The directory projection: staff facts by person id (roles, team, time zone), never
+        a subject id (only the check-in service's vault links people to subjects)."""
+        return DirectoryProjection()
 
     @provide(scope=Scope.REQUEST)
     def unit_of_work(
@@ -105,13 +107,24 @@ class EscalationProvider(Provider):
         await worker.stop()
 
 
-def create_app(settings: EscalationSettings | None = None) -> FastAPI:
-    """The escalation service as an ASGI app: HTTP API, consumers and timers in its lifespan."""
+def create_app(
+    settings: EscalationSettings | None = None, *, providers: Sequence[Provider] = ()
+) -> FastAPI:
+    """The escalation service as an ASGI app: HTTP API, consumers and timers in its lifespan.
+
+    ``providers`` replace dependencies (tests: the vault as an in-process check-in service).
+    """
     settings = settings or EscalationSettings()
+    # Missing secrets fail the start, not the first alert.
+    settings.ack_link_secret()
+    settings.grant_signing_key()
+    settings.request_signature_key()
+    settings.vault_key()
     broker = make_broker(settings)
     container = make_async_container(
         RuntimeProvider(MIGRATIONS),
         EscalationProvider(),
+        *providers,
         context={KinshipSettings: settings, KafkaBroker: broker},
     )
     for subscription in SUBSCRIPTIONS:
@@ -123,8 +136,8 @@ def create_app(settings: EscalationSettings | None = None) -> FastAPI:
         title="Kinship escalation service",
         description="Distress detection, crisis-support cases, on-call escalation and timers.",
         routers=[escalation_router()],
-        produces=(ESCALATION_CASES, GROUP_SESSIONS, NOTIFICATION_REQUESTS),
+        produces=(ESCALATION_CASES, GROUP_SESSIONS, NOTIFICATION_REQUESTS, ERASURE_RECEIPTS),
         workers=(TimerWorker,),
-        # The one-time signed acknowledgement links carry their own proof, no bearer token.
+        # The one-time acknowledgement links carry their own proof, no bearer token.
         public_paths=("/v1/alerts/",),
     )

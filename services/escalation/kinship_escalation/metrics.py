@@ -11,3 +11,9 @@ TIME_TO_ACKNOWLEDGE = METER.create_histogram(
     unit="s",
     description="From a case opening to a responder acknowledging it.",
 )
+SCREENS_SKIPPED = METER.create_counter(
+    "kinship.alerts.screens_skipped",
+    unit="{screen}",
+    description="Alert steps sent without asking the vault who the case is about (it did not "
+    "answer): each is in the case's audit trail.",
+)

@@ -11,20 +11,24 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-from kinship_contracts.subjects import Pseudonymiser
-from kinship_contracts.topics import NOTIFICATION_RECEIPTS
+from kinship_contracts.topics import ERASURE_RECEIPTS, NOTIFICATION_RECEIPTS
+from kinship_notifications.adapters.network import GuardedNetworkBackend, guarded_client
 from kinship_notifications.adapters.postgres import PostgresNotificationsUnitOfWork
 from kinship_notifications.adapters.senders import Senders, SmtpServer
 from kinship_notifications.adapters.templates import Templates
+from kinship_notifications.domain.links import MessageLinks
 from kinship_notifications.domain.policy import CircuitBreaker, RetryPolicy
-from kinship_notifications.entrypoints.consumers import SUBSCRIPTIONS
-from kinship_notifications.entrypoints.delivery import (
-    DeliveryChannels,
-    DeliveryConfig,
-    DeliveryWorker,
-)
+from kinship_notifications.entrypoints.consumers import RequestSignatures, subscriptions
+from kinship_notifications.entrypoints.delivery import DeliveryConfig, DeliveryWorker
 from kinship_notifications.entrypoints.http import notifications_router
-from kinship_notifications.handlers.ports import NotificationsUnitOfWork, Sender, TemplateRenderer
+from kinship_notifications.handlers.deliver import DeliveryTools
+from kinship_notifications.handlers.erasure import ErasureConfig
+from kinship_notifications.handlers.ports import (
+    DeliveryTargets,
+    NotificationsUnitOfWork,
+    Sender,
+    TemplateRenderer,
+)
 from kinship_notifications.settings import NotificationSettings
 from kinship_runtime.composition import RuntimeProvider, service_app
 from kinship_runtime.directory import DirectoryProjection
@@ -32,6 +36,7 @@ from kinship_runtime.ingest import ingest
 from kinship_runtime.kafka import make_broker
 from kinship_runtime.outbox import OutboxRelay
 from kinship_runtime.settings import KinshipSettings
+from kinship_runtime.vault import VaultClient
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -48,12 +53,26 @@ class NotificationsProvider(Provider):
         return settings
 
     @provide
-    def directory(self, settings: NotificationSettings) -> DirectoryProjection:
-        """The directory projection with contact details (display name, channels), and each
-        person's subject id (the check-in service's key, one-way) to reach people being
-        supported."""
-        pseudonyms = Pseudonymiser(settings.pseudonym_key.get_secret_value().encode())
-        return DirectoryProjection(keep_contact=True, subject_of=pseudonyms.subject_id)
+    def directory(self) -> DirectoryProjection:
+        """The directory projection with contact details (display name, channels); never a
+        subject id: the person behind one is asked of the vault at delivery time."""
+        return DirectoryProjection(keep_contact=True)
+
+    @provide
+    def delivery_targets(self, vault: VaultClient) -> DeliveryTargets:
+        """The check-in service's vault (scope ``subjects:deliver``)."""
+        return vault
+
+    @provide
+    def links(self, settings: NotificationSettings) -> MessageLinks:
+        """Link tokens (acknowledgement, consent), minted as messages are sent, and the
+        console's pages for links a request does not carry."""
+        return MessageLinks(settings.ack_link_secret(), settings.console_url)
+
+    @provide
+    def erasure(self, settings: NotificationSettings) -> ErasureConfig:
+        """Where erasure receipts go."""
+        return ErasureConfig(settings.topic(ERASURE_RECEIPTS))
 
     @provide(scope=Scope.REQUEST)
     def unit_of_work(
@@ -63,9 +82,16 @@ class NotificationsProvider(Provider):
         return PostgresNotificationsUnitOfWork(pool, directory)
 
     @provide
-    async def http_client(self) -> AsyncIterator[httpx.AsyncClient]:
-        """The client of webhook and Slack calls, closed after the worker stopped."""
-        client = httpx.AsyncClient(follow_redirects=False)
+    def network(self, settings: NotificationSettings) -> GuardedNetworkBackend:
+        """Connections of webhook and Slack calls: public addresses (or allowlisted ones)
+        only, checked at connect time."""
+        return GuardedNetworkBackend(settings.webhook_allowlist())
+
+    @provide
+    async def http_client(self, network: GuardedNetworkBackend) -> AsyncIterator[httpx.AsyncClient]:
+        """The client of webhook and Slack calls (guarded, no redirects, no environment
+        proxies), closed after the worker stopped."""
+        client = guarded_client(network)
         # Webhook calls carry the trace (traceparent) and get client spans; their URLs are
         # not exported (telemetry.SafeSpanExporter keeps no url.* attribute).
         HTTPXClientInstrumentor.instrument_client(client)
@@ -95,6 +121,7 @@ class NotificationsProvider(Provider):
             settings.webhook_secret.get_secret_value().encode(),
             smtp,
             settings.delivery_timeout_seconds,
+            https_only=settings.https_only,
         )
 
     @provide
@@ -133,13 +160,15 @@ class NotificationsProvider(Provider):
         sender: Sender,
         templates: TemplateRenderer,
         breaker: CircuitBreaker,
+        targets: DeliveryTargets,
+        links: MessageLinks,
         config: DeliveryConfig,
         relay: OutboxRelay,
     ) -> AsyncIterator[DeliveryWorker]:
         """The delivery worker, running from first use until the container closes."""
         worker = DeliveryWorker(
             lambda: PostgresNotificationsUnitOfWork(pool, directory),
-            DeliveryChannels(sender, templates, breaker),
+            DeliveryTools(sender, templates, breaker, targets, links),
             config,
             after_finish=relay.wake,
         )
@@ -148,16 +177,24 @@ class NotificationsProvider(Provider):
         await worker.stop()
 
 
-def create_app(settings: NotificationSettings | None = None) -> FastAPI:
-    """The notifications service as an ASGI app: HTTP API, consumers and the delivery worker."""
+def create_app(settings: NotificationSettings | None = None, *overrides: Provider) -> FastAPI:
+    """The notifications service as an ASGI app: HTTP API, consumers and the delivery worker.
+
+    ``overrides`` replace what they provide (tests: the vault over an in-process check-in
+    service).
+    """
     settings = settings or NotificationSettings()
+    signatures = RequestSignatures(
+        settings.request_signing_secret(), settings.accept_unsigned_requests
+    )
     broker = make_broker(settings)
     container = make_async_container(
         RuntimeProvider(MIGRATIONS),
         NotificationsProvider(),
+        *overrides,
         context={KinshipSettings: settings, KafkaBroker: broker},
     )
-    for subscription in SUBSCRIPTIONS:
+    for subscription in subscriptions(signatures):
         ingest(broker, settings, container, subscription)
     return service_app(
         container,
@@ -166,6 +203,6 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         title="Kinship notifications service",
         description="Signed webhooks, Slack and email; exactly once as the recipient sees it.",
         routers=[notifications_router()],
-        produces=(NOTIFICATION_RECEIPTS,),
+        produces=(NOTIFICATION_RECEIPTS, ERASURE_RECEIPTS),
         workers=(DeliveryWorker,),
     )

@@ -1,9 +1,14 @@
 """Notifications service settings (``KINSHIP_*`` environment variables)."""
 
+from typing import ClassVar
+
 from pydantic import Field, SecretStr
 
-from kinship_contracts.subjects import PseudonymKey
-from kinship_runtime.settings import KinshipSettings
+from kinship_notifications.domain.addresses import Allowlist
+from kinship_runtime.settings import DEV_CREDENTIALS, InsecureSettingsError, KinshipSettings
+
+DEV_ALLOWED_HOSTS = ("127.0.0.1", "::1")
+"""What the dev profile (the local stack, the tests) admits besides public addresses."""
 
 
 class NotificationSettings(KinshipSettings):
@@ -11,11 +16,43 @@ class NotificationSettings(KinshipSettings):
 
     service_name: str = "notifications"
     http_port: int = 8003
-    pseudonym_key: PseudonymKey = Field(
-        description="The check-in service's HMAC key: finds a supported person's channels "
-        "from their subject id (one-way)."
+    SECRETS: ClassVar[dict[str, bool]] = {
+        **KinshipSettings.SECRETS,
+        "checkin_api_key": True,
+        "request_signing_key": True,
+        "link_secret": True,
+        "webhook_secret": True,
+        "smtp_password": False,
+    }
+    webhook_secret: SecretStr = Field(
+        description="Derives each webhook endpoint's signing secret (HMAC of the endpoint's "
+        "URL): `python -m kinship_notifications endpoint-secret <url>` prints the one to give "
+        "that receiver (X-Kinship-Signature)."
     )
-    webhook_secret: SecretStr = Field(description="Signs webhook bodies (X-Kinship-Signature).")
+    link_secret: SecretStr | None = Field(
+        default=None,
+        description="Mints the tokens of acknowledgement and consent links when messages are "
+        "sent; the escalation service checks them with the same secret (>= 32 bytes; "
+        "required outside KINSHIP_ENV=dev, where a development secret is used).",
+    )
+    console_url: str = Field(
+        default="http://127.0.0.1:8005",
+        pattern=r"^https?://[^\s]+$",
+        description="The web console people open: check-in reminders link to its check-in "
+        "page (<url>/checkin) and feedback requests to it, when a request carries no link.",
+    )
+    accept_unsigned_requests: bool = Field(
+        default=False,
+        description="Migration only: accept notification requests WITHOUT a "
+        "kinship-request-signature (a wrong signature is never accepted); off once every "
+        "producer signs.",
+    )
+    webhook_allowed_hosts: str = Field(
+        default="",
+        description="Host names, addresses and CIDRs (comma-separated) that webhook and Slack "
+        "calls may reach although they are not public (an internal alerting gateway); cloud "
+        "metadata addresses are never admitted. The dev profile adds 127.0.0.1 and ::1.",
+    )
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_from: str = "Kinship <kinship@localhost>"
@@ -36,3 +73,22 @@ class NotificationSettings(KinshipSettings):
     )
     breaker_cool_down_seconds: float = Field(default=30.0, gt=0)
     ingest_max_records: int = Field(default=500, ge=1)
+
+    def ack_link_secret(self) -> bytes:
+        """The secret of acknowledgement-link tokens (a development one in the dev profile)."""
+        configured = self.link_secret
+        if configured is None:
+            if self.env != "dev":
+                raise InsecureSettingsError("KINSHIP_LINK_SECRET is required")
+            configured = SecretStr(DEV_CREDENTIALS["KINSHIP_LINK_SECRET"])
+        return configured.get_secret_value().encode()
+
+    def webhook_allowlist(self) -> Allowlist:
+        """The non-public destinations webhook and Slack calls may reach."""
+        extra = DEV_ALLOWED_HOSTS if self.env == "dev" else ()
+        return Allowlist.parse(self.webhook_allowed_hosts, extra=extra)
+
+    @property
+    def https_only(self) -> bool:
+        """Web channels need https, except in the dev profile."""
+        return self.env != "dev"

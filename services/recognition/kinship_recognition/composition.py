@@ -7,20 +7,21 @@ from dishka import Provider, Scope, make_async_container, provide
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
-from kinship_contracts.subjects import Pseudonymiser
-from kinship_contracts.topics import NOTIFICATION_REQUESTS, RECOGNITION_AWARDS
+from kinship_contracts.topics import ERASURE_RECEIPTS, NOTIFICATION_REQUESTS, RECOGNITION_AWARDS
 from kinship_recognition.adapters.chart import MatplotlibChart
 from kinship_recognition.adapters.postgres import PostgresRecognitionUnitOfWork
 from kinship_recognition.entrypoints.consumers import SUBSCRIPTIONS
 from kinship_recognition.entrypoints.http import recognition_router
 from kinship_recognition.handlers.awards import AwardTopics
-from kinship_recognition.handlers.ports import ChartRenderer, RecognitionUnitOfWork
+from kinship_recognition.handlers.erasure import ErasureTopics
+from kinship_recognition.handlers.ports import ChartRenderer, RecognitionUnitOfWork, SubjectLookup
 from kinship_recognition.settings import RecognitionSettings
 from kinship_runtime.composition import RuntimeProvider, service_app
 from kinship_runtime.directory import DirectoryProjection
 from kinship_runtime.ingest import ingest
 from kinship_runtime.kafka import make_broker
 from kinship_runtime.settings import KinshipSettings
+from kinship_runtime.vault import VaultClient
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -37,24 +38,28 @@ class RecognitionProvider(Provider):
         return settings
 
     @provide
-    def pseudonyms(self, settings: RecognitionSettings) -> Pseudonymiser:
-        """The check-in service's pseudonyms: pulse respondents, and subjects' directory rows."""
-        return Pseudonymiser(settings.pseudonym_key.get_secret_value().encode())
-
-    @provide
     def topics(self, settings: RecognitionSettings) -> AwardTopics:
-        """Where awards and celebration requests go."""
+        """Where awards and celebration requests go, and the key that signs the requests."""
         return AwardTopics(
-            settings.topic(RECOGNITION_AWARDS), settings.topic(NOTIFICATION_REQUESTS)
+            settings.topic(RECOGNITION_AWARDS),
+            settings.topic(NOTIFICATION_REQUESTS),
+            settings.request_signing_secret(),
         )
 
     @provide
-    def directory(self, pseudonyms: Pseudonymiser) -> DirectoryProjection:
-        """The directory projection, with each person's subject id: check-ins arrive by subject.
+    def erasure(self, settings: RecognitionSettings) -> ErasureTopics:
+        """Where erasure receipts go."""
+        return ErasureTopics(settings.topic(ERASURE_RECEIPTS))
 
-        TRANSITIONAL: until the subject ids leave this service (the trust issue).
-        """
-        return DirectoryProjection(subject_of=pseudonyms.subject_id)
+    @provide
+    def subjects(self, vault: VaultClient) -> SubjectLookup:
+        """The people celebrated and pulse respondents, by the subject ids the vault gives."""
+        return vault
+
+    @provide
+    def directory(self) -> DirectoryProjection:
+        """The directory projection: teams and roles, never a subject id."""
+        return DirectoryProjection()
 
     @provide
     def chart(self) -> ChartRenderer:
@@ -69,13 +74,18 @@ class RecognitionProvider(Provider):
         return PostgresRecognitionUnitOfWork(pool, directory)
 
 
-def create_app(settings: RecognitionSettings | None = None) -> FastAPI:
-    """The recognition service as an ASGI app: HTTP API plus Kafka consumers in its lifespan."""
+def create_app(settings: RecognitionSettings | None = None, *overrides: Provider) -> FastAPI:
+    """The recognition service as an ASGI app: HTTP API plus Kafka consumers in its lifespan.
+
+    ``overrides``: providers that replace what they provide (tests: the vault over an
+    in-process check-in service).
+    """
     settings = settings or RecognitionSettings()
     broker = make_broker(settings)
     container = make_async_container(
         RuntimeProvider(MIGRATIONS),
         RecognitionProvider(),
+        *overrides,
         context={KinshipSettings: settings, KafkaBroker: broker},
     )
     for subscription in SUBSCRIPTIONS:
@@ -87,5 +97,5 @@ def create_app(settings: RecognitionSettings | None = None) -> FastAPI:
         title="Kinship recognition service",
         description="Kudos, check-in streaks and milestones, celebrated.",
         routers=[recognition_router()],
-        produces=(RECOGNITION_AWARDS, NOTIFICATION_REQUESTS),
+        produces=(RECOGNITION_AWARDS, NOTIFICATION_REQUESTS, ERASURE_RECEIPTS),
     )

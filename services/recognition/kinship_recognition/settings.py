@@ -1,8 +1,9 @@
 """Recognition service settings (``KINSHIP_*`` environment variables)."""
 
+from typing import ClassVar
+
 from pydantic import Field
 
-from kinship_contracts.subjects import PseudonymKey
 from kinship_runtime.settings import KinshipSettings
 
 
@@ -11,8 +12,10 @@ class RecognitionSettings(KinshipSettings):
 
     service_name: str = "recognition"
     http_port: int = 8004
-    pseudonym_key: PseudonymKey = Field(
-        description="The check-in service's HMAC key: finds a person's time zone for streaks."
-    )
+    SECRETS: ClassVar[dict[str, bool]] = {
+        **KinshipSettings.SECRETS,
+        "checkin_api_key": True,
+        "request_signing_key": True,
+    }
     kudos_daily_limit: int = Field(default=10, ge=1, description="Kudos a person may send a day.")
     ingest_max_records: int = Field(default=500, ge=1)

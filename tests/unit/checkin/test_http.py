@@ -1,19 +1,12 @@
 """The check-in HTTP API over the in-memory unit of work (the real routes, fakes behind them)."""
 
 import base64
-import json
-import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import ClassVar
 
 import httpx
-import jwt
 import pytest
-from dishka import Provider, Scope, make_async_container, provide
-from dishka.integrations.fastapi import setup_dishka
-from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
+from dishka import Provider, Scope, provide
 from pydantic import SecretStr
 
 from kinship_checkin.domain.privacy import NoteCipher
@@ -26,41 +19,16 @@ from kinship_checkin.handlers.recording import RecordingTopics
 from kinship_checkin.settings import CheckinSettings
 from kinship_contracts.directory import Role
 from kinship_runtime.access import PeopleDirectory, Person, RateLimits
-from kinship_runtime.http import create_http_app
-from kinship_runtime.identity import (
-    ApiKeys,
-    IdentityVerifier,
-    JwtRules,
-    JwtVerifier,
-    parse_api_keys,
-)
+from kinship_runtime.identity import IdentityVerifier
 from kinship_runtime.outbox import OutboxRelay
 from tests.kafka_reading import checkin
 from tests.unit.fakes.checkin import FakeCheckinUnitOfWork
+from tests.unit.fakes.http import bearer, identities, routes_client
+from tests.unit.fakes.relay import FakeRelay
 
 PLANTED_NOTE = "SECRET-NOTE-123"
 AUTH = {"Authorization": "Bearer unit-key"}
 NOTE_KEY = base64.b64encode(b"n" * 32).decode()
-
-
-class FakeRelay:
-    """Counts wake-ups instead of publishing."""
-
-    def __init__(self) -> None:
-        self.wakes = 0
-
-    def wake(self) -> None:
-        self.wakes += 1
-
-
-ISSUER = "http://127.0.0.1:9/idp"
-JWT_SECRET = "a-test-secret-that-is-long-enough-for-hs256"
-
-
-def bearer(person_id: str) -> dict[str, str]:
-    now = int(time.time())
-    claims = {"sub": person_id, "aud": "kinship", "iss": ISSUER, "iat": now, "exp": now + 60}
-    return {"Authorization": f"Bearer {jwt.encode(claims, JWT_SECRET, 'HS256')}"}
 
 
 class FakePeople:
@@ -96,18 +64,13 @@ class Fakes(Provider):
         return self.relay  # type: ignore[return-value]
 
     @provide
-    def identities(self) -> IdentityVerifier:
-        keys = [
-            {"name": "survey", "scopes": ["checkins:submit"], "key": "unit-key"},
-            {"name": "hr", "scopes": ["erasure:request"], "key": "hr-key"},
-            {"name": "notifications", "scopes": ["subjects:deliver"], "key": "notify-key"},
-        ]
-        return IdentityVerifier(
-            ApiKeys(parse_api_keys(json.dumps(keys))),
-            JwtVerifier(
-                JwtRules(issuer=ISSUER, audience="kinship", max_lifetime_seconds=600),
-                secret=SecretStr(JWT_SECRET),
-            ),
+    def identity_verifier(self) -> IdentityVerifier:
+        return identities(
+            [
+                {"name": "survey", "scopes": ["checkins:submit"], "key": "unit-key"},
+                {"name": "hr", "scopes": ["erasure:request"], "key": "hr-key"},
+                {"name": "notifications", "scopes": ["subjects:deliver"], "key": "notify-key"},
+            ]
         )
 
     @provide
@@ -147,11 +110,6 @@ class Fakes(Provider):
         )
 
 
-@asynccontextmanager
-async def _no_lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    yield
-
-
 @pytest.fixture
 def uow() -> FakeCheckinUnitOfWork:
     return FakeCheckinUnitOfWork()
@@ -164,19 +122,8 @@ def relay() -> FakeRelay:
 
 @pytest.fixture
 async def client(uow: FakeCheckinUnitOfWork, relay: FakeRelay) -> AsyncIterator[httpx.AsyncClient]:
-    container = make_async_container(Fakes(uow, relay))
-    app = create_http_app(
-        title="checkin (unit)",
-        description="",
-        lifespan=_no_lifespan,
-        routers=[checkin_router()],
-        broker=KafkaBroker("127.0.0.1:9"),
-    )
-    setup_dishka(container, app)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://checkin") as http:
+    async with routes_client("checkin", checkin_router(), Fakes(uow, relay)) as http:
         yield http
-    await container.close()
 
 
 async def test_http_checkin_without_credentials_is_401(client: httpx.AsyncClient) -> None:

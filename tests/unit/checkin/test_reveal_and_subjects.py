@@ -1,16 +1,21 @@
 """The vault's guarded answers: lookups, conflict screens, deliveries and reveals."""
 
+import base64
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import SecretStr
 
 from kinship_checkin.domain.people import Contact, Revealed
 from kinship_checkin.domain.privacy import NoteCipher
 from kinship_checkin.handlers.recording import RecordingTopics, record_checkins
 from kinship_checkin.handlers.reveal import PersonGoneError, RevealRefusedError, reveal
 from kinship_checkin.handlers.subjects import lookup_subjects, resolve_for_delivery, screen
+from kinship_checkin.settings import CheckinSettings
 from kinship_contracts.grants import RevealGrant, sign_grant
+from kinship_runtime.settings import DEV_CREDENTIALS
 from tests.unit.fakes.checkin import FakeCheckinUnitOfWork, submitted
+from tests.unit.fakes.settings import strong_secrets
 
 NOTES = NoteCipher({"n1": b"n" * 32}, "n1")
 GRANT_KEY = b"g" * 32
@@ -149,3 +154,20 @@ async def test_a_delivery_resolution_is_audited_without_naming_the_person() -> N
             {"request_id": "req-2", "found": False},
         ),
     ]
+
+
+def test_the_grant_key_is_required_outside_the_dev_profile() -> None:
+    note_keys = SecretStr("n1:" + base64.b64encode(b"n" * 32).decode())
+    others = strong_secrets(CheckinSettings, without=("grant_key",))
+    with pytest.raises(ValueError, match="KINSHIP_GRANT_KEY is required"):
+        CheckinSettings(env="production", note_keys=note_keys, note_key_id="n1", **others)
+    configured = CheckinSettings(
+        env="production",
+        note_keys=note_keys,
+        note_key_id="n1",
+        grant_key=SecretStr("g" * 40),
+        **others,
+    )
+    assert configured.grant_signing_key() == b"g" * 40
+    dev = CheckinSettings(env="dev", note_keys=note_keys, note_key_id="n1")
+    assert dev.grant_signing_key() == DEV_CREDENTIALS["KINSHIP_GRANT_KEY"].encode()

@@ -68,6 +68,7 @@ async def test_a_check_in_is_posted_with_the_persons_token() -> None:
         "source": "kinship-console",
         "mood": 2,
         "wants_contact": False,
+        "share_note": False,
     }
     assert receipt.immediate_support is not None
     assert receipt.immediate_support[0].name == "Crisis line"

@@ -203,24 +203,20 @@ class _Closed(BaseModel):
     free: str
 
 
-def test_narrowing_a_literal_to_a_single_value_is_reported() -> None:
-    old, new = _TwoKinds.model_json_schema(), _OneKind.model_json_schema()
-    assert incompatibilities(old, new) != []
-
-
-def test_changing_a_const_value_is_reported() -> None:
-    old, new = _OneKind.model_json_schema(), _OtherKind.model_json_schema()
-    assert incompatibilities(old, new) != []
-
-
-def test_narrowing_a_free_string_to_an_enum_is_reported() -> None:
-    old, new = _TwoKinds.model_json_schema(), _EnumFree.model_json_schema()
-    assert incompatibilities(old, new) != []
-
-
-def test_forbidding_additional_properties_is_reported() -> None:
-    old, new = _TwoKinds.model_json_schema(), _Closed.model_json_schema()
-    assert incompatibilities(old, new) != []
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [(_TwoKinds, _OneKind), (_OneKind, _OtherKind), (_TwoKinds, _EnumFree), (_TwoKinds, _Closed)],
+    ids=[
+        "literal-narrowed-to-one-value",
+        "const-value-changed",
+        "free-string-narrowed-to-an-enum",
+        "additional-properties-forbidden",
+    ],
+)
+def test_incompatible_changes_to_models_are_reported(
+    old: type[BaseModel], new: type[BaseModel]
+) -> None:
+    assert incompatibilities(old.model_json_schema(), new.model_json_schema()) != []
 
 
 def test_every_event_type_has_a_committed_snapshot() -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from kinship_contracts.checkins import CheckinRecorded
 from kinship_contracts.directory import DirectoryChange, DirectoryPerson
+from kinship_contracts.links import mint_ack_token
 from kinship_contracts.notifications import DeliveryStatus, MessageKind, NotificationReceipt
 from kinship_contracts.signals import SignalSubmitted
 from kinship_escalation.domain.links import AckLinks
@@ -17,12 +18,16 @@ from kinship_escalation.domain.policies import EscalationPolicy, default_policy
 from kinship_escalation.domain.rules import DetectionRules
 from kinship_escalation.handlers.context import EscalationContext
 from tests.escalation_support import SUBJECTS, recorded_event
-from tests.unit.fakes.escalation import FakeEscalationUnitOfWork
+from tests.unit.fakes.escalation import FakeEscalationUnitOfWork, FakeVault
 
 NOW = datetime(2026, 11, 24, 9, tzinfo=UTC)
 CASES = "escalation.cases"
 REQUESTS = "notifications.requests"
-ZONES = "GB\t+513030-0000731\tEurope/London\nUS\t+404251-0740023\tAmerica/New_York\n"
+RECEIPTS = "privacy.erasure.receipts"
+LINK_SECRET = b"unit-link-secret-0123456789abcdef"
+REQUEST_KEY = b"unit-request-key-0123456789abcdef"
+GRANT_KEY = b"unit-grant-key-0123456789abcdef01"
+LINK_LIFETIME = timedelta(hours=24)
 
 
 class Clock:
@@ -51,16 +56,19 @@ class Ids:
 
 
 def context(clock: Clock, **overrides: Any) -> EscalationContext:
-    """The use cases' context as the composition root builds it, with a test clock and ids."""
+    """The use cases' context as the composition root builds it, with a test clock and ids,
+    and a vault that knows everyone's subject id as the test events name them."""
     settings: dict[str, Any] = {
         "rules": DetectionRules(),
         "default_policy": default_policy(300, 3600),
-        "links": AckLinks(b"unit-link-secret", "http://127.0.0.1:8002"),
-        "pseudonyms": SUBJECTS,
+        "links": AckLinks(LINK_SECRET, "http://127.0.0.1:8002", LINK_LIFETIME),
+        "vault": FakeVault(SUBJECTS.subject_id),
         "cases_topic": CASES,
         "requests_topic": REQUESTS,
+        "receipts_topic": RECEIPTS,
+        "request_key": REQUEST_KEY,
+        "grant_key": GRANT_KEY,
         "responder_rest": timedelta(hours=12),
-        "zone_table": ZONES,
         "clock": clock,
         "new_id": Ids(),
     }
@@ -73,8 +81,18 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def ctx(clock: Clock) -> EscalationContext:
-    return context(clock)
+def vault() -> FakeVault:
+    return FakeVault(SUBJECTS.subject_id)
+
+
+@pytest.fixture
+def ctx(clock: Clock, vault: FakeVault) -> EscalationContext:
+    return context(clock, vault=vault)
+
+
+def link_token(alert_id: str, sent_at: datetime = NOW) -> str:
+    """The token the notifications service adds to an alert's link."""
+    return mint_ack_token(LINK_SECRET, alert_id, sent_at + LINK_LIFETIME)
 
 
 def person(person_id: str, team: str, *roles: str, **fields: Any) -> DirectoryChange:
@@ -102,7 +120,7 @@ STAFF = [
 @pytest.fixture
 async def uow() -> AsyncIterator[FakeEscalationUnitOfWork]:
     """An in-memory unit of work, entered, with ``STAFF`` in its directory."""
-    work = FakeEscalationUnitOfWork(subject_of=SUBJECTS.subject_id)
+    work = FakeEscalationUnitOfWork()
     async with work:
         await work.directory.apply(STAFF)
         yield work

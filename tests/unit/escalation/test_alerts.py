@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 
 from kinship_contracts.cases import Severity
+from kinship_contracts.links import REQUEST_SIGNATURE_HEADER, request_signed
 from kinship_escalation.domain.cases import Case, StoredCase
 from kinship_escalation.domain.policies import EscalationPolicy, OnCallRotation
 from kinship_escalation.domain.rules import Evidence
@@ -15,6 +16,8 @@ from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.detection import handle_checkins
 from tests.unit.escalation.conftest import (
     NOW,
+    REQUEST_KEY,
+    REQUESTS,
     checkin,
     person,
     policy,
@@ -22,7 +25,7 @@ from tests.unit.escalation.conftest import (
     sent,
     subject,
 )
-from tests.unit.fakes.escalation import FakeEscalationUnitOfWork
+from tests.unit.fakes.escalation import FakeEscalationUnitOfWork, FakeVault
 
 
 async def new_case(
@@ -63,6 +66,55 @@ async def test_a_responder_is_never_alerted_about_themselves(
     stored = await new_case(uow, policy(("responders", 60)), "resp-a", team="team-r")
     await alert_step(stored, uow, ctx, step=1, attempt=1, now=NOW)
     assert sent(uow).alerted() == [("resp-b", 1)]
+
+
+async def test_the_vault_screens_the_candidates_and_the_one_chosen_never_is_the_person(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, vault: FakeVault
+) -> None:
+    stored = await new_case(uow, policy(("responders", 60)), "resp-a", team="team-r")
+    await alert_step(stored, uow, ctx, step=1, attempt=1, now=NOW)
+    assert vault.screens == [(subject("resp-a"), ["resp-a", "resp-b"])]
+    assert not [r for r in uow.tables.audit if r.action == "screen_skipped"]
+
+
+async def test_a_coordinator_is_never_alerted_about_themselves(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    await uow.directory.apply([person("coord-2", "team-d", "coordinator")])
+    stored = await new_case(uow, policy(("coordinators", 60)), "coord-2", team="team-d")
+    await alert_step(stored, uow, ctx, step=1, attempt=1, now=NOW)
+    assert sent(uow).alerted() == [("coord-1", 1)]
+
+
+async def test_when_the_vault_is_away_the_alert_goes_out_unscreened_and_that_is_audited(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, vault: FakeVault
+) -> None:
+    vault.down = True
+    stored = await new_case(uow, policy(("coordinators", 60), ("responders", 60)))
+    await alert_step(stored, uow, ctx, step=1, attempt=1, now=NOW)
+    assert sent(uow).alerted() == [("coord-1", 1)]  # a crisis does not wait
+    (skipped,) = [r for r in uow.tables.audit if r.action == "screen_skipped"]
+    assert (skipped.actor, skipped.case_ids, skipped.subject_ids) == (
+        "escalation",
+        (stored.case.id,),
+        (subject("worker-1"),),
+    )
+
+
+async def test_every_notification_request_is_signed_for_the_notifications_service(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    stored = await new_case(uow, policy(("coordinators", 60)))
+    await alert_step(stored, uow, ctx, step=1, attempt=1, now=NOW)
+    requests = [m for m in uow.tables.outbox if m.topic == REQUESTS]
+    assert requests
+    for message in requests:
+        assert message.value is not None
+        headers = dict(message.headers)
+        signature = headers[REQUEST_SIGNATURE_HEADER].decode()
+        assert request_signed(REQUEST_KEY, message.value, signature)
+        assert not request_signed(b"another-key-0123456789abcdef0123", message.value, signature)
+        assert not request_signed(REQUEST_KEY, message.value + b" ", signature)
 
 
 async def test_coordinators_step_alerts_every_coordinator_and_assigns_nobody(

@@ -5,7 +5,12 @@ from datetime import UTC, datetime
 import pytest
 
 from kinship_contracts.cases import CaseEventKind, CaseOutcome, CaseStatus, Severity
-from kinship_escalation.domain.cases import Case, CaseTransitionError, StoredCase
+from kinship_escalation.domain.cases import (
+    Case,
+    CaseTransitionError,
+    NotAllowedError,
+    StoredCase,
+)
 from kinship_escalation.domain.policies import default_policy
 from kinship_escalation.domain.rules import Evidence
 
@@ -66,7 +71,7 @@ def test_only_the_assigned_responder_may_resolve() -> None:
     case, _ = Case.open("k1", "s1", None, [medium()], NOW)
     case.assign("r1", 1, 1, NOW)
     case.acknowledge("r1", NOW)
-    with pytest.raises(CaseTransitionError, match="only the assigned responder"):
+    with pytest.raises(NotAllowedError, match="assigned responder can"):
         case.resolve("r2", CaseOutcome.SUPPORTED, NOW)
 
 
@@ -130,3 +135,30 @@ def test_only_someone_alerted_or_the_responder_may_acknowledge() -> None:
     case.assign("r1", 1, 1, NOW)
     assert stored.may_acknowledge("c1") and stored.may_acknowledge("r1")
     assert not stored.may_acknowledge("someone-else")
+
+
+def test_an_erased_responder_leaves_their_case_waiting_for_someone_new() -> None:
+    case, _ = Case.open("k1", "s1", None, [medium()], NOW)
+    case.assign("r1", 1, 1, NOW)
+    assert case.responder_gone(NOW) == []  # only alerted: nothing to hand back
+    assert (case.status, case.responder_id) == (CaseStatus.ASSIGNED, None)
+    case.assign("r2", 2, 1, NOW)
+    case.acknowledge("r2", NOW)
+    (event,) = case.responder_gone(NOW)
+    assert (event.kind, event.responder_id, event.status) == (
+        CaseEventKind.HANDED_OVER,
+        None,
+        CaseStatus.ASSIGNED,
+    )
+    assert case.acknowledged_at is None and case.awaiting_acknowledgement
+
+
+def test_forgetting_the_subject_closes_an_open_case_without_an_event_and_unlinks_it() -> None:
+    case, _ = Case.open("k1", "s1", "team-1", [medium()], NOW)
+    case.assign("r1", 1, 1, NOW)
+    sequence = case.sequence
+    case.forget_subject(NOW)
+    assert (case.status, case.resolved_at, case.outcome) == (CaseStatus.RESOLVED, NOW, None)
+    assert (case.subject_id, case.team_id, case.observation_ids) == ("erased", None, [])
+    assert case.sequence == sequence  # no transition: nobody is told
+    assert case.rules == ["sustained_decline"] and case.responder_id == "r1"

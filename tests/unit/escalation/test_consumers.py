@@ -6,22 +6,26 @@ from datetime import timedelta
 import pytest
 
 from kinship_contracts.directory import DirectoryChange
+from kinship_contracts.privacy import ErasureRequested, SubjectsErased
 from kinship_escalation.entrypoints.consumers import (
     SUBSCRIPTIONS,
     store_checkins,
     store_directory,
+    store_erased_subjects,
+    store_erasures,
     store_receipts,
     store_signals,
 )
 from kinship_escalation.handlers.context import EscalationContext
-from tests.escalation_support import SUBJECTS
 from tests.unit.escalation.conftest import (
     NOW,
+    RECEIPTS,
     STAFF,
     checkin,
     receipt,
     sent,
     signal,
+    subject,
 )
 from tests.unit.fakes.escalation import FakeEscalationUnitOfWork
 
@@ -29,7 +33,7 @@ from tests.unit.fakes.escalation import FakeEscalationUnitOfWork
 @pytest.fixture
 async def fresh() -> FakeEscalationUnitOfWork:
     """A unit of work not entered yet (the store functions enter it), with ``STAFF``."""
-    work = FakeEscalationUnitOfWork(subject_of=SUBJECTS.subject_id)
+    work = FakeEscalationUnitOfWork()
     async with work:
         await work.directory.apply(STAFF)
     return work
@@ -43,6 +47,8 @@ def test_subscriptions_name_their_consumers_and_dead_letter_owners() -> None:
         ("wellbeing.signals.submitted", "signals", True),
         ("notifications.receipts", "receipts", True),
         ("directory.people", "directory", False),  # the check-in service dead-letters it
+        ("privacy.erasure.requested", "erasure", False),  # so does it erasure requests
+        ("privacy.erasure.subjects", "erasure-subjects", True),
     ]
 
 
@@ -95,3 +101,24 @@ async def test_directory_changes_are_applied(fresh: FakeEscalationUnitOfWork) ->
     await store_directory([DirectoryChange("resp-a", None)], fresh)
     assert "resp-a" not in fresh.tables.people
     assert fresh.commits == 2
+
+
+async def test_both_halves_of_an_erasure_each_once_then_one_receipt(
+    fresh: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    await store_checkins([checkin("c-1", "worker-1", wants_contact=True)], fresh, ctx)
+    request = ErasureRequested(
+        id="er-1", person_id="worker-1", requested_at=NOW, source="hr-portal"
+    )
+    subjects = SubjectsErased(
+        id="er-1:subjects", erasure_id="er-1", subject_ids=[subject("worker-1")], occurred_at=NOW
+    )
+    await store_erasures([request, request], fresh, ctx)
+    await store_erasures([request], fresh, ctx)
+    assert fresh.published(RECEIPTS) == []  # one half is not a receipt
+    await store_erased_subjects([subjects], fresh, ctx)
+    await store_erased_subjects([subjects, subjects], fresh, ctx)
+    (receipt_sent,) = fresh.published(RECEIPTS)
+    assert (receipt_sent["erasure_id"], receipt_sent["service"]) == ("er-1", "escalation")
+    assert receipt_sent["removed"]["open_cases_closed"] == 1
+    assert {("erasure", "er-1"), ("erasure-subjects", "er-1:subjects")} <= fresh.tables.processed

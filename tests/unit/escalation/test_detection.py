@@ -41,17 +41,21 @@ async def test_a_critical_checkin_opens_a_case_sends_crisis_resources_and_alerts
     assert out.alerted() == [("resp-a", 1)]
     (alert,) = out.of_kind("alert")
     assert alert["critical"] is True
-    assert ctx.links.url(alert["alert"]["alert_id"]) == alert["alert"]["ack_url"]
+    # The link carries no token (the notifications service adds one when it sends it).
+    assert alert["alert"]["ack_url"] == ctx.links.url(alert["alert"]["alert_id"])
+    assert "token" not in alert["alert"]["ack_url"]
+    assert alert["alert"]["expires_at"] == "2026-11-25T09:00:00Z"
     assert alert["alert"]["reason"].startswith("Immediate risk")
     (crisis,) = out.of_kind("crisis_resources")
     assert crisis["recipient"] == {"subject_id": subject("worker-1")}
     assert crisis["critical"] is True
-    assert crisis["resources"][0]["name"] == "Samaritans"  # worker-1 is in Europe/London
+    # Where the person is is not known here: the resources for everyone, wherever they are.
+    assert crisis["resources"] and all(not r.get("countries") for r in crisis["resources"])
     timer = uow.timer(f"ack_timeout:{case.id}:1:1")
     assert timer is not None and timer.timer.due_at == NOW + timedelta(seconds=300)
-    assert [(a[1], a[2]) for a in uow.tables.audit] == [
-        ("opened", "detection"),
-        ("assigned", "escalation"),
+    assert [(a.action, a.actor, a.subject_ids) for a in uow.tables.audit] == [
+        ("opened", "detection", (subject("worker-1"),)),
+        ("assigned", "escalation", (subject("worker-1"),)),
     ]
 
 
@@ -127,12 +131,12 @@ async def test_a_low_trend_starts_the_withdrawal_watch_and_a_good_checkin_cancel
     assert watch.timer.kind is TimerKind.MISSED_CHECKINS
     # Too few check-ins for a usual interval: 7 days, twice, after the newest.
     assert watch.timer.due_at == second + timedelta(days=14)
-    assert watch.timer.payload == {"last_checkin": "c-2"}
+    assert watch.timer.payload == {"last_checkin": "c-2", "last_at": second.isoformat()}
 
     third = clock.advance(days=2)
     await handle_checkins([checkin("c-3", "w-2", third, mood=2)], uow, ctx)
     moved = uow.timer(missed_checkins_id(subject("w-2")))
-    assert moved is not None and moved.timer.payload == {"last_checkin": "c-3"}
+    assert moved is not None and moved.timer.payload["last_checkin"] == "c-3"
 
     await handle_checkins([checkin("c-4", "w-2", clock.advance(days=1), mood=4)], uow, ctx)
     assert uow.timer(missed_checkins_id(subject("w-2"))) is None
@@ -194,3 +198,133 @@ async def test_a_case_follows_the_stored_policy_it_was_opened_with(
     assert stored.policy == policy(("coordinators", 60))
     assert sent(uow).alerted() == [("coord-1", 1)]
     assert stored.case.responder_id is None  # a group was alerted, nobody assigned
+
+
+async def test_a_full_phq9_totalling_3_opens_no_case_whatever_its_first_two_items(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    # The case: items 1-2 at 2 and 1 made a derived PHQ-2 of 3, which opened a high
+    # case; a PHQ-9 of 3 is "minimal" (Kroenke et al. 2001) and its total decides.
+    await handle_checkins([checkin("c-1", phq9=[2, 1, 0, 0, 0, 0, 0, 0, 0])], uow, ctx)
+    assert uow.tables.cases == {}
+    assert sent(uow).requests == []  # not even self-care: the reading is not low
+
+
+async def test_a_phq2_asked_on_its_own_at_3_opens_a_high_case(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    await handle_checkins([checkin("c-1", phq2=[2, 1])], uow, ctx)
+    (stored,) = uow.tables.cases.values()
+    assert (stored.case.severity.value, stored.case.rules) == ("high", ["poor_wellbeing"])
+
+
+async def test_self_care_messages_carry_the_self_care_resources(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    await handle_checkins([checkin("c-1", person_id="worker-9", mood=2)], uow, ctx)
+    (request,) = sent(uow).of_kind("self_care")
+    kinds = {resource["kind"] for resource in request["resources"]}
+    # Guides and the assistance programme; no crisis lines (a low reading is not a crisis);
+    # the general ones, as this service does not know where the person is.
+    assert kinds == {"self_care", "employee_assistance"}
+    assert all(not resource.get("countries") for resource in request["resources"])
+
+
+async def test_a_case_records_its_rules_version_and_explains_each_rule_with_its_evidence(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    await handle_checkins([checkin("c-1", mood=3, who5=[2, 2, 2, 2, 2])], uow, ctx)
+    (case_id,) = uow.tables.cases
+    explanation = await uow.evidence.explain(case_id)
+    assert explanation is not None
+    assert (explanation.case_id, explanation.rules_version) == (case_id, ctx.rules.version)
+    (fired,) = explanation.rules
+    assert (fired.rule, fired.severity.value, fired.rules_versions) == (
+        "poor_wellbeing",
+        "medium",
+        (ctx.rules.version,),
+    )
+    assert fired.reason == "Questionnaire scores suggest poor wellbeing."
+    assert [(t.setting, t.condition) for t in fired.thresholds] == [
+        ("who5_poor_below", "who5_raw < 13")
+    ]
+    (observed,) = fired.observations
+    assert (observed.checkin_id, observed.at, observed.scores) == ("c-1", NOW, {"who5_raw": 10})
+
+    # New evidence accumulates: another rule, a higher severity, more observations.
+    later = clock.advance(days=1)
+    await handle_checkins([checkin("c-2", at=later, mood=3, who5=[1, 1, 1, 1, 1])], uow, ctx)
+    await handle_checkins([checkin("c-3", at=clock.advance(days=1), wants_contact=True)], uow, ctx)
+    explanation = await uow.evidence.explain(case_id)
+    assert explanation is not None
+    assert [r.rule for r in explanation.rules] == ["poor_wellbeing", "self_referral"]
+    poor = explanation.rules[0]
+    assert poor.severity.value == "high"
+    assert [(o.checkin_id, o.scores) for o in poor.observations] == [
+        ("c-1", {"who5_raw": 10}),
+        ("c-2", {"who5_raw": 5}),
+    ]
+    assert [t.setting for t in poor.thresholds] == ["who5_poor_below", "who5_high_at_or_below"]
+    assert (poor.first_fired_at, poor.last_fired_at) == (NOW, later)
+    assert await uow.evidence.explain("no-such-case") is None
+
+
+async def test_case_events_carry_the_rules_version_and_the_rules_that_fired(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    await handle_checkins([checkin("c-1", wants_contact=True, mood=3)], uow, ctx)
+    later = clock.advance(minutes=5)
+    # Item 9 positive and a total of 11: immediate risk and poor wellbeing at once.
+    await handle_checkins([checkin("c-2", at=later, phq9=[1, 1, 1, 1, 1, 1, 1, 1, 3])], uow, ctx)
+    out = sent(uow).transitions
+    assert [(t["kind"], t["rules_version"], t.get("evidence_rules")) for t in out] == [
+        ("opened", ctx.rules.version, ["self_referral"]),
+        ("assigned", ctx.rules.version, None),
+        ("evidence_added", ctx.rules.version, ["immediate_risk", "poor_wellbeing"]),
+    ]
+    # Scores and thresholds stay in the service: events carry rule names only.
+    assert all("thresholds" not in t and "scores" not in t for t in out)
+
+
+async def test_a_whole_history_in_one_batch_keeps_the_withdrawal_watch(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    # The case: the earlier check-ins of a backfill queued cancellations that deleted
+    # the watch the newest one had just set.
+    moods = [4, 4, 4, 2, 2]
+    history = [
+        checkin(f"c-{i}", "w-5", NOW + timedelta(days=i), mood=m) for i, m in enumerate(moods)
+    ]
+    await handle_checkins(history, uow, ctx)
+    watch = uow.timer(missed_checkins_id(subject("w-5")))
+    assert watch is not None
+    assert watch.timer.payload["last_checkin"] == "c-4"
+    # A daily habit: silence for twice the usual interval after the newest check-in.
+    assert watch.timer.due_at == NOW + timedelta(days=4 + 2)
+
+
+async def test_a_late_checkin_older_than_the_newest_neither_moves_nor_drops_the_watch_wrongly(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    await handle_checkins(
+        [checkin(f"c-{i}", "w-6", NOW + timedelta(days=i), mood=2) for i in range(3)], uow, ctx
+    )
+    # A good check-in from before the low trend arrives late: the trend still stands.
+    await handle_checkins([checkin("c-old", "w-6", NOW - timedelta(days=1), mood=5)], uow, ctx)
+    watch = uow.timer(missed_checkins_id(subject("w-6")))
+    assert watch is not None and watch.timer.payload["last_checkin"] == "c-2"
+
+
+async def test_detection_takes_each_subjects_lock_before_it_reads_what_was_observed(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    await handle_checkins(
+        [checkin("c-1", "w-8", NOW, mood=2), checkin("c-2", "w-7", NOW, mood=2)], uow, ctx
+    )
+    await handle_checkins([checkin("c-1", "w-8", NOW, mood=2)], uow, ctx)  # nothing new
+    clock.advance(days=30)
+    await missed_checkins_due(subject("w-8"), "team-x", "c-1", uow, ctx)
+    assert uow.serialised == [
+        sorted([subject("w-8"), subject("w-7")]),
+        [subject("w-8")],
+    ]

@@ -3,10 +3,13 @@ offer, a support-session timer and follow-ups; a team cluster brings one offer p
 
 from datetime import timedelta
 
+import pytest
+
 from kinship_escalation.handlers.context import EscalationContext
-from kinship_escalation.handlers.group_support import handle_signals, note_team_distress
+from kinship_escalation.handlers.group_support import note_team_distress
+from kinship_escalation.handlers.signals import handle_signals
 from tests.unit.escalation.conftest import NOW, Clock, person, sent, signal, subject
-from tests.unit.fakes.escalation import FakeEscalationUnitOfWork
+from tests.unit.fakes.escalation import FakeEscalationUnitOfWork, FakeVault
 
 
 async def test_a_critical_incident_offers_defusing_to_the_teams_coordinators_and_schedules_more(
@@ -55,7 +58,7 @@ async def test_a_team_without_coordinators_has_every_coordinator_offered_the_ses
     assert [armed.timer.id for armed in uow.tables.timers.values()] == ["support_session:sig-1"]
 
 
-async def test_the_same_incident_twice_is_offered_once_and_other_signals_are_ignored(
+async def test_the_same_incident_twice_is_offered_once_and_load_signals_bring_no_group_offer(
     uow: FakeEscalationUnitOfWork, ctx: EscalationContext
 ) -> None:
     overtime = signal("sig-2", NOW, person_id="worker-1").model_copy(update={"kind": "overtime"})
@@ -64,6 +67,35 @@ async def test_the_same_incident_twice_is_offered_once_and_other_signals_are_ign
     assert len(sent(uow).proposals) == 1
     assert len(sent(uow).of_kind("group_session_offer")) == 1
     assert not [t for t in uow.tables.timers if "sig-2" in t]
+
+
+async def test_a_signals_person_gets_their_subject_id_from_the_vault_once_per_batch(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, vault: FakeVault
+) -> None:
+    await handle_signals(
+        [
+            signal("sig-1", NOW, person_id="worker-1"),
+            signal("sig-2", NOW, person_id="worker-2"),
+            signal("sig-3", NOW, person_id="worker-1"),
+        ],
+        uow,
+        ctx,
+    )
+    assert vault.lookups == [["worker-1", "worker-2"]]
+    followed = {armed.timer.subject_id for armed in uow.tables.timers.values()}
+    assert followed >= {subject("worker-1"), subject("worker-2")}
+
+
+async def test_an_unreachable_vault_fails_the_batch_to_be_retried(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, vault: FakeVault
+) -> None:
+    vault.down = True
+    with pytest.raises(OSError, match="unreachable"):
+        await handle_signals([signal("sig-1", NOW, person_id="worker-1")], uow, ctx)
+    assert uow.tables.timers == {} and sent(uow).proposals == []
+    # Team signals need no vault.
+    await handle_signals([signal("sig-2", NOW, team_id="team-q")], uow, ctx)
+    assert len(sent(uow).proposals) == 1
 
 
 async def test_a_person_unknown_to_the_directory_still_gets_follow_ups_but_no_team_offer(

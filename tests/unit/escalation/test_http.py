@@ -1,8 +1,12 @@
 """The escalation HTTP API over the in-memory unit of work (the real routes, fakes behind them):
-who may do what, how handler errors answer, and that reads are audited."""
+who may call each route (the weakest credential that should be refused is refused), how
+handler errors answer, the acknowledgement link's pages, reveal grants, and audited reads."""
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -12,20 +16,61 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from pydantic import SecretStr
 
+from kinship_contracts.directory import Role
+from kinship_contracts.grants import read_grant
 from kinship_escalation.entrypoints.http import escalation_router
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.detection import handle_checkins
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
-from kinship_runtime.auth import ApiKeys, Authenticator, JwtVerifier
+from kinship_runtime.access import PeopleDirectory, Person, RateLimits, policies
 from kinship_runtime.http import create_http_app
+from kinship_runtime.identity import (
+    ApiKeys,
+    IdentityVerifier,
+    JwtRules,
+    JwtVerifier,
+    parse_api_keys,
+)
+from kinship_runtime.identity import (
+    Scope as KeyScope,
+)
 from kinship_runtime.outbox import OutboxRelay
-from tests.escalation_support import JWT_SECRET, SUBJECTS, bearer
-from tests.unit.escalation.conftest import STAFF, checkin
-from tests.unit.fakes.escalation import FakeEscalationUnitOfWork
+from tests.escalation_support import JWT_ISSUER, JWT_SECRET, bearer
+from tests.unit.escalation.conftest import (
+    GRANT_KEY,
+    NOW,
+    STAFF,
+    Clock,
+    checkin,
+    link_token,
+    subject,
+)
+from tests.unit.fakes.escalation import FakeEscalationUnitOfWork, FakeVault
 from tests.unit.fakes.relay import FakeRelay
 
-SYSTEM = {"Authorization": "Bearer unit-key"}
-RESPONDER = ("peer_responder",)
+ALL_SCOPES = {"Authorization": "Bearer all-scopes-key"}
+"""A calling system holding every scope there is: it still never reads or acts on a case."""
+REPORTS = {"Authorization": "Bearer reports-key"}
+SURVEY = {"Authorization": "Bearer survey-key"}
+RESP_A, RESP_B, COORD = bearer("resp-a"), bearer("resp-b"), bearer("coord-1")
+WORKER = bearer("worker-1")
+"""worker-1: the person the test case is about (no programme role)."""
+CLAIMING = bearer("worker-2", "coordinator", "peer_responder")
+"""An employee whose token claims roles the directory does not give them."""
+
+
+class DirectoryRoles:
+    """``PeopleDirectory`` over the fake unit of work's ``directory_people`` rows."""
+
+    def __init__(self, uow: FakeEscalationUnitOfWork) -> None:
+        self._uow = uow
+
+    async def person(self, person_id: str) -> tuple[Person, bool] | None:
+        row = self._uow.tables.people.get(person_id)
+        if row is None:
+            return None
+        roles = frozenset(Role(role) for role in row.roles)
+        return Person(person_id, roles, row.team_id), row.active
 
 
 class Fakes(Provider):
@@ -50,13 +95,27 @@ class Fakes(Provider):
         return self.ctx
 
     @provide
-    def authenticator(self) -> Authenticator:
-        return Authenticator(
-            ApiKeys(SecretStr("tests=unit-key")),
+    def identities(self) -> IdentityVerifier:
+        keys = [
+            {"name": "everything", "scopes": list(KeyScope), "key": "all-scopes-key"},
+            {"name": "reports", "scopes": ["reports:read"], "key": "reports-key"},
+            {"name": "survey", "scopes": ["checkins:submit"], "key": "survey-key"},
+        ]
+        return IdentityVerifier(
+            ApiKeys(parse_api_keys(json.dumps(keys))),
             JwtVerifier(
-                secret=SecretStr(JWT_SECRET), public_key=None, audience="kinship", issuer=None
+                JwtRules(issuer=JWT_ISSUER, audience="kinship", max_lifetime_seconds=3600),
+                secret=SecretStr(JWT_SECRET),
             ),
         )
+
+    @provide
+    def people(self) -> PeopleDirectory:
+        return DirectoryRoles(self.uow)
+
+    @provide
+    def limits(self) -> RateLimits:
+        return RateLimits.of("100/minute", "100/minute")
 
 
 @asynccontextmanager
@@ -71,8 +130,8 @@ def relay() -> FakeRelay:
 
 @pytest.fixture
 async def service() -> FakeEscalationUnitOfWork:
-    """The unit of work behind the routes, with ``STAFF`` and one case (alerting resp-a)."""
-    work = FakeEscalationUnitOfWork(subject_of=SUBJECTS.subject_id)
+    """The unit of work behind the routes, with ``STAFF`` (worker-1, worker-2 employees)."""
+    work = FakeEscalationUnitOfWork()
     async with work:
         await work.directory.apply(STAFF)
     return work
@@ -80,17 +139,15 @@ async def service() -> FakeEscalationUnitOfWork:
 
 @pytest.fixture
 async def case_id(service: FakeEscalationUnitOfWork, ctx: EscalationContext) -> str:
+    """A case about worker-1, alerting resp-a."""
     async with service:
-        await handle_checkins([checkin("c-1", wants_contact=True)], service, ctx)
+        await handle_checkins([checkin("c-1", "worker-1", wants_contact=True)], service, ctx)
     (opened,) = service.tables.cases
     return opened
 
 
 @pytest.fixture
-async def client(
-    service: FakeEscalationUnitOfWork, relay: FakeRelay, ctx: EscalationContext
-) -> AsyncIterator[httpx.AsyncClient]:
-    container = make_async_container(Fakes(service, relay, ctx))
+def app(service: FakeEscalationUnitOfWork, relay: FakeRelay, ctx: EscalationContext) -> FastAPI:
     app = create_http_app(
         title="escalation (unit)",
         description="",
@@ -98,33 +155,125 @@ async def client(
         routers=[escalation_router()],
         broker=KafkaBroker("127.0.0.1:9"),
     )
-    setup_dishka(container, app)
+    setup_dishka(make_async_container(Fakes(service, relay, ctx)), app)
+    return app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://escalation") as http:
         yield http
-    await container.close()
+    await app.state.dishka_container.close()
 
 
-async def test_every_route_needs_credentials_except_the_alert_link(
-    client: httpx.AsyncClient,
+Route = tuple[str, str, dict[str, Any] | None]
+CASE_ROUTES: list[Route] = [
+    ("POST", "/v1/cases/{case}/acknowledge", None),
+    ("POST", "/v1/cases/{case}/contact", None),
+    ("POST", "/v1/cases/{case}/handover", {"to_person_id": "resp-b"}),
+    ("POST", "/v1/cases/{case}/resolve", {"outcome": "supported"}),
+    ("POST", "/v1/cases/{case}/reveal-grant", None),
+    ("GET", "/v1/cases", None),
+    ("GET", "/v1/cases/{case}", None),
+]
+COORDINATOR_ROUTES: list[Route] = [
+    (
+        "PUT",
+        "/v1/rotations/night",
+        {"name": "night", "members": ["resp-a"], "starts_at": "2026-11-23T08:00:00+00:00"},
+    ),
+    ("GET", "/v1/rotations", None),
+    ("PUT", "/v1/policies/default", {"steps": [{"target": "responders", "timeout_seconds": 60}]}),
+    ("GET", "/v1/policies/default", None),
+]
+
+
+def test_every_route_states_one_policy_and_only_the_link_is_public(app: FastAPI) -> None:
+    table = {
+        route: [p.describe() for p in found]
+        for route, found in policies(app).items()
+        if " /v1/" in route
+    }
+    public = {route for route, found in table.items() if not found}
+    assert public == {
+        "GET /v1/alerts/{alert_id}/acknowledge",
+        "POST /v1/alerts/{alert_id}/acknowledge",
+    }
+    assert all(len(found) == 1 for route, found in table.items() if route not in public)
+    workers = "people who are coordinator or peer_responder"
+    assert table["POST /v1/cases/{case_id}/resolve"] == [workers]
+    assert table["GET /v1/cases"] == [workers]
+    assert table["PUT /v1/rotations/{name}"] == ["people who are coordinator"]
+    assert table["GET /v1/metrics/programme"] == [
+        "systems with reports:read; people who are coordinator"
+    ]
+    assert table["POST /v1/cases/{case_id}/feedback"] == ["any signed-in person"]
+
+
+async def test_every_route_but_the_link_needs_credentials(
+    client: httpx.AsyncClient, case_id: str
 ) -> None:
-    for method, path in [
-        ("POST", "/v1/cases/k/acknowledge"),
-        ("GET", "/v1/cases"),
-        ("GET", "/v1/cases/k"),
-        ("GET", "/v1/policies/default"),
-        ("GET", "/v1/metrics/programme"),
-    ]:
-        response = await client.request(method, path)
+    routes = [*CASE_ROUTES, *COORDINATOR_ROUTES, ("GET", "/v1/metrics/programme", None)]
+    routes.append(("POST", "/v1/cases/{case}/feedback", {"score": 3, "given_by": "person"}))
+    for method, path, body in routes:
+        response = await client.request(method, path.format(case=case_id), json=body)
         assert response.status_code == 401, path
-    assert (await client.get("/v1/alerts/a/acknowledge?token=x")).status_code == 403
+    assert (
+        await client.get(f"/v1/alerts/a/acknowledge?token={link_token('a')}")
+    ).status_code == 404
 
 
-async def test_the_responder_acknowledges_and_the_relay_is_woken_after_the_commit(
+async def test_a_key_never_reads_or_acts_on_a_case_whatever_its_scopes(
+    client: httpx.AsyncClient, case_id: str, service: FakeEscalationUnitOfWork
+) -> None:
+    for method, path, body in [
+        *CASE_ROUTES,
+        *COORDINATOR_ROUTES,
+        ("POST", "/v1/cases/{case}/feedback", {"score": 3, "given_by": "person"}),
+    ]:
+        response = await client.request(
+            method, path.format(case=case_id), json=body, headers=ALL_SCOPES
+        )
+        assert response.status_code == 403, path
+    assert service.tables.cases[case_id].case.status.value == "assigned"
+    assert [r for r in service.tables.audit if r.action in ("read", "list")] == []
+
+
+async def test_a_token_claiming_roles_the_directory_does_not_give_is_refused(
+    client: httpx.AsyncClient, case_id: str
+) -> None:
+    for method, path, body in [*CASE_ROUTES, *COORDINATOR_ROUTES]:
+        response = await client.request(
+            method, path.format(case=case_id), json=body, headers=CLAIMING
+        )
+        assert response.status_code == 403, path
+    assert (await client.get("/v1/metrics/programme", headers=CLAIMING)).status_code == 403
+
+
+async def test_acting_for_someone_else_in_the_body_is_refused(
+    client: httpx.AsyncClient, case_id: str, service: FakeEscalationUnitOfWork
+) -> None:
+    # The responder a request acts for is always its signed-in caller, never a body field:
+    # resp-b naming resp-a (who was alerted) acknowledges as resp-b, who was not.
+    named = await client.post(
+        f"/v1/cases/{case_id}/acknowledge", json={"person_id": "resp-a"}, headers=RESP_B
+    )
+    assert named.status_code == 403
+    for path, body in [
+        ("resolve", {"outcome": "supported", "person_id": "resp-a"}),
+        ("handover", {"to_person_id": "resp-b", "person_id": "resp-a"}),
+    ]:
+        response = await client.post(f"/v1/cases/{case_id}/{path}", json=body, headers=RESP_B)
+        assert response.status_code == 422, path
+    assert service.tables.cases[case_id].case.status.value == "assigned"
+
+
+async def test_the_alerted_responder_acknowledges_and_the_relay_is_woken_after_the_commit(
     client: httpx.AsyncClient, case_id: str, service: FakeEscalationUnitOfWork, relay: FakeRelay
 ) -> None:
     commits = service.commits
-    response = await client.post(f"/v1/cases/{case_id}/acknowledge", headers=bearer("resp-a"))
+    response = await client.post(f"/v1/cases/{case_id}/acknowledge", headers=RESP_A)
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["case_id"], body["status"], body["responder_id"]) == (
@@ -146,32 +295,26 @@ async def test_the_responder_acknowledges_and_the_relay_is_woken_after_the_commi
         "outcome",
     }
     assert (service.commits, relay.wakes) == (commits + 1, 1)
+    audit = service.tables.audit[-1]
+    assert (audit.action, audit.actor, audit.subject_ids) == (
+        "acknowledged",
+        "person:resp-a",
+        (subject("worker-1"),),
+    )
 
 
 async def test_handler_errors_answer_404_403_and_409_and_roll_back(
     client: httpx.AsyncClient, case_id: str, service: FakeEscalationUnitOfWork, relay: FakeRelay
 ) -> None:
-    missing = await client.post("/v1/cases/nope/acknowledge", headers=bearer("resp-a"))
+    missing = await client.post("/v1/cases/nope/acknowledge", headers=RESP_A)
     assert missing.status_code == 404
     assert "check the id in your alert" in missing.json()["detail"]
-    stranger = await client.post(f"/v1/cases/{case_id}/acknowledge", headers=bearer("resp-b"))
+    stranger = await client.post(f"/v1/cases/{case_id}/acknowledge", headers=RESP_B)
     assert stranger.status_code == 403
-    early = await client.post(f"/v1/cases/{case_id}/contact", headers=bearer("resp-a"))
+    early = await client.post(f"/v1/cases/{case_id}/contact", headers=RESP_A)
     assert early.status_code == 409
     assert "acknowledge first" in early.json()["detail"]
     assert service.rollbacks == 3 and relay.wakes == 0
-
-
-async def test_a_system_must_name_the_responder_it_acts_for(
-    client: httpx.AsyncClient, case_id: str
-) -> None:
-    unnamed = await client.post(f"/v1/cases/{case_id}/acknowledge", headers=SYSTEM)
-    assert unnamed.status_code == 422
-    assert unnamed.json()["detail"][0]["loc"] == ["body", "person_id"]
-    named = await client.post(
-        f"/v1/cases/{case_id}/acknowledge", json={"person_id": "resp-a"}, headers=SYSTEM
-    )
-    assert named.status_code == 200, named.text
 
 
 async def test_the_alert_link_shows_a_button_and_acknowledges_once(
@@ -181,112 +324,190 @@ async def test_the_alert_link_shows_a_button_and_acknowledges_once(
     ctx: EscalationContext,
 ) -> None:
     (alert_id,) = service.tables.alerts
-    path = ctx.links.url(alert_id).removeprefix("http://127.0.0.1:8002")
-    page = await client.get(path)
-    assert page.status_code == 200 and "<form method=post" in page.text
+    link = ctx.links.url(alert_id).removeprefix("http://127.0.0.1:8002")
+    path = f"{link}?token={link_token(alert_id)}"
+    page = await client.get(path, headers={"Accept": "text/html"})
+    assert page.status_code == 200 and '<form method="post"' in page.text
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["referrer-policy"] == "no-referrer"
     assert service.tables.cases[case_id].case.status.value == "assigned"  # a GET changes nothing
     taken = await client.post(path)
     assert taken.status_code == 200, taken.text
     assert taken.json()["responder_id"] == "resp-a"
-    assert (await client.post(path)).status_code == 403
-    assert (await client.post(path.replace("token=", "token=0"))).status_code == 403
+    assert taken.headers["cache-control"] == "no-store"
+    reused = await client.post(path, headers={"Accept": "text/html"})
+    assert reused.status_code == 403 and "already used" in reused.text
+    assert reused.headers["cache-control"] == "no-store"
+    assert (await client.get(path)).status_code == 403
+    forged = await client.post(f"{link}?token={link_token(alert_id)[:-1]}0")
+    assert forged.status_code == 403
+    assert (await client.post(link)).status_code == 422  # no token at all
+
+
+async def test_an_expired_link_gets_a_clear_page_and_changes_nothing(
+    client: httpx.AsyncClient,
+    case_id: str,
+    service: FakeEscalationUnitOfWork,
+    ctx: EscalationContext,
+    clock: Clock,
+) -> None:
+    (alert_id,) = service.tables.alerts
+    path = f"/v1/alerts/{alert_id}/acknowledge?token={link_token(alert_id)}"
+    clock.advance(hours=24, seconds=1)
+    page = await client.get(path, headers={"Accept": "text/html"})
+    assert page.status_code == 410
+    assert "This link has expired" in page.text and "<form" not in page.text
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["referrer-policy"] == "no-referrer"
+    taken = await client.post(path)
+    assert taken.status_code == 410 and "expired" in taken.json()["detail"]
+    assert service.tables.cases[case_id].case.status.value == "assigned"
 
 
 async def test_handover_contact_resolve_and_feedback_over_http(
     client: httpx.AsyncClient, case_id: str, service: FakeEscalationUnitOfWork
 ) -> None:
-    a, b = bearer("resp-a", *RESPONDER), bearer("resp-b", *RESPONDER)
-    assert (await client.post(f"/v1/cases/{case_id}/acknowledge", headers=a)).is_success
+    assert (await client.post(f"/v1/cases/{case_id}/acknowledge", headers=RESP_A)).is_success
     handed = await client.post(
-        f"/v1/cases/{case_id}/handover", json={"to_person_id": "resp-b"}, headers=a
+        f"/v1/cases/{case_id}/handover", json={"to_person_id": "resp-b"}, headers=RESP_A
     )
     assert (handed.status_code, handed.json()["status"]) == (200, "assigned")
     early = await client.post(
-        f"/v1/cases/{case_id}/handover", json={"to_person_id": "resp-a"}, headers=b
+        f"/v1/cases/{case_id}/handover", json={"to_person_id": "resp-a"}, headers=RESP_B
     )
     assert early.status_code == 409  # resp-b has not acknowledged yet
     not_staff = await client.post(
-        f"/v1/cases/{case_id}/handover", json={"to_person_id": "worker-1"}, headers=b
+        f"/v1/cases/{case_id}/handover", json={"to_person_id": "worker-2"}, headers=RESP_B
     )
     assert not_staff.status_code == 403
     for action in ("acknowledge", "contact"):
-        assert (await client.post(f"/v1/cases/{case_id}/{action}", headers=b)).is_success
+        assert (await client.post(f"/v1/cases/{case_id}/{action}", headers=RESP_B)).is_success
+    not_theirs = await client.post(
+        f"/v1/cases/{case_id}/resolve", json={"outcome": "supported"}, headers=RESP_A
+    )
+    assert not_theirs.status_code == 403  # resp-a handed it over
     resolved = await client.post(
-        f"/v1/cases/{case_id}/resolve", json={"outcome": "supported"}, headers=b
+        f"/v1/cases/{case_id}/resolve", json={"outcome": "supported"}, headers=RESP_B
     )
     assert (resolved.status_code, resolved.json()["outcome"]) == (200, "supported")
-    feedback = {"score": 4, "given_by": "responder"}
-    first = await client.post(f"/v1/cases/{case_id}/feedback", json=feedback, headers=b)
-    again = await client.post(f"/v1/cases/{case_id}/feedback", json=feedback, headers=b)
+
+    responder_side = {"score": 4, "given_by": "responder"}
+    first = await client.post(f"/v1/cases/{case_id}/feedback", json=responder_side, headers=RESP_B)
+    again = await client.post(f"/v1/cases/{case_id}/feedback", json=responder_side, headers=RESP_B)
     assert (first.status_code, first.json(), again.json()) == (
         202,
         {"recorded": True},
         {"recorded": False},
     )
+    person_side = {"score": 5, "given_by": "person"}
+    for who in (RESP_B, bearer("worker-2"), COORD):  # nobody speaks for the person
+        refused = await client.post(f"/v1/cases/{case_id}/feedback", json=person_side, headers=who)
+        assert refused.status_code == 403
+    mine = await client.post(f"/v1/cases/{case_id}/feedback", json=person_side, headers=WORKER)
+    assert (mine.status_code, mine.json()) == (202, {"recorded": True})
     bad = await client.post(
-        f"/v1/cases/{case_id}/feedback", json={"score": 6, "given_by": "boss"}, headers=b
+        f"/v1/cases/{case_id}/feedback", json={"score": 6, "given_by": "boss"}, headers=RESP_B
     )
     assert bad.status_code == 422
-    assert service.tables.feedback == {(case_id, "responder"): 4}
+    assert service.tables.feedback == {(case_id, "responder"): 4, (case_id, "person"): 5}
 
 
-async def test_responders_see_their_own_cases_coordinators_all_and_reads_are_audited(
+async def test_the_persons_feedback_answers_503_while_the_vault_is_away(
+    client: httpx.AsyncClient, case_id: str, vault: FakeVault
+) -> None:
+    for action in ("acknowledge", "contact"):
+        assert (await client.post(f"/v1/cases/{case_id}/{action}", headers=RESP_A)).is_success
+    resolve = {"outcome": "supported"}
+    assert (
+        await client.post(f"/v1/cases/{case_id}/resolve", json=resolve, headers=RESP_A)
+    ).is_success
+    vault.down = True
+    response = await client.post(
+        f"/v1/cases/{case_id}/feedback", json={"score": 5, "given_by": "person"}, headers=WORKER
+    )
+    assert response.status_code == 503 and response.headers["retry-after"]
+
+
+async def test_responders_see_their_own_cases_coordinators_all_and_each_list_is_one_record(
     client: httpx.AsyncClient, case_id: str, service: FakeEscalationUnitOfWork
 ) -> None:
-    mine = await client.get("/v1/cases?assigned_to=me", headers=bearer("resp-a", *RESPONDER))
+    mine = await client.get("/v1/cases?assigned_to=me", headers=RESP_A)
     assert [c["case_id"] for c in mine.json()] == [case_id]
-    others = await client.get("/v1/cases", headers=bearer("resp-b", *RESPONDER))
+    others = await client.get("/v1/cases", headers=RESP_B)
     assert others.json() == []  # a responder only ever sees their own
-    everything = await client.get("/v1/cases", headers=bearer("coord-1", "coordinator"))
+    everything = await client.get("/v1/cases", headers=COORD)
     assert [c["case_id"] for c in everything.json()] == [case_id]
-    denied = await client.get(f"/v1/cases/{case_id}", headers=bearer("resp-b", *RESPONDER))
+    coordinators_own = await client.get("/v1/cases?assigned_to=me", headers=COORD)
+    assert coordinators_own.json() == []
+    denied = await client.get(f"/v1/cases/{case_id}", headers=RESP_B)
     assert denied.status_code == 403
-    one = await client.get(f"/v1/cases/{case_id}", headers=SYSTEM)
+    one = await client.get(f"/v1/cases/{case_id}", headers=COORD)
     assert one.status_code == 200
-    system_mine = await client.get("/v1/cases?assigned_to=me", headers=SYSTEM)
-    assert system_mine.status_code == 422
-    reads = [(a[0], a[2]) for a in service.tables.audit if a[1] == "read"]
-    assert reads == [(case_id, "resp-a"), (case_id, "coord-1"), (case_id, "tests")]
+    reads = [(a.action, a.actor, a.case_ids) for a in service.tables.audit if a.case_ids]
+    reads = [read for read in reads if read[0] in ("read", "list")]
+    assert reads == [
+        ("list", "person:resp-a", (case_id,)),
+        ("list", "person:coord-1", (case_id,)),
+        ("read", "person:coord-1", (case_id,)),
+    ]
     assert "worker" not in everything.text
 
 
-async def test_rotations_policies_and_metrics_are_for_coordinators(
+async def test_the_assigned_responder_of_an_acknowledged_case_gets_a_reveal_grant(
+    client: httpx.AsyncClient, case_id: str, service: FakeEscalationUnitOfWork
+) -> None:
+    path = f"/v1/cases/{case_id}/reveal-grant"
+    unacknowledged = await client.post(path, headers=RESP_A)
+    assert unacknowledged.status_code == 409 and "acknowledge" in unacknowledged.json()["detail"]
+    assert (await client.post(f"/v1/cases/{case_id}/acknowledge", headers=RESP_A)).is_success
+    for refused in (RESP_B, COORD, WORKER, ALL_SCOPES, CLAIMING):
+        assert (await client.post(path, headers=refused)).status_code == 403
+    issued = await client.post(path, headers=RESP_A)
+    assert issued.status_code == 200, issued.text
+    assert issued.headers["cache-control"] == "no-store"
+    grant = read_grant(issued.json()["grant"], GRANT_KEY, NOW)
+    assert (grant.case_id, grant.subject_id, grant.responder_id, grant.note_checkin_id) == (
+        case_id,
+        subject("worker-1"),
+        "resp-a",
+        None,
+    )
+    assert grant.expires_at - grant.issued_at == timedelta(minutes=5)
+    (granted,) = [r for r in service.tables.audit if r.action == "reveal_granted"]
+    assert (granted.actor, granted.case_ids) == ("person:resp-a", (case_id,))
+
+
+async def test_rotations_and_policies_are_for_coordinators_metrics_also_for_report_keys(
     client: httpx.AsyncClient, service: FakeEscalationUnitOfWork
 ) -> None:
-    responder, coordinator = bearer("resp-a", *RESPONDER), bearer("coord-1", "coordinator")
-    rotation = {"name": "night", "members": ["resp-a"], "starts_at": "2026-11-23T08:00:00+00:00"}
-    policy = {"steps": [{"target": "rotation:night", "timeout_seconds": 60}]}
-    for method, path, body in [
-        ("PUT", "/v1/rotations/night", rotation),
-        ("GET", "/v1/rotations", None),
-        ("PUT", "/v1/policies/default", policy),
-        ("GET", "/v1/policies/default", None),
-        ("GET", "/v1/metrics/programme", None),
-    ]:
-        refused = await client.request(method, path, json=body, headers=responder)
-        assert refused.status_code == 403, path
+    for method, path, body in COORDINATOR_ROUTES:
+        for refused in (RESP_A, REPORTS, SURVEY):
+            response = await client.request(method, path, json=body, headers=refused)
+            assert response.status_code == 403, (path, refused)
+    for refused in (RESP_A, SURVEY, WORKER):
+        assert (await client.get("/v1/metrics/programme", headers=refused)).status_code == 403
+    for allowed in (COORD, REPORTS):
+        withheld = await client.get("/v1/metrics/programme", headers=allowed)
+        assert withheld.json() == {"cases": None, "withheld": "fewer than 5 cases so far"}
 
-    mismatch = await client.put("/v1/rotations/day", json=rotation, headers=coordinator)
+    rotation = COORDINATOR_ROUTES[0][2]
+    mismatch = await client.put("/v1/rotations/day", json=rotation, headers=COORD)
     assert mismatch.status_code == 422
-    assert (await client.put("/v1/rotations/night", json=rotation, headers=coordinator)).is_success
-    assert [r["name"] for r in (await client.get("/v1/rotations", headers=SYSTEM)).json()] == [
-        "night"
-    ]
-    saved = await client.put(
-        "/v1/policies/default", json={**policy, "name": "other"}, headers=coordinator
-    )
+    assert (await client.put("/v1/rotations/night", json=rotation, headers=COORD)).is_success
+    listed = (await client.get("/v1/rotations", headers=COORD)).json()
+    assert [r["name"] for r in listed] == ["night"]
+    policy = {"steps": [{"target": "rotation:night", "timeout_seconds": 60}], "name": "other"}
+    saved = await client.put("/v1/policies/default", json=policy, headers=COORD)
     assert saved.json()["name"] == "default"
     assert saved.json()["steps"][0]["target"] == "rotation:night"
-    in_force = await client.get("/v1/policies/default", headers=coordinator)
+    in_force = await client.get("/v1/policies/default", headers=COORD)
     assert in_force.json() == saved.json()
-    withheld = await client.get("/v1/metrics/programme", headers=coordinator)
-    assert withheld.json() == {"cases": None, "withheld": "fewer than 5 cases so far"}
 
 
 async def test_the_specs_default_policy_is_in_force_until_one_is_stored(
     client: httpx.AsyncClient,
 ) -> None:
-    response = await client.get("/v1/policies/default", headers=SYSTEM)
+    response = await client.get("/v1/policies/default", headers=COORD)
     body = response.json()
     assert [(s["target"], s["timeout_seconds"]) for s in body["steps"]] == [
         ("responders", 300),

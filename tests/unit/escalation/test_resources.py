@@ -1,17 +1,16 @@
-"""Support resources for where a person is."""
+"""Support resources for a person this service knows only by subject id."""
 
 from kinship_contracts.resources import ResourceKind
-from kinship_escalation.domain.resources import DEFAULT_CATALOGUE, country_of_timezone, select
+from kinship_escalation.domain.resources import DEFAULT_CATALOGUE, general_resources
 
 
-def test_resources_for_a_country_come_first_then_general_ones() -> None:
-    table = "# comment\nGB\t+513030-0000731\tEurope/London\nUS\t+404251-0740023\tAmerica/New_York\n"
-    assert country_of_timezone("Europe/London", table) == "GB"
-    assert country_of_timezone("Mars/Olympus", table) is None
-    crisis = select(DEFAULT_CATALOGUE, {ResourceKind.CRISIS}, "GB")
-    assert crisis[0].name == "Samaritans"
-    assert all(not r.countries or "GB" in r.countries for r in crisis)
-    anywhere = select(DEFAULT_CATALOGUE, {ResourceKind.CRISIS}, None)
-    assert all(not r.countries for r in anywhere)
-    guides = select(DEFAULT_CATALOGUE, {ResourceKind.SELF_CARE}, "US")
-    assert {r.kind for r in guides} == {ResourceKind.SELF_CARE}
+def test_a_person_gets_the_general_resources_of_the_kinds_they_need() -> None:
+    kinds = {ResourceKind.CRISIS, ResourceKind.EMPLOYEE_ASSISTANCE}
+    chosen = general_resources(DEFAULT_CATALOGUE, kinds)
+    assert chosen
+    assert all(not r.countries and r.kind in kinds for r in chosen)
+    by_country = [r for r in DEFAULT_CATALOGUE if r.countries and r.kind in kinds]
+    assert by_country and not [r for r in by_country if r in chosen]  # Samaritans, 988, …
+    assert {r.kind for r in general_resources(DEFAULT_CATALOGUE, {ResourceKind.SELF_CARE})} == {
+        ResourceKind.SELF_CARE
+    }

@@ -5,20 +5,30 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kinship_contracts.cases import Severity
-from kinship_escalation.domain.observations import CheckinObservation
+from kinship_contracts.checkins import CheckinRecorded, CheckinSubmitted, DerivedScores
+from kinship_contracts.signals import SignalKind
+from kinship_escalation.domain.observations import CheckinObservation, SignalObservation
 from kinship_escalation.domain.rules import (
     IMMEDIATE_RISK,
     POOR_WELLBEING,
     SELF_REFERRAL,
+    SUSTAINED_LOAD,
     WITHDRAWAL,
     DetectionRules,
+    absence_withdrawal,
+    defusing_window,
     evaluate_checkin,
+    exposure_follow_ups,
+    history_at,
     immediate_risk,
+    is_low,
     needs_self_care,
     poor_wellbeing,
     self_referral,
     strongest,
+    support_session_window,
     sustained_decline,
+    sustained_load,
     team_cluster,
     usual_interval,
     withdrawal,
@@ -176,3 +186,253 @@ def test_rules_file_overrides_thresholds_and_refuses_unknown_keys(tmp_path: obje
     path.write_text('{"who5_poor_bellow": 10}')
     with pytest.raises(ValueError, match="who5_poor_bellow"):
         DetectionRules.load(path)
+
+
+# ---- PHQ-2 and PHQ-9 together (issue 12, item 7) ---------------------------------------------
+
+
+def scored(**answers: list[int]) -> CheckinObservation:
+    """The observation of a check-in scored as the check-in service scores it."""
+    submitted = CheckinSubmitted.model_validate(
+        {"id": "c0", "person_id": "p", "occurred_at": START.isoformat(), "source": "t", **answers}
+    )
+    event = CheckinRecorded(
+        id="c0",
+        subject_id="s",
+        occurred_at=START,
+        recorded_at=START,
+        source="t",
+        phq9=submitted.phq9,
+        phq2=submitted.phq2,
+        scores=DerivedScores.of(submitted),
+    )
+    return CheckinObservation.of(event)
+
+
+@pytest.mark.parametrize(
+    ("answers", "severity"),
+    [
+        # The issue's case: a full PHQ-9 totalling 3 is "minimal" (Kroenke et al. 2001, bands
+        # 0-4), whatever its items 1-2 (2 + 1 = 3) would give as a PHQ-2.
+        ({"phq9": [2, 1, 0, 0, 0, 0, 0, 0, 0]}, None),
+        # Items 1-2 at their maximum, total 9: below the PHQ-9 cut-off of 10 (Kroenke 2001).
+        ({"phq9": [3, 3, 1, 1, 1, 0, 0, 0, 0]}, None),
+        # Total 10 with items 1-2 at 0: the PHQ-9 total decides (Kroenke 2001).
+        ({"phq9": [0, 0, 2, 2, 2, 2, 1, 1, 0]}, Severity.HIGH),
+        # The PHQ-2 asked on its own: >= 3 is a positive screen (Kroenke et al. 2003).
+        ({"phq2": [2, 1]}, Severity.HIGH),
+        ({"phq2": [1, 1]}, None),
+        # Both asked: the full PHQ-9 decides, the PHQ-2 answers screen nothing.
+        ({"phq9": [1, 1, 1, 0, 0, 0, 0, 0, 0], "phq2": [3, 3]}, None),
+    ],
+)
+def test_a_phq2_screens_only_when_it_was_asked_without_a_full_phq9(
+    answers: dict[str, list[int]], severity: Severity | None
+) -> None:
+    evidence = poor_wellbeing(scored(**answers), RULES)
+    assert (evidence.severity if evidence else None) is severity
+
+
+def test_the_derived_phq2_is_still_published_but_screens_nothing() -> None:
+    observation = scored(phq9=[2, 1, 0, 0, 0, 0, 0, 0, 0])
+    assert (observation.phq2_total, observation.phq9_total) == (3, 3)  # kept for compatibility
+    assert observation.phq2_screen is None
+    assert not is_low(observation, RULES)  # nor does it start a low trend
+    assert scored(phq2=[2, 1]).phq2_screen == 3
+
+
+# ---- evidence explains itself -------------------------------------------------------------------
+
+
+def test_poor_wellbeing_cites_each_threshold_it_crossed_and_the_scores_that_mattered() -> None:
+    evidence = poor_wellbeing(obs(who5_raw=6, phq9_total=4, mood=3), RULES)
+    assert evidence is not None
+    assert [(t.setting, t.condition) for t in evidence.thresholds] == [
+        ("who5_poor_below", "who5_raw < 13"),
+        ("who5_high_at_or_below", "who5_raw <= 7"),
+    ]
+    assert all("Topp" in t.source for t in evidence.thresholds)
+    (facts,) = evidence.observed
+    # Only the scores that crossed a threshold: not the PHQ-9 total, not the mood.
+    assert (facts.checkin_id, facts.at, facts.scores) == ("c0", START, {"who5_raw": 6})
+
+
+def test_immediate_risk_names_item_9_as_a_flag_never_the_answer() -> None:
+    evidence = immediate_risk(obs(item9_positive=True, phq9_total=12))
+    assert evidence is not None
+    (threshold,) = evidence.thresholds
+    assert threshold.condition == "phq9 item 9 >= 1" and "Simon" in threshold.source
+    assert evidence.observed[0].scores == {"phq9_item9_positive": True}
+
+
+def test_a_sustained_decline_shows_the_moods_it_rests_on() -> None:
+    history = [obs(i, days=i, mood=mood) for i, mood in enumerate([4, 2, 1, 2])]
+    evidence = sustained_decline(history, RULES)
+    assert evidence is not None
+    assert evidence.thresholds[0].condition == "mood <= 2 on 3 consecutive check-ins"
+    assert [(f.checkin_id, f.scores) for f in evidence.observed] == [
+        ("c1", {"mood": 2}),
+        ("c2", {"mood": 1}),
+        ("c3", {"mood": 2}),
+    ]
+
+
+def test_withdrawal_cites_the_persons_usual_interval() -> None:
+    history = [obs(i, days=i * 7, mood=mood) for i, mood in enumerate([4, 4, 2, 2])]
+    evidence = withdrawal(history, RULES, history[-1].at + timedelta(days=14))
+    assert evidence is not None
+    assert "2.0 x the usual interval (7.0 days)" in evidence.thresholds[0].condition
+    assert [f.scores for f in evidence.observed] == [{"mood": 2}, {"mood": 2}]
+
+
+# ---- sustained load (overtime, on-call) and absence ---------------------------------------------
+
+
+def load(kind: str, severity: int, days: float) -> SignalObservation:
+    return SignalObservation(SignalKind(kind), severity, START + timedelta(days=days))
+
+
+LOW_NOW = [obs(0, days=10, mood=2)]
+
+
+@pytest.mark.parametrize(
+    ("signals", "fires"),
+    [
+        ([load("overtime", 1, 9)], False),  # severity 1 alone: nothing
+        ([load("overtime", 1, 5), load("overtime", 1, 9), load("on_call_load", 1, 9.5)], False),
+        ([load("overtime", 2, 9)], False),  # one counted signal is not sustained
+        ([load("overtime", 2, 5), load("on_call_load", 2, 9)], True),
+        ([load("overtime", 3, 9)], False),
+        ([load("on_call_load", 4, 9)], True),  # one severe signal suffices
+        ([load("overtime", 2, -4.5), load("overtime", 4, -5)], False),  # over 14 days before
+        ([load("overtime", 4, 24)], True),  # after the reading, within 14 days
+        ([load("overtime", 4, 24.5)], False),  # over 14 days after
+        ([load("absence", 5, 9), load("other", 5, 9)], False),  # not load
+    ],
+)
+def test_sustained_load_needs_counted_signals_and_a_low_reading(
+    signals: list[SignalObservation], fires: bool
+) -> None:
+    assert (sustained_load(LOW_NOW, signals, RULES) is not None) is fires
+
+
+def test_sustained_load_without_a_low_reading_is_nothing() -> None:
+    signals = [load("overtime", 5, 9), load("overtime", 5, 9.5)]
+    fine = [obs(0, days=10, mood=4, who5_raw=20)]
+    assert sustained_load(fine, signals, RULES) is None
+
+
+def test_sustained_load_evidence_shows_the_reading_and_the_signals_without_their_ids() -> None:
+    signals = [load("overtime", 2, 5), load("on_call_load", 3, 9)]
+    evidence = sustained_load(LOW_NOW, signals, RULES)
+    assert evidence is not None
+    assert (evidence.rule, evidence.severity, evidence.observation_ids) == (
+        SUSTAINED_LOAD,
+        Severity.MEDIUM,
+        ("c0",),
+    )
+    assert [(f.checkin_id, f.signal_kind, f.scores) for f in evidence.observed] == [
+        (None, "overtime", {"severity": 2}),
+        (None, "on_call_load", {"severity": 3}),
+        ("c0", None, {"mood": 2}),
+    ]
+    assert "Virtanen" in evidence.thresholds[0].source
+
+
+def test_a_low_checkin_under_sustained_load_is_evaluated_with_the_signals() -> None:
+    signals = [load("overtime", 2, 5), load("overtime", 2, 9)]
+    rules = [e.rule for e in evaluate_checkin(LOW_NOW, RULES, signals)]
+    assert rules == [SUSTAINED_LOAD]
+
+
+TREND = [obs(i, days=i * 7, mood=mood) for i, mood in enumerate([4, 4, 2, 2])]  # last day 21
+
+
+@pytest.mark.parametrize(
+    ("history", "absence", "fires"),
+    [
+        (TREND, load("absence", 2, 22), True),
+        (TREND, load("absence", 1, 22), False),  # below the minimum severity
+        (TREND, load("absence", 3, 35), True),  # the watch is due at day 35: still within it
+        (TREND, load("absence", 3, 35.5), False),  # after: the watch judged the silence
+        ([*TREND, obs(9, days=23, mood=4)], load("absence", 3, 22), False),  # checked in since
+        (TREND[:3], load("absence", 3, 22), False),  # one low reading is no trend
+    ],
+)
+def test_an_absence_after_a_low_trend_counts_like_withdrawal(
+    history: list[CheckinObservation], absence: SignalObservation, fires: bool
+) -> None:
+    evidence = absence_withdrawal(history, absence, RULES)
+    assert (evidence is not None) is fires
+    if evidence is not None:
+        assert (evidence.rule, evidence.observation_ids) == (WITHDRAWAL, ("c2", "c3"))
+        assert evidence.observed[-1].signal_kind == "absence"
+
+
+# ---- group-session windows and follow-ups after an incident -------------------------------------
+
+INCIDENT = START
+
+
+@pytest.mark.parametrize(
+    ("late", "window"),
+    [
+        # On time: from now until 3 h after the incident.
+        (timedelta(minutes=30), (timedelta(minutes=30), timedelta(hours=3))),
+        # Late: never less than 1 h from now (it used to end before it started).
+        (timedelta(hours=2, minutes=30), (timedelta(hours=2, minutes=30), timedelta(hours=3.5))),
+        (timedelta(hours=10), (timedelta(hours=10), timedelta(hours=11))),
+        # Announced ahead: from the incident.
+        (-timedelta(hours=1), (timedelta(0), timedelta(hours=3))),
+    ],
+)
+def test_the_defusing_window_starts_now_and_never_ends_before_it_starts(
+    late: timedelta, window: tuple[timedelta, timedelta]
+) -> None:
+    start, end = defusing_window(INCIDENT, INCIDENT + late, RULES)
+    assert (start - INCIDENT, end - INCIDENT) == window
+
+
+@pytest.mark.parametrize(
+    ("late", "window"),
+    [
+        (timedelta(hours=1), (timedelta(hours=24), timedelta(hours=72))),
+        (timedelta(hours=30), (timedelta(hours=30), timedelta(hours=72))),
+        (timedelta(hours=50), (timedelta(hours=50), timedelta(hours=74))),  # at least 24 h
+        (timedelta(days=5), (timedelta(days=5), timedelta(days=6))),
+    ],
+)
+def test_a_late_support_session_window_starts_now_and_lasts_at_least_a_day(
+    late: timedelta, window: tuple[timedelta, timedelta]
+) -> None:
+    start, end = support_session_window(INCIDENT, INCIDENT + late, RULES)
+    assert (start - INCIDENT, end - INCIDENT) == window
+
+
+@pytest.mark.parametrize(
+    ("late", "due"),
+    [
+        (timedelta(hours=1), [(72, timedelta(hours=72)), (720, timedelta(hours=720))]),
+        (timedelta(hours=72), [(72, timedelta(hours=72)), (720, timedelta(hours=720))]),
+        (timedelta(hours=100), [(72, timedelta(hours=100)), (720, timedelta(hours=720))]),
+        # Both passed: one follow-up now, not two at once.
+        (timedelta(days=40), [(720, timedelta(days=40))]),
+    ],
+)
+def test_exposure_follow_ups_are_never_in_the_past_and_never_pile_up(
+    late: timedelta, due: list[tuple[int, timedelta]]
+) -> None:
+    found = exposure_follow_ups(INCIDENT, INCIDENT + late, RULES)
+    assert [(hours, at - INCIDENT) for hours, at in found] == due
+
+
+# ---- what a check-in's rules see -----------------------------------------------------------------
+
+
+def test_a_checkins_history_is_what_came_before_it_within_the_window() -> None:
+    later = obs(5, days=100)
+    earlier = [obs(i, days=d) for i, d in enumerate([0, 15, 30, 99])]
+    newest = obs(9, days=99)
+    history = history_at([*earlier, later, newest], newest)
+    # 80 days back from day 99: days 30 and 99 (by id), never the later day 100.
+    assert [o.id for o in history] == ["c2", "c3", "c9"]

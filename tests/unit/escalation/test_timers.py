@@ -160,10 +160,10 @@ async def test_the_follow_up_after_resolution_publishes_it_and_reminds_the_perso
     assert reminder["id"] == f"reminder:case_follow_up:{case_id}"
     assert reminder["recipient"] == {"subject_id": subject("worker-1")}
     assert reminder["params"] == {"purpose": "follow_up"}
-    assert uow.tables.audit[-1][1:3] == ("follow_up_due", "timer")
+    assert (uow.tables.audit[-1].action, uow.tables.audit[-1].actor) == ("follow_up_due", "timer")
 
 
-async def test_an_exposure_follow_up_reminds_the_person(
+async def test_an_exposure_follow_up_asks_the_person_for_a_short_who5_checkin(
     uow: FakeEscalationUnitOfWork, ctx: EscalationContext
 ) -> None:
     timer = Timer("exposure_follow_up:sig-1:72", TimerKind.EXPOSURE_FOLLOW_UP, NOW, subject_id="s1")
@@ -174,6 +174,11 @@ async def test_an_exposure_follow_up_reminds_the_person(
         "reminder:exposure_follow_up:sig-1:72",
         {"subject_id": "s1"},
     )
+    # An explicit follow-up check-in: a short WHO-5 check-in in the console.
+    assert reminder["params"] == {
+        "purpose": "exposure_follow_up",
+        "checkin_url": "http://127.0.0.1:8005/checkin?form=who5",
+    }
 
 
 async def test_the_support_session_window_opening_offers_a_session(

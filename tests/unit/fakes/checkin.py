@@ -1,12 +1,10 @@
 """The check-in service's unit-of-work port, in memory."""
 
-import copy
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from kinship_checkin.domain.checkins import RecordedCheckin
 from kinship_checkin.domain.people import Contact, ErasureStatus
@@ -17,6 +15,7 @@ from kinship_contracts.directory import DirectoryChange, OutreachPreference, lat
 from kinship_contracts.privacy import ErasureReceipt
 from kinship_runtime.outbox import OutboxMessage
 from tests.kafka_reading import checkin, encode
+from tests.unit.fakes.unit_of_work import FakeUnitOfWork
 
 
 @dataclass
@@ -37,7 +36,7 @@ class Erasure:
     receipts: dict[str, datetime] = field(default_factory=dict)
 
 
-class FakeCheckinUnitOfWork:
+class FakeCheckinUnitOfWork(FakeUnitOfWork):
     """Implements ``kinship_checkin.handlers.ports.CheckinUnitOfWork`` in memory.
 
     Like the PostgreSQL unit of work it is idempotent by event id (a known id is skipped and
@@ -64,6 +63,7 @@ class FakeCheckinUnitOfWork:
         cells: dict[str, list[TrendCell]] | None = None,
         today: date = date(2026, 11, 30),
     ) -> None:
+        super().__init__()
         self.teams: dict[str, str] = dict(teams or {})
         self.contacts: dict[str, Contact] = {}
         self.cells: dict[str, list[TrendCell]] = dict(cells or {})
@@ -79,33 +79,6 @@ class FakeCheckinUnitOfWork:
         self.record_calls: list[list[str]] = []
         self.directory_calls: list[list[str]] = []
         self.teams_asked: list[list[str]] = []
-        self.commits = 0
-        self.rollbacks = 0
-        self._entered = False
-        self._snapshot: dict[str, Any] = {}
-
-    async def __aenter__(self) -> Self:
-        assert not self._entered, "a unit of work is entered once at a time"
-        self._entered = True
-        self._snapshot = copy.deepcopy({name: getattr(self, name) for name in self._STATE})
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._entered = False
-        if exc is None:
-            self.commits += 1
-            return
-        self.rollbacks += 1
-        for name, value in self._snapshot.items():
-            setattr(self, name, value)
-
-    def _check_entered(self) -> None:
-        assert self._entered, "handlers run inside an entered unit of work"
 
     async def first_time(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
         self._check_entered()

@@ -1,4 +1,4 @@
-"""The escalation service's unit-of-work port, in memory."""
+"""The escalation service's ports in memory: the unit of work and the vault."""
 
 import copy
 import json
@@ -11,8 +11,10 @@ from typing import Any, Self
 
 from kinship_contracts.cases import CaseStatus
 from kinship_contracts.directory import DirectoryChange, Role, latest_per_person
-from kinship_escalation.domain.cases import AlertRecord, StoredCase
-from kinship_escalation.domain.observations import CheckinObservation
+from kinship_contracts.privacy import ErasureReceipt, ErasureStage
+from kinship_escalation.domain.cases import ERASED, AlertRecord, AuditRecord, StoredCase
+from kinship_escalation.domain.explanations import CaseExplanation, RecordedEvidence
+from kinship_escalation.domain.observations import CheckinObservation, SignalObservation
 from kinship_escalation.domain.policies import (
     EscalationPolicy,
     OnCallRotation,
@@ -20,8 +22,9 @@ from kinship_escalation.domain.policies import (
     StaffMember,
 )
 from kinship_escalation.domain.timers import Timer
-from kinship_escalation.handlers.ports import SubjectObservation
-from kinship_runtime.outbox import OutboxMessage
+from kinship_escalation.handlers.ports import SubjectObservation, SubjectSignal
+from kinship_runtime.outbox import OutboxMessage, event_message
+from kinship_runtime.vault import VaultUnavailableError
 
 
 class UniqueViolationError(Exception):
@@ -37,12 +40,10 @@ class Person:
     timezone: str
     roles: list[str]
     active: bool
-    subject_id: str | None
 
     def as_staff(self) -> StaffMember:
         return StaffMember(
             self.person_id,
-            self.subject_id or "",
             self.team_id,
             Role.PEER_RESPONDER in self.roles,
             Role.COORDINATOR in self.roles,
@@ -72,7 +73,7 @@ class Tables:
 
     observations: dict[str, SubjectObservation] = field(default_factory=dict)
     cases: dict[str, StoredCase] = field(default_factory=dict)
-    audit: list[tuple[str, str, str, int | None]] = field(default_factory=list)
+    audit: list[AuditRecord] = field(default_factory=list)
     feedback: dict[tuple[str, str], int] = field(default_factory=dict)
     alerts: dict[str, SentAlert] = field(default_factory=dict)
     timers: dict[str, ArmedTimer] = field(default_factory=dict)
@@ -85,6 +86,12 @@ class Tables:
     policies: dict[str, EscalationPolicy] = field(default_factory=dict)
     processed: set[tuple[str, str]] = field(default_factory=set)
     outbox: list[OutboxMessage] = field(default_factory=list)
+    erasures: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dead_letter_people: set[str] = field(default_factory=set)
+    """People named by the dead letters whose keys are still kept."""
+    signals: list[SubjectSignal] = field(default_factory=list)
+    evidence: dict[tuple[str, str, str], RecordedEvidence] = field(default_factory=dict)
+    """``case_evidence`` rows by (case id, rule, observation ref), in recording order."""
 
 
 class _Part:
@@ -116,6 +123,36 @@ class FakeObservations(_Part):
                 found.setdefault(subject, []).append(observation)
         return {s: sorted(items, key=lambda o: (o.at, o.id)) for s, items in found.items()}
 
+    async def serialise(self, subject_ids: Sequence[str]) -> None:
+        self._uow.check_entered()
+        self._uow.serialised.append(sorted(set(subject_ids)))
+
+    async def add_signals(self, signals: Sequence[SubjectSignal]) -> None:
+        self.tables.signals += signals
+
+    async def signal_histories(
+        self, subject_ids: Sequence[str], since: datetime
+    ) -> dict[str, list[SignalObservation]]:
+        found: dict[str, list[SignalObservation]] = {}
+        for subject, signal in self.tables.signals:
+            if subject in subject_ids and signal.at >= since:
+                found.setdefault(subject, []).append(signal)
+        return {s: sorted(items, key=lambda o: o.at) for s, items in found.items()}
+
+
+class FakeCaseEvidence(_Part):
+    async def record(self, case_id: str, entries: Sequence[RecordedEvidence]) -> None:
+        assert case_id in self.tables.cases, "evidence references a stored case"
+        for entry in entries:
+            self.tables.evidence.setdefault((case_id, entry.rule, entry.observation.ref), entry)
+
+    async def explain(self, case_id: str) -> CaseExplanation | None:
+        stored = self.tables.cases.get(case_id)
+        if stored is None:
+            return None
+        kept = [entry for (case, _, _), entry in self.tables.evidence.items() if case == case_id]
+        return CaseExplanation.of(case_id, stored.case.rules_version, kept)
+
 
 class FakeCases(_Part):
     async def open_case_of(self, subject_id: str) -> StoredCase | None:
@@ -137,6 +174,20 @@ class FakeCases(_Part):
         ]
         return sorted(found, key=lambda s: s.case.opened_at, reverse=True)
 
+    async def about(self, subject_ids: Sequence[str]) -> list[StoredCase]:
+        return [
+            copy.deepcopy(stored)
+            for case_id, stored in sorted(self.tables.cases.items())
+            if stored.case.subject_id in subject_ids
+        ]
+
+    async def following_person(self, person_id: str) -> list[StoredCase]:
+        return [
+            copy.deepcopy(stored)
+            for _, stored in sorted(self.tables.cases.items())
+            if any(str(step.target) == f"person:{person_id}" for step in stored.policy.steps)
+        ]
+
     async def save(self, stored: StoredCase) -> None:
         case = stored.case
         clash = [
@@ -151,10 +202,8 @@ class FakeCases(_Part):
             raise UniqueViolationError("one_open_case_per_subject")
         self.tables.cases[case.id] = copy.deepcopy(stored)
 
-    async def audit(
-        self, case_id: str, action: str, actor: str, sequence: int | None = None
-    ) -> None:
-        self.tables.audit.append((case_id, action, actor, sequence))
+    async def audit(self, record: AuditRecord) -> None:
+        self.tables.audit.append(record)
 
     async def save_feedback(self, case_id: str, given_by: str, score: int, at: datetime) -> bool:
         if (case_id, given_by) in self.tables.feedback:
@@ -255,7 +304,6 @@ class FakeDirectory(_Part):
                 person.timezone,
                 [role.value for role in person.roles],
                 person.active,
-                self._uow.subject_of(person.person_id),
             )
 
     async def staff(self) -> list[StaffMember]:
@@ -270,13 +318,14 @@ class FakeDirectory(_Part):
         person = self.tables.people.get(person_id)
         return person.as_staff() if person and person.active else None
 
-    async def timezone_of_subject(self, subject_id: str) -> str | None:
-        found = [p.timezone for p in self.tables.people.values() if p.subject_id == subject_id]
-        return found[0] if found else None
+    async def team_of(self, person_id: str) -> str | None:
+        person = self.tables.people.get(person_id)
+        return person.team_id if person else None
 
-    async def team_of_subject(self, subject_id: str) -> str | None:
-        found = [p.team_id for p in self.tables.people.values() if p.subject_id == subject_id]
-        return found[0] if found else None
+    async def members(self, team_id: str) -> list[str]:
+        return sorted(
+            p.person_id for p in self.tables.people.values() if p.team_id == team_id and p.active
+        )
 
 
 class FakeWorkload(_Part):
@@ -343,11 +392,164 @@ class FakeOnCall(_Part):
     async def save_rotation(self, rotation: OnCallRotation) -> None:
         self.tables.rotations[rotation.name] = rotation
 
+    async def delete_rotation(self, name: str) -> None:
+        self.tables.rotations.pop(name, None)
+
+    async def policies(self) -> list[EscalationPolicy]:
+        return [self.tables.policies[name] for name in sorted(self.tables.policies)]
+
     async def policy(self, name: str = "default") -> EscalationPolicy | None:
         return self.tables.policies.get(name)
 
     async def save_policy(self, policy: EscalationPolicy) -> None:
         self.tables.policies[policy.name] = policy
+
+
+def _about(message: OutboxMessage, keys: set[str], case_ids: Sequence[str]) -> bool:
+    if message.key is not None and message.key.decode() in keys:
+        return True
+    return message.value is not None and json.loads(message.value).get("case_id") in case_ids
+
+
+class FakeErasure(_Part):
+    def _unsent(self, keys: set[str], case_ids: Sequence[str]) -> int:
+        before = len(self.tables.outbox)
+        self.tables.outbox = [m for m in self.tables.outbox if not _about(m, keys, case_ids)]
+        return before - len(self.tables.outbox)
+
+    def _shred(self, refs: set[str]) -> int:
+        shredded = self.tables.dead_letter_people & refs
+        self.tables.dead_letter_people -= shredded
+        return len(shredded)
+
+    async def forget_person(self, person_id: str) -> dict[str, int]:
+        t = self.tables
+        actors = [i for i, r in enumerate(t.audit) if r.actor in (f"person:{person_id}", person_id)]
+        for i in actors:
+            t.audit[i] = AuditRecord(**{**t.audit[i].__dict__, "actor": "person:erased"})
+        recipients = [a for a in t.alerts.values() if a.record.recipient_id == person_id]
+        for sent in recipients:
+            sent.record = AlertRecord(**{**sent.record.__dict__, "recipient_id": ERASED})
+        responders = alerted = 0
+        for stored in t.cases.values():
+            if stored.case.responder_id == person_id:
+                stored.case.responder_id = None
+                responders += 1
+            if person_id in stored.alerted:
+                stored.alerted = [p for p in stored.alerted if p != person_id]
+                alerted += 1
+        return {
+            "directory": int(t.people.pop(person_id, None) is not None),
+            "rest": int(t.rest.pop(person_id, None) is not None),
+            "audit_actors": len(actors),
+            "alert_recipients": len(recipients),
+            "case_responders": responders,
+            "case_alerted": alerted,
+            "unsent_messages": self._unsent({person_id}, []),
+            "dead_letter_keys": self._shred({person_id}),
+        }
+
+    async def forget_subjects(
+        self, subject_ids: Sequence[str], case_ids: Sequence[str]
+    ) -> dict[str, int]:
+        t, subjects = self.tables, set(subject_ids)
+        observations = [k for k, (s, _, _) in t.observations.items() if s in subjects]
+        for key in observations:
+            del t.observations[key]
+        marks = {m for m in t.distress if m[1] in subjects}
+        t.distress -= marks
+        signals = [item for item in t.signals if item[0] in subjects]
+        t.signals = [item for item in t.signals if item[0] not in subjects]
+        evidence = [row for row in t.evidence if row[0] in case_ids]
+        for row in evidence:
+            del t.evidence[row]
+        self_care = [s for s in t.self_care if s in subjects]
+        for subject in self_care:
+            del t.self_care[subject]
+        timers = [
+            k
+            for k, armed in t.timers.items()
+            if armed.timer.subject_id in subjects or armed.timer.case_id in case_ids
+        ]
+        for key in timers:
+            del t.timers[key]
+        feedback = [k for k in t.feedback if k[0] in case_ids]
+        for given in feedback:
+            del t.feedback[given]
+        scrubbed = [i for i, r in enumerate(t.audit) if subjects & set(r.subject_ids)]
+        for i in scrubbed:
+            record = t.audit[i]
+            kept = tuple(ERASED if s in subjects else s for s in record.subject_ids)
+            t.audit[i] = AuditRecord(**{**record.__dict__, "subject_ids": kept})
+        return {
+            "observations": len(observations),
+            "signal_observations": len(signals),
+            "case_evidence": len(evidence),
+            "distress_marks": len(marks),
+            "self_care_marks": len(self_care),
+            "timers": len(timers),
+            "feedback": len(feedback),
+            "audit_subjects": len(scrubbed),
+            "unsent_messages_about_them": self._unsent(subjects | set(case_ids), case_ids),
+            "subject_dead_letter_keys": self._shred(subjects),
+        }
+
+    async def note_done(
+        self,
+        erasure_id: str,
+        stage: ErasureStage,
+        removed: dict[str, int],
+        *,
+        receipts_topic: str,
+        now: datetime,
+    ) -> OutboxMessage | None:
+        progress = self.tables.erasures.setdefault(erasure_id, {"removed": {}})
+        progress.setdefault(stage.value, now)
+        progress["removed"] |= removed
+        done = all(s.value in progress for s in ErasureStage)
+        if not done or "receipt" in progress:
+            return None
+        progress["receipt"] = now
+        receipt = ErasureReceipt(
+            id=f"{erasure_id}:escalation",
+            erasure_id=erasure_id,
+            service="escalation",
+            completed_at=now,
+            removed=progress["removed"],
+        )
+        return event_message(
+            receipts_topic,
+            erasure_id,
+            receipt,
+            event_id=receipt.id,
+            event_type="kinship.privacy.erasure_receipt.v1",
+            source="kinship/escalation",
+            time=now,
+        )
+
+
+class FakeVault:
+    """The check-in service's vault: people's subject ids, screens, and an outage switch."""
+
+    def __init__(self, subject_of: Callable[[str], str] = lambda p: f"subject-of-{p}") -> None:
+        self.subject_of = subject_of
+        self.down = False
+        self.screens: list[tuple[str, list[str]]] = []
+        self.lookups: list[list[str]] = []
+
+    async def subjects(self, person_ids: Sequence[str]) -> dict[str, str]:
+        self._answer()
+        self.lookups.append(list(person_ids))
+        return {person: self.subject_of(person) for person in person_ids}
+
+    async def conflicts(self, subject_id: str, person_ids: Sequence[str]) -> list[str]:
+        self._answer()
+        self.screens.append((subject_id, list(person_ids)))
+        return sorted(p for p in person_ids if self.subject_of(p) == subject_id)
+
+    def _answer(self) -> None:
+        if self.down:
+            raise VaultUnavailableError("the check-in service is unreachable (ConnectError)")
 
 
 class FakeEscalationUnitOfWork:
@@ -359,8 +561,7 @@ class FakeEscalationUnitOfWork:
     The same object can be entered again, like ``PoolTransaction``: a new transaction each time.
     """
 
-    def __init__(self, subject_of: Callable[[str], str | None] = lambda _: None) -> None:
-        self.subject_of = subject_of
+    def __init__(self) -> None:
         self.tables = Tables()
         self.observations = FakeObservations(self)
         self.cases = FakeCases(self)
@@ -370,6 +571,11 @@ class FakeEscalationUnitOfWork:
         self.workload = FakeWorkload(self)
         self.support = FakeSupport(self)
         self.on_call = FakeOnCall(self)
+        self.erasure = FakeErasure(self)
+        self.evidence = FakeCaseEvidence(self)
+        self.serialised: list[list[str]] = []
+        """The subjects whose detection lock each call took (a lock held by nobody else:
+        the fake is single-threaded; tests check it is taken)."""
         self.commits = 0
         self.rollbacks = 0
         self._entered = False

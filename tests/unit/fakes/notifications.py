@@ -1,26 +1,36 @@
-"""The notifications service's ports, in memory: the unit of work, the sender, the template
-renderer and the clock."""
+"""The notifications service's ports, in memory: the unit of work, the vault's delivery
+targets, the sender, the template renderer and the clock."""
 
 import asyncio
 import copy
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
+from pydantic import HttpUrl
+
 from kinship_contracts.directory import Channels, DirectoryChange, latest_per_person
 from kinship_contracts.notifications import NotificationRequest, Recipient
-from kinship_notifications.domain.channels import Address, DeliveryFailedError, Rendered
+from kinship_contracts.privacy import ErasureReceipt, ErasureStage
+from kinship_notifications.domain.channels import (
+    Address,
+    DeliveryFailedError,
+    Rendered,
+    TemplateFailedError,
+)
 from kinship_notifications.domain.deliveries import (
     Delivery,
     DeliveryState,
     QueuedRequest,
     Reachable,
 )
+from kinship_notifications.domain.links import has_token, without_token
 from kinship_notifications.domain.policy import Preferences
 from kinship_runtime.outbox import OutboxMessage
+from kinship_runtime.vault import VaultRefusedError, VaultUnavailableError
 
 NOW = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)
 """23:30 in London, 00:30 in Berlin."""
@@ -38,25 +48,42 @@ class StoredDelivery:
     lease_until: datetime | None = None
     channel: str | None = None
     last_error: str | None = None
-    person_id: str | None = None
     finished_at: datetime | None = None
+    waits: int = 0
+
+    @property
+    def person_id(self) -> str | None:
+        """The recipient's person id, when the request named one (as the table keeps it)."""
+        return self.request.recipient.person_id
+
+    @property
+    def subject_id(self) -> str | None:
+        """The recipient's subject id, when the request named one."""
+        return self.request.recipient.subject_id
+
+
+@dataclass
+class ErasureProgress:
+    """A row of ``erasure_progress`` (the runtime's ``note_done``)."""
+
+    stages: set[ErasureStage] = field(default_factory=set)
+    removed: dict[str, int] = field(default_factory=dict)
+    receipt_sent: bool = False
 
 
 @dataclass
 class Tables:
-    """What the PostgreSQL unit of work keeps: deliveries, directory, preferences, outbox."""
+    """What the PostgreSQL unit of work keeps: deliveries, directory, preferences, outbox,
+    processed events, dead-letter keys (by the people they name), erasure progress."""
 
     deliveries: dict[str, StoredDelivery] = field(default_factory=dict)
     people: dict[str, Reachable] = field(default_factory=dict)
-    subjects: dict[str, str] = field(default_factory=dict)
-    """subject id -> person id"""
     preferences: dict[str, Preferences] = field(default_factory=dict)
     outbox: list[OutboxMessage] = field(default_factory=list)
-
-
-def subject_of(person_id: str) -> str:
-    """The fake's subject ids (the real ones are an HMAC: the adapter's business)."""
-    return f"subject-{person_id}"
+    processed: set[tuple[str, str]] = field(default_factory=set)
+    dead_letter_keys: dict[str, set[str]] = field(default_factory=dict)
+    """key id -> the person and subject ids its dead letter names"""
+    erasures: dict[str, ErasureProgress] = field(default_factory=dict)
 
 
 class FakeNotificationsUnitOfWork:
@@ -101,7 +128,15 @@ class FakeNotificationsUnitOfWork:
             return
         self.rollbacks += 1
         assert self._snapshot is not None
-        for name in ("deliveries", "people", "subjects", "preferences", "outbox"):
+        for name in (
+            "deliveries",
+            "people",
+            "preferences",
+            "outbox",
+            "processed",
+            "dead_letter_keys",
+            "erasures",
+        ):
             setattr(self.tables, name, getattr(self._snapshot, name))
 
     def _check_entered(self) -> None:
@@ -114,7 +149,6 @@ class FakeNotificationsUnitOfWork:
     ) -> None:
         """A directory entry, as ``apply_directory`` would keep it."""
         self.tables.people[person_id] = Reachable(person_id, timezone, channels, active)
-        self.tables.subjects[subject_of(person_id)] = person_id
 
     def delivery(self, delivery_id: str) -> StoredDelivery:
         """A stored delivery."""
@@ -123,6 +157,10 @@ class FakeNotificationsUnitOfWork:
     def receipts(self) -> list[dict[str, Any]]:
         """The receipts queued in the outbox, as their JSON payloads."""
         return [json.loads(message.value or b"null") for message in self.tables.outbox]
+
+    def add_dead_letter(self, key_id: str, *refs: str) -> None:
+        """A dead letter's key, linked to the people it names."""
+        self.tables.dead_letter_keys[key_id] = set(refs)
 
     # The port ----------------------------------------------------------------
 
@@ -154,16 +192,15 @@ class FakeNotificationsUnitOfWork:
         for delivery_id, stored in due[:limit]:
             stored.lease_until = lease_until
             claimed.append(
-                Delivery(delivery_id, stored.request, stored.attempts, stored.traceparent)
+                Delivery(
+                    delivery_id, stored.request, stored.attempts, stored.traceparent, stored.waits
+                )
             )
         return claimed
 
-    async def reachable(self, recipient: Recipient) -> Reachable | None:
+    async def reachable(self, person_id: str) -> Reachable | None:
         self._check_entered()
-        person_id = recipient.person_id
-        if person_id is None and recipient.subject_id is not None:
-            person_id = self.tables.subjects.get(recipient.subject_id)
-        return self.tables.people.get(person_id) if person_id is not None else None
+        return self.tables.people.get(person_id)
 
     async def preferences(self, person_id: str) -> Preferences:
         self._check_entered()
@@ -173,14 +210,16 @@ class FakeNotificationsUnitOfWork:
         self._check_entered()
         self.tables.preferences[person_id] = preferences
 
-    async def sent_since(self, person_id: str, since: datetime) -> int:
+    async def sent_since(self, recipient: Recipient, since: datetime) -> int:
         self._check_entered()
+        if recipient.person_id is None and recipient.subject_id is None:
+            return 0
         return sum(
             1
             for stored in self.tables.deliveries.values()
-            if stored.person_id == person_id
+            if (stored.person_id, stored.subject_id) == (recipient.person_id, recipient.subject_id)
             and stored.status == "delivered"
-            and not stored.request.critical
+            and stored.request.limited
             and stored.finished_at is not None
             and stored.finished_at >= since
         )
@@ -191,7 +230,6 @@ class FakeNotificationsUnitOfWork:
         status: str,
         *,
         attempts: int,
-        person_id: str | None,
         channel: str | None,
         error: str | None,
         receipt: OutboxMessage,
@@ -201,7 +239,12 @@ class FakeNotificationsUnitOfWork:
         stored = self.tables.deliveries.get(delivery_id)
         if stored is None or stored.status != "pending":
             return False
-        stored.status, stored.attempts, stored.person_id = status, attempts, person_id
+        stored.status, stored.attempts = status, attempts
+        alert = stored.request.alert
+        if alert is not None and has_token(str(alert.ack_url)):  # as the adapter's SQL does
+            link = HttpUrl(without_token(str(alert.ack_url)))
+            update = {"alert": alert.model_copy(update={"ack_url": link})}
+            stored.request = stored.request.model_copy(update=update)
         stored.channel, stored.last_error, stored.finished_at = channel, error, now
         stored.lease_until = None
         self.tables.outbox.append(receipt)
@@ -216,6 +259,14 @@ class FakeNotificationsUnitOfWork:
             return
         stored.attempts, stored.next_attempt_at, stored.last_error = attempts, when, error
         stored.lease_until = None
+
+    async def postpone(self, delivery_id: str, when: datetime, reason: str) -> None:
+        self._check_entered()
+        stored = self.tables.deliveries.get(delivery_id)
+        if stored is None or stored.status != "pending":
+            return
+        stored.waits += 1
+        stored.next_attempt_at, stored.last_error, stored.lease_until = when, reason, None
 
     async def apply_directory(self, changes: Sequence[DirectoryChange]) -> None:
         self._check_entered()
@@ -243,6 +294,104 @@ class FakeNotificationsUnitOfWork:
             finished_at=stored.finished_at,
         )
 
+    async def first_time(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
+        self._check_entered()
+        fresh = {id_ for id_ in event_ids if (consumer, id_) not in self.tables.processed}
+        self.tables.processed |= {(consumer, id_) for id_ in fresh}
+        return fresh
+
+    def _erase_deliveries(self, doomed: set[str]) -> int:
+        for delivery_id in doomed:
+            del self.tables.deliveries[delivery_id]
+        keys = {delivery_id.encode() for delivery_id in doomed}
+        kept = [message for message in self.tables.outbox if message.key not in keys]
+        dropped = len(self.tables.outbox) - len(kept)
+        self.tables.outbox = kept
+        return dropped
+
+    def _shred(self, refs: set[str]) -> int:
+        doomed = [key for key, named in self.tables.dead_letter_keys.items() if named & refs]
+        for key in doomed:
+            del self.tables.dead_letter_keys[key]
+        return len(doomed)
+
+    async def erase_person(self, person_id: str) -> dict[str, int]:
+        self._check_entered()
+        doomed = {
+            d for d, stored in self.tables.deliveries.items() if stored.person_id == person_id
+        }
+        return {
+            "directory_people": int(self.tables.people.pop(person_id, None) is not None),
+            "preferences": int(self.tables.preferences.pop(person_id, None) is not None),
+            "deliveries": len(doomed),
+            "unsent_receipts": self._erase_deliveries(doomed),
+            "dead_letter_keys": self._shred({person_id}),
+        }
+
+    async def erase_subjects(self, subject_ids: Sequence[str]) -> dict[str, int]:
+        self._check_entered()
+        if not subject_ids:
+            return {}
+        wanted = set(subject_ids)
+        doomed = {d for d, stored in self.tables.deliveries.items() if stored.subject_id in wanted}
+        return {
+            "subject_deliveries": len(doomed),
+            "subject_unsent_receipts": self._erase_deliveries(doomed),
+            "subject_dead_letter_keys": self._shred(wanted),
+        }
+
+    async def erasure_done(
+        self,
+        erasure_id: str,
+        stage: ErasureStage,
+        removed: Mapping[str, int],
+        *,
+        receipts_topic: str,
+        now: datetime,
+    ) -> bool:
+        self._check_entered()
+        progress = self.tables.erasures.setdefault(erasure_id, ErasureProgress())
+        progress.stages.add(stage)
+        progress.removed |= dict(removed)
+        if progress.receipt_sent or progress.stages != set(ErasureStage):
+            return False
+        progress.receipt_sent = True
+        receipt = ErasureReceipt(
+            id=f"{erasure_id}:notifications",
+            erasure_id=erasure_id,
+            service="notifications",
+            completed_at=now,
+            removed=progress.removed,
+        )
+        self.tables.outbox.append(
+            OutboxMessage(
+                receipt.id, receipts_topic, erasure_id.encode(), receipt.model_dump_json().encode()
+            )
+        )
+        return True
+
+
+class FakeVault:
+    """Implements ``handlers.ports.DeliveryTargets``: the vault's subject -> person links.
+
+    ``unavailable`` makes calls raise ``VaultUnavailableError`` (an ``OSError``) and
+    ``refusing`` ``VaultRefusedError``; ``calls`` records each (subject id, request id).
+    """
+
+    def __init__(self, links: Mapping[str, str] | None = None) -> None:
+        self.links = dict(links or {})
+        self.unavailable = False
+        self.refusing = False
+        self.calls: list[tuple[str, str]] = []
+
+    async def delivery_target(self, subject_id: str, request_id: str) -> str | None:
+        self.calls.append((subject_id, request_id))
+        if self.unavailable:
+            raise VaultUnavailableError("the check-in service is unreachable")
+        if self.refusing:
+            raise VaultRefusedError("refused")
+        return self.links.get(subject_id)
+
 
 @dataclass(frozen=True)
 class Sent:
@@ -263,12 +412,14 @@ class FakeSender:
     def __init__(self) -> None:
         self.calls: list[Sent] = []
         self._succeeded: list[Sent] = []
-        self._failures: dict[str, tuple[str, int | None]] = {}
+        self._failures: dict[str, tuple[str, int | None, bool]] = {}
         self._hanging: set[str] = set()
         self._released = asyncio.Event()
 
-    def fail(self, target: str, reason: str, times: int | None = None) -> None:
-        self._failures[target] = (reason, times)
+    def fail(
+        self, target: str, reason: str, times: int | None = None, *, permanent: bool = False
+    ) -> None:
+        self._failures[target] = (reason, times, permanent)
 
     def recover(self, target: str) -> None:
         """Calls to ``target`` work again."""
@@ -293,26 +444,36 @@ class FakeSender:
             await self._released.wait()
         failure = self._failures.get(address.target)
         if failure is not None:
-            reason, times = failure
+            reason, times, permanent = failure
             if times is not None:
                 if times <= 1:
                     del self._failures[address.target]
                 else:
-                    self._failures[address.target] = (reason, times - 1)
-            raise DeliveryFailedError(reason)
+                    self._failures[address.target] = (reason, times - 1, permanent)
+            raise DeliveryFailedError(reason, permanent=permanent)
         self._succeeded.append(sent)
 
 
 class FakeTemplates:
     """Implements ``kinship_notifications.handlers.ports.TemplateRenderer``: names what it
-    rendered, in which locale."""
+    rendered, in which locale, with its links (an alert's, and every ``*_url`` parameter);
+    records the locales and time zones it was asked for; templates named in ``missing``
+    fail."""
 
     def __init__(self) -> None:
         self.locales: list[str] = []
+        self.timezones: list[str] = []
+        self.missing: set[str] = set()
 
-    def render(self, request: NotificationRequest, locale: str) -> Rendered:
+    def render(self, request: NotificationRequest, locale: str, timezone: str) -> Rendered:
+        if request.template in self.missing:
+            raise TemplateFailedError
         self.locales.append(locale)
-        return Rendered(subject=f"{request.template} ({locale})", text=f"{request.id}\n")
+        self.timezones.append(timezone)
+        links = [str(request.alert.ack_url)] if request.alert else []
+        links += [value for name, value in sorted(request.params.items()) if name.endswith("_url")]
+        text = "\n".join([request.id, *links])
+        return Rendered(subject=f"{request.template} ({locale})", text=f"{text}\n")
 
 
 class FakeClock:
@@ -329,18 +490,25 @@ class FakeClock:
         return self.now
 
 
+class _Default:
+    """``person_id`` not given."""
+
+
+_DEFAULT = _Default()
+
+
 def request(
     id_: str = "d-1",
     kind: str = "checkin_reminder",
-    person_id: str | None = "p-1",
+    person_id: str | _Default | None = _DEFAULT,
     **fields: Any,
 ) -> NotificationRequest:
-    """A notification request to ``person_id`` (or to ``subject_id=`` when given)."""
-    recipient = (
-        Recipient(person_id=person_id)
-        if "subject_id" not in fields
-        else Recipient(subject_id=fields.pop("subject_id"))
-    )
+    """A notification request to ``person_id`` (``p-1`` by default); with ``subject_id=`` to
+    that subject (and to a person too only when ``person_id`` is given as well)."""
+    subject_id = fields.pop("subject_id", None)
+    if isinstance(person_id, _Default):
+        person_id = None if subject_id is not None else "p-1"
+    recipient = Recipient(person_id=person_id, subject_id=subject_id)
     return NotificationRequest.model_validate(
         {
             "id": id_,

@@ -1,31 +1,39 @@
-"""The recognition service's ports in memory: the unit of work and the chart renderer."""
+"""The recognition service's ports in memory: the unit of work, the vault's subject lookup
+and the chart renderer."""
 
 import copy
 import json
 import statistics
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any, Self
 
-from kinship_contracts.awards import Award
 from kinship_contracts.cases import CaseEvent, CaseEventKind
 from kinship_contracts.checkins import CheckinRecorded, DerivedScores
 from kinship_contracts.directory import DirectoryChange, latest_per_person
 from kinship_contracts.kudos import KudosSubmitted
+from kinship_contracts.privacy import ErasureReceipt, ErasureStage
 from kinship_contracts.pulse import PULSE_QUESTIONS, PulseSubmitted
+from kinship_contracts.topics import ERASURE_RECEIPTS
+from kinship_recognition.domain.awards import Grant
 from kinship_recognition.domain.reports import (
     CaseWeek,
     FeedbackWeek,
     ParticipationWeek,
     ProgrammeReport,
     PulseWeek,
+    TeamParticipation,
+    TeamPulse,
     Timing,
     Window,
+    closes_at,
+    monday_of,
 )
-from kinship_recognition.handlers.ports import ChartFormat
-from kinship_runtime.outbox import OutboxMessage
+from kinship_recognition.handlers.ports import ChartFormat, CheckinWeek
+from kinship_runtime.outbox import OutboxMessage, event_message
+from kinship_runtime.vault import VaultUnavailableError
 
 _CASE_TIMES = {
     CaseEventKind.OPENED: "opened_at",
@@ -41,12 +49,11 @@ class PoisonedRecordError(ValueError):
 
 @dataclass
 class Person:
-    """A directory row as the projection keeps it."""
+    """A directory row as the projection keeps it (never a subject id)."""
 
     team_id: str
     timezone: str = "UTC"
     active: bool = True
-    subject_id: str | None = None
 
 
 @dataclass
@@ -58,10 +65,17 @@ class StoredKudos:
 
 
 @dataclass
+class Week:
+    team_id: str | None
+    recorded_at: datetime
+
+
+@dataclass
 class CaseFact:
     subject_id: str
     team_id: str | None
     severity: str
+    recorded_at: datetime
     opened_at: datetime | None = None
     acknowledged_at: datetime | None = None
     contacted_at: datetime | None = None
@@ -74,6 +88,7 @@ class Feedback:
     subject_id: str
     score: int
     given_at: datetime
+    recorded_at: datetime
 
 
 @dataclass
@@ -82,12 +97,25 @@ class PulseRow:
     team_id: str | None
     answered_at: datetime
     answers: dict[str, int | None]
+    recorded_at: datetime
 
 
-def _monday(at: datetime | date) -> date:
-    """The UTC Monday a time (or date) falls in, as ``date_trunc('week', ...)`` gives it."""
-    day = at.astimezone(UTC).date() if isinstance(at, datetime) else at
-    return day - timedelta(days=day.weekday())
+@dataclass
+class ErasureProgress:
+    person_done: bool = False
+    subjects_done: bool = False
+    receipt_sent: bool = False
+    removed: dict[str, int] = field(default_factory=dict)
+
+
+def _monday(at: datetime) -> date:
+    """The UTC Monday a time falls in, as ``date_trunc('week', ...)`` gives it."""
+    return monday_of(at.astimezone(UTC).date())
+
+
+def _counted(at: datetime, recorded_at: datetime) -> bool:
+    """Whether a fact of the week ``at`` falls in was recorded before that week closed."""
+    return recorded_at < closes_at(_monday(at))
 
 
 def _percentile(values: list[float], fraction: float) -> float | None:
@@ -110,13 +138,40 @@ def _timing(values: Iterable[float | None]) -> Timing:
     return Timing(median=_percentile(present, 0.5), p90=_percentile(present, 0.9))
 
 
+class FakeVault:
+    """Implements ``kinship_recognition.handlers.ports.SubjectLookup``: the check-in service's
+    vault, giving each person a subject id of its own (a new one the first time, as the
+    vault does). ``unavailable`` makes it answer like an unreachable vault (``outages``: for
+    that many calls only); ``calls`` records each lookup (one per unit of work is expected)."""
+
+    def __init__(self) -> None:
+        self.vault: dict[str, str] = {}
+        self.calls: list[list[str]] = []
+        self.unavailable = False
+        self.outages = 0
+
+    def subject(self, person_id: str) -> str:
+        """The person's subject id (given now if they had none)."""
+        return self.vault.setdefault(person_id, f"subj-{len(self.vault) + 1:04d}")
+
+    async def subjects(self, person_ids: Sequence[str]) -> dict[str, str]:
+        self.calls.append(list(person_ids))
+        if self.unavailable or self.outages > 0:
+            self.outages -= 1
+            raise VaultUnavailableError("the check-in service is unreachable (test)")
+        return {person: self.subject(person) for person in person_ids}
+
+
 class FakeRecognitionUnitOfWork:
     """Implements ``kinship_recognition.handlers.ports.RecognitionUnitOfWork`` in memory.
 
     Like the PostgreSQL unit of work it is idempotent by id (kudos, weeks, awards, supported
-    cases, feedback per side), keeps the earliest time of each case transition and a
-    respondent's latest pulse answers, and is transactional: what a failed unit of work
-    changed is rolled back. ``poisoned_kudos`` names kudos whose storing fails for good.
+    cases, feedback per side, processed events), keeps the earliest time of each case
+    transition and a respondent's latest pulse answers (until their week closes), counts a
+    fact in a report's week only if it was recorded before the week closed, and is
+    transactional: what a failed unit of work changed is rolled back. ``poisoned_kudos``
+    names kudos whose storing fails for good. ``dead_letter_refs`` stands in for the
+    runtime's dead-letter keys: key id → the people it names.
     """
 
     _STATE = (
@@ -129,26 +184,30 @@ class FakeRecognitionUnitOfWork:
         "case_facts",
         "feedback_rows",
         "pulse_rows",
+        "processed",
+        "progress",
+        "dead_letter_refs",
     )
 
     def __init__(
         self,
         people: dict[str, Person] | None = None,
         *,
-        subject_of: Callable[[str], str] | None = None,
         poisoned_kudos: Iterable[str] = (),
     ) -> None:
         self.people: dict[str, Person] = dict(people or {})
-        self.subject_of = subject_of
         self.poisoned_kudos = set(poisoned_kudos)
         self.kudos: dict[str, StoredKudos] = {}
-        self.weeks: set[tuple[str, date]] = set()
-        self.awards: dict[str, Award] = {}
+        self.weeks: dict[tuple[str, date], Week] = {}
+        self.awards: dict[str, Grant] = {}
         self.outbox: list[OutboxMessage] = []
         self.supported: dict[str, tuple[str, datetime]] = {}
         self.case_facts: dict[str, CaseFact] = {}
         self.feedback_rows: dict[tuple[str, str], Feedback] = {}
         self.pulse_rows: dict[tuple[str, str], PulseRow] = {}
+        self.processed: set[tuple[str, str]] = set()
+        self.progress: dict[str, ErasureProgress] = {}
+        self.dead_letter_refs: dict[str, set[str]] = {}
         self.commits = 0
         self.rollbacks = 0
         self._entered = False
@@ -182,6 +241,18 @@ class FakeRecognitionUnitOfWork:
     def published(self, topic: str) -> list[dict[str, Any]]:
         """The payloads queued on ``topic``, in order."""
         return [json.loads(m.value or b"null") for m in self.outbox if m.topic == topic]
+
+    def check_in(
+        self,
+        subject_id: str,
+        week: date,
+        team_id: str | None = None,
+        recorded: datetime | None = None,
+    ) -> None:
+        """A check-in week as if recorded in time (or at ``recorded``)."""
+        self.weeks[subject_id, week] = Week(
+            team_id, recorded or datetime.combine(week, datetime.min.time(), UTC)
+        )
 
     # Kudos -------------------------------------------------------------------
 
@@ -226,31 +297,12 @@ class FakeRecognitionUnitOfWork:
                 self.people.pop(change.person_id, None)
                 continue
             person = change.person
-            subject = self.subject_of(person.person_id) if self.subject_of else None
-            self.people[person.person_id] = Person(
-                person.team_id, person.timezone, person.active, subject
-            )
-
-    def _by_subject(self, subject_ids: Sequence[str]) -> dict[str, Person]:
-        wanted = set(subject_ids)
-        return {
-            p.subject_id: p
-            for p in self.people.values()
-            if p.subject_id is not None and p.subject_id in wanted
-        }
+            self.people[person.person_id] = Person(person.team_id, person.timezone, person.active)
 
     async def team_of_person(self, person_id: str) -> str | None:
         self._check_entered()
         person = self.people.get(person_id)
         return person.team_id if person else None
-
-    async def timezones_of(self, subject_ids: Sequence[str]) -> dict[str, str]:
-        self._check_entered()
-        return {s: p.timezone for s, p in self._by_subject(subject_ids).items()}
-
-    async def teams_of_subjects(self, subject_ids: Sequence[str]) -> dict[str, str]:
-        self._check_entered()
-        return {s: p.team_id for s, p in self._by_subject(subject_ids).items()}
 
     async def team_members(self, team_id: str) -> list[str]:
         self._check_entered()
@@ -258,10 +310,15 @@ class FakeRecognitionUnitOfWork:
 
     # Check-in weeks ----------------------------------------------------------
 
-    async def add_weeks(self, weeks: Sequence[tuple[str, date]]) -> list[tuple[str, date]]:
+    async def add_weeks(
+        self, weeks: Sequence[CheckinWeek], now: datetime
+    ) -> list[tuple[str, date]]:
         self._check_entered()
-        new = [week for week in dict.fromkeys(weeks) if week not in self.weeks]
-        self.weeks.update(new)
+        new = []
+        for week in weeks:
+            if (week.subject_id, week.week) not in self.weeks:
+                self.weeks[week.subject_id, week.week] = Week(week.team_id, now)
+                new.append((week.subject_id, week.week))
         return new
 
     async def weeks_of(self, subject_ids: Sequence[str]) -> dict[str, list[date]]:
@@ -275,22 +332,23 @@ class FakeRecognitionUnitOfWork:
     async def team_week(self, team_id: str, week: date) -> tuple[int, int]:
         self._check_entered()
         members = [p for p in self.people.values() if p.team_id == team_id and p.active]
-        subjects = {p.subject_id for p in members}
-        participants = {s for s, w in self.weeks if w == week and s in subjects}
+        participants = {
+            s for (s, w), row in self.weeks.items() if w == week and row.team_id == team_id
+        }
         return len(participants), len(members)
 
     # Awards ------------------------------------------------------------------
 
-    async def add_award(self, award: Award) -> bool:
+    async def add_award(self, grant: Grant) -> bool:
         self._check_entered()
-        if award.id in self.awards:
+        if grant.key in self.awards:
             return False
-        self.awards[award.id] = award
+        self.awards[grant.key] = grant
         return True
 
-    async def is_awarded(self, award_id: str) -> bool:
+    async def is_awarded(self, key: str) -> bool:
         self._check_entered()
-        return award_id in self.awards
+        return key in self.awards
 
     async def publish(self, messages: Sequence[OutboxMessage]) -> None:
         self._check_entered()
@@ -298,10 +356,11 @@ class FakeRecognitionUnitOfWork:
 
     # Cases, feedback and pulse -----------------------------------------------
 
-    async def record_case_fact(self, event: CaseEvent) -> None:
+    async def record_case_fact(self, event: CaseEvent, now: datetime) -> None:
         self._check_entered()
         fact = self.case_facts.setdefault(
-            event.case_id, CaseFact(event.subject_id, event.team_id, event.severity.value)
+            event.case_id,
+            CaseFact(event.subject_id, event.team_id, event.severity.value, now),
         )
         fact.team_id = fact.team_id or event.team_id
         fact.severity = event.severity.value
@@ -332,23 +391,27 @@ class FakeRecognitionUnitOfWork:
         return found[0] if found else None
 
     async def add_feedback(
-        self, case_id: str, given_by: str, subject_id: str, score: int, at: datetime
+        self, case_id: str, given_by: str, subject_id: str, score: int, at: datetime, now: datetime
     ) -> None:
         self._check_entered()
-        self.feedback_rows.setdefault((case_id, given_by), Feedback(subject_id, score, at))
+        self.feedback_rows.setdefault((case_id, given_by), Feedback(subject_id, score, at, now))
 
-    async def add_pulse(self, pulse: PulseSubmitted, respondent: str) -> None:
+    async def add_pulse(self, pulse: PulseSubmitted, respondent: str, now: datetime) -> None:
         self._check_entered()
         key = (pulse.survey_id, respondent)
         earlier = self.pulse_rows.get(key)
-        if earlier is not None and pulse.occurred_at <= earlier.answered_at:
-            return  # only later answers replace earlier ones
+        if earlier is not None and (
+            pulse.occurred_at <= earlier.answered_at
+            or now >= closes_at(_monday(earlier.answered_at))
+        ):
+            return  # only later answers replace earlier ones, and only while their week is open
         person = self.people.get(pulse.person_id)
         self.pulse_rows[key] = PulseRow(
             pulse.id,
             person.team_id if person else None,
             pulse.occurred_at,
             {name: getattr(pulse.answers, name) for name in PULSE_QUESTIONS},
+            now,
         )
 
     # Programme reports -------------------------------------------------------
@@ -357,28 +420,45 @@ class FakeRecognitionUnitOfWork:
         self._check_entered()
         return sum(1 for p in self.people.values() if p.active and team_id in (None, p.team_id))
 
-    async def participation(
-        self, window: Window, team_id: str | None, by_week: bool
-    ) -> list[ParticipationWeek]:
+    def _counted_weeks(self, window: Window) -> list[tuple[str, date, str | None]]:
+        return [
+            (subject, week, row.team_id)
+            for (subject, week), row in self.weeks.items()
+            if window.start <= week < window.end and row.recorded_at < closes_at(week)
+        ]
+
+    async def participation(self, window: Window, by_week: bool) -> list[ParticipationWeek]:
         self._check_entered()
-        active = {
-            p.subject_id: p
-            for p in self.people.values()
-            if p.active and p.subject_id and team_id in (None, p.team_id)
-        }
         buckets: dict[date | None, set[str]] = {}
-        for subject, week in self.weeks:
-            if subject in active and window.start <= week < window.end:
-                buckets.setdefault(week if by_week else None, set()).add(subject)
+        for subject, week, _ in self._counted_weeks(window):
+            buckets.setdefault(week if by_week else None, set()).add(subject)
         return [ParticipationWeek(week, len(people)) for week, people in buckets.items()]
+
+    async def team_participation(self, window: Window) -> list[TeamParticipation]:
+        self._check_entered()
+        buckets: dict[tuple[date, str | None], set[str]] = {}
+        for subject, week, team in self._counted_weeks(window):
+            buckets.setdefault((week, team), set()).add(subject)
+        return [TeamParticipation(w, t, len(people)) for (w, t), people in buckets.items()]
 
     async def cases(self, window: Window, by_week: bool) -> list[CaseWeek]:
         self._check_entered()
         buckets: dict[date | None, list[CaseFact]] = {}
         for fact in self.case_facts.values():
             opened = fact.opened_at
-            if opened is not None and window.start_time <= opened < window.end_time:
-                buckets.setdefault(_monday(opened) if by_week else None, []).append(fact)
+            if (
+                opened is not None
+                and window.start_time <= opened < window.end_time
+                and _counted(opened, fact.recorded_at)
+            ):
+                closes = closes_at(_monday(opened))
+                as_closed = copy.copy(fact)
+                for column in ("acknowledged_at", "contacted_at", "resolved_at"):
+                    at = getattr(fact, column)
+                    setattr(as_closed, column, at if at is not None and at < closes else None)
+                if as_closed.resolved_at is None:
+                    as_closed.outcome = None
+                buckets.setdefault(_monday(opened) if by_week else None, []).append(as_closed)
         return [self._case_week(week, facts) for week, facts in buckets.items()]
 
     @staticmethod
@@ -401,7 +481,8 @@ class FakeRecognitionUnitOfWork:
         self._check_entered()
         buckets: dict[tuple[date | None, str], list[Feedback]] = {}
         for (_, side), row in self.feedback_rows.items():
-            if window.start_time <= row.given_at < window.end_time:
+            in_window = window.start_time <= row.given_at < window.end_time
+            if in_window and _counted(row.given_at, row.recorded_at):
                 week = _monday(row.given_at) if by_week else None
                 buckets.setdefault((week, side), []).append(row)
         return [
@@ -415,24 +496,159 @@ class FakeRecognitionUnitOfWork:
             for (week, side), rows in buckets.items()
         ]
 
-    async def pulse(self, window: Window, team_id: str | None, by_week: bool) -> list[PulseWeek]:
+    def _counted_pulse(self, window: Window) -> list[tuple[str, PulseRow]]:
+        return [
+            (respondent, row)
+            for (_, respondent), row in self.pulse_rows.items()
+            if window.start_time <= row.answered_at < window.end_time
+            and _counted(row.answered_at, row.recorded_at)
+        ]
+
+    @staticmethod
+    def _means(rows: Sequence[PulseRow]) -> dict[str, float]:
+        means = {}
+        for name in PULSE_QUESTIONS:
+            given = [value for row in rows if (value := row.answers[name]) is not None]
+            if given:
+                means[name] = statistics.fmean(given)
+        return means
+
+    async def pulse(self, window: Window, by_week: bool) -> list[PulseWeek]:
         self._check_entered()
-        buckets: dict[date | None, dict[str, PulseRow]] = {}
-        for (_, respondent), row in self.pulse_rows.items():
-            in_window = window.start_time <= row.answered_at < window.end_time
-            if in_window and team_id in (None, row.team_id):
-                week = _monday(row.answered_at) if by_week else None
-                buckets.setdefault(week, {})[respondent] = row
-        result = []
-        for week, rows in buckets.items():
-            means = {}
-            for name in PULSE_QUESTIONS:
-                values = [r.answers[name] for r in rows.values()]
-                given = [value for value in values if value is not None]
-                if given:
-                    means[name] = statistics.fmean(given)
-            result.append(PulseWeek(week, len(rows), means))
-        return result
+        buckets: dict[date | None, list[tuple[str, PulseRow]]] = {}
+        for respondent, row in self._counted_pulse(window):
+            week = _monday(row.answered_at) if by_week else None
+            buckets.setdefault(week, []).append((respondent, row))
+        return [
+            PulseWeek(week, len({r for r, _ in rows}), self._means([row for _, row in rows]))
+            for week, rows in buckets.items()
+        ]
+
+    async def team_pulse(self, window: Window) -> list[TeamPulse]:
+        self._check_entered()
+        counted = self._counted_pulse(window)
+        home: dict[tuple[date, str], tuple[datetime, str | None]] = {}
+        for respondent, row in counted:
+            key = (_monday(row.answered_at), respondent)
+            if key not in home or row.answered_at > home[key][0]:
+                home[key] = (row.answered_at, row.team_id)
+        buckets: dict[tuple[date, str | None], list[tuple[str, PulseRow]]] = {}
+        for respondent, row in counted:
+            week = _monday(row.answered_at)
+            buckets.setdefault((week, home[week, respondent][1]), []).append((respondent, row))
+        return [
+            TeamPulse(w, t, len({r for r, _ in rows}), self._means([row for _, row in rows]))
+            for (w, t), rows in buckets.items()
+        ]
+
+    # Erasure -----------------------------------------------------------------
+
+    async def first_time(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
+        self._check_entered()
+        fresh = {event for event in event_ids if (consumer, event) not in self.processed}
+        self.processed |= {(consumer, event) for event in fresh}
+        return fresh
+
+    def _shred(self, refs: Sequence[str]) -> int:
+        gone = [key for key, named in self.dead_letter_refs.items() if named & set(refs)]
+        for key in gone:
+            del self.dead_letter_refs[key]
+        return len(gone)
+
+    async def erase_person(self, person_id: str) -> dict[str, int]:
+        self._check_entered()
+        kudos = [
+            kudos_id
+            for kudos_id, stored in self.kudos.items()
+            if person_id in (stored.kudos.from_person_id, stored.kudos.to_person_id)
+        ]
+        for kudos_id in kudos:
+            del self.kudos[kudos_id]
+        awards = [
+            key
+            for key, grant in self.awards.items()
+            if grant.person_id == person_id or key in {f"kudos:{k}" for k in kudos}
+        ]
+        for key in awards:
+            del self.awards[key]
+        cases = [case for case, (responder, _) in self.supported.items() if responder == person_id]
+        for case in cases:
+            del self.supported[case]
+        directory = int(self.people.pop(person_id, None) is not None)
+        return {
+            "kudos": len(kudos),
+            "awards": len(awards),
+            "supported_cases": len(cases),
+            "directory": directory,
+            "dead_letter_keys": self._shred([person_id]),
+        }
+
+    async def erase_subjects(self, subject_ids: Sequence[str]) -> dict[str, int]:
+        self._check_entered()
+        subjects = set(subject_ids)
+        if not subjects:
+            return {}
+        removed: dict[str, int] = {}
+
+        def drop(kind: str, table: dict[Any, Any], gone: list[Any]) -> None:
+            for key in gone:
+                del table[key]
+            removed[kind] = len(gone)
+
+        drop("checkin_weeks", self.weeks, [k for k in self.weeks if k[0] in subjects])
+        drop(
+            "streak_awards",
+            self.awards,
+            [k for k, g in self.awards.items() if g.subject_id in subjects],
+        )
+        drop("pulse_responses", self.pulse_rows, [k for k in self.pulse_rows if k[1] in subjects])
+        drop(
+            "case_feedback",
+            self.feedback_rows,
+            [k for k, row in self.feedback_rows.items() if row.subject_id in subjects],
+        )
+        drop(
+            "case_facts",
+            self.case_facts,
+            [k for k, fact in self.case_facts.items() if fact.subject_id in subjects],
+        )
+        removed["subject_dead_letter_keys"] = self._shred(sorted(subjects))
+        return removed
+
+    async def erasure_done(
+        self,
+        erasure_id: str,
+        stage: ErasureStage,
+        removed: Mapping[str, int],
+        receipts_topic: str,
+        now: datetime,
+    ) -> OutboxMessage | None:
+        self._check_entered()
+        progress = self.progress.setdefault(erasure_id, ErasureProgress())
+        if stage is ErasureStage.PERSON:
+            progress.person_done = True
+        else:
+            progress.subjects_done = True
+        progress.removed |= removed
+        if progress.receipt_sent or not (progress.person_done and progress.subjects_done):
+            return None
+        progress.receipt_sent = True
+        receipt = ErasureReceipt(
+            id=f"{erasure_id}:recognition",
+            erasure_id=erasure_id,
+            service="recognition",
+            completed_at=now,
+            removed=dict(progress.removed),
+        )
+        return event_message(
+            receipts_topic,
+            erasure_id,
+            receipt,
+            event_id=receipt.id,
+            event_type=ERASURE_RECEIPTS.event_type,
+            source="kinship/recognition",
+            time=now,
+        )
 
 
 class FakeChartRenderer:
@@ -444,16 +660,6 @@ class FakeChartRenderer:
     async def render(self, report: ProgrammeReport, fmt: ChartFormat) -> bytes:
         self.drawn.append((report, fmt))
         return f"{fmt} chart of {len(report.weeks)} weeks".encode()
-
-
-class FakeRelay:
-    """Stands in for the outbox relay: counts wake-ups instead of publishing."""
-
-    def __init__(self) -> None:
-        self.wakes = 0
-
-    def wake(self) -> None:
-        self.wakes += 1
 
 
 # Events as they arrive -------------------------------------------------------
@@ -478,11 +684,14 @@ def kudos(
     return KudosSubmitted.model_validate_json(json.dumps(body))
 
 
-def checkin_recorded(id_: str, subject_id: str, at: datetime) -> CheckinRecorded:
+def checkin_recorded(
+    id_: str, subject_id: str, at: datetime, team_id: str | None = None
+) -> CheckinRecorded:
     """A recorded check-in (answers and scores play no part in recognition)."""
     return CheckinRecorded(
         id=id_,
         subject_id=subject_id,
+        team_id=team_id,
         occurred_at=at,
         recorded_at=at,
         source="tests",

@@ -1,42 +1,61 @@
-"""The notifications subscriptions (``entrypoints.consumers``): what they parse, what they store,
-and that queued requests wake the delivery worker."""
+"""The notifications subscriptions (``entrypoints.consumers``): only signed requests are
+queued, what they parse and store, erasures, and that queued requests wake the worker."""
 
 import asyncio
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from kinship_contracts.directory import Channels, DirectoryChange
-from kinship_contracts.topics import DIRECTORY_PEOPLE, NOTIFICATION_REQUESTS
+from kinship_contracts.links import REQUEST_SIGNATURE_HEADER, sign_request
+from kinship_contracts.privacy import ErasureRequested, SubjectsErased
+from kinship_contracts.topics import (
+    DIRECTORY_PEOPLE,
+    ERASURE_REQUESTED,
+    ERASURE_SUBJECTS,
+    NOTIFICATION_REQUESTS,
+)
+from kinship_notifications.domain.links import MessageLinks
 from kinship_notifications.domain.policy import CircuitBreaker, RetryPolicy
 from kinship_notifications.entrypoints.consumers import (
-    SUBSCRIPTIONS,
-    parse_queued,
+    RequestSignatures,
+    request_parser,
     store_directory,
+    store_erased_subjects,
+    store_erasures,
     store_requests,
+    subscriptions,
 )
-from kinship_notifications.entrypoints.delivery import (
-    DeliveryChannels,
-    DeliveryConfig,
-    DeliveryWorker,
-)
+from kinship_notifications.entrypoints.delivery import DeliveryConfig, DeliveryWorker
+from kinship_notifications.handlers.deliver import DeliveryTools
+from kinship_notifications.handlers.erasure import ErasureConfig
 from tests.unit.fakes.kafka import FakeRecord
 from tests.unit.fakes.notifications import (
     FakeNotificationsUnitOfWork,
     FakeSender,
     FakeTemplates,
+    FakeVault,
     request,
 )
 
 TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+KEY = b"k" * 32
+SIGNED = RequestSignatures(KEY)
 
 
-def test_requests_keep_the_trace_they_came_in_on_and_invalid_ones_are_rejected() -> None:
-    valid = FakeRecord(
-        request("d-1").model_dump_json().encode(), b"d-1", [("traceparent", TRACE.encode())]
-    )
-    untraced = FakeRecord(request("d-2").model_dump_json().encode(), b"d-2")
-    invalid = FakeRecord(b'{"id": "d-3"}', b"d-3", offset=2)
-    accepted, rejected = parse_queued([valid, untraced, invalid])
+def signed(
+    value: bytes, *headers: tuple[str, bytes], key: bytes = KEY, offset: int = 0
+) -> FakeRecord:
+    signature = (REQUEST_SIGNATURE_HEADER, sign_request(key, value).encode())
+    return FakeRecord(value, b"p-1", [*headers, signature], offset=offset)
+
+
+def test_signed_requests_keep_the_trace_they_came_in_on_and_invalid_ones_are_rejected() -> None:
+    valid = signed(request("d-1").model_dump_json().encode(), ("traceparent", TRACE.encode()))
+    untraced = signed(request("d-2").model_dump_json().encode())
+    invalid = signed(b'{"id": "d-3"}', offset=2)
+    accepted, rejected = request_parser(SIGNED)([valid, untraced, invalid])
     assert [(a.event.request.id, a.event.traceparent) for a in accepted] == [
         ("d-1", TRACE),
         ("d-2", None),
@@ -44,11 +63,48 @@ def test_requests_keep_the_trace_they_came_in_on_and_invalid_ones_are_rejected()
     assert [(r.record.offset, r.reason["code"]) for r in rejected] == [(2, "validation_failed")]
 
 
-def test_the_directory_is_followed_but_its_dead_letters_are_the_checkin_services() -> None:
-    by_topic = {subscription.topic: subscription for subscription in SUBSCRIPTIONS}
-    assert by_topic.keys() == {NOTIFICATION_REQUESTS, DIRECTORY_PEOPLE}
+def test_unsigned_and_wrongly_signed_requests_are_rejected_as_unsigned_request() -> None:
+    value = request("d-1").model_dump_json().encode()
+    unsigned = FakeRecord(value, offset=1)
+    forged = signed(value, key=b"x" * 32, offset=2)
+    tampered = signed(value, offset=3)
+    tampered.value = value.replace(b"checkin_reminder", b"crisis_resources")
+    garbage = FakeRecord(value, headers=[(REQUEST_SIGNATURE_HEADER, b"sha256=00")], offset=4)
+    accepted, rejected = request_parser(SIGNED)([unsigned, forged, tampered, garbage])
+    assert accepted == []
+    assert [(r.record.offset, r.reason) for r in rejected] == [
+        (n, {"code": "unsigned_request", "errors": []}) for n in (1, 2, 3, 4)
+    ]
+
+
+def test_the_transition_setting_admits_unsigned_requests_but_never_a_wrong_signature() -> None:
+    value = request("d-1").model_dump_json().encode()
+    lenient = RequestSignatures(KEY, accept_unsigned=True)
+    accepted, rejected = request_parser(lenient)(
+        [
+            FakeRecord(value, offset=1),
+            signed(value, offset=2),
+            signed(value, key=b"x" * 32, offset=3),
+        ]
+    )
+    assert [a.record.offset for a in accepted] == [1, 2]
+    assert [(r.record.offset, r.reason["code"]) for r in rejected] == [(3, "unsigned_request")]
+
+
+def test_subscriptions_and_who_dead_letters_each_topic() -> None:
+    by_topic = {subscription.topic: subscription for subscription in subscriptions(SIGNED)}
+    assert by_topic.keys() == {
+        NOTIFICATION_REQUESTS,
+        DIRECTORY_PEOPLE,
+        ERASURE_REQUESTED,
+        ERASURE_SUBJECTS,
+    }
     assert by_topic[NOTIFICATION_REQUESTS].owns_dead_letters
-    assert not by_topic[DIRECTORY_PEOPLE].owns_dead_letters
+    for other in (DIRECTORY_PEOPLE, ERASURE_REQUESTED, ERASURE_SUBJECTS):
+        assert not by_topic[other].owns_dead_letters  # the check-in service's
+    unsigned = FakeRecord(request("d-1").model_dump_json().encode())
+    _, rejected = by_topic[NOTIFICATION_REQUESTS].parse([unsigned])
+    assert [r.reason["code"] for r in rejected] == ["unsigned_request"]
 
 
 async def test_queued_requests_are_stored_once_and_wake_the_worker() -> None:
@@ -57,7 +113,7 @@ async def test_queued_requests_are_stored_once_and_wake_the_worker() -> None:
     sender = FakeSender()
     worker = DeliveryWorker(
         uow.another,
-        DeliveryChannels(sender, FakeTemplates(), CircuitBreaker()),
+        DeliveryTools(sender, FakeTemplates(), CircuitBreaker(), FakeVault(), MessageLinks(KEY)),
         DeliveryConfig(
             receipts_topic="receipts",
             concurrency=4,
@@ -70,7 +126,7 @@ async def test_queued_requests_are_stored_once_and_wake_the_worker() -> None:
     worker.start()
     try:
         await asyncio.sleep(0.05)  # its first round found nothing
-        accepted = parse_queued([FakeRecord(request("d-1").model_dump_json().encode())])[0]
+        accepted = request_parser(SIGNED)([signed(request("d-1").model_dump_json().encode())])[0]
         await store_requests([item.event for item in accepted * 2], uow, worker)
         deadline = time.monotonic() + 3
         while not sender.delivered() and time.monotonic() < deadline:  # noqa: ASYNC110
@@ -87,3 +143,24 @@ async def test_directory_changes_are_applied_in_one_unit_of_work() -> None:
     await store_directory([DirectoryChange("p-1", None)], uow)
     assert uow.tables.people == {}
     assert uow.commits == 1
+
+
+@pytest.mark.parametrize("order", ["person first", "subjects first"])
+async def test_both_erasure_halves_each_in_one_unit_of_work_then_one_receipt(order: str) -> None:
+    uow = FakeNotificationsUnitOfWork()
+    uow.add_person("p-1", Channels(email="p-1@example.org"))
+    config = ErasureConfig("receipts")
+    now = datetime.now(UTC)
+    person = ErasureRequested(id="e-1", person_id="p-1", requested_at=now, source="hr")
+    subjects = SubjectsErased(
+        id="e-1:subjects", erasure_id="e-1", subject_ids=["s-1"], occurred_at=now
+    )
+    halves = [store_erasures([person], uow, config), store_erased_subjects([subjects], uow, config)]
+    if order == "subjects first":
+        halves.reverse()
+    await halves[0]
+    assert uow.tables.outbox == []
+    await halves[1]
+    assert uow.commits == 2
+    assert [message.event_id for message in uow.tables.outbox] == ["e-1:notifications"]
+    assert uow.tables.people == {}

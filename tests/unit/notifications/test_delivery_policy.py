@@ -11,7 +11,12 @@ from kinship_contracts.directory import Channels
 from kinship_contracts.notifications import Alert, MessageKind, NotificationRequest, Recipient
 from kinship_contracts.resources import ResourceKind, SupportResource
 from kinship_notifications.adapters.templates import Templates
-from kinship_notifications.domain.channels import ChannelKind, choose_address, webhook_body
+from kinship_notifications.domain.channels import (
+    ChannelKind,
+    TemplateFailedError,
+    choose_address,
+    webhook_body,
+)
 from kinship_notifications.domain.policy import (
     Action,
     CircuitBreaker,
@@ -19,8 +24,8 @@ from kinship_notifications.domain.policy import (
     RetryPolicy,
     decide,
     quiet_until,
-    signature,
 )
+from kinship_notifications.domain.signing import endpoint_secret, endpoint_url, signature
 
 NOW = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)  # 23:30 in London, 00:30 in Berlin
 NIGHT = Preferences(quiet_start=time(22), quiet_end=time(7))
@@ -29,13 +34,15 @@ NIGHT = Preferences(quiet_start=time(22), quiet_end=time(7))
 def request(
     kind: MessageKind = MessageKind.CHECKIN_REMINDER, **fields: object
 ) -> NotificationRequest:
-    return NotificationRequest(
-        id="d-1",
-        kind=kind,
-        recipient=Recipient(person_id="p-1"),
-        template=kind.value,
-        created_at=NOW,
-        **fields,
+    return NotificationRequest.model_validate(
+        {
+            "id": "d-1",
+            "kind": kind,
+            "recipient": Recipient(person_id="p-1"),
+            "template": kind.value,
+            "created_at": NOW,
+            **fields,
+        }
     )
 
 
@@ -47,7 +54,7 @@ def alert_request() -> NotificationRequest:
         step=1,
         reason="The person asked a peer responder to reach out.",
         opened_at=NOW,
-        ack_url="http://127.0.0.1:8002/v1/alerts/a-1/acknowledge?token=t",
+        ack_url="http://127.0.0.1:8002/v1/alerts/a-1/acknowledge",
     )
     return request(MessageKind.ALERT, critical=True, alert=alert)
 
@@ -117,8 +124,27 @@ def test_channel_order_is_webhook_then_slack_then_email() -> None:
     assert choose_address(Channels()) is None
 
 
-def test_webhook_alert_body_is_exactly_the_spec_fields() -> None:
-    body = json.loads(webhook_body(alert_request(), "ignored"))
+def test_every_endpoint_has_its_own_secret_derived_from_the_master_secret() -> None:
+    master = b"m" * 32
+    one = endpoint_secret(master, "https://hooks.example/alerts/ann")
+    assert len(one) == 64 and int(one, 16) >= 0
+    assert one == endpoint_secret(master, "https://hooks.example/alerts/ann")
+    assert one != endpoint_secret(master, "https://hooks.example/alerts/bob")
+    assert one != endpoint_secret(b"n" * 32, "https://hooks.example/alerts/ann")
+    expected = hmac.new(
+        master, b"kinship-webhook-endpoint:v1:https://hooks.example/alerts/ann", hashlib.sha256
+    ).hexdigest()
+    assert one == expected
+    # The URL as the directory keeps it: a bare host gains its slash, the host is lower case.
+    assert endpoint_url("https://Hooks.Example") == "https://hooks.example/"
+    assert endpoint_secret(master, "https://Hooks.Example") == endpoint_secret(
+        master, "https://hooks.example/"
+    )
+
+
+def test_webhook_alert_body_is_the_spec_fields_with_delivery_id_and_sent_at() -> None:
+    sent_at = datetime(2026, 11, 24, 23, 30, 5, 250000, tzinfo=UTC)
+    body = json.loads(webhook_body(alert_request(), "ignored", sent_at))
     assert set(body) == {
         "alert_id",
         "case_id",
@@ -127,12 +153,32 @@ def test_webhook_alert_body_is_exactly_the_spec_fields() -> None:
         "reason",
         "opened_at",
         "ack_url",
+        "delivery_id",
+        "sent_at",
     }
+    assert (body["delivery_id"], body["sent_at"]) == ("d-1", "2026-11-24T23:30:05.250Z")
+    other = json.loads(webhook_body(request(), "Hello", sent_at))
+    assert other == {
+        "kind": "checkin_reminder",
+        "text": "Hello",
+        "delivery_id": "d-1",
+        "sent_at": "2026-11-24T23:30:05.250Z",
+    }
+
+
+def test_a_missing_or_failing_template_is_a_template_failure() -> None:
+    with pytest.raises(TemplateFailedError) as missing:
+        Templates().render(request(template="no_such_template"), "en", "UTC")
+    assert (missing.value.reason, missing.value.permanent) == ("template_error", True)
+    with pytest.raises(TemplateFailedError):  # a group-session offer needs its params
+        Templates().render(request(MessageKind.GROUP_SESSION_OFFER), "en", "UTC")
+    with pytest.raises(TemplateFailedError):  # no way out of the template folder
+        Templates().render(request(template="../../pyproject"), "en", "UTC")
 
 
 @pytest.mark.parametrize("locale", ["en", "de", "fr"])
 def test_templates_render_in_the_locale_or_english(locale: str) -> None:
-    rendered = Templates().render(alert_request(), locale)
+    rendered = Templates().render(alert_request(), locale, "Europe/London")
     assert "a-1" in rendered.text
     assert rendered.subject.startswith("Kinship")
     german = "Fall übernehmen" in rendered.text
@@ -146,14 +192,66 @@ def test_crisis_template_lists_the_resources() -> None:
         )
     ]
     rendered = Templates().render(
-        request(MessageKind.CRISIS_RESOURCES, critical=True, resources=resources), "en"
+        request(MessageKind.CRISIS_RESOURCES, critical=True, resources=resources), "en", "UTC"
     )
     assert "Samaritans: 116 123" in rendered.text
 
 
-def test_alerts_and_group_offers_are_never_rate_limited() -> None:
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [
+        (MessageKind.ALERT, {}),
+        (MessageKind.CRISIS_RESOURCES, {}),
+        (MessageKind.SELF_CARE, {}),
+        (MessageKind.FEEDBACK_REQUEST, {"from": "person"}),
+        (MessageKind.FEEDBACK_REQUEST, {"from": "responder"}),
+        (MessageKind.GROUP_SESSION_OFFER, {}),
+        (MessageKind.CONSENT_REQUEST, {}),
+        (MessageKind.CHECKIN_REMINDER, {"purpose": "follow_up"}),
+        (MessageKind.CHECKIN_REMINDER, {"purpose": "exposure_follow_up"}),
+    ],
+)
+def test_care_messages_are_never_rate_limited_or_opted_out_of(
+    kind: MessageKind, params: dict[str, str]
+) -> None:
+    strict = Preferences(max_per_day=0, recognition_opt_out=True)
+    decision = decide(request(kind, params=params), strict, "UTC", 50, NOW)
+    assert decision.action is Action.SEND
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "reason"),
+    [
+        (MessageKind.CELEBRATION, {}, "rate_limited"),
+        (MessageKind.CHECKIN_REMINDER, {"purpose": "overdue"}, "rate_limited"),
+        (MessageKind.CHECKIN_REMINDER, {}, "rate_limited"),
+    ],
+)
+def test_only_celebrations_and_plain_reminders_are_rate_limited(
+    kind: MessageKind, params: dict[str, str], reason: str
+) -> None:
     busy = Preferences(max_per_day=2)
-    assert decide(request(MessageKind.ALERT), busy, "UTC", 50, NOW).action is Action.SEND
-    offer = request(MessageKind.GROUP_SESSION_OFFER)
-    assert decide(offer, busy, "UTC", 50, NOW).action is Action.SEND
-    assert decide(request(), busy, "UTC", 50, NOW).action is Action.SUPPRESS
+    limited = request(kind, params=params)
+    assert decide(limited, busy, "UTC", 2, NOW).reason == reason
+    assert decide(limited, busy, "UTC", 1, NOW).action is Action.SEND
+
+
+@pytest.mark.parametrize("kind", [k for k in MessageKind if k is not MessageKind.CELEBRATION])
+def test_the_recognition_opt_out_holds_back_celebrations_only(kind: MessageKind) -> None:
+    opted_out = Preferences(recognition_opt_out=True)
+    assert decide(request(kind), opted_out, "UTC", 0, NOW).action is Action.SEND
+
+
+@pytest.mark.parametrize("kind", list(MessageKind))
+def test_care_messages_still_wait_out_quiet_hours_unless_urgent(kind: MessageKind) -> None:
+    assert decide(request(kind), NIGHT, "Europe/London", 0, NOW).action is Action.DEFER
+    urgent = request(kind, urgent=True)
+    assert decide(urgent, NIGHT, "Europe/London", 0, NOW).action is Action.SEND
+    assert decide(request(kind, critical=True), NIGHT, "UTC", 0, NOW).action is Action.SEND
+
+
+def test_an_urgent_message_is_still_held_to_the_limit_and_opt_outs() -> None:
+    celebration = request(MessageKind.CELEBRATION, urgent=True)
+    decision = decide(celebration, Preferences(recognition_opt_out=True), "UTC", 0, NOW)
+    assert decision.reason == "opted_out"
+    assert decide(celebration, Preferences(max_per_day=1), "UTC", 1, NOW).reason == "rate_limited"

@@ -11,19 +11,18 @@ import pytest
 
 from kinship_contracts.directory import Channels
 from kinship_notifications.domain.deliveries import QueuedRequest
+from kinship_notifications.domain.links import MessageLinks
 from kinship_notifications.domain.policy import CircuitBreaker, RetryPolicy
-from kinship_notifications.entrypoints.delivery import (
-    DeliveryChannels,
-    DeliveryConfig,
-    DeliveryWorker,
-)
+from kinship_notifications.entrypoints.delivery import DeliveryConfig, DeliveryWorker
 from kinship_notifications.handlers.accept import accept_requests
+from kinship_notifications.handlers.deliver import DeliveryTools
 from kinship_runtime.resilience import Backoff
 from tests.unit.fakes.notifications import (
     FakeClock,
     FakeNotificationsUnitOfWork,
     FakeSender,
     FakeTemplates,
+    FakeVault,
     no_jitter,
     request,
 )
@@ -53,7 +52,9 @@ class Harness:
         self.finished = 0
         self.worker = DeliveryWorker(
             self.uow.another,
-            DeliveryChannels(self.sender, FakeTemplates(), CircuitBreaker()),
+            DeliveryTools(
+                self.sender, FakeTemplates(), CircuitBreaker(), FakeVault(), MessageLinks(b"l" * 32)
+            ),
             DeliveryConfig(
                 receipts_topic="receipts",
                 concurrency=concurrency,

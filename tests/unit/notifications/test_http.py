@@ -1,8 +1,12 @@
-"""The notifications HTTP API over the in-memory unit of work (the real routes, fakes behind)."""
+"""The notifications HTTP API over the in-memory unit of work (the real routes and access
+checks, fakes behind them): each policy refuses the weakest credential that should be refused.
+"""
 
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import ClassVar
 
 import httpx
 import jwt
@@ -13,25 +17,52 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from pydantic import SecretStr
 
+from kinship_contracts.directory import Role
 from kinship_notifications.domain.deliveries import QueuedRequest
 from kinship_notifications.entrypoints.http import notifications_router
 from kinship_notifications.handlers.accept import accept_requests
 from kinship_notifications.handlers.ports import NotificationsUnitOfWork
-from kinship_runtime.auth import ApiKeys, Authenticator, JwtVerifier
+from kinship_runtime.access import PeopleDirectory, Person, RateLimits, policies
 from kinship_runtime.http import create_http_app
+from kinship_runtime.identity import (
+    ApiKeys,
+    IdentityVerifier,
+    JwtRules,
+    JwtVerifier,
+    parse_api_keys,
+)
+from kinship_runtime.identity import Scope as KeyScope
 from tests.unit.fakes.notifications import NOW, FakeNotificationsUnitOfWork, request
 
-SYSTEM = {"Authorization": "Bearer unit-key"}
+ISSUER = "http://127.0.0.1:9/idp"
 JWT_SECRET = "a-unit-test-secret-that-is-long-enough-for-hs256"
+EVERY_SCOPE = {"Authorization": "Bearer all-scopes-key"}
 
 
-def as_person(person_id: str) -> dict[str, str]:
-    claims = {"sub": person_id, "aud": "kinship", "exp": int(time.time()) + 300}
-    return {"Authorization": f"Bearer {jwt.encode(claims, JWT_SECRET, algorithm='HS256')}"}
+def bearer(person_id: str, **claims: object) -> dict[str, str]:
+    now = int(time.time())
+    body = {"sub": person_id, "aud": "kinship", "iss": ISSUER, "iat": now, "exp": now + 60}
+    token = jwt.encode(body | claims, JWT_SECRET, algorithm="HS256")
+    return {"Authorization": f"Bearer {token}"}
+
+
+class FakePeople:
+    """The directory roles of the people in these tests (``ann`` has none)."""
+
+    people: ClassVar[dict[str, Person]] = {
+        "ann": Person("ann", frozenset(), "t-1"),
+        "cora": Person("cora", frozenset({Role.COORDINATOR}), "t-0"),
+        "rob": Person("rob", frozenset({Role.PEER_RESPONDER}), "t-2"),
+        "max": Person("max", frozenset({Role.TEAM_MANAGER}), "t-1"),
+    }
+
+    async def person(self, person_id: str) -> tuple[Person, bool] | None:
+        found = self.people.get(person_id)
+        return (found, True) if found else None
 
 
 class Fakes(Provider):
-    """The routes' dependencies: the in-memory unit of work and a real authenticator."""
+    """The routes' dependencies: the in-memory unit of work, real identities, fake roles."""
 
     scope = Scope.APP
 
@@ -44,18 +75,39 @@ class Fakes(Provider):
         return self.uow
 
     @provide
-    def authenticator(self) -> Authenticator:
-        return Authenticator(
-            ApiKeys(SecretStr("tests=unit-key")),
+    def identities(self) -> IdentityVerifier:
+        every = [scope.value for scope in KeyScope]
+        keys = [{"name": "ops", "scopes": every, "key": "all-scopes-key"}]
+        return IdentityVerifier(
+            ApiKeys(parse_api_keys(json.dumps(keys))),
             JwtVerifier(
-                secret=SecretStr(JWT_SECRET), public_key=None, audience="kinship", issuer=None
+                JwtRules(issuer=ISSUER, audience="kinship", max_lifetime_seconds=600),
+                secret=SecretStr(JWT_SECRET),
             ),
         )
+
+    @provide
+    def people(self) -> PeopleDirectory:
+        return FakePeople()
+
+    @provide
+    def limits(self) -> RateLimits:
+        return RateLimits.of("100/minute", "100/minute")
 
 
 @asynccontextmanager
 async def _no_lifespan(_app: FastAPI) -> AsyncIterator[None]:
     yield
+
+
+def routes_app() -> FastAPI:
+    return create_http_app(
+        title="notifications (unit)",
+        description="",
+        lifespan=_no_lifespan,
+        routers=[notifications_router()],
+        broker=KafkaBroker("127.0.0.1:9"),
+    )
 
 
 @pytest.fixture
@@ -65,14 +117,8 @@ def uow() -> FakeNotificationsUnitOfWork:
 
 @pytest.fixture
 async def client(uow: FakeNotificationsUnitOfWork) -> AsyncIterator[httpx.AsyncClient]:
+    app = routes_app()
     container = make_async_container(Fakes(uow))
-    app = create_http_app(
-        title="notifications (unit)",
-        description="",
-        lifespan=_no_lifespan,
-        routers=[notifications_router()],
-        broker=KafkaBroker("127.0.0.1:9"),
-    )
     setup_dishka(container, app)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://notifications") as http:
@@ -80,16 +126,49 @@ async def client(uow: FakeNotificationsUnitOfWork) -> AsyncIterator[httpx.AsyncC
     await container.close()
 
 
-async def test_http_without_credentials_is_401(client: httpx.AsyncClient) -> None:
-    response = await client.get("/v1/preferences/ann")
+def test_every_route_declares_exactly_one_access_policy() -> None:
+    table = {route: found for route, found in policies(routes_app()).items() if "/v1/" in route}
+    assert set(table) == {
+        "GET /v1/preferences/{person_id}",
+        "PUT /v1/preferences/{person_id}",
+        "GET /v1/deliveries/{delivery_id}",
+    }
+    assert all(len(found) == 1 for found in table.values())
+    assert all(not found[0].scopes for found in table.values()), "no API key reaches any"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/preferences/ann"),
+        ("PUT", "/v1/preferences/ann"),
+        ("GET", "/v1/deliveries/d-1"),
+    ],
+)
+async def test_without_credentials_every_route_is_401(
+    client: httpx.AsyncClient, method: str, path: str
+) -> None:
+    response = await client.request(method, path, json={} if method == "PUT" else None)
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
 
 
-async def test_http_a_person_sets_then_reads_their_preferences(
+async def test_an_api_key_with_every_scope_reaches_nothing(
     client: httpx.AsyncClient, uow: FakeNotificationsUnitOfWork
 ) -> None:
-    ann = as_person("ann")
+    async with uow:
+        await accept_requests([QueuedRequest(request("d-1"))], uow, NOW)
+    put = await client.put("/v1/preferences/bob", json={"max_per_day": 0}, headers=EVERY_SCOPE)
+    assert put.status_code == 403
+    assert (await client.get("/v1/preferences/bob", headers=EVERY_SCOPE)).status_code == 403
+    assert (await client.get("/v1/deliveries/d-1", headers=EVERY_SCOPE)).status_code == 403
+    assert uow.tables.preferences == {}
+
+
+async def test_a_person_sets_then_reads_their_own_preferences(
+    client: httpx.AsyncClient, uow: FakeNotificationsUnitOfWork
+) -> None:
+    ann = bearer("ann")
     assert (await client.get("/v1/preferences/ann", headers=ann)).json() == {
         "locale": "en",
         "quiet_start": None,
@@ -102,47 +181,87 @@ async def test_http_a_person_sets_then_reads_their_preferences(
     assert put.status_code == 200, put.text
     got = (await client.get("/v1/preferences/ann", headers=ann)).json()
     assert (got["locale"], got["quiet_start"], got["max_per_day"]) == ("de", "22:00:00", 2)
-    assert uow.commits == 3
 
 
-async def test_http_someone_elses_preferences_are_403_for_a_person_not_for_a_system(
+async def test_someone_the_directory_does_not_know_yet_manages_their_own(
     client: httpx.AsyncClient, uow: FakeNotificationsUnitOfWork
 ) -> None:
-    put = await client.put("/v1/preferences/bob", json={"max_per_day": 0}, headers=as_person("ann"))
-    assert (put.status_code, put.json()["detail"]) == (403, "only for your own preferences")
-    assert (await client.get("/v1/preferences/bob", headers=as_person("ann"))).status_code == 403
-    assert uow.tables.preferences == {}
-    put = await client.put("/v1/preferences/bob", json={"max_per_day": 0}, headers=SYSTEM)
+    put = await client.put(
+        "/v1/preferences/newcomer", json={"max_per_day": 1}, headers=bearer("newcomer")
+    )
     assert put.status_code == 200
-    assert uow.tables.preferences["bob"].max_per_day == 0
+    assert uow.tables.preferences["newcomer"].max_per_day == 1
 
 
-async def test_http_invalid_preferences_are_422(client: httpx.AsyncClient) -> None:
+@pytest.mark.parametrize("who", ["ann", "rob", "max"])
+async def test_a_person_acting_for_someone_else_is_403(
+    client: httpx.AsyncClient, uow: FakeNotificationsUnitOfWork, who: str
+) -> None:
+    put = await client.put("/v1/preferences/bob", json={"max_per_day": 0}, headers=bearer(who))
+    assert (put.status_code, put.json()["detail"]) == (403, "only your own preferences")
+    assert (await client.get("/v1/preferences/bob", headers=bearer(who))).status_code == 403
+    assert uow.tables.preferences == {}
+
+
+async def test_a_coordinator_reads_anyones_preferences_but_changes_only_their_own(
+    client: httpx.AsyncClient, uow: FakeNotificationsUnitOfWork
+) -> None:
+    await client.put("/v1/preferences/ann", json={"max_per_day": 2}, headers=bearer("ann"))
+    read = await client.get("/v1/preferences/ann", headers=bearer("cora"))
+    assert (read.status_code, read.json()["max_per_day"]) == (200, 2)
+    put = await client.put("/v1/preferences/ann", json={"max_per_day": 9}, headers=bearer("cora"))
+    assert put.status_code == 403
+    assert uow.tables.preferences["ann"].max_per_day == 2
+
+
+async def test_a_token_claiming_a_role_the_directory_does_not_give_gets_nothing_more(
+    client: httpx.AsyncClient, uow: FakeNotificationsUnitOfWork
+) -> None:
+    async with uow:
+        await accept_requests([QueuedRequest(request("d-1"))], uow, NOW)
+    forged = bearer("ann", roles=["coordinator"], realm_access={"roles": ["coordinator"]})
+    assert (await client.get("/v1/deliveries/d-1", headers=forged)).status_code == 403
+    assert (await client.get("/v1/preferences/bob", headers=forged)).status_code == 403
+
+
+async def test_invalid_preferences_are_422(client: httpx.AsyncClient) -> None:
     response = await client.put(
-        "/v1/preferences/ann", json={"locale": "english", "max_per_day": 1000}, headers=SYSTEM
+        "/v1/preferences/ann",
+        json={"locale": "english", "max_per_day": 1000},
+        headers=bearer("ann"),
     )
     assert response.status_code == 422
     locations = sorted(tuple(error["loc"]) for error in response.json()["detail"])
     assert locations == [("body", "locale"), ("body", "max_per_day")]
 
 
-async def test_http_delivery_status_is_for_systems_and_404_when_unknown(
+@pytest.mark.parametrize("who", ["ann", "rob", "max"])
+async def test_delivery_status_is_403_for_everyone_but_coordinators(
+    client: httpx.AsyncClient, uow: FakeNotificationsUnitOfWork, who: str
+) -> None:
+    async with uow:
+        await accept_requests([QueuedRequest(request("d-1", person_id=who))], uow, NOW)
+    assert (await client.get("/v1/deliveries/d-1", headers=bearer(who))).status_code == 403
+
+
+async def test_a_coordinator_sees_status_and_a_coarse_reason_and_404_when_unknown(
     client: httpx.AsyncClient, uow: FakeNotificationsUnitOfWork
 ) -> None:
     async with uow:
         await accept_requests([QueuedRequest(request("d-1"))], uow, NOW)
-    found = await client.get("/v1/deliveries/d-1", headers=SYSTEM)
+        await uow.retry_at("d-1", 1, NOW, "refused_address")
+    found = await client.get("/v1/deliveries/d-1", headers=bearer("cora"))
     assert found.status_code == 200
     assert found.json() == {
         "id": "d-1",
         "kind": "checkin_reminder",
         "critical": False,
         "status": "pending",
-        "attempts": 0,
+        "attempts": 1,
         "channel": None,
-        "last_error": None,
+        "last_error": "refused_address",
         "created_at": NOW.isoformat().replace("+00:00", "Z"),
         "finished_at": None,
     }
-    assert (await client.get("/v1/deliveries/d-9", headers=SYSTEM)).status_code == 404
-    assert (await client.get("/v1/deliveries/d-1", headers=as_person("ann"))).status_code == 403
+    missing = await client.get("/v1/deliveries/d-9", headers=bearer("cora"))
+    assert (missing.status_code, missing.json()["detail"]) == (404, "no such delivery")

@@ -17,7 +17,7 @@ from kinship_recognition.domain.reports import (
 )
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)  # a Wednesday
-WINDOW = Window.ending_with(NOW.date(), 3)
+WINDOW = Window.closed(NOW, 3)
 W1, W2, W3 = WINDOW.weeks()
 
 
@@ -57,7 +57,7 @@ def test_the_chart_is_an_svg_with_gaps_for_withheld_weeks() -> None:
     text = svg_text(svg)
     assert "participation (%)" in text and "time to acknowledge (min)" in text
     assert "fewer than 5 people contributed are not shown" in text
-    assert "2026-11-09 to 2026-11-29" in text
+    assert "2026-11-02 to 2026-11-22" in text
     assert "nothing to show" not in text
     assert render(drawn, "png").startswith(b"\x89PNG\r\n\x1a\n")
 

@@ -4,7 +4,7 @@ the in-memory unit of work: what is stored, what is dead-lettered, and with whic
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -12,11 +12,12 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from dishka import AsyncContainer, Provider, Scope, make_async_container, provide
 from faststream.kafka import KafkaBroker
-from pydantic import SecretStr
 
-from kinship_contracts.subjects import Pseudonymiser
 from kinship_contracts.topics import (
+    CHECKINS_RECORDED,
     DIRECTORY_PEOPLE,
+    ERASURE_REQUESTED,
+    ERASURE_SUBJECTS,
     ESCALATION_CASES,
     GROUP_SESSIONS,
     KUDOS_SUBMITTED,
@@ -24,17 +25,20 @@ from kinship_contracts.topics import (
 )
 from kinship_recognition.entrypoints.consumers import SUBSCRIPTIONS
 from kinship_recognition.handlers.awards import AwardTopics
-from kinship_recognition.handlers.ports import RecognitionUnitOfWork
+from kinship_recognition.handlers.erasure import ErasureTopics
+from kinship_recognition.handlers.ports import RecognitionUnitOfWork, SubjectLookup
 from kinship_recognition.settings import RecognitionSettings
 from kinship_runtime.dead_letters import DeadLetters
 from kinship_runtime.ingest import ingest
 from kinship_runtime.outbox import OutboxRelay
 from kinship_runtime.settings import KinshipSettings
 from tests.unit.fakes.kafka import ClearSealer, FakeProducer, FakeRecord
-from tests.unit.fakes.recognition import FakeRecognitionUnitOfWork, FakeRelay, Person
+from tests.unit.fakes.recognition import FakeRecognitionUnitOfWork, FakeVault, Person
+from tests.unit.fakes.relay import FakeRelay
 
 Consume = Callable[[Any], Awaitable[None]]
-SETTINGS = RecognitionSettings(pseudonym_key=SecretStr("p" * 32), kudos_daily_limit=10)
+SETTINGS = RecognitionSettings(env="dev", kudos_daily_limit=10)
+VAULT = FakeVault()
 NOW = datetime.now(UTC)
 
 
@@ -76,11 +80,15 @@ class Fakes(Provider):
 
     @provide
     def topics(self) -> AwardTopics:
-        return AwardTopics("awards", "requests")
+        return AwardTopics("awards", "requests", b"r" * 32)
 
     @provide
-    def pseudonyms(self) -> Pseudonymiser:
-        return Pseudonymiser(b"p" * 32)
+    def erasure(self) -> ErasureTopics:
+        return ErasureTopics("receipts")
+
+    @provide
+    def vault(self) -> SubjectLookup:
+        return VAULT
 
     @provide
     def dead_letters(self) -> DeadLetters:
@@ -156,9 +164,12 @@ def test_every_subscription_reads_its_topic_with_its_own_group() -> None:
         "escalation.cases": "kinship.recognition.cases",
         "programme.pulse.submitted": "kinship.recognition.pulse",
         "directory.people": "kinship.recognition.directory",
+        "privacy.erasure.requested": "kinship.recognition.erasure",
+        "privacy.erasure.subjects": "kinship.recognition.erasure-subjects",
     }
     owners = {s.topic.name: s.owns_dead_letters for s in SUBSCRIPTIONS}
     assert owners[DIRECTORY_PEOPLE.name] is False  # the check-in service dead-letters those
+    assert owners[ERASURE_REQUESTED.name] is False  # ...and those
     assert owners[KUDOS_SUBMITTED.name] and owners[PULSE_SUBMITTED.name]
 
 
@@ -175,7 +186,8 @@ async def test_kudos_over_kafka_are_awarded_and_refused_ones_dead_lettered_with_
         ],
     )
     assert list(running.uow.kudos) == ["k-1"]
-    assert [a["id"] for a in running.uow.published("awards")] == ["kudos:k-1"]
+    assert list(running.uow.awards) == ["kudos:k-1"]
+    assert [a["subject_id"] for a in running.uow.published("awards")] == [VAULT.subject("bob")]
     assert sorted(running.dead_letters()) == [
         ("recognition.kudos.submitted.dlq", 2, "self_kudos"),
         ("recognition.kudos.submitted.dlq", 4, "validation_failed"),
@@ -204,7 +216,8 @@ async def test_refused_kudos_are_dead_lettered_when_their_batch_is_retried_recor
         ("recognition.kudos.submitted.dlq", 13, "processing_failed"),
     ]
     assert list(running.uow.kudos) == ["k-ok"]
-    assert [a["id"] for a in running.uow.published("awards")] == ["kudos:k-ok"]
+    assert list(running.uow.awards) == ["kudos:k-ok"]
+    assert len(running.uow.published("awards")) == 1
     assert running.uow.rollbacks >= 1  # the whole batch was tried first, and rolled back
 
 
@@ -235,7 +248,8 @@ async def test_group_session_proposals_on_the_cases_topic_are_neither_used_nor_d
     )
     assert running.dead_letters() == []
     assert list(running.uow.case_facts) == ["case-1"]
-    assert [a["id"] for a in running.uow.published("awards")] == ["supported:resp-a:1"]
+    assert list(running.uow.awards) == ["supported:resp-a:1"]
+    assert [a["subject_id"] for a in running.uow.published("awards")] == [VAULT.subject("resp-a")]
 
 
 async def test_pulse_answers_are_kept_and_invalid_ones_dead_lettered(running: Running) -> None:
@@ -255,11 +269,63 @@ async def test_pulse_answers_are_kept_and_invalid_ones_dead_lettered(running: Ru
             FakeRecord(b'{"id": "p-x"}', topic=topic, offset=1),
         ],
     )
-    assert len(running.uow.pulse_rows) == 1
+    assert list(running.uow.pulse_rows) == [("2026-11", VAULT.subject("ann"))]
     assert running.dead_letters() == [("programme.pulse.submitted.dlq", 1, "validation_failed")]
 
 
-@pytest.mark.parametrize("uow", [FakeRecognitionUnitOfWork(subject_of=lambda p: f"subject-{p}")])
+async def test_an_unreachable_vault_holds_the_batch_until_it_answers(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Transient: the batch is retried (not dead-lettered, not dropped) until the vault is back.
+    monkeypatch.setattr("kinship_runtime.resilience.Backoff.delay", lambda _self: 0.0)
+    VAULT.outages, calls_before = 2, len(VAULT.calls)
+    await running.deliver(KUDOS_SUBMITTED.name, [kudos_record("k-wait", "ann", "bob", 1)])
+    assert len(VAULT.calls) - calls_before == 3 and list(running.uow.kudos) == ["k-wait"]
+    assert running.dead_letters() == [] and len(running.uow.published("requests")) == 1
+
+
+async def test_check_ins_count_by_the_subject_and_team_they_carry(running: Running) -> None:
+    body = {
+        "id": "c-1",
+        "subject_id": "s-eve",
+        "team_id": "team-e",
+        "occurred_at": "2026-11-29T23:30:00-05:00",
+        "recorded_at": NOW.isoformat(),
+        "source": "tests",
+        "scores": {},
+    }
+    topic = CHECKINS_RECORDED.name
+    await running.deliver(topic, [FakeRecord(json.dumps(body).encode(), topic=topic)])
+    ((key, week),) = running.uow.weeks.items()
+    assert key == ("s-eve", date(2026, 11, 23)) and week.team_id == "team-e"  # Sunday there
+
+
+async def test_both_halves_of_an_erasure_are_consumed_and_give_one_receipt(
+    running: Running,
+) -> None:
+    requested = {
+        "id": "er-1",
+        "person_id": "ann",
+        "requested_at": NOW.isoformat(),
+        "source": "hr",
+    }
+    subjects = {
+        "id": "er-1:subjects",
+        "erasure_id": "er-1",
+        "subject_ids": ["s-ann"],
+        "occurred_at": NOW.isoformat(),
+    }
+    await running.deliver(
+        ERASURE_REQUESTED.name,
+        [FakeRecord(json.dumps(requested).encode(), key=b"ann", topic=ERASURE_REQUESTED.name)],
+    )
+    assert running.uow.published("receipts") == []
+    record = FakeRecord(json.dumps(subjects).encode(), key=b"er-1", topic=ERASURE_SUBJECTS.name)
+    await running.deliver(ERASURE_SUBJECTS.name, [record, record])
+    (receipt,) = running.uow.published("receipts")
+    assert (receipt["id"], receipt["service"]) == ("er-1:recognition", "recognition")
+
+
 async def test_directory_records_are_applied_and_invalid_ones_left_to_their_owner(
     running: Running,
 ) -> None:
@@ -272,5 +338,5 @@ async def test_directory_records_are_applied_and_invalid_ones_left_to_their_owne
             FakeRecord(b"{}", key=None, topic=topic, offset=1),
         ],
     )
-    assert running.uow.people == {"ann": Person("team-a", "UTC", subject_id="subject-ann")}
+    assert running.uow.people == {"ann": Person("team-a", "UTC")}
     assert running.dead_letters() == []

@@ -1,11 +1,9 @@
-"""Keeping the directory view (time zones and teams), over the in-memory unit of work."""
+"""Keeping the directory view (teams and roles, never a subject id), over the in-memory unit
+of work."""
 
 from kinship_contracts.directory import DirectoryChange, DirectoryPerson
-from kinship_contracts.subjects import Pseudonymiser
 from kinship_recognition.handlers.directory import apply_directory
 from tests.unit.fakes.recognition import FakeRecognitionUnitOfWork, Person
-
-PSEUDONYMS = Pseudonymiser(b"p" * 32)
 
 
 def change(person_id: str, team: str = "team-a", timezone: str = "UTC") -> DirectoryChange:
@@ -16,7 +14,7 @@ def change(person_id: str, team: str = "team-a", timezone: str = "UTC") -> Direc
 
 
 async def test_directory_changes_apply_in_order_the_last_per_person_winning() -> None:
-    uow = FakeRecognitionUnitOfWork({"gone": Person("team-z")}, subject_of=PSEUDONYMS.subject_id)
+    uow = FakeRecognitionUnitOfWork({"gone": Person("team-z")})
     changes = [
         change("ann", "team-a"),
         change("ann", "team-b", "Europe/Berlin"),
@@ -25,8 +23,5 @@ async def test_directory_changes_apply_in_order_the_last_per_person_winning() ->
     ]
     async with uow:
         await apply_directory(changes, uow)
-    assert uow.people == {
-        "ann": Person("team-b", "Europe/Berlin", subject_id=PSEUDONYMS.subject_id("ann")),
-        "bob": Person("team-a", subject_id=PSEUDONYMS.subject_id("bob")),
-    }
+    assert uow.people == {"ann": Person("team-b", "Europe/Berlin"), "bob": Person("team-a")}
     assert uow.commits == 1

@@ -3,6 +3,8 @@ handler, with its milestones and team celebrations, over the in-memory unit of w
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from kinship_contracts.kudos import KudosSubmitted
 from kinship_recognition.domain.kudos import (
     KudosRefusal,
@@ -12,17 +14,20 @@ from kinship_recognition.domain.kudos import (
 )
 from kinship_recognition.handlers.awards import AwardTopics
 from kinship_recognition.handlers.kudos import KudosOutcome, give_kudos
-from tests.unit.fakes.recognition import FakeRecognitionUnitOfWork, Person, kudos
+from kinship_runtime.vault import VaultUnavailableError
+from tests.unit.fakes.recognition import FakeRecognitionUnitOfWork, FakeVault, Person, kudos
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
-TOPICS = AwardTopics("awards", "requests")
+TOPICS = AwardTopics("awards", "requests", b"r" * 32)
+VAULT = FakeVault()
 
 
 async def give(
     uow: FakeRecognitionUnitOfWork, item: KudosSubmitted, limit: int = 10, now: datetime = NOW
 ) -> KudosOutcome:
     async with uow:
-        return await give_kudos(item, uow, TOPICS, daily_limit=limit, now=now)
+        (outcome,) = await give_kudos([item], uow, TOPICS, VAULT, daily_limit=limit, now=now)
+    return outcome
 
 
 def award_ids(uow: FakeRecognitionUnitOfWork) -> list[str]:
@@ -58,14 +63,12 @@ async def test_accepted_kudos_are_stored_awarded_and_celebrated_with_the_recipie
     assert outcome == KudosOutcome("k-1", accepted=True)
     assert list(uow.kudos) == ["k-1"] and uow.kudos["k-1"].received_at == NOW
     (award,) = uow.published("awards")
-    assert (award["id"], award["kind"], award["person_id"]) == (
-        "kudos:k-1",
-        "kudos_received",
-        "bob",
-    )
+    bob = VAULT.subject("bob")
+    assert (award["kind"], award["subject_id"]) == ("kudos_received", bob)
+    assert uow.awards["kudos:k-1"].person_id == "bob"
     (request,) = uow.published("requests")
-    assert request["id"] == "celebration:kudos:k-1"
-    assert request["kind"] == "celebration" and request["recipient"] == {"person_id": "bob"}
+    assert request["id"] == f"celebration:{award['id']}"
+    assert request["kind"] == "celebration" and request["recipient"] == {"subject_id": bob}
     assert request["params"] == {"text": "A colleague sent you kudos"}
     assert uow.commits == 1
 
@@ -76,7 +79,8 @@ async def test_the_same_kudos_again_are_a_duplicate_with_no_second_effect() -> N
     again = await give(uow, kudos("k-1", message="changed"))
     assert again == KudosOutcome("k-1", accepted=True, duplicate=True)
     assert uow.kudos["k-1"].message == "Thanks!"
-    assert award_ids(uow) == ["kudos:k-1"] and len(uow.published("requests")) == 1
+    assert list(uow.awards) == ["kudos:k-1"]
+    assert len(award_ids(uow)) == 1 and len(uow.published("requests")) == 1
 
 
 async def test_self_kudos_are_refused_and_change_nothing() -> None:
@@ -117,11 +121,10 @@ async def test_a_kudos_milestone_is_celebrated_once_when_reached() -> None:
         await give(uow, kudos(f"k-{n}", sender=f"s{n}", to="bob"))
     await give(uow, kudos("k-4", sender="s4", to="bob"))  # the fifth again
     milestones = [a for a in uow.published("awards") if a["kind"] == "kudos_milestone"]
-    assert [(a["id"], a["count"], a["person_id"]) for a in milestones] == [
-        ("kudos-milestone:bob:5", 5, "bob")
-    ]
+    assert [(a["count"], a["subject_id"]) for a in milestones] == [(5, VAULT.subject("bob"))]
+    assert [k for k in uow.awards if k.startswith("kudos-milestone:")] == ["kudos-milestone:bob:5"]
     assert milestones[0]["title"] == "5 kudos from colleagues"
-    assert "celebration:kudos-milestone:bob:5" in [r["id"] for r in uow.published("requests")]
+    assert f"celebration:{milestones[0]['id']}" in [r["id"] for r in uow.published("requests")]
 
 
 def team(name: str, members: list[str], inactive: tuple[str, ...] = ()) -> dict[str, Person]:
@@ -153,15 +156,16 @@ async def test_team_kudos_are_celebrated_once_for_only_the_highest_milestone_wit
     assert [(a["id"], a["team_id"], a["count"]) for a in team_awards] == [
         ("team-kudos:team-b:25", "team-b", 25)
     ]
-    assert "person_id" not in team_awards[0]
-    celebrated = [
-        (r["id"], r["recipient"]["person_id"])
+    assert "person_id" not in team_awards[0] and "subject_id" not in team_awards[0]
+    celebrated = sorted(
+        (r["id"], r["recipient"]["subject_id"])
         for r in uow.published("requests")
         if r["id"].startswith("celebration:team-kudos:")
-    ]
-    assert celebrated == [
-        (f"celebration:team-kudos:team-b:25:{member}", member) for member in sorted([*four, fifth])
-    ]
+    )
+    subjects = [VAULT.subject(member) for member in [*four, fifth]]
+    assert celebrated == sorted(
+        (f"celebration:team-kudos:team-b:25:{subject}", subject) for subject in subjects
+    )
 
 
 async def test_kudos_from_someone_outside_the_directory_celebrate_no_team() -> None:
@@ -169,3 +173,22 @@ async def test_kudos_from_someone_outside_the_directory_celebrate_no_team() -> N
     for n in range(12):
         await give(uow, kudos(f"k-{n}", sender=f"s{n}", to="bob"))
     assert all(a["kind"] != "team_milestone" for a in uow.published("awards"))
+
+
+async def test_a_batch_of_kudos_asks_the_vault_once_for_everyone_celebrated() -> None:
+    uow, vault = FakeRecognitionUnitOfWork(), FakeVault()
+    batch = [kudos(f"k-{n}", sender=f"s{n}", to=f"r{n % 2}") for n in range(4)]
+    async with uow:
+        outcomes = await give_kudos(batch, uow, TOPICS, vault, daily_limit=10, now=NOW)
+    assert [o.accepted for o in outcomes] == [True] * 4
+    assert vault.calls == [["r0", "r1"]]
+    assert len(uow.published("requests")) == 4
+
+
+async def test_kudos_wait_for_the_vault_rather_than_go_uncelebrated() -> None:
+    uow, vault = FakeRecognitionUnitOfWork(), FakeVault()
+    vault.unavailable = True
+    with pytest.raises(VaultUnavailableError):
+        async with uow:
+            await give_kudos([kudos("k-1")], uow, TOPICS, vault, daily_limit=10, now=NOW)
+    assert uow.kudos == {} and uow.outbox == []  # rolled back: the retry will do it all

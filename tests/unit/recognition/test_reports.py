@@ -1,5 +1,6 @@
-"""Programme reports: k ≥ 5 for every group, no differencing between windows (domain), and
-the report and chart use cases over the in-memory ports."""
+"""Programme reports: k ≥ 5 for every group, closed weeks only, no differencing between
+windows (domain), and the report and chart use cases over the in-memory ports. The
+differencing attacks themselves are in test_differencing.py."""
 
 from datetime import UTC, date, datetime, timedelta
 
@@ -16,6 +17,7 @@ from kinship_recognition.domain.reports import (
     Timing,
     Window,
     build_report,
+    monday_of,
     shown,
 )
 from kinship_recognition.handlers.ports import ChartFormat
@@ -29,14 +31,14 @@ from tests.unit.fakes.recognition import (
 )
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)  # a Wednesday
-WINDOW = Window.ending_with(NOW.date(), 3)
+WINDOW = Window.closed(NOW, 3)
 W1, W2, W3 = WINDOW.weeks()
 
 
-def test_a_window_is_whole_utc_weeks_ending_with_this_one() -> None:
-    assert WINDOW.weeks() == [date(2026, 11, 9), date(2026, 11, 16), date(2026, 11, 23)]
-    assert WINDOW.end == date(2026, 11, 30)
-    assert WINDOW.start_time == datetime(2026, 11, 9, tzinfo=UTC)
+def test_a_window_is_the_whole_utc_weeks_that_have_closed() -> None:
+    assert WINDOW.weeks() == [date(2026, 11, 2), date(2026, 11, 9), date(2026, 11, 16)]
+    assert WINDOW.end == date(2026, 11, 23)  # this week is never reported
+    assert WINDOW.start_time == datetime(2026, 11, 2, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(("people", "visible"), [(0, True), (1, False), (4, False), (5, True)])
@@ -115,32 +117,29 @@ def test_team_reports_never_show_case_figures() -> None:
 
 
 def organisation(people: int) -> FakeRecognitionUnitOfWork:
-    """``people`` active members of team-c who each checked in this week."""
-    uow = FakeRecognitionUnitOfWork(
-        {f"p{n}": Person("team-c", subject_id=f"s{n}") for n in range(people)}
-    )
+    """``people`` active members of team-c who each checked in last week (W3)."""
+    uow = FakeRecognitionUnitOfWork({f"p{n}": Person("team-c") for n in range(people)})
     for n in range(people):
-        uow.weeks.add((f"s{n}", W3))
+        uow.check_in(f"s{n}", W3, "team-c")
     return uow
 
 
-async def fill(uow: FakeRecognitionUnitOfWork, people: int) -> None:
-    """A case for each of ``people`` (acknowledged after n + 1 minutes) and pulse answers."""
-    opened = NOW - timedelta(hours=1)
+LAST_WEEK = datetime.combine(W3, datetime.min.time(), UTC) + timedelta(days=2)
+
+
+async def fill(uow: FakeRecognitionUnitOfWork, people: int, at: datetime = LAST_WEEK) -> None:
+    """A case for each of ``people`` (acknowledged after n + 1 minutes) and pulse answers,
+    each recorded as it happened."""
+    opened = at - timedelta(hours=1)
     async with uow:
         for n in range(people):
-            await uow.record_case_fact(
-                case_event(f"case-{n}", 1, CaseEventKind.OPENED, opened, f"s{n}")
-            )
-            ack = case_event(
-                f"case-{n}",
-                2,
-                CaseEventKind.ACKNOWLEDGED,
-                opened + timedelta(minutes=n + 1),
-                f"s{n}",
-            )
-            await uow.record_case_fact(ack)
-            await uow.add_pulse(pulse(f"pulse-{n}", f"p{n}", NOW, programme_helps=4), f"s{n}")
+            opening = case_event(f"case-{n}", 1, CaseEventKind.OPENED, opened, f"s{n}")
+            await uow.record_case_fact(opening, opened)
+            acknowledged = opened + timedelta(minutes=n + 1)
+            ack = case_event(f"case-{n}", 2, CaseEventKind.ACKNOWLEDGED, acknowledged, f"s{n}")
+            await uow.record_case_fact(ack, acknowledged)
+            answer = pulse(f"pulse-{n}", f"p{n}", at, programme_helps=4)
+            await uow.add_pulse(answer, f"s{n}", at)
 
 
 async def report_for(uow: FakeRecognitionUnitOfWork, team_id: str | None = None) -> ProgrammeReport:
@@ -173,11 +172,38 @@ async def test_the_report_shows_a_week_of_five_people() -> None:
 
 async def test_a_team_report_counts_the_team_only_and_never_its_cases() -> None:
     uow = organisation(5)
-    uow.people |= {f"o{n}": Person("team-o", subject_id=f"so{n}") for n in range(3)}
+    uow.people |= {f"o{n}": Person("team-o") for n in range(3)}
     await fill(uow, 5)
-    week = (await report_for(uow, "team-c")).weeks[-1]
+    report = await report_for(uow, "team-c")
+    week = report.weeks[-1]
     assert week.participation is not None and week.participation.members == 5
+    assert week.participation.people == 5
     assert week.cases is None and "cases: reported for the whole organisation only" in week.withheld
+    assert report.period.participation is None and report.period.pulse is None
+    assert "pulse: a team's figures are reported week by week only" in report.period.withheld
+
+
+async def test_the_week_in_progress_is_never_reported_however_many_took_part() -> None:
+    uow = organisation(0)
+    for n in range(8):
+        uow.check_in(f"now-{n}", monday_of(NOW.date()), "team-c", recorded=NOW)
+    await fill(uow, 8, at=NOW - timedelta(hours=2))
+    report = await report_for(uow)
+    assert report.end == monday_of(NOW.date())
+    assert all(w.participation is not None and w.participation.people == 0 for w in report.weeks)
+    assert all(w.cases is not None and w.cases.opened == 0 for w in report.weeks)
+
+
+async def test_a_case_counts_as_it_stood_when_its_week_closed() -> None:
+    uow = organisation(5)
+    await fill(uow, 5)
+    resolved = case_event(
+        "case-0", 3, CaseEventKind.RESOLVED, NOW - timedelta(hours=1), "s0", outcome="supported"
+    )
+    async with uow:
+        await uow.record_case_fact(resolved, NOW)  # resolved this week
+    week = (await report_for(uow)).weeks[-1]
+    assert week.cases is not None and week.cases.outcomes == {}  # not as the week closed
 
 
 @pytest.mark.parametrize("fmt", ["svg", "png"])

@@ -6,17 +6,18 @@ from datetime import UTC, datetime, timedelta
 from kinship_contracts.cases import CaseEvent, CaseEventKind
 from kinship_recognition.handlers.awards import AwardTopics
 from kinship_recognition.handlers.responders import record_case_events
-from tests.unit.fakes.recognition import FakeRecognitionUnitOfWork, case_event
+from tests.unit.fakes.recognition import FakeRecognitionUnitOfWork, FakeVault, case_event
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 OPENED = NOW - timedelta(hours=3)
-TOPICS = AwardTopics("awards", "requests")
+TOPICS = AwardTopics("awards", "requests", b"r" * 32)
 RESOLVED, FEEDBACK = CaseEventKind.RESOLVED, CaseEventKind.FEEDBACK_RECEIVED
+VAULT = FakeVault()
 
 
 async def record(uow: FakeRecognitionUnitOfWork, *events: CaseEvent) -> None:
     async with uow:
-        await record_case_events(list(events), uow, TOPICS, NOW)
+        await record_case_events(list(events), uow, TOPICS, VAULT, NOW)
 
 
 def resolved(case_id: str, responder: str = "resp-a") -> CaseEvent:
@@ -27,17 +28,21 @@ def thanks(case_id: str, score: int = 5, side: str = "person", **fields: str) ->
     return case_event(case_id, 7, FEEDBACK, NOW, feedback_score=score, feedback_from=side, **fields)
 
 
-def awards(uow: FakeRecognitionUnitOfWork) -> list[tuple[str, str, str]]:
-    return [(a["id"], a["person_id"], a["title"]) for a in uow.published("awards")]
+def awards(uow: FakeRecognitionUnitOfWork) -> list[tuple[str, str | None, str]]:
+    """(key, person, title) of each award given, in order."""
+    return [(key, grant.person_id, grant.title) for key, grant in uow.awards.items()]
 
 
-async def test_a_responders_first_resolved_case_is_appreciated_once() -> None:
+async def test_a_responders_first_resolved_case_is_appreciated_once_by_their_subject() -> None:
     uow = FakeRecognitionUnitOfWork()
     await record(uow, resolved("case-1"), resolved("case-1"))
     await record(uow, resolved("case-1"))  # a replay
     assert awards(uow) == [("supported:resp-a:1", "resp-a", "Thank you for supporting a colleague")]
+    (published,) = uow.published("awards")
+    assert published["subject_id"] == VAULT.subject("resp-a") and "person_id" not in published
+    assert "resp-a" not in published["id"] and "case-1" not in published["id"]
     (request,) = uow.published("requests")
-    assert request["recipient"] == {"person_id": "resp-a"}
+    assert request["recipient"] == {"subject_id": VAULT.subject("resp-a")}
 
 
 async def test_cases_supported_milestones_count_distinct_cases() -> None:
@@ -53,6 +58,7 @@ async def test_thanks_from_the_person_supported_go_to_whoever_resolved_the_case(
     await record(uow, thanks("case-1", responder_id="resp-a"), thanks("case-1"))
     assert awards(uow)[-1] == ("thanks:case-1", "resp-b", "Someone you supported says thank you")
     assert len(awards(uow)) == 2
+    assert uow.published("requests")[-1]["recipient"] == {"subject_id": VAULT.subject("resp-b")}
 
 
 async def test_thanks_for_an_unresolved_case_go_to_the_events_responder_or_nobody() -> None:
@@ -74,6 +80,7 @@ async def test_awards_never_name_the_person_supported() -> None:
     uow = FakeRecognitionUnitOfWork()
     await record(uow, resolved("case-1"), thanks("case-1"))
     assert all(b"subject-w" not in (m.value or b"") for m in uow.outbox)
+    assert "subject-w" not in VAULT.vault.values()  # nobody asked the vault about them
 
 
 async def test_case_facts_keep_the_earliest_time_of_each_transition_and_the_outcome() -> None:

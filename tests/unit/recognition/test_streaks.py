@@ -1,7 +1,7 @@
-"""Check-in streaks: weeks in the person's time zone, the streak rule, and awards once, over
-the in-memory unit of work."""
+"""Check-in streaks: weeks in the person's local time (the offset of the check-in), the
+streak rule, and awards once, over the in-memory unit of work."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -9,16 +9,20 @@ from kinship_contracts.checkins import CheckinRecorded
 from kinship_recognition.domain.streaks import current_streak, streak_milestones, week_of
 from kinship_recognition.handlers.awards import AwardTopics
 from kinship_recognition.handlers.streaks import record_checkins
-from tests.unit.fakes.recognition import FakeRecognitionUnitOfWork, Person, checkin_recorded
+from tests.unit.fakes.recognition import FakeRecognitionUnitOfWork, FakeVault, checkin_recorded
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
-TOPICS = AwardTopics("awards", "requests")
-SUNDAY_NIGHT = datetime(2026, 11, 29, 23, 30, tzinfo=UTC)  # already Monday in Berlin
+TOPICS = AwardTopics("awards", "requests", b"r" * 32)
+SUNDAY_NIGHT = datetime(2026, 11, 29, 23, 30, tzinfo=UTC)
+BERLIN = timezone(timedelta(hours=1))
+NEW_YORK = timezone(timedelta(hours=-5))
 
 
-def test_week_is_the_local_monday() -> None:
-    assert week_of(SUNDAY_NIGHT, "UTC") == date(2026, 11, 23)
-    assert week_of(SUNDAY_NIGHT, "Europe/Berlin") == date(2026, 11, 30)
+def test_week_is_the_monday_of_the_local_time_the_offset_gives() -> None:
+    assert week_of(SUNDAY_NIGHT) == date(2026, 11, 23)
+    assert week_of(SUNDAY_NIGHT.astimezone(BERLIN)) == date(2026, 11, 30)  # Monday 00:30 there
+    monday_early_utc = datetime(2026, 11, 30, 2, tzinfo=UTC)  # still Sunday in New York
+    assert week_of(monday_early_utc.astimezone(NEW_YORK)) == date(2026, 11, 23)
 
 
 MONDAY = date(2026, 11, 2)
@@ -51,26 +55,20 @@ def test_streak_milestones() -> None:
 
 async def record(uow: FakeRecognitionUnitOfWork, *events: CheckinRecorded) -> None:
     async with uow:
-        await record_checkins(list(events), uow, TOPICS, NOW)
+        await record_checkins(list(events), uow, TOPICS, FakeVault(), NOW)
 
 
-async def test_a_checkin_counts_for_the_week_in_the_persons_time_zone() -> None:
-    people = {
-        "berliner": Person("team-x", "Europe/Berlin", subject_id="s-berlin"),
-        "londoner": Person("team-x", "Europe/London", subject_id="s-london"),
-    }
-    uow = FakeRecognitionUnitOfWork(people)
+async def test_a_checkin_counts_for_the_week_of_its_own_local_time() -> None:
+    uow = FakeRecognitionUnitOfWork()
     await record(
         uow,
-        checkin_recorded("c-1", "s-berlin", SUNDAY_NIGHT),
+        checkin_recorded("c-1", "s-berlin", SUNDAY_NIGHT.astimezone(BERLIN), team_id="team-x"),
         checkin_recorded("c-2", "s-london", SUNDAY_NIGHT),
-        checkin_recorded("c-3", "s-unknown", SUNDAY_NIGHT),  # not in the directory: UTC
     )
-    assert uow.weeks == {
-        ("s-berlin", date(2026, 11, 30)),
-        ("s-london", date(2026, 11, 23)),
-        ("s-unknown", date(2026, 11, 23)),
-    }
+    assert sorted(uow.weeks) == [("s-berlin", date(2026, 11, 30)), ("s-london", date(2026, 11, 23))]
+    berlin = uow.weeks["s-berlin", date(2026, 11, 30)]
+    assert (berlin.team_id, berlin.recorded_at) == ("team-x", NOW)
+    assert uow.weeks["s-london", date(2026, 11, 23)].team_id is None
 
 
 def weekly(subject: str, count: int, prefix: str = "c") -> list[CheckinRecorded]:
@@ -93,6 +91,10 @@ async def test_four_weekly_checkins_earn_the_streak_award_once_even_when_replaye
     assert "mood" not in award
     (request,) = uow.published("requests")
     assert request["recipient"] == {"subject_id": "s-eve"}
+    assert (uow.awards["streak:s-eve:4"].subject_id, uow.awards["streak:s-eve:4"].person_id) == (
+        "s-eve",
+        None,
+    )
 
 
 async def test_a_long_run_in_one_batch_earns_every_milestone_it_reached_once() -> None:

@@ -6,15 +6,21 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from kinship_recognition.domain.awards import Grant
 from kinship_recognition.domain.teams import participation_milestone, team_kudos_milestone
 from kinship_recognition.handlers.awards import AwardTopics
 from kinship_recognition.handlers.streaks import record_checkins
 from kinship_recognition.handlers.teams import celebrate_participation
-from tests.unit.fakes.recognition import FakeRecognitionUnitOfWork, Person, checkin_recorded
+from tests.unit.fakes.recognition import (
+    FakeRecognitionUnitOfWork,
+    FakeVault,
+    Person,
+    checkin_recorded,
+)
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
 WEEK = date(2026, 11, 23)
-TOPICS = AwardTopics("awards", "requests")
+TOPICS = AwardTopics("awards", "requests", b"r" * 32)
 
 
 def test_team_kudos_are_celebrated_only_with_five_senders_and_only_the_highest_milestone() -> None:
@@ -35,13 +41,17 @@ def test_team_participation_milestones_need_five_people(
 
 
 def team(name: str, size: int) -> dict[str, Person]:
-    return {f"{name}-{n}": Person(name, subject_id=f"s-{name}-{n}") for n in range(size)}
+    return {f"{name}-{n}": Person(name) for n in range(size)}
 
 
-async def checked_in(uow: FakeRecognitionUnitOfWork, name: str, count: int) -> None:
-    events = [checkin_recorded(f"c-{name}-{n}", f"s-{name}-{n}", NOW) for n in range(count)]
+async def checked_in(
+    uow: FakeRecognitionUnitOfWork, name: str, count: int, vault: FakeVault | None = None
+) -> None:
+    events = [
+        checkin_recorded(f"c-{name}-{n}", f"s-{name}-{n}", NOW, team_id=name) for n in range(count)
+    ]
     async with uow:
-        await record_checkins(events, uow, TOPICS, NOW)
+        await record_checkins(events, uow, TOPICS, vault or FakeVault(), NOW)
 
 
 async def test_four_people_checking_in_earn_their_team_nothing() -> None:
@@ -51,9 +61,9 @@ async def test_four_people_checking_in_earn_their_team_nothing() -> None:
 
 
 async def test_five_people_checking_in_earn_their_team_one_celebration_once() -> None:
-    uow = FakeRecognitionUnitOfWork(team("six", 6))
-    await checked_in(uow, "six", 5)  # 5 of 6: 83 %, the 75 % milestone
-    await checked_in(uow, "six", 5)  # a replay
+    uow, vault = FakeRecognitionUnitOfWork(team("six", 6)), FakeVault()
+    await checked_in(uow, "six", 5, vault)  # 5 of 6: 83 %, the 75 % milestone
+    await checked_in(uow, "six", 5, vault)  # a replay
     (award,) = uow.published("awards")
     assert (award["id"], award["team_id"], award["count"]) == (
         "team-participation:six:75",
@@ -61,19 +71,21 @@ async def test_five_people_checking_in_earn_their_team_one_celebration_once() ->
         75,
     )
     assert award["title"] == "75% of your team checked in in one week"
-    members = sorted(team("six", 6))
-    assert [r["recipient"]["person_id"] for r in uow.published("requests")] == members
+    members = sorted(vault.subject(member) for member in team("six", 6))
+    assert sorted(r["recipient"]["subject_id"] for r in uow.published("requests")) == members
 
 
-async def test_participation_counts_only_active_members() -> None:
-    people = team("t", 5) | {"left": Person("t", active=False, subject_id="s-left")}
+async def test_participation_counts_check_ins_naming_the_team_against_its_active_members() -> None:
+    people = team("t", 5) | {"left": Person("t", active=False)}
     uow = FakeRecognitionUnitOfWork(people)
+    given: list[Grant] = []
     async with uow:
-        uow.weeks.update({("s-t-0", WEEK), ("s-t-1", WEEK), ("s-t-2", WEEK), ("s-t-3", WEEK)})
-        uow.weeks.add(("s-left", WEEK))
-        await celebrate_participation("t", WEEK, uow, TOPICS, NOW)
-    assert uow.awards == {}  # four active members checked in: too few
+        for n in range(4):
+            uow.check_in(f"s-t-{n}", WEEK, "t")
+        uow.check_in("s-other", WEEK, "another-team")
+        await celebrate_participation("t", WEEK, uow, given)
+    assert given == []  # four people named the team: too few
     async with uow:
-        uow.weeks.add(("s-t-4", WEEK))
-        await celebrate_participation("t", WEEK, uow, TOPICS, NOW)
-    assert list(uow.awards) == ["team-participation:t:90"]
+        uow.check_in("s-t-4", WEEK, "t")
+        await celebrate_participation("t", WEEK, uow, given)
+    assert [grant.key for grant in given] == ["team-participation:t:90"]  # 5 of 5 active

@@ -1,17 +1,13 @@
 """Access policies: declared per route, enforced in one place (kinship_runtime.access)."""
 
-import json
-import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 import httpx
-import jwt
 import pytest
 from dishka import Provider, Scope, make_async_container, provide
 from dishka.integrations.fastapi import DishkaRoute, setup_dishka
 from fastapi import APIRouter, Depends, FastAPI
-from pydantic import SecretStr
 
 from kinship_contracts.directory import Role
 from kinship_runtime.access import (
@@ -22,27 +18,12 @@ from kinship_runtime.access import (
     allow,
     policies,
 )
-from kinship_runtime.identity import (
-    ApiKeys,
-    IdentityVerifier,
-    JwtRules,
-    JwtVerifier,
-    parse_api_keys,
-)
-from kinship_runtime.identity import (
-    Scope as KeyScope,
-)
+from kinship_runtime.identity import IdentityVerifier
+from kinship_runtime.identity import Scope as KeyScope
+from tests.unit.fakes.http import bearer, identities
 
-SECRET = "a-test-secret-that-is-long-enough-for-hs256"
-ISSUER = "http://127.0.0.1:9/idp"
 SUBMITTER_KEY = "s" * 40
 REPORTER_KEY = "r" * 40
-
-
-def bearer(person_id: str, **extra: Any) -> dict[str, str]:
-    now = int(time.time())
-    claims = {"sub": person_id, "aud": "kinship", "iss": ISSUER, "iat": now, "exp": now + 60}
-    return {"Authorization": f"Bearer {jwt.encode({**claims, **extra}, SECRET, 'HS256')}"}
 
 
 KEY = {"Authorization": f"Bearer {SUBMITTER_KEY}"}
@@ -64,17 +45,12 @@ class Fakes(Provider):
     scope = Scope.APP
 
     @provide
-    def identities(self) -> IdentityVerifier:
-        keys = [
-            {"name": "survey", "scopes": ["checkins:submit"], "key": SUBMITTER_KEY},
-            {"name": "bi", "scopes": ["reports:read"], "key": REPORTER_KEY},
-        ]
-        return IdentityVerifier(
-            ApiKeys(parse_api_keys(json.dumps(keys))),
-            JwtVerifier(
-                JwtRules(issuer=ISSUER, audience="kinship", max_lifetime_seconds=600),
-                secret=SecretStr(SECRET),
-            ),
+    def identity_verifier(self) -> IdentityVerifier:
+        return identities(
+            [
+                {"name": "survey", "scopes": ["checkins:submit"], "key": SUBMITTER_KEY},
+                {"name": "bi", "scopes": ["reports:read"], "key": REPORTER_KEY},
+            ]
         )
 
     @provide
@@ -172,6 +148,12 @@ async def test_no_or_a_bad_token_is_401(client: httpx.AsyncClient) -> None:
         response = await client.get("/v1/cases", headers=headers)
         assert response.status_code == 401
         assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_the_bearer_scheme_is_case_insensitive(client: httpx.AsyncClient) -> None:
+    token = bearer("emp")["Authorization"].removeprefix("Bearer ")
+    response = await client.post("/v1/checkins", headers={"Authorization": f"bearer {token}"})
+    assert response.status_code == 200
 
 
 async def test_submissions_are_rate_limited_per_person_and_per_key(

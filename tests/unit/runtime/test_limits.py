@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
+from kinship_devstack.loopback import read_body
 from kinship_runtime.limits import IDENTITY_KEY, RequestLimits
 
 MAX = 1024
@@ -18,12 +19,7 @@ class Recorder:
         self.calls: list[tuple[Scope, bytes]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         self.calls.append((scope, body))
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})

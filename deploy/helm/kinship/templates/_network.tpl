@@ -71,3 +71,80 @@
         {{- end }}
     {{- end }}
 {{- end -}}
+
+{{/*
+The port of a URL: its explicit port, else its scheme's (https 443, http 80).
+*/}}
+{{- define "kinship.urlPort" -}}
+{{- $url := urlParse . -}}
+{{- $explicit := regexFind ":[0-9]+$" $url.host -}}
+{{- if $explicit -}}
+{{- trimPrefix ":" $explicit -}}
+{{- else -}}
+{{- ternary "80" "443" (eq $url.scheme "http") -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The identity provider's URLs a workload calls: the services its issuer's discovery document
+and keys (config.oidcIssuer, config.jwksUrl), the console its issuer and discovery URL.
+(dict "root" $ "service" name) -> JSON list
+*/}}
+{{- define "kinship.identityProviderUrls" -}}
+{{- $values := .root.Values -}}
+{{- $urls := list -}}
+{{- if eq .service "console" -}}
+{{- with include "kinship.consoleIssuer" .root }}{{ $urls = append $urls . }}{{ end -}}
+{{- with $values.console.oidc.discoveryUrl }}{{ $urls = append $urls . }}{{ end -}}
+{{- else -}}
+{{- with $values.config.oidcIssuer }}{{ $urls = append $urls . }}{{ end -}}
+{{- with $values.config.jwksUrl }}{{ $urls = append $urls . }}{{ end -}}
+{{- end -}}
+{{- toJson $urls -}}
+{{- end -}}
+
+{{/*
+Egress to the identity provider, only when the workload calls one: networkPolicy.identityProvider
+.port and any other port its URLs name, to identityProvider.networkPolicyPeers (empty: any
+destination on those ports; NetworkPolicies cannot name a host).
+*/}}
+{{- define "kinship.egressIdentityProvider" -}}
+{{- $urls := include "kinship.identityProviderUrls" . | fromJsonArray -}}
+{{- if $urls -}}
+{{- $idp := .root.Values.networkPolicy.identityProvider -}}
+{{- $ports := list (int $idp.port) -}}
+{{- range $urls }}{{ $ports = append $ports (include "kinship.urlPort" . | int) }}{{ end -}}
+- ports:
+    {{- range ($ports | uniq) }}
+    - {protocol: TCP, port: {{ . }}}
+    {{- end }}
+  {{- with $idp.networkPolicyPeers }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/* Egress to other workloads' pods on their HTTP ports: (dict "root" $ "services" list) */}}
+{{- define "kinship.egressWorkloads" -}}
+{{- $root := .root -}}
+{{- range .services }}
+{{- $ctx := dict "root" $root "service" . }}
+- ports:
+    - {protocol: TCP, port: {{ (include "kinship.entry" $ctx | fromJson).httpPort | int }}}
+  to:
+    - podSelector:
+        matchLabels:
+          {{- include "kinship.selectorLabels" $ctx | nindent 10 }}
+{{- end }}
+{{- end -}}
+
+{{/* Ingress peers that are other workloads' pods: (dict "root" $ "services" list) */}}
+{{- define "kinship.workloadPeers" -}}
+{{- $root := .root -}}
+{{- range .services }}
+- podSelector:
+    matchLabels:
+      {{- include "kinship.selectorLabels" (dict "root" $root "service" .) | nindent 6 }}
+{{- end }}
+{{- end -}}

@@ -24,6 +24,7 @@ from kinship_contracts.topics import (
     ERASURE_SUBJECTS,
     OUTREACH_PREFERENCES,
 )
+from kinship_runtime.idempotency import first_seen
 from kinship_runtime.outbox import OutboxMessage, event_message
 
 SOURCE = "kinship/checkin"
@@ -78,11 +79,7 @@ async def erase_people(
     now: datetime,
 ) -> None:
     """Carry out erasure requests (each once, however often it arrives)."""
-    fresh = await uow.first_time("erasure", [request.id for request in requests])
-    for request in requests:
-        if request.id not in fresh:
-            continue
-        fresh.discard(request.id)  # a repeat within the batch is a duplicate too
+    for request in await first_seen(uow, "erasure", requests):
         subjects = sorted((await uow.subjects_for([request.person_id], create=False)).values())
         removed = await uow.erase(request.person_id, subjects)
         await uow.record_erasure(request.id, request.requested_at, f"system:{request.source}")

@@ -2,8 +2,7 @@
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 from kinship_checkin.domain.checkins import RecordedCheckin
 from kinship_checkin.domain.people import Contact, ErasureStatus
@@ -12,20 +11,11 @@ from kinship_checkin.domain.trends import TrendCell
 from kinship_contracts.directory import DirectoryChange, OutreachPreference
 from kinship_contracts.privacy import ErasureReceipt
 from kinship_runtime.outbox import OutboxMessage
+from kinship_runtime.unit_of_work import UnitOfWork
 
 
-class CheckinUnitOfWork(Protocol):
-    """One transaction of the check-in service: entered with ``async with``, committed on a
-    clean exit and rolled back on an exception."""
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None: ...
+class CheckinUnitOfWork(UnitOfWork, Protocol):
+    """One transaction of the check-in service (``kinship_runtime.unit_of_work``)."""
 
     async def first_time(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
         """Mark events processed by ``consumer``; the ids never seen before."""

@@ -28,6 +28,7 @@ class CheckinAnswers:
     who5: list[int] | None = None
     phq9: list[int] | None = None
     note: str | None = None
+    share_note: bool = False
     wants_contact: bool = False
 
     def submission(self, submission_id: str, person_id: str, at: datetime) -> CheckinSubmitted:
@@ -43,6 +44,7 @@ class CheckinAnswers:
             who5=self.who5,
             phq9=self.phq9,
             note=self.note,
+            share_note=self.share_note and bool(self.note),
             wants_contact=self.wants_contact,
         )
 
@@ -112,6 +114,7 @@ def parse_checkin_form(form: Mapping[str, str]) -> ParsedCheckin:
     elif note:
         answers.note = note
     answers.wants_contact = form.get("wants_contact", "") == "yes"
+    answers.share_note = form.get("share_note", "") == "yes"
     nothing = (
         all(getattr(answers, name) is None for name in LIKERT_FIELDS)
         and answers.who5 is None

@@ -49,6 +49,8 @@ T = TypeVar("T")
 REFRESH_MARGIN_SECONDS = 30
 NEXT_KEY = "next"
 RESULT_KEY = "checkin_result"
+BACK_HOME = ("/", N_("Back to the start page"))
+"""The action of a state page that offers only the way back to the start."""
 
 FORM_ERRORS = {
     "out_of_range": N_("Choose one of the answers shown."),
@@ -333,7 +335,7 @@ class ConsolePages:
             503,
             N_("Sign-in is not available right now"),
             N_("The sign-in service did not answer. Please try again in a few minutes."),
-            action=("/", N_("Back to the start page")),
+            action=BACK_HOME,
         )
 
     def problem_page(self, request: Request, error: ApiError, what: str) -> HTMLResponse:
@@ -359,7 +361,7 @@ class ConsolePages:
                     "your coordinator."
                 ),
                 detail=what,
-                action=("/", N_("Back to the start page")),
+                action=BACK_HOME,
             )
         if isinstance(error, NotFoundError):
             return self.state_page(
@@ -368,7 +370,7 @@ class ConsolePages:
                 N_("Not found"),
                 N_("What you asked for does not exist, or is no longer there."),
                 detail=what,
-                action=("/", N_("Back to the start page")),
+                action=BACK_HOME,
             )
         if isinstance(error, RejectedError):
             return self.state_page(

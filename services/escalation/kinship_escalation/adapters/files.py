@@ -1,4 +1,4 @@
-"""Files the escalation service reads at start: the resource catalogue, tzdata's zone table."""
+"""Files the escalation service reads at start: the resource catalogue."""
 
 from pathlib import Path
 
@@ -15,9 +15,3 @@ def load_catalogue(path: Path | None) -> tuple[SupportResource, ...]:
     if path is None:
         return DEFAULT_CATALOGUE
     return tuple(_CATALOGUE.validate_json(path.read_text()))
-
-
-def read_zone_table() -> str:
-    """tzdata's ``zone.tab`` when the system has it (Debian's tzdata does), else empty."""
-    path = Path("/usr/share/zoneinfo/zone.tab")
-    return path.read_text() if path.exists() else ""

@@ -15,8 +15,12 @@ import asyncpg
 
 from kinship_contracts.cases import CaseOutcome, CaseStatus, Severity
 from kinship_contracts.directory import DirectoryChange, Role
-from kinship_escalation.domain.cases import AlertRecord, Case, StoredCase
-from kinship_escalation.domain.observations import CheckinObservation
+from kinship_contracts.privacy import ErasureStage
+from kinship_contracts.signals import SignalKind
+from kinship_escalation.domain.cases import ERASED, AlertRecord, AuditRecord, Case, StoredCase
+from kinship_escalation.domain.evidence import ObservedFacts, Threshold
+from kinship_escalation.domain.explanations import CaseExplanation, RecordedEvidence
+from kinship_escalation.domain.observations import CheckinObservation, SignalObservation
 from kinship_escalation.domain.policies import (
     EscalationPolicy,
     OnCallRotation,
@@ -24,9 +28,11 @@ from kinship_escalation.domain.policies import (
     StaffMember,
 )
 from kinship_escalation.domain.timers import Timer, TimerKind
-from kinship_escalation.handlers.ports import SubjectObservation
+from kinship_escalation.handlers.ports import SubjectObservation, SubjectSignal
 from kinship_runtime.database import Connection, PoolTransaction
-from kinship_runtime.directory import DirectoryProjection
+from kinship_runtime.dead_letters import shred_dead_letters
+from kinship_runtime.directory import DirectoryProjection, team_members, team_of
+from kinship_runtime.erasure import note_done
 from kinship_runtime.idempotency import first_time
 from kinship_runtime.outbox import OutboxMessage, enqueue
 
@@ -51,7 +57,6 @@ class _Statements:
 
 # ---- observations ---------------------------------------------------------------------------
 
-HISTORY_LIMIT = 80
 _ADD_OBSERVATIONS = (
     "INSERT INTO observations (id, subject_id, team_id, at, mood, stress, energy,"
     " who5_raw, phq9_total, phq2_total, item9_positive, wants_contact)"
@@ -61,11 +66,21 @@ _ADD_OBSERVATIONS = (
     " ON CONFLICT (id) DO NOTHING RETURNING id"
 )
 _HISTORIES = (
-    "SELECT h.subject_id, h.id, h.at, h.mood, h.stress, h.energy, h.who5_raw, h.phq9_total,"
-    " h.phq2_total, h.item9_positive, h.wants_contact FROM unnest($1::text[]) AS wanted(subject)"
-    " CROSS JOIN LATERAL (SELECT * FROM observations o WHERE o.subject_id = wanted.subject"
-    " AND o.at >= $2 ORDER BY o.at DESC, o.id DESC LIMIT $3) AS h"
-    " ORDER BY h.subject_id, h.at, h.id"
+    "SELECT subject_id, id, at, mood, stress, energy, who5_raw, phq9_total, phq2_total,"
+    " item9_positive, wants_contact FROM observations"
+    " WHERE subject_id = ANY($1::text[]) AND at >= $2 ORDER BY subject_id, at, id"
+)
+_SERIALISE = (
+    "SELECT count(pg_advisory_xact_lock(hashtext('kinship.detection'), hashtext(s)))"
+    " FROM (SELECT s FROM unnest($1::text[]) AS s ORDER BY s) AS subjects"
+)
+_ADD_SIGNALS = (
+    "INSERT INTO signal_observations (subject_id, kind, severity, at)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::timestamptz[])"
+)
+_SIGNAL_HISTORIES = (
+    "SELECT subject_id, kind, severity, at FROM signal_observations"
+    " WHERE subject_id = ANY($1::text[]) AND at >= $2 ORDER BY subject_id, at, seq"
 )
 
 
@@ -111,13 +126,110 @@ class PostgresObservations(_Statements):
         self, subject_ids: Sequence[str], since: datetime
     ) -> dict[str, list[CheckinObservation]]:
         """Each subject's observations since ``since``, oldest first."""
-        # The newest HISTORY_LIMIT per subject are plenty for every rule (daily check-ins over
-        # the 74-day window); LATERAL + LIMIT reads only those through the (subject, at) index.
-        rows = await self.conn.fetch(_HISTORIES, list(subject_ids), since, HISTORY_LIMIT)
+        # No limit: detection bounds each history itself (rules.HISTORY_LIMIT), the same for a
+        # check-in however it was batched; the (subject, at) index keeps the read narrow.
+        rows = await self.conn.fetch(_HISTORIES, list(subject_ids), since)
         found: dict[str, list[CheckinObservation]] = {}
         for row in rows:
             found.setdefault(row["subject_id"], []).append(_observation(row))
         return found
+
+    async def serialise(self, subject_ids: Sequence[str]) -> None:
+        """Transaction-level advisory locks, one per subject, taken in one order (no
+        deadlock between two batches); the two-key form keeps them apart from others."""
+        if subject_ids:
+            await self.conn.execute(_SERIALISE, sorted(set(subject_ids)))
+
+    async def add_signals(self, signals: Sequence[SubjectSignal]) -> None:
+        """Store load signals about subjects."""
+        if signals:
+            await self.conn.execute(
+                _ADD_SIGNALS,
+                [subject for subject, _ in signals],
+                [signal.kind.value for _, signal in signals],
+                [signal.severity for _, signal in signals],
+                [signal.at for _, signal in signals],
+            )
+
+    async def signal_histories(
+        self, subject_ids: Sequence[str], since: datetime
+    ) -> dict[str, list[SignalObservation]]:
+        """Each subject's load signals since ``since``, oldest first."""
+        rows = await self.conn.fetch(_SIGNAL_HISTORIES, list(subject_ids), since)
+        found: dict[str, list[SignalObservation]] = {}
+        for row in rows:
+            signal = SignalObservation(SignalKind(row["kind"]), row["severity"], row["at"])
+            found.setdefault(row["subject_id"], []).append(signal)
+        return found
+
+
+# ---- case evidence --------------------------------------------------------------------------
+
+_RECORD_EVIDENCE = (
+    "INSERT INTO case_evidence (case_id, rule, ref, checkin_id, signal_kind, observed_at,"
+    " scores, severity, rules_version, thresholds, recorded_at)"
+    " SELECT $1, rule, ref, checkin, kind, at, scores::jsonb, severity, version,"
+    " thresholds::jsonb, recorded FROM unnest($2::text[], $3::text[], $4::text[], $5::text[],"
+    " $6::timestamptz[], $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])"
+    " AS e(rule, ref, checkin, kind, at, scores, severity, version, thresholds, recorded)"
+    " ON CONFLICT DO NOTHING"
+)
+
+
+def _thresholds(value: Any) -> tuple[Threshold, ...]:
+    return tuple(Threshold(**item) for item in _json(value))
+
+
+def _recorded(row: asyncpg.Record) -> RecordedEvidence:
+    facts = ObservedFacts(
+        at=row["observed_at"],
+        scores=_json(row["scores"]),
+        checkin_id=row["checkin_id"],
+        signal_kind=row["signal_kind"],
+    )
+    return RecordedEvidence(
+        rule=row["rule"],
+        severity=Severity(row["severity"]),
+        rules_version=row["rules_version"],
+        thresholds=_thresholds(row["thresholds"]),
+        observation=facts,
+        recorded_at=row["recorded_at"],
+    )
+
+
+class PostgresCaseEvidence(_Statements):
+    """The ``case_evidence`` table (and the case's ``rules_version``)."""
+
+    async def record(self, case_id: str, entries: Sequence[RecordedEvidence]) -> None:
+        """Keep new evidence for a case; an entry already kept stays as it was."""
+        if not entries:
+            return
+        await self.conn.execute(
+            _RECORD_EVIDENCE,
+            case_id,
+            [e.rule for e in entries],
+            [e.observation.ref for e in entries],
+            [e.observation.checkin_id for e in entries],
+            [e.observation.signal_kind for e in entries],
+            [e.observation.at for e in entries],
+            [json.dumps(e.observation.scores) for e in entries],
+            [e.severity.value for e in entries],
+            [e.rules_version for e in entries],
+            [json.dumps([t.__dict__ for t in e.thresholds]) for e in entries],
+            [e.recorded_at for e in entries],
+        )
+
+    async def explain(self, case_id: str) -> CaseExplanation | None:
+        """A case's explanation from its kept evidence."""
+        version = await self.conn.fetchrow("SELECT rules_version FROM cases WHERE id = $1", case_id)
+        if version is None:
+            return None
+        rows = await self.conn.fetch(
+            "SELECT * FROM case_evidence WHERE case_id = $1 ORDER BY seq", case_id
+        )
+        return CaseExplanation.of(
+            case_id, version["rules_version"], [_recorded(row) for row in rows]
+        )
 
 
 # ---- cases, audit, feedback -----------------------------------------------------------------
@@ -125,13 +237,14 @@ class PostgresObservations(_Statements):
 _SAVE_CASE = (
     "INSERT INTO cases (id, subject_id, team_id, status, severity, rules,"
     " observation_ids, step, attempt, responder_id, alerted, opened_at, assigned_at,"
-    " acknowledged_at, contacted_at, resolved_at, outcome, sequence, policy)"
+    " acknowledged_at, contacted_at, resolved_at, outcome, sequence, policy, rules_version)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
-    " $17, $18, $19::text::jsonb)"
-    " ON CONFLICT (id) DO UPDATE SET status = $4, severity = $5, rules = $6,"
-    " observation_ids = $7, step = $8, attempt = $9, responder_id = $10, alerted = $11,"
-    " assigned_at = $13, acknowledged_at = $14, contacted_at = $15, resolved_at = $16,"
-    " outcome = $17, sequence = $18"
+    " $17, $18, $19::text::jsonb, $20)"
+    " ON CONFLICT (id) DO UPDATE SET subject_id = $2, team_id = $3, status = $4,"
+    " severity = $5, rules = $6, observation_ids = $7, step = $8, attempt = $9,"
+    " responder_id = $10, alerted = $11, assigned_at = $13, acknowledged_at = $14,"
+    " contacted_at = $15, resolved_at = $16, outcome = $17, sequence = $18,"
+    " policy = $19::text::jsonb, rules_version = $20"
 )
 _TIMING = (
     "SELECT"
@@ -170,6 +283,7 @@ def _case(row: asyncpg.Record) -> StoredCase:
         resolved_at=row["resolved_at"],
         outcome=CaseOutcome(row["outcome"]) if row["outcome"] else None,
         sequence=row["sequence"],
+        rules_version=row["rules_version"],
     )
     policy = EscalationPolicy.model_validate(_json(row["policy"]))
     return StoredCase(case, policy, list(row["alerted"]))
@@ -201,6 +315,24 @@ class PostgresCases(_Statements):
         )
         return [_case(row) for row in rows]
 
+    async def about(self, subject_ids: Sequence[str]) -> list[StoredCase]:
+        """Every case about any of ``subject_ids``, locked for this transaction."""
+        rows = await self.conn.fetch(
+            "SELECT * FROM cases WHERE subject_id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+            list(subject_ids),
+        )
+        return [_case(row) for row in rows]
+
+    async def following_person(self, person_id: str) -> list[StoredCase]:
+        """Cases whose policy has a step alerting ``person_id`` by name, locked."""
+        rows = await self.conn.fetch(
+            "SELECT * FROM cases WHERE policy -> 'steps'"
+            " @> jsonb_build_array(jsonb_build_object('target', 'person:' || $1::text))"
+            " ORDER BY id FOR UPDATE",
+            person_id,
+        )
+        return [_case(row) for row in rows]
+
     async def save(self, stored: StoredCase) -> None:
         """Insert or update a case (the one-open-case index refuses a second open one)."""
         case = stored.case
@@ -225,18 +357,20 @@ class PostgresCases(_Statements):
             case.outcome.value if case.outcome else None,
             case.sequence,
             stored.policy.model_dump_json(),
+            case.rules_version,
         )
 
-    async def audit(
-        self, case_id: str, action: str, actor: str, sequence: int | None = None
-    ) -> None:
-        """Append to the case's audit trail (transitions and reads)."""
+    async def audit(self, record: AuditRecord) -> None:
+        """Append to the audit trail (``case_id`` too when it is about one case)."""
         await self.conn.execute(
-            "INSERT INTO case_audit (case_id, action, actor, sequence) VALUES ($1, $2, $3, $4)",
-            case_id,
-            action,
-            actor,
-            sequence,
+            "INSERT INTO case_audit (case_id, case_ids, subject_ids, action, actor, sequence)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            record.case_ids[0] if len(record.case_ids) == 1 else None,
+            list(record.case_ids),
+            list(record.subject_ids),
+            record.action,
+            record.actor,
+            record.sequence,
         )
 
     async def save_feedback(self, case_id: str, given_by: str, score: int, at: datetime) -> bool:
@@ -415,7 +549,7 @@ class PostgresTimers(_Statements):
 # ---- the directory and responders' workload -------------------------------------------------
 
 _STAFF_COLUMNS = (
-    "SELECT person_id, subject_id, team_id, $1 = ANY(roles) AS responder,"
+    "SELECT person_id, team_id, $1 = ANY(roles) AS responder,"
     " $2 = ANY(roles) AS coordinator FROM directory_people"
 )
 _ROLES = (Role.PEER_RESPONDER.value, Role.COORDINATOR.value)
@@ -447,19 +581,13 @@ class PostgresDirectory(_Statements):
         )
         return StaffMember(**dict(row)) if row else None
 
-    async def timezone_of_subject(self, subject_id: str) -> str | None:
-        """A subject's time zone, from the directory."""
-        value = await self.conn.fetchval(
-            "SELECT timezone FROM directory_people WHERE subject_id = $1", subject_id
-        )
-        return str(value) if value is not None else None
+    async def team_of(self, person_id: str) -> str | None:
+        """A person's team, from the directory."""
+        return await team_of(self.conn, person_id)
 
-    async def team_of_subject(self, subject_id: str) -> str | None:
-        """A subject's team, from the directory."""
-        value = await self.conn.fetchval(
-            "SELECT team_id FROM directory_people WHERE subject_id = $1", subject_id
-        )
-        return str(value) if value is not None else None
+    async def members(self, team_id: str) -> list[str]:
+        """The active people of a team, by person_id."""
+        return await team_members(self.conn, team_id)
 
 
 class PostgresWorkload(_Statements):
@@ -579,6 +707,15 @@ class PostgresOnCall(_Statements):
             rotation.model_dump_json(),
         )
 
+    async def delete_rotation(self, name: str) -> None:
+        """Remove a rotation."""
+        await self.conn.execute("DELETE FROM rotations WHERE name = $1", name)
+
+    async def policies(self) -> list[EscalationPolicy]:
+        """Every stored policy."""
+        rows = await self.conn.fetch("SELECT body FROM policies ORDER BY name")
+        return [EscalationPolicy.model_validate(_json(row["body"])) for row in rows]
+
     async def policy(self, name: str = "default") -> EscalationPolicy | None:
         """A stored escalation policy."""
         body = await self.conn.fetchval("SELECT body FROM policies WHERE name = $1", name)
@@ -591,6 +728,128 @@ class PostgresOnCall(_Statements):
             " ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body, updated_at = now()",
             policy.name,
             policy.model_dump_json(),
+        )
+
+
+# ---- erasure --------------------------------------------------------------------------------
+
+
+async def _count(conn: Connection, sql: str, *args: Any) -> int:
+    """Rows a DELETE or UPDATE touched."""
+    status = await conn.execute(sql, *args)
+    return int(status.rsplit(" ", 1)[-1])
+
+
+_UNSENT_ABOUT = (
+    "DELETE FROM outbox WHERE key = ANY($1::bytea[]) OR (value IS NOT NULL"
+    " AND convert_from(value, 'UTF8')::jsonb ->> 'case_id' = ANY($2::text[]))"
+)
+"""Messages not sent yet: to the people named (record keys), or about the cases named."""
+
+
+class PostgresErasure(_Statements):
+    """What an erasure removes beyond the handlers' changes, and its progress."""
+
+    async def forget_person(self, person_id: str) -> dict[str, int]:
+        """Remove what is kept by ``person_id`` as staff and their id wherever they acted."""
+        conn = self.conn
+        return {
+            "directory": await _count(
+                conn, "DELETE FROM directory_people WHERE person_id = $1", person_id
+            ),
+            "rest": await _count(
+                conn, "DELETE FROM responder_rest WHERE person_id = $1", person_id
+            ),
+            # Records from before actors were named by kind ("resp-a") are covered too.
+            "audit_actors": await _count(
+                conn,
+                "UPDATE case_audit SET actor = 'person:erased'"
+                " WHERE actor = 'person:' || $1::text OR actor = $1",
+                person_id,
+            ),
+            "alert_recipients": await _count(
+                conn,
+                "UPDATE alerts SET recipient_id = $2 WHERE recipient_id = $1",
+                person_id,
+                ERASED,
+            ),
+            "case_responders": await _count(
+                conn, "UPDATE cases SET responder_id = NULL WHERE responder_id = $1", person_id
+            ),
+            "case_alerted": await _count(
+                conn,
+                "UPDATE cases SET alerted = array_remove(alerted, $1) WHERE $1 = ANY(alerted)",
+                person_id,
+            ),
+            "unsent_messages": await _count(conn, _UNSENT_ABOUT, [person_id.encode()], []),
+            "dead_letter_keys": await shred_dead_letters(conn, [person_id]),
+        }
+
+    async def forget_subjects(
+        self, subject_ids: Sequence[str], case_ids: Sequence[str]
+    ) -> dict[str, int]:
+        """Remove what is kept by the subject ids and about their cases."""
+        conn, subjects, cases = self.conn, list(subject_ids), list(case_ids)
+        return {
+            "observations": await _count(
+                conn, "DELETE FROM observations WHERE subject_id = ANY($1::text[])", subjects
+            ),
+            "signal_observations": await _count(
+                conn,
+                "DELETE FROM signal_observations WHERE subject_id = ANY($1::text[])",
+                subjects,
+            ),
+            "case_evidence": await _count(
+                conn, "DELETE FROM case_evidence WHERE case_id = ANY($1::text[])", cases
+            ),
+            "distress_marks": await _count(
+                conn, "DELETE FROM distress_marks WHERE subject_id = ANY($1::text[])", subjects
+            ),
+            "self_care_marks": await _count(
+                conn, "DELETE FROM self_care_sent WHERE subject_id = ANY($1::text[])", subjects
+            ),
+            "timers": await _count(
+                conn,
+                "DELETE FROM timers WHERE subject_id = ANY($1::text[])"
+                " OR case_id = ANY($2::text[])",
+                subjects,
+                cases,
+            ),
+            "feedback": await _count(
+                conn, "DELETE FROM feedback WHERE case_id = ANY($1::text[])", cases
+            ),
+            "audit_subjects": await _count(
+                conn,
+                "UPDATE case_audit SET subject_ids = ARRAY(SELECT CASE WHEN s = ANY($1::text[])"
+                " THEN $2 ELSE s END FROM unnest(subject_ids) AS s)"
+                " WHERE subject_ids && $1::text[]",
+                subjects,
+                ERASED,
+            ),
+            "unsent_messages_about_them": await _count(
+                conn, _UNSENT_ABOUT, [key.encode() for key in subjects + cases], cases
+            ),
+            "subject_dead_letter_keys": await shred_dead_letters(conn, subjects),
+        }
+
+    async def note_done(
+        self,
+        erasure_id: str,
+        stage: ErasureStage,
+        removed: dict[str, int],
+        *,
+        receipts_topic: str,
+        now: datetime,
+    ) -> OutboxMessage | None:
+        """Record a half of an erasure; the receipt once both are done."""
+        return await note_done(
+            self.conn,
+            erasure_id,
+            stage,
+            removed,
+            service="escalation",
+            receipts_topic=receipts_topic,
+            now=now,
         )
 
 
@@ -611,6 +870,8 @@ class PostgresEscalationUnitOfWork(PoolTransaction):
         self.workload = PostgresWorkload(self)
         self.support = PostgresSupport(self)
         self.on_call = PostgresOnCall(self)
+        self.erasure = PostgresErasure(self)
+        self.evidence = PostgresCaseEvidence(self)
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

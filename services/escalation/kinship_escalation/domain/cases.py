@@ -7,6 +7,9 @@ from kinship_contracts.cases import CaseEvent, CaseEventKind, CaseOutcome, CaseS
 from kinship_escalation.domain.policies import EscalationPolicy
 from kinship_escalation.domain.rules import Evidence, strongest
 
+ERASED = "erased"
+"""What stands where an erased person's id was (a case's subject, an alert's recipient)."""
+
 
 class CaseNotFoundError(LookupError):
     """No case (or alert) with this id."""
@@ -14,6 +17,10 @@ class CaseNotFoundError(LookupError):
 
 class NotAllowedError(PermissionError):
     """The caller may not do this to the case."""
+
+
+class LinkExpiredError(PermissionError):
+    """An acknowledgement link that was valid once and has expired."""
 
 
 class CaseTransitionError(Exception):
@@ -46,6 +53,8 @@ class Case:
     resolved_at: datetime | None = None
     outcome: CaseOutcome | None = None
     sequence: int = 0
+    rules_version: str | None = None
+    """The detection rules version that judged the latest evidence (None: an older case)."""
 
     @classmethod
     def open(
@@ -55,11 +64,14 @@ class Case:
         team_id: str | None,
         evidence: list[Evidence],
         now: datetime,
+        rules_version: str | None = None,
     ) -> tuple["Case", list[CaseEvent]]:
-        """A new case from the evidence that fired."""
+        """A new case from the evidence that fired (judged by ``rules_version``)."""
         case = cls(case_id, subject_id, team_id, strongest(evidence), now)
+        case.rules_version = rules_version
         case._attach(evidence)
-        return case, [case._event(CaseEventKind.OPENED, now)]
+        fired = _rule_names(evidence)
+        return case, [case._event(CaseEventKind.OPENED, now, evidence_rules=fired)]
 
     @property
     def is_open(self) -> bool:
@@ -71,13 +83,18 @@ class Case:
         """Alerted and nobody has acknowledged yet."""
         return self.status in (CaseStatus.OPENED, CaseStatus.ASSIGNED)
 
-    def add_evidence(self, evidence: list[Evidence], now: datetime) -> list[CaseEvent]:
-        """Attach new evidence; severity only rises. No event when nothing is new."""
+    def add_evidence(
+        self, evidence: list[Evidence], now: datetime, rules_version: str | None = None
+    ) -> list[CaseEvent]:
+        """Attach new evidence (judged by ``rules_version``); severity only rises. No event
+        when nothing is new."""
         before = (self.severity, len(self.rules), len(self.observation_ids))
         self._attach(evidence)
         if (self.severity, len(self.rules), len(self.observation_ids)) == before:
             return []
-        return [self._event(CaseEventKind.EVIDENCE_ADDED, now)]
+        self.rules_version = rules_version or self.rules_version
+        fired = _rule_names(evidence)
+        return [self._event(CaseEventKind.EVIDENCE_ADDED, now, evidence_rules=fired)]
 
     def _attach(self, evidence: list[Evidence]) -> None:
         for item in evidence:
@@ -150,6 +167,34 @@ class Case:
         self.status = CaseStatus.RESOLVED
         return [self._event(CaseEventKind.RESOLVED, now)]
 
+    def responder_gone(self, now: datetime) -> list[CaseEvent]:
+        """The responder left the programme (erased): the case awaits someone new.
+
+        An acknowledged case goes back to waiting for an acknowledgement (a hand-over to
+        nobody yet); a case only alerted to them just loses its responder.
+        """
+        if not self.is_open:
+            raise CaseTransitionError(self.id, "release", self.status, "it is resolved")
+        self.responder_id = None
+        if self.status not in (CaseStatus.ACKNOWLEDGED, CaseStatus.CONTACTED):
+            return []
+        self.acknowledged_at = None
+        self.assigned_at = now
+        self.status = CaseStatus.ASSIGNED
+        return [self._event(CaseEventKind.HANDED_OVER, now)]
+
+    def forget_subject(self, now: datetime) -> None:
+        """The person the case is about was erased: an open case is closed (with no event:
+        nobody is alerted or told), and nothing is left that leads back to them (subject,
+        team, the check-ins it rested on). Timings, rules, steps and outcome stay, unlinked,
+        for the programme's measures."""
+        if self.is_open:
+            self.status = CaseStatus.RESOLVED
+            self.resolved_at = now
+        self.subject_id = ERASED
+        self.team_id = None
+        self.observation_ids = []
+
     def feedback(self, score: int, given_by: str, now: datetime) -> list[CaseEvent]:
         """Feedback after resolution, from the person or the responder (a 1-5 score)."""
         if self.status is not CaseStatus.RESOLVED:
@@ -166,9 +211,7 @@ class Case:
 
     def _require_responder(self, by: str, action: str) -> None:
         if by != self.responder_id:
-            raise CaseTransitionError(
-                self.id, action, self.status, "only the assigned responder can do this"
-            )
+            raise NotAllowedError(f"only the case's assigned responder can {action}")
 
     def _event(
         self,
@@ -176,6 +219,7 @@ class Case:
         now: datetime,
         score: int | None = None,
         given_by: str | None = None,
+        evidence_rules: list[str] | None = None,
     ) -> CaseEvent:
         self.sequence += 1
         return CaseEvent(
@@ -194,7 +238,14 @@ class Case:
             outcome=self.outcome,
             feedback_score=score,
             feedback_from=given_by,
+            rules_version=self.rules_version,
+            evidence_rules=evidence_rules,
         )
+
+
+def _rule_names(evidence: list[Evidence]) -> list[str]:
+    """The rules of ``evidence``, each once, in order."""
+    return list(dict.fromkeys(item.rule for item in evidence))
 
 
 @dataclass
@@ -220,6 +271,39 @@ class StoredCase:
     def may_acknowledge(self, person_id: str) -> bool:
         """Whether ``person_id`` was alerted for this case or is its responder."""
         return person_id in self.alerted or person_id == self.case.responder_id
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One entry of the case audit trail.
+
+    ``actor`` is the real caller (``person:<id>`` for a responder or coordinator,
+    ``system:<name>``) or a part of this service (``detection``, ``escalation``, ``timer``,
+    ``erasure``), or ``subject`` when the person the case is about acted (never named by id
+    here: that would link them to their pseudonym). Whom the action concerns is kept apart:
+    the cases' subject ids. A list read is one record naming every case it returned.
+    """
+
+    action: str
+    actor: str
+    case_ids: tuple[str, ...]
+    subject_ids: tuple[str, ...]
+    sequence: int | None = None
+
+    @classmethod
+    def of(cls, case: Case, action: str, actor: str, sequence: int | None = None) -> "AuditRecord":
+        """An entry about one case."""
+        return cls(action, actor, (case.id,), (case.subject_id,), sequence)
+
+    @classmethod
+    def listing(cls, cases: list[Case], actor: str) -> "AuditRecord":
+        """One entry for a read of several cases."""
+        return cls(
+            "list",
+            actor,
+            tuple(c.id for c in cases),
+            tuple(dict.fromkeys(c.subject_id for c in cases)),
+        )
 
 
 @dataclass(frozen=True)

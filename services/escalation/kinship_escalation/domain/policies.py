@@ -154,6 +154,19 @@ class EscalationPolicy(BaseModel):
             return NextAlert(step + 1, 1)
         return NextAlert(step, 1, fresh_round=True)
 
+    def without_person(self, person_id: str) -> "EscalationPolicy":
+        """The policy with steps naming ``person_id`` (who was erased) alerting the
+        coordinators instead: the steps keep their places, and no chain ends with nobody."""
+        if not any(step.target == PersonTarget(person_id=person_id) for step in self.steps):
+            return self
+        steps = [
+            step.model_copy(update={"target": CoordinatorsTarget()})
+            if step.target == PersonTarget(person_id=person_id)
+            else step
+            for step in self.steps
+        ]
+        return self.model_copy(update={"steps": steps})
+
     def after_failed_delivery(self, step: int) -> int | None:
         """The step to alert at once when every alert of ``step`` failed to be delivered.
 
@@ -187,6 +200,13 @@ class OnCallRotation(BaseModel):
     shift_hours: int = Field(default=168, ge=1, le=24 * 31)
     starts_at: AwareDatetime
 
+    def without(self, person_id: str) -> "OnCallRotation | None":
+        """The rotation without ``person_id`` (who was erased); None when nobody is left."""
+        if person_id not in self.members:
+            return self
+        members = [member for member in self.members if member != person_id]
+        return self.model_copy(update={"members": members}) if members else None
+
     def order_at(self, now: datetime) -> list[str]:
         """Members in the order to alert at ``now``: the one on call first, then the next."""
         shifts = max(0, int((now - self.starts_at) / timedelta(hours=self.shift_hours)))
@@ -199,23 +219,22 @@ class Responder:
     """A person who can be alerted: a peer responder or a coordinator."""
 
     person_id: str
-    subject_id: str
     team_id: str | None
 
 
 @dataclass(frozen=True)
 class StaffMember:
-    """An active directory person, with their programme roles."""
+    """An active directory person, with their programme roles (staff facts by person id:
+    this service never knows who a subject is)."""
 
     person_id: str
-    subject_id: str
     team_id: str
     responder: bool
     coordinator: bool
 
     def as_responder(self) -> Responder:
         """This person as someone who can be alerted."""
-        return Responder(self.person_id, self.subject_id, self.team_id)
+        return Responder(self.person_id, self.team_id)
 
 
 @dataclass(frozen=True)
@@ -229,7 +248,6 @@ class ResponderLoad:
 def choose_responder(
     candidates: Sequence[Responder],
     *,
-    subject_id: str,
     team_id: str | None,
     load: Mapping[str, ResponderLoad],
     already_alerted: set[str],
@@ -238,15 +256,12 @@ def choose_responder(
 ) -> Responder | None:
     """The responder to alert, or None when nobody suitable is left.
 
-    Never the person the case is about; not a teammate, not someone resting after a critical
-    case, when anyone else is available; the least loaded (``balance``) or the first in
-    rotation order.
+    ``candidates`` are screened already: the person the case is about is not among them
+    (the check-in service's vault tells, ``handlers.alerts``). Not a teammate, not someone
+    resting after a critical case, when anyone else is available; the least loaded
+    (``balance``) or the first in rotation order.
     """
-    eligible = [
-        candidate
-        for candidate in candidates
-        if candidate.subject_id != subject_id and candidate.person_id not in already_alerted
-    ]
+    eligible = [c for c in candidates if c.person_id not in already_alerted]
     outside_team = [c for c in eligible if team_id is None or c.team_id != team_id] or eligible
     rested = [c for c in outside_team if not _resting(load.get(c.person_id), now)] or outside_team
     if not rested:

@@ -19,7 +19,7 @@ class TimerKind(StrEnum):
     CASE_FOLLOW_UP = "case_follow_up"
     """After resolution: the follow-up event and a check-in reminder."""
     EXPOSURE_FOLLOW_UP = "exposure_follow_up"
-    """After a critical incident: a check-in reminder for the person."""
+    """After a critical incident: a follow-up check-in (a short WHO-5) for the person."""
     MISSED_CHECKINS = "missed_checkins"
     """After a low trend, the expected check-ins did not come: withdrawal."""
     SUPPORT_SESSION = "support_session"
@@ -82,16 +82,24 @@ def missed_checkins_id(subject_id: str) -> str:
 
 
 def missed_checkins(
-    subject_id: str, team_id: str | None, last_checkin: str, due_at: datetime
+    subject_id: str,
+    team_id: str | None,
+    last_checkin: str,
+    due_at: datetime,
+    last_at: datetime | None = None,
 ) -> Timer:
-    """Watch for withdrawal: fires unless a check-in newer than ``last_checkin`` arrives."""
+    """Watch for withdrawal: fires unless a check-in newer than ``last_checkin`` (made at
+    ``last_at``: the history judged then is read from there) arrives."""
+    payload = {"last_checkin": last_checkin}
+    if last_at is not None:
+        payload["last_at"] = last_at.isoformat()
     return Timer(
         missed_checkins_id(subject_id),
         TimerKind.MISSED_CHECKINS,
         due_at,
         subject_id=subject_id,
         team_id=team_id,
-        payload={"last_checkin": last_checkin},
+        payload=payload,
     )
 
 

@@ -13,11 +13,14 @@ from dishka import FromDishka
 from kinship_contracts.checkins import CheckinRecorded
 from kinship_contracts.directory import DirectoryChange
 from kinship_contracts.notifications import NotificationReceipt
+from kinship_contracts.privacy import ErasureRequested, SubjectsErased
 from kinship_contracts.signals import SignalSubmitted
 from kinship_contracts.topics import (
     CHECKINS_RECORDED,
     CHECKINS_URGENT,
     DIRECTORY_PEOPLE,
+    ERASURE_REQUESTED,
+    ERASURE_SUBJECTS,
     NOTIFICATION_RECEIPTS,
     SIGNALS_SUBMITTED,
 )
@@ -25,8 +28,9 @@ from kinship_escalation.handlers.alerts import handle_receipts
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.detection import handle_checkins
 from kinship_escalation.handlers.directory import apply_directory
-from kinship_escalation.handlers.group_support import handle_signals
+from kinship_escalation.handlers.erasure import erase_people, erase_subject_sets
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
+from kinship_escalation.handlers.signals import handle_signals
 from kinship_runtime.ingest import Subscription
 from kinship_runtime.records import parse_directory, parse_records
 
@@ -71,6 +75,26 @@ async def store_directory(
         await apply_directory(changes, uow)
 
 
+async def store_erasures(
+    requests: Sequence[ErasureRequested],
+    uow: FromDishka[EscalationUnitOfWork],
+    ctx: FromDishka[EscalationContext],
+) -> None:
+    """Forget what is kept by the people's ids (each request once)."""
+    async with uow:
+        await erase_people(requests, uow, ctx)
+
+
+async def store_erased_subjects(
+    events: Sequence[SubjectsErased],
+    uow: FromDishka[EscalationUnitOfWork],
+    ctx: FromDishka[EscalationContext],
+) -> None:
+    """Forget what is kept by the people's subject ids (each event once)."""
+    async with uow:
+        await erase_subject_sets(events, uow, ctx)
+
+
 SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
     Subscription(
         CHECKINS_RECORDED,
@@ -91,7 +115,8 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
         "signals",
         parse=parse_records(SignalSubmitted),
         store=store_signals,
-        description="Signals: critical-incident exposure.",
+        description="Signals: critical-incident exposure; overtime, on-call load and absence "
+        "for detection.",
     ),
     Subscription(
         NOTIFICATION_RECEIPTS,
@@ -107,5 +132,20 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
         store=store_directory,
         description="The directory: teams and programme roles.",
         owns_dead_letters=False,  # the check-in service dead-letters invalid directory records
+    ),
+    Subscription(
+        ERASURE_REQUESTED,
+        "erasure",
+        parse=parse_records(ErasureRequested),
+        store=store_erasures,
+        description="Erasure requests: forget what is kept by the person's id.",
+        owns_dead_letters=False,  # the check-in service dead-letters invalid requests
+    ),
+    Subscription(
+        ERASURE_SUBJECTS,
+        "erasure-subjects",
+        parse=parse_records(SubjectsErased),
+        store=store_erased_subjects,
+        description="The subject ids of erasures: forget observations and cases about them.",
     ),
 )

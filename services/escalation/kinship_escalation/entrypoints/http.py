@@ -1,8 +1,15 @@
 """HTTP API of the escalation service: responders' actions, coordinators' tools, metrics.
 
-Each route authenticates the caller, enters a unit of work, calls one handler and wakes the
-outbox relay after the commit. Handler errors become HTTP answers in ``_answers``: no case →
-404, not allowed → 403, not in the state for it → 409.
+Every route states who may call it (``kinship_runtime.access``): cases are for people only
+(peer responders and coordinators, as the directory says; a calling system's key never
+reads or acts on a case), rotations and policies for coordinators, programme metrics for
+coordinators and keys with ``reports:read``, feedback for any signed-in person (row-level:
+the case's subject or its responder). The acknowledgement links are the one public part:
+their token is their proof.
+
+Each route enters a unit of work, calls one handler and wakes the outbox relay after the
+commit. Handler errors become HTTP answers in ``_answers``: no case → 404, not allowed →
+403, an expired link → 410, not in the state for it → 409, the vault away → 503.
 """
 
 import html
@@ -13,31 +20,46 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from dishka import FromDishka
 from dishka.integrations.fastapi import DishkaRoute
-from fastapi import APIRouter, HTTPException, Query, status
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from kinship_contracts.cases import CaseOutcome, CaseStatus, Severity
+from kinship_contracts.directory import Role
 from kinship_escalation.domain.cases import (
     CaseNotFoundError,
     CaseTransitionError,
+    LinkExpiredError,
     NotAllowedError,
     StoredCase,
 )
 from kinship_escalation.domain.policies import EscalationPolicy, OnCallRotation
-from kinship_escalation.handlers import cases, configuration, feedback, programme
+from kinship_escalation.handlers import cases, configuration, feedback, programme, reveal
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
-from kinship_runtime.auth import Authenticated, Caller
+from kinship_runtime.access import Actor, allow
+from kinship_runtime.identity import Scope
 from kinship_runtime.outbox import OutboxRelay
-
-COORDINATOR = "coordinator"
+from kinship_runtime.vault import VaultUnavailableError
 
 T = TypeVar("T")
 
 Uow = FromDishka[EscalationUnitOfWork]
 Context = FromDishka[EscalationContext]
 Relay = FromDishka[OutboxRelay]
+
+CaseWorkers = Annotated[Actor, Depends(allow(roles=[Role.PEER_RESPONDER, Role.COORDINATOR]))]
+"""Peer responders and coordinators (row-level: their cases, or all for coordinators)."""
+Coordinators = Annotated[Actor, Depends(allow(roles=[Role.COORDINATOR]))]
+ProgrammeReaders = Annotated[
+    Actor, Depends(allow(scopes=[Scope.REPORTS_READ], roles=[Role.COORDINATOR]))
+]
+FeedbackGivers = Annotated[Actor, Depends(allow(everyone=True, rate_limited=True))]
+"""Any signed-in person (row-level: the case's subject or its responder); never a key."""
+
+PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+"""Headers of every answer that carries or reveals something about one case."""
+RETRY_AFTER_SECONDS = "5"
 
 
 class CaseView(BaseModel):
@@ -74,30 +96,25 @@ class CaseView(BaseModel):
         )
 
 
-class ActingAs(BaseModel):
-    """A calling system (API key) names the responder it acts for; people act as themselves."""
+class Resolution(BaseModel):
+    """How the case ended."""
 
     model_config = ConfigDict(extra="forbid")
-
-    person_id: str | None = Field(
-        default=None, description="Only for systems: the responder this action is for."
-    )
-
-
-class Resolution(ActingAs):
-    """How the case ended."""
 
     outcome: CaseOutcome
 
 
-class Handover(ActingAs):
+class Handover(BaseModel):
     """Hand the case to another responder."""
+
+    model_config = ConfigDict(extra="forbid")
 
     to_person_id: str = Field(min_length=1, max_length=200)
 
 
 class Feedback(BaseModel):
-    """Feedback after a case."""
+    """Feedback after a case, by the signed-in person: the person it was about
+    (``given_by: person``) or its responder (``given_by: responder``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -105,34 +122,18 @@ class Feedback(BaseModel):
     given_by: Literal["person", "responder"]
 
 
-def _actor(caller: Caller, body: ActingAs | None) -> str:
-    if caller.person_id is not None:
-        return caller.person_id
-    if body is None or body.person_id is None:
-        raise HTTPException(
-            422,
-            detail=[
-                {
-                    "loc": ["body", "person_id"],
-                    "msg": "a system must name the responder",
-                    "type": "missing",
-                }
-            ],
-        )
-    return body.person_id
+class RevealGrantView(BaseModel):
+    """A short-lived grant to present to the check-in service's ``POST /v1/reveal``."""
+
+    case_id: str
+    grant: str
+    expires_at: datetime
 
 
-def _is_coordinator(caller: Caller) -> bool:
-    return caller.is_system or COORDINATOR in caller.roles
-
-
-def _reader(caller: Caller) -> str:
-    return caller.person_id or caller.name
-
-
-def _require_coordinator(caller: Caller) -> None:
-    if not _is_coordinator(caller):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="coordinators only")
+def _person(actor: Actor) -> str:
+    """The signed-in person (the route's policy admits people only)."""
+    assert actor.person_id is not None
+    return actor.person_id
 
 
 _routes = APIRouter(route_class=DishkaRoute)
@@ -140,24 +141,35 @@ _routes = APIRouter(route_class=DishkaRoute)
 
 
 @contextmanager
-def _answers() -> Iterator[None]:
+def _answers(headers: dict[str, str] | None = None) -> Iterator[None]:
     """Handler errors as HTTP answers."""
     try:
         yield
     except CaseNotFoundError as error:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(error)) from error
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error), headers) from error
+    except LinkExpiredError as error:
+        raise HTTPException(status.HTTP_410_GONE, str(error), headers) from error
     except NotAllowedError as error:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(error)) from error
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(error), headers) from error
     except CaseTransitionError as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from error
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error), headers) from error
+    except VaultUnavailableError as error:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the check-in service did not answer; try again shortly",
+            {**(headers or {}), "Retry-After": RETRY_AFTER_SECONDS},
+        ) from error
 
 
 async def _run(
-    uow: EscalationUnitOfWork, relay: OutboxRelay, use_case: Callable[[], Awaitable[T]]
+    uow: EscalationUnitOfWork,
+    relay: OutboxRelay,
+    use_case: Callable[[], Awaitable[T]],
+    headers: dict[str, str] | None = None,
 ) -> T:
     """Run a use case in the unit of work (handler errors as HTTP answers); once it has
     committed, wake the outbox relay for what it published."""
-    with _answers():
+    with _answers(headers):
         async with uow:
             result = await use_case()
     relay.wake()
@@ -169,61 +181,30 @@ async def _run(
 
 @_routes.post("/v1/cases/{case_id}/acknowledge", tags=["cases"], response_model=CaseView)
 async def acknowledge(
-    case_id: str,
-    caller: Authenticated,
-    uow: Uow,
-    ctx: Context,
-    relay: Relay,
-    body: ActingAs | None = None,
+    case_id: str, actor: CaseWorkers, uow: Uow, ctx: Context, relay: Relay
 ) -> CaseView:
-    """The alerted responder takes the case; further escalation stops."""
-    by = _actor(caller, body)
+    """Someone alerted for the case takes it; further escalation stops."""
+    by = _person(actor)
     stored = await _run(uow, relay, lambda: cases.acknowledge(case_id, by, uow, ctx))
-    return CaseView.of(stored)
-
-
-@_routes.get("/v1/alerts/{alert_id}/acknowledge", tags=["cases"], response_class=HTMLResponse)
-async def acknowledgement_page(alert_id: str, token: str, ctx: Context) -> HTMLResponse:
-    """A page with one button: link scanners that follow links never acknowledge."""
-    if not ctx.links.valid(alert_id, token):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="invalid link")
-    action = html.escape(f"/v1/alerts/{alert_id}/acknowledge?token={token}")
-    return HTMLResponse(
-        "<!doctype html><title>Kinship alert</title><form method=post action="
-        f'"{action}"><button>I take this case</button></form>'
-    )
-
-
-@_routes.post("/v1/alerts/{alert_id}/acknowledge", tags=["cases"], response_model=CaseView)
-async def acknowledge_by_link(
-    alert_id: str, token: str, uow: Uow, ctx: Context, relay: Relay
-) -> CaseView:
-    """Acknowledge through the alert's one-time signed link (no other credentials)."""
-    stored = await _run(uow, relay, lambda: cases.acknowledge_by_link(alert_id, token, uow, ctx))
     return CaseView.of(stored)
 
 
 @_routes.post("/v1/cases/{case_id}/contact", tags=["cases"], response_model=CaseView)
 async def contact(
-    case_id: str,
-    caller: Authenticated,
-    uow: Uow,
-    ctx: Context,
-    relay: Relay,
-    body: ActingAs | None = None,
+    case_id: str, actor: CaseWorkers, uow: Uow, ctx: Context, relay: Relay
 ) -> CaseView:
-    """The responder reached the person (the first-contact time is measured)."""
-    by = _actor(caller, body)
+    """The assigned responder reached the person (the first-contact time is measured)."""
+    by = _person(actor)
     stored = await _run(uow, relay, lambda: cases.record_contact(case_id, by, uow, ctx))
     return CaseView.of(stored)
 
 
 @_routes.post("/v1/cases/{case_id}/handover", tags=["cases"], response_model=CaseView)
 async def handover(
-    case_id: str, body: Handover, caller: Authenticated, uow: Uow, ctx: Context, relay: Relay
+    case_id: str, body: Handover, actor: CaseWorkers, uow: Uow, ctx: Context, relay: Relay
 ) -> CaseView:
-    """Hand the case to another responder, who is alerted."""
-    by = _actor(caller, body)
+    """The assigned responder hands the case to another responder, who is alerted."""
+    by = _person(actor)
     stored = await _run(
         uow, relay, lambda: cases.hand_over(case_id, by, body.to_person_id, uow, ctx)
     )
@@ -232,26 +213,112 @@ async def handover(
 
 @_routes.post("/v1/cases/{case_id}/resolve", tags=["cases"], response_model=CaseView)
 async def resolve(
-    case_id: str, body: Resolution, caller: Authenticated, uow: Uow, ctx: Context, relay: Relay
+    case_id: str, body: Resolution, actor: CaseWorkers, uow: Uow, ctx: Context, relay: Relay
 ) -> CaseView:
-    """Close the case with its outcome; feedback is requested and a follow-up scheduled."""
-    by = _actor(caller, body)
+    """The assigned responder closes the case with its outcome; feedback is requested and a
+    follow-up scheduled."""
+    by = _person(actor)
     stored = await _run(uow, relay, lambda: cases.resolve(case_id, by, body.outcome, uow, ctx))
     return CaseView.of(stored)
 
 
+@_routes.post("/v1/cases/{case_id}/reveal-grant", tags=["cases"], response_model=RevealGrantView)
+async def reveal_grant(
+    case_id: str, actor: CaseWorkers, response: Response, uow: Uow, ctx: Context, relay: Relay
+) -> RevealGrantView:
+    """For the assigned responder of an acknowledged case: a grant (5 minutes) with which the
+    check-in service's ``POST /v1/reveal`` tells them who the person is. Audited."""
+    response.headers.update(PRIVATE)
+    by = _person(actor)
+    issued = await _run(uow, relay, lambda: reveal.grant_reveal(case_id, by, uow, ctx), PRIVATE)
+    return RevealGrantView(case_id=issued.case_id, grant=issued.token, expires_at=issued.expires_at)
+
+
 @_routes.post("/v1/cases/{case_id}/feedback", tags=["cases"], status_code=202, name="feedback")
 async def give_feedback(
-    case_id: str, body: Feedback, caller: Authenticated, uow: Uow, ctx: Context, relay: Relay
+    case_id: str, body: Feedback, actor: FeedbackGivers, uow: Uow, ctx: Context, relay: Relay
 ) -> dict[str, bool]:
-    """Feedback after resolution (once per side; a repeat is accepted and ignored)."""
-    actor = _reader(caller)
+    """Feedback after resolution, once per side (a repeat is accepted and ignored): from the
+    person the case was about, or from its responder."""
+    by = _person(actor)
     recorded = await _run(
         uow,
         relay,
-        lambda: feedback.give_feedback(case_id, body.given_by, body.score, actor, uow, ctx),
+        lambda: feedback.give_feedback(case_id, body.given_by, body.score, by, uow, ctx),
     )
     return {"recorded": recorded}
+
+
+# ---- the acknowledgement link: public, its token is the proof --------------------------------
+
+
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _page(title: str, body: str, code: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        '<!doctype html><html lang="en"><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Kinship: {html.escape(title)}</title>"
+        f"<main><h1>{html.escape(title)}</h1>{body}</main></html>",
+        status_code=code,
+        headers=PRIVATE,
+    )
+
+
+_REFUSALS = {
+    status.HTTP_403_FORBIDDEN: "This link cannot be used",
+    status.HTTP_404_NOT_FOUND: "This alert is unknown",
+    status.HTTP_409_CONFLICT: "This case cannot be taken now",
+    status.HTTP_410_GONE: "This link has expired",
+}
+
+
+def _refusal(error: HTTPException, request: Request) -> Response:
+    """A refused link: a clear page for a browser, the usual JSON otherwise."""
+    if not _wants_html(request):
+        headers = {**PRIVATE, **(error.headers or {})}
+        return JSONResponse({"detail": error.detail}, error.status_code, headers)
+    title = _REFUSALS.get(error.status_code, "Please try again")
+    return _page(title, f"<p>{html.escape(str(error.detail))}</p>", error.status_code)
+
+
+Token = Annotated[str, Query(min_length=1, max_length=200)]
+
+
+@_routes.get("/v1/alerts/{alert_id}/acknowledge", tags=["cases"], response_class=HTMLResponse)
+async def acknowledgement_page(
+    alert_id: str, token: Token, request: Request, uow: Uow, ctx: Context
+) -> Response:
+    """A page with one button: link scanners that follow links never acknowledge."""
+    try:
+        with _answers():
+            async with uow:
+                await cases.usable_link(alert_id, token, uow, ctx)
+    except HTTPException as error:
+        return _refusal(error, request)
+    action = html.escape(f"/v1/alerts/{alert_id}/acknowledge?token={token}")
+    return _page(
+        "Kinship alert",
+        f'<form method="post" action="{action}"><button>I take this case</button></form>',
+    )
+
+
+@_routes.post("/v1/alerts/{alert_id}/acknowledge", tags=["cases"], response_model=CaseView)
+async def acknowledge_by_link(
+    alert_id: str, token: Token, request: Request, uow: Uow, ctx: Context, relay: Relay
+) -> Response:
+    """Acknowledge through the alert's one-time link (no other credentials)."""
+    try:
+        stored = await _run(
+            uow, relay, lambda: cases.acknowledge_by_link(alert_id, token, uow, ctx)
+        )
+    except HTTPException as error:
+        return _refusal(error, request)
+    if _wants_html(request):
+        return _page("You have taken this case", "<p>Open your case list to continue.</p>")
+    return JSONResponse(CaseView.of(stored).model_dump(mode="json"), headers=PRIVATE)
 
 
 # ---- reading cases ----------------------------------------------------------------------------
@@ -259,31 +326,25 @@ async def give_feedback(
 
 @_routes.get("/v1/cases", tags=["cases"], response_model=list[CaseView])
 async def list_cases(
-    caller: Authenticated,
+    actor: CaseWorkers,
     uow: Uow,
     relay: Relay,
     assigned_to: Annotated[str | None, Query(pattern="^me$")] = None,
     open_only: bool = True,
 ) -> list[CaseView]:
-    """Cases the caller may see: responders their own; coordinators all. Reads are audited."""
-    mine = assigned_to == "me" or not _is_coordinator(caller)
-    if mine and caller.person_id is None:
-        raise HTTPException(
-            422,
-            detail="assigned_to=me needs a person's JWT, not a system API key",
-        )
-    responder = caller.person_id if mine else None
-    reader = _reader(caller)
-    stored = await _run(uow, relay, lambda: cases.list_cases(responder, open_only, reader, uow))
+    """Cases the caller may see: responders their own; coordinators all (or their own with
+    ``assigned_to=me``). One audit record names the cases returned."""
+    me = _person(actor)
+    responder = me if assigned_to == "me" or not actor.is_coordinator else None
+    stored = await _run(uow, relay, lambda: cases.list_cases(responder, open_only, me, uow))
     return [CaseView.of(item) for item in stored]
 
 
 @_routes.get("/v1/cases/{case_id}", tags=["cases"], response_model=CaseView)
-async def get_case(case_id: str, caller: Authenticated, uow: Uow, relay: Relay) -> CaseView:
+async def get_case(case_id: str, actor: CaseWorkers, uow: Uow, relay: Relay) -> CaseView:
     """One case, for its responder or a coordinator. The read is audited."""
-    stored = await _run(
-        uow, relay, lambda: cases.read_case(case_id, _reader(caller), _is_coordinator(caller), uow)
-    )
+    me, coordinator = _person(actor), actor.is_coordinator
+    stored = await _run(uow, relay, lambda: cases.read_case(case_id, me, coordinator, uow))
     return CaseView.of(stored)
 
 
@@ -292,10 +353,9 @@ async def get_case(case_id: str, caller: Authenticated, uow: Uow, relay: Relay) 
 
 @_routes.put("/v1/rotations/{name}", tags=["on-call"], response_model=OnCallRotation)
 async def put_rotation(
-    name: str, rotation: OnCallRotation, caller: Authenticated, uow: Uow
+    name: str, rotation: OnCallRotation, _actor: Coordinators, uow: Uow
 ) -> OnCallRotation:
     """Create or replace an on-call rotation (coordinators)."""
-    _require_coordinator(caller)
     if rotation.name != name:
         raise HTTPException(422, detail="name mismatch")
     async with uow:
@@ -303,33 +363,30 @@ async def put_rotation(
 
 
 @_routes.get("/v1/rotations", tags=["on-call"], response_model=list[OnCallRotation])
-async def get_rotations(caller: Authenticated, uow: Uow) -> list[OnCallRotation]:
+async def get_rotations(_actor: Coordinators, uow: Uow) -> list[OnCallRotation]:
     """Every rotation (coordinators)."""
-    _require_coordinator(caller)
     async with uow:
         return await configuration.rotations(uow)
 
 
 @_routes.put("/v1/policies/default", tags=["on-call"], response_model=EscalationPolicy)
-async def put_policy(policy: EscalationPolicy, caller: Authenticated, uow: Uow) -> EscalationPolicy:
+async def put_policy(policy: EscalationPolicy, _actor: Coordinators, uow: Uow) -> EscalationPolicy:
     """Replace the escalation policy new cases follow (coordinators)."""
-    _require_coordinator(caller)
     async with uow:
         return await configuration.save_default_policy(policy, uow)
 
 
 @_routes.get("/v1/policies/default", tags=["on-call"], response_model=EscalationPolicy)
-async def get_policy(caller: Authenticated, uow: Uow, ctx: Context) -> EscalationPolicy:
+async def get_policy(_actor: Coordinators, uow: Uow, ctx: Context) -> EscalationPolicy:
     """The escalation policy in force (the spec's default until one is stored)."""
-    _require_coordinator(caller)
     async with uow:
         return await configuration.policy_in_force(uow, ctx)
 
 
 @_routes.get("/v1/metrics/programme", tags=["metrics"])
-async def programme_metrics(caller: Authenticated, uow: Uow) -> dict[str, Any]:
-    """Programme measures over all cases; no individual data (coordinators)."""
-    _require_coordinator(caller)
+async def programme_metrics(_actor: ProgrammeReaders, uow: Uow) -> dict[str, Any]:
+    """Programme measures over all cases; no individual data (coordinators, and systems
+    with ``reports:read``)."""
     async with uow:
         return await programme.programme_metrics(uow)
 

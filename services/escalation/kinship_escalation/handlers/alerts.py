@@ -1,4 +1,10 @@
-"""Alerting a case's policy step, and moving on when every alert of a step failed."""
+"""Alerting a case's policy step, and moving on when every alert of a step failed.
+
+Nobody is alerted about themself: the people a step would alert are screened with the
+check-in service's vault (``conflicts``), the only place that knows who a subject is. When
+the vault does not answer, the alert goes out unscreened (a crisis must not wait) and the
+case's audit trail records that the screen was skipped.
+"""
 
 import logging
 from collections.abc import Sequence
@@ -14,7 +20,7 @@ from kinship_contracts.notifications import (
     NotificationReceipt,
     Recipient,
 )
-from kinship_escalation.domain.cases import AlertRecord, Case, StoredCase
+from kinship_escalation.domain.cases import AlertRecord, AuditRecord, Case, StoredCase
 from kinship_escalation.domain.policies import (
     CoordinatorsTarget,
     PersonTarget,
@@ -30,6 +36,7 @@ from kinship_escalation.domain.timers import ack_timeout
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.messages import record_transitions, request_notification
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
+from kinship_escalation.metrics import SCREENS_SKIPPED
 
 log = logging.getLogger(__name__)
 
@@ -45,33 +52,56 @@ def reason_of(case: Case) -> str:
     return "A colleague may need support."
 
 
+async def screened(
+    stored: StoredCase,
+    person_ids: list[str],
+    uow: EscalationUnitOfWork,
+    ctx: EscalationContext,
+) -> list[str]:
+    """``person_ids`` without the person the case is about (asked of the vault).
+
+    Whatever goes wrong asking, the people are returned unscreened and the skip is audited:
+    alerting must never wait for the vault. (The check-in service still refuses to reveal
+    a case's person to themself.)
+    """
+    if not person_ids:
+        return []
+    case = stored.case
+    try:
+        conflicts = set(await ctx.vault.conflicts(case.subject_id, person_ids))
+    except Exception as error:  # any failure: alert anyway, never wait
+        log.warning("screen skipped: the vault did not answer (%s)", type(error).__name__)
+        SCREENS_SKIPPED.add(1)
+        await uow.cases.audit(AuditRecord.of(case, "screen_skipped", "escalation"))
+        return list(person_ids)
+    return [person for person in person_ids if person not in conflicts]
+
+
 async def recipients(
     stored: StoredCase,
     target: Target,
     uow: EscalationUnitOfWork,
+    ctx: EscalationContext,
     now: datetime,
 ) -> Recipients:
     """Who a policy step's target alerts for this case (never the person it is about)."""
-    case = stored.case
     match target:
         case CoordinatorsTarget():
             staff = await uow.directory.staff()
-            people = [
-                m.person_id for m in staff if m.coordinator and m.subject_id != case.subject_id
-            ]
-            return None, people
+            coordinators = [m.person_id for m in staff if m.coordinator]
+            return None, await screened(stored, coordinators, uow, ctx)
         case PersonTarget(person_id=person_id):
             person = await uow.directory.person(person_id)
-            if person is None or person.subject_id == case.subject_id:
+            if person is None or not await screened(stored, [person.person_id], uow, ctx):
                 return None, []
             return person.person_id, [person.person_id]
         case RotationTarget(name=name):
             candidates = await _rotation_members(name, await uow.directory.staff(), uow, now)
-            return await _one_responder(stored, candidates, uow, now, balance=False)
+            return await _one_responder(stored, candidates, uow, ctx, now, balance=False)
         case RespondersTarget():
             staff = await uow.directory.staff()
             candidates = [m.as_responder() for m in staff if m.responder]
-            return await _one_responder(stored, candidates, uow, now, balance=True)
+            return await _one_responder(stored, candidates, uow, ctx, now, balance=True)
 
 
 async def _rotation_members(
@@ -87,13 +117,16 @@ async def _one_responder(
     stored: StoredCase,
     candidates: list[Responder],
     uow: EscalationUnitOfWork,
+    ctx: EscalationContext,
     now: datetime,
     *,
     balance: bool,
 ) -> Recipients:
+    # Screened before choosing: the one chosen is never the person the case is about.
+    fresh = [c for c in candidates if c.person_id not in stored.alerted]
+    allowed = set(await screened(stored, [c.person_id for c in fresh], uow, ctx))
     chosen = choose_responder(
-        candidates,
-        subject_id=stored.case.subject_id,
+        [c for c in candidates if c.person_id in allowed],
         team_id=stored.case.team_id,
         load=await uow.workload.loads(now),
         already_alerted=set(stored.alerted),
@@ -119,7 +152,7 @@ async def alert_step(
         # A repeat alerts the same people again.
         responder, people = stored.case.responder_id, stored.last_alerted()
     else:
-        responder, people = await recipients(stored, policy.step(step).target, uow, now)
+        responder, people = await recipients(stored, policy.step(step).target, uow, ctx, now)
     if not people and not policy.is_last(step):
         await alert_step(stored, uow, ctx, step=step + 1, attempt=1, now=now)
         return
@@ -152,7 +185,9 @@ async def _send_alert(
         step=step,
         reason=reason_of(case),
         opened_at=case.opened_at,
+        # The link carries no token: the notifications service adds one when it sends it.
         ack_url=HttpUrl(ctx.links.url(alert_id)),
+        expires_at=ctx.links.expires_at(now),
     )
     await request_notification(
         MessageKind.ALERT,

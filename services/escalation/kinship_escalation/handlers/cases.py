@@ -1,15 +1,34 @@
 """Responders' actions on a case (acknowledge, contact, hand over, resolve) and reading
-cases; every transition and every read is audited."""
+cases; every transition and every read is audited, naming the real caller and, apart, the
+case's subject.
+
+The callers are people (``person_id``): the HTTP routes admit peer responders and
+coordinators only, and a calling system's key never reads or acts on a case. Row-level
+rules are here: acknowledging is for someone alerted for the case, the other actions for its
+assigned responder, reading for its responder or a coordinator.
+"""
 
 from datetime import timedelta
 
 from kinship_contracts.cases import CaseOutcome, Severity
 from kinship_contracts.notifications import MessageKind, Recipient
-from kinship_escalation.domain.cases import CaseNotFoundError, NotAllowedError, StoredCase
+from kinship_escalation.domain.cases import (
+    AlertRecord,
+    AuditRecord,
+    CaseNotFoundError,
+    LinkExpiredError,
+    NotAllowedError,
+    StoredCase,
+)
+from kinship_escalation.domain.links import LinkCheck
 from kinship_escalation.domain.timers import case_follow_up, contact_timeout
-from kinship_escalation.handlers.alerts import alert_step
+from kinship_escalation.handlers.alerts import alert_step, screened
 from kinship_escalation.handlers.context import EscalationContext
-from kinship_escalation.handlers.messages import record_transitions, request_notification
+from kinship_escalation.handlers.messages import (
+    person_actor,
+    record_transitions,
+    request_notification,
+)
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_escalation.metrics import TIME_TO_ACKNOWLEDGE
 
@@ -32,7 +51,7 @@ async def acknowledge(
         raise NotAllowedError("only someone alerted for this case can acknowledge it")
     now = ctx.clock()
     events = stored.case.acknowledge(by, now)
-    await record_transitions(stored, events, by, uow, ctx)
+    await record_transitions(stored, events, person_actor(by), uow, ctx)
     waited = (now - stored.case.opened_at).total_seconds()
     TIME_TO_ACKNOWLEDGE.record(waited, {"severity": stored.case.severity.value})
     due = now + timedelta(seconds=stored.policy.contact_timeout_seconds)
@@ -40,17 +59,34 @@ async def acknowledge(
     return stored
 
 
-async def acknowledge_by_link(
+async def usable_link(
     alert_id: str, token: str, uow: EscalationUnitOfWork, ctx: EscalationContext
-) -> StoredCase:
-    """Acknowledge through an alert's one-time signed link, as the alert's recipient."""
-    if not ctx.links.valid(alert_id, token):
-        raise NotAllowedError("this acknowledgement link is not valid")
+) -> AlertRecord:
+    """The alert an acknowledgement link belongs to, if the link may still be used.
+
+    ``NotAllowedError`` for a forged or used link, ``LinkExpiredError`` for an expired one,
+    ``CaseNotFoundError`` for an alert that does not exist (any more).
+    """
+    match ctx.links.check(alert_id, token, ctx.clock()):
+        case LinkCheck.FORGED:
+            raise NotAllowedError("this acknowledgement link is not valid")
+        case LinkCheck.EXPIRED:
+            raise LinkExpiredError(
+                "this acknowledgement link has expired; open the case from your case list"
+            )
     alert = await uow.alerts.get(alert_id)
     if alert is None:
         raise CaseNotFoundError("no such alert")
     if alert.link_used_at is not None:
         raise NotAllowedError("this acknowledgement link was already used")
+    return alert
+
+
+async def acknowledge_by_link(
+    alert_id: str, token: str, uow: EscalationUnitOfWork, ctx: EscalationContext
+) -> StoredCase:
+    """Acknowledge through an alert's one-time link, as the alert's recipient."""
+    alert = await usable_link(alert_id, token, uow, ctx)
     await uow.alerts.use_link(alert_id, ctx.clock())
     return await acknowledge(alert.case_id, alert.recipient_id, uow, ctx)
 
@@ -61,7 +97,7 @@ async def record_contact(
     """The responder reached the person (first contact)."""
     stored = await load_case(case_id, uow)
     events = stored.case.contact(by, ctx.clock())
-    await record_transitions(stored, events, by, uow, ctx)
+    await record_transitions(stored, events, person_actor(by), uow, ctx)
     return stored
 
 
@@ -73,11 +109,11 @@ async def hand_over(
     target = await uow.directory.person(to)
     if target is None or not (target.responder or target.coordinator):
         raise NotAllowedError(f"{to} is not an active peer responder or coordinator")
-    if target.subject_id == stored.case.subject_id:
+    if not await screened(stored, [to], uow, ctx):
         raise NotAllowedError("a case cannot be handed to the person it is about")
     now = ctx.clock()
     events = stored.case.hand_over(by, to, now)
-    await record_transitions(stored, events, by, uow, ctx)
+    await record_transitions(stored, events, person_actor(by), uow, ctx)
     stored.alerted = [to]
     case = stored.case
     await alert_step(stored, uow, ctx, step=case.step, attempt=case.attempt + 1, now=now)
@@ -96,7 +132,7 @@ async def resolve(
     stored = await load_case(case_id, uow)
     now = ctx.clock()
     events = stored.case.resolve(by, outcome, now)
-    await record_transitions(stored, events, by, uow, ctx)
+    await record_transitions(stored, events, person_actor(by), uow, ctx)
     if stored.case.severity is Severity.CRITICAL and ctx.responder_rest > timedelta(0):
         await uow.workload.rest(by, now + ctx.responder_rest)
     for recipient, side in (
@@ -120,21 +156,23 @@ async def resolve(
 async def read_case(
     case_id: str, reader: str, coordinator: bool, uow: EscalationUnitOfWork
 ) -> StoredCase:
-    """One case, for its responder or a coordinator; the read is audited."""
+    """One case, for its responder (``reader``, a person id) or a coordinator; audited."""
     stored = await uow.cases.get(case_id)
     if stored is None:
         raise CaseNotFoundError(f"no case {case_id}")
     if not coordinator and reader != stored.case.responder_id:
-        raise NotAllowedError("not your case")
-    await uow.cases.audit(case_id, "read", reader)
+        raise NotAllowedError("not your case: responders see the cases assigned to them")
+    await uow.cases.audit(AuditRecord.of(stored.case, "read", person_actor(reader)))
     return stored
 
 
 async def list_cases(
     responder_id: str | None, open_only: bool, reader: str, uow: EscalationUnitOfWork
 ) -> list[StoredCase]:
-    """Cases assigned to ``responder_id`` (every case when None); each read is audited."""
+    """Cases assigned to ``responder_id`` (every case when None), read by ``reader`` (a
+    person id); one audit record names every case returned."""
     stored = await uow.cases.assigned_to(responder_id, open_only)
-    for item in stored:
-        await uow.cases.audit(item.case.id, "read", reader)
+    if stored:
+        listing = AuditRecord.listing([item.case for item in stored], person_actor(reader))
+        await uow.cases.audit(listing)
     return stored

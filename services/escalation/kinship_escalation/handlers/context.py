@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from kinship_contracts.resources import SupportResource
-from kinship_contracts.subjects import Pseudonymiser
 from kinship_escalation.domain.links import AckLinks
 from kinship_escalation.domain.policies import EscalationPolicy
 from kinship_escalation.domain.resources import DEFAULT_CATALOGUE
 from kinship_escalation.domain.rules import DetectionRules
+from kinship_escalation.handlers.ports import Vault
 
 
 def _now() -> datetime:
@@ -24,16 +24,23 @@ def _new_id() -> str:
 @dataclass(frozen=True)
 class EscalationContext:
     """Configuration and collaborators of the use cases: rules, the default policy, links,
-    pseudonyms, topics, the clock and the id factory (both replaceable in tests)."""
+    the check-in service's vault, topics, keys, the clock and the id factory (both
+    replaceable in tests)."""
 
     rules: DetectionRules
     default_policy: EscalationPolicy
     links: AckLinks
-    pseudonyms: Pseudonymiser
+    vault: Vault
     cases_topic: str
     requests_topic: str
+    receipts_topic: str
+    request_key: bytes
+    """Signs the notification requests this service produces."""
+    grant_key: bytes
+    """Signs reveal grants for the check-in service."""
     responder_rest: timedelta
     resources: tuple[SupportResource, ...] = DEFAULT_CATALOGUE
-    zone_table: str = ""
+    console_url: str = "http://127.0.0.1:8005"
+    """The web console as people reach it (links to check in)."""
     clock: Callable[[], datetime] = field(default=_now)
     new_id: Callable[[], str] = field(default=_new_id)

@@ -1,6 +1,13 @@
-"""Detection: recorded check-ins are evaluated against the rules; evidence opens a case (or
-joins the open one), a low reading without a case earns self-care, a low trend starts a
-watch for withdrawal."""
+"""Detection: recorded check-ins and load signals are evaluated against the rules; evidence
+opens a case (or joins the open one) and is kept to explain it, a low reading without a case
+earns self-care, a low trend starts a watch for withdrawal.
+
+The outcome never depends on how records are batched: each check-in is judged on what had
+arrived before it (``rules.history_at``), and the withdrawal watch is decided once per
+subject from everything observed, after the batch. Nor on how consumers interleave: each
+unit of work takes its subjects' detection locks before it reads what was observed, so a
+check-in and a signal about one person arriving at once are judged one after the other.
+"""
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -8,13 +15,17 @@ from datetime import datetime, timedelta
 from kinship_contracts.cases import Severity
 from kinship_contracts.checkins import CheckinRecorded
 from kinship_contracts.notifications import MessageKind, Recipient
-from kinship_contracts.resources import ResourceKind, SupportResource
+from kinship_contracts.resources import ResourceKind
 from kinship_escalation.domain.cases import Case, StoredCase
-from kinship_escalation.domain.observations import CheckinObservation
-from kinship_escalation.domain.resources import country_of_timezone, select
+from kinship_escalation.domain.explanations import RecordedEvidence
+from kinship_escalation.domain.observations import CheckinObservation, SignalObservation
+from kinship_escalation.domain.resources import SELF_CARE_KINDS, general_resources
 from kinship_escalation.domain.rules import (
+    HISTORY_DAYS,
     Evidence,
     evaluate_checkin,
+    evaluate_signal,
+    history_at,
     needs_self_care,
     withdrawal,
     withdrawal_due,
@@ -27,36 +38,49 @@ from kinship_escalation.handlers.messages import record_transitions, request_not
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_escalation.metrics import CASES_OPENED
 
-HISTORY_DAYS = 80
-"""How far back a subject's history is read: the 60-day baseline + 14 recent days, with slack."""
+SubjectLoadSignal = tuple[str, str | None, SignalObservation]
+"""(subject id, team id, load signal)."""
 
 
 async def handle_checkins(
     events: Sequence[CheckinRecorded], uow: EscalationUnitOfWork, ctx: EscalationContext
 ) -> int:
-    """Evaluate recorded check-ins (a batch, in order); returns how many were new.
+    """Evaluate recorded check-ins (a batch, in order of arrival); returns how many were new.
 
     The observation's id is the check-in's: a check-in seen before (on the other lane, or
-    redelivered) has no effect.
+    redelivered, or twice in the batch) has no effect.
     """
+    unique: dict[str, CheckinRecorded] = {}
+    for event in events:
+        unique.setdefault(event.id, event)
     new_ids = await uow.observations.add(
-        [(event.subject_id, event.team_id, CheckinObservation.of(event)) for event in events]
+        [(e.subject_id, e.team_id, CheckinObservation.of(e)) for e in unique.values()]
     )
-    fresh = [event for event in events if event.id in new_ids]
+    fresh = [event for event in unique.values() if event.id in new_ids]
     if not fresh:
         return 0
     now = ctx.clock()
-    since = min(event.occurred_at for event in fresh) - timedelta(days=HISTORY_DAYS)
-    histories = await uow.observations.histories(sorted({e.subject_id for e in fresh}), since)
-    no_watch: list[str] = []
+    subjects = sorted({event.subject_id for event in fresh})
+    await uow.observations.serialise(subjects)
+    earliest = min(event.occurred_at for event in fresh)
+    stored = await uow.observations.histories(subjects, earliest - timedelta(days=HISTORY_DAYS))
+    signals = await uow.observations.signal_histories(
+        subjects, earliest - timedelta(days=ctx.rules.load_window_days)
+    )
+    not_yet = {event.id for event in fresh}  # what arrives later in this batch
+    teams: dict[str, str | None] = {}
     for event in fresh:
-        history = [item for item in histories[event.subject_id] if item.at <= event.occurred_at]
-        await _evaluate(event.subject_id, event.team_id, history, uow, ctx, now)
-        newest = bool(history) and history[-1].id == event.id
-        if newest and not await _watch_for_withdrawal(
-            event.subject_id, event.team_id, history, uow, ctx
-        ):
-            no_watch.append(missed_checkins_id(event.subject_id))
+        not_yet.discard(event.id)
+        arrived = [o for o in stored.get(event.subject_id, []) if o.id not in not_yet]
+        history = history_at(arrived, CheckinObservation.of(event))
+        subject_signals = signals.get(event.subject_id, [])
+        await _evaluate(event.subject_id, event.team_id, history, subject_signals, uow, ctx, now)
+        teams[event.subject_id] = event.team_id
+    no_watch = [
+        missed_checkins_id(subject_id)
+        for subject_id, team_id in teams.items()
+        if not await _watch_for_withdrawal(subject_id, team_id, stored[subject_id], uow, ctx)
+    ]
     await uow.timers.cancel(no_watch)  # one statement for the batch: the common case
     return len(fresh)
 
@@ -65,11 +89,12 @@ async def _evaluate(
     subject_id: str,
     team_id: str | None,
     history: list[CheckinObservation],
+    signals: list[SignalObservation],
     uow: EscalationUnitOfWork,
     ctx: EscalationContext,
     now: datetime,
 ) -> None:
-    evidence = evaluate_checkin(history, ctx.rules)
+    evidence = evaluate_checkin(history, ctx.rules, signals)
     if evidence:
         await open_or_update_case(subject_id, team_id, evidence, uow, ctx, now)
     else:
@@ -95,23 +120,51 @@ async def _offer_self_care(
             uow,
             ctx,
             request_id=f"self-care:{newest.id}",
+            # This service does not know where the person is (see domain/resources.py).
+            resources=general_resources(ctx.resources, SELF_CARE_KINDS),
         )
 
 
 async def _watch_for_withdrawal(
     subject_id: str,
     team_id: str | None,
-    history: list[CheckinObservation],
+    observed: list[CheckinObservation],
     uow: EscalationUnitOfWork,
     ctx: EscalationContext,
 ) -> bool:
-    """Schedule (or move) the missed-check-ins timer after a low trend; False if none is due."""
-    due = withdrawal_due(history, ctx.rules)
+    """Schedule (or move) the missed-check-ins timer after a low trend, judged on the newest
+    check-in of all observed; False when none is due (the caller cancels it)."""
+    newest = max(observed, key=lambda o: (o.at, o.id))
+    due = withdrawal_due(history_at(observed, newest), ctx.rules)
     if due is None:
         return False
-    timer = missed_checkins(subject_id, team_id, history[-1].id, due)
+    timer = missed_checkins(subject_id, team_id, newest.id, due, newest.at)
     await uow.timers.schedule(timer, replace=True)
     return True
+
+
+async def handle_load_signals(
+    signals: Sequence[SubjectLoadSignal], uow: EscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    """Keep load signals (overtime, on-call load, absence) about subjects and evaluate the
+    rules they feed: sustained load, and absence after a low trend (withdrawal)."""
+    if not signals:
+        return
+    await uow.observations.add_signals([(subject, signal) for subject, _, signal in signals])
+    now = ctx.clock()
+    subjects = sorted({subject for subject, _, _ in signals})
+    await uow.observations.serialise(subjects)
+    earliest = min(signal.at for _, _, signal in signals)
+    histories = await uow.observations.histories(subjects, earliest - timedelta(days=HISTORY_DAYS))
+    # A reading up to a window before the signal counts with signals a window before it.
+    loads = await uow.observations.signal_histories(
+        subjects, earliest - 2 * timedelta(days=ctx.rules.load_window_days)
+    )
+    for subject_id, team_id, signal in signals:
+        history = histories.get(subject_id, [])
+        evidence = evaluate_signal(history, loads.get(subject_id, []), signal, ctx.rules)
+        if evidence:
+            await open_or_update_case(subject_id, team_id, evidence, uow, ctx, now)
 
 
 async def open_or_update_case(
@@ -122,7 +175,8 @@ async def open_or_update_case(
     ctx: EscalationContext,
     now: datetime,
 ) -> StoredCase:
-    """One open case per subject: open it and alert step 1, or attach the new evidence."""
+    """One open case per subject: open it and alert step 1, or attach the new evidence.
+    Either way the evidence is kept to explain the case."""
     stored = await uow.cases.open_case_of(subject_id)
     if stored is None:
         stored = await _open_case(subject_id, team_id, evidence, uow, ctx, now)
@@ -142,9 +196,11 @@ async def _open_case(
     now: datetime,
 ) -> StoredCase:
     policy = await uow.on_call.policy() or ctx.default_policy
-    case, events = Case.open(ctx.new_id(), subject_id, team_id, evidence, now)
+    version = ctx.rules.version
+    case, events = Case.open(ctx.new_id(), subject_id, team_id, evidence, now, version)
     stored = StoredCase(case, policy, [])
     await record_transitions(stored, events, "detection", uow, ctx)
+    await uow.evidence.record(case.id, RecordedEvidence.of(evidence, version, now))
     CASES_OPENED.add(1, {"severity": case.severity.value})
     if case.severity is Severity.CRITICAL:
         await _crisis_resources(case, uow, ctx)
@@ -160,9 +216,11 @@ async def _add_evidence(
     now: datetime,
 ) -> None:
     was_critical = stored.case.severity is Severity.CRITICAL
-    events = stored.case.add_evidence(evidence, now)
+    version = ctx.rules.version
+    events = stored.case.add_evidence(evidence, now, version)
     if events:
         await record_transitions(stored, events, "detection", uow, ctx)
+    await uow.evidence.record(stored.case.id, RecordedEvidence.of(evidence, version, now))
     if stored.case.severity is Severity.CRITICAL and not was_critical:
         await _crisis_resources(stored.case, uow, ctx)
 
@@ -178,16 +236,9 @@ async def _crisis_resources(case: Case, uow: EscalationUnitOfWork, ctx: Escalati
         request_id=f"crisis:{case.id}",
         critical=True,
         case_id=case.id,
-        resources=await _resources_for(case.subject_id, kinds, uow, ctx),
+        # This service does not know where the person is (see domain/resources.py).
+        resources=general_resources(ctx.resources, kinds),
     )
-
-
-async def _resources_for(
-    subject_id: str, kinds: set[ResourceKind], uow: EscalationUnitOfWork, ctx: EscalationContext
-) -> list[SupportResource]:
-    timezone = await uow.directory.timezone_of_subject(subject_id)
-    country = country_of_timezone(timezone, ctx.zone_table) if timezone else None
-    return select(ctx.resources, kinds, country)
 
 
 async def missed_checkins_due(
@@ -196,14 +247,24 @@ async def missed_checkins_due(
     last_checkin: str | None,
     uow: EscalationUnitOfWork,
     ctx: EscalationContext,
+    last_at: datetime | None = None,
 ) -> None:
-    """The withdrawal watch came due: unless the person checked in since ``last_checkin``,
-    the silence after their low trend is evidence of withdrawal."""
+    """The withdrawal watch came due: unless the person checked in since ``last_checkin``
+    (made at ``last_at``), the silence after their low trend is evidence of withdrawal.
+
+    The history is read back from the last check-in, however long ago: a backfilled history
+    whose silence began months ago is still judged.
+    """
     now = ctx.clock()
-    histories = await uow.observations.histories([subject_id], now - timedelta(days=HISTORY_DAYS))
-    history = histories.get(subject_id, [])
-    if not history or history[-1].id != last_checkin:
+    await uow.observations.serialise([subject_id])
+    since = min(now, last_at or now) - timedelta(days=HISTORY_DAYS)
+    histories = await uow.observations.histories([subject_id], since)
+    observed = histories.get(subject_id, [])
+    if not observed:
+        return
+    newest = max(observed, key=lambda o: (o.at, o.id))
+    if newest.id != last_checkin:
         return  # the person checked in since
-    evidence = withdrawal(history, ctx.rules, now)
+    evidence = withdrawal(history_at(observed, newest), ctx.rules, now)
     if evidence is not None:
         await open_or_update_case(subject_id, team_id, [evidence], uow, ctx, now)

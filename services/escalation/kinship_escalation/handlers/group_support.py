@@ -1,13 +1,19 @@
 """Support for teams: critical-incident signals, team clusters, group-session offers."""
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from kinship_contracts.cases import GroupSessionKind, GroupSessionProposed
 from kinship_contracts.notifications import MessageKind, Recipient
-from kinship_contracts.signals import SignalKind, SignalSubmitted
+from kinship_contracts.signals import SignalSubmitted
 from kinship_contracts.topics import GROUP_SESSIONS
-from kinship_escalation.domain.rules import CRITICAL_INCIDENT, TEAM_CLUSTER, team_cluster
+from kinship_escalation.domain.rules import (
+    CRITICAL_INCIDENT,
+    TEAM_CLUSTER,
+    defusing_window,
+    exposure_follow_ups,
+    support_session_window,
+    team_cluster,
+)
 from kinship_escalation.domain.timers import exposure_follow_up, support_session
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.messages import SOURCE, request_notification
@@ -15,26 +21,22 @@ from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_runtime.outbox import event_message
 
 
-async def handle_signals(
-    signals: Sequence[SignalSubmitted], uow: EscalationUnitOfWork, ctx: EscalationContext
+async def critical_incident(
+    signal: SignalSubmitted,
+    subject_id: str | None,
+    uow: EscalationUnitOfWork,
+    ctx: EscalationContext,
 ) -> None:
-    """Critical-incident exposure: group offers for the team, follow-ups for the person."""
-    for signal in signals:
-        if signal.kind is SignalKind.CRITICAL_INCIDENT:
-            await _critical_incident(signal, uow, ctx)
-
-
-async def _critical_incident(
-    signal: SignalSubmitted, uow: EscalationUnitOfWork, ctx: EscalationContext
-) -> None:
-    subject_id = ctx.pseudonyms.subject_id(signal.person_id) if signal.person_id else None
+    """Critical-incident exposure: a defusing offer to the team at once (urgent, quiet hours
+    or not, from ``incident_urgent_severity``), a support-session offer when its window
+    opens, and follow-up check-ins for the person exposed (``subject_id``) at about 72 h and
+    1 month. A late signal's windows start now, and its follow-ups are never in the past."""
     team_id = signal.team_id
-    if team_id is None and subject_id is not None:
-        team_id = await uow.directory.team_of_subject(subject_id)
+    if team_id is None and signal.person_id is not None:
+        team_id = await uow.directory.team_of(signal.person_id)
     now = ctx.clock()
     if subject_id is not None:
-        for hours in ctx.rules.follow_up_after_hours:
-            due = signal.occurred_at + timedelta(hours=hours)
+        for hours, due in exposure_follow_ups(signal.occurred_at, now, ctx.rules):
             await uow.timers.schedule(exposure_follow_up(signal.id, hours, subject_id, due))
     if team_id is None:
         return
@@ -47,10 +49,31 @@ async def _critical_incident(
         ctx,
         now=now,
         offer_id=f"defusing:{signal.id}",
+        urgent=signal.severity >= ctx.rules.incident_urgent_severity,
     )
     opens = signal.occurred_at + timedelta(hours=ctx.rules.support_session_from_hours)
     await uow.timers.schedule(
         support_session(signal.id, team_id, CRITICAL_INCIDENT, signal.occurred_at, opens)
+    )
+
+
+def checkin_link(ctx: EscalationContext) -> str:
+    """The console's check-in page, opened on the short WHO-5 form."""
+    return f"{ctx.console_url.rstrip('/')}/checkin?form=who5"
+
+
+async def exposure_follow_up_due(
+    subject_id: str, timer_id: str, uow: EscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    """A follow-up check-in after a critical incident: the person is asked how they are,
+    with a link to a short WHO-5 check-in (active monitoring, NICE NG116)."""
+    await request_notification(
+        MessageKind.CHECKIN_REMINDER,
+        Recipient(subject_id=subject_id),
+        uow,
+        ctx,
+        request_id=f"reminder:{timer_id}",
+        params={"purpose": "exposure_follow_up", "checkin_url": checkin_link(ctx)},
     )
 
 
@@ -78,13 +101,13 @@ async def note_team_distress(
 def _window(
     kind: GroupSessionKind, since: datetime, now: datetime, ctx: EscalationContext
 ) -> tuple[datetime, datetime, datetime]:
-    """(window start, window end, offer by) of a session about something at ``since``."""
-    rules = ctx.rules
+    """(window start, window end, offer by) of a session about something at ``since``;
+    never starting in the past, never ending before it starts."""
     if kind is GroupSessionKind.DEFUSING:
-        end = since + timedelta(hours=rules.defusing_within_hours)
-        return now, end, end
-    start = since + timedelta(hours=rules.support_session_from_hours)
-    return start, since + timedelta(hours=rules.support_session_to_hours), start
+        start, end = defusing_window(since, now, ctx.rules)
+        return start, end, end
+    start, end = support_session_window(since, now, ctx.rules)
+    return start, end, start
 
 
 async def propose_group_session(
@@ -97,8 +120,10 @@ async def propose_group_session(
     *,
     now: datetime,
     offer_id: str | None = None,
+    urgent: bool = False,
 ) -> None:
-    """Offer a voluntary group session to the team's coordinators (once per offer id)."""
+    """Offer a voluntary group session to the team's coordinators (once per offer id);
+    an ``urgent`` offer goes out at once, quiet hours or not."""
     start, end, offer_by = _window(kind, since, now, ctx)
     offer_id = offer_id or f"{kind.value}:{reason}:{team_id}:{since.isoformat()}"
     if not await uow.support.record_group_offer(offer_id, team_id, reason, kind.value, now):
@@ -110,7 +135,7 @@ async def propose_group_session(
         reason=reason,
         offer_by=offer_by,
         window_start=start,
-        window_end=max(start, end),
+        window_end=end,
         occurred_at=now,
     )
     await uow.publish(
@@ -137,10 +162,13 @@ async def propose_group_session(
             uow,
             ctx,
             request_id=f"group:{offer_id}:{coordinator.person_id}",
+            critical=urgent,
             params={
                 "team_id": team_id,
                 "kind": kind.value,
                 "window_start": start.isoformat(),
                 "window_end": end.isoformat(),
+                "offer_by": offer_by.isoformat(),
+                "urgent": "true" if urgent else "false",
             },
         )

@@ -1,15 +1,17 @@
-"""The port the escalation handlers need from persistence: one unit of work (a transaction),
-its operations grouped by what they keep (observations, cases, alerts, timers, …)."""
+"""The ports of the escalation handlers: persistence as one unit of work (a transaction), its
+operations grouped by what they keep (observations, cases, alerts, timers, …), and the
+check-in service's vault."""
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 from kinship_contracts.directory import DirectoryChange
-from kinship_escalation.domain.cases import AlertRecord, StoredCase
-from kinship_escalation.domain.observations import CheckinObservation
+from kinship_contracts.privacy import ErasureStage
+from kinship_escalation.domain.cases import AlertRecord, AuditRecord, StoredCase
+from kinship_escalation.domain.explanations import CaseExplanation, RecordedEvidence
+from kinship_escalation.domain.observations import CheckinObservation, SignalObservation
 from kinship_escalation.domain.policies import (
     EscalationPolicy,
     OnCallRotation,
@@ -18,9 +20,26 @@ from kinship_escalation.domain.policies import (
 )
 from kinship_escalation.domain.timers import Timer
 from kinship_runtime.outbox import OutboxMessage
+from kinship_runtime.unit_of_work import UnitOfWork
 
 SubjectObservation = tuple[str, str | None, CheckinObservation]
 """(subject id, team id, observation)."""
+
+SubjectSignal = tuple[str, SignalObservation]
+"""(subject id, load signal)."""
+
+
+class Vault(Protocol):
+    """The check-in service's vault, the only place that links people to subject ids
+    (``kinship_runtime.vault.VaultClient``). An unreachable vault raises an ``OSError``."""
+
+    async def subjects(self, person_ids: Sequence[str]) -> dict[str, str]:
+        """Each person's subject id (one-way)."""
+        ...
+
+    async def conflicts(self, subject_id: str, person_ids: Sequence[str]) -> list[str]:
+        """Those of ``person_ids`` who are the subject ``subject_id``."""
+        ...
 
 
 class Observations(Protocol):
@@ -33,7 +52,39 @@ class Observations(Protocol):
     async def histories(
         self, subject_ids: Sequence[str], since: datetime
     ) -> dict[str, list[CheckinObservation]]:
-        """Each subject's recent observations since ``since``, oldest first."""
+        """Each subject's observations since ``since`` (all of them: the rules bound what
+        they use), oldest first by (time, id)."""
+        ...
+
+    async def serialise(self, subject_ids: Sequence[str]) -> None:
+        """Hold each subject's detection lock until the unit of work ends, so that detection
+        about one subject runs one transaction at a time (check-ins, signals and the
+        withdrawal watch arrive on different consumers and the timer worker) and each sees
+        what the one before it stored."""
+        ...
+
+    async def add_signals(self, signals: Sequence[SubjectSignal]) -> None:
+        """Store load signals about subjects (each signal event is handled once)."""
+        ...
+
+    async def signal_histories(
+        self, subject_ids: Sequence[str], since: datetime
+    ) -> dict[str, list[SignalObservation]]:
+        """Each subject's load signals since ``since``, oldest first."""
+        ...
+
+
+class CaseEvidence(Protocol):
+    """What each case's rules rested on: kept per rule and observation as it accumulates."""
+
+    async def record(self, case_id: str, entries: Sequence[RecordedEvidence]) -> None:
+        """Keep new evidence for a case (an entry for a rule and observation already kept
+        is ignored: the first one stays)."""
+        ...
+
+    async def explain(self, case_id: str) -> CaseExplanation | None:
+        """Why a case is open: its rules version, each rule that fired, its thresholds and
+        observations (None when there is no such case)."""
         ...
 
 
@@ -52,14 +103,20 @@ class Cases(Protocol):
         """Cases assigned to ``responder_id`` (all cases when None), newest first."""
         ...
 
+    async def about(self, subject_ids: Sequence[str]) -> list[StoredCase]:
+        """Every case (open or resolved) about any of ``subject_ids``, locked."""
+        ...
+
+    async def following_person(self, person_id: str) -> list[StoredCase]:
+        """Cases whose policy has a step alerting ``person_id`` by name, locked."""
+        ...
+
     async def save(self, stored: StoredCase) -> None:
         """Insert or update a case (at most one open case per subject)."""
         ...
 
-    async def audit(
-        self, case_id: str, action: str, actor: str, sequence: int | None = None
-    ) -> None:
-        """Append to the case's audit trail (transitions and reads)."""
+    async def audit(self, record: AuditRecord) -> None:
+        """Append to the audit trail (transitions, reads, grants)."""
         ...
 
     async def save_feedback(self, case_id: str, given_by: str, score: int, at: datetime) -> bool:
@@ -132,12 +189,12 @@ class Directory(Protocol):
         """An active directory person (any role)."""
         ...
 
-    async def timezone_of_subject(self, subject_id: str) -> str | None:
-        """A subject's time zone."""
+    async def team_of(self, person_id: str) -> str | None:
+        """A person's team, as the directory knows it."""
         ...
 
-    async def team_of_subject(self, subject_id: str) -> str | None:
-        """A subject's team."""
+    async def members(self, team_id: str) -> list[str]:
+        """The active people of a team (any role), by person_id."""
         ...
 
 
@@ -194,6 +251,14 @@ class OnCall(Protocol):
         """Create or replace a rotation."""
         ...
 
+    async def delete_rotation(self, name: str) -> None:
+        """Remove a rotation."""
+        ...
+
+    async def policies(self) -> list[EscalationPolicy]:
+        """Every stored escalation policy, by name."""
+        ...
+
     async def policy(self, name: str = "default") -> EscalationPolicy | None:
         """A stored escalation policy."""
         ...
@@ -203,7 +268,38 @@ class OnCall(Protocol):
         ...
 
 
-class EscalationUnitOfWork(Protocol):
+class Erasure(Protocol):
+    """Forgetting people: what an erasure removes beyond what the handlers change through
+    the other groups, and its progress."""
+
+    async def forget_person(self, person_id: str) -> dict[str, int]:
+        """Remove what is kept by the person's id as staff (directory row, rest, dead
+        letters, messages not sent yet) and their id wherever they acted (audit actors,
+        alert recipients, cases' responders and alerted lists); counts by kind."""
+        ...
+
+    async def forget_subjects(
+        self, subject_ids: Sequence[str], case_ids: Sequence[str]
+    ) -> dict[str, int]:
+        """Remove what is kept by the subject ids (observations, distress and self-care
+        marks, timers, dead letters, messages not sent yet) and about their cases (feedback,
+        timers, the subjects in audit records); counts by kind."""
+        ...
+
+    async def note_done(
+        self,
+        erasure_id: str,
+        stage: ErasureStage,
+        removed: dict[str, int],
+        *,
+        receipts_topic: str,
+        now: datetime,
+    ) -> OutboxMessage | None:
+        """Record that a half of an erasure is done; the receipt once both halves are."""
+        ...
+
+
+class EscalationUnitOfWork(UnitOfWork, Protocol):
     """One transaction of the escalation service: entered with ``async with``, committed on
     a clean exit and rolled back on an exception."""
 
@@ -231,14 +327,11 @@ class EscalationUnitOfWork(Protocol):
     @property
     def on_call(self) -> OnCall: ...
 
-    async def __aenter__(self) -> Self: ...
+    @property
+    def erasure(self) -> Erasure: ...
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None: ...
+    @property
+    def evidence(self) -> CaseEvidence: ...
 
     def savepoint(self) -> AbstractAsyncContextManager[None]:
         """A nested transaction: an exception inside undoes only what was done inside."""

@@ -17,7 +17,7 @@ from kinship_escalation.domain.timers import Timer, TimerKind
 from kinship_escalation.handlers.alerts import alert_step
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.detection import missed_checkins_due
-from kinship_escalation.handlers.group_support import propose_group_session
+from kinship_escalation.handlers.group_support import exposure_follow_up_due, propose_group_session
 from kinship_escalation.handlers.messages import record_transitions, request_notification
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_runtime.resilience import is_transient
@@ -99,11 +99,11 @@ async def _case_follow_up(timer: Timer, uow: EscalationUnitOfWork, ctx: Escalati
 async def _exposure_follow_up(
     timer: Timer, uow: EscalationUnitOfWork, ctx: EscalationContext
 ) -> None:
-    """After a critical incident: a check-in reminder for the person exposed."""
+    """After a critical incident: a follow-up check-in for the person exposed."""
     if timer.subject_id is None:
         _incomplete(timer)
         return
-    await _checkin_reminder(timer.subject_id, timer.id, uow, ctx)
+    await exposure_follow_up_due(timer.subject_id, timer.id, uow, ctx)
 
 
 async def _missed_checkins(timer: Timer, uow: EscalationUnitOfWork, ctx: EscalationContext) -> None:
@@ -112,7 +112,9 @@ async def _missed_checkins(timer: Timer, uow: EscalationUnitOfWork, ctx: Escalat
         _incomplete(timer)
         return
     last_checkin = timer.payload.get("last_checkin")
-    await missed_checkins_due(timer.subject_id, timer.team_id, last_checkin, uow, ctx)
+    at = timer.payload.get("last_at")
+    last_at = datetime.fromisoformat(at) if at else None  # absent on watches set before
+    await missed_checkins_due(timer.subject_id, timer.team_id, last_checkin, uow, ctx, last_at)
 
 
 async def _support_session(timer: Timer, uow: EscalationUnitOfWork, ctx: EscalationContext) -> None:

@@ -1,14 +1,15 @@
 """PostgreSQL unit of work of the notifications service: deliveries, preferences, the
-directory projection and the outbox."""
+directory projection, erasure and the outbox."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import asyncpg
 
 from kinship_contracts.directory import Channels, DirectoryChange
 from kinship_contracts.notifications import NotificationRequest, Recipient
+from kinship_contracts.privacy import ErasureStage
 from kinship_notifications.domain.deliveries import (
     Delivery,
     DeliveryState,
@@ -17,13 +18,19 @@ from kinship_notifications.domain.deliveries import (
 )
 from kinship_notifications.domain.policy import Preferences
 from kinship_runtime.database import PoolTransaction
+from kinship_runtime.dead_letters import shred_dead_letters
 from kinship_runtime.directory import DirectoryProjection
+from kinship_runtime.erasure import note_done
+from kinship_runtime.idempotency import first_time
 from kinship_runtime.outbox import OutboxMessage, enqueue
 
+# A delivery keeps its recipient as addressed (a person id or a subject id), never both.
+# ``limited``: whether the daily limit holds it back and counts it (not a care message).
 _ACCEPT = """
-INSERT INTO deliveries (id, kind, critical, request, next_attempt_at, traceparent)
+INSERT INTO deliveries (id, kind, critical, request, next_attempt_at, traceparent, person_id,
+    subject_id, limited)
 SELECT * FROM unnest($1::text[], $2::text[], $3::boolean[], $4::text[]::jsonb[],
-    $5::timestamptz[], $6::text[])
+    $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::boolean[])
 ON CONFLICT (id) DO NOTHING RETURNING id
 """
 
@@ -33,12 +40,12 @@ UPDATE deliveries SET lease_until = $3 WHERE id = ANY(ARRAY(
     SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1
     AND (lease_until IS NULL OR lease_until <= $1)
     ORDER BY critical DESC, next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED))
-RETURNING id, request, attempts, critical, next_attempt_at, traceparent
+RETURNING id, request, attempts, critical, next_attempt_at, traceparent, waits
 """
 
-_REACHABLE = "SELECT person_id, timezone, channels, active FROM directory_people"
-_BY_PERSON = _REACHABLE + " WHERE person_id = $1"
-_BY_SUBJECT = _REACHABLE + " WHERE subject_id = $1"
+_REACHABLE = (
+    "SELECT person_id, timezone, channels, active FROM directory_people WHERE person_id = $1"
+)
 
 _SAVE_PREFERENCES = """
 INSERT INTO preferences (person_id, locale, quiet_start, quiet_end, recognition_opt_out,
@@ -47,11 +54,27 @@ ON CONFLICT (person_id) DO UPDATE SET locale = $2, quiet_start = $3, quiet_end =
     recognition_opt_out = $5, max_per_day = $6, updated_at = now()
 """
 
+# A request from before links were minted at send time may carry a token in its link: it
+# is needed until the alert is sent, and dropped from the stored request when it finishes.
 _FINISH = """
-UPDATE deliveries SET status = $2, attempts = $3, person_id = $4, channel = $5,
-    last_error = $6, finished_at = $7, lease_until = NULL
+UPDATE deliveries SET status = $2, attempts = $3, channel = $4, last_error = $5,
+    finished_at = $6, lease_until = NULL,
+    request = CASE WHEN request->'alert'->>'ack_url' ~ '[?&]token='
+        THEN jsonb_set(request, '{alert,ack_url}', to_jsonb(regexp_replace(regexp_replace(
+            request->'alert'->>'ack_url', '([?&])token=[^&#]*&?', '\\1'), '[?&]$', '')))
+        ELSE request END
 WHERE id = $1 AND status = 'pending' RETURNING id
 """
+
+_SENT_SINCE = """
+SELECT count(*) FROM deliveries WHERE {column} = $1 AND status = 'delivered' AND limited
+    AND finished_at >= $2
+"""
+
+# The recipient columns are filled from the request at accept time (and by migration 0004
+# for older rows), so they find every delivery to a person or a subject.
+_ERASE_PERSON_DELIVERIES = "DELETE FROM deliveries WHERE person_id = $1 RETURNING id"
+_ERASE_SUBJECT_DELIVERIES = "DELETE FROM deliveries WHERE subject_id = ANY($1::text[]) RETURNING id"
 
 
 def _json(value: object) -> object:
@@ -76,6 +99,9 @@ class PostgresNotificationsUnitOfWork(PoolTransaction):
             [q.request.model_dump_json() for q in requests],
             [now for _ in requests],
             [q.traceparent for q in requests],
+            [q.request.recipient.person_id for q in requests],
+            [q.request.recipient.subject_id for q in requests],
+            [q.request.limited for q in requests],
         )
         return len(rows)
 
@@ -89,16 +115,14 @@ class PostgresNotificationsUnitOfWork(PoolTransaction):
                 NotificationRequest.model_validate(_json(row["request"])),
                 row["attempts"],
                 row["traceparent"],
+                row["waits"],
             )
             for row in rows
         ]
 
-    async def reachable(self, recipient: Recipient) -> Reachable | None:
-        """The directory entry for a person id or a subject id."""
-        if recipient.person_id is not None:
-            row = await self.conn.fetchrow(_BY_PERSON, recipient.person_id)
-        else:
-            row = await self.conn.fetchrow(_BY_SUBJECT, recipient.subject_id)
+    async def reachable(self, person_id: str) -> Reachable | None:
+        """A person's directory entry."""
+        row = await self.conn.fetchrow(_REACHABLE, person_id)
         if row is None:
             return None
         return Reachable(
@@ -133,15 +157,16 @@ class PostgresNotificationsUnitOfWork(PoolTransaction):
             preferences.max_per_day,
         )
 
-    async def sent_since(self, person_id: str, since: datetime) -> int:
-        """Non-critical messages delivered to a person since ``since``."""
-        value = await self.conn.fetchval(
-            "SELECT count(*) FROM deliveries WHERE person_id = $1 AND status = 'delivered'"
-            " AND NOT critical AND finished_at >= $2",
-            person_id,
-            since,
-        )
-        return int(value)
+    async def sent_since(self, recipient: Recipient, since: datetime) -> int:
+        """Limited messages (celebrations, plain reminders) delivered to this person id or
+        subject id since ``since``."""
+        if recipient.person_id is not None:
+            sql, address = _SENT_SINCE.format(column="person_id"), recipient.person_id
+        elif recipient.subject_id is not None:
+            sql, address = _SENT_SINCE.format(column="subject_id"), recipient.subject_id
+        else:
+            return 0
+        return int(await self.conn.fetchval(sql, address, since))
 
     async def finish(
         self,
@@ -149,16 +174,13 @@ class PostgresNotificationsUnitOfWork(PoolTransaction):
         status: str,
         *,
         attempts: int,
-        person_id: str | None,
         channel: str | None,
         error: str | None,
         receipt: OutboxMessage,
         now: datetime,
     ) -> bool:
         """Record the outcome and queue its receipt, once; False if already finished."""
-        done = await self.conn.fetchval(
-            _FINISH, delivery_id, status, attempts, person_id, channel, error, now
-        )
+        done = await self.conn.fetchval(_FINISH, delivery_id, status, attempts, channel, error, now)
         if done is None:
             return False
         await enqueue(self.conn, [receipt])
@@ -177,6 +199,16 @@ class PostgresNotificationsUnitOfWork(PoolTransaction):
             error,
         )
 
+    async def postpone(self, delivery_id: str, when: datetime, reason: str) -> None:
+        """Try again at ``when``, counting a wait (not an attempt)."""
+        await self.conn.execute(
+            "UPDATE deliveries SET waits = waits + 1, next_attempt_at = $2, last_error = $3,"
+            " lease_until = NULL WHERE id = $1 AND status = 'pending'",
+            delivery_id,
+            when,
+            reason,
+        )
+
     async def apply_directory(self, changes: Sequence[DirectoryChange]) -> None:
         """Apply directory changes to the service's projection (with contact details)."""
         await self._directory.apply(self.conn, changes)
@@ -189,3 +221,77 @@ class PostgresNotificationsUnitOfWork(PoolTransaction):
             delivery_id,
         )
         return DeliveryState(**dict(row)) if row else None
+
+    async def first_time(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
+        """Mark events processed by ``consumer``; the ids never seen before."""
+        return await first_time(self.conn, consumer, event_ids)
+
+    async def erase_person(self, person_id: str) -> dict[str, int]:
+        """Remove what is kept by a person's id; counts by kind."""
+        conn = self.conn
+        deliveries = [row["id"] for row in await conn.fetch(_ERASE_PERSON_DELIVERIES, person_id)]
+        return {
+            "directory_people": _count(
+                await conn.execute("DELETE FROM directory_people WHERE person_id = $1", person_id)
+            ),
+            "preferences": _count(
+                await conn.execute("DELETE FROM preferences WHERE person_id = $1", person_id)
+            ),
+            "deliveries": len(deliveries),
+            "unsent_receipts": await self._drop_receipts(deliveries),
+            "dead_letter_keys": await shred_dead_letters(conn, [person_id]),
+        }
+
+    async def erase_subjects(self, subject_ids: Sequence[str]) -> dict[str, int]:
+        """Remove deliveries to these subject ids and shred their dead letters' keys."""
+        if not subject_ids:
+            return {}
+        conn = self.conn
+        rows = await conn.fetch(_ERASE_SUBJECT_DELIVERIES, list(subject_ids))
+        deliveries = [row["id"] for row in rows]
+        return {
+            "subject_deliveries": len(deliveries),
+            "subject_unsent_receipts": await self._drop_receipts(deliveries),
+            "subject_dead_letter_keys": await shred_dead_letters(conn, list(subject_ids)),
+        }
+
+    async def _drop_receipts(self, delivery_ids: Sequence[str]) -> int:
+        """Receipts of erased deliveries still waiting in the outbox (keyed by the delivery
+        id, which may name the person)."""
+        if not delivery_ids:
+            return 0
+        return _count(
+            await self.conn.execute(
+                "DELETE FROM outbox WHERE key = ANY($1::bytea[])",
+                [delivery_id.encode() for delivery_id in delivery_ids],
+            )
+        )
+
+    async def erasure_done(
+        self,
+        erasure_id: str,
+        stage: ErasureStage,
+        removed: Mapping[str, int],
+        *,
+        receipts_topic: str,
+        now: datetime,
+    ) -> bool:
+        """Note one half of an erasure; queue the receipt once both are done."""
+        receipt = await note_done(
+            self.conn,
+            erasure_id,
+            stage,
+            removed,
+            service="notifications",
+            receipts_topic=receipts_topic,
+            now=now,
+        )
+        if receipt is None:
+            return False
+        await enqueue(self.conn, [receipt])
+        return True
+
+
+def _count(status: str) -> int:
+    """The row count of a command status such as ``DELETE 3``."""
+    return int(status.rsplit(" ", 1)[-1])

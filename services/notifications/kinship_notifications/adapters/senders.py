@@ -1,21 +1,36 @@
-"""The channels: signed JSON webhooks, Slack incoming webhooks, email over SMTP."""
+"""The channels: signed JSON webhooks, Slack incoming webhooks, email over SMTP.
+
+Failures are reported with coarse reasons only (``domain.channels.REASONS``): never an
+exception's text, a status code or a connection detail, which would let anyone who can set a
+webhook URL probe the network through Kinship.
+"""
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import aiosmtplib
 import httpx
 
 from kinship_contracts.notifications import NotificationRequest
+from kinship_notifications.adapters.network import AddressRefusedError
 from kinship_notifications.domain.channels import (
     Address,
     ChannelKind,
     DeliveryFailedError,
     Rendered,
+    rfc3339,
     webhook_body,
 )
-from kinship_notifications.domain.policy import signature
+from kinship_notifications.domain.signing import (
+    DELIVERY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    endpoint_secret,
+    signature,
+)
 
 
 @dataclass(frozen=True)
@@ -30,17 +45,35 @@ class SmtpServer:
     starttls: bool = False
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class Senders:
     """Sends one rendered message to one address, carrying the delivery id to the channel
-    (implements ``handlers.ports.Sender``)."""
+    (implements ``handlers.ports.Sender``).
+
+    ``http`` must be the guarded client (``adapters.network.guarded_client``): it refuses
+    private and metadata addresses at connect time. ``https_only`` refuses plain-http web
+    channels before any connection (outside the dev profile).
+    """
 
     def __init__(
-        self, http: httpx.AsyncClient, webhook_secret: bytes, smtp: SmtpServer, timeout: float
+        self,
+        http: httpx.AsyncClient,
+        webhook_secret: bytes,
+        smtp: SmtpServer,
+        timeout: float,
+        *,
+        https_only: bool = True,
+        clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._http = http
         self._secret = webhook_secret
         self._smtp = smtp
         self._timeout = timeout
+        self._https_only = https_only
+        self._clock = clock
 
     async def send(
         self, address: Address, request: NotificationRequest, rendered: Rendered
@@ -49,27 +82,38 @@ class Senders:
         if address.channel is ChannelKind.EMAIL:
             await self._email(address.target, request, rendered)
             return
+        url = address.target
+        if self._https_only and not url.lower().startswith("https://"):
+            raise DeliveryFailedError("refused_address", permanent=True)
         if address.channel is ChannelKind.WEBHOOK:
-            body = webhook_body(request, rendered.text)
+            sent_at = self._clock()
+            body = webhook_body(request, rendered.text, sent_at)
+            secret = endpoint_secret(self._secret, url).encode()
             headers = {
                 "content-type": "application/json",
-                "X-Kinship-Signature": signature(self._secret, body),
-                "X-Kinship-Delivery": request.id,
+                SIGNATURE_HEADER: signature(secret, body),
+                TIMESTAMP_HEADER: rfc3339(sent_at),
+                DELIVERY_HEADER: request.id,
                 "X-Kinship-Kind": request.kind.value,
             }
         else:
             body = json.dumps({"text": f"*{rendered.subject}*\n{rendered.text}"}).encode()
             headers = {"content-type": "application/json"}
+        await self._post(url, body, headers)
+
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> None:
         try:
             response = await self._http.post(
-                address.target, content=body, headers=headers, timeout=self._timeout
+                url, content=body, headers=headers, timeout=self._timeout
             )
-        except httpx.TimeoutException as error:
-            raise DeliveryFailedError("timeout") from error
-        except httpx.TransportError as error:
-            raise DeliveryFailedError(f"transport:{type(error).__name__}") from error
-        if not response.is_success:
-            raise DeliveryFailedError(f"http_{response.status_code}")
+        except AddressRefusedError:
+            raise DeliveryFailedError("refused_address", permanent=True) from None
+        except httpx.TimeoutException:
+            raise DeliveryFailedError("timeout") from None
+        except httpx.HTTPError:
+            raise DeliveryFailedError("failed") from None
+        if not response.is_success:  # redirects are not followed: a 3xx is a refusal too
+            raise DeliveryFailedError("rejected_by_receiver")
 
     async def _email(self, to: str, request: NotificationRequest, rendered: Rendered) -> None:
         message = EmailMessage()
@@ -78,7 +122,7 @@ class Senders:
         message["Subject"] = rendered.subject
         # The delivery id as Message-ID: a redelivery is recognisably the same message.
         message["Message-ID"] = f"<{request.id.replace(':', '.')}@kinship>"
-        message["X-Kinship-Delivery"] = request.id
+        message[DELIVERY_HEADER] = request.id
         message.set_content(rendered.text)
         try:
             await aiosmtplib.send(
@@ -90,5 +134,9 @@ class Senders:
                 start_tls=self._smtp.starttls,
                 timeout=self._timeout,
             )
-        except (aiosmtplib.SMTPException, OSError) as error:
-            raise DeliveryFailedError(f"smtp:{type(error).__name__}") from error
+        except TimeoutError:  # aiosmtplib's timeouts are TimeoutErrors too
+            raise DeliveryFailedError("timeout") from None
+        except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
+            raise DeliveryFailedError("rejected_by_receiver") from None
+        except (aiosmtplib.SMTPException, OSError):
+            raise DeliveryFailedError("failed") from None

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kinship_contracts.directory import Channels
-from kinship_contracts.notifications import NotificationRequest
+from kinship_contracts.notifications import NotificationRequest, Recipient
 
 
 @dataclass(frozen=True)
@@ -15,14 +15,25 @@ class QueuedRequest:
     traceparent: str | None = None
 
 
+def addressed_once(request: NotificationRequest) -> NotificationRequest:
+    """The request with one address: a recipient named by person id AND subject id keeps
+    only the person id, so that no delivery row holds a person id next to a subject id."""
+    recipient = request.recipient
+    if recipient.person_id is None or recipient.subject_id is None:
+        return request
+    return request.model_copy(update={"recipient": Recipient(person_id=recipient.person_id)})
+
+
 @dataclass(frozen=True)
 class Delivery:
-    """A claimed delivery: the request and how many attempts were made before."""
+    """A claimed delivery: the request, how many attempts were made before, and how often it
+    waited for something other than its channel (the vault): those waits are not attempts."""
 
     id: str
     request: NotificationRequest
     attempts: int
     traceparent: str | None = None
+    waits: int = 0
 
 
 @dataclass(frozen=True)

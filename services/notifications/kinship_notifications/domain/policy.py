@@ -1,7 +1,5 @@
 """Delivery policy: what to do with a message now, retries with backoff, circuit breakers."""
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -55,9 +53,6 @@ def quiet_until(now: datetime, timezone: str, preferences: Preferences) -> datet
     return ends
 
 
-_NEVER_LIMITED = frozenset({MessageKind.ALERT, MessageKind.GROUP_SESSION_OFFER})
-
-
 def decide(
     request: NotificationRequest,
     preferences: Preferences,
@@ -65,22 +60,28 @@ def decide(
     sent_today: int,
     now: datetime,
 ) -> Decision:
-    """Critical messages always go at once; others respect opt-outs, rate limits, quiet hours.
+    """What to do with a message now.
 
-    Alerts to responders and group-session offers to coordinators are never rate-limited:
-    they are the programme's work, and a page that is silently dropped leaves a case waiting
-    for its timeout. They still wait out quiet hours unless critical; if nobody acknowledges
+    Critical messages always go at once. Care messages (``NotificationRequest.care``: alerts,
+    crisis resources, self-care, follow-ups, feedback requests, group-session offers,
+    consent questions) are never suppressed: a dropped page leaves a case waiting for its
+    timeout, a dropped follow-up or consent question leaves a person without the support it
+    was for. Only celebrations and plain check-in reminders are held to opt-outs and to the
+    daily limit (``sent_today`` counts those alone). Every message that is not critical or
+    ``urgent`` waits out the recipient's quiet hours; if an alert's responder is asleep
     meanwhile, the case escalates to the next step.
     """
     if request.critical:
         return Decision(Action.SEND)
-    if request.kind is MessageKind.CELEBRATION and preferences.recognition_opt_out:
-        return Decision(Action.SUPPRESS, reason="opted_out")
-    if request.kind not in _NEVER_LIMITED and sent_today >= preferences.max_per_day:
-        return Decision(Action.SUPPRESS, reason="rate_limited")
-    until = quiet_until(now, timezone, preferences)
-    if until is not None:
-        return Decision(Action.DEFER, until=until)
+    if request.limited:
+        if request.kind is MessageKind.CELEBRATION and preferences.recognition_opt_out:
+            return Decision(Action.SUPPRESS, reason="opted_out")
+        if sent_today >= preferences.max_per_day:
+            return Decision(Action.SUPPRESS, reason="rate_limited")
+    if not request.urgent:
+        until = quiet_until(now, timezone, preferences)
+        if until is not None:
+            return Decision(Action.DEFER, until=until)
     return Decision(Action.SEND)
 
 
@@ -130,8 +131,3 @@ class CircuitBreaker:
         self._failures[endpoint] = count
         if count >= self._threshold:
             self._open_until[endpoint] = now + self._cool_down
-
-
-def signature(secret: bytes, body: bytes) -> str:
-    """The ``X-Kinship-Signature`` header value: ``sha256=<hex HMAC of the body>``."""
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()

@@ -20,14 +20,9 @@ from datetime import UTC, datetime, timedelta
 from opentelemetry.trace import SpanKind
 
 from kinship_notifications.domain.deliveries import Delivery
-from kinship_notifications.domain.policy import CircuitBreaker, RetryPolicy
-from kinship_notifications.handlers.deliver import claim_due, deliver
-from kinship_notifications.handlers.ports import (
-    Clock,
-    NotificationsUnitOfWork,
-    Sender,
-    TemplateRenderer,
-)
+from kinship_notifications.domain.policy import RetryPolicy
+from kinship_notifications.handlers.deliver import DeliveryTools, claim_due, deliver
+from kinship_notifications.handlers.ports import Clock, NotificationsUnitOfWork
 from kinship_notifications.metrics import count_delivery
 from kinship_runtime.resilience import Backoff
 from kinship_runtime.telemetry import TRACER, context_of_traceparent, span_attributes
@@ -53,15 +48,6 @@ class DeliveryConfig:
     """How long ``stop`` lets deliveries in flight finish; their leases cover the rest."""
 
 
-@dataclass(frozen=True)
-class DeliveryChannels:
-    """What an attempt sends with: the channels, the templates and the circuit breaker."""
-
-    sender: Sender
-    templates: TemplateRenderer
-    breaker: CircuitBreaker
-
-
 class DeliveryWorker:
     """Claims due deliveries and sends each in its own task (a ``kinship_runtime`` worker).
 
@@ -74,7 +60,7 @@ class DeliveryWorker:
     def __init__(
         self,
         units: Callable[[], NotificationsUnitOfWork],
-        channels: DeliveryChannels,
+        tools: DeliveryTools,
         config: DeliveryConfig,
         *,
         after_finish: Callable[[], None] = lambda: None,
@@ -83,7 +69,7 @@ class DeliveryWorker:
         backoff: Backoff | None = None,
     ) -> None:
         self._units = units
-        self._channels = channels
+        self._tools = tools
         self._config = config
         self._after_finish = after_finish
         self._clock = clock
@@ -164,9 +150,7 @@ class DeliveryWorker:
                 result = await deliver(
                     delivery,
                     self._units(),
-                    sender=self._channels.sender,
-                    templates=self._channels.templates,
-                    breaker=self._channels.breaker,
+                    self._tools,
                     retry=self._config.retry,
                     clock=self._clock,
                     receipts_topic=self._config.receipts_topic,

@@ -1,9 +1,10 @@
 """Queuing requests for delivery: a fast insert; the delivery worker sends them."""
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
-from kinship_notifications.domain.deliveries import QueuedRequest
+from kinship_notifications.domain.deliveries import QueuedRequest, addressed_once
 from kinship_notifications.handlers.ports import NotificationsUnitOfWork
 
 
@@ -12,8 +13,11 @@ async def accept_requests(
 ) -> int:
     """Queue requests due at once; a request id seen before is ignored (Kafka redelivers).
 
-    Returns how many were new.
+    A request naming its recipient by person id and by subject id is kept with the person id
+    only. Returns how many were new.
     """
     if not requests:
         return 0
-    return await uow.accept(requests, now)
+    return await uow.accept(
+        [replace(queued, request=addressed_once(queued.request)) for queued in requests], now
+    )

@@ -1,9 +1,14 @@
 """Delivering messages: claiming due deliveries, and one attempt at one delivery.
 
-An attempt finds the recipient and their preferences, decides (send, wait out quiet hours,
-or suppress), chooses a channel, asks the circuit breaker, renders and sends. A failure
-schedules that delivery alone for later (backoff with jitter) until the last attempt, which
-finishes it as ``failed``; every finished delivery queues its receipt in the outbox, once.
+An attempt finds the recipient (a subject id is resolved by the vault, at that moment, and
+the answer is never stored), their preferences, decides (send, wait out quiet hours, or
+suppress), chooses a channel, mints the tokens of its links (an alert's acknowledgement, a
+consent question's answers), renders in the recipient's language, time zone and locale, asks
+the circuit breaker and sends. A failure schedules that delivery alone for later (backoff with
+jitter) until the last attempt, which finishes it as ``failed``; a failure no attempt can
+cure (a missing template, a refused address) finishes it at once. An unreachable vault is
+not an attempt: the delivery waits (backoff) and stays pending. Every finished delivery
+queues its receipt in the outbox, once.
 """
 
 import logging
@@ -16,14 +21,17 @@ from kinship_contracts.notifications import DeliveryStatus, NotificationReceipt
 from kinship_contracts.topics import NOTIFICATION_RECEIPTS
 from kinship_notifications.domain.channels import Address, DeliveryFailedError, choose_address
 from kinship_notifications.domain.deliveries import Delivery
+from kinship_notifications.domain.links import MessageLinks
 from kinship_notifications.domain.policy import Action, CircuitBreaker, RetryPolicy, decide
 from kinship_notifications.handlers.ports import (
     Clock,
+    DeliveryTargets,
     NotificationsUnitOfWork,
     Sender,
     TemplateRenderer,
 )
 from kinship_runtime.outbox import event_message
+from kinship_runtime.vault import VaultRefusedError
 
 log = logging.getLogger(__name__)
 
@@ -32,16 +40,29 @@ SOURCE = "kinship/notifications"
 
 DEFERRED = "deferred"
 RETRY = "retry"
+WAITING = "waiting"
 
 
 @dataclass(frozen=True)
 class AttemptResult:
-    """What an attempt did: ``delivered``, ``failed``, ``suppressed`` (finished), ``deferred``
-    or ``retry``; the channel it tried; whether it queued a receipt just now."""
+    """What an attempt did: ``delivered``, ``failed``, ``suppressed`` (finished), ``deferred``,
+    ``retry`` or ``waiting`` (for the vault); the channel it tried; whether it queued a
+    receipt just now."""
 
     outcome: str
     channel: str | None = None
     receipt_queued: bool = False
+
+
+@dataclass(frozen=True)
+class DeliveryTools:
+    """What an attempt works with besides its unit of work."""
+
+    sender: Sender
+    templates: TemplateRenderer
+    breaker: CircuitBreaker
+    targets: DeliveryTargets
+    links: MessageLinks
 
 
 async def claim_due(
@@ -56,9 +77,9 @@ async def claim_due(
 
 @dataclass(frozen=True)
 class _Send:
-    person_id: str
     address: Address
     locale: str
+    timezone: str
 
 
 @dataclass(frozen=True)
@@ -72,10 +93,8 @@ class _Attempt:
 async def deliver(
     delivery: Delivery,
     uow: NotificationsUnitOfWork,
+    tools: DeliveryTools,
     *,
-    sender: Sender,
-    templates: TemplateRenderer,
-    breaker: CircuitBreaker,
     retry: RetryPolicy,
     clock: Clock,
     receipts_topic: str,
@@ -83,86 +102,112 @@ async def deliver(
 ) -> AttemptResult:
     """One attempt at ``delivery``.
 
-    Enters ``uow`` itself, twice: once to decide, once to record the outcome, so that no
-    transaction (and no pooled connection) is held while the channel is called.
+    Enters ``uow`` itself, at most twice: once to decide, once to record the outcome, so that
+    no transaction (and no pooled connection) is held while the vault or the channel is
+    called.
     """
     attempt = _Attempt(delivery, uow, clock, receipts_topic)
+    recipient = delivery.request.recipient
+    person_id = recipient.person_id
+    if person_id is None and recipient.subject_id is not None:
+        try:
+            person_id = await tools.targets.delivery_target(recipient.subject_id, delivery.id)
+        except OSError:
+            return await _wait(attempt, retry, jitter, "vault_unavailable")
+        except VaultRefusedError:
+            log.error(
+                "the check-in service refused a delivery lookup: check this service's "
+                "KINSHIP_CHECKIN_API_KEY (scope subjects:deliver); the delivery waits"
+            )
+            return await _wait(attempt, retry, jitter, "vault_refused")
     now = clock()
     async with uow:
-        plan = await _plan(attempt, now)
+        if person_id is None:
+            return await _finish(attempt, DeliveryStatus.FAILED, None, "unknown_recipient")
+        plan = await _plan(attempt, person_id, now)
     if isinstance(plan, AttemptResult):
         return plan
     attempts = delivery.attempts + 1
-    reason = await _send(plan, attempt, sender, templates, breaker, now)
+    failure = await _send(plan, attempt, tools, now)
     channel = plan.address.channel.value
     async with uow:
-        if reason is None:
-            return await _finish(
-                attempt, DeliveryStatus.DELIVERED, plan.person_id, channel, None, attempts
-            )
-        if attempts >= retry.max_attempts:
-            return await _finish(
-                attempt, DeliveryStatus.FAILED, plan.person_id, channel, reason, attempts
-            )
+        if failure is None:
+            return await _finish(attempt, DeliveryStatus.DELIVERED, channel, None, attempts)
+        if failure.permanent or attempts >= retry.max_attempts:
+            return await _finish(attempt, DeliveryStatus.FAILED, channel, failure.reason, attempts)
         when = clock() + retry.delay(attempts, jitter)
-        await uow.retry_at(delivery.id, attempts, when, reason)
+        await uow.retry_at(delivery.id, attempts, when, failure.reason)
     return AttemptResult(RETRY, channel)
 
 
-async def _plan(attempt: _Attempt, now: datetime) -> AttemptResult | _Send:
-    """Who, whether now, and where: a finished or deferred result, or what to send."""
+async def _wait(
+    attempt: _Attempt, retry: RetryPolicy, jitter: Callable[[], float], reason: str
+) -> AttemptResult:
+    """The vault could not say whom to deliver to: try again later, pending, never failed."""
+    when = attempt.clock() + retry.delay(attempt.delivery.waits + 1, jitter)
+    async with attempt.uow:
+        await attempt.uow.postpone(attempt.delivery.id, when, reason)
+    return AttemptResult(WAITING)
+
+
+async def _plan(attempt: _Attempt, person_id: str, now: datetime) -> AttemptResult | _Send:
+    """Whether now, and where: a finished or deferred result, or what to send.
+
+    ``person_id`` is the recipient as addressed or as the vault resolved a subject id just
+    now: it is used for this attempt only, never stored with the delivery.
+    """
     delivery, uow = attempt.delivery, attempt.uow
     request = delivery.request
-    person = await uow.reachable(request.recipient)
+    person = await uow.reachable(person_id)
     if person is None or not person.active:
-        return await _finish(attempt, DeliveryStatus.FAILED, None, None, "unknown_recipient")
-    preferences = await uow.preferences(person.person_id)
+        return await _finish(attempt, DeliveryStatus.FAILED, None, "unknown_recipient")
+    preferences = await uow.preferences(person_id)
     sent_today = 0
-    if not request.critical:
-        sent_today = await uow.sent_since(person.person_id, now - timedelta(days=1))
+    if request.limited:
+        sent_today = await uow.sent_since(request.recipient, now - timedelta(days=1))
     decision = decide(request, preferences, person.timezone, sent_today, now)
     if decision.action is Action.SUPPRESS:
-        return await _finish(
-            attempt, DeliveryStatus.SUPPRESSED, person.person_id, None, decision.reason
-        )
+        return await _finish(attempt, DeliveryStatus.SUPPRESSED, None, decision.reason)
     if decision.action is Action.DEFER and decision.until is not None:
         # A deferral is not an attempt: the count stays.
         await uow.retry_at(delivery.id, delivery.attempts, decision.until, "quiet_hours")
         return AttemptResult(DEFERRED)
     address = choose_address(person.channels)
     if address is None:
-        return await _finish(attempt, DeliveryStatus.FAILED, person.person_id, None, "no_channel")
-    return _Send(person.person_id, address, preferences.locale)
+        return await _finish(attempt, DeliveryStatus.FAILED, None, "no_channel")
+    return _Send(address, preferences.locale, person.timezone)
 
 
 async def _send(
-    plan: _Send,
-    attempt: _Attempt,
-    sender: Sender,
-    templates: TemplateRenderer,
-    breaker: CircuitBreaker,
-    now: datetime,
-) -> str | None:
-    """Send through the breaker; the failure's reason, or None when the channel took it."""
-    request = attempt.delivery.request
+    plan: _Send, attempt: _Attempt, tools: DeliveryTools, now: datetime
+) -> DeliveryFailedError | None:
+    """Mint, render, send through the breaker; the failure, or None when the channel took it.
+
+    The message with its minted tokens (an alert's acknowledgement link, a consent question's
+    answers) exists only here, on its way to the channel: the stored request keeps its links
+    without tokens.
+    """
+    try:
+        outgoing = tools.links.for_sending(attempt.delivery.request, now)
+        rendered = tools.templates.render(outgoing, plan.locale, plan.timezone)
+    except DeliveryFailedError as error:
+        return error  # the request's fault, not the endpoint's: the breaker is untouched
     endpoint = plan.address.endpoint
     try:
-        if not breaker.allows(endpoint, now):
+        if not tools.breaker.allows(endpoint, now):
             raise DeliveryFailedError("circuit_open")
-        rendered = templates.render(request, plan.locale)
-        await sender.send(plan.address, request, rendered)
+        await tools.sender.send(plan.address, outgoing, rendered)
     except DeliveryFailedError as error:
-        if error.reason != "circuit_open":
-            breaker.failed(endpoint, attempt.clock())
-        return error.reason
-    breaker.succeeded(endpoint)
+        if error.reason != "circuit_open" and not error.permanent:
+            tools.breaker.failed(endpoint, attempt.clock())
+        return error
+    tools.breaker.succeeded(endpoint)
     return None
 
 
 async def _finish(
     attempt: _Attempt,
     status: DeliveryStatus,
-    person_id: str | None,
     channel: str | None,
     reason: str | None,
     attempts: int | None = None,
@@ -195,7 +240,6 @@ async def _finish(
         attempt.delivery.id,
         status.value,
         attempts=receipt.attempts,
-        person_id=person_id,
         channel=channel,
         error=reason,
         receipt=message,

@@ -1,27 +1,43 @@
 """PostgreSQL unit of work of the recognition service: kudos, check-in weeks, awards, case
-facts, feedback, pulse answers, the directory projection and the outbox."""
+facts, feedback, pulse answers, the directory projection, erasure and the outbox.
 
-from collections.abc import Sequence
-from datetime import date, datetime
+Reports count a fact in its week only if it was recorded before the week closed
+(``closes_at``): the SQL below repeats that rule in ``_closes``.
+"""
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
 
 import asyncpg
 
-from kinship_contracts.awards import Award
 from kinship_contracts.cases import CaseEvent, CaseEventKind
 from kinship_contracts.directory import DirectoryChange
 from kinship_contracts.kudos import KudosSubmitted
+from kinship_contracts.privacy import ErasureStage
 from kinship_contracts.pulse import PULSE_QUESTIONS, PulseSubmitted
+from kinship_recognition.domain.awards import Grant
 from kinship_recognition.domain.reports import (
+    CLOSING_DELAY,
     CaseWeek,
     FeedbackWeek,
     ParticipationWeek,
     PulseWeek,
+    TeamParticipation,
+    TeamPulse,
     Timing,
     Window,
 )
-from kinship_runtime.database import PoolTransaction
-from kinship_runtime.directory import DirectoryProjection
+from kinship_recognition.handlers.ports import CheckinWeek
+from kinship_runtime.database import Connection, PoolTransaction
+from kinship_runtime.dead_letters import shred_dead_letters
+from kinship_runtime.directory import DirectoryProjection, team_members, team_of
+from kinship_runtime.erasure import note_done
+from kinship_runtime.idempotency import first_time
 from kinship_runtime.outbox import OutboxMessage, enqueue
+
+SERVICE = "recognition"
+_OPEN_FOR = int((timedelta(weeks=1) + CLOSING_DELAY).total_seconds())
+"""Seconds from a week's Monday to its close (``domain.reports.closes_at``)."""
 
 _CASE_TIMES = {
     CaseEventKind.OPENED: "opened_at",
@@ -31,9 +47,29 @@ _CASE_TIMES = {
 }
 
 
+def _monday(column: str) -> str:
+    """The UTC Monday of the week a time column falls in."""
+    return f"date_trunc('week', {column} AT TIME ZONE 'UTC')"
+
+
 def _week(column: str, by_week: bool) -> str:
     """The week a row falls in (UTC Monday), or one bucket for the whole window."""
-    return f"date_trunc('week', {column} AT TIME ZONE 'UTC')::date" if by_week else "NULL::date"
+    return f"{_monday(column)}::date" if by_week else "NULL::date"
+
+
+def _closes(column: str) -> str:
+    """When the week of a time column closes (``domain.reports.closes_at``)."""
+    return f"(({_monday(column)} + interval '{_OPEN_FOR} seconds') AT TIME ZONE 'UTC')"
+
+
+_WEEK_CLOSES = f"((w.week_start + interval '{_OPEN_FOR} seconds') AT TIME ZONE 'UTC')"
+"""When a check-in week (``checkin_weeks w``) closes."""
+
+
+async def _count(conn: Connection, sql: str, *args: object) -> int:
+    """Rows a DELETE removed."""
+    status = await conn.execute(sql, *args)
+    return int(status.rsplit(" ", 1)[-1])
 
 
 class PostgresRecognitionUnitOfWork(PoolTransaction):
@@ -43,6 +79,8 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
     def __init__(self, pool: asyncpg.Pool, directory: DirectoryProjection) -> None:
         super().__init__(pool)
         self._directory = directory
+
+    # Kudos -------------------------------------------------------------------
 
     async def sent_since(self, person_id: str, since: datetime) -> int:
         """Kudos a person sent since ``since``."""
@@ -80,37 +118,44 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
         )
         return int(value)
 
+    async def team_kudos(self, team_id: str) -> tuple[int, int]:
+        """Kudos a team's members have sent, and how many of them sent any."""
+        row = await self.conn.fetchrow(
+            "SELECT count(*) AS given, count(DISTINCT from_person_id) AS senders"
+            " FROM kudos WHERE from_team_id = $1",
+            team_id,
+        )
+        assert row is not None  # an aggregate always returns a row
+        return int(row["given"]), int(row["senders"])
+
+    # The directory -----------------------------------------------------------
+
+    async def apply_directory(self, changes: Sequence[DirectoryChange]) -> None:
+        """Apply directory changes to the service's projection."""
+        await self._directory.apply(self.conn, changes)
+
     async def team_of_person(self, person_id: str) -> str | None:
         """A person's team, from the directory."""
-        value = await self.conn.fetchval(
-            "SELECT team_id FROM directory_people WHERE person_id = $1", person_id
-        )
-        return str(value) if value is not None else None
+        return await team_of(self.conn, person_id)
 
-    async def timezones_of(self, subject_ids: Sequence[str]) -> dict[str, str]:
-        """Subjects' time zones, from the directory (subjects not in it are left out)."""
-        rows = await self.conn.fetch(
-            "SELECT subject_id, timezone FROM directory_people WHERE subject_id = ANY($1::text[])",
-            list(subject_ids),
-        )
-        return {row["subject_id"]: row["timezone"] for row in rows}
+    async def team_members(self, team_id: str) -> list[str]:
+        """The active members of a team (person ids), to celebrate a team milestone with."""
+        return await team_members(self.conn, team_id)
 
-    async def teams_of_subjects(self, subject_ids: Sequence[str]) -> dict[str, str]:
-        """Subjects' teams, from the directory (subjects not in it are left out)."""
-        rows = await self.conn.fetch(
-            "SELECT subject_id, team_id FROM directory_people WHERE subject_id = ANY($1::text[])",
-            list(subject_ids),
-        )
-        return {row["subject_id"]: row["team_id"] for row in rows}
+    # Check-in weeks ----------------------------------------------------------
 
-    async def add_weeks(self, weeks: Sequence[tuple[str, date]]) -> list[tuple[str, date]]:
+    async def add_weeks(
+        self, weeks: Sequence[CheckinWeek], now: datetime
+    ) -> list[tuple[str, date]]:
         """Record weeks with a check-in; returns those not recorded before."""
         rows = await self.conn.fetch(
-            "INSERT INTO checkin_weeks (subject_id, week_start)"
-            " SELECT * FROM unnest($1::text[], $2::date[]) ON CONFLICT DO NOTHING"
-            " RETURNING subject_id, week_start",
-            [subject for subject, _ in weeks],
-            [week for _, week in weeks],
+            "INSERT INTO checkin_weeks (subject_id, week_start, team_id, recorded_at)"
+            " SELECT s, w, t, $4 FROM unnest($1::text[], $2::date[], $3::text[]) AS u(s, w, t)"
+            " ON CONFLICT DO NOTHING RETURNING subject_id, week_start",
+            [week.subject_id for week in weeks],
+            [week.week for week in weeks],
+            [week.team_id for week in weeks],
+            now,
         )
         return [(row["subject_id"], row["week_start"]) for row in rows]
 
@@ -125,22 +170,11 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
             found.setdefault(row["subject_id"], []).append(row["week_start"])
         return found
 
-    async def team_kudos(self, team_id: str) -> tuple[int, int]:
-        """Kudos a team's members have sent, and how many of them sent any."""
-        row = await self.conn.fetchrow(
-            "SELECT count(*) AS given, count(DISTINCT from_person_id) AS senders"
-            " FROM kudos WHERE from_team_id = $1",
-            team_id,
-        )
-        assert row is not None  # an aggregate always returns a row
-        return int(row["given"]), int(row["senders"])
-
     async def team_week(self, team_id: str, week: date) -> tuple[int, int]:
-        """Members of a team who checked in during ``week``, and its active members."""
+        """People whose check-ins in ``week`` named the team, and its active members now."""
         row = await self.conn.fetchrow(
-            "SELECT (SELECT count(DISTINCT w.subject_id) FROM checkin_weeks w"
-            "  JOIN directory_people p ON p.subject_id = w.subject_id"
-            "  WHERE p.team_id = $1 AND p.active AND w.week_start = $2) AS participants,"
+            "SELECT (SELECT count(DISTINCT subject_id) FROM checkin_weeks"
+            "  WHERE team_id = $1 AND week_start = $2) AS participants,"
             " (SELECT count(*) FROM directory_people WHERE team_id = $1 AND active) AS members",
             team_id,
             week,
@@ -148,32 +182,31 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
         assert row is not None
         return int(row["participants"]), int(row["members"])
 
-    async def team_members(self, team_id: str) -> list[str]:
-        """The active members of a team (person ids), to celebrate a team milestone with."""
-        rows = await self.conn.fetch(
-            "SELECT person_id FROM directory_people"
-            " WHERE team_id = $1 AND active ORDER BY person_id",
-            team_id,
-        )
-        return [str(row["person_id"]) for row in rows]
+    # Awards ------------------------------------------------------------------
 
-    async def add_award(self, award: Award) -> bool:
-        """Record an award once; False when it was given before."""
+    async def add_award(self, grant: Grant) -> bool:
+        """Record an award once, with its one recipient; False when it was given before."""
         value = await self.conn.fetchval(
             "INSERT INTO awards (id, kind, person_id, subject_id, team_id, count)"
             " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING id",
-            award.id,
-            award.kind.value,
-            award.person_id,
-            award.subject_id,
-            award.team_id,
-            award.count,
+            grant.key,
+            grant.kind.value,
+            grant.person_id,
+            grant.subject_id,
+            grant.team_id,
+            grant.count,
         )
         return value is not None
 
-    async def is_awarded(self, award_id: str) -> bool:
+    async def is_awarded(self, key: str) -> bool:
         """Whether an award was given before."""
-        return await self.conn.fetchval("SELECT 1 FROM awards WHERE id = $1", award_id) is not None
+        return await self.conn.fetchval("SELECT 1 FROM awards WHERE id = $1", key) is not None
+
+    async def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        """Queue messages in this transaction's outbox."""
+        await enqueue(self.conn, messages)
+
+    # Cases, feedback and pulse -----------------------------------------------
 
     async def add_supported_case(
         self, case_id: str, responder_id: str, resolved_at: datetime
@@ -202,11 +235,11 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
         )
         return str(value) if value is not None else None
 
-    async def record_case_fact(self, event: CaseEvent) -> None:
+    async def record_case_fact(self, event: CaseEvent, now: datetime) -> None:
         """Fold a case transition into the case's facts (times, outcome); replays change nothing.
 
         The earliest time of each transition wins, so a repeat or a late duplicate does not
-        move it.
+        move it; the case keeps the time it was first recorded here.
         """
         column = _CASE_TIMES.get(event.kind)
         times = {
@@ -214,8 +247,8 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
         }
         await self.conn.execute(
             "INSERT INTO case_facts (case_id, subject_id, team_id, severity, opened_at,"
-            " acknowledged_at, contacted_at, resolved_at, outcome)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (case_id) DO UPDATE SET"
+            " acknowledged_at, contacted_at, resolved_at, outcome, recorded_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (case_id) DO UPDATE SET"
             " team_id = coalesce(case_facts.team_id, EXCLUDED.team_id),"
             " severity = EXCLUDED.severity,"
             " opened_at = least(case_facts.opened_at, EXCLUDED.opened_at),"
@@ -232,36 +265,41 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
             times["contacted_at"],
             times["resolved_at"],
             event.outcome.value if event.outcome is not None else None,
+            now,
         )
 
     async def add_feedback(
-        self, case_id: str, given_by: str, subject_id: str, score: int, at: datetime
+        self, case_id: str, given_by: str, subject_id: str, score: int, at: datetime, now: datetime
     ) -> None:
         """Store a case's feedback score once per side ('person' or 'responder')."""
         await self.conn.execute(
-            "INSERT INTO case_feedback (case_id, given_by, subject_id, score, given_at)"
-            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            "INSERT INTO case_feedback (case_id, given_by, subject_id, score, given_at,"
+            " recorded_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
             case_id,
             given_by,
             subject_id,
             score,
             at,
+            now,
         )
 
-    async def add_pulse(self, pulse: PulseSubmitted, respondent: str) -> None:
-        """Store a person's answers to a survey round; their latest answers win."""
+    async def add_pulse(self, pulse: PulseSubmitted, respondent: str, now: datetime) -> None:
+        """Store a respondent's answers to a survey round; later answers replace earlier ones
+        while the week of the stored answers is open."""
         answers = pulse.answers
         await self.conn.execute(
-            "INSERT INTO pulse_responses (survey_id, respondent, response_id, team_id,"
-            " answered_at, know_how_to_get_support, comfortable_asking, programme_helps)"
-            " VALUES ($1, $2, $3, (SELECT team_id FROM directory_people WHERE person_id = $4), $5,"
-            " $6, $7, $8) ON CONFLICT (survey_id, respondent) DO UPDATE SET"
+            "INSERT INTO pulse_responses (survey_id, respondent, response_id, team_id,"  # noqa: S608 (fixed fragments)
+            " answered_at, know_how_to_get_support, comfortable_asking, programme_helps,"
+            " recorded_at) VALUES ($1, $2, $3,"
+            " (SELECT team_id FROM directory_people WHERE person_id = $4), $5, $6, $7, $8, $9)"
+            " ON CONFLICT (survey_id, respondent) DO UPDATE SET"
             " response_id = EXCLUDED.response_id, team_id = EXCLUDED.team_id,"
-            " answered_at = EXCLUDED.answered_at,"
+            " answered_at = EXCLUDED.answered_at, recorded_at = EXCLUDED.recorded_at,"
             " know_how_to_get_support = EXCLUDED.know_how_to_get_support,"
             " comfortable_asking = EXCLUDED.comfortable_asking,"
             " programme_helps = EXCLUDED.programme_helps"
-            " WHERE EXCLUDED.answered_at > pulse_responses.answered_at",
+            " WHERE EXCLUDED.answered_at > pulse_responses.answered_at"
+            f" AND EXCLUDED.recorded_at < {_closes('pulse_responses.answered_at')}",
             pulse.survey_id,
             respondent,
             pulse.id,
@@ -270,7 +308,10 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
             answers.know_how_to_get_support,
             answers.comfortable_asking,
             answers.programme_helps,
+            now,
         )
+
+    # Programme reports -------------------------------------------------------
 
     async def members(self, team_id: str | None) -> int:
         """Active people in the directory, or in one team."""
@@ -281,26 +322,42 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
         )
         return int(value)
 
-    async def participation(
-        self, window: Window, team_id: str | None, by_week: bool
-    ) -> list[ParticipationWeek]:
-        """Active directory members who checked in, by week (or over the window)."""
+    async def participation(self, window: Window, by_week: bool) -> list[ParticipationWeek]:
+        """People who checked in, by week (or over the window), as each week closed."""
         week = "w.week_start" if by_week else "NULL::date"
         rows = await self.conn.fetch(
             f"SELECT {week} AS week, count(DISTINCT w.subject_id) AS people"  # noqa: S608 (fixed fragments)
-            " FROM checkin_weeks w"
-            " JOIN directory_people p ON p.subject_id = w.subject_id AND p.active"
-            " WHERE w.week_start >= $1 AND w.week_start < $2"
-            " AND ($3::text IS NULL OR p.team_id = $3) GROUP BY 1",
+            " FROM checkin_weeks w WHERE w.week_start >= $1 AND w.week_start < $2"
+            f" AND w.recorded_at < {_WEEK_CLOSES} GROUP BY 1",
             window.start,
             window.end,
-            team_id,
         )
         return [ParticipationWeek(row["week"], int(row["people"])) for row in rows]
 
+    async def team_participation(self, window: Window) -> list[TeamParticipation]:
+        """People who checked in, by week and by the team their check-in named."""
+        rows = await self.conn.fetch(
+            "SELECT w.week_start AS week, w.team_id, count(DISTINCT w.subject_id) AS people"  # noqa: S608 (fixed fragments)
+            " FROM checkin_weeks w WHERE w.week_start >= $1 AND w.week_start < $2"
+            f" AND w.recorded_at < {_WEEK_CLOSES} GROUP BY 1, 2",
+            window.start,
+            window.end,
+        )
+        return [TeamParticipation(row["week"], row["team_id"], int(row["people"])) for row in rows]
+
     async def cases(self, window: Window, by_week: bool) -> list[CaseWeek]:
-        """Cases opened, by week (or over the window): times to act and outcomes."""
+        """Cases opened, by week (or over the window): times to act and outcomes, as they
+        stood when each case's week closed."""
         week = _week("opened_at", by_week)
+        closes = _closes("opened_at")
+        facts = (
+            "SELECT subject_id, opened_at,"  # noqa: S608 (fixed fragments)
+            f" CASE WHEN acknowledged_at < {closes} THEN acknowledged_at END AS acknowledged_at,"
+            f" CASE WHEN contacted_at < {closes} THEN contacted_at END AS contacted_at,"
+            f" CASE WHEN resolved_at < {closes} THEN outcome END AS outcome"
+            " FROM case_facts WHERE opened_at >= $1 AND opened_at < $2"
+            f" AND recorded_at < {closes}"
+        )
         rows = await self.conn.fetch(
             f"SELECT {week} AS week, count(*) AS opened, count(DISTINCT subject_id) AS people,"  # noqa: S608 (fixed fragments)
             " count(acknowledged_at) AS acknowledged,"
@@ -314,9 +371,8 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
             "  contacted_at - opened_at)) AS contact_p90,"
             " coalesce(jsonb_object_agg(outcome, n) FILTER (WHERE outcome IS NOT NULL), '{}')"
             "  AS outcomes"
-            " FROM (SELECT *, count(*) OVER (PARTITION BY"
-            f"  {week}, outcome) AS n FROM case_facts"
-            "  WHERE opened_at >= $1 AND opened_at < $2) c GROUP BY 1",
+            f" FROM (SELECT *, count(*) OVER (PARTITION BY {week}, outcome) AS n"
+            f"  FROM ({facts}) f) c GROUP BY 1",
             window.start_time,
             window.end_time,
         )
@@ -339,7 +395,8 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
         rows = await self.conn.fetch(
             f"SELECT {week} AS week, given_by, count(*) AS responses,"  # noqa: S608 (fixed fragments)
             " count(DISTINCT subject_id) AS people, avg(score)::float AS mean"
-            " FROM case_feedback WHERE given_at >= $1 AND given_at < $2 GROUP BY 1, 2",
+            " FROM case_feedback WHERE given_at >= $1 AND given_at < $2"
+            f" AND recorded_at < {_closes('given_at')} GROUP BY 1, 2",
             window.start_time,
             window.end_time,
         )
@@ -350,17 +407,25 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
             for row in rows
         ]
 
-    async def pulse(self, window: Window, team_id: str | None, by_week: bool) -> list[PulseWeek]:
+    def _counted_pulse(self) -> str:
+        """Pulse answers as their weeks closed, with the week they count in."""
+        columns = ", ".join(PULSE_QUESTIONS)
+        return (
+            f"SELECT {_week('answered_at', True)} AS week, respondent, team_id,"  # noqa: S608 (fixed fragments)
+            f" answered_at, {columns} FROM pulse_responses"
+            " WHERE answered_at >= $1 AND answered_at < $2"
+            f" AND recorded_at < {_closes('answered_at')}"
+        )
+
+    async def pulse(self, window: Window, by_week: bool) -> list[PulseWeek]:
         """Pulse answers by week (or over the window): respondents and mean agreement."""
-        week = _week("answered_at", by_week)
+        week = "week" if by_week else "NULL::date"
         means = ", ".join(f"avg({name})::float AS {name}" for name in PULSE_QUESTIONS)
         rows = await self.conn.fetch(
             f"SELECT {week} AS week, count(DISTINCT respondent) AS respondents, {means}"  # noqa: S608 (fixed fragments)
-            " FROM pulse_responses WHERE answered_at >= $1 AND answered_at < $2"
-            " AND ($3::text IS NULL OR team_id = $3) GROUP BY 1",
+            f" FROM ({self._counted_pulse()}) p GROUP BY 1",
             window.start_time,
             window.end_time,
-            team_id,
         )
         return [
             PulseWeek(
@@ -371,10 +436,92 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
             for row in rows
         ]
 
-    async def publish(self, messages: Sequence[OutboxMessage]) -> None:
-        """Queue messages in this transaction's outbox."""
-        await enqueue(self.conn, messages)
+    async def team_pulse(self, window: Window) -> list[TeamPulse]:
+        """Pulse answers by week and team: each respondent's answers of a week count for the
+        team of their latest answer that week, so the teams of a week split its people."""
+        means = ", ".join(f"avg(p.{name})::float AS {name}" for name in PULSE_QUESTIONS)
+        rows = await self.conn.fetch(
+            f"WITH counted AS ({self._counted_pulse()}),"  # noqa: S608 (fixed fragments)
+            " home AS (SELECT DISTINCT ON (week, respondent) week, respondent, team_id"
+            "  FROM counted ORDER BY week, respondent, answered_at DESC)"
+            " SELECT p.week, h.team_id, count(DISTINCT p.respondent) AS respondents,"
+            f" {means} FROM counted p JOIN home h USING (week, respondent)"
+            " GROUP BY p.week, h.team_id",
+            window.start_time,
+            window.end_time,
+        )
+        return [
+            TeamPulse(
+                row["week"],
+                row["team_id"],
+                int(row["respondents"]),
+                {name: row[name] for name in PULSE_QUESTIONS if row[name] is not None},
+            )
+            for row in rows
+        ]
 
-    async def apply_directory(self, changes: Sequence[DirectoryChange]) -> None:
-        """Apply directory changes to the service's projection."""
-        await self._directory.apply(self.conn, changes)
+    # Erasure -----------------------------------------------------------------
+
+    async def first_time(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
+        """Mark events processed by ``consumer``; returns the ids never seen before."""
+        return await first_time(self.conn, consumer, event_ids)
+
+    async def erase_person(self, person_id: str) -> dict[str, int]:
+        """Delete what is kept by the person's id; shred their dead letters."""
+        conn = self.conn
+        gone = await conn.fetch(
+            "DELETE FROM kudos WHERE from_person_id = $1 OR to_person_id = $1 RETURNING id",
+            person_id,
+        )
+        kudos_awards = [f"kudos:{row['id']}" for row in gone]
+        return {
+            "kudos": len(gone),
+            "awards": await _count(
+                conn,
+                "DELETE FROM awards WHERE person_id = $1 OR id = ANY($2::text[])",
+                person_id,
+                kudos_awards,
+            ),
+            "supported_cases": await _count(
+                conn, "DELETE FROM supported_cases WHERE responder_id = $1", person_id
+            ),
+            "directory": await _count(
+                conn, "DELETE FROM directory_people WHERE person_id = $1", person_id
+            ),
+            "dead_letter_keys": await shred_dead_letters(conn, [person_id]),
+        }
+
+    async def erase_subjects(self, subject_ids: Sequence[str]) -> dict[str, int]:
+        """Delete what is kept by these subject ids; shred their dead letters."""
+        conn, subjects = self.conn, list(subject_ids)
+        if not subjects:
+            return {}
+        by_subject = {
+            "checkin_weeks": "DELETE FROM checkin_weeks WHERE subject_id = ANY($1::text[])",
+            "streak_awards": "DELETE FROM awards WHERE subject_id = ANY($1::text[])",
+            "pulse_responses": "DELETE FROM pulse_responses WHERE respondent = ANY($1::text[])",
+            "case_feedback": "DELETE FROM case_feedback WHERE subject_id = ANY($1::text[])",
+            "case_facts": "DELETE FROM case_facts WHERE subject_id = ANY($1::text[])",
+        }
+        removed = {kind: await _count(conn, sql, subjects) for kind, sql in by_subject.items()}
+        removed["subject_dead_letter_keys"] = await shred_dead_letters(conn, subjects)
+        return removed
+
+    async def erasure_done(
+        self,
+        erasure_id: str,
+        stage: ErasureStage,
+        removed: Mapping[str, int],
+        receipts_topic: str,
+        now: datetime,
+    ) -> OutboxMessage | None:
+        """Record that one half of an erasure is done; the receipt once both halves are."""
+        return await note_done(
+            self.conn,
+            erasure_id,
+            stage,
+            removed,
+            service=SERVICE,
+            receipts_topic=receipts_topic,
+            now=now,
+        )

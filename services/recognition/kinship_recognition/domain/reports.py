@@ -1,13 +1,27 @@
 """Programme reports: participation, time to act, outcomes and satisfaction, by week.
 
 Every figure describes a group, and a group is shown only when at least ``k`` (5) distinct
-people contributed to it, or none did (an empty week reveals no one). Case figures are
-reported for the whole organisation only: a team's cases are too few to hide anyone. A
-whole-window figure is withheld whenever any week of the window is: otherwise two
-overlapping windows could be subtracted to reveal the hidden week.
+people contributed to it, or none did (an empty week reveals no one). Three further rules
+make sure no figure can be worked out from the others (differencing):
+
+- **Closed weeks only.** A report covers weeks that have ended (and a day more, for the
+  people whose local week ends after the UTC one and for late events); the week in progress
+  is never published, so reading a report before and after one more response shows nothing.
+  The adapter counts a fact in its week only if it was recorded before the week closed, so
+  a published week never changes.
+- **Complementary suppression across teams.** Participation and pulse are reported for the
+  organisation and per team; in every week the organisation's figure minus the teams shown
+  must cover no one or at least ``k`` people. When a team is withheld, more teams are
+  withheld (smallest first) until the withheld ones cover ``k`` people, or else the
+  organisation's figure is withheld (``release``). Every report (the organisation's or any
+  team's) is cut from the same decision, so no two reports disagree about what is hidden.
+- **Windows add nothing.** A whole-window figure is shown for the organisation only, and only
+  when every week of the window is shown: two windows' totals then differ by shown weeks
+  only. Team figures are weekly only, and case figures are for the whole organisation only
+  (a team's cases are too few to hide anyone).
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -18,6 +32,21 @@ from kinship_contracts.pulse import PULSE_QUESTIONS
 K_MIN = 5
 """The smallest group any report shows."""
 
+CLOSING_DELAY = timedelta(days=1)
+"""How long after its last UTC day a week is published: the latest local time zones end
+their week up to 14 hours later, and events may arrive a little late."""
+
+
+def monday_of(day: date) -> date:
+    """The Monday of the week ``day`` falls in."""
+    return day - timedelta(days=day.weekday())
+
+
+def closes_at(week: date) -> datetime:
+    """When the week starting on Monday ``week`` closes: after this it is published, and
+    facts recorded later no longer count in it."""
+    return datetime.combine(week + timedelta(weeks=1), time(), UTC) + CLOSING_DELAY
+
 
 @dataclass(frozen=True)
 class Window:
@@ -27,9 +56,9 @@ class Window:
     end: date
 
     @classmethod
-    def ending_with(cls, today: date, weeks: int) -> "Window":
-        """The ``weeks`` weeks up to and including the one ``today`` falls in."""
-        end = today - timedelta(days=today.weekday()) + timedelta(weeks=1)
+    def closed(cls, now: datetime, weeks: int) -> "Window":
+        """The ``weeks`` most recent weeks that have closed by ``now``."""
+        end = monday_of((now.astimezone(UTC) - CLOSING_DELAY).date())
         return cls(end - timedelta(weeks=weeks), end)
 
     @property
@@ -56,9 +85,19 @@ class Timing:
 
 @dataclass(frozen=True)
 class ParticipationWeek:
-    """Active directory members who checked in (``week`` None: over the whole window)."""
+    """People who checked in, in the whole organisation (``week`` None: the window)."""
 
     week: date | None
+    people: int
+
+
+@dataclass(frozen=True)
+class TeamParticipation:
+    """People of one team who checked in during ``week`` (the team on their check-in;
+    ``team_id`` None: people whose team was not known). Per week, people fall in one team."""
+
+    week: date
+    team_id: str | None
     people: int
 
 
@@ -88,7 +127,8 @@ class FeedbackWeek:
 
 @dataclass(frozen=True)
 class PulseWeek:
-    """Pulse answers in a week (or the window): respondents and mean agreement (1-5)."""
+    """Pulse answers in the organisation in a week (or the window): respondents and mean
+    agreement (1-5) per question."""
 
     week: date | None
     respondents: int
@@ -96,8 +136,22 @@ class PulseWeek:
 
 
 @dataclass(frozen=True)
+class TeamPulse:
+    """Pulse answers of one team in a week (``team_id`` None: no team known). Per week, a
+    respondent's answers all count for one team (the team of their latest answer)."""
+
+    week: date
+    team_id: str | None
+    respondents: int
+    means: dict[str, float]
+
+
+@dataclass(frozen=True)
 class Sources:
-    """What a report is built from: weekly rows and the same figures over the window."""
+    """What a report is built from: the organisation's weekly rows and the same figures
+    over the window, and each team's weekly rows (for complementary suppression, whichever
+    report is asked for). ``members``: active people of the organisation or of the team
+    reported on."""
 
     window: Window
     members: int
@@ -105,6 +159,8 @@ class Sources:
     cases: Sequence[CaseWeek]
     feedback: Sequence[FeedbackWeek]
     pulse: Sequence[PulseWeek]
+    team_participation: Sequence[TeamParticipation] = ()
+    team_pulse: Sequence[TeamPulse] = ()
 
 
 class _Figures(BaseModel):
@@ -112,7 +168,7 @@ class _Figures(BaseModel):
 
 
 class ParticipationFigures(_Figures):
-    people: int = Field(description="Active members who checked in at least once.")
+    people: int = Field(description="People who checked in at least once.")
     members: int = Field(description="Active members in the directory now.")
     rate: float | None = Field(description="people / members.")
 
@@ -159,16 +215,18 @@ class WeekFigures(Figures):
 
 
 class ProgrammeReport(_Figures):
-    """A programme report for coordinators: aggregates only, every group k ≥ 5."""
+    """A programme report for coordinators: aggregates only, every group k ≥ 5, closed
+    weeks only, nothing derivable by subtraction."""
 
     generated_at: datetime
     team_id: str | None = Field(description="The team reported on; None: the organisation.")
     k: int = Field(description="The smallest group shown.")
     start: date
-    end: date = Field(description="The Monday after the last week reported.")
+    end: date = Field(description="The Monday after the last week reported (a closed week).")
     weeks: list[WeekFigures]
     period: Figures = Field(
-        description="The whole window; a metric is withheld when any of its weeks is."
+        description="The whole window (the organisation only); a metric is withheld when "
+        "any of its weeks is."
     )
     questions: dict[str, str] = Field(description="The pulse questions, by answer field.")
 
@@ -178,18 +236,66 @@ def shown(contributors: int, k: int = K_MIN) -> bool:
     return contributors == 0 or contributors >= k
 
 
+TOO_FEW = "fewer than {k} people"
+COMPLEMENTARY = "withheld so that a smaller group cannot be worked out by subtraction"
+HIDDEN_WEEK = "a week of the window is withheld"
+ORGANISATION_ONLY = "reported for the whole organisation only"
+TEAM_WEEKS_ONLY = "a team's figures are reported week by week only"
+
+
+@dataclass(frozen=True)
+class Release:
+    """What may be shown of one metric in one week: the organisation's figure, and which
+    teams' figures; with the reason for each group withheld (``None``: the organisation)."""
+
+    total: bool
+    teams: frozenset[str]
+    reasons: Mapping[str | None, str]
+
+    def team_shown(self, team_id: str) -> bool:
+        """Whether ``team_id``'s figure may be shown (a team with no one in it may)."""
+        return team_id not in self.reasons
+
+
+def release(total: int, groups: Mapping[str | None, int], k: int = K_MIN) -> Release:
+    """Complementary suppression of one metric in one week.
+
+    ``groups`` splits the ``total`` people of the organisation by team (``None``: people
+    whose team is not known, never shown on their own). A team of one to ``k - 1`` people is
+    withheld. Then the organisation's figure minus every team shown is what subtraction
+    reveals: it must cover no one or at least ``k`` people. Until it does, the smallest team
+    still shown is withheld too (ties by id); when no team is left to withhold, the
+    organisation's figure is withheld instead.
+    """
+    reasons: dict[str | None, str] = {}
+    if not shown(total, k):
+        reasons[None] = TOO_FEW.format(k=k)
+    for team, people in groups.items():
+        if team is not None and not shown(people, k):
+            reasons[team] = TOO_FEW.format(k=k)
+    visible = {team: people for team, people in groups.items() if team is not None}
+    hidden = total - sum(people for team, people in visible.items() if team not in reasons)
+    candidates = sorted(
+        (people, team) for team, people in visible.items() if team not in reasons and people
+    )
+    while None not in reasons and 0 < hidden < k:
+        if not candidates:
+            reasons[None] = COMPLEMENTARY
+            break
+        people, team = candidates.pop(0)
+        reasons[team] = COMPLEMENTARY
+        hidden += people
+    teams = frozenset(team for team in visible if team not in reasons)
+    return Release(total=None not in reasons, teams=teams, reasons=reasons)
+
+
 @dataclass
 class _Bucket:
     """One bucket being reported (a week, or the window when ``week`` is None): the metrics
-    it withholds, and why.
-
-    ``hidden`` names metrics withheld from some week: for the whole window they are withheld
-    too.
-    """
+    it withholds, and why."""
 
     week: date | None
     k: int
-    hidden: set[str]
     withheld: list[str] = field(default_factory=list)
     hides: set[str] = field(default_factory=set)
 
@@ -197,29 +303,85 @@ class _Bucket:
         self.withheld.append(f"{metric}: {reason}")
         self.hides.add(metric)
 
-    def may_show(self, metric: str, people: int) -> bool:
-        """Whether ``metric`` over ``people`` may be shown; otherwise it is withheld."""
-        if self.week is None and metric in self.hidden:
-            self.withhold(metric, "a week of the window is withheld")
+    def may_show(self, metric: str, people: int, hidden: set[str]) -> bool:
+        """Whether ``metric`` over ``people`` may be shown; otherwise it is withheld.
+
+        ``hidden``: metrics withheld from some week, so from the whole window too.
+        """
+        if self.week is None and metric in hidden:
+            self.withhold(metric, HIDDEN_WEEK)
             return False
         if not shown(people, self.k):
-            self.withhold(metric, f"fewer than {self.k} people")
+            self.withhold(metric, TOO_FEW.format(k=self.k))
             return False
         return True
 
 
-def _participation(bucket: _Bucket, sources: Sources) -> ParticipationFigures | None:
-    people = next((p.people for p in sources.participation if p.week == bucket.week), 0)
-    if not bucket.may_show("participation", people):
+@dataclass(frozen=True)
+class _Reporting:
+    """What the figures of one report need besides the bucket."""
+
+    sources: Sources
+    team_id: str | None
+    k: int
+    releases: Mapping[tuple[str, date], Release]
+    hidden: set[str] = field(default_factory=set)
+    """Metrics withheld from some week of the window (so from the window too)."""
+
+
+def releases_of(sources: Sources, k: int = K_MIN) -> dict[tuple[str, date], Release]:
+    """The complementary-suppression decision of every team metric in every week."""
+    decided: dict[tuple[str, date], Release] = {}
+    for monday in sources.window.weeks():
+        people = next((p.people for p in sources.participation if p.week == monday), 0)
+        teams = {p.team_id: p.people for p in sources.team_participation if p.week == monday}
+        decided["participation", monday] = release(people, teams, k)
+        respondents = next((p.respondents for p in sources.pulse if p.week == monday), 0)
+        answered = {p.team_id: p.respondents for p in sources.team_pulse if p.week == monday}
+        decided["pulse", monday] = release(respondents, answered, k)
+    return decided
+
+
+def _released(metric: str, bucket: _Bucket, reporting: _Reporting) -> bool:
+    """Whether complementary suppression lets ``metric`` of the report's group be shown."""
+    if bucket.week is None:
+        if reporting.team_id is not None:
+            bucket.withhold(metric, TEAM_WEEKS_ONLY)
+            return False
+        return True  # a whole window: shown only when all its weeks are (``may_show``)
+    decision = reporting.releases[metric, bucket.week]
+    group = reporting.team_id
+    if group is None and not decision.total:
+        bucket.withhold(metric, decision.reasons[None])
+        return False
+    if group is not None and not decision.team_shown(group):
+        bucket.withhold(metric, decision.reasons[group])
+        return False
+    return True
+
+
+def _participation(bucket: _Bucket, reporting: _Reporting) -> ParticipationFigures | None:
+    sources = reporting.sources
+    if not _released("participation", bucket, reporting):
+        return None
+    if reporting.team_id is None:
+        rows = [(p.week, p.people) for p in sources.participation]
+    else:
+        rows = [
+            (p.week, p.people) for p in sources.team_participation if p.team_id == reporting.team_id
+        ]
+    people = next((count for week, count in rows if week == bucket.week), 0)
+    if not bucket.may_show("participation", people, reporting.hidden):
         return None
     rate = people / sources.members if sources.members else None
     return ParticipationFigures(people=people, members=sources.members, rate=rate)
 
 
-def _cases(bucket: _Bucket, sources: Sources) -> CaseFigures | None:
+def _cases(bucket: _Bucket, reporting: _Reporting) -> CaseFigures | None:
     week = bucket.week
-    row = next((c for c in sources.cases if c.week == week), CaseWeek(week, 0, 0, 0))
-    if not bucket.may_show("cases", row.people):
+    cases = reporting.sources.cases
+    row = next((c for c in cases if c.week == week), CaseWeek(week, 0, 0, 0))
+    if not bucket.may_show("cases", row.people, reporting.hidden):
         return None
     return CaseFigures(
         opened=row.opened,
@@ -234,68 +396,97 @@ def _cases(bucket: _Bucket, sources: Sources) -> CaseFigures | None:
     )
 
 
-def _satisfaction(bucket: _Bucket, sources: Sources) -> dict[str, SatisfactionFigures]:
+def _satisfaction(bucket: _Bucket, reporting: _Reporting) -> dict[str, SatisfactionFigures]:
     satisfaction: dict[str, SatisfactionFigures] = {}
     for side in ("person", "responder"):
         given = next(
-            (f for f in sources.feedback if f.week == bucket.week and f.given_by == side), None
+            (f for f in reporting.sources.feedback if f.week == bucket.week and f.given_by == side),
+            None,
         )
         people = given.people if given is not None else 0
-        if bucket.may_show(f"satisfaction.{side}", people) and given is not None:
+        if bucket.may_show(f"satisfaction.{side}", people, reporting.hidden) and given:
             satisfaction[side] = SatisfactionFigures(
                 responses=given.responses, mean_score=round(given.mean, 2)
             )
     return satisfaction
 
 
-def _pulse(bucket: _Bucket, sources: Sources) -> PulseFigures | None:
-    week = bucket.week
-    answers = next((p for p in sources.pulse if p.week == week), PulseWeek(week, 0, {}))
-    if not bucket.may_show("pulse", answers.respondents) or not answers.respondents:
+def _pulse(bucket: _Bucket, reporting: _Reporting) -> PulseFigures | None:
+    sources = reporting.sources
+    if not _released("pulse", bucket, reporting):
         return None
-    means = {name: round(value, 2) for name, value in answers.means.items()}
-    return PulseFigures(respondents=answers.respondents, mean_agreement=means)
+    if reporting.team_id is None:
+        rows = [(p.week, p.respondents, p.means) for p in sources.pulse]
+    else:
+        rows = [
+            (p.week, p.respondents, p.means)
+            for p in sources.team_pulse
+            if p.team_id == reporting.team_id
+        ]
+    found = next((row for row in rows if row[0] == bucket.week), (bucket.week, 0, {}))
+    _, respondents, means = found
+    if not bucket.may_show("pulse", respondents, reporting.hidden) or not respondents:
+        return None
+    rounded = {name: round(value, 2) for name, value in means.items()}
+    return PulseFigures(respondents=respondents, mean_agreement=rounded)
 
 
-def _figures(
-    week: date | None,
-    sources: Sources,
-    team_id: str | None,
-    k: int,
-    hidden: set[str],
-) -> tuple[Figures, set[str]]:
+def _figures(week: date | None, reporting: _Reporting) -> tuple[Figures, set[str]]:
     """One bucket's figures, and the metrics withheld from it."""
-    bucket = _Bucket(week, k, hidden)
-    participation = _participation(bucket, sources)
+    bucket = _Bucket(week, reporting.k)
+    participation = _participation(bucket, reporting)
     cases = None
     satisfaction: dict[str, SatisfactionFigures] = {}
-    if team_id is not None:
-        bucket.withhold("cases", "reported for the whole organisation only")
-        bucket.withhold("satisfaction", "reported for the whole organisation only")
+    if reporting.team_id is not None:
+        bucket.withhold("cases", ORGANISATION_ONLY)
+        bucket.withhold("satisfaction", ORGANISATION_ONLY)
     else:
-        cases = _cases(bucket, sources)
-        satisfaction = _satisfaction(bucket, sources)
+        cases = _cases(bucket, reporting)
+        satisfaction = _satisfaction(bucket, reporting)
     figures = Figures(
         participation=participation,
         cases=cases,
         satisfaction=satisfaction,
-        pulse=_pulse(bucket, sources),
+        pulse=_pulse(bucket, reporting),
         withheld=bucket.withheld,
     )
     return figures, bucket.hides
 
 
+def _in_window(sources: Sources) -> Sources:
+    """The sources without any row of a week outside the window (the open week included):
+    whatever an adapter hands over, only closed weeks of the window are reported."""
+    weeks = set(sources.window.weeks())
+
+    def keep(week: date | None) -> bool:
+        return week is None or week in weeks
+
+    return Sources(
+        window=sources.window,
+        members=sources.members,
+        participation=[p for p in sources.participation if keep(p.week)],
+        cases=[c for c in sources.cases if keep(c.week)],
+        feedback=[f for f in sources.feedback if keep(f.week)],
+        pulse=[p for p in sources.pulse if keep(p.week)],
+        team_participation=[p for p in sources.team_participation if p.week in weeks],
+        team_pulse=[p for p in sources.team_pulse if p.week in weeks],
+    )
+
+
 def build_report(
     sources: Sources, team_id: str | None, generated_at: datetime, k: int = K_MIN
 ) -> ProgrammeReport:
-    """The report: each week's figures, then the window's, every group k ≥ 5."""
+    """The report of the organisation (``team_id`` None) or one team: each closed week's
+    figures, then the window's, every group k ≥ 5 and nothing derivable by subtraction."""
+    sources = _in_window(sources)
+    releases = releases_of(sources, k)
     weeks: list[WeekFigures] = []
     hidden: set[str] = set()
     for monday in sources.window.weeks():
-        figures, hides = _figures(monday, sources, team_id, k, set())
+        figures, hides = _figures(monday, _Reporting(sources, team_id, k, releases))
         weeks.append(WeekFigures(week=monday, **figures.model_dump()))
         hidden |= hides
-    period, _ = _figures(None, sources, team_id, k, hidden)
+    period, _ = _figures(None, _Reporting(sources, team_id, k, releases, hidden))
     return ProgrammeReport(
         generated_at=generated_at,
         team_id=team_id,

@@ -1,15 +1,18 @@
-"""Check-in streaks: weekly cadence in the person's time zone, one missed week forgiven."""
+"""Check-in streaks: weekly cadence in the person's local time, one missed week forgiven."""
 
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 STREAK_MILESTONES = (4, 12, 26, 52)
 
 
-def week_of(at: datetime, timezone: str) -> date:
-    """The Monday of the week ``at`` falls in, in the person's time zone."""
-    local = at.astimezone(ZoneInfo(timezone)).date()
+def week_of(at: datetime) -> date:
+    """The Monday of the week ``at`` falls in, in the local time its own UTC offset gives.
+
+    A check-in's ``occurred_at`` carries the offset of the device it was made on (RFC 3339),
+    so the person's week needs no directory time zone, and no lookup by subject id.
+    """
+    local = at.date()
     return local - timedelta(days=local.weekday())
 
 

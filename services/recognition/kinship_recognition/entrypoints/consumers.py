@@ -15,11 +15,13 @@ from kinship_contracts.cases import CaseEvent
 from kinship_contracts.checkins import CheckinRecorded
 from kinship_contracts.directory import DirectoryChange
 from kinship_contracts.kudos import KudosSubmitted
+from kinship_contracts.privacy import ErasureRequested, SubjectsErased
 from kinship_contracts.pulse import PulseSubmitted
-from kinship_contracts.subjects import Pseudonymiser
 from kinship_contracts.topics import (
     CHECKINS_RECORDED,
     DIRECTORY_PEOPLE,
+    ERASURE_REQUESTED,
+    ERASURE_SUBJECTS,
     ESCALATION_CASES,
     GROUP_SESSIONS,
     KUDOS_SUBMITTED,
@@ -27,9 +29,10 @@ from kinship_contracts.topics import (
 )
 from kinship_recognition.handlers.awards import AwardTopics
 from kinship_recognition.handlers.directory import apply_directory
+from kinship_recognition.handlers.erasure import ErasureTopics, erase_people, erase_subjects
 from kinship_recognition.handlers.feedback import record_case_feedback, record_pulse
 from kinship_recognition.handlers.kudos import give_kudos
-from kinship_recognition.handlers.ports import RecognitionUnitOfWork
+from kinship_recognition.handlers.ports import RecognitionUnitOfWork, SubjectLookup
 from kinship_recognition.handlers.responders import record_case_events
 from kinship_recognition.handlers.streaks import record_checkins
 from kinship_recognition.settings import RecognitionSettings
@@ -75,6 +78,7 @@ async def store_kudos(
     items: Sequence[Accepted[KudosSubmitted]],
     uow: FromDishka[RecognitionUnitOfWork],
     topics: FromDishka[AwardTopics],
+    vault: FromDishka[SubjectLookup],
     settings: FromDishka[RecognitionSettings],
     dead_letters: FromDishka[DeadLetters],
 ) -> None:
@@ -83,14 +87,15 @@ async def store_kudos(
     Refusals are dead-lettered by the attempt that made them, once it has committed: when a
     batch is retried record by record, each record's attempt sends its own (issue 14).
     """
-    now = datetime.now(UTC)
     async with uow:
-        outcomes = [
-            await give_kudos(
-                item.event, uow, topics, daily_limit=settings.kudos_daily_limit, now=now
-            )
-            for item in items
-        ]
+        outcomes = await give_kudos(
+            [item.event for item in items],
+            uow,
+            topics,
+            vault,
+            daily_limit=settings.kudos_daily_limit,
+            now=datetime.now(UTC),
+        )
     refused = [
         Rejected(item.record, {"code": outcome.refusal.value, "errors": []})
         for item, outcome in zip(items, outcomes, strict=True)
@@ -103,31 +108,34 @@ async def store_checkins(
     events: Sequence[CheckinRecorded],
     uow: FromDishka[RecognitionUnitOfWork],
     topics: FromDishka[AwardTopics],
+    vault: FromDishka[SubjectLookup],
 ) -> None:
     """Count a batch of recorded check-ins towards streaks and team participation."""
     async with uow:
-        await record_checkins(events, uow, topics, datetime.now(UTC))
+        await record_checkins(events, uow, topics, vault, datetime.now(UTC))
 
 
 async def store_cases(
     events: Sequence[CaseEvent],
     uow: FromDishka[RecognitionUnitOfWork],
     topics: FromDishka[AwardTopics],
+    vault: FromDishka[SubjectLookup],
 ) -> None:
     """Keep a batch of case transitions' facts and feedback; appreciate responders."""
+    now = datetime.now(UTC)
     async with uow:
-        await record_case_events(events, uow, topics, datetime.now(UTC))
-        await record_case_feedback(events, uow)
+        await record_case_events(events, uow, topics, vault, now)
+        await record_case_feedback(events, uow, now)
 
 
 async def store_pulse(
     responses: Sequence[PulseSubmitted],
     uow: FromDishka[RecognitionUnitOfWork],
-    pseudonyms: FromDishka[Pseudonymiser],
+    vault: FromDishka[SubjectLookup],
 ) -> None:
-    """Keep a batch of pulse answers."""
+    """Keep a batch of pulse answers under the respondents' subject ids."""
     async with uow:
-        await record_pulse(responses, uow, pseudonyms)
+        await record_pulse(responses, uow, vault, datetime.now(UTC))
 
 
 async def store_directory(
@@ -136,6 +144,26 @@ async def store_directory(
     """Apply a batch of directory changes."""
     async with uow:
         await apply_directory(changes, uow)
+
+
+async def store_erasures(
+    requests: Sequence[ErasureRequested],
+    uow: FromDishka[RecognitionUnitOfWork],
+    topics: FromDishka[ErasureTopics],
+) -> None:
+    """Forget what is kept by the person id of each erasure request."""
+    async with uow:
+        await erase_people(requests, uow, topics, datetime.now(UTC))
+
+
+async def store_erased_subjects(
+    events: Sequence[SubjectsErased],
+    uow: FromDishka[RecognitionUnitOfWork],
+    topics: FromDishka[ErasureTopics],
+) -> None:
+    """Forget what is kept by the subject ids the check-in service names for an erasure."""
+    async with uow:
+        await erase_subjects(events, uow, topics, datetime.now(UTC))
 
 
 SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
@@ -172,7 +200,25 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
         "directory",
         parse=parse_directory,
         store=store_directory,
-        description="The directory: time zones for weekly streaks.",
+        description="The directory: teams and roles (who may read reports), and the teams "
+        "celebrated together.",
         owns_dead_letters=False,  # the check-in service dead-letters directory records
+    ),
+    Subscription(
+        ERASURE_REQUESTED,
+        "erasure",
+        parse=parse_records(ErasureRequested),
+        store=store_erasures,
+        description="Erasure requests: forget kudos, awards, supported cases and the "
+        "directory row kept by the person's id.",
+        owns_dead_letters=False,  # the check-in service dead-letters erasure requests
+    ),
+    Subscription(
+        ERASURE_SUBJECTS,
+        "erasure-subjects",
+        parse=parse_records(SubjectsErased),
+        store=store_erased_subjects,
+        description="The subject ids of an erasure (from the check-in service): forget "
+        "check-in weeks, streaks, pulse answers and case facts kept by them.",
     ),
 )

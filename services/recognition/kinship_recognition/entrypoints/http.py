@@ -1,33 +1,60 @@
-"""HTTP API of the recognition service: kudos, pulse answers and programme reports."""
+"""HTTP API of the recognition service: kudos, pulse answers and programme reports.
+
+Every route states who may call it (``kinship_runtime.access``), the least each needs:
+
+- ``POST /v1/kudos``: a calling system with ``kudos:submit``, or any signed-in person, only
+  as themself (``from_person_id``); rate limited.
+- ``POST /v1/pulse``: a calling system with ``pulse:submit``, or any signed-in person, only
+  as themself (``person_id``); rate limited.
+- ``GET /v1/reports/programme`` and its chart: coordinators (a role the directory gives, never
+  a token claim), or a calling system with ``reports:read`` (aggregates only, k ≥ 5).
+"""
 
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from dishka import FromDishka
 from dishka.integrations.fastapi import DishkaRoute
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel
 
 from kinship_contracts.directory import Role
 from kinship_contracts.kudos import KudosSubmitted
 from kinship_contracts.pulse import PulseSubmitted
-from kinship_contracts.subjects import Pseudonymiser
 from kinship_recognition.domain.kudos import KudosRefusal
 from kinship_recognition.domain.reports import ProgrammeReport
 from kinship_recognition.handlers import kudos as kudos_handlers
 from kinship_recognition.handlers import reports as report_handlers
 from kinship_recognition.handlers.awards import AwardTopics
 from kinship_recognition.handlers.feedback import record_pulse
-from kinship_recognition.handlers.ports import ChartFormat, ChartRenderer, RecognitionUnitOfWork
+from kinship_recognition.handlers.ports import (
+    ChartFormat,
+    ChartRenderer,
+    RecognitionUnitOfWork,
+    SubjectLookup,
+)
 from kinship_recognition.settings import RecognitionSettings
-from kinship_runtime.auth import Authenticated, Caller
+from kinship_runtime.access import Actor, allow
+from kinship_runtime.identity import Scope
 from kinship_runtime.outbox import OutboxRelay
+from kinship_runtime.vault import VaultUnavailableError
 
-Weeks = Annotated[int, Query(ge=1, le=52, description="Weeks to report, this one included.")]
+SubmitKudos = Annotated[
+    Actor, Depends(allow(scopes=[Scope.KUDOS_SUBMIT], everyone=True, rate_limited=True))
+]
+SubmitPulse = Annotated[
+    Actor, Depends(allow(scopes=[Scope.PULSE_SUBMIT], everyone=True, rate_limited=True))
+]
+ReadReports = Annotated[
+    Actor, Depends(allow(scopes=[Scope.REPORTS_READ], roles=[Role.COORDINATOR]))
+]
+
+Weeks = Annotated[int, Query(ge=1, le=52, description="Closed weeks to report.")]
 TeamId = Annotated[
     str | None, Query(max_length=128, description="One team instead of the organisation.")
 ]
 MEDIA_TYPES: dict[ChartFormat, str] = {"svg": "image/svg+xml", "png": "image/png"}
+VAULT_RETRY_SECONDS = 5
 
 _REFUSED_FIELD = {
     KudosRefusal.SELF_KUDOS: ("to_person_id", "kudos go to someone else"),
@@ -49,11 +76,6 @@ class PulseAccepted(BaseModel):
     status: Literal["accepted"]
 
 
-def _require_coordinator(caller: Caller) -> None:
-    if not (caller.is_system or Role.COORDINATOR.value in caller.roles):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="coordinators only")
-
-
 def _refused(refusal: KudosRefusal, daily_limit: int) -> HTTPException:
     """The answer to refused kudos: 429 over the daily limit, 422 with the field otherwise."""
     if refusal is KudosRefusal.DAILY_LIMIT:
@@ -66,6 +88,15 @@ def _refused(refusal: KudosRefusal, daily_limit: int) -> HTTPException:
     return HTTPException(422, detail=detail)
 
 
+def _vault_away() -> HTTPException:
+    """503: the check-in service's vault did not answer; nothing was stored."""
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        detail="the check-in service is unavailable; nothing was stored, try again shortly",
+        headers={"Retry-After": str(VAULT_RETRY_SECONDS)},
+    )
+
+
 def recognition_router() -> APIRouter:
     """Routes: ``POST /v1/kudos``, ``POST /v1/pulse`` and the programme report and chart."""
     router = APIRouter(route_class=DishkaRoute)
@@ -73,20 +104,26 @@ def recognition_router() -> APIRouter:
     @router.post("/v1/kudos", status_code=202, response_model=KudosAccepted, tags=["kudos"])
     async def give_kudos(
         kudos: KudosSubmitted,
-        caller: Authenticated,
+        actor: SubmitKudos,
         uow: FromDishka[RecognitionUnitOfWork],
         topics: FromDishka[AwardTopics],
+        vault: FromDishka[SubjectLookup],
         settings: FromDishka[RecognitionSettings],
         relay: FromDishka[OutboxRelay],
     ) -> KudosAccepted:
-        """Kudos to a colleague: the same id again is accepted with no second effect."""
-        if caller.person_id is not None and caller.person_id != kudos.from_person_id:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, detail="send kudos as yourself")
+        """Kudos to a colleague: the same id again is accepted with no second effect.
+
+        People send kudos only as themselves; calling systems need ``kudos:submit``.
+        """
+        actor.require_self(kudos.from_person_id, "send kudos")
         limit = settings.kudos_daily_limit
-        async with uow:
-            outcome = await kudos_handlers.give_kudos(
-                kudos, uow, topics, daily_limit=limit, now=datetime.now(UTC)
-            )
+        try:
+            async with uow:
+                (outcome,) = await kudos_handlers.give_kudos(
+                    [kudos], uow, topics, vault, daily_limit=limit, now=datetime.now(UTC)
+                )
+        except VaultUnavailableError:
+            raise _vault_away() from None
         relay.wake()
         if outcome.refusal is not None:
             raise _refused(outcome.refusal, limit)
@@ -95,29 +132,35 @@ def recognition_router() -> APIRouter:
     @router.post("/v1/pulse", status_code=202, response_model=PulseAccepted, tags=["evaluation"])
     async def answer_pulse(
         pulse: PulseSubmitted,
-        caller: Authenticated,
+        actor: SubmitPulse,
         uow: FromDishka[RecognitionUnitOfWork],
-        pseudonyms: FromDishka[Pseudonymiser],
+        vault: FromDishka[SubjectLookup],
     ) -> PulseAccepted:
-        """Answers to a programme pulse survey (the same body as ``programme.pulse.submitted``)."""
-        if caller.person_id is not None and caller.person_id != pulse.person_id:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, detail="answer as yourself")
-        async with uow:
-            await record_pulse([pulse], uow, pseudonyms)
+        """Answers to a programme pulse survey (the same body as ``programme.pulse.submitted``).
+
+        People answer only as themselves; calling systems need ``pulse:submit``.
+        """
+        actor.require_self(pulse.person_id, "answer pulse surveys")
+        try:
+            async with uow:
+                await record_pulse([pulse], uow, vault, datetime.now(UTC))
+        except VaultUnavailableError:
+            raise _vault_away() from None
         return PulseAccepted(id=pulse.id, status="accepted")
 
     @router.get("/v1/reports/programme", response_model=ProgrammeReport, tags=["evaluation"])
     async def programme_report(
-        caller: Authenticated,
+        _actor: ReadReports,
         uow: FromDishka[RecognitionUnitOfWork],
         weeks: Weeks = 12,
         team_id: TeamId = None,
     ) -> ProgrammeReport:
-        """Participation, time to acknowledge, outcomes and satisfaction by week (coordinators).
+        """Participation, time to acknowledge, outcomes and satisfaction by closed week
+        (coordinators, or systems with ``reports:read``).
 
-        Every group shown has at least five people; the rest is listed under ``withheld``.
+        Every group shown has at least five people, and no hidden group can be worked out by
+        subtraction; the rest is listed under ``withheld``.
         """
-        _require_coordinator(caller)
         async with uow:
             return await report_handlers.programme_report(uow, weeks, team_id, datetime.now(UTC))
 
@@ -129,14 +172,14 @@ def recognition_router() -> APIRouter:
     )
     async def programme_chart(
         fmt: ChartFormat,
-        caller: Authenticated,
+        _actor: ReadReports,
         uow: FromDishka[RecognitionUnitOfWork],
         chart: FromDishka[ChartRenderer],
         weeks: Weeks = 12,
         team_id: TeamId = None,
     ) -> Response:
-        """The report's weekly trends as an SVG or PNG chart (coordinators)."""
-        _require_coordinator(caller)
+        """The report's weekly trends as an SVG or PNG chart (coordinators, or systems with
+        ``reports:read``)."""
         async with uow:
             report = await report_handlers.programme_report(uow, weeks, team_id, datetime.now(UTC))
         drawn = await report_handlers.programme_chart(report, chart, fmt)

@@ -1,93 +1,154 @@
-"""Publishing awards: each once, with a celebration request for its recipient (or for each
-member of a team), both through the outbox in the caller's transaction."""
+"""Giving and publishing awards.
 
-from collections.abc import Sequence
+An award is given once (its row, keyed by a deterministic ``key``, holds its one recipient:
+a person, a subject or a team). The awards given in a unit of work are then published
+together (``publish_awards``): each on ``recognition.awards`` with a celebration request for
+its recipient (or for each active member of a team) on ``notifications.requests``, both
+through the outbox in the caller's transaction.
+
+Kinship topics name people by subject id only: the people celebrated are looked up in the
+check-in service's vault in one call per unit of work, and the answers are not kept. An
+award to a person is published under a fresh random id, because its key (a kudos id, a case
+id, a person id) could be joined with other topics to link the person to their subject.
+Every celebration request is signed, so the notifications service knows it comes from
+Kinship.
+"""
+
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from kinship_contracts.awards import Award, AwardKind
 from kinship_contracts.notifications import MessageKind, NotificationRequest, Recipient
 from kinship_contracts.topics import NOTIFICATION_REQUESTS, RECOGNITION_AWARDS
-from kinship_recognition.handlers.ports import RecognitionUnitOfWork
-from kinship_runtime.outbox import OutboxMessage, event_message
+from kinship_recognition.domain.awards import Grant
+from kinship_recognition.handlers.ports import RecognitionUnitOfWork, SubjectLookup
+from kinship_runtime.outbox import OutboxMessage, event_message, signed_request
 
 SOURCE = "kinship/recognition"
 
 
 @dataclass(frozen=True)
 class AwardTopics:
-    """Where awards and celebration requests are published (with the environment's prefix)."""
+    """Where awards and celebration requests are published (with the environment's prefix),
+    and the key that signs each request (``KINSHIP_REQUEST_SIGNING_KEY``)."""
 
     awards: str
     requests: str
+    request_key: bytes
 
 
-def _celebrations(
-    award: Award, key: str, members: Sequence[str]
-) -> list[tuple[str, str, Recipient]]:
-    """(request id, key, recipient) of each celebration an award asks for."""
-    if award.team_id is None:
-        recipient = Recipient(person_id=award.person_id, subject_id=award.subject_id)
-        return [(f"celebration:{award.id}", key, recipient)]
-    return [
-        (f"celebration:{award.id}:{member}", member, Recipient(person_id=member))
-        for member in members
-    ]
+def new_award_id() -> str:
+    """A fresh, meaningless id for an award to a person."""
+    return f"award-{uuid.uuid4().hex}"
 
 
-def _request_message(
-    topic: str, request_id: str, key: str, recipient: Recipient, award: Award
-) -> OutboxMessage:
+async def give(grant: Grant, uow: RecognitionUnitOfWork, given: list[Grant]) -> None:
+    """Give an award once; a new one joins ``given``, to be published with the others."""
+    if await uow.add_award(grant):
+        given.append(grant)
+
+
+def _request(topics: AwardTopics, request_id: str, recipient: str, award: Award) -> OutboxMessage:
     request = NotificationRequest(
         id=request_id,
         kind=MessageKind.CELEBRATION,
-        recipient=recipient,
+        recipient=Recipient(subject_id=recipient),
         template="celebration",
         params={"text": award.title},
         created_at=award.occurred_at,
     )
-    return event_message(
-        topic,
-        key,
+    message = event_message(
+        topics.requests,
+        recipient,
         request,
         event_id=request.id,
         event_type=NOTIFICATION_REQUESTS.event_type,
         source=SOURCE,
         time=award.occurred_at,
     )
+    return signed_request(message, topics.request_key)
 
 
-async def publish_award(
-    award: Award,
+def _award_message(topics: AwardTopics, award: Award, key: str) -> OutboxMessage:
+    return event_message(
+        topics.awards,
+        key,
+        award,
+        event_id=award.id,
+        event_type=RECOGNITION_AWARDS.event_type,
+        source=SOURCE,
+        time=award.occurred_at,
+    )
+
+
+async def publish_awards(
+    given: Sequence[Grant],
     uow: RecognitionUnitOfWork,
     topics: AwardTopics,
-    members: Sequence[str] = (),
-) -> bool:
-    """Publish an award once, and a celebration for its recipient (or each of ``members``
-    for a team award).
+    vault: SubjectLookup,
+    now: datetime,
+    new_id: Callable[[], str] = new_award_id,
+) -> None:
+    """Publish awards just given, each with its celebration requests.
 
-    False when the award was given before: a replay celebrates nothing twice.
+    Everyone celebrated (people given an award, the active members of a team) is looked up in
+    the vault in one call; an unreachable vault rolls the unit of work back, to be retried.
     """
-    if not await uow.add_award(award):
-        return False
-    key = award.person_id or award.subject_id or award.team_id or award.id
-    messages = [
-        event_message(
-            topics.awards,
-            key,
-            award,
-            event_id=award.id,
-            event_type=RECOGNITION_AWARDS.event_type,
-            source=SOURCE,
-            time=award.occurred_at,
-        )
-    ]
-    messages += [
-        _request_message(topics.requests, request_id, request_key, recipient, award)
-        for request_id, request_key, recipient in _celebrations(award, key, members)
-    ]
+    if not given:
+        return
+    members = {
+        grant.team_id: await uow.team_members(grant.team_id)
+        for grant in given
+        if grant.team_id is not None
+    }
+    people = {grant.person_id for grant in given if grant.person_id is not None}
+    people |= {member for team in members.values() for member in team}
+    subjects = await vault.subjects(sorted(people)) if people else {}
+    messages: list[OutboxMessage] = []
+    for grant in given:
+        if grant.team_id is not None:
+            award = _award(grant, grant.key, now, team_id=grant.team_id)
+            messages.append(_award_message(topics, award, grant.team_id))
+            recipients = sorted({subjects[m] for m in members[grant.team_id] if m in subjects})
+            messages += [
+                _request(topics, f"celebration:{award.id}:{subject}", subject, award)
+                for subject in recipients
+            ]
+            continue
+        if grant.subject_id is not None:
+            subject: str | None = grant.subject_id
+            award_id = grant.key  # names no one but the subject
+        else:
+            assert grant.person_id is not None
+            subject = subjects.get(grant.person_id)
+            award_id = new_id()
+        if subject is None:
+            continue  # the vault no longer knows them (erased meanwhile): nobody to celebrate
+        award = _award(grant, award_id, now, subject_id=subject)
+        messages.append(_award_message(topics, award, subject))
+        messages.append(_request(topics, f"celebration:{award.id}", subject, award))
     await uow.publish(messages)
-    return True
+
+
+def _award(
+    grant: Grant,
+    award_id: str,
+    now: datetime,
+    *,
+    subject_id: str | None = None,
+    team_id: str | None = None,
+) -> Award:
+    return Award(
+        id=award_id,
+        kind=grant.kind,
+        subject_id=subject_id,
+        team_id=team_id,
+        title=grant.title,
+        count=grant.count,
+        occurred_at=now,
+    )
 
 
 @dataclass(frozen=True)
@@ -95,23 +156,22 @@ class TeamMilestone:
     """A milestone a team reached together (k ≥ 5 already checked by the domain)."""
 
     team_id: str
-    award_id: str
+    key: str
     count: int
     title: str
 
 
 async def celebrate_team(
-    milestone: TeamMilestone, uow: RecognitionUnitOfWork, topics: AwardTopics, now: datetime
+    milestone: TeamMilestone, uow: RecognitionUnitOfWork, given: list[Grant]
 ) -> None:
-    """A team award once, celebrated with each active member."""
-    if await uow.is_awarded(milestone.award_id):
+    """A team award once, to be celebrated with each active member."""
+    if await uow.is_awarded(milestone.key):
         return
-    award = Award(
-        id=milestone.award_id,
+    grant = Grant(
+        key=milestone.key,
         kind=AwardKind.TEAM_MILESTONE,
-        team_id=milestone.team_id,
         title=milestone.title,
         count=milestone.count,
-        occurred_at=now,
+        team_id=milestone.team_id,
     )
-    await publish_award(award, uow, topics, await uow.team_members(milestone.team_id))
+    await give(grant, uow, given)

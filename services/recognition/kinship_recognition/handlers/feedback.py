@@ -2,14 +2,16 @@
 answers, kept for programme reports; neither is ever used for an award about a person."""
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from kinship_contracts.cases import CaseEvent, CaseEventKind
 from kinship_contracts.pulse import PulseSubmitted
-from kinship_contracts.subjects import Pseudonymiser
-from kinship_recognition.handlers.ports import RecognitionUnitOfWork
+from kinship_recognition.handlers.ports import RecognitionUnitOfWork, SubjectLookup
 
 
-async def record_case_feedback(events: Sequence[CaseEvent], uow: RecognitionUnitOfWork) -> None:
+async def record_case_feedback(
+    events: Sequence[CaseEvent], uow: RecognitionUnitOfWork, now: datetime
+) -> None:
     """Keep each case's feedback score, once per side ('person' or 'responder')."""
     for event in events:
         if (
@@ -23,12 +25,21 @@ async def record_case_feedback(events: Sequence[CaseEvent], uow: RecognitionUnit
                 event.subject_id,
                 event.feedback_score,
                 event.occurred_at,
+                now,
             )
 
 
 async def record_pulse(
-    responses: Sequence[PulseSubmitted], uow: RecognitionUnitOfWork, pseudonyms: Pseudonymiser
+    responses: Sequence[PulseSubmitted],
+    uow: RecognitionUnitOfWork,
+    vault: SubjectLookup,
+    now: datetime,
 ) -> None:
-    """Keep pulse answers under the respondent's pseudonym; their latest answers win."""
-    for pulse in responses:
-        await uow.add_pulse(pulse, pseudonyms.subject_id(pulse.person_id))
+    """Keep pulse answers under the respondent's subject id (the vault's, asked once for the
+    batch and not kept beside the person id); their latest answers win while the week of
+    their stored answers is open."""
+    if not responses:
+        return
+    subjects = await vault.subjects(sorted({pulse.person_id for pulse in responses}))
+    for pulse in sorted(responses, key=lambda p: p.occurred_at):
+        await uow.add_pulse(pulse, subjects[pulse.person_id], now)

@@ -1,11 +1,13 @@
 """Giving kudos: accepted once (no self-kudos, a daily limit, no markup), celebrated with the
 recipient, counted towards their milestones and towards their sender's team's."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from kinship_contracts.awards import Award, AwardKind
+from kinship_contracts.awards import AwardKind
 from kinship_contracts.kudos import KudosSubmitted
+from kinship_recognition.domain.awards import Grant
 from kinship_recognition.domain.kudos import (
     KudosRefusal,
     clean_message,
@@ -17,9 +19,10 @@ from kinship_recognition.handlers.awards import (
     AwardTopics,
     TeamMilestone,
     celebrate_team,
-    publish_award,
+    give,
+    publish_awards,
 )
-from kinship_recognition.handlers.ports import RecognitionUnitOfWork
+from kinship_recognition.handlers.ports import RecognitionUnitOfWork, SubjectLookup
 
 
 @dataclass(frozen=True)
@@ -33,17 +36,32 @@ class KudosOutcome:
 
 
 async def give_kudos(
-    kudos: KudosSubmitted,
+    submissions: Sequence[KudosSubmitted],
     uow: RecognitionUnitOfWork,
     topics: AwardTopics,
+    vault: SubjectLookup,
     *,
     daily_limit: int,
     now: datetime,
-) -> KudosOutcome:
-    """Accept kudos once and celebrate them, or say why they are refused.
+) -> list[KudosOutcome]:
+    """Accept each of ``submissions`` once and celebrate them, or say why they are refused.
 
-    A refusal changes nothing: the caller answers it (HTTP) or dead-letters it (Kafka).
+    A refusal changes nothing: the caller answers it (HTTP) or dead-letters it (Kafka). The
+    recipients are celebrated by the subject ids the vault gives them, in one call.
     """
+    given: list[Grant] = []
+    outcomes = [await _give_one(kudos, uow, given, daily_limit, now) for kudos in submissions]
+    await publish_awards(given, uow, topics, vault, now)
+    return outcomes
+
+
+async def _give_one(
+    kudos: KudosSubmitted,
+    uow: RecognitionUnitOfWork,
+    given: list[Grant],
+    daily_limit: int,
+    now: datetime,
+) -> KudosOutcome:
     if await uow.is_known(kudos.id):
         return KudosOutcome(kudos.id, accepted=True, duplicate=True)
     sent_today = await uow.sent_since(kudos.from_person_id, now - timedelta(days=1))
@@ -52,38 +70,36 @@ async def give_kudos(
         return KudosOutcome(kudos.id, accepted=False, refusal=refused)
     if not await uow.add_kudos(kudos, clean_message(kudos.message), now):
         return KudosOutcome(kudos.id, accepted=True, duplicate=True)
-    received = Award(
-        id=f"kudos:{kudos.id}",
+    received = Grant(
+        key=f"kudos:{kudos.id}",
         kind=AwardKind.KUDOS_RECEIVED,
-        person_id=kudos.to_person_id,
         title="A colleague sent you kudos",
-        occurred_at=now,
+        person_id=kudos.to_person_id,
     )
-    await publish_award(received, uow, topics)
-    await _celebrate_milestone(kudos.to_person_id, uow, topics, now)
-    await _celebrate_team_kudos(kudos.from_person_id, uow, topics, now)
+    await give(received, uow, given)
+    await _celebrate_milestone(kudos.to_person_id, uow, given)
+    await _celebrate_team_kudos(kudos.from_person_id, uow, given)
     return KudosOutcome(kudos.id, accepted=True)
 
 
 async def _celebrate_milestone(
-    person_id: str, uow: RecognitionUnitOfWork, topics: AwardTopics, now: datetime
+    person_id: str, uow: RecognitionUnitOfWork, given: list[Grant]
 ) -> None:
     milestone = milestone_reached(await uow.received(person_id))
     if milestone is None:
         return
-    award = Award(
-        id=f"kudos-milestone:{person_id}:{milestone}",
+    grant = Grant(
+        key=f"kudos-milestone:{person_id}:{milestone}",
         kind=AwardKind.KUDOS_MILESTONE,
-        person_id=person_id,
         title=f"{milestone} kudos from colleagues",
         count=milestone,
-        occurred_at=now,
+        person_id=person_id,
     )
-    await publish_award(award, uow, topics)
+    await give(grant, uow, given)
 
 
 async def _celebrate_team_kudos(
-    sender: str, uow: RecognitionUnitOfWork, topics: AwardTopics, now: datetime
+    sender: str, uow: RecognitionUnitOfWork, given: list[Grant]
 ) -> None:
     """The sender's team's highest kudos milestone, once, when five members contributed."""
     team_id = await uow.team_of_person(sender)
@@ -94,8 +110,8 @@ async def _celebrate_team_kudos(
         return
     reached = TeamMilestone(
         team_id=team_id,
-        award_id=f"team-kudos:{team_id}:{milestone}",
+        key=f"team-kudos:{team_id}:{milestone}",
         count=milestone,
         title=f"Your team has thanked colleagues {milestone} times",
     )
-    await celebrate_team(reached, uow, topics, now)
+    await celebrate_team(reached, uow, given)

@@ -1,44 +1,60 @@
-"""The ports the recognition handlers need: one unit of work (a transaction) and a chart."""
+"""The ports the recognition handlers need: one unit of work (a transaction), the vault's
+subject lookup, and a chart."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from types import TracebackType
-from typing import Literal, Protocol, Self
+from typing import Literal, NamedTuple, Protocol
 
-from kinship_contracts.awards import Award
 from kinship_contracts.cases import CaseEvent
 from kinship_contracts.directory import DirectoryChange
 from kinship_contracts.kudos import KudosSubmitted
+from kinship_contracts.privacy import ErasureStage
 from kinship_contracts.pulse import PulseSubmitted
+from kinship_recognition.domain.awards import Grant
 from kinship_recognition.domain.reports import (
     CaseWeek,
     FeedbackWeek,
     ParticipationWeek,
     ProgrammeReport,
     PulseWeek,
+    TeamParticipation,
+    TeamPulse,
     Window,
 )
 from kinship_runtime.outbox import OutboxMessage
+from kinship_runtime.unit_of_work import UnitOfWork
 
 ChartFormat = Literal["svg", "png"]
 
 
-class RecognitionUnitOfWork(Protocol):
+class CheckinWeek(NamedTuple):
+    """A week (the local Monday) in which a subject checked in, with the team their check-in
+    named (None when the check-in service did not know it)."""
+
+    subject_id: str
+    week: date
+    team_id: str | None
+
+
+class SubjectLookup(Protocol):
+    """The check-in service's vault, as far as this service may ask it: the subject ids of
+    people it knows by id (``kinship_runtime.vault.VaultClient``). The answers are used for
+    the message at hand and never stored. An unreachable vault raises an ``OSError``
+    (``VaultUnavailableError``): the work is retried, never dropped."""
+
+    async def subjects(self, person_ids: Sequence[str]) -> dict[str, str]:
+        """Each person's subject id."""
+        ...
+
+
+class RecognitionUnitOfWork(UnitOfWork, Protocol):
     """One transaction of the recognition service: entered with ``async with``, committed on
     a clean exit and rolled back on an exception.
 
-    People are known by person id, check-ins only by their pseudonymous subject id; the
-    directory (``apply_directory``) links the two for time zones and teams.
+    What is about a person's own actions (kudos sent and received, cases supported) is kept
+    by person id; what arrives by subject id (check-ins, cases, pulse answers) is kept by
+    subject id. Nothing links the two.
     """
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None: ...
 
     # Kudos -------------------------------------------------------------------
 
@@ -73,22 +89,17 @@ class RecognitionUnitOfWork(Protocol):
         """A person's team, from the directory."""
         ...
 
-    async def timezones_of(self, subject_ids: Sequence[str]) -> dict[str, str]:
-        """Subjects' time zones (subjects not in the directory are left out)."""
-        ...
-
-    async def teams_of_subjects(self, subject_ids: Sequence[str]) -> dict[str, str]:
-        """Subjects' teams (subjects not in the directory are left out)."""
-        ...
-
     async def team_members(self, team_id: str) -> list[str]:
         """The active members of a team (person ids, sorted)."""
         ...
 
     # Check-in weeks ----------------------------------------------------------
 
-    async def add_weeks(self, weeks: Sequence[tuple[str, date]]) -> list[tuple[str, date]]:
-        """Record (subject, week) pairs with a check-in; returns those not recorded before."""
+    async def add_weeks(
+        self, weeks: Sequence[CheckinWeek], now: datetime
+    ) -> list[tuple[str, date]]:
+        """Record (subject, week) pairs with a check-in, recorded ``now``; returns those not
+        recorded before."""
         ...
 
     async def weeks_of(self, subject_ids: Sequence[str]) -> dict[str, list[date]]:
@@ -96,16 +107,16 @@ class RecognitionUnitOfWork(Protocol):
         ...
 
     async def team_week(self, team_id: str, week: date) -> tuple[int, int]:
-        """Active members of a team who checked in during ``week``, and its active members."""
+        """People whose check-ins in ``week`` named the team, and its active members now."""
         ...
 
     # Awards ------------------------------------------------------------------
 
-    async def add_award(self, award: Award) -> bool:
-        """Record an award once; False when it was given before."""
+    async def add_award(self, grant: Grant) -> bool:
+        """Record an award once (with its one recipient); False when it was given before."""
         ...
 
-    async def is_awarded(self, award_id: str) -> bool:
+    async def is_awarded(self, key: str) -> bool:
         """Whether an award was given before."""
         ...
 
@@ -115,9 +126,10 @@ class RecognitionUnitOfWork(Protocol):
 
     # Cases, feedback and pulse -----------------------------------------------
 
-    async def record_case_fact(self, event: CaseEvent) -> None:
-        """Fold a case transition into the case's facts; the earliest time of each
-        transition wins, so replays and late duplicates change nothing."""
+    async def record_case_fact(self, event: CaseEvent, now: datetime) -> None:
+        """Fold a case transition into the case's facts (first recorded ``now``); the
+        earliest time of each transition wins, so replays and late duplicates change
+        nothing."""
         ...
 
     async def add_supported_case(
@@ -135,13 +147,16 @@ class RecognitionUnitOfWork(Protocol):
         ...
 
     async def add_feedback(
-        self, case_id: str, given_by: str, subject_id: str, score: int, at: datetime
+        self, case_id: str, given_by: str, subject_id: str, score: int, at: datetime, now: datetime
     ) -> None:
-        """Store a case's feedback score once per side ('person' or 'responder')."""
+        """Store a case's feedback score once per side ('person' or 'responder'), recorded
+        ``now``."""
         ...
 
-    async def add_pulse(self, pulse: PulseSubmitted, respondent: str) -> None:
-        """Store a respondent's answers to a survey round; the latest answers win."""
+    async def add_pulse(self, pulse: PulseSubmitted, respondent: str, now: datetime) -> None:
+        """Store a respondent's answers to a survey round; later answers replace earlier
+        ones until the week of the stored answers has closed (a published week never
+        changes)."""
         ...
 
     # Programme reports -------------------------------------------------------
@@ -150,22 +165,58 @@ class RecognitionUnitOfWork(Protocol):
         """Active people in the directory, or in one team."""
         ...
 
-    async def participation(
-        self, window: Window, team_id: str | None, by_week: bool
-    ) -> list[ParticipationWeek]:
-        """Active directory members who checked in, by week (or over the window)."""
+    async def participation(self, window: Window, by_week: bool) -> list[ParticipationWeek]:
+        """People who checked in, by week (or over the window), each week counting what was
+        recorded before it closed."""
+        ...
+
+    async def team_participation(self, window: Window) -> list[TeamParticipation]:
+        """People who checked in, by week and by the team their check-in named."""
         ...
 
     async def cases(self, window: Window, by_week: bool) -> list[CaseWeek]:
-        """Cases opened, by week (or over the window): times to act and outcomes."""
+        """Cases opened, by week (or over the window): times to act and outcomes, as they
+        stood when each week closed."""
         ...
 
     async def feedback(self, window: Window, by_week: bool) -> list[FeedbackWeek]:
         """Feedback scores by week (or over the window) and by side."""
         ...
 
-    async def pulse(self, window: Window, team_id: str | None, by_week: bool) -> list[PulseWeek]:
+    async def pulse(self, window: Window, by_week: bool) -> list[PulseWeek]:
         """Pulse answers by week (or over the window): respondents and mean agreement."""
+        ...
+
+    async def team_pulse(self, window: Window) -> list[TeamPulse]:
+        """Pulse answers by week and team (each respondent in one team per week)."""
+        ...
+
+    # Erasure -----------------------------------------------------------------
+
+    async def first_time(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
+        """Mark events processed by ``consumer``; returns the ids never seen before."""
+        ...
+
+    async def erase_person(self, person_id: str) -> dict[str, int]:
+        """Delete what is kept by the person's id (kudos they sent or received with their
+        text, their awards, supported cases, directory row) and shred their dead letters;
+        counts by kind."""
+        ...
+
+    async def erase_subjects(self, subject_ids: Sequence[str]) -> dict[str, int]:
+        """Delete what is kept by these subject ids (check-in weeks, streak awards, pulse
+        answers, case facts and feedback) and shred their dead letters; counts by kind."""
+        ...
+
+    async def erasure_done(
+        self,
+        erasure_id: str,
+        stage: ErasureStage,
+        removed: Mapping[str, int],
+        receipts_topic: str,
+        now: datetime,
+    ) -> OutboxMessage | None:
+        """Record that one half of an erasure is done; the receipt once both halves are."""
         ...
 
 

@@ -1,4 +1,5 @@
-"""Programme reports for coordinators: figures by week, every group k ≥ 5, and their chart."""
+"""Programme reports for coordinators: closed weeks only, every group k ≥ 5, nothing
+derivable by subtraction (``domain.reports``), and their chart."""
 
 from datetime import datetime
 
@@ -9,14 +10,18 @@ from kinship_recognition.handlers.ports import ChartFormat, ChartRenderer, Recog
 async def programme_report(
     uow: RecognitionUnitOfWork, weeks: int, team_id: str | None, now: datetime
 ) -> ProgrammeReport:
-    """The programme report for the last ``weeks`` weeks (this one included), k ≥ 5."""
-    window = Window.ending_with(now.date(), weeks)
+    """The programme report for the last ``weeks`` closed weeks.
+
+    Every team's weekly figures are read whichever report is asked for: the decision of what
+    to withhold is made over all of them, so the organisation's report and each team's agree.
+    """
+    window = Window.closed(now, weeks)
     sources = Sources(
         window=window,
         members=await uow.members(team_id),
         participation=[
-            *await uow.participation(window, team_id, by_week=True),
-            *await uow.participation(window, team_id, by_week=False),
+            *await uow.participation(window, by_week=True),
+            *await uow.participation(window, by_week=False),
         ],
         cases=[*await uow.cases(window, by_week=True), *await uow.cases(window, by_week=False)],
         feedback=[
@@ -24,9 +29,11 @@ async def programme_report(
             *await uow.feedback(window, by_week=False),
         ],
         pulse=[
-            *await uow.pulse(window, team_id, by_week=True),
-            *await uow.pulse(window, team_id, by_week=False),
+            *await uow.pulse(window, by_week=True),
+            *await uow.pulse(window, by_week=False),
         ],
+        team_participation=await uow.team_participation(window),
+        team_pulse=await uow.team_pulse(window),
     )
     return build_report(sources, team_id, generated_at=now)
 

@@ -1,33 +1,38 @@
 """Responders: each case's facts kept for programme reports, and responders appreciated for
 the cases they supported (milestones) and for thanks from the people they supported.
 
-Only the responder is celebrated; the person supported is never named, and the outcome of a
-case is not used for any award (a referral is as much a success as a conversation).
+Only the responder is celebrated (by the subject id the vault gives them); the person
+supported is never named, and the outcome of a case is not used for any award (a referral is
+as much a success as a conversation).
 """
 
 from collections.abc import Sequence
 from datetime import datetime
 
-from kinship_contracts.awards import Award, AwardKind
+from kinship_contracts.awards import AwardKind
 from kinship_contracts.cases import CaseEvent, CaseEventKind
+from kinship_recognition.domain.awards import Grant
 from kinship_recognition.domain.kudos import THANKS_SCORE, supported_milestone
-from kinship_recognition.handlers.awards import AwardTopics, publish_award
-from kinship_recognition.handlers.ports import RecognitionUnitOfWork
+from kinship_recognition.handlers.awards import AwardTopics, give, publish_awards
+from kinship_recognition.handlers.ports import RecognitionUnitOfWork, SubjectLookup
 
 
 async def record_case_events(
     events: Sequence[CaseEvent],
     uow: RecognitionUnitOfWork,
     topics: AwardTopics,
+    vault: SubjectLookup,
     now: datetime,
 ) -> None:
     """Fold each case transition into the case's facts and appreciate its responder."""
+    given: list[Grant] = []
     for event in events:
-        await uow.record_case_fact(event)
+        await uow.record_case_fact(event, now)
         if event.kind is CaseEventKind.RESOLVED and event.responder_id is not None:
-            await _appreciate_support(event, event.responder_id, uow, topics, now)
+            await _appreciate_support(event, event.responder_id, uow, given)
         elif _is_thanks(event):
-            await _appreciate_thanks(event, uow, topics, now)
+            await _appreciate_thanks(event, uow, given)
+    await publish_awards(given, uow, topics, vault, now)
 
 
 def _is_thanks(event: CaseEvent) -> bool:
@@ -40,11 +45,7 @@ def _is_thanks(event: CaseEvent) -> bool:
 
 
 async def _appreciate_support(
-    event: CaseEvent,
-    responder_id: str,
-    uow: RecognitionUnitOfWork,
-    topics: AwardTopics,
-    now: datetime,
+    event: CaseEvent, responder_id: str, uow: RecognitionUnitOfWork, given: list[Grant]
 ) -> None:
     """Count a resolved case once for its responder; celebrate their milestones."""
     if not await uow.add_supported_case(event.case_id, responder_id, event.occurred_at):
@@ -57,29 +58,27 @@ async def _appreciate_support(
         if milestone == 1
         else f"{milestone} colleagues supported"
     )
-    award = Award(
-        id=f"supported:{responder_id}:{milestone}",
+    grant = Grant(
+        key=f"supported:{responder_id}:{milestone}",
         kind=AwardKind.RESPONDER_APPRECIATION,
-        person_id=responder_id,
         title=title,
         count=milestone,
-        occurred_at=now,
+        person_id=responder_id,
     )
-    await publish_award(award, uow, topics)
+    await give(grant, uow, given)
 
 
 async def _appreciate_thanks(
-    event: CaseEvent, uow: RecognitionUnitOfWork, topics: AwardTopics, now: datetime
+    event: CaseEvent, uow: RecognitionUnitOfWork, given: list[Grant]
 ) -> None:
     """Pass the thanks on to whoever resolved the case (or the event's responder)."""
     responder = await uow.responder_of(event.case_id) or event.responder_id
     if responder is None:
         return
-    award = Award(
-        id=f"thanks:{event.case_id}",
+    grant = Grant(
+        key=f"thanks:{event.case_id}",
         kind=AwardKind.RESPONDER_APPRECIATION,
-        person_id=responder,
         title="Someone you supported says thank you",
-        occurred_at=now,
+        person_id=responder,
     )
-    await publish_award(award, uow, topics)
+    await give(grant, uow, given)

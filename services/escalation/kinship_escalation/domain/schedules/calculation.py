@@ -171,29 +171,44 @@ class _Plan:
         if k is None or not clock.active(instant):
             return None
         name, people = clock.layer.name, clock.layer.participants
+        override = self.override_cover(name, instant, resting)
+        if override is not None:
+            return override
         position = k % len(people)
-        holder, source = people[position], ShiftSource.ROTATION
-        for swap in self.schedule.swaps:
-            if swap.layer in (None, name) and swap.start <= instant < swap.end:
-                if holder == swap.first:
-                    holder, source = swap.second, ShiftSource.SWAP
-                elif holder == swap.second:
-                    holder, source = swap.first, ShiftSource.SWAP
-        overrides = self.schedule.overrides
-        for index in reversed(range(len(overrides))):
-            override = overrides[index]
-            if (
-                override.layer == name
-                and override.start <= instant < override.end
-                and not _rests(resting, override.person_id, instant)
-            ):
-                return _Cover(override.person_id, name, ShiftSource.OVERRIDE, ("override", index))
+        holder, source = self.swapped(name, people[position], instant)
         if not _rests(resting, holder, instant):
             return _Cover(holder, name, source, ("turn", k))
         for offset in range(1, len(people)):
             other = people[(position + offset) % len(people)]
             if not _rests(resting, other, instant):
                 return _Cover(other, name, ShiftSource.REST_COVER, ("turn", k))
+        return None
+
+    def swapped(self, layer: str, holder: str, instant: datetime) -> tuple[str, ShiftSource]:
+        """Who holds a turn of ``layer`` after the swaps in force at the instant, and why."""
+        source = ShiftSource.ROTATION
+        for swap in self.schedule.swaps:
+            if swap.layer in (None, layer) and swap.start <= instant < swap.end:
+                if holder == swap.first:
+                    holder, source = swap.second, ShiftSource.SWAP
+                elif holder == swap.second:
+                    holder, source = swap.first, ShiftSource.SWAP
+        return holder, source
+
+    def override_cover(
+        self, layer: str | None, instant: datetime, resting: Resting
+    ) -> _Cover | None:
+        """The last listed override of ``layer`` (``None``: of the whole schedule) in force at
+        the instant whose person is not resting."""
+        overrides = self.schedule.overrides
+        for index in reversed(range(len(overrides))):
+            override = overrides[index]
+            if (
+                override.layer == layer
+                and override.start <= instant < override.end
+                and not _rests(resting, override.person_id, instant)
+            ):
+                return _Cover(override.person_id, layer, ShiftSource.OVERRIDE, ("override", index))
         return None
 
     def layers_cover(self, instant: datetime, resting: Resting) -> _Cover | None:
@@ -204,16 +219,7 @@ class _Plan:
         return None
 
     def cover(self, instant: datetime, resting: Resting) -> _Cover | None:
-        overrides = self.schedule.overrides
-        for index in reversed(range(len(overrides))):
-            override = overrides[index]
-            if (
-                override.layer is None
-                and override.start <= instant < override.end
-                and not _rests(resting, override.person_id, instant)
-            ):
-                return _Cover(override.person_id, None, ShiftSource.OVERRIDE, ("override", index))
-        return self.layers_cover(instant, resting)
+        return self.override_cover(None, instant, resting) or self.layers_cover(instant, resting)
 
     def boundaries(
         self, lo: datetime, hi: datetime, resting: Resting, clocks: Iterable[_LayerClock]

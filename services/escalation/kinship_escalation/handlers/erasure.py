@@ -1,0 +1,116 @@
+"""Erasure: forgetting a person in the escalation service, in two halves.
+
+``privacy.erasure.requested`` names the person by directory id: what this service keeps about
+them as staff (peer responder, coordinator) goes — their directory facts and rest, their
+places in rotations and policies, their id wherever they acted (audit actor, alert
+recipient, a case's responder) — and an open case they hold goes back to the policy, as a
+hand-over to whoever is alerted next.
+
+``privacy.erasure.subjects`` (from the check-in service, the only one that can link the two)
+names their subject ids: their observations, distress and self-care marks, timers and dead
+letters go; an open case about them is closed without alerting or telling anyone, and
+every case about them keeps only its unlinked measures (timings, rules, steps, outcome).
+
+Each half is done once per erasure (by event id), in one transaction with its progress note;
+the receipt goes out when both are done.
+"""
+
+from collections.abc import Sequence
+
+from kinship_contracts.privacy import ErasureRequested, ErasureStage, SubjectsErased
+from kinship_escalation.domain.cases import AuditRecord
+from kinship_escalation.handlers.alerts import alert_step
+from kinship_escalation.handlers.context import EscalationContext
+from kinship_escalation.handlers.messages import record_transitions
+from kinship_escalation.handlers.ports import EscalationUnitOfWork
+from kinship_runtime.idempotency import first_seen
+
+ACTOR = "erasure"
+
+
+async def erase_people(
+    requests: Sequence[ErasureRequested], uow: EscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    """Carry out erasure requests, each once however often it arrives."""
+    for request in await first_seen(uow, "erasure", requests):
+        await erase_person(request, uow, ctx)
+
+
+async def erase_person(
+    request: ErasureRequested, uow: EscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    """Forget what is kept by the person's id; note the half done."""
+    person_id, now = request.person_id, ctx.clock()
+    held = [stored.case.id for stored in await uow.cases.assigned_to(person_id, True)]
+    # Their id goes everywhere first (they are never alerted again), then their places in
+    # rotations and policies; what they held goes back to its policy: the next step is
+    # alerted, as after a hand-over.
+    removed = await uow.erasure.forget_person(person_id)
+    rotations = 0
+    for rotation in await uow.on_call.rotations():
+        kept = rotation.without(person_id)
+        if kept is None:
+            await uow.on_call.delete_rotation(rotation.name)
+        elif kept != rotation:
+            await uow.on_call.save_rotation(kept)
+        rotations += kept != rotation
+    policies = 0
+    for policy in await uow.on_call.policies():
+        if (changed := policy.without_person(person_id)) != policy:
+            await uow.on_call.save_policy(changed)
+            policies += 1
+    for stored in await uow.cases.following_person(person_id):
+        stored.policy = stored.policy.without_person(person_id)
+        await uow.cases.save(stored)
+        policies += 1
+    for case_id in held:
+        released = await uow.cases.get(case_id)  # locked
+        if released is None or not released.case.is_open:
+            continue
+        events = released.case.responder_gone(now)
+        await record_transitions(released, events, ACTOR, uow, ctx)
+        step = released.case.step + 1
+        await alert_step(released, uow, ctx, step=step, attempt=1, now=now)
+    removed |= {"cases_released": len(held), "rotations": rotations, "policies": policies}
+    await _done(request.id, ErasureStage.PERSON, removed, uow, ctx)
+
+
+async def erase_subject_sets(
+    events: Sequence[SubjectsErased], uow: EscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    """Carry out the subject halves of erasures, each once however often it arrives."""
+    for event in await first_seen(uow, "erasure-subjects", events):
+        await erase_subjects(event, uow, ctx)
+
+
+async def erase_subjects(
+    event: SubjectsErased, uow: EscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    """Forget what is kept by the subject ids; note the half done."""
+    now = ctx.clock()
+    cases = await uow.cases.about(event.subject_ids) if event.subject_ids else []
+    closed = 0
+    for stored in cases:
+        closed += stored.case.is_open
+        stored.case.forget_subject(now)
+        await uow.cases.save(stored)
+        await uow.cases.audit(AuditRecord.of(stored.case, "erased", ACTOR))
+    removed = await uow.erasure.forget_subjects(
+        event.subject_ids, [stored.case.id for stored in cases]
+    )
+    removed |= {"cases_anonymised": len(cases), "open_cases_closed": closed}
+    await _done(event.erasure_id, ErasureStage.SUBJECTS, removed, uow, ctx)
+
+
+async def _done(
+    erasure_id: str,
+    stage: ErasureStage,
+    removed: dict[str, int],
+    uow: EscalationUnitOfWork,
+    ctx: EscalationContext,
+) -> None:
+    receipt = await uow.erasure.note_done(
+        erasure_id, stage, removed, receipts_topic=ctx.receipts_topic, now=ctx.clock()
+    )
+    if receipt is not None:
+        await uow.publish([receipt])

@@ -1,0 +1,62 @@
+"""Erasure: forgetting a person, in two halves that may arrive in either order.
+
+``privacy.erasure.requested`` names the person: what is kept by their id goes (kudos they
+sent or received, with the text; awards to them; cases they supported; their directory row;
+the keys of dead letters naming them). ``privacy.erasure.subjects``, from the check-in
+service, names their subject ids: what is kept by those goes (check-in weeks, streak awards,
+pulse answers, the facts and feedback of cases about them; dead letters again). Each half is
+done once per event id, and recorded in the transaction that did it; the receipt goes out
+when both are done.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from kinship_contracts.privacy import ErasureRequested, ErasureStage, SubjectsErased
+from kinship_recognition.handlers.ports import RecognitionUnitOfWork
+from kinship_runtime.idempotency import first_seen
+
+
+@dataclass(frozen=True)
+class ErasureTopics:
+    """Where erasure receipts go (with the environment's prefix)."""
+
+    receipts: str
+
+
+async def erase_people(
+    requests: Sequence[ErasureRequested],
+    uow: RecognitionUnitOfWork,
+    topics: ErasureTopics,
+    now: datetime,
+) -> None:
+    """Carry out the person half of erasure requests (each once, however often it arrives)."""
+    for request in await first_seen(uow, "erasure.person", requests):
+        removed = await uow.erase_person(request.person_id)
+        await _done(request.id, ErasureStage.PERSON, removed, uow, topics, now)
+
+
+async def erase_subjects(
+    events: Sequence[SubjectsErased],
+    uow: RecognitionUnitOfWork,
+    topics: ErasureTopics,
+    now: datetime,
+) -> None:
+    """Carry out the subjects half of erasures (each once, however often it arrives)."""
+    for event in await first_seen(uow, "erasure.subjects", events):
+        removed = await uow.erase_subjects(event.subject_ids)
+        await _done(event.erasure_id, ErasureStage.SUBJECTS, removed, uow, topics, now)
+
+
+async def _done(
+    erasure_id: str,
+    stage: ErasureStage,
+    removed: dict[str, int],
+    uow: RecognitionUnitOfWork,
+    topics: ErasureTopics,
+    now: datetime,
+) -> None:
+    receipt = await uow.erasure_done(erasure_id, stage, removed, topics.receipts, now)
+    if receipt is not None:
+        await uow.publish([receipt])

@@ -1,0 +1,164 @@
+"""The escalation adapter's erasure statements against a real PostgreSQL, driven by the real
+handlers: after both halves a ``pg_dump`` of the schema holds neither the person's id nor
+their subject id, another person's case is intact, and the receipt is queued once."""
+
+import json
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from pydantic import SecretStr
+
+from kinship_contracts.cases import CaseOutcome
+from kinship_contracts.privacy import ErasureRequested, SubjectsErased
+from kinship_contracts.signals import SignalSubmitted
+from kinship_escalation.adapters.postgres import PostgresEscalationUnitOfWork
+from kinship_escalation.composition import MIGRATIONS
+from kinship_escalation.domain.policies import OnCallRotation
+from kinship_escalation.handlers.cases import acknowledge, list_cases, resolve
+from kinship_escalation.handlers.configuration import save_default_policy
+from kinship_escalation.handlers.detection import handle_checkins
+from kinship_escalation.handlers.erasure import erase_people, erase_subject_sets
+from kinship_escalation.handlers.feedback import give_feedback
+from kinship_escalation.handlers.signals import handle_signals
+from kinship_escalation.settings import EscalationSettings
+from kinship_runtime.database import create_pool, migrate_schema
+from kinship_runtime.directory import DirectoryProjection
+from tests.conftest import Endpoints
+from tests.escalation_support import mentions, pg_dump
+from tests.unit.escalation.conftest import (
+    CRITICAL_PHQ9,
+    NOW,
+    RECEIPTS,
+    STAFF,
+    Clock,
+    checkin,
+    context,
+    person,
+    policy,
+    signal,
+    subject,
+)
+from tests.unit.fakes.escalation import FakeVault
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def pool(endpoints: Endpoints, database: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a fresh escalation schema, made as the service makes it (json codecs)."""
+    conn = await asyncpg.connect(endpoints.database_url)
+    try:
+        await migrate_schema(conn, database, MIGRATIONS)
+    finally:
+        await conn.close()
+    settings = EscalationSettings(
+        env="dev",
+        database_url=SecretStr(endpoints.database_url),
+        database_schema=database,
+        database_pool_min=1,
+        database_pool_max=2,
+    )
+    connections = await create_pool(settings)
+    yield connections
+    await connections.close()
+
+
+async def test_both_halves_leave_nothing_that_names_the_person_or_their_subject(
+    pool: asyncpg.Pool, endpoints: Endpoints, database: str
+) -> None:
+    clock = Clock()
+    ctx = context(clock, vault=FakeVault(subject))
+    uow = PostgresEscalationUnitOfWork(pool, DirectoryProjection())
+    # resp-c: a responder (rotation, policy, cases handled and held, rest) and, in the end,
+    # the subject of a case of their own.
+    async with uow:
+        await uow.directory.apply([*STAFF, person("resp-c", "team-t", "peer_responder")])
+        await uow.on_call.save_rotation(
+            OnCallRotation(name="day", members=["resp-c", "resp-a"], starts_at=NOW)
+        )
+        await save_default_policy(policy(("person:resp-c", 60), ("responders", 60)), uow)
+        await handle_checkins([checkin("c-1", "worker-1", phq9=CRITICAL_PHQ9)], uow, ctx)
+    async with uow:
+        (handled,) = [row["id"] for row in await uow.conn.fetch("SELECT id FROM cases")]
+        await acknowledge(handled, "resp-c", uow, ctx)
+        await resolve(handled, "resp-c", CaseOutcome.SUPPORTED, uow, ctx)
+        await give_feedback(handled, "responder", 4, "resp-c", uow, ctx)
+        await handle_checkins([checkin("c-2", "worker-2", wants_contact=True)], uow, ctx)
+    async with uow:
+        held = await uow.conn.fetchval("SELECT id FROM cases WHERE id <> $1", handled)
+        await acknowledge(held, "resp-c", uow, ctx)
+        await list_cases("resp-c", False, "resp-c", uow)
+        clock.advance(hours=1)
+        await handle_checkins([checkin("c-3", "resp-c", clock.now, phq9=CRITICAL_PHQ9)], uow, ctx)
+        overtime = SignalSubmitted.model_validate(
+            signal("sig-2", clock.now, person_id="resp-c").model_dump() | {"kind": "overtime"}
+        )
+        await handle_signals([signal("sig-1", clock.now, person_id="resp-c"), overtime], uow, ctx)
+        theirs = await uow.conn.fetchval(
+            "SELECT id FROM cases WHERE subject_id = $1", subject("resp-c")
+        )
+        for ref in ("resp-c", subject("resp-c"), "resp-a"):  # dead letters naming people
+            await uow.conn.execute(
+                "INSERT INTO dead_letter_keys (key_id, wrapped_key, expires_at)"
+                " VALUES ($1, 'k', now() + interval '1 day')",
+                f"dlk-{ref}",
+            )
+            await uow.conn.execute(
+                "INSERT INTO dead_letter_key_people VALUES ($1, $2)", f"dlk-{ref}", ref
+            )
+    before = await pg_dump(endpoints, database)
+    assert mentions(before, "resp-c") and mentions(before, subject("resp-c"))
+
+    request = ErasureRequested(id="er-1", person_id="resp-c", requested_at=NOW, source="hr")
+    subjects = SubjectsErased(
+        id="er-1:subjects", erasure_id="er-1", subject_ids=[subject("resp-c")], occurred_at=NOW
+    )
+    async with uow:
+        await erase_people([request], uow, ctx)
+    async with uow:
+        await erase_subject_sets([subjects, subjects], uow, ctx)
+    async with uow:  # replays change nothing
+        await erase_people([request], uow, ctx)
+        await erase_subject_sets([subjects], uow, ctx)
+        await uow.conn.execute(
+            "DELETE FROM outbox WHERE topic <> $1", RECEIPTS
+        )  # the relay sent the rest
+
+    dump = await pg_dump(endpoints, database)
+    assert not mentions(dump, "resp-c")
+    assert not mentions(dump, subject("resp-c"))
+    assert mentions(dump, subject("worker-1")) and mentions(dump, "resp-a")  # others kept
+
+    async with uow:
+        cases = {
+            row["id"]: row
+            for row in await uow.conn.fetch(
+                "SELECT id, subject_id, status, outcome, responder_id, team_id FROM cases"
+            )
+        }
+        receipts = await uow.conn.fetch("SELECT value FROM outbox WHERE topic = $1", RECEIPTS)
+        dead = await uow.conn.fetch("SELECT key_id FROM dead_letter_keys ORDER BY key_id")
+        timers = await uow.conn.fetch("SELECT id, case_id, subject_id FROM timers")
+        explained = await uow.conn.fetch("SELECT DISTINCT case_id FROM case_evidence")
+        signals_kept = await uow.conn.fetchval("SELECT count(*) FROM signal_observations")
+    assert (cases[theirs]["subject_id"], cases[theirs]["status"]) == ("erased", "resolved")
+    assert cases[theirs]["team_id"] is None
+    assert (cases[handled]["subject_id"], cases[handled]["outcome"]) == (
+        subject("worker-1"),
+        "supported",
+    )
+    assert cases[handled]["responder_id"] is None  # handled by someone who is gone
+    assert cases[held]["status"] == "assigned"  # back to its policy, someone else alerted
+    assert cases[held]["responder_id"] in ("resp-a", "resp-b")
+    assert [row["key_id"] for row in dead] == ["dlk-resp-a"]
+    assert all(t["case_id"] != theirs and t["subject_id"] is None for t in timers)
+    # Their case keeps its rules, not what they rested on (check-ins, dates, scores).
+    assert {row["case_id"] for row in explained} == {handled, held}
+    assert signals_kept == 0
+    (receipt,) = [json.loads(row["value"]) for row in receipts]
+    assert receipt["removed"]["open_cases_closed"] == 1
+    assert (
+        receipt["removed"]["dead_letter_keys"],
+        receipt["removed"]["subject_dead_letter_keys"],
+    ) == (1, 1)
