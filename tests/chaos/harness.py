@@ -20,11 +20,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from kinship_devstack.stack import LocalStack
+from kinship_notifications.domain.signing import endpoint_secret
 from tests.escalation_support import escalation_env
 from tests.processes import ServiceProcess
-from tests.receivers import Received, WebhookReceiver
+from tests.receivers import WEBHOOK_SECRET, Received, WebhookReceiver
 
-WEBHOOK_SECRET = "chaos-webhook-secret-0123456789abcdef"
 API_KEY = "test-key"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
@@ -93,7 +93,7 @@ class Platform:
     def url(self, service: str, path: str) -> str:
         return f"http://127.0.0.1:{self.processes[service].port}{path}"
 
-    async def start(self, *names: str, timeout: float = 120.0) -> None:
+    async def start(self, *names: str, timeout: float = 240.0) -> None:
         """Start services (all by default) and wait until each is ready."""
         chosen = names or tuple(self.processes)
         for name in chosen:
@@ -198,9 +198,12 @@ async def wait_for_no_lag(
     return {group: lag for group, lag in lags.items() if lag}
 
 
-def signed(item: Received, secret: str = WEBHOOK_SECRET) -> bool:
-    """Whether a webhook carries a valid ``X-Kinship-Signature`` of its body."""
-    expected = hmac.new(secret.encode(), item.body, hashlib.sha256).hexdigest()
+def signed(item: Received, master: str = WEBHOOK_SECRET) -> bool:
+    """Whether a webhook carries a valid ``X-Kinship-Signature`` of its body, made with the
+    secret of the endpoint it was sent to (derived from the service's webhook secret)."""
+    url = f"http://{item.headers.get('host', '')}{item.path}"
+    secret = endpoint_secret(master.encode(), url).encode()
+    expected = hmac.new(secret, item.body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(item.headers.get("x-kinship-signature", ""), f"sha256={expected}")
 
 

@@ -24,9 +24,17 @@ from kinship_notifications.settings import NotificationSettings
 from kinship_recognition.composition import create_app as create_recognition
 from kinship_recognition.settings import RecognitionSettings
 from kinship_runtime.settings import KinshipSettings
-from tests.chaos.harness import platform_env, receive_operations, schema_of, wait_for_no_lag
+from kinship_runtime.vault import VaultClient
+from tests.chaos.harness import (
+    API_KEY,
+    platform_env,
+    receive_operations,
+    schema_of,
+    wait_for_no_lag,
+)
 from tests.conftest import Endpoints
 from tests.database import rows
+from tests.escalation_support import VaultOf, vault_client
 
 
 @dataclass
@@ -68,16 +76,18 @@ class InProcessPlatform:
         return await wait_for_no_lag(self.bootstrap, self.groups, timeout)
 
 
-def _apps(service_env: dict[str, str]) -> dict[str, tuple[FastAPI, KinshipSettings]]:
-    checkin = CheckinSettings(database_schema=schema_of(service_env, "checkin"))
+def _apps(
+    service_env: dict[str, str], vault: VaultClient
+) -> dict[str, tuple[FastAPI, KinshipSettings]]:
+    """The four apps; the other services reach the check-in service's vault through
+    ``vault`` (in-process, like their HTTP client would over the network)."""
     escalation = EscalationSettings(database_schema=schema_of(service_env, "escalation"))
     notifications = NotificationSettings(database_schema=schema_of(service_env, "notifications"))
     recognition = RecognitionSettings(database_schema=schema_of(service_env, "recognition"))
     return {
-        "checkin": (create_checkin(checkin), checkin),
-        "escalation": (create_escalation(escalation), escalation),
-        "notifications": (create_notifications(notifications), notifications),
-        "recognition": (create_recognition(recognition), recognition),
+        "escalation": (create_escalation(escalation, providers=[VaultOf(vault)]), escalation),
+        "notifications": (create_notifications(notifications, VaultOf(vault)), notifications),
+        "recognition": (create_recognition(recognition, VaultOf(vault)), recognition),
     }
 
 
@@ -89,8 +99,12 @@ async def running_platform(
     for name, value in platform_env(service_env, "checkin").items():
         if name != "KINSHIP_DATABASE_SCHEMA":
             monkeypatch.setenv(name, value)
-    apps = _apps(service_env)
+    checkin = CheckinSettings(database_schema=schema_of(service_env, "checkin"))
+    checkin_app = create_checkin(checkin)
     async with AsyncExitStack() as stack:
+        vault = await stack.enter_async_context(vault_client(checkin_app, API_KEY))
+        apps: dict[str, tuple[FastAPI, KinshipSettings]] = {"checkin": (checkin_app, checkin)}
+        apps |= _apps(service_env, vault)
         clients: dict[str, httpx.AsyncClient] = {}
         # One after the other: each creates the registry's topics on its first start.
         for name, (app, _settings) in apps.items():

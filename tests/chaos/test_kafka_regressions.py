@@ -16,7 +16,7 @@ import pytest
 from tests.chaos.inprocess import InProcessPlatform
 from tests.escalation_support import SUBJECTS, encode_person, recorded_event
 from tests.kafka_reading import checkin, encode, publish, read_all
-from tests.notifications_support import kudos
+from tests.notifications_support import kudos, signed_headers
 
 pytestmark = pytest.mark.chaos
 
@@ -204,11 +204,14 @@ async def test_a_header_that_is_not_utf8_costs_no_record_in_any_service(
             ),
         ]
     for index, (name, key, body, id_field) in enumerate(sends):
+        value = encode(body)
+        # Notification requests are signed by the Kinship service that makes them.
+        signature = signed_headers(value) if name == "notifications.requests" else []
         await publish(
             platform.bootstrap,
             platform.topic(name),
-            [(key.encode(), encode(body))],
-            headers=headers(body[id_field], index // 7),
+            [(key.encode(), value)],
+            headers=[*headers(body[id_field], index // 7), *signature],
         )
 
     assert await platform.settle() == {}, "no consumer group is stuck"

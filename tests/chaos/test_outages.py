@@ -34,12 +34,14 @@ from tests.conftest import Endpoints
 from tests.database import rows, wait_for_count
 from tests.escalation_support import encode_person, recorded
 from tests.kafka_reading import checkin, publish, read_all
+from tests.notifications_support import publish_requests
 
 pytestmark = pytest.mark.chaos
 
 
-def alert_request(index: int, responder: str) -> tuple[bytes, bytes]:
-    request = NotificationRequest(
+def alert_request(index: int, responder: str) -> NotificationRequest:
+    """A critical alert for ``responder``, as escalation asks for one (signed when sent)."""
+    return NotificationRequest(
         id=f"alert:a-{index}",
         kind=MessageKind.ALERT,
         recipient=Recipient(person_id=responder),
@@ -52,11 +54,10 @@ def alert_request(index: int, responder: str) -> tuple[bytes, bytes]:
             step=1,
             reason="Immediate risk: the person may be unsafe. Reach out now.",
             opened_at=datetime.now(UTC),
-            ack_url=f"http://127.0.0.1:9/v1/alerts/a-{index}/acknowledge?token=t",
+            ack_url=f"http://127.0.0.1:9/v1/alerts/a-{index}/acknowledge",
         ),
         created_at=datetime.now(UTC),
     )
-    return responder.encode(), request.model_dump_json().encode()
 
 
 async def wait_until(predicate: Any, timeout: float) -> bool:
@@ -100,7 +101,7 @@ async def test_postgres_restarts_with_critical_alerts_in_flight_leave_nothing_pe
             nonlocal sent
             batch = [alert_request(sent + i, responders[(sent + i) % 6]) for i in range(count)]
             sent += count
-            await publish(endpoints.bootstrap_servers, requests_topic, batch)
+            await publish_requests(endpoints.bootstrap_servers, requests_topic, batch)
 
         await more(8)
         assert await wait_until(lambda: _attempted(receiver), 30), "a first alert is on its way"

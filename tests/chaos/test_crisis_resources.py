@@ -1,13 +1,11 @@
-"""Product gaps the chaos drill found and this branch does not fix (strict xfails: each
-turns into a failure, to be promoted to a plain test, the day it is fixed).
+"""A person at immediate risk whose check-in came over Kafka receives the crisis resources
+message (over HTTP they are in the response too).
 
-- A person at immediate risk whose check-in came over Kafka never receives the crisis
-  resources message: the check-in service gives people random subject ids (its vault), the
-  notifications service looks a subject's channels up by the HMAC of the person id
-  (``directory_people.subject_id``), so no subject is ever found and the delivery fails as
-  ``unknown_recipient`` (12 of 12 in the drill). Over HTTP the person still gets the
-  resources in the response; over Kafka nothing reaches them. The runtime's vault client has
-  ``delivery_target`` for this; the notifications service does not use it yet.
+Found by the chaos drill and kept here as a strict xfail until main fixed it: the check-in
+service gives people random subject ids (its vault) while the notifications service looked
+a subject's channels up by the HMAC of the person id, so every crisis-resources delivery
+failed as ``unknown_recipient`` (12 of 12 in the drill). The notifications service now asks
+the vault for the subject's delivery target.
 """
 
 import asyncio
@@ -23,11 +21,6 @@ from tests.receivers import WebhookReceiver
 pytestmark = pytest.mark.chaos
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="crisis resources are addressed by the vault's random subject id, which the "
-    "notifications service cannot resolve (see the module docstring)",
-)
 async def test_a_person_at_immediate_risk_receives_crisis_resources(
     shared_platform: InProcessPlatform, webhooks: WebhookReceiver
 ) -> None:
