@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import statistics
 import sys
@@ -105,7 +106,7 @@ def growth_per_hour(samples: list[Sample], service: str, skip: float) -> tuple[f
     """MB per hour over the service's longest life without a restart (a least-squares
     slope, after ``skip`` seconds of warm-up), and that life's length in minutes."""
     lives: list[list[Sample]] = []
-    for sample in samples:
+    for sample in (s for s in samples if s.rss_mb.get(service)):  # 0: killed, not yet back
         if not lives or lives[-1][-1].pids.get(service) != sample.pids.get(service):
             lives.append([])
         lives[-1].append(sample)
@@ -451,6 +452,8 @@ def main() -> None:
     parser.add_argument("--keep-stack", action="store_true", help="leave Kafka/PostgreSQL running")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
+    # The drill's own clients reconnect through every broker outage: keep their noise out.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     figures = asyncio.run(run(args))
     report(figures)
     if args.json:

@@ -162,9 +162,9 @@ async def consumer_lag(bootstrap: str, groups: dict[str, str]) -> dict[str, int]
     """Records each consumer group has not committed yet on its topic (end - committed)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await admin.start()
-    await consumer.start()
     try:
+        await admin.start()
+        await consumer.start()
         lags: dict[str, int] = {}
         for group, topic in groups.items():
             partitions = consumer.partitions_for_topic(topic)
