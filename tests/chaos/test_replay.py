@@ -189,6 +189,16 @@ async def test_every_record_published_twice_more_changes_nothing(
     )
     assert resolved.status_code == 200, resolved.text
     await quiet(platform, started)
+    # Earlier tests on the shared platform leave deliveries to closed ports retrying; one that
+    # fails for good would publish its receipt during the replay. Park them: this test counts
+    # only what the replay itself may cause.
+    await platform.rows(
+        "notifications",
+        "UPDATE deliveries SET next_attempt_at = now() + interval '1 day'"
+        " WHERE status = 'pending' AND created_at < $1",
+        started,
+    )
+    await quiet(platform, started)
 
     topics = await platform_topics(platform)
     before = await table_counts(platform)
