@@ -31,7 +31,13 @@ def _mint(secret: bytes, subject: str, expires_at: datetime) -> str:
 def _check(secret: bytes, subject: str, token: str, now: datetime) -> bool:
     version, _, rest = token.partition(".")
     expires_text, _, mac = rest.partition(".")
-    if version != TOKEN_VERSION or not expires_text.isdigit() or len(mac) != 64:
+    if (
+        version != TOKEN_VERSION
+        or not expires_text.isascii()
+        or not expires_text.isdigit()
+        or len(mac) != 64
+        or not mac.isascii()  # compare_digest refuses non-ASCII text with a TypeError
+    ):
         return False
     expires = int(expires_text)
     if not hmac.compare_digest(_mac(secret, subject, expires), mac):
@@ -100,4 +106,8 @@ def sign_request(secret: bytes, value: bytes) -> str:
 
 def request_signed(secret: bytes, value: bytes, signature: str | None) -> bool:
     """Whether a notification request was signed by a Kinship service (constant time)."""
-    return signature is not None and hmac.compare_digest(sign_request(secret, value), signature)
+    return (
+        signature is not None
+        and signature.isascii()  # compare_digest refuses non-ASCII text with a TypeError
+        and hmac.compare_digest(sign_request(secret, value), signature)
+    )

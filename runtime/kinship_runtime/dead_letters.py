@@ -47,7 +47,9 @@ def dead_letter_aad(record: Record) -> str:
 def people_in(record: Record) -> set[str]:
     """The people a record names: its person or subject fields, and a person-id key.
 
-    Best effort over bytes that failed validation: whatever can be read is used.
+    Best effort over bytes that failed validation: whatever can be read is used. Text
+    PostgreSQL cannot store (a NUL, an unpaired surrogate) names nobody (no person id can
+    hold it) and is left out: it used to fail the whole batch's dead-lettering.
     """
     refs: set[str] = set()
     try:
@@ -61,7 +63,17 @@ def people_in(record: Record) -> set[str]:
                 refs.add(value[:200])
     if record.key:
         refs.add(record.key.decode(errors="replace")[:200])
-    return refs
+    return {ref for ref in refs if _storable(ref)}
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 CLEAR_HEADERS = frozenset(

@@ -58,7 +58,7 @@ class RequestLimits:
             token = _bearer(scope)
             identity = await self._identify(token) if token else None
             if identity is None:
-                await self._drain_then(receive, declared or 0, send, 401, _unauthorized())
+                await self._drain_then(receive, declared, send, 401, _unauthorized())
                 return
             scope.setdefault("state", {})[IDENTITY_KEY] = identity
         body = await self._read(receive)
@@ -92,9 +92,16 @@ class RequestLimits:
             more = message.get("more_body", False)
 
     async def _drain_then(
-        self, receive: Receive, declared: int, send: Send, status: int, body: dict[str, Any]
+        self,
+        receive: Receive,
+        declared: int | None,
+        send: Send,
+        status: int,
+        body: dict[str, Any],
     ) -> None:
-        if 0 < declared <= self._drain:
+        # A body sent without a length (chunked) is drained too, up to the same bound: the
+        # client then reads the answer instead of a reset connection.
+        if declared is None or 0 < declared <= self._drain:
             await self._discard(receive, 0, True)
         await _respond(send, status, body, close=True)
 

@@ -172,9 +172,16 @@ class OutboxRelay:
         return published > 0
 
     async def _lead(self) -> bool:
-        if self._leader is not None and not self._leader.is_closed():
-            return True
-        self._leader = None
+        if self._leader is not None:
+            try:
+                if not self._leader.is_closed():
+                    return True
+            except asyncpg.InterfaceError:
+                # The server dropped the connection (a PostgreSQL restart) and the pool took
+                # it back: the proxy refuses every call from now on. Without this the relay
+                # failed here on every round, silently, until the process restarted.
+                pass
+            await self._resign()
         conn = await self._pool.acquire()
         try:
             if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self._lock):

@@ -22,7 +22,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
 T = TypeVar("T")
 
-_TRANSIENT_DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+_TRANSIENT_DATABASE_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     asyncpg.exceptions.CannotConnectNowError,
@@ -33,7 +33,20 @@ _TRANSIENT_DATABASE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.DeadlockDetectedError,
     asyncpg.exceptions.InsufficientResourcesError,
     asyncpg.exceptions.OperatorInterventionError,
+    # What asyncpg raises when a query goes out on a connection the server closed in the
+    # middle of an operation ("cannot switch to state 15; another operation (2) is in
+    # progress"): seen on every fast shutdown of PostgreSQL under load (the chaos suite). A new
+    # attempt gets another connection.
+    asyncpg.exceptions.InternalClientError,
 )
+
+
+TRANSIENT_TYPES: tuple[type[Exception], ...] = (
+    *_TRANSIENT_DATABASE_ERRORS,
+    OSError,
+    KafkaError,
+)
+"""Every exception class ``is_transient`` may accept (for Kafka, only retriable errors)."""
 
 
 def is_transient(error: BaseException) -> bool:

@@ -55,7 +55,18 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.trace import Link, SpanKind, Status
 from opentelemetry.util.types import Attributes
 
-SAFE_FIELDS = ("topic", "partition", "offset", "reason_code", "count", "duration_ms", "status")
+from kinship_runtime.quiet import LibraryRepeats
+
+SAFE_FIELDS = (
+    "topic",
+    "partition",
+    "offset",
+    "reason_code",
+    "count",
+    "duration_ms",
+    "status",
+    "repeated",
+)
 """Extra fields a log record may carry into the JSON line."""
 
 SAFE_SPAN_ATTRIBUTES = frozenset(
@@ -161,6 +172,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     """Route every logger to stderr as JSON."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
+    # A library's repeated warnings (aiokafka while the broker is away) once a minute.
+    handler.addFilter(LibraryRepeats())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

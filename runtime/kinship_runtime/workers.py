@@ -3,9 +3,10 @@
 Every worker of a service (the outbox relay, escalation's timers, notifications' deliveries)
 runs as a ``SupervisedLoop``: rounds run until ``stop``; a transient failure (the database or
 the broker is away) is waited out with backoff and logged once per outage; any other error is
-logged and the loop carries on after a backoff. A loop whose task ended anyway, or whose
-round has been stuck for longer than ``stall_seconds``, reports itself unhealthy, which fails
-the service's ``/readyz`` so that the orchestrator restarts it.
+logged and the loop carries on after a backoff. A loop whose task ended anyway, whose round
+has been stuck for longer than ``stall_seconds``, or whose rounds have all failed for that
+long, reports itself unhealthy, which fails the service's ``/readyz`` so that the
+orchestrator restarts it.
 """
 
 import asyncio
@@ -65,6 +66,7 @@ class SupervisedLoop:
         self.stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._round_started: float | None = None
+        self._failing_since: float | None = None
         self.rounds = 0
         self.failures = 0
 
@@ -91,11 +93,15 @@ class SupervisedLoop:
             self._task.cancel()
 
     def healthy(self) -> bool:
-        """Running, and no round stuck for longer than ``stall_seconds``."""
+        """Running; no round stuck, and not every round failing, for ``stall_seconds``."""
         if self._task is None or self._task.done():
             return False
+        now = time.monotonic()
+        failing = self._failing_since
+        if failing is not None and now - failing >= self._stall:
+            return False  # a failure that never ends is not an outage to wait out silently
         started = self._round_started
-        return started is None or time.monotonic() - started < self._stall
+        return started is None or now - started < self._stall
 
     async def _run(self) -> None:
         while not self.stopping.is_set():
@@ -106,6 +112,8 @@ class SupervisedLoop:
             except Exception as error:
                 self._round_started = None
                 self.failures += 1
+                if self._failing_since is None:
+                    self._failing_since = time.monotonic()
                 if is_transient(error):
                     self._outage.failed(error)
                 else:
@@ -118,6 +126,7 @@ class SupervisedLoop:
                 await self._pause(self._backoff.delay())
                 continue
             self._round_started = None
+            self._failing_since = None
             self.rounds += 1
             self._outage.recovered()
             self._backoff.reset()
