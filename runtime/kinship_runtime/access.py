@@ -176,12 +176,14 @@ class RateLimits:
         """Limits from the settings' notation (``"60/minute"``)."""
         return cls(parse(per_person), parse(per_key))
 
-    async def hit(self, actor: Actor) -> None:
-        """Count one submission; 429 with ``Retry-After`` when over the limit."""
+    async def hit(self, actor: Actor, bucket: str = "submissions") -> None:
+        """Count one request in ``bucket`` (submissions by default; a search counts apart,
+        so that searching never holds back a check-in); 429 with ``Retry-After`` when over
+        the limit."""
         if actor.system is not None:
-            item, key = self.per_key, f"key:{actor.system.name}"
+            item, key = self.per_key, f"{bucket}:key:{actor.system.name}"
         else:
-            item, key = self.per_person, f"person:{actor.person_id}"
+            item, key = self.per_person, f"{bucket}:person:{actor.person_id}"
         if await self._limiter.hit(item, key):
             return
         stats = await self._limiter.get_window_stats(item, key)

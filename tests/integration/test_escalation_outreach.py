@@ -149,10 +149,10 @@ async def test_immediate_risk_is_alerted_taken_revealed_contacted_noted_resolved
     )
     assert detail["explanation"]["rules_version"]
     (rule,) = detail["explanation"]["rules"]
-    assert rule["rule"] == "immediate_risk" and rule["checkin_ids"] == [checkin_id]
+    assert rule["rule"] == "immediate_risk" and rule["checkin_ids"] == ["checkin-1"]
     assert rule["thresholds"] and all(t["source"] for t in rule["thresholds"])
     (facts,) = detail["explanation"]["checkins"]
-    assert facts["checkin_id"] == checkin_id
+    assert facts["checkin_id"] == "checkin-1" and checkin_id not in view.text
     assert facts["scores"]["phq9_item9_positive"] is True
     assert "phq9" not in facts["scores"] and NOTE not in view.text and "Worker-1" not in view.text
     assert [t["action"] for t in detail["timeline"]][:3] == ["opened", "assigned", "acknowledged"]

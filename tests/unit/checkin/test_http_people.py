@@ -95,6 +95,16 @@ async def test_people_searches_are_rate_limited_per_person(client: httpx.AsyncCl
         for _ in range(4)
     ]
     assert codes == [200, 200, 200, 429]
+    # Searching never holds back a check-in (its own bucket): ann can still check in.
+    checked_in = await client.post(
+        "/v1/checkins", json=checkin("c-after", "ann"), headers=bearer("ann")
+    )
+    assert checked_in.status_code == 202, checked_in.text
+
+
+async def test_people_search_is_for_people_in_the_directory(client: httpx.AsyncClient) -> None:
+    stranger = await client.get("/v1/people", params={"q": "ann"}, headers=bearer("nobody"))
+    assert stranger.status_code == 403
 
 
 async def test_my_data_is_the_callers_own_with_their_notes(

@@ -49,6 +49,8 @@ def test_a_full_form_becomes_a_submission_of_the_person() -> None:
         ({"mood": "6"}, "mood", "out_of_range"),
         ({"mood": "0"}, "mood", "out_of_range"),
         ({"stress": "two"}, "stress", "out_of_range"),
+        ({"mood": "\u00b2"}, "mood", "out_of_range"),  # a digit to str.isdigit, not to int()
+        ({"energy": "\u0663"}, "energy", "out_of_range"),  # Arabic-Indic three
         ({"phq9_1": "4", "mood": "3"}, "phq9_1", "out_of_range"),
         ({"phq9_1": "1", "phq9_2": "1"}, "phq9_3", "phq9_incomplete"),
         ({"who5_5": "1"}, "who5_1", "who5_incomplete"),

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from kinship_console.adapters.api import NotAllowedError
+from kinship_console.adapters.api import Me, NotAllowedError
 from kinship_console.adapters.cases_api import FieldsRejectedError, Policy, PolicyStep, Rotation
 from kinship_console.bootstrap import create_app
 from kinship_console.clock import Clock
@@ -21,7 +21,8 @@ def console() -> Iterator[Console]:
     clock = Clock()
     settings = console_settings()
     store = MemorySessionStore(timedelta(minutes=settings.console_session_idle_minutes), clock)
-    api, provider = FakeCasesApi(acting="cora"), FakeProvider(person_id="cora")
+    api = FakeCasesApi(acting="cora", person=Me(person_id="cora", roles=["coordinator"]))
+    provider = FakeProvider(person_id="cora")
     app = create_app(settings, api=api, provider=provider, store=store, clock=clock, readiness={})
     with TestClient(app, base_url="https://127.0.0.1:8005") as client:
         yield Console(client, api, provider, store, clock)
@@ -92,6 +93,16 @@ def test_a_person_who_is_not_a_coordinator_is_told_so(console: Console) -> None:
     console.sign_in()
     page = console.client.get("/coordinator/policy")
     assert page.status_code == 403 and "Not available to you" in page.text
+
+
+def test_a_peer_responder_is_not_shown_the_coordinators_pages(console: Console) -> None:
+    api = fake(console)
+    api.person = Me(person_id="cora", roles=["peer_responder"])
+    console.sign_in()
+    for path in ("/coordinator", "/coordinator/policy", "/coordinator/report"):
+        page = console.client.get(path)
+        assert page.status_code == 403 and "Not available to you" in page.text
+    assert api.called("open_cases") == [] and api.called("policy") == []
 
 
 def test_the_policy_form_shows_the_policy_in_force(console: Console) -> None:

@@ -637,11 +637,16 @@ async def test_the_case_view_explains_the_case_to_its_responder_and_coordinators
     (fired,) = explanation["rules"]
     assert fired["reason"] == "The person asked a peer responder to reach out."
     assert explanation["rules_version"] and fired["severity"] == "high"
-    assert [(o["checkin_id"], o["signal_kind"]) for o in fired["observations"]] == [("c-1", None)]
+    # Check-ins by their place in the case, never by the id the sending system chose.
+    assert [(o["checkin_id"], o["signal_kind"]) for o in fired["observations"]] == [
+        ("checkin-1", None)
+    ]
+    assert fired["checkin_ids"] == ["checkin-1"]
     assert fired["first_fired_at"] == fired["last_fired_at"] is not None
     assert [(c["checkin_id"], c["scores"]) for c in explanation["checkins"]] == [
-        ("c-1", {"wants_contact": True})
+        ("checkin-1", {"wants_contact": True})
     ]
+    assert '"c-1"' not in answer.text
     assert [e["action"] for e in body["timeline"]] == [
         "opened",
         "assigned",

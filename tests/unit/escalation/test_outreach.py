@@ -182,6 +182,17 @@ async def test_before_the_person_says_yes_nobody_learns_who_they_are_or_records_
     assert not [r for r in uow.tables.audit if r.action == "revealed"]
 
 
+async def test_another_responder_is_refused_before_learning_anything_about_consent(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    case_id = await opened(uow, ctx)
+    await acknowledge(case_id, "resp-a", uow, ctx)
+    with pytest.raises(NotAllowedError):
+        await record_contact(case_id, "resp-b", uow, ctx)
+    with pytest.raises(NotAllowedError):
+        await grant_reveal(case_id, "resp-b", uow, ctx)
+
+
 async def test_yes_lets_the_responder_reveal_and_starts_the_contact_timeout(
     uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
 ) -> None:

@@ -240,7 +240,7 @@ async def test_an_exposure_follow_up_asks_the_person_for_a_short_who5_checkin(
     # An explicit follow-up check-in: a short WHO-5 check-in in the console.
     assert reminder["params"] == {
         "purpose": "exposure_follow_up",
-        "checkin_url": "http://127.0.0.1:8005/checkin?form=who5",
+        "checkin_url": "http://127.0.0.1:8005/checkin?instrument=who5",
     }
 
 

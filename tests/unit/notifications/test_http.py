@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import ClassVar
 
 import httpx
@@ -18,6 +19,7 @@ from faststream.kafka import KafkaBroker
 from pydantic import SecretStr
 
 from kinship_contracts.directory import Channels, Role
+from kinship_notifications.domain.channels import ChannelKind, ContactMethod
 from kinship_notifications.domain.deliveries import QueuedRequest
 from kinship_notifications.domain.policy import Preferences
 from kinship_notifications.entrypoints.http import notifications_router
@@ -38,6 +40,8 @@ from tests.unit.fakes.notifications import NOW, FakeNotificationsUnitOfWork, Fak
 ISSUER = "http://127.0.0.1:9/idp"
 JWT_SECRET = "a-unit-test-secret-that-is-long-enough-for-hs256"
 EVERY_SCOPE = {"Authorization": "Bearer all-scopes-key"}
+
+HOUR = timedelta(hours=1)
 
 
 def bearer(person_id: str, **claims: object) -> dict[str, str]:
@@ -332,7 +336,10 @@ async def test_my_data_has_my_preferences_and_the_deliveries_to_me_by_id_and_by_
     vault.links["subj-ann"] = "ann"
     async with uow:
         uow.add_person("ann", Channels(email="ann@example.org"), "Europe/Berlin", True)
-        await uow.save_preferences("ann", Preferences(locale="de", max_per_day=2))
+        methods = (ContactMethod(ChannelKind.EMAIL), ContactMethod(ChannelKind.SLACK, HOUR))
+        await uow.save_preferences(
+            "ann", Preferences(locale="de", max_per_day=2, contact_methods=methods)
+        )
         await accept_requests(
             [
                 QueuedRequest(request("d-1", person_id="ann")),
@@ -348,6 +355,10 @@ async def test_my_data_has_my_preferences_and_the_deliveries_to_me_by_id_and_by_
     body = answer.json()
     assert body["service"] == "notifications" and body["person_id"] == "ann"
     assert (body["preferences"]["locale"], body["preferences"]["max_per_day"]) == ("de", 2)
+    assert body["preferences"]["contact_methods"] == [
+        {"channel": "email", "delay_seconds": 0},
+        {"channel": "slack", "delay_seconds": 3600},
+    ]
     assert body["directory"] == {
         "timezone": "Europe/Berlin",
         "channels": {"email": "ann@example.org"},

@@ -41,7 +41,7 @@ from kinship_checkin.settings import CheckinSettings
 from kinship_contracts.base import Identifier
 from kinship_contracts.checkins import CheckinSubmitted
 from kinship_contracts.directory import OutreachPreference, Role
-from kinship_runtime.access import Actor, allow, forbidden
+from kinship_runtime.access import Actor, RateLimits, allow, forbidden
 from kinship_runtime.identity import Scope
 from kinship_runtime.outbox import OutboxRelay
 
@@ -59,7 +59,7 @@ RequestErasure = Annotated[
 ReadErasure = Annotated[Actor, Depends(allow(scopes=[Scope.ERASURE_REQUEST], everyone=True))]
 ListErasures = Annotated[Actor, Depends(allow(roles=[Role.COORDINATOR]))]
 PersonOnly = Annotated[Actor, Depends(allow(everyone=True))]
-FindPeople = Annotated[Actor, Depends(allow(everyone=True, rate_limited=True))]
+FindPeople = Annotated[Actor, Depends(allow(everyone=True))]  # counted apart: see people()
 
 SubjectId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -556,12 +556,16 @@ def _people_routes(router: APIRouter) -> None:
         actor: FindPeople,
         response: Response,
         uow: FromDishka[CheckinUnitOfWork],
+        limits: FromDishka[RateLimits],
         q: Annotated[str, Query(min_length=SEARCH_MIN_CHARS, max_length=100)],
     ) -> PeopleFound:
         """Active colleagues whose name contains ``q`` (or whose id starts with it): ids and
-        names only, at most 20, for choosing whom to thank. People only; rate limited."""
+        names only, at most 20, for choosing whom to thank. People in the directory only;
+        rate limited apart from check-ins (searching never holds back a check-in)."""
         response.headers.update(PRIVATE)
-        del actor  # any signed-in person; the policy counted the search
+        if actor.person is None or not actor.person.known:
+            raise forbidden("only people in the directory may search it")
+        await limits.hit(actor, bucket="people-search")
         try:
             async with uow:
                 found = await find_people(q, uow, SEARCH_MAX_RESULTS)

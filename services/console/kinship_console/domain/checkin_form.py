@@ -71,7 +71,7 @@ def _choice(form: Mapping[str, str], name: str, low: int, high: int) -> tuple[in
     raw = form.get(name, "").strip()
     if raw == "":
         return None, True
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         return None, False
     return int(raw), True
 

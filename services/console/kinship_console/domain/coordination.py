@@ -240,7 +240,7 @@ def programme_report(measures: Mapping[str, Any]) -> ProgrammeReport:
     steps = measures.get("escalation_rate_by_step")
     escalation = sorted(
         _bars(steps if isinstance(steps, Mapping) else {}, scale=1.0),
-        key=lambda bar: int(bar.key) if bar.key.isdigit() else 99,
+        key=lambda bar: int(bar.key) if bar.key.isascii() and bar.key.isdigit() else 99,
     )
     outcomes = measures.get("outcomes")
     feedback_part = measures.get("feedback")

@@ -1,10 +1,11 @@
 """The coordinator's pages: cases nobody has acknowledged, the default escalation policy and
 the on-call rotations (forms with errors by field), and the programme report.
 
-Every page calls the escalation service as the signed-in person: only coordinators are let
-in by it (anyone else sees "not available to you"). Forms are checked here with the
-service's own limits so that each error is named by its field; the service checks again,
-and a field it refuses is named the same way. Saved forms redirect with a confirmation.
+Every page is for people the directory makes coordinators (anyone else sees "not available
+to you"), and calls the escalation service as the signed-in person, which checks again.
+Forms are checked here with the service's own limits so that each error is named by its
+field; the service checks again, and a field it refuses is named the same way. Saved forms
+redirect with a confirmation.
 """
 
 from collections.abc import Awaitable, Callable
@@ -15,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from kinship_console.adapters.api import ApiError
+from kinship_console.adapters.api import ApiError, NotAllowedError
 from kinship_console.adapters.cases_api import CasesApi, FieldsRejectedError, Policy, Rotation
 from kinship_console.domain.cases import CaseFacts, case_rows
 from kinship_console.domain.casework import OPEN
@@ -89,6 +90,10 @@ class CoordinatorPages:
 
     async def _read(self, request: Request, call: Callable[[str], Awaitable[Any]]) -> Any:
         self.console.person(request)
+        # The directory says who coordinates: a peer responder passes GET /v1/cases too, and
+        # would see their own cases listed as "nobody has taken them".
+        if "coordinator" not in (await self.console.me(request)).roles:
+            raise NotAllowedError("escalation", 403)  # as the service would answer
         return await self.console.as_person(request, call)
 
     async def unacknowledged(self, request: Request) -> Response:

@@ -120,9 +120,11 @@ RESPONDER_CAPABILITY = Capability(
     N_("Peer responders"),
 )
 COORDINATOR_CAPABILITY = Capability(
-    "/cases",
-    N_("Cases"),
-    N_("The programme's cases. More coordinator pages are on their way."),
+    "/coordinator",
+    N_("Coordination"),
+    N_(
+        "Cases nobody has taken, the escalation policy, on-call rotations and the programme report."
+    ),
     N_("Coordinators"),
 )
 

@@ -67,7 +67,7 @@ class CsrfGuard:
         if origin is not None and origin != "null" and origin != self.public_origin:
             raise CsrfRefusedError("foreign origin")
         length = request.headers.get("content-length", "")
-        if not length.isdigit() or int(length) > MAX_FORM_BYTES:
+        if not (length.isascii() and length.isdigit()) or int(length) > MAX_FORM_BYTES:
             raise FormTooLargeError  # checked before the body is read
         expected = session_state(request).data.get(CSRF_SESSION_KEY)
         presented = request.headers.get("x-csrf-token")

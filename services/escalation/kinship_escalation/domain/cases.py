@@ -131,9 +131,9 @@ class Case:
     def contact(self, by: str, now: datetime, at: datetime | None = None) -> list[CaseEvent]:
         """The responder reached the person (first contact, at ``at``, by default now). A
         case handed on after first contact keeps the time of its first contact."""
+        self.require_responder(by, "record contact")
         if self.status is not CaseStatus.ACKNOWLEDGED:
             raise CaseTransitionError(self.id, "record contact", self.status, "acknowledge first")
-        self._require_responder(by, "record contact")
         self.contacted_at = self.contacted_at or at or now
         self.status = CaseStatus.CONTACTED
         return [self._event(CaseEventKind.CONTACTED, now)]
@@ -151,9 +151,9 @@ class Case:
     def hand_over(self, by: str, to: str | None, now: datetime) -> list[CaseEvent]:
         """The responder passes the case to another (``to``), or back to the rotation (None:
         whoever its policy alerts next); it awaits the new one's acknowledgement."""
+        self.require_responder(by, "hand over")
         if self.status not in (CaseStatus.ACKNOWLEDGED, CaseStatus.CONTACTED):
             raise CaseTransitionError(self.id, "hand over", self.status, "acknowledge first")
-        self._require_responder(by, "hand over")
         self.responder_id = to
         self.assigned_at = now
         self.acknowledged_at = None
@@ -162,9 +162,9 @@ class Case:
 
     def resolve(self, by: str, outcome: CaseOutcome, now: datetime) -> list[CaseEvent]:
         """Close the case with its outcome."""
+        self.require_responder(by, "resolve")
         if self.status not in (CaseStatus.ACKNOWLEDGED, CaseStatus.CONTACTED):
             raise CaseTransitionError(self.id, "resolve", self.status, "acknowledge first")
-        self._require_responder(by, "resolve")
         self.resolved_at = now
         self.outcome = outcome
         self.status = CaseStatus.RESOLVED
@@ -240,7 +240,9 @@ class Case:
         if not self.awaiting_acknowledgement:
             raise CaseTransitionError(self.id, action, self.status, hint)
 
-    def _require_responder(self, by: str, action: str) -> None:
+    def require_responder(self, by: str, action: str) -> None:
+        """Only the assigned responder may ``action``: checked before anything about the
+        case's state is said, so that nobody else learns it from the refusal."""
         if by != self.responder_id:
             raise NotAllowedError(f"only the case's assigned responder can {action}")
 

@@ -130,8 +130,9 @@ class ThresholdView(BaseModel):
 
 
 class ObservationView(BaseModel):
-    """Something a rule rests on: a check-in (by id) or a load signal (by kind only), when,
-    and the scores that mattered (never item answers or notes)."""
+    """Something a rule rests on: a check-in (by its place in the case, ``checkin-1``…) or a
+    load signal (by kind only), when, and the scores that mattered (never item answers or
+    notes)."""
 
     at: datetime
     checkin_id: str | None
@@ -207,8 +208,16 @@ class CaseDetailView(CaseView):
 
     @classmethod
     def of_detail(cls, detail: view.CaseDetail) -> "CaseDetailView":
-        """The view of a case's detail."""
+        """The view of a case's detail. Check-ins are named by their place in the case
+        (``checkin-1`` the earliest), never by the id the sending system chose: such an id
+        may name the person (``slackbot-U0123-…``), and this view comes before consent."""
         work, explanation = detail.work, detail.explanation
+        order = sorted(explanation.checkins, key=lambda c: (c.at, c.id))
+        labels = {c.id: f"checkin-{n}" for n, c in enumerate(order, start=1)}
+
+        def label(checkin_id: str) -> str:
+            return labels.setdefault(checkin_id, f"checkin-{len(labels) + 1}")
+
         return cls(
             **CaseView.of(detail.stored).model_dump(),
             consent=work.consent,
@@ -227,11 +236,11 @@ class CaseDetailView(CaseView):
                         reason=rule.reason,
                         severity=rule.severity,
                         thresholds=[ThresholdView(**t.__dict__) for t in rule.thresholds],
-                        checkin_ids=list(rule.checkin_ids),
+                        checkin_ids=[label(i) for i in rule.checkin_ids],
                         observations=[
                             ObservationView(
                                 at=o.at,
-                                checkin_id=o.checkin_id,
+                                checkin_id=label(o.checkin_id) if o.checkin_id else None,
                                 signal_kind=o.signal_kind,
                                 scores=o.scores,
                             )
@@ -243,7 +252,7 @@ class CaseDetailView(CaseView):
                     for rule in explanation.rules
                 ],
                 checkins=[
-                    CheckinFacts(checkin_id=c.id, at=c.at, scores=c.scores)
+                    CheckinFacts(checkin_id=label(c.id), at=c.at, scores=c.scores)
                     for c in explanation.checkins
                 ],
             ),

@@ -120,6 +120,7 @@ async def record_contact(
     by default now). Only once a peer may reach out (consent, a self-referral, or risk)."""
     stored = await load_case(case_id, uow)
     case, now = stored.case, ctx.clock()
+    case.require_responder(by, "record contact")  # before saying anything about consent
     work = await work_of(stored, uow)
     if not work.consent.allows_outreach:
         raise CaseTransitionError(

@@ -59,7 +59,7 @@ async def critical_incident(
 
 def checkin_link(ctx: EscalationContext) -> str:
     """The console's check-in page, opened on the short WHO-5 form."""
-    return f"{ctx.console_url.rstrip('/')}/checkin?form=who5"
+    return f"{ctx.console_url.rstrip('/')}/checkin?instrument=who5"
 
 
 async def exposure_follow_up_due(

@@ -208,7 +208,7 @@ def _my_data_route(router: APIRouter) -> None:
         directory = held.directory
         return MyNotificationsData(
             person_id=me,
-            preferences=PreferencesBody(**dataclasses.asdict(held.preferences)),
+            preferences=PreferencesBody.of(held.preferences),
             directory=(
                 DirectoryKept(
                     timezone=directory.timezone,
