@@ -3,14 +3,18 @@
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+import asyncpg
 import httpx
 import pytest
 from dishka import Provider
+from pydantic import SecretStr
 
+from kinship_escalation.composition import MIGRATIONS as ESCALATION_MIGRATIONS
 from kinship_escalation.composition import create_app
 from kinship_escalation.settings import EscalationSettings
 from kinship_notifications.composition import create_app as create_notifications_app
 from kinship_notifications.settings import NotificationSettings
+from kinship_runtime.database import create_pool, migrate_schema
 from tests.conftest import Endpoints
 from tests.escalation_support import Escalation, Starter, VaultOf, checkin_vault, escalation_env
 from tests.notifications_support import WEBHOOK_SECRET, Notifications
@@ -115,3 +119,24 @@ async def recognition(
     schema = f"{service_env['KINSHIP_DATABASE_SCHEMA']}_r"
     async with recognition_running(schema, endpoints, kudos_daily_limit=3) as running:
         yield running
+
+
+@pytest.fixture
+async def escalation_pool(endpoints: Endpoints, database: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a fresh escalation schema, made as the service makes it (json codecs): for
+    tests of the PostgreSQL unit of work without the service."""
+    conn = await asyncpg.connect(endpoints.database_url)
+    try:
+        await migrate_schema(conn, database, ESCALATION_MIGRATIONS)
+    finally:
+        await conn.close()
+    settings = EscalationSettings(
+        env="dev",
+        database_url=SecretStr(endpoints.database_url),
+        database_schema=database,
+        database_pool_min=1,
+        database_pool_max=2,
+    )
+    connections = await create_pool(settings)
+    yield connections
+    await connections.close()

@@ -4,24 +4,18 @@ in PostgreSQL and publish the rules version; load signals open a case and explai
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from pydantic import SecretStr
 
 from kinship_contracts.signals import SignalSubmitted
 from kinship_escalation.adapters.postgres import PostgresEscalationUnitOfWork
-from kinship_escalation.composition import MIGRATIONS
 from kinship_escalation.domain.rules import DetectionRules
 from kinship_escalation.domain.timers import missed_checkins_id
 from kinship_escalation.handlers.detection import handle_checkins
 from kinship_escalation.handlers.signals import handle_signals
-from kinship_escalation.settings import EscalationSettings
-from kinship_runtime.database import create_pool, migrate_schema
 from kinship_runtime.directory import DirectoryProjection
-from tests.conftest import Endpoints
 from tests.escalation_support import (
     STAFF,
     SUBJECTS,
@@ -41,23 +35,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def pool(endpoints: Endpoints, database: str) -> AsyncIterator[asyncpg.Pool]:
-    """A pool on a fresh escalation schema, made as the service makes it (json codecs)."""
-    conn = await asyncpg.connect(endpoints.database_url)
-    try:
-        await migrate_schema(conn, database, MIGRATIONS)
-    finally:
-        await conn.close()
-    settings = EscalationSettings(
-        env="dev",
-        database_url=SecretStr(endpoints.database_url),
-        database_schema=database,
-        database_pool_min=1,
-        database_pool_max=2,
-    )
-    connections = await create_pool(settings)
-    yield connections
-    await connections.close()
+def pool(escalation_pool: asyncpg.Pool) -> asyncpg.Pool:
+    return escalation_pool
 
 
 async def test_the_store_keeps_a_cases_explanation_as_evidence_accumulates(

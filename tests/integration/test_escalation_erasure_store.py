@@ -3,17 +3,14 @@ handlers: after both halves a ``pg_dump`` of the schema holds neither the person
 their subject id, another person's case is intact, and the receipt is queued once."""
 
 import json
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from pydantic import SecretStr
 
 from kinship_contracts.cases import CaseOutcome
 from kinship_contracts.privacy import ErasureRequested, SubjectsErased
 from kinship_contracts.signals import SignalSubmitted
 from kinship_escalation.adapters.postgres import PostgresEscalationUnitOfWork
-from kinship_escalation.composition import MIGRATIONS
 from kinship_escalation.domain.policies import OnCallRotation
 from kinship_escalation.handlers.cases import acknowledge, list_cases, resolve
 from kinship_escalation.handlers.configuration import save_default_policy
@@ -21,8 +18,6 @@ from kinship_escalation.handlers.detection import handle_checkins
 from kinship_escalation.handlers.erasure import erase_people, erase_subject_sets
 from kinship_escalation.handlers.feedback import give_feedback
 from kinship_escalation.handlers.signals import handle_signals
-from kinship_escalation.settings import EscalationSettings
-from kinship_runtime.database import create_pool, migrate_schema
 from kinship_runtime.directory import DirectoryProjection
 from tests.conftest import Endpoints
 from tests.escalation_support import mentions, pg_dump
@@ -45,23 +40,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def pool(endpoints: Endpoints, database: str) -> AsyncIterator[asyncpg.Pool]:
-    """A pool on a fresh escalation schema, made as the service makes it (json codecs)."""
-    conn = await asyncpg.connect(endpoints.database_url)
-    try:
-        await migrate_schema(conn, database, MIGRATIONS)
-    finally:
-        await conn.close()
-    settings = EscalationSettings(
-        env="dev",
-        database_url=SecretStr(endpoints.database_url),
-        database_schema=database,
-        database_pool_min=1,
-        database_pool_max=2,
-    )
-    connections = await create_pool(settings)
-    yield connections
-    await connections.close()
+def pool(escalation_pool: asyncpg.Pool) -> asyncpg.Pool:
+    return escalation_pool
 
 
 async def test_both_halves_leave_nothing_that_names_the_person_or_their_subject(
