@@ -6,6 +6,7 @@ from typing import Any, Generic, TypeVar
 
 import asyncpg
 import httpx
+from aiokafka.admin import AIOKafkaAdminClient
 
 from kinship_runtime.settings import KinshipSettings
 from tests.conftest import Endpoints
@@ -19,6 +20,27 @@ async def rows(database_url: str, schema: str, sql: str, *args: Any) -> list[asy
         return await conn.fetch(sql, *args)
     finally:
         await conn.close()
+
+
+async def clean_up(endpoints: Endpoints, schema: str, prefix: str) -> None:
+    """Drop the schemas named ``<schema>_*`` and delete the topics starting with ``prefix``
+    (what a test platform of several services made)."""
+    conn = await asyncpg.connect(endpoints.database_url)
+    try:
+        for row in await conn.fetch(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1 || '\\_%'", schema
+        ):
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{row["nspname"]}" CASCADE')
+    finally:
+        await conn.close()
+    admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.bootstrap_servers)
+    await admin.start()
+    try:
+        mine = [name for name in await admin.list_topics() if name.startswith(prefix)]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
 
 
 async def wait_for_count(

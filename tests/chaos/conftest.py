@@ -5,15 +5,14 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from kinship_devstack.stack import LocalStack, StackConfig
 from kinship_runtime.identity import all_scopes_key
 from tests.chaos.harness import Faults, Platform
 from tests.chaos.inprocess import InProcessPlatform, running_platform
 from tests.conftest import NOTE_KEY, REPO, TEST_KAFKA_PORT, TEST_POSTGRES_PORT, Endpoints
+from tests.database import clean_up
 
 
 @pytest.fixture
@@ -67,28 +66,12 @@ async def shared_env(endpoints: Endpoints) -> AsyncIterator[dict[str, str]]:
         "KINSHIP_TOPIC_PREFIX": prefix,
         "KINSHIP_CONSUMER_GROUP_PREFIX": f"t{test_id}",
         "KINSHIP_API_KEYS": all_scopes_key("tests", "test-key"),
-        "KINSHIP_PSEUDONYM_KEY": "test-pseudonym-key-0123456789abcdef",
         "KINSHIP_NOTE_KEYS": f"t1:{NOTE_KEY}",
         "KINSHIP_NOTE_KEY_ID": "t1",
         "KINSHIP_GRACEFUL_TIMEOUT_SECONDS": "10",
         "KINSHIP_ENV": "dev",
     }
-    conn = await asyncpg.connect(endpoints.database_url)
-    try:
-        for row in await conn.fetch(
-            "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1 || '\\_%'", schema
-        ):
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{row["nspname"]}" CASCADE')
-    finally:
-        await conn.close()
-    admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.bootstrap_servers)
-    await admin.start()
-    try:
-        mine = [name for name in await admin.list_topics() if name.startswith(prefix)]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
+    await clean_up(endpoints, schema, prefix)
 
 
 @pytest.fixture(scope="package")

@@ -52,7 +52,7 @@ from kinship_contracts.notifications import NotificationRequest
 from kinship_devstack.loopback import Receive, Scope, Send, read_body
 from kinship_runtime.identity import Scope as KeyScope
 from tests.conftest import Endpoints
-from tests.database import rows, wait_for_count
+from tests.database import clean_up, rows, wait_for_count
 from tests.processes import ServiceProcess
 from tests.receivers import SmtpReceiver, free_port
 
@@ -788,26 +788,6 @@ async def running_stack(endpoints: Endpoints, directory: Path) -> AsyncIterator[
         await webhooks.stop()
         smtp.stop()
         await clean_up(endpoints, schema, prefix)
-
-
-async def clean_up(endpoints: Endpoints, schema: str, prefix: str) -> None:
-    """Drop the schemas named ``<schema>_*`` and delete the topics starting with ``prefix``."""
-    conn = await asyncpg.connect(endpoints.database_url)
-    try:
-        for row in await conn.fetch(
-            "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1 || '\\_%'", schema
-        ):
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{row["nspname"]}" CASCADE')
-    finally:
-        await conn.close()
-    admin = AIOKafkaAdminClient(bootstrap_servers=endpoints.bootstrap_servers)
-    await admin.start()
-    try:
-        mine = [name for name in await admin.list_topics() if name.startswith(prefix)]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()
 
 
 # ---- small helpers -----------------------------------------------------------------------------
