@@ -17,7 +17,14 @@ from kinship_contracts.directory import (
     latest_per_person,
 )
 from kinship_contracts.privacy import ErasureReceipt, ErasureStage
-from kinship_escalation.domain.cases import ERASED, AlertRecord, AuditRecord, StoredCase
+from kinship_escalation.domain.cases import (
+    ERASED,
+    AlertRecord,
+    AuditEntry,
+    AuditFilter,
+    AuditRecord,
+    StoredCase,
+)
 from kinship_escalation.domain.casework import (
     CaseNote,
     CaseWork,
@@ -223,6 +230,24 @@ class FakeCases(_Part):
 
     async def audit(self, record: AuditRecord) -> None:
         self.tables.audit.append(record)
+
+    async def audit_log(self, query: AuditFilter, limit: int) -> list[AuditEntry]:
+        found = [
+            AuditEntry(
+                seq,
+                record.at,
+                record.action,
+                record.actor,
+                record.case_ids[0] if len(record.case_ids) == 1 else None,
+                len(record.case_ids),
+            )
+            for seq, record in enumerate(self.tables.audit, start=1)
+            if (query.case_id is None or query.case_id in record.case_ids)
+            and (query.actor is None or record.actor == query.actor)
+            and (query.action is None or record.action == query.action)
+            and (query.before is None or seq < query.before)
+        ]
+        return found[::-1][:limit]
 
     async def save_feedback(self, case_id: str, given_by: str, score: int, at: datetime) -> bool:
         if (case_id, given_by) in self.tables.feedback:

@@ -21,6 +21,8 @@ from kinship_escalation.domain.cases import (
     ERASED,
     AlertPurpose,
     AlertRecord,
+    AuditEntry,
+    AuditFilter,
     AuditRecord,
     Case,
     StoredCase,
@@ -391,6 +393,25 @@ class PostgresCases(_Statements):
             record.sequence,
             record.at,
         )
+
+    async def audit_log(self, query: AuditFilter, limit: int) -> list[AuditEntry]:
+        """Audit records matching ``query``, newest first (``seq``), at most ``limit``."""
+        rows = await self.conn.fetch(
+            "SELECT seq, at, action, actor, case_id, cardinality(case_ids) AS cases"
+            " FROM case_audit"
+            " WHERE ($1::text IS NULL OR case_ids @> ARRAY[$1::text])"
+            " AND ($2::text IS NULL OR actor = $2) AND ($3::text IS NULL OR action = $3)"
+            " AND ($4::bigint IS NULL OR seq < $4) ORDER BY seq DESC LIMIT $5",
+            query.case_id,
+            query.actor,
+            query.action,
+            query.before,
+            limit,
+        )
+        return [
+            AuditEntry(r["seq"], r["at"], r["action"], r["actor"], r["case_id"], r["cases"])
+            for r in rows
+        ]
 
     async def save_feedback(self, case_id: str, given_by: str, score: int, at: datetime) -> bool:
         """Store feedback once per case and giver; False when already given."""

@@ -32,6 +32,7 @@ from kinship_contracts.cases import CaseOutcome, CaseStatus, Severity
 from kinship_contracts.directory import Role
 from kinship_contracts.links import ConsentAnswer
 from kinship_escalation.domain.cases import (
+    AuditFilter,
     CaseNotFoundError,
     CaseTransitionError,
     LinkExpiredError,
@@ -48,6 +49,7 @@ from kinship_escalation.domain.casework import (
 )
 from kinship_escalation.domain.policies import EscalationPolicy, OnCallRotation
 from kinship_escalation.handlers import (
+    audit,
     cases,
     casework,
     configuration,
@@ -763,13 +765,13 @@ async def get_case(
 
 @_routes.put("/v1/rotations/{name}", tags=["on-call"], response_model=OnCallRotation)
 async def put_rotation(
-    name: str, rotation: OnCallRotation, _actor: Coordinators, uow: Uow
+    name: str, rotation: OnCallRotation, actor: Coordinators, uow: Uow, ctx: Context
 ) -> OnCallRotation:
-    """Create or replace an on-call rotation (coordinators)."""
+    """Create or replace an on-call rotation (coordinators; audited)."""
     if rotation.name != name:
         raise HTTPException(422, detail="name mismatch")
     async with uow:
-        return await configuration.save_rotation(rotation, uow)
+        return await configuration.save_rotation(rotation, uow, _person(actor), ctx.clock())
 
 
 @_routes.get("/v1/rotations", tags=["on-call"], response_model=list[OnCallRotation])
@@ -780,10 +782,12 @@ async def get_rotations(_actor: Coordinators, uow: Uow) -> list[OnCallRotation]:
 
 
 @_routes.put("/v1/policies/default", tags=["on-call"], response_model=EscalationPolicy)
-async def put_policy(policy: EscalationPolicy, _actor: Coordinators, uow: Uow) -> EscalationPolicy:
-    """Replace the escalation policy new cases follow (coordinators)."""
+async def put_policy(
+    policy: EscalationPolicy, actor: Coordinators, uow: Uow, ctx: Context
+) -> EscalationPolicy:
+    """Replace the escalation policy new cases follow (coordinators; audited)."""
     async with uow:
-        return await configuration.save_default_policy(policy, uow)
+        return await configuration.save_default_policy(policy, uow, _person(actor), ctx.clock())
 
 
 @_routes.get("/v1/policies/default", tags=["on-call"], response_model=EscalationPolicy)
@@ -799,6 +803,50 @@ async def programme_metrics(_actor: ProgrammeReaders, uow: Uow) -> dict[str, Any
     with ``reports:read``)."""
     async with uow:
         return await programme.programme_metrics(uow)
+
+
+class AuditEntryView(BaseModel):
+    """One audit record: when, what, who, about which case (a list read: how many cases)."""
+
+    seq: int
+    at: datetime | None
+    action: str
+    actor: str
+    case_id: str | None
+    cases: int
+
+
+class AuditPageView(BaseModel):
+    """A page of the audit log, newest first; ``older`` is the next page's ``before``."""
+
+    entries: list[AuditEntryView]
+    older: int | None
+
+
+@_routes.get("/v1/audit", tags=["audit"], response_model=AuditPageView)
+async def get_audit(
+    actor: Coordinators,
+    response: Response,
+    uow: Uow,
+    ctx: Context,
+    relay: Relay,
+    case_id: Annotated[str | None, Query(max_length=200)] = None,
+    by: Annotated[str | None, Query(alias="actor", max_length=200)] = None,
+    action: Annotated[str | None, Query(max_length=100)] = None,
+    before: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=audit.MAX_PAGE)] = 50,
+) -> AuditPageView:
+    """The audit trail, newest first, filtered by case, actor and action (coordinators
+    only, never a key). The read is audited: one record per page."""
+    response.headers.update(PRIVATE)
+    query = AuditFilter(case_id or None, by or None, action or None, before)
+    page = await _run(
+        uow, relay, lambda: audit.read_audit(query, limit, _person(actor), uow, ctx), PRIVATE
+    )
+    return AuditPageView(
+        entries=[AuditEntryView(**dataclasses.asdict(entry)) for entry in page.entries],
+        older=page.older,
+    )
 
 
 def escalation_router() -> APIRouter:

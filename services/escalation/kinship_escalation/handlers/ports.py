@@ -9,7 +9,13 @@ from typing import Any, Protocol
 
 from kinship_contracts.directory import DirectoryChange, OutreachPreference
 from kinship_contracts.privacy import ErasureStage
-from kinship_escalation.domain.cases import AlertRecord, AuditRecord, StoredCase
+from kinship_escalation.domain.cases import (
+    AlertRecord,
+    AuditEntry,
+    AuditFilter,
+    AuditRecord,
+    StoredCase,
+)
 from kinship_escalation.domain.casework import (
     CaseNote,
     CaseWork,
@@ -125,6 +131,10 @@ class Cases(Protocol):
 
     async def audit(self, record: AuditRecord) -> None:
         """Append to the audit trail (transitions, reads, grants)."""
+        ...
+
+    async def audit_log(self, query: AuditFilter, limit: int) -> list[AuditEntry]:
+        """Audit records matching ``query``, newest first (by ``seq``), at most ``limit``."""
         ...
 
     async def save_feedback(self, case_id: str, given_by: str, score: int, at: datetime) -> bool:
