@@ -3,7 +3,7 @@ check-in, acknowledged and read, a policy saved, then ``GET /v1/audit`` newest f
 its filters and cursor; the page reads audited; never a key, never a responder; never the
 person the case is about."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -33,7 +33,14 @@ async def test_coordinators_read_the_audit_newest_first_and_each_page_is_audited
     http, coord = escalation.client, bearer("coord-1")
     taken = await http.post(f"/v1/cases/{case_id}/acknowledge", headers=bearer("resp-a"))
     assert taken.status_code == 200, taken.text
-    assert (await http.get(f"/v1/cases/{case_id}", headers=coord)).status_code == 200
+    view = await http.get(f"/v1/cases/{case_id}", headers=coord)
+    assert view.status_code == 200, view.text
+    # Acknowledged, nobody reached yet: the contact timeout (600 s in the tests) is the
+    # deadline, read from the case's pending timer.
+    acknowledged = datetime.fromisoformat(view.json()["acknowledged_at"])
+    contact_due = datetime.fromisoformat(view.json()["contact_due_at"])
+    assert contact_due - acknowledged == timedelta(seconds=600)
+    assert view.json()["ack_due_at"] is None
     policy = {"steps": [{"target": "responders", "timeout_seconds": 120}]}
     assert (await http.put("/v1/policies/default", json=policy, headers=coord)).is_success
 

@@ -329,6 +329,14 @@ class FakeTimers(_Part):
             armed.fired_at = now
         return [armed.timer for armed in due]
 
+    async def pending_of(self, case_ids: Sequence[str]) -> dict[str, list[Timer]]:
+        found: dict[str, list[Timer]] = {}
+        for armed in self.tables.timers.values():
+            case_id = armed.timer.case_id
+            if armed.fired_at is None and case_id is not None and case_id in case_ids:
+                found.setdefault(case_id, []).append(armed.timer)
+        return found
+
     async def retry_at(self, timer_id: str, due_at: datetime) -> None:
         armed = self.tables.timers[timer_id]
         armed.fired_at = None

@@ -588,6 +588,20 @@ class PostgresTimers(_Statements):
             "UPDATE timers SET fired_at = NULL, due_at = $2 WHERE id = $1", timer_id, due_at
         )
 
+    async def pending_of(self, case_ids: Sequence[str]) -> dict[str, list[Timer]]:
+        """The timers of these cases that have not fired, by case id."""
+        rows = await self.conn.fetch(
+            "SELECT * FROM timers WHERE case_id = ANY($1::text[]) AND fired_at IS NULL"
+            " ORDER BY due_at, id",
+            list(case_ids),
+        )
+        found: dict[str, list[Timer]] = {}
+        for row in rows:
+            timer = _timer(row)
+            if timer is not None and timer.case_id is not None:
+                found.setdefault(timer.case_id, []).append(timer)
+        return found
+
 
 # ---- the directory and responders' workload -------------------------------------------------
 

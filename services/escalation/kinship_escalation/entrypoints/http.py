@@ -48,6 +48,7 @@ from kinship_escalation.domain.casework import (
     ReopenReason,
 )
 from kinship_escalation.domain.policies import EscalationPolicy, OnCallRotation
+from kinship_escalation.domain.timers import CaseDeadlines
 from kinship_escalation.handlers import (
     audit,
     cases,
@@ -123,6 +124,33 @@ class CaseView(BaseModel):
         )
 
 
+class CaseDeadlinesMixin(BaseModel):
+    """When a case's current wait ends (read views only)."""
+
+    ack_due_at: datetime | None = Field(
+        default=None,
+        description="While the current step is unacknowledged: when its acknowledgement "
+        "timeout fires (the case escalates).",
+    )
+    contact_due_at: datetime | None = Field(
+        default=None,
+        description="Acknowledged, no first contact yet: when the contact timeout fires.",
+    )
+
+
+class CaseListItem(CaseView, CaseDeadlinesMixin):
+    """A case in a list: the case view and its deadlines."""
+
+    @classmethod
+    def of_listed(cls, stored: StoredCase, due: CaseDeadlines) -> "CaseListItem":
+        """The list view of a stored case with its deadlines."""
+        return cls(
+            **CaseView.of(stored).model_dump(),
+            ack_due_at=due.ack_due_at,
+            contact_due_at=due.contact_due_at,
+        )
+
+
 class ThresholdView(BaseModel):
     """A threshold a rule applied, with its number and its source."""
 
@@ -183,7 +211,7 @@ class TimelineItem(BaseModel):
     sequence: int | None
 
 
-class CaseDetailView(CaseView):
+class CaseDetailView(CaseView, CaseDeadlinesMixin):
     """The responder's case view: the case, why it is open, whether a peer may reach out,
     how it is being worked, and its timeline. No personal data."""
 
@@ -213,6 +241,8 @@ class CaseDetailView(CaseView):
         work, explanation = detail.work, detail.explanation
         return cls(
             **CaseView.of(detail.stored).model_dump(),
+            ack_due_at=detail.deadlines.ack_due_at,
+            contact_due_at=detail.deadlines.contact_due_at,
             consent=work.consent,
             consent_expires_at=work.consent_expires_at,
             reveal_allowed=work.consent.allows_outreach,
@@ -731,20 +761,22 @@ async def answer_consent(
 # ---- reading cases ----------------------------------------------------------------------------
 
 
-@_routes.get("/v1/cases", tags=["cases"], response_model=list[CaseView])
+@_routes.get("/v1/cases", tags=["cases"], response_model=list[CaseListItem])
 async def list_cases(
     actor: CaseWorkers,
     uow: Uow,
     relay: Relay,
     assigned_to: Annotated[str | None, Query(pattern="^me$")] = None,
     open_only: bool = True,
-) -> list[CaseView]:
+) -> list[CaseListItem]:
     """Cases the caller may see: responders their own; coordinators all (or their own with
     ``assigned_to=me``). One audit record names the cases returned."""
     me = _person(actor)
     responder = me if assigned_to == "me" or not actor.is_coordinator else None
-    stored = await _run(uow, relay, lambda: cases.list_cases(responder, open_only, me, uow))
-    return [CaseView.of(item) for item in stored]
+    found = await _run(
+        uow, relay, lambda: cases.list_cases_with_deadlines(responder, open_only, me, uow)
+    )
+    return [CaseListItem.of_listed(item, due) for item, due in found]
 
 
 @_routes.get("/v1/cases/{case_id}", tags=["cases"], response_model=CaseDetailView)

@@ -191,6 +191,10 @@ class Timers(Protocol):
         """Arm a claimed timer again for ``due_at``."""
         ...
 
+    async def pending_of(self, case_ids: Sequence[str]) -> dict[str, list[Timer]]:
+        """The timers of these cases that have not fired, by case id."""
+        ...
+
 
 class Directory(Protocol):
     """The service's view of the organisation directory."""
