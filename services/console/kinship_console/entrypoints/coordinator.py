@@ -114,9 +114,11 @@ class CoordinatorPages:
             return console.problem_page(request, error, N_("The cases could not be shown."))
         now = console.clock.now()
         waiting = [c for c in cases if c.status in OPEN]
-        rows = case_rows(
-            (CaseFacts(c.case_id, c.severity, c.status, c.opened_at) for c in waiting), now
+        facts = (
+            CaseFacts(c.case_id, c.severity, c.status, c.opened_at, c.ack_due_at, c.contact_due_at)
+            for c in waiting
         )
+        rows = case_rows(facts, now)
         return console.pages.render(
             request,
             "coordinator/unacknowledged.html",
