@@ -119,11 +119,19 @@ async def test_a_responder_works_an_immediate_risk_case_from_alert_to_resolution
             re.compile(r"Judged by the detection rules version \S+\.|The rules version was not")
         )
         await expect(page.locator(".timeline")).to_contain_text("Case opened")
+        # The step's acknowledgement timeout, from the case's timer (or overdue, when the
+        # step already timed out on a slow machine).
+        await expect(page.locator(".case-meta .deadline")).to_have_text(
+            re.compile(r"left to acknowledge|Acknowledgement overdue")
+        )
         await checked(visit)
         await visit.screenshot("case-new")
 
         await page.click("#acknowledge")
         await expect(page.locator("#flash")).to_contain_text("You have taken this case.")
+        await expect(page.locator(".case-meta .deadline")).to_have_text(
+            re.compile(r"left to make first contact")
+        )
         await checked(visit)
 
         async with page.expect_response(f"**/cases/{case_id}/reveal") as revealing:
