@@ -119,11 +119,19 @@ async def test_a_responder_works_an_immediate_risk_case_from_alert_to_resolution
             re.compile(r"Judged by the detection rules version \S+\.|The rules version was not")
         )
         await expect(page.locator(".timeline")).to_contain_text("Case opened")
+        # The step's acknowledgement timeout, from the case's timer (or overdue, when the
+        # step already timed out on a slow machine).
+        await expect(page.locator(".case-meta .deadline")).to_have_text(
+            re.compile(r"left to acknowledge|Acknowledgement overdue")
+        )
         await checked(visit)
         await visit.screenshot("case-new")
 
         await page.click("#acknowledge")
         await expect(page.locator("#flash")).to_contain_text("You have taken this case.")
+        await expect(page.locator(".case-meta .deadline")).to_have_text(
+            re.compile(r"left to make first contact")
+        )
         await checked(visit)
 
         async with page.expect_response(f"**/cases/{case_id}/reveal") as revealing:
@@ -163,6 +171,21 @@ async def test_a_responder_works_an_immediate_risk_case_from_alert_to_resolution
     row = await case_row(stack, case_id)
     assert row["status"] == "resolved" and row["outcome"] == "supported"
     assert row["contacted_at"] is not None
+
+    async with open_visit() as visit:  # the coordinator sees the case's actions audited
+        await visit.sign_in("cora")
+        page = visit.page
+        await page.goto(f"{stack.console_url}/coordinator/audit")
+        await page.fill("#filter-case", case_id)
+        await page.click("form.filters button")
+        rows = page.locator("table.data tbody tr")
+        await expect(rows.first).to_be_visible()
+        table = await page.locator("table.data tbody").inner_text()
+        for action in ("Case opened", "Acknowledged", "Reveal granted", "Resolved"):
+            assert action in table, action
+        assert responder in table
+        await expect(rows.first.locator(f'a[href="/cases/{case_id}"]')).to_be_visible()
+        await checked(visit)
 
 
 async def test_the_case_page_works_with_the_keyboard_alone(stack: Stack, open_visit: Any) -> None:
@@ -261,6 +284,21 @@ async def test_a_coordinator_edits_the_policy_and_sees_each_page(visit: Visit) -
     await expect(page.locator("#r1-members")).to_have_value("rosa\nsam")
     await checked(visit)
     await visit.screenshot("coordinator-rotations")
+
+    await page.click(".subnav >> text=Audit log")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Audit log")
+    await checked(visit)
+    await visit.screenshot("coordinator-audit")
+    await page.fill("#filter-actor", "cora")
+    await page.click("form.filters button")
+    assert "actor=cora" in page.url
+    rows = page.locator("table.data tbody tr")
+    # Newest first: the audit page just read, then the rotation and the policy saved above.
+    await expect(rows.nth(0)).to_contain_text("Audit log read")
+    await expect(rows.nth(1)).to_contain_text("Rotation saved")
+    await expect(rows.nth(2)).to_contain_text("Escalation policy saved")
+    await expect(rows.nth(2)).to_contain_text("cora")
+    await checked(visit)
 
     await page.click("text=Programme report")
     await expect(page.get_by_role("heading", level=1)).to_have_text("Programme report")

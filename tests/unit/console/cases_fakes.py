@@ -18,6 +18,9 @@ from kinship_console.adapters.api import (
     NotFoundError,
 )
 from kinship_console.adapters.cases_api import (
+    AuditEntry,
+    AuditPage,
+    AuditQuery,
     CaseDetail,
     CaseNote,
     CaseNotes,
@@ -36,7 +39,7 @@ from kinship_console.adapters.cases_api import (
 from tests.unit.console.fakes import FakeApi
 
 OPENED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-READS = frozenset({"case", "open_cases", "case_notes", "rotations", "policy", "programme"})
+READS = frozenset({"case", "open_cases", "case_notes", "rotations", "policy", "programme", "audit"})
 """Calls that only read: ``action_error`` fails the others."""
 
 
@@ -102,6 +105,9 @@ class FakeCasesApi(FakeApi):
         )
     )
     measures: dict[str, Any] = field(default_factory=dict)
+    audit_entries: list[AuditEntry] = field(default_factory=list)
+    audit_page_size: int = 3
+    """The audit trail, oldest first (``seq`` rising); a page read adds an ``audit_read``."""
     revealed: RevealedPerson | None = None
     action_error: ApiError | None = None
     case_calls: list[tuple[str, str, tuple[Any, ...]]] = field(default_factory=list)
@@ -111,6 +117,13 @@ class FakeCasesApi(FakeApi):
         self.case_calls.append((name, token, args))
         if self.action_error is not None and name not in READS:
             raise self.action_error
+
+    def _audited(self, action: str, case_id: str | None = None) -> None:
+        seq = max((e.seq for e in self.audit_entries), default=0) + 1
+        actor = f"person:{self.acting}"
+        cases = 1 if case_id else 0
+        entry = AuditEntry(seq=seq, at=OPENED, action=action, actor=actor, case_id=case_id)
+        self.audit_entries.append(entry.model_copy(update={"cases": cases}))
 
     def called(self, name: str) -> list[tuple[Any, ...]]:
         return [args for call, _token, args in self.case_calls if call == name]
@@ -245,8 +258,26 @@ class FakeCasesApi(FakeApi):
     async def save_policy(self, token: str, policy: Policy) -> Policy:
         self._record("save_policy", token, policy)
         self.stored_policy = policy
+        self._audited("policy_changed")
         return policy
 
     async def programme(self, token: str) -> dict[str, Any]:
         self._record("programme", token)
         return self.measures
+
+    async def audit(self, token: str, query: AuditQuery) -> AuditPage:
+        """Pages of ``audit_entries`` newest first, filtered like the service, three a page
+        (so that paging shows with few records); each read is recorded."""
+        self._record("audit", token, query)
+        found = [
+            entry
+            for entry in reversed(self.audit_entries)
+            if (not query.case_id or entry.case_id == query.case_id)
+            and (not query.actor or entry.actor == query.actor)
+            and (not query.action or entry.action == query.action)
+            and (query.before is None or entry.seq < query.before)
+        ]
+        page = found[: self.audit_page_size]
+        older = page[-1].seq if len(found) > len(page) else None
+        self._audited("audit_read")
+        return AuditPage(entries=page, older=older)

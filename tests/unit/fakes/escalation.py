@@ -17,7 +17,14 @@ from kinship_contracts.directory import (
     latest_per_person,
 )
 from kinship_contracts.privacy import ErasureReceipt, ErasureStage
-from kinship_escalation.domain.cases import ERASED, AlertRecord, AuditRecord, StoredCase
+from kinship_escalation.domain.cases import (
+    ERASED,
+    AlertRecord,
+    AuditEntry,
+    AuditFilter,
+    AuditRecord,
+    StoredCase,
+)
 from kinship_escalation.domain.casework import (
     CaseNote,
     CaseWork,
@@ -224,6 +231,24 @@ class FakeCases(_Part):
     async def audit(self, record: AuditRecord) -> None:
         self.tables.audit.append(record)
 
+    async def audit_log(self, query: AuditFilter, limit: int) -> list[AuditEntry]:
+        found = [
+            AuditEntry(
+                seq,
+                record.at,
+                record.action,
+                record.actor,
+                record.case_ids[0] if len(record.case_ids) == 1 else None,
+                len(record.case_ids),
+            )
+            for seq, record in enumerate(self.tables.audit, start=1)
+            if (query.case_id is None or query.case_id in record.case_ids)
+            and (query.actor is None or record.actor == query.actor)
+            and (query.action is None or record.action == query.action)
+            and (query.before is None or seq < query.before)
+        ]
+        return found[::-1][:limit]
+
     async def save_feedback(self, case_id: str, given_by: str, score: int, at: datetime) -> bool:
         if (case_id, given_by) in self.tables.feedback:
             return False
@@ -303,6 +328,14 @@ class FakeTimers(_Part):
         for armed in due:
             armed.fired_at = now
         return [armed.timer for armed in due]
+
+    async def pending_of(self, case_ids: Sequence[str]) -> dict[str, list[Timer]]:
+        found: dict[str, list[Timer]] = {}
+        for armed in self.tables.timers.values():
+            case_id = armed.timer.case_id
+            if armed.fired_at is None and case_id is not None and case_id in case_ids:
+                found.setdefault(case_id, []).append(armed.timer)
+        return found
 
     async def retry_at(self, timer_id: str, due_at: datetime) -> None:
         armed = self.tables.timers[timer_id]

@@ -91,6 +91,10 @@ class CaseSummary(_Lenient):
     acknowledged_at: datetime | None = None
     contacted_at: datetime | None = None
     responder_id: str | None = None
+    ack_due_at: datetime | None = None
+    """Unacknowledged: when the current step's acknowledgement timeout fires."""
+    contact_due_at: datetime | None = None
+    """Acknowledged, nobody reached yet: when the contact timeout fires."""
 
 
 class Me(_Lenient):

@@ -9,6 +9,7 @@ leniently and anything unusable is an ``ApiError``. A refused configuration (422
 full location of each refused field (``FieldsRejectedError``), never the values.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 from urllib.parse import quote
@@ -161,6 +162,42 @@ class Policy(_Lenient):
     unanswered_interval_seconds: int = 900
 
 
+class AuditEntry(_Lenient):
+    """One audit record: when, what, who, about which case (a list read: how many cases)."""
+
+    seq: int
+    at: datetime | None = None
+    action: str
+    actor: str = ""
+    case_id: str | None = None
+    cases: int = 0
+
+
+class AuditPage(_Lenient):
+    """A page of the audit log, newest first; ``older``: the next page's ``before``."""
+
+    entries: list[AuditEntry] = Field(default_factory=list)
+    older: int | None = None
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """The audit log's filters (empty: any) and the cursor of the page asked for."""
+
+    case_id: str = ""
+    actor: str = ""
+    action: str = ""
+    before: int | None = None
+
+    def params(self) -> dict[str, str]:
+        """The query string of ``GET /v1/audit`` (empty filters left out)."""
+        found = {"case_id": self.case_id, "actor": self.actor, "action": self.action}
+        params = {name: value for name, value in found.items() if value}
+        if self.before is not None:
+            params["before"] = str(self.before)
+        return params
+
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -248,6 +285,10 @@ class CasesApi(Protocol):
 
     async def programme(self, token: str) -> dict[str, Any]:
         """``GET /v1/metrics/programme`` (escalation, coordinators)."""
+        ...
+
+    async def audit(self, token: str, query: AuditQuery) -> AuditPage:
+        """``GET /v1/audit`` (escalation, coordinators): a page of the audit log."""
         ...
 
 
@@ -399,6 +440,10 @@ class HttpCasesApi(HttpKinshipApi):
         if not isinstance(answer, dict):
             raise UnavailableError("escalation", 200)
         return answer
+
+    async def audit(self, token: str, query: AuditQuery) -> AuditPage:
+        answer = await self._call("escalation", "GET", "/v1/audit", token, params=query.params())
+        return self._parse("escalation", AuditPage, answer)
 
 
 def _id(value: str) -> str:

@@ -16,6 +16,8 @@ class CaseRow:
     status: str
     opened_at: datetime
     age: timedelta
+    ack_due_at: datetime | None = None
+    contact_due_at: datetime | None = None
 
     @property
     def short_id(self) -> str:
@@ -31,6 +33,10 @@ class CaseFacts:
     severity: str
     status: str
     opened_at: datetime
+    ack_due_at: datetime | None = None
+    """When the current step escalates unless acknowledged (unacknowledged cases)."""
+    contact_due_at: datetime | None = None
+    """When the case escalates unless the person is reached (acknowledged cases)."""
 
 
 def case_rows(cases: Iterable[CaseFacts], now: datetime) -> list[CaseRow]:
@@ -42,6 +48,8 @@ def case_rows(cases: Iterable[CaseFacts], now: datetime) -> list[CaseRow]:
             status=case.status,
             opened_at=case.opened_at,
             age=max(now - case.opened_at, timedelta(0)),
+            ack_due_at=case.ack_due_at,
+            contact_due_at=case.contact_due_at,
         )
         for case in cases
     ]

@@ -8,16 +8,23 @@ field; the service checks again, and a field it refuses is named the same way. S
 redirect with a confirmation.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from kinship_console.adapters.api import ApiError, NotAllowedError
-from kinship_console.adapters.cases_api import CasesApi, FieldsRejectedError, Policy, Rotation
+from kinship_console.adapters.cases_api import (
+    AuditQuery,
+    CasesApi,
+    FieldsRejectedError,
+    Policy,
+    Rotation,
+)
 from kinship_console.domain.cases import CaseFacts, case_rows
 from kinship_console.domain.casework import OPEN
 from kinship_console.domain.coordination import (
@@ -33,7 +40,7 @@ from kinship_console.domain.coordination import (
     rotation_values,
     step_rows,
 )
-from kinship_console.entrypoints.cases import OUTCOME_NAMES, SEVERITIES, STATUSES
+from kinship_console.entrypoints.cases import ACTIONS, OUTCOME_NAMES, SEVERITIES, STATUSES
 from kinship_console.entrypoints.i18n import N_, gettext
 from kinship_console.entrypoints.pages import ConsolePages
 from kinship_console.entrypoints.sessions import session_state
@@ -68,6 +75,14 @@ FIELD_ERRORS = {
     "starts_at": N_("Enter the date and time the first shift starts."),
     "refused": N_("The escalation service did not accept this value."),
 }
+AUDIT_ACTIONS = {
+    **ACTIONS,
+    "policy_changed": N_("Escalation policy saved"),
+    "rotation_saved": N_("Rotation saved"),
+    "audit_read": N_("Audit log read"),
+}
+"""What each audit action is called on the audit page (any other shows its code)."""
+MAX_FILTER = 200
 WITHHELD = N_("Too few cases so far: the figures are withheld so that nobody can be recognised.")
 
 
@@ -104,9 +119,11 @@ class CoordinatorPages:
             return console.problem_page(request, error, N_("The cases could not be shown."))
         now = console.clock.now()
         waiting = [c for c in cases if c.status in OPEN]
-        rows = case_rows(
-            (CaseFacts(c.case_id, c.severity, c.status, c.opened_at) for c in waiting), now
+        facts = (
+            CaseFacts(c.case_id, c.severity, c.status, c.opened_at, c.ack_due_at, c.contact_due_at)
+            for c in waiting
         )
+        rows = case_rows(facts, now)
         return console.pages.render(
             request,
             "coordinator/unacknowledged.html",
@@ -245,6 +262,42 @@ class CoordinatorPages:
         ]
         return self._rotations_page(request, forms, None if existing else form, status_code=422)
 
+    # ---- the audit log ------------------------------------------------------------------------
+
+    async def audit(self, request: Request) -> Response:
+        query = audit_query(request.query_params)
+        try:
+            page = await self._read(request, lambda t: self.api.audit(t, query))
+        except ApiError as error:
+            return self.console.problem_page(
+                request, error, N_("The audit log could not be shown.")
+            )
+        filters = {
+            "case_id": query.case_id,
+            "actor": request.query_params.get("actor", "").strip()[:MAX_FILTER],
+            "action": query.action,
+        }
+        kept = {name: value for name, value in filters.items() if value}
+        older = None
+        if page.older is not None:
+            older = "/coordinator/audit?" + urlencode({**kept, "before": page.older})
+        newest = None
+        if query.before is not None:
+            newest = "/coordinator/audit" + (f"?{urlencode(kept)}" if kept else "")
+        return self.console.pages.render(
+            request,
+            "coordinator/audit.html",
+            {
+                "entries": page.entries,
+                "filters": filters,
+                "older": older,
+                "newest": newest,
+                "action_names": AUDIT_ACTIONS,
+                "section": "audit",
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
     # ---- the programme report ----------------------------------------------------------------
 
     async def report(self, request: Request) -> Response:
@@ -264,6 +317,28 @@ class CoordinatorPages:
                 "section": "report",
             },
         )
+
+
+def audit_query(params: Mapping[str, str]) -> AuditQuery:
+    """The audit page's filters from its query string: trimmed, at most 200 characters
+    each; an actor without a kind is a person's id; a cursor that is not a positive whole
+    number is ignored (the newest page)."""
+
+    def text(name: str) -> str:
+        return params.get(name, "").strip()[:MAX_FILTER]
+
+    actor = text("actor")
+    if actor and ":" not in actor and actor not in _SERVICE_ACTORS:
+        actor = f"person:{actor}"
+    raw = text("before")
+    before = int(raw) if raw.isdigit() and 0 < int(raw) < 2**63 else None
+    return AuditQuery(text("case_id"), actor, text("action"), before)
+
+
+_SERVICE_ACTORS = frozenset(
+    {"detection", "escalation", "timer", "erasure", "subject", "configuration"}
+)
+"""Actors that are parts of Kinship (or the person a case is about), not a person's id."""
 
 
 def _duration(seconds: float | None) -> str:
@@ -290,4 +365,5 @@ def coordinator_routes(console: ConsolePages, api: CasesApi) -> APIRouter:
     router.add_api_route("/coordinator/rotations", pages.rotations, methods=["GET"])
     router.add_api_route("/coordinator/rotations", pages.save_rotation, methods=["POST"])
     router.add_api_route("/coordinator/report", pages.report, methods=["GET"])
+    router.add_api_route("/coordinator/audit", pages.audit, methods=["GET"])
     return router

@@ -104,6 +104,11 @@ def age_text(age: timedelta, locale: str) -> str:
     return format_timedelta(-age, threshold=1.5, add_direction=True, locale=Locale.parse(locale))
 
 
+def duration_text(span: timedelta, locale: str) -> str:
+    """A length of time in words, without direction ("4 minutes", "4 Minuten")."""
+    return format_timedelta(span, threshold=1.5, locale=Locale.parse(locale))
+
+
 def date_text(day: date, locale: str, form: str = "medium") -> str:
     """A date in the page's language; ``short_week`` is the day and month ("12 May", "12. Mai")."""
     if form == "short_week":
@@ -128,6 +133,7 @@ def template_globals() -> dict[str, Callable[..., Any]]:
     """Functions the templates call besides ``_``."""
     return {
         "age_text": age_text,
+        "duration_text": duration_text,
         "format_date": date_text,
         "format_datetime": datetime_text,
         "format_number": number_text,

@@ -29,9 +29,11 @@ class ResponderPages:
         except ApiError as error:
             return console.problem_page(request, error, N_("Your cases could not be shown."))
         now = console.clock.now()
-        rows = case_rows(
-            (CaseFacts(c.case_id, c.severity, c.status, c.opened_at) for c in cases), now
+        facts = (
+            CaseFacts(c.case_id, c.severity, c.status, c.opened_at, c.ack_due_at, c.contact_due_at)
+            for c in cases
         )
+        rows = case_rows(facts, now)
         return console.pages.render(
             request, "cases.html", {"rows": rows, "updated_at": now, "page_scripts": ["htmx"]}
         )

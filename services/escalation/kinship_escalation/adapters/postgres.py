@@ -21,6 +21,8 @@ from kinship_escalation.domain.cases import (
     ERASED,
     AlertPurpose,
     AlertRecord,
+    AuditEntry,
+    AuditFilter,
     AuditRecord,
     Case,
     StoredCase,
@@ -392,6 +394,25 @@ class PostgresCases(_Statements):
             record.at,
         )
 
+    async def audit_log(self, query: AuditFilter, limit: int) -> list[AuditEntry]:
+        """Audit records matching ``query``, newest first (``seq``), at most ``limit``."""
+        rows = await self.conn.fetch(
+            "SELECT seq, at, action, actor, case_id, cardinality(case_ids) AS cases"
+            " FROM case_audit"
+            " WHERE ($1::text IS NULL OR case_ids @> ARRAY[$1::text])"
+            " AND ($2::text IS NULL OR actor = $2) AND ($3::text IS NULL OR action = $3)"
+            " AND ($4::bigint IS NULL OR seq < $4) ORDER BY seq DESC LIMIT $5",
+            query.case_id,
+            query.actor,
+            query.action,
+            query.before,
+            limit,
+        )
+        return [
+            AuditEntry(r["seq"], r["at"], r["action"], r["actor"], r["case_id"], r["cases"])
+            for r in rows
+        ]
+
     async def save_feedback(self, case_id: str, given_by: str, score: int, at: datetime) -> bool:
         """Store feedback once per case and giver; False when already given."""
         value = await self.conn.fetchval(
@@ -566,6 +587,20 @@ class PostgresTimers(_Statements):
         await self.conn.execute(
             "UPDATE timers SET fired_at = NULL, due_at = $2 WHERE id = $1", timer_id, due_at
         )
+
+    async def pending_of(self, case_ids: Sequence[str]) -> dict[str, list[Timer]]:
+        """The timers of these cases that have not fired, by case id."""
+        rows = await self.conn.fetch(
+            "SELECT * FROM timers WHERE case_id = ANY($1::text[]) AND fired_at IS NULL"
+            " ORDER BY due_at, id",
+            list(case_ids),
+        )
+        found: dict[str, list[Timer]] = {}
+        for row in rows:
+            timer = _timer(row)
+            if timer is not None and timer.case_id is not None:
+                found.setdefault(timer.case_id, []).append(timer)
+        return found
 
 
 # ---- the directory and responders' workload -------------------------------------------------

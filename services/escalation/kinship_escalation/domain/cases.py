@@ -348,6 +348,32 @@ class AuditRecord:
         )
 
 
+@dataclass(frozen=True)
+class AuditFilter:
+    """What a coordinator asks of the audit trail: records about one case, by one actor,
+    of one action (each None: any), older than the ``before`` cursor (a record's ``seq``)."""
+
+    case_id: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    before: int | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audit record as the audit log shows it: when, what, who, about which case (one
+    case's id; a list read names none, only how many cases it returned). Never whom it
+    concerns, never what was written."""
+
+    seq: int
+    at: datetime | None
+    action: str
+    actor: str
+    case_id: str | None
+    cases: int
+    """How many cases the record is about (0 for configuration changes and audit reads)."""
+
+
 class AlertPurpose(StrEnum):
     """Why an alert was sent to someone about a case."""
 

@@ -181,3 +181,39 @@ def consent_expiry(case_id: str, consent_id: str, due_at: datetime) -> Timer:
         case_id=case_id,
         payload={"consent_id": consent_id},
     )
+
+
+@dataclass(frozen=True)
+class CaseDeadlines:
+    """When a case's current wait ends, from its pending timers: ``ack_due_at`` while its
+    step is unacknowledged (the step's acknowledgement timeout), ``contact_due_at`` once
+    acknowledged with no first contact yet (the contact timeout)."""
+
+    ack_due_at: datetime | None = None
+    contact_due_at: datetime | None = None
+
+
+def case_deadlines(
+    status: str,
+    step: int,
+    attempt: int,
+    contacted: bool,
+    pending: list[Timer],
+) -> CaseDeadlines:
+    """The deadlines of a case in ``status`` at ``step``/``attempt`` from its timers that
+    have not fired: the current step's acknowledgement timeout while it is opened or
+    assigned; the latest contact timeout while it is acknowledged and nobody was reached.
+    Timers a later state leaves behind (they fire and do nothing) are not deadlines."""
+    if status in ("opened", "assigned"):
+        current = [
+            t.due_at
+            for t in pending
+            if t.kind is TimerKind.ACK_TIMEOUT
+            and t.payload.get("step") == step
+            and t.payload.get("attempt") == attempt
+        ]
+        return CaseDeadlines(ack_due_at=min(current, default=None))
+    if status == "acknowledged" and not contacted:
+        contact = [t.due_at for t in pending if t.kind is TimerKind.CONTACT_TIMEOUT]
+        return CaseDeadlines(contact_due_at=max(contact, default=None))
+    return CaseDeadlines()

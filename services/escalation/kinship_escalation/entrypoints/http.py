@@ -32,6 +32,7 @@ from kinship_contracts.cases import CaseOutcome, CaseStatus, Severity
 from kinship_contracts.directory import Role
 from kinship_contracts.links import ConsentAnswer
 from kinship_escalation.domain.cases import (
+    AuditFilter,
     CaseNotFoundError,
     CaseTransitionError,
     LinkExpiredError,
@@ -47,7 +48,9 @@ from kinship_escalation.domain.casework import (
     ReopenReason,
 )
 from kinship_escalation.domain.policies import EscalationPolicy, OnCallRotation
+from kinship_escalation.domain.timers import CaseDeadlines
 from kinship_escalation.handlers import (
+    audit,
     cases,
     casework,
     configuration,
@@ -121,6 +124,33 @@ class CaseView(BaseModel):
         )
 
 
+class CaseDeadlinesMixin(BaseModel):
+    """When a case's current wait ends (read views only)."""
+
+    ack_due_at: datetime | None = Field(
+        default=None,
+        description="While the current step is unacknowledged: when its acknowledgement "
+        "timeout fires (the case escalates).",
+    )
+    contact_due_at: datetime | None = Field(
+        default=None,
+        description="Acknowledged, no first contact yet: when the contact timeout fires.",
+    )
+
+
+class CaseListItem(CaseView, CaseDeadlinesMixin):
+    """A case in a list: the case view and its deadlines."""
+
+    @classmethod
+    def of_listed(cls, stored: StoredCase, due: CaseDeadlines) -> "CaseListItem":
+        """The list view of a stored case with its deadlines."""
+        return cls(
+            **CaseView.of(stored).model_dump(),
+            ack_due_at=due.ack_due_at,
+            contact_due_at=due.contact_due_at,
+        )
+
+
 class ThresholdView(BaseModel):
     """A threshold a rule applied, with its number and its source."""
 
@@ -182,7 +212,7 @@ class TimelineItem(BaseModel):
     sequence: int | None
 
 
-class CaseDetailView(CaseView):
+class CaseDetailView(CaseView, CaseDeadlinesMixin):
     """The responder's case view: the case, why it is open, whether a peer may reach out,
     how it is being worked, and its timeline. No personal data."""
 
@@ -220,6 +250,8 @@ class CaseDetailView(CaseView):
 
         return cls(
             **CaseView.of(detail.stored).model_dump(),
+            ack_due_at=detail.deadlines.ack_due_at,
+            contact_due_at=detail.deadlines.contact_due_at,
             consent=work.consent,
             consent_expires_at=work.consent_expires_at,
             reveal_allowed=work.consent.allows_outreach,
@@ -738,20 +770,22 @@ async def answer_consent(
 # ---- reading cases ----------------------------------------------------------------------------
 
 
-@_routes.get("/v1/cases", tags=["cases"], response_model=list[CaseView])
+@_routes.get("/v1/cases", tags=["cases"], response_model=list[CaseListItem])
 async def list_cases(
     actor: CaseWorkers,
     uow: Uow,
     relay: Relay,
     assigned_to: Annotated[str | None, Query(pattern="^me$")] = None,
     open_only: bool = True,
-) -> list[CaseView]:
+) -> list[CaseListItem]:
     """Cases the caller may see: responders their own; coordinators all (or their own with
     ``assigned_to=me``). One audit record names the cases returned."""
     me = _person(actor)
     responder = me if assigned_to == "me" or not actor.is_coordinator else None
-    stored = await _run(uow, relay, lambda: cases.list_cases(responder, open_only, me, uow))
-    return [CaseView.of(item) for item in stored]
+    found = await _run(
+        uow, relay, lambda: cases.list_cases_with_deadlines(responder, open_only, me, uow)
+    )
+    return [CaseListItem.of_listed(item, due) for item, due in found]
 
 
 @_routes.get("/v1/cases/{case_id}", tags=["cases"], response_model=CaseDetailView)
@@ -772,13 +806,13 @@ async def get_case(
 
 @_routes.put("/v1/rotations/{name}", tags=["on-call"], response_model=OnCallRotation)
 async def put_rotation(
-    name: str, rotation: OnCallRotation, _actor: Coordinators, uow: Uow
+    name: str, rotation: OnCallRotation, actor: Coordinators, uow: Uow, ctx: Context
 ) -> OnCallRotation:
-    """Create or replace an on-call rotation (coordinators)."""
+    """Create or replace an on-call rotation (coordinators; audited)."""
     if rotation.name != name:
         raise HTTPException(422, detail="name mismatch")
     async with uow:
-        return await configuration.save_rotation(rotation, uow)
+        return await configuration.save_rotation(rotation, uow, _person(actor), ctx.clock())
 
 
 @_routes.get("/v1/rotations", tags=["on-call"], response_model=list[OnCallRotation])
@@ -789,10 +823,12 @@ async def get_rotations(_actor: Coordinators, uow: Uow) -> list[OnCallRotation]:
 
 
 @_routes.put("/v1/policies/default", tags=["on-call"], response_model=EscalationPolicy)
-async def put_policy(policy: EscalationPolicy, _actor: Coordinators, uow: Uow) -> EscalationPolicy:
-    """Replace the escalation policy new cases follow (coordinators)."""
+async def put_policy(
+    policy: EscalationPolicy, actor: Coordinators, uow: Uow, ctx: Context
+) -> EscalationPolicy:
+    """Replace the escalation policy new cases follow (coordinators; audited)."""
     async with uow:
-        return await configuration.save_default_policy(policy, uow)
+        return await configuration.save_default_policy(policy, uow, _person(actor), ctx.clock())
 
 
 @_routes.get("/v1/policies/default", tags=["on-call"], response_model=EscalationPolicy)
@@ -808,6 +844,50 @@ async def programme_metrics(_actor: ProgrammeReaders, uow: Uow) -> dict[str, Any
     with ``reports:read``)."""
     async with uow:
         return await programme.programme_metrics(uow)
+
+
+class AuditEntryView(BaseModel):
+    """One audit record: when, what, who, about which case (a list read: how many cases)."""
+
+    seq: int
+    at: datetime | None
+    action: str
+    actor: str
+    case_id: str | None
+    cases: int
+
+
+class AuditPageView(BaseModel):
+    """A page of the audit log, newest first; ``older`` is the next page's ``before``."""
+
+    entries: list[AuditEntryView]
+    older: int | None
+
+
+@_routes.get("/v1/audit", tags=["audit"], response_model=AuditPageView)
+async def get_audit(
+    actor: Coordinators,
+    response: Response,
+    uow: Uow,
+    ctx: Context,
+    relay: Relay,
+    case_id: Annotated[str | None, Query(max_length=200)] = None,
+    by: Annotated[str | None, Query(alias="actor", max_length=200)] = None,
+    action: Annotated[str | None, Query(max_length=100)] = None,
+    before: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=audit.MAX_PAGE)] = 50,
+) -> AuditPageView:
+    """The audit trail, newest first, filtered by case, actor and action (coordinators
+    only, never a key). The read is audited: one record per page."""
+    response.headers.update(PRIVATE)
+    query = AuditFilter(case_id or None, by or None, action or None, before)
+    page = await _run(
+        uow, relay, lambda: audit.read_audit(query, limit, _person(actor), uow, ctx), PRIVATE
+    )
+    return AuditPageView(
+        entries=[AuditEntryView(**dataclasses.asdict(entry)) for entry in page.entries],
+        older=page.older,
+    )
 
 
 def escalation_router() -> APIRouter:

@@ -27,6 +27,7 @@ from kinship_escalation.domain.casework import (
     NoteKind,
 )
 from kinship_escalation.domain.links import LinkCheck
+from kinship_escalation.domain.timers import CaseDeadlines, case_deadlines
 from kinship_escalation.handlers.alerts import alert_step, screened
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.messages import (
@@ -221,3 +222,26 @@ async def list_cases(
         listing = AuditRecord.listing([item.case for item in stored], person_actor(reader))
         await uow.cases.audit(listing)
     return stored
+
+
+async def deadlines_of(stored: list[StoredCase], uow: EscalationUnitOfWork) -> list[CaseDeadlines]:
+    """Each case's deadlines (acknowledge by, first contact by) from its pending timers."""
+    pending = await uow.timers.pending_of([item.case.id for item in stored])
+    return [
+        case_deadlines(
+            item.case.status.value,
+            item.case.step,
+            item.case.attempt,
+            item.case.contacted_at is not None,
+            pending.get(item.case.id, []),
+        )
+        for item in stored
+    ]
+
+
+async def list_cases_with_deadlines(
+    responder_id: str | None, open_only: bool, reader: str, uow: EscalationUnitOfWork
+) -> list[tuple[StoredCase, CaseDeadlines]]:
+    """``list_cases``, each case with its deadlines."""
+    stored = await list_cases(responder_id, open_only, reader, uow)
+    return list(zip(stored, await deadlines_of(stored, uow), strict=True))

@@ -9,7 +9,13 @@ from typing import Any, Protocol
 
 from kinship_contracts.directory import DirectoryChange, OutreachPreference
 from kinship_contracts.privacy import ErasureStage
-from kinship_escalation.domain.cases import AlertRecord, AuditRecord, StoredCase
+from kinship_escalation.domain.cases import (
+    AlertRecord,
+    AuditEntry,
+    AuditFilter,
+    AuditRecord,
+    StoredCase,
+)
 from kinship_escalation.domain.casework import (
     CaseNote,
     CaseWork,
@@ -127,6 +133,10 @@ class Cases(Protocol):
         """Append to the audit trail (transitions, reads, grants)."""
         ...
 
+    async def audit_log(self, query: AuditFilter, limit: int) -> list[AuditEntry]:
+        """Audit records matching ``query``, newest first (by ``seq``), at most ``limit``."""
+        ...
+
     async def save_feedback(self, case_id: str, given_by: str, score: int, at: datetime) -> bool:
         """Store feedback once per case and giver; False when already given."""
         ...
@@ -179,6 +189,10 @@ class Timers(Protocol):
 
     async def retry_at(self, timer_id: str, due_at: datetime) -> None:
         """Arm a claimed timer again for ``due_at``."""
+        ...
+
+    async def pending_of(self, case_ids: Sequence[str]) -> dict[str, list[Timer]]:
+        """The timers of these cases that have not fired, by case id."""
         ...
 
 

@@ -8,7 +8,7 @@ audit records: what, who among staff or this service, when — never whom it con
 For the case's responder and coordinators; every read is audited.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from kinship_contracts.cases import Severity
@@ -17,7 +17,8 @@ from kinship_escalation.domain.casework import CaseWork, NoteKind, ObservedCheck
 from kinship_escalation.domain.evidence import ObservedFacts, Threshold
 from kinship_escalation.domain.explanations import FiredRule
 from kinship_escalation.domain.rules import REASONS
-from kinship_escalation.handlers.cases import read_case
+from kinship_escalation.domain.timers import CaseDeadlines
+from kinship_escalation.handlers.cases import deadlines_of, read_case
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.outreach import work_of
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
@@ -65,6 +66,8 @@ class CaseDetail:
     safety_plan_recorded: bool
     notes: int
     timeline: list[TimelineEntry]
+    deadlines: CaseDeadlines = field(default_factory=CaseDeadlines)
+    """When the current wait ends (acknowledge by, first contact by), from its timers."""
 
 
 async def explain(stored: StoredCase, uow: EscalationUnitOfWork) -> Explanation:
@@ -121,4 +124,5 @@ async def view_case(
         safety_plan_recorded=any(note.kind is NoteKind.SAFETY_PLAN for note in notes),
         notes=sum(note.kind is not NoteKind.SAFETY_PLAN for note in notes),
         timeline=await uow.casework.timeline(case_id),
+        deadlines=(await deadlines_of([stored], uow))[0],
     )
