@@ -23,8 +23,9 @@ import pytest
 from kinship_runtime.identity import all_scopes_key
 from kinship_runtime.settings import DEV_CREDENTIALS
 from tests.conftest import Endpoints
+from tests.database import clean_up
 from tests.processes import ServiceProcess
-from tests.security.stack import Secrets, clean_up, process_environment, service_environment
+from tests.security.stack import Secrets, process_environment, service_environment
 
 pytestmark = [
     pytest.mark.security,

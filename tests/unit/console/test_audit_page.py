@@ -9,7 +9,7 @@ from html import unescape
 import pytest
 from fastapi.testclient import TestClient
 
-from kinship_console.adapters.api import NotAllowedError
+from kinship_console.adapters.api import Me, NotAllowedError
 from kinship_console.adapters.cases_api import AuditEntry, AuditPage, AuditQuery
 from kinship_console.bootstrap import create_app
 from kinship_console.clock import Clock
@@ -26,7 +26,8 @@ def console() -> Iterator[Console]:
     clock = Clock()
     settings = console_settings()
     store = MemorySessionStore(timedelta(minutes=settings.console_session_idle_minutes), clock)
-    api, provider = FakeCasesApi(acting="cora"), FakeProvider(person_id="cora")
+    api = FakeCasesApi(acting="cora", person=Me(person_id="cora", roles=["coordinator"]))
+    provider = FakeProvider(person_id="cora")
     app = create_app(settings, api=api, provider=provider, store=store, clock=clock, readiness={})
     with TestClient(app, base_url="https://127.0.0.1:8005") as client:
         yield Console(client, api, provider, store, clock)
