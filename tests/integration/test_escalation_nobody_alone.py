@@ -29,14 +29,15 @@ from tests.kafka_reading import publish
 
 pytestmark = pytest.mark.integration
 
-COORDINATOR = bearer("coord-1")
 IMMEDIATE_RISK = [0, 0, 0, 0, 0, 0, 0, 0, 2]
 MODERATE = [2, 2, 1, 1, 1, 1, 1, 1, 0]
 
 
 async def set_policy(escalation: Escalation, **policy: Any) -> None:
     """The coordinator sets the default escalation policy (cases opened later follow it)."""
-    answer = await escalation.client.put("/v1/policies/default", json=policy, headers=COORDINATOR)
+    answer = await escalation.client.put(
+        "/v1/policies/default", json=policy, headers=bearer("coord-1")
+    )
     assert answer.status_code == 200, answer.text
 
 

@@ -47,7 +47,6 @@ STAFF = [
     encode_person("worker-1", "team-x", {"email": "worker-1@example.org"}),
     encode_person("worker-2", "team-x", {"email": "worker-2@example.org"}),
 ]
-RESPONDER = bearer("resp-a")
 
 
 @pytest.fixture
@@ -139,7 +138,7 @@ async def test_immediate_risk_is_alerted_taken_revealed_contacted_noted_resolved
 
     # The case view explains itself: rules, cited thresholds, dates and scores, rules version;
     # whether the responder may reach out and why; no item answers, no note, no name.
-    view = await escalation.client.get(f"/v1/cases/{case_id}", headers=RESPONDER)
+    view = await escalation.client.get(f"/v1/cases/{case_id}", headers=bearer("resp-a"))
     assert view.status_code == 200, view.text
     detail = view.json()
     assert (detail["consent"], detail["reveal_allowed"], detail["note_may_be_shown"]) == (
@@ -157,10 +156,12 @@ async def test_immediate_risk_is_alerted_taken_revealed_contacted_noted_resolved
     assert "phq9" not in facts["scores"] and NOTE not in view.text and "Worker-1" not in view.text
     assert [t["action"] for t in detail["timeline"]][:3] == ["opened", "assigned", "acknowledged"]
 
-    granted = await escalation.client.post(f"/v1/cases/{case_id}/reveal-grant", headers=RESPONDER)
+    granted = await escalation.client.post(
+        f"/v1/cases/{case_id}/reveal-grant", headers=bearer("resp-a")
+    )
     assert granted.status_code == 200, granted.text
     revealed = await services.checkin.post(
-        "/v1/reveal", json={"grant": granted.json()["grant"]}, headers=RESPONDER
+        "/v1/reveal", json={"grant": granted.json()["grant"]}, headers=bearer("resp-a")
     )
     assert revealed.status_code == 200, revealed.text
     person_view = revealed.json()
@@ -169,27 +170,27 @@ async def test_immediate_risk_is_alerted_taken_revealed_contacted_noted_resolved
     assert person_view["note"] == NOTE  # the person shared it; decrypted by the check-in service
 
     contact = await escalation.client.post(
-        f"/v1/cases/{case_id}/contact", json={"channel": "phone"}, headers=RESPONDER
+        f"/v1/cases/{case_id}/contact", json={"channel": "phone"}, headers=bearer("resp-a")
     )
     assert contact.status_code == 200, contact.text
     private = "Agreed to call the EAP tomorrow; her sister is with her tonight"
     written = await escalation.client.post(
-        f"/v1/cases/{case_id}/notes", json={"text": private}, headers=RESPONDER
+        f"/v1/cases/{case_id}/notes", json={"text": private}, headers=bearer("resp-a")
     )
     assert written.status_code == 201, written.text
     plan = {"who_to_call": "Her sister, then the crisis line", "what_helps": "A walk outside"}
     planned = await escalation.client.put(
-        f"/v1/cases/{case_id}/safety-plan", json=plan, headers=RESPONDER
+        f"/v1/cases/{case_id}/safety-plan", json=plan, headers=bearer("resp-a")
     )
     assert planned.status_code == 204, planned.text
-    notes = await escalation.client.get(f"/v1/cases/{case_id}/notes", headers=RESPONDER)
+    notes = await escalation.client.get(f"/v1/cases/{case_id}/notes", headers=bearer("resp-a"))
     assert notes.status_code == 200, notes.text
     assert [n["text"] for n in notes.json()["notes"]] == [private]
     assert notes.json()["safety_plan"]["who_to_call"] == plan["who_to_call"]
     resolved = await escalation.client.post(
         f"/v1/cases/{case_id}/resolve",
         json={"outcome": "referred_professional"},
-        headers=RESPONDER,
+        headers=bearer("resp-a"),
     )
     assert resolved.status_code == 200, resolved.text
 
@@ -256,11 +257,13 @@ async def test_ask_first_nobody_learns_who_it_is_until_the_person_taps_yes(
     assert taken.status_code == 200, taken.text
 
     # Acknowledged, but the person has not answered: no grant, nothing to reveal.
-    refused = await escalation.client.post(f"/v1/cases/{case_id}/reveal-grant", headers=RESPONDER)
+    refused = await escalation.client.post(
+        f"/v1/cases/{case_id}/reveal-grant", headers=bearer("resp-a")
+    )
     assert refused.status_code == 409, refused.text
-    contact = await escalation.client.post(f"/v1/cases/{case_id}/contact", headers=RESPONDER)
+    contact = await escalation.client.post(f"/v1/cases/{case_id}/contact", headers=bearer("resp-a"))
     assert contact.status_code == 409, contact.text
-    detail = (await escalation.client.get(f"/v1/cases/{case_id}", headers=RESPONDER)).json()
+    detail = (await escalation.client.get(f"/v1/cases/{case_id}", headers=bearer("resp-a"))).json()
     assert (detail["consent"], detail["reveal_allowed"]) == ("asked", False)
     reveals = await services.checkin_rows("SELECT count(*) FROM audit WHERE action = 'reveal'")
     assert reveals[0][0] == 0
@@ -274,7 +277,7 @@ async def test_ask_first_nobody_learns_who_it_is_until_the_person_taps_yes(
     path = str(params["consent_yes_url"]).removeprefix(escalation.settings.public_url)
     page = await escalation.client.get(f"{path}?token={token}")
     assert page.status_code == 200 and '<form method="post"' in page.text
-    detail = (await escalation.client.get(f"/v1/cases/{case_id}", headers=RESPONDER)).json()
+    detail = (await escalation.client.get(f"/v1/cases/{case_id}", headers=bearer("resp-a"))).json()
     assert detail["consent"] == "asked"  # opening the page answered nothing
     answered = await escalation.client.post(f"{path}?token={token}")
     assert answered.status_code == 200, answered.text
@@ -282,10 +285,12 @@ async def test_ask_first_nobody_learns_who_it_is_until_the_person_taps_yes(
     again = await escalation.client.post(f"{path}?token={token}")
     assert again.status_code == 409  # answered once
 
-    granted = await escalation.client.post(f"/v1/cases/{case_id}/reveal-grant", headers=RESPONDER)
+    granted = await escalation.client.post(
+        f"/v1/cases/{case_id}/reveal-grant", headers=bearer("resp-a")
+    )
     assert granted.status_code == 200, granted.text
     revealed = await services.checkin.post(
-        "/v1/reveal", json={"grant": granted.json()["grant"]}, headers=RESPONDER
+        "/v1/reveal", json={"grant": granted.json()["grant"]}, headers=bearer("resp-a")
     )
     assert revealed.status_code == 200, revealed.text
     assert revealed.json()["display_name"] == "Worker-1"
@@ -325,12 +330,14 @@ async def test_resources_only_gets_resources_and_no_outreach_except_immediate_ri
     (alert,) = await services.alerts_of(case_id)
     assert alert["recipient"] == {"person_id": "resp-a"}
     assert (await escalation.client.post(escalation.link(alert["alert"]))).status_code == 200
-    detail = (await escalation.client.get(f"/v1/cases/{case_id}", headers=RESPONDER)).json()
+    detail = (await escalation.client.get(f"/v1/cases/{case_id}", headers=bearer("resp-a"))).json()
     assert (detail["consent"], detail["reveal_allowed"]) == ("immediate_risk", True)
-    granted = await escalation.client.post(f"/v1/cases/{case_id}/reveal-grant", headers=RESPONDER)
+    granted = await escalation.client.post(
+        f"/v1/cases/{case_id}/reveal-grant", headers=bearer("resp-a")
+    )
     assert granted.status_code == 200, granted.text
     revealed = await services.checkin.post(
-        "/v1/reveal", json={"grant": granted.json()["grant"]}, headers=RESPONDER
+        "/v1/reveal", json={"grant": granted.json()["grant"]}, headers=bearer("resp-a")
     )
     assert revealed.json()["display_name"] == "Worker-2"
     overridden = await escalation.rows(

@@ -99,6 +99,7 @@ class Secrets:
     dead_letter: str = field(default_factory=_secret)
     webhook: str = field(default_factory=_secret)
     note_key: str = field(default_factory=lambda: base64.b64encode(os.urandom(32)).decode())
+    case_note_key: str = field(default_factory=lambda: base64.b64encode(os.urandom(32)).decode())
     keys: dict[str, str] = field(
         default_factory=lambda: {name: _secret() for name in [*CALLING_SYSTEMS, *SERVICE_KEYS]}
     )
@@ -690,6 +691,7 @@ def service_environment(
         env |= {
             "KINSHIP_LINK_SECRET": secrets_.link,
             "KINSHIP_GRANT_KEY": secrets_.grant,
+            "KINSHIP_CASE_NOTE_KEYS": f"c1:{secrets_.case_note_key}",
             "KINSHIP_PUBLIC_URL": f"http://127.0.0.1:{ports['escalation']}",
             "KINSHIP_TIMER_POLL_SECONDS": "0.5",
         }
