@@ -67,14 +67,15 @@ async def test_an_existing_database_keeps_its_staff_in_the_runtimes_directory_pr
 
     applied = await migrate_schema(conn, database, MIGRATIONS)
 
-    assert applied[-4:] == [
+    assert applied[-5:] == [
         "0002_directory_people.sql",
         "0003_trust.sql",
         "0004_detection.sql",
         "0005_workflow.sql",
+        "0006_case_deadlines.sql",
     ]
     assert "0001_escalation.sql" not in applied
-    assert all(name.startswith("runtime/") for name in applied[:-4])
+    assert all(name.startswith("runtime/") for name in applied[:-5])
     current = await conn.fetchval(
         f'SELECT checksum FROM "{database}".schema_migrations WHERE version = 1'
     )
@@ -120,12 +121,13 @@ async def test_a_new_database_has_only_the_runtimes_directory(
     conn: asyncpg.Connection, database: str
 ) -> None:
     applied = await migrate_schema(conn, database, MIGRATIONS)
-    assert applied[-5:] == [
+    assert applied[-6:] == [
         "0001_escalation.sql",
         "0002_directory_people.sql",
         "0003_trust.sql",
         "0004_detection.sql",
         "0005_workflow.sql",
+        "0006_case_deadlines.sql",
     ]
     made = await tables(conn, database)
     assert {"directory_people", "outbox", "processed_events", "cases", "timers"} <= made
