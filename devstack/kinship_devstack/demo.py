@@ -219,7 +219,8 @@ class Live:
                 print(f"   {self.since()} {delivery.recipient} does not answer…")
                 return
             if self._stays_silent(str(alert.get("case_id", "")), delivery.recipient):
-                print(f"   {self.since()} {delivery.recipient} does not answer…")
+                who = delivery.recipient if delivery.recipient in STAFF_NAMES else "the responder"
+                print(f"   {self.since()} {who} does not answer…")
                 return
             if alert.get("ack_url"):
                 task = asyncio.create_task(
