@@ -1,5 +1,6 @@
 """Helpers for notifications and recognition tests: the services run in-process."""
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from pydantic import SecretStr
 from kinship_checkin.composition import create_app as create_checkin_app
 from kinship_checkin.settings import CheckinSettings
 from kinship_contracts.links import REQUEST_SIGNATURE_HEADER, sign_request
-from kinship_contracts.notifications import NotificationRequest
+from kinship_contracts.notifications import MessageKind, NotificationRequest, Recipient
 from kinship_notifications.domain.signing import endpoint_secret
 from kinship_notifications.settings import NotificationSettings
 from kinship_recognition.settings import RecognitionSettings
@@ -22,6 +23,7 @@ from kinship_runtime.settings import DEV_CREDENTIALS
 from kinship_runtime.vault import VaultClient
 from tests.conftest import Endpoints
 from tests.database import InProcessService
+from tests.escalation_support import AUTH
 from tests.receivers import WEBHOOK_SECRET
 
 __all__ = ["WEBHOOK_SECRET"]
@@ -121,3 +123,40 @@ async def checkin_running(
         ) as client,
     ):
         yield app, InProcessService(client, settings, endpoints)
+
+
+def message(
+    id_: str, kind: MessageKind, recipient: Recipient, **fields: Any
+) -> NotificationRequest:
+    """A notification request of ``kind`` (its template by the same name), created now."""
+    return NotificationRequest.model_validate(
+        {
+            "id": id_,
+            "kind": kind,
+            "recipient": recipient.model_dump(),
+            "template": kind.value,
+            "created_at": datetime.now(UTC),
+            **fields,
+        }
+    )
+
+
+async def until(check: Any, timeout: float = 20.0) -> Any:
+    """Await ``check()`` until it finds something (or the timeout passes)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        found = await check()
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    return await check()
+
+
+async def subject_of(checkin: Checkin, person_id: str) -> str:
+    """The subject id the check-in vault gives ``person_id``."""
+    found = await checkin.client.post(
+        "/v1/subjects/lookup", json={"person_ids": [person_id]}, headers=AUTH
+    )
+    assert found.status_code == 200, found.text
+    return str(found.json()["subjects"][person_id])

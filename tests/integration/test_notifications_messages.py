@@ -4,7 +4,6 @@ resources and shows its time in the person's zone and language; care messages ar
 back by the daily limit, which counts only celebrations and plain reminders; a consent
 question's one-tap links get their tokens at send time, and no token is stored."""
 
-import asyncio
 import json
 import re
 from datetime import UTC, datetime
@@ -16,15 +15,16 @@ from kinship_contracts.links import ConsentAnswer, check_consent_token
 from kinship_contracts.notifications import MessageKind, NotificationRequest, Recipient
 from kinship_contracts.resources import ResourceKind, SupportResource
 from tests.conftest import Endpoints
-from tests.escalation_support import AUTH, bearer
+from tests.escalation_support import bearer
 from tests.integration.conftest import NotificationStarter
 from tests.kafka_reading import encode, publish
 from tests.notifications_support import (
-    Checkin,
     Notifications,
     VaultOver,
     checkin_running,
+    message,
     publish_requests,
+    subject_of,
 )
 from tests.receivers import WebhookReceiver
 
@@ -46,40 +46,6 @@ RESOURCES = [
     ),
 ]
 ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}|T\d{2}:\d{2}:\d{2}")
-
-
-def message(
-    id_: str, kind: MessageKind, recipient: Recipient, **fields: Any
-) -> NotificationRequest:
-    return NotificationRequest.model_validate(
-        {
-            "id": id_,
-            "kind": kind,
-            "recipient": recipient.model_dump(),
-            "template": kind.value,
-            "created_at": datetime.now(UTC),
-            **fields,
-        }
-    )
-
-
-async def until(check: Any, timeout: float = 20.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.1)
-    return await check()
-
-
-async def subject_of(checkin: Checkin, person_id: str) -> str:
-    found = await checkin.client.post(
-        "/v1/subjects/lookup", json={"person_ids": [person_id]}, headers=AUTH
-    )
-    assert found.status_code == 200, found.text
-    return str(found.json()["subjects"][person_id])
 
 
 async def seed(service: Notifications, webhooks: WebhookReceiver, **preferences: Any) -> None:

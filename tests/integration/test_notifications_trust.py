@@ -10,18 +10,20 @@ from typing import Any
 
 import pytest
 
-from kinship_contracts.notifications import MessageKind, NotificationRequest, Recipient
+from kinship_contracts.notifications import MessageKind, Recipient
 from kinship_contracts.resources import ResourceKind, SupportResource
 from tests.conftest import Endpoints
-from tests.escalation_support import AUTH, bearer
+from tests.escalation_support import bearer
 from tests.integration.conftest import NotificationStarter
 from tests.kafka_reading import encode, publish, read_all
 from tests.notifications_support import (
-    Checkin,
     Notifications,
     VaultOver,
     checkin_running,
+    message,
     publish_requests,
+    subject_of,
+    until,
 )
 from tests.receivers import WebhookReceiver
 
@@ -46,40 +48,6 @@ def person_record(person_id: str, webhook: str) -> tuple[bytes, bytes]:
         "active": True,
     }
     return person_id.encode(), encode(body)
-
-
-def message(
-    id_: str, kind: MessageKind, recipient: Recipient, **fields: Any
-) -> NotificationRequest:
-    return NotificationRequest.model_validate(
-        {
-            "id": id_,
-            "kind": kind,
-            "recipient": recipient.model_dump(),
-            "template": kind.value,
-            "created_at": datetime.now(UTC),
-            **fields,
-        }
-    )
-
-
-async def until(check: Any, timeout: float = 20.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.1)
-    return await check()
-
-
-async def subject_of(checkin: Checkin, person_id: str) -> str:
-    found = await checkin.client.post(
-        "/v1/subjects/lookup", json={"person_ids": [person_id]}, headers=AUTH
-    )
-    assert found.status_code == 200, found.text
-    return str(found.json()["subjects"][person_id])
 
 
 async def seed(service: Notifications, webhooks: WebhookReceiver) -> None:
