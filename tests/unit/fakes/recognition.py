@@ -7,8 +7,7 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar
 
 from kinship_contracts.cases import CaseEvent, CaseEventKind
 from kinship_contracts.checkins import CheckinRecorded, DerivedScores
@@ -42,6 +41,7 @@ from kinship_recognition.domain.reports import (
 from kinship_recognition.handlers.ports import ChartFormat, CheckinWeek
 from kinship_runtime.outbox import OutboxMessage, event_message
 from kinship_runtime.vault import VaultUnavailableError
+from tests.unit.fakes.unit_of_work import FakeUnitOfWork
 
 _CASE_TIMES = {
     CaseEventKind.OPENED: "opened_at",
@@ -170,7 +170,7 @@ class FakeVault:
         return {person: self.subject(person) for person in person_ids}
 
 
-class FakeRecognitionUnitOfWork:
+class FakeRecognitionUnitOfWork(FakeUnitOfWork):
     """Implements ``kinship_recognition.handlers.ports.RecognitionUnitOfWork`` in memory.
 
     Like the PostgreSQL unit of work it is idempotent by id (kudos, weeks, awards, supported
@@ -182,7 +182,7 @@ class FakeRecognitionUnitOfWork:
     runtime's dead-letter keys: key id → the people it names.
     """
 
-    _STATE = (
+    _STATE: ClassVar[tuple[str, ...]] = (
         "people",
         "kudos",
         "weeks",
@@ -216,33 +216,7 @@ class FakeRecognitionUnitOfWork:
         self.processed: set[tuple[str, str]] = set()
         self.progress: dict[str, ErasureProgress] = {}
         self.dead_letter_refs: dict[str, set[str]] = {}
-        self.commits = 0
-        self.rollbacks = 0
-        self._entered = False
-        self._snapshot: dict[str, Any] = {}
-
-    async def __aenter__(self) -> Self:
-        assert not self._entered, "a unit of work is entered once at a time"
-        self._entered = True
-        self._snapshot = copy.deepcopy({name: getattr(self, name) for name in self._STATE})
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._entered = False
-        if exc is None:
-            self.commits += 1
-            return
-        self.rollbacks += 1
-        for name, value in self._snapshot.items():
-            setattr(self, name, value)
-
-    def _check_entered(self) -> None:
-        assert self._entered, "handlers run inside an entered unit of work"
+        super().__init__()
 
     # What tests read ---------------------------------------------------------
 
