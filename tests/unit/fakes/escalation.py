@@ -40,6 +40,7 @@ from kinship_escalation.domain.policies import (
     ResponderLoad,
     StaffMember,
 )
+from kinship_escalation.domain.schedules.model import Schedule
 from kinship_escalation.domain.sealing import SubjectKey
 from kinship_escalation.domain.timers import Timer
 from kinship_escalation.handlers.ports import SubjectObservation, SubjectSignal
@@ -104,6 +105,7 @@ class Tables:
     self_care: dict[str, datetime] = field(default_factory=dict)
     rotations: dict[str, OnCallRotation] = field(default_factory=dict)
     policies: dict[str, EscalationPolicy] = field(default_factory=dict)
+    schedules: dict[str, Schedule] = field(default_factory=dict)
     processed: set[tuple[str, str]] = field(default_factory=set)
     outbox: list[OutboxMessage] = field(default_factory=list)
     erasures: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -569,6 +571,18 @@ class FakeOnCall(_Part):
 
     async def save_policy(self, policy: EscalationPolicy) -> None:
         self.tables.policies[policy.name] = policy
+
+    async def schedule(self, name: str) -> Schedule | None:
+        return self.tables.schedules.get(name)
+
+    async def schedules(self) -> list[Schedule]:
+        return [self.tables.schedules[name] for name in sorted(self.tables.schedules)]
+
+    async def save_schedule(self, schedule: Schedule) -> None:
+        self.tables.schedules[schedule.name] = schedule
+
+    async def delete_schedule(self, name: str) -> bool:
+        return self.tables.schedules.pop(name, None) is not None
 
 
 def _about(message: OutboxMessage, keys: set[str], case_ids: Sequence[str]) -> bool:

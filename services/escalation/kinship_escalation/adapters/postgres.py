@@ -46,6 +46,7 @@ from kinship_escalation.domain.policies import (
     ResponderLoad,
     StaffMember,
 )
+from kinship_escalation.domain.schedules.model import Schedule
 from kinship_escalation.domain.sealing import SubjectKey
 from kinship_escalation.domain.timers import Timer, TimerKind
 from kinship_escalation.handlers.ports import SubjectObservation, SubjectSignal
@@ -743,7 +744,7 @@ class PostgresSupport(_Statements):
 
 
 class PostgresOnCall(_Statements):
-    """The ``rotations`` and ``policies`` tables."""
+    """The ``rotations``, ``policies`` and ``schedules`` tables."""
 
     async def rotation(self, name: str) -> OnCallRotation | None:
         """A stored rotation."""
@@ -786,6 +787,30 @@ class PostgresOnCall(_Statements):
             policy.name,
             policy.model_dump_json(),
         )
+
+    async def schedule(self, name: str) -> Schedule | None:
+        """A stored on-call schedule."""
+        body = await self.conn.fetchval("SELECT body FROM schedules WHERE name = $1", name)
+        return Schedule.model_validate(_json(body)) if body is not None else None
+
+    async def schedules(self) -> list[Schedule]:
+        """Every on-call schedule, by name."""
+        rows = await self.conn.fetch("SELECT body FROM schedules ORDER BY name")
+        return [Schedule.model_validate(_json(row["body"])) for row in rows]
+
+    async def save_schedule(self, schedule: Schedule) -> None:
+        """Create or replace an on-call schedule."""
+        await self.conn.execute(
+            "INSERT INTO schedules (name, body) VALUES ($1, $2::text::jsonb)"
+            " ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body, updated_at = now()",
+            schedule.name,
+            schedule.model_dump_json(),
+        )
+
+    async def delete_schedule(self, name: str) -> bool:
+        """Remove an on-call schedule; whether there was one."""
+        status = await self.conn.execute("DELETE FROM schedules WHERE name = $1", name)
+        return bool(status == "DELETE 1")
 
 
 # ---- outreach preferences and working cases ------------------------------------------------

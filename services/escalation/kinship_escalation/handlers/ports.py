@@ -31,6 +31,7 @@ from kinship_escalation.domain.policies import (
     ResponderLoad,
     StaffMember,
 )
+from kinship_escalation.domain.schedules.model import Schedule
 from kinship_escalation.domain.sealing import SubjectKey
 from kinship_escalation.domain.timers import Timer
 from kinship_runtime.outbox import OutboxMessage
@@ -360,6 +361,22 @@ class OnCall(Protocol):
 
     async def save_policy(self, policy: EscalationPolicy) -> None:
         """Create or replace an escalation policy."""
+        ...
+
+    async def schedule(self, name: str) -> Schedule | None:
+        """A stored on-call schedule."""
+        ...
+
+    async def schedules(self) -> list[Schedule]:
+        """Every on-call schedule, by name."""
+        ...
+
+    async def save_schedule(self, schedule: Schedule) -> None:
+        """Create or replace an on-call schedule."""
+        ...
+
+    async def delete_schedule(self, name: str) -> bool:
+        """Remove an on-call schedule; whether there was one."""
         ...
 
 
