@@ -716,11 +716,15 @@ class FakeVault:
         self.down = False
         self.screens: list[tuple[str, list[str]]] = []
         self.lookups: list[list[str]] = []
+        self.unknown: set[str] = set()
+        """People the vault has no subject id for yet (they never checked in)."""
 
-    async def subjects(self, person_ids: Sequence[str]) -> dict[str, str]:
+    async def subjects(self, person_ids: Sequence[str], *, create: bool = True) -> dict[str, str]:
         self._answer()
         self.lookups.append(list(person_ids))
-        return {person: self.subject_of(person) for person in person_ids}
+        if create:
+            self.unknown -= set(person_ids)
+        return {p: self.subject_of(p) for p in person_ids if p not in self.unknown}
 
     async def conflicts(self, subject_id: str, person_ids: Sequence[str]) -> list[str]:
         self._answer()

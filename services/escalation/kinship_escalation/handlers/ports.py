@@ -48,8 +48,8 @@ class Vault(Protocol):
     """The check-in service's vault, the only place that links people to subject ids
     (``kinship_runtime.vault.VaultClient``). An unreachable vault raises an ``OSError``."""
 
-    async def subjects(self, person_ids: Sequence[str]) -> dict[str, str]:
-        """Each person's subject id (one-way)."""
+    async def subjects(self, person_ids: Sequence[str], *, create: bool = True) -> dict[str, str]:
+        """Each person's subject id (one-way; with ``create=False``, only people who have one)."""
         ...
 
     async def conflicts(self, subject_id: str, person_ids: Sequence[str]) -> list[str]:
