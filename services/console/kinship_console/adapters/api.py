@@ -239,7 +239,7 @@ class KinshipApi(Protocol):
         ...
 
 
-def _error_for(service: Service, response: httpx.Response) -> ApiError:
+def error_for(service: Service, response: httpx.Response) -> ApiError:
     status = response.status_code
     if status == 401:
         return NotSignedInError(service, status)
@@ -312,7 +312,7 @@ class HttpKinshipApi:
         except httpx.HTTPError as error:  # refused, reset, timed out
             raise UnavailableError(service) from error
         if response.status_code >= 300:
-            raise _error_for(service, response)
+            raise error_for(service, response)
         try:
             return response.json()
         except ValueError as error:
