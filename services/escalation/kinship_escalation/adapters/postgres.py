@@ -822,16 +822,12 @@ class PostgresCalendarFeeds(_Statements):
     """The ``calendar_feeds`` table (token hashes only)."""
 
     async def replace(self, feed: CalendarFeed) -> None:
-        """Keep ``feed`` in place of its owner's feed of the same kind and subject."""
-        await self.conn.execute(
-            "DELETE FROM calendar_feeds WHERE kind = $1 AND subject = $2 AND owner = $3",
-            feed.kind,
-            feed.subject,
-            feed.owner,
-        )
+        """Keep ``feed`` in place of its owner's feed of the same kind and subject (one
+        statement: two requests at once leave one of the two tokens, never an error)."""
         await self.conn.execute(
             "INSERT INTO calendar_feeds (token_hash, kind, subject, owner, created_at)"
-            " VALUES ($1, $2, $3, $4, $5)",
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind, subject, owner) DO UPDATE SET"
+            " token_hash = EXCLUDED.token_hash, created_at = EXCLUDED.created_at",
             feed.token_hash,
             feed.kind,
             feed.subject,
