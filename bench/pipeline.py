@@ -263,13 +263,18 @@ class Watched:
             mb = sum(rss_mb(pid) for pid in pids)
             self.peak_mb[name] = max(self.peak_mb.get(name, 0.0), mb)
 
-    def figures(self) -> dict[str, Any]:
+    def figures(self, count: int) -> dict[str, Any]:
         wall = time.perf_counter() - self.started
         used = {name: cpu - self.cpu_start[name] for name, cpu in self.cpu().items()}
         busy = machine_busy_seconds() - self.busy_start
         ours = sum(used.values())
         return {
             "cpu_share": {name: round(seconds / wall, 2) for name, seconds in used.items()},
+            # CPU time per check-in hardly depends on how busy the machine is: the figure to
+            # compare changes by on a shared machine (the rate is the one to quote).
+            "cpu_us_per_checkin": {
+                name: round(seconds / count * 1e6) for name, seconds in used.items()
+            },
             "peak_rss_mb": {name: round(mb, 1) for name, mb in self.peak_mb.items()},
             "machine_cpu_share": round(busy / wall, 2),
             "others_cpu_share": round(max(0.0, busy - ours) / wall, 2),
@@ -566,7 +571,7 @@ async def pipeline_run(
             "p99": round(percentile(latencies, 99) * 1000),
             "max": round(max(latencies, default=float("nan")) * 1000),
         },
-        **watch.figures(),
+        **watch.figures(count),
     }
 
 
@@ -697,14 +702,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             results = []
             for number in range(args.runs):
                 watch = watched(stack, platform, os.getpid())
-                profiler = None
-                if args.profile:
-                    out = logs / f"profile-{args.profile}-{number}.svg"
-                    profiler = start_profiler(platform, args.profile, out, args.profile_seconds)
+                profilers = {}
+                for service in args.profile or ():
+                    out = logs / f"profile-{service}-{number}.txt"
+                    spy = start_profiler(platform, service, out, args.profile_seconds)
+                    if spy is not None:
+                        profilers[str(out)] = spy
                 figures = await pipeline_run(stack, platform, groups, args, watch)
-                if profiler is not None:
-                    profiler.wait(timeout=args.profile_seconds + 60)
-                    figures["profile"] = str(out)
+                for out_path, spy in profilers.items():
+                    spy.wait(timeout=args.profile_seconds + 60)
+                    figures.setdefault("profiles", []).append(out_path)
                 baseline = await baseline_rate(stack.bootstrap_servers, args.count, args.people)
                 figures["baseline_rate"] = baseline
                 figures["ratio"] = round(figures["rate"] / baseline, 3)
@@ -735,17 +742,21 @@ def report(number: int, figures: dict[str, Any]) -> None:
         f"  submitted -> evaluated:           p50 {latency['p50']} ms, p99 {latency['p99']} ms,"
         f" max {latency['max']} ms"
     )
-    print("  CPU share (1.00 = one core) and peak RSS:")
+    print("  CPU share (1.00 = one core), CPU µs per check-in, peak RSS (PostgreSQL: the sum")
+    print("  over its processes, shared buffers counted in each):")
+    per_checkin = figures["cpu_us_per_checkin"]
     for name, share in figures["cpu_share"].items():
-        print(f"    {name:16s} {share:5.2f}   {figures['peak_rss_mb'].get(name, 0.0):7.1f} MB")
+        mb = figures["peak_rss_mb"].get(name, 0.0)
+        print(f"    {name:16s} {share:5.2f}  {per_checkin[name]:6d} µs  {mb:7.1f} MB")
+    print(f"    {'all of the above':16s}        {sum(per_checkin.values()):6d} µs")
     print(
         f"  machine busy: {figures['machine_cpu_share']:.2f} cores, of which other people's"
         f" work {figures['others_cpu_share']:.2f}"
     )
     if figures.get("http_refused"):
         print(f"  HTTP submissions refused: {figures['http_refused']}")
-    if figures.get("profile"):
-        print(f"  profile: {figures['profile']}")
+    for path in figures.get("profiles", []):
+        print(f"  profile (py-spy collapsed stacks; flamegraph.pl or speedscope read it): {path}")
 
 
 def main() -> None:
@@ -768,7 +779,9 @@ def main() -> None:
         default=int(os.environ.get("KINSHIP_TEST_POSTGRES_PORT", "25532")),
     )
     parser.add_argument("--http-port", type=int, default=31001, help="first service's port")
-    parser.add_argument("--profile", choices=sorted(SERVICES), help="py-spy one service")
+    parser.add_argument(
+        "--profile", action="append", choices=sorted(SERVICES), help="py-spy a service (repeat)"
+    )
     parser.add_argument("--profile-seconds", type=int, default=20)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
