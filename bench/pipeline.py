@@ -395,7 +395,13 @@ class Progress:
 
 
 async def read_recorded(
-    bootstrap: str, topic: str, run: str, count: int, progress: Progress, ready: asyncio.Event
+    bootstrap: str,
+    topic: str,
+    run: str,
+    count: int,
+    progress: Progress,
+    ready: asyncio.Event,
+    id_prefix: str | None = None,
 ) -> None:
     """Where each of this run's check-ins landed on the recorded topic."""
     consumer = AIOKafkaConsumer(
@@ -409,7 +415,9 @@ async def read_recorded(
         for tp in partitions:
             await consumer.position(tp)
         ready.set()
-        marker = f'"bench-{run}-'.encode()
+        # This run's check-ins: ids "bench-<run>-<index>" (or any id starting with id_prefix,
+        # numbered as they come).
+        marker = f'"{id_prefix or f"bench-{run}-"}'.encode()
         while len(progress.recorded_at) < count:
             batch = await consumer.getmany(timeout_ms=500)
             for tp, records in batch.items():
@@ -419,7 +427,8 @@ async def read_recorded(
                     if start < 0:
                         continue
                     end = value.index(b'"', start + len(marker))
-                    index = int(value[start + len(marker) : end])
+                    tail = value[start + len(marker) : end]
+                    index = int(tail) if id_prefix is None else len(progress.recorded_at)
                     progress.recorded_at[(tp.partition, record.offset)] = index
                     progress.waiting.setdefault(tp.partition, deque()).append(
                         (record.offset, index)
