@@ -293,6 +293,10 @@ def run_service(
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
+        # uvloop and httptools (runtime dependencies): uvicorn's "auto" picks them up, for
+        # the consumers and the database driver as much as for HTTP (docs/performance.md).
+        loop="auto",
+        http="auto",
         # uvicorn's access log prints client addresses and query strings (tokens): the
         # runtime's AccessLog logs route templates instead.
         access_log=False,

@@ -8,14 +8,14 @@ the old text accept the new one, like Flyway's *repair*.
 """
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import asyncpg
+import orjson
 from asyncpg.pool import PoolConnectionProxy
 from asyncpg.transaction import Transaction
 
@@ -155,10 +155,19 @@ async def create_pool(settings: KinshipSettings) -> asyncpg.Pool:
     return pool
 
 
+def json_text(value: Any) -> str:
+    """JSON text of a value, with orjson (several times faster than the standard library on
+    the hot paths: outbox headers, jsonb columns); keys that are not strings are written as
+    strings, as ``json.dumps`` does."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 async def _register_codecs(conn: Connection) -> None:
     # json/jsonb as Python values instead of text.
     for name in ("json", "jsonb"):
-        await conn.set_type_codec(name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        await conn.set_type_codec(
+            name, encoder=json_text, decoder=orjson.loads, schema="pg_catalog"
+        )
 
 
 class PoolTransaction:

@@ -12,7 +12,6 @@ deduplicate.
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -27,7 +26,7 @@ from pydantic import BaseModel
 
 from kinship_contracts.envelope import cloud_event_headers
 from kinship_contracts.links import REQUEST_SIGNATURE_HEADER, sign_request
-from kinship_runtime.database import Connection
+from kinship_runtime.database import Connection, json_text
 from kinship_runtime.kafka import KeyHashPartitioner
 from kinship_runtime.telemetry import EVENTS_PRODUCED, trace_headers
 from kinship_runtime.workers import SupervisedLoop
@@ -99,7 +98,7 @@ async def enqueue(conn: Connection, messages: Sequence[OutboxMessage]) -> None:
             "INSERT INTO outbox (event_id, topic, key, value, headers)"
             " VALUES ($1, $2, $3, $4, $5::text::jsonb)",
             [
-                (m.event_id, m.topic, m.key, m.value, json.dumps(header_rows(m.headers)))
+                (m.event_id, m.topic, m.key, m.value, json_text(header_rows(m.headers)))
                 for m in messages
             ],
         )

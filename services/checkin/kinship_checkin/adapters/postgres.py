@@ -20,7 +20,7 @@ from kinship_checkin.domain.privacy import PersonKey, SealedNote
 from kinship_checkin.domain.trends import TrendCell
 from kinship_contracts.directory import DirectoryChange, OutreachPreference
 from kinship_contracts.privacy import ErasureReceipt
-from kinship_runtime.database import Connection, PoolTransaction
+from kinship_runtime.database import Connection, PoolTransaction, json_text
 from kinship_runtime.dead_letters import shred_dead_letters
 from kinship_runtime.directory import DirectoryProjection, channels_of
 from kinship_runtime.idempotency import first_time
@@ -340,7 +340,7 @@ class PostgresCheckinUnitOfWork(PoolTransaction):
             [m.topic for m in messages],
             [m.key for m in messages],
             [m.value for m in messages],
-            [json.dumps(header_rows(m.headers)) for m in messages],
+            [json_text(header_rows(m.headers)) for m in messages],
             [item.sealed_note.per_person if item.sealed_note else None for item in checkins],
         )
         return {row["id"] for row in rows}
