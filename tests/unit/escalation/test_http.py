@@ -200,6 +200,14 @@ COORDINATOR_ROUTES: list[Route] = [
     ("GET", "/v1/rotations", None),
     ("PUT", "/v1/policies/default", {"steps": [{"target": "responders", "timeout_seconds": 60}]}),
     ("GET", "/v1/policies/default", None),
+    ("GET", "/v1/policies", None),
+    ("GET", "/v1/policies/team-a", None),
+    (
+        "PUT",
+        "/v1/policies/team-a",
+        {"team_id": "team-a", "steps": [{"target": "responders", "timeout_seconds": 60}]},
+    ),
+    ("DELETE", "/v1/policies/team-a", None),
 ]
 
 
@@ -521,9 +529,14 @@ async def test_rotations_and_policies_are_for_coordinators_metrics_also_for_repo
     listed = (await client.get("/v1/rotations", headers=COORD)).json()
     assert [r["name"] for r in listed] == ["night"]
     policy = {"steps": [{"target": "rotation:night", "timeout_seconds": 60}], "name": "other"}
+    mismatch = await client.put("/v1/policies/default", json=policy, headers=COORD)
+    assert mismatch.status_code == 422
+    assert mismatch.json()["detail"][0]["loc"] == ["body", "name"]
+    del policy["name"]  # the old form, with no name: it is the path's
     saved = await client.put("/v1/policies/default", json=policy, headers=COORD)
+    assert saved.status_code == 200, saved.text
     assert saved.json()["name"] == "default"
-    assert saved.json()["steps"][0]["target"] == "rotation:night"
+    assert saved.json()["steps"][0]["targets"] == [{"kind": "schedule", "schedule": "night"}]
     in_force = await client.get("/v1/policies/default", headers=COORD)
     assert in_force.json() == saved.json()
 
@@ -533,10 +546,10 @@ async def test_the_specs_default_policy_is_in_force_until_one_is_stored(
 ) -> None:
     response = await client.get("/v1/policies/default", headers=COORD)
     body = response.json()
-    assert [(s["target"], s["timeout_seconds"]) for s in body["steps"]] == [
-        ("responders", 300),
-        ("responders", 300),
-        ("coordinators", 300),
+    assert [(s["targets"], s["timeout_seconds"]) for s in body["steps"]] == [
+        ([{"kind": "responders"}], 300),
+        ([{"kind": "responders"}], 300),
+        ([{"kind": "coordinators"}], 300),
     ]
     assert body["contact_timeout_seconds"] == 3600
 
