@@ -108,8 +108,9 @@ async def recipients(
     were alerted for this case already, the next of that layer), ``responders`` to one peer
     responder (the balanced choice), ``people`` to each person named, ``coordinators`` to
     every coordinator. ``all`` alerts everyone they resolve to; ``round_robin`` one of them
-    per alert, the next one on each repeat (``attempt``). The one person alerted by a step
-    without the coordinators is the case's assigned responder; a group has none.
+    per alert, the next one on each repeat (``attempt``). The one person a round robin
+    alerts, or a step without the coordinators alerts, is the case's assigned responder; a
+    group has none.
     """
     staff = {member.person_id: member for member in await uow.directory.staff()}
     again = attempt > 1  # a repeat: schedules and responders may alert the same one again
@@ -117,7 +118,8 @@ async def recipients(
     for target in step.targets:
         resolved += await _resolve(stored, target, staff, uow, ctx, now, again=again)
     people = pick_recipients(step, resolved, turn=attempt - 1)
-    single = len(people) == 1 and not step.reaches_coordinators
+    turns = step.notify is NotifyMode.ROUND_ROBIN
+    single = len(people) == 1 and (turns or not step.reaches_coordinators)
     return (people[0] if single else None), people
 
 
