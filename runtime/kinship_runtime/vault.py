@@ -54,14 +54,17 @@ class VaultClient:
         """Close the connections."""
         await self._client.aclose()
 
-    async def subjects(self, person_ids: Sequence[str]) -> dict[str, str]:
-        """Each person's subject id (a person seen for the first time gets a new one)."""
+    async def subjects(self, person_ids: Sequence[str], *, create: bool = True) -> dict[str, str]:
+        """Each person's subject id (a person seen for the first time gets a new one; with
+        ``create=False`` only people who have one are answered, e.g. for a person's own data
+        download, which must not give a subject id to someone who never checked in)."""
         wanted = sorted(set(person_ids))
         found: dict[str, str] = {}
         for start in range(0, len(wanted), _BATCH):
-            answer = await self._post(
-                "/v1/subjects/lookup", {"person_ids": wanted[start : start + _BATCH]}
-            )
+            body: dict[str, Any] = {"person_ids": wanted[start : start + _BATCH]}
+            if not create:
+                body["create"] = False
+            answer = await self._post("/v1/subjects/lookup", body)
             found.update(answer["subjects"])
         return found
 

@@ -305,3 +305,33 @@ async def test_a_coordinator_edits_the_policy_and_sees_each_page(visit: Visit) -
     await checked(visit)
     await visit.screenshot("coordinator-report")
     assert re.search(r"withheld|cases so far", await page.locator("main").inner_text())
+
+
+async def test_a_coordinator_erases_a_person_for_hr_and_follows_it_to_complete(
+    visit: Visit,
+) -> None:
+    # Someone who left: the directory no longer lists them, and every service still erases
+    # what it may hold and sends its receipt through Kafka.
+    await visit.sign_in("cora")
+    page = visit.page
+    await page.goto(f"{visit.stack.console_url}/coordinator/erasures")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Erasures")
+    await checked(visit)
+    await page.fill("#person_id", "left-in-2025")
+    await page.click("text=Erase this person")
+    await expect(page.get_by_role("alert")).to_contain_text("Tick the box to confirm")
+    await checked(visit)
+    await page.get_by_label("I understand: this erases the person's data").check()
+    await page.click("text=Erase this person")
+    await expect(page.locator("#flash")).to_contain_text("The erasure was requested.")
+    first = page.locator("table.data tbody tr").first
+    await expect(first).to_contain_text("a coordinator")
+    for _ in range(60):
+        if "Complete in every part" in await first.inner_text():
+            break
+        await page.wait_for_timeout(1000)
+        await page.reload()
+    await expect(first).to_contain_text("Complete in every part")
+    assert "left-in-2025" not in await page.locator("main").inner_text()
+    await checked(visit)
+    await visit.screenshot("coordinator-erasures")

@@ -148,6 +148,8 @@ async def test_recognition_gives_your_streak_and_kudos_through_the_vault(
     assert (streak.json()["current_weeks"], streak.json()["longest_weeks"]) == (3, 3)
     nobody = (await recognition.client.get("/v1/me/streak", headers=bearer("xavi"))).json()
     assert nobody["current_weeks"] == 0
+    pseudonyms = "SELECT count(*) AS n FROM pseudonyms WHERE person_id = 'xavi'"
+    assert (await recognition.checkin.rows(pseudonyms))[0]["n"] == 0, "xavi never checked in"
 
     thanks = {
         "id": "k-1",
@@ -272,3 +274,7 @@ async def test_escalation_gives_you_the_cases_about_you_and_never_names_staff(
             assert [o["id"] for o in data["observations"]] == ["risk-1"]
             other = (await escalation.get("/v1/me/data", headers=bearer("xavi"))).json()
             assert other["cases"] == [] and other["observations"] == []
+            # Asking for your data never gives you a pseudonym you did not have.
+            pseudonyms = "SELECT count(*) AS n FROM pseudonyms WHERE person_id = $1"
+            assert (await vault.rows(pseudonyms, "xavi"))[0]["n"] == 0
+            assert (await vault.rows(pseudonyms, "wren"))[0]["n"] == 1

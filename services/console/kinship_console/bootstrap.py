@@ -20,6 +20,7 @@ from kinship_console.adapters.api import HttpKinshipApi, KinshipApi
 from kinship_console.adapters.cases_api import CasesApi, HttpCasesApi
 from kinship_console.adapters.database import apply_migrations, create_pool
 from kinship_console.adapters.oidc import AuthlibProvider, IdentityProvider
+from kinship_console.adapters.oncall_api import HttpOnCallApi, OnCallApi
 from kinship_console.adapters.sessions import (
     PostgresSessionStore,
     SessionData,
@@ -31,6 +32,7 @@ from kinship_console.clock import Clock
 from kinship_console.entrypoints.cases import case_routes
 from kinship_console.entrypoints.coordinator import coordinator_routes
 from kinship_console.entrypoints.i18n import N_, Catalogs
+from kinship_console.entrypoints.oncall import oncall_routes
 from kinship_console.entrypoints.pages import BACK_HOME, ConsolePages, SignInRequiredError
 from kinship_console.entrypoints.rendering import STATIC, Pages
 from kinship_console.entrypoints.router import page_router
@@ -143,8 +145,12 @@ class ConsoleResources:
             return (await client.get(self.settings.discovery_url)).status_code == 200
 
 
+class HttpConsoleApi(HttpCasesApi, HttpOnCallApi):
+    """Every call the console makes, over HTTP."""
+
+
 def _http_api(settings: ConsoleSettings) -> HttpKinshipApi:
-    return HttpCasesApi(
+    return HttpConsoleApi(
         {
             "checkin": settings.console_checkin_url,
             "escalation": settings.console_escalation_url,
@@ -205,6 +211,8 @@ def create_app(
     if isinstance(api, CasesApi):  # the case page and the coordinator's (tests may leave out)
         app.include_router(case_routes(console, api))
         app.include_router(coordinator_routes(console, api))
+    if isinstance(api, OnCallApi):  # the on-call pages
+        app.include_router(oncall_routes(console, api))
     _add_health_routes(
         app,
         readiness

@@ -36,10 +36,30 @@ from kinship_console.adapters.cases_api import (
     Threshold,
     TimelineItem,
 )
+from kinship_console.adapters.oncall_api import (
+    CalendarFeed,
+    OnCallLoadReport,
+    OnCallNow,
+    ScheduledOverride,
+)
 from tests.unit.console.fakes import FakeApi
 
 OPENED = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-READS = frozenset({"case", "open_cases", "case_notes", "rotations", "policy", "programme", "audit"})
+READS = frozenset(
+    {
+        "case",
+        "open_cases",
+        "case_notes",
+        "rotations",
+        "policy",
+        "programme",
+        "audit",
+        "oncall_now",
+        "oncall_load",
+        "overrides",
+        "calendar_feeds",
+    }
+)
 """Calls that only read: ``action_error`` fails the others."""
 
 
@@ -109,6 +129,12 @@ class FakeCasesApi(FakeApi):
     audit_page_size: int = 3
     """The audit trail, oldest first (``seq`` rising); a page read adds an ``audit_read``."""
     revealed: RevealedPerson | None = None
+    on_call_now: OnCallNow | None = None
+    load: OnCallLoadReport | None = None
+    schedule_overrides: dict[str, list[ScheduledOverride]] = field(default_factory=dict)
+    feed_url: str | None = None
+    """The person's current calendar feed URL (None: they have none)."""
+    feeds_issued: int = 0
     action_error: ApiError | None = None
     case_calls: list[tuple[str, str, tuple[Any, ...]]] = field(default_factory=list)
     """The case and coordinator calls (``calls`` keeps the base fake's)."""
@@ -240,6 +266,56 @@ class FakeCasesApi(FakeApi):
             who_to_call=who_to_call, what_helps=what_helps, author=f"person:{self.acting}"
         )
         self._update(case_id, "safety_plan_updated", safety_plan_recorded=True)
+
+    # ---- on call ----------------------------------------------------------------------------
+
+    async def oncall_now(self, token: str) -> OnCallNow:
+        self._record("oncall_now", token)
+        return self.on_call_now or OnCallNow(at=OPENED)
+
+    async def oncall_load(self, token: str) -> OnCallLoadReport:
+        self._record("oncall_load", token)
+        return self.load or OnCallLoadReport(start=OPENED - timedelta(days=28), end=OPENED)
+
+    async def overrides(self, token: str, schedule: str) -> list[ScheduledOverride]:
+        self._record("overrides", token, schedule)
+        return list(self.schedule_overrides.get(schedule, []))
+
+    async def add_override(
+        self, token: str, schedule: str, person_id: str, start: datetime, end: datetime
+    ) -> ScheduledOverride:
+        self._record("add_override", token, schedule, person_id, start, end)
+        kept = self.schedule_overrides.setdefault(schedule, [])
+        added = ScheduledOverride(
+            id=f"ov-{len(kept) + 1}", person_id=person_id, start=start, end=end
+        )
+        kept.append(added)
+        return added
+
+    async def remove_override(self, token: str, schedule: str, override_id: str) -> None:
+        self._record("remove_override", token, schedule, override_id)
+        kept = self.schedule_overrides.get(schedule, [])
+        if not any(o.id == override_id for o in kept):
+            raise NotFoundError("escalation", 404)
+        self.schedule_overrides[schedule] = [o for o in kept if o.id != override_id]
+
+    async def calendar_feeds(self, token: str) -> list[CalendarFeed]:
+        self._record("calendar_feeds", token)
+        return [CalendarFeed(kind="person", subject=self.acting, created_at=OPENED)] * (
+            self.feed_url is not None
+        )
+
+    async def new_calendar_feed(self, token: str) -> str:
+        self._record("new_calendar_feed", token)
+        self.feeds_issued += 1
+        self.feed_url = f"https://127.0.0.1:8002/v1/calendar/secret-{self.feeds_issued}.ics"
+        return self.feed_url
+
+    async def stop_calendar_feed(self, token: str) -> None:
+        self._record("stop_calendar_feed", token)
+        if self.feed_url is None:
+            raise NotFoundError("escalation", 404)
+        self.feed_url = None
 
     async def rotations(self, token: str) -> list[Rotation]:
         self._record("rotations", token)

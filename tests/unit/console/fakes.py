@@ -15,6 +15,7 @@ from kinship_console.adapters.api import (
     CaseSummary,
     CheckinReceipt,
     ErasureProgress,
+    ErasureRecord,
     ErasureStarted,
     KudosReceipt,
     Me,
@@ -49,10 +50,11 @@ class FakeApi:
     streak: Streak | None = None
     data_errors: dict[str, ApiError] = field(default_factory=dict)
     erasure_progress: ErasureProgress | None = None
+    erasure_list: list[ErasureRecord] = field(default_factory=list)
     trends: dict[str, TeamTrend] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
     kudos: list[tuple[str, KudosSubmitted]] = field(default_factory=list)
-    erasures: list[tuple[str, str]] = field(default_factory=list)
+    erasure_requests: list[tuple[str, str]] = field(default_factory=list)
 
     def _fail(self) -> None:
         if self.error is not None and self.errors_left > 0:
@@ -110,7 +112,7 @@ class FakeApi:
         return {"service": service, "person_id": "ada", "items": [f"{service}-item"]}
 
     async def request_erasure(self, token: str, person_id: str) -> ErasureStarted:
-        self.erasures.append((token, person_id))
+        self.erasure_requests.append((token, person_id))
         self._fail()
         return ErasureStarted(erasure_id="er-0001")
 
@@ -120,6 +122,11 @@ class FakeApi:
         if self.erasure_progress is None or self.erasure_progress.erasure_id != erasure_id:
             raise NotFoundError("checkin", 404)
         return self.erasure_progress
+
+    async def erasures(self, token: str, limit: int) -> list[ErasureRecord]:
+        self.calls.append(("erasures", str(limit)))
+        self._fail()
+        return self.erasure_list[:limit]
 
     async def team_trend(self, token: str, team_id: str, weeks: int) -> TeamTrend:
         self.calls.append(("team_trend", f"{team_id}:{weeks}"))

@@ -292,7 +292,7 @@ def test_erasure_needs_a_confirmation(console: Console) -> None:
     refused = console.client.post("/me/erase", data=form_of(console, "/me/erase"))
     assert refused.status_code == 422
     assert "Tick the box to confirm" in refused.text
-    assert console.api.erasures == []
+    assert console.api.erasure_requests == []
 
 
 def test_a_confirmed_erasure_starts_and_shows_its_status(console: Console) -> None:
@@ -300,7 +300,7 @@ def test_a_confirmed_erasure_starts_and_shows_its_status(console: Console) -> No
     form = form_of(console, "/me/erase", confirm="yes")
     answer = console.client.post("/me/erase", data=form, follow_redirects=False)
     assert answer.headers["location"] == "/me/erasure/er-0001"
-    assert console.api.erasures == [("access-1", "ada")]
+    assert console.api.erasure_requests == [("access-1", "ada")]
     console.api.erasure_progress = ErasureProgress(
         erasure_id="er-0001",
         requested_at=datetime(2026, 11, 29, 10, 0, tzinfo=UTC),

@@ -224,6 +224,7 @@ def test_every_route_states_one_policy_and_only_the_link_is_public(app: FastAPI)
         "POST /v1/alerts/{alert_id}/acknowledge",
         "GET /v1/consent/{consent_id}/{answer}",
         "POST /v1/consent/{consent_id}/{answer}",
+        "GET /v1/calendar/{token}.ics",  # a calendar feed: its secret token is its proof
     }
     assert all(len(found) == 1 for route, found in table.items() if route not in public)
     workers = "people who are coordinator or peer_responder"

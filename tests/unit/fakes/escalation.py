@@ -43,7 +43,12 @@ from kinship_escalation.domain.policies import (
 from kinship_escalation.domain.schedules.model import Schedule
 from kinship_escalation.domain.sealing import SubjectKey
 from kinship_escalation.domain.timers import Timer
-from kinship_escalation.handlers.ports import SubjectObservation, SubjectSignal
+from kinship_escalation.handlers.ports import (
+    CalendarFeed,
+    FeedKind,
+    SubjectObservation,
+    SubjectSignal,
+)
 from kinship_runtime.outbox import OutboxMessage, event_message
 from kinship_runtime.vault import VaultUnavailableError
 
@@ -120,6 +125,8 @@ class Tables:
     signals: list[SubjectSignal] = field(default_factory=list)
     evidence: dict[tuple[str, str, str], RecordedEvidence] = field(default_factory=dict)
     """``case_evidence`` rows by (case id, rule, observation ref), in recording order."""
+    feeds: dict[str, CalendarFeed] = field(default_factory=dict)
+    """``calendar_feeds`` rows by token hash."""
 
 
 class _Part:
@@ -594,6 +601,57 @@ def _about(message: OutboxMessage, keys: set[str], case_ids: Sequence[str]) -> b
     return message.value is not None and json.loads(message.value).get("case_id") in case_ids
 
 
+class FakeCalendarFeeds(_Part):
+    async def replace(self, feed: CalendarFeed) -> None:
+        await self.revoke(feed.kind, feed.subject, feed.owner)
+        self.tables.feeds[feed.token_hash] = feed
+
+    async def by_hash(self, token_hash: str) -> CalendarFeed | None:
+        return self.tables.feeds.get(token_hash)
+
+    async def revoke(self, kind: FeedKind, subject: str, owner: str) -> bool:
+        mine = [
+            key
+            for key, feed in self.tables.feeds.items()
+            if (feed.kind, feed.subject, feed.owner) == (kind, subject, owner)
+        ]
+        for key in mine:
+            del self.tables.feeds[key]
+        return bool(mine)
+
+    async def of_owner(self, owner: str) -> list[CalendarFeed]:
+        found = [feed for feed in self.tables.feeds.values() if feed.owner == owner]
+        return sorted(found, key=lambda feed: (feed.kind, feed.subject))
+
+
+class FakeOnCallRecords(_Part):
+    async def pages(self, start: datetime, end: datetime) -> dict[str, list[datetime]]:
+        found: dict[str, list[datetime]] = {}
+        for sent in sorted(self.tables.alerts.values(), key=lambda sent: sent.sent_at):
+            if start <= sent.sent_at < end and sent.failed_at is None:
+                found.setdefault(sent.record.recipient_id, []).append(sent.sent_at)
+        return found
+
+    async def cases_taken(self, start: datetime, end: datetime) -> dict[str, list[datetime]]:
+        found: dict[str, list[datetime]] = {}
+        taken = [
+            (stored.case.acknowledged_at, stored.case.responder_id)
+            for stored in self.tables.cases.values()
+            if stored.case.acknowledged_at is not None and stored.case.responder_id is not None
+        ]
+        for at, responder in sorted(taken):
+            if start <= at < end:
+                found.setdefault(responder, []).append(at)
+        return found
+
+    async def time_zones(self, person_ids: Sequence[str]) -> dict[str, str]:
+        people = self.tables.people
+        return {p: people[p].timezone for p in person_ids if p in people}
+
+    async def serialise_schedule(self, name: str) -> None:
+        self._uow.check_entered()  # one transaction at a time: nothing to wait for
+
+
 class FakeErasure(_Part):
     def _unsent(self, keys: set[str], case_ids: Sequence[str]) -> int:
         before = len(self.tables.outbox)
@@ -630,7 +688,19 @@ class FakeErasure(_Part):
             "case_alerted": alerted,
             "unsent_messages": self._unsent({person_id}, []),
             "dead_letter_keys": self._shred({person_id}),
+            "calendar_feeds": self._forget_feeds(person_id),
         }
+
+    def _forget_feeds(self, person_id: str) -> int:
+        feeds = self.tables.feeds
+        gone = [
+            key
+            for key, feed in feeds.items()
+            if feed.owner == person_id or (feed.kind == "person" and feed.subject == person_id)
+        ]
+        for key in gone:
+            del feeds[key]
+        return len(gone)
 
     async def forget_subjects(
         self, subject_ids: Sequence[str], case_ids: Sequence[str]
@@ -719,11 +789,15 @@ class FakeVault:
         self.down = False
         self.screens: list[tuple[str, list[str]]] = []
         self.lookups: list[list[str]] = []
+        self.unknown: set[str] = set()
+        """People the vault has no subject id for yet (they never checked in)."""
 
-    async def subjects(self, person_ids: Sequence[str]) -> dict[str, str]:
+    async def subjects(self, person_ids: Sequence[str], *, create: bool = True) -> dict[str, str]:
         self._answer()
         self.lookups.append(list(person_ids))
-        return {person: self.subject_of(person) for person in person_ids}
+        if create:
+            self.unknown -= set(person_ids)
+        return {p: self.subject_of(p) for p in person_ids if p not in self.unknown}
 
     async def conflicts(self, subject_id: str, person_ids: Sequence[str]) -> list[str]:
         self._answer()
@@ -758,6 +832,8 @@ class FakeEscalationUnitOfWork:
         self.on_call = FakeOnCall(self)
         self.erasure = FakeErasure(self)
         self.evidence = FakeCaseEvidence(self)
+        self.feeds = FakeCalendarFeeds(self)
+        self.on_call_records = FakeOnCallRecords(self)
         self.serialised: list[list[str]] = []
         """The subjects whose detection lock each call took (a lock held by nobody else:
         the fake is single-threaded; tests check it is taken)."""

@@ -425,14 +425,16 @@ class FakeVault:
         self.refusing = False
         self.calls: list[tuple[str, str]] = []
 
-    async def subjects(self, person_ids: Sequence[str]) -> dict[str, str]:
+    async def subjects(self, person_ids: Sequence[str], *, create: bool = True) -> dict[str, str]:
         """``handlers.ports.SubjectLookup``: each person's subject id (a new one for a person
-        the links do not name, as the vault gives one)."""
+        the links do not name, as the vault gives one, unless ``create`` is false)."""
         if self.unavailable:
             raise VaultUnavailableError("the check-in service is unreachable")
         found = {}
         for person in person_ids:
             known = [subject for subject, linked in self.links.items() if linked == person]
+            if not known and not create:
+                continue
             if not known:
                 self.links[f"subj-{person}"] = person
                 known = [f"subj-{person}"]

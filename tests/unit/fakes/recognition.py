@@ -162,11 +162,13 @@ class FakeVault:
         """The person's subject id (given now if they had none)."""
         return self.vault.setdefault(person_id, f"subj-{len(self.vault) + 1:04d}")
 
-    async def subjects(self, person_ids: Sequence[str]) -> dict[str, str]:
+    async def subjects(self, person_ids: Sequence[str], *, create: bool = True) -> dict[str, str]:
         self.calls.append(list(person_ids))
         if self.unavailable or self.outages > 0:
             self.outages -= 1
             raise VaultUnavailableError("the check-in service is unreachable (test)")
+        if not create:
+            return {p: self.vault[p] for p in person_ids if p in self.vault}
         return {person: self.subject(person) for person in person_ids}
 
 
@@ -634,7 +636,7 @@ class FakeRecognitionUnitOfWork(FakeUnitOfWork):
 
     # A person's own data -----------------------------------------------------
 
-    async def personal_records(self, person_id: str, subject_id: str) -> PersonalRecords:
+    async def personal_records(self, person_id: str, subject_id: str | None) -> PersonalRecords:
         self._check_entered()
         kudos = sorted(
             (

@@ -78,3 +78,19 @@ async def test_a_refusal_is_a_configuration_error_not_an_outage() -> None:
         await client.conflicts("s-1", ["resp-a"])
     assert not is_transient(error.value)
     await client.aclose()
+
+
+async def test_a_lookup_that_must_not_create_says_so_and_gets_only_known_people() -> None:
+    bodies: list[dict[str, object]] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        bodies.append(body)
+        known = {"ann": "s-ann"} if body.get("create") is False else {"ann": "s-ann", "bo": "s-bo"}
+        return httpx.Response(200, json={"subjects": known})
+
+    client = vault(httpx.MockTransport(handle))
+    assert await client.subjects(["ann", "bo"], create=False) == {"ann": "s-ann"}
+    assert await client.subjects(["ann", "bo"]) == {"ann": "s-ann", "bo": "s-bo"}
+    assert bodies == [{"person_ids": ["ann", "bo"], "create": False}, {"person_ids": ["ann", "bo"]}]
+    await client.aclose()

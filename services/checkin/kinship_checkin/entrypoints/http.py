@@ -100,6 +100,15 @@ class PersonIds(BaseModel):
     person_ids: list[Identifier] = Field(min_length=1, max_length=1000)
 
 
+class SubjectLookup(PersonIds):
+    """People whose subject ids a service asks for."""
+
+    create: bool = Field(
+        default=True,
+        description="Give a new subject id to a person who has none (false: leave them out).",
+    )
+
+
 class Subjects(BaseModel):
     """Subject id per person id."""
 
@@ -299,11 +308,12 @@ def _outreach_routes(router: APIRouter) -> None:
 def _subject_routes(router: APIRouter) -> None:
     @router.post("/subjects/lookup", tags=["subjects"], response_model=Subjects)
     async def lookup(
-        body: PersonIds, _actor: LookupSubjects, uow: FromDishka[CheckinUnitOfWork]
+        body: SubjectLookup, _actor: LookupSubjects, uow: FromDishka[CheckinUnitOfWork]
     ) -> Subjects:
         """Kinship services only: the subject ids of people they already know (one-way)."""
         async with uow:
-            return Subjects(subjects=await lookup_subjects(body.person_ids, uow))
+            found = await lookup_subjects(body.person_ids, uow, create=body.create)
+            return Subjects(subjects=found)
 
     @router.post("/subjects/{subject_id}/screen", tags=["subjects"], response_model=Screened)
     async def screen_staff(

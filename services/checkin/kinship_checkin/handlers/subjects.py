@@ -10,9 +10,12 @@ from collections.abc import Sequence
 from kinship_checkin.handlers.ports import CheckinUnitOfWork
 
 
-async def lookup_subjects(person_ids: Sequence[str], uow: CheckinUnitOfWork) -> dict[str, str]:
-    """Each person's subject id (people seen for the first time get a new random one)."""
-    return await uow.subjects_for(sorted(set(person_ids)))
+async def lookup_subjects(
+    person_ids: Sequence[str], uow: CheckinUnitOfWork, *, create: bool = True
+) -> dict[str, str]:
+    """Each person's subject id (people seen for the first time get a new random one, unless
+    ``create`` is false: then they are left out)."""
+    return await uow.subjects_for(sorted(set(person_ids)), create=create)
 
 
 async def screen(subject_id: str, person_ids: Sequence[str], uow: CheckinUnitOfWork) -> list[str]:

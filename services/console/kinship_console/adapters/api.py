@@ -146,6 +146,13 @@ class ErasureProgress(_Lenient):
     services: dict[str, datetime | None]
 
 
+class ErasureRecord(ErasureProgress):
+    """An erasure as coordinators list them: also who asked (``the person``, ``a
+    coordinator`` or the calling system's name; never whom it erases)."""
+
+    requested_by: str
+
+
 class TrendFigures(_Lenient):
     """A week's (or the period's) aggregate figures."""
 
@@ -222,12 +229,17 @@ class KinshipApi(Protocol):
         """``GET /v1/erasures/{erasure_id}`` on the check-in service."""
         ...
 
+    async def erasures(self, token: str, limit: int) -> list[ErasureRecord]:
+        """``GET /v1/erasures`` on the check-in service: the latest, newest first
+        (coordinators)."""
+        ...
+
     async def team_trend(self, token: str, team_id: str, weeks: int) -> TeamTrend:
         """``GET /v1/teams/{team_id}/trends`` on the check-in service."""
         ...
 
 
-def _error_for(service: Service, response: httpx.Response) -> ApiError:
+def error_for(service: Service, response: httpx.Response) -> ApiError:
     status = response.status_code
     if status == 401:
         return NotSignedInError(service, status)
@@ -300,7 +312,7 @@ class HttpKinshipApi:
         except httpx.HTTPError as error:  # refused, reset, timed out
             raise UnavailableError(service) from error
         if response.status_code >= 300:
-            raise _error_for(service, response)
+            raise error_for(service, response)
         try:
             return response.json()
         except ValueError as error:
@@ -377,6 +389,15 @@ class HttpKinshipApi:
     async def erasure(self, token: str, erasure_id: str) -> ErasureProgress:
         path = f"/v1/erasures/{quote(erasure_id, safe='')}"
         return await self._read("checkin", ErasureProgress, "GET", path, token)
+
+    async def erasures(self, token: str, limit: int) -> list[ErasureRecord]:
+        answer = await self._call(
+            "checkin", "GET", "/v1/erasures", token, params={"limit": str(limit)}
+        )
+        try:
+            return [ErasureRecord.model_validate(item) for item in answer]
+        except (ValidationError, TypeError) as error:
+            raise UnavailableError("checkin", 200) from error
 
     async def team_trend(self, token: str, team_id: str, weeks: int) -> TeamTrend:
         path = f"/v1/teams/{quote(team_id, safe='')}/trends"

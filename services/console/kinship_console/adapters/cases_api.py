@@ -292,7 +292,7 @@ class CasesApi(Protocol):
         ...
 
 
-def _locations(response: httpx.Response) -> list[tuple[str | int, ...]]:
+def refused_locations(response: httpx.Response) -> list[tuple[str | int, ...]]:
     """The locations a 422 names, without the leading ``body`` (never the values)."""
     try:
         detail = response.json().get("detail")
@@ -329,7 +329,7 @@ class HttpCasesApi(HttpKinshipApi):
         except httpx.HTTPError as error:
             raise UnavailableError("escalation") from error
         if response.status_code == 422:
-            raise FieldsRejectedError("escalation", 422, _locations(response))
+            raise FieldsRejectedError("escalation", 422, refused_locations(response))
         if response.status_code >= 300:
             return await self._call("escalation", method, path, token, json=body)
         try:

@@ -10,6 +10,7 @@ redirect with a confirmation.
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -41,6 +42,7 @@ from kinship_console.domain.coordination import (
     step_rows,
 )
 from kinship_console.entrypoints.cases import ACTIONS, OUTCOME_NAMES, SEVERITIES, STATUSES
+from kinship_console.entrypoints.employee import SERVICE_NAMES, form_values
 from kinship_console.entrypoints.i18n import N_, gettext
 from kinship_console.entrypoints.pages import ConsolePages
 from kinship_console.entrypoints.sessions import session_state
@@ -49,7 +51,12 @@ FLASH_KEY = "coordinator_flash"
 FLASHES = {
     "policy": N_("The escalation policy was saved. New cases follow it."),
     "rotation": N_("The rotation was saved."),
+    "erasure": N_("The erasure was requested. It is listed below until every part is done."),
 }
+ERASURES_SHOWN = 100
+ERASURE_OVERDUE = timedelta(hours=1)
+"""An erasure still pending somewhere after this long is flagged: every service normally
+finishes within a minute, so one that has not is down or stuck (docs/operations.md)."""
 TARGET_NAMES = {
     "responders": N_("Peer responders (least busy first)"),
     "coordinators": N_("All coordinators"),
@@ -73,6 +80,8 @@ FIELD_ERRORS = {
     "members_repeated": N_("Each member can be in the rotation once."),
     "shift_hours": N_("Enter a whole number of hours from 1 to 744 (31 days)."),
     "starts_at": N_("Enter the date and time the first shift starts."),
+    "erase_person": N_("Enter the Kinship id of the person to erase (no spaces)."),
+    "erase_confirm": N_("Tick the box to confirm: an erasure cannot be undone."),
     "refused": N_("The escalation service did not accept this value."),
 }
 AUDIT_ACTIONS = {
@@ -298,6 +307,77 @@ class CoordinatorPages:
             headers={"Cache-Control": "no-store"},
         )
 
+    # ---- erasures -------------------------------------------------------------------------------
+
+    async def erasures(self, request: Request) -> Response:
+        return await self._erasures_page(request, {}, {}, flash=self._flash(request))
+
+    async def _erasures_page(
+        self,
+        request: Request,
+        values: dict[str, str],
+        errors: dict[str, str],
+        *,
+        flash: str | None = None,
+        status_code: int = 200,
+    ) -> Response:
+        console = self.console
+        try:
+            found = await self._read(
+                request, lambda t: self.console.api.erasures(t, ERASURES_SHOWN)
+            )
+        except ApiError as error:
+            return console.problem_page(request, error, N_("The erasures could not be shown."))
+        now = console.clock.now()
+        rows = [
+            {
+                "erasure": erasure,
+                "waiting": [
+                    gettext(SERVICE_NAMES[name]) if name in SERVICE_NAMES else name
+                    for name, done in sorted(erasure.services.items())
+                    if done is None
+                ],
+                "overdue": not erasure.complete and now - erasure.requested_at > ERASURE_OVERDUE,
+            }
+            for erasure in found
+        ]
+        return console.pages.render(
+            request,
+            "coordinator/erasures.html",
+            {
+                "rows": rows,
+                "values": values,
+                "errors": {name: gettext(FIELD_ERRORS[code]) for name, code in errors.items()},
+                "flash": flash,
+                "section": "erasures",
+                "shown": ERASURES_SHOWN,
+            },
+            status_code=status_code,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def request_erasure(self, request: Request) -> Response:
+        """Erase a person on their behalf (an HR request, say): the check-in service checks
+        that the signed-in person coordinates, and starts it in every service."""
+        console = self.console
+        console.person(request)
+        values = form_values(await request.form())
+        person_id = values.get("person_id", "").strip()
+        errors: dict[str, str] = {}
+        if not person_id or len(person_id) > MAX_FILTER or any(c.isspace() for c in person_id):
+            errors["person_id"] = "erase_person"
+        if values.get("confirm") != "yes":
+            errors["confirm"] = "erase_confirm"
+        if errors:
+            shown = {"person_id": person_id[:MAX_FILTER]}
+            return await self._erasures_page(request, shown, errors, status_code=422)
+        try:
+            await console.as_person(request, lambda t: console.api.request_erasure(t, person_id))
+        except ApiError as error:
+            return console.problem_page(request, error, N_("The erasure was not requested."))
+        session_state(request).data[FLASH_KEY] = "erasure"
+        return RedirectResponse("/coordinator/erasures", status_code=303)
+
     # ---- the programme report ----------------------------------------------------------------
 
     async def report(self, request: Request) -> Response:
@@ -366,4 +446,6 @@ def coordinator_routes(console: ConsolePages, api: CasesApi) -> APIRouter:
     router.add_api_route("/coordinator/rotations", pages.save_rotation, methods=["POST"])
     router.add_api_route("/coordinator/report", pages.report, methods=["GET"])
     router.add_api_route("/coordinator/audit", pages.audit, methods=["GET"])
+    router.add_api_route("/coordinator/erasures", pages.erasures, methods=["GET"])
+    router.add_api_route("/coordinator/erasures", pages.request_erasure, methods=["POST"])
     return router

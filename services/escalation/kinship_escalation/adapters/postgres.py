@@ -49,7 +49,12 @@ from kinship_escalation.domain.policies import (
 from kinship_escalation.domain.schedules.model import Schedule
 from kinship_escalation.domain.sealing import SubjectKey
 from kinship_escalation.domain.timers import Timer, TimerKind
-from kinship_escalation.handlers.ports import SubjectObservation, SubjectSignal
+from kinship_escalation.handlers.ports import (
+    CalendarFeed,
+    FeedKind,
+    SubjectObservation,
+    SubjectSignal,
+)
 from kinship_runtime.database import Connection, PoolTransaction
 from kinship_runtime.dead_letters import shred_dead_letters
 from kinship_runtime.directory import DirectoryProjection, team_members, team_of
@@ -822,6 +827,98 @@ class PostgresOnCall(_Statements):
         return bool(status == "DELETE 1")
 
 
+class PostgresCalendarFeeds(_Statements):
+    """The ``calendar_feeds`` table (token hashes only)."""
+
+    async def replace(self, feed: CalendarFeed) -> None:
+        """Keep ``feed`` in place of its owner's feed of the same kind and subject (one
+        statement: two requests at once leave one of the two tokens, never an error)."""
+        await self.conn.execute(
+            "INSERT INTO calendar_feeds (token_hash, kind, subject, owner, created_at)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind, subject, owner) DO UPDATE SET"
+            " token_hash = EXCLUDED.token_hash, created_at = EXCLUDED.created_at",
+            feed.token_hash,
+            feed.kind,
+            feed.subject,
+            feed.owner,
+            feed.created_at,
+        )
+
+    async def by_hash(self, token_hash: str) -> CalendarFeed | None:
+        """The feed whose token hashes to ``token_hash``."""
+        row = await self.conn.fetchrow(
+            "SELECT token_hash, kind, subject, owner, created_at FROM calendar_feeds"
+            " WHERE token_hash = $1",
+            token_hash,
+        )
+        return CalendarFeed(**dict(row)) if row else None
+
+    async def revoke(self, kind: FeedKind, subject: str, owner: str) -> bool:
+        """Drop the owner's feed of that kind and subject."""
+        removed = await _count(
+            self.conn,
+            "DELETE FROM calendar_feeds WHERE kind = $1 AND subject = $2 AND owner = $3",
+            kind,
+            subject,
+            owner,
+        )
+        return removed > 0
+
+    async def of_owner(self, owner: str) -> list[CalendarFeed]:
+        """The feeds a person asked for."""
+        rows = await self.conn.fetch(
+            "SELECT token_hash, kind, subject, owner, created_at FROM calendar_feeds"
+            " WHERE owner = $1 ORDER BY kind, subject",
+            owner,
+        )
+        return [CalendarFeed(**dict(row)) for row in rows]
+
+
+class PostgresOnCallRecords(_Statements):
+    """Reads of ``alerts``, ``cases`` and ``directory_people`` for the on-call API."""
+
+    async def pages(self, start: datetime, end: datetime) -> dict[str, list[datetime]]:
+        """When each person was alerted (alerts that failed not counted)."""
+        rows = await self.conn.fetch(
+            "SELECT recipient_id, sent_at FROM alerts WHERE sent_at >= $1 AND sent_at < $2"
+            " AND failed_at IS NULL ORDER BY sent_at",
+            start,
+            end,
+        )
+        return _by_person(rows, "recipient_id", "sent_at")
+
+    async def cases_taken(self, start: datetime, end: datetime) -> dict[str, list[datetime]]:
+        """When each responder acknowledged the cases they hold."""
+        rows = await self.conn.fetch(
+            "SELECT responder_id, acknowledged_at FROM cases WHERE responder_id IS NOT NULL"
+            " AND acknowledged_at >= $1 AND acknowledged_at < $2 ORDER BY acknowledged_at",
+            start,
+            end,
+        )
+        return _by_person(rows, "responder_id", "acknowledged_at")
+
+    async def time_zones(self, person_ids: Sequence[str]) -> dict[str, str]:
+        """The directory's time zone of each person it knows."""
+        rows = await self.conn.fetch(
+            "SELECT person_id, timezone FROM directory_people WHERE person_id = ANY($1::text[])",
+            list(person_ids),
+        )
+        return {row["person_id"]: row["timezone"] for row in rows}
+
+    async def serialise_schedule(self, name: str) -> None:
+        """A transaction-level advisory lock on the schedule's name."""
+        await self.conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('kinship.schedule'), hashtext($1))", name
+        )
+
+
+def _by_person(rows: Sequence[asyncpg.Record], person: str, at: str) -> dict[str, list[datetime]]:
+    found: dict[str, list[datetime]] = {}
+    for row in rows:
+        found.setdefault(row[person], []).append(row[at])
+    return found
+
+
 # ---- outreach preferences and working cases ------------------------------------------------
 
 
@@ -1097,6 +1194,11 @@ class PostgresErasure(_Statements):
             ),
             "unsent_messages": await _count(conn, _UNSENT_ABOUT, [person_id.encode()], []),
             "dead_letter_keys": await shred_dead_letters(conn, [person_id]),
+            "calendar_feeds": await _count(
+                conn,
+                "DELETE FROM calendar_feeds WHERE owner = $1 OR (kind = 'person' AND subject = $1)",
+                person_id,
+            ),
         }
 
     async def forget_subjects(
@@ -1188,6 +1290,8 @@ class PostgresEscalationUnitOfWork(PoolTransaction):
         self.on_call = PostgresOnCall(self)
         self.erasure = PostgresErasure(self)
         self.evidence = PostgresCaseEvidence(self)
+        self.feeds = PostgresCalendarFeeds(self)
+        self.on_call_records = PostgresOnCallRecords(self)
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

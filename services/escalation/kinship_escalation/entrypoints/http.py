@@ -51,6 +51,7 @@ from kinship_escalation.domain.casework import (
 from kinship_escalation.domain.policies import EscalationPolicy, OnCallRotation
 from kinship_escalation.domain.schedules.escalation import PolicyConflictError
 from kinship_escalation.domain.timers import CaseDeadlines
+from kinship_escalation.entrypoints.oncall_http import oncall_routes
 from kinship_escalation.handlers import (
     audit,
     cases,
@@ -942,6 +943,7 @@ def escalation_router() -> APIRouter:
     router = APIRouter()
     router.include_router(_routes)
     router.include_router(subject_data_routes())
+    router.include_router(oncall_routes)  # schedules, on call now, feeds (oncall_http.py)
     return router
 
 

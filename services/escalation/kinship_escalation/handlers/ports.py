@@ -4,8 +4,9 @@ check-in service's vault."""
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from kinship_contracts.directory import DirectoryChange, OutreachPreference
 from kinship_contracts.privacy import ErasureStage
@@ -48,8 +49,8 @@ class Vault(Protocol):
     """The check-in service's vault, the only place that links people to subject ids
     (``kinship_runtime.vault.VaultClient``). An unreachable vault raises an ``OSError``."""
 
-    async def subjects(self, person_ids: Sequence[str]) -> dict[str, str]:
-        """Each person's subject id (one-way)."""
+    async def subjects(self, person_ids: Sequence[str], *, create: bool = True) -> dict[str, str]:
+        """Each person's subject id (one-way; with ``create=False``, only people who have one)."""
         ...
 
     async def conflicts(self, subject_id: str, person_ids: Sequence[str]) -> list[str]:
@@ -384,6 +385,66 @@ class OnCall(Protocol):
         ...
 
 
+FeedKind = Literal["schedule", "person"]
+"""A calendar feed of one schedule, or of one person's shifts in every schedule."""
+
+
+@dataclass(frozen=True)
+class CalendarFeed:
+    """A secret calendar URL: only the SHA-256 of its token is kept, never the token."""
+
+    token_hash: str
+    kind: FeedKind
+    subject: str
+    """The schedule's name, or the person's id."""
+    owner: str
+    """The person who asked for it (each person has their own URL, rotated on its own)."""
+    created_at: datetime
+
+
+class CalendarFeeds(Protocol):
+    """The secret URLs of calendar feeds, by the hash of their token."""
+
+    async def replace(self, feed: CalendarFeed) -> None:
+        """Keep ``feed`` in place of its owner's feed of the same kind and subject (whose URL
+        then stops working)."""
+        ...
+
+    async def by_hash(self, token_hash: str) -> CalendarFeed | None:
+        """The feed whose token hashes to ``token_hash``."""
+        ...
+
+    async def revoke(self, kind: FeedKind, subject: str, owner: str) -> bool:
+        """Drop the owner's feed of that kind and subject; whether there was one."""
+        ...
+
+    async def of_owner(self, owner: str) -> list[CalendarFeed]:
+        """The feeds a person asked for, by kind and subject."""
+        ...
+
+
+class OnCallRecords(Protocol):
+    """What the on-call API reads beyond its configuration (pages, cases taken, people's
+    zones), and the lock that serialises edits of one schedule."""
+
+    async def pages(self, start: datetime, end: datetime) -> dict[str, list[datetime]]:
+        """When each person was alerted (not counting alerts that failed) in the period."""
+        ...
+
+    async def cases_taken(self, start: datetime, end: datetime) -> dict[str, list[datetime]]:
+        """When each responder acknowledged the cases they hold, in the period."""
+        ...
+
+    async def time_zones(self, person_ids: Sequence[str]) -> dict[str, str]:
+        """The directory's time zone of each of ``person_ids`` it knows."""
+        ...
+
+    async def serialise_schedule(self, name: str) -> None:
+        """Hold the schedule's edit lock until the unit of work ends (two coordinators adding
+        overrides at once both keep theirs)."""
+        ...
+
+
 class Erasure(Protocol):
     """Forgetting people: what an erasure removes beyond what the handlers change through
     the other groups, and its progress."""
@@ -454,6 +515,12 @@ class EscalationUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def evidence(self) -> CaseEvidence: ...
+
+    @property
+    def feeds(self) -> CalendarFeeds: ...
+
+    @property
+    def on_call_records(self) -> OnCallRecords: ...
 
     def savepoint(self) -> AbstractAsyncContextManager[None]:
         """A nested transaction: an exception inside undoes only what was done inside."""

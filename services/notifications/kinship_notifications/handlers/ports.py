@@ -153,8 +153,8 @@ class SubjectLookup(Protocol):
     ``subjects:lookup``) when they download their data; the answer is used for that request
     and never stored."""
 
-    async def subjects(self, person_ids: Sequence[str]) -> dict[str, str]:
-        """Each person's subject id."""
+    async def subjects(self, person_ids: Sequence[str], *, create: bool = True) -> dict[str, str]:
+        """Each person's subject id (with ``create=False``, only people who have one)."""
         ...
 
 

@@ -536,8 +536,9 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
 
     # A person's own data -----------------------------------------------------
 
-    async def personal_records(self, person_id: str, subject_id: str) -> PersonalRecords:
-        """Everything kept by the person's id and by their subject id, oldest first."""
+    async def personal_records(self, person_id: str, subject_id: str | None) -> PersonalRecords:
+        """Everything kept by the person's id and by their subject id (None: they have none),
+        oldest first."""
         conn = self.conn
         kudos = await conn.fetch(
             "SELECT id, from_person_id, to_person_id, message, occurred_at, received_at"

@@ -43,8 +43,8 @@ class SubjectLookup(Protocol):
     the message at hand and never stored. An unreachable vault raises an ``OSError``
     (``VaultUnavailableError``): the work is retried, never dropped."""
 
-    async def subjects(self, person_ids: Sequence[str]) -> dict[str, str]:
-        """Each person's subject id."""
+    async def subjects(self, person_ids: Sequence[str], *, create: bool = True) -> dict[str, str]:
+        """Each person's subject id (with ``create=False``, only people who have one)."""
         ...
 
 
@@ -222,8 +222,9 @@ class RecognitionUnitOfWork(UnitOfWork, Protocol):
 
     # A person's own data -----------------------------------------------------
 
-    async def personal_records(self, person_id: str, subject_id: str) -> PersonalRecords:
-        """Everything kept by the person's id and by their subject id, oldest first."""
+    async def personal_records(self, person_id: str, subject_id: str | None) -> PersonalRecords:
+        """Everything kept by the person's id and by their subject id (None: they have none),
+        oldest first."""
         ...
 
 
