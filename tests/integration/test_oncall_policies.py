@@ -9,10 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kinship_escalation.adapters.postgres import PostgresEscalationUnitOfWork
 from kinship_escalation.domain.schedules import schedule_from_rotation
-from kinship_runtime.database import create_pool
-from kinship_runtime.directory import DirectoryProjection
 from tests.escalation_support import (
     STAFF,
     Escalation,
@@ -32,15 +29,14 @@ RESPONDERS = ("resp-a", "resp-b", "resp-c")
 
 
 async def store_schedule(escalation: Escalation, name: str, members: list[str]) -> None:
-    """A schedule stored as the schedules API stores it (the port), its first member on
-    call since an hour ago."""
-    pool = await create_pool(escalation.settings)
-    try:
-        async with PostgresEscalationUnitOfWork(pool, DirectoryProjection()) as uow:
-            started = datetime.now(UTC) - timedelta(hours=1)
-            await uow.on_call.save_schedule(schedule_from_rotation(name, members, 24, started))
-    finally:
-        await pool.close()
+    """A schedule stored through the schedules API, its first member on call since an hour
+    ago (a daily rotation in UTC)."""
+    started = datetime.now(UTC) - timedelta(hours=1)
+    schedule = schedule_from_rotation(name, members, 24, started).model_dump(mode="json")
+    saved = await escalation.client.put(
+        f"/v1/schedules/{name}", json=schedule, headers=bearer("coord-1")
+    )
+    assert saved.status_code == 200, saved.text
 
 
 async def test_a_teams_high_severity_policy_routes_to_its_schedule_and_others_to_the_default(
