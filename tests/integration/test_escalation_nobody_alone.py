@@ -94,11 +94,13 @@ async def test_every_step_spent_pages_the_coordinators_until_someone_takes_the_c
     await check_in(escalation, "c-1", "worker-1", wants_contact=True)  # a self-referral: high
     case_id = await only_case(escalation, "c-1")
 
-    # The last (only) step alerts twice; then the coordinator is paged, and again each second.
+    # The responders step alerts twice, then the coordinators step every policy ends with;
+    # then the coordinator is paged as "unanswered", and again each second.
     sent = await wait_for_alerts(escalation, case_id, "unanswered", 3)
     pages = [a for a in sent if a["purpose"] == "page"]
-    assert [(a["step"], a["attempt"]) for a in pages] == [(1, 1), (1, 2)]
-    assert {a["recipient_id"] for a in pages} <= {"resp-a", "resp-b"}
+    assert [(a["step"], a["attempt"]) for a in pages] == [(1, 1), (1, 2), (2, 1)]
+    assert {a["recipient_id"] for a in pages[:2]} <= {"resp-a", "resp-b"}
+    assert pages[2]["recipient_id"] == "coord-1"
     unanswered = [a for a in sent if a["purpose"] == "unanswered"]
     assert {a["recipient_id"] for a in unanswered} == {"coord-1"}
     requests = await alert_requests(escalation, case_id, expect=len(sent))

@@ -265,7 +265,11 @@ async def test_after_both_halves_of_an_erasure_nothing_names_the_person_or_their
     rotations = await escalation.client.get("/v1/rotations", headers=coordinator)
     assert [r["members"] for r in rotations.json()] == [["resp-a"]]
     steps = (await escalation.client.get("/v1/policies/default", headers=coordinator)).json()
-    assert [s["target"] for s in steps["steps"]] == ["coordinators", "responders", "coordinators"]
+    assert [s["targets"] for s in steps["steps"]] == [
+        [{"kind": "coordinators"}],
+        [{"kind": "responders"}],
+        [{"kind": "coordinators"}],
+    ]
 
     receipts = await read_all(
         escalation.endpoints.bootstrap_servers,

@@ -169,12 +169,14 @@ async def test_a_step_with_nobody_to_alert_is_skipped(
 async def test_nobody_to_alert_on_the_last_step_still_starts_its_timer(
     uow: FakeEscalationUnitOfWork, ctx: EscalationContext, caplog: pytest.LogCaptureFixture
 ) -> None:
-    stored = await new_case(uow, policy(("rotation:missing", 60)))
+    # The coordinators step that ends every policy has nobody: the one coordinator is the
+    # person the case is about.
+    stored = await new_case(uow, policy(("rotation:missing", 60)), "coord-1", team="team-c")
     await alert_step(stored, uow, ctx, step=1, attempt=1, now=NOW)
     assert sent(uow).alerted() == []
     saved = uow.tables.cases[stored.case.id].case
-    assert (saved.status.value, saved.step, saved.responder_id) == ("assigned", 1, None)
-    assert uow.timer(f"ack_timeout:{stored.case.id}:1:1") is not None
+    assert (saved.status.value, saved.step, saved.responder_id) == ("assigned", 2, None)
+    assert uow.timer(f"ack_timeout:{stored.case.id}:2:1") is not None
     assert "retrying after the step timeout" in caplog.text
 
 

@@ -4,7 +4,7 @@ without alerting anyone; each half once; one receipt when both are done."""
 
 from kinship_contracts.cases import CaseOutcome
 from kinship_contracts.privacy import ErasureRequested, SubjectsErased
-from kinship_escalation.domain.policies import OnCallRotation
+from kinship_escalation.domain.policies import CoordinatorsTarget, OnCallRotation, ScheduleTarget
 from kinship_escalation.handlers.cases import acknowledge, resolve
 from kinship_escalation.handlers.configuration import save_default_policy
 from kinship_escalation.handlers.context import EscalationContext
@@ -86,8 +86,12 @@ async def test_an_erased_responder_leaves_no_trace_and_their_open_case_goes_to_t
     assert (await uow.on_call.rotations())[0].members == ["resp-b"]
     stored_policy = await uow.on_call.policy()
     assert stored_policy is not None
-    assert [str(s.target) for s in stored_policy.steps] == ["coordinators", "rotation:day"]
-    assert str(stored.policy.steps[0].target) == "coordinators"  # the case's copy too
+    assert [s.targets for s in stored_policy.steps] == [
+        (CoordinatorsTarget(),),
+        (ScheduleTarget(schedule="day"),),
+        (CoordinatorsTarget(),),
+    ]
+    assert stored.policy.steps[0].targets == (CoordinatorsTarget(),)  # the case's copy too
     assert uow.tables.cases[done].case.responder_id is None
     assert "person:erased" in {r.actor for r in uow.tables.audit}
     assert {a.record.recipient_id for a in uow.tables.alerts.values()} >= {"erased"}

@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from kinship_contracts.directory import Role
 from kinship_contracts.grants import read_grant
 from kinship_contracts.links import ConsentAnswer, mint_consent_token
+from kinship_escalation.domain.policies import OnCallRotation
 from kinship_escalation.entrypoints.http import escalation_router
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.detection import handle_checkins
@@ -200,6 +201,14 @@ COORDINATOR_ROUTES: list[Route] = [
     ("GET", "/v1/rotations", None),
     ("PUT", "/v1/policies/default", {"steps": [{"target": "responders", "timeout_seconds": 60}]}),
     ("GET", "/v1/policies/default", None),
+    ("GET", "/v1/policies", None),
+    ("GET", "/v1/policies/team-a", None),
+    (
+        "PUT",
+        "/v1/policies/team-a",
+        {"team_id": "team-a", "steps": [{"target": "responders", "timeout_seconds": 60}]},
+    ),
+    ("DELETE", "/v1/policies/team-a", None),
 ]
 
 
@@ -522,9 +531,14 @@ async def test_rotations_and_policies_are_for_coordinators_metrics_also_for_repo
     listed = (await client.get("/v1/rotations", headers=COORD)).json()
     assert [r["name"] for r in listed] == ["night"]
     policy = {"steps": [{"target": "rotation:night", "timeout_seconds": 60}], "name": "other"}
+    mismatch = await client.put("/v1/policies/default", json=policy, headers=COORD)
+    assert mismatch.status_code == 422
+    assert mismatch.json()["detail"][0]["loc"] == ["body", "name"]
+    del policy["name"]  # the old form, with no name: it is the path's
     saved = await client.put("/v1/policies/default", json=policy, headers=COORD)
+    assert saved.status_code == 200, saved.text
     assert saved.json()["name"] == "default"
-    assert saved.json()["steps"][0]["target"] == "rotation:night"
+    assert saved.json()["steps"][0]["targets"] == [{"kind": "schedule", "schedule": "night"}]
     in_force = await client.get("/v1/policies/default", headers=COORD)
     assert in_force.json() == saved.json()
 
@@ -534,12 +548,103 @@ async def test_the_specs_default_policy_is_in_force_until_one_is_stored(
 ) -> None:
     response = await client.get("/v1/policies/default", headers=COORD)
     body = response.json()
-    assert [(s["target"], s["timeout_seconds"]) for s in body["steps"]] == [
-        ("responders", 300),
-        ("responders", 300),
-        ("coordinators", 300),
+    assert [(s["targets"], s["timeout_seconds"]) for s in body["steps"]] == [
+        ([{"kind": "responders"}], 300),
+        ([{"kind": "responders"}], 300),
+        ([{"kind": "coordinators"}], 300),
     ]
     assert body["contact_timeout_seconds"] == 3600
+
+
+async def test_coordinators_list_create_read_and_delete_policies_per_team_and_severity(
+    client: httpx.AsyncClient, service: FakeEscalationUnitOfWork
+) -> None:
+    async with service:
+        rotation = OnCallRotation(name="night", members=["resp-a"], starts_at=NOW)
+        await service.on_call.save_rotation(rotation)
+    team = {
+        "team_id": "team-x",
+        "severity": "high",
+        "steps": [
+            {"targets": [{"kind": "schedule", "schedule": "night"}], "timeout_seconds": 60},
+            {
+                "targets": [{"kind": "people", "people": ["resp-a", "resp-b"]}],
+                "notify": "round_robin",
+                "timeout_seconds": 60,
+                "repeat": 2,
+            },
+        ],
+    }
+    saved = await client.put("/v1/policies/team-x-high", json=team, headers=COORD)
+    assert saved.status_code == 200, saved.text
+    body = saved.json()
+    assert (body["name"], body["team_id"], body["severity"]) == ("team-x-high", "team-x", "high")
+    assert body["steps"][-1]["targets"] == [{"kind": "coordinators"}]  # appended
+    assert (await client.get("/v1/policies/team-x-high", headers=COORD)).json() == body
+    listed = (await client.get("/v1/policies", headers=COORD)).json()
+    assert [p["name"] for p in listed] == ["default", "team-x-high"]
+
+    clash = await client.put("/v1/policies/team-x-urgent", json=team, headers=COORD)
+    assert clash.status_code == 409 and "team-x-high" in clash.json()["detail"]
+
+    deleted = await client.delete("/v1/policies/team-x-high", headers=COORD)
+    assert deleted.status_code == 204
+    assert (await client.get("/v1/policies/team-x-high", headers=COORD)).status_code == 404
+    assert (await client.delete("/v1/policies/team-x-high", headers=COORD)).status_code == 404
+    audit = [(r.action, r.actor) for r in service.tables.audit if r.action.startswith("policy")]
+    assert audit == [("policy_changed", "person:coord-1"), ("policy_deleted", "person:coord-1")]
+
+
+def steps_of(count: int, **step: Any) -> list[dict[str, Any]]:
+    return [{"target": "responders", "timeout_seconds": 60, **step}] * count
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"steps": steps_of(1, repeat=6)}, ["body", "steps", 0, "repeat"]),
+        ({"steps": steps_of(11)}, ["body", "steps"]),
+        ({"steps": []}, ["body", "steps"]),
+        (
+            {
+                "steps": [
+                    {"targets": [{"kind": "schedule", "schedule": "nowhere"}], "timeout_seconds": 6}
+                ]
+            },
+            ["body", "steps", 0, "targets", 0, "schedule"],
+        ),
+        (
+            {
+                "steps": [
+                    {"targets": [{"kind": "people", "people": ["ghost"]}], "timeout_seconds": 6}
+                ]
+            },
+            ["body", "steps", 0, "targets", 0, "people", 0],
+        ),
+        ({"team_id": "team-x", "steps": steps_of(1)}, ["body", "team_id"]),
+    ],
+)
+async def test_a_policy_that_cannot_be_right_is_refused_with_field_errors(
+    client: httpx.AsyncClient,
+    service: FakeEscalationUnitOfWork,
+    body: dict[str, Any],
+    loc: list[Any],
+) -> None:
+    refused = await client.put("/v1/policies/default", json=body, headers=COORD)
+    assert refused.status_code == 422, refused.text
+    assert loc in [error["loc"] for error in refused.json()["detail"]]
+    assert not service.tables.policies
+
+
+async def test_deleting_the_default_brings_back_the_specs_default(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = (await client.get("/v1/policies/default", headers=COORD)).json()
+    own = {"steps": [{"target": "coordinators", "timeout_seconds": 30}]}
+    assert (await client.put("/v1/policies/default", json=own, headers=COORD)).is_success
+    assert (await client.get("/v1/policies/default", headers=COORD)).json() != spec
+    assert (await client.delete("/v1/policies/default", headers=COORD)).status_code == 204
+    assert (await client.get("/v1/policies/default", headers=COORD)).json() == spec
 
 
 # ---- working a case, the case view, consent links ---------------------------------------------

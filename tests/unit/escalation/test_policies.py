@@ -1,4 +1,5 @@
-"""Escalation policies (targets, progression), on-call rotations, the choice of responder."""
+"""Escalation policies (the old text form, progression, erasure), on-call rotations, the
+choice of responder. Per-team and per-severity choice: ``test_schedules_policies``."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -9,42 +10,50 @@ from kinship_contracts.cases import Severity
 from kinship_escalation.domain.policies import (
     CoordinatorsTarget,
     EscalationPolicy,
+    EscalationStep,
     NextAlert,
+    NotifyMode,
     OnCallRotation,
-    PersonTarget,
-    PolicyStep,
+    PeopleTarget,
     Responder,
     ResponderLoad,
     RespondersTarget,
-    RotationTarget,
+    ScheduleTarget,
     choose_responder,
     default_policy,
 )
+from kinship_escalation.domain.schedules import escalation
 
 NOW = datetime(2026, 11, 24, 9, tzinfo=UTC)
 
 
+def test_there_is_one_policy_model_whichever_path_imports_it() -> None:
+    assert EscalationPolicy is escalation.EscalationPolicy
+    assert EscalationStep is escalation.EscalationStep
+    assert default_policy is escalation.default_policy
+
+
 def test_default_policy_is_responder_backup_then_coordinators() -> None:
     policy = default_policy(300, 3600)
-    assert [(s.target, s.timeout_seconds) for s in policy.steps] == [
-        (RespondersTarget(), 300),
-        (RespondersTarget(), 300),
-        (CoordinatorsTarget(), 300),
+    assert [(s.targets, s.timeout_seconds) for s in policy.steps] == [
+        ((RespondersTarget(),), 300),
+        ((RespondersTarget(),), 300),
+        ((CoordinatorsTarget(),), 300),
     ]
-    assert [step["target"] for step in policy.model_dump()["steps"]] == [
-        "responders",
-        "responders",
-        "coordinators",
+    assert [step["targets"] for step in policy.model_dump(mode="json")["steps"]] == [
+        [{"kind": "responders"}],
+        [{"kind": "responders"}],
+        [{"kind": "coordinators"}],
     ]
 
 
 def test_policy_steps_repeat_at_most_five_times_and_targets_are_checked() -> None:
     with pytest.raises(ValidationError):
-        PolicyStep(target="responders", timeout_seconds=60, repeat=6)
+        EscalationStep.model_validate({"target": "responders", "timeout_seconds": 60, "repeat": 6})
     with pytest.raises(ValidationError):
-        PolicyStep(target="everyone", timeout_seconds=60)
+        EscalationStep.model_validate({"target": "everyone", "timeout_seconds": 60})
     with pytest.raises(ValidationError):
-        EscalationPolicy(steps=[])
+        EscalationPolicy(steps=())
 
 
 @pytest.mark.parametrize(
@@ -52,26 +61,16 @@ def test_policy_steps_repeat_at_most_five_times_and_targets_are_checked() -> Non
     [
         ("responders", RespondersTarget()),
         ("coordinators", CoordinatorsTarget()),
-        ("rotation:night-shift", RotationTarget(name="night-shift")),
-        ("person:resp-a", PersonTarget(person_id="resp-a")),
-        ("person:a:b", PersonTarget(person_id="a:b")),
+        ("rotation:night-shift", ScheduleTarget(schedule="night-shift")),
+        ("person:resp-a", PeopleTarget(people=("resp-a",))),
+        ("person:a:b", PeopleTarget(people=("a:b",))),
     ],
 )
-def test_targets_are_read_from_their_text_form_and_written_back_as_text(
-    text: str, target: object
-) -> None:
-    step = PolicyStep.model_validate({"target": text, "timeout_seconds": 60})
-    assert step.target == target
-    assert step.model_dump()["target"] == text
-    assert PolicyStep.model_validate_json(step.model_dump_json()) == step
-
-
-def test_targets_are_also_read_as_objects_with_a_kind() -> None:
-    step = PolicyStep.model_validate(
-        {"target": {"kind": "rotation", "name": "night"}, "timeout_seconds": 60}
-    )
-    assert step.target == RotationTarget(name="night")
-    assert step.model_dump()["target"] == "rotation:night"
+def test_old_text_targets_are_read_and_written_back_as_objects(text: str, target: object) -> None:
+    step = EscalationStep.model_validate({"target": text, "timeout_seconds": 60})
+    assert step.targets == (target,)
+    assert "target" not in step.model_dump()
+    assert EscalationStep.model_validate_json(step.model_dump_json()) == step
 
 
 @pytest.mark.parametrize(
@@ -84,30 +83,47 @@ def test_targets_are_also_read_as_objects_with_a_kind() -> None:
         "person:",
         "person:has space",
         {"kind": "team", "name": "x"},
-        {"kind": "rotation"},
+        {"kind": "schedule"},
     ],
 )
 def test_malformed_targets_are_refused(target: object) -> None:
     with pytest.raises(ValidationError):
-        PolicyStep.model_validate({"target": target, "timeout_seconds": 60})
+        EscalationStep.model_validate({"target": target, "timeout_seconds": 60})
+    with pytest.raises(ValidationError):
+        EscalationStep.model_validate({"targets": [target], "timeout_seconds": 60})
 
 
-def test_a_stored_policy_in_the_text_form_reads_back_unchanged() -> None:
+def test_a_stored_policy_in_the_text_form_loads_with_the_settings_it_had() -> None:
     stored = (
         '{"name":"default","steps":[{"target":"rotation:weekday","timeout_seconds":300,'
         '"repeat":2},{"target":"person:coord-1","timeout_seconds":600,"repeat":1}],'
-        '"contact_timeout_seconds":3600}'
+        '"contact_timeout_seconds":1800,"urgent_from":"critical",'
+        '"unanswered_interval_seconds":120}'
     )
     policy = EscalationPolicy.model_validate_json(stored)
-    assert [step.target for step in policy.steps] == [
-        RotationTarget(name="weekday"),
-        PersonTarget(person_id="coord-1"),
+    assert [(step.targets, step.repeat) for step in policy.steps] == [
+        ((ScheduleTarget(schedule="weekday"),), 2),
+        ((PeopleTarget(people=("coord-1",)),), 1),
+        ((CoordinatorsTarget(),), 1),  # nobody is left at the end
     ]
-    # A policy stored before urgency and unanswered reminders were settings gets the defaults.
-    assert policy.model_dump_json() == stored.removesuffix("}") + (
-        ',"urgent_from":"high","unanswered_interval_seconds":900}'
-    )
+    assert (policy.team_id, policy.severity) == (None, None)
+    assert policy.contact_timeout_seconds == 1800
+    assert (policy.urgent_from, policy.unanswered_interval_seconds) == (Severity.CRITICAL, 120)
     assert EscalationPolicy.model_validate_json(policy.model_dump_json()) == policy
+
+
+def test_a_policy_stored_before_urgency_and_reminders_were_settings_gets_the_defaults() -> None:
+    policy = EscalationPolicy.model_validate(
+        {"steps": [{"target": "coordinators", "timeout_seconds": 60}]}
+    )
+    assert (policy.urgent_from, policy.unanswered_interval_seconds) == (Severity.HIGH, 900)
+
+
+def test_an_old_policy_of_ten_steps_still_loads_with_its_coordinators_step() -> None:
+    steps = [{"target": "responders", "timeout_seconds": 60}] * 10
+    policy = EscalationPolicy.model_validate({"steps": steps})
+    assert len(policy.steps) == 11 and policy.steps[-1].targets == (CoordinatorsTarget(),)
+    assert EscalationPolicy.model_validate(policy.model_dump()) == policy
 
 
 def test_high_severity_alerts_are_urgent_unless_the_policy_keeps_urgency_for_critical() -> None:
@@ -139,6 +155,12 @@ def test_a_step_repeats_before_the_next_step_is_alerted() -> None:
     assert THREE_STEPS.after_timeout(2, 1) == NextAlert(3, 1)
 
 
+def test_an_attempt_beyond_the_repeats_moves_on() -> None:
+    # A rise to critical alerts the step once more than its repeats.
+    assert THREE_STEPS.after_timeout(2, 2) == NextAlert(3, 1)
+    assert THREE_STEPS.after_timeout(4, 1) == NextAlert(3, 1, unanswered=True)
+
+
 def test_the_last_step_repeats_per_its_policy_then_the_case_is_unanswered() -> None:
     assert THREE_STEPS.after_timeout(3, 1) == NextAlert(3, 1, unanswered=True)
     one_step = EscalationPolicy.model_validate(
@@ -157,7 +179,7 @@ def test_a_failed_delivery_moves_on_except_from_the_last_step() -> None:
 
 def test_steps_beyond_the_last_are_the_last() -> None:
     assert THREE_STEPS.bounded(5) == 3
-    assert THREE_STEPS.step(4).target == CoordinatorsTarget()
+    assert THREE_STEPS.step(4).targets == (CoordinatorsTarget(),)
     assert THREE_STEPS.is_last(3) and not THREE_STEPS.is_last(2)
 
 
@@ -176,25 +198,36 @@ def test_an_erased_member_leaves_the_rotation_and_an_empty_rotation_goes() -> No
     assert without_a.without("b") is None
 
 
-def test_an_erased_persons_steps_alert_the_coordinators_in_their_place() -> None:
+def test_an_erased_person_leaves_people_targets_and_an_empty_step_alerts_coordinators() -> None:
     policy = EscalationPolicy.model_validate(
         {
             "steps": [
                 {"target": "person:ann", "timeout_seconds": 60, "repeat": 2},
-                {"target": "person:bob", "timeout_seconds": 60},
+                {
+                    "targets": [
+                        {"kind": "people", "people": ["ann", "bob"]},
+                        {"kind": "schedule", "schedule": "night"},
+                    ],
+                    "notify": "round_robin",
+                    "timeout_seconds": 120,
+                },
                 {"target": "responders", "timeout_seconds": 60},
             ]
         }
     )
     assert policy.without_person("cat") is policy
     changed = policy.without_person("ann")
-    assert [str(step.target) for step in changed.steps] == [
-        "coordinators",
-        "person:bob",
-        "responders",
+    assert [step.targets for step in changed.steps] == [
+        (CoordinatorsTarget(),),
+        (PeopleTarget(people=("bob",)), ScheduleTarget(schedule="night")),
+        (RespondersTarget(),),
+        (CoordinatorsTarget(),),
     ]
     assert (changed.steps[0].timeout_seconds, changed.steps[0].repeat) == (60, 2)
+    assert changed.steps[1].notify is NotifyMode.ROUND_ROBIN
     assert "ann" not in changed.model_dump_json()
+    assert not changed.names("ann") and changed.names("bob")
+    assert changed.without_person("bob").steps[1].targets == (ScheduleTarget(schedule="night"),)
 
 
 RESPONDERS = [

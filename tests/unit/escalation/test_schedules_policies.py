@@ -128,11 +128,15 @@ def test_a_policy_whose_last_step_reaches_coordinators_is_kept_as_given() -> Non
     assert EscalationPolicy(steps=(last,)).steps == (last,)
 
 
-def test_a_policy_has_at_most_ten_steps_counting_the_coordinators() -> None:
+def test_a_policy_has_at_most_ten_steps_besides_the_coordinators_step() -> None:
     step = EscalationStep(targets=(RespondersTarget(),), timeout_seconds=60)
-    assert len(EscalationPolicy(steps=(step,) * 9).steps) == 10
+    last = EscalationStep(targets=(CoordinatorsTarget(),), timeout_seconds=60)
+    assert len(EscalationPolicy(steps=(step,) * 10).steps) == 11
+    assert len(EscalationPolicy(steps=(*(step,) * 10, last)).steps) == 11
     with pytest.raises(ValidationError, match="at most 10 steps"):
-        EscalationPolicy(steps=(step,) * 10)
+        EscalationPolicy(steps=(step,) * 11)
+    with pytest.raises(ValidationError, match="at most 10 steps"):
+        EscalationPolicy(steps=(*(step,) * 11, last))
 
 
 def test_the_default_policy_is_responder_backup_coordinators() -> None:

@@ -26,7 +26,6 @@ from tests.unit.escalation.conftest import (
     Clock,
     checkin,
     link_token,
-    person,
     policy,
     receipt,
     sent,
@@ -94,20 +93,19 @@ async def test_the_last_step_repeats_per_its_policy_then_coordinators_are_paged_
     """Before: the last step re-alerted once, reusing its first timer id (ON CONFLICT DO
     NOTHING), and then the case waited with no timer. Now it repeats as its policy says and
     then pages the coordinators on an "unanswered" alert, again at the interval, for ever."""
-    await uow.directory.apply([person("resp-b", "team-s")])  # resp-b is no responder now
     unanswered_every = 120
-    stored_policy = policy(("responders", 60), ("responders", 60, 2))
+    stored_policy = policy(("responders", 60), ("coordinators", 60, 2))
     stored_policy = stored_policy.model_copy(
         update={"unanswered_interval_seconds": unanswered_every}
     )
     await uow.on_call.save_policy(stored_policy)
     case_id = await opened(uow, ctx)  # a self-referral (high): step 1 alerts resp-a
     clock.advance(seconds=60)
-    await fire_due_timers(uow, ctx, 100)  # step 2: nobody new → its own timer, nobody alerted
-    assert sent(uow).alerted() == [("resp-a", 1)]
+    await fire_due_timers(uow, ctx, 100)  # step 2: the coordinators
+    assert sent(uow).alerted() == [("resp-a", 1), ("coord-1", 2)]
     clock.advance(seconds=60)
-    await fire_due_timers(uow, ctx, 100)  # step 2, repeat 2: the last one alerted, again
-    assert sent(uow).alerted() == [("resp-a", 1), ("resp-a", 2)]
+    await fire_due_timers(uow, ctx, 100)  # step 2, repeat 2: the coordinators again
+    assert sent(uow).alerted() == [("resp-a", 1), ("coord-1", 2), ("coord-1", 2)]
     clock.advance(seconds=60)
     await fire_due_timers(uow, ctx, 100)  # every step spent: unanswered
     out = sent(uow)
@@ -130,7 +128,7 @@ async def test_the_last_step_repeats_per_its_policy_then_coordinators_are_paged_
     await acknowledge(case_id, "coord-1", uow, ctx)
     clock.advance(seconds=unanswered_every)
     await fire_due_timers(uow, ctx, 100)
-    assert len(sent(uow).of_kind("alert")) == 2 + 4
+    assert len(sent(uow).of_kind("alert")) == 3 + 4
     case = uow.tables.cases[case_id].case
     assert (case.status.value, case.responder_id) == ("acknowledged", "coord-1")
 

@@ -220,7 +220,7 @@ class FakeCases(_Part):
         return [
             copy.deepcopy(stored)
             for _, stored in sorted(self.tables.cases.items())
-            if any(str(step.target) == f"person:{person_id}" for step in stored.policy.steps)
+            if stored.policy.names(person_id)
         ]
 
     async def save(self, stored: StoredCase) -> None:
@@ -578,6 +578,9 @@ class FakeOnCall(_Part):
 
     async def save_policy(self, policy: EscalationPolicy) -> None:
         self.tables.policies[policy.name] = policy
+
+    async def delete_policy(self, name: str) -> bool:
+        return self.tables.policies.pop(name, None) is not None
 
     async def schedule(self, name: str) -> Schedule | None:
         return self.tables.schedules.get(name)

@@ -350,9 +350,13 @@ class PostgresCases(_Statements):
         return [_case(row) for row in rows]
 
     async def following_person(self, person_id: str) -> list[StoredCase]:
-        """Cases whose policy has a step alerting ``person_id`` by name, locked."""
+        """Cases whose policy has a step naming ``person_id``, locked: a people target (or
+        the ``person:<id>`` text of copies stored before per-team policies)."""
         rows = await self.conn.fetch(
-            "SELECT * FROM cases WHERE policy -> 'steps'"
+            "SELECT * FROM cases WHERE policy -> 'steps' @> jsonb_build_array(jsonb_build_object("
+            " 'targets', jsonb_build_array(jsonb_build_object("
+            " 'kind', 'people', 'people', jsonb_build_array($1::text)))))"
+            " OR policy -> 'steps'"
             " @> jsonb_build_array(jsonb_build_object('target', 'person:' || $1::text))"
             " ORDER BY id FOR UPDATE",
             person_id,
@@ -792,6 +796,11 @@ class PostgresOnCall(_Statements):
             policy.name,
             policy.model_dump_json(),
         )
+
+    async def delete_policy(self, name: str) -> bool:
+        """Remove an escalation policy; whether there was one."""
+        done = await self.conn.execute("DELETE FROM policies WHERE name = $1", name)
+        return bool(done != "DELETE 0")
 
     async def schedule(self, name: str) -> Schedule | None:
         """A stored on-call schedule."""

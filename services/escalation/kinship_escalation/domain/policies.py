@@ -1,211 +1,46 @@
-"""Escalation policies, their targets and progression, on-call rotations, the choice of
-responder."""
+"""On-call rotations, the people who can be alerted, and the choice of responder; the
+escalation policy model is :mod:`kinship_escalation.domain.schedules.escalation` (re-exported
+here so that older import paths keep working)."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PlainSerializer,
-    StringConstraints,
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from kinship_escalation.domain.schedules.escalation import (
+    CoordinatorsTarget,
+    EscalationPolicy,
+    EscalationStep,
+    NextAlert,
+    NotifyMode,
+    PeopleTarget,
+    RespondersTarget,
+    ScheduleTarget,
+    Target,
+    default_policy,
 )
 
-from kinship_contracts.cases import Severity
+__all__ = [
+    "CoordinatorsTarget",
+    "EscalationPolicy",
+    "EscalationStep",
+    "NextAlert",
+    "NotifyMode",
+    "OnCallRotation",
+    "PeopleTarget",
+    "Responder",
+    "ResponderLoad",
+    "RespondersTarget",
+    "ScheduleTarget",
+    "StaffMember",
+    "Target",
+    "choose_responder",
+    "default_policy",
+]
 
 _NAME = r"^[a-z0-9_-]{1,64}$"
-
-
-class RespondersTarget(BaseModel):
-    """Directory peer responders, the least loaded first."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kind: Literal["responders"] = "responders"
-
-    def __str__(self) -> str:
-        return "responders"
-
-
-class CoordinatorsTarget(BaseModel):
-    """Every active coordinator at once."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kind: Literal["coordinators"] = "coordinators"
-
-    def __str__(self) -> str:
-        return "coordinators"
-
-
-class RotationTarget(BaseModel):
-    """An on-call rotation: the member on call first, then the next."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kind: Literal["rotation"] = "rotation"
-    name: str = Field(pattern=_NAME)
-
-    def __str__(self) -> str:
-        return f"rotation:{self.name}"
-
-
-class PersonTarget(BaseModel):
-    """One named person."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kind: Literal["person"] = "person"
-    person_id: str = Field(pattern=r"^\S+$")
-
-    def __str__(self) -> str:
-        return f"person:{self.person_id}"
-
-
-class TargetError(ValueError):
-    """A step target in none of the known forms."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "a target is 'responders', 'coordinators', 'rotation:<name>' or 'person:<id>' "
-            "(or the same as an object with a 'kind')"
-        )
-
-
-def _from_text(value: Any) -> Any:
-    """The object form of a target written as text ('rotation:<name>', 'person:<id>', …)."""
-    if not isinstance(value, str):
-        return value
-    kind, separator, rest = value.partition(":")
-    if not separator and kind in ("responders", "coordinators"):
-        return {"kind": kind}
-    if separator and kind == "rotation":
-        return {"kind": kind, "name": rest}
-    if separator and kind == "person":
-        return {"kind": kind, "person_id": rest}
-    raise TargetError
-
-
-Target = Annotated[
-    RespondersTarget | CoordinatorsTarget | RotationTarget | PersonTarget,
-    Field(discriminator="kind"),
-    # Stored policies and API bodies write targets as text; they are read and written so.
-    BeforeValidator(_from_text),
-    PlainSerializer(str, return_type=str),
-]
-"""Who a step alerts. Read from the text forms or objects; written as text."""
-
-
-class PolicyStep(BaseModel):
-    """One step of an escalation policy."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    target: Target = Field(
-        description="Who a step alerts: 'responders' (directory peer responders, balanced), "
-        "'coordinators', 'rotation:<name>' (the on-call member first), or 'person:<id>'."
-    )
-    timeout_seconds: int = Field(ge=1, le=86_400, description="Wait for acknowledgement.")
-    repeat: int = Field(default=1, ge=1, le=5, description="Times this step alerts.")
-
-
-@dataclass(frozen=True)
-class NextAlert:
-    """Where escalation goes after a step timed out unacknowledged."""
-
-    step: int
-    attempt: int
-    unanswered: bool = False
-    """Every step and repeat was spent: coordinators are paged on an "unanswered" alert, and
-    reminded every ``unanswered_interval_seconds`` until someone acknowledges."""
-
-
-class EscalationPolicy(BaseModel):
-    """A list of steps tried in order until someone acknowledges."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str = Field(default="default", pattern=_NAME)
-    steps: list[PolicyStep] = Field(min_length=1, max_length=10)
-    contact_timeout_seconds: int = Field(
-        default=3600, ge=1, description="Acknowledged but no first contact: escalate."
-    )
-    urgent_from: Literal[Severity.HIGH, Severity.CRITICAL] = Field(
-        default=Severity.HIGH,
-        description="Alerts of cases this severe or worse skip the responders' quiet hours "
-        "('high' or 'critical'; critical alerts always do).",
-    )
-    unanswered_interval_seconds: int = Field(
-        default=900,
-        ge=1,
-        le=86_400,
-        description="After every step was spent unacknowledged, coordinators are reminded at "
-        "this interval until someone acknowledges.",
-    )
-
-    def step(self, number: int) -> PolicyStep:
-        """Step ``number`` (from 1; beyond the last, the last)."""
-        return self.steps[self.bounded(number) - 1]
-
-    def bounded(self, number: int) -> int:
-        """``number``, or the last step's when it is beyond it."""
-        return min(number, len(self.steps))
-
-    def is_last(self, number: int) -> bool:
-        """Whether no step follows step ``number``."""
-        return number >= len(self.steps)
-
-    def after_timeout(self, step: int, attempt: int) -> NextAlert:
-        """What to alert when ``(step, attempt)`` timed out: the step again while it has
-        repeats left (the last step too), then the next step; when the last step's repeats
-        are spent, the case is unanswered (nobody is ever left alone: coordinators)."""
-        if attempt < self.step(step).repeat:
-            return NextAlert(step, attempt + 1)
-        if not self.is_last(step):
-            return NextAlert(step + 1, 1)
-        return NextAlert(step, attempt, unanswered=True)
-
-    def urgent(self, severity: Severity) -> bool:
-        """Whether alerts of a case this severe skip the responders' quiet hours."""
-        return severity.rank >= Severity(self.urgent_from).rank
-
-    def without_person(self, person_id: str) -> "EscalationPolicy":
-        """The policy with steps naming ``person_id`` (who was erased) alerting the
-        coordinators instead: the steps keep their places, and no chain ends with nobody."""
-        if not any(step.target == PersonTarget(person_id=person_id) for step in self.steps):
-            return self
-        steps = [
-            step.model_copy(update={"target": CoordinatorsTarget()})
-            if step.target == PersonTarget(person_id=person_id)
-            else step
-            for step in self.steps
-        ]
-        return self.model_copy(update={"steps": steps})
-
-    def after_failed_delivery(self, step: int) -> int | None:
-        """The step to alert at once when every alert of ``step`` failed to be delivered.
-
-        None on the last step: its own timer alerts it again, so a recipient who cannot be
-        reached never causes a tight loop of alerts.
-        """
-        return None if self.is_last(step) else step + 1
-
-
-def default_policy(ack_timeout_seconds: int, contact_timeout_seconds: int) -> EscalationPolicy:
-    """The spec's default: a peer responder, a backup responder, then the coordinators."""
-    return EscalationPolicy(
-        steps=[
-            PolicyStep(target=RespondersTarget(), timeout_seconds=ack_timeout_seconds),
-            PolicyStep(target=RespondersTarget(), timeout_seconds=ack_timeout_seconds),
-            PolicyStep(target=CoordinatorsTarget(), timeout_seconds=ack_timeout_seconds),
-        ],
-        contact_timeout_seconds=contact_timeout_seconds,
-    )
 
 
 class OnCallRotation(BaseModel):

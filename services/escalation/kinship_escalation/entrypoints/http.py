@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from dishka import FromDishka
 from dishka.integrations.fastapi import DishkaRoute
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import Path as FastAPIPath
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -48,6 +49,7 @@ from kinship_escalation.domain.casework import (
     ReopenReason,
 )
 from kinship_escalation.domain.policies import EscalationPolicy, OnCallRotation
+from kinship_escalation.domain.schedules.escalation import PolicyConflictError
 from kinship_escalation.domain.timers import CaseDeadlines
 from kinship_escalation.entrypoints.oncall_http import oncall_routes
 from kinship_escalation.handlers import (
@@ -823,20 +825,65 @@ async def get_rotations(_actor: Coordinators, uow: Uow) -> list[OnCallRotation]:
         return await configuration.rotations(uow)
 
 
-@_routes.put("/v1/policies/default", tags=["on-call"], response_model=EscalationPolicy)
-async def put_policy(
-    policy: EscalationPolicy, actor: Coordinators, uow: Uow, ctx: Context
+PolicyName = Annotated[str, FastAPIPath(pattern=r"^[a-z0-9_-]{1,64}$")]
+
+
+@_routes.get("/v1/policies", tags=["on-call"], response_model=list[EscalationPolicy])
+async def get_policies(_actor: Coordinators, uow: Uow, ctx: Context) -> list[EscalationPolicy]:
+    """Every escalation policy by name, the default in force among them (coordinators)."""
+    async with uow:
+        return await configuration.policies(uow, ctx)
+
+
+@_routes.get("/v1/policies/{name}", tags=["on-call"], response_model=EscalationPolicy)
+async def get_policy(
+    name: PolicyName, _actor: Coordinators, uow: Uow, ctx: Context
 ) -> EscalationPolicy:
-    """Replace the escalation policy new cases follow (coordinators; audited)."""
+    """A policy; ``default`` is the default in force (the spec's until one is stored)."""
     async with uow:
-        return await configuration.save_default_policy(policy, uow, _person(actor), ctx.clock())
+        with _policy_answers():
+            return await configuration.policy_named(name, uow, ctx)
 
 
-@_routes.get("/v1/policies/default", tags=["on-call"], response_model=EscalationPolicy)
-async def get_policy(_actor: Coordinators, uow: Uow, ctx: Context) -> EscalationPolicy:
-    """The escalation policy in force (the spec's default until one is stored)."""
+@_routes.put("/v1/policies/{name}", tags=["on-call"], response_model=EscalationPolicy)
+async def put_policy(
+    name: PolicyName, policy: EscalationPolicy, actor: Coordinators, uow: Uow, ctx: Context
+) -> EscalationPolicy:
+    """Create or replace a policy for a team, a severity or both, or (``default``) the one
+    for every other case (coordinators; audited). Cases already open keep theirs. 422 with
+    field errors for an unknown schedule or person; 409 when another policy has the same
+    team and severity."""
+    if "name" in policy.model_fields_set and policy.name != name:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [{"loc": ["body", "name"], "msg": "differs from the path", "type": "value_error"}],
+        )
     async with uow:
-        return await configuration.policy_in_force(uow, ctx)
+        with _policy_answers():
+            named = policy.model_copy(update={"name": name})
+            return await configuration.save_policy(named, uow, _person(actor), ctx.clock())
+
+
+@_routes.delete("/v1/policies/{name}", tags=["on-call"], status_code=204)
+async def delete_policy(name: PolicyName, actor: Coordinators, uow: Uow, ctx: Context) -> None:
+    """Remove a policy (coordinators; audited); cases it applied to fall to the next most
+    specific one, and deleting ``default`` brings back the spec's default. Cases already open
+    keep their copy."""
+    async with uow:
+        with _policy_answers():
+            await configuration.delete_policy(name, uow, _person(actor), ctx.clock())
+
+
+@contextmanager
+def _policy_answers() -> Iterator[None]:
+    try:
+        yield
+    except configuration.PolicyNotFoundError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error
+    except configuration.PolicyRefusedError as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, error.errors) from error
+    except PolicyConflictError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
 
 
 @_routes.get("/v1/metrics/programme", tags=["metrics"])

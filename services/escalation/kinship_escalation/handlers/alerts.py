@@ -1,6 +1,7 @@
 """Alerting a case's policy step, moving on when every alert of a step failed, paging the
 coordinators when every step was spent ("unanswered", until someone acknowledges), and paging
-the responder at once when a case rises to critical.
+the responder at once when a case rises to critical; a case whose severity rises before
+anyone takes it moves to the policy its team and new severity choose.
 
 Nobody is alerted about themself: the people a step would alert are screened with the
 check-in service's vault (``conflicts``), the only place that knows who a subject is. When
@@ -32,16 +33,22 @@ from kinship_escalation.domain.cases import (
 )
 from kinship_escalation.domain.policies import (
     CoordinatorsTarget,
-    PersonTarget,
+    EscalationStep,
+    NotifyMode,
+    PeopleTarget,
     Responder,
     RespondersTarget,
-    RotationTarget,
+    ScheduleTarget,
     StaffMember,
     Target,
     choose_responder,
 )
 from kinship_escalation.domain.rules import REASONS
+from kinship_escalation.domain.schedules.calculation import on_call_order
+from kinship_escalation.domain.schedules.escalation import pick_recipients
+from kinship_escalation.domain.schedules.model import schedule_from_rotation
 from kinship_escalation.domain.timers import ack_timeout, unanswered
+from kinship_escalation.handlers.configuration import policy_for
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.messages import record_transitions, request_notification
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
@@ -88,61 +95,97 @@ async def screened(
 
 async def recipients(
     stored: StoredCase,
-    target: Target,
-    uow: EscalationUnitOfWork,
-    ctx: EscalationContext,
-    now: datetime,
-) -> Recipients:
-    """Who a policy step's target alerts for this case (never the person it is about)."""
-    match target:
-        case CoordinatorsTarget():
-            staff = await uow.directory.staff()
-            coordinators = [m.person_id for m in staff if m.coordinator]
-            return None, await screened(stored, coordinators, uow, ctx)
-        case PersonTarget(person_id=person_id):
-            person = await uow.directory.person(person_id)
-            if person is None or not await screened(stored, [person.person_id], uow, ctx):
-                return None, []
-            return person.person_id, [person.person_id]
-        case RotationTarget(name=name):
-            candidates = await _rotation_members(name, await uow.directory.staff(), uow, now)
-            return await _one_responder(stored, candidates, uow, ctx, now, balance=False)
-        case RespondersTarget():
-            staff = await uow.directory.staff()
-            candidates = [m.as_responder() for m in staff if m.responder]
-            return await _one_responder(stored, candidates, uow, ctx, now, balance=True)
-
-
-async def _rotation_members(
-    name: str, staff: list[StaffMember], uow: EscalationUnitOfWork, now: datetime
-) -> list[Responder]:
-    rotation = await uow.on_call.rotation(name)
-    members = rotation.order_at(now) if rotation else []
-    by_id = {member.person_id: member for member in staff}
-    return [by_id[p].as_responder() for p in members if p in by_id]
-
-
-async def _one_responder(
-    stored: StoredCase,
-    candidates: list[Responder],
+    step: EscalationStep,
     uow: EscalationUnitOfWork,
     ctx: EscalationContext,
     now: datetime,
     *,
-    balance: bool,
+    attempt: int = 1,
 ) -> Recipients:
+    """Who a policy step alerts for this case (never the person it is about).
+
+    Each target resolves to people: a schedule to whoever it has on call (then, when they
+    were alerted for this case already, the next of that layer), ``responders`` to one peer
+    responder (the balanced choice), ``people`` to each person named, ``coordinators`` to
+    every coordinator. ``all`` alerts everyone they resolve to; ``round_robin`` one of them
+    per alert, the next one on each repeat (``attempt``). The one person a round robin
+    alerts, or a step without the coordinators alerts, is the case's assigned responder; a
+    group has none.
+    """
+    staff = {member.person_id: member for member in await uow.directory.staff()}
+    again = attempt > 1  # a repeat: schedules and responders may alert the same one again
+    resolved: list[str] = []
+    for target in step.targets:
+        resolved += await _resolve(stored, target, staff, uow, ctx, now, again=again)
+    people = pick_recipients(step, resolved, turn=attempt - 1)
+    turns = step.notify is NotifyMode.ROUND_ROBIN
+    single = len(people) == 1 and (turns or not step.reaches_coordinators)
+    return (people[0] if single else None), people
+
+
+async def _resolve(
+    stored: StoredCase,
+    target: Target,
+    staff: dict[str, StaffMember],
+    uow: EscalationUnitOfWork,
+    ctx: EscalationContext,
+    now: datetime,
+    *,
+    again: bool,
+) -> list[str]:
+    alerted = set() if again else set(stored.alerted)
+    match target:
+        case CoordinatorsTarget():
+            coordinators = [p for p, member in staff.items() if member.coordinator]
+            return await screened(stored, coordinators, uow, ctx)
+        case PeopleTarget(people=people):
+            # Anyone active in the directory, whatever their role.
+            known = [p for p in people if p in staff or await uow.directory.person(p)]
+            return await screened(stored, known, uow, ctx)
+        case ScheduleTarget(schedule=name):
+            order = [p for p in await _on_call_order(name, uow, now) if p in staff]
+            fresh = [p for p in order if p not in alerted]
+            allowed = set(await screened(stored, fresh, uow, ctx))
+            return [p for p in fresh if p in allowed][:1]
+        case RespondersTarget():
+            candidates = [m.as_responder() for m in staff.values() if m.responder]
+            return await _balanced_responder(stored, candidates, alerted, uow, ctx, now)
+
+
+async def _on_call_order(name: str, uow: EscalationUnitOfWork, now: datetime) -> list[str]:
+    """Whom a schedule (or a rotation stored before schedules) has on call, then the rest of
+    that layer; people resting after a critical case last."""
+    schedule = await uow.on_call.schedule(name)
+    if schedule is None:
+        rotation = await uow.on_call.rotation(name)
+        if rotation is None:
+            return []
+        members, hours = rotation.members, rotation.shift_hours
+        schedule = schedule_from_rotation(rotation.name, members, hours, rotation.starts_at)
+    loads = await uow.workload.loads(now)
+    resting = {p: load.resting_until for p, load in loads.items() if load.resting_until}
+    return on_call_order(schedule, now, resting)
+
+
+async def _balanced_responder(
+    stored: StoredCase,
+    candidates: list[Responder],
+    alerted: set[str],
+    uow: EscalationUnitOfWork,
+    ctx: EscalationContext,
+    now: datetime,
+) -> list[str]:
     # Screened before choosing: the one chosen is never the person the case is about.
-    fresh = [c for c in candidates if c.person_id not in stored.alerted]
+    fresh = [c for c in candidates if c.person_id not in alerted]
     allowed = set(await screened(stored, [c.person_id for c in fresh], uow, ctx))
     chosen = choose_responder(
         [c for c in candidates if c.person_id in allowed],
         team_id=stored.case.team_id,
         load=await uow.workload.loads(now),
-        already_alerted=set(stored.alerted),
+        already_alerted=alerted,
         now=now,
-        balance=balance,
     )
-    return (chosen.person_id, [chosen.person_id]) if chosen else (None, [])
+    return [chosen.person_id] if chosen else []
 
 
 async def alert_step(
@@ -154,14 +197,21 @@ async def alert_step(
     attempt: int,
     now: datetime,
 ) -> None:
-    """Alert the case's policy step (skipping steps with nobody to alert) and start its timer."""
+    """Alert the case's policy step (skipping steps with nobody to alert) and start its timer.
+
+    A repeat of an ``all`` step alerts its assigned responder again (or re-resolves a group
+    step); a repeat of a ``round_robin`` step alerts the next person in turn.
+    """
     policy = stored.policy
     step = policy.bounded(step)
-    if attempt > 1 and stored.case.step == step:
-        # A repeat alerts the same people again.
-        responder, people = stored.case.responder_id, stored.last_alerted()
+    current = policy.step(step)
+    repeat = attempt > 1 and stored.case.step == step
+    responder: str | None = stored.case.responder_id
+    if repeat and current.notify is NotifyMode.ALL and responder is not None:
+        people = [responder]
     else:
-        responder, people = await recipients(stored, policy.step(step).target, uow, ctx, now)
+        turn = attempt if repeat else 1
+        responder, people = await recipients(stored, current, uow, ctx, now, attempt=turn)
     if not people and not policy.is_last(step):
         await alert_step(stored, uow, ctx, step=step + 1, attempt=1, now=now)
         return
@@ -173,7 +223,7 @@ async def alert_step(
         await send_alert(stored, person_id, AlertPurpose.PAGE, reason_of(case), uow, ctx, now)
     if not people:
         log.warning("no responder or coordinator to alert; retrying after the step timeout")
-    due = now + timedelta(seconds=policy.step(step).timeout_seconds)
+    due = now + timedelta(seconds=current.timeout_seconds)
     timer = ack_timeout(case.id, step, attempt, due, case.assigned_at)
     await uow.timers.schedule(timer, replace=True)  # a step alerted again is timed again
 
@@ -265,6 +315,25 @@ async def page_unanswered(
     at = {"step": case.step, "attempt": case.attempt, "assigned_at": case.assigned_at.isoformat()}
     due = now + timedelta(seconds=stored.policy.unanswered_interval_seconds)
     await uow.timers.schedule(unanswered(case.id, case.sequence, page, at, due))
+
+
+async def severity_rose(
+    stored: StoredCase, uow: EscalationUnitOfWork, ctx: EscalationContext, now: datetime
+) -> bool:
+    """The case's severity rose: while nobody has acknowledged it, it switches to the policy
+    its team and new severity choose when that is another policy, starting again at that
+    policy's first step (audited ``policy_switched``); whether it did. A case someone holds
+    keeps its policy (a rise to critical still pages them: :func:`page_critical`)."""
+    case = stored.case
+    if not case.awaiting_acknowledgement:
+        return False
+    chosen = await policy_for(case.team_id, case.severity, uow, ctx)
+    if chosen.name == stored.policy.name:
+        return False
+    stored.policy = chosen
+    await uow.cases.audit(AuditRecord.of(case, "policy_switched", "escalation", at=now))
+    await alert_step(stored, uow, ctx, step=1, attempt=1, now=now)
+    return True
 
 
 async def page_critical(

@@ -31,6 +31,8 @@ from kinship_escalation.domain.rules import (
     withdrawal_due,
 )
 from kinship_escalation.domain.timers import missed_checkins, missed_checkins_id
+from kinship_escalation.handlers.alerts import severity_rose
+from kinship_escalation.handlers.configuration import policy_for
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.group_support import note_team_distress
 from kinship_escalation.handlers.messages import record_transitions, request_notification
@@ -205,10 +207,10 @@ async def _open_case(
     if consent is None:  # resources only: no case, no alert, no outreach
         await resources_instead(subject_id, evidence, uow, ctx, now)
         return None
-    policy = await uow.on_call.policy() or ctx.default_policy
     version = ctx.rules.version
     case, events = Case.open(ctx.new_id(), subject_id, team_id, evidence, now, version)
-    stored = StoredCase(case, policy, [])
+    # The policy for the case's team and severity (else the default); the case keeps a copy.
+    stored = StoredCase(case, await policy_for(team_id, case.severity, uow, ctx), [])
     await record_transitions(stored, events, "detection", uow, ctx)
     await uow.evidence.record(case.id, RecordedEvidence.of(evidence, version, now))
     CASES_OPENED.add(1, {"severity": case.severity.value})
@@ -226,6 +228,7 @@ async def _add_evidence(
     now: datetime,
 ) -> None:
     was_critical = stored.case.severity is Severity.CRITICAL
+    before = stored.case.severity
     version = ctx.rules.version
     events = stored.case.add_evidence(evidence, now, version)
     if events:
@@ -233,7 +236,10 @@ async def _add_evidence(
     await uow.evidence.record(stored.case.id, RecordedEvidence.of(evidence, version, now))
     if stored.case.severity is Severity.CRITICAL and not was_critical:
         await _crisis_resources(stored.case, uow, ctx)
-    await evidence_added(stored, was_critical, uow, ctx, now)
+    # A rise before anyone took the case may move it to a more specific policy, whose first
+    # step is alerted at once: that is the page a rise to critical calls for, so no other.
+    rerouted = stored.case.severity is not before and await severity_rose(stored, uow, ctx, now)
+    await evidence_added(stored, was_critical or rerouted, uow, ctx, now)
 
 
 async def _crisis_resources(case: Case, uow: EscalationUnitOfWork, ctx: EscalationContext) -> None:

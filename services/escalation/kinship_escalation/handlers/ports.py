@@ -124,7 +124,7 @@ class Cases(Protocol):
         ...
 
     async def following_person(self, person_id: str) -> list[StoredCase]:
-        """Cases whose policy has a step alerting ``person_id`` by name, locked."""
+        """Cases whose policy has a step naming ``person_id`` (in either stored form), locked."""
         ...
 
     async def save(self, stored: StoredCase) -> None:
@@ -362,6 +362,10 @@ class OnCall(Protocol):
 
     async def save_policy(self, policy: EscalationPolicy) -> None:
         """Create or replace an escalation policy."""
+        ...
+
+    async def delete_policy(self, name: str) -> bool:
+        """Remove an escalation policy; whether there was one."""
         ...
 
     async def schedule(self, name: str) -> Schedule | None:

@@ -1,5 +1,8 @@
 """Escalation policies per team and per severity: steps, targets, progression, choice.
 
+This is the one policy model of the escalation service (``domain.policies`` re-exports it):
+cases are opened with the policy :func:`choose_policy` finds, and keep a copy of it.
+
 A policy is a list of steps tried in order until someone acknowledges. Each step alerts its
 targets (schedules, people, the directory's peer responders, or the coordinators), all at
 once or one at a time in turn, waits ``timeout_seconds`` and repeats up to ``repeat`` times.
@@ -23,6 +26,7 @@ from kinship_contracts.cases import Severity
 from kinship_escalation.domain.schedules.model import Name, PersonId
 
 MAX_STEPS = 10
+"""Steps a policy may have, besides the coordinators step that ends every policy."""
 
 
 class _Frozen(BaseModel):
@@ -119,6 +123,40 @@ class EscalationStep(_Frozen):
         """Whether this step alerts the coordinators."""
         return any(isinstance(target, CoordinatorsTarget) for target in self.targets)
 
+    def names(self, person_id: str) -> bool:
+        """Whether a people target of this step lists ``person_id``."""
+        return any(
+            isinstance(target, PeopleTarget) and person_id in target.people
+            for target in self.targets
+        )
+
+    def without_person(self, person_id: str) -> "EscalationStep":
+        """The step with ``person_id`` (who was erased) dropped from its people targets; a
+        people target left empty goes, and a step left with no target alerts the
+        coordinators (it keeps its place, timeout, repeats and mode)."""
+        if not self.names(person_id):
+            return self
+        targets: list[Target] = []
+        for target in self.targets:
+            if isinstance(target, PeopleTarget):
+                people = tuple(p for p in target.people if p != person_id)
+                if people:
+                    targets.append(PeopleTarget(people=people))
+            else:
+                targets.append(target)
+        return self.model_copy(update={"targets": tuple(targets) or (CoordinatorsTarget(),)})
+
+
+@dataclass(frozen=True)
+class NextAlert:
+    """Where escalation goes after a step timed out unacknowledged."""
+
+    step: int
+    attempt: int
+    unanswered: bool = False
+    """Every step and repeat was spent: coordinators are paged on an "unanswered" alert, and
+    reminded every ``unanswered_interval_seconds`` until someone acknowledges."""
+
 
 class EscalationPolicy(_Frozen):
     """Steps tried in order until someone acknowledges, for a team and/or a severity.
@@ -127,11 +165,25 @@ class EscalationPolicy(_Frozen):
     """
 
     name: str = Field(default="default", pattern=r"^[a-z0-9_-]{1,64}$")
-    team_id: str | None = Field(default=None, min_length=1, max_length=200)
-    severity: Severity | None = None
+    team_id: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Cases of this team only."
+    )
+    severity: Severity | None = Field(default=None, description="Cases of this severity only.")
     steps: tuple[EscalationStep, ...] = Field(min_length=1)
     contact_timeout_seconds: int = Field(
         default=3600, ge=1, description="Acknowledged but no first contact: escalate."
+    )
+    urgent_from: Literal[Severity.HIGH, Severity.CRITICAL] = Field(
+        default=Severity.HIGH,
+        description="Alerts of cases this severe or worse skip the responders' quiet hours "
+        "('high' or 'critical'; critical alerts always do).",
+    )
+    unanswered_interval_seconds: int = Field(
+        default=900,
+        ge=1,
+        le=86_400,
+        description="After every step was spent unacknowledged, coordinators are reminded at "
+        "this interval until someone acknowledges.",
     )
 
     @field_validator("steps")
@@ -144,12 +196,72 @@ class EscalationPolicy(_Frozen):
                 targets=(CoordinatorsTarget(),), timeout_seconds=steps[-1].timeout_seconds
             )
             steps = (*steps, last)
-        if len(steps) > MAX_STEPS:
+        if len(steps) > MAX_STEPS + 1:
             raise ValueError(
-                f"a policy has at most {MAX_STEPS} steps, counting the coordinators step that "
-                f"ends every policy; this one has {len(steps)}"
+                f"a policy has at most {MAX_STEPS} steps besides the coordinators step that "
+                f"ends every policy; this one has {len(steps) - 1}"
             )
         return steps
+
+    def step(self, number: int) -> EscalationStep:
+        """Step ``number`` (from 1; beyond the last, the last)."""
+        return self.steps[self.bounded(number) - 1]
+
+    def bounded(self, number: int) -> int:
+        """``number`` (at least 1), or the last step's when it is beyond it."""
+        return max(1, min(number, len(self.steps)))
+
+    def is_last(self, number: int) -> bool:
+        """Whether no step follows step ``number``."""
+        return number >= len(self.steps)
+
+    def after_timeout(self, step: int, attempt: int) -> NextAlert:
+        """What to alert when ``(step, attempt)`` timed out (:func:`next_step`, tolerant of
+        a step beyond the last or an attempt beyond its repeats, which a rise to critical
+        can cause): the step again, the next step, or the case is unanswered."""
+        step = self.bounded(step)
+        attempt = max(1, min(attempt, self.step(step).repeat))
+        match next_step(self, step, attempt):
+            case StepAttempt(step=following, attempt=again):
+                return NextAlert(following, again)
+            case Exhausted(last_step=last):
+                return NextAlert(last, attempt, unanswered=True)
+
+    def after_failed_delivery(self, step: int) -> int | None:
+        """The step to alert at once when every alert of ``step`` failed to be delivered.
+
+        None on the last step: its own timer alerts it again, so a recipient who cannot be
+        reached never causes a tight loop of alerts.
+        """
+        return None if self.is_last(step) else step + 1
+
+    def urgent(self, severity: Severity) -> bool:
+        """Whether alerts of a case this severe skip the responders' quiet hours."""
+        return severity.rank >= Severity(self.urgent_from).rank
+
+    def names(self, person_id: str) -> bool:
+        """Whether a step lists ``person_id`` by name."""
+        return any(step.names(person_id) for step in self.steps)
+
+    def without_person(self, person_id: str) -> "EscalationPolicy":
+        """The policy without ``person_id`` (who was erased): dropped from every people
+        target, a step left with no target alerting the coordinators (steps keep their
+        places, so no chain ends with nobody)."""
+        if not self.names(person_id):
+            return self
+        steps = tuple(step.without_person(person_id) for step in self.steps)
+        return self.model_copy(update={"steps": steps})
+
+    def schedules(self) -> list[str]:
+        """The schedules the steps target, each once, in order."""
+        found = (t.schedule for s in self.steps for t in s.targets if isinstance(t, ScheduleTarget))
+        return list(dict.fromkeys(found))
+
+    def people(self) -> list[str]:
+        """The people the steps name, each once, in order."""
+        targets = (t for s in self.steps for t in s.targets if isinstance(t, PeopleTarget))
+        found = (person for target in targets for person in target.people)
+        return list(dict.fromkeys(found))
 
 
 def default_policy(ack_timeout_seconds: int, contact_timeout_seconds: int) -> EscalationPolicy:
