@@ -2,9 +2,12 @@
 the subjects' half what is kept by their subject ids; an open case about the person closes
 without alerting anyone; each half once; one receipt when both are done."""
 
+from datetime import timedelta
+
 from kinship_contracts.cases import CaseOutcome
 from kinship_contracts.privacy import ErasureRequested, SubjectsErased
 from kinship_escalation.domain.policies import CoordinatorsTarget, OnCallRotation, ScheduleTarget
+from kinship_escalation.domain.schedules.model import Schedule
 from kinship_escalation.handlers.cases import acknowledge, resolve
 from kinship_escalation.handlers.configuration import save_default_policy
 from kinship_escalation.handlers.context import EscalationContext
@@ -41,6 +44,32 @@ def subjects_of(*people: str, erasure_id: str = "er-1") -> SubjectsErased:
     )
 
 
+def care_schedule(name: str, people: list[str]) -> Schedule:
+    """A weekly schedule of ``people``, with an override and (for two) a swap naming the first."""
+    swaps = (
+        [{"first": people[0], "second": people[1], "start": NOW, "end": NOW + timedelta(days=1)}]
+        if len(people) > 1
+        else []
+    )
+    return Schedule.model_validate(
+        {
+            "name": name,
+            "time_zone": "Europe/London",
+            "layers": [
+                {
+                    "name": "weekly",
+                    "participants": people,
+                    "rotation": {"every": 1, "unit": "weeks"},
+                    "handoff_time": "09:00",
+                    "start_date": "2026-01-05",
+                }
+            ],
+            "overrides": [{"person_id": people[0], "start": NOW, "end": NOW + timedelta(hours=8)}],
+            "swaps": swaps,
+        }
+    )
+
+
 def relayed(uow: FakeEscalationUnitOfWork) -> None:
     """What the outbox held went out (the relay deletes published rows)."""
     uow.tables.outbox.clear()
@@ -58,6 +87,8 @@ async def test_an_erased_responder_leaves_no_trace_and_their_open_case_goes_to_t
         OnCallRotation(name="day", members=["resp-a", "resp-b"], starts_at=NOW)
     )
     await uow.on_call.save_rotation(OnCallRotation(name="solo", members=["resp-a"], starts_at=NOW))
+    await uow.on_call.save_schedule(care_schedule("care", ["resp-a", "resp-b"]))
+    await uow.on_call.save_schedule(care_schedule("care-solo", ["resp-a"]))
     await save_default_policy(policy(("person:resp-a", 60), ("rotation:day", 60)), uow)
     # A critical case resp-a handled (rest owed, feedback given) and an open one they hold.
     await handle_checkins([checkin("c-1", "worker-1", phq9=CRITICAL_PHQ9)], uow, ctx)
@@ -84,6 +115,9 @@ async def test_an_erased_responder_leaves_no_trace_and_their_open_case_goes_to_t
     assert out.alerted() == [("resp-b", 2)]
     assert [r.name for r in await uow.on_call.rotations()] == ["day"]
     assert (await uow.on_call.rotations())[0].members == ["resp-b"]
+    (care,) = await uow.on_call.schedules()  # care-solo had nobody left
+    assert care.layers[0].participants == ("resp-b",)
+    assert (care.overrides, care.swaps) == ((), ())
     stored_policy = await uow.on_call.policy()
     assert stored_policy is not None
     assert [s.targets for s in stored_policy.steps] == [

@@ -484,3 +484,25 @@ def test_a_stored_rotation_becomes_a_schedule_with_the_same_turns() -> None:
         assert on_call_at(new, instant) == old.order_at(instant)[:1]
         assert on_call_order(new, instant) == old.order_at(instant)
     assert on_call_at(new, starts - timedelta(minutes=1)) == []
+
+
+def test_without_a_person_their_turns_overrides_and_swaps_go_and_an_empty_layer_with_them() -> None:
+    at = london(2026, 3, 3, 12)
+    both = schedule(
+        rotation_layer("base", ("ana", "ben", "cai")),
+        rotation_layer("solo", ("ana",)),
+        overrides=[
+            Override(person_id="ana", start=at, end=at + timedelta(hours=1)),
+            Override(person_id="dan", start=at, end=at + timedelta(hours=1), layer="solo"),
+            Override(person_id="dan", start=at, end=at + timedelta(hours=2)),
+        ],
+        swaps=[Swap(first="ana", second="ben", start=at, end=at + timedelta(days=1))],
+    )
+    left = both.without("ana")
+    assert left is not None
+    assert [(layer.name, layer.participants) for layer in left.layers] == [("base", ("ben", "cai"))]
+    assert [(o.person_id, o.layer) for o in left.overrides] == [("dan", None)]
+    assert left.swaps == ()
+    assert "ana" not in left.model_dump_json()
+    assert both.without("zoe") is both, "nobody named: unchanged"
+    assert schedule(rotation_layer("solo", ("ana",))).without("ana") is None

@@ -48,6 +48,22 @@ async def erase_person(
     # alerted, as after a hand-over.
     removed = await uow.erasure.forget_person(person_id)
     removed |= await uow.casework.forget_person(person_id)
+    removed |= await _forget_on_call(person_id, uow)
+    for case_id in held:
+        released = await uow.cases.get(case_id)  # locked
+        if released is None or not released.case.is_open:
+            continue
+        events = released.case.responder_gone(now)
+        await record_transitions(released, events, ACTOR, uow, ctx)
+        step = released.case.step + 1
+        await alert_step(released, uow, ctx, step=step, attempt=1, now=now)
+    removed["cases_released"] = len(held)
+    await _done(request.id, ErasureStage.PERSON, removed, uow, ctx)
+
+
+async def _forget_on_call(person_id: str, uow: EscalationUnitOfWork) -> dict[str, int]:
+    """The person out of every rotation, schedule (turns, overrides, swaps) and policy,
+    and out of the policy copies of the cases that name them; counts by kind."""
     rotations = 0
     for rotation in await uow.on_call.rotations():
         kept = rotation.without(person_id)
@@ -56,6 +72,14 @@ async def erase_person(
         elif kept != rotation:
             await uow.on_call.save_rotation(kept)
         rotations += kept != rotation
+    schedules = 0
+    for schedule in await uow.on_call.schedules():
+        left = schedule.without(person_id)
+        if left is None:
+            await uow.on_call.delete_schedule(schedule.name)
+        elif left != schedule:
+            await uow.on_call.save_schedule(left)
+        schedules += left != schedule
     policies = 0
     for policy in await uow.on_call.policies():
         if (changed := policy.without_person(person_id)) != policy:
@@ -65,16 +89,7 @@ async def erase_person(
         stored.policy = stored.policy.without_person(person_id)
         await uow.cases.save(stored)
         policies += 1
-    for case_id in held:
-        released = await uow.cases.get(case_id)  # locked
-        if released is None or not released.case.is_open:
-            continue
-        events = released.case.responder_gone(now)
-        await record_transitions(released, events, ACTOR, uow, ctx)
-        step = released.case.step + 1
-        await alert_step(released, uow, ctx, step=step, attempt=1, now=now)
-    removed |= {"cases_released": len(held), "rotations": rotations, "policies": policies}
-    await _done(request.id, ErasureStage.PERSON, removed, uow, ctx)
+    return {"rotations": rotations, "schedules": schedules, "policies": policies}
 
 
 async def erase_subject_sets(

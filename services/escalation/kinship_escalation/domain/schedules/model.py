@@ -273,6 +273,43 @@ class Schedule(_Frozen):
                 f"{[layer.name for layer in self.layers]}"
             )
 
+    def without(self, person_id: str) -> "Schedule | None":
+        """The schedule without ``person_id`` (who was erased): out of every layer's turns
+        (the others take turns without them), their overrides and swaps gone, layers left
+        with nobody dropped; None when no layer is left. Unchanged when they are not in it."""
+        named = {p for layer in self.layers for p in layer.participants}
+        named |= {o.person_id for o in self.overrides}
+        named |= {p for swap in self.swaps for p in (swap.first, swap.second)}
+        if person_id not in named:
+            return self
+        layers = [
+            layer.model_copy(
+                update={"participants": tuple(p for p in layer.participants if p != person_id)}
+            )
+            for layer in self.layers
+        ]
+        kept = [layer for layer in layers if layer.participants]
+        if not kept:
+            return None
+        names = {layer.name for layer in kept}
+        return Schedule.model_validate(
+            {
+                **self.model_dump(),
+                "layers": [layer.model_dump() for layer in kept],
+                "overrides": [
+                    o.model_dump()
+                    for o in self.overrides
+                    if o.person_id != person_id and (o.layer is None or o.layer in names)
+                ],
+                "swaps": [
+                    w.model_dump()
+                    for w in self.swaps
+                    if person_id not in (w.first, w.second)
+                    and (w.layer is None or w.layer in names)
+                ],
+            }
+        )
+
     def layer(self, name: str) -> Layer:
         """The layer called ``name``; KeyError when there is none."""
         for layer in self.layers:
