@@ -16,7 +16,7 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,6 +44,16 @@ DEMO_POLICY = {
     # until someone takes the case (900 s outside the demo).
     "unanswered_interval_seconds": 10,
 }
+SUPPORT_POLICY = {
+    "team_id": "support",
+    "steps": [
+        {"targets": [{"kind": "schedule", "schedule": "care-week"}], "timeout_seconds": 10},
+        {"targets": [{"kind": "responders"}], "timeout_seconds": 10},
+    ],  # then the coordinators, the step every policy ends with
+    "contact_timeout_seconds": 3600,
+    "unanswered_interval_seconds": 10,
+}
+"""The support team's cases page whoever is on call in the care schedule first."""
 SILENT_RULE = "sustained_decline"
 """The demo's responders never answer cases this rule opened: the case shows escalation to
 the coordinators, then the "unanswered" page a coordinator answers."""
@@ -350,6 +360,35 @@ async def _organisation(
     async with httpx.AsyncClient(base_url=ESCALATION_URL, headers=as_person("cora")) as coordinator:
         set_policy = await coordinator.put("/v1/policies/default", json=DEMO_POLICY)
     print(f"   cora (coordinator) PUT /v1/policies/default -> {set_policy.status_code}")
+    await _on_call()
+
+
+async def _on_call() -> None:
+    """A weekly schedule of the two responders and a policy for the support team that pages
+    whoever is on call first; then who is on call now."""
+    print("   cora sets up on-call: a weekly care schedule, and a policy for the support team")
+    monday = date.today() - timedelta(days=date.today().weekday())
+    schedule = {
+        "time_zone": "Europe/London",
+        "layers": [
+            {
+                "name": "weekly",
+                "participants": ["rosa", "sam"],
+                "rotation": {"every": 1, "unit": "weeks"},
+                "handoff_time": "09:00",
+                "start_date": monday.isoformat(),
+            }
+        ],
+    }
+    async with httpx.AsyncClient(base_url=ESCALATION_URL, headers=as_person("cora")) as cora:
+        saved = await cora.put("/v1/schedules/care-week", json=schedule)
+        print(f"   cora PUT /v1/schedules/care-week -> {saved.status_code}")
+        team = await cora.put("/v1/policies/support-team", json=SUPPORT_POLICY)
+        print(f"   cora PUT /v1/policies/support-team (on call first) -> {team.status_code}")
+        now = await cora.get("/v1/oncall/now")
+    for found in now.json().get("schedules", []) if now.status_code == 200 else []:
+        on_call = (found.get("on_call") or {}).get("person_id", "nobody")
+        print(f"   on call now in {found['schedule']}: {on_call}; next: {found['next_on_call']}")
 
 
 async def _ordinary_checkins(producer: AIOKafkaProducer, recorded: AIOKafkaConsumer) -> None:
@@ -448,6 +487,7 @@ async def _critical_incident(producer: AIOKafkaProducer, live: Live) -> None:
 
 async def _immediate_risk(live: Live) -> None:
     print("6. a check-in showing immediate risk: crisis resources come back at once")
+    print("   (the person is in the support team: its policy pages who is on call in care-week)")
     live.ignore_next_first_step = True  # the first responder paged will not answer
     async with httpx.AsyncClient(base_url=CHECKIN_URL, headers=AUTH) as client:
         response = await client.post(
