@@ -25,7 +25,7 @@ lint:
 	$(UV) run ruff format --check .
 
 typecheck:
-	$(UV) run mypy contracts/kinship_contracts runtime/kinship_runtime devstack/kinship_devstack services/checkin/kinship_checkin services/escalation/kinship_escalation services/notifications/kinship_notifications services/recognition/kinship_recognition services/console/kinship_console tests deploy/helm/generate.py deploy/helm/verify_rendered.py deploy/schemas/vendor.py bench/soak.py bench/pipeline.py bench/backfill.py
+	$(UV) run mypy contracts/kinship_contracts runtime/kinship_runtime devstack/kinship_devstack services/checkin/kinship_checkin services/escalation/kinship_escalation services/notifications/kinship_notifications services/recognition/kinship_recognition services/console/kinship_console tests deploy/helm/generate.py deploy/helm/verify_rendered.py deploy/schemas/vendor.py bench/soak.py bench/pipeline.py bench/backfill.py bench/checkin_throughput.py bench/alert_latency.py
 
 # Published schemas only grow compatibly; the event catalogue (AsyncAPI per service, merged
 # with the contracts) matches the code.

@@ -13,11 +13,9 @@ import asyncio
 import json
 import time
 import uuid
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
-from kinship_runtime.kafka import KeyHashPartitioner
+from pipeline import produce  # the script's directory is on sys.path: bench/pipeline.py
 
 
 def _payload(run: str, index: int) -> bytes:
@@ -42,21 +40,7 @@ async def _produce(bootstrap: str, topic: str, payloads: list[tuple[bytes, bytes
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, acks=1)
     await producer.start()
     try:
-        partitions = sorted(await producer.partitions_for(topic))
-        choose = KeyHashPartitioner()
-        batches: dict[int, Any] = {}
-        futures = []
-        for key, value in payloads:
-            partition = choose(key, partitions, partitions)
-            batch = batches.get(partition)
-            if batch is None or batch.append(key=key, value=value, timestamp=None) is None:
-                if batch is not None:
-                    futures.append(await producer.send_batch(batch, topic, partition=partition))
-                batch = batches[partition] = producer.create_batch()
-                batch.append(key=key, value=value, timestamp=None)
-        for partition, batch in batches.items():
-            futures.append(await producer.send_batch(batch, topic, partition=partition))
-        await asyncio.gather(*futures)
+        await produce(producer, topic, payloads)
     finally:
         await producer.stop()
 

@@ -38,8 +38,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the chaos suite's harness lives in tests/chaos
 
-import asyncpg  # noqa: E402
-from aiokafka.admin import AIOKafkaAdminClient  # noqa: E402
+from pipeline import clean  # noqa: E402  (the script's directory is on sys.path)
 
 from kinship_devstack.stack import LocalStack, StackConfig  # noqa: E402
 from kinship_runtime.identity import all_scopes_key  # noqa: E402
@@ -197,7 +196,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         platform.stop_all()
         await webhooks.stop()
-        await _clean(stack, env)
+        await clean(stack, env)
         if not args.keep_stack:
             await stack.stop_infra()
 
@@ -398,29 +397,6 @@ async def _cases_of(url: str, env: dict[str, str], people: list[str]) -> dict[st
     subjects = {r["subject_id"]: r["person_id"] for r in pseudonyms}
     cases = await rows(url, schema_of(env, "escalation"), "SELECT id, subject_id FROM cases")
     return {subjects[c["subject_id"]]: str(c["id"]) for c in cases if c["subject_id"] in subjects}
-
-
-async def _clean(stack: LocalStack, env: dict[str, str]) -> None:
-    with contextlib.suppress(Exception):
-        conn = await asyncpg.connect(stack.database_url)
-        try:
-            for row in await conn.fetch(
-                "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1 || '%'",
-                env["KINSHIP_DATABASE_SCHEMA"],
-            ):
-                await conn.execute(f'DROP SCHEMA IF EXISTS "{row["nspname"]}" CASCADE')
-        finally:
-            await conn.close()
-    with contextlib.suppress(Exception):
-        admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap_servers)
-        await admin.start()
-        try:
-            prefix = env["KINSHIP_TOPIC_PREFIX"]
-            mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
-            if mine:
-                await admin.delete_topics(mine)
-        finally:
-            await admin.close()
 
 
 def report(figures: dict[str, Any]) -> None:
