@@ -49,6 +49,7 @@ from kinship_escalation.domain.casework import (
 )
 from kinship_escalation.domain.policies import EscalationPolicy, OnCallRotation
 from kinship_escalation.domain.timers import CaseDeadlines
+from kinship_escalation.entrypoints.slack_http import slack_routes
 from kinship_escalation.handlers import (
     audit,
     cases,
@@ -895,6 +896,7 @@ def escalation_router() -> APIRouter:
     router = APIRouter()
     router.include_router(_routes)
     router.include_router(subject_data_routes())
+    router.include_router(slack_routes())  # answering alerts from Slack and email
     return router
 
 
