@@ -58,7 +58,8 @@ def _reply_mac(secret: bytes, alert_id: str, expires: int, address: str) -> str:
 
 def mint_reply_token(secret: bytes, alert_id: str, address: str, expires_at: datetime) -> str:
     """The token of an alert email's reply address: ``<alert_id>.<expiry, base36>.<mac>``,
-    valid until ``expires_at`` for replies from ``address`` only."""
+    valid until ``expires_at`` for replies from ``address`` only. Alert ids of lower-case
+    letters, digits, ``-`` and ``_`` only (``read_reply_token`` reads no other)."""
     expires = int(expires_at.timestamp())
     return f"{alert_id}.{_base36(expires)}.{_reply_mac(secret, alert_id, expires, address)}"
 
@@ -81,10 +82,12 @@ class ReplyToken:
 def read_reply_token(token: str) -> ReplyToken | None:
     """The parts of a reply token, or None when it is not one (nothing is checked)."""
     parts = token.strip().lower().split(".")
-    if len(parts) != 3 or not all(part.isascii() and part.isalnum() for part in parts):
+    if len(parts) != 3 or not all(part.isascii() for part in parts):
         return None
     alert_id, expiry, mac = parts
-    if len(mac) != _MAC_CHARS or len(expiry) > 8 or len(alert_id) > 64:
+    if not (alert_id.replace("-", "").replace("_", "").isalnum() and len(alert_id) <= 64):
+        return None
+    if len(mac) != _MAC_CHARS or not mac.isalnum() or not expiry.isalnum() or len(expiry) > 8:
         return None
     expires = int(expiry, 36)
     return ReplyToken(alert_id, datetime.fromtimestamp(expires, UTC), expires, mac)

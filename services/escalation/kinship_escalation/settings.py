@@ -91,10 +91,10 @@ class EscalationSettings(KinshipSettings):
         default=30, ge=0, le=365, description="How long after resolution a case may be re-opened."
     )
     slack_enabled: bool = Field(
-        default=True,
-        description="Whether responders get Slack alerts, whose buttons Slack posts to "
-        "POST /v1/slack/interactions; when true, KINSHIP_SLACK_SIGNING_SECRET is required "
-        "outside KINSHIP_ENV=dev. Set false where nobody has a Slack channel.",
+        default=False,
+        description="Whether the buttons of Slack alerts work: Slack posts their presses to "
+        "POST /v1/slack/interactions (503 while false). When true, "
+        "KINSHIP_SLACK_SIGNING_SECRET is required outside KINSHIP_ENV=dev.",
     )
     slack_signing_secret: SecretStr | None = Field(
         default=None,
@@ -116,7 +116,7 @@ class EscalationSettings(KinshipSettings):
         if self.env != "dev" and self.slack_enabled and self.slack_signing_secret is None:
             raise InsecureSettingsError(
                 "KINSHIP_SLACK_SIGNING_SECRET is required outside KINSHIP_ENV=dev while "
-                "KINSHIP_SLACK_ENABLED is true (set it false where nobody uses Slack)"
+                "KINSHIP_SLACK_ENABLED is true (Slack's buttons are checked with it)"
             )
         return self
 

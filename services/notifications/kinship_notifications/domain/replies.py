@@ -58,6 +58,9 @@ class AlertReplies:
         expires = alert.expires_at or sent_at + self.lifetime
         token = mint_reply_token(self.secret, alert.alert_id, address, expires)
         reply = reply_address(token, self.reply_domain)
-        if read_reply_token(token) is None or len(reply.split("@")[0]) > MAX_LOCAL_PART:
+        read = read_reply_token(token)
+        if read is None or read.alert_id != alert.alert_id:
+            return None  # an alert id a mailbox name cannot carry as it is
+        if len(reply.split("@")[0]) > MAX_LOCAL_PART:
             return None
         return reply
