@@ -154,7 +154,12 @@ async def test_a_slack_press_acknowledges_and_stops_the_escalation_once(
 
         await asyncio.sleep(ACK_TIMEOUT + 3)  # past the step's timeout: nobody else is paged
         sent = await slack_alerts(webhooks, ["slack-a", "slack-b"], 2)
-        assert len(sent) == 1, [(m.path, json.loads(m.body)["text"][:300]) for m in sent]
+        seen = [(m.path, m.headers.get("x-kinship-delivery"), m.at - alerted.at) for m in sent]
+        rows = await escalation.rows(
+            "SELECT id, case_id, recipient_id, step, attempt, purpose, sent_at FROM alerts"
+        )
+        cases = await escalation.rows("SELECT id, status, step, opened_at FROM cases")
+        assert len(sent) == 1, (seen, [dict(r) for r in rows], [dict(c) for c in cases])
         assert [row["status"] for row in await escalation.rows("SELECT status FROM cases")] == [
             "acknowledged"
         ]
