@@ -53,6 +53,11 @@ class Channels(IngestionModel):
     email: EmailStr | None = None
     webhook: AnyHttpUrl | None = None
     slack_webhook: AnyHttpUrl | None = None
+    slack_user_id: Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,30}$")] | None = Field(
+        default=None,
+        description="The person's Slack user id (U…/W…): only they may press the buttons of "
+        "their Slack alerts (unset: whoever sees the message may).",
+    )
 
 
 class DirectoryPerson(IngestionModel):

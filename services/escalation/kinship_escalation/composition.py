@@ -135,6 +135,7 @@ def create_app(
         produces=(ESCALATION_CASES, GROUP_SESSIONS, NOTIFICATION_REQUESTS, ERASURE_RECEIPTS),
         workers=(TimerWorker,),
         # The one-time acknowledgement and consent links carry their own proof, no bearer token.
-        public_paths=("/v1/alerts/", "/v1/consent/"),
+        # Slack's interactivity requests carry Slack's signature instead.
+        public_paths=("/v1/alerts/", "/v1/consent/", "/v1/slack/"),
         overrides=providers,
     )

@@ -3,9 +3,9 @@
 import base64
 import binascii
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from kinship_runtime.settings import DEV_CREDENTIALS, InsecureSettingsError, KinshipSettings
 
@@ -22,6 +22,7 @@ class EscalationSettings(KinshipSettings):
         "grant_key": True,
         "link_secret": True,
         "case_note_keys": True,
+        "slack_signing_secret": False,  # required when Slack is used: _require_slack_secret
     }
     ack_timeout_seconds: int = Field(
         default=300, ge=1, description="Acknowledgement timeout of each default policy step."
@@ -89,8 +90,41 @@ class EscalationSettings(KinshipSettings):
     reopen_days: int = Field(
         default=30, ge=0, le=365, description="How long after resolution a case may be re-opened."
     )
+    slack_enabled: bool = Field(
+        default=False,
+        description="Whether the buttons of Slack alerts work: Slack posts their presses to "
+        "POST /v1/slack/interactions (503 while false). When true, "
+        "KINSHIP_SLACK_SIGNING_SECRET is required outside KINSHIP_ENV=dev.",
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        description="The Slack app's signing secret (Basic Information > App Credentials): "
+        "every interaction request's X-Slack-Signature is checked with it; without it the "
+        "Slack buttons answer 503.",
+    )
+    email_reply_domain: str | None = Field(
+        default=None,
+        description="The mail domain of alert emails' reply addresses (ack+<token>@<domain>, "
+        "the same as the notifications service's): POST /v1/email/inbound takes only replies "
+        "sent to it. Unset: any ack+<token> address is read (the token is the proof).",
+    )
     timer_poll_seconds: float = Field(default=1.0, gt=0, description="How often due timers run.")
     timer_batch_size: int = Field(default=100, ge=1)
+
+    @model_validator(mode="after")
+    def _require_slack_secret(self) -> Self:
+        if self.env != "dev" and self.slack_enabled and self.slack_signing_secret is None:
+            raise InsecureSettingsError(
+                "KINSHIP_SLACK_SIGNING_SECRET is required outside KINSHIP_ENV=dev while "
+                "KINSHIP_SLACK_ENABLED is true (Slack's buttons are checked with it)"
+            )
+        return self
+
+    def slack_signing_key(self) -> str | None:
+        """The Slack app's signing secret, or None when Slack interactions are not set up."""
+        if not self.slack_enabled or self.slack_signing_secret is None:
+            return None
+        return self.slack_signing_secret.get_secret_value() or None
 
     def ack_link_secret(self) -> bytes:
         """The acknowledgement links' secret (a development one in the dev profile)."""

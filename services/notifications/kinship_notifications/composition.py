@@ -17,6 +17,7 @@ from kinship_notifications.adapters.senders import Senders, SmtpServer
 from kinship_notifications.adapters.templates import Templates
 from kinship_notifications.domain.links import MessageLinks
 from kinship_notifications.domain.policy import CircuitBreaker, RetryPolicy
+from kinship_notifications.domain.replies import AlertReplies
 from kinship_notifications.entrypoints.consumers import RequestSignatures, subscriptions
 from kinship_notifications.entrypoints.delivery import DeliveryConfig, DeliveryWorker
 from kinship_notifications.entrypoints.http import notifications_router
@@ -114,13 +115,15 @@ class NotificationsProvider(Provider):
     def sender(
         self, http: httpx.AsyncClient, smtp: SmtpServer, settings: NotificationSettings
     ) -> Sender:
-        """Signed webhooks, Slack incoming webhooks and SMTP, each call with the timeout."""
+        """Signed webhooks, Slack incoming webhooks (alerts with their buttons) and SMTP
+        (alerts with their reply address), each call with the timeout."""
         return Senders(
             http,
             settings.webhook_secret.get_secret_value().encode(),
             smtp,
             settings.delivery_timeout_seconds,
             https_only=settings.https_only,
+            replies=AlertReplies(settings.ack_link_secret(), settings.email_reply_domain),
         )
 
     @provide

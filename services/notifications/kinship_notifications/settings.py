@@ -53,6 +53,13 @@ class NotificationSettings(KinshipSettings):
         "calls may reach although they are not public (an internal alerting gateway); cloud "
         "metadata addresses are never admitted. The dev profile adds 127.0.0.1 and ::1.",
     )
+    email_reply_domain: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$",
+        description="Mail domain whose replies reach the escalation service's "
+        "POST /v1/email/inbound: alert emails get Reply-To ack+<token>@<domain>, and a reply "
+        "'ack' or 'hand on' answers the alert. Unset: no reply address (the link still works).",
+    )
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_from: str = "Kinship <kinship@localhost>"

@@ -225,6 +225,7 @@ def test_every_route_states_one_policy_and_only_the_link_is_public(app: FastAPI)
         "GET /v1/consent/{consent_id}/{answer}",
         "POST /v1/consent/{consent_id}/{answer}",
         "GET /v1/calendar/{token}.ics",  # a calendar feed: its secret token is its proof
+        "POST /v1/slack/interactions",  # Slack's request signature is its proof
     }
     assert all(len(found) == 1 for route, found in table.items() if route not in public)
     workers = "people who are coordinator or peer_responder"
@@ -235,6 +236,7 @@ def test_every_route_states_one_policy_and_only_the_link_is_public(app: FastAPI)
         "systems with reports:read; people who are coordinator"
     ]
     assert table["POST /v1/cases/{case_id}/feedback"] == ["any signed-in person"]
+    assert table["POST /v1/email/inbound"] == ["systems with email:inbound"]
 
 
 async def test_every_route_but_the_link_needs_credentials(

@@ -10,6 +10,7 @@ token when the link is followed, with the secret both services hold for this pur
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from kinship_contracts.alert_replies import read_reply_token, reply_token_from, slack_user_bound
 from kinship_contracts.links import (
     ConsentAnswer,
     check_ack_token,
@@ -56,6 +57,22 @@ class AckLinks:
         if check_ack_token(self._secret, alert_id, token, _BEFORE_ANY_EXPIRY):
             return LinkCheck.EXPIRED
         return LinkCheck.FORGED
+
+    def check_reply(self, token: str, sender: str, now: datetime) -> tuple[str | None, LinkCheck]:
+        """The alert a reply token names (None when it names none) and whether it was minted
+        for that alert and ``sender`` and is still valid (``kinship_contracts.alert_replies``)."""
+        read = read_reply_token(token)
+        if read is None:
+            return None, LinkCheck.FORGED
+        if not reply_token_from(self._secret, read, sender):
+            return read.alert_id, LinkCheck.FORGED
+        if read.expires_at <= now:
+            return read.alert_id, LinkCheck.EXPIRED
+        return read.alert_id, LinkCheck.VALID
+
+    def slack_user_matches(self, alert_id: str, slack_user_id: str, binding: str) -> bool:
+        """Whether a Slack button's user ``binding`` was made for this alert and this user."""
+        return slack_user_bound(self._secret, alert_id, slack_user_id, binding)
 
     def consent_url(self, consent_id: str, answer: ConsentAnswer) -> str:
         """The link of one answer to a consent question, without a token."""

@@ -52,6 +52,7 @@ from kinship_escalation.domain.policies import EscalationPolicy, OnCallRotation
 from kinship_escalation.domain.schedules.escalation import PolicyConflictError
 from kinship_escalation.domain.timers import CaseDeadlines
 from kinship_escalation.entrypoints.oncall_http import oncall_routes
+from kinship_escalation.entrypoints.slack_http import slack_routes
 from kinship_escalation.handlers import (
     audit,
     cases,
@@ -944,6 +945,7 @@ def escalation_router() -> APIRouter:
     router.include_router(_routes)
     router.include_router(subject_data_routes())
     router.include_router(oncall_routes)  # schedules, on call now, feeds (oncall_http.py)
+    router.include_router(slack_routes())  # answering alerts from Slack and email
     return router
 
 

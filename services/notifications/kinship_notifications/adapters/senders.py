@@ -24,6 +24,7 @@ from kinship_notifications.domain.channels import (
     slack_body,
     webhook_body,
 )
+from kinship_notifications.domain.replies import AlertReplies
 from kinship_notifications.domain.signing import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
@@ -67,6 +68,7 @@ class Senders:
         *,
         https_only: bool = True,
         clock: Callable[[], datetime] = _utc_now,
+        replies: AlertReplies | None = None,
     ) -> None:
         self._http = http
         self._secret = webhook_secret
@@ -74,6 +76,7 @@ class Senders:
         self._timeout = timeout
         self._https_only = https_only
         self._clock = clock
+        self._replies = replies
 
     async def send(
         self, address: Address, request: NotificationRequest, rendered: Rendered
@@ -97,7 +100,10 @@ class Senders:
                 "X-Kinship-Kind": request.kind.value,
             }
         else:
-            body = slack_body(request, rendered)
+            value = None
+            if request.alert is not None and self._replies is not None:
+                value = self._replies.slack_value(request.alert, address.slack_user_id)
+            body = slack_body(request, rendered, value)
             headers = {"content-type": "application/json", DELIVERY_HEADER: request.id}
         await self._post(url, body, headers)
 
@@ -123,6 +129,10 @@ class Senders:
         # The delivery id as Message-ID: a redelivery is recognisably the same message.
         message["Message-ID"] = f"<{request.id.replace(':', '.')}@kinship>"
         message[DELIVERY_HEADER] = request.id
+        if request.alert is not None and self._replies is not None:
+            reply_to = self._replies.reply_to(request.alert, to, self._clock())
+            if reply_to is not None:  # a reply "ack" or "hand on" answers the alert
+                message["Reply-To"] = reply_to
         message.set_content(rendered.text)
         try:
             await aiosmtplib.send(

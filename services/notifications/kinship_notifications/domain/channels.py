@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -69,6 +69,9 @@ class Address:
 
     channel: ChannelKind
     target: str
+    slack_user_id: str | None = field(default=None, compare=False)
+    """Slack only: the recipient's Slack user, when the directory knows it (only they may
+    press the alert's buttons)."""
 
     @property
     def endpoint(self) -> str:
@@ -113,7 +116,10 @@ def address_of(channels: Channels, channel: ChannelKind) -> Address | None:
         ChannelKind.SLACK: channels.slack_webhook,
         ChannelKind.EMAIL: channels.email,
     }[channel]
-    return Address(channel, str(value)) if value is not None else None
+    if value is None:
+        return None
+    user = channels.slack_user_id if channel is ChannelKind.SLACK else None
+    return Address(channel, str(value), user)
 
 
 def contact_plan(channels: Channels, methods: Sequence[ContactMethod] = ()) -> list[PlannedAddress]:
@@ -185,15 +191,49 @@ def webhook_body(request: NotificationRequest, text: str, sent_at: datetime) -> 
 SLACK_EVENT_TYPE = "kinship_delivery"
 
 
-def slack_body(request: NotificationRequest, rendered: Rendered) -> bytes:
+ACKNOWLEDGE_ACTION = "kinship_acknowledge"
+HAND_ON_ACTION = "kinship_hand_on"
+"""The ``action_id`` of a Slack alert's buttons (the escalation service's
+``POST /v1/slack/interactions`` answers them)."""
+
+
+def slack_body(
+    request: NotificationRequest, rendered: Rendered, button_value: str | None = None
+) -> bytes:
     """A Slack message: the text, and the delivery id in Slack's message metadata (the same
-    id every channel carries), so that a receiver can recognise a repeat."""
-    return json.dumps(
-        {
-            "text": f"*{rendered.subject}*\n{rendered.text}",
-            "metadata": {
-                "event_type": SLACK_EVENT_TYPE,
-                "event_payload": {"delivery_id": request.id},
+    id every channel carries), so that a receiver can recognise a repeat. An alert with
+    ``button_value`` (its id and one-time token, never a person) also has the buttons
+    "Acknowledge" and "I can't take this — hand on" in a Block Kit ``actions`` block."""
+    text = f"*{rendered.subject}*\n{rendered.text}"
+    body: dict[str, object] = {
+        "text": text,
+        "metadata": {
+            "event_type": SLACK_EVENT_TYPE,
+            "event_payload": {"delivery_id": request.id},
+        },
+    }
+    if request.alert is not None and button_value is not None:
+        body["blocks"] = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}},
+            {
+                "type": "actions",
+                "block_id": f"kinship_alert_{request.alert.alert_id}"[:255],
+                "elements": [
+                    _button("Acknowledge", ACKNOWLEDGE_ACTION, button_value, "primary"),
+                    _button("I can't take this — hand on", HAND_ON_ACTION, button_value, None),
+                ],
             },
-        }
-    ).encode()
+        ]
+    return json.dumps(body).encode()
+
+
+def _button(label: str, action_id: str, value: str, style: str | None) -> dict[str, object]:
+    button: dict[str, object] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style is not None:
+        button["style"] = style
+    return button

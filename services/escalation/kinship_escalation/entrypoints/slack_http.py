@@ -1,0 +1,218 @@
+"""Answering alerts where they arrive, over HTTP: Slack's interactivity requests (a press of
+an alert's buttons) and replies to alert emails handed over by the mail system.
+
+``POST /v1/slack/interactions`` is public like the acknowledgement link: Slack's request
+signature is its proof, checked over the raw body BEFORE anything in it is read
+(``slack_sdk``'s ``SignatureVerifier``: ``v0=`` HMAC-SHA256 of ``v0:{timestamp}:{body}``
+with ``KINSHIP_SLACK_SIGNING_SECRET``, constant-time, timestamps within five minutes). An
+unsigned, badly signed, stale or replayed request is refused with 401 and does nothing. The
+answer is the message update Slack applies (``replace_original``), never a call to Slack.
+
+``POST /v1/email/inbound`` takes a raw RFC 822 reply from the mail system's key (scope
+``email:inbound``); the reply's token and sender are checked by the handler.
+"""
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Annotated
+
+from dishka import FromDishka
+from dishka.integrations.fastapi import DishkaRoute
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.responses import JSONResponse
+from slack_sdk.signature import Clock, SignatureVerifier
+
+from kinship_escalation.domain.alert_responses import (
+    UnreadableResponseError,
+    read_email_reply,
+    read_slack_press,
+)
+from kinship_escalation.domain.cases import (
+    CaseNotFoundError,
+    CaseTransitionError,
+    LinkExpiredError,
+    NotAllowedError,
+)
+from kinship_escalation.handlers import acknowledge_routes
+from kinship_escalation.handlers.acknowledge_routes import Answer, Outcome
+from kinship_escalation.handlers.context import EscalationContext
+from kinship_escalation.handlers.ports import EscalationUnitOfWork
+from kinship_escalation.settings import EscalationSettings
+from kinship_runtime.access import Actor, allow
+from kinship_runtime.identity import Scope
+from kinship_runtime.outbox import OutboxRelay
+
+SLACK_PATH = "/v1/slack/interactions"
+EMAIL_PATH = "/v1/email/inbound"
+MAX_AGE_SECONDS = 5 * 60
+"""Slack's advice: refuse requests whose timestamp is more than five minutes off."""
+PRIVATE = {"Cache-Control": "no-store"}
+
+MailSystem = Annotated[Actor, Depends(allow(scopes=[Scope.EMAIL_INBOUND]))]
+"""The mail system's key (scope ``email:inbound``); never a person."""
+
+
+class _ContextClock(Clock):
+    """The service's clock for ``SignatureVerifier`` (tests move it)."""
+
+    def __init__(self, ctx: EscalationContext) -> None:
+        self._ctx = ctx
+
+    def now(self) -> float:
+        return self._ctx.clock().timestamp()
+
+
+def slack_request_problem(
+    secret: str, body: bytes, headers: Mapping[str, str], now: float
+) -> str | None:
+    """Why a request is not Slack's (``unsigned``, ``stale``, ``bad_signature``), or None.
+
+    The headers are checked for shape first, so that the verifier never meets a value it
+    would fail on (a timestamp that is no number, a body that is no UTF-8, a non-ASCII
+    signature) instead of answering False.
+    """
+    timestamp = headers.get("x-slack-request-timestamp")
+    signature = headers.get("x-slack-signature")
+    if not timestamp or not signature:
+        return "unsigned"
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        return "stale"
+    if abs(now - int(timestamp)) > MAX_AGE_SECONDS:
+        return "stale"
+    if not signature.isascii() or not signature.startswith("v0="):
+        return "bad_signature"
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "bad_signature"
+
+    class _At(Clock):
+        def now(self) -> float:
+            return now
+
+    if not SignatureVerifier(secret, clock=_At()).is_valid(body, timestamp, signature):
+        return "bad_signature"
+    return None
+
+
+class ReplayGuard:
+    """Remembers the signatures of the last five minutes' requests: a signed request seen
+    before is a replay (older ones are stale anyway). Per process: across replicas the
+    alert's one-time token still lets a replay do nothing."""
+
+    def __init__(self, window: float = MAX_AGE_SECONDS, capacity: int = 100_000) -> None:
+        self._window = window
+        self._capacity = capacity
+        self._seen: dict[str, float] = {}
+
+    def first_time(self, signature: str, now: float | None = None) -> bool:
+        """Whether ``signature`` is new (it is remembered from now on)."""
+        moment = time.monotonic() if now is None else now
+        if len(self._seen) >= self._capacity or next(iter(self._seen.values()), moment) < (
+            moment - self._window
+        ):
+            self._seen = {s: at for s, at in self._seen.items() if at >= moment - self._window}
+        if signature in self._seen:
+            return False
+        if len(self._seen) >= self._capacity:
+            return False  # flooded with validly signed requests: refuse rather than forget
+        self._seen[signature] = moment
+        return True
+
+
+def _slack_message(answer: Answer) -> JSONResponse:
+    refused = answer.outcome is Outcome.REFUSED
+    body = {
+        "replace_original": not refused,
+        "response_type": "ephemeral" if refused else "in_channel",
+        "text": answer.message,
+        "kinship_outcome": answer.outcome.value,
+    }
+    code = status.HTTP_403_FORBIDDEN if refused else status.HTTP_200_OK
+    return JSONResponse(body, code, headers=PRIVATE)
+
+
+def _refusal(code: int, reason: str) -> JSONResponse:
+    return JSONResponse({"detail": reason, "text": reason}, code, headers=PRIVATE)
+
+
+async def _run(
+    uow: EscalationUnitOfWork, relay: OutboxRelay, use_case: Callable[[], Awaitable[Answer]]
+) -> Answer | JSONResponse:
+    """The use case in the unit of work; handler errors as answers with a reason."""
+    try:
+        async with uow:
+            answer = await use_case()
+    except CaseNotFoundError:
+        return _refusal(status.HTTP_404_NOT_FOUND, "This alert is unknown.")
+    except LinkExpiredError as error:
+        return _refusal(status.HTTP_410_GONE, str(error))
+    except NotAllowedError as error:
+        return _refusal(status.HTTP_403_FORBIDDEN, str(error))
+    except CaseTransitionError:
+        return _refusal(status.HTTP_409_CONFLICT, "This case cannot be taken now.")
+    relay.wake()
+    return answer
+
+
+def slack_routes() -> APIRouter:
+    """The Slack interactivity endpoint and the email inbound endpoint (one replay memory
+    per app)."""
+    routes = APIRouter(route_class=DishkaRoute)
+    replays = ReplayGuard()
+
+    @routes.post(SLACK_PATH, tags=["cases"])
+    async def slack_interaction(
+        request: Request,
+        settings: FromDishka[EscalationSettings],
+        uow: FromDishka[EscalationUnitOfWork],
+        ctx: FromDishka[EscalationContext],
+        relay: FromDishka[OutboxRelay],
+    ) -> JSONResponse:
+        """A press of a Slack alert's button ("Acknowledge", "I can't take this — hand
+        on"), as Slack posts it; answered with the message update Slack shows."""
+        secret = settings.slack_signing_key()
+        if secret is None:
+            return _refusal(status.HTTP_503_SERVICE_UNAVAILABLE, "Slack is not set up here.")
+        body = await request.body()
+        problem = slack_request_problem(secret, body, request.headers, ctx.clock().timestamp())
+        if problem is not None:
+            return _refusal(status.HTTP_401_UNAUTHORIZED, problem)
+        if not replays.first_time(request.headers["x-slack-signature"]):
+            return _refusal(status.HTTP_401_UNAUTHORIZED, "replayed")
+        try:
+            press = read_slack_press(body)
+        except UnreadableResponseError as error:
+            return _refusal(status.HTTP_400_BAD_REQUEST, error.reason)
+        answer = await _run(
+            uow, relay, lambda: acknowledge_routes.answer_slack_press(press, uow, ctx)
+        )
+        return answer if isinstance(answer, JSONResponse) else _slack_message(answer)
+
+    @routes.post(EMAIL_PATH, tags=["cases"])
+    async def email_inbound(
+        request: Request,
+        caller: MailSystem,
+        settings: FromDishka[EscalationSettings],
+        uow: FromDishka[EscalationUnitOfWork],
+        ctx: FromDishka[EscalationContext],
+        relay: FromDishka[OutboxRelay],
+    ) -> JSONResponse:
+        """A reply to an alert email, raw (RFC 822), from the mail system: "ack" / "yes" /
+        "acknowledge" takes the case, "hand on" / "no" hands it on."""
+        try:
+            reply = read_email_reply(await request.body(), settings.email_reply_domain)
+        except UnreadableResponseError as error:
+            code = status.HTTP_413_CONTENT_TOO_LARGE if error.reason == "too large" else 422
+            return _refusal(code, error.reason)
+        answer = await _run(
+            uow, relay, lambda: acknowledge_routes.answer_email_reply(reply, uow, ctx)
+        )
+        if isinstance(answer, JSONResponse):
+            return answer
+        code = status.HTTP_403_FORBIDDEN if answer.outcome is Outcome.REFUSED else 200
+        return JSONResponse(
+            {"outcome": answer.outcome.value, "text": answer.message}, code, headers=PRIVATE
+        )
+
+    return routes
