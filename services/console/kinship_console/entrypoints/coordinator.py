@@ -612,7 +612,8 @@ def policy_scope(policy: Policy) -> str:
         return gettext(N_("Team %(team)s, every severity")) % {"team": policy.team_id}
     if level:
         text = gettext(N_("Every team's %(cases)s"))
-        return text % {"cases": gettext(SEVERITY_SCOPES.get(level, level))}
+        text %= {"cases": gettext(SEVERITY_SCOPES.get(level, level))}
+        return text[:1].upper() + text[1:]
     return gettext(N_("Every other case"))
 
 
