@@ -249,13 +249,51 @@ async def test_a_coordinator_edits_the_policy_and_sees_each_page(visit: Visit) -
     await checked(visit)
     await visit.screenshot("coordinator-unacknowledged")
 
-    await page.click("text=Escalation policy")
-    await expect(page.get_by_role("heading", level=1)).to_have_text("Escalation policy")
+    await page.click(".subnav >> text=Escalation policies")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Escalation policies")
+    await expect(page.locator("#policy-default")).to_have_text("default")
+    await checked(visit)
+    await visit.screenshot("coordinator-policies")
+
+    # A policy of platform's own for its high cases: rosa, then the coordinators.
+    await page.click("text=Add a policy")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Add an escalation policy")
+    await checked(visit)
+    await page.fill("#name", "platform-high")
+    await page.fill("#team_id", "platform")
+    await page.select_option("#severity", "high")
+    await page.fill("#step-1-people", "rosa, rosa")
+    await page.fill("#step-1-timeout", "120")
+    async with page.expect_response(f"{visit.stack.console_url}/coordinator/policies/new") as sent:
+        await page.click("text=Save the policy")
+    assert (await sent.value).status == 422
+    await expect(page.locator("#step-1-people-error")).to_contain_text(
+        "Each person can be named once in a step."
+    )
+    await checked(visit)
+    await page.fill("#step-1-people", "rosa")
+    await page.click("text=Save the policy")
+    await expect(page.locator("#flash")).to_contain_text("The escalation policy was saved.")
+    await expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Escalation policy platform-high"
+    )
+    # The service appended the coordinators step that ends every policy.
+    await expect(page.locator("#step-2-coordinators")).to_be_checked()
+    await page.click("text=All escalation policies")
+    card = page.locator(".card", has=page.locator("#policy-platform-high"))
+    await expect(card).to_contain_text("Team platform, high cases")
+    await expect(card).to_contain_text("Rosa, then all coordinators")
+    await checked(visit)
+
+    # The default, edited as before.
+    await page.click("a[href='/coordinator/policies/default']")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("The default escalation policy")
     await checked(visit)
     await visit.screenshot("coordinator-policy")
     previous = await policy_timeout(page).input_value()
     await policy_timeout(page).fill("0")
-    async with page.expect_response(f"{visit.stack.console_url}/coordinator/policy") as sent:
+    default_url = f"{visit.stack.console_url}/coordinator/policies/default"
+    async with page.expect_response(default_url) as sent:
         await page.click("text=Save the policy")
     assert (await sent.value).status == 422
     await expect(page.locator("#step-1-timeout-error")).to_contain_text(
@@ -275,6 +313,16 @@ async def test_a_coordinator_edits_the_policy_and_sees_each_page(visit: Visit) -
     await page.reload()
     await expect(policy_timeout(page)).to_have_value(valid)
 
+    # platform's policy goes again (other tests open platform's cases), once confirmed.
+    await page.goto(f"{visit.stack.console_url}/coordinator/policies/platform-high")
+    await page.click("button.danger")
+    await expect(page.locator("#confirm-error")).to_contain_text("Tick the box to confirm.")
+    await page.check("#confirm")
+    await page.click("button.danger")
+    await expect(page.locator("#flash")).to_contain_text("The policy was deleted.")
+    await expect(page.locator("#policy-platform-high")).to_have_count(0)
+    await checked(visit)
+
     await page.click("text=Rotations")
     await page.fill("#rnew-name", "care-nights")
     await page.fill("#rnew-members", "rosa\nsam")
@@ -293,11 +341,13 @@ async def test_a_coordinator_edits_the_policy_and_sees_each_page(visit: Visit) -
     await page.click("form.filters button")
     assert "actor=cora" in page.url
     rows = page.locator("table.data tbody tr")
-    # Newest first: the audit page just read, then the rotation and the policy saved above.
+    # Newest first: the audit page just read, then the rotation saved and the policy deleted
+    # and saved above.
     await expect(rows.nth(0)).to_contain_text("Audit log read")
     await expect(rows.nth(1)).to_contain_text("Rotation saved")
-    await expect(rows.nth(2)).to_contain_text("Escalation policy saved")
-    await expect(rows.nth(2)).to_contain_text("cora")
+    await expect(rows.nth(2)).to_contain_text("Escalation policy deleted")
+    await expect(rows.nth(3)).to_contain_text("Escalation policy saved")
+    await expect(rows.nth(3)).to_contain_text("cora")
     await checked(visit)
 
     await page.click("text=Programme report")

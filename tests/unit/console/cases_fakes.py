@@ -1,6 +1,6 @@
 """A fake of the services for the case page and the coordinator's pages.
 
-``FakeCasesApi`` keeps cases, notes, rotations and the policy in memory and applies each
+``FakeCasesApi`` keeps cases, notes, rotations and the policies in memory and applies each
 action the way the escalation service does in its essentials (who may, in which state), so
 the pages can be tested through whole workflows; ``calls`` records what was asked, with the
 token it was asked with.
@@ -25,10 +25,13 @@ from kinship_console.adapters.cases_api import (
     CaseNote,
     CaseNotes,
     Explanation,
+    FieldsRejectedError,
     FiredRule,
     ObservedCheckin,
     Policy,
+    PolicyClashError,
     PolicyStep,
+    PolicyTarget,
     RevealedPerson,
     RevealGrant,
     Rotation,
@@ -52,6 +55,8 @@ READS = frozenset(
         "case_notes",
         "rotations",
         "policy",
+        "policies",
+        "schedules",
         "programme",
         "audit",
         "oncall_now",
@@ -61,6 +66,18 @@ READS = frozenset(
     }
 )
 """Calls that only read: ``action_error`` fails the others."""
+
+
+def default_policy() -> Policy:
+    """The built-in default as the service answers it (a peer responder, then the
+    coordinators twice)."""
+    return Policy(
+        steps=[
+            PolicyStep(targets=[PolicyTarget(kind="responders")], timeout_seconds=300),
+            PolicyStep(targets=[PolicyTarget(kind="coordinators")], timeout_seconds=600, repeat=2),
+        ],
+        contact_timeout_seconds=3600,
+    )
 
 
 def sample_case(case_id: str = "c0ffee00-case", **changes: Any) -> CaseDetail:
@@ -115,15 +132,11 @@ class FakeCasesApi(FakeApi):
     notes_of: dict[str, list[CaseNote]] = field(default_factory=dict)
     plans: dict[str, SafetyPlan] = field(default_factory=dict)
     stored_rotations: list[Rotation] = field(default_factory=list)
-    stored_policy: Policy = field(
-        default_factory=lambda: Policy(
-            steps=[
-                PolicyStep(target="responders", timeout_seconds=300),
-                PolicyStep(target="coordinators", timeout_seconds=600, repeat=2),
-            ],
-            contact_timeout_seconds=3600,
-        )
+    stored_policies: dict[str, Policy] = field(
+        default_factory=lambda: {"default": default_policy()}
     )
+    """The policies by name (``default`` is the one in force)."""
+    known_schedules: list[str] = field(default_factory=lambda: ["care-week"])
     measures: dict[str, Any] = field(default_factory=dict)
     audit_entries: list[AuditEntry] = field(default_factory=list)
     audit_page_size: int = 3
@@ -327,15 +340,59 @@ class FakeCasesApi(FakeApi):
         self.stored_rotations.append(rotation)
         return rotation
 
-    async def policy(self, token: str) -> Policy:
-        self._record("policy", token)
-        return self.stored_policy
+    async def policies(self, token: str) -> list[Policy]:
+        self._record("policies", token)
+        return [self.stored_policies[name] for name in sorted(self.stored_policies)]
 
-    async def save_policy(self, token: str, policy: Policy) -> Policy:
-        self._record("save_policy", token, policy)
-        self.stored_policy = policy
+    async def policy(self, token: str, name: str) -> Policy:
+        self._record("policy", token, name)
+        if name not in self.stored_policies:
+            raise NotFoundError("escalation", 404)
+        return self.stored_policies[name]
+
+    async def save_policy(self, token: str, name: str, policy: Policy) -> Policy:
+        """Like the service: unknown schedules are 422 by location, a (team, severity)
+        another policy has is 409 naming both, a step appended so the coordinators end it."""
+        self._record("save_policy", token, name, policy)
+        known = {*self.known_schedules, *(r.name for r in self.stored_rotations)}
+        refused: list[tuple[str | int, ...]] = [
+            ("steps", s, "targets", t, "schedule")
+            for s, step in enumerate(policy.steps)
+            for t, target in enumerate(step.targets)
+            if target.kind == "schedule" and target.schedule not in known
+        ]
+        if refused:
+            raise FieldsRejectedError("escalation", 422, refused)
+        for other in self.stored_policies.values():
+            scope = (other.team_id, other.severity)
+            if other.name != name and scope == (policy.team_id, policy.severity):
+                raise PolicyClashError("escalation", sorted([name, other.name]))
+        steps = list(policy.steps)
+        if not any(t.kind == "coordinators" for t in steps[-1].targets):
+            last = PolicyStep(
+                targets=[PolicyTarget(kind="coordinators")],
+                timeout_seconds=steps[-1].timeout_seconds,
+            )
+            steps.append(last)
+        saved = policy.model_copy(update={"name": name, "steps": steps})
+        self.stored_policies[name] = saved
         self._audited("policy_changed")
-        return policy
+        return saved
+
+    async def delete_policy(self, token: str, name: str) -> None:
+        self._record("delete_policy", token, name)
+        if name not in self.stored_policies or (
+            name == "default" and self.stored_policies[name] == default_policy()
+        ):
+            raise NotFoundError("escalation", 404)
+        del self.stored_policies[name]
+        if name == "default":
+            self.stored_policies[name] = default_policy()
+        self._audited("policy_deleted")
+
+    async def schedules(self, token: str) -> list[str]:
+        self._record("schedules", token)
+        return list(self.known_schedules)
 
     async def programme(self, token: str) -> dict[str, Any]:
         self._record("programme", token)

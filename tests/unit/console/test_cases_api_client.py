@@ -7,12 +7,17 @@ from typing import Any
 import httpx
 import pytest
 
-from kinship_console.adapters.api import ConflictError, NotAllowedError, UnavailableError
+from kinship_console.adapters.api import (
+    ConflictError,
+    NotAllowedError,
+    NotFoundError,
+    UnavailableError,
+)
 from kinship_console.adapters.cases_api import (
     FieldsRejectedError,
     HttpCasesApi,
     Policy,
-    PolicyStep,
+    PolicyClashError,
     Rotation,
 )
 
@@ -153,26 +158,123 @@ async def test_a_refused_safety_plan_is_typed() -> None:
     )
     with pytest.raises(ConflictError):
         await api(recorder).write_safety_plan("t", "c1", "a", "b")
+    assert len(recorder.seen) == 1, "a refused change is never sent again"
 
 
-async def test_a_refused_policy_names_each_field_by_its_full_location() -> None:
+POLICY = {
+    "name": "platform-high",
+    "team_id": "platform",
+    "severity": "high",
+    "steps": [
+        {
+            "targets": [
+                {"kind": "schedule", "schedule": "care-week"},
+                {"kind": "people", "people": ["rosa", "sam"]},
+                {"kind": "responders"},
+            ],
+            "notify": "round_robin",
+            "timeout_seconds": 120,
+            "repeat": 2,
+        },
+        {
+            "targets": [{"kind": "coordinators"}],
+            "notify": "all",
+            "timeout_seconds": 120,
+            "repeat": 1,
+        },
+    ],
+    "contact_timeout_seconds": 3600,
+    "urgent_from": "high",
+    "unanswered_interval_seconds": 900,
+}
+
+
+async def test_policies_are_listed_read_and_put_as_the_service_takes_them() -> None:
+    default = {
+        "name": "default",
+        "team_id": None,
+        "severity": None,
+        "steps": [
+            {"target": "rotation:weekday", "timeout_seconds": 300},
+            {"target": "person:ada", "timeout_seconds": 60},
+        ],
+        "contact_timeout_seconds": 3600,
+    }
+    recorder = Recorder(
+        {
+            ("GET", "/v1/policies"): httpx.Response(200, json=[default, POLICY]),
+            ("GET", "/v1/policies/platform-high"): httpx.Response(200, json=POLICY),
+            ("PUT", "/v1/policies/platform-high"): httpx.Response(200, json=POLICY),
+            ("DELETE", "/v1/policies/platform-high"): httpx.Response(204),
+            ("GET", "/v1/schedules"): httpx.Response(
+                200, json=[{"name": "care-week", "time_zone": "UTC", "layers": []}]
+            ),
+        }
+    )
+    client = api(recorder)
+    listed = await client.policies("t")
+    assert [p.name for p in listed] == ["default", "platform-high"]
+    assert [t.body() for s in listed[0].steps for t in s.targets] == [
+        {"kind": "schedule", "schedule": "weekday"},
+        {"kind": "people", "people": ["ada"]},
+    ], "the form stored before per-team policies is read as targets"
+    policy = await client.policy("t", "platform-high")
+    assert await client.save_policy("t", "platform-high", policy) == policy
+    assert recorder.body() == POLICY, "sent exactly as read: nothing lost or added"
+    await client.delete_policy("t", "platform-high")
+    assert await client.schedules("t") == ["care-week"]
+    assert [(r.method, r.url.path) for r in recorder.seen] == [
+        ("GET", "/v1/policies"),
+        ("GET", "/v1/policies/platform-high"),
+        ("PUT", "/v1/policies/platform-high"),
+        ("DELETE", "/v1/policies/platform-high"),
+        ("GET", "/v1/schedules"),
+    ]
+
+
+async def test_a_refused_policy_names_each_field_by_its_full_location_once() -> None:
     detail = [
-        {"loc": ["body", "steps", 1, "repeat"], "msg": "x", "input": 9},
+        {"loc": ["body", "steps", 1, "targets", 0, "schedule"], "msg": "x", "input": "nights"},
         {"loc": ["body", "contact_timeout_seconds"], "msg": "y", "input": 0},
     ]
     recorder = Recorder(
         {("PUT", "/v1/policies/default"): httpx.Response(422, json={"detail": detail})}
     )
-    policy = Policy(
-        steps=[PolicyStep(target="responders", timeout_seconds=60)], contact_timeout_seconds=60
-    )
+    policy = Policy.model_validate({**POLICY, "name": "default"})
     with pytest.raises(FieldsRejectedError) as refused:
-        await api(recorder).save_policy("t", policy)
-    assert refused.value.locations == [("steps", 1, "repeat"), ("contact_timeout_seconds",)]
-    assert "9" not in repr(refused.value.fields), "field names, never the values"
-    assert recorder.body()["steps"] == [
-        {"target": "responders", "timeout_seconds": 60, "repeat": 1}
+        await api(recorder).save_policy("t", "default", policy)
+    assert refused.value.locations == [
+        ("steps", 1, "targets", 0, "schedule"),
+        ("contact_timeout_seconds",),
     ]
+    assert "nights" not in repr(refused.value.fields), "field names, never the values"
+    assert len(recorder.seen) == 1, "a refused change is never sent again"
+
+
+async def test_a_clash_names_the_policies_and_is_sent_once() -> None:
+    detail = (
+        "policies ['platform-high', 'platform-urgent'] all apply to team 'platform' at "
+        "severity high: keep one, or narrow the others"
+    )
+    recorder = Recorder(
+        {("PUT", "/v1/policies/platform-high"): httpx.Response(409, json={"detail": detail})}
+    )
+    with pytest.raises(PolicyClashError) as clash:
+        await api(recorder).save_policy("t", "platform-high", Policy.model_validate(POLICY))
+    assert clash.value.names == ["platform-high", "platform-urgent"]
+    assert isinstance(clash.value, ConflictError)
+    assert len(recorder.seen) == 1
+    odd = Recorder({("PUT", "/v1/policies/x"): httpx.Response(409, json={"detail": [1]})})
+    with pytest.raises(PolicyClashError) as unreadable:
+        await api(odd).save_policy("t", "x", Policy.model_validate(POLICY))
+    assert unreadable.value.names == []
+
+
+async def test_a_refused_delete_keeps_its_type_and_is_sent_once() -> None:
+    recorder = Recorder({("DELETE", "/v1/policies/default"): httpx.Response(404, json={})})
+    with pytest.raises(NotFoundError):
+        await api(recorder).delete_policy("t", "default")
+    assert len(recorder.seen) == 1
 
 
 async def test_a_rotation_is_put_under_its_name_and_other_refusals_keep_their_type() -> None:
@@ -188,6 +290,7 @@ async def test_a_rotation_is_put_under_its_name_and_other_refusals_keep_their_ty
     refusing = Recorder({("PUT", "/v1/rotations/care-week"): httpx.Response(403, json={})})
     with pytest.raises(NotAllowedError):
         await api(refusing).save_rotation("t", rotation)
+    assert len(refusing.seen) == 1, "a refused change is never sent again"
 
 
 async def test_answers_that_make_no_sense_are_unavailable() -> None:

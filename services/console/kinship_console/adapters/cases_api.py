@@ -3,26 +3,31 @@
 Kept apart from ``adapters.api`` (one module per area of the console): ``HttpCasesApi``
 extends ``HttpKinshipApi`` with the case work (the explained case view, acknowledge, the
 reveal grant and the check-in service's reveal, contact, notes, hand-over, follow-up,
-resolve, safety plan) and the coordinator's configuration (rotations, the default policy,
-the programme measures). Every call goes as the signed-in person; answers are validated
-leniently and anything unusable is an ``ApiError``. A refused configuration (422) keeps the
-full location of each refused field (``FieldsRejectedError``), never the values.
+resolve, safety plan) and the coordinator's configuration (rotations, the escalation
+policies per team and severity, the schedules' names, the programme measures). Every call
+goes as the signed-in person; answers are validated leniently and anything unusable is an
+``ApiError``. A refused configuration (422) keeps the full location of each refused field
+(``FieldsRejectedError``), never the values; a policy clashing with another (409) names the
+policies (``PolicyClashError``). A change is sent once: a refusal is never sent again.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from kinship_console.adapters.api import (
     CaseSummary,
+    ConflictError,
     HttpKinshipApi,
     RejectedError,
     Service,
     UnavailableError,
+    error_for,
 )
 
 
@@ -144,22 +149,93 @@ class Rotation(_Lenient):
     starts_at: datetime
 
 
-class PolicyStep(_Lenient):
-    """One step of an escalation policy; ``target`` in its text form."""
+TARGET_KINDS = ("schedule", "people", "responders", "coordinators")
 
-    target: str
+
+def _old_target(text: str) -> dict[str, Any]:
+    """A target in the string form policies were stored in before (``rotation:<name>`` is
+    a schedule, ``person:<id>`` a people target), as the object the service now sends."""
+    kind, _, rest = text.partition(":")
+    if kind == "rotation":
+        return {"kind": "schedule", "schedule": rest}
+    if kind == "person":
+        return {"kind": "people", "people": [rest]}
+    return {"kind": text}
+
+
+class PolicyTarget(_Lenient):
+    """Whom a step alerts: a schedule's on-call person, named people, a peer responder
+    (the least busy) or every coordinator."""
+
+    kind: str
+    schedule: str | None = None
+    people: list[str] = Field(default_factory=list)
+
+    def body(self) -> dict[str, Any]:
+        """The target as the service takes it (only the fields of its kind)."""
+        if self.kind == "schedule":
+            return {"kind": "schedule", "schedule": self.schedule}
+        if self.kind == "people":
+            return {"kind": "people", "people": list(self.people)}
+        return {"kind": self.kind}
+
+
+class PolicyStep(_Lenient):
+    """One step of an escalation policy: its targets, alerted all at once or in turn."""
+
+    targets: list[PolicyTarget]
+    notify: str = "all"
     timeout_seconds: int
     repeat: int = 1
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_target(cls, data: Any) -> Any:
+        # Read leniently: a step stored before per-team policies has one ``target`` string.
+        if isinstance(data, dict) and "targets" not in data and "target" in data:
+            target = data["target"]
+            rest = {key: value for key, value in data.items() if key != "target"}
+            return {**rest, "targets": [_old_target(target) if isinstance(target, str) else target]}
+        if isinstance(data, dict) and isinstance(data.get("targets"), list):
+            targets = [_old_target(t) if isinstance(t, str) else t for t in data["targets"]]
+            return {**data, "targets": targets}
+        return data
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "targets": [target.body() for target in self.targets],
+            "notify": self.notify,
+            "timeout_seconds": self.timeout_seconds,
+            "repeat": self.repeat,
+        }
+
 
 class Policy(_Lenient):
-    """The escalation policy new cases follow."""
+    """An escalation policy: for a team, a severity, both, or (``default``) every other case."""
 
     name: str = "default"
+    team_id: str | None = None
+    severity: str | None = None
     steps: list[PolicyStep]
-    contact_timeout_seconds: int
+    contact_timeout_seconds: int = 3600
     urgent_from: str = "high"
     unanswered_interval_seconds: int = 900
+
+    def body(self) -> dict[str, Any]:
+        """The body of ``PUT /v1/policies/{name}``."""
+        return {
+            "name": self.name,
+            "team_id": self.team_id,
+            "severity": self.severity,
+            "steps": [step.body() for step in self.steps],
+            "contact_timeout_seconds": self.contact_timeout_seconds,
+            "urgent_from": self.urgent_from,
+            "unanswered_interval_seconds": self.unanswered_interval_seconds,
+        }
+
+
+class _Named(_Lenient):
+    name: str
 
 
 class AuditEntry(_Lenient):
@@ -199,6 +275,15 @@ class AuditQuery:
 
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class PolicyClashError(ConflictError):
+    """409: another policy already applies to the same team and severity; ``names`` are
+    the policies the service named (the one saved among them)."""
+
+    def __init__(self, service: Service, names: list[str]) -> None:
+        super().__init__(service, 409)
+        self.names = names
 
 
 class FieldsRejectedError(RejectedError):
@@ -275,12 +360,25 @@ class CasesApi(Protocol):
         """``PUT /v1/rotations/{name}`` (escalation, coordinators)."""
         ...
 
-    async def policy(self, token: str) -> Policy:
-        """``GET /v1/policies/default`` (escalation, coordinators)."""
+    async def policies(self, token: str) -> list[Policy]:
+        """``GET /v1/policies`` (escalation, coordinators): every policy, ``default`` too."""
         ...
 
-    async def save_policy(self, token: str, policy: Policy) -> Policy:
-        """``PUT /v1/policies/default`` (escalation, coordinators)."""
+    async def policy(self, token: str, name: str) -> Policy:
+        """``GET /v1/policies/{name}`` (escalation, coordinators)."""
+        ...
+
+    async def save_policy(self, token: str, name: str, policy: Policy) -> Policy:
+        """``PUT /v1/policies/{name}`` (escalation, coordinators); ``PolicyClashError`` on
+        409, ``FieldsRejectedError`` on 422."""
+        ...
+
+    async def delete_policy(self, token: str, name: str) -> None:
+        """``DELETE /v1/policies/{name}`` (escalation, coordinators)."""
+        ...
+
+    async def schedules(self, token: str) -> list[str]:
+        """``GET /v1/schedules`` (escalation, coordinators): the schedules' names."""
         ...
 
     async def programme(self, token: str) -> dict[str, Any]:
@@ -310,6 +408,22 @@ def refused_locations(response: httpx.Response) -> list[tuple[str | int, ...]]:
     return found
 
 
+_QUOTED_NAME = re.compile(r"'([a-z0-9_-]{1,64})'")
+
+
+def clashing_policies(response: httpx.Response) -> list[str]:
+    """The policy names a 409 names (``policies ['a', 'b'] all apply to ...``); empty when
+    the answer says nothing readable."""
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        return []
+    if not isinstance(detail, str):
+        return []
+    listed = detail.partition("]")[0]
+    return _QUOTED_NAME.findall(listed)
+
+
 class HttpCasesApi(HttpKinshipApi):
     """The services over HTTP: the calls of ``HttpKinshipApi`` and the case work's."""
 
@@ -330,8 +444,10 @@ class HttpCasesApi(HttpKinshipApi):
             raise UnavailableError("escalation") from error
         if response.status_code == 422:
             raise FieldsRejectedError("escalation", 422, refused_locations(response))
+        if response.status_code == 409 and path.startswith("/v1/policies/"):
+            raise PolicyClashError("escalation", clashing_policies(response))
         if response.status_code >= 300:
-            return await self._call("escalation", method, path, token, json=body)
+            raise error_for("escalation", response)  # never sent twice
         try:
             return response.json()
         except ValueError as error:
@@ -412,8 +528,7 @@ class HttpCasesApi(HttpKinshipApi):
         except httpx.HTTPError as error:
             raise UnavailableError(service) from error
         if response.status_code >= 300:
-            await self._call(service, method, path, token, json=body)  # raises its error
-            raise UnavailableError(service, response.status_code)
+            raise error_for(service, response)  # never sent twice
 
     async def rotations(self, token: str) -> list[Rotation]:
         answer = await self._call("escalation", "GET", "/v1/rotations", token)
@@ -426,14 +541,30 @@ class HttpCasesApi(HttpKinshipApi):
         answer = await self._configure("PUT", path, token, rotation.model_dump(mode="json"))
         return self._parse("escalation", Rotation, answer)
 
-    async def policy(self, token: str) -> Policy:
-        answer = await self._call("escalation", "GET", "/v1/policies/default", token)
+    async def policies(self, token: str) -> list[Policy]:
+        answer = await self._call("escalation", "GET", "/v1/policies", token)
+        if not isinstance(answer, list):
+            raise UnavailableError("escalation", 200)
+        return [self._parse("escalation", Policy, item) for item in answer]
+
+    async def policy(self, token: str, name: str) -> Policy:
+        answer = await self._call("escalation", "GET", f"/v1/policies/{_id(name)}", token)
         return self._parse("escalation", Policy, answer)
 
-    async def save_policy(self, token: str, policy: Policy) -> Policy:
-        body = policy.model_dump(mode="json")
-        answer = await self._configure("PUT", "/v1/policies/default", token, body)
+    async def save_policy(self, token: str, name: str, policy: Policy) -> Policy:
+        path = f"/v1/policies/{_id(name)}"
+        answer = await self._configure("PUT", path, token, policy.body())
         return self._parse("escalation", Policy, answer)
+
+    async def delete_policy(self, token: str, name: str) -> None:
+        path = f"/v1/policies/{_id(name)}"
+        await self._call_no_content("escalation", "DELETE", path, token, None)
+
+    async def schedules(self, token: str) -> list[str]:
+        answer = await self._call("escalation", "GET", "/v1/schedules", token)
+        if not isinstance(answer, list):
+            raise UnavailableError("escalation", 200)
+        return [self._parse("escalation", _Named, item).name for item in answer]
 
     async def programme(self, token: str) -> dict[str, Any]:
         answer = await self._call("escalation", "GET", "/v1/metrics/programme", token)

@@ -12,12 +12,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 MAX_STEPS = 10
-TARGETS = ("responders", "coordinators", "rotation", "person")
+"""Steps a policy may have besides the coordinators step that ends every policy."""
+MAX_ROWS = MAX_STEPS + 1
+MAX_TARGETS = 10
+MAX_PEOPLE = 50
+MAX_TEAM = 200
+DEFAULT_POLICY = "default"
+NEW_POLICY = "new"
+"""``/coordinator/policies/new`` adds a policy, so no policy can be called that here."""
+SEVERITIES = ("medium", "high", "critical")
+NOTIFY = ("all", "round_robin")
+GROUPS = ("responders", "coordinators")
 NAME = re.compile(r"^[a-z0-9_-]{1,64}$")
 PERSON = re.compile(r"^\S{1,200}$")
 STEP_TIMEOUT = (1, 86_400)
 REPEAT = (1, 5)
-CONTACT_TIMEOUT = (1, 30 * 86_400)
+CONTACT_TIMEOUT = (1, 999_999_999)
 UNANSWERED_INTERVAL = (1, 86_400)
 SHIFT_HOURS = (1, 24 * 31)
 MAX_MEMBERS = 500
@@ -31,6 +41,8 @@ class ConfigForm:
     values: dict[str, str]
     body: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    rows: list[int] = field(default_factory=list)
+    """A policy form's row number of each step in the body (rows left empty are skipped)."""
 
     @property
     def valid(self) -> bool:
@@ -48,59 +60,160 @@ def _whole(
     return int(raw)
 
 
-# ---- the escalation policy ---------------------------------------------------------------
+# ---- escalation policies ------------------------------------------------------------------
+
+
+def _split(text: str) -> list[str]:
+    """Names or ids separated by commas or white space."""
+    return [part for part in re.split(r"[\s,]+", text) if part]
 
 
 def policy_values(policy: Mapping[str, Any]) -> dict[str, str]:
-    """The form's values for a policy as the service sends it (targets in text form)."""
+    """The form's values for a policy as the service sends it (``targets`` objects).
+
+    Lossless: a step's schedules and people are listed in their order, a second people
+    target of a step after a semicolon, and the hidden ``step-N-order`` keeps the order of
+    the step's targets, so that saving the form unchanged sends the same policy."""
     values = {
+        "name": str(policy.get("name") or ""),
+        "team_id": str(policy.get("team_id") or ""),
+        "severity": str(policy.get("severity") or ""),
         "contact_timeout": str(policy.get("contact_timeout_seconds", "")),
         "urgent_from": str(policy.get("urgent_from", "high")),
         "unanswered_interval": str(policy.get("unanswered_interval_seconds", "")),
     }
     for number, step in enumerate(policy.get("steps") or [], start=1):
-        kind, _, rest = str(step.get("target", "")).partition(":")
-        values[f"step-{number}-target"] = kind
-        values[f"step-{number}-name"] = rest
-        values[f"step-{number}-timeout"] = str(step.get("timeout_seconds", ""))
-        values[f"step-{number}-repeat"] = str(step.get("repeat", 1))
+        prefix = f"step-{number}"
+        order: list[str] = []
+        schedules: list[str] = []
+        groups: list[str] = []
+        for target in step.get("targets") or []:
+            kind = str(target.get("kind", ""))
+            order.append(kind)
+            if kind == "schedule":
+                schedules.append(str(target.get("schedule") or ""))
+            elif kind == "people":
+                groups.append(", ".join(str(p) for p in target.get("people") or []))
+            elif kind in ("responders", "coordinators"):
+                values[f"{prefix}-{kind}"] = "yes"
+        values[f"{prefix}-order"] = ",".join(order)
+        values[f"{prefix}-schedules"] = ", ".join(schedules)
+        values[f"{prefix}-people"] = "; ".join(groups)
+        values[f"{prefix}-notify"] = str(step.get("notify") or "all")
+        values[f"{prefix}-timeout"] = str(step.get("timeout_seconds", ""))
+        values[f"{prefix}-repeat"] = str(step.get("repeat", 1))
     return values
 
 
+def _step_filled(values: Mapping[str, str], prefix: str) -> bool:
+    return any(
+        values.get(f"{prefix}-{part}", "").strip()
+        for part in ("responders", "coordinators", "schedules", "people")
+    )
+
+
 def step_rows(values: Mapping[str, str]) -> int:
-    """How many step rows the form shows: the filled ones and one empty, at most ten."""
-    filled = [n for n in range(1, MAX_STEPS + 1) if values.get(f"step-{n}-target")]
-    return min(MAX_STEPS, (max(filled) if filled else 0) + 1)
+    """How many step rows the form shows: the filled ones and one empty, at most eleven
+    (ten steps and the coordinators step that ends every policy)."""
+    filled = [n for n in range(1, MAX_ROWS + 1) if _step_filled(values, f"step-{n}")]
+    return min(MAX_ROWS, (max(filled) if filled else 0) + 1)
 
 
-def parse_policy(values: Mapping[str, str], name: str = "default") -> ConfigForm:
-    """The default policy from its form: steps in order (a row without a target is
-    skipped), each alerting responders, coordinators, a rotation or a person."""
-    form = ConfigForm({k: v for k, v in values.items() if k != "csrf_token"})
+def _step_lists(form: ConfigForm, prefix: str) -> tuple[list[str], list[list[str]]]:
+    """A row's schedule names and people targets (a semicolon starts another), checked."""
+    values = form.values
+    schedules = _split(values.get(f"{prefix}-schedules", ""))
+    if not all(NAME.match(name) for name in schedules):
+        form.errors[f"{prefix}-schedules"] = "schedule_name"
+    groups = [
+        _split(group) for group in values.get(f"{prefix}-people", "").split(";") if group.strip()
+    ]
+    for group in groups:
+        if len(group) > MAX_PEOPLE or not all(PERSON.match(p) for p in group):
+            form.errors[f"{prefix}-people"] = "people"
+        elif len(set(group)) != len(group):
+            form.errors[f"{prefix}-people"] = "people_repeated"
+    return schedules, groups
+
+
+def _step_targets(form: ConfigForm, prefix: str) -> list[dict[str, Any]]:
+    """A step's targets from its row, in the order kept in ``{prefix}-order`` (new ones
+    after: schedules, people, responders, coordinators)."""
+    schedules, groups = _step_lists(form, prefix)
+    wanted = {kind: form.values.get(f"{prefix}-{kind}") == "yes" for kind in GROUPS}
+    targets: list[dict[str, Any]] = []
+    kept = form.values.get(f"{prefix}-order", "").split(",")
+    rest = ["schedule"] * len(schedules) + ["people"] * len(groups) + list(GROUPS)
+    for kind in kept + rest:
+        if kind == "schedule" and schedules:
+            targets.append({"kind": "schedule", "schedule": schedules.pop(0)})
+        elif kind == "people" and groups:
+            targets.append({"kind": "people", "people": groups.pop(0)})
+        elif wanted.get(kind):
+            targets.append({"kind": kind})
+            wanted[kind] = False
+    if len(targets) > MAX_TARGETS:
+        form.errors[f"{prefix}-targets"] = "too_many_targets"
+    return targets
+
+
+def _policy_scope(form: ConfigForm, name: str | None) -> tuple[str, str | None, str | None]:
+    """The policy's name (a new one's from the form), team and severity, checked."""
+    if name is None:
+        name = form.values.get("name", "").strip()
+        if not NAME.match(name):
+            form.errors["name"] = "policy_name"
+        elif name == NEW_POLICY:
+            form.errors["name"] = "policy_name_reserved"
+    if name == DEFAULT_POLICY:
+        return name, None, None
+    team_id = form.values.get("team_id", "").strip() or None
+    severity = form.values.get("severity", "").strip() or None
+    if team_id is not None and len(team_id) > MAX_TEAM:
+        form.errors["team_id"] = "team_id"
+    if severity is not None and severity not in SEVERITIES:
+        form.errors["severity"] = "severity"
+    if team_id is None and severity is None:
+        form.errors["team_id"] = "scope_missing"
+    return name, team_id, severity
+
+
+def _policy_steps(form: ConfigForm) -> list[dict[str, Any]]:
+    """The steps of the filled rows, in order (their row numbers in ``form.rows``)."""
     steps: list[dict[str, Any]] = []
-    for number in range(1, MAX_STEPS + 1):
+    for number in range(1, MAX_ROWS + 1):
         prefix = f"step-{number}"
-        kind = form.values.get(f"{prefix}-target", "")
-        if not kind:
+        if not _step_filled(form.values, prefix):
             continue
-        if kind not in TARGETS:
-            form.errors[f"{prefix}-target"] = "target"
-            continue
-        target = kind
-        label = form.values.get(f"{prefix}-name", "").strip()
-        if kind == "rotation":
-            if not NAME.match(label):
-                form.errors[f"{prefix}-name"] = "rotation_name"
-            target = f"rotation:{label}"
-        elif kind == "person":
-            if not PERSON.match(label):
-                form.errors[f"{prefix}-name"] = "person_id"
-            target = f"person:{label}"
+        targets = _step_targets(form, prefix)
+        notify = form.values.get(f"{prefix}-notify", "all") or "all"
+        if notify not in NOTIFY:
+            form.errors[f"{prefix}-notify"] = "notify"
         timeout = _whole(form, f"{prefix}-timeout", STEP_TIMEOUT, "step_timeout")
         repeat = _whole(form, f"{prefix}-repeat", REPEAT, "repeat")
-        steps.append({"target": target, "timeout_seconds": timeout, "repeat": repeat})
-    if not steps and "step-1-target" not in form.errors:
-        form.errors["step-1-target"] = "no_steps"
+        steps.append(
+            {"targets": targets, "notify": notify, "timeout_seconds": timeout, "repeat": repeat}
+        )
+        form.rows.append(number)
+    if not steps:
+        form.errors["step-1-targets"] = "no_steps"
+    elif len(steps) == MAX_ROWS and not any(
+        target["kind"] == "coordinators" for target in steps[-1]["targets"]
+    ):
+        # The service appends a coordinators step to a policy not ending with one.
+        form.errors[f"step-{form.rows[-1]}-targets"] = "too_many_steps"
+    return steps
+
+
+def parse_policy(values: Mapping[str, str], name: str | None = None) -> ConfigForm:
+    """A policy from its form, with the service's limits. ``name`` is the policy edited
+    (None: a new one, named by the form). Steps in order (a row with no target is
+    skipped), each alerting schedules, people, a peer responder and/or the coordinators,
+    everyone at once or one at a time; the default names no team or severity, any other
+    policy names one or both."""
+    form = ConfigForm({k: v for k, v in values.items() if k != "csrf_token"})
+    name, team_id, severity = _policy_scope(form, name)
+    steps = _policy_steps(form)
     contact = _whole(form, "contact_timeout", CONTACT_TIMEOUT, "contact_timeout")
     interval = _whole(form, "unanswered_interval", UNANSWERED_INTERVAL, "unanswered_interval")
     urgent = form.values.get("urgent_from", "")
@@ -108,6 +221,8 @@ def parse_policy(values: Mapping[str, str], name: str = "default") -> ConfigForm
         form.errors["urgent_from"] = "urgent_from"
     form.body = {
         "name": name,
+        "team_id": team_id,
+        "severity": severity,
         "steps": steps,
         "contact_timeout_seconds": contact,
         "urgent_from": urgent,
@@ -116,18 +231,30 @@ def parse_policy(values: Mapping[str, str], name: str = "default") -> ConfigForm
     return form
 
 
-def policy_field(location: Sequence[str | int]) -> str | None:
-    """The form field of a location the service refused (``("steps", 0, "repeat")``)."""
+def policy_field(location: Sequence[str | int], rows: Sequence[int] = ()) -> str | None:
+    """The form field of a location the service refused (``("steps", 0, "targets", 1,
+    "schedule")``); ``rows`` are the form's row numbers of the steps sent."""
+    if not location:
+        return None
+    if location[0] == "steps":
+        index = location[1] if len(location) > 1 and isinstance(location[1], int) else 0
+        number = rows[index] if index < len(rows) else index + 1
+        rest = [str(part) for part in location[2:]]
+        column = "targets"
+        if rest[:1] == ["targets"] and len(rest) >= 3 and rest[2] in ("schedule", "people"):
+            column = "schedules" if rest[2] == "schedule" else "people"
+        elif rest[:1] and rest[0] in ("timeout_seconds", "repeat", "notify"):
+            column = {"timeout_seconds": "timeout"}.get(rest[0], rest[0])
+        return f"step-{number}-{column}"
     names = {
+        "name": "name",
+        "team_id": "team_id",
+        "severity": "severity",
         "contact_timeout_seconds": "contact_timeout",
         "urgent_from": "urgent_from",
         "unanswered_interval_seconds": "unanswered_interval",
     }
-    if len(location) >= 2 and location[0] == "steps" and isinstance(location[1], int):
-        part = location[2] if len(location) > 2 else "target"
-        column = {"timeout_seconds": "timeout", "repeat": "repeat"}.get(str(part), "target")
-        return f"step-{location[1] + 1}-{column}"
-    return names.get(str(location[0])) if location else None
+    return names.get(str(location[0]))
 
 
 # ---- on-call rotations ---------------------------------------------------------------------
