@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kinship_console.adapters.api import HttpKinshipApi, KinshipApi
-from kinship_console.adapters.cases_api import CasesApi, HttpCasesApi
+from kinship_console.adapters.cases_api import CasesApi
 from kinship_console.adapters.database import apply_migrations, create_pool
 from kinship_console.adapters.oidc import AuthlibProvider, IdentityProvider
 from kinship_console.adapters.oncall_api import HttpOnCallApi, OnCallApi
@@ -145,12 +145,8 @@ class ConsoleResources:
             return (await client.get(self.settings.discovery_url)).status_code == 200
 
 
-class HttpConsoleApi(HttpCasesApi, HttpOnCallApi):
-    """Every call the console makes, over HTTP."""
-
-
 def _http_api(settings: ConsoleSettings) -> HttpKinshipApi:
-    return HttpConsoleApi(
+    return HttpOnCallApi(
         {
             "checkin": settings.console_checkin_url,
             "escalation": settings.console_escalation_url,

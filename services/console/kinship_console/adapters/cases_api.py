@@ -434,7 +434,8 @@ class HttpCasesApi(HttpKinshipApi):
             raise UnavailableError(service, 200) from error
 
     async def _configure(self, method: str, path: str, token: str, body: Any) -> Any:
-        """A coordinator's PUT: a 422 keeps the refused fields' full locations."""
+        """A coordinator's change, sent once: a 422 keeps the refused fields' full
+        locations; a 204 answers None."""
         url = f"{self._base_urls['escalation']}{path}"
         try:
             response = await self._client.request(
@@ -448,6 +449,8 @@ class HttpCasesApi(HttpKinshipApi):
             raise PolicyClashError("escalation", clashing_policies(response))
         if response.status_code >= 300:
             raise error_for("escalation", response)  # never sent twice
+        if response.status_code == 204:
+            return None
         try:
             return response.json()
         except ValueError as error:

@@ -9,14 +9,13 @@ or logged by the console.
 """
 
 from datetime import datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 from urllib.parse import quote
 
-import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from kinship_console.adapters.api import HttpKinshipApi, UnavailableError, error_for
-from kinship_console.adapters.cases_api import FieldsRejectedError, refused_locations
+from kinship_console.adapters.api import UnavailableError
+from kinship_console.adapters.cases_api import HttpCasesApi
 
 
 class _Lenient(BaseModel):
@@ -148,78 +147,48 @@ def _part(value: str) -> str:
     return quote(value, safe="")
 
 
-class HttpOnCallApi(HttpKinshipApi):
-    """The on-call calls over HTTP (mixed into the console's HTTP client)."""
-
-    def _model(self, model: type[Any], answer: Any) -> Any:
-        try:
-            return model.model_validate(answer)
-        except ValidationError as error:
-            raise UnavailableError("escalation", 200) from error
-
-    async def _send(self, method: str, path: str, token: str, body: Any = None) -> Any:
-        """One call, once (a refused change is never sent again); 204 answers None, a 422
-        keeps the refused fields' locations."""
-        url = f"{self._base_urls['escalation']}{path}"
-        try:
-            response = await self._client.request(
-                method, url, json=body, headers={"Authorization": f"Bearer {token}"}
-            )
-        except httpx.HTTPError as error:
-            raise UnavailableError("escalation") from error
-        if response.status_code == 422:
-            raise FieldsRejectedError("escalation", 422, refused_locations(response))
-        if response.status_code >= 300:
-            raise error_for("escalation", response)
-        if response.status_code == 204:
-            return None
-        try:
-            return response.json()
-        except ValueError as error:
-            raise UnavailableError("escalation", response.status_code) from error
+class HttpOnCallApi(HttpCasesApi):
+    """The on-call calls over HTTP, with the case work's: the console's HTTP client."""
 
     async def oncall_now(self, token: str) -> OnCallNow:
         answer = await self._call("escalation", "GET", "/v1/oncall/now", token)
-        result: OnCallNow = self._model(OnCallNow, answer)
-        return result
+        return self._parse("escalation", OnCallNow, answer)
 
     async def oncall_load(self, token: str) -> OnCallLoadReport:
         answer = await self._call("escalation", "GET", "/v1/oncall/load", token)
-        result: OnCallLoadReport = self._model(OnCallLoadReport, answer)
-        return result
+        return self._parse("escalation", OnCallLoadReport, answer)
 
     async def overrides(self, token: str, schedule: str) -> list[ScheduledOverride]:
         path = f"/v1/schedules/{_part(schedule)}/overrides"
         answer = await self._call("escalation", "GET", path, token)
         if not isinstance(answer, list):
             raise UnavailableError("escalation", 200)
-        return [self._model(ScheduledOverride, item) for item in answer]
+        return [self._parse("escalation", ScheduledOverride, item) for item in answer]
 
     async def add_override(
         self, token: str, schedule: str, person_id: str, start: datetime, end: datetime
     ) -> ScheduledOverride:
         path = f"/v1/schedules/{_part(schedule)}/overrides"
         body = {"person_id": person_id, "start": start.isoformat(), "end": end.isoformat()}
-        answer = await self._send("POST", path, token, body)
-        result: ScheduledOverride = self._model(ScheduledOverride, answer)
-        return result
+        answer = await self._configure("POST", path, token, body)
+        return self._parse("escalation", ScheduledOverride, answer)
 
     async def remove_override(self, token: str, schedule: str, override_id: str) -> None:
         path = f"/v1/schedules/{_part(schedule)}/overrides/{_part(override_id)}"
-        await self._send("DELETE", path, token)
+        await self._configure("DELETE", path, token, None)
 
     async def calendar_feeds(self, token: str) -> list[CalendarFeed]:
         answer = await self._call("escalation", "GET", "/v1/calendar-feeds", token)
         if not isinstance(answer, list):
             raise UnavailableError("escalation", 200)
-        return [self._model(CalendarFeed, item) for item in answer]
+        return [self._parse("escalation", CalendarFeed, item) for item in answer]
 
     async def new_calendar_feed(self, token: str) -> str:
-        answer = await self._send("POST", "/v1/calendar-feeds", token, {"person": "me"})
+        answer = await self._configure("POST", "/v1/calendar-feeds", token, {"person": "me"})
         url = answer.get("url") if isinstance(answer, dict) else None
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise UnavailableError("escalation", 201)
         return url
 
     async def stop_calendar_feed(self, token: str) -> None:
-        await self._send("DELETE", "/v1/calendar-feeds/person/me", token)
+        await self._configure("DELETE", "/v1/calendar-feeds/person/me", token, None)
