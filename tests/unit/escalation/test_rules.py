@@ -1,8 +1,11 @@
 """Detection rules: each fires exactly at the spec's boundaries and names its evidence."""
 
 from datetime import UTC, datetime, timedelta
+from statistics import mean
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kinship_contracts.cases import Severity
 from kinship_contracts.checkins import CheckinRecorded, CheckinSubmitted, DerivedScores
@@ -22,6 +25,7 @@ from kinship_escalation.domain.rules import (
     history_at,
     immediate_risk,
     is_low,
+    mean_mood,
     needs_self_care,
     poor_wellbeing,
     self_referral,
@@ -436,3 +440,16 @@ def test_a_checkins_history_is_what_came_before_it_within_the_window() -> None:
     history = history_at([*earlier, later, newest], newest)
     # 80 days back from day 99: days 30 and 99 (by id), never the later day 100.
     assert [o.id for o in history] == ["c2", "c3", "c9"]
+
+
+@given(
+    st.lists(st.integers(1, 5), min_size=1, max_size=80), st.lists(st.integers(1, 5), min_size=1)
+)
+def test_the_mean_mood_is_statistics_mean(baseline: list[int], recent: list[int]) -> None:
+    """What the decline rule computes and shows (``here {drop:.1f}``) is unchanged by using
+    sum/len instead of ``statistics.mean`` (70 % of the rule's time in the profile)."""
+    drop, exact = mean_mood(baseline) - mean_mood(recent), mean(baseline) - mean(recent)
+    assert mean_mood(baseline) == mean(baseline)
+    assert drop == exact
+    assert f"{drop:.1f}" == f"{exact:.1f}"
+    assert (drop < 1.5) == (exact < 1.5)

@@ -317,8 +317,10 @@ async def test_an_override_is_its_own_resource_with_an_id(
 # ---- who is on call ---------------------------------------------------------------------------
 
 
-async def now_of(client: httpx.AsyncClient, instant: datetime, name: str) -> dict[str, Any]:
-    answer = await client.get("/v1/oncall/now", params={"at": instant.isoformat()}, headers=RESP_B)
+async def now_of(
+    client: httpx.AsyncClient, instant: datetime, name: str, caller: dict[str, str] = RESP_B
+) -> dict[str, Any]:
+    answer = await client.get("/v1/oncall/now", params={"at": instant.isoformat()}, headers=caller)
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"] == "application/json"
     found: list[dict[str, Any]] = [s for s in answer.json()["schedules"] if s["schedule"] == name]
@@ -376,7 +378,7 @@ async def test_a_resting_responder_is_shown_resting_and_the_next_one_answers(
     await put_schedule(client)
     async with service:
         await service.workload.rest("resp-a", NOW + timedelta(hours=3))
-    resting = await now_of(client, NOW + timedelta(hours=1), "peer-support")
+    resting = await now_of(client, NOW + timedelta(hours=1), "peer-support", COORD)
     assert resting["resting"] == ["resp-a"]
     assert resting["on_call"]["person_id"] == "resp-b"
     assert resting["on_call"]["source"] == "rest_cover"
@@ -384,6 +386,13 @@ async def test_a_resting_responder_is_shown_resting_and_the_next_one_answers(
     # Rest is a fact about now: an instant after it ends is back to the schedule.
     back = await now_of(client, NOW + timedelta(hours=4), "peer-support")
     assert back["resting"] == [] and back["on_call"]["person_id"] == "resp-a"
+    # Who rests (after a critical case) is for coordinators and the person themself.
+    at_one = {"at": (NOW + timedelta(hours=1)).isoformat()}
+    for caller, shown in ((RESP_B, []), (RESP_A, ["resp-a"])):
+        answer = await client.get("/v1/oncall/now", params=at_one, headers=caller)
+        (care,) = [s for s in answer.json()["schedules"] if s["schedule"] == "peer-support"]
+        assert care["resting"] == shown
+        assert care["on_call"]["person_id"] == "resp-b"  # who answers is for everyone
 
 
 async def test_on_call_now_without_at_is_now_and_an_at_without_offset_is_refused(
@@ -394,6 +403,11 @@ async def test_on_call_now_without_at_is_now_and_an_at_without_offset_is_refused
     assert answer.json()["at"] == "2026-11-24T09:00:00Z"
     naive = await client.get("/v1/oncall/now", params={"at": "2026-11-24T10:00"}, headers=COORD)
     assert naive.status_code == 422
+    for far in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"):
+        answer = await client.get("/v1/oncall/now", params={"at": far}, headers=COORD)
+        assert answer.status_code == 422, answer.text  # never a 500
+        load = await client.get("/v1/oncall/load", params={"to": far}, headers=COORD)
+        assert load.status_code == 422, load.text
 
 
 # ---- calendar feeds ---------------------------------------------------------------------------
@@ -575,3 +589,35 @@ async def test_the_load_report_counts_time_on_call_nights_pages_and_cases(
         headers=COORD,
     )
     assert too_long.status_code == 422
+
+
+async def test_a_schedule_or_override_naming_someone_who_is_not_staff_is_refused(
+    client: httpx.AsyncClient, service: FakeEscalationUnitOfWork
+) -> None:
+    # Escalation pages only peer responders and coordinators: a schedule of anyone else
+    # (an employee, a typo) would look right in /v1/oncall/now and page nobody.
+    for people in (["resp-a", "worker-1"], ["resp-a", "resp-typo"]):
+        body = {**SCHEDULE, "layers": [{**SCHEDULE["layers"][0], "participants": people}]}
+        answer = await client.put("/v1/schedules/peer-support", json=body, headers=COORD)
+        assert answer.status_code == 422, answer.text
+        assert people[1] in answer.text and "peer responder or coordinator" in answer.text
+    async with service:
+        assert await service.on_call.schedules() == []
+    await put_schedule(client)
+    override = {
+        "person_id": "worker-1",
+        "start": at(25, 12).isoformat(),
+        "end": at(25, 18).isoformat(),
+    }
+    refused = await client.post(
+        "/v1/schedules/peer-support/overrides", json=override, headers=COORD
+    )
+    assert refused.status_code == 422, refused.text
+    async with service:
+        stored = await service.on_call.schedule("peer-support")
+    assert stored is not None and stored.overrides == ()
+    coordinator = {**override, "person_id": "coord-1"}
+    taken = await client.post(
+        "/v1/schedules/peer-support/overrides", json=coordinator, headers=COORD
+    )
+    assert taken.status_code == 201, taken.text

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
-from statistics import mean, median
+from statistics import median
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -269,7 +269,7 @@ def sustained_decline(
     baseline = [item for item in with_mood if baseline_from < item.at <= recent_from]
     if len(recent) < rules.decline_min_recent or len(baseline) < rules.decline_min_baseline:
         return None
-    drop = mean(_moods(baseline)) - mean(_moods(recent))
+    drop = mean_mood(_moods(baseline)) - mean_mood(_moods(recent))
     if drop < rules.decline_drop:
         return None
     condition = (
@@ -287,6 +287,12 @@ def _decline(items: Sequence[CheckinObservation], threshold: Threshold) -> Evide
         (threshold,),
         tuple(_facts(item, {"mood": item.mood}) for item in items if item.mood is not None),
     )
+
+
+def mean_mood(moods: Sequence[int]) -> float:
+    """The mean of ``moods`` (not empty): ``statistics.mean``'s value (both are the correctly
+    rounded quotient of the sum), at a fraction of its cost (it sums exact fractions)."""
+    return sum(moods) / len(moods)
 
 
 def _moods(items: Sequence[CheckinObservation]) -> list[int]:

@@ -10,7 +10,7 @@ Answers carry person ids only: never names, never anything about a case.
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Self
 
 from dishka import FromDishka
@@ -119,8 +119,9 @@ async def put_schedule(
     """Create or replace an on-call schedule: layers, overrides, swaps, holidays in a named
     time zone (coordinators; audited)."""
     schedule = _schedule_body(name, body)
-    async with uow:
-        return await schedules.save_schedule(schedule, uow, _person(actor), ctx.clock())
+    with _answers():
+        async with uow:
+            return await schedules.save_schedule(schedule, uow, _person(actor), ctx.clock())
 
 
 @oncall_routes.get("/v1/schedules", response_model=list[Schedule])
@@ -251,9 +252,28 @@ class OnCallNowView(BaseModel):
     schedules: list[ScheduleNowView]
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+"""Instants the read routes answer about: schedules are computed on the wall clock, and a
+year like 1 or 9999 has no room for a shift around it (422, never a 500)."""
+
+
+def _within(value: datetime | None, name: str) -> None:
+    if value is not None and not EARLIEST <= value < LATEST:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", name),
+                    "msg": "ask about an instant between 1970 and 2200",
+                    "type": "value_error",
+                }
+            ]
+        )
+
+
 @oncall_routes.get("/v1/oncall/now", response_model=OnCallNowView)
 async def oncall_now(
-    _actor: Staff,
+    actor: Staff,
     uow: Uow,
     ctx: Context,
     at: Annotated[
@@ -262,12 +282,19 @@ async def oncall_now(
     ] = None,
 ) -> OnCallNowView:
     """Who is on call in every schedule and rotation, who is next and when the hand-off is
-    (peer responders and coordinators). People resting after a critical case are skipped."""
+    (peer responders and coordinators). People resting after a critical case are skipped;
+    who is resting is shown to coordinators, and to each person about themself only (rest
+    follows a critical case: colleagues need not know who just had one)."""
+    _within(at, "at")
     now = ctx.clock()
     instant = at or now
     async with uow:
         found = await schedules.on_call_now(uow, instant, now)
-    return OnCallNowView(at=instant, schedules=[ScheduleNowView.of(s) for s in found])
+    views = [ScheduleNowView.of(s) for s in found]
+    if not actor.is_coordinator:
+        me = _person(actor)
+        views = [v.model_copy(update={"resting": [p for p in v.resting if p == me]}) for v in views]
+    return OnCallNowView(at=instant, schedules=views)
 
 
 # ---- responder wellbeing (coordinators) -------------------------------------------------------
@@ -294,6 +321,8 @@ async def oncall_load(
 ) -> LoadView:
     """Per person: time on call, at night, pages, night pages and cases; per schedule: each
     participant's share of the covered time (coordinators). At most 366 days at a time."""
+    _within(start, "from")
+    _within(end, "to")
     end = end or ctx.clock()
     start = start or end - timedelta(days=28)
     with _answers():

@@ -100,11 +100,32 @@ async def _audit(uow: EscalationUnitOfWork, action: str, by: str, at: datetime) 
 async def save_schedule(
     schedule: Schedule, uow: EscalationUnitOfWork, by: str, at: datetime
 ) -> Schedule:
-    """Create or replace a schedule; audited, naming the coordinator ``by``."""
+    """Create or replace a schedule; audited, naming the coordinator ``by``. Everyone it
+    names must be active staff (a peer responder or a coordinator): escalation pages only
+    them, so a schedule of anyone else (or a typo) would look right and page nobody."""
+    await _require_staff(_people_of(schedule), uow)
     await uow.on_call_records.serialise_schedule(schedule.name)
     await uow.on_call.save_schedule(schedule)
     await _audit(uow, "schedule_saved", by, at)
     return schedule
+
+
+def _people_of(schedule: Schedule) -> set[str]:
+    people = {p for layer in schedule.layers for p in layer.participants}
+    people |= {o.person_id for o in schedule.overrides}
+    return people | {p for swap in schedule.swaps for p in (swap.first, swap.second)}
+
+
+async def _require_staff(people: set[str], uow: EscalationUnitOfWork) -> None:
+    """Refuse (422) people who are not active peer responders or coordinators."""
+    staff = {m.person_id for m in await uow.directory.staff() if m.responder or m.coordinator}
+    strangers = sorted(people - staff)
+    if strangers:
+        shown = ", ".join(repr(p) for p in strangers[:5]) + (" …" if len(strangers) > 5 else "")
+        raise InvalidScheduleChangeError(
+            f"{shown}: not an active peer responder or coordinator in the directory; "
+            "escalation pages only them, so check the ids or their roles"
+        )
 
 
 async def list_schedules(uow: EscalationUnitOfWork) -> list[Schedule]:
@@ -196,6 +217,7 @@ async def add_override(
 ) -> StoredOverride:
     """Add an override at the end of the schedule's list (so it wins where it overlaps
     others); the same override again is kept once. Audited."""
+    await _require_staff({override.person_id}, uow)
     await uow.on_call_records.serialise_schedule(name)
     schedule = await get_schedule(name, uow)
     stored = StoredOverride(override_id(override), override)
