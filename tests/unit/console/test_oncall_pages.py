@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from kinship_console.adapters.api import Me
+from kinship_console.adapters.cases_api import FieldsRejectedError
 from kinship_console.adapters.oncall_api import (
     FairShare,
     OnCallLoadReport,
@@ -232,3 +233,25 @@ def test_a_responder_cannot_open_the_coordinators_on_call_page(responder: Consol
     page = responder.client.get("/coordinator/oncall")
     assert page.status_code == 403
     assert not [c for c in fake(responder).case_calls if c[0] == "oncall_load"]
+
+
+def test_an_override_the_service_refuses_without_naming_a_field_is_explained(
+    coordinator: Console,
+) -> None:
+    api = fake(coordinator)
+
+    async def refuse(*_args: object) -> ScheduledOverride:
+        raise FieldsRejectedError("escalation", 422, [])  # a refusal in words, not by field
+
+    api.add_override = refuse  # type: ignore[method-assign]
+    coordinator.sign_in()
+    form = {
+        "schedule": "care",
+        "person_id": "uma",
+        "start": "2026-12-02T09:00",
+        "end": "2026-12-02T17:00",
+    }
+    answer = send(coordinator, "/coordinator/oncall/overrides", form)
+    assert answer.status_code == 422
+    assert "did not accept this override" in unescape(answer.text)
+    assert 'href="#q-person_id"' in answer.text

@@ -56,7 +56,8 @@ FLASH_KEY = "coordinator_flash"
 FLASHES = {
     "policy": N_("The escalation policy was saved. New cases follow it."),
     "policy_deleted": N_(
-        "The policy was deleted. Its cases now follow the next policy that fits them."
+        "The policy was deleted. New cases follow the next policy that fits them; "
+        "open cases keep the copy they had."
     ),
     "policy_reset": N_("The built-in default policy is in force again."),
     "rotation": N_("The rotation was saved."),

@@ -40,7 +40,10 @@ FIELD_ERRORS = {
     "override_start": N_("Enter when the override starts (UTC)."),
     "override_end": N_("Enter when the override ends (UTC)."),
     "override_window": N_("The end must be after the start, and at most a year later."),
-    "refused": N_("The escalation service did not accept this value."),
+    "refused": N_(
+        "The escalation service did not accept this override: check that the person is a "
+        "peer responder or coordinator, and the times."
+    ),
 }
 SOURCES = {
     "rotation": N_("by rotation"),
@@ -196,7 +199,7 @@ class OnCallPages:
                     lambda t: self.api.add_override(t, form.schedule, form.person_id, start, end),
                 )
             except FieldsRejectedError as error:
-                for location in error.locations:
+                for location in error.locations or [("person_id",)]:
                     field = str(location[0]) if location else "person_id"
                     form.errors[field if field in form.values else "person_id"] = "refused"
             except ApiError as error:
