@@ -240,7 +240,9 @@ def test_an_override_the_service_refuses_without_naming_a_field_is_explained(
 ) -> None:
     api = fake(coordinator)
 
-    async def refuse(*_args: object) -> ScheduledOverride:
+    async def refuse(
+        token: str, schedule: str, person_id: str, start: datetime, end: datetime
+    ) -> ScheduledOverride:
         raise FieldsRejectedError("escalation", 422, [])  # a refusal in words, not by field
 
     api.add_override = refuse  # type: ignore[method-assign]
