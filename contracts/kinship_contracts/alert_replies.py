@@ -90,7 +90,11 @@ def read_reply_token(token: str) -> ReplyToken | None:
     if len(mac) != _MAC_CHARS or not mac.isalnum() or not expiry.isalnum() or len(expiry) > 8:
         return None
     expires = int(expiry, 36)
-    return ReplyToken(alert_id, datetime.fromtimestamp(expires, UTC), expires, mac)
+    try:  # eight base36 digits reach past the year 9999: such an address is no token of ours
+        expires_at = datetime.fromtimestamp(expires, UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return ReplyToken(alert_id, expires_at, expires, mac)
 
 
 def reply_token_from(secret: bytes, token: ReplyToken, address: str) -> bool:

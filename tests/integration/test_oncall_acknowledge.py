@@ -36,7 +36,8 @@ before it, with Kafka consumers joining their groups on a shared machine."""
 
 @pytest.fixture(autouse=True)
 def answering(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KINSHIP_SLACK_ENABLED", "true")
+    monkeypatch.setenv("KINSHIP_SLACK_ENABLED", "true")  # escalation answers presses
+    monkeypatch.setenv("KINSHIP_SLACK_BUTTONS", "true")  # notifications sends the buttons
     monkeypatch.setenv("KINSHIP_SLACK_SIGNING_SECRET", SIGNING_SECRET)
     monkeypatch.setenv("KINSHIP_EMAIL_REPLY_DOMAIN", REPLY_DOMAIN)
     monkeypatch.setenv("KINSHIP_ACK_TIMEOUT_SECONDS", str(ACK_TIMEOUT))
@@ -140,10 +141,18 @@ async def test_a_slack_press_acknowledges_and_stops_the_escalation_once(
         user = "U0RESPA" if alerted.path == "/slack-a" else "U0RESPB"
         value = button_value(alerted, "kinship_acknowledge")
         assert "resp-" not in value and user not in value  # the value names nobody
+        message = json.loads(alerted.body)
+        (section,) = [block for block in message["blocks"] if block["type"] == "section"]
+        token = value.split(" ")[2]
+        for text in (message["text"], section["text"]["text"]):  # read by the whole channel
+            assert token not in text and "/acknowledge" not in text, text
+            assert "Use the buttons below, or open your case list in the console" in text
+            assert "/cases" in text
 
         assert len(await escalation.rows("SELECT id FROM alerts")) == 1, "pressed in time"
         other_user = await press(escalation, value, "kinship_acknowledge", user="U0SOMEONE")
-        assert other_user.status_code == 403, other_user.text  # bound to the recipient's user
+        # Bound to the recipient's user: refused, said with 200 (Slack hides other answers).
+        assert other_user.status_code == 200, other_user.text
         assert other_user.json()["kinship_outcome"] == "refused"
         taken = await press(escalation, value, "kinship_acknowledge", user=user)
         assert taken.status_code == 200, taken.text

@@ -123,7 +123,12 @@ class NotificationsProvider(Provider):
             smtp,
             settings.delivery_timeout_seconds,
             https_only=settings.https_only,
-            replies=AlertReplies(settings.ack_link_secret(), settings.email_reply_domain),
+            replies=AlertReplies(
+                settings.ack_link_secret(),
+                settings.email_reply_domain,
+                slack_buttons=settings.slack_buttons,
+                cases_url=f"{settings.console_url.rstrip('/')}/cases",
+            ),
         )
 
     @provide

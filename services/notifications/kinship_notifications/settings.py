@@ -60,6 +60,13 @@ class NotificationSettings(KinshipSettings):
         "POST /v1/email/inbound: alert emails get Reply-To ack+<token>@<domain>, and a reply "
         "'ack' or 'hand on' answers the alert. Unset: no reply address (the link still works).",
     )
+    slack_buttons: bool = Field(
+        default=False,
+        description="Slack alerts carry the buttons 'Acknowledge' and 'I can't take this — "
+        "hand on' (answered by the escalation service's POST /v1/slack/interactions: turn on "
+        "only with its KINSHIP_SLACK_ENABLED=true) and, instead of the acknowledgement link, "
+        "a pointer to the console's case list. Off: the link in the text, no buttons.",
+    )
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_from: str = "Kinship <kinship@localhost>"

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from urllib.parse import urlencode
 
@@ -222,6 +223,16 @@ def test_a_reply_token_checks_for_its_alert_and_sender_only() -> None:
         assert read_reply_token(bad) is None
 
 
+def test_a_reply_token_whose_expiry_no_date_can_hold_is_no_token() -> None:
+    """Eight base36 digits reach the year 90000, past what ``datetime`` holds: a hostile
+    reply address is no token (refused like any other), never an exception."""
+    mac = "0123456789abcdef"
+    last = read_reply_token(f"a1.38et6qnz.{mac}")  # 9999-12-31T23:59:59Z, the last one
+    assert last is not None and last.expires_at == datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert read_reply_token(f"a1.38et6qo0.{mac}") is None  # a second later
+    assert read_reply_token(f"a1.zzzzzzzz.{mac}") is None  # 36**8 - 1
+
+
 # ---- the routes -------------------------------------------------------------------------------
 
 
@@ -341,14 +352,30 @@ async def test_unsigned_forged_stale_and_replayed_presses_are_refused_and_do_not
 async def test_a_press_by_another_slack_user_is_refused_and_audited(
     client: httpx.AsyncClient, case_id: str, alert_id: str, service: FakeEscalationUnitOfWork
 ) -> None:
+    """Refused in the body, with HTTP 200: Slack shows its own generic error for any other
+    status, and the reason would be lost."""
     other = await press(client, press_body(button(alert_id, "U0RESPA"), user="U0MALLORY"))
-    assert other.status_code == 403 and other.json()["kinship_outcome"] == "refused"
+    assert other.status_code == 200, other.text
+    assert other.json()["kinship_outcome"] == "refused"
+    assert other.json()["text"] == "This alert was sent to someone else: only they can answer it."
+    assert other.json()["response_type"] == "ephemeral"
+    assert other.json()["replace_original"] is False
     assert transitions(service, "alert_answer_refused") == ["system:slack"]
     assert service.tables.cases[case_id].case.status.value == "assigned"
     assert service.tables.alerts[alert_id].record.link_used_at is None  # still the recipient's
     forged_token = SlackButtonValue(alert_id, link_token(alert_id)[:-1] + "0").encode()
     refused = await press(client, press_body(forged_token))
-    assert refused.status_code == 403
+    assert refused.status_code == 200, refused.text
+    assert refused.json()["kinship_outcome"] == "invalid"
+    assert "not valid" in refused.json()["text"]
+    unknown = SlackButtonValue("no-such-alert", link_token("no-such-alert")).encode()
+    gone = await press(client, press_body(unknown))
+    assert gone.status_code == 200, gone.text
+    assert (gone.json()["kinship_outcome"], gone.json()["text"]) == (
+        "unknown",
+        "This alert is unknown.",
+    )
+    assert service.tables.cases[case_id].case.status.value == "assigned"
 
 
 async def test_hand_on_spends_the_alert_and_alerts_the_next_step_at_once(
@@ -375,7 +402,9 @@ async def test_an_expired_button_is_refused(
     clock.advance(hours=24, seconds=1)
     body = press_body(button(alert_id))
     expired = await press(client, body, at=int(clock.now.timestamp()))
-    assert expired.status_code == 410 and "expired" in expired.json()["detail"]
+    assert expired.status_code == 200, expired.text
+    assert expired.json()["kinship_outcome"] == "expired"
+    assert "expired" in expired.json()["text"]
 
 
 def reply_token(alert_id: str, sender: str = "resp-a@example.org") -> str:
@@ -410,6 +439,18 @@ async def test_an_email_reply_acknowledges_for_its_recipient_only(
     )
     assert again.json()["outcome"] == "already_acknowledged"
     assert transitions(service, "acknowledged") == ["person:resp-a"]
+
+
+async def test_a_reply_address_with_an_expiry_no_date_can_hold_is_refused_not_a_500(
+    client: httpx.AsyncClient, case_id: str, service: FakeEscalationUnitOfWork
+) -> None:
+    mail = {**MAIL, "Content-Type": "message/rfc822"}
+    for expiry in ("zzzzzzzz", "38et6qo0"):
+        hostile = reply(f"{case_id[:8]}.{expiry}.0123456789abcdef")
+        answer = await client.post("/v1/email/inbound", content=hostile, headers=mail)
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["detail"] == "this reply address is not valid"
+    assert service.tables.cases[case_id].case.status.value == "assigned"
 
 
 async def test_slack_without_a_signing_secret_answers_503(

@@ -5,8 +5,15 @@ an alert's buttons) and replies to alert emails handed over by the mail system.
 signature is its proof, checked over the raw body BEFORE anything in it is read
 (``slack_sdk``'s ``SignatureVerifier``: ``v0=`` HMAC-SHA256 of ``v0:{timestamp}:{body}``
 with ``KINSHIP_SLACK_SIGNING_SECRET``, constant-time, timestamps within five minutes). An
-unsigned, badly signed, stale or replayed request is refused with 401 and does nothing. The
-answer is the message update Slack applies (``replace_original``), never a call to Slack.
+unsigned, badly signed, stale or replayed request is refused with 401 and does nothing.
+
+Every signed, readable press is answered with HTTP 200, refusals included (someone else's
+button, an expired or spent alert): Slack shows its own generic error for any other status,
+which would hide the reason. The body says what the press did (``text``,
+``kinship_outcome``), shaped as the message a post to the payload's ``response_url`` would
+carry. Slack does not apply the response body of a ``block_actions`` request, and Kinship
+never calls Slack (no call leaves for ``response_url``): the message in Slack is not updated
+after a press (docs/oncall.md, a known limit).
 
 ``POST /v1/email/inbound`` takes a raw RFC 822 reply from the mail system's key (scope
 ``email:inbound``); the reply's token and sender are checked by the handler.
@@ -14,6 +21,7 @@ answer is the message update Slack applies (``replace_original``), never a call 
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Annotated
 
 from dishka import FromDishka
@@ -120,16 +128,30 @@ class ReplayGuard:
         return True
 
 
-def _slack_message(answer: Answer) -> JSONResponse:
-    refused = answer.outcome is Outcome.REFUSED
+@dataclass(frozen=True)
+class _Refused:
+    """A press or reply the handler refused before answering: the HTTP status an email's
+    mail system gets, the outcome and the reason."""
+
+    code: int
+    outcome: Outcome
+    reason: str
+
+
+def _slack_message(answer: Answer | _Refused) -> JSONResponse:
+    """Always 200 for a signed, readable press: the reason travels in the body."""
+    if isinstance(answer, _Refused):
+        outcome, text, answered = answer.outcome, answer.reason, False
+    else:
+        outcome, text = answer.outcome, answer.message
+        answered = outcome is not Outcome.REFUSED
     body = {
-        "replace_original": not refused,
-        "response_type": "ephemeral" if refused else "in_channel",
-        "text": answer.message,
-        "kinship_outcome": answer.outcome.value,
+        "replace_original": answered,
+        "response_type": "in_channel" if answered else "ephemeral",
+        "text": text,
+        "kinship_outcome": outcome.value,
     }
-    code = status.HTTP_403_FORBIDDEN if refused else status.HTTP_200_OK
-    return JSONResponse(body, code, headers=PRIVATE)
+    return JSONResponse(body, status.HTTP_200_OK, headers=PRIVATE)
 
 
 def _refusal(code: int, reason: str) -> JSONResponse:
@@ -138,19 +160,21 @@ def _refusal(code: int, reason: str) -> JSONResponse:
 
 async def _run(
     uow: EscalationUnitOfWork, relay: OutboxRelay, use_case: Callable[[], Awaitable[Answer]]
-) -> Answer | JSONResponse:
-    """The use case in the unit of work; handler errors as answers with a reason."""
+) -> Answer | _Refused:
+    """The use case in the unit of work; handler errors as refusals with a reason."""
     try:
         async with uow:
             answer = await use_case()
     except CaseNotFoundError:
-        return _refusal(status.HTTP_404_NOT_FOUND, "This alert is unknown.")
+        return _Refused(status.HTTP_404_NOT_FOUND, Outcome.UNKNOWN, "This alert is unknown.")
     except LinkExpiredError as error:
-        return _refusal(status.HTTP_410_GONE, str(error))
+        return _Refused(status.HTTP_410_GONE, Outcome.EXPIRED, str(error))
     except NotAllowedError as error:
-        return _refusal(status.HTTP_403_FORBIDDEN, str(error))
+        return _Refused(status.HTTP_403_FORBIDDEN, Outcome.INVALID, str(error))
     except CaseTransitionError:
-        return _refusal(status.HTTP_409_CONFLICT, "This case cannot be taken now.")
+        return _Refused(
+            status.HTTP_409_CONFLICT, Outcome.NOT_OPEN, "This case cannot be taken now."
+        )
     relay.wake()
     return answer
 
@@ -170,7 +194,8 @@ def slack_routes() -> APIRouter:
         relay: FromDishka[OutboxRelay],
     ) -> JSONResponse:
         """A press of a Slack alert's button ("Acknowledge", "I can't take this — hand
-        on"), as Slack posts it; answered with the message update Slack shows."""
+        on"), as Slack posts it; a signed, readable press is answered 200 with what it did
+        (``kinship_outcome``) and a sentence for the responder, refusals included."""
         secret = settings.slack_signing_key()
         if secret is None:
             return _refusal(status.HTTP_503_SERVICE_UNAVAILABLE, "Slack is not set up here.")
@@ -187,7 +212,7 @@ def slack_routes() -> APIRouter:
         answer = await _run(
             uow, relay, lambda: acknowledge_routes.answer_slack_press(press, uow, ctx)
         )
-        return answer if isinstance(answer, JSONResponse) else _slack_message(answer)
+        return _slack_message(answer)
 
     @routes.post(EMAIL_PATH, tags=["cases"])
     async def email_inbound(
@@ -208,8 +233,12 @@ def slack_routes() -> APIRouter:
         answer = await _run(
             uow, relay, lambda: acknowledge_routes.answer_email_reply(reply, uow, ctx)
         )
-        if isinstance(answer, JSONResponse):
-            return answer
+        if isinstance(answer, _Refused):
+            return JSONResponse(
+                {"detail": answer.reason, "text": answer.reason, "outcome": answer.outcome.value},
+                answer.code,
+                headers=PRIVATE,
+            )
         code = status.HTTP_403_FORBIDDEN if answer.outcome is Outcome.REFUSED else 200
         return JSONResponse(
             {"outcome": answer.outcome.value, "text": answer.message}, code, headers=PRIVATE

@@ -59,6 +59,12 @@ class Outcome(StrEnum):
     """"Hand on" from the responder who holds the case: that is a hand-over, in the console."""
     REFUSED = "refused"
     """Not the alert's recipient: nothing done, audited."""
+    INVALID = "invalid"
+    """The button's token or the reply address is not valid: nothing done."""
+    EXPIRED = "expired"
+    """The alert has expired: nothing done (the case list still works)."""
+    UNKNOWN = "unknown"
+    """No such alert: nothing done."""
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,8 @@ class Senders:
             value = None
             if request.alert is not None and self._replies is not None:
                 value = self._replies.slack_value(request.alert, address.slack_user_id)
+                if value is not None:  # buttons: the text carries no tokened link
+                    rendered = self._replies.slack_text(request.alert, rendered)
             body = slack_body(request, rendered, value)
             headers = {"content-type": "application/json", DELIVERY_HEADER: request.id}
         await self._post(url, body, headers)

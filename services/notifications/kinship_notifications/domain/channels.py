@@ -203,7 +203,9 @@ def slack_body(
     """A Slack message: the text, and the delivery id in Slack's message metadata (the same
     id every channel carries), so that a receiver can recognise a repeat. An alert with
     ``button_value`` (its id and one-time token, never a person) also has the buttons
-    "Acknowledge" and "I can't take this — hand on" in a Block Kit ``actions`` block."""
+    "Acknowledge" and "I can't take this — hand on" in a Block Kit ``actions`` block; its
+    ``rendered`` text must then carry no tokened link (``AlertReplies.slack_text``), since
+    everyone in the channel reads the text."""
     text = f"*{rendered.subject}*\n{rendered.text}"
     body: dict[str, object] = {
         "text": text,

@@ -1,6 +1,14 @@
 """What lets a responder answer an alert where it arrives: the buttons of a Slack alert and
 the reply address of an alert email (``kinship_contracts.alert_replies``), minted as the
-alert is sent with the links' secret, like the acknowledgement link's token."""
+alert is sent with the links' secret, like the acknowledgement link's token.
+
+Slack buttons are off unless ``KINSHIP_SLACK_BUTTONS`` turns them on. With them, the Slack
+message's text carries no tokened link: a Slack message is often read by a whole channel,
+and binding the buttons to the recipient's Slack user would protect nothing while the text
+held a link anyone could follow. The buttons' value still carries the one-time token (Slack
+clients do not show it; an app installed in the workspace could read it from the message's
+blocks): a known limit (docs/security.md).
+"""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,10 +22,13 @@ from kinship_contracts.alert_replies import (
     slack_user_binding,
 )
 from kinship_contracts.notifications import Alert
+from kinship_notifications.domain.channels import Rendered
 from kinship_notifications.domain.links import DEFAULT_LIFETIME
 
 MAX_LOCAL_PART = 64
 """RFC 5321's limit on a mailbox name: a longer reply address is not offered."""
+BUTTONS_HINT = "Use the buttons below, or open your case list in the console"
+"""What a Slack alert with buttons says instead of its acknowledgement link."""
 
 
 def link_token(alert: Alert) -> str | None:
@@ -31,15 +42,22 @@ def link_token(alert: Alert) -> str | None:
 @dataclass(frozen=True)
 class AlertReplies:
     """Mints what an alert carries besides its link (``reply_domain`` None: no reply
-    address, replies are not offered)."""
+    address, replies are not offered; ``slack_buttons`` False: Slack alerts have no buttons
+    and keep their link). ``cases_url`` is the console's case list, which a Slack alert with
+    buttons points to instead of its link."""
 
     secret: bytes
     reply_domain: str | None = None
     lifetime: timedelta = DEFAULT_LIFETIME
+    slack_buttons: bool = False
+    cases_url: str | None = None
 
     def slack_value(self, alert: Alert, slack_user_id: str | None) -> str | None:
         """The value of the alert's Slack buttons: the alert, its link's token and, when the
-        directory knows the recipient's Slack user, that user's binding. None without a token."""
+        directory knows the recipient's Slack user, that user's binding. None when buttons
+        are off or the alert has no token."""
+        if not self.slack_buttons:
+            return None
         token = link_token(alert)
         if token is None:
             return None
@@ -64,3 +82,17 @@ class AlertReplies:
         if len(reply.split("@")[0]) > MAX_LOCAL_PART:
             return None
         return reply
+
+    def slack_text(self, alert: Alert, rendered: Rendered) -> Rendered:
+        """The text of a Slack alert WITH buttons: every line that carries the alert's
+        tokened link left out, and a pointer to the buttons and the console's case list in
+        its place. (Without buttons the rendered text is sent as it is, link included.)"""
+        token = link_token(alert)
+        if token is None:
+            return rendered
+        link = str(alert.ack_url)
+        kept = [
+            line for line in rendered.text.splitlines() if token not in line and link not in line
+        ]
+        hint = f"{BUTTONS_HINT}: {self.cases_url}" if self.cases_url else f"{BUTTONS_HINT}."
+        return Rendered(rendered.subject, "\n".join([*kept, hint]) + "\n")
