@@ -105,6 +105,7 @@ class Tables:
     timers: dict[str, ArmedTimer] = field(default_factory=dict)
     people: dict[str, Person] = field(default_factory=dict)
     rest: dict[str, datetime] = field(default_factory=dict)
+    away: dict[str, datetime] = field(default_factory=dict)
     distress: set[tuple[str, str, datetime]] = field(default_factory=set)
     group_offers: dict[str, tuple[str, str, str, datetime]] = field(default_factory=dict)
     self_care: dict[str, datetime] = field(default_factory=dict)
@@ -394,7 +395,8 @@ class FakeWorkload(_Part):
         responders = [
             p.person_id
             for p in self.tables.people.values()
-            if p.active and Role.PEER_RESPONDER in p.roles
+            if p.active
+            and (Role.PEER_RESPONDER in p.roles or self.tables.away.get(p.person_id, now) > now)
         ]
         return {
             person_id: ResponderLoad(
@@ -405,6 +407,7 @@ class FakeWorkload(_Part):
                     and stored.case.status is not CaseStatus.RESOLVED
                 ),
                 self.tables.rest.get(person_id),
+                self.tables.away.get(person_id),
             )
             for person_id in responders
         }
@@ -412,6 +415,15 @@ class FakeWorkload(_Part):
     async def rest(self, person_id: str, until: datetime) -> None:
         current = self.tables.rest.get(person_id)
         self.tables.rest[person_id] = until if current is None else max(current, until)
+
+    async def away_until(self, person_id: str) -> datetime | None:
+        return self.tables.away.get(person_id)
+
+    async def set_away(self, person_id: str, until: datetime) -> None:
+        self.tables.away[person_id] = until
+
+    async def end_away(self, person_id: str) -> bool:
+        return self.tables.away.pop(person_id, None) is not None
 
 
 class FakeSupport(_Part):
@@ -682,6 +694,7 @@ class FakeErasure(_Part):
         return {
             "directory": int(t.people.pop(person_id, None) is not None),
             "rest": int(t.rest.pop(person_id, None) is not None),
+            "away": int(t.away.pop(person_id, None) is not None),
             "audit_actors": len(actors),
             "alert_recipients": len(recipients),
             "case_responders": responders,

@@ -658,21 +658,28 @@ class PostgresDirectory(_Statements):
 
 
 class PostgresWorkload(_Statements):
-    """Open cases per responder (from ``cases``) and the ``responder_rest`` table."""
+    """Open cases per responder (from ``cases``), and the ``responder_rest`` and
+    ``responder_away`` tables."""
 
     async def loads(self, now: datetime) -> dict[str, ResponderLoad]:
-        """Open cases per responder and rest owed."""
+        """Open cases per responder, rest owed and away until; people away who are not peer
+        responders (coordinators) are listed too, so that schedules skip them."""
         rows = await self.conn.fetch(
             "SELECT d.person_id,"
             " (SELECT count(*) FROM cases c WHERE c.responder_id = d.person_id"
             "  AND c.status <> 'resolved') AS open_cases,"
-            " r.resting_until FROM directory_people d"
+            " r.resting_until, a.away_until FROM directory_people d"
             " LEFT JOIN responder_rest r USING (person_id)"
-            " WHERE d.active AND $1 = ANY(d.roles)",
+            " LEFT JOIN responder_away a USING (person_id)"
+            " WHERE d.active AND ($1 = ANY(d.roles) OR a.away_until > $2)",
             Role.PEER_RESPONDER.value,
+            now,
         )
         return {
-            row["person_id"]: ResponderLoad(row["open_cases"], row["resting_until"]) for row in rows
+            row["person_id"]: ResponderLoad(
+                row["open_cases"], row["resting_until"], row["away_until"]
+            )
+            for row in rows
         }
 
     async def rest(self, person_id: str, until: datetime) -> None:
@@ -683,6 +690,30 @@ class PostgresWorkload(_Statements):
             " responder_rest.resting_until, $2)",
             person_id,
             until,
+        )
+
+    async def away_until(self, person_id: str) -> datetime | None:
+        """When the person said they are away until (None: they did not, or said they are
+        back); a time already past is returned as it is."""
+        value: datetime | None = await self.conn.fetchval(
+            "SELECT away_until FROM responder_away WHERE person_id = $1", person_id
+        )
+        return value
+
+    async def set_away(self, person_id: str, until: datetime) -> None:
+        """Record that the person is away until ``until`` (replacing what they said before)."""
+        await self.conn.execute(
+            "INSERT INTO responder_away (person_id, away_until) VALUES ($1, $2)"
+            " ON CONFLICT (person_id) DO UPDATE SET away_until = EXCLUDED.away_until",
+            person_id,
+            until,
+        )
+
+    async def end_away(self, person_id: str) -> bool:
+        """The person is back; whether they had said they were away."""
+        return (
+            await _count(self.conn, "DELETE FROM responder_away WHERE person_id = $1", person_id)
+            > 0
         )
 
 
@@ -1170,6 +1201,9 @@ class PostgresErasure(_Statements):
             ),
             "rest": await _count(
                 conn, "DELETE FROM responder_rest WHERE person_id = $1", person_id
+            ),
+            "away": await _count(
+                conn, "DELETE FROM responder_away WHERE person_id = $1", person_id
             ),
             # Records from before actors were named by kind ("resp-a") are covered too.
             "audit_actors": await _count(

@@ -94,10 +94,19 @@ class StaffMember:
 
 @dataclass(frozen=True)
 class ResponderLoad:
-    """How busy a responder is: open cases, and rest owed after a critical case."""
+    """How busy a responder is: open cases, rest owed after a critical case, and when they
+    said they are away until."""
 
     open_cases: int = 0
     resting_until: datetime | None = None
+    away_until: datetime | None = None
+
+    @property
+    def unavailable_until(self) -> datetime | None:
+        """Until when this person is not alerted: the later of rest and away (None: never
+        was)."""
+        ends = [end for end in (self.resting_until, self.away_until) if end is not None]
+        return max(ends) if ends else None
 
 
 def choose_responder(
@@ -113,7 +122,7 @@ def choose_responder(
 
     ``candidates`` are screened already: the person the case is about is not among them
     (the check-in service's vault tells, ``handlers.alerts``). Not a teammate, not someone
-    resting after a critical case, when anyone else is available; the least loaded
+    resting after a critical case or away, when anyone else is available; the least loaded
     (``balance``) or the first in rotation order.
     """
     eligible = [c for c in candidates if c.person_id not in already_alerted]
@@ -131,4 +140,5 @@ def choose_responder(
 
 
 def _resting(load: ResponderLoad | None, now: datetime) -> bool:
-    return load is not None and load.resting_until is not None and load.resting_until > now
+    until = load.unavailable_until if load is not None else None
+    return until is not None and until > now

@@ -29,7 +29,7 @@ from kinship_escalation.domain.schedules import (
     ShiftSource,
 )
 from kinship_escalation.domain.schedules.model import Name
-from kinship_escalation.handlers import schedules
+from kinship_escalation.handlers import away, schedules
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.ports import EscalationUnitOfWork, FeedKind
 from kinship_escalation.handlers.schedules import (
@@ -79,6 +79,10 @@ def _answers(headers: dict[str, str] | None = None) -> Iterator[None]:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error), headers) from error
     except InvalidScheduleChangeError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error), headers) from error
+    except away.InvalidAwayError as error:
+        raise RequestValidationError(
+            [{"loc": ("body", "until"), "msg": str(error), "type": "value_error"}]
+        ) from error
 
 
 # ---- schedules and overrides (coordinators) ---------------------------------------------------
@@ -222,6 +226,10 @@ class ScheduleNowView(BaseModel):
     resting: list[str] = Field(
         description="Participants resting after a critical case: skipped, the next answers."
     )
+    away: list[str] = Field(
+        default_factory=list,
+        description="Participants who said they are away: skipped, the next answers.",
+    )
     next_handoff: datetime | None = Field(description="When the responder next changes.")
     next_on_call: list[str] = Field(description="Who is on call from the next hand-off.")
 
@@ -240,6 +248,7 @@ class ScheduleNowView(BaseModel):
             else None,
             order=now.order,
             resting=now.resting,
+            away=now.away,
             next_handoff=now.next_handoff,
             next_on_call=now.next_on_call,
         )
@@ -284,7 +293,8 @@ async def oncall_now(
     """Who is on call in every schedule and rotation, who is next and when the hand-off is
     (peer responders and coordinators). People resting after a critical case are skipped;
     who is resting is shown to coordinators, and to each person about themself only (rest
-    follows a critical case: colleagues need not know who just had one)."""
+    follows a critical case: colleagues need not know who just had one). People away are
+    skipped too, and listed under ``away`` by the same rule."""
     _within(at, "at")
     now = ctx.clock()
     instant = at or now
@@ -293,8 +303,62 @@ async def oncall_now(
     views = [ScheduleNowView.of(s) for s in found]
     if not actor.is_coordinator:
         me = _person(actor)
-        views = [v.model_copy(update={"resting": [p for p in v.resting if p == me]}) for v in views]
+        views = [
+            v.model_copy(
+                update={
+                    "resting": [p for p in v.resting if p == me],
+                    "away": [p for p in v.away if p == me],
+                }
+            )
+            for v in views
+        ]
     return OnCallNowView(at=instant, schedules=views)
+
+
+# ---- away (staff, about themselves) -----------------------------------------------------------
+
+
+class AwayView(BaseModel):
+    """Until when you are away (None: you are not)."""
+
+    away_until: datetime | None
+
+
+class AwayRequest(BaseModel):
+    """Away until a time: in the future, at most 90 days ahead."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    until: AwareDatetime = Field(description="RFC 3339 with an offset.")
+
+
+@oncall_routes.get("/v1/me/away", response_model=AwayView)
+async def get_away(actor: Staff, uow: Uow, ctx: Context) -> AwayView:
+    """Until when you said you are away (``null``: you are not, or it has ended)."""
+    with _answers():
+        async with uow:
+            until = await away.away_until(_person(actor), uow, ctx.clock())
+    return AwayView(away_until=until)
+
+
+@oncall_routes.put("/v1/me/away", response_model=AwayView)
+async def put_away(body: AwayRequest, actor: Staff, uow: Uow, ctx: Context) -> AwayView:
+    """Say you are away until a time (peer responders and coordinators; audited): until then
+    you are not alerted, like someone resting after a critical case (the next one answers),
+    and it ends by itself. 422 for a time not in the future or more than 90 days ahead."""
+    with _answers():
+        async with uow:
+            until = await away.set_away(_person(actor), body.until, uow, ctx.clock())
+    return AwayView(away_until=until)
+
+
+@oncall_routes.delete("/v1/me/away", status_code=204)
+async def delete_away(actor: Staff, uow: Uow, ctx: Context) -> Response:
+    """Say you are back now (audited when you were away)."""
+    with _answers():
+        async with uow:
+            await away.end_away(_person(actor), uow, ctx.clock())
+    return Response(status_code=204)
 
 
 # ---- responder wellbeing (coordinators) -------------------------------------------------------

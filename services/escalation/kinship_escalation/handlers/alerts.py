@@ -154,7 +154,7 @@ async def _resolve(
 
 async def _on_call_order(name: str, uow: EscalationUnitOfWork, now: datetime) -> list[str]:
     """Whom a schedule (or a rotation stored before schedules) has on call, then the rest of
-    that layer; people resting after a critical case last."""
+    that layer; people resting after a critical case, or away, last."""
     schedule = await uow.on_call.schedule(name)
     if schedule is None:
         rotation = await uow.on_call.rotation(name)
@@ -163,7 +163,7 @@ async def _on_call_order(name: str, uow: EscalationUnitOfWork, now: datetime) ->
         members, hours = rotation.members, rotation.shift_hours
         schedule = schedule_from_rotation(rotation.name, members, hours, rotation.starts_at)
     loads = await uow.workload.loads(now)
-    resting = {p: load.resting_until for p, load in loads.items() if load.resting_until}
+    resting = {p: load.unavailable_until for p, load in loads.items() if load.unavailable_until}
     return on_call_order(schedule, now, resting)
 
 

@@ -226,11 +226,24 @@ class Workload(Protocol):
     """How busy responders are."""
 
     async def loads(self, now: datetime) -> dict[str, ResponderLoad]:
-        """Open cases and rest owed, per active responder."""
+        """Open cases, rest owed and away until, per active responder (and anyone else
+        away at ``now``)."""
         ...
 
     async def rest(self, person_id: str, until: datetime) -> None:
         """Give a responder rest until ``until`` (rest already owed is never shortened)."""
+        ...
+
+    async def away_until(self, person_id: str) -> datetime | None:
+        """When the person said they are away until (None: not said, or back)."""
+        ...
+
+    async def set_away(self, person_id: str, until: datetime) -> None:
+        """Record that the person is away until ``until`` (replacing what they said)."""
+        ...
+
+    async def end_away(self, person_id: str) -> bool:
+        """The person is back now; whether they had said they were away."""
         ...
 
 
@@ -450,7 +463,7 @@ class Erasure(Protocol):
     the other groups, and its progress."""
 
     async def forget_person(self, person_id: str) -> dict[str, int]:
-        """Remove what is kept by the person's id as staff (directory row, rest, dead
+        """Remove what is kept by the person's id as staff (directory row, rest, away, dead
         letters, messages not sent yet) and their id wherever they acted (audit actors,
         alert recipients, cases' responders and alerted lists); counts by kind."""
         ...

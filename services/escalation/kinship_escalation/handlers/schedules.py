@@ -13,7 +13,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -273,12 +273,23 @@ async def effective_schedules(uow: EscalationUnitOfWork) -> list[EffectiveSchedu
 
 
 async def resting_now(uow: EscalationUnitOfWork, now: datetime) -> dict[str, datetime]:
-    """The people resting at ``now`` (after a critical case), each until when."""
+    """The people not alerted at ``now`` (resting after a critical case, or away), each until
+    when (the later of the two)."""
     loads = await uow.workload.loads(now)
     return {
-        person: load.resting_until
+        person: until
         for person, load in loads.items()
-        if load.resting_until is not None and load.resting_until > now
+        if (until := load.unavailable_until) is not None and until > now
+    }
+
+
+async def away_now(uow: EscalationUnitOfWork, now: datetime) -> dict[str, datetime]:
+    """The people who said they are away at ``now``, each until when."""
+    loads = await uow.workload.loads(now)
+    return {
+        person: load.away_until
+        for person, load in loads.items()
+        if load.away_until is not None and load.away_until > now
     }
 
 
@@ -293,9 +304,11 @@ class ScheduleNow:
     """The responder's shift (whole: its ``end`` is when it ends), None when nobody."""
     order: list[str]
     resting: list[str]
-    """Participants resting at the instant (skipped: the next one answers)."""
+    """Participants resting at the instant (skipped: the next one answers), not away."""
     next_handoff: datetime | None
     next_on_call: list[str]
+    away: list[str] = field(default_factory=list)
+    """Participants away at the instant (skipped like resting ones)."""
 
 
 def _current_shift(schedule: Schedule, at: datetime, resting: Resting) -> Shift | None:
@@ -303,25 +316,40 @@ def _current_shift(schedule: Schedule, at: datetime, resting: Resting) -> Shift 
     return found[0] if found else None
 
 
-def schedule_now(effective: EffectiveSchedule, at: datetime, resting: Resting) -> ScheduleNow:
-    """One schedule's answer for ``at``."""
+def schedule_now(
+    effective: EffectiveSchedule, at: datetime, resting: Resting, away: Resting | None = None
+) -> ScheduleNow:
+    """One schedule's answer for ``at``: ``resting`` is everyone not alerted (rest or away)
+    until when, ``away`` those of them who said they are away; someone both is listed as
+    away only."""
     schedule = effective.schedule
+    away = away or {}
     handoff = next_handoff(schedule, at, resting)
+    away_people = sorted(p for p in effective.participants if p in away and at < away[p])
     return ScheduleNow(
         kind=effective.kind,
         schedule=schedule,
         current=_current_shift(schedule, at, resting),
         order=on_call_order(schedule, at, resting),
-        resting=sorted(p for p in effective.participants if p in resting and at < resting[p]),
+        resting=sorted(
+            p
+            for p in effective.participants
+            if p in resting and at < resting[p] and p not in away_people
+        ),
         next_handoff=handoff,
         next_on_call=on_call_at(schedule, handoff, resting) if handoff is not None else [],
+        away=away_people,
     )
 
 
 async def on_call_now(uow: EscalationUnitOfWork, at: datetime, now: datetime) -> list[ScheduleNow]:
-    """Every schedule's (and rotation's) answer for ``at``; rest owed at ``now`` applies."""
+    """Every schedule's (and rotation's) answer for ``at``; rest owed and away at ``now``
+    apply."""
     resting = await resting_now(uow, now)
-    return [schedule_now(effective, at, resting) for effective in await effective_schedules(uow)]
+    away = await away_now(uow, now)
+    return [
+        schedule_now(effective, at, resting, away) for effective in await effective_schedules(uow)
+    ]
 
 
 # ---- calendar feeds ---------------------------------------------------------------------------
