@@ -271,3 +271,17 @@ def test_rest_after_a_critical_case() -> None:
 
 def test_nobody_left_to_alert() -> None:
     assert choose(already_alerted={"ann", "bob", "cat"}) is None
+
+
+def test_away_is_skipped_like_rest_and_ends_by_itself() -> None:
+    load = {"ann": ResponderLoad(away_until=NOW + timedelta(hours=1))}
+    assert choose(load=load) == "bob"
+    assert choose(load=load, now=NOW + timedelta(hours=2)) == "ann"
+
+
+def test_unavailable_until_is_the_later_of_rest_and_away() -> None:
+    early, late = NOW + timedelta(hours=1), NOW + timedelta(hours=5)
+    assert ResponderLoad().unavailable_until is None
+    assert ResponderLoad(resting_until=early, away_until=late).unavailable_until == late
+    assert ResponderLoad(resting_until=late, away_until=early).unavailable_until == late
+    assert ResponderLoad(away_until=early).unavailable_until == early

@@ -401,3 +401,39 @@ async def test_a_case_keeps_its_copy_when_its_policy_changes_or_goes(
     await configuration.delete_policy("team-x-high", uow)
     assert only_case(uow).policy == before
     assert before.steps[0].targets == (ScheduleTarget(schedule="team-x-day"),)
+
+
+async def test_an_away_person_on_call_is_covered_by_the_next_of_their_layer(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    day = schedule_from_rotation("day", ["resp-b", "resp-a"], 24, NOW - timedelta(hours=1))
+    await uow.on_call.save_schedule(day)
+    await configuration.save_default_policy(
+        stored_policy({"steps": [{"target": "rotation:day", "timeout_seconds": 60}]}), uow
+    )
+    await uow.workload.set_away("resp-b", NOW + timedelta(hours=4))
+    await handle_checkins([checkin("c-1", "worker-1", wants_contact=True)], uow, ctx)
+    assert sent(uow).alerted() == [("resp-a", 1)]
+
+
+@pytest.mark.parametrize("away", ["resp-a", "resp-b"])
+async def test_the_balanced_choice_skips_an_away_responder(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, away: str
+) -> None:
+    await uow.workload.set_away(away, NOW + timedelta(hours=4))
+    await handle_checkins([checkin("c-1", "worker-1", wants_contact=True)], uow, ctx)
+    (alerted, _), *_ = sent(uow).alerted()
+    assert alerted == ({"resp-a", "resp-b"} - {away}).pop()
+
+
+async def test_an_away_that_has_ended_no_longer_skips(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    day = schedule_from_rotation("day", ["resp-b", "resp-a"], 24, NOW - timedelta(hours=1))
+    await uow.on_call.save_schedule(day)
+    await configuration.save_default_policy(
+        stored_policy({"steps": [{"target": "rotation:day", "timeout_seconds": 60}]}), uow
+    )
+    await uow.workload.set_away("resp-b", NOW - timedelta(minutes=1))
+    await handle_checkins([checkin("c-1", "worker-1", wants_contact=True)], uow, ctx)
+    assert sent(uow).alerted() == [("resp-b", 1)]

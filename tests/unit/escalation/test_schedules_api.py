@@ -621,3 +621,96 @@ async def test_a_schedule_or_override_naming_someone_who_is_not_staff_is_refused
         "/v1/schedules/peer-support/overrides", json=coordinator, headers=COORD
     )
     assert taken.status_code == 201, taken.text
+
+
+# ---- away ------------------------------------------------------------------------------------
+
+
+async def test_a_responder_says_they_are_away_reads_it_and_comes_back(
+    client: httpx.AsyncClient, service: FakeEscalationUnitOfWork
+) -> None:
+    assert (await client.get("/v1/me/away", headers=RESP_A)).json() == {"away_until": None}
+    until = NOW + timedelta(days=3)
+    answer = await client.put("/v1/me/away", json={"until": until.isoformat()}, headers=RESP_A)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"away_until": "2026-11-27T09:00:00Z"}
+    assert (await client.get("/v1/me/away", headers=RESP_A)).json() == answer.json()
+    # Each person's own: resp-b is not away.
+    assert (await client.get("/v1/me/away", headers=RESP_B)).json() == {"away_until": None}
+    assert service.tables.away == {"resp-a": until}
+    assert (await client.delete("/v1/me/away", headers=RESP_A)).status_code == 204
+    assert (await client.get("/v1/me/away", headers=RESP_A)).json() == {"away_until": None}
+    assert service.tables.away == {}
+    # Back when not away changes nothing and leaves no record.
+    assert (await client.delete("/v1/me/away", headers=RESP_A)).status_code == 204
+    assert [a for a in audited(service) if a[0].startswith("away")] == [
+        ("away_set", "person:resp-a"),
+        ("away_ended", "person:resp-a"),
+    ]
+
+
+async def test_away_ends_by_itself(
+    client: httpx.AsyncClient, service: FakeEscalationUnitOfWork, clock: Clock
+) -> None:
+    await put_schedule(client)
+    until = NOW + timedelta(hours=2)
+    await client.put("/v1/me/away", json={"until": until.isoformat()}, headers=COORD)
+    assert (await client.get("/v1/me/away", headers=COORD)).json()["away_until"] is not None
+    clock.now = NOW + timedelta(hours=2, seconds=1)
+    assert (await client.get("/v1/me/away", headers=COORD)).json() == {"away_until": None}
+
+
+async def test_away_is_refused_in_the_past_too_far_ahead_and_to_other_people(
+    client: httpx.AsyncClient, service: FakeEscalationUnitOfWork
+) -> None:
+    for until in (NOW, NOW - timedelta(hours=1), NOW + timedelta(days=90, seconds=1)):
+        answer = await client.put("/v1/me/away", json={"until": until.isoformat()}, headers=RESP_A)
+        assert answer.status_code == 422, until
+        assert answer.json()["detail"][0]["loc"] == ["body", "until"]
+    naive = await client.put("/v1/me/away", json={"until": "2026-11-25T09:00"}, headers=RESP_A)
+    assert naive.status_code == 422
+    longest = NOW + timedelta(days=90)
+    ok = await client.put("/v1/me/away", json={"until": longest.isoformat()}, headers=RESP_A)
+    assert ok.status_code == 200
+    for method in ("GET", "PUT", "DELETE"):
+        body = {"until": (NOW + timedelta(days=1)).isoformat()} if method == "PUT" else None
+        assert (await client.request(method, "/v1/me/away", json=body)).status_code == 401
+        for headers in (WORKER, KEY):
+            answer = await client.request(method, "/v1/me/away", json=body, headers=headers)
+            assert answer.status_code == 403, (method, headers)
+    assert service.tables.away == {"resp-a": longest}
+
+
+async def test_away_needs_the_directory_role_not_only_the_tokens(
+    client: httpx.AsyncClient, service: FakeEscalationUnitOfWork
+) -> None:
+    async with service:
+        service.tables.people.pop("resp-b")
+    body = {"until": (NOW + timedelta(days=1)).isoformat()}
+    assert (await client.put("/v1/me/away", json=body, headers=RESP_B)).status_code == 403
+    assert service.tables.away == {}
+
+
+async def test_an_away_responder_is_skipped_and_shown_away_not_resting(
+    client: httpx.AsyncClient, service: FakeEscalationUnitOfWork
+) -> None:
+    await put_schedule(client)
+    until = NOW + timedelta(hours=3)
+    await client.put("/v1/me/away", json={"until": until.isoformat()}, headers=RESP_A)
+    away = await now_of(client, NOW + timedelta(hours=1), "peer-support", COORD)
+    assert (away["away"], away["resting"]) == (["resp-a"], [])
+    assert away["on_call"]["person_id"] == "resp-b"
+    assert away["order"] == ["resp-b", "resp-a"]
+    # Resting too: shown away only (colleagues need not learn of a critical case).
+    async with service:
+        await service.workload.rest("resp-a", NOW + timedelta(hours=2))
+    both = await now_of(client, NOW + timedelta(hours=1), "peer-support", COORD)
+    assert (both["away"], both["resting"]) == (["resp-a"], [])
+    back = await now_of(client, NOW + timedelta(hours=4), "peer-support", COORD)
+    assert (back["away"], back["on_call"]["person_id"]) == ([], "resp-a")
+    at_one = {"at": (NOW + timedelta(hours=1)).isoformat()}
+    for caller, shown in ((RESP_B, []), (RESP_A, ["resp-a"])):
+        answer = await client.get("/v1/oncall/now", params=at_one, headers=caller)
+        (care,) = [s for s in answer.json()["schedules"] if s["schedule"] == "peer-support"]
+        assert care["away"] == shown
+        assert care["on_call"]["person_id"] == "resp-b"
