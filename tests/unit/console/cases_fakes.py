@@ -63,6 +63,7 @@ READS = frozenset(
         "oncall_load",
         "overrides",
         "calendar_feeds",
+        "away",
     }
 )
 """Calls that only read: ``action_error`` fails the others."""
@@ -148,6 +149,8 @@ class FakeCasesApi(FakeApi):
     feed_url: str | None = None
     """The person's current calendar feed URL (None: they have none)."""
     feeds_issued: int = 0
+    away_until: datetime | None = None
+    """Until when the acting person said they are away (None: they are not)."""
     action_error: ApiError | None = None
     case_calls: list[tuple[str, str, tuple[Any, ...]]] = field(default_factory=list)
     """The case and coordinator calls (``calls`` keeps the base fake's)."""
@@ -329,6 +332,19 @@ class FakeCasesApi(FakeApi):
         if self.feed_url is None:
             raise NotFoundError("escalation", 404)
         self.feed_url = None
+
+    async def away(self, token: str) -> datetime | None:
+        self._record("away", token)
+        return self.away_until
+
+    async def set_away(self, token: str, until: datetime) -> datetime | None:
+        self._record("set_away", token, until)
+        self.away_until = until
+        return until
+
+    async def end_away(self, token: str) -> None:
+        self._record("end_away", token)
+        self.away_until = None
 
     async def rotations(self, token: str) -> list[Rotation]:
         self._record("rotations", token)

@@ -2,6 +2,7 @@
 standing, the calendar link shown once and stoppable, and for coordinators the load report,
 fair shares and overrides (with errors by field); refusals for people they are not for."""
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html import unescape
@@ -257,3 +258,70 @@ def test_an_override_the_service_refuses_without_naming_a_field_is_explained(
     assert answer.status_code == 422
     assert "did not accept this override" in unescape(answer.text)
     assert 'href="#q-person_id"' in answer.text
+
+
+# ---- away -----------------------------------------------------------------------------------
+
+
+def minutes(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def test_a_responder_says_they_are_away_and_comes_back(responder: Console) -> None:
+    responder.sign_in()
+    page = responder.client.get("/oncall").text
+    assert "I'm away until (UTC)" in page and "I'm back" not in page
+    until = minutes(responder.clock.now() + timedelta(days=3))
+    answer = send(responder, "/oncall/away", {"until": until.strftime("%Y-%m-%dT%H:%M")})
+    assert answer.status_code == 303 and answer.headers["location"] == "/oncall"
+    assert fake(responder).away_until == until.replace(tzinfo=UTC)
+    (call,) = [c for c in fake(responder).case_calls if c[0] == "set_away"]
+    assert call[2] == (until,)
+    text = unescape(re.sub(r"<[^>]+>", "", responder.client.get("/oncall").text))
+    assert "Saved: alerts go to others until you are back." in text
+    assert f"You are away until {until:%Y-%m-%d %H:%M} UTC — alerts go to others." in text
+    assert "I'm back" in text
+    back = send(responder, "/oncall/away/end", {})
+    assert back.status_code == 303 and fake(responder).away_until is None
+    after = unescape(responder.client.get("/oncall").text)
+    assert "Welcome back" in after and "You are away until" not in after
+
+
+@pytest.mark.parametrize(
+    ("until", "message"),
+    [
+        ("", "Enter the time you are away until (UTC)."),
+        ("next week", "Enter the time you are away until (UTC)."),
+        ("2000-01-01T00:00", "The time must be in the future, and at most 90 days ahead."),
+        ("far", "The time must be in the future, and at most 90 days ahead."),
+    ],
+)
+def test_an_invalid_away_time_is_explained_by_field_and_not_sent(
+    responder: Console, until: str, message: str
+) -> None:
+    responder.sign_in()
+    if until == "far":
+        until = (responder.clock.now() + timedelta(days=91)).strftime("%Y-%m-%dT%H:%M")
+    answer = send(responder, "/oncall/away", {"until": until})
+    assert answer.status_code == 422
+    assert message in unescape(answer.text) and 'href="#q-until"' in answer.text
+    assert not [c for c in fake(responder).case_calls if c[0] == "set_away"]
+
+
+def test_an_away_time_the_service_refuses_is_explained(responder: Console) -> None:
+    responder.sign_in()
+    fake(responder).action_error = FieldsRejectedError("escalation", 422, [("until",)])
+    until = responder.clock.now() + timedelta(days=1)
+    answer = send(responder, "/oncall/away", {"until": until.strftime("%Y-%m-%dT%H:%M")})
+    assert answer.status_code == 422
+    assert "The escalation service did not accept this time." in answer.text
+    assert fake(responder).away_until is None
+
+
+def test_away_needs_the_csrf_token(responder: Console) -> None:
+    responder.sign_in()
+    until = (responder.clock.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    assert responder.client.post("/oncall/away", data={"until": until}).status_code == 403
+    fake(responder).away_until = AT + timedelta(days=1)
+    assert responder.client.post("/oncall/away/end").status_code == 403
+    assert fake(responder).away_until == AT + timedelta(days=1)

@@ -2,7 +2,8 @@
 
 Who is on call now (``GET /v1/oncall/now``, peer responders and coordinators), the on-call
 load report (``GET /v1/oncall/load``, coordinators), a schedule's overrides (coordinators)
-and the signed-in person's calendar feed (any person: a secret URL that can be replaced or
+the signed-in person's "away until" (``/v1/me/away``, peer responders and coordinators)
+and their calendar feed (any person: a secret URL that can be replaced or
 stopped). Answers carry person ids only; they are validated leniently and anything unusable
 is an ``ApiError``. A feed's URL is shown once to the person who asked for it and never kept
 or logged by the console.
@@ -40,6 +41,7 @@ class ScheduleNow(_Lenient):
     on_call: OnCallShift | None = None
     order: list[str] = Field(default_factory=list)
     resting: list[str] = Field(default_factory=list)
+    away: list[str] = Field(default_factory=list)
     next_handoff: datetime | None = None
     next_on_call: list[str] = Field(default_factory=list)
 
@@ -95,6 +97,12 @@ class ScheduledOverride(_Lenient):
     layer: str | None = None
 
 
+class Away(_Lenient):
+    """Until when the person is away (None: they are not)."""
+
+    away_until: datetime | None = None
+
+
 class CalendarFeed(_Lenient):
     """A feed the person has (its URL is only shown when it is issued)."""
 
@@ -140,6 +148,18 @@ class OnCallApi(Protocol):
 
     async def stop_calendar_feed(self, token: str) -> None:
         """``DELETE /v1/calendar-feeds/person/me``: the person's feed URL stops working."""
+        ...
+
+    async def away(self, token: str) -> datetime | None:
+        """``GET /v1/me/away``: until when the person is away (None: they are not)."""
+        ...
+
+    async def set_away(self, token: str, until: datetime) -> datetime | None:
+        """``PUT /v1/me/away``: the person is away until ``until`` (a 422 names the field)."""
+        ...
+
+    async def end_away(self, token: str) -> None:
+        """``DELETE /v1/me/away``: the person is back now."""
         ...
 
 
@@ -192,3 +212,14 @@ class HttpOnCallApi(HttpCasesApi):
 
     async def stop_calendar_feed(self, token: str) -> None:
         await self._configure("DELETE", "/v1/calendar-feeds/person/me", token, None)
+
+    async def away(self, token: str) -> datetime | None:
+        answer = await self._call("escalation", "GET", "/v1/me/away", token)
+        return self._parse("escalation", Away, answer).away_until
+
+    async def set_away(self, token: str, until: datetime) -> datetime | None:
+        answer = await self._configure("PUT", "/v1/me/away", token, {"until": until.isoformat()})
+        return self._parse("escalation", Away, answer).away_until
+
+    async def end_away(self, token: str) -> None:
+        await self._configure("DELETE", "/v1/me/away", token, None)

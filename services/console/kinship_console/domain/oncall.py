@@ -1,4 +1,5 @@
-"""The on-call pages' pure parts: an override from its form, and the rows of who is on call.
+"""The on-call pages' pure parts: an override from its form, "away until" from its form,
+and the rows of who is on call.
 
 Times in forms are UTC (``datetime-local`` carries no zone; the page says so), as on the
 rotation form.
@@ -31,6 +32,35 @@ class OverrideForm:
     def valid(self) -> bool:
         """Whether the form can be sent."""
         return not self.errors
+
+
+MAX_AWAY = timedelta(days=90)
+"""The furthest ahead someone can be away until (the escalation service checks it again)."""
+
+
+@dataclass
+class AwayForm:
+    """ "I'm away until": the value as typed, errors by field (codes), and the parsed time."""
+
+    values: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+    until: datetime | None = None
+
+    @property
+    def valid(self) -> bool:
+        """Whether the form can be sent."""
+        return not self.errors
+
+
+def parse_away(values: Mapping[str, str], now: datetime) -> AwayForm:
+    """Away until a time in UTC, in the future and at most 90 days ahead."""
+    form = AwayForm({"until": values.get("until", "")})
+    form.until = _utc(form.values["until"])
+    if form.until is None:
+        form.errors["until"] = "away_until"
+    elif not now < form.until <= now + MAX_AWAY:
+        form.errors["until"] = "away_window"
+    return form
 
 
 def _utc(text: str) -> datetime | None:
@@ -74,6 +104,7 @@ class OnCallRow:
     next_handoff: datetime | None
     next_on_call: list[str]
     resting: list[str]
+    away: list[str] = field(default_factory=list)
 
 
 def on_call_rows(schedules: Sequence[Any]) -> list[OnCallRow]:
@@ -90,6 +121,7 @@ def on_call_rows(schedules: Sequence[Any]) -> list[OnCallRow]:
             next_handoff=s.next_handoff,
             next_on_call=list(s.next_on_call),
             resting=list(s.resting),
+            away=list(getattr(s, "away", [])),
         )
         for s in ordered
     ]

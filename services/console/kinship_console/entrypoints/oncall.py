@@ -1,6 +1,6 @@
 """On call: who answers now in every schedule and rotation, the signed-in person's own
-availability and calendar feed (peer responders and coordinators), and for coordinators the
-responders' on-call load, each schedule's fair shares and its overrides.
+availability ("away until") and calendar feed (peer responders and coordinators), and for
+coordinators the responders' on-call load, each schedule's fair shares and its overrides.
 
 Every page calls the escalation service as the signed-in person; it decides again who may
 see or change what. A calendar feed's secret URL is shown once, on the page that asked for
@@ -18,9 +18,11 @@ from kinship_console.adapters.api import ApiError, NotAllowedError
 from kinship_console.adapters.cases_api import FieldsRejectedError
 from kinship_console.adapters.oncall_api import OnCallApi, OnCallNow, ScheduledOverride
 from kinship_console.domain.oncall import (
+    AwayForm,
     OverrideForm,
     availability,
     on_call_rows,
+    parse_away,
     parse_override,
 )
 from kinship_console.entrypoints.employee import form_values
@@ -33,6 +35,8 @@ FLASHES = {
     "feed_stopped": N_("Your calendar link was stopped. Calendars that used it show no shifts."),
     "override_added": N_("The override was saved. It applies from its start."),
     "override_removed": N_("The override was removed."),
+    "away_set": N_("Saved: alerts go to others until you are back."),
+    "away_ended": N_("Welcome back: you can be alerted again."),
 }
 FIELD_ERRORS = {
     "override_schedule": N_("Choose a schedule."),
@@ -40,6 +44,9 @@ FIELD_ERRORS = {
     "override_start": N_("Enter when the override starts (UTC)."),
     "override_end": N_("Enter when the override ends (UTC)."),
     "override_window": N_("The end must be after the start, and at most a year later."),
+    "away_until": N_("Enter the time you are away until (UTC)."),
+    "away_window": N_("The time must be in the future, and at most 90 days ahead."),
+    "away_refused": N_("The escalation service did not accept this time."),
     "refused": N_(
         "The escalation service did not accept this override: check that the person is a "
         "peer responder or coordinator, and the times."
@@ -77,14 +84,29 @@ class OnCallPages:
     # ---- on call now and my availability (peer responders and coordinators) -----------------
 
     async def on_call(self, request: Request) -> Response:
+        return await self._on_call_page(request, None, flash=self._flash(request))
+
+    async def _on_call_page(
+        self,
+        request: Request,
+        form: AwayForm | None,
+        *,
+        flash: str | None = None,
+        status_code: int = 200,
+    ) -> Response:
         console = self.console
         try:
             now: OnCallNow = await self._read(request, self.api.oncall_now, STAFF)
             feeds = await console.as_person(request, self.api.calendar_feeds)
+            away_until = await console.as_person(request, self.api.away)
         except ApiError as error:
             return console.problem_page(request, error, N_("On call could not be shown."))
         me = console.person(request)
         rows = on_call_rows(now.schedules)
+        errors = {
+            name: gettext(FIELD_ERRORS.get(code, FIELD_ERRORS["away_refused"]))
+            for name, code in (form.errors.items() if form else [])
+        }
         return console.pages.render(
             request,
             "oncall.html",
@@ -93,12 +115,45 @@ class OnCallPages:
                 "me": me,
                 "mine": availability(me, rows),
                 "has_feed": any(f.kind == "person" for f in feeds),
+                "away_until": away_until,
+                "away_values": form.values if form else {"until": ""},
+                "away_errors": errors,
                 "sources": SOURCES,
                 "updated_at": now.at,
-                "flash": self._flash(request),
+                "flash": flash,
             },
+            status_code=status_code,
             headers=NO_STORE,
         )
+
+    async def set_away(self, request: Request) -> Response:
+        """ "I'm away until": alerts go to others until then (it ends by itself)."""
+        console = self.console
+        console.person(request)
+        form = parse_away(form_values(await request.form()), console.clock.now())
+        if form.valid and form.until is not None:
+            until = form.until
+            try:
+                await console.as_person(request, lambda t: self.api.set_away(t, until))
+            except FieldsRejectedError:
+                form.errors["until"] = "away_refused"
+            except ApiError as error:
+                return console.problem_page(request, error, N_("Your away time was not saved."))
+            else:
+                session_state(request).data[FLASH_KEY] = "away_set"
+                return RedirectResponse("/oncall", status_code=303)
+        return await self._on_call_page(request, form, status_code=422)
+
+    async def end_away(self, request: Request) -> Response:
+        """ "I'm back": alerts reach the person again from now."""
+        console = self.console
+        console.person(request)
+        try:
+            await console.as_person(request, self.api.end_away)
+        except ApiError as error:
+            return console.problem_page(request, error, N_("You were not marked back."))
+        session_state(request).data[FLASH_KEY] = "away_ended"
+        return RedirectResponse("/oncall", status_code=303)
 
     async def new_feed(self, request: Request) -> Response:
         """A new secret calendar URL for the person's own shifts, shown once (the old one
@@ -223,11 +278,13 @@ class OnCallPages:
 
 
 def oncall_routes(console: ConsolePages, api: OnCallApi) -> APIRouter:
-    """``/oncall`` and ``/coordinator/oncall``."""
+    """``/oncall`` (with ``/oncall/away``) and ``/coordinator/oncall``."""
     pages = OnCallPages(console, api)
     router = APIRouter()
     html = HTMLResponse
     router.add_api_route("/oncall", pages.on_call, methods=["GET"], response_class=html)
+    router.add_api_route("/oncall/away", pages.set_away, methods=["POST"])
+    router.add_api_route("/oncall/away/end", pages.end_away, methods=["POST"])
     router.add_api_route("/oncall/calendar", pages.new_feed, methods=["POST"])
     router.add_api_route("/oncall/calendar/stop", pages.stop_feed, methods=["POST"])
     router.add_api_route("/coordinator/oncall", pages.coordination, methods=["GET"])
