@@ -453,7 +453,7 @@ async def test_a_reply_address_with_an_expiry_no_date_can_hold_is_refused_not_a_
     assert service.tables.cases[case_id].case.status.value == "assigned"
 
 
-async def test_slack_without_a_signing_secret_answers_503(
+async def test_slack_switched_off_answers_404_not_a_5xx(
     service: FakeEscalationUnitOfWork, relay: FakeRelay, ctx: EscalationContext
 ) -> None:
     app = create_http_app(
@@ -476,7 +476,7 @@ async def test_slack_without_a_signing_secret_answers_503(
         answer = await http.post(
             "/v1/slack/interactions", content=body, headers=slack_headers(body)
         )
-    assert answer.status_code == 503
+    assert answer.status_code == 404
 
 
 def test_production_needs_the_signing_secret_while_slack_is_used(

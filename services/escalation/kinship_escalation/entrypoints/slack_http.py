@@ -198,7 +198,8 @@ def slack_routes() -> APIRouter:
         (``kinship_outcome``) and a sentence for the responder, refusals included."""
         secret = settings.slack_signing_key()
         if secret is None:
-            return _refusal(status.HTTP_503_SERVICE_UNAVAILABLE, "Slack is not set up here.")
+            # Switched off, not down: nothing to retry (a 5xx would say otherwise).
+            return _refusal(status.HTTP_404_NOT_FOUND, "Slack is not set up here.")
         body = await request.body()
         problem = slack_request_problem(secret, body, request.headers, ctx.clock().timestamp())
         if problem is not None:
