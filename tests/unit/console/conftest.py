@@ -10,9 +10,11 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from kinship_console.adapters.api import Me
 from kinship_console.bootstrap import create_app
 from kinship_console.clock import Clock
 from kinship_console.settings import ConsoleSettings
+from tests.unit.console.cases_fakes import FakeCasesApi
 from tests.unit.console.fakes import FakeApi, FakeProvider, MemorySessionStore
 
 PUBLIC_URL = "http://127.0.0.1:8005"
@@ -70,5 +72,19 @@ def console() -> Iterator[Console]:
     api, provider = FakeApi(), FakeProvider()
     app = create_app(settings, api=api, provider=provider, store=store, clock=clock, readiness={})
     # https: the session cookie is Secure, and a test client only returns it over https.
+    with TestClient(app, base_url="https://127.0.0.1:8005") as client:
+        yield Console(client, api, provider, store, clock)
+
+
+def console_as(person_id: str, roles: list[str]) -> Iterator[Console]:
+    """A console over the case and on-call fakes, for ``person_id`` with these directory
+    roles (the coordinator's and responder's pages)."""
+
+    clock = Clock()
+    settings = console_settings()
+    store = MemorySessionStore(timedelta(minutes=settings.console_session_idle_minutes), clock)
+    api = FakeCasesApi(acting=person_id, person=Me(person_id=person_id, roles=roles))
+    provider = FakeProvider(person_id=person_id)
+    app = create_app(settings, api=api, provider=provider, store=store, clock=clock, readiness={})
     with TestClient(app, base_url="https://127.0.0.1:8005") as client:
         yield Console(client, api, provider, store, clock)

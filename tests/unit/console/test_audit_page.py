@@ -3,34 +3,23 @@ a GET form passed on to the service, the "older" link carrying the cursor and th
 German strings, and refusal for anyone the service does not let in."""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from html import unescape
 
 import pytest
-from fastapi.testclient import TestClient
 
-from kinship_console.adapters.api import Me, NotAllowedError
+from kinship_console.adapters.api import NotAllowedError
 from kinship_console.adapters.cases_api import AuditEntry, AuditPage, AuditQuery
-from kinship_console.bootstrap import create_app
-from kinship_console.clock import Clock
 from kinship_console.entrypoints.coordinator import audit_query
 from tests.unit.console.cases_fakes import FakeCasesApi
-from tests.unit.console.conftest import Console, console_settings
-from tests.unit.console.fakes import FakeProvider, MemorySessionStore
+from tests.unit.console.conftest import Console, console_as
 
 AT = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
 def console() -> Iterator[Console]:
-    clock = Clock()
-    settings = console_settings()
-    store = MemorySessionStore(timedelta(minutes=settings.console_session_idle_minutes), clock)
-    api = FakeCasesApi(acting="cora", person=Me(person_id="cora", roles=["coordinator"]))
-    provider = FakeProvider(person_id="cora")
-    app = create_app(settings, api=api, provider=provider, store=store, clock=clock, readiness={})
-    with TestClient(app, base_url="https://127.0.0.1:8005") as client:
-        yield Console(client, api, provider, store, clock)
+    yield from console_as("cora", ["coordinator"])
 
 
 def fake(console: Console) -> FakeCasesApi:

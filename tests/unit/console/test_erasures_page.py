@@ -7,27 +7,16 @@ from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import pytest
-from fastapi.testclient import TestClient
 
 from kinship_console.adapters.api import ErasureRecord, Me
-from kinship_console.bootstrap import create_app
-from kinship_console.clock import Clock
 from tests.unit.console.cases_fakes import FakeCasesApi
-from tests.unit.console.conftest import Console, console_settings
-from tests.unit.console.fakes import FakeProvider, MemorySessionStore
+from tests.unit.console.conftest import Console, console_as
 from tests.unit.console.test_coordinator_pages import send
 
 
 @pytest.fixture
 def console() -> Iterator[Console]:
-    clock = Clock()
-    settings = console_settings()
-    store = MemorySessionStore(timedelta(minutes=settings.console_session_idle_minutes), clock)
-    api = FakeCasesApi(acting="cora", person=Me(person_id="cora", roles=["coordinator"]))
-    provider = FakeProvider(person_id="cora")
-    app = create_app(settings, api=api, provider=provider, store=store, clock=clock, readiness={})
-    with TestClient(app, base_url="https://127.0.0.1:8005") as client:
-        yield Console(client, api, provider, store, clock)
+    yield from console_as("cora", ["coordinator"])
 
 
 def fake(console: Console) -> FakeCasesApi:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import pytest
-from fastapi.testclient import TestClient
 
 from kinship_console.adapters.api import Me
 from kinship_console.adapters.cases_api import FieldsRejectedError
@@ -22,26 +21,18 @@ from kinship_console.adapters.oncall_api import (
     ScheduledOverride,
     ScheduleNow,
 )
-from kinship_console.bootstrap import create_app
-from kinship_console.clock import Clock
 from tests.unit.console.cases_fakes import FakeCasesApi
-from tests.unit.console.conftest import Console, console_settings
-from tests.unit.console.fakes import FakeProvider, MemorySessionStore
+from tests.unit.console.conftest import Console, console_as
 from tests.unit.console.test_coordinator_pages import send
 
 AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 def console_for(person: str, roles: list[str]) -> Iterator[Console]:
-    clock = Clock()
-    settings = console_settings()
-    store = MemorySessionStore(timedelta(minutes=settings.console_session_idle_minutes), clock)
-    api = FakeCasesApi(acting=person, person=Me(person_id=person, roles=roles))
-    api.on_call_now = on_call_now()
-    provider = FakeProvider(person_id=person)
-    app = create_app(settings, api=api, provider=provider, store=store, clock=clock, readiness={})
-    with TestClient(app, base_url="https://127.0.0.1:8005") as client:
-        yield Console(client, api, provider, store, clock)
+    for console in console_as(person, roles):
+        assert isinstance(console.api, FakeCasesApi)
+        console.api.on_call_now = on_call_now()
+        yield console
 
 
 @pytest.fixture
