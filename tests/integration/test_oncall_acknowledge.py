@@ -22,6 +22,7 @@ import pytest
 from tests.escalation_support import STAFF, Escalation, Starter, encode_person, recorded
 from tests.integration.conftest import NotificationStarter
 from tests.kafka_reading import publish
+from tests.notifications_support import Notifications
 from tests.receivers import Received, SmtpReceiver, WebhookReceiver
 
 pytestmark = pytest.mark.integration
@@ -47,13 +48,18 @@ def others() -> list[tuple[bytes, bytes]]:
     return [item for item in STAFF if item[0] in (b"coord-1", b"worker-1")]
 
 
-async def open_case(escalation: Escalation, staff: list[tuple[bytes, bytes]]) -> None:
+async def open_case(
+    escalation: Escalation, notifications: Notifications, staff: list[tuple[bytes, bytes]]
+) -> None:
+    """The directory in both services first, then the critical check-in: an alert asked for
+    before notifications knows the responder would fail, move the case on to the next step,
+    and reach the first responder late, once the directory arrives (two alerts)."""
     await publish(
         escalation.endpoints.bootstrap_servers, escalation.topic("directory.people"), staff
     )
-    assert await escalation.wait_for("SELECT count(*) FROM directory_people", len(staff)) == len(
-        staff
-    )
+    for service in (escalation, notifications):
+        known = await service.wait_for("SELECT count(*) FROM directory_people", len(staff))
+        assert known == len(staff)
     await publish(
         escalation.endpoints.bootstrap_servers,
         escalation.topic("wellbeing.checkins.recorded"),
@@ -135,8 +141,7 @@ async def test_a_slack_press_acknowledges_and_stops_the_escalation_once(
         *others(),
     ]
     async with start_escalation() as escalation, start_notifications() as notifications:
-        await open_case(escalation, staff)
-        assert await notifications.wait_for("SELECT count(*) FROM directory_people", 4) == 4
+        await open_case(escalation, notifications, staff)
         (alerted,) = await slack_alerts(webhooks, ["slack-a", "slack-b"], 1)
         user = "U0RESPA" if alerted.path == "/slack-a" else "U0RESPB"
         value = button_value(alerted, "kinship_acknowledge")
@@ -195,8 +200,7 @@ async def test_an_email_link_acknowledges_and_stops_the_escalation_once(
         *others(),
     ]
     async with start_escalation() as escalation, start_notifications() as notifications:
-        await open_case(escalation, staff)
-        assert await notifications.wait_for("SELECT count(*) FROM directory_people", 4) == 4
+        await open_case(escalation, notifications, staff)
         deadline = time.monotonic() + 30
         while not smtp.messages and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
@@ -253,8 +257,7 @@ async def test_an_email_reply_hands_on_and_a_slack_hand_on_alerts_the_next_at_on
         *[item for item in STAFF if item[0] == b"worker-1"],
     ]
     async with start_escalation() as escalation, start_notifications() as notifications:
-        await open_case(escalation, staff)
-        assert await notifications.wait_for("SELECT count(*) FROM directory_people", 4) == 4
+        await open_case(escalation, notifications, staff)
         (first,) = await slack_alerts(webhooks, ["slack-a", "slack-b"], 1)
         started = time.monotonic()
         handed = await press(escalation, button_value(first, "kinship_hand_on"), "kinship_hand_on")
