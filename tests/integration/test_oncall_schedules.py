@@ -10,7 +10,7 @@ from typing import Any
 import icalendar
 import pytest
 
-from tests.escalation_support import STAFF, Escalation, bearer, seed_directory
+from tests.escalation_support import STAFF, Escalation, bearer, person, seed_directory
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +95,9 @@ async def test_an_override_replaces_the_scheduled_responder_for_its_window(
 async def test_a_daylight_saving_change_hands_off_at_the_same_local_hour(
     escalation: Escalation,
 ) -> None:
-    await seed_directory(escalation, STAFF)
+    # Schedules name only staff: "a" and "b" are two more peer responders.
+    extra = [person(name, "team-dst", "peer_responder") for name in ("a", "b")]
+    await seed_directory(escalation, [*STAFF, *extra])
     # New York springs forward on 8 March 2026: 09:00 is 14:00Z before, 13:00Z after.
     await put(escalation, "new-york", daily("America/New_York", date(2026, 3, 1), ["a", "b"]))
     saturday = await on_call(escalation, "new-york", "2026-03-07T15:00:00Z")

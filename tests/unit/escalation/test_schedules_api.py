@@ -318,9 +318,10 @@ async def test_an_override_is_its_own_resource_with_an_id(
 
 
 async def now_of(
-    client: httpx.AsyncClient, instant: datetime, name: str, caller: dict[str, str] = RESP_B
+    client: httpx.AsyncClient, instant: datetime, name: str, caller: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    answer = await client.get("/v1/oncall/now", params={"at": instant.isoformat()}, headers=caller)
+    headers = caller or RESP_B  # minted for this test (a default would be the import's)
+    answer = await client.get("/v1/oncall/now", params={"at": instant.isoformat()}, headers=headers)
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"] == "application/json"
     found: list[dict[str, Any]] = [s for s in answer.json()["schedules"] if s["schedule"] == name]
