@@ -387,8 +387,17 @@ async def _on_call() -> None:
         print(f"   cora PUT /v1/policies/support-team (on call first) -> {team.status_code}")
         now = await cora.get("/v1/oncall/now")
     for found in now.json().get("schedules", []) if now.status_code == 200 else []:
-        on_call = (found.get("on_call") or {}).get("person_id", "nobody")
-        print(f"   on call now in {found['schedule']}: {on_call}; next: {found['next_on_call']}")
+        on_call = _staff_name((found.get("on_call") or {}).get("person_id"))
+        following = ", ".join(_staff_name(p) for p in found.get("next_on_call", [])) or "nobody"
+        print(f"   on call now in {found['schedule']}: {on_call}; next: {following}")
+
+
+def _staff_name(person_id: object) -> str:
+    """A demo staff member's id as printed; anyone else (never expected: schedules name only
+    staff) stays unnamed, as the demo never prints who a person outside its staff is."""
+    if person_id is None:
+        return "nobody"
+    return str(person_id) if person_id in STAFF_NAMES else "someone"
 
 
 async def _ordinary_checkins(producer: AIOKafkaProducer, recorded: AIOKafkaConsumer) -> None:
