@@ -18,8 +18,10 @@ from kinship_escalation.domain.policies import EscalationPolicy, default_policy
 from kinship_escalation.domain.rules import DetectionRules
 from kinship_escalation.domain.sealing import CaseNoteCipher
 from kinship_escalation.handlers.context import EscalationContext
+from kinship_escalation.handlers.detection import handle_checkins
 from tests.escalation_support import SUBJECTS, recorded_event
 from tests.unit.fakes.escalation import FakeEscalationUnitOfWork, FakeVault
+from tests.unit.fakes.relay import FakeRelay
 
 NOW = datetime(2026, 11, 24, 9, tzinfo=UTC)
 CASES = "escalation.cases"
@@ -208,3 +210,29 @@ def sent(uow: FakeEscalationUnitOfWork) -> Sent:
         proposals=[m for m in on_cases if "window_start" in m],
         requests=uow.published(REQUESTS),
     )
+
+
+# ---- the HTTP tests' shared fixtures ------------------------------------------------------------
+
+
+@pytest.fixture
+def relay() -> FakeRelay:
+    return FakeRelay()
+
+
+@pytest.fixture
+async def service() -> FakeEscalationUnitOfWork:
+    """The unit of work behind the routes, with ``STAFF`` (worker-1 an employee)."""
+    work = FakeEscalationUnitOfWork()
+    async with work:
+        await work.directory.apply(STAFF)
+    return work
+
+
+@pytest.fixture
+async def case_id(service: FakeEscalationUnitOfWork, ctx: EscalationContext) -> str:
+    """A case about worker-1, alerting resp-a (step 1)."""
+    async with service:
+        await handle_checkins([checkin("c-1", "worker-1", wants_contact=True)], service, ctx)
+    (opened,) = service.tables.cases
+    return opened

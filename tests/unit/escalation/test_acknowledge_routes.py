@@ -13,10 +13,8 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from dishka import make_async_container, provide
-from dishka.integrations.fastapi import setup_dishka
+from dishka import provide
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
 
 from kinship_contracts.alert_replies import (
     SlackButtonValue,
@@ -33,22 +31,17 @@ from kinship_escalation.domain.alert_responses import (
     read_email_reply,
     read_slack_press,
 )
-from kinship_escalation.entrypoints.http import escalation_router
 from kinship_escalation.entrypoints.slack_http import ReplayGuard, slack_request_problem
 from kinship_escalation.handlers.context import EscalationContext
-from kinship_escalation.handlers.detection import handle_checkins
 from kinship_escalation.settings import EscalationSettings
-from kinship_runtime.http import create_http_app
 from tests.unit.escalation.conftest import (
     LINK_LIFETIME,
     LINK_SECRET,
     NOW,
-    STAFF,
     Clock,
-    checkin,
     link_token,
 )
-from tests.unit.escalation.test_http import Fakes, _no_lifespan
+from tests.unit.escalation.test_http import Fakes, fake_app
 from tests.unit.fakes.escalation import FakeEscalationUnitOfWork
 from tests.unit.fakes.relay import FakeRelay
 
@@ -236,28 +229,6 @@ def test_a_reply_token_whose_expiry_no_date_can_hold_is_no_token() -> None:
 # ---- the routes -------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def relay() -> FakeRelay:
-    return FakeRelay()
-
-
-@pytest.fixture
-async def service() -> FakeEscalationUnitOfWork:
-    work = FakeEscalationUnitOfWork()
-    async with work:
-        await work.directory.apply(STAFF)
-    return work
-
-
-@pytest.fixture
-async def case_id(service: FakeEscalationUnitOfWork, ctx: EscalationContext) -> str:
-    """A case about worker-1, alerting resp-a (step 1)."""
-    async with service:
-        await handle_checkins([checkin("c-1", "worker-1", wants_contact=True)], service, ctx)
-    (opened,) = service.tables.cases
-    return opened
-
-
 class SlackFakes(Fakes):
     @provide
     def settings(self) -> EscalationSettings:
@@ -271,15 +242,7 @@ class SlackFakes(Fakes):
 
 @pytest.fixture
 def app(service: FakeEscalationUnitOfWork, relay: FakeRelay, ctx: EscalationContext) -> FastAPI:
-    app = create_http_app(
-        title="escalation (unit)",
-        description="",
-        lifespan=_no_lifespan,
-        routers=[escalation_router()],
-        broker=KafkaBroker("127.0.0.1:9"),
-    )
-    setup_dishka(make_async_container(SlackFakes(service, relay, ctx)), app)
-    return app
+    return fake_app(SlackFakes(service, relay, ctx))
 
 
 @pytest.fixture
@@ -456,20 +419,12 @@ async def test_a_reply_address_with_an_expiry_no_date_can_hold_is_refused_not_a_
 async def test_slack_switched_off_answers_404_not_a_5xx(
     service: FakeEscalationUnitOfWork, relay: FakeRelay, ctx: EscalationContext
 ) -> None:
-    app = create_http_app(
-        title="escalation (unit)",
-        description="",
-        lifespan=_no_lifespan,
-        routers=[escalation_router()],
-        broker=KafkaBroker("127.0.0.1:9"),
-    )
-
     class NoSlack(Fakes):
         @provide
         def settings(self) -> EscalationSettings:
             return EscalationSettings(env="dev", slack_enabled=False)
 
-    setup_dishka(make_async_container(NoSlack(service, relay, ctx)), app)
+    app = fake_app(NoSlack(service, relay, ctx))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://escalation") as http:
         body = press_body("k1 a t")

@@ -15,10 +15,7 @@ from tests.unit.escalation.test_http import (  # noqa: F401  (fixtures)
     ALL_SCOPES,
     REPORTS,
     app,
-    case_id,
     client,
-    relay,
-    service,
 )
 from tests.unit.fakes.escalation import FakeEscalationUnitOfWork
 
@@ -86,7 +83,7 @@ async def test_a_page_is_one_to_two_hundred_records(
 
 async def test_the_route_is_for_coordinators_only_never_a_key(
     client: httpx.AsyncClient,  # noqa: F811  (the HTTP tests' fixture)
-    case_id: str,  # noqa: F811
+    case_id: str,
 ) -> None:
     assert (await client.get("/v1/audit")).status_code == 401
     for refused in (bearer("resp-a"), bearer("worker-1"), ALL_SCOPES, REPORTS):
@@ -96,8 +93,8 @@ async def test_the_route_is_for_coordinators_only_never_a_key(
 
 async def test_the_route_shows_actions_and_configuration_changes_without_whom_they_concern(
     client: httpx.AsyncClient,  # noqa: F811  (the HTTP tests' fixtures)
-    service: FakeEscalationUnitOfWork,  # noqa: F811
-    case_id: str,  # noqa: F811
+    service: FakeEscalationUnitOfWork,
+    case_id: str,
     ctx: EscalationContext,
 ) -> None:
     coord = bearer("coord-1")

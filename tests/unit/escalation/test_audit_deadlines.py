@@ -15,10 +15,7 @@ from tests.escalation_support import bearer
 from tests.unit.escalation.conftest import NOW, Clock
 from tests.unit.escalation.test_http import (  # noqa: F401  (fixtures)
     app,
-    case_id,
     client,
-    relay,
-    service,
 )
 
 LATER = NOW + timedelta(minutes=5)
@@ -48,7 +45,7 @@ def _at(value: str | None) -> datetime | None:
 
 async def test_list_and_view_show_the_deadline_of_the_wait_the_case_is_in(
     client: httpx.AsyncClient,  # noqa: F811  (the HTTP tests' fixtures)
-    case_id: str,  # noqa: F811
+    case_id: str,
     clock: Clock,
 ) -> None:
     coord, responder = bearer("coord-1"), bearer("resp-a")

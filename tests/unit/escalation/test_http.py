@@ -43,7 +43,6 @@ from tests.unit.escalation.conftest import (
     GRANT_KEY,
     LINK_SECRET,
     NOW,
-    STAFF,
     Clock,
     checkin,
     link_token,
@@ -139,30 +138,12 @@ async def _no_lifespan(_app: FastAPI) -> AsyncIterator[None]:
 
 
 @pytest.fixture
-def relay() -> FakeRelay:
-    return FakeRelay()
-
-
-@pytest.fixture
-async def service() -> FakeEscalationUnitOfWork:
-    """The unit of work behind the routes, with ``STAFF`` (worker-1, worker-2 employees)."""
-    work = FakeEscalationUnitOfWork()
-    async with work:
-        await work.directory.apply(STAFF)
-    return work
-
-
-@pytest.fixture
-async def case_id(service: FakeEscalationUnitOfWork, ctx: EscalationContext) -> str:
-    """A case about worker-1, alerting resp-a."""
-    async with service:
-        await handle_checkins([checkin("c-1", "worker-1", wants_contact=True)], service, ctx)
-    (opened,) = service.tables.cases
-    return opened
-
-
-@pytest.fixture
 def app(service: FakeEscalationUnitOfWork, relay: FakeRelay, ctx: EscalationContext) -> FastAPI:
+    return fake_app(Fakes(service, relay, ctx))
+
+
+def fake_app(fakes: Provider) -> FastAPI:
+    """The escalation service's routes over ``fakes`` (no lifespan, no broker running)."""
     app = create_http_app(
         title="escalation (unit)",
         description="",
@@ -170,7 +151,7 @@ def app(service: FakeEscalationUnitOfWork, relay: FakeRelay, ctx: EscalationCont
         routers=[escalation_router()],
         broker=KafkaBroker("127.0.0.1:9"),
     )
-    setup_dishka(make_async_container(Fakes(service, relay, ctx)), app)
+    setup_dishka(make_async_container(fakes), app)
     return app
 
 

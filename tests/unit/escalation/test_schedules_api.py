@@ -10,24 +10,20 @@ from typing import Any
 import httpx
 import icalendar
 import pytest
-from dishka import make_async_container, provide
-from dishka.integrations.fastapi import setup_dishka
+from dishka import provide
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
 from kinship_escalation.domain.policies import EscalationPolicy
-from kinship_escalation.entrypoints.http import escalation_router
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.detection import handle_checkins
 from kinship_escalation.handlers.schedules import policies_targeting, token_hash
 from kinship_escalation.settings import EscalationSettings
 from kinship_runtime.access import policies
 from kinship_runtime.access_log import AccessLog
-from kinship_runtime.http import create_http_app
 from tests.escalation_support import bearer
-from tests.unit.escalation.conftest import NOW, STAFF, Clock, checkin, context
-from tests.unit.escalation.test_http import Fakes, _no_lifespan
+from tests.unit.escalation.conftest import NOW, Clock, checkin, context
+from tests.unit.escalation.test_http import Fakes, fake_app
 from tests.unit.fakes.escalation import FakeEscalationUnitOfWork
 from tests.unit.fakes.relay import FakeRelay
 
@@ -73,24 +69,8 @@ def ctx(clock: Clock) -> EscalationContext:
 
 
 @pytest.fixture
-async def service() -> FakeEscalationUnitOfWork:
-    work = FakeEscalationUnitOfWork()
-    async with work:
-        await work.directory.apply(STAFF)
-    return work
-
-
-@pytest.fixture
 def app(service: FakeEscalationUnitOfWork, ctx: EscalationContext) -> FastAPI:
-    app = create_http_app(
-        title="escalation (unit)",
-        description="",
-        lifespan=_no_lifespan,
-        routers=[escalation_router()],
-        broker=KafkaBroker("127.0.0.1:9"),
-    )
-    setup_dishka(make_async_container(OnCallFakes(service, FakeRelay(), ctx)), app)
-    return app
+    return fake_app(OnCallFakes(service, FakeRelay(), ctx))
 
 
 @pytest.fixture
