@@ -1,5 +1,5 @@
 # Kinship: the two commands are `make run` (the platform with a demo) and `make test` (everything).
-.PHONY: bootstrap up down run demo status test lint typecheck contracts catalogue containers helm unit integration bench
+.PHONY: bootstrap up down run demo status test lint typecheck contracts catalogue containers helm k8s unit integration bench
 
 UV ?= uv
 
@@ -47,16 +47,25 @@ containers:
 helm:
 	@bash scripts/check-helm.sh
 
+# The chart installed, upgraded and uninstalled on a real Kubernetes API server (etcd,
+# kube-apiserver and kube-controller-manager on 127.0.0.1, no kubelet; docs/kubernetes.md).
+# The first run builds the API server from the Go module proxy (minutes); tests/k8s starts it
+# and always stops it (also when pytest dies: the script's watchdog). Needs helm (make helm).
+k8s: bootstrap helm
+	@bash scripts/k8s.sh provision
+	$(UV) run pytest tests/k8s -q -p no:cacheprovider
+
 unit: bootstrap
 	$(UV) run pytest tests/unit -q
 
 integration: bootstrap
 	$(UV) run pytest tests/integration tests/e2e -q
 
-# The whole suite: static checks, contract compatibility, unit, integration and e2e tests.
-# Integration tests start their own Kafka and PostgreSQL on test ports (see tests/conftest.py).
-test: bootstrap lint typecheck contracts containers helm
-	$(UV) run pytest -q -p no:cacheprovider
+# The whole suite: static checks, contract compatibility, the chart on a real API server, unit,
+# integration and e2e tests. Integration tests start their own Kafka and PostgreSQL on test
+# ports (see tests/conftest.py).
+test: bootstrap lint typecheck contracts containers helm k8s
+	$(UV) run pytest -q -p no:cacheprovider --ignore=tests/k8s
 
 bench: bootstrap
 	$(UV) run python bench/checkin_throughput.py
