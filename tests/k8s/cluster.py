@@ -106,14 +106,15 @@ class Kube:
         items: list[Obj] = self.get(path)["items"]
         return items
 
-    def create(self, obj: Obj, *, dry_run: bool = False) -> Obj:
+    def create(self, obj: Obj, *, dry_run: bool = False, field_validation: str = "Strict") -> Obj:
         """POST an object to its collection (``dryRun=All``: validated and admitted, not
-        stored); raises ApiError with the server's message when refused."""
+        stored; ``field_validation``: Strict refuses unknown fields, Warn and Ignore drop
+        them); raises ApiError with the server's message when refused."""
         if obj["kind"] == "Namespace":
             path = "/api/v1/namespaces"
         else:
             path = collection(obj["apiVersion"], obj["kind"], obj["metadata"]["namespace"])
-        params = {"fieldValidation": "Strict"}
+        params = {"fieldValidation": field_validation}
         if dry_run:
             params["dryRun"] = "All"
         return self._check(self.http.post(path, json=obj, params=params))

@@ -29,6 +29,7 @@ from tests.k8s.release import (
     RELEASE,
     default_install_values,
     make_secret_values,
+    stored_objects,
     write_values,
 )
 
@@ -154,3 +155,23 @@ def test_requests_above_limits_pass_the_offline_checks_and_fail_the_install(
         in result.stderr
     )
     assert kube.items(collection("apps/v1", "Deployment", ns)) == []
+
+
+def test_an_unknown_field_is_refused_strictly_or_pruned_and_the_install_check_sees_it(
+    kube: Kube, rendered: list[Obj], namespace: Callable[[str], str]
+) -> None:
+    """A field the CRD does not know: refused with fieldValidation=Strict; dropped silently
+    otherwise (the server's default is Warn: helm prints a warning and carries on). The
+    tests' stored-versus-rendered comparison (release.stored_objects) reports the drop."""
+    ns = namespace("refusals")
+    topic = copy.deepcopy(by_kind(rendered, "KafkaTopic")["escalation.cases"])
+    topic["metadata"]["namespace"] = ns
+    topic["spec"]["retentionHours"] = 720  # Strimzi's field is config.retention.ms
+    with pytest.raises(ApiError) as refusal:
+        kube.create(topic)
+    assert 'unknown field "spec.retentionHours"' in refusal.value.message
+    kube.create(topic, field_validation="Ignore")
+    with pytest.raises(
+        AssertionError, match=r"KafkaTopic escalation.cases.spec.retentionHours: dropped"
+    ):
+        stored_objects(kube, [topic])
