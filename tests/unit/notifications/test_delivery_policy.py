@@ -108,6 +108,29 @@ def test_circuit_opens_after_failures_and_closes_after_a_success() -> None:
     assert breaker.allows("hooks.example", NOW)
 
 
+def test_after_the_cool_down_only_one_trial_goes_through() -> None:
+    breaker = CircuitBreaker(threshold=1, cool_down=timedelta(seconds=30))
+    breaker.failed("hooks.example", NOW)
+    later = NOW + timedelta(seconds=30)
+    assert breaker.allows("hooks.example", later)  # the trial
+    assert not breaker.allows("hooks.example", later)  # concurrent deliveries wait
+    assert not breaker.allows("hooks.example", later + timedelta(seconds=29))
+    breaker.failed("hooks.example", later + timedelta(seconds=1))  # the trial failed
+    assert not breaker.allows("hooks.example", later + timedelta(seconds=30))
+    assert breaker.allows("hooks.example", later + timedelta(seconds=31))  # the next trial
+    breaker.succeeded("hooks.example")
+    assert breaker.allows("hooks.example", later + timedelta(seconds=31))
+    assert breaker.allows("hooks.example", later + timedelta(seconds=31))
+
+
+def test_a_trial_that_never_reports_back_lets_another_through_after_the_cool_down() -> None:
+    breaker = CircuitBreaker(threshold=1, cool_down=timedelta(seconds=30))
+    breaker.failed("hooks.example", NOW)
+    assert breaker.allows("hooks.example", NOW + timedelta(seconds=30))
+    assert not breaker.allows("hooks.example", NOW + timedelta(seconds=59))
+    assert breaker.allows("hooks.example", NOW + timedelta(seconds=60))
+
+
 def test_signature_is_hmac_sha256_of_the_body() -> None:
     body = b'{"alert_id": "a-1"}'
     expected = hmac.new(b"secret", body, hashlib.sha256).hexdigest()
