@@ -175,7 +175,6 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
         parse=parse_directory,
         store=store_directory,
         description="The directory: teams and programme roles.",
-        owns_dead_letters=False,  # the check-in service dead-letters invalid directory records
     ),
     Subscription(
         OUTREACH_PREFERENCES,
@@ -183,7 +182,6 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
         parse=parse_outreach,
         store=store_outreach,
         description="People's outreach preferences by subject id: may a peer reach out?",
-        owns_dead_letters=False,  # the check-in service publishes it and owns its dead letters
     ),
     Subscription(
         ERASURE_REQUESTED,
@@ -191,7 +189,6 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
         parse=parse_records(ErasureRequested),
         store=store_erasures,
         description="Erasure requests: forget what is kept by the person's id.",
-        owns_dead_letters=False,  # the check-in service dead-letters invalid requests
     ),
     Subscription(
         ERASURE_SUBJECTS,
