@@ -14,7 +14,7 @@ from kinship_notifications.adapters.templates import Templates
 from kinship_notifications.domain.channels import (
     ChannelKind,
     TemplateFailedError,
-    choose_address,
+    contact_plan,
     webhook_body,
 )
 from kinship_notifications.domain.policy import (
@@ -139,12 +139,12 @@ def test_signature_is_hmac_sha256_of_the_body() -> None:
 
 def test_channel_order_is_webhook_then_slack_then_email() -> None:
     both = Channels(email="p@example.org", webhook="https://hooks.example/p")
-    address = choose_address(both)
-    assert address is not None and address.channel is ChannelKind.WEBHOOK
+    address = contact_plan(both)[0].address
+    assert address.channel is ChannelKind.WEBHOOK
     assert address.endpoint == "https://hooks.example/p"
-    email = choose_address(Channels(email="p@example.org"))
-    assert email is not None and email.endpoint == "smtp:example.org"
-    assert choose_address(Channels()) is None
+    email = contact_plan(Channels(email="p@example.org"))[0].address
+    assert email.endpoint == "smtp:example.org"
+    assert contact_plan(Channels()) == []
 
 
 def test_every_endpoint_has_its_own_secret_derived_from_the_master_secret() -> None:

@@ -60,16 +60,6 @@ MailSystem = Annotated[Actor, Depends(allow(scopes=[Scope.EMAIL_INBOUND]))]
 """The mail system's key (scope ``email:inbound``); never a person."""
 
 
-class _ContextClock(Clock):
-    """The service's clock for ``SignatureVerifier`` (tests move it)."""
-
-    def __init__(self, ctx: EscalationContext) -> None:
-        self._ctx = ctx
-
-    def now(self) -> float:
-        return self._ctx.clock().timestamp()
-
-
 def slack_request_problem(
     secret: str, body: bytes, headers: Mapping[str, str], now: float
 ) -> str | None:
