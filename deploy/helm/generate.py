@@ -12,9 +12,9 @@ it is typed by hand:
 - **services**: each service's wiring is built as ``python -m kinship_<service>`` builds it
   (nothing connects): the subscribers its ``entrypoints/consumers.py`` registers give the
   topics it reads and its consumer groups; the events it declares it produces
-  (``KinshipService.produces``, what its outbox relays) give the topics it writes; every
-  consumed topic's ``.dlq`` is written too (``runtime.ingestion.DeadLetters``). Its settings
-  class gives its HTTP port, graceful timeout, and which settings are secrets (``SecretStr``)
+  (``ServiceParts.produces`` on ``app.state.kinship``, what its outbox relays) give the
+  topics it writes; every consumed topic's ``.dlq`` is written too
+  (``kinship_runtime.dead_letters.DeadLetters``). Its settings class gives its HTTP port, graceful timeout, and which settings are secrets (``SecretStr``)
   and which are required outside the dev profile (``SECRETS``): a secret it does not declare
   is not given to it. Its plain settings (every other field) bound what the chart may set in
   its environment; its migration Job gets only what ``MigrationSettings`` declares (the
