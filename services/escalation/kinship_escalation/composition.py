@@ -8,13 +8,13 @@ import asyncpg
 from dishka import Provider, Scope, from_context, provide
 from fastapi import FastAPI
 
+from kinship_contracts.resources import load_catalogue
 from kinship_contracts.topics import (
     ERASURE_RECEIPTS,
     ESCALATION_CASES,
     GROUP_SESSIONS,
     NOTIFICATION_REQUESTS,
 )
-from kinship_escalation.adapters.files import load_catalogue
 from kinship_escalation.adapters.postgres import PostgresEscalationUnitOfWork
 from kinship_escalation.adapters.subject_records import PostgresSubjectRecords
 from kinship_escalation.domain.links import AckLinks
