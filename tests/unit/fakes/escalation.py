@@ -760,7 +760,7 @@ class FakeErasure(_Part):
             "subject_dead_letter_keys": self._shred(subjects),
         }
 
-    async def note_done(
+    async def erasure_done(
         self,
         erasure_id: str,
         stage: ErasureStage,

@@ -1282,7 +1282,7 @@ class PostgresErasure(_Statements):
             "subject_dead_letter_keys": await shred_dead_letters(conn, subjects),
         }
 
-    async def note_done(
+    async def erasure_done(
         self,
         erasure_id: str,
         stage: ErasureStage,
