@@ -59,8 +59,7 @@ async def store_signals(
 ) -> None:
     """Act on a batch of signals, each once."""
     async with uow:
-        fresh = await uow.first_time("signals", [signal.id for signal in signals])
-        await handle_signals([s for s in signals if s.id in fresh], uow, ctx)
+        await handle_signals(signals, uow, ctx)
 
 
 async def store_receipts(
@@ -70,8 +69,7 @@ async def store_receipts(
 ) -> None:
     """Act on a batch of delivery receipts, each once."""
     async with uow:
-        fresh = await uow.first_time("receipts", [receipt.id for receipt in receipts])
-        await handle_receipts([r for r in receipts if r.id in fresh], uow, ctx)
+        await handle_receipts(receipts, uow, ctx)
 
 
 async def store_directory(
