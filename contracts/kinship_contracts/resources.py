@@ -1,8 +1,9 @@
 """Support resources sent to people: crisis lines, the employee assistance programme, guides."""
 
 from enum import StrEnum
+from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 
 from kinship_contracts.base import PlatformModel
 
@@ -85,3 +86,14 @@ def select(
     local = [r for r in chosen if country is not None and country in r.countries]
     general = [r for r in chosen if not r.countries]
     return local + general
+
+
+_CATALOGUE = TypeAdapter(list[SupportResource])
+
+
+def load_catalogue(path: Path | None) -> tuple[SupportResource, ...]:
+    """An organisation's catalogue (a JSON list of resources: the format the check-in and
+    escalation services both read at start), or the built-in one when there is no file."""
+    if path is None:
+        return DEFAULT_CATALOGUE
+    return tuple(_CATALOGUE.validate_json(path.read_bytes()))

@@ -32,6 +32,10 @@ class TopicSpec:
     compacted: bool = False
     ingestion: bool = False
     """Published by other systems: validated on arrival, with a dead-letter topic."""
+    dead_letter_owner: str | None = None
+    """The one consuming service that dead-letters this topic's records that fail validation,
+    so that a bad record gives one dead letter however many services read it (the others skip
+    it). Records that fail processing are dead-lettered by whichever consumer failed them."""
 
     @property
     def dead_letter(self) -> str:
@@ -69,6 +73,7 @@ CHECKINS_SUBMITTED = TopicSpec(
     event_type="kinship.checkin.submitted.v1",
     description="Check-ins from people or from systems on their behalf.",
     ingestion=True,
+    dead_letter_owner="checkin",
 )
 CHECKINS_RECORDED = TopicSpec(
     name="wellbeing.checkins.recorded",
@@ -77,6 +82,7 @@ CHECKINS_RECORDED = TopicSpec(
     event_type="kinship.checkin.recorded.v1",
     description="Validated, persisted check-ins: pseudonymous, without notes, with scores.",
     retention_ms=30 * DAY_MS,
+    dead_letter_owner="escalation",
 )
 CHECKINS_URGENT = TopicSpec(
     name="wellbeing.checkins.urgent",
@@ -87,6 +93,7 @@ CHECKINS_URGENT = TopicSpec(
     "that no backlog on wellbeing.checkins.recorded can delay them.",
     partitions=3,
     retention_ms=30 * DAY_MS,
+    dead_letter_owner="escalation",
 )
 SIGNALS_SUBMITTED = TopicSpec(
     name="wellbeing.signals.submitted",
@@ -96,6 +103,7 @@ SIGNALS_SUBMITTED = TopicSpec(
     description="Signals: critical-incident exposure, overtime, on-call load, absence.",
     partitions=6,
     ingestion=True,
+    dead_letter_owner="escalation",
 )
 DIRECTORY_PEOPLE = TopicSpec(
     name="directory.people",
@@ -106,6 +114,7 @@ DIRECTORY_PEOPLE = TopicSpec(
     partitions=6,
     compacted=True,
     ingestion=True,
+    dead_letter_owner="checkin",
 )
 KUDOS_SUBMITTED = TopicSpec(
     name="recognition.kudos.submitted",
@@ -115,6 +124,7 @@ KUDOS_SUBMITTED = TopicSpec(
     description="Kudos between colleagues.",
     partitions=6,
     ingestion=True,
+    dead_letter_owner="recognition",
 )
 
 ESCALATION_CASES = TopicSpec(
@@ -125,6 +135,7 @@ ESCALATION_CASES = TopicSpec(
     description="Every case transition; also voluntary group-session proposals.",
     partitions=6,
     retention_ms=30 * DAY_MS,
+    dead_letter_owner="recognition",
 )
 GROUP_SESSIONS = TopicSpec(
     name="escalation.cases",
@@ -134,6 +145,7 @@ GROUP_SESSIONS = TopicSpec(
     description="Voluntary group-session proposals for a team's coordinators.",
     partitions=6,
     retention_ms=30 * DAY_MS,
+    dead_letter_owner="recognition",
 )
 """The second event type on ``escalation.cases`` (told apart by ``ce_type``)."""
 NOTIFICATION_REQUESTS = TopicSpec(
@@ -143,6 +155,7 @@ NOTIFICATION_REQUESTS = TopicSpec(
     event_type="kinship.notification.requested.v1",
     description="Messages to deliver: alerts to responders, resources and reminders to people.",
     partitions=12,
+    dead_letter_owner="notifications",
 )
 NOTIFICATION_RECEIPTS = TopicSpec(
     name="notifications.receipts",
@@ -151,6 +164,7 @@ NOTIFICATION_RECEIPTS = TopicSpec(
     event_type="kinship.notification.receipt.v1",
     description="What happened to each request: delivered, failed or suppressed.",
     partitions=6,
+    dead_letter_owner="escalation",
 )
 
 PULSE_SUBMITTED = TopicSpec(
@@ -161,6 +175,7 @@ PULSE_SUBMITTED = TopicSpec(
     description="Programme pulse-survey answers from survey tools (reported only for k ≥ 5).",
     partitions=6,
     ingestion=True,
+    dead_letter_owner="recognition",
 )
 
 RECOGNITION_AWARDS = TopicSpec(
@@ -183,6 +198,7 @@ ERASURE_REQUESTED = TopicSpec(
     partitions=3,
     retention_ms=7 * DAY_MS,
     ingestion=True,
+    dead_letter_owner="checkin",
 )
 ERASURE_SUBJECTS = TopicSpec(
     name="privacy.erasure.subjects",
@@ -193,6 +209,7 @@ ERASURE_SUBJECTS = TopicSpec(
     "(the only one that can link them to a person). Kept 7 days.",
     partitions=3,
     retention_ms=7 * DAY_MS,
+    dead_letter_owner="escalation",
 )
 ERASURE_RECEIPTS = TopicSpec(
     name="privacy.erasure.receipts",
@@ -203,6 +220,7 @@ ERASURE_RECEIPTS = TopicSpec(
     "is gone. No personal data.",
     partitions=3,
     retention_ms=30 * DAY_MS,
+    dead_letter_owner="checkin",
 )
 
 OUTREACH_PREFERENCES = TopicSpec(
@@ -214,6 +232,7 @@ OUTREACH_PREFERENCES = TopicSpec(
     "the check-in service; compacted, a null value forgets the subject.",
     partitions=6,
     compacted=True,
+    dead_letter_owner="escalation",
 )
 
 TOPICS: tuple[TopicSpec, ...] = (

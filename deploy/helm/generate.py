@@ -10,18 +10,19 @@ it is typed by hand:
   config, and its ``<name>.dlq`` dead-letter topic. ``ensure_topics`` runs here against a
   capturing stand-in for the Kafka admin client, so a change there shows up here.
 - **services**: each service's wiring is built as ``python -m kinship_<service>`` builds it
-  (nothing connects): the subscribers its ``entrypoints/consumers.py`` registers give the
-  topics it reads and its consumer groups; the events it declares it produces
-  (``KinshipService.produces``, what its outbox relays) give the topics it writes; every
-  consumed topic's ``.dlq`` is written too (``runtime.ingestion.DeadLetters``). Its settings
-  class gives its HTTP port, graceful timeout, and which settings are secrets (``SecretStr``)
-  and which are required outside the dev profile (``SECRETS``): a secret it does not declare
-  is not given to it. Its plain settings (every other field) bound what the chart may set in
-  its environment; its migration Job gets only what ``MigrationSettings`` declares (the
-  database). A secret that several services read, but not all four, is one value among them
-  (a key one signs with and another verifies), except those that are one per service.
-  Services that read ``KINSHIP_CHECKIN_API_KEY`` ask the check-in service's vault; the scopes
-  their key needs (``VAULT_SCOPES``) are a deployment fact checked against that.
+  (nothing connects): the subscribers its ``entrypoints/consumers.py`` registers give the topics
+  it reads and its consumer groups; the events it declares it produces
+  (``ServiceParts.produces`` on ``app.state.kinship``, what its outbox relays) give the topics
+  it writes; every consumed topic's ``.dlq`` is written too
+  (``kinship_runtime.dead_letters.DeadLetters``). Its settings class gives its HTTP port,
+  graceful timeout, and which settings are secrets (``SecretStr``) and which are required
+  outside the dev profile (``SECRETS``): a secret it does not declare is not given to it. Its
+  plain settings (every other field) bound what the chart may set in its environment; its
+  migration Job gets only what ``MigrationSettings`` declares (the database). A secret that
+  several services read, but not all four, is one value among them (a key one signs with and
+  another verifies), except those that are one per service. Services that read
+  ``KINSHIP_CHECKIN_API_KEY`` ask the check-in service's vault; the scopes their key needs
+  (``VAULT_SCOPES``) are a deployment fact checked against that.
 - **console**: the web console (``services/console``, no Kafka) has no ``SECRETS`` list: its
   secrets are its ``SecretStr`` settings, required when the field has no default (the OIDC
   client secret, the session key) and, as every service's, its database URL (the default is

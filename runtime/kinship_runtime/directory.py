@@ -38,6 +38,12 @@ class DirectoryProjection:
         self._keep_contact = keep_contact
         self._subject_of = subject_of
 
+    @staticmethod
+    async def forget(conn: Connection, person_id: str) -> int:
+        """Remove ``person_id`` from the projection (erasure); the rows removed (0 or 1)."""
+        status = await conn.execute("DELETE FROM directory_people WHERE person_id = $1", person_id)
+        return int(status.rsplit(" ", 1)[-1])
+
     async def apply(self, conn: Connection, changes: Sequence[DirectoryChange]) -> None:
         """Upsert and remove people; the last change per person in the batch wins."""
         latest = latest_per_person(changes)

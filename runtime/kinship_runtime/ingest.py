@@ -10,8 +10,9 @@ Every subscriber does the same things, declared once here:
 4. if storing fails for a reason that will not go away, retry record by record (a bounded
    number of tries each) so that one poisonous record never costs its neighbours; transient
    failures (database or broker away) are waited out instead, holding the partition;
-5. dead-letter what could not be used (rejections only when this service owns the topic's
-   dead letters: one owner per ingestion topic), wake the outbox relay, commit.
+5. dead-letter what could not be used (rejections only when this service is the topic's
+   ``dead_letter_owner``: one owner per topic, declared in the contracts), wake the outbox
+   relay, commit.
 """
 
 import logging
@@ -64,9 +65,6 @@ class Subscription(Generic[T]):
     parse: Parse[T]
     store: Callable[..., Awaitable[object]]
     description: str
-    owns_dead_letters: bool = True
-    """Whether invalid records go to the topic's dead-letter topic from this service (one
-    owner per ingestion topic; other consumers skip them)."""
     max_records: int | None = None
     """Batch size; the service's ``ingest_max_records`` when None."""
 
@@ -93,7 +91,7 @@ def ingest(
 
     async def consume(message: KafkaMessage) -> None:
         accepted, rejected = subscription.parse(records_of(message))
-        if not subscription.owns_dead_letters:
+        if topic.dead_letter_owner != settings.service_name:
             if rejected:
                 log.info(
                     "skipped invalid records (another service dead-letters them)",

@@ -91,11 +91,6 @@ class Outage:
         self._log = logger
         self.retries = 0
 
-    @property
-    def ongoing(self) -> bool:
-        """Whether an outage is in progress."""
-        return self.retries > 0
-
     def failed(self, error: BaseException) -> None:
         """An attempt failed transiently."""
         if self.retries == 0:

@@ -123,7 +123,7 @@ class SupervisedLoop:
                         type(error).__name__,
                         exc_info=error,
                     )
-                await self._pause(self._backoff.delay())
+                await self._back_off(self._backoff.delay())
                 continue
             self._round_started = None
             self._failing_since = None
@@ -134,6 +134,12 @@ class SupervisedLoop:
                 await self._pause(self._poll)
             else:
                 await asyncio.sleep(0)  # let other tasks in between busy rounds
+
+    async def _back_off(self, seconds: float) -> None:
+        # After a failure only stopping cuts the wait short, not a wake(): a relay woken by
+        # every commit would otherwise retry a failing round at once, without backoff.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

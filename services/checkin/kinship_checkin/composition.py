@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from kinship_checkin.adapters.postgres import PostgresCheckinUnitOfWork
 from kinship_checkin.domain.privacy import NoteCipher
-from kinship_checkin.domain.support import CrisisResources, load_crisis_resources
+from kinship_checkin.domain.support import CrisisResources, crisis_resources
 from kinship_checkin.entrypoints.consumers import SUBSCRIPTIONS
 from kinship_checkin.entrypoints.http import checkin_router
 from kinship_checkin.handlers.erasure import ErasureTopics, erasure_topics
@@ -16,6 +16,7 @@ from kinship_checkin.handlers.outreach import OutreachTopic
 from kinship_checkin.handlers.ports import CheckinUnitOfWork
 from kinship_checkin.handlers.recording import RecordingTopics
 from kinship_checkin.settings import CheckinSettings
+from kinship_contracts.resources import load_catalogue
 from kinship_contracts.topics import (
     CHECKINS_RECORDED,
     CHECKINS_URGENT,
@@ -61,7 +62,7 @@ class CheckinProvider(Provider):
     @provide
     def crisis_resources(self, settings: CheckinSettings) -> CrisisResources:
         """Crisis resources for the immediate answer."""
-        return load_crisis_resources(settings.crisis_resources_file)
+        return crisis_resources(load_catalogue(settings.crisis_resources_file))
 
     @provide
     def directory(self) -> DirectoryProjection:

@@ -8,13 +8,13 @@ import asyncpg
 from dishka import Provider, Scope, from_context, provide
 from fastapi import FastAPI
 
+from kinship_contracts.resources import load_catalogue
 from kinship_contracts.topics import (
     ERASURE_RECEIPTS,
     ESCALATION_CASES,
     GROUP_SESSIONS,
     NOTIFICATION_REQUESTS,
 )
-from kinship_escalation.adapters.files import load_catalogue
 from kinship_escalation.adapters.postgres import PostgresEscalationUnitOfWork
 from kinship_escalation.adapters.subject_records import PostgresSubjectRecords
 from kinship_escalation.domain.links import AckLinks
@@ -23,6 +23,7 @@ from kinship_escalation.domain.rules import DetectionRules
 from kinship_escalation.domain.sealing import CaseNoteCipher
 from kinship_escalation.entrypoints.consumers import SUBSCRIPTIONS
 from kinship_escalation.entrypoints.http import escalation_router
+from kinship_escalation.entrypoints.slack_http import ReplayGuard
 from kinship_escalation.entrypoints.timers import TimerWorker
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
@@ -69,6 +70,11 @@ class EscalationProvider(Provider):
             reopen_within=timedelta(days=settings.reopen_days),
             console_url=settings.console_url,
         )
+
+    @provide
+    def replays(self) -> ReplayGuard:
+        """The Slack presses seen in the last five minutes (one memory per process)."""
+        return ReplayGuard()
 
     @provide
     def directory(self) -> DirectoryProjection:

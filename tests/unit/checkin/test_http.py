@@ -10,7 +10,7 @@ from dishka import Provider, Scope, provide
 from pydantic import SecretStr
 
 from kinship_checkin.domain.privacy import NoteCipher
-from kinship_checkin.domain.support import CrisisResources, load_crisis_resources
+from kinship_checkin.domain.support import CrisisResources, crisis_resources
 from kinship_checkin.entrypoints.http import checkin_router
 from kinship_checkin.handlers.erasure import ErasureTopics
 from kinship_checkin.handlers.outreach import OutreachTopic
@@ -18,6 +18,7 @@ from kinship_checkin.handlers.ports import CheckinUnitOfWork
 from kinship_checkin.handlers.recording import RecordingTopics
 from kinship_checkin.settings import CheckinSettings
 from kinship_contracts.directory import Role
+from kinship_contracts.resources import DEFAULT_CATALOGUE
 from kinship_runtime.access import PeopleDirectory, Person, RateLimits
 from kinship_runtime.identity import IdentityVerifier
 from kinship_runtime.outbox import OutboxRelay
@@ -99,7 +100,7 @@ class Fakes(Provider):
 
     @provide
     def crisis(self) -> CrisisResources:
-        return load_crisis_resources(None)
+        return crisis_resources(DEFAULT_CATALOGUE)
 
     @provide
     def settings(self) -> CheckinSettings:
@@ -150,7 +151,7 @@ async def test_http_critical_checkin_response_carries_the_crisis_resources(
     response = await client.post("/v1/checkins", json=body, headers=AUTH)
     assert response.status_code == 202
     support = response.json()["immediate_support"]
-    expected = [r.name for r in load_crisis_resources(None).resources]
+    expected = [r.name for r in crisis_resources(DEFAULT_CATALOGUE).resources]
     assert [item["name"] for item in support] == expected
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from kinship_checkin.domain.checkins import needs_immediate_support
 from kinship_checkin.domain.privacy import NoteCipher
-from kinship_checkin.domain.support import PEER_OUTREACH, load_crisis_resources
+from kinship_checkin.domain.support import PEER_OUTREACH, crisis_resources
 from kinship_checkin.handlers.directory import apply_directory
 from kinship_checkin.handlers.recording import (
     EVENT_SOURCE,
@@ -20,7 +20,12 @@ from kinship_checkin.handlers.recording import (
 )
 from kinship_contracts.checkins import CheckinSubmitted
 from kinship_contracts.directory import DirectoryChange, DirectoryPerson
-from kinship_contracts.resources import ResourceKind, SupportResource
+from kinship_contracts.resources import (
+    DEFAULT_CATALOGUE,
+    ResourceKind,
+    SupportResource,
+    load_catalogue,
+)
 from kinship_runtime.outbox import OutboxMessage
 from tests.unit.fakes.checkin import FakeCheckinUnitOfWork, submitted
 
@@ -263,7 +268,7 @@ async def test_without_an_urgent_topic_critical_checkins_go_only_to_recorded() -
 
 
 def test_the_builtin_crisis_resources_include_emergency_a_helpline_and_the_peer_responder() -> None:
-    resources = load_crisis_resources(None).resources
+    resources = crisis_resources(DEFAULT_CATALOGUE).resources
     names = [resource.name for resource in resources]
     assert "Emergency services" in names and "Find a helpline" in names
     assert resources[-1] == PEER_OUTREACH
@@ -282,7 +287,7 @@ def test_an_organisations_catalogue_replaces_the_defaults_and_keeps_only_crisis_
     eap = SupportResource(
         kind=ResourceKind.EMPLOYEE_ASSISTANCE, name="EAP", description="24/7", contact="0800 1"
     )
-    assert load_crisis_resources(path).resources == (eap, PEER_OUTREACH)
+    assert crisis_resources(load_catalogue(path)).resources == (eap, PEER_OUTREACH)
 
 
 # Directory -------------------------------------------------------------------

@@ -165,7 +165,7 @@ def signal(id_: str, at: datetime, **about: str) -> SignalSubmitted:
 def receipt(alert_id: str, status: str = "failed", kind: str = "alert") -> NotificationReceipt:
     """A delivery receipt for an alert."""
     return NotificationReceipt(
-        id=f"r-{alert_id}-{status}",
+        id=f"r-{alert_id}-{kind}-{status}",
         request_id=f"alert:{alert_id}",
         kind=MessageKind(kind),
         status=DeliveryStatus(status),

@@ -118,16 +118,6 @@ def test_a_round_of_alerts_remembers_each_person_once_in_order() -> None:
     assert stored.alerted == ["r1", "r2"]
 
 
-def test_a_repeat_alerts_the_assigned_responder_or_else_the_last_alerted() -> None:
-    case, _ = Case.open("k1", "s1", None, [medium()], NOW)
-    stored = StoredCase(case, default_policy(60, 60))
-    assert stored.last_alerted() == []
-    stored.alert(["c1", "c2"])
-    assert stored.last_alerted() == ["c2"]
-    case.assign("r1", 1, 1, NOW)
-    assert stored.last_alerted() == ["r1"]
-
-
 def test_only_someone_alerted_or_the_responder_may_acknowledge() -> None:
     case, _ = Case.open("k1", "s1", None, [medium()], NOW)
     stored = StoredCase(case, default_policy(60, 60))

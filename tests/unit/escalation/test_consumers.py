@@ -42,16 +42,16 @@ async def fresh() -> FakeEscalationUnitOfWork:
 
 
 def test_subscriptions_name_their_consumers_and_dead_letter_owners() -> None:
-    declared = [(s.topic.name, s.purpose, s.owns_dead_letters) for s in SUBSCRIPTIONS]
+    declared = [(s.topic.name, s.purpose, s.topic.dead_letter_owner) for s in SUBSCRIPTIONS]
     assert declared == [
-        ("wellbeing.checkins.recorded", "checkins", True),
-        ("wellbeing.checkins.urgent", "urgent", True),
-        ("wellbeing.signals.submitted", "signals", True),
-        ("notifications.receipts", "receipts", True),
-        ("directory.people", "directory", False),  # the check-in service dead-letters it
-        ("privacy.outreach.preferences", "outreach", False),  # the check-in service's topic
-        ("privacy.erasure.requested", "erasure", False),  # so does it erasure requests
-        ("privacy.erasure.subjects", "erasure-subjects", True),
+        ("wellbeing.checkins.recorded", "checkins", "escalation"),
+        ("wellbeing.checkins.urgent", "urgent", "escalation"),
+        ("wellbeing.signals.submitted", "signals", "escalation"),
+        ("notifications.receipts", "receipts", "escalation"),
+        ("directory.people", "directory", "checkin"),
+        ("privacy.outreach.preferences", "outreach", "escalation"),
+        ("privacy.erasure.requested", "erasure", "checkin"),
+        ("privacy.erasure.subjects", "erasure-subjects", "escalation"),
     ]
 
 

@@ -22,6 +22,7 @@ from kinship_contracts.grants import read_grant
 from kinship_contracts.links import ConsentAnswer, mint_consent_token
 from kinship_escalation.domain.policies import OnCallRotation
 from kinship_escalation.entrypoints.http import escalation_router
+from kinship_escalation.entrypoints.slack_http import ReplayGuard
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.detection import handle_checkins
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
@@ -130,6 +131,10 @@ class Fakes(Provider):
     @provide
     def limits(self) -> RateLimits:
         return RateLimits.of("100/minute", "100/minute")
+
+    @provide
+    def replays(self) -> ReplayGuard:
+        return ReplayGuard()
 
 
 @asynccontextmanager

@@ -1,17 +1,11 @@
-"""Escalation policies (the old text form, progression, erasure), on-call rotations, the
-choice of responder. Per-team and per-severity choice: ``test_schedules_policies``."""
+"""On-call rotations and the choice of responder (``domain/policies``). The policy model
+itself (targets, old forms, choice per team and severity, progression): ``test_schedules_policies``."""
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-from pydantic import ValidationError
-
-from kinship_contracts.cases import Severity
 from kinship_escalation.domain.policies import (
     CoordinatorsTarget,
     EscalationPolicy,
-    EscalationStep,
-    NextAlert,
     NotifyMode,
     OnCallRotation,
     PeopleTarget,
@@ -20,167 +14,9 @@ from kinship_escalation.domain.policies import (
     RespondersTarget,
     ScheduleTarget,
     choose_responder,
-    default_policy,
 )
-from kinship_escalation.domain.schedules import escalation
 
 NOW = datetime(2026, 11, 24, 9, tzinfo=UTC)
-
-
-def test_there_is_one_policy_model_whichever_path_imports_it() -> None:
-    assert EscalationPolicy is escalation.EscalationPolicy
-    assert EscalationStep is escalation.EscalationStep
-    assert default_policy is escalation.default_policy
-
-
-def test_default_policy_is_responder_backup_then_coordinators() -> None:
-    policy = default_policy(300, 3600)
-    assert [(s.targets, s.timeout_seconds) for s in policy.steps] == [
-        ((RespondersTarget(),), 300),
-        ((RespondersTarget(),), 300),
-        ((CoordinatorsTarget(),), 300),
-    ]
-    assert [step["targets"] for step in policy.model_dump(mode="json")["steps"]] == [
-        [{"kind": "responders"}],
-        [{"kind": "responders"}],
-        [{"kind": "coordinators"}],
-    ]
-
-
-def test_policy_steps_repeat_at_most_five_times_and_targets_are_checked() -> None:
-    with pytest.raises(ValidationError):
-        EscalationStep.model_validate({"target": "responders", "timeout_seconds": 60, "repeat": 6})
-    with pytest.raises(ValidationError):
-        EscalationStep.model_validate({"target": "everyone", "timeout_seconds": 60})
-    with pytest.raises(ValidationError):
-        EscalationPolicy(steps=())
-
-
-@pytest.mark.parametrize(
-    ("text", "target"),
-    [
-        ("responders", RespondersTarget()),
-        ("coordinators", CoordinatorsTarget()),
-        ("rotation:night-shift", ScheduleTarget(schedule="night-shift")),
-        ("person:resp-a", PeopleTarget(people=("resp-a",))),
-        ("person:a:b", PeopleTarget(people=("a:b",))),
-    ],
-)
-def test_old_text_targets_are_read_and_written_back_as_objects(text: str, target: object) -> None:
-    step = EscalationStep.model_validate({"target": text, "timeout_seconds": 60})
-    assert step.targets == (target,)
-    assert "target" not in step.model_dump()
-    assert EscalationStep.model_validate_json(step.model_dump_json()) == step
-
-
-@pytest.mark.parametrize(
-    "target",
-    [
-        "everyone",
-        "responders:x",
-        "rotation:",
-        "rotation:Night",
-        "person:",
-        "person:has space",
-        {"kind": "team", "name": "x"},
-        {"kind": "schedule"},
-    ],
-)
-def test_malformed_targets_are_refused(target: object) -> None:
-    with pytest.raises(ValidationError):
-        EscalationStep.model_validate({"target": target, "timeout_seconds": 60})
-    with pytest.raises(ValidationError):
-        EscalationStep.model_validate({"targets": [target], "timeout_seconds": 60})
-
-
-def test_a_stored_policy_in_the_text_form_loads_with_the_settings_it_had() -> None:
-    stored = (
-        '{"name":"default","steps":[{"target":"rotation:weekday","timeout_seconds":300,'
-        '"repeat":2},{"target":"person:coord-1","timeout_seconds":600,"repeat":1}],'
-        '"contact_timeout_seconds":1800,"urgent_from":"critical",'
-        '"unanswered_interval_seconds":120}'
-    )
-    policy = EscalationPolicy.model_validate_json(stored)
-    assert [(step.targets, step.repeat) for step in policy.steps] == [
-        ((ScheduleTarget(schedule="weekday"),), 2),
-        ((PeopleTarget(people=("coord-1",)),), 1),
-        ((CoordinatorsTarget(),), 1),  # nobody is left at the end
-    ]
-    assert (policy.team_id, policy.severity) == (None, None)
-    assert policy.contact_timeout_seconds == 1800
-    assert (policy.urgent_from, policy.unanswered_interval_seconds) == (Severity.CRITICAL, 120)
-    assert EscalationPolicy.model_validate_json(policy.model_dump_json()) == policy
-
-
-def test_a_policy_stored_before_urgency_and_reminders_were_settings_gets_the_defaults() -> None:
-    policy = EscalationPolicy.model_validate(
-        {"steps": [{"target": "coordinators", "timeout_seconds": 60}]}
-    )
-    assert (policy.urgent_from, policy.unanswered_interval_seconds) == (Severity.HIGH, 900)
-
-
-def test_an_old_policy_of_ten_steps_still_loads_with_its_coordinators_step() -> None:
-    steps = [{"target": "responders", "timeout_seconds": 60}] * 10
-    policy = EscalationPolicy.model_validate({"steps": steps})
-    assert len(policy.steps) == 11 and policy.steps[-1].targets == (CoordinatorsTarget(),)
-    assert EscalationPolicy.model_validate(policy.model_dump()) == policy
-
-
-def test_high_severity_alerts_are_urgent_unless_the_policy_keeps_urgency_for_critical() -> None:
-    assert THREE_STEPS.urgent(Severity.HIGH) and THREE_STEPS.urgent(Severity.CRITICAL)
-    assert not THREE_STEPS.urgent(Severity.MEDIUM)
-    critical_only = THREE_STEPS.model_copy(update={"urgent_from": Severity.CRITICAL})
-    assert not critical_only.urgent(Severity.HIGH)
-    assert critical_only.urgent(Severity.CRITICAL)
-    with pytest.raises(ValidationError):
-        EscalationPolicy.model_validate(
-            {"steps": [{"target": "responders", "timeout_seconds": 1}], "urgent_from": "medium"}
-        )
-
-
-THREE_STEPS = EscalationPolicy.model_validate(
-    {
-        "steps": [
-            {"target": "responders", "timeout_seconds": 60, "repeat": 2},
-            {"target": "responders", "timeout_seconds": 60},
-            {"target": "coordinators", "timeout_seconds": 60},
-        ]
-    }
-)
-
-
-def test_a_step_repeats_before_the_next_step_is_alerted() -> None:
-    assert THREE_STEPS.after_timeout(1, 1) == NextAlert(1, 2)
-    assert THREE_STEPS.after_timeout(1, 2) == NextAlert(2, 1)
-    assert THREE_STEPS.after_timeout(2, 1) == NextAlert(3, 1)
-
-
-def test_an_attempt_beyond_the_repeats_moves_on() -> None:
-    # A rise to critical alerts the step once more than its repeats.
-    assert THREE_STEPS.after_timeout(2, 2) == NextAlert(3, 1)
-    assert THREE_STEPS.after_timeout(4, 1) == NextAlert(3, 1, unanswered=True)
-
-
-def test_the_last_step_repeats_per_its_policy_then_the_case_is_unanswered() -> None:
-    assert THREE_STEPS.after_timeout(3, 1) == NextAlert(3, 1, unanswered=True)
-    one_step = EscalationPolicy.model_validate(
-        {"steps": [{"target": "coordinators", "timeout_seconds": 60, "repeat": 3}]}
-    )
-    assert one_step.after_timeout(1, 1) == NextAlert(1, 2)
-    assert one_step.after_timeout(1, 2) == NextAlert(1, 3)
-    assert one_step.after_timeout(1, 3) == NextAlert(1, 3, unanswered=True)
-
-
-def test_a_failed_delivery_moves_on_except_from_the_last_step() -> None:
-    assert THREE_STEPS.after_failed_delivery(1) == 2
-    assert THREE_STEPS.after_failed_delivery(2) == 3
-    assert THREE_STEPS.after_failed_delivery(3) is None
-
-
-def test_steps_beyond_the_last_are_the_last() -> None:
-    assert THREE_STEPS.bounded(5) == 3
-    assert THREE_STEPS.step(4).targets == (CoordinatorsTarget(),)
-    assert THREE_STEPS.is_last(3) and not THREE_STEPS.is_last(2)
 
 
 def test_rotation_puts_the_member_on_call_first() -> None:

@@ -4,6 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from kinship_contracts.cases import Severity
+from kinship_escalation.domain import policies
 from kinship_escalation.domain.schedules import (
     CoordinatorsTarget,
     EscalationPolicy,
@@ -22,6 +23,7 @@ from kinship_escalation.domain.schedules import (
     parse_target,
     pick_recipients,
 )
+from kinship_escalation.domain.schedules.escalation import NextAlert
 
 
 def policy(
@@ -40,42 +42,9 @@ def policy(
 # ---- targets ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("text", "target"),
-    [
-        ("responders", RespondersTarget()),
-        ("coordinators", CoordinatorsTarget()),
-        ("rotation:night-shift", ScheduleTarget(schedule="night-shift")),
-        ("person:p-42", PeopleTarget(people=("p-42",))),
-    ],
-)
-def test_old_string_targets_parse_to_typed_targets(text: str, target: object) -> None:
-    assert parse_target(text) == target
-
-
 def test_unknown_string_target_is_refused_with_the_accepted_forms() -> None:
     with pytest.raises(ValueError, match="'responders', 'coordinators'"):
         parse_target("everyone")
-
-
-def test_a_stored_policy_in_the_old_form_still_loads() -> None:
-    stored = {
-        "name": "default",
-        "steps": [
-            {"target": "rotation:night", "timeout_seconds": 300, "repeat": 2},
-            {"target": "person:p-1", "timeout_seconds": 300},
-            {"target": "coordinators", "timeout_seconds": 300},
-        ],
-        "contact_timeout_seconds": 3600,
-    }
-    loaded = EscalationPolicy.model_validate(stored)
-    assert [step.targets for step in loaded.steps] == [
-        (ScheduleTarget(schedule="night"),),
-        (PeopleTarget(people=("p-1",)),),
-        (CoordinatorsTarget(),),
-    ]
-    assert loaded.steps[0].repeat == 2
-    assert EscalationPolicy.model_validate_json(loaded.model_dump_json()) == loaded
 
 
 def test_targets_are_a_tagged_union_in_json() -> None:
@@ -137,15 +106,6 @@ def test_a_policy_has_at_most_ten_steps_besides_the_coordinators_step() -> None:
         EscalationPolicy(steps=(step,) * 11)
     with pytest.raises(ValidationError, match="at most 10 steps"):
         EscalationPolicy(steps=(*(step,) * 11, last))
-
-
-def test_the_default_policy_is_responder_backup_coordinators() -> None:
-    default = default_policy(300, 3600)
-    assert [step.targets for step in default.steps] == [
-        (RespondersTarget(),),
-        (RespondersTarget(),),
-        (CoordinatorsTarget(),),
-    ]
 
 
 # ---- choosing a policy -----------------------------------------------------------------------
@@ -232,3 +192,162 @@ def test_notify_all_alerts_everyone_once_and_round_robin_one_in_turn() -> None:
         ["a"],
     ]
     assert pick_recipients(one_by_one, [], turn=0) == []
+
+
+# ---- the policy model: old forms, settings, progression -------------------------------------
+
+
+def test_there_is_one_policy_model_whichever_path_imports_it() -> None:
+    assert EscalationPolicy is policies.EscalationPolicy
+    assert EscalationStep is policies.EscalationStep
+    assert default_policy is policies.default_policy
+
+
+def test_default_policy_is_responder_backup_then_coordinators() -> None:
+    policy = default_policy(300, 3600)
+    assert [(s.targets, s.timeout_seconds) for s in policy.steps] == [
+        ((RespondersTarget(),), 300),
+        ((RespondersTarget(),), 300),
+        ((CoordinatorsTarget(),), 300),
+    ]
+    assert [step["targets"] for step in policy.model_dump(mode="json")["steps"]] == [
+        [{"kind": "responders"}],
+        [{"kind": "responders"}],
+        [{"kind": "coordinators"}],
+    ]
+
+
+def test_policy_steps_repeat_at_most_five_times_and_targets_are_checked() -> None:
+    with pytest.raises(ValidationError):
+        EscalationStep.model_validate({"target": "responders", "timeout_seconds": 60, "repeat": 6})
+    with pytest.raises(ValidationError):
+        EscalationStep.model_validate({"target": "everyone", "timeout_seconds": 60})
+    with pytest.raises(ValidationError):
+        EscalationPolicy(steps=())
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("responders", RespondersTarget()),
+        ("coordinators", CoordinatorsTarget()),
+        ("rotation:night-shift", ScheduleTarget(schedule="night-shift")),
+        ("person:resp-a", PeopleTarget(people=("resp-a",))),
+        ("person:a:b", PeopleTarget(people=("a:b",))),
+    ],
+)
+def test_old_text_targets_are_read_and_written_back_as_objects(text: str, target: object) -> None:
+    step = EscalationStep.model_validate({"target": text, "timeout_seconds": 60})
+    assert step.targets == (target,)
+    assert "target" not in step.model_dump()
+    assert EscalationStep.model_validate_json(step.model_dump_json()) == step
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "everyone",
+        "responders:x",
+        "rotation:",
+        "rotation:Night",
+        "person:",
+        "person:has space",
+        {"kind": "team", "name": "x"},
+        {"kind": "schedule"},
+    ],
+)
+def test_malformed_targets_are_refused(target: object) -> None:
+    with pytest.raises(ValidationError):
+        EscalationStep.model_validate({"target": target, "timeout_seconds": 60})
+    with pytest.raises(ValidationError):
+        EscalationStep.model_validate({"targets": [target], "timeout_seconds": 60})
+
+
+def test_a_stored_policy_in_the_text_form_loads_with_the_settings_it_had() -> None:
+    stored = (
+        '{"name":"default","steps":[{"target":"rotation:weekday","timeout_seconds":300,'
+        '"repeat":2},{"target":"person:coord-1","timeout_seconds":600,"repeat":1}],'
+        '"contact_timeout_seconds":1800,"urgent_from":"critical",'
+        '"unanswered_interval_seconds":120}'
+    )
+    policy = EscalationPolicy.model_validate_json(stored)
+    assert [(step.targets, step.repeat) for step in policy.steps] == [
+        ((ScheduleTarget(schedule="weekday"),), 2),
+        ((PeopleTarget(people=("coord-1",)),), 1),
+        ((CoordinatorsTarget(),), 1),  # nobody is left at the end
+    ]
+    assert (policy.team_id, policy.severity) == (None, None)
+    assert policy.contact_timeout_seconds == 1800
+    assert (policy.urgent_from, policy.unanswered_interval_seconds) == (Severity.CRITICAL, 120)
+    assert EscalationPolicy.model_validate_json(policy.model_dump_json()) == policy
+
+
+def test_a_policy_stored_before_urgency_and_reminders_were_settings_gets_the_defaults() -> None:
+    policy = EscalationPolicy.model_validate(
+        {"steps": [{"target": "coordinators", "timeout_seconds": 60}]}
+    )
+    assert (policy.urgent_from, policy.unanswered_interval_seconds) == (Severity.HIGH, 900)
+
+
+def test_an_old_policy_of_ten_steps_still_loads_with_its_coordinators_step() -> None:
+    steps = [{"target": "responders", "timeout_seconds": 60}] * 10
+    policy = EscalationPolicy.model_validate({"steps": steps})
+    assert len(policy.steps) == 11 and policy.steps[-1].targets == (CoordinatorsTarget(),)
+    assert EscalationPolicy.model_validate(policy.model_dump()) == policy
+
+
+def test_high_severity_alerts_are_urgent_unless_the_policy_keeps_urgency_for_critical() -> None:
+    assert THREE_STEPS.urgent(Severity.HIGH) and THREE_STEPS.urgent(Severity.CRITICAL)
+    assert not THREE_STEPS.urgent(Severity.MEDIUM)
+    critical_only = THREE_STEPS.model_copy(update={"urgent_from": Severity.CRITICAL})
+    assert not critical_only.urgent(Severity.HIGH)
+    assert critical_only.urgent(Severity.CRITICAL)
+    with pytest.raises(ValidationError):
+        EscalationPolicy.model_validate(
+            {"steps": [{"target": "responders", "timeout_seconds": 1}], "urgent_from": "medium"}
+        )
+
+
+THREE_STEPS = EscalationPolicy.model_validate(
+    {
+        "steps": [
+            {"target": "responders", "timeout_seconds": 60, "repeat": 2},
+            {"target": "responders", "timeout_seconds": 60},
+            {"target": "coordinators", "timeout_seconds": 60},
+        ]
+    }
+)
+
+
+def test_a_step_repeats_before_the_next_step_is_alerted() -> None:
+    assert THREE_STEPS.after_timeout(1, 1) == NextAlert(1, 2)
+    assert THREE_STEPS.after_timeout(1, 2) == NextAlert(2, 1)
+    assert THREE_STEPS.after_timeout(2, 1) == NextAlert(3, 1)
+
+
+def test_an_attempt_beyond_the_repeats_moves_on() -> None:
+    # A rise to critical alerts the step once more than its repeats.
+    assert THREE_STEPS.after_timeout(2, 2) == NextAlert(3, 1)
+    assert THREE_STEPS.after_timeout(4, 1) == NextAlert(3, 1, unanswered=True)
+
+
+def test_the_last_step_repeats_per_its_policy_then_the_case_is_unanswered() -> None:
+    assert THREE_STEPS.after_timeout(3, 1) == NextAlert(3, 1, unanswered=True)
+    one_step = EscalationPolicy.model_validate(
+        {"steps": [{"target": "coordinators", "timeout_seconds": 60, "repeat": 3}]}
+    )
+    assert one_step.after_timeout(1, 1) == NextAlert(1, 2)
+    assert one_step.after_timeout(1, 2) == NextAlert(1, 3)
+    assert one_step.after_timeout(1, 3) == NextAlert(1, 3, unanswered=True)
+
+
+def test_a_failed_delivery_moves_on_except_from_the_last_step() -> None:
+    assert THREE_STEPS.after_failed_delivery(1) == 2
+    assert THREE_STEPS.after_failed_delivery(2) == 3
+    assert THREE_STEPS.after_failed_delivery(3) is None
+
+
+def test_steps_beyond_the_last_are_the_last() -> None:
+    assert THREE_STEPS.bounded(5) == 3
+    assert THREE_STEPS.step(4).targets == (CoordinatorsTarget(),)
+    assert THREE_STEPS.is_last(3) and not THREE_STEPS.is_last(2)

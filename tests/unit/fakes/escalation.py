@@ -6,8 +6,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from kinship_contracts.cases import CaseStatus
 from kinship_contracts.directory import (
@@ -51,6 +50,7 @@ from kinship_escalation.handlers.ports import (
 )
 from kinship_runtime.outbox import OutboxMessage, event_message
 from kinship_runtime.vault import VaultUnavailableError
+from tests.unit.fakes.unit_of_work import FakeUnitOfWork
 
 
 class UniqueViolationError(Exception):
@@ -760,7 +760,7 @@ class FakeErasure(_Part):
             "subject_dead_letter_keys": self._shred(subjects),
         }
 
-    async def note_done(
+    async def erasure_done(
         self,
         erasure_id: str,
         stage: ErasureStage,
@@ -822,7 +822,7 @@ class FakeVault:
             raise VaultUnavailableError("the check-in service is unreachable (ConnectError)")
 
 
-class FakeEscalationUnitOfWork:
+class FakeEscalationUnitOfWork(FakeUnitOfWork):
     """Implements ``kinship_escalation.handlers.ports.EscalationUnitOfWork`` in memory.
 
     Like the PostgreSQL unit of work it is transactional (what a failed unit of work or
@@ -831,7 +831,10 @@ class FakeEscalationUnitOfWork:
     The same object can be entered again, like ``PoolTransaction``: a new transaction each time.
     """
 
+    _STATE = ("tables",)
+
     def __init__(self) -> None:
+        super().__init__()
         self.tables = Tables()
         self.observations = FakeObservations(self)
         self.cases = FakeCases(self)
@@ -850,32 +853,9 @@ class FakeEscalationUnitOfWork:
         self.serialised: list[list[str]] = []
         """The subjects whose detection lock each call took (a lock held by nobody else:
         the fake is single-threaded; tests check it is taken)."""
-        self.commits = 0
-        self.rollbacks = 0
-        self._entered = False
-        self._snapshot = Tables()
 
     def check_entered(self) -> None:
-        assert self._entered, "handlers run inside an entered unit of work"
-
-    async def __aenter__(self) -> Self:
-        assert not self._entered, "a unit of work is entered once at a time"
-        self._entered = True
-        self._snapshot = copy.deepcopy(self.tables)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._entered = False
-        if exc is None:
-            self.commits += 1
-            return
-        self.rollbacks += 1
-        self.tables = self._snapshot
+        self._check_entered()
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

@@ -2,13 +2,12 @@
 targets, the sender, the template renderer and the clock."""
 
 import asyncio
-import copy
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from pydantic import HttpUrl
 
@@ -31,6 +30,7 @@ from kinship_notifications.domain.links import has_token, without_token
 from kinship_notifications.domain.policy import Preferences
 from kinship_runtime.outbox import OutboxMessage
 from kinship_runtime.vault import VaultRefusedError, VaultUnavailableError
+from tests.unit.fakes.unit_of_work import FakeUnitOfWork
 
 NOW = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)
 """23:30 in London, 00:30 in Berlin."""
@@ -88,7 +88,7 @@ class Tables:
     erasures: dict[str, ErasureProgress] = field(default_factory=dict)
 
 
-class FakeNotificationsUnitOfWork:
+class FakeNotificationsUnitOfWork(FakeUnitOfWork):
     """Implements ``kinship_notifications.handlers.ports.NotificationsUnitOfWork`` in memory.
 
     Like the PostgreSQL unit of work it ignores a known request id, claims only due and
@@ -98,13 +98,12 @@ class FakeNotificationsUnitOfWork:
     claims, one each (a database that is away).
     """
 
+    _STATE = ("tables",)
+
     def __init__(self, tables: Tables | None = None) -> None:
+        super().__init__()
         self.tables = tables or Tables()
         self.claim_errors: list[BaseException] = []
-        self.commits = 0
-        self.rollbacks = 0
-        self._entered = False
-        self._snapshot: Tables | None = None
 
     def another(self) -> "FakeNotificationsUnitOfWork":
         """A unit of work over the same tables."""
@@ -112,37 +111,10 @@ class FakeNotificationsUnitOfWork:
         other.claim_errors = self.claim_errors
         return other
 
-    async def __aenter__(self) -> Self:
-        assert not self._entered, "a unit of work is entered once at a time"
-        self._entered = True
-        self._snapshot = copy.deepcopy(self.tables)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._entered = False
-        if exc is None:
-            self.commits += 1
-            return
-        self.rollbacks += 1
-        assert self._snapshot is not None
-        for name in (
-            "deliveries",
-            "people",
-            "preferences",
-            "outbox",
-            "processed",
-            "dead_letter_keys",
-            "erasures",
-        ):
-            setattr(self.tables, name, getattr(self._snapshot, name))
-
-    def _check_entered(self) -> None:
-        assert self._entered, "handlers run inside an entered unit of work"
+    def _restore(self, snapshot: dict[str, Any]) -> None:
+        # The tables are shared with ``another()`` unit of work: restore them in place.
+        for name in dataclasses.fields(Tables):
+            setattr(self.tables, name.name, getattr(snapshot["tables"], name.name))
 
     # Test set-up -------------------------------------------------------------
 

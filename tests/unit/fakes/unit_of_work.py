@@ -9,7 +9,8 @@ class FakeUnitOfWork:
     """Entered once at a time; commits when the block succeeds; after an exception, restores
     the attributes named in ``_STATE`` to what they were on entry (a rolled-back transaction).
 
-    Subclasses name their state in ``_STATE`` and call ``_check_entered`` in every port method.
+    Subclasses name their state in ``_STATE`` and call ``_check_entered`` in every port method;
+    one whose state is shared with other units of work restores it in place (``_restore``).
     """
 
     _STATE: ClassVar[tuple[str, ...]] = ()
@@ -37,7 +38,11 @@ class FakeUnitOfWork:
             self.commits += 1
             return
         self.rollbacks += 1
-        for name, value in self._snapshot.items():
+        self._restore(self._snapshot)
+
+    def _restore(self, snapshot: dict[str, Any]) -> None:
+        """Put the state back as it was on entry (a rolled-back transaction)."""
+        for name, value in snapshot.items():
             setattr(self, name, value)
 
     def _check_entered(self) -> None:

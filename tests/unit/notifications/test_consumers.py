@@ -99,9 +99,9 @@ def test_subscriptions_and_who_dead_letters_each_topic() -> None:
         ERASURE_REQUESTED,
         ERASURE_SUBJECTS,
     }
-    assert by_topic[NOTIFICATION_REQUESTS].owns_dead_letters
+    assert NOTIFICATION_REQUESTS.dead_letter_owner == "notifications"
     for other in (DIRECTORY_PEOPLE, ERASURE_REQUESTED, ERASURE_SUBJECTS):
-        assert not by_topic[other].owns_dead_letters  # the check-in service's
+        assert other.dead_letter_owner != "notifications"  # another consumer's
     unsigned = FakeRecord(request("d-1").model_dump_json().encode())
     _, rejected = by_topic[NOTIFICATION_REQUESTS].parse([unsigned])
     assert [r.reason["code"] for r in rejected] == ["unsigned_request"]

@@ -14,7 +14,7 @@ from kinship_notifications.adapters.templates import Templates
 from kinship_notifications.domain.channels import (
     ChannelKind,
     TemplateFailedError,
-    choose_address,
+    contact_plan,
     webhook_body,
 )
 from kinship_notifications.domain.policy import (
@@ -108,6 +108,29 @@ def test_circuit_opens_after_failures_and_closes_after_a_success() -> None:
     assert breaker.allows("hooks.example", NOW)
 
 
+def test_after_the_cool_down_only_one_trial_goes_through() -> None:
+    breaker = CircuitBreaker(threshold=1, cool_down=timedelta(seconds=30))
+    breaker.failed("hooks.example", NOW)
+    later = NOW + timedelta(seconds=30)
+    assert breaker.allows("hooks.example", later)  # the trial
+    assert not breaker.allows("hooks.example", later)  # concurrent deliveries wait
+    assert not breaker.allows("hooks.example", later + timedelta(seconds=29))
+    breaker.failed("hooks.example", later + timedelta(seconds=1))  # the trial failed
+    assert not breaker.allows("hooks.example", later + timedelta(seconds=30))
+    assert breaker.allows("hooks.example", later + timedelta(seconds=31))  # the next trial
+    breaker.succeeded("hooks.example")
+    assert breaker.allows("hooks.example", later + timedelta(seconds=31))
+    assert breaker.allows("hooks.example", later + timedelta(seconds=31))
+
+
+def test_a_trial_that_never_reports_back_lets_another_through_after_the_cool_down() -> None:
+    breaker = CircuitBreaker(threshold=1, cool_down=timedelta(seconds=30))
+    breaker.failed("hooks.example", NOW)
+    assert breaker.allows("hooks.example", NOW + timedelta(seconds=30))
+    assert not breaker.allows("hooks.example", NOW + timedelta(seconds=59))
+    assert breaker.allows("hooks.example", NOW + timedelta(seconds=60))
+
+
 def test_signature_is_hmac_sha256_of_the_body() -> None:
     body = b'{"alert_id": "a-1"}'
     expected = hmac.new(b"secret", body, hashlib.sha256).hexdigest()
@@ -116,12 +139,12 @@ def test_signature_is_hmac_sha256_of_the_body() -> None:
 
 def test_channel_order_is_webhook_then_slack_then_email() -> None:
     both = Channels(email="p@example.org", webhook="https://hooks.example/p")
-    address = choose_address(both)
-    assert address is not None and address.channel is ChannelKind.WEBHOOK
+    address = contact_plan(both)[0].address
+    assert address.channel is ChannelKind.WEBHOOK
     assert address.endpoint == "https://hooks.example/p"
-    email = choose_address(Channels(email="p@example.org"))
-    assert email is not None and email.endpoint == "smtp:example.org"
-    assert choose_address(Channels()) is None
+    email = contact_plan(Channels(email="p@example.org"))[0].address
+    assert email.endpoint == "smtp:example.org"
+    assert contact_plan(Channels()) == []
 
 
 def test_every_endpoint_has_its_own_secret_derived_from_the_master_secret() -> None:

@@ -167,10 +167,10 @@ def test_every_subscription_reads_its_topic_with_its_own_group() -> None:
         "privacy.erasure.requested": "kinship.recognition.erasure",
         "privacy.erasure.subjects": "kinship.recognition.erasure-subjects",
     }
-    owners = {s.topic.name: s.owns_dead_letters for s in SUBSCRIPTIONS}
-    assert owners[DIRECTORY_PEOPLE.name] is False  # the check-in service dead-letters those
-    assert owners[ERASURE_REQUESTED.name] is False  # ...and those
-    assert owners[KUDOS_SUBMITTED.name] and owners[PULSE_SUBMITTED.name]
+    owners = {s.topic.name: s.topic.dead_letter_owner for s in SUBSCRIPTIONS}
+    assert owners[DIRECTORY_PEOPLE.name] == "checkin"
+    assert owners[ERASURE_REQUESTED.name] == "checkin"
+    assert owners[KUDOS_SUBMITTED.name] == owners[PULSE_SUBMITTED.name] == "recognition"
 
 
 async def test_kudos_over_kafka_are_awarded_and_refused_ones_dead_lettered_with_the_reason(

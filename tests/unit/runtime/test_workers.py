@@ -109,3 +109,23 @@ async def test_a_loop_that_never_started_is_not_healthy() -> None:
         return False
 
     assert not SupervisedLoop("idle", round_, poll_seconds=1).healthy()
+
+
+async def test_a_wake_does_not_cut_a_failures_backoff_short_but_stopping_does() -> None:
+    attempts = 0
+
+    async def round_() -> bool:
+        nonlocal attempts
+        attempts += 1
+        raise RuntimeError("this round always fails")
+
+    loop = SupervisedLoop("test", round_, poll_seconds=0.001, backoff=Backoff(first=30.0, cap=30.0))
+    loop.start()
+    await eventually(lambda: attempts == 1)
+    for _ in range(20):  # e.g. the outbox relay woken by every commit
+        loop.wake()
+        await asyncio.sleep(0.005)
+    assert attempts == 1  # still backing off
+    started = asyncio.get_running_loop().time()
+    await loop.stop(grace_seconds=5.0)
+    assert asyncio.get_running_loop().time() - started < 1.0

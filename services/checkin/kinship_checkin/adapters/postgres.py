@@ -208,9 +208,7 @@ class PostgresCheckinUnitOfWork(PoolTransaction):
             "pseudonyms": await _count(
                 conn, "DELETE FROM pseudonyms WHERE person_id = $1", person_id
             ),
-            "directory": await _count(
-                conn, "DELETE FROM directory_people WHERE person_id = $1", person_id
-            ),
+            "directory": await DirectoryProjection.forget(conn, person_id),
             "audit_records": await _count(
                 conn, "DELETE FROM audit WHERE subject_id = ANY($1::text[])", subjects
             ),

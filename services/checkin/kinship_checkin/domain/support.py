@@ -1,12 +1,10 @@
 """Crisis resources given to a person at once when a check-in shows immediate risk."""
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
-from kinship_contracts.resources import DEFAULT_CATALOGUE, ResourceKind, SupportResource, select
+from kinship_contracts.resources import ResourceKind, SupportResource, select
 
-__all__ = ["PEER_OUTREACH", "CrisisResources", "SupportResource", "load_crisis_resources"]
+__all__ = ["PEER_OUTREACH", "CrisisResources", "SupportResource", "crisis_resources"]
 
 PEER_OUTREACH = SupportResource(
     kind=ResourceKind.CRISIS,
@@ -23,14 +21,8 @@ class CrisisResources:
     resources: tuple[SupportResource, ...]
 
 
-def load_crisis_resources(path: Path | None) -> CrisisResources:
-    """Crisis lines and the employee assistance programme from the organisation's catalogue
-    (a JSON list of resources, the same format escalation reads) or the built-in one; the
-    ones for every country, then a word that a peer responder is on the way."""
-    catalogue = DEFAULT_CATALOGUE
-    if path is not None:
-        catalogue = tuple(
-            SupportResource.model_validate(item) for item in json.loads(path.read_text())
-        )
+def crisis_resources(catalogue: tuple[SupportResource, ...]) -> CrisisResources:
+    """Crisis lines and the employee assistance programme from the organisation's catalogue:
+    the ones for every country, then a word that a peer responder is on the way."""
     chosen = select(catalogue, {ResourceKind.CRISIS, ResourceKind.EMPLOYEE_ASSISTANCE}, None)
     return CrisisResources((*chosen, PEER_OUTREACH))

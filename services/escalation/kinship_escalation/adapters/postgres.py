@@ -1196,9 +1196,7 @@ class PostgresErasure(_Statements):
         """Remove what is kept by ``person_id`` as staff and their id wherever they acted."""
         conn = self.conn
         return {
-            "directory": await _count(
-                conn, "DELETE FROM directory_people WHERE person_id = $1", person_id
-            ),
+            "directory": await DirectoryProjection.forget(conn, person_id),
             "rest": await _count(
                 conn, "DELETE FROM responder_rest WHERE person_id = $1", person_id
             ),
@@ -1282,7 +1280,7 @@ class PostgresErasure(_Statements):
             "subject_dead_letter_keys": await shred_dead_letters(conn, subjects),
         }
 
-    async def note_done(
+    async def erasure_done(
         self,
         erasure_id: str,
         stage: ErasureStage,

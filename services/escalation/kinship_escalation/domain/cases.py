@@ -294,13 +294,6 @@ class StoredCase:
         """Remember that ``people`` were alerted (each once, in order)."""
         self.alerted = [*self.alerted, *(p for p in people if p not in self.alerted)]
 
-    def last_alerted(self) -> list[str]:
-        """Who a repeat of the current step alerts again: the assigned responder, or else
-        the last person alerted."""
-        if self.case.responder_id is not None:
-            return [self.case.responder_id]
-        return self.alerted[-1:]
-
     def may_acknowledge(self, person_id: str) -> bool:
         """Whether ``person_id`` was alerted for this case or is its responder."""
         return person_id in self.alerted or person_id == self.case.responder_id

@@ -59,8 +59,7 @@ async def store_signals(
 ) -> None:
     """Act on a batch of signals, each once."""
     async with uow:
-        fresh = await uow.first_time("signals", [signal.id for signal in signals])
-        await handle_signals([s for s in signals if s.id in fresh], uow, ctx)
+        await handle_signals(signals, uow, ctx)
 
 
 async def store_receipts(
@@ -70,8 +69,7 @@ async def store_receipts(
 ) -> None:
     """Act on a batch of delivery receipts, each once."""
     async with uow:
-        fresh = await uow.first_time("receipts", [receipt.id for receipt in receipts])
-        await handle_receipts([r for r in receipts if r.id in fresh], uow, ctx)
+        await handle_receipts(receipts, uow, ctx)
 
 
 async def store_directory(
@@ -175,7 +173,6 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
         parse=parse_directory,
         store=store_directory,
         description="The directory: teams and programme roles.",
-        owns_dead_letters=False,  # the check-in service dead-letters invalid directory records
     ),
     Subscription(
         OUTREACH_PREFERENCES,
@@ -183,7 +180,6 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
         parse=parse_outreach,
         store=store_outreach,
         description="People's outreach preferences by subject id: may a peer reach out?",
-        owns_dead_letters=False,  # the check-in service publishes it and owns its dead letters
     ),
     Subscription(
         ERASURE_REQUESTED,
@@ -191,7 +187,6 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
         parse=parse_records(ErasureRequested),
         store=store_erasures,
         description="Erasure requests: forget what is kept by the person's id.",
-        owns_dead_letters=False,  # the check-in service dead-letters invalid requests
     ),
     Subscription(
         ERASURE_SUBJECTS,

@@ -1004,47 +1004,45 @@ class MyEscalationData(BaseModel):
     observations: list[MyObservationView]
 
 
+_subject_data = APIRouter(route_class=DishkaRoute)
+
+
+@_subject_data.get("/v1/me/data", tags=["privacy"], response_model=MyEscalationData)
+async def my_data(
+    actor: PersonOnly,
+    response: Response,
+    ctx: Context,
+    records: FromDishka[SubjectRecords],
+) -> MyEscalationData:
+    """Everything this service holds about you: the cases about you with their history
+    and feedback, and the check-in observations detection keeps. Never a responder's
+    private notes, never a staff member's id. People only, about themselves."""
+    response.headers.update(PRIVATE)
+    me = _person(actor)
+    with _answers(PRIVATE):
+        held = await subject_data(me, ctx.vault, records)
+    return MyEscalationData(
+        person_id=me,
+        cases=[
+            SubjectCaseView(
+                case_id=case.case_id,
+                status=case.status,
+                severity=case.severity,
+                rules=case.rules,
+                opened_at=case.opened_at,
+                acknowledged_at=case.acknowledged_at,
+                contacted_at=case.contacted_at,
+                resolved_at=case.resolved_at,
+                outcome=case.outcome,
+                history=[CaseEntryView(at=e.at, action=e.action, by=e.actor) for e in case.history],
+                feedback=case.feedback,
+            )
+            for case in held.cases
+        ],
+        observations=[MyObservationView(**dataclasses.asdict(item)) for item in held.observations],
+    )
+
+
 def subject_data_routes() -> APIRouter:
     """``GET /v1/me/data``: the signed-in person's own copy."""
-    routes = APIRouter(route_class=DishkaRoute)
-
-    @routes.get("/v1/me/data", tags=["privacy"], response_model=MyEscalationData)
-    async def my_data(
-        actor: PersonOnly,
-        response: Response,
-        ctx: Context,
-        records: FromDishka[SubjectRecords],
-    ) -> MyEscalationData:
-        """Everything this service holds about you: the cases about you with their history
-        and feedback, and the check-in observations detection keeps. Never a responder's
-        private notes, never a staff member's id. People only, about themselves."""
-        response.headers.update(PRIVATE)
-        me = _person(actor)
-        with _answers(PRIVATE):
-            held = await subject_data(me, ctx.vault, records)
-        return MyEscalationData(
-            person_id=me,
-            cases=[
-                SubjectCaseView(
-                    case_id=case.case_id,
-                    status=case.status,
-                    severity=case.severity,
-                    rules=case.rules,
-                    opened_at=case.opened_at,
-                    acknowledged_at=case.acknowledged_at,
-                    contacted_at=case.contacted_at,
-                    resolved_at=case.resolved_at,
-                    outcome=case.outcome,
-                    history=[
-                        CaseEntryView(at=e.at, action=e.action, by=e.actor) for e in case.history
-                    ],
-                    feedback=case.feedback,
-                )
-                for case in held.cases
-            ],
-            observations=[
-                MyObservationView(**dataclasses.asdict(item)) for item in held.observations
-            ],
-        )
-
-    return routes
+    return _subject_data

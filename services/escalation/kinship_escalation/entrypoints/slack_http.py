@@ -60,16 +60,6 @@ MailSystem = Annotated[Actor, Depends(allow(scopes=[Scope.EMAIL_INBOUND]))]
 """The mail system's key (scope ``email:inbound``); never a person."""
 
 
-class _ContextClock(Clock):
-    """The service's clock for ``SignatureVerifier`` (tests move it)."""
-
-    def __init__(self, ctx: EscalationContext) -> None:
-        self._ctx = ctx
-
-    def now(self) -> float:
-        return self._ctx.clock().timestamp()
-
-
 def slack_request_problem(
     secret: str, body: bytes, headers: Mapping[str, str], now: float
 ) -> str | None:
@@ -179,70 +169,68 @@ async def _run(
     return answer
 
 
-def slack_routes() -> APIRouter:
-    """The Slack interactivity endpoint and the email inbound endpoint (one replay memory
-    per app)."""
-    routes = APIRouter(route_class=DishkaRoute)
-    replays = ReplayGuard()
+_slack = APIRouter(route_class=DishkaRoute)
 
-    @routes.post(SLACK_PATH, tags=["cases"])
-    async def slack_interaction(
-        request: Request,
-        settings: FromDishka[EscalationSettings],
-        uow: FromDishka[EscalationUnitOfWork],
-        ctx: FromDishka[EscalationContext],
-        relay: FromDishka[OutboxRelay],
-    ) -> JSONResponse:
-        """A press of a Slack alert's button ("Acknowledge", "I can't take this — hand
-        on"), as Slack posts it; a signed, readable press is answered 200 with what it did
-        (``kinship_outcome``) and a sentence for the responder, refusals included."""
-        secret = settings.slack_signing_key()
-        if secret is None:
-            # Switched off, not down: nothing to retry (a 5xx would say otherwise).
-            return _refusal(status.HTTP_404_NOT_FOUND, "Slack is not set up here.")
-        body = await request.body()
-        problem = slack_request_problem(secret, body, request.headers, ctx.clock().timestamp())
-        if problem is not None:
-            return _refusal(status.HTTP_401_UNAUTHORIZED, problem)
-        if not replays.first_time(request.headers["x-slack-signature"]):
-            return _refusal(status.HTTP_401_UNAUTHORIZED, "replayed")
-        try:
-            press = read_slack_press(body)
-        except UnreadableResponseError as error:
-            return _refusal(status.HTTP_400_BAD_REQUEST, error.reason)
-        answer = await _run(
-            uow, relay, lambda: acknowledge_routes.answer_slack_press(press, uow, ctx)
-        )
-        return _slack_message(answer)
 
-    @routes.post(EMAIL_PATH, tags=["cases"])
-    async def email_inbound(
-        request: Request,
-        caller: MailSystem,
-        settings: FromDishka[EscalationSettings],
-        uow: FromDishka[EscalationUnitOfWork],
-        ctx: FromDishka[EscalationContext],
-        relay: FromDishka[OutboxRelay],
-    ) -> JSONResponse:
-        """A reply to an alert email, raw (RFC 822), from the mail system: "ack" / "yes" /
-        "acknowledge" takes the case, "hand on" / "no" hands it on."""
-        try:
-            reply = read_email_reply(await request.body(), settings.email_reply_domain)
-        except UnreadableResponseError as error:
-            code = status.HTTP_413_CONTENT_TOO_LARGE if error.reason == "too large" else 422
-            return _refusal(code, error.reason)
-        answer = await _run(
-            uow, relay, lambda: acknowledge_routes.answer_email_reply(reply, uow, ctx)
-        )
-        if isinstance(answer, _Refused):
-            return JSONResponse(
-                {"detail": answer.reason, "text": answer.reason, "outcome": answer.outcome.value},
-                answer.code,
-                headers=PRIVATE,
-            )
-        code = status.HTTP_403_FORBIDDEN if answer.outcome is Outcome.REFUSED else 200
+@_slack.post(SLACK_PATH, tags=["cases"])
+async def slack_interaction(
+    request: Request,
+    settings: FromDishka[EscalationSettings],
+    uow: FromDishka[EscalationUnitOfWork],
+    ctx: FromDishka[EscalationContext],
+    relay: FromDishka[OutboxRelay],
+    replays: FromDishka[ReplayGuard],
+) -> JSONResponse:
+    """A press of a Slack alert's button ("Acknowledge", "I can't take this — hand
+    on"), as Slack posts it; a signed, readable press is answered 200 with what it did
+    (``kinship_outcome``) and a sentence for the responder, refusals included."""
+    secret = settings.slack_signing_key()
+    if secret is None:
+        # Switched off, not down: nothing to retry (a 5xx would say otherwise).
+        return _refusal(status.HTTP_404_NOT_FOUND, "Slack is not set up here.")
+    body = await request.body()
+    problem = slack_request_problem(secret, body, request.headers, ctx.clock().timestamp())
+    if problem is not None:
+        return _refusal(status.HTTP_401_UNAUTHORIZED, problem)
+    if not replays.first_time(request.headers["x-slack-signature"]):
+        return _refusal(status.HTTP_401_UNAUTHORIZED, "replayed")
+    try:
+        press = read_slack_press(body)
+    except UnreadableResponseError as error:
+        return _refusal(status.HTTP_400_BAD_REQUEST, error.reason)
+    answer = await _run(uow, relay, lambda: acknowledge_routes.answer_slack_press(press, uow, ctx))
+    return _slack_message(answer)
+
+
+@_slack.post(EMAIL_PATH, tags=["cases"])
+async def email_inbound(
+    request: Request,
+    caller: MailSystem,
+    settings: FromDishka[EscalationSettings],
+    uow: FromDishka[EscalationUnitOfWork],
+    ctx: FromDishka[EscalationContext],
+    relay: FromDishka[OutboxRelay],
+) -> JSONResponse:
+    """A reply to an alert email, raw (RFC 822), from the mail system: "ack" / "yes" /
+    "acknowledge" takes the case, "hand on" / "no" hands it on."""
+    try:
+        reply = read_email_reply(await request.body(), settings.email_reply_domain)
+    except UnreadableResponseError as error:
+        code = status.HTTP_413_CONTENT_TOO_LARGE if error.reason == "too large" else 422
+        return _refusal(code, error.reason)
+    answer = await _run(uow, relay, lambda: acknowledge_routes.answer_email_reply(reply, uow, ctx))
+    if isinstance(answer, _Refused):
         return JSONResponse(
-            {"outcome": answer.outcome.value, "text": answer.message}, code, headers=PRIVATE
+            {"detail": answer.reason, "text": answer.reason, "outcome": answer.outcome.value},
+            answer.code,
+            headers=PRIVATE,
         )
+    code = status.HTTP_403_FORBIDDEN if answer.outcome is Outcome.REFUSED else 200
+    return JSONResponse(
+        {"outcome": answer.outcome.value, "text": answer.message}, code, headers=PRIVATE
+    )
 
-    return routes
+
+def slack_routes() -> APIRouter:
+    """The Slack interactivity endpoint and the email inbound endpoint."""
+    return _slack

@@ -53,6 +53,7 @@ from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.messages import record_transitions, request_notification
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_escalation.metrics import SCREENS_SKIPPED, UNANSWERED
+from kinship_runtime.idempotency import first_seen
 
 log = logging.getLogger(__name__)
 
@@ -360,9 +361,10 @@ async def handle_receipts(
     """A step whose alerts all failed moves on to the next step at once instead of waiting.
 
     On the last step there is nothing to move on to: its acknowledgement timer re-alerts it,
-    so a recipient who cannot be reached never causes a tight loop of alerts.
+    so a recipient who cannot be reached never causes a tight loop of alerts. Each receipt
+    is acted on once.
     """
-    for receipt in receipts:
+    for receipt in await first_seen(uow, "receipts", receipts):
         if receipt.kind is MessageKind.ALERT and receipt.status is DeliveryStatus.FAILED:
             await _alert_failed(receipt, uow, ctx)
 

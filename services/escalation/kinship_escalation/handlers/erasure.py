@@ -127,7 +127,7 @@ async def _done(
     uow: EscalationUnitOfWork,
     ctx: EscalationContext,
 ) -> None:
-    receipt = await uow.erasure.note_done(
+    receipt = await uow.erasure.erasure_done(
         erasure_id, stage, removed, receipts_topic=ctx.receipts_topic, now=ctx.clock()
     )
     if receipt is not None:

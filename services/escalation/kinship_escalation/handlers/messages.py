@@ -2,17 +2,14 @@
 the case) and notification requests on ``notifications.requests``, signed for the
 notifications service, through the outbox."""
 
-from dataclasses import replace
-
 from kinship_contracts.cases import CaseEvent
-from kinship_contracts.links import REQUEST_SIGNATURE_HEADER, sign_request
 from kinship_contracts.notifications import Alert, MessageKind, NotificationRequest, Recipient
 from kinship_contracts.resources import SupportResource
 from kinship_contracts.topics import ESCALATION_CASES, NOTIFICATION_REQUESTS
 from kinship_escalation.domain.cases import AuditRecord, StoredCase
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
-from kinship_runtime.outbox import OutboxMessage, event_message
+from kinship_runtime.outbox import OutboxMessage, event_message, signed_request
 
 SOURCE = "kinship/escalation"
 
@@ -50,11 +47,7 @@ def _request_message(ctx: EscalationContext, request: NotificationRequest) -> Ou
         source=SOURCE,
         time=request.created_at,
     )
-    assert message.value is not None
-    signature = sign_request(ctx.request_key, message.value)
-    return replace(
-        message, headers=[*message.headers, (REQUEST_SIGNATURE_HEADER, signature.encode())]
-    )
+    return signed_request(message, ctx.request_key)
 
 
 async def record_transitions(

@@ -476,7 +476,7 @@ class Erasure(Protocol):
         timers, the subjects in audit records); counts by kind."""
         ...
 
-    async def note_done(
+    async def erasure_done(
         self,
         erasure_id: str,
         stage: ErasureStage,

@@ -16,6 +16,7 @@ from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.detection import SubjectLoadSignal, handle_load_signals
 from kinship_escalation.handlers.group_support import critical_incident
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
+from kinship_runtime.idempotency import first_seen
 
 FEEDS_DETECTION = LOAD_KINDS | {SignalKind.ABSENCE}
 """The signals detection keeps about a person."""
@@ -24,7 +25,9 @@ FEEDS_DETECTION = LOAD_KINDS | {SignalKind.ABSENCE}
 async def handle_signals(
     signals: Sequence[SignalSubmitted], uow: EscalationUnitOfWork, ctx: EscalationContext
 ) -> None:
-    """Act on a batch of new signals, in order."""
+    """Act on a batch of signals, in order, each once (a repeat, in the batch or later,
+    changes nothing)."""
+    signals = await first_seen(uow, "signals", signals)
     incidents = [s for s in signals if s.kind is SignalKind.CRITICAL_INCIDENT]
     loads = [s for s in signals if s.kind in FEEDS_DETECTION]
     concerned: dict[str, list[str]] = {}  # signal id -> the people it is about

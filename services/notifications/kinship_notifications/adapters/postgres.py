@@ -277,9 +277,7 @@ class PostgresNotificationsUnitOfWork(PoolTransaction):
         conn = self.conn
         deliveries = [row["id"] for row in await conn.fetch(_ERASE_PERSON_DELIVERIES, person_id)]
         return {
-            "directory_people": _count(
-                await conn.execute("DELETE FROM directory_people WHERE person_id = $1", person_id)
-            ),
+            "directory_people": await DirectoryProjection.forget(conn, person_id),
             "preferences": _count(
                 await conn.execute("DELETE FROM preferences WHERE person_id = $1", person_id)
             ),

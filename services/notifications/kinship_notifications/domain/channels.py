@@ -140,12 +140,6 @@ def contact_plan(channels: Channels, methods: Sequence[ContactMethod] = ()) -> l
     return plan
 
 
-def choose_address(channels: Channels) -> Address | None:
-    """The recipient's first channel, in the order webhook, Slack, email."""
-    plan = contact_plan(channels)
-    return plan[0].address if plan else None
-
-
 @dataclass(frozen=True)
 class FallThrough:
     """After a failed channel: the plan's next method, and when it may be tried."""

@@ -107,9 +107,11 @@ class RetryPolicy:
 class CircuitBreaker:
     """Per endpoint: after ``threshold`` failures in a row, fail fast for ``cool_down``.
 
-    After the cool-down one trial goes through (half-open); its success closes the circuit.
-    A dead endpoint then costs its recipient's retries nothing but a quick refusal, and
-    never ties up delivery to anyone else.
+    After the cool-down exactly one trial goes through (half-open) and everyone else is
+    refused for another cool-down: the trial's success closes the circuit, its failure keeps
+    it open, and a trial that never reports back lets the next one through after that
+    cool-down. A dead endpoint then costs its recipient's retries nothing but a quick refusal,
+    and never ties up delivery to anyone else.
     """
 
     def __init__(self, threshold: int = 5, cool_down: timedelta = timedelta(seconds=30)) -> None:
@@ -121,7 +123,12 @@ class CircuitBreaker:
     def allows(self, endpoint: str, now: datetime) -> bool:
         """Whether to try ``endpoint`` now."""
         until = self._open_until.get(endpoint)
-        return until is None or now >= until
+        if until is None:
+            return True
+        if now < until:
+            return False
+        self._open_until[endpoint] = now + self._cool_down  # this caller is the one trial
+        return True
 
     def succeeded(self, endpoint: str) -> None:
         """A delivery to ``endpoint`` worked: close its circuit."""

@@ -158,8 +158,6 @@ def subscriptions(signatures: RequestSignatures) -> tuple[Subscription[Any], ...
             parse=parse_directory,
             store=store_directory,
             description="The directory: channels and time zones of recipients.",
-            # The check-in service dead-letters invalid directory records (one owner per topic).
-            owns_dead_letters=False,
         ),
         Subscription(
             ERASURE_REQUESTED,
@@ -168,7 +166,6 @@ def subscriptions(signatures: RequestSignatures) -> tuple[Subscription[Any], ...
             store=store_erasures,
             description="Erasure requests: forget the person's directory entry, preferences, "
             "deliveries to them and their dead letters.",
-            owns_dead_letters=False,  # the check-in service's
         ),
         Subscription(
             ERASURE_SUBJECTS,
@@ -177,6 +174,5 @@ def subscriptions(signatures: RequestSignatures) -> tuple[Subscription[Any], ...
             store=store_erased_subjects,
             description="The erased person's subject ids (from the check-in service): forget "
             "deliveries to them and their dead letters; then the receipt.",
-            owns_dead_letters=False,  # produced by the check-in service, which validates it
         ),
     )

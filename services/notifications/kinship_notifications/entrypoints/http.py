@@ -99,55 +99,53 @@ class PreferencesBody(BaseModel):
         return cls(**fields)
 
 
-def notifications_router() -> APIRouter:
-    """Routes: preferences (``/v1/preferences/{person_id}``) and ``/v1/deliveries/{id}``."""
-    router = APIRouter(route_class=DishkaRoute)
+_routes = APIRouter(route_class=DishkaRoute)
 
-    @router.put("/v1/preferences/{person_id}", tags=["preferences"], response_model=PreferencesBody)
-    async def put_preferences(
-        person_id: PersonId,
-        body: PreferencesBody,
-        actor: People,
-        uow: FromDishka[NotificationsUnitOfWork],
-    ) -> PreferencesBody:
-        """Set your locale, quiet hours, opt-outs and daily limit (your own only)."""
-        try:
-            async with uow:
-                await set_preferences(actor, person_id, body.preferences(), uow)
-        except NotYourPreferencesError as error:
-            raise forbidden(str(error)) from None
-        return body
 
-    @router.get("/v1/preferences/{person_id}", tags=["preferences"], response_model=PreferencesBody)
-    async def get_preferences(
-        person_id: PersonId, actor: People, uow: FromDishka[NotificationsUnitOfWork]
-    ) -> PreferencesBody:
-        """A person's preferences (the defaults when none were set): your own, or anyone's
-        for coordinators."""
-        try:
-            async with uow:
-                preferences = await preferences_of(actor, person_id, uow)
-        except NotYourPreferencesError as error:
-            raise forbidden(str(error)) from None
-        return PreferencesBody.of(preferences)
+@_routes.put("/v1/preferences/{person_id}", tags=["preferences"], response_model=PreferencesBody)
+async def put_preferences(
+    person_id: PersonId,
+    body: PreferencesBody,
+    actor: People,
+    uow: FromDishka[NotificationsUnitOfWork],
+) -> PreferencesBody:
+    """Set your locale, quiet hours, opt-outs and daily limit (your own only)."""
+    try:
+        async with uow:
+            await set_preferences(actor, person_id, body.preferences(), uow)
+    except NotYourPreferencesError as error:
+        raise forbidden(str(error)) from None
+    return body
 
-    @router.get("/v1/deliveries/{delivery_id}", tags=["deliveries"])
-    async def delivery(
-        delivery_id: DeliveryId, actor: Coordinators, uow: FromDishka[NotificationsUnitOfWork]
-    ) -> dict[str, object]:
-        """Where a delivery stands (coordinators): status, attempts and a coarse reason; never
-        its content, its address or a connection detail."""
-        try:
-            async with uow:
-                found = await delivery_state(actor, delivery_id, uow)
-        except CoordinatorsOnlyError as error:
-            raise forbidden(str(error)) from None
-        if found is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such delivery")
-        return dataclasses.asdict(found)
 
-    _my_data_route(router)
-    return router
+@_routes.get("/v1/preferences/{person_id}", tags=["preferences"], response_model=PreferencesBody)
+async def get_preferences(
+    person_id: PersonId, actor: People, uow: FromDishka[NotificationsUnitOfWork]
+) -> PreferencesBody:
+    """A person's preferences (the defaults when none were set): your own, or anyone's
+    for coordinators."""
+    try:
+        async with uow:
+            preferences = await preferences_of(actor, person_id, uow)
+    except NotYourPreferencesError as error:
+        raise forbidden(str(error)) from None
+    return PreferencesBody.of(preferences)
+
+
+@_routes.get("/v1/deliveries/{delivery_id}", tags=["deliveries"])
+async def delivery(
+    delivery_id: DeliveryId, actor: Coordinators, uow: FromDishka[NotificationsUnitOfWork]
+) -> dict[str, object]:
+    """Where a delivery stands (coordinators): status, attempts and a coarse reason; never
+    its content, its address or a connection detail."""
+    try:
+        async with uow:
+            found = await delivery_state(actor, delivery_id, uow)
+    except CoordinatorsOnlyError as error:
+        raise forbidden(str(error)) from None
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such delivery")
+    return dataclasses.asdict(found)
 
 
 class DirectoryKept(BaseModel):
@@ -182,44 +180,48 @@ class MyNotificationsData(BaseModel):
     deliveries: list[DeliveryKept]
 
 
-def _my_data_route(router: APIRouter) -> None:
-    @router.get("/v1/me/data", tags=["privacy"], response_model=MyNotificationsData)
-    async def my_data(
-        actor: People,
-        response: Response,
-        uow: FromDishka[NotificationsUnitOfWork],
-        vault: FromDishka[SubjectLookup],
-    ) -> MyNotificationsData:
-        """Everything this service keeps about you: your preferences, your time zone and
-        channels, and the messages addressed to you (states only). People, themselves."""
-        response.headers.update({"Cache-Control": "no-store"})
-        me = actor.person_id
-        if me is None:  # the policy admits people only; a key never gets here
-            raise forbidden("your own data is for you")
-        try:
-            async with uow:
-                held = await personal_data(me, uow, vault)
-        except VaultUnavailableError:
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-                detail="the check-in service did not answer; try again shortly",
-                headers={"Retry-After": "5"},
-            ) from None
-        directory = held.directory
-        return MyNotificationsData(
-            person_id=me,
-            preferences=PreferencesBody.of(held.preferences),
-            directory=(
-                DirectoryKept(
-                    timezone=directory.timezone,
-                    channels={
-                        name: str(value)
-                        for name, value in directory.channels.model_dump(exclude_none=True).items()
-                    },
-                    active=directory.active,
-                )
-                if directory is not None
-                else None
-            ),
-            deliveries=[DeliveryKept(**dataclasses.asdict(item)) for item in held.deliveries],
-        )
+@_routes.get("/v1/me/data", tags=["privacy"], response_model=MyNotificationsData)
+async def my_data(
+    actor: People,
+    response: Response,
+    uow: FromDishka[NotificationsUnitOfWork],
+    vault: FromDishka[SubjectLookup],
+) -> MyNotificationsData:
+    """Everything this service keeps about you: your preferences, your time zone and
+    channels, and the messages addressed to you (states only). People, themselves."""
+    response.headers.update({"Cache-Control": "no-store"})
+    me = actor.person_id
+    if me is None:  # the policy admits people only; a key never gets here
+        raise forbidden("your own data is for you")
+    try:
+        async with uow:
+            held = await personal_data(me, uow, vault)
+    except VaultUnavailableError:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="the check-in service did not answer; try again shortly",
+            headers={"Retry-After": "5"},
+        ) from None
+    directory = held.directory
+    return MyNotificationsData(
+        person_id=me,
+        preferences=PreferencesBody.of(held.preferences),
+        directory=(
+            DirectoryKept(
+                timezone=directory.timezone,
+                channels={
+                    name: str(value)
+                    for name, value in directory.channels.model_dump(exclude_none=True).items()
+                },
+                active=directory.active,
+            )
+            if directory is not None
+            else None
+        ),
+        deliveries=[DeliveryKept(**dataclasses.asdict(item)) for item in held.deliveries],
+    )
+
+
+def notifications_router() -> APIRouter:
+    """Routes: preferences (``/v1/preferences/{person_id}``) and ``/v1/deliveries/{id}``."""
+    return _routes

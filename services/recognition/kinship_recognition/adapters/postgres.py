@@ -493,9 +493,7 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
             "supported_cases": await _count(
                 conn, "DELETE FROM supported_cases WHERE responder_id = $1", person_id
             ),
-            "directory": await _count(
-                conn, "DELETE FROM directory_people WHERE person_id = $1", person_id
-            ),
+            "directory": await DirectoryProjection.forget(conn, person_id),
             "dead_letter_keys": await shred_dead_letters(conn, [person_id]),
         }
 

@@ -202,7 +202,6 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
         store=store_directory,
         description="The directory: teams and roles (who may read reports), and the teams "
         "celebrated together.",
-        owns_dead_letters=False,  # the check-in service dead-letters directory records
     ),
     Subscription(
         ERASURE_REQUESTED,
@@ -211,7 +210,6 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
         store=store_erasures,
         description="Erasure requests: forget kudos, awards, supported cases and the "
         "directory row kept by the person's id.",
-        owns_dead_letters=False,  # the check-in service dead-letters erasure requests
     ),
     Subscription(
         ERASURE_SUBJECTS,

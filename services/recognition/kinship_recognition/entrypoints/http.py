@@ -103,96 +103,95 @@ def _vault_away() -> HTTPException:
     )
 
 
-def recognition_router() -> APIRouter:
-    """Routes: ``POST /v1/kudos``, ``POST /v1/pulse`` and the programme report and chart."""
-    router = APIRouter(route_class=DishkaRoute)
+_routes = APIRouter(route_class=DishkaRoute)
 
-    @router.post("/v1/kudos", status_code=202, response_model=KudosAccepted, tags=["kudos"])
-    async def give_kudos(
-        kudos: KudosSubmitted,
-        actor: SubmitKudos,
-        uow: FromDishka[RecognitionUnitOfWork],
-        topics: FromDishka[AwardTopics],
-        vault: FromDishka[SubjectLookup],
-        settings: FromDishka[RecognitionSettings],
-        relay: FromDishka[OutboxRelay],
-    ) -> KudosAccepted:
-        """Kudos to a colleague: the same id again is accepted with no second effect.
 
-        People send kudos only as themselves; calling systems need ``kudos:submit``.
-        """
-        actor.require_self(kudos.from_person_id, "send kudos")
-        limit = settings.kudos_daily_limit
-        try:
-            async with uow:
-                (outcome,) = await kudos_handlers.give_kudos(
-                    [kudos], uow, topics, vault, daily_limit=limit, now=datetime.now(UTC)
-                )
-        except VaultUnavailableError:
-            raise _vault_away() from None
-        relay.wake()
-        if outcome.refusal is not None:
-            raise _refused(outcome.refusal, limit)
-        return KudosAccepted(id=kudos.id, status="duplicate" if outcome.duplicate else "accepted")
+@_routes.post("/v1/kudos", status_code=202, response_model=KudosAccepted, tags=["kudos"])
+async def give_kudos(
+    kudos: KudosSubmitted,
+    actor: SubmitKudos,
+    uow: FromDishka[RecognitionUnitOfWork],
+    topics: FromDishka[AwardTopics],
+    vault: FromDishka[SubjectLookup],
+    settings: FromDishka[RecognitionSettings],
+    relay: FromDishka[OutboxRelay],
+) -> KudosAccepted:
+    """Kudos to a colleague: the same id again is accepted with no second effect.
 
-    @router.post("/v1/pulse", status_code=202, response_model=PulseAccepted, tags=["evaluation"])
-    async def answer_pulse(
-        pulse: PulseSubmitted,
-        actor: SubmitPulse,
-        uow: FromDishka[RecognitionUnitOfWork],
-        vault: FromDishka[SubjectLookup],
-    ) -> PulseAccepted:
-        """Answers to a programme pulse survey (the same body as ``programme.pulse.submitted``).
-
-        People answer only as themselves; calling systems need ``pulse:submit``.
-        """
-        actor.require_self(pulse.person_id, "answer pulse surveys")
-        try:
-            async with uow:
-                await record_pulse([pulse], uow, vault, datetime.now(UTC))
-        except VaultUnavailableError:
-            raise _vault_away() from None
-        return PulseAccepted(id=pulse.id, status="accepted")
-
-    @router.get("/v1/reports/programme", response_model=ProgrammeReport, tags=["evaluation"])
-    async def programme_report(
-        _actor: ReadReports,
-        uow: FromDishka[RecognitionUnitOfWork],
-        weeks: Weeks = 12,
-        team_id: TeamId = None,
-    ) -> ProgrammeReport:
-        """Participation, time to acknowledge, outcomes and satisfaction by closed week
-        (coordinators, or systems with ``reports:read``).
-
-        Every group shown has at least five people, and no hidden group can be worked out by
-        subtraction; the rest is listed under ``withheld``.
-        """
+    People send kudos only as themselves; calling systems need ``kudos:submit``.
+    """
+    actor.require_self(kudos.from_person_id, "send kudos")
+    limit = settings.kudos_daily_limit
+    try:
         async with uow:
-            return await report_handlers.programme_report(uow, weeks, team_id, datetime.now(UTC))
+            (outcome,) = await kudos_handlers.give_kudos(
+                [kudos], uow, topics, vault, daily_limit=limit, now=datetime.now(UTC)
+            )
+    except VaultUnavailableError:
+        raise _vault_away() from None
+    relay.wake()
+    if outcome.refusal is not None:
+        raise _refused(outcome.refusal, limit)
+    return KudosAccepted(id=kudos.id, status="duplicate" if outcome.duplicate else "accepted")
 
-    @router.get(
-        "/v1/reports/programme/chart.{fmt}",
-        tags=["evaluation"],
-        response_class=Response,
-        responses={200: {"content": {media: {} for media in MEDIA_TYPES.values()}}},
-    )
-    async def programme_chart(
-        fmt: ChartFormat,
-        _actor: ReadReports,
-        uow: FromDishka[RecognitionUnitOfWork],
-        chart: FromDishka[ChartRenderer],
-        weeks: Weeks = 12,
-        team_id: TeamId = None,
-    ) -> Response:
-        """The report's weekly trends as an SVG or PNG chart (coordinators, or systems with
-        ``reports:read``)."""
+
+@_routes.post("/v1/pulse", status_code=202, response_model=PulseAccepted, tags=["evaluation"])
+async def answer_pulse(
+    pulse: PulseSubmitted,
+    actor: SubmitPulse,
+    uow: FromDishka[RecognitionUnitOfWork],
+    vault: FromDishka[SubjectLookup],
+) -> PulseAccepted:
+    """Answers to a programme pulse survey (the same body as ``programme.pulse.submitted``).
+
+    People answer only as themselves; calling systems need ``pulse:submit``.
+    """
+    actor.require_self(pulse.person_id, "answer pulse surveys")
+    try:
         async with uow:
-            report = await report_handlers.programme_report(uow, weeks, team_id, datetime.now(UTC))
-        drawn = await report_handlers.programme_chart(report, chart, fmt)
-        return Response(drawn, media_type=MEDIA_TYPES[fmt])
+            await record_pulse([pulse], uow, vault, datetime.now(UTC))
+    except VaultUnavailableError:
+        raise _vault_away() from None
+    return PulseAccepted(id=pulse.id, status="accepted")
 
-    _me_routes(router)
-    return router
+
+@_routes.get("/v1/reports/programme", response_model=ProgrammeReport, tags=["evaluation"])
+async def programme_report(
+    _actor: ReadReports,
+    uow: FromDishka[RecognitionUnitOfWork],
+    weeks: Weeks = 12,
+    team_id: TeamId = None,
+) -> ProgrammeReport:
+    """Participation, time to acknowledge, outcomes and satisfaction by closed week
+    (coordinators, or systems with ``reports:read``).
+
+    Every group shown has at least five people, and no hidden group can be worked out by
+    subtraction; the rest is listed under ``withheld``.
+    """
+    async with uow:
+        return await report_handlers.programme_report(uow, weeks, team_id, datetime.now(UTC))
+
+
+@_routes.get(
+    "/v1/reports/programme/chart.{fmt}",
+    tags=["evaluation"],
+    response_class=Response,
+    responses={200: {"content": {media: {} for media in MEDIA_TYPES.values()}}},
+)
+async def programme_chart(
+    fmt: ChartFormat,
+    _actor: ReadReports,
+    uow: FromDishka[RecognitionUnitOfWork],
+    chart: FromDishka[ChartRenderer],
+    weeks: Weeks = 12,
+    team_id: TeamId = None,
+) -> Response:
+    """The report's weekly trends as an SVG or PNG chart (coordinators, or systems with
+    ``reports:read``)."""
+    async with uow:
+        report = await report_handlers.programme_report(uow, weeks, team_id, datetime.now(UTC))
+    drawn = await report_handlers.programme_chart(report, chart, fmt)
+    return Response(drawn, media_type=MEDIA_TYPES[fmt])
 
 
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -287,55 +286,60 @@ class MyRecognitionData(BaseModel):
     cases_supported: list[str]
 
 
-def _me_routes(router: APIRouter) -> None:
-    @router.get("/v1/me/streak", response_model=StreakView, tags=["kudos"])
-    async def streak(
-        actor: PersonOnly,
-        response: Response,
-        uow: FromDishka[RecognitionUnitOfWork],
-        vault: FromDishka[SubjectLookup],
-    ) -> StreakView:
-        """Your current and longest weekly check-in streak (people only, about themselves)."""
-        response.headers.update(PRIVATE)
-        assert actor.person_id is not None  # the policy admits people only
-        try:
-            async with uow:
-                summary = await my_streak(actor.person_id, uow, vault, datetime.now(UTC).date())
-        except VaultUnavailableError:
-            raise _vault_away() from None
-        return StreakView.of(summary)
+@_routes.get("/v1/me/streak", response_model=StreakView, tags=["kudos"])
+async def streak(
+    actor: PersonOnly,
+    response: Response,
+    uow: FromDishka[RecognitionUnitOfWork],
+    vault: FromDishka[SubjectLookup],
+) -> StreakView:
+    """Your current and longest weekly check-in streak (people only, about themselves)."""
+    response.headers.update(PRIVATE)
+    assert actor.person_id is not None  # the policy admits people only
+    try:
+        async with uow:
+            summary = await my_streak(actor.person_id, uow, vault, datetime.now(UTC).date())
+    except VaultUnavailableError:
+        raise _vault_away() from None
+    return StreakView.of(summary)
 
-    @router.get("/v1/me/data", response_model=MyRecognitionData, tags=["privacy"])
-    async def my_data(
-        actor: PersonOnly,
-        response: Response,
-        uow: FromDishka[RecognitionUnitOfWork],
-        vault: FromDishka[SubjectLookup],
-    ) -> MyRecognitionData:
-        """Everything this service keeps about you: kudos you sent and received, your
-        check-in weeks and streak, awards addressed to you, your pulse answers, the facts and
-        feedback of cases about you, the cases you supported (people only, themselves)."""
-        response.headers.update(PRIVATE)
-        me = actor.person_id
-        assert me is not None
-        try:
-            async with uow:
-                records, summary = await my_records(me, uow, vault, datetime.now(UTC).date())
-        except VaultUnavailableError:
-            raise _vault_away() from None
 
-        def kudos(items: list[KudosRecord]) -> list[KudosView]:
-            return [KudosView.model_validate(item) for item in items]
+@_routes.get("/v1/me/data", response_model=MyRecognitionData, tags=["privacy"])
+async def my_data(
+    actor: PersonOnly,
+    response: Response,
+    uow: FromDishka[RecognitionUnitOfWork],
+    vault: FromDishka[SubjectLookup],
+) -> MyRecognitionData:
+    """Everything this service keeps about you: kudos you sent and received, your
+    check-in weeks and streak, awards addressed to you, your pulse answers, the facts and
+    feedback of cases about you, the cases you supported (people only, themselves)."""
+    response.headers.update(PRIVATE)
+    me = actor.person_id
+    assert me is not None
+    try:
+        async with uow:
+            records, summary = await my_records(me, uow, vault, datetime.now(UTC).date())
+    except VaultUnavailableError:
+        raise _vault_away() from None
 
-        return MyRecognitionData(
-            person_id=me,
-            kudos_sent=kudos([k for k in records.kudos if k.from_person_id == me]),
-            kudos_received=kudos([k for k in records.kudos if k.to_person_id == me]),
-            streak=StreakView.of(summary),
-            checkin_weeks=records.checkin_weeks,
-            awards=[AwardView.model_validate(item) for item in records.awards],
-            pulse_answers=[PulseView.model_validate(item) for item in records.pulse],
-            cases=[CaseFactView.model_validate(item) for item in records.cases],
-            case_feedback=[FeedbackView.model_validate(item) for item in records.feedback],
-            cases_supported=records.cases_supported,
-        )
+    def kudos(items: list[KudosRecord]) -> list[KudosView]:
+        return [KudosView.model_validate(item) for item in items]
+
+    return MyRecognitionData(
+        person_id=me,
+        kudos_sent=kudos([k for k in records.kudos if k.from_person_id == me]),
+        kudos_received=kudos([k for k in records.kudos if k.to_person_id == me]),
+        streak=StreakView.of(summary),
+        checkin_weeks=records.checkin_weeks,
+        awards=[AwardView.model_validate(item) for item in records.awards],
+        pulse_answers=[PulseView.model_validate(item) for item in records.pulse],
+        cases=[CaseFactView.model_validate(item) for item in records.cases],
+        case_feedback=[FeedbackView.model_validate(item) for item in records.feedback],
+        cases_supported=records.cases_supported,
+    )
+
+
+def recognition_router() -> APIRouter:
+    """Routes: ``POST /v1/kudos``, ``POST /v1/pulse`` and the programme report and chart."""
+    return _routes
