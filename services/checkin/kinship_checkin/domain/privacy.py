@@ -7,14 +7,17 @@ anywhere (a backup, a replica) cannot be opened by anyone, operators holding eve
 key included. Notes sealed before per-person keys existed open with a master key directly.
 """
 
-import os
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from kinship_runtime.envelope import NONCE_BYTES, EnvelopeCipher, KeyUnknownError, WrappedKey
 
-__all__ = ["NoteCipher", "NoteKeyUnknownError", "PersonKey", "SealedNote"]
+__all__ = ["NONCE_BYTES", "NoteCipher", "NoteKeyUnknownError", "PersonKey", "SealedNote"]
 
-NONCE_BYTES = 12
+PersonKey = WrappedKey
+"""A person's data key as stored: wrapped with the master key ``master_key_id``."""
+
+NoteKeyUnknownError = KeyUnknownError
+"""A note or a person's key was sealed with a master key id that is no longer configured."""
 
 
 @dataclass(frozen=True)
@@ -30,71 +33,41 @@ class SealedNote:
     per_person: bool = True
 
 
-@dataclass(frozen=True)
-class PersonKey:
-    """A person's data key as stored: wrapped with the master key ``master_key_id``."""
-
-    master_key_id: str
-    wrapped: bytes
-
-
-class NoteKeyUnknownError(LookupError):
-    """A note or a person's key was sealed with a master key id that is no longer configured."""
-
-
 class NoteCipher:
-    """AES-256-GCM for notes under per-person keys, wrapped by rotating master keys."""
+    """Notes under per-person data keys wrapped by rotating master keys
+    (``kinship_runtime.envelope``), each bound to its check-in."""
 
     def __init__(self, keys: dict[str, bytes], active_key_id: str) -> None:
-        self._keys = {key_id: AESGCM(key) for key_id, key in keys.items()}
-        self._active = active_key_id
+        self._envelope = EnvelopeCipher(
+            keys,
+            active_key_id,
+            key_context=lambda subject: f"person:{subject}".encode(),
+            what="note key",
+        )
 
     def new_person_key(self, subject_id: str) -> PersonKey:
         """A fresh data key for a person, wrapped with the active master key."""
-        key = AESGCM.generate_key(256)
-        return PersonKey(self._active, self._encrypt(self._active, key, f"person:{subject_id}"))
+        return self._envelope.new_key(subject_id)
 
     def seal(
         self, note: str, checkin_id: str, person_key: PersonKey, subject_id: str
     ) -> SealedNote:
         """Encrypt ``note`` under the person's data key, bound to its check-in."""
-        key = self._unwrap(person_key, subject_id)
-        nonce = os.urandom(NONCE_BYTES)
-        ciphertext = AESGCM(key).encrypt(nonce, note.encode(), checkin_id.encode())
-        return SealedNote(person_key.master_key_id, nonce + ciphertext)
+        blob = self._envelope.seal(note.encode(), person_key, subject_id, checkin_id.encode())
+        return SealedNote(person_key.master_key_id, blob)
 
     def open(
         self, sealed: SealedNote, checkin_id: str, person_key: PersonKey | None, subject_id: str
     ) -> str:
         """Decrypt a note; raises if it was tampered with, moved, or its key is gone."""
-        nonce, ciphertext = sealed.blob[:NONCE_BYTES], sealed.blob[NONCE_BYTES:]
         if not sealed.per_person:
-            return (
-                self._cipher(sealed.key_id).decrypt(nonce, ciphertext, checkin_id.encode()).decode()
-            )
-        if person_key is None:
-            raise NoteKeyUnknownError("the person's data key is gone (erased)")
-        key = self._unwrap(person_key, subject_id)
-        return AESGCM(key).decrypt(nonce, ciphertext, checkin_id.encode()).decode()
+            nonce, ciphertext = sealed.blob[:NONCE_BYTES], sealed.blob[NONCE_BYTES:]
+            master = self._envelope.master(sealed.key_id)
+            return master.decrypt(nonce, ciphertext, checkin_id.encode()).decode()
+        return self._envelope.open(
+            sealed.blob, person_key, subject_id, checkin_id.encode()
+        ).decode()
 
     def rewrap(self, person_key: PersonKey, subject_id: str) -> PersonKey:
         """The same data key wrapped with the active master key (key rotation)."""
-        key = self._unwrap(person_key, subject_id)
-        return PersonKey(self._active, self._encrypt(self._active, key, f"person:{subject_id}"))
-
-    def _unwrap(self, person_key: PersonKey, subject_id: str) -> bytes:
-        blob = person_key.wrapped
-        cipher = self._cipher(person_key.master_key_id)
-        return cipher.decrypt(
-            blob[:NONCE_BYTES], blob[NONCE_BYTES:], f"person:{subject_id}".encode()
-        )
-
-    def _encrypt(self, key_id: str, plaintext: bytes, associated: str) -> bytes:
-        nonce = os.urandom(NONCE_BYTES)
-        return nonce + self._cipher(key_id).encrypt(nonce, plaintext, associated.encode())
-
-    def _cipher(self, key_id: str) -> AESGCM:
-        cipher = self._keys.get(key_id)
-        if cipher is None:
-            raise NoteKeyUnknownError(f"note key {key_id!r} is not configured")
-        return cipher
+        return self._envelope.rewrap(person_key, subject_id)
