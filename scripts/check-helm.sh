@@ -17,8 +17,9 @@
 #   7. self-tests: known-bad manifests must be rejected, a stale registry must be caught, a
 #      chart whose topics or ACLs drift from the registry or whose NetworkPolicies misplace
 #      the check-in vault must fail step 6, misspelt or misplaced values and secret values
-#      the services would refuse must be refused, and a required secret left empty must be
-#      listed as missing.
+#      the services would refuse (the development note key under any id, the development API
+#      key as its SHA-256) must be refused, and a required secret left empty must fail the
+#      render (listed in NOTES.txt only with validation.allowMissingSecrets=true).
 # Exits non-zero on any problem. Needs: bash, python3, uv (installed with pip when missing),
 # Go >= 1.26 (helm v3.22's requirement), and the Go module proxy and PyPI on first run.
 set -euo pipefail
@@ -119,7 +120,8 @@ rendered=()
 for values in "${value_sets[@]}"; do
   if [ "$values" = default ]; then
     name=default
-    args=()
+    # The defaults hold no secrets: every render refuses them unless told this is CI.
+    args=(--set validation.allowMissingSecrets=true)
   else
     name=$(basename "$values" -values.yaml)
     args=(--values "$values")
@@ -195,7 +197,8 @@ data["topics"].pop()  # a topic the chart would no longer render
 data["services"]["checkin"]["acls"]["write"].append("escalation.cases")  # a right too many
 json.dump(data, open(sys.argv[1], "w"))
 PY
-"$HELM" template kinship "$tmp/chart" --namespace kinship --kube-version "$KUBERNETES_VERSION" > "$tmp/drift.yaml"
+"$HELM" template kinship "$tmp/chart" --namespace kinship --kube-version "$KUBERNETES_VERSION" \
+  --set validation.allowMissingSecrets=true > "$tmp/drift.yaml"
 if "$VENV/bin/python" deploy/helm/verify_rendered.py "$REGISTRY" "$tmp/drift.yaml" > "$tmp/drift.log" 2>&1; then
   fail "verify_rendered.py accepted a chart whose topics and ACLs drifted from the registry"
 elif [ "$(grep -c '^FAIL' "$tmp/drift.log")" -lt 2 ]; then
@@ -260,6 +263,11 @@ refused --set services.escalation.secrets.values.KINSHIP_GRANT_KEY=render-only-p
 refused --set services.notifications.secrets.values.KINSHIP_WEBHOOK_SECRET=short -- "KINSHIP_WEBHOOK_SECRET is shorter than 32 bytes"
 refused --set secrets.values.KINSHIP_DEAD_LETTER_KEY=kinship-dev-dead-letter-key-not-for-production \
   -- "KINSHIP_DEAD_LETTER_KEY is the local stack's published development value"
+# The published development note key under another id, or kept in a rotation list.
+refused --set-string 'services.checkin.secrets.values.KINSHIP_NOTE_KEYS=k9:a2luc2hpcC1kZXYtbm90ZS1rZXktMzItYnl0ZXMhISE=' \
+  -- "KINSHIP_NOTE_KEYS: the key \"k9\" is the local stack's published development note key"
+refused --set-string 'services.escalation.secrets.values.KINSHIP_CASE_NOTE_KEYS=k1:cmVuZGVyLW9ubHktcGxhY2Vob2xkZXItbm90ZS1rZXktMzI=\,old:a2luc2hpcC1kZXYtbm90ZS1rZXktMzItYnl0ZXMhISE=' \
+  -- "KINSHIP_CASE_NOTE_KEYS: the key \"old\" is the local stack's published development note key"
 refused --set services.recognition.secrets.values.KINSHIP_CHECKIN_API_KEY=render-only-placeholder-unknown-vault-key-0000000 \
   -- "services.recognition.secrets.values.KINSHIP_CHECKIN_API_KEY is not one of the keys in secrets.values.KINSHIP_API_KEYS"
 cat > "$tmp/scopes.yaml" <<'YAML'
@@ -274,10 +282,27 @@ secrets:
         "key": "render-only-placeholder-recognition-vault-key-000"}]
 YAML
 refused -f "$tmp/scopes.yaml" -- "(escalation's KINSHIP_CHECKIN_API_KEY) lacks the scopes subjects:screen"
+# The development API key given as its SHA-256 (sha256 of kinship-dev-key).
+cat > "$tmp/dev-digest.yaml" <<'YAML'
+secrets:
+  values:
+    KINSHIP_API_KEYS: >-
+      [{"name": "escalation", "scopes": ["subjects:lookup", "subjects:screen"],
+        "key": "render-only-placeholder-escalation-vault-key-0000"},
+       {"name": "notifications", "scopes": ["subjects:deliver"],
+        "key": "render-only-placeholder-notifications-vault-key-000"},
+       {"name": "recognition", "scopes": ["subjects:lookup"],
+        "key": "render-only-placeholder-recognition-vault-key-000"},
+       {"name": "survey", "scopes": ["checkins:submit"],
+        "key_sha256": "DEV_KEY_SHA256"}]
+YAML
+sed -i "s/DEV_KEY_SHA256/$(printf %s kinship-dev-key | sha256sum | cut -d' ' -f1)/" "$tmp/dev-digest.yaml"
+refused -f "$tmp/dev-digest.yaml" -- "the key named \"survey\" is given as the SHA-256 of a development key"
 echo "    values.schema.json and the templates refused $refusals values (misspelt, misplaced, unusable)"
-# (f) a render with values-created Secrets lists a required secret left empty as missing
-# (NOTES.txt), and lists nothing when all are given. NOTES.txt is rendered through a ConfigMap
-# added to a copy of the chart (helm template prints no notes).
+# (f) a render with values-created Secrets that leaves a required secret empty is refused,
+# naming it; with validation.allowMissingSecrets=true (CI only) it renders and NOTES.txt lists
+# exactly the missing ones, and nothing when all are given. NOTES.txt is rendered through a
+# ConfigMap added to a copy of the chart (helm template prints no notes).
 cp -r "$CHART" "$tmp/notes-chart"
 cat > "$tmp/notes-chart/templates/notes-check.yaml" <<'YAML'
 apiVersion: v1
@@ -292,17 +317,25 @@ notes() {
     --show-only templates/notes-check.yaml "$@" \
     | "$VENV/bin/python" -c 'import sys, yaml; print(yaml.safe_load(sys.stdin)["data"]["NOTES.txt"])'
 }
+empty=(--set services.escalation.secrets.values.KINSHIP_LINK_SECRET=
+       --set console.secrets.values.KINSHIP_CONSOLE_SESSION_KEY=)
 if notes > "$tmp/notes-complete.txt" && grep -q 'MISSING SETTINGS' "$tmp/notes-complete.txt"; then
   fail "ci/mtls-values.yaml gives every secret, yet NOTES.txt lists missing settings: $(grep '^  - ' "$tmp/notes-complete.txt" | tr -d '\n')"
-elif ! notes --set services.escalation.secrets.values.KINSHIP_LINK_SECRET= \
-      --set console.secrets.values.KINSHIP_CONSOLE_SESSION_KEY= > "$tmp/notes-missing.txt"; then
-  fail "helm template failed with a required secret left empty (it must render and list it)"
+elif "$HELM" template kinship "$CHART" --namespace kinship -f "$CHART/ci/mtls-values.yaml" \
+    "${empty[@]}" > "$tmp/missing.log" 2>&1; then
+  fail "helm template rendered with required secrets left empty (it must refuse)"
+elif ! grep -qF 'Kinship cannot start without: ' "$tmp/missing.log" \
+    || ! grep -qF 'services.escalation.secrets.values.KINSHIP_LINK_SECRET' "$tmp/missing.log" \
+    || ! grep -qF 'console.secrets.values.KINSHIP_CONSOLE_SESSION_KEY' "$tmp/missing.log"; then
+  fail "helm template refused the empty secrets without naming both: $(grep -F 'cannot start' "$tmp/missing.log")"
+elif ! notes "${empty[@]}" --set validation.allowMissingSecrets=true > "$tmp/notes-missing.txt"; then
+  fail "helm template failed with validation.allowMissingSecrets=true (it must render and list them)"
 elif ! grep -q '^  - services.escalation.secrets.values.KINSHIP_LINK_SECRET ' "$tmp/notes-missing.txt" \
     || ! grep -q '^  - console.secrets.values.KINSHIP_CONSOLE_SESSION_KEY ' "$tmp/notes-missing.txt" \
     || [ "$(grep -c '^  - ' "$tmp/notes-missing.txt")" -ne 2 ]; then
   fail "NOTES.txt did not list exactly the two empty required secrets: $(grep '^  - ' "$tmp/notes-missing.txt" | tr -d '\n')"
 else
-  echo "    NOTES.txt listed the required secrets left empty (and nothing when all are given)"
+  echo "    a render without a required secret was refused naming it; allowMissingSecrets lists it in NOTES.txt"
 fi
 done_step
 

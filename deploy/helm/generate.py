@@ -28,8 +28,10 @@ it is typed by hand:
   client secret, the session key) and, as every service's, its database URL (the default is
   the local stack's); its required plain settings are its fields without a default (the OIDC
   issuer); its migration Job gets the secrets of ``DatabaseSettings`` (the database).
-- **refusedValueSha256**: SHA-256 of the local stack's published credentials, which every
-  service refuses outside the dev profile, and **minKeyBytes**, the shortest key they accept
+- **refusedValueSha256**: SHA-256 of the local stack's published credentials (and of the
+  development note key decoded, refused in any note key table under any id; an API key's
+  ``key_sha256`` equal to one of them is refused too), which every service refuses outside
+  the dev profile, and **minKeyBytes**, the shortest key they accept
   (``kinship_runtime.settings``): the chart refuses such values too.
 
 It also writes the topic, ACL and secret tables of ``docs/kubernetes.md`` (between their
@@ -418,9 +420,11 @@ def console_entry() -> dict[str, Any]:
 def refused_values() -> list[str]:
     """SHA-256 (hex) of every published development credential the services refuse."""
     from kinship_console.settings import DEV_CLIENT_SECRET, DEV_SESSION_KEY
-    from kinship_runtime.settings import DEV_CREDENTIALS
+    from kinship_runtime.settings import DEV_CREDENTIALS, DEV_NOTE_KEY_BYTES
 
-    values = {*DEV_CREDENTIALS.values(), DEV_CLIENT_SECRET, DEV_SESSION_KEY}
+    # The development note key decoded too: the chart refuses it under any key id.
+    note_key = DEV_NOTE_KEY_BYTES.decode()
+    values = {*DEV_CREDENTIALS.values(), DEV_CLIENT_SECRET, DEV_SESSION_KEY, note_key}
     return sorted(hashlib.sha256(value.encode()).hexdigest() for value in values)
 
 

@@ -33,7 +33,7 @@ from kinship_contracts.topics import TOPICS, TopicSpec
 from kinship_runtime.access import PeopleDirectory, PostgresPeopleDirectory, RateLimits
 from kinship_runtime.access_log import AccessLog
 from kinship_runtime.database import create_pool, migrate_schema
-from kinship_runtime.dead_letters import DeadLetterKeys, DeadLetters
+from kinship_runtime.dead_letters import DeadLetterKeyExpiry, DeadLetterKeys, DeadLetters
 from kinship_runtime.health import ReadinessCheck, health_router
 from kinship_runtime.http import create_http_app
 from kinship_runtime.identity import IdentityVerifier, identity_verifier
@@ -105,6 +105,14 @@ class RuntimeProvider(Provider):
     def dead_letter_keys(self, pool: asyncpg.Pool, settings: KinshipSettings) -> DeadLetterKeys:
         """The keys that seal this service's dead letters (shredded on erasure)."""
         return DeadLetterKeys(pool, settings.dead_letter_wrapping_key())
+
+    @provide
+    async def dead_letter_expiry(self, keys: DeadLetterKeys) -> AsyncIterator[DeadLetterKeyExpiry]:
+        """Deletes dead-letter keys past their retention, hourly, while the service runs."""
+        expiry = DeadLetterKeyExpiry(keys)
+        expiry.start()
+        yield expiry
+        await expiry.stop()
 
     @provide
     def dead_letters(
@@ -207,6 +215,7 @@ def compose_service(
             if settings.create_topics:
                 await ensure_topics(settings, TOPICS)
             started.append(await container.get(OutboxRelay))
+            started.append(await container.get(DeadLetterKeyExpiry))
             for worker_type in workers:
                 started.append(await container.get(worker_type))
             await broker.start()

@@ -32,6 +32,7 @@ from kinship_contracts.topics import DEAD_LETTER_RETENTION_MS
 from kinship_runtime.database import Connection
 from kinship_runtime.records import Record, Rejected
 from kinship_runtime.resilience import retry_transient
+from kinship_runtime.workers import SupervisedLoop
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,15 @@ class Sealer(Protocol):
         ...
 
 
+EXPIRY_BATCH = 1000
+"""Expired dead-letter keys deleted per statement (a round repeats while it fills one)."""
+_EXPIRE = (
+    "DELETE FROM dead_letter_keys WHERE key_id = ANY(ARRAY("
+    " SELECT key_id FROM dead_letter_keys WHERE expires_at < $1 LIMIT $2))"
+)
+EXPIRY_POLL_SECONDS = 3600.0
+
+
 class DeadLetterKeys:
     """Per-dead-letter keys in ``dead_letter_keys``, wrapped with the service's key."""
 
@@ -157,12 +167,15 @@ class DeadLetterKeys:
                     "INSERT INTO dead_letter_key_people (key_id, person_ref) VALUES ($1, $2)",
                     people,
                 )
-            await conn.execute(
-                "DELETE FROM dead_letter_keys WHERE key_id = ANY(ARRAY("
-                " SELECT key_id FROM dead_letter_keys WHERE expires_at < $1 LIMIT 1000))",
-                now,
-            )
+            await conn.execute(_EXPIRE, now, EXPIRY_BATCH)
         return sealed
+
+    async def expire(self, now: datetime | None = None) -> int:
+        """Delete up to ``EXPIRY_BATCH`` keys past their retention (their people links go
+        with them); how many went. Run periodically by ``DeadLetterKeyExpiry``, so keys do
+        not outlive the retention when no new dead letter is sealed."""
+        status = await self._pool.execute(_EXPIRE, now or datetime.now(UTC), EXPIRY_BATCH)
+        return int(status.split()[-1])
 
     async def open(self, key_id: str, blob: bytes, aad: str) -> bytes | None:
         """The original bytes of a sealed dead letter, or None once its key is gone."""
@@ -259,3 +272,32 @@ class DeadLetters:
                     "reason_code": item.reason["code"],
                 },
             )
+
+
+class DeadLetterKeyExpiry:
+    """Deletes dead-letter keys past their retention every ``poll_seconds`` (a
+    ``SupervisedLoop``): a dead letter then no longer opens, and the key's links to people
+    go too, whether or not new dead letters arrive."""
+
+    def __init__(self, keys: DeadLetterKeys, poll_seconds: float = EXPIRY_POLL_SECONDS) -> None:
+        self._keys = keys
+        self._loop = SupervisedLoop("dead-letter-expiry", self._round, poll_seconds=poll_seconds)
+        self.name = self._loop.name
+        self.expired = 0
+
+    async def _round(self) -> bool:
+        deleted = await self._keys.expire()
+        self.expired += deleted
+        return deleted >= EXPIRY_BATCH  # a full batch: more may be waiting
+
+    def start(self) -> None:
+        """Expire keys in the background until ``stop``."""
+        self._loop.start()
+
+    async def stop(self) -> None:
+        """Finish the round in progress and stop."""
+        await self._loop.stop()
+
+    def healthy(self) -> bool:
+        """Whether the loop runs and is not stuck."""
+        return self._loop.healthy()

@@ -38,9 +38,12 @@ class Scope(StrEnum):
 
     CHECKINS_SUBMIT = "checkins:submit"
     SIGNALS_SUBMIT = "signals:submit"
+    """Reserved: no route takes it (signals arrive on Kafka only); for HTTP ingestion later."""
     KUDOS_SUBMIT = "kudos:submit"
     PULSE_SUBMIT = "pulse:submit"
     DIRECTORY_PUBLISH = "directory:publish"
+    """Reserved: no route takes it (the directory arrives on Kafka only); for HTTP ingestion
+    later."""
     REPORTS_READ = "reports:read"
     """Programme reports (aggregates over k >= 5 people); never a case or a team trend."""
     ERASURE_REQUEST = "erasure:request"

@@ -6,7 +6,9 @@ than 32 bytes: a forgotten secret must fail loudly, not run with a key anyone ca
 """
 
 import base64
+import binascii
 import hashlib
+import hmac
 from typing import ClassVar, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
@@ -26,8 +28,11 @@ DEV_CREDENTIALS: dict[str, str] = {
     "KINSHIP_GRANT_KEY": "kinship-dev-reveal-grant-key-not-for-production",
 }
 """The local stack's credentials: published in the README, so refused outside ``dev``."""
+DEV_NOTE_KEY_BYTES = base64.b64decode(DEV_NOTE_KEY)
+"""The development note key itself: refused under any key id, alone or in a rotation list."""
 
 MIN_KEY_BYTES = 32
+
 
 _NOT_KEYS = frozenset({"database_url", "kafka_sasl_password", "smtp_password"})
 """Secret settings that are credentials to other systems, whose strength is not ours to set."""
@@ -35,6 +40,32 @@ _NOT_KEYS = frozenset({"database_url", "kafka_sasl_password", "smtp_password"})
 
 class InsecureSettingsError(ValueError):
     """A development credential or a short key outside the dev profile (never quotes it)."""
+
+
+def development_sha256() -> frozenset[str]:
+    """SHA-256 (hex) of each published development credential: a key configured only by its
+    digest (``key_sha256``) is refused when it is one of these."""
+    return frozenset(
+        hashlib.sha256(value.encode()).hexdigest() for value in DEV_CREDENTIALS.values()
+    )
+
+
+def refuse_development_note_keys(configured: str, variable: str) -> None:
+    """Refuse a note key table (``key_id:base64,...``) holding the published development key
+    under any id, alone or in a rotation list (outside the dev profile; the caller checks
+    ``env``). Entries that do not decode are left to the table's own parser. The error names
+    the id only."""
+    for entry in configured.split(","):
+        key_id, _, encoded = entry.strip().partition(":")
+        try:
+            key = base64.b64decode(encoded, validate=True)
+        except binascii.Error:
+            continue
+        if hmac.compare_digest(key, DEV_NOTE_KEY_BYTES):
+            raise InsecureSettingsError(
+                f"{variable}: the key {key_id!r} is the local stack's published development "
+                "note key; generate a real one (openssl rand -base64 32)"
+            )
 
 
 class KinshipSettings(BaseSettings):
@@ -230,9 +261,17 @@ class KinshipSettings(BaseSettings):
     def _refuse_weak_api_keys(self, dev_values: set[str]) -> None:
         from kinship_runtime.identity import parse_api_keys
 
+        refused_digests = development_sha256()
         for entry in parse_api_keys(self.api_keys.get_secret_value()):
             if entry.key is None:
-                continue  # only its SHA-256 is configured: nothing to measure
+                # Only its SHA-256 is configured: its length cannot be measured, but the
+                # digest of a published development key is known.
+                if entry.key_sha256 is not None and entry.key_sha256 in refused_digests:
+                    raise InsecureSettingsError(
+                        f"KINSHIP_API_KEYS: the key named {entry.name!r} is given as the "
+                        "SHA-256 of a development key; issue a long random key"
+                    )
+                continue
             key = entry.key.get_secret_value()
             if key in dev_values or len(key.encode()) < MIN_KEY_BYTES:
                 raise InsecureSettingsError(

@@ -79,3 +79,25 @@ async def test_keys_expire_with_the_dead_letter_topics_retention(pool: asyncpg.P
     (new,) = await DeadLetterKeys(pool, b"w" * 32).seal([FakeRecord(b"new", offset=2)])
     remaining = {row["key_id"] for row in await pool.fetch("SELECT key_id FROM dead_letter_keys")}
     assert remaining == {new.key_id}
+
+
+async def test_expiry_deletes_keys_past_retention_with_no_new_dead_letter(
+    pool: asyncpg.Pool,
+) -> None:
+    """The periodic worker's statement: no seal needed for keys (and their people links) to
+    go once past their retention."""
+    keys = DeadLetterKeys(pool, b"w" * 32)
+    old, kept = await keys.seal(
+        [FakeRecord(b'{"person_id": "p-expiring"}', offset=3), FakeRecord(b"kept", offset=4)]
+    )
+    links = "SELECT count(*) FROM dead_letter_key_people WHERE key_id = $1"
+    assert await pool.fetchval(links, old.key_id) >= 1  # linked to the people it names
+    await pool.execute(
+        "UPDATE dead_letter_keys SET expires_at = now() - interval '1 s' WHERE key_id = $1",
+        old.key_id,
+    )
+    assert await keys.expire() >= 1  # (other tests' expired keys may go too)
+    remaining = {row["key_id"] for row in await pool.fetch("SELECT key_id FROM dead_letter_keys")}
+    assert old.key_id not in remaining and kept.key_id in remaining
+    assert await pool.fetchval(links, old.key_id) == 0
+    assert await keys.expire() == 0

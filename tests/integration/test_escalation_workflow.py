@@ -1,5 +1,5 @@
 """More of the crisis-support workflow over the real broker and database: contact timeout,
-handover, self-care, exposure and team clusters, programme metrics."""
+handover, self-care, exposure and team clusters."""
 
 import asyncio
 from datetime import UTC, datetime, timedelta
@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.escalation_support import (
-    AUTH,
     STAFF,
     SUBJECTS,
     Escalation,
@@ -22,8 +21,6 @@ from tests.kafka_reading import encode, publish
 pytestmark = pytest.mark.integration
 
 RESPONDER = ("peer_responder",)
-REPORTS = AUTH
-"""The tests' key holds every scope, ``reports:read`` among them: programme metrics only."""
 
 
 async def send_checkins(service: Escalation, *messages: tuple[bytes, bytes]) -> None:
@@ -155,42 +152,6 @@ async def test_three_people_of_a_team_in_distress_bring_one_group_offer(
     assert [(o["team_id"], o["reason"], o["kind"]) for o in offers] == [
         ("team-q", "team_cluster", "support_session")
     ]
-
-
-async def test_programme_metrics_are_aggregates_withheld_below_five_cases(
-    escalation: Escalation,
-) -> None:
-    await seed_directory(escalation, STAFF)
-    now = datetime.now(UTC)
-    people = [f"m-{n}" for n in range(5)]
-    await send_checkins(
-        escalation, *[recorded(f"c-{p}", p, now, wants_contact=True, mood=3) for p in people[:4]]
-    )
-    assert await escalation.wait_for("SELECT count(*) FROM cases", 4) == 4
-    withheld = await escalation.client.get("/v1/metrics/programme", headers=REPORTS)
-    assert withheld.json()["cases"] is None
-    await send_checkins(escalation, recorded("c-m-4", "m-4", now, wants_contact=True, mood=3))
-    assert await escalation.wait_for("SELECT count(*) FROM cases", 5) == 5
-    case = (await escalation.rows("SELECT id, responder_id FROM cases LIMIT 1"))[0]
-    who = bearer(case["responder_id"], *RESPONDER)
-    for action in ("acknowledge", "contact"):
-        assert (
-            await escalation.client.post(f"/v1/cases/{case['id']}/{action}", headers=who)
-        ).is_success
-    resolved = await escalation.client.post(
-        f"/v1/cases/{case['id']}/resolve", json={"outcome": "supported"}, headers=who
-    )
-    assert resolved.is_success
-    metrics = (await escalation.client.get("/v1/metrics/programme", headers=REPORTS)).json()
-    assert metrics["cases"] == 5
-    assert metrics["outcomes"] == {"supported": 1}
-    assert metrics["escalation_rate_by_step"]["1"] == 1.0
-    assert metrics["time_to_acknowledge_seconds"]["median"] >= 0
-    forbidden = await escalation.client.get(
-        "/v1/metrics/programme", headers=bearer("resp-a", *RESPONDER)
-    )
-    assert forbidden.status_code == 403
-    assert "m-0" not in str(metrics) and SUBJECTS.subject_id("m-0") not in str(metrics)
 
 
 async def test_failed_delivery_on_the_last_step_waits_for_its_timer(

@@ -83,8 +83,9 @@ async def test_no_api_key_reads_or_acts_on_a_case_even_naming_a_responder(
     audit = await audit_rows(stack, pat_case)
     assert audit == audit_before  # no record, let alone one naming the responder
     assert not [actor for _action, actor in audit if actor.startswith("system:")]
-    metrics = await stack.call("GET", "escalation", "/v1/metrics/programme", stack.key("bi-tool"))
-    assert metrics.status_code == 200  # the BI tool reads programme measures, never a case
+    # The BI tool reads the programme's measures (closed weeks, k >= 5), never a case.
+    measures = await stack.call("GET", "recognition", "/v1/reports/programme", stack.key("bi-tool"))
+    assert measures.status_code == 200, measures.text
 
 
 async def test_no_api_key_reads_or_changes_anyones_notification_preferences(
@@ -140,7 +141,6 @@ async def test_a_roles_claim_in_a_token_grants_nothing(stack: Stack, pat_case: s
             "/v1/policies/default",
             {"steps": [{"target": "coordinators", "timeout_seconds": 60}]},
         ),
-        ("escalation", "GET", "/v1/metrics/programme", None),
         ("checkin", "GET", f"/v1/teams/{stack.people.team}/trends", None),
         ("checkin", "GET", "/v1/erasures", None),
         ("recognition", "GET", "/v1/reports/programme", None),

@@ -1,7 +1,9 @@
 """Aggregates that cannot be subtracted (issue 11, "Why" 6): a team's trend read before and
 after one more check-in (in the open week, or dated back into a closed one) is the same; no
 window of weeks gives away a hidden week; the organisation's pulse minus the visible teams
-never isolates a small team; and only a team's manager and coordinators read its trend.
+never isolates a small team; the programme's measures read before and after one more case
+and its feedback are the same (no service serves a live aggregate); and only a team's
+manager and coordinators read its trend.
 
 The team has six members and a manager (``People.team``). Its history is made over HTTP as
 the members would: six people checked in three weeks ago and two weeks ago, two last week
@@ -16,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.security.flows import checkin_body, pulse_body
-from tests.security.stack import Stack
+from tests.security.flows import alerted, checkin_body, open_case, pulse_body
+from tests.security.stack import Person, Stack, until
 
 pytestmark = pytest.mark.security
 
@@ -138,10 +140,13 @@ async def test_only_the_teams_manager_and_coordinators_read_its_trend(
 # ---- the organisation's pulse ------------------------------------------------------------------
 
 
-async def report(stack: Stack, team_id: str | None = None) -> dict[str, Any]:
+async def report(
+    stack: Stack, team_id: str | None = None, reader: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Recognition's programme report (4 closed weeks) as the BI tool (or ``reader``) reads it."""
     params = {"weeks": "4"} | ({"team_id": team_id} if team_id else {})
     answer = await stack.call(
-        "GET", "recognition", "/v1/reports/programme", stack.key("bi-tool"), params=params
+        "GET", "recognition", "/v1/reports/programme", reader or stack.key("bi-tool"), params=params
     )
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
@@ -194,3 +199,69 @@ async def test_one_more_pulse_answer_changes_no_report(stack: Stack) -> None:
         )
         assert answer.status_code == 202, answer.text
     assert await report(stack) == before
+
+
+async def test_one_more_feedback_changes_no_programme_measure(stack: Stack) -> None:
+    """The programme's measures (time to acknowledge and to first contact, outcomes,
+    satisfaction) come from recognition's report only: escalation once served all-time
+    running totals, where one more feedback gave that person's score by subtraction
+    (``n * mean_after - (n - 1) * mean_before``) and one more resolved case its outcome."""
+    coordinator = stack.bearer(stack.people.coordinator.id)
+    for credential in (stack.key("bi-tool"), coordinator):
+        live = await stack.call("GET", "escalation", "/v1/metrics/programme", credential)
+        assert live.status_code == 404, live.text
+    # Someone new, known everywhere before the first reading (rates divide by the members).
+    person = Person(f"fb-{stack.people.suffix}", "Fen Back", "team-f")
+    await stack.publish("directory.people", [person.record()])
+    for service in ("checkin", "escalation", "recognition"):
+        assert await until(
+            lambda service=service: stack.value(
+                service, "SELECT count(*) FROM directory_people WHERE person_id = $1", person.id
+            ),
+            timeout=60,
+        ), service
+    # A closed week with satisfaction shown: six people's feedback, recorded in its week.
+    week = monday(2)
+    given = datetime.combine(week + timedelta(days=2), time(10), UTC)
+    run = secrets.token_hex(3)
+    await stack.rows(
+        "recognition",
+        "INSERT INTO case_feedback (case_id, given_by, subject_id, score, given_at, recorded_at)"
+        " SELECT $1 || n, 'person', $1 || 's' || n, 4, $2, $2 FROM generate_series(1, 6) AS n",
+        f"fb-{run}-",
+        given,
+    )
+    before = await report(stack)
+    (shown,) = [w for w in before["weeks"] if w["week"] == week.isoformat()]
+    assert shown["satisfaction"]["person"]["responses"] >= K, shown  # a target to move
+
+    case_id = await open_case(stack, person)
+    responder = stack.bearer(await alerted(stack, case_id))
+    steps = (("acknowledge", None), ("contact", None), ("resolve", {"outcome": "declined"}))
+    for action, body in steps:
+        done = await stack.call(
+            "POST", "escalation", f"/v1/cases/{case_id}/{action}", responder, json=body
+        )
+        assert done.status_code == 200, (action, done.text)
+    feedback = await stack.call(
+        "POST",
+        "escalation",
+        f"/v1/cases/{case_id}/feedback",
+        stack.bearer(person.id),
+        json={"score": 1, "given_by": "person"},
+    )
+    assert feedback.status_code == 202, feedback.text
+    # Recognition has folded the case and its feedback in before the second reading.
+    assert await until(
+        lambda: stack.value(
+            "recognition",
+            "SELECT count(*) FROM case_feedback WHERE case_id = $1 AND given_by = 'person'",
+            case_id,
+        ),
+        timeout=60,
+    )
+    assert await report(stack) == before
+    assert await report(stack, reader=coordinator) == before
+    for credential in (stack.key("bi-tool"), coordinator):
+        live = await stack.call("GET", "escalation", "/v1/metrics/programme", credential)
+        assert live.status_code == 404, live.text

@@ -3,11 +3,11 @@
 import base64
 import binascii
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
-from kinship_runtime.settings import KinshipSettings
+from kinship_runtime.settings import KinshipSettings, refuse_development_note_keys
 
 
 class CheckinSettings(KinshipSettings):
@@ -39,6 +39,12 @@ class CheckinSettings(KinshipSettings):
         description="JSON list of support resources (the escalation catalogue's format); the "
         "crisis and assistance ones are returned at once; a built-in catalogue otherwise.",
     )
+
+    @model_validator(mode="after")
+    def _refuse_the_development_note_key(self) -> Self:
+        if self.env != "dev":  # the published key under any id, in any rotation list
+            refuse_development_note_keys(self.note_keys.get_secret_value(), "KINSHIP_NOTE_KEYS")
+        return self
 
     def note_key_table(self) -> dict[str, bytes]:
         """The note keys by id, decoded; errors name the bad entry's id, never the key."""

@@ -7,7 +7,12 @@ from typing import ClassVar, Self
 
 from pydantic import Field, SecretStr, model_validator
 
-from kinship_runtime.settings import DEV_CREDENTIALS, InsecureSettingsError, KinshipSettings
+from kinship_runtime.settings import (
+    DEV_CREDENTIALS,
+    InsecureSettingsError,
+    KinshipSettings,
+    refuse_development_note_keys,
+)
 
 
 class EscalationSettings(KinshipSettings):
@@ -118,6 +123,14 @@ class EscalationSettings(KinshipSettings):
                 "KINSHIP_SLACK_SIGNING_SECRET is required outside KINSHIP_ENV=dev while "
                 "KINSHIP_SLACK_ENABLED is true (Slack's buttons are checked with it)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_the_development_note_key(self) -> Self:
+        if self.env != "dev" and self.case_note_keys is not None:
+            # The published key under any id, in any rotation list.
+            configured = self.case_note_keys.get_secret_value()
+            refuse_development_note_keys(configured, "KINSHIP_CASE_NOTE_KEYS")
         return self
 
     def slack_signing_key(self) -> str | None:

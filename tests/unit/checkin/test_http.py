@@ -7,6 +7,7 @@ from typing import ClassVar
 import httpx
 import pytest
 from dishka import Provider, Scope, provide
+from faststream.kafka import KafkaBroker
 from pydantic import SecretStr
 
 from kinship_checkin.domain.privacy import NoteCipher
@@ -19,12 +20,13 @@ from kinship_checkin.handlers.recording import RecordingTopics
 from kinship_checkin.settings import CheckinSettings
 from kinship_contracts.directory import Role
 from kinship_contracts.resources import DEFAULT_CATALOGUE
-from kinship_runtime.access import PeopleDirectory, Person, RateLimits
+from kinship_runtime.access import PeopleDirectory, Person, RateLimits, policies
+from kinship_runtime.http import create_http_app
 from kinship_runtime.identity import IdentityVerifier
 from kinship_runtime.outbox import OutboxRelay
 from tests.kafka_reading import checkin
 from tests.unit.fakes.checkin import FakeCheckinUnitOfWork
-from tests.unit.fakes.http import bearer, identities, routes_client
+from tests.unit.fakes.http import _no_lifespan, bearer, identities, routes_client
 from tests.unit.fakes.relay import FakeRelay
 
 PLANTED_NOTE = "SECRET-NOTE-123"
@@ -125,6 +127,50 @@ def relay() -> FakeRelay:
 async def client(uow: FakeCheckinUnitOfWork, relay: FakeRelay) -> AsyncIterator[httpx.AsyncClient]:
     async with routes_client("checkin", checkin_router(), Fakes(uow, relay)) as http:
         yield http
+
+
+def test_every_route_states_its_least_policy() -> None:
+    """Every route of the service declares one access policy, the least it needs (a route
+    without one would be public: only body methods are authenticated before the route)."""
+    app = create_http_app(
+        title="checkin (unit)",
+        description="",
+        lifespan=_no_lifespan,
+        routers=[checkin_router()],
+        broker=KafkaBroker("127.0.0.1:9"),
+    )
+    found = policies(app)
+    table = {
+        route: [policy.describe() for policy in found[route]]
+        for route in found
+        if route.split()[1].startswith("/v1/")
+    }
+    person = "any signed-in person"
+    assert table == {
+        "POST /v1/checkins": ["systems with checkins:submit; any signed-in person"],
+        "GET /v1/teams/{team_id}/trends": ["people who are coordinator or team_manager"],
+        "GET /v1/me/outreach": [person],
+        "PUT /v1/me/outreach": [person],
+        "GET /v1/me": [person],
+        "GET /v1/me/data": [person],
+        "GET /v1/people": [person],
+        "POST /v1/subjects/lookup": ["systems with subjects:lookup"],
+        "POST /v1/subjects/{subject_id}/screen": ["systems with subjects:screen"],
+        "POST /v1/subjects/{subject_id}/delivery": ["systems with subjects:deliver"],
+        "POST /v1/reveal": ["people who are coordinator or peer_responder"],
+        "POST /v1/people/{person_id}/erasure": [
+            "systems with erasure:request; any signed-in person"
+        ],
+        "GET /v1/erasures/{erasure_id}": ["systems with erasure:request; any signed-in person"],
+        "GET /v1/erasures": ["people who are coordinator"],
+    }
+    submissions = {
+        route: policy[0].rate_limited for route, policy in found.items() if route in table
+    }
+    assert {route for route, limited in submissions.items() if limited} == {
+        "POST /v1/checkins",
+        "POST /v1/people/{person_id}/erasure",
+    }
 
 
 async def test_http_checkin_without_credentials_is_401(client: httpx.AsyncClient) -> None:

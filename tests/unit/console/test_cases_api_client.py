@@ -297,7 +297,7 @@ async def test_answers_that_make_no_sense_are_unavailable() -> None:
     recorder = Recorder(
         {
             ("GET", "/v1/cases"): httpx.Response(200, json={"not": "a list"}),
-            ("GET", "/v1/metrics/programme"): httpx.Response(200, json=[1, 2]),
+            ("GET", "/v1/reports/programme?weeks=12"): httpx.Response(200, json=[1, 2]),
             ("GET", "/v1/cases/c1"): httpx.Response(200, json={"case_id": "c1"}),
         }
     )
@@ -305,3 +305,5 @@ async def test_answers_that_make_no_sense_are_unavailable() -> None:
     for call in (client.open_cases("t"), client.programme("t"), client.case("t", "c1")):
         with pytest.raises(UnavailableError):
             await call
+    # The programme report is recognition's (closed weeks, k >= 5), never a live aggregate.
+    assert recorder.seen[1].url.port == 8004

@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
+from typing import Any
 
 import httpx
 import pytest
@@ -686,34 +687,73 @@ def test_an_invalid_edit_of_an_existing_rotation_is_shown_on_its_own_form(consol
     assert 'href="#q-rnew-' not in text
 
 
-def test_the_programme_report_as_a_table_and_bar_charts(console: Console) -> None:
+def report_week(week: str, **parts: Any) -> dict[str, Any]:
+    """A week of recognition's programme report; a part left out is withheld."""
+    return {"week": week, "satisfaction": {}, "withheld": [], **parts}
+
+
+def test_the_programme_report_shows_recognitions_closed_weeks_as_tables_and_charts(
+    console: Console,
+) -> None:
     fake(console).measures = {
-        "cases": 12,
-        "time_to_acknowledge_seconds": {"median": 240.0, "p90": 3900.0},
-        "time_to_first_contact_seconds": {"median": None, "p90": None},
-        "escalation_rate_by_step": {"1": 1.0, "2": 0.25},
-        "outcomes": {"supported": 6, "no_contact": 2},
-        "feedback": {"person": {"count": 5, "mean_score": 4.4}},
+        "k": 5,
+        "weeks": [
+            report_week(
+                "2026-11-09",
+                participation={"people": 40, "members": 50, "rate": 0.8},
+                cases={
+                    "opened": 6,
+                    "acknowledged": 6,
+                    "time_to_acknowledge_seconds": {"median": 240.0, "p90": 3900.0},
+                    "time_to_first_contact_seconds": {"median": None, "p90": None},
+                    "outcomes": {"supported": 4, "no_contact": 1},
+                },
+                satisfaction={"person": {"responses": 5, "mean_score": 4.4}},
+            ),
+            report_week(
+                "2026-11-16",
+                participation={"people": 20, "members": 50, "rate": 0.4},
+                cases={
+                    "opened": 5,
+                    "acknowledged": 5,
+                    "time_to_acknowledge_seconds": {"median": 60.0, "p90": 120.0},
+                    "time_to_first_contact_seconds": {"median": 600.0, "p90": 900.0},
+                    "outcomes": {"supported": 2},
+                },
+            ),
+            report_week("2026-11-23", withheld=["participation: fewer than 5 people"]),
+        ],
     }
     console.sign_in()
     page = console.client.get("/coordinator/report")
     assert page.status_code == 200
     text = page.text
-    assert "12 cases so far." in text
-    assert "<td>4 min</td><td>1 h 05 min</td>" in text
-    assert "<td>25 %</td>" in text and "<td>100 %</td>" in text
-    assert "Supported: we talked" in text and "<td>6</td>" in text
-    assert "<td>4.4</td>" in text
+    assert "last 12 closed weeks" in text and "at least 5 people" in text
+    # Newest first; a withheld week says so in every table and shows no figure.
+    assert text.index("Nov 23, 2026") < text.index("Nov 16, 2026") < text.index("Nov 9, 2026")
+    assert '<td colspan="2" class="withheld-cell">Withheld</td>' in text
+    assert '<td colspan="6" class="withheld-cell">Withheld</td>' in text
+    assert "<td>40</td><td>80 %</td>" in text and "<td>20</td><td>40 %</td>" in text
+    assert "<td>6</td><td>6</td><td>4 min</td><td>1 h 05 min</td><td>\u2013</td>" in text
+    assert "<td>1 min</td><td>2 min</td><td>10 min</td><td>15 min</td>" in text
+    # Outcomes over the weeks shown, most frequent first.
+    assert text.index("Supported: we talked") < text.index("No contact")
+    assert "<td>6</td></tr>" in text and "<td>1</td></tr>" in text
+    assert "4.4 of 5 (5 answers)" in text
     assert text.count('<svg role="img"') == 2 and 'class="chart-bar"' in text
-    assert 'width="90.0"' in text, "25 % of the 360-unit bar"
+    assert 'width="288.0"' in text, "80 % of the 360-unit bar"
     assert "style=" not in text
+    assert fake(console).case_calls[-1][0] == "programme"
 
 
-def test_a_withheld_report_says_why(console: Console) -> None:
-    fake(console).measures = {"cases": None, "withheld": "fewer than 5 cases so far"}
+def test_a_report_with_every_figure_withheld_says_why(console: Console) -> None:
+    fake(console).measures = {
+        "k": 5,
+        "weeks": [report_week("2026-11-23", withheld=["cases: fewer than 5 people"])],
+    }
     console.sign_in()
     text = console.client.get("/coordinator/report").text
-    assert "the figures are withheld" in text and "<svg" not in text
+    assert "Every figure of these weeks is withheld" in text and "<svg" not in text
 
 
 def test_my_cases_leads_to_the_coordinator_pages_and_each_case_page(console: Console) -> None:

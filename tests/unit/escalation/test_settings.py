@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from kinship_escalation.composition import create_app
 from kinship_escalation.domain.sealing import CaseNoteCipher, NoteKeyUnknownError
 from kinship_escalation.settings import EscalationSettings
-from kinship_runtime.settings import DEV_CREDENTIALS
+from kinship_runtime.settings import DEV_CREDENTIALS, DEV_NOTE_KEY
 from tests.unit.fakes.settings import strong_secrets
 
 LINK = "a-link-secret-for-this-purpose-only-0123"
@@ -85,6 +85,23 @@ def test_case_note_keys_have_a_development_value_and_only_a_real_one_outside_dev
         production(case_note_keys=DEV_CREDENTIALS["KINSHIP_NOTE_KEYS"])
     (key,) = production().case_note_key_table()[0].values()
     assert key == b"a-case-note-master-key-32-bytes!"
+
+
+@pytest.mark.parametrize(
+    ("case_note_keys", "named"),
+    [
+        (f"k9:{DEV_NOTE_KEY}", "k9"),  # the published key under another id
+        (f"dev1:{DEV_NOTE_KEY},k1:{NOTE_KEY}", "dev1"),  # kept in a rotation list
+        (f"k1:{NOTE_KEY},old:{DEV_NOTE_KEY}", "old"),
+    ],
+)
+def test_the_published_note_key_is_refused_under_any_id_and_in_any_list(
+    case_note_keys: str, named: str
+) -> None:
+    with pytest.raises(ValueError, match=f"CASE_NOTE_KEYS: the key '{named}' is the local"):
+        production(case_note_keys=case_note_keys)
+    dev = EscalationSettings(env="dev", case_note_keys=SecretStr(f"k9:{DEV_NOTE_KEY}"))
+    assert dev.case_note_key_table()[0] == {"k9": base64.b64decode(DEV_NOTE_KEY)}
 
 
 def test_case_note_keys_rotate_by_id_and_errors_name_the_entry_never_the_key() -> None:

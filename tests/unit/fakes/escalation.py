@@ -265,16 +265,6 @@ class FakeCases(_Part):
         self.tables.feedback[(case_id, given_by)] = score
         return True
 
-    async def programme_metrics(self, min_cases: int) -> dict[str, Any]:
-        cases = [stored.case for stored in self.tables.cases.values()]
-        if len(cases) < min_cases:
-            return {"cases": None, "withheld": f"fewer than {min_cases} cases so far"}
-        outcomes: dict[str, int] = {}
-        for case in cases:
-            if case.outcome is not None:
-                outcomes[case.outcome.value] = outcomes.get(case.outcome.value, 0) + 1
-        return {"cases": len(cases), "outcomes": outcomes}
-
 
 class FakeAlerts(_Part):
     async def add(self, alert: AlertRecord, sent_at: datetime) -> None:

@@ -586,6 +586,15 @@ and vault keys that are not in KINSHIP_API_KEYS with the scopes their service ne
 {{- if and (has $env (get $keys $scope)) (lt (len $value) $min) -}}
 {{- fail (printf "%s.%s is shorter than %d bytes; the services refuse it (openssl rand -base64 48)" (get $paths $scope) $env $min) -}}
 {{- end -}}
+{{- /* Note key tables (key_id:base64,...): the published development key under any id. */ -}}
+{{- if has $env (list "KINSHIP_NOTE_KEYS" "KINSHIP_CASE_NOTE_KEYS") -}}
+{{- range splitList "," $value -}}
+{{- $entry := splitn ":" 2 (trim .) -}}
+{{- if has (sha256sum (b64dec ($entry._1 | default ""))) $registry.refusedValueSha256 -}}
+{{- fail (printf "%s.%s: the key %q is the local stack's published development note key; generate a real one (openssl rand -base64 32)" (get $paths $scope) $env $entry._0) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- range $env, $services := $registry.sameValueSecrets -}}
@@ -610,6 +619,9 @@ and vault keys that are not in KINSHIP_API_KEYS with the scopes their service ne
 {{- fail (printf "secrets.values.KINSHIP_API_KEYS: the key named %q is a development key or shorter than %d bytes" .name $min) -}}
 {{- end -}}
 {{- end -}}
+{{- if and .key_sha256 (has (lower (toString .key_sha256)) $registry.refusedValueSha256) -}}
+{{- fail (printf "secrets.values.KINSHIP_API_KEYS: the key named %q is given as the SHA-256 of a development key; issue a long random key" .name) -}}
+{{- end -}}
 {{- end -}}
 {{- range $name, $entry := $registry.services -}}
 {{- $key := get (get $given $name | default dict) "KINSHIP_CHECKIN_API_KEY" -}}
@@ -633,17 +645,15 @@ and vault keys that are not in KINSHIP_API_KEYS with the scopes their service ne
 {{- end -}}
 
 {{/*
-Fails a render whose values the services would refuse, and a real install (or upgrade) that
-lacks required settings. Offline renders (helm template, helm lint, --dry-run=client) cannot
-see the cluster, render anyway and list what is missing in NOTES.txt.
+Fails every render (offline ones too: helm template, lint, --dry-run, Argo CD) whose values
+the services would refuse, or that lacks required settings, unless
+validation.allowMissingSecrets is true (CI lint and template runs only): then the missing
+ones are listed in NOTES.txt instead.
 */}}
 {{- define "kinship.validate" -}}
 {{- include "kinship.checkSecretValues" . -}}
 {{- $missing := include "kinship.missing" . | fromJsonArray -}}
-{{- if $missing -}}
-{{- $cluster := lookup "v1" "ConfigMap" .Release.Namespace "kube-root-ca.crt" -}}
-{{- if $cluster -}}
-{{- fail (printf "\n\nKinship cannot start without: %s\n(docs/kubernetes.md, Secrets)" (join ", " $missing)) -}}
-{{- end -}}
+{{- if and $missing (not (.Values.validation | default dict).allowMissingSecrets) -}}
+{{- fail (printf "\n\nKinship cannot start without: %s\n(docs/kubernetes.md, Secrets; validation.allowMissingSecrets: true renders anyway, for CI only)" (join ", " $missing)) -}}
 {{- end -}}
 {{- end -}}

@@ -1,14 +1,16 @@
-"""The escalation and check-in calls behind the case page and the coordinator's pages.
+"""The escalation, check-in and recognition calls behind the case page and the coordinator's
+pages.
 
 Kept apart from ``adapters.api`` (one module per area of the console): ``HttpCasesApi``
 extends ``HttpKinshipApi`` with the case work (the explained case view, acknowledge, the
 reveal grant and the check-in service's reveal, contact, notes, hand-over, follow-up,
-resolve, safety plan) and the coordinator's configuration (rotations, the escalation
-policies per team and severity, the schedules' names, the programme measures). Every call
-goes as the signed-in person; answers are validated leniently and anything unusable is an
-``ApiError``. A refused configuration (422) keeps the full location of each refused field
-(``FieldsRejectedError``), never the values; a policy clashing with another (409) names the
-policies (``PolicyClashError``). A change is sent once: a refusal is never sent again.
+resolve, safety plan), the coordinator's configuration (rotations, the escalation policies
+per team and severity, the schedules' names) and the programme report (the recognition
+service's closed weeks). Every call goes as the signed-in person; answers are validated
+leniently and anything unusable is an ``ApiError``. A refused configuration (422) keeps the
+full location of each refused field (``FieldsRejectedError``), never the values; a policy
+clashing with another (409) names the policies (``PolicyClashError``). A change is sent
+once: a refusal is never sent again.
 """
 
 import re
@@ -29,6 +31,9 @@ from kinship_console.adapters.api import (
     UnavailableError,
     error_for,
 )
+
+REPORT_WEEKS = 12
+"""Closed weeks the programme report shows."""
 
 
 class _Lenient(BaseModel):
@@ -382,7 +387,8 @@ class CasesApi(Protocol):
         ...
 
     async def programme(self, token: str) -> dict[str, Any]:
-        """``GET /v1/metrics/programme`` (escalation, coordinators)."""
+        """``GET /v1/reports/programme`` (recognition, coordinators): the organisation's last
+        ``REPORT_WEEKS`` closed weeks, every figure k >= 5 and safe from subtraction."""
         ...
 
     async def audit(self, token: str, query: AuditQuery) -> AuditPage:
@@ -570,9 +576,12 @@ class HttpCasesApi(HttpKinshipApi):
         return [self._parse("escalation", _Named, item).name for item in answer]
 
     async def programme(self, token: str) -> dict[str, Any]:
-        answer = await self._call("escalation", "GET", "/v1/metrics/programme", token)
+        params = {"weeks": str(REPORT_WEEKS)}
+        answer = await self._call(
+            "recognition", "GET", "/v1/reports/programme", token, params=params
+        )
         if not isinstance(answer, dict):
-            raise UnavailableError("escalation", 200)
+            raise UnavailableError("recognition", 200)
         return answer
 
     async def audit(self, token: str, query: AuditQuery) -> AuditPage:

@@ -2,13 +2,14 @@
 
 No framework, no I/O. A form's string values become the body the escalation service's
 ``PUT`` takes, or error codes by field; the same limits as the service's models (which
-check again). The report turns the programme measures into rows and bar lengths.
+check again). The report turns recognition's programme report (closed weeks, k >= 5) into
+rows and bar lengths.
 """
 
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 MAX_STEPS = 10
@@ -326,19 +327,45 @@ class Bar:
 
 
 @dataclass(frozen=True)
-class ProgrammeReport:
-    """The programme measures as the report page shows them."""
+class CaseFigures:
+    """A week's cases as shown: opened, acknowledged, and how fast (median, 90th percentile
+    seconds from opening)."""
 
-    cases: int | None
-    withheld: str | None
+    opened: int
+    acknowledged: int
     acknowledge: tuple[float | None, float | None]
-    """Median and 90th percentile seconds from opening to acknowledgement."""
     first_contact: tuple[float | None, float | None]
-    escalation: list[Bar]
-    """Share of cases that reached each step (step 1 is every case)."""
+
+
+@dataclass(frozen=True)
+class ReportWeek:
+    """One closed week of the report; a part that is ``None`` (or missing) is withheld."""
+
+    week: date
+    participation: tuple[int, float | None] | None
+    """People who checked in, and the share of the directory's active members."""
+    cases: CaseFigures | None
+    satisfaction: dict[str, tuple[int, float]]
+    """Per side shown (person, responder): answers and the mean score (1-5)."""
+
+
+@dataclass(frozen=True)
+class ProgrammeReport:
+    """The programme report as the page shows it: recognition's closed weeks (k >= 5, with
+    complementary suppression); nothing is added up that the service did not release,
+    except outcomes over the weeks it shows."""
+
+    k: int
+    weeks: list[ReportWeek]
+    """Newest first."""
+    participation: list[Bar]
+    """The share of members who checked in, per week shown (oldest first, for the chart)."""
     outcomes: list[Bar]
-    feedback: list[tuple[str, int, float | None]]
-    """Who gave feedback (person, responder), how many, the mean score (1-5)."""
+    """Resolved cases by outcome, over the weeks shown."""
+
+    @property
+    def anything_shown(self) -> bool:
+        return any(w.participation or w.cases or w.satisfaction for w in self.weeks)
 
 
 def _number(value: Any) -> float | None:
@@ -351,38 +378,72 @@ def _bars(items: Mapping[str, Any], scale: float | None = None) -> list[Bar]:
     return [Bar(k, float(v), float(v) / widest if widest > 0 else 0.0) for k, v in pairs]
 
 
-def programme_report(measures: Mapping[str, Any]) -> ProgrammeReport:
-    """The report from ``GET /v1/metrics/programme`` (lenient: missing parts are empty)."""
-    cases = measures.get("cases")
-    withheld = measures.get("withheld")
-    if not isinstance(cases, int) or isinstance(cases, bool):
-        return ProgrammeReport(None, str(withheld or ""), (None, None), (None, None), [], [], [])
+def _timing(part: Any) -> tuple[float | None, float | None]:
+    if not isinstance(part, Mapping):
+        return None, None
+    return _number(part.get("median")), _number(part.get("p90"))
 
-    def timing(key: str) -> tuple[float | None, float | None]:
-        part = measures.get(key)
-        if not isinstance(part, Mapping):
-            return None, None
-        return _number(part.get("median")), _number(part.get("p90"))
 
-    steps = measures.get("escalation_rate_by_step")
-    escalation = sorted(
-        _bars(steps if isinstance(steps, Mapping) else {}, scale=1.0),
-        key=lambda bar: int(bar.key) if bar.key.isascii() and bar.key.isdigit() else 99,
-    )
-    outcomes = measures.get("outcomes")
-    feedback_part = measures.get("feedback")
-    feedback = []
-    if isinstance(feedback_part, Mapping):
-        for given_by, figures in sorted(feedback_part.items()):
-            if isinstance(figures, Mapping) and isinstance(figures.get("count"), int):
-                mean = _number(figures.get("mean_score"))
-                feedback.append((str(given_by), figures["count"], mean))
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _report_week(raw: Mapping[str, Any]) -> ReportWeek | None:
+    try:
+        week = date.fromisoformat(str(raw.get("week")))
+    except ValueError:
+        return None
+    participation = None
+    part = raw.get("participation")
+    if isinstance(part, Mapping) and (people := _count(part.get("people"))) is not None:
+        participation = (people, _number(part.get("rate")))
+    cases = None
+    part = raw.get("cases")
+    if isinstance(part, Mapping):
+        opened, acknowledged = _count(part.get("opened")), _count(part.get("acknowledged"))
+        if opened is not None and acknowledged is not None:
+            cases = CaseFigures(
+                opened,
+                acknowledged,
+                _timing(part.get("time_to_acknowledge_seconds")),
+                _timing(part.get("time_to_first_contact_seconds")),
+            )
+    satisfaction: dict[str, tuple[int, float]] = {}
+    part = raw.get("satisfaction")
+    for side, figures in sorted(part.items() if isinstance(part, Mapping) else []):
+        if isinstance(figures, Mapping):
+            answers, mean = _count(figures.get("responses")), _number(figures.get("mean_score"))
+            if answers is not None and mean is not None:
+                satisfaction[str(side)] = (answers, mean)
+    return ReportWeek(week, participation, cases, satisfaction)
+
+
+def programme_report(answer: Mapping[str, Any]) -> ProgrammeReport:
+    """The page's report from recognition's ``GET /v1/reports/programme`` (lenient: a part
+    missing or malformed counts as withheld)."""
+    raw_weeks = answer.get("weeks")
+    weeks = [
+        week
+        for raw in (raw_weeks if isinstance(raw_weeks, list) else [])
+        if isinstance(raw, Mapping) and (week := _report_week(raw)) is not None
+    ]
+    weeks.sort(key=lambda week: week.week, reverse=True)
+    rates = {
+        week.week.isoformat(): week.participation[1]
+        for week in reversed(weeks)
+        if week.participation is not None and week.participation[1] is not None
+    }
+    outcomes: dict[str, int] = {}
+    for raw in raw_weeks if isinstance(raw_weeks, list) else []:
+        cases = raw.get("cases") if isinstance(raw, Mapping) else None
+        found = cases.get("outcomes") if isinstance(cases, Mapping) else None
+        for outcome, n in found.items() if isinstance(found, Mapping) else []:
+            if (count := _count(n)) is not None:
+                outcomes[str(outcome)] = outcomes.get(str(outcome), 0) + count
+    k = _count(answer.get("k"))
     return ProgrammeReport(
-        cases,
-        None,
-        timing("time_to_acknowledge_seconds"),
-        timing("time_to_first_contact_seconds"),
-        escalation,
-        _bars(outcomes if isinstance(outcomes, Mapping) else {}),
-        feedback,
+        k if k is not None else 5,
+        weeks,
+        _bars(rates, scale=1.0),
+        _bars(dict(sorted(outcomes.items(), key=lambda item: (-item[1], item[0])))),
     )

@@ -3,7 +3,8 @@ and severity and the on-call rotations (forms with errors by field), the audit l
 and the programme report.
 
 Every page is for people the directory makes coordinators (anyone else sees "not available
-to you"), and calls the escalation service as the signed-in person, which checks again.
+to you"), and calls the escalation service (the report: the recognition service, whose
+closed weeks are safe from subtraction) as the signed-in person, which checks again.
 Forms are checked here with the service's own limits so that each error is named by its
 field; the service checks again, and a field it refuses is named the same way. Saved forms
 redirect with a confirmation.
@@ -11,7 +12,7 @@ redirect with a confirmation.
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,6 +22,7 @@ from pydantic import ValidationError
 
 from kinship_console.adapters.api import ApiError, NotAllowedError, NotFoundError
 from kinship_console.adapters.cases_api import (
+    REPORT_WEEKS,
     AuditQuery,
     CasesApi,
     FieldsRejectedError,
@@ -123,7 +125,6 @@ AUDIT_ACTIONS = {
 }
 """What each audit action is called on the audit page (any other shows its code)."""
 MAX_FILTER = 200
-WITHHELD = N_("Too few cases so far: the figures are withheld so that nobody can be recognised.")
 
 
 @dataclass
@@ -576,7 +577,8 @@ class CoordinatorPages:
             "coordinator/report.html",
             {
                 "report": report,
-                "withheld": gettext(WITHHELD),
+                "weeks_asked": REPORT_WEEKS,
+                "as_date": date.fromisoformat,
                 "outcome_names": OUTCOME_NAMES,
                 "duration": _duration,
                 "section": "report",

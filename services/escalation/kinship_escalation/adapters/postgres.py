@@ -272,22 +272,6 @@ _SAVE_CASE = (
     " contacted_at = $15, resolved_at = $16, outcome = $17, sequence = $18,"
     " policy = $19::text::jsonb, rules_version = $20"
 )
-_TIMING = (
-    "SELECT"
-    " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM"
-    "  acknowledged_at - opened_at)) AS ack_median,"
-    " percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM"
-    "  acknowledged_at - opened_at)) AS ack_p90,"
-    " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM"
-    "  contacted_at - opened_at)) AS contact_median,"
-    " percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM"
-    "  contacted_at - opened_at)) AS contact_p90"
-    " FROM cases"
-)
-_STEPS_REACHED = (
-    "SELECT step, count(*) AS reached FROM (SELECT generate_series(1, max(step)) AS step,"
-    " id FROM cases GROUP BY id) s GROUP BY step ORDER BY step"
-)
 
 
 def _case(row: asyncpg.Record) -> StoredCase:
@@ -434,43 +418,6 @@ class PostgresCases(_Statements):
             at,
         )
         return value is not None
-
-    async def programme_metrics(self, min_cases: int) -> dict[str, Any]:
-        """Time to acknowledge and to first contact, escalation per step, outcomes, feedback.
-
-        Aggregates only; with fewer than ``min_cases`` cases the figures are withheld.
-        """
-        total = await self.conn.fetchval("SELECT count(*) FROM cases")
-        if total < min_cases:
-            return {"cases": None, "withheld": f"fewer than {min_cases} cases so far"}
-        timing = await self.conn.fetchrow(_TIMING)
-        assert timing is not None  # an aggregate always returns a row
-        steps = await self.conn.fetch(_STEPS_REACHED)
-        outcomes = await self.conn.fetch(
-            "SELECT outcome, count(*) AS n FROM cases WHERE outcome IS NOT NULL GROUP BY outcome"
-        )
-        feedback = await self.conn.fetch(
-            "SELECT given_by, count(*) AS n, avg(score)::float AS mean FROM feedback"
-            " GROUP BY given_by"
-        )
-        return {
-            "cases": total,
-            "time_to_acknowledge_seconds": {
-                "median": timing["ack_median"],
-                "p90": timing["ack_p90"],
-            },
-            "time_to_first_contact_seconds": {
-                "median": timing["contact_median"],
-                "p90": timing["contact_p90"],
-            },
-            "escalation_rate_by_step": {str(row["step"]): row["reached"] / total for row in steps},
-            "outcomes": {row["outcome"]: row["n"] for row in outcomes},
-            "feedback": {
-                row["given_by"]: {"count": row["n"], "mean_score": row["mean"]}
-                for row in feedback
-                if row["n"] >= min_cases
-            },
-        }
 
 
 # ---- alerts ---------------------------------------------------------------------------------

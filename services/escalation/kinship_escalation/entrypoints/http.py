@@ -1,12 +1,14 @@
-"""HTTP API of the escalation service: responders' actions, coordinators' tools, metrics.
+"""HTTP API of the escalation service: responders' actions and coordinators' tools.
 
 Every route states who may call it (``kinship_runtime.access``): cases are for people only
 (peer responders and coordinators, as the directory says; a calling system's key never
-reads or acts on a case), rotations and policies for coordinators, programme metrics for
-coordinators and keys with ``reports:read``, feedback for any signed-in person (row-level:
-the case's subject or its responder). The acknowledgement links are the one public part:
-their token is their proof, and so are the consent links a person asked whether a peer may
-reach out follows (``/v1/consent/...``).
+reads or acts on a case), rotations and policies for coordinators, feedback for any
+signed-in person (row-level: the case's subject or its responder). The programme's measures
+are recognition's report (closed weeks, k >= 5, complementary suppression): this service
+publishes no live aggregate, which could be read before and after one more case or
+feedback. The acknowledgement links are the one public part: their token is their proof,
+and so are the consent links a person asked whether a peer may reach out follows
+(``/v1/consent/...``).
 
 Each route enters a unit of work, calls one handler and wakes the outbox relay after the
 commit. Handler errors become HTTP answers in ``_answers``: no case → 404, not allowed →
@@ -19,7 +21,7 @@ import html
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from dishka import FromDishka
 from dishka.integrations.fastapi import DishkaRoute
@@ -60,7 +62,6 @@ from kinship_escalation.handlers import (
     configuration,
     feedback,
     outreach,
-    programme,
     reveal,
     view,
 )
@@ -70,7 +71,6 @@ from kinship_escalation.handlers.outreach import ConsentClosedError
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_escalation.handlers.subject_records import SubjectRecords, subject_data
 from kinship_runtime.access import Actor, allow
-from kinship_runtime.identity import Scope
 from kinship_runtime.outbox import OutboxRelay
 from kinship_runtime.vault import VaultUnavailableError
 
@@ -83,9 +83,6 @@ Relay = FromDishka[OutboxRelay]
 CaseWorkers = Annotated[Actor, Depends(allow(roles=[Role.PEER_RESPONDER, Role.COORDINATOR]))]
 """Peer responders and coordinators (row-level: their cases, or all for coordinators)."""
 Coordinators = Annotated[Actor, Depends(allow(roles=[Role.COORDINATOR]))]
-ProgrammeReaders = Annotated[
-    Actor, Depends(allow(scopes=[Scope.REPORTS_READ], roles=[Role.COORDINATOR]))
-]
 FeedbackGivers = Annotated[Actor, Depends(allow(everyone=True, rate_limited=True))]
 """Any signed-in person (row-level: the case's subject or its responder); never a key."""
 
@@ -885,14 +882,6 @@ def _policy_answers() -> Iterator[None]:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, error.errors) from error
     except PolicyConflictError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
-
-
-@_routes.get("/v1/metrics/programme", tags=["metrics"])
-async def programme_metrics(_actor: ProgrammeReaders, uow: Uow) -> dict[str, Any]:
-    """Programme measures over all cases; no individual data (coordinators, and systems
-    with ``reports:read``)."""
-    async with uow:
-        return await programme.programme_metrics(uow)
 
 
 class AuditEntryView(BaseModel):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from kinship_contracts.directory import DirectoryChange, OutreachPreference
 from kinship_contracts.privacy import ErasureStage
@@ -141,10 +141,6 @@ class Cases(Protocol):
 
     async def save_feedback(self, case_id: str, given_by: str, score: int, at: datetime) -> bool:
         """Store feedback once per case and giver; False when already given."""
-        ...
-
-    async def programme_metrics(self, min_cases: int) -> dict[str, Any]:
-        """Aggregates over all cases; withheld with fewer than ``min_cases`` cases."""
         ...
 
 
