@@ -34,6 +34,11 @@ class CheckinSettings(KinshipSettings):
         default=5, ge=5, description="k: a team aggregate needs at least this many people."
     )
     ingest_max_records: int = Field(default=2000, ge=1, description="Records per Kafka batch.")
+    vault_rate_limit_per_key: str = Field(
+        default="20000/minute",
+        description="Person ids each Kinship service's key may ask the vault about (lookups "
+        "and screens counted apart; limits notation; 429 above, which the caller retries).",
+    )
     crisis_resources_file: Path | None = Field(
         default=None,
         description="JSON list of support resources (the escalation catalogue's format); the "

@@ -805,14 +805,18 @@ class FakeVault:
         self.unknown: set[str] = set()
         """People the vault has no subject id for yet (they never checked in)."""
 
-    async def subjects(self, person_ids: Sequence[str], *, create: bool = True) -> dict[str, str]:
+    async def subjects(
+        self, person_ids: Sequence[str], *, create: bool = True, purpose: str = "unstated"
+    ) -> dict[str, str]:
         self._answer()
         self.lookups.append(list(person_ids))
         if create:
             self.unknown -= set(person_ids)
         return {p: self.subject_of(p) for p in person_ids if p not in self.unknown}
 
-    async def conflicts(self, subject_id: str, person_ids: Sequence[str]) -> list[str]:
+    async def conflicts(
+        self, subject_id: str, person_ids: Sequence[str], *, purpose: str = "unstated"
+    ) -> list[str]:
         self._answer()
         self.screens.append((subject_id, list(person_ids)))
         return sorted(p for p in person_ids if self.subject_of(p) == subject_id)

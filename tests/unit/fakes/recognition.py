@@ -162,7 +162,9 @@ class FakeVault:
         """The person's subject id (given now if they had none)."""
         return self.vault.setdefault(person_id, f"subj-{len(self.vault) + 1:04d}")
 
-    async def subjects(self, person_ids: Sequence[str], *, create: bool = True) -> dict[str, str]:
+    async def subjects(
+        self, person_ids: Sequence[str], *, create: bool = True, purpose: str = "unstated"
+    ) -> dict[str, str]:
         self.calls.append(list(person_ids))
         if self.unavailable or self.outages > 0:
             self.outages -= 1

@@ -80,17 +80,42 @@ async def test_a_refusal_is_a_configuration_error_not_an_outage() -> None:
     await client.aclose()
 
 
-async def test_a_lookup_that_must_not_create_says_so_and_gets_only_known_people() -> None:
+async def test_a_lookup_that_must_not_create_says_so_asks_one_by_one_and_gets_known_people() -> (
+    None
+):
     bodies: list[dict[str, object]] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         bodies.append(body)
         known = {"ann": "s-ann"} if body.get("create") is False else {"ann": "s-ann", "bo": "s-bo"}
-        return httpx.Response(200, json={"subjects": known})
+        asked = [p for p in body["person_ids"] if p in known]
+        return httpx.Response(200, json={"subjects": {p: known[p] for p in asked}})
 
     client = vault(httpx.MockTransport(handle))
-    assert await client.subjects(["ann", "bo"], create=False) == {"ann": "s-ann"}
+    assert await client.subjects(["ann", "bo"], create=False, purpose="my_data") == {"ann": "s-ann"}
     assert await client.subjects(["ann", "bo"]) == {"ann": "s-ann", "bo": "s-bo"}
-    assert bodies == [{"person_ids": ["ann", "bo"], "create": False}, {"person_ids": ["ann", "bo"]}]
+    # The vault answers one person per lookup that may not create (a person's own data).
+    assert bodies == [
+        {"person_ids": ["ann"], "create": False, "purpose": "my_data"},
+        {"person_ids": ["bo"], "create": False, "purpose": "my_data"},
+        {"person_ids": ["ann", "bo"], "purpose": "unstated"},
+    ]
+    await client.aclose()
+
+
+async def test_screens_go_in_batches_of_the_vaults_cap_with_their_purpose() -> None:
+    seen: list[tuple[int, str]] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        seen.append((len(body["person_ids"]), body["purpose"]))
+        return httpx.Response(
+            200, json={"conflicts": [p for p in body["person_ids"] if p == "p0700"]}
+        )
+
+    client = vault(httpx.MockTransport(handle))
+    people = [f"p{n:04d}" for n in range(800)]
+    assert await client.conflicts("s-1", people, purpose="alert") == ["p0700"]
+    assert seen == [(500, "alert"), (300, "alert")]
     await client.aclose()

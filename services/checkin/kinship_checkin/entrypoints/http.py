@@ -5,6 +5,7 @@ submits only as themself, a manager reads only their teams) are checked here too
 """
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
@@ -35,7 +36,13 @@ from kinship_checkin.handlers.people import (
 from kinship_checkin.handlers.ports import CheckinUnitOfWork
 from kinship_checkin.handlers.recording import Outcome, RecordingTopics, record_checkins
 from kinship_checkin.handlers.reveal import PersonGoneError, RevealRefusedError, reveal
-from kinship_checkin.handlers.subjects import lookup_subjects, resolve_for_delivery, screen
+from kinship_checkin.handlers.subjects import (
+    UNSTATED,
+    TooManyIdsError,
+    lookup_subjects,
+    resolve_for_delivery,
+    screen,
+)
 from kinship_checkin.handlers.trends import team_trend_for
 from kinship_checkin.settings import CheckinSettings
 from kinship_contracts.base import Identifier
@@ -62,6 +69,13 @@ PersonOnly = Annotated[Actor, Depends(allow(everyone=True))]
 FindPeople = Annotated[Actor, Depends(allow(everyone=True))]  # counted apart: see people()
 
 SubjectId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
+Purpose = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z_]{0,39}$",
+        description="Why the calling service asks (kept in the audit trail), e.g. 'pulse'.",
+    ),
+]
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
@@ -92,12 +106,27 @@ class TeamTrendResponse(BaseModel):
     overall: TrendFigures | None
 
 
+@dataclass(frozen=True)
+class VaultLimits:
+    """Per calling key: how many person ids the vault's lookups and screens answer in a
+    window (``KINSHIP_VAULT_RATE_LIMIT_PER_KEY``; lookups and screens count apart, so that
+    a flood of lookups never holds back the screening of an alert)."""
+
+    limits: RateLimits
+
+
 class PersonIds(BaseModel):
-    """People a service already knows by their directory ids."""
+    """People a service already knows by their directory ids, and why it asks."""
 
     model_config = ConfigDict(extra="forbid")
 
-    person_ids: list[Identifier] = Field(min_length=1, max_length=1000)
+    person_ids: list[Identifier] = Field(
+        min_length=1,
+        max_length=1000,
+        description="At most 1000 for a lookup that may create subject ids, 1 for one that "
+        "may not, 500 for a screen (422 above).",
+    )
+    purpose: Purpose = UNSTATED
 
 
 class SubjectLookup(PersonIds):
@@ -308,23 +337,46 @@ def _outreach_routes(router: APIRouter) -> None:
 def _subject_routes(router: APIRouter) -> None:
     @router.post("/subjects/lookup", tags=["subjects"], response_model=Subjects)
     async def lookup(
-        body: SubjectLookup, _actor: LookupSubjects, uow: FromDishka[CheckinUnitOfWork]
+        body: SubjectLookup,
+        actor: LookupSubjects,
+        uow: FromDishka[CheckinUnitOfWork],
+        vault: FromDishka[VaultLimits],
     ) -> Subjects:
-        """Kinship services only: the subject ids of people they already know (one-way)."""
-        async with uow:
-            found = await lookup_subjects(body.person_ids, uow, create=body.create)
-            return Subjects(subjects=found)
+        """Kinship services only: the subject ids of people they already know (one-way).
+        Audited (caller, purpose, count), bounded per call and rate-limited per key."""
+        await vault.limits.hit(actor, bucket="vault-lookup", cost=len(set(body.person_ids)))
+        try:
+            async with uow:
+                found = await lookup_subjects(
+                    body.person_ids,
+                    uow,
+                    create=body.create,
+                    actor=actor.audit_name,
+                    purpose=body.purpose,
+                )
+        except TooManyIdsError as error:
+            raise _too_many(error) from None
+        return Subjects(subjects=found)
 
     @router.post("/subjects/{subject_id}/screen", tags=["subjects"], response_model=Screened)
     async def screen_staff(
         subject_id: SubjectId,
         body: PersonIds,
-        _actor: ScreenSubjects,
+        actor: ScreenSubjects,
         uow: FromDishka[CheckinUnitOfWork],
+        vault: FromDishka[VaultLimits],
     ) -> Screened:
-        """Kinship services only: which of these staff is the subject (never page them)."""
-        async with uow:
-            return Screened(conflicts=await screen(subject_id, body.person_ids, uow))
+        """Kinship services only: which of these staff is the subject (never page them).
+        Audited (caller, purpose, count), bounded per call and rate-limited per key."""
+        await vault.limits.hit(actor, bucket="vault-screen", cost=len(set(body.person_ids)))
+        try:
+            async with uow:
+                conflicts = await screen(
+                    subject_id, body.person_ids, uow, actor=actor.audit_name, purpose=body.purpose
+                )
+        except TooManyIdsError as error:
+            raise _too_many(error) from None
+        return Screened(conflicts=conflicts)
 
     @router.post(
         "/subjects/{subject_id}/delivery", tags=["subjects"], response_model=DeliveryTarget
@@ -376,6 +428,11 @@ def _subject_routes(router: APIRouter) -> None:
             timezone=contact.timezone,
             note=revealed.note,
         )
+
+
+def _too_many(error: TooManyIdsError) -> HTTPException:
+    detail = [{"loc": ["body", "person_ids"], "msg": str(error), "type": "too_long"}]
+    return HTTPException(422, detail=detail)
 
 
 def _erasure_routes(router: APIRouter) -> None:
