@@ -8,6 +8,8 @@ it, with their own API key and scope, for exactly what they need:
 - ``conflicts``: which of some staff is the subject of a case (``subjects:screen``), so that
   nobody is paged about themself;
 - ``delivery_target``: the person to deliver one message to (``subjects:deliver``; audited).
+- ``erasure_subjects``: the subject ids of an open erasure, to forget them
+  (``subjects:erasure``; audited): they are never on Kafka.
 
 Nothing they learn is stored next to a subject id. Each call states its ``purpose`` (kept in
 the vault's audit trail with the caller and the count, never the people) and asks about at
@@ -19,6 +21,7 @@ the caller's work is retried later.
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
@@ -105,9 +108,25 @@ class VaultClient:
             return None
         return str(answer["person_id"])
 
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def erasure_subjects(self, erasure_id: str) -> list[str] | None:
+        """The subject ids erasure ``erasure_id`` concerns, or None once it is closed
+        (complete everywhere, past its deadline, or unknown)."""
         try:
-            response = await self._client.post(path, json=body)
+            answer = await self._request(
+                "GET", f"/v1/erasures/{quote(erasure_id, safe='')}/subjects"
+            )
+        except LookupError:
+            return None
+        return [str(subject) for subject in answer["subject_ids"]]
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._request("POST", path, body)
+
+    async def _request(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        try:
+            response = await self._client.request(method, path, json=body)
         except httpx.HTTPError as error:
             raise VaultUnavailableError(
                 f"the check-in service is unreachable ({type(error).__name__})"

@@ -2,6 +2,7 @@
 
 import base64
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import ClassVar
 
 import httpx
@@ -12,12 +13,13 @@ from pydantic import SecretStr
 from kinship_checkin.domain.privacy import NoteCipher
 from kinship_checkin.domain.support import CrisisResources, load_crisis_resources
 from kinship_checkin.entrypoints.http import VaultLimits, checkin_router
-from kinship_checkin.handlers.erasure import ErasureTopics
+from kinship_checkin.handlers.erasure import ErasureTopics, erase_people, record_receipts
 from kinship_checkin.handlers.outreach import OutreachTopic
 from kinship_checkin.handlers.ports import CheckinUnitOfWork
 from kinship_checkin.handlers.recording import RecordingTopics
 from kinship_checkin.settings import CheckinSettings
 from kinship_contracts.directory import Role
+from kinship_contracts.privacy import ErasureReceipt, ErasureRequested
 from kinship_runtime.access import PeopleDirectory, Person, RateLimits
 from kinship_runtime.identity import IdentityVerifier
 from kinship_runtime.outbox import OutboxRelay
@@ -31,6 +33,7 @@ AUTH = {"Authorization": "Bearer unit-key"}
 NOTE_KEY = base64.b64encode(b"n" * 32).decode()
 ESCALATION = {"Authorization": "Bearer escalation-key"}
 VAULT_IDS_PER_MINUTE = 1600
+NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
 
 
 class FakePeople:
@@ -72,6 +75,7 @@ class Fakes(Provider):
                 {"name": "survey", "scopes": ["checkins:submit"], "key": "unit-key"},
                 {"name": "hr", "scopes": ["erasure:request"], "key": "hr-key"},
                 {"name": "notifications", "scopes": ["subjects:deliver"], "key": "notify-key"},
+                {"name": "recognition", "scopes": ["subjects:erasure"], "key": "erasure-key"},
                 {
                     "name": "escalation",
                     "scopes": ["subjects:lookup", "subjects:screen"],
@@ -363,3 +367,36 @@ async def test_a_keys_vault_calls_are_rate_limited_by_the_ids_they_ask_about(
     )
     assert screen.status_code == 200
     assert [a.action for a in uow.audits] == ["lookup", "screen"]
+
+
+async def test_only_a_key_with_subjects_erasure_reads_an_open_erasures_subjects(
+    client: httpx.AsyncClient, uow: FakeCheckinUnitOfWork
+) -> None:
+    await client.post("/v1/checkins", json=checkin("c-1", person="ann"), headers=AUTH)
+    subject = uow.vault["ann"]
+    async with uow:
+        await erase_people(
+            [ErasureRequested(id="er-1", person_id="ann", requested_at=NOW, source="hr")],
+            uow,
+            ErasureTopics("requested", "subjects", "receipts", "directory", "outreach"),
+            datetime.now(UTC),
+        )
+    path = "/v1/erasures/er-1/subjects"
+    for who in (ESCALATION, AUTH, bearer("coord"), {"Authorization": "Bearer hr-key"}):
+        assert (await client.get(path, headers=who)).status_code == 403
+    erasure_key = {"Authorization": "Bearer erasure-key"}
+    served = await client.get(path, headers=erasure_key)
+    assert served.json() == {"erasure_id": "er-1", "subject_ids": [subject]}
+    assert served.headers["cache-control"] == "no-store"
+    async with uow:
+        await record_receipts(
+            [
+                ErasureReceipt(id=f"er-1:{s}", erasure_id="er-1", service=s, completed_at=NOW)
+                for s in ("checkin", "escalation", "notifications", "recognition")
+            ],
+            uow,
+            datetime.now(UTC),
+        )
+    gone = await client.get(path, headers=erasure_key)
+    assert gone.status_code == 404 and subject not in gone.text
+    assert [a.detail["count"] for a in uow.audits if a.action == "erasure_subjects"] == [1, None]

@@ -23,6 +23,7 @@ from kinship_checkin.handlers.erasure import (
     erasure_status,
     recent_erasures,
     request_erasure,
+    subjects_of_erasure,
 )
 from kinship_checkin.handlers.my_data import OpenedCheckin, personal_data
 from kinship_checkin.handlers.outreach import OutreachTopic, choose_outreach, outreach_of_person
@@ -59,6 +60,7 @@ ReadTeamTrends = Annotated[Actor, Depends(allow(roles=[Role.TEAM_MANAGER, Role.C
 LookupSubjects = Annotated[Actor, Depends(allow(scopes=[Scope.SUBJECTS_LOOKUP]))]
 ScreenSubjects = Annotated[Actor, Depends(allow(scopes=[Scope.SUBJECTS_SCREEN]))]
 ResolveSubjects = Annotated[Actor, Depends(allow(scopes=[Scope.SUBJECTS_DELIVER]))]
+ErasureSubjects = Annotated[Actor, Depends(allow(scopes=[Scope.SUBJECTS_ERASURE]))]
 RevealPeople = Annotated[Actor, Depends(allow(roles=[Role.PEER_RESPONDER, Role.COORDINATOR]))]
 RequestErasure = Annotated[
     Actor, Depends(allow(scopes=[Scope.ERASURE_REQUEST], everyone=True, rate_limited=True))
@@ -180,6 +182,13 @@ class RevealedPerson(BaseModel):
     channels: dict[str, str]
     timezone: str
     note: str | None
+
+
+class ErasedSubjects(BaseModel):
+    """The subject ids an open erasure concerns (for a Kinship service to forget them)."""
+
+    erasure_id: str
+    subject_ids: list[str]
 
 
 class ErasureAccepted(BaseModel):
@@ -482,6 +491,28 @@ def _erasure_routes(router: APIRouter) -> None:
         if found is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such erasure")
         return ErasureView.of(found)
+
+    @router.get("/erasures/{erasure_id}/subjects", tags=["privacy"], response_model=ErasedSubjects)
+    async def erased_subjects(
+        erasure_id: Annotated[str, Path(min_length=1, max_length=200)],
+        actor: ErasureSubjects,
+        response: Response,
+        uow: FromDishka[CheckinUnitOfWork],
+        vault: FromDishka[VaultLimits],
+    ) -> ErasedSubjects:
+        """Kinship services only: the subject ids to forget, while the erasure is open (404
+        once every service's receipt is in, or after the deadline). Audited."""
+        response.headers.update(PRIVATE)
+        await vault.limits.hit(actor, bucket="vault-erasure")
+        async with uow:
+            found = await subjects_of_erasure(erasure_id, actor.audit_name, uow, datetime.now(UTC))
+        if found is None:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND,
+                detail="no open erasure with this id (complete, past its deadline, or unknown)",
+                headers=PRIVATE,
+            )
+        return ErasedSubjects(erasure_id=erasure_id, subject_ids=found)
 
     @router.get("/erasures", tags=["privacy"], response_model=list[ErasureView])
     async def erasures(
