@@ -804,6 +804,8 @@ class FakeVault:
         self.lookups: list[list[str]] = []
         self.unknown: set[str] = set()
         """People the vault has no subject id for yet (they never checked in)."""
+        self.erasures: dict[str, list[str]] = {}
+        """Open erasures' subject ids."""
 
     async def subjects(
         self, person_ids: Sequence[str], *, create: bool = True, purpose: str = "unstated"
@@ -820,6 +822,10 @@ class FakeVault:
         self._answer()
         self.screens.append((subject_id, list(person_ids)))
         return sorted(p for p in person_ids if self.subject_of(p) == subject_id)
+
+    async def erasure_subjects(self, erasure_id: str) -> list[str] | None:
+        self._answer()
+        return self.erasures.get(erasure_id)
 
     def _answer(self) -> None:
         if self.down:

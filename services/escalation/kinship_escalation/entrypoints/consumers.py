@@ -40,7 +40,6 @@ from kinship_escalation.handlers.signals import handle_signals
 from kinship_runtime.erasure import subjects_from_vault
 from kinship_runtime.ingest import Subscription
 from kinship_runtime.records import Accepted, Record, Rejected, parse_directory, parse_records
-from kinship_runtime.vault import VaultClient
 
 
 async def store_checkins(
@@ -98,11 +97,10 @@ async def store_erased_subjects(
     events: Sequence[SubjectsErased],
     uow: FromDishka[EscalationUnitOfWork],
     ctx: FromDishka[EscalationContext],
-    vault: FromDishka[VaultClient],
 ) -> None:
     """Forget what is kept by the people's subject ids (each event once), asked of the
     check-in service for the erasure (never on Kafka)."""
-    opened = await subjects_from_vault(events, vault)
+    opened = await subjects_from_vault(events, ctx.vault)
     async with uow:
         await erase_subject_sets(opened, uow, ctx)
 

@@ -55,6 +55,10 @@ class Vault(Protocol):
         """Each person's subject id (one-way; with ``create=False``, only people who have one)."""
         ...
 
+    async def erasure_subjects(self, erasure_id: str) -> list[str] | None:
+        """The subject ids of an open erasure (None once it is closed)."""
+        ...
+
     async def conflicts(
         self, subject_id: str, person_ids: Sequence[str], *, purpose: str = "unstated"
     ) -> list[str]:
