@@ -157,6 +157,13 @@ class FakeVault:
         self.calls: list[list[str]] = []
         self.unavailable = False
         self.outages = 0
+        self.erasures: dict[str, list[str]] = {}
+        """Open erasures' subject ids."""
+
+    async def erasure_subjects(self, erasure_id: str) -> list[str] | None:
+        if self.unavailable:
+            raise VaultUnavailableError("the check-in service is unreachable (test)")
+        return self.erasures.get(erasure_id)
 
     def subject(self, person_id: str) -> str:
         """The person's subject id (given now if they had none)."""

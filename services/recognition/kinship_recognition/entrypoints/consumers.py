@@ -48,7 +48,6 @@ from kinship_runtime.records import (
     parse_directory,
     parse_records,
 )
-from kinship_runtime.vault import VaultClient
 
 T = TypeVar("T")
 
@@ -162,7 +161,7 @@ async def store_erased_subjects(
     events: Sequence[SubjectsErased],
     uow: FromDishka[RecognitionUnitOfWork],
     topics: FromDishka[ErasureTopics],
-    vault: FromDishka[VaultClient],
+    vault: FromDishka[SubjectLookup],
 ) -> None:
     """Forget what is kept by the subject ids the check-in service names for an erasure
     (asked of it: never on Kafka)."""

@@ -49,6 +49,10 @@ class SubjectLookup(Protocol):
         """Each person's subject id (with ``create=False``, only people who have one)."""
         ...
 
+    async def erasure_subjects(self, erasure_id: str) -> list[str] | None:
+        """The subject ids of an open erasure, to forget them (None once it is closed)."""
+        ...
+
 
 class RecognitionUnitOfWork(UnitOfWork, Protocol):
     """One transaction of the recognition service: entered with ``async with``, committed on
