@@ -274,11 +274,11 @@ cat > "$tmp/scopes.yaml" <<'YAML'
 secrets:
   values:
     KINSHIP_API_KEYS: >-
-      [{"name": "escalation", "scopes": ["subjects:lookup"],
+      [{"name": "escalation", "scopes": ["subjects:lookup", "subjects:erasure"],
         "key": "render-only-placeholder-escalation-vault-key-0000"},
-       {"name": "notifications", "scopes": ["subjects:deliver"],
+       {"name": "notifications", "scopes": ["subjects:deliver", "subjects:erasure"],
         "key": "render-only-placeholder-notifications-vault-key-000"},
-       {"name": "recognition", "scopes": ["subjects:lookup"],
+       {"name": "recognition", "scopes": ["subjects:lookup", "subjects:erasure"],
         "key": "render-only-placeholder-recognition-vault-key-000"}]
 YAML
 refused -f "$tmp/scopes.yaml" -- "(escalation's KINSHIP_CHECKIN_API_KEY) lacks the scopes subjects:screen"

@@ -205,8 +205,9 @@ ERASURE_SUBJECTS = TopicSpec(
     key="erasure id",
     payload=SubjectsErased,
     event_type="kinship.privacy.subjects_erased.v1",
-    description="The pseudonymous subject ids an erasure concerns, from the check-in service "
-    "(the only one that can link them to a person). Kept 7 days.",
+    description="An erasure's subject ids are ready to forget, from the check-in service (the "
+    "only one that can link them to a person); the ids themselves are asked of it while the "
+    "erasure is open, never put on Kafka. Kept 7 days.",
     partitions=3,
     retention_ms=7 * DAY_MS,
     dead_letter_owner="escalation",

@@ -96,12 +96,13 @@ PER_SERVICE_SECRETS = frozenset({"KINSHIP_DATABASE_URL", "KINSHIP_CHECKIN_API_KE
 CHART_MANAGED_SECRETS = frozenset({"KINSHIP_KAFKA_SASL_PASSWORD"})
 # The scopes each service's KINSHIP_CHECKIN_API_KEY needs at the check-in service's vault
 # (kinship_runtime.vault: subjects -> subjects:lookup, conflicts -> subjects:screen,
-# delivery_target -> subjects:deliver), by what its handlers call. Checked against the
+# delivery_target -> subjects:deliver, erasure_subjects -> subjects:erasure), by what its
+# handlers call. Checked against the
 # services that declare the key and against kinship_runtime.identity.Scope.
 VAULT_SCOPES: dict[str, tuple[str, ...]] = {
-    "escalation": ("subjects:lookup", "subjects:screen"),
-    "notifications": ("subjects:deliver",),
-    "recognition": ("subjects:lookup",),
+    "escalation": ("subjects:lookup", "subjects:screen", "subjects:erasure"),
+    "notifications": ("subjects:deliver", "subjects:erasure"),
+    "recognition": ("subjects:lookup", "subjects:erasure"),
 }
 VAULT_KEY = "KINSHIP_CHECKIN_API_KEY"
 # Every workload's database URL is required in a cluster, although the console's settings

@@ -176,21 +176,21 @@ class RateLimits:
         """Limits from the settings' notation (``"60/minute"``)."""
         return cls(parse(per_person), parse(per_key))
 
-    async def hit(self, actor: Actor, bucket: str = "submissions") -> None:
+    async def hit(self, actor: Actor, bucket: str = "submissions", cost: int = 1) -> None:
         """Count one request in ``bucket`` (submissions by default; a search counts apart,
-        so that searching never holds back a check-in); 429 with ``Retry-After`` when over
-        the limit."""
+        so that searching never holds back a check-in) as ``cost`` units (e.g. the ids a
+        vault call asks about); 429 with ``Retry-After`` when over the limit."""
         if actor.system is not None:
             item, key = self.per_key, f"{bucket}:key:{actor.system.name}"
         else:
             item, key = self.per_person, f"{bucket}:person:{actor.person_id}"
-        if await self._limiter.hit(item, key):
+        if await self._limiter.hit(item, key, cost=max(1, cost)):
             return
         stats = await self._limiter.get_window_stats(item, key)
         retry_after = max(1, int(stats.reset_time - time.time()))
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            detail="too many submissions; try again later",
+            detail="too many requests; try again later",
             headers={"Retry-After": str(retry_after)},
         )
 

@@ -7,16 +7,53 @@ streaks, deliveries to them). They may arrive in either order. ``note_done`` rec
 the service's ``erasure_progress`` table, inside the transaction that erased it, and, when both
 halves are done, returns the receipt to publish on ``privacy.erasure.receipts`` in the same
 transaction. Each half's ``processed`` idempotency is the caller's (by event id).
+
+The subjects event names only the erasure: ``subjects_from_vault`` asks the check-in service
+for its subject ids (they are never on Kafka) before the subjects half runs.
 """
 
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Protocol
 
-from kinship_contracts.privacy import ErasureReceipt, ErasureStage
+from kinship_contracts.privacy import ErasureReceipt, ErasureStage, SubjectsErased
 from kinship_contracts.topics import ERASURE_RECEIPTS
 from kinship_runtime.database import Connection
 from kinship_runtime.outbox import OutboxMessage, event_message
+
+log = logging.getLogger(__name__)
+
+
+class ErasureSubjects(Protocol):
+    """The check-in service's vault, asked for an open erasure's subject ids
+    (``kinship_runtime.vault.VaultClient``; an unreachable vault raises an ``OSError``)."""
+
+    async def erasure_subjects(self, erasure_id: str) -> list[str] | None:
+        """The subject ids, or None once the erasure is closed."""
+        ...
+
+
+async def subjects_from_vault(
+    events: Sequence[SubjectsErased], vault: ErasureSubjects
+) -> list[SubjectsErased]:
+    """The events with their subject ids, asked of the vault for those that carry none
+    (``subjects_in_vault``). An erasure the vault no longer serves is complete everywhere
+    (a replay: every service has done its half) or past its deadline: it is left out, and
+    the service sends no receipt for it. Older events, with their ids, pass unchanged."""
+    opened: list[SubjectsErased] = []
+    for event in events:
+        if not event.subjects_in_vault:
+            opened.append(event)
+            continue
+        subjects = await vault.erasure_subjects(event.erasure_id)
+        if subjects is None:
+            log.warning("an erasure's subject ids are no longer served (complete or expired)")
+            continue
+        opened.append(event.model_copy(update={"subject_ids": subjects}))
+    return opened
+
 
 _COLUMN = {ErasureStage.PERSON: "person_done_at", ErasureStage.SUBJECTS: "subjects_done_at"}
 

@@ -54,6 +54,8 @@ class Scope(StrEnum):
     """Kinship services only: which of some staff is the subject of a case (conflicts)."""
     SUBJECTS_DELIVER = "subjects:deliver"
     """Kinship services only: where to deliver a message to a subject, audited."""
+    SUBJECTS_ERASURE = "subjects:erasure"
+    """Kinship services only: an open erasure's subject ids, to forget them; audited."""
     EMAIL_INBOUND = "email:inbound"
     """The mail system only: hand replies to alert emails to the escalation service."""
 

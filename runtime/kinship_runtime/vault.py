@@ -8,18 +8,30 @@ it, with their own API key and scope, for exactly what they need:
 - ``conflicts``: which of some staff is the subject of a case (``subjects:screen``), so that
   nobody is paged about themself;
 - ``delivery_target``: the person to deliver one message to (``subjects:deliver``; audited).
+- ``erasure_subjects``: the subject ids of an open erasure, to forget them
+  (``subjects:erasure``; audited): they are never on Kafka.
 
-Nothing they learn is stored next to a subject id. An unreachable vault is a transient
-failure (``VaultUnavailableError`` is an ``OSError``): the caller's work is retried later.
+Nothing they learn is stored next to a subject id. Each call states its ``purpose`` (kept in
+the vault's audit trail with the caller and the count, never the people) and asks about at
+most as many people as the vault answers per call (``LOOKUP_BATCH``, one for a lookup that
+must not create a subject id, ``SCREEN_BATCH``): larger sets are split. An unreachable or
+rate-limiting vault is a transient failure (``VaultUnavailableError`` is an ``OSError``):
+the caller's work is retried later.
 """
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
 
-_BATCH = 1000
+LOOKUP_BATCH = 1000
+"""People per lookup that may create subject ids (the vault's cap)."""
+LOOKUP_EXISTING_BATCH = 1
+"""People per lookup that may not (``create=False``: one person's own data)."""
+SCREEN_BATCH = 500
+"""People per screen (the vault's cap)."""
 
 
 class VaultUnavailableError(ConnectionError):
@@ -54,28 +66,37 @@ class VaultClient:
         """Close the connections."""
         await self._client.aclose()
 
-    async def subjects(self, person_ids: Sequence[str], *, create: bool = True) -> dict[str, str]:
+    async def subjects(
+        self, person_ids: Sequence[str], *, create: bool = True, purpose: str = "unstated"
+    ) -> dict[str, str]:
         """Each person's subject id (a person seen for the first time gets a new one; with
         ``create=False`` only people who have one are answered, e.g. for a person's own data
-        download, which must not give a subject id to someone who never checked in)."""
+        download, which must not give a subject id to someone who never checked in).
+        ``purpose`` (lowercase letters and underscores) is kept in the vault's audit trail."""
         wanted = sorted(set(person_ids))
+        batch = LOOKUP_BATCH if create else LOOKUP_EXISTING_BATCH
         found: dict[str, str] = {}
-        for start in range(0, len(wanted), _BATCH):
-            body: dict[str, Any] = {"person_ids": wanted[start : start + _BATCH]}
+        for start in range(0, len(wanted), batch):
+            body: dict[str, Any] = {"person_ids": wanted[start : start + batch]}
             if not create:
                 body["create"] = False
+            body["purpose"] = purpose
             answer = await self._post("/v1/subjects/lookup", body)
             found.update(answer["subjects"])
         return found
 
-    async def conflicts(self, subject_id: str, person_ids: Sequence[str]) -> list[str]:
-        """Those of ``person_ids`` who are the subject ``subject_id``."""
-        if not person_ids:
-            return []
-        answer = await self._post(
-            f"/v1/subjects/{subject_id}/screen", {"person_ids": sorted(set(person_ids))[:_BATCH]}
-        )
-        return [str(person) for person in answer["conflicts"]]
+    async def conflicts(
+        self, subject_id: str, person_ids: Sequence[str], *, purpose: str = "unstated"
+    ) -> list[str]:
+        """Those of ``person_ids`` who are the subject ``subject_id`` (``purpose`` as for
+        ``subjects``)."""
+        wanted = sorted(set(person_ids))
+        found: list[str] = []
+        for start in range(0, len(wanted), SCREEN_BATCH):
+            body = {"person_ids": wanted[start : start + SCREEN_BATCH], "purpose": purpose}
+            answer = await self._post(f"/v1/subjects/{subject_id}/screen", body)
+            found += [str(person) for person in answer["conflicts"]]
+        return found
 
     async def delivery_target(self, subject_id: str, request_id: str) -> str | None:
         """The person to deliver ``request_id`` to, or None when the subject was erased."""
@@ -87,9 +108,25 @@ class VaultClient:
             return None
         return str(answer["person_id"])
 
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def erasure_subjects(self, erasure_id: str) -> list[str] | None:
+        """The subject ids erasure ``erasure_id`` concerns, or None once it is closed
+        (complete everywhere, past its deadline, or unknown)."""
         try:
-            response = await self._client.post(path, json=body)
+            answer = await self._request(
+                "GET", f"/v1/erasures/{quote(erasure_id, safe='')}/subjects"
+            )
+        except LookupError:
+            return None
+        return [str(subject) for subject in answer["subject_ids"]]
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._request("POST", path, body)
+
+    async def _request(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        try:
+            response = await self._client.request(method, path, json=body)
         except httpx.HTTPError as error:
             raise VaultUnavailableError(
                 f"the check-in service is unreachable ({type(error).__name__})"

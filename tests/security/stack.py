@@ -72,9 +72,9 @@ CALLING_SYSTEMS: dict[str, list[KeyScope]] = {
 """Every calling system's key, with the least scopes it needs; every service knows them."""
 
 SERVICE_KEYS: dict[str, list[KeyScope]] = {
-    "escalation": [KeyScope.SUBJECTS_LOOKUP, KeyScope.SUBJECTS_SCREEN],
-    "notifications": [KeyScope.SUBJECTS_DELIVER],
-    "recognition": [KeyScope.SUBJECTS_LOOKUP],
+    "escalation": [KeyScope.SUBJECTS_LOOKUP, KeyScope.SUBJECTS_SCREEN, KeyScope.SUBJECTS_ERASURE],
+    "notifications": [KeyScope.SUBJECTS_DELIVER, KeyScope.SUBJECTS_ERASURE],
+    "recognition": [KeyScope.SUBJECTS_LOOKUP, KeyScope.SUBJECTS_ERASURE],
 }
 """Each service's own key for the check-in service's vault (only the check-in service knows
 them)."""

@@ -14,7 +14,10 @@ person id, her subject id, display name, email nor anything she wrote; no curren
 a topic Kinship produces (dead letters included) holds her person id, name, email or words in
 clear. Documented exceptions (docs/privacy.md, "When an erasure is complete on Kafka"): the
 ingestion topics other systems write, ``privacy.erasure.requested`` (the request itself) and
-``directory.people``, whose current record for her is a tombstone.
+``directory.people``, whose current record for her is a tombstone. Her subject id stays on
+topics that are keyed by it, but no record on any topic names it next to the erasure id (the
+request names her next to that id), and once the erasure is complete the check-in service no
+longer tells anyone which subject ids it concerned.
 """
 
 import asyncio
@@ -261,6 +264,20 @@ async def test_no_topic_kinship_produces_names_the_erased_person(
     for record in topics["privacy.erasure.requested"]:
         if record_mentions(record, erin.id):
             assert json.loads(record.value)["id"] == erased.erasure_id
+    # Nothing links the erasure (whose request names her) to her subject id: no record on any
+    # topic, ingestion topics included, names both; the subjects event names the erasure only.
+    subject = erased.needles["subject id"]
+    for name, records in topics.items():
+        for record in records:
+            linked = record_mentions(record, erased.erasure_id) and record_mentions(record, subject)
+            assert not linked, (name, record.offset)
+    announced = [
+        json.loads(r.value)
+        for r in topics["privacy.erasure.subjects"]
+        if json.loads(r.value)["erasure_id"] == erased.erasure_id
+    ]
+    assert announced and all(a["subject_ids"] == [] and a["subjects_in_vault"] for a in announced)
+    assert not [r for r in topics["privacy.erasure.subjects"] if record_mentions(r, subject)]
     # Every receipt names the erasure and counts, never the person.
     receipts = [
         json.loads(r.value)
@@ -268,6 +285,41 @@ async def test_no_topic_kinship_produces_names_the_erased_person(
         if json.loads(r.value)["erasure_id"] == erased.erasure_id
     ]
     assert sorted(r["service"] for r in receipts) == sorted(SERVICES)
+
+
+async def test_once_complete_nobody_can_ask_which_subjects_the_erasure_concerned(
+    stack: Stack, erased: Erased
+) -> None:
+    path = f"/v1/erasures/{erased.erasure_id}/subjects"
+    # The services that had to forget them asked while it was open; now it is complete.
+    for service in ("escalation", "notifications", "recognition"):
+        answer = await stack.call("GET", "checkin", path, stack.key(service))
+        assert answer.status_code == 404, (service, answer.text)
+        assert erased.subject not in answer.text
+    # Nobody else ever could: other keys, the coordinator, the person who asked.
+    for credential in (
+        stack.key("hr-portal"),
+        stack.key("survey-tool"),
+        stack.bearer(stack.people.coordinator.id),
+    ):
+        assert (await stack.call("GET", "checkin", path, credential)).status_code == 403
+    held = await stack.value(
+        "checkin", "SELECT count(*) FROM erasure_subjects WHERE erasure_id = $1", erased.erasure_id
+    )
+    assert held == 0
+    # Each service's ask is in the audit trail, with the erasure and a count, no subject id.
+    asks = await stack.rows(
+        "checkin",
+        "SELECT actor, subject_id, detail::text AS detail FROM audit"
+        " WHERE action = 'erasure_subjects' AND detail->>'erasure_id' = $1",
+        erased.erasure_id,
+    )
+    assert {row["actor"] for row in asks} >= {
+        "system:escalation",
+        "system:notifications",
+        "system:recognition",
+    }
+    assert all(row["subject_id"] is None and erased.subject not in row["detail"] for row in asks)
 
 
 async def test_the_erased_persons_dead_letters_no_longer_open_and_others_still_do(

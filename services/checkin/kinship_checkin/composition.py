@@ -10,7 +10,7 @@ from kinship_checkin.adapters.postgres import PostgresCheckinUnitOfWork
 from kinship_checkin.domain.privacy import NoteCipher
 from kinship_checkin.domain.support import CrisisResources, crisis_resources
 from kinship_checkin.entrypoints.consumers import SUBSCRIPTIONS
-from kinship_checkin.entrypoints.http import checkin_router
+from kinship_checkin.entrypoints.http import VaultLimits, checkin_router
 from kinship_checkin.handlers.erasure import ErasureTopics, erasure_topics
 from kinship_checkin.handlers.outreach import OutreachTopic
 from kinship_checkin.handlers.ports import CheckinUnitOfWork
@@ -26,6 +26,7 @@ from kinship_contracts.topics import (
     ERASURE_SUBJECTS,
     OUTREACH_PREFERENCES,
 )
+from kinship_runtime.access import RateLimits
 from kinship_runtime.composition import compose_service
 from kinship_runtime.directory import DirectoryProjection
 
@@ -63,6 +64,12 @@ class CheckinProvider(Provider):
     def crisis_resources(self, settings: CheckinSettings) -> CrisisResources:
         """Crisis resources for the immediate answer."""
         return crisis_resources(load_catalogue(settings.crisis_resources_file))
+
+    @provide
+    def vault_limits(self, settings: CheckinSettings) -> VaultLimits:
+        """How many person ids each Kinship service may ask the vault about, per window."""
+        per_key = settings.vault_rate_limit_per_key
+        return VaultLimits(RateLimits.of(settings.rate_limit_per_person, per_key))
 
     @provide
     def directory(self) -> DirectoryProjection:

@@ -34,6 +34,19 @@ class CheckinSettings(KinshipSettings):
         default=5, ge=5, description="k: a team aggregate needs at least this many people."
     )
     ingest_max_records: int = Field(default=2000, ge=1, description="Records per Kafka batch.")
+    erasure_subjects_days: int = Field(
+        default=7,
+        ge=1,
+        le=30,
+        description="Longest an erasure's subject ids are served to the other services (they "
+        "are forgotten as soon as every service's receipt is in); keep it no longer than the "
+        "privacy.erasure.subjects retention.",
+    )
+    vault_rate_limit_per_key: str = Field(
+        default="20000/minute",
+        description="Person ids each Kinship service's key may ask the vault about (lookups "
+        "and screens counted apart; limits notation; 429 above, which the caller retries).",
+    )
     crisis_resources_file: Path | None = Field(
         default=None,
         description="JSON list of support resources (the escalation catalogue's format); the "

@@ -6,12 +6,14 @@ from datetime import UTC, datetime, timedelta
 from kinship_checkin.domain.people import Contact
 from kinship_checkin.domain.privacy import NoteCipher
 from kinship_checkin.handlers.erasure import (
+    SUBJECTS_KEPT,
     ErasureTopics,
     erase_people,
     erasure_status,
     recent_erasures,
     record_receipts,
     request_erasure,
+    subjects_of_erasure,
 )
 from kinship_checkin.handlers.recording import RecordingTopics, record_checkins
 from kinship_contracts.privacy import ErasureReceipt, ErasureRequested
@@ -57,16 +59,29 @@ async def test_erasure_forgets_the_person_and_leaves_others_intact() -> None:
     assert [(a.actor, a.subject_id) for a in uow.audits] == [("person:erased", bob)]
 
 
-async def test_erasure_names_the_subjects_tombstones_the_directory_and_sends_a_receipt() -> None:
+async def test_erasure_announces_the_subjects_tombstones_the_directory_and_sends_a_receipt() -> (
+    None
+):
     uow = await people_with_checkins()
     ann = uow.vault["ann"]
     async with uow:
         await erase_people([request()], uow, TOPICS, NOW)
     subjects, outreach, tombstone, receipt = uow.outbox
-    assert (outreach.topic, outreach.key, outreach.value) == ("outreach", ann.encode(), None)
+    # The tombstone is keyed by the subject id alone: no header or value names the erasure.
+    assert (outreach.topic, outreach.key, outreach.value, outreach.headers) == (
+        "outreach",
+        ann.encode(),
+        None,
+        [],
+    )
+    # The subjects event names the erasure, never the subject ids (nor the person): those
+    # are kept here for the other services until the erasure completes.
     assert (subjects.topic, subjects.key) == ("subjects", b"er-1")
-    assert json.loads(subjects.value or b"")["subject_ids"] == [ann]
-    assert b"ann" not in (subjects.value or b"").replace(ann.encode(), b"")
+    announced = json.loads(subjects.value or b"")
+    assert (announced["subject_ids"], announced["subjects_in_vault"]) == ([], True)
+    assert ann.encode() not in (subjects.value or b"") and b"ann" not in (subjects.value or b"")
+    assert not [h for h in subjects.headers if ann.encode() in h[1]]
+    assert uow.held_subjects == {"er-1": ([ann], NOW + SUBJECTS_KEPT)}
     assert (tombstone.topic, tombstone.key, tombstone.value) == ("directory", b"ann", None)
     body = json.loads(receipt.value or b"")
     assert (receipt.topic, body["service"], body["erasure_id"]) == ("receipts", "checkin", "er-1")
@@ -110,6 +125,7 @@ async def test_an_erasure_asked_here_is_published_and_followed_to_completion() -
                 for s in ("checkin", "escalation", "notifications", "recognition")
             ],
             uow,
+            NOW,
         )
         status = await erasure_status("er-9", uow)
         assert status is not None and status.complete
@@ -125,3 +141,56 @@ async def test_the_erasure_record_never_names_the_person() -> None:
         )
         await erase_people([request()], uow, TOPICS, NOW)
     assert "ann" not in repr(uow.erasure_records)
+
+
+def receipt(service: str, erasure_id: str = "er-1") -> ErasureReceipt:
+    return ErasureReceipt(
+        id=f"{erasure_id}:{service}", erasure_id=erasure_id, service=service, completed_at=NOW
+    )
+
+
+async def test_the_subjects_are_served_while_the_erasure_is_open_and_forgotten_when_complete() -> (
+    None
+):
+    uow = await people_with_checkins()
+    ann = uow.vault["ann"]
+    async with uow:
+        await erase_people([request()], uow, TOPICS, NOW)
+        assert await subjects_of_erasure("er-1", "system:escalation", uow, NOW) == [ann]
+        await record_receipts([receipt("checkin"), receipt("escalation")], uow, NOW)
+        await record_receipts([receipt("recognition")], uow, NOW)
+        # Still open: notifications has not answered.
+        assert await subjects_of_erasure("er-1", "system:notifications", uow, NOW) == [ann]
+        await record_receipts([receipt("notifications")], uow, NOW)
+        assert await subjects_of_erasure("er-1", "system:recognition", uow, NOW) is None
+        assert await subjects_of_erasure("er-unknown", "system:recognition", uow, NOW) is None
+        # Replaying the request changes nothing: the ids are not held again.
+        await erase_people([request()], uow, TOPICS, NOW)
+    assert uow.held_subjects == {}
+    # Each ask is audited: who asked and how many, never an id beside the erasure.
+    asked = [
+        (a.actor, a.subject_id, a.detail) for a in uow.audits if a.action == "erasure_subjects"
+    ]
+    assert asked == [
+        ("system:escalation", None, {"erasure_id": "er-1", "count": 1}),
+        ("system:notifications", None, {"erasure_id": "er-1", "count": 1}),
+        ("system:recognition", None, {"erasure_id": "er-1", "count": None}),
+        ("system:recognition", None, {"erasure_id": "er-unknown", "count": None}),
+    ]
+
+
+async def test_the_subjects_of_an_erasure_past_its_deadline_are_forgotten() -> None:
+    uow = await people_with_checkins()
+    bob = uow.vault["bob"]
+    async with uow:
+        await erase_people([request()], uow, TOPICS, NOW, keep_subjects=timedelta(days=2))
+        await erase_people([request("er-2", "bob")], uow, TOPICS, NOW + timedelta(days=1))
+        later = NOW + timedelta(days=2)
+        assert await subjects_of_erasure("er-1", "system:escalation", uow, later) is None
+        # The other erasure, still within its own deadline, is served.
+        assert await subjects_of_erasure("er-2", "system:escalation", uow, later) == [bob]
+    # The expired one is gone from the store, not only refused.
+    assert list(uow.held_subjects) == ["er-2"]
+    async with uow:
+        await record_receipts([], uow, NOW + timedelta(days=9))
+    assert uow.held_subjects == {}

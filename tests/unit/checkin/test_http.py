@@ -2,6 +2,7 @@
 
 import base64
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import ClassVar
 
 import httpx
@@ -12,13 +13,14 @@ from pydantic import SecretStr
 
 from kinship_checkin.domain.privacy import NoteCipher
 from kinship_checkin.domain.support import CrisisResources, crisis_resources
-from kinship_checkin.entrypoints.http import checkin_router
-from kinship_checkin.handlers.erasure import ErasureTopics
+from kinship_checkin.entrypoints.http import VaultLimits, checkin_router
+from kinship_checkin.handlers.erasure import ErasureTopics, erase_people, record_receipts
 from kinship_checkin.handlers.outreach import OutreachTopic
 from kinship_checkin.handlers.ports import CheckinUnitOfWork
 from kinship_checkin.handlers.recording import RecordingTopics
 from kinship_checkin.settings import CheckinSettings
 from kinship_contracts.directory import Role
+from kinship_contracts.privacy import ErasureReceipt, ErasureRequested
 from kinship_contracts.resources import DEFAULT_CATALOGUE
 from kinship_runtime.access import PeopleDirectory, Person, RateLimits, policies
 from kinship_runtime.http import create_http_app
@@ -32,6 +34,9 @@ from tests.unit.fakes.relay import FakeRelay
 PLANTED_NOTE = "SECRET-NOTE-123"
 AUTH = {"Authorization": "Bearer unit-key"}
 NOTE_KEY = base64.b64encode(b"n" * 32).decode()
+ESCALATION = {"Authorization": "Bearer escalation-key"}
+VAULT_IDS_PER_MINUTE = 1600
+NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
 
 
 class FakePeople:
@@ -73,6 +78,12 @@ class Fakes(Provider):
                 {"name": "survey", "scopes": ["checkins:submit"], "key": "unit-key"},
                 {"name": "hr", "scopes": ["erasure:request"], "key": "hr-key"},
                 {"name": "notifications", "scopes": ["subjects:deliver"], "key": "notify-key"},
+                {"name": "recognition", "scopes": ["subjects:erasure"], "key": "erasure-key"},
+                {
+                    "name": "escalation",
+                    "scopes": ["subjects:lookup", "subjects:screen"],
+                    "key": "escalation-key",
+                },
             ]
         )
 
@@ -83,6 +94,10 @@ class Fakes(Provider):
     @provide
     def limits(self) -> RateLimits:
         return RateLimits.of("100/minute", "100/minute")
+
+    @provide
+    def vault_limits(self) -> VaultLimits:
+        return VaultLimits(RateLimits.of("100/minute", f"{VAULT_IDS_PER_MINUTE}/minute"))
 
     @provide
     def erasure_topics(self) -> ErasureTopics:
@@ -323,3 +338,112 @@ async def test_a_person_reads_and_chooses_their_own_outreach_preference(
     assert (await client.get("/v1/me/outreach", headers=AUTH)).status_code == 403  # keys never
     bad = await client.put("/v1/me/outreach", json={"preference": "always"}, headers=bearer("ann"))
     assert bad.status_code == 422
+
+
+async def test_vault_calls_over_their_cap_are_422_with_a_field_error_and_unaudited(
+    client: httpx.AsyncClient, uow: FakeCheckinUnitOfWork
+) -> None:
+    people = [f"p{n:04d}" for n in range(1001)]
+    calls = [
+        ("/v1/subjects/lookup", {"person_ids": people}, 1000),
+        ("/v1/subjects/lookup", {"person_ids": ["ann", "bob"], "create": False}, 1),
+        ("/v1/subjects/s-1/screen", {"person_ids": people[:501]}, 500),
+    ]
+    for path, body, limit in calls:
+        response = await client.post(path, json=body, headers=ESCALATION)
+        assert response.status_code == 422, (path, response.text)
+        (error,) = response.json()["detail"]
+        assert error["loc"] == ["body", "person_ids"] and f"at most {limit} " in error["msg"]
+    assert uow.audits == [] and uow.vault == {}
+
+
+async def test_each_vault_call_is_audited_once_with_its_caller_purpose_and_count(
+    client: httpx.AsyncClient, uow: FakeCheckinUnitOfWork
+) -> None:
+    looked = await client.post(
+        "/v1/subjects/lookup",
+        json={"person_ids": ["ann", "bob"], "purpose": "signals"},
+        headers=ESCALATION,
+    )
+    subject = looked.json()["subjects"]["ann"]
+    screened = await client.post(
+        f"/v1/subjects/{subject}/screen",
+        json={"person_ids": ["resp", "ann"], "purpose": "alert"},
+        headers=ESCALATION,
+    )
+    assert screened.json() == {"conflicts": ["ann"]}
+    assert [(a.action, a.actor, a.subject_id, a.detail) for a in uow.audits] == [
+        (
+            "lookup",
+            "system:escalation",
+            None,
+            {"purpose": "signals", "count": 2, "answered": 2, "create": True},
+        ),
+        ("screen", "system:escalation", subject, {"purpose": "alert", "count": 2, "conflicts": 1}),
+    ]
+    bad = await client.post(
+        "/v1/subjects/lookup",
+        json={"person_ids": ["ann"], "purpose": "Anything At All; DROP"},
+        headers=ESCALATION,
+    )
+    assert bad.status_code == 422 and len(uow.audits) == 2
+    # Only the vault's clients ask: not a person, not another calling system.
+    for who in (bearer("coord"), AUTH):
+        refused = await client.post(
+            "/v1/subjects/lookup", json={"person_ids": ["ann"]}, headers=who
+        )
+        assert refused.status_code == 403
+
+
+async def test_a_keys_vault_calls_are_rate_limited_by_the_ids_they_ask_about(
+    client: httpx.AsyncClient, uow: FakeCheckinUnitOfWork
+) -> None:
+    people = [f"p{n:04d}" for n in range(1000)]
+    first = await client.post(
+        "/v1/subjects/lookup", json={"person_ids": people}, headers=ESCALATION
+    )
+    assert first.status_code == 200
+    # 1000 of the key's 1600 ids a minute are spent: 600 more would be over.
+    over = await client.post(
+        "/v1/subjects/lookup", json={"person_ids": [*people[:600], "x"]}, headers=ESCALATION
+    )
+    assert over.status_code == 429 and int(over.headers["retry-after"]) >= 1
+    # Screens count apart: an alert is still screened.
+    screen = await client.post(
+        "/v1/subjects/s-1/screen", json={"person_ids": people[:500]}, headers=ESCALATION
+    )
+    assert screen.status_code == 200
+    assert [a.action for a in uow.audits] == ["lookup", "screen"]
+
+
+async def test_only_a_key_with_subjects_erasure_reads_an_open_erasures_subjects(
+    client: httpx.AsyncClient, uow: FakeCheckinUnitOfWork
+) -> None:
+    await client.post("/v1/checkins", json=checkin("c-1", person="ann"), headers=AUTH)
+    subject = uow.vault["ann"]
+    async with uow:
+        await erase_people(
+            [ErasureRequested(id="er-1", person_id="ann", requested_at=NOW, source="hr")],
+            uow,
+            ErasureTopics("requested", "subjects", "receipts", "directory", "outreach"),
+            datetime.now(UTC),
+        )
+    path = "/v1/erasures/er-1/subjects"
+    for who in (ESCALATION, AUTH, bearer("coord"), {"Authorization": "Bearer hr-key"}):
+        assert (await client.get(path, headers=who)).status_code == 403
+    erasure_key = {"Authorization": "Bearer erasure-key"}
+    served = await client.get(path, headers=erasure_key)
+    assert served.json() == {"erasure_id": "er-1", "subject_ids": [subject]}
+    assert served.headers["cache-control"] == "no-store"
+    async with uow:
+        await record_receipts(
+            [
+                ErasureReceipt(id=f"er-1:{s}", erasure_id="er-1", service=s, completed_at=NOW)
+                for s in ("checkin", "escalation", "notifications", "recognition")
+            ],
+            uow,
+            datetime.now(UTC),
+        )
+    gone = await client.get(path, headers=erasure_key)
+    assert gone.status_code == 404 and subject not in gone.text
+    assert [a.detail["count"] for a in uow.audits if a.action == "erasure_subjects"] == [1, None]

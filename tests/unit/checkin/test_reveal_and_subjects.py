@@ -10,7 +10,15 @@ from kinship_checkin.domain.people import Contact, Revealed
 from kinship_checkin.domain.privacy import NoteCipher
 from kinship_checkin.handlers.recording import RecordingTopics, record_checkins
 from kinship_checkin.handlers.reveal import PersonGoneError, RevealRefusedError, reveal
-from kinship_checkin.handlers.subjects import lookup_subjects, resolve_for_delivery, screen
+from kinship_checkin.handlers.subjects import (
+    LOOKUP_EXISTING_MAX_IDS,
+    LOOKUP_MAX_IDS,
+    SCREEN_MAX_IDS,
+    TooManyIdsError,
+    lookup_subjects,
+    resolve_for_delivery,
+    screen,
+)
 from kinship_checkin.settings import CheckinSettings
 from kinship_contracts.grants import RevealGrant, sign_grant
 from kinship_runtime.settings import DEV_CREDENTIALS
@@ -123,24 +131,82 @@ async def test_after_erasure_a_grant_reveals_nothing() -> None:
         await reveal_as(uow, token)
 
 
+ESC = "system:escalation"
+
+
 async def test_lookup_is_one_way_and_stable_and_screen_finds_only_the_subject() -> None:
     uow = FakeCheckinUnitOfWork()
     async with uow:
-        first = await lookup_subjects(["ann", "bob", "ann"], uow)
-        again = await lookup_subjects(["ann"], uow)
+        first = await lookup_subjects(["ann", "bob", "ann"], uow, actor=ESC)
+        again = await lookup_subjects(["ann"], uow, actor=ESC)
         assert first["ann"] == again["ann"] and first["ann"] != first["bob"]
-        assert await screen(first["ann"], ["resp-a", "ann", "bob"], uow) == ["ann"]
-        assert await screen(first["ann"], ["resp-a", "new-hire"], uow) == []
+        assert await screen(first["ann"], ["resp-a", "ann", "bob"], uow, actor=ESC) == ["ann"]
+        assert await screen(first["ann"], ["resp-a", "new-hire"], uow, actor=ESC) == []
         assert "new-hire" not in uow.vault  # screening creates no pseudonyms
+
+
+async def test_each_lookup_and_screen_leaves_one_audit_record_naming_nobody() -> None:
+    uow = FakeCheckinUnitOfWork()
+    async with uow:
+        found = await lookup_subjects(["ann", "bob", "ann"], uow, actor=ESC, purpose="signals")
+        mine = await lookup_subjects(
+            ["cat"], uow, create=False, actor="system:recognition", purpose="my_data"
+        )
+        conflicts = await screen(found["ann"], ["resp-a", "ann"], uow, actor=ESC, purpose="alert")
+    assert (mine, conflicts) == ({}, ["ann"])
+    assert [(a.action, a.actor, a.subject_id, a.detail) for a in uow.audits] == [
+        ("lookup", ESC, None, {"purpose": "signals", "count": 2, "answered": 2, "create": True}),
+        (
+            "lookup",
+            "system:recognition",
+            None,
+            {"purpose": "my_data", "count": 1, "answered": 0, "create": False},
+        ),
+        # A screen concerns the case's subject (as a delivery resolution does); the staff
+        # asked about are counted, never named.
+        ("screen", ESC, found["ann"], {"purpose": "alert", "count": 2, "conflicts": 1}),
+    ]
+    for entry in uow.audits:
+        assert not {"ann", "bob", "cat", "resp-a"} & set(map(str, entry.detail.values()))
+
+
+@pytest.mark.parametrize(
+    ("call", "limit"),
+    [
+        ("lookup", LOOKUP_MAX_IDS),
+        ("lookup_existing", LOOKUP_EXISTING_MAX_IDS),
+        ("screen", SCREEN_MAX_IDS),
+    ],
+)
+async def test_a_call_over_its_cap_is_refused_before_the_vault_is_read(
+    call: str, limit: int
+) -> None:
+    uow = FakeCheckinUnitOfWork()
+    people = [f"p{n:04d}" for n in range(limit + 1)]
+    async with uow:
+        # At the cap it is answered...
+        if call == "screen":
+            await screen("s-1", people[:limit], uow, actor=ESC)
+        else:
+            await lookup_subjects(people[:limit], uow, create=call == "lookup", actor=ESC)
+        audits, vault = len(uow.audits), dict(uow.vault)
+        # ...one more (duplicates do not count) is refused, and nothing is read or made.
+        with pytest.raises(TooManyIdsError, match=f"at most {limit} "):
+            if call == "screen":
+                await screen("s-1", [*people, people[0]], uow, actor=ESC)
+            else:
+                await lookup_subjects(people, uow, create=call == "lookup", actor=ESC)
+    assert (len(uow.audits), uow.vault) == (audits, vault)
 
 
 async def test_a_delivery_resolution_is_audited_without_naming_the_person() -> None:
     uow = FakeCheckinUnitOfWork()
     async with uow:
-        subject = (await lookup_subjects(["ann"], uow))["ann"]
+        subject = (await lookup_subjects(["ann"], uow, actor=ESC))["ann"]
         assert await resolve_for_delivery(subject, "req-1", "system:notifications", uow) == "ann"
         assert await resolve_for_delivery("unknown", "req-2", "system:notifications", uow) is None
-    assert [(a.action, a.actor, a.subject_id, a.detail) for a in uow.audits] == [
+    resolutions = [a for a in uow.audits if a.action != "lookup"]
+    assert [(a.action, a.actor, a.subject_id, a.detail) for a in resolutions] == [
         (
             "resolve_for_delivery",
             "system:notifications",

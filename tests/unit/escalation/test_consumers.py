@@ -29,7 +29,7 @@ from tests.unit.escalation.conftest import (
     signal,
     subject,
 )
-from tests.unit.fakes.escalation import FakeEscalationUnitOfWork
+from tests.unit.fakes.escalation import FakeEscalationUnitOfWork, FakeVault
 
 
 @pytest.fixture
@@ -125,6 +125,28 @@ async def test_both_halves_of_an_erasure_each_once_then_one_receipt(
     assert (receipt_sent["erasure_id"], receipt_sent["service"]) == ("er-1", "escalation")
     assert receipt_sent["removed"]["open_cases_closed"] == 1
     assert {("erasure", "er-1"), ("erasure-subjects", "er-1:subjects")} <= fresh.tables.processed
+
+
+async def test_the_subjects_of_an_erasure_are_asked_of_the_vault_while_it_is_open(
+    fresh: FakeEscalationUnitOfWork, ctx: EscalationContext, vault: FakeVault
+) -> None:
+    await store_checkins([checkin("c-1", "worker-1", wants_contact=True)], fresh, ctx)
+    announced = SubjectsErased(
+        id="er-1:subjects", erasure_id="er-1", occurred_at=NOW, subjects_in_vault=True
+    )
+    # Closed already (a replay after completion): nothing is erased, no receipt.
+    await store_erased_subjects([announced], fresh, ctx)
+    assert fresh.tables.processed.isdisjoint({("erasure-subjects", "er-1:subjects")})
+    # Open: the ids come from the vault, never from the event.
+    vault.erasures["er-1"] = [subject("worker-1")]
+    await store_erasures(
+        [ErasureRequested(id="er-1", person_id="worker-1", requested_at=NOW, source="hr")],
+        fresh,
+        ctx,
+    )
+    await store_erased_subjects([announced], fresh, ctx)
+    (receipt_sent,) = fresh.published(RECEIPTS)
+    assert receipt_sent["removed"]["open_cases_closed"] == 1
 
 
 async def test_outreach_preferences_are_kept_in_one_unit_of_work(

@@ -66,6 +66,7 @@ class FakeCheckinUnitOfWork(FakeUnitOfWork):
         "processed",
         "audits",
         "erasure_records",
+        "held_subjects",
         "outreach",
         "people",
     )
@@ -88,6 +89,7 @@ class FakeCheckinUnitOfWork(FakeUnitOfWork):
         self.processed: set[tuple[str, str]] = set()
         self.audits: list[AuditEntry] = []
         self.erasure_records: dict[str, Erasure] = {}
+        self.held_subjects: dict[str, tuple[list[str], datetime]] = {}  # erasure -> ids, expiry
         self.outreach: dict[str, tuple[OutreachPreference, str]] = {}
         self.people: dict[str, DirectoryPerson] = {}  # the directory records, as applied
         self.record_calls: list[list[str]] = []
@@ -220,6 +222,26 @@ class FakeCheckinUnitOfWork(FakeUnitOfWork):
         self._check_entered()
         self.erasure_records[erasure_id].erased_at = at
         self.erasure_records[erasure_id].subjects = subjects
+
+    async def hold_erasure_subjects(
+        self, erasure_id: str, subject_ids: Sequence[str], expires_at: datetime
+    ) -> None:
+        self._check_entered()
+        self.held_subjects.setdefault(erasure_id, (list(subject_ids), expires_at))
+
+    async def erasure_subjects(self, erasure_id: str, now: datetime) -> list[str] | None:
+        self._check_entered()
+        held = self.held_subjects.get(erasure_id)
+        return list(held[0]) if held is not None and held[1] > now else None
+
+    async def release_erasure_subjects(self, erasure_id: str | None, now: datetime) -> int:
+        self._check_entered()
+        gone = [
+            e for e, (_, expiry) in self.held_subjects.items() if e == erasure_id or expiry <= now
+        ]
+        for erasure in gone:
+            del self.held_subjects[erasure]
+        return len(gone)
 
     async def add_receipt(self, receipt: ErasureReceipt) -> None:
         self._check_entered()

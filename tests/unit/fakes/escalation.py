@@ -794,18 +794,28 @@ class FakeVault:
         self.lookups: list[list[str]] = []
         self.unknown: set[str] = set()
         """People the vault has no subject id for yet (they never checked in)."""
+        self.erasures: dict[str, list[str]] = {}
+        """Open erasures' subject ids."""
 
-    async def subjects(self, person_ids: Sequence[str], *, create: bool = True) -> dict[str, str]:
+    async def subjects(
+        self, person_ids: Sequence[str], *, create: bool = True, purpose: str = "unstated"
+    ) -> dict[str, str]:
         self._answer()
         self.lookups.append(list(person_ids))
         if create:
             self.unknown -= set(person_ids)
         return {p: self.subject_of(p) for p in person_ids if p not in self.unknown}
 
-    async def conflicts(self, subject_id: str, person_ids: Sequence[str]) -> list[str]:
+    async def conflicts(
+        self, subject_id: str, person_ids: Sequence[str], *, purpose: str = "unstated"
+    ) -> list[str]:
         self._answer()
         self.screens.append((subject_id, list(person_ids)))
         return sorted(p for p in person_ids if self.subject_of(p) == subject_id)
+
+    async def erasure_subjects(self, erasure_id: str) -> list[str] | None:
+        self._answer()
+        return self.erasures.get(erasure_id)
 
     def _answer(self) -> None:
         if self.down:

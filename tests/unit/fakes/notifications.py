@@ -397,7 +397,9 @@ class FakeVault:
         self.refusing = False
         self.calls: list[tuple[str, str]] = []
 
-    async def subjects(self, person_ids: Sequence[str], *, create: bool = True) -> dict[str, str]:
+    async def subjects(
+        self, person_ids: Sequence[str], *, create: bool = True, purpose: str = "unstated"
+    ) -> dict[str, str]:
         """``handlers.ports.SubjectLookup``: each person's subject id (a new one for a person
         the links do not name, as the vault gives one, unless ``create`` is false)."""
         if self.unavailable:

@@ -157,12 +157,21 @@ class FakeVault:
         self.calls: list[list[str]] = []
         self.unavailable = False
         self.outages = 0
+        self.erasures: dict[str, list[str]] = {}
+        """Open erasures' subject ids."""
+
+    async def erasure_subjects(self, erasure_id: str) -> list[str] | None:
+        if self.unavailable:
+            raise VaultUnavailableError("the check-in service is unreachable (test)")
+        return self.erasures.get(erasure_id)
 
     def subject(self, person_id: str) -> str:
         """The person's subject id (given now if they had none)."""
         return self.vault.setdefault(person_id, f"subj-{len(self.vault) + 1:04d}")
 
-    async def subjects(self, person_ids: Sequence[str], *, create: bool = True) -> dict[str, str]:
+    async def subjects(
+        self, person_ids: Sequence[str], *, create: bool = True, purpose: str = "unstated"
+    ) -> dict[str, str]:
         self.calls.append(list(person_ids))
         if self.unavailable or self.outages > 0:
             self.outages -= 1

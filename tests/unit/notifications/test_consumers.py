@@ -5,7 +5,9 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
+from pydantic import SecretStr
 
 from kinship_contracts.directory import Channels, DirectoryChange
 from kinship_contracts.links import REQUEST_SIGNATURE_HEADER, sign_request
@@ -30,6 +32,7 @@ from kinship_notifications.entrypoints.consumers import (
 from kinship_notifications.entrypoints.delivery import DeliveryConfig, DeliveryWorker
 from kinship_notifications.handlers.deliver import DeliveryTools
 from kinship_notifications.handlers.erasure import ErasureConfig
+from kinship_runtime.vault import VaultClient
 from tests.unit.fakes.kafka import FakeRecord
 from tests.unit.fakes.notifications import (
     FakeNotificationsUnitOfWork,
@@ -145,6 +148,10 @@ async def test_directory_changes_are_applied_in_one_unit_of_work() -> None:
     assert uow.commits == 1
 
 
+def _never_asked(request: httpx.Request) -> httpx.Response:
+    raise AssertionError(f"the vault was asked: {request.url}")
+
+
 @pytest.mark.parametrize("order", ["person first", "subjects first"])
 async def test_both_erasure_halves_each_in_one_unit_of_work_then_one_receipt(order: str) -> None:
     uow = FakeNotificationsUnitOfWork()
@@ -155,7 +162,14 @@ async def test_both_erasure_halves_each_in_one_unit_of_work_then_one_receipt(ord
     subjects = SubjectsErased(
         id="e-1:subjects", erasure_id="e-1", subject_ids=["s-1"], occurred_at=now
     )
-    halves = [store_erasures([person], uow, config), store_erased_subjects([subjects], uow, config)]
+    # Subjects in the event (as published before subjects_in_vault): the vault is not asked.
+    vault = VaultClient(
+        "http://127.0.0.1:9", SecretStr("k"), transport=httpx.MockTransport(_never_asked)
+    )
+    halves = [
+        store_erasures([person], uow, config),
+        store_erased_subjects([subjects], uow, config, vault),
+    ]
     if order == "subjects first":
         halves.reverse()
     await halves[0]

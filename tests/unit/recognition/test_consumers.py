@@ -340,3 +340,32 @@ async def test_directory_records_are_applied_and_invalid_ones_left_to_their_owne
     )
     assert running.uow.people == {"ann": Person("team-a", "UTC")}
     assert running.dead_letters() == []
+
+
+async def test_an_erasures_subjects_are_asked_of_the_vault_and_a_closed_one_is_skipped(
+    running: Running,
+) -> None:
+    requested = {"id": "er-2", "person_id": "ann", "requested_at": NOW.isoformat(), "source": "hr"}
+    announced = {
+        "id": "er-2:subjects",
+        "erasure_id": "er-2",
+        "occurred_at": NOW.isoformat(),
+        "subjects_in_vault": True,
+    }
+    record = FakeRecord(json.dumps(announced).encode(), key=b"er-2", topic=ERASURE_SUBJECTS.name)
+    await running.deliver(
+        ERASURE_REQUESTED.name,
+        [FakeRecord(json.dumps(requested).encode(), key=b"ann", topic=ERASURE_REQUESTED.name)],
+    )
+    # Closed (a replay after completion): skipped, no receipt, nothing dead-lettered.
+    VAULT.erasures.pop("er-2", None)
+    await running.deliver(ERASURE_SUBJECTS.name, [record])
+    assert running.uow.published("receipts") == [] and running.dead_letters() == []
+    # Open: its ids come from the vault and the half completes.
+    VAULT.erasures["er-2"] = ["s-ann"]
+    try:
+        await running.deliver(ERASURE_SUBJECTS.name, [record])
+    finally:
+        VAULT.erasures.pop("er-2")
+    (receipt,) = running.uow.published("receipts")
+    assert receipt["id"] == "er-2:recognition"

@@ -1,11 +1,15 @@
 """The check-in service's vault as the other services call it (kinship_runtime.vault)."""
 
 import json
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
+from kinship_contracts.privacy import SubjectsErased
+from kinship_runtime.erasure import subjects_from_vault
 from kinship_runtime.resilience import is_transient
 from kinship_runtime.vault import VaultClient, VaultRefusedError, VaultUnavailableError
 
@@ -80,17 +84,90 @@ async def test_a_refusal_is_a_configuration_error_not_an_outage() -> None:
     await client.aclose()
 
 
-async def test_a_lookup_that_must_not_create_says_so_and_gets_only_known_people() -> None:
+async def test_a_lookup_that_must_not_create_says_so_asks_one_by_one_and_gets_known_people() -> (
+    None
+):
     bodies: list[dict[str, object]] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         bodies.append(body)
         known = {"ann": "s-ann"} if body.get("create") is False else {"ann": "s-ann", "bo": "s-bo"}
-        return httpx.Response(200, json={"subjects": known})
+        asked = [p for p in body["person_ids"] if p in known]
+        return httpx.Response(200, json={"subjects": {p: known[p] for p in asked}})
 
     client = vault(httpx.MockTransport(handle))
-    assert await client.subjects(["ann", "bo"], create=False) == {"ann": "s-ann"}
+    assert await client.subjects(["ann", "bo"], create=False, purpose="my_data") == {"ann": "s-ann"}
     assert await client.subjects(["ann", "bo"]) == {"ann": "s-ann", "bo": "s-bo"}
-    assert bodies == [{"person_ids": ["ann", "bo"], "create": False}, {"person_ids": ["ann", "bo"]}]
+    # The vault answers one person per lookup that may not create (a person's own data).
+    assert bodies == [
+        {"person_ids": ["ann"], "create": False, "purpose": "my_data"},
+        {"person_ids": ["bo"], "create": False, "purpose": "my_data"},
+        {"person_ids": ["ann", "bo"], "purpose": "unstated"},
+    ]
+    await client.aclose()
+
+
+async def test_screens_go_in_batches_of_the_vaults_cap_with_their_purpose() -> None:
+    seen: list[tuple[int, str]] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        seen.append((len(body["person_ids"]), body["purpose"]))
+        return httpx.Response(
+            200, json={"conflicts": [p for p in body["person_ids"] if p == "p0700"]}
+        )
+
+    client = vault(httpx.MockTransport(handle))
+    people = [f"p{n:04d}" for n in range(800)]
+    assert await client.conflicts("s-1", people, purpose="alert") == ["p0700"]
+    assert seen == [(500, "alert"), (300, "alert")]
+    await client.aclose()
+
+
+async def test_an_erasures_subjects_are_asked_of_the_vault_and_a_closed_one_is_left_out() -> None:
+    asked: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.raw_path.decode())
+        if request.url.path == "/v1/erasures/er-open/subjects":
+            return httpx.Response(200, json={"erasure_id": "er-open", "subject_ids": ["s-1"]})
+        return httpx.Response(404, json={"detail": "no open erasure"})
+
+    client = vault(httpx.MockTransport(handle))
+    now = datetime(2026, 11, 24, tzinfo=UTC)
+
+    def event(erasure_id: str, *, in_vault: bool = True, ids: list[str] | None = None) -> Any:
+        return SubjectsErased(
+            id=f"{erasure_id}:subjects",
+            erasure_id=erasure_id,
+            subject_ids=ids or [],
+            occurred_at=now,
+            subjects_in_vault=in_vault,
+        )
+
+    opened = await subjects_from_vault(
+        [event("er-open"), event("er-done"), event("er-old", in_vault=False, ids=["s-9"])], client
+    )
+    # Open: its ids filled in; closed (complete or expired): left out, no receipt follows;
+    # an older event with its ids in clear: as it was, without asking.
+    assert [(e.erasure_id, e.subject_ids) for e in opened] == [
+        ("er-open", ["s-1"]),
+        ("er-old", ["s-9"]),
+    ]
+    assert asked == ["/v1/erasures/er-open/subjects", "/v1/erasures/er-done/subjects"]
+    await client.aclose()
+
+
+async def test_an_unreachable_vault_holds_the_erasure_back_for_a_retry() -> None:
+    client = vault(httpx.MockTransport(lambda _request: httpx.Response(503)))
+    event = SubjectsErased(
+        id="er-1:subjects",
+        erasure_id="er-1",
+        occurred_at=datetime(2026, 11, 24, tzinfo=UTC),
+        subjects_in_vault=True,
+    )
+    with pytest.raises(VaultUnavailableError) as error:
+        await subjects_from_vault([event], client)
+    assert is_transient(error.value)
     await client.aclose()

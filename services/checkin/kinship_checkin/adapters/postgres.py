@@ -242,6 +242,36 @@ class PostgresCheckinUnitOfWork(PoolTransaction):
             subjects,
         )
 
+    async def hold_erasure_subjects(
+        self, erasure_id: str, subject_ids: Sequence[str], expires_at: datetime
+    ) -> None:
+        """Keep an open erasure's subject ids for the other services (once per erasure)."""
+        await self.conn.execute(
+            "INSERT INTO erasure_subjects (erasure_id, subject_ids, expires_at)"
+            " VALUES ($1, $2::text[], $3) ON CONFLICT (erasure_id) DO NOTHING",
+            erasure_id,
+            list(subject_ids),
+            expires_at,
+        )
+
+    async def erasure_subjects(self, erasure_id: str, now: datetime) -> list[str] | None:
+        """An open erasure's subject ids; None once released, expired, or never held."""
+        row = await self.conn.fetchrow(
+            "SELECT subject_ids FROM erasure_subjects WHERE erasure_id = $1 AND expires_at > $2",
+            erasure_id,
+            now,
+        )
+        return None if row is None else [str(subject) for subject in row["subject_ids"]]
+
+    async def release_erasure_subjects(self, erasure_id: str | None, now: datetime) -> int:
+        """Forget the subject ids of ``erasure_id`` and of every erasure past its deadline."""
+        return await _count(
+            self.conn,
+            "DELETE FROM erasure_subjects WHERE erasure_id = $1 OR expires_at <= $2",
+            erasure_id,
+            now,
+        )
+
     async def add_receipt(self, receipt: ErasureReceipt) -> None:
         """A service's erasure receipt (once per erasure and service)."""
         await self.conn.execute(

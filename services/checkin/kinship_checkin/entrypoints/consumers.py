@@ -5,7 +5,7 @@ a fresh request scope (``kinship_runtime.ingest``).
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dishka import FromDishka
@@ -16,6 +16,7 @@ from kinship_checkin.handlers.erasure import ErasureTopics, erase_people, record
 from kinship_checkin.handlers.outreach import OutreachTopic
 from kinship_checkin.handlers.ports import CheckinUnitOfWork
 from kinship_checkin.handlers.recording import RecordingTopics, record_checkins
+from kinship_checkin.settings import CheckinSettings
 from kinship_contracts.checkins import CheckinSubmitted
 from kinship_contracts.directory import DirectoryChange
 from kinship_contracts.privacy import ErasureReceipt, ErasureRequested
@@ -54,18 +55,20 @@ async def store_erasures(
     requests: Sequence[ErasureRequested],
     uow: FromDishka[CheckinUnitOfWork],
     topics: FromDishka[ErasureTopics],
+    settings: FromDishka[CheckinSettings],
 ) -> None:
     """Carry out erasure requests."""
+    keep = timedelta(days=settings.erasure_subjects_days)
     async with uow:
-        await erase_people(requests, uow, topics, datetime.now(UTC))
+        await erase_people(requests, uow, topics, datetime.now(UTC), keep_subjects=keep)
 
 
 async def store_receipts(
     receipts: Sequence[ErasureReceipt], uow: FromDishka[CheckinUnitOfWork]
 ) -> None:
-    """Follow every service's erasure receipts."""
+    """Follow every service's erasure receipts (a complete erasure forgets its subjects)."""
     async with uow:
-        await record_receipts(receipts, uow)
+        await record_receipts(receipts, uow, datetime.now(UTC))
 
 
 SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (

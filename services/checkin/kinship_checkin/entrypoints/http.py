@@ -5,6 +5,7 @@ submits only as themself, a manager reads only their teams) are checked here too
 """
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
@@ -22,6 +23,7 @@ from kinship_checkin.handlers.erasure import (
     erasure_status,
     recent_erasures,
     request_erasure,
+    subjects_of_erasure,
 )
 from kinship_checkin.handlers.my_data import OpenedCheckin, personal_data
 from kinship_checkin.handlers.outreach import OutreachTopic, choose_outreach, outreach_of_person
@@ -35,7 +37,13 @@ from kinship_checkin.handlers.people import (
 from kinship_checkin.handlers.ports import CheckinUnitOfWork
 from kinship_checkin.handlers.recording import Outcome, RecordingTopics, record_checkins
 from kinship_checkin.handlers.reveal import PersonGoneError, RevealRefusedError, reveal
-from kinship_checkin.handlers.subjects import lookup_subjects, resolve_for_delivery, screen
+from kinship_checkin.handlers.subjects import (
+    UNSTATED,
+    TooManyIdsError,
+    lookup_subjects,
+    resolve_for_delivery,
+    screen,
+)
 from kinship_checkin.handlers.trends import team_trend_for
 from kinship_checkin.settings import CheckinSettings
 from kinship_contracts.base import Identifier
@@ -52,6 +60,7 @@ ReadTeamTrends = Annotated[Actor, Depends(allow(roles=[Role.TEAM_MANAGER, Role.C
 LookupSubjects = Annotated[Actor, Depends(allow(scopes=[Scope.SUBJECTS_LOOKUP]))]
 ScreenSubjects = Annotated[Actor, Depends(allow(scopes=[Scope.SUBJECTS_SCREEN]))]
 ResolveSubjects = Annotated[Actor, Depends(allow(scopes=[Scope.SUBJECTS_DELIVER]))]
+ErasureSubjects = Annotated[Actor, Depends(allow(scopes=[Scope.SUBJECTS_ERASURE]))]
 RevealPeople = Annotated[Actor, Depends(allow(roles=[Role.PEER_RESPONDER, Role.COORDINATOR]))]
 RequestErasure = Annotated[
     Actor, Depends(allow(scopes=[Scope.ERASURE_REQUEST], everyone=True, rate_limited=True))
@@ -62,6 +71,13 @@ PersonOnly = Annotated[Actor, Depends(allow(everyone=True))]
 FindPeople = Annotated[Actor, Depends(allow(everyone=True))]  # counted apart: see people()
 
 SubjectId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
+Purpose = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z_]{0,39}$",
+        description="Why the calling service asks (kept in the audit trail), e.g. 'pulse'.",
+    ),
+]
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
@@ -92,12 +108,27 @@ class TeamTrendResponse(BaseModel):
     overall: TrendFigures | None
 
 
+@dataclass(frozen=True)
+class VaultLimits:
+    """Per calling key: how many person ids the vault's lookups and screens answer in a
+    window (``KINSHIP_VAULT_RATE_LIMIT_PER_KEY``; lookups and screens count apart, so that
+    a flood of lookups never holds back the screening of an alert)."""
+
+    limits: RateLimits
+
+
 class PersonIds(BaseModel):
-    """People a service already knows by their directory ids."""
+    """People a service already knows by their directory ids, and why it asks."""
 
     model_config = ConfigDict(extra="forbid")
 
-    person_ids: list[Identifier] = Field(min_length=1, max_length=1000)
+    person_ids: list[Identifier] = Field(
+        min_length=1,
+        max_length=1000,
+        description="At most 1000 for a lookup that may create subject ids, 1 for one that "
+        "may not, 500 for a screen (422 above).",
+    )
+    purpose: Purpose = UNSTATED
 
 
 class SubjectLookup(PersonIds):
@@ -151,6 +182,13 @@ class RevealedPerson(BaseModel):
     channels: dict[str, str]
     timezone: str
     note: str | None
+
+
+class ErasedSubjects(BaseModel):
+    """The subject ids an open erasure concerns (for a Kinship service to forget them)."""
+
+    erasure_id: str
+    subject_ids: list[str]
 
 
 class ErasureAccepted(BaseModel):
@@ -308,23 +346,46 @@ def _outreach_routes(router: APIRouter) -> None:
 def _subject_routes(router: APIRouter) -> None:
     @router.post("/subjects/lookup", tags=["subjects"], response_model=Subjects)
     async def lookup(
-        body: SubjectLookup, _actor: LookupSubjects, uow: FromDishka[CheckinUnitOfWork]
+        body: SubjectLookup,
+        actor: LookupSubjects,
+        uow: FromDishka[CheckinUnitOfWork],
+        vault: FromDishka[VaultLimits],
     ) -> Subjects:
-        """Kinship services only: the subject ids of people they already know (one-way)."""
-        async with uow:
-            found = await lookup_subjects(body.person_ids, uow, create=body.create)
-            return Subjects(subjects=found)
+        """Kinship services only: the subject ids of people they already know (one-way).
+        Audited (caller, purpose, count), bounded per call and rate-limited per key."""
+        await vault.limits.hit(actor, bucket="vault-lookup", cost=len(set(body.person_ids)))
+        try:
+            async with uow:
+                found = await lookup_subjects(
+                    body.person_ids,
+                    uow,
+                    create=body.create,
+                    actor=actor.audit_name,
+                    purpose=body.purpose,
+                )
+        except TooManyIdsError as error:
+            raise _too_many(error) from None
+        return Subjects(subjects=found)
 
     @router.post("/subjects/{subject_id}/screen", tags=["subjects"], response_model=Screened)
     async def screen_staff(
         subject_id: SubjectId,
         body: PersonIds,
-        _actor: ScreenSubjects,
+        actor: ScreenSubjects,
         uow: FromDishka[CheckinUnitOfWork],
+        vault: FromDishka[VaultLimits],
     ) -> Screened:
-        """Kinship services only: which of these staff is the subject (never page them)."""
-        async with uow:
-            return Screened(conflicts=await screen(subject_id, body.person_ids, uow))
+        """Kinship services only: which of these staff is the subject (never page them).
+        Audited (caller, purpose, count), bounded per call and rate-limited per key."""
+        await vault.limits.hit(actor, bucket="vault-screen", cost=len(set(body.person_ids)))
+        try:
+            async with uow:
+                conflicts = await screen(
+                    subject_id, body.person_ids, uow, actor=actor.audit_name, purpose=body.purpose
+                )
+        except TooManyIdsError as error:
+            raise _too_many(error) from None
+        return Screened(conflicts=conflicts)
 
     @router.post(
         "/subjects/{subject_id}/delivery", tags=["subjects"], response_model=DeliveryTarget
@@ -378,6 +439,11 @@ def _subject_routes(router: APIRouter) -> None:
         )
 
 
+def _too_many(error: TooManyIdsError) -> HTTPException:
+    detail = [{"loc": ["body", "person_ids"], "msg": str(error), "type": "too_long"}]
+    return HTTPException(422, detail=detail)
+
+
 def _erasure_routes(router: APIRouter) -> None:
     @router.post(
         "/people/{person_id}/erasure",
@@ -425,6 +491,28 @@ def _erasure_routes(router: APIRouter) -> None:
         if found is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such erasure")
         return ErasureView.of(found)
+
+    @router.get("/erasures/{erasure_id}/subjects", tags=["privacy"], response_model=ErasedSubjects)
+    async def erased_subjects(
+        erasure_id: Annotated[str, Path(min_length=1, max_length=200)],
+        actor: ErasureSubjects,
+        response: Response,
+        uow: FromDishka[CheckinUnitOfWork],
+        vault: FromDishka[VaultLimits],
+    ) -> ErasedSubjects:
+        """Kinship services only: the subject ids to forget, while the erasure is open (404
+        once every service's receipt is in, or after the deadline). Audited."""
+        response.headers.update(PRIVATE)
+        await vault.limits.hit(actor, bucket="vault-erasure")
+        async with uow:
+            found = await subjects_of_erasure(erasure_id, actor.audit_name, uow, datetime.now(UTC))
+        if found is None:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND,
+                detail="no open erasure with this id (complete, past its deadline, or unknown)",
+                headers=PRIVATE,
+            )
+        return ErasedSubjects(erasure_id=erasure_id, subject_ids=found)
 
     @router.get("/erasures", tags=["privacy"], response_model=list[ErasureView])
     async def erasures(

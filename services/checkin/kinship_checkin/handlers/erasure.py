@@ -3,15 +3,21 @@
 The request goes on ``privacy.erasure.requested`` (from here or from the HR portal); every
 service consumes it. The check-in service, the only one that can link a person to their
 subject ids, erases what it holds (check-ins, notes and the keys that sealed them, the vault
-entries, directory facts, audit records about them, the keys of their dead letters), names
-the subject ids on ``privacy.erasure.subjects`` for the other services, tombstones the
-person on ``directory.people``, and sends its receipt. It then follows the other services'
-receipts, so that a coordinator sees when the erasure is complete everywhere.
+entries, directory facts, audit records about them, the keys of their dead letters), tells
+the other services on ``privacy.erasure.subjects`` that the erasure's subject ids are ready,
+tombstones the person on ``directory.people``, and sends its receipt. It then follows the
+other services' receipts, so that a coordinator sees when the erasure is complete everywhere.
+
+The subject ids never go on Kafka: the event names only the erasure, whose request names the
+person, so the two together would link the person to every record under those ids. They are
+kept here instead and served to the other services (``subjects_of_erasure``, scope
+``subjects:erasure``, audited) until every receipt is in (``record_receipts``) or the
+deadline (``SUBJECTS_KEPT``, the subjects topic's retention) has passed.
 """
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from kinship_checkin.domain.people import ErasureStatus
 from kinship_checkin.handlers.outreach import forgotten
@@ -30,6 +36,9 @@ from kinship_runtime.outbox import OutboxMessage, event_message
 SOURCE = "kinship/checkin"
 SERVICES = ("checkin", "escalation", "notifications", "recognition")
 """The services whose receipts complete an erasure."""
+SUBJECTS_KEPT = timedelta(days=7)
+"""How long an erasure's subject ids are served at most (a service lagging longer misses
+them: the subjects event has aged off its topic by then too)."""
 
 
 @dataclass(frozen=True)
@@ -77,13 +86,17 @@ async def erase_people(
     uow: CheckinUnitOfWork,
     topics: ErasureTopics,
     now: datetime,
+    *,
+    keep_subjects: timedelta = SUBJECTS_KEPT,
 ) -> None:
-    """Carry out erasure requests (each once, however often it arrives)."""
+    """Carry out erasure requests (each once, however often it arrives); the subject ids
+    are kept for the other services until the erasure completes, ``keep_subjects`` at most."""
     for request in await first_seen(uow, "erasure", requests):
         subjects = sorted((await uow.subjects_for([request.person_id], create=False)).values())
         removed = await uow.erase(request.person_id, subjects)
         await uow.record_erasure(request.id, request.requested_at, f"system:{request.source}")
         await uow.mark_erased(request.id, now, len(subjects))
+        await uow.hold_erasure_subjects(request.id, subjects, now + keep_subjects)
         await uow.publish(_announcements(request, subjects, removed, topics, now))
 
 
@@ -95,7 +108,11 @@ def _announcements(
     now: datetime,
 ) -> list[OutboxMessage]:
     erased = SubjectsErased(
-        id=f"{request.id}:subjects", erasure_id=request.id, subject_ids=subjects, occurred_at=now
+        id=f"{request.id}:subjects",
+        erasure_id=request.id,
+        subject_ids=[],  # asked of this service while the erasure is open: never on Kafka
+        occurred_at=now,
+        subjects_in_vault=True,
     )
     receipt = ErasureReceipt(
         id=f"{request.id}:checkin",
@@ -135,10 +152,34 @@ def _announcements(
     ]
 
 
-async def record_receipts(receipts: Sequence[ErasureReceipt], uow: CheckinUnitOfWork) -> None:
-    """Note each service's erasure receipt (for the status coordinators read)."""
+async def record_receipts(
+    receipts: Sequence[ErasureReceipt], uow: CheckinUnitOfWork, now: datetime
+) -> None:
+    """Note each service's erasure receipt (for the status coordinators read); an erasure
+    every service completed forgets its subject ids, as does one past its deadline."""
     for receipt in receipts:
         await uow.add_receipt(receipt)
+    for erasure_id in sorted({receipt.erasure_id for receipt in receipts}):
+        status = await uow.erasure_status(erasure_id, SERVICES)
+        if status is not None and status.complete:
+            await uow.release_erasure_subjects(erasure_id, now)
+    await uow.release_erasure_subjects(None, now)
+
+
+async def subjects_of_erasure(
+    erasure_id: str, actor: str, uow: CheckinUnitOfWork, now: datetime
+) -> list[str] | None:
+    """An open erasure's subject ids, for a service to forget them, or None once it is
+    complete, past its deadline, or unknown; audited either way (the caller and how many,
+    never the ids). Erasures past their deadline are forgotten now."""
+    await uow.release_erasure_subjects(None, now)
+    subjects = await uow.erasure_subjects(erasure_id, now)
+    await uow.audit(
+        "erasure_subjects",
+        actor,
+        detail={"erasure_id": erasure_id, "count": None if subjects is None else len(subjects)},
+    )
+    return subjects
 
 
 async def erasure_status(erasure_id: str, uow: CheckinUnitOfWork) -> ErasureStatus | None:

@@ -93,6 +93,21 @@ class CheckinUnitOfWork(UnitOfWork, Protocol):
         """This service finished the erasure."""
         ...
 
+    async def hold_erasure_subjects(
+        self, erasure_id: str, subject_ids: Sequence[str], expires_at: datetime
+    ) -> None:
+        """Keep an open erasure's subject ids for the other services (once per erasure)."""
+        ...
+
+    async def erasure_subjects(self, erasure_id: str, now: datetime) -> list[str] | None:
+        """An open erasure's subject ids; None once released, expired, or never held."""
+        ...
+
+    async def release_erasure_subjects(self, erasure_id: str | None, now: datetime) -> int:
+        """Forget the subject ids of ``erasure_id`` (None: of no erasure in particular) and of
+        every erasure past its deadline; how many erasures' ids were forgotten."""
+        ...
+
     async def add_receipt(self, receipt: ErasureReceipt) -> None:
         """A service's erasure receipt (once per erasure and service)."""
         ...

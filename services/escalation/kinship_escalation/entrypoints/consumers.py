@@ -37,6 +37,7 @@ from kinship_escalation.handlers.erasure import erase_people, erase_subject_sets
 from kinship_escalation.handlers.outreach import apply_preferences, remember_shared_notes
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_escalation.handlers.signals import handle_signals
+from kinship_runtime.erasure import subjects_from_vault
 from kinship_runtime.ingest import Subscription
 from kinship_runtime.records import Accepted, Record, Rejected, parse_directory, parse_records
 
@@ -95,9 +96,11 @@ async def store_erased_subjects(
     uow: FromDishka[EscalationUnitOfWork],
     ctx: FromDishka[EscalationContext],
 ) -> None:
-    """Forget what is kept by the people's subject ids (each event once)."""
+    """Forget what is kept by the people's subject ids (each event once), asked of the
+    check-in service for the erasure (never on Kafka)."""
+    opened = await subjects_from_vault(events, ctx.vault)
     async with uow:
-        await erase_subject_sets(events, uow, ctx)
+        await erase_subject_sets(opened, uow, ctx)
 
 
 async def store_outreach(

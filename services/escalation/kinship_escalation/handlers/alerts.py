@@ -85,7 +85,7 @@ async def screened(
         return []
     case = stored.case
     try:
-        conflicts = set(await ctx.vault.conflicts(case.subject_id, person_ids))
+        conflicts = set(await ctx.vault.conflicts(case.subject_id, person_ids, purpose="alert"))
     except Exception as error:  # any failure: alert anyway, never wait
         log.warning("screen skipped: the vault did not answer (%s)", type(error).__name__)
         SCREENS_SKIPPED.add(1)

@@ -33,7 +33,9 @@ async def give_feedback(
             raise NotAllowedError("the responder's feedback comes from the case's responder")
         actor = person_actor(person_id)
     else:
-        if person_id not in await ctx.vault.conflicts(case.subject_id, [person_id]):
+        if person_id not in await ctx.vault.conflicts(
+            case.subject_id, [person_id], purpose="feedback"
+        ):
             raise NotAllowedError("this feedback comes from the person the case was about")
         actor = SUBJECT_ACTOR
     now = ctx.clock()

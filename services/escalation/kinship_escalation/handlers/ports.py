@@ -49,11 +49,19 @@ class Vault(Protocol):
     """The check-in service's vault, the only place that links people to subject ids
     (``kinship_runtime.vault.VaultClient``). An unreachable vault raises an ``OSError``."""
 
-    async def subjects(self, person_ids: Sequence[str], *, create: bool = True) -> dict[str, str]:
+    async def subjects(
+        self, person_ids: Sequence[str], *, create: bool = True, purpose: str = "unstated"
+    ) -> dict[str, str]:
         """Each person's subject id (one-way; with ``create=False``, only people who have one)."""
         ...
 
-    async def conflicts(self, subject_id: str, person_ids: Sequence[str]) -> list[str]:
+    async def erasure_subjects(self, erasure_id: str) -> list[str] | None:
+        """The subject ids of an open erasure (None once it is closed)."""
+        ...
+
+    async def conflicts(
+        self, subject_id: str, person_ids: Sequence[str], *, purpose: str = "unstated"
+    ) -> list[str]:
         """Those of ``person_ids`` who are the subject ``subject_id``."""
         ...
 

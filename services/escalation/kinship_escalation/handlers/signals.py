@@ -37,7 +37,7 @@ async def handle_signals(
         elif signal.kind in FEEDS_DETECTION and signal.team_id is not None:
             concerned[signal.id] = await uow.directory.members(signal.team_id)
     people = sorted({person for named in concerned.values() for person in named})
-    subjects = await ctx.vault.subjects(people) if people else {}
+    subjects = await ctx.vault.subjects(people, purpose="signals") if people else {}
     for signal in incidents:
         subject_id = subjects.get(signal.person_id) if signal.person_id else None
         await critical_incident(signal, subject_id, uow, ctx)

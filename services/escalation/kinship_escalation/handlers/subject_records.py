@@ -82,7 +82,7 @@ def shown_actor(actor: str) -> str:
 
 async def subject_data(person_id: str, vault: Vault, records: SubjectRecords) -> SubjectData:
     """What the service holds about ``person_id``, for them alone."""
-    subject_id = (await vault.subjects([person_id], create=False)).get(person_id)
+    subject_id = (await vault.subjects([person_id], create=False, purpose="my_data")).get(person_id)
     if subject_id is None:  # never checked in: nothing is kept about them here
         return SubjectData(person_id, [], [])
     cases = await records.cases_about([subject_id])

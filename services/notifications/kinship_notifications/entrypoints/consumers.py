@@ -35,6 +35,7 @@ from kinship_notifications.handlers.accept import accept_requests
 from kinship_notifications.handlers.directory import apply_directory
 from kinship_notifications.handlers.erasure import ErasureConfig, erase_people, erase_subjects
 from kinship_notifications.handlers.ports import NotificationsUnitOfWork
+from kinship_runtime.erasure import subjects_from_vault
 from kinship_runtime.ingest import Subscription
 from kinship_runtime.records import (
     Accepted,
@@ -46,6 +47,7 @@ from kinship_runtime.records import (
     parse_records,
 )
 from kinship_runtime.telemetry import traceparent_of
+from kinship_runtime.vault import VaultClient
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +137,13 @@ async def store_erased_subjects(
     events: Sequence[SubjectsErased],
     uow: FromDishka[NotificationsUnitOfWork],
     config: FromDishka[ErasureConfig],
+    vault: FromDishka[VaultClient],
 ) -> None:
-    """Forget what is kept by the subject ids the check-in service names."""
+    """Forget what is kept by the subject ids the check-in service names for the erasure
+    (asked of it: never on Kafka)."""
+    opened = await subjects_from_vault(events, vault)
     async with uow:
-        await erase_subjects(events, uow, config, datetime.now(UTC))
+        await erase_subjects(opened, uow, config, datetime.now(UTC))
 
 
 def subscriptions(signatures: RequestSignatures) -> tuple[Subscription[Any], ...]:

@@ -26,7 +26,7 @@ async def personal_data(
     person_id: str, uow: NotificationsUnitOfWork, vault: SubjectLookup
 ) -> PersonalDeliveries:
     """What the service keeps about ``person_id``, for them alone."""
-    subject_id = (await vault.subjects([person_id], create=False)).get(person_id)
+    subject_id = (await vault.subjects([person_id], create=False, purpose="my_data")).get(person_id)
     return PersonalDeliveries(
         person_id=person_id,
         preferences=await uow.preferences(person_id),

@@ -153,7 +153,9 @@ class SubjectLookup(Protocol):
     ``subjects:lookup``) when they download their data; the answer is used for that request
     and never stored."""
 
-    async def subjects(self, person_ids: Sequence[str], *, create: bool = True) -> dict[str, str]:
+    async def subjects(
+        self, person_ids: Sequence[str], *, create: bool = True, purpose: str = "unstated"
+    ) -> dict[str, str]:
         """Each person's subject id (with ``create=False``, only people who have one)."""
         ...
 

@@ -37,6 +37,7 @@ from kinship_recognition.handlers.responders import record_case_events
 from kinship_recognition.handlers.streaks import record_checkins
 from kinship_recognition.settings import RecognitionSettings
 from kinship_runtime.dead_letters import DeadLetters
+from kinship_runtime.erasure import subjects_from_vault
 from kinship_runtime.ingest import Subscription
 from kinship_runtime.records import (
     Accepted,
@@ -160,10 +161,13 @@ async def store_erased_subjects(
     events: Sequence[SubjectsErased],
     uow: FromDishka[RecognitionUnitOfWork],
     topics: FromDishka[ErasureTopics],
+    vault: FromDishka[SubjectLookup],
 ) -> None:
-    """Forget what is kept by the subject ids the check-in service names for an erasure."""
+    """Forget what is kept by the subject ids the check-in service names for an erasure
+    (asked of it: never on Kafka)."""
+    opened = await subjects_from_vault(events, vault)
     async with uow:
-        await erase_subjects(events, uow, topics, datetime.now(UTC))
+        await erase_subjects(opened, uow, topics, datetime.now(UTC))
 
 
 SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (

@@ -105,7 +105,7 @@ async def publish_awards(
     }
     people = {grant.person_id for grant in given if grant.person_id is not None}
     people |= {member for team in members.values() for member in team}
-    subjects = await vault.subjects(sorted(people)) if people else {}
+    subjects = await vault.subjects(sorted(people), purpose="awards") if people else {}
     messages: list[OutboxMessage] = []
     for grant in given:
         if grant.team_id is not None:

@@ -40,6 +40,8 @@ async def record_pulse(
     their stored answers is open."""
     if not responses:
         return
-    subjects = await vault.subjects(sorted({pulse.person_id for pulse in responses}))
+    subjects = await vault.subjects(
+        sorted({pulse.person_id for pulse in responses}), purpose="pulse"
+    )
     for pulse in sorted(responses, key=lambda p: p.occurred_at):
         await uow.add_pulse(pulse, subjects[pulse.person_id], now)

@@ -15,7 +15,7 @@ async def my_streak(
     person_id: str, uow: RecognitionUnitOfWork, vault: SubjectLookup, today: date
 ) -> StreakSummary:
     """The person's current and longest weekly check-in streak."""
-    subject_id = (await vault.subjects([person_id], create=False)).get(person_id)
+    subject_id = (await vault.subjects([person_id], create=False, purpose="streak")).get(person_id)
     if subject_id is None:  # never checked in
         return streak_summary([], today)
     weeks = (await uow.weeks_of([subject_id])).get(subject_id, [])
@@ -26,6 +26,6 @@ async def my_records(
     person_id: str, uow: RecognitionUnitOfWork, vault: SubjectLookup, today: date
 ) -> tuple[PersonalRecords, StreakSummary]:
     """Everything kept about the person, and their streak as of ``today``."""
-    subject_id = (await vault.subjects([person_id], create=False)).get(person_id)
+    subject_id = (await vault.subjects([person_id], create=False, purpose="my_data")).get(person_id)
     records = await uow.personal_records(person_id, subject_id)
     return records, streak_summary(records.checkin_weeks, today)

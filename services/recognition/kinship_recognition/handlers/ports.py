@@ -43,8 +43,14 @@ class SubjectLookup(Protocol):
     the message at hand and never stored. An unreachable vault raises an ``OSError``
     (``VaultUnavailableError``): the work is retried, never dropped."""
 
-    async def subjects(self, person_ids: Sequence[str], *, create: bool = True) -> dict[str, str]:
+    async def subjects(
+        self, person_ids: Sequence[str], *, create: bool = True, purpose: str = "unstated"
+    ) -> dict[str, str]:
         """Each person's subject id (with ``create=False``, only people who have one)."""
+        ...
+
+    async def erasure_subjects(self, erasure_id: str) -> list[str] | None:
+        """The subject ids of an open erasure, to forget them (None once it is closed)."""
         ...
 
 
