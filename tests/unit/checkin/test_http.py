@@ -177,6 +177,7 @@ def test_every_route_states_its_least_policy() -> None:
             "systems with erasure:request; any signed-in person"
         ],
         "GET /v1/erasures/{erasure_id}": ["systems with erasure:request; any signed-in person"],
+        "GET /v1/erasures/{erasure_id}/subjects": ["systems with subjects:erasure"],
         "GET /v1/erasures": ["people who are coordinator"],
     }
     submissions = {
