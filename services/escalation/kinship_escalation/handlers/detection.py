@@ -3,10 +3,13 @@ opens a case (or joins the open one) and is kept to explain it, a low reading wi
 earns self-care, a low trend starts a watch for withdrawal.
 
 The outcome never depends on how records are batched: each check-in is judged on what had
-arrived before it (``rules.history_at``), and the withdrawal watch is decided once per
-subject from everything observed, after the batch. Nor on how consumers interleave: each
-unit of work takes its subjects' detection locks before it reads what was observed, so a
-check-in and a signal about one person arriving at once are judged one after the other.
+arrived before it (``rules.history_at``), and the withdrawal and absence watches are decided
+once per subject from everything observed, after the batch. Nor on whether signals or
+check-ins arrive first: a check-in is judged with the load signals kept, a late load signal
+judges again every low reading within its window, and an absence is judged by a timer from
+everything observed when it fires (``absence_watch``). Each unit of work takes its subjects'
+detection locks before it reads what was observed, so a check-in and a signal about one
+person arriving at once are judged one after the other.
 """
 
 from collections.abc import Sequence
@@ -16,6 +19,7 @@ from kinship_contracts.cases import Severity
 from kinship_contracts.checkins import CheckinRecorded
 from kinship_contracts.notifications import MessageKind, Recipient
 from kinship_contracts.resources import ResourceKind
+from kinship_contracts.signals import SignalKind
 from kinship_escalation.domain.cases import Case, StoredCase
 from kinship_escalation.domain.explanations import RecordedEvidence
 from kinship_escalation.domain.observations import CheckinObservation, SignalObservation
@@ -23,6 +27,8 @@ from kinship_escalation.domain.resources import SELF_CARE_KINDS, general_resourc
 from kinship_escalation.domain.rules import (
     HISTORY_DAYS,
     Evidence,
+    absence_due,
+    absence_withdrawal,
     evaluate_checkin,
     evaluate_signal,
     history_at,
@@ -30,7 +36,12 @@ from kinship_escalation.domain.rules import (
     withdrawal,
     withdrawal_due,
 )
-from kinship_escalation.domain.timers import missed_checkins, missed_checkins_id
+from kinship_escalation.domain.timers import (
+    absence_watch,
+    absence_watch_id,
+    missed_checkins,
+    missed_checkins_id,
+)
 from kinship_escalation.handlers.alerts import severity_rose
 from kinship_escalation.handlers.configuration import policy_for
 from kinship_escalation.handlers.context import EscalationContext
@@ -87,6 +98,13 @@ async def handle_checkins(
         missed_checkins_id(subject_id)
         for subject_id, team_id in teams.items()
         if not await _watch_for_withdrawal(subject_id, team_id, stored[subject_id], uow, ctx)
+    ]
+    no_watch += [
+        absence_watch_id(subject_id)
+        for subject_id, team_id in teams.items()
+        if not await _watch_for_absence(
+            subject_id, team_id, stored[subject_id], signals.get(subject_id, []), uow, ctx
+        )
     ]
     await uow.timers.cancel(no_watch)  # one statement for the batch: the common case
     return len(fresh)
@@ -150,6 +168,29 @@ async def _watch_for_withdrawal(
     return True
 
 
+async def _watch_for_absence(
+    subject_id: str,
+    team_id: str | None,
+    observed: list[CheckinObservation],
+    signals: list[SignalObservation],
+    uow: EscalationUnitOfWork,
+    ctx: EscalationContext,
+) -> bool:
+    """Arm (or move) the absence watch when an absence after the low trend of all observed
+    check-ins counts like withdrawal; False when none does (the caller cancels it).
+
+    Decided once per subject after each batch of check-ins or signals, from everything
+    observed, like the withdrawal watch; judged again from everything observed when the
+    timer fires (at the absence, or at once if it has begun), so which came first, the
+    absence or the check-ins, does not matter."""
+    absence = absence_due(observed, signals, ctx.rules)
+    if absence is None:
+        return False
+    newest = max(observed, key=lambda o: (o.at, o.id))
+    await uow.timers.schedule(absence_watch(subject_id, team_id, newest, absence), replace=True)
+    return True
+
+
 async def handle_load_signals(
     signals: Sequence[SubjectLoadSignal], uow: EscalationUnitOfWork, ctx: EscalationContext
 ) -> None:
@@ -172,6 +213,42 @@ async def handle_load_signals(
         evidence = evaluate_signal(history, loads.get(subject_id, []), signal, ctx.rules)
         if evidence:
             await open_or_update_case(subject_id, team_id, evidence, uow, ctx, now)
+    absent = {
+        subject_id: team_id
+        for subject_id, team_id, signal in signals
+        if signal.kind is SignalKind.ABSENCE
+    }
+    if absent:
+        await _decide_absences(absent, earliest, loads, uow, ctx)
+
+
+async def _decide_absences(
+    absent: dict[str, str | None],
+    earliest: datetime,
+    loads: dict[str, list[SignalObservation]],
+    uow: EscalationUnitOfWork,
+    ctx: EscalationContext,
+) -> None:
+    """The absence watch of each subject an absence arrived about, from everything observed.
+
+    The newest check-in may lie long before the absence (up to the watch's silence after
+    it, ``withdrawal_missed_intervals`` x a usual interval of at most ``HISTORY_DAYS``), and
+    its own history reaches ``HISTORY_DAYS`` further back."""
+    reach = HISTORY_DAYS * (ctx.rules.withdrawal_missed_intervals + 1)
+    observed = await uow.observations.histories(sorted(absent), earliest - timedelta(days=reach))
+    no_watch = [
+        absence_watch_id(subject_id)
+        for subject_id, team_id in absent.items()
+        if not await _watch_for_absence(
+            subject_id,
+            team_id,
+            observed.get(subject_id, []),
+            loads.get(subject_id, []),
+            uow,
+            ctx,
+        )
+    ]
+    await uow.timers.cancel(no_watch)
 
 
 async def open_or_update_case(
@@ -283,5 +360,37 @@ async def missed_checkins_due(
     if newest.id != last_checkin:
         return  # the person checked in since
     evidence = withdrawal(history_at(observed, newest), ctx.rules, now)
+    if evidence is not None:
+        await open_or_update_case(subject_id, team_id, [evidence], uow, ctx, now)
+
+
+async def absence_watch_due(
+    subject_id: str,
+    team_id: str | None,
+    payload: dict[str, object],
+    uow: EscalationUnitOfWork,
+    ctx: EscalationContext,
+) -> None:
+    """The absence watch came due: unless the person checked in since, the absence after
+    their low trend is judged again from everything observed (``rules.absence_withdrawal``)
+    and counts like withdrawal."""
+    now = ctx.clock()
+    last_at = datetime.fromisoformat(str(payload["last_at"]))
+    absence = SignalObservation(
+        SignalKind.ABSENCE,
+        int(str(payload["absence_severity"])),
+        datetime.fromisoformat(str(payload["absence_at"])),
+    )
+    await uow.observations.serialise([subject_id])
+    histories = await uow.observations.histories(
+        [subject_id], last_at - timedelta(days=HISTORY_DAYS)
+    )
+    observed = histories.get(subject_id, [])
+    if not observed:
+        return
+    newest = max(observed, key=lambda o: (o.at, o.id))
+    if newest.id != payload["last_checkin"]:
+        return  # the person checked in since
+    evidence = absence_withdrawal(history_at(observed, newest), absence, ctx.rules)
     if evidence is not None:
         await open_or_update_case(subject_id, team_id, [evidence], uow, ctx, now)
