@@ -69,6 +69,15 @@ VARIANTS: dict[str, tuple[NotificationRequest, str, str]] = {
         "These may help",
         "Das kann helfen",
     ),
+    "self_referral": (
+        message(
+            MessageKind.SELF_CARE,
+            resources=RESOURCES,
+            params={"purpose": "self_referral", "checkin_at": "2026-11-24T23:30Z"},
+        ),
+        "We got your request: a peer responder has been asked to reach out to you.",
+        "Eine Ansprechperson aus dem Peer-Support ist gebeten, sich bei Ihnen zu melden.",
+    ),
     "reminder_follow_up": (
         message(
             MessageKind.CHECKIN_REMINDER,

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from kinship_contracts.cases import Severity
 from kinship_contracts.checkins import CheckinRecorded
-from kinship_contracts.notifications import MessageKind, Recipient
+from kinship_contracts.notifications import MessageKind, Param, Recipient
 from kinship_contracts.resources import ResourceKind
 from kinship_contracts.signals import SignalKind
 from kinship_escalation.domain.cases import Case, StoredCase
@@ -26,6 +26,7 @@ from kinship_escalation.domain.observations import CheckinObservation, SignalObs
 from kinship_escalation.domain.resources import SELF_CARE_KINDS, general_resources
 from kinship_escalation.domain.rules import (
     HISTORY_DAYS,
+    SELF_REFERRAL,
     Evidence,
     absence_due,
     absence_withdrawal,
@@ -55,6 +56,9 @@ from kinship_escalation.handlers.outreach import (
 )
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_escalation.metrics import CASES_OPENED
+
+SELF_REFERRAL_PURPOSE = "self_referral"
+"""A self-care message's ``purpose`` when it answers a request for contact."""
 
 SubjectLoadSignal = tuple[str, str | None, SignalObservation]
 """(subject id, team id, load signal)."""
@@ -293,6 +297,8 @@ async def _open_case(
     CASES_OPENED.add(1, {"severity": case.severity.value})
     if case.severity is Severity.CRITICAL:
         await _crisis_resources(case, uow, ctx)
+    elif SELF_REFERRAL in case.rules:
+        await _referral_received(case, evidence, uow, ctx)
     await reach_out(stored, consent, uow, ctx, now)
     return stored
 
@@ -306,6 +312,7 @@ async def _add_evidence(
 ) -> None:
     was_critical = stored.case.severity is Severity.CRITICAL
     before = stored.case.severity
+    referred = SELF_REFERRAL in stored.case.rules
     version = ctx.rules.version
     events = stored.case.add_evidence(evidence, now, version)
     if events:
@@ -313,6 +320,8 @@ async def _add_evidence(
     await uow.evidence.record(stored.case.id, RecordedEvidence.of(evidence, version, now))
     if stored.case.severity is Severity.CRITICAL and not was_critical:
         await _crisis_resources(stored.case, uow, ctx)
+    elif not referred and SELF_REFERRAL in stored.case.rules and not was_critical:
+        await _referral_received(stored.case, evidence, uow, ctx)
     # A rise before anyone took the case may move it to a more specific policy, whose first
     # step is alerted at once: that is the page a rise to critical calls for, so no other.
     rerouted = stored.case.severity is not before and await severity_rose(stored, uow, ctx, now)
@@ -332,6 +341,36 @@ async def _crisis_resources(case: Case, uow: EscalationUnitOfWork, ctx: Escalati
         case_id=case.id,
         # This service does not know where the person is (see domain/resources.py).
         resources=general_resources(ctx.resources, kinds),
+    )
+
+
+async def _referral_received(
+    case: Case, evidence: Sequence[Evidence], uow: EscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    """The person asked a peer to reach out (not immediate risk: that sends crisis resources):
+    a care message at once (urgent: they just asked, quiet hours or not; never rate-limited)
+    says the request arrived, with self-care and assistance resources for the wait."""
+    asked = [
+        facts.at
+        for item in evidence
+        if item.rule == SELF_REFERRAL
+        for facts in item.observed
+        if facts.checkin_id is not None
+    ]
+    await request_notification(
+        MessageKind.SELF_CARE,
+        Recipient(subject_id=case.subject_id),
+        uow,
+        ctx,
+        request_id=f"referral:{case.id}",
+        urgent=True,
+        case_id=case.id,
+        params={
+            Param.PURPOSE: SELF_REFERRAL_PURPOSE,
+            **({Param.CHECKIN_AT: max(asked).isoformat()} if asked else {}),
+        },
+        # This service does not know where the person is (see domain/resources.py).
+        resources=general_resources(ctx.resources, SELF_CARE_KINDS),
     )
 
 
