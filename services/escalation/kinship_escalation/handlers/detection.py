@@ -43,7 +43,7 @@ from kinship_escalation.domain.timers import (
     missed_checkins,
     missed_checkins_id,
 )
-from kinship_escalation.handlers.alerts import severity_rose
+from kinship_escalation.handlers.alerts import page_severity_rise, severity_rose
 from kinship_escalation.handlers.configuration import policy_for
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.group_support import note_team_distress
@@ -325,6 +325,8 @@ async def _add_evidence(
     # A rise before anyone took the case may move it to a more specific policy, whose first
     # step is alerted at once: that is the page a rise to critical calls for, so no other.
     rerouted = stored.case.severity is not before and await severity_rose(stored, uow, ctx, now)
+    if stored.case.severity is not before and stored.case.severity is not Severity.CRITICAL:
+        await page_severity_rise(stored, uow, ctx, now)  # a case someone holds: tell them
     await evidence_added(stored, was_critical or rerouted, uow, ctx, now)
 
 
