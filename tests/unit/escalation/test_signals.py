@@ -255,7 +255,9 @@ async def test_a_late_incident_gets_windows_that_start_now_and_follow_ups_not_in
         (NOW + timedelta(hours=1)).isoformat(),
     )
     due = {t.timer.id: t.timer.due_at for t in uow.tables.timers.values()}
-    assert due["exposure_follow_up:sig-1:72"] == incident + timedelta(hours=72)
+    assert due[f"exposure_follow_up:sig-1:{subject('worker-1')}:72"] == incident + timedelta(
+        hours=72
+    )
 
 
 async def test_a_month_late_incident_brings_one_follow_up_now(
@@ -266,4 +268,4 @@ async def test_a_month_late_incident_brings_one_follow_up_now(
     follow_ups = {
         t.timer.id: t.timer.due_at for t in uow.tables.timers.values() if "exposure" in t.timer.id
     }
-    assert follow_ups == {"exposure_follow_up:sig-1:720": NOW}
+    assert follow_ups == {f"exposure_follow_up:sig-1:{subject('worker-1')}:720": NOW}

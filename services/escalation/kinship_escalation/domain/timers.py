@@ -102,9 +102,10 @@ def case_follow_up(
 
 
 def exposure_follow_up(signal_id: str, hours: int, subject_id: str, due_at: datetime) -> Timer:
-    """A check-in reminder ``hours`` after a critical incident."""
+    """A check-in reminder ``hours`` after a critical incident, for one person exposed (a
+    team's incident brings one for each member)."""
     return Timer(
-        f"{TimerKind.EXPOSURE_FOLLOW_UP}:{signal_id}:{hours}",
+        f"{TimerKind.EXPOSURE_FOLLOW_UP}:{signal_id}:{subject_id}:{hours}",
         TimerKind.EXPOSURE_FOLLOW_UP,
         due_at,
         subject_id=subject_id,
