@@ -369,6 +369,22 @@ async def test_the_case_view_explains_itself_and_shows_its_timeline_without_pers
     assert (await view_case(case_id, "coord-1", True, uow, ctx)).stored.case.id == case_id
 
 
+async def test_the_case_view_shows_a_phq2_only_when_it_was_asked_alone(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    """A full PHQ-9 (total 10, items 1-2 at 3 and 3) is shown by its total: a "PHQ-2" of 6
+    from its first two items would read as a positive screen and give away both answers."""
+    phq9 = [3, 3, 1, 1, 1, 1, 0, 0, 0]
+    case_id = await held(uow, ctx, phq9=phq9)
+    await handle_checkins(
+        [checkin("c-phq2", at=clock.advance(hours=1), phq2=[2, 2], wants_contact=True)], uow, ctx
+    )
+    detail = await view_case(case_id, "resp-a", False, uow, ctx)
+    scores = {checkin.id: checkin.scores for checkin in detail.explanation.checkins}
+    assert scores["c-worker-1"] == {"phq9_total": 10}
+    assert scores["c-phq2"] == {"phq2_total": 4, "wants_contact": True}
+
+
 # ---- erasure ---------------------------------------------------------------------------------
 
 
