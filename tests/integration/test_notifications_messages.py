@@ -206,7 +206,8 @@ async def test_a_consent_question_gets_its_tokens_at_send_time_and_none_is_store
         assert await finished(notifications, 1) == {"consent-7": ("delivered", None)}
         text = texts(webhooks)["consent-7"]
         assert "Ist das in Ordnung?" in text
-        assert "die Links gelten bis Di., 1. Dezember 2026, 10:00" in text
+        assert "Die Links gelten bis Di., 1. Dezember 2026, 10:00" in text
+        assert "bestätigen Sie Ihre Antwort auf der Seite" in text  # two taps, said so
         yes = re.search(rf"Ja, gern: {base}/yes\?token=(\S+)", text)
         no = re.search(rf"Nein, danke: {base}/no\?token=(\S+)", text)
         assert yes is not None and no is not None
