@@ -158,8 +158,14 @@ async def test_same_recorded_checkin_twice_has_one_effect(escalation: Escalation
     await publish(escalation.endpoints.bootstrap_servers, topic, [message])
     await asyncio.sleep(1.5)
     assert len(await escalation.rows("SELECT id FROM observations")) == 1
-    cases = await escalation.rows("SELECT severity, rules FROM cases")
+    cases = await escalation.rows("SELECT severity, rules, subject_id FROM cases")
     assert [(c["severity"], c["rules"]) for c in cases] == [("high", ["self_referral"])]
+    # The person hears at once that the request arrived (once), with resources for the wait.
+    requests = await escalation.messages("notifications.requests", expect=2)
+    (answer,) = [r for r in requests if r["kind"] == "self_care"]
+    assert answer["recipient"] == {"subject_id": cases[0]["subject_id"]}
+    assert answer["params"]["purpose"] == "self_referral" and answer["urgent"]
+    assert answer["resources"] and "person_id" not in str(answer["recipient"])
 
 
 async def test_failed_alert_delivery_escalates_at_once(escalation: Escalation) -> None:

@@ -120,6 +120,22 @@ async def test_a_self_care_message_reaches_the_subject_with_its_resources_in_her
         (row,) = await notifications.rows("SELECT person_id, subject_id FROM deliveries")
         assert (row["person_id"], row["subject_id"]) == (None, subject)
 
+        # A self-referral's answer (escalation sends it at once, urgent): the request arrived.
+        referral = message(
+            "referral-1",
+            MessageKind.SELF_CARE,
+            Recipient(subject_id=subject),
+            urgent=True,
+            resources=[resource.model_dump() for resource in RESOURCES],
+            params={"purpose": "self_referral", "checkin_at": "2026-11-24T23:30:00+00:00"},
+        )
+        await send(notifications, referral)
+        assert (await finished(notifications, 2))["referral-1"] == ("delivered", None)
+        text = texts(webhooks)["referral-1"]
+        assert "Danke für Ihre Bitte vom Mi., 25. November 2026, 00:30" in text
+        assert "Eine Ansprechperson aus dem Peer-Support ist gebeten" in text
+        assert "Bis dahin kann das helfen:" in text
+
 
 async def test_care_messages_pass_a_spent_daily_limit_which_counts_only_limited_ones(
     start_notifications: NotificationStarter,
@@ -190,7 +206,8 @@ async def test_a_consent_question_gets_its_tokens_at_send_time_and_none_is_store
         assert await finished(notifications, 1) == {"consent-7": ("delivered", None)}
         text = texts(webhooks)["consent-7"]
         assert "Ist das in Ordnung?" in text
-        assert "die Links gelten bis Di., 1. Dezember 2026, 10:00" in text
+        assert "Die Links gelten bis Di., 1. Dezember 2026, 10:00" in text
+        assert "bestätigen Sie Ihre Antwort auf der Seite" in text  # two taps, said so
         yes = re.search(rf"Ja, gern: {base}/yes\?token=(\S+)", text)
         no = re.search(rf"Nein, danke: {base}/no\?token=(\S+)", text)
         assert yes is not None and no is not None

@@ -76,6 +76,26 @@ async def test_the_assigned_responder_sees_name_channels_zone_and_allowed_note()
     assert NOTE not in str(entry) and "Ann" not in str(entry)
 
 
+async def test_a_reveal_shows_only_channels_a_human_uses_never_a_webhook_url() -> None:
+    uow = await with_checkin()
+    uow.contacts["ann"] = Contact(
+        "Ann Example",
+        {
+            "webhook": "https://127.0.0.1:9/hooks/secret-token",
+            "slack_webhook": "https://127.0.0.1:9/services/T0/B0/secret",
+            "slack_user_id": "U0ANN",
+            "email": "ann@example.test",
+        },
+        "Europe/Berlin",
+    )
+    revealed = await reveal_as(uow, grant(uow))
+    assert list(revealed.contact.channels.items()) == [
+        ("email", "ann@example.test"),
+        ("slack_user_id", "U0ANN"),
+    ]
+    assert "secret" not in str(revealed)
+
+
 async def test_the_note_stays_hidden_unless_the_grant_allows_it() -> None:
     uow = await with_checkin()
     revealed = await reveal_as(uow, grant(uow, note_checkin_id=None))

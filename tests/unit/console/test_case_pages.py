@@ -289,6 +289,24 @@ def test_notes_that_cannot_be_read_are_said_and_the_page_still_shows(console: Co
     assert page.status_code == 200 and "The notes could not be shown right now." in page.text
 
 
+def test_notes_the_service_refuses_are_said_to_be_for_the_cases_responders(
+    console: Console,
+) -> None:
+    """A coordinator, or a responder who has not taken the case: the page says why, and
+    neither shows the notes nor claims a failure."""
+    api = working(console, notes=2)
+    api.notes_of[CASE] = [CaseNote(note_id="n1", written_at=OPENED, text="called her")]
+
+    async def refused(token: str, case_id: str) -> object:
+        raise NotAllowedError("escalation", 403)
+
+    api.case_notes = refused  # type: ignore[method-assign,assignment]
+    page = console.client.get(f"/cases/{CASE}")
+    assert page.status_code == 200
+    assert "The notes are for the case's responders only" in page.text
+    assert "could not be shown" not in page.text and "called her" not in page.text
+
+
 def test_the_case_page_in_german(console: Console) -> None:
     console.sign_in()
     page = console.client.get(f"/cases/{CASE}", headers={"Accept-Language": "de-DE"})

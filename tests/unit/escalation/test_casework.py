@@ -151,7 +151,7 @@ async def test_feedback_only_after_support_and_follow_ups_unless_declined(
 # ---- notes and safety plans ----------------------------------------------------------------
 
 
-async def test_notes_are_sealed_under_the_persons_key_and_read_by_the_responder_and_coordinators(
+async def test_notes_are_sealed_under_the_persons_key_and_read_by_the_responder_only(
     uow: FakeEscalationUnitOfWork, ctx: EscalationContext
 ) -> None:
     case_id = await held(uow, ctx)
@@ -164,15 +164,47 @@ async def test_notes_are_sealed_under_the_persons_key_and_read_by_the_responder_
     event = sent(uow).transitions[-1]
     assert event["kind"] == "note_added" and "evenings" not in str(uow.tables.outbox)
 
-    for reader, coordinator in (("resp-a", False), ("coord-1", True)):
-        notes = await read_notes(case_id, reader, coordinator, uow, ctx)
-        assert [(n.text, n.author) for n in notes.notes] == [
-            ("Called; she prefers evenings.", "person:resp-a")
-        ]
-    with pytest.raises(NotAllowedError):
-        await read_notes(case_id, "resp-b", False, uow, ctx)
+    notes = await read_notes(case_id, "resp-a", uow, ctx)
+    assert [(n.text, n.author) for n in notes.notes] == [
+        ("Called; she prefers evenings.", "person:resp-a")
+    ]
+    for refused in ("resp-b", "coord-1"):  # another responder; a coordinator (decision)
+        with pytest.raises(NotAllowedError):
+            await read_notes(case_id, refused, uow, ctx)
     reads = [r.actor for r in uow.tables.audit if r.action == "notes_read"]
-    assert reads == ["person:resp-a", "person:coord-1"]
+    assert reads == ["person:resp-a"]
+
+
+async def test_a_handed_over_case_s_notes_wait_until_the_new_responder_takes_it(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    """The audit's probe: handed to resp-b, who had not acknowledged, yet read the notes;
+    resp-a, who wrote them, was refused."""
+    case_id = await held(uow, ctx)
+    await add_note(case_id, "resp-a", "Called Worker One on her mobile.", uow, ctx)
+    await hand_over(case_id, "resp-a", "resp-b", uow, ctx, HandoverReason.WORKLOAD)
+    with pytest.raises(NotAllowedError):  # alerted, not yet taken
+        await read_notes(case_id, "resp-b", uow, ctx)
+    earlier = await read_notes(case_id, "resp-a", uow, ctx)  # took it before: still a responder
+    assert [n.text for n in earlier.notes] == ["Called Worker One on her mobile."]
+    await acknowledge(case_id, "resp-b", uow, ctx)
+    taken = await read_notes(case_id, "resp-b", uow, ctx)
+    assert [n.text for n in taken.notes] == ["Called Worker One on her mobile."]
+    with pytest.raises(NotAllowedError):
+        await read_notes(case_id, "coord-1", uow, ctx)
+
+
+async def test_a_responder_alerted_after_a_contact_timeout_reads_no_notes_until_taking_it(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    case_id = await held(uow, ctx)
+    await add_note(case_id, "resp-a", "Left a message.", uow, ctx)
+    clock.advance(days=3)  # past the contact timeout: the next step is alerted
+    await fire_due_timers(uow, ctx, 10)
+    case = uow.tables.cases[case_id].case
+    assert case.status.value == "assigned" and case.responder_id not in (None, "resp-a")
+    with pytest.raises(NotAllowedError):
+        await read_notes(case_id, case.responder_id, uow, ctx)
 
 
 async def test_a_note_moved_to_another_case_does_not_open(
@@ -201,7 +233,7 @@ async def test_a_safety_plan_is_for_critical_cases_and_the_latest_is_the_plan(
     await write_safety_plan(critical, responder, "her sister", "walks", uow, ctx)
     clock.advance(minutes=5)
     await write_safety_plan(critical, responder, "her sister; the GP", "walks, music", uow, ctx)
-    found = await read_notes(critical, "coord-1", True, uow, ctx)
+    found = await read_notes(critical, responder, uow, ctx)
     assert found.notes == []
     assert found.safety_plan is not None
     assert (found.safety_plan.who_to_call, found.safety_plan.what_helps) == (
@@ -335,6 +367,22 @@ async def test_the_case_view_explains_itself_and_shows_its_timeline_without_pers
     with pytest.raises(NotAllowedError):
         await view_case(case_id, "resp-b", False, uow, ctx)
     assert (await view_case(case_id, "coord-1", True, uow, ctx)).stored.case.id == case_id
+
+
+async def test_the_case_view_shows_a_phq2_only_when_it_was_asked_alone(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    """A full PHQ-9 (total 10, items 1-2 at 3 and 3) is shown by its total: a "PHQ-2" of 6
+    from its first two items would read as a positive screen and give away both answers."""
+    phq9 = [3, 3, 1, 1, 1, 1, 0, 0, 0]
+    case_id = await held(uow, ctx, phq9=phq9)
+    await handle_checkins(
+        [checkin("c-phq2", at=clock.advance(hours=1), phq2=[2, 2], wants_contact=True)], uow, ctx
+    )
+    detail = await view_case(case_id, "resp-a", False, uow, ctx)
+    scores = {checkin.id: checkin.scores for checkin in detail.explanation.checkins}
+    assert scores["c-worker-1"] == {"phq9_total": 10}
+    assert scores["c-phq2"] == {"phq2_total": 4, "wants_contact": True}
 
 
 # ---- erasure ---------------------------------------------------------------------------------

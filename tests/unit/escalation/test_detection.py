@@ -118,6 +118,44 @@ async def test_no_self_care_while_the_person_has_an_open_case(
     await handle_checkins([checkin("c-1", wants_contact=True, mood=3)], uow, ctx)
     at = clock.advance(hours=1)
     await handle_checkins([checkin("c-2", at=at, stress=5, mood=3)], uow, ctx)
+    # Only the answer to the request for contact (its own message), no self-care offer.
+    assert [r["id"].split(":")[0] for r in sent(uow).of_kind("self_care")] == ["referral"]
+
+
+async def test_a_self_referral_tells_the_person_at_once_that_the_request_arrived(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    """The audit's probe: a wants_contact check-in (not immediate risk) alerted staff only."""
+    await handle_checkins([checkin("c-1", wants_contact=True, mood=3)], uow, ctx)
+    (stored,) = uow.tables.cases.values()
+    assert stored.case.severity.value == "high"
+    (message,) = sent(uow).of_kind("self_care")
+    assert message["recipient"] == {"subject_id": subject("worker-1")}
+    assert (message["urgent"], message["critical"]) == (True, False)
+    assert message["case_id"] == stored.case.id
+    assert message["params"] == {"purpose": "self_referral", "checkin_at": NOW.isoformat()}
+    kinds = {resource["kind"] for resource in message["resources"]}
+    assert kinds and kinds <= {"self_care", "employee_assistance"}
+    assert sent(uow).of_kind("crisis_resources") == []
+
+
+async def test_a_self_referral_joining_an_open_case_is_answered_too_but_once(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    await handle_checkins([checkin("c-1", who5=[1, 1, 1, 1, 1])], uow, ctx)
+    assert sent(uow).of_kind("self_care") == []  # a case without a request: no such message
+    for number in (2, 3):
+        at = clock.advance(hours=1)
+        await handle_checkins([checkin(f"c-{number}", at=at, wants_contact=True)], uow, ctx)
+    (message,) = sent(uow).of_kind("self_care")
+    assert message["params"]["purpose"] == "self_referral"
+
+
+async def test_immediate_risk_sends_crisis_resources_not_the_referral_message(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    await handle_checkins([checkin("c-1", wants_contact=True, mood=1)], uow, ctx)
+    assert len(sent(uow).of_kind("crisis_resources")) == 1
     assert sent(uow).of_kind("self_care") == []
 
 

@@ -1,11 +1,19 @@
-"""Detection does not depend on how records are batched (issue 12).
+"""Detection does not depend on how records are batched, nor on whether signals or check-ins
+arrive first (issue 12).
 
 Random histories (several people, random moods, stress, WHO-5, PHQ-9 or PHQ-2 answers and
-requests for contact, random dates with gaps, late arrivals and redeliveries, some load
-signals) are replayed through the real detection handler over the in-memory unit of work
-twice: one check-in per unit of work, and in random batches. The cases (status, severity,
-rules, observations, rules version, explanation), the timers, the requests and the outcome
-of the timers firing later must be the same.
+requests for contact, random dates with gaps, late arrivals and redeliveries, and load and
+absence signals arriving at random positions among the check-ins, each in its own unit of
+work, as a second consumer would deliver them) are replayed through the real detection
+handlers over the in-memory unit of work: one check-in per unit of work, in random batches,
+and in the fewest batches the signals allow. The cases (status, severity, rules,
+observations, rules version, explanation), the timers, the requests and the outcome of the
+timers firing later must be the same.
+
+Then against the same check-ins with every signal first: the cases, as detected and after
+the timers fired, must be the same wherever the signals arrived. (Only the cases: a low
+reading judged before the load signals that make it a case earned self-care by then, a
+message no later signal can unsend.)
 """
 
 import asyncio
@@ -38,17 +46,47 @@ START = NOW - timedelta(days=150)
 """The histories run from here to about ``NOW``; the replays' clock stands at ``NOW``."""
 
 
+Unit = list[CheckinRecorded] | SignalSubmitted
+"""One unit of work: a batch of check-ins, or one signal."""
+
+
 @dataclass(frozen=True)
 class Replay:
-    """Check-ins in order of arrival, where the batches end, and load signals beforehand."""
+    """Check-ins in order of arrival, where the batches end, and signals with the number of
+    check-ins that arrived before each."""
 
     checkins: list[CheckinRecorded]
     cuts: list[int]
     signals: list[SignalSubmitted]
+    arrivals: list[int]
 
-    def batches(self) -> list[list[CheckinRecorded]]:
-        edges = [0, *sorted(set(self.cuts)), len(self.checkins)]
-        return [self.checkins[a:b] for a, b in pairwise(edges) if b > a]
+    def units(self, cuts: list[int]) -> list[Unit]:
+        """The check-ins cut into batches at ``cuts``, with each signal in its own unit of
+        work where it arrived (a signal also ends a batch)."""
+        edges = [0, *sorted({*cuts, *self.arrivals} - {0, len(self.checkins)}), len(self.checkins)]
+        units: list[Unit] = []
+        for a, b in pairwise(edges):
+            units += [s for s, at in zip(self.signals, self.arrivals, strict=True) if at == a]
+            units += [self.checkins[a:b]] if b > a else []
+        units += [
+            s
+            for s, at in zip(self.signals, self.arrivals, strict=True)
+            if at == len(self.checkins) and len(self.checkins) > 0
+        ]
+        return units
+
+    def batched(self) -> list[Unit]:
+        return self.units(self.cuts)
+
+    def one_by_one(self) -> list[Unit]:
+        return self.units(list(range(len(self.checkins))))
+
+    def fewest(self) -> list[Unit]:
+        return self.units([])
+
+    def signals_first(self) -> list[Unit]:
+        first = Replay(self.checkins, [], self.signals, [0] * len(self.signals))
+        return [*self.signals, *first.units(list(range(len(self.checkins))))[len(self.signals) :]]
 
 
 maybe = st.none() | st.integers(1, 5)
@@ -95,33 +133,40 @@ def replays(draw: st.DrawFn) -> Replay:
     for position in draw(st.lists(st.integers(0, len(arrival) - 1), max_size=3)):
         arrival.insert(draw(st.integers(position, len(arrival))), arrival[position])  # redelivery
     cuts = draw(st.lists(st.integers(1, max(1, len(arrival) - 1)), max_size=len(arrival)))
-    signals = [
-        SignalSubmitted.model_validate(
-            {
-                "id": f"sig-{number}",
-                "person_id": draw(st.sampled_from(people)),
-                "kind": draw(st.sampled_from(["overtime", "on_call_load", "absence"])),
-                "severity": draw(st.integers(1, 5)),
-                "occurred_at": (START + timedelta(days=draw(st.floats(0, 150)))).isoformat(),
-                "source": "rota",
-            }
-        )
-        for number in range(draw(st.integers(0, 4)))
-    ]
-    return Replay(arrival, cuts, signals)
+    signals = []
+    for number in range(draw(st.integers(0, 5))):
+        person = draw(st.sampled_from(people))
+        dates = [c.occurred_at for c in merged if c.subject_id == subject(person)]
+        # Mostly near the person's own check-ins (where the rules can fire), some anywhere.
+        near = draw(st.sampled_from(dates)) + timedelta(days=draw(st.floats(-10, 16)))
+        anywhere = START + timedelta(days=draw(st.floats(0, 150)))
+        at = min(draw(st.sampled_from([near, near, anywhere])), NOW)
+        body = {
+            "id": f"sig-{number}",
+            "person_id": person,
+            "kind": draw(st.sampled_from(["overtime", "on_call_load", "absence"])),
+            "severity": draw(st.integers(1, 5)),
+            "occurred_at": at.isoformat(),
+            "source": "rota",
+        }
+        signals.append(SignalSubmitted.model_validate(body))
+    arrivals = [draw(st.integers(0, len(arrival))) for _ in signals]
+    return Replay(arrival, cuts, signals, arrivals)
 
 
-async def replay(batches: list[list[CheckinRecorded]], signals: list[SignalSubmitted]) -> Any:
-    """Run the batches, each in its own unit of work, then let the timers fire 200 days on."""
+async def replay(units: list[Unit]) -> Any:
+    """Run the units, each in its own unit of work, then let the timers fire 200 days on."""
     clock = Clock(NOW)
     ctx = context(clock)
     uow = FakeEscalationUnitOfWork()
     async with uow:
         await uow.directory.apply(STAFF)
-        await handle_signals(signals, uow, ctx)
-    for batch in batches:
+    for unit in units:
         async with uow:
-            await handle_checkins(batch, uow, ctx)
+            if isinstance(unit, SignalSubmitted):
+                await handle_signals([unit], uow, ctx)
+            else:
+                await handle_checkins(unit, uow, ctx)
     detected = await outcome(uow)
     clock.advance(days=200)  # every watch has come due: fire until nothing is left
     for _ in range(3):
@@ -173,6 +218,23 @@ async def outcome(uow: FakeEscalationUnitOfWork) -> dict[str, Any]:
     return {"cases": cases, "timers": timers, "requests": requests, "self_care": self_care}
 
 
+def cases_of(outcome: dict[str, Any]) -> dict[Any, Any]:
+    """The cases, with their rules, observations and fired rules as sets: the order in which
+    they joined a case is the order of arrival."""
+    return {
+        key: (
+            severity,
+            sorted(rules),
+            sorted(observations),
+            version,
+            sorted(
+                (r, sev, sorted(map(repr, thresholds)), seen) for r, sev, thresholds, seen in fired
+            ),
+        )
+        for key, (severity, rules, observations, version, fired) in outcome["cases"].items()
+    }
+
+
 THE_ISSUES_BACKFILL = Replay(
     [
         checkin(f"w-c{day}", "p-0", START + timedelta(days=day), mood=m)
@@ -180,33 +242,86 @@ THE_ISSUES_BACKFILL = Replay(
     ],
     [],
     [],
+    [],
 )
 """The issue's case: a whole history in one batch lost the withdrawal watch."""
+
+
+def _signal(number: int, kind: str, severity: int, days: float) -> SignalSubmitted:
+    body = {
+        "id": f"sig-{number}",
+        "person_id": "p-0",
+        "kind": kind,
+        "severity": severity,
+        "occurred_at": (START + timedelta(days=days)).isoformat(),
+        "source": "rota",
+    }
+    return SignalSubmitted.model_validate(body)
+
+
+THE_AUDITS_LOAD = Replay(
+    [checkin("l-c0", "p-0", START, mood=2), checkin("l-c1", "p-0", START + timedelta(days=1))],
+    [],
+    [_signal(0, "overtime", 3, -1), _signal(1, "overtime", 3, -2)],
+    [2, 2],
+)
+"""The audit's first probe: a low reading then a fine one, the overtime after both."""
+
+THE_AUDITS_ABSENCE = Replay(
+    [checkin(f"a-c{day}", "p-0", START + timedelta(days=day), mood=2) for day in (0, 1)],
+    [],
+    [_signal(0, "absence", 3, 2)],
+    [0],
+)
+"""The audit's second probe: the absence before the two low readings it follows."""
 
 
 @SETTINGS
 @given(replays())
 @example(THE_ISSUES_BACKFILL)
-def test_detection_gives_the_same_result_whatever_the_batching(history: Replay) -> None:
-    one_by_one = [[event] for event in history.checkins]
-    alone = asyncio.run(replay(one_by_one, history.signals))
-    batched = asyncio.run(replay(history.batches(), history.signals))
-    whole = asyncio.run(replay([history.checkins], history.signals))
+@example(THE_AUDITS_LOAD)
+@example(THE_AUDITS_ABSENCE)
+def test_detection_gives_the_same_result_whatever_the_batching_or_order(history: Replay) -> None:
+    alone = asyncio.run(replay(history.one_by_one()))
+    batched = asyncio.run(replay(history.batched()))
+    whole = asyncio.run(replay(history.fewest()))
     assert batched == alone
     assert whole == alone
     detected, fired = alone
-    event(f"{len(history.batches())} batch(es)" if len(history.batches()) < 3 else "3+ batches")
+    first_detected, first_fired = asyncio.run(replay(history.signals_first()))
+    assert cases_of(detected) == cases_of(first_detected)
+    assert cases_of(fired) == cases_of(first_fired)
+    event(f"{len(history.batched())} unit(s)" if len(history.batched()) < 3 else "3+ units")
     event("a case opened" if detected["cases"] else "no case")
     event("a withdrawal watch" if any("missed" in t[0] for t in detected["timers"]) else "no watch")
+    event("an absence watch" if any("absence" in t[0] for t in detected["timers"]) else "-")
     event(
         "withdrawal detected" if any("withdrawal" in c[1] for c in fired["cases"].values()) else "-"
+    )
+    event(
+        "load detected" if any("sustained_load" in c[1] for c in fired["cases"].values()) else "-"
     )
 
 
 def test_the_issues_backfill_is_detected_as_withdrawal_in_one_batch() -> None:
     """The property's first example, checked for what it must find (not only agreement)."""
-    (detected, fired) = asyncio.run(replay([THE_ISSUES_BACKFILL.checkins], []))
+    (detected, fired) = asyncio.run(replay(THE_ISSUES_BACKFILL.fewest()))
     assert detected["cases"] == {}
     assert any(timer[0] == f"missed_checkins:{subject('p-0')}" for timer in detected["timers"])
     ((severity, rules, observations, *_),) = fired["cases"].values()
     assert (severity, rules, observations) == ("medium", ("withdrawal",), ("w-c3", "w-c4"))
+
+
+def test_the_audits_probes_find_their_cases_whichever_arrived_first() -> None:
+    """The order examples, checked for what they must find: the load case with the signals
+    last, and the withdrawal at once (not two weeks on) with the absence first."""
+    (detected, _) = asyncio.run(replay(THE_AUDITS_LOAD.one_by_one()))
+    ((severity, rules, observations, *_),) = detected["cases"].values()
+    assert (severity, rules, observations) == ("medium", ("sustained_load",), ("l-c0",))
+    units = THE_AUDITS_ABSENCE.one_by_one()
+    assert isinstance(units[0], SignalSubmitted)
+    (detected, fired) = asyncio.run(replay(units))
+    assert detected["cases"] == {}
+    assert any(timer[0] == f"absence:{subject('p-0')}" for timer in detected["timers"])
+    ((severity, rules, observations, *_),) = fired["cases"].values()
+    assert (severity, rules, observations) == ("medium", ("withdrawal",), ("a-c0", "a-c1"))

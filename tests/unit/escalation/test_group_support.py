@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 
+from kinship_escalation.domain.timers import TimerKind
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.group_support import note_team_distress
 from kinship_escalation.handlers.signals import handle_signals
@@ -41,8 +42,16 @@ async def test_a_critical_incident_offers_defusing_to_the_teams_coordinators_and
     }
     assert due == {
         "support_session:sig-1": (timedelta(hours=24), None, "team-x"),
-        "exposure_follow_up:sig-1:72": (timedelta(hours=72), subject("worker-1"), None),
-        "exposure_follow_up:sig-1:720": (timedelta(hours=720), subject("worker-1"), None),
+        f"exposure_follow_up:sig-1:{subject('worker-1')}:72": (
+            timedelta(hours=72),
+            subject("worker-1"),
+            None,
+        ),
+        f"exposure_follow_up:sig-1:{subject('worker-1')}:720": (
+            timedelta(hours=720),
+            subject("worker-1"),
+            None,
+        ),
     }
     assert uow.tables.cases == {}
 
@@ -54,7 +63,7 @@ async def test_a_team_without_coordinators_has_every_coordinator_offered_the_ses
     await handle_signals([signal("sig-1", NOW, team_id="team-q")], uow, ctx)
     offers = sent(uow).of_kind("group_session_offer")
     assert [o["recipient"]["person_id"] for o in offers] == ["coord-1", "coord-2"]
-    # About a team, not a person: no follow-ups for anyone.
+    # A team nobody is in (as the directory knows it): no follow-ups for anyone.
     assert [armed.timer.id for armed in uow.tables.timers.values()] == ["support_session:sig-1"]
 
 
@@ -104,9 +113,31 @@ async def test_a_person_unknown_to_the_directory_still_gets_follow_ups_but_no_te
     await handle_signals([signal("sig-1", NOW, person_id="stranger")], uow, ctx)
     assert sent(uow).proposals == []
     assert sorted(uow.tables.timers) == [
-        "exposure_follow_up:sig-1:72",
-        "exposure_follow_up:sig-1:720",
+        f"exposure_follow_up:sig-1:{subject('stranger')}:72",
+        f"exposure_follow_up:sig-1:{subject('stranger')}:720",
     ]
+
+
+async def test_a_teams_incident_brings_each_member_their_own_follow_ups(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, vault: FakeVault
+) -> None:
+    """The SPEC's individual follow-ups at about 72 h and 1 month, for a team's incident."""
+    await uow.directory.apply(
+        [person("worker-2", "team-x"), person("gone", "team-x", active=False)]
+    )
+    await handle_signals([signal("sig-1", NOW, team_id="team-x")], uow, ctx)
+    assert vault.lookups == [["worker-1", "worker-2"]]  # active members, one call
+    follow_ups = sorted(
+        (armed.timer.subject_id, armed.timer.due_at - NOW)
+        for armed in uow.tables.timers.values()
+        if armed.timer.kind is TimerKind.EXPOSURE_FOLLOW_UP
+    )
+    assert follow_ups == sorted(
+        (subject(who), timedelta(hours=hours))
+        for who in ("worker-1", "worker-2")
+        for hours in (72, 720)
+    )
+    assert len(sent(uow).proposals) == 1  # one defusing offer to the team, as before
 
 
 async def test_three_people_of_a_team_in_distress_bring_one_offer_per_window(

@@ -13,6 +13,7 @@ from kinship_contracts.grants import read_grant
 from kinship_contracts.links import ConsentAnswer, mint_consent_token
 from kinship_contracts.outreach import OutreachChanged
 from kinship_escalation.domain.cases import (
+    AlertPurpose,
     CaseNotFoundError,
     CaseTransitionError,
     LinkExpiredError,
@@ -20,6 +21,7 @@ from kinship_escalation.domain.cases import (
 )
 from kinship_escalation.domain.casework import (
     Consent,
+    ContactChannel,
     PreferenceChange,
     consent_for,
     raised_consent,
@@ -427,3 +429,42 @@ def test_only_asked_and_no_keep_a_person_unrevealed() -> None:
     assert raised_consent(Consent.YES, ["self_referral"]) is Consent.YES
     assert raised_consent(Consent.ASKED, ["self_referral"]) is Consent.SELF_REFERRAL
     assert raised_consent(Consent.SELF_REFERRAL, ["immediate_risk"]) is Consent.IMMEDIATE_RISK
+
+
+@pytest.mark.parametrize("contacted", [False, True])
+async def test_a_rise_below_critical_on_a_held_case_tells_its_holder(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock, contacted: bool
+) -> None:
+    """The audit's probe: medium, acknowledged, then a WHO-5 raw 5 (high): nobody was told."""
+    await prefer(uow, "worker-1", OutreachPreference.WELCOME)
+    case_id = await opened(uow, ctx, who5=[2, 2, 2, 2, 2])  # raw 10: medium
+    assert uow.tables.cases[case_id].case.severity.value == "medium"
+    await acknowledge(case_id, "resp-a", uow, ctx)
+    if contacted:
+        await record_contact(case_id, "resp-a", uow, ctx, ContactChannel.PHONE, clock.now)
+    before = len(sent(uow).of_kind("alert"))
+    at = clock.advance(hours=1)
+    await handle_checkins([checkin("c-2", at=at, who5=POOR_WHO5)], uow, ctx)
+    stored = uow.tables.cases[case_id]
+    assert (stored.case.severity.value, stored.case.responder_id) == ("high", "resp-a")
+    (update,) = sent(uow).of_kind("alert")[before:]
+    assert update["recipient"] == {"person_id": "resp-a"}
+    assert update["alert"]["reason"].startswith("Now high.")
+    assert "who5" not in update["alert"]["reason"].lower()
+    record = uow.tables.alerts[update["alert"]["alert_id"]].record
+    assert record.purpose is AlertPurpose.UPDATE
+    paged = [r for r in uow.tables.audit if r.action == "paged_severity"]
+    assert [(r.actor, r.case_ids) for r in paged] == [("detection", (case_id,))]
+    # Evidence that changes nothing tells nobody again.
+    await handle_checkins([checkin("c-3", at=clock.advance(hours=1), who5=POOR_WHO5)], uow, ctx)
+    assert len(sent(uow).of_kind("alert")) == before + 1
+
+
+async def test_a_rise_before_anyone_took_the_case_pages_nobody_extra(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    await prefer(uow, "worker-1", OutreachPreference.WELCOME)
+    await opened(uow, ctx, who5=[2, 2, 2, 2, 2])
+    await handle_checkins([checkin("c-2", at=clock.advance(hours=1), who5=POOR_WHO5)], uow, ctx)
+    assert not [r for r in uow.tables.audit if r.action == "paged_severity"]
+    assert sent(uow).alerted() == [("resp-a", 1)]  # the same policy: nothing moves

@@ -12,6 +12,7 @@ from kinship_contracts.signals import SignalSubmitted
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.detection import handle_checkins
 from kinship_escalation.handlers.signals import handle_signals
+from kinship_escalation.handlers.timers import fire_due_timers
 from tests.unit.escalation.conftest import NOW, checkin, person, sent, signal, subject
 from tests.unit.fakes.escalation import FakeEscalationUnitOfWork, FakeVault
 
@@ -123,13 +124,68 @@ async def test_an_absence_after_a_low_trend_counts_like_withdrawal(
     days = [NOW - timedelta(days=d) for d in (3, 2)]
     await handle_checkins([checkin(f"c-{i}", at=at, mood=2) for i, at in enumerate(days)], uow, ctx)
     await handle_signals([load("ab-1", "absence", 1, NOW, person_id="worker-1")], uow, ctx)
-    assert uow.tables.cases == {}  # severity 1: below the minimum
+    assert await fire_due_timers(uow, ctx, 10) == 0  # severity 1: below the minimum
+    assert uow.tables.cases == {}
     await handle_signals([load("ab-2", "absence", 3, NOW, person_id="worker-1")], uow, ctx)
+    assert uow.tables.cases == {}  # judged by the absence watch, from all observed, at once
+    assert await fire_due_timers(uow, ctx, 10) == 1
     (stored,) = uow.tables.cases.values()
     assert (stored.case.rules, stored.case.observation_ids) == (["withdrawal"], ["c-0", "c-1"])
     explanation = await uow.evidence.explain(stored.case.id)
     assert explanation is not None
     assert explanation.rules[0].observations[-1].signal_kind == "absence"
+
+
+@pytest.mark.parametrize("absence_first", [True, False])
+async def test_an_absence_counts_whether_it_or_the_low_checkins_arrived_first(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, absence_first: bool
+) -> None:
+    """The audit's probe: the absence first used to wait for the silence (about 2 weeks)."""
+    absence = [load("ab-1", "absence", 3, NOW - timedelta(days=1), person_id="worker-1")]
+    low = [checkin(f"c-{d}", at=NOW - timedelta(days=d), mood=2) for d in (3, 2)]
+    if absence_first:
+        await handle_signals(absence, uow, ctx)
+        await handle_checkins(low, uow, ctx)
+    else:
+        await handle_checkins(low, uow, ctx)
+        await handle_signals(absence, uow, ctx)
+    assert await fire_due_timers(uow, ctx, 10) == 1
+    (stored,) = uow.tables.cases.values()
+    assert (stored.case.rules, stored.case.observation_ids) == (["withdrawal"], ["c-3", "c-2"])
+
+
+async def test_a_checkin_after_the_absence_means_it_no_longer_counts(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    await handle_signals(
+        [load("ab-1", "absence", 3, NOW - timedelta(days=1), person_id="worker-1")], uow, ctx
+    )
+    low = [checkin(f"c-{d}", at=NOW - timedelta(days=d), mood=2) for d in (3, 2)]
+    await handle_checkins(low, uow, ctx)
+    await handle_checkins([checkin("c-0", at=NOW, mood=4)], uow, ctx)
+    assert await fire_due_timers(uow, ctx, 10) == 0  # the watch was cancelled
+    assert uow.tables.cases == {}
+
+
+@pytest.mark.parametrize("signals_first", [True, False])
+async def test_a_late_load_signal_judges_every_low_reading_in_its_window(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, signals_first: bool
+) -> None:
+    """The audit's probe: a low reading, then a fine one; the signals came before or after."""
+    signals = [
+        load(f"ot-{d}", "overtime", 3, NOW - timedelta(days=d), person_id="worker-1")
+        for d in (2, 3)
+    ]
+    readings = [checkin("c-0", at=NOW - timedelta(days=1), mood=2), checkin("c-1", mood=4)]
+    if signals_first:
+        await handle_signals(signals, uow, ctx)
+        await handle_checkins(readings, uow, ctx)
+    else:
+        await handle_checkins(readings, uow, ctx)
+        await handle_signals(signals, uow, ctx)
+    (stored,) = uow.tables.cases.values()
+    assert (stored.case.rules, stored.case.observation_ids) == (["sustained_load"], ["c-0"])
+    assert stored.case.severity.value == "medium"
 
 
 async def test_a_teams_load_counts_for_each_of_its_people_with_one_vault_call(
@@ -199,7 +255,9 @@ async def test_a_late_incident_gets_windows_that_start_now_and_follow_ups_not_in
         (NOW + timedelta(hours=1)).isoformat(),
     )
     due = {t.timer.id: t.timer.due_at for t in uow.tables.timers.values()}
-    assert due["exposure_follow_up:sig-1:72"] == incident + timedelta(hours=72)
+    assert due[f"exposure_follow_up:sig-1:{subject('worker-1')}:72"] == incident + timedelta(
+        hours=72
+    )
 
 
 async def test_a_month_late_incident_brings_one_follow_up_now(
@@ -210,4 +268,4 @@ async def test_a_month_late_incident_brings_one_follow_up_now(
     follow_ups = {
         t.timer.id: t.timer.due_at for t in uow.tables.timers.values() if "exposure" in t.timer.id
     }
-    assert follow_ups == {"exposure_follow_up:sig-1:720": NOW}
+    assert follow_ups == {f"exposure_follow_up:sig-1:{subject('worker-1')}:720": NOW}

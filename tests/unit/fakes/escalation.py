@@ -30,6 +30,7 @@ from kinship_escalation.domain.casework import (
     ObservedCheckin,
     PreferenceChange,
     TimelineEntry,
+    shown_scores,
 )
 from kinship_escalation.domain.explanations import CaseExplanation, RecordedEvidence
 from kinship_escalation.domain.observations import CheckinObservation, SignalObservation
@@ -513,17 +514,10 @@ class FakeCaseFiles(_Part):
             if checkin_id not in self.tables.observations:
                 continue
             observation = self.tables.observations[checkin_id][2]
-            scores: dict[str, int | bool] = {
-                name: value
-                for name in ("mood", "stress", "energy", "who5_raw", "phq9_total", "phq2_total")
-                if (value := getattr(observation, name)) is not None
-            }
-            if observation.item9_positive:
-                scores["phq9_item9_positive"] = True
-            if observation.wants_contact:
-                scores["wants_contact"] = True
             shared = checkin_id in self.tables.shared_notes
-            found.append(ObservedCheckin(checkin_id, observation.at, scores, shared))
+            found.append(
+                ObservedCheckin(checkin_id, observation.at, shown_scores(observation), shared)
+            )
         return sorted(found, key=lambda checkin: (checkin.at, checkin.id))
 
     async def timeline(self, case_id: str) -> list[TimelineEntry]:

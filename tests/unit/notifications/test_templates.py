@@ -69,6 +69,15 @@ VARIANTS: dict[str, tuple[NotificationRequest, str, str]] = {
         "These may help",
         "Das kann helfen",
     ),
+    "self_referral": (
+        message(
+            MessageKind.SELF_CARE,
+            resources=RESOURCES,
+            params={"purpose": "self_referral", "checkin_at": "2026-11-24T23:30Z"},
+        ),
+        "We got your request: a peer responder has been asked to reach out to you.",
+        "Eine Ansprechperson aus dem Peer-Support ist gebeten, sich bei Ihnen zu melden.",
+    ),
     "reminder_follow_up": (
         message(
             MessageKind.CHECKIN_REMINDER,
@@ -144,8 +153,8 @@ VARIANTS: dict[str, tuple[NotificationRequest, str, str]] = {
                 "consent_expires_at": "2026-11-27T23:30:00+00:00",
             },
         ),
-        "A peer supporter would like to reach out to you. Is that okay?",
-        "Eine Ansprechperson aus dem Peer-Support würde sich gern bei Ihnen melden.",
+        "Tap a link, then confirm your answer on the page it opens.",
+        "Tippen Sie auf einen Link und bestätigen Sie Ihre Antwort auf der Seite",
     ),
 }
 GERMAN = ["de", "de-DE", "de-AT", "de_CH", "DE-de"]
@@ -183,6 +192,9 @@ def test_every_template_renders_in_every_locale_with_local_times(
     assert not ISO.search(text), text
     assert "None" not in text and "Undefined" not in text
     assert "a little while" not in text and "in touch with you recently" not in text
+    # The consent links open a page whose button answers (mail scanners follow links): no
+    # message may promise that one tap is enough.
+    assert "One tap" not in text and "Ein Tippen" not in text
 
 
 @pytest.mark.parametrize(
@@ -301,11 +313,11 @@ def test_the_persons_feedback_request_thanks_them_and_links_to_the_feedback() ->
     assert "colleague" not in text
 
 
-def test_the_consent_question_carries_both_one_tap_links_and_their_expiry() -> None:
+def test_the_consent_question_carries_both_links_and_their_expiry() -> None:
     text = render("consent_request", "en")
     assert "Yes, please reach out: http://127.0.0.1:8002/v1/consents/c-1/yes?token=v1.1.y" in text
     assert "No, thank you: http://127.0.0.1:8002/v1/consents/c-1/no?token=v1.1.n" in text
-    assert "the links work until Sat, November 28, 2026, 12:30\u202fAM" in text
+    assert "The links work until Sat, November 28, 2026, 12:30\u202fAM" in text
 
 
 @pytest.mark.parametrize("bad", ["yesterday", "2026-13-01T00:00:00Z", ""])

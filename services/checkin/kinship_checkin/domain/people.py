@@ -12,6 +12,19 @@ class Contact:
     channels: dict[str, str] = field(default_factory=dict)
     timezone: str = "UTC"
 
+    def for_a_responder(self) -> "Contact":
+        """What a responder may be shown: only the channels a human uses to reach someone,
+        in ``HUMAN_CHANNELS`` order. Webhook URLs (``webhook``, ``slack_webhook``) are
+        credentials for posting into the person's channel and are never shown."""
+        channels = {name: self.channels[name] for name in HUMAN_CHANNELS if name in self.channels}
+        return Contact(self.display_name, channels, self.timezone)
+
+
+HUMAN_CHANNELS = ("email", "slack_user_id")
+"""The directory channels a responder can use to reach a person themself, in the order
+shown. (The person's own order of contact methods lives in the notifications service, which
+the check-in service does not read.)"""
+
 
 @dataclass(frozen=True)
 class Revealed:

@@ -59,4 +59,4 @@ async def reveal(
         case_id=grant.case_id,
         detail={"note": note is not None},
     )
-    return Revealed(case_id=grant.case_id, contact=contact, note=note)
+    return Revealed(case_id=grant.case_id, contact=contact.for_a_responder(), note=note)

@@ -230,7 +230,7 @@ class CasePages:
             case = await console.as_person(request, lambda t: self.api.case(t, case_id))
         except ApiError as error:
             return console.problem_page(request, error, N_("The case could not be shown."))
-        notes, notes_failed = await self._notes(request, case)
+        notes, notes_failed, notes_refused = await self._notes(request, case)
         actions = case_actions(
             CaseFacts(case.status, case.severity, case.responder_id, case.reveal_allowed), me
         )
@@ -242,6 +242,7 @@ class CasePages:
             "actions": actions,
             "notes": notes,
             "notes_failed": notes_failed,
+            "notes_refused": notes_refused,
             "flash": gettext(flash) if flash else None,
             "problem": gettext(problem) if problem else None,
             "form": form,
@@ -270,17 +271,23 @@ class CasePages:
         }
         return console.pages.render(request, "cases/case.html", context, status_code=status_code)
 
-    async def _notes(self, request: Request, case: CaseDetail) -> tuple[CaseNotes | None, bool]:
-        """The case's notes when it has any (each read is audited by the service)."""
+    async def _notes(
+        self, request: Request, case: CaseDetail
+    ) -> tuple[CaseNotes | None, bool, bool]:
+        """The case's notes when it has any (each read is audited by the service): (notes,
+        failed, refused). Only the case's responders read them (not coordinators, nor a
+        responder who has not taken the case yet): the service refuses the others."""
         if not case.notes and not case.safety_plan_recorded:
-            return None, False
+            return None, False, False
         try:
             notes = await self.console.as_person(
                 request, lambda t: self.api.case_notes(t, case.case_id)
             )
+        except NotAllowedError:
+            return None, False, True
         except ApiError:
-            return None, True
-        return notes, False
+            return None, True, False
+        return notes, False, False
 
     async def _act(
         self,

@@ -36,6 +36,7 @@ from kinship_escalation.domain.casework import (
     ObservedCheckin,
     PreferenceChange,
     TimelineEntry,
+    shown_scores,
 )
 from kinship_escalation.domain.evidence import ObservedFacts, Threshold
 from kinship_escalation.domain.explanations import CaseExplanation, RecordedEvidence
@@ -946,7 +947,6 @@ _SAVE_CASE_WORK = (
     " consent = $2, consent_id = $3, consent_expires_at = $4, consent_answered_at = $5,"
     " contact_channel = $6, follow_up_at = $7, resolutions = $8, reopened = $9"
 )
-_SCORES = ("mood", "stress", "energy", "who5_raw", "phq9_total", "phq2_total")
 
 
 def _case_work(row: asyncpg.Record) -> CaseWork:
@@ -965,11 +965,7 @@ def _case_work(row: asyncpg.Record) -> CaseWork:
 
 
 def _observed(row: asyncpg.Record) -> ObservedCheckin:
-    scores: dict[str, int | bool] = {name: row[name] for name in _SCORES if row[name] is not None}
-    if row["item9_positive"]:
-        scores["phq9_item9_positive"] = True
-    if row["wants_contact"]:
-        scores["wants_contact"] = True
+    scores = shown_scores(_observation(row))  # a PHQ-2 only when asked on its own
     return ObservedCheckin(row["id"], row["at"], scores, row["note_shared"])
 
 

@@ -376,6 +376,8 @@ class AlertPurpose(StrEnum):
     """Every step was spent unacknowledged: coordinators are paged, and reminded."""
     CRITICAL = "critical"
     """The case rose to critical while its responder held it."""
+    UPDATE = "update"
+    """The case's severity rose (below critical) while its responder held it."""
     FOLLOW_UP = "follow_up"
     """The responder's planned follow-up came."""
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from kinship_contracts.directory import OutreachPreference
+from kinship_escalation.domain.observations import CheckinObservation
 from kinship_escalation.domain.rules import IMMEDIATE_RISK, SELF_REFERRAL
 
 DEFAULT_PREFERENCE = OutreachPreference.ASK_FIRST
@@ -186,3 +187,28 @@ class ObservedCheckin:
     at: datetime
     scores: dict[str, int | bool]
     note_shared: bool
+
+
+def shown_scores(observation: CheckinObservation) -> dict[str, int | bool]:
+    """The scores a case view shows of a check-in (never item answers): mood, stress,
+    energy, the WHO-5 raw score, the PHQ-9 total, whether item 9 was positive, whether the
+    person asked for contact, and the PHQ-2 total only when the PHQ-2 was asked on its own
+    (with a full PHQ-9, a "PHQ-2" from its first two items screens nothing and would show
+    those items' answers: ``CheckinObservation.phq2_screen``)."""
+    scores: dict[str, int | bool] = {
+        name: value
+        for name, value in (
+            ("mood", observation.mood),
+            ("stress", observation.stress),
+            ("energy", observation.energy),
+            ("who5_raw", observation.who5_raw),
+            ("phq9_total", observation.phq9_total),
+            ("phq2_total", observation.phq2_screen),
+        )
+        if value is not None
+    }
+    if observation.item9_positive:
+        scores["phq9_item9_positive"] = True
+    if observation.wants_contact:
+        scores["wants_contact"] = True
+    return scores

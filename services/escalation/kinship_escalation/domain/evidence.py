@@ -38,10 +38,12 @@ class ObservedFacts:
 
     @property
     def ref(self) -> str:
-        """What identifies the observation within a case's evidence."""
+        """What identifies the observation within a case's evidence: a check-in's id; a
+        signal's kind, time and severity (two signals of one kind at one time are told apart
+        by severity, so which arrived first never decides what the case shows)."""
         if self.checkin_id is not None:
             return self.checkin_id
-        return f"signal:{self.signal_kind}:{self.at.isoformat()}"
+        return f"signal:{self.signal_kind}:{self.at.isoformat()}:{self.scores.get('severity')}"
 
 
 @dataclass(frozen=True)

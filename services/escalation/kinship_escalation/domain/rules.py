@@ -373,12 +373,43 @@ def withdrawal(
     return Evidence(WITHDRAWAL, Severity.MEDIUM, ids, (threshold,), _trend_facts(history, rules))
 
 
+def counts_as_absence(signal: SignalObservation, rules: DetectionRules) -> bool:
+    """An absence signal severe enough for the absence rule."""
+    return signal.kind is SignalKind.ABSENCE and signal.severity >= rules.absence_min_severity
+
+
+def absence_due(
+    observed: Sequence[CheckinObservation],
+    signals: Sequence[SignalObservation],
+    rules: DetectionRules,
+) -> SignalObservation | None:
+    """The absence that counts like withdrawal, judged on everything observed (every kept
+    check-in and signal of a subject, in any order): the earliest absence of at least
+    ``absence_min_severity`` at or after the newest check-in, before the withdrawal watch
+    (set by the low trend that check-in ends) comes due. None when there is none.
+
+    Like the watch, this is decided from all that was observed, never from what arrived
+    first: the caller arms a timer (``absence_watch``) that judges it again when it fires."""
+    if not observed:
+        return None
+    newest = max(observed, key=lambda o: (o.at, o.id))
+    due = withdrawal_due(history_at(observed, newest), rules)
+    if due is None:
+        return None
+    counted = [
+        signal
+        for signal in signals
+        if counts_as_absence(signal, rules) and newest.at <= signal.at <= due
+    ]
+    return min(counted, key=lambda s: (s.at, -s.severity), default=None)
+
+
 def absence_withdrawal(
     history: Sequence[CheckinObservation], absence: SignalObservation, rules: DetectionRules
 ) -> Evidence | None:
     """An absence after a low trend counts like withdrawal (medium): the last two check-ins
     before it were low, none came since, and it falls before the withdrawal watch is due."""
-    if absence.kind is not SignalKind.ABSENCE or absence.severity < rules.absence_min_severity:
+    if not counts_as_absence(absence, rules):
         return None
     before = [item for item in history if item.at <= absence.at]
     if len(before) != len(history):
@@ -407,7 +438,9 @@ def sustained_load(
     ``load_window_days`` of it (before or after) there must be ``load_signals_needed``
     overtime or on-call signals of at least ``load_signal_min_severity``, or one of
     ``load_signal_severe_at``. A signal below the minimum severity counts for nothing. The
-    result is the same whether the reading or the signals arrive first.
+    rule rests on the reading and the signals only: a check-in is judged with the signals
+    kept when it arrives, and a late signal judges every low reading within its window again
+    (``evaluate_signal``), so the result does not depend on which arrived first.
     """
     if not history or not is_low(history[-1], rules):
         return None
@@ -462,10 +495,19 @@ def evaluate_signal(
     rules: DetectionRules,
 ) -> list[Evidence]:
     """Every rule that fires when a load signal arrives: ``history`` is every check-in
-    observed (oldest first), ``signals`` include the new one."""
+    observed (oldest first), ``signals`` include the new one.
+
+    A late signal judges each low reading within ``load_window_days`` of it as that reading
+    would have been judged had the signal been there first (the load rule rests on the
+    reading and the signals only). Absence is not judged here: ``absence_due`` decides it
+    from everything observed."""
+    if signal.kind not in LOAD_KINDS:
+        return []
+    window = timedelta(days=rules.load_window_days)
     found = [
-        sustained_load(history, signals, rules) if signal.kind in LOAD_KINDS else None,
-        absence_withdrawal(history, signal, rules),
+        sustained_load(history_at(history, reading), signals, rules)
+        for reading in history
+        if abs(reading.at - signal.at) <= window and is_low(reading, rules)
     ]
     return [evidence for evidence in found if evidence is not None]
 

@@ -8,6 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from kinship_escalation.domain.observations import CheckinObservation, SignalObservation
+
 
 class TimerKind(StrEnum):
     """What a timer does when it comes due."""
@@ -22,6 +24,8 @@ class TimerKind(StrEnum):
     """After a critical incident: a follow-up check-in (a short WHO-5) for the person."""
     MISSED_CHECKINS = "missed_checkins"
     """After a low trend, the expected check-ins did not come: withdrawal."""
+    ABSENCE = "absence"
+    """After a low trend, an absence before the watch came due: withdrawal (judged again)."""
     SUPPORT_SESSION = "support_session"
     """The support-session window after a critical incident opens: offer one."""
     UNANSWERED = "unanswered"
@@ -98,9 +102,10 @@ def case_follow_up(
 
 
 def exposure_follow_up(signal_id: str, hours: int, subject_id: str, due_at: datetime) -> Timer:
-    """A check-in reminder ``hours`` after a critical incident."""
+    """A check-in reminder ``hours`` after a critical incident, for one person exposed (a
+    team's incident brings one for each member)."""
     return Timer(
-        f"{TimerKind.EXPOSURE_FOLLOW_UP}:{signal_id}:{hours}",
+        f"{TimerKind.EXPOSURE_FOLLOW_UP}:{signal_id}:{subject_id}:{hours}",
         TimerKind.EXPOSURE_FOLLOW_UP,
         due_at,
         subject_id=subject_id,
@@ -131,6 +136,34 @@ def missed_checkins(
         subject_id=subject_id,
         team_id=team_id,
         payload=payload,
+    )
+
+
+def absence_watch_id(subject_id: str) -> str:
+    """The one absence watch a subject can have."""
+    return f"{TimerKind.ABSENCE}:{subject_id}"
+
+
+def absence_watch(
+    subject_id: str,
+    team_id: str | None,
+    last_checkin: CheckinObservation,
+    absence: SignalObservation,
+) -> Timer:
+    """Judge an absence after a low trend when it begins (at once, if it has): it counts like
+    withdrawal unless a check-in newer than ``last_checkin`` arrived meanwhile."""
+    return Timer(
+        absence_watch_id(subject_id),
+        TimerKind.ABSENCE,
+        absence.at,
+        subject_id=subject_id,
+        team_id=team_id,
+        payload={
+            "last_checkin": last_checkin.id,
+            "last_at": last_checkin.at.isoformat(),
+            "absence_at": absence.at.isoformat(),
+            "absence_severity": absence.severity,
+        },
     )
 
 

@@ -509,13 +509,11 @@ async def add_note(
 async def read_notes(
     case_id: str, actor: CaseWorkers, response: Response, uow: Uow, ctx: Context, relay: Relay
 ) -> NotesView:
-    """A case's private notes and safety plan: for its assigned responder and coordinators.
-    The read is audited."""
+    """A case's private notes and safety plan: for the case's responders only (whoever holds
+    it, or took it before and handed it on). The read is audited."""
     response.headers.update(PRIVATE)
-    me, coordinator = _person(actor), actor.is_coordinator
-    found = await _run(
-        uow, relay, lambda: casework.read_notes(case_id, me, coordinator, uow, ctx), PRIVATE
-    )
+    me = _person(actor)
+    found = await _run(uow, relay, lambda: casework.read_notes(case_id, me, uow, ctx), PRIVATE)
     plan = found.safety_plan
     return NotesView(
         notes=[

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import HttpUrl
 
-from kinship_contracts.cases import CaseEventKind, Severity
+from kinship_contracts.cases import CaseEventKind, CaseStatus, Severity
 from kinship_contracts.notifications import (
     Alert,
     DeliveryStatus,
@@ -353,6 +353,21 @@ async def page_critical(
         reason = f"Now critical. {reason_of(case)}"
         await send_alert(stored, case.responder_id, AlertPurpose.CRITICAL, reason, uow, ctx, now)
         await uow.cases.audit(AuditRecord.of(case, "paged_critical", "detection", at=now))
+
+
+async def page_severity_rise(
+    stored: StoredCase, uow: EscalationUnitOfWork, ctx: EscalationContext, now: datetime
+) -> None:
+    """The severity of a case someone holds rose, below critical (a rise to critical is
+    :func:`page_critical`): its holder is told at once (an ``update`` alert, audited
+    ``paged_severity``). A case nobody holds yet is re-routed by :func:`severity_rose`."""
+    case = stored.case
+    held = case.status in (CaseStatus.ACKNOWLEDGED, CaseStatus.CONTACTED)
+    if not held or case.responder_id is None or case.severity is Severity.CRITICAL:
+        return
+    reason = f"Now {case.severity.value}. {reason_of(case)}"
+    await send_alert(stored, case.responder_id, AlertPurpose.UPDATE, reason, uow, ctx, now)
+    await uow.cases.audit(AuditRecord.of(case, "paged_severity", "detection", at=now))
 
 
 async def handle_receipts(

@@ -1,9 +1,12 @@
 """Working a case once it is held: private notes, a critical case's safety plan, a planned
 follow-up (a timer reminds the responder), and re-opening a resolved case.
 
-Acting is for the case's assigned responder; reading notes for them and coordinators (every
-read audited). Each action is an event on ``escalation.cases`` without its text, and an
-audit record naming the real caller.
+Acting is for the case's assigned responder. Reading notes is for the case's responders
+only: whoever holds it (acknowledged, contacted or resolved by them) and whoever held it
+before (acknowledged it, then handed it on); every read audited. Not coordinators, and not
+a responder who was alerted or handed the case but has not taken it (decisions.md). Each
+action is an event on ``escalation.cases`` without its text, and an audit record naming the
+real caller.
 """
 
 import json
@@ -84,12 +87,15 @@ async def add_note(
 
 
 async def read_notes(
-    case_id: str, reader: str, coordinator: bool, uow: EscalationUnitOfWork, ctx: EscalationContext
+    case_id: str, reader: str, uow: EscalationUnitOfWork, ctx: EscalationContext
 ) -> CaseNotes:
-    """A case's notes and safety plan, for its assigned responder or a coordinator; audited."""
+    """A case's notes and safety plan, for the case's responders only (``may_read_notes``);
+    audited."""
     stored = await load_case(case_id, uow)
-    if not coordinator and reader != stored.case.responder_id:
-        raise NotAllowedError("not your case: its notes are for its responder and coordinators")
+    if not await may_read_notes(stored, reader, uow):
+        raise NotAllowedError(
+            "the notes are for the case's responders only: whoever took it (acknowledged it)"
+        )
     record = AuditRecord.of(stored.case, "notes_read", person_actor(reader), at=ctx.clock())
     await uow.cases.audit(record)
     opened = await open_notes(stored, uow, ctx)
@@ -102,6 +108,21 @@ async def read_notes(
             fields["who_to_call"], fields["what_helps"], latest.author, latest.written_at
         )
     return CaseNotes([note for note in opened if note.kind is not NoteKind.SAFETY_PLAN], plan)
+
+
+async def may_read_notes(stored: StoredCase, reader: str, uow: EscalationUnitOfWork) -> bool:
+    """Whether ``reader`` is one of the case's responders: its holder now (assigned, and it
+    acknowledged, contacted or resolved), or someone who acknowledged it before (the audit
+    trail names them) and handed it on. Being alerted, or handed the case, is not enough."""
+    case = stored.case
+    if reader == case.responder_id and case.status in (*HELD, CaseStatus.RESOLVED):
+        return True
+    held = {
+        entry.actor
+        for entry in await uow.casework.timeline(case.id)
+        if entry.action == CaseEventKind.ACKNOWLEDGED.value
+    }
+    return person_actor(reader) in held
 
 
 async def write_safety_plan(

@@ -3,10 +3,13 @@ opens a case (or joins the open one) and is kept to explain it, a low reading wi
 earns self-care, a low trend starts a watch for withdrawal.
 
 The outcome never depends on how records are batched: each check-in is judged on what had
-arrived before it (``rules.history_at``), and the withdrawal watch is decided once per
-subject from everything observed, after the batch. Nor on how consumers interleave: each
-unit of work takes its subjects' detection locks before it reads what was observed, so a
-check-in and a signal about one person arriving at once are judged one after the other.
+arrived before it (``rules.history_at``), and the withdrawal and absence watches are decided
+once per subject from everything observed, after the batch. Nor on whether signals or
+check-ins arrive first: a check-in is judged with the load signals kept, a late load signal
+judges again every low reading within its window, and an absence is judged by a timer from
+everything observed when it fires (``absence_watch``). Each unit of work takes its subjects'
+detection locks before it reads what was observed, so a check-in and a signal about one
+person arriving at once are judged one after the other.
 """
 
 from collections.abc import Sequence
@@ -14,15 +17,19 @@ from datetime import datetime, timedelta
 
 from kinship_contracts.cases import Severity
 from kinship_contracts.checkins import CheckinRecorded
-from kinship_contracts.notifications import MessageKind, Recipient
+from kinship_contracts.notifications import MessageKind, Param, Recipient
 from kinship_contracts.resources import ResourceKind
+from kinship_contracts.signals import SignalKind
 from kinship_escalation.domain.cases import Case, StoredCase
 from kinship_escalation.domain.explanations import RecordedEvidence
 from kinship_escalation.domain.observations import CheckinObservation, SignalObservation
 from kinship_escalation.domain.resources import SELF_CARE_KINDS, general_resources
 from kinship_escalation.domain.rules import (
     HISTORY_DAYS,
+    SELF_REFERRAL,
     Evidence,
+    absence_due,
+    absence_withdrawal,
     evaluate_checkin,
     evaluate_signal,
     history_at,
@@ -30,8 +37,13 @@ from kinship_escalation.domain.rules import (
     withdrawal,
     withdrawal_due,
 )
-from kinship_escalation.domain.timers import missed_checkins, missed_checkins_id
-from kinship_escalation.handlers.alerts import severity_rose
+from kinship_escalation.domain.timers import (
+    absence_watch,
+    absence_watch_id,
+    missed_checkins,
+    missed_checkins_id,
+)
+from kinship_escalation.handlers.alerts import page_severity_rise, severity_rose
 from kinship_escalation.handlers.configuration import policy_for
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.group_support import note_team_distress
@@ -44,6 +56,9 @@ from kinship_escalation.handlers.outreach import (
 )
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_escalation.metrics import CASES_OPENED
+
+SELF_REFERRAL_PURPOSE = "self_referral"
+"""A self-care message's ``purpose`` when it answers a request for contact."""
 
 SubjectLoadSignal = tuple[str, str | None, SignalObservation]
 """(subject id, team id, load signal)."""
@@ -87,6 +102,13 @@ async def handle_checkins(
         missed_checkins_id(subject_id)
         for subject_id, team_id in teams.items()
         if not await _watch_for_withdrawal(subject_id, team_id, stored[subject_id], uow, ctx)
+    ]
+    no_watch += [
+        absence_watch_id(subject_id)
+        for subject_id, team_id in teams.items()
+        if not await _watch_for_absence(
+            subject_id, team_id, stored[subject_id], signals.get(subject_id, []), uow, ctx
+        )
     ]
     await uow.timers.cancel(no_watch)  # one statement for the batch: the common case
     return len(fresh)
@@ -150,6 +172,29 @@ async def _watch_for_withdrawal(
     return True
 
 
+async def _watch_for_absence(
+    subject_id: str,
+    team_id: str | None,
+    observed: list[CheckinObservation],
+    signals: list[SignalObservation],
+    uow: EscalationUnitOfWork,
+    ctx: EscalationContext,
+) -> bool:
+    """Arm (or move) the absence watch when an absence after the low trend of all observed
+    check-ins counts like withdrawal; False when none does (the caller cancels it).
+
+    Decided once per subject after each batch of check-ins or signals, from everything
+    observed, like the withdrawal watch; judged again from everything observed when the
+    timer fires (at the absence, or at once if it has begun), so which came first, the
+    absence or the check-ins, does not matter."""
+    absence = absence_due(observed, signals, ctx.rules)
+    if absence is None:
+        return False
+    newest = max(observed, key=lambda o: (o.at, o.id))
+    await uow.timers.schedule(absence_watch(subject_id, team_id, newest, absence), replace=True)
+    return True
+
+
 async def handle_load_signals(
     signals: Sequence[SubjectLoadSignal], uow: EscalationUnitOfWork, ctx: EscalationContext
 ) -> None:
@@ -172,6 +217,42 @@ async def handle_load_signals(
         evidence = evaluate_signal(history, loads.get(subject_id, []), signal, ctx.rules)
         if evidence:
             await open_or_update_case(subject_id, team_id, evidence, uow, ctx, now)
+    absent = {
+        subject_id: team_id
+        for subject_id, team_id, signal in signals
+        if signal.kind is SignalKind.ABSENCE
+    }
+    if absent:
+        await _decide_absences(absent, earliest, loads, uow, ctx)
+
+
+async def _decide_absences(
+    absent: dict[str, str | None],
+    earliest: datetime,
+    loads: dict[str, list[SignalObservation]],
+    uow: EscalationUnitOfWork,
+    ctx: EscalationContext,
+) -> None:
+    """The absence watch of each subject an absence arrived about, from everything observed.
+
+    The newest check-in may lie long before the absence (up to the watch's silence after
+    it, ``withdrawal_missed_intervals`` x a usual interval of at most ``HISTORY_DAYS``), and
+    its own history reaches ``HISTORY_DAYS`` further back."""
+    reach = HISTORY_DAYS * (ctx.rules.withdrawal_missed_intervals + 1)
+    observed = await uow.observations.histories(sorted(absent), earliest - timedelta(days=reach))
+    no_watch = [
+        absence_watch_id(subject_id)
+        for subject_id, team_id in absent.items()
+        if not await _watch_for_absence(
+            subject_id,
+            team_id,
+            observed.get(subject_id, []),
+            loads.get(subject_id, []),
+            uow,
+            ctx,
+        )
+    ]
+    await uow.timers.cancel(no_watch)
 
 
 async def open_or_update_case(
@@ -216,6 +297,8 @@ async def _open_case(
     CASES_OPENED.add(1, {"severity": case.severity.value})
     if case.severity is Severity.CRITICAL:
         await _crisis_resources(case, uow, ctx)
+    elif SELF_REFERRAL in case.rules:
+        await _referral_received(case, evidence, uow, ctx)
     await reach_out(stored, consent, uow, ctx, now)
     return stored
 
@@ -229,6 +312,7 @@ async def _add_evidence(
 ) -> None:
     was_critical = stored.case.severity is Severity.CRITICAL
     before = stored.case.severity
+    referred = SELF_REFERRAL in stored.case.rules
     version = ctx.rules.version
     events = stored.case.add_evidence(evidence, now, version)
     if events:
@@ -236,9 +320,13 @@ async def _add_evidence(
     await uow.evidence.record(stored.case.id, RecordedEvidence.of(evidence, version, now))
     if stored.case.severity is Severity.CRITICAL and not was_critical:
         await _crisis_resources(stored.case, uow, ctx)
+    elif not referred and SELF_REFERRAL in stored.case.rules and not was_critical:
+        await _referral_received(stored.case, evidence, uow, ctx)
     # A rise before anyone took the case may move it to a more specific policy, whose first
     # step is alerted at once: that is the page a rise to critical calls for, so no other.
     rerouted = stored.case.severity is not before and await severity_rose(stored, uow, ctx, now)
+    if stored.case.severity is not before and stored.case.severity is not Severity.CRITICAL:
+        await page_severity_rise(stored, uow, ctx, now)  # a case someone holds: tell them
     await evidence_added(stored, was_critical or rerouted, uow, ctx, now)
 
 
@@ -255,6 +343,36 @@ async def _crisis_resources(case: Case, uow: EscalationUnitOfWork, ctx: Escalati
         case_id=case.id,
         # This service does not know where the person is (see domain/resources.py).
         resources=general_resources(ctx.resources, kinds),
+    )
+
+
+async def _referral_received(
+    case: Case, evidence: Sequence[Evidence], uow: EscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    """The person asked a peer to reach out (not immediate risk: that sends crisis resources):
+    a care message at once (urgent: they just asked, quiet hours or not; never rate-limited)
+    says the request arrived, with self-care and assistance resources for the wait."""
+    asked = [
+        facts.at
+        for item in evidence
+        if item.rule == SELF_REFERRAL
+        for facts in item.observed
+        if facts.checkin_id is not None
+    ]
+    await request_notification(
+        MessageKind.SELF_CARE,
+        Recipient(subject_id=case.subject_id),
+        uow,
+        ctx,
+        request_id=f"referral:{case.id}",
+        urgent=True,
+        case_id=case.id,
+        params={
+            Param.PURPOSE: SELF_REFERRAL_PURPOSE,
+            **({Param.CHECKIN_AT: max(asked).isoformat()} if asked else {}),
+        },
+        # This service does not know where the person is (see domain/resources.py).
+        resources=general_resources(ctx.resources, SELF_CARE_KINDS),
     )
 
 
@@ -283,5 +401,37 @@ async def missed_checkins_due(
     if newest.id != last_checkin:
         return  # the person checked in since
     evidence = withdrawal(history_at(observed, newest), ctx.rules, now)
+    if evidence is not None:
+        await open_or_update_case(subject_id, team_id, [evidence], uow, ctx, now)
+
+
+async def absence_watch_due(
+    subject_id: str,
+    team_id: str | None,
+    payload: dict[str, object],
+    uow: EscalationUnitOfWork,
+    ctx: EscalationContext,
+) -> None:
+    """The absence watch came due: unless the person checked in since, the absence after
+    their low trend is judged again from everything observed (``rules.absence_withdrawal``)
+    and counts like withdrawal."""
+    now = ctx.clock()
+    last_at = datetime.fromisoformat(str(payload["last_at"]))
+    absence = SignalObservation(
+        SignalKind.ABSENCE,
+        int(str(payload["absence_severity"])),
+        datetime.fromisoformat(str(payload["absence_at"])),
+    )
+    await uow.observations.serialise([subject_id])
+    histories = await uow.observations.histories(
+        [subject_id], last_at - timedelta(days=HISTORY_DAYS)
+    )
+    observed = histories.get(subject_id, [])
+    if not observed:
+        return
+    newest = max(observed, key=lambda o: (o.at, o.id))
+    if newest.id != payload["last_checkin"]:
+        return  # the person checked in since
+    evidence = absence_withdrawal(history_at(observed, newest), absence, ctx.rules)
     if evidence is not None:
         await open_or_update_case(subject_id, team_id, [evidence], uow, ctx, now)

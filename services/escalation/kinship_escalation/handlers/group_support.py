@@ -1,5 +1,6 @@
 """Support for teams: critical-incident signals, team clusters, group-session offers."""
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from kinship_contracts.cases import GroupSessionKind, GroupSessionProposed
@@ -23,20 +24,22 @@ from kinship_runtime.outbox import event_message
 
 async def critical_incident(
     signal: SignalSubmitted,
-    subject_id: str | None,
+    exposed: Sequence[str],
     uow: EscalationUnitOfWork,
     ctx: EscalationContext,
 ) -> None:
     """Critical-incident exposure: a defusing offer to the team at once (urgent, quiet hours
     or not, from ``incident_urgent_severity``), a support-session offer when its window
-    opens, and follow-up check-ins for the person exposed (``subject_id``) at about 72 h and
-    1 month. A late signal's windows start now, and its follow-ups are never in the past."""
+    opens, and individual follow-up check-ins at about 72 h and 1 month for each person
+    exposed (``exposed``: the subject the signal names, or each active member of the team
+    it names). A late signal's windows start now, and its follow-ups are never in the past."""
     team_id = signal.team_id
     if team_id is None and signal.person_id is not None:
         team_id = await uow.directory.team_of(signal.person_id)
     now = ctx.clock()
-    if subject_id is not None:
-        for hours, due in exposure_follow_ups(signal.occurred_at, now, ctx.rules):
+    follow_ups = exposure_follow_ups(signal.occurred_at, now, ctx.rules)
+    for subject_id in sorted(set(exposed)):
+        for hours, due in follow_ups:
             await uow.timers.schedule(exposure_follow_up(signal.id, hours, subject_id, due))
     if team_id is None:
         return

@@ -1,4 +1,5 @@
-"""Signals from other systems: critical incidents bring group support and follow-ups;
+"""Signals from other systems: critical incidents bring group support and follow-ups for
+each person exposed (the person named, or every active member of the team named);
 overtime, on-call load and absence feed detection (sustained load; absence after a low
 trend counts like withdrawal); ``other`` signals are kept by no rule.
 
@@ -34,13 +35,13 @@ async def handle_signals(
     for signal in incidents + loads:
         if signal.person_id is not None:
             concerned[signal.id] = [signal.person_id]
-        elif signal.kind in FEEDS_DETECTION and signal.team_id is not None:
+        elif signal.team_id is not None:  # each member: load, or exposure follow-ups
             concerned[signal.id] = await uow.directory.members(signal.team_id)
     people = sorted({person for named in concerned.values() for person in named})
     subjects = await ctx.vault.subjects(people, purpose="signals") if people else {}
     for signal in incidents:
-        subject_id = subjects.get(signal.person_id) if signal.person_id else None
-        await critical_incident(signal, subject_id, uow, ctx)
+        exposed = [subjects[p] for p in concerned.get(signal.id, []) if p in subjects]
+        await critical_incident(signal, exposed, uow, ctx)
     load_signals: list[SubjectLoadSignal] = []
     for signal in loads:
         observation = SignalObservation(signal.kind, signal.severity, signal.occurred_at)

@@ -13,14 +13,12 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from kinship_contracts.cases import CaseStatus, GroupSessionKind
-from kinship_contracts.notifications import MessageKind, Recipient
 from kinship_escalation.domain.timers import Timer, TimerKind
 from kinship_escalation.handlers.alerts import alert_step, page_unanswered, still_alerted
 from kinship_escalation.handlers.casework import responder_follow_up_due
 from kinship_escalation.handlers.context import EscalationContext
-from kinship_escalation.handlers.detection import missed_checkins_due
+from kinship_escalation.handlers.detection import absence_watch_due, missed_checkins_due
 from kinship_escalation.handlers.group_support import exposure_follow_up_due, propose_group_session
-from kinship_escalation.handlers.messages import request_notification
 from kinship_escalation.handlers.outreach import consent_expired
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_escalation.handlers.resolution import follow_up_due
@@ -90,19 +88,6 @@ async def _contact_timed_out(
     await alert_step(stored, uow, ctx, step=case.step + 1, attempt=1, now=ctx.clock())
 
 
-async def _checkin_reminder(
-    subject_id: str, reason: str, uow: EscalationUnitOfWork, ctx: EscalationContext
-) -> None:
-    await request_notification(
-        MessageKind.CHECKIN_REMINDER,
-        Recipient(subject_id=subject_id),
-        uow,
-        ctx,
-        request_id=f"reminder:{reason}",
-        params={"purpose": "follow_up"},
-    )
-
-
 async def _case_follow_up(timer: Timer, uow: EscalationUnitOfWork, ctx: EscalationContext) -> None:
     """After resolution: the follow-up event and a check-in reminder for the person."""
     if timer.case_id is None:
@@ -150,6 +135,14 @@ async def _missed_checkins(timer: Timer, uow: EscalationUnitOfWork, ctx: Escalat
     await missed_checkins_due(timer.subject_id, timer.team_id, last_checkin, uow, ctx, last_at)
 
 
+async def _absence(timer: Timer, uow: EscalationUnitOfWork, ctx: EscalationContext) -> None:
+    """The absence watch came due."""
+    if timer.subject_id is None:
+        _incomplete(timer)
+        return
+    await absence_watch_due(timer.subject_id, timer.team_id, timer.payload, uow, ctx)
+
+
 async def _support_session(timer: Timer, uow: EscalationUnitOfWork, ctx: EscalationContext) -> None:
     """The support-session window after an incident opens: offer a session to the team."""
     if timer.team_id is None:
@@ -172,6 +165,7 @@ TIMER_HANDLERS: dict[TimerKind, TimerHandler] = {
     TimerKind.CASE_FOLLOW_UP: _case_follow_up,
     TimerKind.EXPOSURE_FOLLOW_UP: _exposure_follow_up,
     TimerKind.MISSED_CHECKINS: _missed_checkins,
+    TimerKind.ABSENCE: _absence,
     TimerKind.SUPPORT_SESSION: _support_session,
     TimerKind.UNANSWERED: _unanswered,
     TimerKind.RESPONDER_FOLLOW_UP: _responder_follow_up,
