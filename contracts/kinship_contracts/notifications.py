@@ -74,7 +74,8 @@ class Param(StrEnum):
     whose tokens the notifications service adds when it sends."""
 
     PURPOSE = "purpose"
-    """Check-in reminders: a ``ReminderPurpose``."""
+    """Check-in reminders: a ``ReminderPurpose``; self-care messages: ``self_referral`` when
+    the person asked for contact (the message says the request was received)."""
     CHECKIN_URL = "checkin_url"
     """Check-in reminders: where to check in (default: the console's check-in page)."""
     LAST_CHECKIN_AT = "last_checkin_at"
