@@ -227,216 +227,207 @@ class OutreachView(BaseModel):
     preference: OutreachPreference
 
 
-def checkin_router() -> APIRouter:
-    """The check-in service's routes."""
-    router = APIRouter(prefix="/v1", route_class=DishkaRoute)
-    _checkin_routes(router)
-    _outreach_routes(router)
-    _subject_routes(router)
-    _erasure_routes(router)
-    _people_routes(router)
-    return router
+_routes = APIRouter(prefix="/v1", route_class=DishkaRoute)
 
 
-def _checkin_routes(router: APIRouter) -> None:
+@_routes.post(
+    "/checkins",
+    tags=["checkins"],
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model_exclude_none=True,
+    summary="Submit a check-in",
+    responses={401: {"description": "No or unknown API key"}, 422: {"description": "Invalid"}},
+)
+async def submit_checkin(
+    submission: CheckinSubmitted,
+    actor: SubmitCheckins,
+    uow: FromDishka[CheckinUnitOfWork],
+    notes: FromDishka[NoteCipher],
+    topics: FromDishka[RecordingTopics],
+    crisis: FromDishka[CrisisResources],
+    relay: FromDishka[OutboxRelay],
+) -> CheckinAccepted:
+    """Record a check-in once; the same id again changes nothing and answers 202 again.
 
-    @router.post(
-        "/checkins",
-        tags=["checkins"],
-        status_code=status.HTTP_202_ACCEPTED,
-        response_model_exclude_none=True,
-        summary="Submit a check-in",
-        responses={401: {"description": "No or unknown API key"}, 422: {"description": "Invalid"}},
+    When the check-in shows immediate risk the response carries crisis resources at once.
+    People submit only as themselves; calling systems need ``checkins:submit``.
+    """
+    actor.require_self(submission.person_id, "submit check-ins")
+    async with uow:
+        (result,) = await record_checkins([submission], uow, notes, topics, datetime.now(UTC))
+    relay.wake()
+    return CheckinAccepted(
+        id=result.id,
+        status="accepted" if result.outcome is Outcome.RECORDED else "duplicate",
+        immediate_support=list(crisis.resources) if result.immediate_support else None,
     )
-    async def submit_checkin(
-        submission: CheckinSubmitted,
-        actor: SubmitCheckins,
-        uow: FromDishka[CheckinUnitOfWork],
-        notes: FromDishka[NoteCipher],
-        topics: FromDishka[RecordingTopics],
-        crisis: FromDishka[CrisisResources],
-        relay: FromDishka[OutboxRelay],
-    ) -> CheckinAccepted:
-        """Record a check-in once; the same id again changes nothing and answers 202 again.
-
-        When the check-in shows immediate risk the response carries crisis resources at once.
-        People submit only as themselves; calling systems need ``checkins:submit``.
-        """
-        actor.require_self(submission.person_id, "submit check-ins")
-        async with uow:
-            (result,) = await record_checkins([submission], uow, notes, topics, datetime.now(UTC))
-        relay.wake()
-        return CheckinAccepted(
-            id=result.id,
-            status="accepted" if result.outcome is Outcome.RECORDED else "duplicate",
-            immediate_support=list(crisis.resources) if result.immediate_support else None,
-        )
-
-    @router.get(
-        "/teams/{team_id}/trends",
-        tags=["checkins"],
-        summary="A team's weekly wellbeing trend (k >= 5, closed weeks)",
-    )
-    async def team_trends(
-        team_id: Annotated[str, Path(min_length=1, max_length=200)],
-        actor: ReadTeamTrends,
-        uow: FromDishka[CheckinUnitOfWork],
-        settings: FromDishka[CheckinSettings],
-        weeks: Annotated[int, Query(ge=1, le=52)] = 12,
-    ) -> TeamTrendResponse:
-        """Weekly aggregates over closed weeks, shown only for groups of at least k people
-        (k = 5 by default): for the team's manager and coordinators only."""
-        if not actor.is_coordinator and (
-            actor.person is None or team_id not in actor.person.managed_teams
-        ):
-            raise forbidden("team trends are for that team's manager and for coordinators")
-        async with uow:
-            trend = await team_trend_for(team_id, uow, settings.trends_min_people, weeks)
-        k = trend.min_people
-        return TeamTrendResponse(
-            team_id=team_id,
-            available=trend.available,
-            min_people=k,
-            message=(
-                f"aggregates over at least {k} people; smaller groups are hidden"
-                if trend.available
-                else f"not enough responses: fewer than {k} people contributed in this period"
-            ),
-            weeks=[
-                WeekFigures(
-                    week_start=week.week_start,
-                    suppressed=week.figures is None,
-                    figures=week.figures,
-                )
-                for week in trend.weeks
-            ],
-            overall=trend.overall,
-        )
 
 
-def _outreach_routes(router: APIRouter) -> None:
-    @router.get("/me/outreach", tags=["privacy"], response_model=OutreachView)
-    async def my_outreach(
-        actor: PersonOnly, uow: FromDishka[CheckinUnitOfWork], response: Response
-    ) -> OutreachView:
-        """Your outreach preference (``ask_first`` until you or the directory choose)."""
-        response.headers.update(PRIVATE)
-        assert actor.person_id is not None
-        async with uow:
-            return OutreachView(preference=await outreach_of_person(actor.person_id, uow))
-
-    @router.put("/me/outreach", tags=["privacy"], response_model=OutreachView)
-    async def choose_my_outreach(
-        body: OutreachView,
-        actor: PersonOnly,
-        uow: FromDishka[CheckinUnitOfWork],
-        outreach: FromDishka[OutreachTopic],
-        relay: FromDishka[OutboxRelay],
-    ) -> OutreachView:
-        """Choose whether a peer may reach out (it wins over the directory's default)."""
-        assert actor.person_id is not None
-        async with uow:
-            await choose_outreach(
-                actor.person_id, body.preference, uow, outreach.name, datetime.now(UTC)
+@_routes.get(
+    "/teams/{team_id}/trends",
+    tags=["checkins"],
+    summary="A team's weekly wellbeing trend (k >= 5, closed weeks)",
+)
+async def team_trends(
+    team_id: Annotated[str, Path(min_length=1, max_length=200)],
+    actor: ReadTeamTrends,
+    uow: FromDishka[CheckinUnitOfWork],
+    settings: FromDishka[CheckinSettings],
+    weeks: Annotated[int, Query(ge=1, le=52)] = 12,
+) -> TeamTrendResponse:
+    """Weekly aggregates over closed weeks, shown only for groups of at least k people
+    (k = 5 by default): for the team's manager and coordinators only."""
+    if not actor.is_coordinator and (
+        actor.person is None or team_id not in actor.person.managed_teams
+    ):
+        raise forbidden("team trends are for that team's manager and for coordinators")
+    async with uow:
+        trend = await team_trend_for(team_id, uow, settings.trends_min_people, weeks)
+    k = trend.min_people
+    return TeamTrendResponse(
+        team_id=team_id,
+        available=trend.available,
+        min_people=k,
+        message=(
+            f"aggregates over at least {k} people; smaller groups are hidden"
+            if trend.available
+            else f"not enough responses: fewer than {k} people contributed in this period"
+        ),
+        weeks=[
+            WeekFigures(
+                week_start=week.week_start,
+                suppressed=week.figures is None,
+                figures=week.figures,
             )
-        relay.wake()
-        return body
-
-
-def _subject_routes(router: APIRouter) -> None:
-    @router.post("/subjects/lookup", tags=["subjects"], response_model=Subjects)
-    async def lookup(
-        body: SubjectLookup,
-        actor: LookupSubjects,
-        uow: FromDishka[CheckinUnitOfWork],
-        vault: FromDishka[VaultLimits],
-    ) -> Subjects:
-        """Kinship services only: the subject ids of people they already know (one-way).
-        Audited (caller, purpose, count), bounded per call and rate-limited per key."""
-        await vault.limits.hit(actor, bucket="vault-lookup", cost=len(set(body.person_ids)))
-        try:
-            async with uow:
-                found = await lookup_subjects(
-                    body.person_ids,
-                    uow,
-                    create=body.create,
-                    actor=actor.audit_name,
-                    purpose=body.purpose,
-                )
-        except TooManyIdsError as error:
-            raise _too_many(error) from None
-        return Subjects(subjects=found)
-
-    @router.post("/subjects/{subject_id}/screen", tags=["subjects"], response_model=Screened)
-    async def screen_staff(
-        subject_id: SubjectId,
-        body: PersonIds,
-        actor: ScreenSubjects,
-        uow: FromDishka[CheckinUnitOfWork],
-        vault: FromDishka[VaultLimits],
-    ) -> Screened:
-        """Kinship services only: which of these staff is the subject (never page them).
-        Audited (caller, purpose, count), bounded per call and rate-limited per key."""
-        await vault.limits.hit(actor, bucket="vault-screen", cost=len(set(body.person_ids)))
-        try:
-            async with uow:
-                conflicts = await screen(
-                    subject_id, body.person_ids, uow, actor=actor.audit_name, purpose=body.purpose
-                )
-        except TooManyIdsError as error:
-            raise _too_many(error) from None
-        return Screened(conflicts=conflicts)
-
-    @router.post(
-        "/subjects/{subject_id}/delivery", tags=["subjects"], response_model=DeliveryTarget
+            for week in trend.weeks
+        ],
+        overall=trend.overall,
     )
-    async def delivery_target(
-        subject_id: SubjectId,
-        body: DeliveryResolution,
-        actor: ResolveSubjects,
-        uow: FromDishka[CheckinUnitOfWork],
-    ) -> DeliveryTarget:
-        """Kinship's notifications service only: whom to deliver one message to (audited)."""
-        async with uow:
-            person = await resolve_for_delivery(subject_id, body.request_id, actor.audit_name, uow)
-        if person is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such subject (erased?)")
-        return DeliveryTarget(person_id=person)
 
-    @router.post("/reveal", tags=["subjects"], response_model=RevealedPerson)
-    async def reveal_person(
-        body: RevealRequest,
-        actor: RevealPeople,
-        response: Response,
-        uow: FromDishka[CheckinUnitOfWork],
-        notes: FromDishka[NoteCipher],
-        settings: FromDishka[CheckinSettings],
-    ) -> RevealedPerson:
-        """The assigned responder learns who the person is, with the case's grant (audited)."""
-        response.headers.update(PRIVATE)
-        assert actor.person_id is not None  # the policy admits people only
-        try:
-            async with uow:
-                revealed = await reveal(
-                    body.grant,
-                    actor.person_id,
-                    uow,
-                    notes,
-                    settings.grant_signing_key(),
-                    datetime.now(UTC),
-                )
-        except RevealRefusedError as error:
-            raise HTTPException(403, detail=str(error), headers=PRIVATE) from None
-        except PersonGoneError as error:
-            raise HTTPException(status.HTTP_410_GONE, detail=str(error), headers=PRIVATE) from None
-        contact = revealed.contact
-        return RevealedPerson(
-            case_id=revealed.case_id,
-            display_name=contact.display_name,
-            channels=contact.channels,
-            timezone=contact.timezone,
-            note=revealed.note,
+
+@_routes.get("/me/outreach", tags=["privacy"], response_model=OutreachView)
+async def my_outreach(
+    actor: PersonOnly, uow: FromDishka[CheckinUnitOfWork], response: Response
+) -> OutreachView:
+    """Your outreach preference (``ask_first`` until you or the directory choose)."""
+    response.headers.update(PRIVATE)
+    assert actor.person_id is not None
+    async with uow:
+        return OutreachView(preference=await outreach_of_person(actor.person_id, uow))
+
+
+@_routes.put("/me/outreach", tags=["privacy"], response_model=OutreachView)
+async def choose_my_outreach(
+    body: OutreachView,
+    actor: PersonOnly,
+    uow: FromDishka[CheckinUnitOfWork],
+    outreach: FromDishka[OutreachTopic],
+    relay: FromDishka[OutboxRelay],
+) -> OutreachView:
+    """Choose whether a peer may reach out (it wins over the directory's default)."""
+    assert actor.person_id is not None
+    async with uow:
+        await choose_outreach(
+            actor.person_id, body.preference, uow, outreach.name, datetime.now(UTC)
         )
+    relay.wake()
+    return body
+
+
+@_routes.post("/subjects/lookup", tags=["subjects"], response_model=Subjects)
+async def lookup(
+    body: SubjectLookup,
+    actor: LookupSubjects,
+    uow: FromDishka[CheckinUnitOfWork],
+    vault: FromDishka[VaultLimits],
+) -> Subjects:
+    """Kinship services only: the subject ids of people they already know (one-way).
+    Audited (caller, purpose, count), bounded per call and rate-limited per key."""
+    await vault.limits.hit(actor, bucket="vault-lookup", cost=len(set(body.person_ids)))
+    try:
+        async with uow:
+            found = await lookup_subjects(
+                body.person_ids,
+                uow,
+                create=body.create,
+                actor=actor.audit_name,
+                purpose=body.purpose,
+            )
+    except TooManyIdsError as error:
+        raise _too_many(error) from None
+    return Subjects(subjects=found)
+
+
+@_routes.post("/subjects/{subject_id}/screen", tags=["subjects"], response_model=Screened)
+async def screen_staff(
+    subject_id: SubjectId,
+    body: PersonIds,
+    actor: ScreenSubjects,
+    uow: FromDishka[CheckinUnitOfWork],
+    vault: FromDishka[VaultLimits],
+) -> Screened:
+    """Kinship services only: which of these staff is the subject (never page them).
+    Audited (caller, purpose, count), bounded per call and rate-limited per key."""
+    await vault.limits.hit(actor, bucket="vault-screen", cost=len(set(body.person_ids)))
+    try:
+        async with uow:
+            conflicts = await screen(
+                subject_id, body.person_ids, uow, actor=actor.audit_name, purpose=body.purpose
+            )
+    except TooManyIdsError as error:
+        raise _too_many(error) from None
+    return Screened(conflicts=conflicts)
+
+
+@_routes.post("/subjects/{subject_id}/delivery", tags=["subjects"], response_model=DeliveryTarget)
+async def delivery_target(
+    subject_id: SubjectId,
+    body: DeliveryResolution,
+    actor: ResolveSubjects,
+    uow: FromDishka[CheckinUnitOfWork],
+) -> DeliveryTarget:
+    """Kinship's notifications service only: whom to deliver one message to (audited)."""
+    async with uow:
+        person = await resolve_for_delivery(subject_id, body.request_id, actor.audit_name, uow)
+    if person is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such subject (erased?)")
+    return DeliveryTarget(person_id=person)
+
+
+@_routes.post("/reveal", tags=["subjects"], response_model=RevealedPerson)
+async def reveal_person(
+    body: RevealRequest,
+    actor: RevealPeople,
+    response: Response,
+    uow: FromDishka[CheckinUnitOfWork],
+    notes: FromDishka[NoteCipher],
+    settings: FromDishka[CheckinSettings],
+) -> RevealedPerson:
+    """The assigned responder learns who the person is, with the case's grant (audited)."""
+    response.headers.update(PRIVATE)
+    assert actor.person_id is not None  # the policy admits people only
+    try:
+        async with uow:
+            revealed = await reveal(
+                body.grant,
+                actor.person_id,
+                uow,
+                notes,
+                settings.grant_signing_key(),
+                datetime.now(UTC),
+            )
+    except RevealRefusedError as error:
+        raise HTTPException(403, detail=str(error), headers=PRIVATE) from None
+    except PersonGoneError as error:
+        raise HTTPException(status.HTTP_410_GONE, detail=str(error), headers=PRIVATE) from None
+    contact = revealed.contact
+    return RevealedPerson(
+        case_id=revealed.case_id,
+        display_name=contact.display_name,
+        channels=contact.channels,
+        timezone=contact.timezone,
+        note=revealed.note,
+    )
 
 
 def _too_many(error: TooManyIdsError) -> HTTPException:
@@ -444,85 +435,87 @@ def _too_many(error: TooManyIdsError) -> HTTPException:
     return HTTPException(422, detail=detail)
 
 
-def _erasure_routes(router: APIRouter) -> None:
-    @router.post(
-        "/people/{person_id}/erasure",
-        tags=["privacy"],
-        status_code=status.HTTP_202_ACCEPTED,
-        response_model=ErasureAccepted,
-    )
-    async def erase(
-        person_id: Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")],
-        actor: RequestErasure,
-        uow: FromDishka[CheckinUnitOfWork],
-        topics: FromDishka[ErasureTopics],
-        relay: FromDishka[OutboxRelay],
-    ) -> ErasureAccepted:
-        """Forget a person in every service: the person themself, a coordinator, or a system
-        with ``erasure:request`` (the HR portal)."""
-        if actor.person is not None and not actor.is_coordinator:
-            actor.require_self(person_id, "ask for erasure")
-        if actor.system is not None:
-            requested_by = actor.audit_name
-        else:
-            requested_by = "a coordinator" if actor.person_id != person_id else "the person"
-        async with uow:
-            erasure_id = await request_erasure(
-                person_id,
-                requested_by,
-                "kinship",
-                uow,
-                topics,
-                datetime.now(UTC),
-                lambda: f"er-{uuid.uuid4().hex}",
-            )
-        relay.wake()
-        return ErasureAccepted(erasure_id=erasure_id, status_url=f"/v1/erasures/{erasure_id}")
+@_routes.post(
+    "/people/{person_id}/erasure",
+    tags=["privacy"],
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ErasureAccepted,
+)
+async def erase(
+    person_id: Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")],
+    actor: RequestErasure,
+    uow: FromDishka[CheckinUnitOfWork],
+    topics: FromDishka[ErasureTopics],
+    relay: FromDishka[OutboxRelay],
+) -> ErasureAccepted:
+    """Forget a person in every service: the person themself, a coordinator, or a system
+    with ``erasure:request`` (the HR portal)."""
+    if actor.person is not None and not actor.is_coordinator:
+        actor.require_self(person_id, "ask for erasure")
+    if actor.system is not None:
+        requested_by = actor.audit_name
+    else:
+        requested_by = "a coordinator" if actor.person_id != person_id else "the person"
+    async with uow:
+        erasure_id = await request_erasure(
+            person_id,
+            requested_by,
+            "kinship",
+            uow,
+            topics,
+            datetime.now(UTC),
+            lambda: f"er-{uuid.uuid4().hex}",
+        )
+    relay.wake()
+    return ErasureAccepted(erasure_id=erasure_id, status_url=f"/v1/erasures/{erasure_id}")
 
-    @router.get("/erasures/{erasure_id}", tags=["privacy"], response_model=ErasureView)
-    async def erasure(
-        erasure_id: Annotated[str, Path(min_length=1, max_length=200)],
-        _actor: ReadErasure,
-        uow: FromDishka[CheckinUnitOfWork],
-    ) -> ErasureView:
-        """How far an erasure got in every service (its id is the capability to ask)."""
-        async with uow:
-            found = await erasure_status(erasure_id, uow)
-        if found is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such erasure")
-        return ErasureView.of(found)
 
-    @router.get("/erasures/{erasure_id}/subjects", tags=["privacy"], response_model=ErasedSubjects)
-    async def erased_subjects(
-        erasure_id: Annotated[str, Path(min_length=1, max_length=200)],
-        actor: ErasureSubjects,
-        response: Response,
-        uow: FromDishka[CheckinUnitOfWork],
-        vault: FromDishka[VaultLimits],
-    ) -> ErasedSubjects:
-        """Kinship services only: the subject ids to forget, while the erasure is open (404
-        once every service's receipt is in, or after the deadline). Audited."""
-        response.headers.update(PRIVATE)
-        await vault.limits.hit(actor, bucket="vault-erasure")
-        async with uow:
-            found = await subjects_of_erasure(erasure_id, actor.audit_name, uow, datetime.now(UTC))
-        if found is None:
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND,
-                detail="no open erasure with this id (complete, past its deadline, or unknown)",
-                headers=PRIVATE,
-            )
-        return ErasedSubjects(erasure_id=erasure_id, subject_ids=found)
+@_routes.get("/erasures/{erasure_id}", tags=["privacy"], response_model=ErasureView)
+async def erasure(
+    erasure_id: Annotated[str, Path(min_length=1, max_length=200)],
+    _actor: ReadErasure,
+    uow: FromDishka[CheckinUnitOfWork],
+) -> ErasureView:
+    """How far an erasure got in every service (its id is the capability to ask)."""
+    async with uow:
+        found = await erasure_status(erasure_id, uow)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such erasure")
+    return ErasureView.of(found)
 
-    @router.get("/erasures", tags=["privacy"], response_model=list[ErasureView])
-    async def erasures(
-        _actor: ListErasures,
-        uow: FromDishka[CheckinUnitOfWork],
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    ) -> list[ErasureView]:
-        """The latest erasures and their status across services (coordinators)."""
-        async with uow:
-            return [ErasureView.of(found) for found in await recent_erasures(uow, limit)]
+
+@_routes.get("/erasures/{erasure_id}/subjects", tags=["privacy"], response_model=ErasedSubjects)
+async def erased_subjects(
+    erasure_id: Annotated[str, Path(min_length=1, max_length=200)],
+    actor: ErasureSubjects,
+    response: Response,
+    uow: FromDishka[CheckinUnitOfWork],
+    vault: FromDishka[VaultLimits],
+) -> ErasedSubjects:
+    """Kinship services only: the subject ids to forget, while the erasure is open (404
+    once every service's receipt is in, or after the deadline). Audited."""
+    response.headers.update(PRIVATE)
+    await vault.limits.hit(actor, bucket="vault-erasure")
+    async with uow:
+        found = await subjects_of_erasure(erasure_id, actor.audit_name, uow, datetime.now(UTC))
+    if found is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            detail="no open erasure with this id (complete, past its deadline, or unknown)",
+            headers=PRIVATE,
+        )
+    return ErasedSubjects(erasure_id=erasure_id, subject_ids=found)
+
+
+@_routes.get("/erasures", tags=["privacy"], response_model=list[ErasureView])
+async def erasures(
+    _actor: ListErasures,
+    uow: FromDishka[CheckinUnitOfWork],
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[ErasureView]:
+    """The latest erasures and their status across services (coordinators)."""
+    async with uow:
+        return [ErasureView.of(found) for found in await recent_erasures(uow, limit)]
 
 
 class MeView(BaseModel):
@@ -626,85 +619,91 @@ class MyCheckinData(BaseModel):
     audit: list[AuditView]
 
 
-def _people_routes(router: APIRouter) -> None:
-    @router.get("/me", tags=["people"], response_model=MeView)
-    async def me(
-        actor: PersonOnly,
-        response: Response,
-        uow: FromDishka[CheckinUnitOfWork],
-        crisis: FromDishka[CrisisResources],
-    ) -> MeView:
-        """Who you are to Kinship (from the directory): your name, team, roles and the
-        teams whose trends you read; and where to get help now. People only."""
-        response.headers.update(PRIVATE)
-        assert actor.person_id is not None  # the policy admits people only
-        async with uow:
-            profile = await about(actor.person_id, uow)
-        return MeView(
-            person_id=profile.person_id,
-            display_name=profile.display_name,
-            team_id=profile.team_id,
-            roles=list(profile.roles),
-            managed_teams=list(profile.managed_teams),
-            support=list(crisis.resources),
-        )
+@_routes.get("/me", tags=["people"], response_model=MeView)
+async def me(
+    actor: PersonOnly,
+    response: Response,
+    uow: FromDishka[CheckinUnitOfWork],
+    crisis: FromDishka[CrisisResources],
+) -> MeView:
+    """Who you are to Kinship (from the directory): your name, team, roles and the
+    teams whose trends you read; and where to get help now. People only."""
+    response.headers.update(PRIVATE)
+    assert actor.person_id is not None  # the policy admits people only
+    async with uow:
+        profile = await about(actor.person_id, uow)
+    return MeView(
+        person_id=profile.person_id,
+        display_name=profile.display_name,
+        team_id=profile.team_id,
+        roles=list(profile.roles),
+        managed_teams=list(profile.managed_teams),
+        support=list(crisis.resources),
+    )
 
-    @router.get("/people", tags=["people"], response_model=PeopleFound)
-    async def people(
-        actor: FindPeople,
-        response: Response,
-        uow: FromDishka[CheckinUnitOfWork],
-        limits: FromDishka[RateLimits],
-        q: Annotated[str, Query(min_length=SEARCH_MIN_CHARS, max_length=100)],
-    ) -> PeopleFound:
-        """Active colleagues whose name contains ``q`` (or whose id starts with it): ids and
-        names only, at most 20, for choosing whom to thank. People in the directory only;
-        rate limited apart from check-ins (searching never holds back a check-in)."""
-        response.headers.update(PRIVATE)
-        if actor.person is None or not actor.person.known:
-            raise forbidden("only people in the directory may search it")
-        await limits.hit(actor, bucket="people-search")
-        try:
-            async with uow:
-                found = await find_people(q, uow, SEARCH_MAX_RESULTS)
-        except SearchTooShortError as error:
-            detail = [{"loc": ["query", "q"], "msg": str(error), "type": "too_short"}]
-            raise HTTPException(422, detail=detail) from None
-        return PeopleFound(
-            people=[PersonFound(person_id=p.person_id, display_name=p.display_name) for p in found]
-        )
 
-    @router.get("/me/data", tags=["privacy"], response_model=MyCheckinData)
-    async def my_data(
-        actor: PersonOnly,
-        response: Response,
-        uow: FromDishka[CheckinUnitOfWork],
-        notes: FromDishka[NoteCipher],
-    ) -> MyCheckinData:
-        """Everything this service holds about you, your notes opened for you: your
-        directory entry, outreach preference, check-ins and the audit records about you.
-        People only, about themselves; the export is audited."""
-        response.headers.update(PRIVATE)
-        assert actor.person_id is not None
+@_routes.get("/people", tags=["people"], response_model=PeopleFound)
+async def people(
+    actor: FindPeople,
+    response: Response,
+    uow: FromDishka[CheckinUnitOfWork],
+    limits: FromDishka[RateLimits],
+    q: Annotated[str, Query(min_length=SEARCH_MIN_CHARS, max_length=100)],
+) -> PeopleFound:
+    """Active colleagues whose name contains ``q`` (or whose id starts with it): ids and
+    names only, at most 20, for choosing whom to thank. People in the directory only;
+    rate limited apart from check-ins (searching never holds back a check-in)."""
+    response.headers.update(PRIVATE)
+    if actor.person is None or not actor.person.known:
+        raise forbidden("only people in the directory may search it")
+    await limits.hit(actor, bucket="people-search")
+    try:
         async with uow:
-            held = await personal_data(actor.person_id, uow, notes)
-        directory = held.directory
-        return MyCheckinData(
-            person_id=held.person_id,
-            directory=(
-                DirectoryView(
-                    display_name=directory.display_name,
-                    team_id=directory.team_id,
-                    timezone=directory.timezone,
-                    roles=list(directory.roles),
-                    manages=list(directory.manages),
-                    channels=directory.channels,
-                    active=directory.active,
-                )
-                if directory is not None
-                else None
-            ),
-            outreach=OutreachHeld(preference=held.outreach, chosen_by=held.outreach_chosen_by),
-            checkins=[CheckinRecordView.of(item) for item in held.checkins],
-            audit=[AuditView.model_validate(event) for event in held.audit],
-        )
+            found = await find_people(q, uow, SEARCH_MAX_RESULTS)
+    except SearchTooShortError as error:
+        detail = [{"loc": ["query", "q"], "msg": str(error), "type": "too_short"}]
+        raise HTTPException(422, detail=detail) from None
+    return PeopleFound(
+        people=[PersonFound(person_id=p.person_id, display_name=p.display_name) for p in found]
+    )
+
+
+@_routes.get("/me/data", tags=["privacy"], response_model=MyCheckinData)
+async def my_data(
+    actor: PersonOnly,
+    response: Response,
+    uow: FromDishka[CheckinUnitOfWork],
+    notes: FromDishka[NoteCipher],
+) -> MyCheckinData:
+    """Everything this service holds about you, your notes opened for you: your
+    directory entry, outreach preference, check-ins and the audit records about you.
+    People only, about themselves; the export is audited."""
+    response.headers.update(PRIVATE)
+    assert actor.person_id is not None
+    async with uow:
+        held = await personal_data(actor.person_id, uow, notes)
+    directory = held.directory
+    return MyCheckinData(
+        person_id=held.person_id,
+        directory=(
+            DirectoryView(
+                display_name=directory.display_name,
+                team_id=directory.team_id,
+                timezone=directory.timezone,
+                roles=list(directory.roles),
+                manages=list(directory.manages),
+                channels=directory.channels,
+                active=directory.active,
+            )
+            if directory is not None
+            else None
+        ),
+        outreach=OutreachHeld(preference=held.outreach, chosen_by=held.outreach_chosen_by),
+        checkins=[CheckinRecordView.of(item) for item in held.checkins],
+        audit=[AuditView.model_validate(event) for event in held.audit],
+    )
+
+
+def checkin_router() -> APIRouter:
+    """The check-in service's routes."""
+    return _routes
