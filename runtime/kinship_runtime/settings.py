@@ -68,6 +68,24 @@ def refuse_development_note_keys(configured: str, variable: str) -> None:
             )
 
 
+def parse_key_table(configured: str, variable: str, what: str) -> dict[str, bytes]:
+    """A table of AES-256 master keys, ``key_id:base64key,...``, decoded; errors name the bad
+    entry's id (``what`` says which keys, e.g. "note key"), never the key."""
+    table: dict[str, bytes] = {}
+    for entry in configured.split(","):
+        key_id, separator, encoded = entry.strip().partition(":")
+        if not separator:
+            raise ValueError(f"{variable} entries look like 'key_id:base64key'")
+        try:
+            key = base64.b64decode(encoded, validate=True)
+        except binascii.Error as error:
+            raise ValueError(f"{what} {key_id!r} is not valid base64") from error
+        if len(key) != 32:
+            raise ValueError(f"{what} {key_id!r} must be 32 bytes (AES-256)")
+        table[key_id] = key
+    return table
+
+
 class KinshipSettings(BaseSettings):
     """Base settings; each service extends it. Every field maps to ``KINSHIP_<NAME>``."""
 

@@ -1,13 +1,15 @@
 """Check-in service settings (``KINSHIP_*`` environment variables)."""
 
-import base64
-import binascii
 from pathlib import Path
 from typing import ClassVar, Self
 
 from pydantic import Field, SecretStr, model_validator
 
-from kinship_runtime.settings import KinshipSettings, refuse_development_note_keys
+from kinship_runtime.settings import (
+    KinshipSettings,
+    parse_key_table,
+    refuse_development_note_keys,
+)
 
 
 class CheckinSettings(KinshipSettings):
@@ -61,18 +63,7 @@ class CheckinSettings(KinshipSettings):
 
     def note_key_table(self) -> dict[str, bytes]:
         """The note keys by id, decoded; errors name the bad entry's id, never the key."""
-        table: dict[str, bytes] = {}
-        for entry in self.note_keys.get_secret_value().split(","):
-            key_id, separator, encoded = entry.strip().partition(":")
-            if not separator:
-                raise ValueError("KINSHIP_NOTE_KEYS entries look like 'key_id:base64key'")
-            try:
-                key = base64.b64decode(encoded, validate=True)
-            except binascii.Error as error:
-                raise ValueError(f"note key {key_id!r} is not valid base64") from error
-            if len(key) != 32:
-                raise ValueError(f"note key {key_id!r} must be 32 bytes (AES-256)")
-            table[key_id] = key
+        table = parse_key_table(self.note_keys.get_secret_value(), "KINSHIP_NOTE_KEYS", "note key")
         if self.note_key_id not in table:
             raise ValueError(
                 f"KINSHIP_NOTE_KEY_ID {self.note_key_id!r} is not in KINSHIP_NOTE_KEYS"

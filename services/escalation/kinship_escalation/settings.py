@@ -1,7 +1,5 @@
 """Escalation service settings (``KINSHIP_*`` environment variables)."""
 
-import base64
-import binascii
 from pathlib import Path
 from typing import ClassVar, Self
 
@@ -11,6 +9,7 @@ from kinship_runtime.settings import (
     DEV_CREDENTIALS,
     InsecureSettingsError,
     KinshipSettings,
+    parse_key_table,
     refuse_development_note_keys,
 )
 
@@ -157,18 +156,9 @@ class EscalationSettings(KinshipSettings):
         configured = self.required_secret(
             self.case_note_keys, "KINSHIP_CASE_NOTE_KEYS", "KINSHIP_NOTE_KEYS"
         )
-        table: dict[str, bytes] = {}
-        for entry in configured.get_secret_value().split(","):
-            key_id, separator, encoded = entry.strip().partition(":")
-            if not separator:
-                raise ValueError("KINSHIP_CASE_NOTE_KEYS entries look like 'key_id:base64key'")
-            try:
-                key = base64.b64decode(encoded, validate=True)
-            except binascii.Error as error:
-                raise ValueError(f"case note key {key_id!r} is not valid base64") from error
-            if len(key) != 32:
-                raise ValueError(f"case note key {key_id!r} must be 32 bytes (AES-256)")
-            table[key_id] = key
+        table = parse_key_table(
+            configured.get_secret_value(), "KINSHIP_CASE_NOTE_KEYS", "case note key"
+        )
         active = self.case_note_key_id or (next(iter(table)) if len(table) == 1 else None)
         if active not in table:
             raise ValueError(
