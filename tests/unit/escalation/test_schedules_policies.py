@@ -351,3 +351,22 @@ def test_steps_beyond_the_last_are_the_last() -> None:
     assert THREE_STEPS.bounded(5) == 3
     assert THREE_STEPS.step(4).targets == (CoordinatorsTarget(),)
     assert THREE_STEPS.is_last(3) and not THREE_STEPS.is_last(2)
+
+
+def test_an_empty_step_moves_on_except_from_the_last() -> None:
+    assert THREE_STEPS.after_empty_step(1) == 2
+    assert THREE_STEPS.after_empty_step(2) == 3
+    assert THREE_STEPS.after_empty_step(3) is None
+
+
+def test_a_failed_responder_escalates_to_the_next_step_or_the_last_again() -> None:
+    assert THREE_STEPS.escalated(1) == 2
+    assert THREE_STEPS.escalated(3) == 3
+    assert THREE_STEPS.escalated(7) == 3
+
+
+def test_again_alerts_the_same_step_once_more_even_beyond_its_repeats() -> None:
+    assert THREE_STEPS.again(1, 1) == NextAlert(1, 2)
+    assert THREE_STEPS.again(2, 1) == NextAlert(2, 2)  # step 2 repeats once: one more
+    again = THREE_STEPS.again(2, 1)
+    assert THREE_STEPS.after_timeout(again.step, again.attempt) == NextAlert(3, 1)

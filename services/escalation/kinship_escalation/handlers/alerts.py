@@ -213,8 +213,9 @@ async def alert_step(
     else:
         turn = attempt if repeat else 1
         responder, people = await recipients(stored, current, uow, ctx, now, attempt=turn)
-    if not people and not policy.is_last(step):
-        await alert_step(stored, uow, ctx, step=step + 1, attempt=1, now=now)
+    following = policy.after_empty_step(step) if not people else None
+    if following is not None:
+        await alert_step(stored, uow, ctx, step=following, attempt=1, now=now)
         return
     case = stored.case
     events = case.assign(responder, step, attempt, now)
@@ -345,7 +346,8 @@ async def page_critical(
     case = stored.case
     if case.awaiting_acknowledgement:
         if case.responder_id is not None:  # alerted, not acknowledged: alert them again now
-            await alert_step(stored, uow, ctx, step=case.step, attempt=case.attempt + 1, now=now)
+            again = stored.policy.again(case.step, case.attempt)
+            await alert_step(stored, uow, ctx, step=again.step, attempt=again.attempt, now=now)
         else:
             await alert_step(stored, uow, ctx, step=1, attempt=1, now=now)
         return

@@ -168,7 +168,8 @@ async def hand_over(
     case = stored.case
     if to is not None:
         stored.alerted = [to]
-        await alert_step(stored, uow, ctx, step=case.step, attempt=case.attempt + 1, now=now)
+        again = stored.policy.again(case.step, case.attempt)
+        await alert_step(stored, uow, ctx, step=again.step, attempt=again.attempt, now=now)
     else:
         stored.alerted = [by]  # the responders' steps choose someone else
         await alert_step(stored, uow, ctx, step=1, attempt=1, now=now)

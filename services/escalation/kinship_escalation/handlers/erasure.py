@@ -55,7 +55,7 @@ async def erase_person(
             continue
         events = released.case.responder_gone(now)
         await record_transitions(released, events, ACTOR, uow, ctx)
-        step = released.case.step + 1
+        step = released.policy.escalated(released.case.step)
         await alert_step(released, uow, ctx, step=step, attempt=1, now=now)
     removed["cases_released"] = len(held)
     await _done(request.id, ErasureStage.PERSON, removed, uow, ctx)

@@ -85,7 +85,8 @@ async def _contact_timed_out(
     elif case.acknowledged_at != datetime.fromisoformat(acknowledged_at):
         return  # taken again since: its own timer runs
     case.contact_overdue()
-    await alert_step(stored, uow, ctx, step=case.step + 1, attempt=1, now=ctx.clock())
+    step = stored.policy.escalated(case.step)
+    await alert_step(stored, uow, ctx, step=step, attempt=1, now=ctx.clock())
 
 
 async def _case_follow_up(timer: Timer, uow: EscalationUnitOfWork, ctx: EscalationContext) -> None:

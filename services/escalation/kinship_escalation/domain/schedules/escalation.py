@@ -233,7 +233,23 @@ class EscalationPolicy(_Frozen):
         None on the last step: its own timer alerts it again, so a recipient who cannot be
         reached never causes a tight loop of alerts.
         """
+        return self.after_empty_step(step)
+
+    def after_empty_step(self, step: int) -> int | None:
+        """The step to alert when ``step`` has nobody to alert (everyone resting, away or
+        erased); None on the last step, which has no step after it."""
         return None if self.is_last(step) else step + 1
+
+    def escalated(self, step: int) -> int:
+        """The step after ``step`` when its responder failed the case (no first contact in
+        time, or erased): the next step, or the last one again."""
+        return self.bounded(step + 1)
+
+    def again(self, step: int, attempt: int) -> NextAlert:
+        """The same step alerted once more, at once (a rise to critical, or a hand-over to a
+        named responder); it may go beyond the step's repeats, which ``after_timeout``
+        tolerates."""
+        return NextAlert(self.bounded(step), attempt + 1)
 
     def urgent(self, severity: Severity) -> bool:
         """Whether alerts of a case this severe skip the responders' quiet hours."""
