@@ -13,10 +13,14 @@ from kinship_checkin.handlers.erasure import (
     recent_erasures,
     record_receipts,
     request_erasure,
+    requester,
     subjects_of_erasure,
 )
 from kinship_checkin.handlers.recording import RecordingTopics, record_checkins
+from kinship_contracts.directory import Role
 from kinship_contracts.privacy import ErasureReceipt, ErasureRequested
+from kinship_runtime.access import Actor, Person
+from kinship_runtime.identity import Scope, SystemIdentity
 from tests.unit.fakes.checkin import FakeCheckinUnitOfWork, submitted
 
 NOTES = NoteCipher({"n1": b"n" * 32}, "n1")
@@ -194,3 +198,12 @@ async def test_the_subjects_of_an_erasure_past_its_deadline_are_forgotten() -> N
     async with uow:
         await record_receipts([], uow, NOW + timedelta(days=9))
     assert uow.held_subjects == {}
+
+
+def test_an_erasure_names_who_asked_without_naming_a_coordinator() -> None:
+    hr = Actor(system=SystemIdentity("hr-portal", frozenset({Scope.ERASURE_REQUEST})))
+    coordinator = Actor(person=Person("coord-1", frozenset({Role.COORDINATOR})))
+    person = Actor(person=Person("worker-1"))
+    assert requester(hr, "worker-1") == "system:hr-portal"
+    assert requester(coordinator, "worker-1") == "a coordinator"
+    assert requester(person, "worker-1") == "the person"

@@ -4,8 +4,12 @@ import random
 from collections.abc import Iterable
 from datetime import date, timedelta
 
+import pytest
+
 from kinship_checkin.domain.trends import TeamTrend, TrendCell, team_trend
-from kinship_checkin.handlers.trends import team_trend_for
+from kinship_checkin.handlers.trends import NotYourTeamError, team_trend_for
+from kinship_contracts.directory import Role
+from kinship_runtime.access import Actor, Person
 from tests.unit.fakes.checkin import FakeCheckinUnitOfWork
 
 K = 5
@@ -139,9 +143,25 @@ def test_contract_holds_for_many_random_teams() -> None:
             assert len(frozenset().union(*(c.people for c in hidden))) >= K
 
 
-async def trend_of(uow: FakeCheckinUnitOfWork, team_id: str, weeks: int = 12) -> TeamTrend:
+COORDINATOR = Actor(person=Person("coord-1", frozenset({Role.COORDINATOR})))
+
+
+async def trend_of(
+    uow: FakeCheckinUnitOfWork, team_id: str, weeks: int = 12, actor: Actor = COORDINATOR
+) -> TeamTrend:
     async with uow:
-        return await team_trend_for(team_id, uow, K, weeks)
+        return await team_trend_for(actor, team_id, uow, K, weeks)
+
+
+async def test_a_teams_trend_is_for_its_manager_and_coordinators_only() -> None:
+    uow = FakeCheckinUnitOfWork(cells={"t-1": [cell(0, range(5))]})
+    manager = Actor(person=Person("m-1", frozenset({Role.TEAM_MANAGER}), "t-1"))
+    other_manager = Actor(person=Person("m-2", frozenset({Role.TEAM_MANAGER}), "t-2"))
+    employee = Actor(person=Person("e-1", frozenset(), "t-1"))
+    assert (await trend_of(uow, "t-1", actor=manager)).available
+    for refused in (other_manager, employee):
+        with pytest.raises(NotYourTeamError):
+            await trend_of(uow, "t-1", actor=refused)
 
 
 async def test_team_trend_for_reads_the_team_cells_from_the_store() -> None:

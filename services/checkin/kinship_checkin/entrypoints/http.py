@@ -23,6 +23,7 @@ from kinship_checkin.handlers.erasure import (
     erasure_status,
     recent_erasures,
     request_erasure,
+    requester,
     subjects_of_erasure,
 )
 from kinship_checkin.handlers.my_data import OpenedCheckin, personal_data
@@ -44,7 +45,7 @@ from kinship_checkin.handlers.subjects import (
     resolve_for_delivery,
     screen,
 )
-from kinship_checkin.handlers.trends import team_trend_for
+from kinship_checkin.handlers.trends import NotYourTeamError, team_trend_for
 from kinship_checkin.settings import CheckinSettings
 from kinship_contracts.base import Identifier
 from kinship_contracts.checkins import CheckinSubmitted
@@ -277,12 +278,11 @@ async def team_trends(
 ) -> TeamTrendResponse:
     """Weekly aggregates over closed weeks, shown only for groups of at least k people
     (k = 5 by default): for the team's manager and coordinators only."""
-    if not actor.is_coordinator and (
-        actor.person is None or team_id not in actor.person.managed_teams
-    ):
-        raise forbidden("team trends are for that team's manager and for coordinators")
-    async with uow:
-        trend = await team_trend_for(team_id, uow, settings.trends_min_people, weeks)
+    try:
+        async with uow:
+            trend = await team_trend_for(actor, team_id, uow, settings.trends_min_people, weeks)
+    except NotYourTeamError as error:
+        raise forbidden(str(error)) from None
     k = trend.min_people
     return TeamTrendResponse(
         team_id=team_id,
@@ -452,14 +452,10 @@ async def erase(
     with ``erasure:request`` (the HR portal)."""
     if actor.person is not None and not actor.is_coordinator:
         actor.require_self(person_id, "ask for erasure")
-    if actor.system is not None:
-        requested_by = actor.audit_name
-    else:
-        requested_by = "a coordinator" if actor.person_id != person_id else "the person"
     async with uow:
         erasure_id = await request_erasure(
             person_id,
-            requested_by,
+            requester(actor, person_id),
             "kinship",
             uow,
             topics,

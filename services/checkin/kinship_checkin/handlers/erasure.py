@@ -30,6 +30,7 @@ from kinship_contracts.topics import (
     ERASURE_SUBJECTS,
     OUTREACH_PREFERENCES,
 )
+from kinship_runtime.access import Actor
 from kinship_runtime.idempotency import first_seen
 from kinship_runtime.outbox import OutboxMessage, event_message
 
@@ -50,6 +51,14 @@ class ErasureTopics:
     receipts: str
     directory: str
     outreach: str
+
+
+def requester(actor: Actor, person_id: str) -> str:
+    """How an erasure request names who asked: the calling system, the person, or "a
+    coordinator" (never which one, nor a person's id)."""
+    if actor.system is not None:
+        return actor.audit_name
+    return "a coordinator" if actor.person_id != person_id else "the person"
 
 
 async def request_erasure(
