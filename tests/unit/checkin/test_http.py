@@ -3,7 +3,6 @@
 import base64
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import ClassVar
 
 import httpx
 import pytest
@@ -28,7 +27,7 @@ from kinship_runtime.identity import IdentityVerifier
 from kinship_runtime.outbox import OutboxRelay
 from tests.kafka_reading import checkin
 from tests.unit.fakes.checkin import FakeCheckinUnitOfWork
-from tests.unit.fakes.http import _no_lifespan, bearer, identities, routes_client
+from tests.unit.fakes.http import FakePeople, _no_lifespan, bearer, identities, routes_client
 from tests.unit.fakes.relay import FakeRelay
 
 PLANTED_NOTE = "SECRET-NOTE-123"
@@ -39,19 +38,15 @@ VAULT_IDS_PER_MINUTE = 1600
 NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
 
 
-class FakePeople:
-    """The directory roles of the people in these tests."""
-
-    people: ClassVar[dict[str, Person]] = {
-        "coord": Person("coord", frozenset({Role.COORDINATOR}), "t-0"),
-        "mgr": Person("mgr", frozenset({Role.TEAM_MANAGER}), "t-1"),
-        "resp": Person("resp", frozenset({Role.PEER_RESPONDER}), "t-2"),
-        "ann": Person("ann", frozenset(), "t-1"),
-    }
-
-    async def person(self, person_id: str) -> tuple[Person, bool] | None:
-        found = self.people.get(person_id)
-        return (found, True) if found else None
+PEOPLE = FakePeople(
+    [
+        Person("coord", frozenset({Role.COORDINATOR}), "t-0"),
+        Person("mgr", frozenset({Role.TEAM_MANAGER}), "t-1"),
+        Person("resp", frozenset({Role.PEER_RESPONDER}), "t-2"),
+        Person("ann", frozenset(), "t-1"),
+    ]
+)
+"""The directory roles of the people in these tests."""
 
 
 class Fakes(Provider):
@@ -89,7 +84,7 @@ class Fakes(Provider):
 
     @provide
     def people(self) -> PeopleDirectory:
-        return FakePeople()
+        return PEOPLE
 
     @provide
     def limits(self) -> RateLimits:

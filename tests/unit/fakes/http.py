@@ -3,7 +3,7 @@ identity verifier with test keys and people's test tokens."""
 
 import json
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,6 +15,7 @@ from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from pydantic import SecretStr
 
+from kinship_runtime.access import Person
 from kinship_runtime.http import create_http_app
 from kinship_runtime.identity import (
     ApiKeys,
@@ -46,6 +47,21 @@ def identities(keys: Sequence[Mapping[str, Any]]) -> IdentityVerifier:
             secret=SecretStr(JWT_SECRET),
         ),
     )
+
+
+class FakePeople:
+    """The runtime's ``PeopleDirectory`` over a fixed table of people; ``left`` names people
+    the directory knows but who are no longer active."""
+
+    def __init__(self, people: Sequence[Person], left: Collection[str] = ()) -> None:
+        self.people = {person.person_id: person for person in people}
+        self.left = frozenset(left)
+
+    async def person(self, person_id: str) -> tuple[Person, bool] | None:
+        if person_id in self.left:
+            return Person(person_id), False
+        found = self.people.get(person_id)
+        return (found, True) if found else None
 
 
 @asynccontextmanager

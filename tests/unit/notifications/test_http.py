@@ -7,7 +7,6 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import ClassVar
 
 import httpx
 import jwt
@@ -35,6 +34,7 @@ from kinship_runtime.identity import (
     parse_api_keys,
 )
 from kinship_runtime.identity import Scope as KeyScope
+from tests.unit.fakes.http import FakePeople
 from tests.unit.fakes.notifications import NOW, FakeNotificationsUnitOfWork, FakeVault, request
 
 ISSUER = "http://127.0.0.1:9/idp"
@@ -51,19 +51,15 @@ def bearer(person_id: str, **claims: object) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-class FakePeople:
-    """The directory roles of the people in these tests (``ann`` has none)."""
-
-    people: ClassVar[dict[str, Person]] = {
-        "ann": Person("ann", frozenset(), "t-1"),
-        "cora": Person("cora", frozenset({Role.COORDINATOR}), "t-0"),
-        "rob": Person("rob", frozenset({Role.PEER_RESPONDER}), "t-2"),
-        "max": Person("max", frozenset({Role.TEAM_MANAGER}), "t-1"),
-    }
-
-    async def person(self, person_id: str) -> tuple[Person, bool] | None:
-        found = self.people.get(person_id)
-        return (found, True) if found else None
+PEOPLE = FakePeople(
+    [
+        Person("ann", frozenset(), "t-1"),
+        Person("cora", frozenset({Role.COORDINATOR}), "t-0"),
+        Person("rob", frozenset({Role.PEER_RESPONDER}), "t-2"),
+        Person("max", frozenset({Role.TEAM_MANAGER}), "t-1"),
+    ]
+)
+"""The directory roles of the people in these tests (``ann`` has none)."""
 
 
 class Fakes(Provider):
@@ -98,7 +94,7 @@ class Fakes(Provider):
 
     @provide
     def people(self) -> PeopleDirectory:
-        return FakePeople()
+        return PEOPLE
 
     @provide
     def limits(self) -> RateLimits:

@@ -6,7 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 
 import httpx
 import jwt
@@ -32,6 +32,7 @@ from kinship_runtime.identity import (
     parse_api_keys,
 )
 from kinship_runtime.outbox import OutboxRelay
+from tests.unit.fakes.http import FakePeople
 from tests.unit.fakes.recognition import (
     FakeChartRenderer,
     FakeRecognitionUnitOfWork,
@@ -75,22 +76,17 @@ def bearer(person_id: str, *claimed_roles: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {jwt.encode(claims, JWT_SECRET, 'HS256')}"}
 
 
-class FakePeople:
-    """The directory roles of the people in these tests."""
-
-    people: ClassVar[dict[str, Person]] = {
-        "coord": Person("coord", frozenset({Role.COORDINATOR}), "t-0"),
-        "mgr": Person("mgr", frozenset({Role.TEAM_MANAGER}), "t-1"),
-        "resp": Person("resp", frozenset({Role.PEER_RESPONDER}), "t-2"),
-        "ann": Person("ann", frozenset(), "t-1"),
-        "cat": Person("cat", frozenset(), "t-1"),
-    }
-
-    async def person(self, person_id: str) -> tuple[Person, bool] | None:
-        if person_id == "left":
-            return Person("left"), False
-        found = self.people.get(person_id)
-        return (found, True) if found else None
+PEOPLE = FakePeople(
+    [
+        Person("coord", frozenset({Role.COORDINATOR}), "t-0"),
+        Person("mgr", frozenset({Role.TEAM_MANAGER}), "t-1"),
+        Person("resp", frozenset({Role.PEER_RESPONDER}), "t-2"),
+        Person("ann", frozenset(), "t-1"),
+        Person("cat", frozenset(), "t-1"),
+    ],
+    left=["left"],
+)
+"""The directory roles of the people in these tests (``left`` has left)."""
 
 
 class Fakes(Provider):
@@ -136,7 +132,7 @@ class Fakes(Provider):
 
     @provide
     def people(self) -> PeopleDirectory:
-        return FakePeople()
+        return PEOPLE
 
     @provide
     def limits(self) -> RateLimits:
