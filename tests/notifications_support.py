@@ -8,9 +8,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
-from dishka import Provider, Scope, provide
 from fastapi import FastAPI
-from pydantic import SecretStr
 
 from kinship_checkin.composition import create_app as create_checkin_app
 from kinship_checkin.settings import CheckinSettings
@@ -20,7 +18,6 @@ from kinship_notifications.domain.signing import endpoint_secret
 from kinship_notifications.settings import NotificationSettings
 from kinship_recognition.settings import RecognitionSettings
 from kinship_runtime.settings import DEV_CREDENTIALS
-from kinship_runtime.vault import VaultClient
 from tests.conftest import Endpoints
 from tests.database import InProcessService
 from tests.escalation_support import AUTH
@@ -82,27 +79,6 @@ async def publish_requests(
             await producer.send_and_wait(topic, value, key=recipient.encode(), headers=headers)
     finally:
         await producer.stop()
-
-
-class VaultOver(Provider):
-    """The notifications service's vault: a check-in app run in-process (over ASGI)."""
-
-    scope = Scope.APP
-
-    def __init__(self, checkin: FastAPI, api_key: str = "test-key") -> None:
-        super().__init__()
-        self._checkin = checkin
-        self._key = api_key
-
-    @provide(override=True)
-    async def vault(self) -> AsyncIterator[VaultClient]:
-        client = VaultClient(
-            "http://checkin.test",
-            SecretStr(self._key),
-            transport=httpx.ASGITransport(app=self._checkin),
-        )
-        yield client
-        await client.aclose()
 
 
 Checkin = InProcessService[CheckinSettings]

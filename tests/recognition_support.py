@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient
-from dishka import Provider, Scope, provide
 from fastapi import FastAPI
 from pydantic import SecretStr
 
@@ -17,36 +16,12 @@ from kinship_checkin.composition import create_app as create_checkin_app
 from kinship_checkin.settings import CheckinSettings
 from kinship_recognition.composition import create_app as create_recognition_app
 from kinship_recognition.settings import RecognitionSettings
-from kinship_runtime.vault import VaultClient
 from tests.conftest import Endpoints
 from tests.database import InProcessService
-
-TEST_KEY = "test-key"
-"""The tests' API key: every scope (``subjects:lookup`` included)."""
+from tests.vault_support import TEST_KEY, VaultOverAsgi
 
 Checkin = InProcessService[CheckinSettings]
 """The check-in service in-process: the vault."""
-
-
-class VaultOverAsgi(Provider):
-    """A service's vault: the check-in app run in-process, called over ASGI."""
-
-    scope = Scope.APP
-
-    def __init__(self, checkin: FastAPI, api_key: str = TEST_KEY) -> None:
-        super().__init__()
-        self._checkin = checkin
-        self._key = api_key
-
-    @provide(override=True)
-    async def vault(self) -> AsyncIterator[VaultClient]:
-        client = VaultClient(
-            "http://checkin.test",
-            SecretStr(self._key),
-            transport=httpx.ASGITransport(app=self._checkin),
-        )
-        yield client
-        await client.aclose()
 
 
 @dataclass

@@ -17,7 +17,8 @@ from tests.integration.conftest import NotificationStarter
 from tests.kafka_reading import encode, publish, read_all
 from tests.notifications_support import kudos
 from tests.receivers import WebhookReceiver
-from tests.recognition_support import RunningRecognition, VaultOverAsgi
+from tests.recognition_support import RunningRecognition
+from tests.vault_support import VaultOverAsgi
 
 pytestmark = pytest.mark.integration
 

@@ -23,9 +23,10 @@ from tests.database import InProcessService
 from tests.escalation_support import AUTH, VaultOf, bearer, escalation_env, vault_client
 from tests.integration.conftest import NotificationStarter
 from tests.kafka_reading import checkin, encode, publish
-from tests.notifications_support import VaultOver, checkin_running, publish_requests
+from tests.notifications_support import checkin_running, publish_requests
 from tests.receivers import WebhookReceiver
 from tests.recognition_support import RunningRecognition
+from tests.vault_support import VaultOverAsgi
 
 pytestmark = pytest.mark.integration
 
@@ -198,7 +199,7 @@ async def test_notifications_gives_the_messages_to_you_by_id_and_by_subject(
     schema = f"{service_env['KINSHIP_DATABASE_SCHEMA']}_c"
     async with (
         checkin_running(schema, endpoints) as (checkin_app, vault),
-        start_notifications(VaultOver(checkin_app)) as notifications,
+        start_notifications(VaultOverAsgi(checkin_app)) as notifications,
     ):
         await publish(
             endpoints.bootstrap_servers,

@@ -20,13 +20,13 @@ from tests.integration.conftest import NotificationStarter
 from tests.kafka_reading import encode, publish
 from tests.notifications_support import (
     Notifications,
-    VaultOver,
     checkin_running,
     message,
     publish_requests,
     subject_of,
 )
 from tests.receivers import WebhookReceiver
+from tests.vault_support import VaultOverAsgi
 
 pytestmark = pytest.mark.integration
 
@@ -96,7 +96,7 @@ async def test_a_self_care_message_reaches_the_subject_with_its_resources_in_her
     schema = f"{service_env['KINSHIP_DATABASE_SCHEMA']}_c"
     async with (
         checkin_running(schema, endpoints) as (checkin_app, checkin),
-        start_notifications(VaultOver(checkin_app)) as notifications,
+        start_notifications(VaultOverAsgi(checkin_app)) as notifications,
     ):
         await seed(notifications, webhooks, locale="de-DE")
         subject = await subject_of(checkin, PERSON)
@@ -146,7 +146,7 @@ async def test_care_messages_pass_a_spent_daily_limit_which_counts_only_limited_
     schema = f"{service_env['KINSHIP_DATABASE_SCHEMA']}_c"
     async with (
         checkin_running(schema, endpoints) as (checkin_app, checkin),
-        start_notifications(VaultOver(checkin_app)) as notifications,
+        start_notifications(VaultOverAsgi(checkin_app)) as notifications,
     ):
         await seed(notifications, webhooks, max_per_day=1)
         to_her = Recipient(subject_id=await subject_of(checkin, PERSON))
@@ -186,7 +186,7 @@ async def test_a_consent_question_gets_its_tokens_at_send_time_and_none_is_store
     schema = f"{service_env['KINSHIP_DATABASE_SCHEMA']}_c"
     async with (
         checkin_running(schema, endpoints) as (checkin_app, checkin),
-        start_notifications(VaultOver(checkin_app)) as notifications,
+        start_notifications(VaultOverAsgi(checkin_app)) as notifications,
     ):
         await seed(notifications, webhooks, locale="de")
         base = "http://127.0.0.1:8002/v1/consents/consent-7"

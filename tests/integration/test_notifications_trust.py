@@ -18,7 +18,6 @@ from tests.integration.conftest import NotificationStarter
 from tests.kafka_reading import encode, publish, read_all
 from tests.notifications_support import (
     Notifications,
-    VaultOver,
     checkin_running,
     message,
     publish_requests,
@@ -26,6 +25,7 @@ from tests.notifications_support import (
     until,
 )
 from tests.receivers import WebhookReceiver
+from tests.vault_support import VaultOverAsgi
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +65,7 @@ async def test_a_message_to_a_subject_is_resolved_by_the_vault_and_never_stored_
     schema = f"{service_env['KINSHIP_DATABASE_SCHEMA']}_c"
     async with (
         checkin_running(schema, endpoints) as (checkin_app, checkin),
-        start_notifications(VaultOver(checkin_app)) as notifications,
+        start_notifications(VaultOverAsgi(checkin_app)) as notifications,
     ):
         await seed(notifications, webhooks)
         subject = await subject_of(checkin, ANN)
@@ -166,7 +166,7 @@ async def test_after_erasure_nothing_about_the_person_is_left_and_others_stay(
     schema = f"{service_env['KINSHIP_DATABASE_SCHEMA']}_c"
     async with (
         checkin_running(schema, endpoints) as (checkin_app, checkin),
-        start_notifications(VaultOver(checkin_app)) as notifications,
+        start_notifications(VaultOverAsgi(checkin_app)) as notifications,
     ):
         servers = notifications.endpoints.bootstrap_servers
         requests_topic = notifications.topic("notifications.requests")

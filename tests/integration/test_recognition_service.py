@@ -21,7 +21,8 @@ from tests.escalation_support import AUTH, SUBJECTS, encode_person, recorded
 from tests.kafka_reading import encode, publish, read_all
 from tests.notifications_support import kudos
 from tests.recognition_support import RunningRecognition as Recognition
-from tests.recognition_support import VaultOverAsgi, consumed_to_end
+from tests.recognition_support import consumed_to_end
+from tests.vault_support import VaultOverAsgi
 
 pytestmark = pytest.mark.integration
 
