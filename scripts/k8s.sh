@@ -364,16 +364,24 @@ wait_for() {
   done
 }
 
+# The token goes to curl from a file (never on a command line, where ps shows it).
 api() {
-  curl -fsS --max-time 10 --cacert "$STATE/pki/apiserver.crt" \
-    -H "Authorization: Bearer $(cat "$STATE/token")" "$@"
+  curl -fsS --max-time 10 --cacert "$STATE/pki/apiserver.crt" -H @"$STATE/auth-header" "$@"
+}
+
+etcd_health() {
+  curl -fsS --max-time 2 --cacert "$STATE/pki/etcd-ca.crt" --cert "$STATE/pki/etcd-client.crt" \
+    --key "$STATE/pki/etcd-client.key" "https://127.0.0.1:$ETCD_CLIENT_PORT/health"
 }
 
 # The API server's certificate for 127.0.0.1 (its own CA in the kubeconfig), the service-
-# account signing key pair and the admin token: made with openssl once per state dir.
+# account signing key pair, the admin token (system:masters; RBAC, no anonymous access) and
+# etcd's CA, server and client certificates (etcd answers only the API server's client
+# certificate): made with openssl once per state dir, readable by their owner only.
 make_pki() {
   local pki=$STATE/pki
-  if [ -f "$pki/apiserver.crt" ] && [ -f "$pki/sa.key" ] && [ -f "$pki/tokens.csv" ]; then
+  if [ -f "$pki/apiserver.crt" ] && [ -f "$pki/sa.key" ] && [ -f "$pki/tokens.csv" ] \
+    && [ -f "$pki/etcd-client.crt" ] && [ -f "$STATE/auth-header" ]; then
     return
   fi
   rm -rf "$pki"
@@ -388,6 +396,18 @@ make_pki() {
     openssl rand -hex 32 > "$STATE/token"
     printf '%s,kinship-test-admin,kinship-test-admin,system:masters\n' "$(cat "$STATE/token")" \
       > "$pki/tokens.csv"
+    printf 'Authorization: Bearer %s\n' "$(cat "$STATE/token")" > "$STATE/auth-header"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=kinship-test-etcd-ca \
+      -keyout "$pki/etcd-ca.key" -out "$pki/etcd-ca.crt" 2> /dev/null
+    local name
+    for name in etcd-server etcd-client; do
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=kinship-test-$name" \
+        -keyout "$pki/$name.key" -out "$pki/$name.csr" 2> /dev/null
+      openssl x509 -req -in "$pki/$name.csr" -CA "$pki/etcd-ca.crt" -CAkey "$pki/etcd-ca.key" \
+        -CAcreateserial -days 3650 -out "$pki/$name.crt" \
+        -extfile <(printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n') \
+        2> /dev/null
+    done
   )
 }
 
@@ -464,20 +484,27 @@ start() {
   done
   make_pki
   rm -rf "$STATE/etcd-data"
+  local pki=$STATE/pki
   launch etcd "$ETCD" --name kinship-test --data-dir "$STATE/etcd-data" \
-    --listen-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
-    --advertise-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
-    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
-    --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
-    --initial-cluster "kinship-test=http://127.0.0.1:$ETCD_PEER_PORT" \
+    --listen-client-urls "https://127.0.0.1:$ETCD_CLIENT_PORT" \
+    --advertise-client-urls "https://127.0.0.1:$ETCD_CLIENT_PORT" \
+    --listen-peer-urls "https://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-advertise-peer-urls "https://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "kinship-test=https://127.0.0.1:$ETCD_PEER_PORT" \
+    --cert-file "$pki/etcd-server.crt" --key-file "$pki/etcd-server.key" \
+    --client-cert-auth --trusted-ca-file "$pki/etcd-ca.crt" \
+    --peer-cert-file "$pki/etcd-server.crt" --peer-key-file "$pki/etcd-server.key" \
+    --peer-client-cert-auth --peer-trusted-ca-file "$pki/etcd-ca.crt" \
     --unsafe-no-fsync
-  wait_for "etcd's /health" etcd curl -fsS --max-time 2 "http://127.0.0.1:$ETCD_CLIENT_PORT/health"
+  wait_for "etcd's /health" etcd etcd_health
   # shellcheck disable=SC2086 # KINSHIP_K8S_APISERVER_FLAGS: words
   launch kube-apiserver "$APISERVER" \
-    --etcd-servers "http://127.0.0.1:$ETCD_CLIENT_PORT" \
+    --etcd-servers "https://127.0.0.1:$ETCD_CLIENT_PORT" --etcd-cafile "$pki/etcd-ca.crt" \
+    --etcd-certfile "$pki/etcd-client.crt" --etcd-keyfile "$pki/etcd-client.key" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$APISERVER_PORT" \
     --tls-cert-file "$STATE/pki/apiserver.crt" --tls-private-key-file "$STATE/pki/apiserver.key" \
-    --token-auth-file "$STATE/pki/tokens.csv" --authorization-mode AlwaysAllow \
+    --token-auth-file "$STATE/pki/tokens.csv" --anonymous-auth=false \
+    --authorization-mode RBAC \
     --service-account-key-file "$STATE/pki/sa.pub" \
     --service-account-signing-key-file "$STATE/pki/sa.key" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
@@ -486,8 +513,8 @@ start() {
   wait_for "the API server's /readyz" kube-apiserver api "$SERVER/readyz"
   write_kubeconfig
   # serviceaccount and namespace: namespaces get their default ServiceAccount and are emptied
-  # when deleted; root-ca-cert-publisher: each namespace's kube-root-ca.crt ConfigMap (the
-  # chart looks for it to tell a real install from an offline render).
+  # when deleted; root-ca-cert-publisher: each namespace's kube-root-ca.crt ConfigMap, as a
+  # real cluster has.
   launch kube-controller-manager "$CONTROLLER_MANAGER" --kubeconfig "$KUBECONFIG_FILE" \
     --controllers serviceaccount,namespace,root-ca-cert-publisher \
     --root-ca-file "$STATE/pki/apiserver.crt" \

@@ -121,8 +121,7 @@ class Kube:
 
     def create_namespace(self, name: str) -> None:
         """A namespace, once its controllers have given it what every namespace of a real
-        cluster has: the default ServiceAccount and the kube-root-ca.crt ConfigMap (the
-        chart looks for it to tell a cluster from an offline render)."""
+        cluster has: the default ServiceAccount and the kube-root-ca.crt ConfigMap."""
         self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
         deadline = time.monotonic() + 30
         wanted = (

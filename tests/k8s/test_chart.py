@@ -137,7 +137,7 @@ def test_an_install_without_the_required_settings_fails_naming_them(
 ) -> None:
     ns = namespace("missing")
     before = baseline(kube, ns)
-    # The chart's lookup sees a cluster (kube-root-ca.crt) and refuses to install.
+    # Without its required secrets the chart refuses to render, so nothing is installed.
     result = helm.run("install", RELEASE, str(CHART), "-n", ns, "--no-hooks")
     assert result.returncode != 0
     assert "Kinship cannot start without:" in result.stderr

@@ -4,17 +4,21 @@ built-in kinds' validation, and a values mistake only the server catches. Each c
 from an object the chart renders and breaks one thing; the refusal's message is asserted and
 nothing is stored."""
 
+import contextlib
 import copy
+import ssl
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.k8s.cluster import (
     CHART,
     KUBERNETES_VERSION,
     REPO,
+    STATE_DIR,
     TOOLS_DIR,
     ApiError,
     Helm,
@@ -175,3 +179,26 @@ def test_an_unknown_field_is_refused_strictly_or_pruned_and_the_install_check_se
         AssertionError, match=r"KafkaTopic escalation.cases.spec.retentionHours: dropped"
     ):
         stored_objects(kube, [topic])
+
+
+def test_nobody_without_the_admin_credentials_reaches_the_cluster(kube: Kube) -> None:
+    # The API server: no anonymous access (a machine shared with other users' sessions).
+    context = ssl.create_default_context(cafile=str(STATE_DIR / "pki" / "apiserver.crt"))
+    with httpx.Client(base_url=kube.server, verify=context, timeout=10) as anonymous:
+        assert anonymous.get("/api/v1/namespaces").status_code == 401
+    # etcd: TLS, and only a client certificate from its own CA is answered.
+    etcd_ca = ssl.create_default_context(cafile=str(STATE_DIR / "pki" / "etcd-ca.crt"))
+    with httpx.Client(verify=etcd_ca, timeout=10) as stranger, pytest.raises(httpx.HTTPError):
+        stranger.get("https://127.0.0.1:32379/v2/keys")
+    # The admin token is on no process's command line.
+    token = (STATE_DIR / "token").read_text().strip()
+    assert not [line for line in _command_lines() if token in line]
+
+
+def _command_lines() -> list[str]:
+    lines = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                lines.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+    return lines
