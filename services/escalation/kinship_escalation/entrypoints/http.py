@@ -311,7 +311,7 @@ class NoteBody(BaseModel):
 
 
 class NoteView(BaseModel):
-    """A private note, for the case's responder and coordinators."""
+    """A private note, for the case's responders only (whoever holds it, or took it before)."""
 
     note_id: str
     kind: NoteKind
