@@ -658,8 +658,11 @@ async def baseline_rate(bootstrap: str, count: int, people: int) -> float:
             await admin.close()
 
 
-def start_profiler(platform: Platform, service: str, out: Path, seconds: int) -> Any:
-    """``py-spy record`` on the service's first replica (if py-spy is installed)."""
+def start_profiler(
+    platform: Platform, service: str, out: Path, seconds: int, *, idle: bool = False
+) -> Any:
+    """``py-spy record`` on the service's first replica (if py-spy is installed); with
+    ``idle``, waiting stacks are sampled too (where the wall time goes)."""
     spy = shutil.which("py-spy") or str(Path.home() / ".local" / "bin" / "py-spy")
     if not Path(spy).exists():
         print("py-spy not found (uv tool install py-spy): no profile", file=sys.stderr)
@@ -679,6 +682,7 @@ def start_profiler(platform: Platform, service: str, out: Path, seconds: int) ->
             "-r",
             "50",
             *(["-f", "raw"] if out.suffix == ".txt" else []),
+            *(["--idle"] if idle else []),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -714,7 +718,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 profilers = {}
                 for service in args.profile or ():
                     out = logs / f"profile-{service}-{number}.txt"
-                    spy = start_profiler(platform, service, out, args.profile_seconds)
+                    spy = start_profiler(
+                        platform, service, out, args.profile_seconds, idle=args.profile_idle
+                    )
                     if spy is not None:
                         profilers[str(out)] = spy
                 figures = await pipeline_run(stack, platform, groups, args, watch)
@@ -792,6 +798,9 @@ def main() -> None:
         "--profile", action="append", choices=sorted(SERVICES), help="py-spy a service (repeat)"
     )
     parser.add_argument("--profile-seconds", type=int, default=20)
+    parser.add_argument(
+        "--profile-idle", action="store_true", help="sample waiting stacks too (py-spy --idle)"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     figures = asyncio.run(run(args))
