@@ -2,6 +2,7 @@
 weeks only, nothing one more fact or a subtraction gives away (issue 11)."""
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -25,11 +26,11 @@ NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # a Wednesday of ISO week 48
 LAST_MONDAY = datetime(2026, 11, 16, tzinfo=UTC)  # the latest closed week (W47)
 
 
-def fact(kind: FactKind, subject: str, at: datetime, **more: object) -> Fact:
-    return Fact(kind, subject, at, **more)  # type: ignore[arg-type]
+def fact(kind: FactKind, subject: str, at: datetime, **more: Any) -> Fact:
+    return Fact(kind, subject, at, **more)
 
 
-def week_of(measures: ProgrammeMeasures, monday: datetime) -> dict[str, object]:
+def week_of(measures: ProgrammeMeasures, monday: datetime) -> dict[str, Any]:
     (week,) = [w for w in measures.weeks if w.week == monday.date()]
     return week.model_dump()
 
@@ -199,11 +200,7 @@ def test_a_withheld_cell_cannot_be_recovered_from_the_released_ones(
     figure is the same: none depends on it, so no sum or difference of them gives it."""
     kind, label = cell
     probe = Fact(kind, "x", week, label=label)
-    others = [
-        f
-        for f in history
-        if not (f.cell == probe.cell and _monday(f) == week)
-    ]
+    others = [f for f in history if not (f.cell == probe.cell and _monday(f) == week)]
     one = data.draw(_cell_facts(kind, label, week, K_MIN - 1))
     two = data.draw(_cell_facts(kind, label, week, K_MIN - 1))
     first = programme_measures(others + one, NOW, weeks=4)
@@ -251,7 +248,7 @@ def test_no_figure_adds_up_others() -> None:
         "outcomes",
         "feedback",
     }
-    assert set(week["outcomes"]) == {outcome.value for outcome in CaseOutcome}  # type: ignore[arg-type]
-    assert week["outcomes"]["supported"] == 5  # type: ignore[index]
-    assert week["outcomes"]["declined"] == WITHHELD  # type: ignore[index]
+    assert set(week["outcomes"]) == {outcome.value for outcome in CaseOutcome}
+    assert week["outcomes"]["supported"] == 5
+    assert week["outcomes"]["declined"] == WITHHELD
     assert date.fromisoformat(str(week["week"])) == LAST_MONDAY.date()

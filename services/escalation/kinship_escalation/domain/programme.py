@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,8 +47,8 @@ CLOSING_GRACE = timedelta(hours=1)
 """How long after its end a week is published: a fact stamped just before the end may be
 committed just after it."""
 
-WITHHELD = "withheld"
 Withheld = Literal["withheld"]
+WITHHELD: Final[Withheld] = "withheld"
 
 SIDES = ("person", "responder")
 """Who gives feedback: the person supported, the responder."""
