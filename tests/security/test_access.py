@@ -84,8 +84,12 @@ async def test_no_api_key_reads_or_acts_on_a_case_even_naming_a_responder(
     assert audit == audit_before  # no record, let alone one naming the responder
     assert not [actor for _action, actor in audit if actor.startswith("system:")]
     # The BI tool reads the programme's measures (closed weeks, k >= 5), never a case.
-    measures = await stack.call("GET", "recognition", "/v1/reports/programme", stack.key("bi-tool"))
-    assert measures.status_code == 200, measures.text
+    for service, path in (
+        ("recognition", "/v1/reports/programme"),
+        ("escalation", "/v1/metrics/programme"),
+    ):
+        measures = await stack.call("GET", service, path, stack.key("bi-tool"))
+        assert measures.status_code == 200, (service, measures.text)
 
 
 async def test_no_api_key_reads_or_changes_anyones_notification_preferences(
@@ -144,6 +148,7 @@ async def test_a_roles_claim_in_a_token_grants_nothing(stack: Stack, pat_case: s
         ("checkin", "GET", f"/v1/teams/{stack.people.team}/trends", None),
         ("checkin", "GET", "/v1/erasures", None),
         ("recognition", "GET", "/v1/reports/programme", None),
+        ("escalation", "GET", "/v1/metrics/programme", None),
         ("notifications", "GET", f"/v1/preferences/{stack.people.pat.id}", None),
         ("notifications", "GET", "/v1/deliveries/anything", None),
     ]

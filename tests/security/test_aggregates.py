@@ -1,9 +1,9 @@
 """Aggregates that cannot be subtracted (issue 11, "Why" 6): a team's trend read before and
 after one more check-in (in the open week, or dated back into a closed one) is the same; no
 window of weeks gives away a hidden week; the organisation's pulse minus the visible teams
-never isolates a small team; the programme's measures read before and after one more case
-and its feedback are the same (no service serves a live aggregate); and only a team's
-manager and coordinators read its trend.
+never isolates a small team; the programme's measures (recognition's and escalation's) read
+before and after one more case and its feedback are the same (no service serves a live
+aggregate); and only a team's manager and coordinators read its trend.
 
 The team has six members and a manager (``People.team``). Its history is made over HTTP as
 the members would: six people checked in three weeks ago and two weeks ago, two last week
@@ -201,15 +201,23 @@ async def test_one_more_pulse_answer_changes_no_report(stack: Stack) -> None:
     assert await report(stack) == before
 
 
+async def measures(stack: Stack, reader: dict[str, str]) -> dict[str, Any]:
+    """Escalation's programme measures (12 closed weeks) as ``reader`` reads them."""
+    answer = await stack.call("GET", "escalation", "/v1/metrics/programme", reader)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["cache-control"] == "no-store"
+    body: dict[str, Any] = answer.json()
+    assert len(body["weeks"]) == 12
+    return body
+
+
 async def test_one_more_feedback_changes_no_programme_measure(stack: Stack) -> None:
     """The programme's measures (time to acknowledge and to first contact, outcomes,
-    satisfaction) come from recognition's report only: escalation once served all-time
+    satisfaction), recognition's report and escalation's closed-week measures alike, are the
+    same before and after one more case and its feedback: escalation once served all-time
     running totals, where one more feedback gave that person's score by subtraction
     (``n * mean_after - (n - 1) * mean_before``) and one more resolved case its outcome."""
     coordinator = stack.bearer(stack.people.coordinator.id)
-    for credential in (stack.key("bi-tool"), coordinator):
-        live = await stack.call("GET", "escalation", "/v1/metrics/programme", credential)
-        assert live.status_code == 404, live.text
     # Someone new, known everywhere before the first reading (rates divide by the members).
     person = Person(f"fb-{stack.people.suffix}", "Fen Back", "team-f")
     await stack.publish("directory.people", [person.record()])
@@ -232,6 +240,9 @@ async def test_one_more_feedback_changes_no_programme_measure(stack: Stack) -> N
         given,
     )
     before = await report(stack)
+    escalation_before = [
+        await measures(stack, reader) for reader in (stack.key("bi-tool"), coordinator)
+    ]
     (shown,) = [w for w in before["weeks"] if w["week"] == week.isoformat()]
     assert shown["satisfaction"]["person"]["responses"] >= K, shown  # a target to move
 
@@ -262,6 +273,6 @@ async def test_one_more_feedback_changes_no_programme_measure(stack: Stack) -> N
     )
     assert await report(stack) == before
     assert await report(stack, reader=coordinator) == before
-    for credential in (stack.key("bi-tool"), coordinator):
-        live = await stack.call("GET", "escalation", "/v1/metrics/programme", credential)
-        assert live.status_code == 404, live.text
+    # Escalation's own measures (closed weeks, each cell k >= 5 or withheld) move neither.
+    after = [await measures(stack, reader) for reader in (stack.key("bi-tool"), coordinator)]
+    assert after == escalation_before

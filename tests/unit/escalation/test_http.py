@@ -218,10 +218,9 @@ def test_every_route_states_one_policy_and_only_the_link_is_public(app: FastAPI)
     assert table["POST /v1/cases/{case_id}/resolve"] == [workers]
     assert table["GET /v1/cases"] == [workers]
     assert table["PUT /v1/rotations/{name}"] == ["people who are coordinator"]
-    assert not [route for route in table if "/v1/metrics/" in route], (
-        "a live aggregate can be read before and after one more case: the programme's "
-        "measures are recognition's closed-week report"
-    )
+    assert table["GET /v1/metrics/programme"] == [
+        "systems with reports:read; people who are coordinator"
+    ]
     assert table["POST /v1/cases/{case_id}/feedback"] == ["any signed-in person"]
     assert table["POST /v1/email/inbound"] == ["systems with email:inbound"]
 
@@ -229,7 +228,7 @@ def test_every_route_states_one_policy_and_only_the_link_is_public(app: FastAPI)
 async def test_every_route_but_the_link_needs_credentials(
     client: httpx.AsyncClient, case_id: str
 ) -> None:
-    routes = [*CASE_ROUTES, *COORDINATOR_ROUTES]
+    routes = [*CASE_ROUTES, *COORDINATOR_ROUTES, ("GET", "/v1/metrics/programme", None)]
     routes.append(("POST", "/v1/cases/{case}/feedback", {"score": 3, "given_by": "person"}))
     for method, path, body in routes:
         response = await client.request(method, path.format(case=case_id), json=body)
@@ -499,15 +498,13 @@ async def test_the_assigned_responder_of_an_acknowledged_case_gets_a_reveal_gran
     assert (event["kind"], event["consent"]) == ("revealed", "self_referral")
 
 
-async def test_rotations_and_policies_are_for_coordinators_and_no_live_metrics_are_served(
+async def test_rotations_and_policies_are_for_coordinators(
     client: httpx.AsyncClient, service: FakeEscalationUnitOfWork
 ) -> None:
     for method, path, body in COORDINATOR_ROUTES:
         for refused in (RESP_A, REPORTS, SURVEY):
             response = await client.request(method, path, json=body, headers=refused)
             assert response.status_code == 403, (path, refused)
-    for caller in (COORD, REPORTS):
-        assert (await client.get("/v1/metrics/programme", headers=caller)).status_code == 404
 
     rotation = COORDINATOR_ROUTES[0][2]
     mismatch = await client.put("/v1/rotations/day", json=rotation, headers=COORD)
@@ -526,6 +523,59 @@ async def test_rotations_and_policies_are_for_coordinators_and_no_live_metrics_a
     assert saved.json()["steps"][0]["targets"] == [{"kind": "schedule", "schedule": "night"}]
     in_force = await client.get("/v1/policies/default", headers=COORD)
     assert in_force.json() == saved.json()
+
+
+async def _programme(client: httpx.AsyncClient, **params: str) -> dict[str, Any]:
+    answer = await client.get("/v1/metrics/programme", params=params, headers=REPORTS)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["cache-control"] == "no-store"
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+async def test_programme_measures_are_closed_weeks_for_coordinators_and_report_keys(
+    client: httpx.AsyncClient,
+    service: FakeEscalationUnitOfWork,
+    ctx: EscalationContext,
+    clock: Clock,
+) -> None:
+    """Cases opened this week show in no figure until the week has ended; then the week's
+    cells rest on five people or read "withheld", and one more case changes nothing."""
+    for refused in (RESP_A, SURVEY, WORKER, CLAIMING):
+        answer = await client.get("/v1/metrics/programme", headers=refused)
+        assert answer.status_code == 403, refused
+    for weeks in ("0", "53", "x"):
+        answer = await client.get("/v1/metrics/programme?weeks=" + weeks, headers=COORD)
+        assert answer.status_code == 422, weeks
+    async with service:
+        for n in range(5):
+            await handle_checkins([checkin(f"c-{n}", f"m-{n}", wants_contact=True)], service, ctx)
+    assert len(service.tables.cases) == 5
+    this_week = await _programme(client, weeks="2")
+    assert [w["iso_week"] for w in this_week["weeks"]] == ["2026-W46", "2026-W47"]
+    assert {w["cases_opened"] for w in this_week["weeks"]} == {"withheld"}
+
+    clock.advance(days=7)
+    closed = await _programme(client)
+    assert len(closed["weeks"]) == 12 and closed["k"] == 5
+    (week,) = [w for w in closed["weeks"] if w["iso_week"] == "2026-W48"]
+    assert week["cases_opened"] == 5
+    assert week["acknowledged"] == "withheld"
+    assert week["outcomes"]["supported"] == "withheld"
+    assert week["feedback"] == {"person": "withheld", "responder": "withheld"}
+    coordinator = await client.get("/v1/metrics/programme", headers=COORD)
+    assert coordinator.json() == closed
+
+    (case_id, *_) = service.tables.cases
+    responder = service.tables.cases[case_id].case.responder_id
+    assert responder is not None
+    for action in ("acknowledge", "contact"):
+        done = await client.post(f"/v1/cases/{case_id}/{action}", headers=bearer(responder))
+        assert done.is_success, done.text
+    async with service:
+        await handle_checkins([checkin("c-5", "m-5", wants_contact=True)], service, ctx)
+    assert await _programme(client) == closed
+    assert "m-0" not in str(closed) and subject("m-0") not in str(closed)
 
 
 async def test_the_specs_default_policy_is_in_force_until_one_is_stored(

@@ -40,6 +40,7 @@ from kinship_escalation.domain.policies import (
     ResponderLoad,
     StaffMember,
 )
+from kinship_escalation.domain.programme import Fact, FactKind
 from kinship_escalation.domain.schedules.model import Schedule
 from kinship_escalation.domain.sealing import SubjectKey
 from kinship_escalation.domain.timers import Timer
@@ -102,6 +103,7 @@ class Tables:
     cases: dict[str, StoredCase] = field(default_factory=dict)
     audit: list[AuditRecord] = field(default_factory=list)
     feedback: dict[tuple[str, str], int] = field(default_factory=dict)
+    feedback_at: dict[tuple[str, str], datetime] = field(default_factory=dict)
     alerts: dict[str, SentAlert] = field(default_factory=dict)
     timers: dict[str, ArmedTimer] = field(default_factory=dict)
     people: dict[str, Person] = field(default_factory=dict)
@@ -264,7 +266,37 @@ class FakeCases(_Part):
         if (case_id, given_by) in self.tables.feedback:
             return False
         self.tables.feedback[(case_id, given_by)] = score
+        self.tables.feedback_at[(case_id, given_by)] = at
         return True
+
+    async def programme_facts(self, start: datetime, end: datetime) -> list[Fact]:
+        """As the adapter's query: the first acknowledgement and contact per case (from the
+        audit trail), each resolution, each feedback, at the time each was recorded."""
+        cases = {case_id: stored.case for case_id, stored in self.tables.cases.items()}
+        facts = [Fact(FactKind.OPENED, case.subject_id, case.opened_at) for case in cases.values()]
+        first: dict[tuple[str, str], AuditRecord] = {}
+        for record in self.tables.audit:
+            if len(record.case_ids) != 1 or record.case_ids[0] not in cases:
+                continue
+            case = cases[record.case_ids[0]]
+            if record.action in ("acknowledged", "contacted"):
+                first.setdefault((case.id, record.action), record)
+            elif record.action == "resolved" and record.outcome and record.at:
+                facts.append(
+                    Fact(FactKind.RESOLVED, case.subject_id, record.at, None, record.outcome)
+                )
+        for (case_id, action), record in first.items():
+            case = cases[case_id]
+            done = record.at if action == "acknowledged" else case.contacted_at
+            if record.at is not None and done is not None:
+                seconds = (done - case.opened_at).total_seconds()
+                facts.append(Fact(FactKind(action), case.subject_id, record.at, seconds))
+        for (case_id, given_by), score in self.tables.feedback.items():
+            at = self.tables.feedback_at[case_id, given_by]
+            facts.append(
+                Fact(FactKind.FEEDBACK, cases[case_id].subject_id, at, None, given_by, score)
+            )
+        return [fact for fact in facts if start <= fact.recorded_at < end]
 
 
 class FakeAlerts(_Part):
@@ -726,6 +758,7 @@ class FakeErasure(_Part):
         feedback = [k for k in t.feedback if k[0] in case_ids]
         for given in feedback:
             del t.feedback[given]
+            t.feedback_at.pop(given, None)
         scrubbed = [i for i, r in enumerate(t.audit) if subjects & set(r.subject_ids)]
         for i in scrubbed:
             record = t.audit[i]

@@ -47,6 +47,7 @@ from kinship_escalation.domain.policies import (
     ResponderLoad,
     StaffMember,
 )
+from kinship_escalation.domain.programme import Fact, FactKind
 from kinship_escalation.domain.schedules.model import Schedule
 from kinship_escalation.domain.sealing import SubjectKey
 from kinship_escalation.domain.timers import Timer, TimerKind
@@ -274,6 +275,27 @@ _SAVE_CASE = (
     " policy = $19::text::jsonb, rules_version = $20"
 )
 
+_PROGRAMME_FACTS = (
+    "SELECT 'opened' AS kind, subject_id AS subject, opened_at AS at, NULL::float AS seconds,"
+    " NULL::text AS label, NULL::int AS score FROM cases WHERE opened_at >= $1 AND opened_at < $2"
+    " UNION ALL"
+    " SELECT a.action, c.subject_id, a.at, extract(epoch FROM CASE a.action"
+    "  WHEN 'acknowledged' THEN a.at ELSE c.contacted_at END - c.opened_at)::float, NULL, NULL"
+    " FROM (SELECT DISTINCT ON (case_id, action) case_id, action, at FROM case_audit"
+    "  WHERE action IN ('acknowledged', 'contacted') AND case_id IS NOT NULL"
+    "  ORDER BY case_id, action, seq) a"
+    " JOIN cases c ON c.id = a.case_id WHERE a.at >= $1 AND a.at < $2"
+    " UNION ALL"
+    " SELECT 'resolved', c.subject_id, a.at, NULL, a.outcome, NULL"
+    " FROM case_audit a JOIN cases c ON c.id = a.case_id"
+    " WHERE a.action = 'resolved' AND a.outcome IS NOT NULL AND a.at >= $1 AND a.at < $2"
+    " UNION ALL"
+    " SELECT 'feedback', c.subject_id, f.at, NULL, f.given_by, f.score::int"
+    " FROM feedback f JOIN cases c ON c.id = f.case_id WHERE f.at >= $1 AND f.at < $2"
+)
+"""Programme facts recorded in a window (``domain.programme``): the first acknowledgement
+and contact per case are taken before the window filter, so a later one never counts."""
+
 
 def _case(row: asyncpg.Record) -> StoredCase:
     case = Case(
@@ -378,8 +400,9 @@ class PostgresCases(_Statements):
     async def audit(self, record: AuditRecord) -> None:
         """Append to the audit trail (``case_id`` too when it is about one case)."""
         await self.conn.execute(
-            "INSERT INTO case_audit (case_id, case_ids, subject_ids, action, actor, sequence, at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, now()))",
+            "INSERT INTO case_audit"
+            " (case_id, case_ids, subject_ids, action, actor, sequence, at, outcome)"
+            " VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, now()), $8)",
             record.case_ids[0] if len(record.case_ids) == 1 else None,
             list(record.case_ids),
             list(record.subject_ids),
@@ -387,6 +410,7 @@ class PostgresCases(_Statements):
             record.actor,
             record.sequence,
             record.at,
+            record.outcome,
         )
 
     async def audit_log(self, query: AuditFilter, limit: int) -> list[AuditEntry]:
@@ -419,6 +443,23 @@ class PostgresCases(_Statements):
             at,
         )
         return value is not None
+
+    async def programme_facts(self, start: datetime, end: datetime) -> list[Fact]:
+        """The facts recorded from ``start`` up to ``end``, each at the time this service
+        recorded it: cases opened, the first acknowledgement and first contact of each case
+        (seconds from its opening), each resolution with its outcome, each feedback."""
+        rows = await self.conn.fetch(_PROGRAMME_FACTS, start, end)
+        return [
+            Fact(
+                FactKind(row["kind"]),
+                row["subject"],
+                row["at"],
+                row["seconds"],
+                row["label"],
+                row["score"],
+            )
+            for row in rows
+        ]
 
 
 # ---- alerts ---------------------------------------------------------------------------------

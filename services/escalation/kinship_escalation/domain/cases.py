@@ -317,6 +317,9 @@ class AuditRecord:
     sequence: int | None = None
     at: datetime | None = field(default=None, compare=False)
     """When (the database's time when None)."""
+    outcome: str | None = field(default=None, compare=False)
+    """A resolution's outcome (the programme's measures count each resolution in its week,
+    even when the case is reopened later)."""
 
     @classmethod
     def of(
@@ -327,8 +330,9 @@ class AuditRecord:
         sequence: int | None = None,
         at: datetime | None = None,
     ) -> "AuditRecord":
-        """An entry about one case."""
-        return cls(action, actor, (case.id,), (case.subject_id,), sequence, at)
+        """An entry about one case (a resolution: with its outcome)."""
+        outcome = case.outcome.value if action == "resolved" and case.outcome else None
+        return cls(action, actor, (case.id,), (case.subject_id,), sequence, at, outcome)
 
     @classmethod
     def listing(cls, cases: list[Case], actor: str) -> "AuditRecord":

@@ -3,12 +3,12 @@
 Every route states who may call it (``kinship_runtime.access``): cases are for people only
 (peer responders and coordinators, as the directory says; a calling system's key never
 reads or acts on a case), rotations and policies for coordinators, feedback for any
-signed-in person (row-level: the case's subject or its responder). The programme's measures
-are recognition's report (closed weeks, k >= 5, complementary suppression): this service
-publishes no live aggregate, which could be read before and after one more case or
-feedback. The acknowledgement links are the one public part: their token is their proof,
-and so are the consent links a person asked whether a peer may reach out follows
-(``/v1/consent/...``).
+signed-in person (row-level: the case's subject or its responder), programme measures for
+coordinators and keys with ``reports:read`` — by closed week only, each cell k >= 5 people
+or withheld, no totals (``domain.programme``): no live aggregate that could be read before
+and after one more case or feedback. The acknowledgement links are the one public part:
+their token is their proof, and so are the consent links a person asked whether a peer may
+reach out follows (``/v1/consent/...``).
 
 Each route enters a unit of work, calls one handler and wakes the outbox relay after the
 commit. Handler errors become HTTP answers in ``_answers``: no case → 404, not allowed →
@@ -51,6 +51,7 @@ from kinship_escalation.domain.casework import (
     ReopenReason,
 )
 from kinship_escalation.domain.policies import EscalationPolicy, OnCallRotation
+from kinship_escalation.domain.programme import DEFAULT_WEEKS, MAX_WEEKS, ProgrammeMeasures
 from kinship_escalation.domain.schedules.escalation import PolicyConflictError
 from kinship_escalation.domain.timers import CaseDeadlines
 from kinship_escalation.entrypoints.oncall_http import oncall_routes
@@ -62,6 +63,7 @@ from kinship_escalation.handlers import (
     configuration,
     feedback,
     outreach,
+    programme,
     reveal,
     view,
 )
@@ -71,6 +73,7 @@ from kinship_escalation.handlers.outreach import ConsentClosedError
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_escalation.handlers.subject_records import SubjectRecords, subject_data
 from kinship_runtime.access import Actor, allow
+from kinship_runtime.identity import Scope
 from kinship_runtime.outbox import OutboxRelay
 from kinship_runtime.vault import VaultUnavailableError
 
@@ -83,6 +86,13 @@ Relay = FromDishka[OutboxRelay]
 CaseWorkers = Annotated[Actor, Depends(allow(roles=[Role.PEER_RESPONDER, Role.COORDINATOR]))]
 """Peer responders and coordinators (row-level: their cases, or all for coordinators)."""
 Coordinators = Annotated[Actor, Depends(allow(roles=[Role.COORDINATOR]))]
+ProgrammeReaders = Annotated[
+    Actor, Depends(allow(scopes=[Scope.REPORTS_READ], roles=[Role.COORDINATOR]))
+]
+"""Coordinators, and calling systems with ``reports:read`` (closed-week aggregates only)."""
+Weeks = Annotated[
+    int, Query(ge=1, le=MAX_WEEKS, description="Closed weeks to report, newest last.")
+]
 FeedbackGivers = Annotated[Actor, Depends(allow(everyone=True, rate_limited=True))]
 """Any signed-in person (row-level: the case's subject or its responder); never a key."""
 
@@ -880,6 +890,24 @@ def _policy_answers() -> Iterator[None]:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, error.errors) from error
     except PolicyConflictError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+
+
+@_routes.get("/v1/metrics/programme", response_model=ProgrammeMeasures, tags=["metrics"])
+async def programme_metrics(
+    _actor: ProgrammeReaders,
+    uow: Uow,
+    ctx: Context,
+    response: Response,
+    weeks: Weeks = DEFAULT_WEEKS,
+) -> ProgrammeMeasures:
+    """Programme measures by closed ISO week (UTC): cases opened, acknowledged, time to
+    acknowledge and to first contact, outcomes, feedback per side. Each cell rests on at
+    least five people or reads ``"withheld"``; the week in progress is never shown and no
+    total is given, so no reading can be subtracted from another (coordinators, and systems
+    with ``reports:read``)."""
+    response.headers.update(PRIVATE)
+    async with uow:
+        return await programme.programme_report(uow, weeks, ctx.clock())
 
 
 class AuditEntryView(BaseModel):

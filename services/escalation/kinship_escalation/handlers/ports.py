@@ -32,6 +32,7 @@ from kinship_escalation.domain.policies import (
     ResponderLoad,
     StaffMember,
 )
+from kinship_escalation.domain.programme import Fact
 from kinship_escalation.domain.schedules.model import Schedule
 from kinship_escalation.domain.sealing import SubjectKey
 from kinship_escalation.domain.timers import Timer
@@ -149,6 +150,11 @@ class Cases(Protocol):
 
     async def save_feedback(self, case_id: str, given_by: str, score: int, at: datetime) -> bool:
         """Store feedback once per case and giver; False when already given."""
+        ...
+
+    async def programme_facts(self, start: datetime, end: datetime) -> list[Fact]:
+        """Facts recorded from ``start`` up to ``end`` (``domain.programme``), each at the time
+        this service recorded it."""
         ...
 
 
