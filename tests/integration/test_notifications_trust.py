@@ -93,9 +93,16 @@ async def test_a_message_to_a_subject_is_resolved_by_the_vault_and_never_stored_
         (received,) = webhooks.accepted(ANN)
         assert "Helpline: 116 123" in json.loads(received.body)["text"]
         assert "Ansprechperson" in json.loads(received.body)["text"]  # her locale, read for it
-        (row,) = await notifications.rows(
-            "SELECT person_id, subject_id, status, request::text AS request FROM deliveries"
-        )
+
+        # The worker records the outcome in its own transaction once the channel has answered
+        # (no transaction is held while sending): the webhook arrives before that commits.
+        async def finished() -> list[Any]:
+            rows = await notifications.rows(
+                "SELECT person_id, subject_id, status, request::text AS request FROM deliveries"
+            )
+            return rows if rows and all(r["status"] != "pending" for r in rows) else []
+
+        (row,) = await until(finished)
         assert (row["person_id"], row["subject_id"], row["status"]) == (None, subject, "delivered")
         assert ANN not in row["request"]
         linked = await notifications.rows(
