@@ -69,6 +69,18 @@ async def _no_lifespan(_app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
+def routes_app(service: str, router: APIRouter) -> FastAPI:
+    """The app the runtime builds for a service, with only ``router`` (no lifespan, a broker
+    that never connects); the caller sets up its dependencies."""
+    return create_http_app(
+        title=f"{service} (unit)",
+        description="",
+        lifespan=_no_lifespan,
+        routers=[router],
+        broker=KafkaBroker("127.0.0.1:9"),
+    )
+
+
 @asynccontextmanager
 async def routes_client(
     service: str, router: APIRouter, *providers: Provider
@@ -76,13 +88,7 @@ async def routes_client(
     """A client of ``router`` in the app the runtime builds for a service (no lifespan, a
     broker that never connects), the dependencies coming from ``providers``."""
     container = make_async_container(*providers)
-    app = create_http_app(
-        title=f"{service} (unit)",
-        description="",
-        lifespan=_no_lifespan,
-        routers=[router],
-        broker=KafkaBroker("127.0.0.1:9"),
-    )
+    app = routes_app(service, router)
     setup_dishka(container, app)
     transport = httpx.ASGITransport(app=app)
     try:

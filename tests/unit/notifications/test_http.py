@@ -2,20 +2,14 @@
 checks, fakes behind them): each policy refuses the weakest credential that should be refused.
 """
 
-import json
-import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
-import jwt
 import pytest
 from dishka import Provider, Scope, make_async_container, provide
 from dishka.integrations.fastapi import setup_dishka
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
-from pydantic import SecretStr
 
 from kinship_contracts.directory import Channels, Role
 from kinship_notifications.domain.channels import ChannelKind, ContactMethod
@@ -25,30 +19,17 @@ from kinship_notifications.entrypoints.http import notifications_router
 from kinship_notifications.handlers.accept import accept_requests
 from kinship_notifications.handlers.ports import NotificationsUnitOfWork, SubjectLookup
 from kinship_runtime.access import PeopleDirectory, Person, RateLimits, policies
-from kinship_runtime.http import create_http_app
 from kinship_runtime.identity import (
-    ApiKeys,
     IdentityVerifier,
-    JwtRules,
-    JwtVerifier,
-    parse_api_keys,
 )
 from kinship_runtime.identity import Scope as KeyScope
-from tests.unit.fakes.http import FakePeople
+from tests.unit.fakes.http import FakePeople, bearer, identities
+from tests.unit.fakes.http import routes_app as shared_routes_app
 from tests.unit.fakes.notifications import NOW, FakeNotificationsUnitOfWork, FakeVault, request
 
-ISSUER = "http://127.0.0.1:9/idp"
-JWT_SECRET = "a-unit-test-secret-that-is-long-enough-for-hs256"
 EVERY_SCOPE = {"Authorization": "Bearer all-scopes-key"}
 
 HOUR = timedelta(hours=1)
-
-
-def bearer(person_id: str, **claims: object) -> dict[str, str]:
-    now = int(time.time())
-    body = {"sub": person_id, "aud": "kinship", "iss": ISSUER, "iat": now, "exp": now + 60}
-    token = jwt.encode(body | claims, JWT_SECRET, algorithm="HS256")
-    return {"Authorization": f"Bearer {token}"}
 
 
 PEOPLE = FakePeople(
@@ -83,14 +64,7 @@ class Fakes(Provider):
     @provide
     def identities(self) -> IdentityVerifier:
         every = [scope.value for scope in KeyScope]
-        keys = [{"name": "ops", "scopes": every, "key": "all-scopes-key"}]
-        return IdentityVerifier(
-            ApiKeys(parse_api_keys(json.dumps(keys))),
-            JwtVerifier(
-                JwtRules(issuer=ISSUER, audience="kinship", max_lifetime_seconds=600),
-                secret=SecretStr(JWT_SECRET),
-            ),
-        )
+        return identities([{"name": "ops", "scopes": every, "key": "all-scopes-key"}])
 
     @provide
     def people(self) -> PeopleDirectory:
@@ -101,19 +75,8 @@ class Fakes(Provider):
         return RateLimits.of("100/minute", "100/minute")
 
 
-@asynccontextmanager
-async def _no_lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    yield
-
-
 def routes_app() -> FastAPI:
-    return create_http_app(
-        title="notifications (unit)",
-        description="",
-        lifespan=_no_lifespan,
-        routers=[notifications_router()],
-        broker=KafkaBroker("127.0.0.1:9"),
-    )
+    return shared_routes_app("notifications", notifications_router())
 
 
 @pytest.fixture

@@ -1,21 +1,15 @@
 """The recognition HTTP API over the in-memory ports (the real routes, fakes behind them):
 each route's policy, with the weakest credential that should be refused refused."""
 
-import json
-import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import httpx
-import jwt
 import pytest
 from dishka import Provider, Scope, make_async_container, provide
 from dishka.integrations.fastapi import setup_dishka
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
-from pydantic import SecretStr
 
 from kinship_contracts.directory import Role
 from kinship_recognition.entrypoints.http import recognition_router
@@ -23,16 +17,12 @@ from kinship_recognition.handlers.awards import AwardTopics
 from kinship_recognition.handlers.ports import ChartRenderer, RecognitionUnitOfWork, SubjectLookup
 from kinship_recognition.settings import RecognitionSettings
 from kinship_runtime.access import PeopleDirectory, Person, RateLimits, policies
-from kinship_runtime.http import create_http_app
 from kinship_runtime.identity import (
-    ApiKeys,
     IdentityVerifier,
-    JwtRules,
-    JwtVerifier,
-    parse_api_keys,
 )
 from kinship_runtime.outbox import OutboxRelay
-from tests.unit.fakes.http import FakePeople
+from tests.unit.fakes.http import FakePeople, identities, routes_app
+from tests.unit.fakes.http import bearer as person_bearer
 from tests.unit.fakes.recognition import (
     FakeChartRenderer,
     FakeRecognitionUnitOfWork,
@@ -40,8 +30,6 @@ from tests.unit.fakes.recognition import (
 )
 from tests.unit.fakes.relay import FakeRelay
 
-ISSUER = "http://127.0.0.1:9/idp"
-JWT_SECRET = "unit-jwt-secret-0123456789abcdef0123456789"
 KEYS = [
     {"name": "kudos-bot", "scopes": ["kudos:submit"], "key": "kudos-key"},
     {"name": "survey", "scopes": ["pulse:submit"], "key": "survey-key"},
@@ -64,16 +52,7 @@ KUDOS_KEY, SURVEY_KEY, REPORTS_KEY, OTHER_KEY = (
 
 def bearer(person_id: str, *claimed_roles: str) -> dict[str, str]:
     """A person's token; ``claimed_roles`` are ignored by the service (the directory decides)."""
-    now = int(time.time())
-    claims = {
-        "sub": person_id,
-        "aud": "kinship",
-        "iss": ISSUER,
-        "iat": now,
-        "exp": now + 60,
-        "roles": list(claimed_roles),
-    }
-    return {"Authorization": f"Bearer {jwt.encode(claims, JWT_SECRET, 'HS256')}"}
+    return person_bearer(person_id, roles=list(claimed_roles))
 
 
 PEOPLE = FakePeople(
@@ -122,13 +101,7 @@ class Fakes(Provider):
 
     @provide
     def identities(self) -> IdentityVerifier:
-        return IdentityVerifier(
-            ApiKeys(parse_api_keys(json.dumps(KEYS))),
-            JwtVerifier(
-                JwtRules(issuer=ISSUER, audience="kinship", max_lifetime_seconds=600),
-                secret=SecretStr(JWT_SECRET),
-            ),
-        )
+        return identities(KEYS)
 
     @provide
     def people(self) -> PeopleDirectory:
@@ -145,11 +118,6 @@ class Fakes(Provider):
     @provide
     def topics(self) -> AwardTopics:
         return AwardTopics("awards", "requests", b"r" * 32)
-
-
-@asynccontextmanager
-async def _no_lifespan(_app: FastAPI) -> AsyncIterator[None]:
-    yield
 
 
 @pytest.fixture
@@ -173,13 +141,7 @@ def vault() -> FakeVault:
 
 
 def build_app() -> FastAPI:
-    return create_http_app(
-        title="recognition (unit)",
-        description="",
-        lifespan=_no_lifespan,
-        routers=[recognition_router()],
-        broker=KafkaBroker("127.0.0.1:9"),
-    )
+    return routes_app("recognition", recognition_router())
 
 
 @pytest.fixture
