@@ -107,14 +107,17 @@ def test_reveal_shows_the_person_once_and_keeps_nothing(console: Console) -> Non
     api.revealed = RevealedPerson(
         case_id=CASE,
         display_name="Ada Lovelace",
-        channels={"phone": "+44 20 7946 0000", "chat": "@ada"},
+        channels={"email": "ada@example.org", "slack_user_id": "U024BE7LH"},
         timezone="Europe/London",
         note="Rough week, please call after 6.",
     )
     answer = post(console, "reveal")
     assert answer.status_code == 200
     text = answer.text
-    assert "Ada Lovelace" in text and "+44 20 7946 0000" in text and "@ada" in text
+    assert "Ada Lovelace" in text
+    # The two channels a reveal gives, each under its name.
+    assert re.search(r"<dt>Email</dt><dd class=\"contact\">ada@example.org</dd>", text)
+    assert re.search(r"<dt>Slack user ID</dt><dd class=\"contact\">U024BE7LH</dd>", text)
     assert "Europe/London" in text and "there now" in text
     assert "Rough week, please call after 6." in text
     assert answer.headers["cache-control"] == "no-store"
