@@ -16,7 +16,9 @@ the vault's audit trail with the caller and the count, never the people) and ask
 most as many people as the vault answers per call (``LOOKUP_BATCH``, one for a lookup that
 must not create a subject id, ``SCREEN_BATCH``): larger sets are split. An unreachable or
 rate-limiting vault is a transient failure (``VaultUnavailableError`` is an ``OSError``):
-the caller's work is retried later.
+the caller's work is retried later. Path segments are percent-quoted; a 404 that is not
+the vault's own answer (a route that did not match) is a ``VaultRefusedError``, never taken
+for "erased" or "closed", so nothing is skipped silently.
 """
 
 from collections.abc import Sequence
@@ -41,6 +43,26 @@ class VaultUnavailableError(ConnectionError):
 class VaultRefusedError(RuntimeError):
     """The check-in service refused the call (a missing scope or bad input): a bug or a
     configuration error, not an outage."""
+
+
+class VaultNotFoundError(LookupError):
+    """The vault answered that what was asked about does not exist (its own 404)."""
+
+
+class VaultGoneError(LookupError):
+    """The vault no longer serves what was asked for (410: e.g. a closed erasure)."""
+
+
+CLOSED_ERASURE = "no open erasure with this id (complete, past its deadline, or unknown)"
+"""What a check-in service before 410 answered, with 404, for a closed erasure."""
+
+
+def segment(value: str) -> str:
+    """``value`` as one URL path segment: percent-quoted, and never ``.``/``..`` (which a
+    client or server would resolve against the path)."""
+    if value in {"", ".", ".."}:
+        raise VaultRefusedError(f"{value!r} cannot name a vault resource")
+    return quote(value, safe="")
 
 
 class VaultClient:
@@ -94,7 +116,7 @@ class VaultClient:
         found: list[str] = []
         for start in range(0, len(wanted), SCREEN_BATCH):
             body = {"person_ids": wanted[start : start + SCREEN_BATCH], "purpose": purpose}
-            answer = await self._post(f"/v1/subjects/{subject_id}/screen", body)
+            answer = await self._post(f"/v1/subjects/{segment(subject_id)}/screen", body)
             found += [str(person) for person in answer["conflicts"]]
         return found
 
@@ -102,21 +124,27 @@ class VaultClient:
         """The person to deliver ``request_id`` to, or None when the subject was erased."""
         try:
             answer = await self._post(
-                f"/v1/subjects/{subject_id}/delivery", {"request_id": request_id}
+                f"/v1/subjects/{segment(subject_id)}/delivery", {"request_id": request_id}
             )
-        except LookupError:
+        except VaultNotFoundError:
             return None
         return str(answer["person_id"])
 
     async def erasure_subjects(self, erasure_id: str) -> list[str] | None:
         """The subject ids erasure ``erasure_id`` concerns, or None once it is closed
-        (complete everywhere, past its deadline, or unknown)."""
+        (complete everywhere, past its deadline, or unknown: the vault answers 410). Any
+        other answer, a 404 from a route that did not match included, raises."""
         try:
-            answer = await self._request(
-                "GET", f"/v1/erasures/{quote(erasure_id, safe='')}/subjects"
-            )
-        except LookupError:
+            answer = await self._request("GET", f"/v1/erasures/{segment(erasure_id)}/subjects")
+        except VaultGoneError:
             return None
+        except VaultNotFoundError as error:
+            if error.args and error.args[0] == CLOSED_ERASURE:  # a check-in before 410
+                return None
+            raise VaultRefusedError(
+                "the check-in service has no route for this erasure's subjects "
+                "(an id it cannot route, or an older check-in service)"
+            ) from None
         return [str(subject) for subject in answer["subject_ids"]]
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -131,8 +159,18 @@ class VaultClient:
             raise VaultUnavailableError(
                 f"the check-in service is unreachable ({type(error).__name__})"
             ) from None
+        if response.status_code == 410:
+            raise VaultGoneError(_detail(response))
         if response.status_code == 404:
-            raise LookupError("unknown subject")
+            # The vault's own 404s carry their reason; a route that did not match says
+            # "Not Found". Only the former is an answer about the thing asked for.
+            detail = _detail(response)
+            if detail in {None, "Not Found"}:
+                raise VaultRefusedError(
+                    f"the check-in service has no route {path!r} (404): an id it cannot "
+                    "route, or a check-in service of another version"
+                )
+            raise VaultNotFoundError(detail)
         if response.status_code == 429 or response.status_code >= 500:
             raise VaultUnavailableError(f"the check-in service answered {response.status_code}")
         if response.status_code >= 400:
@@ -142,3 +180,12 @@ class VaultClient:
             )
         answer: dict[str, Any] = response.json()
         return answer
+
+
+def _detail(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return detail if isinstance(detail, str) else None

@@ -25,6 +25,7 @@ from kinship_runtime.access import PeopleDirectory, Person, RateLimits, policies
 from kinship_runtime.http import create_http_app
 from kinship_runtime.identity import IdentityVerifier
 from kinship_runtime.outbox import OutboxRelay
+from kinship_runtime.vault import VaultClient, VaultRefusedError
 from tests.kafka_reading import checkin
 from tests.unit.fakes.checkin import FakeCheckinUnitOfWork
 from tests.unit.fakes.http import FakePeople, _no_lifespan, bearer, identities, routes_client
@@ -441,5 +442,37 @@ async def test_only_a_key_with_subjects_erasure_reads_an_open_erasures_subjects(
             datetime.now(UTC),
         )
     gone = await client.get(path, headers=erasure_key)
-    assert gone.status_code == 404 and subject not in gone.text
+    assert gone.status_code == 410 and subject not in gone.text
     assert [a.detail["count"] for a in uow.audits if a.action == "erasure_subjects"] == [1, None]
+
+
+async def test_the_vault_client_reaches_an_erasure_whatever_its_id_and_never_skips_a_miss(
+    client: httpx.AsyncClient, uow: FakeCheckinUnitOfWork
+) -> None:
+    """Ids with URL-special characters are served (quoted); an id that is not one path
+    segment fails loudly instead of reading as "closed" (it is refused at ingestion)."""
+    await client.post("/v1/checkins", json=checkin("c-1", person="ann"), headers=AUTH)
+    subject = uow.vault["ann"]
+    odd = ["hr?2026", "hr#17", "hr%2F17", "hr%17", "a&b=c", "..x"]
+    async with uow:
+        await erase_people(
+            [
+                ErasureRequested(id=erasure_id, person_id="ann", requested_at=NOW, source="hr")
+                for erasure_id in [*odd, "hr/2026/17"]
+            ],
+            uow,
+            ErasureTopics("requested", "subjects", "receipts", "directory", "outreach"),
+            datetime.now(UTC),
+        )
+    vault = VaultClient("http://checkin", SecretStr("erasure-key"), transport=client._transport)
+    # The first erasure forgot ann's subject; the later ones of the same person found none.
+    assert [await vault.erasure_subjects(erasure_id) for erasure_id in odd] == [
+        [subject],
+        *[[] for _ in odd[1:]],
+    ]
+    with pytest.raises(VaultRefusedError):  # routed nowhere: never read as "closed"
+        await vault.erasure_subjects("hr/2026/17")
+    for unroutable in (".", ".."):
+        with pytest.raises(VaultRefusedError):
+            await vault.erasure_subjects(unroutable)
+    assert await vault.erasure_subjects("never-held") is None  # 410: closed or unknown

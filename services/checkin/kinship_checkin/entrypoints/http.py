@@ -488,15 +488,16 @@ async def erased_subjects(
     uow: FromDishka[CheckinUnitOfWork],
     vault: FromDishka[VaultLimits],
 ) -> ErasedSubjects:
-    """Kinship services only: the subject ids to forget, while the erasure is open (404
-    once every service's receipt is in, or after the deadline). Audited."""
+    """Kinship services only: the subject ids to forget, while the erasure is open (410
+    once every service's receipt is in, after the deadline, or for an id never held: a 404
+    means the route did not match). Audited."""
     response.headers.update(PRIVATE)
     await vault.limits.hit(actor, bucket="vault-erasure")
     async with uow:
         found = await subjects_of_erasure(erasure_id, actor.audit_name, uow, datetime.now(UTC))
     if found is None:
         raise HTTPException(
-            status.HTTP_404_NOT_FOUND,
+            status.HTTP_410_GONE,
             detail="no open erasure with this id (complete, past its deadline, or unknown)",
             headers=PRIVATE,
         )
