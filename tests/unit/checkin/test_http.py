@@ -476,3 +476,44 @@ async def test_the_vault_client_reaches_an_erasure_whatever_its_id_and_never_ski
         with pytest.raises(VaultRefusedError):
             await vault.erasure_subjects(unroutable)
     assert await vault.erasure_subjects("never-held") is None  # 410: closed or unknown
+
+
+class TightVault(Fakes):
+    """The check-in service with a vault budget of 3 per window per key and bucket."""
+
+    @provide
+    def vault_limits(self) -> VaultLimits:
+        return VaultLimits(RateLimits.of("100/minute", "3/minute"))
+
+
+async def test_own_lookups_and_deliveries_spend_budgets_of_their_own() -> None:
+    """A lookup on a person's behalf (create=false) never spends the budget of a service's
+    consumers (create=true), and deliveries are limited per key too, in their own bucket."""
+    uow = FakeCheckinUnitOfWork()
+    async with routes_client("checkin", checkin_router(), TightVault(uow, FakeRelay())) as http:
+        await http.post("/v1/checkins", json=checkin("c-1", person="ann"), headers=AUTH)
+        subject = uow.vault["ann"]
+
+        async def own() -> int:
+            body = {"person_ids": ["ann"], "create": False, "purpose": "my_data"}
+            answer = await http.post("/v1/subjects/lookup", json=body, headers=ESCALATION)
+            return answer.status_code
+
+        assert [await own() for _ in range(4)] == [200, 200, 200, 429]
+        consumers = await http.post(
+            "/v1/subjects/lookup",
+            json={"person_ids": ["ann", "bo", "cy"], "purpose": "signals"},
+            headers=ESCALATION,
+        )
+        assert consumers.status_code == 200
+
+        async def deliver() -> int:
+            answer = await http.post(
+                f"/v1/subjects/{subject}/delivery",
+                json={"request_id": "req-1"},
+                headers={"Authorization": "Bearer notify-key"},
+            )
+            return answer.status_code
+
+        assert [await deliver() for _ in range(4)] == [200, 200, 200, 429]
+    assert [a.action for a in uow.audits].count("resolve_for_delivery") == 3

@@ -243,3 +243,60 @@ def test_every_service_refuses_an_erasure_id_that_is_not_one_path_segment() -> N
     for subscriptions in every:
         parsers = [s.parse for s in subscriptions if s.topic.name == ERASURE_REQUESTED.name]
         assert parsers == [parse_erasure_requests]
+
+
+async def test_a_split_call_waits_out_a_429_and_resumes_where_it_was_refused() -> None:
+    """A batch larger than the window's budget completes: the parts already answered are
+    not asked again (no livelock); a 429 on the first part fails at once (transient)."""
+    asked: list[str] = []
+    refusals = {"p1000": 2}  # the second part is refused twice, then answered
+    waits: list[float] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        first = json.loads(request.content)["person_ids"][0]
+        asked.append(first)
+        if refusals.get(first, 0) > 0:
+            refusals[first] -= 1
+            return httpx.Response(429, headers={"Retry-After": "7"})
+        body = json.loads(request.content)
+        return httpx.Response(200, json={"subjects": {p: f"s-{p}" for p in body["person_ids"]}})
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    client = VaultClient(BASE, SecretStr("k"), transport=httpx.MockTransport(handle), sleep=sleep)
+    people = [f"p{n:04d}" for n in range(2500)]
+    found = await client.subjects(people)
+    assert len(found) == 2500
+    assert asked == ["p0000", "p1000", "p1000", "p1000", "p2000"]
+    assert waits == [7.0, 7.0]
+    refusals["p0000"] = 1
+    asked.clear()
+    with pytest.raises(VaultUnavailableError) as error:
+        await client.subjects(people[:10])
+    assert is_transient(error.value) and asked == ["p0000"]
+    await client.aclose()
+
+
+async def test_a_resumed_call_waits_at_most_its_bound_then_fails_transiently() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content)["person_ids"][0] == "p0000":
+            return httpx.Response(200, json={"conflicts": []})
+        return httpx.Response(429, headers={"Retry-After": "30"})
+
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    client = VaultClient(
+        BASE,
+        SecretStr("k"),
+        transport=httpx.MockTransport(handle),
+        sleep=sleep,
+        max_wait_seconds=50,
+    )
+    with pytest.raises(VaultUnavailableError):
+        await client.conflicts("s-1", [f"p{n:04d}" for n in range(600)])
+    assert waits == [30.0, 20.0]
+    await client.aclose()

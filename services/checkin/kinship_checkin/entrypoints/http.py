@@ -111,9 +111,12 @@ class TeamTrendResponse(BaseModel):
 
 @dataclass(frozen=True)
 class VaultLimits:
-    """Per calling key: how many person ids the vault's lookups and screens answer in a
-    window (``KINSHIP_VAULT_RATE_LIMIT_PER_KEY``; lookups and screens count apart, so that
-    a flood of lookups never holds back the screening of an alert)."""
+    """Per calling key: how many person ids the vault's lookups and screens answer, and how
+    many deliveries it resolves, in a window (``KINSHIP_VAULT_RATE_LIMIT_PER_KEY``, counted
+    in each check-in replica's memory). Buckets count apart: lookups for a service's
+    consumers, lookups of one person's own subject (``create=false``, asked on a person's
+    behalf), screens and deliveries, so that a flood of one never holds back another (the
+    screening of an alert above all)."""
 
     limits: RateLimits
 
@@ -343,7 +346,10 @@ async def lookup(
 ) -> Subjects:
     """Kinship services only: the subject ids of people they already know (one-way).
     Audited (caller, purpose, count), bounded per call and rate-limited per key."""
-    await vault.limits.hit(actor, bucket="vault-lookup", cost=len(set(body.person_ids)))
+    # A lookup that may not create (one person's own data, asked on that person's behalf)
+    # counts apart: people's requests can never spend the budget of a service's consumers.
+    bucket = "vault-lookup" if body.create else "vault-own-lookup"
+    await vault.limits.hit(actor, bucket=bucket, cost=len(set(body.person_ids)))
     try:
         async with uow:
             found = await lookup_subjects(
@@ -385,8 +391,11 @@ async def delivery_target(
     body: DeliveryResolution,
     actor: ResolveSubjects,
     uow: FromDishka[CheckinUnitOfWork],
+    vault: FromDishka[VaultLimits],
 ) -> DeliveryTarget:
-    """Kinship's notifications service only: whom to deliver one message to (audited)."""
+    """Kinship's notifications service only: whom to deliver one message to (audited,
+    rate-limited per key like lookups, in its own bucket)."""
+    await vault.limits.hit(actor, bucket="vault-delivery")
     async with uow:
         person = await resolve_for_delivery(subject_id, body.request_id, actor.audit_name, uow)
     if person is None:
