@@ -186,6 +186,11 @@ class RevealedPerson(BaseModel):
     channels: dict[str, str]
     timezone: str
     note: str | None
+    note_unreadable: bool = Field(
+        default=False,
+        description="The person allowed their note to be shown, but it cannot be opened "
+        "(its key was retired or it is damaged); the name and contacts are still shown.",
+    )
 
 
 class ErasedSubjects(BaseModel):
@@ -436,6 +441,7 @@ async def reveal_person(
         channels=contact.channels,
         timezone=contact.timezone,
         note=revealed.note,
+        note_unreadable=revealed.note_unreadable,
     )
 
 
