@@ -289,6 +289,29 @@ async def test_erasure_is_for_the_person_a_coordinator_or_an_hr_key(
     assert (await client.get("/v1/erasures", headers=bearer("ann"))).status_code == 403
 
 
+async def test_an_erasures_status_is_for_keys_coordinators_and_the_person_who_asked(
+    client: httpx.AsyncClient,
+) -> None:
+    """An HR portal's (perhaps guessable) id or a coordinator's request tells another
+    signed-in person nothing, not even that it exists."""
+    hr_key = {"Authorization": "Bearer hr-key"}
+    own = (await client.post("/v1/people/ann/erasure", headers=bearer("ann"))).json()
+    by_hr = (await client.post("/v1/people/bob/erasure", headers=hr_key)).json()
+    by_coord = (await client.post("/v1/people/cy/erasure", headers=bearer("coord"))).json()
+
+    async def reads(who: dict[str, str]) -> list[int]:
+        return [
+            (await client.get(asked["status_url"], headers=who)).status_code
+            for asked in (own, by_hr, by_coord)
+        ]
+
+    assert await reads(bearer("ann")) == [200, 404, 404]
+    assert await reads(bearer("mgr")) == [200, 404, 404]  # the random id is the capability
+    assert await reads(bearer("coord")) == [200, 200, 200]
+    assert await reads(hr_key) == [200, 200, 200]
+    assert await reads(AUTH) == [403, 403, 403]  # a key without erasure:request
+
+
 async def test_only_the_notifications_key_resolves_a_subject_for_delivery(
     client: httpx.AsyncClient, uow: FakeCheckinUnitOfWork
 ) -> None:

@@ -21,6 +21,7 @@ from kinship_checkin.domain.trends import TrendFigures
 from kinship_checkin.handlers.erasure import (
     ErasureTopics,
     erasure_status,
+    may_read_status,
     recent_erasures,
     request_erasure,
     requester,
@@ -484,13 +485,15 @@ async def erase(
 @_routes.get("/erasures/{erasure_id}", tags=["privacy"], response_model=ErasureView)
 async def erasure(
     erasure_id: Annotated[str, Path(min_length=1, max_length=200)],
-    _actor: ReadErasure,
+    actor: ReadErasure,
     uow: FromDishka[CheckinUnitOfWork],
 ) -> ErasureView:
-    """How far an erasure got in every service (its id is the capability to ask)."""
+    """How far an erasure got in every service: for systems with ``erasure:request``,
+    coordinators, and the person who asked for their own erasure (its random id is the
+    capability); anyone else is told there is no such erasure."""
     async with uow:
         found = await erasure_status(erasure_id, uow)
-    if found is None:
+    if found is None or not may_read_status(actor, found):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such erasure")
     return ErasureView.of(found)
 
