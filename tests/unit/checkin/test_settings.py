@@ -156,13 +156,13 @@ def test_a_vault_limit_that_does_not_parse_or_cannot_fit_one_call_is_refused_at_
 def limited(**limits: str) -> CheckinSettings:
     """A production configuration with these (non-secret) limit settings."""
     fields: dict[str, Any] = strong_secrets(CheckinSettings, without=("grant_key",))
+    fields.update(limits)
     return CheckinSettings(
         env="production",
         note_keys=SecretStr(f"k1:{REAL_NOTE_KEY}"),
         note_key_id="k1",
         grant_key=SecretStr(GRANT),
         **fields,
-        **limits,
     )
 
 
