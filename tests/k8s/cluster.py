@@ -7,10 +7,12 @@ and cache directories and the test kubeconfig only.
 
 import os
 import re
+import secrets
 import ssl
 import subprocess
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -241,3 +243,22 @@ def helm_pin() -> str:
 def by_kind(objects: Iterable[Obj], kind: str) -> dict[str, Obj]:
     """The objects of one kind, by name."""
     return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
+
+
+@contextmanager
+def namespaces(kube: "Kube", *, unique: bool = True) -> Iterator[Callable[[str], str]]:
+    """Makes namespaces (``make("default-values")``, with a random suffix when ``unique``);
+    deletes them all on the way out."""
+    made: list[str] = []
+
+    def make(purpose: str) -> str:
+        name = f"kinship-{purpose}-{secrets.token_hex(3)}" if unique else f"kinship-{purpose}"
+        kube.create_namespace(name)
+        made.append(name)
+        return name
+
+    try:
+        yield make
+    finally:
+        for name in made:
+            kube.delete_namespace(name)

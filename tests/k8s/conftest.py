@@ -12,14 +12,13 @@ same fixed ports, so they run first, before the session's server starts.
 """
 
 import os
-import secrets
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.k8s.cluster import SCRIPT, STATE_DIR, TOOLS_DIR, Helm, Kube, helm_pin
+from tests.k8s.cluster import SCRIPT, STATE_DIR, TOOLS_DIR, Helm, Kube, helm_pin, namespaces
 
 START_TIMEOUT = 300  # seconds for scripts/k8s.sh start (each of its waits is bounded too)
 
@@ -94,17 +93,8 @@ def helm(kube: Kube, tmp_path_factory: pytest.TempPathFactory) -> Helm:
 @pytest.fixture
 def namespace(kube: Kube) -> Iterator[Callable[[str], str]]:
     """Makes fresh namespaces (``namespace("default-values")``); deleted after the test."""
-    made: list[str] = []
-
-    def make(purpose: str) -> str:
-        name = f"kinship-{purpose}-{secrets.token_hex(3)}"
-        kube.create_namespace(name)
-        made.append(name)
-        return name
-
-    yield make
-    for name in made:
-        kube.delete_namespace(name)
+    with namespaces(kube) as make:
+        yield make
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from tests.k8s.cluster import (
     Obj,
     by_kind,
     collection,
+    namespaces,
     resource,
 )
 from tests.k8s.release import (
@@ -53,17 +54,8 @@ KEPT_KINDS = ("KafkaTopic",)
 
 @pytest.fixture(scope="module")
 def module_namespace(kube: Kube) -> Iterator[Callable[[str], str]]:
-    made: list[str] = []
-
-    def make(purpose: str) -> str:
-        name = f"kinship-{purpose}"
-        kube.create_namespace(name)
-        made.append(name)
-        return name
-
-    yield make
-    for name in made:
-        kube.delete_namespace(name)
+    with namespaces(kube, unique=False) as make:
+        yield make
 
 
 def install(helm: Helm, namespace: str, *values: Path, hooks: bool = False) -> str:
