@@ -488,11 +488,31 @@ async def test_a_half_open_trial_that_fails_permanently_closes_the_circuit(world
     assert [r.outcome for r in await world.attempt()] == ["retry", "retry"]  # circuit opens
     assert not world.breaker.allows(HOOK, world.clock())
     world.clock.advance(seconds=31)
-    world.sender.fail(HOOK, "refused_address", times=1, permanent=True)
+    world.sender.fail(HOOK, "rejected_by_receiver", times=1, permanent=True)  # as SMTP 550
     results = await world.attempt()  # the trial fails permanently, the next one goes through
     assert sorted(r.outcome for r in results) == ["delivered", "failed"]
     assert world.uow.delivery("d-2").last_error != "circuit_open"
     assert world.breaker.allows(HOOK, world.clock())
+
+
+async def test_a_refusal_before_anything_was_sent_leaves_the_breaker_untouched(
+    world: World,
+) -> None:
+    """Our own refusal (a forbidden address) says nothing of the endpoint: it neither counts
+    as a failure nor wipes the failures before it."""
+    world.breaker = CircuitBreaker(threshold=2, cool_down=timedelta(seconds=30))
+    world.uow.add_person("p-1", Channels(webhook=HOOK))
+    world.sender.fail(HOOK, "timeout", times=1)
+    await world.queue(request("d-1"))
+    assert outcomes(await world.attempt()) == [("retry", "webhook")]  # one failure of two
+    world.sender.fail(HOOK, "refused_address", times=1, permanent=True)
+    await world.queue(request("d-2"))
+    assert outcomes(await world.attempt()) == [("failed", "webhook")]
+    assert world.breaker.allows(HOOK, world.clock())  # not counted as the second failure
+    world.sender.fail(HOOK, "timeout", times=1)
+    await world.queue(request("d-3"))
+    assert outcomes(await world.attempt()) == [("retry", "webhook")]
+    assert not world.breaker.allows(HOOK, world.clock())  # the first failure still counted
 
 
 # Acknowledgement links ---------------------------------------------------------

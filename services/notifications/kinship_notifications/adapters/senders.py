@@ -148,7 +148,29 @@ class Senders:
             )
         except TimeoutError:  # aiosmtplib's timeouts are TimeoutErrors too
             raise DeliveryFailedError("timeout") from None
-        except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
+        except aiosmtplib.SMTPRecipientsRefused as error:  # every recipient (the one) refused
+            codes = [refused.code for refused in error.recipients]
+            raise DeliveryFailedError(
+                "rejected_by_receiver", permanent=_permanent(*codes)
+            ) from None
+        except (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPDataError) as error:
+            raise DeliveryFailedError(
+                "rejected_by_receiver", permanent=_permanent(error.code)
+            ) from None
+        except aiosmtplib.SMTPResponseException:
+            # The server refused the session itself (greeting, HELO, login, our sender): every
+            # colleague's mail meets the same refusal, so it counts against the circuit and
+            # is retried, whatever its code, until the server or our settings are fixed.
             raise DeliveryFailedError("rejected_by_receiver") from None
         except (aiosmtplib.SMTPException, OSError):
             raise DeliveryFailedError("failed") from None
+
+
+def _permanent(*codes: int) -> bool:
+    """Whether an SMTP refusal of this message to this recipient is final.
+
+    A 5xx reply to RCPT (550 no such mailbox, a leaver) or to the message (554 rejected) will
+    be the same on every attempt: no retry, and the endpoint (the whole mail domain) is not to
+    blame, since it answered. A 4xx (mailbox busy, greylisting) is worth another attempt.
+    """
+    return bool(codes) and all(code >= 500 for code in codes)

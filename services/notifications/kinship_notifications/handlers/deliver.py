@@ -236,7 +236,9 @@ async def _send(
             raise DeliveryFailedError("circuit_open")
         await tools.sender.send(address, outgoing, rendered)
     except DeliveryFailedError as error:
-        if error.reason == "circuit_open":
+        if error.reason in ("circuit_open", "refused_address"):
+            # Nothing reached the endpoint (our own refusal): it is neither proven working
+            # nor to blame, so the breaker is untouched.
             return error
         if error.permanent:
             # The endpoint answered (e.g. SMTP 550 for one address): it works, so a trial
