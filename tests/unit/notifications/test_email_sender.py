@@ -4,12 +4,15 @@ refusal of the session itself (not of this recipient) or no server at all counts
 mail domain's circuit."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
+from kinship_contracts.directory import Channels
 from kinship_contracts.notifications import NotificationRequest
 from kinship_notifications.adapters.senders import Senders, SmtpServer
 from kinship_notifications.domain.channels import (
@@ -18,8 +21,11 @@ from kinship_notifications.domain.channels import (
     DeliveryFailedError,
     Rendered,
 )
+from kinship_notifications.domain.policy import CircuitBreaker
+from kinship_notifications.handlers.deliver import DeliveryTools
 from tests.receivers import free_port
 from tests.unit.fakes.notifications import request
+from tests.unit.notifications.test_deliver import World
 
 RENDERED = Rendered("A check-in", "How are you doing this week?\n")
 
@@ -134,3 +140,51 @@ async def test_a_5xx_for_our_sender_is_not_the_recipients_fault_and_stays_transi
 async def test_no_server_is_a_transient_failure() -> None:
     error = await failure(free_port(), "colleague@example.org")  # nothing listens there
     assert (error.reason, error.permanent) == ("failed", False)
+
+
+# Through one delivery attempt -------------------------------------------------
+
+
+@dataclass
+class MailWorld(World):
+    """The delivery tests' world, sending email for real to the loopback server."""
+
+    mail: Senders | None = None
+
+    @property
+    def tools(self) -> DeliveryTools:
+        assert self.mail is not None
+        return DeliveryTools(self.mail, self.templates, self.breaker, self.vault, self.links)
+
+
+async def attempt_to(port: int, mailboxes: list[str]) -> tuple[MailWorld, list[str]]:
+    """One delivery to each mailbox (their only channel) through a breaker opening at two
+    failures; what each attempt came to."""
+    world = MailWorld(breaker=CircuitBreaker(threshold=2, cool_down=timedelta(seconds=30)))
+    async with httpx.AsyncClient() as client:
+        world.mail = Senders(client, b"s" * 32, SmtpServer("127.0.0.1", port, "k@localhost"), 2.0)
+        outcomes = []
+        for number, mailbox in enumerate(mailboxes):
+            world.uow.add_person(f"p-{number}", Channels(email=mailbox))
+            await world.queue(request(f"d-{number}", person_id=f"p-{number}"))
+            (result,) = await world.attempt()
+            outcomes.append(result.outcome)
+    return world, outcomes
+
+
+async def test_bounces_for_leavers_do_not_open_the_circuit_for_their_mail_domain(
+    server: tuple[_Answers, int],
+) -> None:
+    leavers = ["leaver@example.org"] * 3
+    world, outcomes = await attempt_to(server[1], [*leavers, "colleague@example.org"])
+    assert outcomes == ["failed", "failed", "failed", "delivered"]  # not retried, not blocked
+    assert world.uow.delivery("d-0").last_error == "rejected_by_receiver"
+    assert server[0].accepted == ["colleague@example.org"]
+    assert world.breaker.allows("smtp:example.org", world.clock())
+
+
+async def test_busy_mailboxes_do_count_against_the_circuit(server: tuple[_Answers, int]) -> None:
+    world, outcomes = await attempt_to(server[1], ["busy@example.org"] * 2 + ["a@example.org"])
+    assert outcomes == ["retry", "retry", "retry"]
+    assert world.uow.delivery("d-2").last_error == "circuit_open"
+    assert server[0].accepted == []
