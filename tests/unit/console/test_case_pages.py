@@ -128,6 +128,41 @@ def test_reveal_shows_the_person_once_and_keeps_nothing(console: Console) -> Non
     assert "Ada Lovelace" not in console.client.get(f"/cases/{CASE}").text
 
 
+UNREADABLE = {
+    "en": "They shared a note with the check-in, but it cannot be opened",
+    "de": "Die Person hat zum Check-in eine Notiz geteilt, die sich aber nicht öffnen lässt",
+}
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_a_note_that_cannot_be_opened_is_said_not_passed_over(
+    console: Console, language: str
+) -> None:
+    """An unreadable note must not look like no note: the responder is told one was shared."""
+    api = working(console)
+    api.revealed = RevealedPerson(
+        case_id=CASE, display_name="Ada Lovelace", note=None, note_unreadable=True
+    )
+    token = console.csrf(f"/cases/{CASE}")
+    answer = console.client.post(
+        f"/cases/{CASE}/reveal",
+        data={"csrf_token": token},
+        headers={"Accept-Language": language},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 200
+    assert "Ada Lovelace" in answer.text and UNREADABLE[language] in answer.text
+    assert 'class="shared-note"' not in answer.text
+
+
+def test_no_note_shared_says_nothing_of_a_note(console: Console) -> None:
+    api = working(console)
+    api.revealed = RevealedPerson(case_id=CASE, display_name="Ada Lovelace", note=None)
+    text = post(console, "reveal").text
+    assert "Ada Lovelace" in text and "Their note with the check-in" not in text
+    assert 'class="note-unreadable"' not in text
+
+
 def test_reveal_is_not_offered_without_consent(console: Console) -> None:
     working(console, reveal_allowed=False, consent="asked")
     text = console.client.get(f"/cases/{CASE}").text

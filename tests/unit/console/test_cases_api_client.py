@@ -111,6 +111,7 @@ async def test_reveal_asks_escalation_for_a_grant_and_check_in_for_the_person() 
                     "channels": {"email": "ada@example.org"},
                     "timezone": "Europe/London",
                     "note": None,
+                    "note_unreadable": True,
                 },
             ),
         }
@@ -121,6 +122,7 @@ async def test_reveal_asks_escalation_for_a_grant_and_check_in_for_the_person() 
     assert recorder.seen[1].url.port == 8001
     assert recorder.body() == {"grant": "g" * 20}
     assert person.display_name == "Ada" and person.channels == {"email": "ada@example.org"}
+    assert (person.note, person.note_unreadable) == (None, True)
 
 
 async def test_case_actions_send_what_the_service_expects() -> None:

@@ -143,6 +143,9 @@ class RevealedPerson(_Lenient):
     channels: dict[str, str] = Field(default_factory=dict)
     timezone: str = ""
     note: str | None = None
+    note_unreadable: bool = False
+    """They allowed their note to be shown, but it cannot be opened (its key was retired, or
+    it is damaged): not the same as having shared no note."""
 
 
 class Rotation(_Lenient):
