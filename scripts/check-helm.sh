@@ -276,7 +276,7 @@ secrets:
     KINSHIP_API_KEYS: >-
       [{"name": "escalation", "scopes": ["subjects:lookup", "subjects:erasure"],
         "key": "render-only-placeholder-escalation-vault-key-0000"},
-       {"name": "notifications", "scopes": ["subjects:deliver", "subjects:erasure"],
+       {"name": "notifications", "scopes": ["subjects:lookup", "subjects:deliver", "subjects:erasure"],
         "key": "render-only-placeholder-notifications-vault-key-000"},
        {"name": "recognition", "scopes": ["subjects:lookup", "subjects:erasure"],
         "key": "render-only-placeholder-recognition-vault-key-000"}]

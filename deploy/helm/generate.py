@@ -101,7 +101,8 @@ CHART_MANAGED_SECRETS = frozenset({"KINSHIP_KAFKA_SASL_PASSWORD"})
 # services that declare the key and against kinship_runtime.identity.Scope.
 VAULT_SCOPES: dict[str, tuple[str, ...]] = {
     "escalation": ("subjects:lookup", "subjects:screen", "subjects:erasure"),
-    "notifications": ("subjects:deliver", "subjects:erasure"),
+    # subjects:lookup (create=false): a person's own deliveries in GET /v1/me/data.
+    "notifications": ("subjects:lookup", "subjects:deliver", "subjects:erasure"),
     "recognition": ("subjects:lookup", "subjects:erasure"),
 }
 VAULT_KEY = "KINSHIP_CHECKIN_API_KEY"

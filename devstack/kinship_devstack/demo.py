@@ -342,13 +342,16 @@ async def _organisation(
     people += STAFF
     for person, team, roles, channel in people:
         address = receiver.url(person) if channel == "webhook" else f"{person}@example.org"
+        channels = {channel: address}
+        if not roles:  # employees: messages to their webhook; a responder may email them
+            channels["email"] = f"{person}@example.org"
         record = {
             "person_id": person,
             "display_name": person.split("-")[0].title(),
             "team_id": team,
             "timezone": "Europe/London",
             "roles": roles,
-            "channels": {channel: address},
+            "channels": channels,
             "active": True,
         }
         await producer.send_and_wait(
@@ -545,8 +548,9 @@ async def _reveal(responder: str, case: str) -> None:
     if revealed.status_code == 200:
         person = revealed.json()
         print(
-            f"   {responder} reveals who the person is: a name, "
-            f"{len(person['channels'])} channel(s), a time zone (not printed here; audited)"
+            f"   {responder} reveals who the person is: a name, a way to reach them "
+            f"({', '.join(sorted(person['channels'])) or 'none given'}) and a time zone "
+            "(not printed here; audited)"
         )
     else:
         print(f"   (reveal refused: {revealed.status_code})")

@@ -144,6 +144,8 @@ class Policy:
     roles: frozenset[Role] = frozenset()
     everyone: bool = False
     rate_limited: bool = False
+    bucket: str = "submissions"
+    """The rate-limit bucket a ``rate_limited`` call counts in."""
 
     def describe(self) -> str:
         """The policy in words (OpenAPI, docs/security.md)."""
@@ -249,7 +251,7 @@ def _check(policy: Policy) -> AccessCheck:
             raise forbidden(f"only {policy.describe()} may do this")
         if policy.rate_limited:
             container: AsyncContainer = request.state.dishka_container
-            await (await container.get(RateLimits)).hit(actor)
+            await (await container.get(RateLimits)).hit(actor, bucket=policy.bucket)
         return actor
 
     check.__kinship_policy__ = policy  # type: ignore[attr-defined]
@@ -262,6 +264,7 @@ def allow(
     roles: Iterable[Role] = (),
     everyone: bool = False,
     rate_limited: bool = False,
+    bucket: str = "submissions",
 ) -> AccessCheck:
     """The access check of a policy, for a route parameter type::
 
@@ -269,9 +272,15 @@ def allow(
 
     ``scopes``: calling systems whose API key has any of them; ``roles``: people the
     directory gives any of them; ``everyone``: any signed-in person who is not inactive;
-    ``rate_limited``: counts against the submission limits.
+    ``rate_limited``: counts against the per-person and per-key limits, in ``bucket``
+    (submissions unless told: e.g. ``OWN_DATA`` for the routes whose every call costs a
+    vault lookup, so that a person can never spend a service's vault budget).
     """
-    return _check(Policy(frozenset(scopes), frozenset(roles), everyone, rate_limited))
+    return _check(Policy(frozenset(scopes), frozenset(roles), everyone, rate_limited, bucket))
+
+
+OWN_DATA = "own-data"
+"""The rate-limit bucket of a person's own-data routes (each call asks the vault)."""
 
 
 def policy_of(route: APIRoute) -> list[Policy]:

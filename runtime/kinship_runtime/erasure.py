@@ -18,12 +18,55 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from kinship_contracts.privacy import ErasureReceipt, ErasureStage, SubjectsErased
+from kinship_contracts.privacy import (
+    ErasureReceipt,
+    ErasureRequested,
+    ErasureStage,
+    SubjectsErased,
+)
 from kinship_contracts.topics import ERASURE_RECEIPTS
 from kinship_runtime.database import Connection
 from kinship_runtime.outbox import OutboxMessage, event_message
+from kinship_runtime.records import Accepted, Record, Rejected, parse_records
 
 log = logging.getLogger(__name__)
+
+
+def unroutable_erasure_id(erasure_id: str) -> bool:
+    """Whether an erasure id cannot be one URL path segment (it contains ``/`` or is
+    ``.``/``..``): the services could not ask the vault for its subject ids, so such
+    an erasure is refused whole at ingestion rather than done by halves."""
+    return "/" in erasure_id or erasure_id in {".", ".."}
+
+
+_parse_requests = parse_records(ErasureRequested)
+
+
+def parse_erasure_requests(
+    records: Sequence[Record],
+) -> tuple[list[Accepted[ErasureRequested]], list[Rejected]]:
+    """Erasure requests, as ``parse_records(ErasureRequested)``, refusing an id that is not
+    one path segment (``unroutable_erasure_id``) with the reason ``erasure_id_unroutable``
+    (the contract's ``EventId`` allows ``/``, and a pattern cannot be tightened compatibly).
+    Every service parses the topic so: none does a half of an erasure the others refuse, and
+    the check-in service, which owns the topic's dead letters, dead-letters it."""
+    accepted, rejected = _parse_requests(records)
+    kept: list[Accepted[ErasureRequested]] = []
+    for item in accepted:
+        if unroutable_erasure_id(item.event.id):
+            reason = {
+                "code": "erasure_id_unroutable",
+                "errors": [
+                    {
+                        "loc": ["id"],
+                        "msg": "an erasure id must not contain '/' nor be '.' or '..'",
+                    }
+                ],
+            }
+            rejected.append(Rejected(item.record, reason))
+        else:
+            kept.append(item)
+    return kept, rejected
 
 
 class ErasureSubjects(Protocol):
@@ -39,9 +82,11 @@ async def subjects_from_vault(
     events: Sequence[SubjectsErased], vault: ErasureSubjects
 ) -> list[SubjectsErased]:
     """The events with their subject ids, asked of the vault for those that carry none
-    (``subjects_in_vault``). An erasure the vault no longer serves is complete everywhere
-    (a replay: every service has done its half) or past its deadline: it is left out, and
-    the service sends no receipt for it. Older events, with their ids, pass unchanged."""
+    (``subjects_in_vault``). An erasure the vault says it no longer serves (410) is complete
+    everywhere (a replay: every service has done its half) or past its deadline: it is left
+    out, and the service sends no receipt for it. Any other failure (an unreachable vault, a
+    route that did not match) raises, so the record is retried or dead-lettered, never
+    skipped silently. Older events, with their ids, pass unchanged."""
     opened: list[SubjectsErased] = []
     for event in events:
         if not event.subjects_in_vault:

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kinship_contracts.errors import UNKNOWN
 from kinship_runtime.resilience import TRANSIENT_TYPES, is_transient
+from kinship_runtime.vault import VaultRefusedError
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 log = logging.getLogger(__name__)
@@ -111,6 +112,20 @@ async def _unstorable_text(_request: Request, _error: Exception) -> JSONResponse
     return JSONResponse({"detail": detail}, status_code=422)
 
 
+async def _vault_refused(_request: Request, _error: Exception) -> JSONResponse:
+    # A configuration error (this service's vault key lacks a scope, or the services'
+    # versions differ), not the caller's fault and not a bug to answer 500 for. The message
+    # is not logged: it names the vault path, which may hold a subject id.
+    log.error("the check-in service's vault refused this service's call (check its key)")
+    return JSONResponse(
+        {
+            "detail": "this service cannot use the check-in service's vault (its key lacks "
+            "a scope or the services' versions differ); the operators have been told"
+        },
+        status_code=503,
+    )
+
+
 async def _unexpected_error(_request: Request, error: Exception) -> JSONResponse:
     if is_transient(error):
         # The database or the broker is away (seen outside a route, e.g. in a middleware).
@@ -156,6 +171,7 @@ def create_http_app(
         app.add_exception_handler(error_type, _transient_error(outage))
     for error_type in UNSTORABLE_TEXT:
         app.add_exception_handler(error_type, _unstorable_text)
+    app.add_exception_handler(VaultRefusedError, _vault_refused)
     app.add_exception_handler(Exception, _unexpected_error)
     app.add_middleware(_OutageEnd, outage=outage)
     for router in routers:

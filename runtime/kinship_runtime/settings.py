@@ -11,7 +11,9 @@ import hashlib
 import hmac
 from typing import ClassVar, Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from limits import RateLimitItem
+from limits import parse as parse_limit
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kinship_contracts.topics import TopicSpec
@@ -67,6 +69,24 @@ def refuse_development_note_keys(configured: str, variable: str) -> None:
                 f"{variable}: the key {key_id!r} is the local stack's published development "
                 "note key; generate a real one (openssl rand -base64 32)"
             )
+
+
+def rate_limit(value: str, variable: str, *, at_least: int = 1) -> RateLimitItem:
+    """A rate limit in the limits notation (``"60/minute"``), refused at start when it does
+    not parse or allows fewer than ``at_least`` units per window (a call costing more than
+    the whole window's allowance could never succeed)."""
+    try:
+        item = parse_limit(value)
+    except ValueError:
+        raise ValueError(
+            f"{variable} {value!r} is not a rate limit (e.g. '60/minute', '20000/minute')"
+        ) from None
+    if item.amount < at_least:
+        raise ValueError(
+            f"{variable} {value!r} allows fewer than {at_least} per window: the largest single "
+            "call costs that much and could never succeed"
+        )
+    return item
 
 
 def parse_key_table(configured: str, variable: str, what: str) -> dict[str, bytes]:
@@ -242,6 +262,12 @@ class KinshipSettings(BaseSettings):
             configured = SecretStr(DEV_CREDENTIALS["KINSHIP_REQUEST_SIGNING_KEY"])
         return configured.get_secret_value().encode()
 
+    @field_validator("rate_limit_per_person", "rate_limit_per_key")
+    @classmethod
+    def _valid_rate_limit(cls, value: str) -> str:
+        rate_limit(value, "KINSHIP_RATE_LIMIT_PER_PERSON/KEY")
+        return value
+
     @model_validator(mode="after")
     def _refuse_development_credentials(self) -> Self:
         if self.env == "dev":
@@ -256,7 +282,9 @@ class KinshipSettings(BaseSettings):
                 " and ".join(f"{variable} is required" for variable in missing)
                 + " outside KINSHIP_ENV=dev (docs/configuration.md)"
             )
-        dev_values = set(DEV_CREDENTIALS.values())
+        # The published note key is refused as any other secret too (e.g. the dead-letter key),
+        # in its base64 and its raw form.
+        dev_values = {*DEV_CREDENTIALS.values(), DEV_NOTE_KEY, DEV_NOTE_KEY_BYTES.decode()}
         for name in type(self).model_fields:
             value = getattr(self, name)
             if name in self.NOT_KEYS or not isinstance(value, SecretStr):

@@ -16,10 +16,17 @@ the vault's audit trail with the caller and the count, never the people) and ask
 most as many people as the vault answers per call (``LOOKUP_BATCH``, one for a lookup that
 must not create a subject id, ``SCREEN_BATCH``): larger sets are split. An unreachable or
 rate-limiting vault is a transient failure (``VaultUnavailableError`` is an ``OSError``):
-the caller's work is retried later.
+the caller's work is retried later. A call split into several that is rate-limited after its
+first part was answered waits (``Retry-After``, ``max_wait_seconds`` in all) and resumes
+from the part that was refused, instead of failing and spending the budget again on a retry
+from the start: a batch larger than one window's budget completes, slower, rather than never.
+Path segments are percent-quoted; a 404 that is not the vault's own answer (a route that did
+not match) is a ``VaultRefusedError``, never taken for "erased" or "closed", so nothing is
+skipped silently.
 """
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -38,9 +45,37 @@ class VaultUnavailableError(ConnectionError):
     """The check-in service did not answer (or answered 429/5xx): try again later."""
 
 
+class VaultRateLimitedError(VaultUnavailableError):
+    """The check-in service answered 429: this key asked too much in this window."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class VaultRefusedError(RuntimeError):
     """The check-in service refused the call (a missing scope or bad input): a bug or a
     configuration error, not an outage."""
+
+
+class VaultNotFoundError(LookupError):
+    """The vault answered that what was asked about does not exist (its own 404)."""
+
+
+class VaultGoneError(LookupError):
+    """The vault no longer serves what was asked for (410: e.g. a closed erasure)."""
+
+
+CLOSED_ERASURE = "no open erasure with this id (complete, past its deadline, or unknown)"
+"""What a check-in service before 410 answered, with 404, for a closed erasure."""
+
+
+def segment(value: str) -> str:
+    """``value`` as one URL path segment: percent-quoted, and never ``.``/``..`` (which a
+    client or server would resolve against the path)."""
+    if value in {"", ".", ".."}:
+        raise VaultRefusedError(f"{value!r} cannot name a vault resource")
+    return quote(value, safe="")
 
 
 class VaultClient:
@@ -53,7 +88,11 @@ class VaultClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout_seconds: float = 3.0,
+        max_wait_seconds: float = 300.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        self._max_wait_seconds = max_wait_seconds
+        self._sleep = sleep
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {api_key.get_secret_value()}"},
@@ -81,7 +120,7 @@ class VaultClient:
             if not create:
                 body["create"] = False
             body["purpose"] = purpose
-            answer = await self._post("/v1/subjects/lookup", body)
+            answer = await self._part("/v1/subjects/lookup", body, resumed=start > 0)
             found.update(answer["subjects"])
         return found
 
@@ -94,7 +133,8 @@ class VaultClient:
         found: list[str] = []
         for start in range(0, len(wanted), SCREEN_BATCH):
             body = {"person_ids": wanted[start : start + SCREEN_BATCH], "purpose": purpose}
-            answer = await self._post(f"/v1/subjects/{subject_id}/screen", body)
+            path = f"/v1/subjects/{segment(subject_id)}/screen"
+            answer = await self._part(path, body, resumed=start > 0)
             found += [str(person) for person in answer["conflicts"]]
         return found
 
@@ -102,22 +142,42 @@ class VaultClient:
         """The person to deliver ``request_id`` to, or None when the subject was erased."""
         try:
             answer = await self._post(
-                f"/v1/subjects/{subject_id}/delivery", {"request_id": request_id}
+                f"/v1/subjects/{segment(subject_id)}/delivery", {"request_id": request_id}
             )
-        except LookupError:
+        except VaultNotFoundError:
             return None
         return str(answer["person_id"])
 
     async def erasure_subjects(self, erasure_id: str) -> list[str] | None:
         """The subject ids erasure ``erasure_id`` concerns, or None once it is closed
-        (complete everywhere, past its deadline, or unknown)."""
+        (complete everywhere, past its deadline, or unknown: the vault answers 410). Any
+        other answer, a 404 from a route that did not match included, raises."""
         try:
-            answer = await self._request(
-                "GET", f"/v1/erasures/{quote(erasure_id, safe='')}/subjects"
-            )
-        except LookupError:
+            answer = await self._request("GET", f"/v1/erasures/{segment(erasure_id)}/subjects")
+        except VaultGoneError:
             return None
+        except VaultNotFoundError as error:
+            if error.args and error.args[0] == CLOSED_ERASURE:  # a check-in before 410
+                return None
+            raise VaultRefusedError(
+                "the check-in service has no route for this erasure's subjects "
+                "(an id it cannot route, or an older check-in service)"
+            ) from None
         return [str(subject) for subject in answer["subject_ids"]]
+
+    async def _part(self, path: str, body: dict[str, Any], *, resumed: bool) -> dict[str, Any]:
+        """One part of a split call; once an earlier part was answered, a 429 is waited out
+        (up to ``max_wait_seconds`` in all) instead of failing the whole call."""
+        waited = 0.0
+        while True:
+            try:
+                return await self._post(path, body)
+            except VaultRateLimitedError as error:
+                if not resumed or waited >= self._max_wait_seconds:
+                    raise
+                pause = min(error.retry_after, self._max_wait_seconds - waited)
+                await self._sleep(pause)
+                waited += pause
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return await self._request("POST", path, body)
@@ -131,9 +191,21 @@ class VaultClient:
             raise VaultUnavailableError(
                 f"the check-in service is unreachable ({type(error).__name__})"
             ) from None
+        if response.status_code == 410:
+            raise VaultGoneError(_detail(response))
         if response.status_code == 404:
-            raise LookupError("unknown subject")
-        if response.status_code == 429 or response.status_code >= 500:
+            # The vault's own 404s carry their reason; a route that did not match says
+            # "Not Found". Only the former is an answer about the thing asked for.
+            detail = _detail(response)
+            if detail in {None, "Not Found"}:
+                raise VaultRefusedError(
+                    f"the check-in service has no route {path!r} (404): an id it cannot "
+                    "route, or a check-in service of another version"
+                )
+            raise VaultNotFoundError(detail)
+        if response.status_code == 429:
+            raise VaultRateLimitedError("the check-in service answered 429", _retry_after(response))
+        if response.status_code >= 500:
             raise VaultUnavailableError(f"the check-in service answered {response.status_code}")
         if response.status_code >= 400:
             raise VaultRefusedError(
@@ -142,3 +214,20 @@ class VaultClient:
             )
         answer: dict[str, Any] = response.json()
         return answer
+
+
+def _detail(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return detail if isinstance(detail, str) else None
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        seconds = float(response.headers.get("retry-after", "1"))
+    except ValueError:
+        seconds = 1.0
+    return min(max(seconds, 1.0), 60.0)

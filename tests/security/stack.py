@@ -73,7 +73,11 @@ CALLING_SYSTEMS: dict[str, list[KeyScope]] = {
 
 SERVICE_KEYS: dict[str, list[KeyScope]] = {
     "escalation": [KeyScope.SUBJECTS_LOOKUP, KeyScope.SUBJECTS_SCREEN, KeyScope.SUBJECTS_ERASURE],
-    "notifications": [KeyScope.SUBJECTS_DELIVER, KeyScope.SUBJECTS_ERASURE],
+    "notifications": [
+        KeyScope.SUBJECTS_LOOKUP,
+        KeyScope.SUBJECTS_DELIVER,
+        KeyScope.SUBJECTS_ERASURE,
+    ],
     "recognition": [KeyScope.SUBJECTS_LOOKUP, KeyScope.SUBJECTS_ERASURE],
 }
 """Each service's own key for the check-in service's vault (only the check-in service knows

@@ -294,7 +294,7 @@ async def test_once_complete_nobody_can_ask_which_subjects_the_erasure_concerned
     # The services that had to forget them asked while it was open; now it is complete.
     for service in ("escalation", "notifications", "recognition"):
         answer = await stack.call("GET", "checkin", path, stack.key(service))
-        assert answer.status_code == 404, (service, answer.text)
+        assert answer.status_code == 410, (service, answer.text)
         assert erased.subject not in answer.text
     # Nobody else ever could: other keys, the coordinator, the person who asked.
     for credential in (

@@ -3,11 +3,13 @@
 from pathlib import Path
 from typing import ClassVar, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
+from kinship_checkin.handlers.subjects import LOOKUP_MAX_IDS, SCREEN_MAX_IDS
 from kinship_runtime.settings import (
     KinshipSettings,
     parse_key_table,
+    rate_limit,
     refuse_development_note_keys,
 )
 
@@ -46,14 +48,24 @@ class CheckinSettings(KinshipSettings):
     )
     vault_rate_limit_per_key: str = Field(
         default="20000/minute",
-        description="Person ids each Kinship service's key may ask the vault about (lookups "
-        "and screens counted apart; limits notation; 429 above, which the caller retries).",
+        description="Person ids each Kinship service's key may ask the vault about, and "
+        "deliveries it may resolve (lookups for consumers, a person's own lookups, screens and "
+        "deliveries counted apart; limits notation; 429 above, which the caller waits out). "
+        "Counted per check-in replica: N replicas allow up to N times as much. At least the "
+        "largest call (1000 ids).",
     )
     crisis_resources_file: Path | None = Field(
         default=None,
         description="JSON list of support resources (the escalation catalogue's format); the "
         "crisis and assistance ones are returned at once; a built-in catalogue otherwise.",
     )
+
+    @field_validator("vault_rate_limit_per_key")
+    @classmethod
+    def _vault_limit_fits_a_full_call(cls, value: str) -> str:
+        largest = max(LOOKUP_MAX_IDS, SCREEN_MAX_IDS)
+        rate_limit(value, "KINSHIP_VAULT_RATE_LIMIT_PER_KEY", at_least=largest)
+        return value
 
     @model_validator(mode="after")
     def _refuse_the_development_note_key(self) -> Self:

@@ -54,7 +54,8 @@ class NotificationsProvider(Provider):
 
     @provide
     def delivery_targets(self, vault: VaultClient) -> DeliveryTargets:
-        """The check-in service's vault (scope ``subjects:deliver``)."""
+        """The check-in service's vault (scopes ``subjects:deliver``;
+        ``subjects:lookup`` for a person's own data; ``subjects:erasure``)."""
         return vault
 
     @provide

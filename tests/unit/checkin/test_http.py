@@ -25,6 +25,7 @@ from kinship_runtime.access import PeopleDirectory, Person, RateLimits, policies
 from kinship_runtime.http import create_http_app
 from kinship_runtime.identity import IdentityVerifier
 from kinship_runtime.outbox import OutboxRelay
+from kinship_runtime.vault import VaultClient, VaultRefusedError
 from tests.kafka_reading import checkin
 from tests.unit.fakes.checkin import FakeCheckinUnitOfWork
 from tests.unit.fakes.http import FakePeople, _no_lifespan, bearer, identities, routes_client
@@ -288,6 +289,29 @@ async def test_erasure_is_for_the_person_a_coordinator_or_an_hr_key(
     assert (await client.get("/v1/erasures", headers=bearer("ann"))).status_code == 403
 
 
+async def test_an_erasures_status_is_for_keys_coordinators_and_the_person_who_asked(
+    client: httpx.AsyncClient,
+) -> None:
+    """An HR portal's (perhaps guessable) id or a coordinator's request tells another
+    signed-in person nothing, not even that it exists."""
+    hr_key = {"Authorization": "Bearer hr-key"}
+    own = (await client.post("/v1/people/ann/erasure", headers=bearer("ann"))).json()
+    by_hr = (await client.post("/v1/people/bob/erasure", headers=hr_key)).json()
+    by_coord = (await client.post("/v1/people/cy/erasure", headers=bearer("coord"))).json()
+
+    async def reads(who: dict[str, str]) -> list[int]:
+        return [
+            (await client.get(asked["status_url"], headers=who)).status_code
+            for asked in (own, by_hr, by_coord)
+        ]
+
+    assert await reads(bearer("ann")) == [200, 404, 404]
+    assert await reads(bearer("mgr")) == [200, 404, 404]  # the random id is the capability
+    assert await reads(bearer("coord")) == [200, 200, 200]
+    assert await reads(hr_key) == [200, 200, 200]
+    assert await reads(AUTH) == [403, 403, 403]  # a key without erasure:request
+
+
 async def test_only_the_notifications_key_resolves_a_subject_for_delivery(
     client: httpx.AsyncClient, uow: FakeCheckinUnitOfWork
 ) -> None:
@@ -441,5 +465,78 @@ async def test_only_a_key_with_subjects_erasure_reads_an_open_erasures_subjects(
             datetime.now(UTC),
         )
     gone = await client.get(path, headers=erasure_key)
-    assert gone.status_code == 404 and subject not in gone.text
+    assert gone.status_code == 410 and subject not in gone.text
     assert [a.detail["count"] for a in uow.audits if a.action == "erasure_subjects"] == [1, None]
+
+
+async def test_the_vault_client_reaches_an_erasure_whatever_its_id_and_never_skips_a_miss(
+    client: httpx.AsyncClient, uow: FakeCheckinUnitOfWork
+) -> None:
+    """Ids with URL-special characters are served (quoted); an id that is not one path
+    segment fails loudly instead of reading as "closed" (it is refused at ingestion)."""
+    await client.post("/v1/checkins", json=checkin("c-1", person="ann"), headers=AUTH)
+    subject = uow.vault["ann"]
+    odd = ["hr?2026", "hr#17", "hr%2F17", "hr%17", "a&b=c", "..x"]
+    async with uow:
+        await erase_people(
+            [
+                ErasureRequested(id=erasure_id, person_id="ann", requested_at=NOW, source="hr")
+                for erasure_id in [*odd, "hr/2026/17"]
+            ],
+            uow,
+            ErasureTopics("requested", "subjects", "receipts", "directory", "outreach"),
+            datetime.now(UTC),
+        )
+    vault = VaultClient("http://checkin", SecretStr("erasure-key"), transport=client._transport)
+    # The first erasure forgot ann's subject; the later ones of the same person found none.
+    assert [await vault.erasure_subjects(erasure_id) for erasure_id in odd] == [
+        [subject],
+        *[[] for _ in odd[1:]],
+    ]
+    with pytest.raises(VaultRefusedError):  # routed nowhere: never read as "closed"
+        await vault.erasure_subjects("hr/2026/17")
+    for unroutable in (".", ".."):
+        with pytest.raises(VaultRefusedError):
+            await vault.erasure_subjects(unroutable)
+    assert await vault.erasure_subjects("never-held") is None  # 410: closed or unknown
+
+
+class TightVault(Fakes):
+    """The check-in service with a vault budget of 3 per window per key and bucket."""
+
+    @provide
+    def vault_limits(self) -> VaultLimits:
+        return VaultLimits(RateLimits.of("100/minute", "3/minute"))
+
+
+async def test_own_lookups_and_deliveries_spend_budgets_of_their_own() -> None:
+    """A lookup on a person's behalf (create=false) never spends the budget of a service's
+    consumers (create=true), and deliveries are limited per key too, in their own bucket."""
+    uow = FakeCheckinUnitOfWork()
+    async with routes_client("checkin", checkin_router(), TightVault(uow, FakeRelay())) as http:
+        await http.post("/v1/checkins", json=checkin("c-1", person="ann"), headers=AUTH)
+        subject = uow.vault["ann"]
+
+        async def own() -> int:
+            body = {"person_ids": ["ann"], "create": False, "purpose": "my_data"}
+            answer = await http.post("/v1/subjects/lookup", json=body, headers=ESCALATION)
+            return answer.status_code
+
+        assert [await own() for _ in range(4)] == [200, 200, 200, 429]
+        consumers = await http.post(
+            "/v1/subjects/lookup",
+            json={"person_ids": ["ann", "bo", "cy"], "purpose": "signals"},
+            headers=ESCALATION,
+        )
+        assert consumers.status_code == 200
+
+        async def deliver() -> int:
+            answer = await http.post(
+                f"/v1/subjects/{subject}/delivery",
+                json={"request_id": "req-1"},
+                headers={"Authorization": "Bearer notify-key"},
+            )
+            return answer.status_code
+
+        assert [await deliver() for _ in range(4)] == [200, 200, 200, 429]
+    assert [a.action for a in uow.audits].count("resolve_for_delivery") == 3

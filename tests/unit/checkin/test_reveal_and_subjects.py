@@ -257,3 +257,22 @@ def test_the_grant_key_is_required_outside_the_dev_profile() -> None:
     assert configured.grant_signing_key() == b"g" * 40
     dev = CheckinSettings(env="dev", note_keys=note_keys, note_key_id="n1")
     assert dev.grant_signing_key() == DEV_CREDENTIALS["KINSHIP_GRANT_KEY"].encode()
+
+
+@pytest.mark.parametrize(
+    "notes",
+    [NoteCipher({"n2": b"m" * 32}, "n2"), NoteCipher({"n1": b"x" * 32}, "n1")],
+    ids=["master-key-retired", "note-does-not-open"],
+)
+async def test_a_note_that_cannot_be_opened_still_reveals_the_name_and_says_so(
+    notes: NoteCipher,
+) -> None:
+    """The responder of a possibly urgent case gets the name and contacts, and is told the
+    allowed note is unreadable (audited), instead of a 500 and nothing."""
+    uow = await with_checkin()
+    async with uow:
+        revealed = await reveal(grant(uow), "resp-a", uow, notes, GRANT_KEY, NOW)
+    assert revealed.contact.display_name == "Ann Example"
+    assert (revealed.note, revealed.note_unreadable) == (None, True)
+    (entry,) = uow.audits
+    assert entry.detail == {"note": False, "note_unreadable": True}

@@ -123,3 +123,51 @@ def test_the_refusal_is_an_insecure_settings_error() -> None:
     with pytest.raises(InsecureSettingsError):
         refuse_development_note_keys(f"x:{DEV_NOTE_KEY}", "KINSHIP_NOTE_KEYS")
     refuse_development_note_keys(f"x:{REAL_NOTE_KEY},broken:not base64!", "KINSHIP_NOTE_KEYS")
+
+
+@pytest.mark.parametrize(
+    "value", [DEV_NOTE_KEY, base64.b64decode(DEV_NOTE_KEY).decode()], ids=["base64", "raw"]
+)
+def test_the_published_note_key_is_refused_as_any_other_secret(value: str) -> None:
+    with pytest.raises(ValueError, match="KINSHIP_DEAD_LETTER_KEY is the local stack") as error:
+        production(grant_key=GRANT, dead_letter_key=value)
+    assert value not in str(error.value)
+    with pytest.raises(ValueError, match="KINSHIP_GRANT_KEY is the local stack"):
+        production(grant_key=value)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("20000/minut", "is not a rate limit"),
+        ("lots", "is not a rate limit"),
+        ("999/minute", "fewer than 1000"),
+        ("1/second", "fewer than 1000"),
+    ],
+)
+def test_a_vault_limit_that_does_not_parse_or_cannot_fit_one_call_is_refused_at_start(
+    value: str, reason: str
+) -> None:
+    with pytest.raises(ValueError, match=reason):
+        limited(vault_rate_limit_per_key=value)
+    assert limited(vault_rate_limit_per_key="1000/minute").vault_rate_limit_per_key
+
+
+def limited(**limits: str) -> CheckinSettings:
+    """A production configuration with these (non-secret) limit settings."""
+    fields: dict[str, Any] = strong_secrets(CheckinSettings, without=("grant_key",))
+    fields.update(limits)
+    return CheckinSettings(
+        env="production",
+        note_keys=SecretStr(f"k1:{REAL_NOTE_KEY}"),
+        note_key_id="k1",
+        grant_key=SecretStr(GRANT),
+        **fields,
+    )
+
+
+@pytest.mark.parametrize("name", ["rate_limit_per_person", "rate_limit_per_key"])
+def test_a_submission_limit_that_does_not_parse_is_refused_at_start(name: str) -> None:
+    with pytest.raises(ValueError, match="is not a rate limit"):
+        limited(**{name: "60/minut"})
+    assert limited(**{name: "60/minute"})

@@ -107,14 +107,17 @@ def test_reveal_shows_the_person_once_and_keeps_nothing(console: Console) -> Non
     api.revealed = RevealedPerson(
         case_id=CASE,
         display_name="Ada Lovelace",
-        channels={"phone": "+44 20 7946 0000", "chat": "@ada"},
+        channels={"email": "ada@example.org", "slack_user_id": "U024BE7LH"},
         timezone="Europe/London",
         note="Rough week, please call after 6.",
     )
     answer = post(console, "reveal")
     assert answer.status_code == 200
     text = answer.text
-    assert "Ada Lovelace" in text and "+44 20 7946 0000" in text and "@ada" in text
+    assert "Ada Lovelace" in text
+    # The two channels a reveal gives, each under its name.
+    assert re.search(r"<dt>Email</dt><dd class=\"contact\">ada@example.org</dd>", text)
+    assert re.search(r"<dt>Slack user ID</dt><dd class=\"contact\">U024BE7LH</dd>", text)
     assert "Europe/London" in text and "there now" in text
     assert "Rough week, please call after 6." in text
     assert answer.headers["cache-control"] == "no-store"
@@ -289,12 +292,23 @@ def test_notes_that_cannot_be_read_are_said_and_the_page_still_shows(console: Co
     assert page.status_code == 200 and "The notes could not be shown right now." in page.text
 
 
+@pytest.mark.parametrize(
+    ("status", "responder", "acknowledge"),
+    [
+        ("assigned", "ada", True),  # alerted or handed the case, not taken it yet
+        ("resolved", "rosa", False),  # a coordinator reading a case someone resolved
+        ("acknowledged", "rosa", False),  # a coordinator reading a case someone holds
+    ],
+)
 def test_notes_the_service_refuses_are_said_to_be_for_the_cases_responders(
-    console: Console,
+    console: Console, status: str, responder: str, acknowledge: bool
 ) -> None:
     """A coordinator, or a responder who has not taken the case: the page says why, and
-    neither shows the notes nor claims a failure."""
-    api = working(console, notes=2)
+    neither shows the notes nor claims a failure; it asks to acknowledge the case only
+    when the person can."""
+    api = fake(console)
+    api.details[CASE] = sample_case(CASE, status=status, responder_id=responder, notes=2)
+    console.sign_in()
     api.notes_of[CASE] = [CaseNote(note_id="n1", written_at=OPENED, text="called her")]
 
     async def refused(token: str, case_id: str) -> object:
@@ -304,6 +318,8 @@ def test_notes_the_service_refuses_are_said_to_be_for_the_cases_responders(
     page = console.client.get(f"/cases/{CASE}")
     assert page.status_code == 200
     assert "The notes are for the case's responders only" in page.text
+    assert ("acknowledge the case to read them" in page.text) is acknowledge
+    assert ('id="acknowledge"' in page.text) is acknowledge
     assert "could not be shown" not in page.text and "called her" not in page.text
 
 

@@ -26,7 +26,7 @@ from kinship_escalation.entrypoints.slack_http import ReplayGuard
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.detection import handle_checkins
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
-from kinship_runtime.access import PeopleDirectory, Person, RateLimits, policies
+from kinship_runtime.access import OWN_DATA, PeopleDirectory, Person, RateLimits, policies
 from kinship_runtime.http import create_http_app
 from kinship_runtime.identity import (
     ApiKeys,
@@ -880,3 +880,10 @@ async def test_a_consent_answer_over_http_and_its_refusals(
     clock.advance(hours=73)
     expired = await client.get(yes_path, headers={"Accept": "text/html"})
     assert expired.status_code == 410 and "expired" in expired.text
+
+
+def test_a_persons_own_data_is_limited_per_person_in_its_own_bucket(app: FastAPI) -> None:
+    """Every call asks the check-in service's vault: a person's calls are limited apart from
+    submissions and never spend the service key's vault budget (check-in counts them apart)."""
+    found = policies(app)["GET /v1/me/data"]
+    assert [(p.rate_limited, p.bucket) for p in found] == [(True, OWN_DATA)]

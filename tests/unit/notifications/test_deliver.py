@@ -477,6 +477,24 @@ async def test_a_permanent_channel_failure_is_not_retried(world: World) -> None:
     assert len(world.sender.calls) == 1
 
 
+async def test_a_half_open_trial_that_fails_permanently_closes_the_circuit(world: World) -> None:
+    """A permanent failure (one bad address) proves the endpoint answers: the trial ends
+    there and the circuit closes, instead of every message to that endpoint (a whole mail
+    domain for email) failing fast for another cool-down."""
+    world.breaker = CircuitBreaker(threshold=2, cool_down=timedelta(seconds=30))
+    world.uow.add_person("p-1", Channels(webhook=HOOK))
+    world.sender.fail(HOOK, "timeout")
+    await world.queue(request("d-1"), request("d-2"))
+    assert [r.outcome for r in await world.attempt()] == ["retry", "retry"]  # circuit opens
+    assert not world.breaker.allows(HOOK, world.clock())
+    world.clock.advance(seconds=31)
+    world.sender.fail(HOOK, "refused_address", times=1, permanent=True)
+    results = await world.attempt()  # the trial fails permanently, the next one goes through
+    assert sorted(r.outcome for r in results) == ["delivered", "failed"]
+    assert world.uow.delivery("d-2").last_error != "circuit_open"
+    assert world.breaker.allows(HOOK, world.clock())
+
+
 # Acknowledgement links ---------------------------------------------------------
 
 

@@ -18,7 +18,7 @@ from kinship_notifications.domain.policy import Preferences
 from kinship_notifications.entrypoints.http import notifications_router
 from kinship_notifications.handlers.accept import accept_requests
 from kinship_notifications.handlers.ports import NotificationsUnitOfWork, SubjectLookup
-from kinship_runtime.access import PeopleDirectory, Person, RateLimits, policies
+from kinship_runtime.access import OWN_DATA, PeopleDirectory, Person, RateLimits, policies
 from kinship_runtime.identity import (
     IdentityVerifier,
 )
@@ -338,3 +338,17 @@ async def test_my_data_of_someone_unknown_is_the_defaults_and_a_vault_away_is_50
     vault.unavailable = True
     away = await client.get("/v1/me/data", headers=bearer("newcomer"))
     assert away.status_code == 503 and away.headers["retry-after"] == "5"
+
+
+async def test_my_data_is_limited_per_person_in_its_own_bucket(
+    client: httpx.AsyncClient, vault: FakeVault
+) -> None:
+    """Every call asks the check-in service's vault: 100 a minute per person here, counted
+    apart from anything else a person does."""
+    found = policies(routes_app())["GET /v1/me/data"]
+    assert [(p.rate_limited, p.bucket) for p in found] == [(True, OWN_DATA)]
+    answers = [
+        (await client.get("/v1/me/data", headers=bearer("ann"))).status_code for _ in range(101)
+    ]
+    assert answers == [200] * 100 + [429]
+    assert (await client.get("/v1/me/data", headers=bearer("newcomer"))).status_code == 200

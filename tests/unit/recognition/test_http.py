@@ -16,7 +16,7 @@ from kinship_recognition.entrypoints.http import recognition_router
 from kinship_recognition.handlers.awards import AwardTopics
 from kinship_recognition.handlers.ports import ChartRenderer, RecognitionUnitOfWork, SubjectLookup
 from kinship_recognition.settings import RecognitionSettings
-from kinship_runtime.access import PeopleDirectory, Person, RateLimits, policies
+from kinship_runtime.access import OWN_DATA, PeopleDirectory, Person, RateLimits, policies
 from kinship_runtime.identity import (
     IdentityVerifier,
 )
@@ -451,3 +451,33 @@ async def test_an_unreachable_vault_is_a_503_to_retry(
     vault.unavailable = True
     answer = await client.get("/v1/me/streak", headers=bearer("ann"))
     assert answer.status_code == 503 and answer.headers["retry-after"]
+
+
+async def test_a_persons_own_data_routes_are_limited_per_person_apart_from_submissions(
+    client: httpx.AsyncClient, vault: FakeVault
+) -> None:
+    """Each call asks the vault, so a person's calls are limited (5 a minute here) in their
+    own bucket: they can never spend the service key's vault budget, and a person who hit
+    the limit can still send kudos."""
+    answers = [
+        (await client.get(path, headers=bearer("ann"))).status_code
+        for path in ["/v1/me/streak", "/v1/me/data"] * 3
+    ]
+    assert answers == [200] * 5 + [429]
+    assert len(vault.calls) == 5
+    assert (await client.get("/v1/me/streak", headers=bearer("cat"))).status_code == 200
+    sent = await client.post(
+        "/v1/kudos",
+        json=kudos("k-1", sender="ann", to="cat", message="Thank you"),
+        headers=bearer("ann"),
+    )
+    assert sent.status_code == 202
+    limited = {
+        route: (found[0].rate_limited, found[0].bucket)
+        for route, found in policies(build_app()).items()
+        if route.startswith("GET /v1/me/")
+    }
+    assert limited == {
+        "GET /v1/me/streak": (True, OWN_DATA),
+        "GET /v1/me/data": (True, OWN_DATA),
+    }

@@ -2,16 +2,27 @@
 
 import json
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
-from kinship_contracts.privacy import SubjectsErased
-from kinship_runtime.erasure import subjects_from_vault
+from kinship_checkin.entrypoints import consumers as checkin_consumers
+from kinship_contracts.privacy import ErasureRequested, SubjectsErased
+from kinship_contracts.topics import ERASURE_REQUESTED
+from kinship_escalation.entrypoints import consumers as escalation_consumers
+from kinship_notifications.entrypoints import consumers as notify_consumers
+from kinship_recognition.entrypoints import consumers as recog_consumers
+from kinship_runtime.erasure import parse_erasure_requests, subjects_from_vault
 from kinship_runtime.resilience import is_transient
-from kinship_runtime.vault import VaultClient, VaultRefusedError, VaultUnavailableError
+from kinship_runtime.vault import (
+    CLOSED_ERASURE,
+    VaultClient,
+    VaultRefusedError,
+    VaultUnavailableError,
+)
 
 BASE = "http://127.0.0.1:9"
 
@@ -132,7 +143,7 @@ async def test_an_erasures_subjects_are_asked_of_the_vault_and_a_closed_one_is_l
         asked.append(request.url.raw_path.decode())
         if request.url.path == "/v1/erasures/er-open/subjects":
             return httpx.Response(200, json={"erasure_id": "er-open", "subject_ids": ["s-1"]})
-        return httpx.Response(404, json={"detail": "no open erasure"})
+        return httpx.Response(410, json={"detail": "no open erasure"})
 
     client = vault(httpx.MockTransport(handle))
     now = datetime(2026, 11, 24, tzinfo=UTC)
@@ -170,4 +181,126 @@ async def test_an_unreachable_vault_holds_the_erasure_back_for_a_retry() -> None
     with pytest.raises(VaultUnavailableError) as error:
         await subjects_from_vault([event], client)
     assert is_transient(error.value)
+    await client.aclose()
+
+
+async def test_a_404_that_is_not_the_vaults_answer_is_never_read_as_closed() -> None:
+    """A route that did not match ("Not Found") fails the record, a closed erasure (410, or
+    an older check-in service's 404 naming it) is left out; ids are quoted, '..' refused."""
+    asked: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.raw_path.decode())
+        if request.url.raw_path == b"/v1/erasures/old/subjects":
+            return httpx.Response(404, json={"detail": CLOSED_ERASURE})
+        if request.url.raw_path == b"/v1/erasures/closed/subjects":
+            return httpx.Response(410, json={"detail": CLOSED_ERASURE})
+        return httpx.Response(404, json={"detail": "Not Found"})
+
+    client = vault(httpx.MockTransport(handle))
+    assert await client.erasure_subjects("old") is None
+    assert await client.erasure_subjects("closed") is None
+    event = SubjectsErased(
+        id="hr/1:subjects",
+        erasure_id="hr/1?#%",
+        occurred_at=datetime(2026, 11, 24, tzinfo=UTC),
+        subjects_in_vault=True,
+    )
+    with pytest.raises(VaultRefusedError) as error:
+        await subjects_from_vault([event], client)
+    assert not is_transient(error.value)
+    assert asked[-1] == "/v1/erasures/hr%2F1%3F%23%25/subjects"
+    for unroutable in (".", ".."):
+        with pytest.raises(VaultRefusedError):
+            await client.erasure_subjects(unroutable)
+    assert len(asked) == 3
+    await client.aclose()
+
+
+def test_every_service_refuses_an_erasure_id_that_is_not_one_path_segment() -> None:
+    def record(erasure_id: str) -> Any:
+        value = ErasureRequested(
+            id=erasure_id,
+            person_id="ann",
+            requested_at=datetime(2026, 11, 24, tzinfo=UTC),
+            source="hr",
+        ).model_dump_json()
+        return SimpleNamespace(
+            topic="t", partition=0, offset=0, key=b"ann", value=value.encode(), headers=[]
+        )
+
+    ids = ["hr-17", "hr/2026/17", ".", "..", "..x", "a?b#c%d"]
+    accepted, rejected = parse_erasure_requests([record(i) for i in ids])
+    assert [item.event.id for item in accepted] == ["hr-17", "..x", "a?b#c%d"]
+    assert [json.loads(r.record.value or b"{}")["id"] for r in rejected] == [
+        "hr/2026/17",
+        ".",
+        "..",
+    ]
+    assert {r.reason["code"] for r in rejected} == {"erasure_id_unroutable"}
+    every = [
+        checkin_consumers.SUBSCRIPTIONS,
+        escalation_consumers.SUBSCRIPTIONS,
+        notify_consumers.subscriptions(notify_consumers.RequestSignatures(b"k" * 32)),
+        recog_consumers.SUBSCRIPTIONS,
+    ]
+    for subscriptions in every:
+        parsers = [s.parse for s in subscriptions if s.topic.name == ERASURE_REQUESTED.name]
+        assert parsers == [parse_erasure_requests]
+
+
+async def test_a_split_call_waits_out_a_429_and_resumes_where_it_was_refused() -> None:
+    """A batch larger than the window's budget completes: the parts already answered are
+    not asked again (no livelock); a 429 on the first part fails at once (transient)."""
+    asked: list[str] = []
+    refusals = {"p1000": 2}  # the second part is refused twice, then answered
+    waits: list[float] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        first = json.loads(request.content)["person_ids"][0]
+        asked.append(first)
+        if refusals.get(first, 0) > 0:
+            refusals[first] -= 1
+            return httpx.Response(429, headers={"Retry-After": "7"})
+        body = json.loads(request.content)
+        return httpx.Response(200, json={"subjects": {p: f"s-{p}" for p in body["person_ids"]}})
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    client = VaultClient(BASE, SecretStr("k"), transport=httpx.MockTransport(handle), sleep=sleep)
+    people = [f"p{n:04d}" for n in range(2500)]
+    found = await client.subjects(people)
+    assert len(found) == 2500
+    assert asked == ["p0000", "p1000", "p1000", "p1000", "p2000"]
+    assert waits == [7.0, 7.0]
+    refusals["p0000"] = 1
+    asked.clear()
+    with pytest.raises(VaultUnavailableError) as error:
+        await client.subjects(people[:10])
+    assert is_transient(error.value) and asked == ["p0000"]
+    await client.aclose()
+
+
+async def test_a_resumed_call_waits_at_most_its_bound_then_fails_transiently() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content)["person_ids"][0] == "p0000":
+            return httpx.Response(200, json={"conflicts": []})
+        return httpx.Response(429, headers={"Retry-After": "30"})
+
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+
+    client = VaultClient(
+        BASE,
+        SecretStr("k"),
+        transport=httpx.MockTransport(handle),
+        sleep=sleep,
+        max_wait_seconds=50,
+    )
+    with pytest.raises(VaultUnavailableError):
+        await client.conflicts("s-1", [f"p{n:04d}" for n in range(600)])
+    assert waits == [30.0, 20.0]
     await client.aclose()

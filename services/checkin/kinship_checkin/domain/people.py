@@ -34,6 +34,9 @@ class Revealed:
     case_id: str
     contact: Contact
     note: str | None
+    note_unreadable: bool = False
+    """The person allowed the note, but it cannot be opened (its key is gone or it is
+    damaged)."""
 
 
 @dataclass(frozen=True)

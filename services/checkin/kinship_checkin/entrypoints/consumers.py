@@ -26,6 +26,7 @@ from kinship_contracts.topics import (
     ERASURE_RECEIPTS,
     ERASURE_REQUESTED,
 )
+from kinship_runtime.erasure import parse_erasure_requests
 from kinship_runtime.ingest import Subscription
 from kinship_runtime.records import parse_directory, parse_records
 
@@ -90,7 +91,7 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
     Subscription(
         ERASURE_REQUESTED,
         "erasure",
-        parse=parse_records(ErasureRequested),
+        parse=parse_erasure_requests,
         store=store_erasures,
         description="Erasure requests: forget the person, name their subject ids to the other "
         "services, tombstone them in the directory. This service owns the dead letters.",

@@ -21,6 +21,7 @@ from kinship_checkin.domain.trends import TrendFigures
 from kinship_checkin.handlers.erasure import (
     ErasureTopics,
     erasure_status,
+    may_read_status,
     recent_erasures,
     request_erasure,
     requester,
@@ -111,9 +112,12 @@ class TeamTrendResponse(BaseModel):
 
 @dataclass(frozen=True)
 class VaultLimits:
-    """Per calling key: how many person ids the vault's lookups and screens answer in a
-    window (``KINSHIP_VAULT_RATE_LIMIT_PER_KEY``; lookups and screens count apart, so that
-    a flood of lookups never holds back the screening of an alert)."""
+    """Per calling key: how many person ids the vault's lookups and screens answer, and how
+    many deliveries it resolves, in a window (``KINSHIP_VAULT_RATE_LIMIT_PER_KEY``, counted
+    in each check-in replica's memory). Buckets count apart: lookups for a service's
+    consumers, lookups of one person's own subject (``create=false``, asked on a person's
+    behalf), screens and deliveries, so that a flood of one never holds back another (the
+    screening of an alert above all)."""
 
     limits: RateLimits
 
@@ -183,6 +187,11 @@ class RevealedPerson(BaseModel):
     channels: dict[str, str]
     timezone: str
     note: str | None
+    note_unreadable: bool = Field(
+        default=False,
+        description="The person allowed their note to be shown, but it cannot be opened "
+        "(its key was retired or it is damaged); the name and contacts are still shown.",
+    )
 
 
 class ErasedSubjects(BaseModel):
@@ -343,7 +352,10 @@ async def lookup(
 ) -> Subjects:
     """Kinship services only: the subject ids of people they already know (one-way).
     Audited (caller, purpose, count), bounded per call and rate-limited per key."""
-    await vault.limits.hit(actor, bucket="vault-lookup", cost=len(set(body.person_ids)))
+    # A lookup that may not create (one person's own data, asked on that person's behalf)
+    # counts apart: people's requests can never spend the budget of a service's consumers.
+    bucket = "vault-lookup" if body.create else "vault-own-lookup"
+    await vault.limits.hit(actor, bucket=bucket, cost=len(set(body.person_ids)))
     try:
         async with uow:
             found = await lookup_subjects(
@@ -385,8 +397,11 @@ async def delivery_target(
     body: DeliveryResolution,
     actor: ResolveSubjects,
     uow: FromDishka[CheckinUnitOfWork],
+    vault: FromDishka[VaultLimits],
 ) -> DeliveryTarget:
-    """Kinship's notifications service only: whom to deliver one message to (audited)."""
+    """Kinship's notifications service only: whom to deliver one message to (audited,
+    rate-limited per key like lookups, in its own bucket)."""
+    await vault.limits.hit(actor, bucket="vault-delivery")
     async with uow:
         person = await resolve_for_delivery(subject_id, body.request_id, actor.audit_name, uow)
     if person is None:
@@ -427,6 +442,7 @@ async def reveal_person(
         channels=contact.channels,
         timezone=contact.timezone,
         note=revealed.note,
+        note_unreadable=revealed.note_unreadable,
     )
 
 
@@ -469,13 +485,15 @@ async def erase(
 @_routes.get("/erasures/{erasure_id}", tags=["privacy"], response_model=ErasureView)
 async def erasure(
     erasure_id: Annotated[str, Path(min_length=1, max_length=200)],
-    _actor: ReadErasure,
+    actor: ReadErasure,
     uow: FromDishka[CheckinUnitOfWork],
 ) -> ErasureView:
-    """How far an erasure got in every service (its id is the capability to ask)."""
+    """How far an erasure got in every service: for systems with ``erasure:request``,
+    coordinators, and the person who asked for their own erasure (its random id is the
+    capability); anyone else is told there is no such erasure."""
     async with uow:
         found = await erasure_status(erasure_id, uow)
-    if found is None:
+    if found is None or not may_read_status(actor, found):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such erasure")
     return ErasureView.of(found)
 
@@ -488,15 +506,16 @@ async def erased_subjects(
     uow: FromDishka[CheckinUnitOfWork],
     vault: FromDishka[VaultLimits],
 ) -> ErasedSubjects:
-    """Kinship services only: the subject ids to forget, while the erasure is open (404
-    once every service's receipt is in, or after the deadline). Audited."""
+    """Kinship services only: the subject ids to forget, while the erasure is open (410
+    once every service's receipt is in, after the deadline, or for an id never held: a 404
+    means the route did not match). Audited."""
     response.headers.update(PRIVATE)
     await vault.limits.hit(actor, bucket="vault-erasure")
     async with uow:
         found = await subjects_of_erasure(erasure_id, actor.audit_name, uow, datetime.now(UTC))
     if found is None:
         raise HTTPException(
-            status.HTTP_404_NOT_FOUND,
+            status.HTTP_410_GONE,
             detail="no open erasure with this id (complete, past its deadline, or unknown)",
             headers=PRIVATE,
         )

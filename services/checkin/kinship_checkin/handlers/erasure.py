@@ -58,7 +58,22 @@ def requester(actor: Actor, person_id: str) -> str:
     coordinator" (never which one, nor a person's id)."""
     if actor.system is not None:
         return actor.audit_name
-    return "a coordinator" if actor.person_id != person_id else "the person"
+    return "a coordinator" if actor.person_id != person_id else PERSON_REQUESTER
+
+
+PERSON_REQUESTER = "the person"
+"""``requested_by`` of an erasure a person asked for themself (``requester``)."""
+
+
+def may_read_status(actor: Actor, status: ErasureStatus) -> bool:
+    """Who may read an erasure's status: a calling system with ``erasure:request`` (the
+    route's policy admits no other key), coordinators, and, for an erasure a person asked
+    for themself (its id is Kinship's own, random and known only to them), that person.
+    The requester of any other erasure cannot be known (nothing links an erasure to a
+    person), so an HR portal's id (perhaps guessable) gives nobody else its status."""
+    if actor.system is not None or actor.is_coordinator:
+        return True
+    return status.requested_by == PERSON_REQUESTER
 
 
 async def request_erasure(

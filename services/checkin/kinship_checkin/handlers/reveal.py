@@ -7,8 +7,10 @@ note of the triggering check-in is shown only when the grant says the person all
 
 from datetime import datetime
 
+from cryptography.exceptions import InvalidTag
+
 from kinship_checkin.domain.people import Revealed
-from kinship_checkin.domain.privacy import NoteCipher
+from kinship_checkin.domain.privacy import NoteCipher, NoteKeyUnknownError
 from kinship_checkin.handlers.ports import CheckinUnitOfWork
 from kinship_contracts.grants import GrantError, read_grant
 
@@ -44,19 +46,33 @@ async def reveal(
     contact = await uow.contact_of(person_id)
     if contact is None:
         raise PersonGoneError("this person is no longer in the directory")
-    note = None
+    note, unreadable = None, False
     if grant.note_checkin_id is not None:
         sealed = await uow.note_of(grant.note_checkin_id, grant.subject_id)
         if sealed is not None:
             keys = await uow.person_keys([grant.subject_id])
-            note = notes.open(
-                sealed, grant.note_checkin_id, keys.get(grant.subject_id), grant.subject_id
-            )
+            try:
+                note = notes.open(
+                    sealed, grant.note_checkin_id, keys.get(grant.subject_id), grant.subject_id
+                )
+            except (NoteKeyUnknownError, InvalidTag):
+                # A master key retired before rewrapping, or a damaged note: the responder
+                # of a possibly urgent case still gets the name, and is told the note is
+                # unreadable.
+                unreadable = True
+    detail: dict[str, bool] = {"note": note is not None}
+    if unreadable:
+        detail["note_unreadable"] = True
     await uow.audit(
         "reveal",
         f"person:{responder_id}",
         subject_id=grant.subject_id,
         case_id=grant.case_id,
-        detail={"note": note is not None},
+        detail=detail,
     )
-    return Revealed(case_id=grant.case_id, contact=contact.for_a_responder(), note=note)
+    return Revealed(
+        case_id=grant.case_id,
+        contact=contact.for_a_responder(),
+        note=note,
+        note_unreadable=unreadable,
+    )

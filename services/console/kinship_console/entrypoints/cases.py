@@ -60,6 +60,7 @@ CHANNEL_NAMES = {
     "in_person": N_("In person"),
     "email": N_("Email"),
     "other": N_("Other"),
+    "slack_user_id": N_("Slack user ID"),  # shown by a reveal, never a contact's channel
 }
 REASON_NAMES = {
     "unavailable": N_("I am not available"),

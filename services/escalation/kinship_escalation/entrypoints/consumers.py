@@ -37,7 +37,7 @@ from kinship_escalation.handlers.erasure import erase_people, erase_subject_sets
 from kinship_escalation.handlers.outreach import apply_preferences, remember_shared_notes
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_escalation.handlers.signals import handle_signals
-from kinship_runtime.erasure import subjects_from_vault
+from kinship_runtime.erasure import parse_erasure_requests, subjects_from_vault
 from kinship_runtime.ingest import Subscription
 from kinship_runtime.records import Accepted, Record, Rejected, parse_directory, parse_records
 
@@ -187,7 +187,7 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
     Subscription(
         ERASURE_REQUESTED,
         "erasure",
-        parse=parse_records(ErasureRequested),
+        parse=parse_erasure_requests,
         store=store_erasures,
         description="Erasure requests: forget what is kept by the person's id.",
     ),

@@ -72,7 +72,7 @@ from kinship_escalation.handlers.notes import NotesUnavailableError
 from kinship_escalation.handlers.outreach import ConsentClosedError
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_escalation.handlers.subject_records import SubjectRecords, subject_data
-from kinship_runtime.access import Actor, allow
+from kinship_runtime.access import OWN_DATA, Actor, allow
 from kinship_runtime.identity import Scope
 from kinship_runtime.outbox import OutboxRelay
 from kinship_runtime.vault import VaultUnavailableError
@@ -966,7 +966,8 @@ def escalation_router() -> APIRouter:
 
 # ---- a person's own data: registered apart (handlers/subject_records.py) ----------------------
 
-PersonOnly = Annotated[Actor, Depends(allow(everyone=True))]
+# Every call asks the check-in service's vault: limited per person (own bucket).
+PersonOnly = Annotated[Actor, Depends(allow(everyone=True, rate_limited=True, bucket=OWN_DATA))]
 """Any signed-in person, about themself only; never a key."""
 
 

@@ -108,10 +108,11 @@ class CircuitBreaker:
     """Per endpoint: after ``threshold`` failures in a row, fail fast for ``cool_down``.
 
     After the cool-down exactly one trial goes through (half-open) and everyone else is
-    refused for another cool-down: the trial's success closes the circuit, its failure keeps
-    it open, and a trial that never reports back lets the next one through after that
-    cool-down. A dead endpoint then costs its recipient's retries nothing but a quick refusal,
-    and never ties up delivery to anyone else.
+    refused for another cool-down: the trial's success closes the circuit (so does a
+    permanent failure, which the caller reports as ``succeeded``: the endpoint answered), its
+    transient failure keeps it open, and a trial that never reports back lets the next one
+    through after that cool-down. A dead endpoint then costs its recipient's retries nothing
+    but a quick refusal, and never ties up delivery to anyone else.
     """
 
     def __init__(self, threshold: int = 5, cool_down: timedelta = timedelta(seconds=30)) -> None:

@@ -35,7 +35,7 @@ from kinship_notifications.handlers.accept import accept_requests
 from kinship_notifications.handlers.directory import apply_directory
 from kinship_notifications.handlers.erasure import ErasureConfig, erase_people, erase_subjects
 from kinship_notifications.handlers.ports import NotificationsUnitOfWork
-from kinship_runtime.erasure import subjects_from_vault
+from kinship_runtime.erasure import parse_erasure_requests, subjects_from_vault
 from kinship_runtime.ingest import Subscription
 from kinship_runtime.records import (
     Accepted,
@@ -167,7 +167,7 @@ def subscriptions(signatures: RequestSignatures) -> tuple[Subscription[Any], ...
         Subscription(
             ERASURE_REQUESTED,
             "erasure",
-            parse=parse_records(ErasureRequested),
+            parse=parse_erasure_requests,
             store=store_erasures,
             description="Erasure requests: forget the person's directory entry, preferences, "
             "deliveries to them and their dead letters.",

@@ -25,10 +25,12 @@ from kinship_notifications.handlers.preferences import (
     set_preferences,
 )
 from kinship_notifications.handlers.status import CoordinatorsOnlyError, delivery_state
-from kinship_runtime.access import Actor, allow, forbidden
+from kinship_runtime.access import OWN_DATA, Actor, allow, forbidden
 from kinship_runtime.vault import VaultUnavailableError
 
 People = Annotated[Actor, Depends(allow(everyone=True))]
+# A person's own data asks the check-in service's vault: limited per person (own bucket).
+PersonOwnData = Annotated[Actor, Depends(allow(everyone=True, rate_limited=True, bucket=OWN_DATA))]
 """Any signed-in person (the handlers allow only their own preferences, or coordinators)."""
 Coordinators = Annotated[Actor, Depends(allow(roles=[Role.COORDINATOR]))]
 
@@ -182,7 +184,7 @@ class MyNotificationsData(BaseModel):
 
 @_routes.get("/v1/me/data", tags=["privacy"], response_model=MyNotificationsData)
 async def my_data(
-    actor: People,
+    actor: PersonOwnData,
     response: Response,
     uow: FromDishka[NotificationsUnitOfWork],
     vault: FromDishka[SubjectLookup],

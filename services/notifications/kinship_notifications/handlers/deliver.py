@@ -236,7 +236,14 @@ async def _send(
             raise DeliveryFailedError("circuit_open")
         await tools.sender.send(address, outgoing, rendered)
     except DeliveryFailedError as error:
-        if error.reason != "circuit_open" and not error.permanent:
+        if error.reason == "circuit_open":
+            return error
+        if error.permanent:
+            # The endpoint answered (e.g. SMTP 550 for one address): it works, so a trial
+            # that ends so closes the circuit rather than keep every colleague's mail
+            # failing fast for another cool-down.
+            tools.breaker.succeeded(endpoint)
+        else:
             tools.breaker.failed(endpoint, attempt.clock())
         return error
     tools.breaker.succeeded(endpoint)

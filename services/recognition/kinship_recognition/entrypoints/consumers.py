@@ -37,7 +37,7 @@ from kinship_recognition.handlers.responders import record_case_events
 from kinship_recognition.handlers.streaks import record_checkins
 from kinship_recognition.settings import RecognitionSettings
 from kinship_runtime.dead_letters import DeadLetters
-from kinship_runtime.erasure import subjects_from_vault
+from kinship_runtime.erasure import parse_erasure_requests, subjects_from_vault
 from kinship_runtime.ingest import Subscription
 from kinship_runtime.records import (
     Accepted,
@@ -210,7 +210,7 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
     Subscription(
         ERASURE_REQUESTED,
         "erasure",
-        parse=parse_records(ErasureRequested),
+        parse=parse_erasure_requests,
         store=store_erasures,
         description="Erasure requests: forget kudos, awards, supported cases and the "
         "directory row kept by the person's id.",

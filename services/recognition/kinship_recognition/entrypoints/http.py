@@ -39,7 +39,7 @@ from kinship_recognition.handlers.ports import (
     SubjectLookup,
 )
 from kinship_recognition.settings import RecognitionSettings
-from kinship_runtime.access import Actor, allow
+from kinship_runtime.access import OWN_DATA, Actor, allow
 from kinship_runtime.identity import Scope
 from kinship_runtime.outbox import OutboxRelay
 from kinship_runtime.vault import VaultUnavailableError
@@ -50,7 +50,8 @@ SubmitKudos = Annotated[
 SubmitPulse = Annotated[
     Actor, Depends(allow(scopes=[Scope.PULSE_SUBMIT], everyone=True, rate_limited=True))
 ]
-PersonOnly = Annotated[Actor, Depends(allow(everyone=True))]
+# Every call asks the check-in service's vault: limited per person (own bucket).
+PersonOnly = Annotated[Actor, Depends(allow(everyone=True, rate_limited=True, bucket=OWN_DATA))]
 ReadReports = Annotated[
     Actor, Depends(allow(scopes=[Scope.REPORTS_READ], roles=[Role.COORDINATOR]))
 ]
