@@ -377,7 +377,7 @@ etcd_health() {
 # The API server's certificate for 127.0.0.1 (its own CA in the kubeconfig), the service-
 # account signing key pair, the admin token (system:masters; RBAC, no anonymous access) and
 # etcd's CA, server and client certificates (etcd answers only certificates its own CA
-# signed, whose keys are here, readable by their owner only): made with openssl once per state dir, readable by their owner only.
+# signed): made with openssl once per state dir, readable by their owner only.
 make_pki() {
   local pki=$STATE/pki
   if [ -f "$pki/apiserver.crt" ] && [ -f "$pki/sa.key" ] && [ -f "$pki/tokens.csv" ] \
