@@ -376,8 +376,8 @@ etcd_health() {
 
 # The API server's certificate for 127.0.0.1 (its own CA in the kubeconfig), the service-
 # account signing key pair, the admin token (system:masters; RBAC, no anonymous access) and
-# etcd's CA, server and client certificates (etcd answers only the API server's client
-# certificate): made with openssl once per state dir, readable by their owner only.
+# etcd's CA, server and client certificates (etcd answers only certificates its own CA
+# signed): made with openssl once per state dir, readable by their owner only.
 make_pki() {
   local pki=$STATE/pki
   if [ -f "$pki/apiserver.crt" ] && [ -f "$pki/sa.key" ] && [ -f "$pki/tokens.csv" ] \

@@ -17,6 +17,7 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 
 from kinship_contracts.topics import DEAD_LETTER_RETENTION_MS, TopicSpec, dead_letter_topic
 from kinship_runtime.settings import KinshipSettings
+from kinship_runtime.telemetry import TracingMiddleware
 
 
 def client_options(settings: KinshipSettings) -> dict[str, Any]:
@@ -46,8 +47,6 @@ def make_broker(
     Every batch is handled in a ``process <topic>`` span that continues the trace of its first
     record that carries one (``TracingMiddleware``).
     """
-    from kinship_runtime.telemetry import TracingMiddleware
-
     options = client_options(settings)
     return KafkaBroker(
         options.pop("bootstrap_servers"),

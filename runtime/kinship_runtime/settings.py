@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kinship_contracts.topics import TopicSpec
+from kinship_runtime.identity import parse_api_keys
 
 DEV_NOTE_KEY = base64.b64encode(b"kinship-dev-note-key-32-bytes!!!").decode()
 DEV_CREDENTIALS: dict[str, str] = {
@@ -305,8 +306,6 @@ class KinshipSettings(BaseSettings):
         return self
 
     def _refuse_weak_api_keys(self, dev_values: set[str]) -> None:
-        from kinship_runtime.identity import parse_api_keys
-
         refused_digests = development_sha256()
         for entry in parse_api_keys(self.api_keys.get_secret_value()):
             if entry.key is None:

@@ -20,6 +20,8 @@ the caller's work is retried later. A call split into several that is rate-limit
 first part was answered waits (``Retry-After``, ``max_wait_seconds`` in all) and resumes
 from the part that was refused, instead of failing and spending the budget again on a retry
 from the start: a batch larger than one window's budget completes, slower, rather than never.
+The wait (120 s by default) stays well inside a Kafka consumer's poll deadline (300 s), so a
+consumer waiting on the vault is not taken for dead and its batch is not handed elsewhere.
 Path segments are percent-quoted; a 404 that is not the vault's own answer (a route that did
 not match) is a ``VaultRefusedError``, never taken for "erased" or "closed", so nothing is
 skipped silently.
@@ -88,7 +90,7 @@ class VaultClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout_seconds: float = 3.0,
-        max_wait_seconds: float = 300.0,
+        max_wait_seconds: float = 120.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._max_wait_seconds = max_wait_seconds
