@@ -5,8 +5,15 @@ case, each resolution with its own outcome, feedback on arrival), closed weeks o
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 
+from kinship_contracts.privacy import SubjectsErased
+from kinship_escalation.adapters.postgres import PostgresEscalationUnitOfWork
+from kinship_escalation.domain.programme import programme_measures
+from kinship_escalation.handlers.erasure import erase_subject_sets
+from kinship_escalation.handlers.programme import programme_report
+from kinship_runtime.directory import DirectoryProjection
 from tests.escalation_support import (
     AUTH,
     STAFF,
@@ -16,6 +23,8 @@ from tests.escalation_support import (
     seed_directory,
 )
 from tests.kafka_reading import publish
+from tests.unit.escalation.conftest import NOW, Clock, context, policy, subject
+from tests.unit.fakes.escalation import FakeVault
 
 pytestmark = pytest.mark.integration
 
@@ -28,6 +37,8 @@ _AUDIT = (
     "INSERT INTO case_audit (case_id, case_ids, subject_ids, action, actor, at, outcome)"
     " VALUES ($1, ARRAY[$1], ARRAY[$2], $3, 'person:resp-a', $4, $5)"
 )
+
+POLICY = policy(("responders", 60)).model_dump_json()
 
 
 async def measures(service: Escalation, weeks: int) -> dict[str, Any]:
@@ -122,3 +133,55 @@ async def test_a_resolution_recorded_over_http_keeps_its_outcome(escalation: Esc
         "/v1/metrics/programme", headers=bearer("resp-a", "peer_responder")
     )
     assert refused.status_code == 403
+
+
+async def test_a_week_once_served_is_unchanged_by_an_erasure(escalation_pool: asyncpg.Pool) -> None:
+    """The adapter stores a closed week's released figures when first served (migration 0011)
+    and serves them ever after: reading before and after an erasure that deletes one person's
+    feedback gives the same figures, so nothing can be subtracted; the stored rows hold no id."""
+    clock = Clock()
+    ctx = context(clock, vault=FakeVault(subject))
+    uow = PostgresEscalationUnitOfWork(escalation_pool, DirectoryProjection())
+    monday = datetime.combine(NOW.date() - timedelta(days=NOW.weekday()), time(), UTC)
+    day = monday + timedelta(days=1, hours=10)
+    async with uow:
+        for n in range(1, 7):
+            case_id, person_id = f"f-{n}", f"worker-{n}"
+            await uow.conn.execute(
+                _CASE.replace("'{}')", "$7::text::jsonb)"),
+                case_id,
+                subject(person_id),
+                day,
+                day,
+                day,
+                "supported",
+                POLICY,
+            )
+            await uow.conn.execute(
+                "INSERT INTO feedback (case_id, given_by, score, at) VALUES ($1, 'person', $2, $3)",
+                case_id,
+                1 if n == 6 else 5,
+                day + timedelta(hours=n),
+            )
+    now = monday + timedelta(weeks=2, days=1)
+    async with uow:
+        before = await programme_report(uow, 3, now)
+    (week,) = [w for w in before.weeks if w.week == monday.date()]
+    assert week.model_dump()["feedback"]["person"] == {"count": 6, "mean_score": 4.33}
+
+    erased = SubjectsErased(
+        id="er-1:subjects", erasure_id="er-1", subject_ids=[subject("worker-6")], occurred_at=now
+    )
+    async with uow:
+        await erase_subject_sets([erased], uow, ctx)
+        left = await uow.conn.fetchval("SELECT count(*) FROM feedback")
+        stored = await uow.conn.fetch("SELECT figures::text AS figures FROM programme_weeks")
+    assert left == 5  # the erased person's feedback is gone ...
+    async with uow:
+        after = await programme_report(uow, 3, now)
+    assert after == before  # ... and the week is as first served
+    assert len(stored) == 3
+    assert not any("worker" in row["figures"] or "f-" in row["figures"] for row in stored)
+    async with uow:  # a recomputation would have told worker-6's score (6 * 4.33 - 5 * 5)
+        facts = await uow.cases.programme_facts(monday, now)
+    assert programme_measures(facts, now, 3) != before

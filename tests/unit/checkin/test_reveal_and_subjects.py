@@ -1,6 +1,7 @@
 """The vault's guarded answers: lookups, conflict screens, deliveries and reveals."""
 
 import base64
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -272,6 +273,24 @@ async def test_a_note_that_cannot_be_opened_still_reveals_the_name_and_says_so(
     uow = await with_checkin()
     async with uow:
         revealed = await reveal(grant(uow), "resp-a", uow, notes, GRANT_KEY, NOW)
+    assert revealed.contact.display_name == "Ann Example"
+    assert (revealed.note, revealed.note_unreadable) == (None, True)
+    (entry,) = uow.audits
+    assert entry.detail == {"note": False, "note_unreadable": True}
+
+
+@pytest.mark.parametrize("blob", [b"\x00\x01\x02\x03", b""], ids=["4-bytes", "empty"])
+async def test_a_truncated_note_still_reveals_the_name_and_says_so(blob: bytes) -> None:
+    """A blob too short for its nonce makes AES-GCM raise ValueError: the reveal still gives
+    the name and says the note is unreadable, instead of a 500."""
+    uow = await with_checkin()
+    stored = uow.checkins["c-1"]
+    assert stored.sealed_note is not None
+    uow.checkins["c-1"] = dataclasses.replace(
+        stored, sealed_note=dataclasses.replace(stored.sealed_note, blob=blob)
+    )
+    async with uow:
+        revealed = await reveal(grant(uow), "resp-a", uow, NOTES, GRANT_KEY, NOW)
     assert revealed.contact.display_name == "Ann Example"
     assert (revealed.note, revealed.note_unreadable) == (None, True)
     (entry,) = uow.audits

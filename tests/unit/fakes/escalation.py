@@ -5,7 +5,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from kinship_contracts.cases import CaseStatus
@@ -40,7 +40,7 @@ from kinship_escalation.domain.policies import (
     ResponderLoad,
     StaffMember,
 )
-from kinship_escalation.domain.programme import Fact, FactKind
+from kinship_escalation.domain.programme import Fact, FactKind, WeekMeasures
 from kinship_escalation.domain.schedules.model import Schedule
 from kinship_escalation.domain.sealing import SubjectKey
 from kinship_escalation.domain.timers import Timer
@@ -104,6 +104,8 @@ class Tables:
     audit: list[AuditRecord] = field(default_factory=list)
     feedback: dict[tuple[str, str], int] = field(default_factory=dict)
     feedback_at: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    programme_weeks: dict[date, WeekMeasures] = field(default_factory=dict)
+    """Closed weeks as first served (``programme_weeks``, migration 0011)."""
     alerts: dict[str, SentAlert] = field(default_factory=dict)
     timers: dict[str, ArmedTimer] = field(default_factory=dict)
     people: dict[str, Person] = field(default_factory=dict)
@@ -297,6 +299,13 @@ class FakeCases(_Part):
                 Fact(FactKind.FEEDBACK, cases[case_id].subject_id, at, None, given_by, score)
             )
         return [fact for fact in facts if start <= fact.recorded_at < end]
+
+    async def released_weeks(self, start: date, end: date) -> dict[date, WeekMeasures]:
+        return {d: w for d, w in self.tables.programme_weeks.items() if start <= d < end}
+
+    async def release_weeks(self, weeks: Sequence[WeekMeasures], at: datetime) -> None:
+        for week in weeks:
+            self.tables.programme_weeks.setdefault(week.week, week)
 
 
 class FakeAlerts(_Part):

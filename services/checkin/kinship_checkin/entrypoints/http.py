@@ -489,8 +489,9 @@ async def erasure(
     uow: FromDishka[CheckinUnitOfWork],
 ) -> ErasureView:
     """How far an erasure got in every service: for systems with ``erasure:request``,
-    coordinators, and the person who asked for their own erasure (its random id is the
-    capability); anyone else is told there is no such erasure."""
+    coordinators, and, for an erasure a person asked for themself, anyone signed in who
+    holds its random id (a capability: whoever asked, or whoever the id reached); anyone
+    else is told there is no such erasure."""
     async with uow:
         found = await erasure_status(erasure_id, uow)
     if found is None or not may_read_status(actor, found):

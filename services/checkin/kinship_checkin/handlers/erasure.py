@@ -68,7 +68,9 @@ PERSON_REQUESTER = "the person"
 def may_read_status(actor: Actor, status: ErasureStatus) -> bool:
     """Who may read an erasure's status: a calling system with ``erasure:request`` (the
     route's policy admits no other key), coordinators, and, for an erasure a person asked
-    for themself (its id is Kinship's own, random and known only to them), that person.
+    for themself, anyone signed in who holds its id: the id is Kinship's own and random, a
+    capability (it cannot be checked that the caller is that person: nothing stored says
+    who asked).
     The requester of any other erasure cannot be known (nothing links an erasure to a
     person), so an HR portal's id (perhaps guessable) gives nobody else its status."""
     if actor.system is not None or actor.is_coordinator:

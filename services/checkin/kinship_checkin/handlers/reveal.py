@@ -55,10 +55,11 @@ async def reveal(
                 note = notes.open(
                     sealed, grant.note_checkin_id, keys.get(grant.subject_id), grant.subject_id
                 )
-            except (NoteKeyUnknownError, InvalidTag):
-                # A master key retired before rewrapping, or a damaged note: the responder
-                # of a possibly urgent case still gets the name, and is told the note is
-                # unreadable.
+            except (NoteKeyUnknownError, InvalidTag, ValueError):
+                # A master key retired before rewrapping, or a damaged note (a wrong tag; a
+                # blob too short for its nonce, or a plaintext not UTF-8: both ValueError):
+                # the responder of a possibly urgent case still gets the name, and is told
+                # the note is unreadable.
                 unreadable = True
     detail: dict[str, bool] = {"note": note is not None}
     if unreadable:

@@ -8,7 +8,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -47,7 +47,7 @@ from kinship_escalation.domain.policies import (
     ResponderLoad,
     StaffMember,
 )
-from kinship_escalation.domain.programme import Fact, FactKind
+from kinship_escalation.domain.programme import Fact, FactKind, WeekMeasures
 from kinship_escalation.domain.schedules.model import Schedule
 from kinship_escalation.domain.sealing import SubjectKey
 from kinship_escalation.domain.timers import Timer, TimerKind
@@ -460,6 +460,23 @@ class PostgresCases(_Statements):
             )
             for row in rows
         ]
+
+    async def released_weeks(self, start: date, end: date) -> dict[date, WeekMeasures]:
+        """The ``programme_weeks`` rows from ``start`` up to ``end`` (migration 0011)."""
+        rows = await self.conn.fetch(
+            "SELECT week, figures FROM programme_weeks WHERE week >= $1 AND week < $2",
+            start,
+            end,
+        )
+        return {row["week"]: WeekMeasures.model_validate(_json(row["figures"])) for row in rows}
+
+    async def release_weeks(self, weeks: Sequence[WeekMeasures], at: datetime) -> None:
+        """Insert each week unless it is stored: the first figures served stay."""
+        await self.conn.executemany(
+            "INSERT INTO programme_weeks (week, figures, released_at)"
+            " VALUES ($1, $2::text::jsonb, $3) ON CONFLICT (week) DO NOTHING",
+            [(week.week, week.model_dump_json(), at) for week in weeks],
+        )
 
 
 # ---- alerts ---------------------------------------------------------------------------------

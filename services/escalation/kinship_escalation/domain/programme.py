@@ -13,16 +13,17 @@ from another:
   case; a stated earlier contact time changes the duration, not the week), an outcome in
   the week the case was resolved (each resolution of a case reopened counts in its own
   week), a feedback in the week it arrived. Every such time is the service's clock at the
-  moment it happens, so nothing recorded later lands in a published week: a closed week's
-  figures never change, except by erasure (an erased person's feedback is deleted, and
-  their cases are no longer told apart from other erased people's: a cell may then be
-  withheld, and a feedback cell changes).
+  moment it happens, so nothing recorded later lands in a published week. Erasure would
+  still change a recomputed week (an erased person's feedback is deleted, their cases no
+  longer told apart from other erased people's), and a reading before and after it would
+  give their score by subtraction: so ``handlers.programme`` stores each closed week's
+  figures when first served and serves that copy ever after (migration 0011).
 - **Each cell on its own, k or more people.** A week's cells (cases opened; acknowledged
   with the time to acknowledge; time to first contact; each outcome; each side's feedback)
   are each shown only when at least ``k`` distinct people (the cases' subjects) are in it,
   else ``"withheld"``. A fact belongs to exactly one cell, and no total is published (none
   across weeks, no resolved cases over the outcomes), so no released figure depends on a
-  withheld cell's facts and none can be recovered by subtraction.
+  withheld cell's facts and none can be recovered by subtraction (of weeks as stored).
 """
 
 import math

@@ -5,7 +5,7 @@ check-in service's vault."""
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal, Protocol
 
 from kinship_contracts.directory import DirectoryChange, OutreachPreference
@@ -32,7 +32,7 @@ from kinship_escalation.domain.policies import (
     ResponderLoad,
     StaffMember,
 )
-from kinship_escalation.domain.programme import Fact
+from kinship_escalation.domain.programme import Fact, WeekMeasures
 from kinship_escalation.domain.schedules.model import Schedule
 from kinship_escalation.domain.sealing import SubjectKey
 from kinship_escalation.domain.timers import Timer
@@ -155,6 +155,15 @@ class Cases(Protocol):
     async def programme_facts(self, start: datetime, end: datetime) -> list[Fact]:
         """Facts recorded from ``start`` up to ``end`` (``domain.programme``), each at the time
         this service recorded it."""
+        ...
+
+    async def released_weeks(self, start: date, end: date) -> dict[date, WeekMeasures]:
+        """The closed weeks already served (their Mondays from ``start`` up to ``end``), as
+        first served."""
+        ...
+
+    async def release_weeks(self, weeks: Sequence[WeekMeasures], at: datetime) -> None:
+        """Store closed weeks' figures as served at ``at``; a week already stored is kept."""
         ...
 
 

@@ -29,9 +29,9 @@ from kinship_runtime.access import OWN_DATA, Actor, allow, forbidden
 from kinship_runtime.vault import VaultUnavailableError
 
 People = Annotated[Actor, Depends(allow(everyone=True))]
-# A person's own data asks the check-in service's vault: limited per person (own bucket).
-PersonOwnData = Annotated[Actor, Depends(allow(everyone=True, rate_limited=True, bucket=OWN_DATA))]
 """Any signed-in person (the handlers allow only their own preferences, or coordinators)."""
+PersonOwnData = Annotated[Actor, Depends(allow(everyone=True, rate_limited=True, bucket=OWN_DATA))]
+"""A person's own data: asks the check-in service's vault, so limited per person (own bucket)."""
 Coordinators = Annotated[Actor, Depends(allow(roles=[Role.COORDINATOR]))]
 
 PersonId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$")]
