@@ -9,7 +9,7 @@ with last week's facts in the tables.
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
@@ -200,7 +200,11 @@ async def test_the_programme_report_shows_groups_of_five_and_never_of_four(
     recognition: Recognition,
 ) -> None:
     server = recognition.endpoints.bootstrap_servers
-    opened = datetime.now(UTC) - timedelta(seconds=5)
+    # The whole lifecycle (feedback two hours after opening) inside the week in progress, even
+    # late on a Sunday: otherwise the feedback falls in next week and the test depends on the hour.
+    next_monday = monday_of(datetime.now(UTC).date()) + timedelta(weeks=1)
+    week_ends = datetime.combine(next_monday, time(), UTC)
+    opened = min(datetime.now(UTC) - timedelta(seconds=5), week_ends - timedelta(hours=3))
     cases_topic = recognition.topic("escalation.cases")
     await publish(server, cases_topic, [e for n in range(1, 5) for e in lifecycle(n, opened)])
     for n in range(4):
