@@ -416,7 +416,7 @@ async def closed_weeks_in_recognition(stack: Stack) -> tuple[date, date, int]:
 
 def week_row(page: Page, table: str, week: date) -> Any:
     """The row of ``week`` in the table under the heading with id ``table``."""
-    day = format_date(week, format="medium", locale="en")
+    day = format_date(week, format="medium", locale="en_GB")
     return page.locator(f"div[aria-labelledby={table}] tbody tr").filter(
         has=page.get_by_role("rowheader", name=day, exact=True)
     )
@@ -433,7 +433,7 @@ async def test_a_coordinator_reads_the_programme_report_of_closed_weeks(visit: V
     # Newest first, the week in progress never: recognition's twelve closed weeks.
     participation = page.locator("div[aria-labelledby=participation] tbody th")
     await expect(participation).to_have_count(12)
-    await expect(participation.first).to_have_text(format_date(last, "medium", locale="en"))
+    await expect(participation.first).to_have_text(format_date(last, "medium", locale="en_GB"))
     share = f"{round(6 / members * 100)} %"
     await expect(week_row(page, "participation", last).locator("td")).to_have_text(["6", share])
     # Three people are fewer than five: that week's participation is withheld.

@@ -391,10 +391,10 @@ def test_unknown_page_is_a_page_not_json(console: Console) -> None:
 @pytest.mark.parametrize(
     ("accept", "lang", "text"),
     [
-        ("de-DE,de;q=0.9,en;q=0.8", "de", "Einchecken"),
+        ("de-DE,de;q=0.9,en;q=0.8", "de-DE", "Einchecken"),
         ("de", "de", "Einchecken"),
         ("fr-FR,de;q=0.5", "de", "Einchecken"),
-        ("en-GB,de;q=0.5", "en", "Check in"),
+        ("en-GB,de;q=0.5", "en-GB", "Check in"),
         ("fr-FR", "en", "Check in"),
     ],
 )

@@ -3,7 +3,7 @@ the German catalog and the vendored htmx."""
 
 import hashlib
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,13 @@ from babel.messages.pofile import read_po
 from kinship_console.adapters.sessions import SessionSealer, session_hash
 from kinship_console.domain.cases import CaseFacts, case_rows
 from kinship_console.domain.checkin_form import parse_checkin_form
-from kinship_console.entrypoints.i18n import negotiate_locale, preferred_languages
+from kinship_console.entrypoints.i18n import (
+    Catalogs,
+    date_text,
+    language_of,
+    negotiate_locale,
+    preferred_languages,
+)
 from kinship_console.settings import DEV_SESSION_KEY
 from tests.unit.console.conftest import console_settings
 
@@ -99,10 +105,15 @@ def test_cases_are_ordered_by_severity_then_age() -> None:
 @pytest.mark.parametrize(
     ("header", "locale"),
     [
-        ("de-DE", "de"),
+        ("de-DE", "de-DE"),
         ("de", "de"),
-        ("de_AT", "de"),
-        ("en-US,en;q=0.9,de;q=0.8", "en"),
+        ("de_AT", "de-AT"),
+        ("en-US,en;q=0.9,de;q=0.8", "en-US"),
+        ("en-gb", "en-GB"),
+        ("fr-FR, en-GB;q=0.5", "en-GB"),
+        ("de-ZZ", "de"),
+        ("en-GB-oxendict", "en"),
+        ('en-GB"><script>', "en"),
         ("fr;q=1, de;q=0.7, en;q=0.3", "de"),
         ("de;q=0, en", "en"),
         ("*", "en"),
@@ -113,6 +124,26 @@ def test_cases_are_ordered_by_severity_then_age() -> None:
 )
 def test_browser_language_negotiation(header: str | None, locale: str) -> None:
     assert negotiate_locale(header) == locale
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("en-GB", "29 Nov 2026"),
+        ("en-US", "Nov 29, 2026"),
+        ("en", "Nov 29, 2026"),
+        ("de-AT", "29.11.2026"),
+    ],
+)
+def test_dates_follow_the_browsers_region(locale: str, expected: str) -> None:
+    assert date_text(date(2026, 11, 29), locale) == expected
+
+
+def test_a_regional_locale_reads_its_languages_catalog() -> None:
+    catalogs = Catalogs()
+    assert language_of("de-AT") == "de"
+    assert catalogs.get("de-AT") is catalogs.get("de")
+    assert catalogs.get("en-GB") is catalogs.get("en")
 
 
 def test_accept_language_is_ordered_by_quality_then_position() -> None:

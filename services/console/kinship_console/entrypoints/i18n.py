@@ -1,17 +1,22 @@
 """English and German: the browser's language decides (``Accept-Language``).
 
+The language picks the catalog; the region, when the browser names one Babel knows (``en-GB``,
+``de-AT``), picks how dates and numbers are written, so a British reader sees "29 Nov 2026",
+not "Nov 29, 2026".
+
 Catalogs are the ``.po`` files under ``translations/``, compiled in memory at start (no
 ``.mo`` files in the repository). English is the source language.
 """
 
 import io
+import re
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from babel import Locale
+from babel import Locale, localedata
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
 from babel.dates import format_skeleton, format_timedelta
@@ -51,13 +56,35 @@ def preferred_languages(header: str | None) -> list[str]:
     return [tag for _quality, _position, tag in sorted(weighted)]
 
 
+_TAG = re.compile(r"([A-Za-z]{2,3})(?:[-_]([A-Za-z]{2}|[0-9]{3}))?")
+
+
 def negotiate_locale(header: str | None) -> str:
-    """``de``, ``de-DE``, ``de-AT``… give German; anything else English."""
+    """The page's locale: ``de``, ``de-DE``, ``de-AT``… are German; anything else English.
+
+    A region is kept (``en-GB``, ``de-AT``) when Babel knows that locale, for the formats of
+    dates and numbers; the catalog is the language's (:func:`language_of`).
+    """
     for tag in preferred_languages(header):
-        language = tag.replace("_", "-").split("-")[0].lower()
-        if language in LOCALES:
-            return language
+        match = _TAG.fullmatch(tag.strip())
+        language = (match.group(1) if match else tag.replace("_", "-").split("-")[0]).lower()
+        if language not in LOCALES:
+            continue
+        region = match.group(2) if match else None
+        if region:
+            candidate = f"{language}_{region.upper()}"
+            return candidate.replace("_", "-") if localedata.exists(candidate) else language
+        return language
     return DEFAULT_LOCALE
+
+
+def language_of(locale: str) -> str:
+    """The language part of a page locale (``en-GB`` → ``en``): which catalog to use."""
+    return locale.split("-")[0]
+
+
+def _babel(locale: str) -> Locale:
+    return Locale.parse(locale, sep="-")
 
 
 class Catalogs:
@@ -77,7 +104,7 @@ class Catalogs:
             self._translations[locale] = Translations(compiled)
 
     def get(self, locale: str) -> NullTranslations:
-        return self._translations.get(locale, self._translations[DEFAULT_LOCALE])
+        return self._translations.get(language_of(locale), self._translations[DEFAULT_LOCALE])
 
 
 _ENGLISH = NullTranslations()
@@ -101,32 +128,30 @@ def ngettext(singular: str, plural: str, count: int) -> str:
 
 def age_text(age: timedelta, locale: str) -> str:
     """How long ago, in words ("3 hours ago", "vor 3 Stunden")."""
-    return format_timedelta(-age, threshold=1.5, add_direction=True, locale=Locale.parse(locale))
+    return format_timedelta(-age, threshold=1.5, add_direction=True, locale=_babel(locale))
 
 
 def duration_text(span: timedelta, locale: str) -> str:
     """A length of time in words, without direction ("4 minutes", "4 Minuten")."""
-    return format_timedelta(span, threshold=1.5, locale=Locale.parse(locale))
+    return format_timedelta(span, threshold=1.5, locale=_babel(locale))
 
 
 def date_text(day: date, locale: str, form: str = "medium") -> str:
     """A date in the page's language; ``short_week`` is the day and month ("12 May", "12. Mai")."""
     if form == "short_week":
-        return format_skeleton("dMMM", day, locale=Locale.parse(locale))
-    return babel_format_date(day, format=form, locale=Locale.parse(locale))
+        return format_skeleton("dMMM", day, locale=_babel(locale))
+    return babel_format_date(day, format=form, locale=_babel(locale))
 
 
 def datetime_text(moment: datetime, locale: str) -> str:
     """A moment in the page's language, in UTC (the console does not know the person's zone)."""
-    text = babel_format_datetime(
-        moment.astimezone(UTC), format="medium", locale=Locale.parse(locale)
-    )
+    text = babel_format_datetime(moment.astimezone(UTC), format="medium", locale=_babel(locale))
     return f"{text} UTC"
 
 
 def number_text(value: float, locale: str) -> str:
     """A figure with at most two decimals in the page's language ("3.25", "3,25")."""
-    return format_decimal(value, format="#,##0.##", locale=Locale.parse(locale))
+    return format_decimal(value, format="#,##0.##", locale=_babel(locale))
 
 
 def template_globals() -> dict[str, Callable[..., Any]]:
