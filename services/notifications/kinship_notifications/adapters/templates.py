@@ -57,4 +57,5 @@ class Templates:
             raise TemplateFailedError from None
         first, _, body = text.partition("\n")
         subject = first.removeprefix("Subject:").strip()
-        return Rendered(subject=subject, text=body.strip() + "\n")
+        language = template.name.split("/")[0] if template.name else FALLBACK_LANGUAGE
+        return Rendered(subject=subject, text=body.strip() + "\n", language=language)

@@ -16,6 +16,8 @@ class Rendered:
 
     subject: str
     text: str
+    language: str = "en"
+    """The template language it was rendered in (``en`` or ``de``)."""
 
 
 class DeliveryFailedError(Exception):

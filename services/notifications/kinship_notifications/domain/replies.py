@@ -27,8 +27,13 @@ from kinship_notifications.domain.links import DEFAULT_LIFETIME
 
 MAX_LOCAL_PART = 64
 """RFC 5321's limit on a mailbox name: a longer reply address is not offered."""
-BUTTONS_HINT = "Use the buttons below, or open your case list in the console"
-"""What a Slack alert with buttons says instead of its acknowledgement link."""
+BUTTONS_HINTS = {
+    "en": "Use the buttons below, or open your case list in the console",
+    "de": "Nutzen Sie die Schaltflächen unten oder öffnen Sie Ihre Fallliste in der Konsole",
+}
+"""What a Slack alert with buttons says instead of its acknowledgement link, per template
+language (the alert's own language: an English hint under a German alert reads as a fault)."""
+BUTTONS_HINT = BUTTONS_HINTS["en"]
 
 
 def link_token(alert: Alert) -> str | None:
@@ -94,5 +99,6 @@ class AlertReplies:
         kept = [
             line for line in rendered.text.splitlines() if token not in line and link not in line
         ]
-        hint = f"{BUTTONS_HINT}: {self.cases_url}" if self.cases_url else f"{BUTTONS_HINT}."
-        return Rendered(rendered.subject, "\n".join([*kept, hint]) + "\n")
+        words = BUTTONS_HINTS.get(rendered.language, BUTTONS_HINT)
+        hint = f"{words}: {self.cases_url}" if self.cases_url else f"{words}."
+        return Rendered(rendered.subject, "\n".join([*kept, hint]) + "\n", rendered.language)
