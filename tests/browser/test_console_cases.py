@@ -451,6 +451,15 @@ async def test_a_coordinator_reads_the_programme_report_of_closed_weeks(visit: V
             re.compile(r"Referred to professional help\s*2"),
         ]
     )
+    # Every chart label is drawn inside its chart, however long (outcomes were cut off).
+    for svg in await page.locator("figure.chart svg").all():
+        frame = await svg.bounding_box()
+        assert frame is not None
+        for label in await svg.locator(".chart-label").all():
+            box = await label.bounding_box()
+            assert box is not None
+            assert frame["x"] - 1 <= box["x"], await label.text_content()
+            assert box["x"] + box["width"] <= frame["x"] + frame["width"] + 1
     await checked(visit)
     await visit.screenshot("coordinator-report")
 
