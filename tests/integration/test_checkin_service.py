@@ -347,3 +347,79 @@ async def test_a_closed_week_reads_the_same_after_a_check_in_dated_back_into_it(
     late = checkin("c-d0-late", "d0", occurred_at=last_week, mood=1)
     assert (await service.client.post("/v1/checkins", json=late, headers=AUTH)).status_code == 202
     assert await read() == first
+
+
+async def test_a_closed_week_reads_the_same_after_a_members_erasure(
+    service: RunningService,
+) -> None:
+    # Differencing across an erasure: a manager reads the trend, a member is erased (their
+    # check-ins deleted), the manager reads again; recomputed, the difference would be that
+    # member's figures. A week is served as first released (trend_weeks, migration 0006).
+    team = [f"e{i}" for i in range(6)]
+    await publish(
+        service.endpoints.bootstrap_servers,
+        service.topic("directory.people"),
+        [
+            (
+                person.encode(),
+                encode(
+                    {
+                        "person_id": person,
+                        "display_name": person,
+                        "team_id": "coordination" if person == "ecoord" else "team-e",
+                        "timezone": "Europe/Paris",
+                        "roles": ["coordinator"] if person == "ecoord" else [],
+                        "channels": {},
+                        "active": True,
+                    }
+                ),
+            )
+            for person in [*team, "ecoord"]
+        ],
+    )
+    assert (
+        await service.wait_for_rows(
+            "SELECT count(*) FROM directory_people WHERE person_id LIKE 'e%'", 7
+        )
+        == 7
+    )
+    last_week = (datetime.now(UTC) - timedelta(days=7)).isoformat()
+    for person in team:
+        body = checkin(
+            f"c-{person}", person, occurred_at=last_week, mood=1 if person == "e5" else 4
+        )
+        assert (
+            await service.client.post("/v1/checkins", json=body, headers=AUTH)
+        ).status_code == 202
+
+    async def read() -> Any:
+        answer = await service.client.get(
+            "/v1/teams/team-e/trends", params={"weeks": "2"}, headers=bearer("ecoord")
+        )
+        assert answer.status_code == 200
+        return answer.json()
+
+    # Two first readings at once store one row per week and agree.
+    first, second = await asyncio.gather(read(), read())
+    assert first == second
+    assert first["overall"]["people"] == 6 and first["overall"]["mood_mean"] == 3.5
+    stored = await service.rows(
+        "SELECT state, count(*) FROM trend_weeks WHERE team_id = 'team-e' GROUP BY state"
+    )
+    assert {row["state"]: row["count"] for row in stored} == {"shown": 1, "quiet": 1}
+
+    erased = await service.client.post("/v1/people/e5/erasure", headers=bearer("e5"))
+    assert erased.status_code == 202
+    assert (
+        await service.wait_for_rows(
+            "SELECT 6 - count(*) FROM checkins WHERE team_id = 'team-e'", 1, timeout=60
+        )
+        == 1
+    )
+    assert await read() == first  # recomputed, mood 4.0 over 5 people would give e5's 1
+    # The stored weeks hold counts and sums only: no subject id of anyone.
+    (totals,) = await service.rows(
+        "SELECT totals::text FROM trend_weeks WHERE team_id = 'team-e' AND state = 'shown'"
+    )
+    subjects = await service.rows("SELECT subject_id FROM checkins WHERE team_id = 'team-e'")
+    assert subjects and not any(row["subject_id"] in totals[0] for row in subjects)

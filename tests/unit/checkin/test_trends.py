@@ -191,9 +191,22 @@ async def test_a_hidden_week_cannot_be_derived_by_subtracting_two_windows() -> N
     uow = _window_store()
     wide = await trend_of(uow, "t", weeks=4)
     narrow = await trend_of(uow, "t", weeks=3)
-    # The window holding the hidden week publishes no whole-period figures to subtract.
-    assert hidden_weeks(wide) and wide.overall is None
+    # The window holding the hidden week publishes no whole-period figures to subtract, and
+    # its complement (week 1, the nearest) stays withheld in the narrower window read later.
+    assert hidden_weeks(wide) == [week(0), week(1)] and wide.overall is None
+    assert hidden_weeks(narrow) == [week(1)] and narrow.overall is None
+    assert narrow.weeks == wide.weeks[1:]
+
+
+async def test_read_narrow_first_the_wider_window_adds_no_total_to_subtract_from() -> None:
+    uow = _window_store()
+    narrow = await trend_of(uow, "t", weeks=3)
+    wide = await trend_of(uow, "t", weeks=4)
     assert not hidden_weeks(narrow) and narrow.overall is not None
+    assert narrow.overall.people == 8 and narrow.overall.checkins == 21
+    # Weeks 1-3 as first served; week 0 (two people) is withheld and no total covers it.
+    assert wide.weeks[1:] == narrow.weeks and hidden_weeks(wide) == [week(0)]
+    assert wide.overall is None
 
 
 def test_whole_period_figures_are_withheld_when_any_week_is_hidden() -> None:

@@ -15,7 +15,12 @@ from kinship_checkin.domain.people import (
     PersonMatch,
 )
 from kinship_checkin.domain.privacy import PersonKey, SealedNote
-from kinship_checkin.domain.trends import TrendCell
+from kinship_checkin.domain.trends import (
+    ReleasedTrend,
+    ReleasedWeek,
+    ReleasedWindow,
+    TrendCell,
+)
 from kinship_contracts.checkins import CheckinSubmitted
 from kinship_contracts.directory import (
     DirectoryChange,
@@ -69,6 +74,8 @@ class FakeCheckinUnitOfWork(FakeUnitOfWork):
         "held_subjects",
         "outreach",
         "people",
+        "trend_weeks",
+        "trend_windows",
     )
 
     def __init__(
@@ -92,6 +99,8 @@ class FakeCheckinUnitOfWork(FakeUnitOfWork):
         self.held_subjects: dict[str, tuple[list[str], datetime]] = {}  # erasure -> ids, expiry
         self.outreach: dict[str, tuple[OutreachPreference, str]] = {}
         self.people: dict[str, DirectoryPerson] = {}  # the directory records, as applied
+        self.trend_weeks: dict[tuple[str, date], ReleasedWeek] = {}  # (team, Monday) -> week
+        self.trend_windows: dict[tuple[str, date, date], ReleasedWindow] = {}
         self.record_calls: list[list[str]] = []
         self.directory_calls: list[list[str]] = []
         self.teams_asked: list[list[str]] = []
@@ -170,14 +179,71 @@ class FakeCheckinUnitOfWork(FakeUnitOfWork):
         self._check_entered()
         return self.contacts.get(person_id)
 
-    async def trend_cells(self, team_id: str, weeks: int) -> list[TrendCell]:
-        """The team's closed weeks from ``weeks`` weeks before the current week (as the SQL)."""
-        self._check_entered()
+    def _mondays(self, weeks: int) -> list[date]:
         this_week = self.today - timedelta(days=self.today.weekday())
-        since = this_week - timedelta(weeks=weeks)
-        return [
-            cell for cell in self.cells.get(team_id, []) if since <= cell.week_start < this_week
-        ]
+        return [this_week - timedelta(weeks=n) for n in range(weeks, 0, -1)]
+
+    def _recorded_cells(self, team_id: str) -> list[TrendCell]:
+        """The team's weekly figures from the check-ins held (erasure deletes them)."""
+        by_week: dict[date, list[RecordedCheckin]] = {}
+        for item in self.checkins.values():
+            if item.event.team_id == team_id:
+                day = item.event.occurred_at.astimezone(UTC).date()
+                by_week.setdefault(day - timedelta(days=day.weekday()), []).append(item)
+
+        def total(items: list[RecordedCheckin], name: str) -> tuple[int, int]:
+            values = [getattr(i.event, name) for i in items if getattr(i.event, name) is not None]
+            return sum(values), len(values)
+
+        cells = []
+        for monday, items in by_week.items():
+            mood, stress, energy = (total(items, n) for n in ("mood", "stress", "energy"))
+            who5 = [i.event.scores.who5_percent for i in items]
+            who5_given = [value for value in who5 if value is not None]
+            cells.append(
+                TrendCell(
+                    week_start=monday,
+                    people=frozenset(i.event.subject_id for i in items),
+                    checkins=len(items),
+                    mood_sum=mood[0],
+                    mood_count=mood[1],
+                    stress_sum=stress[0],
+                    stress_count=stress[1],
+                    energy_sum=energy[0],
+                    energy_count=energy[1],
+                    who5_percent_sum=sum(who5_given),
+                    who5_count=len(who5_given),
+                )
+            )
+        return cells
+
+    async def trend_cells(self, team_id: str, weeks: int) -> list[TrendCell]:
+        """The team's closed weeks from ``weeks`` weeks before the current week (as the SQL):
+        the cells given, and those of the check-ins held."""
+        self._check_entered()
+        mondays = set(self._mondays(weeks))
+        cells = [*self.cells.get(team_id, []), *self._recorded_cells(team_id)]
+        return [cell for cell in cells if cell.week_start in mondays]
+
+    async def released_trend(self, team_id: str, weeks: int) -> ReleasedTrend:
+        self._check_entered()
+        mondays = self._mondays(weeks)
+        return ReleasedTrend(
+            mondays=mondays,
+            weeks={
+                m: self.trend_weeks[team_id, m] for m in mondays if (team_id, m) in self.trend_weeks
+            },
+            window=self.trend_windows.get((team_id, mondays[0], mondays[-1])),
+        )
+
+    async def release_trend(
+        self, team_id: str, weeks: Sequence[ReleasedWeek], window: ReleasedWindow | None
+    ) -> None:
+        self._check_entered()
+        for week in weeks:
+            self.trend_weeks.setdefault((team_id, week.week_start), week)
+        if window is not None:
+            self.trend_windows.setdefault((team_id, window.first_week, window.last_week), window)
 
     async def audit(
         self,

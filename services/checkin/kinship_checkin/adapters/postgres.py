@@ -3,6 +3,7 @@
 import json
 import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,14 @@ from kinship_checkin.domain.people import (
     PersonMatch,
 )
 from kinship_checkin.domain.privacy import PersonKey, SealedNote
-from kinship_checkin.domain.trends import TrendCell
+from kinship_checkin.domain.trends import (
+    ReleasedTrend,
+    ReleasedWeek,
+    ReleasedWindow,
+    TrendCell,
+    WeekState,
+    WeekTotals,
+)
 from kinship_contracts.directory import DirectoryChange, OutreachPreference
 from kinship_contracts.privacy import ErasureReceipt
 from kinship_runtime.database import Connection, PoolTransaction, json_text
@@ -93,6 +101,33 @@ WHERE c.team_id = $1
                                           -- a week already seen would be the difference
 GROUP BY 1
 """
+
+
+_TREND_MONDAYS = """
+SELECT week::date AS week_start
+FROM generate_series(date_trunc('week', now()) - make_interval(weeks => $1),
+                     date_trunc('week', now()) - interval '1 week', interval '1 week') AS week
+ORDER BY 1
+"""
+"""The Mondays of the last ``$1`` closed weeks (the same window as ``_TREND``)."""
+
+_RELEASE_WEEK = """
+INSERT INTO trend_weeks (team_id, week_start, state, totals, released_at)
+VALUES ($1, $2, $3, $4::text::jsonb, now())  -- text: the pool's codec would encode it again
+ON CONFLICT DO NOTHING
+"""
+
+_RELEASE_WINDOW = """
+INSERT INTO trend_windows (team_id, first_week, last_week, available, people, released_at)
+VALUES ($1, $2, $3, $4, $5, now())
+ON CONFLICT DO NOTHING
+"""
+
+
+def _json(value: Any) -> dict[str, int]:
+    # jsonb comes back decoded on the service's pools and as text on a bare connection.
+    found: dict[str, int] = json.loads(value) if isinstance(value, str) else dict(value)
+    return found
 
 
 def _array_text(items: list[int] | None) -> str | None:
@@ -398,6 +433,65 @@ class PostgresCheckinUnitOfWork(PoolTransaction):
             )
             for row in rows
         ]
+
+    async def released_trend(self, team_id: str, weeks: int) -> ReleasedTrend:
+        """The window's Mondays and its ``trend_weeks`` and ``trend_windows`` rows (migration
+        0006). ``now()`` is the transaction's start, so the window is the same all through."""
+        mondays = [row["week_start"] for row in await self.conn.fetch(_TREND_MONDAYS, weeks)]
+        rows = await self.conn.fetch(
+            "SELECT week_start, state, totals FROM trend_weeks"
+            " WHERE team_id = $1 AND week_start = ANY($2::date[])",
+            team_id,
+            mondays,
+        )
+        window = await self.conn.fetchrow(
+            "SELECT available, people FROM trend_windows"
+            " WHERE team_id = $1 AND first_week = $2 AND last_week = $3",
+            team_id,
+            mondays[0],
+            mondays[-1],
+        )
+        return ReleasedTrend(
+            mondays=mondays,
+            weeks={
+                row["week_start"]: ReleasedWeek(
+                    row["week_start"],
+                    WeekState(row["state"]),
+                    None if row["totals"] is None else WeekTotals(**_json(row["totals"])),
+                )
+                for row in rows
+            },
+            window=None
+            if window is None
+            else ReleasedWindow(mondays[0], mondays[-1], window["available"], window["people"]),
+        )
+
+    async def release_trend(
+        self, team_id: str, weeks: Sequence[ReleasedWeek], window: ReleasedWindow | None
+    ) -> None:
+        """Insert each week and the window unless stored: the first release stays."""
+        if weeks:
+            await self.conn.executemany(
+                _RELEASE_WEEK,
+                [
+                    (
+                        team_id,
+                        week.week_start,
+                        week.state.value,
+                        None if week.totals is None else json_text(asdict(week.totals)),
+                    )
+                    for week in weeks
+                ],
+            )
+        if window is not None:
+            await self.conn.execute(
+                _RELEASE_WINDOW,
+                team_id,
+                window.first_week,
+                window.last_week,
+                window.available,
+                window.people,
+            )
 
     async def directory_entry(self, person_id: str) -> DirectoryEntry | None:
         """What the directory copy holds about a person."""

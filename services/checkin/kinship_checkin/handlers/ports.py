@@ -13,7 +13,7 @@ from kinship_checkin.domain.people import (
     PersonMatch,
 )
 from kinship_checkin.domain.privacy import PersonKey, SealedNote
-from kinship_checkin.domain.trends import TrendCell
+from kinship_checkin.domain.trends import ReleasedTrend, ReleasedWeek, ReleasedWindow, TrendCell
 from kinship_contracts.directory import DirectoryChange, OutreachPreference
 from kinship_contracts.privacy import ErasureReceipt
 from kinship_runtime.outbox import OutboxMessage
@@ -68,6 +68,17 @@ class CheckinUnitOfWork(UnitOfWork, Protocol):
     async def trend_cells(self, team_id: str, weeks: int) -> list[TrendCell]:
         """Weekly raw figures of a team's check-ins, closed weeks only, each as it stood when
         it was first read."""
+        ...
+
+    async def released_trend(self, team_id: str, weeks: int) -> ReleasedTrend:
+        """The last ``weeks`` closed weeks' Mondays and what is stored for them: the weeks
+        released so far and the window, if read before."""
+        ...
+
+    async def release_trend(
+        self, team_id: str, weeks: Sequence[ReleasedWeek], window: ReleasedWindow | None
+    ) -> None:
+        """Store each week and the window unless already stored: the first release stays."""
         ...
 
     async def audit(
