@@ -202,7 +202,7 @@ async def test_german_when_the_browser_asks_for_de_de(stack: Stack, open_visit: 
         await visit.sign_in("cleo")
         page = visit.page
         await expect(page.get_by_role("heading", level=1)).to_have_text("Willkommen")
-        assert await page.get_attribute("html", "lang") == "de"
+        assert await page.get_attribute("html", "lang") == "de-DE"  # German words, German formats
         await checked(visit)
         await page.goto(f"{stack.console_url}/checkin")
         await expect(page.get_by_role("heading", level=1)).to_have_text("Einchecken")
