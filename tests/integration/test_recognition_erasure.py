@@ -8,11 +8,15 @@ their dead letters, and sends one receipt; everyone else's data stays; a replay 
 import json
 import shutil
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
 
+from kinship_recognition.adapters.postgres import PostgresRecognitionUnitOfWork
+from kinship_recognition.domain.reports import Sources, Window, monday_of, release_weeks
+from kinship_runtime.database import create_pool
+from kinship_runtime.directory import DirectoryProjection
 from tests.database import open_dead_letters
 from tests.escalation_support import AUTH, encode_person
 from tests.kafka_reading import checkin, encode, publish, read_all
@@ -229,4 +233,109 @@ async def test_after_erasure_nothing_in_the_schema_names_the_person_and_others_s
     assert published and all(
         ERIN.encode() not in (r.key or b"") + r.value and ERIN_WROTE.encode() not in r.value
         for r in published
+    )
+
+
+async def test_a_report_week_read_before_an_erasure_is_served_unchanged_after_it(
+    recognition: RunningRecognition,
+) -> None:
+    # Six people of one team took part in the week before last (Tuesday 10:00 UTC, closed
+    # whatever the day and hour now), written as the service recorded it then: checked in,
+    # answered the pulse survey (the sixth 1, the others 5) and gave feedback (likewise).
+    people = [f"fz-{n}" for n in range(1, 7)]
+    servers = recognition.endpoints.bootstrap_servers
+    await publish(
+        servers,
+        recognition.topic("directory.people"),
+        [encode_person(person, "team-z", {}) for person in people],
+    )
+    assert await recognition.wait_for("SELECT count(*) FROM directory_people", 6) == 6
+    week = monday_of(datetime.now(UTC).date()) - timedelta(weeks=2)
+    at = datetime.combine(week + timedelta(days=1), time(10), UTC)
+    subjects = [await recognition.subject(person) for person in people]
+    for n, subject in enumerate(subjects, start=1):
+        low = n == 6
+        await recognition.rows(
+            "INSERT INTO checkin_weeks (subject_id, week_start, team_id, recorded_at)"
+            " VALUES ($1, $2, 'team-z', $3)",
+            subject,
+            week,
+            at,
+        )
+        await recognition.rows(
+            "INSERT INTO pulse_responses (survey_id, respondent, response_id, team_id,"
+            " answered_at, programme_helps, recorded_at) VALUES ('fz', $1, $2, 'team-z', $3,"
+            " $4, $3)",
+            subject,
+            f"fz-r{n}",
+            at,
+            1 if low else 5,
+        )
+        await recognition.rows(
+            "INSERT INTO case_feedback (case_id, given_by, subject_id, score, given_at,"
+            " recorded_at) VALUES ($1, 'person', $2, $3, $4, $4)",
+            f"fz-case-{n}",
+            subject,
+            1 if low else 5,
+            at,
+        )
+
+    async def read(team_id: str | None = None) -> dict[str, Any]:
+        params = {"weeks": "3"} | ({"team_id": team_id} if team_id else {})
+        answer = await recognition.client.get("/v1/reports/programme", params=params, headers=AUTH)
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        body.pop("generated_at")
+        for figures in body["weeks"]:  # the directory's members are of today
+            if figures["participation"] is not None:
+                figures["participation"].pop("members")
+                figures["participation"].pop("rate")
+        return body
+
+    before, team_before = await read(), await read("team-z")
+    (shown,) = [w for w in before["weeks"] if w["week"] == week.isoformat()]
+    assert shown["pulse"]["respondents"] == 6
+    assert shown["pulse"]["mean_agreement"]["programme_helps"] == round(26 / 6, 2)
+    assert shown["satisfaction"]["person"] == {"responses": 6, "mean_score": round(26 / 6, 2)}
+    assert shown["participation"]["people"] == 6
+
+    asked = await recognition.checkin.client.post(f"/v1/people/{people[5]}/erasure", headers=AUTH)
+    assert asked.status_code == 202
+    done = "SELECT count(*) FROM erasure_progress WHERE receipt_sent_at IS NOT NULL"
+    assert await recognition.wait_for(done, 1) == 1
+    for table in ("checkin_weeks", "pulse_responses", "case_feedback"):
+        assert await recognition.wait_for(f"SELECT count(*) FROM {table}", 5) == 5
+    # Recomputed from what is left, the week would now give the sixth person away.
+    pool = await create_pool(recognition.settings)
+    try:
+        uow = PostgresRecognitionUnitOfWork(pool, DirectoryProjection())
+        async with uow:
+            window = Window.closed(datetime.now(UTC), 3)
+            live = release_weeks(
+                Sources(
+                    window=window,
+                    members=0,
+                    participation=await uow.participation(window),
+                    cases=await uow.cases(window),
+                    feedback=await uow.feedback(window),
+                    pulse=await uow.pulse(window),
+                    team_participation=await uow.team_participation(window),
+                    team_pulse=await uow.team_pulse(window),
+                )
+            )
+    finally:
+        await pool.close()
+    (recomputed,) = [w for w in live if w.week == week]
+    assert recomputed.organisation.pulse is not None
+    assert recomputed.organisation.pulse.mean_agreement["programme_helps"] == 5.0
+
+    assert await read() == before
+    assert await read("team-z") == team_before
+    stored = " ".join(
+        row[0] for row in await recognition.rows("SELECT figures::text FROM report_weeks")
+    )
+    assert "team-z" in stored  # the test is real
+    assert not any(
+        person in stored or subject in stored
+        for person, subject in zip(people, subjects, strict=True)
     )

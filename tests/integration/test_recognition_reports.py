@@ -6,6 +6,7 @@ time after this week has closed (through the PostgreSQL unit of work), or over H
 with last week's facts in the tables.
 """
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,14 +40,31 @@ async def database(recognition: Recognition) -> AsyncIterator[asyncpg.Pool]:
         await pool.close()
 
 
+class _RollBackError(Exception):
+    """Raised to roll a reading back."""
+
+
 async def report_as_of(
-    recognition: Recognition, now: datetime, team_id: str | None = None, weeks: int = 2
+    recognition: Recognition,
+    now: datetime,
+    team_id: str | None = None,
+    weeks: int = 2,
+    *,
+    keep: bool = True,
 ) -> ProgrammeReport:
-    """The programme report the service would give at ``now``."""
+    """The programme report the service would give at ``now``. A week is stored the first
+    time it is served; ``keep=False`` rolls that back (a reading as of a time to come, of a
+    week the test goes on to fill)."""
     async with database(recognition) as pool:
         uow = PostgresRecognitionUnitOfWork(pool, DirectoryProjection())
-        async with uow:
-            return await programme_report(uow, weeks, team_id, now)
+        try:
+            async with uow:
+                report = await programme_report(uow, weeks, team_id, now)
+                if not keep:
+                    raise _RollBackError
+        except _RollBackError:
+            pass
+        return report
 
 
 pytestmark = pytest.mark.integration
@@ -214,7 +232,7 @@ async def test_the_programme_report_shows_groups_of_five_and_never_of_four(
         assert answered.status_code == 202
     assert await recognition.wait_for("SELECT count(*) FROM case_feedback", 4) == 4
 
-    four = (await report_as_of(recognition, THIS_WEEK_CLOSED)).weeks[-1]
+    four = (await report_as_of(recognition, THIS_WEEK_CLOSED, keep=False)).weeks[-1]
     assert four.cases is None and four.pulse is None and four.satisfaction == {}
     assert "cases: fewer than 5 people" in four.withheld
     assert "pulse: fewer than 5 people" in four.withheld
@@ -364,3 +382,40 @@ async def test_reports_are_for_coordinators_and_bad_pulses_are_refused(
     await publish(recognition.endpoints.bootstrap_servers, topic, [(b"r1", b'{"id": "p-x"}')])
     dlq = await read_all(recognition.endpoints.bootstrap_servers, f"{topic}.dlq", 1)
     assert len(dlq) == 1 and dict(dlq[0].headers)["kinship-dlq-code"] == b"validation_failed"
+
+
+async def test_two_first_readings_at_once_store_one_copy_and_both_serve_it(
+    recognition: Recognition,
+) -> None:
+    # Six answers in the week before last (closed whatever the hour), recorded in time.
+    week = monday_of(datetime.now(UTC).date()) - timedelta(weeks=2)
+    at = datetime.combine(week + timedelta(days=1), time(10), UTC)
+    await recognition.rows(
+        "INSERT INTO pulse_responses (survey_id, respondent, response_id, team_id, answered_at,"
+        " programme_helps, recorded_at) SELECT 'race', 's-' || n, 'p-' || n, 'team-a', $1,"
+        " CASE WHEN n = 6 THEN 1 ELSE 5 END, $1 FROM generate_series(1, 6) AS n",
+        at,
+    )
+    now = datetime.now(UTC)
+    async with database(recognition) as pool:
+        first = PostgresRecognitionUnitOfWork(pool, DirectoryProjection())
+        second = PostgresRecognitionUnitOfWork(pool, DirectoryProjection())
+        async with first:
+            early = await programme_report(first, 3, None, now)  # stored, not yet committed
+            # Meanwhile s-6 is erased (committed), and a second first reader comes: it finds
+            # no stored week, releases its own (without s-6) and waits on the first's row.
+            await recognition.rows("DELETE FROM pulse_responses WHERE respondent = 's-6'")
+
+            async def read_second() -> ProgrammeReport:
+                async with second:
+                    return await programme_report(second, 3, None, now)
+
+            late = asyncio.create_task(read_second())
+            await asyncio.sleep(0.5)
+            assert not late.done()  # blocked on the first reader's uncommitted row
+        # The first commits: the second's insert does nothing and it serves the first's copy.
+        assert await late == early
+    (shown,) = [w for w in early.weeks if w.week == week]
+    assert shown.pulse is not None and shown.pulse.respondents == 6
+    stored = await recognition.rows("SELECT week FROM report_weeks ORDER BY week")
+    assert [row[0] for row in stored] == [w.week for w in early.weeks]

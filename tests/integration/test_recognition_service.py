@@ -287,6 +287,7 @@ async def test_a_schema_from_before_the_runtime_projection_keeps_its_directory(
         assert [name for name in applied if not name.startswith("runtime/")] == [
             "0004_directory_people.sql",
             "0005_trust.sql",
+            "0006_report_weeks.sql",
         ]
         people = await conn.fetch(
             "SELECT person_id, subject_id, timezone, team_id, active, roles"

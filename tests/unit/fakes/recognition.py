@@ -31,6 +31,7 @@ from kinship_recognition.domain.reports import (
     ParticipationWeek,
     ProgrammeReport,
     PulseWeek,
+    ReleasedWeek,
     TeamParticipation,
     TeamPulse,
     Timing,
@@ -187,7 +188,8 @@ class FakeRecognitionUnitOfWork(FakeUnitOfWork):
     Like the PostgreSQL unit of work it is idempotent by id (kudos, weeks, awards, supported
     cases, feedback per side, processed events), keeps the earliest time of each case
     transition and a respondent's latest pulse answers (until their week closes), counts a
-    fact in a report's week only if it was recorded before the week closed, and is
+    fact in a report's week only if it was recorded before the week closed, keeps the first
+    copy of each released report week (``report_weeks``, left alone by erasure), and is
     transactional: what a failed unit of work changed is rolled back. ``poisoned_kudos``
     names kudos whose storing fails for good. ``dead_letter_refs`` stands in for the
     runtime's dead-letter keys: key id → the people it names.
@@ -203,6 +205,7 @@ class FakeRecognitionUnitOfWork(FakeUnitOfWork):
         "case_facts",
         "feedback_rows",
         "pulse_rows",
+        "report_weeks",
         "processed",
         "progress",
         "dead_letter_refs",
@@ -224,6 +227,7 @@ class FakeRecognitionUnitOfWork(FakeUnitOfWork):
         self.case_facts: dict[str, CaseFact] = {}
         self.feedback_rows: dict[tuple[str, str], Feedback] = {}
         self.pulse_rows: dict[tuple[str, str], PulseRow] = {}
+        self.report_weeks: dict[date, ReleasedWeek] = {}
         self.processed: set[tuple[str, str]] = set()
         self.progress: dict[str, ErasureProgress] = {}
         self.dead_letter_refs: dict[str, set[str]] = {}
@@ -420,11 +424,11 @@ class FakeRecognitionUnitOfWork(FakeUnitOfWork):
             if window.start <= week < window.end and row.recorded_at < closes_at(week)
         ]
 
-    async def participation(self, window: Window, by_week: bool) -> list[ParticipationWeek]:
+    async def participation(self, window: Window) -> list[ParticipationWeek]:
         self._check_entered()
-        buckets: dict[date | None, set[str]] = {}
+        buckets: dict[date, set[str]] = {}
         for subject, week, _ in self._counted_weeks(window):
-            buckets.setdefault(week if by_week else None, set()).add(subject)
+            buckets.setdefault(week, set()).add(subject)
         return [ParticipationWeek(week, len(people)) for week, people in buckets.items()]
 
     async def team_participation(self, window: Window) -> list[TeamParticipation]:
@@ -434,9 +438,9 @@ class FakeRecognitionUnitOfWork(FakeUnitOfWork):
             buckets.setdefault((week, team), set()).add(subject)
         return [TeamParticipation(w, t, len(people)) for (w, t), people in buckets.items()]
 
-    async def cases(self, window: Window, by_week: bool) -> list[CaseWeek]:
+    async def cases(self, window: Window) -> list[CaseWeek]:
         self._check_entered()
-        buckets: dict[date | None, list[CaseFact]] = {}
+        buckets: dict[date, list[CaseFact]] = {}
         for fact in self.case_facts.values():
             opened = fact.opened_at
             if (
@@ -451,11 +455,11 @@ class FakeRecognitionUnitOfWork(FakeUnitOfWork):
                     setattr(as_closed, column, at if at is not None and at < closes else None)
                 if as_closed.resolved_at is None:
                     as_closed.outcome = None
-                buckets.setdefault(_monday(opened) if by_week else None, []).append(as_closed)
+                buckets.setdefault(_monday(opened), []).append(as_closed)
         return [self._case_week(week, facts) for week, facts in buckets.items()]
 
     @staticmethod
-    def _case_week(week: date | None, facts: list[CaseFact]) -> CaseWeek:
+    def _case_week(week: date, facts: list[CaseFact]) -> CaseWeek:
         outcomes: dict[str, int] = {}
         for fact in facts:
             if fact.outcome is not None:
@@ -470,14 +474,13 @@ class FakeRecognitionUnitOfWork(FakeUnitOfWork):
             outcomes=outcomes,
         )
 
-    async def feedback(self, window: Window, by_week: bool) -> list[FeedbackWeek]:
+    async def feedback(self, window: Window) -> list[FeedbackWeek]:
         self._check_entered()
-        buckets: dict[tuple[date | None, str], list[Feedback]] = {}
+        buckets: dict[tuple[date, str], list[Feedback]] = {}
         for (_, side), row in self.feedback_rows.items():
             in_window = window.start_time <= row.given_at < window.end_time
             if in_window and _counted(row.given_at, row.recorded_at):
-                week = _monday(row.given_at) if by_week else None
-                buckets.setdefault((week, side), []).append(row)
+                buckets.setdefault((_monday(row.given_at), side), []).append(row)
         return [
             FeedbackWeek(
                 week,
@@ -506,12 +509,11 @@ class FakeRecognitionUnitOfWork(FakeUnitOfWork):
                 means[name] = statistics.fmean(given)
         return means
 
-    async def pulse(self, window: Window, by_week: bool) -> list[PulseWeek]:
+    async def pulse(self, window: Window) -> list[PulseWeek]:
         self._check_entered()
-        buckets: dict[date | None, list[tuple[str, PulseRow]]] = {}
+        buckets: dict[date, list[tuple[str, PulseRow]]] = {}
         for respondent, row in self._counted_pulse(window):
-            week = _monday(row.answered_at) if by_week else None
-            buckets.setdefault(week, []).append((respondent, row))
+            buckets.setdefault(_monday(row.answered_at), []).append((respondent, row))
         return [
             PulseWeek(week, len({r for r, _ in rows}), self._means([row for _, row in rows]))
             for week, rows in buckets.items()
@@ -533,6 +535,22 @@ class FakeRecognitionUnitOfWork(FakeUnitOfWork):
             TeamPulse(w, t, len({r for r, _ in rows}), self._means([row for _, row in rows]))
             for (w, t), rows in buckets.items()
         ]
+
+    async def released_weeks(self, window: Window) -> dict[date, ReleasedWeek]:
+        self._check_entered()
+        return {
+            week: released
+            for week, released in self.report_weeks.items()
+            if window.start <= week < window.end
+        }
+
+    async def release_weeks(self, weeks: Sequence[ReleasedWeek], at: datetime) -> None:
+        self._check_entered()
+        for released in weeks:
+            # As stored and read back: a copy, never the caller's object.
+            self.report_weeks.setdefault(
+                released.week, ReleasedWeek.model_validate_json(released.model_dump_json())
+            )
 
     # Erasure -----------------------------------------------------------------
 

@@ -26,7 +26,6 @@ def report(with_cases: bool = True) -> ProgrammeReport:
         ParticipationWeek(W1, 12),
         ParticipationWeek(W2, 4),  # withheld: a gap, not a zero
         ParticipationWeek(W3, 15),
-        ParticipationWeek(None, 16),
     ]
     cases = [
         CaseWeek(W1, 6, 5, 5, Timing(60.0, 300.0), Timing(600.0, 900.0), {"supported": 5}),

@@ -6,9 +6,12 @@ group of fewer than five people from figures that are each shown, and recovers n
 2. A report read before and after one more response in the current week (and one arriving
    late for a closed week).
 3. Two windows' totals subtracted to reveal a hidden week.
+4. A report read before and after a contributor's erasure (which deletes their check-in
+   weeks, pulse answers, feedback and case facts), whichever group was read first.
 """
 
 import asyncio
+import copy
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +20,8 @@ from datetime import UTC, date, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kinship_contracts.cases import CaseEventKind
+from kinship_contracts.privacy import SubjectsErased
 from kinship_recognition.domain.reports import (
     COMPLEMENTARY,
     K_MIN,
@@ -31,8 +36,9 @@ from kinship_recognition.domain.reports import (
     closes_at,
     release,
 )
+from kinship_recognition.handlers.erasure import ErasureTopics, erase_subjects
 from kinship_recognition.handlers.reports import programme_report
-from tests.unit.fakes.recognition import FakeRecognitionUnitOfWork, Person, pulse
+from tests.unit.fakes.recognition import FakeRecognitionUnitOfWork, Person, case_event, pulse
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)  # a Wednesday
 QUESTION = "programme_helps"
@@ -128,10 +134,6 @@ def tabulate(answers: Sequence[Answer], window: Window) -> Sources:
             rows = [a for a in week if a.team == team]
             team_pulse.append(TeamPulse(monday, team, len(rows), {QUESTION: mean(rows)}))
             team_people.append(TeamParticipation(monday, team, len(rows)))
-    if in_window:
-        everyone = {(a.team, a.person) for a in in_window}
-        org_pulse.append(PulseWeek(None, len(everyone), {QUESTION: mean(in_window)}))
-        org_people.append(ParticipationWeek(None, len(everyone)))
     return Sources(
         window=window,
         members=100,
@@ -343,10 +345,107 @@ def test_two_windows_totals_never_differ_by_a_hidden_week(
     ]
     for window, rows in ((a, in_a), (b, in_b)):
         org, teams = reports(tabulate(rows, window))
-        for metric in ("participation", "pulse"):
+        for metric in ("participation", "cases", "pulse"):
             if getattr(org.period, metric) is not None:
                 # Shown for the window only when every week of it is shown: the difference of
                 # two windows is made of shown weeks.
                 assert not any(w.startswith(f"{metric}:") for x in org.weeks for w in x.withheld)
+        # People over several weeks are never counted (not the weeks added up).
+        assert org.period.participation is None and org.period.pulse is None
         for report in teams.values():
             assert report.period.participation is None and report.period.pulse is None
+
+
+# 4. Before and after an erasure -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contributor:
+    """Someone of a team (None: not known) who took part in some closed weeks: checked in,
+    answered the pulse survey, had a case opened and gave feedback on it."""
+
+    team: str | None
+    weeks: frozenset[int]
+    helps: int | None
+    score: int | None
+    case: bool
+
+
+WEEKS_BEFORE = [date(2026, 11, 2), date(2026, 11, 9), date(2026, 11, 16)]  # closed by NOW
+GROUPS = ["team-a", "team-b", "team-c", None]
+
+contributors = st.lists(
+    st.builds(
+        Contributor,
+        team=st.sampled_from(GROUPS),
+        weeks=st.frozensets(st.integers(0, 2), min_size=1),
+        helps=st.none() | st.integers(1, 5),
+        score=st.none() | st.integers(1, 5),
+        case=st.booleans(),
+    ),
+    max_size=30,
+)
+
+
+async def history(found: Sequence[Contributor]) -> FakeRecognitionUnitOfWork:
+    """Each contributor's facts, Tuesday to Thursday of their weeks, each recorded as it
+    happened (inside its week: nothing here is late)."""
+    # Someone whose team is not known is not in the directory (their answers have no team).
+    people = {f"p{n}": Person(c.team) for n, c in enumerate(found) if c.team is not None}
+    uow = FakeRecognitionUnitOfWork(people)
+    async with uow:
+        for n, c in enumerate(found):
+            person, subject = f"p{n}", f"s{n}"
+            for index in sorted(c.weeks):
+                monday = WEEKS_BEFORE[index]
+                tuesday = datetime.combine(monday, datetime.min.time(), UTC) + timedelta(days=1)
+                uow.check_in(subject, monday, c.team)
+                if c.helps is not None:
+                    body = pulse(
+                        f"{person}-{index}", person, tuesday, f"w{index}", programme_helps=c.helps
+                    )
+                    await uow.add_pulse(body, subject, tuesday)
+                if c.case:
+                    case_id = f"case-{person}-{index}"
+                    opened = case_event(case_id, 1, CaseEventKind.OPENED, tuesday, subject)
+                    await uow.record_case_fact(opened, tuesday)
+                    later = tuesday + timedelta(days=1)
+                    ack = case_event(case_id, 2, CaseEventKind.ACKNOWLEDGED, later, subject)
+                    await uow.record_case_fact(ack, later)
+                    if c.score is not None:
+                        await uow.add_feedback(case_id, "person", subject, c.score, later, later)
+    return uow
+
+
+async def every_report(
+    uow: FakeRecognitionUnitOfWork, weeks: int
+) -> dict[str | None, ProgrammeReport]:
+    async with uow:
+        return {group: await programme_report(uow, weeks, group, NOW) for group in GROUPS}
+
+
+async def _erasure_changes_nothing(
+    found: list[Contributor], erased: int, first: str | None, weeks: int
+) -> None:
+    uow = await history(found)
+    # What every group's report would have said had all been read before the erasure.
+    expected = await every_report(copy.deepcopy(uow), weeks)
+    async with uow:
+        await programme_report(uow, weeks, first, NOW)  # one group read: the weeks are released
+    async with uow:
+        gone = SubjectsErased(
+            id="er:s", erasure_id="er", subject_ids=[f"s{erased}"], occurred_at=NOW
+        )
+        await erase_subjects([gone], uow, ErasureTopics("receipts"), NOW)
+    assert await every_report(uow, weeks) == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(contributors, st.integers(0, 29), st.sampled_from(GROUPS), st.integers(1, 4))
+def test_erasing_any_contributor_after_a_first_reading_changes_no_released_figure(
+    found: list[Contributor], erased: int, first: str | None, weeks: int
+) -> None:
+    # Whichever group was read first (the organisation, a team, or a team no one was in), and
+    # however long the window: every group's every figure, the window's too, stays.
+    if found:
+        asyncio.run(_erasure_changes_nothing(found, erased % len(found), first, weeks))

@@ -8,6 +8,7 @@ import pytest
 
 from kinship_contracts.cases import CaseEventKind
 from kinship_recognition.domain.reports import (
+    NOT_ADDED_UP,
     CaseWeek,
     FeedbackWeek,
     ParticipationWeek,
@@ -54,19 +55,16 @@ def sources(**overrides: object) -> Sources:
             ParticipationWeek(W1, 12),
             ParticipationWeek(W2, 4),  # four people: must not be shown
             ParticipationWeek(W3, 15),
-            ParticipationWeek(None, 16),
         ],
         "cases": [
             CaseWeek(W1, 6, 5, 5, Timing(60.0, 300.0), Timing(600.0, 900.0), {"supported": 5}),
             CaseWeek(W2, 4, 4, 4, Timing(30.0, 40.0), Timing(), {"supported": 4}),
-            CaseWeek(None, 10, 9, 9, Timing(45.0, 280.0), Timing(600.0, 900.0), {}),
         ],
         "feedback": [
             FeedbackWeek(W1, "person", 5, 5, 4.4),
             FeedbackWeek(W3, "responder", 4, 4, 3.0),
-            FeedbackWeek(None, "person", 5, 5, 4.4),
         ],
-        "pulse": [PulseWeek(W3, 7, {"programme_helps": 4.285}), PulseWeek(None, 7, {})],
+        "pulse": [PulseWeek(W3, 7, {"programme_helps": 4.285})],
     }
     base.update(overrides)
     return Sources(**base)  # type: ignore[arg-type]
@@ -93,17 +91,38 @@ def test_whole_window_figures_are_withheld_when_any_week_is() -> None:
     period = build_report(sources(), team_id=None, generated_at=NOW).period
     assert period.participation is None and period.cases is None
     assert "participation: a week of the window is withheld" in period.withheld
+    assert "cases: a week of the window is withheld" in period.withheld
     assert "satisfaction.responder: a week of the window is withheld" in period.withheld
     assert period.satisfaction["person"].responses == 5  # every week of it was shown
+
+
+def test_whole_window_figures_add_up_the_weeks_as_released_and_nothing_else() -> None:
     clean = sources(
-        participation=[ParticipationWeek(W1, 12), ParticipationWeek(None, 12)],
-        cases=[],
-        feedback=[],
-        pulse=[],
+        participation=[ParticipationWeek(W1, 12), ParticipationWeek(W3, 6)],
+        cases=[
+            CaseWeek(W1, 6, 5, 5, Timing(60.0, 300.0), Timing(), {"supported": 5}),
+            CaseWeek(W3, 7, 6, 7, Timing(30.0, 40.0), Timing(), {"supported": 4, "declined": 1}),
+        ],
+        feedback=[FeedbackWeek(W1, "person", 5, 5, 4.4), FeedbackWeek(W3, "person", 6, 6, 3.0)],
+        pulse=[PulseWeek(W3, 7, {"programme_helps": 4.0})],
     )
-    whole = build_report(clean, team_id=None, generated_at=NOW).period
-    assert whole.participation is not None and whole.participation.people == 12
-    assert whole.withheld == []
+    report = build_report(clean, team_id=None, generated_at=NOW)
+    period = report.period
+    assert period.cases is not None
+    assert (period.cases.opened, period.cases.acknowledged) == (13, 12)
+    assert period.cases.outcomes == {"declined": 1, "supported": 9}
+    assert period.cases.time_to_acknowledge_seconds.median is None  # no median of medians
+    assert period.satisfaction["person"].responses == 11
+    assert period.satisfaction["person"].mean_score == round((5 * 4.4 + 6 * 3.0) / 11, 2)
+    # People (or respondents) over several weeks are not the weeks' people added up.
+    assert period.participation is None and period.pulse is None
+    assert period.withheld == [
+        f"participation: {NOT_ADDED_UP}",
+        f"cases.time_to_acknowledge_seconds: {NOT_ADDED_UP}",
+        f"cases.time_to_first_contact_seconds: {NOT_ADDED_UP}",
+        f"pulse: {NOT_ADDED_UP}",
+    ]
+    assert all(week.withheld == [] for week in report.weeks)
 
 
 def test_team_reports_never_show_case_figures() -> None:
@@ -167,7 +186,8 @@ async def test_the_report_shows_a_week_of_five_people() -> None:
     assert week.cases is not None and week.cases.opened == 5
     assert week.cases.time_to_acknowledge_seconds.median == pytest.approx(180.0)
     assert week.pulse is not None and week.pulse.mean_agreement == {"programme_helps": 4.0}
-    assert report.period.participation is not None  # the earlier weeks had no one
+    assert report.period.cases is not None  # the earlier weeks had no one
+    assert report.period.cases.opened == 5
 
 
 async def test_a_team_report_counts_the_team_only_and_never_its_cases() -> None:

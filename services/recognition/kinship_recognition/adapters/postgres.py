@@ -30,6 +30,7 @@ from kinship_recognition.domain.reports import (
     FeedbackWeek,
     ParticipationWeek,
     PulseWeek,
+    ReleasedWeek,
     TeamParticipation,
     TeamPulse,
     Timing,
@@ -60,9 +61,9 @@ def _monday(column: str) -> str:
     return f"date_trunc('week', {column} AT TIME ZONE 'UTC')"
 
 
-def _week(column: str, by_week: bool) -> str:
-    """The week a row falls in (UTC Monday), or one bucket for the whole window."""
-    return f"{_monday(column)}::date" if by_week else "NULL::date"
+def _week(column: str) -> str:
+    """The week a row falls in (UTC Monday)."""
+    return f"{_monday(column)}::date"
 
 
 def _closes(column: str) -> str:
@@ -72,6 +73,13 @@ def _closes(column: str) -> str:
 
 _WEEK_CLOSES = f"((w.week_start + interval '{_OPEN_FOR} seconds') AT TIME ZONE 'UTC')"
 """When a check-in week (``checkin_weeks w``) closes."""
+
+
+def _released(figures: object) -> ReleasedWeek:
+    """A stored week (``figures`` as the pool's codec gives jsonb: decoded, or its text)."""
+    if isinstance(figures, str | bytes):
+        return ReleasedWeek.model_validate_json(figures)
+    return ReleasedWeek.model_validate(figures)
 
 
 async def _count(conn: Connection, sql: str, *args: object) -> int:
@@ -330,11 +338,10 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
         )
         return int(value)
 
-    async def participation(self, window: Window, by_week: bool) -> list[ParticipationWeek]:
-        """People who checked in, by week (or over the window), as each week closed."""
-        week = "w.week_start" if by_week else "NULL::date"
+    async def participation(self, window: Window) -> list[ParticipationWeek]:
+        """People who checked in, by week, as each week closed."""
         rows = await self.conn.fetch(
-            f"SELECT {week} AS week, count(DISTINCT w.subject_id) AS people"  # noqa: S608 (fixed fragments)
+            "SELECT w.week_start AS week, count(DISTINCT w.subject_id) AS people"  # noqa: S608 (fixed fragments)
             " FROM checkin_weeks w WHERE w.week_start >= $1 AND w.week_start < $2"
             f" AND w.recorded_at < {_WEEK_CLOSES} GROUP BY 1",
             window.start,
@@ -353,10 +360,10 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
         )
         return [TeamParticipation(row["week"], row["team_id"], int(row["people"])) for row in rows]
 
-    async def cases(self, window: Window, by_week: bool) -> list[CaseWeek]:
-        """Cases opened, by week (or over the window): times to act and outcomes, as they
-        stood when each case's week closed."""
-        week = _week("opened_at", by_week)
+    async def cases(self, window: Window) -> list[CaseWeek]:
+        """Cases opened, by week: times to act and outcomes, as they stood when each case's
+        week closed."""
+        week = _week("opened_at")
         closes = _closes("opened_at")
         facts = (
             "SELECT subject_id, opened_at,"  # noqa: S608 (fixed fragments)
@@ -397,9 +404,9 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
             for row in rows
         ]
 
-    async def feedback(self, window: Window, by_week: bool) -> list[FeedbackWeek]:
-        """Feedback scores by week (or over the window) and by side."""
-        week = _week("given_at", by_week)
+    async def feedback(self, window: Window) -> list[FeedbackWeek]:
+        """Feedback scores by week and by side."""
+        week = _week("given_at")
         rows = await self.conn.fetch(
             f"SELECT {week} AS week, given_by, count(*) AS responses,"  # noqa: S608 (fixed fragments)
             " count(DISTINCT subject_id) AS people, avg(score)::float AS mean"
@@ -419,18 +426,17 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
         """Pulse answers as their weeks closed, with the week they count in."""
         columns = ", ".join(PULSE_QUESTIONS)
         return (
-            f"SELECT {_week('answered_at', True)} AS week, respondent, team_id,"  # noqa: S608 (fixed fragments)
+            f"SELECT {_week('answered_at')} AS week, respondent, team_id,"  # noqa: S608 (fixed fragments)
             f" answered_at, {columns} FROM pulse_responses"
             " WHERE answered_at >= $1 AND answered_at < $2"
             f" AND recorded_at < {_closes('answered_at')}"
         )
 
-    async def pulse(self, window: Window, by_week: bool) -> list[PulseWeek]:
-        """Pulse answers by week (or over the window): respondents and mean agreement."""
-        week = "week" if by_week else "NULL::date"
+    async def pulse(self, window: Window) -> list[PulseWeek]:
+        """Pulse answers by week: respondents and mean agreement."""
         means = ", ".join(f"avg({name})::float AS {name}" for name in PULSE_QUESTIONS)
         rows = await self.conn.fetch(
-            f"SELECT {week} AS week, count(DISTINCT respondent) AS respondents, {means}"  # noqa: S608 (fixed fragments)
+            f"SELECT week, count(DISTINCT respondent) AS respondents, {means}"  # noqa: S608 (fixed fragments)
             f" FROM ({self._counted_pulse()}) p GROUP BY 1",
             window.start_time,
             window.end_time,
@@ -467,6 +473,23 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
             )
             for row in rows
         ]
+
+    async def released_weeks(self, window: Window) -> dict[date, ReleasedWeek]:
+        """The ``report_weeks`` rows of the window's weeks (migration 0006)."""
+        rows = await self.conn.fetch(
+            "SELECT week, figures FROM report_weeks WHERE week >= $1 AND week < $2",
+            window.start,
+            window.end,
+        )
+        return {row["week"]: _released(row["figures"]) for row in rows}
+
+    async def release_weeks(self, weeks: Sequence[ReleasedWeek], at: datetime) -> None:
+        """Insert each week unless it is stored: the first figures served stay."""
+        await self.conn.executemany(
+            "INSERT INTO report_weeks (week, figures, released_at)"
+            " VALUES ($1, $2::text::jsonb, $3) ON CONFLICT (week) DO NOTHING",
+            [(week.week, week.model_dump_json(), at) for week in weeks],
+        )
 
     # Erasure -----------------------------------------------------------------
 

@@ -15,14 +15,24 @@ make sure no figure can be worked out from the others (differencing):
   withheld (smallest first) until the withheld ones cover ``k`` people, or else the
   organisation's figure is withheld (``release``). Every report (the organisation's or any
   team's) is cut from the same decision, so no two reports disagree about what is hidden.
-- **Windows add nothing.** A whole-window figure is shown for the organisation only, and only
-  when every week of the window is shown: two windows' totals then differ by shown weeks
-  only. Team figures are weekly only, and case figures are for the whole organisation only
-  (a team's cases are too few to hide anyone).
+- **A week once released never changes, erasure included.** Erasure deletes a person's
+  check-in weeks, pulse answers, feedback and case facts, so a week recomputed after it
+  differs from the week read before it by that person's contribution. The first time a
+  closed week is served, its released figures, for the organisation and for every team at
+  once (one complementary-suppression decision), are stored (``ReleasedWeek``, migration
+  0006) and every later report of any group is cut from that copy (``report_of``). Only the
+  directory's count of members (and so the participation rate) is read as it is now.
+- **Windows add nothing.** A whole-window figure is shown for the organisation only, only
+  when every week of the window is shown, and only as a sum of the weeks as released (cases
+  opened, acknowledged and by outcome; feedback responses and their mean): two windows'
+  figures then differ by shown weeks only, and an erasure changes none. What cannot be
+  added up from released weeks (people or respondents over several weeks, percentiles) is
+  withheld for the window. Team figures are weekly only, and case figures are for the whole
+  organisation only (a team's cases are too few to hide anyone).
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -85,9 +95,9 @@ class Timing:
 
 @dataclass(frozen=True)
 class ParticipationWeek:
-    """People who checked in, in the whole organisation (``week`` None: the window)."""
+    """People who checked in during ``week``, in the whole organisation."""
 
-    week: date | None
+    week: date
     people: int
 
 
@@ -103,9 +113,9 @@ class TeamParticipation:
 
 @dataclass(frozen=True)
 class CaseWeek:
-    """Cases opened in a week (or the window); ``people`` are the distinct people supported."""
+    """Cases opened in a week; ``people`` are the distinct people supported."""
 
-    week: date | None
+    week: date
     opened: int
     people: int
     acknowledged: int
@@ -116,9 +126,9 @@ class CaseWeek:
 
 @dataclass(frozen=True)
 class FeedbackWeek:
-    """Feedback one side gave in a week (or the window)."""
+    """Feedback one side gave in a week."""
 
-    week: date | None
+    week: date
     given_by: str
     responses: int
     people: int
@@ -127,10 +137,10 @@ class FeedbackWeek:
 
 @dataclass(frozen=True)
 class PulseWeek:
-    """Pulse answers in the organisation in a week (or the window): respondents and mean
-    agreement (1-5) per question."""
+    """Pulse answers in the organisation in a week: respondents and mean agreement (1-5) per
+    question."""
 
-    week: date | None
+    week: date
     respondents: int
     means: dict[str, float]
 
@@ -148,10 +158,9 @@ class TeamPulse:
 
 @dataclass(frozen=True)
 class Sources:
-    """What a report is built from: the organisation's weekly rows and the same figures
-    over the window, and each team's weekly rows (for complementary suppression, whichever
-    report is asked for). ``members``: active people of the organisation or of the team
-    reported on."""
+    """What weeks are released from: the organisation's weekly rows and each team's (for
+    complementary suppression, whichever report is asked for). ``members``: active people
+    of the organisation or of the team reported on (``build_report``)."""
 
     window: Window
     members: int
@@ -239,6 +248,10 @@ def shown(contributors: int, k: int = K_MIN) -> bool:
 TOO_FEW = "fewer than {k} people"
 COMPLEMENTARY = "withheld so that a smaller group cannot be worked out by subtraction"
 HIDDEN_WEEK = "a week of the window is withheld"
+NOT_ADDED_UP = (
+    "counted week by week only: a figure over several weeks is not derived from the weeks "
+    "as released"
+)
 ORGANISATION_ONLY = "reported for the whole organisation only"
 TEAM_WEEKS_ONLY = "a team's figures are reported week by week only"
 
@@ -291,26 +304,17 @@ def release(total: int, groups: Mapping[str | None, int], k: int = K_MIN) -> Rel
 
 @dataclass
 class _Bucket:
-    """One bucket being reported (a week, or the window when ``week`` is None): the metrics
-    it withholds, and why."""
+    """One week being released: the metrics it withholds, and why."""
 
-    week: date | None
+    week: date
     k: int
     withheld: list[str] = field(default_factory=list)
-    hides: set[str] = field(default_factory=set)
 
     def withhold(self, metric: str, reason: str) -> None:
         self.withheld.append(f"{metric}: {reason}")
-        self.hides.add(metric)
 
-    def may_show(self, metric: str, people: int, hidden: set[str]) -> bool:
-        """Whether ``metric`` over ``people`` may be shown; otherwise it is withheld.
-
-        ``hidden``: metrics withheld from some week, so from the whole window too.
-        """
-        if self.week is None and metric in hidden:
-            self.withhold(metric, HIDDEN_WEEK)
-            return False
+    def may_show(self, metric: str, people: int) -> bool:
+        """Whether ``metric`` over ``people`` may be shown; otherwise it is withheld."""
         if not shown(people, self.k):
             self.withhold(metric, TOO_FEW.format(k=self.k))
             return False
@@ -319,14 +323,12 @@ class _Bucket:
 
 @dataclass(frozen=True)
 class _Reporting:
-    """What the figures of one report need besides the bucket."""
+    """What the figures of one group need besides the bucket."""
 
     sources: Sources
     team_id: str | None
     k: int
     releases: Mapping[tuple[str, date], Release]
-    hidden: set[str] = field(default_factory=set)
-    """Metrics withheld from some week of the window (so from the window too)."""
 
 
 def releases_of(sources: Sources, k: int = K_MIN) -> dict[tuple[str, date], Release]:
@@ -344,11 +346,6 @@ def releases_of(sources: Sources, k: int = K_MIN) -> dict[tuple[str, date], Rele
 
 def _released(metric: str, bucket: _Bucket, reporting: _Reporting) -> bool:
     """Whether complementary suppression lets ``metric`` of the report's group be shown."""
-    if bucket.week is None:
-        if reporting.team_id is not None:
-            bucket.withhold(metric, TEAM_WEEKS_ONLY)
-            return False
-        return True  # a whole window: shown only when all its weeks are (``may_show``)
     decision = reporting.releases[metric, bucket.week]
     group = reporting.team_id
     if group is None and not decision.total:
@@ -371,17 +368,22 @@ def _participation(bucket: _Bucket, reporting: _Reporting) -> ParticipationFigur
             (p.week, p.people) for p in sources.team_participation if p.team_id == reporting.team_id
         ]
     people = next((count for week, count in rows if week == bucket.week), 0)
-    if not bucket.may_show("participation", people, reporting.hidden):
+    if not bucket.may_show("participation", people):
         return None
-    rate = people / sources.members if sources.members else None
-    return ParticipationFigures(people=people, members=sources.members, rate=rate)
+    return _participation_of(people, sources.members)
+
+
+def _participation_of(people: int, members: int) -> ParticipationFigures:
+    return ParticipationFigures(
+        people=people, members=members, rate=people / members if members else None
+    )
 
 
 def _cases(bucket: _Bucket, reporting: _Reporting) -> CaseFigures | None:
     week = bucket.week
     cases = reporting.sources.cases
     row = next((c for c in cases if c.week == week), CaseWeek(week, 0, 0, 0))
-    if not bucket.may_show("cases", row.people, reporting.hidden):
+    if not bucket.may_show("cases", row.people):
         return None
     return CaseFigures(
         opened=row.opened,
@@ -396,15 +398,19 @@ def _cases(bucket: _Bucket, reporting: _Reporting) -> CaseFigures | None:
     )
 
 
+SIDES = ("person", "responder")
+"""Who gives feedback: the person supported, the responder."""
+
+
 def _satisfaction(bucket: _Bucket, reporting: _Reporting) -> dict[str, SatisfactionFigures]:
     satisfaction: dict[str, SatisfactionFigures] = {}
-    for side in ("person", "responder"):
+    for side in SIDES:
         given = next(
             (f for f in reporting.sources.feedback if f.week == bucket.week and f.given_by == side),
             None,
         )
         people = given.people if given is not None else 0
-        if bucket.may_show(f"satisfaction.{side}", people, reporting.hidden) and given:
+        if bucket.may_show(f"satisfaction.{side}", people) and given:
             satisfaction[side] = SatisfactionFigures(
                 responses=given.responses, mean_score=round(given.mean, 2)
             )
@@ -425,14 +431,14 @@ def _pulse(bucket: _Bucket, reporting: _Reporting) -> PulseFigures | None:
         ]
     found = next((row for row in rows if row[0] == bucket.week), (bucket.week, 0, {}))
     _, respondents, means = found
-    if not bucket.may_show("pulse", respondents, reporting.hidden) or not respondents:
+    if not bucket.may_show("pulse", respondents) or not respondents:
         return None
     rounded = {name: round(value, 2) for name, value in means.items()}
     return PulseFigures(respondents=respondents, mean_agreement=rounded)
 
 
-def _figures(week: date | None, reporting: _Reporting) -> tuple[Figures, set[str]]:
-    """One bucket's figures, and the metrics withheld from it."""
+def _figures(week: date, reporting: _Reporting) -> Figures:
+    """One group's figures in one week."""
     bucket = _Bucket(week, reporting.k)
     participation = _participation(bucket, reporting)
     cases = None
@@ -443,57 +449,192 @@ def _figures(week: date | None, reporting: _Reporting) -> tuple[Figures, set[str
     else:
         cases = _cases(bucket, reporting)
         satisfaction = _satisfaction(bucket, reporting)
-    figures = Figures(
+    return Figures(
         participation=participation,
         cases=cases,
         satisfaction=satisfaction,
         pulse=_pulse(bucket, reporting),
         withheld=bucket.withheld,
     )
-    return figures, bucket.hides
 
 
 def _in_window(sources: Sources) -> Sources:
-    """The sources without any row of a week outside the window (the open week included):
-    whatever an adapter hands over, only closed weeks of the window are reported."""
+    """The sources' weekly rows of the window's weeks only (never the open week, never a
+    whole-window row): whatever an adapter hands over, only closed weeks are released."""
     weeks = set(sources.window.weeks())
-
-    def keep(week: date | None) -> bool:
-        return week is None or week in weeks
-
     return Sources(
         window=sources.window,
         members=sources.members,
-        participation=[p for p in sources.participation if keep(p.week)],
-        cases=[c for c in sources.cases if keep(c.week)],
-        feedback=[f for f in sources.feedback if keep(f.week)],
-        pulse=[p for p in sources.pulse if keep(p.week)],
+        participation=[p for p in sources.participation if p.week in weeks],
+        cases=[c for c in sources.cases if c.week in weeks],
+        feedback=[f for f in sources.feedback if f.week in weeks],
+        pulse=[p for p in sources.pulse if p.week in weeks],
         team_participation=[p for p in sources.team_participation if p.week in weeks],
         team_pulse=[p for p in sources.team_pulse if p.week in weeks],
+    )
+
+
+class ReleasedWeek(_Figures):
+    """One closed week as first released: the organisation's figures and those of every team
+    with anyone in it that week, cut from one complementary-suppression decision. Stored the
+    first time the week is served (migration 0006) and every later report is cut from it, so
+    an erasure changes no released figure. Aggregates only (k ≥ 5 or withheld, with the
+    reason), no person or subject id: not personal data, and erasure leaves it.
+
+    Participation's ``members`` and ``rate`` are the directory's as it is when served
+    (``report_of``): they are stored as 0 and None.
+    """
+
+    week: date = Field(description="The Monday (UTC) the week starts on.")
+    organisation: Figures
+    teams: dict[str, Figures] = Field(
+        default_factory=dict, description="By team id; a team not here had no one that week."
+    )
+
+    def of(self, team_id: str | None, k: int = K_MIN) -> Figures:
+        """The figures of the organisation (``team_id`` None) or one team."""
+        if team_id is None:
+            return self.organisation
+        found = self.teams.get(team_id)
+        return found if found is not None else _nobody(self.week, team_id, k)
+
+
+def _nobody(week: date, team_id: str, k: int) -> Figures:
+    """A team's figures in a week no one of it took part in (what the week's sources give)."""
+    empty = Sources(Window(week, week + timedelta(weeks=1)), 0, [], [], [], [])
+    return _figures(week, _Reporting(empty, team_id, k, releases_of(empty, k)))
+
+
+def release_weeks(sources: Sources, k: int = K_MIN) -> list[ReleasedWeek]:
+    """Each week of the sources' window as released: every group k ≥ 5 or withheld, and no
+    group recoverable by subtraction from the others (one decision per week for all)."""
+    sources = replace(_in_window(sources), members=0)
+    releases = releases_of(sources, k)
+    released: list[ReleasedWeek] = []
+    for monday in sources.window.weeks():
+        named = [(p.week, p.team_id) for p in sources.team_participation]
+        named += [(p.week, p.team_id) for p in sources.team_pulse]
+        teams = sorted({team for week, team in named if week == monday and team is not None})
+        released.append(
+            ReleasedWeek(
+                week=monday,
+                organisation=_figures(monday, _Reporting(sources, None, k, releases)),
+                teams={t: _figures(monday, _Reporting(sources, t, k, releases)) for t in teams},
+            )
+        )
+    return released
+
+
+def _hidden(weeks: Sequence[Figures]) -> set[str]:
+    """The metrics withheld from any of ``weeks`` (``satisfaction.person``, ``pulse``...)."""
+    return {entry.split(": ", 1)[0] for week in weeks for entry in week.withheld}
+
+
+def _added_cases(weeks: Sequence[Figures]) -> CaseFigures:
+    """Cases over the weeks shown: counts added up; percentiles are not (None)."""
+    shown_cases = [week.cases for week in weeks if week.cases is not None]
+    outcomes: dict[str, int] = {}
+    for figures in shown_cases:
+        for outcome, count in figures.outcomes.items():
+            outcomes[outcome] = outcomes.get(outcome, 0) + count
+    return CaseFigures(
+        opened=sum(figures.opened for figures in shown_cases),
+        acknowledged=sum(figures.acknowledged for figures in shown_cases),
+        time_to_acknowledge_seconds=TimingFigures(median=None, p90=None),
+        time_to_first_contact_seconds=TimingFigures(median=None, p90=None),
+        outcomes=dict(sorted(outcomes.items())),
+    )
+
+
+def _added_satisfaction(weeks: Sequence[Figures], side: str) -> SatisfactionFigures | None:
+    """One side's feedback over the weeks: responses added up, their mean weighted by them
+    (from the weeks' released means); None when there was none."""
+    given = [week.satisfaction[side] for week in weeks if side in week.satisfaction]
+    responses = sum(figures.responses for figures in given)
+    if not responses:
+        return None
+    total = sum(figures.responses * figures.mean_score for figures in given)
+    return SatisfactionFigures(responses=responses, mean_score=round(total / responses, 2))
+
+
+def _period(weeks: Sequence[Figures], team_id: str | None) -> Figures:
+    """The whole window's figures, added up from its weeks as released: shown for the
+    organisation only, a metric only when every week shows it, and only what adds up."""
+    if team_id is not None:
+        return Figures(
+            withheld=[
+                f"participation: {TEAM_WEEKS_ONLY}",
+                f"cases: {ORGANISATION_ONLY}",
+                f"satisfaction: {ORGANISATION_ONLY}",
+                f"pulse: {TEAM_WEEKS_ONLY}",
+            ]
+        )
+    hidden = _hidden(weeks)
+    withheld: list[str] = []
+
+    def never_added(metric: str) -> None:
+        """People over several weeks: a count the weeks as released cannot give."""
+        withheld.append(f"{metric}: {HIDDEN_WEEK if metric in hidden else NOT_ADDED_UP}")
+
+    never_added("participation")
+    cases = None
+    if "cases" in hidden:
+        withheld.append(f"cases: {HIDDEN_WEEK}")
+    else:
+        cases = _added_cases(weeks)
+        withheld.append(f"cases.time_to_acknowledge_seconds: {NOT_ADDED_UP}")
+        withheld.append(f"cases.time_to_first_contact_seconds: {NOT_ADDED_UP}")
+    satisfaction: dict[str, SatisfactionFigures] = {}
+    for side in SIDES:
+        metric = f"satisfaction.{side}"
+        if metric in hidden:
+            withheld.append(f"{metric}: {HIDDEN_WEEK}")
+        elif (figures := _added_satisfaction(weeks, side)) is not None:
+            satisfaction[side] = figures
+    never_added("pulse")
+    return Figures(cases=cases, satisfaction=satisfaction, withheld=withheld)
+
+
+def report_of(
+    window: Window,
+    weeks: Sequence[ReleasedWeek],
+    team_id: str | None,
+    members: int,
+    generated_at: datetime,
+    k: int = K_MIN,
+) -> ProgrammeReport:
+    """The report of the organisation (``team_id`` None) or one team over ``window``, cut
+    from its weeks as released (one per week of the window, oldest first); ``members``:
+    active people of the organisation or team now, for the participation rate."""
+    if [week.week for week in weeks] != window.weeks():
+        raise ValueError(f"a report of {window} needs each of its weeks once, oldest first")
+    figures = []
+    for week in weeks:
+        group = week.of(team_id, k)
+        if group.participation is not None:
+            participation = _participation_of(group.participation.people, members)
+            group = group.model_copy(update={"participation": participation})
+        figures.append(group)
+    return ProgrammeReport(
+        generated_at=generated_at,
+        team_id=team_id,
+        k=k,
+        start=window.start,
+        end=window.end,
+        weeks=[
+            WeekFigures(week=week.week, **group.model_dump())
+            for week, group in zip(weeks, figures, strict=True)
+        ],
+        period=_period(figures, team_id),
+        questions=PULSE_QUESTIONS,
     )
 
 
 def build_report(
     sources: Sources, team_id: str | None, generated_at: datetime, k: int = K_MIN
 ) -> ProgrammeReport:
-    """The report of the organisation (``team_id`` None) or one team: each closed week's
-    figures, then the window's, every group k ≥ 5 and nothing derivable by subtraction."""
-    sources = _in_window(sources)
-    releases = releases_of(sources, k)
-    weeks: list[WeekFigures] = []
-    hidden: set[str] = set()
-    for monday in sources.window.weeks():
-        figures, hides = _figures(monday, _Reporting(sources, team_id, k, releases))
-        weeks.append(WeekFigures(week=monday, **figures.model_dump()))
-        hidden |= hides
-    period, _ = _figures(None, _Reporting(sources, team_id, k, releases, hidden))
-    return ProgrammeReport(
-        generated_at=generated_at,
-        team_id=team_id,
-        k=k,
-        start=sources.window.start,
-        end=sources.window.end,
-        weeks=weeks,
-        period=period,
-        questions=PULSE_QUESTIONS,
+    """The report of the organisation (``team_id`` None) or one team, every week released
+    from ``sources`` now (as a first reading would release them)."""
+    return report_of(
+        sources.window, release_weeks(sources, k), team_id, sources.members, generated_at, k
     )

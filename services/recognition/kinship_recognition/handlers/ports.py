@@ -18,6 +18,7 @@ from kinship_recognition.domain.reports import (
     ParticipationWeek,
     ProgrammeReport,
     PulseWeek,
+    ReleasedWeek,
     TeamParticipation,
     TeamPulse,
     Window,
@@ -172,30 +173,39 @@ class RecognitionUnitOfWork(UnitOfWork, Protocol):
         """Active people in the directory, or in one team."""
         ...
 
-    async def participation(self, window: Window, by_week: bool) -> list[ParticipationWeek]:
-        """People who checked in, by week (or over the window), each week counting what was
-        recorded before it closed."""
+    async def participation(self, window: Window) -> list[ParticipationWeek]:
+        """People who checked in, by week, each week counting what was recorded before it
+        closed."""
         ...
 
     async def team_participation(self, window: Window) -> list[TeamParticipation]:
         """People who checked in, by week and by the team their check-in named."""
         ...
 
-    async def cases(self, window: Window, by_week: bool) -> list[CaseWeek]:
-        """Cases opened, by week (or over the window): times to act and outcomes, as they
-        stood when each week closed."""
+    async def cases(self, window: Window) -> list[CaseWeek]:
+        """Cases opened, by week: times to act and outcomes, as they stood when each week
+        closed."""
         ...
 
-    async def feedback(self, window: Window, by_week: bool) -> list[FeedbackWeek]:
-        """Feedback scores by week (or over the window) and by side."""
+    async def feedback(self, window: Window) -> list[FeedbackWeek]:
+        """Feedback scores by week and by side."""
         ...
 
-    async def pulse(self, window: Window, by_week: bool) -> list[PulseWeek]:
-        """Pulse answers by week (or over the window): respondents and mean agreement."""
+    async def pulse(self, window: Window) -> list[PulseWeek]:
+        """Pulse answers by week: respondents and mean agreement."""
         ...
 
     async def team_pulse(self, window: Window) -> list[TeamPulse]:
         """Pulse answers by week and team (each respondent in one team per week)."""
+        ...
+
+    async def released_weeks(self, window: Window) -> dict[date, ReleasedWeek]:
+        """The weeks of ``window`` stored as first released, by Monday (none: never served)."""
+        ...
+
+    async def release_weeks(self, weeks: Sequence[ReleasedWeek], at: datetime) -> None:
+        """Store each week unless it is stored: the first figures served stay (a concurrent
+        first reading stores one copy; read back with ``released_weeks``)."""
         ...
 
     # Erasure -----------------------------------------------------------------
