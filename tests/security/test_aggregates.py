@@ -141,10 +141,15 @@ async def test_only_the_teams_manager_and_coordinators_read_its_trend(
 
 
 async def report(
-    stack: Stack, team_id: str | None = None, reader: dict[str, str] | None = None
+    stack: Stack,
+    team_id: str | None = None,
+    reader: dict[str, str] | None = None,
+    weeks: int = 4,
 ) -> dict[str, Any]:
-    """Recognition's programme report (4 closed weeks) as the BI tool (or ``reader``) reads it."""
-    params = {"weeks": "4"} | ({"team_id": team_id} if team_id else {})
+    """Recognition's programme report (``weeks`` closed weeks) as the BI tool (or ``reader``)
+    reads it. A week is stored the first time it is served (any reading in the session), so a
+    test that writes a closed week's history uses a week no earlier reading reached."""
+    params = {"weeks": str(weeks)} | ({"team_id": team_id} if team_id else {})
     answer = await stack.call(
         "GET", "recognition", "/v1/reports/programme", reader or stack.key("bi-tool"), params=params
     )
@@ -162,7 +167,7 @@ def pulse_of(body: dict[str, Any], week: date) -> dict[str, Any] | None:
 async def test_org_pulse_minus_the_visible_teams_isolates_no_small_team(stack: Stack) -> None:
     run = secrets.token_hex(3)
     teams = {f"pa-{run}": (6, 4), f"pb-{run}": (7, 4), f"pc-{run}": (2, 1)}
-    week = monday(2)
+    week = monday(13)  # beyond the 12 weeks other tests read
     answered = datetime.combine(week + timedelta(days=2), time(10), UTC)
     for team, (size, helps) in teams.items():
         await stack.rows(
@@ -176,17 +181,18 @@ async def test_org_pulse_minus_the_visible_teams_isolates_no_small_team(stack: S
             helps,
             size,
         )
-    org = pulse_of(await report(stack), week)
-    left = org["respondents"] if org else 0
+    org = pulse_of(await report(stack, weeks=14), week)
+    assert org is not None and org["respondents"] == 15  # the history is in the report
+    left = org["respondents"]
     for team in teams:
-        shown = pulse_of(await report(stack, team), week)
+        shown = pulse_of(await report(stack, team, weeks=14), week)
         if shown is not None:
             assert shown["respondents"] >= K
             left -= shown["respondents"]
     # Whatever the organisation's figure minus the visible teams is, it covers >= k people
     # (or nothing at all): the two-person team's answers are never alone in it.
     assert left == 0 or left >= K, left
-    assert pulse_of(await report(stack, f"pc-{run}"), week) is None
+    assert pulse_of(await report(stack, f"pc-{run}", weeks=14), week) is None
 
 
 async def test_one_more_pulse_answer_changes_no_report(stack: Stack) -> None:
@@ -228,8 +234,9 @@ async def test_one_more_feedback_changes_no_programme_measure(stack: Stack) -> N
             ),
             timeout=60,
         ), service
-    # A closed week with satisfaction shown: six people's feedback, recorded in its week.
-    week = monday(2)
+    # A closed week with satisfaction shown: six people's feedback, recorded in its week (one
+    # no earlier reading reached).
+    week = monday(20)
     given = datetime.combine(week + timedelta(days=2), time(10), UTC)
     run = secrets.token_hex(3)
     await stack.rows(
@@ -239,7 +246,7 @@ async def test_one_more_feedback_changes_no_programme_measure(stack: Stack) -> N
         f"fb-{run}-",
         given,
     )
-    before = await report(stack)
+    before = await report(stack, weeks=22)
     escalation_before = [
         await measures(stack, reader) for reader in (stack.key("bi-tool"), coordinator)
     ]
@@ -271,8 +278,8 @@ async def test_one_more_feedback_changes_no_programme_measure(stack: Stack) -> N
         ),
         timeout=60,
     )
-    assert await report(stack) == before
-    assert await report(stack, reader=coordinator) == before
+    assert await report(stack, weeks=22) == before
+    assert await report(stack, reader=coordinator, weeks=22) == before
     # Escalation's own measures (closed weeks, each cell k >= 5 or withheld) move neither.
     after = [await measures(stack, reader) for reader in (stack.key("bi-tool"), coordinator)]
     assert after == escalation_before
