@@ -364,6 +364,23 @@ def context_of_traceparent(traceparent: str | None) -> Context | None:
     return propagate.extract({"traceparent": traceparent})
 
 
+MAX_LINKS = 32
+"""A batch's span links at most this many other records' traces."""
+
+
+def traced_contexts(records: Sequence[Any], most: int) -> list[Context]:
+    """The trace contexts of the first ``most`` traced records (the rest are never extracted:
+    a batch of thousands needs only the parent and the links)."""
+    found: list[Context] = []
+    for record in records:
+        context = context_from_headers(getattr(record, "headers", None))
+        if context is not None:
+            found.append(context)
+            if len(found) == most:
+                break
+    return found
+
+
 def _records(message: StreamMessage[Any]) -> list[Any]:
     raw = message.raw_message
     return list(raw) if isinstance(raw, (list, tuple)) else [raw]
@@ -380,12 +397,9 @@ class TracingMiddleware(BaseMiddleware):
     async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
         records = _records(msg)
         topic = str(getattr(records[0], "topic", "")) if records else ""
-        contexts = [context_from_headers(getattr(r, "headers", None)) for r in records]
-        found = [context for context in contexts if context is not None]
+        found = traced_contexts(records, MAX_LINKS + 1)
         parent = found[0] if found else None
-        links = [
-            Link(trace.get_current_span(context).get_span_context()) for context in found[1:33]
-        ]
+        links = [Link(trace.get_current_span(context).get_span_context()) for context in found[1:]]
         attributes: dict[str, str | int] = {
             "messaging.system": "kafka",
             "messaging.operation.type": "process",

@@ -55,7 +55,7 @@ def _outbox_messages(
     tracing: list[tuple[str, bytes]],
 ) -> list[OutboxMessage]:
     event = recorded.event
-    key, value = event.subject_id.encode(), event.model_dump_json(exclude_none=True).encode()
+    key, value = event.subject_id.encode(), event.json()
     messages = [
         OutboxMessage(
             event_id=event.id,

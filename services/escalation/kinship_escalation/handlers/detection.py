@@ -72,29 +72,30 @@ async def handle_checkins(
     The observation's id is the check-in's: a check-in seen before (on the other lane, or
     redelivered, or twice in the batch) has no effect.
     """
-    unique: dict[str, CheckinRecorded] = {}
+    unique: dict[str, tuple[CheckinRecorded, CheckinObservation]] = {}
     for event in events:
-        unique.setdefault(event.id, event)
+        if event.id not in unique:
+            unique[event.id] = (event, CheckinObservation.of(event))
     new_ids = await uow.observations.add(
-        [(e.subject_id, e.team_id, CheckinObservation.of(e)) for e in unique.values()]
+        [(event.subject_id, event.team_id, observed) for event, observed in unique.values()]
     )
-    fresh = [event for event in unique.values() if event.id in new_ids]
+    fresh = [item for item in unique.values() if item[0].id in new_ids]
     if not fresh:
         return 0
     now = ctx.clock()
-    subjects = sorted({event.subject_id for event in fresh})
+    subjects = sorted({event.subject_id for event, _ in fresh})
     await uow.observations.serialise(subjects)
-    earliest = min(event.occurred_at for event in fresh)
+    earliest = min(event.occurred_at for event, _ in fresh)
     stored = await uow.observations.histories(subjects, earliest - timedelta(days=HISTORY_DAYS))
     signals = await uow.observations.signal_histories(
         subjects, earliest - timedelta(days=ctx.rules.load_window_days)
     )
-    not_yet = {event.id for event in fresh}  # what arrives later in this batch
+    not_yet = {event.id for event, _ in fresh}  # what arrives later in this batch
     teams: dict[str, str | None] = {}
-    for event in fresh:
+    for event, observed in fresh:
         not_yet.discard(event.id)
         arrived = [o for o in stored.get(event.subject_id, []) if o.id not in not_yet]
-        history = history_at(arrived, CheckinObservation.of(event))
+        history = history_at(arrived, observed)
         subject_signals = signals.get(event.subject_id, [])
         await _evaluate(event.subject_id, event.team_id, history, subject_signals, uow, ctx, now)
         teams[event.subject_id] = event.team_id
