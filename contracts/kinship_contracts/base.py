@@ -28,12 +28,16 @@ Identifier = Annotated[
 """An opaque identifier from the organisation's directory (person, team)."""
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _storable(value: str) -> str:
     # PostgreSQL text cannot hold NUL, and a lone surrogate cannot be encoded as UTF-8: refuse
-    # both at the edge with a clear reason instead of failing in the database.
+    # both at the edge with a clear reason instead of failing in the database. (ASCII text,
+    # the usual case, skips the scan; the compiled class is ~10x a per-character loop.)
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
-    if any("\ud800" <= char <= "\udfff" for char in value):
+    if not value.isascii() and _SURROGATE.search(value):
         raise ValueError("must not contain unpaired surrogate code points (invalid Unicode)")
     return value
 
