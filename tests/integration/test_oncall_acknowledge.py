@@ -4,6 +4,7 @@ notifications services over real Kafka and PostgreSQL, Slack and email receivers
 A Slack button press (signed by the test the way Slack signs) and an email link each stop
 the escalation once: no later step is alerted after the step's timeout, and a second press
 or follow changes nothing. "I can't take this — hand on" alerts the next responder at once.
+Each press's answer reaches its ``response_url`` (a receiver on loopback playing Slack).
 """
 
 import asyncio
@@ -36,12 +37,14 @@ before it, with Kafka consumers joining their groups on a shared machine."""
 
 
 @pytest.fixture(autouse=True)
-def answering(monkeypatch: pytest.MonkeyPatch) -> None:
+def answering(monkeypatch: pytest.MonkeyPatch, webhooks: WebhookReceiver) -> None:
     monkeypatch.setenv("KINSHIP_SLACK_ENABLED", "true")  # escalation answers presses
     monkeypatch.setenv("KINSHIP_SLACK_BUTTONS", "true")  # notifications sends the buttons
     monkeypatch.setenv("KINSHIP_SLACK_SIGNING_SECRET", SIGNING_SECRET)
     monkeypatch.setenv("KINSHIP_EMAIL_REPLY_DOMAIN", REPLY_DOMAIN)
     monkeypatch.setenv("KINSHIP_ACK_TIMEOUT_SECONDS", str(ACK_TIMEOUT))
+    # Presses' response_urls point at the loopback receiver, the only prefix called here.
+    monkeypatch.setenv("KINSHIP_SLACK_RESPONSE_URL_PREFIXES", webhooks.url("slack-responses/"))
 
 
 def others() -> list[tuple[bytes, bytes]]:
@@ -86,7 +89,7 @@ def button_value(message: Received, action_id: str) -> str:
 
 
 async def press(
-    escalation: Escalation, value: str, action_id: str, user: str = "U0RESPA"
+    escalation: Escalation, value: str, action_id: str, response_url: str, user: str = "U0RESPA"
 ) -> httpx.Response:
     """Press a button: a ``block_actions`` payload, signed with the app's signing secret."""
     payload = {
@@ -101,7 +104,7 @@ async def press(
                 "action_ts": f"{time.time():.6f}",
             }
         ],
-        "response_url": "https://hooks.slack.com/actions/T0/1/x",  # never called
+        "response_url": response_url,
     }
     body = urlencode({"payload": json.dumps(payload)}).encode()
     stamp = str(int(time.time()))
@@ -112,6 +115,14 @@ async def press(
         "Content-Type": "application/x-www-form-urlencoded",
     }
     return await escalation.client.post("/v1/slack/interactions", content=body, headers=headers)
+
+
+async def slack_updates(webhooks: WebhookReceiver, path: str, count: int = 1) -> list[Any]:
+    """The messages posted to a press's response_url (``path`` under the receiver)."""
+    deadline = time.monotonic() + 15
+    while len(webhooks.attempts(path)) < count and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    return [json.loads(item.body) for item in webhooks.attempts(path)]
 
 
 async def transitions(escalation: Escalation, kind: str) -> list[Any]:
@@ -155,16 +166,46 @@ async def test_a_slack_press_acknowledges_and_stops_the_escalation_once(
             assert "/cases" in text
 
         assert len(await escalation.rows("SELECT id FROM alerts")) == 1, "pressed in time"
-        other_user = await press(escalation, value, "kinship_acknowledge", user="U0SOMEONE")
+        other_user = await press(
+            escalation,
+            value,
+            "kinship_acknowledge",
+            webhooks.url("slack-responses/other"),
+            user="U0SOMEONE",
+        )
         # Bound to the recipient's user: refused, said with 200 (Slack hides other answers).
         assert other_user.status_code == 200, other_user.text
         assert other_user.json()["kinship_outcome"] == "refused"
-        taken = await press(escalation, value, "kinship_acknowledge", user=user)
+        taken = await press(
+            escalation, value, "kinship_acknowledge", webhooks.url("slack-responses/taken"), user
+        )
         assert taken.status_code == 200, taken.text
         assert taken.json()["replace_original"] is True
         assert taken.json()["kinship_outcome"] == "acknowledged"
-        again = await press(escalation, value, "kinship_acknowledge", user=user)
+        again = await press(
+            escalation, value, "kinship_acknowledge", webhooks.url("slack-responses/again"), user
+        )
         assert again.json()["kinship_outcome"] == "already_acknowledged"
+        # The message in Slack is updated: the alert replaced (its buttons gone) for the
+        # recipient's presses, an ephemeral note only for the other user's.
+        assert await slack_updates(webhooks, "slack-responses/taken") == [
+            {
+                "replace_original": True,
+                "response_type": "in_channel",
+                "text": "You have taken this case. Open your case list to continue.",
+            }
+        ]
+        assert await slack_updates(webhooks, "slack-responses/other") == [
+            {
+                "replace_original": False,
+                "response_type": "ephemeral",
+                "text": "This alert was sent to someone else: only they can answer it.",
+            }
+        ]
+        (update,) = await slack_updates(webhooks, "slack-responses/again")
+        assert update["replace_original"] is True and "Already acknowledged" in update["text"]
+        posted = [m for m in webhooks.received if m.path.startswith("/slack-responses/")]
+        assert [m.headers["content-type"] for m in posted] == ["application/json"] * 3
 
         await asyncio.sleep(ACK_TIMEOUT + 3)  # past the step's timeout: nobody else is paged
         sent = await slack_alerts(webhooks, ["slack-a", "slack-b"], 2)
@@ -260,8 +301,15 @@ async def test_an_email_reply_hands_on_and_a_slack_hand_on_alerts_the_next_at_on
         await open_case(escalation, notifications, staff)
         (first,) = await slack_alerts(webhooks, ["slack-a", "slack-b"], 1)
         started = time.monotonic()
-        handed = await press(escalation, button_value(first, "kinship_hand_on"), "kinship_hand_on")
+        handed = await press(
+            escalation,
+            button_value(first, "kinship_hand_on"),
+            "kinship_hand_on",
+            webhooks.url("slack-responses/first"),
+        )
         assert handed.status_code == 200 and handed.json()["kinship_outcome"] == "handed_on"
+        (update,) = await slack_updates(webhooks, "slack-responses/first")
+        assert update["replace_original"] is True and update["text"].startswith("Handed on")
         second = [
             item
             for item in await slack_alerts(webhooks, ["slack-a", "slack-b"], 2)
@@ -275,7 +323,12 @@ async def test_an_email_reply_hands_on_and_a_slack_hand_on_alerts_the_next_at_on
 
         # The second responder hands on by replying to... Slack too; then the coordinators'
         # step is alerted by email, and a reply "ack" from the coordinator takes the case.
-        await press(escalation, button_value(second[0], "kinship_hand_on"), "kinship_hand_on")
+        await press(
+            escalation,
+            button_value(second[0], "kinship_hand_on"),
+            "kinship_hand_on",
+            webhooks.url("slack-responses/second"),
+        )
         deadline = time.monotonic() + 30
         while not smtp.messages and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.1)

@@ -16,6 +16,7 @@ from kinship_contracts.topics import (
     NOTIFICATION_REQUESTS,
 )
 from kinship_escalation.adapters.postgres import PostgresEscalationUnitOfWork
+from kinship_escalation.adapters.slack_responses import SlackResponder, response_client
 from kinship_escalation.adapters.subject_records import PostgresSubjectRecords
 from kinship_escalation.domain.links import AckLinks
 from kinship_escalation.domain.policies import default_policy
@@ -23,7 +24,7 @@ from kinship_escalation.domain.rules import DetectionRules
 from kinship_escalation.domain.sealing import CaseNoteCipher
 from kinship_escalation.entrypoints.consumers import SUBSCRIPTIONS
 from kinship_escalation.entrypoints.http import escalation_router
-from kinship_escalation.entrypoints.slack_http import ReplayGuard
+from kinship_escalation.entrypoints.slack_http import ReplayGuard, ResponsePoster
 from kinship_escalation.entrypoints.timers import TimerWorker
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
@@ -75,6 +76,20 @@ class EscalationProvider(Provider):
     def replays(self) -> ReplayGuard:
         """The Slack presses seen in the last five minutes (one memory per process)."""
         return ReplayGuard()
+
+    @provide
+    async def slack_responder(self, settings: EscalationSettings) -> AsyncIterator[SlackResponder]:
+        """Posts press answers to their response_url after the press is answered; stopped
+        (in-flight posts finished or cancelled) when the container closes."""
+        responder = SlackResponder(settings.slack_response_urls(), response_client())
+        responder.start()
+        yield responder
+        await responder.stop()
+
+    @provide
+    def response_poster(self, responder: SlackResponder) -> ResponsePoster:
+        """The Slack route's view of the responder."""
+        return responder
 
     @provide
     def directory(self) -> DirectoryProjection:
@@ -139,7 +154,7 @@ def create_app(
         description="Distress detection, crisis-support cases, on-call escalation and timers.",
         routers=[escalation_router()],
         produces=(ESCALATION_CASES, GROUP_SESSIONS, NOTIFICATION_REQUESTS, ERASURE_RECEIPTS),
-        workers=(TimerWorker,),
+        workers=(TimerWorker, SlackResponder),
         # The one-time acknowledgement and consent links carry their own proof, no bearer token.
         # Slack's interactivity requests carry Slack's signature instead.
         public_paths=("/v1/alerts/", "/v1/consent/", "/v1/slack/"),

@@ -5,6 +5,11 @@ from typing import ClassVar, Self
 
 from pydantic import Field, SecretStr, model_validator
 
+from kinship_escalation.adapters.slack_responses import (
+    InsecurePrefixError,
+    PrefixError,
+    ResponseUrlPolicy,
+)
 from kinship_runtime.settings import (
     DEV_CREDENTIALS,
     InsecureSettingsError,
@@ -106,6 +111,13 @@ class EscalationSettings(KinshipSettings):
         "every interaction request's X-Slack-Signature is checked with it; without it the "
         "Slack buttons answer 503.",
     )
+    slack_response_url_prefixes: str = Field(
+        default="https://hooks.slack.com/",
+        description="Comma-separated URL prefixes a press's response_url must start with to be "
+        "called (the Slack message updated after a press); any other response_url is never "
+        "called. Each is scheme://host[:port]/path/ ending with '/'; https only outside "
+        "KINSHIP_ENV=dev.",
+    )
     email_reply_domain: str | None = Field(
         default=None,
         description="The mail domain of alert emails' reply addresses (ack+<token>@<domain>, "
@@ -125,6 +137,16 @@ class EscalationSettings(KinshipSettings):
         return self
 
     @model_validator(mode="after")
+    def _valid_response_url_prefixes(self) -> Self:
+        try:
+            self.slack_response_urls()
+        except InsecurePrefixError as error:
+            raise InsecureSettingsError(f"KINSHIP_SLACK_RESPONSE_URL_PREFIXES: {error}") from None
+        except PrefixError as error:
+            raise ValueError(f"KINSHIP_SLACK_RESPONSE_URL_PREFIXES: {error}") from None
+        return self
+
+    @model_validator(mode="after")
     def _refuse_the_development_note_key(self) -> Self:
         if self.env != "dev" and self.case_note_keys is not None:
             # The published key under any id, in any rotation list.
@@ -137,6 +159,13 @@ class EscalationSettings(KinshipSettings):
         if not self.slack_enabled or self.slack_signing_secret is None:
             return None
         return self.slack_signing_secret.get_secret_value() or None
+
+    def slack_response_urls(self) -> ResponseUrlPolicy:
+        """The response_urls a press's answer may be posted to (https only outside dev)."""
+        prefixes = [p.strip() for p in self.slack_response_url_prefixes.split(",") if p.strip()]
+        if not prefixes:
+            raise PrefixError("at least one prefix is needed")
+        return ResponseUrlPolicy(prefixes, https_only=self.env != "dev")
 
     def ack_link_secret(self) -> bytes:
         """The acknowledgement links' secret (a development one in the dev profile)."""

@@ -6,9 +6,10 @@ audited as the recipient, and refused for anyone else."""
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -31,7 +32,11 @@ from kinship_escalation.domain.alert_responses import (
     read_email_reply,
     read_slack_press,
 )
-from kinship_escalation.entrypoints.slack_http import ReplayGuard, slack_request_problem
+from kinship_escalation.entrypoints.slack_http import (
+    ReplayGuard,
+    ResponsePoster,
+    slack_request_problem,
+)
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.settings import EscalationSettings
 from tests.unit.escalation.conftest import (
@@ -229,7 +234,33 @@ def test_a_reply_token_whose_expiry_no_date_can_hold_is_no_token() -> None:
 # ---- the routes -------------------------------------------------------------------------------
 
 
+class RecordingPoster:
+    """Records what the Slack route hands over for the press's ``response_url`` (never
+    calls anything)."""
+
+    def __init__(self) -> None:
+        self.submitted: list[tuple[object, dict[str, Any]]] = []
+
+    def submit(self, response_url: object, message: Mapping[str, Any]) -> str:
+        self.submitted.append((response_url, dict(message)))
+        return "queued"
+
+
 class SlackFakes(Fakes):
+    def __init__(
+        self,
+        uow: FakeEscalationUnitOfWork,
+        relay: FakeRelay,
+        ctx: EscalationContext,
+        poster: ResponsePoster | None = None,
+    ) -> None:
+        super().__init__(uow, relay, ctx)
+        self.poster = poster if poster is not None else RecordingPoster()
+
+    @provide
+    def response_poster(self) -> ResponsePoster:
+        return self.poster
+
     @provide
     def settings(self) -> EscalationSettings:
         return EscalationSettings(
@@ -419,7 +450,7 @@ async def test_a_reply_address_with_an_expiry_no_date_can_hold_is_refused_not_a_
 async def test_slack_switched_off_answers_404_not_a_5xx(
     service: FakeEscalationUnitOfWork, relay: FakeRelay, ctx: EscalationContext
 ) -> None:
-    class NoSlack(Fakes):
+    class NoSlack(SlackFakes):
         @provide
         def settings(self) -> EscalationSettings:
             return EscalationSettings(env="dev", slack_enabled=False)

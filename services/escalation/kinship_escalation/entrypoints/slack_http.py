@@ -10,25 +10,28 @@ unsigned, badly signed, stale or replayed request is refused with 401 and does n
 Every signed, readable press is answered with HTTP 200, refusals included (someone else's
 button, an expired or spent alert): Slack shows its own generic error for any other status,
 which would hide the reason. The body says what the press did (``text``,
-``kinship_outcome``), shaped as the message a post to the payload's ``response_url`` would
-carry. Slack does not apply the response body of a ``block_actions`` request, and Kinship
-never calls Slack (no call leaves for ``response_url``): the message in Slack is not updated
-after a press (docs/oncall.md, a known limit).
+``kinship_outcome``). Slack does not apply the response body of a ``block_actions`` request,
+so once the answer has gone, the same message (``slack_message``: see ``REPLACES`` for which
+outcomes replace the alert and which only tell the presser) is posted to the payload's
+``response_url`` in the background (``adapters.slack_responses``: only to admitted URLs).
 
 ``POST /v1/email/inbound`` takes a raw RFC 822 reply from the mail system's key (scope
 ``email:inbound``); the reply's token and sender are checked by the handler.
 """
 
+import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, Protocol
+from urllib.parse import parse_qs
 
 from dishka import FromDishka
 from dishka.integrations.fastapi import DishkaRoute
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import JSONResponse
 from slack_sdk.signature import Clock, SignatureVerifier
+from starlette.background import BackgroundTask
 
 from kinship_escalation.domain.alert_responses import (
     UnreadableResponseError,
@@ -55,6 +58,28 @@ EMAIL_PATH = "/v1/email/inbound"
 MAX_AGE_SECONDS = 5 * 60
 """Slack's advice: refuse requests whose timestamp is more than five minutes off."""
 PRIVATE = {"Cache-Control": "no-store"}
+
+REPLACES: dict[Outcome, bool] = {
+    Outcome.ACKNOWLEDGED: True,
+    Outcome.ALREADY_ACKNOWLEDGED: True,
+    Outcome.HANDED_ON: True,
+    Outcome.DECLINE_NOTED: True,
+    Outcome.ALREADY_ANSWERED: True,
+    Outcome.NOT_OPEN: True,
+    Outcome.HOLDING: True,
+    Outcome.EXPIRED: True,
+    Outcome.UNKNOWN: True,
+    Outcome.REFUSED: False,
+    Outcome.INVALID: False,
+}
+"""Whether a press's answer replaces the alert in Slack (its buttons gone: ``in_channel``,
+``replace_original``) or is an ephemeral note to the presser only, the alert untouched.
+
+Replaced: every outcome after which the alert's buttons can do nothing more for anyone
+(the alert is spent, expired or gone, the case has moved on or is held by the recipient).
+Not replaced: ``refused`` (another Slack user pressed: the recipient's buttons must stay)
+and ``invalid`` (a token that is not the alert's: whoever pressed, the message is not shown
+to be one of ours to change)."""
 
 MailSystem = Annotated[Actor, Depends(allow(scopes=[Scope.EMAIL_INBOUND]))]
 """The mail system's key (scope ``email:inbound``); never a person."""
@@ -128,20 +153,52 @@ class _Refused:
     reason: str
 
 
-def _slack_message(answer: Answer | _Refused) -> JSONResponse:
-    """Always 200 for a signed, readable press: the reason travels in the body."""
+class ResponsePoster(Protocol):
+    """Posts a press's answer to its ``response_url`` after the press has been answered
+    (``adapters.slack_responses.SlackResponder``)."""
+
+    def submit(self, response_url: object, message: Mapping[str, Any]) -> str:
+        """Queue the post, or refuse it at once (a URL not admitted is never called)."""
+        ...
+
+
+def slack_message(outcome: Outcome, text: str) -> dict[str, Any]:
+    """The message for Slack about a press (no blocks: a replaced alert loses its buttons)."""
+    replace = REPLACES[outcome]
+    return {
+        "replace_original": replace,
+        "response_type": "in_channel" if replace else "ephemeral",
+        "text": text,
+    }
+
+
+def _response_url(body: bytes) -> object:
+    """The payload's ``response_url`` (a press already read: the body parses)."""
+    payload = json.loads(parse_qs(body.decode("utf-8"), max_num_fields=10)["payload"][0])
+    return payload.get("response_url") if isinstance(payload, dict) else None
+
+
+async def _update_in_slack(
+    poster: ResponsePoster, response_url: object, message: dict[str, Any]
+) -> None:
+    """Run after the answer has been sent (async: on the event loop, not in a thread)."""
+    poster.submit(response_url, message)
+
+
+def _slack_answer(answer: Answer | _Refused, body: bytes, poster: ResponsePoster) -> JSONResponse:
+    """Always 200 for a signed, readable press: the reason travels in the body; once sent,
+    the same message goes to the press's ``response_url``."""
     if isinstance(answer, _Refused):
-        outcome, text, answered = answer.outcome, answer.reason, False
+        outcome, text = answer.outcome, answer.reason
     else:
         outcome, text = answer.outcome, answer.message
-        answered = outcome is not Outcome.REFUSED
-    body = {
-        "replace_original": answered,
-        "response_type": "in_channel" if answered else "ephemeral",
-        "text": text,
-        "kinship_outcome": outcome.value,
-    }
-    return JSONResponse(body, status.HTTP_200_OK, headers=PRIVATE)
+    message = slack_message(outcome, text)
+    return JSONResponse(
+        {**message, "kinship_outcome": outcome.value},
+        status.HTTP_200_OK,
+        headers=PRIVATE,
+        background=BackgroundTask(_update_in_slack, poster, _response_url(body), message),
+    )
 
 
 def _refusal(code: int, reason: str) -> JSONResponse:
@@ -180,6 +237,7 @@ async def slack_interaction(
     ctx: FromDishka[EscalationContext],
     relay: FromDishka[OutboxRelay],
     replays: FromDishka[ReplayGuard],
+    poster: FromDishka[ResponsePoster],
 ) -> JSONResponse:
     """A press of a Slack alert's button ("Acknowledge", "I can't take this — hand
     on"), as Slack posts it; a signed, readable press is answered 200 with what it did
@@ -199,7 +257,7 @@ async def slack_interaction(
     except UnreadableResponseError as error:
         return _refusal(status.HTTP_400_BAD_REQUEST, error.reason)
     answer = await _run(uow, relay, lambda: acknowledge_routes.answer_slack_press(press, uow, ctx))
-    return _slack_message(answer)
+    return _slack_answer(answer, body, poster)
 
 
 @_slack.post(EMAIL_PATH, tags=["cases"])
