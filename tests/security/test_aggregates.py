@@ -159,6 +159,15 @@ async def report(
     return body
 
 
+async def unserved(stack: Stack, week: date) -> None:
+    """Forget recognition's stored copy of ``week``: the history a test writes straight into
+    a closed week must be there before the week's first reading, as it is in production (a
+    week is first read after it closes). Other tests of the session, in any order, may have
+    read that week already (on a Monday before midnight even a 12-week reading reaches one
+    week further back)."""
+    await stack.rows("recognition", "DELETE FROM report_weeks WHERE week = $1", week)
+
+
 def pulse_of(body: dict[str, Any], week: date) -> dict[str, Any] | None:
     found = [w for w in body["weeks"] if w["week"] == week.isoformat()]
     return found[0]["pulse"] if found else None
@@ -181,6 +190,7 @@ async def test_org_pulse_minus_the_visible_teams_isolates_no_small_team(stack: S
             helps,
             size,
         )
+    await unserved(stack, week)
     org = pulse_of(await report(stack, weeks=14), week)
     assert org is not None and org["respondents"] == 15  # the history is in the report
     left = org["respondents"]
@@ -246,6 +256,7 @@ async def test_one_more_feedback_changes_no_programme_measure(stack: Stack) -> N
         f"fb-{run}-",
         given,
     )
+    await unserved(stack, week)
     before = await report(stack, weeks=22)
     escalation_before = [
         await measures(stack, reader) for reader in (stack.key("bi-tool"), coordinator)
