@@ -203,7 +203,8 @@ async def test_read_narrow_first_the_wider_window_adds_no_total_to_subtract_from
     narrow = await trend_of(uow, "t", weeks=3)
     wide = await trend_of(uow, "t", weeks=4)
     assert not hidden_weeks(narrow) and narrow.overall is not None
-    assert narrow.overall.people == 8 and narrow.overall.checkins == 21
+    # Distinct people over several weeks are not published (decision 71); the totals are.
+    assert narrow.overall.people is None and narrow.overall.checkins == 21
     # Weeks 1-3 as first served; week 0 (two people) is withheld and no total covers it.
     assert wide.weeks[1:] == narrow.weeks and hidden_weeks(wide) == [week(0)]
     assert wide.overall is None
@@ -215,4 +216,7 @@ def test_whole_period_figures_are_withheld_when_any_week_is_hidden() -> None:
     assert all(week.figures is None for week in trend.weeks)
     assert trend.overall is None
     shown = team_trend("t", [cell(0, range(5)), cell(1, range(50, 56))], min_people=K)
-    assert shown.overall is not None and shown.overall.people == 11
+    assert shown.overall is not None and shown.overall.checkins == 11
+    assert shown.overall.people is None  # two weeks: distinct people across them withheld
+    one = team_trend("t", [cell(0, range(6))], min_people=K)
+    assert one.overall is not None and one.overall.people == 6  # one week: that week's

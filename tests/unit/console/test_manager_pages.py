@@ -105,6 +105,23 @@ def test_a_team_trend_is_a_chart_with_its_table(console: Console) -> None:
     assert "<td>2,25</td>" in german.text and "Zurückgehalten" in german.text
 
 
+def test_whole_period_people_over_several_weeks_read_weekly_only(console: Console) -> None:
+    """The check-in service publishes no distinct count over several weeks (decision 71)."""
+    manager(console, "platform")
+    overall = figures(6, 3.0, 2.0, 3.0).model_copy(update={"people": None})
+    console.api.trends["platform"] = TeamTrend(
+        team_id="platform",
+        available=True,
+        min_people=5,
+        weeks=[week(0, figures(6, 3.0, 2.0, 3.0)), week(1, figures(5, 3.0, 2.0, 3.0))],
+        overall=overall,
+    )
+    page = console.client.get("/teams/platform")
+    assert "Whole period" in page.text and "weekly only" in page.text and "None" not in page.text
+    german = console.client.get("/teams/platform", headers={"Accept-Language": "de"})
+    assert "nur je Woche" in german.text
+
+
 def test_a_trend_whose_weeks_are_all_withheld_draws_no_chart(console: Console) -> None:
     manager(console, "platform")
     console.api.trends["platform"] = TeamTrend(

@@ -39,9 +39,11 @@ class TrendCell:
 
 @dataclass(frozen=True)
 class TrendFigures:
-    """Published aggregate figures."""
+    """Published aggregate figures. ``people`` is None for a window of more than one week:
+    distinct people across weeks cannot be fixed week by week without keeping ids, and a count
+    first worked out after someone's erasure would show that they took part (decision 71)."""
 
-    people: int
+    people: int | None
     checkins: int
     mood_mean: float | None
     stress_mean: float | None
@@ -154,7 +156,7 @@ def _totals(cell: TrendCell) -> WeekTotals:
     )
 
 
-def _figures(totals: Sequence[WeekTotals], people: int) -> TrendFigures:
+def _figures(totals: Sequence[WeekTotals], people: int | None) -> TrendFigures:
     def total(name: str) -> int:
         return sum(getattr(week, name) for week in totals)
 
@@ -228,10 +230,11 @@ def release(
         all_shown = available and all(w.state is not WeekState.WITHHELD for w in states)
         people: int | None = None
         if all_shown and shown_weeks:
-            # Distinct people over the window, as first read, kept within what its shown
-            # weeks allow (an erasure between their release and now cannot lower it below).
-            weekly = [t.people for t in shown_weeks]
-            people = min(max(_people(list(by_week.values())), max(weekly)), sum(weekly))
+            # Marks the window's whole-period figures as publishable. Only a one-week window
+            # serves it as its people count (that week's, fixed with the week); over more
+            # weeks the count is withheld (``served``), as distinct people first counted after
+            # an erasure would be one fewer. Kept from the stored weeks alone.
+            people = sum(t.people for t in shown_weeks)
         window = ReleasedWindow(min(mondays), max(mondays), available, people)
         return Release(weeks, window)
     return Release(weeks, None)
@@ -247,9 +250,10 @@ def served(
     """The trend of a window, from released weeks and the released window only."""
     if not window.available:
         return TeamTrend(team_id=team_id, min_people=min_people, available=False)
-    weeks = [released[m] for m in sorted(mondays)]
+    weeks = [_under_current_k(released[m], min_people) for m in sorted(mondays)]
     listed = [w for w in weeks if w.state is not WeekState.QUIET]
     shown = [w.totals for w in listed if w.totals is not None]
+    whole = window.people is not None and all(w.state is not WeekState.WITHHELD for w in weeks)
     return TeamTrend(
         team_id=team_id,
         min_people=min_people,
@@ -258,8 +262,18 @@ def served(
             WeekTrend(w.week_start, _figures([w.totals], w.totals.people) if w.totals else None)
             for w in listed
         ],
-        overall=_figures(shown, window.people) if window.people is not None else None,
+        overall=_figures(shown, shown[0].people if len(mondays) == 1 else None)
+        if whole and shown
+        else None,
     )
+
+
+def _under_current_k(week: ReleasedWeek, min_people: int) -> ReleasedWeek:
+    """A stored week as served under today's k: one released under a smaller k is withheld
+    now (withholding more is always safe; the response states today's k)."""
+    if week.totals is not None and week.totals.people < min_people:
+        return ReleasedWeek(week.week_start, WeekState.WITHHELD)
+    return week
 
 
 def team_trend(team_id: str, cells: list[TrendCell], min_people: int) -> TeamTrend:

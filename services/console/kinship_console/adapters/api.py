@@ -156,7 +156,7 @@ class ErasureRecord(ErasureProgress):
 class TrendFigures(_Lenient):
     """A week's (or the period's) aggregate figures."""
 
-    people: int
+    people: int | None = None
     checkins: int
     mood_mean: float | None = None
     stress_mean: float | None = None
