@@ -401,6 +401,24 @@ async def test_an_expired_button_is_refused(
     assert "expired" in expired.json()["text"]
 
 
+async def test_someone_elses_press_of_an_expired_bound_button_is_refused_not_expired(
+    client: httpx.AsyncClient,
+    case_id: str,
+    alert_id: str,
+    clock: Clock,
+    service: FakeEscalationUnitOfWork,
+) -> None:
+    """Review 3, L1: "expired" replaces the message for the whole channel; another user's
+    press must only ever be refused (to them alone) and audited."""
+    clock.advance(hours=24, seconds=1)
+    body = press_body(button(alert_id, "U0RESPA"), user="U0MALLORY")
+    answer = await press(client, body, at=int(clock.now.timestamp()))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["kinship_outcome"] == "refused"
+    assert answer.json()["replace_original"] is False
+    assert transitions(service, "alert_answer_refused") == ["system:slack"]
+
+
 def reply_token(alert_id: str, sender: str = "resp-a@example.org") -> str:
     return mint_reply_token(LINK_SECRET, alert_id, sender, NOW + LINK_LIFETIME)
 

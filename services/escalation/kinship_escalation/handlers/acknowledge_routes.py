@@ -81,12 +81,16 @@ async def answer_slack_press(
     """A Slack button press (its request's signature already checked): the token must be
     the alert's, and the pressing user the recipient when the button is bound to one."""
     value = press.value
-    _require_valid(ctx.links.check(value.alert_id, value.token, ctx.clock()))
+    check = ctx.links.check(value.alert_id, value.token, ctx.clock())
+    if check is LinkCheck.FORGED:
+        _require_valid(check)
     binding = value.user_binding
     if binding is not None and not ctx.links.slack_user_matches(
         value.alert_id, press.slack_user_id, binding
-    ):
+    ):  # before expiry: someone else's press of an expired alert is theirs to see, not the
+        # channel's (an "expired" answer replaces the message for everyone)
         return await _refuse(value.alert_id, AnswerRoute.SLACK, uow, ctx)
+    _require_valid(check)
     return await _answer(value.alert_id, press.response, AnswerRoute.SLACK, uow, ctx)
 
 
