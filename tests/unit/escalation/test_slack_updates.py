@@ -345,11 +345,11 @@ async def test_a_refused_url_is_refused_before_any_connection_and_never_logged(
     responder = SlackResponder(LOCAL, client, retry_pause=0)
     quiet_libraries(caplog)
     for url in [*HOSTILE, "http://127.0.0.1:10/slack/x", "http://127.0.0.1:9/other/x", 7]:
-        assert responder.submit(url, MESSAGE) == "refused"
+        assert responder.submit(url, MESSAGE) == "not_admitted"
     await responder.idle()
     await responder.stop()
     assert calls == []
-    assert "refused" in caplog.text
+    assert "not_admitted" in caplog.text
     assert "127.0.0.1" not in caplog.text and "hooks.slack.com" not in caplog.text
 
 
@@ -392,6 +392,26 @@ async def test_a_timeout_is_retried_once_then_given_up() -> None:
     responder.submit("http://127.0.0.1:9/slack/x", MESSAGE)
     (task,) = responder._tasks
     await responder.idle()
+    assert (task.result(), len(calls)) == ("failed", 2)
+    await responder.stop()
+
+
+async def test_a_receiver_that_never_finishes_is_bounded_by_the_whole_attempts_timeout() -> None:
+    """httpx's timeout is per phase: a receiver dripping its answer a byte at a time never
+    trips it. The attempt as a whole is bounded (review 3, L5)."""
+    calls: list[str] = []
+
+    async def drip(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        await asyncio.sleep(30)
+        return httpx.Response(200)
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(drip))
+    responder = SlackResponder(LOCAL, client, timeout=0.2, retry_pause=0)
+    responder.submit("http://127.0.0.1:9/slack/x", MESSAGE)
+    (task,) = responder._tasks
+    async with asyncio.timeout(5):
+        await responder.idle()
     assert (task.result(), len(calls)) == ("failed", 2)
     await responder.stop()
 

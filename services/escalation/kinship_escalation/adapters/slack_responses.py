@@ -16,7 +16,8 @@ answer is tried at most twice (one retry after a 5xx, a timeout or a broken conn
 The URL is a capability (anyone holding it may post into the conversation for 30 minutes):
 it is never logged. Logs and the ``kinship.slack.updates`` counter carry one outcome word:
 ``sent``, ``rejected`` (a 3xx or 4xx: not retried), ``failed`` (5xx or no answer, twice),
-``refused`` (not admitted: never called), ``dropped`` (too many updates waiting).
+``not_admitted`` (the URL matched no allowed prefix: never called), ``dropped`` (too many
+updates waiting).
 
 Posts run in the background after the press has been answered (Slack wants its answer within
 three seconds), at most ``concurrency`` at a time; ``stop`` lets the ones in flight finish
@@ -40,7 +41,7 @@ UPDATES = METER.create_counter(
     "kinship.slack.updates",
     unit="{update}",
     description="Slack alerts updated after a press through the press's response_url, by "
-    "outcome (sent, rejected, failed, refused, dropped); never the URL.",
+    "outcome (sent, rejected, failed, not_admitted, dropped); never the URL.",
 )
 
 MAX_URL_LENGTH = 2048
@@ -165,11 +166,11 @@ class SlackResponder:
         return True
 
     def submit(self, response_url: object, message: Mapping[str, Any]) -> str:
-        """Queue ``message`` for ``response_url``; returns ``queued``, or ``refused`` (not
+        """Queue ``message`` for ``response_url``; returns ``queued``, or ``not_admitted`` (not
         admitted: never called) or ``dropped`` (stopping, or too many waiting) at once."""
         url = self._policy.admit(response_url)
         if url is None:
-            return _counted("refused")
+            return _counted("not_admitted")
         if self._stopping or len(self._tasks) >= self._max_waiting:
             return _counted("dropped")
         task = asyncio.create_task(self._post(url, dict(message)), name=self.name)
@@ -210,8 +211,11 @@ class SlackResponder:
 
     async def _attempt(self, url: httpx.URL, message: dict[str, Any]) -> str:
         try:
-            response = await self._client.post(url, json=message, timeout=self._timeout)
-        except httpx.TransportError:  # a timeout, a refused or broken connection
+            # httpx's timeout is per phase (connect, write, each read): a receiver dripping a
+            # byte a second would hold a slot far longer, so the whole attempt is bounded too.
+            async with asyncio.timeout(self._timeout):
+                response = await self._client.post(url, json=message, timeout=self._timeout)
+        except (httpx.TransportError, TimeoutError):  # a timeout, a refused or broken connection
             return "retry"
         except httpx.HTTPError:
             return "failed"
@@ -224,6 +228,6 @@ class SlackResponder:
 
 def _counted(outcome: str) -> str:
     UPDATES.add(1, {"outcome": outcome})
-    if outcome in ("refused", "dropped"):
+    if outcome in ("not_admitted", "dropped"):
         log.warning("Slack alert not updated after a press: %s", outcome)
     return outcome
