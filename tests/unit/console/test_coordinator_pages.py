@@ -16,6 +16,7 @@ from kinship_console.adapters.cases_api import (
     PolicyTarget,
     Rotation,
 )
+from kinship_console.domain.coordination import programme_report
 from tests.unit.console.cases_fakes import FakeCasesApi, default_policy, sample_case
 from tests.unit.console.conftest import Console, console_as
 
@@ -761,3 +762,20 @@ def test_my_cases_leads_to_the_coordinator_pages_and_each_case_page(console: Con
     console.sign_in()
     text = console.client.get("/cases").text
     assert 'href="/coordinator"' in text and 'href="/cases/dddd4444-x"' in text
+
+
+def test_a_participation_rate_above_one_never_draws_past_its_chart() -> None:
+    """A week's people are fixed when it is first served, the members are today's: a team
+    that has shrunk can read above 100 % (review 3, L4). The figure stays as given; the bar
+    stops at the chart's edge."""
+    report = programme_report(
+        {
+            "k": 5,
+            "weeks": [
+                {"week": "2026-11-16", "participation": {"people": 6, "members": 4, "rate": 1.5}},
+                {"week": "2026-11-09", "participation": {"people": 5, "members": 10, "rate": 0.5}},
+            ],
+        }
+    )
+    shares = {bar.key: (bar.value, bar.share) for bar in report.participation}
+    assert shares == {"2026-11-16": (1.5, 1.0), "2026-11-09": (0.5, 0.5)}

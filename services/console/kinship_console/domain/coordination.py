@@ -375,7 +375,12 @@ def _number(value: Any) -> float | None:
 def _bars(items: Mapping[str, Any], scale: float | None = None) -> list[Bar]:
     pairs = [(str(k), v) for k, v in items.items() if _number(v) is not None]
     widest = scale if scale is not None else max((float(v) for _, v in pairs), default=0.0)
-    return [Bar(k, float(v), float(v) / widest if widest > 0 else 0.0) for k, v in pairs]
+    # A share never draws past its chart: a week's people are fixed when it is first served
+    # while the members are today's, so a team that has shrunk can show a rate above 100 %.
+    return [
+        Bar(k, float(v), min(1.0, max(0.0, float(v) / widest)) if widest > 0 else 0.0)
+        for k, v in pairs
+    ]
 
 
 def _timing(part: Any) -> tuple[float | None, float | None]:
