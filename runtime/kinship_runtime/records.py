@@ -43,7 +43,7 @@ class Record(Protocol):
     def headers(self) -> Sequence[tuple[str, bytes]]: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Accepted(Generic[T]):
     """A record that passed validation, with the event it carries."""
 
@@ -51,7 +51,7 @@ class Accepted(Generic[T]):
     event: T
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Rejected:
     """A record that cannot be used, with a machine-readable reason that quotes nothing."""
 
