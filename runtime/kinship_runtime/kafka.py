@@ -108,8 +108,8 @@ def make_producer(settings: KinshipSettings, **overrides: Any) -> AIOKafkaProduc
         "client_id": f"kinship-{settings.service_name}-producer",
         "enable_idempotence": True,
         "acks": "all",
-        "linger_ms": 2,
-        "max_batch_size": 256 * 1024,
+        "linger_ms": settings.kafka_linger_ms,
+        "max_batch_size": settings.kafka_max_batch_bytes,
         "partitioner": KeyHashPartitioner(),
     }
     return AIOKafkaProducer(**(options | overrides))

@@ -194,6 +194,37 @@ class KinshipSettings(BaseSettings):
     outbox_batch_size: int = Field(
         default=2000, ge=1, le=50_000, description="Outbox rows claimed and published per batch."
     )
+    kafka_linger_ms: int = Field(
+        default=2,
+        ge=0,
+        le=100,
+        description="How long a producer waits to fill a batch before sending it (every hop "
+        "of the urgent lane adds up to this much).",
+    )
+    kafka_max_batch_bytes: int = Field(
+        default=256 * 1024,
+        ge=16 * 1024,
+        le=16 * 1024 * 1024,
+        description="Largest batch a producer sends to one partition.",
+    )
+    kafka_fetch_min_bytes: int = Field(
+        default=1,
+        ge=1,
+        le=16 * 1024 * 1024,
+        description="A consumer's fetch waits (up to kafka_fetch_max_wait_ms) for this much data.",
+    )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=500,
+        ge=0,
+        le=10_000,
+        description="Longest a fetch waits on the broker for kafka_fetch_min_bytes.",
+    )
+    kafka_max_partition_fetch_bytes: int = Field(
+        default=1024 * 1024,
+        ge=64 * 1024,
+        le=64 * 1024 * 1024,
+        description="Most data one fetch returns per partition.",
+    )
     checkin_url: str = Field(
         default="http://127.0.0.1:8001",
         description="The check-in service, whose vault the other services ask for subject ids.",

@@ -220,6 +220,15 @@ async def test_a_header_that_is_not_utf8_reaches_validation_with_its_original_by
         return Parsed()
 
     parsed = await tolerant_parser(batch, faststream_parser)
-    assert len(decoded_by_faststream) == 3  # no UnicodeDecodeError: the batch survives
+    # FastStream decodes the first record's headers only (nothing reads the others' decoded
+    # copies), so a bad header further on cannot fail it; the batch survives whole
+    assert decoded_by_faststream == [{"ce_id": "fine"}]
     assert parsed.raw_message is batch  # the originals, bytes untouched, go on
     assert batch[1].headers == (("ce_id", b"\xff\xfe bad"),)
+    # a bad header on the first record reaches FastStream replaced, and the original stays
+    decoded_by_faststream.clear()
+    bad_first = (record(2, b"\xff\xfe bad"), record(3, b"fine"))
+    parsed = await tolerant_parser(bad_first, faststream_parser)
+    assert decoded_by_faststream == [{"ce_id": "\ufffd\ufffd bad"}]
+    assert parsed.raw_message is bad_first
+    assert bad_first[0].headers == (("ce_id", b"\xff\xfe bad"),)
