@@ -1,8 +1,10 @@
 """The escalation adapter's erasure statements against a real PostgreSQL, driven by the real
 handlers: after both halves a ``pg_dump`` of the schema holds neither the person's id nor
-their subject id, another person's case is intact, and the receipt is queued once."""
+their subject id (their case's subject is a random stand-in), feedback is kept for the
+programme's measures, another person's case is intact, and the receipt is queued once."""
 
 import json
+from datetime import timedelta
 
 import asyncpg
 import pytest
@@ -12,6 +14,7 @@ from kinship_contracts.privacy import ErasureRequested, SubjectsErased
 from kinship_contracts.signals import SignalSubmitted
 from kinship_escalation.adapters.postgres import PostgresEscalationUnitOfWork
 from kinship_escalation.domain.policies import OnCallRotation
+from kinship_escalation.domain.programme import FactKind
 from kinship_escalation.handlers.cases import acknowledge, list_cases, resolve
 from kinship_escalation.handlers.configuration import save_default_policy
 from kinship_escalation.handlers.detection import handle_checkins
@@ -78,6 +81,12 @@ async def test_both_halves_leave_nothing_that_names_the_person_or_their_subject(
         theirs = await uow.conn.fetchval(
             "SELECT id FROM cases WHERE subject_id = $1", subject("resp-c")
         )
+        # Feedback on their case (as if given on an earlier resolution): erasure keeps it.
+        await uow.conn.execute(
+            "INSERT INTO feedback (case_id, given_by, score, at) VALUES ($1, 'person', 2, $2)",
+            theirs,
+            clock.now,
+        )
         for ref in ("resp-c", subject("resp-c"), "resp-a"):  # dead letters naming people
             await uow.conn.execute(
                 "INSERT INTO dead_letter_keys (key_id, wrapped_key, expires_at)"
@@ -122,8 +131,18 @@ async def test_both_halves_leave_nothing_that_names_the_person_or_their_subject(
         timers = await uow.conn.fetch("SELECT id, case_id, subject_id FROM timers")
         explained = await uow.conn.fetch("SELECT DISTINCT case_id FROM case_evidence")
         signals_kept = await uow.conn.fetchval("SELECT count(*) FROM signal_observations")
-    assert (cases[theirs]["subject_id"], cases[theirs]["status"]) == ("erased", "resolved")
+    stand_in = cases[theirs]["subject_id"]
+    assert (stand_in.startswith("erased:"), cases[theirs]["status"]) == (True, "resolved")
     assert cases[theirs]["team_id"] is None
+    # Feedback stays for the programme's measures, on their case too (now under the
+    # stand-in): erasure anonymises what the measures count, never deletes it.
+    async with uow:
+        kept = await uow.conn.fetch("SELECT case_id, given_by, score FROM feedback")
+        facts = await uow.cases.programme_facts(NOW - timedelta(days=1), NOW + timedelta(days=1))
+    assert sorted(tuple(row) for row in kept) == sorted(
+        [(handled, "responder", 4), (theirs, "person", 2)]
+    )
+    assert (FactKind.FEEDBACK, stand_in, 2) in {(f.kind, f.subject, f.score) for f in facts}
     assert (cases[handled]["subject_id"], cases[handled]["outcome"]) == (
         subject("worker-1"),
         "supported",

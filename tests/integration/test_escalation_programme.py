@@ -137,8 +137,9 @@ async def test_a_resolution_recorded_over_http_keeps_its_outcome(escalation: Esc
 
 async def test_a_week_once_served_is_unchanged_by_an_erasure(escalation_pool: asyncpg.Pool) -> None:
     """The adapter stores a closed week's released figures when first served (migration 0011)
-    and serves them ever after: reading before and after an erasure that deletes one person's
-    feedback gives the same figures, so nothing can be subtracted; the stored rows hold no id."""
+    and serves them ever after, and erasure anonymises one person's cases and keeps their
+    feedback: reading before and after it, or recomputing after it, gives the same figures,
+    so nothing can be subtracted; the stored rows hold no id."""
     clock = Clock()
     ctx = context(clock, vault=FakeVault(subject))
     uow = PostgresEscalationUnitOfWork(escalation_pool, DirectoryProjection())
@@ -175,13 +176,15 @@ async def test_a_week_once_served_is_unchanged_by_an_erasure(escalation_pool: as
     async with uow:
         await erase_subject_sets([erased], uow, ctx)
         left = await uow.conn.fetchval("SELECT count(*) FROM feedback")
+        stand_in = await uow.conn.fetchval("SELECT subject_id FROM cases WHERE id = 'f-6'")
         stored = await uow.conn.fetch("SELECT figures::text AS figures FROM programme_weeks")
-    assert left == 5  # the erased person's feedback is gone ...
+    # The erased person's feedback stays, their case under a stand-in subject ...
+    assert left == 6 and stand_in.startswith("erased:") and subject("worker-6") not in stand_in
     async with uow:
         after = await programme_report(uow, 3, now)
     assert after == before  # ... and the week is as first served
     assert len(stored) == 3
     assert not any("worker" in row["figures"] or "f-" in row["figures"] for row in stored)
-    async with uow:  # a recomputation would have told worker-6's score (6 * 4.33 - 5 * 5)
+    async with uow:  # ... and as a first computation after the erasure would give it
         facts = await uow.cases.programme_facts(monday, now)
-    assert programme_measures(facts, now, 3) != before
+    assert programme_measures(facts, now, 3) == before

@@ -1,8 +1,9 @@
 """Erasure in the recognition service against the real broker and database, with the real
 check-in service (the vault) in-process: after ``POST /v1/people/{id}/erasure`` both halves
 reach the recognition service, which then holds nothing about the person (a dump of its
-schema finds neither their id, their subject id nor their kudos text), can open none of
-their dead letters, and sends one receipt; everyone else's data stays; a replay is harmless.
+schema finds neither their id, their subject id, their case's id nor their kudos text) —
+what the programme reports count is kept, anonymised — can open none of their dead letters,
+and sends one receipt; everyone else's data stays; a replay is harmless.
 """
 
 import json
@@ -176,16 +177,30 @@ async def test_after_erasure_nothing_in_the_schema_names_the_person_and_others_s
     assert await recognition.wait_for("SELECT 1 - count(*) FROM outbox", 1) == 1  # relayed
 
     after = await schema_dump(recognition)
-    for gone in (ERIN, erin, ERIN_WROTE, TO_ERIN):
-        assert gone not in after
-    for kept in (BOB, bob, BOB_WROTE):
-        assert kept in after
+    # Not her id, her subject id, her words, nor the id of her case (case-e) or of the case
+    # she supported (case-b, Bob's: its id stays; hers as a responder is gone).
+    for gone in (ERIN, erin, ERIN_WROTE, TO_ERIN, '"case-e"'):
+        assert gone not in after, gone
+    for kept in (BOB, bob, BOB_WROTE, '"case-b"'):
+        assert kept in after, kept
     if shutil.which("pg_dump"):
         dumped = pg_dump(recognition)
-        assert all(gone not in dumped for gone in (ERIN, erin, ERIN_WROTE, TO_ERIN))
+        assert all(gone not in dumped for gone in (ERIN, erin, ERIN_WROTE, TO_ERIN, "case-e"))
         assert BOB_WROTE in dumped
     assert [row[0] for row in await recognition.rows("SELECT id FROM kudos")] == ["k-3"]
-    assert len(await recognition.rows("SELECT 1 FROM checkin_weeks")) == 4  # Bob's
+    # What the programme reports count is anonymised, not deleted: her check-in weeks, pulse
+    # answer, case facts and feedback stay under random stand-ins, fresh per table.
+    weeks = await recognition.rows("SELECT subject_id, count(*) FROM checkin_weeks GROUP BY 1")
+    assert sorted(n for _, n in weeks) == [4, 4] and bob in {s for s, _ in weeks}
+    (weeks_stand_in,) = {s for s, _ in weeks} - {bob}
+    answers = await recognition.rows("SELECT respondent, response_id FROM pulse_responses")
+    (answer,) = [row for row in answers if row[0] != bob]
+    facts = await recognition.rows("SELECT case_id, subject_id, team_id FROM case_facts")
+    (fact,) = [row for row in facts if row[0] != "case-b"]
+    (feedback,) = await recognition.rows("SELECT case_id, subject_id, score FROM case_feedback")
+    assert fact[2] is None and feedback[2] == 5 and answer[1] != f"p-{ERIN}"
+    stand_ins = {weeks_stand_in, answer[0], fact[0], fact[1], feedback[0], feedback[1]}
+    assert len(stand_ins) == 6 and all(len(s) == 32 for s in stand_ins)
 
     # Erin's dead letters (one naming her, one her subject id) can no longer be opened.
     opened = [
@@ -303,9 +318,23 @@ async def test_a_report_week_read_before_an_erasure_is_served_unchanged_after_it
     assert asked.status_code == 202
     done = "SELECT count(*) FROM erasure_progress WHERE receipt_sent_at IS NOT NULL"
     assert await recognition.wait_for(done, 1) == 1
-    for table in ("checkin_weeks", "pulse_responses", "case_feedback"):
-        assert await recognition.wait_for(f"SELECT count(*) FROM {table}", 5) == 5
-    # Recomputed from what is left, the week would now give the sixth person away.
+    for table, column in (
+        ("checkin_weeks", "subject_id"),
+        ("pulse_responses", "respondent"),
+        ("case_feedback", "subject_id"),
+    ):  # anonymised, not deleted: six rows of six distinct people, none of them the sixth
+        (row,) = await recognition.rows(
+            f"SELECT count(*), count(DISTINCT {column}),"
+            f" count(*) FILTER (WHERE {column} = $1) FROM {table}",
+            subjects[5],
+        )
+        assert tuple(row) == (6, 6, 0), table
+    gone = await recognition.rows(
+        "SELECT 1 FROM case_feedback WHERE case_id = 'fz-case-6' UNION ALL"
+        " SELECT 1 FROM pulse_responses WHERE response_id = 'fz-r6'"
+    )
+    assert gone == []
+    # Recomputed from the rows now, the week is the same as the copy served before.
     pool = await create_pool(recognition.settings)
     try:
         uow = PostgresRecognitionUnitOfWork(pool, DirectoryProjection())
@@ -326,8 +355,11 @@ async def test_a_report_week_read_before_an_erasure_is_served_unchanged_after_it
     finally:
         await pool.close()
     (recomputed,) = [w for w in live if w.week == week]
-    assert recomputed.organisation.pulse is not None
-    assert recomputed.organisation.pulse.mean_agreement["programme_helps"] == 5.0
+    figures = recomputed.organisation
+    assert figures.pulse is not None and figures.pulse.respondents == 6
+    assert figures.pulse.mean_agreement["programme_helps"] == round(26 / 6, 2)
+    assert figures.satisfaction["person"].model_dump() == shown["satisfaction"]["person"]
+    assert figures.participation is not None and figures.participation.people == 6
 
     assert await read() == before
     assert await read("team-z") == team_before

@@ -242,6 +242,23 @@ async def test_no_schema_holds_anything_about_the_erased_person(
     assert mentions(await stack.pg_dump("recognition"), FAY_KUDOS)
 
 
+async def test_recognition_keeps_her_case_for_the_reports_anonymised_under_no_known_id(
+    stack: Stack, erased: Erased
+) -> None:
+    # Recognition kept her case's facts by its id; they stay, for the programme reports
+    # (escalation publishes the same cells), but under random stand-ins for the case and
+    # subject ids (decision 75). Escalation keeps the case by its id, with a stand-in subject.
+    assert mentions(erased.dumps_before["recognition"], erased.case_id)
+    assert not mentions(await stack.pg_dump("recognition"), erased.case_id)
+    facts = await stack.rows("recognition", "SELECT case_id, subject_id, team_id FROM case_facts")
+    fay = erased.fay_subject
+    anonymised = [row for row in facts if row["subject_id"] not in (fay, erased.subject)]
+    assert anonymised and all(
+        len(row["case_id"]) == len(row["subject_id"]) == 32 and row["team_id"] is None
+        for row in anonymised
+    )
+
+
 async def test_no_topic_kinship_produces_names_the_erased_person(
     stack: Stack, erased: Erased
 ) -> None:
@@ -338,8 +355,10 @@ async def test_the_open_case_is_closed_as_erased_without_alerting_anyone(
     case = await stack.rows(
         "escalation", "SELECT status, subject_id FROM cases WHERE id = $1", erased.case_id
     )
-    # Closed (resolved, with no event) and pointing at nobody; timings stay for the measures.
-    assert [dict(row) for row in case] == [{"status": "resolved", "subject_id": "erased"}]
+    # Closed (resolved, with no event) and pointing at nobody (a random stand-in for the
+    # subject); timings stay for the measures.
+    ((status, stand_in),) = [(row["status"], row["subject_id"]) for row in case]
+    assert (status, stand_in[:7]) == ("resolved", "erased:") and erased.subject not in stand_in
     subject = await stack.rows(
         "escalation", "SELECT id FROM cases WHERE subject_id = $1", erased.subject
     )

@@ -10,6 +10,8 @@ from kinship_escalation.domain.cases import (
     CaseTransitionError,
     NotAllowedError,
     StoredCase,
+    erased_subject,
+    is_erased,
 )
 from kinship_escalation.domain.policies import default_policy
 from kinship_escalation.domain.rules import Evidence
@@ -147,8 +149,13 @@ def test_forgetting_the_subject_closes_an_open_case_without_an_event_and_unlinks
     case, _ = Case.open("k1", "s1", "team-1", [medium()], NOW)
     case.assign("r1", 1, 1, NOW)
     sequence = case.sequence
-    case.forget_subject(NOW)
+    stand_in = erased_subject()
+    case.forget_subject(NOW, stand_in)
     assert (case.status, case.resolved_at, case.outcome) == (CaseStatus.RESOLVED, NOW, None)
-    assert (case.subject_id, case.team_id, case.observation_ids) == ("erased", None, [])
+    assert (case.subject_id, case.team_id, case.observation_ids) == (stand_in, None, [])
+    assert is_erased(stand_in) and stand_in != erased_subject() and "s1" not in stand_in
+    assert is_erased("erased") and not is_erased("s1") and not is_erased("erasedx")
+    with pytest.raises(CaseTransitionError, match="erased"):
+        case.reopen("r2", NOW)
     assert case.sequence == sequence  # no transition: nobody is told
     assert case.rules == ["sustained_decline"] and case.responder_id == "r1"

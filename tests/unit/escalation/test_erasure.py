@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from kinship_contracts.cases import CaseOutcome
 from kinship_contracts.privacy import ErasureRequested, SubjectsErased
+from kinship_escalation.domain.cases import is_erased
 from kinship_escalation.domain.policies import CoordinatorsTarget, OnCallRotation, ScheduleTarget
 from kinship_escalation.domain.schedules.model import Schedule
 from kinship_escalation.handlers.cases import acknowledge, resolve
@@ -158,9 +159,16 @@ async def test_an_open_case_about_an_erased_person_closes_silently_and_nothing_l
     await erase_subject_sets([subjects_of("worker-1", "worker-2")], uow, ctx)
 
     assert sent(uow).requests == [] and sent(uow).transitions == []  # nobody is told
-    for case_id in (earlier, *(k for k in uow.tables.cases if k not in (earlier, kept))):
+    theirs = [earlier, *(k for k in uow.tables.cases if k not in (earlier, kept))]
+    assert len(theirs) == 2
+    stand_ins = set()
+    for case_id in theirs:
         case = uow.tables.cases[case_id].case
-        assert (case.status.value, case.subject_id, case.team_id) == ("resolved", "erased", None)
+        assert (case.status.value, case.team_id) == ("resolved", None)
+        assert is_erased(case.subject_id) and case.subject_id.startswith("erased:")
+        stand_ins.add(case.subject_id)
+    # One stand-in for all their cases: the programme still counts them as one person.
+    assert len(stand_ins) == 1 and subject("worker-1") not in stand_ins.pop()
     # Timers gone: nothing fires later for them (no escalation, no reminder, no follow-up).
     clock.advance(days=40)
     erased = {subject("worker-1"), subject("worker-2")}
@@ -170,7 +178,8 @@ async def test_an_open_case_about_an_erased_person_closes_silently_and_nothing_l
     await fire_due_timers(uow, ctx, 100)
     assert all(r["recipient"].get("subject_id") != subject("worker-1") for r in sent(uow).requests)
     assert not [r for r in sent(uow).requests if r.get("case_id") == earlier]
-    assert uow.tables.feedback == {}
+    # Their feedback stays with the anonymised case, for the programme's measures.
+    assert uow.tables.feedback == {(earlier, "person"): 5}
     assert other and not uow.tables.self_care
     text = repr(uow.tables)
     assert subject("worker-1") not in text and subject("worker-2") not in text

@@ -764,10 +764,6 @@ class FakeErasure(_Part):
         ]
         for key in timers:
             del t.timers[key]
-        feedback = [k for k in t.feedback if k[0] in case_ids]
-        for given in feedback:
-            del t.feedback[given]
-            t.feedback_at.pop(given, None)
         scrubbed = [i for i, r in enumerate(t.audit) if subjects & set(r.subject_ids)]
         for i in scrubbed:
             record = t.audit[i]
@@ -780,7 +776,6 @@ class FakeErasure(_Part):
             "distress_marks": len(marks),
             "self_care_marks": len(self_care),
             "timers": len(timers),
-            "feedback": len(feedback),
             "audit_subjects": len(scrubbed),
             "unsent_messages_about_them": self._unsent(subjects | set(case_ids), case_ids),
             "subject_dead_letter_keys": self._shred(subjects),

@@ -2,6 +2,7 @@
 and the chart renderer."""
 
 import copy
+import dataclasses
 import json
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,6 +17,7 @@ from kinship_contracts.kudos import KudosSubmitted
 from kinship_contracts.privacy import ErasureReceipt, ErasureStage
 from kinship_contracts.pulse import PULSE_QUESTIONS, PulseSubmitted
 from kinship_contracts.topics import ERASURE_RECEIPTS
+from kinship_recognition.domain.anonymise import stand_ins
 from kinship_recognition.domain.awards import Grant
 from kinship_recognition.domain.records import (
     AwardRecord,
@@ -599,30 +601,51 @@ class FakeRecognitionUnitOfWork(FakeUnitOfWork):
         subjects = set(subject_ids)
         if not subjects:
             return {}
-        removed: dict[str, int] = {}
-
-        def drop(kind: str, table: dict[Any, Any], gone: list[Any]) -> None:
-            for key in gone:
-                del table[key]
-            removed[kind] = len(gone)
-
-        drop("checkin_weeks", self.weeks, [k for k in self.weeks if k[0] in subjects])
-        drop(
-            "streak_awards",
-            self.awards,
-            [k for k, g in self.awards.items() if g.subject_id in subjects],
-        )
-        drop("pulse_responses", self.pulse_rows, [k for k in self.pulse_rows if k[1] in subjects])
-        drop(
-            "case_feedback",
-            self.feedback_rows,
-            [k for k, row in self.feedback_rows.items() if row.subject_id in subjects],
-        )
-        drop(
-            "case_facts",
-            self.case_facts,
-            [k for k, fact in self.case_facts.items() if fact.subject_id in subjects],
-        )
+        gone = [k for k, g in self.awards.items() if g.subject_id in subjects]
+        for key in gone:
+            del self.awards[key]
+        removed = {"streak_awards": len(gone)}
+        # Anonymised as the adapter does: fresh stand-ins per table, per subject and per case.
+        people = stand_ins(sorted(subjects))
+        weeks = {k: v for k, v in self.weeks.items() if k[0] in subjects}
+        for subject, week in weeks:
+            self.weeks[people[subject], week] = self.weeks.pop((subject, week))
+        removed["checkin_weeks_anonymised"] = len(weeks)
+        people = stand_ins(sorted(subjects))
+        answers = [k for k in self.pulse_rows if k[1] in subjects]
+        for survey, respondent in answers:
+            row = self.pulse_rows.pop((survey, respondent))
+            row.response_id = f"{people[respondent]}:{survey}"
+            self.pulse_rows[survey, people[respondent]] = row
+        removed["pulse_responses_anonymised"] = len(answers)
+        cases = [k for k, fact in self.case_facts.items() if fact.subject_id in subjects]
+        cases += [k[0] for k, given in self.feedback_rows.items() if given.subject_id in subjects]
+        people, ids = stand_ins(sorted(subjects)), stand_ins(cases)
+        facts = [k for k, fact in self.case_facts.items() if fact.subject_id in subjects]
+        for case_id in facts:
+            fact = self.case_facts.pop(case_id)
+            fact.subject_id, fact.team_id, fact.severity = people[fact.subject_id], None, "erased"
+            self.case_facts[ids[case_id]] = fact
+        removed["case_facts_anonymised"] = len(facts)
+        people, ids = stand_ins(sorted(subjects)), stand_ins(cases)
+        given = [k for k, score in self.feedback_rows.items() if score.subject_id in subjects]
+        for case_id, side in given:
+            score = self.feedback_rows.pop((case_id, side))
+            score.subject_id = people[score.subject_id]
+            self.feedback_rows[ids[case_id], side] = score
+        removed["case_feedback_anonymised"] = len(given)
+        ids = stand_ins(cases)
+        supported = [case_id for case_id in self.supported if case_id in ids]
+        for case_id in supported:
+            self.supported[ids[case_id]] = self.supported.pop(case_id)
+        removed["supported_cases_anonymised"] = len(supported)
+        ids = stand_ins(cases)
+        thanks = [case_id for case_id in ids if f"thanks:{case_id}" in self.awards]
+        for case_id in thanks:
+            grant = self.awards.pop(f"thanks:{case_id}")
+            key = f"thanks:{ids[case_id]}"
+            self.awards[key] = dataclasses.replace(grant, key=key)
+        removed["thanks_awards_anonymised"] = len(thanks)
         removed["subject_dead_letter_keys"] = self._shred(sorted(subjects))
         return removed
 

@@ -127,14 +127,34 @@ async def test_the_person_half_forgets_what_is_kept_by_their_id() -> None:
 async def test_the_subjects_half_forgets_what_is_kept_by_their_subject_ids() -> None:
     uow, vault = await two_people()
     ann, bob = vault.subject("ann"), vault.subject("bob")
+    ann_weeks = sorted(week for subject, week in uow.weeks if subject == ann)
     async with uow:
         await erase_subjects([subjects_of(vault)], uow, RECEIPTS, NOW)
-    assert {subject for subject, _ in uow.weeks} == {bob}
     assert [k for k in uow.awards if k.startswith("streak:")] == [f"streak:{bob}:4"]
-    assert [respondent for _, respondent in uow.pulse_rows] == [bob]
-    assert list(uow.case_facts) == ["case-b"] and [k for k, _ in uow.feedback_rows] == ["case-b"]
     assert sorted(uow.dead_letter_refs) == ["dlk-ann", "dlk-bob"]
-    assert ann not in everything(uow)
+    assert ann not in everything(uow) and "case-a" not in everything(uow)
+    # What the reports count is anonymised, not deleted: Ann's rows stay under stand-ins.
+    (weeks_stand_in,) = {subject for subject, _ in uow.weeks} - {bob}
+    assert sorted(week for s, week in uow.weeks if s == weeks_stand_in) == ann_weeks
+    (pulse_stand_in,) = {respondent for _, respondent in uow.pulse_rows} - {bob}
+    assert sorted(uow.pulse_rows) == sorted([("2026-11", bob), ("2026-11", pulse_stand_in)])
+    answer = uow.pulse_rows["2026-11", pulse_stand_in]
+    assert answer.answers["programme_helps"] == 2 and answer.response_id != "p-ann"
+    (case_stand_in,) = set(uow.case_facts) - {"case-b"}
+    fact = uow.case_facts[case_stand_in]
+    assert (fact.team_id, fact.opened_at) == (None, NOW) and fact.subject_id not in (ann, bob)
+    ((feedback_case, side),) = set(uow.feedback_rows) - {("case-b", "person")}
+    assert (side, uow.feedback_rows[feedback_case, side].score) == ("person", 5)
+    # Fresh stand-ins per table: nothing links one table's rows to another's.
+    stand_ins = {weeks_stand_in, pulse_stand_in, fact.subject_id, case_stand_in, feedback_case}
+    stand_ins.add(uow.feedback_rows[feedback_case, side].subject_id)
+    assert len(stand_ins) == 6
+    # They are nobody's: Ann's own data lists none of them, Bob's is whole.
+    async with uow:
+        mine = await uow.personal_records("ann", ann)
+        bobs = await uow.personal_records("bob", bob)
+    assert (mine.checkin_weeks, mine.pulse, mine.cases, mine.feedback) == ([], [], [], [])
+    assert len(bobs.checkin_weeks) == 4 and [c.case_id for c in bobs.cases] == ["case-b"]
 
 
 @pytest.mark.parametrize("person_first", [True, False])
@@ -160,8 +180,10 @@ async def test_both_halves_in_either_order_give_one_receipt_naming_no_one(
         "er-1:recognition",
         "recognition",
     )
-    assert body["removed"]["kudos"] == 2 and body["removed"]["checkin_weeks"] == 4
-    assert body["removed"]["pulse_responses"] == 1 and body["removed"]["case_facts"] == 1
+    removed = body["removed"]
+    assert removed["kudos"] == 2 and removed["checkin_weeks_anonymised"] == 4
+    assert removed["pulse_responses_anonymised"] == 1 and removed["case_facts_anonymised"] == 1
+    assert removed["case_feedback_anonymised"] == 1
     text = receipt.value or b""
     assert b"ann" not in text and vault.subject("ann").encode() not in text
     assert "ann" not in everything(uow) and vault.subject("ann") not in everything(uow)

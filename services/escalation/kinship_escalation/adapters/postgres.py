@@ -1237,7 +1237,8 @@ class PostgresErasure(_Statements):
     async def forget_subjects(
         self, subject_ids: Sequence[str], case_ids: Sequence[str]
     ) -> dict[str, int]:
-        """Remove what is kept by the subject ids and about their cases."""
+        """Remove what is kept by the subject ids and about their cases (their feedback
+        stays: the cases are anonymised, and the programme's measures count it)."""
         conn, subjects, cases = self.conn, list(subject_ids), list(case_ids)
         return {
             "observations": await _count(
@@ -1263,9 +1264,6 @@ class PostgresErasure(_Statements):
                 " OR case_id = ANY($2::text[])",
                 subjects,
                 cases,
-            ),
-            "feedback": await _count(
-                conn, "DELETE FROM feedback WHERE case_id = ANY($1::text[])", cases
             ),
             "audit_subjects": await _count(
                 conn,

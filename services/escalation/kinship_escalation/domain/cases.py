@@ -1,5 +1,6 @@
 """The case aggregate: one open case per subject, a strict lifecycle, an event per transition."""
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -9,7 +10,23 @@ from kinship_escalation.domain.policies import EscalationPolicy
 from kinship_escalation.domain.rules import Evidence, strongest
 
 ERASED = "erased"
-"""What stands where an erased person's id was (a case's subject, an alert's recipient)."""
+"""What stands where an erased person's id was (an alert's recipient, an audit record's
+subjects); a case's subject becomes ``erased:<random>`` (``erased_subject``)."""
+
+_STAND_IN_BYTES = 16
+
+
+def erased_subject() -> str:
+    """A fresh stand-in for an erased person as the subject of their cases: random, stored
+    nowhere else, one per person per erasure, so the programme's measures still count them
+    as one distinct person, apart from every other erased person (decision 75)."""
+    return f"{ERASED}:{secrets.token_hex(_STAND_IN_BYTES)}"
+
+
+def is_erased(subject_id: str) -> bool:
+    """Whether a case's subject is an erased person's stand-in (or ``erased``, as cases
+    anonymised before stand-ins were kept)."""
+    return subject_id == ERASED or subject_id.startswith(f"{ERASED}:")
 
 
 class CaseNotFoundError(LookupError):
@@ -186,15 +203,16 @@ class Case:
         self.status = CaseStatus.ASSIGNED
         return [self._event(CaseEventKind.HANDED_OVER, now)]
 
-    def forget_subject(self, now: datetime) -> None:
+    def forget_subject(self, now: datetime, stand_in: str) -> None:
         """The person the case is about was erased: an open case is closed (with no event:
-        nobody is alerted or told), and nothing is left that leads back to them (subject,
-        team, the check-ins it rested on). Timings, rules, steps and outcome stay, unlinked,
-        for the programme's measures."""
+        nobody is alerted or told), and nothing is left that leads back to them (team, the
+        check-ins it rested on; the subject becomes ``stand_in``, from ``erased_subject``,
+        the same for all their cases). Timings, rules, steps, outcome and feedback stay,
+        unlinked, for the programme's measures."""
         if self.is_open:
             self.status = CaseStatus.RESOLVED
             self.resolved_at = now
-        self.subject_id = ERASED
+        self.subject_id = stand_in
         self.team_id = None
         self.observation_ids = []
 
@@ -227,7 +245,7 @@ class Case:
         """A resolved case is opened again by ``by``, who holds it (acknowledged) from now."""
         if self.is_open:
             raise CaseTransitionError(self.id, "re-open", self.status, "it is open")
-        if self.subject_id == ERASED:
+        if is_erased(self.subject_id):
             raise CaseTransitionError(self.id, "re-open", self.status, "its person was erased")
         self.status = CaseStatus.ACKNOWLEDGED
         self.responder_id = by

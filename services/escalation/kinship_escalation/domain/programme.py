@@ -13,11 +13,15 @@ from another:
   case; a stated earlier contact time changes the duration, not the week), an outcome in
   the week the case was resolved (each resolution of a case reopened counts in its own
   week), a feedback in the week it arrived. Every such time is the service's clock at the
-  moment it happens, so nothing recorded later lands in a published week. Erasure would
-  still change a recomputed week (an erased person's feedback is deleted, their cases no
-  longer told apart from other erased people's), and a reading before and after it would
-  give their score by subtraction: so ``handlers.programme`` stores each closed week's
-  figures when first served and serves that copy ever after (migration 0011).
+  moment it happens, so nothing recorded later lands in a published week.
+- **Erasure anonymises, never deletes, what is counted.** An erased person's cases keep
+  their facts and feedback under a random stand-in subject of their own
+  (``domain.cases.erased_subject``), so a week recomputed after an erasure equals the week
+  computed before it. This matters beyond this service: the recognition service publishes
+  the same cells (cases opened, each side's feedback) from its own copy, frozen at its own
+  first read, and anonymises the same way (decision 75). ``handlers.programme`` also stores
+  each closed week's figures when first served and serves that copy ever after (migration
+  0011).
 - **Each cell on its own, k or more people.** A week's cells (cases opened; acknowledged
   with the time to acknowledge; time to first contact; each outcome; each side's feedback)
   are each shown only when at least ``k`` distinct people (the cases' subjects) are in it,
@@ -69,7 +73,8 @@ class FactKind(StrEnum):
 class Fact:
     """One recorded fact about a case: never shown, only counted.
 
-    ``subject``: whom the case is about (``erased`` for every erased person: counted as one);
+    ``subject``: whom the case is about (an erased person's stand-in, ``erased:<random>``,
+    one per person; ``erased`` for cases anonymised before stand-ins: counted as one);
     ``seconds``: from the case opening, for an acknowledgement or first contact;
     ``label``: the outcome of a resolution, the side (``person``, ``responder``) of feedback;
     ``score``: a feedback's score (1-5).

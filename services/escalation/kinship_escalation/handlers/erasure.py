@@ -10,7 +10,11 @@ hand-over to whoever is alerted next.
 names their subject ids: their observations, distress and self-care marks, timers, dead
 letters and outreach preference go, their data key for case notes is shredded and the notes
 deleted; an open case about them is closed without alerting or telling anyone, and every
-case about them keeps only its unlinked measures (timings, rules, steps, outcome, consent).
+case about them keeps only its unlinked measures (timings, rules, steps, outcome, consent,
+feedback). Its subject becomes a random stand-in, one per person per erasure
+(``domain.cases.erased_subject``): the programme's measures, whenever first computed, count
+the erased person as before — one distinct person, apart from other erased people — with
+their feedback, so no published week moves because of the erasure (decision 75).
 
 Each half is done once per erasure (by event id), in one transaction with its progress note;
 the receipt goes out when both are done.
@@ -19,7 +23,7 @@ the receipt goes out when both are done.
 from collections.abc import Sequence
 
 from kinship_contracts.privacy import ErasureRequested, ErasureStage, SubjectsErased
-from kinship_escalation.domain.cases import AuditRecord
+from kinship_escalation.domain.cases import AuditRecord, erased_subject
 from kinship_escalation.handlers.alerts import alert_step
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.messages import record_transitions
@@ -106,10 +110,11 @@ async def erase_subjects(
     """Forget what is kept by the subject ids; note the half done."""
     now = ctx.clock()
     cases = await uow.cases.about(event.subject_ids) if event.subject_ids else []
+    stand_ins = {subject: erased_subject() for subject in event.subject_ids}
     closed = 0
     for stored in cases:
         closed += stored.case.is_open
-        stored.case.forget_subject(now)
+        stored.case.forget_subject(now, stand_ins[stored.case.subject_id])
         await uow.cases.save(stored)
         await uow.cases.audit(AuditRecord.of(stored.case, "erased", ACTOR))
     case_ids = [stored.case.id for stored in cases]

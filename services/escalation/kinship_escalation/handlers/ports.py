@@ -491,8 +491,9 @@ class Erasure(Protocol):
         self, subject_ids: Sequence[str], case_ids: Sequence[str]
     ) -> dict[str, int]:
         """Remove what is kept by the subject ids (observations, distress and self-care
-        marks, timers, dead letters, messages not sent yet) and about their cases (feedback,
-        timers, the subjects in audit records); counts by kind."""
+        marks, timers, dead letters, messages not sent yet) and about their cases (timers,
+        the subjects in audit records; their feedback stays, counted by the programme's
+        measures under the anonymised case); counts by kind."""
         ...
 
     async def erasure_done(

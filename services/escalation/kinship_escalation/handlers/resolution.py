@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from kinship_contracts.cases import CaseOutcome
 from kinship_contracts.notifications import MessageKind, Param, Recipient, ReminderPurpose
-from kinship_escalation.domain.cases import ERASED, StoredCase
+from kinship_escalation.domain.cases import StoredCase, is_erased
 from kinship_escalation.domain.casework import CaseWork
 from kinship_escalation.domain.timers import Timer, case_follow_up
 from kinship_escalation.handlers.context import EscalationContext
@@ -68,7 +68,7 @@ async def follow_up_due(timer: Timer, uow: EscalationUnitOfWork, ctx: Escalation
     if timer.case_id is None:
         return
     stored = await uow.cases.get(timer.case_id)
-    if stored is None or stored.case.subject_id == ERASED:
+    if stored is None or is_erased(stored.case.subject_id):
         return
     resolution = timer.payload.get("resolution")
     if resolution is not None:

@@ -15,6 +15,7 @@ from kinship_contracts.directory import DirectoryChange
 from kinship_contracts.kudos import KudosSubmitted
 from kinship_contracts.privacy import ErasureStage
 from kinship_contracts.pulse import PULSE_QUESTIONS, PulseSubmitted
+from kinship_recognition.domain.anonymise import stand_ins
 from kinship_recognition.domain.awards import Grant
 from kinship_recognition.domain.records import (
     AwardRecord,
@@ -83,9 +84,61 @@ def _released(figures: object) -> ReleasedWeek:
 
 
 async def _count(conn: Connection, sql: str, *args: object) -> int:
-    """Rows a DELETE removed."""
+    """Rows a DELETE removed (or an UPDATE changed)."""
     status = await conn.execute(sql, *args)
     return int(status.rsplit(" ", 1)[-1])
+
+
+_PEOPLE = "unnest($1::text[], $2::text[]) AS p(subject_id, stand_in)"
+"""An erasure's subject ids and their stand-ins (``$1``, ``$2``)."""
+
+_CASES = "unnest($3::text[], $4::text[]) AS c(case_id, stand_in)"
+"""Their cases' ids and the cases' stand-ins (``$3``, ``$4``)."""
+
+_ANONYMISE_PEOPLE = {
+    "checkin_weeks": (
+        "UPDATE checkin_weeks w SET subject_id = p.stand_in"  # noqa: S608 (fixed fragments)
+        f" FROM {_PEOPLE} WHERE w.subject_id = p.subject_id"
+    ),
+    "pulse_responses": (
+        "UPDATE pulse_responses r SET respondent = p.stand_in,"  # noqa: S608 (fixed fragments)
+        " response_id = p.stand_in || ':' || r.survey_id"
+        f" FROM {_PEOPLE} WHERE r.respondent = p.subject_id"
+    ),
+}
+_ANONYMISE_CASES = {
+    "case_facts": (
+        "UPDATE case_facts f SET subject_id = p.stand_in, case_id = c.stand_in,"  # noqa: S608 (fixed fragments)
+        " team_id = NULL, severity = 'erased'"
+        f" FROM {_PEOPLE}, {_CASES} WHERE f.subject_id = p.subject_id AND f.case_id = c.case_id"
+    ),
+    "case_feedback": (
+        "UPDATE case_feedback f SET subject_id = p.stand_in, case_id = c.stand_in"  # noqa: S608 (fixed fragments)
+        f" FROM {_PEOPLE}, {_CASES} WHERE f.subject_id = p.subject_id AND f.case_id = c.case_id"
+    ),
+}
+_RESPONDERS_CASES = {
+    "supported_cases": (
+        "UPDATE supported_cases s SET case_id = c.stand_in"
+        " FROM unnest($1::text[], $2::text[]) AS c(case_id, stand_in)"
+        " WHERE s.case_id = c.case_id"
+    ),
+    "thanks_awards": (
+        "UPDATE awards a SET id = 'thanks:' || c.stand_in"
+        " FROM unnest($1::text[], $2::text[]) AS c(case_id, stand_in)"
+        " WHERE a.id = 'thanks:' || c.case_id"
+    ),
+}
+"""The erased person's case ids in their responders' records (the cases they supported,
+the thanks passed on to them) become stand-ins too: a responder's counts and awards stay,
+and no case id is left that other records could tie to the erased person."""
+
+"""How erasure anonymises the rows the programme reports count, instead of deleting them:
+the subject id (a pulse respondent) becomes its stand-in, a case id its case's stand-in, a
+pulse answer's event id is rebuilt from the stand-in, and what the reports do not use goes
+(a case's team; its severity, a required column, becomes ``erased``). What the reports
+bucket and time by stays: the instants, scores, sides, outcomes, the teams of check-ins and
+pulse answers, and when each row was recorded."""
 
 
 class PostgresRecognitionUnitOfWork(PoolTransaction):
@@ -521,18 +574,39 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
         }
 
     async def erase_subjects(self, subject_ids: Sequence[str]) -> dict[str, int]:
-        """Delete what is kept by these subject ids; shred their dead letters."""
+        """Forget these subject ids: their streak awards go; the rows the programme reports
+        count (check-in weeks, pulse answers, case facts and feedback) are anonymised, not
+        deleted, so no report figure, whenever first computed, moves because of an erasure
+        (``domain.anonymise``); their dead letters are shredded."""
         conn, subjects = self.conn, list(subject_ids)
         if not subjects:
             return {}
-        by_subject = {
-            "checkin_weeks": "DELETE FROM checkin_weeks WHERE subject_id = ANY($1::text[])",
-            "streak_awards": "DELETE FROM awards WHERE subject_id = ANY($1::text[])",
-            "pulse_responses": "DELETE FROM pulse_responses WHERE respondent = ANY($1::text[])",
-            "case_feedback": "DELETE FROM case_feedback WHERE subject_id = ANY($1::text[])",
-            "case_facts": "DELETE FROM case_facts WHERE subject_id = ANY($1::text[])",
+        removed = {
+            "streak_awards": await _count(
+                conn, "DELETE FROM awards WHERE subject_id = ANY($1::text[])", subjects
+            )
         }
-        removed = {kind: await _count(conn, sql, subjects) for kind, sql in by_subject.items()}
+        rows = await conn.fetch(
+            "SELECT case_id FROM case_facts WHERE subject_id = ANY($1::text[]) UNION"
+            " SELECT case_id FROM case_feedback WHERE subject_id = ANY($1::text[])",
+            subjects,
+        )
+        cases = [row["case_id"] for row in rows]
+        # Fresh stand-ins for each table (one per subject, one per case): its counts of
+        # distinct people stay exact, and nothing links one table's rows to another's.
+        for kind, sql in _ANONYMISE_PEOPLE.items():
+            people = stand_ins(subjects)
+            removed[f"{kind}_anonymised"] = await _count(
+                conn, sql, list(people), list(people.values())
+            )
+        for kind, sql in _ANONYMISE_CASES.items():
+            people, ids = stand_ins(subjects), stand_ins(cases)
+            removed[f"{kind}_anonymised"] = await _count(
+                conn, sql, list(people), list(people.values()), list(ids), list(ids.values())
+            )
+        for kind, sql in _RESPONDERS_CASES.items():
+            ids = stand_ins(cases)
+            removed[f"{kind}_anonymised"] = await _count(conn, sql, list(ids), list(ids.values()))
         removed["subject_dead_letter_keys"] = await shred_dead_letters(conn, subjects)
         return removed
 

@@ -15,10 +15,12 @@ make sure no figure can be worked out from the others (differencing):
   withheld (smallest first) until the withheld ones cover ``k`` people, or else the
   organisation's figure is withheld (``release``). Every report (the organisation's or any
   team's) is cut from the same decision, so no two reports disagree about what is hidden.
-- **A week once released never changes, erasure included.** Erasure deletes a person's
-  check-in weeks, pulse answers, feedback and case facts, so a week recomputed after it
-  differs from the week read before it by that person's contribution. The first time a
-  closed week is served, its released figures, for the organisation and for every team at
+- **A week once released never changes, erasure included.** Erasure anonymises, never
+  deletes, the check-in weeks, pulse answers, feedback and case facts a week counts
+  (``domain.anonymise``), so a week recomputed after it equals the week before it — and
+  equals the escalation service's copy of the cells both publish (feedback per side, cases
+  opened), however their first reads fall around an erasure. The first time a closed week
+  is served, its released figures, for the organisation and for every team at
   once (one complementary-suppression decision), are stored (``ReleasedWeek``, migration
   0006) and every later report of any group is cut from that copy (``report_of``). Only the
   directory's count of members (and so the participation rate) is read as it is now.

@@ -3,10 +3,12 @@
 ``privacy.erasure.requested`` names the person: what is kept by their id goes (kudos they
 sent or received, with the text; awards to them; cases they supported; their directory row;
 the keys of dead letters naming them). ``privacy.erasure.subjects``, from the check-in
-service, names their subject ids: what is kept by those goes (check-in weeks, streak awards,
-pulse answers, the facts and feedback of cases about them; dead letters again). Each half is
-done once per event id, and recorded in the transaction that did it; the receipt goes out
-when both are done.
+service, names their subject ids: their streak awards and dead letters go, and the rows the
+programme reports count (check-in weeks, pulse answers, the facts and feedback of cases about
+them) are anonymised instead of deleted: random stand-ins replace their subject ids and case
+ids (``domain.anonymise``), so no report week, whenever first computed here or in the
+escalation service, moves because of the erasure. Each half is done once per event id, and
+recorded in the transaction that did it; the receipt goes out when both are done.
 """
 
 from collections.abc import Sequence

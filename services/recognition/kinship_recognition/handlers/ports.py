@@ -221,8 +221,11 @@ class RecognitionUnitOfWork(UnitOfWork, Protocol):
         ...
 
     async def erase_subjects(self, subject_ids: Sequence[str]) -> dict[str, int]:
-        """Delete what is kept by these subject ids (check-in weeks, streak awards, pulse
-        answers, case facts and feedback) and shred their dead letters; counts by kind."""
+        """Forget these subject ids: delete their streak awards, anonymise (not delete) the
+        rows the programme reports count — check-in weeks, pulse answers, case facts and
+        feedback get random stand-ins for their subject and case ids, fresh per table
+        (``domain.anonymise``) — and shred their dead letters; counts by kind
+        (``<table>_anonymised`` for the anonymised)."""
         ...
 
     async def erasure_done(
@@ -240,7 +243,7 @@ class RecognitionUnitOfWork(UnitOfWork, Protocol):
 
     async def personal_records(self, person_id: str, subject_id: str | None) -> PersonalRecords:
         """Everything kept by the person's id and by their subject id (None: they have none),
-        oldest first."""
+        oldest first; anonymised rows are nobody's and never listed."""
         ...
 
 

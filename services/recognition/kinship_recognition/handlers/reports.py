@@ -4,10 +4,9 @@ and their chart.
 
 A closed week is released once, for the organisation and every team together, stored (its
 released figures only: aggregates and withheld cells, no ids) and every later report of any
-group is cut from the stored copy. Recomputed on each read, a week read before and after
-someone's erasure (which deletes their check-in weeks, pulse answers, feedback and case
-facts) gave their contribution by subtraction; erasure leaves stored weeks alone, as they
-hold no personal data.
+group is cut from the stored copy; erasure leaves stored weeks alone, as they hold no
+personal data. Erasure also anonymises rather than deletes what a week counts, so a week
+first computed after an erasure is the one it would have been before (decision 75).
 """
 
 from datetime import datetime, timedelta
