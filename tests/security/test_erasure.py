@@ -247,7 +247,7 @@ async def test_recognition_keeps_her_case_for_the_reports_anonymised_under_no_kn
 ) -> None:
     # Recognition kept her case's facts by its id; they stay, for the programme reports
     # (escalation publishes the same cells), but under random stand-ins for the case and
-    # subject ids (decision 75). Escalation keeps the case by its id, with a stand-in subject.
+    # subject ids (decision 76). Escalation keeps the case by its id, with a stand-in subject.
     assert mentions(erased.dumps_before["recognition"], erased.case_id)
     assert not mentions(await stack.pg_dump("recognition"), erased.case_id)
     facts = await stack.rows("recognition", "SELECT case_id, subject_id, team_id FROM case_facts")

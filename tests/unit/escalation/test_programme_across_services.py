@@ -1,6 +1,6 @@
 """The same programme week from the escalation service (``GET /v1/metrics/programme``) and
 the recognition service (``GET /v1/reports/programme``), each frozen at its own first read,
-with erasures between the two reads (review 3, H1; decision 75).
+with erasures between the two reads (review 3, H1; decision 76).
 
 Both publish each side's feedback count and mean and the cases opened. Were an erasure to
 delete the erased person's rows, the copy read after it would differ from the one read

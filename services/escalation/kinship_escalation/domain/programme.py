@@ -19,7 +19,7 @@ from another:
   (``domain.cases.erased_subject``), so a week recomputed after an erasure equals the week
   computed before it. This matters beyond this service: the recognition service publishes
   the same cells (cases opened, each side's feedback) from its own copy, frozen at its own
-  first read, and anonymises the same way (decision 75). ``handlers.programme`` also stores
+  first read, and anonymises the same way (decision 76). ``handlers.programme`` also stores
   each closed week's figures when first served and serves that copy ever after (migration
   0011).
 - **Each cell on its own, k or more people.** A week's cells (cases opened; acknowledged

@@ -14,7 +14,7 @@ case about them keeps only its unlinked measures (timings, rules, steps, outcome
 feedback). Its subject becomes a random stand-in, one per person per erasure
 (``domain.cases.erased_subject``): the programme's measures, whenever first computed, count
 the erased person as before — one distinct person, apart from other erased people — with
-their feedback, so no published week moves because of the erasure (decision 75).
+their feedback, so no published week moves because of the erasure (decision 76).
 
 Each half is done once per erasure (by event id), in one transaction with its progress note;
 the receipt goes out when both are done.

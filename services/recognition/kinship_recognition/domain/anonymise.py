@@ -1,4 +1,4 @@
-"""Stand-ins for what erasure anonymises instead of deleting (decision 75).
+"""Stand-ins for what erasure anonymises instead of deleting (decision 76).
 
 The programme reports count case facts, feedback, pulse answers and check-in weeks. Were an
 erasure to delete an erased person's rows, a week first computed after it would differ from

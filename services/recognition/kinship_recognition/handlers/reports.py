@@ -6,7 +6,7 @@ A closed week is released once, for the organisation and every team together, st
 released figures only: aggregates and withheld cells, no ids) and every later report of any
 group is cut from the stored copy; erasure leaves stored weeks alone, as they hold no
 personal data. Erasure also anonymises rather than deletes what a week counts, so a week
-first computed after an erasure is the one it would have been before (decision 75).
+first computed after an erasure is the one it would have been before (decision 76).
 """
 
 from datetime import datetime, timedelta
