@@ -137,7 +137,7 @@ def test_contract_holds_for_many_random_teams() -> None:
         by_week = {c.week_start: c for c in cells}
         shown = [w for w in trend.weeks if w.figures is not None]
         hidden = [by_week[w.week_start] for w in trend.weeks if w.figures is None]
-        assert all(w.figures is not None and w.figures.people >= K for w in shown)
+        assert all(w.figures is not None and (w.figures.people or 0) >= K for w in shown)
         assert all(len(by_week[w.week_start].people) >= K for w in shown)
         if hidden and trend.overall is not None:
             assert len(frozenset().union(*(c.people for c in hidden))) >= K
