@@ -14,6 +14,7 @@ in-flight batch and commit, workers finish their round, the relay flushes, conne
 
 import argparse
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -273,6 +274,14 @@ async def migrate(settings: KinshipSettings, migrations: Path) -> list[str]:
         await pool.close()
 
 
+def tune_garbage_collector(threshold: int) -> None:
+    """Run the youngest generation's collection every ``threshold`` allocations (0: leave
+    CPython's default); the older generations keep their ratios."""
+    if threshold > 0:
+        _, middle, oldest = gc.get_threshold()
+        gc.set_threshold(threshold, middle, oldest)
+
+
 def run_service(
     prog: str,
     settings_type: type[S],
@@ -294,6 +303,7 @@ def run_service(
         return 0
     settings = settings_type()
     configure_logging(settings.service_name, settings.log_level)
+    tune_garbage_collector(settings.gc_threshold)
     telemetry = configure_telemetry(settings.service_name)
     # uvicorn turns SIGTERM into a graceful shutdown: the lifespan stops consumers after
     # their in-flight batch is stored and committed.

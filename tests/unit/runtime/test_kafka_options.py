@@ -1,5 +1,6 @@
 """The Kafka client options the services run with come from the settings (one place)."""
 
+import gc
 from typing import Any
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from kinship_contracts.checkins import CheckinRecorded
 from kinship_contracts.topics import CHECKINS_RECORDED
 from kinship_runtime import kafka
+from kinship_runtime.composition import tune_garbage_collector
 from kinship_runtime.ingest import Subscription, ingest
 from kinship_runtime.records import parse_records
 from kinship_runtime.settings import KinshipSettings
@@ -59,3 +61,14 @@ def test_producers_and_consumers_take_their_batching_options_from_the_settings(
         consumer["max_partition_fetch_bytes"],
     ) == expected
     assert produced["enable_idempotence"] is True and produced["acks"] == "all"
+
+
+def test_the_garbage_collector_threshold_is_set_from_settings_and_zero_keeps_it() -> None:
+    before = gc.get_threshold()
+    try:
+        tune_garbage_collector(0)
+        assert gc.get_threshold() == before
+        tune_garbage_collector(50_000)
+        assert gc.get_threshold() == (50_000, before[1], before[2])
+    finally:
+        gc.set_threshold(*before)
