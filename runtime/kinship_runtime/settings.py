@@ -203,9 +203,11 @@ class KinshipSettings(BaseSettings):
     )
     kafka_max_batch_bytes: int = Field(
         default=256 * 1024,
-        ge=16 * 1024,
-        le=16 * 1024 * 1024,
-        description="Largest batch a producer sends to one partition.",
+        ge=64 * 1024,
+        le=1024 * 1024,
+        description="Largest batch a producer sends to one partition (at most 1 MiB, the "
+        "broker's default message.max.bytes: a larger batch would be refused and retried "
+        "for ever, stopping every event, the urgent lane's too).",
     )
     kafka_fetch_min_bytes: int = Field(
         default=1,
@@ -215,7 +217,7 @@ class KinshipSettings(BaseSettings):
     )
     kafka_fetch_max_wait_ms: int = Field(
         default=500,
-        ge=0,
+        ge=10,
         le=10_000,
         description="Longest a fetch waits on the broker for kafka_fetch_min_bytes.",
     )
@@ -308,6 +310,15 @@ class KinshipSettings(BaseSettings):
     def _valid_rate_limit(cls, value: str) -> str:
         rate_limit(value, "KINSHIP_RATE_LIMIT_PER_PERSON/KEY")
         return value
+
+    @model_validator(mode="after")
+    def _fetch_holds_a_batch(self) -> Self:
+        if self.kafka_max_partition_fetch_bytes < self.kafka_max_batch_bytes:
+            raise ValueError(
+                "kafka_max_partition_fetch_bytes must be at least kafka_max_batch_bytes: a "
+                "consumer must be able to fetch the largest batch a producer sends"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_development_credentials(self) -> Self:

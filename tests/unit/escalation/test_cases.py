@@ -157,5 +157,10 @@ def test_forgetting_the_subject_closes_an_open_case_without_an_event_and_unlinks
     assert is_erased("erased") and not is_erased("s1") and not is_erased("erasedx")
     with pytest.raises(CaseTransitionError, match="erased"):
         case.reopen("r2", NOW)
+    # Nor feedback, from either side: its event would carry the case's id to recognition,
+    # where the case's facts are anonymised under random ids (review 4, M1).
+    for side in ("responder", "person"):
+        with pytest.raises(CaseTransitionError, match="erased"):
+            case.feedback(4, side, NOW)
     assert case.sequence == sequence  # no transition: nobody is told
     assert case.rules == ["sustained_decline"] and case.responder_id == "r1"

@@ -17,7 +17,7 @@ TUNED = {
     "kafka_linger_ms": 7,
     "kafka_max_batch_bytes": 65_536,
     "kafka_fetch_min_bytes": 10,
-    "kafka_fetch_max_wait_ms": 9,
+    "kafka_fetch_max_wait_ms": 19,
     "kafka_max_partition_fetch_bytes": 100_000,
 }
 
@@ -51,7 +51,7 @@ def test_producers_and_consumers_take_their_batching_options_from_the_settings(
     )
     ingest(broker, settings, None, subscription)  # type: ignore[arg-type]
 
-    expected = (7, 65_536, 10, 9, 100_000) if tuned else (2, 262_144, 1, 500, 1_048_576)
+    expected = (7, 65_536, 10, 19, 100_000) if tuned else (2, 262_144, 1, 500, 1_048_576)
     consumer = broker.options
     assert (
         produced["linger_ms"],
@@ -72,3 +72,18 @@ def test_the_garbage_collector_threshold_is_set_from_settings_and_zero_keeps_it(
         assert gc.get_threshold() == (50_000, before[1], before[2])
     finally:
         gc.set_threshold(*before)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"kafka_max_batch_bytes": 2 * 1024 * 1024},  # above the broker's message.max.bytes
+        {"kafka_fetch_max_wait_ms": 0},  # idle consumers polling in a tight loop
+        {"kafka_max_batch_bytes": 512 * 1024, "kafka_max_partition_fetch_bytes": 256 * 1024},
+    ],
+)
+def test_kafka_options_that_would_stop_the_flow_are_refused_at_start(
+    values: dict[str, int],
+) -> None:
+    with pytest.raises(ValueError):
+        KinshipSettings(env="dev", **values)  # type: ignore[arg-type]

@@ -220,6 +220,11 @@ class Case:
         """Feedback after resolution, from the person or the responder (a 1-5 score)."""
         if self.status is not CaseStatus.RESOLVED:
             raise CaseTransitionError(self.id, "take feedback", self.status, "resolve first")
+        if is_erased(self.subject_id):  # its facts are anonymised in every service: a new
+            # one would carry this case's id to recognition next to the stand-in (review 4)
+            raise CaseTransitionError(
+                self.id, "take feedback", self.status, "its person was erased"
+            )
         return [self._event(CaseEventKind.FEEDBACK_RECEIVED, now, score, given_by)]
 
     def follow_up_due(self, now: datetime) -> list[CaseEvent]:
