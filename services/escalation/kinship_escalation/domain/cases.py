@@ -18,7 +18,7 @@ _STAND_IN_BYTES = 16
 
 def erased_subject() -> str:
     """A fresh stand-in for an erased person as the subject of their cases: random, stored
-    nowhere else, one per person per erasure, so the programme's measures still count them
+    nowhere else, one per subject id per erasure, so the programme's measures still count them
     as one distinct person, apart from every other erased person (decision 76)."""
     return f"{ERASED}:{secrets.token_hex(_STAND_IN_BYTES)}"
 
