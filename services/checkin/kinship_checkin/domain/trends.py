@@ -233,8 +233,8 @@ def release(
             # Marks the window's whole-period figures as publishable. Only a one-week window
             # serves it as its people count (that week's, fixed with the week); over more
             # weeks the count is withheld (``served``), as distinct people first counted after
-            # an erasure would be one fewer. Kept from the stored weeks alone (rows stored before review 3 hold a distinct count:
-            # only whether it is null is ever read).
+            # an erasure would be one fewer. Kept from the stored weeks alone (rows stored
+            # before review 3 hold a distinct count: only whether it is null is ever read).
             people = sum(t.people for t in shown_weeks)
         window = ReleasedWindow(min(mondays), max(mondays), available, people)
         return Release(weeks, window)
