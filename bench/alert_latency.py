@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from kinship_devstack.demo import as_person
 from kinship_devstack.receiver import DemoReceiver
 
 AUTH = {"Authorization": "Bearer kinship-dev-key"}
@@ -88,7 +89,11 @@ async def main() -> None:
     await asyncio.sleep(3)  # the directory reaches escalation and notifications
     # Only this responder is paged while the benchmark runs (a one-step policy with a long
     # timeout); the stack's policy is put back afterwards.
-    async with httpx.AsyncClient(base_url="http://127.0.0.1:8002", headers=AUTH) as escalation:
+    # Policies are a coordinator's to change (issue 11: no service key may): the demo's
+    # coordinator, cora, signs in as the demo does.
+    async with httpx.AsyncClient(
+        base_url="http://127.0.0.1:8002", headers=as_person("cora")
+    ) as escalation:
         previous = (await escalation.get("/v1/policies/default")).json()
         only_us = {"steps": [{"target": f"person:{responder}", "timeout_seconds": 3600}]}
         (await escalation.put("/v1/policies/default", json=only_us)).raise_for_status()
@@ -118,8 +123,10 @@ async def main() -> None:
                     break
     stop.set()
     sent = await background if background else 0
-    async with httpx.AsyncClient(base_url="http://127.0.0.1:8002", headers=AUTH) as escalation:
-        await escalation.put("/v1/policies/default", json=previous)
+    async with httpx.AsyncClient(
+        base_url="http://127.0.0.1:8002", headers=as_person("cora")
+    ) as escalation:
+        (await escalation.put("/v1/policies/default", json=previous)).raise_for_status()
     # The benchmark's responder leaves the directory: nobody is paged at a dead port later.
     await producer.send_and_wait("directory.people", None, key=responder.encode())
     await producer.stop()
