@@ -25,20 +25,12 @@ class Scores(NamedTuple):
 
     def present(self) -> dict[str, Any]:
         """The scores there are, in the contract's order (``DerivedScores``' fields)."""
-        scores: dict[str, Any] = {}
-        if self.who5_raw is not None:
-            scores["who5_raw"] = self.who5_raw
-        if self.who5_percent is not None:
-            scores["who5_percent"] = self.who5_percent
-        if self.phq9_total is not None:
-            scores["phq9_total"] = self.phq9_total
-        if self.phq9_band is not None:
-            scores["phq9_band"] = self.phq9_band
-        if self.phq9_item9_positive is not None:
-            scores["phq9_item9_positive"] = self.phq9_item9_positive
-        if self.phq2_total is not None:
-            scores["phq2_total"] = self.phq2_total
-        return scores
+        return _present(self._fields, self)
+
+
+def _present(names: tuple[str, ...], values: tuple[Any, ...]) -> dict[str, Any]:
+    """Fields in order, the absent (None) ones left out, as ``exclude_none`` does."""
+    return {name: value for name, value in zip(names, values, strict=True) if value is not None}
 
 
 def derived_scores(checkin: CheckinSubmitted) -> Scores:
@@ -84,27 +76,7 @@ class RecordedEvent(NamedTuple):
     def json(self) -> bytes:
         """The event's JSON: fields in the contract's order, absent ones left out (as
         ``exclude_none`` does), UTC written as ``Z`` (as pydantic does)."""
-        event: dict[str, Any] = {"id": self.id, "subject_id": self.subject_id}
-        if self.team_id is not None:
-            event["team_id"] = self.team_id
-        event["occurred_at"] = self.occurred_at
-        event["recorded_at"] = self.recorded_at
-        event["source"] = self.source
-        if self.mood is not None:
-            event["mood"] = self.mood
-        if self.stress is not None:
-            event["stress"] = self.stress
-        if self.energy is not None:
-            event["energy"] = self.energy
-        if self.who5 is not None:
-            event["who5"] = self.who5
-        if self.phq9 is not None:
-            event["phq9"] = self.phq9
-        if self.phq2 is not None:
-            event["phq2"] = self.phq2
-        event["wants_contact"] = self.wants_contact
-        event["has_note"] = self.has_note
-        event["note_shared"] = self.note_shared
+        event = _present(self._fields[:-1], self[:-1])
         event["scores"] = self.scores.present()
         return orjson.dumps(event, option=orjson.OPT_UTC_Z)
 
