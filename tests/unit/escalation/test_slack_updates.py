@@ -25,6 +25,7 @@ from kinship_escalation.handlers.acknowledge_routes import Outcome
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.settings import EscalationSettings
 from kinship_runtime.settings import InsecureSettingsError
+from tests.escalation_support import bearer
 from tests.receivers import WebhookReceiver, free_port
 from tests.unit.escalation.conftest import Clock, link_token
 from tests.unit.escalation.test_acknowledge_routes import (
@@ -36,7 +37,7 @@ from tests.unit.escalation.test_acknowledge_routes import (
     press_body,
     slack_headers,
 )
-from tests.unit.escalation.test_http import RESP_A, fake_app
+from tests.unit.escalation.test_http import fake_app
 from tests.unit.fakes.escalation import FakeEscalationUnitOfWork
 from tests.unit.fakes.relay import FakeRelay
 
@@ -128,7 +129,7 @@ async def test_each_outcome_posts_its_message_replacing_the_alert_or_only_to_the
     assert answer.json()["kinship_outcome"] == "invalid"
     assert (message["replace_original"], message["response_type"]) == (False, "ephemeral")
 
-    held = await client.post(f"/v1/cases/{case_id}/acknowledge", headers=RESP_A)
+    held = await client.post(f"/v1/cases/{case_id}/acknowledge", headers=bearer("resp-a"))
     assert held.status_code == 200, held.text  # taken in the console: the alert unspent
     answer, message = await posted_for(
         client, poster, press_body(button(alert_id, "U0RESPA"), "kinship_hand_on")
