@@ -5,7 +5,12 @@ Needs the local stack with the check-in, escalation and notifications services r
 webhook points at it, then posts critical check-ins over HTTP one at a time (each for a new
 person, so each opens a case) and measures the time from the POST to the signed alert
 arriving. ``--background`` streams ordinary check-ins into Kafka meanwhile (per second).
-Prints p50, p90, p99 and max. Only the benchmark's responder is paged meanwhile (a
+Prints p50, p90, p99 and max, and the same for each hop, from the Kafka records' create
+times (one clock: everything runs on this machine): the check-in service's HTTP handler
+(POST → ``recorded_at``), its outbox relay (→ the ``wellbeing.checkins.urgent`` record),
+the escalation service (→ the alert request's ``created_at``), its commit and outbox relay
+(→ the ``notifications.requests`` record) and the notifications service (→ the webhook
+call). Only the benchmark's responder is paged meanwhile (a
 one-step policy, restored afterwards); the cases stay open: use it on a dev stack.
 
     uv run python bench/alert_latency.py --count 100
@@ -14,6 +19,7 @@ one-step policy, restored afterwards); the cases stay open: use it on a dev stac
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -22,7 +28,7 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from kinship_devstack.demo import as_person
 from kinship_devstack.receiver import DemoReceiver
@@ -59,6 +65,70 @@ async def _background(bootstrap: str, rate: int, stop: asyncio.Event) -> int:
     return sent
 
 
+class HopWatch:
+    """When each critical check-in's records reached Kafka (their create times, wall clock)."""
+
+    def __init__(self, bootstrap: str, responder: str) -> None:
+        self._consumer = AIOKafkaConsumer(
+            "wellbeing.checkins.urgent",
+            "notifications.requests",
+            bootstrap_servers=bootstrap,
+            auto_offset_reset="latest",
+            enable_auto_commit=False,
+        )
+        self._responder = responder.encode()
+        self.urgent: dict[str, float] = {}
+        """Check-in id → its urgent record's create time."""
+        self.recorded: dict[str, float] = {}
+        """Check-in id → its ``recorded_at``."""
+        self.requests: list[float] = []
+        """Create times of the alert requests for the benchmark's responder, in order."""
+        self.decided: list[float] = []
+        """Their ``created_at``: when the escalation service decided to alert."""
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        for partition in self._consumer.assignment():
+            await self._consumer.seek_to_end(partition)
+        self._task = asyncio.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        async for record in self._consumer:
+            created = record.timestamp / 1000
+            if record.topic == "wellbeing.checkins.urgent" and record.value:
+                event = json.loads(record.value)
+                self.urgent.setdefault(event["id"], created)
+                recorded = datetime.fromisoformat(event["recorded_at"]).timestamp()
+                self.recorded.setdefault(event["id"], recorded)
+            elif record.topic == "notifications.requests" and record.key == self._responder:
+                self.requests.append(created)
+                request = json.loads(record.value or b"{}")
+                self.decided.append(datetime.fromisoformat(request["created_at"]).timestamp())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()
+
+
+def percentiles(values: list[float]) -> str:
+    """p50, p90, p99 and max of seconds, in milliseconds."""
+    if not values:
+        return "no samples"
+    ordered = sorted(values)
+
+    def pct(p: float) -> float:
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
+
+    return (
+        f"p50 {pct(0.5):.0f} ms  p90 {pct(0.9):.0f} ms  p99 {pct(0.99):.0f} ms  "
+        f"max {ordered[-1] * 1000:.0f} ms  mean {statistics.mean(values) * 1000:.0f} ms"
+    )
+
+
 async def main() -> None:
     """Measure and print the latency figures."""
     parser = argparse.ArgumentParser()
@@ -87,6 +157,8 @@ async def main() -> None:
         "directory.people", json.dumps(person).encode(), key=responder.encode()
     )
     await asyncio.sleep(3)  # the directory reaches escalation and notifications
+    hops = HopWatch(args.bootstrap, responder)
+    await hops.start()
     # Only this responder is paged while the benchmark runs (a one-step policy with a long
     # timeout); the stack's policy is put back afterwards.
     # Policies are a coordinator's to change (issue 11: no service key may): the demo's
@@ -104,22 +176,26 @@ async def main() -> None:
         else None
     )
     latencies: list[float] = []
+    # Per check-in: (id, wall clock at the POST, wall clock at the webhook call).
+    walls: list[tuple[str, float, float]] = []
     async with httpx.AsyncClient(base_url="http://127.0.0.1:8001", headers=AUTH) as client:
         for index in range(args.count):
+            checkin = f"latency-{run}-{index}"
             body = {
-                "id": f"latency-{run}-{index}",
+                "id": checkin,
                 "person_id": f"latency-{run}-{index}",
                 "occurred_at": datetime.now(UTC).isoformat(),
                 "source": "bench",
                 "phq9": [0, 0, 0, 0, 0, 0, 0, 0, 1],
             }
-            started = time.monotonic()
+            started, wall = time.monotonic(), time.time()
             response = await client.post("/v1/checkins", json=body)
             response.raise_for_status()
             while True:
                 delivery = await asyncio.wait_for(receiver.arrived.get(), timeout=30)
                 if delivery.kind == "alert" and delivery.recipient == responder:
                     latencies.append(delivery.at - started)
+                    walls.append((checkin, wall, wall + delivery.at - started))
                     break
     stop.set()
     sent = await background if background else 0
@@ -131,16 +207,29 @@ async def main() -> None:
     await producer.send_and_wait("directory.people", None, key=responder.encode())
     await producer.stop()
     await receiver.stop()
-    ordered = sorted(latencies)
-
-    def pct(p: float) -> float:
-        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
-
+    await hops.stop()
     print(f"critical check-ins:  {len(latencies)} (background: {sent} check-ins streamed)")
-    print(
-        f"p50 {pct(0.5):.0f} ms  p90 {pct(0.9):.0f} ms  p99 {pct(0.99):.0f} ms  "
-        f"max {ordered[-1] * 1000:.0f} ms  mean {statistics.mean(latencies) * 1000:.0f} ms"
-    )
+    print(f"POST → webhook:      {percentiles(latencies)}")
+    # One alert request per critical check-in, in the order they were posted (one at a time).
+    steps: dict[str, list[float]] = {
+        name: [] for name in ("http", "relay", "escalation", "commit", "notify")
+    }
+    pairs = zip(walls, hops.requests, hops.decided, strict=False)
+    for (checkin, posted, called), requested, decided in pairs:
+        if checkin not in hops.urgent:
+            continue
+        recorded, urgent = hops.recorded[checkin], hops.urgent[checkin]
+        steps["http"].append(recorded - posted)
+        steps["relay"].append(urgent - recorded)
+        steps["escalation"].append(decided - urgent)
+        steps["commit"].append(requested - decided)
+        steps["notify"].append(called - requested)
+    print(f"hops measured:       {len(steps['http'])} (Kafka create times: millisecond clock)")
+    print(f"  check-in HTTP:     {percentiles(steps['http'])}")
+    print(f"  check-in relay:    {percentiles(steps['relay'])}")
+    print(f"  escalation:        {percentiles(steps['escalation'])}")
+    print(f"  its commit, relay: {percentiles(steps['commit'])}")
+    print(f"  notifications:     {percentiles(steps['notify'])}")
 
 
 if __name__ == "__main__":

@@ -52,13 +52,13 @@ async def _up(stack: LocalStack, with_services: bool) -> None:
             extra = console_environment(keycloak) if spec.name == "console" else {}
             await start_service(stack, spec, extra_env={**tokens, **extra})
     print("ready:")
-    print(f"  kafka       {stack.bootstrap_servers}")
-    print(f"  postgresql  {stack.url_for('kinship')}")
+    print(f"  kafka             {stack.bootstrap_servers}")
+    print(f"  postgresql        {stack.url_for('kinship')}")
     if with_services:
-        print(f"  keycloak    {keycloak.issuer}  (logs: {keycloak.log})")
+        print(f"  keycloak          {keycloak.issuer}  (logs: {keycloak.log})")
     for spec in services if with_services else []:
         print(
-            f"  {spec.instance:<11} http://127.0.0.1:{spec.port}  (docs: /docs, logs: "
+            f"  {spec.instance:<17} http://127.0.0.1:{spec.port}  (docs: /docs, logs: "
             f"{stack.state / 'logs' / (spec.instance + '.log')})"
         )
     if with_services and any(spec.name == "console" for spec in services):
@@ -92,9 +92,9 @@ def _status(stack: LocalStack) -> None:
     ]
     for name, pid_file in rows:
         pid = pid_alive(pid_file)
-        print(f"{name:<13} {'running (pid ' + str(pid) + ')' if pid else 'stopped'}")
+        print(f"{name:<18} {'running (pid ' + str(pid) + ')' if pid else 'stopped'}")
     postgres = (stack.state / "postgres" / "data" / "postmaster.pid").exists()
-    print(f"{'postgresql':<13} {'running' if postgres else 'stopped'}")
+    print(f"{'postgresql':<18} {'running' if postgres else 'stopped'}")
 
 
 def main(argv: list[str] | None = None) -> int:

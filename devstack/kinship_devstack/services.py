@@ -25,37 +25,68 @@ class ServiceSpec:
     module: str
     port: int
     replica: int = 0
+    role: str = ""
+    """A deployment of the service with consumers of its own ("urgent", "ingest"): one
+    process, whatever the replicas asked for."""
+    settings: tuple[tuple[str, str], ...] = ()
+    """Settings of this deployment (on top of the stack's)."""
 
     @property
     def instance(self) -> str:
-        """The process's name: the service name, with ``-<n>`` for extra replicas."""
-        return self.name if self.replica == 0 else f"{self.name}-{self.replica}"
+        """The process's name: the service name, its role's, and ``-<n>`` for extra replicas."""
+        name = f"{self.name}-{self.role}" if self.role else self.name
+        return name if self.replica == 0 else f"{name}-{self.replica}"
 
 
+# Work for people waiting runs apart from bulk work (docs/performance.md: under load the urgent
+# lane waited for CPU behind the ordinary lane's batches in the same process). The check-in
+# service's API (people's check-ins, the vault the other services ask) does not consume the
+# bulk submissions topic, its ingest process does; the escalation service's urgent lane has a
+# process of its own. If the urgent process is down, the ordinary lane's copy of an
+# immediate-risk check-in still opens the case, later.
 SERVICES = (
-    ServiceSpec("checkin", "kinship_checkin", 8001),
-    ServiceSpec("escalation", "kinship_escalation", 8002),
+    ServiceSpec(
+        "checkin",
+        "kinship_checkin",
+        8001,
+        settings=(("KINSHIP_EXCLUDED_CONSUMERS", "submissions"),),
+    ),
+    ServiceSpec("checkin", "kinship_checkin", 8007, role="ingest"),
+    ServiceSpec(
+        "escalation",
+        "kinship_escalation",
+        8002,
+        settings=(("KINSHIP_EXCLUDED_CONSUMERS", "urgent"),),
+    ),
+    ServiceSpec(
+        "escalation",
+        "kinship_escalation",
+        8006,
+        role="urgent",
+        settings=(("KINSHIP_EXCLUDED_CONSUMERS", "checkins"),),
+    ),
     ServiceSpec("notifications", "kinship_notifications", 8003),
     ServiceSpec("recognition", "kinship_recognition", 8004),
     # Started last, once Keycloak answers (its readiness needs the OIDC discovery document).
     ServiceSpec("console", "kinship_console", 8005),
 )
 
-SERVICE_NAMES = tuple(spec.name for spec in SERVICES)
+SERVICE_NAMES = tuple(dict.fromkeys(spec.name for spec in SERVICES))
 
 
 def available_services(replicas: str = "") -> list[ServiceSpec]:
     """The registered services whose packages are installed (the others are not built yet).
 
     ``replicas`` ("checkin=2,escalation=2") asks for more processes of a service; replica n
-    listens on the service's port + 100 n and joins the same consumer groups.
+    listens on the service's port + 100 n and joins the same consumer groups. A lane's own
+    deployment (the escalation service's urgent lane) stays one process.
     """
     wanted = parse_replicas(replicas)
     return [
         replace(spec, port=spec.port + 100 * replica, replica=replica)
         for spec in SERVICES
         if importlib.util.find_spec(spec.module) is not None
-        for replica in range(wanted.get(spec.name, 1))
+        for replica in range(1 if spec.role else wanted.get(spec.name, 1))
     ]
 
 
@@ -130,7 +161,12 @@ async def start_service(
         with log.open("ab") as out:
             process = subprocess.Popen(
                 [sys.executable, "-m", spec.module],
-                env={**os.environ, **service_environment(stack, spec), **(extra_env or {})},
+                env={
+                    **os.environ,
+                    **service_environment(stack, spec),
+                    **dict(spec.settings),
+                    **(extra_env or {}),
+                },
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -168,6 +168,21 @@ class ServiceParts:
     produces: tuple[TopicSpec, ...]
 
 
+def running_subscriptions(
+    subscriptions: Sequence[Subscription[Any]], excluded: frozenset[str]
+) -> list[Subscription[Any]]:
+    """The subscriptions this process runs: all but the ``excluded`` purposes, each of which
+    must be one of the service's (a misspelt name would silently run everything)."""
+    unknown = excluded - {subscription.purpose for subscription in subscriptions}
+    if unknown:
+        known = ", ".join(sorted(subscription.purpose for subscription in subscriptions))
+        raise ValueError(
+            f"KINSHIP_EXCLUDED_CONSUMERS names {', '.join(sorted(unknown))}, which this service "
+            f"does not consume (it consumes {known})"
+        )
+    return [subscription for subscription in subscriptions if subscription.purpose not in excluded]
+
+
 def compose_service(
     settings: KinshipSettings,
     service: Provider,
@@ -205,7 +220,7 @@ def compose_service(
         *overrides,
         context={KinshipSettings: settings, type(settings): settings, KafkaBroker: broker},
     )
-    for subscription in subscriptions:
+    for subscription in running_subscriptions(subscriptions, settings.excluded()):
         ingest(broker, settings, container, subscription)
     declare_productions(broker, settings, produces)
     started: list[Worker] = []

@@ -46,6 +46,10 @@ class OutboxMessage:
     value: bytes | None
     """None is a tombstone: it removes ``key`` from a compacted topic."""
     headers: list[tuple[str, bytes]] = field(default_factory=list)
+    urgent: bool = False
+    """The urgent lane: published before any other waiting row, by whichever replica comes
+    first. An urgent row may overtake older ordinary rows (of its topic too), never be
+    overtaken by newer ones."""
 
 
 def header_rows(headers: Sequence[tuple[str, bytes]]) -> list[list[str]]:
@@ -95,17 +99,36 @@ async def enqueue(conn: Connection, messages: Sequence[OutboxMessage]) -> None:
     """Add messages to the outbox inside the caller's transaction."""
     if messages:
         await conn.executemany(
-            "INSERT INTO outbox (event_id, topic, key, value, headers)"
-            " VALUES ($1, $2, $3, $4, $5::text::jsonb)",
+            "INSERT INTO outbox (event_id, topic, key, value, headers, urgent)"
+            " VALUES ($1, $2, $3, $4, $5::text::jsonb, $6)",
             [
-                (m.event_id, m.topic, m.key, m.value, json_text(header_rows(m.headers)))
+                (m.event_id, m.topic, m.key, m.value, json_text(header_rows(m.headers)), m.urgent)
                 for m in messages
             ],
         )
 
 
+_CLAIM = (
+    "DELETE FROM outbox WHERE seq = ANY(ARRAY("
+    " SELECT seq FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED))"
+    " RETURNING seq, topic, key, value, headers"
+)
+_CLAIM_URGENT = (
+    "DELETE FROM outbox WHERE seq = ANY(ARRAY("
+    " SELECT seq FROM outbox WHERE urgent ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED))"
+    " RETURNING seq, topic, key, value, headers"
+)
+
+
 class OutboxRelay:
     """Publishes outbox rows to Kafka in order; one active relay per schema.
+
+    Urgent rows go first: each batch is claimed from the urgent lane when a row waits there,
+    so an immediate-risk event waits for at most the batch in flight, not for the backlog.
+    Replicas that do not lead publish urgent rows too, woken by their own commits: an urgent
+    row never waits for a leader busy in another process. Urgent rows therefore keep their
+    order within a replica's batch, not across replicas (each is an independent alert or
+    immediate-risk check-in, which consumers take in any order, once).
 
     Runs as a ``SupervisedLoop``: each round makes sure this replica leads (a session advisory
     lock on a connection it keeps, which also LISTENs for new rows), then publishes until the
@@ -158,7 +181,10 @@ class OutboxRelay:
 
     async def _round(self) -> bool:
         if not await self._lead():
-            return False
+            # A standby publishes the urgent lane at once (this process's commits wake it), so
+            # an alert never waits for a leader busy with bulk work in another process. The
+            # leader claims urgent rows too: whoever comes first (SKIP LOCKED) publishes.
+            return await self.relay_once(urgent_only=True) > 0
         published = 0
         try:
             while count := await self.relay_once():
@@ -249,8 +275,9 @@ class OutboxRelay:
         if payload == self._schema:
             self._loop.wake()
 
-    async def relay_once(self) -> int:
-        """Publish one batch; returns how many rows were published (0 when none wait).
+    async def relay_once(self, *, urgent_only: bool = False) -> int:
+        """Publish one batch, urgent rows first (only those with ``urgent_only``); returns
+        how many rows were published (0 when none wait).
 
         A failed publish (broker away) raises and rolls the claim back: the rows stay, in
         order, and the supervising loop retries with backoff.
@@ -259,12 +286,10 @@ class OutboxRelay:
             # "= ANY(ARRAY(...))" keeps the primary-key index in every plan: with "IN
             # (subquery)" a generic plan cached while the table was empty turned into a
             # nested-loop sequential scan that stalled the relay for a minute under load.
-            rows = await conn.fetch(
-                "DELETE FROM outbox WHERE seq = ANY(ARRAY("
-                " SELECT seq FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED))"
-                " RETURNING seq, topic, key, value, headers",
-                self._batch_size,
-            )
+            # The urgent lane first (its partial index: an empty probe when none waits).
+            rows = await conn.fetch(_CLAIM_URGENT, self._batch_size)
+            if not rows and not urgent_only:
+                rows = await conn.fetch(_CLAIM, self._batch_size)
             if not rows:
                 return 0
             rows.sort(key=lambda row: row["seq"])

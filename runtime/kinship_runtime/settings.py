@@ -191,6 +191,16 @@ class KinshipSettings(BaseSettings):
     ingest_batch_timeout_ms: int = Field(
         default=20, ge=1, le=10_000, description="How long a batch waits to fill up."
     )
+    excluded_consumers: str = Field(
+        default="",
+        pattern=r"^[a-z][a-z0-9-]*(,[a-z][a-z0-9-]*)*$|^$",
+        description="Comma-separated consumers (by purpose, as in the consumer group "
+        "<prefix>.<service>.<purpose>) this process does not run; every other replica of the "
+        "service still must. The urgent lane's own deployment runs the escalation service "
+        "with 'checkins' here and the others with 'urgent', so the immediate-risk lane never "
+        "waits for CPU behind the ordinary one (docs/operations.md). A name the service does "
+        "not consume fails the start.",
+    )
     outbox_batch_size: int = Field(
         default=2000, ge=1, le=50_000, description="Outbox rows claimed and published per batch."
     )
@@ -380,6 +390,10 @@ class KinshipSettings(BaseSettings):
         """The physical name of a registered topic (with the environment's prefix)."""
         name = spec if isinstance(spec, str) else spec.name
         return f"{self.topic_prefix}{name}"
+
+    def excluded(self) -> frozenset[str]:
+        """The consumers (by purpose) this process does not run."""
+        return frozenset(filter(None, self.excluded_consumers.split(",")))
 
     def consumer_group(self, purpose: str) -> str:
         """A consumer group id owned by this service."""

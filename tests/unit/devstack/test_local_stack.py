@@ -168,4 +168,19 @@ def test_replica_counts_are_parsed_and_checked() -> None:
         parse_replicas("unknown=2")
     specs = available_services("checkin=2")
     checkins = [s for s in specs if s.name == "checkin"]
-    assert [(s.instance, s.port) for s in checkins] == [("checkin", 8001), ("checkin-1", 8101)]
+    # The API's replicas grow; the ingest process stays one.
+    assert [(s.instance, s.port) for s in checkins] == [
+        ("checkin", 8001),
+        ("checkin-1", 8101),
+        ("checkin-ingest", 8007),
+    ]
+
+
+def test_bulk_and_urgent_work_run_in_processes_of_their_own() -> None:
+    specs = {spec.instance: dict(spec.settings) for spec in available_services()}
+    excluded = {
+        name: settings.get("KINSHIP_EXCLUDED_CONSUMERS") for name, settings in specs.items()
+    }
+    # Every consumer still runs somewhere: each excluded one runs in the service's other process.
+    assert excluded["checkin"] == "submissions" and excluded["checkin-ingest"] is None
+    assert excluded["escalation"] == "urgent" and excluded["escalation-urgent"] == "checkins"

@@ -57,10 +57,11 @@ WITH incoming AS (
     ON CONFLICT (id) DO NOTHING
     RETURNING id
 ), queued AS (
-    INSERT INTO outbox (event_id, topic, key, value, headers)
-    SELECT m.event_id, m.topic, m.key, m.value, m.headers::jsonb
-    FROM unnest($21::text[], $22::text[], $23::bytea[], $24::bytea[], $25::text[])
-        WITH ORDINALITY AS m(event_id, topic, key, value, headers, position)
+    INSERT INTO outbox (event_id, topic, key, value, headers, urgent)
+    SELECT m.event_id, m.topic, m.key, m.value, m.headers::jsonb, m.urgent
+    FROM unnest($21::text[], $22::text[], $23::bytea[], $24::bytea[], $25::text[],
+        $27::boolean[]) WITH ORDINALITY AS m(event_id, topic, key, value, headers, urgent,
+        position)
     JOIN inserted ON inserted.id = m.event_id
     ORDER BY m.position
 )
@@ -405,6 +406,7 @@ class PostgresCheckinUnitOfWork(PoolTransaction):
             [m.value for m in messages],
             [json_text(header_rows(m.headers)) for m in messages],
             [item.sealed_note.per_person if item.sealed_note else None for item in checkins],
+            [m.urgent for m in messages],
         )
         return {row["id"] for row in rows}
 

@@ -71,7 +71,8 @@ def _outbox_messages(
     if urgent and urgent_topic is not None:
         # Immediate risk also takes the urgent lane, first, so no backlog delays its alert.
         headers = cloud_event_headers(event.id, EVENT_SOURCE, CHECKINS_URGENT.event_type, time)
-        messages.insert(0, OutboxMessage(event.id, urgent_topic, key, value, [*headers, *tracing]))
+        urgent_copy = OutboxMessage(event.id, urgent_topic, key, value, [*headers, *tracing], True)
+        messages.insert(0, urgent_copy)
     return messages
 
 

@@ -2,6 +2,8 @@
 the case) and notification requests on ``notifications.requests``, signed for the
 notifications service, through the outbox."""
 
+from dataclasses import replace
+
 from kinship_contracts.cases import CaseEvent
 from kinship_contracts.notifications import Alert, MessageKind, NotificationRequest, Recipient
 from kinship_contracts.resources import SupportResource
@@ -47,7 +49,9 @@ def _request_message(ctx: EscalationContext, request: NotificationRequest) -> Ou
         source=SOURCE,
         time=request.created_at,
     )
-    return signed_request(message, ctx.request_key)
+    # An urgent request (a high-severity alert, crisis resources) takes the outbox's urgent
+    # lane too: it is published before any backlog of ordinary rows.
+    return replace(signed_request(message, ctx.request_key), urgent=request.urgent)
 
 
 async def record_transitions(
