@@ -112,8 +112,9 @@ class VaultOf(Provider):
 
 
 def checkin_settings(escalation: EscalationSettings) -> CheckinSettings:
-    """Settings of a check-in service beside ``escalation`` (its own schema)."""
-    return CheckinSettings(database_schema=f"{escalation.owned_schema()}_c")
+    """Settings of a check-in service beside ``escalation`` (its own schema; the escalation
+    deployment's consumer exclusions, read from the same environment, are not its own)."""
+    return CheckinSettings(database_schema=f"{escalation.owned_schema()}_c", excluded_consumers="")
 
 
 @asynccontextmanager

@@ -16,7 +16,7 @@ from tests.escalation_support import (
     recorded,
     seed_directory,
 )
-from tests.kafka_reading import encode, publish
+from tests.kafka_reading import encode, publish, read_all
 
 pytestmark = pytest.mark.integration
 
@@ -199,3 +199,39 @@ async def test_urgent_lane_opens_the_case_and_the_recorded_copy_changes_nothing(
     assert len(await escalation.rows("SELECT id FROM cases")) == 1
     # (the 2 s step timeout may page step 2 meanwhile on a busy machine: count step 1 only)
     assert len(await escalation.rows("SELECT id FROM alerts WHERE step = 1 AND attempt = 1")) == 1
+
+
+async def test_the_urgent_lane_runs_in_a_deployment_of_its_own(
+    start_escalation: Starter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The ordinary deployment (it starts first, so it leads the outbox relay) leaves the
+    # urgent lane to the urgent deployment, which leaves the ordinary lane to it.
+    monkeypatch.setenv("KINSHIP_EXCLUDED_CONSUMERS", "urgent")
+    async with start_escalation() as ordinary:
+        await seed_directory(ordinary, STAFF)
+        message = recorded("c-lane", "worker-1", datetime.now(UTC), phq9=[0] * 8 + [1])
+        urgent_topic = ordinary.topic("wellbeing.checkins.urgent")
+        await publish(ordinary.endpoints.bootstrap_servers, urgent_topic, [message])
+        await asyncio.sleep(3)
+        assert await ordinary.rows("SELECT id FROM observations") == []
+
+        monkeypatch.setenv("KINSHIP_EXCLUDED_CONSUMERS", "checkins")
+        async with start_escalation() as urgent:
+            step_one = "SELECT count(*) FROM alerts WHERE step = 1 AND attempt = 1"
+            assert await urgent.wait_for(step_one, 1) == 1
+            # The urgent deployment does not take the ordinary lane: a check-in there waits
+            # for the ordinary deployment, which evaluates it.
+            await send_checkins(urgent, recorded("c-plain", "worker-2", datetime.now(UTC), mood=4))
+            await ordinary.wait_for("SELECT count(*) FROM observations", 2)
+            requests = urgent.topic("notifications.requests")
+            published = await read_all(urgent.endpoints.bootstrap_servers, requests, 1)
+            assert any(b'"kind":"alert"' in (record.value or b"") for record in published)
+
+
+async def test_an_unknown_consumer_name_fails_the_start(
+    start_escalation: Starter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KINSHIP_EXCLUDED_CONSUMERS", "urgnet")
+    with pytest.raises(ValueError, match="urgnet"):
+        async with start_escalation():
+            pass
