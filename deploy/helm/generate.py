@@ -87,6 +87,16 @@ SCALE_ON: dict[str, tuple[str, ...]] = {
     "notifications": ("requests",),
     "recognition": ("checkins",),
 }
+# Deployments of a service apart from its main one (docs/kubernetes.md, Lanes): the values
+# key under services.<name> that turns each on (and sizes it) and the groups whose lag KEDA
+# scales it on. Which consumers each deployment leaves to the other
+# (KINSHIP_EXCLUDED_CONSUMERS) is what the local stack runs (kinship_devstack.services, where
+# the alert latency was measured), read from there and checked: every group runs somewhere.
+# The urgent lane is not scaled on lag: it keeps its fixed replicas warm.
+LANES: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
+    "checkin": {"ingest": ("ingest", ("submissions",))},
+    "escalation": {"urgent": ("urgentLane", ())},
+}
 # Which secrets a service is given, and which it needs outside KINSHIP_ENV=dev, is what its
 # settings class declares (``SECRETS``). Secrets that every service reads are shared, one
 # Secret for the four, except those that are one value per service: each service logs in to
@@ -373,9 +383,57 @@ def _service_entry(wiring: Wiring, topic_names: set[str], shared: set[str]) -> d
         "requiredConfig": list(wiring.required_config),
         "settings": list(wiring.settings),
     }
+    lanes = service_lanes(wiring.name, groups)
+    if lanes:
+        topic_of = {c.group: c.topic for c in wiring.consumers}
+        for lane in lanes["lanes"]:
+            lane["scaleOn"] = [{"group": g, "topic": topic_of[g]} for g in lane["scaleOn"]]
+        entry["mainExcluded"] = lanes["mainExcluded"]
+        entry["lanes"] = lanes["lanes"]
     if VAULT_KEY in wiring.secrets:
         entry["vaultScopes"] = list(VAULT_SCOPES[wiring.name])
     return entry
+
+
+def _excluded(settings: Iterable[tuple[str, str]]) -> list[str]:
+    value = dict(settings).get("KINSHIP_EXCLUDED_CONSUMERS", "")
+    return sorted(filter(None, value.split(",")))
+
+
+def service_lanes(name: str, groups: list[str]) -> dict[str, Any]:
+    """A service's lanes: {"mainExcluded": [...], "lanes": [...]} (empty without lanes), from
+    LANES and the local stack's deployments of the service."""
+    from kinship_devstack.services import SERVICES
+
+    specs = [spec for spec in SERVICES if spec.name == name]
+    roles = {spec.role for spec in specs if spec.role}
+    if roles != set(LANES.get(name, {})):
+        raise SystemExit(
+            f"{name}: the local stack runs the lanes {sorted(roles)}, LANES in "
+            f"{Path(__file__).name} names {sorted(LANES.get(name, {}))}"
+        )
+    if not roles:
+        return {}
+    (main,) = [spec for spec in specs if not spec.role]
+    main_excluded = _excluded(main.settings)
+    lanes = []
+    for spec in sorted((spec for spec in specs if spec.role), key=lambda spec: spec.role):
+        values, scale_on = LANES[name][spec.role]
+        excluded = _excluded(spec.settings)
+        unknown = (set(excluded) | set(main_excluded) | set(scale_on)) - set(groups)
+        if unknown:
+            raise SystemExit(f"{name}-{spec.role}: {sorted(unknown)} are not groups of {name}")
+        if set(excluded) & set(main_excluded):
+            raise SystemExit(
+                f"{name}: {sorted(set(excluded) & set(main_excluded))} would run nowhere "
+                f"(excluded by both its main deployment and its {spec.role} lane)"
+            )
+        if set(scale_on) & set(excluded):
+            raise SystemExit(f"{name}-{spec.role} scales on groups it does not run")
+        lanes.append(
+            {"name": spec.role, "values": values, "excluded": excluded, "scaleOn": list(scale_on)}
+        )
+    return {"mainExcluded": main_excluded, "lanes": lanes}
 
 
 def _check_vault_scopes(wirings: dict[str, Wiring]) -> None:
