@@ -23,6 +23,10 @@ it is typed by hand:
   another verifies), except those that are one per service. Services that read
   ``KINSHIP_CHECKIN_API_KEY`` ask the check-in service's vault; the scopes their key needs
   (``VAULT_SCOPES``) are a deployment fact checked against that.
+- **lanes**: the Deployments of a service apart from its own (the check-in ingest, the
+  escalation urgent lane), with the consumers each leaves to the other
+  (``KINSHIP_EXCLUDED_CONSUMERS``) as the local stack runs them (``kinship_devstack.services``)
+  and the groups KEDA scales each on (``LANES``); checked so that every group runs somewhere.
 - **console**: the web console (``services/console``, no Kafka) has no ``SECRETS`` list: its
   secrets are its ``SecretStr`` settings, required when the field has no default (the OIDC
   client secret, the session key) and, as every service's, its database URL (the default is
@@ -555,7 +559,7 @@ def docs_tables(data: dict[str, Any]) -> str:
     lines += [
         "",
         "| service (KafkaUser) | Read, Describe | Write, Describe | consumer groups "
-        "(Read, Describe) | KEDA scales on |",
+        "(Read, Describe) | KEDA scales on (lanes on; Lanes) |",
         "|---|---|---|---|---|",
     ]
 
@@ -564,7 +568,16 @@ def docs_tables(data: dict[str, Any]) -> str:
 
     for name, entry in data["services"].items():
         groups = [f"kinship.{name}.{group}" for group in entry["groups"]]
-        scale = [f"kinship.{name}.{s['group']}" for s in entry["scaleOn"]]
+        # With the lanes on (the default): the groups a lane takes are scaled on its own
+        # Deployment, or not at all (the urgent lane's fixed replicas).
+        moved = set(entry.get("mainExcluded", []))
+        scale = [
+            f"kinship.{name}.{s['group']}" for s in entry["scaleOn"] if s["group"] not in moved
+        ]
+        for lane in entry.get("lanes", []):
+            scale += [
+                f"kinship.{name}.{s['group']} ({name}-{lane['name']})" for s in lane["scaleOn"]
+            ]
         lines.append(
             f"| {name} | {code(entry['acls']['read'])} | {code(entry['acls']['write'])} "
             f"| {code(groups)} | {code(scale)} |"
