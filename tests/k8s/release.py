@@ -314,7 +314,8 @@ def check_lane(deployment: Obj, main: Obj, lane: dict[str, Any]) -> None:
 def check_workloads(
     stored: list[Obj], *, keda: bool, replicas: dict[str, int] | None = None, lanes: bool = True
 ) -> None:
-    """Each workload has its Deployment (``replicas``: those not 2, the default), Service,
+    """Each workload has its Deployment (``replicas``: those not 2, the default, by workload
+    or lane name: "checkin", "checkin-ingest"), Service,
     PDB, ServiceAccount and NetworkPolicy, wired to each other; each lane (when ``lanes``) a
     Deployment, PDB and NetworkPolicy of its own, its pods picked by no other selector; each
     Deployment that runs a group KEDA scales on its ScaledObject when KEDA is on."""
@@ -342,7 +343,8 @@ def check_workloads(
             assert groups == {f"kinship.{service_name}.{g}" for g in scale_groups(full, lanes)}
             assert deployment["spec"]["replicas"] == 1
         else:
-            assert deployment["spec"]["replicas"] == (replicas or {}).get(full, 2), full
+            lane_name = full.removeprefix(f"{RELEASE}-")
+            assert deployment["spec"]["replicas"] == (replicas or {}).get(lane_name, 2), full
     for name in WORKLOADS:
         full, port = f"{RELEASE}-{name}", workload(name)["httpPort"]
         deployment = deployments[full]
