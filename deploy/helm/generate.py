@@ -404,6 +404,10 @@ def _excluded(settings: Iterable[tuple[str, str]]) -> list[str]:
     return sorted(filter(None, value.split(",")))
 
 
+def _relay_leads(settings: Iterable[tuple[str, str]]) -> bool:
+    return dict(settings).get("KINSHIP_OUTBOX_RELAY_LEADS", "true") == "true"
+
+
 def service_lanes(name: str, groups: list[str]) -> dict[str, Any]:
     """A service's lanes: {"mainExcluded": [...], "lanes": [...]} (empty without lanes), from
     LANES and the local stack's deployments of the service."""
@@ -420,6 +424,8 @@ def service_lanes(name: str, groups: list[str]) -> dict[str, Any]:
         return {}
     (main,) = [spec for spec in specs if not spec.role]
     main_excluded = _excluded(main.settings)
+    if not _relay_leads(main.settings):
+        raise SystemExit(f"{name}: its main deployment must be able to lead the outbox relay")
     lanes = []
     for spec in sorted((spec for spec in specs if spec.role), key=lambda spec: spec.role):
         values, scale_on = LANES[name][spec.role]
@@ -435,7 +441,13 @@ def service_lanes(name: str, groups: list[str]) -> dict[str, Any]:
         if set(scale_on) & set(excluded):
             raise SystemExit(f"{name}-{spec.role} scales on groups it does not run")
         lanes.append(
-            {"name": spec.role, "values": values, "excluded": excluded, "scaleOn": list(scale_on)}
+            {
+                "name": spec.role,
+                "values": values,
+                "excluded": excluded,
+                "scaleOn": list(scale_on),
+                "relayLeads": _relay_leads(spec.settings),
+            }
         )
     return {"mainExcluded": main_excluded, "lanes": lanes}
 

@@ -50,6 +50,7 @@ Doc = dict[str, Any]
 Acl = tuple[str, str, str]  # (resource type, name, pattern type)
 CHART_MANAGED_SECRETS = {"KINSHIP_KAFKA_SASL_PASSWORD"}
 EXCLUDED = "KINSHIP_EXCLUDED_CONSUMERS"
+LEADS = "KINSHIP_OUTBOX_RELAY_LEADS"
 MAIN_COMPONENT = "server"  # app.kubernetes.io/component of a workload's own pods
 MIGRATIONS_URL = "KINSHIP_MIGRATIONS_DATABASE_URL"
 # The settings that point a workload at the identity provider.
@@ -359,6 +360,10 @@ class Checker:
             self.fail(f"{where}: {EXCLUDED}={','.join(got)!r}, want {','.join(want)!r}")
         if EXCLUDED in configs.get(service, {}):
             self.fail(f"ConfigMap {service}: sets {EXCLUDED} (for all its Deployments alike)")
+        leads = [e.get("value", "") for e in container.get("env", []) if e["name"] == LEADS]
+        want_leads = not lane or bool(self.lanes(service)[lane].get("relayLeads", True))
+        if (leads != ["false"]) != want_leads:
+            self.fail(f"{where}: {LEADS}={leads!r}, want it to lead: {want_leads}")
         return set(got)
 
     def check_every_group_runs(self, running: dict[str, list[set[str]]]) -> None:

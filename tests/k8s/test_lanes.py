@@ -113,6 +113,17 @@ def test_the_defaults_run_the_urgent_lane_and_check_in_ingest_apart(render: Rend
         set(REGISTRY_DATA["services"]["escalation"]["groups"]) - {"checkins"}
     ]
     assert deployments[f"{RELEASE}-escalation-urgent"]["spec"]["replicas"] == 2
+    # The urgent lane publishes its own urgent outbox rows but never leads the relay.
+    leads = {
+        name: [
+            e["value"]
+            for e in deployment["spec"]["template"]["spec"]["containers"][0].get("env", [])
+            if e["name"] == "KINSHIP_OUTBOX_RELAY_LEADS"
+        ]
+        for name, deployment in deployments.items()
+    }
+    assert {name for name, value in leads.items() if value} == {f"{RELEASE}-escalation-urgent"}
+    assert leads[f"{RELEASE}-escalation-urgent"] == ["false"]
     assert registry_checker_problems(objects, "default") == []
 
 

@@ -682,14 +682,14 @@ scaleOn (the groups whose lag KEDA scales it on: the lane's, and the service's o
 {{- range $entry.lanes -}}
 {{- if (get $svc .values | default dict).enabled -}}
 {{- $excluded = concat $excluded $entry.mainExcluded | uniq | sortAlpha -}}
-{{- $lanes = append $lanes (dict "service" $name "lane" .name "name" (printf "%s-%s" (include "kinship.serviceName" $ctx) .name) "component" .name "excluded" .excluded "scaleOn" .scaleOn "values" .values) -}}
+{{- $lanes = append $lanes (dict "service" $name "lane" .name "name" (printf "%s-%s" (include "kinship.serviceName" $ctx) .name) "component" .name "excluded" .excluded "scaleOn" .scaleOn "values" .values "relayLeads" .relayLeads) -}}
 {{- end -}}
 {{- end -}}
 {{- $scaleOn := list -}}
 {{- range $entry.scaleOn | default list -}}
 {{- if not (has .group $excluded) }}{{ $scaleOn = append $scaleOn . }}{{ end -}}
 {{- end -}}
-{{- $deployments = append $deployments (dict "service" $name "lane" "" "name" (include "kinship.serviceName" $ctx) "component" "server" "excluded" $excluded "scaleOn" $scaleOn "values" "") -}}
+{{- $deployments = append $deployments (dict "service" $name "lane" "" "name" (include "kinship.serviceName" $ctx) "component" "server" "excluded" $excluded "scaleOn" $scaleOn "values" "" "relayLeads" true) -}}
 {{- $deployments = concat $deployments $lanes -}}
 {{- end -}}
 {{- toJson $deployments -}}
