@@ -1,5 +1,6 @@
 """Composition root of the recognition service: the one place that builds every dependency."""
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -9,7 +10,9 @@ from fastapi import FastAPI
 from kinship_contracts.topics import ERASURE_RECEIPTS, NOTIFICATION_REQUESTS, RECOGNITION_AWARDS
 from kinship_recognition.adapters.chart import MatplotlibChart
 from kinship_recognition.adapters.postgres import PostgresRecognitionUnitOfWork
+from kinship_recognition.domain.erased import ErasedIds
 from kinship_recognition.entrypoints.consumers import SUBSCRIPTIONS
+from kinship_recognition.entrypoints.expiry import ErasedIdsExpiry
 from kinship_recognition.entrypoints.http import recognition_router
 from kinship_recognition.handlers.awards import AwardTopics
 from kinship_recognition.handlers.erasure import ErasureTopics
@@ -42,6 +45,21 @@ class RecognitionProvider(Provider):
     def erasure(self, settings: RecognitionSettings) -> ErasureTopics:
         """Where erasure receipts go."""
         return ErasureTopics(settings.topic(ERASURE_RECEIPTS))
+
+    @provide
+    def erased_ids(self, settings: RecognitionSettings) -> ErasedIds:
+        """How erased subject ids are recognised (keyed hashes) and how long."""
+        return settings.erased_ids()
+
+    @provide
+    async def erased_ids_expiry(
+        self, pool: asyncpg.Pool, directory: DirectoryProjection
+    ) -> AsyncIterator[ErasedIdsExpiry]:
+        """Deletes the digests of erased subject ids past their time, hourly."""
+        expiry = ErasedIdsExpiry(lambda: PostgresRecognitionUnitOfWork(pool, directory))
+        expiry.start()
+        yield expiry
+        await expiry.stop()
 
     @provide
     def subjects(self, vault: VaultClient) -> SubjectLookup:
@@ -81,5 +99,6 @@ def create_app(settings: RecognitionSettings | None = None, *overrides: Provider
         description="Kudos, check-in streaks and milestones, celebrated.",
         routers=[recognition_router()],
         produces=(RECOGNITION_AWARDS, NOTIFICATION_REQUESTS, ERASURE_RECEIPTS),
+        workers=(ErasedIdsExpiry,),
         overrides=overrides,
     )
