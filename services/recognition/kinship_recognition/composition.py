@@ -1,6 +1,7 @@
 """Composition root of the recognition service: the one place that builds every dependency."""
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -10,9 +11,7 @@ from fastapi import FastAPI
 from kinship_contracts.topics import ERASURE_RECEIPTS, NOTIFICATION_REQUESTS, RECOGNITION_AWARDS
 from kinship_recognition.adapters.chart import MatplotlibChart
 from kinship_recognition.adapters.postgres import PostgresRecognitionUnitOfWork
-from kinship_recognition.domain.erased import ErasedIds
 from kinship_recognition.entrypoints.consumers import SUBSCRIPTIONS
-from kinship_recognition.entrypoints.expiry import ErasedIdsExpiry
 from kinship_recognition.entrypoints.http import recognition_router
 from kinship_recognition.handlers.awards import AwardTopics
 from kinship_recognition.handlers.erasure import ErasureTopics
@@ -20,6 +19,7 @@ from kinship_recognition.handlers.ports import ChartRenderer, RecognitionUnitOfW
 from kinship_recognition.settings import RecognitionSettings
 from kinship_runtime.composition import compose_service
 from kinship_runtime.directory import DirectoryProjection
+from kinship_runtime.erased_ids import ErasedIds, ErasedIdsExpiry
 from kinship_runtime.vault import VaultClient
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -56,7 +56,13 @@ class RecognitionProvider(Provider):
         self, pool: asyncpg.Pool, directory: DirectoryProjection
     ) -> AsyncIterator[ErasedIdsExpiry]:
         """Deletes the digests of erased subject ids past their time, hourly."""
-        expiry = ErasedIdsExpiry(lambda: PostgresRecognitionUnitOfWork(pool, directory))
+
+        async def expire(now: datetime, limit: int) -> int:
+            uow = PostgresRecognitionUnitOfWork(pool, directory)
+            async with uow:
+                return await uow.forget_erased(now, limit)
+
+        expiry = ErasedIdsExpiry(expire)
         expiry.start()
         yield expiry
         await expiry.stop()

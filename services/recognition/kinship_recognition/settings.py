@@ -5,13 +5,11 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from kinship_contracts.topics import CHECKINS_RECORDED, DAY_MS, ESCALATION_CASES
-from kinship_recognition.domain.erased import ErasedIds, derive_key
+from kinship_runtime.erased_ids import KEEP_DAYS, ErasedIds, derive_key
 from kinship_runtime.settings import KinshipSettings
 
-ERASED_IDS_DAYS = max(CHECKINS_RECORDED.retention_ms, ESCALATION_CASES.retention_ms) // DAY_MS
-"""How long erased subject ids are recognised by default: the retention of the topics that
-bring events by subject id (30 days)."""
+ERASED_IDS_LABEL = "kinship.recognition.erased-ids.v1"
+"""Derives the key of the erased ids' digests from the dead-letter key."""
 
 
 class RecognitionSettings(KinshipSettings):
@@ -27,7 +25,7 @@ class RecognitionSettings(KinshipSettings):
     kudos_daily_limit: int = Field(default=10, ge=1, description="Kudos a person may send a day.")
     ingest_max_records: int = Field(default=500, ge=1)
     erased_ids_days: int = Field(
-        default=ERASED_IDS_DAYS,
+        default=KEEP_DAYS,
         ge=1,
         le=90,
         description="How long after an erasure events about the erased subject ids are skipped "
@@ -40,5 +38,6 @@ class RecognitionSettings(KinshipSettings):
         """How erased subject ids are recognised: keyed by the dead-letter key (a distinct
         key derived from it), kept ``erased_ids_days``."""
         return ErasedIds(
-            derive_key(self.dead_letter_wrapping_key()), timedelta(days=self.erased_ids_days)
+            derive_key(self.dead_letter_wrapping_key(), ERASED_IDS_LABEL),
+            timedelta(days=self.erased_ids_days),
         )

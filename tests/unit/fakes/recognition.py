@@ -19,7 +19,6 @@ from kinship_contracts.pulse import PULSE_QUESTIONS, PulseSubmitted
 from kinship_contracts.topics import ERASURE_RECEIPTS
 from kinship_recognition.domain.anonymise import stand_ins
 from kinship_recognition.domain.awards import Grant
-from kinship_recognition.domain.erased import ErasedIds, derive_key
 from kinship_recognition.domain.records import (
     AwardRecord,
     CaseFactRecord,
@@ -43,6 +42,7 @@ from kinship_recognition.domain.reports import (
     monday_of,
 )
 from kinship_recognition.handlers.ports import ChartFormat, CheckinWeek
+from kinship_runtime.erased_ids import ErasedIds, derive_key
 from kinship_runtime.outbox import OutboxMessage, event_message
 from kinship_runtime.vault import VaultUnavailableError
 from tests.unit.fakes.unit_of_work import FakeUnitOfWork
@@ -55,7 +55,7 @@ _CASE_TIMES = {
 }
 
 
-ERASED_IDS = ErasedIds(derive_key(b"test-dead-letter-key"), timedelta(days=30))
+ERASED_IDS = ErasedIds(derive_key(b"test-dead-letter-key", "tests"), timedelta(days=30))
 """How the tests recognise erased subject ids (the service's default keeping time)."""
 
 

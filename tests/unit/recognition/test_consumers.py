@@ -23,13 +23,13 @@ from kinship_contracts.topics import (
     KUDOS_SUBMITTED,
     PULSE_SUBMITTED,
 )
-from kinship_recognition.domain.erased import ErasedIds
 from kinship_recognition.entrypoints.consumers import SUBSCRIPTIONS
 from kinship_recognition.handlers.awards import AwardTopics
 from kinship_recognition.handlers.erasure import ErasureTopics
 from kinship_recognition.handlers.ports import RecognitionUnitOfWork, SubjectLookup
 from kinship_recognition.settings import RecognitionSettings
 from kinship_runtime.dead_letters import DeadLetters
+from kinship_runtime.erased_ids import ErasedIds
 from kinship_runtime.ingest import ingest
 from kinship_runtime.outbox import OutboxRelay
 from kinship_runtime.settings import KinshipSettings

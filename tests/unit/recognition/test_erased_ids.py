@@ -10,14 +10,13 @@ from pydantic import ValidationError
 from kinship_contracts.cases import CaseEvent, CaseEventKind
 from kinship_contracts.checkins import CheckinRecorded
 from kinship_contracts.privacy import SubjectsErased
-from kinship_recognition.domain.erased import ErasedIds, derive_key
-from kinship_recognition.entrypoints.expiry import ErasedIdsExpiry
 from kinship_recognition.handlers.awards import AwardTopics
 from kinship_recognition.handlers.erasure import ErasureTopics, erase_subjects, skip_erased
 from kinship_recognition.handlers.feedback import record_case_feedback
 from kinship_recognition.handlers.responders import record_case_events
 from kinship_recognition.handlers.streaks import record_checkins
 from kinship_recognition.settings import RecognitionSettings
+from kinship_runtime.erased_ids import ErasedIds, ErasedIdsExpiry, derive_key
 from tests.unit.fakes.recognition import (
     ERASED_IDS,
     FakeRecognitionUnitOfWork,
@@ -152,7 +151,7 @@ async def test_the_record_holds_keyed_hashes_never_the_subject_ids() -> None:
     assert set(uow.erased_ids) == {ERASED_IDS.digest(ANN), ERASED_IDS.digest(BOB)}
     everything = repr([getattr(uow, name) for name in uow._STATE if name != "outbox"])
     assert ANN not in everything and BOB not in everything
-    other_key = ErasedIds(derive_key(b"another-dead-letter-key"), ERASED_IDS.keep_for)
+    other_key = ErasedIds(derive_key(b"another-dead-letter-key", "tests"), ERASED_IDS.keep_for)
     assert other_key.digest(ANN) != ERASED_IDS.digest(ANN)  # without the key, no lookup
 
 
@@ -166,7 +165,11 @@ async def test_the_record_expires_with_the_topics_retention_and_then_events_coun
     await store_checkins(weekly(ANN, range(1)), uow, just_before)
     assert not any(subject == ANN for subject, _ in uow.weeks)
 
-    expiry = ErasedIdsExpiry(lambda: uow)
+    async def expire(now: datetime, limit: int) -> int:
+        async with uow:
+            return await uow.forget_erased(now, limit)
+
+    expiry = ErasedIdsExpiry(expire)
     assert await expiry.expire() is False and uow.erased_ids  # not yet past its time
     await store_checkins(weekly(ANN, range(1)), uow, expires)
     assert any(subject == ANN for subject, _ in uow.weeks)  # the topic has dropped them by now

@@ -27,7 +27,6 @@ from kinship_contracts.topics import (
     KUDOS_SUBMITTED,
     PULSE_SUBMITTED,
 )
-from kinship_recognition.domain.erased import ErasedIds
 from kinship_recognition.handlers.awards import AwardTopics
 from kinship_recognition.handlers.directory import apply_directory
 from kinship_recognition.handlers.erasure import (
@@ -43,6 +42,7 @@ from kinship_recognition.handlers.responders import record_case_events
 from kinship_recognition.handlers.streaks import record_checkins
 from kinship_recognition.settings import RecognitionSettings
 from kinship_runtime.dead_letters import DeadLetters
+from kinship_runtime.erased_ids import ErasedIds
 from kinship_runtime.erasure import parse_erasure_requests, subjects_from_vault
 from kinship_runtime.ingest import Subscription
 from kinship_runtime.records import (

@@ -229,7 +229,7 @@ class RecognitionUnitOfWork(UnitOfWork, Protocol):
         ...
 
     async def remember_erased(self, digests: Sequence[bytes], until: datetime) -> None:
-        """Keep the digests of erased subject ids (``domain.erased``) until ``until`` (a
+        """Keep the digests of erased subject ids (``kinship_runtime.erased_ids``) until ``until`` (a
         digest kept already keeps the later of its two times)."""
         ...
 
