@@ -10,10 +10,10 @@ ids (``domain.anonymise``), so no report week, whenever first computed here or i
 escalation service, moves because of the erasure. Each half is done once per event id, and
 recorded in the transaction that did it; the receipt goes out when both are done.
 
-The subjects half also keeps a keyed hash of each subject id (``kinship_runtime.erased_ids``) for as long
-as the topics can still bring events about them: ``skip_erased`` drops such events on every
-ingest path that stores by subject id, so a backlog or a replay consumed after the erasure
-does not store the person's ids again.
+The subjects half also keeps a keyed hash of each subject id (``kinship_runtime.erased_ids``)
+for as long as the topics can still bring events about them: ``skip_erased`` drops such
+events on every ingest path that stores by subject id, so a backlog or a replay consumed
+after the erasure does not store the person's ids again.
 """
 
 from collections.abc import Callable, Sequence

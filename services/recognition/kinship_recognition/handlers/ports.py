@@ -229,8 +229,8 @@ class RecognitionUnitOfWork(UnitOfWork, Protocol):
         ...
 
     async def remember_erased(self, digests: Sequence[bytes], until: datetime) -> None:
-        """Keep the digests of erased subject ids (``kinship_runtime.erased_ids``) until ``until`` (a
-        digest kept already keeps the later of its two times)."""
+        """Keep the digests of erased subject ids (``kinship_runtime.erased_ids``) until
+        ``until`` (a digest kept already keeps the later of its two times)."""
         ...
 
     async def erased_among(self, digests: Sequence[bytes], now: datetime) -> set[bytes]:
