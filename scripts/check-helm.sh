@@ -16,7 +16,8 @@
 #      (deploy/helm/verify_rendered.py);
 #   7. self-tests: known-bad manifests must be rejected, a stale registry must be caught, a
 #      chart whose topics or ACLs drift from the registry or whose NetworkPolicies misplace
-#      the check-in vault must fail step 6, misspelt or misplaced values and secret values
+#      the check-in vault or whose lanes drift (a consumer run twice, a lane's pods picked by
+#      the Service) must fail step 6, misspelt or misplaced values and secret values
 #      the services would refuse (the development note key under any id, the development API
 #      key as its SHA-256) must be refused, and a required secret left empty must fail the
 #      render (listed in NOTES.txt only with validation.allowMissingSecrets=true).
@@ -227,6 +228,30 @@ if grep -q 'escalation cannot reach the check-in service' "$tmp/fences.log" \
 else
   fail "verify_rendered.py did not catch NetworkPolicies that misplace the check-in vault"
 fi
+# (g) lanes that drift fail step 6: the escalation Deployment keeps the urgent consumer while
+# its urgent lane runs it too (no exclusion), the urgent lane's pods carry the escalation
+# pods' labels (the Service and the escalation Deployment would pick them).
+"$VENV/bin/python" - .kinship/check-helm/default.yaml "$tmp/lanes.yaml" <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+for doc in docs:
+    name = doc["metadata"]["name"]
+    if doc["kind"] == "Deployment" and name.endswith("-escalation"):
+        container = doc["spec"]["template"]["spec"]["containers"][0]
+        container["env"] = [e for e in container["env"] if e["name"] != "KINSHIP_EXCLUDED_CONSUMERS"]
+    if doc["kind"] == "Deployment" and name.endswith("-escalation-urgent"):
+        doc["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] = "server"
+        doc["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] = "server"
+yaml.safe_dump_all(docs, open(sys.argv[2], "w"))
+PY
+"$VENV/bin/python" deploy/helm/verify_rendered.py "$REGISTRY" "$tmp/lanes.yaml" > "$tmp/lanes.log" 2>&1 || true
+if grep -q "Deployment kinship-escalation: KINSHIP_EXCLUDED_CONSUMERS='', want 'urgent'" "$tmp/lanes.log" \
+    && grep -q 'Service kinship-escalation: selects the pods of Deployment kinship-escalation-urgent' "$tmp/lanes.log" \
+    && grep -q 'Deployment kinship-escalation: its selector picks the pods of Deployment kinship-escalation-urgent' "$tmp/lanes.log"; then
+  echo "    verify_rendered.py caught a lane's consumer run twice and its pods picked by the Service"
+else
+  fail "verify_rendered.py did not catch lanes that drift: $(grep '^FAIL' "$tmp/lanes.log" | head -3)"
+fi
 # refused RENDER_ARGS... -- TEXT: helm template with the mtls values and RENDER_ARGS must fail
 # saying TEXT.
 refused() {
@@ -258,6 +283,7 @@ refused --set console.secrets.values.KINSHIP_DEAD_LETTER_KEY=render-only-placeho
 refused --set services.notifications.env.KINSHIP_WEBHOOK_SECRET=x -- "KINSHIP_WEBHOOK_SECRET is a secret"
 refused --set services.recognition.env.KINSHIP_SMTP_HOST=smtp.example.com -- "KINSHIP_SMTP_HOST is not a setting of recognition"
 refused --set config.env.KINSHIP_CHECKIN_URL=http://elsewhere:8001 -- "KINSHIP_CHECKIN_URL is set by the chart"
+refused --set services.escalation.env.KINSHIP_EXCLUDED_CONSUMERS=checkins -- "KINSHIP_EXCLUDED_CONSUMERS is set by the chart"
 refused --set services.escalation.secrets.values.KINSHIP_GRANT_KEY=render-only-placeholder-another-grant-key-000000 \
   -- "KINSHIP_GRANT_KEY must be the same value in checkin, escalation"
 refused --set services.notifications.secrets.values.KINSHIP_WEBHOOK_SECRET=short -- "KINSHIP_WEBHOOK_SECRET is shorter than 32 bytes"

@@ -23,6 +23,10 @@ it is typed by hand:
   another verifies), except those that are one per service. Services that read
   ``KINSHIP_CHECKIN_API_KEY`` ask the check-in service's vault; the scopes their key needs
   (``VAULT_SCOPES``) are a deployment fact checked against that.
+- **lanes**: the Deployments of a service apart from its own (the check-in ingest, the
+  escalation urgent lane), with the consumers each leaves to the other
+  (``KINSHIP_EXCLUDED_CONSUMERS``) as the local stack runs them (``kinship_devstack.services``)
+  and the groups KEDA scales each on (``LANES``); checked so that every group runs somewhere.
 - **console**: the web console (``services/console``, no Kafka) has no ``SECRETS`` list: its
   secrets are its ``SecretStr`` settings, required when the field has no default (the OIDC
   client secret, the session key) and, as every service's, its database URL (the default is
@@ -86,6 +90,16 @@ SCALE_ON: dict[str, tuple[str, ...]] = {
     "escalation": ("checkins", "urgent"),
     "notifications": ("requests",),
     "recognition": ("checkins",),
+}
+# Deployments of a service apart from its main one (docs/kubernetes.md, Lanes): the values
+# key under services.<name> that turns each on (and sizes it) and the groups whose lag KEDA
+# scales it on. Which consumers each deployment leaves to the other
+# (KINSHIP_EXCLUDED_CONSUMERS) is what the local stack runs (kinship_devstack.services, where
+# the alert latency was measured), read from there and checked: every group runs somewhere.
+# The urgent lane is not scaled on lag: it keeps its fixed replicas warm.
+LANES: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
+    "checkin": {"ingest": ("ingest", ("submissions",))},
+    "escalation": {"urgent": ("urgentLane", ())},
 }
 # Which secrets a service is given, and which it needs outside KINSHIP_ENV=dev, is what its
 # settings class declares (``SECRETS``). Secrets that every service reads are shared, one
@@ -373,9 +387,69 @@ def _service_entry(wiring: Wiring, topic_names: set[str], shared: set[str]) -> d
         "requiredConfig": list(wiring.required_config),
         "settings": list(wiring.settings),
     }
+    lanes = service_lanes(wiring.name, groups)
+    if lanes:
+        topic_of = {c.group: c.topic for c in wiring.consumers}
+        for lane in lanes["lanes"]:
+            lane["scaleOn"] = [{"group": g, "topic": topic_of[g]} for g in lane["scaleOn"]]
+        entry["mainExcluded"] = lanes["mainExcluded"]
+        entry["lanes"] = lanes["lanes"]
     if VAULT_KEY in wiring.secrets:
         entry["vaultScopes"] = list(VAULT_SCOPES[wiring.name])
     return entry
+
+
+def _excluded(settings: Iterable[tuple[str, str]]) -> list[str]:
+    value = dict(settings).get("KINSHIP_EXCLUDED_CONSUMERS", "")
+    return sorted(filter(None, value.split(",")))
+
+
+def _relay_leads(settings: Iterable[tuple[str, str]]) -> bool:
+    return dict(settings).get("KINSHIP_OUTBOX_RELAY_LEADS", "true") == "true"
+
+
+def service_lanes(name: str, groups: list[str]) -> dict[str, Any]:
+    """A service's lanes: {"mainExcluded": [...], "lanes": [...]} (empty without lanes), from
+    LANES and the local stack's deployments of the service."""
+    from kinship_devstack.services import SERVICES
+
+    specs = [spec for spec in SERVICES if spec.name == name]
+    roles = {spec.role for spec in specs if spec.role}
+    if roles != set(LANES.get(name, {})):
+        raise SystemExit(
+            f"{name}: the local stack runs the lanes {sorted(roles)}, LANES in "
+            f"{Path(__file__).name} names {sorted(LANES.get(name, {}))}"
+        )
+    if not roles:
+        return {}
+    (main,) = [spec for spec in specs if not spec.role]
+    main_excluded = _excluded(main.settings)
+    if not _relay_leads(main.settings):
+        raise SystemExit(f"{name}: its main deployment must be able to lead the outbox relay")
+    lanes = []
+    for spec in sorted((spec for spec in specs if spec.role), key=lambda spec: spec.role):
+        values, scale_on = LANES[name][spec.role]
+        excluded = _excluded(spec.settings)
+        unknown = (set(excluded) | set(main_excluded) | set(scale_on)) - set(groups)
+        if unknown:
+            raise SystemExit(f"{name}-{spec.role}: {sorted(unknown)} are not groups of {name}")
+        if set(excluded) & set(main_excluded):
+            raise SystemExit(
+                f"{name}: {sorted(set(excluded) & set(main_excluded))} would run nowhere "
+                f"(excluded by both its main deployment and its {spec.role} lane)"
+            )
+        if set(scale_on) & set(excluded):
+            raise SystemExit(f"{name}-{spec.role} scales on groups it does not run")
+        lanes.append(
+            {
+                "name": spec.role,
+                "values": values,
+                "excluded": excluded,
+                "scaleOn": list(scale_on),
+                "relayLeads": _relay_leads(spec.settings),
+            }
+        )
+    return {"mainExcluded": main_excluded, "lanes": lanes}
 
 
 def _check_vault_scopes(wirings: dict[str, Wiring]) -> None:
@@ -497,7 +571,7 @@ def docs_tables(data: dict[str, Any]) -> str:
     lines += [
         "",
         "| service (KafkaUser) | Read, Describe | Write, Describe | consumer groups "
-        "(Read, Describe) | KEDA scales on |",
+        "(Read, Describe) | KEDA scales on (lanes on; Lanes) |",
         "|---|---|---|---|---|",
     ]
 
@@ -506,7 +580,16 @@ def docs_tables(data: dict[str, Any]) -> str:
 
     for name, entry in data["services"].items():
         groups = [f"kinship.{name}.{group}" for group in entry["groups"]]
-        scale = [f"kinship.{name}.{s['group']}" for s in entry["scaleOn"]]
+        # With the lanes on (the default): the groups a lane takes are scaled on its own
+        # Deployment, or not at all (the urgent lane's fixed replicas).
+        moved = set(entry.get("mainExcluded", []))
+        scale = [
+            f"kinship.{name}.{s['group']}" for s in entry["scaleOn"] if s["group"] not in moved
+        ]
+        for lane in entry.get("lanes", []):
+            scale += [
+                f"kinship.{name}.{s['group']} ({name}-{lane['name']})" for s in lane["scaleOn"]
+            ]
         lines.append(
             f"| {name} | {code(entry['acls']['read'])} | {code(entry['acls']['write'])} "
             f"| {code(groups)} | {code(scale)} |"

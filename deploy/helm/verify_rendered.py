@@ -12,8 +12,14 @@ means. For each ``helm template`` output given:
   ``python -m kinship_<name> serve`` non-root with a read-only root filesystem, no
   capabilities, resources, /healthz and /readyz probes on the port of the code, and a grace
   period longer than the service's graceful timeout;
+- a service's lanes (the registry's ``lanes``: check-in ingest, the escalation urgent lane),
+  when rendered, are Deployments of their own whose KINSHIP_EXCLUDED_CONSUMERS (container
+  env, never a ConfigMap) are the registry's, and the service's own Deployment then excludes
+  ``mainExcluded`` (without lanes: nothing), so every consumer group runs in some Deployment;
+  no Deployment's selector picks another's pods, and each Service selects exactly its
+  workload's own Deployment's pods (never a lane's);
 - every workload has a pre-install/pre-upgrade migration Job, and the KEDA triggers (when
-  rendered) watch the registry's scaling groups;
+  rendered) of each Deployment watch the registry's scaling groups it runs (a lane's own);
 - every ConfigMap key ``KINSHIP_*`` is a setting of its workload; the vault's clients find the
   check-in Service at KINSHIP_CHECKIN_URL and the console every service at its Service;
 - a workload's containers get exactly the secrets its settings declare (required ones not
@@ -43,6 +49,9 @@ from urllib.parse import urlsplit
 Doc = dict[str, Any]
 Acl = tuple[str, str, str]  # (resource type, name, pattern type)
 CHART_MANAGED_SECRETS = {"KINSHIP_KAFKA_SASL_PASSWORD"}
+EXCLUDED = "KINSHIP_EXCLUDED_CONSUMERS"
+LEADS = "KINSHIP_OUTBOX_RELAY_LEADS"
+MAIN_COMPONENT = "server"  # app.kubernetes.io/component of a workload's own pods
 MIGRATIONS_URL = "KINSHIP_MIGRATIONS_DATABASE_URL"
 # The settings that point a workload at the identity provider.
 IDP_SETTINGS = (
@@ -68,6 +77,8 @@ class Pod:
     namespace: str
     labels: dict[str, str]
     ports: dict[str, int]
+    service: str = ""
+    job: bool = False
 
 
 def _selects(selector: Doc | None, labels: dict[str, str]) -> bool:
@@ -141,6 +152,41 @@ class Checker:
     def service_of(self, doc: Doc) -> str:
         """The kinship.io/service label."""
         return str(doc["metadata"].get("labels", {}).get("kinship.io/service", ""))
+
+    def lane_of(self, doc: Doc) -> str:
+        """A Deployment's lane: its component label unless that is the workload's own."""
+        component = doc["metadata"].get("labels", {}).get("app.kubernetes.io/component", "")
+        return "" if component == MAIN_COMPONENT else str(component)
+
+    def lanes(self, service: str) -> dict[str, Doc]:
+        """The registry's lanes of a service, by name."""
+        entry = self.registry["services"].get(service, {})
+        return {lane["name"]: lane for lane in entry.get("lanes", [])}
+
+    def rendered_lanes(self, service: str) -> set[str]:
+        """The lanes of a service that have a Deployment in this render."""
+        return {
+            self.lane_of(doc)
+            for doc in self.by_kind["Deployment"]
+            if self.service_of(doc) == service and self.lane_of(doc)
+        }
+
+    def wanted_excluded(self, service: str, lane: str) -> list[str]:
+        """KINSHIP_EXCLUDED_CONSUMERS of a Deployment: a lane's own; the service's own
+        Deployment's only while one of its lanes is rendered."""
+        if lane:
+            return sorted(self.lanes(service)[lane]["excluded"])
+        if self.rendered_lanes(service):
+            return sorted(self.registry["services"][service].get("mainExcluded", []))
+        return []
+
+    def wanted_scale_on(self, service: str, lane: str) -> list[Doc]:
+        """The (group, topic) entries whose lag KEDA scales a Deployment on."""
+        if lane:
+            return list(self.lanes(service)[lane]["scaleOn"])
+        excluded = set(self.wanted_excluded(service, lane))
+        entry = self.registry["services"].get(service, {})
+        return [s for s in entry.get("scaleOn", []) if s["group"] not in excluded]
 
     def config_maps(self) -> dict[str, dict[str, str]]:
         """Each workload's rendered settings."""
@@ -273,15 +319,23 @@ class Checker:
     def check_deployments(self, configs: dict[str, dict[str, str]]) -> None:
         """Probes, security, resources, grace period and command of every Deployment."""
         seen = set()
+        running: dict[str, list[set[str]]] = {}  # service -> each Deployment's exclusions
         for doc in self.by_kind["Deployment"]:
             service = self.service_of(doc)
-            seen.add(service)
             entry = self.workloads.get(service)
             if entry is None:
                 self.fail(f"Deployment {doc['metadata']['name']} belongs to no workload")
                 continue
             pod = doc["spec"]["template"]["spec"]
             where = f"Deployment {doc['metadata']['name']}"
+            lane = self.lane_of(doc)
+            if not lane:
+                seen.add(service)
+            elif lane not in self.lanes(service):
+                self.fail(f"{where}: {service} has no lane {lane!r} (registry lanes)")
+                continue
+            excluded = self.check_excluded(where, service, lane, pod["containers"][0], configs)
+            running.setdefault(service, []).append(excluded)
             if pod.get("securityContext", {}).get("runAsNonRoot") is not True:
                 self.fail(f"{where}: pod not runAsNonRoot")
             graceful = float(configs.get(service, {}).get("KINSHIP_GRACEFUL_TIMEOUT_SECONDS", 0))
@@ -291,6 +345,66 @@ class Checker:
         missing = set(self.workloads) - seen
         if missing:
             self.fail(f"no Deployment for {sorted(missing)}")
+        self.check_every_group_runs(running)
+        self.check_selectors()
+
+    def check_excluded(
+        self, where: str, service: str, lane: str, container: Doc, configs: dict[str, Doc]
+    ) -> set[str]:
+        """The consumers a Deployment leaves to another are the registry's (Lanes); the ones
+        it leaves."""
+        values = [e.get("value", "") for e in container.get("env", []) if e["name"] == EXCLUDED]
+        got = sorted(filter(None, ",".join(values).split(",")))
+        want = self.wanted_excluded(service, lane)
+        if got != want:
+            self.fail(f"{where}: {EXCLUDED}={','.join(got)!r}, want {','.join(want)!r}")
+        if EXCLUDED in configs.get(service, {}):
+            self.fail(f"ConfigMap {service}: sets {EXCLUDED} (for all its Deployments alike)")
+        leads = [e.get("value", "") for e in container.get("env", []) if e["name"] == LEADS]
+        want_leads = not lane or bool(self.lanes(service)[lane].get("relayLeads", True))
+        if (leads != ["false"]) != want_leads:
+            self.fail(f"{where}: {LEADS}={leads!r}, want it to lead: {want_leads}")
+        return set(got)
+
+    def check_every_group_runs(self, running: dict[str, list[set[str]]]) -> None:
+        """Every consumer group of a service runs in at least one of its Deployments (as
+        their KINSHIP_EXCLUDED_CONSUMERS say)."""
+        for service, entry in self.registry["services"].items():
+            if service not in running:
+                continue  # reported as a missing Deployment
+            nowhere = set(entry["groups"]).intersection(*running[service])
+            if nowhere:
+                self.fail(f"{service}: consumer groups {sorted(nowhere)} run in no Deployment")
+
+    def check_selectors(self) -> None:
+        """No Deployment's selector picks another's pods (they would fight over them); each
+        Service picks exactly its workload's own Deployment's pods (not a lane's)."""
+        deployments = self.by_kind["Deployment"]
+        for doc in deployments:
+            selector = doc["spec"].get("selector")
+            name = doc["metadata"]["name"]
+            for other in deployments:
+                labels = other["spec"]["template"]["metadata"].get("labels", {})
+                picks = _selects(selector, labels)
+                if other is doc and not picks:
+                    self.fail(f"Deployment {name}: its selector does not pick its own pods")
+                elif other is not doc and picks:
+                    self.fail(
+                        f"Deployment {name}: its selector picks the pods of Deployment "
+                        f"{other['metadata']['name']} too"
+                    )
+        for service_doc in self.by_kind["Service"]:
+            workload = self.service_of(service_doc)
+            selector = {"matchLabels": service_doc["spec"].get("selector") or {}}
+            for doc in deployments:
+                labels = doc["spec"]["template"]["metadata"].get("labels", {})
+                own = self.service_of(doc) == workload and not self.lane_of(doc)
+                if own != _selects(selector, labels):
+                    self.fail(
+                        f"Service {service_doc['metadata']['name']}: "
+                        + ("does not select" if own else "selects")
+                        + f" the pods of Deployment {doc['metadata']['name']}"
+                    )
 
     def check_container(self, where: str, service: str, entry: Doc, container: Doc) -> None:
         """A service container: its command, port, probes, security context and resources."""
@@ -342,11 +456,19 @@ class Checker:
 
     def check_scaling(self, topic_prefix: str, group_prefix: str) -> None:
         """KEDA triggers watch the registry's scaling groups and topics."""
+        deployments = {doc["metadata"]["name"]: doc for doc in self.by_kind["Deployment"]}
         for doc in self.by_kind["ScaledObject"]:
             service = self.service_of(doc)
+            target = deployments.get(doc["spec"]["scaleTargetRef"]["name"])
+            if target is None or self.service_of(target) != service:
+                self.fail(f"ScaledObject {doc['metadata']['name']}: scales no {service} Deployment")
+                continue
+            lane = self.lane_of(target)
+            if lane and lane not in self.lanes(service):
+                continue  # reported by check_deployments
             want = {
                 (f"{group_prefix}.{service}.{s['group']}", topic_prefix + s["topic"])
-                for s in self.registry["services"][service]["scaleOn"]
+                for s in self.wanted_scale_on(service, lane)
             }
             got = {
                 (t["metadata"].get("consumerGroup"), t["metadata"].get("topic"))
@@ -354,7 +476,10 @@ class Checker:
                 if t["type"] == "kafka"
             }
             if got != want:
-                self.fail(f"ScaledObject {service}: triggers {sorted(got)}, want {sorted(want)}")
+                self.fail(
+                    f"ScaledObject {doc['metadata']['name']}: triggers {sorted(got)}, "
+                    f"want {sorted(want)}"
+                )
 
     # --- settings and secrets ------------------------------------------------------------
 
@@ -472,9 +597,18 @@ class Checker:
                     for port in container.get("ports", [])
                     if "name" in port
                 }
-                what = service if kind == "Deployment" else f"{service} migration"
+                if kind == "Job":
+                    what = f"{service} migration"
+                else:
+                    lane = self.lane_of(doc)
+                    what = f"{service}-{lane}" if lane else service
                 found[what] = Pod(
-                    what, doc["metadata"]["namespace"], template["metadata"]["labels"], ports
+                    what,
+                    doc["metadata"]["namespace"],
+                    template["metadata"]["labels"],
+                    ports,
+                    service,
+                    kind == "Job",
                 )
         return found
 
@@ -543,9 +677,9 @@ class Checker:
                 self.fail(f"NetworkPolicy: {pod.what} cannot reach DNS (kube-dns, port 53)")
         self.check_vault_path(pods)
         self.check_console_paths(pods)
-        for name, config in configs.items():
-            if name in pods:
-                self.check_identity_provider(pods[name], config)
+        for pod in pods.values():
+            if not pod.job and pod.service in configs:
+                self.check_identity_provider(pod, configs[pod.service])
 
     def check_console_paths(self, pods: dict[str, Pod]) -> None:
         """The console reaches every service's HTTP port (it calls them as the person)."""
@@ -556,23 +690,30 @@ class Checker:
                 self.fail(f"NetworkPolicy: the console cannot reach {service} on {port}")
 
     def check_vault_path(self, pods: dict[str, Pod]) -> None:
-        """The check-in port is reachable from exactly the vault's clients and the console."""
+        """The check-in port is reachable from exactly the vault's clients (their lanes too)
+        and the console, on the check-in pods (the ingest lane's are fenced alike)."""
         checkin = pods.get("checkin")
         if checkin is None:
             return
         port = self.registry["services"]["checkin"]["httpPort"]
         clients = {n for n, e in self.registry["services"].items() if e.get("vaultScopes")}
-        expected = clients | {"console"}
+        expected = {
+            pod.what
+            for pod in pods.values()
+            if not pod.job and (pod.service in clients or pod.service == "console")
+        }
+        targets = [pod for pod in pods.values() if pod.service == "checkin" and not pod.job]
         for pod in pods.values():
-            if pod.what == "checkin":
+            if pod.service == "checkin" and not pod.job:
                 continue
             if pod.what in expected and not self.reachable(pod, checkin, port, assume=False):
                 self.fail(f"NetworkPolicy: {pod.what} cannot reach the check-in service on {port}")
-            if pod.what not in expected and self.reachable(pod, checkin, port, assume=True):
-                self.fail(
-                    f"NetworkPolicy: {pod.what} may reach the check-in port {port}, which only "
-                    f"{sorted(expected)} may"
-                )
+            for target in targets:
+                if pod.what not in expected and self.reachable(pod, target, port, assume=True):
+                    self.fail(
+                        f"NetworkPolicy: {pod.what} may reach the check-in port {port} "
+                        f"({target.what}), which only {sorted(expected)} may"
+                    )
 
     def check_identity_provider(self, pod: Pod, config: dict[str, str]) -> None:
         """Egress to the identity provider's ports exactly when the workload calls one."""
@@ -583,7 +724,7 @@ class Checker:
             if not self.egress_allows(pod, port, None, assume=False):
                 self.fail(f"NetworkPolicy: {pod.what} calls {url} but may not open port {port}")
         # Only notifications' deliveries go out on 443 without an identity provider.
-        quiet = not urls and pod.what != "notifications"
+        quiet = not urls and pod.service != "notifications"
         if quiet and self.egress_allows(pod, 443, None, assume=True):
             self.fail(f"NetworkPolicy: {pod.what} may call out on 443 with no identity provider")
 

@@ -13,7 +13,7 @@ from kinship_devstack.keycloak import (
     token_verification_environment,
 )
 from kinship_devstack.services import (
-    SERVICE_NAMES,
+    DEPLOYMENTS,
     available_services,
     start_service,
     stop_service,
@@ -72,7 +72,7 @@ async def _up(stack: LocalStack, with_services: bool) -> None:
 async def _down(stack: LocalStack, with_services: bool) -> None:
     if with_services:
         # Every replica that may run, whatever KINSHIP_DEV_REPLICAS says now.
-        for spec in reversed(available_services(",".join(f"{s}=9" for s in SERVICE_NAMES))):
+        for spec in reversed(available_services(",".join(f"{s}=9" for s in DEPLOYMENTS))):
             stop_service(stack, spec)
         await local_keycloak(stack.state).stop()
     await stack.stop_infra()
@@ -84,7 +84,7 @@ def _status(stack: LocalStack) -> None:
         ("kafka", stack.state / "kafka" / "kafka.pid"),
         ("keycloak", local_keycloak(stack.state).pid_file),
     ]
-    every = available_services(",".join(f"{name}=9" for name in SERVICE_NAMES))
+    every = available_services(",".join(f"{name}=9" for name in DEPLOYMENTS))
     rows += [
         (spec.instance, stack.state / "run" / f"{spec.instance}.pid")
         for spec in every

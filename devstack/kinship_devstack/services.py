@@ -63,7 +63,11 @@ SERVICES = (
         "kinship_escalation",
         8006,
         role="urgent",
-        settings=(("KINSHIP_EXCLUDED_CONSUMERS", "checkins"),),
+        # It publishes its own urgent rows, never the ordinary lane's backlog.
+        settings=(
+            ("KINSHIP_EXCLUDED_CONSUMERS", "checkins"),
+            ("KINSHIP_OUTBOX_RELAY_LEADS", "false"),
+        ),
     ),
     ServiceSpec("notifications", "kinship_notifications", 8003),
     ServiceSpec("recognition", "kinship_recognition", 8004),
@@ -71,29 +75,34 @@ SERVICES = (
     ServiceSpec("console", "kinship_console", 8005),
 )
 
-SERVICE_NAMES = tuple(dict.fromkeys(spec.name for spec in SERVICES))
+DEPLOYMENTS = tuple(spec.instance for spec in SERVICES)
+"""What ``KINSHIP_DEV_REPLICAS`` may scale: each service, and each role's own deployment."""
+
+LANE_SETTINGS = {"KINSHIP_EXCLUDED_CONSUMERS": "", "KINSHIP_OUTBOX_RELAY_LEADS": "true"}
+"""Every process's defaults for the lanes' settings, so a value exported in the developer's
+shell never reaches the processes that do not set their own."""
 
 
 def available_services(replicas: str = "") -> list[ServiceSpec]:
     """The registered services whose packages are installed (the others are not built yet).
 
     ``replicas`` ("checkin=2,escalation=2") asks for more processes of a service; replica n
-    listens on the service's port + 100 n and joins the same consumer groups. A lane's own
-    deployment (the escalation service's urgent lane) stays one process.
+    listens on the service's port + 100 n and joins the same consumer groups. A role's own
+    deployment scales by its process name ("checkin-ingest=2").
     """
     wanted = parse_replicas(replicas)
     return [
         replace(spec, port=spec.port + 100 * replica, replica=replica)
         for spec in SERVICES
         if importlib.util.find_spec(spec.module) is not None
-        for replica in range(1 if spec.role else wanted.get(spec.name, 1))
+        for replica in range(wanted.get(spec.instance, 1))
     ]
 
 
 def parse_replicas(replicas: str) -> dict[str, int]:
     """``"checkin=2"`` as ``{"checkin": 2}``; raises StackError on anything else."""
     counts: dict[str, int] = {}
-    known = {spec.name for spec in SERVICES}
+    known = set(DEPLOYMENTS)
     for entry in filter(None, (part.strip() for part in replicas.split(","))):
         name, _, count = entry.partition("=")
         if name not in known or not count.isdigit() or not 1 <= int(count) <= 9:
@@ -164,6 +173,7 @@ async def start_service(
                 env={
                     **os.environ,
                     **service_environment(stack, spec),
+                    **LANE_SETTINGS,
                     **dict(spec.settings),
                     **(extra_env or {}),
                 },

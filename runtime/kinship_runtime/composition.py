@@ -96,7 +96,11 @@ class RuntimeProvider(Provider):
     ) -> AsyncIterator[OutboxRelay]:
         """The outbox relay, running from first use until the container closes."""
         relay = OutboxRelay(
-            pool, producer, settings.owned_schema(), batch_size=settings.outbox_batch_size
+            pool,
+            producer,
+            settings.owned_schema(),
+            batch_size=settings.outbox_batch_size,
+            may_lead=settings.outbox_relay_leads,
         )
         relay.start()
         yield relay

@@ -47,9 +47,9 @@ class OutboxMessage:
     """None is a tombstone: it removes ``key`` from a compacted topic."""
     headers: list[tuple[str, bytes]] = field(default_factory=list)
     urgent: bool = False
-    """The urgent lane: published before any other waiting row, by whichever replica comes
-    first. An urgent row may overtake older ordinary rows (of its topic too), never be
-    overtaken by newer ones."""
+    """The urgent lane: published before the backlog, by whichever replica comes first. An
+    urgent row may overtake older rows of any kind (of its topic too); its order against
+    other rows is not kept."""
 
 
 def header_rows(headers: Sequence[tuple[str, bytes]]) -> list[list[str]]:
@@ -127,8 +127,11 @@ class OutboxRelay:
     so an immediate-risk event waits for at most the batch in flight, not for the backlog.
     Replicas that do not lead publish urgent rows too, woken by their own commits: an urgent
     row never waits for a leader busy in another process. Urgent rows therefore keep their
-    order within a replica's batch, not across replicas (each is an independent alert or
-    immediate-risk check-in, which consumers take in any order, once).
+    order within a publisher's batch only; across replicas, and against ordinary rows, any
+    order is possible (each urgent row is an independent immediate-risk check-in or urgent
+    request, which consumers take in any order, once). The leader never claims two urgent
+    batches in a row while other rows wait. ``may_lead=False`` makes a replica a standby for
+    good (the urgent lane's own deployment: bulk publishing stays out of it).
 
     Runs as a ``SupervisedLoop``: each round makes sure this replica leads (a session advisory
     lock on a connection it keeps, which also LISTENs for new rows), then publishes until the
@@ -143,12 +146,18 @@ class OutboxRelay:
         schema: str,
         batch_size: int = 2000,
         poll_interval: float = 1.0,
+        *,
+        may_lead: bool = True,
+        standby_publish_seconds: float = 5.0,
     ) -> None:
         self._pool = pool
         self._producer = producer
         self._partitioner = KeyHashPartitioner()
         self._schema = schema
         self._batch_size = batch_size
+        self._may_lead = may_lead
+        self._standby_publish_seconds = standby_publish_seconds
+        self._after_urgent = False
         self._leader: PoolConnectionProxy | None = None
         self._loop = SupervisedLoop(
             f"outbox-relay:{schema}", self._round, poll_seconds=poll_interval, logger=log
@@ -180,11 +189,14 @@ class OutboxRelay:
         return self._loop.healthy()
 
     async def _round(self) -> bool:
-        if not await self._lead():
+        if not self._may_lead or not await self._lead():
             # A standby publishes the urgent lane at once (this process's commits wake it), so
             # an alert never waits for a leader busy with bulk work in another process. The
-            # leader claims urgent rows too: whoever comes first (SKIP LOCKED) publishes.
-            return await self.relay_once(urgent_only=True) > 0
+            # leader claims urgent rows too: whoever comes first (SKIP LOCKED) publishes. A
+            # standby whose broker does not answer gives its claim up after a few seconds,
+            # so the rows go back to the leader instead of waiting out the producer's timeout.
+            async with asyncio.timeout(self._standby_publish_seconds):
+                return await self.relay_once(urgent_only=True) > 0
         published = 0
         try:
             while count := await self.relay_once():
@@ -287,7 +299,13 @@ class OutboxRelay:
             # (subquery)" a generic plan cached while the table was empty turned into a
             # nested-loop sequential scan that stalled the relay for a minute under load.
             # The urgent lane first (its partial index: an empty probe when none waits).
-            rows = await conn.fetch(_CLAIM_URGENT, self._batch_size)
+            # After an urgent batch the next one is claimed in plain order, so a flood of
+            # urgent rows (immediate-risk check-ins on an open topic) slows the backlog to
+            # every other batch but never stops it.
+            rows = []
+            if urgent_only or not self._after_urgent:
+                rows = await conn.fetch(_CLAIM_URGENT, self._batch_size)
+            self._after_urgent = bool(rows) and not urgent_only
             if not rows and not urgent_only:
                 rows = await conn.fetch(_CLAIM, self._batch_size)
             if not rows:

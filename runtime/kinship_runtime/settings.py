@@ -201,6 +201,12 @@ class KinshipSettings(BaseSettings):
         "waits for CPU behind the ordinary one (docs/operations.md). A name the service does "
         "not consume fails the start.",
     )
+    outbox_relay_leads: bool = Field(
+        default=True,
+        description="Whether this process may lead its service's outbox relay (publish every "
+        "row). False: it only publishes urgent rows (the urgent lane's deployment, so bulk "
+        "publishing never runs in it). At least one deployment of each service must lead.",
+    )
     outbox_batch_size: int = Field(
         default=2000, ge=1, le=50_000, description="Outbox rows claimed and published per batch."
     )

@@ -14,6 +14,8 @@ from kinship_runtime.settings import KinshipSettings
 from tests.conftest import Endpoints
 from tests.kafka_reading import read_all
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 async def pool(endpoints: Endpoints, database: str) -> AsyncIterator[asyncpg.Pool]:
@@ -102,7 +104,8 @@ async def test_a_batch_of_urgent_rows_is_bounded_and_ordered(
 
     counts = [await relay.relay_once() for _ in range(4)]
 
-    assert counts == [2, 2, 1, 1]  # urgent rows in batches of two, then the old ordinary one
+    # Two urgent rows; then, in turn, the two oldest (the ordinary row and u2); then the rest.
+    assert counts == [2, 2, 2, 0]
     published = await read_all(endpoints.bootstrap_servers, urgent, 5)
     assert [r.value.decode() for r in published] == names
 
@@ -134,3 +137,20 @@ async def test_a_replica_that_does_not_lead_publishes_the_urgent_rows_only(
     finally:
         await relay.stop()
         await leader.close()
+
+
+async def test_a_flood_of_urgent_rows_slows_the_backlog_but_never_stops_it(
+    pool: asyncpg.Pool, producer: AIOKafkaProducer, endpoints: Endpoints, topics: str, database: str
+) -> None:
+    ordinary = f"{topics}ordinary"
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, [_message(ordinary, "o1"), _message(ordinary, "o2")])
+        await enqueue(conn, [_message(ordinary, f"u{i}", urgent=True) for i in (1, 2, 3)])
+    relay = OutboxRelay(pool, producer, database, batch_size=1)
+
+    while await relay.relay_once():
+        pass
+
+    published = await read_all(endpoints.bootstrap_servers, ordinary, 5)
+    # Urgent first, then the oldest row, in turns, while both kinds wait.
+    assert [r.value.decode() for r in published] == ["u1", "o1", "u2", "o2", "u3"]

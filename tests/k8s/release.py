@@ -26,6 +26,13 @@ RELEASE = "kinship"  # the chart's names are then kinship-<workload>
 CHART_TOPIC_CONFIG = {"min.insync.replicas": "2"}  # strimzi.topics.config's default
 STRIMZI_API = "kafka.strimzi.io/v1beta2"
 PRODUCTION_VALUES = CHART / "ci" / "production-values.yaml"
+EXCLUDED = "KINSHIP_EXCLUDED_CONSUMERS"
+# The lanes' Deployments (the registry's lanes, on by default): name -> (service, lane entry).
+LANES: dict[str, tuple[str, dict[str, Any]]] = {
+    f"{RELEASE}-{name}-{lane['name']}": (name, lane)
+    for name in SERVICES
+    for lane in REGISTRY_DATA["services"][name].get("lanes", [])
+}
 
 
 def write_values(path: Path, values: dict[str, Any]) -> Path:
@@ -256,19 +263,88 @@ def check_users(stored: list[Obj], prefix: str = "kinship") -> None:
         assert not {op for *_, op in acls} - {"Read", "Write", "Describe"}, name
 
 
+def excluded(deployment: Obj) -> list[str] | None:
+    """A Deployment's KINSHIP_EXCLUDED_CONSUMERS (None: not set)."""
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    found = [e["value"] for e in container.get("env", []) if e["name"] == EXCLUDED]
+    assert len(found) <= 1
+    return found[0].split(",") if found else None
+
+
+def scale_groups(name: str, lanes: bool) -> set[str]:
+    """The groups whose lag KEDA scales a Deployment (a workload's or a lane's) on."""
+    if name in LANES:
+        return {s["group"] for s in LANES[name][1]["scaleOn"]}
+    service = name.removeprefix(f"{RELEASE}-")
+    entry = REGISTRY_DATA["services"].get(service, {})
+    moved = set(entry.get("mainExcluded", [])) if lanes else set()
+    return {s["group"] for s in entry.get("scaleOn", [])} - moved
+
+
+def check_selectors(deployments: dict[str, Obj], services: dict[str, Obj]) -> None:
+    """No Deployment's selector picks another's pods (they would fight over them); a Service
+    picks only its workload's own Deployment's pods, never a lane's."""
+    for name, deployment in deployments.items():
+        selector = deployment["spec"]["selector"]["matchLabels"].items()
+        for other, pods in deployments.items():
+            labels = pods["spec"]["template"]["metadata"]["labels"].items()
+            assert (selector <= labels) == (other == name), (name, other)
+    for name, service in services.items():
+        for other, pods in deployments.items():
+            labels = pods["spec"]["template"]["metadata"]["labels"].items()
+            assert (service["spec"]["selector"].items() <= labels) == (other == name), (name, other)
+
+
+def check_lane(deployment: Obj, main: Obj, lane: dict[str, Any]) -> None:
+    """A lane's pod is its service's (image, command, settings, secrets, account), but for the
+    consumers it leaves (its KINSHIP_EXCLUDED_CONSUMERS) and its labels."""
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert pod_labels["app.kubernetes.io/component"] == lane["name"]
+    spec, main_spec = deployment["spec"]["template"]["spec"], main["spec"]["template"]["spec"]
+    assert spec["serviceAccountName"] == main_spec["serviceAccountName"]
+    (container,), (main_container,) = spec["containers"], main_spec["containers"]
+    for key in ("image", "command", "args", "ports", "envFrom", "readinessProbe"):
+        assert container[key] == main_container[key], key
+    others = [e for e in container["env"] if e["name"] != EXCLUDED]
+    assert others == [e for e in main_container["env"] if e["name"] != EXCLUDED]
+    assert excluded(deployment) == (lane["excluded"] or None)
+
+
 def check_workloads(
-    stored: list[Obj], *, keda: bool, replicas: dict[str, int] | None = None
+    stored: list[Obj], *, keda: bool, replicas: dict[str, int] | None = None, lanes: bool = True
 ) -> None:
-    """Each workload has its Deployment (``replicas``: those not 2, the default), Service,
-    PDB, ServiceAccount and NetworkPolicy, wired to each other; each service its ScaledObject
-    when KEDA is on."""
+    """Each workload has its Deployment (``replicas``: those not 2, the default, by workload
+    or lane name: "checkin", "checkin-ingest"), Service,
+    PDB, ServiceAccount and NetworkPolicy, wired to each other; each lane (when ``lanes``) a
+    Deployment, PDB and NetworkPolicy of its own, its pods picked by no other selector; each
+    Deployment that runs a group KEDA scales on its ScaledObject when KEDA is on."""
     deployments = by_kind(stored, "Deployment")
     services = by_kind(stored, "Service")
     pdbs = by_kind(stored, "PodDisruptionBudget")
     policies = by_kind(stored, "NetworkPolicy")
     accounts = by_kind(stored, "ServiceAccount")
     scaled = by_kind(stored, "ScaledObject")
-    assert set(deployments) == {f"{RELEASE}-{n}" for n in WORKLOADS}
+    lane_names = set(LANES) if lanes else set()
+    assert set(deployments) == {f"{RELEASE}-{n}" for n in WORKLOADS} | lane_names
+    check_selectors(deployments, services)
+    expected_scaled = set()
+    for full in sorted(lane_names):
+        service_name, lane = LANES[full]
+        deployment = deployments[full]
+        check_lane(deployment, deployments[f"{RELEASE}-{service_name}"], lane)
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert pdbs[full]["spec"]["selector"]["matchLabels"] == selector
+        assert policies[full]["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
+        if keda and scale_groups(full, lanes):
+            expected_scaled.add(full)
+            groups = {t["metadata"]["consumerGroup"] for t in scaled[full]["spec"]["triggers"]}
+            assert groups == {f"kinship.{service_name}.{g}" for g in scale_groups(full, lanes)}
+            assert deployment["spec"]["replicas"] == 1
+        else:
+            lane_name = full.removeprefix(f"{RELEASE}-")
+            assert deployment["spec"]["replicas"] == (replicas or {}).get(lane_name, 2), full
     for name in WORKLOADS:
         full, port = f"{RELEASE}-{name}", workload(name)["httpPort"]
         deployment = deployments[full]
@@ -286,18 +362,21 @@ def check_workloads(
         assert pdbs[full]["spec"]["selector"]["matchLabels"] == selector
         assert policies[full]["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
         assert set(policies[full]["spec"]["policyTypes"]) == {"Ingress", "Egress"}
-        autoscaled = keda and name != "console"
-        if autoscaled:
+        main_excluded = REGISTRY_DATA["services"].get(name, {}).get("mainExcluded")
+        assert excluded(deployment) == ((main_excluded or None) if lanes else None), name
+        if keda and scale_groups(full, lanes):
+            expected_scaled.add(full)
             assert scaled[full]["spec"]["scaleTargetRef"]["name"] == full
             groups = {t["metadata"]["consumerGroup"] for t in scaled[full]["spec"]["triggers"]}
-            scale_on = REGISTRY_DATA["services"][name]["scaleOn"]
-            assert groups == {f"kinship.{name}.{g['group']}" for g in scale_on}
+            assert groups == {f"kinship.{name}.{g}" for g in scale_groups(full, lanes)}
             # No replicas of its own: the server's default until KEDA's HPA sets them.
             assert deployment["spec"]["replicas"] == 1
         else:
             assert full not in scaled
             assert deployment["spec"]["replicas"] == (replicas or {}).get(name, 2), name
-    assert set(scaled) == ({f"{RELEASE}-{n}" for n in SERVICES} if keda else set())
+    assert set(scaled) == expected_scaled
+    for target in scaled.values():
+        assert target["spec"]["scaleTargetRef"]["name"] in deployments
 
 
 def check_wiring(kube: Kube, namespace: str, stored: list[Obj]) -> None:

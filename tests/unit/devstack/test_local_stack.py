@@ -1,5 +1,6 @@
 """The dev stack's pure helpers: Kafka configuration, pid files, ports, paths, replicas."""
 
+import importlib
 import os
 import re
 import socket
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kinship_devstack.services import available_services, parse_replicas
+from kinship_devstack.services import LANE_SETTINGS, available_services, parse_replicas
 from kinship_devstack.stack import (
     LocalStack,
     StackConfig,
@@ -20,6 +21,8 @@ from kinship_devstack.stack import (
     stop_pid,
     tail,
 )
+from kinship_runtime.composition import running_subscriptions
+from kinship_runtime.settings import KinshipSettings
 
 
 def properties(text: str) -> dict[str, str]:
@@ -166,21 +169,48 @@ def test_replica_counts_are_parsed_and_checked() -> None:
         parse_replicas("checkin=0")
     with pytest.raises(StackError):
         parse_replicas("unknown=2")
-    specs = available_services("checkin=2")
+    specs = available_services("checkin=2,checkin-ingest=3")
     checkins = [s for s in specs if s.name == "checkin"]
-    # The API's replicas grow; the ingest process stays one.
+    # The API and the ingest deployment scale each by its own name.
     assert [(s.instance, s.port) for s in checkins] == [
         ("checkin", 8001),
         ("checkin-1", 8101),
         ("checkin-ingest", 8007),
+        ("checkin-ingest-1", 8107),
+        ("checkin-ingest-2", 8207),
     ]
 
 
 def test_bulk_and_urgent_work_run_in_processes_of_their_own() -> None:
-    specs = {spec.instance: dict(spec.settings) for spec in available_services()}
-    excluded = {
-        name: settings.get("KINSHIP_EXCLUDED_CONSUMERS") for name, settings in specs.items()
+    specs = {
+        spec.instance: {**LANE_SETTINGS, **dict(spec.settings)} for spec in available_services()
     }
-    # Every consumer still runs somewhere: each excluded one runs in the service's other process.
-    assert excluded["checkin"] == "submissions" and excluded["checkin-ingest"] is None
-    assert excluded["escalation"] == "urgent" and excluded["escalation-urgent"] == "checkins"
+    excluded = {name: settings["KINSHIP_EXCLUDED_CONSUMERS"] for name, settings in specs.items()}
+    assert excluded["checkin"] == "submissions" and excluded["escalation"] == "urgent"
+    assert excluded["escalation-urgent"] == "checkins"
+    assert specs["escalation-urgent"]["KINSHIP_OUTBOX_RELAY_LEADS"] == "false"
+
+
+@pytest.mark.parametrize("service", ["checkin", "escalation", "notifications", "recognition"])
+def test_every_consumer_runs_in_some_process_and_one_may_lead_the_relay(service: str) -> None:
+    specs = [spec for spec in available_services() if spec.name == service]
+    consumers = importlib.import_module(f"{specs[0].module}.entrypoints.consumers")
+    if hasattr(consumers, "SUBSCRIPTIONS"):
+        declared = consumers.SUBSCRIPTIONS
+    else:  # notifications: its subscriptions check request signatures with a key
+        declared = consumers.subscriptions(consumers.RequestSignatures(b"k" * 32))
+    everything = {subscription.purpose for subscription in declared}
+    running: set[str] = set()
+    leaders = 0
+    for spec in specs:
+        lanes = {**LANE_SETTINGS, **dict(spec.settings)}
+        settings = KinshipSettings(
+            env="dev",
+            excluded_consumers=lanes["KINSHIP_EXCLUDED_CONSUMERS"],
+            outbox_relay_leads=lanes["KINSHIP_OUTBOX_RELAY_LEADS"] == "true",
+        )
+        subscriptions = running_subscriptions(declared, settings.excluded())
+        running |= {subscription.purpose for subscription in subscriptions}
+        leaders += settings.outbox_relay_leads
+    assert running == everything
+    assert leaders >= 1

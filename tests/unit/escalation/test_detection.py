@@ -1,14 +1,17 @@
 """Detection (``handlers.detection``): check-ins open or update cases, earn self-care, start
 and cancel the withdrawal watch; the watch coming due opens a withdrawal case."""
 
+import json
 from datetime import timedelta
 
 from kinship_escalation.domain.timers import TimerKind, missed_checkins_id
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.detection import handle_checkins, missed_checkins_due
 from tests.unit.escalation.conftest import (
+    CASES,
     CRITICAL_PHQ9,
     NOW,
+    REQUESTS,
     Clock,
     checkin,
     policy,
@@ -369,3 +372,20 @@ async def test_detection_takes_each_subjects_lock_before_it_reads_what_was_obser
         sorted([subject("w-8"), subject("w-7")]),
         [subject("w-8")],
     ]
+
+
+async def test_the_alert_and_crisis_resources_take_the_urgent_outbox_lane_and_others_do_not(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    await handle_checkins([checkin("c-1", phq9=CRITICAL_PHQ9)], uow, ctx)
+    await handle_checkins([checkin("c-2", "worker-2", wants_contact=True, mood=3)], uow, ctx)
+
+    requests = [m for m in uow.tables.outbox if m.topic == REQUESTS]
+    lanes = {}
+    for message in requests:
+        body = json.loads(message.value or b"{}")
+        lanes[body["kind"], body["critical"]] = message.urgent
+        # Urgent or critical requests are published before any backlog, the rest in order.
+        assert message.urgent == (body["urgent"] or body["critical"])
+    assert lanes[("alert", True)] and lanes[("crisis_resources", True)]
+    assert not any(m.urgent for m in uow.tables.outbox if m.topic == CASES)

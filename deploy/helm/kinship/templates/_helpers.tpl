@@ -228,7 +228,7 @@ Settings the chart owns; services.<name>.env, config.env and console.env may not
 {{- if eq .service "console" -}}
 {{- list "KINSHIP_SERVICE_NAME" "KINSHIP_HTTP_HOST" "KINSHIP_HTTP_PORT" "KINSHIP_DATABASE_SCHEMA" "KINSHIP_DATABASE_URL" "KINSHIP_MIGRATE_ON_START" "KINSHIP_CONSOLE_PUBLIC_URL" "KINSHIP_CONSOLE_OIDC_ISSUER" "KINSHIP_CONSOLE_OIDC_DISCOVERY_URL" "KINSHIP_CONSOLE_OIDC_CLIENT_ID" "KINSHIP_CONSOLE_CHECKIN_URL" "KINSHIP_CONSOLE_ESCALATION_URL" "KINSHIP_CONSOLE_NOTIFICATIONS_URL" "KINSHIP_CONSOLE_RECOGNITION_URL" | toJson -}}
 {{- else -}}
-{{- list "KINSHIP_SERVICE_NAME" "KINSHIP_HTTP_HOST" "KINSHIP_HTTP_PORT" "KINSHIP_DATABASE_SCHEMA" "KINSHIP_DATABASE_URL" "KINSHIP_KAFKA_BOOTSTRAP_SERVERS" "KINSHIP_KAFKA_SECURITY_PROTOCOL" "KINSHIP_KAFKA_SASL_MECHANISM" "KINSHIP_KAFKA_SASL_USERNAME" "KINSHIP_KAFKA_SASL_PASSWORD" "KINSHIP_KAFKA_SSL_CAFILE" "KINSHIP_KAFKA_SSL_CERTFILE" "KINSHIP_KAFKA_SSL_KEYFILE" "KINSHIP_TOPIC_PREFIX" "KINSHIP_CONSUMER_GROUP_PREFIX" "KINSHIP_CREATE_TOPICS" "KINSHIP_MIGRATE_ON_START" "KINSHIP_GRACEFUL_TIMEOUT_SECONDS" "KINSHIP_JWT_AUDIENCE" "KINSHIP_JWT_ISSUER" "KINSHIP_JWT_PUBLIC_KEY" "KINSHIP_JWT_JWKS_URL" "KINSHIP_JWT_PERSON_CLAIM" "KINSHIP_OIDC_ISSUER" "KINSHIP_CHECKIN_URL" "KINSHIP_CONSOLE_URL" | toJson -}}
+{{- list "KINSHIP_SERVICE_NAME" "KINSHIP_HTTP_HOST" "KINSHIP_HTTP_PORT" "KINSHIP_DATABASE_SCHEMA" "KINSHIP_DATABASE_URL" "KINSHIP_KAFKA_BOOTSTRAP_SERVERS" "KINSHIP_KAFKA_SECURITY_PROTOCOL" "KINSHIP_KAFKA_SASL_MECHANISM" "KINSHIP_KAFKA_SASL_USERNAME" "KINSHIP_KAFKA_SASL_PASSWORD" "KINSHIP_KAFKA_SSL_CAFILE" "KINSHIP_KAFKA_SSL_CERTFILE" "KINSHIP_KAFKA_SSL_KEYFILE" "KINSHIP_TOPIC_PREFIX" "KINSHIP_CONSUMER_GROUP_PREFIX" "KINSHIP_CREATE_TOPICS" "KINSHIP_MIGRATE_ON_START" "KINSHIP_GRACEFUL_TIMEOUT_SECONDS" "KINSHIP_JWT_AUDIENCE" "KINSHIP_JWT_ISSUER" "KINSHIP_JWT_PUBLIC_KEY" "KINSHIP_JWT_JWKS_URL" "KINSHIP_JWT_PERSON_CLAIM" "KINSHIP_OIDC_ISSUER" "KINSHIP_CHECKIN_URL" "KINSHIP_CONSOLE_URL" "KINSHIP_EXCLUDED_CONSUMERS" | toJson -}}
 {{- end -}}
 {{- end -}}
 
@@ -656,4 +656,61 @@ ones are listed in NOTES.txt instead.
 {{- if and $missing (not (.Values.validation | default dict).allowMissingSecrets) -}}
 {{- fail (printf "\n\nKinship cannot start without: %s\n(docs/kubernetes.md, Secrets; validation.allowMissingSecrets: true renders anyway, for CI only)" (join ", " $missing)) -}}
 {{- end -}}
+{{- end -}}
+
+{{/* --- deployments and lanes ------------------------------------------------------------ */}}
+
+{{/*
+The Deployments the chart runs: one per workload, and one per lane of a service that is on
+(the registry's lanes; services.<name>.<its values key>.enabled: docs/kubernetes.md, Lanes).
+Each: service; lane ("" for the workload's own); name (<fullname>-<service>[-<lane>]);
+component (its pods' app.kubernetes.io/component: server, or the lane's name, so that no
+other Deployment's or Service's selector picks its pods); excluded (its
+KINSHIP_EXCLUDED_CONSUMERS: a service's own Deployment leaves mainExcluded to its lanes
+only while a lane is on, so with every lane off each consumer runs in the one Deployment);
+scaleOn (the groups whose lag KEDA scales it on: the lane's, and the service's other ones).
+-> JSON list
+*/}}
+{{- define "kinship.deployments" -}}
+{{- $root := . -}}
+{{- $deployments := list -}}
+{{- range $name, $entry := include "kinship.workloads" . | fromJson -}}
+{{- $ctx := dict "root" $root "service" $name -}}
+{{- $svc := include "kinship.serviceValues" $ctx | fromYaml -}}
+{{- $excluded := list -}}
+{{- $lanes := list -}}
+{{- range $entry.lanes -}}
+{{- if (get $svc .values | default dict).enabled -}}
+{{- $excluded = concat $excluded $entry.mainExcluded | uniq | sortAlpha -}}
+{{- $lanes = append $lanes (dict "service" $name "lane" .name "name" (printf "%s-%s" (include "kinship.serviceName" $ctx) .name) "component" .name "excluded" .excluded "scaleOn" .scaleOn "values" .values "relayLeads" .relayLeads) -}}
+{{- end -}}
+{{- end -}}
+{{- $scaleOn := list -}}
+{{- range $entry.scaleOn | default list -}}
+{{- if not (has .group $excluded) }}{{ $scaleOn = append $scaleOn . }}{{ end -}}
+{{- end -}}
+{{- $deployments = append $deployments (dict "service" $name "lane" "" "name" (include "kinship.serviceName" $ctx) "component" "server" "excluded" $excluded "scaleOn" $scaleOn "values" "" "relayLeads" true) -}}
+{{- $deployments = concat $deployments $lanes -}}
+{{- end -}}
+{{- toJson $deployments -}}
+{{- end -}}
+
+{{/*
+One Deployment's values: its service's, with a lane's replicas, resources and autoscaling
+(services.<name>.<lane values key>) where given. (dict "root" $ "deployment" d) -> YAML
+*/}}
+{{- define "kinship.deploymentValues" -}}
+{{- $svc := include "kinship.serviceValues" (dict "root" .root "service" .deployment.service) | fromYaml -}}
+{{- if .deployment.lane -}}
+{{- $lane := get $svc .deployment.values | default dict -}}
+{{- if not (kindIs "invalid" $lane.replicas) }}{{ $_ := set $svc "replicas" $lane.replicas }}{{ end -}}
+{{- with $lane.resources }}{{ $_ := set $svc "resources" . }}{{ end -}}
+{{- with $lane.autoscaling }}{{ $_ := set $svc "autoscaling" (mergeOverwrite (deepCopy ($svc.autoscaling | default dict)) .) }}{{ end -}}
+{{- end -}}
+{{- toYaml $svc -}}
+{{- end -}}
+
+{{/* Whether KEDA scales a Deployment (d from kinship.deployments): "true" or "". */}}
+{{- define "kinship.kedaScaled" -}}
+{{- if and .root.Values.keda.enabled .deployment.scaleOn -}}true{{- end -}}
 {{- end -}}

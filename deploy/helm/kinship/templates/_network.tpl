@@ -139,12 +139,18 @@ destination on those ports; NetworkPolicies cannot name a host).
 {{- end }}
 {{- end -}}
 
-{{/* Ingress peers that are other workloads' pods: (dict "root" $ "services" list) */}}
+{{/*
+Ingress peers that are other workloads' pods, their lanes' included:
+(dict "root" $ "services" list)
+*/}}
 {{- define "kinship.workloadPeers" -}}
 {{- $root := .root -}}
-{{- range .services }}
+{{- $services := .services -}}
+{{- range include "kinship.deployments" $root | fromJsonArray }}
+{{- if has .service $services }}
 - podSelector:
     matchLabels:
-      {{- include "kinship.selectorLabels" (dict "root" $root "service" .) | nindent 6 }}
+      {{- include "kinship.selectorLabels" (dict "root" $root "service" .service "component" .component) | nindent 6 }}
+{{- end }}
 {{- end }}
 {{- end -}}

@@ -49,9 +49,10 @@ def _request_message(ctx: EscalationContext, request: NotificationRequest) -> Ou
         source=SOURCE,
         time=request.created_at,
     )
-    # An urgent request (a high-severity alert, crisis resources) takes the outbox's urgent
-    # lane too: it is published before any backlog of ordinary rows.
-    return replace(signed_request(message, ctx.request_key), urgent=request.urgent)
+    # An urgent or critical request (a high-severity alert, crisis resources for a person at
+    # immediate risk) takes the outbox's urgent lane: published before any backlog.
+    lane = request.urgent or request.critical
+    return replace(signed_request(message, ctx.request_key), urgent=lane)
 
 
 async def record_transitions(
