@@ -1,7 +1,7 @@
 """Composition root of the escalation service: the one place that builds every dependency."""
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -32,6 +32,7 @@ from kinship_escalation.handlers.subject_records import SubjectRecords
 from kinship_escalation.settings import EscalationSettings
 from kinship_runtime.composition import compose_service
 from kinship_runtime.directory import DirectoryProjection
+from kinship_runtime.erased_ids import ErasedIdsExpiry
 from kinship_runtime.outbox import OutboxRelay
 from kinship_runtime.vault import VaultClient
 
@@ -70,6 +71,7 @@ class EscalationProvider(Provider):
             consent_lifetime=timedelta(hours=settings.consent_hours),
             reopen_within=timedelta(days=settings.reopen_days),
             console_url=settings.console_url,
+            erased_ids=settings.erased_ids(),
         )
 
     @provide
@@ -126,6 +128,22 @@ class EscalationProvider(Provider):
         await worker.stop()
 
     @provide
+    async def erased_ids_expiry(
+        self, pool: asyncpg.Pool, directory: DirectoryProjection
+    ) -> AsyncIterator[ErasedIdsExpiry]:
+        """Deletes the digests of erased subject ids past their time, hourly."""
+
+        async def expire(now: datetime, limit: int) -> int:
+            uow = PostgresEscalationUnitOfWork(pool, directory)
+            async with uow:
+                return await uow.erasure.forget_erased(now, limit)
+
+        expiry = ErasedIdsExpiry(expire)
+        expiry.start()
+        yield expiry
+        await expiry.stop()
+
+    @provide
     def subject_records(self, pool: asyncpg.Pool) -> SubjectRecords:
         """Read-only copies of what is kept about a subject (a person's own data)."""
         return PostgresSubjectRecords(pool)
@@ -154,7 +172,7 @@ def create_app(
         description="Distress detection, crisis-support cases, on-call escalation and timers.",
         routers=[escalation_router()],
         produces=(ESCALATION_CASES, GROUP_SESSIONS, NOTIFICATION_REQUESTS, ERASURE_RECEIPTS),
-        workers=(TimerWorker, SlackResponder),
+        workers=(TimerWorker, SlackResponder, ErasedIdsExpiry),
         # The one-time acknowledgement and consent links carry their own proof, no bearer token.
         # Slack's interactivity requests carry Slack's signature instead.
         public_paths=("/v1/alerts/", "/v1/consent/", "/v1/slack/"),

@@ -23,3 +23,9 @@ UNANSWERED = METER.create_counter(
     description="Coordinators paged about a case nobody acknowledged after every step of its "
     "policy (kind: first, again), by severity.",
 )
+ERASED_SKIPPED = METER.create_counter(
+    "kinship.escalation.erased_skipped",
+    unit="{checkin}",
+    description="Check-ins about a subject id erased before they were consumed (a backlog or "
+    "a replay), skipped instead of observed.",
+)

@@ -1,5 +1,6 @@
 """Escalation service settings (``KINSHIP_*`` environment variables)."""
 
+from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar, Self
 
@@ -10,6 +11,7 @@ from kinship_escalation.adapters.slack_responses import (
     PrefixError,
     ResponseUrlPolicy,
 )
+from kinship_runtime.erased_ids import KEEP_DAYS, ErasedIds, derive_key
 from kinship_runtime.settings import (
     DEV_CREDENTIALS,
     InsecureSettingsError,
@@ -17,6 +19,9 @@ from kinship_runtime.settings import (
     parse_key_table,
     refuse_development_note_keys,
 )
+
+ERASED_IDS_LABEL = "kinship.escalation.erased-ids.v1"
+"""Derives the key of the erased ids' digests from the dead-letter key."""
 
 
 class EscalationSettings(KinshipSettings):
@@ -99,6 +104,15 @@ class EscalationSettings(KinshipSettings):
     reopen_days: int = Field(
         default=30, ge=0, le=365, description="How long after resolution a case may be re-opened."
     )
+    erased_ids_days: int = Field(
+        default=KEEP_DAYS,
+        ge=1,
+        le=90,
+        description="How long after an erasure check-ins about the erased subject ids are "
+        "skipped (a keyed hash of each id is kept that long, never the id): at least the "
+        "retention of wellbeing.checkins.recorded and .urgent (30 days), from which a backlog "
+        "or a replay could bring them back.",
+    )
     slack_enabled: bool = Field(
         default=False,
         description="Whether the buttons of Slack alerts work: Slack posts their presses to "
@@ -174,6 +188,12 @@ class EscalationSettings(KinshipSettings):
     def grant_signing_key(self) -> bytes:
         """The reveal-grant key (a development one in the dev profile)."""
         return self._secret(self.grant_key, "KINSHIP_GRANT_KEY")
+
+    def erased_ids(self) -> ErasedIds:
+        """How erased subject ids are recognised: keyed by a key derived from the dead-letter
+        key, kept ``erased_ids_days``."""
+        key = derive_key(self.dead_letter_wrapping_key(), ERASED_IDS_LABEL)
+        return ErasedIds(key, timedelta(days=self.erased_ids_days))
 
     def request_signature_key(self) -> bytes:
         """The notification requests' signing key (a development one in the dev profile)."""

@@ -1,5 +1,7 @@
 """Composition root of the recognition service: the one place that builds every dependency."""
 
+from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -17,6 +19,7 @@ from kinship_recognition.handlers.ports import ChartRenderer, RecognitionUnitOfW
 from kinship_recognition.settings import RecognitionSettings
 from kinship_runtime.composition import compose_service
 from kinship_runtime.directory import DirectoryProjection
+from kinship_runtime.erased_ids import ErasedIds, ErasedIdsExpiry
 from kinship_runtime.vault import VaultClient
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -42,6 +45,27 @@ class RecognitionProvider(Provider):
     def erasure(self, settings: RecognitionSettings) -> ErasureTopics:
         """Where erasure receipts go."""
         return ErasureTopics(settings.topic(ERASURE_RECEIPTS))
+
+    @provide
+    def erased_ids(self, settings: RecognitionSettings) -> ErasedIds:
+        """How erased subject ids are recognised (keyed hashes) and how long."""
+        return settings.erased_ids()
+
+    @provide
+    async def erased_ids_expiry(
+        self, pool: asyncpg.Pool, directory: DirectoryProjection
+    ) -> AsyncIterator[ErasedIdsExpiry]:
+        """Deletes the digests of erased subject ids past their time, hourly."""
+
+        async def expire(now: datetime, limit: int) -> int:
+            uow = PostgresRecognitionUnitOfWork(pool, directory)
+            async with uow:
+                return await uow.forget_erased(now, limit)
+
+        expiry = ErasedIdsExpiry(expire)
+        expiry.start()
+        yield expiry
+        await expiry.stop()
 
     @provide
     def subjects(self, vault: VaultClient) -> SubjectLookup:
@@ -81,5 +105,6 @@ def create_app(settings: RecognitionSettings | None = None, *overrides: Provider
         description="Kudos, check-in streaks and milestones, celebrated.",
         routers=[recognition_router()],
         produces=(RECOGNITION_AWARDS, NOTIFICATION_REQUESTS, ERASURE_RECEIPTS),
+        workers=(ErasedIdsExpiry,),
         overrides=overrides,
     )

@@ -1,10 +1,15 @@
 """Recognition service settings (``KINSHIP_*`` environment variables)."""
 
+from datetime import timedelta
 from typing import ClassVar
 
 from pydantic import Field
 
+from kinship_runtime.erased_ids import KEEP_DAYS, ErasedIds, derive_key
 from kinship_runtime.settings import KinshipSettings
+
+ERASED_IDS_LABEL = "kinship.recognition.erased-ids.v1"
+"""Derives the key of the erased ids' digests from the dead-letter key."""
 
 
 class RecognitionSettings(KinshipSettings):
@@ -19,3 +24,20 @@ class RecognitionSettings(KinshipSettings):
     }
     kudos_daily_limit: int = Field(default=10, ge=1, description="Kudos a person may send a day.")
     ingest_max_records: int = Field(default=500, ge=1)
+    erased_ids_days: int = Field(
+        default=KEEP_DAYS,
+        ge=1,
+        le=90,
+        description="How long after an erasure events about the erased subject ids are skipped "
+        "(a keyed hash of each id is kept that long, never the id): at least the retention of "
+        "wellbeing.checkins.recorded and escalation.cases (30 days), from which a backlog or "
+        "a replay could bring them back.",
+    )
+
+    def erased_ids(self) -> ErasedIds:
+        """How erased subject ids are recognised: keyed by the dead-letter key (a distinct
+        key derived from it), kept ``erased_ids_days``."""
+        return ErasedIds(
+            derive_key(self.dead_letter_wrapping_key(), ERASED_IDS_LABEL),
+            timedelta(days=self.erased_ids_days),
+        )

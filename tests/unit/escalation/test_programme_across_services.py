@@ -28,7 +28,12 @@ from kinship_recognition.handlers.reports import programme_report as recognition
 from kinship_recognition.handlers.responders import record_case_events
 from tests.unit.escalation.conftest import CASES, NOW, Clock, checkin, subject
 from tests.unit.fakes.escalation import FakeEscalationUnitOfWork
-from tests.unit.fakes.recognition import FakeRecognitionUnitOfWork, FakeVault, Person
+from tests.unit.fakes.recognition import (
+    ERASED_IDS,
+    FakeRecognitionUnitOfWork,
+    FakeVault,
+    Person,
+)
 
 WORKERS = [f"worker-{n}" for n in range(1, 6)]
 """Five people: k is 5, so two erased people merged into one would withhold every cell."""
@@ -88,7 +93,7 @@ async def erase(
     await erase_subject_sets([gone], escalation, ctx)
     async with recognition:
         await erase_people([asked], recognition, ErasureTopics("receipts"), NOW)
-        await erase_subjects([gone], recognition, ErasureTopics("receipts"), NOW)
+        await erase_subjects([gone], recognition, ErasureTopics("receipts"), ERASED_IDS, NOW)
 
 
 async def test_copies_first_read_either_side_of_erasures_agree_and_give_nobody_away(

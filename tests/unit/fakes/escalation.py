@@ -133,6 +133,8 @@ class Tables:
     """``case_evidence`` rows by (case id, rule, observation ref), in recording order."""
     feeds: dict[str, CalendarFeed] = field(default_factory=dict)
     """``calendar_feeds`` rows by token hash."""
+    erased_ids: dict[bytes, datetime] = field(default_factory=dict)
+    """Digests of erased subject ids → when each expires."""
 
 
 class _Part:
@@ -780,6 +782,22 @@ class FakeErasure(_Part):
             "unsent_messages_about_them": self._unsent(subjects | set(case_ids), case_ids),
             "subject_dead_letter_keys": self._shred(subjects),
         }
+
+    async def remember_erased(self, digests: Sequence[bytes], until: datetime) -> None:
+        kept = self.tables.erased_ids
+        for digest in digests:
+            kept[digest] = max(until, kept.get(digest, until))
+
+    async def erased_among(self, digests: Sequence[bytes], now: datetime) -> set[bytes]:
+        kept = self.tables.erased_ids
+        return {d for d in digests if d in kept and kept[d] > now}
+
+    async def forget_erased(self, now: datetime, limit: int) -> int:
+        kept = self.tables.erased_ids
+        gone = [d for d, until in kept.items() if until <= now][:limit]
+        for digest in gone:
+            del kept[digest]
+        return len(gone)
 
     async def erasure_done(
         self,

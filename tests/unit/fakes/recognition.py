@@ -7,7 +7,7 @@ import json
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 
 from kinship_contracts.cases import CaseEvent, CaseEventKind
@@ -42,6 +42,7 @@ from kinship_recognition.domain.reports import (
     monday_of,
 )
 from kinship_recognition.handlers.ports import ChartFormat, CheckinWeek
+from kinship_runtime.erased_ids import ErasedIds, derive_key
 from kinship_runtime.outbox import OutboxMessage, event_message
 from kinship_runtime.vault import VaultUnavailableError
 from tests.unit.fakes.unit_of_work import FakeUnitOfWork
@@ -52,6 +53,10 @@ _CASE_TIMES = {
     CaseEventKind.CONTACTED: "contacted_at",
     CaseEventKind.RESOLVED: "resolved_at",
 }
+
+
+ERASED_IDS = ErasedIds(derive_key(b"test-dead-letter-key", "tests"), timedelta(days=30))
+"""How the tests recognise erased subject ids (the service's default keeping time)."""
 
 
 class PoisonedRecordError(ValueError):
@@ -211,6 +216,7 @@ class FakeRecognitionUnitOfWork(FakeUnitOfWork):
         "processed",
         "progress",
         "dead_letter_refs",
+        "erased_ids",
     )
 
     def __init__(
@@ -233,6 +239,8 @@ class FakeRecognitionUnitOfWork(FakeUnitOfWork):
         self.processed: set[tuple[str, str]] = set()
         self.progress: dict[str, ErasureProgress] = {}
         self.dead_letter_refs: dict[str, set[str]] = {}
+        self.erased_ids: dict[bytes, datetime] = {}
+        """Digests of erased subject ids → when each expires."""
         super().__init__()
 
     # What tests read ---------------------------------------------------------
@@ -648,6 +656,22 @@ class FakeRecognitionUnitOfWork(FakeUnitOfWork):
         removed["thanks_awards_anonymised"] = len(thanks)
         removed["subject_dead_letter_keys"] = self._shred(sorted(subjects))
         return removed
+
+    async def remember_erased(self, digests: Sequence[bytes], until: datetime) -> None:
+        self._check_entered()
+        for digest in digests:
+            self.erased_ids[digest] = max(until, self.erased_ids.get(digest, until))
+
+    async def erased_among(self, digests: Sequence[bytes], now: datetime) -> set[bytes]:
+        self._check_entered()
+        return {d for d in digests if d in self.erased_ids and self.erased_ids[d] > now}
+
+    async def forget_erased(self, now: datetime, limit: int) -> int:
+        self._check_entered()
+        gone = [d for d, until in self.erased_ids.items() if until <= now][:limit]
+        for digest in gone:
+            del self.erased_ids[digest]
+        return len(gone)
 
     async def erasure_done(
         self,

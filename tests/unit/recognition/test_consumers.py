@@ -29,11 +29,12 @@ from kinship_recognition.handlers.erasure import ErasureTopics
 from kinship_recognition.handlers.ports import RecognitionUnitOfWork, SubjectLookup
 from kinship_recognition.settings import RecognitionSettings
 from kinship_runtime.dead_letters import DeadLetters
+from kinship_runtime.erased_ids import ErasedIds
 from kinship_runtime.ingest import ingest
 from kinship_runtime.outbox import OutboxRelay
 from kinship_runtime.settings import KinshipSettings
 from tests.unit.fakes.kafka import ClearSealer, FakeProducer, FakeRecord
-from tests.unit.fakes.recognition import FakeRecognitionUnitOfWork, FakeVault, Person
+from tests.unit.fakes.recognition import ERASED_IDS, FakeRecognitionUnitOfWork, FakeVault, Person
 from tests.unit.fakes.relay import FakeRelay
 
 Consume = Callable[[Any], Awaitable[None]]
@@ -89,6 +90,10 @@ class Fakes(Provider):
     @provide
     def vault(self) -> SubjectLookup:
         return VAULT
+
+    @provide
+    def erased_ids(self) -> ErasedIds:
+        return ERASED_IDS
 
     @provide
     def dead_letters(self) -> DeadLetters:
@@ -369,3 +374,55 @@ async def test_an_erasures_subjects_are_asked_of_the_vault_and_a_closed_one_is_s
         VAULT.erasures.pop("er-2")
     (receipt,) = running.uow.published("receipts")
     assert receipt["id"] == "er-2:recognition"
+
+
+async def test_events_about_subjects_erased_before_they_are_consumed_are_skipped_not_dead_lettered(
+    running: Running,
+) -> None:
+    erased = {
+        "id": "er-3:subjects",
+        "erasure_id": "er-3",
+        "subject_ids": ["s-ann"],
+        "occurred_at": NOW.isoformat(),
+    }
+    await running.deliver(
+        ERASURE_SUBJECTS.name,
+        [FakeRecord(json.dumps(erased).encode(), key=b"er-3", topic=ERASURE_SUBJECTS.name)],
+    )
+
+    def checkin(id_: str, subject: str, offset: int) -> FakeRecord:
+        body = {
+            "id": id_,
+            "subject_id": subject,
+            "team_id": "team-a",
+            "occurred_at": NOW.isoformat(),
+            "recorded_at": NOW.isoformat(),
+            "source": "tests",
+            "scores": {},
+        }
+        return FakeRecord(json.dumps(body).encode(), topic=CHECKINS_RECORDED.name, offset=offset)
+
+    def case(id_: str, subject: str, offset: int) -> FakeRecord:
+        body = {
+            "id": f"{id_}:1",
+            "case_id": id_,
+            "sequence": 1,
+            "kind": "opened",
+            "occurred_at": NOW.isoformat(),
+            "subject_id": subject,
+            "status": "opened",
+            "severity": "high",
+            "rules": ["self_referral"],
+        }
+        return FakeRecord(json.dumps(body).encode(), topic=ESCALATION_CASES.name, offset=offset)
+
+    await running.deliver(
+        CHECKINS_RECORDED.name, [checkin("c-ann", "s-ann", 0), checkin("c-bob", "s-bob", 1)]
+    )
+    await running.deliver(
+        ESCALATION_CASES.name, [case("case-a", "s-ann", 0), case("case-b", "s-bob", 1)]
+    )
+
+    assert [subject for subject, _ in running.uow.weeks] == ["s-bob"]
+    assert list(running.uow.case_facts) == ["case-b"]
+    assert running.dead_letters() == []

@@ -38,7 +38,13 @@ from kinship_recognition.domain.reports import (
 )
 from kinship_recognition.handlers.erasure import ErasureTopics, erase_subjects
 from kinship_recognition.handlers.reports import programme_report
-from tests.unit.fakes.recognition import FakeRecognitionUnitOfWork, Person, case_event, pulse
+from tests.unit.fakes.recognition import (
+    ERASED_IDS,
+    FakeRecognitionUnitOfWork,
+    Person,
+    case_event,
+    pulse,
+)
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)  # a Wednesday
 QUESTION = "programme_helps"
@@ -436,7 +442,7 @@ async def _erasure_changes_nothing(
         gone = SubjectsErased(
             id="er:s", erasure_id="er", subject_ids=[f"s{erased}"], occurred_at=NOW
         )
-        await erase_subjects([gone], uow, ErasureTopics("receipts"), NOW)
+        await erase_subjects([gone], uow, ErasureTopics("receipts"), ERASED_IDS, NOW)
     assert await every_report(uow, weeks) == expected
 
 

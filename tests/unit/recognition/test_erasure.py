@@ -15,6 +15,7 @@ from kinship_recognition.handlers.kudos import give_kudos
 from kinship_recognition.handlers.responders import record_case_events
 from kinship_recognition.handlers.streaks import record_checkins
 from tests.unit.fakes.recognition import (
+    ERASED_IDS,
     FakeRecognitionUnitOfWork,
     FakeVault,
     Person,
@@ -129,7 +130,7 @@ async def test_the_subjects_half_forgets_what_is_kept_by_their_subject_ids() -> 
     ann, bob = vault.subject("ann"), vault.subject("bob")
     ann_weeks = sorted(week for subject, week in uow.weeks if subject == ann)
     async with uow:
-        await erase_subjects([subjects_of(vault)], uow, RECEIPTS, NOW)
+        await erase_subjects([subjects_of(vault)], uow, RECEIPTS, ERASED_IDS, NOW)
     assert [k for k in uow.awards if k.startswith("streak:")] == [f"streak:{bob}:4"]
     assert sorted(uow.dead_letter_refs) == ["dlk-ann", "dlk-bob"]
     assert ann not in everything(uow) and "case-a" not in everything(uow)
@@ -167,7 +168,7 @@ async def test_both_halves_in_either_order_give_one_receipt_naming_no_one(
         await erase_people([requested()], uow, RECEIPTS, NOW)
 
     async def subjects_half() -> None:
-        await erase_subjects([subjects_of(vault)], uow, RECEIPTS, NOW)
+        await erase_subjects([subjects_of(vault)], uow, RECEIPTS, ERASED_IDS, NOW)
 
     halves = [person_half, subjects_half]
     for half in halves if person_first else reversed(halves):
@@ -195,11 +196,13 @@ async def test_each_half_again_changes_nothing_and_sends_no_second_receipt() -> 
     uow, vault = await two_people()
     async with uow:
         await erase_people([requested(), requested()], uow, RECEIPTS, NOW)
-        await erase_subjects([subjects_of(vault)], uow, RECEIPTS, NOW)
+        await erase_subjects([subjects_of(vault)], uow, RECEIPTS, ERASED_IDS, NOW)
     state = everything(uow)
     async with uow:
         await erase_people([requested()], uow, RECEIPTS, NOW)
-        await erase_subjects([subjects_of(vault), subjects_of(vault)], uow, RECEIPTS, NOW)
+        await erase_subjects(
+            [subjects_of(vault), subjects_of(vault)], uow, RECEIPTS, ERASED_IDS, NOW
+        )
     assert everything(uow) == state
     assert len(uow.published("receipts")) == 1
 
@@ -210,7 +213,7 @@ async def test_someone_never_seen_is_erased_with_a_receipt_all_the_same() -> Non
     state = everything(uow)
     async with uow:
         await erase_people([requested("er-2", "nobody")], uow, RECEIPTS, NOW)
-        await erase_subjects([nobody], uow, RECEIPTS, NOW)
+        await erase_subjects([nobody], uow, RECEIPTS, ERASED_IDS, NOW)
     (receipt,) = uow.published("receipts")
     assert receipt["erasure_id"] == "er-2" and all(v == 0 for v in receipt["removed"].values())
     uow.processed = {p for p in uow.processed if "er-2" not in p[1]}

@@ -12,6 +12,7 @@ from kinship_recognition.domain.reports import ReleasedWeek, Sources, Window, bu
 from kinship_recognition.handlers.erasure import ErasureTopics, erase_people, erase_subjects
 from kinship_recognition.handlers.reports import programme_report
 from tests.unit.fakes.recognition import (
+    ERASED_IDS,
     FakeRecognitionUnitOfWork,
     FakeVault,
     Person,
@@ -55,7 +56,7 @@ async def erase(uow: FakeRecognitionUnitOfWork, vault: FakeVault, person: str) -
     )
     async with uow:
         await erase_people([asked], uow, topics, NOW)
-        await erase_subjects([gone], uow, topics, NOW)
+        await erase_subjects([gone], uow, topics, ERASED_IDS, NOW)
 
 
 async def recomputed(uow: FakeRecognitionUnitOfWork, weeks: int) -> Sources:

@@ -1279,6 +1279,38 @@ class PostgresErasure(_Statements):
             "subject_dead_letter_keys": await shred_dead_letters(conn, subjects),
         }
 
+    async def remember_erased(self, digests: Sequence[bytes], until: datetime) -> None:
+        """Keep the digests of erased subject ids until ``until`` (the later time wins)."""
+        await self.conn.execute(
+            "INSERT INTO erased_ids (digest, expires_at)"
+            " SELECT d, $2 FROM unnest($1::bytea[]) AS d"
+            " ON CONFLICT (digest) DO UPDATE"
+            " SET expires_at = greatest(erased_ids.expires_at, excluded.expires_at)",
+            list(digests),
+            until,
+        )
+
+    async def erased_among(self, digests: Sequence[bytes], now: datetime) -> set[bytes]:
+        """Those of ``digests`` kept as erased and not expired at ``now``."""
+        if not digests:
+            return set()
+        rows = await self.conn.fetch(
+            "SELECT digest FROM erased_ids WHERE digest = ANY($1::bytea[]) AND expires_at > $2",
+            list(digests),
+            now,
+        )
+        return {bytes(row["digest"]) for row in rows}
+
+    async def forget_erased(self, now: datetime, limit: int) -> int:
+        """Delete up to ``limit`` digests expired at ``now``."""
+        return await _count(
+            self.conn,
+            "DELETE FROM erased_ids WHERE digest = ANY(ARRAY("
+            " SELECT digest FROM erased_ids WHERE expires_at <= $1 LIMIT $2))",
+            now,
+            limit,
+        )
+
     async def erasure_done(
         self,
         erasure_id: str,

@@ -33,7 +33,7 @@ from kinship_escalation.handlers.alerts import handle_receipts
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.detection import handle_checkins
 from kinship_escalation.handlers.directory import apply_directory
-from kinship_escalation.handlers.erasure import erase_people, erase_subject_sets
+from kinship_escalation.handlers.erasure import erase_people, erase_subject_sets, skip_erased
 from kinship_escalation.handlers.outreach import apply_preferences, remember_shared_notes
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_escalation.handlers.signals import handle_signals
@@ -47,10 +47,13 @@ async def store_checkins(
     uow: FromDishka[EscalationUnitOfWork],
     ctx: FromDishka[EscalationContext],
 ) -> None:
-    """Evaluate a batch of recorded check-ins (from either lane: the observation id dedupes)."""
+    """Evaluate a batch of recorded check-ins (from either lane: the observation id dedupes),
+    except those about a subject id erased meanwhile."""
     async with uow:
-        await handle_checkins(checkins, uow, ctx)
-        await remember_shared_notes(checkins, uow)
+        kept = await skip_erased(checkins, uow, ctx)
+        if kept:
+            await handle_checkins(kept, uow, ctx)
+            await remember_shared_notes(kept, uow)
 
 
 async def store_signals(

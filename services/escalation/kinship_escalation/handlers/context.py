@@ -1,5 +1,6 @@
 """What the escalation use cases need besides the unit of work."""
 
+import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from kinship_escalation.domain.resources import DEFAULT_CATALOGUE
 from kinship_escalation.domain.rules import DetectionRules
 from kinship_escalation.domain.sealing import CaseNoteCipher
 from kinship_escalation.handlers.ports import Vault
+from kinship_runtime.erased_ids import KEEP_DAYS, ErasedIds
 
 
 def _now() -> datetime:
@@ -20,6 +22,11 @@ def _now() -> datetime:
 
 def _new_id() -> str:
     return uuid.uuid4().hex
+
+
+def _erased_ids() -> ErasedIds:
+    """A record of erased ids under a random key (tests; the service derives its key)."""
+    return ErasedIds(secrets.token_bytes(32), timedelta(days=KEEP_DAYS))
 
 
 @dataclass(frozen=True)
@@ -51,3 +58,6 @@ class EscalationContext:
     """How long a consent question's links work; unanswered then, the case closes."""
     reopen_within: timedelta = timedelta(days=30)
     """How long after resolution a case may be re-opened."""
+    erased_ids: ErasedIds = field(default_factory=_erased_ids)
+    """How erased subject ids are recognised (keyed digests) and how long they are kept
+    (``KINSHIP_ERASED_IDS_DAYS``): check-ins about them are skipped."""

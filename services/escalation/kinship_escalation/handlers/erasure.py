@@ -17,17 +17,22 @@ the erased person as before — one distinct person, apart from other erased peo
 their feedback, so no published week moves because of the erasure (decision 76).
 
 Each half is done once per erasure (by event id), in one transaction with its progress note;
-the receipt goes out when both are done.
+the receipt goes out when both are done. The subjects half also keeps a keyed hash of each
+subject id (``kinship_runtime.erased_ids``) for as long as the check-in topics keep records:
+``skip_erased`` drops check-ins about them consumed later (a backlog, a replay), which would
+otherwise be observed again under the old subject id and could open a case about them.
 """
 
 from collections.abc import Sequence
 
+from kinship_contracts.checkins import CheckinRecorded
 from kinship_contracts.privacy import ErasureRequested, ErasureStage, SubjectsErased
 from kinship_escalation.domain.cases import AuditRecord, erased_subject
 from kinship_escalation.handlers.alerts import alert_step
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.messages import record_transitions
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
+from kinship_escalation.metrics import ERASED_SKIPPED
 from kinship_runtime.idempotency import first_seen
 
 ACTOR = "erasure"
@@ -109,6 +114,8 @@ async def erase_subjects(
 ) -> None:
     """Forget what is kept by the subject ids; note the half done."""
     now = ctx.clock()
+    erased = ctx.erased_ids
+    await uow.erasure.remember_erased(erased.digests(event.subject_ids), now + erased.keep_for)
     cases = await uow.cases.about(event.subject_ids) if event.subject_ids else []
     stand_ins = {subject: erased_subject() for subject in event.subject_ids}
     closed = 0
@@ -137,3 +144,25 @@ async def _done(
     )
     if receipt is not None:
         await uow.publish([receipt])
+
+
+async def skip_erased(
+    checkins: Sequence[CheckinRecorded], uow: EscalationUnitOfWork, ctx: EscalationContext
+) -> list[CheckinRecorded]:
+    """The check-ins not about an erased subject id, in their order: the others are skipped
+    (valid events, so not dead-lettered; counted, never by id)."""
+    if not checkins:
+        return []
+    erased = ctx.erased_ids
+    found = await uow.erasure.erased_among(
+        erased.digests(checkin.subject_id for checkin in checkins), ctx.clock()
+    )
+    if not found:
+        return list(checkins)
+    kept = erased.keep(checkins, _subject, found)
+    ERASED_SKIPPED.add(len(checkins) - len(kept))
+    return kept
+
+
+def _subject(checkin: CheckinRecorded) -> str:
+    return checkin.subject_id

@@ -29,7 +29,12 @@ from kinship_contracts.topics import (
 )
 from kinship_recognition.handlers.awards import AwardTopics
 from kinship_recognition.handlers.directory import apply_directory
-from kinship_recognition.handlers.erasure import ErasureTopics, erase_people, erase_subjects
+from kinship_recognition.handlers.erasure import (
+    ErasureTopics,
+    erase_people,
+    erase_subjects,
+    skip_erased,
+)
 from kinship_recognition.handlers.feedback import record_case_feedback, record_pulse
 from kinship_recognition.handlers.kudos import give_kudos
 from kinship_recognition.handlers.ports import RecognitionUnitOfWork, SubjectLookup
@@ -37,6 +42,7 @@ from kinship_recognition.handlers.responders import record_case_events
 from kinship_recognition.handlers.streaks import record_checkins
 from kinship_recognition.settings import RecognitionSettings
 from kinship_runtime.dead_letters import DeadLetters
+from kinship_runtime.erased_ids import ErasedIds
 from kinship_runtime.erasure import parse_erasure_requests, subjects_from_vault
 from kinship_runtime.ingest import Subscription
 from kinship_runtime.records import (
@@ -75,6 +81,10 @@ def parse_case_transitions(
     return _parse_cases([r for r in records if header(r, "ce_type") != proposals])
 
 
+def _subject(event: CheckinRecorded | CaseEvent) -> str:
+    return event.subject_id
+
+
 async def store_kudos(
     items: Sequence[Accepted[KudosSubmitted]],
     uow: FromDishka[RecognitionUnitOfWork],
@@ -110,10 +120,15 @@ async def store_checkins(
     uow: FromDishka[RecognitionUnitOfWork],
     topics: FromDishka[AwardTopics],
     vault: FromDishka[SubjectLookup],
+    erased: FromDishka[ErasedIds],
 ) -> None:
-    """Count a batch of recorded check-ins towards streaks and team participation."""
+    """Count a batch of recorded check-ins towards streaks and team participation (except
+    those about a subject id erased meanwhile)."""
+    now = datetime.now(UTC)
     async with uow:
-        await record_checkins(events, uow, topics, vault, datetime.now(UTC))
+        kept = await skip_erased(events, _subject, uow, erased, now, consumer="checkins")
+        if kept:
+            await record_checkins(kept, uow, topics, vault, now)
 
 
 async def store_cases(
@@ -121,12 +136,15 @@ async def store_cases(
     uow: FromDishka[RecognitionUnitOfWork],
     topics: FromDishka[AwardTopics],
     vault: FromDishka[SubjectLookup],
+    erased: FromDishka[ErasedIds],
 ) -> None:
-    """Keep a batch of case transitions' facts and feedback; appreciate responders."""
+    """Keep a batch of case transitions' facts and feedback; appreciate responders (except
+    for cases about a subject id erased meanwhile)."""
     now = datetime.now(UTC)
     async with uow:
-        await record_case_events(events, uow, topics, vault, now)
-        await record_case_feedback(events, uow, now)
+        kept = await skip_erased(events, _subject, uow, erased, now, consumer="cases")
+        await record_case_events(kept, uow, topics, vault, now)
+        await record_case_feedback(kept, uow, now)
 
 
 async def store_pulse(
@@ -162,12 +180,13 @@ async def store_erased_subjects(
     uow: FromDishka[RecognitionUnitOfWork],
     topics: FromDishka[ErasureTopics],
     vault: FromDishka[SubjectLookup],
+    erased: FromDishka[ErasedIds],
 ) -> None:
     """Forget what is kept by the subject ids the check-in service names for an erasure
-    (asked of it: never on Kafka)."""
+    (asked of it: never on Kafka), and skip later events about them."""
     opened = await subjects_from_vault(events, vault)
     async with uow:
-        await erase_subjects(opened, uow, topics, datetime.now(UTC))
+        await erase_subjects(opened, uow, topics, erased, datetime.now(UTC))
 
 
 SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (

@@ -9,15 +9,25 @@ them) are anonymised instead of deleted: random stand-ins replace their subject 
 ids (``domain.anonymise``), so no report week, whenever first computed here or in the
 escalation service, moves because of the erasure. Each half is done once per event id, and
 recorded in the transaction that did it; the receipt goes out when both are done.
+
+The subjects half also keeps a keyed hash of each subject id (``kinship_runtime.erased_ids``)
+for as long as the topics can still bring events about them: ``skip_erased`` drops such
+events on every ingest path that stores by subject id, so a backlog or a replay consumed
+after the erasure does not store the person's ids again.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from kinship_contracts.privacy import ErasureRequested, ErasureStage, SubjectsErased
 from kinship_recognition.handlers.ports import RecognitionUnitOfWork
+from kinship_recognition.metrics import ERASED_SKIPPED
+from kinship_runtime.erased_ids import ErasedIds
 from kinship_runtime.idempotency import first_seen
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -43,10 +53,13 @@ async def erase_subjects(
     events: Sequence[SubjectsErased],
     uow: RecognitionUnitOfWork,
     topics: ErasureTopics,
+    erased: ErasedIds,
     now: datetime,
 ) -> None:
-    """Carry out the subjects half of erasures (each once, however often it arrives)."""
+    """Carry out the subjects half of erasures (each once, however often it arrives), and
+    remember the subject ids as erased (keyed hashes) for ``erased.keep_for``."""
     for event in await first_seen(uow, "erasure.subjects", events):
+        await uow.remember_erased(erased.digests(event.subject_ids), now + erased.keep_for)
         removed = await uow.erase_subjects(event.subject_ids)
         await _done(event.erasure_id, ErasureStage.SUBJECTS, removed, uow, topics, now)
 
@@ -62,3 +75,24 @@ async def _done(
     receipt = await uow.erasure_done(erasure_id, stage, removed, topics.receipts, now)
     if receipt is not None:
         await uow.publish([receipt])
+
+
+async def skip_erased(
+    items: Sequence[T],
+    subject_of: Callable[[T], str],
+    uow: RecognitionUnitOfWork,
+    erased: ErasedIds,
+    now: datetime,
+    *,
+    consumer: str,
+) -> list[T]:
+    """The items not about an erased subject id, in their order: the others are skipped
+    (valid events, so not dead-lettered; counted by ``consumer``, never by id)."""
+    if not items:
+        return []
+    found = await uow.erased_among(erased.digests(subject_of(item) for item in items), now)
+    if not found:
+        return list(items)
+    kept = erased.keep(items, subject_of, found)
+    ERASED_SKIPPED.add(len(items) - len(kept), {"consumer": consumer})
+    return kept

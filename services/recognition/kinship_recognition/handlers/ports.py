@@ -228,6 +228,19 @@ class RecognitionUnitOfWork(UnitOfWork, Protocol):
         (``<table>_anonymised`` for the anonymised)."""
         ...
 
+    async def remember_erased(self, digests: Sequence[bytes], until: datetime) -> None:
+        """Keep the digests of erased subject ids (``kinship_runtime.erased_ids``) until
+        ``until`` (a digest kept already keeps the later of its two times)."""
+        ...
+
+    async def erased_among(self, digests: Sequence[bytes], now: datetime) -> set[bytes]:
+        """Those of ``digests`` kept as erased and not expired at ``now``."""
+        ...
+
+    async def forget_erased(self, now: datetime, limit: int) -> int:
+        """Delete up to ``limit`` digests expired at ``now``; how many went."""
+        ...
+
     async def erasure_done(
         self,
         erasure_id: str,

@@ -1,0 +1,97 @@
+"""Erased subject ids, recognised without being kept: keyed hashes.
+
+After an erasure, an event about the person can still arrive: a backlog consumed after an
+outage, or a replay of a topic keyed by subject id (``wellbeing.checkins.recorded``,
+``escalation.cases``: kept 30 days). Stored, it would bring the person's old subject id (and
+case ids) back. So a service that stores by subject id keeps a record of erased subject ids
+for as long as those topics keep records, and skips the events it names. To keep the
+erasure's promise that nothing says which subject ids it concerned, the record holds
+HMAC-SHA256 digests under a key the database does not hold, never the ids.
+
+Each service keeps its own record (an ``erased_ids`` table of its schema) and its own key,
+derived from its dead-letter key with a label naming the service; ``ErasedIdsExpiry``
+deletes digests past their time.
+"""
+
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from kinship_contracts.topics import CHECKINS_RECORDED, DAY_MS, ESCALATION_CASES
+from kinship_runtime.workers import SupervisedLoop
+
+T = TypeVar("T")
+
+KEEP_DAYS = max(CHECKINS_RECORDED.retention_ms, ESCALATION_CASES.retention_ms) // DAY_MS
+"""How long erased subject ids are recognised by default: the retention of the topics that
+bring events by subject id (30 days)."""
+
+
+def derive_key(secret: bytes, label: str) -> bytes:
+    """The digests' key: HMAC-SHA256 of ``label`` (naming the service and this use) under
+    ``secret``, so the same secret never keys two uses directly."""
+    return hmac.new(secret, label.encode(), hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class ErasedIds:
+    """How a service recognises erased subject ids: ``key`` makes the digests, and each is
+    kept for ``keep_for`` from the erasure."""
+
+    key: bytes
+    keep_for: timedelta
+
+    def digest(self, subject_id: str) -> bytes:
+        """The keyed hash kept for (and looked up by) a subject id."""
+        return hmac.new(self.key, b"subject:" + subject_id.encode(), hashlib.sha256).digest()
+
+    def digests(self, subject_ids: Iterable[str]) -> list[bytes]:
+        """The distinct digests of ``subject_ids``, in a stable order."""
+        return sorted({self.digest(subject_id) for subject_id in subject_ids})
+
+    def keep(
+        self, items: Sequence[T], subject_of: Callable[[T], str], erased: set[bytes]
+    ) -> list[T]:
+        """The items whose subject's digest is not in ``erased``, in their order."""
+        return [item for item in items if self.digest(subject_of(item)) not in erased]
+
+
+EXPIRY_BATCH = 1000
+"""Digests deleted per transaction (a round repeats at once while it fills one)."""
+EXPIRY_POLL_SECONDS = 3600.0
+
+Expire = Callable[[datetime, int], Awaitable[int]]
+"""Deletes up to ``limit`` digests expired at ``now`` in a transaction of its own; how many."""
+
+
+class ErasedIdsExpiry:
+    """Deletes the digests of erased subject ids past their time every ``poll_seconds`` (a
+    ``SupervisedLoop``), whether or not erasures keep coming."""
+
+    def __init__(self, expire: Expire, poll_seconds: float = EXPIRY_POLL_SECONDS) -> None:
+        self._expire = expire
+        self._loop = SupervisedLoop("erased-ids-expiry", self.expire, poll_seconds=poll_seconds)
+        self.name = self._loop.name
+        self.expired = 0
+
+    async def expire(self) -> bool:
+        """One round: delete up to ``EXPIRY_BATCH`` expired digests; True when it filled the
+        batch (more may be waiting)."""
+        deleted = await self._expire(datetime.now(UTC), EXPIRY_BATCH)
+        self.expired += deleted
+        return deleted >= EXPIRY_BATCH
+
+    def start(self) -> None:
+        """Expire digests in the background until ``stop``."""
+        self._loop.start()
+
+    async def stop(self) -> None:
+        """Finish the round in progress and stop."""
+        await self._loop.stop()
+
+    def healthy(self) -> bool:
+        """Whether the loop runs and is not stuck."""
+        return self._loop.healthy()

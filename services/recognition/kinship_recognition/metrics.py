@@ -1,0 +1,11 @@
+"""The recognition service's own measures (OpenTelemetry instruments; labels carry no one's
+identity, only which consumer)."""
+
+from kinship_runtime.telemetry import METER
+
+ERASED_SKIPPED = METER.create_counter(
+    "kinship.recognition.erased_skipped",
+    unit="{event}",
+    description="Events about a subject id erased before they were consumed (a backlog or a "
+    "replay), skipped instead of stored, by consumer (checkins, cases).",
+)
