@@ -27,6 +27,7 @@ CHART_TOPIC_CONFIG = {"min.insync.replicas": "2"}  # strimzi.topics.config's def
 STRIMZI_API = "kafka.strimzi.io/v1beta2"
 PRODUCTION_VALUES = CHART / "ci" / "production-values.yaml"
 EXCLUDED = "KINSHIP_EXCLUDED_CONSUMERS"
+LEADS = "KINSHIP_OUTBOX_RELAY_LEADS"
 # The lanes' Deployments (the registry's lanes, on by default): name -> (service, lane entry).
 LANES: dict[str, tuple[str, dict[str, Any]]] = {
     f"{RELEASE}-{name}-{lane['name']}": (name, lane)
@@ -306,9 +307,14 @@ def check_lane(deployment: Obj, main: Obj, lane: dict[str, Any]) -> None:
     (container,), (main_container,) = spec["containers"], main_spec["containers"]
     for key in ("image", "command", "args", "ports", "envFrom", "readinessProbe"):
         assert container[key] == main_container[key], key
-    others = [e for e in container["env"] if e["name"] != EXCLUDED]
-    assert others == [e for e in main_container["env"] if e["name"] != EXCLUDED]
+    own = (EXCLUDED, LEADS)
+    others = [e for e in container["env"] if e["name"] not in own]
+    assert others == [e for e in main_container["env"] if e["name"] not in own]
     assert excluded(deployment) == (lane["excluded"] or None)
+    # A lane that must not lead the outbox relay says so; the main Deployment never does.
+    leads = [e["value"] for e in container["env"] if e["name"] == LEADS]
+    assert leads == ([] if lane.get("relayLeads", True) else ["false"])
+    assert not [e for e in main_container["env"] if e["name"] == LEADS]
 
 
 def check_workloads(
