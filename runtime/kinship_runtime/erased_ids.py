@@ -16,11 +16,12 @@ deletes digests past their time.
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from kinship_contracts.topics import CHECKINS_RECORDED, DAY_MS, ESCALATION_CASES
+from kinship_runtime.database import Connection
 from kinship_runtime.workers import SupervisedLoop
 
 T = TypeVar("T")
@@ -41,7 +42,7 @@ class ErasedIds:
     """How a service recognises erased subject ids: ``key`` makes the digests, and each is
     kept for ``keep_for`` from the erasure."""
 
-    key: bytes
+    key: bytes = field(repr=False)
     keep_for: timedelta
 
     def digest(self, subject_id: str) -> bytes:
@@ -57,6 +58,58 @@ class ErasedIds:
     ) -> list[T]:
         """The items whose subject's digest is not in ``erased``, in their order."""
         return [item for item in items if self.digest(subject_of(item)) not in erased]
+
+
+# An erasure and a batch about the same subject must not interleave: a batch that checked
+# the record before the erasure's digests were in, and stored after its rows were anonymised,
+# would bring the subject back (review 6). The erasure takes this lock exclusively before it
+# writes the digests (and before it reads what to anonymise); a batch takes it shared before
+# it checks, so batches never wait for each other, only for an erasure in progress. One
+# lock per schema (services sharing a database do not wait for each other's erasures).
+_LOCK = (
+    "SELECT pg_advisory_xact_lock{shared}(hashtext('kinship.erased-ids'),"
+    " hashtext(current_schema()))"
+)
+
+
+async def remember_erased(conn: Connection, digests: Sequence[bytes], until: datetime) -> None:
+    """Keep the digests of erased subject ids until ``until`` (the later time wins), after
+    every batch that checked the record before them has committed. Call it in the erasure's
+    transaction before anything else the erasure reads or writes."""
+    await conn.execute(_LOCK.format(shared=""))
+    await conn.execute(
+        "INSERT INTO erased_ids (digest, expires_at)"
+        " SELECT d, $2 FROM unnest($1::bytea[]) AS d"
+        " ON CONFLICT (digest) DO UPDATE"
+        " SET expires_at = greatest(erased_ids.expires_at, excluded.expires_at)",
+        list(digests),
+        until,
+    )
+
+
+async def erased_among(conn: Connection, digests: Sequence[bytes], now: datetime) -> set[bytes]:
+    """Those of ``digests`` kept as erased and not expired at ``now``; waits for an erasure in
+    progress. Call it in the batch's transaction before the batch reads or stores anything."""
+    if not digests:
+        return set()
+    await conn.execute(_LOCK.format(shared="_shared"))
+    rows = await conn.fetch(
+        "SELECT digest FROM erased_ids WHERE digest = ANY($1::bytea[]) AND expires_at > $2",
+        list(digests),
+        now,
+    )
+    return {bytes(row["digest"]) for row in rows}
+
+
+async def forget_erased(conn: Connection, now: datetime, limit: int) -> int:
+    """Delete up to ``limit`` digests expired at ``now``; how many."""
+    status = await conn.execute(
+        "DELETE FROM erased_ids WHERE digest = ANY(ARRAY("
+        " SELECT digest FROM erased_ids WHERE expires_at <= $1 LIMIT $2))",
+        now,
+        limit,
+    )
+    return int(status.rsplit(" ", 1)[-1])
 
 
 EXPIRY_BATCH = 1000

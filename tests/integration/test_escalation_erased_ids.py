@@ -4,12 +4,20 @@ database (service in-process): after Erin's erasure, her own check-in published 
 lanes is neither observed under her subject id nor opens a case about her; someone else's
 check-in in the same replay still does."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 
 from kinship_contracts.privacy import ErasureRequested, SubjectsErased
-from tests.escalation_support import STAFF, SUBJECTS, Escalation, recorded, seed_directory
+from tests.escalation_support import (
+    STAFF,
+    SUBJECTS,
+    Escalation,
+    checkin_settings,
+    recorded,
+    seed_directory,
+)
 from tests.kafka_reading import encode, publish
 from tests.recognition_support import consumed_to_end
 
@@ -32,8 +40,25 @@ async def test_a_checkin_about_an_erased_subject_consumed_after_the_erasure_is_s
     erin = SUBJECTS.subject_id(ERIN)
 
     request = ErasureRequested(id="er-e", person_id=ERIN, requested_at=now, source="hr")
+    # As the check-in service publishes it now: the ids are served by its vault (in-process
+    # here, its own schema), not carried inline.
+    vault = await asyncpg.connect(escalation.endpoints.database_url)
+    try:
+        await vault.execute(
+            f'INSERT INTO "{checkin_settings(escalation.settings).owned_schema()}".erasure_subjects'
+            " (erasure_id, subject_ids, expires_at) VALUES ($1, $2::text[], $3)",
+            "er-e",
+            [erin],
+            now + timedelta(days=1),
+        )
+    finally:
+        await vault.close()
     subjects = SubjectsErased(
-        id="er-e:subjects", erasure_id="er-e", subject_ids=[erin], occurred_at=now
+        id="er-e:subjects",
+        erasure_id="er-e",
+        subject_ids=[],
+        subjects_in_vault=True,
+        occurred_at=now,
     )
     await publish(
         servers,

@@ -6,12 +6,9 @@ from datetime import timedelta
 
 from kinship_contracts.checkins import CheckinRecorded
 from kinship_contracts.privacy import ErasureRequested, SubjectsErased
-from kinship_escalation.entrypoints.consumers import (
-    store_checkins,
-    store_erased_subjects,
-    store_erasures,
-)
+from kinship_escalation.entrypoints.consumers import store_checkins, store_erasures
 from kinship_escalation.handlers.context import EscalationContext
+from kinship_escalation.handlers.erasure import erase_subject_sets
 from kinship_escalation.settings import EscalationSettings
 from tests.unit.escalation.conftest import NOW, STAFF, Clock, checkin, subject
 from tests.unit.fakes.escalation import FakeEscalationUnitOfWork
@@ -23,18 +20,16 @@ async def erase(uow: FakeEscalationUnitOfWork, ctx: EscalationContext, person: s
     await store_erasures(
         [ErasureRequested(id="er-1", person_id=person, requested_at=NOW, source="hr")], uow, ctx
     )
-    await store_erased_subjects(
-        [
-            SubjectsErased(
-                id="er-1:subjects",
-                erasure_id="er-1",
-                subject_ids=[subject(person)],
-                occurred_at=NOW,
-            )
-        ],
-        uow,
-        ctx,
+    # As the vault serves it: the ids asked of the check-in service, not inline.
+    opened = SubjectsErased(
+        id="er-1:subjects",
+        erasure_id="er-1",
+        subject_ids=[subject(person)],
+        occurred_at=NOW,
+        subjects_in_vault=True,
     )
+    async with uow:
+        await erase_subject_sets([opened], uow, ctx)
 
 
 def about(uow: FakeEscalationUnitOfWork, subject_id: str) -> list[str]:
@@ -105,3 +100,20 @@ def test_the_key_is_the_services_own_and_the_time_a_bounded_setting() -> None:
     again = EscalationSettings(env="dev", dead_letter_key="a" * 40, erased_ids_days=7)
     assert again.erased_ids().key == settings.erased_ids().key
     assert again.erased_ids().keep_for == timedelta(days=7)
+
+
+async def test_an_old_style_event_with_inline_ids_erases_but_records_nothing(
+    ctx: EscalationContext,
+) -> None:
+    # Inline ids are not checked against the vault: one naming a person never erased must
+    # not stop their check-ins (the urgent lane's too) being evaluated for 30 days.
+    uow = FakeEscalationUnitOfWork()
+    inline = SubjectsErased(
+        id="er-9:subjects", erasure_id="er-9", subject_ids=[subject(ERIN)], occurred_at=NOW
+    )
+    async with uow:
+        await erase_subject_sets([inline], uow, ctx)
+    async with uow:
+        await uow.directory.apply(STAFF)
+    await store_checkins([urgent("c-9", ERIN)], uow, ctx)
+    assert about(uow, subject(ERIN))

@@ -377,14 +377,16 @@ async def test_an_erasures_subjects_are_asked_of_the_vault_and_a_closed_one_is_s
 
 
 async def test_events_about_subjects_erased_before_they_are_consumed_are_skipped_not_dead_lettered(
-    running: Running,
+    running: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     erased = {
         "id": "er-3:subjects",
         "erasure_id": "er-3",
-        "subject_ids": ["s-ann"],
+        "subject_ids": [],
+        "subjects_in_vault": True,
         "occurred_at": NOW.isoformat(),
     }
+    monkeypatch.setitem(VAULT.erasures, "er-3", ["s-ann"])  # the ids the check-in service serves
     await running.deliver(
         ERASURE_SUBJECTS.name,
         [FakeRecord(json.dumps(erased).encode(), key=b"er-3", topic=ERASURE_SUBJECTS.name)],

@@ -82,8 +82,12 @@ async def store_cases(
 
 
 async def erase(uow: FakeRecognitionUnitOfWork, *subjects: str, at: datetime = NOW) -> None:
-    event = SubjectsErased(
-        id="er-1:subjects", erasure_id="er-1", subject_ids=list(subjects), occurred_at=at
+    event = SubjectsErased(  # as the vault serves it (an old event's inline ids record nothing)
+        id="er-1:subjects",
+        erasure_id="er-1",
+        subject_ids=list(subjects),
+        occurred_at=at,
+        subjects_in_vault=True,
     )
     async with uow:
         await erase_subjects([event], uow, RECEIPTS, ERASED_IDS, at)
@@ -188,7 +192,11 @@ async def test_erasing_again_keeps_one_digest_until_the_later_time() -> None:
     await erase(uow, ANN)
     later = NOW + timedelta(days=3)
     second = SubjectsErased(
-        id="er-2:subjects", erasure_id="er-2", subject_ids=[ANN, ANN], occurred_at=later
+        id="er-2:subjects",
+        erasure_id="er-2",
+        subject_ids=[ANN, ANN],
+        occurred_at=later,
+        subjects_in_vault=True,
     )
     async with uow:
         await erase_subjects([second], uow, RECEIPTS, ERASED_IDS, later)

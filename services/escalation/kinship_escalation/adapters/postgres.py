@@ -57,6 +57,7 @@ from kinship_escalation.handlers.ports import (
     SubjectObservation,
     SubjectSignal,
 )
+from kinship_runtime import erased_ids
 from kinship_runtime.database import Connection, PoolTransaction
 from kinship_runtime.dead_letters import shred_dead_letters
 from kinship_runtime.directory import DirectoryProjection, team_members, team_of
@@ -1281,35 +1282,15 @@ class PostgresErasure(_Statements):
 
     async def remember_erased(self, digests: Sequence[bytes], until: datetime) -> None:
         """Keep the digests of erased subject ids until ``until`` (the later time wins)."""
-        await self.conn.execute(
-            "INSERT INTO erased_ids (digest, expires_at)"
-            " SELECT d, $2 FROM unnest($1::bytea[]) AS d"
-            " ON CONFLICT (digest) DO UPDATE"
-            " SET expires_at = greatest(erased_ids.expires_at, excluded.expires_at)",
-            list(digests),
-            until,
-        )
+        await erased_ids.remember_erased(self.conn, digests, until)
 
     async def erased_among(self, digests: Sequence[bytes], now: datetime) -> set[bytes]:
         """Those of ``digests`` kept as erased and not expired at ``now``."""
-        if not digests:
-            return set()
-        rows = await self.conn.fetch(
-            "SELECT digest FROM erased_ids WHERE digest = ANY($1::bytea[]) AND expires_at > $2",
-            list(digests),
-            now,
-        )
-        return {bytes(row["digest"]) for row in rows}
+        return await erased_ids.erased_among(self.conn, digests, now)
 
     async def forget_erased(self, now: datetime, limit: int) -> int:
         """Delete up to ``limit`` digests expired at ``now``."""
-        return await _count(
-            self.conn,
-            "DELETE FROM erased_ids WHERE digest = ANY(ARRAY("
-            " SELECT digest FROM erased_ids WHERE expires_at <= $1 LIMIT $2))",
-            now,
-            limit,
-        )
+        return await erased_ids.forget_erased(self.conn, now, limit)
 
     async def erasure_done(
         self,

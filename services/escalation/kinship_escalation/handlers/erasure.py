@@ -115,7 +115,10 @@ async def erase_subjects(
     """Forget what is kept by the subject ids; note the half done."""
     now = ctx.clock()
     erased = ctx.erased_ids
-    await uow.erasure.remember_erased(erased.digests(event.subject_ids), now + erased.keep_for)
+    if event.subjects_in_vault:
+        # Only ids the vault served: an old-style event names its ids inline, unchecked, and
+        # one naming a person never erased would stop their check-ins being evaluated.
+        await uow.erasure.remember_erased(erased.digests(event.subject_ids), now + erased.keep_for)
     cases = await uow.cases.about(event.subject_ids) if event.subject_ids else []
     stand_ins = {subject: erased_subject() for subject in event.subject_ids}
     closed = 0

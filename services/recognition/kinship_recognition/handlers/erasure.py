@@ -59,7 +59,8 @@ async def erase_subjects(
     """Carry out the subjects half of erasures (each once, however often it arrives), and
     remember the subject ids as erased (keyed hashes) for ``erased.keep_for``."""
     for event in await first_seen(uow, "erasure.subjects", events):
-        await uow.remember_erased(erased.digests(event.subject_ids), now + erased.keep_for)
+        if event.subjects_in_vault:  # ids the vault served, never an old event's inline ones
+            await uow.remember_erased(erased.digests(event.subject_ids), now + erased.keep_for)
         removed = await uow.erase_subjects(event.subject_ids)
         await _done(event.erasure_id, ErasureStage.SUBJECTS, removed, uow, topics, now)
 
