@@ -1,13 +1,17 @@
 """Test helpers: read a service's schema with a plain asyncpg connection; services in-process."""
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import asyncpg
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient
+from pydantic import SecretStr
 
+from kinship_runtime.database import create_pool
 from kinship_runtime.settings import KinshipSettings
 from tests.conftest import Endpoints
 
@@ -108,5 +112,18 @@ async def open_dead_letters(
                 else await keys.open(headers["kinship-dlq-sealed"].decode(), record.value, position)
             )
         return opened
+    finally:
+        await pool.close()
+
+
+@asynccontextmanager
+async def schema_pool(endpoints: Endpoints, schema: str) -> AsyncIterator[asyncpg.Pool]:
+    """A service's pool (its codecs, ``schema`` on the search path), closed afterwards."""
+    settings = KinshipSettings(
+        database_url=SecretStr(endpoints.database_url), database_schema=schema, env="dev"
+    )
+    pool = await create_pool(settings)
+    try:
+        yield pool
     finally:
         await pool.close()

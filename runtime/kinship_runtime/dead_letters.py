@@ -32,7 +32,7 @@ from kinship_contracts.topics import DEAD_LETTER_RETENTION_MS
 from kinship_runtime.database import Connection
 from kinship_runtime.records import Record, Rejected
 from kinship_runtime.resilience import retry_transient
-from kinship_runtime.workers import SupervisedLoop
+from kinship_runtime.workers import LoopWorker, SupervisedLoop
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +274,7 @@ class DeadLetters:
             )
 
 
-class DeadLetterKeyExpiry:
+class DeadLetterKeyExpiry(LoopWorker):
     """Deletes dead-letter keys past their retention every ``poll_seconds`` (a
     ``SupervisedLoop``): a dead letter then no longer opens, and the key's links to people
     go too, whether or not new dead letters arrive."""
@@ -289,15 +289,3 @@ class DeadLetterKeyExpiry:
         deleted = await self._keys.expire()
         self.expired += deleted
         return deleted >= EXPIRY_BATCH  # a full batch: more may be waiting
-
-    def start(self) -> None:
-        """Expire keys in the background until ``stop``."""
-        self._loop.start()
-
-    async def stop(self) -> None:
-        """Finish the round in progress and stop."""
-        await self._loop.stop()
-
-    def healthy(self) -> bool:
-        """Whether the loop runs and is not stuck."""
-        return self._loop.healthy()

@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from kinship_contracts.topics import CHECKINS_RECORDED, DAY_MS, ESCALATION_CASES
 from kinship_runtime.database import Connection
-from kinship_runtime.workers import SupervisedLoop
+from kinship_runtime.workers import LoopWorker, SupervisedLoop
 
 T = TypeVar("T")
 
@@ -120,7 +120,7 @@ Expire = Callable[[datetime, int], Awaitable[int]]
 """Deletes up to ``limit`` digests expired at ``now`` in a transaction of its own; how many."""
 
 
-class ErasedIdsExpiry:
+class ErasedIdsExpiry(LoopWorker):
     """Deletes the digests of erased subject ids past their time every ``poll_seconds`` (a
     ``SupervisedLoop``), whether or not erasures keep coming."""
 
@@ -136,15 +136,3 @@ class ErasedIdsExpiry:
         deleted = await self._expire(datetime.now(UTC), EXPIRY_BATCH)
         self.expired += deleted
         return deleted >= EXPIRY_BATCH
-
-    def start(self) -> None:
-        """Expire digests in the background until ``stop``."""
-        self._loop.start()
-
-    async def stop(self) -> None:
-        """Finish the round in progress and stop."""
-        await self._loop.stop()
-
-    def healthy(self) -> bool:
-        """Whether the loop runs and is not stuck."""
-        return self._loop.healthy()

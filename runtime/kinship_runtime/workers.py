@@ -144,3 +144,22 @@ class SupervisedLoop:
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+
+
+class LoopWorker:
+    """A ``Worker`` that is one ``SupervisedLoop`` (``self._loop``, set by the subclass):
+    started, stopped (the round in progress finished) and checked through it."""
+
+    _loop: SupervisedLoop
+
+    def start(self) -> None:
+        """Run in the background until ``stop``."""
+        self._loop.start()
+
+    async def stop(self) -> None:
+        """Finish the round in progress and stop."""
+        await self._loop.stop()
+
+    def healthy(self) -> bool:
+        """Whether the loop runs and is not stuck."""
+        return self._loop.healthy()

@@ -8,12 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from pydantic import SecretStr
 
-from kinship_runtime.database import create_pool
 from kinship_runtime.erased_ids import erased_among, remember_erased
-from kinship_runtime.settings import KinshipSettings
 from tests.conftest import Endpoints
+from tests.database import schema_pool
 
 pytestmark = pytest.mark.integration
 
@@ -33,14 +31,8 @@ async def pool(endpoints: Endpoints, database: str) -> AsyncIterator[asyncpg.Poo
         )
     finally:
         await conn.close()
-    settings = KinshipSettings(
-        database_url=SecretStr(endpoints.database_url), database_schema=database, env="dev"
-    )
-    pool = await create_pool(settings)
-    try:
+    async with schema_pool(endpoints, database) as pool:
         yield pool
-    finally:
-        await pool.close()
 
 
 async def test_a_batch_checking_during_an_erasure_waits_and_then_sees_it(

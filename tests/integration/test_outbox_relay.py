@@ -6,12 +6,11 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from pydantic import SecretStr
 
-from kinship_runtime.database import RUNTIME_MIGRATIONS, apply_migrations, create_pool
+from kinship_runtime.database import RUNTIME_MIGRATIONS, apply_migrations
 from kinship_runtime.outbox import OutboxMessage, OutboxRelay, enqueue
-from kinship_runtime.settings import KinshipSettings
 from tests.conftest import Endpoints
+from tests.database import schema_pool
 from tests.kafka_reading import read_all
 
 pytestmark = pytest.mark.integration
@@ -25,14 +24,8 @@ async def pool(endpoints: Endpoints, database: str) -> AsyncIterator[asyncpg.Poo
         await apply_migrations(conn, database, RUNTIME_MIGRATIONS, table="runtime_migrations")
     finally:
         await conn.close()
-    settings = KinshipSettings(
-        database_url=SecretStr(endpoints.database_url), database_schema=database, env="dev"
-    )
-    pool = await create_pool(settings)
-    try:
+    async with schema_pool(endpoints, database) as pool:
         yield pool
-    finally:
-        await pool.close()
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_escalation.handlers.timers import fire_due_timers
-from kinship_runtime.workers import SupervisedLoop
+from kinship_runtime.workers import LoopWorker, SupervisedLoop
 
 
-class TimerWorker:
+class TimerWorker(LoopWorker):
     """Polls for due timers and fires them (a ``kinship_runtime.workers.Worker``)."""
 
     name = "escalation-timers"
@@ -34,18 +34,6 @@ class TimerWorker:
         self._after_round = after_round
         self._loop = SupervisedLoop(self.name, self.fire_due, poll_seconds=poll_seconds)
         self.fired = 0
-
-    def start(self) -> None:
-        """Run in the background until ``stop``."""
-        self._loop.start()
-
-    async def stop(self) -> None:
-        """Finish the current round and stop."""
-        await self._loop.stop()
-
-    def healthy(self) -> bool:
-        """Running and not stuck."""
-        return self._loop.healthy()
 
     async def fire_due(self) -> bool:
         """One round: fire the timers due now; True when some fired (the next round runs at
