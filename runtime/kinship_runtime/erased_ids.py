@@ -18,6 +18,7 @@ import hmac
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import TypeVar
 
 from kinship_contracts.topics import CHECKINS_RECORDED, DAY_MS, ESCALATION_CASES
@@ -47,17 +48,25 @@ class ErasedIds:
 
     def digest(self, subject_id: str) -> bytes:
         """The keyed hash kept for (and looked up by) a subject id."""
-        return hmac.new(self.key, b"subject:" + subject_id.encode(), hashlib.sha256).digest()
+        return _subject_digest(self.key, subject_id)
 
     def digests(self, subject_ids: Iterable[str]) -> list[bytes]:
         """The distinct digests of ``subject_ids``, in a stable order."""
-        return sorted({self.digest(subject_id) for subject_id in subject_ids})
+        return sorted({self.digest(subject_id) for subject_id in set(subject_ids)})
 
     def keep(
         self, items: Sequence[T], subject_of: Callable[[T], str], erased: set[bytes]
     ) -> list[T]:
         """The items whose subject's digest is not in ``erased``, in their order."""
         return [item for item in items if self.digest(subject_of(item)) not in erased]
+
+
+@lru_cache(maxsize=65_536)
+def _subject_digest(key: bytes, subject_id: str) -> bytes:
+    """HMAC-SHA256 of the subject id under ``key`` (one-shot ``hmac.digest``), remembered for
+    the subjects seen lately: every consumed batch looks up each of its subjects, and people
+    check in again and again (a few MB at most; digests of ids the process holds anyway)."""
+    return hmac.digest(key, b"subject:" + subject_id.encode(), "sha256")
 
 
 # An erasure and a batch about the same subject must not interleave: a batch that checked

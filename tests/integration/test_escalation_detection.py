@@ -280,3 +280,29 @@ async def test_overtime_signals_and_a_low_checkin_open_a_load_case_over_the_brok
         (None, "overtime", {"severity": 2}),
         ("c-low", None, {"mood": 2}),
     ]
+
+
+async def test_histories_come_oldest_first_by_time_and_id_in_pythons_order(
+    pool: asyncpg.Pool,
+) -> None:
+    """Detection finds a check-in's history by bisection over what the port returns, so the
+    order must be Python's (code points), not the database's collation: "B" < "a" < "b" <
+    "é" however the server collates text."""
+    clock = Clock()
+    ctx = context(clock, vault=FakeVault(subject))
+    uow = PostgresEscalationUnitOfWork(pool, DirectoryProjection())
+    ids = ["b", "é", "B", "a", "Z-2", "a-1"]
+    async with pool.acquire() as conn:  # as a server collating by language would
+        await conn.execute('ALTER TABLE observations ALTER COLUMN id TYPE text COLLATE "und-x-icu"')
+        icu = await conn.fetch(
+            'SELECT id FROM unnest($1::text[]) AS id ORDER BY id COLLATE "und-x-icu"', ids
+        )
+    assert [r["id"] for r in icu] != sorted(ids)  # so this test can tell the orders apart
+    async with uow:
+        await handle_checkins([checkin(i, mood=4) for i in ids], uow, ctx)
+        await handle_checkins([checkin("later", at=clock.advance(days=1), mood=4)], uow, ctx)
+    async with uow:
+        found = await uow.observations.histories([subject("worker-1")], NOW - timedelta(days=1))
+    history = found[subject("worker-1")]
+    assert [o.id for o in history] == [*sorted(ids), "later"]
+    assert history == sorted(history, key=lambda o: (o.at, o.id))

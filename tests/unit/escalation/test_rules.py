@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from statistics import mean
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from kinship_contracts.cases import Severity
@@ -23,6 +23,7 @@ from kinship_escalation.domain.rules import (
     evaluate_checkin,
     exposure_follow_ups,
     history_at,
+    history_in,
     immediate_risk,
     is_low,
     mean_mood,
@@ -440,6 +441,105 @@ def test_a_checkins_history_is_what_came_before_it_within_the_window() -> None:
     history = history_at([*earlier, later, newest], newest)
     # 80 days back from day 99: days 30 and 99 (by id), never the later day 100.
     assert [o.id for o in history] == ["c2", "c3", "c9"]
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["a", "B", "b", "é", "a-1", "Z9", "c"]), st.integers(0, 40)),
+        max_size=200,
+        unique_by=lambda item: item,
+    ).flatmap(
+        lambda stored: st.tuples(
+            st.just(stored),
+            st.integers(0, max(len(stored) - 1, 0)),
+            st.sets(st.integers(0, max(len(stored) - 1, 0))),
+            st.sampled_from([0.0, 1.0, 40.0, 79.99, 80.0, 80.01, 200.0, 600.0]),
+        )
+    )
+)
+def test_the_history_found_by_bisection_is_history_at(
+    drawn: tuple[list[tuple[str, int]], int, set[int], float],
+) -> None:
+    """Histories of many observations on few instants (the limit of 80 and the order by id
+    decide), at the edge of the 80-day window, with check-ins of the batch not yet arrived:
+    ``history_in`` over the port's order is exactly ``history_at``."""
+    stored, pick, later, step = drawn
+    observed = [
+        CheckinObservation(id=f"{name}{n}", at=START + timedelta(days=n % 7 * step), mood=n % 5)
+        for name, n in stored
+    ]
+    ordered = sorted(observed, key=lambda o: (o.at, o.id))
+    if not ordered:
+        checkin = obs(1, days=3)
+        assert history_in(ordered, checkin) == history_at(ordered, checkin) == [checkin]
+        return
+    checkin = ordered[pick]
+    not_arrived = {ordered[i].id for i in later if i != pick}
+    arrived = [o for o in observed if o.id not in not_arrived]
+    assert history_in(ordered, checkin, not_arrived) == history_at(arrived, checkin)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            # Edges: last 88 -> recent from 74, baseline from 14; last 80 -> 66 and 6.
+            st.one_of(st.sampled_from([6, 14, 66, 74, 80, 88]), st.integers(0, 100)),
+            st.one_of(st.none(), st.integers(1, 5)),
+        ),
+        min_size=1,
+        max_size=80,
+    )
+)
+@example([(20, 5), (30, 5), (74, 5), (80, 3), (88, 3)])  # day 74 is the baseline's last
+@example([(14, 1), (20, 5), (30, 5), (40, 5), (80, 3), (88, 3)])  # day 14 is outside it
+def test_the_decline_windows_found_by_bisection_are_the_filtered_ones(
+    readings: list[tuple[int, int | None]],
+) -> None:
+    """``sustained_decline`` finds its recent and baseline windows by bisection over the
+    history's order (oldest first); the result is the filtered windows' (the rule as it
+    was written first), at the windows' edges too (whole days: ``at == recent_from``)."""
+    history = [
+        obs(i, days=day, **({} if mood is None else {"mood": mood}))
+        for i, (day, mood) in enumerate(sorted(readings, key=lambda r: r[0]))
+    ]
+    evidence = sustained_decline(history, RULES)
+    found = None
+    if evidence is not None:
+        (threshold,) = evidence.thresholds
+        how = threshold.condition.rsplit("(", 1)[-1].rstrip(")")
+        found = (evidence.observation_ids, "run" if threshold.setting == "low_mood_run" else how)
+    assert found == _decline_as_filtered(history, RULES)
+
+
+def _decline_as_filtered(
+    history: list[CheckinObservation], rules: DetectionRules
+) -> tuple[tuple[str, ...], str] | None:
+    with_mood = [item for item in history if item.mood is not None]
+    if not with_mood:
+        return None
+    run = with_mood[-rules.low_mood_run :]
+    if len(run) == rules.low_mood_run and all(
+        item.mood is not None and item.mood <= rules.low_mood_at_or_below for item in run
+    ):
+        return tuple(item.id for item in run), "run"
+    recent_from = with_mood[-1].at - timedelta(days=rules.decline_recent_days)
+    baseline_from = recent_from - timedelta(days=rules.decline_baseline_days)
+    recent = [item for item in with_mood if item.at > recent_from]
+    baseline = [item for item in with_mood if baseline_from < item.at <= recent_from]
+    if len(recent) < rules.decline_min_recent or len(baseline) < rules.decline_min_baseline:
+        return None
+    drop = mean([i.mood for i in baseline if i.mood]) - mean([i.mood for i in recent if i.mood])
+    if drop < rules.decline_drop:
+        return None
+    return tuple(item.id for item in recent), f"here {drop:.1f}"
+
+
+def test_a_crowded_instant_keeps_the_newest_79_by_id_before_the_checkin() -> None:
+    crowd = sorted((obs(i, days=2) for i in range(150)), key=lambda o: (o.at, o.id))
+    checkin = crowd[-1]
+    history = history_in(crowd, checkin, {crowd[-2].id})
+    assert history == history_at(crowd[:-2] + crowd[-1:], checkin)
+    assert [o.id for o in history] == [o.id for o in crowd[-81:-2]] + [checkin.id]
 
 
 @given(

@@ -97,7 +97,9 @@ _ADD_OBSERVATIONS = (
 _HISTORIES = (
     "SELECT subject_id, id, at, mood, stress, energy, who5_raw, phq9_total, phq2_total,"
     " item9_positive, wants_contact FROM observations"
-    " WHERE subject_id = ANY($1::text[]) AND at >= $2 ORDER BY subject_id, at, id"
+    # Oldest first by (time, id) as Python orders them (code points: the "C" collation),
+    # whatever the database's collation: detection finds each history by bisection.
+    ' WHERE subject_id = ANY($1::text[]) AND at >= $2 ORDER BY subject_id, at, id COLLATE "C"'
 )
 _SERIALISE = (
     "SELECT count(pg_advisory_xact_lock(hashtext('kinship.detection'), hashtext(s)))"

@@ -7,9 +7,11 @@ source. No rule reaches into a database or a clock.
 """
 
 import json
-from collections.abc import Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence, Set
 from datetime import datetime, timedelta
 from itertools import pairwise
+from operator import attrgetter
 from pathlib import Path
 from statistics import median
 
@@ -179,6 +181,37 @@ def history_at(
     return [*earlier[-(HISTORY_LIMIT - 1) :], checkin]
 
 
+_AT = attrgetter("at")
+_AT_ID = attrgetter("at", "id")
+
+
+def history_in(
+    ordered: Sequence[CheckinObservation],
+    checkin: CheckinObservation,
+    not_arrived: Set[str] = frozenset(),
+) -> list[CheckinObservation]:
+    """``history_at`` of the ``ordered`` observations whose ids are not in ``not_arrived``,
+    found without sorting them: ``ordered`` must be oldest first by (time, id), as the
+    observations port returns a subject's history (a property test holds this to
+    ``history_at``). The window is found by bisection on time and, when nothing is left
+    out but the check-in itself, taken as a slice.
+    """
+    since = checkin.at - timedelta(days=HISTORY_DAYS)
+    start = bisect_left(ordered, since, key=_AT)
+    end = bisect_right(ordered, checkin.at, lo=start, key=_AT)
+    earlier = list(ordered[start:end])
+    if not_arrived:
+        earlier = [o for o in earlier if o.id != checkin.id and o.id not in not_arrived]
+    else:
+        own = bisect_left(earlier, (checkin.at, checkin.id), key=_AT_ID)
+        if own < len(earlier) and earlier[own].id == checkin.id:
+            del earlier[own]
+    if len(earlier) >= HISTORY_LIMIT:
+        del earlier[: len(earlier) - (HISTORY_LIMIT - 1)]
+    earlier.append(checkin)
+    return earlier
+
+
 def immediate_risk(checkin: CheckinObservation) -> Evidence | None:
     """PHQ-9 item 9 >= 1, or wants_contact with stress 5 or mood 1: critical."""
     thresholds: list[Threshold] = []
@@ -250,7 +283,8 @@ def sustained_decline(
 ) -> Evidence | None:
     """Mood low on N consecutive check-ins, or the 14-day mean well below the 60-day baseline.
 
-    ``history`` is the subject's check-ins, oldest first; the last one is the newest.
+    ``history`` is the subject's check-ins, oldest first; the last one is the newest. (The
+    recent and baseline windows are found by bisection on that order.)
     """
     with_mood = [item for item in history if item.mood is not None]
     if not with_mood:
@@ -265,8 +299,9 @@ def sustained_decline(
     now = with_mood[-1].at
     recent_from = now - timedelta(days=rules.decline_recent_days)
     baseline_from = recent_from - timedelta(days=rules.decline_baseline_days)
-    recent = [item for item in with_mood if item.at > recent_from]
-    baseline = [item for item in with_mood if baseline_from < item.at <= recent_from]
+    split = bisect_right(with_mood, recent_from, key=_AT)
+    recent = with_mood[split:]
+    baseline = with_mood[bisect_right(with_mood, baseline_from, hi=split, key=_AT) : split]
     if len(recent) < rules.decline_min_recent or len(baseline) < rules.decline_min_baseline:
         return None
     drop = mean_mood(_moods(baseline)) - mean_mood(_moods(recent))

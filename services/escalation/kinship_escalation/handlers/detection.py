@@ -33,6 +33,7 @@ from kinship_escalation.domain.rules import (
     evaluate_checkin,
     evaluate_signal,
     history_at,
+    history_in,
     needs_self_care,
     withdrawal,
     withdrawal_due,
@@ -90,12 +91,15 @@ async def handle_checkins(
     signals = await uow.observations.signal_histories(
         subjects, earliest - timedelta(days=ctx.rules.load_window_days)
     )
-    not_yet = {event.id for event, _ in fresh}  # what arrives later in this batch
+    not_yet: dict[str, set[str]] = {}  # each subject's check-ins arriving later in the batch
+    for event, _ in fresh:
+        not_yet.setdefault(event.subject_id, set()).add(event.id)
     teams: dict[str, str | None] = {}
     for event, observed in fresh:
-        not_yet.discard(event.id)
-        arrived = [o for o in stored.get(event.subject_id, []) if o.id not in not_yet]
-        history = history_at(arrived, observed)
+        later = not_yet[event.subject_id]
+        later.discard(event.id)
+        # The port returns each history oldest first by (time, id): found by bisection.
+        history = history_in(stored.get(event.subject_id, []), observed, later)
         subject_signals = signals.get(event.subject_id, [])
         await _evaluate(event.subject_id, event.team_id, history, subject_signals, uow, ctx, now)
         teams[event.subject_id] = event.team_id
@@ -163,9 +167,10 @@ async def _watch_for_withdrawal(
     ctx: EscalationContext,
 ) -> bool:
     """Schedule (or move) the missed-check-ins timer after a low trend, judged on the newest
-    check-in of all observed; False when none is due (the caller cancels it)."""
-    newest = max(observed, key=lambda o: (o.at, o.id))
-    due = withdrawal_due(history_at(observed, newest), ctx.rules)
+    check-in of all observed (oldest first by (time, id), as the port returns them); False
+    when none is due (the caller cancels it)."""
+    newest = observed[-1]
+    due = withdrawal_due(history_in(observed, newest), ctx.rules)
     if due is None:
         return False
     timer = missed_checkins(subject_id, team_id, newest.id, due, newest.at)
