@@ -8,14 +8,18 @@ ingestion topic oldest first, as fast as the broker takes it; the run ends when 
 service recorded every check-in, escalation evaluated every one and recognition counted
 every one (their consumer groups' committed offsets, as ``bench/pipeline.py`` reads them).
 It prints the rate, the stages, CPU and memory per process, and the cases the history
-opened. That a backfill opens the same cases as live processing is
-``tests/integration/test_backfill.py``'s job (small N); here it is counted.
+opened. With ``--live`` it then publishes the same history again under other ids, as it
+would have arrived live (a week at a time, every consumer caught up before the next week),
+and compares each person's cases (severity, and every piece of evidence by rule and
+check-in) with the backfill's: the issue's "same cases as live processing" at full size
+(``tests/integration/test_backfill.py`` holds it for a few dozen people in every test run).
 
 The withdrawal watch is switched off for the run (``KINSHIP_TIMER_POLL_SECONDS``): it would
 judge a year-old silence against today's clock and page responders about it.
 
     uv run python bench/backfill.py                    # 10,000 people, a year
     uv run python bench/backfill.py --people 1000      # a short run
+    uv run python bench/backfill.py --live             # and compare with live processing
 """
 
 import argparse
@@ -26,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +51,48 @@ from pipeline import (  # the script's directory is on sys.path: bench/pipeline.
     watched,
 )
 
-from tests.backfill_support import cases_by_person, year_of_checkins
+from tests.backfill_support import CaseShape, cases_by_person, year_of_checkins
+from tests.chaos.harness import wait_for_no_lag
 from tests.database import rows
 
 assert REPO  # pipeline put the repository on sys.path (tests.*)
 
 
+async def live_copy(
+    bootstrap: str, topic: str, bodies: list[dict[str, Any]], groups: dict[str, str]
+) -> float:
+    """The same history as it would have arrived live: a week at a time, every consumer
+    group caught up (everything evaluated) before the next week is published. Seconds taken."""
+    by_week: dict[int, list[dict[str, Any]]] = {}
+    for body in bodies:  # oldest first; the id ends with the week
+        by_week.setdefault(int(str(body["id"]).rsplit("-", 1)[1]), []).append(body)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, acks=1)
+    await producer.start()
+    begin = time.perf_counter()
+    try:
+        for week in sorted(by_week):
+            payloads = [
+                (str(b["person_id"]).encode(), json.dumps(b).encode()) for b in by_week[week]
+            ]
+            await produce(producer, topic, payloads)
+            stuck = await wait_for_no_lag(bootstrap, groups, 600)
+            if stuck:
+                raise RuntimeError(f"live copy: week {week} not evaluated: {stuck}")
+    finally:
+        await producer.stop()
+    return time.perf_counter() - begin
+
+
+def differences(
+    live: dict[str, list[CaseShape]], backfilled: dict[str, list[CaseShape]]
+) -> list[str]:
+    """The people whose cases differ between the two (their index only: invented people)."""
+    return sorted(p for p in live.keys() | backfilled.keys() if live.get(p) != backfilled.get(p))
+
+
 async def backfill(args: argparse.Namespace) -> dict[str, Any]:
-    history = year_of_checkins(args.people, args.weeks, prefix="bf-")
+    until = datetime.now(UTC).replace(microsecond=0)  # both copies: the same history
+    history = year_of_checkins(args.people, args.weeks, prefix="bf-", end=until)
     count = len(history.bodies)
     print(f"backfill: {args.people} people, {args.weeks} weeks: {count} check-ins")
     async with test_stack(args.kafka_port, args.postgres_port) as stack:
@@ -125,6 +164,19 @@ async def backfill(args: argparse.Namespace) -> dict[str, Any]:
                 " GROUP BY n.nspname ORDER BY n.nspname",
                 schema,
             )
+            compared: dict[str, Any] = {}
+            if args.live:
+                live = year_of_checkins(args.people, args.weeks, prefix="live-", end=until)
+                seconds = await live_copy(stack.bootstrap_servers, submitted, live.bodies, groups)
+                live_cases = await cases_by_person(url, f"{schema}_c", f"{schema}_e", "live-")
+                differ = differences(live_cases, cases)
+                compared = {
+                    "live_seconds": round(seconds, 1),
+                    "live_cases": sum(len(items) for items in live_cases.values()),
+                    "people_whose_cases_differ": len(differ),
+                    "same_cases_as_live": not differ,
+                    **({"first_differences": differ[:10]} if differ else {}),
+                }
             return {
                 # Tables with their indexes and TOAST, per service schema (c, e, n, r), in
                 # bytes per check-in of the history: docs/capacity.md's PostgreSQL sizes.
@@ -145,6 +197,7 @@ async def backfill(args: argparse.Namespace) -> dict[str, Any]:
                 "people_with_a_case": len(cases),
                 "evidence_by_rule": {r["rule"]: r["n"] for r in evidence},
                 **watch.figures(count),
+                **compared,
             }
         finally:
             platform.stop()
@@ -166,6 +219,12 @@ def main() -> None:
         default=int(os.environ.get("KINSHIP_TEST_POSTGRES_PORT", "25532")),
     )
     parser.add_argument("--http-port", type=int, default=31001)
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="then publish the same history live (a week at a time, each evaluated before the"
+        " next) and compare each person's cases with the backfill's",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     figures = asyncio.run(backfill(args))
