@@ -11,6 +11,10 @@ HMAC-SHA256 digests under a key the database does not hold, never the ids.
 Each service keeps its own record (an ``erased_ids`` table of its schema) and its own key,
 derived from its dead-letter key with a label naming the service; ``ErasedIdsExpiry``
 deletes digests past their time.
+
+The check-in service keeps erased *person* ids the same way (``ErasedIds(kind="person")``),
+in a table with one more column, ``erased_at``: a person may check in again after their
+erasure, so only events produced at or before it are skipped (``erased_since``).
 """
 
 import hashlib
@@ -21,7 +25,15 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import TypeVar
 
-from kinship_contracts.topics import CHECKINS_RECORDED, DAY_MS, ESCALATION_CASES
+from kinship_contracts.topics import (
+    CHECKINS_RECORDED,
+    CHECKINS_SUBMITTED,
+    DAY_MS,
+    ESCALATION_CASES,
+    KUDOS_SUBMITTED,
+    PULSE_SUBMITTED,
+    SIGNALS_SUBMITTED,
+)
 from kinship_runtime.database import Connection
 from kinship_runtime.workers import LoopWorker, SupervisedLoop
 
@@ -30,6 +42,16 @@ T = TypeVar("T")
 KEEP_DAYS = max(CHECKINS_RECORDED.retention_ms, ESCALATION_CASES.retention_ms) // DAY_MS
 """How long erased subject ids are recognised by default: the retention of the topics that
 bring events by subject id (30 days)."""
+
+PERSON_KEEP_DAYS = (
+    max(
+        topic.retention_ms
+        for topic in (CHECKINS_SUBMITTED, SIGNALS_SUBMITTED, PULSE_SUBMITTED, KUDOS_SUBMITTED)
+    )
+    // DAY_MS
+)
+"""How long erased person ids are recognised by default: the retention of the ingestion
+topics that bring events by person id (7 days)."""
 
 
 def derive_key(secret: bytes, label: str) -> bytes:
@@ -40,15 +62,17 @@ def derive_key(secret: bytes, label: str) -> bytes:
 
 @dataclass(frozen=True)
 class ErasedIds:
-    """How a service recognises erased subject ids: ``key`` makes the digests, and each is
-    kept for ``keep_for`` from the erasure."""
+    """How a service recognises erased subject ids (or, ``kind="person"``, person ids):
+    ``key`` makes the digests, and each is kept for ``keep_for`` from the erasure."""
 
     key: bytes = field(repr=False)
     keep_for: timedelta
+    kind: str = "subject"
+    """What the ids are; prefixes what is hashed, so one id of two kinds has two digests."""
 
     def digest(self, subject_id: str) -> bytes:
-        """The keyed hash kept for (and looked up by) a subject id."""
-        return _subject_digest(self.key, subject_id)
+        """The keyed hash kept for (and looked up by) an id."""
+        return _digest(self.key, self.kind, subject_id)
 
     def digests(self, subject_ids: Iterable[str]) -> list[bytes]:
         """The distinct digests of ``subject_ids``, in a stable order."""
@@ -62,11 +86,11 @@ class ErasedIds:
 
 
 @lru_cache(maxsize=65_536)
-def _subject_digest(key: bytes, subject_id: str) -> bytes:
-    """HMAC-SHA256 of the subject id under ``key`` (one-shot ``hmac.digest``), remembered for
-    the subjects seen lately: every consumed batch looks up each of its subjects, and people
+def _digest(key: bytes, kind: str, id_: str) -> bytes:
+    """HMAC-SHA256 of ``<kind>:<id>`` under ``key`` (one-shot ``hmac.digest``), remembered for
+    the ids seen lately: every consumed batch looks up each of its subjects, and people
     check in again and again (a few MB at most; digests of ids the process holds anyway)."""
-    return hmac.digest(key, b"subject:" + subject_id.encode(), "sha256")
+    return hmac.digest(key, f"{kind}:{id_}".encode(), "sha256")
 
 
 # An erasure and a batch about the same subject must not interleave: a batch that checked
@@ -81,18 +105,36 @@ _LOCK = (
 )
 
 
-async def remember_erased(conn: Connection, digests: Sequence[bytes], until: datetime) -> None:
-    """Keep the digests of erased subject ids until ``until`` (the later time wins), after
-    every batch that checked the record before them has committed. Call it in the erasure's
-    transaction before anything else the erasure reads or writes."""
+async def remember_erased(
+    conn: Connection,
+    digests: Sequence[bytes],
+    until: datetime,
+    erased_at: datetime | None = None,
+) -> None:
+    """Keep the digests of erased ids until ``until`` (the later time wins), after every batch
+    that checked the record before them has committed. Call it in the erasure's transaction
+    before anything else the erasure reads or writes. ``erased_at`` (the erasure's time; the
+    later wins) only where the table has that column (the check-in service's)."""
     await conn.execute(_LOCK.format(shared=""))
+    if erased_at is None:
+        await conn.execute(
+            "INSERT INTO erased_ids (digest, expires_at)"
+            " SELECT d, $2 FROM unnest($1::bytea[]) AS d"
+            " ON CONFLICT (digest) DO UPDATE"
+            " SET expires_at = greatest(erased_ids.expires_at, excluded.expires_at)",
+            list(digests),
+            until,
+        )
+        return
     await conn.execute(
-        "INSERT INTO erased_ids (digest, expires_at)"
-        " SELECT d, $2 FROM unnest($1::bytea[]) AS d"
+        "INSERT INTO erased_ids (digest, erased_at, expires_at)"
+        " SELECT d, $3, $2 FROM unnest($1::bytea[]) AS d"
         " ON CONFLICT (digest) DO UPDATE"
-        " SET expires_at = greatest(erased_ids.expires_at, excluded.expires_at)",
+        " SET expires_at = greatest(erased_ids.expires_at, excluded.expires_at),"
+        " erased_at = greatest(erased_ids.erased_at, excluded.erased_at)",
         list(digests),
         until,
+        erased_at,
     )
 
 
@@ -108,6 +150,23 @@ async def erased_among(conn: Connection, digests: Sequence[bytes], now: datetime
         now,
     )
     return {bytes(row["digest"]) for row in rows}
+
+
+async def erased_since(
+    conn: Connection, digests: Sequence[bytes], now: datetime
+) -> dict[bytes, datetime]:
+    """Those of ``digests`` kept as erased and not expired at ``now``, with when each was
+    (last) erased; like ``erased_among`` (same lock), for a table with ``erased_at``."""
+    if not digests:
+        return {}
+    await conn.execute(_LOCK.format(shared="_shared"))
+    rows = await conn.fetch(
+        "SELECT digest, erased_at FROM erased_ids"
+        " WHERE digest = ANY($1::bytea[]) AND expires_at > $2",
+        list(digests),
+        now,
+    )
+    return {bytes(row["digest"]): row["erased_at"] for row in rows}
 
 
 async def forget_erased(conn: Connection, now: datetime, limit: int) -> int:

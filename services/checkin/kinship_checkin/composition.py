@@ -1,5 +1,7 @@
 """Composition root of the check-in service: the one place that builds every dependency."""
 
+from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -29,6 +31,7 @@ from kinship_contracts.topics import (
 from kinship_runtime.access import RateLimits
 from kinship_runtime.composition import compose_service
 from kinship_runtime.directory import DirectoryProjection
+from kinship_runtime.erased_ids import ErasedIds, ErasedIdsExpiry
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -76,6 +79,27 @@ class CheckinProvider(Provider):
         """The directory projection, with names and channels for reveals."""
         return DirectoryProjection(keep_contact=True)
 
+    @provide
+    def erased_ids(self, settings: CheckinSettings) -> ErasedIds:
+        """How erased person ids are recognised (keyed hashes) and how long."""
+        return settings.erased_ids()
+
+    @provide
+    async def erased_ids_expiry(
+        self, pool: asyncpg.Pool, directory: DirectoryProjection
+    ) -> AsyncIterator[ErasedIdsExpiry]:
+        """Deletes the digests of erased person ids past their time, hourly."""
+
+        async def expire(now: datetime, limit: int) -> int:
+            uow = PostgresCheckinUnitOfWork(pool, directory)
+            async with uow:
+                return await uow.forget_erased(now, limit)
+
+        expiry = ErasedIdsExpiry(expire)
+        expiry.start()
+        yield expiry
+        await expiry.stop()
+
     @provide(scope=Scope.REQUEST)
     def unit_of_work(self, pool: asyncpg.Pool, directory: DirectoryProjection) -> CheckinUnitOfWork:
         """A unit of work per request or message."""
@@ -102,4 +126,5 @@ def create_app(settings: CheckinSettings | None = None) -> FastAPI:
             DIRECTORY_PEOPLE,
             OUTREACH_PREFERENCES,
         ),
+        workers=(ErasedIdsExpiry,),
     )

@@ -1,17 +1,22 @@
 """Check-in service settings (``KINSHIP_*`` environment variables)."""
 
+from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from kinship_checkin.handlers.subjects import LOOKUP_MAX_IDS, SCREEN_MAX_IDS
+from kinship_runtime.erased_ids import PERSON_KEEP_DAYS, ErasedIds, derive_key
 from kinship_runtime.settings import (
     KinshipSettings,
     parse_key_table,
     rate_limit,
     refuse_development_note_keys,
 )
+
+ERASED_IDS_LABEL = "kinship.checkin.erased-people.v1"
+"""Derives the key of the erased person ids' digests from the dead-letter key."""
 
 
 class CheckinSettings(KinshipSettings):
@@ -45,6 +50,15 @@ class CheckinSettings(KinshipSettings):
         description="Longest an erasure's subject ids are served to the other services (they "
         "are forgotten as soon as every service's receipt is in); keep it no longer than the "
         "privacy.erasure.subjects retention.",
+    )
+    erased_ids_days: int = Field(
+        default=PERSON_KEEP_DAYS,
+        ge=1,
+        le=90,
+        description="How long after an erasure submitted check-ins of the erased person that "
+        "were produced before it (a backlog or a replay of wellbeing.checkins.submitted) are "
+        "skipped; a keyed hash of the person id is kept that long, never the id. At least the "
+        "retention of the ingestion topics carrying person ids (7 days).",
     )
     vault_rate_limit_per_key: str = Field(
         default="20000/minute",
@@ -81,6 +95,15 @@ class CheckinSettings(KinshipSettings):
                 f"KINSHIP_NOTE_KEY_ID {self.note_key_id!r} is not in KINSHIP_NOTE_KEYS"
             )
         return table
+
+    def erased_ids(self) -> ErasedIds:
+        """How erased person ids are recognised: keyed by a key derived from the dead-letter
+        key, kept ``erased_ids_days``."""
+        return ErasedIds(
+            derive_key(self.dead_letter_wrapping_key(), ERASED_IDS_LABEL),
+            timedelta(days=self.erased_ids_days),
+            kind="person",
+        )
 
     def grant_signing_key(self) -> bytes:
         """The reveal-grant key (a development one in the dev profile)."""

@@ -21,7 +21,7 @@ from kinship_contracts.directory import Role
 from kinship_contracts.privacy import ErasureReceipt, ErasureRequested
 from kinship_runtime.access import Actor, Person
 from kinship_runtime.identity import Scope, SystemIdentity
-from tests.unit.fakes.checkin import FakeCheckinUnitOfWork, submitted
+from tests.unit.fakes.checkin import ERASED_PEOPLE, FakeCheckinUnitOfWork, submitted
 
 NOTES = NoteCipher({"n1": b"n" * 32}, "n1")
 NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
@@ -56,7 +56,7 @@ async def test_erasure_forgets_the_person_and_leaves_others_intact() -> None:
     uow = await people_with_checkins()
     ann, bob = uow.vault["ann"], uow.vault["bob"]
     async with uow:
-        await erase_people([request()], uow, TOPICS, NOW)
+        await erase_people([request()], uow, TOPICS, NOW, erased=ERASED_PEOPLE)
     assert "ann" not in uow.vault and ann not in uow.keys
     assert list(uow.checkins) == ["c-2"] and bob in uow.keys
     assert "ann" not in uow.teams and "ann" not in uow.contacts
@@ -69,7 +69,7 @@ async def test_erasure_announces_the_subjects_tombstones_the_directory_and_sends
     uow = await people_with_checkins()
     ann = uow.vault["ann"]
     async with uow:
-        await erase_people([request()], uow, TOPICS, NOW)
+        await erase_people([request()], uow, TOPICS, NOW, erased=ERASED_PEOPLE)
     subjects, outreach, tombstone, receipt = uow.outbox
     # The tombstone is keyed by the subject id alone: no header or value names the erasure.
     assert (outreach.topic, outreach.key, outreach.value, outreach.headers) == (
@@ -96,9 +96,9 @@ async def test_erasure_announces_the_subjects_tombstones_the_directory_and_sends
 async def test_the_same_erasure_twice_has_one_effect_and_a_person_never_seen_is_fine() -> None:
     uow = await people_with_checkins()
     async with uow:
-        await erase_people([request(), request()], uow, TOPICS, NOW)
-        await erase_people([request()], uow, TOPICS, NOW)
-        await erase_people([request("er-2", "nobody")], uow, TOPICS, NOW)
+        await erase_people([request(), request()], uow, TOPICS, NOW, erased=ERASED_PEOPLE)
+        await erase_people([request()], uow, TOPICS, NOW, erased=ERASED_PEOPLE)
+        await erase_people([request("er-2", "nobody")], uow, TOPICS, NOW, erased=ERASED_PEOPLE)
     kinds = [m.topic for m in uow.outbox]
     assert kinds == [
         "subjects",
@@ -143,7 +143,7 @@ async def test_the_erasure_record_never_names_the_person() -> None:
         await request_erasure(
             "ann", "the person", "kinship", uow, TOPICS, NOW + timedelta(1), lambda: "er-1"
         )
-        await erase_people([request()], uow, TOPICS, NOW)
+        await erase_people([request()], uow, TOPICS, NOW, erased=ERASED_PEOPLE)
     assert "ann" not in repr(uow.erasure_records)
 
 
@@ -159,7 +159,7 @@ async def test_the_subjects_are_served_while_the_erasure_is_open_and_forgotten_w
     uow = await people_with_checkins()
     ann = uow.vault["ann"]
     async with uow:
-        await erase_people([request()], uow, TOPICS, NOW)
+        await erase_people([request()], uow, TOPICS, NOW, erased=ERASED_PEOPLE)
         assert await subjects_of_erasure("er-1", "system:escalation", uow, NOW) == [ann]
         await record_receipts([receipt("checkin"), receipt("escalation")], uow, NOW)
         await record_receipts([receipt("recognition")], uow, NOW)
@@ -169,7 +169,7 @@ async def test_the_subjects_are_served_while_the_erasure_is_open_and_forgotten_w
         assert await subjects_of_erasure("er-1", "system:recognition", uow, NOW) is None
         assert await subjects_of_erasure("er-unknown", "system:recognition", uow, NOW) is None
         # Replaying the request changes nothing: the ids are not held again.
-        await erase_people([request()], uow, TOPICS, NOW)
+        await erase_people([request()], uow, TOPICS, NOW, erased=ERASED_PEOPLE)
     assert uow.held_subjects == {}
     # Each ask is audited: who asked and how many, never an id beside the erasure.
     asked = [
@@ -187,8 +187,12 @@ async def test_the_subjects_of_an_erasure_past_its_deadline_are_forgotten() -> N
     uow = await people_with_checkins()
     bob = uow.vault["bob"]
     async with uow:
-        await erase_people([request()], uow, TOPICS, NOW, keep_subjects=timedelta(days=2))
-        await erase_people([request("er-2", "bob")], uow, TOPICS, NOW + timedelta(days=1))
+        await erase_people(
+            [request()], uow, TOPICS, NOW, erased=ERASED_PEOPLE, keep_subjects=timedelta(days=2)
+        )
+        await erase_people(
+            [request("er-2", "bob")], uow, TOPICS, NOW + timedelta(days=1), erased=ERASED_PEOPLE
+        )
         later = NOW + timedelta(days=2)
         assert await subjects_of_erasure("er-1", "system:escalation", uow, later) is None
         # The other erasure, still within its own deadline, is served.

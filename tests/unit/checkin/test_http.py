@@ -27,7 +27,7 @@ from kinship_runtime.identity import IdentityVerifier
 from kinship_runtime.outbox import OutboxRelay
 from kinship_runtime.vault import VaultClient, VaultRefusedError
 from tests.kafka_reading import checkin
-from tests.unit.fakes.checkin import FakeCheckinUnitOfWork
+from tests.unit.fakes.checkin import ERASED_PEOPLE, FakeCheckinUnitOfWork
 from tests.unit.fakes.http import FakePeople, _no_lifespan, bearer, identities, routes_client
 from tests.unit.fakes.relay import FakeRelay
 
@@ -447,6 +447,7 @@ async def test_only_a_key_with_subjects_erasure_reads_an_open_erasures_subjects(
             uow,
             ErasureTopics("requested", "subjects", "receipts", "directory", "outreach"),
             datetime.now(UTC),
+            erased=ERASED_PEOPLE,
         )
     path = "/v1/erasures/er-1/subjects"
     for who in (ESCALATION, AUTH, bearer("coord"), {"Authorization": "Bearer hr-key"}):
@@ -486,6 +487,7 @@ async def test_the_vault_client_reaches_an_erasure_whatever_its_id_and_never_ski
             uow,
             ErasureTopics("requested", "subjects", "receipts", "directory", "outreach"),
             datetime.now(UTC),
+            erased=ERASED_PEOPLE,
         )
     vault = VaultClient("http://checkin", SecretStr("erasure-key"), transport=client._transport)
     # The first erasure forgot ann's subject; the later ones of the same person found none.

@@ -22,7 +22,7 @@ from kinship_checkin.handlers.trends import team_trend_for
 from kinship_contracts.directory import Role
 from kinship_contracts.privacy import ErasureRequested
 from kinship_runtime.access import Actor, Person
-from tests.unit.fakes.checkin import FakeCheckinUnitOfWork, submitted
+from tests.unit.fakes.checkin import ERASED_PEOPLE, FakeCheckinUnitOfWork, submitted
 
 K = 5
 NOTES = NoteCipher({"n1": b"n" * 32}, "n1")
@@ -58,7 +58,7 @@ async def erase(uow: FakeCheckinUnitOfWork, person: str) -> None:
         id=f"er-{person}", person_id=person, requested_at=datetime.now(UTC), source="hr"
     )
     async with uow:
-        await erase_people([request], uow, TOPICS, datetime.now(UTC))
+        await erase_people([request], uow, TOPICS, datetime.now(UTC), erased=ERASED_PEOPLE)
 
 
 def team(size: int) -> FakeCheckinUnitOfWork:

@@ -29,9 +29,15 @@ from kinship_contracts.directory import (
     latest_per_person,
 )
 from kinship_contracts.privacy import ErasureReceipt
+from kinship_runtime.erased_ids import ErasedIds, derive_key
 from kinship_runtime.outbox import OutboxMessage
 from tests.kafka_reading import checkin, encode
 from tests.unit.fakes.unit_of_work import FakeUnitOfWork
+
+ERASED_PEOPLE = ErasedIds(
+    derive_key(b"test-dead-letter-key", "tests"), timedelta(days=7), kind="person"
+)
+"""How the fake check-in service recognises erased person ids."""
 
 
 @dataclass
@@ -71,6 +77,7 @@ class FakeCheckinUnitOfWork(FakeUnitOfWork):
         "processed",
         "audits",
         "erasure_records",
+        "erased_people",
         "held_subjects",
         "outreach",
         "people",
@@ -97,6 +104,7 @@ class FakeCheckinUnitOfWork(FakeUnitOfWork):
         self.audits: list[AuditEntry] = []
         self.erasure_records: dict[str, Erasure] = {}
         self.held_subjects: dict[str, tuple[list[str], datetime]] = {}  # erasure -> ids, expiry
+        self.erased_people: dict[bytes, tuple[datetime, datetime]] = {}  # digest -> at, expiry
         self.outreach: dict[str, tuple[OutreachPreference, str]] = {}
         self.people: dict[str, DirectoryPerson] = {}  # the directory records, as applied
         self.trend_weeks: dict[tuple[str, date], ReleasedWeek] = {}  # (team, Monday) -> week
@@ -283,6 +291,26 @@ class FakeCheckinUnitOfWork(FakeUnitOfWork):
     async def record_erasure(self, erasure_id: str, requested_at: datetime, by: str) -> None:
         self._check_entered()
         self.erasure_records.setdefault(erasure_id, Erasure(requested_at, by))
+
+    async def remember_erased(
+        self, digests: Sequence[bytes], erased_at: datetime, until: datetime
+    ) -> None:
+        self._check_entered()
+        for digest in digests:
+            at, expiry = self.erased_people.get(digest, (erased_at, until))
+            self.erased_people[digest] = (max(at, erased_at), max(expiry, until))
+
+    async def erased_since(self, digests: Sequence[bytes], now: datetime) -> dict[bytes, datetime]:
+        self._check_entered()
+        kept = self.erased_people
+        return {d: kept[d][0] for d in digests if d in kept and kept[d][1] > now}
+
+    async def forget_erased(self, now: datetime, limit: int) -> int:
+        self._check_entered()
+        gone = [d for d, (_, until) in self.erased_people.items() if until <= now][:limit]
+        for digest in gone:
+            del self.erased_people[digest]
+        return len(gone)
 
     async def mark_erased(self, erasure_id: str, at: datetime, subjects: int) -> None:
         self._check_entered()

@@ -28,6 +28,7 @@ from kinship_checkin.domain.trends import (
 )
 from kinship_contracts.directory import DirectoryChange, OutreachPreference
 from kinship_contracts.privacy import ErasureReceipt
+from kinship_runtime import erased_ids
 from kinship_runtime.database import Connection, PoolTransaction, json_text
 from kinship_runtime.dead_letters import shred_dead_letters
 from kinship_runtime.directory import DirectoryProjection, channels_of
@@ -268,6 +269,20 @@ class PostgresCheckinUnitOfWork(PoolTransaction):
             requested_at,
             by,
         )
+
+    async def remember_erased(
+        self, digests: Sequence[bytes], erased_at: datetime, until: datetime
+    ) -> None:
+        """Keep the digests of erased person ids, with the erasure's time, until ``until``."""
+        await erased_ids.remember_erased(self.conn, digests, until, erased_at=erased_at)
+
+    async def erased_since(self, digests: Sequence[bytes], now: datetime) -> dict[bytes, datetime]:
+        """Those of ``digests`` erased and not expired at ``now``, with the erasure's time."""
+        return await erased_ids.erased_since(self.conn, digests, now)
+
+    async def forget_erased(self, now: datetime, limit: int) -> int:
+        """Delete up to ``limit`` digests expired at ``now``; how many."""
+        return await erased_ids.forget_erased(self.conn, now, limit)
 
     async def mark_erased(self, erasure_id: str, at: datetime, subjects: int) -> None:
         """This service finished the erasure."""

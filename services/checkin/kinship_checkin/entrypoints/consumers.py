@@ -12,7 +12,13 @@ from dishka import FromDishka
 
 from kinship_checkin.domain.privacy import NoteCipher
 from kinship_checkin.handlers.directory import apply_directory
-from kinship_checkin.handlers.erasure import ErasureTopics, erase_people, record_receipts
+from kinship_checkin.handlers.erasure import (
+    Consumed,
+    ErasureTopics,
+    erase_people,
+    record_receipts,
+    skip_replayed,
+)
 from kinship_checkin.handlers.outreach import OutreachTopic
 from kinship_checkin.handlers.ports import CheckinUnitOfWork
 from kinship_checkin.handlers.recording import RecordingTopics, record_checkins
@@ -26,20 +32,51 @@ from kinship_contracts.topics import (
     ERASURE_RECEIPTS,
     ERASURE_REQUESTED,
 )
+from kinship_runtime.erased_ids import ErasedIds
 from kinship_runtime.erasure import parse_erasure_requests
 from kinship_runtime.ingest import Subscription
-from kinship_runtime.records import parse_directory, parse_records
+from kinship_runtime.records import Accepted, Record, Rejected, parse_directory, parse_records
+
+
+def produced_at(record: Record) -> datetime | None:
+    """When a consumed record was produced: its Kafka timestamp (aiokafka's
+    ``ConsumerRecord.timestamp``, milliseconds since the epoch: the producer's create time,
+    kept by a replay or a consumer-group reset, or the broker's append time, per the topic's
+    ``message.timestamp.type``); None when it has none (-1 in old message formats)."""
+    millis = getattr(record, "timestamp", None)
+    if not isinstance(millis, int) or isinstance(millis, bool) or millis < 0:
+        return None
+    return datetime.fromtimestamp(millis / 1000, UTC)
+
+
+_parse_submitted = parse_records(CheckinSubmitted)
+
+
+def parse_submissions(
+    records: Sequence[Record],
+) -> tuple[list[Accepted[Consumed]], list[Rejected]]:
+    """Submitted check-ins (rejections as ``parse_records``), each with its record's time."""
+    accepted, rejected = _parse_submitted(records)
+    consumed = [
+        Accepted(item.record, Consumed(item.event, produced_at(item.record))) for item in accepted
+    ]
+    return consumed, rejected
 
 
 async def store_submissions(
-    submissions: Sequence[CheckinSubmitted],
+    consumed: Sequence[Consumed],
     uow: FromDishka[CheckinUnitOfWork],
     notes: FromDishka[NoteCipher],
     topics: FromDishka[RecordingTopics],
+    erased: FromDishka[ErasedIds],
 ) -> None:
-    """Record a batch of submitted check-ins once each."""
+    """Record a batch of submitted check-ins once each, but for those of a person erased
+    after they were produced (replayed or consumed late: ``skip_replayed``)."""
+    now = datetime.now(UTC)
     async with uow:
-        await record_checkins(submissions, uow, notes, topics, datetime.now(UTC))
+        submissions = await skip_replayed(consumed, uow, erased, now)
+        if submissions:
+            await record_checkins(submissions, uow, notes, topics, now)
 
 
 async def store_directory(
@@ -57,11 +94,14 @@ async def store_erasures(
     uow: FromDishka[CheckinUnitOfWork],
     topics: FromDishka[ErasureTopics],
     settings: FromDishka[CheckinSettings],
+    erased: FromDishka[ErasedIds],
 ) -> None:
     """Carry out erasure requests."""
     keep = timedelta(days=settings.erasure_subjects_days)
     async with uow:
-        await erase_people(requests, uow, topics, datetime.now(UTC), keep_subjects=keep)
+        await erase_people(
+            requests, uow, topics, datetime.now(UTC), erased=erased, keep_subjects=keep
+        )
 
 
 async def store_receipts(
@@ -76,9 +116,10 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
     Subscription(
         CHECKINS_SUBMITTED,
         "submissions",
-        parse=parse_records(CheckinSubmitted),
+        parse=parse_submissions,
         store=store_submissions,
-        description="Check-ins from other systems; invalid ones go to the .dlq topic.",
+        description="Check-ins from other systems; invalid ones go to the .dlq topic. Those "
+        "of a person erased after they were produced (a backlog or a replay) are skipped.",
     ),
     Subscription(
         DIRECTORY_PEOPLE,

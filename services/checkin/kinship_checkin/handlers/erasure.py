@@ -13,6 +13,13 @@ person, so the two together would link the person to every record under those id
 kept here instead and served to the other services (``subjects_of_erasure``, scope
 ``subjects:erasure``, audited) until every receipt is in (``record_receipts``) or the
 deadline (``SUBJECTS_KEPT``, the subjects topic's retention) has passed.
+
+The erasure also keeps a keyed hash of the person id with its time (``kinship_runtime.
+erased_ids``, kind "person") for as long as the ingestion topics keep records:
+``skip_replayed`` drops the person's submitted check-ins produced at or before the erasure
+and consumed after it (a backlog, a replay), which the vault would otherwise file under a
+new subject id, bringing their answers and notes back. A check-in produced after the
+erasure is a new one and is recorded: an erased person may check in again.
 """
 
 from collections.abc import Callable, Sequence
@@ -22,6 +29,8 @@ from datetime import datetime, timedelta
 from kinship_checkin.domain.people import ErasureStatus
 from kinship_checkin.handlers.outreach import forgotten
 from kinship_checkin.handlers.ports import CheckinUnitOfWork
+from kinship_checkin.metrics import ERASED_SKIPPED
+from kinship_contracts.checkins import CheckinSubmitted
 from kinship_contracts.privacy import ErasureReceipt, ErasureRequested, SubjectsErased
 from kinship_contracts.topics import (
     DIRECTORY_PEOPLE,
@@ -31,6 +40,7 @@ from kinship_contracts.topics import (
     OUTREACH_PREFERENCES,
 )
 from kinship_runtime.access import Actor
+from kinship_runtime.erased_ids import ErasedIds
 from kinship_runtime.idempotency import first_seen
 from kinship_runtime.outbox import OutboxMessage, event_message
 
@@ -113,17 +123,57 @@ async def erase_people(
     topics: ErasureTopics,
     now: datetime,
     *,
+    erased: ErasedIds,
     keep_subjects: timedelta = SUBJECTS_KEPT,
 ) -> None:
     """Carry out erasure requests (each once, however often it arrives); the subject ids
-    are kept for the other services until the erasure completes, ``keep_subjects`` at most."""
+    are kept for the other services until the erasure completes, ``keep_subjects`` at most.
+    Each person's id is kept as erased at ``now`` (its digest, ``erased``), before anything
+    of theirs is read: a batch of check-ins that checked before waits for nothing after."""
     for request in await first_seen(uow, "erasure", requests):
+        digest = erased.digests([request.person_id])
+        await uow.remember_erased(digest, now, now + erased.keep_for)
         subjects = sorted((await uow.subjects_for([request.person_id], create=False)).values())
         removed = await uow.erase(request.person_id, subjects)
         await uow.record_erasure(request.id, request.requested_at, f"system:{request.source}")
         await uow.mark_erased(request.id, now, len(subjects))
         await uow.hold_erasure_subjects(request.id, subjects, now + keep_subjects)
         await uow.publish(_announcements(request, subjects, removed, topics, now))
+
+
+@dataclass(frozen=True)
+class Consumed:
+    """A submitted check-in as consumed from Kafka, with when its record was produced (the
+    record's timestamp; None when it has none), which the body cannot vouch for."""
+
+    submission: CheckinSubmitted
+    produced_at: datetime | None
+
+
+async def skip_replayed(
+    consumed: Sequence[Consumed], uow: CheckinUnitOfWork, erased: ErasedIds, now: datetime
+) -> list[CheckinSubmitted]:
+    """The check-ins to record, in their order: all but those of a person erased at or after
+    their record was produced (skipped: valid events, so not dead-lettered; counted, never
+    by id). One produced after the erasure, or with no timestamp, is kept: a person may
+    check in again after being erased, and a crisis check-in is never dropped on a guess."""
+    if not consumed:
+        return []
+    found = await uow.erased_since(
+        erased.digests(item.submission.person_id for item in consumed), now
+    )
+    kept = [
+        item.submission
+        for item in consumed
+        if not _replayed(item, found.get(erased.digest(item.submission.person_id)))
+    ]
+    if len(kept) < len(consumed):
+        ERASED_SKIPPED.add(len(consumed) - len(kept), {"consumer": "submissions"})
+    return kept
+
+
+def _replayed(item: Consumed, erased_at: datetime | None) -> bool:
+    return erased_at is not None and item.produced_at is not None and item.produced_at <= erased_at
 
 
 def _announcements(

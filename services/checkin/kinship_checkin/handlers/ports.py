@@ -100,6 +100,23 @@ class CheckinUnitOfWork(UnitOfWork, Protocol):
         """Remember an erasure request (never whom it is about)."""
         ...
 
+    async def remember_erased(
+        self, digests: Sequence[bytes], erased_at: datetime, until: datetime
+    ) -> None:
+        """Keep the digests of erased person ids (``kinship_runtime.erased_ids``) with the
+        erasure's time until ``until``; first in the erasure's transaction (takes the lock
+        that batches checking the record wait for)."""
+        ...
+
+    async def erased_since(self, digests: Sequence[bytes], now: datetime) -> dict[bytes, datetime]:
+        """Those of ``digests`` erased and not expired at ``now``, with when each person was
+        (last) erased; first in a batch's transaction (waits for an erasure in progress)."""
+        ...
+
+    async def forget_erased(self, now: datetime, limit: int) -> int:
+        """Delete up to ``limit`` digests expired at ``now``; how many."""
+        ...
+
     async def mark_erased(self, erasure_id: str, at: datetime, subjects: int) -> None:
         """This service finished the erasure."""
         ...
