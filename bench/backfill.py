@@ -164,6 +164,7 @@ async def backfill(args: argparse.Namespace) -> dict[str, Any]:
                 " GROUP BY n.nspname ORDER BY n.nspname",
                 schema,
             )
+            measured = watch.figures(count)  # the backfill's, before any live copy
             compared: dict[str, Any] = {}
             if args.live:
                 live = year_of_checkins(args.people, args.weeks, prefix="live-", end=until)
@@ -196,7 +197,7 @@ async def backfill(args: argparse.Namespace) -> dict[str, Any]:
                 "cases": opened,
                 "people_with_a_case": len(cases),
                 "evidence_by_rule": {r["rule"]: r["n"] for r in evidence},
-                **watch.figures(count),
+                **measured,
                 **compared,
             }
         finally:
