@@ -263,8 +263,8 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
         "cases",
         parse=with_records(parse_case_transitions),
         store=store_cases,
-        description="Case transitions: resolutions and thanks appreciate responders (not one "
-        "erased after the transition was produced).",
+        description="Case transitions: resolutions and thanks appreciate responders, but not "
+        "one erased after the transition was produced (a backlog or a replay).",
     ),
     Subscription(
         PULSE_SUBMITTED,
