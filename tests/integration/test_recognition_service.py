@@ -289,6 +289,7 @@ async def test_a_schema_from_before_the_runtime_projection_keeps_its_directory(
             "0005_trust.sql",
             "0006_report_weeks.sql",
             "0007_erased_ids.sql",
+            "0008_erased_people.sql",
         ]
         people = await conn.fetch(
             "SELECT person_id, subject_id, timezone, team_id, active, roles"

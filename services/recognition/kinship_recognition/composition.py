@@ -14,7 +14,7 @@ from kinship_recognition.adapters.postgres import PostgresRecognitionUnitOfWork
 from kinship_recognition.entrypoints.consumers import SUBSCRIPTIONS
 from kinship_recognition.entrypoints.http import recognition_router
 from kinship_recognition.handlers.awards import AwardTopics
-from kinship_recognition.handlers.erasure import ErasureTopics
+from kinship_recognition.handlers.erasure import ErasedPeople, ErasureTopics
 from kinship_recognition.handlers.ports import ChartRenderer, RecognitionUnitOfWork, SubjectLookup
 from kinship_recognition.settings import RecognitionSettings
 from kinship_runtime.composition import compose_service
@@ -52,10 +52,15 @@ class RecognitionProvider(Provider):
         return settings.erased_ids()
 
     @provide
+    def erased_people(self, settings: RecognitionSettings) -> ErasedPeople:
+        """How erased person ids are recognised (keyed hashes, with the erasure's time)."""
+        return settings.erased_people()
+
+    @provide
     async def erased_ids_expiry(
         self, pool: asyncpg.Pool, directory: DirectoryProjection
     ) -> AsyncIterator[ErasedIdsExpiry]:
-        """Deletes the digests of erased subject ids past their time, hourly."""
+        """Deletes the digests of erased subject and person ids past their time, hourly."""
 
         async def expire(now: datetime, limit: int) -> int:
             uow = PostgresRecognitionUnitOfWork(pool, directory)

@@ -5,11 +5,15 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from kinship_recognition.handlers.erasure import ErasedPeople
 from kinship_runtime.erased_ids import KEEP_DAYS, ErasedIds, derive_key
 from kinship_runtime.settings import KinshipSettings
 
 ERASED_IDS_LABEL = "kinship.recognition.erased-ids.v1"
 """Derives the key of the erased ids' digests from the dead-letter key."""
+
+ERASED_PEOPLE_LABEL = "kinship.recognition.erased-people.v1"
+"""Derives the key of the erased person ids' digests from the dead-letter key."""
 
 
 class RecognitionSettings(KinshipSettings):
@@ -31,7 +35,9 @@ class RecognitionSettings(KinshipSettings):
         description="How long after an erasure events about the erased subject ids are skipped "
         "(a keyed hash of each id is kept that long, never the id): at least the retention of "
         "wellbeing.checkins.recorded and escalation.cases (30 days), from which a backlog or "
-        "a replay could bring them back.",
+        "a replay could bring them back. The erased person id is kept as long (with the "
+        "erasure's time): kudos and pulse answers naming them, and the appreciation of a "
+        "case's responder, produced before the erasure are skipped.",
     )
 
     def erased_ids(self) -> ErasedIds:
@@ -40,4 +46,14 @@ class RecognitionSettings(KinshipSettings):
         return ErasedIds(
             derive_key(self.dead_letter_wrapping_key(), ERASED_IDS_LABEL),
             timedelta(days=self.erased_ids_days),
+        )
+
+    def erased_people(self) -> ErasedPeople:
+        """How erased person ids are recognised: keyed by another key derived from the
+        dead-letter key, kept ``erased_ids_days`` (escalation.cases names responders by
+        person id and keeps 30 days; the ingestion topics keep 7)."""
+        return ErasedPeople(
+            derive_key(self.dead_letter_wrapping_key(), ERASED_PEOPLE_LABEL),
+            timedelta(days=self.erased_ids_days),
+            kind="person",
         )

@@ -41,6 +41,7 @@ from kinship_recognition.domain.reports import (
     closes_at,
     monday_of,
 )
+from kinship_recognition.handlers.erasure import ErasedPeople
 from kinship_recognition.handlers.ports import ChartFormat, CheckinWeek
 from kinship_runtime.erased_ids import ErasedIds, derive_key
 from kinship_runtime.outbox import OutboxMessage, event_message
@@ -57,6 +58,11 @@ _CASE_TIMES = {
 
 ERASED_IDS = ErasedIds(derive_key(b"test-dead-letter-key", "tests"), timedelta(days=30))
 """How the tests recognise erased subject ids (the service's default keeping time)."""
+
+ERASED_PEOPLE = ErasedPeople(
+    derive_key(b"test-dead-letter-key", "tests-people"), timedelta(days=30), kind="person"
+)
+"""How the tests recognise erased person ids (the service's default keeping time)."""
 
 
 class PoisonedRecordError(ValueError):
@@ -217,6 +223,7 @@ class FakeRecognitionUnitOfWork(FakeUnitOfWork):
         "progress",
         "dead_letter_refs",
         "erased_ids",
+        "erased_times",
     )
 
     def __init__(
@@ -240,7 +247,9 @@ class FakeRecognitionUnitOfWork(FakeUnitOfWork):
         self.progress: dict[str, ErasureProgress] = {}
         self.dead_letter_refs: dict[str, set[str]] = {}
         self.erased_ids: dict[bytes, datetime] = {}
-        """Digests of erased subject ids → when each expires."""
+        """Digests of erased subject (and person) ids → when each expires."""
+        self.erased_times: dict[bytes, datetime] = {}
+        """Digests of erased person ids → when each person was (last) erased."""
         super().__init__()
 
     # What tests read ---------------------------------------------------------
@@ -657,10 +666,20 @@ class FakeRecognitionUnitOfWork(FakeUnitOfWork):
         removed["subject_dead_letter_keys"] = self._shred(sorted(subjects))
         return removed
 
-    async def remember_erased(self, digests: Sequence[bytes], until: datetime) -> None:
+    async def remember_erased(
+        self, digests: Sequence[bytes], until: datetime, *, erased_at: datetime | None = None
+    ) -> None:
         self._check_entered()
         for digest in digests:
             self.erased_ids[digest] = max(until, self.erased_ids.get(digest, until))
+            if erased_at is not None:
+                at = self.erased_times.get(digest, erased_at)
+                self.erased_times[digest] = max(at, erased_at)
+
+    async def erased_since(self, digests: Sequence[bytes], now: datetime) -> dict[bytes, datetime]:
+        self._check_entered()
+        times, kept = self.erased_times, self.erased_ids
+        return {d: times[d] for d in digests if d in times and kept[d] > now}
 
     async def erased_among(self, digests: Sequence[bytes], now: datetime) -> set[bytes]:
         self._check_entered()
@@ -671,6 +690,7 @@ class FakeRecognitionUnitOfWork(FakeUnitOfWork):
         gone = [d for d, until in self.erased_ids.items() if until <= now][:limit]
         for digest in gone:
             del self.erased_ids[digest]
+            self.erased_times.pop(digest, None)
         return len(gone)
 
     async def erasure_done(

@@ -25,7 +25,7 @@ from kinship_contracts.topics import (
 )
 from kinship_recognition.entrypoints.consumers import SUBSCRIPTIONS
 from kinship_recognition.handlers.awards import AwardTopics
-from kinship_recognition.handlers.erasure import ErasureTopics
+from kinship_recognition.handlers.erasure import ErasedPeople, ErasureTopics
 from kinship_recognition.handlers.ports import RecognitionUnitOfWork, SubjectLookup
 from kinship_recognition.settings import RecognitionSettings
 from kinship_runtime.dead_letters import DeadLetters
@@ -34,7 +34,13 @@ from kinship_runtime.ingest import ingest
 from kinship_runtime.outbox import OutboxRelay
 from kinship_runtime.settings import KinshipSettings
 from tests.unit.fakes.kafka import ClearSealer, FakeProducer, FakeRecord
-from tests.unit.fakes.recognition import ERASED_IDS, FakeRecognitionUnitOfWork, FakeVault, Person
+from tests.unit.fakes.recognition import (
+    ERASED_IDS,
+    ERASED_PEOPLE,
+    FakeRecognitionUnitOfWork,
+    FakeVault,
+    Person,
+)
 from tests.unit.fakes.relay import FakeRelay
 
 Consume = Callable[[Any], Awaitable[None]]
@@ -94,6 +100,10 @@ class Fakes(Provider):
     @provide
     def erased_ids(self) -> ErasedIds:
         return ERASED_IDS
+
+    @provide
+    def erased_people(self) -> ErasedPeople:
+        return ERASED_PEOPLE
 
     @provide
     def dead_letters(self) -> DeadLetters:

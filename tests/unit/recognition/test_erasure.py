@@ -16,6 +16,7 @@ from kinship_recognition.handlers.responders import record_case_events
 from kinship_recognition.handlers.streaks import record_checkins
 from tests.unit.fakes.recognition import (
     ERASED_IDS,
+    ERASED_PEOPLE,
     FakeRecognitionUnitOfWork,
     FakeVault,
     Person,
@@ -114,7 +115,7 @@ def everything(uow: FakeRecognitionUnitOfWork) -> str:
 async def test_the_person_half_forgets_what_is_kept_by_their_id() -> None:
     uow, _vault = await two_people()
     async with uow:
-        await erase_people([requested()], uow, RECEIPTS, NOW)
+        await erase_people([requested()], uow, RECEIPTS, NOW, erased=ERASED_PEOPLE)
     assert sorted(uow.kudos) == ["k-3"]  # bob to cat stays
     assert ANN_WORDS not in everything(uow)
     assert all(grant.person_id != "ann" for grant in uow.awards.values())
@@ -165,7 +166,7 @@ async def test_both_halves_in_either_order_give_one_receipt_naming_no_one(
     uow, vault = await two_people()
 
     async def person_half() -> None:
-        await erase_people([requested()], uow, RECEIPTS, NOW)
+        await erase_people([requested()], uow, RECEIPTS, NOW, erased=ERASED_PEOPLE)
 
     async def subjects_half() -> None:
         await erase_subjects([subjects_of(vault)], uow, RECEIPTS, ERASED_IDS, NOW)
@@ -195,11 +196,11 @@ async def test_both_halves_in_either_order_give_one_receipt_naming_no_one(
 async def test_each_half_again_changes_nothing_and_sends_no_second_receipt() -> None:
     uow, vault = await two_people()
     async with uow:
-        await erase_people([requested(), requested()], uow, RECEIPTS, NOW)
+        await erase_people([requested(), requested()], uow, RECEIPTS, NOW, erased=ERASED_PEOPLE)
         await erase_subjects([subjects_of(vault)], uow, RECEIPTS, ERASED_IDS, NOW)
     state = everything(uow)
     async with uow:
-        await erase_people([requested()], uow, RECEIPTS, NOW)
+        await erase_people([requested()], uow, RECEIPTS, NOW, erased=ERASED_PEOPLE)
         await erase_subjects(
             [subjects_of(vault), subjects_of(vault)], uow, RECEIPTS, ERASED_IDS, NOW
         )
@@ -212,10 +213,14 @@ async def test_someone_never_seen_is_erased_with_a_receipt_all_the_same() -> Non
     nobody = SubjectsErased(id="er-2:subjects", erasure_id="er-2", subject_ids=[], occurred_at=NOW)
     state = everything(uow)
     async with uow:
-        await erase_people([requested("er-2", "nobody")], uow, RECEIPTS, NOW)
+        await erase_people([requested("er-2", "nobody")], uow, RECEIPTS, NOW, erased=ERASED_PEOPLE)
         await erase_subjects([nobody], uow, RECEIPTS, ERASED_IDS, NOW)
     (receipt,) = uow.published("receipts")
     assert receipt["erasure_id"] == "er-2" and all(v == 0 for v in receipt["removed"].values())
     uow.processed = {p for p in uow.processed if "er-2" not in p[1]}
     uow.progress.pop("er-2")
+    # All that is left is the keyed hash of the person id, as erased (decision 81).
+    assert uow.erased_times == {ERASED_PEOPLE.digest("nobody"): NOW}
+    uow.erased_ids.clear()
+    uow.erased_times.clear()
     assert everything(uow) == state

@@ -13,6 +13,7 @@ from kinship_recognition.handlers.erasure import ErasureTopics, erase_people, er
 from kinship_recognition.handlers.reports import programme_report
 from tests.unit.fakes.recognition import (
     ERASED_IDS,
+    ERASED_PEOPLE,
     FakeRecognitionUnitOfWork,
     FakeVault,
     Person,
@@ -55,7 +56,7 @@ async def erase(uow: FakeRecognitionUnitOfWork, vault: FakeVault, person: str) -
         id="er-1:s", erasure_id="er-1", subject_ids=[vault.subject(person)], occurred_at=NOW
     )
     async with uow:
-        await erase_people([asked], uow, topics, NOW)
+        await erase_people([asked], uow, topics, NOW, erased=ERASED_PEOPLE)
         await erase_subjects([gone], uow, topics, ERASED_IDS, NOW)
 
 

@@ -611,9 +611,16 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
         removed["subject_dead_letter_keys"] = await shred_dead_letters(conn, subjects)
         return removed
 
-    async def remember_erased(self, digests: Sequence[bytes], until: datetime) -> None:
-        """Keep the digests of erased subject ids until ``until`` (the later time wins)."""
-        await erased_ids.remember_erased(self.conn, digests, until)
+    async def remember_erased(
+        self, digests: Sequence[bytes], until: datetime, *, erased_at: datetime | None = None
+    ) -> None:
+        """Keep the digests of erased subject ids until ``until`` (the later time wins); of
+        erased person ids, with the erasure's time ``erased_at``."""
+        await erased_ids.remember_erased(self.conn, digests, until, erased_at=erased_at)
+
+    async def erased_since(self, digests: Sequence[bytes], now: datetime) -> dict[bytes, datetime]:
+        """Those of ``digests`` (person ids) erased and not expired at ``now``, with when."""
+        return await erased_ids.erased_since(self.conn, digests, now)
 
     async def erased_among(self, digests: Sequence[bytes], now: datetime) -> set[bytes]:
         """Those of ``digests`` kept as erased and not expired at ``now``."""

@@ -30,15 +30,20 @@ from kinship_contracts.topics import (
 from kinship_recognition.handlers.awards import AwardTopics
 from kinship_recognition.handlers.directory import apply_directory
 from kinship_recognition.handlers.erasure import (
+    Consumed,
+    ErasedPeople,
     ErasureTopics,
     erase_people,
     erase_subjects,
+    erased_people,
+    replayed_responder,
     skip_erased,
+    skip_replayed,
 )
 from kinship_recognition.handlers.feedback import record_case_feedback, record_pulse
 from kinship_recognition.handlers.kudos import give_kudos
 from kinship_recognition.handlers.ports import RecognitionUnitOfWork, SubjectLookup
-from kinship_recognition.handlers.responders import record_case_events
+from kinship_recognition.handlers.responders import record_case_events, thanked_responders
 from kinship_recognition.handlers.streaks import record_checkins
 from kinship_recognition.settings import RecognitionSettings
 from kinship_runtime.dead_letters import DeadLetters
@@ -85,6 +90,30 @@ def _subject(event: CheckinRecorded | CaseEvent) -> str:
     return event.subject_id
 
 
+def produced_at(record: Record) -> datetime | None:
+    """When a consumed record was produced: its Kafka timestamp (aiokafka's
+    ``ConsumerRecord.timestamp``, milliseconds since the epoch: the producer's create time,
+    kept by a replay or a consumer-group reset, or the broker's append time, per the topic's
+    ``message.timestamp.type``); None when it has none (-1 in old message formats)."""
+    millis = getattr(record, "timestamp", None)
+    if not isinstance(millis, int) or isinstance(millis, bool) or millis < 0:
+        return None
+    return datetime.fromtimestamp(millis / 1000, UTC)
+
+
+def _consumed(items: Sequence[Accepted[T]]) -> list[Consumed[Accepted[T]]]:
+    """Each accepted event (kept with its record) with when its record was produced."""
+    return [Consumed(item, produced_at(item.record)) for item in items]
+
+
+def _kudos_people(item: Accepted[KudosSubmitted]) -> tuple[str, str]:
+    return item.event.from_person_id, item.event.to_person_id
+
+
+def _respondent(item: Accepted[PulseSubmitted]) -> tuple[str]:
+    return (item.event.person_id,)
+
+
 async def store_kudos(
     items: Sequence[Accepted[KudosSubmitted]],
     uow: FromDishka[RecognitionUnitOfWork],
@@ -92,24 +121,31 @@ async def store_kudos(
     vault: FromDishka[SubjectLookup],
     settings: FromDishka[RecognitionSettings],
     dead_letters: FromDishka[DeadLetters],
+    erased: FromDishka[ErasedPeople],
 ) -> None:
-    """Give kudos once each; dead-letter the refused ones with the reason.
+    """Give kudos once each; dead-letter the refused ones with the reason. Kudos naming a
+    person erased after they were produced (a backlog, a replay) are skipped first.
 
     Refusals are dead-lettered by the attempt that made them, once it has committed: when a
     batch is retried record by record, each record's attempt sends its own (issue 14).
     """
+    now = datetime.now(UTC)
     async with uow:
+        consumed = await skip_replayed(
+            _consumed(items), _kudos_people, uow, erased, now, consumer="kudos"
+        )
+        kept = [item.event for item in consumed]
         outcomes = await give_kudos(
-            [item.event for item in items],
+            [item.event for item in kept],
             uow,
             topics,
             vault,
             daily_limit=settings.kudos_daily_limit,
-            now=datetime.now(UTC),
+            now=now,
         )
     refused = [
         Rejected(item.record, {"code": outcome.refusal.value, "errors": []})
-        for item, outcome in zip(items, outcomes, strict=True)
+        for item, outcome in zip(kept, outcomes, strict=True)
         if outcome.refusal is not None
     ]
     await dead_letters.send(refused)
@@ -132,29 +168,43 @@ async def store_checkins(
 
 
 async def store_cases(
-    events: Sequence[CaseEvent],
+    items: Sequence[Accepted[CaseEvent]],
     uow: FromDishka[RecognitionUnitOfWork],
     topics: FromDishka[AwardTopics],
     vault: FromDishka[SubjectLookup],
     erased: FromDishka[ErasedIds],
+    people: FromDishka[ErasedPeople],
 ) -> None:
     """Keep a batch of case transitions' facts and feedback; appreciate responders (except
-    for cases about a subject id erased meanwhile)."""
+    for cases about a subject id erased meanwhile, and responders erased after the
+    transition naming them was produced)."""
     now = datetime.now(UTC)
     async with uow:
+        events = [item.event for item in items]
         kept = await skip_erased(events, _subject, uow, erased, now, consumer="cases")
-        await record_case_events(kept, uow, topics, vault, now)
+        produced = {item.event.id: produced_at(item.record) for item in items}
+        found = await erased_people(uow, people, await thanked_responders(kept, uow), now)
+        passed_over = replayed_responder(produced, found)
+        await record_case_events(kept, uow, topics, vault, now, passed_over=passed_over)
         await record_case_feedback(kept, uow, now)
 
 
 async def store_pulse(
-    responses: Sequence[PulseSubmitted],
+    items: Sequence[Accepted[PulseSubmitted]],
     uow: FromDishka[RecognitionUnitOfWork],
     vault: FromDishka[SubjectLookup],
+    erased: FromDishka[ErasedPeople],
 ) -> None:
-    """Keep a batch of pulse answers under the respondents' subject ids."""
+    """Keep a batch of pulse answers under the respondents' subject ids, but for those of a
+    person erased after they were produced (a backlog, a replay): skipped before the vault
+    is asked, so it mints the erased person no new subject id."""
+    now = datetime.now(UTC)
     async with uow:
-        await record_pulse(responses, uow, vault, datetime.now(UTC))
+        consumed = await skip_replayed(
+            _consumed(items), _respondent, uow, erased, now, consumer="pulse"
+        )
+        if consumed:
+            await record_pulse([item.event.event for item in consumed], uow, vault, now)
 
 
 async def store_directory(
@@ -169,10 +219,12 @@ async def store_erasures(
     requests: Sequence[ErasureRequested],
     uow: FromDishka[RecognitionUnitOfWork],
     topics: FromDishka[ErasureTopics],
+    erased: FromDishka[ErasedPeople],
 ) -> None:
-    """Forget what is kept by the person id of each erasure request."""
+    """Forget what is kept by the person id of each erasure request, and skip later
+    deliveries of events about them produced before it."""
     async with uow:
-        await erase_people(requests, uow, topics, datetime.now(UTC))
+        await erase_people(requests, uow, topics, datetime.now(UTC), erased=erased)
 
 
 async def store_erased_subjects(
@@ -195,7 +247,9 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
         "kudos",
         parse=with_records(parse_records(KudosSubmitted)),
         store=store_kudos,
-        description="Kudos from other systems; refused ones go to the .dlq with the reason.",
+        description="Kudos from other systems; refused ones go to the .dlq with the reason. "
+        "Those naming a person erased after they were produced (a backlog or a replay) are "
+        "skipped.",
     ),
     Subscription(
         CHECKINS_RECORDED,
@@ -207,16 +261,18 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
     Subscription(
         ESCALATION_CASES,
         "cases",
-        parse=parse_case_transitions,
+        parse=with_records(parse_case_transitions),
         store=store_cases,
-        description="Case transitions: resolutions and thanks appreciate responders.",
+        description="Case transitions: resolutions and thanks appreciate responders, but not "
+        "one erased after the transition was produced (a backlog or a replay).",
     ),
     Subscription(
         PULSE_SUBMITTED,
         "pulse",
-        parse=parse_records(PulseSubmitted),
+        parse=with_records(parse_records(PulseSubmitted)),
         store=store_pulse,
-        description="Pulse-survey answers from survey tools, for programme reports.",
+        description="Pulse-survey answers from survey tools, for programme reports. Those of "
+        "a person erased after they were produced (a backlog or a replay) are skipped.",
     ),
     Subscription(
         DIRECTORY_PEOPLE,

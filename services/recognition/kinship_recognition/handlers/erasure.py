@@ -14,12 +14,21 @@ The subjects half also keeps a keyed hash of each subject id (``kinship_runtime.
 for as long as the topics can still bring events about them: ``skip_erased`` drops such
 events on every ingest path that stores by subject id, so a backlog or a replay consumed
 after the erasure does not store the person's ids again.
+
+The person half keeps a keyed hash of the person id with the erasure's time, first in its
+transaction (``ErasedPeople``; decision 81): ``skip_replayed`` drops kudos whose sender or
+recipient, and pulse answers whose respondent, was erased at or after their Kafka record
+was produced (a backlog, a consumer-group reset or a replay of the ingestion topics, which
+carry person ids), before the vault is asked for anyone's subject id; ``replayed_responder``
+tells the cases consumer not to appreciate (award, celebrate) an erased responder named by
+a case transition produced before their erasure. What the person produces after their
+erasure is new and is processed.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from kinship_contracts.privacy import ErasureRequested, ErasureStage, SubjectsErased
 from kinship_recognition.handlers.ports import RecognitionUnitOfWork
@@ -28,6 +37,20 @@ from kinship_runtime.erased_ids import ErasedIds
 from kinship_runtime.idempotency import first_seen
 
 T = TypeVar("T")
+
+
+class ErasedPeople(ErasedIds):
+    """How erased *person* ids are recognised (``kind="person"``, a key of their own): a
+    type apart from the subject ids' ``ErasedIds``, so each is injected where it belongs."""
+
+
+@dataclass(frozen=True)
+class Consumed(Generic[T]):
+    """An event as consumed from Kafka, with when its record was produced (the record's
+    timestamp; None when it has none), which the event's body cannot vouch for."""
+
+    event: T
+    produced_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -42,9 +65,17 @@ async def erase_people(
     uow: RecognitionUnitOfWork,
     topics: ErasureTopics,
     now: datetime,
+    *,
+    erased: ErasedPeople | None = None,
 ) -> None:
-    """Carry out the person half of erasure requests (each once, however often it arrives)."""
+    """Carry out the person half of erasure requests (each once, however often it arrives).
+    Each person's id is kept as erased at ``now`` (its digest, ``erased``; the consumer always
+    passes it, None only in tests of other things) before anything of theirs is read: a batch
+    that checked before waits for nothing after."""
     for request in await first_seen(uow, "erasure.person", requests):
+        if erased is not None:
+            digest = erased.digests([request.person_id])
+            await uow.remember_erased(digest, now + erased.keep_for, erased_at=now)
         removed = await uow.erase_person(request.person_id)
         await _done(request.id, ErasureStage.PERSON, removed, uow, topics, now)
 
@@ -97,3 +128,66 @@ async def skip_erased(
     kept = erased.keep(items, subject_of, found)
     ERASED_SKIPPED.add(len(items) - len(kept), {"consumer": consumer})
     return kept
+
+
+async def skip_replayed(
+    consumed: Sequence[Consumed[T]],
+    people_of: Callable[[T], Iterable[str]],
+    uow: RecognitionUnitOfWork,
+    erased: ErasedPeople,
+    now: datetime,
+    *,
+    consumer: str,
+) -> list[Consumed[T]]:
+    """The items to process, in their order: all but those naming a person (``people_of``)
+    erased at or after their record was produced (skipped: valid events, so not
+    dead-lettered; counted by ``consumer``, never by id). One produced after the erasure,
+    or with no timestamp, is kept: the person may be named again after being erased. Call
+    it first in the batch's transaction (it waits for an erasure in progress), before the
+    vault is asked about anyone."""
+    if not consumed:
+        return []
+    people = {person for item in consumed for person in people_of(item.event)}
+    found = await erased_people(uow, erased, people, now)
+    kept = [
+        item
+        for item in consumed
+        if not any(replayed(item.produced_at, found.get(p)) for p in people_of(item.event))
+    ]
+    if len(kept) < len(consumed):
+        ERASED_SKIPPED.add(len(consumed) - len(kept), {"consumer": consumer})
+    return kept
+
+
+async def erased_people(
+    uow: RecognitionUnitOfWork, erased: ErasedPeople, people: Iterable[str], now: datetime
+) -> dict[str, datetime]:
+    """Those of ``people`` kept as erased (not expired at ``now``), with when each was
+    (last) erased; one lookup."""
+    wanted = sorted(set(people))
+    if not wanted:
+        return {}
+    found = await uow.erased_since(erased.digests(wanted), now)
+    return {p: found[erased.digest(p)] for p in wanted if erased.digest(p) in found}
+
+
+def replayed(produced_at: datetime | None, erased_at: datetime | None) -> bool:
+    """Whether a record produced at ``produced_at`` predates (or is at) its person's erasure:
+    never for a person not erased or a record without a timestamp."""
+    return erased_at is not None and produced_at is not None and produced_at <= erased_at
+
+
+def replayed_responder(
+    produced: Mapping[str, datetime | None], found: Mapping[str, datetime]
+) -> Callable[[str, str], bool]:
+    """For the cases consumer: whether the responder (a person id) of the case transition
+    with this event id was erased at or after its record was produced (``produced``, by
+    event id; ``found``, from ``erased_people``); such a responder is not appreciated."""
+
+    def passed_over(event_id: str, responder: str) -> bool:
+        if replayed(produced.get(event_id), found.get(responder)):
+            ERASED_SKIPPED.add(1, {"consumer": "cases"})
+            return True
+        return False
+
+    return passed_over

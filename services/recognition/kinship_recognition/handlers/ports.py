@@ -228,13 +228,23 @@ class RecognitionUnitOfWork(UnitOfWork, Protocol):
         (``<table>_anonymised`` for the anonymised)."""
         ...
 
-    async def remember_erased(self, digests: Sequence[bytes], until: datetime) -> None:
+    async def remember_erased(
+        self, digests: Sequence[bytes], until: datetime, *, erased_at: datetime | None = None
+    ) -> None:
         """Keep the digests of erased subject ids (``kinship_runtime.erased_ids``) until
-        ``until`` (a digest kept already keeps the later of its two times)."""
+        ``until`` (a digest kept already keeps the later of its two times); of erased person
+        ids with ``erased_at``, the erasure's time (the later wins too). First in the
+        erasure's transaction (takes the lock that batches checking the record wait for)."""
         ...
 
     async def erased_among(self, digests: Sequence[bytes], now: datetime) -> set[bytes]:
         """Those of ``digests`` kept as erased and not expired at ``now``."""
+        ...
+
+    async def erased_since(self, digests: Sequence[bytes], now: datetime) -> dict[bytes, datetime]:
+        """Those of ``digests`` (of person ids) kept as erased and not expired at ``now``,
+        with when each person was (last) erased; first in a batch's transaction (waits for
+        an erasure in progress)."""
         ...
 
     async def forget_erased(self, now: datetime, limit: int) -> int:

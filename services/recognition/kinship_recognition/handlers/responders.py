@@ -6,7 +6,7 @@ supported is never named, and the outcome of a case is not used for any award (a
 as much a success as a conversation).
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from kinship_contracts.awards import AwardKind
@@ -23,16 +23,33 @@ async def record_case_events(
     topics: AwardTopics,
     vault: SubjectLookup,
     now: datetime,
+    *,
+    passed_over: Callable[[str, str], bool] = lambda event_id, responder: False,
 ) -> None:
-    """Fold each case transition into the case's facts and appreciate its responder."""
+    """Fold each case transition into the case's facts and appreciate its responder, unless
+    ``passed_over(event id, responder)`` (an erased responder named by a transition produced
+    before their erasure: ``handlers.erasure.replayed_responder``)."""
     given: list[Grant] = []
     for event in events:
         await uow.record_case_fact(event, now)
         if event.kind is CaseEventKind.RESOLVED and event.responder_id is not None:
-            await _appreciate_support(event, event.responder_id, uow, given)
+            if not passed_over(event.id, event.responder_id):
+                await _appreciate_support(event, event.responder_id, uow, given)
         elif _is_thanks(event):
-            await _appreciate_thanks(event, uow, given)
+            await _appreciate_thanks(event, uow, given, passed_over)
     await publish_awards(given, uow, topics, vault, now)
+
+
+async def thanked_responders(events: Sequence[CaseEvent], uow: RecognitionUnitOfWork) -> set[str]:
+    """Everyone ``record_case_events`` could appreciate for ``events``: the responders they
+    name, and who resolved each thanked case (to look them up in one go)."""
+    people = {event.responder_id for event in events if event.responder_id is not None}
+    for event in events:
+        if _is_thanks(event):
+            resolver = await uow.responder_of(event.case_id)
+            if resolver is not None:
+                people.add(resolver)
+    return people
 
 
 def _is_thanks(event: CaseEvent) -> bool:
@@ -69,11 +86,14 @@ async def _appreciate_support(
 
 
 async def _appreciate_thanks(
-    event: CaseEvent, uow: RecognitionUnitOfWork, given: list[Grant]
+    event: CaseEvent,
+    uow: RecognitionUnitOfWork,
+    given: list[Grant],
+    passed_over: Callable[[str, str], bool],
 ) -> None:
     """Pass the thanks on to whoever resolved the case (or the event's responder)."""
     responder = await uow.responder_of(event.case_id) or event.responder_id
-    if responder is None:
+    if responder is None or passed_over(event.id, responder):
         return
     grant = Grant(
         key=f"thanks:{event.case_id}",
