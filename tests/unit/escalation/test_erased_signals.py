@@ -34,7 +34,8 @@ from tests.unit.fakes.kafka import FakeRecord
 ERIN, BOB = "worker-1", "worker-2"
 HOUR = timedelta(hours=1)
 ERASED_AT = NOW - HOUR
-"""When Erin's erasure was requested (the service handles it at ``NOW``)."""
+"""When escalation carried out Erin's erasure (requested a few minutes before; it is ``NOW``
+when the tests consume signals)."""
 
 
 @dataclass
@@ -67,17 +68,29 @@ def at(item: SignalSubmitted, produced_at: datetime | None) -> Consumed:
 async def erase(
     uow: FakeEscalationUnitOfWork,
     ctx: EscalationContext,
-    person_id: str = ERIN,
-    requested_at: datetime = ERASED_AT,
+    when: datetime = ERASED_AT,
+    requested_at: datetime | None = None,
     id_: str = "er-1",
 ) -> None:
-    request = ErasureRequested(id=id_, person_id=person_id, requested_at=requested_at, source="hr")
-    await store_erasures([request], uow, ctx)
+    """Erin's erasure request (made five minutes before ``when`` unless said) carried out by
+    escalation at ``when``; the clock back where it was after."""
+    clock = ctx.clock
+    assert isinstance(clock, Clock)
+    request = ErasureRequested(
+        id=id_,
+        person_id=ERIN,
+        requested_at=requested_at or when - timedelta(minutes=5),
+        source="hr",
+    )
+    then, clock.now = clock.now, when
+    try:
+        await store_erasures([request], uow, ctx)
+    finally:
+        clock.now = then
 
 
 async def erin_was_erased(ctx: EscalationContext) -> FakeEscalationUnitOfWork:
-    """The directory has Erin and Bob in team-x (and the staff); Erin's erasure was requested
-    an hour ago and carried out now."""
+    """The directory has Erin and Bob in team-x (and the staff); Erin was erased an hour ago."""
     uow = FakeEscalationUnitOfWork()
     async with uow:
         await uow.directory.apply([*STAFF, person(BOB, "team-x")])
@@ -188,14 +201,14 @@ async def test_nothing_is_looked_up_or_skipped_when_nobody_was_erased_or_no_one_
     assert skipped.adds == []
 
 
-async def test_the_record_holds_a_keyed_hash_of_the_person_id_with_the_requests_time(
+async def test_the_record_holds_a_keyed_hash_of_the_person_id_with_the_erasures_time(
     ctx: EscalationContext,
 ) -> None:
     uow = await erin_was_erased(ctx)
     people = ctx.erased_people
 
     digest = people.digest(ERIN)
-    assert uow.tables.erased_people == {digest: (ERASED_AT, NOW + people.keep_for)}
+    assert uow.tables.erased_people == {digest: (ERASED_AT, ERASED_AT + people.keep_for)}
     assert digest == hmac.new(people.key, f"person:{ERIN}".encode(), hashlib.sha256).digest()
     kept = repr(uow.tables.erased_people).encode() + b"".join(uow.tables.erased_people)
     assert ERIN.encode() not in kept and subject(ERIN).encode() not in kept
@@ -204,14 +217,22 @@ async def test_the_record_holds_a_keyed_hash_of_the_person_id_with_the_requests_
     assert ErasedIds(b"k" * 32, people.keep_for, kind="person").digest(ERIN) != digest
 
 
-async def test_a_request_stamped_in_the_future_counts_from_when_it_was_carried_out(
+async def test_the_erasures_time_is_when_escalation_carried_it_out_not_the_requests_stamp(
     ctx: EscalationContext, vault: FakeVault
 ) -> None:
+    # A request consumed a day late: a signal produced meanwhile, had it been consumed before
+    # the erasure, would have been erased with the rest; consumed after it, it is skipped too.
     uow = FakeEscalationUnitOfWork()
-    await erase(uow, ctx, requested_at=NOW + timedelta(days=3))
-    assert uow.tables.erased_people[ctx.erased_people.digest(ERIN)][0] == NOW
-    await store_signals([at(signal("sig-1", NOW, person_id=ERIN), NOW + HOUR)], uow, ctx)
-    assert ERIN in asked(vault)  # a signal after the erasure is not held back by the stamp
+    await erase(uow, ctx, requested_at=ERASED_AT - timedelta(days=1))
+    assert uow.tables.erased_people[ctx.erased_people.digest(ERIN)][0] == ERASED_AT
+    meanwhile = ERASED_AT - HOUR
+    await store_signals([at(signal("sig-1", meanwhile, person_id=ERIN), meanwhile)], uow, ctx)
+    assert ERIN not in asked(vault)
+    # A request stamped in the future holds back nothing produced after the erasure.
+    await erase(uow, ctx, requested_at=NOW + timedelta(days=3), id_="er-2")
+    assert uow.tables.erased_people[ctx.erased_people.digest(ERIN)][0] == ERASED_AT
+    await store_signals([at(signal("sig-2", NOW, person_id=ERIN), NOW)], uow, ctx)
+    assert ERIN in asked(vault)
 
 
 async def test_erasing_again_keeps_one_digest_with_the_later_times(
@@ -219,11 +240,10 @@ async def test_erasing_again_keeps_one_digest_with_the_later_times(
 ) -> None:
     uow = await erin_was_erased(ctx)
     later = ERASED_AT + timedelta(minutes=30)
-    clock.now = NOW + HOUR
-    await erase(uow, ctx, requested_at=later, id_="er-2")
-    await erase(uow, ctx, requested_at=ERASED_AT - HOUR, id_="er-3")  # earlier: never wins
+    await erase(uow, ctx, when=later, id_="er-2")
+    await erase(uow, ctx, when=ERASED_AT - HOUR, id_="er-3")  # an earlier time never wins
     people = ctx.erased_people
-    assert uow.tables.erased_people == {people.digest(ERIN): (later, clock.now + people.keep_for)}
+    assert uow.tables.erased_people == {people.digest(ERIN): (later, later + people.keep_for)}
 
     # A signal produced between the first and the second erasure was erased by the second.
     between = ERASED_AT + timedelta(minutes=10)
@@ -236,7 +256,7 @@ async def test_the_record_expires_with_the_topics_retention_and_then_signals_are
 ) -> None:
     uow = await erin_was_erased(ctx)
     people = ctx.erased_people
-    clock.now = NOW + people.keep_for  # due, not yet deleted: no longer looked at
+    clock.now = ERASED_AT + people.keep_for  # due, not yet deleted: no longer looked at
     old = ERASED_AT - HOUR
     await store_signals([at(signal("sig-1", old, person_id=ERIN), old)], uow, ctx)
     assert ERIN in asked(vault)

@@ -23,7 +23,7 @@ subject id (``kinship_runtime.erased_ids``) for as long as the check-in topics k
 otherwise be observed again under the old subject id and could open a case about them.
 
 The person half keeps a keyed hash of the person id too (``ErasedIds(kind="person")``), with
-the time the erasure was requested, for as long as the ingestion topics keep records:
+the time it ran (decision 82), for as long as the ingestion topics keep records:
 ``skip_replayed`` drops signals about the person produced at or before it and consumed
 after the erasure (a backlog, a replay of ``wellbeing.signals.submitted``) before the vault
 is asked for their subject id, which would mint the erased person a new one and act on the
@@ -61,13 +61,13 @@ async def erase_person(
     request: ErasureRequested, uow: EscalationUnitOfWork, ctx: EscalationContext
 ) -> None:
     """Forget what is kept by the person's id; note the half done. The person is kept as
-    erased (their id's digest, ``ctx.erased_people``) at the request's time (never later
-    than now) before anything of theirs is read: a batch of signals that checked before has
-    committed by then, and one checking after skips their earlier signals."""
+    erased now (their id's digest, ``ctx.erased_people``) before anything of theirs is read:
+    a batch of signals that checked before has committed by then, and one checking after
+    skips their signals produced up to now."""
     person_id, now = request.person_id, ctx.clock()
     people = ctx.erased_people
     await uow.erasure.remember_erased_people(
-        people.digests([person_id]), min(request.requested_at, now), now + people.keep_for
+        people.digests([person_id]), now, now + people.keep_for
     )
     held = [stored.case.id for stored in await uow.cases.assigned_to(person_id, True)]
     # Their id goes everywhere first (they are never alerted again), then their places in
