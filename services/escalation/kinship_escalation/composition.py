@@ -72,6 +72,7 @@ class EscalationProvider(Provider):
             reopen_within=timedelta(days=settings.reopen_days),
             console_url=settings.console_url,
             erased_ids=settings.erased_ids(),
+            erased_people=settings.erased_people(),
         )
 
     @provide
@@ -131,7 +132,7 @@ class EscalationProvider(Provider):
     async def erased_ids_expiry(
         self, pool: asyncpg.Pool, directory: DirectoryProjection
     ) -> AsyncIterator[ErasedIdsExpiry]:
-        """Deletes the digests of erased subject ids past their time, hourly."""
+        """Deletes the digests of erased subject and person ids past their time, hourly."""
 
         async def expire(now: datetime, limit: int) -> int:
             uow = PostgresEscalationUnitOfWork(pool, directory)

@@ -29,3 +29,9 @@ ERASED_SKIPPED = METER.create_counter(
     description="Check-ins about a subject id erased before they were consumed (a backlog or "
     "a replay), skipped instead of observed.",
 )
+ERASED_SIGNALS_SKIPPED = METER.create_counter(
+    "kinship.escalation.erased_signals_skipped",
+    unit="{signal}",
+    description="Signals about a person erased after they were produced (a backlog or a "
+    "replay of wellbeing.signals.submitted), skipped before the vault lookup, by consumer.",
+)

@@ -11,7 +11,7 @@ from kinship_escalation.adapters.slack_responses import (
     PrefixError,
     ResponseUrlPolicy,
 )
-from kinship_runtime.erased_ids import KEEP_DAYS, ErasedIds, derive_key
+from kinship_runtime.erased_ids import KEEP_DAYS, PERSON_KEEP_DAYS, ErasedIds, derive_key
 from kinship_runtime.settings import (
     DEV_CREDENTIALS,
     InsecureSettingsError,
@@ -22,6 +22,8 @@ from kinship_runtime.settings import (
 
 ERASED_IDS_LABEL = "kinship.escalation.erased-ids.v1"
 """Derives the key of the erased ids' digests from the dead-letter key."""
+ERASED_PEOPLE_LABEL = "kinship.escalation.erased-people.v1"
+"""Derives the key of the erased person ids' digests from the dead-letter key."""
 
 
 class EscalationSettings(KinshipSettings):
@@ -113,6 +115,16 @@ class EscalationSettings(KinshipSettings):
         "retention of wellbeing.checkins.recorded and .urgent (30 days), from which a backlog "
         "or a replay could bring them back.",
     )
+    erased_people_days: int = Field(
+        default=PERSON_KEEP_DAYS,
+        ge=1,
+        le=90,
+        description="How long after an erasure signals about the erased person that were "
+        "produced before it (a backlog or a replay of wellbeing.signals.submitted) are "
+        "skipped, before the vault is asked for their subject id; a keyed hash of the person "
+        "id is kept that long, never the id. At least the retention of the ingestion topics "
+        "carrying person ids (7 days).",
+    )
     slack_enabled: bool = Field(
         default=False,
         description="Whether the buttons of Slack alerts work: Slack posts their presses to "
@@ -194,6 +206,12 @@ class EscalationSettings(KinshipSettings):
         key, kept ``erased_ids_days``."""
         key = derive_key(self.dead_letter_wrapping_key(), ERASED_IDS_LABEL)
         return ErasedIds(key, timedelta(days=self.erased_ids_days))
+
+    def erased_people(self) -> ErasedIds:
+        """How erased person ids are recognised: keyed by a key derived from the dead-letter
+        key with a label of its own, kept ``erased_people_days``."""
+        key = derive_key(self.dead_letter_wrapping_key(), ERASED_PEOPLE_LABEL)
+        return ErasedIds(key, timedelta(days=self.erased_people_days), kind="person")
 
     def request_signature_key(self) -> bytes:
         """The notification requests' signing key (a development one in the dev profile)."""

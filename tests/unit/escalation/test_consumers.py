@@ -19,6 +19,7 @@ from kinship_escalation.entrypoints.consumers import (
     store_signals,
 )
 from kinship_escalation.handlers.context import EscalationContext
+from kinship_escalation.handlers.erasure import Consumed
 from tests.unit.escalation.conftest import (
     NOW,
     RECEIPTS,
@@ -81,7 +82,7 @@ async def test_a_batch_that_fails_leaves_nothing_behind_for_ingest_to_retry_reco
 async def test_a_signal_delivered_again_is_acted_on_once(
     fresh: FakeEscalationUnitOfWork, ctx: EscalationContext
 ) -> None:
-    incident = signal("sig-1", NOW - timedelta(minutes=5), person_id="worker-1")
+    incident = Consumed(signal("sig-1", NOW - timedelta(minutes=5), person_id="worker-1"), NOW)
     await store_signals([incident, incident], fresh, ctx)
     await store_signals([incident], fresh, ctx)
     assert len(sent(fresh).proposals) == 1

@@ -135,6 +135,9 @@ class Tables:
     """``calendar_feeds`` rows by token hash."""
     erased_ids: dict[bytes, datetime] = field(default_factory=dict)
     """Digests of erased subject ids → when each expires."""
+    erased_people: dict[bytes, tuple[datetime, datetime]] = field(default_factory=dict)
+    """Digests of erased person ids → (when erased, when it expires); the same table as
+    ``erased_ids`` in PostgreSQL (migration 0013: its ``erased_at`` column)."""
 
 
 class _Part:
@@ -792,12 +795,28 @@ class FakeErasure(_Part):
         kept = self.tables.erased_ids
         return {d for d in digests if d in kept and kept[d] > now}
 
+    async def remember_erased_people(
+        self, digests: Sequence[bytes], erased_at: datetime, until: datetime
+    ) -> None:
+        kept = self.tables.erased_people
+        for digest in digests:
+            was_at, was_until = kept.get(digest, (erased_at, until))
+            kept[digest] = (max(erased_at, was_at), max(until, was_until))
+
+    async def erased_since(self, digests: Sequence[bytes], now: datetime) -> dict[bytes, datetime]:
+        kept = self.tables.erased_people
+        return {d: kept[d][0] for d in digests if d in kept and kept[d][1] > now}
+
     async def forget_erased(self, now: datetime, limit: int) -> int:
-        kept = self.tables.erased_ids
-        gone = [d for d, until in kept.items() if until <= now][:limit]
+        subjects, people = self.tables.erased_ids, self.tables.erased_people
+        gone = [d for d, until in subjects.items() if until <= now][:limit]
         for digest in gone:
-            del kept[digest]
-        return len(gone)
+            del subjects[digest]
+        left = limit - len(gone)
+        gone_people = [d for d, (_, until) in people.items() if until <= now][: max(left, 0)]
+        for digest in gone_people:
+            del people[digest]
+        return len(gone) + len(gone_people)
 
     async def erasure_done(
         self,

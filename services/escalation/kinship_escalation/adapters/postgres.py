@@ -1290,6 +1290,16 @@ class PostgresErasure(_Statements):
         """Those of ``digests`` kept as erased and not expired at ``now``."""
         return await erased_ids.erased_among(self.conn, digests, now)
 
+    async def remember_erased_people(
+        self, digests: Sequence[bytes], erased_at: datetime, until: datetime
+    ) -> None:
+        """Keep the digests of erased person ids, with the erasure's time, until ``until``."""
+        await erased_ids.remember_erased(self.conn, digests, until, erased_at=erased_at)
+
+    async def erased_since(self, digests: Sequence[bytes], now: datetime) -> dict[bytes, datetime]:
+        """Those of ``digests`` erased and not expired at ``now``, with the erasure's time."""
+        return await erased_ids.erased_since(self.conn, digests, now)
+
     async def forget_erased(self, now: datetime, limit: int) -> int:
         """Delete up to ``limit`` digests expired at ``now``."""
         return await erased_ids.forget_erased(self.conn, now, limit)

@@ -6,6 +6,7 @@ and its offsets committed after it: at-least-once delivery, one effect per event
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from dishka import FromDishka
@@ -33,7 +34,13 @@ from kinship_escalation.handlers.alerts import handle_receipts
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.detection import handle_checkins
 from kinship_escalation.handlers.directory import apply_directory
-from kinship_escalation.handlers.erasure import erase_people, erase_subject_sets, skip_erased
+from kinship_escalation.handlers.erasure import (
+    Consumed,
+    erase_people,
+    erase_subject_sets,
+    skip_erased,
+    skip_replayed,
+)
 from kinship_escalation.handlers.outreach import apply_preferences, remember_shared_notes
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_escalation.handlers.signals import handle_signals
@@ -56,14 +63,40 @@ async def store_checkins(
             await remember_shared_notes(kept, uow)
 
 
+def produced_at(record: Record) -> datetime | None:
+    """When a consumed record was produced: its Kafka timestamp (aiokafka's
+    ``ConsumerRecord.timestamp``, milliseconds since the epoch: the producer's create time,
+    kept by a replay or a consumer-group reset, or the broker's append time, per the topic's
+    ``message.timestamp.type``); None when it has none (-1 in old message formats)."""
+    millis = getattr(record, "timestamp", None)
+    if not isinstance(millis, int) or isinstance(millis, bool) or millis < 0:
+        return None
+    return datetime.fromtimestamp(millis / 1000, UTC)
+
+
+_parse_signals = parse_records(SignalSubmitted)
+
+
+def parse_signals(records: Sequence[Record]) -> tuple[list[Accepted[Consumed]], list[Rejected]]:
+    """Signals (rejections as ``parse_records``), each with its record's time."""
+    accepted, rejected = _parse_signals(records)
+    consumed = [
+        Accepted(item.record, Consumed(item.event, produced_at(item.record))) for item in accepted
+    ]
+    return consumed, rejected
+
+
 async def store_signals(
-    signals: Sequence[SignalSubmitted],
+    consumed: Sequence[Consumed],
     uow: FromDishka[EscalationUnitOfWork],
     ctx: FromDishka[EscalationContext],
 ) -> None:
-    """Act on a batch of signals, each once."""
+    """Act on a batch of signals, each once, but for those about a person erased after they
+    were produced (a backlog or a replay: ``skip_replayed``, before the vault is asked)."""
     async with uow:
-        await handle_signals(signals, uow, ctx)
+        signals = await skip_replayed(consumed, uow, ctx)
+        if signals:
+            await handle_signals(signals, uow, ctx)
 
 
 async def store_receipts(
@@ -161,10 +194,11 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
     Subscription(
         SIGNALS_SUBMITTED,
         "signals",
-        parse=parse_records(SignalSubmitted),
+        parse=parse_signals,
         store=store_signals,
         description="Signals: critical-incident exposure; overtime, on-call load and absence "
-        "for detection.",
+        "for detection. Those about a person erased after they were produced (a backlog or "
+        "a replay) are skipped.",
     ),
     Subscription(
         NOTIFICATION_RECEIPTS,

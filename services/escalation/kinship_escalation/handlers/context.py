@@ -13,7 +13,7 @@ from kinship_escalation.domain.resources import DEFAULT_CATALOGUE
 from kinship_escalation.domain.rules import DetectionRules
 from kinship_escalation.domain.sealing import CaseNoteCipher
 from kinship_escalation.handlers.ports import Vault
-from kinship_runtime.erased_ids import KEEP_DAYS, ErasedIds
+from kinship_runtime.erased_ids import KEEP_DAYS, PERSON_KEEP_DAYS, ErasedIds
 
 
 def _now() -> datetime:
@@ -27,6 +27,11 @@ def _new_id() -> str:
 def _erased_ids() -> ErasedIds:
     """A record of erased ids under a random key (tests; the service derives its key)."""
     return ErasedIds(secrets.token_bytes(32), timedelta(days=KEEP_DAYS))
+
+
+def _erased_people() -> ErasedIds:
+    """A record of erased person ids under a random key (tests; the service derives its key)."""
+    return ErasedIds(secrets.token_bytes(32), timedelta(days=PERSON_KEEP_DAYS), kind="person")
 
 
 @dataclass(frozen=True)
@@ -61,3 +66,7 @@ class EscalationContext:
     erased_ids: ErasedIds = field(default_factory=_erased_ids)
     """How erased subject ids are recognised (keyed digests) and how long they are kept
     (``KINSHIP_ERASED_IDS_DAYS``): check-ins about them are skipped."""
+    erased_people: ErasedIds = field(default_factory=_erased_people)
+    """How erased person ids are recognised (keyed digests, kind "person") and how long they
+    are kept (``KINSHIP_ERASED_PEOPLE_DAYS``): signals about them produced before their
+    erasure are skipped."""

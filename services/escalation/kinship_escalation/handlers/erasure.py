@@ -21,18 +21,29 @@ the receipt goes out when both are done. The subjects half also keeps a keyed ha
 subject id (``kinship_runtime.erased_ids``) for as long as the check-in topics keep records:
 ``skip_erased`` drops check-ins about them consumed later (a backlog, a replay), which would
 otherwise be observed again under the old subject id and could open a case about them.
+
+The person half keeps a keyed hash of the person id too (``ErasedIds(kind="person")``), with
+the time it ran (decision 82), for as long as the ingestion topics keep records:
+``skip_replayed`` drops signals about the person produced at or before it and consumed
+after the erasure (a backlog, a replay of ``wellbeing.signals.submitted``) before the vault
+is asked for their subject id, which would mint the erased person a new one and act on the
+old signal under it (exposure follow-ups, load feeding detection). A signal produced after
+the erasure is a new one and acted on; a team's signal names no one and is never skipped.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from kinship_contracts.checkins import CheckinRecorded
 from kinship_contracts.privacy import ErasureRequested, ErasureStage, SubjectsErased
+from kinship_contracts.signals import SignalSubmitted
 from kinship_escalation.domain.cases import AuditRecord, erased_subject
 from kinship_escalation.handlers.alerts import alert_step
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.messages import record_transitions
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
-from kinship_escalation.metrics import ERASED_SKIPPED
+from kinship_escalation.metrics import ERASED_SIGNALS_SKIPPED, ERASED_SKIPPED
 from kinship_runtime.idempotency import first_seen
 
 ACTOR = "erasure"
@@ -49,8 +60,15 @@ async def erase_people(
 async def erase_person(
     request: ErasureRequested, uow: EscalationUnitOfWork, ctx: EscalationContext
 ) -> None:
-    """Forget what is kept by the person's id; note the half done."""
+    """Forget what is kept by the person's id; note the half done. The person is kept as
+    erased now (their id's digest, ``ctx.erased_people``) before anything of theirs is read:
+    a batch of signals that checked before has committed by then, and one checking after
+    skips their signals produced up to now."""
     person_id, now = request.person_id, ctx.clock()
+    people = ctx.erased_people
+    await uow.erasure.remember_erased_people(
+        people.digests([person_id]), now, now + people.keep_for
+    )
     held = [stored.case.id for stored in await uow.cases.assigned_to(person_id, True)]
     # Their id goes everywhere first (they are never alerted again), then their places in
     # rotations and policies; what they held goes back to its policy: the next step is
@@ -169,3 +187,39 @@ async def skip_erased(
 
 def _subject(checkin: CheckinRecorded) -> str:
     return checkin.subject_id
+
+
+@dataclass(frozen=True)
+class Consumed:
+    """A signal as consumed from Kafka, with when its record was produced (the record's
+    timestamp; None when it has none), which the body cannot vouch for."""
+
+    signal: SignalSubmitted
+    produced_at: datetime | None
+
+
+async def skip_replayed(
+    consumed: Sequence[Consumed], uow: EscalationUnitOfWork, ctx: EscalationContext
+) -> list[SignalSubmitted]:
+    """The signals to act on, in their order: all but those about a person erased at or
+    after their record was produced (skipped: valid events, so not dead-lettered; counted
+    by consumer, never by id). A team's signal, one produced after the erasure, or one
+    with no timestamp is kept: a person may be signalled about again after being erased,
+    and a critical incident is never dropped on a guess. Call it before the vault lookup."""
+    if not consumed:
+        return []
+    people = ctx.erased_people
+    named = [item.signal.person_id for item in consumed if item.signal.person_id is not None]
+    found = await uow.erasure.erased_since(people.digests(named), ctx.clock()) if named else {}
+    kept = [item.signal for item in consumed if not _replayed(item, found, ctx)]
+    if len(kept) < len(consumed):
+        ERASED_SIGNALS_SKIPPED.add(len(consumed) - len(kept), {"consumer": "signals"})
+    return kept
+
+
+def _replayed(item: Consumed, found: dict[bytes, datetime], ctx: EscalationContext) -> bool:
+    person_id = item.signal.person_id
+    if person_id is None or item.produced_at is None or not found:
+        return False
+    erased_at = found.get(ctx.erased_people.digest(person_id))
+    return erased_at is not None and item.produced_at <= erased_at

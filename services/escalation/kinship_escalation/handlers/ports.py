@@ -505,8 +505,22 @@ class Erasure(Protocol):
         """Those of ``digests`` kept as erased and not expired at ``now``."""
         ...
 
+    async def remember_erased_people(
+        self, digests: Sequence[bytes], erased_at: datetime, until: datetime
+    ) -> None:
+        """Keep the digests of erased person ids (``ErasedIds(kind="person")``) with the
+        erasure's time until ``until`` (a digest kept already keeps the later of each time);
+        first in the erasure's transaction (takes the lock that batches checking wait for)."""
+        ...
+
+    async def erased_since(self, digests: Sequence[bytes], now: datetime) -> dict[bytes, datetime]:
+        """Those of ``digests`` (of person ids) erased and not expired at ``now``, with when
+        each person was (last) erased; first in a batch's transaction (waits for an erasure
+        in progress)."""
+        ...
+
     async def forget_erased(self, now: datetime, limit: int) -> int:
-        """Delete up to ``limit`` digests expired at ``now``; how many went."""
+        """Delete up to ``limit`` digests (of either kind) expired at ``now``; how many went."""
         ...
 
     async def erasure_done(

@@ -1,0 +1,11 @@
+-- Erased *person* ids beside the erased subject ids of 0012, in the same table (the runtime's
+-- erased-ids SQL names it; a digest's kind is hashed with the id, so the two never meet):
+-- HMAC-SHA256 of "person:<id>" under a key of its own derived from the service's dead-letter
+-- key, never the id, with when the service carried out the person's erasure. A signal about them
+-- (`wellbeing.signals.submitted`, by person id) produced at or before that time and consumed
+-- after the erasure (a backlog after an outage, a replay) is skipped before the check-in
+-- service's vault is asked for their subject id, which would mint the erased person a new one
+-- and open cases about them again; one produced later is a new signal and acted on. Subject
+-- digests leave erased_at empty. The erased-ids expiry deletes a row at expires_at, once the
+-- ingestion topics have dropped such records (7 days by default). (decision 82.)
+ALTER TABLE erased_ids ADD COLUMN erased_at timestamptz;
