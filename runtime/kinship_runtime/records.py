@@ -10,6 +10,7 @@ their original bytes, through ``records_of``.
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from faststream.message import StreamMessage
@@ -190,3 +191,14 @@ async def tolerant_parser(
         parsed = await original(_decodable(message))
     parsed.raw_message = message
     return parsed
+
+
+def produced_at(record: Record) -> datetime | None:
+    """When a consumed record was produced: its Kafka timestamp (aiokafka's
+    ``ConsumerRecord.timestamp``, milliseconds since the epoch: the producer's create time,
+    kept by a replay or a consumer-group reset, or the broker's append time, per the topic's
+    ``message.timestamp.type``); None when it has none (-1 in old message formats)."""
+    millis = getattr(record, "timestamp", None)
+    if not isinstance(millis, int) or isinstance(millis, bool) or millis < 0:
+        return None
+    return datetime.fromtimestamp(millis / 1000, UTC)

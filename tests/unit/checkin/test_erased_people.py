@@ -16,7 +16,6 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from kinship_checkin.domain.privacy import NoteCipher
-from kinship_checkin.entrypoints import consumers
 from kinship_checkin.entrypoints.consumers import parse_submissions, store_submissions
 from kinship_checkin.handlers import erasure as erasure_handlers
 from kinship_checkin.handlers.erasure import Consumed, ErasureTopics, erase_people, skip_replayed
@@ -26,6 +25,7 @@ from kinship_contracts.checkins import CheckinSubmitted
 from kinship_contracts.privacy import ErasureRequested
 from kinship_contracts.topics import CHECKINS_SUBMITTED, DAY_MS
 from kinship_runtime.erased_ids import PERSON_KEEP_DAYS, ErasedIds, ErasedIdsExpiry, derive_key
+from kinship_runtime.records import produced_at
 from kinship_runtime.settings import DEV_NOTE_KEY
 from tests.kafka_reading import checkin, encode
 from tests.unit.fakes.checkin import ERASED_PEOPLE, FakeCheckinUnitOfWork, submitted
@@ -222,7 +222,7 @@ def test_a_consumed_record_carries_its_kafka_timestamp_not_the_bodys_time() -> N
     assert all(item.event.submission.id == "c-1" for item in accepted)
     assert [item.record for item in accepted] == records
     assert len(rejected) == 1 and rejected[0].reason["code"] == "validation_failed"
-    assert consumers.produced_at(Timed(body, timestamp=True)) is None  # a bool is no time
+    assert produced_at(Timed(body, timestamp=True)) is None  # a bool is no time
 
 
 def dev(**fields: Any) -> CheckinSettings:

@@ -27,6 +27,7 @@ from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.erasure import Consumed, skip_replayed
 from kinship_escalation.settings import ERASED_IDS_LABEL, ERASED_PEOPLE_LABEL, EscalationSettings
 from kinship_runtime.erased_ids import PERSON_KEEP_DAYS, ErasedIds, derive_key
+from kinship_runtime.records import produced_at
 from tests.unit.escalation.conftest import NOW, STAFF, Clock, person, sent, signal, subject
 from tests.unit.fakes.escalation import FakeCases, FakeErasure, FakeEscalationUnitOfWork, FakeVault
 from tests.unit.fakes.kafka import FakeRecord
@@ -293,7 +294,7 @@ def test_a_consumed_record_carries_its_kafka_timestamp_not_the_bodys_time() -> N
     assert all(item.event.signal.id == "sig-1" for item in accepted)
     assert [item.record for item in accepted] == records
     assert len(rejected) == 1 and rejected[0].reason["code"] == "validation_failed"
-    assert consumers.produced_at(Timed(body, timestamp=True)) is None  # a bool is no time
+    assert produced_at(Timed(body, timestamp=True)) is None  # a bool is no time
     (subscription,) = [s for s in consumers.SUBSCRIPTIONS if s.purpose == "signals"]
     assert subscription.parse is parse_signals
 

@@ -28,7 +28,7 @@ from kinship_recognition.settings import (
 )
 from kinship_runtime.dead_letters import DeadLetters
 from kinship_runtime.erased_ids import derive_key
-from kinship_runtime.records import Accepted
+from kinship_runtime.records import Accepted, produced_at
 from tests.unit.fakes.kafka import ClearSealer, FakeProducer, FakeRecord
 from tests.unit.fakes.recognition import (
     ERASED_IDS,
@@ -351,7 +351,7 @@ async def test_the_erasure_consumer_keeps_the_person_id_as_erased_when_it_ran() 
 def test_a_consumed_record_carries_its_kafka_timestamp_not_the_bodys_time() -> None:
     produced = datetime(2026, 11, 25, 12, 0, 0, 123000, tzinfo=UTC)
     body = kudos("k-1", at=datetime(2020, 1, 1, tzinfo=UTC))  # the client's claim
-    assert consumers.produced_at(record(body, KUDOS_SUBMITTED.name, produced)) == produced
-    assert consumers.produced_at(record(body, KUDOS_SUBMITTED.name, None)) is None  # -1
-    assert consumers.produced_at(FakeRecord(b"{}")) is None  # no timestamp at all
-    assert consumers.produced_at(Timed(b"{}", timestamp=True)) is None  # a bool is no time
+    assert produced_at(record(body, KUDOS_SUBMITTED.name, produced)) == produced
+    assert produced_at(record(body, KUDOS_SUBMITTED.name, None)) is None  # -1
+    assert produced_at(FakeRecord(b"{}")) is None  # no timestamp at all
+    assert produced_at(Timed(b"{}", timestamp=True)) is None  # a bool is no time

@@ -35,19 +35,14 @@ from kinship_contracts.topics import (
 from kinship_runtime.erased_ids import ErasedIds
 from kinship_runtime.erasure import parse_erasure_requests
 from kinship_runtime.ingest import Subscription
-from kinship_runtime.records import Accepted, Record, Rejected, parse_directory, parse_records
-
-
-def produced_at(record: Record) -> datetime | None:
-    """When a consumed record was produced: its Kafka timestamp (aiokafka's
-    ``ConsumerRecord.timestamp``, milliseconds since the epoch: the producer's create time,
-    kept by a replay or a consumer-group reset, or the broker's append time, per the topic's
-    ``message.timestamp.type``); None when it has none (-1 in old message formats)."""
-    millis = getattr(record, "timestamp", None)
-    if not isinstance(millis, int) or isinstance(millis, bool) or millis < 0:
-        return None
-    return datetime.fromtimestamp(millis / 1000, UTC)
-
+from kinship_runtime.records import (
+    Accepted,
+    Record,
+    Rejected,
+    parse_directory,
+    parse_records,
+    produced_at,
+)
 
 _parse_submitted = parse_records(CheckinSubmitted)
 

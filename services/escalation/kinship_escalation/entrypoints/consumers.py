@@ -6,7 +6,6 @@ and its offsets committed after it: at-least-once delivery, one effect per event
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from dishka import FromDishka
@@ -46,7 +45,14 @@ from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_escalation.handlers.signals import handle_signals
 from kinship_runtime.erasure import parse_erasure_requests, subjects_from_vault
 from kinship_runtime.ingest import Subscription
-from kinship_runtime.records import Accepted, Record, Rejected, parse_directory, parse_records
+from kinship_runtime.records import (
+    Accepted,
+    Record,
+    Rejected,
+    parse_directory,
+    parse_records,
+    produced_at,
+)
 
 
 async def store_checkins(
@@ -61,17 +67,6 @@ async def store_checkins(
         if kept:
             await handle_checkins(kept, uow, ctx)
             await remember_shared_notes(kept, uow)
-
-
-def produced_at(record: Record) -> datetime | None:
-    """When a consumed record was produced: its Kafka timestamp (aiokafka's
-    ``ConsumerRecord.timestamp``, milliseconds since the epoch: the producer's create time,
-    kept by a replay or a consumer-group reset, or the broker's append time, per the topic's
-    ``message.timestamp.type``); None when it has none (-1 in old message formats)."""
-    millis = getattr(record, "timestamp", None)
-    if not isinstance(millis, int) or isinstance(millis, bool) or millis < 0:
-        return None
-    return datetime.fromtimestamp(millis / 1000, UTC)
 
 
 _parse_signals = parse_records(SignalSubmitted)

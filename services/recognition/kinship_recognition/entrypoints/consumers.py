@@ -58,6 +58,7 @@ from kinship_runtime.records import (
     header,
     parse_directory,
     parse_records,
+    produced_at,
 )
 
 T = TypeVar("T")
@@ -88,17 +89,6 @@ def parse_case_transitions(
 
 def _subject(event: CheckinRecorded | CaseEvent) -> str:
     return event.subject_id
-
-
-def produced_at(record: Record) -> datetime | None:
-    """When a consumed record was produced: its Kafka timestamp (aiokafka's
-    ``ConsumerRecord.timestamp``, milliseconds since the epoch: the producer's create time,
-    kept by a replay or a consumer-group reset, or the broker's append time, per the topic's
-    ``message.timestamp.type``); None when it has none (-1 in old message formats)."""
-    millis = getattr(record, "timestamp", None)
-    if not isinstance(millis, int) or isinstance(millis, bool) or millis < 0:
-        return None
-    return datetime.fromtimestamp(millis / 1000, UTC)
 
 
 def _consumed(items: Sequence[Accepted[T]]) -> list[Consumed[Accepted[T]]]:
