@@ -39,9 +39,17 @@ from kinship_runtime.workers import LoopWorker, SupervisedLoop
 
 T = TypeVar("T")
 
-KEEP_DAYS = max(CHECKINS_RECORDED.retention_ms, ESCALATION_CASES.retention_ms) // DAY_MS
-"""How long erased subject ids are recognised by default: the retention of the topics that
-bring events by subject id (30 days)."""
+SEGMENT_DAYS = 8
+"""How long a record can outlive its topic's retention: Kafka deletes a log segment only when
+its newest record is older than ``retention.ms``, and rolls a segment at the latest after
+``log.roll.ms`` (7 days by default), so a record stays readable up to retention + 7 days; one
+more day for the broker's deletion check (review 7)."""
+
+KEEP_DAYS = (
+    max(CHECKINS_RECORDED.retention_ms, ESCALATION_CASES.retention_ms) // DAY_MS + SEGMENT_DAYS
+)
+"""How long erased subject ids are recognised by default: as long as the topics that bring
+events by subject id can still serve a record (30 days' retention + ``SEGMENT_DAYS``)."""
 
 PERSON_KEEP_DAYS = (
     max(
@@ -49,9 +57,10 @@ PERSON_KEEP_DAYS = (
         for topic in (CHECKINS_SUBMITTED, SIGNALS_SUBMITTED, PULSE_SUBMITTED, KUDOS_SUBMITTED)
     )
     // DAY_MS
+    + SEGMENT_DAYS
 )
-"""How long erased person ids are recognised by default: the retention of the ingestion
-topics that bring events by person id (7 days)."""
+"""How long erased person ids are recognised by default: as long as the ingestion topics that
+bring events by person id can still serve a record (7 days' retention + ``SEGMENT_DAYS``)."""
 
 
 def derive_key(secret: bytes, label: str) -> bytes:
@@ -85,11 +94,12 @@ class ErasedIds:
         return [item for item in items if self.digest(subject_of(item)) not in erased]
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=16_384)
 def _digest(key: bytes, kind: str, id_: str) -> bytes:
     """HMAC-SHA256 of ``<kind>:<id>`` under ``key`` (one-shot ``hmac.digest``), remembered for
     the ids seen lately: every consumed batch looks up each of its subjects, and people
-    check in again and again (a few MB at most; digests of ids the process holds anyway)."""
+    check in again and again (about 4 MB for 16,384 UUID-sized ids: review 7 measured 14.6 MB
+    for 65,536; digests of ids the process holds anyway)."""
     return hmac.digest(key, f"{kind}:{id_}".encode(), "sha256")
 
 
@@ -162,7 +172,7 @@ async def erased_since(
     await conn.execute(_LOCK.format(shared="_shared"))
     rows = await conn.fetch(
         "SELECT digest, erased_at FROM erased_ids"
-        " WHERE digest = ANY($1::bytea[]) AND expires_at > $2",
+        " WHERE digest = ANY($1::bytea[]) AND expires_at > $2 AND erased_at IS NOT NULL",
         list(digests),
         now,
     )

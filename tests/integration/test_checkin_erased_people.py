@@ -121,7 +121,7 @@ async def test_a_replay_after_an_erasure_skips_the_persons_old_checkins_and_keep
             "SELECT digest, erased_at, expires_at FROM erased_ids"
         )
         assert b"ann" not in bytes(digest) and len(bytes(digest)) == 32
-        assert expires_at - erased_at == timedelta(days=7)
+        assert expires_at - erased_at == timedelta(days=15)
         assert [row["id"] for row in await query("SELECT id FROM checkins")] == ["c-bob-old"]
 
         # After her erasure Ann checks in again (a crisis): a new check-in, recorded.

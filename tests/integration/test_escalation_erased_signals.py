@@ -104,7 +104,7 @@ async def test_a_backlog_and_a_replay_of_signals_after_an_erasure_skip_the_erase
             "SELECT digest, erased_at, expires_at FROM erased_ids WHERE erased_at IS NOT NULL"
         )
         assert ERIN.encode() not in bytes(digest) and len(bytes(digest)) == 32
-        assert timedelta(days=7) <= expires_at - erased_at < timedelta(days=7, minutes=1)
+        assert timedelta(days=15) <= expires_at - erased_at < timedelta(days=15, minutes=1)
         assert await escalation.rows(FOLLOW_UPS) == []
 
     # Back up: the backlog is consumed. Bob's incident is acted on; Erin's is skipped.

@@ -122,7 +122,7 @@ async def test_a_replay_after_an_erasure_skips_the_persons_kudos_pulse_answers_a
         assert len(kept) == 2  # Ann and Rita, as keyed hashes with when they were erased
         for digest, erased_at, expires_at in kept:
             assert ANN.encode() not in bytes(digest) and len(bytes(digest)) == 32
-            assert expires_at - erased_at == timedelta(days=30)
+            assert expires_at - erased_at == timedelta(days=38)
         pulse_rows = await recognition.rows(
             "SELECT respondent, response_id FROM pulse_responses ORDER BY response_id"
         )

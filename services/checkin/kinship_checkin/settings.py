@@ -51,14 +51,15 @@ class CheckinSettings(KinshipSettings):
         "are forgotten as soon as every service's receipt is in); keep it no longer than the "
         "privacy.erasure.subjects retention.",
     )
-    erased_ids_days: int = Field(
+    erased_people_days: int = Field(
         default=PERSON_KEEP_DAYS,
         ge=1,
         le=90,
         description="How long after an erasure submitted check-ins of the erased person that "
         "were produced before it (a backlog or a replay of wellbeing.checkins.submitted) are "
         "skipped; a keyed hash of the person id is kept that long, never the id. At least the "
-        "retention of the ingestion topics carrying person ids (7 days).",
+        "retention of the ingestion topics carrying person ids (7 days) and the week a "
+        "Kafka segment may outlive it: 15 days.",
     )
     vault_rate_limit_per_key: str = Field(
         default="20000/minute",
@@ -98,10 +99,10 @@ class CheckinSettings(KinshipSettings):
 
     def erased_ids(self) -> ErasedIds:
         """How erased person ids are recognised: keyed by a key derived from the dead-letter
-        key, kept ``erased_ids_days``."""
+        key, kept ``erased_people_days``."""
         return ErasedIds(
             derive_key(self.dead_letter_wrapping_key(), ERASED_IDS_LABEL),
-            timedelta(days=self.erased_ids_days),
+            timedelta(days=self.erased_people_days),
             kind="person",
         )
 

@@ -32,6 +32,6 @@ ERASED_SKIPPED = METER.create_counter(
 ERASED_SIGNALS_SKIPPED = METER.create_counter(
     "kinship.escalation.erased_signals_skipped",
     unit="{signal}",
-    description="Signals about a person erased after they were produced (a backlog or a "
+    description="Signals about a person, produced before that person's erasure (a backlog or a "
     "replay of wellbeing.signals.submitted), skipped before the vault lookup, by consumer.",
 )

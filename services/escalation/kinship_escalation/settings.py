@@ -113,7 +113,8 @@ class EscalationSettings(KinshipSettings):
         description="How long after an erasure check-ins about the erased subject ids are "
         "skipped (a keyed hash of each id is kept that long, never the id): at least the "
         "retention of wellbeing.checkins.recorded and .urgent (30 days), from which a backlog "
-        "or a replay could bring them back.",
+        "or a replay could bring them back, and the week a Kafka segment may outlive it: 38 "
+        "days.",
     )
     erased_people_days: int = Field(
         default=PERSON_KEEP_DAYS,
@@ -123,7 +124,7 @@ class EscalationSettings(KinshipSettings):
         "produced before it (a backlog or a replay of wellbeing.signals.submitted) are "
         "skipped, before the vault is asked for their subject id; a keyed hash of the person "
         "id is kept that long, never the id. At least the retention of the ingestion topics "
-        "carrying person ids (7 days).",
+        "carrying person ids (7 days) and the week a Kafka segment may outlive it: 15 days.",
     )
     slack_enabled: bool = Field(
         default=False,

@@ -35,9 +35,17 @@ class RecognitionSettings(KinshipSettings):
         description="How long after an erasure events about the erased subject ids are skipped "
         "(a keyed hash of each id is kept that long, never the id): at least the retention of "
         "wellbeing.checkins.recorded and escalation.cases (30 days), from which a backlog or "
-        "a replay could bring them back. The erased person id is kept as long (with the "
-        "erasure's time): kudos and pulse answers naming them, and the appreciation of a "
-        "case's responder, produced before the erasure are skipped.",
+        "a replay could bring them back, and the week a Kafka segment may outlive it: 38 days.",
+    )
+    erased_people_days: int = Field(
+        default=KEEP_DAYS,
+        ge=1,
+        le=90,
+        description="How long after an erasure kudos and pulse answers naming the erased "
+        "person, and the appreciation of a case's responder, produced before the erasure are "
+        "skipped (a keyed hash of the person id is kept that long, with the erasure's time): "
+        "at least the retention of escalation.cases (30 days, it names responders by person "
+        "id) and the week a Kafka segment may outlive it: 38 days.",
     )
 
     def erased_ids(self) -> ErasedIds:
@@ -50,10 +58,10 @@ class RecognitionSettings(KinshipSettings):
 
     def erased_people(self) -> ErasedPeople:
         """How erased person ids are recognised: keyed by another key derived from the
-        dead-letter key, kept ``erased_ids_days`` (escalation.cases names responders by
+        dead-letter key, kept ``erased_people_days`` (escalation.cases names responders by
         person id and keeps 30 days; the ingestion topics keep 7)."""
         return ErasedPeople(
             derive_key(self.dead_letter_wrapping_key(), ERASED_PEOPLE_LABEL),
-            timedelta(days=self.erased_ids_days),
+            timedelta(days=self.erased_people_days),
             kind="person",
         )

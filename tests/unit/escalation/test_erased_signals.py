@@ -26,7 +26,7 @@ from kinship_escalation.handlers import erasure as erasure_handlers
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.erasure import Consumed, skip_replayed
 from kinship_escalation.settings import ERASED_IDS_LABEL, ERASED_PEOPLE_LABEL, EscalationSettings
-from kinship_runtime.erased_ids import PERSON_KEEP_DAYS, ErasedIds, derive_key
+from kinship_runtime.erased_ids import PERSON_KEEP_DAYS, SEGMENT_DAYS, ErasedIds, derive_key
 from kinship_runtime.records import produced_at
 from tests.unit.escalation.conftest import NOW, STAFF, Clock, person, sent, signal, subject
 from tests.unit.fakes.escalation import FakeCases, FakeErasure, FakeEscalationUnitOfWork, FakeVault
@@ -304,9 +304,10 @@ def settings(**fields: Any) -> EscalationSettings:
 
 
 def test_the_record_is_kept_as_long_as_the_ingestion_topics_by_person_id_keep_records() -> None:
-    assert PERSON_KEEP_DAYS == SIGNALS_SUBMITTED.retention_ms // DAY_MS == 7
-    assert settings().erased_people_days == 7
-    assert settings().erased_people().keep_for == timedelta(days=7)
+    assert SIGNALS_SUBMITTED.retention_ms // DAY_MS == 7
+    assert PERSON_KEEP_DAYS == 7 + SEGMENT_DAYS == 15  # a segment may outlive the retention
+    assert settings().erased_people_days == 15
+    assert settings().erased_people().keep_for == timedelta(days=15)
     assert settings().erased_people().kind == "person"
     assert settings(erased_people_days=30).erased_people().keep_for == timedelta(days=30)
     for bad in (0, 91):

@@ -214,8 +214,13 @@ async def test_nothing_is_skipped_when_nobody_was_erased() -> None:
 
 def test_the_record_is_kept_as_long_as_the_topics_by_subject_id_keep_events() -> None:
     settings = RecognitionSettings(env="dev")
-    assert settings.erased_ids_days == 30
-    assert settings.erased_ids().keep_for == timedelta(days=30)
+    assert settings.erased_ids_days == 30 + 8  # the retention, and a segment's outliving it
+    assert settings.erased_ids().keep_for == timedelta(days=38)
+    assert settings.erased_people_days == 38  # escalation.cases names responders: 30 days
+    assert settings.erased_people().keep_for == timedelta(days=38)
+    assert RecognitionSettings(env="dev", erased_people_days=9).erased_people().keep_for == (
+        timedelta(days=9)
+    )
     assert RecognitionSettings(env="dev", erased_ids_days=7).erased_ids().keep_for == timedelta(
         days=7
     )

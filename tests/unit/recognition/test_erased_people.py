@@ -331,7 +331,7 @@ def test_person_ids_are_kept_as_keyed_hashes_apart_from_subject_ids() -> None:
     assert isinstance(people, ErasedPeople) and people.kind == "person"
     assert people.key == derive_key(secret, ERASED_PEOPLE_LABEL)
     assert people.key != derive_key(secret, ERASED_IDS_LABEL)
-    assert people.keep_for == timedelta(days=30)  # escalation.cases names responders: 30 days
+    assert people.keep_for == timedelta(days=30 + 8)  # escalation.cases: 30 days + a segment
     assert people.digest("ann") != SETTINGS.erased_ids().digest("ann")
     assert b"ann" not in people.digest("ann") and repr(people.key) not in repr(people)
 

@@ -114,7 +114,7 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
         parse=parse_submissions,
         store=store_submissions,
         description="Check-ins from other systems; invalid ones go to the .dlq topic. Those "
-        "of a person erased after they were produced (a backlog or a replay) are skipped.",
+        "produced before their person's erasure (a backlog or a replay) are skipped.",
     ),
     Subscription(
         DIRECTORY_PEOPLE,

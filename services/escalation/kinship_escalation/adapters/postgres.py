@@ -156,7 +156,8 @@ class PostgresObservations(_Statements):
     async def histories(
         self, subject_ids: Sequence[str], since: datetime
     ) -> dict[str, list[CheckinObservation]]:
-        """Each subject's observations since ``since``, oldest first."""
+        """Each subject's observations since ``since``, oldest first by (time, id) in
+        Python's order (code points): detection bisects them (``rules.history_in``)."""
         # No limit: detection bounds each history itself (rules.HISTORY_LIMIT), the same for a
         # check-in however it was batched; the (subject, at) index keeps the read narrow.
         rows = await self.conn.fetch(_HISTORIES, list(subject_ids), since)

@@ -192,7 +192,7 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
         parse=parse_signals,
         store=store_signals,
         description="Signals: critical-incident exposure; overtime, on-call load and absence "
-        "for detection. Those about a person erased after they were produced (a backlog or "
+        "for detection. Those about a person, produced before that person's erasure (a backlog or "
         "a replay) are skipped.",
     ),
     Subscription(

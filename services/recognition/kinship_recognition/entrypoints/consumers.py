@@ -238,7 +238,7 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
         parse=with_records(parse_records(KudosSubmitted)),
         store=store_kudos,
         description="Kudos from other systems; refused ones go to the .dlq with the reason. "
-        "Those naming a person erased after they were produced (a backlog or a replay) are "
+        "Those naming a person, produced before that person's erasure (a backlog or a replay) are "
         "skipped.",
     ),
     Subscription(
@@ -262,7 +262,7 @@ SUBSCRIPTIONS: tuple[Subscription[Any], ...] = (
         parse=with_records(parse_records(PulseSubmitted)),
         store=store_pulse,
         description="Pulse-survey answers from survey tools, for programme reports. Those of "
-        "a person erased after they were produced (a backlog or a replay) are skipped.",
+        "a person, produced before that person's erasure (a backlog or a replay) are skipped.",
     ),
     Subscription(
         DIRECTORY_PEOPLE,
