@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,21 +36,12 @@ from kinship_runtime.settings import DEV_NOTE_KEY
 from tests.kafka_reading import checkin, encode
 from tests.unit.fakes.checkin import ERASED_PEOPLE, FakeCheckinUnitOfWork, submitted
 from tests.unit.fakes.kafka import FakeRecord
+from tests.unit.fakes.metrics import Counted
 
 NOTES = NoteCipher({"n1": b"n" * 32}, "n1")
 TOPICS = RecordingTopics("recorded", "urgent")
 ERASURES = ErasureTopics("requested", "subjects", "receipts", "directory", "outreach")
 HOUR = timedelta(hours=1)
-
-
-@dataclass
-class Counted:
-    """Stands in for the skipped-check-ins counter: what was added, with which labels."""
-
-    adds: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-
-    def add(self, amount: int, attributes: dict[str, Any] | None = None) -> None:
-        self.adds.append((amount, dict(attributes or {})))
 
 
 @pytest.fixture

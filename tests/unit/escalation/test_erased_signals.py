@@ -9,7 +9,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,22 +31,13 @@ from kinship_runtime.records import produced_at
 from tests.unit.escalation.conftest import NOW, STAFF, Clock, person, sent, signal, subject
 from tests.unit.fakes.escalation import FakeCases, FakeErasure, FakeEscalationUnitOfWork, FakeVault
 from tests.unit.fakes.kafka import FakeRecord
+from tests.unit.fakes.metrics import Counted
 
 ERIN, BOB = "worker-1", "worker-2"
 HOUR = timedelta(hours=1)
 ERASED_AT = NOW - HOUR
 """When escalation carried out Erin's erasure (requested a few minutes before; it is ``NOW``
 when the tests consume signals)."""
-
-
-@dataclass
-class Counted:
-    """Stands in for the skipped-signals counter: what was added, with which labels."""
-
-    adds: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-
-    def add(self, amount: int, attributes: dict[str, Any] | None = None) -> None:
-        self.adds.append((amount, dict(attributes or {})))
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from kinship_runtime.dead_letters import DeadLetters
 from kinship_runtime.erased_ids import derive_key
 from kinship_runtime.records import Accepted, produced_at
 from tests.unit.fakes.kafka import ClearSealer, FakeProducer, FakeRecord
+from tests.unit.fakes.metrics import Counted
 from tests.unit.fakes.recognition import (
     ERASED_IDS,
     ERASED_PEOPLE,
@@ -45,16 +46,6 @@ SETTINGS = RecognitionSettings(env="dev", kudos_daily_limit=10)
 TOPICS = AwardTopics("awards", "requests", b"r" * 32)
 RECEIPTS = ErasureTopics("receipts")
 HOUR = timedelta(hours=1)
-
-
-@dataclass
-class Counted:
-    """Stands in for the skipped-events counter: what was added, with which labels."""
-
-    adds: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-
-    def add(self, amount: int, attributes: dict[str, Any] | None = None) -> None:
-        self.adds.append((amount, dict(attributes or {})))
 
 
 @pytest.fixture
