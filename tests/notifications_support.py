@@ -66,9 +66,11 @@ async def publish_requests(
     requests: Sequence[NotificationRequest],
     *,
     key: bytes | None = REQUEST_SIGNING_KEY,
+    timestamp_ms: int | None = None,
 ) -> None:
     """Publish notification requests as a Kinship service does: keyed by recipient, each
-    signed (``key=None``: unsigned, as an outsider or an old producer would)."""
+    signed (``key=None``: unsigned, as an outsider or an old producer would); with
+    ``timestamp_ms``, records produced then (a replayed old record keeps its timestamp)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await producer.start()
     try:
@@ -76,7 +78,9 @@ async def publish_requests(
             value = request.model_dump_json().encode()
             recipient = request.recipient.person_id or request.recipient.subject_id or request.id
             headers = signed_headers(value, key) if key is not None else []
-            await producer.send_and_wait(topic, value, key=recipient.encode(), headers=headers)
+            await producer.send_and_wait(
+                topic, value, key=recipient.encode(), headers=headers, timestamp_ms=timestamp_ms
+            )
     finally:
         await producer.stop()
 

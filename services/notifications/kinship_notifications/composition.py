@@ -1,7 +1,7 @@
 """Composition root of the notifications service: the one place that builds every dependency."""
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -33,6 +33,7 @@ from kinship_notifications.handlers.ports import (
 from kinship_notifications.settings import NotificationSettings
 from kinship_runtime.composition import compose_service
 from kinship_runtime.directory import DirectoryProjection
+from kinship_runtime.erased_ids import ErasedIdsExpiry
 from kinship_runtime.outbox import OutboxRelay
 from kinship_runtime.vault import VaultClient
 
@@ -72,8 +73,10 @@ class NotificationsProvider(Provider):
 
     @provide
     def erasure(self, settings: NotificationSettings) -> ErasureConfig:
-        """Where erasure receipts go."""
-        return ErasureConfig(settings.topic(ERASURE_RECEIPTS))
+        """Where erasure receipts go; how erased subject ids are recognised."""
+        return ErasureConfig(
+            settings.topic(ERASURE_RECEIPTS), settings.erased_ids(), settings.erased_people()
+        )
 
     @provide(scope=Scope.REQUEST)
     def unit_of_work(
@@ -161,6 +164,22 @@ class NotificationsProvider(Provider):
         )
 
     @provide
+    async def erased_ids_expiry(
+        self, pool: asyncpg.Pool, directory: DirectoryProjection
+    ) -> AsyncIterator[ErasedIdsExpiry]:
+        """Deletes the digests of erased subject ids past their time, hourly."""
+
+        async def expire(now: datetime, limit: int) -> int:
+            uow = PostgresNotificationsUnitOfWork(pool, directory)
+            async with uow:
+                return await uow.forget_erased(now, limit)
+
+        expiry = ErasedIdsExpiry(expire)
+        expiry.start()
+        yield expiry
+        await expiry.stop()
+
+    @provide
     async def worker(
         self,
         pool: asyncpg.Pool,
@@ -204,6 +223,6 @@ def create_app(settings: NotificationSettings | None = None, *overrides: Provide
         description="Signed webhooks, Slack and email; exactly once as the recipient sees it.",
         routers=[notifications_router()],
         produces=(NOTIFICATION_RECEIPTS, ERASURE_RECEIPTS),
-        workers=(DeliveryWorker,),
+        workers=(DeliveryWorker, ErasedIdsExpiry),
         overrides=overrides,
     )

@@ -11,6 +11,15 @@ DELIVERIES = METER.create_counter(
     description="Delivery attempts by outcome (delivered, retry, failed, suppressed) and channel.",
 )
 
+ERASED_REQUESTS = METER.create_counter(
+    "kinship.notifications.erased_requests",
+    unit="{request}",
+    description="Requests about an erased person consumed after the erasure (a backlog or a "
+    "replay of notifications.requests), by action: skipped (addressed to an erased subject "
+    "id), unaddressed (to a person erased after the request was produced: queued without "
+    "the recipient, so it fails at once).",
+)
+
 
 def count_delivery(outcome: str, channel: str | None) -> None:
     """Count an attempt's outcome and note it on the current (delivery) span."""

@@ -1,14 +1,27 @@
 """Notifications service settings (``KINSHIP_*`` environment variables)."""
 
+from datetime import timedelta
 from typing import ClassVar
 
 from pydantic import Field, SecretStr
 
+from kinship_contracts.topics import DAY_MS, NOTIFICATION_REQUESTS
 from kinship_notifications.domain.addresses import Allowlist
+from kinship_runtime.erased_ids import SEGMENT_DAYS, ErasedIds, derive_key
 from kinship_runtime.settings import DEV_CREDENTIALS, InsecureSettingsError, KinshipSettings
 
 DEV_ALLOWED_HOSTS = ("127.0.0.1", "::1")
 """What the dev profile (the local stack, the tests) admits besides public addresses."""
+
+ERASED_IDS_LABEL = "kinship.notifications.erased-ids.v1"
+"""Derives the key of the erased subject ids' digests from the dead-letter key."""
+
+ERASED_PEOPLE_LABEL = "kinship.notifications.erased-people.v1"
+"""Derives the key of the erased person ids' digests from the dead-letter key."""
+
+ERASED_IDS_KEEP_DAYS = NOTIFICATION_REQUESTS.retention_ms // DAY_MS + SEGMENT_DAYS
+"""As long as ``notifications.requests`` can still serve a request (7 days' retention and
+the week a log segment may outlive it): 15 days."""
 
 
 class NotificationSettings(KinshipSettings):
@@ -87,6 +100,25 @@ class NotificationSettings(KinshipSettings):
     )
     breaker_cool_down_seconds: float = Field(default=30.0, gt=0)
     ingest_max_records: int = Field(default=500, ge=1)
+    erased_ids_days: int = Field(
+        default=ERASED_IDS_KEEP_DAYS,
+        ge=1,
+        le=90,
+        description="How long after an erasure requests addressed to the erased subject ids "
+        "are skipped, not stored as deliveries (a backlog or a replay of "
+        "notifications.requests consumed late). A keyed hash of each id is kept that long, "
+        "never the id: at least the topic's retention (7 days) plus a week.",
+    )
+    erased_people_days: int = Field(
+        default=ERASED_IDS_KEEP_DAYS,
+        ge=1,
+        le=90,
+        description="How long after an erasure requests addressed to the erased person id "
+        "and produced before it are queued without the person (they fail at once; a backlog "
+        "or a replay of notifications.requests consumed late). A keyed hash of the id is "
+        "kept that long with the erasure's time, never the id: at least the topic's retention "
+        "(7 days) plus a week.",
+    )
 
     def ack_link_secret(self) -> bytes:
         """The secret of acknowledgement-link tokens (a development one in the dev profile)."""
@@ -96,6 +128,18 @@ class NotificationSettings(KinshipSettings):
                 raise InsecureSettingsError("KINSHIP_LINK_SECRET is required")
             configured = SecretStr(DEV_CREDENTIALS["KINSHIP_LINK_SECRET"])
         return configured.get_secret_value().encode()
+
+    def erased_ids(self) -> ErasedIds:
+        """How erased subject ids are recognised: keyed by a key derived from the dead-letter
+        key, kept ``erased_ids_days``."""
+        key = derive_key(self.dead_letter_wrapping_key(), ERASED_IDS_LABEL)
+        return ErasedIds(key, timedelta(days=self.erased_ids_days))
+
+    def erased_people(self) -> ErasedIds:
+        """How erased person ids are recognised: keyed by another key derived from the
+        dead-letter key, kept ``erased_people_days``."""
+        key = derive_key(self.dead_letter_wrapping_key(), ERASED_PEOPLE_LABEL)
+        return ErasedIds(key, timedelta(days=self.erased_people_days), kind="person")
 
     def webhook_allowlist(self) -> Allowlist:
         """The non-public destinations webhook and Slack calls may reach."""

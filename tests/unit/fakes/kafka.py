@@ -21,6 +21,13 @@ class FakeRecord:
 
 
 @dataclass
+class Timed(FakeRecord):
+    """A consumed record with its Kafka timestamp (milliseconds since the epoch; -1: none)."""
+
+    timestamp: int = -1
+
+
+@dataclass
 class SentRecord:
     """A record handed to the fake producer."""
 

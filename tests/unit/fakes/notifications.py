@@ -86,6 +86,11 @@ class Tables:
     dead_letter_keys: dict[str, set[str]] = field(default_factory=dict)
     """key id -> the person and subject ids its dead letter names"""
     erasures: dict[str, ErasureProgress] = field(default_factory=dict)
+    erased_ids: dict[bytes, datetime] = field(default_factory=dict)
+    """Digests of erased subject ids → when each expires."""
+    erased_people: dict[bytes, tuple[datetime, datetime]] = field(default_factory=dict)
+    """Digests of erased person ids → (when erased, when it expires); the same table as
+    ``erased_ids`` in PostgreSQL (its ``erased_at`` column)."""
 
 
 class FakeNotificationsUnitOfWork(FakeUnitOfWork):
@@ -351,6 +356,41 @@ class FakeNotificationsUnitOfWork(FakeUnitOfWork):
             "subject_unsent_receipts": self._erase_deliveries(doomed),
             "subject_dead_letter_keys": self._shred(wanted),
         }
+
+    async def remember_erased(
+        self, digests: Sequence[bytes], until: datetime, *, erased_at: datetime | None = None
+    ) -> None:
+        self._check_entered()
+        if erased_at is not None:
+            people = self.tables.erased_people
+            for digest in digests:
+                was_at, was_until = people.get(digest, (erased_at, until))
+                people[digest] = (max(erased_at, was_at), max(until, was_until))
+            return
+        kept = self.tables.erased_ids
+        for digest in digests:
+            kept[digest] = max(until, kept.get(digest, until))
+
+    async def erased_since(self, digests: Sequence[bytes], now: datetime) -> dict[bytes, datetime]:
+        self._check_entered()
+        kept = self.tables.erased_people
+        return {d: kept[d][0] for d in digests if d in kept and kept[d][1] > now}
+
+    async def erased_among(self, digests: Sequence[bytes], now: datetime) -> set[bytes]:
+        self._check_entered()
+        kept = self.tables.erased_ids
+        return {d for d in digests if d in kept and kept[d] > now}
+
+    async def forget_erased(self, now: datetime, limit: int) -> int:
+        self._check_entered()
+        subjects, people = self.tables.erased_ids, self.tables.erased_people
+        gone = [d for d, until in subjects.items() if until <= now][:limit]
+        for digest in gone:
+            del subjects[digest]
+        gone_people = [d for d, (_, until) in people.items() if until <= now]
+        for digest in gone_people[: limit - len(gone)]:
+            del people[digest]
+        return len(gone) + len(gone_people[: limit - len(gone)])
 
     async def erasure_done(
         self,

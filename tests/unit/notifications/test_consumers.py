@@ -33,7 +33,7 @@ from kinship_notifications.entrypoints.delivery import DeliveryConfig, DeliveryW
 from kinship_notifications.handlers.deliver import DeliveryTools
 from kinship_notifications.handlers.erasure import ErasureConfig
 from kinship_runtime.vault import VaultClient
-from tests.unit.fakes.kafka import FakeRecord
+from tests.unit.fakes.kafka import FakeRecord, Timed
 from tests.unit.fakes.notifications import (
     FakeNotificationsUnitOfWork,
     FakeSender,
@@ -64,6 +64,16 @@ def test_signed_requests_keep_the_trace_they_came_in_on_and_invalid_ones_are_rej
         ("d-2", None),
     ]
     assert [(r.record.offset, r.reason["code"]) for r in rejected] == [(2, "validation_failed")]
+
+
+def test_a_request_keeps_when_its_record_was_produced() -> None:
+    produced = datetime(2026, 11, 30, 9, 15, 0, 250000, tzinfo=UTC)
+    value = request("d-1").model_dump_json().encode()
+    signature = (REQUEST_SIGNATURE_HEADER, sign_request(KEY, value).encode())
+    timed = Timed(value, b"p-1", [signature], timestamp=int(produced.timestamp() * 1000))
+    untimed = Timed(value, b"p-1", [signature])
+    accepted, _ = request_parser(SIGNED)([timed, untimed, signed(value)])
+    assert [item.event.produced_at for item in accepted] == [produced, None, None]
 
 
 def test_unsigned_and_wrongly_signed_requests_are_rejected_as_unsigned_request() -> None:
@@ -130,7 +140,9 @@ async def test_queued_requests_are_stored_once_and_wake_the_worker() -> None:
     try:
         await asyncio.sleep(0.05)  # its first round found nothing
         accepted = request_parser(SIGNED)([signed(request("d-1").model_dump_json().encode())])[0]
-        await store_requests([item.event for item in accepted * 2], uow, worker)
+        await store_requests(
+            [item.event for item in accepted * 2], uow, worker, ErasureConfig("receipts")
+        )
         deadline = time.monotonic() + 3
         while not sender.delivered() and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.01)

@@ -2,14 +2,20 @@
 one receipt; another person's data stays."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from kinship_contracts.directory import Channels
 from kinship_contracts.privacy import ErasureRequested, SubjectsErased
 from kinship_notifications.domain.deliveries import QueuedRequest
 from kinship_notifications.domain.policy import Preferences
 from kinship_notifications.handlers.accept import accept_requests
-from kinship_notifications.handlers.erasure import ErasureConfig, erase_people, erase_subjects
+from kinship_notifications.handlers.erasure import (
+    ErasureConfig,
+    erase_people,
+    erase_subjects,
+    screen_erased,
+    unaddressed,
+)
 from kinship_runtime.outbox import OutboxMessage
 from tests.unit.fakes.notifications import NOW, FakeNotificationsUnitOfWork, request
 
@@ -120,3 +126,64 @@ async def test_a_person_who_never_checked_in_is_erased_with_no_subject_ids() -> 
         for m in uow.tables.outbox
         if m.topic == CONFIG.receipts_topic
     ] == ["e-2"]
+
+
+async def test_requests_to_an_erased_subject_consumed_later_are_skipped_not_stored() -> None:
+    uow = await world()
+    async with uow:
+        await erase_subjects([subjects("e-1", "s-ann")], uow, CONFIG, LATER)
+    (digest,) = uow.tables.erased_ids
+    assert b"s-ann" not in digest and uow.tables.erased_ids[digest] > LATER
+    replayed = [
+        QueuedRequest(request("crisis:1", "crisis_resources", subject_id="s-ann")),  # hers again
+        QueuedRequest(request("crisis:3", "crisis_resources", subject_id="s-bob")),
+        QueuedRequest(request("reminder:2", person_id="ann")),  # by person id: not this record
+    ]
+    async with uow:
+        kept = await screen_erased(replayed, uow, CONFIG, LATER)
+        await accept_requests(kept, uow, LATER)
+    assert [queued.request.id for queued in kept] == ["crisis:3", "reminder:2"]
+    assert "crisis:1" not in uow.tables.deliveries
+    assert {"crisis:3", "reminder:2"} <= set(uow.tables.deliveries)
+
+
+async def test_the_record_expires_and_another_key_does_not_recognise_it() -> None:
+    uow = await world()
+    async with uow:
+        await erase_subjects([subjects("e-1", "s-ann")], uow, CONFIG, LATER)
+    hers = [QueuedRequest(request("crisis:1", "crisis_resources", subject_id="s-ann"))]
+    async with uow:
+        assert await screen_erased(hers, uow, ErasureConfig("receipts"), LATER) == hers
+        after = LATER + CONFIG.erased_ids.keep_for
+        assert await screen_erased(hers, uow, CONFIG, after - timedelta(seconds=1)) == []
+        assert await uow.forget_erased(after, 10) == 1
+        assert await screen_erased(hers, uow, CONFIG, LATER) == hers
+
+
+async def test_a_request_to_a_person_produced_before_their_erasure_is_queued_to_nobody() -> None:
+    uow = await world()
+    async with uow:
+        await erase_people([requested()], uow, CONFIG, LATER)
+    ((digest, (erased_at, _)),) = uow.tables.erased_people.items()
+    assert erased_at == LATER and b"ann" not in digest
+    before, after = LATER - timedelta(minutes=1), LATER + timedelta(minutes=1)
+    consumed = [
+        QueuedRequest(request("alert:1", "alert", person_id="ann"), produced_at=before),
+        QueuedRequest(request("alert:2", "alert", person_id="ann"), produced_at=LATER),
+        QueuedRequest(request("alert:3", "alert", person_id="ann"), produced_at=after),
+        QueuedRequest(request("alert:4", "alert", person_id="ann")),  # no record timestamp
+        QueuedRequest(request("alert:5", "alert", person_id="bob"), produced_at=before),
+    ]
+    async with uow:
+        kept = await screen_erased(consumed, uow, CONFIG, after)
+        await accept_requests(kept, uow, after)
+    # None is dropped: a page to someone gone still fails (and moves its policy on).
+    assert [q.request.id for q in kept] == ["alert:1", "alert:2", "alert:3", "alert:4", "alert:5"]
+    recipients = {q.request.id: q.request.recipient for q in kept}
+    assert recipients["alert:1"] == recipients["alert:2"] == unaddressed(request()).recipient
+    assert recipients["alert:1"].person_id is None and recipients["alert:1"].subject_id is None
+    assert recipients["alert:3"].person_id == recipients["alert:4"].person_id == "ann"
+    assert recipients["alert:5"].person_id == "bob"
+    stored = uow.tables.deliveries
+    assert (stored["alert:1"].person_id, stored["alert:1"].subject_id) == (None, None)
+    assert "ann" not in stored["alert:1"].request.model_dump_json()

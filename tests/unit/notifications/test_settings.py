@@ -1,5 +1,6 @@
 """Notifications settings and ``python -m kinship_notifications endpoint-secret``."""
 
+from datetime import timedelta
 from ipaddress import ip_address
 
 import pytest
@@ -80,3 +81,16 @@ def test_reminders_link_to_the_console_at_kinship_console_url(
     monkeypatch.setenv("KINSHIP_CONSOLE_URL", "console")
     with pytest.raises(ValueError, match="console_url"):
         NotificationSettings(env="dev", webhook_secret=SecretStr(LONG))
+
+
+def test_erased_ids_are_kept_past_the_requests_topic_under_a_key_of_their_own() -> None:
+    settings = NotificationSettings(env="dev", webhook_secret=SecretStr("w" * 32))
+    erased = settings.erased_ids()
+    assert erased.keep_for == timedelta(days=15)  # 7 days' retention and a log segment's week
+    assert erased.key not in (settings.dead_letter_wrapping_key(), b"")
+    other = NotificationSettings(
+        env="dev", webhook_secret=SecretStr("w" * 32), erased_ids_days=30
+    ).erased_ids()
+    assert other.keep_for == timedelta(days=30) and other.key == erased.key
+    with pytest.raises(ValueError, match="erased_ids_days"):
+        NotificationSettings(env="dev", webhook_secret=SecretStr("w" * 32), erased_ids_days=0)

@@ -18,6 +18,7 @@ from kinship_notifications.domain.deliveries import (
     Reachable,
 )
 from kinship_notifications.domain.policy import Preferences
+from kinship_runtime import erased_ids
 from kinship_runtime.database import PoolTransaction
 from kinship_runtime.dead_letters import shred_dead_letters
 from kinship_runtime.directory import DirectoryProjection
@@ -310,6 +311,25 @@ class PostgresNotificationsUnitOfWork(PoolTransaction):
                 [delivery_id.encode() for delivery_id in delivery_ids],
             )
         )
+
+    async def remember_erased(
+        self, digests: Sequence[bytes], until: datetime, *, erased_at: datetime | None = None
+    ) -> None:
+        """Keep the digests of erased ids until ``until`` (the later time wins); of erased
+        person ids, with the erasure's time ``erased_at``."""
+        await erased_ids.remember_erased(self.conn, digests, until, erased_at=erased_at)
+
+    async def erased_since(self, digests: Sequence[bytes], now: datetime) -> dict[bytes, datetime]:
+        """Those of ``digests`` (person ids) erased and not expired at ``now``, with when."""
+        return await erased_ids.erased_since(self.conn, digests, now)
+
+    async def erased_among(self, digests: Sequence[bytes], now: datetime) -> set[bytes]:
+        """Those of ``digests`` kept as erased and not expired at ``now``."""
+        return await erased_ids.erased_among(self.conn, digests, now)
+
+    async def forget_erased(self, now: datetime, limit: int) -> int:
+        """Delete up to ``limit`` digests expired at ``now``."""
+        return await erased_ids.forget_erased(self.conn, now, limit)
 
     async def erasure_done(
         self,

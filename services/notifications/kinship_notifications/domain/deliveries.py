@@ -9,10 +9,13 @@ from kinship_contracts.notifications import NotificationRequest, Recipient
 
 @dataclass(frozen=True)
 class QueuedRequest:
-    """A request to queue, with the trace it came in on (a W3C traceparent: ids only)."""
+    """A request to queue, with the trace it came in on (a W3C traceparent: ids only) and
+    when its Kafka record was produced (``kinship_runtime.records.produced_at``; None when
+    the record has no timestamp)."""
 
     request: NotificationRequest
     traceparent: str | None = None
+    produced_at: datetime | None = None
 
 
 def addressed_once(request: NotificationRequest) -> NotificationRequest:

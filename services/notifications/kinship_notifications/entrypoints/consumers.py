@@ -33,7 +33,12 @@ from kinship_notifications.domain.deliveries import QueuedRequest
 from kinship_notifications.entrypoints.delivery import DeliveryWorker
 from kinship_notifications.handlers.accept import accept_requests
 from kinship_notifications.handlers.directory import apply_directory
-from kinship_notifications.handlers.erasure import ErasureConfig, erase_people, erase_subjects
+from kinship_notifications.handlers.erasure import (
+    ErasureConfig,
+    erase_people,
+    erase_subjects,
+    screen_erased,
+)
 from kinship_notifications.handlers.ports import NotificationsUnitOfWork
 from kinship_runtime.erasure import parse_erasure_requests, subjects_from_vault
 from kinship_runtime.ingest import Subscription
@@ -45,6 +50,7 @@ from kinship_runtime.records import (
     header,
     parse_directory,
     parse_records,
+    produced_at,
 )
 from kinship_runtime.telemetry import traceparent_of
 from kinship_runtime.vault import VaultClient
@@ -96,7 +102,12 @@ def request_parser(signatures: RequestSignatures) -> Parse[QueuedRequest]:
             )
         accepted, rejected = _parse_requests(trusted)
         queued = [
-            Accepted(item.record, QueuedRequest(item.event, traceparent_of(item.record.headers)))
+            Accepted(
+                item.record,
+                QueuedRequest(
+                    item.event, traceparent_of(item.record.headers), produced_at(item.record)
+                ),
+            )
             for item in accepted
         ]
         return queued, [*refused, *rejected]
@@ -108,10 +119,16 @@ async def store_requests(
     requests: Sequence[QueuedRequest],
     uow: FromDishka[NotificationsUnitOfWork],
     worker: FromDishka[DeliveryWorker],
+    config: FromDishka[ErasureConfig],
 ) -> None:
-    """Queue a batch of requests once each, then wake the delivery worker."""
+    """Queue a batch of requests once each, except those addressed to a subject id erased
+    meanwhile (and without the person, those addressed to a person erased after they were
+    produced), then wake the delivery worker."""
+    now = datetime.now(UTC)
     async with uow:
-        await accept_requests(requests, uow, datetime.now(UTC))
+        kept = await screen_erased(requests, uow, config, now)
+        if kept:
+            await accept_requests(kept, uow, now)
     worker.wake()
 
 
@@ -155,7 +172,9 @@ def subscriptions(signatures: RequestSignatures) -> tuple[Subscription[Any], ...
             parse=request_parser(signatures),
             store=store_requests,
             description="Messages to deliver, signed by a Kinship service; queued, then sent "
-            "by the delivery worker. Unsigned requests are dead-lettered (unsigned_request).",
+            "by the delivery worker. Unsigned requests are dead-lettered (unsigned_request); "
+            "requests addressed to an erased subject id are skipped, and those produced before "
+            "their person's erasure are queued without the person (they fail at once).",
         ),
         Subscription(
             DIRECTORY_PEOPLE,

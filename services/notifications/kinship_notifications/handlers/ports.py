@@ -118,6 +118,29 @@ class NotificationsUnitOfWork(UnitOfWork, Protocol):
         keys of dead letters naming them; counts by kind."""
         ...
 
+    async def remember_erased(
+        self, digests: Sequence[bytes], until: datetime, *, erased_at: datetime | None = None
+    ) -> None:
+        """Keep the digests of erased subject ids (``kinship_runtime.erased_ids``), or with
+        ``erased_at`` of erased person ids, until ``until`` (a digest kept already keeps the
+        later of each time); first in the erasure's transaction (it waits for batches
+        checking the record)."""
+        ...
+
+    async def erased_since(self, digests: Sequence[bytes], now: datetime) -> dict[bytes, datetime]:
+        """Those of ``digests`` (person ids) kept as erased and not expired at ``now``, with
+        when each was (last) erased; like ``erased_among``."""
+        ...
+
+    async def erased_among(self, digests: Sequence[bytes], now: datetime) -> set[bytes]:
+        """Those of ``digests`` kept as erased and not expired at ``now`` (waits for an
+        erasure in progress); before the batch stores anything."""
+        ...
+
+    async def forget_erased(self, now: datetime, limit: int) -> int:
+        """Delete up to ``limit`` digests expired at ``now``; how many went."""
+        ...
+
     async def erasure_done(
         self,
         erasure_id: str,
