@@ -160,7 +160,9 @@ async def test_the_records_sql_keeps_the_later_times_expires_and_waits_for_an_er
     async with running(settings):  # the service's migrations applied to its schema
         pass
     now = datetime.now(UTC)
-    first, later = now - timedelta(hours=2), now - timedelta(hours=1)
+    # Erasure times ahead of the clock, so that they are kept as given (the time kept is the
+    # later of the given one and the clock once the erasure holds the lock).
+    first, later = now + timedelta(hours=1), now + timedelta(hours=2)
     a, b, c = b"a" * 32, b"b" * 32, b"c" * 32
     async with schema_pool(endpoints, settings.owned_schema()) as pool:
 
@@ -187,10 +189,10 @@ async def test_the_records_sql_keeps_the_later_times_expires_and_waits_for_an_er
         erasure = uow()
         await erasure.__aenter__()
         try:
-            await erasure.remember_erased([c], now, now + timedelta(days=7))
+            await erasure.remember_erased([c], later, later + timedelta(days=7))
             checking = asyncio.create_task(check_c())
             await asyncio.sleep(0.5)
             assert not checking.done()
         finally:
             await erasure.__aexit__(None, None, None)
-        assert await checking == {c: now}
+        assert await checking == {c: later}
