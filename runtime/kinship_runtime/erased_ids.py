@@ -127,10 +127,11 @@ async def remember_erased(
     later wins) only where the table has that column (the person ids').
 
     The time kept is the erasure's once it holds the lock: the later of ``erased_at`` (the
-    service's clock when it began) and the service's clock after the lock was granted, and
-    ``until`` moves by as much. A record produced while the erasure waited for batches in
-    progress is then at or before its time and skipped when consumed after it (review 7,
-    L3); a record produced once the erasure holds the lock waits for it and counts as after.
+    service's clock when it began; a test's clock may be ahead) and the service's clock
+    after the lock was granted; ``until`` moves by as much. A record produced while the
+    erasure waited for batches in progress is then at or before its time, and skipped when
+    consumed after it (review 7, L3). It is still the service's clock compared with the
+    broker's record timestamps: skew between them moves the boundary by as much.
     """
     await conn.execute(_LOCK.format(shared=""))
     if erased_at is not None:
