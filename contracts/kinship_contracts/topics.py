@@ -36,14 +36,29 @@ class TopicSpec:
     """The one consuming service that dead-letters this topic's records that fail validation,
     so that a bad record gives one dead letter however many services read it (the others skip
     it). Records that fail processing are dead-lettered by whichever consumer failed them."""
+    broker_timestamps: bool = False
+    """Records carry the broker's clock at append (``message.timestamp.type=LogAppendTime``)
+    rather than the producer's: set on every ingestion topic (implied) and on any other topic
+    whose record timestamps an erasure's skip rule reads, so that no producer's clock or
+    back-dated record moves the cut-off (review 7, decision 85)."""
 
     @property
     def dead_letter(self) -> str:
         """Where records that fail validation go: ``<name>.dlq`` (every topic has one)."""
         return dead_letter_topic(self.name)
 
+    @property
+    def log_append_time(self) -> bool:
+        """Whether the broker sets the records' timestamps (``broker_timestamps``, or an
+        ingestion topic: other systems publish it, with their own clocks)."""
+        return self.ingestion or self.broker_timestamps
+
     def config(self) -> dict[str, str]:
         """Kafka topic configuration."""
+        timestamps = {"message.timestamp.type": "LogAppendTime"} if self.log_append_time else {}
+        return self._storage() | timestamps
+
+    def _storage(self) -> dict[str, str]:
         if self.compacted:
             # An erased person's record is gone within a day: segments roll hourly, a record
             # is compacted at most a day after its tombstone, and tombstones live a day.
@@ -136,6 +151,7 @@ ESCALATION_CASES = TopicSpec(
     partitions=6,
     retention_ms=30 * DAY_MS,
     dead_letter_owner="recognition",
+    broker_timestamps=True,  # recognition skips an erased responder by it
 )
 GROUP_SESSIONS = TopicSpec(
     name="escalation.cases",
@@ -146,6 +162,7 @@ GROUP_SESSIONS = TopicSpec(
     partitions=6,
     retention_ms=30 * DAY_MS,
     dead_letter_owner="recognition",
+    broker_timestamps=True,  # recognition skips an erased responder by it
 )
 """The second event type on ``escalation.cases`` (told apart by ``ce_type``)."""
 NOTIFICATION_REQUESTS = TopicSpec(

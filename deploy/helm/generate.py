@@ -556,17 +556,25 @@ def _days(config: dict[str, str]) -> str:
     return f"{retention // 86_400_000} days, delete"
 
 
+def _stamped_by(config: dict[str, str]) -> str:
+    """Whose clock a topic's record timestamps are: the broker's at append, or the producer's."""
+    if config.get("message.timestamp.type") == "LogAppendTime":
+        return "broker (`LogAppendTime`)"
+    return "producer"
+
+
 def docs_tables(data: dict[str, Any]) -> str:
     """The topic and ACL tables of docs/kubernetes.md (default prefixes)."""
     lines = [
         DOCS_START,
-        "| topic (KafkaTopic) | role | partitions | retention |",
-        "|---|---|---|---|",
+        "| topic (KafkaTopic) | role | partitions | retention | record timestamps |",
+        "|---|---|---|---|---|",
     ]
     for topic in data["topics"]:
         role = topic["role"] + (f" of `{topic['of']}`" if topic["role"] == "dead-letter" else "")
         lines.append(
-            f"| `{topic['name']}` | {role} | {topic['partitions']} | {_days(topic['config'])} |"
+            f"| `{topic['name']}` | {role} | {topic['partitions']} | {_days(topic['config'])} "
+            f"| {_stamped_by(topic['config'])} |"
         )
     lines += [
         "",

@@ -124,8 +124,19 @@ async def remember_erased(
     """Keep the digests of erased ids until ``until`` (the later time wins), after every batch
     that checked the record before them has committed. Call it in the erasure's transaction
     before anything else the erasure reads or writes. ``erased_at`` (the erasure's time; the
-    later wins) only where the table has that column (the check-in service's)."""
+    later wins) only where the table has that column (the person ids').
+
+    The time kept is the erasure's once it holds the lock: the later of ``erased_at`` (the
+    service's clock when it began; a test's clock may be ahead) and the service's clock
+    after the lock was granted; ``until`` moves by as much. A record produced while the
+    erasure waited for batches in progress is then at or before its time, and skipped when
+    consumed after it (review 7, L3). It is still the service's clock compared with the
+    broker's record timestamps: skew between them moves the boundary by as much.
+    """
     await conn.execute(_LOCK.format(shared=""))
+    if erased_at is not None:
+        held = max(erased_at, datetime.now(UTC))
+        until, erased_at = until + (held - erased_at), held
     if erased_at is None:
         await conn.execute(
             "INSERT INTO erased_ids (digest, expires_at)"

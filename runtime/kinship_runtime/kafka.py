@@ -9,7 +9,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 from faststream.kafka import KafkaBroker
 from faststream.middlewares import BaseMiddleware
@@ -18,6 +19,8 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 from kinship_contracts.topics import DEAD_LETTER_RETENTION_MS, TopicSpec, dead_letter_topic
 from kinship_runtime.settings import KinshipSettings
 from kinship_runtime.telemetry import TracingMiddleware
+
+_log = logging.getLogger("kinship.topics")
 
 
 def client_options(settings: KinshipSettings) -> dict[str, Any]:
@@ -148,5 +151,76 @@ async def ensure_topics(
             # another replica may have created them first
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
+        present = {name: topic.topic_configs for name, topic in wanted.items() if name in existing}
+        await reconcile_topic_configs(admin, present)
     finally:
         await admin.close()
+
+
+DYNAMIC_TOPIC_CONFIG = 1
+"""``config_source`` of a setting made on the topic itself (DescribeConfigs v1+)."""
+
+
+async def reconcile_topic_configs(
+    admin: AIOKafkaAdminClient, wanted: dict[str, dict[str, str]]
+) -> list[str]:
+    """Give existing topics the registry's settings (``wanted``, by topic name) where they
+    differ, keeping their other topic-level settings; the names of the topics altered.
+
+    A local stack created before a registry change (a new ``message.timestamp.type``, a
+    retention) gets it at the next start, as Strimzi gives it to its KafkaTopics. Kafka's
+    AlterConfigs replaces a topic's whole set of topic-level settings, so the set sent is
+    the topic's own settings with the registry's over them. A refusal (a KafkaUser without
+    AlterConfigs) is logged and the service starts: the topics work, with the old settings.
+    """
+    if not wanted:
+        return []
+    changed: list[ConfigResource] = []
+    try:
+        for name, own in (await _own_settings(admin, sorted(wanted))).items():
+            if any(own.get(key) != value for key, value in wanted[name].items()):
+                configs = own | wanted[name]
+                changed.append(ConfigResource(ConfigResourceType.TOPIC, name, configs))
+        if changed:
+            _raise_errors(await admin.alter_configs(changed))
+    except KafkaError as error:
+        _log.warning("could not bring the topics' settings to the registry's: %r", error)
+        return []
+    altered = [resource.name for resource in changed]
+    if altered:
+        _log.info("brought the settings of topics %s to the registry's", ", ".join(altered))
+    return altered
+
+
+async def _own_settings(
+    admin: AIOKafkaAdminClient, names: Sequence[str]
+) -> dict[str, dict[str, str]]:
+    """Each topic's own settings (made on the topic, not inherited from the broker)."""
+    resources = [ConfigResource(ConfigResourceType.TOPIC, name) for name in names]
+    responses = await admin.describe_configs(resources)
+    _raise_errors(responses)
+    return {
+        name: {
+            entry[0]: entry[1]
+            for entry in entries
+            if entry[1] is not None and _set_on_topic(entry[3])
+        }
+        for response in responses
+        for _, _, _, name, entries in response.resources
+    }
+
+
+def _raise_errors(responses: Iterable[Any]) -> None:
+    """Raise the first error a DescribeConfigs or AlterConfigs response holds."""
+    for response in responses:
+        for error_code, _, _, name, *_ in response.resources:
+            if error_code != 0:
+                raise for_code(error_code)(f"topic {name}")
+
+
+def _set_on_topic(source_or_default: object) -> bool:
+    """Whether a described setting is the topic's own: its ``config_source`` (v1+), or, in
+    DescribeConfigs v0, its ``is_default`` flag false."""
+    if isinstance(source_or_default, bool):
+        return not source_or_default
+    return source_or_default == DYNAMIC_TOPIC_CONFIG

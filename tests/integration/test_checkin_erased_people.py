@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 
@@ -160,7 +160,9 @@ async def test_the_records_sql_keeps_the_later_times_expires_and_waits_for_an_er
     async with running(settings):  # the service's migrations applied to its schema
         pass
     now = datetime.now(UTC)
-    first, later = now - timedelta(hours=2), now - timedelta(hours=1)
+    # Erasure times ahead of the clock, so that they are kept as given (the time kept is the
+    # later of the given one and the clock once the erasure holds the lock).
+    first, later = now + timedelta(hours=1), now + timedelta(hours=2)
     a, b, c = b"a" * 32, b"b" * 32, b"c" * 32
     async with schema_pool(endpoints, settings.owned_schema()) as pool:
 
@@ -187,10 +189,59 @@ async def test_the_records_sql_keeps_the_later_times_expires_and_waits_for_an_er
         erasure = uow()
         await erasure.__aenter__()
         try:
-            await erasure.remember_erased([c], now, now + timedelta(days=7))
+            await erasure.remember_erased([c], later, later + timedelta(days=7))
             checking = asyncio.create_task(check_c())
             await asyncio.sleep(0.5)
             assert not checking.done()
         finally:
             await erasure.__aexit__(None, None, None)
-        assert await checking == {c: now}
+        assert await checking == {c: later}
+
+
+async def test_a_checkin_back_dated_by_its_producer_but_appended_after_the_erasure_is_recorded(
+    settings: CheckinSettings, endpoints: Endpoints
+) -> None:
+    """The submitted topic is stamped by the broker (``LogAppendTime``): a producer's wrong
+    clock, or a back-dated record, cannot move the erasure's cut-off. Ann's check-in
+    published after her erasure with a producer timestamp an hour before it is a new one."""
+    servers, schema = endpoints.bootstrap_servers, settings.owned_schema()
+    submitted = settings.topic("wellbeing.checkins.submitted")
+
+    async def query(sql: str, *args: object) -> list[asyncpg.Record]:
+        return await rows(endpoints.database_url, schema, sql, *args)
+
+    async with running(settings):
+        request = ErasureRequested(
+            id="er-ann", person_id="ann", requested_at=datetime.now(UTC), source="hr"
+        )
+        await publish(
+            servers,
+            settings.topic("privacy.erasure.requested"),
+            [(b"ann", encode(request.model_dump(mode="json")))],
+        )
+        done = "SELECT count(*) FROM erasures WHERE erased_at IS NOT NULL"
+        assert await wait_for_count(endpoints.database_url, schema, done, 1, 20.0) == 1
+        ((erased_at,),) = await query("SELECT erased_at FROM erased_ids")
+
+        await asyncio.sleep(0.05)  # appended strictly after the erasure's time
+        back_dated = erased_at - timedelta(hours=1)
+        producer = AIOKafkaProducer(bootstrap_servers=servers, acks="all")
+        await producer.start()
+        try:
+            sent = await producer.send_and_wait(
+                submitted,
+                encode(checkin("c-ann-back-dated", "ann", mood=1)),
+                key=b"ann",
+                timestamp_ms=int(back_dated.timestamp() * 1000),
+            )
+        finally:
+            await producer.stop()
+        appended = datetime.fromtimestamp(sent.timestamp / 1000, UTC)
+        assert sent.timestamp_type == 1  # LogAppendTime: the broker's clock, not the producer's
+        assert appended > erased_at
+
+        count = "SELECT count(*) FROM checkins"
+        assert await wait_for_count(endpoints.database_url, schema, count, 1, 20.0) == 1
+        assert [row["id"] for row in await query("SELECT id FROM checkins")] == ["c-ann-back-dated"]
+    (record,) = await read_all(servers, submitted, expect=1)
+    assert record.timestamp_type == 1 and record.timestamp == sent.timestamp

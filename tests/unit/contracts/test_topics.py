@@ -82,3 +82,40 @@ def test_checkins_are_keyed_by_person_on_the_way_in_and_by_subject_on_the_way_ou
 def test_an_unknown_topic_name_lists_the_known_ones() -> None:
     with pytest.raises(KeyError, match=r"known topics: .*directory\.people"):
         topic("wellbeing.checkins.submited")
+
+
+ERASURE_TIMED = {
+    "wellbeing.checkins.submitted",  # check-in service: skip_replayed
+    "wellbeing.signals.submitted",  # escalation: skip_replayed
+    "recognition.kudos.submitted",  # recognition: skip_replayed (consumer kudos)
+    "programme.pulse.submitted",  # recognition: skip_replayed (consumer pulse)
+    "escalation.cases",  # recognition: replayed_responder
+}
+"""The topics whose record timestamps an erasure's skip rule compares with the erasure's time
+(``handlers/erasure.py`` of checkin, escalation and recognition)."""
+
+
+def test_the_broker_stamps_every_ingestion_topic_and_every_topic_a_skip_rule_times() -> None:
+    stamped = {
+        spec.name
+        for spec in TOPICS
+        if spec.config().get("message.timestamp.type") == "LogAppendTime"
+    }
+    assert stamped == {spec.name for spec in TOPICS if spec.ingestion} | ERASURE_TIMED
+    assert all(spec.log_append_time == (spec.name in stamped) for spec in TOPICS)
+
+
+def test_topics_no_skip_rule_times_keep_the_producers_timestamps() -> None:
+    config = topic("wellbeing.checkins.recorded").config()
+    assert "message.timestamp.type" not in config  # the broker's default: CreateTime
+
+
+def test_the_event_types_sharing_a_topic_share_its_config() -> None:
+    for spec in EVENT_TYPES:
+        assert spec.config() == topic(spec.name).config(), spec.event_type
+
+
+def test_a_compacted_ingestion_topic_is_stamped_by_the_broker_and_still_compacted() -> None:
+    config = topic("directory.people").config()
+    assert config["message.timestamp.type"] == "LogAppendTime"
+    assert config["cleanup.policy"] == "compact"

@@ -128,8 +128,11 @@ async def erase_people(
 ) -> None:
     """Carry out erasure requests (each once, however often it arrives); the subject ids
     are kept for the other services until the erasure completes, ``keep_subjects`` at most.
-    Each person's id is kept as erased at ``now`` (its digest, ``erased``), before anything
-    of theirs is read: a batch of check-ins that checked before waits for nothing after."""
+    Each person's id is kept as erased (its digest, ``erased``) before anything of theirs is
+    read, at the time the erasure holds the lock (``now``, or later if it waited for a batch
+    of check-ins in progress: ``kinship_runtime.erased_ids.remember_erased``): a batch that
+    checked before waits for nothing after, and a check-in produced while the erasure waited
+    is skipped when consumed after it."""
     for request in await first_seen(uow, "erasure", requests):
         digest = erased.digests([request.person_id])
         await uow.remember_erased(digest, now, now + erased.keep_for)

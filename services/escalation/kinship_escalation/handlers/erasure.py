@@ -61,9 +61,10 @@ async def erase_person(
     request: ErasureRequested, uow: EscalationUnitOfWork, ctx: EscalationContext
 ) -> None:
     """Forget what is kept by the person's id; note the half done. The person is kept as
-    erased now (their id's digest, ``ctx.erased_people``) before anything of theirs is read:
-    a batch of signals that checked before has committed by then, and one checking after
-    skips their signals produced up to now."""
+    erased (their id's digest, ``ctx.erased_people``) before anything of theirs is read, at
+    the time the erasure holds the lock (``now``, or later if it waited:
+    ``kinship_runtime.erased_ids.remember_erased``): a batch of signals that checked before
+    has committed by then, and one checking after skips their signals produced up to then."""
     person_id, now = request.person_id, ctx.clock()
     people = ctx.erased_people
     await uow.erasure.remember_erased_people(

@@ -69,9 +69,11 @@ async def erase_people(
     erased: ErasedPeople | None = None,
 ) -> None:
     """Carry out the person half of erasure requests (each once, however often it arrives).
-    Each person's id is kept as erased at ``now`` (its digest, ``erased``; the consumer always
-    passes it, None only in tests of other things) before anything of theirs is read: a batch
-    that checked before waits for nothing after."""
+    Each person's id is kept as erased (its digest, ``erased``; the consumer always passes it,
+    None only in tests of other things) before anything of theirs is read, at the time the
+    erasure holds the lock (``now``, or later if it waited for a batch in progress:
+    ``kinship_runtime.erased_ids.remember_erased``): a batch that checked before waits for
+    nothing after."""
     for request in await first_seen(uow, "erasure.person", requests):
         if erased is not None:
             digest = erased.digests([request.person_id])
