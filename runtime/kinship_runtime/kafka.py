@@ -66,21 +66,23 @@ def make_broker(
     )
 
 
+_SASL = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+
+
 def _broker_security(options: dict[str, Any]) -> dict[str, Any]:
-    # FastStream takes TLS/SASL through its security objects; map the plain options onto them.
+    """FastStream takes TLS/SASL through its security objects: the plain options mapped onto
+    them, by protocol first, so the broker connects exactly as the plain clients do (the
+    settings refuse a combination where the two could differ)."""
     protocol = options.get("security_protocol", "PLAINTEXT")
     context = options.get("ssl_context")
-    mechanism = options.get("sasl_mechanism")
-    user, password = options.get("sasl_plain_username"), options.get("sasl_plain_password")
-    if mechanism == "PLAIN":
-        return {"security": SASLPlaintext(user or "", password or "", ssl_context=context)}
-    if mechanism == "SCRAM-SHA-256":
-        return {"security": SASLScram256(user or "", password or "", ssl_context=context)}
-    if mechanism == "SCRAM-SHA-512":
-        return {"security": SASLScram512(user or "", password or "", ssl_context=context)}
+    if protocol == "PLAINTEXT":
+        return {}
     if protocol == "SSL":
         return {"security": BaseSecurity(ssl_context=context)}
-    return {}
+    security = _SASL[options["sasl_mechanism"]]
+    user, password = options["sasl_plain_username"], options["sasl_plain_password"]
+    tls = protocol == "SASL_SSL"
+    return {"security": security(user, password, ssl_context=context, use_ssl=tls)}
 
 
 class KeyHashPartitioner:

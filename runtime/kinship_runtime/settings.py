@@ -328,6 +328,38 @@ class KinshipSettings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _kafka_security_is_consistent(self) -> Self:
+        # Every client (the FastStream broker, producers, the admin client) must connect the
+        # same way: a half-configured combination would let one of them fall back to plain
+        # text or fail only at the first connection, so it is refused at start.
+        protocol, mechanism = self.kafka_security_protocol, self.kafka_sasl_mechanism
+        sasl = protocol.startswith("SASL_")
+        tls = protocol in ("SSL", "SASL_SSL")
+        if sasl and (mechanism is None or not self.kafka_sasl_username):
+            raise ValueError(
+                f"KINSHIP_KAFKA_SECURITY_PROTOCOL={protocol} needs KINSHIP_KAFKA_SASL_MECHANISM "
+                "and KINSHIP_KAFKA_SASL_USERNAME (and KINSHIP_KAFKA_SASL_PASSWORD)"
+            )
+        if sasl and self.kafka_sasl_password is None:
+            raise ValueError(
+                f"KINSHIP_KAFKA_SECURITY_PROTOCOL={protocol} needs KINSHIP_KAFKA_SASL_PASSWORD"
+            )
+        if not sasl and (mechanism or self.kafka_sasl_username or self.kafka_sasl_password):
+            raise ValueError(
+                "KINSHIP_KAFKA_SASL_* settings need KINSHIP_KAFKA_SECURITY_PROTOCOL=SASL_SSL "
+                f"or SASL_PLAINTEXT (it is {protocol}: they would be ignored)"
+            )
+        files = (self.kafka_ssl_cafile, self.kafka_ssl_certfile, self.kafka_ssl_keyfile)
+        if not tls and any(files):
+            raise ValueError(
+                "KINSHIP_KAFKA_SSL_* settings need KINSHIP_KAFKA_SECURITY_PROTOCOL=SSL or "
+                f"SASL_SSL (it is {protocol}: they would be ignored)"
+            )
+        if self.kafka_ssl_keyfile and not self.kafka_ssl_certfile:
+            raise ValueError("KINSHIP_KAFKA_SSL_KEYFILE needs KINSHIP_KAFKA_SSL_CERTFILE")
+        return self
+
+    @model_validator(mode="after")
     def _fetch_holds_a_batch(self) -> Self:
         if self.kafka_max_partition_fetch_bytes < self.kafka_max_batch_bytes:
             raise ValueError(
