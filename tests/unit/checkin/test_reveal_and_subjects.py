@@ -187,7 +187,7 @@ async def test_each_lookup_and_screen_leaves_one_audit_record_naming_nobody() ->
         ),
         # A screen concerns the case's subject (as a delivery resolution does); the staff
         # asked about are counted, never named.
-        ("screen", ESC, found["ann"], {"purpose": "alert", "count": 2, "conflicts": 1}),
+        ("screen", ESC, found.subjects["ann"], {"purpose": "alert", "count": 2, "conflicts": 1}),
     ]
     for entry in uow.audits:
         assert not {"ann", "bob", "cat", "resp-a"} & set(map(str, entry.detail.values()))
