@@ -5,8 +5,11 @@ erases her; recognition, started only afterwards and without its erasure consume
 lag), reads them. The vault, asked with each person's newest record time, refuses her: her
 old kudos and answer are not stored, not dead-lettered, and the vault holds no subject id
 for her, while Bob's are stored; the kudos and answer she gets or gives after her erasure
-are processed under a new subject id."""
+are processed under a new subject id. Likewise escalation's signals (its erasure consumers
+not running): Erin's old incident is skipped and mints her nothing, Bob's is acted on, and
+one about her produced after the erasure is acted on under a new subject id."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,7 +21,17 @@ from pydantic import SecretStr
 from kinship_recognition.composition import create_app as create_recognition_app
 from kinship_recognition.settings import RecognitionSettings
 from tests.conftest import Endpoints
-from tests.escalation_support import AUTH, escalation_env
+from tests.database import wait_for_count
+from tests.escalation_support import AUTH, bearer, escalation_beside_checkin, escalation_env
+from tests.integration.test_escalation_erased_signals import BOB as WORKER
+from tests.integration.test_escalation_erased_signals import (
+    COUNT_FOLLOW_UPS,
+    ERIN,
+    FOLLOW_UPS,
+    PEOPLE,
+    incident,
+    pseudonym_of,
+)
 from tests.integration.test_recognition_erased_people import pulse_answer
 from tests.kafka_reading import encode, publish, read_all
 from tests.notifications_support import kudos
@@ -132,3 +145,44 @@ async def answers(recognition: RunningRecognition) -> list[Any]:
     return await recognition.rows(
         "SELECT response_id, respondent FROM pulse_responses ORDER BY response_id"
     )
+
+
+async def test_escalation_lagging_on_erasures_mints_no_subject_id_for_an_old_signal(
+    service_env: dict[str, str], endpoints: Endpoints, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Erin's and Bob's incidents wait in the topic (escalation's signals consumer is down)
+    while the check-in service erases Erin; escalation comes back with its erasure consumers
+    lagging (not running): Bob's incident is acted on, Erin's is skipped and the vault mints
+    her nothing; an incident about her produced after the erasure is acted on."""
+    servers = endpoints.bootstrap_servers
+    down = service_env | {"KINSHIP_EXCLUDED_CONSUMERS": "signals,erasure,erasure-subjects"}
+    lagging = service_env | {"KINSHIP_EXCLUDED_CONSUMERS": "erasure,erasure-subjects"}
+    async with escalation_beside_checkin(down, endpoints, monkeypatch) as services:
+        escalation = services.escalation
+        signals = escalation.topic("wellbeing.signals.submitted")
+        group = escalation.settings.consumer_group("signals")
+        await services.directory(PEOPLE)
+        await publish(servers, signals, [incident(ERIN), incident(WORKER)])
+        await asyncio.sleep(0.05)  # the erasure strictly after their records' timestamps
+        erased = await services.checkin.post(f"/v1/people/{ERIN}/erasure", headers=bearer(ERIN))
+        assert erased.status_code == 202, erased.text
+        done = "SELECT count(*) FROM erasures WHERE erased_at IS NOT NULL"
+        schema = services.checkin_settings.owned_schema()
+        assert await wait_for_count(endpoints.database_url, schema, done, 1) == 1
+        assert await escalation.rows("SELECT * FROM erased_ids") == []  # escalation: no record
+
+    async with escalation_beside_checkin(lagging, endpoints, monkeypatch) as services:
+        escalation = services.escalation
+        assert await consumed_to_end(escalation, group, signals, 2)
+        assert await escalation.wait_for(COUNT_FOLLOW_UPS, 2) == 2
+        (bob,) = await pseudonym_of(services, WORKER)
+        assert [row["subject_id"] for row in await escalation.rows(FOLLOW_UPS)] == [bob, bob]
+        assert await pseudonym_of(services, ERIN) == []  # the vault refused her
+
+        await publish(servers, signals, [incident(ERIN)])  # after her erasure: a new one
+        assert await consumed_to_end(escalation, group, signals, 3)
+        assert await escalation.wait_for(COUNT_FOLLOW_UPS, 4) == 4
+        (erin,) = await pseudonym_of(services, ERIN)
+        followed = sorted(row["subject_id"] for row in await escalation.rows(FOLLOW_UPS))
+        assert followed == sorted([bob, bob, erin, erin])
+    assert await read_all(servers, f"{signals}.dlq", timeout=1.0) == []  # not dead letters
