@@ -85,7 +85,8 @@ async def lookup_subjects(
     limit = lookup_limit(create)
     if len(wanted) > limit:
         raise TooManyIdsError(limit, "with create=true" if create else "with create=false")
-    dated = {person: at for person, at in (produced_at or {}).items() if person in wanted}
+    asked = set(wanted)
+    dated = {person: at for person, at in (produced_at or {}).items() if person in asked}
     erased_at: dict[str, datetime] = {}
     if dated:
         if erased is None or now is None:
@@ -93,7 +94,7 @@ async def lookup_subjects(
         found = await uow.erased_since(erased.digests(dated), now)
         erased_at = {p: found[erased.digest(p)] for p in sorted(dated) if erased.digest(p) in found}
     refused = [person for person, at in erased_at.items() if dated[person] <= at]
-    answerable = sorted(set(wanted) - set(refused))
+    answerable = sorted(asked - set(refused))
     found_subjects = await uow.subjects_for(answerable, create=create) if answerable else {}
     detail: dict[str, object] = {
         "purpose": purpose,
