@@ -5,6 +5,10 @@ it, with their own API key and scope, for exactly what they need:
 
 - ``subjects``: the subject ids of people they already know by id (one-way; scope
   ``subjects:lookup``), e.g. the recipient of kudos, whose award is published by subject id;
+  ``subjects_as_of`` the same for people named by Kafka records, with when each person's
+  newest record was produced: the vault refuses a person it erased at or after that time
+  and says when it erased each person asked about, so the caller skips their older records
+  (a caller whose own erasure consumer lags gets no new subject id for an erased person);
 - ``conflicts``: which of some staff is the subject of a case (``subjects:screen``), so that
   nobody is paged about themself;
 - ``delivery_target``: the person to deliver one message to (``subjects:deliver``; audited).
@@ -28,7 +32,9 @@ skipped silently.
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -66,6 +72,43 @@ class VaultNotFoundError(LookupError):
 
 class VaultGoneError(LookupError):
     """The vault no longer serves what was asked for (410: e.g. a closed erasure)."""
+
+
+@dataclass(frozen=True)
+class SubjectsAsOf:
+    """The vault's answer to ``subjects_as_of``.
+
+    ``subjects``: each person's subject id, but for the ``refused``: people erased at or
+    after their newest record (no subject id is made or answered for them). ``erased_at``:
+    for each person asked about whom the vault erased (within its record's keeping time),
+    when; a record about them produced at or before it is to be skipped, one produced after
+    it is new and is processed."""
+
+    subjects: dict[str, str]
+    refused: frozenset[str] = frozenset()
+    erased_at: dict[str, datetime] = field(default_factory=dict)
+
+    def replayed(self, person_id: str, produced_at: datetime | None) -> bool:
+        """Whether a record about ``person_id`` produced at ``produced_at`` predates (or is
+        at) their erasure: never for a person not erased or a record without a timestamp."""
+        erased_at = self.erased_at.get(person_id)
+        return erased_at is not None and produced_at is not None and produced_at <= erased_at
+
+
+def newest(
+    times: Mapping[str, datetime | None], people_of: Mapping[str, Sequence[str]]
+) -> dict[str, datetime]:
+    """Each person's newest record time: ``times`` by record id (None: no timestamp),
+    ``people_of`` the people each record names; people named only by undated records are
+    left out (asked about as before)."""
+    found: dict[str, datetime] = {}
+    for record_id, people in people_of.items():
+        at = times.get(record_id)
+        if at is None:
+            continue
+        for person in people:
+            found[person] = max(found.get(person, at), at)
+    return found
 
 
 CLOSED_ERASURE = "no open erasure with this id (complete, past its deadline, or unknown)"
@@ -114,17 +157,52 @@ class VaultClient:
         ``create=False`` only people who have one are answered, e.g. for a person's own data
         download, which must not give a subject id to someone who never checked in).
         ``purpose`` (lowercase letters and underscores) is kept in the vault's audit trail."""
+        return (await self._lookup(person_ids, {}, create=create, purpose=purpose)).subjects
+
+    async def subjects_as_of(
+        self,
+        person_ids: Sequence[str],
+        produced_at: Mapping[str, datetime],
+        *,
+        purpose: str = "unstated",
+    ) -> SubjectsAsOf:
+        """Like ``subjects`` (creating), for people named by Kafka records: ``produced_at``
+        gives, per person, when the newest record naming them was produced (people left out,
+        e.g. named only by records without a timestamp, are answered as by ``subjects``).
+        The vault refuses a person it erased at or after that time, and says when it erased
+        each person asked about (``SubjectsAsOf.replayed`` tells which records to skip)."""
+        return await self._lookup(person_ids, produced_at, create=True, purpose=purpose)
+
+    async def _lookup(
+        self,
+        person_ids: Sequence[str],
+        produced_at: Mapping[str, datetime],
+        *,
+        create: bool,
+        purpose: str,
+    ) -> SubjectsAsOf:
         wanted = sorted(set(person_ids))
         batch = LOOKUP_BATCH if create else LOOKUP_EXISTING_BATCH
         found: dict[str, str] = {}
+        refused: set[str] = set()
+        erased_at: dict[str, datetime] = {}
         for start in range(0, len(wanted), batch):
-            body: dict[str, Any] = {"person_ids": wanted[start : start + batch]}
+            part = wanted[start : start + batch]
+            body: dict[str, Any] = {"person_ids": part}
             if not create:
                 body["create"] = False
             body["purpose"] = purpose
+            dated = {p: produced_at[p].isoformat() for p in part if p in produced_at}
+            if dated:  # only then: a vault from before produced_at answers the others
+                body["produced_at"] = dated
             answer = await self._part("/v1/subjects/lookup", body, resumed=start > 0)
             found.update(answer["subjects"])
-        return found
+            refused.update(str(person) for person in answer.get("refused", []))
+            erased_at.update(
+                (str(person), datetime.fromisoformat(str(at)))
+                for person, at in answer.get("erased_at", {}).items()
+            )
+        return SubjectsAsOf(found, frozenset(refused), erased_at)
 
     async def conflicts(
         self, subject_id: str, person_ids: Sequence[str], *, purpose: str = "unstated"

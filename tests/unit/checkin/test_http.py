@@ -22,6 +22,7 @@ from kinship_contracts.directory import Role
 from kinship_contracts.privacy import ErasureReceipt, ErasureRequested
 from kinship_contracts.resources import DEFAULT_CATALOGUE
 from kinship_runtime.access import PeopleDirectory, Person, RateLimits, policies
+from kinship_runtime.erased_ids import ErasedIds
 from kinship_runtime.http import create_http_app
 from kinship_runtime.identity import IdentityVerifier
 from kinship_runtime.outbox import OutboxRelay
@@ -94,6 +95,10 @@ class Fakes(Provider):
     @provide
     def vault_limits(self) -> VaultLimits:
         return VaultLimits(RateLimits.of("100/minute", f"{VAULT_IDS_PER_MINUTE}/minute"))
+
+    @provide
+    def erased_people(self) -> ErasedIds:
+        return ERASED_PEOPLE
 
     @provide
     def erasure_topics(self) -> ErasureTopics:

@@ -158,8 +158,8 @@ ESC = "system:escalation"
 async def test_lookup_is_one_way_and_stable_and_screen_finds_only_the_subject() -> None:
     uow = FakeCheckinUnitOfWork()
     async with uow:
-        first = await lookup_subjects(["ann", "bob", "ann"], uow, actor=ESC)
-        again = await lookup_subjects(["ann"], uow, actor=ESC)
+        first = (await lookup_subjects(["ann", "bob", "ann"], uow, actor=ESC)).subjects
+        again = (await lookup_subjects(["ann"], uow, actor=ESC)).subjects
         assert first["ann"] == again["ann"] and first["ann"] != first["bob"]
         assert await screen(first["ann"], ["resp-a", "ann", "bob"], uow, actor=ESC) == ["ann"]
         assert await screen(first["ann"], ["resp-a", "new-hire"], uow, actor=ESC) == []
@@ -173,8 +173,10 @@ async def test_each_lookup_and_screen_leaves_one_audit_record_naming_nobody() ->
         mine = await lookup_subjects(
             ["cat"], uow, create=False, actor="system:recognition", purpose="my_data"
         )
-        conflicts = await screen(found["ann"], ["resp-a", "ann"], uow, actor=ESC, purpose="alert")
-    assert (mine, conflicts) == ({}, ["ann"])
+        conflicts = await screen(
+            found.subjects["ann"], ["resp-a", "ann"], uow, actor=ESC, purpose="alert"
+        )
+    assert (mine.subjects, conflicts) == ({}, ["ann"])
     assert [(a.action, a.actor, a.subject_id, a.detail) for a in uow.audits] == [
         ("lookup", ESC, None, {"purpose": "signals", "count": 2, "answered": 2, "create": True}),
         (
@@ -185,7 +187,7 @@ async def test_each_lookup_and_screen_leaves_one_audit_record_naming_nobody() ->
         ),
         # A screen concerns the case's subject (as a delivery resolution does); the staff
         # asked about are counted, never named.
-        ("screen", ESC, found["ann"], {"purpose": "alert", "count": 2, "conflicts": 1}),
+        ("screen", ESC, found.subjects["ann"], {"purpose": "alert", "count": 2, "conflicts": 1}),
     ]
     for entry in uow.audits:
         assert not {"ann", "bob", "cat", "resp-a"} & set(map(str, entry.detail.values()))
@@ -223,7 +225,7 @@ async def test_a_call_over_its_cap_is_refused_before_the_vault_is_read(
 async def test_a_delivery_resolution_is_audited_without_naming_the_person() -> None:
     uow = FakeCheckinUnitOfWork()
     async with uow:
-        subject = (await lookup_subjects(["ann"], uow, actor=ESC))["ann"]
+        subject = (await lookup_subjects(["ann"], uow, actor=ESC)).subjects["ann"]
         assert await resolve_for_delivery(subject, "req-1", "system:notifications", uow) == "ann"
         assert await resolve_for_delivery("unknown", "req-2", "system:notifications", uow) is None
     resolutions = [a for a in uow.audits if a.action != "lookup"]

@@ -2,7 +2,7 @@
 
 import copy
 import json
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -51,7 +51,7 @@ from kinship_escalation.handlers.ports import (
     SubjectSignal,
 )
 from kinship_runtime.outbox import OutboxMessage, event_message
-from kinship_runtime.vault import VaultUnavailableError
+from kinship_runtime.vault import SubjectsAsOf, VaultUnavailableError
 from tests.unit.fakes.unit_of_work import FakeUnitOfWork
 
 
@@ -864,6 +864,10 @@ class FakeVault:
         """People the vault has no subject id for yet (they never checked in)."""
         self.erasures: dict[str, list[str]] = {}
         """Open erasures' subject ids."""
+        self.erased_people: dict[str, datetime] = {}
+        """People the vault erased, with when (its own record, as the check-in service's)."""
+        self.dated: list[dict[str, datetime]] = []
+        """The ``produced_at`` of each ``subjects_as_of``."""
 
     async def subjects(
         self, person_ids: Sequence[str], *, create: bool = True, purpose: str = "unstated"
@@ -873,6 +877,26 @@ class FakeVault:
         if create:
             self.unknown -= set(person_ids)
         return {p: self.subject_of(p) for p in person_ids if p not in self.unknown}
+
+    async def subjects_as_of(
+        self,
+        person_ids: Sequence[str],
+        produced_at: Mapping[str, datetime],
+        *,
+        purpose: str = "unstated",
+    ) -> SubjectsAsOf:
+        """As the vault answers: a person erased at or after their newest record is refused
+        (no subject id made); each dated person erased is named with when."""
+        self._answer()
+        self.lookups.append(list(person_ids))
+        self.dated.append(dict(produced_at))
+        erased = self.erased_people
+        erased_at = {p: erased[p] for p in person_ids if p in produced_at and p in erased}
+        refused = frozenset(p for p, at in erased_at.items() if produced_at[p] <= at)
+        answered = [p for p in person_ids if p not in refused]
+        self.unknown -= set(answered)
+        found = {p: self.subject_of(p) for p in answered}
+        return SubjectsAsOf(found, refused, erased_at)
 
     async def conflicts(
         self, subject_id: str, person_ids: Sequence[str], *, purpose: str = "unstated"

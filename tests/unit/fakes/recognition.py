@@ -45,7 +45,7 @@ from kinship_recognition.handlers.erasure import ErasedPeople
 from kinship_recognition.handlers.ports import ChartFormat, CheckinWeek
 from kinship_runtime.erased_ids import ErasedIds, derive_key
 from kinship_runtime.outbox import OutboxMessage, event_message
-from kinship_runtime.vault import VaultUnavailableError
+from kinship_runtime.vault import SubjectsAsOf, VaultUnavailableError
 from tests.unit.fakes.unit_of_work import FakeUnitOfWork
 
 _CASE_TIMES = {
@@ -173,6 +173,10 @@ class FakeVault:
         self.outages = 0
         self.erasures: dict[str, list[str]] = {}
         """Open erasures' subject ids."""
+        self.erased_people: dict[str, datetime] = {}
+        """People the vault erased, with when (the check-in service's own record)."""
+        self.dated: list[dict[str, datetime]] = []
+        """The ``produced_at`` of each ``subjects_as_of``."""
 
     async def erasure_subjects(self, erasure_id: str) -> list[str] | None:
         if self.unavailable:
@@ -193,6 +197,22 @@ class FakeVault:
         if not create:
             return {p: self.vault[p] for p in person_ids if p in self.vault}
         return {person: self.subject(person) for person in person_ids}
+
+    async def subjects_as_of(
+        self,
+        person_ids: Sequence[str],
+        produced_at: Mapping[str, datetime],
+        *,
+        purpose: str = "unstated",
+    ) -> SubjectsAsOf:
+        """As the vault answers: a person erased (``erased_people``) at or after their newest
+        record is refused, no subject id made; each dated person erased is named with when."""
+        self.dated.append(dict(produced_at))
+        erased = self.erased_people
+        erased_at = {p: erased[p] for p in person_ids if p in produced_at and p in erased}
+        refused = frozenset(p for p, at in erased_at.items() if produced_at[p] <= at)
+        found = await self.subjects([p for p in person_ids if p not in refused], purpose=purpose)
+        return SubjectsAsOf(found, refused, erased_at)
 
 
 class FakeRecognitionUnitOfWork(FakeUnitOfWork):

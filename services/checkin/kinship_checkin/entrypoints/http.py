@@ -7,12 +7,12 @@ submits only as themself, a manager reads only their teams) are checked here too
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from dishka import FromDishka
 from dishka.integrations.fastapi import DishkaRoute
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from kinship_checkin.domain.people import ErasureStatus
 from kinship_checkin.domain.privacy import NoteCipher
@@ -52,6 +52,7 @@ from kinship_contracts.base import Identifier
 from kinship_contracts.checkins import CheckinSubmitted
 from kinship_contracts.directory import OutreachPreference, Role
 from kinship_runtime.access import Actor, RateLimits, allow, forbidden
+from kinship_runtime.erased_ids import ErasedIds
 from kinship_runtime.identity import Scope
 from kinship_runtime.outbox import OutboxRelay
 
@@ -143,12 +144,36 @@ class SubjectLookup(PersonIds):
         default=True,
         description="Give a new subject id to a person who has none (false: leave them out).",
     )
+    produced_at: dict[Identifier, AwareDatetime] = Field(
+        default_factory=dict,
+        max_length=1000,
+        description="For the people the caller asks about because of Kafka records: when the "
+        "newest of their records was produced (the record's timestamp). A person erased at "
+        "or after it is refused (left out of subjects, named in refused), and each person "
+        "erased is named in erased_at with when, so that the caller skips their records "
+        "produced at or before it. People left out are answered as before.",
+    )
+
+    @model_validator(mode="after")
+    def _dated_people_are_asked_about(self) -> Self:
+        if not set(self.produced_at) <= set(self.person_ids):
+            raise ValueError("produced_at names a person who is not in person_ids")
+        return self
 
 
 class Subjects(BaseModel):
-    """Subject id per person id."""
+    """Subject id per person id; for a lookup with ``produced_at``, who was refused."""
 
     subjects: dict[str, str]
+    refused: list[str] = Field(
+        default_factory=list,
+        description="People with a produced_at erased at or after it: no subject id.",
+    )
+    erased_at: dict[str, datetime] = Field(
+        default_factory=dict,
+        description="People with a produced_at whom this service erased (within its record's "
+        "keeping time): when. Skip their records produced at or before it.",
+    )
 
 
 class Screened(BaseModel):
@@ -349,9 +374,11 @@ async def lookup(
     actor: LookupSubjects,
     uow: FromDishka[CheckinUnitOfWork],
     vault: FromDishka[VaultLimits],
+    erased: FromDishka[ErasedIds],
 ) -> Subjects:
-    """Kinship services only: the subject ids of people they already know (one-way).
-    Audited (caller, purpose, count), bounded per call and rate-limited per key."""
+    """Kinship services only: the subject ids of people they already know (one-way), never
+    for an event produced at or before the person's erasure (``produced_at``). Audited
+    (caller, purpose, count), bounded per call and rate-limited per key."""
     # A lookup that may not create (one person's own data, asked on that person's behalf)
     # counts apart: people's requests can never spend the budget of a service's consumers.
     bucket = "vault-lookup" if body.create else "vault-own-lookup"
@@ -364,10 +391,13 @@ async def lookup(
                 create=body.create,
                 actor=actor.audit_name,
                 purpose=body.purpose,
+                produced_at=body.produced_at,
+                erased=erased,
+                now=datetime.now(UTC),
             )
     except TooManyIdsError as error:
         raise _too_many(error) from None
-    return Subjects(subjects=found)
+    return Subjects(subjects=found.subjects, refused=found.refused, erased_at=found.erased_at)
 
 
 @_routes.post("/subjects/{subject_id}/screen", tags=["subjects"], response_model=Screened)

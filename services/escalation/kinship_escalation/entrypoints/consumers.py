@@ -87,11 +87,13 @@ async def store_signals(
     ctx: FromDishka[EscalationContext],
 ) -> None:
     """Act on a batch of signals, each once, but for those about a person erased after they
-    were produced (a backlog or a replay: ``skip_replayed``, before the vault is asked)."""
+    were produced (a backlog or a replay: ``skip_replayed``, before the vault is asked; and
+    the vault's own record, for an erasure this service has not carried out yet)."""
     async with uow:
         signals = await skip_replayed(consumed, uow, ctx)
         if signals:
-            await handle_signals(signals, uow, ctx)
+            produced = {item.signal.id: item.produced_at for item in consumed}
+            await handle_signals(signals, uow, ctx, produced)
 
 
 async def store_receipts(

@@ -2,7 +2,7 @@
 operations grouped by what they keep (observations, cases, alerts, timers, …), and the
 check-in service's vault."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -38,6 +38,7 @@ from kinship_escalation.domain.sealing import SubjectKey
 from kinship_escalation.domain.timers import Timer
 from kinship_runtime.outbox import OutboxMessage
 from kinship_runtime.unit_of_work import UnitOfWork
+from kinship_runtime.vault import SubjectsAsOf
 
 SubjectObservation = tuple[str, str | None, CheckinObservation]
 """(subject id, team id, observation)."""
@@ -54,6 +55,17 @@ class Vault(Protocol):
         self, person_ids: Sequence[str], *, create: bool = True, purpose: str = "unstated"
     ) -> dict[str, str]:
         """Each person's subject id (one-way; with ``create=False``, only people who have one)."""
+        ...
+
+    async def subjects_as_of(
+        self,
+        person_ids: Sequence[str],
+        produced_at: Mapping[str, datetime],
+        *,
+        purpose: str = "unstated",
+    ) -> SubjectsAsOf:
+        """Each person's subject id, but for people the vault erased at or after the newest
+        record naming them (``produced_at``, by person); says when it erased each."""
         ...
 
     async def erasure_subjects(self, erasure_id: str) -> list[str] | None:

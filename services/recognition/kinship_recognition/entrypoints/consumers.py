@@ -132,6 +132,7 @@ async def store_kudos(
             vault,
             daily_limit=settings.kudos_daily_limit,
             now=now,
+            produced_at={item.event.event.id: item.produced_at for item in consumed},
         )
     refused = [
         Rejected(item.record, {"code": outcome.refusal.value, "errors": []})
@@ -175,7 +176,9 @@ async def store_cases(
         produced = {item.event.id: produced_at(item.record) for item in items}
         found = await erased_people(uow, people, await thanked_responders(kept, uow), now)
         passed_over = replayed_responder(produced, found)
-        await record_case_events(kept, uow, topics, vault, now, passed_over=passed_over)
+        await record_case_events(
+            kept, uow, topics, vault, now, passed_over=passed_over, produced_at=produced
+        )
         await record_case_feedback(kept, uow, now)
 
 
@@ -194,7 +197,8 @@ async def store_pulse(
             _consumed(items), _respondent, uow, erased, now, consumer="pulse"
         )
         if consumed:
-            await record_pulse([item.event.event for item in consumed], uow, vault, now)
+            produced = {item.event.event.id: item.produced_at for item in consumed}
+            await record_pulse([item.event.event for item in consumed], uow, vault, now, produced)
 
 
 async def store_directory(

@@ -15,7 +15,7 @@ Kinship.
 """
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,6 +25,7 @@ from kinship_contracts.topics import NOTIFICATION_REQUESTS, RECOGNITION_AWARDS
 from kinship_recognition.domain.awards import Grant
 from kinship_recognition.handlers.ports import RecognitionUnitOfWork, SubjectLookup
 from kinship_runtime.outbox import OutboxMessage, event_message, signed_request
+from kinship_runtime.vault import SubjectsAsOf, newest
 
 SOURCE = "kinship/recognition"
 
@@ -90,14 +91,25 @@ async def publish_awards(
     vault: SubjectLookup,
     now: datetime,
     new_id: Callable[[], str] = new_award_id,
-) -> None:
-    """Publish awards just given, each with its celebration requests.
+    *,
+    produced_at: Mapping[str, datetime | None] | None = None,
+    known: SubjectsAsOf | None = None,
+) -> set[str]:
+    """Publish awards just given, each with its celebration requests; the keys of the awards
+    to a person not published because the vault erased them after the record that earned it.
 
     Everyone celebrated (people given an award, the active members of a team) is looked up in
     the vault in one call; an unreachable vault rolls the unit of work back, to be retried.
+    ``produced_at`` (by grant key) dates the grants that a Kafka record earned: the vault
+    refuses a person erased at or after their newest one, and an award earned by a record
+    produced at or before the person's erasure is not published (nor anyone minted a subject
+    id for it). ``known``: what the vault answered the caller already (not asked again; the
+    people it refused are not celebrated with their team either).
     """
     if not given:
-        return
+        return set()
+    dated = produced_at or {}
+    known = known or SubjectsAsOf({})
     members = {
         grant.team_id: await uow.team_members(grant.team_id)
         for grant in given
@@ -105,8 +117,11 @@ async def publish_awards(
     }
     people = {grant.person_id for grant in given if grant.person_id is not None}
     people |= {member for team in members.values() for member in team}
-    subjects = await vault.subjects(sorted(people), purpose="awards") if people else {}
+    people -= set(known.subjects) | known.refused
+    answer = await _subjects(sorted(people), given, dated, vault)
+    subjects = known.subjects | answer.subjects
     messages: list[OutboxMessage] = []
+    skipped: set[str] = set()
     for grant in given:
         if grant.team_id is not None:
             award = _award(grant, grant.key, now, team_id=grant.team_id)
@@ -122,6 +137,10 @@ async def publish_awards(
             award_id = grant.key  # names no one but the subject
         else:
             assert grant.person_id is not None
+            at = dated.get(grant.key)
+            if known.replayed(grant.person_id, at) or answer.replayed(grant.person_id, at):
+                skipped.add(grant.key)
+                continue
             subject = subjects.get(grant.person_id)
             award_id = new_id()
         if subject is None:
@@ -130,6 +149,29 @@ async def publish_awards(
         messages.append(_award_message(topics, award, subject))
         messages.append(_request(topics, f"celebration:{award.id}", subject, award))
     await uow.publish(messages)
+    return skipped
+
+
+async def _subjects(
+    people: list[str],
+    given: Sequence[Grant],
+    dated: Mapping[str, datetime | None],
+    vault: SubjectLookup,
+) -> SubjectsAsOf:
+    """The vault's answer for ``people``, each dated by the newest record that earned them
+    an award (as before, undated, when no grant is dated)."""
+    if not people:
+        return SubjectsAsOf({})
+    asked = set(people)
+    earned = {
+        g.key: [g.person_id]
+        for g in given
+        if g.person_id is not None and g.person_id in asked and g.key in dated
+    }
+    times = newest(dated, earned)
+    if not times:
+        return SubjectsAsOf(await vault.subjects(people, purpose="awards"))
+    return await vault.subjects_as_of(people, times, purpose="awards")
 
 
 def _award(

@@ -1,7 +1,7 @@
 """Giving kudos: accepted once (no self-kudos, a daily limit, no markup), celebrated with the
 recipient, counted towards their milestones and towards their sender's team's."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,6 +23,8 @@ from kinship_recognition.handlers.awards import (
     publish_awards,
 )
 from kinship_recognition.handlers.ports import RecognitionUnitOfWork, SubjectLookup
+from kinship_recognition.metrics import ERASED_SKIPPED
+from kinship_runtime.vault import SubjectsAsOf, newest
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class KudosOutcome:
     accepted: bool
     duplicate: bool = False
     refusal: KudosRefusal | None = None
+    erased: bool = False
+    """Skipped: the vault erased the recipient at or after the kudos were produced."""
 
 
 async def give_kudos(
@@ -43,15 +47,45 @@ async def give_kudos(
     *,
     daily_limit: int,
     now: datetime,
+    produced_at: Mapping[str, datetime | None] | None = None,
 ) -> list[KudosOutcome]:
     """Accept each of ``submissions`` once and celebrate them, or say why they are refused.
 
     A refusal changes nothing: the caller answers it (HTTP) or dead-letters it (Kafka). The
     recipients are celebrated by the subject ids the vault gives them, in one call.
+
+    With ``produced_at`` (by kudos id; from Kafka, None without a timestamp) the vault is
+    asked first, with each recipient's newest record time: kudos to a person it erased at or
+    after they were produced are skipped before anything is stored (``erased``; counted, not
+    dead-lettered), even while this service's own erasure consumer lags, and the vault mints
+    the erased person no new subject id. (Senders are not looked up in the vault: their
+    kudos stored meanwhile go when this service's erasure of them runs.)
     """
     given: list[Grant] = []
-    outcomes = [await _give_one(kudos, uow, given, daily_limit, now) for kudos in submissions]
-    await publish_awards(given, uow, topics, vault, now)
+    known: SubjectsAsOf | None = None
+    skipped: set[str] = set()
+    if produced_at is not None and submissions:
+        recipients = {kudos.id: [kudos.to_person_id] for kudos in submissions}
+        known = await vault.subjects_as_of(
+            sorted({kudos.to_person_id for kudos in submissions}),
+            newest(produced_at, recipients),
+            purpose="awards",
+        )
+        skipped = {
+            kudos.id
+            for kudos in submissions
+            if kudos.to_person_id not in known.subjects
+            or known.replayed(kudos.to_person_id, produced_at.get(kudos.id))
+        }
+        if skipped:
+            ERASED_SKIPPED.add(len(skipped), {"consumer": "kudos"})
+    outcomes = [
+        KudosOutcome(kudos.id, accepted=False, erased=True)
+        if kudos.id in skipped
+        else await _give_one(kudos, uow, given, daily_limit, now)
+        for kudos in submissions
+    ]
+    await publish_awards(given, uow, topics, vault, now, known=known)
     return outcomes
 
 

@@ -25,6 +25,7 @@ from kinship_recognition.domain.reports import (
 )
 from kinship_runtime.outbox import OutboxMessage
 from kinship_runtime.unit_of_work import UnitOfWork
+from kinship_runtime.vault import SubjectsAsOf
 
 ChartFormat = Literal["svg", "png"]
 
@@ -48,6 +49,17 @@ class SubjectLookup(Protocol):
         self, person_ids: Sequence[str], *, create: bool = True, purpose: str = "unstated"
     ) -> dict[str, str]:
         """Each person's subject id (with ``create=False``, only people who have one)."""
+        ...
+
+    async def subjects_as_of(
+        self,
+        person_ids: Sequence[str],
+        produced_at: Mapping[str, datetime],
+        *,
+        purpose: str = "unstated",
+    ) -> SubjectsAsOf:
+        """Each person's subject id, but for people the vault erased at or after the newest
+        record naming them (``produced_at``, by person); says when it erased each."""
         ...
 
     async def erasure_subjects(self, erasure_id: str) -> list[str] | None:

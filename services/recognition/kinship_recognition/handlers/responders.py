@@ -6,7 +6,7 @@ supported is never named, and the outcome of a case is not used for any award (a
 as much a success as a conversation).
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from kinship_contracts.awards import AwardKind
@@ -15,6 +15,7 @@ from kinship_recognition.domain.awards import Grant
 from kinship_recognition.domain.kudos import THANKS_SCORE, supported_milestone
 from kinship_recognition.handlers.awards import AwardTopics, give, publish_awards
 from kinship_recognition.handlers.ports import RecognitionUnitOfWork, SubjectLookup
+from kinship_recognition.metrics import ERASED_SKIPPED
 
 
 async def record_case_events(
@@ -25,19 +26,31 @@ async def record_case_events(
     now: datetime,
     *,
     passed_over: Callable[[str, str], bool] = lambda event_id, responder: False,
+    produced_at: Mapping[str, datetime | None] | None = None,
 ) -> None:
     """Fold each case transition into the case's facts and appreciate its responder, unless
     ``passed_over(event id, responder)`` (an erased responder named by a transition produced
-    before their erasure: ``handlers.erasure.replayed_responder``)."""
+    before their erasure: ``handlers.erasure.replayed_responder``).
+
+    ``produced_at`` (by event id; from Kafka) dates each award by the transition that earned
+    it: the vault refuses a responder it erased at or after it, and that award is not
+    published (counted as passed over), even while this service's own erasure consumer
+    lags; what was counted for them here goes when that erasure runs."""
     given: list[Grant] = []
+    earned_at: dict[str, datetime | None] = {}  # grant key -> when its transition was produced
     for event in events:
         await uow.record_case_fact(event, now)
+        before = len(given)
         if event.kind is CaseEventKind.RESOLVED and event.responder_id is not None:
             if not passed_over(event.id, event.responder_id):
                 await _appreciate_support(event, event.responder_id, uow, given)
         elif _is_thanks(event):
             await _appreciate_thanks(event, uow, given, passed_over)
-    await publish_awards(given, uow, topics, vault, now)
+        if produced_at is not None:
+            earned_at |= {grant.key: produced_at.get(event.id) for grant in given[before:]}
+    skipped = await publish_awards(given, uow, topics, vault, now, produced_at=earned_at)
+    if skipped:
+        ERASED_SKIPPED.add(len(skipped), {"consumer": "cases"})
 
 
 async def thanked_responders(events: Sequence[CaseEvent], uow: RecognitionUnitOfWork) -> set[str]:
