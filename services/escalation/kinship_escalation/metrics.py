@@ -33,5 +33,6 @@ ERASED_SIGNALS_SKIPPED = METER.create_counter(
     "kinship.escalation.erased_signals_skipped",
     unit="{signal}",
     description="Signals about a person, produced before that person's erasure (a backlog or a "
-    "replay of wellbeing.signals.submitted), skipped before the vault lookup, by consumer.",
+    "replay of wellbeing.signals.submitted), skipped: before the vault lookup by escalation's "
+    "own record, or after it when the vault refused them (its erasure came first), by consumer.",
 )

@@ -10,7 +10,7 @@ import pytest
 from kinship_contracts.notifications import Alert, MessageKind, NotificationRequest, Recipient
 from kinship_contracts.resources import ResourceKind, SupportResource
 from kinship_notifications.adapters.templates import TEMPLATES, Templates
-from kinship_notifications.domain.channels import TemplateFailedError
+from kinship_notifications.domain.channels import ALERT_FIELDS, TemplateFailedError
 from kinship_notifications.domain.locales import LANGUAGES, Reader
 
 NOW = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)  # 23:30 in London, 00:30 in Berlin
@@ -236,6 +236,23 @@ def test_a_locale_preference_picks_the_language_and_formats(
 ) -> None:
     reader = Reader.of(locale, "UTC")
     assert (reader.language, str(reader.locale)) == (language, babel)
+
+
+@pytest.mark.parametrize("locale", ["en", "de-DE"])
+def test_an_email_alert_carries_every_field_of_the_webhook_alert(locale: str) -> None:
+    # SPEC, Outgoing alerts: "Email alerts go over SMTP with the same content."
+    text = render("alert", locale)
+    words = {"high": {"en": "high", "de-DE": "hoch"}}
+    for field in sorted(ALERT_FIELDS):
+        value = getattr(ALERT, field)
+        if field == "severity":
+            assert words[value.value][locale] in text
+        elif field == "opened_at":
+            assert "25" in text and "2026" in text  # 25 November, in the reader's zone and words
+        elif field == "ack_url":
+            assert str(value) in text
+        else:  # outside the link, which names the alert too
+            assert str(value) in text.replace(str(ALERT.ack_url), ""), field
 
 
 def test_the_alert_shows_when_the_case_opened_in_the_responders_zone() -> None:
