@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from kinship_notifications.composition import MIGRATIONS, create_app
-from kinship_notifications.domain.signing import endpoint_secret, endpoint_url
+from kinship_notifications.domain.signing import endpoint_url, signing_key
 from kinship_notifications.settings import NotificationSettings
 from kinship_runtime.composition import run_service
 
@@ -29,7 +29,11 @@ def endpoint_secret_command(argv: list[str]) -> int:
     settings = NotificationSettings()
     if url != args.url:
         print(f"(for {url}, the form the directory keeps)", file=sys.stderr)
-    print(endpoint_secret(settings.webhook_secret.get_secret_value().encode(), url))
+    shared = settings.webhook_signing == "shared"
+    if shared:
+        print("(KINSHIP_WEBHOOK_SIGNING=shared: every receiver has this one)", file=sys.stderr)
+    key = signing_key(settings.webhook_secret.get_secret_value().encode(), url, shared=shared)
+    print(key.decode())
     return 0
 
 

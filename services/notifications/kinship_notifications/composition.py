@@ -127,6 +127,7 @@ class NotificationsProvider(Provider):
             smtp,
             settings.delivery_timeout_seconds,
             https_only=settings.https_only,
+            shared_signing=settings.webhook_signing == "shared",
             replies=AlertReplies(
                 settings.ack_link_secret(),
                 settings.email_reply_domain,

@@ -1,7 +1,7 @@
 """Notifications service settings (``KINSHIP_*`` environment variables)."""
 
 from datetime import timedelta
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr
 
@@ -41,6 +41,13 @@ class NotificationSettings(KinshipSettings):
         description="Derives each webhook endpoint's signing secret (HMAC of the endpoint's "
         "URL): `python -m kinship_notifications endpoint-secret <url>` prints the one to give "
         "that receiver (X-Kinship-Signature)."
+    )
+    webhook_signing: Literal["per_endpoint", "shared"] = Field(
+        default="per_endpoint",
+        description="How webhook bodies are signed (X-Kinship-Signature): per_endpoint, with "
+        "each endpoint's own secret derived from KINSHIP_WEBHOOK_SECRET (one receiver cannot "
+        "sign for another); shared, with KINSHIP_WEBHOOK_SECRET itself, for receivers that "
+        "only know the one secret (every receiver then holds it).",
     )
     link_secret: SecretStr | None = Field(
         default=None,

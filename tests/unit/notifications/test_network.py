@@ -105,10 +105,20 @@ def senders(
     spy: SpyBackend,
     allowlist: Allowlist = LOOPBACK,
     https_only: bool = False,
+    shared_signing: bool = False,
 ) -> tuple[Senders, httpx.AsyncClient]:
     client = guarded_client(GuardedNetworkBackend(allowlist, resolve=resolver, inner=spy))
     smtp = SmtpServer("127.0.0.1", 9, "k@localhost")
-    return Senders(client, MASTER, smtp, 2.0, https_only=https_only, clock=lambda: SENT_AT), client
+    sender = Senders(
+        client,
+        MASTER,
+        smtp,
+        2.0,
+        https_only=https_only,
+        clock=lambda: SENT_AT,
+        shared_signing=shared_signing,
+    )
+    return sender, client
 
 
 def alert(
@@ -227,6 +237,33 @@ async def test_a_webhook_is_signed_with_its_endpoints_secret_and_carries_its_tim
     assert stamp.endswith(".250Z")
     assert received.headers["x-kinship-timestamp"] == body["sent_at"]
     assert received.headers["x-kinship-delivery"] == "alert:a-1"
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["per endpoint", "shared"])
+async def test_a_receiver_built_to_the_spec_alone_verifies_only_shared_signing(
+    shared: bool,
+) -> None:
+    # KINSHIP_WEBHOOK_SIGNING=shared: a receiver that knows only KINSHIP_WEBHOOK_SECRET (the
+    # spec's interface) verifies X-Kinship-Signature with it; per-endpoint bodies it refuses.
+    receiver = WebhookReceiver(master=MASTER, shared=True)
+    await receiver.start()
+    try:
+        sender, client = senders(
+            StubResolver({"127.0.0.1": [["127.0.0.1"]]}), SpyBackend(), shared_signing=shared
+        )
+        url = receiver.url("resp-a")
+        async with client:
+            if shared:
+                await sender.send(Address(ChannelKind.WEBHOOK, url), alert(), RENDERED)
+            else:
+                with pytest.raises(DeliveryFailedError, match="rejected_by_receiver"):
+                    await sender.send(Address(ChannelKind.WEBHOOK, url), alert(), RENDERED)
+    finally:
+        await receiver.stop()
+    assert len(receiver.accepted("resp-a")) == (1 if shared else 0)
+    (received,) = receiver.attempts("resp-a")
+    master = "sha256=" + hmac.new(MASTER, received.body, hashlib.sha256).hexdigest()
+    assert (received.headers["x-kinship-signature"] == master) is shared
 
 
 async def test_a_slack_message_carries_its_delivery_id_in_slacks_metadata(

@@ -67,6 +67,13 @@ def test_endpoint_secret_prints_the_secret_of_that_endpoint_only(
     assert "https://hooks.example/" in normalised.err
     with pytest.raises(SystemExit):
         main(["endpoint-secret", "not a url"])
+    monkeypatch.setenv("KINSHIP_WEBHOOK_SIGNING", "shared")  # every receiver has the one
+    assert main(["endpoint-secret", "https://hooks.example/alerts/ann"]) == 0
+    shared = capsys.readouterr()
+    assert shared.out == LONG + "\n" and "shared" in shared.err
+    monkeypatch.setenv("KINSHIP_WEBHOOK_SIGNING", "both")
+    with pytest.raises(ValueError, match="webhook_signing"):
+        main(["endpoint-secret", "https://hooks.example/alerts/ann"])
 
 
 def test_reminders_link_to_the_console_at_kinship_console_url(

@@ -29,8 +29,8 @@ from kinship_notifications.domain.signing import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
-    endpoint_secret,
     signature,
+    signing_key,
 )
 
 
@@ -69,9 +69,11 @@ class Senders:
         https_only: bool = True,
         clock: Callable[[], datetime] = _utc_now,
         replies: AlertReplies | None = None,
+        shared_signing: bool = False,
     ) -> None:
         self._http = http
         self._secret = webhook_secret
+        self._shared_signing = shared_signing
         self._smtp = smtp
         self._timeout = timeout
         self._https_only = https_only
@@ -91,7 +93,7 @@ class Senders:
         if address.channel is ChannelKind.WEBHOOK:
             sent_at = self._clock()
             body = webhook_body(request, rendered.text, sent_at)
-            secret = endpoint_secret(self._secret, url).encode()
+            secret = signing_key(self._secret, url, shared=self._shared_signing)
             headers = {
                 "content-type": "application/json",
                 SIGNATURE_HEADER: signature(secret, body),
