@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,7 +34,7 @@ from kinship_runtime.records import produced_at
 from kinship_runtime.settings import DEV_NOTE_KEY
 from tests.kafka_reading import checkin, encode
 from tests.unit.fakes.checkin import ERASED_PEOPLE, FakeCheckinUnitOfWork, submitted
-from tests.unit.fakes.kafka import FakeRecord
+from tests.unit.fakes.kafka import FakeRecord, Timed
 from tests.unit.fakes.metrics import Counted
 
 NOTES = NoteCipher({"n1": b"n" * 32}, "n1")
@@ -206,10 +205,6 @@ async def test_an_expired_digest_is_not_looked_at_before_the_expiry_deletes_it()
 def test_a_consumed_record_carries_its_kafka_timestamp_not_the_bodys_time() -> None:
     produced = datetime(2026, 11, 20, 9, 30, 0, 125_000, tzinfo=UTC)
     body = encode(checkin("c-1", "ann", occurred_at="2030-01-01T00:00:00Z"))
-
-    @dataclass
-    class Timed(FakeRecord):
-        timestamp: int = -1
 
     millis = int(produced.timestamp() * 1000)
     records = [Timed(body, timestamp=millis), Timed(body, timestamp=-1), FakeRecord(body)]

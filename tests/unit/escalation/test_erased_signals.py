@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,7 +29,7 @@ from kinship_runtime.erased_ids import PERSON_KEEP_DAYS, SEGMENT_DAYS, ErasedIds
 from kinship_runtime.records import produced_at
 from tests.unit.escalation.conftest import NOW, STAFF, Clock, person, sent, signal, subject
 from tests.unit.fakes.escalation import FakeCases, FakeErasure, FakeEscalationUnitOfWork, FakeVault
-from tests.unit.fakes.kafka import FakeRecord
+from tests.unit.fakes.kafka import FakeRecord, Timed
 from tests.unit.fakes.metrics import Counted
 
 ERIN, BOB = "worker-1", "worker-2"
@@ -272,10 +271,6 @@ def test_a_consumed_record_carries_its_kafka_timestamp_not_the_bodys_time() -> N
             "source": "incident-tool",
         }
     ).encode()
-
-    @dataclass
-    class Timed(FakeRecord):
-        timestamp: int = -1
 
     millis = int(produced.timestamp() * 1000)
     records = [Timed(body, timestamp=millis), Timed(body, timestamp=-1), FakeRecord(body)]

@@ -29,7 +29,7 @@ from kinship_recognition.settings import (
 from kinship_runtime.dead_letters import DeadLetters
 from kinship_runtime.erased_ids import derive_key
 from kinship_runtime.records import Accepted, produced_at
-from tests.unit.fakes.kafka import ClearSealer, FakeProducer, FakeRecord
+from tests.unit.fakes.kafka import ClearSealer, FakeProducer, FakeRecord, Timed
 from tests.unit.fakes.metrics import Counted
 from tests.unit.fakes.recognition import (
     ERASED_IDS,
@@ -53,13 +53,6 @@ def skipped(monkeypatch: pytest.MonkeyPatch) -> Counted:
     counted = Counted()
     monkeypatch.setattr(erasure_handlers, "ERASED_SKIPPED", counted)
     return counted
-
-
-@dataclass
-class Timed(FakeRecord):
-    """A consumed record with its Kafka timestamp (milliseconds; -1: none)."""
-
-    timestamp: int = -1
 
 
 def record(event: Any, topic: str, produced: datetime | None, offset: int = 0) -> Timed:
