@@ -19,11 +19,13 @@ erasure, so only events produced at or before it are skipped (``erased_since``).
 
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import TypeVar
+from types import TracebackType
+from typing import Any, Protocol, TypeVar
 
 from kinship_contracts.topics import (
     CHECKINS_RECORDED,
@@ -34,7 +36,7 @@ from kinship_contracts.topics import (
     PULSE_SUBMITTED,
     SIGNALS_SUBMITTED,
 )
-from kinship_runtime.database import Connection
+from kinship_runtime.database import Connection, PoolTransaction
 from kinship_runtime.workers import LoopWorker, SupervisedLoop
 
 T = TypeVar("T")
@@ -225,3 +227,68 @@ class ErasedIdsExpiry(LoopWorker):
         deleted = await self._expire(datetime.now(UTC), EXPIRY_BATCH)
         self.expired += deleted
         return deleted >= EXPIRY_BATCH
+
+
+class ErasedIdsTransaction(PoolTransaction):
+    """A unit of work over a schema with an ``erased_ids`` table: its record of erased ids
+    (the functions above, in the transaction in progress). The services' PostgreSQL units of
+    work extend it."""
+
+    async def remember_erased(
+        self, digests: Sequence[bytes], until: datetime, *, erased_at: datetime | None = None
+    ) -> None:
+        """Keep the digests of erased ids until ``until`` (the later time wins); of erased
+        person ids, with the erasure's time ``erased_at`` (``remember_erased``)."""
+        await remember_erased(self.conn, digests, until, erased_at=erased_at)
+
+    async def erased_among(self, digests: Sequence[bytes], now: datetime) -> set[bytes]:
+        """Those of ``digests`` kept as erased and not expired at ``now``."""
+        return await erased_among(self.conn, digests, now)
+
+    async def erased_since(self, digests: Sequence[bytes], now: datetime) -> dict[bytes, datetime]:
+        """Those of ``digests`` (person ids) erased and not expired at ``now``, with when."""
+        return await erased_since(self.conn, digests, now)
+
+    async def forget_erased(self, now: datetime, limit: int) -> int:
+        """Delete up to ``limit`` digests expired at ``now``; how many."""
+        return await forget_erased(self.conn, now, limit)
+
+
+class ForgetsErased(Protocol):
+    """A unit of work that can delete expired digests (``ErasedIdsTransaction``)."""
+
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> Any: ...
+
+    async def forget_erased(self, now: datetime, limit: int) -> int:
+        """Delete up to ``limit`` digests expired at ``now``; how many."""
+        ...
+
+
+def expire_in(new_unit_of_work: Callable[[], ForgetsErased]) -> Expire:
+    """An ``Expire`` that deletes expired digests in a unit of work of its own."""
+
+    async def expire(now: datetime, limit: int) -> int:
+        uow = new_unit_of_work()
+        async with uow:
+            return await uow.forget_erased(now, limit)
+
+    return expire
+
+
+@asynccontextmanager
+async def running_expiry(expire: Expire) -> AsyncIterator[ErasedIdsExpiry]:
+    """An ``ErasedIdsExpiry`` started for the block and stopped after it (a composition
+    root's provider yields it)."""
+    expiry = ErasedIdsExpiry(expire)
+    expiry.start()
+    try:
+        yield expiry
+    finally:
+        await expiry.stop()

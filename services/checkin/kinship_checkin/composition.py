@@ -1,7 +1,6 @@
 """Composition root of the check-in service: the one place that builds every dependency."""
 
 from collections.abc import AsyncIterator
-from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -31,7 +30,7 @@ from kinship_contracts.topics import (
 from kinship_runtime.access import RateLimits
 from kinship_runtime.composition import compose_service
 from kinship_runtime.directory import DirectoryProjection
-from kinship_runtime.erased_ids import ErasedIds, ErasedIdsExpiry
+from kinship_runtime.erased_ids import ErasedIds, ErasedIdsExpiry, expire_in, running_expiry
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -89,16 +88,9 @@ class CheckinProvider(Provider):
         self, pool: asyncpg.Pool, directory: DirectoryProjection
     ) -> AsyncIterator[ErasedIdsExpiry]:
         """Deletes the digests of erased person ids past their time, hourly."""
-
-        async def expire(now: datetime, limit: int) -> int:
-            uow = PostgresCheckinUnitOfWork(pool, directory)
-            async with uow:
-                return await uow.forget_erased(now, limit)
-
-        expiry = ErasedIdsExpiry(expire)
-        expiry.start()
-        yield expiry
-        await expiry.stop()
+        expire = expire_in(lambda: PostgresCheckinUnitOfWork(pool, directory))
+        async with running_expiry(expire) as expiry:
+            yield expiry
 
     @provide(scope=Scope.REQUEST)
     def unit_of_work(self, pool: asyncpg.Pool, directory: DirectoryProjection) -> CheckinUnitOfWork:

@@ -32,7 +32,7 @@ from kinship_escalation.handlers.subject_records import SubjectRecords
 from kinship_escalation.settings import EscalationSettings
 from kinship_runtime.composition import compose_service
 from kinship_runtime.directory import DirectoryProjection
-from kinship_runtime.erased_ids import ErasedIdsExpiry
+from kinship_runtime.erased_ids import ErasedIdsExpiry, running_expiry
 from kinship_runtime.outbox import OutboxRelay
 from kinship_runtime.vault import VaultClient
 
@@ -139,10 +139,8 @@ class EscalationProvider(Provider):
             async with uow:
                 return await uow.erasure.forget_erased(now, limit)
 
-        expiry = ErasedIdsExpiry(expire)
-        expiry.start()
-        yield expiry
-        await expiry.stop()
+        async with running_expiry(expire) as expiry:
+            yield expiry
 
     @provide
     def subject_records(self, pool: asyncpg.Pool) -> SubjectRecords:

@@ -1,7 +1,7 @@
 """Composition root of the notifications service: the one place that builds every dependency."""
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -33,7 +33,7 @@ from kinship_notifications.handlers.ports import (
 from kinship_notifications.settings import NotificationSettings
 from kinship_runtime.composition import compose_service
 from kinship_runtime.directory import DirectoryProjection
-from kinship_runtime.erased_ids import ErasedIdsExpiry
+from kinship_runtime.erased_ids import ErasedIdsExpiry, expire_in, running_expiry
 from kinship_runtime.outbox import OutboxRelay
 from kinship_runtime.vault import VaultClient
 
@@ -169,16 +169,9 @@ class NotificationsProvider(Provider):
         self, pool: asyncpg.Pool, directory: DirectoryProjection
     ) -> AsyncIterator[ErasedIdsExpiry]:
         """Deletes the digests of erased subject ids past their time, hourly."""
-
-        async def expire(now: datetime, limit: int) -> int:
-            uow = PostgresNotificationsUnitOfWork(pool, directory)
-            async with uow:
-                return await uow.forget_erased(now, limit)
-
-        expiry = ErasedIdsExpiry(expire)
-        expiry.start()
-        yield expiry
-        await expiry.stop()
+        expire = expire_in(lambda: PostgresNotificationsUnitOfWork(pool, directory))
+        async with running_expiry(expire) as expiry:
+            yield expiry
 
     @provide
     async def worker(

@@ -1,7 +1,6 @@
 """Composition root of the recognition service: the one place that builds every dependency."""
 
 from collections.abc import AsyncIterator
-from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -19,7 +18,7 @@ from kinship_recognition.handlers.ports import ChartRenderer, RecognitionUnitOfW
 from kinship_recognition.settings import RecognitionSettings
 from kinship_runtime.composition import compose_service
 from kinship_runtime.directory import DirectoryProjection
-from kinship_runtime.erased_ids import ErasedIds, ErasedIdsExpiry
+from kinship_runtime.erased_ids import ErasedIds, ErasedIdsExpiry, expire_in, running_expiry
 from kinship_runtime.vault import VaultClient
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -61,16 +60,9 @@ class RecognitionProvider(Provider):
         self, pool: asyncpg.Pool, directory: DirectoryProjection
     ) -> AsyncIterator[ErasedIdsExpiry]:
         """Deletes the digests of erased subject and person ids past their time, hourly."""
-
-        async def expire(now: datetime, limit: int) -> int:
-            uow = PostgresRecognitionUnitOfWork(pool, directory)
-            async with uow:
-                return await uow.forget_erased(now, limit)
-
-        expiry = ErasedIdsExpiry(expire)
-        expiry.start()
-        yield expiry
-        await expiry.stop()
+        expire = expire_in(lambda: PostgresRecognitionUnitOfWork(pool, directory))
+        async with running_expiry(expire) as expiry:
+            yield expiry
 
     @provide
     def subjects(self, vault: VaultClient) -> SubjectLookup:

@@ -2,6 +2,7 @@
 skipped, not stored under their old ids: the record of erased subject ids (keyed hashes),
 how long it is kept, and that it names no one. Over the in-memory ports."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +17,13 @@ from kinship_recognition.handlers.feedback import record_case_feedback
 from kinship_recognition.handlers.responders import record_case_events
 from kinship_recognition.handlers.streaks import record_checkins
 from kinship_recognition.settings import RecognitionSettings
-from kinship_runtime.erased_ids import ErasedIds, ErasedIdsExpiry, derive_key
+from kinship_runtime.erased_ids import (
+    ErasedIds,
+    ErasedIdsExpiry,
+    derive_key,
+    expire_in,
+    running_expiry,
+)
 from tests.unit.fakes.recognition import (
     ERASED_IDS,
     FakeRecognitionUnitOfWork,
@@ -169,14 +176,24 @@ async def test_the_record_expires_with_the_topics_retention_and_then_events_coun
     await store_checkins(weekly(ANN, range(1)), uow, just_before)
     assert not any(subject == ANN for subject, _ in uow.weeks)
 
-    async def expire(now: datetime, limit: int) -> int:
-        async with uow:
-            return await uow.forget_erased(now, limit)
-
-    expiry = ErasedIdsExpiry(expire)
+    expiry = ErasedIdsExpiry(expire_in(lambda: uow))
     assert await expiry.expire() is False and uow.erased_ids  # not yet past its time
     await store_checkins(weekly(ANN, range(1)), uow, expires)
     assert any(subject == ANN for subject, _ in uow.weeks)  # the topic has dropped them by now
+
+
+async def test_a_running_expiry_is_started_for_its_block_and_stopped_after() -> None:
+    uow = FakeRecognitionUnitOfWork()
+    uow.erased_ids = {b"old": datetime.now(UTC) - timedelta(days=1)}
+    async with running_expiry(expire_in(lambda: uow)) as expiry:
+        for _ in range(200):  # its first round runs at once
+            if not uow.erased_ids:
+                break
+            await asyncio.sleep(0.01)
+        assert uow.erased_ids == {} and expiry.expired == 1 and uow.commits == 1
+    uow.erased_ids = {b"old": datetime.now(UTC) - timedelta(days=1)}
+    await asyncio.sleep(0.05)
+    assert uow.erased_ids  # stopped: nothing deletes it any more
 
 
 async def test_the_expiry_deletes_only_digests_past_their_time() -> None:

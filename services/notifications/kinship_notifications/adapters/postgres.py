@@ -18,10 +18,9 @@ from kinship_notifications.domain.deliveries import (
     Reachable,
 )
 from kinship_notifications.domain.policy import Preferences
-from kinship_runtime import erased_ids
-from kinship_runtime.database import PoolTransaction
 from kinship_runtime.dead_letters import shred_dead_letters
 from kinship_runtime.directory import DirectoryProjection
+from kinship_runtime.erased_ids import ErasedIdsTransaction
 from kinship_runtime.erasure import note_done
 from kinship_runtime.idempotency import first_time
 from kinship_runtime.outbox import OutboxMessage, enqueue
@@ -85,7 +84,7 @@ def _json(value: object) -> object:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
-class PostgresNotificationsUnitOfWork(PoolTransaction):
+class PostgresNotificationsUnitOfWork(ErasedIdsTransaction):
     """One transaction of the notifications service (implements
     ``handlers.ports.NotificationsUnitOfWork``)."""
 
@@ -311,25 +310,6 @@ class PostgresNotificationsUnitOfWork(PoolTransaction):
                 [delivery_id.encode() for delivery_id in delivery_ids],
             )
         )
-
-    async def remember_erased(
-        self, digests: Sequence[bytes], until: datetime, *, erased_at: datetime | None = None
-    ) -> None:
-        """Keep the digests of erased ids until ``until`` (the later time wins); of erased
-        person ids, with the erasure's time ``erased_at``."""
-        await erased_ids.remember_erased(self.conn, digests, until, erased_at=erased_at)
-
-    async def erased_since(self, digests: Sequence[bytes], now: datetime) -> dict[bytes, datetime]:
-        """Those of ``digests`` (person ids) erased and not expired at ``now``, with when."""
-        return await erased_ids.erased_since(self.conn, digests, now)
-
-    async def erased_among(self, digests: Sequence[bytes], now: datetime) -> set[bytes]:
-        """Those of ``digests`` kept as erased and not expired at ``now``."""
-        return await erased_ids.erased_among(self.conn, digests, now)
-
-    async def forget_erased(self, now: datetime, limit: int) -> int:
-        """Delete up to ``limit`` digests expired at ``now``."""
-        return await erased_ids.forget_erased(self.conn, now, limit)
 
     async def erasure_done(
         self,

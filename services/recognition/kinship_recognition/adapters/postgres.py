@@ -38,10 +38,10 @@ from kinship_recognition.domain.reports import (
     Window,
 )
 from kinship_recognition.handlers.ports import CheckinWeek
-from kinship_runtime import erased_ids
-from kinship_runtime.database import Connection, PoolTransaction
+from kinship_runtime.database import Connection
 from kinship_runtime.dead_letters import shred_dead_letters
 from kinship_runtime.directory import DirectoryProjection, team_members, team_of
+from kinship_runtime.erased_ids import ErasedIdsTransaction
 from kinship_runtime.erasure import note_done
 from kinship_runtime.idempotency import first_time
 from kinship_runtime.outbox import OutboxMessage, enqueue
@@ -142,7 +142,7 @@ bucket and time by stays: the instants, scores, sides, outcomes, the teams of ch
 pulse answers, and when each row was recorded."""
 
 
-class PostgresRecognitionUnitOfWork(PoolTransaction):
+class PostgresRecognitionUnitOfWork(ErasedIdsTransaction):
     """One transaction of the recognition service (implements
     ``handlers.ports.RecognitionUnitOfWork``)."""
 
@@ -610,25 +610,6 @@ class PostgresRecognitionUnitOfWork(PoolTransaction):
             removed[f"{kind}_anonymised"] = await _count(conn, sql, list(ids), list(ids.values()))
         removed["subject_dead_letter_keys"] = await shred_dead_letters(conn, subjects)
         return removed
-
-    async def remember_erased(
-        self, digests: Sequence[bytes], until: datetime, *, erased_at: datetime | None = None
-    ) -> None:
-        """Keep the digests of erased subject ids until ``until`` (the later time wins); of
-        erased person ids, with the erasure's time ``erased_at``."""
-        await erased_ids.remember_erased(self.conn, digests, until, erased_at=erased_at)
-
-    async def erased_since(self, digests: Sequence[bytes], now: datetime) -> dict[bytes, datetime]:
-        """Those of ``digests`` (person ids) erased and not expired at ``now``, with when."""
-        return await erased_ids.erased_since(self.conn, digests, now)
-
-    async def erased_among(self, digests: Sequence[bytes], now: datetime) -> set[bytes]:
-        """Those of ``digests`` kept as erased and not expired at ``now``."""
-        return await erased_ids.erased_among(self.conn, digests, now)
-
-    async def forget_erased(self, now: datetime, limit: int) -> int:
-        """Delete up to ``limit`` digests expired at ``now``."""
-        return await erased_ids.forget_erased(self.conn, now, limit)
 
     async def erasure_done(
         self,
