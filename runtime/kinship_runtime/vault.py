@@ -32,6 +32,7 @@ skipped silently.
 """
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +41,8 @@ from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
+
+log = logging.getLogger(__name__)
 
 LOOKUP_BATCH = 1000
 """People per lookup that may create subject ids (the vault's cap)."""
@@ -64,6 +67,11 @@ class VaultRateLimitedError(VaultUnavailableError):
 class VaultRefusedError(RuntimeError):
     """The check-in service refused the call (a missing scope or bad input): a bug or a
     configuration error, not an outage."""
+
+
+class VaultInvalidRequestError(VaultRefusedError):
+    """The vault did not accept the request's body (422): a field it does not know, i.e. a
+    check-in service older than this one."""
 
 
 class VaultNotFoundError(LookupError):
@@ -137,6 +145,7 @@ class VaultClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._max_wait_seconds = max_wait_seconds
+        self._warned_undated = False
         self._sleep = sleep
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
@@ -195,7 +204,23 @@ class VaultClient:
             dated = {p: produced_at[p].isoformat() for p in part if p in produced_at}
             if dated:  # only then: a vault from before produced_at answers the others
                 body["produced_at"] = dated
-            answer = await self._part("/v1/subjects/lookup", body, resumed=start > 0)
+            try:
+                answer = await self._part("/v1/subjects/lookup", body, resumed=start > 0)
+            except VaultInvalidRequestError:
+                if "produced_at" not in body:
+                    raise
+                # A check-in service from before dated lookups (an upgrade in progress: it
+                # must be upgraded first, docs/operations.md). Ask as before rather than fail
+                # the batch, which would hold back crisis signals: until it is upgraded, a
+                # lagging erasure consumer can again be given a new subject id (decision 86).
+                if not self._warned_undated:
+                    self._warned_undated = True
+                    log.warning(
+                        "the check-in service does not take dated lookups (produced_at): "
+                        "upgrade it; asking without the dates meanwhile"
+                    )
+                del body["produced_at"]
+                answer = await self._part("/v1/subjects/lookup", body, resumed=start > 0)
             found.update(answer["subjects"])
             refused.update(str(person) for person in answer.get("refused", []))
             erased_at.update(
@@ -287,6 +312,11 @@ class VaultClient:
             raise VaultRateLimitedError("the check-in service answered 429", _retry_after(response))
         if response.status_code >= 500:
             raise VaultUnavailableError(f"the check-in service answered {response.status_code}")
+        if response.status_code == 422:
+            raise VaultInvalidRequestError(
+                f"the check-in service did not accept the request to {path} (422): a check-in "
+                "service older than this service? Upgrade the check-in service first"
+            )
         if response.status_code >= 400:
             raise VaultRefusedError(
                 f"the check-in service refused {path} ({response.status_code}); "

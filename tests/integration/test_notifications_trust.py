@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from kinship_contracts.notifications import MessageKind, Recipient
+from kinship_contracts.notifications import Alert, MessageKind, Recipient
 from kinship_contracts.resources import ResourceKind, SupportResource
 from tests.conftest import Endpoints
 from tests.escalation_support import bearer
@@ -264,9 +264,9 @@ async def test_after_erasure_nothing_about_the_person_is_left_and_others_stay(
 
         # Her requests consumed again after the erasure (a replay of notifications.requests,
         # or a backlog; the records keep their time, before the erasure): the one to her old
-        # subject id is skipped, the one to her person id is queued to nobody and fails at
-        # once (a failed receipt, as a page to someone gone must give); Bob's new one is
-        # delivered.
+        # subject id and the celebration to her person id are skipped; a page to her is
+        # queued to nobody and fails at once (a failed receipt, which moves a policy on);
+        # Bob's new one is delivered.
         hers = [
             r
             for r in sent
@@ -274,30 +274,49 @@ async def test_after_erasure_nothing_about_the_person_is_left_and_others_stay(
             in ((ANN, None), (None, subjects[ANN]))
         ]
         assert sorted(r.id for r in hers) == ["celebration-0", "self-care-0"]
+        paged = message(
+            "alert:a-9",
+            MessageKind.ALERT,
+            Recipient(person_id=ANN),
+            critical=True,
+            alert=Alert(
+                alert_id="a-9",
+                case_id="k-9",
+                severity="critical",
+                step=1,
+                reason="Immediate risk",
+                opened_at=datetime.now(UTC),
+                ack_url="http://127.0.0.1:8002/v1/alerts/a-9/acknowledge",
+            ),
+        )
         before_erasure = int(datetime.fromisoformat(erasure["requested_at"]).timestamp() * 1000)
-        await publish_requests(servers, requests_topic, hers, timestamp_ms=before_erasure - 1000)
+        await publish_requests(
+            servers, requests_topic, [*hers, paged], timestamp_ms=before_erasure - 1000
+        )
         his = message("self-care-2", MessageKind.SELF_CARE, Recipient(subject_id=subjects[BOB]))
         await publish_requests(servers, requests_topic, [his])
         delivered = "SELECT count(*) FROM deliveries WHERE status = 'delivered'"
         assert await notifications.wait_for(delivered, 3) == 3
         failed = (
-            "SELECT count(*) FROM deliveries WHERE id = 'celebration-0' AND status = 'failed'"
+            "SELECT count(*) FROM deliveries WHERE id = 'alert:a-9' AND status = 'failed'"
             " AND last_error = 'unknown_recipient' AND person_id IS NULL AND subject_id IS NULL"
         )
         assert await notifications.wait_for(failed, 1) == 1
         replayed = await dump(notifications)
         for needle in (ANN, subjects[ANN], NAMES[ANN], "annabel.quill@example.org"):
             assert needle not in replayed, f"{needle} came back with the replay"
-        assert "self-care-2" in replayed and "self-care-0" not in replayed
+        assert "self-care-2" in replayed
+        assert "self-care-0" not in replayed and "celebration-0" not in replayed
 
-        async def celebration_receipt() -> list[dict[str, Any]]:
+        async def page_receipt() -> list[dict[str, Any]]:
             found = [
                 json.loads(r.value)
                 for r in await read_all(servers, notifications.topic("notifications.receipts"), 1)
             ]
-            return [r for r in found if r["request_id"] == "celebration-0"]
+            return [r for r in found if r["request_id"] == "alert:a-9"]
 
-        receipts_of_hers = await until(celebration_receipt, timeout=15)
+        receipts_of_hers = await until(page_receipt, timeout=15)
         assert receipts_of_hers[-1]["status"] == "failed"
+        assert receipts_of_hers[-1]["alert_id"] == "a-9"
         dead = await read_all(servers, f"{requests_topic}.dlq", timeout=1)
         assert [r for r in dead if b"-0" in (r.value or b"")] == []

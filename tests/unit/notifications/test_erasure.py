@@ -5,6 +5,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from kinship_contracts.directory import Channels
+from kinship_contracts.notifications import Alert, NotificationRequest
 from kinship_contracts.privacy import ErasureRequested, SubjectsErased
 from kinship_notifications.domain.deliveries import QueuedRequest
 from kinship_notifications.domain.policy import Preferences
@@ -160,7 +161,21 @@ async def test_the_record_expires_and_another_key_does_not_recognise_it() -> Non
         assert await screen_erased(hers, uow, CONFIG, LATER) == hers
 
 
-async def test_a_request_to_a_person_produced_before_their_erasure_is_queued_to_nobody() -> None:
+def page(id_: str, person_id: str) -> NotificationRequest:
+    """An alert to ``person_id`` (a responder paged about case k-1)."""
+    alert = Alert(
+        alert_id=id_,
+        case_id="k-1",
+        severity="critical",
+        step=1,
+        reason="Immediate risk",
+        opened_at=NOW,
+        ack_url="http://127.0.0.1:8002/v1/alerts/a-1/acknowledge",
+    )
+    return request(f"alert:{id_}", "alert", person_id=person_id, alert=alert, critical=True)
+
+
+async def test_a_page_to_a_person_produced_before_their_erasure_is_queued_to_nobody() -> None:
     uow = await world()
     async with uow:
         await erase_people([requested()], uow, CONFIG, LATER)
@@ -168,22 +183,36 @@ async def test_a_request_to_a_person_produced_before_their_erasure_is_queued_to_
     assert erased_at == LATER and b"ann" not in digest
     before, after = LATER - timedelta(minutes=1), LATER + timedelta(minutes=1)
     consumed = [
-        QueuedRequest(request("alert:1", "alert", person_id="ann"), produced_at=before),
-        QueuedRequest(request("alert:2", "alert", person_id="ann"), produced_at=LATER),
-        QueuedRequest(request("alert:3", "alert", person_id="ann"), produced_at=after),
-        QueuedRequest(request("alert:4", "alert", person_id="ann")),  # no record timestamp
-        QueuedRequest(request("alert:5", "alert", person_id="bob"), produced_at=before),
+        QueuedRequest(page("a1", "ann"), produced_at=before),
+        QueuedRequest(page("a2", "ann"), produced_at=LATER),
+        QueuedRequest(page("a3", "ann"), produced_at=after),
+        QueuedRequest(page("a4", "ann")),  # no record timestamp
+        QueuedRequest(page("a5", "bob"), produced_at=before),
+        QueuedRequest(
+            request("group:o-1:ann", "group_session_offer", person_id="ann"), produced_at=before
+        ),
+        QueuedRequest(request("celebration:9", "celebration", person_id="ann"), produced_at=after),
     ]
     async with uow:
         kept = await screen_erased(consumed, uow, CONFIG, after)
         await accept_requests(kept, uow, after)
-    # None is dropped: a page to someone gone still fails (and moves its policy on).
-    assert [q.request.id for q in kept] == ["alert:1", "alert:2", "alert:3", "alert:4", "alert:5"]
+    # No page is dropped: one to someone gone still fails, and moves its policy on. Other
+    # kinds from before the erasure are not stored (a group offer's id names the person).
+    assert [q.request.id for q in kept] == [
+        "alert:a1",
+        "alert:a2",
+        "alert:a3",
+        "alert:a4",
+        "alert:a5",
+        "celebration:9",
+    ]
     recipients = {q.request.id: q.request.recipient for q in kept}
-    assert recipients["alert:1"] == recipients["alert:2"] == unaddressed(request()).recipient
-    assert recipients["alert:1"].person_id is None and recipients["alert:1"].subject_id is None
-    assert recipients["alert:3"].person_id == recipients["alert:4"].person_id == "ann"
-    assert recipients["alert:5"].person_id == "bob"
+    assert recipients["alert:a1"] == recipients["alert:a2"] == unaddressed(request()).recipient
+    assert recipients["alert:a1"].person_id is None and recipients["alert:a1"].subject_id is None
+    assert recipients["alert:a3"].person_id == recipients["alert:a4"].person_id == "ann"
+    assert recipients["alert:a5"].person_id == "bob"
+    assert recipients["celebration:9"].person_id == "ann"  # produced after: a new one
     stored = uow.tables.deliveries
-    assert (stored["alert:1"].person_id, stored["alert:1"].subject_id) == (None, None)
-    assert "ann" not in stored["alert:1"].request.model_dump_json()
+    assert (stored["alert:a1"].person_id, stored["alert:a1"].subject_id) == (None, None)
+    assert "ann" not in stored["alert:a1"].request.model_dump_json()
+    assert "group:o-1:ann" not in stored

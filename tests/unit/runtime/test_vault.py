@@ -304,3 +304,35 @@ async def test_a_resumed_call_waits_at_most_its_bound_then_fails_transiently() -
         await client.conflicts("s-1", [f"p{n:04d}" for n in range(600)])
     assert waits == [30.0, 20.0]
     await client.aclose()
+
+
+async def test_a_check_in_service_without_dated_lookups_is_asked_as_before_not_failed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # An upgrade in progress: the check-in service does not know produced_at yet (422, its
+    # models forbid unknown fields). Failing the batch would hold back crisis signals; the
+    # lookup is asked again without the dates, as before decision 86.
+    bodies: list[dict[str, Any]] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        bodies.append(body)
+        if "produced_at" in body:
+            return httpx.Response(422, json={"detail": [{"loc": ["body", "produced_at"]}]})
+        return httpx.Response(200, json={"subjects": {p: f"s-{p}" for p in body["person_ids"]}})
+
+    client = vault(httpx.MockTransport(handle))
+    when = datetime(2026, 11, 30, 9, tzinfo=UTC)
+    with caplog.at_level("WARNING", logger="kinship_runtime.vault"):
+        for _ in range(2):
+            answer = await client.subjects_as_of(["ann", "bob"], {"ann": when}, purpose="signals")
+            assert answer.subjects == {"ann": "s-ann", "bob": "s-bob"} and not answer.refused
+    assert ["produced_at" in body for body in bodies] == [True, False, True, False]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "upgrade it" in warnings[0] and "ann" not in warnings[0]
+    # Any other refusal still fails, with what to do.
+    undated = vault(httpx.MockTransport(lambda request: httpx.Response(422, json={})))
+    with pytest.raises(VaultRefusedError, match="Upgrade the check-in service first"):
+        await undated.subjects(["ann"])
+    await client.aclose()
+    await undated.aclose()

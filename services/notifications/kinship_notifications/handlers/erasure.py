@@ -16,10 +16,13 @@ in its transaction under the erased-ids lock, and ``screen_erased`` looks at eve
 - a request addressed to an erased **subject id** is skipped: nothing can be delivered to it
   (the vault no longer resolves it), whenever it was produced;
 - a request addressed to an erased **person id** whose Kafka record was produced at or before
-  the erasure is queued *without its recipient*: it names nobody, fails at once
-  (``unknown_recipient``) and its failed receipt still moves an alert's policy on to the next
-  step, so a case is never left waiting on a page to someone who is gone. One produced after
-  the erasure is new (the person may be in the directory again) and is queued as it is.
+  the erasure is skipped, except an alert: that one is queued *without its recipient*, so it
+  names nobody (an alert's request id and body carry only its own ids), fails at once
+  (``unknown_recipient``), and its failed receipt still moves the policy on to the next step:
+  a case is never left waiting on a page to someone who is gone. Other kinds have nothing
+  waiting on their receipts, and their request ids may name the person (a group offer's
+  does), so they are not stored at all. One produced after the erasure is new (the person
+  may be in the directory again) and is queued as it is.
 """
 
 import secrets
@@ -111,9 +114,10 @@ async def screen_erased(
     now: datetime,
 ) -> list[QueuedRequest]:
     """The requests to queue, in their order: without those addressed to an erased subject
-    id (skipped: valid events, so not dead-lettered), and with no recipient where addressed
-    to a person erased at or after their record was produced (module docstring). Counted by
-    action, never by id. Requests with no record timestamp are kept as they are."""
+    id, or to a person erased at or after their record was produced (skipped: valid events,
+    so not dead-lettered), but alerts of the latter kind kept with no recipient (module
+    docstring). Counted by action, never by id. Requests with no record timestamp are kept
+    as they are."""
     subjects, people = config.erased_ids, config.erased_people
     to_subject = [q.request.recipient.subject_id for q in requests]
     to_person = [q.request.recipient.person_id if q.produced_at else None for q in requests]
@@ -129,6 +133,9 @@ async def screen_erased(
         if person is not None and queued.produced_at is not None:
             erased_at = since.get(people.digest(person))
             if erased_at is not None and queued.produced_at <= erased_at:
+                if queued.request.alert is None:
+                    ERASED_REQUESTS.add(1, {"action": "skipped"})
+                    continue
                 ERASED_REQUESTS.add(1, {"action": "unaddressed"})
                 queued = replace(queued, request=unaddressed(queued.request))
         kept.append(queued)
