@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
 
 
 async def read_all(bootstrap: str, topic: str, expect: int = 0, timeout: float = 15.0) -> list[Any]:
@@ -76,3 +77,19 @@ def checkin(id_: str, person: str = "person-1", **fields: Any) -> dict[str, Any]
 def encode(payload: dict[str, Any]) -> bytes:
     """JSON bytes of a payload."""
     return json.dumps(payload).encode()
+
+
+async def reset_to_start(bootstrap: str, group: str, topic: str) -> int:
+    """Commit offset 0 on every partition of ``topic`` for ``group`` (its consumers stopped),
+    as an operator's offset reset does; how many partitions."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = consumer.partitions_for_topic(topic) or set()
+        assignment = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(assignment)
+        await consumer.commit({tp: OffsetAndMetadata(0, "") for tp in assignment})
+        return len(assignment)
+    finally:
+        await consumer.stop()

@@ -172,6 +172,7 @@ NOTIFICATION_REQUESTS = TopicSpec(
     event_type="kinship.notification.requested.v1",
     description="Messages to deliver: alerts to responders, resources and reminders to people.",
     partitions=12,
+    broker_timestamps=True,  # notifications screens requests to an erased person by it
     dead_letter_owner="notifications",
 )
 NOTIFICATION_RECEIPTS = TopicSpec(

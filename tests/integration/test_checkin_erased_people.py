@@ -14,9 +14,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.structs import OffsetAndMetadata
 
 from kinship_checkin.adapters.postgres import PostgresCheckinUnitOfWork
 from kinship_checkin.composition import create_app
@@ -26,7 +25,7 @@ from kinship_runtime.directory import DirectoryProjection
 from tests.conftest import Endpoints
 from tests.database import rows, schema_pool, wait_for_count
 from tests.escalation_support import escalation_env
-from tests.kafka_reading import checkin, encode, publish, read_all
+from tests.kafka_reading import checkin, encode, publish, read_all, reset_to_start
 
 pytestmark = pytest.mark.integration
 
@@ -49,22 +48,6 @@ def settings(service_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Ch
     for name, value in escalation_env(service_env).items():
         monkeypatch.setenv(name, value)
     return CheckinSettings()
-
-
-async def reset_to_start(bootstrap: str, group: str, topic: str) -> int:
-    """Commit offset 0 on every partition of ``topic`` for ``group`` (its consumers stopped),
-    as an operator's offset reset does; how many partitions."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()
-        partitions = consumer.partitions_for_topic(topic) or set()
-        assignment = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(assignment)
-        await consumer.commit({tp: OffsetAndMetadata(0, "") for tp in assignment})
-        return len(assignment)
-    finally:
-        await consumer.stop()
 
 
 async def consumed(bootstrap: str, group: str, topic: str, count: int) -> bool:

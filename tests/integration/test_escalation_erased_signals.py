@@ -13,8 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.structs import OffsetAndMetadata
 
 from kinship_escalation.adapters.postgres import PostgresEscalationUnitOfWork
 from kinship_runtime.directory import DirectoryProjection
@@ -27,7 +25,7 @@ from tests.escalation_support import (
     escalation_beside_checkin,
     person,
 )
-from tests.kafka_reading import encode, publish, read_all
+from tests.kafka_reading import encode, publish, read_all, reset_to_start
 from tests.recognition_support import consumed_to_end
 
 pytestmark = pytest.mark.integration
@@ -54,22 +52,6 @@ def incident(person_id: str) -> tuple[bytes, bytes]:
         "source": "incident-tool",
     }
     return person_id.encode(), encode(body)
-
-
-async def reset_to_start(bootstrap: str, group: str, topic: str) -> int:
-    """Commit offset 0 on every partition of ``topic`` for ``group`` (its consumers stopped),
-    as an operator's offset reset does; how many partitions."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()
-        partitions = consumer.partitions_for_topic(topic) or set()
-        assignment = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(assignment)
-        await consumer.commit({tp: OffsetAndMetadata(0, "") for tp in assignment})
-        return len(assignment)
-    finally:
-        await consumer.stop()
 
 
 async def pseudonym_of(services: Services, person_id: str) -> list[str]:

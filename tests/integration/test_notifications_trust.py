@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from kinship_contracts.notifications import Alert, MessageKind, Recipient
+from kinship_contracts.notifications import Alert, MessageKind, NotificationRequest, Recipient
 from kinship_contracts.resources import ResourceKind, SupportResource
 from tests.conftest import Endpoints
 from tests.escalation_support import bearer
 from tests.integration.conftest import NotificationStarter
-from tests.kafka_reading import encode, publish, read_all
+from tests.kafka_reading import encode, publish, read_all, reset_to_start
 from tests.notifications_support import (
     Notifications,
     checkin_running,
@@ -25,6 +25,7 @@ from tests.notifications_support import (
     until,
 )
 from tests.receivers import WebhookReceiver
+from tests.recognition_support import consumed_to_end
 from tests.vault_support import VaultOverAsgi
 
 pytestmark = pytest.mark.integration
@@ -262,61 +263,100 @@ async def test_after_erasure_nothing_about_the_person_is_left_and_others_stay(
         assert len(await ours()) == 1
         assert await dump(notifications) == after
 
-        # Her requests consumed again after the erasure (a replay of notifications.requests,
-        # or a backlog; the records keep their time, before the erasure): the one to her old
-        # subject id and the celebration to her person id are skipped; a page to her is
-        # queued to nobody and fails at once (a failed receipt, which moves a policy on);
-        # Bob's new one is delivered.
-        hers = [
-            r
-            for r in sent
-            if (r.recipient.person_id, r.recipient.subject_id)
-            in ((ANN, None), (None, subjects[ANN]))
-        ]
-        assert sorted(r.id for r in hers) == ["celebration-0", "self-care-0"]
-        paged = message(
-            "alert:a-9",
-            MessageKind.ALERT,
-            Recipient(person_id=ANN),
-            critical=True,
-            alert=Alert(
-                alert_id="a-9",
-                case_id="k-9",
-                severity="critical",
-                step=1,
-                reason="Immediate risk",
-                opened_at=datetime.now(UTC),
-                ack_url="http://127.0.0.1:8002/v1/alerts/a-9/acknowledge",
-            ),
-        )
-        before_erasure = int(datetime.fromisoformat(erasure["requested_at"]).timestamp() * 1000)
-        await publish_requests(
-            servers, requests_topic, [*hers, paged], timestamp_ms=before_erasure - 1000
-        )
+        # Her request to her old subject id consumed again after the erasure (a backlog, or
+        # re-sent): skipped, not stored under that id; Bob's new one is delivered.
+        hers = [r for r in sent if r.recipient.subject_id == subjects[ANN]]
         his = message("self-care-2", MessageKind.SELF_CARE, Recipient(subject_id=subjects[BOB]))
-        await publish_requests(servers, requests_topic, [his])
+        await publish_requests(servers, requests_topic, [*hers, his])
         delivered = "SELECT count(*) FROM deliveries WHERE status = 'delivered'"
         assert await notifications.wait_for(delivered, 3) == 3
-        failed = (
-            "SELECT count(*) FROM deliveries WHERE id = 'alert:a-9' AND status = 'failed'"
-            " AND last_error = 'unknown_recipient' AND person_id IS NULL AND subject_id IS NULL"
-        )
-        assert await notifications.wait_for(failed, 1) == 1
         replayed = await dump(notifications)
-        for needle in (ANN, subjects[ANN], NAMES[ANN], "annabel.quill@example.org"):
-            assert needle not in replayed, f"{needle} came back with the replay"
-        assert "self-care-2" in replayed
-        assert "self-care-0" not in replayed and "celebration-0" not in replayed
-
-        async def page_receipt() -> list[dict[str, Any]]:
-            found = [
-                json.loads(r.value)
-                for r in await read_all(servers, notifications.topic("notifications.receipts"), 1)
-            ]
-            return [r for r in found if r["request_id"] == "alert:a-9"]
-
-        receipts_of_hers = await until(page_receipt, timeout=15)
-        assert receipts_of_hers[-1]["status"] == "failed"
-        assert receipts_of_hers[-1]["alert_id"] == "a-9"
+        assert subjects[ANN] not in replayed, "her request was stored again"
+        assert "self-care-2" in replayed and "self-care-0" not in replayed
         dead = await read_all(servers, f"{requests_topic}.dlq", timeout=1)
         assert [r for r in dead if b"-0" in (r.value or b"")] == []
+
+
+def page(alert_id: str, person_id: str) -> NotificationRequest:
+    """A critical alert paging ``person_id``."""
+    return message(
+        f"alert:{alert_id}",
+        MessageKind.ALERT,
+        Recipient(person_id=person_id),
+        critical=True,
+        alert=Alert(
+            alert_id=alert_id,
+            case_id=f"k-{alert_id}",
+            severity="critical",
+            step=1,
+            reason="Immediate risk",
+            opened_at=datetime.now(UTC),
+            ack_url=f"http://127.0.0.1:8002/v1/alerts/{alert_id}/acknowledge",
+        ),
+    )
+
+
+async def test_a_replay_after_an_erasure_stores_nothing_naming_the_person_and_pages_fail_fast(
+    start_notifications: NotificationStarter,
+    webhooks: WebhookReceiver,
+    service_env: dict[str, str],
+    endpoints: Endpoints,
+) -> None:
+    # notifications.requests replayed from the start (its consumer group reset) after Ann's
+    # erasure: the records keep their broker timestamps, from before it. Her page is queued
+    # to nobody and fails at once (a failed receipt moves a policy on); her celebration and
+    # the message to her old subject id are not stored; Bob's page is not sent twice.
+    schema = f"{service_env['KINSHIP_DATABASE_SCHEMA']}_c"
+    async with checkin_running(schema, endpoints) as (checkin_app, checkin):
+        vault = VaultOverAsgi(checkin_app)
+        async with start_notifications(vault) as notifications:
+            servers = notifications.endpoints.bootstrap_servers
+            requests_topic = notifications.topic("notifications.requests")
+            group = notifications.settings.consumer_group("requests")
+            await seed(notifications, webhooks)
+            ann = await subject_of(checkin, ANN)
+            before = [
+                page("a-1", ANN),
+                message("celebration-a", MessageKind.CELEBRATION, Recipient(person_id=ANN)),
+                message("self-care-a", MessageKind.SELF_CARE, Recipient(subject_id=ann)),
+                page("a-2", BOB),
+            ]
+            await publish_requests(servers, requests_topic, before)
+            delivered = "SELECT count(*) FROM deliveries WHERE status = 'delivered'"
+            assert await notifications.wait_for(delivered, 4) == 4
+            erasure = {
+                "id": "erasure-r",
+                "person_id": ANN,
+                "requested_at": datetime.now(UTC).isoformat(),
+                "source": "hr-portal",
+            }
+            erasures = notifications.topic("privacy.erasure.requested")
+            await publish(servers, erasures, [(ANN.encode(), encode(erasure))])
+            done = "SELECT count(*) FROM erasure_progress WHERE receipt_sent_at IS NOT NULL"
+            assert await notifications.wait_for(done, 1, timeout=30) == 1
+        assert await reset_to_start(servers, group, requests_topic) >= 1
+
+        async with start_notifications(vault) as again:
+            assert await consumed_to_end(again, group, requests_topic, len(before))
+            failed = (
+                "SELECT count(*) FROM deliveries WHERE id = 'alert:a-1' AND status = 'failed'"
+                " AND last_error = 'unknown_recipient'"
+                " AND person_id IS NULL AND subject_id IS NULL"
+            )
+            assert await again.wait_for(failed, 1) == 1
+            kept = await again.rows("SELECT id FROM deliveries ORDER BY id")
+            assert [row["id"] for row in kept] == ["alert:a-1", "alert:a-2"]
+            after = await dump(again)
+            for needle in (ANN, ann, NAMES[ANN], "annabel.quill@example.org"):
+                assert needle not in after, f"{needle} came back with the replay"
+
+            async def page_receipts() -> list[dict[str, Any]]:
+                found = [
+                    json.loads(r.value)
+                    for r in await read_all(servers, again.topic("notifications.receipts"), 1)
+                ]
+                return [r for r in found if r["request_id"] == "alert:a-1"]
+
+            receipts = await until(page_receipts, timeout=15)
+            assert [r["status"] for r in receipts][-1] == "failed"
+            assert len(webhooks.accepted(BOB)) == 1  # his page was not sent again

@@ -18,9 +18,8 @@ from kinship_runtime.directory import DirectoryProjection
 from tests.conftest import Endpoints
 from tests.database import schema_pool
 from tests.escalation_support import AUTH, encode_person, escalation_env
-from tests.integration.test_checkin_erased_people import reset_to_start
 from tests.integration.test_recognition_erasure import case_record
-from tests.kafka_reading import encode, publish, read_all
+from tests.kafka_reading import encode, publish, read_all, reset_to_start
 from tests.notifications_support import kudos
 from tests.recognition_support import RunningRecognition, consumed_to_end, recognition_running
 

@@ -90,9 +90,10 @@ ERASURE_TIMED = {
     "recognition.kudos.submitted",  # recognition: skip_replayed (consumer kudos)
     "programme.pulse.submitted",  # recognition: skip_replayed (consumer pulse)
     "escalation.cases",  # recognition: replayed_responder
+    "notifications.requests",  # notifications: screen_erased (requests to a person)
 }
 """The topics whose record timestamps an erasure's skip rule compares with the erasure's time
-(``handlers/erasure.py`` of checkin, escalation and recognition)."""
+(``handlers/erasure.py`` of checkin, escalation, recognition and notifications)."""
 
 
 def test_the_broker_stamps_every_ingestion_topic_and_every_topic_a_skip_rule_times() -> None:
