@@ -82,7 +82,7 @@ async def put_person(
                 "type": "path_mismatch",
             }
         ]
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=detail)
+        raise HTTPException(422, detail=detail)
     async with uow:
         await publish_person(person, uow, settings.topic(DIRECTORY_PEOPLE), datetime.now(UTC))
     relay.wake()
