@@ -38,12 +38,13 @@ class Scope(StrEnum):
 
     CHECKINS_SUBMIT = "checkins:submit"
     SIGNALS_SUBMIT = "signals:submit"
-    """Reserved: no route takes it (signals arrive on Kafka only); for HTTP ingestion later."""
+    """Submit signals (``POST /v1/signals``, escalation), as on ``wellbeing.signals.submitted``:
+    keys only, never a person (a signal is about others)."""
     KUDOS_SUBMIT = "kudos:submit"
     PULSE_SUBMIT = "pulse:submit"
     DIRECTORY_PUBLISH = "directory:publish"
-    """Reserved: no route takes it (the directory arrives on Kafka only); for HTTP ingestion
-    later."""
+    """Keep the directory (``PUT``/``DELETE /v1/directory/people/{person_id}``, check-in), as
+    on ``directory.people``: keys only (the HR system), never a person (it gives the roles)."""
     REPORTS_READ = "reports:read"
     """Programme reports (aggregates over k >= 5 people); never a case or a team trend."""
     ERASURE_REQUEST = "erasure:request"

@@ -14,6 +14,7 @@ from kinship_contracts.topics import (
     ESCALATION_CASES,
     GROUP_SESSIONS,
     NOTIFICATION_REQUESTS,
+    SIGNALS_SUBMITTED,
 )
 from kinship_escalation.adapters.postgres import PostgresEscalationUnitOfWork
 from kinship_escalation.adapters.slack_responses import SlackResponder, response_client
@@ -170,7 +171,13 @@ def create_app(
         title="Kinship escalation service",
         description="Distress detection, crisis-support cases, on-call escalation and timers.",
         routers=[escalation_router()],
-        produces=(ESCALATION_CASES, GROUP_SESSIONS, NOTIFICATION_REQUESTS, ERASURE_RECEIPTS),
+        produces=(
+            ESCALATION_CASES,
+            GROUP_SESSIONS,
+            NOTIFICATION_REQUESTS,
+            ERASURE_RECEIPTS,
+            SIGNALS_SUBMITTED,  # POST /v1/signals queues signals for its own consumer
+        ),
         workers=(TimerWorker, SlackResponder, ErasedIdsExpiry),
         # The one-time acknowledgement and consent links carry their own proof, no bearer token.
         # Slack's interactivity requests carry Slack's signature instead.

@@ -180,6 +180,8 @@ def test_every_route_states_its_least_policy() -> None:
         "GET /v1/erasures/{erasure_id}": ["systems with erasure:request; any signed-in person"],
         "GET /v1/erasures/{erasure_id}/subjects": ["systems with subjects:erasure"],
         "GET /v1/erasures": ["people who are coordinator"],
+        "PUT /v1/directory/people/{person_id}": ["systems with directory:publish"],
+        "DELETE /v1/directory/people/{person_id}": ["systems with directory:publish"],
     }
     submissions = {
         route: policy[0].rate_limited for route, policy in found.items() if route in table
@@ -187,6 +189,8 @@ def test_every_route_states_its_least_policy() -> None:
     assert {route for route, limited in submissions.items() if limited} == {
         "POST /v1/checkins",
         "POST /v1/people/{person_id}/erasure",
+        "PUT /v1/directory/people/{person_id}",
+        "DELETE /v1/directory/people/{person_id}",
     }
 
 

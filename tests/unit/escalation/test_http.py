@@ -223,6 +223,7 @@ def test_every_route_states_one_policy_and_only_the_link_is_public(app: FastAPI)
     ]
     assert table["POST /v1/cases/{case_id}/feedback"] == ["any signed-in person"]
     assert table["POST /v1/email/inbound"] == ["systems with email:inbound"]
+    assert table["POST /v1/signals"] == ["systems with signals:submit"]
 
 
 async def test_every_route_but_the_link_needs_credentials(

@@ -18,6 +18,7 @@ from kinship_checkin.domain.people import ErasureStatus
 from kinship_checkin.domain.privacy import NoteCipher
 from kinship_checkin.domain.support import CrisisResources, SupportResource
 from kinship_checkin.domain.trends import TrendFigures
+from kinship_checkin.entrypoints.directory_http import directory_routes
 from kinship_checkin.handlers.erasure import (
     ErasureTopics,
     erasure_status,
@@ -751,5 +752,8 @@ async def my_data(
 
 
 def checkin_router() -> APIRouter:
-    """The check-in service's routes."""
-    return _routes
+    """The check-in service's routes (and the directory's, ``directory_http.py``)."""
+    router = APIRouter()
+    router.include_router(_routes)
+    router.include_router(directory_routes)
+    return router

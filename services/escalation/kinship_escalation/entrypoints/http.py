@@ -55,6 +55,7 @@ from kinship_escalation.domain.programme import DEFAULT_WEEKS, MAX_WEEKS, Progra
 from kinship_escalation.domain.schedules.escalation import PolicyConflictError
 from kinship_escalation.domain.timers import CaseDeadlines
 from kinship_escalation.entrypoints.oncall_http import oncall_routes
+from kinship_escalation.entrypoints.signals_http import signal_routes
 from kinship_escalation.entrypoints.slack_http import slack_routes
 from kinship_escalation.handlers import (
     audit,
@@ -961,6 +962,7 @@ def escalation_router() -> APIRouter:
     router.include_router(subject_data_routes())
     router.include_router(oncall_routes)  # schedules, on call now, feeds (oncall_http.py)
     router.include_router(slack_routes())  # answering alerts from Slack and email
+    router.include_router(signal_routes)  # signals from other systems (signals_http.py)
     return router
 
 
