@@ -1,7 +1,8 @@
 """Feedback after a case in Debian's Chromium, over the real stack.
 
-A case opens for an employee's check-in (PHQ-9 item 9) and its responder resolves it in the
-console; the escalation service asks both sides for feedback and the notifications service
+A case opens when an employee asks for someone to reach out, and its responder resolves it
+in the console (a high case, not a critical one: a critical case gives its responder rest, and
+with both demo responders resting the on-call test would find nobody on call); the escalation service asks both sides for feedback and the notifications service
 accepts the two requests. Each side follows the link the notifications service builds for
 its request (``MessageLinks.for_sending``, over the request it stored), signs in through
 Keycloak, is brought back to the question and answers; the escalation service records it.
@@ -22,14 +23,41 @@ from kinship_contracts.notifications import NotificationRequest
 from kinship_devstack.keycloak import DEMO_PASSWORD
 from kinship_notifications.domain.links import MessageLinks
 from tests.browser.conftest import Stack, Visit
-from tests.browser.test_console_cases import (
-    checked,
-    escalation_schema,
-    immediate_risk_case,
-    open_case,
-)
+from tests.browser.test_console_cases import checked, escalation_schema, open_case
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
+
+
+async def self_referral_case(stack: Stack, open_visit: Any, employee: str) -> tuple[str, str]:
+    """The employee asks for someone to reach out in the console; the escalation service
+    opens a case and assigns a responder. Returns (case id, responder). The employee must have
+    no open case (ada's is resolved by test_console_cases)."""
+    cases = f'"{escalation_schema(stack)}".cases'
+    conn = await asyncpg.connect(stack.endpoints.database_url)
+    try:
+        earlier = [row["id"] for row in await conn.fetch(f"SELECT id FROM {cases}")]
+    finally:
+        await conn.close()
+    async with open_visit() as visit:
+        await visit.sign_in(employee)
+        page = visit.page
+        await page.goto(f"{stack.console_url}/reach-out")
+        await page.get_by_role("button", name="Ask someone to reach out").click()
+        await expect(page.locator("main")).to_contain_text("A peer responder will reach out")
+    conn = await asyncpg.connect(stack.endpoints.database_url)
+    try:
+        for _ in range(600):
+            row = await conn.fetchrow(
+                f"SELECT id, responder_id FROM {cases} WHERE responder_id IS NOT NULL"
+                " AND status = 'assigned' AND NOT (id = ANY($1::text[]))",
+                earlier,
+            )
+            if row is not None:
+                return str(row["id"]), str(row["responder_id"])
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    raise AssertionError("no case was opened and assigned for the request to reach out")
 
 
 async def resolve_as_responder(visit: Visit, case_id: str) -> None:
@@ -108,7 +136,7 @@ async def answer(page: Page, label: str) -> None:
 async def test_both_sides_give_feedback_through_their_links_and_nobody_else_can(
     stack: Stack, open_visit: Any
 ) -> None:
-    case_id, responder = await immediate_risk_case(stack, open_visit, "ada")
+    case_id, responder = await self_referral_case(stack, open_visit, "ada")
     async with open_visit() as visit:
         await visit.sign_in(responder)
         await resolve_as_responder(visit, case_id)
