@@ -55,6 +55,10 @@ class FakeApi:
     calls: list[tuple[str, str]] = field(default_factory=list)
     kudos: list[tuple[str, KudosSubmitted]] = field(default_factory=list)
     erasure_requests: list[tuple[str, str]] = field(default_factory=list)
+    feedback: list[tuple[str, str, str, int]] = field(default_factory=list)
+    """Feedback sent: (token, case id, side, score)."""
+    feedback_given: set[tuple[str, str]] = field(default_factory=set)
+    """(case id, side) already given: a repeat answers ``recorded: false``."""
 
     def _fail(self) -> None:
         if self.error is not None and self.errors_left > 0:
@@ -134,6 +138,14 @@ class FakeApi:
         if team_id not in self.trends:
             raise NotAllowedError("checkin", 403)
         return self.trends[team_id]
+
+    async def give_feedback(self, token: str, case_id: str, given_by: str, score: int) -> bool:
+        self.feedback.append((token, case_id, given_by, score))
+        self._fail()
+        if (case_id, given_by) in self.feedback_given:
+            return False
+        self.feedback_given.add((case_id, given_by))
+        return True
 
 
 @dataclass

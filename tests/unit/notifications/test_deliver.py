@@ -15,6 +15,7 @@ from kinship_notifications.domain.deliveries import QueuedRequest
 from kinship_notifications.domain.links import (
     MessageLinks,
     checkin_link,
+    feedback_link,
     has_token,
     without_token,
 )
@@ -684,17 +685,38 @@ async def test_a_reminder_links_to_the_consoles_check_in_unless_it_brings_a_link
     assert world.uow.delivery("d-1").request.params == params  # stored as it came
 
 
-async def test_a_feedback_request_links_to_the_console_unless_it_brings_a_link(
+async def test_a_feedback_request_links_to_its_cases_feedback_page_unless_it_brings_a_link(
     world: World,
 ) -> None:
-    own = "http://127.0.0.1:8005/cases/k-1/feedback"
+    own = "http://127.0.0.1:8005/elsewhere/k-1"
     await world.queue(
-        request("d-1", "feedback_request", params={"from": "person"}),
-        request("d-2", "feedback_request", params={"from": "person", "feedback_url": own}),
+        request("d-1", "feedback_request", params={"from": "person", "case_id": "k-1"}),
+        request("d-2", "feedback_request", params={"from": "responder", "case_id": "k-2"}),
+        request("d-3", "feedback_request", params={"from": "person", "feedback_url": own}),
+        request("d-4", "feedback_request", params={"from": "person"}),
     )
     await world.attempt()
-    links = [sent.request.params["feedback_url"] for sent in world.sender.calls]
-    assert links == ["http://127.0.0.1:8005", own]
+    links = {sent.request.id: sent.request.params["feedback_url"] for sent in world.sender.calls}
+    assert links == {
+        "d-1": "http://127.0.0.1:8005/feedback/k-1?from=person",
+        "d-2": "http://127.0.0.1:8005/feedback/k-2?from=responder",
+        "d-3": own,
+        "d-4": "http://127.0.0.1:8005",  # no case to rate: the console's start page
+    }
+    for sent in world.sender.calls:
+        assert sent.request.params["feedback_url"] in sent.rendered.text
+    assert "feedback_url" not in world.uow.delivery("d-1").request.params  # stored as it came
+
+
+def test_the_feedback_link_quotes_the_case_and_names_only_a_known_side() -> None:
+    console = "http://127.0.0.1:9005/"
+    assert feedback_link(console, "k/1?x=2", "responder") == (
+        "http://127.0.0.1:9005/feedback/k%2F1%3Fx%3D2?from=responder"
+    )
+    assert feedback_link(console, "k-1", "coordinator") == "http://127.0.0.1:9005/feedback/k-1"
+    assert feedback_link(console, "k-1", None) == "http://127.0.0.1:9005/feedback/k-1"
+    assert feedback_link(console, None, "person") == "http://127.0.0.1:9005"
+    assert feedback_link(console, "", "person") == "http://127.0.0.1:9005"
 
 
 def test_the_check_in_link_is_the_consoles_page_and_who5_after_an_incident() -> None:

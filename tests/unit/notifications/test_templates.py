@@ -11,6 +11,7 @@ from kinship_contracts.notifications import Alert, MessageKind, NotificationRequ
 from kinship_contracts.resources import ResourceKind, SupportResource
 from kinship_notifications.adapters.templates import TEMPLATES, Templates
 from kinship_notifications.domain.channels import ALERT_FIELDS, TemplateFailedError
+from kinship_notifications.domain.links import feedback_link
 from kinship_notifications.domain.locales import LANGUAGES, Reader
 
 NOW = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)  # 23:30 in London, 00:30 in Berlin
@@ -29,6 +30,7 @@ RESOURCES = [
     ),
 ]
 CONSOLE = "http://127.0.0.1:8005"
+PERSON_FEEDBACK = feedback_link(CONSOLE, "k-1", "person")
 ALERT = Alert(
     alert_id="a-1",
     case_id="k-1",
@@ -112,7 +114,7 @@ VARIANTS: dict[str, tuple[NotificationRequest, str, str]] = {
     "feedback_person": (
         message(
             MessageKind.FEEDBACK_REQUEST,
-            params={"from": "person", "case_id": "k-1", "feedback_url": f"{CONSOLE}/feedback"},
+            params={"from": "person", "case_id": "k-1", "feedback_url": PERSON_FEEDBACK},
         ),
         "Thank you for talking with a peer responder",
         "Danke, dass Sie mit einer Ansprechperson aus dem Peer-Support gesprochen haben",
@@ -120,7 +122,11 @@ VARIANTS: dict[str, tuple[NotificationRequest, str, str]] = {
     "feedback_responder": (
         message(
             MessageKind.FEEDBACK_REQUEST,
-            params={"from": "responder", "case_id": "k-1", "feedback_url": f"{CONSOLE}/feedback"},
+            params={
+                "from": "responder",
+                "case_id": "k-1",
+                "feedback_url": feedback_link(CONSOLE, "k-1", "responder"),
+            },
         ),
         "Thank you for supporting a colleague",
         "Danke, dass Sie eine Kollegin oder einen Kollegen unterstützt haben",
@@ -326,7 +332,7 @@ def test_a_reminder_without_a_purpose_claims_nothing_about_time() -> None:
 def test_the_persons_feedback_request_thanks_them_and_links_to_the_feedback() -> None:
     text = render("feedback_person", "en")
     assert "Thank you for talking with a peer responder" in text
-    assert text.rstrip().endswith(f"{CONSOLE}/feedback")
+    assert text.rstrip().endswith(f"{CONSOLE}/feedback/k-1?from=person")
     assert "colleague" not in text
 
 

@@ -238,6 +238,11 @@ class KinshipApi(Protocol):
         """``GET /v1/teams/{team_id}/trends`` on the check-in service."""
         ...
 
+    async def give_feedback(self, token: str, case_id: str, given_by: str, score: int) -> bool:
+        """``POST /v1/cases/{case_id}/feedback`` on the escalation service: True when it was
+        recorded, False when that side of the case had given its feedback already."""
+        ...
+
 
 def error_for(service: Service, response: httpx.Response) -> ApiError:
     status = response.status_code
@@ -405,6 +410,16 @@ class HttpKinshipApi:
             "checkin", TeamTrend, "GET", path, token, params={"weeks": str(weeks)}
         )
 
+    async def give_feedback(self, token: str, case_id: str, given_by: str, score: int) -> bool:
+        path = f"/v1/cases/{quote(case_id, safe='')}/feedback"
+        body = {"score": score, "given_by": given_by}
+        answer = await self._read("escalation", _FeedbackAnswer, "POST", path, token, json=body)
+        return answer.recorded
+
 
 class _Outreach(_Lenient):
     preference: str
+
+
+class _FeedbackAnswer(_Lenient):
+    recorded: bool

@@ -144,6 +144,13 @@ def capabilities(me: Me | None) -> list[Capability]:
     return offered
 
 
+def return_path(request: Request) -> str:
+    """Where sign-in brings the person back to: this page with its query, so that a deep
+    link's choice survives (``/checkin?instrument=who5``, ``/feedback/<id>?from=responder``)."""
+    query = request.url.query
+    return f"{request.url.path}?{query}" if query else request.url.path
+
+
 def safe_next(value: str | None) -> str:
     """A local path to return to after sign-in (never another site)."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
@@ -171,7 +178,7 @@ class ConsolePages:
         """The signed-in person's id, or SignInRequiredError."""
         person_id = session_state(request).data.get("person_id")
         if not isinstance(person_id, str):
-            raise SignInRequiredError(request.url.path)
+            raise SignInRequiredError(return_path(request))
         return person_id
 
     async def access_token(self, request: Request) -> str:
@@ -179,14 +186,14 @@ class ConsolePages:
         state = session_state(request)
         tokens = Tokens.from_session(state.data)
         if tokens is None:
-            raise SignInRequiredError(request.url.path)
+            raise SignInRequiredError(return_path(request))
         if tokens.expires_at - REFRESH_MARGIN_SECONDS > time.time():
             return tokens.access_token
         try:
             fresh = await self.provider.refresh(tokens)
         except SignInFailedError as error:
             state.end()
-            raise SignInRequiredError(request.url.path) from error
+            raise SignInRequiredError(return_path(request)) from error
         state.data.update(fresh.as_session())
         return fresh.access_token
 
@@ -348,7 +355,7 @@ class ConsolePages:
 
     def problem_page(self, request: Request, error: ApiError, what: str) -> HTMLResponse:
         """The page state for a service's answer the console could not use."""
-        back = (request.url.path, N_("Try again"))
+        back = (return_path(request), N_("Try again"))
         if isinstance(error, NotSignedInError):
             session_state(request).end()
             return self.state_page(
@@ -357,7 +364,7 @@ class ConsolePages:
                 N_("Please sign in again"),
                 N_("A Kinship service did not accept your sign-in."),
                 detail=what,
-                action=(f"/signin?next={quote(request.url.path)}", N_("Sign in again")),
+                action=(f"/signin?next={quote(return_path(request))}", N_("Sign in again")),
             )
         if isinstance(error, NotAllowedError):
             return self.state_page(

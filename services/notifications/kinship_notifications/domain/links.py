@@ -6,13 +6,14 @@ service mints each token at send time (``kinship_contracts.links`` with
 ``KINSHIP_LINK_SECRET``, which the escalation service checks) and puts the full link only into
 what the recipient receives. Links that only lead somewhere (where to check in, where to give
 feedback) are taken from the request, or point at the console (``KINSHIP_CONSOLE_URL``) when
-the request has none. A request from before tokens were minted at send time already carries
-an acknowledgement token: it is used as is.
+the request has none: a feedback request's at the console's feedback page for its case and
+side (``/feedback/<case_id>?from=person|responder``). A request from before tokens were
+minted at send time already carries an acknowledgement token: it is used as is.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from pydantic import HttpUrl
 
@@ -31,6 +32,8 @@ CONSENT_LIFETIME = timedelta(hours=72)
 """How long consent links work when the request names no expiry: a person may read the
 question the next morning or after a weekend."""
 DEFAULT_CONSOLE_URL = "http://127.0.0.1:8005"
+FEEDBACK_SIDES = frozenset({"person", "responder"})
+"""Who a feedback request asks (its ``from``): the person supported or their responder."""
 
 
 def has_token(link: str) -> bool:
@@ -49,6 +52,17 @@ def checkin_link(console_url: str, purpose: ReminderPurpose | None) -> str:
     """The console's check-in page; after a critical incident its short WHO-5 form."""
     page = f"{console_url.rstrip('/')}/checkin"
     return f"{page}?instrument=who5" if purpose is ReminderPurpose.EXPOSURE_FOLLOW_UP else page
+
+
+def feedback_link(console_url: str, case_id: str | None, side: str | None) -> str:
+    """The console's feedback page for a case, for the side the request asks
+    (``<console>/feedback/<case_id>?from=person``); the console's start page when the request
+    names no case. The console and the escalation service decide who may answer."""
+    console = console_url.rstrip("/")
+    if not case_id:
+        return console
+    page = f"{console}/feedback/{quote(case_id, safe='')}"
+    return f"{page}?{urlencode({'from': side})}" if side in FEEDBACK_SIDES else page
 
 
 @dataclass(frozen=True)
@@ -81,7 +95,9 @@ class MessageLinks:
             request.kind is MessageKind.FEEDBACK_REQUEST
             and Param.FEEDBACK_URL not in request.params
         ):
-            return _with_params(request, {Param.FEEDBACK_URL: self.console_url})
+            case_id = request.params.get(Param.CASE_ID) or request.case_id
+            link = feedback_link(self.console_url, case_id, request.params.get(Param.FROM))
+            return _with_params(request, {Param.FEEDBACK_URL: link})
         return request
 
     def _acknowledge(self, request: NotificationRequest, now: datetime) -> NotificationRequest:
