@@ -151,7 +151,9 @@ async def test_both_halves_leave_nothing_that_names_the_person_or_their_subject(
     assert cases[held]["status"] == "assigned"  # back to its policy, someone else alerted
     assert cases[held]["responder_id"] in ("resp-a", "resp-b")
     assert [row["key_id"] for row in dead] == ["dlk-resp-a"]
-    assert all(t["case_id"] != theirs and t["subject_id"] is None for t in timers)
+    assert all(t["case_id"] != theirs and t["subject_id"] != subject("resp-c") for t in timers)
+    # Their overdue-check-in reminder went; the others' stay (workers 1 and 2 checked in).
+    assert {t["subject_id"] for t in timers} - {None} == {subject("worker-1"), subject("worker-2")}
     # Their case keeps its rules, not what they rested on (check-ins, dates, scores).
     assert {row["case_id"] for row in explained} == {handled, held}
     assert signals_kept == 0

@@ -22,19 +22,26 @@ pytestmark = pytest.mark.integration
 async def settings_of(
     admin: AIOKafkaAdminClient, name: str, until: tuple[str, str] | None = None
 ) -> dict[str, str]:
-    """The topic's settings; with ``until`` (key, value), once it has that (5 s: a change
+    """The topic's settings; with ``until`` (key, value), once it has that (10 s: a change
     reaches the broker's metadata a moment after it is accepted)."""
-    for _ in range(50):
+    found: dict[str, str] | None = None
+    for _ in range(100):
         found = await _settings_of(admin, name)
-        if until is None or found.get(until[0]) == until[1]:
+        if found is not None and (until is None or found.get(until[0]) == until[1]):
             break
         await asyncio.sleep(0.1)
+    assert found is not None, f"the broker never described {name}"
     return found
 
 
-async def _settings_of(admin: AIOKafkaAdminClient, name: str) -> dict[str, str]:
+async def _settings_of(admin: AIOKafkaAdminClient, name: str) -> dict[str, str] | None:
+    """The topic's settings, or None while the broker does not know it yet (error 3,
+    UNKNOWN_TOPIC_OR_PARTITION: a topic just created reaches every broker's metadata a
+    moment later, longer on a loaded machine)."""
     (response,) = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
     ((error_code, _, _, _, entries),) = response.resources
+    if error_code == 3:
+        return None
     assert error_code == 0
     return {entry[0]: entry[1] for entry in entries}
 

@@ -72,6 +72,7 @@ class EscalationProvider(Provider):
             consent_lifetime=timedelta(hours=settings.consent_hours),
             reopen_within=timedelta(days=settings.reopen_days),
             console_url=settings.console_url,
+            checkin_reminders=settings.checkin_reminders(),
             erased_ids=settings.erased_ids(),
             erased_people=settings.erased_people(),
         )

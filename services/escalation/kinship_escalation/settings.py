@@ -11,6 +11,7 @@ from kinship_escalation.adapters.slack_responses import (
     PrefixError,
     ResponseUrlPolicy,
 )
+from kinship_escalation.domain.reminders import CheckinReminders
 from kinship_runtime.erased_ids import KEEP_DAYS, PERSON_KEEP_DAYS, ErasedIds, derive_key
 from kinship_runtime.settings import (
     DEV_CREDENTIALS,
@@ -151,6 +152,21 @@ class EscalationSettings(KinshipSettings):
         "the same as the notifications service's): POST /v1/email/inbound takes only replies "
         "sent to it. Unset: any ack+<token> address is read (the token is the proof).",
     )
+    checkin_reminder_days: int = Field(
+        default=7,
+        ge=0,
+        le=365,
+        description="Days without a check-in after a person's last one before they are "
+        "reminded that their regular check-in is overdue (a limited message: their quiet "
+        "hours and daily limit apply), and between further reminders; 0: no reminders.",
+    )
+    checkin_reminder_max: int = Field(
+        default=2,
+        ge=1,
+        le=10,
+        description="How many overdue-check-in reminders in a row, while the person does not "
+        "check in; a check-in starts again from one.",
+    )
     timer_poll_seconds: float = Field(default=1.0, gt=0, description="How often due timers run.")
     timer_batch_size: int = Field(default=100, ge=1)
 
@@ -180,6 +196,14 @@ class EscalationSettings(KinshipSettings):
             configured = self.case_note_keys.get_secret_value()
             refuse_development_note_keys(configured, "KINSHIP_CASE_NOTE_KEYS")
         return self
+
+    def checkin_reminders(self) -> CheckinReminders | None:
+        """When overdue check-ins are reminded; None when reminders are off."""
+        if self.checkin_reminder_days == 0:
+            return None
+        return CheckinReminders(
+            timedelta(days=self.checkin_reminder_days), self.checkin_reminder_max
+        )
 
     def slack_signing_key(self) -> str | None:
         """The Slack app's signing secret, or None when Slack interactions are not set up."""

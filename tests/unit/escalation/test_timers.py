@@ -203,7 +203,11 @@ async def test_the_follow_up_after_resolution_publishes_it_and_reminds_the_perso
     assert reminder["params"] == {"purpose": "follow_up"}
     assert (uow.tables.audit[-1].action, uow.tables.audit[-1].actor) == ("follow_up_due", "timer")
     clock.advance(hours=720 - 72)
-    assert await fire_due_timers(uow, ctx, 100) == 1  # about a month after resolution
+    # About a month after resolution; and the person's check-in, silent since, is overdue
+    # (a regular reminder, not a follow-up: handlers/reminders.py).
+    assert await fire_due_timers(uow, ctx, 100) == 2
+    purposes = [r["params"]["purpose"] for r in sent(uow).of_kind("checkin_reminder")]
+    assert purposes == ["follow_up", "overdue", "follow_up"]
     assert [r["id"] for r in sent(uow).of_kind("checkin_reminder")][-1] == (
         f"reminder:case_follow_up:{case_id}:1:720"
     )

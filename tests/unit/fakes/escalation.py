@@ -108,6 +108,8 @@ class Tables:
     """Closed weeks as first served (``programme_weeks``, migration 0011)."""
     alerts: dict[str, SentAlert] = field(default_factory=dict)
     timers: dict[str, ArmedTimer] = field(default_factory=dict)
+    rearms: list[int] = field(default_factory=list)
+    """How many timers each ``Timers.rearm`` call (one statement) armed."""
     people: dict[str, Person] = field(default_factory=dict)
     rest: dict[str, datetime] = field(default_factory=dict)
     away: dict[str, datetime] = field(default_factory=dict)
@@ -356,6 +358,11 @@ class FakeTimers(_Part):
                 timer.payload,
             )
             self.tables.timers[timer.id] = ArmedTimer(moved)
+
+    async def rearm(self, timers: Sequence[Timer]) -> None:
+        self.tables.rearms.append(len(timers))
+        for timer in timers:
+            await self.schedule(timer, replace=True)
 
     async def cancel(self, timer_ids: Sequence[str]) -> None:
         for timer_id in timer_ids:

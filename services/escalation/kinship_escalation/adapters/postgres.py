@@ -545,6 +545,13 @@ _SCHEDULE_REPLACING = (
     " VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb) ON CONFLICT (id) DO UPDATE SET"
     " due_at = EXCLUDED.due_at, fired_at = NULL, payload = EXCLUDED.payload"
 )
+# Many timers created or moved in one statement (the check-in reminders of a batch).
+_REARM = (
+    "INSERT INTO timers (id, kind, due_at, case_id, subject_id, team_id, payload)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[],"
+    " $6::text[], $7::text[]::jsonb[]) ON CONFLICT (id) DO UPDATE SET"
+    " due_at = EXCLUDED.due_at, fired_at = NULL, payload = EXCLUDED.payload"
+)
 # Due timers are locked and marked fired in one statement; other replicas skip the locked ones.
 _CLAIM_DUE = (
     "UPDATE timers SET fired_at = $1 WHERE id = ANY(ARRAY("
@@ -586,6 +593,23 @@ class PostgresTimers(_Statements):
             timer.subject_id,
             timer.team_id,
             json.dumps(timer.payload),
+        )
+
+    async def rearm(self, timers: Sequence[Timer]) -> None:
+        """Create or move many timers (one statement; in id order, the last of an id wins)."""
+        latest = {timer.id: timer for timer in timers}
+        if not latest:
+            return
+        rows = [latest[timer_id] for timer_id in sorted(latest)]
+        await self.conn.execute(
+            _REARM,
+            [t.id for t in rows],
+            [t.kind.value for t in rows],
+            [t.due_at for t in rows],
+            [t.case_id for t in rows],
+            [t.subject_id for t in rows],
+            [t.team_id for t in rows],
+            [json.dumps(t.payload) for t in rows],
         )
 
     async def cancel(self, timer_ids: Sequence[str]) -> None:

@@ -34,6 +34,8 @@ class TimerKind(StrEnum):
     """The responder's planned follow-up has come: remind them."""
     CONSENT_EXPIRY = "consent_expiry"
     """The person never answered whether a peer may reach out: the case closes."""
+    CHECKIN_REMINDER = "checkin_reminder"
+    """A regular check-in is overdue: remind the person (``domain/reminders.py``)."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,30 @@ def absence_watch(
             "last_at": last_checkin.at.isoformat(),
             "absence_at": absence.at.isoformat(),
             "absence_severity": absence.severity,
+        },
+    )
+
+
+def checkin_reminder_id(subject_id: str) -> str:
+    """The one overdue-check-in reminder a subject can have."""
+    return f"{TimerKind.CHECKIN_REMINDER}:{subject_id}"
+
+
+def checkin_reminder(
+    subject_id: str, last_checkin: CheckinObservation, number: int, due_at: datetime
+) -> Timer:
+    """The ``number``-th reminder in a row after the subject's newest check-in
+    ``last_checkin``: fires unless a newer check-in arrived meanwhile (which arms it again,
+    from one)."""
+    return Timer(
+        checkin_reminder_id(subject_id),
+        TimerKind.CHECKIN_REMINDER,
+        due_at,
+        subject_id=subject_id,
+        payload={
+            "last_checkin": last_checkin.id,
+            "last_at": last_checkin.at.isoformat(),
+            "number": number,
         },
     )
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from kinship_contracts.resources import SupportResource
 from kinship_escalation.domain.links import AckLinks
 from kinship_escalation.domain.policies import EscalationPolicy
+from kinship_escalation.domain.reminders import CheckinReminders
 from kinship_escalation.domain.resources import DEFAULT_CATALOGUE
 from kinship_escalation.domain.rules import DetectionRules
 from kinship_escalation.domain.sealing import CaseNoteCipher
@@ -63,6 +64,9 @@ class EscalationContext:
     """How long a consent question's links work; unanswered then, the case closes."""
     reopen_within: timedelta = timedelta(days=30)
     """How long after resolution a case may be re-opened."""
+    checkin_reminders: CheckinReminders | None = field(default_factory=CheckinReminders)
+    """When people whose check-in is overdue are reminded (``KINSHIP_CHECKIN_REMINDER_DAYS``,
+    ``_MAX``); None: never."""
     erased_ids: ErasedIds = field(default_factory=_erased_ids)
     """How erased subject ids are recognised (keyed digests) and how long they are kept
     (``KINSHIP_ERASED_IDS_DAYS``): check-ins about them are skipped."""

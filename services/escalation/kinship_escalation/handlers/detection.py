@@ -56,6 +56,7 @@ from kinship_escalation.handlers.outreach import (
     resources_instead,
 )
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
+from kinship_escalation.handlers.reminders import arm_reminders
 from kinship_escalation.metrics import CASES_OPENED
 
 SELF_REFERRAL_PURPOSE = "self_referral"
@@ -69,6 +70,8 @@ async def handle_checkins(
     events: Sequence[CheckinRecorded], uow: EscalationUnitOfWork, ctx: EscalationContext
 ) -> int:
     """Evaluate recorded check-ins (a batch, in order of arrival); returns how many were new.
+    Each subject's newest check-in arms their overdue-check-in reminder again
+    (``handlers/reminders.py``).
 
     The observation's id is the check-in's: a check-in seen before (on the other lane, or
     redelivered, or twice in the batch) has no effect.
@@ -116,6 +119,8 @@ async def handle_checkins(
         )
     ]
     await uow.timers.cancel(no_watch)  # one statement for the batch: the common case
+    newest = {subject_id: stored[subject_id][-1] for subject_id in teams}
+    await arm_reminders(newest, {event.id for event, _ in fresh}, uow, ctx)
     return len(fresh)
 
 

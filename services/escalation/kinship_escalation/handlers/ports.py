@@ -211,6 +211,12 @@ class Timers(Protocol):
         the new time and payload (and armed again if it had fired)."""
         ...
 
+    async def rearm(self, timers: Sequence[Timer]) -> None:
+        """Create each timer, or move the one with its id to its time and payload and arm it
+        again (``schedule(..., replace=True)`` for many, in one statement; the last of one
+        id wins)."""
+        ...
+
     async def cancel(self, timer_ids: Sequence[str]) -> None:
         """Drop timers that have not fired."""
         ...

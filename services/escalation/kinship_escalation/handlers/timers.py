@@ -21,6 +21,7 @@ from kinship_escalation.handlers.detection import absence_watch_due, missed_chec
 from kinship_escalation.handlers.group_support import exposure_follow_up_due, propose_group_session
 from kinship_escalation.handlers.outreach import consent_expired
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
+from kinship_escalation.handlers.reminders import checkin_reminder_due
 from kinship_escalation.handlers.resolution import follow_up_due
 from kinship_runtime.resilience import is_transient
 
@@ -144,6 +145,16 @@ async def _absence(timer: Timer, uow: EscalationUnitOfWork, ctx: EscalationConte
     await absence_watch_due(timer.subject_id, timer.team_id, timer.payload, uow, ctx)
 
 
+async def _checkin_reminder(
+    timer: Timer, uow: EscalationUnitOfWork, ctx: EscalationContext
+) -> None:
+    """A regular check-in is overdue: remind the person."""
+    if timer.subject_id is None:
+        _incomplete(timer)
+        return
+    await checkin_reminder_due(timer, timer.subject_id, uow, ctx)
+
+
 async def _support_session(timer: Timer, uow: EscalationUnitOfWork, ctx: EscalationContext) -> None:
     """The support-session window after an incident opens: offer a session to the team."""
     if timer.team_id is None:
@@ -171,6 +182,7 @@ TIMER_HANDLERS: dict[TimerKind, TimerHandler] = {
     TimerKind.UNANSWERED: _unanswered,
     TimerKind.RESPONDER_FOLLOW_UP: _responder_follow_up,
     TimerKind.CONSENT_EXPIRY: _consent_expiry,
+    TimerKind.CHECKIN_REMINDER: _checkin_reminder,
 }
 """What each kind of timer does."""
 
