@@ -358,6 +358,37 @@ async def test_celebrations_respect_opt_outs(
     assert webhooks.attempts("p-opt") == []
 
 
+async def test_overdue_reminders_respect_their_opt_out_and_follow_ups_still_come(
+    notifications: Notifications, webhooks: WebhookReceiver
+) -> None:
+    await directory(notifications, ("p-rem", {"webhook": webhooks.url("p-rem")}))
+    put = await notifications.client.put(
+        "/v1/preferences/p-rem", json={"reminders_opt_out": True}, headers=bearer("p-rem")
+    )
+    assert put.status_code == 200, put.text
+    got = await notifications.client.get("/v1/preferences/p-rem", headers=bearer("p-rem"))
+    assert got.json()["reminders_opt_out"] is True  # kept in PostgreSQL
+
+    def reminder(id_: str, purpose: str) -> NotificationRequest:
+        return NotificationRequest(
+            id=id_,
+            kind=MessageKind.CHECKIN_REMINDER,
+            recipient=Recipient(person_id="p-rem"),
+            template="checkin_reminder",
+            params={"purpose": purpose},
+            created_at=datetime.now(UTC),
+        )
+
+    await send(notifications, reminder("d-overdue", "overdue"), reminder("d-follow", "follow_up"))
+    found = {r["request_id"]: r for r in await receipts(notifications, 2)}
+    assert (found["d-overdue"]["status"], found["d-overdue"]["reason"]) == (
+        "suppressed",
+        "opted_out",
+    )
+    assert found["d-follow"]["status"] == "delivered"
+    assert len(webhooks.accepted("p-rem")) == 1
+
+
 async def test_a_restart_mid_delivery_sends_nothing_the_receiver_sees_twice(
     start_notifications: NotificationStarter, webhooks: WebhookReceiver
 ) -> None:

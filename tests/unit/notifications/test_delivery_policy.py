@@ -237,7 +237,7 @@ def test_crisis_template_lists_the_resources() -> None:
 def test_care_messages_are_never_rate_limited_or_opted_out_of(
     kind: MessageKind, params: dict[str, str]
 ) -> None:
-    strict = Preferences(max_per_day=0, recognition_opt_out=True)
+    strict = Preferences(max_per_day=0, recognition_opt_out=True, reminders_opt_out=True)
     decision = decide(request(kind, params=params), strict, "UTC", 50, NOW)
     assert decision.action is Action.SEND
 
@@ -263,6 +263,19 @@ def test_only_celebrations_and_plain_reminders_are_rate_limited(
 def test_the_recognition_opt_out_holds_back_celebrations_only(kind: MessageKind) -> None:
     opted_out = Preferences(recognition_opt_out=True)
     assert decide(request(kind), opted_out, "UTC", 0, NOW).action is Action.SEND
+
+
+@pytest.mark.parametrize("params", [{"purpose": "overdue"}, {}], ids=["overdue", "plain"])
+def test_the_reminders_opt_out_holds_back_regular_reminders_only(params: dict[str, str]) -> None:
+    opted_out = Preferences(reminders_opt_out=True)
+    reminder = request(MessageKind.CHECKIN_REMINDER, params=params)
+    assert decide(reminder, opted_out, "UTC", 0, NOW).reason == "opted_out"
+    assert decide(reminder, Preferences(), "UTC", 0, NOW).action is Action.SEND
+    for kind in MessageKind:
+        if kind is not MessageKind.CHECKIN_REMINDER:
+            assert decide(request(kind), opted_out, "UTC", 0, NOW).action is Action.SEND, kind
+    follow_up = request(MessageKind.CHECKIN_REMINDER, params={"purpose": "follow_up"})
+    assert decide(follow_up, opted_out, "UTC", 0, NOW).action is Action.SEND  # care
 
 
 @pytest.mark.parametrize("kind", list(MessageKind))

@@ -152,14 +152,22 @@ async def test_a_person_sets_then_reads_their_own_preferences(
         "quiet_start": None,
         "quiet_end": None,
         "recognition_opt_out": False,
+        "reminders_opt_out": False,
         "max_per_day": 5,
         "contact_methods": [],
     }
-    body = {"locale": "de", "quiet_start": "22:00:00", "quiet_end": "07:00:00", "max_per_day": 2}
+    body = {
+        "locale": "de",
+        "quiet_start": "22:00:00",
+        "quiet_end": "07:00:00",
+        "max_per_day": 2,
+        "reminders_opt_out": True,
+    }
     put = await client.put("/v1/preferences/ann", json=body, headers=ann)
     assert put.status_code == 200, put.text
     got = (await client.get("/v1/preferences/ann", headers=ann)).json()
     assert (got["locale"], got["quiet_start"], got["max_per_day"]) == ("de", "22:00:00", 2)
+    assert got["reminders_opt_out"] is True
 
 
 async def test_a_person_orders_their_channels_with_delays(

@@ -51,10 +51,11 @@ _REACHABLE = (
 
 _SAVE_PREFERENCES = """
 INSERT INTO preferences (person_id, locale, quiet_start, quiet_end, recognition_opt_out,
-    max_per_day, contact_methods) VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb)
+    max_per_day, contact_methods, reminders_opt_out)
+    VALUES ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8)
 ON CONFLICT (person_id) DO UPDATE SET locale = $2, quiet_start = $3, quiet_end = $4,
     recognition_opt_out = $5, max_per_day = $6, contact_methods = $7::text::jsonb,
-    updated_at = now()
+    reminders_opt_out = $8, updated_at = now()
 """
 
 # A request from before links were minted at send time may carry a token in its link: it
@@ -147,6 +148,7 @@ class PostgresNotificationsUnitOfWork(ErasedIdsTransaction):
             quiet_start=row["quiet_start"],
             quiet_end=row["quiet_end"],
             recognition_opt_out=row["recognition_opt_out"],
+            reminders_opt_out=row["reminders_opt_out"],
             max_per_day=row["max_per_day"],
             contact_methods=_methods(row["contact_methods"]),
         )
@@ -167,6 +169,7 @@ class PostgresNotificationsUnitOfWork(ErasedIdsTransaction):
                     for m in preferences.contact_methods
                 ]
             ),
+            preferences.reminders_opt_out,
         )
 
     async def sent_since(self, recipient: Recipient, since: datetime) -> int:

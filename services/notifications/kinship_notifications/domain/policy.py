@@ -18,6 +18,8 @@ class Preferences:
     quiet_start: time | None = None
     quiet_end: time | None = None
     recognition_opt_out: bool = False
+    reminders_opt_out: bool = False
+    """No plain or overdue check-in reminders (follow-ups are care, and still sent)."""
     max_per_day: int = 5
     contact_methods: tuple[ContactMethod, ...] = ()
     """Their channels in their order, with delays; empty: every channel, each at once."""
@@ -78,6 +80,8 @@ def decide(
         return Decision(Action.SEND)
     if request.limited:
         if request.kind is MessageKind.CELEBRATION and preferences.recognition_opt_out:
+            return Decision(Action.SUPPRESS, reason="opted_out")
+        if request.kind is MessageKind.CHECKIN_REMINDER and preferences.reminders_opt_out:
             return Decision(Action.SUPPRESS, reason="opted_out")
         if sent_today >= preferences.max_per_day:
             return Decision(Action.SUPPRESS, reason="rate_limited")

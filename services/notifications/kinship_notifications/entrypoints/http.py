@@ -61,6 +61,11 @@ class PreferencesBody(BaseModel):
     quiet_start: time | None = Field(default=None, description="Local time, e.g. 22:00.")
     quiet_end: time | None = Field(default=None, description="Local time, e.g. 07:00.")
     recognition_opt_out: bool = Field(default=False, description="No celebration messages.")
+    reminders_opt_out: bool = Field(
+        default=False,
+        description="No regular or overdue check-in reminders (follow-ups after a case or an "
+        "incident still come).",
+    )
     max_per_day: int = Field(default=5, ge=0, le=100, description="Non-critical messages.")
     contact_methods: list[ContactMethodBody] = Field(
         default_factory=list,
