@@ -25,12 +25,14 @@ from kinship_escalation.domain.rules import DetectionRules
 from kinship_escalation.domain.sealing import CaseNoteCipher
 from kinship_escalation.entrypoints.consumers import SUBSCRIPTIONS
 from kinship_escalation.entrypoints.http import escalation_router
+from kinship_escalation.entrypoints.signals_http import SignalLimits
 from kinship_escalation.entrypoints.slack_http import ReplayGuard, ResponsePoster
 from kinship_escalation.entrypoints.timers import TimerWorker
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_escalation.handlers.subject_records import SubjectRecords
 from kinship_escalation.settings import EscalationSettings
+from kinship_runtime.access import RateLimits
 from kinship_runtime.composition import compose_service
 from kinship_runtime.directory import DirectoryProjection
 from kinship_runtime.erased_ids import ErasedIdsExpiry, running_expiry
@@ -46,6 +48,12 @@ class EscalationProvider(Provider):
     scope = Scope.APP
 
     settings = from_context(provides=EscalationSettings, scope=Scope.APP)
+
+    @provide
+    def signal_limits(self, settings: EscalationSettings) -> SignalLimits:
+        """How many signals each calling key may submit over HTTP, per window."""
+        per_key = settings.signals_rate_limit_per_key
+        return SignalLimits(RateLimits.of(settings.rate_limit_per_person, per_key))
 
     @provide
     def context(self, settings: EscalationSettings, vault: VaultClient) -> EscalationContext:

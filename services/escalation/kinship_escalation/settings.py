@@ -4,7 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from kinship_escalation.adapters.slack_responses import (
     InsecurePrefixError,
@@ -18,6 +18,7 @@ from kinship_runtime.settings import (
     InsecureSettingsError,
     KinshipSettings,
     parse_key_table,
+    rate_limit,
     refuse_development_note_keys,
 )
 
@@ -97,6 +98,13 @@ class EscalationSettings(KinshipSettings):
     case_note_key_id: str | None = Field(
         default=None, description="The key id of KINSHIP_CASE_NOTE_KEYS that wraps new data keys."
     )
+    signals_rate_limit_per_key: str = Field(
+        default="600/minute",
+        description="Signals a calling system may submit over POST /v1/signals (limits "
+        "notation; 429 above): a signal can page coordinators and send a team's members "
+        "follow-ups, so its own limit, far below the check-ins'. Counted per escalation "
+        "replica. Bulk feeds belong on wellbeing.signals.submitted.",
+    )
     consent_hours: float = Field(
         default=72.0,
         gt=0,
@@ -169,6 +177,12 @@ class EscalationSettings(KinshipSettings):
     )
     timer_poll_seconds: float = Field(default=1.0, gt=0, description="How often due timers run.")
     timer_batch_size: int = Field(default=100, ge=1)
+
+    @field_validator("signals_rate_limit_per_key")
+    @classmethod
+    def _valid_signals_limit(cls, value: str) -> str:
+        rate_limit(value, "KINSHIP_SIGNALS_RATE_LIMIT_PER_KEY")
+        return value
 
     @model_validator(mode="after")
     def _require_slack_secret(self) -> Self:

@@ -16,7 +16,7 @@ from dishka import Provider, Scope, provide
 from kinship_contracts.directory import Role
 from kinship_contracts.signals import SignalSubmitted
 from kinship_escalation.entrypoints.consumers import parse_signals, store_signals
-from kinship_escalation.entrypoints.signals_http import signal_routes
+from kinship_escalation.entrypoints.signals_http import SignalLimits, signal_routes
 from kinship_escalation.handlers.context import EscalationContext
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_escalation.settings import EscalationSettings
@@ -74,7 +74,11 @@ class Fakes(Provider):
 
     @provide
     def limits(self) -> RateLimits:
-        return RateLimits.of("100/minute", self.per_key)
+        return RateLimits.of("100/minute", "10000/minute")  # check-ins' and the like
+
+    @provide
+    def signal_limits(self) -> SignalLimits:
+        return SignalLimits(RateLimits.of("100/minute", self.per_key))
 
 
 @pytest.fixture
@@ -212,7 +216,7 @@ async def test_a_person_may_not_submit_a_signal_even_about_themself_or_as_coordi
     assert queued(uow) == []
 
 
-async def test_a_key_over_the_submission_rate_limit_is_told_when_to_come_back(
+async def test_a_key_over_its_signals_rate_limit_is_told_when_to_come_back(
     uow: FakeEscalationUnitOfWork, relay: FakeRelay
 ) -> None:
     async with routes_client("escalation", signal_routes, Fakes(uow, relay, "2/minute")) as c:

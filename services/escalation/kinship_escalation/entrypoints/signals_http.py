@@ -9,10 +9,12 @@ service's consumer acts on it as on any other: one code path, one idempotency ke
 therefore means "kept, and will be acted on", not "acted on": a signal is never lost once
 answered, and the vault being away delays it rather than refusing it.
 
-Counted against the submission rate limits per key, like check-ins, kudos and pulse answers.
+Counted against a limit of its own per key (``KINSHIP_SIGNALS_RATE_LIMIT_PER_KEY``, far below
+the check-ins'): a signal can page coordinators and send a whole team follow-ups (review 9).
 Nothing about the signal is logged.
 """
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -26,12 +28,20 @@ from kinship_contracts.topics import SIGNALS_SUBMITTED
 from kinship_escalation.handlers.ports import EscalationUnitOfWork
 from kinship_escalation.handlers.signal_intake import submit_signal
 from kinship_escalation.settings import EscalationSettings
-from kinship_runtime.access import Actor, allow
+from kinship_runtime.access import Actor, RateLimits, allow
 from kinship_runtime.identity import Scope
 from kinship_runtime.outbox import OutboxRelay
 
-SubmitSignals = Annotated[Actor, Depends(allow(scopes=[Scope.SIGNALS_SUBMIT], rate_limited=True))]
+SubmitSignals = Annotated[Actor, Depends(allow(scopes=[Scope.SIGNALS_SUBMIT]))]
 """Calling systems with ``signals:submit``; never a person (signals are about others)."""
+
+
+@dataclass(frozen=True)
+class SignalLimits:
+    """Signals per calling key in a window (``KINSHIP_SIGNALS_RATE_LIMIT_PER_KEY``, counted
+    in each replica's memory)."""
+
+    limits: RateLimits
 
 
 class SignalAccepted(BaseModel):
@@ -54,7 +64,7 @@ signal_routes = APIRouter(route_class=DishkaRoute, tags=["signals"])
         401: {"description": "No or unknown API key"},
         403: {"description": "A person's token, or a key without signals:submit"},
         422: {"description": "Invalid (the fields named, never quoted)"},
-        429: {"description": "Over the key's submission rate limit"},
+        429: {"description": "Over the key's signals rate limit"},
     },
 )
 async def submit(
@@ -63,9 +73,11 @@ async def submit(
     uow: FromDishka[EscalationUnitOfWork],
     settings: FromDishka[EscalationSettings],
     relay: FromDishka[OutboxRelay],
+    limits: FromDishka[SignalLimits],
 ) -> SignalAccepted:
     """A signal, as on ``wellbeing.signals.submitted``: acted on once per id (the same id
     again answers 202 ``duplicate`` and changes nothing)."""
+    await limits.limits.hit(_actor, bucket="signals")
     async with uow:
         queued = await submit_signal(
             signal, uow, settings.topic(SIGNALS_SUBMITTED), datetime.now(UTC)
