@@ -231,6 +231,30 @@ async def test_people_who_never_checked_in_get_no_reminder(
     assert reminder_timer(uow) is not None  # known to Kinship from their first check-in
 
 
+async def test_a_person_reported_absent_since_their_last_checkin_is_not_reminded(
+    uow: FakeEscalationUnitOfWork, ctx: EscalationContext, clock: Clock
+) -> None:
+    # Sick or bereavement leave, reported by HR: "your check-in is overdue" would be unkind.
+    await handle_checkins([checkin("c-1", mood=4), checkin("d-1", "worker-2", mood=4)], uow, ctx)
+    before = SignalObservation(SignalKind.ABSENCE, 1, NOW - timedelta(days=1))
+    away = SignalObservation(SignalKind.ABSENCE, 1, NOW + timedelta(days=2))
+    await handle_load_signals(
+        [(subject("worker-1"), "team-x", away), (subject("worker-2"), "team-x", before)],
+        uow,
+        ctx,
+    )
+    clock.advance(days=7)
+    assert await fire_due_timers(uow, ctx, 100) == 2
+    # Only worker-2 (absent before their last check-in, so back since) is reminded.
+    assert [r["recipient"]["subject_id"] for r in overdue(uow)] == [subject("worker-2")]
+    assert reminder_timer(uow) is None  # the run stops until worker-1 checks in again
+    clock.advance(days=7)
+    await fire_due_timers(uow, ctx, 100)
+    assert [r["recipient"]["subject_id"] for r in overdue(uow)] == [subject("worker-2")] * 2
+    await handle_checkins([checkin("c-2", at=clock.now, mood=4)], uow, ctx)
+    assert reminder_timer(uow) is not None  # back: reminded again when overdue
+
+
 def test_the_settings_default_to_weekly_twice_in_a_row_and_zero_turns_them_off() -> None:
     assert EscalationSettings(env="dev").checkin_reminders() == CheckinReminders(WEEK, 2)
     assert EscalationSettings(env="dev", checkin_reminder_days=0).checkin_reminders() is None

@@ -5,13 +5,17 @@ newer than the last (one statement per batch of check-ins: ``Timers.rearm``). Wh
 and no newer check-in has arrived, the person gets a ``checkin_reminder`` with ``purpose``
 ``overdue`` by subject id — a *limited* message: the notifications service holds it to their
 quiet hours and daily limit — and the timer is armed for the next, up to the maximum in a
-row. Withdrawal is judged by its own watch, unchanged (docs/escalation.md).
+row. Withdrawal is judged by its own watch, unchanged (docs/escalation.md). A person
+reported absent (an ``absence`` signal, any severity) after their last check-in is not
+reminded, and the run stops until they check in again: someone on sick or bereavement leave
+is not told their check-in is overdue (review 9).
 """
 
 from collections.abc import Mapping, Set
 from datetime import datetime
 
 from kinship_contracts.notifications import MessageKind, Param, Recipient, ReminderPurpose
+from kinship_contracts.signals import SignalKind
 from kinship_escalation.domain.observations import CheckinObservation
 from kinship_escalation.domain.reminders import reminder_request_id
 from kinship_escalation.domain.timers import Timer, checkin_reminder
@@ -57,6 +61,9 @@ async def checkin_reminder_due(
     observed = (await uow.observations.histories([subject_id], last_at)).get(subject_id, [])
     if not observed or max(observed, key=lambda o: (o.at, o.id)).id != last_checkin:
         return  # checked in since (their check-in armed it again), or erased: nothing kept
+    signals = (await uow.observations.signal_histories([subject_id], last_at)).get(subject_id, [])
+    if any(signal.kind is SignalKind.ABSENCE and signal.at >= last_at for signal in signals):
+        return  # away since their last check-in: no reminder until they check in again
     now = ctx.clock()
     await request_notification(
         MessageKind.CHECKIN_REMINDER,
