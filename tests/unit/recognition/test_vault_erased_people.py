@@ -78,6 +78,17 @@ async def test_kudos_without_a_timestamp_are_given_as_before(
     assert skipped.adds == []
 
 
+async def test_kudos_given_before_are_not_asked_about_again(
+    service: Service, skipped: Counted
+) -> None:
+    # A replay (or Kafka redelivering) leaves no trace at the vault: no lookup, no audit.
+    await service.kudos((kudos("k-3", "bob", "cat"), OLD))
+    asked = len(service.vault.dated)
+    await service.kudos((kudos("k-3", "bob", "cat"), OLD))
+    assert len(service.vault.dated) == asked and list(service.uow.kudos) == ["k-3"]
+    assert skipped.adds == []
+
+
 async def test_her_pulse_answer_from_before_is_skipped_and_one_after_is_kept(
     service: Service, skipped: Counted
 ) -> None:

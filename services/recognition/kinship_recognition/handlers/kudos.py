@@ -64,16 +64,19 @@ async def give_kudos(
     given: list[Grant] = []
     known: SubjectsAsOf | None = None
     skipped: set[str] = set()
-    if produced_at is not None and submissions:
-        recipients = {kudos.id: [kudos.to_person_id] for kudos in submissions}
+    # Kudos already given are answered as duplicates without asking the vault: a replay
+    # leaves no trace there either (its audit trail included).
+    fresh = [kudos for kudos in submissions if not await uow.is_known(kudos.id)]
+    if produced_at is not None and fresh:
+        recipients = {kudos.id: [kudos.to_person_id] for kudos in fresh}
         known = await vault.subjects_as_of(
-            sorted({kudos.to_person_id for kudos in submissions}),
+            sorted({kudos.to_person_id for kudos in fresh}),
             newest(produced_at, recipients),
             purpose="awards",
         )
         skipped = {
             kudos.id
-            for kudos in submissions
+            for kudos in fresh
             if kudos.to_person_id not in known.subjects
             or known.replayed(kudos.to_person_id, produced_at.get(kudos.id))
         }
