@@ -438,9 +438,9 @@ async def _ordinary_checkins(producer: AIOKafkaProducer, recorded: AIOKafkaConsu
                     elif shown < 2:
                         shown += 1
                         event = json.loads(record.value)
-                        # The shape of the event, never its answers or scores.
+                        # The shape of the event: never its answers, scores or ids.
                         print(
-                            f"   recorded: subject {event['subject_id'][:12]}…, team "
+                            "   recorded: a subject id (a pseudonym, not the person id), team "
                             f"{event.get('team_id')}, derived scores {sorted(event['scores'])}, "
                             "note text on Kafka: none"
                         )
