@@ -127,3 +127,24 @@ async def schema_pool(endpoints: Endpoints, schema: str) -> AsyncIterator[asyncp
         yield pool
     finally:
         await pool.close()
+
+
+@asynccontextmanager
+async def erased_ids_pool(
+    endpoints: Endpoints, schema: str, *, erased_at: bool
+) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a new ``schema`` holding only a service's ``erased_ids`` table
+    (``kinship_runtime.erased_ids``): with ``erased_at``, the person ids' kind (the erasure's
+    time kept beside each digest), without it the subject ids' kind."""
+    column = " erased_at timestamptz," if erased_at else ""
+    conn = await asyncpg.connect(endpoints.database_url)
+    try:
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+        await conn.execute(
+            f'CREATE TABLE "{schema}".erased_ids (digest bytea PRIMARY KEY,{column}'
+            " expires_at timestamptz NOT NULL)"
+        )
+    finally:
+        await conn.close()
+    async with schema_pool(endpoints, schema) as pool:
+        yield pool

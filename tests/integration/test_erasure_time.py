@@ -12,7 +12,7 @@ import pytest
 
 from kinship_runtime.erased_ids import erased_since, remember_erased
 from tests.conftest import Endpoints
-from tests.database import schema_pool
+from tests.database import erased_ids_pool
 
 pytestmark = pytest.mark.integration
 
@@ -23,16 +23,7 @@ KEEP = timedelta(days=15)
 @pytest.fixture
 async def pool(endpoints: Endpoints, database: str) -> AsyncIterator[asyncpg.Pool]:
     """A pool on this test's schema with an ``erased_ids`` table of person ids' kind."""
-    conn = await asyncpg.connect(endpoints.database_url)
-    try:
-        await conn.execute(f'CREATE SCHEMA "{database}"')
-        await conn.execute(
-            f'CREATE TABLE "{database}".erased_ids (digest bytea PRIMARY KEY,'
-            " erased_at timestamptz, expires_at timestamptz NOT NULL)"
-        )
-    finally:
-        await conn.close()
-    async with schema_pool(endpoints, database) as pool:
+    async with erased_ids_pool(endpoints, database, erased_at=True) as pool:
         yield pool
 
 
