@@ -9,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -309,3 +309,34 @@ async def escalation_beside_checkin(
             ) as client,
         ):
             yield Services(Escalation(client, settings, endpoints), checkin_client, checkin, vault)
+
+
+async def assert_critical_incident_handled(escalation: "Escalation", incident_at: datetime) -> None:
+    """A critical incident about worker-1 of team-x, as a signal from any door (Kafka or
+    HTTP), was acted on once: a defusing offer to the team's coordinator coord-x (proposed on
+    escalation.cases), a support session at 24 h and the person's follow-ups at 72 h and a
+    month, kept under the subject id the vault gave (never the person id)."""
+    assert await escalation.wait_for("SELECT count(*) FROM group_offers", 1) == 1
+    await asyncio.sleep(1)
+    timers = await escalation.rows("SELECT kind, due_at FROM timers ORDER BY due_at")
+    assert [(t["kind"], t["due_at"] - incident_at) for t in timers] == [
+        ("support_session", timedelta(hours=24)),
+        ("exposure_follow_up", timedelta(hours=72)),
+        ("exposure_follow_up", timedelta(hours=720)),
+    ]
+    followed = await escalation.rows(
+        "SELECT DISTINCT subject_id FROM timers WHERE kind = 'exposure_follow_up'"
+    )
+    assert len(followed) == 1 and followed[0]["subject_id"] not in (None, "worker-1")
+    proposals = [
+        m for m in await escalation.messages("escalation.cases", expect=1) if "window_start" in m
+    ]
+    assert [(p["team_id"], p["kind"], p["reason"]) for p in proposals] == [
+        ("team-x", "defusing", "critical_incident")
+    ]
+    offers = [
+        r
+        for r in await escalation.messages("notifications.requests", expect=1)
+        if r["kind"] == "group_session_offer"
+    ]
+    assert [o["recipient"]["person_id"] for o in offers] == ["coord-x"]

@@ -11,6 +11,7 @@ from tests.escalation_support import (
     SUBJECTS,
     Escalation,
     Starter,
+    assert_critical_incident_handled,
     bearer,
     person,
     recorded,
@@ -107,31 +108,7 @@ async def test_critical_incident_offers_group_sessions_and_schedules_follow_ups(
     await publish(
         escalation.endpoints.bootstrap_servers, topic, [(b"worker-1", encode(signal))] * 2
     )
-    assert await escalation.wait_for("SELECT count(*) FROM group_offers", 1) == 1
-    await asyncio.sleep(1)
-    timers = await escalation.rows("SELECT kind, due_at FROM timers ORDER BY due_at")
-    assert [(t["kind"], t["due_at"] - incident_at) for t in timers] == [
-        ("support_session", timedelta(hours=24)),
-        ("exposure_follow_up", timedelta(hours=72)),
-        ("exposure_follow_up", timedelta(hours=720)),
-    ]
-    # The person's follow-ups are kept under the subject id the check-in service's vault gave.
-    followed = await escalation.rows(
-        "SELECT DISTINCT subject_id FROM timers WHERE kind = 'exposure_follow_up'"
-    )
-    assert len(followed) == 1 and followed[0]["subject_id"] not in (None, "worker-1")
-    proposals = [
-        m for m in await escalation.messages("escalation.cases", expect=1) if "window_start" in m
-    ]
-    assert [(p["team_id"], p["kind"], p["reason"]) for p in proposals] == [
-        ("team-x", "defusing", "critical_incident")
-    ]
-    offers = [
-        r
-        for r in await escalation.messages("notifications.requests", expect=1)
-        if r["kind"] == "group_session_offer"
-    ]
-    assert [o["recipient"]["person_id"] for o in offers] == ["coord-x"]
+    await assert_critical_incident_handled(escalation, incident_at)
     assert await escalation.rows("SELECT id FROM cases") == []
 
 

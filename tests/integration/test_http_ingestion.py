@@ -11,7 +11,6 @@ a record another system published to Kafka.
   replaces the first, and the DELETE's tombstone removes them from both.
 """
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +24,7 @@ from tests.escalation_support import (
     STAFF,
     Escalation,
     Services,
+    assert_critical_incident_handled,
     bearer,
     escalation_beside_checkin,
     person,
@@ -57,30 +57,7 @@ async def test_a_critical_incident_posted_over_http_offers_group_sessions_and_fo
     assert (first.status_code, again.status_code) == (202, 202), again.text
     assert [first.json()["status"], again.json()["status"]] == ["accepted", "duplicate"]
 
-    assert await escalation.wait_for("SELECT count(*) FROM group_offers", 1) == 1
-    await asyncio.sleep(1)
-    timers = await escalation.rows("SELECT kind, due_at FROM timers ORDER BY due_at")
-    assert [(t["kind"], t["due_at"] - incident_at) for t in timers] == [
-        ("support_session", timedelta(hours=24)),
-        ("exposure_follow_up", timedelta(hours=72)),
-        ("exposure_follow_up", timedelta(hours=720)),
-    ]
-    followed = await escalation.rows(
-        "SELECT DISTINCT subject_id FROM timers WHERE kind = 'exposure_follow_up'"
-    )
-    assert len(followed) == 1 and followed[0]["subject_id"] not in (None, "worker-1")
-    proposals = [
-        m for m in await escalation.messages("escalation.cases", expect=1) if "window_start" in m
-    ]
-    assert [(p["team_id"], p["kind"], p["reason"]) for p in proposals] == [
-        ("team-x", "defusing", "critical_incident")
-    ]
-    offers = [
-        r
-        for r in await escalation.messages("notifications.requests", expect=1)
-        if r["kind"] == "group_session_offer"
-    ]
-    assert [o["recipient"]["person_id"] for o in offers] == ["coord-x"]
+    await assert_critical_incident_handled(escalation, incident_at)
     # On the topic once, keyed by the person, as another system would have published it.
     records = await read_all(
         escalation.endpoints.bootstrap_servers,
